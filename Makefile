@@ -1,0 +1,145 @@
+# cprof - build, test and install.
+#
+#   make                      build/cprof (and the libraries)
+#   make test                 every test: unit (cmocka), end-to-end and conformance
+#                             (pytest), fuzz smoke runs, and the unit+e2e suites again
+#                             under AddressSanitizer+UndefinedBehaviorSanitizer
+#   make check                unit + e2e only, for the current build flavour
+#   make SANITIZE=address     (or undefined, or address,undefined) a sanitizer build
+#                             in build-san/, tested by `make check SANITIZE=...`
+#   make fuzz                 longer fuzzing runs (FUZZ_SECONDS per target)
+#   make install PREFIX=/usr/local DESTDIR=
+#   make bench                the benchmarks in bench/ (see docs/PERFORMANCE.md)
+#
+# Layers (see docs/ARCHITECTURE.md): src/core <- src/report <- src/cli.
+# Each layer is a static library; a file in a lower layer never includes a
+# header of a higher one.  New .c files are picked up by wildcard.
+
+CC      ?= cc
+CLANG   ?= clang
+PREFIX  ?= /usr/local
+DESTDIR ?=
+VERSION := 0.1.0
+
+PKGS    := zlib libpcre2-8
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lz -lpcre2-8)
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-unused-parameter -Wformat=2 -Wvla
+ifeq ($(CI),true)
+WARN    += -Werror
+endif
+OPT     ?= -O2 -g
+CFLAGS  ?=
+CPPFLAGS += -D_GNU_SOURCE -Isrc/core -Isrc/report -Isrc/cli $(PKG_CFLAGS) \
+            -DCPROF_VERSION='"$(VERSION)"'
+ALL_CFLAGS = -std=c11 $(OPT) $(WARN) -fPIC $(CFLAGS)
+LDLIBS  += $(PKG_LIBS) -lm
+
+ifdef SANITIZE
+B       := build-san
+ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+else
+B       := build
+endif
+
+CORE_SRC   := $(wildcard src/core/*.c)
+REPORT_SRC := $(wildcard src/report/*.c)
+CLI_SRC    := $(wildcard src/cli/*.c)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+FUZZ_SRC   := $(wildcard fuzz/fuzz_*.c)
+
+CORE_OBJ   := $(CORE_SRC:%.c=$(B)/obj/%.o)
+REPORT_OBJ := $(REPORT_SRC:%.c=$(B)/obj/%.o)
+CLI_OBJ    := $(CLI_SRC:%.c=$(B)/obj/%.o)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+FUZZ_BIN   := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
+
+.PHONY: all test check unit e2e fuzz-smoke fuzz sanitize install clean bench
+all: $(B)/cprof $(B)/cprof.pc
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/libcprofcore.a: $(CORE_OBJ)
+	@mkdir -p $(B)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/libcprofreport.a: $(REPORT_OBJ)
+	@mkdir -p $(B)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/cprof: $(CLI_OBJ) $(B)/libcprofreport.a $(B)/libcprofcore.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libcprofreport.a $(B)/libcprofcore.a $(LDLIBS)
+
+$(B)/cprof.pc: cprof.pc.in Makefile
+	@mkdir -p $(B)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+# ---- tests -----------------------------------------------------------------
+
+$(B)/tests/%: tests/unit/%.c $(B)/libcprofreport.a $(B)/libcprofcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libcprofreport.a $(B)/libcprofcore.a $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CPROF_SRCDIR=$(CURDIR) $$t; done
+
+PYTEST ?= /usr/bin/python3 -m pytest
+e2e: $(B)/cprof
+	CPROF_BIN=$(CURDIR)/$(B)/cprof $(PYTEST) -q tests/e2e
+
+check: unit e2e
+
+# The sanitizer pass of `make test`: unit and e2e suites built with ASan+UBSan.
+sanitize:
+	$(MAKE) SANITIZE=address,undefined check
+
+# Fuzz targets are built with clang's libFuzzer (always unsanitized-by-make:
+# they carry -fsanitize=fuzzer,address,undefined themselves).
+FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+build/fuzz/%: fuzz/%.c $(CORE_SRC) $(REPORT_SRC)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(REPORT_SRC) $(PKG_LIBS) -lm
+
+FUZZ_RUNS    ?= 3000
+FUZZ_SECONDS ?= 120
+fuzz-smoke: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); \
+	  mkdir -p build/fuzz/corpus-$$n; \
+	  echo "== $$n ($(FUZZ_RUNS) runs)"; \
+	  $$f -runs=$(FUZZ_RUNS) -max_len=65536 -rss_limit_mb=1024 -timeout=10 \
+	      build/fuzz/corpus-$$n fuzz/seeds/$$n 2>build/fuzz/$$n.log || { tail -40 build/fuzz/$$n.log; exit 1; }; \
+	  tail -1 build/fuzz/$$n.log; done
+
+fuzz: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=1048576 -rss_limit_mb=2048 -timeout=10 \
+	      build/fuzz/corpus-$$n fuzz/seeds/$$n; done
+
+test: all
+	$(MAKE) check
+	$(MAKE) fuzz-smoke
+	$(MAKE) sanitize
+	@echo "make test: all suites passed"
+
+# ---- benchmarks, install ------------------------------------------------------
+
+bench: all
+	bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	           $(DESTDIR)$(PREFIX)/include/cprof $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(B)/cprof $(DESTDIR)$(PREFIX)/bin/cprof
+	install -m 644 $(B)/libcprofcore.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 src/core/cprof_core.h $(DESTDIR)$(PREFIX)/include/cprof/
+	install -m 644 $(B)/cprof.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/cprof.pc
+
+clean:
+	rm -rf build build-san
+
+-include $(CORE_OBJ:.o=.d) $(REPORT_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,0 +1,304 @@
+/*
+ * cprof_core.h - the profile core: the in-memory profile model, its builder,
+ * and the codecs (profile.proto, legacy formats) that fill it.
+ *
+ * This is the one public header of libcprofcore.a, the static library that
+ * every cprof binary links (the runtime, the command, the server).
+ * Layering: this library depends on libc, zlib and nothing else of cprof.
+ *
+ * The model in one paragraph.  A profile owns flat, index-addressed tables:
+ * strings (interned, id 0 is ""), value types, mappings, functions, lines,
+ * locations, stacks (interned sequences of location indices, leaf first),
+ * label sets (interned sequences of labels) and samples (a stack index, a
+ * label-set index and `nvtypes` values stored in `values`).  References inside
+ * the model are 0-based indices into these tables, never pointers and never
+ * the ids written in profile.proto (those are kept in the `id` fields for
+ * output only).  Identical stacks and label sets are stored once, so memory
+ * follows the profile's distinct content rather than its sample count;
+ * samples themselves are kept one by one, in input order (-raw and -traces
+ * print them that way).
+ *
+ * Ownership and threads: a cprof_profile owns all of its memory; everything
+ * returned by accessors points into it and lives until cprof_profile_free.
+ * No function here is async-signal-safe.  A profile may be read from several
+ * threads at once; it must not be modified concurrently with anything else.
+ *
+ * Errors: functions that can fail return a negative CPROF_E* code and, when
+ * given a non-NULL cprof_error, fill it with a one-line message that names
+ * what is wrong (never a file name: callers add that).
+ */
+#ifndef CPROF_CORE_H
+#define CPROF_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- errors ------------------------------------------------------------ */
+
+enum {
+	CPROF_OK = 0,
+	CPROF_ENOMEM = -1,      /* out of memory */
+	CPROF_EIO = -2,         /* read or write failed (errno kept in message) */
+	CPROF_EFORMAT = -3,     /* malformed input in a recognised format */
+	CPROF_EGZIP = -4,       /* broken gzip stream */
+	CPROF_EUNKNOWN = -5,    /* input in no format we recognise */
+	CPROF_EINVAL = -6,      /* bad argument */
+	CPROF_ELIMIT = -7,      /* input exceeds a size limit */
+	CPROF_EMISMATCH = -8,   /* profiles that cannot be combined */
+	CPROF_EEMPTY = -9,      /* empty input */
+};
+
+#define CPROF_ERRMSG_MAX 240
+
+typedef struct cprof_error {
+	int code;
+	char msg[CPROF_ERRMSG_MAX];
+} cprof_error;
+
+/* A static string for a CPROF_E* code.  Thread-safe. */
+const char *cprof_strerror(int code);
+
+/* Set err (if not NULL) to code and a printf-formatted message; returns code.
+ * The first error set wins: later calls do not overwrite an existing one. */
+int cprof_seterr(cprof_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- the model --------------------------------------------------------- */
+
+typedef uint32_t cprof_str;     /* index into the string table; 0 is "" */
+#define CPROF_NONE UINT32_MAX   /* "no index" for optional references */
+
+typedef struct cprof_vtype {
+	cprof_str type, unit;
+} cprof_vtype;
+
+typedef struct cprof_mapping {
+	uint64_t id;                /* as written in profile.proto (nonzero) */
+	uint64_t start, limit, offset;
+	cprof_str file, build_id;
+	bool has_functions, has_filenames, has_line_numbers, has_inline_frames;
+} cprof_mapping;
+
+typedef struct cprof_function {
+	uint64_t id;
+	cprof_str name, system_name, filename;
+	int64_t start_line;
+} cprof_function;
+
+typedef struct cprof_line {
+	uint32_t function;          /* index into functions */
+	int64_t line, column;
+} cprof_line;
+
+typedef struct cprof_location {
+	uint64_t id;
+	uint64_t address;
+	uint32_t mapping;           /* index into mappings, or CPROF_NONE */
+	uint32_t line_off, nline;   /* lines[line_off .. line_off+nline), innermost first */
+	bool is_folded;
+} cprof_location;
+
+typedef struct cprof_label {
+	cprof_str key;
+	cprof_str str;              /* nonzero: a string label */
+	int64_t num;                /* a numeric label when str == 0 */
+	cprof_str unit;             /* numeric labels only; 0 = none */
+} cprof_label;
+
+typedef struct cprof_sample {
+	uint32_t stack;             /* index into stacks */
+	uint32_t labels;            /* index into label sets; 0 = no labels */
+} cprof_sample;
+
+/* A growable table of fixed-size elements. */
+#define CPROF_VEC(T) struct { T *v; size_t n, cap; }
+
+typedef struct cprof_profile {
+	/* strings: arena of NUL-terminated strings, offsets, lengths, and an
+	 * open-addressed intern index (private) */
+	char *str_arena;
+	size_t str_arena_len, str_arena_cap;
+	CPROF_VEC(uint64_t) str_off;    /* str_off.v[id] = arena offset; length in str_len */
+	CPROF_VEC(uint32_t) str_len;
+	uint32_t *str_hash;             /* private: intern index */
+	size_t str_hash_cap;
+
+	CPROF_VEC(cprof_vtype) vtypes;  /* sample_type */
+	CPROF_VEC(cprof_mapping) mappings;
+	CPROF_VEC(cprof_function) functions;
+	CPROF_VEC(cprof_line) lines;
+	CPROF_VEC(cprof_location) locations;
+
+	/* stacks: stack i = stack_locs[stack_off[i] .. stack_off[i+1]) */
+	CPROF_VEC(uint32_t) stack_off;
+	CPROF_VEC(uint32_t) stack_locs;
+	uint32_t *stack_hash;           /* private */
+	size_t stack_hash_cap;
+
+	/* label sets: set i = lset_labels[lset_off[i] .. lset_off[i+1]);
+	 * set 0 is the empty set; labels in a set are sorted (key, str, num, unit) */
+	CPROF_VEC(uint32_t) lset_off;
+	CPROF_VEC(cprof_label) lset_labels;
+	uint32_t *lset_hash;            /* private */
+	size_t lset_hash_cap;
+
+	CPROF_VEC(cprof_sample) samples;
+	CPROF_VEC(int64_t) values;      /* samples.n * vtypes.n, row-major */
+
+	CPROF_VEC(cprof_str) comments;
+	cprof_str drop_frames, keep_frames;
+	int64_t time_nanos, duration_nanos;
+	cprof_vtype period_type;
+	int64_t period;
+	cprof_str default_sample_type;
+	cprof_str doc_url;
+} cprof_profile;
+
+/* ---- lifetime ------------------------------------------------------------ */
+
+/* A new empty profile (string 0 "" and label set 0 already present), or NULL
+ * when out of memory.  The caller owns it and frees it with
+ * cprof_profile_free (NULL is accepted there). */
+cprof_profile *cprof_profile_new(void);
+void cprof_profile_free(cprof_profile *p);
+
+/* ---- strings ------------------------------------------------------------- */
+
+/* Intern len bytes (need not be NUL-terminated; may contain NULs).  Returns
+ * the string id, the same id for equal contents; CPROF_NONE when out of
+ * memory. */
+cprof_str cprof_intern(cprof_profile *p, const char *s, size_t len);
+cprof_str cprof_intern_cstr(cprof_profile *p, const char *s);
+/* The NUL-terminated string for id (ids out of range give ""). */
+const char *cprof_s(const cprof_profile *p, cprof_str id);
+size_t cprof_slen(const cprof_profile *p, cprof_str id);
+size_t cprof_nstrings(const cprof_profile *p);
+
+/* ---- building ------------------------------------------------------------ */
+
+/* Each add function copies its input and returns the new element's index,
+ * or a negative CPROF_E* code (as int64_t) on failure. */
+int64_t cprof_add_vtype(cprof_profile *p, cprof_str type, cprof_str unit);
+int64_t cprof_add_mapping(cprof_profile *p, const cprof_mapping *m);
+int64_t cprof_add_function(cprof_profile *p, const cprof_function *f);
+/* loc->line_off/nline are ignored: the n lines given are appended. */
+int64_t cprof_add_location(cprof_profile *p, const cprof_location *loc,
+			   const cprof_line *lines, size_t n);
+/* Intern a stack of n location indices (leaf first). */
+int64_t cprof_intern_stack(cprof_profile *p, const uint32_t *locs, size_t n);
+/* Intern a label set; labels need not be sorted (a sorted copy is kept).
+ * n == 0 gives set 0. */
+int64_t cprof_intern_labels(cprof_profile *p, const cprof_label *labels, size_t n);
+/* Append a sample: values has p->vtypes.n entries. */
+int64_t cprof_add_sample(cprof_profile *p, uint32_t stack, uint32_t labels,
+			 const int64_t *values);
+int cprof_add_comment(cprof_profile *p, cprof_str s);
+
+/* ---- reading ------------------------------------------------------------- */
+
+static inline size_t cprof_stack_len(const cprof_profile *p, uint32_t s)
+{
+	return p->stack_off.v[s + 1] - p->stack_off.v[s];
+}
+static inline const uint32_t *cprof_stack_locs(const cprof_profile *p, uint32_t s)
+{
+	return p->stack_locs.v + p->stack_off.v[s];
+}
+static inline size_t cprof_lset_len(const cprof_profile *p, uint32_t s)
+{
+	return p->lset_off.v[s + 1] - p->lset_off.v[s];
+}
+static inline const cprof_label *cprof_lset(const cprof_profile *p, uint32_t s)
+{
+	return p->lset_labels.v + p->lset_off.v[s];
+}
+static inline const int64_t *cprof_sample_values(const cprof_profile *p, size_t i)
+{
+	return p->values.v + i * p->vtypes.n;
+}
+static inline size_t cprof_nstacks(const cprof_profile *p)
+{
+	return p->stack_off.n - 1;
+}
+static inline size_t cprof_nlsets(const cprof_profile *p)
+{
+	return p->lset_off.n - 1;
+}
+
+/* The index of the sample type named `name` (type name), or -1.  Also
+ * accepts a decimal index.  Thread-safe. */
+int cprof_find_vtype(const cprof_profile *p, const char *name);
+/* The default sample type index: default_sample_type if set and found,
+ * else the last one (pprof's rule); -1 if there are no types. */
+int cprof_default_vtype(const cprof_profile *p);
+
+/* Check the model's invariants (indices in range, values present for every
+ * sample, no duplicate nonzero ids).  Returns 0 or CPROF_EFORMAT with err. */
+int cprof_profile_check(const cprof_profile *p, cprof_error *err);
+
+/* Deep copy of everything (new intern indices included).  NULL on ENOMEM. */
+cprof_profile *cprof_profile_dup(const cprof_profile *p);
+
+/* ---- codecs -------------------------------------------------------------- */
+
+/* Limits on inputs, to keep memory bounded on hostile files. */
+#define CPROF_MAX_INPUT ((size_t)4 << 30)       /* 4 GiB decompressed */
+
+/* Decode a profile from memory: gzip is sniffed (1f 8b) and inflated; then
+ * profile.proto is tried, then (unless the proto parse proved the input is
+ * proto, e.g. concatenated profiles) the legacy formats in pprof's order:
+ * gperftools CPU, Go/C++ heap text, Go count text (goroutine/threadcreate),
+ * contention text (mutex/block), folded stacks.  On success *out owns a new
+ * profile. */
+int cprof_decode(const void *data, size_t len, cprof_profile **out, cprof_error *err);
+/* Same, reading a whole file (path "-" is stdin). */
+int cprof_decode_file(const char *path, cprof_profile **out, cprof_error *err);
+
+/* profile.proto only, on raw (already inflated) bytes. */
+int cprof_pb_decode(const void *data, size_t len, cprof_profile **out, cprof_error *err);
+/* Encode to profile.proto; gzip it when gz.  *buf is malloc'd, caller frees. */
+int cprof_pb_encode(const cprof_profile *p, bool gz, void **buf, size_t *len,
+		    cprof_error *err);
+int cprof_pb_write_file(const cprof_profile *p, const char *path, cprof_error *err);
+
+/* Legacy formats (raw bytes, already inflated).  Each returns CPROF_EUNKNOWN
+ * quickly when the input is not in its format. */
+int cprof_legacy_gperf_cpu(const void *data, size_t len, cprof_profile **out, cprof_error *err);
+int cprof_legacy_heap(const void *data, size_t len, cprof_profile **out, cprof_error *err);
+int cprof_legacy_count(const void *data, size_t len, cprof_profile **out, cprof_error *err);
+int cprof_legacy_contention(const void *data, size_t len, cprof_profile **out, cprof_error *err);
+int cprof_folded_decode(const void *data, size_t len, cprof_profile **out, cprof_error *err);
+
+/* Inflate gzip data (several members allowed) into a malloc'd buffer,
+ * refusing output larger than max. */
+int cprof_gunzip(const void *data, size_t len, size_t max, void **out, size_t *outlen,
+		 cprof_error *err);
+
+/* Read a whole file into a malloc'd buffer (max bytes). */
+int cprof_read_file(const char *path, size_t max, void **out, size_t *outlen,
+		    cprof_error *err);
+
+/* ---- combining ----------------------------------------------------------- */
+
+/* Merge profiles srcs[0..n) into a new profile, as pprof's profile.Merge:
+ * sample types must match (after intersecting to common types when
+ * `compatibilize`), units are rescaled to the finest common unit; identical
+ * samples (same location keys and labels) are combined; time = min,
+ * duration = sum, period = max.  *out owns the result. */
+int cprof_merge(cprof_profile *const *srcs, size_t n, cprof_profile **out, cprof_error *err);
+/* Multiply every value by `num/den` (used for -base: scale by -1). */
+void cprof_scale(cprof_profile *p, double ratio);
+/* Add the string label key=value to every sample (pprof::base=true for
+ * -diff_base). */
+int cprof_add_label_all(cprof_profile *p, const char *key, const char *value);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CPROF_CORE_H */

@@ -1,0 +1,206 @@
+/*
+ * report.c - cprof_report: pprof's report pipeline and the format dispatch.
+ *
+ * The order is pprof's (driver.generateRawReport): command overrides of the
+ * options (trimming off for peek and raw, address granularity for raw,
+ * default node counts), tag pseudo frames, then the filters -- before the
+ * total is computed when relative_percentages is set, after it otherwise --
+ * then the total (sum of |value|, or the -diff_base samples' sum; divided by
+ * the sum of value 0 with -mean), aggregation at the granularity, and the
+ * format's printer.
+ */
+#include "report_int.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cprof_ropts_init(cprof_ropts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->format = CPROF_FMT_TEXT;
+	o->nodecount = -1;
+	o->nodefraction = 0.005;
+	o->edgefraction = 0.001;
+	o->trim = true;
+	o->granularity = CPROF_GRAN_FUNCTIONS;
+	o->unit = "minimum";
+	o->divide_by = 1;
+}
+
+char *cpr_format_value(const cpr_ctx *c, char *buf, size_t n, int64_t v)
+{
+	if (c->ratio > 0 && c->ratio != 1)
+		v = (int64_t)((double)v * c->ratio);
+	return cpr_scaled_label(buf, n, v, c->sample_unit, c->output_unit);
+}
+
+bool cpr_is_diff_base(const cpr_ctx *c, size_t i)
+{
+	const cprof_profile *p = c->p;
+	uint32_t ls = p->samples.v[i].labels;
+	const cprof_label *l = cprof_lset(p, ls);
+	for (size_t k = 0, n = cprof_lset_len(p, ls); k < n; k++)
+		if (l[k].str && strcmp(cprof_s(p, l[k].key), "pprof::base") == 0 &&
+		    strcmp(cprof_s(p, l[k].str), "true") == 0)
+			return true;
+	return false;
+}
+
+/* pprof's Profile.SampleIndexByName. */
+static int sample_index(const cprof_profile *p, const char *si, cprof_error *err)
+{
+	if (p->vtypes.n == 0)
+		return cprof_seterr(err, CPROF_EINVAL, "profile has no samples");
+	if (!si || !*si)
+		return cprof_default_vtype(p);
+	char *end;
+	long v = strtol(si, &end, 10);
+	if (*end == 0 && end != si) {
+		if (v < 0 || (size_t)v >= p->vtypes.n)
+			return cprof_seterr(err, CPROF_EINVAL,
+					    "sample_index %s is outside the range [0..%zu]", si, p->vtypes.n - 1);
+		return (int)v;
+	}
+	const char *noinuse = strncmp(si, "inuse_", 6) == 0 ? si + 6 : si;
+	for (size_t i = 0; i < p->vtypes.n; i++) {
+		const char *t = cprof_s(p, p->vtypes.v[i].type);
+		if (strcmp(t, si) == 0 || strcmp(t, noinuse) == 0)
+			return (int)i;
+	}
+	char types[160] = "";
+	size_t w = 0;
+	for (size_t i = 0; i < p->vtypes.n && w < sizeof types - 1; i++)
+		w += (size_t)snprintf(types + w, sizeof types - w, "%s%s", i ? " " : "",
+				      cprof_s(p, p->vtypes.v[i].type));
+	return cprof_seterr(err, CPROF_EINVAL, "sample_index \"%s\" must be one of: [%s]", si, types);
+}
+
+static void compute_total(cpr_ctx *c)
+{
+	int64_t div = 0, total = 0, ddiv = 0, dtotal = 0;
+	for (size_t i = 0; i < c->p->samples.n; i++) {
+		int64_t v = cpr_value(c, i), d = cpr_meandiv(c, i);
+		if (v < 0)
+			v = -v;
+		total += v;
+		div += d;
+		if (cpr_is_diff_base(c, i)) {
+			dtotal += v;
+			ddiv += d;
+		}
+	}
+	if (dtotal > 0) {
+		total = dtotal;
+		div = ddiv;
+	}
+	c->total = div ? total / div : total;
+}
+
+int cpr_print_comments(cpr_ctx *c, cprof_error *err)
+{
+	for (size_t i = 0; i < c->p->comments.n; i++)
+		fprintf(c->out, "%s\n", cprof_s(c->p, c->p->comments.v[i]));
+	return 0;
+}
+
+int cprof_report(cprof_profile *p, const cprof_ropts *opts, FILE *out, FILE *warn,
+		 cprof_error *err)
+{
+	cprof_ropts o = *opts;
+	cpr_ctx c;
+	memset(&c, 0, sizeof c);
+	c.p = p;
+	c.o = &o;
+	c.out = out;
+	c.warn = warn;
+
+	/* applyCommandOverrides */
+	bool trim = o.trim;
+	switch (o.format) {
+	case CPROF_FMT_PEEK:
+		trim = false;
+		break;
+	case CPROF_FMT_TEXT:
+		if (o.nodecount == -1)
+			o.nodecount = 0;
+		break;
+	default:
+		if (o.nodecount == -1)
+			o.nodecount = 80;
+		break;
+	}
+	if (o.format == CPROF_FMT_RAW) {
+		trim = false;
+		o.granularity = CPROF_GRAN_ADDRESSES;
+		o.noinlines = false;
+	}
+	if (!trim) {
+		o.nodecount = 0;
+		o.nodefraction = 0;
+		o.edgefraction = 0;
+	}
+	c.nodecount = o.nodecount;
+	c.nodefraction = o.nodefraction;
+	c.edgefraction = o.edgefraction;
+
+	int rc = cpr_tag_roots_leaves(&c, err);
+	if (rc < 0)
+		return rc;
+	if (o.relative_percentages && (rc = cpr_apply_filters(&c, err)) < 0)
+		return rc;
+
+	/* reportOptions */
+	int vi = sample_index(p, o.sample_index, err);
+	if (vi < 0)
+		return vi;
+	c.vi = vi;
+	c.mean = o.mean;
+	const char *tname = cprof_s(p, p->vtypes.v[vi].type);
+	snprintf(c.sample_type_buf, sizeof c.sample_type_buf, "%s%s", o.mean ? "mean_" : "", tname);
+	c.sample_type = c.sample_type_buf;
+	snprintf(c.sample_unit, sizeof c.sample_unit, "%s", cprof_s(p, p->vtypes.v[vi].unit));
+	if (o.divide_by == 0)
+		return cprof_seterr(err, CPROF_EINVAL, "zero divisor specified");
+	c.ratio = 1 / o.divide_by;
+	snprintf(c.output_unit_buf, sizeof c.output_unit_buf, "%s", o.unit ? o.unit : "minimum");
+	c.output_unit = c.output_unit_buf;
+	static const char *const fnames[] = { "focus", "ignore", "hide", "show", "show_from",
+					      "tagfocus", "tagignore", "tagshow", "taghide" };
+	const char *fvals[] = { o.focus, o.ignore, o.hide, o.show, o.show_from,
+				o.tagfocus, o.tagignore, o.tagshow, o.taghide };
+	for (size_t i = 0; i < sizeof fnames / sizeof *fnames; i++) {
+		if (!fvals[i] || !*fvals[i])
+			continue;
+		size_t len = strlen(fnames[i]) + strlen(fvals[i]) + 2;
+		char *s = malloc(len);
+		if (!s) {
+			rc = CPROF_ENOMEM;
+			goto out;
+		}
+		snprintf(s, len, "%s=%s", fnames[i], fvals[i]);
+		c.active_filter_mem[c.nactive] = s;
+		c.active_filters[c.nactive++] = s;
+	}
+
+	compute_total(&c);
+	if (!o.relative_percentages && (rc = cpr_apply_filters(&c, err)) < 0)
+		goto out;
+	if ((rc = cpr_aggregate(&c, err)) < 0)
+		goto out;
+
+	switch (o.format) {
+	case CPROF_FMT_TEXT: rc = cpr_print_text(&c, err); break;
+	case CPROF_FMT_TRACES: rc = cpr_print_traces(&c, err); break;
+	case CPROF_FMT_PEEK:
+	case CPROF_FMT_TREE: rc = cpr_print_tree(&c, err); break;
+	case CPROF_FMT_RAW: rc = cpr_print_raw(&c, err); break;
+	case CPROF_FMT_TAGS: rc = cpr_print_tags(&c, err); break;
+	case CPROF_FMT_COMMENTS: rc = cpr_print_comments(&c, err); break;
+	default: rc = cprof_seterr(err, CPROF_EINVAL, "unknown report format %d", o.format);
+	}
+out:
+	for (size_t i = 0; i < c.nactive; i++)
+		free(c.active_filter_mem[i]);
+	return rc;
+}

@@ -1,0 +1,104 @@
+/*
+ * report_int.h - private interfaces between the files of the reports layer.
+ * Names carry the second prefix `cpr_`.  See cprof_report.h for the layer.
+ *
+ *   measure.c   units and number formatting (pprof's measurement package)
+ *   report.c    cprof_report: the pipeline and the format dispatch
+ *   header.c    the header lines (File:, Type:, Time:, Duration:, ...)
+ *   filter.c    focus/ignore/hide/show/show_from/prune_from, tag filters,
+ *               tagroot/tagleaf, drop_frames, aggregation at a granularity
+ *   graph.c     the call graph of the samples, trimming, output unit
+ *   text.c      -top/-text           tree.c    -tree and -peek
+ *   traces.c    -traces              raw.c     -raw
+ *   tags.c      -tags
+ */
+#ifndef CPROF_REPORT_INT_H
+#define CPROF_REPORT_INT_H
+
+#include "cprof_report.h"
+
+#include <stdio.h>
+
+/* ---- measure.c ----------------------------------------------------------- */
+
+/* Index of the unit family (memory, time, GCU) that knows `unit`, or -1. */
+int cpr_unit_family(const char *unit);
+/* Scale value from unit `from` to unit `to` ("auto"/"minimum" pick the best);
+ * *unit_out gets the printed unit name (static storage). */
+double cpr_scale(int64_t value, const char *from, const char *to, const char **unit_out);
+/* "%.2f" minus ".00", plus unit; "0" for zero.  Returns buf. */
+char *cpr_fmt_float_label(char *buf, size_t n, double v, const char *unit);
+char *cpr_scaled_label(char *buf, size_t n, int64_t value, const char *from, const char *to);
+char *cpr_label(char *buf, size_t n, int64_t value, const char *unit); /* to "auto" */
+/* pprof's Percentage: "  100%", "%5.2f%%", "%5.2g%%". */
+char *cpr_percentage(char *buf, size_t n, int64_t value, int64_t total);
+/* Go's time.Duration String(). */
+char *cpr_go_duration(char *buf, size_t n, int64_t nanos);
+
+#define CPR_LBL 64   /* enough for any label above */
+
+/* ---- report.c: the state of one report ---------------------------------- */
+
+typedef struct cpr_ctx {
+	cprof_profile *p;
+	const cprof_ropts *o;
+	FILE *out, *warn;
+	int vi;                 /* index of the sample value reported */
+	bool mean;              /* divide by value 0 (-mean) */
+	const char *sample_type;/* type name as printed ("mean_" prefixed if mean) */
+	char sample_type_buf[128];
+	char sample_unit[64];   /* lowercased unit of the chosen type */
+	const char *output_unit;/* o->unit, possibly replaced by the graph's choice */
+	char output_unit_buf[32];
+	double ratio;           /* 1/divide_by (0 or 1: none) */
+	int64_t total;
+	int nodecount;          /* after the format's default is applied */
+	double nodefraction, edgefraction;
+	const char *active_filters[16]; /* "focus=RE", ...  (strings owned by ctx) */
+	char *active_filter_mem[16];
+	size_t nactive;
+} cpr_ctx;
+
+/* The value of sample i (value vi, or vi/value0 handled by callers). */
+static inline int64_t cpr_value(const cpr_ctx *c, size_t i)
+{
+	return cprof_sample_values(c->p, i)[c->vi];
+}
+static inline int64_t cpr_meandiv(const cpr_ctx *c, size_t i)
+{
+	return c->mean ? cprof_sample_values(c->p, i)[0] : 0;
+}
+/* rpt.formatValue: apply ratio, then ScaledLabel(v, sample_unit, output_unit). */
+char *cpr_format_value(const cpr_ctx *c, char *buf, size_t n, int64_t v);
+/* True if sample i carries the label pprof::base=true (a -diff_base sample). */
+bool cpr_is_diff_base(const cpr_ctx *c, size_t i);
+
+/* ---- header.c ------------------------------------------------------------ */
+
+/* Print pprof's ProfileLabels lines (File, Build ID, comments, Type, Time,
+ * Duration), each followed by '\n'. */
+void cpr_print_profile_labels(cpr_ctx *c, FILE *out);
+/* The "Active filters:" lines (if any). */
+void cpr_print_active_filters(cpr_ctx *c, FILE *out);
+
+/* ---- filter.c ------------------------------------------------------------ */
+
+/* Add tagroot/tagleaf pseudo frames (before filtering). */
+int cpr_tag_roots_leaves(cpr_ctx *c, cprof_error *err);
+/* pprof's applyFocus: focus/ignore/hide/show/show_from/prune_from,
+ * tagfocus/tagignore/tagshow/taghide, drop_frames; records active filters in
+ * c and prints "X expression matched no samples" warnings to c->warn. */
+int cpr_apply_filters(cpr_ctx *c, cprof_error *err);
+/* pprof's aggregate(): reduce locations to the granularity. */
+int cpr_aggregate(cpr_ctx *c, cprof_error *err);
+
+/* ---- formats -------------------------------------------------------------- */
+
+int cpr_print_text(cpr_ctx *c, cprof_error *err);     /* text.c */
+int cpr_print_tree(cpr_ctx *c, cprof_error *err);     /* tree.c: tree and peek */
+int cpr_print_traces(cpr_ctx *c, cprof_error *err);   /* traces.c */
+int cpr_print_raw(cpr_ctx *c, cprof_error *err);      /* raw.c */
+int cpr_print_tags(cpr_ctx *c, cprof_error *err);     /* tags.c */
+int cpr_print_comments(cpr_ctx *c, cprof_error *err); /* report.c */
+
+#endif
