@@ -57,7 +57,7 @@ CLI_OBJ    := $(CLI_SRC:%.c=$(B)/obj/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 FUZZ_BIN   := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 
-.PHONY: all test check unit e2e fuzz-smoke fuzz sanitize install clean bench
+.PHONY: all test check unit e2e fuzz-smoke fuzz sanitize install clean bench demo
 all: $(B)/cprof $(B)/cprof.pc
 
 $(B)/obj/%.o: %.c
@@ -125,6 +125,10 @@ test: all
 	$(MAKE) fuzz-smoke
 	$(MAKE) sanitize
 	@echo "make test: all suites passed"
+
+# The README's main job: a report on a profile shipped in the repository.
+demo: all
+	$(B)/cprof -top -nodecount=15 tests/golden/go/cpu.pb.gz
 
 # ---- benchmarks, install ------------------------------------------------------
 

@@ -1,4 +1,77 @@
-/* main.c - placeholder; replaced by the command's real entry point. */
-#include <stdio.h>
-#include "cprof_core.h"
-int main(void) { cprof_profile *p = cprof_profile_new(); cprof_profile_free(p); puts("cprof"); return 0; }
+/*
+ * main.c - the cprof command: pprof's command line for native profiles.
+ *
+ *   cprof <format> [options] [binary] <source> ...
+ *
+ * Parses pprof's flags (flags.c), loads and combines the sources
+ * (sources.c), runs one report (src/report) and writes it to stdout or
+ * -output.  Every failure is one line "cprof: ..." on stderr and exit
+ * status 2, as pprof exits.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cli_die(const char *fmt, ...)
+{
+	va_list ap;
+	fflush(stdout);
+	fputs("cprof: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int main(int argc, char **argv)
+{
+	static cli_opts o;
+	cli_opts_init(&o);
+	cli_parse(&o, argc, argv);
+	if (o.help) {
+		cli_usage(stdout);
+		return 0;
+	}
+	if (o.version) {
+		printf("cprof %s\n", CPROF_VERSION);
+		return 0;
+	}
+	if (o.nsources == 0)
+		cli_die("no profile source specified (see 'cprof --help')");
+	if (o.http)
+		cli_die("-http: the web UI is not built yet; use a report flag such as -top");
+	if (!o.format_name)
+		cli_die("no report format given and the interactive shell is not built yet; "
+			"use a report flag such as -top or -traces (see 'cprof --help')");
+
+	cprof_profile *p = cli_load(&o);
+
+	FILE *out = stdout;
+	if (o.output && *o.output) {
+		fprintf(stderr, "Generating report in %s\n", o.output);
+		out = fopen(o.output, "w");
+		if (!out)
+			cli_die("%s: %s", o.output, strerror(errno));
+	}
+	cprof_error err = { 0 };
+	int rc = cprof_report(p, &o.r, out, stderr, &err);
+	if (rc < 0)
+		cli_die("%s", err.code ? err.msg : cprof_strerror(rc));
+	if (fflush(out) != 0 || ferror(out) || (out != stdout && fclose(out) != 0))
+		cli_die("writing %s: %s", out == stdout ? "standard output" : o.output, strerror(errno));
+	cprof_profile_free(p);
+	return 0;
+}

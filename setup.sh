@@ -1,0 +1,36 @@
+#!/bin/sh
+# setup.sh - install what cprof needs to build and test on Debian 12.
+#
+# Checks which Debian packages are missing and installs them with apt-get
+# when run as root; otherwise prints the exact apt-get line to run.  Does
+# nothing (quickly) when everything is present.  Both of the README's
+# commands start with it.
+set -eu
+
+# build: compiler, make, pkg-config, zlib (gzip), PCRE2 (pprof's regexps)
+# tests: cmocka (unit), pytest (end to end), golang-go (go tool pprof, the
+#        conformance reference), clang + compiler-rt (libFuzzer, sanitizers),
+#        gperftools (real legacy CPU profiles), time (peak memory in bench)
+PKGS="gcc make pkg-config zlib1g-dev libpcre2-dev
+      libcmocka-dev python3 python3-pytest golang-go
+      clang libclang-rt-14-dev
+      libgoogle-perftools-dev google-perftools time"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "setup.sh: missing Debian packages; run:" >&2
+	echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends$missing" >&2
+	exit 1
+fi
+echo "setup.sh: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

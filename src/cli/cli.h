@@ -1,0 +1,58 @@
+/*
+ * cli.h - private interfaces of the cprof command (src/cli).
+ *
+ * The command speaks pprof's flags: a table (flags.c) maps every flag
+ * spelling to the field it sets; the report formats are a second table
+ * (formats in flags.c).  Errors in the command follow git's die/usage
+ * convention: one line "cprof: ..." on stderr and exit status 2.
+ */
+#ifndef CPROF_CLI_H
+#define CPROF_CLI_H
+
+#include "cprof_core.h"
+#include "cprof_report.h"
+
+#define CLI_MAX_SOURCES 1024
+
+/* Everything the command line says. */
+typedef struct cli_opts {
+	cprof_ropts r;              /* report options (pprof's config) */
+	const char *format_name;    /* the chosen output format flag, or NULL */
+	const char *output;         /* -output */
+	const char *sources[CLI_MAX_SOURCES];
+	size_t nsources;
+	const char *bases[CLI_MAX_SOURCES];
+	size_t nbases;
+	bool diff_base;             /* bases came from -diff_base */
+	bool normalize;
+	const char *add_comment;
+	const char *http;           /* -http (web UI: not built yet) */
+	bool no_browser;
+	const char *symbolize, *buildid, *tools;
+	int seconds, timeout;
+	bool help, version;
+	/* legacy sample-index aliases */
+	bool inuse_space, inuse_objects, alloc_space, alloc_objects;
+	bool total_delay, contentions, mean_delay;
+	/* granularity flags (-functions ...); at most one may be set */
+	bool g_functions, g_filefunctions, g_files, g_lines, g_addresses;
+	const char *granularity;    /* -granularity=NAME */
+	bool sort_flat, sort_cum;   /* -flat / -cum */
+	char *peek_re;              /* -peek=RE (points into argv) */
+} cli_opts;
+
+/* Parse argv into o (after cli_opts_init).  Returns 0, or prints one line
+ * and returns 2. */
+void cli_opts_init(cli_opts *o);
+int cli_parse(cli_opts *o, int argc, char **argv);
+void cli_usage(FILE *f);
+
+/* die: print "cprof: <msg>" and exit 2. */
+_Noreturn void cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* sources.c: load, merge and subtract the sources as pprof's fetchProfiles;
+ * returns the profile to report on. */
+cprof_profile *cli_load(const cli_opts *o);
+
+#endif

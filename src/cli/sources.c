@@ -1,0 +1,161 @@
+/*
+ * sources.c - turn the command line's sources into the profile to report on,
+ * as pprof's fetchProfiles: every source is decoded and, when there are
+ * several, merged; the base profiles likewise; a -diff_base base is labelled
+ * pprof::base=true; -normalize scales the source to the base's totals; the
+ * base is scaled by -1 and merged with the source.  An optional [binary] or
+ * build-ID argument overrides the main mapping; -add_comment appends a
+ * comment.
+ *
+ * Unlike pprof, which goes on with the sources it could read, any source
+ * that fails to decode stops the command: a merge that silently lost an
+ * input would report wrong numbers.
+ */
+#include "cli.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static cprof_profile *load_one(const char *src)
+{
+	cprof_error err = { 0 };
+	cprof_profile *p = NULL;
+	if (strstr(src, "://"))
+		cli_die("%s: fetching profiles over HTTP is not built yet; save the profile to a file and pass its path",
+			src);
+	int rc = cprof_decode_file(src, &p, &err);
+	if (rc < 0)
+		cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
+	return p;
+}
+
+static cprof_profile *load_all(const char *const *srcs, size_t n)
+{
+	cprof_profile *ps[CLI_MAX_SOURCES] = { 0 };
+	for (size_t i = 0; i < n; i++)
+		ps[i] = load_one(srcs[i]);
+	if (n == 1)
+		return ps[0];
+	cprof_profile *out = NULL;
+	cprof_error err = { 0 };
+	int rc = cprof_merge(ps, n, &out, &err);
+	for (size_t i = 0; i < n; i++)
+		cprof_profile_free(ps[i]);
+	if (rc < 0)
+		cli_die("merging %zu profiles: %s", n, err.code ? err.msg : cprof_strerror(rc));
+	return out;
+}
+
+/* pprof's Profile.Normalize: scale every value column of p so its sum equals
+ * the base's (a zero-sum column becomes zero); samples left all-zero are
+ * dropped, as ScaleN does. */
+static void normalize(cprof_profile *p, const cprof_profile *base)
+{
+	size_t nv = p->vtypes.n;
+	if (base->vtypes.n != nv)
+		cli_die("-normalize: the base profile has %zu sample types, the source %zu",
+			base->vtypes.n, nv);
+	double ratio[64];
+	if (nv > 64)
+		cli_die("-normalize: too many sample types (%zu)", nv);
+	for (size_t k = 0; k < nv; k++) {
+		int64_t bs = 0, ss = 0;
+		for (size_t i = 0; i < base->samples.n; i++)
+			bs += cprof_sample_values(base, i)[k];
+		for (size_t i = 0; i < p->samples.n; i++)
+			ss += cprof_sample_values(p, i)[k];
+		ratio[k] = ss == 0 ? 0.0 : (double)bs / (double)ss;
+	}
+	size_t w = 0;
+	for (size_t i = 0; i < p->samples.n; i++) {
+		int64_t *v = p->values.v + i * nv;
+		bool keep = false;
+		for (size_t k = 0; k < nv; k++) {
+			if (ratio[k] != 1)
+				v[k] = (int64_t)round((double)v[k] * ratio[k]);
+			keep = keep || v[k] != 0;
+		}
+		if (!keep)
+			continue;
+		p->samples.v[w] = p->samples.v[i];
+		memmove(p->values.v + w * nv, v, nv * sizeof *v);
+		w++;
+	}
+	p->samples.n = w;
+	p->values.n = w * nv;
+}
+
+static bool is_hex(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') || (*s >= 'A' && *s <= 'F')))
+			return false;
+	return true;
+}
+
+static bool is_elf(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return false;
+	unsigned char m[4] = { 0 };
+	size_t n = fread(m, 1, 4, f);
+	fclose(f);
+	return n == 4 && memcmp(m, "\x7f" "ELF", 4) == 0;
+}
+
+cprof_profile *cli_load(const cli_opts *o)
+{
+	const char *const *srcs = o->sources;
+	size_t n = o->nsources;
+	const char *exec = NULL, *buildid = o->buildid;
+	if (n > 1) {
+		if (is_elf(srcs[0])) {
+			exec = srcs[0];
+			srcs++, n--;
+		} else if (!buildid && is_hex(srcs[0])) {
+			buildid = srcs[0];
+			srcs++, n--;
+		}
+	}
+	cprof_profile *p = load_all(srcs, n);
+	if (o->nbases) {
+		cprof_profile *b = load_all(o->bases, o->nbases);
+		if (o->diff_base && cprof_add_label_all(b, "pprof::base", "true") < 0)
+			cli_die("out of memory");
+		if (o->normalize)
+			normalize(p, b);
+		cprof_scale(b, -1);
+		cprof_profile *both[2] = { p, b }, *m = NULL;
+		cprof_error err = { 0 };
+		int rc = cprof_merge(both, 2, &m, &err);
+		if (rc < 0)
+			cli_die("subtracting the base profile: %s", err.code ? err.msg : cprof_strerror(rc));
+		cprof_profile_free(p);
+		cprof_profile_free(b);
+		p = m;
+	}
+	if (exec || buildid) {
+		if (p->mappings.n == 0) {
+			cprof_mapping m = { .id = 1, .limit = UINT64_MAX };
+			if (cprof_add_mapping(p, &m) < 0)
+				cli_die("out of memory");
+		}
+		if (exec)
+			p->mappings.v[0].file = cprof_intern_cstr(p, exec);
+		if (buildid && !p->mappings.v[0].build_id)
+			p->mappings.v[0].build_id = cprof_intern_cstr(p, buildid);
+	}
+	if (o->add_comment) {
+		cprof_str c = cprof_intern_cstr(p, o->add_comment);
+		if (c == CPROF_NONE || cprof_add_comment(p, c) < 0)
+			cli_die("out of memory");
+	}
+	cprof_error err = { 0 };
+	if (cprof_profile_check(p, &err) < 0)
+		cli_die("%s: %s", o->sources[0], err.msg);
+	return p;
+}
