@@ -96,7 +96,7 @@ def test_bad_sample_index(cprof):
 
 
 def test_bad_regexp(cprof):
-    one_line_error(cprof("-top", "-focus=(", CPU), "focus" if False else "(")
+    one_line_error(cprof("-top", "-focus=(", CPU), "focus", "regexp")
 
 
 def test_output_file(cprof, tmp_path):
