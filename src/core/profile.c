@@ -281,6 +281,15 @@ static int label_cmp(const void *a, const void *b)
 	return 0;
 }
 
+/* Field by field: cprof_label has padding that memcmp would read. */
+static bool lset_equal(const cprof_label *a, const cprof_label *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (label_cmp(&a[i], &b[i]) != 0)
+			return false;
+	return true;
+}
+
 static uint64_t lset_hash(const cprof_label *l, size_t n)
 {
 	uint64_t h = n;
@@ -330,8 +339,7 @@ int64_t cprof_intern_labels(cprof_profile *p, const cprof_label *labels, size_t 
 	size_t mask = p->lset_hash_cap - 1, i = lset_hash(sorted, n) & mask;
 	while (p->lset_hash[i]) {
 		uint32_t s = p->lset_hash[i] - 1;
-		if (cprof_lset_len(p, s) == n &&
-		    memcmp(cprof_lset(p, s), sorted, n * sizeof *sorted) == 0) {
+		if (cprof_lset_len(p, s) == n && lset_equal(cprof_lset(p, s), sorted, n)) {
 			ret = s;
 			goto out;
 		}
@@ -343,7 +351,14 @@ int64_t cprof_intern_labels(cprof_profile *p, const cprof_label *labels, size_t 
 		ret = CPROF_ENOMEM;
 		goto out;
 	}
-	memcpy(p->lset_labels.v + p->lset_labels.n, sorted, n * sizeof *sorted);
+	for (size_t k = 0; k < n; k++) {       /* copy fields, zero the padding */
+		cprof_label *d = &p->lset_labels.v[p->lset_labels.n + k];
+		memset(d, 0, sizeof *d);
+		d->key = sorted[k].key;
+		d->str = sorted[k].str;
+		d->num = sorted[k].num;
+		d->unit = sorted[k].unit;
+	}
 	p->lset_labels.n += n;
 	p->lset_off.v[p->lset_off.n++] = (uint32_t)p->lset_labels.n;
 	p->lset_hash[i] = (uint32_t)ns + 1;
