@@ -1,0 +1,1202 @@
+/*
+ * graph.c - the call graph of the samples, its trimming, the report's output
+ * unit and header lines: pprof's internal/graph (New, CreateNodes,
+ * NodeInfo, Nodes.Sort, the trimming steps) and report.newTrimmedGraph,
+ * selectOutputUnit and reportLabels.
+ *
+ * How it works.  Node identities are interned once per report (cpr_infos):
+ * every line of every location gets the identity pprof's nodeInfo would give
+ * it at the report's granularity (re-applying what aggregation clears, so
+ * the result does not depend on whether the profile was aggregated first),
+ * and its printable name is formatted once.  Samples are then summed per
+ * distinct stack (stacks are interned in the model), and each touched stack
+ * is walked once from the root: a node gets a stack's value in its cum once
+ * even when it recurs (generation stamps instead of per-sample sets), the
+ * leaf gets the flat value.  pprof rebuilds the whole graph after each
+ * trimming step; here the cum of a kept node cannot change when other nodes
+ * are dropped, and the flat value only moves with whether the leaf is kept,
+ * so a rebuild is a pass over the stack leaves.  Edges are built once, for
+ * the final node set, with pprof's per-sample rules (an edge counted once
+ * per stack, no self edges, residual when it jumps over dropped nodes,
+ * inline when the callee is an inlined line of its location) and kept in a
+ * hash keyed by (caller, callee) identity.  Everything is index based; no
+ * allocation happens per sample or per frame.
+ */
+#include "graph.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+/* Grow *pv (capacity *cap elements of el bytes) to hold need elements. */
+static int grow(void **pv, size_t *cap, size_t need, size_t el)
+{
+	if (need <= *cap)
+		return 0;
+	size_t ncap = *cap ? *cap : 16;
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2)
+			return CPROF_ENOMEM;
+		ncap *= 2;
+	}
+	size_t bytes;
+	if (__builtin_mul_overflow(ncap, el, &bytes))
+		return CPROF_ENOMEM;
+	void *nv = realloc(*pv, bytes);
+	if (!nv)
+		return CPROF_ENOMEM;
+	*pv = nv;
+	*cap = ncap;
+	return 0;
+}
+
+/* calloc with an overflow-checked count (never returns NULL for n == 0). */
+static void *xcalloc(size_t n, size_t el)
+{
+	return calloc(n ? n : 1, el);
+}
+
+static void *xmalloc(size_t n, size_t el)
+{
+	size_t bytes;
+	if (__builtin_mul_overflow(n ? n : 1, el, &bytes))
+		return NULL;
+	return malloc(bytes);
+}
+
+static inline int64_t abs64(int64_t v)
+{
+	return v < 0 ? (int64_t)(0 - (uint64_t)v) : v;
+}
+
+/* Go's wrapping int64 addition. */
+static inline int64_t add64(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+static inline uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* Go's int64(float64(v) * f) for the cutoffs (out-of-range saturates). */
+static int64_t frac_of(int64_t v, double f)
+{
+	double d = (double)v * f;
+	if (d >= 9.2233720368547758e18)
+		return INT64_MIN;
+	if (d <= -9.2233720368547758e18)
+		return INT64_MIN;
+	return (int64_t)d;
+}
+
+/* ---- paths ---------------------------------------------------------------- */
+
+/* Go's filepath.Clean (Unix) of s[0..n) into out (room for n + 2 bytes);
+ * returns the length written. */
+static size_t path_clean(const char *s, size_t n, char *out)
+{
+	if (n == 0) {
+		out[0] = '.';
+		return 1;
+	}
+	bool rooted = s[0] == '/';
+	size_t r = 0, w = 0, dotdot = 0;
+	if (rooted) {
+		out[w++] = '/';
+		r = dotdot = 1;
+	}
+	while (r < n) {
+		if (s[r] == '/') {
+			r++;
+		} else if (s[r] == '.' && (r + 1 == n || s[r + 1] == '/')) {
+			r++;
+		} else if (s[r] == '.' && s[r + 1] == '.' && (r + 2 == n || s[r + 2] == '/')) {
+			r += 2;
+			if (w > dotdot) {
+				w--;
+				while (w > dotdot && out[w] != '/')
+					w--;
+			} else if (!rooted) {
+				if (w > 0)
+					out[w++] = '/';
+				out[w++] = '.';
+				out[w++] = '.';
+				dotdot = w;
+			}
+		} else {
+			if ((rooted && w != 1) || (!rooted && w != 0))
+				out[w++] = '/';
+			for (; r < n && s[r] != '/'; r++)
+				out[w++] = s[r];
+		}
+	}
+	if (w == 0)
+		out[w++] = '.';
+	return w;
+}
+
+/* pprof's trimPath with no -trim_path or -source_path: strip the prefixes
+ * "/proc/self/cwd/./" and "/proc/self/cwd/". */
+static const char *trim_path(const char *s, size_t *n)
+{
+	static const char *const pre[] = { "/proc/self/cwd/./", "/proc/self/cwd/" };
+	for (size_t i = 0; i < 2; i++) {
+		size_t l = strlen(pre[i]);
+		if (*n >= l && memcmp(s, pre[i], l) == 0) {
+			*n -= l;
+			return s + l;
+		}
+	}
+	return s;
+}
+
+/* filepath.Base, appended to the names arena by the caller. */
+static void path_base(const char *s, size_t n, const char **b, size_t *bn)
+{
+	if (n == 0) {
+		*b = ".";
+		*bn = 1;
+		return;
+	}
+	while (n > 0 && s[n - 1] == '/')
+		n--;
+	if (n == 0) {
+		*b = "/";
+		*bn = 1;
+		return;
+	}
+	size_t i = n;
+	while (i > 0 && s[i - 1] != '/')
+		i--;
+	*b = s + i;
+	*bn = n - i;
+}
+
+/* ---- node identities -------------------------------------------------------- */
+
+void cpr_gopts_init(cpr_gopts *go, const cpr_ctx *c)
+{
+	memset(go, 0, sizeof *go);
+	go->granularity = c->o->granularity;
+	go->noinlines = c->o->noinlines;
+	go->trim_paths = true;
+	go->drop_negative = c->o->drop_negative;
+	go->cum_sort = c->o->cum;
+	go->nodecount = c->nodecount;
+	go->nodefraction = c->nodefraction;
+	go->edgefraction = c->edgefraction;
+}
+
+static uint64_t info_hash(const cpr_ninfo *k)
+{
+	uint64_t h = mix64(((uint64_t)k->name << 32) ^ k->file);
+	h = mix64(h ^ ((uint64_t)k->objfile << 17) ^ k->address);
+	h = mix64(h ^ (uint64_t)k->start_line ^ ((uint64_t)k->lineno << 24));
+	return h;
+}
+
+static bool info_eq(const cpr_ninfo *a, const cpr_ninfo *b)
+{
+	return a->name == b->name && a->file == b->file && a->objfile == b->objfile &&
+	       a->address == b->address && a->start_line == b->start_line &&
+	       a->lineno == b->lineno;
+}
+
+static int names_append(cpr_infos *t, const char *s, size_t n)
+{
+	size_t need;
+	if (__builtin_add_overflow(t->names_len, n + 1, &need) ||
+	    grow((void **)&t->names, &t->names_cap, need, 1))
+		return CPROF_ENOMEM;
+	memcpy(t->names + t->names_len, s, n);
+	t->names_len += n;
+	t->names[t->names_len] = 0;
+	return 0;
+}
+
+/* NodeInfo.PrintableName: the name components joined by spaces. */
+static int make_name(cpr_infos *t, cpr_ninfo *k)
+{
+	const cprof_profile *p = t->p;
+	if (t->names_len > UINT32_MAX - 1)
+		return CPROF_ENOMEM;
+	k->pname = (uint32_t)t->names_len;
+	size_t start = t->names_len;
+	char buf[48];
+	int rc = 0;
+#define SEP() (t->names_len > start ? names_append(t, " ", 1) : 0)
+	if (k->address) {
+		int l = snprintf(buf, sizeof buf, "%016" PRIx64, k->address);
+		rc |= names_append(t, buf, (size_t)l);
+	}
+	if (k->name) {
+		rc |= SEP();
+		rc |= names_append(t, cprof_s(p, k->name), cprof_slen(p, k->name));
+	}
+	if (k->lineno != 0) {
+		rc |= SEP();
+		rc |= names_append(t, cprof_s(p, k->file), cprof_slen(p, k->file));
+		int l = snprintf(buf, sizeof buf, ":%" PRId64, k->lineno);
+		rc |= names_append(t, buf, (size_t)l);
+	} else if (k->file) {
+		rc |= SEP();
+		rc |= names_append(t, cprof_s(p, k->file), cprof_slen(p, k->file));
+	} else if (k->name) {
+		/* the function name says it all */
+	} else if (k->objfile) {
+		const char *b;
+		size_t bn;
+		path_base(cprof_s(p, k->objfile), cprof_slen(p, k->objfile), &b, &bn);
+		rc |= SEP();
+		rc |= names_append(t, "[", 1);
+		rc |= names_append(t, b, bn);
+		rc |= names_append(t, "]", 1);
+	} else {
+		rc |= SEP();
+		rc |= names_append(t, "<unknown>", 9);
+	}
+#undef SEP
+	if (rc)
+		return CPROF_ENOMEM;
+	if (t->names_len == start && names_append(t, "", 0))
+		return CPROF_ENOMEM;
+	t->names_len++;         /* past the terminator names_append keeps */
+	return 0;
+}
+
+static int info_rehash(cpr_infos *t, size_t cap)
+{
+	uint32_t *h = xcalloc(cap, sizeof *h);
+	if (!h)
+		return CPROF_ENOMEM;
+	for (size_t i = 0; i < t->n; i++) {
+		size_t j = info_hash(&t->v[i]) & (cap - 1);
+		while (h[j])
+			j = (j + 1) & (cap - 1);
+		h[j] = (uint32_t)i + 1;
+	}
+	free(t->hash);
+	t->hash = h;
+	t->hash_cap = cap;
+	return 0;
+}
+
+/* NodeMap.FindOrInsertNode: the index of identity k, added (with its
+ * whole-function identity) when new.  Returns CPR_NIL when out of memory. */
+static uint32_t info_intern(cpr_infos *t, cpr_ninfo k)
+{
+	if ((t->n + 1) * 2 > t->hash_cap &&
+	    info_rehash(t, t->hash_cap ? t->hash_cap * 2 : 1024))
+		return CPR_NIL;
+	size_t mask = t->hash_cap - 1, j = info_hash(&k) & mask;
+	while (t->hash[j]) {
+		uint32_t id = t->hash[j] - 1;
+		if (info_eq(&t->v[id], &k))
+			return id;
+		j = (j + 1) & mask;
+	}
+	if (t->n >= UINT32_MAX - 2 || grow((void **)&t->v, &t->cap, t->n + 1, sizeof *t->v) ||
+	    make_name(t, &k))
+		return CPR_NIL;
+	uint32_t id = (uint32_t)t->n++;
+	k.func = id;
+	t->v[id] = k;
+	t->hash[j] = id + 1;
+	if (k.address || k.lineno) {
+		cpr_ninfo f = k;
+		f.address = 0;
+		f.lineno = 0;
+		uint32_t fid = info_intern(t, f);
+		if (fid == CPR_NIL)
+			return CPR_NIL;
+		t->v[id].func = fid;
+	}
+	return id;
+}
+
+void cpr_infos_free(cpr_infos *t)
+{
+	free(t->v);
+	free(t->hash);
+	free(t->names);
+	free(t->loc_off);
+	free(t->loc_info);
+	memset(t, 0, sizeof *t);
+}
+
+int cpr_infos_build(cpr_infos *t, cprof_profile *p, const cpr_gopts *go, cprof_error *err)
+{
+	memset(t, 0, sizeof *t);
+	t->p = p;
+	bool keep_name = true, keep_file = true, keep_line = true, keep_addr = true;
+	switch (go->granularity) {
+	case CPROF_GRAN_FUNCTIONS:
+		keep_file = keep_line = keep_addr = false;
+		break;
+	case CPROF_GRAN_FILEFUNCTIONS:
+		keep_line = keep_addr = false;
+		break;
+	case CPROF_GRAN_FILES:
+		keep_name = keep_line = keep_addr = false;
+		break;
+	case CPROF_GRAN_LINES:
+		keep_addr = false;
+		break;
+	default:
+		break;
+	}
+	size_t nf = p->functions.n, nl = p->locations.n;
+	int rc = CPROF_ENOMEM;
+	char *buf = NULL;
+	size_t bufcap = 0;
+	cprof_str *fclean = xcalloc(nf, sizeof *fclean);
+	if (!fclean)
+		goto fail;
+	/* Clean (and trim) every source file name first: interning may move the
+	 * profile's string arena, so no string pointer is held across it. */
+	for (size_t i = 0; keep_file && i < nf; i++) {
+		cprof_str fs = p->functions.v[i].filename;
+		if (!fs)
+			continue;
+		size_t n = cprof_slen(p, fs);
+		const char *s = cprof_s(p, fs);
+		if (go->trim_paths)
+			s = trim_path(s, &n);
+		if (grow((void **)&buf, &bufcap, n + 2, 1))
+			goto fail;
+		size_t cn = path_clean(s, n, buf);
+		if (cn == cprof_slen(p, fs) && memcmp(buf, cprof_s(p, fs), cn) == 0) {
+			fclean[i] = fs;
+			continue;
+		}
+		cprof_str id = cprof_intern(p, buf, cn);
+		if (id == CPROF_NONE)
+			goto fail;
+		fclean[i] = id;
+	}
+	t->loc_off = xmalloc(nl + 1, sizeof *t->loc_off);
+	if (!t->loc_off)
+		goto fail;
+	size_t li_cap = 0, li_n = 0;
+	for (size_t l = 0; l < nl; l++) {
+		const cprof_location *loc = &p->locations.v[l];
+		cprof_str obj = 0;
+		if (loc->mapping < p->mappings.n)
+			obj = p->mappings.v[loc->mapping].file;
+		uint64_t addr = keep_addr ? loc->address : 0;
+		size_t nline = loc->nline, first = 0;
+		if (loc->line_off > p->lines.n || nline > p->lines.n - loc->line_off)
+			nline = 0;
+		if (go->noinlines && nline > 1)
+			first = nline - 1;
+		t->loc_off[l] = (uint32_t)li_n;
+		if (grow((void **)&t->loc_info, &li_cap, li_n + (nline ? nline - first : 1),
+			 sizeof *t->loc_info))
+			goto fail;
+		if (li_n + (nline ? nline - first : 1) > UINT32_MAX)
+			goto fail;
+		if (nline == 0) {
+			cpr_ninfo k = { .address = addr, .objfile = obj };
+			uint32_t id = info_intern(t, k);
+			if (id == CPR_NIL)
+				goto fail;
+			t->loc_info[li_n++] = id;
+			continue;
+		}
+		for (size_t j = first; j < nline; j++) {
+			const cprof_line *ln = &p->lines.v[loc->line_off + j];
+			cpr_ninfo k = { .address = addr };
+			if (ln->function >= nf) {
+				k.objfile = obj;
+			} else {
+				const cprof_function *f = &p->functions.v[ln->function];
+				k.name = keep_name ? f->name : 0;
+				k.lineno = keep_line ? ln->line : 0;
+				k.file = keep_file ? fclean[ln->function] : 0;
+				if (go->obj_names || k.name == 0) {
+					k.objfile = obj;
+					k.start_line = f->start_line;
+				}
+			}
+			uint32_t id = info_intern(t, k);
+			if (id == CPR_NIL)
+				goto fail;
+			t->loc_info[li_n++] = id;
+		}
+	}
+	t->loc_off[nl] = (uint32_t)li_n;
+	free(fclean);
+	free(buf);
+	return 0;
+fail:
+	free(fclean);
+	free(buf);
+	cpr_infos_free(t);
+	return cprof_seterr(err, rc, "out of memory building the graph");
+}
+
+/* fmt.Sprint of a NodeInfo: {Name OrigName Address File StartLine Lineno Objfile}. */
+static char *info_sprint(const cpr_infos *t, uint32_t i)
+{
+	const cpr_ninfo *k = &t->v[i];
+	const cprof_profile *p = t->p;
+	char *s = NULL;
+	if (asprintf(&s, "{%s  %" PRIu64 " %s %" PRId64 " %" PRId64 " %s}", cprof_s(p, k->name),
+		     k->address, cprof_s(p, k->file), k->start_line, k->lineno,
+		     cprof_s(p, k->objfile)) < 0)
+		return NULL;
+	return s;
+}
+
+int cpr_info_cmp_full(const cpr_infos *t, uint32_t a, uint32_t b)
+{
+	if (a == b)
+		return 0;
+	char *sa = info_sprint(t, a), *sb = info_sprint(t, b);
+	int r = (sa && sb) ? strcmp(sa, sb) : (a < b ? -1 : 1);
+	free(sa);
+	free(sb);
+	if (r == 0)
+		r = a < b ? -1 : 1;
+	return r;
+}
+
+/* ---- graph construction ----------------------------------------------------- */
+
+typedef struct nval {
+	int64_t flat, flat_div, cum, cum_div;
+} nval;
+
+/* The state of one build. */
+typedef struct gbuild {
+	cpr_ctx *c;
+	const cpr_gopts *go;
+	cpr_graph *g;
+	const cprof_profile *p;
+	size_t ninfo;
+	uint32_t *stacks;       /* touched stacks, ascending */
+	size_t nstacks;
+	int64_t *sw, *sdw;      /* per touched stack: summed value, divisor */
+	nval *val;              /* per info */
+	uint32_t *seen;         /* per info generation stamp */
+	uint8_t *mask;          /* per info: kept (NULL: all) */
+	uint32_t *list;         /* listed infos */
+	size_t nlist;
+	uint32_t *ehash;        /* edge index + 1 */
+	size_t ehash_cap;
+} gbuild;
+
+/* The infos of location loc, or none when loc is out of range. */
+static inline void loc_infos(const cpr_infos *t, const cprof_profile *p, uint32_t loc,
+			     const uint32_t **v, size_t *n)
+{
+	if (loc >= p->locations.n) {
+		*v = NULL;
+		*n = 0;
+		return;
+	}
+	*v = t->loc_info + t->loc_off[loc];
+	*n = t->loc_off[loc + 1] - t->loc_off[loc];
+}
+
+/* Sum the sample values per distinct stack; keep the stacks that some
+ * sample with a nonzero value or divisor touches (pprof skips the others). */
+static int sum_stacks(gbuild *b)
+{
+	const cprof_profile *p = b->p;
+	size_t ns = cprof_nstacks(p);
+	int64_t *w = xcalloc(ns, sizeof *w);
+	int64_t *dw = b->c->mean ? xcalloc(ns, sizeof *dw) : NULL;
+	uint8_t *touched = xcalloc(ns, 1);
+	int rc = CPROF_ENOMEM;
+	if (!w || !touched || (b->c->mean && !dw))
+		goto out;
+	size_t nt = 0;
+	for (size_t i = 0; i < p->samples.n; i++) {
+		uint32_t s = p->samples.v[i].stack;
+		int64_t v = cpr_value(b->c, i), d = cpr_meandiv(b->c, i);
+		if ((v == 0 && d == 0) || s >= ns)
+			continue;
+		nt += !touched[s];
+		touched[s] = 1;
+		w[s] = add64(w[s], v);
+		if (dw)
+			dw[s] = add64(dw[s], d);
+	}
+	b->stacks = xmalloc(nt, sizeof *b->stacks);
+	b->sw = xmalloc(nt, sizeof *b->sw);
+	b->sdw = xcalloc(nt, sizeof *b->sdw);
+	if (!b->stacks || !b->sw || !b->sdw)
+		goto out;
+	for (size_t s = 0, k = 0; s < ns; s++) {
+		if (!touched[s])
+			continue;
+		b->stacks[k] = (uint32_t)s;
+		b->sw[k] = w[s];
+		b->sdw[k] = dw ? dw[s] : 0;
+		k++;
+	}
+	b->nstacks = nt;
+	rc = 0;
+out:
+	free(w);
+	free(dw);
+	free(touched);
+	return rc;
+}
+
+/* Cum values: every node of a stack once, all nodes kept. */
+static void cum_pass(gbuild *b)
+{
+	const cprof_profile *p = b->p;
+	const cpr_infos *t = &b->g->infos;
+	memset(b->seen, 0, b->ninfo * sizeof *b->seen);
+	for (size_t k = 0; k < b->nstacks; k++) {
+		uint32_t s = b->stacks[k], gen = (uint32_t)k + 1;
+		int64_t w = b->sw[k], dw = b->sdw[k];
+		const uint32_t *locs = cprof_stack_locs(p, s);
+		for (size_t i = cprof_stack_len(p, s); i-- > 0;) {
+			const uint32_t *v;
+			size_t n;
+			loc_infos(t, p, locs[i], &v, &n);
+			while (n-- > 0) {
+				uint32_t id = v[n];
+				if (b->seen[id] == gen)
+					continue;
+				b->seen[id] = gen;
+				b->val[id].cum = add64(b->val[id].cum, w);
+				b->val[id].cum_div = add64(b->val[id].cum_div, dw);
+			}
+		}
+	}
+}
+
+/* Flat values: the leaf (innermost line of the first location) when kept. */
+static void flat_pass(gbuild *b)
+{
+	const cprof_profile *p = b->p;
+	const cpr_infos *t = &b->g->infos;
+	for (size_t i = 0; i < b->ninfo; i++)
+		b->val[i].flat = b->val[i].flat_div = 0;
+	for (size_t k = 0; k < b->nstacks; k++) {
+		uint32_t s = b->stacks[k];
+		if (cprof_stack_len(p, s) == 0)
+			continue;
+		const uint32_t *v;
+		size_t n;
+		loc_infos(t, p, cprof_stack_locs(p, s)[0], &v, &n);
+		if (n == 0 || (b->mask && !b->mask[v[0]]))
+			continue;
+		b->val[v[0]].flat = add64(b->val[v[0]].flat, b->sw[k]);
+		b->val[v[0]].flat_div = add64(b->val[v[0]].flat_div, b->sdw[k]);
+	}
+}
+
+static bool is_negative(const nval *v)
+{
+	return v->flat < 0 || (v->flat == 0 && v->cum < 0);
+}
+
+/* selectNodesForGraph over the kept infos. */
+static void select_nodes(gbuild *b)
+{
+	b->nlist = 0;
+	for (size_t i = 0; i < b->ninfo; i++) {
+		const nval *v = &b->val[i];
+		if (b->mask && !b->mask[i])
+			continue;
+		if (v->cum == 0 && v->flat == 0)
+			continue;
+		if (b->go->drop_negative && is_negative(v))
+			continue;
+		b->list[b->nlist++] = (uint32_t)i;
+	}
+}
+
+/* Nodes.Sort: FlatNameOrder, or CumNameOrder with -cum. */
+static const gbuild *sort_ctx;
+
+static int cmp_nodes(const void *pa, const void *pb)
+{
+	const gbuild *b = sort_ctx;
+	uint32_t x = *(const uint32_t *)pa, y = *(const uint32_t *)pb;
+	const nval *l = &b->val[x], *r = &b->val[y];
+	const cpr_infos *t = &b->g->infos;
+	int64_t lv, rv;
+	if (b->go->cum_sort) {
+		lv = abs64(l->cum);
+		rv = abs64(r->cum);
+	} else {
+		lv = abs64(l->flat);
+		rv = abs64(r->flat);
+	}
+	if (lv != rv)
+		return lv > rv ? -1 : 1;
+	int c = strcmp(cpr_info_name(t, x), cpr_info_name(t, y));
+	if (c)
+		return c;
+	if (b->go->cum_sort) {
+		lv = abs64(l->flat);
+		rv = abs64(r->flat);
+	} else {
+		lv = abs64(l->cum);
+		rv = abs64(r->cum);
+	}
+	if (lv != rv)
+		return lv > rv ? -1 : 1;
+	return cpr_info_cmp_full(t, x, y);
+}
+
+static void sort_list(gbuild *b)
+{
+	sort_ctx = b;
+	qsort(b->list, b->nlist, sizeof *b->list, cmp_nodes);
+	sort_ctx = NULL;
+}
+
+/* Restrict the kept set to list[0..n) and recompute the flat values. */
+static void keep_only(gbuild *b, size_t n)
+{
+	memset(b->mask, 0, b->ninfo);
+	for (size_t i = 0; i < n; i++)
+		b->mask[b->list[i]] = 1;
+	flat_pass(b);
+	select_nodes(b);
+}
+
+static int ehash_grow(gbuild *b)
+{
+	cpr_graph *g = b->g;
+	size_t cap = b->ehash_cap ? b->ehash_cap * 2 : 1024;
+	uint32_t *h = xcalloc(cap, sizeof *h);
+	if (!h)
+		return CPROF_ENOMEM;
+	for (size_t i = 0; i < g->nedges; i++) {
+		size_t j = mix64(((uint64_t)g->edges[i].src << 32) | g->edges[i].dst) & (cap - 1);
+		while (h[j])
+			j = (j + 1) & (cap - 1);
+		h[j] = (uint32_t)i + 1;
+	}
+	free(b->ehash);
+	b->ehash = h;
+	b->ehash_cap = cap;
+	return 0;
+}
+
+/* Node.AddToEdgeDiv. */
+static int add_edge(gbuild *b, uint32_t src, uint32_t dst, int64_t w, int64_t dw,
+		    bool residual, bool inl)
+{
+	cpr_graph *g = b->g;
+	if ((g->nedges + 1) * 2 > b->ehash_cap && ehash_grow(b))
+		return CPROF_ENOMEM;
+	size_t mask = b->ehash_cap - 1;
+	size_t j = mix64(((uint64_t)src << 32) | dst) & mask;
+	while (b->ehash[j]) {
+		cpr_edge *e = &g->edges[b->ehash[j] - 1];
+		if (e->src == src && e->dst == dst) {
+			e->weight = add64(e->weight, w);
+			e->weight_div = add64(e->weight_div, dw);
+			e->residual |= residual;
+			e->inl &= inl;
+			return 0;
+		}
+		j = (j + 1) & mask;
+	}
+	if (g->nedges >= UINT32_MAX - 1 ||
+	    grow((void **)&g->edges, &g->edges_cap, g->nedges + 1, sizeof *g->edges))
+		return CPROF_ENOMEM;
+	g->edges[g->nedges] = (cpr_edge){ .src = src, .dst = dst, .weight = w, .weight_div = dw,
+					  .residual = residual, .inl = inl };
+	b->ehash[j] = (uint32_t)++g->nedges;
+	return 0;
+}
+
+/* The edges of the final graph: newGraph's walk with the kept set. */
+static int edge_pass(gbuild *b)
+{
+	const cprof_profile *p = b->p;
+	const cpr_infos *t = &b->g->infos;
+	uint64_t *pairs = NULL;         /* (caller, callee) pairs added for this stack */
+	size_t npairs = 0, pairs_cap = 0;
+	int rc = 0;
+	memset(b->seen, 0, b->ninfo * sizeof *b->seen);
+	for (size_t k = 0; k < b->nstacks && !rc; k++) {
+		uint32_t s = b->stacks[k], gen = (uint32_t)k + 1;
+		int64_t w = b->sw[k], dw = b->sdw[k];
+		const uint32_t *locs = cprof_stack_locs(p, s);
+		uint32_t parent = CPR_NIL;
+		bool residual = false;
+		npairs = 0;
+		for (size_t i = cprof_stack_len(p, s); i-- > 0 && !rc;) {
+			const uint32_t *v;
+			size_t n;
+			loc_infos(t, p, locs[i], &v, &n);
+			for (size_t ni = n; ni-- > 0;) {
+				uint32_t id = v[ni];
+				if (b->mask && !b->mask[id]) {
+					residual = true;
+					continue;
+				}
+				bool first = b->seen[id] != gen;
+				b->seen[id] = gen;
+				if (parent != CPR_NIL && id != parent) {
+					uint64_t key = ((uint64_t)parent << 32) | id;
+					bool dup = false;
+					for (size_t q = 0; !first && q < npairs; q++)
+						if (pairs[q] == key) {
+							dup = true;
+							break;
+						}
+					if (!dup) {
+						if (grow((void **)&pairs, &pairs_cap, npairs + 1, sizeof *pairs) ||
+						    add_edge(b, parent, id, w, dw, residual, ni != n - 1)) {
+							rc = CPROF_ENOMEM;
+							break;
+						}
+						pairs[npairs++] = key;
+					}
+				}
+				parent = id;
+				residual = false;
+			}
+		}
+	}
+	free(pairs);
+	return rc;
+}
+
+/* Edge order: |weight| descending, then caller name, then callee name. */
+static const cpr_graph *esort_g;
+
+static int cmp_edges(const void *pa, const void *pb)
+{
+	const cpr_graph *g = esort_g;
+	const cpr_edge *x = &g->edges[*(const uint32_t *)pa], *y = &g->edges[*(const uint32_t *)pb];
+	if (x->weight != y->weight) {
+		int64_t ax = abs64(x->weight), ay = abs64(y->weight);
+		if (ax != ay)
+			return ax > ay ? -1 : 1;
+	}
+	int c = strcmp(cpr_info_name(&g->infos, x->src), cpr_info_name(&g->infos, y->src));
+	if (c)
+		return c;
+	c = strcmp(cpr_info_name(&g->infos, x->dst), cpr_info_name(&g->infos, y->dst));
+	if (c)
+		return c;
+	return *(const uint32_t *)pa < *(const uint32_t *)pb ? -1 : 1;
+}
+
+/* Per-info adjacency (CSR over the live edges), each list sorted. */
+typedef struct adj {
+	uint32_t *in_off, *in, *out_off, *out;
+} adj;
+
+static void adj_free(adj *a)
+{
+	free(a->in_off);
+	free(a->in);
+	free(a->out_off);
+	free(a->out);
+}
+
+static int adj_build(const cpr_graph *g, adj *a, bool sorted)
+{
+	size_t ni = g->infos.n;
+	memset(a, 0, sizeof *a);
+	a->in_off = xcalloc(ni + 1, sizeof *a->in_off);
+	a->out_off = xcalloc(ni + 1, sizeof *a->out_off);
+	a->in = xmalloc(g->nedges, sizeof *a->in);
+	a->out = xmalloc(g->nedges, sizeof *a->out);
+	if (!a->in_off || !a->out_off || !a->in || !a->out) {
+		adj_free(a);
+		return CPROF_ENOMEM;
+	}
+	for (size_t i = 0; i < g->nedges; i++) {
+		if (g->edges[i].removed)
+			continue;
+		a->in_off[g->edges[i].dst + 1]++;
+		a->out_off[g->edges[i].src + 1]++;
+	}
+	for (size_t i = 0; i < ni; i++) {
+		a->in_off[i + 1] += a->in_off[i];
+		a->out_off[i + 1] += a->out_off[i];
+	}
+	for (size_t i = 0; i < g->nedges; i++) {
+		if (g->edges[i].removed)
+			continue;
+		a->in[a->in_off[g->edges[i].dst]++] = (uint32_t)i;
+		a->out[a->out_off[g->edges[i].src]++] = (uint32_t)i;
+	}
+	for (size_t i = ni; i > 0; i--) {
+		a->in_off[i] = a->in_off[i - 1];
+		a->out_off[i] = a->out_off[i - 1];
+	}
+	a->in_off[0] = a->out_off[0] = 0;
+	if (sorted) {
+		esort_g = g;
+		for (size_t i = 0; i < ni; i++) {
+			qsort(a->in + a->in_off[i], a->in_off[i + 1] - a->in_off[i], sizeof *a->in, cmp_edges);
+			qsort(a->out + a->out_off[i], a->out_off[i + 1] - a->out_off[i], sizeof *a->out,
+			      cmp_edges);
+		}
+		esort_g = NULL;
+	}
+	return 0;
+}
+
+/* isRedundantEdge: can e's caller reach e's callee without e? */
+static bool redundant_edge(const cpr_graph *g, const adj *a, uint32_t ei, uint32_t *queue,
+			   uint32_t *seen, uint32_t gen)
+{
+	const cpr_edge *e = &g->edges[ei];
+	size_t qh = 0, qt = 0;
+	queue[qt++] = e->dst;
+	seen[e->dst] = gen;
+	while (qh < qt) {
+		uint32_t n = queue[qh++];
+		for (uint32_t k = a->in_off[n]; k < a->in_off[n + 1]; k++) {
+			const cpr_edge *ie = &g->edges[a->in[k]];
+			if (a->in[k] == ei || ie->removed || seen[ie->src] == gen)
+				continue;
+			if (ie->src == e->src)
+				return true;
+			seen[ie->src] = gen;
+			queue[qt++] = ie->src;
+		}
+	}
+	return false;
+}
+
+/* RemoveRedundantEdges: drop residual edges whose callee stays reachable. */
+static int remove_redundant_edges(cpr_graph *g)
+{
+	adj a;
+	if (adj_build(g, &a, true))
+		return CPROF_ENOMEM;
+	uint32_t *queue = xmalloc(g->infos.n, sizeof *queue);
+	uint32_t *seen = xcalloc(g->infos.n, sizeof *seen);
+	if (!queue || !seen) {
+		free(queue);
+		free(seen);
+		adj_free(&a);
+		return CPROF_ENOMEM;
+	}
+	uint32_t gen = 0;
+	for (size_t i = g->nnodes; i > 0; i--) {
+		uint32_t n = g->nodes[i - 1].info;
+		for (uint32_t k = a.in_off[n + 1]; k > a.in_off[n]; k--) {
+			cpr_edge *e = &g->edges[a.in[k - 1]];
+			if (e->removed)
+				continue;
+			if (!e->residual)
+				break;
+			if (++gen == 0) {
+				memset(seen, 0, g->infos.n * sizeof *seen);
+				gen = 1;
+			}
+			if (redundant_edge(g, &a, a.in[k - 1], queue, seen, gen))
+				e->removed = true;
+		}
+	}
+	free(queue);
+	free(seen);
+	adj_free(&a);
+	return 0;
+}
+
+/* Fill the listed nodes and their sorted edge lists. */
+static int finish_nodes(gbuild *b)
+{
+	cpr_graph *g = b->g;
+	free(g->nodes);
+	free(g->in_edges);
+	free(g->out_edges);
+	g->in_edges = g->out_edges = NULL;
+	g->nodes = xcalloc(b->nlist, sizeof *g->nodes);
+	if (!g->nodes)
+		return CPROF_ENOMEM;
+	g->nnodes = b->nlist;
+	for (size_t i = 0; i < b->ninfo; i++)
+		g->node_of[i] = CPR_NIL;
+	for (size_t i = 0; i < b->nlist; i++) {
+		uint32_t id = b->list[i];
+		cpr_node *n = &g->nodes[i];
+		n->info = id;
+		n->flat = b->val[id].flat;
+		n->flat_div = b->val[id].flat_div;
+		n->cum = b->val[id].cum;
+		n->cum_div = b->val[id].cum_div;
+		g->node_of[id] = (uint32_t)i;
+	}
+	adj a;
+	if (adj_build(g, &a, true))
+		return CPROF_ENOMEM;
+	size_t nin = 0, nout = 0;
+	for (size_t i = 0; i < g->nnodes; i++) {
+		uint32_t id = g->nodes[i].info;
+		nin += a.in_off[id + 1] - a.in_off[id];
+		nout += a.out_off[id + 1] - a.out_off[id];
+	}
+	g->in_edges = xmalloc(nin, sizeof *g->in_edges);
+	g->out_edges = xmalloc(nout, sizeof *g->out_edges);
+	if (!g->in_edges || !g->out_edges) {
+		adj_free(&a);
+		return CPROF_ENOMEM;
+	}
+	nin = nout = 0;
+	for (size_t i = 0; i < g->nnodes; i++) {
+		cpr_node *n = &g->nodes[i];
+		uint32_t id = n->info;
+		n->in_off = (uint32_t)nin;
+		n->nin = a.in_off[id + 1] - a.in_off[id];
+		memcpy(g->in_edges + nin, a.in + a.in_off[id], n->nin * sizeof *g->in_edges);
+		nin += n->nin;
+		n->out_off = (uint32_t)nout;
+		n->nout = a.out_off[id + 1] - a.out_off[id];
+		memcpy(g->out_edges + nout, a.out + a.out_off[id], n->nout * sizeof *g->out_edges);
+		nout += n->nout;
+	}
+	adj_free(&a);
+	return 0;
+}
+
+void cpr_graph_free(cpr_graph *g)
+{
+	cpr_infos_free(&g->infos);
+	free(g->nodes);
+	free(g->node_of);
+	free(g->edges);
+	free(g->in_edges);
+	free(g->out_edges);
+	memset(g, 0, sizeof *g);
+}
+
+int cpr_graph_build(cpr_ctx *c, const cpr_gopts *go, cpr_graph *g, cprof_error *err)
+{
+	memset(g, 0, sizeof *g);
+	int rc = cpr_infos_build(&g->infos, c->p, go, err);
+	if (rc < 0)
+		return rc;
+	gbuild b = { .c = c, .go = go, .g = g, .p = c->p, .ninfo = g->infos.n };
+	rc = CPROF_ENOMEM;
+	b.val = xcalloc(b.ninfo, sizeof *b.val);
+	b.seen = xcalloc(b.ninfo, sizeof *b.seen);
+	b.list = xmalloc(b.ninfo, sizeof *b.list);
+	g->node_of = xmalloc(b.ninfo, sizeof *g->node_of);
+	if (!b.val || !b.seen || !b.list || !g->node_of || sum_stacks(&b))
+		goto out;
+
+	/* The complete graph. */
+	cum_pass(&b);
+	flat_pass(&b);
+	select_nodes(&b);
+	int64_t total = 0;
+	for (size_t i = 0; i < b.nlist; i++)
+		total = add64(total, b.val[b.list[i]].flat);
+	int64_t node_cut = abs64(frac_of(total, go->nodefraction));
+	int64_t edge_cut = abs64(frac_of(total, go->edgefraction));
+
+	/* Drop the nodes under the node fraction (by |cum|). */
+	if (node_cut > 0) {
+		size_t kept = 0;
+		for (size_t i = 0; i < b.nlist; i++)
+			if (abs64(b.val[b.list[i]].cum) >= node_cut)
+				b.list[kept++] = b.list[i];
+		if (kept != b.nlist) {
+			g->dropped_nodes = b.nlist - kept;
+			b.mask = xmalloc(b.ninfo, 1);
+			if (!b.mask)
+				goto out;
+			b.nlist = kept;
+			keep_only(&b, kept);
+		}
+	}
+	g->orig_count = b.nlist;
+
+	/* Keep the top nodecount nodes.  pprof trims the edges here already;
+	 * when nothing is dropped its graph is not rebuilt, so its final edge
+	 * trim finds nothing left to count. */
+	sort_list(&b);
+	bool edges_trimmed_early = false;
+	if (go->nodecount > 0) {
+		edges_trimmed_early = true;
+		if ((size_t)go->nodecount < b.nlist) {
+			if (!b.mask && !(b.mask = xmalloc(b.ninfo, 1)))
+				goto out;
+			keep_only(&b, (size_t)go->nodecount);
+			sort_list(&b);
+			edges_trimmed_early = false;
+		}
+	}
+
+	/* Edges of the final node set, then the edge fraction. */
+	if (edge_pass(&b))
+		goto out;
+	for (size_t i = 0; i < b.ninfo; i++)
+		g->node_of[i] = CPR_NIL;
+	for (size_t i = 0; i < b.nlist; i++)
+		g->node_of[b.list[i]] = (uint32_t)i;
+	size_t dropped = 0;
+	for (size_t i = 0; i < g->nedges; i++) {
+		cpr_edge *e = &g->edges[i];
+		/* pprof trims the incoming edges of listed nodes only */
+		if (g->node_of[e->dst] != CPR_NIL && abs64(e->weight) < edge_cut) {
+			e->removed = true;
+			dropped++;
+		}
+	}
+	g->dropped_edges = edges_trimmed_early ? 0 : dropped;
+	if (finish_nodes(&b))
+		goto out;
+	if (go->visual) {
+		if (remove_redundant_edges(g) || finish_nodes(&b))
+			goto out;
+	}
+	rc = 0;
+out:
+	free(b.stacks);
+	free(b.sw);
+	free(b.sdw);
+	free(b.val);
+	free(b.seen);
+	free(b.mask);
+	free(b.list);
+	free(b.ehash);
+	if (rc < 0) {
+		cpr_graph_free(g);
+		return cprof_seterr(err, rc, "out of memory building the graph");
+	}
+	return 0;
+}
+
+/* ---- output unit and header lines ---------------------------------------- */
+
+void cpr_select_output_unit(cpr_ctx *c, const cpr_graph *g, bool integral)
+{
+	if (strcmp(c->output_unit, "minimum") != 0 || g->nnodes == 0)
+		return;
+	int64_t minv = 0;
+	for (size_t i = 0; i < g->nnodes; i++) {
+		int64_t m = abs64(cpr_node_flat(&g->nodes[i]));
+		if (m == 0)
+			m = abs64(cpr_node_cum(&g->nodes[i]));
+		if (m > 0 && (minv == 0 || m < minv))
+			minv = m;
+	}
+	int64_t maxv = c->total;
+	if (minv == 0)
+		minv = maxv;
+	if (c->ratio > 0 && c->ratio != 1) {
+		minv = (int64_t)((double)minv * c->ratio);
+		maxv = (int64_t)((double)maxv * c->ratio);
+	}
+	const char *minu = "", *maxu = "", *unit;
+	cpr_scale(minv, c->sample_unit, "minimum", &minu);
+	cpr_scale(maxv, c->sample_unit, "minimum", &maxu);
+	unit = minu;
+	if (strcmp(minu, maxu) != 0 && (int64_t)((uint64_t)minv * 100) < maxv && !integral)
+		cpr_scale((int64_t)((uint64_t)minv * 100), c->sample_unit, "minimum", &unit);
+	const char *u = *unit ? unit : c->sample_unit;
+	size_t ul = strnlen(u, sizeof c->output_unit_buf - 1);
+	memcpy(c->output_unit_buf, u, ul);
+	c->output_unit_buf[ul] = 0;
+	c->output_unit = c->output_unit_buf;
+}
+
+void cpr_print_report_labels(cpr_ctx *c, const cpr_graph *g, bool full_headers, FILE *out)
+{
+	char a[CPR_LBL], b[CPR_LBL], pct[CPR_LBL];
+	if (full_headers || !c->o->compact_labels)
+		cpr_print_profile_labels(c, out);
+	int64_t flat = 0;
+	for (size_t i = 0; i < g->nnodes; i++)
+		flat = add64(flat, cpr_node_flat(&g->nodes[i]));
+	cpr_print_active_filters(c, out);
+	cpr_percentage(pct, sizeof pct, flat, c->total);
+	const char *ps = pct;
+	while (*ps == ' ')
+		ps++;
+	fprintf(out, "Showing nodes accounting for %s, %s of %s total\n",
+		cpr_format_value(c, a, sizeof a, flat), ps,
+		cpr_format_value(c, b, sizeof b, c->total));
+	if (c->total != 0) {
+		if (g->dropped_nodes > 0)
+			fprintf(out, "Dropped %zu node%s (cum <= %s)\n", g->dropped_nodes,
+				g->dropped_nodes > 1 ? "s" : "",
+				cpr_format_value(c, a, sizeof a,
+						 abs64(frac_of(c->total, c->nodefraction))));
+		if (full_headers && g->dropped_edges > 0)
+			fprintf(out, "Dropped %zu edge%s (freq <= %s)\n", g->dropped_edges,
+				g->dropped_edges > 1 ? "s" : "",
+				cpr_format_value(c, a, sizeof a,
+						 abs64(frac_of(c->total, c->edgefraction))));
+		if (g->nnodes > 0 && g->nnodes < g->orig_count)
+			fprintf(out, "Showing top %zu nodes out of %zu\n", g->nnodes, g->orig_count);
+	}
+	if (full_headers)
+		fprintf(out, "\nSee https://git.io/JfYMW for how to read the graph\n");
+}
+
+/* ---- regular expressions ---------------------------------------------------- */
+
+struct cpr_regex {
+	pcre2_code *code;
+	pcre2_match_data *md;
+};
+
+cpr_regex *cpr_regex_compile(const char *re, const char *what, cprof_error *err)
+{
+	int ec;
+	PCRE2_SIZE eo;
+	cpr_regex *rx = calloc(1, sizeof *rx);
+	if (!rx) {
+		cprof_seterr(err, CPROF_ENOMEM, "out of memory");
+		return NULL;
+	}
+	rx->code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED,
+				 PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY, &ec, &eo,
+				 NULL);
+	if (!rx->code) {
+		PCRE2_UCHAR msg[160];
+		pcre2_get_error_message(ec, msg, sizeof msg);
+		cprof_seterr(err, CPROF_EINVAL, "%s %s: error parsing regexp: %s: `%s`", what, re,
+			     (const char *)msg, re);
+		free(rx);
+		return NULL;
+	}
+	rx->md = pcre2_match_data_create_from_pattern(rx->code, NULL);
+	if (!rx->md) {
+		pcre2_code_free(rx->code);
+		free(rx);
+		cprof_seterr(err, CPROF_ENOMEM, "out of memory");
+		return NULL;
+	}
+	return rx;
+}
+
+bool cpr_regex_match(cpr_regex *rx, const char *s, size_t len)
+{
+	return pcre2_match(rx->code, (PCRE2_SPTR)s, len, 0, 0, rx->md, NULL) >= 0;
+}
+
+void cpr_regex_free(cpr_regex *rx)
+{
+	if (!rx)
+		return;
+	pcre2_match_data_free(rx->md);
+	pcre2_code_free(rx->code);
+	free(rx);
+}

@@ -1,0 +1,160 @@
+/*
+ * graph.h - the call graph of a profile's samples (graph.c), as pprof's
+ * internal/graph builds it for its text and visual reports.
+ *
+ * Two layers:
+ *
+ *   cpr_infos  the node identities ("NodeInfo": function name, cleaned file
+ *              name, address, line, start line, object file) of every
+ *              location line of the profile at one granularity, interned so
+ *              that equal identities share one index; each location maps to
+ *              the list of its line identities, innermost first.  -traces
+ *              uses this layer alone.
+ *   cpr_graph  nodes (flat, cum, and their -mean divisors), edges between
+ *              them (weight, divisor, inline and residual flags), built from
+ *              the samples and trimmed like pprof's newTrimmedGraph: node
+ *              fraction, node count, edge fraction.  Nodes come sorted in
+ *              pprof's flat or cum order; every node carries its incoming
+ *              and outgoing edges sorted in pprof's edge order.
+ *
+ * Edges reference node identities (info indices), because pprof keeps edges
+ * to nodes that are not listed in the graph (zero or dropped-negative
+ * nodes); cpr_graph.node_of maps an info index to its listed node or
+ * CPR_NIL.
+ *
+ * Not implemented yet (for -dot/-callgrind when they land): sample tags on
+ * nodes, the entropy order and tag-aware node selection of visual mode, and
+ * pprof's call-tree mode (-call_tree).
+ */
+#ifndef CPROF_GRAPH_H
+#define CPROF_GRAPH_H
+
+#include "report_int.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CPR_NIL UINT32_MAX
+
+/* ---- node identities ----------------------------------------------------- */
+
+typedef struct cpr_ninfo {
+	cprof_str name;         /* function name (0: none) */
+	cprof_str file;         /* source file, cleaned (0: none) */
+	cprof_str objfile;      /* mapping file, when kept (0: none) */
+	uint64_t address;
+	int64_t start_line, lineno;
+	uint32_t func;          /* the info of the whole function (address and line
+				   zeroed): pprof's Node.Function; itself if equal */
+	uint32_t pname;         /* offset of the printable name in cpr_infos.names */
+} cpr_ninfo;
+
+typedef struct cpr_gopts {
+	int granularity;        /* enum cprof_granularity */
+	bool noinlines;
+	bool obj_names;         /* keep object file names (raw, list, callgrind) */
+	bool trim_paths;        /* pprof's trimPath on source files (graphs, not traces) */
+	bool drop_negative;
+	bool cum_sort;
+	bool visual;            /* dot: prune redundant residual edges */
+	int nodecount;          /* 0: all */
+	double nodefraction, edgefraction;
+} cpr_gopts;
+
+typedef struct cpr_infos {
+	cprof_profile *p;
+	cpr_ninfo *v;
+	size_t n, cap;
+	uint32_t *hash;         /* open addressing: info index + 1, 0 = empty */
+	size_t hash_cap;
+	char *names;            /* printable names, NUL-terminated */
+	size_t names_len, names_cap;
+	uint32_t *loc_off;      /* location l's infos: loc_info[loc_off[l] .. loc_off[l+1]) */
+	uint32_t *loc_info;
+} cpr_infos;
+
+/* The options of the report in c: granularity, sorting, trimming. */
+void cpr_gopts_init(cpr_gopts *go, const cpr_ctx *c);
+
+/* Build the identities of every location of p (which may get new strings:
+ * cleaned file names are interned into it). */
+int cpr_infos_build(cpr_infos *t, cprof_profile *p, const cpr_gopts *go, cprof_error *err);
+void cpr_infos_free(cpr_infos *t);
+
+static inline const char *cpr_info_name(const cpr_infos *t, uint32_t i)
+{
+	return t->names + t->v[i].pname;
+}
+/* pprof's fmt.Sprint(NodeInfo) order, the last tie-break between nodes. */
+int cpr_info_cmp_full(const cpr_infos *t, uint32_t a, uint32_t b);
+
+/* ---- the graph ---------------------------------------------------------- */
+
+typedef struct cpr_node {
+	uint32_t info;
+	int64_t flat, flat_div, cum, cum_div;
+	uint32_t in_off, nin;   /* edge indices in cpr_graph.in_edges */
+	uint32_t out_off, nout; /* edge indices in cpr_graph.out_edges */
+} cpr_node;
+
+typedef struct cpr_edge {
+	uint32_t src, dst;      /* info indices */
+	int64_t weight, weight_div;
+	bool residual, inl;
+	bool removed;           /* trimmed (kept in the array, left out of the lists) */
+} cpr_edge;
+
+typedef struct cpr_graph {
+	cpr_infos infos;
+	cpr_node *nodes;        /* listed nodes, sorted */
+	size_t nnodes;
+	uint32_t *node_of;      /* info index -> index in nodes, or CPR_NIL */
+	cpr_edge *edges;
+	size_t nedges, edges_cap;
+	uint32_t *in_edges, *out_edges;
+	size_t orig_count;      /* nodes before the node-count selection */
+	size_t dropped_nodes, dropped_edges;
+} cpr_graph;
+
+static inline int64_t cpr_node_flat(const cpr_node *n)
+{
+	return n->flat_div ? n->flat / n->flat_div : n->flat;
+}
+static inline int64_t cpr_node_cum(const cpr_node *n)
+{
+	return n->cum_div ? n->cum / n->cum_div : n->cum;
+}
+static inline int64_t cpr_edge_weight(const cpr_edge *e)
+{
+	return e->weight_div ? e->weight / e->weight_div : e->weight;
+}
+static inline const char *cpr_node_name(const cpr_graph *g, const cpr_node *n)
+{
+	return cpr_info_name(&g->infos, n->info);
+}
+
+/* pprof's newTrimmedGraph over the samples of c->p (value c->vi, divisor
+ * value 0 with c->mean).  g is initialised here; free with cpr_graph_free. */
+int cpr_graph_build(cpr_ctx *c, const cpr_gopts *go, cpr_graph *g, cprof_error *err);
+void cpr_graph_free(cpr_graph *g);
+
+/* pprof's selectOutputUnit: with unit "minimum", pick the report's unit from
+ * the smallest listed value and the total; sets c->output_unit.  integral
+ * (callgrind) never scales the minimum up to show it as 0.01. */
+void cpr_select_output_unit(cpr_ctx *c, const cpr_graph *g, bool integral);
+
+/* pprof's reportLabels: the profile labels (when full_headers or not
+ * compact_labels), active filters, "Showing nodes accounting for ...",
+ * "Dropped ...", "Showing top N nodes out of M"; each line ends in '\n'.
+ * full_headers (dot) also counts dropped edges and adds the help line. */
+void cpr_print_report_labels(cpr_ctx *c, const cpr_graph *g, bool full_headers, FILE *out);
+
+/* ---- regular expressions (PCRE2, unanchored like Go's MatchString) --------- */
+
+typedef struct cpr_regex cpr_regex;
+/* Compile re; on failure sets err "what RE: message" and returns NULL. */
+cpr_regex *cpr_regex_compile(const char *re, const char *what, cprof_error *err);
+bool cpr_regex_match(cpr_regex *rx, const char *s, size_t len);
+void cpr_regex_free(cpr_regex *rx);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * text.c - the -top / -text report: pprof's TextItems and printText.
+ *
+ * Builds the trimmed graph (graph.c), picks the report's output unit, prints
+ * the header lines, then one row per listed node in the graph's order:
+ * flat, flat%, running sum%, cum, cum%, the node's printable name and
+ * " (inline)" when every surviving incoming edge is an inlined call, or
+ * " (partial-inline)" when only some are.
+ */
+#include "graph.h"
+
+int cpr_print_text(cpr_ctx *c, cprof_error *err)
+{
+	cpr_gopts go;
+	cpr_graph g;
+	cpr_gopts_init(&go, c);
+	int rc = cpr_graph_build(c, &go, &g, err);
+	if (rc < 0)
+		return rc;
+	cpr_select_output_unit(c, &g, false);
+	cpr_print_report_labels(c, &g, false, c->out);
+	fprintf(c->out, "%10s %5s%% %5s%% %10s %5s%%\n", "flat", "flat", "sum", "cum", "cum");
+	int64_t sum = 0;
+	char fv[CPR_LBL], fp[CPR_LBL], sp[CPR_LBL], cv[CPR_LBL], cp[CPR_LBL];
+	for (size_t i = 0; i < g.nnodes; i++) {
+		const cpr_node *n = &g.nodes[i];
+		int64_t flat = cpr_node_flat(n), cum = cpr_node_cum(n);
+		bool inl = false, noinl = false;
+		for (uint32_t k = 0; k < n->nin; k++) {
+			if (g.edges[g.in_edges[n->in_off + k]].inl)
+				inl = true;
+			else
+				noinl = true;
+		}
+		sum = (int64_t)((uint64_t)sum + (uint64_t)flat);
+		fprintf(c->out, "%10s %s %s %10s %s  %s%s\n", cpr_format_value(c, fv, sizeof fv, flat),
+			cpr_percentage(fp, sizeof fp, flat, c->total),
+			cpr_percentage(sp, sizeof sp, sum, c->total),
+			cpr_format_value(c, cv, sizeof cv, cum),
+			cpr_percentage(cp, sizeof cp, cum, c->total), cpr_node_name(&g, n),
+			inl ? (noinl ? " (partial-inline)" : " (inline)") : "");
+	}
+	cpr_graph_free(&g);
+	return 0;
+}
