@@ -146,22 +146,26 @@ int cprof_report(cprof_profile *p, const cprof_ropts *opts, FILE *out, FILE *war
 
 	int rc = cpr_tag_roots_leaves(&c, err);
 	if (rc < 0)
-		return rc;
+		goto out;
 	if (o.relative_percentages && (rc = cpr_apply_filters(&c, err)) < 0)
-		return rc;
+		goto out;
 
 	/* reportOptions */
 	int vi = sample_index(p, o.sample_index, err);
-	if (vi < 0)
-		return vi;
+	if (vi < 0) {
+		rc = vi;
+		goto out;
+	}
 	c.vi = vi;
 	c.mean = o.mean;
 	const char *tname = cprof_s(p, p->vtypes.v[vi].type);
 	snprintf(c.sample_type_buf, sizeof c.sample_type_buf, "%s%s", o.mean ? "mean_" : "", tname);
 	c.sample_type = c.sample_type_buf;
 	snprintf(c.sample_unit, sizeof c.sample_unit, "%s", cprof_s(p, p->vtypes.v[vi].unit));
-	if (o.divide_by == 0)
-		return cprof_seterr(err, CPROF_EINVAL, "zero divisor specified");
+	if (o.divide_by == 0) {
+		rc = cprof_seterr(err, CPROF_EINVAL, "zero divisor specified");
+		goto out;
+	}
 	c.ratio = 1 / o.divide_by;
 	snprintf(c.output_unit_buf, sizeof c.output_unit_buf, "%s", o.unit ? o.unit : "minimum");
 	c.output_unit = c.output_unit_buf;
@@ -202,5 +206,6 @@ int cprof_report(cprof_profile *p, const cprof_ropts *opts, FILE *out, FILE *war
 out:
 	for (size_t i = 0; i < c.nactive; i++)
 		free(c.active_filter_mem[i]);
+	cpr_filter_free(&c);
 	return rc;
 }

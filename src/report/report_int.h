@@ -37,6 +37,34 @@ char *cpr_go_duration(char *buf, size_t n, int64_t nanos);
 
 #define CPR_LBL 64   /* enough for any label above */
 
+/* ---- filter.c: helpers shared with raw.c and tags.c ---------------------- */
+
+/* Grow *pv (capacity *cap elements of size el) to hold need elements;
+ * 0 or CPROF_ENOMEM (the vector is unchanged then). */
+int cpr_reserve(void **pv, size_t *cap, size_t need, size_t el);
+#define CPR_RESERVE(vec, need) \
+	cpr_reserve((void **)&(vec).v, &(vec).cap, (need), sizeof(*(vec).v))
+
+/* An open-addressed hash map from uint64_t keys (UINT64_MAX is reserved)
+ * to uint64_t values.  Zero-initialise; free with cpr_map_free. */
+typedef struct cpr_map {
+	uint64_t *keys, *vals;
+	size_t n, cap;
+} cpr_map;
+/* The value of key, inserted as `init` when absent (then *fresh is set, if
+ * fresh is not NULL); NULL when out of memory. */
+uint64_t *cpr_map_slot(cpr_map *m, uint64_t key, uint64_t init, bool *fresh);
+/* The value of key, or NULL when absent. */
+uint64_t *cpr_map_find(const cpr_map *m, uint64_t key);
+void cpr_map_free(cpr_map *m);
+
+/* Whether pprof sees the label at all: its decoder drops numeric labels
+ * whose value is 0 and that have no unit. */
+static inline bool cpr_label_present(const cprof_label *l)
+{
+	return l->str != 0 || l->num != 0 || l->unit != 0;
+}
+
 /* ---- report.c: the state of one report ---------------------------------- */
 
 typedef struct cpr_ctx {
@@ -57,6 +85,10 @@ typedef struct cpr_ctx {
 	const char *active_filters[16]; /* "focus=RE", ...  (strings owned by ctx) */
 	char *active_filter_mem[16];
 	size_t nactive;
+	/* filter.c: pprof's NumLabelUnits (numeric label key -> unit string),
+	 * taken from the profile before any filter; see cpr_num_label_unit */
+	cpr_map numunits;
+	bool numunits_ready;
 } cpr_ctx;
 
 /* The value of sample i (value vi, or vi/value0 handled by callers). */
@@ -91,6 +123,12 @@ int cpr_tag_roots_leaves(cpr_ctx *c, cprof_error *err);
 int cpr_apply_filters(cpr_ctx *c, cprof_error *err);
 /* pprof's aggregate(): reduce locations to the granularity. */
 int cpr_aggregate(cpr_ctx *c, cprof_error *err);
+/* The unit pprof gives numeric label `key` (NumLabelUnits: the first unit
+ * seen, else "bytes" for request/alignment, else the key); 0 if the key
+ * has no numeric labels or memory ran out. */
+cprof_str cpr_num_label_unit(cpr_ctx *c, cprof_str key);
+/* Free what the filters kept in c (called once at the end of a report). */
+void cpr_filter_free(cpr_ctx *c);
 
 /* ---- formats -------------------------------------------------------------- */
 
