@@ -486,16 +486,17 @@ typedef struct gbuild {
 	cpr_graph *g;
 	const cprof_profile *p;
 	size_t ninfo;
-	uint32_t *stacks;       /* touched stacks, ascending */
-	size_t nstacks;
-	int64_t *sw, *sdw;      /* per touched stack: summed value, divisor */
+	size_t nstacks;         /* all stacks of the profile */
+	uint8_t *touched;       /* per stack: some sample with a value or divisor */
+	int64_t *sw, *sdw;      /* per stack: summed value, divisor (sdw: -mean only) */
 	nval *val;              /* per info */
 	uint32_t *seen;         /* per info generation stamp */
 	uint8_t *mask;          /* per info: kept (NULL: all) */
 	uint32_t *list;         /* listed infos */
 	size_t nlist;
-	uint32_t *ehash;        /* edge index + 1 */
+	uint64_t *ehash;        /* see edge_tag */
 	size_t ehash_cap;
+	unsigned ehash_bits;
 } gbuild;
 
 /* The infos of location loc, or none when loc is out of range. */
@@ -511,50 +512,29 @@ static inline void loc_infos(const cpr_infos *t, const cprof_profile *p, uint32_
 	*n = t->loc_off[loc + 1] - t->loc_off[loc];
 }
 
-/* Sum the sample values per distinct stack; keep the stacks that some
+/* Sum the sample values per distinct stack; mark the stacks that some
  * sample with a nonzero value or divisor touches (pprof skips the others). */
 static int sum_stacks(gbuild *b)
 {
 	const cprof_profile *p = b->p;
 	size_t ns = cprof_nstacks(p);
-	int64_t *w = xcalloc(ns, sizeof *w);
-	int64_t *dw = b->c->mean ? xcalloc(ns, sizeof *dw) : NULL;
-	uint8_t *touched = xcalloc(ns, 1);
-	int rc = CPROF_ENOMEM;
-	if (!w || !touched || (b->c->mean && !dw))
-		goto out;
-	size_t nt = 0;
+	b->nstacks = ns;
+	b->sw = xcalloc(ns, sizeof *b->sw);
+	b->sdw = b->c->mean ? xcalloc(ns, sizeof *b->sdw) : NULL;
+	b->touched = xcalloc(ns, 1);
+	if (!b->sw || !b->touched || (b->c->mean && !b->sdw))
+		return CPROF_ENOMEM;
 	for (size_t i = 0; i < p->samples.n; i++) {
 		uint32_t s = p->samples.v[i].stack;
 		int64_t v = cpr_value(b->c, i), d = cpr_meandiv(b->c, i);
 		if ((v == 0 && d == 0) || s >= ns)
 			continue;
-		nt += !touched[s];
-		touched[s] = 1;
-		w[s] = add64(w[s], v);
-		if (dw)
-			dw[s] = add64(dw[s], d);
+		b->touched[s] = 1;
+		b->sw[s] = add64(b->sw[s], v);
+		if (b->sdw)
+			b->sdw[s] = add64(b->sdw[s], d);
 	}
-	b->stacks = xmalloc(nt, sizeof *b->stacks);
-	b->sw = xmalloc(nt, sizeof *b->sw);
-	b->sdw = xcalloc(nt, sizeof *b->sdw);
-	if (!b->stacks || !b->sw || !b->sdw)
-		goto out;
-	for (size_t s = 0, k = 0; s < ns; s++) {
-		if (!touched[s])
-			continue;
-		b->stacks[k] = (uint32_t)s;
-		b->sw[k] = w[s];
-		b->sdw[k] = dw ? dw[s] : 0;
-		k++;
-	}
-	b->nstacks = nt;
-	rc = 0;
-out:
-	free(w);
-	free(dw);
-	free(touched);
-	return rc;
+	return 0;
 }
 
 /* Cum values: every node of a stack once, all nodes kept. */
@@ -563,11 +543,13 @@ static void cum_pass(gbuild *b)
 	const cprof_profile *p = b->p;
 	const cpr_infos *t = &b->g->infos;
 	memset(b->seen, 0, b->ninfo * sizeof *b->seen);
-	for (size_t k = 0; k < b->nstacks; k++) {
-		uint32_t s = b->stacks[k], gen = (uint32_t)k + 1;
-		int64_t w = b->sw[k], dw = b->sdw[k];
-		const uint32_t *locs = cprof_stack_locs(p, s);
-		for (size_t i = cprof_stack_len(p, s); i-- > 0;) {
+	for (size_t s = 0; s < b->nstacks; s++) {
+		if (!b->touched[s])
+			continue;
+		uint32_t gen = (uint32_t)s + 1;
+		int64_t w = b->sw[s], dw = b->sdw ? b->sdw[s] : 0;
+		const uint32_t *locs = cprof_stack_locs(p, (uint32_t)s);
+		for (size_t i = cprof_stack_len(p, (uint32_t)s); i-- > 0;) {
 			const uint32_t *v;
 			size_t n;
 			loc_infos(t, p, locs[i], &v, &n);
@@ -590,17 +572,17 @@ static void flat_pass(gbuild *b)
 	const cpr_infos *t = &b->g->infos;
 	for (size_t i = 0; i < b->ninfo; i++)
 		b->val[i].flat = b->val[i].flat_div = 0;
-	for (size_t k = 0; k < b->nstacks; k++) {
-		uint32_t s = b->stacks[k];
-		if (cprof_stack_len(p, s) == 0)
+	for (size_t s = 0; s < b->nstacks; s++) {
+		if (!b->touched[s] || cprof_stack_len(p, (uint32_t)s) == 0)
 			continue;
 		const uint32_t *v;
 		size_t n;
-		loc_infos(t, p, cprof_stack_locs(p, s)[0], &v, &n);
+		loc_infos(t, p, cprof_stack_locs(p, (uint32_t)s)[0], &v, &n);
 		if (n == 0 || (b->mask && !b->mask[v[0]]))
 			continue;
-		b->val[v[0]].flat = add64(b->val[v[0]].flat, b->sw[k]);
-		b->val[v[0]].flat_div = add64(b->val[v[0]].flat_div, b->sdw[k]);
+		b->val[v[0]].flat = add64(b->val[v[0]].flat, b->sw[s]);
+		if (b->sdw)
+			b->val[v[0]].flat_div = add64(b->val[v[0]].flat_div, b->sdw[s]);
 	}
 }
 
@@ -676,22 +658,42 @@ static void keep_only(gbuild *b, size_t n)
 	select_nodes(b);
 }
 
+/* The edge hash: a slot holds the high half of the key's hash (the tag)
+ * above the edge index + 1.  The bucket is the tag's top bits, so probing
+ * past other keys rarely touches the edge array, and growing walks the old
+ * table in order and fills the new one in order. */
+static inline uint32_t edge_tag(uint32_t src, uint32_t dst)
+{
+	return (uint32_t)(mix64(((uint64_t)src << 32) | dst) >> 32);
+}
+
+static inline size_t edge_bucket(uint32_t tag, unsigned bits)
+{
+	return bits ? (size_t)(tag >> (32 - bits)) : 0;
+}
+
 static int ehash_grow(gbuild *b)
 {
-	cpr_graph *g = b->g;
-	size_t cap = b->ehash_cap ? b->ehash_cap * 2 : 1024;
-	uint32_t *h = xcalloc(cap, sizeof *h);
+	unsigned bits = b->ehash_cap ? b->ehash_bits + 1 : 10;
+	if (bits > 32)
+		return CPROF_ENOMEM;
+	size_t cap = (size_t)1 << bits;
+	uint64_t *h = xcalloc(cap, sizeof *h);
 	if (!h)
 		return CPROF_ENOMEM;
-	for (size_t i = 0; i < g->nedges; i++) {
-		size_t j = mix64(((uint64_t)g->edges[i].src << 32) | g->edges[i].dst) & (cap - 1);
+	for (size_t i = 0; i < b->ehash_cap; i++) {
+		uint64_t sl = b->ehash[i];
+		if (!sl)
+			continue;
+		size_t j = edge_bucket((uint32_t)(sl >> 32), bits);
 		while (h[j])
 			j = (j + 1) & (cap - 1);
-		h[j] = (uint32_t)i + 1;
+		h[j] = sl;
 	}
 	free(b->ehash);
 	b->ehash = h;
 	b->ehash_cap = cap;
+	b->ehash_bits = bits;
 	return 0;
 }
 
@@ -700,27 +702,43 @@ static int add_edge(gbuild *b, uint32_t src, uint32_t dst, int64_t w, int64_t dw
 		    bool residual, bool inl)
 {
 	cpr_graph *g = b->g;
-	if ((g->nedges + 1) * 2 > b->ehash_cap && ehash_grow(b))
+	if ((g->nedges + 1) * 4 > b->ehash_cap * 3 && ehash_grow(b))
 		return CPROF_ENOMEM;
 	size_t mask = b->ehash_cap - 1;
-	size_t j = mix64(((uint64_t)src << 32) | dst) & mask;
-	while (b->ehash[j]) {
-		cpr_edge *e = &g->edges[b->ehash[j] - 1];
+	uint32_t t = edge_tag(src, dst);
+	uint64_t tag = (uint64_t)t << 32;
+	size_t j = edge_bucket(t, b->ehash_bits);
+	for (uint64_t sl; (sl = b->ehash[j]) != 0; j = (j + 1) & mask) {
+		if ((sl & 0xffffffff00000000ULL) != tag)
+			continue;
+		uint32_t ei = (uint32_t)sl - 1;
+		cpr_edge *e = &g->edges[ei];
 		if (e->src == src && e->dst == dst) {
 			e->weight = add64(e->weight, w);
-			e->weight_div = add64(e->weight_div, dw);
+			if (g->edge_div)
+				g->edge_div[ei] = add64(g->edge_div[ei], dw);
 			e->residual |= residual;
 			e->inl &= inl;
 			return 0;
 		}
-		j = (j + 1) & mask;
 	}
-	if (g->nedges >= UINT32_MAX - 1 ||
-	    grow((void **)&g->edges, &g->edges_cap, g->nedges + 1, sizeof *g->edges))
+	if (g->nedges >= INT32_MAX)
 		return CPROF_ENOMEM;
-	g->edges[g->nedges] = (cpr_edge){ .src = src, .dst = dst, .weight = w, .weight_div = dw,
+	size_t cap = g->edges_cap;
+	if (grow((void **)&g->edges, &g->edges_cap, g->nedges + 1, sizeof *g->edges))
+		return CPROF_ENOMEM;
+	if (b->c->mean && (g->edges_cap != cap || !g->edge_div)) {
+		int64_t *d = realloc(g->edge_div, g->edges_cap * sizeof *d);
+		if (!d)
+			return CPROF_ENOMEM;
+		g->edge_div = d;
+	}
+	g->edges[g->nedges] = (cpr_edge){ .src = src, .dst = dst, .weight = w,
 					  .residual = residual, .inl = inl };
-	b->ehash[j] = (uint32_t)++g->nedges;
+	if (g->edge_div)
+		g->edge_div[g->nedges] = dw;
+	b->ehash[j] = tag | ((uint64_t)g->nedges + 1);
+	g->nedges++;
 	return 0;
 }
 
@@ -733,14 +751,16 @@ static int edge_pass(gbuild *b)
 	size_t npairs = 0, pairs_cap = 0;
 	int rc = 0;
 	memset(b->seen, 0, b->ninfo * sizeof *b->seen);
-	for (size_t k = 0; k < b->nstacks && !rc; k++) {
-		uint32_t s = b->stacks[k], gen = (uint32_t)k + 1;
-		int64_t w = b->sw[k], dw = b->sdw[k];
-		const uint32_t *locs = cprof_stack_locs(p, s);
+	for (size_t s = 0; s < b->nstacks && !rc; s++) {
+		if (!b->touched[s])
+			continue;
+		uint32_t gen = (uint32_t)s + 1;
+		int64_t w = b->sw[s], dw = b->sdw ? b->sdw[s] : 0;
+		const uint32_t *locs = cprof_stack_locs(p, (uint32_t)s);
 		uint32_t parent = CPR_NIL;
 		bool residual = false;
 		npairs = 0;
-		for (size_t i = cprof_stack_len(p, s); i-- > 0 && !rc;) {
+		for (size_t i = cprof_stack_len(p, (uint32_t)s); i-- > 0 && !rc;) {
 			const uint32_t *v;
 			size_t n;
 			loc_infos(t, p, locs[i], &v, &n);
@@ -755,6 +775,7 @@ static int edge_pass(gbuild *b)
 				if (parent != CPR_NIL && id != parent) {
 					uint64_t key = ((uint64_t)parent << 32) | id;
 					bool dup = false;
+					/* a pair can repeat only when its callee recurs */
 					for (size_t q = 0; !first && q < npairs; q++)
 						if (pairs[q] == key) {
 							dup = true;
@@ -775,6 +796,9 @@ static int edge_pass(gbuild *b)
 		}
 	}
 	free(pairs);
+	free(b->ehash);
+	b->ehash = NULL;
+	b->ehash_cap = 0;
 	return rc;
 }
 
@@ -799,67 +823,66 @@ static int cmp_edges(const void *pa, const void *pb)
 	return *(const uint32_t *)pa < *(const uint32_t *)pb ? -1 : 1;
 }
 
-/* Per-info adjacency (CSR over the live edges), each list sorted. */
-typedef struct adj {
-	uint32_t *in_off, *in, *out_off, *out;
-} adj;
-
-static void adj_free(adj *a)
-{
-	free(a->in_off);
-	free(a->in);
-	free(a->out_off);
-	free(a->out);
-}
-
-static int adj_build(const cpr_graph *g, adj *a, bool sorted)
+/* Per-info adjacency over the live edges (CSR), the lists of listed nodes
+ * sorted in edge order when asked (all of them for the redundancy pass). */
+static int adj_build(cpr_graph *g, bool sorted, bool all)
 {
 	size_t ni = g->infos.n;
-	memset(a, 0, sizeof *a);
-	a->in_off = xcalloc(ni + 1, sizeof *a->in_off);
-	a->out_off = xcalloc(ni + 1, sizeof *a->out_off);
-	a->in = xmalloc(g->nedges, sizeof *a->in);
-	a->out = xmalloc(g->nedges, sizeof *a->out);
-	if (!a->in_off || !a->out_off || !a->in || !a->out) {
-		adj_free(a);
+	free(g->in_off);
+	free(g->out_off);
+	free(g->in_edges);
+	free(g->out_edges);
+	g->in_off = xcalloc(ni + 1, sizeof *g->in_off);
+	g->out_off = xcalloc(ni + 1, sizeof *g->out_off);
+	g->in_edges = xmalloc(g->nedges, sizeof *g->in_edges);
+	g->out_edges = xmalloc(g->nedges, sizeof *g->out_edges);
+	if (!g->in_off || !g->out_off || !g->in_edges || !g->out_edges)
 		return CPROF_ENOMEM;
-	}
+	uint32_t *io = g->in_off, *oo = g->out_off;
 	for (size_t i = 0; i < g->nedges; i++) {
 		if (g->edges[i].removed)
 			continue;
-		a->in_off[g->edges[i].dst + 1]++;
-		a->out_off[g->edges[i].src + 1]++;
+		io[g->edges[i].dst + 1]++;
+		oo[g->edges[i].src + 1]++;
 	}
 	for (size_t i = 0; i < ni; i++) {
-		a->in_off[i + 1] += a->in_off[i];
-		a->out_off[i + 1] += a->out_off[i];
+		io[i + 1] += io[i];
+		oo[i + 1] += oo[i];
 	}
 	for (size_t i = 0; i < g->nedges; i++) {
 		if (g->edges[i].removed)
 			continue;
-		a->in[a->in_off[g->edges[i].dst]++] = (uint32_t)i;
-		a->out[a->out_off[g->edges[i].src]++] = (uint32_t)i;
+		g->in_edges[io[g->edges[i].dst]++] = (uint32_t)i;
+		g->out_edges[oo[g->edges[i].src]++] = (uint32_t)i;
 	}
 	for (size_t i = ni; i > 0; i--) {
-		a->in_off[i] = a->in_off[i - 1];
-		a->out_off[i] = a->out_off[i - 1];
+		io[i] = io[i - 1];
+		oo[i] = oo[i - 1];
 	}
-	a->in_off[0] = a->out_off[0] = 0;
+	io[0] = oo[0] = 0;
 	if (sorted) {
 		esort_g = g;
 		for (size_t i = 0; i < ni; i++) {
-			qsort(a->in + a->in_off[i], a->in_off[i + 1] - a->in_off[i], sizeof *a->in, cmp_edges);
-			qsort(a->out + a->out_off[i], a->out_off[i + 1] - a->out_off[i], sizeof *a->out,
-			      cmp_edges);
+			if (!all && g->node_of[i] == CPR_NIL)
+				continue;
+			qsort(g->in_edges + io[i], io[i + 1] - io[i], sizeof *g->in_edges, cmp_edges);
+			qsort(g->out_edges + oo[i], oo[i + 1] - oo[i], sizeof *g->out_edges, cmp_edges);
 		}
 		esort_g = NULL;
+	}
+	for (size_t i = 0; i < g->nnodes; i++) {
+		cpr_node *n = &g->nodes[i];
+		n->in_off = io[n->info];
+		n->nin = io[n->info + 1] - io[n->info];
+		n->out_off = oo[n->info];
+		n->nout = oo[n->info + 1] - oo[n->info];
 	}
 	return 0;
 }
 
 /* isRedundantEdge: can e's caller reach e's callee without e? */
-static bool redundant_edge(const cpr_graph *g, const adj *a, uint32_t ei, uint32_t *queue,
-			   uint32_t *seen, uint32_t gen)
+static bool redundant_edge(const cpr_graph *g, uint32_t ei, uint32_t *queue, uint32_t *seen,
+			   uint32_t gen)
 {
 	const cpr_edge *e = &g->edges[ei];
 	size_t qh = 0, qt = 0;
@@ -867,9 +890,9 @@ static bool redundant_edge(const cpr_graph *g, const adj *a, uint32_t ei, uint32
 	seen[e->dst] = gen;
 	while (qh < qt) {
 		uint32_t n = queue[qh++];
-		for (uint32_t k = a->in_off[n]; k < a->in_off[n + 1]; k++) {
-			const cpr_edge *ie = &g->edges[a->in[k]];
-			if (a->in[k] == ei || ie->removed || seen[ie->src] == gen)
+		for (uint32_t k = g->in_off[n]; k < g->in_off[n + 1]; k++) {
+			const cpr_edge *ie = &g->edges[g->in_edges[k]];
+			if (g->in_edges[k] == ei || ie->removed || seen[ie->src] == gen)
 				continue;
 			if (ie->src == e->src)
 				return true;
@@ -880,25 +903,24 @@ static bool redundant_edge(const cpr_graph *g, const adj *a, uint32_t ei, uint32
 	return false;
 }
 
-/* RemoveRedundantEdges: drop residual edges whose callee stays reachable. */
+/* RemoveRedundantEdges: drop residual edges whose callee stays reachable,
+ * lightest first, stopping at a node's first non-residual edge. */
 static int remove_redundant_edges(cpr_graph *g)
 {
-	adj a;
-	if (adj_build(g, &a, true))
+	if (adj_build(g, true, true))
 		return CPROF_ENOMEM;
 	uint32_t *queue = xmalloc(g->infos.n, sizeof *queue);
 	uint32_t *seen = xcalloc(g->infos.n, sizeof *seen);
 	if (!queue || !seen) {
 		free(queue);
 		free(seen);
-		adj_free(&a);
 		return CPROF_ENOMEM;
 	}
 	uint32_t gen = 0;
 	for (size_t i = g->nnodes; i > 0; i--) {
 		uint32_t n = g->nodes[i - 1].info;
-		for (uint32_t k = a.in_off[n + 1]; k > a.in_off[n]; k--) {
-			cpr_edge *e = &g->edges[a.in[k - 1]];
+		for (uint32_t k = g->in_off[n + 1]; k > g->in_off[n]; k--) {
+			cpr_edge *e = &g->edges[g->in_edges[k - 1]];
 			if (e->removed)
 				continue;
 			if (!e->residual)
@@ -907,24 +929,19 @@ static int remove_redundant_edges(cpr_graph *g)
 				memset(seen, 0, g->infos.n * sizeof *seen);
 				gen = 1;
 			}
-			if (redundant_edge(g, &a, a.in[k - 1], queue, seen, gen))
+			if (redundant_edge(g, g->in_edges[k - 1], queue, seen, gen))
 				e->removed = true;
 		}
 	}
 	free(queue);
 	free(seen);
-	adj_free(&a);
 	return 0;
 }
 
-/* Fill the listed nodes and their sorted edge lists. */
+/* Fill the listed nodes from the build state. */
 static int finish_nodes(gbuild *b)
 {
 	cpr_graph *g = b->g;
-	free(g->nodes);
-	free(g->in_edges);
-	free(g->out_edges);
-	g->in_edges = g->out_edges = NULL;
 	g->nodes = xcalloc(b->nlist, sizeof *g->nodes);
 	if (!g->nodes)
 		return CPROF_ENOMEM;
@@ -941,35 +958,6 @@ static int finish_nodes(gbuild *b)
 		n->cum_div = b->val[id].cum_div;
 		g->node_of[id] = (uint32_t)i;
 	}
-	adj a;
-	if (adj_build(g, &a, true))
-		return CPROF_ENOMEM;
-	size_t nin = 0, nout = 0;
-	for (size_t i = 0; i < g->nnodes; i++) {
-		uint32_t id = g->nodes[i].info;
-		nin += a.in_off[id + 1] - a.in_off[id];
-		nout += a.out_off[id + 1] - a.out_off[id];
-	}
-	g->in_edges = xmalloc(nin, sizeof *g->in_edges);
-	g->out_edges = xmalloc(nout, sizeof *g->out_edges);
-	if (!g->in_edges || !g->out_edges) {
-		adj_free(&a);
-		return CPROF_ENOMEM;
-	}
-	nin = nout = 0;
-	for (size_t i = 0; i < g->nnodes; i++) {
-		cpr_node *n = &g->nodes[i];
-		uint32_t id = n->info;
-		n->in_off = (uint32_t)nin;
-		n->nin = a.in_off[id + 1] - a.in_off[id];
-		memcpy(g->in_edges + nin, a.in + a.in_off[id], n->nin * sizeof *g->in_edges);
-		nin += n->nin;
-		n->out_off = (uint32_t)nout;
-		n->nout = a.out_off[id + 1] - a.out_off[id];
-		memcpy(g->out_edges + nout, a.out + a.out_off[id], n->nout * sizeof *g->out_edges);
-		nout += n->nout;
-	}
-	adj_free(&a);
 	return 0;
 }
 
@@ -979,6 +967,9 @@ void cpr_graph_free(cpr_graph *g)
 	free(g->nodes);
 	free(g->node_of);
 	free(g->edges);
+	free(g->edge_div);
+	free(g->in_off);
+	free(g->out_off);
 	free(g->in_edges);
 	free(g->out_edges);
 	memset(g, 0, sizeof *g);
@@ -1043,12 +1034,8 @@ int cpr_graph_build(cpr_ctx *c, const cpr_gopts *go, cpr_graph *g, cprof_error *
 	}
 
 	/* Edges of the final node set, then the edge fraction. */
-	if (edge_pass(&b))
+	if (finish_nodes(&b) || edge_pass(&b))
 		goto out;
-	for (size_t i = 0; i < b.ninfo; i++)
-		g->node_of[i] = CPR_NIL;
-	for (size_t i = 0; i < b.nlist; i++)
-		g->node_of[b.list[i]] = (uint32_t)i;
 	size_t dropped = 0;
 	for (size_t i = 0; i < g->nedges; i++) {
 		cpr_edge *e = &g->edges[i];
@@ -1059,15 +1046,13 @@ int cpr_graph_build(cpr_ctx *c, const cpr_gopts *go, cpr_graph *g, cprof_error *
 		}
 	}
 	g->dropped_edges = edges_trimmed_early ? 0 : dropped;
-	if (finish_nodes(&b))
+	if (go->visual && remove_redundant_edges(g))
 		goto out;
-	if (go->visual) {
-		if (remove_redundant_edges(g) || finish_nodes(&b))
-			goto out;
-	}
+	if (adj_build(g, go->sort_edges || go->visual, false))
+		goto out;
 	rc = 0;
 out:
-	free(b.stacks);
+	free(b.touched);
 	free(b.sw);
 	free(b.sdw);
 	free(b.val);

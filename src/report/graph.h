@@ -57,6 +57,7 @@ typedef struct cpr_gopts {
 	bool drop_negative;
 	bool cum_sort;
 	bool visual;            /* dot: prune redundant residual edges */
+	bool sort_edges;        /* sort each listed node's edges in pprof's order */
 	int nodecount;          /* 0: all */
 	double nodefraction, edgefraction;
 } cpr_gopts;
@@ -93,13 +94,13 @@ int cpr_info_cmp_full(const cpr_infos *t, uint32_t a, uint32_t b);
 typedef struct cpr_node {
 	uint32_t info;
 	int64_t flat, flat_div, cum, cum_div;
-	uint32_t in_off, nin;   /* edge indices in cpr_graph.in_edges */
-	uint32_t out_off, nout; /* edge indices in cpr_graph.out_edges */
+	uint32_t in_off, nin;   /* its incoming edges: cpr_graph.in_edges[in_off ..] */
+	uint32_t out_off, nout; /* its outgoing edges: cpr_graph.out_edges[out_off ..] */
 } cpr_node;
 
 typedef struct cpr_edge {
 	uint32_t src, dst;      /* info indices */
-	int64_t weight, weight_div;
+	int64_t weight;         /* the divisor (-mean) is in cpr_graph.edge_div */
 	bool residual, inl;
 	bool removed;           /* trimmed (kept in the array, left out of the lists) */
 } cpr_edge;
@@ -111,6 +112,10 @@ typedef struct cpr_graph {
 	uint32_t *node_of;      /* info index -> index in nodes, or CPR_NIL */
 	cpr_edge *edges;
 	size_t nedges, edges_cap;
+	int64_t *edge_div;      /* per edge weight divisor, -mean only (else NULL) */
+	/* adjacency of every identity over the live edges: the incoming edges
+	 * of info i are in_edges[in_off[i] .. in_off[i+1]), likewise out */
+	uint32_t *in_off, *out_off;
 	uint32_t *in_edges, *out_edges;
 	size_t orig_count;      /* nodes before the node-count selection */
 	size_t dropped_nodes, dropped_edges;
@@ -124,9 +129,11 @@ static inline int64_t cpr_node_cum(const cpr_node *n)
 {
 	return n->cum_div ? n->cum / n->cum_div : n->cum;
 }
-static inline int64_t cpr_edge_weight(const cpr_edge *e)
+/* Edge.WeightValue. */
+static inline int64_t cpr_edge_weight(const cpr_graph *g, uint32_t ei)
 {
-	return e->weight_div ? e->weight / e->weight_div : e->weight;
+	int64_t d = g->edge_div ? g->edge_div[ei] : 0;
+	return d ? g->edges[ei].weight / d : g->edges[ei].weight;
 }
 static inline const char *cpr_node_name(const cpr_graph *g, const cpr_node *n)
 {

@@ -39,6 +39,7 @@ int cpr_print_tree(cpr_ctx *c, cprof_error *err)
 	cpr_gopts go;
 	cpr_graph g;
 	cpr_gopts_init(&go, c);
+	go.sort_edges = true;
 	int rc = cpr_graph_build(c, &go, &g, err);
 	if (rc < 0) {
 		cpr_regex_free(rx);
