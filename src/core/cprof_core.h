@@ -292,6 +292,12 @@ int cprof_read_file(const char *path, size_t max, void **out, size_t *outlen,
  * samples (same location keys and labels) are combined; time = min,
  * duration = sum, period = max.  *out owns the result. */
 int cprof_merge(cprof_profile *const *srcs, size_t n, cprof_profile **out, cprof_error *err);
+/* Keep only the sample types every profile has, in ps[0]'s order, dropping
+ * and reordering the others' values in place (newer pprof's
+ * CompatibilizeSampleTypes, run before -base/-diff_base merges); a profile
+ * whose types change gets default_sample_type = its old default if kept,
+ * else the first common type.  CPROF_EMISMATCH when no type is common. */
+int cprof_compatibilize(cprof_profile *const *ps, size_t n, cprof_error *err);
 /* Multiply every value by `num/den` (used for -base: scale by -1). */
 void cprof_scale(cprof_profile *p, double ratio);
 /* Add the string label key=value to every sample (pprof::base=true for
