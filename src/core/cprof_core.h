@@ -260,7 +260,9 @@ int cprof_decode(const void *data, size_t len, cprof_profile **out, cprof_error 
 /* Same, reading a whole file (path "-" is stdin). */
 int cprof_decode_file(const char *path, cprof_profile **out, cprof_error *err);
 
-/* profile.proto only, on raw (already inflated) bytes. */
+/* profile.proto only (no legacy formats), on raw bytes or on gzip'd bytes
+ * (1f 8b, which raw proto can never start with): those are inflated window
+ * by window into the parser, so the inflated profile is never held whole. */
 int cprof_pb_decode(const void *data, size_t len, cprof_profile **out, cprof_error *err);
 /* Encode to profile.proto; gzip it when gz.  *buf is malloc'd, caller frees. */
 int cprof_pb_encode(const cprof_profile *p, bool gz, void **buf, size_t *len,
