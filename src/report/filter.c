@@ -194,26 +194,92 @@ typedef struct rx {
 	size_t nmap;
 } rx;
 
-/* Go's wording for the errors users hit most; PCRE2's text otherwise. */
-static const char *rx_errtext(int code, char *buf, size_t n)
+/* Where a character class that is never closed starts in pat, or len. */
+static size_t open_class(const char *pat, size_t len)
 {
-	switch (code) {
-	case PCRE2_ERROR_MISSING_CLOSING_PARENTHESIS: return "missing closing )";
-	case PCRE2_ERROR_UNMATCHED_CLOSING_PARENTHESIS: return "unexpected )";
-	case PCRE2_ERROR_MISSING_SQUARE_BRACKET: return "missing closing ]";
-	case PCRE2_ERROR_QUANTIFIER_INVALID: return "missing argument to repetition operator";
-	case PCRE2_ERROR_END_BACKSLASH: return "trailing backslash at end of expression";
-	case PCRE2_ERROR_CLASS_RANGE_ORDER: return "invalid character class range";
+	size_t start = len;
+	for (size_t i = 0; i < len; i++) {
+		if (pat[i] == '\\') {
+			i++;
+		} else if (start == len && pat[i] == '[') {
+			start = i;
+			if (i + 1 < len && pat[i + 1] == '^')
+				i++;
+			if (i + 1 < len && pat[i + 1] == ']')
+				i++;
+		} else if (start != len && pat[i] == ']') {
+			start = len;
+		}
 	}
-	if (pcre2_get_error_message(code, (PCRE2_UCHAR *)buf, n) < 0)
-		snprintf(buf, n, "error %d", code);
-	return buf;
+	return start;
+}
+
+static bool is_quant(char ch)
+{
+	return ch == '*' || ch == '+' || ch == '?';
+}
+
+/* Go's message for the errors users hit most (its text, and the part of
+ * the expression it quotes); PCRE2's text and the whole expression
+ * otherwise. */
+static void rx_errtext(int code, const char *pat, size_t len, size_t eoff, char *why,
+		       size_t whyn, const char **part, size_t *partlen)
+{
+	*part = pat;
+	*partlen = len;
+	switch (code) {
+	case PCRE2_ERROR_MISSING_CLOSING_PARENTHESIS:
+		snprintf(why, whyn, "missing closing )");
+		return;
+	case PCRE2_ERROR_UNMATCHED_CLOSING_PARENTHESIS:
+		snprintf(why, whyn, "unexpected )");
+		return;
+	case PCRE2_ERROR_MISSING_SQUARE_BRACKET: {
+		size_t st = open_class(pat, len);
+		snprintf(why, whyn, "missing closing ]");
+		if (st < len) {
+			*part = pat + st;
+			*partlen = len - st;
+		}
+		return;
+	}
+	case PCRE2_ERROR_QUANTIFIER_INVALID:
+		/* PCRE2 points at the quantifier that has nothing to repeat */
+		if (eoff < len && is_quant(pat[eoff])) {
+			if (eoff >= 1 && is_quant(pat[eoff - 1])) {
+				snprintf(why, whyn, "invalid nested repetition operator");
+				*part = pat + eoff - 1;
+				*partlen = 2;
+			} else {
+				snprintf(why, whyn, "missing argument to repetition operator");
+				*part = pat + eoff;
+				*partlen = 1;
+			}
+			return;
+		}
+		snprintf(why, whyn, "missing argument to repetition operator");
+		return;
+	case PCRE2_ERROR_END_BACKSLASH:
+		snprintf(why, whyn, "trailing backslash at end of expression");
+		*partlen = 0;
+		return;
+	case PCRE2_ERROR_CLASS_RANGE_ORDER:
+		/* PCRE2 points at the end of the range "z-a" */
+		snprintf(why, whyn, "invalid character class range");
+		if (eoff >= 2 && eoff < len && pat[eoff - 1] == '-') {
+			*part = pat + eoff - 2;
+			*partlen = 3;
+		}
+		return;
+	}
+	if (pcre2_get_error_message(code, (PCRE2_UCHAR *)why, whyn) < 0)
+		snprintf(why, whyn, "error %d", code);
 }
 
 /* Compile pat (len bytes) into r; on error set err to
- * "<prefix>error parsing regexp: <why>: `<shown>`". */
+ * "<prefix>error parsing regexp: <why>: `<part of pat>`". */
 static int rx_compile_n(rx *r, const char *pat, size_t len, const char *prefix,
-			const char *shown, cprof_error *err)
+			cprof_error *err)
 {
 	int ecode;
 	PCRE2_SIZE eoff;
@@ -223,9 +289,12 @@ static int rx_compile_n(rx *r, const char *pat, size_t len, const char *prefix,
 #endif
 	r->code = pcre2_compile((PCRE2_SPTR)pat, len, opts, &ecode, &eoff, NULL);
 	if (!r->code) {
-		char buf[160];
-		return cprof_seterr(err, CPROF_EINVAL, "%serror parsing regexp: %s: `%s`", prefix,
-				    rx_errtext(ecode, buf, sizeof buf), shown);
+		char why[160];
+		const char *part;
+		size_t partlen;
+		rx_errtext(ecode, pat, len, eoff, why, sizeof why, &part, &partlen);
+		return cprof_seterr(err, CPROF_EINVAL, "%serror parsing regexp: %s: `%.*s`", prefix,
+				    why, (int)partlen, part);
 	}
 	pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE);     /* optional speed-up */
 	r->md = pcre2_match_data_create_from_pattern(r->code, NULL);
@@ -244,7 +313,7 @@ static int rx_option(rx *r, const char *name, const char *value, cprof_error *er
 		return 0;
 	char prefix[64];
 	snprintf(prefix, sizeof prefix, "parsing %s regexp: ", name);
-	return rx_compile_n(r, value, strlen(value), prefix, value, err);
+	return rx_compile_n(r, value, strlen(value), prefix, err);
 }
 
 static void rx_free(rx *r)
@@ -540,7 +609,7 @@ static int remove_uninteresting(fstate *f)
 	size_t dn = cprof_slen(p, p->drop_frames), kn = cprof_slen(p, p->keep_frames);
 	if (str_append(f, "^(", 2) || str_append(f, d, dn) || str_append(f, ")$", 2))
 		return CPROF_ENOMEM;
-	rc = rx_compile_n(&drop, f->str.v, f->str.n, "", "", &ignored);
+	rc = rx_compile_n(&drop, f->str.v, f->str.n, "", &ignored);
 	f->str.n = 0;
 	if (rc == CPROF_ENOMEM || !drop.code) {
 		rc = rc == CPROF_ENOMEM ? rc : 0;
@@ -551,7 +620,7 @@ static int remove_uninteresting(fstate *f)
 			rc = CPROF_ENOMEM;
 			goto out;
 		}
-		rc = rx_compile_n(&keep, f->str.v, f->str.n, "", "", &ignored);
+		rc = rx_compile_n(&keep, f->str.v, f->str.n, "", &ignored);
 		f->str.n = 0;
 		if (rc == CPROF_ENOMEM || !keep.code) {
 			rc = rc == CPROF_ENOMEM ? rc : 0;
@@ -1043,7 +1112,8 @@ static int tagfilter_compile(cpr_ctx *c, tagfilter *t, const char *name, const c
 	t->set = true;
 	const char *eq = strchr(value, '=');
 	if (eq) {
-		t->has_key = true;
+		/* "=x" has an empty key, which pprof treats as no key */
+		t->has_key = eq != value;
 		if ((t->key = cprof_intern(c->p, value, (size_t)(eq - value))) == CPROF_NONE)
 			return CPROF_ENOMEM;
 		value = eq + 1;
@@ -1066,11 +1136,7 @@ static int tagfilter_compile(cpr_ctx *c, tagfilter *t, const char *name, const c
 	for (const char *s = value;; t->nrx++) {
 		const char *e = strchr(s, ',');
 		size_t len = e ? (size_t)(e - s) : strlen(s);
-		char *pat = strndup(s, len);
-		if (!pat)
-			return CPROF_ENOMEM;
-		rc = rx_compile_n(&t->rxs[t->nrx], pat, len, prefix, pat, err);
-		free(pat);
+		rc = rx_compile_n(&t->rxs[t->nrx], s, len, prefix, err);
 		if (rc < 0)
 			return rc;
 		if (!e) {
