@@ -894,14 +894,16 @@ static int flush_samples(dec *d)
 	if (d->vt_late || d->bad_nv >= 0)
 		return fail(d, "sample has %zu values, profile has %zu sample types",
 			    d->vt_late ? d->vt_committed_n : (size_t)d->bad_nv, d->vt.n);
-	const int64_t *v = d->pend_vals.v;
+	size_t at = 0;
 	for (size_t i = 0; i < d->pend.n; i++) {
-		if (d->pend_nv.v[i] != p->vtypes.n)
-			return fail(d, "sample has %u values, profile has %zu sample types",
-				    d->pend_nv.v[i], p->vtypes.n);
-		if (cprof_add_sample(p, d->pend.v[i].stack, d->pend.v[i].labels, v) < 0)
+		size_t nv = d->pend_nv.v[i];
+		if (nv != p->vtypes.n)
+			return fail(d, "sample has %zu values, profile has %zu sample types",
+				    nv, p->vtypes.n);
+		if (cprof_add_sample(p, d->pend.v[i].stack, d->pend.v[i].labels,
+				     nv ? d->pend_vals.v + at : NULL) < 0)
 			return nomem(d);
-		v += d->pend_nv.v[i];
+		at += nv;
 	}
 	CP_FREE(d->pend);
 	CP_FREE(d->pend_nv);
@@ -1001,7 +1003,8 @@ static int fix_order(dec *d)
 	size_t ln = 0;
 	for (size_t i = 0; i < nl; i++) {
 		cprof_location *l = &nlocs[i];
-		memcpy(nlines + ln, p->lines.v + l->line_off, l->nline * sizeof *nlines);
+		if (l->nline)
+			memcpy(nlines + ln, p->lines.v + l->line_off, l->nline * sizeof *nlines);
 		l->line_off = (uint32_t)ln;
 		ln += l->nline;
 	}
@@ -1020,8 +1023,8 @@ static int fix_order(dec *d)
 	p->stack_hash_cap = 0;
 	int rc = CP_PUSH(p->stack_off, 0);
 	for (size_t s = 0; !rc && s + 1 < soff.n; s++) {
-		uint32_t *v = slocs.v + soff.v[s];
 		size_t n = soff.v[s + 1] - soff.v[s];
+		uint32_t *v = n ? slocs.v + soff.v[s] : NULL;
 		for (size_t k = 0; k < n; k++)
 			v[k] = nx[v[k]];
 		int64_t r = cprof_intern_stack(p, v, n);

@@ -373,9 +373,10 @@ static int write_samples(enc *e)
 	for (size_t i = 0; i < p->samples.n; i++) {
 		const cprof_sample *s = &p->samples.v[i];
 		size_t nl = cprof_stack_len(p, s->stack), nlab = cprof_lset_len(p, s->labels);
-		const uint32_t *locs = cprof_stack_locs(p, s->stack);
-		const int64_t *vals = cprof_sample_values(p, i);
-		const cprof_label *lab = cprof_lset(p, s->labels);
+		/* (the accessors do pointer arithmetic: not on empty tables) */
+		const uint32_t *locs = nl ? cprof_stack_locs(p, s->stack) : NULL;
+		const int64_t *vals = nv ? cprof_sample_values(p, i) : NULL;
+		const cprof_label *lab = nlab ? cprof_lset(p, s->labels) : NULL;
 		size_t need = cp_add(cp_add(bound(2), cp_mul(cp_add(nl, nv), 10)), cp_mul(nlab, bound(4)));
 		if (ensure(e, need))
 			return e->rc;
