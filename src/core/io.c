@@ -142,13 +142,11 @@ int cprof_gunzip(const void *data, size_t len, size_t max, void **out, size_t *o
 		if (r == Z_BUF_ERROR) {
 			if (z.avail_out == 0)
 				continue;       /* output full: grow */
-			if (pos == len) {
-				rc = cprof_seterr(err, CPROF_EGZIP,
-						  "truncated gzip data: input ends inside member %d "
-						  "after %zu bytes", members, len);
-				break;
-			}
-			continue;
+			/* no progress with room to write: the input ran out */
+			rc = cprof_seterr(err, CPROF_EGZIP,
+					  "truncated gzip data: input ends inside member %d "
+					  "after %zu bytes", members, len);
+			break;
 		}
 		rc = zerr(err, &z, r);
 		break;

@@ -253,6 +253,17 @@ static inline int get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *o
 	return 2;
 }
 
+/* Varints in a packed run: each ends in exactly one byte below 0x80 (a
+ * cut-off last one is caught while decoding), so this is an exact count
+ * to reserve, not a guess from the byte length. */
+static size_t count_varints(const uint8_t *p, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += p[i] < 0x80;
+	return k + 1;
+}
+
 static int varint_err(dec *d, int r, const uint8_t *at, const char *msg)
 {
 	if (r == 1)
@@ -297,6 +308,9 @@ static int next_field(dec *d, const uint8_t **pp, const uint8_t *end, fld *f, co
 		const uint8_t *lp = p;
 		if ((r = get_varint(&p, end, &n)))
 			return varint_err(d, r, lp, msg);
+		if (n > CPROF_MAX_INPUT)
+			return fail(d, "length %" PRIu64 " at offset %zu is larger than any input (in %s)",
+				    n, off(d, lp), msg);
 		if (n > (uint64_t)(end - p))
 			return fail(d, "length %" PRIu64 " at offset %zu exceeds the %zu bytes left (in %s)",
 				    n, off(d, lp), (size_t)(end - p), msg);
@@ -500,8 +514,7 @@ static int parse_sample(dec *d, const uint8_t *p, const uint8_t *end)
 				if (loc_ref(d, f.v, &idx) || CP_PUSH(d->s_locs, idx))
 					return d->rc ? d->rc : nomem(d);
 			} else if (f.wt == WT_LEN) {
-				/* each varint takes at least one byte */
-				if (CP_RESERVE(d->s_locs, cp_add(d->s_locs.n, f.len)))
+				if (CP_RESERVE(d->s_locs, cp_add(d->s_locs.n, count_varints(f.data, f.len))))
 					return nomem(d);
 				const uint8_t *q = f.data, *qe = f.data + f.len;
 				const idmap *m = &d->locs;
@@ -527,7 +540,7 @@ static int parse_sample(dec *d, const uint8_t *p, const uint8_t *end)
 				if (CP_PUSH(d->s_vals, (int64_t)f.v))
 					return nomem(d);
 			} else if (f.wt == WT_LEN) {
-				if (CP_RESERVE(d->s_vals, cp_add(d->s_vals.n, f.len)))
+				if (CP_RESERVE(d->s_vals, cp_add(d->s_vals.n, count_varints(f.data, f.len))))
 					return nomem(d);
 				const uint8_t *q = f.data, *qe = f.data + f.len;
 				while (q < qe) {
@@ -1218,7 +1231,8 @@ static int decode_gz(dec *d, const uint8_t *in, size_t len)
 					}
 					done = true;
 				}
-			} else if (r == Z_BUF_ERROR && z.avail_out > 0 && pos == len) {
+			} else if (r == Z_BUF_ERROR && z.avail_out > 0) {
+				/* no progress with room to write: the input ran out */
 				d->rc = cprof_seterr(d->err, CPROF_EGZIP,
 						     "truncated gzip data: input ends inside member %d", members);
 				break;

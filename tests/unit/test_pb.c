@@ -1172,7 +1172,7 @@ static const struct bad {
 	{ "overlong varint", b_long_varint, CPROF_EFORMAT, "varint longer than 10 bytes" },
 	{ "truncated tag", b_trunc_tag, CPROF_EFORMAT, "truncated varint" },
 	{ "length beyond input", b_len_beyond, CPROF_EFORMAT, "length 5 at offset" },
-	{ "absurd length", b_huge_len, CPROF_EFORMAT, "exceeds the 2 bytes left" },
+	{ "absurd length", b_huge_len, CPROF_EFORMAT, "length 4611686018427387904 at offset" },
 	{ "truncated fixed64", b_trunc_fixed64, CPROF_EFORMAT, "truncated 64-bit field" },
 	{ "truncated fixed32", b_trunc_fixed32, CPROF_EFORMAT, "truncated 32-bit field" },
 	{ "group", b_group, CPROF_EFORMAT, "unsupported wire type 3" },
@@ -1439,6 +1439,29 @@ static void test_gzip_streaming_windows(void **state)
 	/* a gzip stream cut short in the middle fails cleanly */
 	assert_int_not_equal(cprof_pb_decode(zb, zn / 2, &b, &e), 0);
 	assert_null(b);
+	/* a field that claims more than any input fails at once, while streaming;
+	 * one that claims more than is left fails at the end */
+	pb w = { 0 }, z = { 0 };
+	small_profile(&w);
+	pb_tag(&w, 4, 2);
+	pb_varint(&w, (uint64_t)1 << 40);
+	pb_raw(&w, "\x08\x01", 2);
+	gz(w.b, w.n, &z);
+	e.code = 0;
+	assert_int_equal(cprof_pb_decode(z.b, z.n, &b, &e), CPROF_EFORMAT);
+	assert_non_null(strstr(e.msg, "length 1099511627776 at offset"));
+	assert_non_null(strstr(e.msg, "larger than any input"));
+	w.n -= 8;
+	pb_varint(&w, 1000);
+	pb_raw(&w, "\x08\x01", 2);
+	z.n = 0;
+	gz(w.b, w.n, &z);
+	e.code = 0;
+	assert_int_equal(cprof_pb_decode(z.b, z.n, &b, &e), CPROF_EFORMAT);
+	assert_non_null(strstr(e.msg, "length 1000 at offset"));
+	assert_non_null(strstr(e.msg, "exceeds the 2 bytes left"));
+	pb_free(&w);
+	pb_free(&z);
 	free(raw);
 	free(zb);
 	cprof_profile_free(p);
