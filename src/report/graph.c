@@ -272,6 +272,7 @@ static int make_name(cpr_infos *t, cpr_ninfo *k)
 		return CPROF_ENOMEM;
 	if (t->names_len == start && names_append(t, "", 0))
 		return CPROF_ENOMEM;
+	k->plen = (uint32_t)(t->names_len - start);
 	t->names_len++;         /* past the terminator names_append keeps */
 	return 0;
 }
@@ -492,6 +493,7 @@ typedef struct gbuild {
 	nval *val;              /* per info */
 	uint32_t *seen;         /* per info generation stamp */
 	uint8_t *mask;          /* per info: kept (NULL: all) */
+	uint8_t *emask;         /* per info: wants its edges (NULL: all) */
 	uint32_t *list;         /* listed infos */
 	size_t nlist;
 	uint64_t *ehash;        /* see edge_tag */
@@ -742,8 +744,11 @@ static int add_edge(gbuild *b, uint32_t src, uint32_t dst, int64_t w, int64_t dw
 	return 0;
 }
 
-/* The edges of the final graph: newGraph's walk with the kept set. */
-static int edge_pass(gbuild *b)
+/* The edges of the final graph: newGraph's walk with the kept set.  Only
+ * pairs whose callee falls in partition `part` of `nparts` (by identity)
+ * and that touch a node of b->emask (when set) are materialised; a pair's
+ * weight and flags do not depend on other pairs, so any subset is exact. */
+static int edge_pass(gbuild *b, uint32_t part, uint32_t nparts)
 {
 	const cprof_profile *p = b->p;
 	const cpr_infos *t = &b->g->infos;
@@ -781,6 +786,9 @@ static int edge_pass(gbuild *b)
 							dup = true;
 							break;
 						}
+					if (!dup && (id % nparts != part ||
+						     (b->emask && !b->emask[id] && !b->emask[parent])))
+						dup = true;     /* not wanted here: never added */
 					if (!dup) {
 						if (grow((void **)&pairs, &pairs_cap, npairs + 1, sizeof *pairs) ||
 						    add_edge(b, parent, id, w, dw, residual, ni != n - 1)) {
@@ -802,6 +810,66 @@ static int edge_pass(gbuild *b)
 	return rc;
 }
 
+/* An upper bound of the edges of the final graph: kept frames of touched
+ * stacks that have a kept caller. */
+static size_t edge_bound(gbuild *b)
+{
+	const cprof_profile *p = b->p;
+	const cpr_infos *t = &b->g->infos;
+	size_t bound = 0;
+	for (size_t s = 0; s < b->nstacks; s++) {
+		if (!b->touched[s])
+			continue;
+		const uint32_t *locs = cprof_stack_locs(p, (uint32_t)s);
+		size_t kept = 0;
+		for (size_t i = cprof_stack_len(p, (uint32_t)s); i-- > 0;) {
+			const uint32_t *v;
+			size_t n;
+			loc_infos(t, p, locs[i], &v, &n);
+			if (!b->mask) {
+				kept += n;
+				continue;
+			}
+			while (n-- > 0)
+				kept += b->mask[v[n]];
+		}
+		bound += kept ? kept - 1 : 0;
+	}
+	return bound;
+}
+
+/* The incoming-edge flags of the listed nodes only (-top), from the edges of
+ * each callee partition in turn, so that memory stays bounded however many
+ * edges the graph has. */
+static int in_flags_pass(gbuild *b, int64_t edge_cut)
+{
+	cpr_graph *g = b->g;
+	/* about 40 bytes per edge (record, hash slot, growth slack) */
+	size_t bound = edge_bound(b), budget = b->go->edge_budget ? b->go->edge_budget : (size_t)16 << 20;
+	size_t nparts = bound / (budget / 40 + 1) + 1;
+	if (nparts > 64)
+		nparts = 64;
+	for (size_t part = 0; part < nparts; part++) {
+		g->nedges = 0;
+		if (edge_pass(b, (uint32_t)part, (uint32_t)nparts))
+			return CPROF_ENOMEM;
+		for (size_t i = 0; i < g->nedges; i++) {
+			const cpr_edge *e = &g->edges[i];
+			uint32_t n = g->node_of[e->dst];
+			if (n == CPR_NIL || abs64(e->weight) < edge_cut)
+				continue;
+			g->nodes[n].in_flags |= e->inl ? CPR_IN_INLINE : CPR_IN_CALL;
+		}
+	}
+	g->nedges = 0;
+	free(g->edges);
+	free(g->edge_div);
+	g->edges = NULL;
+	g->edge_div = NULL;
+	g->edges_cap = 0;
+	return 0;
+}
+
 /* Edge order: |weight| descending, then caller name, then callee name. */
 static const cpr_graph *esort_g;
 
@@ -821,6 +889,14 @@ static int cmp_edges(const void *pa, const void *pb)
 	if (c)
 		return c;
 	return *(const uint32_t *)pa < *(const uint32_t *)pb ? -1 : 1;
+}
+
+void cpr_node_sort_edges(const cpr_graph *g, const cpr_node *n)
+{
+	esort_g = g;
+	qsort(g->in_edges + n->in_off, n->nin, sizeof *g->in_edges, cmp_edges);
+	qsort(g->out_edges + n->out_off, n->nout, sizeof *g->out_edges, cmp_edges);
+	esort_g = NULL;
 }
 
 /* Per-info adjacency over the live edges (CSR), the lists of listed nodes
@@ -1034,7 +1110,22 @@ int cpr_graph_build(cpr_ctx *c, const cpr_gopts *go, cpr_graph *g, cprof_error *
 	}
 
 	/* Edges of the final node set, then the edge fraction. */
-	if (finish_nodes(&b) || edge_pass(&b))
+	if (finish_nodes(&b))
+		goto out;
+	if (go->edges == CPR_EDGES_IN_FLAGS) {
+		if (in_flags_pass(&b, edge_cut) || adj_build(g, false, false))
+			goto out;
+		rc = 0;
+		goto out;
+	}
+	if (go->edge_filter) {
+		if (!(b.emask = xcalloc(b.ninfo, 1)))
+			goto out;
+		for (size_t i = 0; i < g->nnodes; i++)
+			b.emask[g->nodes[i].info] =
+				go->edge_filter(go->edge_filter_arg, cpr_node_name(g, &g->nodes[i]));
+	}
+	if (edge_pass(&b, 0, 1))
 		goto out;
 	size_t dropped = 0;
 	for (size_t i = 0; i < g->nedges; i++) {
@@ -1050,6 +1141,12 @@ int cpr_graph_build(cpr_ctx *c, const cpr_gopts *go, cpr_graph *g, cprof_error *
 		goto out;
 	if (adj_build(g, go->sort_edges || go->visual, false))
 		goto out;
+	for (size_t i = 0; i < g->nnodes; i++) {
+		cpr_node *n = &g->nodes[i];
+		for (uint32_t k = 0; k < n->nin; k++)
+			n->in_flags |= g->edges[g->in_edges[n->in_off + k]].inl ? CPR_IN_INLINE
+										 : CPR_IN_CALL;
+	}
 	rc = 0;
 out:
 	free(b.touched);
@@ -1058,6 +1155,7 @@ out:
 	free(b.val);
 	free(b.seen);
 	free(b.mask);
+	free(b.emask);
 	free(b.list);
 	free(b.ehash);
 	if (rc < 0) {

@@ -36,6 +36,11 @@
 
 #define CPR_NIL UINT32_MAX
 
+enum { CPR_EDGES_ALL, CPR_EDGES_IN_FLAGS };
+/* cpr_node.in_flags: the node has a surviving incoming edge that is an
+ * inlined call / an ordinary call (pprof's "(inline)", "(partial-inline)"). */
+enum { CPR_IN_INLINE = 1, CPR_IN_CALL = 2 };
+
 /* ---- node identities ----------------------------------------------------- */
 
 typedef struct cpr_ninfo {
@@ -47,6 +52,7 @@ typedef struct cpr_ninfo {
 	uint32_t func;          /* the info of the whole function (address and line
 				   zeroed): pprof's Node.Function; itself if equal */
 	uint32_t pname;         /* offset of the printable name in cpr_infos.names */
+	uint32_t plen;          /* its length */
 } cpr_ninfo;
 
 typedef struct cpr_gopts {
@@ -58,6 +64,13 @@ typedef struct cpr_gopts {
 	bool cum_sort;
 	bool visual;            /* dot: prune redundant residual edges */
 	bool sort_edges;        /* sort each listed node's edges in pprof's order */
+	int edges;              /* CPR_EDGES_ALL, or CPR_EDGES_IN_FLAGS: only each
+				   node's in_flags (-top; memory stays bounded) */
+	size_t edge_budget;     /* CPR_EDGES_IN_FLAGS: bytes of edges at a time (0: 16 MiB) */
+	/* When set, only edges with a listed end whose printable name passes
+	 * edge_filter are built (peek builds the matching nodes' edges). */
+	bool (*edge_filter)(void *arg, const char *name);
+	void *edge_filter_arg;
 	int nodecount;          /* 0: all */
 	double nodefraction, edgefraction;
 } cpr_gopts;
@@ -86,6 +99,10 @@ static inline const char *cpr_info_name(const cpr_infos *t, uint32_t i)
 {
 	return t->names + t->v[i].pname;
 }
+static inline size_t cpr_info_name_len(const cpr_infos *t, uint32_t i)
+{
+	return t->v[i].plen;
+}
 /* pprof's fmt.Sprint(NodeInfo) order, the last tie-break between nodes. */
 int cpr_info_cmp_full(const cpr_infos *t, uint32_t a, uint32_t b);
 
@@ -96,6 +113,7 @@ typedef struct cpr_node {
 	int64_t flat, flat_div, cum, cum_div;
 	uint32_t in_off, nin;   /* its incoming edges: cpr_graph.in_edges[in_off ..] */
 	uint32_t out_off, nout; /* its outgoing edges: cpr_graph.out_edges[out_off ..] */
+	uint8_t in_flags;       /* CPR_IN_* */
 } cpr_node;
 
 typedef struct cpr_edge {
@@ -144,6 +162,11 @@ static inline const char *cpr_node_name(const cpr_graph *g, const cpr_node *n)
  * value 0 with c->mean).  g is initialised here; free with cpr_graph_free. */
 int cpr_graph_build(cpr_ctx *c, const cpr_gopts *go, cpr_graph *g, cprof_error *err);
 void cpr_graph_free(cpr_graph *g);
+
+/* Sort n's incoming and outgoing edges in pprof's edge order (|weight|
+ * descending, caller name, callee name), for graphs built without
+ * sort_edges: a report that prints few nodes sorts only those. */
+void cpr_node_sort_edges(const cpr_graph *g, const cpr_node *n);
 
 /* pprof's selectOutputUnit: with unit "minimum", pick the report's unit from
  * the smallest listed value and the total; sets c->output_unit.  integral

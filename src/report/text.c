@@ -14,6 +14,7 @@ int cpr_print_text(cpr_ctx *c, cprof_error *err)
 	cpr_gopts go;
 	cpr_graph g;
 	cpr_gopts_init(&go, c);
+	go.edges = CPR_EDGES_IN_FLAGS;
 	int rc = cpr_graph_build(c, &go, &g, err);
 	if (rc < 0)
 		return rc;
@@ -25,13 +26,7 @@ int cpr_print_text(cpr_ctx *c, cprof_error *err)
 	for (size_t i = 0; i < g.nnodes; i++) {
 		const cpr_node *n = &g.nodes[i];
 		int64_t flat = cpr_node_flat(n), cum = cpr_node_cum(n);
-		bool inl = false, noinl = false;
-		for (uint32_t k = 0; k < n->nin; k++) {
-			if (g.edges[g.in_edges[n->in_off + k]].inl)
-				inl = true;
-			else
-				noinl = true;
-		}
+		bool inl = n->in_flags & CPR_IN_INLINE, noinl = n->in_flags & CPR_IN_CALL;
 		sum = (int64_t)((uint64_t)sum + (uint64_t)flat);
 		fprintf(c->out, "%10s %s %s %10s %s  %s%s\n", cpr_format_value(c, fv, sizeof fv, flat),
 			cpr_percentage(fp, sizeof fp, flat, c->total),

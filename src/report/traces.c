@@ -18,6 +18,7 @@
 #include <string.h>
 
 #define SEPARATOR "-----------+-------------------------------------------------------"
+#define BLANK "             "      /* an empty value column: 10 + 3 spaces */
 
 typedef struct lines {
 	char *buf;
@@ -190,8 +191,11 @@ int cpr_print_traces(cpr_ctx *c, cprof_error *err)
 		int64_t v = cpr_value(c, i), d = cpr_meandiv(c, i);
 		if (d != 0)
 			v = (v == INT64_MIN && d == -1) ? v : v / d;
-		char vs[CPR_LBL];
-		cpr_format_value(c, vs, sizeof vs, v);
+		/* "%10s   %s%s\n": the value on the first frame only */
+		char val[CPR_LBL], vs[CPR_LBL + 16];
+		int vl = snprintf(vs, sizeof vs, "%10s   ", cpr_format_value(c, val, sizeof val, v));
+		if (vl < 0 || (size_t)vl >= sizeof vs)
+			vl = (int)strlen(vs);
 		bool first = true;
 		for (size_t k = 0; k < depth; k++) {
 			if (locs[k] >= p->locations.n)
@@ -199,8 +203,16 @@ int cpr_print_traces(cpr_ctx *c, cprof_error *err)
 			const uint32_t *inf = t.loc_info + t.loc_off[locs[k]];
 			size_t n = t.loc_off[locs[k] + 1] - t.loc_off[locs[k]];
 			for (size_t j = 0; j < n; j++) {
-				fprintf(c->out, "%10s   %s%s\n", first ? vs : "", cpr_info_name(&t, inf[j]),
-					j != n - 1 ? " (inline)" : "");
+				if (first)
+					fwrite_unlocked(vs, 1, (size_t)vl, c->out);
+				else
+					fwrite_unlocked(BLANK, 1, sizeof BLANK - 1, c->out);
+				fwrite_unlocked(cpr_info_name(&t, inf[j]), 1, cpr_info_name_len(&t, inf[j]),
+						c->out);
+				if (j != n - 1)
+					fwrite_unlocked(" (inline)\n", 1, 10, c->out);
+				else
+					putc_unlocked('\n', c->out);
 				first = false;
 			}
 		}

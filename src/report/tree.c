@@ -28,6 +28,11 @@ static void print_edge(cpr_ctx *c, const cpr_graph *g, const cpr_edge *e, uint32
 		e->inl ? " (inline)" : "");
 }
 
+static bool matches(void *rx, const char *name)
+{
+	return cpr_regex_match(rx, name, strlen(name));
+}
+
 int cpr_print_tree(cpr_ctx *c, cprof_error *err)
 {
 	cpr_regex *rx = NULL;
@@ -39,7 +44,10 @@ int cpr_print_tree(cpr_ctx *c, cprof_error *err)
 	cpr_gopts go;
 	cpr_graph g;
 	cpr_gopts_init(&go, c);
-	go.sort_edges = true;
+	if (rx) {               /* only the matching nodes' edges are printed */
+		go.edge_filter = matches;
+		go.edge_filter_arg = rx;
+	}
 	int rc = cpr_graph_build(c, &go, &g, err);
 	if (rc < 0) {
 		cpr_regex_free(rx);
@@ -76,6 +84,7 @@ int cpr_print_tree(cpr_ctx *c, cprof_error *err)
 		const cpr_node *n = &g.nodes[i];
 		int64_t flat = cpr_node_flat(n), cum = cpr_node_cum(n);
 		fputs(SEPARATOR "\n", c->out);
+		cpr_node_sort_edges(&g, n);
 		for (uint32_t k = 0; k < n->nin; k++) {
 			const cpr_edge *e = &g.edges[g.in_edges[n->in_off + k]];
 			print_edge(c, &g, e, e->src, cum);

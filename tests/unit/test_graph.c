@@ -25,6 +25,7 @@
 
 #include "cprof_core.h"
 #include "cprof_report.h"
+#include "graph.h"
 
 /* ---- profile builders -------------------------------------------------------- */
 
@@ -880,12 +881,87 @@ static void test_peek_no_match(void **state)
 	cprof_profile_free(p);
 }
 
+/* Random stacks over locations with inlined lines. */
+static cprof_profile *random_profile(void)
+{
+	cprof_profile *p = cprof_profile_new();
+	assert_non_null(p);
+	assert_true(cprof_add_vtype(p, cprof_intern_cstr(p, "cpu"),
+				    cprof_intern_cstr(p, "nanoseconds")) >= 0);
+	uint64_t r = 88172645463325252ULL;
+#define RND() (r ^= r << 13, r ^= r >> 7, r ^= r << 17, r)
+	char name[32];
+	for (int i = 0; i < 200; i++) {
+		snprintf(name, sizeof name, "fn%d", i);
+		cprof_function f = { .id = (uint64_t)i + 1, .name = cprof_intern_cstr(p, name) };
+		assert_true(cprof_add_function(p, &f) >= 0);
+	}
+	for (int i = 0; i < 500; i++) {
+		cprof_line ln[3];
+		size_t n = 1 + RND() % 3;
+		for (size_t k = 0; k < n; k++)
+			ln[k] = (cprof_line){ .function = (uint32_t)(RND() % 200), .line = 1 };
+		cprof_location l = { .id = (uint64_t)i + 1, .address = 0x1000 + (uint64_t)i,
+				     .mapping = CPROF_NONE };
+		assert_true(cprof_add_location(p, &l, ln, n) >= 0);
+	}
+	uint32_t st[30];
+	for (int s = 0; s < 3000; s++) {
+		size_t d = 1 + RND() % 30;
+		for (size_t k = 0; k < d; k++)
+			st[k] = (uint32_t)(RND() % 500);
+		int64_t si = cprof_intern_stack(p, st, d);
+		int64_t v = (int64_t)(RND() % 100) * 1000000 - 20000000;
+		assert_true(si >= 0 && cprof_add_sample(p, (uint32_t)si, 0, &v) >= 0);
+	}
+#undef RND
+	return p;
+}
+
+/* The -top mode (incoming-edge flags only, built a partition of callees at
+ * a time under a memory budget) agrees with the full graph's edges. */
+static void test_in_flags_partitioned(void **state)
+{
+	static const double fracs[][2] = { { 0, 0 }, { 0, 0.001 }, { 0.005, 0.01 }, { 0, 0.05 } };
+	for (size_t f = 0; f < N(fracs); f++) {
+		cprof_profile *p = random_profile();
+		cprof_ropts o;
+		cprof_ropts_init(&o);
+		cpr_ctx c = { .p = p, .o = &o, .vi = 0, .nodefraction = fracs[f][0],
+			      .edgefraction = fracs[f][1] };
+		cpr_gopts all, part;
+		cpr_gopts_init(&all, &c);
+		part = all;
+		part.edges = CPR_EDGES_IN_FLAGS;
+		part.edge_budget = 4000;        /* many partitions */
+		cpr_graph g1, g2;
+		cprof_error err = { 0 };
+		assert_int_equal(cpr_graph_build(&c, &all, &g1, &err), 0);
+		assert_int_equal(cpr_graph_build(&c, &part, &g2, &err), 0);
+		assert_int_equal(g1.nnodes, g2.nnodes);
+		assert_true(g1.nedges > 0);
+		size_t inl = 0;
+		for (size_t i = 0; i < g1.nnodes; i++) {
+			assert_int_equal(g1.nodes[i].info, g2.nodes[i].info);
+			assert_int_equal(g1.nodes[i].cum, g2.nodes[i].cum);
+			assert_int_equal(g1.nodes[i].in_flags, g2.nodes[i].in_flags);
+			inl += g1.nodes[i].in_flags == (CPR_IN_INLINE | CPR_IN_CALL);
+		}
+		if (f == 0)             /* the profile does exercise partial-inline */
+			assert_true(inl > 0);
+		cpr_graph_free(&g1);
+		cpr_graph_free(&g2);
+		cprof_profile_free(p);
+	}
+}
+
 int main(void)
 {
 	setenv("TZ", "UTC", 1);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pprof_cases),
 		cmocka_unit_test(test_peek_no_match),
+		cmocka_unit_test(test_in_flags_partitioned),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
