@@ -357,7 +357,7 @@ typedef struct lkey {
 
 static lkey loc_key(const cprof_profile *p, const cprof_location *l)
 {
-	lkey k = { l->address, 0, l->is_folded, p->lines.v + l->line_off, l->nline };
+	lkey k = { l->address, 0, l->is_folded, p->lines.v ? p->lines.v + l->line_off : NULL, l->nline };
 	if (l->mapping != CPROF_NONE) {
 		k.addr -= p->mappings.v[l->mapping].start;
 		k.mapping_id = p->mappings.v[l->mapping].id;
@@ -449,7 +449,7 @@ static int64_t map_stack(merger *g, uint32_t ss)
 	if (g->stack_memo[ss] != CPROF_NONE)
 		return g->stack_memo[ss];
 	size_t n = cprof_stack_len(g->src, ss);
-	const uint32_t *locs = cprof_stack_locs(g->src, ss);
+	const uint32_t *locs = n ? cprof_stack_locs(g->src, ss) : NULL;
 	g->stk.n = 0;
 	if (CP_RESERVE(g->stk, n))
 		return CPROF_ENOMEM;
@@ -474,7 +474,7 @@ static int64_t map_labels(merger *g, uint32_t sl)
 	if (g->lset_memo[sl] != CPROF_NONE)
 		return g->lset_memo[sl];
 	size_t n = cprof_lset_len(g->src, sl);
-	const cprof_label *ls = cprof_lset(g->src, sl);
+	const cprof_label *ls = n ? cprof_lset(g->src, sl) : NULL;
 	g->labs.n = 0;
 	if (CP_RESERVE(g->labs, n))
 		return CPROF_ENOMEM;
@@ -884,7 +884,8 @@ out:
 
 void cprof_scale(cprof_profile *p, double ratio)
 {
-	if (!p || ratio == 1)
+	/* with no sample types pprof's ScaleN sees all ratios as 1 */
+	if (!p || ratio == 1 || p->vtypes.n == 0)
 		return;
 	size_t nv = p->vtypes.n, keep = 0;
 	for (size_t s = 0; s < p->samples.n; s++) {
@@ -930,7 +931,7 @@ int cprof_add_label_all(cprof_profile *p, const char *key, const char *value)
 				ret = CPROF_ENOMEM;
 				break;
 			}
-			ls = cprof_lset(p, old);        /* after any reallocation above */
+			ls = n ? cprof_lset(p, old) : NULL;
 			for (size_t i = 0; i < n; i++)
 				if (!(ls[i].key == k && ls[i].str != 0))
 					tmp.v[tmp.n++] = ls[i];
