@@ -1,7 +1,7 @@
 /*
  * sources.c - turn the command line's sources into the profile to report on,
- * as pprof's fetchProfiles: every source is decoded and, when there are
- * several, merged; the base profiles likewise; a -diff_base base is labelled
+ * as pprof's fetchProfiles: every source is decoded and merged (even a
+ * single one, as Go 1.19's pprof does); the base profiles likewise; a -diff_base base is labelled
  * pprof::base=true; -normalize scales the source to the base's totals; the
  * base is scaled by -1 and merged with the source.  An optional [binary] or
  * build-ID argument overrides the main mapping; -add_comment appends a
@@ -35,8 +35,9 @@ static cprof_profile *load_all(const char *const *srcs, size_t n)
 	cprof_profile *ps[CLI_MAX_SOURCES] = { 0 };
 	for (size_t i = 0; i < n; i++)
 		ps[i] = load_one(srcs[i]);
-	if (n == 1)
-		return ps[0];
+	/* Go 1.19's pprof merges even a single source: equal samples combine,
+	 * zero samples and unused mappings go, ids are renumbered.  -raw and
+	 * -traces show it, so do the same. */
 	cprof_profile *out = NULL;
 	cprof_error err = { 0 };
 	int rc = cprof_merge(ps, n, &out, &err);
