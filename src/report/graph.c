@@ -610,11 +610,9 @@ static void select_nodes(gbuild *b)
 }
 
 /* Nodes.Sort: FlatNameOrder, or CumNameOrder with -cum. */
-static const gbuild *sort_ctx;
-
-static int cmp_nodes(const void *pa, const void *pb)
+static int cmp_nodes(const void *pa, const void *pb, void *arg)
 {
-	const gbuild *b = sort_ctx;
+	const gbuild *b = arg;
 	uint32_t x = *(const uint32_t *)pa, y = *(const uint32_t *)pb;
 	const nval *l = &b->val[x], *r = &b->val[y];
 	const cpr_infos *t = &b->g->infos;
@@ -645,9 +643,7 @@ static int cmp_nodes(const void *pa, const void *pb)
 
 static void sort_list(gbuild *b)
 {
-	sort_ctx = b;
-	qsort(b->list, b->nlist, sizeof *b->list, cmp_nodes);
-	sort_ctx = NULL;
+	qsort_r(b->list, b->nlist, sizeof *b->list, cmp_nodes, b);
 }
 
 /* Restrict the kept set to list[0..n) and recompute the flat values. */
@@ -871,11 +867,9 @@ static int in_flags_pass(gbuild *b, int64_t edge_cut)
 }
 
 /* Edge order: |weight| descending, then caller name, then callee name. */
-static const cpr_graph *esort_g;
-
-static int cmp_edges(const void *pa, const void *pb)
+static int cmp_edges(const void *pa, const void *pb, void *arg)
 {
-	const cpr_graph *g = esort_g;
+	const cpr_graph *g = arg;
 	const cpr_edge *x = &g->edges[*(const uint32_t *)pa], *y = &g->edges[*(const uint32_t *)pb];
 	if (x->weight != y->weight) {
 		int64_t ax = abs64(x->weight), ay = abs64(y->weight);
@@ -893,10 +887,8 @@ static int cmp_edges(const void *pa, const void *pb)
 
 void cpr_node_sort_edges(const cpr_graph *g, const cpr_node *n)
 {
-	esort_g = g;
-	qsort(g->in_edges + n->in_off, n->nin, sizeof *g->in_edges, cmp_edges);
-	qsort(g->out_edges + n->out_off, n->nout, sizeof *g->out_edges, cmp_edges);
-	esort_g = NULL;
+	qsort_r(g->in_edges + n->in_off, n->nin, sizeof *g->in_edges, cmp_edges, (void *)g);
+	qsort_r(g->out_edges + n->out_off, n->nout, sizeof *g->out_edges, cmp_edges, (void *)g);
 }
 
 /* Per-info adjacency over the live edges (CSR), the lists of listed nodes
@@ -937,14 +929,13 @@ static int adj_build(cpr_graph *g, bool sorted, bool all)
 	}
 	io[0] = oo[0] = 0;
 	if (sorted) {
-		esort_g = g;
 		for (size_t i = 0; i < ni; i++) {
 			if (!all && g->node_of[i] == CPR_NIL)
 				continue;
-			qsort(g->in_edges + io[i], io[i + 1] - io[i], sizeof *g->in_edges, cmp_edges);
-			qsort(g->out_edges + oo[i], oo[i + 1] - oo[i], sizeof *g->out_edges, cmp_edges);
+			qsort_r(g->in_edges + io[i], io[i + 1] - io[i], sizeof *g->in_edges, cmp_edges, g);
+			qsort_r(g->out_edges + oo[i], oo[i + 1] - oo[i], sizeof *g->out_edges, cmp_edges,
+				g);
 		}
-		esort_g = NULL;
 	}
 	for (size_t i = 0; i < g->nnodes; i++) {
 		cpr_node *n = &g->nodes[i];

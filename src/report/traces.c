@@ -72,20 +72,16 @@ static int lines_start(lines *l)
 	return lines_add(l, "", 0);
 }
 
-static const char *sort_buf;
-
-static int cmp_lines(const void *a, const void *b)
+static int cmp_lines(const void *a, const void *b, void *buf)
 {
-	return strcmp(sort_buf + *(const size_t *)a, sort_buf + *(const size_t *)b);
+	return strcmp((const char *)buf + *(const size_t *)a, (const char *)buf + *(const size_t *)b);
 }
 
 static void lines_flush(lines *l, FILE *out)
 {
 	if (l->n == 0)
 		return;
-	sort_buf = l->buf;
-	qsort(l->off, l->n, sizeof *l->off, cmp_lines);
-	sort_buf = NULL;
+	qsort_r(l->off, l->n, sizeof *l->off, cmp_lines, l->buf);
 	for (size_t i = 0; i < l->n; i++)
 		fputs(l->buf + l->off[i], out);
 	l->n = 0;
