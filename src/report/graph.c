@@ -1224,6 +1224,29 @@ void cpr_print_report_labels(cpr_ctx *c, const cpr_graph *g, bool full_headers, 
 		fprintf(out, "\nSee https://git.io/JfYMW for how to read the graph\n");
 }
 
+/* ---- formatting ---------------------------------------------------------- */
+
+size_t cpr_runes(const char *s, size_t len)
+{
+	size_t r = 0;
+	for (size_t i = 0; i < len; i++)
+		r += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return r;
+}
+
+const char *cpr_pad(char *buf, size_t n, const char *s, int width)
+{
+	size_t len = strlen(s), r = cpr_runes(s, len);
+	if (width < 0 || r >= (size_t)width || n == 0)
+		return s;
+	size_t pad = (size_t)width - r;
+	if (pad + len + 1 > n)
+		return s;
+	memset(buf, ' ', pad);
+	memcpy(buf + pad, s, len + 1);
+	return buf;
+}
+
 /* ---- regular expressions ---------------------------------------------------- */
 
 struct cpr_regex {

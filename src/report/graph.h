@@ -179,6 +179,17 @@ void cpr_select_output_unit(cpr_ctx *c, const cpr_graph *g, bool integral);
  * full_headers (dot) also counts dropped edges and adds the help line. */
 void cpr_print_report_labels(cpr_ctx *c, const cpr_graph *g, bool full_headers, FILE *out);
 
+/* ---- formatting ----------------------------------------------------------- */
+
+/* Go's fmt "%<width>s": s padded on the left with spaces to width runes
+ * (Go counts UTF-8 code points, C's printf bytes).  Returns buf, or s
+ * itself when it is wide enough. */
+const char *cpr_pad(char *buf, size_t n, const char *s, int width);
+/* The number of runes Go counts in s[0..len). */
+size_t cpr_runes(const char *s, size_t len);
+
+#define CPR_PADBUF (CPR_LBL + 64)
+
 /* ---- regular expressions (PCRE2, unanchored like Go's MatchString) --------- */
 
 typedef struct cpr_regex cpr_regex;

@@ -23,15 +23,17 @@ int cpr_print_text(cpr_ctx *c, cprof_error *err)
 	fprintf(c->out, "%10s %5s%% %5s%% %10s %5s%%\n", "flat", "flat", "sum", "cum", "cum");
 	int64_t sum = 0;
 	char fv[CPR_LBL], fp[CPR_LBL], sp[CPR_LBL], cv[CPR_LBL], cp[CPR_LBL];
+	char pf[CPR_PADBUF], pc[CPR_PADBUF];
 	for (size_t i = 0; i < g.nnodes; i++) {
 		const cpr_node *n = &g.nodes[i];
 		int64_t flat = cpr_node_flat(n), cum = cpr_node_cum(n);
 		bool inl = n->in_flags & CPR_IN_INLINE, noinl = n->in_flags & CPR_IN_CALL;
 		sum = (int64_t)((uint64_t)sum + (uint64_t)flat);
-		fprintf(c->out, "%10s %s %s %10s %s  %s%s\n", cpr_format_value(c, fv, sizeof fv, flat),
+		fprintf(c->out, "%s %s %s %s %s  %s%s\n",
+			cpr_pad(pf, sizeof pf, cpr_format_value(c, fv, sizeof fv, flat), 10),
 			cpr_percentage(fp, sizeof fp, flat, c->total),
 			cpr_percentage(sp, sizeof sp, sum, c->total),
-			cpr_format_value(c, cv, sizeof cv, cum),
+			cpr_pad(pc, sizeof pc, cpr_format_value(c, cv, sizeof cv, cum), 10),
 			cpr_percentage(cp, sizeof cp, cum, c->total), cpr_node_name(&g, n),
 			inl ? (noinl ? " (partial-inline)" : " (inline)") : "");
 	}

@@ -92,11 +92,11 @@ static void lines_flush(lines *l, FILE *out)
 static int line_key(lines *l, const cprof_profile *p, cprof_str k)
 {
 	char pad[16];
-	size_t kl = cprof_slen(p, k);
+	size_t kl = cprof_slen(p, k), kr = cpr_runes(cprof_s(p, k), kl);
 	int rc = lines_start(l);
-	if (!rc && kl < 10) {
-		memset(pad, ' ', 10 - kl);
-		rc = lines_add(l, pad, 10 - kl);
+	if (!rc && kr < 10) {
+		memset(pad, ' ', 10 - kr);
+		rc = lines_add(l, pad, 10 - kr);
 	}
 	if (!rc)
 		rc = lines_add(l, cprof_s(p, k), kl);
@@ -188,8 +188,9 @@ int cpr_print_traces(cpr_ctx *c, cprof_error *err)
 		if (d != 0)
 			v = (v == INT64_MIN && d == -1) ? v : v / d;
 		/* "%10s   %s%s\n": the value on the first frame only */
-		char val[CPR_LBL], vs[CPR_LBL + 16];
-		int vl = snprintf(vs, sizeof vs, "%10s   ", cpr_format_value(c, val, sizeof val, v));
+		char val[CPR_LBL], pv[CPR_PADBUF], vs[CPR_PADBUF + 4];
+		int vl = snprintf(vs, sizeof vs, "%s   ",
+				  cpr_pad(pv, sizeof pv, cpr_format_value(c, val, sizeof val, v), 10));
 		if (vl < 0 || (size_t)vl >= sizeof vs)
 			vl = (int)strlen(vs);
 		bool first = true;

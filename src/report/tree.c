@@ -22,8 +22,9 @@
 static void print_edge(cpr_ctx *c, const cpr_graph *g, const cpr_edge *e, uint32_t other,
 		       int64_t cum)
 {
-	char w[CPR_LBL], pct[CPR_LBL];
-	fprintf(c->out, "%50s %s |   %s%s\n", cpr_format_value(c, w, sizeof w, e->weight),
+	char w[CPR_LBL], pct[CPR_LBL], pw[CPR_PADBUF];
+	fprintf(c->out, "%s %s |   %s%s\n",
+		cpr_pad(pw, sizeof pw, cpr_format_value(c, w, sizeof w, e->weight), 50),
 		cpr_percentage(pct, sizeof pct, e->weight, cum), cpr_info_name(&g->infos, other),
 		e->inl ? " (inline)" : "");
 }
@@ -78,6 +79,7 @@ int cpr_print_tree(cpr_ctx *c, cprof_error *err)
 	fputs(SEPARATOR "\n" LEGEND "\n", c->out);
 	int64_t sum = 0;
 	char fv[CPR_LBL], fp[CPR_LBL], sp[CPR_LBL], cv[CPR_LBL], cp[CPR_LBL];
+	char pf[CPR_PADBUF], pc[CPR_PADBUF];
 	for (size_t i = 0; i < g.nnodes; i++) {
 		if (match && !match[i])
 			continue;
@@ -90,11 +92,11 @@ int cpr_print_tree(cpr_ctx *c, cprof_error *err)
 			print_edge(c, &g, e, e->src, cum);
 		}
 		sum = (int64_t)((uint64_t)sum + (uint64_t)flat);
-		fprintf(c->out, "%10s %s %s %10s %s                | %s\n",
-			cpr_format_value(c, fv, sizeof fv, flat),
+		fprintf(c->out, "%s %s %s %s %s                | %s\n",
+			cpr_pad(pf, sizeof pf, cpr_format_value(c, fv, sizeof fv, flat), 10),
 			cpr_percentage(fp, sizeof fp, flat, c->total),
 			cpr_percentage(sp, sizeof sp, sum, c->total),
-			cpr_format_value(c, cv, sizeof cv, cum),
+			cpr_pad(pc, sizeof pc, cpr_format_value(c, cv, sizeof cv, cum), 10),
 			cpr_percentage(cp, sizeof cp, cum, c->total), cpr_node_name(&g, n));
 		for (uint32_t k = 0; k < n->nout; k++) {
 			const cpr_edge *e = &g.edges[g.out_edges[n->out_off + k]];
