@@ -138,8 +138,9 @@ typedef struct cprof_profile {
 	/* stacks: stack i = stack_locs[stack_off[i] .. stack_off[i+1]) */
 	CPROF_VEC(uint32_t) stack_off;
 	CPROF_VEC(uint32_t) stack_locs;
-	uint32_t *stack_hash;           /* private */
+	uint32_t *stack_hash;           /* private: intern index */
 	size_t stack_hash_cap;
+	CPROF_VEC(uint32_t) stack_hv;   /* private: hash of each stack, by stack index */
 
 	/* label sets: set i = lset_labels[lset_off[i] .. lset_off[i+1]);
 	 * set 0 is the empty set; labels in a set are sorted (key, str, num, unit) */

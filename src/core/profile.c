@@ -168,6 +168,7 @@ void cprof_profile_free(cprof_profile *p)
 	CP_FREE(p->stack_off);
 	CP_FREE(p->stack_locs);
 	free(p->stack_hash);
+	CP_FREE(p->stack_hv);
 	CP_FREE(p->lset_off);
 	CP_FREE(p->lset_labels);
 	free(p->lset_hash);
@@ -223,18 +224,22 @@ int64_t cprof_add_location(cprof_profile *p, const cprof_location *loc,
 
 /* ---- interned sequences -------------------------------------------------- */
 
-static uint64_t stack_hash(const uint32_t *locs, size_t n)
+static uint32_t stack_hash(const uint32_t *locs, size_t n)
 {
-	return cp_hash_bytes(locs, n * sizeof *locs, n);
+	return (uint32_t)cp_hash_bytes(locs, n * sizeof *locs, n);
 }
 
+/* The index stores stack ids; stack_hv keeps each stack's hash so that
+ * probing compares hashes before touching the stack's locations (one cache
+ * miss instead of three on a large table) and growing the index never
+ * rehashes the stacks themselves. */
 static int stack_rehash(cprof_profile *p, size_t ncap)
 {
 	uint32_t *h = calloc(ncap, sizeof *h);
 	if (!h)
 		return CPROF_ENOMEM;
 	for (size_t s = 0; s < cprof_nstacks(p); s++) {
-		size_t i = stack_hash(cprof_stack_locs(p, s), cprof_stack_len(p, s)) & (ncap - 1);
+		size_t i = p->stack_hv.v[s] & (ncap - 1);
 		while (h[i])
 			i = (i + 1) & (ncap - 1);
 		h[i] = (uint32_t)s + 1;
@@ -248,25 +253,44 @@ static int stack_rehash(cprof_profile *p, size_t ncap)
 int64_t cprof_intern_stack(cprof_profile *p, const uint32_t *locs, size_t n)
 {
 	size_t ns = cprof_nstacks(p);
-	if ((ns + 1) * 2 > p->stack_hash_cap &&
-	    stack_rehash(p, p->stack_hash_cap ? p->stack_hash_cap * 2 : 256))
-		return CPROF_ENOMEM;
-	size_t mask = p->stack_hash_cap - 1, i = stack_hash(locs, n) & mask;
+	if (p->stack_hv.n != ns) {
+		/* the stack tables were rebuilt by hand: recompute the hashes */
+		if (CP_RESERVE(p->stack_hv, ns + 1))
+			return CPROF_ENOMEM;
+		for (size_t s = 0; s < ns; s++)
+			p->stack_hv.v[s] = stack_hash(cprof_stack_locs(p, s), cprof_stack_len(p, s));
+		p->stack_hv.n = ns;
+		free(p->stack_hash);
+		p->stack_hash = NULL;
+		p->stack_hash_cap = 0;
+	}
+	if (!p->stack_hash || (ns + 1) * 2 > p->stack_hash_cap) {
+		size_t cap = p->stack_hash_cap ? p->stack_hash_cap : 256;
+		while ((ns + 1) * 2 > cap)
+			cap *= 2;
+		if (stack_rehash(p, cap))
+			return CPROF_ENOMEM;
+	}
+	uint32_t hv = stack_hash(locs, n);
+	size_t mask = p->stack_hash_cap - 1, i = hv & mask;
 	while (p->stack_hash[i]) {
 		uint32_t s = p->stack_hash[i] - 1;
-		if (cprof_stack_len(p, s) == n &&
+		if (p->stack_hv.v[s] == hv && cprof_stack_len(p, s) == n &&
 		    (n == 0 || memcmp(cprof_stack_locs(p, s), locs, n * sizeof *locs) == 0))
 			return s;
 		i = (i + 1) & mask;
 	}
 	if (ns >= UINT32_MAX - 2 || cp_add(p->stack_locs.n, n) > UINT32_MAX ||
 	    CP_RESERVE(p->stack_locs, p->stack_locs.n + n) ||
-	    CP_RESERVE(p->stack_off, p->stack_off.n + 1))
+	    CP_RESERVE(p->stack_off, p->stack_off.n + 1) ||
+	    CP_RESERVE(p->stack_hv, ns + 1))
 		return CPROF_ENOMEM;
 	if (n)
 		memcpy(p->stack_locs.v + p->stack_locs.n, locs, n * sizeof *locs);
 	p->stack_locs.n += n;
 	p->stack_off.v[p->stack_off.n++] = (uint32_t)p->stack_locs.n;
+	p->stack_hv.v[ns] = hv;
+	p->stack_hv.n = ns + 1;
 	p->stack_hash[i] = (uint32_t)ns + 1;
 	return (int64_t)ns;
 }
@@ -506,13 +530,15 @@ cprof_profile *cprof_profile_dup(const cprof_profile *p)
 	DUP_VEC(q->locations, p->locations);
 	DUP_VEC(q->stack_off, p->stack_off);
 	DUP_VEC(q->stack_locs, p->stack_locs);
+	DUP_VEC(q->stack_hv, p->stack_hv);
 	DUP_VEC(q->lset_off, p->lset_off);
 	DUP_VEC(q->lset_labels, p->lset_labels);
 	DUP_VEC(q->samples, p->samples);
 	DUP_VEC(q->values, p->values);
 	DUP_VEC(q->comments, p->comments);
 	if (str_rehash(q, p->str_hash_cap ? p->str_hash_cap : 256) ||
-	    stack_rehash(q, p->stack_hash_cap ? p->stack_hash_cap : 256) ||
+	    (q->stack_hv.n == cprof_nstacks(q) &&
+	     stack_rehash(q, p->stack_hash_cap ? p->stack_hash_cap : 256)) ||
 	    lset_rehash(q, p->lset_hash_cap ? p->lset_hash_cap : 64))
 		goto fail;
 	return q;
