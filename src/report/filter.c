@@ -1069,7 +1069,7 @@ static int parse_range(tagfilter *t, const char *value, cprof_error *err)
 	int rc = parse_int(value + m[0].start, m[0].numend - m[0].start, &v, err);
 	if (rc < 0)
 		return rc;
-	char u0[64];
+	char u0[64], ucopy[64];
 	snprintf(u0, sizeof u0, "%.*s", (int)(m[0].end - m[0].numend), value + m[0].numend);
 	const char *unit = "";
 	t->lo = cpr_scale(v, u0, u0, &unit);
@@ -1090,7 +1090,6 @@ static int parse_range(tagfilter *t, const char *value, cprof_error *err)
 			return rc;
 		char u1[64];
 		snprintf(u1, sizeof u1, "%.*s", (int)(m[1].end - m[1].numend), value + m[1].numend);
-		char ucopy[64];
 		snprintf(ucopy, sizeof ucopy, "%s", unit);
 		const char *unit2 = "";
 		t->hi = cpr_scale(v, u1, ucopy, &unit2);

@@ -244,7 +244,8 @@ int cpr_print_tags(cpr_ctx *c, cprof_error *err)
 			e->weight = (int64_t)((uint64_t)e->weight + (uint64_t)sums[ls]);
 		}
 	}
-	qsort_r(ents.v, ents.n, sizeof *ents.v, cmp_entries, p);
+	if (ents.n > 1)
+		qsort_r(ents.v, ents.n, sizeof *ents.v, cmp_entries, p);
 	const char *ounit = c->output_unit ? c->output_unit : "minimum";
 	for (size_t i = 0; i < ents.n;) {
 		size_t j = i;
