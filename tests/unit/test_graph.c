@@ -955,6 +955,58 @@ static void test_in_flags_partitioned(void **state)
 	}
 }
 
+/* Residual edges: dropping a middle node links its caller and callee
+ * directly; visual mode (dot) then removes such an edge when the callee is
+ * still reachable from the caller another way.  (Checked against the edges
+ * of go tool pprof -dot on random profiles when this was written.) */
+static void test_residual_edges(void **state)
+{
+	static const char *const types[][2] = { { "samples", "count" } };
+	static const fn_def fns[] = {
+		{ "leaf", "", 0 }, { "z.mid", "", 0 }, { "a.root", "", 0 }, { "b.other", "", 0 },
+	};
+	static const loc_def locs[] = {
+		{ 0x10, 0, 1, { 0 }, { 1 } }, { 0x20, 0, 1, { 1 }, { 1 } },
+		{ 0x30, 0, 1, { 2 }, { 1 } }, { 0x40, 0, 1, { 3 }, { 1 } },
+	};
+	static const sample_def ss[] = {
+		{ .depth = 3, .loc = { 0, 1, 2 }, .v = { 10 } },
+		{ .depth = 3, .loc = { 0, 3, 2 }, .v = { 20 } },
+	};
+	for (int visual = 0; visual < 2; visual++) {
+		cprof_profile *p = build(types, 1, "app", fns, N(fns), locs, N(locs), ss, N(ss));
+		cprof_ropts o;
+		cprof_ropts_init(&o);
+		cpr_ctx c = { .p = p, .o = &o, .vi = 0, .nodecount = 3 };
+		cpr_gopts go;
+		cpr_gopts_init(&go, &c);
+		go.visual = visual;
+		cpr_graph g;
+		cprof_error err = { 0 };
+		assert_int_equal(cpr_graph_build(&c, &go, &g, &err), 0);
+		assert_int_equal(g.nnodes, 3);
+		assert_int_equal(g.orig_count, 4);
+		assert_string_equal(cpr_node_name(&g, &g.nodes[0]), "leaf");
+		const cpr_node *leaf = &g.nodes[0];
+		assert_int_equal(leaf->nin, visual ? 1 : 2);
+		bool residual = false;
+		for (uint32_t k = 0; k < leaf->nin; k++) {
+			const cpr_edge *e = &g.edges[g.in_edges[leaf->in_off + k]];
+			if (e->residual) {
+				residual = true;
+				assert_string_equal(cpr_info_name(&g.infos, e->src), "a.root");
+				assert_int_equal(e->weight, 10);
+			} else {
+				assert_string_equal(cpr_info_name(&g.infos, e->src), "b.other");
+				assert_int_equal(e->weight, 20);
+			}
+		}
+		assert_int_equal(residual, !visual);
+		cpr_graph_free(&g);
+		cprof_profile_free(p);
+	}
+}
+
 int main(void)
 {
 	setenv("TZ", "UTC", 1);
@@ -962,6 +1014,7 @@ int main(void)
 		cmocka_unit_test(test_pprof_cases),
 		cmocka_unit_test(test_peek_no_match),
 		cmocka_unit_test(test_in_flags_partitioned),
+		cmocka_unit_test(test_residual_edges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
