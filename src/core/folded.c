@@ -12,17 +12,25 @@
  *
  * The profile has one value type, samples/count.  Each distinct frame name
  * becomes one function and one location without address or mapping; a table
- * indexed by the interned name's string id finds them again, so a line costs
- * one hash lookup per frame however long the input is.
+ * indexed by the interned name's string id finds them again, so a frame costs
+ * at most one hash lookup however long the input is, and none when it equals
+ * the frame at the same depth on the line before (sorted collapsed output).
  */
 #include "core_int.h"
 
 #define WHAT "folded stacks"
 
+typedef struct frame {
+	const char *s;                  /* into the input, which outlives the parse */
+	size_t n;
+	uint32_t loc;
+} frame;
+
 typedef struct fstate {
 	cprof_profile *p;
 	CPROF_VEC(uint32_t) loc_of;     /* string id -> location index, or CPROF_NONE */
 	CPROF_VEC(uint32_t) stk;
+	CPROF_VEC(frame) prev, cur;     /* the frames of the previous and this line */
 } fstate;
 
 static bool is_digit(int c) { return c >= '0' && c <= '9'; }
@@ -89,18 +97,33 @@ static int fold_line(fstate *f, const char *s, size_t n)
 		sn--;
 	if (sn == 0 || memchr(s, '\0', sn))
 		return -1;
+	/* Stack collapsers sort their output, so a frame usually equals the
+	 * one at the same depth on the previous line: compare with that first
+	 * and intern only when it differs. */
 	f->stk.n = 0;
+	f->cur.n = 0;
 	for (size_t a = 0; a <= sn;) {
 		const char *semi = memchr(s + a, ';', sn - a);
 		size_t b = semi ? (size_t)(semi - s) : sn;
 		if (b > a) {
-			int64_t li = frame_loc(f, s + a, b - a);
-			if (li < 0)
+			size_t depth = f->stk.n;
+			int64_t li;
+			if (depth < f->prev.n && f->prev.v[depth].n == b - a &&
+			    memcmp(f->prev.v[depth].s, s + a, b - a) == 0)
+				li = f->prev.v[depth].loc;
+			else if ((li = frame_loc(f, s + a, b - a)) < 0)
 				return (int)li;
-			if (CP_PUSH(f->stk, (uint32_t)li))
+			frame fr = { s + a, b - a, (uint32_t)li };
+			if (CP_PUSH(f->stk, (uint32_t)li) || CP_PUSH(f->cur, fr))
 				return CPROF_ENOMEM;
 		}
 		a = b + 1;
+	}
+	{
+		CPROF_VEC(frame) t;
+		memcpy(&t, &f->prev, sizeof t);
+		memcpy(&f->prev, &f->cur, sizeof t);
+		memcpy(&f->cur, &t, sizeof t);
 	}
 	if (f->stk.n == 0)
 		return -1;
@@ -168,6 +191,8 @@ int cprof_folded_decode(const void *data, size_t len, cprof_profile **out, cprof
 out:
 	CP_FREE(f.loc_of);
 	CP_FREE(f.stk);
+	CP_FREE(f.prev);
+	CP_FREE(f.cur);
 	if (ret) {
 		if (ret == CPROF_ENOMEM)
 			cprof_seterr(err, ret, WHAT ": out of memory");
