@@ -18,9 +18,12 @@
  * so a rebuild is a pass over the stack leaves.  Edges are built once, for
  * the final node set, with pprof's per-sample rules (an edge counted once
  * per stack, no self edges, residual when it jumps over dropped nodes,
- * inline when the callee is an inlined line of its location) and kept in a
- * hash keyed by (caller, callee) identity.  Everything is index based; no
- * allocation happens per sample or per frame.
+ * inline when the callee is an inlined line of its location) in a hash
+ * keyed by (caller, callee) identity.  A pair's weight and flags depend on
+ * no other pair, so a report may ask for a subset: -peek only the edges of
+ * matching nodes, -top only each node's "has inlined / ordinary callers"
+ * flags, computed one callee partition at a time under a memory budget.
+ * Everything is index based; no allocation happens per sample or frame.
  */
 #include "graph.h"
 
