@@ -15,16 +15,23 @@
  *              the samples and trimmed like pprof's newTrimmedGraph: node
  *              fraction, node count, edge fraction.  Nodes come sorted in
  *              pprof's flat or cum order; every node carries its incoming
- *              and outgoing edges sorted in pprof's edge order.
+ *              and outgoing edges (sorted in pprof's edge order with
+ *              sort_edges, or per node by cpr_node_sort_edges).
  *
  * Edges reference node identities (info indices), because pprof keeps edges
  * to nodes that are not listed in the graph (zero or dropped-negative
  * nodes); cpr_graph.node_of maps an info index to its listed node or
- * CPR_NIL.
+ * CPR_NIL.  Reports that need fewer edges say so (cpr_gopts.edges,
+ * edge_filter) and the graph builds only those.
+ *
+ * Usage: cpr_gopts_init(&go, c), adjust go, cpr_graph_build(c, &go, &g,
+ * err), cpr_select_output_unit, cpr_print_report_labels, walk g.nodes,
+ * cpr_graph_free.  The profile must not change while the graph lives.
  *
  * Not implemented yet (for -dot/-callgrind when they land): sample tags on
- * nodes, the entropy order and tag-aware node selection of visual mode, and
- * pprof's call-tree mode (-call_tree).
+ * nodes (nodelets, TrimLowFrequencyTags), the entropy order and tag-aware
+ * node selection of visual mode (go.visual only prunes redundant residual
+ * edges for now), and pprof's call-tree mode (-call_tree).
  */
 #ifndef CPROF_GRAPH_H
 #define CPROF_GRAPH_H
