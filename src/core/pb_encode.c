@@ -53,6 +53,8 @@ typedef struct enc {
 	uint32_t *smap;         /* model string id -> output index */
 	size_t nstr;
 	bool keep_map, keep_fn, keep_loc;
+	uint64_t *lid;          /* location ids, dense (samples look them up) */
+	CPROF_VEC(uint64_t) scratch;
 } enc;
 
 static int nomem(enc *e)
@@ -263,7 +265,7 @@ static inline uint64_t fn_id(const enc *e, uint32_t i)
 }
 static inline uint64_t loc_id(const enc *e, uint32_t i)
 {
-	return e->keep_loc ? e->p->locations.v[i].id : (uint64_t)i + 1;
+	return e->lid[i];
 }
 
 static void put_vtype(enc *e, unsigned field, const cprof_vtype *vt)
@@ -384,13 +386,18 @@ static int write_samples(enc *e)
 		if (nl == 1) {
 			put_u(e, 1, loc_id(e, locs[0]));
 		} else if (nl > 1) {
+			if (CP_RESERVE(e->scratch, nl))
+				return nomem(e);
+			uint64_t *ids = e->scratch.v;
 			size_t len = 0;
-			for (size_t k = 0; k < nl; k++)
-				len += vlen(loc_id(e, locs[k]));
+			for (size_t k = 0; k < nl; k++) {
+				ids[k] = loc_id(e, locs[k]);
+				len += vlen(ids[k]);
+			}
 			put_tag(e, 1, WT_LEN);
 			put_v(e, len);
 			for (size_t k = 0; k < nl; k++)
-				put_v(e, loc_id(e, locs[k]));
+				put_v(e, ids[k]);
 		}
 		if (nv == 1) {
 			put_u(e, 2, (uint64_t)vals[0]);
@@ -457,6 +464,11 @@ static int encode(enc *e)
 	    ids_usable(e, p->locations.v, p->locations.n, sizeof *p->locations.v,
 		       offsetof(cprof_location, id), &e->keep_loc))
 		return e->rc;
+	e->lid = malloc(cp_mul(p->locations.n ? p->locations.n : 1, sizeof *e->lid));
+	if (!e->lid)
+		return nomem(e);
+	for (size_t i = 0; i < p->locations.n; i++)
+		e->lid[i] = e->keep_loc ? p->locations.v[i].id : (uint64_t)i + 1;
 	if (e->gz) {
 		if (deflateInit2(&e->z, GZ_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 			return nomem(e);
@@ -489,6 +501,8 @@ int cprof_pb_encode(const cprof_profile *p, bool gz, void **buf, size_t *len,
 	if (e.z_init)
 		deflateEnd(&e.z);
 	free(e.smap);
+	free(e.lid);
+	CP_FREE(e.scratch);
 	if (rc) {
 		free(e.b);
 		free(e.zb);
