@@ -843,8 +843,15 @@ static size_t edge_bound(gbuild *b)
 static int in_flags_pass(gbuild *b, int64_t edge_cut)
 {
 	cpr_graph *g = b->g;
-	/* about 40 bytes per edge (record, hash slot, growth slack) */
-	size_t bound = edge_bound(b), budget = b->go->edge_budget ? b->go->edge_budget : (size_t)16 << 20;
+	/* About 40 bytes per edge (record, hash slot, growth slack).  By
+	 * default the edges may take as much memory as the profile's stack
+	 * table, at least 16 MiB: a few passes over the stacks at most. */
+	size_t bound = edge_bound(b), budget = b->go->edge_budget;
+	if (!budget) {
+		budget = (size_t)16 << 20;
+		if (b->p->stack_locs.n > budget / 4)
+			budget = b->p->stack_locs.n * 4;
+	}
 	size_t nparts = bound / (budget / 40 + 1) + 1;
 	if (nparts > 64)
 		nparts = 64;

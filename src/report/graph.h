@@ -73,7 +73,8 @@ typedef struct cpr_gopts {
 	bool sort_edges;        /* sort each listed node's edges in pprof's order */
 	int edges;              /* CPR_EDGES_ALL, or CPR_EDGES_IN_FLAGS: only each
 				   node's in_flags (-top; memory stays bounded) */
-	size_t edge_budget;     /* CPR_EDGES_IN_FLAGS: bytes of edges at a time (0: 16 MiB) */
+	size_t edge_budget;     /* CPR_EDGES_IN_FLAGS: bytes of edges at a time (0: the
+				   size of the stack table, at least 16 MiB) */
 	/* When set, only edges with a listed end whose printable name passes
 	 * edge_filter are built (peek builds the matching nodes' edges). */
 	bool (*edge_filter)(void *arg, const char *name);
