@@ -779,8 +779,8 @@ int cp_legacy_finish(cp_legacy *b, cp_lines *L, bool cpu_dups, const char *what,
 	}
 
 	/* remapLocationIDs: locations in order of first use */
-	newidx = malloc(cp_mul(b->addrs.n ? b->addrs.n : 1, sizeof *newidx));
-	order = malloc(cp_mul(b->addrs.n ? b->addrs.n : 1, sizeof *order));
+	newidx = cp_alloc_n(b->addrs.n, sizeof *newidx);
+	order = cp_alloc_n(b->addrs.n, sizeof *order);
 	if (!newidx || !order) {
 		ret = CPROF_ENOMEM;
 		goto out;
@@ -813,7 +813,7 @@ int cp_legacy_finish(cp_legacy *b, cp_lines *L, bool cpu_dups, const char *what,
 			m->offset = 0;
 		}
 	}
-	locmap = malloc(cp_mul(norder ? norder : 1, sizeof *locmap));
+	locmap = cp_alloc_n(norder, sizeof *locmap);
 	if (!locmap) {
 		ret = CPROF_ENOMEM;
 		goto out;
@@ -876,7 +876,7 @@ int cp_legacy_finish(cp_legacy *b, cp_lines *L, bool cpu_dups, const char *what,
 			goto out;
 		}
 	}
-	stk = malloc(cp_mul(maxn ? maxn : 1, sizeof *stk));
+	stk = cp_alloc_n(maxn, sizeof *stk);
 	if (!stk) {
 		ret = CPROF_ENOMEM;
 		goto out;

@@ -65,6 +65,14 @@ static inline int64_t cp_go_f2i(double x)
 		return (int64_t)x;
 	return INT64_MIN;
 }
+/* malloc of n (at least 1) elements of size el; NULL when the size
+ * overflows or memory is short. */
+static inline void *cp_alloc_n(size_t n, size_t el)
+{
+	size_t b = cp_mul(n ? n : 1, el);
+	return b == SIZE_MAX ? NULL : malloc(b);
+}
+
 /* Two's-complement wrapping arithmetic, as Go's int64 does. */
 static inline int64_t cp_wmul(int64_t a, int64_t b) { return (int64_t)((uint64_t)a * (uint64_t)b); }
 static inline int64_t cp_wadd(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }

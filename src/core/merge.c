@@ -526,7 +526,7 @@ static void free_memos(merger *g)
 
 static uint32_t *memo_new(size_t n)
 {
-	uint32_t *m = malloc(cp_mul(n ? n : 1, sizeof *m));
+	uint32_t *m = cp_alloc_n(n, sizeof *m);
 	if (m)
 		memset(m, 0xff, (n ? n : 1) * sizeof *m);
 	return m;
@@ -542,8 +542,8 @@ static int merge_source(merger *g, const cprof_profile *src, const double *ratio
 	g->loc_memo = memo_new(src->locations.n);
 	g->stack_memo = memo_new(cprof_nstacks(src));
 	g->lset_memo = memo_new(cprof_nlsets(src));
-	g->map_memo = malloc(cp_mul(src->mappings.n ? src->mappings.n : 1, sizeof *g->map_memo));
-	int64_t *vals = malloc(cp_mul(nv ? nv : 1, sizeof *vals));
+	g->map_memo = cp_alloc_n(src->mappings.n, sizeof *g->map_memo);
+	int64_t *vals = cp_alloc_n(nv, sizeof *vals);
 	if (!g->str_memo || !g->func_memo || !g->loc_memo || !g->stack_memo || !g->lset_memo ||
 	    !g->map_memo || !vals) {
 		ret = CPROF_ENOMEM;
@@ -766,10 +766,10 @@ int cprof_merge(cprof_profile *const *srcs, size_t n, cprof_profile **out, cprof
 	if (n > 1) {
 		/* ScaleProfiles: common period and sample types */
 		size_t bad[2];
-		if (!(col = malloc(cp_mul(n, sizeof *col))) ||
-		    !(units = malloc(cp_mul(nv ? nv : 1, sizeof *units))) ||
+		if (!(col = cp_alloc_n(n, sizeof *col)) ||
+		    !(units = cp_alloc_n(nv, sizeof *units)) ||
 		    !(ratios = calloc(n, sizeof *ratios)) ||
-		    !(periods = malloc(cp_mul(n, sizeof *periods)))) {
+		    !(periods = cp_alloc_n(n, sizeof *periods))) {
 			ret = CPROF_ENOMEM;
 			goto out;
 		}
@@ -813,7 +813,7 @@ int cprof_merge(cprof_profile *const *srcs, size_t n, cprof_profile **out, cprof
 		}
 		for (size_t k = 0; k < n; k++) {
 			bool ones = true;
-			double *r = malloc(cp_mul(nv ? nv : 1, sizeof *r));
+			double *r = cp_alloc_n(nv, sizeof *r);
 			if (!r) {
 				ret = CPROF_ENOMEM;
 				goto out;
@@ -915,7 +915,7 @@ int cprof_add_label_all(cprof_profile *p, const char *key, const char *value)
 	if (k == CPROF_NONE || v == CPROF_NONE)
 		return CPROF_ENOMEM;
 	size_t nsets = cprof_nlsets(p);
-	uint32_t *memo = malloc(cp_mul(nsets, sizeof *memo));
+	uint32_t *memo = cp_alloc_n(nsets, sizeof *memo);
 	CPROF_VEC(cprof_label) tmp = { 0 };
 	int ret = 0;
 	if (!memo)
@@ -1023,7 +1023,7 @@ int cprof_compatibilize(cprof_profile *const *ps, size_t n, cprof_error *err)
 			continue;
 		size_t nv = p->vtypes.n, nn = common.n;
 		cprof_str d = cprof_intern(p, dflt, dfltn);
-		vals = malloc(cp_mul(p->samples.n ? p->samples.n : 1, cp_mul(nn, sizeof *vals)));
+		vals = cp_alloc_n(p->samples.n, cp_mul(nn, sizeof *vals));
 		if (d == CPROF_NONE || !vals) {
 			ret = CPROF_ENOMEM;
 			goto out;
