@@ -1007,6 +1007,76 @@ static void test_residual_edges(void **state)
 	}
 }
 
+/* The corpus goldens of the reports built on the graph: each Go profile
+ * decoded and merged (as the command does with one source), then run with
+ * the flags golden.sh gave go tool pprof. */
+static void test_goldens(void **state)
+{
+	const char *src = getenv("CPROF_SRCDIR");
+	if (!src) {
+		skip();
+		return;
+	}
+	static const char *const profiles[] = { "cpu", "heap", "allocs", "goroutine",
+						"mutex", "block", "threadcreate" };
+	static const char *const cmds[][2] = {
+		{ "top", "-top -nodefraction=0" },
+		{ "topcum", "-top -cum -nodefraction=0" },
+		{ "top5", "-top -nodecount=5" },
+		{ "traces", "-traces" },
+		{ "peek", "-peek=. -nodefraction=0" },
+		{ "tree", "-tree -nodefraction=0" },
+		{ "lines", "-top -lines -nodefraction=0" },
+		{ "files", "-top -files -nodefraction=0" },
+		{ "alloc_objects", "-top -sample_index=alloc_objects -nodefraction=0" },
+		{ "alloc_space", "-top -sample_index=alloc_space -nodefraction=0" },
+		{ "inuse_objects", "-top -sample_index=inuse_objects -nodefraction=0" },
+		{ "inuse_space", "-top -sample_index=inuse_space -nodefraction=0" },
+		{ "mean", "-top -mean -sample_index=alloc_space -nodefraction=0" },
+	};
+	size_t checked = 0;
+	for (size_t i = 0; i < N(profiles); i++) {
+		for (size_t k = 0; k < N(cmds); k++) {
+			char path[4096], flags[256];
+			snprintf(path, sizeof path, "%s/tests/golden/go/%s.%s.txt", src, profiles[i],
+				 cmds[k][0]);
+			FILE *f = fopen(path, "r");
+			if (!f)
+				continue;       /* sample_index variants: heap and allocs only */
+			char *want = NULL;
+			size_t cap = 0;
+			ssize_t n = getdelim(&want, &cap, 0, f);
+			fclose(f);
+			assert_true(n >= 0);
+			if (strstr(want, "\nexit ") || !strncmp(want, "no matches", 10)) {
+				free(want);     /* a recorded failure: checked by the e2e suite */
+				continue;
+			}
+			snprintf(path, sizeof path, "%s/tests/golden/go/%s.pb.gz", src, profiles[i]);
+			cprof_profile *p = NULL, *m = NULL;
+			cprof_error err = { 0 };
+			assert_int_equal(cprof_decode_file(path, &p, &err), 0);
+			assert_int_equal(cprof_merge(&p, 1, &m, &err), 0);
+			cprof_profile_free(p);
+			snprintf(flags, sizeof flags, "%s", cmds[k][1]);
+			cprof_ropts o;
+			parse_flags(&o, flags);
+			int rc;
+			char *got = run(m, &o, &rc, NULL);
+			if (rc != 0 || strcmp(got, want) != 0)
+				fprintf(stderr, "%s.%s differs from go tool pprof:\n%s", profiles[i],
+					cmds[k][0], got);
+			assert_int_equal(rc, 0);
+			assert_string_equal(got, want);
+			free(got);
+			free(want);
+			cprof_profile_free(m);
+			checked++;
+		}
+	}
+	assert_true(checked >= 60);
+}
+
 int main(void)
 {
 	setenv("TZ", "UTC", 1);
@@ -1015,6 +1085,7 @@ int main(void)
 		cmocka_unit_test(test_peek_no_match),
 		cmocka_unit_test(test_in_flags_partitioned),
 		cmocka_unit_test(test_residual_edges),
+		cmocka_unit_test(test_goldens),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
