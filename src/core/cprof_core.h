@@ -290,10 +290,12 @@ int cprof_read_file(const char *path, size_t max, void **out, size_t *outlen,
 /* ---- combining ----------------------------------------------------------- */
 
 /* Merge profiles srcs[0..n) into a new profile, as pprof's profile.Merge:
- * sample types must match (after intersecting to common types when
- * `compatibilize`), units are rescaled to the finest common unit; identical
- * samples (same location keys and labels) are combined; time = min,
- * duration = sum, period = max.  *out owns the result. */
+ * sample types must match (cprof_compatibilize can intersect them first),
+ * units are rescaled to the finest common unit; identical samples (same
+ * location keys and labels) are combined and all-zero ones dropped; time =
+ * min, duration = sum, period = max.  Merging one profile alone is what
+ * pprof does to every source.  The sources are not modified.  *out owns the
+ * result; CPROF_EMISMATCH when the types cannot be combined. */
 int cprof_merge(cprof_profile *const *srcs, size_t n, cprof_profile **out, cprof_error *err);
 /* Keep only the sample types every profile has, in ps[0]'s order, dropping
  * and reordering the others' values in place (newer pprof's
@@ -301,7 +303,8 @@ int cprof_merge(cprof_profile *const *srcs, size_t n, cprof_profile **out, cprof
  * whose types change gets default_sample_type = its old default if kept,
  * else the first common type.  CPROF_EMISMATCH when no type is common. */
 int cprof_compatibilize(cprof_profile *const *ps, size_t n, cprof_error *err);
-/* Multiply every value by `num/den` (used for -base: scale by -1). */
+/* Multiply every value by ratio, rounded half away from zero, and drop the
+ * samples left all zero (pprof's Scale; -base scales by -1). */
 void cprof_scale(cprof_profile *p, double ratio);
 /* Add the string label key=value to every sample (pprof::base=true for
  * -diff_base). */
