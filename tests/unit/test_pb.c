@@ -1385,6 +1385,21 @@ static void test_decode_dispatch(void **state)
 	gz(c.b, c.n, &z);
 	decode_any_err(z.b, z.n, CPROF_EFORMAT, "concatenated profiles detected");
 	pb_free(&z);
+	/* split into two gzip members at every byte, even inside a field */
+	p = NULL;
+	assert_int_equal(cprof_pb_decode(w.b, w.n, &p, &e), 0);
+	for (size_t cut = 1; cut < w.n; cut++) {
+		gz(w.b, cut, &z);
+		gz(w.b + cut, w.n - cut, &z);
+		q = NULL;
+		if (cprof_decode(z.b, z.n, &q, &e))
+			fail_msg("split at %zu: %s", cut, e.msg);
+		identical_profile(p, q);
+		cprof_profile_free(q);
+		z.n = 0;
+	}
+	cprof_profile_free(p);
+	pb_free(&z);
 	/* gzip'd nothing */
 	gz("", 0, &z);
 	decode_any_err(z.b, z.n, CPROF_EEMPTY, "empty input file");
