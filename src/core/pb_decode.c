@@ -926,8 +926,8 @@ static int flush_samples(dec *d)
 	return 0;
 }
 
-/* newidx[old] for a table: definition order; undefined entries get
- * CPROF_NONE.  NULL (and *same) when nothing moves. */
+/* *out = new index of each old one, in definition order; undefined entries
+ * get CPROF_NONE.  *out stays NULL when nothing moves. */
 static int def_order(dec *d, const idmap *m, uint32_t **out)
 {
 	*out = NULL;
