@@ -462,6 +462,7 @@ typedef struct mapctx {
 	CPROF_VEC(char) abuf;
 	CPROF_VEC(size_t) aoff;         /* 4 per attribute: old off/len, new off/len */
 	CPROF_VEC(char) line;           /* the line after substitution */
+	CPROF_VEC(char) trimmed;        /* and without surplus leading zeros */
 } mapctx;
 
 static void mapctx_free(mapctx *c)
@@ -473,6 +474,7 @@ static void mapctx_free(mapctx *c)
 	CP_FREE(c->abuf);
 	CP_FREE(c->aoff);
 	CP_FREE(c->line);
+	CP_FREE(c->trimmed);
 }
 
 static int mapctx_init(mapctx *c)
@@ -595,6 +597,37 @@ static int mapping_entry(mapctx *c, cprof_profile *p, const char *s, size_t n, t
 		i++;
 	if (i == n || !(isxdigit((unsigned char)s[i])))
 		return -1;
+	/*
+	 * The start address is the leading hex run, or all of it but its last
+	 * digit (when the end address is that digit): the only two splits that
+	 * can win, since a shorter start leaves the same text after the end.
+	 * With more than 17 significant digits both overflow and the line is no
+	 * mapping; leading zeros beyond those needed change no value, so they
+	 * are dropped before matching.  Backtracking over the split is then
+	 * cheap even on hostile lines.
+	 */
+	size_t j = i;
+	if (n - j > 2 && s[j] == '0' && s[j + 1] == 'x' && isxdigit((unsigned char)s[j + 2]))
+		j += 2;
+	size_t e = j, z;
+	while (e < n && isxdigit((unsigned char)s[e]))
+		e++;
+	for (z = j; z < e && s[z] == '0'; z++)
+		;
+	size_t sig = e - z, zeros = z - j;
+	if (sig > 17)
+		return -1;
+	size_t keep = sig >= 2 ? 0 : 2 - sig;
+	if (zeros > keep) {
+		size_t drop = zeros - keep;
+		if (CP_RESERVE(c->trimmed, n - drop))
+			return CPROF_ENOMEM;
+		memcpy(c->trimmed.v, s, j);
+		memcpy(c->trimmed.v + j, s + j + drop, n - j - drop);
+		c->trimmed.n = n - drop;
+		s = c->trimmed.v;
+		n = c->trimmed.n;
+	}
 	const char *st, *en, *perm, *file, *off, *bid = "";
 	size_t stn, enn, permn, filen, offn, bidn = 0;
 	int r = pcre2_match(c->proc, (PCRE2_SPTR)s, n, 0, 0, c->md, c->mc);

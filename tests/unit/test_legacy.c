@@ -334,7 +334,7 @@ static void test_synthetic_goldens(void **state)
 	static const char *const names[] = {
 		"heap_v2_maps.txt", "heapprofile_brief_map.txt", "growthz.txt", "fragmentationz.txt",
 		"heap_go_legacy_odd.txt", "heapz_v2_search.txt", "heap_v2_zero.txt",
-		"heap_map_heuristics.txt", "goroutine_maps.txt", "goroutine_map_main.txt",
+		"heap_map_heuristics.txt", "heap_map_hostile.txt", "goroutine_maps.txt", "goroutine_map_main.txt",
 		"threadcreate_comments.txt", "contentionz.txt", "contention_hex_hz.txt",
 		"mutex_period.txt", "gperf_cpu32le.prof", "gperf_cpu32be.prof", "gperf_cpu64le.prof",
 		"gperf_cpu64be.prof", "gperf_cpu_no_trailer.prof", "gperf_cpu_real.prof",
