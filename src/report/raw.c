@@ -163,6 +163,27 @@ static void go_duration4(char *buf, size_t n, int64_t ns)
 	snprintf(buf, n, "%.*s", (int)i, d);
 }
 
+/* Decimal digits of v, right-aligned in width w (0: no padding), into b;
+ * returns the length.  b must hold 24 + w bytes. */
+static size_t fmt_i64(char *b, int64_t v, size_t w)
+{
+	char tmp[24];
+	size_t n = 0;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		tmp[n++] = '-';
+	size_t len = 0;
+	for (; w > n; w--)
+		b[len++] = ' ';
+	while (n)
+		b[len++] = tmp[--n];
+	return len;
+}
+
 static void print_location(FILE *out, const cprof_profile *p, const cprof_location *l)
 {
 	char head[96];
@@ -197,7 +218,7 @@ int cpr_print_raw(cpr_ctx *c, cprof_error *err)
 	char buf[128];
 	char **lines = NULL;            /* per label set: its label lines, built lazily */
 	size_t nls = cprof_nlsets(p);
-	sbuf sl = { 0 }, nl = { 0 };
+	sbuf sl = { 0 }, nl = { 0 }, row = { 0 };
 	int rc = CPROF_ENOMEM;
 
 	for (size_t i = 0; i < p->comments.n; i++)
@@ -225,15 +246,31 @@ int cpr_print_raw(cpr_ctx *c, cprof_error *err)
 	if (!(lines = calloc(nls ? nls : 1, sizeof *lines)))
 		goto out;
 	for (size_t i = 0; i < p->samples.n; i++) {
+		/* " %10d" per value, ": ", "%d " per location id */
 		const int64_t *v = cprof_sample_values(p, i);
-		for (size_t k = 0; k < p->vtypes.n; k++)
-			fprintf(out, " %10" PRId64, v[k]);
-		fputs(": ", out);
 		uint32_t s = p->samples.v[i].stack;
 		const uint32_t *locs = cprof_stack_locs(p, s);
-		for (size_t k = 0, n = cprof_stack_len(p, s); k < n; k++)
-			fprintf(out, "%" PRIu64 " ", p->locations.v[locs[k]].id);
-		fputc('\n', out);
+		size_t n = cprof_stack_len(p, s);
+		row.n = 0;
+		if (CPR_RESERVE(row, 48 * (p->vtypes.n + n + 1)))
+			goto out;
+		for (size_t k = 0; k < p->vtypes.n; k++) {
+			row.v[row.n++] = ' ';
+			row.n += fmt_i64(row.v + row.n, v[k], 10);
+		}
+		row.v[row.n++] = ':';
+		row.v[row.n++] = ' ';
+		for (size_t k = 0; k < n; k++) {
+			uint64_t id = p->locations.v[locs[k]].id;
+			if (id > INT64_MAX) {
+				row.n += (size_t)snprintf(row.v + row.n, 24, "%" PRIu64, id);
+			} else {
+				row.n += fmt_i64(row.v + row.n, (int64_t)id, 0);
+			}
+			row.v[row.n++] = ' ';
+		}
+		row.v[row.n++] = '\n';
+		fwrite(row.v, 1, row.n, out);
 		uint32_t ls = p->samples.v[i].labels;
 		if (ls == 0)
 			continue;
@@ -274,6 +311,7 @@ out:
 	free(lines);
 	free(sl.v);
 	free(nl.v);
+	free(row.v);
 	if (rc < 0)
 		return cprof_seterr(err, rc, "%s", cprof_strerror(rc));
 	if (ferror(out))
