@@ -40,6 +40,12 @@ int cp_reserve(void **pv, size_t *cap, size_t need, size_t el);
 	(CP_RESERVE(vec, (vec).n + 1) ? CPROF_ENOMEM : ((vec).v[(vec).n++] = (val), 0))
 #define CP_FREE(vec) do { free((vec).v); (vec).v = NULL; (vec).n = (vec).cap = 0; } while (0)
 
+/* Recompute every stack's hash and rebuild the stack index (sized for the
+ * stacks there are), after stack_locs was rewritten in place, e.g. through
+ * a permutation of location indices, which keeps distinct stacks distinct.
+ * 0 or CPROF_ENOMEM (the index is then rebuilt by the next intern). */
+int cp_rehash_stacks(cprof_profile *p);
+
 /* 64-bit FNV-1a-style mixing over bytes, and a finaliser for integers. */
 static inline uint64_t cp_hash_bytes(const void *d, size_t n, uint64_t h)
 {

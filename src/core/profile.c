@@ -62,13 +62,26 @@ int cp_reserve(void **pv, size_t *cap, size_t need, size_t el)
 	return 0;
 }
 
+/* Grow an intern index to ncap empty slots.  The old slots are not needed
+ * (every rehash reinserts from the elements), so the table is resized in
+ * place: never the old and the new one at once, and no large free that
+ * would raise malloc's mmap threshold and fragment the heap. */
+static uint32_t *index_resize(uint32_t *h, size_t ncap)
+{
+	size_t bytes = cp_mul(ncap, sizeof *h);
+	if (bytes == SIZE_MAX || !(h = realloc(h, bytes)))
+		return NULL;
+	memset(h, 0, bytes);
+	return h;
+}
+
 /* ---- strings ------------------------------------------------------------- */
 
 static uint64_t str_hash(const char *s, size_t n) { return cp_hash_bytes(s, n, 0); }
 
 static int str_rehash(cprof_profile *p, size_t ncap)
 {
-	uint32_t *h = calloc(ncap, sizeof *h);
+	uint32_t *h = index_resize(p->str_hash, ncap);
 	if (!h)
 		return CPROF_ENOMEM;
 	for (size_t id = 0; id < p->str_off.n; id++) {
@@ -78,7 +91,6 @@ static int str_rehash(cprof_profile *p, size_t ncap)
 			i = (i + 1) & (ncap - 1);
 		h[i] = (uint32_t)id + 1;
 	}
-	free(p->str_hash);
 	p->str_hash = h;
 	p->str_hash_cap = ncap;
 	return 0;
@@ -235,7 +247,7 @@ static uint32_t stack_hash(const uint32_t *locs, size_t n)
  * rehashes the stacks themselves. */
 static int stack_rehash(cprof_profile *p, size_t ncap)
 {
-	uint32_t *h = calloc(ncap, sizeof *h);
+	uint32_t *h = index_resize(p->stack_hash, ncap);
 	if (!h)
 		return CPROF_ENOMEM;
 	for (size_t s = 0; s < cprof_nstacks(p); s++) {
@@ -244,10 +256,26 @@ static int stack_rehash(cprof_profile *p, size_t ncap)
 			i = (i + 1) & (ncap - 1);
 		h[i] = (uint32_t)s + 1;
 	}
-	free(p->stack_hash);
 	p->stack_hash = h;
 	p->stack_hash_cap = ncap;
 	return 0;
+}
+
+int cp_rehash_stacks(cprof_profile *p)
+{
+	size_t ns = cprof_nstacks(p), cap = 256;
+	free(p->stack_hash);            /* before the new one: never both at once */
+	p->stack_hash = NULL;
+	p->stack_hash_cap = 0;
+	p->stack_hv.n = 0;              /* stale until recomputed */
+	if (CP_RESERVE(p->stack_hv, ns))
+		return CPROF_ENOMEM;
+	for (size_t s = 0; s < ns; s++)
+		p->stack_hv.v[s] = stack_hash(cprof_stack_locs(p, s), cprof_stack_len(p, s));
+	p->stack_hv.n = ns;
+	while ((ns + 1) * 2 > cap)
+		cap *= 2;
+	return stack_rehash(p, cap);
 }
 
 int64_t cprof_intern_stack(cprof_profile *p, const uint32_t *locs, size_t n)
@@ -326,7 +354,7 @@ static uint64_t lset_hash(const cprof_label *l, size_t n)
 
 static int lset_rehash(cprof_profile *p, size_t ncap)
 {
-	uint32_t *h = calloc(ncap, sizeof *h);
+	uint32_t *h = index_resize(p->lset_hash, ncap);
 	if (!h)
 		return CPROF_ENOMEM;
 	for (size_t s = 1; s < cprof_nlsets(p); s++) {
@@ -335,7 +363,6 @@ static int lset_rehash(cprof_profile *p, size_t ncap)
 			i = (i + 1) & (ncap - 1);
 		h[i] = (uint32_t)s + 1;
 	}
-	free(p->lset_hash);
 	p->lset_hash = h;
 	p->lset_hash_cap = ncap;
 	return 0;
