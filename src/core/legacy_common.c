@@ -13,8 +13,9 @@
  *
  * The two mapping-line patterns are matched with PCRE2, spelled as pprof
  * spells them but with Go's \s ([\t\n\f\r ]); PCRE's leftmost-first
- * backtracking gives the same captures as Go's regexp.  A match limit keeps
- * hostile lines cheap.
+ * backtracking gives the same captures as Go's regexp.  A match limit and a
+ * look at the leading hex run first (mapping_entry) keep hostile lines
+ * cheap.
  */
 #include "legacy_int.h"
 
@@ -285,14 +286,15 @@ void cp_legacy_free(cp_legacy *b)
 
 static int addr_rehash(cp_legacy *b, size_t ncap)
 {
-	uint32_t *h = calloc(ncap, sizeof *h);
+	struct cp_aslot *h = calloc(ncap, sizeof *h);
 	if (!h)
 		return CPROF_ENOMEM;
 	for (size_t i = 0; i < b->addrs.n; i++) {
 		size_t j = cp_hash_u64(b->addrs.v[i]) & (ncap - 1);
-		while (h[j])
+		while (h[j].idx1)
 			j = (j + 1) & (ncap - 1);
-		h[j] = (uint32_t)i + 1;
+		h[j].addr = b->addrs.v[i];
+		h[j].idx1 = (uint32_t)i + 1;
 	}
 	free(b->ahash);
 	b->ahash = h;
@@ -307,16 +309,18 @@ int cp_legacy_frame(cp_legacy *b, uint64_t addr)
 		return CPROF_ENOMEM;
 	size_t mask = b->ahash_cap - 1, j = cp_hash_u64(addr) & mask;
 	uint32_t idx;
-	while (b->ahash[j]) {
-		idx = b->ahash[j] - 1;
-		if (b->addrs.v[idx] == addr)
+	while (b->ahash[j].idx1) {
+		if (b->ahash[j].addr == addr) {
+			idx = b->ahash[j].idx1 - 1;
 			goto found;
+		}
 		j = (j + 1) & mask;
 	}
 	if (b->addrs.n >= UINT32_MAX - 2 || CP_PUSH(b->addrs, addr))
 		return CPROF_ENOMEM;
 	idx = (uint32_t)b->addrs.n - 1;
-	b->ahash[j] = idx + 1;
+	b->ahash[j].addr = addr;
+	b->ahash[j].idx1 = idx + 1;
 found:
 	if (b->frames.n >= UINT32_MAX - 1)
 		return CPROF_ENOMEM;

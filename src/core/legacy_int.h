@@ -90,7 +90,10 @@ typedef struct cp_legacy {
 	size_t nval;            /* values per sample */
 	bool with_bytes;        /* heap: a numeric label `bytes` per sample */
 	CPROF_VEC(uint64_t) addrs;      /* distinct addresses, in creation order */
-	uint32_t *ahash;                /* index+1 into addrs */
+	struct cp_aslot {               /* address -> index+1 into addrs (0 = empty); */
+		uint64_t addr;          /* the address is kept here so a lookup */
+		uint32_t idx1;          /* touches one cache line */
+	} *ahash;
 	size_t ahash_cap;
 	CPROF_VEC(uint32_t) frames;     /* address indices of all samples */
 	CPROF_VEC(cp_lsample) samples;
