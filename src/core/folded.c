@@ -148,8 +148,9 @@ int cprof_folded_decode(const void *data, size_t len, cprof_profile **out, cprof
 	size_t pos = 0, lineno = 0;
 	bool seen = false;
 	int ret = 0;
-	if (out)
-		*out = NULL;
+	if (!out)
+		return cprof_seterr(err, CPROF_EINVAL, "no place for the profile");
+	*out = NULL;
 	if (!data || len == 0)
 		return CPROF_EUNKNOWN;
 	/* Cheap refusal of binary data before any allocation. */

@@ -121,8 +121,9 @@ int cprof_legacy_gperf_cpu(const void *data, size_t len, cprof_profile **out, cp
 	words r;
 	uint64_t period_us = 0;
 	size_t k;
-	if (out)
-		*out = NULL;
+	if (!out)
+		return cprof_seterr(err, CPROF_EINVAL, "no place for the profile");
+	*out = NULL;
 	if (!data)
 		return CPROF_EUNKNOWN;
 	for (k = 0; k < 4; k++) {

@@ -358,8 +358,9 @@ int cprof_legacy_heap(const void *data, size_t len, cprof_profile **out, cprof_e
 	cp_lines L;
 	header hd;
 	enum hkind kind;
-	if (out)
-		*out = NULL;
+	if (!out)
+		return cprof_seterr(err, CPROF_EINVAL, "no place for the profile");
+	*out = NULL;
 	if (!data)
 		return CPROF_EUNKNOWN;
 	cp_lines_init(&L, data, len);

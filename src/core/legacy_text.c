@@ -86,8 +86,9 @@ int cprof_legacy_count(const void *data, size_t len, cprof_profile **out, cprof_
 	cp_lines L;
 	int r;
 	size_t nl;
-	if (out)
-		*out = NULL;
+	if (!out)
+		return cprof_seterr(err, CPROF_EINVAL, "no place for the profile");
+	*out = NULL;
 	if (!data)
 		return CPROF_EUNKNOWN;
 	cp_lines_init(&L, data, len);
@@ -214,8 +215,9 @@ int cprof_legacy_contention(const void *data, size_t len, cprof_profile **out, c
 {
 	cp_lines L;
 	int r;
-	if (out)
-		*out = NULL;
+	if (!out)
+		return cprof_seterr(err, CPROF_EINVAL, "no place for the profile");
+	*out = NULL;
 	if (!data)
 		return CPROF_EUNKNOWN;
 	cp_lines_init(&L, data, len);

@@ -751,7 +751,9 @@ int cprof_merge(cprof_profile *const *srcs, size_t n, cprof_profile **out, cprof
 {
 	if (out)
 		*out = NULL;
-	if (!srcs || n == 0 || !out)
+	if (!out)
+		return cprof_seterr(err, CPROF_EINVAL, WHAT ": no place for the result");
+	if (!srcs || n == 0)
 		return cprof_seterr(err, CPROF_EINVAL, WHAT ": no profiles to merge");
 	for (size_t k = 0; k < n; k++)
 		if (!srcs[k])
