@@ -12,38 +12,327 @@
  * latter.  Input that is proven to be proto (two time_nanos fields, i.e.
  * concatenated profiles) is not offered to the legacy parsers, as in pprof.
  *
- * Memory: a gzip'd profile.proto (what Go and pprof write) is inflated in
- * windows straight into the proto parser (see cprof_pb_decode), so decoding
- * a file costs the compressed bytes plus the model; only when that fails is
- * the whole input inflated, for the legacy parsers and the error message.
- * cprof_gunzip sizes its buffer from the gzip trailer's ISIZE (the last
- * member's size mod 2^32) so a single member inflates without reallocation.
- * Every buffer is bounded by the caller's maximum, CPROF_ELIMIT past it.
+ * (The judgement "looked like profile.proto" and the concatenation check are
+ * made by the proto decoder, which follows the top-level framing on past its
+ * first error; see cp_pbinfo.)
+ *
+ * Memory: nothing is held whole.  The reader (cp_reader) takes a file
+ * descriptor 128 KiB at a time, or memory, inflates gzip (every member) as it
+ * goes, and fills the proto decoder's 1 MiB window directly; the decoder
+ * parses whole top-level fields out of it.  So decoding a file costs the
+ * model plus ~1.2 MiB, whatever the file's size.  The legacy parsers need
+ * their whole input: when the proto parse fails while the decoder still holds
+ * everything read (in the first window: text and binary legacy inputs fail on
+ * their first bytes), the reader keeps a copy of that and of the rest, up to
+ * CPROF_MAX_INPUT.  A parse that fails later, after a window of well-formed
+ * Profile fields, is reported as such.  gzip, I/O and size errors come first,
+ * as when the input was inflated before parsing: after a parse error the
+ * reader still goes through the rest of a gzip stream to find them.
+ * cprof_gunzip (whole buffers, for callers that want one) runs the same
+ * reader, sizing its buffer from the trailer's ISIZE (the last member's size
+ * mod 2^32) so a single member inflates without reallocation.  Every buffer
+ * is bounded by the caller's maximum, CPROF_ELIMIT past it.
  */
-#include "core_int.h"
+#include "pb_int.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
-/* ---- gunzip ---------------------------------------------------------------- */
+/* ---- the reader --------------------------------------------------------- */
 
-static int zerr(cprof_error *err, const z_stream *z, int r)
+enum { Z_IN_MEMBER, Z_BETWEEN, Z_DONE };
+
+#define READ_CHUNK ((size_t)128 << 10)
+
+static void reader_init(cp_reader *r, size_t max, bool keep)
 {
-	const char *m = z->msg ? z->msg : "unknown error";
-	if (r == Z_MEM_ERROR)
-		return cprof_seterr(err, CPROF_ENOMEM, "out of memory inflating gzip data");
-	if (strcmp(m, "incorrect data check") == 0)
-		return cprof_seterr(err, CPROF_EGZIP, "gzip CRC mismatch: the compressed data is corrupt");
-	if (strcmp(m, "incorrect length check") == 0)
-		return cprof_seterr(err, CPROF_EGZIP, "gzip length mismatch: the compressed data is corrupt");
-	if (strstr(m, "header") || strstr(m, "method"))
-		return cprof_seterr(err, CPROF_EGZIP, "bad gzip header: %s", m);
-	return cprof_seterr(err, CPROF_EGZIP, "corrupt gzip data: %s", m);
+	memset(r, 0, sizeof *r);
+	r->max = max;
+	r->fd = -1;
+	r->keep_want = keep;
+	r->members = 1;
+	r->zstate = -1;         /* not sniffed yet */
 }
+
+void cp_reader_mem(cp_reader *r, const void *data, size_t len, size_t max, bool keep)
+{
+	reader_init(r, max, keep);
+	r->in = data;
+	r->in_n = len;
+	r->in_eof = true;
+	r->in_total = len;
+}
+
+void cp_reader_fd(cp_reader *r, int fd, size_t max, bool keep)
+{
+	reader_init(r, max, keep);
+	r->fd = fd;
+}
+
+void cp_reader_close(cp_reader *r)
+{
+	if (r->zinit)
+		inflateEnd(&r->z);
+	free(r->ibuf);
+	free(r->keep);
+	r->ibuf = r->keep = NULL;
+	r->zinit = false;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int rfail(cp_reader *r, int code, const char *fmt, ...)
+{
+	if (!r->rc) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(r->err.msg, sizeof r->err.msg, fmt, ap);
+		va_end(ap);
+		r->err.code = code;
+		r->rc = code;
+	}
+	return r->rc;
+}
+
+static int zerr(cp_reader *r, int zr)
+{
+	const char *m = r->z.msg ? r->z.msg : "unknown error";
+	if (zr == Z_MEM_ERROR)
+		return rfail(r, CPROF_ENOMEM, "out of memory inflating gzip data");
+	if (strcmp(m, "incorrect data check") == 0)
+		return rfail(r, CPROF_EGZIP, "gzip CRC mismatch: the compressed data is corrupt");
+	if (strcmp(m, "incorrect length check") == 0)
+		return rfail(r, CPROF_EGZIP, "gzip length mismatch: the compressed data is corrupt");
+	if (strstr(m, "header") || strstr(m, "method"))
+		return rfail(r, CPROF_EGZIP, "bad gzip header: %s", m);
+	return rfail(r, CPROF_EGZIP, "corrupt gzip data: %s", m);
+}
+
+/* Make at least `need` (<= READ_CHUNK) input bytes available, unless the
+ * input ends first.  Memory sources have everything from the start. */
+static int src_need(cp_reader *r, size_t need)
+{
+	if (r->fd < 0 || r->in_n >= need || r->in_eof)
+		return r->rc;
+	if (!r->ibuf) {
+		if (!(r->ibuf = malloc(READ_CHUNK)))
+			return rfail(r, CPROF_ENOMEM, "out of memory reading input");
+		r->icap = READ_CHUNK;
+	}
+	if (r->in_n && r->in != r->ibuf)
+		memmove(r->ibuf, r->in, r->in_n);
+	r->in = r->ibuf;
+	while (r->in_n < need && !r->in_eof) {
+		size_t room = r->icap - r->in_n;
+		if (r->in_chunk && room > r->in_chunk)
+			room = r->in_chunk;
+		ssize_t k = read(r->fd, r->ibuf + r->in_n, room);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return rfail(r, CPROF_EIO, "cannot read: %s", strerror(errno));
+		}
+		if (k == 0)
+			r->in_eof = true;
+		r->in_n += (size_t)k;
+		r->in_total += (uint64_t)k;
+		if (r->in_total > r->max)       /* e.g. endless empty gzip members */
+			return rfail(r, CPROF_ELIMIT, "input is larger than the limit of %zu bytes", r->max);
+	}
+	return 0;
+}
+
+static int keep_copy(cp_reader *r, const void *b, size_t n)
+{
+	if (!r->keeping || n == 0)
+		return 0;
+	if (n > r->keep_cap - r->keep_n) {
+		size_t ncap = r->keep_cap ? r->keep_cap : 64 * 1024;
+		while (ncap < r->keep_n + n)
+			ncap = cp_mul(ncap, 2);
+		uint8_t *k = ncap == SIZE_MAX ? NULL : realloc(r->keep, ncap);
+		if (!k)
+			return rfail(r, CPROF_ENOMEM, "out of memory reading input");
+		r->keep = k;
+		r->keep_cap = ncap;
+	}
+	memcpy(r->keep + r->keep_n, b, n);
+	r->keep_n += n;
+	return 0;
+}
+
+void cp_reader_keep_all(cp_reader *r, const void *sofar, size_t n)
+{
+	if (!r->keep_want || r->keeping || !sofar || n != r->out_total)
+		return;
+	size_t cap = n > 64 * 1024 ? n : 64 * 1024;
+	if (!(r->keep = malloc(cap)))
+		return;         /* out of memory: the legacy parsers do without */
+	memcpy(r->keep, sofar, n);
+	r->keep_n = n;
+	r->keep_cap = cap;
+	r->keeping = true;
+}
+
+static int sniff(cp_reader *r)
+{
+	if (src_need(r, 2))
+		return r->rc;
+	r->gz = r->in_n >= 2 && r->in[0] == 0x1f && r->in[1] == 0x8b;
+	r->zstate = Z_IN_MEMBER;
+	return 0;
+}
+
+int cp_reader_force_gz(cp_reader *r)
+{
+	if (sniff(r))
+		return r->rc;
+	if (!r->gz)
+		return rfail(r, CPROF_EGZIP, "bad gzip header: no gzip magic number");
+	return 0;
+}
+
+/* After a member: another member, zero padding to the end, or garbage. */
+static int between_members(cp_reader *r)
+{
+	if (src_need(r, 2))
+		return r->rc;
+	if (r->in_n >= 2 && r->in[0] == 0x1f && r->in[1] == 0x8b) {
+		inflateReset(&r->z);
+		r->members++;
+		r->zstate = Z_IN_MEMBER;
+		return 0;
+	}
+	uint64_t rest = 0;
+	bool garbage = false;
+	for (;;) {
+		for (size_t i = 0; i < r->in_n && !garbage; i++)
+			garbage = r->in[i] != 0;
+		rest += r->in_n;
+		r->in_n = 0;
+		if (r->in_eof)
+			break;
+		if (src_need(r, 1))
+			return r->rc;
+	}
+	if (garbage)
+		return rfail(r, CPROF_EGZIP, "trailing garbage after gzip member %d (%" PRIu64 " bytes)",
+			     r->members, rest);
+	r->zstate = Z_DONE;
+	return 0;
+}
+
+static int read_gz(cp_reader *r, uint8_t *buf, size_t n, size_t *got)
+{
+	size_t have = 0;
+	if (!r->zinit) {
+		if (inflateInit2(&r->z, 15 + 16) != Z_OK)
+			return rfail(r, CPROF_ENOMEM, "out of memory inflating gzip data");
+		r->zinit = true;
+	}
+	while (have < n && r->zstate != Z_DONE) {
+		if (r->zstate == Z_BETWEEN) {
+			if (between_members(r))
+				break;
+			continue;
+		}
+		if (r->in_n == 0 && src_need(r, 1))
+			break;
+		size_t aout = n - have;
+		r->z.next_in = (Bytef *)r->in;
+		r->z.avail_in = (uInt)(r->in_n > UINT_MAX ? UINT_MAX : r->in_n);
+		r->z.next_out = buf + have;
+		r->z.avail_out = (uInt)(aout > UINT_MAX ? UINT_MAX : aout);
+		uInt zin = r->z.avail_in, zout = r->z.avail_out;
+		int zr = inflate(&r->z, Z_NO_FLUSH);
+		r->in += zin - r->z.avail_in;
+		r->in_n -= zin - r->z.avail_in;
+		have += zout - r->z.avail_out;
+		r->out_total += zout - r->z.avail_out;
+		if (r->out_total > r->max) {
+			rfail(r, CPROF_ELIMIT, "decompressed data exceeds the limit of %zu bytes", r->max);
+			break;
+		}
+		if (zr == Z_STREAM_END) {
+			r->zstate = Z_BETWEEN;
+		} else if (zr == Z_BUF_ERROR && r->in_n == 0 && r->in_eof) {
+			/* no progress and nothing more to give it */
+			rfail(r, CPROF_EGZIP, "truncated gzip data: input ends inside member %d "
+			      "after %" PRIu64 " bytes", r->members, r->in_total);
+			break;
+		} else if (zr != Z_OK && zr != Z_BUF_ERROR) {
+			zerr(r, zr);
+			break;
+		}
+	}
+	*got = have;
+	return r->rc;
+}
+
+static int read_raw(cp_reader *r, uint8_t *buf, size_t n, size_t *got)
+{
+	size_t have = 0;
+	if (r->in_n) {
+		size_t k = r->in_n < n ? r->in_n : n;
+		memcpy(buf, r->in, k);
+		r->in += k;
+		r->in_n -= k;
+		have = k;
+	}
+	while (have < n && !r->in_eof && r->fd >= 0) {
+		size_t want = n - have;
+		ssize_t k = read(r->fd, buf + have, want > ((size_t)1 << 30) ? ((size_t)1 << 30) : want);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			rfail(r, CPROF_EIO, "cannot read: %s", strerror(errno));
+			break;
+		}
+		if (k == 0)
+			r->in_eof = true;
+		have += (size_t)k;
+		r->in_total += (uint64_t)k;
+	}
+	r->out_total += have;
+	if (!r->rc && r->out_total > r->max)
+		rfail(r, CPROF_ELIMIT, "input is larger than the limit of %zu bytes", r->max);
+	*got = have;
+	return r->rc;
+}
+
+int cp_reader_read(cp_reader *r, void *buf, size_t n, size_t *got)
+{
+	*got = 0;
+	if (r->rc)
+		return r->rc;
+	if (r->chunk && n > r->chunk)
+		n = r->chunk;
+	if (r->zstate < 0 && sniff(r))
+		return r->rc;
+	if (r->gz ? read_gz(r, buf, n, got) : read_raw(r, buf, n, got))
+		return r->rc;
+	return keep_copy(r, buf, *got);
+}
+
+int cp_reader_drain(cp_reader *r)
+{
+	uint8_t *tmp = malloc(READ_CHUNK);
+	if (!tmp)
+		return rfail(r, CPROF_ENOMEM, "out of memory reading input");
+	size_t got;
+	do {
+		if (cp_reader_read(r, tmp, READ_CHUNK, &got))
+			break;
+	} while (got);
+	free(tmp);
+	return r->rc;
+}
+
+/* ---- gunzip ---------------------------------------------------------------- */
 
 int cprof_gunzip(const void *data, size_t len, size_t max, void **out, size_t *outlen,
 		 cprof_error *err)
@@ -53,8 +342,6 @@ int cprof_gunzip(const void *data, size_t len, size_t max, void **out, size_t *o
 	*out = NULL;
 	*outlen = 0;
 	const uint8_t *in = data;
-	if (len < 2 || in[0] != 0x1f || in[1] != 0x8b)
-		return cprof_seterr(err, CPROF_EGZIP, "bad gzip header: no gzip magic number");
 
 	/* The buffer may reach max+1 bytes: filling it proves the output is
 	 * larger than max.  Start from the trailer's ISIZE when it is plausible
@@ -76,82 +363,38 @@ int cprof_gunzip(const void *data, size_t len, size_t max, void **out, size_t *o
 	if (guess > hard)
 		guess = hard;
 
-	uint8_t *buf = malloc(guess);
-	if (!buf)
-		return cprof_seterr(err, CPROF_ENOMEM, "out of memory inflating gzip data");
-	size_t cap = guess, n = 0, pos = 0;
-	int members = 1, rc = 0;
-	z_stream z;
-	memset(&z, 0, sizeof z);
-	if (inflateInit2(&z, 15 + 16) != Z_OK) {
-		free(buf);
-		return cprof_seterr(err, CPROF_ENOMEM, "out of memory inflating gzip data");
-	}
-	for (;;) {
+	cp_reader r;
+	cp_reader_mem(&r, data, len, max, false);
+	uint8_t *buf = NULL;
+	size_t cap = 0, n = 0;
+	int rc = cp_reader_force_gz(&r);
+	while (!rc) {
 		if (n == cap) {
-			if (cap >= hard) {
-				rc = cprof_seterr(err, CPROF_ELIMIT,
-						  "decompressed data exceeds the limit of %zu bytes", max);
+			if (cap >= hard) {      /* the reader stops past max first */
+				rc = rfail(&r, CPROF_ELIMIT,
+					   "decompressed data exceeds the limit of %zu bytes", max);
 				break;
 			}
-			size_t ncap = cp_mul(cap, 2);
+			size_t ncap = cap ? cp_mul(cap, 2) : guess;
 			if (ncap > hard)
 				ncap = hard;
 			uint8_t *nb = realloc(buf, ncap);
 			if (!nb) {
-				rc = cprof_seterr(err, CPROF_ENOMEM, "out of memory inflating gzip data");
+				rc = rfail(&r, CPROF_ENOMEM, "out of memory inflating gzip data");
 				break;
 			}
 			buf = nb;
 			cap = ncap;
 		}
-		size_t ain = len - pos, aout = cap - n;
-		z.next_in = (Bytef *)(in + pos);
-		z.avail_in = (uInt)(ain > UINT_MAX ? UINT_MAX : ain);
-		z.next_out = buf + n;
-		z.avail_out = (uInt)(aout > UINT_MAX ? UINT_MAX : aout);
-		uInt zin = z.avail_in, zout = z.avail_out;
-		int r = inflate(&z, Z_NO_FLUSH);
-		pos += zin - z.avail_in;
-		n += zout - z.avail_out;
-		if (n > max) {
-			rc = cprof_seterr(err, CPROF_ELIMIT,
-					  "decompressed data exceeds the limit of %zu bytes", max);
-			break;
-		}
-		if (r == Z_STREAM_END) {
-			if (pos == len)
-				break;
-			if (len - pos >= 2 && in[pos] == 0x1f && in[pos + 1] == 0x8b) {
-				inflateReset(&z);
-				members++;
-				continue;
-			}
-			size_t k = pos;
-			while (k < len && in[k] == 0)
-				k++;
-			if (k == len)   /* zero padding after the last member */
-				break;
-			rc = cprof_seterr(err, CPROF_EGZIP,
-					  "trailing garbage after gzip member %d (%zu bytes)",
-					  members, len - pos);
-			break;
-		}
-		if (r == Z_OK)
-			continue;
-		if (r == Z_BUF_ERROR) {
-			if (z.avail_out == 0)
-				continue;       /* output full: grow */
-			/* no progress with room to write: the input ran out */
-			rc = cprof_seterr(err, CPROF_EGZIP,
-					  "truncated gzip data: input ends inside member %d "
-					  "after %zu bytes", members, len);
-			break;
-		}
-		rc = zerr(err, &z, r);
-		break;
+		size_t got;
+		rc = cp_reader_read(&r, buf + n, cap - n, &got);
+		n += got;
+		if (!rc && got == 0)
+			break;          /* the end */
 	}
-	inflateEnd(&z);
+	if (rc)
+		cprof_seterr(err, rc, "%s", r.err.msg);
+	cp_reader_close(&r);
 	if (rc) {
 		free(buf);
 		return rc;
@@ -161,6 +404,8 @@ int cprof_gunzip(const void *data, size_t len, size_t max, void **out, size_t *o
 		if (nb)
 			buf = nb;
 	}
+	if (!buf && !(buf = malloc(1)))
+		return cprof_seterr(err, CPROF_ENOMEM, "out of memory inflating gzip data");
 	*out = buf;
 	*outlen = n;
 	return 0;
@@ -251,99 +496,25 @@ out:
 
 /* ---- format dispatch ----------------------------------------------------- */
 
-/* Walk the top-level fields as profile.proto would have them.  Returns
- * whether the bytes look like a Profile message (several known fields with
- * the right wire types, or a complete walk that includes a string table);
- * *concat is set when a second time_nanos follows a nonzero one. */
-static bool looks_like_proto(const uint8_t *p, size_t len, bool *concat)
-{
-	/* wire type each Profile field must have (13, comment, may be packed) */
-	static const signed char want[16] = { -1, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 2, 0, -2, 0, 0 };
-	const uint8_t *end = p + len;
-	size_t known = 0, delimited = 0;
-	bool strtab = false, had_time = false;
-	*concat = false;
-	while (p < end) {
-		uint64_t tag = 0, v = 0;
-		unsigned shift = 0;
-		for (;;) {             /* tag varint */
-			if (p >= end || shift > 63)
-				return known >= 3 && delimited >= 1;
-			tag |= (uint64_t)(*p & 0x7f) << shift;
-			shift += 7;
-			if (!(*p++ & 0x80))
-				break;
-		}
-		uint64_t field = tag >> 3;
-		unsigned wt = (unsigned)(tag & 7);
-		if (field == 0)
-			break;
-		if (wt == 0 || wt == 2) {
-			shift = 0;
-			for (;;) {
-				if (p >= end || shift > 63)
-					return known >= 3 && delimited >= 1;
-				v |= (uint64_t)(*p & 0x7f) << shift;
-				shift += 7;
-				if (!(*p++ & 0x80))
-					break;
-			}
-			if (wt == 2) {
-				if (v > (uint64_t)(end - p))
-					break;
-				p += v;
-			}
-		} else if (wt == 1 || wt == 5) {
-			size_t k = wt == 1 ? 8 : 4;
-			if ((size_t)(end - p) < k)
-				break;
-			p += k;
-		} else {
-			break;
-		}
-		if (field < 16) {
-			int w = want[field];
-			if (w == -2 ? (wt != 0 && wt != 2) : (int)wt != w)
-				break;
-			known++;
-			if (wt == 2)
-				delimited++;
-			if (field == 6)
-				strtab = true;
-			if (field == 9) {
-				if (had_time) {
-					*concat = true;
-					return true;
-				}
-				had_time = v != 0;
-			}
-		}
-	}
-	return (known >= 3 && delimited >= 1) || (p == end && strtab);
-}
-
 typedef int (*legacy_fn)(const void *, size_t, cprof_profile **, cprof_error *);
 
-static int decode_raw(const void *data, size_t len, cprof_profile **out, cprof_error *err)
+/* The proto parse failed (prc, perr): decide what the input is, in pprof's
+ * order.  data/len is the whole input, or NULL when the parse failed too far
+ * in for the tee to have kept it: such input has been well-formed Profile
+ * fields for megabytes, and is not offered to the legacy parsers. */
+static int after_proto(const void *data, size_t len, int prc, const cprof_error *perr,
+		       const cp_pbinfo *info, cprof_profile **out, cprof_error *err)
 {
-	if (len == 0)
-		return cprof_seterr(err, CPROF_EEMPTY, "empty input file");
-	cprof_error perr = { 0, "" };
-	int rc = cprof_pb_decode(data, len, out, &perr);
-	if (rc == 0)
-		return 0;
-	if (rc == CPROF_ENOMEM)
-		return cprof_seterr(err, rc, "%s", perr.msg);
-	bool concat;
-	bool proto = looks_like_proto(data, len, &concat);
-	if (concat)
+	if (prc == CPROF_ENOMEM || prc == CPROF_EEMPTY)
+		return cprof_seterr(err, prc, "%s", perr->msg);
+	if (info->concat)
 		return cprof_seterr(err, CPROF_EFORMAT, "concatenated profiles detected");
 
 	static const legacy_fn legacy[] = {
 		cprof_legacy_gperf_cpu, cprof_legacy_heap, cprof_legacy_count,
 		cprof_legacy_contention, cprof_folded_decode,
 	};
-	for (size_t i = 0; i < sizeof legacy / sizeof *legacy; i++) {
+	for (size_t i = 0; data && i < sizeof legacy / sizeof *legacy; i++) {
 		cprof_error lerr = { 0, "" };
 		cprof_profile *p = NULL;
 		int lr = legacy[i](data, len, &p, &lerr);
@@ -355,9 +526,27 @@ static int decode_raw(const void *data, size_t len, cprof_profile **out, cprof_e
 		if (lr != CPROF_EUNKNOWN && lr != 0)
 			return cprof_seterr(err, lr, "%s", lerr.msg[0] ? lerr.msg : cprof_strerror(lr));
 	}
-	if (proto)
-		return cprof_seterr(err, rc, "%s", perr.msg);
+	if (info->proto)
+		return cprof_seterr(err, prc, "%s", perr->msg);
 	return cprof_seterr(err, CPROF_EUNKNOWN, "unrecognized profile format");
+}
+
+/* Stream the reader into the proto decoder; when that fails, read the rest
+ * (into the tee if it still holds the whole input, so the legacy parsers
+ * get it; through gzip at least, whose errors come first) and dispatch. */
+static int decode_reader(cp_reader *r, cprof_profile **out, cprof_error *err)
+{
+	cprof_error perr = { 0, "" };
+	cp_pbinfo info;
+	int rc = cp_pb_decode_reader(r, out, &perr, &info);
+	if (rc == 0)
+		return 0;
+	if (info.from_reader)
+		return cprof_seterr(err, rc, "%s", perr.msg);
+	if (rc != CPROF_ENOMEM && rc != CPROF_EEMPTY && (r->keeping || r->gz) &&
+	    cp_reader_drain(r))
+		return cprof_seterr(err, r->rc, "%s", r->err.msg);
+	return after_proto(r->keeping ? r->keep : NULL, r->keep_n, rc, &perr, &info, out, err);
 }
 
 static bool is_gzip(const void *data, size_t len)
@@ -373,27 +562,18 @@ int cprof_decode(const void *data, size_t len, cprof_profile **out, cprof_error 
 	*out = NULL;
 	if (len == 0)
 		return cprof_seterr(err, CPROF_EEMPTY, "empty input file");
-	if (!is_gzip(data, len))
-		return decode_raw(data, len, out, err);
-
-	/* The common case, gzip'd profile.proto, streams: cprof_pb_decode
-	 * inflates window by window into the parser.  Anything else takes the
-	 * slow path below, which inflates the whole input first, so gzip
-	 * errors, legacy formats and the choice of message are handled in one
-	 * place. */
-	cprof_error serr = { 0, "" };
-	int rc = cprof_pb_decode(data, len, out, &serr);
-	if (rc == 0)
-		return 0;
-	if (rc == CPROF_ENOMEM || rc == CPROF_ELIMIT)
-		return cprof_seterr(err, rc, "%s", serr.msg);
-	void *raw;
-	size_t rlen;
-	rc = cprof_gunzip(data, len, CPROF_MAX_INPUT, &raw, &rlen, err);
-	if (rc)
-		return rc;
-	rc = decode_raw(raw, rlen, out, err);
-	free(raw);
+	if (!is_gzip(data, len)) {
+		cprof_error perr = { 0, "" };
+		cp_pbinfo info;
+		int rc = cp_pb_decode_mem(data, len, out, &perr, &info);
+		if (rc == 0)
+			return 0;
+		return after_proto(data, len, rc, &perr, &info, out, err);
+	}
+	cp_reader r;
+	cp_reader_mem(&r, data, len, CPROF_MAX_INPUT, true);
+	int rc = decode_reader(&r, out, err);
+	cp_reader_close(&r);
 	return rc;
 }
 
@@ -402,12 +582,26 @@ int cprof_decode_file(const char *path, cprof_profile **out, cprof_error *err)
 	if (!path || !out)
 		return cprof_seterr(err, CPROF_EINVAL, "cprof_decode_file: bad arguments");
 	*out = NULL;
-	void *data;
-	size_t len;
-	int rc = cprof_read_file(path, CPROF_MAX_INPUT, &data, &len, err);
-	if (rc)
-		return rc;
-	rc = cprof_decode(data, len, out, err);
-	free(data);
+	bool is_stdin = strcmp(path, "-") == 0;
+	int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cprof_seterr(err, CPROF_EIO, "cannot open: %s", strerror(errno));
+	int rc;
+	struct stat st;
+	if (fstat(fd, &st)) {
+		rc = cprof_seterr(err, CPROF_EIO, "cannot stat: %s", strerror(errno));
+	} else if (S_ISDIR(st.st_mode)) {
+		rc = cprof_seterr(err, CPROF_EIO, "cannot read: %s", strerror(EISDIR));
+	} else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > CPROF_MAX_INPUT) {
+		rc = cprof_seterr(err, CPROF_ELIMIT, "input is larger than the limit of %zu bytes",
+				  (size_t)CPROF_MAX_INPUT);
+	} else {
+		cp_reader r;
+		cp_reader_fd(&r, fd, CPROF_MAX_INPUT, true);
+		rc = decode_reader(&r, out, err);
+		cp_reader_close(&r);
+	}
+	if (!is_stdin)
+		close(fd);
 	return rc;
 }

@@ -1,7 +1,11 @@
 /*
- * pb_decode.c - profile.proto (raw, already inflated bytes) into the model.
+ * pb_decode.c - profile.proto into the model, from memory or streamed from
+ * a reader (pb_int.h: a descriptor or memory, inflated on the fly).
  *
  * One forward pass over the top-level Profile message, then a short fix-up.
+ * Streamed input arrives in a 1 MiB window from which whole top-level fields
+ * are parsed as they complete (the window grows only for a larger field), so
+ * neither the compressed nor the inflated input is ever held whole.
  * Producers order fields freely (Go writes time_nanos first, interleaves
  * locations, functions and samples, puts mappings near the end and the string
  * table last; pprof writes samples before the locations they name), so:
@@ -14,7 +18,9 @@
  *     At the end every placeholder must have been defined (an undefined
  *     mapping is forgiven and dropped, as pprof does), and tables whose
  *     definition order differs from index order are permuted back to
- *     definition order, so that output order follows the input.
+ *     definition order, so that output order follows the input (stacks are
+ *     rewritten in place, not re-interned).  While every id is its index + 1,
+ *     as Go and pprof number them, the id map is not even looked at.
  *   - String fields hold raw string-table indices until the end.  Each
  *     string_table entry is interned as it arrives (so nothing points into the
  *     input) and smap[raw] = interned id is recorded; when that map is not the
@@ -33,9 +39,13 @@
  * input.  The schema is at most three messages deep and unknown fields are
  * skipped without descending into them, so there is no recursion to bound.
  * Errors are CPROF_EFORMAT (CPROF_ENOMEM when out of memory) with a message
- * naming the field and, for wire-level problems, the byte offset.
+ * naming the field and, for wire-level problems, the byte offset.  After an
+ * error the top-level framing is still followed to the end of the input
+ * (walk(), payloads skipped, not held) when the caller wants to know whether
+ * the input looked like profile.proto at all and whether it is two profiles
+ * concatenated: pprof's dispatch decides on the whole input.
  */
-#include "core_int.h"
+#include "pb_int.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -55,6 +65,8 @@ typedef struct idmap {
 	CPROF_VEC(uint8_t) defined;     /* per index */
 	CPROF_VEC(uint32_t) order;      /* indices in definition order */
 	bool in_order;                  /* order[k] == k so far */
+	bool ident;                     /* id == index + 1 for every entry so far
+					 * (what Go and pprof write): no lookup */
 } idmap;
 
 static void idmap_free(idmap *m)
@@ -68,6 +80,12 @@ static void idmap_free(idmap *m)
 
 static bool idmap_find(const idmap *m, uint64_t id, uint32_t *idx)
 {
+	if (m->ident) {
+		if (id - 1 >= m->n)     /* id 0 wraps */
+			return false;
+		*idx = (uint32_t)(id - 1);
+		return true;
+	}
 	if (id < m->dcap && m->dense[id]) {
 		*idx = m->dense[id] - 1;
 		return true;
@@ -128,6 +146,8 @@ static int idmap_add(idmap *m, uint64_t id, uint32_t idx)
 	if (CP_PUSH(m->defined, 0))
 		return CPROF_ENOMEM;
 	m->n++;
+	if (id != (uint64_t)idx + 1)
+		m->ident = false;       /* the dense array and hash have every id */
 	size_t bound = cp_add(cp_mul(m->n, 4), 1024);
 	if (id < m->dcap) {
 		m->dense[id] = idx + 1;
@@ -195,6 +215,16 @@ typedef struct dec {
 	CPROF_VEC(int64_t) s_vals;
 	CPROF_VEC(cprof_label) s_labs;
 	CPROF_VEC(cprof_line) s_lines;
+
+	/* the top-level framing, followed for the dispatch (see track) */
+	struct {
+		size_t known, delimited;
+		bool strtab, had_time, concat;
+		bool stopped;           /* the framing broke: the walk ends there */
+		bool in_len;            /* skipping a length-delimited payload ... */
+		uint64_t skip, len_num; /* ... of skip more bytes, of field len_num */
+	} w;
+	bool walk_on;                   /* after an error, walk to the end (cp_pbinfo wanted) */
 } dec;
 
 __attribute__((format(printf, 2, 3)))
@@ -525,7 +555,9 @@ static int parse_sample(dec *d, const uint8_t *p, const uint8_t *end)
 					if (r)
 						return varint_err(d, r, at, "sample.location_id");
 					uint32_t idx;
-					if (id < m->dcap && m->dense[id])
+					if (m->ident && id - 1 < m->n)
+						idx = (uint32_t)(id - 1);
+					else if (!m->ident && id < m->dcap && m->dense[id])
 						idx = m->dense[id] - 1;
 					else if (loc_ref(d, id, &idx))
 						return d->rc;
@@ -765,119 +797,234 @@ static int add_comment(dec *d, uint64_t raw)
 	return cprof_add_comment(d->p, s) ? nomem(d) : 0;
 }
 
+/* The wire type each Profile field must have (13, comment, may be packed). */
+static const signed char top_wt[16] = { -1, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 2, 0, -2, 0, 0 };
+
+/* Count one whole, well-framed top-level field towards the dispatch's
+ * judgement of the input (pprof's: does it look like profile.proto at all?
+ * is it two profiles concatenated?).  False when the walk must stop there:
+ * a wire type that field cannot have, or a second time_nanos after a
+ * nonzero one. */
+static bool track(dec *d, uint64_t num, unsigned wt, uint64_t v)
+{
+	if (num >= 16)
+		return true;
+	int w = top_wt[num];
+	if (w == -2 ? (wt != WT_VARINT && wt != WT_LEN) : (int)wt != w)
+		return false;
+	d->w.known++;
+	if (wt == WT_LEN)
+		d->w.delimited++;
+	if (num == 6)
+		d->w.strtab = true;
+	if (num == 9) {
+		if (d->w.had_time) {
+			d->w.concat = true;
+			return false;
+		}
+		d->w.had_time = v != 0;
+	}
+	return true;
+}
+
+/* After a parse error: go on through the top-level framing only, skipping
+ * payloads (which need not fit a window), until the input ends or the
+ * framing breaks.  Streaming as parse_profile is; *used as there. */
+static void walk(dec *d, const uint8_t *p, const uint8_t *end, bool last, size_t *used)
+{
+	const uint8_t *start = p;
+	while (!d->w.stopped) {
+		if (d->w.in_len) {
+			size_t k = (size_t)(end - p) < d->w.skip ? (size_t)(end - p) : (size_t)d->w.skip;
+			p += k;
+			d->w.skip -= k;
+			if (d->w.skip) {
+				if (last)       /* the payload runs past the end */
+					d->w.stopped = true;
+				break;
+			}
+			d->w.in_len = false;
+			if (!track(d, d->w.len_num, WT_LEN, 0)) {
+				d->w.stopped = true;
+				break;
+			}
+		}
+		if (p == end)
+			break;
+		const uint8_t *q = p;
+		uint64_t tag, v = 0;
+		int r = get_varint(&q, end, &tag);
+		unsigned wt = (unsigned)(tag & 7);
+		if (!r && tag >> 3 == 0)
+			r = 2;
+		if (!r) {
+			switch (wt) {
+			case WT_VARINT:
+				r = get_varint(&q, end, &v);
+				break;
+			case WT_LEN:
+				r = get_varint(&q, end, &v);
+				if (!r && v > CPROF_MAX_INPUT)
+					r = 2;
+				break;
+			case WT_I64:
+			case WT_I32: {
+				size_t k = wt == WT_I64 ? 8 : 4;
+				if ((size_t)(end - q) < k)
+					r = 1;
+				else
+					q += k;
+				break;
+			}
+			default:
+				r = 2;
+			}
+		}
+		if (r == 1 && !last)
+			break;          /* the rest of the header is in the next window */
+		if (r) {
+			d->w.stopped = true;
+			break;
+		}
+		p = q;
+		if (wt == WT_LEN) {
+			d->w.in_len = true;
+			d->w.skip = v;
+			d->w.len_num = tag >> 3;
+		} else if (!track(d, tag >> 3, wt, v)) {
+			d->w.stopped = true;
+			break;
+		}
+	}
+	*used = (size_t)(p - start);
+}
+
+static int top_field(dec *d, const fld *fp);
+
 /* Parse the top-level fields in [p, end).  With `last` false the bytes are a
  * window of a stream: a field cut off at the end is left for the next call
- * and *used says how far parsing got. */
+ * and *used says how far parsing got.  On an error inside a field *used is
+ * past it, so walk() can go on from there; d->w.stopped says it cannot. */
 static int parse_profile(dec *d, const uint8_t *p, const uint8_t *end, bool last,
 			 size_t *used)
 {
 	const uint8_t *start = p;
+	fld f;
+	*used = 0;
+	while (p < end) {
+		if (!last && field_complete(p, end) == 0)
+			break;
+		if (next_field(d, &p, end, &f, "profile")) {
+			d->w.stopped = true;
+			return d->rc;
+		}
+		*used = (size_t)(p - start);
+		if (!track(d, f.num, f.wt, f.v))
+			d->w.stopped = true;        /* and top_field fails */
+		if (f.num <= 15 && top_field(d, &f))
+			return d->rc;
+	}
+	return 0;
+}
+
+/* One top-level field (number 1..15) of the Profile message. */
+static int top_field(dec *d, const fld *fp)
+{
 	static const char *const names[] = { NULL, "sample_type", "sample", "mapping",
 		"location", "function", "string_table", "drop_frames", "keep_frames",
 		"time_nanos", "duration_nanos", "period_type", "period", "comment",
 		"default_sample_type", "doc_url" };
 	cprof_profile *pr = d->p;
-	fld f;
-	d->base = start;
-	*used = 0;
-	while (p < end) {
-		if (!last && field_complete(p, end) == 0)
-			break;
-		if (next_field(d, &p, end, &f, "profile"))
+	const fld f = *fp;
+	const char *name = names[f.num];
+	switch (f.num) {
+	case 1: {
+		cprof_vtype vt;
+		if (want_len(d, &f, "profile", name) ||
+		    parse_vtype(d, f.data, f.data + f.len, "sample_type", &vt))
 			return d->rc;
-		*used = (size_t)(p - start);
-		if (f.num > 15)
-			continue;
-		const char *name = names[f.num];
-		switch (f.num) {
-		case 1: {
-			cprof_vtype vt;
-			if (want_len(d, &f, "profile", name) ||
-			    parse_vtype(d, f.data, f.data + f.len, "sample_type", &vt))
+		if (d->vt_committed)
+			d->vt_late = true;
+		if (CP_PUSH(d->vt, vt))
+			return nomem(d);
+		break;
+	}
+	case 2:
+		if (want_len(d, &f, "profile", name) || parse_sample(d, f.data, f.data + f.len))
+			return d->rc;
+		break;
+	case 3:
+		if (want_len(d, &f, "profile", name) ||
+		    parse_mapping(d, f.data, f.data + f.len, f.at))
+			return d->rc;
+		break;
+	case 4:
+		if (want_len(d, &f, "profile", name) ||
+		    parse_location(d, f.data, f.data + f.len, f.at))
+			return d->rc;
+		break;
+	case 5:
+		if (want_len(d, &f, "profile", name) ||
+		    parse_function(d, f.data, f.data + f.len, f.at))
+			return d->rc;
+		break;
+	case 6: {
+		if (want_len(d, &f, "profile", name))
+			return d->rc;
+		if (d->smap.n == 0 && f.len != 0)
+			return fail(d, "string_table[0] must be the empty string, found \"%.*s\"",
+				    (int)(f.len > 40 ? 40 : f.len), (const char *)f.data);
+		if (d->smap.n >= UINT32_MAX - 1)
+			return fail(d, "string table too large");
+		cprof_str id = cprof_intern(pr, (const char *)f.data, f.len);
+		if (id == CPROF_NONE || CP_PUSH(d->smap, id))
+			return nomem(d);
+		if (id != d->smap.n - 1)
+			d->str_identity = false;
+		break;
+	}
+	case 9:
+		if (want_varint(d, &f, "profile", name))
+			return d->rc;
+		if (pr->time_nanos != 0)
+			return fail(d, "concatenated profiles detected (second time_nanos at offset %zu)",
+				    off(d, f.at));
+		pr->time_nanos = (int64_t)f.v;
+		break;
+	case 11:
+		if (want_len(d, &f, "profile", name) ||
+		    parse_vtype(d, f.data, f.data + f.len, "period_type", &pr->period_type))
+			return d->rc;
+		break;
+	case 13:
+		if (f.wt == WT_VARINT) {
+			if (add_comment(d, f.v))
 				return d->rc;
-			if (d->vt_committed)
-				d->vt_late = true;
-			if (CP_PUSH(d->vt, vt))
-				return nomem(d);
-			break;
-		}
-		case 2:
-			if (want_len(d, &f, "profile", name) || parse_sample(d, f.data, f.data + f.len))
-				return d->rc;
-			break;
-		case 3:
-			if (want_len(d, &f, "profile", name) ||
-			    parse_mapping(d, f.data, f.data + f.len, f.at))
-				return d->rc;
-			break;
-		case 4:
-			if (want_len(d, &f, "profile", name) ||
-			    parse_location(d, f.data, f.data + f.len, f.at))
-				return d->rc;
-			break;
-		case 5:
-			if (want_len(d, &f, "profile", name) ||
-			    parse_function(d, f.data, f.data + f.len, f.at))
-				return d->rc;
-			break;
-		case 6: {
-			if (want_len(d, &f, "profile", name))
-				return d->rc;
-			if (d->smap.n == 0 && f.len != 0)
-				return fail(d, "string_table[0] must be the empty string, found \"%.*s\"",
-					    (int)(f.len > 40 ? 40 : f.len), (const char *)f.data);
-			if (d->smap.n >= UINT32_MAX - 1)
-				return fail(d, "string table too large");
-			cprof_str id = cprof_intern(pr, (const char *)f.data, f.len);
-			if (id == CPROF_NONE || CP_PUSH(d->smap, id))
-				return nomem(d);
-			if (id != d->smap.n - 1)
-				d->str_identity = false;
-			break;
-		}
-		case 9:
-			if (want_varint(d, &f, "profile", name))
-				return d->rc;
-			if (pr->time_nanos != 0)
-				return fail(d, "concatenated profiles detected (second time_nanos at offset %zu)",
-					    off(d, f.at));
-			pr->time_nanos = (int64_t)f.v;
-			break;
-		case 11:
-			if (want_len(d, &f, "profile", name) ||
-			    parse_vtype(d, f.data, f.data + f.len, "period_type", &pr->period_type))
-				return d->rc;
-			break;
-		case 13:
-			if (f.wt == WT_VARINT) {
-				if (add_comment(d, f.v))
+		} else if (f.wt == WT_LEN) {
+			const uint8_t *q = f.data, *qe = f.data + f.len;
+			while (q < qe) {
+				uint64_t v;
+				const uint8_t *at = q;
+				int r = get_varint(&q, qe, &v);
+				if (r)
+					return varint_err(d, r, at, "profile.comment");
+				if (add_comment(d, v))
 					return d->rc;
-			} else if (f.wt == WT_LEN) {
-				const uint8_t *q = f.data, *qe = f.data + f.len;
-				while (q < qe) {
-					uint64_t v;
-					const uint8_t *at = q;
-					int r = get_varint(&q, qe, &v);
-					if (r)
-						return varint_err(d, r, at, "profile.comment");
-					if (add_comment(d, v))
-						return d->rc;
-				}
-			} else {
-				return wrong_type(d, &f, "profile", name, "varint or packed");
 			}
-			break;
-		default:        /* 7, 8, 10, 12, 14, 15: singular int64 */
-			if (want_varint(d, &f, "profile", name))
-				return d->rc;
-			switch (f.num) {
-			case 7: if (sidx(d, f.v, "drop_frames", &pr->drop_frames)) return d->rc; break;
-			case 8: if (sidx(d, f.v, "keep_frames", &pr->keep_frames)) return d->rc; break;
-			case 10: pr->duration_nanos = (int64_t)f.v; break;
-			case 12: pr->period = (int64_t)f.v; break;
-			case 14: if (sidx(d, f.v, "default_sample_type", &pr->default_sample_type)) return d->rc; break;
-			case 15: if (sidx(d, f.v, "doc_url", &pr->doc_url)) return d->rc; break;
-			}
+		} else {
+			return wrong_type(d, &f, "profile", name, "varint or packed");
+		}
+		break;
+	default:        /* 7, 8, 10, 12, 14, 15: singular int64 */
+		if (want_varint(d, &f, "profile", name))
+			return d->rc;
+		switch (f.num) {
+		case 7: if (sidx(d, f.v, "drop_frames", &pr->drop_frames)) return d->rc; break;
+		case 8: if (sidx(d, f.v, "keep_frames", &pr->keep_frames)) return d->rc; break;
+		case 10: pr->duration_nanos = (int64_t)f.v; break;
+		case 12: pr->period = (int64_t)f.v; break;
+		case 14: if (sidx(d, f.v, "default_sample_type", &pr->default_sample_type)) return d->rc; break;
+		case 15: if (sidx(d, f.v, "doc_url", &pr->doc_url)) return d->rc; break;
 		}
 	}
 	return 0;
@@ -1000,8 +1147,7 @@ static int fix_order(dec *d)
 		return d->rc;
 	if (!nx)
 		return 0;
-	/* locations move: rewrite the lines in the new order and re-intern
-	 * every stack with the new indices (a bijection, so stack i stays i) */
+	/* locations move: rewrite them and their lines in the new order */
 	size_t nl = p->locations.n;
 	cprof_location *nlocs = malloc(cp_mul(nl, sizeof *nlocs));
 	cprof_line *nlines = malloc(cp_mul(p->lines.n ? p->lines.n : 1, sizeof *nlines));
@@ -1027,29 +1173,14 @@ static int fix_order(dec *d)
 	free(nlocs);
 	free(nlines);
 
-	__typeof__(p->stack_off) soff = p->stack_off;
-	__typeof__(p->stack_locs) slocs = p->stack_locs;
-	memset(&p->stack_off, 0, sizeof p->stack_off);
-	memset(&p->stack_locs, 0, sizeof p->stack_locs);
-	free(p->stack_hash);
-	p->stack_hash = NULL;
-	p->stack_hash_cap = 0;
-	int rc = CP_PUSH(p->stack_off, 0);
-	for (size_t s = 0; !rc && s + 1 < soff.n; s++) {
-		size_t n = soff.v[s + 1] - soff.v[s];
-		uint32_t *v = n ? slocs.v + soff.v[s] : NULL;
-		for (size_t k = 0; k < n; k++)
-			v[k] = nx[v[k]];
-		int64_t r = cprof_intern_stack(p, v, n);
-		if (r < 0)
-			rc = CPROF_ENOMEM;
-		else if ((size_t)r != s)
-			rc = fail(d, "internal error: stack renumbered");
-	}
-	CP_FREE(soff);
-	CP_FREE(slocs);
+	/* Stacks keep their indices: a permutation of location indices cannot
+	 * make two distinct stacks equal, so stack_locs is rewritten in place
+	 * and only the hashes and the index are rebuilt, with no second copy
+	 * of the stack tables. */
+	for (size_t i = 0; i < p->stack_locs.n; i++)
+		p->stack_locs.v[i] = nx[p->stack_locs.v[i]];
 	free(nx);
-	return rc == CPROF_ENOMEM ? nomem(d) : rc;
+	return cp_rehash_stacks(p) ? nomem(d) : 0;
 }
 
 static inline cprof_str remap_s(const dec *d, cprof_str s) { return d->smap.v[s]; }
@@ -1154,43 +1285,33 @@ static int finish(dec *d)
 	return 0;
 }
 
-/* ---- gzip'd input, inflated in windows ------------------------------------ */
+/* ---- streaming ---------------------------------------------------------------- */
 
-static int gz_fail(dec *d, const z_stream *z, int r)
-{
-	const char *m = z->msg ? z->msg : "unknown error";
-	if (d->rc)
-		return d->rc;
-	if (r == Z_MEM_ERROR)
-		return nomem(d);
-	if (strcmp(m, "incorrect data check") == 0)
-		m = "CRC mismatch: the compressed data is corrupt";
-	else if (strcmp(m, "incorrect length check") == 0)
-		m = "length mismatch: the compressed data is corrupt";
-	d->rc = cprof_seterr(d->err, CPROF_EGZIP, "%s%s", strstr(m, "header") || strstr(m, "method")
-			     ? "bad gzip header: " : "gzip: ", m);
-	return d->rc;
-}
+#define WINDOW ((size_t)1 << 20)
 
-/* Inflate (every member of) a gzip stream into a window and parse whole
- * top-level fields out of it as they complete, so the inflated profile is
- * never held at once: the window only has to fit the largest field. */
-static int decode_gz(dec *d, const uint8_t *in, size_t len)
+/* Read the input window by window and parse whole top-level fields out of
+ * each as they complete, so the input is never held at once: the window
+ * only has to fit the largest field.  Parsed bytes are dropped only when the
+ * window is full, so an input that fits one window stays whole in it.
+ * After a parse error the framing is walked on to the end of the input (when
+ * asked), and if nothing was dropped yet the reader is given the input so
+ * far to keep, with all that follows, for the legacy parsers. */
+static int decode_stream(dec *d, cp_reader *r)
 {
-	z_stream z;
-	memset(&z, 0, sizeof z);
-	if (inflateInit2(&z, 15 + 16) != Z_OK)
-		return nomem(d);
-	size_t cap = len < 4096 ? 64 * 1024 : 1024 * 1024;
+	size_t cap = WINDOW, have = 0, pos = 0;     /* win[pos .. have) unparsed */
 	uint8_t *win = malloc(cap);
-	size_t have = 0, pos = 0, total = 0;
-	bool done = false;
-	int members = 1;
+	uint64_t total = 0;
+	bool eof = false;
 	if (!win)
-		nomem(d);
-	while (!d->rc) {
-		if (!done) {
-			if (have == cap) {      /* one field fills the window */
+		return nomem(d);
+	while (!eof) {
+		if (have == cap) {
+			if (pos) {      /* drop what was parsed */
+				memmove(win, win + pos, have - pos);
+				have -= pos;
+				d->base_off += pos;
+				pos = 0;
+			} else {        /* one field fills the window */
 				size_t ncap = cp_mul(cap, 2);
 				uint8_t *nw = ncap == SIZE_MAX ? NULL : realloc(win, ncap);
 				if (!nw) {
@@ -1200,64 +1321,133 @@ static int decode_gz(dec *d, const uint8_t *in, size_t len)
 				win = nw;
 				cap = ncap;
 			}
-			size_t ain = len - pos, aout = cap - have;
-			z.next_in = (Bytef *)(in + pos);
-			z.avail_in = (uInt)(ain > UINT_MAX ? UINT_MAX : ain);
-			z.next_out = win + have;
-			z.avail_out = (uInt)(aout > UINT_MAX ? UINT_MAX : aout);
-			uInt zin = z.avail_in, zout = z.avail_out;
-			int r = inflate(&z, Z_NO_FLUSH);
-			pos += zin - z.avail_in;
-			have += zout - z.avail_out;
-			total += zout - z.avail_out;
-			if (total > CPROF_MAX_INPUT) {
-				d->rc = cprof_seterr(d->err, CPROF_ELIMIT,
-						     "decompressed data exceeds the limit of %zu bytes",
-						     (size_t)CPROF_MAX_INPUT);
-				break;
-			}
-			if (r == Z_STREAM_END) {
-				size_t k = pos;
-				if (len - pos >= 2 && in[pos] == 0x1f && in[pos + 1] == 0x8b) {
-					inflateReset(&z);
-					members++;
-				} else {
-					while (k < len && in[k] == 0)
-						k++;
-					if (k != len) {
-						d->rc = cprof_seterr(d->err, CPROF_EGZIP,
-								     "trailing garbage after gzip member %d", members);
-						break;
-					}
-					done = true;
-				}
-			} else if (r == Z_BUF_ERROR && z.avail_out > 0) {
-				/* no progress with room to write: the input ran out */
-				d->rc = cprof_seterr(d->err, CPROF_EGZIP,
-						     "truncated gzip data: input ends inside member %d", members);
-				break;
-			} else if (r != Z_OK && r != Z_BUF_ERROR) {
-				gz_fail(d, &z, r);
-				break;
-			}
 		}
-		size_t used;
-		if (parse_profile(d, win, win + have, done, &used))
+		size_t got;
+		if (cp_reader_read(r, win + have, cap - have, &got))
 			break;
-		memmove(win, win + used, have - used);
-		have -= used;
-		d->base_off += used;
-		if (done)
-			break;
+		eof = got == 0;
+		have += got;
+		total += got;
+		size_t used = 0;
+		if (!d->rc) {
+			d->base = win;  /* win[0] is at input offset base_off */
+			if (parse_profile(d, win + pos, win + have, eof, &used)) {
+				cp_reader_keep_all(r, d->base_off == 0 ? win : NULL, have);
+				if (!d->walk_on)
+					d->w.stopped = true;
+			}
+			pos += used;
+		}
+		if (d->rc) {
+			if (d->rc == CPROF_ENOMEM || d->w.stopped)
+				break;
+			walk(d, win + pos, win + have, eof, &used);
+			pos += used;
+			if (d->w.stopped)
+				break;
+		}
 	}
-	inflateEnd(&z);
+	if (!d->rc && !r->rc) {
+		if (total == 0)
+			d->rc = cprof_seterr(d->err, CPROF_EEMPTY, "empty input file");
+		else if (finish(d))
+			cp_reader_keep_all(r, d->base_off == 0 ? win : NULL, have);
+	}
 	free(win);
-	if (!d->rc && total == 0)
-		d->rc = cprof_seterr(d->err, CPROF_EEMPTY, "empty input file");
-	return d->rc;
+	return r->rc ? r->rc : d->rc;
 }
 
 /* ---- entry ------------------------------------------------------------------- */
+
+static void dec_init(dec *d, cprof_error *err)
+{
+	memset(d, 0, sizeof *d);
+	d->err = err;
+	d->str_identity = true;
+	d->bad_nv = -1;
+	d->locs.in_order = d->funcs.in_order = d->maps.in_order = true;
+	d->locs.ident = d->funcs.ident = d->maps.ident = true;
+}
+
+/* Free the decoder's state; hand over the profile or free it. */
+static int dec_done(dec *d, cprof_profile **out, cp_pbinfo *info)
+{
+	idmap_free(&d->locs);
+	idmap_free(&d->funcs);
+	idmap_free(&d->maps);
+	CP_FREE(d->smap);
+	CP_FREE(d->vt);
+	CP_FREE(d->pend);
+	CP_FREE(d->pend_nv);
+	CP_FREE(d->pend_vals);
+	CP_FREE(d->s_locs);
+	CP_FREE(d->s_vals);
+	CP_FREE(d->s_labs);
+	CP_FREE(d->s_lines);
+	if (info) {
+		info->concat = d->w.concat;
+		info->proto = d->w.concat || (d->w.known >= 3 && d->w.delimited >= 1) ||
+			      (!d->w.stopped && d->w.strtab);
+		info->from_reader = false;
+	}
+	if (d->rc) {
+		cprof_profile_free(d->p);
+		d->p = NULL;
+		return d->rc;
+	}
+	*out = d->p;
+	return 0;
+}
+
+int cp_pb_decode_mem(const void *data, size_t len, cprof_profile **out,
+		     cprof_error *err, cp_pbinfo *info)
+{
+	dec d;
+	dec_init(&d, err);
+	d.walk_on = info != NULL;
+	*out = NULL;
+	if (len == 0) {
+		d.rc = cprof_seterr(err, CPROF_EEMPTY, "empty input file");
+		return dec_done(&d, out, info);
+	}
+	if (!(d.p = cprof_profile_new())) {
+		nomem(&d);
+		return dec_done(&d, out, info);
+	}
+	const uint8_t *p = data;
+	size_t used;
+	d.base = p;
+	if (parse_profile(&d, p, p + len, true, &used) == 0)
+		finish(&d);
+	else if (d.walk_on && !d.w.stopped && d.rc != CPROF_ENOMEM)
+		walk(&d, p + used, p + len, true, &used);
+	return dec_done(&d, out, info);
+}
+
+int cp_pb_decode_reader(cp_reader *r, cprof_profile **out, cprof_error *err,
+			cp_pbinfo *info)
+{
+	cprof_error perr = { 0, "" };
+	dec d;
+	dec_init(&d, &perr);
+	d.walk_on = info != NULL;
+	*out = NULL;
+	if (!(d.p = cprof_profile_new()))
+		nomem(&d);
+	else
+		decode_stream(&d, r);
+	bool from_reader = r->rc != 0;
+	if (from_reader) {      /* I/O, gzip and limits come before the parse */
+		d.rc = r->rc;
+		cprof_seterr(err, r->rc, "%s", r->err.msg);
+	} else if (d.rc) {
+		cprof_seterr(err, d.rc, "%s", perr.msg);
+	}
+	int rc = dec_done(&d, out, info);
+	if (info)
+		info->from_reader = from_reader;
+	return rc;
+}
 
 int cprof_pb_decode(const void *data, size_t len, cprof_profile **out, cprof_error *err)
 {
@@ -1267,34 +1457,13 @@ int cprof_pb_decode(const void *data, size_t len, cprof_profile **out, cprof_err
 		return cprof_seterr(err, CPROF_EINVAL, "cprof_pb_decode: bad arguments");
 	if (len == 0)
 		return cprof_seterr(err, CPROF_EEMPTY, "empty input file");
-	dec d = { .err = err, .str_identity = true, .bad_nv = -1 };
-	d.locs.in_order = d.funcs.in_order = d.maps.in_order = true;
-	d.p = cprof_profile_new();
-	if (!d.p)
-		return cprof_seterr(err, CPROF_ENOMEM, "out of memory decoding profile.proto");
-	const uint8_t *p = data;
-	size_t used;
+	const uint8_t *b = data;
 	/* 0x1f would be wire type 7, so gzip can never be mistaken for proto */
-	if (len >= 2 && p[0] == 0x1f && p[1] == 0x8b ? decode_gz(&d, p, len) == 0
-	    : parse_profile(&d, p, p + len, true, &used) == 0)
-		finish(&d);
-
-	idmap_free(&d.locs);
-	idmap_free(&d.funcs);
-	idmap_free(&d.maps);
-	CP_FREE(d.smap);
-	CP_FREE(d.vt);
-	CP_FREE(d.pend);
-	CP_FREE(d.pend_nv);
-	CP_FREE(d.pend_vals);
-	CP_FREE(d.s_locs);
-	CP_FREE(d.s_vals);
-	CP_FREE(d.s_labs);
-	CP_FREE(d.s_lines);
-	if (d.rc) {
-		cprof_profile_free(d.p);
-		return d.rc;
-	}
-	*out = d.p;
-	return 0;
+	if (!(len >= 2 && b[0] == 0x1f && b[1] == 0x8b))
+		return cp_pb_decode_mem(data, len, out, err, NULL);
+	cp_reader r;
+	cp_reader_mem(&r, data, len, CPROF_MAX_INPUT, false);
+	int rc = cp_pb_decode_reader(&r, out, err, NULL);
+	cp_reader_close(&r);
+	return rc;
 }

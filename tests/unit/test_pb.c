@@ -18,12 +18,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <zlib.h>
 
 #include "cprof_core.h"
+#include "pb_int.h"             /* the reader, for window and read boundaries */
 
 /* ---- a minimal protobuf writer ------------------------------------------ */
 
@@ -1414,7 +1417,7 @@ static void test_decode_dispatch(void **state)
 
 /* A gzip'd profile larger than the streaming window, with one field (a
  * string) larger than the window too, decodes as its raw form does. */
-static void test_gzip_streaming_windows(void **state)
+static cprof_profile *big_profile(void)
 {
 	cprof_profile *p = cprof_profile_new();
 	assert_int_equal(cprof_add_vtype(p, S(p, "samples"), S(p, "count")), 0);
@@ -1438,6 +1441,13 @@ static void test_gzip_streaming_windows(void **state)
 		int64_t v = i;
 		assert_true(cprof_add_sample(p, (uint32_t)st, 0, &v) >= 0);
 	}
+	p->time_nanos = 1000;
+	return p;
+}
+
+static void test_gzip_streaming_windows(void **state)
+{
+	cprof_profile *p = big_profile();
 	void *raw, *zb;
 	size_t rn, zn;
 	cprof_error e = { 0, "" };
@@ -1533,6 +1543,413 @@ static void test_files(void **state)
 	cprof_profile_free(p);
 }
 
+/* ---- streaming input: the reader and the windowed decoder ---------------- */
+
+/* Decode through a reader over memory that hands out at most `chunk` bytes
+ * per read, so window boundaries fall everywhere, inside fields too. */
+static int decode_chunked(const void *b, size_t n, size_t chunk, cprof_profile **p,
+			  cprof_error *e, cp_pbinfo *info)
+{
+	cp_reader r;
+	cp_reader_mem(&r, b, n, CPROF_MAX_INPUT, false);
+	r.chunk = chunk;
+	int rc = cp_pb_decode_reader(&r, p, e, info);
+	cp_reader_close(&r);
+	return rc;
+}
+
+static void encode_raw(const cprof_profile *p, pb *w)
+{
+	void *b;
+	size_t n;
+	cprof_error e = { 0, "" };
+	assert_int_equal(cprof_pb_encode(p, false, &b, &n, &e), 0);
+	pb_raw(w, b, n);
+	free(b);
+}
+
+static void test_stream_window_boundaries(void **state)
+{
+	pb w = { 0 }, z = { 0 };
+	cprof_profile *full = full_profile();
+	encode_raw(full, &w);
+	cprof_profile_free(full);
+	cprof_profile *ref = decode_ok(&w);
+	size_t half = w.n / 2;
+	gz(w.b, half, &z);              /* two members, split inside a field */
+	gz(w.b + half, w.n - half, &z);
+	for (size_t chunk = 1; chunk <= 80; chunk += chunk < 40 ? 1 : 13) {
+		cprof_profile *q = NULL;
+		cprof_error e = { 0, "" };
+		if (decode_chunked(w.b, w.n, chunk, &q, &e, NULL))
+			fail_msg("raw, %zu-byte reads: %s", chunk, e.msg);
+		identical_profile(ref, q);
+		cprof_profile_free(q);
+		if (decode_chunked(z.b, z.n, chunk, &q, &e, NULL))
+			fail_msg("gzip, %zu-byte reads: %s", chunk, e.msg);
+		identical_profile(ref, q);
+		cprof_profile_free(q);
+	}
+	cprof_profile_free(ref);
+	pb_free(&w);
+	pb_free(&z);
+}
+
+/* Every damaged input fails the same way however it is cut into reads,
+ * and the dispatch's judgement (looks like proto? concatenated?) agrees
+ * with the in-memory parse's. */
+static void test_stream_errors_same_as_memory(void **state)
+{
+	for (size_t i = 0; i < sizeof bads / sizeof *bads; i++) {
+		pb w = { 0 }, z = { 0 };
+		bads[i].build(&w);
+		gz(w.b, w.n, &z);
+		cprof_profile *p = NULL;
+		cprof_error em = { 0, "" };
+		cp_pbinfo im;
+		int rm = cp_pb_decode_mem(w.b, w.n, &p, &em, &im);
+		assert_int_equal(rm, bads[i].code);
+		assert_null(p);
+		for (size_t chunk = 1; chunk <= 17; chunk += 4) {
+			for (int zip = 0; zip < 2; zip++) {
+				cprof_error e = { 0, "" };
+				cp_pbinfo info;
+				int rc = zip ? decode_chunked(z.b, z.n, chunk, &p, &e, &info)
+					     : decode_chunked(w.b, w.n, chunk, &p, &e, &info);
+				if (rc != rm || strcmp(e.msg, em.msg) != 0 || info.proto != im.proto ||
+				    info.concat != im.concat || info.from_reader)
+					fail_msg("%s, %s, %zu-byte reads: got %d \"%s\" proto=%d concat=%d, "
+						 "in memory %d \"%s\" proto=%d concat=%d", bads[i].name,
+						 zip ? "gzip" : "raw", chunk, rc, e.msg, info.proto,
+						 info.concat, rm, em.msg, im.proto, im.concat);
+				assert_null(p);
+			}
+		}
+		pb_free(&w);
+		pb_free(&z);
+	}
+}
+
+static char tmpdir[64];
+
+static const char *tmpfile_with(const char *name, const void *d, size_t n)
+{
+	static char path[128];
+	if (!tmpdir[0]) {
+		strcpy(tmpdir, "/tmp/test_pb_stream.XXXXXX");
+		assert_non_null(mkdtemp(tmpdir));
+	}
+	snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(d, 1, n, f), n);
+	assert_int_equal(fclose(f), 0);
+	return path;
+}
+
+static void cleanup_tmp(void)
+{
+	char cmd[128];
+	if (tmpdir[0]) {
+		snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+		assert_int_equal(system(cmd), 0);
+		tmpdir[0] = 0;
+	}
+}
+
+/* A descriptor that gives the compressed bytes a few at a time: gzip
+ * headers, member boundaries and the magic of the next member all straddle
+ * reads. */
+static void test_stream_fd_read_boundaries(void **state)
+{
+	pb w = { 0 }, z = { 0 };
+	cprof_profile *full = full_profile();
+	encode_raw(full, &w);
+	cprof_profile_free(full);
+	cprof_profile *ref = decode_ok(&w);
+	gz(w.b, 5, &z);
+	gz(w.b + 5, w.n / 2 - 5, &z);
+	gz("", 0, &z);                  /* an empty member too */
+	gz(w.b + w.n / 2, w.n - w.n / 2, &z);
+	pb_raw(&z, "\0\0\0", 3);        /* and zero padding */
+	const char *path = tmpfile_with("members.pb.gz", z.b, z.n);
+	for (size_t in_chunk = 1; in_chunk <= 9; in_chunk++) {
+		int fd = open(path, O_RDONLY);
+		assert_true(fd >= 0);
+		cp_reader r;
+		cp_reader_fd(&r, fd, CPROF_MAX_INPUT, false);
+		r.in_chunk = in_chunk;
+		r.chunk = in_chunk * 3;
+		cprof_profile *q = NULL;
+		cprof_error e = { 0, "" };
+		if (cp_pb_decode_reader(&r, &q, &e, NULL))
+			fail_msg("%zu-byte reads: %s", in_chunk, e.msg);
+		cp_reader_close(&r);
+		close(fd);
+		identical_profile(ref, q);
+		cprof_profile_free(q);
+	}
+	/* garbage after the last member, also when it starts like a member */
+	pb_raw(&z, "\x1f", 1);
+	path = tmpfile_with("garbage.pb.gz", z.b, z.n);
+	cprof_profile *q = NULL;
+	cprof_error e = { 0, "" };
+	assert_int_equal(cprof_decode_file(path, &q, &e), CPROF_EGZIP);
+	assert_non_null(strstr(e.msg, "trailing garbage after gzip member 4 (4 bytes)"));
+	assert_int_equal(cprof_decode(z.b, z.n, &q, &e), CPROF_EGZIP);
+	cprof_profile_free(ref);
+	pb_free(&w);
+	pb_free(&z);
+	cleanup_tmp();
+}
+
+/* Decode path through cprof_decode_file; path "-" reads `stdin_from`. */
+static int decode_path(const char *path, const char *stdin_from, cprof_profile **p, cprof_error *e)
+{
+	if (!stdin_from)
+		return cprof_decode_file(path, p, e);
+	int saved = dup(0), fd = open(stdin_from, O_RDONLY);
+	assert_true(saved >= 0 && fd >= 0);
+	assert_int_equal(dup2(fd, 0), 0);
+	close(fd);
+	int rc = cprof_decode_file("-", p, e);
+	assert_int_equal(dup2(saved, 0), 0);
+	close(saved);
+	return rc;
+}
+
+/* The same through a pipe, written in small pieces by a child. */
+static int decode_pipe(const void *d, size_t n, cprof_profile **p, cprof_error *e)
+{
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(fds[0]);
+		const char *b = d;
+		for (size_t at = 0; at < n;) {
+			size_t k = n - at < 777 ? n - at : 777;
+			ssize_t r = write(fds[1], b + at, k);
+			if (r <= 0)
+				_exit(1);
+			at += (size_t)r;
+		}
+		_exit(0);
+	}
+	close(fds[1]);
+	int saved = dup(0);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fds[0], 0), 0);
+	close(fds[0]);
+	int rc = cprof_decode_file("-", p, e);
+	assert_int_equal(dup2(saved, 0), 0);
+	close(saved);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return rc;
+}
+
+/* A profile several windows long decodes from a file, from stdin and from
+ * a pipe as from memory, raw and gzip'd; damage past the first window is
+ * reported as the parse sees it. */
+static void test_decode_file_streams(void **state)
+{
+	cprof_profile *p = big_profile();
+	pb w = { 0 }, z = { 0 };
+	encode_raw(p, &w);
+	assert_true(w.n > (4u << 20));
+	gz(w.b, w.n, &z);
+	const char *raw_path = strdup(tmpfile_with("big.pb", w.b, w.n));
+	const char *gz_path = strdup(tmpfile_with("big.pb.gz", z.b, z.n));
+	for (int k = 0; k < 4; k++) {
+		cprof_profile *q = NULL;
+		cprof_error e = { 0, "" };
+		const char *path = k & 1 ? gz_path : raw_path;
+		int rc = decode_path(k < 2 ? path : "-", k < 2 ? NULL : path, &q, &e);
+		if (rc)
+			fail_msg("%s%s: %s", k < 2 ? "" : "stdin from ", path, e.msg);
+		identical_profile(p, q);
+		cprof_profile_free(q);
+	}
+	for (int k = 0; k < 2; k++) {
+		cprof_profile *q = NULL;
+		cprof_error e = { 0, "" };
+		if (k ? decode_pipe(z.b, z.n, &q, &e) : decode_pipe(w.b, w.n, &q, &e))
+			fail_msg("pipe: %s", e.msg);
+		identical_profile(p, q);
+		cprof_profile_free(q);
+	}
+
+	/* a field running past the end, far beyond the first window */
+	char want[96];
+	snprintf(want, sizeof want, "length 5 at offset %zu exceeds the 1 bytes left", w.n + 1);
+	size_t n0 = w.n;
+	pb_raw(&w, "\x12\x05\x08", 3);
+	z.n = 0;
+	gz(w.b, w.n, &z);
+	for (int k = 0; k < 3; k++) {
+		cprof_profile *q = NULL;
+		cprof_error e = { 0, "" };
+		int rc = k == 0 ? cprof_decode_file(tmpfile_with("bad.pb", w.b, w.n), &q, &e)
+		       : k == 1 ? cprof_decode_file(tmpfile_with("bad.pb.gz", z.b, z.n), &q, &e)
+				: cprof_decode(z.b, z.n, &q, &e);
+		assert_int_equal(rc, CPROF_EFORMAT);
+		if (!strstr(e.msg, want))
+			fail_msg("want \"%s\", got \"%s\"", want, e.msg);
+		assert_null(q);
+	}
+	/* two of them: the second's locations collide with the first's, and
+	 * the walk on finds its time_nanos, as pprof would */
+	w.n = n0;
+	pb_raw(&w, w.b, n0);
+	z.n = 0;
+	gz(w.b, w.n, &z);
+	for (int k = 0; k < 4; k++) {
+		cprof_profile *q = NULL;
+		cprof_error e = { 0, "" };
+		int rc = k == 0 ? cprof_decode_file(tmpfile_with("two.pb", w.b, w.n), &q, &e)
+		       : k == 1 ? cprof_decode_file(tmpfile_with("two.pb.gz", z.b, z.n), &q, &e)
+		       : k == 2 ? cprof_decode(w.b, w.n, &q, &e)
+				: cprof_decode(z.b, z.n, &q, &e);
+		assert_int_equal(rc, CPROF_EFORMAT);
+		assert_string_equal(e.msg, "concatenated profiles detected");
+	}
+	/* cut short: the gzip error, not the parse's */
+	cprof_profile *q = NULL;
+	cprof_error e = { 0, "" };
+	assert_int_equal(cprof_decode_file(tmpfile_with("cut.pb.gz", z.b, z.n * 2 / 3), &q, &e),
+			 CPROF_EGZIP);
+	assert_non_null(strstr(e.msg, "truncated gzip data: input ends inside member 1"));
+	free((void *)raw_path);
+	free((void *)gz_path);
+	cprof_profile_free(p);
+	pb_free(&w);
+	pb_free(&z);
+	cleanup_tmp();
+}
+
+/* Legacy formats need their whole input: a file, stdin or a pipe gets it to
+ * them, plain or gzip'd, also when it is longer than the first window. */
+static void test_decode_file_legacy(void **state)
+{
+	pb text = { 0 }, big = { 0 }, z = { 0 };
+	const char *small = "main;parse;lex 42\nmain;parse 7\n\nmain;run;loop 1000\n";
+	pb_raw(&text, small, strlen(small));
+	char line[128];
+	for (int i = 0; big.n < (3u << 20); i++) {
+		int k = snprintf(line, sizeof line, "main;module%d::work;leaf_%d %d\n", i % 71, i % 997, i);
+		pb_raw(&big, line, (size_t)k);
+	}
+	for (int which = 0; which < 2; which++) {
+		pb *t = which ? &big : &text;
+		cprof_profile *ref = NULL;
+		cprof_error e = { 0, "" };
+		assert_int_equal(cprof_decode(t->b, t->n, &ref, &e), 0);
+		z.n = 0;
+		gz(t->b, t->n, &z);
+		const char *plain = strdup(tmpfile_with("folded.txt", t->b, t->n));
+		const char *zipped = strdup(tmpfile_with("folded.txt.gz", z.b, z.n));
+		for (int k = 0; k < 6; k++) {
+			cprof_profile *q = NULL;
+			const char *path = k & 1 ? zipped : plain;
+			int rc = k < 2 ? decode_path(path, NULL, &q, &e)
+			       : k < 4 ? decode_path("-", path, &q, &e)
+				       : k == 4 ? decode_pipe(t->b, t->n, &q, &e)
+						: decode_pipe(z.b, z.n, &q, &e);
+			if (rc)
+				fail_msg("%s input, way %d: %s", which ? "big" : "small", k, e.msg);
+			identical_profile(ref, q);
+			cprof_profile_free(q);
+		}
+		free((void *)plain);
+		free((void *)zipped);
+		cprof_profile_free(ref);
+	}
+	/* not a profile at all, gzip'd or not */
+	cprof_profile *q = NULL;
+	cprof_error e = { 0, "" };
+	assert_int_equal(cprof_decode_file(tmpfile_with("junk", "\x07\x07\x07\xff", 4), &q, &e),
+			 CPROF_EUNKNOWN);
+	z.n = 0;
+	gz("\x07\x07\x07\xff", 4, &z);
+	e.code = 0;
+	assert_int_equal(cprof_decode_file(tmpfile_with("junk.gz", z.b, z.n), &q, &e), CPROF_EUNKNOWN);
+	assert_string_equal(e.msg, "unrecognized profile format");
+	pb_free(&text);
+	pb_free(&big);
+	pb_free(&z);
+	cleanup_tmp();
+}
+
+/* Limits hold while streaming: the decompressed size, and empty input. */
+static void test_stream_limits(void **state)
+{
+	pb w = { 0 }, z = { 0 };
+	small_profile(&w);
+	gz(w.b, w.n, &z);
+	cp_reader r;
+	cp_reader_mem(&r, z.b, z.n, w.n - 1, false);
+	cprof_profile *q = NULL;
+	cprof_error e = { 0, "" };
+	cp_pbinfo info;
+	assert_int_equal(cp_pb_decode_reader(&r, &q, &e, &info), CPROF_ELIMIT);
+	assert_true(info.from_reader);
+	assert_non_null(strstr(e.msg, "decompressed data exceeds the limit"));
+	cp_reader_close(&r);
+	cp_reader_mem(&r, z.b, z.n, w.n, false);
+	assert_int_equal(cp_pb_decode_reader(&r, &q, &e, NULL), 0);
+	cp_reader_close(&r);
+	cprof_profile_free(q);
+	/* many empty members are still empty input */
+	z.n = 0;
+	for (int i = 0; i < 100; i++)
+		gz("", 0, &z);
+	e.code = 0;
+	assert_int_equal(cprof_decode_file(tmpfile_with("empty.gz", z.b, z.n), &q, &e), CPROF_EEMPTY);
+	assert_string_equal(e.msg, "empty input file");
+	pb_free(&w);
+	pb_free(&z);
+	cleanup_tmp();
+}
+
+/* Locations defined in another order than first referenced are moved to
+ * definition order with their stacks rewritten in place; the stack index is
+ * rebuilt, so interning a stack again finds it. */
+static void test_reorder_keeps_stack_index(void **state)
+{
+	pb w = { 0 };
+	add_vtype(&w, 1, 1, 2);
+	int64_t v[] = { 1 };
+	for (uint64_t i = 0; i < 500; i++) {
+		uint64_t st[] = { 1 + (i * 7) % 40, 1 + (i * 13) % 40, 1 + i % 40 };
+		add_sample(&w, st, 1 + i % 3, v, 1);
+	}
+	for (uint64_t id = 40; id >= 1; id--)
+		add_location(&w, id, 0, 1);
+	add_function(&w, 1, 5);
+	add_strings(&w, STR, NSTR);
+	cprof_profile *p = decode_ok(&w);
+	assert_int_equal(p->locations.v[0].id, 40);
+	size_t ns = cprof_nstacks(p);
+	for (size_t s = 0; s < ns; s++) {
+		uint32_t locs[3];
+		size_t n = cprof_stack_len(p, (uint32_t)s);
+		memcpy(locs, cprof_stack_locs(p, (uint32_t)s), n * sizeof *locs);
+		assert_int_equal(cprof_intern_stack(p, locs, n), (int64_t)s);
+	}
+	assert_int_equal(cprof_nstacks(p), ns);
+	for (size_t i = 0; i < 500; i++) {
+		const uint32_t *l = cprof_stack_locs(p, p->samples.v[i].stack);
+		assert_int_equal(p->locations.v[l[0]].id, 1 + (i * 7) % 40);
+	}
+	cprof_profile *q = roundtrip(p, true);
+	same_profile(p, q, true);
+	cprof_profile_free(q);
+	cprof_profile_free(p);
+	pb_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1558,6 +1975,13 @@ int main(void)
 		cmocka_unit_test(test_decode_dispatch),
 		cmocka_unit_test(test_gzip_streaming_windows),
 		cmocka_unit_test(test_files),
+		cmocka_unit_test(test_stream_window_boundaries),
+		cmocka_unit_test(test_stream_errors_same_as_memory),
+		cmocka_unit_test(test_stream_fd_read_boundaries),
+		cmocka_unit_test(test_decode_file_streams),
+		cmocka_unit_test(test_decode_file_legacy),
+		cmocka_unit_test(test_stream_limits),
+		cmocka_unit_test(test_reorder_keeps_stack_index),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
