@@ -195,3 +195,106 @@ def test_missing_input(recode, tmp_path):
     r = recode(tmp_path / "nope.pb.gz", tmp_path / "out.pb.gz")
     assert r.returncode == 1
     assert "No such file or directory" in r.stderr.decode()
+
+
+LEGACY = os.path.join(ROOT, "tests", "golden", "legacy")
+
+
+def test_stdin_gzip_and_pipes(recode, tmp_path):
+    """Input streams from the descriptor: stdin, gzip'd or not, decodes as the file."""
+    path = os.path.join(GOLDEN, "cpu.pb.gz")
+    gz = open(path, "rb").read()
+    a, b = tmp_path / "a.pb.gz", tmp_path / "b.pb.gz"
+    assert recode(path, a).returncode == 0
+    r = recode("-", b, input=gz)
+    assert r.returncode == 0, r.stderr
+    assert a.read_bytes() == b.read_bytes()
+
+
+@pytest.mark.parametrize("name", ["growthz.txt", "contentionz.txt", "gperf_cpu64le.prof"])
+def test_legacy_input_through_file_and_stdin(recode, tmp_path, name):
+    """The legacy parsers get their whole input from a file or stdin, plain or gzip'd."""
+    data = open(os.path.join(LEGACY, name), "rb").read()
+    outs = []
+    for i, content in enumerate([data, gzip.compress(data)]):
+        src = tmp_path / f"in{i}"
+        src.write_bytes(content)
+        for how in ("file", "stdin"):
+            out = tmp_path / f"out-{i}-{how}.pb.gz"
+            r = recode(src, out) if how == "file" else recode("-", out, input=content)
+            assert r.returncode == 0, r.stderr
+            outs.append(gzip.decompress(out.read_bytes()))
+    assert all(o == outs[0] for o in outs)
+
+
+@pytest.mark.parametrize("content,message", [
+    ("truncated-gzip", "truncated gzip data"),
+    ("concatenated", "concatenated profiles detected"),
+    ("crc", "CRC mismatch"),
+    (b"\x07\x07\x07\x07\xff\xfe", "unrecognized profile format"),
+])
+def test_errors_through_stdin(recode, tmp_path, content, message):
+    gz = open(os.path.join(GOLDEN, "goroutine.pb.gz"), "rb").read()
+    if content == "truncated-gzip":
+        content = gz[:len(gz) // 2]
+    elif content == "concatenated":
+        content = gz + gz
+    elif content == "crc":
+        content = gz[:-8] + bytes([gz[-8] ^ 1]) + gz[-7:]
+    r = recode("-", tmp_path / "out.pb.gz", input=content)
+    assert r.returncode == 1
+    err = r.stderr.decode()
+    assert message in err, err
+    assert err.count("\n") == 1, err
+
+
+@pytest.fixture(scope="module")
+def big_profile(tmp_path_factory):
+    """A generated CPU profile of 2 MB (raw), larger than the decode window."""
+    bindir = os.path.dirname(os.path.abspath(cprof_bin()))
+    lib = os.path.join(bindir, "libcprofcore.a")
+    if not os.path.exists(lib):
+        pytest.skip("libcprofcore.a not built")
+    d = tmp_path_factory.mktemp("big")
+    gen = str(d / "gen")
+    cmd = [os.environ.get("CC", "cc"), "-std=c11", "-D_GNU_SOURCE", "-O1",
+           "-I", os.path.join(ROOT, "src", "core"), os.path.join(ROOT, "bench", "gen.c"), lib,
+           "-lz", "-lpcre2-8", "-lm", "-o", gen]
+    if os.path.basename(bindir) == "build-san":
+        cmd[1:1] = ["-fsanitize=address,undefined"]
+    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    out = d / "big.pb.gz"
+    subprocess.run([gen, "-type", "cpu", "-samples", "30000", "-locations", "5000",
+                    "-functions", "1000", "-depth", "8:40", str(out)], check=True, timeout=300)
+    return out
+
+
+def test_big_profile_streams_from_file_stdin_and_raw(recode, tmp_path, big_profile):
+    gz = big_profile.read_bytes()
+    raw = gzip.decompress(gz)
+    assert len(raw) > (1 << 20)
+    (tmp_path / "big.pb").write_bytes(raw)
+    outs = []
+    for i, (src, inp) in enumerate([(big_profile, None), ("-", gz),
+                                    (tmp_path / "big.pb", None), ("-", raw)]):
+        out = tmp_path / f"out{i}.pb.gz"
+        r = recode(src, out, input=inp)
+        assert r.returncode == 0, r.stderr
+        outs.append(out.read_bytes())
+    assert all(o == outs[0] for o in outs)
+    # damage far past the first window is reported as the parse sees it
+    bad = tmp_path / "bad.pb.gz"
+    bad.write_bytes(gzip.compress(raw + b"\x12\x05\x08"))
+    r = recode(bad, tmp_path / "x.pb.gz")
+    assert r.returncode == 1
+    assert f"length 5 at offset {len(raw) + 1} exceeds the 1 bytes left" in r.stderr.decode()
+
+
+@needs_go
+def test_big_profile_recoded_same_top(recode, tmp_path, big_profile):
+    out = tmp_path / "recoded.pb.gz"
+    r = recode("-", out, input=big_profile.read_bytes())
+    assert r.returncode == 0, r.stderr
+    want = pprof("-top", "-nodecount=40", str(big_profile))
+    assert want[0] == 0, want[2]
+    assert pprof("-top", "-nodecount=40", str(out)) == want
