@@ -194,88 +194,6 @@ typedef struct rx {
 	size_t nmap;
 } rx;
 
-/* Where a character class that is never closed starts in pat, or len. */
-static size_t open_class(const char *pat, size_t len)
-{
-	size_t start = len;
-	for (size_t i = 0; i < len; i++) {
-		if (pat[i] == '\\') {
-			i++;
-		} else if (start == len && pat[i] == '[') {
-			start = i;
-			if (i + 1 < len && pat[i + 1] == '^')
-				i++;
-			if (i + 1 < len && pat[i + 1] == ']')
-				i++;
-		} else if (start != len && pat[i] == ']') {
-			start = len;
-		}
-	}
-	return start;
-}
-
-static bool is_quant(char ch)
-{
-	return ch == '*' || ch == '+' || ch == '?';
-}
-
-/* Go's message for the errors users hit most (its text, and the part of
- * the expression it quotes); PCRE2's text and the whole expression
- * otherwise. */
-static void rx_errtext(int code, const char *pat, size_t len, size_t eoff, char *why,
-		       size_t whyn, const char **part, size_t *partlen)
-{
-	*part = pat;
-	*partlen = len;
-	switch (code) {
-	case PCRE2_ERROR_MISSING_CLOSING_PARENTHESIS:
-		snprintf(why, whyn, "missing closing )");
-		return;
-	case PCRE2_ERROR_UNMATCHED_CLOSING_PARENTHESIS:
-		snprintf(why, whyn, "unexpected )");
-		return;
-	case PCRE2_ERROR_MISSING_SQUARE_BRACKET: {
-		size_t st = open_class(pat, len);
-		snprintf(why, whyn, "missing closing ]");
-		if (st < len) {
-			*part = pat + st;
-			*partlen = len - st;
-		}
-		return;
-	}
-	case PCRE2_ERROR_QUANTIFIER_INVALID:
-		/* PCRE2 points at the quantifier that has nothing to repeat */
-		if (eoff < len && is_quant(pat[eoff])) {
-			if (eoff >= 1 && is_quant(pat[eoff - 1])) {
-				snprintf(why, whyn, "invalid nested repetition operator");
-				*part = pat + eoff - 1;
-				*partlen = 2;
-			} else {
-				snprintf(why, whyn, "missing argument to repetition operator");
-				*part = pat + eoff;
-				*partlen = 1;
-			}
-			return;
-		}
-		snprintf(why, whyn, "missing argument to repetition operator");
-		return;
-	case PCRE2_ERROR_END_BACKSLASH:
-		snprintf(why, whyn, "trailing backslash at end of expression");
-		*partlen = 0;
-		return;
-	case PCRE2_ERROR_CLASS_RANGE_ORDER:
-		/* PCRE2 points at the end of the range "z-a" */
-		snprintf(why, whyn, "invalid character class range");
-		if (eoff >= 2 && eoff < len && pat[eoff - 1] == '-') {
-			*part = pat + eoff - 2;
-			*partlen = 3;
-		}
-		return;
-	}
-	if (pcre2_get_error_message(code, (PCRE2_UCHAR *)why, whyn) < 0)
-		snprintf(why, whyn, "error %d", code);
-}
-
 /* Compile pat (len bytes) into r; on error set err to
  * "<prefix>error parsing regexp: <why>: `<part of pat>`". */
 static int rx_compile_n(rx *r, const char *pat, size_t len, const char *prefix,
@@ -292,7 +210,7 @@ static int rx_compile_n(rx *r, const char *pat, size_t len, const char *prefix,
 		char why[160];
 		const char *part;
 		size_t partlen;
-		rx_errtext(ecode, pat, len, eoff, why, sizeof why, &part, &partlen);
+		cpr_regex_errtext(ecode, pat, len, eoff, why, sizeof why, &part, &partlen);
 		return cprof_seterr(err, CPROF_EINVAL, "%serror parsing regexp: %s: `%.*s`", prefix,
 				    why, (int)partlen, part);
 	}

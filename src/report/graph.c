@@ -27,8 +27,6 @@
  */
 #include "graph.h"
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -1257,53 +1255,3 @@ const char *cpr_pad(char *buf, size_t n, const char *s, int width)
 	return buf;
 }
 
-/* ---- regular expressions ---------------------------------------------------- */
-
-struct cpr_regex {
-	pcre2_code *code;
-	pcre2_match_data *md;
-};
-
-cpr_regex *cpr_regex_compile(const char *re, const char *what, cprof_error *err)
-{
-	int ec;
-	PCRE2_SIZE eo;
-	cpr_regex *rx = calloc(1, sizeof *rx);
-	if (!rx) {
-		cprof_seterr(err, CPROF_ENOMEM, "out of memory");
-		return NULL;
-	}
-	rx->code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED,
-				 PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY, &ec, &eo,
-				 NULL);
-	if (!rx->code) {
-		PCRE2_UCHAR msg[160];
-		pcre2_get_error_message(ec, msg, sizeof msg);
-		cprof_seterr(err, CPROF_EINVAL, "%s %s: error parsing regexp: %s: `%s`", what, re,
-			     (const char *)msg, re);
-		free(rx);
-		return NULL;
-	}
-	rx->md = pcre2_match_data_create_from_pattern(rx->code, NULL);
-	if (!rx->md) {
-		pcre2_code_free(rx->code);
-		free(rx);
-		cprof_seterr(err, CPROF_ENOMEM, "out of memory");
-		return NULL;
-	}
-	return rx;
-}
-
-bool cpr_regex_match(cpr_regex *rx, const char *s, size_t len)
-{
-	return pcre2_match(rx->code, (PCRE2_SPTR)s, len, 0, 0, rx->md, NULL) >= 0;
-}
-
-void cpr_regex_free(cpr_regex *rx)
-{
-	if (!rx)
-		return;
-	pcre2_match_data_free(rx->md);
-	pcre2_code_free(rx->code);
-	free(rx);
-}

@@ -198,12 +198,5 @@ size_t cpr_runes(const char *s, size_t len);
 
 #define CPR_PADBUF (CPR_LBL + 64)
 
-/* ---- regular expressions (PCRE2, unanchored like Go's MatchString) --------- */
-
-typedef struct cpr_regex cpr_regex;
-/* Compile re; on failure sets err "what RE: message" and returns NULL. */
-cpr_regex *cpr_regex_compile(const char *re, const char *what, cprof_error *err);
-bool cpr_regex_match(cpr_regex *rx, const char *s, size_t len);
-void cpr_regex_free(cpr_regex *rx);
 
 #endif

@@ -11,6 +11,7 @@
  *   text.c      -top/-text           tree.c    -tree and -peek
  *   traces.c    -traces              raw.c     -raw
  *   tags.c      -tags
+ *   regex.c     regular expressions with Go's error wording
  */
 #ifndef CPROF_REPORT_INT_H
 #define CPROF_REPORT_INT_H
@@ -104,6 +105,18 @@ static inline int64_t cpr_meandiv(const cpr_ctx *c, size_t i)
 char *cpr_format_value(const cpr_ctx *c, char *buf, size_t n, int64_t v);
 /* True if sample i carries the label pprof::base=true (a -diff_base sample). */
 bool cpr_is_diff_base(const cpr_ctx *c, size_t i);
+
+/* ---- regex.c: PCRE2, unanchored like Go's MatchString -------------------- */
+
+typedef struct cpr_regex cpr_regex;
+/* Compile re; on failure sets err "what RE: message" and returns NULL. */
+cpr_regex *cpr_regex_compile(const char *re, const char *what, cprof_error *err);
+bool cpr_regex_match(cpr_regex *rx, const char *s, size_t len);
+void cpr_regex_free(cpr_regex *rx);
+/* Go's wording for a PCRE2 compile error `code` at offset eoff of pat:
+ * the reason into why, and the part of pat Go would quote. */
+void cpr_regex_errtext(int code, const char *pat, size_t len, size_t eoff, char *why,
+		       size_t whyn, const char **part, size_t *partlen);
 
 /* ---- header.c ------------------------------------------------------------ */
 
