@@ -6,7 +6,7 @@
 #                             under AddressSanitizer+UndefinedBehaviorSanitizer
 #   make check                unit + e2e only, for the current build flavour
 #   make SANITIZE=address     (or undefined, or address,undefined) a sanitizer build
-#                             in build-san/, tested by `make check SANITIZE=...`
+#                             in build-san*/, tested by `make check SANITIZE=...`
 #   make fuzz                 longer fuzzing runs (FUZZ_SECONDS per target)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make bench                the benchmarks in bench/ (see docs/PERFORMANCE.md)
@@ -37,8 +37,15 @@ CPPFLAGS += -D_GNU_SOURCE -Isrc/core -Isrc/report -Isrc/cli $(PKG_CFLAGS) \
 ALL_CFLAGS = -std=c11 $(OPT) $(WARN) -fPIC $(CFLAGS)
 LDLIBS  += $(PKG_LIBS) -lm
 
+comma   := ,
 ifdef SANITIZE
+# one build directory per sanitizer set, so flavours never share objects;
+# `make test`'s flavour (address,undefined) is build-san/
+ifeq ($(SANITIZE),address$(comma)undefined)
 B       := build-san
+else
+B       := build-san-$(subst $(comma),-,$(SANITIZE))
+endif
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
 else
@@ -141,6 +148,6 @@ install: all
 	install -m 644 $(B)/cprof.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/cprof.pc
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-san-*
 
 -include $(CORE_OBJ:.o=.d) $(REPORT_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

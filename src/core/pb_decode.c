@@ -1265,6 +1265,7 @@ static void shrink(cprof_profile *p)
 	SHRINK(p->values);
 	SHRINK(p->stack_locs);
 	SHRINK(p->stack_off);
+	SHRINK(p->stack_hv);
 	SHRINK(p->locations);
 	SHRINK(p->lines);
 	SHRINK(p->functions);
