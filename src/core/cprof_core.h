@@ -297,6 +297,14 @@ int cprof_read_file(const char *path, size_t max, void **out, size_t *outlen,
  * pprof does to every source.  The sources are not modified.  *out owns the
  * result; CPROF_EMISMATCH when the types cannot be combined. */
 int cprof_merge(cprof_profile *const *srcs, size_t n, cprof_profile **out, cprof_error *err);
+/* Make p, in place, exactly what cprof_merge(&p, 1, ...) would return (the
+ * same tables, order, ids and values: what pprof does to a single source),
+ * with little more memory than p itself: stacks, samples and values are
+ * rewritten where they are, the other tables rebuilt, and every table shrunk
+ * to its length.  On failure (CPROF_ENOMEM, or CPROF_EFORMAT for a profile
+ * that refers to missing entries, as cprof_merge would report) p may have
+ * lost its samples and stacks; it stays consistent, for freeing. */
+int cprof_compact(cprof_profile *p, cprof_error *err);
 /* Keep only the sample types every profile has, in ps[0]'s order, dropping
  * and reordering the others' values in place (newer pprof's
  * CompatibilizeSampleTypes, run before -base/-diff_base merges); a profile
