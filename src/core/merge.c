@@ -1,6 +1,7 @@
 /*
- * merge.c - combining profiles: merge, scale, label, and making sample
- * types compatible, with the semantics of Go 1.19's pprof (profile.Merge,
+ * merge.c - combining profiles: merge, compact (a profile merged by itself,
+ * in place), scale, label, and making sample types compatible, with the
+ * semantics of Go 1.19's pprof (profile.Merge, Profile.Compact,
  * Profile.Scale, Profile.SetLabel, measurement.ScaleProfiles, and newer
  * pprof's CompatibilizeSampleTypes).
  *
@@ -21,6 +22,10 @@
  * Each source gets memo tables indexed by its own string, mapping, function,
  * location, stack and label-set indices, so repeated stacks cost one lookup;
  * the output side uses open-addressed hash indexes over the output tables.
+ *
+ * cprof_compact gives the same result as merging one profile alone, but
+ * rewrites the large tables (stacks, samples, values) where they are and
+ * builds only the small ones anew; its section below says how.
  */
 #include "legacy_int.h"
 
