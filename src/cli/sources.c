@@ -1,11 +1,17 @@
 /*
  * sources.c - turn the command line's sources into the profile to report on,
- * as pprof's fetchProfiles: every source is decoded and merged (even a
- * single one, as Go 1.19's pprof does); the base profiles likewise; a -diff_base base is labelled
- * pprof::base=true; -normalize scales the source to the base's totals; the
- * base is scaled by -1 and merged with the source.  An optional [binary] or
- * build-ID argument overrides the main mapping; -add_comment appends a
- * comment.
+ * as Go 1.19's pprof fetchProfiles does.
+ *
+ * Every source is decoded, then given what pprof's locateBinaries gives it
+ * (with no local binaries to look up): a fake mapping {ID 1} holding every
+ * location when it has none, and the [binary] or build-ID override on its
+ * first mapping.  Then the sources are merged; a single source is merged
+ * alone, as pprof does (equal samples combine, zero samples and unused
+ * mappings go, ids are renumbered: -raw and -traces show it), which
+ * cprof_compact does in place rather than building a second profile.  The
+ * base profiles likewise; a -diff_base base is labelled pprof::base=true;
+ * -normalize scales the source to the base's totals; the base is scaled by
+ * -1 and merged with the source.  -add_comment appends a comment.
  *
  * Unlike pprof, which goes on with the sources it could read, any source
  * that fails to decode stops the command: a merge that silently lost an
@@ -17,7 +23,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-static cprof_profile *load_one(const char *src)
+/* The [binary] and build-ID overrides of the command line. */
+typedef struct overrides {
+	const char *exec, *buildid;
+} overrides;
+
+/* The rest of pprof's locateBinaries, on each source and base as it is
+ * read: a profile without mappings gets a fake one, {ID 1} and all else
+ * zero, that every location points to (pprof adds it to attempt
+ * symbolization; it shows in -raw, and merging keys locations by it); then
+ * the overrides go on the first mapping, which is the main binary. */
+static void locate_binaries(cprof_profile *p, const overrides *ov)
+{
+	if (p->mappings.n == 0) {
+		cprof_mapping m = { .id = 1 };
+		if (cprof_add_mapping(p, &m) < 0)
+			cli_die("out of memory");
+		for (size_t i = 0; i < p->locations.n; i++)
+			p->locations.v[i].mapping = 0;
+	}
+	cprof_str s;
+	if (ov->exec) {
+		if ((s = cprof_intern_cstr(p, ov->exec)) == CPROF_NONE)
+			cli_die("out of memory");
+		p->mappings.v[0].file = s;
+	}
+	if (ov->buildid) {
+		if ((s = cprof_intern_cstr(p, ov->buildid)) == CPROF_NONE)
+			cli_die("out of memory");
+		p->mappings.v[0].build_id = s;
+	}
+}
+
+static cprof_profile *load_one(const char *src, const overrides *ov)
 {
 	cprof_error err = { 0 };
 	cprof_profile *p = NULL;
@@ -27,20 +65,26 @@ static cprof_profile *load_one(const char *src)
 	int rc = cprof_decode_file(src, &p, &err);
 	if (rc < 0)
 		cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
+	locate_binaries(p, ov);
 	return p;
 }
 
-static cprof_profile *load_all(const char *const *srcs, size_t n)
+static cprof_profile *load_all(const char *const *srcs, size_t n, const overrides *ov)
 {
-	cprof_profile *ps[CLI_MAX_SOURCES] = { 0 };
-	for (size_t i = 0; i < n; i++)
-		ps[i] = load_one(srcs[i]);
-	/* Go 1.19's pprof merges even a single source: equal samples combine,
-	 * zero samples and unused mappings go, ids are renumbered.  -raw and
-	 * -traces show it, so do the same. */
-	cprof_profile *out = NULL;
 	cprof_error err = { 0 };
-	int rc = cprof_merge(ps, n, &out, &err);
+	int rc;
+	if (n == 1) {
+		/* Go 1.19's pprof merges even a single source; the same result,
+		 * made in place */
+		cprof_profile *p = load_one(srcs[0], ov);
+		if ((rc = cprof_compact(p, &err)) < 0)
+			cli_die("%s: %s", srcs[0], err.code ? err.msg : cprof_strerror(rc));
+		return p;
+	}
+	cprof_profile *ps[CLI_MAX_SOURCES] = { 0 }, *out = NULL;
+	for (size_t i = 0; i < n; i++)
+		ps[i] = load_one(srcs[i], ov);
+	rc = cprof_merge(ps, n, &out, &err);
 	for (size_t i = 0; i < n; i++)
 		cprof_profile_free(ps[i]);
 	if (rc < 0)
@@ -122,9 +166,10 @@ cprof_profile *cli_load(const cli_opts *o)
 			srcs++, n--;
 		}
 	}
-	cprof_profile *p = load_all(srcs, n);
+	overrides ov = { exec, buildid };
+	cprof_profile *p = load_all(srcs, n, &ov);
 	if (o->nbases) {
-		cprof_profile *b = load_all(o->bases, o->nbases);
+		cprof_profile *b = load_all(o->bases, o->nbases, &ov);
 		if (o->diff_base && cprof_add_label_all(b, "pprof::base", "true") < 0)
 			cli_die("out of memory");
 		if (o->normalize)
@@ -138,17 +183,6 @@ cprof_profile *cli_load(const cli_opts *o)
 		cprof_profile_free(p);
 		cprof_profile_free(b);
 		p = m;
-	}
-	if (exec || buildid) {
-		if (p->mappings.n == 0) {
-			cprof_mapping m = { .id = 1, .limit = UINT64_MAX };
-			if (cprof_add_mapping(p, &m) < 0)
-				cli_die("out of memory");
-		}
-		if (exec)
-			p->mappings.v[0].file = cprof_intern_cstr(p, exec);
-		if (buildid && !p->mappings.v[0].build_id)
-			p->mappings.v[0].build_id = cprof_intern_cstr(p, buildid);
 	}
 	if (o->add_comment) {
 		cprof_str c = cprof_intern_cstr(p, o->add_comment);
