@@ -45,6 +45,10 @@ int cp_reserve(void **pv, size_t *cap, size_t need, size_t el);
  * a permutation of location indices, which keeps distinct stacks distinct.
  * 0 or CPROF_ENOMEM (the index is then rebuilt by the next intern). */
 int cp_rehash_stacks(cprof_profile *p);
+/* Start fetching the stack index slot that interning locs[0..n) will probe
+ * first: a decoder can parse its next sample meanwhile (on a large profile
+ * that slot is a cache miss). */
+void cp_stack_prefetch(const cprof_profile *p, const uint32_t *locs, size_t n);
 
 /* 64-bit FNV-1a-style mixing over bytes, and a finaliser for integers. */
 static inline uint64_t cp_hash_bytes(const void *d, size_t n, uint64_t h)

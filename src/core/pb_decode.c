@@ -31,7 +31,11 @@
  *   - Samples go straight into the model through cprof_add_sample once the
  *     sample types are known; a sample that arrives before them (or with a
  *     count that more sample types might still fix) is buffered with its
- *     values and flushed at the end, keeping input order.
+ *     values and flushed at the end, keeping input order.  Each sample is
+ *     committed (its stack interned) one sample late, after the next one is
+ *     parsed, with its stack index slot prefetched meanwhile: on a profile of
+ *     600k distinct stacks that slot is a cache miss, and hiding it saves a
+ *     sixth of the decode.  Any other top-level field commits it first.
  *
  * Bounds: nothing is allocated from a declared length or count until it has
  * been checked against the bytes that remain; scratch buffers and id maps
@@ -211,9 +215,10 @@ typedef struct dec {
 	CPROF_VEC(int64_t) pend_vals;
 
 	/* per-message scratch */
-	CPROF_VEC(uint32_t) s_locs;
-	CPROF_VEC(int64_t) s_vals;
-	CPROF_VEC(cprof_label) s_labs;
+	CPROF_VEC(uint32_t) s_locs, h_locs;
+	CPROF_VEC(int64_t) s_vals, h_vals;
+	CPROF_VEC(cprof_label) s_labs, h_labs;
+	bool held;                      /* h_* holds a sample not yet committed */
 	CPROF_VEC(cprof_line) s_lines;
 
 	/* the top-level framing, followed for the dispatch (see track) */
@@ -529,6 +534,43 @@ static int commit_vtypes(dec *d)
 	return 0;
 }
 
+/* Intern the held sample's stack and labels and add it (or buffer it while
+ * its sample types are not known yet). */
+static int commit_sample(dec *d)
+{
+	cprof_profile *pr = d->p;
+	d->held = false;
+	int64_t st = cprof_intern_stack(pr, d->h_locs.v, d->h_locs.n);
+	int64_t ls = st < 0 ? st : cprof_intern_labels(pr, d->h_labs.v, d->h_labs.n);
+	if (ls < 0)
+		return nomem(d);
+	size_t nv = d->h_vals.n;
+
+	if (d->vt_committed && d->pend.n == 0) {
+		if (nv != pr->vtypes.n) {
+			if (d->bad_nv < 0)
+				d->bad_nv = (int64_t)nv;
+			return 0;
+		}
+	} else if (d->pend.n == 0 && d->vt.n > 0 && nv == d->vt.n) {
+		if (commit_vtypes(d))
+			return d->rc;
+	} else {
+		/* too early to tell: more sample types may follow */
+		cprof_sample s = { (uint32_t)st, (uint32_t)ls };
+		if (CP_PUSH(d->pend, s) || CP_PUSH(d->pend_nv, (uint32_t)nv) ||
+		    CP_RESERVE(d->pend_vals, cp_add(d->pend_vals.n, nv)))
+			return nomem(d);
+		if (nv)
+			memcpy(d->pend_vals.v + d->pend_vals.n, d->h_vals.v, nv * sizeof *d->h_vals.v);
+		d->pend_vals.n += nv;
+		return 0;
+	}
+	if (cprof_add_sample(pr, (uint32_t)st, (uint32_t)ls, d->h_vals.v) < 0)
+		return nomem(d);
+	return 0;
+}
+
 static int parse_sample(dec *d, const uint8_t *p, const uint8_t *end)
 {
 	cprof_profile *pr = d->p;
@@ -597,34 +639,17 @@ static int parse_sample(dec *d, const uint8_t *p, const uint8_t *end)
 
 	if (d->s_locs.n > UINT32_MAX || d->s_vals.n > UINT32_MAX)
 		return fail(d, "sample too large");
-	int64_t st = cprof_intern_stack(pr, d->s_locs.v, d->s_locs.n);
-	int64_t ls = st < 0 ? st : cprof_intern_labels(pr, d->s_labs.v, d->s_labs.n);
-	if (ls < 0)
-		return nomem(d);
-	size_t nv = d->s_vals.n;
-
-	if (d->vt_committed && d->pend.n == 0) {
-		if (nv != pr->vtypes.n) {
-			if (d->bad_nv < 0)
-				d->bad_nv = (int64_t)nv;
-			return 0;
-		}
-	} else if (d->pend.n == 0 && d->vt.n > 0 && nv == d->vt.n) {
-		if (commit_vtypes(d))
-			return d->rc;
-	} else {
-		/* too early to tell: more sample types may follow */
-		cprof_sample s = { (uint32_t)st, (uint32_t)ls };
-		if (CP_PUSH(d->pend, s) || CP_PUSH(d->pend_nv, (uint32_t)nv) ||
-		    CP_RESERVE(d->pend_vals, cp_add(d->pend_vals.n, nv)))
-			return nomem(d);
-		if (nv)
-			memcpy(d->pend_vals.v + d->pend_vals.n, d->s_vals.v, nv * sizeof *d->s_vals.v);
-		d->pend_vals.n += nv;
-		return 0;
-	}
-	if (cprof_add_sample(pr, (uint32_t)st, (uint32_t)ls, d->s_vals.v) < 0)
-		return nomem(d);
+	/* Commit the previous sample while this one's index slot is fetched:
+	 * on a large profile that slot is a cache miss. */
+	cp_stack_prefetch(pr, d->s_locs.v, d->s_locs.n);
+	if (d->held && commit_sample(d))
+		return d->rc;
+#define SWAP(a, b) do { __typeof__(a) t_ = a; a = b; b = t_; } while (0)
+	SWAP(d->s_locs, d->h_locs);
+	SWAP(d->s_vals, d->h_vals);
+	SWAP(d->s_labs, d->h_labs);
+#undef SWAP
+	d->held = true;
 	return 0;
 }
 
@@ -936,6 +961,8 @@ static int top_field(dec *d, const fld *fp)
 		"default_sample_type", "doc_url" };
 	cprof_profile *pr = d->p;
 	const fld f = *fp;
+	if (d->held && f.num != 2 && commit_sample(d))
+		return d->rc;
 	const char *name = names[f.num];
 	switch (f.num) {
 	case 1: {
@@ -1280,7 +1307,8 @@ static int finish(dec *d)
 	if (d->smax >= d->smap.n)
 		return fail(d, "string index %u out of range in %s (string table has %zu entries)",
 			    d->smax, d->smax_where, d->smap.n);
-	if (check_defined(d) || flush_samples(d) || fix_order(d) || fix_strings(d))
+	if ((d->held && commit_sample(d)) ||
+	    check_defined(d) || flush_samples(d) || fix_order(d) || fix_strings(d))
 		return d->rc;
 	shrink(d->p);
 	return 0;
@@ -1384,6 +1412,9 @@ static int dec_done(dec *d, cprof_profile **out, cp_pbinfo *info)
 	CP_FREE(d->s_locs);
 	CP_FREE(d->s_vals);
 	CP_FREE(d->s_labs);
+	CP_FREE(d->h_locs);
+	CP_FREE(d->h_vals);
+	CP_FREE(d->h_labs);
 	CP_FREE(d->s_lines);
 	if (info) {
 		info->concat = d->w.concat;

@@ -278,6 +278,12 @@ int cp_rehash_stacks(cprof_profile *p)
 	return stack_rehash(p, cap);
 }
 
+void cp_stack_prefetch(const cprof_profile *p, const uint32_t *locs, size_t n)
+{
+	if (p->stack_hash_cap)
+		__builtin_prefetch(&p->stack_hash[stack_hash(locs, n) & (p->stack_hash_cap - 1)]);
+}
+
 int64_t cprof_intern_stack(cprof_profile *p, const uint32_t *locs, size_t n)
 {
 	size_t ns = cprof_nstacks(p);
