@@ -1045,8 +1045,8 @@ static int sidx_build(compactor *c)
 	if (!c->sidx_cap || !(c->sidx = calloc(c->sidx_cap, sizeof *c->sidx)))
 		return CPROF_ENOMEM;
 	for (uint32_t k = 0; k < c->nst; k++) {
-		uint32_t ka = c->p->stack_off.v[k];
-		size_t j = sidx_find(c, c->p->stack_locs.v + ka, c->p->stack_off.v[k + 1] - ka);
+		uint32_t ka = c->p->stack_off.v[k], n = c->p->stack_off.v[k + 1] - ka;
+		size_t j = sidx_find(c, n ? c->p->stack_locs.v + ka : NULL, n);
 		c->sidx[j] = k + 1;
 	}
 	return 0;
@@ -1066,7 +1066,7 @@ static int64_t compact_stack(compactor *c, uint32_t s)
 	if (b < a || b > p->stack_locs.n || c->w > a)
 		return CPROF_EFORMAT;
 	size_t n = b - a;
-	uint32_t *locs = p->stack_locs.v, *dst = locs + c->w;
+	uint32_t *locs = p->stack_locs.v, *dst = n ? locs + c->w : NULL;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t old = locs[a + i];             /* read before written */
 		if (old < p->locations.n && g->loc_memo[old] == CPROF_NONE)
@@ -1314,8 +1314,12 @@ static int compact_once(cprof_profile *p)
 	compact_adopt(p, c.g.p, c.inplace);
 	cprof_profile_free(c.g.p);
 	shrink_all(p);
-	/* in place, the stacks need their index (and hashes) rebuilt */
-	return c.inplace ? cp_rehash_stacks(p) : 0;
+	/* in place, the stacks need their index (and hashes) rebuilt; it
+	 * reads stack_locs.v, which must not be NULL even when empty */
+	if (!c.inplace)
+		return 0;
+	return (!p->stack_locs.v && RESERVE_EXACT(p->stack_locs, 1)) ? CPROF_ENOMEM
+								      : cp_rehash_stacks(p);
 fail:
 	free(c.sidx);
 	free(c.ovf);

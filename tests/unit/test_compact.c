@@ -135,12 +135,14 @@ static void assert_indexes(cprof_profile *p)
 	size_t ns = cprof_nstrings(p), nst = cprof_nstacks(p), nls = cprof_nlsets(p);
 	for (size_t i = 0; i < ns; i++)
 		assert_int_equal(cprof_intern(p, cprof_s(p, (cprof_str)i), cprof_slen(p, (cprof_str)i)), i);
-	for (size_t s = 0; s < nst; s++)
-		assert_int_equal(cprof_intern_stack(p, cprof_stack_locs(p, (uint32_t)s),
-						    cprof_stack_len(p, (uint32_t)s)), s);
-	for (size_t s = 0; s < nls; s++)
-		assert_int_equal(cprof_intern_labels(p, cprof_lset(p, (uint32_t)s),
-						     cprof_lset_len(p, (uint32_t)s)), s);
+	for (size_t s = 0; s < nst; s++) {
+		size_t n = cprof_stack_len(p, (uint32_t)s);
+		assert_int_equal(cprof_intern_stack(p, n ? cprof_stack_locs(p, (uint32_t)s) : NULL, n), s);
+	}
+	for (size_t s = 0; s < nls; s++) {
+		size_t n = cprof_lset_len(p, (uint32_t)s);
+		assert_int_equal(cprof_intern_labels(p, n ? cprof_lset(p, (uint32_t)s) : NULL, n), s);
+	}
 	assert_int_equal(cprof_nstrings(p), ns);
 	assert_int_equal(cprof_nstacks(p), nst);
 	assert_int_equal(cprof_nlsets(p), nls);
