@@ -209,7 +209,8 @@ static inline size_t cprof_stack_len(const cprof_profile *p, uint32_t s)
 }
 static inline const uint32_t *cprof_stack_locs(const cprof_profile *p, uint32_t s)
 {
-	return p->stack_locs.v + p->stack_off.v[s];
+	/* no arithmetic on a NULL table (every stack empty): that is UB */
+	return p->stack_locs.v ? p->stack_locs.v + p->stack_off.v[s] : NULL;
 }
 static inline size_t cprof_lset_len(const cprof_profile *p, uint32_t s)
 {
@@ -217,11 +218,11 @@ static inline size_t cprof_lset_len(const cprof_profile *p, uint32_t s)
 }
 static inline const cprof_label *cprof_lset(const cprof_profile *p, uint32_t s)
 {
-	return p->lset_labels.v + p->lset_off.v[s];
+	return p->lset_labels.v ? p->lset_labels.v + p->lset_off.v[s] : NULL;
 }
 static inline const int64_t *cprof_sample_values(const cprof_profile *p, size_t i)
 {
-	return p->values.v + i * p->vtypes.n;
+	return p->values.v ? p->values.v + i * p->vtypes.n : NULL;
 }
 static inline size_t cprof_nstacks(const cprof_profile *p)
 {
