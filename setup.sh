@@ -11,9 +11,14 @@ set -eu
 # tests: cmocka (unit), pytest (end to end), golang-go (go tool pprof, the
 #        conformance reference), clang + compiler-rt (libFuzzer, sanitizers),
 #        gperftools (real legacy CPU profiles), time (peak memory in bench)
+# analysis: elfutils libdw (symbols, lines, inline frames, build IDs),
+#        libcurl (URL sources), libedit (the shell), Graphviz (graphs),
+#        binutils (objdump for -disasm), linux-perf (perf.data input)
+# tests: valgrind (callgrind_annotate), tmux and pexpect (the shell)
 PKGS="gcc make pkg-config zlib1g-dev libpcre2-dev
-      libcmocka-dev python3 python3-pytest golang-go
-      clang libclang-rt-14-dev
+      libdw-dev libelf-dev libcurl4-openssl-dev libedit-dev graphviz binutils linux-perf
+      libcmocka-dev python3 python3-pytest python3-pexpect golang-go
+      clang libclang-rt-14-dev valgrind tmux
       libgoogle-perftools-dev google-perftools time"
 
 missing=""

@@ -38,7 +38,7 @@ typedef struct cli_opts {
 	bool g_functions, g_filefunctions, g_files, g_lines, g_addresses;
 	const char *granularity;    /* -granularity=NAME */
 	bool sort_flat, sort_cum;   /* -flat / -cum */
-	char *peek_re;              /* -peek=RE (points into argv) */
+	char *peek_re;              /* the regexp of -peek/-list/-disasm (points into argv) */
 } cli_opts;
 
 /* Parse argv into o (after cli_opts_init).  Returns 0, or prints one line
@@ -54,5 +54,27 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* sources.c: load, merge and subtract the sources as pprof's fetchProfiles;
  * returns the profile to report on. */
 cprof_profile *cli_load(const cli_opts *o);
+
+/* fetch.c: URL sources (libcurl).  cli_is_url says whether a source names a
+ * URL (pprof's rules: a scheme, or host:port/path); cli_fetch_profile
+ * fetches (honouring -seconds/-timeout, with a progress line), saves a copy
+ * as pprof does (PPROF_TMPDIR, default ~/pprof) printing its path, and
+ * decodes it; it dies with one line on failure.  cli_symbolize_remote asks
+ * the profile's /debug/pprof/symbol for names of unsymbolized locations;
+ * returns 0 or a negative CPROF_E* code. */
+bool cli_is_url(const char *src);
+cprof_profile *cli_fetch_profile(const cli_opts *o, const char *url);
+int cli_symbolize_remote(cprof_profile *p, const cli_opts *o, const char *url);
+
+/* symbolize.c: apply -symbolize=MODE (local with libdw, remote, none;
+ * :force, :demangle=...) to the merged profile, as pprof's symbolizer. */
+void cli_symbolize(cprof_profile *p, const cli_opts *o);
+
+/* shell.c: the interactive shell on profile p (pprof's "(pprof) " prompt);
+ * returns the exit status. */
+int cli_shell(cli_opts *o, cprof_profile *p);
+
+/* Is this format's output binary (png, pdf, ps, gif, proto)? */
+bool cli_format_is_binary(int format);
 
 #endif

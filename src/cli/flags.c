@@ -66,6 +66,9 @@ static const struct flag flags[] = {
 	{ "drop_negative", K_BOOL, O(r.drop_negative), "Ignore negative differences" },
 	{ "divide_by", K_FLOAT, O(r.divide_by), "Ratio to divide all samples before visualization" },
 	{ "call_tree", K_BOOL, O(r.call_tree), "Create a context-sensitive call tree" },
+	{ "source_path", K_STR, O(r.source_path), "Search path for source files (':'-separated)" },
+	{ "trim_path", K_STR, O(r.trim_path), "Path to trim from source paths before search" },
+	{ "intel_syntax", K_BOOL, O(r.intel_syntax), "Show assembly in Intel syntax" },
 	{ "normalize", K_BOOL, O(normalize), "Scales profile based on the base profile" },
 	/* sources */
 	{ "base", K_LIST_BASE, O(bases), "Source of base profile for profile subtraction" },
@@ -107,7 +110,26 @@ static const struct format formats[] = {
 	{ "raw", CPROF_FMT_RAW, false, "Outputs a text representation of the raw profile" },
 	{ "tags", CPROF_FMT_TAGS, false, "Outputs all tags in the profile" },
 	{ "comments", CPROF_FMT_COMMENTS, false, "Output all profile comments" },
+	{ "list", CPROF_FMT_LIST, true, "Output annotated source for functions matching regexp" },
+	{ "disasm", CPROF_FMT_DISASM, true, "Output assembly listings annotated with samples" },
+	{ "dot", CPROF_FMT_DOT, false, "Outputs a graph in DOT format" },
+	{ "svg", CPROF_FMT_SVG, false, "Outputs a graph in SVG format" },
+	{ "png", CPROF_FMT_PNG, false, "Outputs a graph image in PNG format" },
+	{ "pdf", CPROF_FMT_PDF, false, "Outputs a graph in PDF format" },
+	{ "ps", CPROF_FMT_PS, false, "Outputs a graph in PS format" },
+	{ "gif", CPROF_FMT_GIF, false, "Outputs a graph image in GIF format" },
+	{ "callgrind", CPROF_FMT_CALLGRIND, false, "Outputs a graph in callgrind format" },
+	{ "proto", CPROF_FMT_PROTO, false, "Outputs the profile in compressed protobuf format" },
+	{ "folded", CPROF_FMT_FOLDED, false, "Outputs collapsed stacks (root;...;leaf value), as FlameGraph reads" },
+	{ "flamegraph", CPROF_FMT_FLAMEGRAPH, false, "Outputs a self-contained interactive HTML flame graph" },
+	{ "flamesvg", CPROF_FMT_FLAMESVG, false, "Outputs a static SVG flame graph" },
 };
+
+bool cli_format_is_binary(int format)
+{
+	return format == CPROF_FMT_PNG || format == CPROF_FMT_PDF || format == CPROF_FMT_PS ||
+	       format == CPROF_FMT_GIF || format == CPROF_FMT_PROTO;
+}
 
 #define NELEM(a) (sizeof(a) / sizeof(*(a)))
 
@@ -129,9 +151,11 @@ void cli_usage(FILE *f)
 		"legacy formats, and folded stacks; several sources are merged.\n"
 		"\n"
 		"Output formats (select at most one):\n");
-	for (size_t i = 0; i < NELEM(formats); i++)
-		fprintf(f, "    -%-20s %s\n", formats[i].param ? "peek=<regexp>" : formats[i].name,
-			formats[i].help);
+	for (size_t i = 0; i < NELEM(formats); i++) {
+		char left[64];
+		snprintf(left, sizeof left, "%s%s", formats[i].name, formats[i].param ? "=<regexp>" : "");
+		fprintf(f, "    -%-20s %s\n", left, formats[i].help);
+	}
 	fprintf(f, "\nOptions:\n");
 	for (size_t i = 0; i < NELEM(flags); i++) {
 		if (!flags[i].help)
@@ -149,7 +173,8 @@ void cli_usage(FILE *f)
 	}
 	fprintf(f,
 		"\n"
-		"Sources are files (\"-\" is standard input).\n"
+		"Sources are files (\"-\" is standard input) or URLs of a profile endpoint.\n"
+		"With no output format, cprof opens an interactive shell.\n"
 		"\n"
 		"Environment:\n"
 		"    TZ                    time zone of the Time: header line\n"
@@ -333,7 +358,8 @@ int cli_parse(cli_opts *o, int argc, char **argv)
 	}
 	if (o->mean_delay)
 		o->r.mean = true;
-	if (o->r.format == CPROF_FMT_PEEK)
+	if (o->r.format == CPROF_FMT_PEEK || o->r.format == CPROF_FMT_LIST ||
+	    o->r.format == CPROF_FMT_DISASM)
 		o->r.symbol = o->peek_re;
 	if (o->no_browser && !o->http)
 		cli_die("-no_browser only makes sense with -http");

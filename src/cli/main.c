@@ -4,8 +4,9 @@
  *   cprof <format> [options] [binary] <source> ...
  *
  * Parses pprof's flags (flags.c), loads and combines the sources
- * (sources.c), runs one report (src/report) and writes it to stdout or
- * -output.  Every failure is one line "cprof: ..." on stderr and exit
+ * (sources.c, fetch.c for URLs, symbolize.c), then runs one report
+ * (src/report) to stdout or -output -- or, with no report flag, the
+ * interactive shell (shell.c).  Every failure is one line "cprof: ..." on stderr and exit
  * status 2, as pprof exits.
  */
 #include "cli.h"
@@ -14,6 +15,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void cli_die(const char *fmt, ...)
 {
@@ -53,12 +55,21 @@ int main(int argc, char **argv)
 		cli_die("no profile source specified (see 'cprof --help')");
 	if (o.http)
 		cli_die("-http: the web UI is not built yet; use a report flag such as -top");
-	if (!o.format_name)
-		cli_die("no report format given and the interactive shell is not built yet; "
-			"use a report flag such as -top or -traces (see 'cprof --help')");
 
 	cprof_profile *p = cli_load(&o);
+	if (!o.format_name) {
+		int st = cli_shell(&o, p);
+		cprof_profile_free(p);
+		return st;
+	}
 
+	/* A binary format to a terminal goes to a temporary file instead, as
+	 * pprof does. */
+	char tmpname[64];
+	if ((!o.output || !*o.output) && cli_format_is_binary(o.r.format) && isatty(1)) {
+		snprintf(tmpname, sizeof tmpname, "/tmp/cprof%ld.%s", (long)getpid(), o.format_name);
+		o.output = tmpname;
+	}
 	FILE *out = stdout;
 	if (o.output && *o.output) {
 		fprintf(stderr, "Generating report in %s\n", o.output);

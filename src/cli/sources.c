@@ -11,7 +11,8 @@
  * cprof_compact does in place rather than building a second profile.  The
  * base profiles likewise; a -diff_base base is labelled pprof::base=true;
  * -normalize scales the source to the base's totals; the base is scaled by
- * -1 and merged with the source.  -add_comment appends a comment.
+ * -1 and merged with the source.  The result is symbolized (symbolize.c)
+ * and -add_comment appends a comment.  URL sources come through fetch.c.
  *
  * Unlike pprof, which goes on with the sources it could read, any source
  * that fails to decode stops the command: a merge that silently lost an
@@ -26,6 +27,7 @@
 /* The [binary] and build-ID overrides of the command line. */
 typedef struct overrides {
 	const char *exec, *buildid;
+	const cli_opts *o;
 } overrides;
 
 /* The rest of pprof's locateBinaries, on each source and base as it is
@@ -59,12 +61,13 @@ static cprof_profile *load_one(const char *src, const overrides *ov)
 {
 	cprof_error err = { 0 };
 	cprof_profile *p = NULL;
-	if (strstr(src, "://"))
-		cli_die("%s: fetching profiles over HTTP is not built yet; save the profile to a file and pass its path",
-			src);
-	int rc = cprof_decode_file(src, &p, &err);
-	if (rc < 0)
-		cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
+	if (cli_is_url(src)) {
+		p = cli_fetch_profile(ov->o, src);
+	} else {
+		int rc = cprof_decode_file(src, &p, &err);
+		if (rc < 0)
+			cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
+	}
 	locate_binaries(p, ov);
 	return p;
 }
@@ -166,7 +169,7 @@ cprof_profile *cli_load(const cli_opts *o)
 			srcs++, n--;
 		}
 	}
-	overrides ov = { exec, buildid };
+	overrides ov = { exec, buildid, o };
 	cprof_profile *p = load_all(srcs, n, &ov);
 	if (o->nbases) {
 		cprof_profile *b = load_all(o->bases, o->nbases, &ov);
@@ -184,6 +187,9 @@ cprof_profile *cli_load(const cli_opts *o)
 		cprof_profile_free(b);
 		p = m;
 	}
+	/* pprof symbolizes the merged profile (-symbolize, default local then
+	 * remote for URL sources) */
+	cli_symbolize(p, o);
 	if (o->add_comment) {
 		cprof_str c = cprof_intern_cstr(p, o->add_comment);
 		if (c == CPROF_NONE || cprof_add_comment(p, c) < 0)

@@ -32,6 +32,22 @@ enum cprof_format {
 	CPROF_FMT_RAW,
 	CPROF_FMT_TAGS,
 	CPROF_FMT_COMMENTS,
+	/* source and assembly (list.c, disasm.c) */
+	CPROF_FMT_LIST,     /* -list=RE */
+	CPROF_FMT_DISASM,   /* -disasm=RE */
+	/* graphs (dot.c, callgrind.c) */
+	CPROF_FMT_DOT,
+	CPROF_FMT_SVG,      /* dot -Tsvg, with pan/zoom script */
+	CPROF_FMT_PNG,
+	CPROF_FMT_PDF,
+	CPROF_FMT_PS,
+	CPROF_FMT_GIF,
+	CPROF_FMT_CALLGRIND,
+	/* profiles and stacks (proto_out.c, flame.c) */
+	CPROF_FMT_PROTO,    /* the filtered profile, profile.proto gzipped */
+	CPROF_FMT_FOLDED,   /* collapsed stacks "root;...;leaf value" */
+	CPROF_FMT_FLAMEGRAPH, /* self-contained interactive HTML flame graph */
+	CPROF_FMT_FLAMESVG, /* static SVG flame graph */
 };
 
 enum cprof_granularity {
@@ -65,6 +81,10 @@ typedef struct cprof_ropts {
 	bool drop_negative;
 	double divide_by;           /* 1 */
 	bool call_tree;
+	const char *source_path;    /* -list: where to look for sources (':'-separated) */
+	const char *trim_path;      /* -list: path prefixes to trim */
+	bool intel_syntax;          /* -disasm */
+	const char *title;          /* graphs and flame graphs: defaults to the main binary */
 } cprof_ropts;
 
 void cprof_ropts_init(cprof_ropts *o);

@@ -119,7 +119,19 @@ int cprof_report(cprof_profile *p, const cprof_ropts *opts, FILE *out, FILE *war
 	bool trim = o.trim;
 	switch (o.format) {
 	case CPROF_FMT_PEEK:
+	case CPROF_FMT_FOLDED:
+	case CPROF_FMT_FLAMEGRAPH:
+	case CPROF_FMT_FLAMESVG:
 		trim = false;
+		break;
+	case CPROF_FMT_LIST:
+		trim = false;
+		o.granularity = CPROF_GRAN_LINES;
+		break;
+	case CPROF_FMT_DISASM:
+		trim = false;
+		o.granularity = CPROF_GRAN_ADDRESSES;
+		o.noinlines = true;
 		break;
 	case CPROF_FMT_TEXT:
 		if (o.nodecount == -1)
@@ -130,7 +142,8 @@ int cprof_report(cprof_profile *p, const cprof_ropts *opts, FILE *out, FILE *war
 			o.nodecount = 80;
 		break;
 	}
-	if (o.format == CPROF_FMT_RAW) {
+	if (o.format == CPROF_FMT_RAW || o.format == CPROF_FMT_PROTO ||
+	    o.format == CPROF_FMT_CALLGRIND) {
 		trim = false;
 		o.granularity = CPROF_GRAN_ADDRESSES;
 		o.noinlines = false;
@@ -201,6 +214,19 @@ int cprof_report(cprof_profile *p, const cprof_ropts *opts, FILE *out, FILE *war
 	case CPROF_FMT_RAW: rc = cpr_print_raw(&c, err); break;
 	case CPROF_FMT_TAGS: rc = cpr_print_tags(&c, err); break;
 	case CPROF_FMT_COMMENTS: rc = cpr_print_comments(&c, err); break;
+	case CPROF_FMT_LIST: rc = cpr_print_list(&c, err); break;
+	case CPROF_FMT_DISASM: rc = cpr_print_disasm(&c, err); break;
+	case CPROF_FMT_DOT:
+	case CPROF_FMT_SVG:
+	case CPROF_FMT_PNG:
+	case CPROF_FMT_PDF:
+	case CPROF_FMT_PS:
+	case CPROF_FMT_GIF: rc = cpr_print_dot(&c, err); break;
+	case CPROF_FMT_CALLGRIND: rc = cpr_print_callgrind(&c, err); break;
+	case CPROF_FMT_PROTO: rc = cpr_print_proto(&c, err); break;
+	case CPROF_FMT_FOLDED: rc = cpr_print_folded(&c, err); break;
+	case CPROF_FMT_FLAMEGRAPH:
+	case CPROF_FMT_FLAMESVG: rc = cpr_print_flamegraph(&c, err); break;
 	default: rc = cprof_seterr(err, CPROF_EINVAL, "unknown report format %d", o.format);
 	}
 out:

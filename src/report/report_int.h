@@ -12,6 +12,9 @@
  *   traces.c    -traces              raw.c     -raw
  *   tags.c      -tags
  *   regex.c     regular expressions with Go's error wording
+ *   list.c      -list               disasm.c  -disasm
+ *   dot.c       -dot/-svg/-png/-pdf callgrind.c -callgrind
+ *   proto_out.c -proto              flame.c   -folded, flame graphs (HTML, SVG)
  */
 #ifndef CPROF_REPORT_INT_H
 #define CPROF_REPORT_INT_H
@@ -151,5 +154,12 @@ int cpr_print_traces(cpr_ctx *c, cprof_error *err);   /* traces.c */
 int cpr_print_raw(cpr_ctx *c, cprof_error *err);      /* raw.c */
 int cpr_print_tags(cpr_ctx *c, cprof_error *err);     /* tags.c */
 int cpr_print_comments(cpr_ctx *c, cprof_error *err); /* report.c */
+int cpr_print_list(cpr_ctx *c, cprof_error *err);     /* list.c */
+int cpr_print_disasm(cpr_ctx *c, cprof_error *err);   /* disasm.c */
+int cpr_print_dot(cpr_ctx *c, cprof_error *err);      /* dot.c: dot, and svg/png/pdf/ps/gif through Graphviz */
+int cpr_print_callgrind(cpr_ctx *c, cprof_error *err);/* callgrind.c */
+int cpr_print_proto(cpr_ctx *c, cprof_error *err);    /* proto_out.c */
+int cpr_print_folded(cpr_ctx *c, cprof_error *err);   /* flame.c */
+int cpr_print_flamegraph(cpr_ctx *c, cprof_error *err); /* flame.c: HTML and SVG */
 
 #endif
