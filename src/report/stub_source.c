@@ -1,4 +1,3 @@
-/* stub_source.c - temporary stubs for list.c and disasm.c; deleted when those land. */
+/* stub_source.c - temporary stub for disasm.c; deleted when it lands. */
 #include "report_int.h"
-int cpr_print_list(cpr_ctx *c, cprof_error *e) { return cprof_seterr(e, CPROF_EINVAL, "-list is not built yet"); }
-int cpr_print_disasm(cpr_ctx *c, cprof_error *e) { return cprof_seterr(e, CPROF_EINVAL, "-disasm is not built yet"); }
+int cpr_print_disasm(cpr_ctx *c, cprof_error *err) { return cprof_seterr(err, CPROF_EINVAL, "-disasm is not built yet"); }
