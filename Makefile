@@ -60,6 +60,9 @@ FUZZ_SRC   := $(wildcard fuzz/fuzz_*.c)
 
 CORE_OBJ   := $(CORE_SRC:%.c=$(B)/obj/%.o)
 REPORT_OBJ := $(REPORT_SRC:%.c=$(B)/obj/%.o)
+# web/* (the flame graph page's script and style) embedded into the reports
+WEB_GEN    := build/gen/web_assets.c
+REPORT_OBJ += $(B)/obj/$(WEB_GEN:.c=.o)
 CLI_OBJ    := $(CLI_SRC:%.c=$(B)/obj/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 FUZZ_BIN   := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
@@ -70,6 +73,10 @@ all: $(B)/cprof $(B)/cprof.pc
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(WEB_GEN): web/embed.sh $(wildcard web/*.js web/*.css)
+	@mkdir -p $(dir $@)
+	sh web/embed.sh $@ $(wildcard web/*.js web/*.css)
 
 $(B)/libcprofcore.a: $(CORE_OBJ)
 	@mkdir -p $(B)
@@ -108,9 +115,9 @@ sanitize:
 # Fuzz targets are built with clang's libFuzzer (always unsanitized-by-make:
 # they carry -fsanitize=fuzzer,address,undefined themselves).
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-build/fuzz/%: fuzz/%.c $(CORE_SRC) $(REPORT_SRC)
+build/fuzz/%: fuzz/%.c $(CORE_SRC) $(REPORT_SRC) $(WEB_GEN)
 	@mkdir -p $(dir $@)
-	$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(REPORT_SRC) $(PKG_LIBS) -lm
+	$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(REPORT_SRC) $(WEB_GEN) $(PKG_LIBS) -lm
 
 FUZZ_RUNS    ?= 3000
 FUZZ_SECONDS ?= 120

@@ -1,0 +1,456 @@
+/*
+ * flamegraph.js - an interactive flame graph drawn on a canvas.
+ *
+ * A reusable component: cprofFlameGraph.mount(element, data[, options])
+ * builds the controls and the canvas inside element and returns an object
+ * with setData(data), zoomTo(index), search(regexp) and setInverted(bool).
+ * It knows nothing about where the data comes from (a page written by
+ * `cprof -flamegraph`, the web UI, the continuous-profiling server).
+ *
+ * Data: { title, sampleType, unit, total, filters[], names[], packages[],
+ * namePackage[], pruned: {fraction, boxes}, nodes[] } where nodes is the
+ * tree in preorder, four numbers a node: index into names, self value, cum
+ * value, number of children.  Node 0 is the root.
+ *
+ * Layout: the preorder arrays are unpacked once into typed arrays (parent,
+ * depth, x offset in value units from the root's left edge), and each depth
+ * keeps the list of its nodes in x order, so a hit test is one binary
+ * search and drawing visits only the nodes of the zoomed range that are at
+ * least half a pixel wide.  Zooming to a node shows its subtree across the
+ * full width and its ancestors as full-width bars; the breadcrumb lists the
+ * ancestors to zoom back.  Colours: a hue per package (FNV-1a of the
+ * package name, the same as cprof's SVG), search matches in magenta on grey.
+ * Keys (canvas focused): arrows move the selection (up: towards the leaves
+ * in a flame graph), Enter zooms to it, Escape or Backspace zooms out, '/'
+ * goes to the search box, 'i' toggles the icicle (inverted) layout.
+ */
+(function (global) {
+	"use strict";
+
+	var ROW = 18;
+
+	function fnv(s) {
+		var h = 2166136261;
+		for (var i = 0; i < s.length; i++) {
+			var c = s.charCodeAt(i);
+			/* UTF-8 bytes, as the C side hashes them */
+			if (c < 0x80) {
+				h = Math.imul(h ^ c, 16777619) >>> 0;
+				continue;
+			}
+			var bytes = unescape(encodeURIComponent(s.charAt(i) +
+				(c >= 0xd800 && c < 0xdc00 ? s.charAt(++i) : "")));
+			for (var j = 0; j < bytes.length; j++)
+				h = Math.imul(h ^ bytes.charCodeAt(j), 16777619) >>> 0;
+		}
+		return h >>> 0;
+	}
+
+	function colour(h) {
+		var hue = h % 360, s = 55 + (h >>> 9) % 20, l = 62 + (h >>> 17) % 10;
+		return "hsl(" + hue + "," + s + "%," + l + "%)";
+	}
+
+	/* Human-readable values in the profile's unit. */
+	function fmtValue(v, unit) {
+		var a = Math.abs(v), u = (unit || "").toLowerCase();
+		function f(x, suf) {
+			var s = x.toFixed(2).replace(/\.?0+$/, "");
+			return s + suf;
+		}
+		if (u === "nanoseconds" || u === "ns") {
+			if (a >= 3.6e12) return f(v / 3.6e12, "h");
+			if (a >= 6e10) return f(v / 6e10, "min");
+			if (a >= 1e9) return f(v / 1e9, "s");
+			if (a >= 1e6) return f(v / 1e6, "ms");
+			if (a >= 1e3) return f(v / 1e3, "us");
+			return v + "ns";
+		}
+		if (u === "microseconds") return fmtValue(v * 1e3, "nanoseconds");
+		if (u === "milliseconds") return fmtValue(v * 1e6, "nanoseconds");
+		if (u === "seconds") return fmtValue(v * 1e9, "nanoseconds");
+		if (u === "bytes" || u === "b") {
+			var units = ["B", "kB", "MB", "GB", "TB", "PB"], i = 0;
+			while (a >= 1024 && i < units.length - 1) {
+				a /= 1024;
+				v /= 1024;
+				i++;
+			}
+			return i ? f(v, units[i]) : v + "B";
+		}
+		return String(v);
+	}
+
+	function pct(v, t) {
+		if (!t) return "-";
+		return (100 * v / t).toFixed(2) + "%";
+	}
+
+	function el(tag, cls, text) {
+		var e = document.createElement(tag);
+		if (cls) e.className = cls;
+		if (text !== undefined) e.textContent = text;
+		return e;
+	}
+
+	function FlameGraph(root, data, opts) {
+		this.root = root;
+		this.opts = opts || {};
+		this.inverted = !!this.opts.inverted;
+		this.build();
+		this.setData(data);
+	}
+
+	FlameGraph.prototype.build = function () {
+		var self = this, r = this.root;
+		r.classList.add("cpfg");
+		r.textContent = "";
+		var bar = el("div", "cpfg-bar");
+		this.titleEl = el("h1", "cpfg-title");
+		this.searchEl = el("input");
+		this.searchEl.type = "search";
+		this.searchEl.placeholder = "Search (regexp)";
+		this.searchEl.setAttribute("aria-label", "search");
+		this.matchEl = el("span", "cpfg-match");
+		var reset = el("button", null, "Reset zoom");
+		this.invertEl = el("button", null, "Invert");
+		this.invertEl.title = "icicle: the root at the top";
+		bar.appendChild(this.titleEl);
+		bar.appendChild(this.searchEl);
+		bar.appendChild(this.matchEl);
+		bar.appendChild(reset);
+		bar.appendChild(this.invertEl);
+		this.crumbsEl = el("div", "cpfg-crumbs");
+		this.infoEl = el("div", "cpfg-info");
+		this.viewEl = el("div", "cpfg-view");
+		this.viewEl.tabIndex = 0;
+		this.canvas = el("canvas");
+		this.viewEl.appendChild(this.canvas);
+		this.tipEl = el("div", "cpfg-tip");
+		this.statusEl = el("div", "cpfg-status");
+		r.appendChild(bar);
+		r.appendChild(this.crumbsEl);
+		r.appendChild(this.infoEl);
+		r.appendChild(this.viewEl);
+		r.appendChild(this.statusEl);
+		document.body.appendChild(this.tipEl);
+
+		var timer = null;
+		this.searchEl.addEventListener("input", function () {
+			clearTimeout(timer);
+			timer = setTimeout(function () { self.search(self.searchEl.value); }, 120);
+		});
+		this.searchEl.addEventListener("keydown", function (e) {
+			if (e.key === "Enter") self.search(self.searchEl.value);
+			if (e.key === "Escape" || e.key === "ArrowDown") self.viewEl.focus();
+		});
+		reset.addEventListener("click", function () { self.zoomTo(0); });
+		this.invertEl.addEventListener("click", function () { self.setInverted(!self.inverted); });
+		this.canvas.addEventListener("mousemove", function (e) { self.hover(e); });
+		this.canvas.addEventListener("mouseleave", function () { self.tipEl.style.display = "none"; });
+		this.canvas.addEventListener("click", function (e) {
+			var n = self.hit(e);
+			if (n >= 0) {
+				self.selected = n;
+				self.zoomTo(n);
+			}
+			self.viewEl.focus();
+		});
+		this.viewEl.addEventListener("keydown", function (e) { self.key(e); });
+		document.addEventListener("keydown", function (e) {
+			if (e.key === "/" && document.activeElement !== self.searchEl) {
+				e.preventDefault();
+				self.searchEl.focus();
+			}
+		});
+		var pending = false;
+		global.addEventListener("resize", function () {
+			if (pending) return;
+			pending = true;
+			requestAnimationFrame(function () { pending = false; self.draw(); });
+		});
+	};
+
+	FlameGraph.prototype.setData = function (d) {
+		this.data = d;
+		var nodes = d.nodes, n = Math.floor(nodes.length / 4);
+		var name = new Int32Array(n), selfv = new Float64Array(n), cum = new Float64Array(n),
+			parent = new Int32Array(n), depth = new Int32Array(n), x = new Float64Array(n),
+			end = new Int32Array(n);
+		/* unpack the preorder: a stack of (node, children left, next child x) */
+		var stack = [], maxDepth = 0;
+		for (var i = 0; i < n; i++) {
+			name[i] = nodes[4 * i];
+			selfv[i] = nodes[4 * i + 1];
+			cum[i] = nodes[4 * i + 2];
+			var kids = nodes[4 * i + 3];
+			while (stack.length && stack[stack.length - 1].left === 0) {
+				end[stack[stack.length - 1].node] = i;
+				stack.pop();
+			}
+			if (stack.length) {
+				var top = stack[stack.length - 1];
+				parent[i] = top.node;
+				depth[i] = depth[top.node] + 1;
+				x[i] = top.x;
+				top.x += Math.max(cum[i], 0);
+				top.left--;
+			} else {
+				parent[i] = -1;
+				depth[i] = 0;
+				x[i] = 0;
+			}
+			if (depth[i] > maxDepth) maxDepth = depth[i];
+			stack.push({ node: i, left: kids, x: x[i] });
+		}
+		while (stack.length) end[stack.pop().node] = n;
+		var byDepth = [];
+		for (var k = 0; k <= maxDepth; k++) byDepth.push([]);
+		for (i = 0; i < n; i++) byDepth[depth[i]].push(i);
+		for (k = 0; k <= maxDepth; k++) byDepth[k] = Int32Array.from(byDepth[k]);
+		var colours = [], pk = d.namePackage || [], pkgs = d.packages || [];
+		for (i = 0; i < d.names.length; i++) {
+			var p = pkgs[pk[i]] || "";
+			colours.push(p === "" && i === name[0] ? "hsl(0,0%,80%)" : colour(fnv(p)));
+		}
+		this.t = { n: n, name: name, self: selfv, cum: cum, parent: parent, depth: depth,
+			x: x, end: end, byDepth: byDepth, maxDepth: maxDepth, colours: colours };
+		this.matched = null;
+		this.focus = 0;
+		this.selected = 0;
+		this.titleEl.textContent = (d.title || "") + (d.sampleType ? " \u2014 " + d.sampleType : "");
+		var info = "Total " + fmtValue(d.total, d.unit) + " (" + d.sampleType + ")";
+		if (d.filters && d.filters.length) info += " \u00b7 " + d.filters.join(" ");
+		if (d.pruned && d.pruned.boxes)
+			info += " \u00b7 " + d.pruned.boxes + " boxes under " + (100 * d.pruned.fraction).toFixed(2) +
+				"% of the total merged into \"(other)\"";
+		this.infoEl.textContent = info;
+		if (this.searchEl.value) this.search(this.searchEl.value);
+		this.zoomTo(0);
+	};
+
+	FlameGraph.prototype.nameOf = function (i) {
+		return this.data.names[this.t.name[i]];
+	};
+
+	FlameGraph.prototype.setInverted = function (v) {
+		this.inverted = v;
+		this.invertEl.textContent = v ? "Flame" : "Invert";
+		this.draw();
+	};
+
+	FlameGraph.prototype.zoomTo = function (i) {
+		if (i < 0 || i >= this.t.n) return;
+		this.focus = i;
+		var c = this.crumbsEl, self = this, chain = [];
+		for (var a = i; a >= 0; a = this.t.parent[a]) chain.unshift(a);
+		c.textContent = "";
+		chain.forEach(function (n, k) {
+			if (k) c.appendChild(el("span", "cpfg-sep", "\u203a"));
+			var link = el("a", null, n === 0 ? "root" : self.nameOf(n));
+			link.title = "zoom to " + link.textContent;
+			link.addEventListener("click", function () { self.selected = n; self.zoomTo(n); });
+			c.appendChild(link);
+		});
+		this.draw();
+	};
+
+	/* regexp search: matched[] flags, share = nodes whose ancestors don't match */
+	FlameGraph.prototype.search = function (re) {
+		var t = this.t;
+		this.searchEl.classList.remove("cpfg-bad");
+		if (!re) {
+			this.matched = null;
+			this.matchEl.textContent = "";
+			this.draw();
+			return;
+		}
+		var rx;
+		try {
+			rx = new RegExp(re);
+		} catch (e) {
+			this.searchEl.classList.add("cpfg-bad");
+			return;
+		}
+		var names = this.data.names, nameHit = new Int8Array(names.length);
+		for (var k = 0; k < names.length; k++) nameHit[k] = rx.test(names[k]) ? 1 : 0;
+		var m = new Uint8Array(t.n), total = 0, count = 0;
+		for (var i = 1; i < t.n; i++) {
+			if (!nameHit[t.name[i]]) continue;
+			m[i] = 1;
+			count++;
+			var a = t.parent[i], covered = false;
+			for (; a > 0; a = t.parent[a]) if (m[a]) { covered = true; break; }
+			if (!covered) total += t.cum[i];
+		}
+		this.matched = m;
+		this.matchTotal = total;
+		this.matchEl.textContent = count ? "Matched " + fmtValue(total, this.data.unit) + " (" +
+			pct(total, this.data.total) + ")" : "No match";
+		this.draw();
+	};
+
+	/* geometry of the current view */
+	FlameGraph.prototype.view = function () {
+		var t = this.t, f = this.focus;
+		return { x0: t.x[f], w: t.cum[f] > 0 ? t.cum[f] : 1, fd: t.depth[f] };
+	};
+
+	FlameGraph.prototype.rowY = function (depth, H) {
+		return this.inverted ? depth * ROW : H - (depth + 1) * ROW;
+	};
+
+	FlameGraph.prototype.draw = function () {
+		var t = this.t;
+		if (!t) return;
+		var W = this.viewEl.clientWidth || 800, H = (t.maxDepth + 1) * ROW;
+		var dpr = global.devicePixelRatio || 1, cv = this.canvas;
+		if (H * dpr > 32000) H = Math.floor(32000 / dpr / ROW) * ROW;
+		cv.width = Math.round(W * dpr);
+		cv.height = Math.round(H * dpr);
+		cv.style.height = H + "px";
+		var g = cv.getContext("2d");
+		g.setTransform(dpr, 0, 0, dpr, 0, 0);
+		g.clearRect(0, 0, W, H);
+		g.font = "12px system-ui, \"DejaVu Sans\", Verdana, sans-serif";
+		g.textBaseline = "middle";
+		var v = this.view(), scale = W / v.w, self = this, drawn = 0;
+		var charW = g.measureText("abcdefghijklmnopqrstuvwxyz").width / 26 || 7;
+		function box(i, x, w, d) {
+			var y = self.rowY(d, H);
+			if (y < 0 || y > H) return;
+			var hit = self.matched && self.matched[i];
+			/* while searching, everything but the matches is greyed out */
+			g.fillStyle = hit ? "#e040fb" : self.matched ? "#e4e4e4" :
+				(d < v.fd ? "#ddd" : t.colours[t.name[i]]);
+			g.fillRect(x, y, Math.max(w - 0.5, 0.5), ROW - 1);
+			if (i === self.selected) {
+				g.strokeStyle = "#000";
+				g.lineWidth = 2;
+				g.strokeRect(x + 1, y + 1, Math.max(w - 2.5, 0.5), ROW - 3);
+			}
+			if (w > 3 * charW) {
+				var s = i === 0 ? "root" : self.nameOf(i), fit = Math.floor((w - 6) / charW);
+				if (s.length > fit) s = s.slice(0, Math.max(fit - 2, 1)) + "..";
+				g.fillStyle = "#000";
+				g.fillText(s, x + 3, y + ROW / 2);
+			}
+			drawn++;
+		}
+		/* ancestors of the focus: full width */
+		for (var a = t.parent[this.focus]; a >= 0; a = t.parent[a]) box(a, 0, W, t.depth[a]);
+		/* the focus's subtree: nodes in [focus, end) in preorder, by depth */
+		var lo = v.x0, hi = v.x0 + v.w;
+		for (var d = v.fd; d <= t.maxDepth; d++) {
+			var row = t.byDepth[d];
+			var k = this.firstAt(row, lo);
+			for (; k < row.length; k++) {
+				var i = row[k];
+				if (t.x[i] >= hi) break;
+				if (i < this.focus || i >= t.end[this.focus]) continue;
+				var w = t.cum[i] * scale;
+				if (w < 0.5) continue;
+				box(i, (t.x[i] - lo) * scale, w, d);
+			}
+		}
+		this.canvas.setAttribute("data-drawn", String(drawn));
+		this.status(this.selected);
+	};
+
+	/* index of the first node of row (sorted by x) whose right edge is past x */
+	FlameGraph.prototype.firstAt = function (row, x) {
+		var t = this.t, lo = 0, hi = row.length;
+		while (lo < hi) {
+			var mid = (lo + hi) >> 1, i = row[mid];
+			if (t.x[i] + t.cum[i] <= x) lo = mid + 1;
+			else hi = mid;
+		}
+		return lo;
+	};
+
+	FlameGraph.prototype.hit = function (e) {
+		var t = this.t, r = this.canvas.getBoundingClientRect();
+		var px = e.clientX - r.left, py = e.clientY - r.top, H = r.height;
+		var d = this.inverted ? Math.floor(py / ROW) : Math.floor((H - py) / ROW);
+		if (d < 0 || d > t.maxDepth) return -1;
+		var v = this.view();
+		if (d < v.fd) {
+			for (var a = this.focus; a >= 0; a = t.parent[a]) if (t.depth[a] === d) return a;
+			return -1;
+		}
+		var x = v.x0 + px / r.width * v.w, row = t.byDepth[d], k = this.firstAt(row, x);
+		if (k < row.length) {
+			var i = row[k];
+			if (t.x[i] <= x && x < t.x[i] + t.cum[i] && i >= this.focus && i < t.end[this.focus]) return i;
+		}
+		return -1;
+	};
+
+	FlameGraph.prototype.describe = function (i) {
+		var t = this.t, d = this.data, v = this.view();
+		return { name: i === 0 ? "root" : this.nameOf(i),
+			flat: fmtValue(t.self[i], d.unit) + " (" + pct(t.self[i], d.total) + ")",
+			cum: fmtValue(t.cum[i], d.unit) + " (" + pct(t.cum[i], d.total) + ")",
+			zoom: pct(t.cum[i], v.w) };
+	};
+
+	FlameGraph.prototype.hover = function (e) {
+		var i = this.hit(e), tip = this.tipEl;
+		if (i < 0) {
+			tip.style.display = "none";
+			return;
+		}
+		var s = this.describe(i);
+		tip.textContent = "";
+		tip.appendChild(el("b", null, s.name));
+		tip.appendChild(el("div", null, "flat " + s.flat));
+		tip.appendChild(el("div", null, "cum " + s.cum + ", " + s.zoom + " of the view"));
+		tip.style.display = "block";
+		var x = e.clientX + 14, y = e.clientY + 14;
+		if (x + tip.offsetWidth > global.innerWidth) x = Math.max(0, e.clientX - tip.offsetWidth - 14);
+		if (y + tip.offsetHeight > global.innerHeight) y = Math.max(0, e.clientY - tip.offsetHeight - 14);
+		tip.style.left = x + "px";
+		tip.style.top = y + "px";
+	};
+
+	FlameGraph.prototype.status = function (i) {
+		if (i < 0 || i >= this.t.n) return;
+		var s = this.describe(i);
+		this.statusEl.textContent = "Selected: " + s.name + " \u2014 flat " + s.flat + ", cum " + s.cum;
+	};
+
+	FlameGraph.prototype.key = function (e) {
+		var t = this.t, s = this.selected, next = -1;
+		var up = this.inverted ? "ArrowDown" : "ArrowUp", down = this.inverted ? "ArrowUp" : "ArrowDown";
+		if (e.key === up) {
+			/* the widest child */
+			for (var i = s + 1; i < t.end[s]; i = t.end[i])
+				if (next < 0 || t.cum[i] > t.cum[next]) next = i;
+		} else if (e.key === down) {
+			next = t.parent[s];
+		} else if (e.key === "ArrowLeft" || e.key === "ArrowRight") {
+			var row = t.byDepth[t.depth[s]], k = Array.prototype.indexOf.call(row, s);
+			k += e.key === "ArrowLeft" ? -1 : 1;
+			if (k >= 0 && k < row.length) next = row[k];
+		} else if (e.key === "Enter") {
+			this.zoomTo(s);
+		} else if (e.key === "Escape" || e.key === "Backspace") {
+			this.zoomTo(Math.max(t.parent[this.focus], 0));
+		} else if (e.key === "i") {
+			this.setInverted(!this.inverted);
+		} else {
+			return;
+		}
+		e.preventDefault();
+		if (next >= 0) {
+			this.selected = next;
+			if (next < this.focus || next >= t.end[this.focus]) this.zoomTo(t.parent[next] >= 0 ? t.parent[next] : 0);
+			else this.draw();
+		}
+	};
+
+	global.cprofFlameGraph = {
+		mount: function (element, data, opts) { return new FlameGraph(element, data, opts); },
+		formatValue: fmtValue
+	};
+})(window);
