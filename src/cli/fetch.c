@@ -1,0 +1,1033 @@
+/*
+ * fetch.c - profiles over HTTP (libcurl): URL sources and pprof's remote
+ * symbolization protocol.
+ *
+ * What counts as a URL follows Go's url.Parse as Go 1.19's pprof uses it
+ * (cmd/pprof adjustURL): a source with a scheme and a host is a URL; a
+ * source whose parse has no host but has a scheme other than file:, or
+ * whose first path segment holds a colon ("localhost:6060",
+ * "127.0.0.1:6060/debug/pprof/heap"), is tried again with "http://" in
+ * front, and is a URL when that gives a host.  Anything else is a file.
+ * The URL is then adjusted as pprof does: an empty path or "/" becomes
+ * /debug/pprof/profile; -seconds N sets seconds=N in the query (otherwise a
+ * seconds= already there is the profile's duration); the query is
+ * re-encoded with its keys sorted, as Go's url.Values.Encode does; the
+ * timeout is -timeout, else 1.5 x the duration, else 60 s.  Like Go's
+ * pprof, the timeout bounds the wait for the response headers (plus pprof's
+ * 5 s of grace), not the transfer of the body.  https+insecure:// is https
+ * without certificate checks.
+ *
+ * Memory is bounded: a profile response larger than FETCH_MAX, or a
+ * symbol response larger than SYMBOL_MAX, stops the transfer with one line.
+ * A non-200 answer is reported in pprof's words, "server response: 404 Not
+ * Found", with the body appended when the server says it is a pprof error
+ * (X-Go-Pprof and text/plain).  Every fetched profile is saved, as pprof
+ * saves what it fetched, to $PPROF_TMPDIR (default ~/pprof, else the temp
+ * directory) as pprof.<binary>.<type>...NNN.pb.gz, and the path printed.
+ * pprof saves once per run, the merged profile; here each fetched source is
+ * saved as it arrives, before merging.
+ *
+ * While a profile with a duration is being collected, a terminal on stderr
+ * gets a line counting the seconds down; otherwise pprof's two lines
+ * ("Fetching profile over HTTP from URL", "Please wait... (30s)").
+ */
+#include "cli.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FETCH_MAX  ((size_t)1 << 30)    /* a profile response */
+#define SYMBOL_MAX ((size_t)64 << 20)   /* a /symbol response */
+#define HEADER_GRACE 5                  /* pprof waits timeout + 5 s for headers */
+
+/* ---- URLs ------------------------------------------------------------------ */
+
+/* A URL cut into Go's url.URL parts (all malloc'd; NULL when absent). */
+typedef struct url_parts {
+	char *scheme, *authority, *path, *query, *fragment;
+	bool have_query;
+} url_parts;
+
+static void url_free(url_parts *u)
+{
+	free(u->scheme);
+	free(u->authority);
+	free(u->path);
+	free(u->query);
+	free(u->fragment);
+	memset(u, 0, sizeof *u);
+}
+
+static char *xstrndup(const char *s, size_t n)
+{
+	char *d = strndup(s, n);
+	if (!d)
+		cli_die("out of memory");
+	return d;
+}
+
+static bool is_alpha(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static bool is_digit(int c) { return c >= '0' && c <= '9'; }
+
+/* The host of an authority ([userinfo@]host[:port]) when Go would accept
+ * it: a non-empty host and a port of digits (or none).  Returns the host's
+ * length, 0 when there is no valid host. */
+static size_t authority_host(const char *a)
+{
+	const char *at = strrchr(a, '@');
+	const char *h = at ? at + 1 : a;
+	const char *port;
+	size_t hn;
+	if (*h == '[') {
+		const char *rb = strchr(h, ']');
+		if (!rb)
+			return 0;
+		hn = (size_t)(rb + 1 - h);
+		port = rb + 1;
+		if (*port && *port != ':')
+			return 0;
+	} else {
+		const char *c = strrchr(h, ':');
+		hn = c ? (size_t)(c - h) : strlen(h);
+		port = c ? c : h + hn;
+	}
+	if (*port == ':')
+		for (port++; *port; port++)
+			if (!is_digit((unsigned char)*port))
+				return 0;
+	return hn;
+}
+
+/* Parse s as Go's url.Parse would for pprof's purposes.  Returns false on a
+ * parse error; u is filled (the caller frees it) either way. */
+static bool url_parse(const char *s, url_parts *u)
+{
+	memset(u, 0, sizeof *u);
+	const char *rest = s;
+	/* fragment, then query */
+	const char *hash = strchr(s, '#');
+	size_t len = hash ? (size_t)(hash - s) : strlen(s);
+	if (hash)
+		u->fragment = xstrndup(hash + 1, strlen(hash + 1));
+	/* the scheme: a letter, then letters, digits, + - . up to ':' */
+	if (is_alpha((unsigned char)s[0])) {
+		size_t i = 1;
+		while (i < len && (is_alpha((unsigned char)s[i]) || is_digit((unsigned char)s[i]) ||
+				   s[i] == '+' || s[i] == '-' || s[i] == '.'))
+			i++;
+		if (i < len && s[i] == ':') {
+			u->scheme = xstrndup(s, i);
+			for (char *c = u->scheme; *c; c++)
+				if (*c >= 'A' && *c <= 'Z')
+					*c = (char)(*c - 'A' + 'a');
+			rest = s + i + 1;
+		}
+	}
+	size_t rlen = len - (size_t)(rest - s);
+	const char *q = memchr(rest, '?', rlen);
+	size_t plen = q ? (size_t)(q - rest) : rlen;
+	if (q) {
+		u->have_query = true;
+		u->query = xstrndup(q + 1, rlen - plen - 1);
+	}
+	if (u->scheme && plen > 0 && rest[0] != '/') {
+		/* opaque ("localhost:6060"): no host */
+		u->path = xstrndup(rest, plen);
+		return true;
+	}
+	if (plen >= 2 && rest[0] == '/' && rest[1] == '/') {
+		const char *a = rest + 2;
+		const char *slash = memchr(a, '/', plen - 2);
+		size_t alen = slash ? (size_t)(slash - a) : plen - 2;
+		u->authority = xstrndup(a, alen);
+		u->path = xstrndup(a + alen, plen - 2 - alen);
+		return authority_host(u->authority) > 0 || alen == 0;
+	}
+	u->path = xstrndup(rest, plen);
+	if (!u->scheme) {
+		/* Go: "first path segment in URL cannot contain colon" */
+		const char *slash = memchr(rest, '/', plen);
+		size_t seg = slash ? (size_t)(slash - rest) : plen;
+		if (memchr(rest, ':', seg))
+			return false;
+	}
+	return true;
+}
+
+static bool has_host(const url_parts *u)
+{
+	return u->authority && authority_host(u->authority) > 0;
+}
+
+/* pprof's URL test and its http:// retry.  On true, u holds the URL. */
+static bool url_resolve(const char *src, url_parts *u)
+{
+	bool ok = url_parse(src, u);
+	if (!ok || (!has_host(u) && u->scheme && strcmp(u->scheme, "file") != 0)) {
+		url_free(u);
+		size_t n = strlen(src);
+		char *h = malloc(n + 8);
+		if (!h)
+			cli_die("out of memory");
+		memcpy(h, "http://", 7);
+		memcpy(h + 7, src, n + 1);
+		ok = url_parse(h, u);
+		free(h);
+	}
+	if (ok && has_host(u))
+		return true;
+	url_free(u);
+	return false;
+}
+
+bool cli_is_url(const char *src)
+{
+	url_parts u;
+	bool r = url_resolve(src, &u);
+	url_free(&u);
+	return r;
+}
+
+/* A growable string. */
+typedef struct sbuf {
+	char *s;
+	size_t n, cap;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *s, size_t n)
+{
+	if (n > SIZE_MAX / 2 - b->n - 1)
+		cli_die("out of memory");
+	if (b->n + n + 1 > b->cap) {
+		size_t c = b->cap ? b->cap : 64;
+		while (c < b->n + n + 1)
+			c *= 2;
+		char *ns = realloc(b->s, c);
+		if (!ns)
+			cli_die("out of memory");
+		b->s = ns;
+		b->cap = c;
+	}
+	memcpy(b->s + b->n, s, n);
+	b->n += n;
+	b->s[b->n] = 0;
+}
+
+static void sb_str(sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
+
+static int hexval(int c)
+{
+	if (is_digit(c))
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Go's QueryUnescape of s[0..n) into b ('+' is a space; a bad escape is
+ * kept as written). */
+static void query_unescape(sbuf *b, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '+') {
+			sb_add(b, " ", 1);
+		} else if (s[i] == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
+			   hexval((unsigned char)s[i + 2]) >= 0) {
+			char c = (char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
+			sb_add(b, &c, 1);
+			i += 2;
+		} else {
+			sb_add(b, s + i, 1);
+		}
+	}
+}
+
+/* Go's QueryEscape. */
+static void query_escape(sbuf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (is_alpha(c) || is_digit(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+			sb_add(b, (const char *)&c, 1);
+		} else if (c == ' ') {
+			sb_add(b, "+", 1);
+		} else {
+			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+			sb_add(b, e, 3);
+		}
+	}
+}
+
+typedef struct qpair {
+	char *k, *v;
+	size_t order;
+} qpair;
+
+static int qpair_cmp(const void *a, const void *b)
+{
+	const qpair *x = a, *y = b;
+	int c = strcmp(x->k, y->k);
+	if (c)
+		return c;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* The adjusted URL of a source (pprof's adjustURL); *duration_s and
+ * *timeout_s get the profile's duration and the fetch timeout in seconds.
+ * Returns a malloc'd string, or NULL when src is not a URL. */
+static char *adjust_url(const char *src, int seconds, int timeout, int *duration_s, int *timeout_s)
+{
+	url_parts u;
+	if (!url_resolve(src, &u))
+		return NULL;
+	/* the query, as url.Values */
+	qpair *qs = NULL;
+	size_t nq = 0;
+	const char *q = u.query ? u.query : "";
+	while (*q) {
+		size_t n = strcspn(q, "&;");
+		if (n > 0) {
+			const char *eq = memchr(q, '=', n);
+			size_t kn = eq ? (size_t)(eq - q) : n;
+			sbuf k = { 0 }, v = { 0 };
+			query_unescape(&k, q, kn);
+			sb_add(&k, "", 0);
+			if (eq)
+				query_unescape(&v, eq + 1, n - kn - 1);
+			sb_add(&v, "", 0);
+			qpair *nqs = realloc(qs, (nq + 1) * sizeof *qs);
+			if (!nqs)
+				cli_die("out of memory");
+			qs = nqs;
+			qs[nq] = (qpair){ k.s, v.s, nq };
+			nq++;
+		}
+		q += n;
+		if (*q)
+			q++;
+	}
+	int duration = 0;
+	if (seconds > 0) {
+		/* values.Set: the one value of "seconds" */
+		size_t w = 0;
+		for (size_t i = 0; i < nq; i++) {
+			if (strcmp(qs[i].k, "seconds") == 0) {
+				free(qs[i].k);
+				free(qs[i].v);
+			} else {
+				qs[w++] = qs[i];
+			}
+		}
+		nq = w;
+		qpair *nqs = realloc(qs, (nq + 1) * sizeof *qs);
+		if (!nqs)
+			cli_die("out of memory");
+		qs = nqs;
+		char num[24];
+		snprintf(num, sizeof num, "%d", seconds);
+		qs[nq] = (qpair){ xstrndup("seconds", 7), xstrndup(num, strlen(num)), nq };
+		nq++;
+		duration = seconds;
+	} else {
+		for (size_t i = 0; i < nq; i++) {
+			if (strcmp(qs[i].k, "seconds") == 0) {
+				/* values.Get: the first; ParseInt(s, 10, 32) */
+				char *end;
+				errno = 0;
+				long v = strtol(qs[i].v, &end, 10);
+				if (*qs[i].v && !*end && errno == 0 && v >= INT32_MIN && v <= INT32_MAX &&
+				    qs[i].v[0] != ' ' && qs[i].v[0] != '\t')
+					duration = (int)v;
+				break;
+			}
+		}
+	}
+	if (timeout <= 0)
+		timeout = duration > 0 ? duration + duration / 2 : 60;
+	*duration_s = duration;
+	*timeout_s = timeout;
+	if (nq > 1)
+		qsort(qs, nq, sizeof *qs, qpair_cmp);
+
+	sbuf b = { 0 };
+	sb_str(&b, u.scheme ? u.scheme : "http");
+	sb_str(&b, "://");
+	sb_str(&b, u.authority);
+	sb_str(&b, (!u.path || !*u.path || strcmp(u.path, "/") == 0) ? "/debug/pprof/profile" : u.path);
+	for (size_t i = 0; i < nq; i++) {
+		sb_str(&b, i ? "&" : "?");
+		query_escape(&b, qs[i].k);
+		sb_str(&b, "=");
+		query_escape(&b, qs[i].v);
+		free(qs[i].k);
+		free(qs[i].v);
+	}
+	free(qs);
+	if (u.fragment) {
+		sb_str(&b, "#");
+		sb_str(&b, u.fragment);
+	}
+	url_free(&u);
+	return b.s;
+}
+
+/* ---- HTTP ------------------------------------------------------------------ */
+
+typedef struct xfer {
+	const char *what;           /* the URL, for messages */
+	sbuf body;
+	size_t max;
+	bool too_big;
+	bool got_status, go_pprof, text_plain;
+	char status[128];           /* "404 Not Found" */
+	long timeout;               /* seconds to wait for the headers; 0: none */
+	bool timed_out;
+	struct timespec t0;
+	/* the countdown line */
+	int duration;
+	bool countdown;
+	long shown;
+} xfer;
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+	xfer *x = arg;
+	size_t len = size * n;
+	if (len > x->max - x->body.n) {
+		x->too_big = true;
+		return 0;           /* CURLE_WRITE_ERROR */
+	}
+	sb_add(&x->body, data, len);
+	return len;
+}
+
+static bool header_is(const char *h, size_t n, const char *name)
+{
+	size_t k = strlen(name);
+	return n > k && strncasecmp(h, name, k) == 0 && h[k] == ':';
+}
+
+static size_t on_header(char *h, size_t size, size_t n, void *arg)
+{
+	xfer *x = arg;
+	size_t len = size * n;
+	if (len >= 5 && strncmp(h, "HTTP/", 5) == 0) {
+		/* a new response (after a redirect or 100 Continue): start over */
+		x->go_pprof = x->text_plain = false;
+		x->got_status = true;
+		const char *sp = memchr(h, ' ', len);
+		size_t k = 0;
+		if (sp) {
+			const char *e = h + len;
+			while (e > sp && (e[-1] == '\r' || e[-1] == '\n'))
+				e--;
+			sp++;
+			k = (size_t)(e - sp);
+			if (k >= sizeof x->status)
+				k = sizeof x->status - 1;
+			memcpy(x->status, sp, k);
+		}
+		x->status[k] = 0;
+	} else if (header_is(h, len, "X-Go-Pprof")) {
+		x->go_pprof = true;
+	} else if (header_is(h, len, "Content-Type")) {
+		x->text_plain = memmem(h, len, "text/plain", 10) != NULL;
+	}
+	return len;
+}
+
+static double elapsed(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void clear_countdown(xfer *x)
+{
+	if (x->countdown && x->shown >= 0) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+		x->shown = -1;
+	}
+}
+
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	xfer *x = arg;
+	double t = elapsed(&x->t0);
+	if (x->got_status) {
+		clear_countdown(x);
+		return 0;
+	}
+	if (x->timeout > 0 && t >= (double)x->timeout) {
+		x->timed_out = true;
+		return 1;
+	}
+	if (x->countdown) {
+		long left = (long)x->duration - (long)t;
+		if (left < 0)
+			left = 0;
+		if (left != x->shown) {
+			if (left > 0)
+				fprintf(stderr, "\rPlease wait... %lds left of %ds ", left, x->duration);
+			else
+				fprintf(stderr, "\rWaiting for the server...\033[K");
+			fflush(stderr);
+			x->shown = left;
+		}
+	}
+	return 0;
+}
+
+static void curl_init_once(void)
+{
+	static bool done;
+	if (!done) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+			cli_die("libcurl: initialization failed");
+		done = true;
+	}
+}
+
+/* A status text for codes when the server sent no reason phrase (HTTP/2). */
+static const char *status_text(long code)
+{
+	switch (code) {
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	}
+	return "";
+}
+
+/* The one-line message for a finished transfer, or NULL when it succeeded. */
+static char *xfer_error(xfer *x, CURLcode rc, long code, const char *errbuf)
+{
+	sbuf m = { 0 };
+	if (x->too_big) {
+		char num[64];
+		snprintf(num, sizeof num, "response larger than %zu MiB: refused", x->max >> 20);
+		sb_str(&m, num);
+	} else if (x->timed_out) {
+		char num[128];
+		snprintf(num, sizeof num, "http fetch: no response from the server within %lds (timeout %lds + %ds, as pprof)",
+			 x->timeout, x->timeout - HEADER_GRACE, HEADER_GRACE);
+		sb_str(&m, num);
+	} else if (rc != CURLE_OK) {
+		sb_str(&m, "http fetch: ");
+		sb_str(&m, *errbuf ? errbuf : curl_easy_strerror(rc));
+	} else if (code != 200) {
+		sb_str(&m, "server response: ");
+		if (x->status[0] && strchr(x->status, ' ')) {
+			sb_str(&m, x->status);
+		} else {
+			char num[64];
+			snprintf(num, sizeof num, "%ld %s", code, status_text(code));
+			sb_str(&m, num);
+		}
+		if (x->go_pprof && x->text_plain && x->body.n) {
+			/* pprof appends the body of a pprof error; here on one line */
+			sb_str(&m, " - ");
+			size_t n = x->body.n;
+			while (n && (x->body.s[n - 1] == '\n' || x->body.s[n - 1] == '\r' ||
+				     x->body.s[n - 1] == ' '))
+				n--;
+			if (n > 200)
+				n = 200;
+			for (size_t i = 0; i < n; i++)
+				sb_add(&m, (x->body.s[i] == '\n' || x->body.s[i] == '\r') ? " " : x->body.s + i, 1);
+		}
+	}
+	return m.s;
+}
+
+/* GET url (or POST post when not NULL) into x->body.  Returns NULL, or a
+ * malloc'd one-line message. */
+static char *http_do(const char *url, const char *post, xfer *x)
+{
+	curl_init_once();
+	CURL *c = curl_easy_init();
+	if (!c)
+		cli_die("libcurl: out of memory");
+	char errbuf[CURL_ERROR_SIZE] = "";
+	char *fixed = NULL;
+	struct curl_slist *hdrs = NULL;
+	if (strncmp(url, "https+insecure://", 17) == 0) {
+		size_t n = strlen(url);
+		fixed = xstrndup(url, n);
+		memmove(fixed + 5, fixed + 14, n - 14 + 1);     /* "https" + "://..." */
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	curl_easy_setopt(c, CURLOPT_URL, fixed ? fixed : url);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);        /* as Go's client */
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "cprof/" CPROF_VERSION);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
+	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");       /* Go accepts gzip too */
+	if (x->timeout > 0)
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, x->timeout);
+	if (post) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(post));
+		hdrs = curl_slist_append(NULL, "Content-Type: application/octet-stream");
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	}
+	x->shown = -1;
+	clock_gettime(CLOCK_MONOTONIC, &x->t0);
+	CURLcode rc = curl_easy_perform(c);
+	clear_countdown(x);
+	long code = 0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(hdrs);
+	free(fixed);
+	return xfer_error(x, rc, code, errbuf);
+}
+
+/* ---- saving -------------------------------------------------------------- */
+
+static const char *tmp_dir(void)
+{
+	static char buf[4096];
+	const char *d = getenv("PPROF_TMPDIR");
+	const char *cands[3];
+	size_t n = 0;
+	if (d && *d)
+		cands[n++] = d;
+	const char *home = getenv("HOME");
+	if (home && *home && snprintf(buf, sizeof buf, "%s/pprof", home) < (int)sizeof buf)
+		cands[n++] = buf;
+	const char *t = getenv("TMPDIR");
+	cands[n++] = t && *t ? t : "/tmp";
+	for (size_t i = 0; i < n; i++) {
+		/* os.MkdirAll */
+		char path[4096];
+		if (snprintf(path, sizeof path, "%s", cands[i]) >= (int)sizeof path)
+			continue;
+		bool ok = true;
+		for (char *s = path + 1; ok; s++) {
+			if (*s == '/' || *s == 0) {
+				char c = *s;
+				*s = 0;
+				if (mkdir(path, 0755) < 0 && errno != EEXIST)
+					ok = false;
+				*s = c;
+				if (!c)
+					break;
+			}
+		}
+		struct stat st;
+		if (ok && stat(cands[i], &st) == 0 && S_ISDIR(st.st_mode))
+			return cands[i];
+		fprintf(stderr, "Could not use temp dir %s: %s\n", cands[i], strerror(errno ? errno : ENOTDIR));
+	}
+	return NULL;
+}
+
+/* Save p as pprof saves fetched profiles; failures are reported, not fatal. */
+static void save_profile(const cprof_profile *p)
+{
+	const char *dir = tmp_dir();
+	if (!dir) {
+		fprintf(stderr, "Could not save profile: failed to identify temp dir\n");
+		return;
+	}
+	sbuf pre = { 0 };
+	sb_str(&pre, dir);
+	sb_str(&pre, "/pprof.");
+	if (p->mappings.n > 0 && cprof_slen(p, p->mappings.v[0].file) > 0) {
+		/* filepath.Base */
+		const char *f = cprof_s(p, p->mappings.v[0].file);
+		size_t n = strlen(f);
+		while (n > 1 && f[n - 1] == '/')
+			n--;
+		const char *b = f + n;
+		while (b > f && b[-1] != '/')
+			b--;
+		sb_add(&pre, b, (size_t)(f + n - b));
+		sb_str(&pre, ".");
+	}
+	for (size_t i = 0; i < p->vtypes.n; i++) {
+		sb_str(&pre, cprof_s(p, p->vtypes.v[i].type));
+		sb_str(&pre, ".");
+	}
+	void *buf = NULL;
+	size_t len = 0;
+	cprof_error err = { 0 };
+	int rc = cprof_pb_encode(p, true, &buf, &len, &err);
+	if (rc < 0) {
+		fprintf(stderr, "Could not save profile: %s\n", err.code ? err.msg : cprof_strerror(rc));
+		free(pre.s);
+		return;
+	}
+	int fd = -1;
+	char *name = NULL;
+	for (int i = 1; i < 10000 && fd < 0; i++) {
+		free(name);
+		if (asprintf(&name, "%s%03d.pb.gz", pre.s, i) < 0)
+			cli_die("out of memory");
+		fd = open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
+		fprintf(stderr, "Could not save profile: could not create file of the form %s###.pb.gz\n", pre.s);
+	} else {
+		const char *s = buf;
+		size_t left = len;
+		bool ok = true;
+		while (left > 0) {
+			ssize_t w = write(fd, s, left);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				ok = false;
+				break;
+			}
+			s += w;
+			left -= (size_t)w;
+		}
+		if (close(fd) != 0)
+			ok = false;
+		if (ok)
+			fprintf(stderr, "Saved profile in %s\n", name);
+		else
+			fprintf(stderr, "Could not save profile: writing %s: %s\n", name, strerror(errno));
+	}
+	free(name);
+	free(buf);
+	free(pre.s);
+}
+
+/* ---- profiles ------------------------------------------------------------ */
+
+/* Go's time.Duration String for whole seconds. */
+static void duration_str(char *b, size_t n, int s)
+{
+	if (s < 60)
+		snprintf(b, n, "%ds", s);
+	else if (s < 3600)
+		snprintf(b, n, "%dm%ds", s / 60, s % 60);
+	else
+		snprintf(b, n, "%dh%dm%ds", s / 3600, s / 60 % 60, s % 60);
+}
+
+cprof_profile *cli_fetch_profile(const cli_opts *o, const char *src)
+{
+	int duration = 0, timeout = 0;
+	char *url = adjust_url(src, o->seconds, o->timeout, &duration, &timeout);
+	if (!url)
+		cli_die("%s: not a URL", src);
+	fprintf(stderr, "Fetching profile over HTTP from %s\n", url);
+	xfer x = { .what = url, .max = FETCH_MAX, .timeout = (long)timeout + HEADER_GRACE };
+	x.duration = duration;
+	x.countdown = duration > 0 && isatty(2);
+	if (duration > 0 && !x.countdown) {
+		char d[32];
+		duration_str(d, sizeof d, duration);
+		fprintf(stderr, "Please wait... (%s)\n", d);
+	}
+	fflush(stderr);
+	char *msg = http_do(url, NULL, &x);
+	if (msg) {
+		fprintf(stderr, "cprof: %s: %s\n", url, msg);
+		exit(2);
+	}
+	cprof_profile *p = NULL;
+	cprof_error err = { 0 };
+	int rc = cprof_decode(x.body.s ? x.body.s : "", x.body.n, &p, &err);
+	free(x.body.s);
+	if (rc < 0)
+		cli_die("%s: %s", url, err.code ? err.msg : cprof_strerror(rc));
+	save_profile(p);
+	free(url);
+	return p;
+}
+
+/* ---- remote symbolization ------------------------------------------------- */
+
+/* pprof's symbolz URL for a profile source, or NULL. */
+static char *symbol_url(const char *src)
+{
+	url_parts u;
+	if (!url_resolve(src, &u))
+		return NULL;
+	const char *path = u.path ? u.path : "";
+	sbuf b = { 0 };
+	sb_str(&b, u.scheme ? u.scheme : "http");
+	sb_str(&b, "://");
+	sb_str(&b, u.authority);
+	static const char *const sfx[] = { "/pprof/heap", "/pprof/growth", "/pprof/profile",
+					   "/pprof/pmuprofile", "/pprof/contention" };
+	bool gp = strstr(path, "/debug/pprof/") != NULL;
+	size_t pl = strlen(path);
+	for (size_t i = 0; !gp && i < sizeof sfx / sizeof *sfx; i++) {
+		size_t k = strlen(sfx[i]);
+		gp = pl >= k && strcmp(path + pl - k, sfx[i]) == 0;
+	}
+	if (gp) {
+		/* path.Clean(path + "/../symbol"): the last element replaced,
+		 * after cleaning; a trailing slash counts as an empty element */
+		sbuf c = { 0 };
+		sb_str(&c, path);
+		/* split into elements, resolve "." and ".." */
+		char **el = calloc(pl + 2, sizeof *el);
+		size_t ne = 0;
+		if (!el)
+			cli_die("out of memory");
+		sb_str(&c, "/../symbol");
+		char *save = NULL;
+		for (char *t = strtok_r(c.s, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+			if (strcmp(t, ".") == 0)
+				continue;
+			if (strcmp(t, "..") == 0) {
+				if (ne)
+					ne--;
+				continue;
+			}
+			el[ne++] = t;
+		}
+		for (size_t i = 0; i < ne; i++) {
+			sb_str(&b, "/");
+			sb_str(&b, el[i]);
+		}
+		if (!ne)
+			sb_str(&b, "/");
+		free(el);
+		free(c.s);
+	} else {
+		sb_str(&b, "/symbolz");
+	}
+	if (u.fragment) {
+		sb_str(&b, "#");
+		sb_str(&b, u.fragment);
+	}
+	url_free(&u);
+	return b.s;
+}
+
+static bool unsymbolizable(const cprof_profile *p, const cprof_mapping *m)
+{
+	const char *f = cprof_s(p, m->file);
+	const char *b = strrchr(f, '/');
+	b = b ? b + 1 : f;
+	return b[0] == '[' || strncmp(b, "linux-vdso", 10) == 0 || strncmp(f, "/dev/dri/", 9) == 0;
+}
+
+typedef struct addr_name {
+	uint64_t addr;
+	size_t seq;                 /* answer order: the last answer for an address wins */
+	uint32_t fn;                /* function index */
+} addr_name;
+
+static int an_cmp(const void *a, const void *b)
+{
+	const addr_name *x = a, *y = b;
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Append one line to p's line table; its index, or -1. */
+static int64_t add_line(cprof_profile *p, uint32_t fn)
+{
+	if (p->lines.n == p->lines.cap) {
+		size_t nc = p->lines.cap ? p->lines.cap * 2 : 16;
+		if (nc > SIZE_MAX / sizeof *p->lines.v || nc > UINT32_MAX)
+			return -1;
+		cprof_line *nv = realloc(p->lines.v, nc * sizeof *nv);
+		if (!nv)
+			return -1;
+		p->lines.v = nv;
+		p->lines.cap = nc;
+	}
+	p->lines.v[p->lines.n] = (cprof_line){ .function = fn };
+	return (int64_t)p->lines.n++;
+}
+
+static bool is_space(int c)
+{
+	return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r';
+}
+
+/* Parse a /symbol answer (lines matching pprof's (0x[[:xdigit:]]+)\s+(.*))
+ * and give mapping mi's unsymbolized locations one line each: a new
+ * function per distinct name, as pprof makes. */
+static int apply_symbols(cprof_profile *p, uint32_t mi, const char *body, size_t len)
+{
+	addr_name *an = NULL;
+	size_t nan = 0, cap = 0;
+	uint32_t *fn_of = NULL;     /* string id -> function index + 1 (0: none yet) */
+	size_t nfn_of = 0;
+	int ret = 0;
+	const char *s = body, *end = body + len;
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		if (!nl)
+			break;      /* pprof reads whole lines only */
+		const char *l = s, *h = NULL, *e = NULL;
+		s = nl + 1;
+		for (const char *t = l; t + 2 < nl && !h; t++) {
+			if (t[0] != '0' || t[1] != 'x' || hexval((unsigned char)t[2]) < 0)
+				continue;
+			e = t + 2;
+			while (e < nl && hexval((unsigned char)*e) >= 0)
+				e++;
+			if (e < nl && is_space((unsigned char)*e))
+				h = t;
+		}
+		if (!h)
+			continue;
+		uint64_t a = 0;
+		const char *d = h + 2;
+		while (d < e && *d == '0')
+			d++;
+		if (e - d > 16) {
+			ret = CPROF_EFORMAT;    /* ParseUint overflows: pprof fails */
+			break;
+		}
+		for (; d < e; d++)
+			a = a * 16 + (uint64_t)hexval((unsigned char)*d);
+		while (e < nl && is_space((unsigned char)*e))
+			e++;
+		cprof_str name = cprof_intern(p, e, (size_t)(nl - e));
+		if (name == CPROF_NONE) {
+			ret = CPROF_ENOMEM;
+			break;
+		}
+		if (name >= nfn_of) {
+			size_t nn = cprof_nstrings(p);
+			uint32_t *nf = realloc(fn_of, nn * sizeof *nf);
+			if (!nf) {
+				ret = CPROF_ENOMEM;
+				break;
+			}
+			memset(nf + nfn_of, 0, (nn - nfn_of) * sizeof *nf);
+			fn_of = nf;
+			nfn_of = nn;
+		}
+		if (!fn_of[name]) {
+			cprof_function f = { .id = p->functions.n + 1, .name = name, .system_name = name };
+			int64_t r = cprof_add_function(p, &f);
+			if (r < 0) {
+				ret = (int)r;
+				break;
+			}
+			fn_of[name] = (uint32_t)r + 1;
+		}
+		if (nan == cap) {
+			cap = cap ? cap * 2 : 64;
+			addr_name *na = realloc(an, cap * sizeof *an);
+			if (!na) {
+				ret = CPROF_ENOMEM;
+				break;
+			}
+			an = na;
+		}
+		an[nan] = (addr_name){ a, nan, fn_of[name] - 1 };
+		nan++;
+	}
+	free(fn_of);
+	if (ret < 0 || nan == 0) {
+		free(an);
+		return ret;
+	}
+	qsort(an, nan, sizeof *an, an_cmp);
+	for (size_t li = 0; li < p->locations.n; li++) {
+		cprof_location *L = &p->locations.v[li];
+		if (L->mapping != mi)
+			continue;
+		size_t lo = 0, hi = nan;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (an[mid].addr < L->address)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == nan || an[lo].addr != L->address)
+			continue;
+		while (lo + 1 < nan && an[lo + 1].addr == L->address)
+			lo++;
+		int64_t ln = add_line(p, an[lo].fn);
+		if (ln < 0) {
+			ret = CPROF_ENOMEM;
+			break;
+		}
+		L->line_off = (uint32_t)ln;
+		L->nline = 1;
+	}
+	free(an);
+	return ret;
+}
+
+int cli_symbolize_remote(cprof_profile *p, const cli_opts *o, const char *src)
+{
+	bool force = o->symbolize && strstr(o->symbolize, "force") != NULL;
+	char *surl = symbol_url(src);
+	if (!surl)
+		return 0;
+	int ret = 0;
+	for (size_t mi = 0; mi < p->mappings.n && ret == 0; mi++) {
+		cprof_mapping *m = &p->mappings.v[mi];
+		if ((!force && m->has_functions) || unsymbolizable(p, m))
+			continue;
+		sbuf post = { 0 };
+		for (size_t li = 0; li < p->locations.n; li++) {
+			const cprof_location *L = &p->locations.v[li];
+			if (L->mapping != mi || L->address == 0 || L->nline != 0)
+				continue;
+			char a[24];
+			snprintf(a, sizeof a, "%s0x%llx", post.n ? "+" : "", (unsigned long long)L->address);
+			sb_str(&post, a);
+		}
+		if (post.n == 0) {
+			m->has_functions = true;
+			continue;
+		}
+		xfer x = { .what = surl, .max = SYMBOL_MAX, .timeout = 60 + HEADER_GRACE };
+		char *msg = http_do(surl, post.s, &x);
+		free(post.s);
+		if (msg) {
+			fprintf(stderr, "cprof: http post %s: %s\n", surl, msg);
+			free(msg);
+			free(x.body.s);
+			ret = CPROF_EIO;
+			break;
+		}
+		ret = apply_symbols(p, (uint32_t)mi, x.body.s ? x.body.s : "", x.body.n);
+		free(x.body.s);
+		if (ret < 0)
+			fprintf(stderr, "cprof: %s: %s\n", surl,
+				ret == CPROF_EFORMAT ? "unparsable address in the answer" : cprof_strerror(ret));
+		else
+			m->has_functions = true;
+	}
+	free(surl);
+	return ret;
+}

@@ -1,0 +1,66 @@
+// fetchsrv: a real net/http/pprof server for cprof's URL tests.
+//
+// It listens on 127.0.0.1 on a free port, prints "PORT <n>" on stdout once
+// it accepts connections, and keeps some goroutines busy so CPU, heap and
+// goroutine profiles have something in them.  Besides Go's /debug/pprof/
+// handlers it serves /stall/ (accepts the request, never answers: the
+// timeout test) and /notpprof (a plain 500 without pprof's error header).
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	_ "net/http/pprof"
+	"os"
+	"time"
+)
+
+var sink [][]byte
+
+//go:noinline
+func burnCPU(n int) float64 {
+	x := 0.0
+	for i := 0; i < n; i++ {
+		x += float64(i%7) * 0.5
+	}
+	return x
+}
+
+//go:noinline
+func allocate() {
+	for i := 0; i < 200; i++ {
+		sink = append(sink, make([]byte, 64<<10))
+	}
+}
+
+func main() {
+	allocate()
+	for i := 0; i < 2; i++ {
+		go func() {
+			for {
+				burnCPU(1 << 20)
+			}
+		}()
+	}
+	http.HandleFunc("/stall/", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(time.Hour)
+	})
+	http.HandleFunc("/notpprof", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "plain failure", http.StatusInternalServerError)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Printf("PORT %d\n", ln.Addr().(*net.TCPAddr).Port)
+	os.Stdout.Sync()
+	// exit when the test's pipe closes
+	go func() {
+		buf := make([]byte, 1)
+		os.Stdin.Read(buf)
+		os.Exit(0)
+	}()
+	http.Serve(ln, nil)
+}
