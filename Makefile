@@ -24,6 +24,8 @@ VERSION := 0.1.0
 PKGS    := zlib libpcre2-8 libdw libelf libcurl libedit
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lz -lpcre2-8 -ldw -lelf -lcurl -ledit)
+# libstdc++: __cxa_demangle, the C++ demangler of src/core/demangle.c
+PKG_LIBS   += -lstdc++
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter -Wformat=2 -Wvla

@@ -319,6 +319,61 @@ void cprof_scale(cprof_profile *p, double ratio);
  * -diff_base). */
 int cprof_add_label_all(cprof_profile *p, const char *key, const char *value);
 
+/* ---- symbolization (symbolize.c, demangle.c; elfutils libdw) ----------- */
+
+/* pprof's demangler modes (-symbolize=demangle=...). */
+enum {
+	CPROF_DEMANGLE_DEFAULT,     /* no parameters, no template arguments */
+	CPROF_DEMANGLE_FULL,        /* everything but clone suffixes */
+	CPROF_DEMANGLE_TEMPLATES,   /* no parameters; template arguments kept */
+	CPROF_DEMANGLE_NONE,        /* leave mangled names */
+};
+
+/* A malloc'd demangled form of an Itanium C++ name in mode, or NULL when
+ * name is not mangled (or mode is NONE).  Thread-safe. */
+char *cprof_demangle(const char *name, int mode);
+/* pprof's Demangle: every function whose name is empty or equal to its
+ * system name gets the demangled system name (with force, every function
+ * is demangled again from its system name).  0 or CPROF_ENOMEM. */
+int cprof_demangle_profile(cprof_profile *p, int mode, bool force);
+
+/* Options of local symbolization. */
+typedef struct cprof_symopts {
+	bool force;                 /* also mappings that already have symbols */
+	bool fast;                  /* ELF symbol names only (pprof's fastlocal) */
+	/* Directories searched for binaries and debug files, ':'-separated.
+	 * NULL: $CPROF_BINARY_PATH then $PPROF_BINARY_PATH, or when both are
+	 * unset $HOME/pprof/binaries. */
+	const char *search_path;
+	/* Warnings (pprof's wording, one line each, no newline); NULL writes
+	 * them to stderr. */
+	void (*warn)(void *ctx, const char *msg);
+	void *warn_ctx;
+} cprof_symopts;
+
+/* A symbolizer keeps binaries (ELF, DWARF, per-unit function indexes) open
+ * between runs, so a process that symbolizes many profiles of the same
+ * programs opens each once.  Not thread-safe; one per thread. */
+typedef struct cprof_symbolizer cprof_symbolizer;
+cprof_symbolizer *cprof_symbolizer_new(void);
+void cprof_symbolizer_free(cprof_symbolizer *s);
+/* Give the locations of p's unsymbolized mappings (all with force)
+ * functions, file names, lines and inline frames from the binaries, found
+ * as pprof's locateBinaries finds them; mappings get their has_* flags.
+ * Function names are the symbols' (mangled) names: call
+ * cprof_demangle_profile afterwards.  Binaries that cannot be found or
+ * read, or whose build ID differs from the mapping's, are warned about and
+ * skipped.  Returns the number of locations symbolized, or a negative
+ * CPROF_E* code (only CPROF_ENOMEM: a missing binary is no error). */
+int64_t cprof_symbolizer_run(cprof_symbolizer *s, cprof_profile *p, const cprof_symopts *o,
+			     cprof_error *err);
+/* One-shot: a symbolizer, run, free. */
+int64_t cprof_symbolize(cprof_profile *p, const cprof_symopts *o, cprof_error *err);
+/* The GNU build ID of the ELF file at path as lower-case hex into hex
+ * (hexsz bytes with the NUL): 1 when found, 0 when the file has none, or
+ * a negative CPROF_E* code (CPROF_EIO, CPROF_EFORMAT not ELF). */
+int cprof_elf_build_id(const char *path, char *hex, size_t hexsz, cprof_error *err);
+
 #ifdef __cplusplus
 }
 #endif
