@@ -652,7 +652,7 @@ static int print_html(cpr_ctx *c, ftree *f, cprof_error *err)
 	stk[sp++] = 0;
 	while (sp) {
 		uint32_t n = stk[--sp];
-		int64_t ni, self, cum = f->cum[n];
+		int64_t ni, self, cum = n == CPR_NIL ? 0 : f->cum[n];
 		uint32_t nk = 0;
 		bool is_other = n == CPR_NIL;
 		int64_t other_cum = 0;

@@ -162,7 +162,7 @@ int cpr_print_proto(cpr_ctx *c, cprof_error *err);    /* proto_out.c */
 int cpr_print_folded(cpr_ctx *c, cprof_error *err);   /* flame.c */
 int cpr_print_flamegraph(cpr_ctx *c, cprof_error *err); /* flame.c: HTML and SVG */
 
-/* ---- web assets (web/*, embedded by web/embed.sh into build/gen/web_assets.c) */
+/* ---- web assets: the files in web/, embedded by web/embed.sh (build/gen) ---- */
 
 /* The bytes of web/NAME (NUL-terminated, length in *len), or NULL. */
 const char *cpr_web_asset(const char *name, size_t *len);

@@ -1,0 +1,261 @@
+/*
+ * test_flame.c - the stack reports of flame.c and proto_out.c: -folded,
+ * -flamegraph (HTML), -flamesvg and -proto.
+ *
+ * Profiles come from folded text (the core's decoder) or from the builder
+ * when a case needs inline frames or odd names.  Each test runs one report
+ * into memory and checks its exact text (-folded), the numbers embedded in
+ * the page (-flamegraph: the root's cum is the total, pruned boxes merge
+ * into "(other)" with nothing lost), the geometry of the SVG, or the
+ * profile decoded back from -proto.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cprof_core.h"
+#include "cprof_report.h"
+
+static cprof_profile *folded(const char *text)
+{
+	cprof_profile *p = NULL;
+	cprof_error err = { 0 };
+	int rc = cprof_folded_decode(text, strlen(text), &p, &err);
+	if (rc < 0)
+		fail_msg("folded_decode: %s", err.msg);
+	return p;
+}
+
+/* Run a report; returns malloc'd output (len in *n if n) or NULL with err. */
+static char *run(cprof_profile *p, cprof_ropts *o, size_t *n, int *rcp)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+	FILE *warn = fopen("/dev/null", "w");
+	assert_non_null(out);
+	assert_non_null(warn);
+	cprof_error err = { 0 };
+	int rc = cprof_report(p, o, out, warn, &err);
+	fclose(out);
+	fclose(warn);
+	if (rcp)
+		*rcp = rc;
+	else if (rc < 0)
+		fail_msg("report: %s", err.msg);
+	if (n)
+		*n = len;
+	return buf;
+}
+
+static char *report(const char *text, int format, const char *focus)
+{
+	cprof_profile *p = folded(text);
+	cprof_ropts o;
+	cprof_ropts_init(&o);
+	o.format = format;
+	o.focus = focus;
+	char *s = run(p, &o, NULL, NULL);
+	cprof_profile_free(p);
+	return s;
+}
+
+static void test_folded_merges_and_sorts(void **state)
+{
+	char *s = report("main;b;c 2\nmain;a 1\nmain;b;c 3\nmain 4\nmain;b 0\nz 1\n",
+			 CPROF_FMT_FOLDED, NULL);
+	assert_string_equal(s, "main 4\nmain;a 1\nmain;b;c 5\nz 1\n");
+	free(s);
+	/* focus keeps whole stacks through a matching frame */
+	s = report("main;b;c 2\nmain;a 1\nmain;b;d 3\n", CPROF_FMT_FOLDED, "^b$");
+	assert_string_equal(s, "main;b;c 2\nmain;b;d 3\n");
+	free(s);
+	/* no samples: no lines */
+	s = report("main 0\n", CPROF_FMT_FOLDED, NULL);
+	assert_string_equal(s, "");
+	free(s);
+}
+
+/* A location with two lines (an inlined call) gives two frames; ';' and
+ * line breaks in names are replaced so the line splits into the same
+ * frames again. */
+static void test_folded_inline_and_escapes(void **state)
+{
+	cprof_profile *p = cprof_profile_new();
+	assert_non_null(p);
+	assert_true(cprof_add_vtype(p, cprof_intern_cstr(p, "samples"), cprof_intern_cstr(p, "count")) >= 0);
+	const char *names[] = { "main", "outer", "inl;ined", "leaf\nfn" };
+	for (int i = 0; i < 4; i++) {
+		cprof_function f = { .id = (uint64_t)i + 1 };
+		f.name = f.system_name = cprof_intern_cstr(p, names[i]);
+		assert_true(cprof_add_function(p, &f) >= 0);
+	}
+	cprof_line l0[] = { { .function = 0, .line = 1 } };
+	cprof_line l1[] = { { .function = 2, .line = 5 }, { .function = 1, .line = 9 } };
+	cprof_line l2[] = { { .function = 3, .line = 2 } };
+	cprof_location loc = { .id = 1, .address = 0x10, .mapping = CPROF_NONE };
+	assert_true(cprof_add_location(p, &loc, l0, 1) == 0);
+	loc.id = 2;
+	assert_true(cprof_add_location(p, &loc, l1, 2) == 1);
+	loc.id = 3;
+	assert_true(cprof_add_location(p, &loc, l2, 1) == 2);
+	uint32_t st[] = { 2, 1, 0 };
+	int64_t st_i = cprof_intern_stack(p, st, 3), st2 = cprof_intern_stack(p, st + 1, 2);
+	assert_true(st_i >= 0 && st2 >= 0);
+	int64_t v7 = 7, v3 = 3, v5 = 5;
+	assert_true(cprof_add_sample(p, (uint32_t)st_i, 0, &v7) >= 0);
+	assert_true(cprof_add_sample(p, (uint32_t)st2, 0, &v3) >= 0);
+	assert_true(cprof_add_sample(p, (uint32_t)st_i, 0, &v5) >= 0);
+	cprof_profile *q = cprof_profile_dup(p);
+	assert_non_null(q);
+
+	cprof_ropts o;
+	cprof_ropts_init(&o);
+	o.format = CPROF_FMT_FOLDED;
+	char *s = run(p, &o, NULL, NULL);
+	assert_string_equal(s, "main;outer;inl:ined 3\nmain;outer;inl:ined;leaf fn 12\n");
+	free(s);
+
+	/* -noinlines: the inlined function disappears; -divide_by halves */
+	o.noinlines = true;
+	o.divide_by = 2;
+	s = run(q, &o, NULL, NULL);
+	assert_string_equal(s, "main;outer 1\nmain;outer;leaf fn 6\n");
+	free(s);
+	cprof_profile_free(p);
+	cprof_profile_free(q);
+}
+
+/* The number after `key` in s. */
+static long long num_after(const char *s, const char *key)
+{
+	const char *k = strstr(s, key);
+	if (!k)
+		fail_msg("%s not found", key);
+	return strtoll(k + strlen(key), NULL, 10);
+}
+
+static void test_flamegraph_html(void **state)
+{
+	/* one big stack and 300 tiny ones: the tiny ones (1/10300 each, under
+	 * 1/5000) merge into one "(other)" box under main */
+	size_t cap = 300 * 32 + 64, len = 0;
+	char *text = malloc(cap);
+	assert_non_null(text);
+	len += (size_t)snprintf(text + len, cap - len, "main;work 10000\n");
+	for (int i = 0; i < 300; i++)
+		len += (size_t)snprintf(text + len, cap - len, "main;f%03d 1\n", i);
+	char *s = report(text, CPROF_FMT_FLAMEGRAPH, NULL);
+	free(text);
+	assert_non_null(strstr(s, "<!DOCTYPE html>"));
+	assert_null(strstr(s, "http://"));
+	assert_null(strstr(s, "https://"));
+	assert_null(strstr(s, "<script src"));
+	assert_null(strstr(s, "<link"));
+	assert_non_null(strstr(s, "cprofFlameGraph.mount"));
+	assert_int_equal(num_after(s, "\"total\":"), 10300);
+	/* preorder: root (self 0, cum 10300, 1 child), main (0, 10300, 2
+	 * children: work and "(other)"), work (10000, 10000, 0), (other) */
+	const char *nodes = strstr(s, "\"nodes\":[");
+	assert_non_null(nodes);
+	long long v[16];
+	const char *q = nodes + 9;
+	for (int i = 0; i < 16; i++) {
+		char *end;
+		v[i] = strtoll(q, &end, 10);
+		assert_true(end != q);
+		q = end + 1;
+	}
+	assert_int_equal(q[-1], ']');
+	long long want[] = { 0, 0, 10300, 1, 1, 0, 10300, 2, 2, 10000, 10000, 0, 3, 300, 300, 0 };
+	assert_memory_equal(v, want, sizeof want);
+	assert_int_equal(num_after(s, "\"boxes\":"), 300);
+	assert_non_null(strstr(s, "\"names\":[\"root\",\"main\",\"work\",\"(other)\"]"));
+	free(s);
+}
+
+/* Names cannot break out of the <script> element or the JSON. */
+static void test_flamegraph_escapes(void **state)
+{
+	char *s = report("ma</script><b>\"in\\ 5\n", CPROF_FMT_FLAMEGRAPH, NULL);
+	assert_non_null(strstr(s, "\"ma\\u003c/script\\u003e\\u003cb\\u003e\\\"in\\\\\""));
+	assert_null(strstr(s, "</script><b>"));
+	free(s);
+}
+
+static void test_flamesvg(void **state)
+{
+	char *s = report("main;a 3\nmain;b 1\nother 4\n", CPROF_FMT_FLAMESVG, NULL);
+	assert_non_null(strstr(s, "<svg "));
+	assert_non_null(strstr(s, "</svg>"));
+	/* 1180 pixels for 8 units: all 1180, main 590, a 442.5, b 147.5 */
+	assert_non_null(strstr(s, "<title>all (8, 100.00%)</title><rect x=\"10.00\""));
+	assert_non_null(strstr(s, "width=\"1180.00\""));
+	assert_non_null(strstr(s, "<title>main (4, 50.00%)</title><rect x=\"10.00\""));
+	assert_non_null(strstr(s, "<title>a (3, 37.50%)</title><rect x=\"10.00\""));
+	assert_non_null(strstr(s, "width=\"442.50\""));
+	assert_non_null(strstr(s, "<title>b (1, 12.50%)</title><rect x=\"452.50\""));
+	assert_non_null(strstr(s, "<title>other (4, 50.00%)</title><rect x=\"600.00\""));
+	size_t boxes = 0;
+	for (const char *q = s; (q = strstr(q, "<g><title>")); q++)
+		boxes++;
+	assert_int_equal(boxes, 5);
+	free(s);
+}
+
+static void test_proto_roundtrip(void **state)
+{
+	cprof_profile *p = folded("main;b;c 2\nmain;a 1\nmain;b;d 3\n");
+	cprof_ropts o;
+	cprof_ropts_init(&o);
+	o.format = CPROF_FMT_PROTO;
+	o.focus = "^b$";
+	o.divide_by = 0.5;
+	size_t n;
+	char *s = run(p, &o, &n, NULL);
+	cprof_profile_free(p);
+	assert_true(n > 2);
+	assert_int_equal((unsigned char)s[0], 0x1f);
+	assert_int_equal((unsigned char)s[1], 0x8b);
+	cprof_profile *q = NULL;
+	cprof_error err = { 0 };
+	assert_int_equal(cprof_pb_decode(s, n, &q, &err), 0);
+	free(s);
+	/* the samples through b, values doubled */
+	cprof_ropts_init(&o);
+	o.format = CPROF_FMT_FOLDED;
+	s = run(q, &o, NULL, NULL);
+	assert_string_equal(s, "main;b;c 4\nmain;b;d 6\n");
+	free(s);
+	cprof_profile_free(q);
+}
+
+static void test_empty_profiles(void **state)
+{
+	int formats[] = { CPROF_FMT_FOLDED, CPROF_FMT_FLAMEGRAPH, CPROF_FMT_FLAMESVG, CPROF_FMT_PROTO };
+	for (size_t i = 0; i < sizeof formats / sizeof *formats; i++) {
+		char *s = report("main 1\n", formats[i], "nomatch");
+		assert_non_null(s);
+		free(s);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_folded_merges_and_sorts),
+		cmocka_unit_test(test_folded_inline_and_escapes),
+		cmocka_unit_test(test_flamegraph_html),
+		cmocka_unit_test(test_flamegraph_escapes),
+		cmocka_unit_test(test_flamesvg),
+		cmocka_unit_test(test_proto_roundtrip),
+		cmocka_unit_test(test_empty_profiles),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
