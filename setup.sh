@@ -15,11 +15,14 @@ set -eu
 #        libcurl (URL sources), libedit (the shell), Graphviz (graphs),
 #        binutils (objdump for -disasm), linux-perf (perf.data input)
 # tests: valgrind (callgrind_annotate), tmux and pexpect (the shell)
+# tests: chromium (renders the -flamegraph page headless), python3-pil (checks
+#        its screenshot)
 PKGS="gcc make pkg-config zlib1g-dev libpcre2-dev
       libdw-dev libelf-dev libcurl4-openssl-dev libedit-dev graphviz binutils linux-perf
       libcmocka-dev python3 python3-pytest python3-pexpect golang-go
       clang libclang-rt-14-dev valgrind tmux
-      libgoogle-perftools-dev google-perftools time"
+      libgoogle-perftools-dev google-perftools time
+      chromium python3-pil"
 
 missing=""
 for p in $PKGS; do
