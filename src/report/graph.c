@@ -29,6 +29,8 @@
 
 
 #include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -500,6 +502,9 @@ typedef struct gbuild {
 	uint64_t *ehash;        /* see edge_tag */
 	size_t ehash_cap;
 	unsigned ehash_bits;
+	int64_t *score;         /* per info: entropy score (visual mode) */
+	uint32_t *thash;        /* tag hash: tag index + 1, 0 = empty */
+	size_t thash_cap;
 } gbuild;
 
 /* The infos of location loc, or none when loc is out of range. */
@@ -893,6 +898,11 @@ static int cmp_edges(const void *pa, const void *pb, void *arg)
 	return *(const uint32_t *)pa < *(const uint32_t *)pb ? -1 : 1;
 }
 
+void cpr_sort_edges(const cpr_graph *g, uint32_t *v, size_t n)
+{
+	qsort_r(v, n, sizeof *v, cmp_edges, (void *)g);
+}
+
 void cpr_node_sort_edges(const cpr_graph *g, const cpr_node *n)
 {
 	qsort_r(g->in_edges + n->in_off, n->nin, sizeof *g->in_edges, cmp_edges, (void *)g);
@@ -1013,6 +1023,395 @@ static int remove_redundant_edges(cpr_graph *g)
 	return 0;
 }
 
+/* ---- visual mode: entropy order and sample tags ------------------------- */
+
+/* -frac*log2(frac) summed the way edgeEntropyScore does. */
+static double entropy_term(int64_t w, int64_t total)
+{
+	double frac = (double)abs64(w) / (double)total;
+	return -frac * log2(frac);
+}
+
+/* Go's int64(f) on amd64: NaN and out-of-range give INT64_MIN. */
+static int64_t go_int64(double f)
+{
+	if (!(f > -9.2233720368547758e18 && f < 9.2233720368547758e18))
+		return INT64_MIN;
+	return (int64_t)f;
+}
+
+/* EntropyOrder: score descending, name, |flat| descending, NodeInfo. */
+static int cmp_entropy(const void *pa, const void *pb, void *arg)
+{
+	const gbuild *b = arg;
+	uint32_t x = *(const uint32_t *)pa, y = *(const uint32_t *)pb;
+	if (b->score[x] != b->score[y])
+		return b->score[x] > b->score[y] ? -1 : 1;
+	int c = strcmp(cpr_info_name(&b->g->infos, x), cpr_info_name(&b->g->infos, y));
+	if (c)
+		return c;
+	int64_t lv = abs64(b->val[x].flat), rv = abs64(b->val[y].flat);
+	if (lv != rv)
+		return lv > rv ? -1 : 1;
+	return cpr_info_cmp_full(&b->g->infos, x, y);
+}
+
+/* SortNodes in visual mode: entropyScore of every listed node over the
+ * edges of the current kept set (before any edge trimming, as pprof sorts
+ * before it trims), then the sort. */
+static int entropy_sort(gbuild *b)
+{
+	cpr_graph *g = b->g;
+	size_t ni = b->ninfo;
+	g->nedges = 0;
+	if (edge_pass(b, 0, 1))
+		return CPROF_ENOMEM;
+	int64_t *tin = xcalloc(ni, sizeof *tin), *tout = xcalloc(ni, sizeof *tout);
+	double *sin = xcalloc(ni, sizeof *sin), *sout = xcalloc(ni, sizeof *sout);
+	uint8_t *has = xcalloc(ni, 1);  /* 1: has incoming, 2: has outgoing */
+	if (!b->score)
+		b->score = xcalloc(ni, sizeof *b->score);
+	int rc = CPROF_ENOMEM;
+	if (!tin || !tout || !sin || !sout || !has || !b->score)
+		goto out;
+	for (size_t i = 0; i < b->nlist; i++)
+		tout[b->list[i]] = b->val[b->list[i]].flat;
+	for (size_t i = 0; i < g->nedges; i++) {
+		const cpr_edge *e = &g->edges[i];
+		has[e->dst] |= 1;
+		has[e->src] |= 2;
+		if (e->weight > 0) {
+			tin[e->dst] = add64(tin[e->dst], e->weight);
+			tout[e->src] = add64(tout[e->src], e->weight);
+		}
+	}
+	for (size_t i = 0; i < g->nedges; i++) {
+		const cpr_edge *e = &g->edges[i];
+		if (tin[e->dst] != 0)
+			sin[e->dst] += entropy_term(e->weight, tin[e->dst]);
+		if (tout[e->src] != 0)
+			sout[e->src] += entropy_term(e->weight, tout[e->src]);
+	}
+	for (size_t i = 0; i < b->nlist; i++) {
+		uint32_t id = b->list[i];
+		const nval *v = &b->val[id];
+		double score = 0;
+		score += (has[id] & 1) ? sin[id] : 1;
+		if (has[id] & 2) {
+			double s = sout[id];
+			if (tout[id] != 0 && v->flat > 0)
+				s += entropy_term(v->flat, tout[id]);
+			score += s;
+		} else {
+			score += 1;
+		}
+		b->score[id] = (int64_t)((uint64_t)go_int64(score * (double)v->cum) + (uint64_t)v->flat);
+	}
+	qsort_r(b->list, b->nlist, sizeof *b->list, cmp_entropy, b);
+	rc = 0;
+out:
+	g->nedges = 0;
+	free(tin);
+	free(tout);
+	free(sin);
+	free(sout);
+	free(has);
+	return rc;
+}
+
+static uint64_t tag_hash(uint32_t info, bool numeric, cprof_str lbl, cprof_str name)
+{
+	return mix64(mix64(((uint64_t)info << 32) | lbl) ^ ((uint64_t)name << 1) ^ numeric);
+}
+
+/* TagMap.findOrAddTag on node info: the index of the tag, or -1. */
+static int64_t tag_find_add(gbuild *b, uint32_t info, bool numeric, cprof_str lbl,
+			    cprof_str name, cprof_str unit, int64_t value)
+{
+	cpr_graph *g = b->g;
+	if ((g->ntags + 1) * 2 > b->thash_cap) {
+		size_t cap = b->thash_cap ? b->thash_cap * 2 : 256;
+		uint32_t *h = xcalloc(cap, sizeof *h);
+		if (!h)
+			return -1;
+		for (size_t i = 0; i < g->ntags; i++) {
+			const cpr_tag *t = &g->tags[i];
+			size_t j = tag_hash(t->info, t->numeric, t->lbl, t->name) & (cap - 1);
+			while (h[j])
+				j = (j + 1) & (cap - 1);
+			h[j] = (uint32_t)i + 1;
+		}
+		free(b->thash);
+		b->thash = h;
+		b->thash_cap = cap;
+	}
+	size_t mask = b->thash_cap - 1, j = tag_hash(info, numeric, lbl, name) & mask;
+	for (; b->thash[j]; j = (j + 1) & mask) {
+		const cpr_tag *t = &g->tags[b->thash[j] - 1];
+		if (t->info == info && t->numeric == numeric && t->lbl == lbl && t->name == name)
+			return b->thash[j] - 1;
+	}
+	if (g->ntags >= UINT32_MAX - 1 ||
+	    grow((void **)&g->tags, &g->tags_cap, g->ntags + 1, sizeof *g->tags))
+		return -1;
+	g->tags[g->ntags] = (cpr_tag){ .info = info, .numeric = numeric, .lbl = lbl, .name = name,
+				       .unit = unit, .value = value };
+	b->thash[j] = (uint32_t)g->ntags + 1;
+	return (int64_t)g->ntags++;
+}
+
+typedef struct numtag {
+	cprof_str name;
+	int64_t value;
+} numtag;
+
+/* The sample tags one sample adds to node info (Node.addSample). */
+static int tags_add(gbuild *b, uint32_t info, cprof_str lbl, const numtag *nt, size_t nn,
+		    cprof_str unit, int64_t w, int64_t dw, bool flat)
+{
+	cpr_graph *g = b->g;
+	for (size_t k = 0; k <= nn; k++) {
+		int64_t ti;
+		if (k == nn) {
+			if (!lbl)
+				break;
+			ti = tag_find_add(b, info, false, lbl, lbl, 0, 0);
+		} else {
+			ti = tag_find_add(b, info, true, lbl, nt[k].name, unit, nt[k].value);
+		}
+		if (ti < 0)
+			return CPROF_ENOMEM;
+		cpr_tag *t = &g->tags[ti];
+		if (flat) {
+			t->flat = add64(t->flat, w);
+			t->flat_div = add64(t->flat_div, dw);
+		} else {
+			t->cum = add64(t->cum, w);
+			t->cum_div = add64(t->cum_div, dw);
+		}
+	}
+	return 0;
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* joinLabels of label set ls: its string labels (but pprof::base) as
+ * "key:value", sorted, each escaped for dot, joined by a literal "\n";
+ * 0 when there are none, CPROF_NONE when out of memory. */
+static cprof_str join_labels(cprof_profile *p, uint32_t ls)
+{
+	const cprof_label *l = cprof_lset(p, ls);
+	size_t n = cprof_lset_len(p, ls), m = 0;
+	char **v = xcalloc(n, sizeof *v);
+	if (!v)
+		return CPROF_NONE;
+	cprof_str id = CPROF_NONE;
+	for (size_t k = 0; k < n; k++) {
+		if (!l[k].str || strcmp(cprof_s(p, l[k].key), "pprof::base") == 0)
+			continue;
+		if (asprintf(&v[m], "%s:%s", cprof_s(p, l[k].key), cprof_s(p, l[k].str)) < 0)
+			goto out;
+		m++;
+	}
+	if (m == 0) {
+		id = 0;
+		goto out;
+	}
+	qsort(v, m, sizeof *v, cmp_cstr);
+	char *s = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&s, &len);
+	if (!f)
+		goto out;
+	for (size_t k = 0; k < m; k++) {
+		if (k)
+			fputs("\\n", f);
+		for (const char *q = v[k]; *q; q++) {
+			if (*q == '\\' || *q == '"')
+				fputc('\\', f);
+			if (*q == '\n')
+				fputs("\\l", f);
+			else
+				fputc(*q, f);
+		}
+	}
+	if (fclose(f) == 0) {
+		id = cprof_intern(p, s, len);
+	}
+	free(s);
+out:
+	for (size_t k = 0; k < m; k++)
+		free(v[k]);
+	free(v);
+	return id;
+}
+
+/* The tags of every kept node (report.newGraph keeps string labels and the
+ * "bytes" numeric label; numeric tag names are ScaledLabel(v, unit,
+ * "minimum")), then TrimLowFrequencyTags(cut). */
+static int tags_build(gbuild *b, int64_t cut)
+{
+	cpr_graph *g = b->g;
+	cprof_profile *p = b->c->p;
+	const cpr_infos *t = &g->infos;
+	g->ntags = 0;
+	free(b->thash);
+	b->thash = NULL;
+	b->thash_cap = 0;
+	cprof_str bytes = cprof_intern(p, "bytes", 5);
+	if (bytes == CPROF_NONE)
+		return CPROF_ENOMEM;
+	cprof_str unit = cpr_num_label_unit(b->c, bytes);
+	if (!unit)
+		unit = bytes;
+	char unitname[64];
+	snprintf(unitname, sizeof unitname, "%s", cprof_s(p, unit));
+	cpr_map lcache = { 0 };
+	numtag *nt = NULL;
+	size_t nt_cap = 0;
+	int rc = CPROF_ENOMEM;
+	uint32_t gen = 0;
+	memset(b->seen, 0, b->ninfo * sizeof *b->seen);
+	for (size_t i = 0; i < p->samples.n; i++) {
+		int64_t w = cpr_value(b->c, i), dw = cpr_meandiv(b->c, i);
+		if (w == 0 && dw == 0)
+			continue;
+		uint32_t ls = p->samples.v[i].labels, st = p->samples.v[i].stack;
+		if (cprof_lset_len(p, ls) == 0 || st >= cprof_nstacks(p))
+			continue;
+		bool fresh = false;
+		uint64_t *slot = cpr_map_slot(&lcache, ls, 0, &fresh);
+		if (!slot)
+			goto out;
+		if (fresh) {
+			cprof_str j = join_labels(p, ls);
+			if (j == CPROF_NONE)
+				goto out;
+			*slot = (uint64_t)j + 1;
+		}
+		cprof_str lbl = (cprof_str)(*slot - 1);
+		const cprof_label *l = cprof_lset(p, ls);
+		size_t nn = 0;
+		for (size_t k = 0, n = cprof_lset_len(p, ls); k < n; k++) {
+			if (l[k].str || l[k].key != bytes || !cpr_label_present(&l[k]))
+				continue;
+			char buf[CPR_LBL];
+			cpr_scaled_label(buf, sizeof buf, l[k].num, unitname, "minimum");
+			cprof_str name = cprof_intern_cstr(p, buf);
+			if (name == CPROF_NONE ||
+			    grow((void **)&nt, &nt_cap, nn + 1, sizeof *nt))
+				goto out;
+			nt[nn++] = (numtag){ name, l[k].num };
+		}
+		if (!lbl && !nn)
+			continue;
+		if (++gen == 0) {
+			memset(b->seen, 0, b->ninfo * sizeof *b->seen);
+			gen = 1;
+		}
+		const uint32_t *locs = cprof_stack_locs(p, st);
+		uint32_t parent = CPR_NIL;
+		bool residual = false;
+		for (size_t fi = cprof_stack_len(p, st); fi-- > 0;) {
+			const uint32_t *v;
+			size_t n;
+			loc_infos(t, p, locs[fi], &v, &n);
+			for (size_t ni = n; ni-- > 0;) {
+				uint32_t id = v[ni];
+				if (b->mask && !b->mask[id]) {
+					residual = true;
+					continue;
+				}
+				if (b->seen[id] != gen) {
+					b->seen[id] = gen;
+					if (tags_add(b, id, lbl, nt, nn, unit, w, dw, false))
+						goto out;
+				}
+				parent = id;
+				residual = false;
+			}
+		}
+		if (parent != CPR_NIL && !residual &&
+		    tags_add(b, parent, lbl, nt, nn, unit, w, dw, true))
+			goto out;
+	}
+	/* TrimLowFrequencyTags */
+	size_t kept = 0;
+	for (size_t i = 0; i < g->ntags; i++) {
+		const cpr_tag *tg = &g->tags[i];
+		if (abs64(tg->flat) >= cut || abs64(tg->cum) >= cut)
+			g->tags[kept++] = *tg;
+	}
+	g->ntags = kept;
+	rc = 0;
+out:
+	free(b->thash);
+	b->thash = NULL;
+	b->thash_cap = 0;
+	free(nt);
+	cpr_map_free(&lcache);
+	return rc;
+}
+
+/* selectTopNodes in visual mode: each node counts with its tags that have a
+ * flat value (at most 4). */
+static size_t visual_count(gbuild *b, size_t max)
+{
+	cpr_graph *g = b->g;
+	uint32_t *cnt = xcalloc(b->ninfo, sizeof *cnt);
+	if (!cnt)
+		return max;
+	for (size_t i = 0; i < g->ntags; i++)
+		if (g->tags[i].flat != 0)
+			cnt[g->tags[i].info]++;
+	size_t count = 0;
+	for (size_t i = 0; i < b->nlist; i++) {
+		size_t tg = cnt[b->list[i]];
+		count += (tg > 4 ? 4 : tg) + 1;
+		if (count >= max) {
+			max = i + 1;
+			break;
+		}
+	}
+	free(cnt);
+	return max;
+}
+
+/* Group the tags of the listed nodes by node (tag_off). */
+static int tags_index(cpr_graph *g)
+{
+	g->tag_off = xcalloc(g->nnodes + 1, sizeof *g->tag_off);
+	cpr_tag *v = xmalloc(g->ntags, sizeof *v);
+	if (!g->tag_off || !v) {
+		free(v);
+		return CPROF_ENOMEM;
+	}
+	for (size_t i = 0; i < g->ntags; i++) {
+		uint32_t n = g->node_of[g->tags[i].info];
+		if (n != CPR_NIL)
+			g->tag_off[n + 1]++;
+	}
+	for (size_t i = 0; i < g->nnodes; i++)
+		g->tag_off[i + 1] += g->tag_off[i];
+	size_t kept = g->tag_off[g->nnodes];
+	for (size_t i = 0; i < g->ntags; i++) {
+		uint32_t n = g->node_of[g->tags[i].info];
+		if (n != CPR_NIL)
+			v[g->tag_off[n]++] = g->tags[i];
+	}
+	for (size_t i = g->nnodes; i > 0; i--)
+		g->tag_off[i] = g->tag_off[i - 1];
+	g->tag_off[0] = 0;
+	free(g->tags);
+	g->tags = v;
+	g->ntags = kept;
+	g->tags_cap = kept;
+	return 0;
+}
+
 /* Fill the listed nodes from the build state. */
 static int finish_nodes(gbuild *b)
 {
@@ -1047,6 +1446,8 @@ void cpr_graph_free(cpr_graph *g)
 	free(g->out_off);
 	free(g->in_edges);
 	free(g->out_edges);
+	free(g->tags);
+	free(g->tag_off);
 	memset(g, 0, sizeof *g);
 }
 
@@ -1095,15 +1496,23 @@ int cpr_graph_build(cpr_ctx *c, const cpr_gopts *go, cpr_graph *g, cprof_error *
 	/* Keep the top nodecount nodes.  pprof trims the edges here already;
 	 * when nothing is dropped its graph is not rebuilt, so its final edge
 	 * trim finds nothing left to count. */
-	sort_list(&b);
+	if (go->visual ? entropy_sort(&b) : (sort_list(&b), 0))
+		goto out;
 	bool edges_trimmed_early = false;
 	if (go->nodecount > 0) {
 		edges_trimmed_early = true;
-		if ((size_t)go->nodecount < b.nlist) {
+		size_t keep = (size_t)go->nodecount;
+		if (go->visual && go->tags) {
+			if (tags_build(&b, node_cut))
+				goto out;
+			keep = visual_count(&b, keep);
+		}
+		if (keep < b.nlist) {
 			if (!b.mask && !(b.mask = xmalloc(b.ninfo, 1)))
 				goto out;
-			keep_only(&b, (size_t)go->nodecount);
-			sort_list(&b);
+			keep_only(&b, keep);
+			if (go->visual ? entropy_sort(&b) : (sort_list(&b), 0))
+				goto out;
 			edges_trimmed_early = false;
 		}
 	}
@@ -1140,6 +1549,8 @@ int cpr_graph_build(cpr_ctx *c, const cpr_gopts *go, cpr_graph *g, cprof_error *
 		goto out;
 	if (adj_build(g, go->sort_edges || go->visual, false))
 		goto out;
+	if (go->tags && (tags_build(&b, node_cut) || tags_index(g)))
+		goto out;
 	for (size_t i = 0; i < g->nnodes; i++) {
 		cpr_node *n = &g->nodes[i];
 		for (uint32_t k = 0; k < n->nin; k++)
@@ -1157,6 +1568,8 @@ out:
 	free(b.emask);
 	free(b.list);
 	free(b.ehash);
+	free(b.score);
+	free(b.thash);
 	if (rc < 0) {
 		cpr_graph_free(g);
 		return cprof_seterr(err, rc, "out of memory building the graph");

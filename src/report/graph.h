@@ -28,10 +28,13 @@
  * err), cpr_select_output_unit, cpr_print_report_labels, walk g.nodes,
  * cpr_graph_free.  The profile must not change while the graph lives.
  *
- * Not implemented yet (for -dot/-callgrind when they land): sample tags on
- * nodes (nodelets, TrimLowFrequencyTags), the entropy order and tag-aware
- * node selection of visual mode (go.visual only prunes redundant residual
- * edges for now), and pprof's call-tree mode (-call_tree).
+ * Visual mode (go.visual, -dot and the rendered graphs) sorts nodes in
+ * pprof's entropy order, counts each node's tags against -nodecount and
+ * prunes redundant residual edges.  go.tags collects the sample tags of the
+ * listed nodes (pprof's LabelTags and the "bytes" NumericTags, trimmed like
+ * TrimLowFrequencyTags) for the dot nodelets.
+ *
+ * Not implemented yet: pprof's call-tree mode (-call_tree).
  */
 #ifndef CPROF_GRAPH_H
 #define CPROF_GRAPH_H
@@ -69,7 +72,9 @@ typedef struct cpr_gopts {
 	bool trim_paths;        /* pprof's trimPath on source files (graphs, not traces) */
 	bool drop_negative;
 	bool cum_sort;
-	bool visual;            /* dot: prune redundant residual edges */
+	bool visual;            /* dot: entropy order, tag-aware node count,
+				   prune redundant residual edges */
+	bool tags;              /* collect sample tags on nodes (cpr_graph.tags) */
 	bool sort_edges;        /* sort each listed node's edges in pprof's order */
 	int edges;              /* CPR_EDGES_ALL, or CPR_EDGES_IN_FLAGS: only each
 				   node's in_flags (-top; memory stays bounded) */
@@ -131,6 +136,28 @@ typedef struct cpr_edge {
 	bool removed;           /* trimmed (kept in the array, left out of the lists) */
 } cpr_edge;
 
+/* A sample tag on a node (pprof's Tag): a label tag (numeric false: the
+ * sample's string labels "key:value" joined by a literal "\\n", escaped for
+ * dot) or a numeric "bytes" tag under the label set lbl (0: none). */
+typedef struct cpr_tag {
+	uint32_t info;
+	bool numeric;
+	cprof_str lbl;          /* the joined string labels (0: none) */
+	cprof_str name;         /* label tag: lbl; numeric tag: formatted value */
+	cprof_str unit;         /* numeric tags: the label's unit */
+	int64_t value;          /* numeric tags: the label's value */
+	int64_t flat, flat_div, cum, cum_div;
+} cpr_tag;
+
+static inline int64_t cpr_tag_flat(const cpr_tag *t)
+{
+	return t->flat_div ? t->flat / t->flat_div : t->flat;
+}
+static inline int64_t cpr_tag_cum(const cpr_tag *t)
+{
+	return t->cum_div ? t->cum / t->cum_div : t->cum;
+}
+
 typedef struct cpr_graph {
 	cpr_infos infos;
 	cpr_node *nodes;        /* listed nodes, sorted */
@@ -145,6 +172,10 @@ typedef struct cpr_graph {
 	uint32_t *in_edges, *out_edges;
 	size_t orig_count;      /* nodes before the node-count selection */
 	size_t dropped_nodes, dropped_edges;
+	/* go.tags: the tags of listed node i are tags[tag_off[i] .. tag_off[i+1]) */
+	cpr_tag *tags;
+	size_t ntags, tags_cap;
+	uint32_t *tag_off;
 } cpr_graph;
 
 static inline int64_t cpr_node_flat(const cpr_node *n)
@@ -175,6 +206,9 @@ void cpr_graph_free(cpr_graph *g);
  * descending, caller name, callee name), for graphs built without
  * sort_edges: a report that prints few nodes sorts only those. */
 void cpr_node_sort_edges(const cpr_graph *g, const cpr_node *n);
+
+/* Sort v[0..n) (edge indices) in pprof's edge order (EdgeMap.Sort). */
+void cpr_sort_edges(const cpr_graph *g, uint32_t *v, size_t n);
 
 /* pprof's selectOutputUnit: with unit "minimum", pick the report's unit from
  * the smallest listed value and the total; sets c->output_unit.  integral
