@@ -655,11 +655,14 @@ static void greetings(shell *sh)
 {
 	cprof_ropts r;
 	cfg_ropts(&sh->cfg, &r);
-	r.format = CPROF_FMT_TEXT;
+	/* traces print the labels with the total scaled on its own (pprof's
+	 * greeting does no unit selection); a focus that cannot match leaves
+	 * no traces to print and no work after the filter */
+	r.format = CPROF_FMT_TRACES;
 	r.compact_labels = false;
-	r.nodecount = 1;
-	r.focus = r.ignore = r.hide = r.show = r.show_from = r.prune_from = NULL;
+	r.ignore = r.hide = r.show = r.show_from = r.prune_from = NULL;
 	r.tagfocus = r.tagignore = r.tagshow = r.taghide = r.tagroot = r.tagleaf = NULL;
+	r.focus = "x\\Ay";
 	r.relative_percentages = false;
 	char msg[512];
 	int vi = sh->p->vtypes.n ? sample_index_by_name(sh->p, sh->cfg.sample_index, msg, sizeof msg) : -1;
@@ -670,12 +673,14 @@ static void greetings(shell *sh)
 	FILE *devnull = fopen("/dev/null", "w");
 	cprof_error err = { 0 };
 	if (mem && devnull && cprof_report(q, &r, mem, devnull, &err) == 0 && fflush(mem) == 0) {
-		/* the labels end where the report's own header starts */
-		char *end = strstr(buf, "Showing nodes accounting for ");
-		while (end && end != buf && end[-1] != '\n')
-			end = strstr(end + 1, "Showing nodes accounting for ");
-		if (end)
-			say("%.*s", (int)(end - buf), buf);
+		/* the labels end where the filters or the traces start */
+		size_t end = 0;
+		while (end < len && strncmp(buf + end, "Active filters:", 15) != 0 &&
+		       strncmp(buf + end, "-----------+", 12) != 0) {
+			const char *nl = memchr(buf + end, '\n', len - end);
+			end = nl ? (size_t)(nl + 1 - buf) : len;
+		}
+		say("%.*s", (int)end, buf);
 		int64_t total = 0, div = 0;
 		for (size_t i = 0; i < sh->p->samples.n; i++) {
 			const int64_t *v = cprof_sample_values(sh->p, i);
@@ -1305,8 +1310,9 @@ static bool process_line(shell *sh, char *line)
 /* ---- reading lines ---------------------------------------------------------- */
 
 /* One line from a pipe, at most SH_MAX_LINE bytes (the rest is dropped).
- * Returns NULL at the end of input with nothing read. */
-static char *read_plain(char *buf, size_t n, bool *eof)
+ * Returns NULL at the end of input with nothing read: a last line without
+ * its newline is still a line, and pprof prompts once more after it. */
+static char *read_plain(char *buf, size_t n)
 {
 	size_t len = 0;
 	int ch;
@@ -1319,7 +1325,6 @@ static char *read_plain(char *buf, size_t n, bool *eof)
 			buf[len++] = (char)ch;
 	}
 	buf[len] = 0;
-	*eof = ch == EOF;
 	return any ? buf : NULL;
 }
 
@@ -1549,13 +1554,12 @@ int cli_shell(cli_opts *o, cprof_profile *p)
 		for (;;) {
 			fputs("(pprof) ", stdout);
 			fflush(stdout);
-			bool eof;
-			char *line = read_plain(buf, SH_MAX_LINE + 1, &eof);
+			char *line = read_plain(buf, SH_MAX_LINE + 1);
 			if (!line)
 				break;
 			bool more = process_line(&sh, line);
 			fflush(stdout);
-			if (!more || eof)
+			if (!more)
 				break;
 		}
 		free(buf);
