@@ -521,12 +521,14 @@ static module *module_get(const run *r, const char *path)
 	m->next = r->s->mods;
 	r->s->mods = m;
 
-	struct stat st;
-	if (stat(path, &st) != 0)
-		return module_fail(m, "stat %s: %s", path, strerror(errno));
+	/* pprof's (Go's) wording: "open PATH: no such file or directory" */
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return module_fail(m, "error opening %s: %s", path, strerror(errno));
+	if (fd < 0) {
+		char e[128];
+		snprintf(e, sizeof e, "%s", strerror(errno));
+		e[0] = (char)tolower((unsigned char)e[0]);
+		return module_fail(m, "open %s: %s", path, e);
+	}
 	close(fd);
 	if (!(m->elf = open_elf(path, &m->fd)))
 		return module_fail(m, "unrecognized binary format: %s", path);
