@@ -155,6 +155,7 @@ install: all
 	install -m 644 $(B)/libcprofcore.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 src/core/cprof_core.h $(DESTDIR)$(PREFIX)/include/cprof/
 	install -m 644 $(B)/cprof.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/cprof.pc
+	install -m 644 docs/cprof.1 $(DESTDIR)$(PREFIX)/share/man/man1/cprof.1
 
 clean:
 	rm -rf build build-san build-san-*
