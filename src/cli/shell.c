@@ -692,7 +692,7 @@ static void greetings(shell *sh)
 			total /= div;
 		if (total == 0 && sh->p->vtypes.n > 1)
 			say("No samples were found with the default sample value type.\n"
-			    "Try \"sample_index\" command to analyze different sample values.\n\n");
+			    "Try \"sample_index\" command to analyze different sample values.\n");
 	}
 	if (mem)
 		fclose(mem);
