@@ -12,26 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* a*b, or SIZE_MAX when it overflows (callers treat SIZE_MAX as ENOMEM). */
-static inline size_t cp_mul(size_t a, size_t b)
-{
-	size_t r;
-	if (__builtin_mul_overflow(a, b, &r))
-		return SIZE_MAX;
-	return r;
-}
-
-static inline size_t cp_add(size_t a, size_t b)
-{
-	size_t r;
-	if (__builtin_add_overflow(a, b, &r))
-		return SIZE_MAX;
-	return r;
-}
-
-/* Make room for `need` elements of size `el` in *pv (capacity *cap),
- * doubling.  Returns 0 or CPROF_ENOMEM (the vector is unchanged then). */
-int cp_reserve(void **pv, size_t *cap, size_t need, size_t el);
+/* Short names inside the core for the utilities of cprof_core.h. */
+#define cp_mul cprof_mul_size
+#define cp_add cprof_add_size
+#define cp_reserve cprof_reserve
+#define cp_hash_u64 cprof_hash_u64
 
 #define CP_RESERVE(vec, need) \
 	cp_reserve((void **)&(vec).v, &(vec).cap, (need), sizeof(*(vec).v))
@@ -71,14 +56,5 @@ static inline uint64_t cp_hash_bytes(const void *d, size_t n, uint64_t h)
 	return h;
 }
 
-static inline uint64_t cp_hash_u64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
 
 #endif

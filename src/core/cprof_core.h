@@ -69,6 +69,36 @@ const char *cprof_strerror(int code);
 int cprof_seterr(cprof_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* ---- small utilities, shared with the layers above ----------------------- */
+
+/* Grow *pv (capacity *cap elements of size el) to hold need elements,
+ * doubling, with overflow-checked sizes.  0 or CPROF_ENOMEM (the vector is
+ * unchanged then).  Thread-safe on distinct vectors. */
+int cprof_reserve(void **pv, size_t *cap, size_t need, size_t el);
+
+/* a*b and a+b, or SIZE_MAX on overflow (callers treat SIZE_MAX as ENOMEM). */
+static inline size_t cprof_mul_size(size_t a, size_t b)
+{
+	size_t r;
+	return __builtin_mul_overflow(a, b, &r) ? SIZE_MAX : r;
+}
+static inline size_t cprof_add_size(size_t a, size_t b)
+{
+	size_t r;
+	return __builtin_add_overflow(a, b, &r) ? SIZE_MAX : r;
+}
+
+/* A 64-bit integer mixer (murmur3's finaliser) for hash tables. */
+static inline uint64_t cprof_hash_u64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
 /* ---- the model --------------------------------------------------------- */
 
 typedef uint32_t cprof_str;     /* index into the string table; 0 is "" */
@@ -278,6 +308,10 @@ int cprof_legacy_heap(const void *data, size_t len, cprof_profile **out, cprof_e
 int cprof_legacy_count(const void *data, size_t len, cprof_profile **out, cprof_error *err);
 int cprof_legacy_contention(const void *data, size_t len, cprof_profile **out, cprof_error *err);
 int cprof_folded_decode(const void *data, size_t len, cprof_profile **out, cprof_error *err);
+/* The text `perf script -F comm,pid,tid,period,event,ip,sym,dso` prints
+ * (perf_script.c has the layout): samples/count plus one value column per
+ * event (its period), stacks from the callchains, a mapping per DSO. */
+int cprof_perf_script_decode(const void *text, size_t len, cprof_profile **out, cprof_error *err);
 
 /* Inflate gzip data (several members allowed) into a malloc'd buffer,
  * refusing output larger than max. */

@@ -41,7 +41,7 @@ int cprof_seterr(cprof_error *err, int code, const char *fmt, ...)
 	return code;
 }
 
-int cp_reserve(void **pv, size_t *cap, size_t need, size_t el)
+int cprof_reserve(void **pv, size_t *cap, size_t need, size_t el)
 {
 	if (need <= *cap)
 		return 0;

@@ -36,51 +36,13 @@
 
 /* ---- small shared helpers -------------------------------------------------- */
 
-static size_t mul_sz(size_t a, size_t b)
-{
-	size_t r;
-	if (__builtin_mul_overflow(a, b, &r))
-		return SIZE_MAX;
-	return r;
-}
-
-int cpr_reserve(void **pv, size_t *cap, size_t need, size_t el)
-{
-	if (need <= *cap)
-		return 0;
-	size_t ncap = *cap ? *cap : 8;
-	while (ncap < need) {
-		if (ncap > SIZE_MAX / 2)
-			return CPROF_ENOMEM;
-		ncap *= 2;
-	}
-	size_t bytes = mul_sz(ncap, el);
-	if (bytes == SIZE_MAX)
-		return CPROF_ENOMEM;
-	void *nv = realloc(*pv, bytes);
-	if (!nv)
-		return CPROF_ENOMEM;
-	*pv = nv;
-	*cap = ncap;
-	return 0;
-}
-
 /* An array of n elements of size el, or NULL (also on overflow). */
 static void *alloc_array(size_t n, size_t el)
 {
-	size_t bytes = mul_sz(n ? n : 1, el);
+	size_t bytes = cprof_mul_size(n ? n : 1, el);
 	return bytes == SIZE_MAX ? NULL : malloc(bytes);
 }
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
 
 #define MAP_EMPTY UINT64_MAX
 
@@ -100,7 +62,7 @@ static int map_grow(cpr_map *m)
 	for (size_t i = 0; i < m->cap; i++) {
 		if (m->keys[i] == MAP_EMPTY)
 			continue;
-		size_t j = mix64(m->keys[i]) & (ncap - 1);
+		size_t j = cprof_hash_u64(m->keys[i]) & (ncap - 1);
 		while (k[j] != MAP_EMPTY)
 			j = (j + 1) & (ncap - 1);
 		k[j] = m->keys[i];
@@ -118,7 +80,7 @@ uint64_t *cpr_map_find(const cpr_map *m, uint64_t key)
 {
 	if (!m->cap)
 		return NULL;
-	size_t mask = m->cap - 1, j = mix64(key) & mask;
+	size_t mask = m->cap - 1, j = cprof_hash_u64(key) & mask;
 	while (m->keys[j] != MAP_EMPTY) {
 		if (m->keys[j] == key)
 			return &m->vals[j];
@@ -136,7 +98,7 @@ uint64_t *cpr_map_slot(cpr_map *m, uint64_t key, uint64_t init, bool *fresh)
 		return v;
 	if ((m->n + 1) * 2 > m->cap && map_grow(m))
 		return NULL;
-	size_t mask = m->cap - 1, j = mix64(key) & mask;
+	size_t mask = m->cap - 1, j = cprof_hash_u64(key) & mask;
 	while (m->keys[j] != MAP_EMPTY)
 		j = (j + 1) & mask;
 	m->keys[j] = key;
@@ -841,7 +803,7 @@ static int add_label_nodes(fstate *f)
 		a.next_loc++;
 		a.next_fn++;
 		size_t nls = cprof_nlsets(p);
-		a.lset_locs = alloc_array(mul_sz(nls, k), sizeof *a.lset_locs);
+		a.lset_locs = alloc_array(cprof_mul_size(nls, k), sizeof *a.lset_locs);
 		a.lset_done = calloc(nls ? nls : 1, 1);
 		if (!a.lset_locs || !a.lset_done)
 			goto out;

@@ -43,9 +43,8 @@ char *cpr_go_duration(char *buf, size_t n, int64_t nanos);
 
 /* ---- filter.c: helpers shared with raw.c and tags.c ---------------------- */
 
-/* Grow *pv (capacity *cap elements of size el) to hold need elements;
- * 0 or CPROF_ENOMEM (the vector is unchanged then). */
-int cpr_reserve(void **pv, size_t *cap, size_t need, size_t el);
+/* The core's growable-vector helper (cprof_reserve). */
+#define cpr_reserve cprof_reserve
 #define CPR_RESERVE(vec, need) \
 	cpr_reserve((void **)&(vec).v, &(vec).cap, (need), sizeof(*(vec).v))
 
