@@ -96,6 +96,30 @@ def test_no_samples_hint(tmp_path):
     assert rb.stdout == ra.stdout
 
 
+GRAPH_SCRIPT = "\n".join([
+    "dot 5", "dot >g.dot", "callgrind", "callgrind >c.txt", "svg", "png", "proto",
+    "list main.main", "peek main -runtime", "focus=sha256", "dot",
+]) + "\n"
+
+
+@pytest.mark.skipif(not have_go(), reason="go tool pprof is the reference")
+@pytest.mark.parametrize("profile", ["cpu", "allocs"])
+def test_pipe_graphs_and_files(tmp_path, profile):
+    # run in the same directory one after the other: -list prints the cwd
+    src = os.path.join(GOLDEN, profile + ".pb.gz")
+    ra = run_shell(["go", "tool", "pprof", src], tmp_path, GRAPH_SCRIPT)
+    want = {n: (tmp_path / n).read_bytes() for n in ("g.dot", "c.txt", "profile001.callgraph.out")}
+    made = sorted(os.listdir(tmp_path))
+    for n in made:
+        os.unlink(tmp_path / n)
+    rb = run_shell([cprof_bin(), src], tmp_path, GRAPH_SCRIPT)
+    assert rb.stdout == ra.stdout
+    assert rb.stderr == ra.stderr
+    assert sorted(os.listdir(tmp_path)) == made
+    for n, data in want.items():
+        assert (tmp_path / n).read_bytes() == data, n
+
+
 def test_proto_written_away_from_terminal(tmp_path, cprof):
     # report formats meant for files go to profileNNN.EXT in the current directory
     r = run_shell([cprof_bin(), os.path.join(GOLDEN, "cpu.pb.gz")], tmp_path,
