@@ -1040,13 +1040,14 @@ static int64_t go_int64(double f)
 	return (int64_t)f;
 }
 
-/* EntropyOrder: score descending, name, |flat| descending, NodeInfo. */
+/* EntropyOrder: |score| descending (Go's wrapping abs), name, |flat| descending, NodeInfo. */
 static int cmp_entropy(const void *pa, const void *pb, void *arg)
 {
 	const gbuild *b = arg;
 	uint32_t x = *(const uint32_t *)pa, y = *(const uint32_t *)pb;
-	if (b->score[x] != b->score[y])
-		return b->score[x] > b->score[y] ? -1 : 1;
+	int64_t sx = abs64(b->score[x]), sy = abs64(b->score[y]);
+	if (sx != sy)
+		return sx > sy ? -1 : 1;
 	int c = strcmp(cpr_info_name(&b->g->infos, x), cpr_info_name(&b->g->infos, y));
 	if (c)
 		return c;
