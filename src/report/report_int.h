@@ -155,6 +155,9 @@ int cpr_print_tags(cpr_ctx *c, cprof_error *err);     /* tags.c */
 int cpr_print_comments(cpr_ctx *c, cprof_error *err); /* report.c */
 int cpr_print_list(cpr_ctx *c, cprof_error *err);     /* list.c */
 int cpr_print_disasm(cpr_ctx *c, cprof_error *err);   /* disasm.c */
+/* disasm.c: its parsers of objdump's and nm's output run over text (for
+ * fuzz_disasm); the number of instructions and symbols found, or < 0. */
+int cpr_disasm_parse(const char *text, size_t len, const char *re, cprof_error *err);
 int cpr_print_dot(cpr_ctx *c, cprof_error *err);      /* dot.c: dot, and svg/png/pdf/ps/gif through Graphviz */
 int cpr_print_callgrind(cpr_ctx *c, cprof_error *err);/* callgrind.c */
 int cpr_print_proto(cpr_ctx *c, cprof_error *err);    /* proto_out.c */
