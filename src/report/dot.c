@@ -210,8 +210,7 @@ static const char *cpp_short(const char *s, size_t *n)
 	return NULL;
 }
 
-/* pprof's ShortenFunctionName into a fresh string (NULL: out of memory). */
-static char *shorten(const char *name)
+char *cpr_shorten_name(const char *name)
 {
 	static const char anon[] = "(anonymous namespace)::";
 	if (strncmp(name, anon, sizeof anon - 1) == 0)
@@ -240,7 +239,7 @@ static void put_multiline_name(FILE *f, const cpr_graph *g, const cpr_ninfo *k)
 	if (k->address)
 		fprintf(f, "%016" PRIx64 "\\n", k->address);
 	if (k->name) {
-		char *s = shorten(cprof_s(p, k->name));
+		char *s = cpr_shorten_name(cprof_s(p, k->name));
 		const char *src = s ? s : cprof_s(p, k->name);
 		for (const char *q = src; *q; q++) {
 			if (q[0] == ':' && q[1] == ':') {

@@ -232,5 +232,9 @@ size_t cpr_runes(const char *s, size_t len);
 
 #define CPR_PADBUF (CPR_LBL + 64)
 
+/* dot.c: pprof's ShortenFunctionName (Go package paths, Java packages and
+ * C++ namespaces dropped) as a fresh string; NULL when out of memory. */
+char *cpr_shorten_name(const char *name);
+
 
 #endif
