@@ -66,6 +66,11 @@ bool cli_is_url(const char *src);
 cprof_profile *cli_fetch_profile(const cli_opts *o, const char *url);
 int cli_symbolize_remote(cprof_profile *p, const cli_opts *o, const char *url);
 
+/* perf.c: perf.data sources (they start with "PERFILE2"), read through
+ * `perf script`; cli_perf_load dies with one line on failure. */
+bool cli_is_perf_data(const char *path);
+cprof_profile *cli_perf_load(const char *path);
+
 /* symbolize.c: apply -symbolize=MODE (local with libdw, remote, none;
  * :force, :demangle=...) to the merged profile, as pprof's symbolizer. */
 void cli_symbolize(cprof_profile *p, const cli_opts *o);

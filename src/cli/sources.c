@@ -63,6 +63,8 @@ static cprof_profile *load_one(const char *src, const overrides *ov)
 	cprof_profile *p = NULL;
 	if (cli_is_url(src)) {
 		p = cli_fetch_profile(ov->o, src);
+	} else if (cli_is_perf_data(src)) {
+		p = cli_perf_load(src);
 	} else {
 		int rc = cprof_decode_file(src, &p, &err);
 		if (rc < 0)
