@@ -434,22 +434,12 @@ static int add_symbol(dsyms *out, nm_group *g, uint64_t end, cpr_regex *rx, bool
 	return 0;
 }
 
-/* findSymbols over `nm -n FILE` (and `nm -n -C FILE` for the demangled
- * names, line for line). */
-static int find_symbols(const char *file, cpr_regex *rx, bool have_addr, uint64_t addr,
-			uint32_t mapping, uint64_t base, dsyms *out)
+/* findSymbols over the output of `nm -n` (raw, modified in place) and of
+ * `nm -n -C` (dem, the demangled names line for line; may be NULL). */
+static int parse_nm(char *raw, char *dem, cpr_regex *rx, bool have_addr, uint64_t addr,
+		    uint32_t mapping, uint64_t base, dsyms *out)
 {
-	char *raw = NULL, *dem = NULL;
-	size_t rawn, demn;
-	char *argv1[] = { "nm", "-n", (char *)file, NULL };
-	int rc = run_tool(argv1, &raw, &rawn);
-	if (rc != 0)
-		return rc < 0 ? rc : 0;     /* pprof skips a binary nm fails on */
-	char *argv2[] = { "nm", "-n", "-C", (char *)file, NULL };
-	if (run_tool(argv2, &dem, &demn) < 0) {
-		free(raw);
-		return CPROF_ENOMEM;
-	}
+	int rc = 0;
 	nm_group g = { 0 };
 	char *rc1 = raw, *rc2 = dem;
 	for (;;) {
@@ -495,6 +485,25 @@ static int find_symbols(const char *file, cpr_regex *rx, bool have_addr, uint64_
 	}
 	free(g.raw);
 	free(g.dem);
+	return rc;
+}
+
+/* The symbols of file matching rx (pprof's Symbols through nm). */
+static int find_symbols(const char *file, cpr_regex *rx, bool have_addr, uint64_t addr,
+			uint32_t mapping, uint64_t base, dsyms *out)
+{
+	char *raw = NULL, *dem = NULL;
+	size_t rawn, demn;
+	char *argv1[] = { "nm", "-n", (char *)file, NULL };
+	int rc = run_tool(argv1, &raw, &rawn);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;     /* pprof skips a binary nm fails on */
+	char *argv2[] = { "nm", "-n", "-C", (char *)file, NULL };
+	if (run_tool(argv2, &dem, &demn) < 0) {
+		free(raw);
+		return CPROF_ENOMEM;
+	}
+	rc = parse_nm(raw, dem, rx, have_addr, addr, mapping, base, out);
 	free(raw);
 	free(dem);
 	return rc;
@@ -590,6 +599,39 @@ static int parse_objdump(char *out, dinsts *is)
 		line = 0;
 	}
 	return 0;
+}
+
+/* For fuzz_disasm: both parsers over text (as objdump's output, then as
+ * nm's with itself as the demangled listing). */
+int cpr_disasm_parse(const char *text, size_t len, const char *re, cprof_error *err)
+{
+	cpr_regex *rx = cpr_regex_compile(re, "parsing argument regexp", err);
+	if (!rx)
+		return err && err->code ? err->code : CPROF_EINVAL;
+	char *a = malloc(len + 1), *b = malloc(len + 1), *d = malloc(len + 1);
+	dinsts is = { 0 };
+	dsyms ss = { 0 };
+	int rc = CPROF_ENOMEM;
+	if (a && b && d) {
+		memcpy(a, text, len);
+		memcpy(b, text, len);
+		memcpy(d, text, len);
+		a[len] = b[len] = d[len] = 0;
+		rc = parse_objdump(a, &is);
+		if (rc == 0)
+			rc = parse_nm(b, d, rx, len > 0, len, 0, 0, &ss);
+		if (rc == 0)
+			rc = (int)(is.n + ss.n > INT32_MAX ? INT32_MAX : is.n + ss.n);
+	}
+	for (size_t i = 0; i < ss.n; i++)
+		dsym_free(&ss.v[i]);
+	free(ss.v);
+	free(is.v);
+	free(a);
+	free(b);
+	free(d);
+	cpr_regex_free(rx);
+	return rc;
 }
 
 /* ---- the report ------------------------------------------------------------------ */

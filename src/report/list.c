@@ -18,7 +18,9 @@
  * Source files are read by a small cache keyed by the profile's (interned)
  * file name string: the whole file is read once, split into lines the way
  * Go's bufio.Scanner splits them (a trailing "\r" dropped, reading stopping
- * at a line of 64 KiB or more), and kept while the report runs, with the
+ * at a line of 64 KiB or more, and after 256 MiB; opened without blocking,
+ * so a FIFO named by a hostile profile reads as empty instead of hanging),
+ * and kept while the report runs, with the
  * total held bounded (CACHE_MAX: beyond it the cache is emptied).  A file is
  * found as pprof's openSourceFile finds it -- trimmed again against the
  * search path (the current directory when no -source_path is given); an
@@ -39,7 +41,7 @@
 #define MARGIN 5                        /* lines before the first / after the last sample */
 #define SCAN_MAX (64 * 1024)            /* bufio.MaxScanTokenSize */
 #define CACHE_MAX ((size_t)256 << 20)   /* bytes of source kept at once */
-#define FILE_MAX ((size_t)1 << 30)      /* refuse to read larger source files */
+#define FILE_MAX ((size_t)256 << 20)    /* read no more of a source file */
 
 /* ---- paths ------------------------------------------------------------------- */
 
@@ -242,7 +244,7 @@ static int open_source(src_cache *sc, const char *path, src_file *f)
 {
 	const char *p = trim_path(path, sc->trim, sc->search);
 	if (p[0] == '/') {
-		int fd = open(p, O_RDONLY | O_CLOEXEC);
+		int fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		if (fd < 0) {
 			char e[128];
 			go_errstr(e, sizeof e, errno);
@@ -256,7 +258,7 @@ static int open_source(src_cache *sc, const char *path, src_file *f)
 		char *dir = strndup(el, len);
 		while (dir) {
 			char *fn = path_join(dir, strlen(dir), p);
-			int fd = fn ? open(fn, O_RDONLY | O_CLOEXEC) : -1;
+			int fd = fn ? open(fn, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
 			free(fn);
 			if (fd >= 0) {
 				free(dir);
@@ -274,7 +276,7 @@ static int open_source(src_cache *sc, const char *path, src_file *f)
 	}
 	if (sc->bindir) {       /* beyond pprof: next to the binary */
 		char *fn = path_join(sc->bindir, strlen(sc->bindir), p);
-		int fd = fn ? open(fn, O_RDONLY | O_CLOEXEC) : -1;
+		int fd = fn ? open(fn, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
 		free(fn);
 		if (fd >= 0)
 			return fd;
@@ -283,58 +285,74 @@ static int open_source(src_cache *sc, const char *path, src_file *f)
 	return -1;
 }
 
-/* Read the whole of fd (at most FILE_MAX bytes) and split it into lines. */
-static int read_lines(int fd, src_file *f)
+/* Add line text[off .. off+len) to f. */
+static int add_line(src_file *f, size_t *lcap, size_t off, size_t len)
 {
-	size_t cap = 0, n = 0;
-	char *buf = NULL;
-	for (;;) {
+	if (f->nlines == *lcap) {
+		size_t ncap = *lcap ? *lcap * 2 : 256;
+		size_t *no = realloc(f->line_off, ncap * sizeof *no);
+		if (!no)
+			return CPROF_ENOMEM;
+		f->line_off = no;
+		size_t *nn = realloc(f->line_len, ncap * sizeof *nn);
+		if (!nn)
+			return CPROF_ENOMEM;
+		f->line_len = nn;
+		*lcap = ncap;
+	}
+	if (len > 0 && f->text[off + len - 1] == '\r')
+		len--;
+	f->line_off[f->nlines] = off;
+	f->line_len[f->nlines++] = len;
+	return 0;
+}
+
+/* Read fd into f, split into lines as it arrives, stopping as Go's scanner
+ * does at a line of SCAN_MAX bytes or more (so an endless file without
+ * newlines costs 64 KiB), and at FILE_MAX bytes in all.  Returns the bytes
+ * kept, or CPROF_ENOMEM. */
+static int64_t read_lines(int fd, src_file *f)
+{
+	size_t cap = 0, n = 0, ls = 0, lcap = 0;  /* ls: start of the current line */
+	bool stop = false;
+	while (!stop) {
 		if (n == cap) {
 			if (cap >= FILE_MAX)
 				break;
 			size_t ncap = cap ? cap * 2 : 65536;
-			char *nb = realloc(buf, ncap + 1);
-			if (!nb) {
-				free(buf);
+			char *nb = realloc(f->text, ncap + 1);
+			if (!nb)
 				return CPROF_ENOMEM;
-			}
-			buf = nb;
+			f->text = nb;
 			cap = ncap;
 		}
-		ssize_t r = read(fd, buf + n, cap - n);
+		ssize_t r = read(fd, f->text + n, cap - n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			break;  /* a read error (a directory) leaves what was read, as Go does */
+			break;  /* EOF, or an error (a directory, an empty pipe): keep what came */
+		size_t from = n;
 		n += (size_t)r;
-	}
-	f->text = buf;
-	size_t lcap = 0;
-	for (size_t i = 0; i < n;) {
-		const char *nl = memchr(buf + i, '\n', n - i);
-		size_t end = nl ? (size_t)(nl - buf) : n;
-		size_t len = end - i;
-		if (len >= SCAN_MAX)
-			break;  /* bufio.Scanner stops: token too long */
-		if (f->nlines == lcap) {
-			size_t ncap = lcap ? lcap * 2 : 256;
-			size_t *no = realloc(f->line_off, ncap * sizeof *no);
-			if (!no)
+		for (;;) {
+			const char *nl = memchr(f->text + from, '\n', n - from);
+			if (!nl) {
+				if (n - ls >= SCAN_MAX)
+					stop = true;    /* token too long: nothing more */
+				break;
+			}
+			size_t end = (size_t)(nl - f->text);
+			if (end - ls >= SCAN_MAX) {
+				stop = true;
+				break;
+			}
+			if (add_line(f, &lcap, ls, end - ls) < 0)
 				return CPROF_ENOMEM;
-			f->line_off = no;
-			size_t *nn = realloc(f->line_len, ncap * sizeof *nn);
-			if (!nn)
-				return CPROF_ENOMEM;
-			f->line_len = nn;
-			lcap = ncap;
+			ls = from = end + 1;
 		}
-		if (len > 0 && buf[i + len - 1] == '\r')
-			len--;
-		f->line_off[f->nlines] = i;
-		f->line_len[f->nlines++] = len;
-		i = end + 1;
 	}
-	return (int)n;
+	if (!stop && n > ls && n - ls < SCAN_MAX && add_line(f, &lcap, ls, n - ls) < 0)
+		return CPROF_ENOMEM;
+	return (int64_t)n;
 }
 
 /* The cached file named by id (read on first use); NULL when out of memory. */
@@ -352,7 +370,7 @@ static src_file *cache_get(src_cache *sc, cprof_profile *p, cprof_str id)
 	f->name = id;
 	int fd = open_source(sc, cprof_s(p, id), f);
 	if (fd >= 0) {
-		int n = read_lines(fd, f);
+		int64_t n = read_lines(fd, f);
 		close(fd);
 		if (n < 0) {
 			src_file_free(f);

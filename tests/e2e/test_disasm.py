@@ -96,7 +96,7 @@ def test_disasm_values_match_pprof(tmp_path):
 @needs_tools
 def test_disasm_layout_and_text(tmp_path):
     exe, prof = build_and_profile(tmp_path, pie=False)
-    c = run(["-disasm=^hot$", str(exe), str(prof)], cwd=str(tmp_path))
+    c = run(["-disasm=hot", str(exe), str(prof)], cwd=str(tmp_path))
     assert c.returncode == 0, c.stderr
     lines = c.stdout.splitlines()
     assert re.match(r"^Total: \d+(\.\d+)?m?s$", lines[0]), lines[0]

@@ -140,8 +140,11 @@ def test_list_c_program(tmp_path):
     r = run(["-proto", "-output", str(sym), str(exe), str(prof)], cwd=str(tmp_path),
             tool=["go", "tool", "pprof"])
     assert r.returncode == 0, r.stderr
+    # -symbolize=none: compare the listing, not the tools' symbolizers (ours
+    # also names the libc frames pprof's leaves as addresses)
     for args in (["-list=^hot$"], ["-list=hot|cold|main"],
                  ["-list=.", "-source_path=" + PROGRAMS]):
+        args = ["-symbolize=none"] + args
         g, c = pprof_and_cprof(args + [str(sym)], cwd=str(tmp_path))
         assert g.returncode == 0, g.stderr
         assert c.returncode == 0, c.stderr
