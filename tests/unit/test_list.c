@@ -10,7 +10,8 @@
  * sampled line + 5, cut at the end of the file; "." for zero; " Error: "
  * lines; "No source information for").  Source lookup: absolute paths,
  * -trim_path prefixes, /proc/self/cwd/, the search-path heuristic, the
- * parents of search directories, CRLF line ends, over-long lines.
+ * parents of search directories, CRLF line ends, over-long lines, and
+ * (beyond pprof) the directory of the profile's main binary.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -306,6 +307,22 @@ static void test_parent_search_crlf_long_lines(void **state)
 	free(out);
 }
 
+static void test_next_to_the_binary(void **state)
+{
+	/* beyond pprof: a relative file not on the search path is looked for
+	 * in the directory of the profile's main binary */
+	write_source("bin/rel/v.c", 10, "\n");
+	sample_spec ss[] = { { 1, 1, { { "v", "rel/v.c", 4, 0 } } } };
+	cprof_profile *p = build(ss, 1);
+	char bin[512];
+	snprintf(bin, sizeof bin, "%s/bin/prog", tmpdir);
+	p->mappings.v[0].file = S(p, bin);
+	char *out = list_ok(p, "v", "/nonexistent", NULL);
+	assert_non_null(strstr(out, "         1          1      4:line 4\n"));
+	assert_null(strstr(out, "Error"));
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -315,6 +332,7 @@ int main(void)
 		cmocka_unit_test(test_no_match_and_bad_regexp),
 		cmocka_unit_test(test_trim_paths),
 		cmocka_unit_test(test_parent_search_crlf_long_lines),
+		cmocka_unit_test(test_next_to_the_binary),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
