@@ -169,6 +169,19 @@ static const char *base_name(const char *s)
 	return b ? b + 1 : s;
 }
 
+/* Intern s[0..n), which may point into p's own string arena (that moves
+ * when interning grows it). */
+static cprof_str intern_copy(cprof_profile *p, const char *s, size_t n)
+{
+	char *tmp = malloc(n ? n : 1);
+	if (!tmp)
+		return CPROF_NONE;
+	memcpy(tmp, s, n);
+	cprof_str id = cprof_intern(p, tmp, n);
+	free(tmp);
+	return id;
+}
+
 /* Build the tree of c->p's samples. */
 static int ft_build(cpr_ctx *c, ftree *f, cprof_error *err)
 {
@@ -206,7 +219,7 @@ static int ft_build(cpr_ctx *c, ftree *f, cprof_error *err)
 			if (!f->lib[f->t.loc_info[k]]) {
 				const char *b = base_name(cprof_s(p, file));
 				f->lib[f->t.loc_info[k]] = b == cprof_s(p, file) ? file
-					: cprof_intern_cstr(p, b);
+					: intern_copy(p, b, strlen(b));
 				if (f->lib[f->t.loc_info[k]] == CPROF_NONE) {
 					rc = CPROF_ENOMEM;
 					goto fail;
@@ -711,7 +724,7 @@ static int print_html(cpr_ctx *c, ftree *f, cprof_error *err)
 			size_t pn;
 			const char *nm = cprof_s(p, names.ids[ni]);
 			name_package(nm, cprof_slen(p, names.ids[ni]), is_other ? NULL : ft_lib(f, n), &ps, &pn);
-			cprof_str pid = cprof_intern(p, ps, pn);
+			cprof_str pid = intern_copy(p, ps, pn);
 			int64_t pi = pid == CPROF_NONE ? CPROF_ENOMEM : jtab_add(&pkgs, pid);
 			if (pi < 0) {
 				rc = (int)pi;
