@@ -15,8 +15,8 @@
  * Layout: the preorder arrays are unpacked once into typed arrays (parent,
  * depth, x offset in value units from the root's left edge), and each depth
  * keeps the list of its nodes in x order, so a hit test is one binary
- * search and drawing visits only the nodes of the zoomed range that are at
- * least half a pixel wide.  Zooming to a node shows its subtree across the
+ * search and drawing visits only the nodes of the zoomed range; boxes under
+ * half a pixel are drawn as one pixel column per run, not one by one.  Zooming to a node shows its subtree across the
  * full width and its ancestors as full-width bars; the breadcrumb lists the
  * ancestors to zoom back.  Colours: a hue per package (FNV-1a of the
  * package name, the same as cprof's SVG), search matches in magenta on grey.
@@ -222,7 +222,7 @@
 		var info = "Total " + fmtValue(d.total, d.unit) + " (" + d.sampleType + ")";
 		if (d.filters && d.filters.length) info += " \u00b7 " + d.filters.join(" ");
 		if (d.pruned && d.pruned.boxes)
-			info += " \u00b7 " + d.pruned.boxes + " boxes under " + (100 * d.pruned.fraction).toFixed(2) +
+			info += " \u00b7 " + d.pruned.boxes + " boxes under " + (100 * d.pruned.fraction).toPrecision(2) +
 				"% of the total merged into \"(other)\"";
 		this.infoEl.textContent = info;
 		if (this.searchEl.value) this.search(this.searchEl.value);
@@ -342,15 +342,27 @@
 		/* the focus's subtree: nodes in [focus, end) in preorder, by depth */
 		var lo = v.x0, hi = v.x0 + v.w;
 		for (var d = v.fd; d <= t.maxDepth; d++) {
-			var row = t.byDepth[d];
+			var row = t.byDepth[d], lastPx = -1, y = this.rowY(d, H);
 			var k = this.firstAt(row, lo);
 			for (; k < row.length; k++) {
 				var i = row[k];
 				if (t.x[i] >= hi) break;
 				if (i < this.focus || i >= t.end[this.focus]) continue;
-				var w = t.cum[i] * scale;
-				if (w < 0.5) continue;
-				box(i, (t.x[i] - lo) * scale, w, d);
+				var w = t.cum[i] * scale, bx = (t.x[i] - lo) * scale;
+				if (w >= 0.5) {
+					box(i, bx, w, d);
+					continue;
+				}
+				/* boxes under half a pixel: one pixel column per run of
+				 * them, so that many tiny frames still show their shape */
+				var px = Math.floor(bx);
+				if (px > lastPx && w > 0) {
+					g.fillStyle = this.matched ? (this.matched[i] ? "#e040fb" : "#e4e4e4") :
+						t.colours[t.name[i]];
+					g.fillRect(px, y, 1, ROW - 1);
+					lastPx = px;
+					drawn++;
+				}
 			}
 		}
 		this.canvas.setAttribute("data-drawn", String(drawn));

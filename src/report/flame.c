@@ -44,7 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CPR_FLAME_PRUNE (1.0 / 5000)   /* HTML: smaller boxes merge into "(other)" */
+#define CPR_FLAME_PRUNE (1.0 / 50000)  /* HTML: smaller boxes merge into "(other)" */
 #define SVG_WIDTH 1200
 #define SVG_FRAME 16
 #define SVG_PAD 10

@@ -176,9 +176,9 @@ def test_flamegraph_html_is_self_contained_and_totals_match(cprof, name):
 
 def test_flamegraph_prunes_into_other(cprof, tmp_path):
     f = tmp_path / "many.folded"
-    f.write_text("main;hot 100000\n" + "".join("main;cold%04d 1\n" % i for i in range(2000)))
+    f.write_text("main;hot 200000\n" + "".join("main;cold%04d 1\n" % i for i in range(2000)))
     d = page_data(cprof("-flamegraph", str(f)).stdout)
-    assert tree_check(d) == 102000
+    assert tree_check(d) == 202000
     names = [d["names"][d["nodes"][i]] for i in range(0, len(d["nodes"]), 4)]
     assert names == ["root", "main", "hot", "(other)"]
     assert d["pruned"]["boxes"] == 2000

@@ -143,12 +143,12 @@ static long long num_after(const char *s, const char *key)
 
 static void test_flamegraph_html(void **state)
 {
-	/* one big stack and 300 tiny ones: the tiny ones (1/10300 each, under
-	 * 1/5000) merge into one "(other)" box under main */
+	/* one big stack and 300 tiny ones: the tiny ones (1/100300 each, under
+	 * 1/50000) merge into one "(other)" box under main */
 	size_t cap = 300 * 32 + 64, len = 0;
 	char *text = malloc(cap);
 	assert_non_null(text);
-	len += (size_t)snprintf(text + len, cap - len, "main;work 10000\n");
+	len += (size_t)snprintf(text + len, cap - len, "main;work 100000\n");
 	for (int i = 0; i < 300; i++)
 		len += (size_t)snprintf(text + len, cap - len, "main;f%03d 1\n", i);
 	char *s = report(text, CPROF_FMT_FLAMEGRAPH, NULL);
@@ -159,9 +159,9 @@ static void test_flamegraph_html(void **state)
 	assert_null(strstr(s, "<script src"));
 	assert_null(strstr(s, "<link"));
 	assert_non_null(strstr(s, "cprofFlameGraph.mount"));
-	assert_int_equal(num_after(s, "\"total\":"), 10300);
-	/* preorder: root (self 0, cum 10300, 1 child), main (0, 10300, 2
-	 * children: work and "(other)"), work (10000, 10000, 0), (other) */
+	assert_int_equal(num_after(s, "\"total\":"), 100300);
+	/* preorder: root (self 0, cum 100300, 1 child), main (0, 100300, 2
+	 * children: work and "(other)"), work (100000, 100000, 0), (other) */
 	const char *nodes = strstr(s, "\"nodes\":[");
 	assert_non_null(nodes);
 	long long v[16];
@@ -173,7 +173,7 @@ static void test_flamegraph_html(void **state)
 		q = end + 1;
 	}
 	assert_int_equal(q[-1], ']');
-	long long want[] = { 0, 0, 10300, 1, 1, 0, 10300, 2, 2, 10000, 10000, 0, 3, 300, 300, 0 };
+	long long want[] = { 0, 0, 100300, 1, 1, 0, 100300, 2, 2, 100000, 100000, 0, 3, 300, 300, 0 };
 	assert_memory_equal(v, want, sizeof want);
 	assert_int_equal(num_after(s, "\"boxes\":"), 300);
 	assert_non_null(strstr(s, "\"names\":[\"root\",\"main\",\"work\",\"(other)\"]"));
