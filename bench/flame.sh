@@ -84,10 +84,14 @@ row() {   # name what cprof_triple pprof_triple
 printf '%-14s %-12s %9s %9s %9s %9s %10s %10s %8s\n' profile output cprof_s pprof_s cprof_MB pprof_MB cprof_outMB pprof_outMB speedup
 for name in $PROFILES; do
 	f="$OUT/$name.pb.gz"
-	row "$name" "-folded" "$(measure "$TMP/c.folded" "$CPROF" -folded "$f")" \
-	    "$(measure "$TMP/p.traces" "$PPROF" -traces -symbolize=none "$f")"
-	row "$name" "-flamegraph" "$(measure "$TMP/c.html" "$CPROF" -flamegraph "$f")" "$(pprof_http "$f")"
-	row "$name" "-flamesvg" "$(measure "$TMP/c.svg" "$CPROF" -flamesvg "$f")" ""
+	c=$(measure "$TMP/c.folded" "$CPROF" -folded "$f") || exit 1
+	p=$(measure "$TMP/p.traces" "$PPROF" -traces -symbolize=none "$f") || exit 1
+	row "$name" "-folded" "$c" "$p"
+	c=$(measure "$TMP/c.html" "$CPROF" -flamegraph "$f") || exit 1
+	p=$(pprof_http "$f") || exit 1
+	row "$name" "-flamegraph" "$c" "$p"
+	c=$(measure "$TMP/c.svg" "$CPROF" -flamesvg "$f") || exit 1
+	row "$name" "-flamesvg" "$c" ""
 done
 echo "# pprof column: -traces for -folded; -http + curl /ui/flamegraph for -flamegraph"
 echo "# runs per figure: $RUNS (median); machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg)"
