@@ -232,15 +232,17 @@ static int hexval(int c)
 	return -1;
 }
 
-/* Go's QueryUnescape of s[0..n) into b ('+' is a space; a bad escape is
- * kept as written). */
-static void query_unescape(sbuf *b, const char *s, size_t n)
+/* Go's QueryUnescape of s[0..n) into b ('+' is a space).  False on a bad
+ * escape: Go's ParseQuery then drops the pair. */
+static bool query_unescape(sbuf *b, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '+') {
 			sb_add(b, " ", 1);
-		} else if (s[i] == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
-			   hexval((unsigned char)s[i + 2]) >= 0) {
+		} else if (s[i] == '%') {
+			if (i + 2 >= n || hexval((unsigned char)s[i + 1]) < 0 ||
+			    hexval((unsigned char)s[i + 2]) < 0)
+				return false;
 			char c = (char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
 			sb_add(b, &c, 1);
 			i += 2;
@@ -248,6 +250,7 @@ static void query_unescape(sbuf *b, const char *s, size_t n)
 			sb_add(b, s + i, 1);
 		}
 	}
+	return true;
 }
 
 /* Go's QueryEscape. */
@@ -299,11 +302,19 @@ static char *adjust_url(const char *src, int seconds, int timeout, int *duration
 			const char *eq = memchr(q, '=', n);
 			size_t kn = eq ? (size_t)(eq - q) : n;
 			sbuf k = { 0 }, v = { 0 };
-			query_unescape(&k, q, kn);
+			bool ok = query_unescape(&k, q, kn);
 			sb_add(&k, "", 0);
-			if (eq)
-				query_unescape(&v, eq + 1, n - kn - 1);
+			if (ok && eq)
+				ok = query_unescape(&v, eq + 1, n - kn - 1);
 			sb_add(&v, "", 0);
+			if (!ok) {
+				free(k.s);
+				free(v.s);
+				q += n;
+				if (*q)
+					q++;
+				continue;
+			}
 			qpair *nqs = realloc(qs, (nq + 1) * sizeof *qs);
 			if (!nqs)
 				cli_die("out of memory");
@@ -359,8 +370,11 @@ static char *adjust_url(const char *src, int seconds, int timeout, int *duration
 		qsort(qs, nq, sizeof *qs, qpair_cmp);
 
 	sbuf b = { 0 };
-	sb_str(&b, u.scheme ? u.scheme : "http");
-	sb_str(&b, "://");
+	if (u.scheme) {
+		sb_str(&b, u.scheme);
+		sb_str(&b, ":");
+	}
+	sb_str(&b, "//");
 	sb_str(&b, u.authority);
 	sb_str(&b, (!u.path || !*u.path || strcmp(u.path, "/") == 0) ? "/debug/pprof/profile" : u.path);
 	for (size_t i = 0; i < nq; i++) {

@@ -242,3 +242,25 @@ def test_countdown_on_a_terminal(server, tmp_path):
     assert "Please wait... 2s left" in text
     assert "Please wait... (2s)" not in text
     assert "Saved profile in" in text
+
+
+@pytest.mark.parametrize("src,is_url", [
+    ("a:b", False),                 # "http://a:b" has a bad port: a file, as Go parses it
+    ("dir/file:x", False),
+    ("file:///no/such/file", False),
+    ("no-such-file.pb.gz", False),
+    ("127.0.0.1:{port}", True),     # host:port gets http:// and the CPU profile path
+    ("localhost:{port}/debug/pprof/heap", True),
+])
+def test_what_is_a_url(run, tmp_path, src, is_url):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    src = src.format(port=port)
+    r = run([cprof_bin(), "-top", src])
+    assert r.returncode == 2
+    fetched = r.stderr.startswith("Fetching profile over HTTP from http://")
+    assert fetched == is_url, r.stderr
+    if not is_url:
+        assert r.stderr.startswith("cprof: %s: " % src), r.stderr
