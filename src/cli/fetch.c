@@ -17,8 +17,10 @@
  * 5 s of grace), not the transfer of the body.  https+insecure:// is https
  * without certificate checks.
  *
- * Memory is bounded: a profile response larger than FETCH_MAX, or a
- * symbol response larger than SYMBOL_MAX, stops the transfer with one line.
+ * Memory is bounded: a profile response larger than FETCH_MAX (1 GiB, or
+ * $CPROF_FETCH_LIMIT bytes when lower), or a symbol response larger than
+ * SYMBOL_MAX, stops the transfer with one line.  Loopback addresses never
+ * go through a proxy from the environment, as with Go's client.
  * A non-200 answer is reported in pprof's words, "server response: 404 Not
  * Found", with the body appended when the server says it is a pprof error
  * (X-Go-Pprof and text/plain).  Every fetched profile is saved, as pprof
@@ -42,7 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FETCH_MAX  ((size_t)1 << 30)    /* a profile response */
+#define FETCH_MAX  ((size_t)1 << 30)    /* a profile response ($CPROF_FETCH_LIMIT lowers it) */
 #define SYMBOL_MAX ((size_t)64 << 20)   /* a /symbol response */
 #define HEADER_GRACE 5                  /* pprof waits timeout + 5 s for headers */
 
@@ -535,8 +537,11 @@ static char *xfer_error(xfer *x, CURLcode rc, long code, const char *errbuf)
 {
 	sbuf m = { 0 };
 	if (x->too_big) {
-		char num[64];
-		snprintf(num, sizeof num, "response larger than %zu MiB: refused", x->max >> 20);
+		char num[96];
+		if (x->max % (1 << 20) == 0)
+			snprintf(num, sizeof num, "response larger than %zu MiB: refused", x->max >> 20);
+		else
+			snprintf(num, sizeof num, "response larger than %zu bytes: refused", x->max);
 		sb_str(&m, num);
 	} else if (x->timed_out) {
 		char num[128];
@@ -605,6 +610,15 @@ static char *http_do(const char *url, const char *post, xfer *x)
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");       /* Go accepts gzip too */
 	if (x->timeout > 0)
 		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, x->timeout);
+	/* like Go's ProxyFromEnvironment, never send loopback through a proxy */
+	const char *np = getenv("NO_PROXY");
+	if (!np || !*np)
+		np = getenv("no_proxy");
+	char *noproxy = NULL;
+	if (asprintf(&noproxy, "%s%slocalhost,127.0.0.0/8,::1", np && *np ? np : "",
+		     np && *np ? "," : "") < 0)
+		cli_die("out of memory");
+	curl_easy_setopt(c, CURLOPT_NOPROXY, noproxy);
 	if (post) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(post));
@@ -619,6 +633,7 @@ static char *http_do(const char *url, const char *post, xfer *x)
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_cleanup(c);
 	curl_slist_free_all(hdrs);
+	free(noproxy);
 	free(fixed);
 	return xfer_error(x, rc, code, errbuf);
 }
@@ -759,6 +774,15 @@ cprof_profile *cli_fetch_profile(const cli_opts *o, const char *src)
 		cli_die("%s: not a URL", src);
 	fprintf(stderr, "Fetching profile over HTTP from %s\n", url);
 	xfer x = { .what = url, .max = FETCH_MAX, .timeout = (long)timeout + HEADER_GRACE };
+	const char *lim = getenv("CPROF_FETCH_LIMIT");
+	if (lim && *lim) {
+		char *end;
+		unsigned long long v = strtoull(lim, &end, 10);
+		if (*end || v == 0)
+			cli_die("CPROF_FETCH_LIMIT=%s: not a positive number of bytes", lim);
+		if (v < x.max)
+			x.max = (size_t)v;
+	}
 	x.duration = duration;
 	x.countdown = duration > 0 && isatty(2);
 	if (duration > 0 && !x.countdown) {
@@ -768,10 +792,8 @@ cprof_profile *cli_fetch_profile(const cli_opts *o, const char *src)
 	}
 	fflush(stderr);
 	char *msg = http_do(url, NULL, &x);
-	if (msg) {
-		fprintf(stderr, "cprof: %s: %s\n", url, msg);
-		exit(2);
-	}
+	if (msg)
+		cli_die("%s: %s", url, msg);
 	cprof_profile *p = NULL;
 	cprof_error err = { 0 };
 	int rc = cprof_decode(x.body.s ? x.body.s : "", x.body.n, &p, &err);

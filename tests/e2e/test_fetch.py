@@ -264,3 +264,15 @@ def test_what_is_a_url(run, tmp_path, src, is_url):
     assert fetched == is_url, r.stderr
     if not is_url:
         assert r.stderr.startswith("cprof: %s: " % src), r.stderr
+
+
+def test_response_size_is_capped(server, run, monkeypatch):
+    monkeypatch.setenv("CPROF_FETCH_LIMIT", str(1 << 20))
+    url = server + "/big"
+    r = run([cprof_bin(), "-top", url])
+    assert r.returncode == 2
+    assert r.stderr.splitlines()[-1] == "cprof: %s: response larger than 1 MiB: refused" % url
+    monkeypatch.setenv("CPROF_FETCH_LIMIT", str(8 << 20))
+    r = run([cprof_bin(), "-top", url])
+    assert r.returncode == 2
+    assert "larger than" not in r.stderr     # all 4 MiB read, then not a profile

@@ -4,7 +4,8 @@
 // it accepts connections, and keeps some goroutines busy so CPU, heap and
 // goroutine profiles have something in them.  Besides Go's /debug/pprof/
 // handlers it serves /stall/ (accepts the request, never answers: the
-// timeout test) and /notpprof (a plain 500 without pprof's error header).
+// timeout test), /big (4 MiB of zeros: the size limit test) and /notpprof
+// (a plain 500 without pprof's error header).
 package main
 
 import (
@@ -45,6 +46,14 @@ func main() {
 	}
 	http.HandleFunc("/stall/", func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(time.Hour)
+	})
+	http.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
+		buf := make([]byte, 1<<16)
+		for i := 0; i < 64; i++ {
+			if _, err := w.Write(buf); err != nil {
+				return
+			}
+		}
 	})
 	http.HandleFunc("/notpprof", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "plain failure", http.StatusInternalServerError)
