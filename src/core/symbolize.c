@@ -148,6 +148,12 @@ typedef struct dname {          /* a function DIE's name and start line */
 	int64_t line;
 } dname;
 
+typedef struct esym {           /* an ELF function symbol */
+	GElf_Addr addr, size;       /* module addresses */
+	const char *name;           /* libelf-owned */
+	int global;
+} esym;
+
 typedef struct module {
 	char *path;                 /* as requested */
 	char bid[BUILD_ID_HEX];     /* the file's build ID, "" if none */
@@ -161,6 +167,9 @@ typedef struct module {
 	Dwfl_Module *mod;
 	Dwarf *dw;
 	Dwarf_Addr bias;
+	esym *syms;                 /* sorted by address; built on first use */
+	size_t nsyms;
+	bool syms_done;
 	u64map cus;                 /* CU DIE offset -> index into cu */
 	CPROF_VEC(cuindex) cu;
 	u64map dies;                /* function DIE offset -> index into names */
@@ -480,6 +489,7 @@ static void module_close(module *m)
 	map_free(&m->cus);
 	map_free(&m->dies);
 	free(m->load);
+	free(m->syms);
 	free(m->fail);
 	free(m->path);
 	free(m);
@@ -604,6 +614,60 @@ cprof_symbolizer *cprof_symbolizer_new(void)
 }
 
 /* ---- address -> frames -------------------------------------------------- */
+
+static int cmp_esym(const void *a, const void *b)
+{
+	const esym *x = a, *y = b;
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	if (x->global != y->global)
+		return y->global - x->global;   /* global first */
+	return (x->size < y->size) - (x->size > y->size);
+}
+
+/* The ELF symbol naming module address pc, or NULL.  libdwfl's
+ * dwfl_module_addrname scans the whole symbol table per call; this sorts
+ * the function symbols once and searches them. */
+static const char *sym_name(module *m, Dwarf_Addr pc)
+{
+	if (!m->syms_done) {
+		m->syms_done = true;
+		int n = dwfl_module_getsymtab(m->mod);
+		if (n > 0 && (m->syms = calloc((size_t)n, sizeof *m->syms)) != NULL) {
+			for (int i = 0; i < n; i++) {
+				GElf_Sym sym;
+				GElf_Addr a;
+				const char *name = dwfl_module_getsym_info(m->mod, i, &sym, &a, NULL, NULL, NULL);
+				if (!name || !*name || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+				    sym.st_shndx == SHN_UNDEF)
+					continue;
+				m->syms[m->nsyms++] = (esym){ a, sym.st_size, name,
+							      GELF_ST_BIND(sym.st_info) != STB_LOCAL };
+			}
+			if (m->nsyms)
+				qsort(m->syms, m->nsyms, sizeof *m->syms, cmp_esym);
+		}
+	}
+	size_t lo = 0, hi = m->nsyms;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (m->syms[mid].addr <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	/* the first (global-first) entry at the greatest address <= pc */
+	GElf_Addr at = m->syms[lo - 1].addr;
+	size_t k = lo - 1;
+	while (k > 0 && m->syms[k - 1].addr == at)
+		k--;
+	const esym *e = &m->syms[k];
+	if (e->size && pc - e->addr >= e->size)
+		return NULL;
+	return e->name;
+}
 
 /* The file virtual address of addr in mapping mp. */
 static uint64_t file_addr(const module *m, const cprof_mapping *mp, uint64_t addr)
@@ -793,9 +857,9 @@ static int64_t call_line(Dwarf_Die *die)
 static int frames_at(module *m, uint64_t a, bool fast, frame *fr, size_t max)
 {
 	Dwarf_Addr pc = a + m->bias;
-	const char *sym = dwfl_module_addrname(m->mod, pc);
+	const char *sym = NULL;
 	if (fast || !m->dw) {
-		if (!sym)
+		if (!(sym = sym_name(m, pc)))
 			return 0;
 		fr[0] = (frame){ sym, NULL, 0, 0 };
 		return 1;
@@ -803,7 +867,7 @@ static int frames_at(module *m, uint64_t a, bool fast, frame *fr, size_t max)
 	Dwarf_Addr bias = 0;
 	Dwarf_Die *cu = dwfl_module_addrdie(m->mod, pc, &bias);
 	if (!cu) {
-		if (!sym)
+		if (!(sym = sym_name(m, pc)))
 			return 0;
 		fr[0] = (frame){ sym, NULL, 0, 0 };
 		return 1;
@@ -823,6 +887,7 @@ static int frames_at(module *m, uint64_t a, bool fast, frame *fr, size_t max)
 		return CPROF_ENOMEM;
 	Dwarf_Die fn;
 	if (!find_func(m, ci, dpc, &fn)) {
+		sym = sym_name(m, pc);
 		if (!sym && !file)
 			return 0;
 		fr[0] = (frame){ sym, file, line, 0 };
@@ -840,7 +905,7 @@ static int frames_at(module *m, uint64_t a, bool fast, frame *fr, size_t max)
 		const dname *dn = die_name(m, d);
 		if (!dn)
 			return CPROF_ENOMEM;
-		const char *name = dn->name ? dn->name : (i == nin ? sym : NULL);
+		const char *name = dn->name ? dn->name : (i == nin ? sym_name(m, pc) : NULL);
 		fr[k++] = (frame){ name, file, line, dn->line };
 		if (i < nin) {
 			/* the next (outer) frame is at this inlined call's site */
