@@ -1519,6 +1519,9 @@ int cli_shell(cli_opts *o, cprof_profile *p)
 	if (sh.tty) {
 		hist = history_path();
 		rl_readline_name = "cprof";
+		/* with stdout redirected, the prompt and the echo stay on the terminal */
+		if (!isatty(1))
+			rl_outstream = stderr;
 		rl_attempted_completion_function = complete;
 		rl_completer_word_break_characters = (char *)" \t\n=";
 		using_history();
@@ -1528,7 +1531,8 @@ int cli_shell(cli_opts *o, cprof_profile *p)
 		for (;;) {
 			char *line = readline("(pprof) ");
 			if (!line) {
-				fputc('\n', stdout);
+				/* end the prompt's line on the terminal */
+				fputc('\n', isatty(1) ? stdout : stderr);
 				break;
 			}
 			char *t = trim(line);
