@@ -186,11 +186,11 @@ static bool parse_frame(span l, frame *f)
 			v = c - 'A' + 10;
 		else
 			return false;
-		if (nd >= 16 && a >> 60)
-			return false;
+		if (a >> 60)
+			return false;           /* more than 64 bits */
 		a = a << 4 | (uint64_t)v;
 	}
-	if (nd == 0 || nd > 16 + 8)
+	if (nd == 0)
 		return false;
 	span rest = { l.s + i, l.n - i };
 	trim(&rest);
