@@ -17,12 +17,14 @@ set -eu
 # tests: valgrind (callgrind_annotate), tmux and pexpect (the shell)
 # tests: chromium (renders the -flamegraph page headless), python3-pil (checks
 #        its screenshot)
+# symbolization: g++ (libstdc++'s __cxa_demangle, linked by the build; the
+#        C++ test program), binutils' addr2line/objcopy (checks, debug files)
 PKGS="gcc make pkg-config zlib1g-dev libpcre2-dev
       libdw-dev libelf-dev libcurl4-openssl-dev libedit-dev graphviz binutils linux-perf
       libcmocka-dev python3 python3-pytest python3-pexpect golang-go
       clang libclang-rt-14-dev valgrind tmux
       libgoogle-perftools-dev google-perftools time
-      chromium python3-pil"
+      chromium python3-pil g++"
 
 missing=""
 for p in $PKGS; do
