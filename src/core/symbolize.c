@@ -1147,6 +1147,16 @@ static int64_t do_run(run *r)
 			continue;
 		if (!force && (mp->has_functions || mp->has_filenames || mp->has_line_numbers))
 			continue;
+		/* Unlike pprof, a mapping whose locations all have lines already
+		 * (folded stacks, text profiles with names) is left alone, without
+		 * warnings about its missing file, unless forced. */
+		if (!force) {
+			size_t k = 0;
+			while (k < n && p->locations.v[order[cnt[mi] + k]].nline)
+				k++;
+			if (k == n)
+				continue;
+		}
 		char *file = strdup(cprof_s(p, mp->file));
 		char *bid = strdup(cprof_s(p, mp->build_id));
 		if (!file || !bid) {
