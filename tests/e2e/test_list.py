@@ -166,3 +166,40 @@ def test_list_c_program_own_symbolization(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "ROUTINE ======================== hot in " in r.stdout
     assert "s += (i * i) % 7" in r.stdout
+
+
+@needs_go
+def test_list_inline_call_sites(tmp_path):
+    """Inlined frames (from cprof's symbolization with libdw): the inlined
+    function's lines get the flat samples, its call site the cum; the
+    listing of cprof's own symbolized profile is pprof's."""
+    cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
+    if not cc or not os.path.exists(LIBPROFILER):
+        pytest.skip("needs a C compiler and gperftools' libprofiler")
+    src = os.path.join(PROGRAMS, "inl.c")
+    exe, prof, sym = tmp_path / "inl", tmp_path / "inl.prof", tmp_path / "inl.pb.gz"
+    subprocess.run([cc, "-O2", "-g", src, "-o", str(exe)], check=True)
+    env = dict(os.environ, LD_PRELOAD=LIBPROFILER, CPUPROFILE=str(prof),
+               CPUPROFILE_FREQUENCY="1000")
+    n = 300
+    for _ in range(4):
+        subprocess.run([str(exe), str(n)], env=env, check=True, capture_output=True, timeout=300)
+        if prof.exists() and prof.stat().st_size > 400:
+            break
+        n *= 2
+    r = run(["-proto", "-output=" + str(sym), str(exe), str(prof)], cwd=str(tmp_path))
+    if r.returncode != 0 or not sym.exists():
+        pytest.skip("cprof cannot write symbolized profiles yet: " + r.stderr)
+    top = run(["-top", str(sym)], cwd=str(tmp_path))
+    if not re.search(r"%\s+step( \(inline\))?$", top.stdout, re.M):
+        pytest.skip("cprof does not symbolize inline frames yet")
+    for args in (["-list=^work$"], ["-list=step"], ["-list=."]):
+        g, c = pprof_and_cprof(["-symbolize=none"] + args + [str(sym)], cwd=str(tmp_path))
+        assert g.returncode == 0, g.stderr
+        assert c.stdout == g.stdout
+    out = run(["-list=^work$", str(sym)], cwd=str(tmp_path)).stdout
+    call = [l for l in out.splitlines() if l.endswith("s = step(s, i);")]
+    assert call and call[0].split()[0] == "." and call[0].split()[1] != ".", out
+    out = run(["-list=^step$", str(sym)], cwd=str(tmp_path)).stdout
+    body = [l for l in out.splitlines() if l.endswith("return s + (i * i) % 7 + (s >> 3);")]
+    assert body and body[0].split()[0] != ".", out
