@@ -387,6 +387,10 @@ static int group_match(nm_group *g, uint64_t end, cpr_regex *rx, bool have_addr,
 		if (cpr_regex_match(rx, g->raw[i], strlen(g->raw[i]))) {
 			pick = g->raw[i];
 		} else if (g->dem[i] && strcmp(g->dem[i], g->raw[i]) != 0) {
+			/* demangle.NoClones: c++filt's " [clone .constprop.0]" dropped */
+			char *clone = strstr(g->dem[i], " [clone ");
+			if (clone)
+				*clone = 0;
 			if (cpr_regex_match(rx, g->dem[i], strlen(g->dem[i]))) {
 				pick = g->dem[i];
 			} else if ((alt = strip_params(g->dem[i])) &&

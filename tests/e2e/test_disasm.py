@@ -184,3 +184,29 @@ def test_disasm_go_corpus_like_pprof():
     assert c.returncode == 2 and c.stdout == ""
     for line in (g.stdout + g.stderr).strip().splitlines():
         assert line in c.stderr
+
+
+@needs_tools
+def test_disasm_cpp_demangled(tmp_path):
+    """A C++ template in a namespace is found by its demangled name, which
+    the ROUTINE line and the location notes show."""
+    cxx = shutil.which("g++") or shutil.which("c++")
+    if not cxx:
+        pytest.skip("needs a C++ compiler")
+    exe, prof = tmp_path / "spin", tmp_path / "spin.prof"
+    subprocess.run([cxx, "-O2", "-g", os.path.join(PROGRAMS, "spin.cc"), "-o", str(exe)],
+                   check=True)
+    env = dict(os.environ, LD_PRELOAD=LIBPROFILER, CPUPROFILE=str(prof),
+               CPUPROFILE_FREQUENCY="1000")
+    n = 200
+    for _ in range(4):
+        subprocess.run([str(exe), str(n)], env=env, check=True, capture_output=True, timeout=300)
+        if prof.exists() and prof.stat().st_size > 400:
+            break
+        n *= 2
+    c = run(["-disasm=ns::spin", str(exe), str(prof)], cwd=str(tmp_path))
+    assert c.returncode == 0, c.stderr
+    assert re.findall(r"^ROUTINE =+ (.*)$", c.stdout, re.M) == [
+        "unsigned long ns::spin<unsigned long>(unsigned long)"]
+    assert ";unsigned long ns::spin<unsigned long>(unsigned long) spin.cc:" in c.stdout
+    assert any(v[0] != "." for v in rows(c.stdout).values())
