@@ -21,8 +21,9 @@
  * -folded prints one line per node with a nonzero self value, frames joined
  * by ';' from the root, children in byte order of their names (the order
  * FlameGraph's stackcollapse scripts produce).  A ';' inside a name is
- * replaced by ':' and a line break by a space, so that every line splits
- * back into the same frames; an empty name is written as "?".  Negative
+ * replaced by ':' and a control character (line breaks, NUL) by a space,
+ * so that every line splits back into the same frames; an empty name is
+ * written as "?".  Negative
  * values (-diff_base) are printed as they are.
  *
  * -flamegraph writes web/flamegraph.css and web/flamegraph.js (embedded by
@@ -405,7 +406,7 @@ int cpr_print_folded(cpr_ctx *c, cprof_error *err)
 			buf[at++] = '?';
 		for (size_t i = 0; i < nl; i++) {
 			char ch = name[i];
-			buf[at++] = ch == ';' ? ':' : (ch == '\n' || ch == '\r') ? ' ' : ch;
+			buf[at++] = ch == ';' ? ':' : ((unsigned char)ch < 0x20 && ch != '\t') ? ' ' : ch;
 		}
 		plen[d] = at;
 		int64_t v = out_value(c, f.self[n]);
