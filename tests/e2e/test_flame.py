@@ -252,3 +252,37 @@ def test_flamesvg_boxes_match_the_folded_stacks(cprof, name):
         assert rows[y] <= want + 0.005 * n     # widths are rounded to 0.01
         assert rows[y] >= want - 0.1 * 400, (depth, rows[y], want)
     assert len(ys) == max(len(s) for s, _ in stacks) + 1 or rows[ys[-1]] < 1
+
+
+# ---- a real C program ---------------------------------------------------------------
+
+LIBPROFILER = "/usr/lib/x86_64-linux-gnu/libprofiler.so.0"
+PROGRAMS = os.path.join(os.path.dirname(__file__), "programs")
+
+
+@pytest.mark.skipif(not (shutil.which("gcc") and os.path.exists(LIBPROFILER)),
+                    reason="needs gcc and gperftools' libprofiler (./setup.sh)")
+def test_c_program_profile_as_folded_and_flame_graphs(cprof, tmp_path):
+    """gcc -O2 -g hot.c under libprofiler: symbolized from the binary, the
+    stacks run main -> hot_loop -> mix, mix an inlined frame of its own."""
+    exe, prof = tmp_path / "hot", tmp_path / "hot.prof"
+    subprocess.run(["gcc", "-O2", "-g", os.path.join(PROGRAMS, "hot.c"), "-o", str(exe)], check=True)
+    subprocess.run([str(exe), "1"], check=True, capture_output=True, timeout=120,
+                   env=dict(os.environ, LD_PRELOAD=LIBPROFILER, CPUPROFILE=str(prof),
+                            CPUPROFILE_FREQUENCY="500"))
+    r = cprof("-folded", str(exe), str(prof))
+    assert r.returncode == 0, r.stderr
+    stacks = {}
+    for l in r.stdout.splitlines():
+        s, v = l.rsplit(" ", 1)
+        stacks[s] = int(v)
+    hot = sum(v for s, v in stacks.items() if ";main;hot_loop" in s)
+    assert hot > 0.3 * sum(stacks.values()), r.stdout[:2000]
+    assert any(s.endswith(";main;hot_loop;mix") for s in stacks), list(stacks)[:20]
+    d = page_data(cprof("-flamegraph", str(exe), str(prof)).stdout)
+    assert tree_check(d) == d["total"]
+    i = d["names"].index("hot_loop")
+    assert d["packages"][d["namePackage"][i]] == "hot"     # coloured by its binary
+    svg = ET.fromstring(cprof("-flamesvg", str(exe), str(prof)).stdout)
+    titles = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}title")]
+    assert any(t.startswith("hot_loop (") for t in titles), titles[:20]
