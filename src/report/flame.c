@@ -768,7 +768,7 @@ static int print_html(cpr_ctx *c, ftree *f, cprof_error *err)
 	fprintf(out, "],\"pruned\":{\"fraction\":%g,\"boxes\":%zu}}", CPR_FLAME_PRUNE, pruned);
 	fputs("</script>\n<script>\n", out);
 	fwrite(js, 1, jslen, out);
-	fputs("</script>\n<script>\ncprofFlameGraph.mount(document.getElementById(\"flamegraph\"),\n"
+	fputs("</script>\n<script>\nvar flamegraph = cprofFlameGraph.mount(document.getElementById(\"flamegraph\"),\n"
 	      "  JSON.parse(document.getElementById(\"flamegraph-data\").textContent));\n"
 	      "</script>\n</body>\n</html>\n", out);
 out:

@@ -222,6 +222,46 @@ def test_flamegraph_renders_in_chromium(cprof, tmp_path):
     assert 'class="cpfg-crumbs"' in dom
 
 
+@pytest.mark.skipif(not chromium(), reason="chromium renders the page (./setup.sh)")
+def test_flamegraph_search_zoom_and_invert_in_chromium(cprof, tmp_path):
+    """Drive the component's API in the browser, record what the page shows."""
+    r = cprof("-flamegraph", golden("cpu"))
+    assert r.returncode == 0, r.stderr
+    script = """<script>
+    var out = {};
+    flamegraph.search("sha256");
+    out.match = document.querySelector(".cpfg-match").textContent;
+    var t = flamegraph.t, deepest = 0;
+    for (var i = 0; i < t.n; i++) if (t.depth[i] > t.depth[deepest]) deepest = i;
+    flamegraph.zoomTo(deepest);
+    out.crumbs = document.querySelectorAll(".cpfg-crumbs a").length;
+    out.depth = t.depth[deepest];
+    flamegraph.search("");
+    flamegraph.setInverted(true);
+    out.invert = document.querySelectorAll(".cpfg-bar button")[1].textContent;
+    flamegraph.search("(");
+    out.bad = document.querySelector(".cpfg-bar input").className;
+    var pre = document.createElement("pre");
+    pre.id = "result";
+    pre.textContent = JSON.stringify(out);
+    document.body.appendChild(pre);
+    </script></body>"""
+    page = tmp_path / "fg.html"
+    page.write_text(r.stdout.replace("</body>", script))
+    dom = run_chromium("--dump-dom", "--virtual-time-budget=3000", page.as_uri()).stdout.decode()
+    m = re.search(r'<pre id="result">(.*?)</pre>', dom)
+    assert m, dom[-3000:]
+    out = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    # the share of the stacks through sha256, as the folded stacks count it
+    folded = cprof("-folded", golden("cpu")).stdout.splitlines()
+    total = sum(int(l.rsplit(" ", 1)[1]) for l in folded)
+    sha = sum(int(l.rsplit(" ", 1)[1]) for l in folded if "sha256" in l.rsplit(" ", 1)[0])
+    assert out["match"].endswith("(%.2f%%)" % (100 * sha / total)), out
+    assert out["crumbs"] == out["depth"] + 1 and out["depth"] > 5
+    assert out["invert"] == "Flame"
+    assert "cpfg-bad" in out["bad"]
+
+
 # ---- the SVG ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["cpu", "allocs"])
