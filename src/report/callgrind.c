@@ -107,6 +107,7 @@ int cpr_print_callgrind(cpr_ctx *c, cprof_error *err)
 	cpr_gopts_init(&go, c);
 	go.obj_names = true;
 	go.sort_edges = true;
+	go.call_tree = c->o->call_tree;
 	cpr_graph g;
 	int rc = cpr_graph_build(c, &go, &g, err);
 	if (rc < 0)

@@ -875,6 +875,7 @@ int cpr_print_dot(cpr_ctx *c, cprof_error *err)
 	cpr_gopts_init(&go, c);
 	go.visual = true;
 	go.tags = true;
+	go.call_tree = c->o->call_tree;
 	cpr_graph g;
 	int rc = cpr_graph_build(c, &go, &g, err);
 	if (rc < 0)

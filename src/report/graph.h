@@ -34,7 +34,10 @@
  * listed nodes (pprof's LabelTags and the "bytes" NumericTags, trimmed like
  * TrimLowFrequencyTags) for the dot nodelets.
  *
- * Not implemented yet: pprof's call-tree mode (-call_tree).
+ * go.call_tree builds pprof's call tree instead (newTree, TrimTree): one
+ * node per distinct path from a root, each a copy of its identity, trimmed
+ * by splicing dropped nodes out (their children hang from their parent by
+ * residual edges) without rebuilding.
  */
 #ifndef CPROF_GRAPH_H
 #define CPROF_GRAPH_H
@@ -75,6 +78,7 @@ typedef struct cpr_gopts {
 	bool visual;            /* dot: entropy order, tag-aware node count,
 				   prune redundant residual edges */
 	bool tags;              /* collect sample tags on nodes (cpr_graph.tags) */
+	bool call_tree;         /* pprof's call tree: one node per calling context */
 	bool sort_edges;        /* sort each listed node's edges in pprof's order */
 	int edges;              /* CPR_EDGES_ALL, or CPR_EDGES_IN_FLAGS: only each
 				   node's in_flags (-top; memory stays bounded) */
