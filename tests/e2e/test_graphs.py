@@ -294,3 +294,48 @@ def test_cxx_program_graph_renders(tmp_path):
     svg = out.read_text()
     ET.fromstring(svg)
     assert "operator&lt;&lt;" in svg
+
+
+# ---- -call_tree ---------------------------------------------------------------------
+
+@needs_go
+@pytest.mark.parametrize("args", [
+    ["-dot", "-call_tree", gold("heap")],
+    ["-dot", "-call_tree", "-nodefraction=0", gold("allocs")],
+    ["-dot", "-call_tree", gold("goroutine")],
+    ["-dot", "-call_tree", "-nodecount=10", gold("cpu")],
+    ["-dot", "-call_tree", gold("block")],
+    ["-callgrind", "-call_tree", gold("heap")],
+    ["-callgrind", "-call_tree", gold("goroutine")],
+], ids=lambda a: "_".join(os.path.basename(x) for x in a))
+def test_call_tree_matches_pprof(args):
+    """pprof orders nodes of equal name in map order, so its call tree can
+    change from run to run: cprof's must be one of its answers."""
+    c = run(args)
+    assert c.returncode == 0, c.stderr
+    seen = []
+    for _ in range(6):
+        g = run(args, tool=["go", "tool", "pprof"])
+        if c.stdout == g.stdout:
+            return
+        seen.append(g.stdout)
+    assert c.stdout.splitlines() == seen[0].splitlines()
+
+
+def test_call_tree_is_a_tree():
+    """In a call tree a function appears once per calling context."""
+    c = run(["-dot", "-call_tree", "-nodefraction=0", "-nodecount=0", gold("cpu")])
+    g = run(["-dot", "-nodefraction=0", "-nodecount=0", gold("cpu")])
+    assert c.returncode == 0 and g.returncode == 0, c.stderr + g.stderr
+    def nodes(out):
+        return [l.split('tooltip="')[1].rsplit(" (", 1)[0] for l in out.splitlines()
+                if re.match(r"N\d+ \[label", l)]
+    tree, graph = nodes(c.stdout), nodes(g.stdout)
+    assert len(set(graph)) == len(graph)
+    assert set(tree) == set(graph) and len(tree) > len(graph)
+    incoming = {}
+    for l in c.stdout.splitlines():
+        m = re.match(r"N\d+ -> (N\d+) \[", l)
+        if m:
+            incoming[m.group(1)] = incoming.get(m.group(1), 0) + 1
+    assert incoming and max(incoming.values()) == 1
