@@ -123,9 +123,10 @@ def test_url_spelling_as_pprof(server, run, src, extra):
     src = src.format(url=server, hp=server[len("http://"):], port=server.rsplit(":", 1)[1])
     r = run([cprof_bin(), "-top", *extra, src])
     g = run(pprof("-top", *extra, src))
-    assert g.returncode == 0, g.stderr
-    assert r.returncode == 0, r.stderr
-    assert r.stderr.splitlines()[0] == g.stderr.splitlines()[0]
+    both = "cprof:\n%s\ngo tool pprof:\n%s" % (r.stderr, g.stderr)
+    assert g.returncode == 0, both
+    assert r.returncode == 0, both
+    assert r.stderr.splitlines()[0] == g.stderr.splitlines()[0], both
     assert r.stderr.splitlines()[0].startswith("Fetching profile over HTTP from http://")
 
 
