@@ -5,20 +5,25 @@
 # A generated C file with NFUNCS functions (each with an inlined helper) is
 # built -O2 -g as a PIE; a gperftools-format CPU profile (the legacy binary
 # format, addresses and /proc/self/maps only) is written with NLOCS
-# distinct addresses spread over that program's functions, in stacks of 4.
+# distinct addresses spread over that program's functions, in stacks of 4,
+# and a second, smaller one with SMALL_NLOCS addresses.
 # Timed, RUNS times each (median wall seconds and peak RSS):
 #   cprof -top                     (decode + symbolize + report)
 #   cprof -top -symbolize=none     (decode + report: the difference is symbolization)
-#   go tool pprof -top             (pprof's own object reader for the binary)
+#   go tool pprof -top             (Go's pprof reads the binary with its own
+#                                   DWARF reader, which takes minutes per 100k
+#                                   addresses: it runs on the smaller profile,
+#                                   as cprof does there too, for the ratio)
 # Nothing asserts a timing; the figures go to docs/PERFORMANCE.md by hand.
 #
 #   bench/symbolize.sh
-#   NLOCS=200000 RUNS=5 bench/symbolize.sh
+#   NLOCS=200000 SMALL_NLOCS=10000 RUNS=5 bench/symbolize.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 NFUNCS=${NFUNCS:-5000}
 NLOCS=${NLOCS:-100000}
+SMALL_NLOCS=${SMALL_NLOCS:-2000}
 CPROF=${CPROF:-build/cprof}
 OUT=bench/out/symbolize
 mkdir -p "$OUT"
@@ -27,7 +32,7 @@ command -v go >/dev/null || { echo "bench: go tool pprof is the baseline; instal
 PPROF="$(go env GOTOOLDIR)/pprof"
 [ -x "$PPROF" ] || PPROF="go tool pprof"
 
-if [ ! -x "$OUT/big" ] || [ ! -s "$OUT/big.prof" ]; then
+if [ ! -x "$OUT/big" ] || [ ! -s "$OUT/big.prof" ] || [ ! -s "$OUT/small.prof" ]; then
 	python3 - "$OUT/big.c" "$NFUNCS" <<'PY'
 import sys
 path, n = sys.argv[1], int(sys.argv[2])
@@ -43,7 +48,9 @@ with open(path, "w") as f:
     f.write("  return (int)s; }\n")
 PY
 	cc -O2 -g -fPIE -pie -o "$OUT/big" "$OUT/big.c"
-	python3 - "$OUT/big" "$OUT/big.prof" "$NLOCS" <<'PY'
+	for spec in "big.prof $NLOCS" "small.prof $SMALL_NLOCS"; do
+	set -- $spec
+	python3 - "$OUT/big" "$OUT/$1" "$2" <<'PY'
 import random, struct, subprocess, sys
 exe, out, nlocs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 syms = []
@@ -76,6 +83,7 @@ with open(out, "wb") as f:
     f.write(("%x-%x r-xp %08x 00:00 0 %s\n" % (start, start + ((memsz + 0xfff) & ~0xfff),
              off & ~0xfff, exe)).encode())
 PY
+	done
 fi
 EXE="$(cd "$OUT" && pwd)/big"
 PROF="$OUT/big.prof"
@@ -92,17 +100,22 @@ measure() {
 	printf '%s\n' "${rss[@]}" | sort -g | sed -n "$(( (RUNS + 1) / 2 ))p"
 }
 
-nloc=$("$CPROF" -raw -symbolize=none "$PROF" | sed -n '/^Locations/,/^Mappings/p' | grep -c ' M=')
-echo "profile: $PROF ($nloc locations in $EXE, $NFUNCS functions); median of $RUNS; load: $(cut -d' ' -f1-3 /proc/loadavg)"
-read -r cw cm < <(measure "$CPROF" -top "$EXE" "$PROF")
-grep -q helper "$OUT/stdout.txt" || { echo "bench: cprof did not symbolize" >&2; exit 1; }
-read -r nw nm < <(measure "$CPROF" -top -symbolize=none "$EXE" "$PROF")
-read -r gw gm < <(measure $PPROF -top "$EXE" "$PROF")
-grep -q helper "$OUT/stdout.txt" || echo "bench: note: go tool pprof did not symbolize" >&2
-printf '%-34s %8s %10s\n' "" "wall s" "peak KB"
-printf '%-34s %8s %10s\n' "cprof -top (symbolized)" "$cw" "$cm"
-printf '%-34s %8s %10s\n' "cprof -top -symbolize=none" "$nw" "$nm"
-printf '%-34s %8s %10s\n' "go tool pprof -top" "$gw" "$gm"
-awk -v c="$cw" -v n="$nw" -v g="$gw" 'BEGIN {
-	printf "symbolization alone (cprof): %.2f s\n", c - n
-	if (c > 0) printf "pprof / cprof wall: %.1fx\n", g / c }'
+nlocs() { "$CPROF" -raw -symbolize=none "$1" | sed -n '/^Locations/,/^Mappings/p' | grep -c ' M='; }
+echo "binary: $EXE ($NFUNCS functions); median of $RUNS; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-44s %8s %10s\n' "" "wall s" "peak KB"
+row() { printf '%-44s %8s %10s\n' "$1" "$2" "$3"; }
+for prof in "$OUT/big.prof" "$OUT/small.prof"; do
+	n=$(nlocs "$prof")
+	read -r cw cm < <(measure "$CPROF" -top "$EXE" "$prof")
+	grep -q helper "$OUT/stdout.txt" || { echo "bench: cprof did not symbolize" >&2; exit 1; }
+	read -r nw nm < <(measure "$CPROF" -top -symbolize=none "$EXE" "$prof")
+	row "$n locations: cprof -top" "$cw" "$cm"
+	row "$n locations: cprof -top -symbolize=none" "$nw" "$nm"
+	awk -v c="$cw" -v n="$nw" 'BEGIN { printf "%-44s %8.2f\n", "  symbolization alone (difference)", c - n }'
+	if [ "$prof" = "$OUT/small.prof" ]; then
+		read -r gw gm < <(measure $PPROF -top "$EXE" "$prof")
+		grep -q func_ "$OUT/stdout.txt" || echo "bench: note: go tool pprof named no func_ function" >&2
+		row "$n locations: go tool pprof -top" "$gw" "$gm"
+		awk -v c="$cw" -v g="$gw" 'BEGIN { if (c > 0) printf "pprof / cprof wall on %s: %.1fx\n", "the same profile", g / c }'
+	fi
+done
