@@ -19,6 +19,7 @@ from conftest import ROOT, cprof_bin, have_go
 pytestmark = pytest.mark.skipif(not have_go(), reason="go (golang-go) is not installed")
 
 SAVED = re.compile(r"^Saved profile in (.+)$", re.M)
+TLS_PORT = None     # the server's HTTPS port (self-signed certificate)
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +32,10 @@ def server(tmp_path_factory):
                    cwd=os.path.join(ROOT, "tests", "e2e", "programs", "fetch"), timeout=300)
     proc = subprocess.Popen([exe], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
-    m = re.match(r"PORT (\d+)", line)
+    m = re.match(r"PORT (\d+) TLS (\d+)", line)
     assert m, "fetchsrv did not start: %r" % line
+    global TLS_PORT
+    TLS_PORT = int(m.group(2))
     yield "http://127.0.0.1:%s" % m.group(1)
     proc.stdin.close()
     try:
@@ -277,3 +280,19 @@ def test_response_size_is_capped(server, run, monkeypatch):
     r = run([cprof_bin(), "-top", url])
     assert r.returncode == 2
     assert "larger than" not in r.stderr     # all 4 MiB read, then not a profile
+
+
+def test_https_insecure(server, run):
+    """https checks the certificate; https+insecure:// does not, as pprof."""
+    path = "127.0.0.1:%d/debug/pprof/heap" % TLS_PORT
+    r = run([cprof_bin(), "-top", "https://" + path])
+    assert r.returncode == 2
+    last = r.stderr.splitlines()[-1]
+    assert last.startswith("cprof: https://%s: http fetch: " % path), r.stderr
+    assert "certificate" in last.lower(), last
+    r = run([cprof_bin(), "-top", "https+insecure://" + path])
+    assert r.returncode == 0, r.stderr
+    assert "Fetching profile over HTTP from https+insecure://%s\n" % path in r.stderr
+    assert "main.allocate" in r.stdout
+    g = run(pprof("-top", saved_path(r.stderr)[0]))
+    assert g.stdout == r.stdout

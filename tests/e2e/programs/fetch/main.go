@@ -1,7 +1,8 @@
 // fetchsrv: a real net/http/pprof server for cprof's URL tests.
 //
-// It listens on 127.0.0.1 on a free port, prints "PORT <n>" on stdout once
-// it accepts connections, and keeps some goroutines busy so CPU, heap and
+// It listens on 127.0.0.1 on two free ports, plain HTTP and HTTPS with a
+// self-signed certificate, prints "PORT <n> TLS <m>" on stdout once it
+// accepts connections, and keeps some goroutines busy so CPU, heap and
 // goroutine profiles have something in them.  Besides Go's /debug/pprof/
 // handlers it serves /stall/ (accepts the request, never answers: the
 // timeout test), /big (4 MiB of zeros: the size limit test) and /notpprof
@@ -9,13 +10,41 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	_ "net/http/pprof"
 	"os"
 	"time"
 )
+
+// selfSigned makes a throwaway certificate for 127.0.0.1, so that https
+// fails verification and https+insecure:// gets through.
+func selfSigned() (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "fetchsrv"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}
 
 var sink [][]byte
 
@@ -63,7 +92,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	fmt.Printf("PORT %d\n", ln.Addr().(*net.TCPAddr).Port)
+	cert, err := selfSigned()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	tln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	go http.Serve(tln, nil)
+	fmt.Printf("PORT %d TLS %d\n", ln.Addr().(*net.TCPAddr).Port, tln.Addr().(*net.TCPAddr).Port)
 	os.Stdout.Sync()
 	// exit when the test's pipe closes
 	go func() {
