@@ -46,6 +46,11 @@
 
 extern char **environ;
 
+/* Where greetings, messages and errors go (the fuzz target sinks them). */
+#ifndef SH_ERR
+#define SH_ERR stderr
+#endif
+
 #define SH_MAX_LINE (1 << 20)   /* longest input line accepted */
 #define SH_MAX_TOKENS 4096      /* most words on one line */
 #define SH_HISTORY 1000         /* history entries kept */
@@ -600,7 +605,7 @@ static void say(const char *fmt, ...)
 	va_list ap;
 	fflush(stdout);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vfprintf(SH_ERR, fmt, ap);
 	va_end(ap);
 }
 
@@ -610,9 +615,9 @@ static void err_line(const char *msg)
 {
 	fflush(stdout);
 	if (g_sh && g_sh->color)
-		fprintf(stderr, "\033[0;31m%s\n\033[0m", msg);
+		fprintf(SH_ERR, "\033[0;31m%s\n\033[0m", msg);
 	else
-		fprintf(stderr, "%s\n", msg);
+		fprintf(SH_ERR, "%s\n", msg);
 }
 
 /* ---- sample types --------------------------------------------------------- */
@@ -754,7 +759,7 @@ static void print_options(shell *sh)
 	qsort(lines, n, sizeof *lines, cmp_str);
 	fflush(stdout);
 	for (size_t i = 0; i < n; i++) {
-		fprintf(stderr, "%s\n", lines[i]);
+		fprintf(SH_ERR, "%s\n", lines[i]);
 		free(lines[i]);
 	}
 }
@@ -809,18 +814,18 @@ static void help_all(void)
 	char one[256];
 	size_t n = 0;
 	fflush(stdout);
-	fprintf(stderr, "  Commands:\n");
+	fprintf(SH_ERR, "  Commands:\n");
 	for (size_t i = 0; i < NELEM(commands); i++)
 		if (asprintf(&lines[n++], "    %-16s %s", commands[i].name, commands[i].desc) < 0)
 			cli_die("out of memory");
 	qsort(lines, n, sizeof *lines, cmp_str);
 	for (size_t i = 0; i < n; i++) {
-		fprintf(stderr, "%s\n", lines[i]);
+		fprintf(SH_ERR, "%s\n", lines[i]);
 		free(lines[i]);
 	}
-	fprintf(stderr, "    %-16s %s\n", "o/options", "List options and their current values");
-	fprintf(stderr, "    %-16s %s\n", "q/quit/exit/^D", "Exit pprof");
-	fprintf(stderr, "\n  Options:\n");
+	fprintf(SH_ERR, "    %-16s %s\n", "o/options", "List options and their current values");
+	fprintf(SH_ERR, "    %-16s %s\n", "q/quit/exit/^D", "Exit pprof");
+	fprintf(SH_ERR, "\n  Options:\n");
 	n = 0;
 	for (size_t i = 0; i < NELEM(fields); i++)
 		if (!fields[i].choices &&
@@ -829,10 +834,10 @@ static void help_all(void)
 			cli_die("out of memory");
 	qsort(lines, n, sizeof *lines, cmp_str);
 	for (size_t i = 0; i < n; i++) {
-		fprintf(stderr, "%s\n", lines[i]);
+		fprintf(SH_ERR, "%s\n", lines[i]);
 		free(lines[i]);
 	}
-	fprintf(stderr, "\n  Option groups (only set one per group):\n");
+	fprintf(SH_ERR, "\n  Option groups (only set one per group):\n");
 	n = 0;
 	for (size_t i = 0; i < NELEM(fields); i++) {
 		if (!fields[i].choices)
@@ -852,10 +857,10 @@ static void help_all(void)
 	}
 	qsort(lines, n, sizeof *lines, cmp_str);
 	for (size_t i = 0; i < n; i++) {
-		fprintf(stderr, "%s%s", i ? "\n" : "", lines[i]);
+		fprintf(SH_ERR, "%s%s", i ? "\n" : "", lines[i]);
 		free(lines[i]);
 	}
-	fprintf(stderr, "\n  :   Clear focus/ignore/hide/tagfocus/tagignore\n\n"
+	fprintf(SH_ERR, "\n  :   Clear focus/ignore/hide/tagfocus/tagignore\n\n"
 		"  type \"help <cmd|option>\" for more information\n");
 }
 
@@ -989,6 +994,13 @@ static void cat_regex(char **acc, const char *re)
 
 static void run_report(shell *sh, const struct command *c, const char *param, shcfg *cfg)
 {
+#ifdef CPROF_SHELL_FUZZ
+	/* fuzzing: nothing that starts a program (dot, objdump, viewers) */
+	if (c->format == CPROF_FMT_SVG || c->format == CPROF_FMT_PNG || c->format == CPROF_FMT_PDF ||
+	    c->format == CPROF_FMT_PS || c->format == CPROF_FMT_GIF || c->format == CPROF_FMT_DISASM ||
+	    c->visual == V_VIEW)
+		return;
+#endif
 	cprof_ropts r;
 	cfg_ropts(cfg, &r);
 	r.format = c->format;
@@ -1009,7 +1021,7 @@ static void run_report(shell *sh, const struct command *c, const char *param, sh
 	}
 	fflush(stdout);
 	cprof_error err = { 0 };
-	int rc = cprof_report(q, &r, mem, stderr, &err);
+	int rc = cprof_report(q, &r, mem, SH_ERR, &err);
 	cprof_profile_free(q);
 	if (fclose(mem) != 0 && rc == 0) {
 		rc = CPROF_ENOMEM;
@@ -1021,7 +1033,8 @@ static void run_report(shell *sh, const struct command *c, const char *param, sh
 		return;
 	}
 	FILE *out = stdout;
-	char path[PATH_MAX];
+	char path[PATH_MAX] = "";
+#ifndef CPROF_SHELL_FUZZ      /* fuzzing: no file is ever created */
 	if (*cfg->output) {
 		say("Generating report in %s\n", cfg->output);
 		snprintf(path, sizeof path, "%s", cfg->output);
@@ -1040,6 +1053,7 @@ static void run_report(shell *sh, const struct command *c, const char *param, sh
 		else
 			snprintf(path, sizeof path, "%s/pprof001.%s", tmp && *tmp ? tmp : "/tmp", c->ext);
 	}
+#endif
 	if (!out) {
 		snprintf(msg, sizeof msg, "open %.600s: %s", path, strerror(errno));
 		err_line(msg);
