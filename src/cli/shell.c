@@ -24,6 +24,9 @@
  * Messages mirror pprof's interactive.go, commands.go and config.go so that
  * scripts written for pprof's shell work unchanged; a few commands exist only
  * here (folded, flamegraph, flamesvg).
+ *
+ * fuzz/fuzz_shell.c compiles this file with CPROF_SHELL_FUZZ: then no file
+ * is created, no program started, and messages go to SH_ERR (a sink).
  */
 #include "cli.h"
 
