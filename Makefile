@@ -120,6 +120,8 @@ FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize
 build/fuzz/%: fuzz/%.c $(CORE_SRC) $(REPORT_SRC) $(WEB_GEN)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(REPORT_SRC) $(WEB_GEN) $(PKG_LIBS) -lm
+# fuzz_shell compiles the shell in (src/cli/shell.c)
+build/fuzz/fuzz_shell: src/cli/shell.c src/cli/cli.h
 
 FUZZ_RUNS    ?= 3000
 FUZZ_SECONDS ?= 120
