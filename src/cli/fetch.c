@@ -29,9 +29,13 @@
  * pprof saves once per run, the merged profile; here each fetched source is
  * saved as it arrives, before merging.
  *
- * While a profile with a duration is being collected, a terminal on stderr
- * gets a line counting the seconds down; otherwise pprof's two lines
- * ("Fetching profile over HTTP from URL", "Please wait... (30s)").
+ * All the URL sources and bases of the command line are fetched at once
+ * (libcurl's multi interface), as pprof fetches them concurrently, on the
+ * first call of cli_fetch_profile; each call then decodes and saves its
+ * source's answer.  While a profile with a duration is being collected, a
+ * terminal on stderr gets a line counting the seconds down; otherwise
+ * pprof's two lines ("Fetching profile over HTTP from URL", "Please
+ * wait... (30s)").
  */
 #include "cli.h"
 
@@ -412,6 +416,12 @@ typedef struct xfer {
 	int duration;
 	bool countdown;
 	long shown;
+	/* the transfer */
+	CURL *easy;
+	char errbuf[CURL_ERROR_SIZE];
+	char *fixed, *noproxy;
+	struct curl_slist *hdrs;
+	CURLcode rc;
 } xfer;
 
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
@@ -576,26 +586,23 @@ static char *xfer_error(xfer *x, CURLcode rc, long code, const char *errbuf)
 	return m.s;
 }
 
-/* GET url (or POST post when not NULL) into x->body.  Returns NULL, or a
- * malloc'd one-line message. */
-static char *http_do(const char *url, const char *post, xfer *x)
+/* Prepare the transfer of url (a POST of post when not NULL) into x. */
+static void http_setup(const char *url, const char *post, xfer *x)
 {
 	curl_init_once();
-	CURL *c = curl_easy_init();
+	CURL *c = x->easy = curl_easy_init();
 	if (!c)
 		cli_die("libcurl: out of memory");
-	char errbuf[CURL_ERROR_SIZE] = "";
-	char *fixed = NULL;
-	struct curl_slist *hdrs = NULL;
+	x->errbuf[0] = 0;
 	if (strncmp(url, "https+insecure://", 17) == 0) {
 		size_t n = strlen(url);
-		fixed = xstrndup(url, n);
-		memmove(fixed + 5, fixed + 14, n - 14 + 1);     /* "https" + "://..." */
+		x->fixed = xstrndup(url, n);
+		memmove(x->fixed + 5, x->fixed + 14, n - 14 + 1);       /* "https" + "://..." */
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	curl_easy_setopt(c, CURLOPT_URL, fixed ? fixed : url);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_URL, x->fixed ? x->fixed : url);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);        /* as Go's client */
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
@@ -614,28 +621,73 @@ static char *http_do(const char *url, const char *post, xfer *x)
 	const char *np = getenv("NO_PROXY");
 	if (!np || !*np)
 		np = getenv("no_proxy");
-	char *noproxy = NULL;
-	if (asprintf(&noproxy, "%s%slocalhost,127.0.0.0/8,::1", np && *np ? np : "",
+	if (asprintf(&x->noproxy, "%s%slocalhost,127.0.0.0/8,::1", np && *np ? np : "",
 		     np && *np ? "," : "") < 0)
 		cli_die("out of memory");
-	curl_easy_setopt(c, CURLOPT_NOPROXY, noproxy);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, x->noproxy);
 	if (post) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, post);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(post));
-		hdrs = curl_slist_append(NULL, "Content-Type: application/octet-stream");
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+		x->hdrs = curl_slist_append(NULL, "Content-Type: application/octet-stream");
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->hdrs);
 	}
 	x->shown = -1;
 	clock_gettime(CLOCK_MONOTONIC, &x->t0);
-	CURLcode rc = curl_easy_perform(c);
+}
+
+/* Release the transfer; NULL, or a malloc'd one-line message. */
+static char *http_finish(xfer *x)
+{
 	clear_countdown(x);
 	long code = 0;
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(hdrs);
-	free(noproxy);
-	free(fixed);
-	return xfer_error(x, rc, code, errbuf);
+	curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(x->easy);
+	x->easy = NULL;
+	curl_slist_free_all(x->hdrs);
+	free(x->noproxy);
+	free(x->fixed);
+	x->hdrs = NULL;
+	x->noproxy = x->fixed = NULL;
+	return xfer_error(x, x->rc, code, x->errbuf);
+}
+
+/* GET url (or POST post when not NULL) into x->body.  Returns NULL, or a
+ * malloc'd one-line message. */
+static char *http_do(const char *url, const char *post, xfer *x)
+{
+	http_setup(url, post, x);
+	x->rc = curl_easy_perform(x->easy);
+	return http_finish(x);
+}
+
+/* Run the prepared transfers xs[0..n) at once, as pprof fetches its
+ * sources concurrently. */
+static void http_many(xfer *const *xs, size_t n)
+{
+	CURLM *m = curl_multi_init();
+	if (!m)
+		cli_die("libcurl: out of memory");
+	for (size_t i = 0; i < n; i++)
+		if (curl_multi_add_handle(m, xs[i]->easy) != CURLM_OK)
+			cli_die("libcurl: cannot add a transfer");
+	int running = 1;
+	while (running) {
+		CURLMcode mc = curl_multi_perform(m, &running);
+		if (mc == CURLM_OK && running)
+			mc = curl_multi_poll(m, NULL, 0, 1000, NULL);
+		if (mc != CURLM_OK)
+			cli_die("libcurl: %s", curl_multi_strerror(mc));
+		CURLMsg *msg;
+		int left;
+		while ((msg = curl_multi_info_read(m, &left)))
+			if (msg->msg == CURLMSG_DONE)
+				for (size_t i = 0; i < n; i++)
+					if (xs[i]->easy == msg->easy_handle)
+						xs[i]->rc = msg->data.result;
+	}
+	for (size_t i = 0; i < n; i++)
+		curl_multi_remove_handle(m, xs[i]->easy);
+	curl_multi_cleanup(m);
 }
 
 /* ---- saving -------------------------------------------------------------- */
@@ -766,42 +818,113 @@ static void duration_str(char *b, size_t n, int s)
 		snprintf(b, n, "%dh%dm%ds", s / 3600, s / 60 % 60, s % 60);
 }
 
-cprof_profile *cli_fetch_profile(const cli_opts *o, const char *src)
+/* A fetch of one source, started with all the others. */
+typedef struct fetch {
+	const char *src;            /* as on the command line */
+	char *url;                  /* adjusted */
+	xfer x;
+	char *msg;                  /* the failure, or NULL */
+	bool taken;
+} fetch;
+
+static fetch *fetches;
+static size_t nfetches;
+static bool fetched;
+
+/* Start a fetch of src (printing pprof's lines); false if not a URL. */
+static bool fetch_start(fetch *f, const cli_opts *o, const char *src, bool *countdown_used)
 {
 	int duration = 0, timeout = 0;
-	char *url = adjust_url(src, o->seconds, o->timeout, &duration, &timeout);
-	if (!url)
-		cli_die("%s: not a URL", src);
-	fprintf(stderr, "Fetching profile over HTTP from %s\n", url);
-	xfer x = { .what = url, .max = FETCH_MAX, .timeout = (long)timeout + HEADER_GRACE };
+	memset(f, 0, sizeof *f);
+	f->src = src;
+	if (!(f->url = adjust_url(src, o->seconds, o->timeout, &duration, &timeout)))
+		return false;
+	fprintf(stderr, "Fetching profile over HTTP from %s\n", f->url);
+	xfer *x = &f->x;
+	x->what = f->url;
+	x->max = FETCH_MAX;
+	x->timeout = (long)timeout + HEADER_GRACE;
 	const char *lim = getenv("CPROF_FETCH_LIMIT");
 	if (lim && *lim) {
 		char *end;
 		unsigned long long v = strtoull(lim, &end, 10);
 		if (*end || v == 0)
 			cli_die("CPROF_FETCH_LIMIT=%s: not a positive number of bytes", lim);
-		if (v < x.max)
-			x.max = (size_t)v;
+		if (v < x->max)
+			x->max = (size_t)v;
 	}
-	x.duration = duration;
-	x.countdown = duration > 0 && isatty(2);
-	if (duration > 0 && !x.countdown) {
+	x->duration = duration;
+	/* one countdown line, for the first source with a duration */
+	x->countdown = duration > 0 && !*countdown_used && isatty(2);
+	if (x->countdown)
+		*countdown_used = true;
+	else if (duration > 0 && !isatty(2)) {
 		char d[32];
 		duration_str(d, sizeof d, duration);
 		fprintf(stderr, "Please wait... (%s)\n", d);
 	}
+	http_setup(f->url, NULL, x);
+	return true;
+}
+
+/* Fetch every URL among the sources and bases at once. */
+static void fetch_all(const cli_opts *o)
+{
+	size_t n = o->nsources + o->nbases;
+	fetches = calloc(n ? n : 1, sizeof *fetches);
+	xfer **xs = calloc(n ? n : 1, sizeof *xs);
+	if (!fetches || !xs)
+		cli_die("out of memory");
+	bool countdown_used = false;
+	for (size_t i = 0; i < n; i++) {
+		const char *src = i < o->nsources ? o->sources[i] : o->bases[i - o->nsources];
+		if (fetch_start(&fetches[nfetches], o, src, &countdown_used)) {
+			xs[nfetches] = &fetches[nfetches].x;
+			nfetches++;
+		} else {
+			free(fetches[nfetches].url);
+		}
+	}
 	fflush(stderr);
-	char *msg = http_do(url, NULL, &x);
-	if (msg)
-		cli_die("%s: %s", url, msg);
+	http_many(xs, nfetches);
+	for (size_t i = 0; i < nfetches; i++)
+		fetches[i].msg = http_finish(&fetches[i].x);
+	free(xs);
+}
+
+cprof_profile *cli_fetch_profile(const cli_opts *o, const char *src)
+{
+	if (!fetched) {
+		fetched = true;
+		fetch_all(o);
+	}
+	fetch *f = NULL, one;
+	for (size_t i = 0; i < nfetches && !f; i++)
+		if (!fetches[i].taken && (fetches[i].src == src || strcmp(fetches[i].src, src) == 0))
+			f = &fetches[i];
+	if (!f) {
+		/* not among the command line's sources: fetch it now */
+		bool used = false;
+		f = &one;
+		if (!fetch_start(f, o, src, &used))
+			cli_die("%s: not a URL", src);
+		fflush(stderr);
+		f->x.rc = curl_easy_perform(f->x.easy);
+		f->msg = http_finish(&f->x);
+	}
+	f->taken = true;
+	if (f->msg)
+		cli_die("%s: %s", f->url, f->msg);
 	cprof_profile *p = NULL;
 	cprof_error err = { 0 };
-	int rc = cprof_decode(x.body.s ? x.body.s : "", x.body.n, &p, &err);
-	free(x.body.s);
+	int rc = cprof_decode(f->x.body.s ? f->x.body.s : "", f->x.body.n, &p, &err);
+	free(f->x.body.s);
+	f->x.body.s = NULL;
 	if (rc < 0)
-		cli_die("%s: %s", url, err.code ? err.msg : cprof_strerror(rc));
+		cli_die("%s: %s", f->url, err.code ? err.msg : cprof_strerror(rc));
 	save_profile(p);
-	free(url);
+	free(f->url);
+	f->url = NULL;
 	return p;
 }
 

@@ -296,3 +296,14 @@ def test_https_insecure(server, run):
     assert "main.allocate" in r.stdout
     g = run(pprof("-top", saved_path(r.stderr)[0]))
     assert g.stdout == r.stdout
+
+
+def test_sources_fetched_concurrently(server, run):
+    """/pair/ answers only when two requests are in flight together: the
+    source and the base are fetched at once, as pprof does."""
+    r = run([cprof_bin(), "-top", "-base=" + server + "/pair/b", server + "/pair/a"])
+    assert r.returncode == 0, r.stderr
+    fetching = [l for l in r.stderr.splitlines() if l.startswith("Fetching")]
+    assert fetching == ["Fetching profile over HTTP from %s/pair/a" % server,
+                        "Fetching profile over HTTP from %s/pair/b" % server]
+    assert len(saved_path(r.stderr)) == 2

@@ -5,8 +5,9 @@
 // accepts connections, and keeps some goroutines busy so CPU, heap and
 // goroutine profiles have something in them.  Besides Go's /debug/pprof/
 // handlers it serves /stall/ (accepts the request, never answers: the
-// timeout test), /big (4 MiB of zeros: the size limit test) and /notpprof
-// (a plain 500 without pprof's error header).
+// timeout test), /pair/ (answers two requests only when both are in
+// flight: the concurrency test), /big (4 MiB of zeros: the size limit test)
+// and /notpprof (a plain 500 without pprof's error header).
 package main
 
 import (
@@ -22,8 +23,46 @@ import (
 	"net/http"
 	_ "net/http/pprof"
 	"os"
+	"runtime/pprof"
+	"sync"
 	"time"
 )
+
+// pairing: a request to /pair/ waits for a second one to arrive; both then
+// get the heap profile.  Alone, it gets 503 after 10s.  Only a client that
+// fetches its sources concurrently gets two answers.
+var (
+	pairMu      sync.Mutex
+	pairWaiting chan struct{}
+)
+
+func pair(w http.ResponseWriter, r *http.Request) {
+	pairMu.Lock()
+	var mine chan struct{}
+	if pairWaiting == nil {
+		mine = make(chan struct{})
+		pairWaiting = mine
+	} else {
+		close(pairWaiting)
+		pairWaiting = nil
+	}
+	pairMu.Unlock()
+	if mine != nil {
+		select {
+		case <-mine:
+		case <-time.After(10 * time.Second):
+			pairMu.Lock()
+			if pairWaiting == mine {
+				pairWaiting = nil
+			}
+			pairMu.Unlock()
+			w.Header().Set("X-Go-Pprof", "1")
+			http.Error(w, "no second request came", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	pprof.Lookup("heap").WriteTo(w, 0)
+}
 
 // selfSigned makes a throwaway certificate for 127.0.0.1, so that https
 // fails verification and https+insecure:// gets through.
@@ -76,6 +115,7 @@ func main() {
 	http.HandleFunc("/stall/", func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(time.Hour)
 	})
+	http.HandleFunc("/pair/", pair)
 	http.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
 		buf := make([]byte, 1<<16)
 		for i := 0; i < 64; i++ {
