@@ -33,6 +33,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char dir[64];
 
+/* Remove the private directory when the fuzzer exits. */
+static void cleanup(void)
+{
+	char path[128];
+	snprintf(path, sizeof path, "%s/proj/src.c", dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/proj", dir);
+	rmdir(path);
+	rmdir(dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 9)
@@ -43,6 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char sub[96];
 		snprintf(sub, sizeof sub, "%s/proj", dir);
 		mkdir(sub, 0700);
+		atexit(cleanup);
 	}
 	char path[128];
 	snprintf(path, sizeof path, "%s/proj/src.c", dir);
