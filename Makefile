@@ -34,7 +34,7 @@ WARN    += -Werror
 endif
 OPT     ?= -O2 -g
 CFLAGS  ?=
-CPPFLAGS += -D_GNU_SOURCE -Isrc/core -Isrc/report -Isrc/cli $(PKG_CFLAGS) \
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc/core -Isrc/report -Isrc/cli -Isrc/runtime $(PKG_CFLAGS) \
             -DCPROF_VERSION='"$(VERSION)"'
 ALL_CFLAGS = -std=c11 $(OPT) $(WARN) -fPIC $(CFLAGS)
 LDLIBS  += $(PKG_LIBS) -lm
@@ -67,10 +67,16 @@ WEB_GEN    := build/gen/web_assets.c
 REPORT_OBJ += $(B)/obj/$(WEB_GEN:.c=.o)
 CLI_OBJ    := $(CLI_SRC:%.c=$(B)/obj/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+# The runtime (src/runtime): libcprof.so for LD_PRELOAD, libcprof.a to link.
+RT_SRC     := $(wildcard src/runtime/*.c)
+RT_OBJ     := $(RT_SRC:%.c=$(B)/obj/%.o)
+RT_LIBS    := $(shell pkg-config --libs zlib libpcre2-8 libdw libelf 2>/dev/null || echo -lz -lpcre2-8 -ldw -lelf) -lpthread -ldl -lm
+RT_A       := $(if $(RT_SRC),$(B)/libcprof.a)
+RT_TARGETS := $(if $(RT_SRC),$(B)/libcprof.so $(B)/libcprof.a)
 FUZZ_BIN   := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 
 .PHONY: all test check unit e2e fuzz-smoke fuzz sanitize install clean bench demo
-all: $(B)/cprof $(B)/cprof.pc
+all: $(B)/cprof $(B)/cprof.pc $(RT_TARGETS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -91,15 +97,26 @@ $(B)/libcprofreport.a: $(REPORT_OBJ)
 $(B)/cprof: $(CLI_OBJ) $(B)/libcprofreport.a $(B)/libcprofcore.a
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libcprofreport.a $(B)/libcprofcore.a $(LDLIBS)
 
+$(B)/libcprof.a: $(RT_OBJ)
+	@mkdir -p $(B)
+	rm -f $@ && ar rcs $@ $^
+
+# The preloadable runtime: its objects and the core's, exporting only the
+# public API and what it interposes (src/runtime/libcprof.map), bound at
+# load time (-z now) so no lazy PLT resolution ever runs in a signal handler.
+$(B)/libcprof.so: $(RT_OBJ) $(CORE_OBJ) src/runtime/libcprof.map
+	$(CC) -shared $(ALL_CFLAGS) $(LDFLAGS) -Wl,-z,now -Wl,--version-script=src/runtime/libcprof.map \
+	      -o $@ $(RT_OBJ) $(CORE_OBJ) $(RT_LIBS)
+
 $(B)/cprof.pc: cprof.pc.in Makefile
 	@mkdir -p $(B)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 # ---- tests -----------------------------------------------------------------
 
-$(B)/tests/%: tests/unit/%.c $(B)/libcprofreport.a $(B)/libcprofcore.a
+$(B)/tests/%: tests/unit/%.c $(RT_A) $(B)/libcprofreport.a $(B)/libcprofcore.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libcprofreport.a $(B)/libcprofcore.a $(LDLIBS) -lcmocka
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(RT_A) $(B)/libcprofreport.a $(B)/libcprofcore.a $(LDLIBS) -lpthread -ldl -lcmocka
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CPROF_SRCDIR=$(CURDIR) $$t; done
@@ -158,6 +175,9 @@ install: all
 	install -m 644 src/core/cprof_core.h $(DESTDIR)$(PREFIX)/include/cprof/
 	install -m 644 $(B)/cprof.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/cprof.pc
 	install -m 644 docs/cprof.1 $(DESTDIR)$(PREFIX)/share/man/man1/cprof.1
+	$(if $(RT_SRC),install -m 755 $(B)/libcprof.so $(DESTDIR)$(PREFIX)/lib/libcprof.so)
+	$(if $(RT_SRC),install -m 644 $(B)/libcprof.a $(DESTDIR)$(PREFIX)/lib/libcprof.a)
+	$(if $(RT_SRC),install -m 644 include/cprof.h $(DESTDIR)$(PREFIX)/include/cprof.h)
 
 clean:
 	rm -rf build build-san build-san-*
