@@ -52,10 +52,10 @@ int main(int argc, char **argv)
 	double secs = argc > 1 ? atof(argv[1]) : 1.0;
 	clock_t end = clock() + (clock_t)(secs * CLOCKS_PER_SEC);
 	while (clock() < end) {
-		sink = hot_loop(2000000);
+		sink = hot_loop(8000000);
 		sort_work(200000);
 #ifdef WITH_LIB
-		sink = lib_spin(2000000);
+		sink = lib_spin(4000000);
 #endif
 	}
 	printf("%g\n", sink);
