@@ -5,7 +5,9 @@
 #   cprof -folded       vs  go tool pprof -traces (every stack, as text)
 #   cprof -flamegraph   vs  go tool pprof -http=127.0.0.1:PORT -no_browser FILE,
 #                           timed from launch until `curl /ui/flamegraph` has
-#                           the whole page (pprof loads the profile first)
+#                           the whole page (pprof loads the profile first);
+#                           after HTTP_TIMEOUT seconds (300) it is stopped and
+#                           the row says "> 300"
 #   cprof -flamesvg     (no pprof equivalent; its time is printed alone)
 #
 # Each figure is the median of RUNS (default 3) runs: wall seconds and peak
@@ -20,6 +22,7 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 PROFILES=${PROFILES:-"cpu-200k-deep alloc-600k"}
 CPROF=${CPROF:-build/cprof}
+HTTP_TIMEOUT=${HTTP_TIMEOUT:-300}   # seconds pprof -http gets to serve its flame graph
 OUT=bench/out
 [ -x "$CPROF" ] || { echo "bench: build cprof first (make)" >&2; exit 2; }
 command -v go >/dev/null || { echo "bench: go tool pprof is the baseline (./setup.sh)" >&2; exit 2; }
@@ -56,8 +59,17 @@ pprof_http() {
 		t0=$(date +%s.%N)
 		"$PPROF" -http=127.0.0.1:$port -no_browser -symbolize=none "$f" >"$TMP/srv.log" 2>&1 &
 		pid=$!
-		until curl -sf -o "$TMP/pprof.html" "http://127.0.0.1:$port/ui/flamegraph"; do
+		rm -f "$TMP/pprof.html"
+		until curl -sf -m "$HTTP_TIMEOUT" -o "$TMP/pprof.html" "http://127.0.0.1:$port/ui/flamegraph"; do
 			kill -0 "$pid" 2>/dev/null || { echo "bench: pprof -http died" >&2; cat "$TMP/srv.log" >&2; exit 1; }
+			if awk -v a="$t0" -v b="$(date +%s.%N)" -v t="$HTTP_TIMEOUT" 'BEGIN { exit !(b - a > t) }'; then
+				# no page within the limit: report the limit and stop
+				hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+				kill "$pid"
+				wait "$pid" 2>/dev/null || true
+				echo "$HTTP_TIMEOUT $hwm 0 timeout"
+				return
+			fi
 			sleep 0.05
 		done
 		t1=$(date +%s.%N)
@@ -76,6 +88,10 @@ row() {   # name what cprof_triple pprof_triple
 		if (p == "") {
 			printf "%-14s %-12s %9.2f %9s %9.1f %9s %10.1f %10s %8s\n", n, r, a[1], "-", a[2] / 1024, "-", a[3] / 1048576, "-", "-"
 		} else {
+			if (b[4] == "timeout")   # pprof gave no page within the limit
+				printf "%-14s %-12s %9.2f %8s%s %9.1f %9.1f %10.1f %10s %7s%sx\n", n, r, a[1], ">", b[1], a[2] / 1024,
+				       b[2] / 1024, a[3] / 1048576, "-", ">", (a[1] > 0 ? int(b[1] / a[1]) : 0)
+			else
 			printf "%-14s %-12s %9.2f %9.2f %9.1f %9.1f %10.1f %10.1f %7.1fx\n", n, r, a[1], b[1], a[2] / 1024, b[2] / 1024,
 			       a[3] / 1048576, b[3] / 1048576, (a[1] > 0 ? b[1] / a[1] : 0) }
 	}'
