@@ -82,4 +82,8 @@ int cli_shell(cli_opts *o, cprof_profile *p);
 /* Is this format's output binary (png, pdf, ps, gif, proto)? */
 bool cli_format_is_binary(int format);
 
+/* record.c: `cprof record [-o FILE] [--hz N] [--follow-fork] -- CMD ARGS...`
+ * runs CMD under libcprof.so; argv[1] is "record".  Returns the exit status. */
+int cli_record(int argc, char **argv);
+
 #endif

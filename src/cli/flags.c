@@ -146,6 +146,7 @@ void cli_usage(FILE *f)
 	fprintf(f,
 		"usage:\n"
 		"  cprof <format> [options] [binary] <source> ...\n"
+		"  cprof record [-o FILE] [--hz N] [--follow-fork] -- CMD ARGS...\n"
 		"\n"
 		"Reads profiles in profile.proto format (gzipped or not), Go's and gperftools'\n"
 		"legacy formats, and folded stacks; several sources are merged.\n"

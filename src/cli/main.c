@@ -40,6 +40,8 @@ void cli_warn(const char *fmt, ...)
 
 int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "record") == 0)
+		return cli_record(argc, argv);
 	static cli_opts o;
 	cli_opts_init(&o);
 	cli_parse(&o, argc, argv);

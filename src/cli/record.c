@@ -1,0 +1,291 @@
+/*
+ * record.c - `cprof record`: run a command under the runtime (libcprof.so)
+ * and say where its CPU profile went.
+ *
+ *   cprof record [-o FILE] [--hz N] [--follow-fork] -- CMD ARGS...
+ *
+ * The command runs with LD_PRELOAD naming libcprof.so (found next to the
+ * cprof binary, else in ../lib of it, the install layout; CPROF_LIBRARY
+ * overrides both) appended to any LD_PRELOAD already set, so a sanitizer
+ * runtime preloaded first stays first.  The runtime is told what to do by
+ * the environment: CPROF_CPU_PROFILE=FILE (absolute, so the command may
+ * change directory), CPROF_CPU_HZ=N, and one of
+ *   CPROF_CPU_PID=PID     only the process with that pid profiles (the
+ *                         command itself, through any exec of its own);
+ *                         the processes it starts inherit the preload but
+ *                         not the profile, so they never overwrite FILE;
+ *   CPROF_CPU_FOLLOW=1    every process started from the command profiles
+ *                         to FILE.PID (src/runtime/follow.c).
+ * The variables are set in the child between fork and exec, so cprof's own
+ * environment is untouched.
+ *
+ * While the command runs, cprof ignores SIGINT and SIGQUIT as system(3)
+ * does: a ^C reaches the command, whose runtime writes the profile on the
+ * way down.  When it ends cprof prints where the profile is, then exits with
+ * the command's status; a command killed by a signal kills cprof with the
+ * same signal, so a shell sees the same outcome as without cprof.
+ */
+#include "cli.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void record_usage(FILE *f)
+{
+	fputs("usage: cprof record [-o FILE] [--hz N] [--follow-fork] -- CMD ARGS...\n"
+	      "\n"
+	      "Runs CMD under the cprof runtime (LD_PRELOAD=libcprof.so), which samples\n"
+	      "the CPU use of every thread and writes a profile when CMD exits.\n"
+	      "\n"
+	      "    -o FILE          where the profile goes (default cpu.pb.gz)\n"
+	      "    --hz N           samples per CPU-second (1..10000; default 100)\n"
+	      "    --follow-fork    profile the processes CMD starts too, each to FILE.PID\n",
+	      f);
+}
+
+/* The directory of the running cprof binary, into buf. */
+static int self_dir(char *buf, size_t n)
+{
+	ssize_t len = readlink("/proc/self/exe", buf, n - 1);
+	if (len <= 0 || (size_t)len >= n - 1)
+		return -1;
+	buf[len] = 0;
+	char *slash = strrchr(buf, '/');
+	if (!slash)
+		return -1;
+	*slash = 0;
+	return 0;
+}
+
+/* Find libcprof.so: $CPROF_LIBRARY, next to cprof, or in ../lib. */
+static void find_library(char *out, size_t n)
+{
+	const char *env = getenv("CPROF_LIBRARY");
+	if (env && *env) {
+		if (access(env, R_OK) != 0)
+			cli_die("CPROF_LIBRARY=%s: %s", env, strerror(errno));
+		if ((size_t)snprintf(out, n, "%s", env) >= n)
+			cli_die("CPROF_LIBRARY: path too long");
+		return;
+	}
+	char dir[PATH_MAX];
+	if (self_dir(dir, sizeof dir) != 0)
+		cli_die("record: cannot find the cprof binary's directory (set CPROF_LIBRARY)");
+	static const char *const rel[] = { "/libcprof.so", "/../lib/libcprof.so" };
+	for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
+		if ((size_t)snprintf(out, n, "%s%s", dir, rel[i]) >= n)
+			continue;
+		if (access(out, R_OK) == 0) {
+			char real[PATH_MAX];
+			if (realpath(out, real) && strlen(real) < n)
+				memcpy(out, real, strlen(real) + 1);
+			return;
+		}
+	}
+	cli_die("record: libcprof.so not found next to %s or in %s/../lib (set CPROF_LIBRARY)", dir, dir);
+}
+
+/* FILE made absolute against the current directory (the file need not exist). */
+static void absolute(const char *path, char *out, size_t n)
+{
+	if (path[0] == '/') {
+		if ((size_t)snprintf(out, n, "%s", path) >= n)
+			cli_die("record: -o %s: path too long", path);
+		return;
+	}
+	char cwd[PATH_MAX];
+	if (!getcwd(cwd, sizeof cwd))
+		cli_die("record: current directory: %s", strerror(errno));
+	if ((size_t)snprintf(out, n, "%s/%s", cwd, path) >= n)
+		cli_die("record: -o %s: path too long", path);
+}
+
+static int parse_hz(const char *s)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 1 || v > 10000)
+		cli_die("record: --hz %s: want a whole number of samples per second, 1 to 10000", s);
+	return (int)v;
+}
+
+/* The child: set the runtime's environment and exec CMD; never returns. */
+static _Noreturn void run_child(char **cmd, const char *lib, const char *file, int hz, bool follow)
+{
+	char buf[PATH_MAX * 2 + 2];
+	const char *old = getenv("LD_PRELOAD");
+	if (old && *old)
+		snprintf(buf, sizeof buf, "%s %s", old, lib);
+	else
+		snprintf(buf, sizeof buf, "%s", lib);
+	char num[32];
+	if (setenv("LD_PRELOAD", buf, 1) != 0 || setenv("CPROF_CPU_PROFILE", file, 1) != 0)
+		goto fail;
+	if (hz > 0) {
+		snprintf(num, sizeof num, "%d", hz);
+		if (setenv("CPROF_CPU_HZ", num, 1) != 0)
+			goto fail;
+	}
+	if (follow) {
+		unsetenv("CPROF_CPU_PID");
+		if (setenv("CPROF_CPU_FOLLOW", "1", 1) != 0)
+			goto fail;
+	} else {
+		unsetenv("CPROF_CPU_FOLLOW");
+		snprintf(num, sizeof num, "%ld", (long)getpid());
+		if (setenv("CPROF_CPU_PID", num, 1) != 0)
+			goto fail;
+	}
+	execvp(cmd[0], cmd);
+	fprintf(stderr, "cprof: record: %s: %s\n", cmd[0], strerror(errno));
+	_exit(errno == ENOENT ? 127 : 126);
+fail:
+	fprintf(stderr, "cprof: record: environment: %s\n", strerror(errno));
+	_exit(126);
+}
+
+/* With --follow-fork: print every FILE.PID written since start. */
+static int report_followed(const char *file, time_t since)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s", file);
+	char *slash = strrchr(dir, '/');
+	const char *base = slash + 1;
+	if (slash == dir)
+		dir[1] = 0, base = file + 1;
+	else
+		*slash = 0;
+	size_t blen = strlen(base);
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	int found = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, base, blen) != 0 || e->d_name[blen] != '.')
+			continue;
+		const char *p = e->d_name + blen + 1;
+		if (!*p || strspn(p, "0123456789") != strlen(p))
+			continue;
+		char path[PATH_MAX * 2];
+		struct stat st;
+		snprintf(path, sizeof path, "%s/%s", strcmp(dir, "/") ? dir : "", e->d_name);
+		if (stat(path, &st) != 0 || st.st_mtime < since || st.st_size == 0)
+			continue;
+		fprintf(stderr, "cprof: profile of process %s written to %s; read it with: cprof -top %s\n",
+			p, path, path);
+		found++;
+	}
+	closedir(d);
+	return found;
+}
+
+int cli_record(int argc, char **argv)
+{
+	const char *out = "cpu.pb.gz";
+	int hz = 0;
+	bool follow = false;
+	int i = 2;
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		if (a[0] != '-')
+			break;
+		if (strcmp(a, "-h") == 0 || strcmp(a, "-help") == 0 || strcmp(a, "--help") == 0) {
+			record_usage(stdout);
+			return 0;
+		}
+		if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0 || strcmp(a, "-output") == 0) {
+			if (++i >= argc)
+				cli_die("record: %s needs a file name", a);
+			out = argv[i];
+		} else if (strncmp(a, "-o", 2) == 0 && a[2]) {
+			out = a + 2;
+		} else if (strncmp(a, "--output=", 9) == 0) {
+			out = a + 9;
+		} else if (strcmp(a, "--hz") == 0 || strcmp(a, "-hz") == 0) {
+			if (++i >= argc)
+				cli_die("record: %s needs a number", a);
+			hz = parse_hz(argv[i]);
+		} else if (strncmp(a, "--hz=", 5) == 0) {
+			hz = parse_hz(a + 5);
+		} else if (strcmp(a, "--follow-fork") == 0 || strcmp(a, "-follow-fork") == 0) {
+			follow = true;
+		} else {
+			cli_die("record: unknown option %s (see 'cprof record --help')", a);
+		}
+	}
+	if (i >= argc)
+		cli_die("record: no command given (usage: cprof record [-o FILE] [--hz N] [--follow-fork] -- CMD ARGS...)");
+	if (!*out)
+		cli_die("record: -o: empty file name");
+	char **cmd = argv + i;
+
+	char lib[PATH_MAX], file[PATH_MAX];
+	find_library(lib, sizeof lib);
+	absolute(out, file, sizeof file);
+	if (strchr(lib, ' ') || strchr(lib, ':'))
+		cli_die("record: %s: LD_PRELOAD cannot name a path with a space or colon", lib);
+
+	/* A stale profile must not pass for this run's. */
+	if (!follow && unlink(file) != 0 && errno != ENOENT)
+		cli_die("record: %s: %s", file, strerror(errno));
+
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old_int, old_quit;
+	sigemptyset(&ign.sa_mask);
+	sigaction(SIGINT, &ign, &old_int);
+	sigaction(SIGQUIT, &ign, &old_quit);
+	time_t start = time(NULL);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		cli_die("record: fork: %s", strerror(errno));
+	if (pid == 0) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGQUIT, &old_quit, NULL);
+		run_child(cmd, lib, file, hz, follow);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			cli_die("record: waitpid: %s", strerror(errno));
+	}
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGQUIT, &old_quit, NULL);
+
+	bool launched = !(WIFEXITED(status) && (WEXITSTATUS(status) == 126 || WEXITSTATUS(status) == 127));
+	if (follow) {
+		if (report_followed(file, start) == 0 && launched)
+			fprintf(stderr, "cprof: no profile was written to %s.PID\n", file);
+	} else {
+		struct stat st;
+		if (stat(file, &st) == 0 && st.st_size > 0)
+			fprintf(stderr, "cprof: profile written to %s; read it with: cprof -top %s\n", file, file);
+		else if (launched)
+			fprintf(stderr, "cprof: no profile was written to %s\n", file);
+	}
+
+	if (WIFSIGNALED(status)) {
+		int sig = WTERMSIG(status);
+		fflush(NULL);
+		signal(sig, SIG_DFL);
+		sigset_t s;
+		sigemptyset(&s);
+		sigaddset(&s, sig);
+		sigprocmask(SIG_UNBLOCK, &s, NULL);
+		raise(sig);
+		return 128 + sig;
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
