@@ -1,0 +1,204 @@
+"""The runtime never breaks the program it lives in.
+
+Each test builds a real C or C++ program from tests/runtime/robust/, runs it
+bare and under LD_PRELOAD=libcprof.so CPROF_CPU_PROFILE=... (1000 Hz, to
+sample short runs densely), and checks that the program's output and exit
+status are the same, that no sanitizer report appears, and that the profile
+decodes with cprof as a CPU profile.
+
+The library is the one next to the cprof binary under test (CPROF_BIN), so
+`make SANITIZE=address,undefined check` runs these against build-san/
+libcprof.so: the programs stay uninstrumented and the ASan runtime is
+preloaded first (LD_PRELOAD="libasan.so build-san/libcprof.so"), with leak
+detection off (it would judge the uninstrumented program's allocations).
+"""
+import os
+import re
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from conftest import ROOT, cprof_bin
+
+SRC = os.path.join(ROOT, "tests", "runtime", "robust")
+PROGRAMS = {
+    "threads_churn": "threads_churn.c",
+    "dlopen_loop": "dlopen_loop.c",
+    "fork_exec": "fork_exec.c",
+    "sigprof_blocked": "sigprof_blocked.c",
+    "own_sigprof": "own_sigprof.c",
+    "cxx_throw": "cxx_throw.cc",
+    "errno_keep": "errno_keep.c",
+    "no_eintr": "no_eintr.c",
+}
+SANITIZER_REPORT = re.compile(r"ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|"
+                              r"WARNING: ThreadSanitizer")
+
+
+def runtime_lib():
+    return os.path.join(os.path.dirname(os.path.abspath(cprof_bin())), "libcprof.so")
+
+
+def runtime_env(profile, hz=1000, extra=None):
+    """The environment that preloads the runtime under test."""
+    lib = runtime_lib()
+    assert os.path.exists(lib), f"{lib} is not built"
+    env = dict(os.environ, TZ="UTC")
+    preload = lib
+    if "build-san" in lib:
+        asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
+                              text=True).stdout.strip()
+        preload = f"{asan} {lib}"
+        env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=0:exitcode=86"
+        env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:exitcode=87"
+    env["LD_PRELOAD"] = preload
+    if profile is not None:
+        env["CPROF_CPU_PROFILE"] = profile
+    if hz is not None:
+        env["CPROF_CPU_HZ"] = str(hz)
+    env.pop("CPROF_CPU_PID", None)
+    env.pop("CPROF_CPU_FOLLOW", None)
+    env.update(extra or {})
+    return env
+
+
+def build(srcname, out, shared=False):
+    src = os.path.join(SRC, srcname)
+    cc = "g++" if srcname.endswith(".cc") else "gcc"
+    cmd = [cc, "-O1", "-g", "-pthread", "-o", out, src]
+    if shared:
+        cmd[1:1] = ["-shared", "-fPIC"]
+    else:
+        cmd.append("-ldl")
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def progs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("robust")
+    jobs = [(src, str(d / name), False) for name, src in PROGRAMS.items()]
+    jobs.append(("dlib.c", str(d / "dlib.so"), True))
+    with ThreadPoolExecutor(4) as ex:
+        outs = list(ex.map(lambda j: build(*j), jobs))
+    paths = {name: outs[i] for i, name in enumerate(PROGRAMS)}
+    paths["dlib.so"] = outs[-1]
+    return paths
+
+
+def raw_samples(profile):
+    """(total sample count, -raw text) of a profile, asserting it decodes as CPU."""
+    r = subprocess.run([cprof_bin(), "-raw", profile], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, f"{profile} does not decode: {r.stderr}"
+    assert "samples/count cpu/nanoseconds" in r.stdout, r.stdout[:500]
+    assert re.search(r"^PeriodType: cpu nanoseconds", r.stdout, re.M), r.stdout[:300]
+    body = r.stdout.split("Samples:", 1)[1].split("Locations", 1)[0]
+    total = sum(int(m.group(1)) for m in re.finditer(r"^\s+(\d+)\s+\d+:", body, re.M))
+    return total, r.stdout
+
+
+def top(profile, n=20):
+    r = subprocess.run([cprof_bin(), "-top", f"-nodecount={n}", profile], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def compare(prog_args, tmp_path, hz=1000, extra=None, timeout=120):
+    """Run bare and under the runtime; assert same stdout and status; return
+    (profile path, runtime's CompletedProcess)."""
+    bare = subprocess.run(prog_args, capture_output=True, text=True, timeout=timeout)
+    profile = str(tmp_path / "cpu.pb.gz")
+    under = subprocess.run(prog_args, capture_output=True, text=True, timeout=timeout,
+                           env=runtime_env(profile, hz, extra))
+    assert not SANITIZER_REPORT.search(under.stderr), under.stderr[-4000:]
+    assert under.returncode == bare.returncode, (
+        f"exit status {under.returncode} under the runtime, {bare.returncode} bare\n"
+        f"stderr: {under.stderr[-3000:]}")
+    assert under.stdout == bare.stdout, f"bare:\n{bare.stdout}\nunder the runtime:\n{under.stdout}"
+    assert bare.returncode == 0, bare.stderr
+    return profile, under
+
+
+def test_threads_created_and_exiting_by_thousands(progs, tmp_path):
+    profile, _ = compare([progs["threads_churn"]], tmp_path)
+    n, _ = raw_samples(profile)
+    # ~0.3 CPU-seconds of work, all in threads created after start, at 1000 Hz
+    assert n >= 20, f"only {n} samples of the short-lived threads"
+    assert "burn" in top(profile)
+
+
+def test_dlopen_dlclose_loop_in_another_thread(progs, tmp_path):
+    profile, _ = compare([progs["dlopen_loop"], progs["dlib.so"]], tmp_path)
+    n, _ = raw_samples(profile)
+    assert n > 0
+
+
+def test_fork_vfork_posix_spawn_exec(progs, tmp_path):
+    # the output includes the fork child's "profiling off" (it asks the
+    # runtime through cprof_cpu_running) and every child's exit status
+    profile, _ = compare([progs["fork_exec"]], tmp_path)
+    n, _ = raw_samples(profile)
+    assert n > 0
+    # the profile at exit is the exec'd image's (stage2)
+    assert "burn" in top(profile)
+
+
+def test_threads_blocking_sigprof(progs, tmp_path):
+    profile, _ = compare([progs["sigprof_blocked"]], tmp_path)
+    n, _ = raw_samples(profile)
+    assert n > 0
+
+
+def test_program_with_its_own_sigprof_handler(progs, tmp_path):
+    # the program checks that its handler counted its signals and is still
+    # the installed one; the runtime must say on stderr that it saw it
+    profile, under = compare([progs["own_sigprof"]], tmp_path)
+    assert "SIGPROF" in under.stderr, f"the runtime did not say so: {under.stderr!r}"
+    if os.path.exists(profile) and os.path.getsize(profile) > 0:
+        raw_samples(profile)
+
+
+def test_cxx_exceptions_through_deep_stacks(progs, tmp_path):
+    profile, _ = compare([progs["cxx_throw"]], tmp_path)
+    n, _ = raw_samples(profile)
+    assert n > 0
+
+
+def test_errno_preserved_across_samples(progs, tmp_path):
+    profile, _ = compare([progs["errno_keep"]], tmp_path)
+    n, _ = raw_samples(profile)
+    assert n > 0, "no sample landed in the errno checks: the test proved nothing"
+
+
+def test_sleeping_calls_not_interrupted(progs, tmp_path):
+    profile, under = compare([progs["no_eintr"]], tmp_path)
+    assert "failed" not in under.stderr, under.stderr
+    raw_samples(profile)
+
+
+def test_sigterm_still_writes_the_profile(progs, tmp_path):
+    """A fatal default-action signal ends the program as before (killed by
+    SIGTERM) and the profile is written on the way."""
+    prog = tmp_path / "spin"
+    src = tmp_path / "spin.c"
+    src.write_text('#include <stdio.h>\n#include <unistd.h>\n'
+                   'int main(void){ volatile unsigned long x = 0; puts("ready"); fflush(stdout);\n'
+                   ' for (;;) x++; }\n')
+    subprocess.run(["gcc", "-O0", "-o", str(prog), str(src)], check=True)
+    profile = str(tmp_path / "term.pb.gz")
+    p = subprocess.Popen([str(prog)], stdout=subprocess.PIPE, text=True,
+                         env=runtime_env(profile))
+    assert p.stdout.readline() == "ready\n"
+    import time
+    time.sleep(0.3)
+    p.terminate()
+    rc = p.wait(timeout=60)
+    assert rc == -15, f"exit status {rc}: the program must still die of SIGTERM"
+    n, _ = raw_samples(profile)
+    assert n > 0
+    assert "main" in top(profile)
