@@ -54,6 +54,40 @@ void rt_modules_shutdown(void);
  * (unknown code, a bad read, max frames).  [AS-safe] */
 int rt_unwind(const ucontext_t *uc, uintptr_t *pcs, int max, bool *truncated);
 
+/* unwind_tables.c: a module's compact unwind table (x86-64).  One row per
+ * address range [start, next row's start), offsets from the table's lo:
+ * how to find the caller's CFA, return address and rbp.  Immutable once
+ * built; read by the handler, freed by modules.c after a grace period. */
+enum { RT_ROW_UNKNOWN, RT_ROW_RSP, RT_ROW_RBP, RT_ROW_PLT, RT_ROW_SIGNAL, RT_ROW_END };
+enum { RT_RBP_SAME, RT_RBP_AT, RT_RBP_UNDEF };
+typedef struct rt_urow {
+	uint32_t start;     /* offset from rt_utable.lo */
+	int32_t cfa_off;    /* CFA = rsp|rbp + cfa_off (PLT: the threshold) */
+	int16_t ra_off;     /* return address at CFA + ra_off */
+	int16_t rbp_off;    /* saved rbp at CFA + rbp_off (RT_RBP_AT) */
+	uint8_t kind;       /* RT_ROW_* */
+	uint8_t rbp_rule;   /* RT_RBP_* */
+	uint16_t pad;
+} rt_urow;
+typedef struct rt_utable {
+	uintptr_t lo, hi;   /* run-time address range covered */
+	size_t nrows;
+	rt_urow rows[];
+} rt_utable;
+/* Build from an ELF file on disk / an ELF image in memory (the vdso), for a
+ * module loaded with bias; [lo, hi) its executable range.  NULL when the
+ * module has no usable CFI (or out of memory).  Not AS-safe. */
+rt_utable *rt_utable_from_file(const char *path, uintptr_t bias, uintptr_t lo, uintptr_t hi);
+rt_utable *rt_utable_from_image(const void *img, size_t size, uintptr_t bias, uintptr_t lo, uintptr_t hi);
+size_t rt_utable_bytes(const rt_utable *t);
+/* The row covering addr, or NULL.  [AS-safe] */
+const rt_urow *rt_utable_find(const rt_utable *t, uintptr_t addr);
+/* modules.c: the table of the module holding addr, or NULL.  [AS-safe],
+ * only between rt_modules_enter and rt_modules_leave (the grace period). */
+const rt_utable *rt_modules_find(uintptr_t addr, bool *known_module);
+void rt_modules_enter(void);
+void rt_modules_leave(void);
+
 /* ---- statistics shared by all parts (atomics; [AS-safe] to update) ------------- */
 
 typedef struct rt_stats {
@@ -65,5 +99,51 @@ typedef struct rt_stats {
 } rt_stats;
 
 extern rt_stats rt_stats_g;
+
+/* ---- CPU sampling (cpu.c, threads.c, collector.c, api.c, env.c) --------------- */
+
+#define RT_NAME_MAX 16
+
+/* One sample as the SIGPROF handler records it. */
+typedef struct rt_sample_rec {
+	uint32_t gen;            /* the profiling session that took it */
+	uint32_t nframes;
+	uint64_t weight;         /* 1 + timer overruns */
+	char name[RT_NAME_MAX];  /* thread name (NUL-terminated) */
+	uintptr_t pcs[RT_MAX_FRAMES];
+} rt_sample_rec;
+
+/* cpu.c: the sample ring (multi-producer, one consumer), timers, handler */
+extern _Atomic int rt_cpu_on;            /* the handler records while set */
+extern _Atomic uint32_t rt_cpu_gen;      /* current session, in timer values */
+int rt_ring_init(void);                  /* once; 0 or CPROF_ERR_NOMEM */
+bool rt_ring_pop(rt_sample_rec *out);    /* consumer only */
+void rt_ring_reset(void);                /* forked child: empty it */
+int rt_sigprof_install(void);            /* 0 or CPROF_ERR_SIGNAL/SYSTEM */
+int rt_timer_create(int tid, long period_ns, int *timer_id);
+void rt_timer_delete(int timer_id);
+
+/* threads.c: thread registry and per-thread timers */
+void rt_threads_init(void);              /* once: fork handlers */
+int rt_threads_timers_start(long period_ns);
+void rt_threads_timers_stop(void);
+extern void (*rt_fork_child_hook)(void); /* api.c's reset in a forked child */
+#include <pthread.h>
+/* libc's pthread_create: threads of the runtime itself, never sampled */
+int rt_pthread_create_real(pthread_t *th, const pthread_attr_t *attr,
+			   void *(*fn)(void *), void *arg);
+
+/* collector.c: drains the ring, aggregates, writes the profile at stop */
+int rt_collector_start(int hz);
+/* Stop the collector (timers already stopped), build and write to fd. */
+int rt_collector_stop(int fd);
+/* From a signal handler: have the collector stop timers and write to fd,
+ * waiting at most timeout_ms.  true when written.  [AS-safe] */
+bool rt_collector_exit_write(int fd, int timeout_ms);
+void rt_collector_forget(void);          /* in a forked child */
+
+/* api.c */
+void rt_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int rt_api_out_fd(void);                 /* the running profile's fd, or -1 */
 
 #endif

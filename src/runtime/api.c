@@ -1,0 +1,207 @@
+/*
+ * api.c - the public API of include/cprof.h: starting and stopping the CPU
+ * profile, its rate, errors.
+ *
+ * One mutex serialises start, stop and set_rate; the state it guards is
+ * whether a profile runs, the descriptor it goes to (ours to close when
+ * the caller gave a path) and the rate.  Start order: SIGPROF handler
+ * (refused when the program has its own), sample ring, collector thread,
+ * then the timers of every thread; the session number carried by the
+ * timers changes each start, so a late signal of an earlier session is
+ * ignored.  Stop runs in the reverse order and writes the profile.  The
+ * last error's message is kept per thread (initial-exec TLS).
+ */
+#include "rt_int.h"
+#include "cprof.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static pthread_mutex_t api_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool running;
+static int out_fd = -1;
+static bool own_fd;
+static int cur_hz = CPROF_CPU_HZ_DEFAULT;
+
+static __thread __attribute__((tls_model("initial-exec"))) char last_err[256];
+
+void rt_set_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(last_err, sizeof last_err, fmt, ap);
+	va_end(ap);
+}
+
+const char *cprof_last_error(void)
+{
+	return last_err;
+}
+
+const char *cprof_error_string(int code)
+{
+	switch (code) {
+	case 0: return "success";
+	case CPROF_ERR_NOMEM: return "out of memory";
+	case CPROF_ERR_IO: return "cannot write the profile";
+	case CPROF_ERR_INVAL: return "invalid argument";
+	case CPROF_ERR_BUSY: return "cpu profiling already in use";
+	case CPROF_ERR_NOT_RUNNING: return "cpu profiling not running";
+	case CPROF_ERR_SIGNAL: return "SIGPROF is handled by the program";
+	case CPROF_ERR_SYSTEM: return "system call failed";
+	default: return "unknown error";
+	}
+}
+
+static void fork_child_reset(void)
+{
+	pthread_mutex_init(&api_mu, NULL);
+	if (running && own_fd)
+		close(out_fd);   /* the parent writes it, never the child */
+	running = false;
+	out_fd = -1;
+	own_fd = false;
+}
+
+static int start_locked(int fd, bool own)
+{
+	if (running) {
+		rt_set_error("cpu profiling already in use");
+		return CPROF_ERR_BUSY;
+	}
+	rt_threads_init();
+	rt_fork_child_hook = fork_child_reset;
+	int rc = rt_sigprof_install();
+	if (rc < 0) {
+		if (rc != CPROF_ERR_SIGNAL)
+			rt_set_error("cannot install the SIGPROF handler: %s", strerror(errno));
+		return rc;
+	}
+	if ((rc = rt_ring_init()) < 0) {
+		rt_set_error("cannot allocate the sample buffer");
+		return rc;
+	}
+	rt_modules_init();
+	atomic_fetch_add(&rt_cpu_gen, 1);
+	if ((rc = rt_collector_start(cur_hz)) < 0)
+		return rc;
+	atomic_store(&rt_cpu_on, 1);
+	if ((rc = rt_threads_timers_start(1000000000L / cur_hz)) < 0) {
+		atomic_store(&rt_cpu_on, 0);
+		rt_collector_stop(-1);
+		return rc;
+	}
+	running = true;
+	out_fd = fd;
+	own_fd = own;
+	return 0;
+}
+
+int cprof_cpu_start(const char *path)
+{
+	last_err[0] = 0;
+	if (!path || !*path) {
+		rt_set_error("cprof_cpu_start: no path");
+		return CPROF_ERR_INVAL;
+	}
+	pthread_mutex_lock(&api_mu);
+	int rc;
+	if (running) {
+		rt_set_error("cpu profiling already in use");
+		rc = CPROF_ERR_BUSY;
+	} else {
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			rt_set_error("cannot create %s: %s", path, strerror(errno));
+			rc = CPROF_ERR_IO;
+		} else if ((rc = start_locked(fd, true)) < 0) {
+			close(fd);
+		}
+	}
+	pthread_mutex_unlock(&api_mu);
+	return rc;
+}
+
+int cprof_cpu_start_fd(int fd)
+{
+	last_err[0] = 0;
+	if (fd < 0) {
+		rt_set_error("cprof_cpu_start_fd: bad file descriptor");
+		return CPROF_ERR_INVAL;
+	}
+	pthread_mutex_lock(&api_mu);
+	int rc = start_locked(fd, false);
+	pthread_mutex_unlock(&api_mu);
+	return rc;
+}
+
+int cprof_cpu_stop(void)
+{
+	last_err[0] = 0;
+	pthread_mutex_lock(&api_mu);
+	int rc;
+	if (!running) {
+		rt_set_error("cpu profiling not running");
+		rc = CPROF_ERR_NOT_RUNNING;
+	} else {
+		rt_threads_timers_stop();
+		atomic_store(&rt_cpu_on, 0);
+		rc = rt_collector_stop(out_fd);
+		if (own_fd && close(out_fd) != 0 && rc == 0) {
+			rt_set_error("cannot write the CPU profile: %s", strerror(errno));
+			rc = CPROF_ERR_IO;
+		}
+		running = false;
+		out_fd = -1;
+	}
+	pthread_mutex_unlock(&api_mu);
+	return rc;
+}
+
+int cprof_cpu_set_rate(int hz)
+{
+	last_err[0] = 0;
+	if (hz < 1 || hz > CPROF_CPU_HZ_MAX) {
+		rt_set_error("cpu profile rate %d out of range 1..%d", hz, CPROF_CPU_HZ_MAX);
+		return CPROF_ERR_INVAL;
+	}
+	pthread_mutex_lock(&api_mu);
+	int rc = 0;
+	if (running) {
+		rt_set_error("cannot set cpu profile rate until previous profile has finished");
+		rc = CPROF_ERR_BUSY;
+	} else {
+		cur_hz = hz;
+	}
+	pthread_mutex_unlock(&api_mu);
+	return rc;
+}
+
+int cprof_cpu_running(void)
+{
+	return atomic_load(&rt_cpu_on) ? 1 : 0;
+}
+
+int cprof_cpu_get_stats(cprof_cpu_stats *st)
+{
+	if (!st)
+		return CPROF_ERR_INVAL;
+	st->samples = __atomic_load_n(&rt_stats_g.samples, __ATOMIC_RELAXED);
+	st->lost_ring_full = __atomic_load_n(&rt_stats_g.lost_ring_full, __ATOMIC_RELAXED);
+	st->lost_unwind = __atomic_load_n(&rt_stats_g.lost_unwind, __ATOMIC_RELAXED);
+	st->truncated = __atomic_load_n(&rt_stats_g.truncated, __ATOMIC_RELAXED);
+	st->handler_ns = __atomic_load_n(&rt_stats_g.handler_ns, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* For env.c's exit paths: the descriptor of the running profile, or -1. */
+int rt_api_out_fd(void)
+{
+	return running ? out_fd : -1;
+}

@@ -1,0 +1,565 @@
+/*
+ * collector.c - the collector thread and the profile written at stop.
+ *
+ * The collector is a thread of the runtime (created with libc's
+ * pthread_create, every signal blocked, so it is never sampled and never
+ * receives the program's signals).  Every 100 ms it drains the sample ring
+ * into a hash table keyed by (thread name, stack of pcs), adding counts and
+ * weights; stacks are kept in one growing pc arena.  The table only grows
+ * during a session and is freed after the profile is written.
+ *
+ * Addresses are tied to the modules mapped when they were seen: a drain
+ * that meets a pc outside every known executable mapping re-reads
+ * /proc/self/maps and adds what is new, so libraries unloaded before stop
+ * keep their mappings.  At stop the profile is built with the core:
+ * samples/count and cpu/nanoseconds, period cpu/nanoseconds, start time and
+ * duration; mappings (main executable first) with build IDs and file
+ * offsets; one location per distinct pc, symbolized in the process with the
+ * core's libdw symbolizer (functions, files, lines, inline frames) and
+ * demangled; a label "thread" with the thread's name; samples the runtime
+ * lost (full ring, failed unwind) as a "[lost samples]" frame and a comment.
+ *
+ * Exit by a fatal signal: the signal handler cannot build a profile, so it
+ * asks the collector (rt_collector_exit_write), which stops the timers,
+ * writes, and reports done; the handler waits with a bound.
+ */
+#include "rt_int.h"
+#include "cprof.h"
+#include "cprof_core.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- aggregation ------------------------------------------------------------- */
+
+typedef struct agg_ent {
+	uint64_t hash;
+	uint32_t name;          /* index into names */
+	uint32_t n;
+	size_t off;             /* into pcs */
+	int64_t count;
+	int64_t weight;
+	bool used;
+} agg_ent;
+
+typedef struct map_ent {
+	uint64_t start, end, off;
+	char *path;
+} map_ent;
+
+static struct {
+	agg_ent *tab;
+	size_t cap, n;
+	CPROF_VEC(uintptr_t) pcs;
+	CPROF_VEC(char *) names;
+	CPROF_VEC(map_ent) maps;
+	bool oom;               /* a drain could not store a sample */
+	uint64_t oom_lost;
+} A;
+
+static uint64_t hash_stack(const char *name, const uintptr_t *pcs, uint32_t n)
+{
+	uint64_t h = 1469598103934665603u;
+	for (const char *c = name; *c; c++)
+		h = (h ^ (uint8_t)*c) * 1099511628211u;
+	for (uint32_t i = 0; i < n; i++)
+		h = cprof_hash_u64(h ^ pcs[i]);
+	return h | 1;
+}
+
+static int name_index(const char *name, uint32_t *out)
+{
+	for (size_t i = 0; i < A.names.n; i++)
+		if (strcmp(A.names.v[i], name) == 0) {
+			*out = (uint32_t)i;
+			return 0;
+		}
+	if (A.names.n >= 100000)
+		return CPROF_ENOMEM;
+	if (cprof_reserve((void **)&A.names.v, &A.names.cap, A.names.n + 1, sizeof(char *)) < 0)
+		return CPROF_ENOMEM;
+	char *d = strdup(name);
+	if (!d)
+		return CPROF_ENOMEM;
+	A.names.v[A.names.n] = d;
+	*out = (uint32_t)A.names.n++;
+	return 0;
+}
+
+static int agg_grow(void)
+{
+	size_t nc = A.cap ? A.cap * 2 : 1024;
+	agg_ent *nt = calloc(nc, sizeof *nt);
+	if (!nt)
+		return CPROF_ENOMEM;
+	for (size_t i = 0; i < A.cap; i++) {
+		if (!A.tab[i].used)
+			continue;
+		size_t j = A.tab[i].hash & (nc - 1);
+		while (nt[j].used)
+			j = (j + 1) & (nc - 1);
+		nt[j] = A.tab[i];
+	}
+	free(A.tab);
+	A.tab = nt;
+	A.cap = nc;
+	return 0;
+}
+
+/* Returns 1 when the stack is new, 0 when it was counted, <0 on OOM. */
+static int agg_add(const rt_sample_rec *r)
+{
+	if ((A.n + 1) * 2 > A.cap && agg_grow() < 0)
+		return CPROF_ENOMEM;
+	uint64_t h = hash_stack(r->name, r->pcs, r->nframes);
+	size_t j = h & (A.cap - 1);
+	for (; A.tab[j].used; j = (j + 1) & (A.cap - 1)) {
+		agg_ent *e = &A.tab[j];
+		if (e->hash == h && e->n == r->nframes &&
+		    strcmp(A.names.v[e->name], r->name) == 0 &&
+		    memcmp(&A.pcs.v[e->off], r->pcs, r->nframes * sizeof(uintptr_t)) == 0) {
+			e->count += 1;
+			e->weight += (int64_t)r->weight;
+			return 0;
+		}
+	}
+	uint32_t ni;
+	if (name_index(r->name, &ni) < 0)
+		return CPROF_ENOMEM;
+	if (cprof_reserve((void **)&A.pcs.v, &A.pcs.cap, cprof_add_size(A.pcs.n, r->nframes),
+			  sizeof(uintptr_t)) < 0)
+		return CPROF_ENOMEM;
+	agg_ent *e = &A.tab[j];
+	e->used = true;
+	e->hash = h;
+	e->name = ni;
+	e->n = r->nframes;
+	e->off = A.pcs.n;
+	e->count = 1;
+	e->weight = (int64_t)r->weight;
+	memcpy(&A.pcs.v[A.pcs.n], r->pcs, r->nframes * sizeof(uintptr_t));
+	A.pcs.n += r->nframes;
+	A.n++;
+	return 1;
+}
+
+static void agg_free(void)
+{
+	free(A.tab);
+	free(A.pcs.v);
+	for (size_t i = 0; i < A.names.n; i++)
+		free(A.names.v[i]);
+	free(A.names.v);
+	for (size_t i = 0; i < A.maps.n; i++)
+		free(A.maps.v[i].path);
+	free(A.maps.v);
+	memset(&A, 0, sizeof A);
+}
+
+/* ---- mappings ------------------------------------------------------------------ */
+
+static bool maps_cover(uintptr_t pc)
+{
+	for (size_t i = A.maps.n; i-- > 0;)
+		if (pc >= A.maps.v[i].start && pc < A.maps.v[i].end)
+			return true;
+	return false;
+}
+
+/* Add the executable mappings of /proc/self/maps not yet known. */
+static void maps_refresh(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return;
+	char line[4096 + 128];
+	while (fgets(line, sizeof line, f)) {
+		unsigned long long s, e, off;
+		char perms[8];
+		int pos = 0;
+		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s%n", &s, &e, perms, &off, &pos) != 4)
+			continue;
+		if (perms[2] != 'x')
+			continue;
+		char *path = line + pos;
+		while (*path == ' ')
+			path++;
+		path[strcspn(path, "\n")] = 0;
+		if (!*path)
+			continue;   /* anonymous (JIT) code: no module */
+		bool known = false;
+		for (size_t i = 0; i < A.maps.n && !known; i++)
+			known = A.maps.v[i].start == s && A.maps.v[i].end == e &&
+				A.maps.v[i].off == off && strcmp(A.maps.v[i].path, path) == 0;
+		if (known)
+			continue;
+		if (cprof_reserve((void **)&A.maps.v, &A.maps.cap, A.maps.n + 1, sizeof(map_ent)) < 0)
+			break;
+		char *d = strdup(path);
+		if (!d)
+			break;
+		A.maps.v[A.maps.n++] = (map_ent){ s, e, off, d };
+	}
+	fclose(f);
+}
+
+/* ---- the collector thread -------------------------------------------------------- */
+
+static pthread_t col_thr;
+static bool col_running;
+static pthread_mutex_t col_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t col_cv = PTHREAD_COND_INITIALIZER;
+static bool col_stop;
+static _Atomic int exit_req, exit_done;
+static int exit_fd = -1;
+static int col_hz;
+static uint32_t col_gen;
+static int64_t t_start_real, t_start_mono;
+
+static int64_t clock_ns(clockid_t c)
+{
+	struct timespec ts;
+	clock_gettime(c, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void drain(void)
+{
+	rt_sample_rec r;
+	bool need_maps = false;
+	while (rt_ring_pop(&r)) {
+		if (r.gen != col_gen || r.nframes == 0)
+			continue;
+		int rc = agg_add(&r);
+		if (rc < 0) {
+			A.oom = true;
+			A.oom_lost += r.weight;
+		} else if (rc == 1 && !need_maps) {
+			for (uint32_t i = 0; i < r.nframes && !need_maps; i++)
+				need_maps = !maps_cover(r.pcs[i]);
+		}
+	}
+	if (need_maps)
+		maps_refresh();
+}
+
+static int build_and_write(int fd);
+static int exit_result;
+
+static void *collector_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&col_mu);
+	for (;;) {
+		struct timespec dl;
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_nsec += 100 * 1000000L;
+		if (dl.tv_nsec >= 1000000000L) {
+			dl.tv_sec++;
+			dl.tv_nsec -= 1000000000L;
+		}
+		if (!col_stop && !atomic_load(&exit_req))
+			pthread_cond_timedwait(&col_cv, &col_mu, &dl);
+		drain();
+		if (col_stop || atomic_load(&exit_req))
+			break;
+	}
+	pthread_mutex_unlock(&col_mu);
+	if (atomic_load(&exit_req) && !col_stop) {
+		rt_threads_timers_stop();
+		atomic_store(&rt_cpu_on, 0);
+		drain();
+		exit_result = build_and_write(exit_fd);
+		atomic_store(&exit_done, 1);
+	}
+	return NULL;
+}
+
+int rt_collector_start(int hz)
+{
+	agg_free();
+	A.oom = false;
+	col_hz = hz;
+	col_gen = atomic_load(&rt_cpu_gen);
+	col_stop = false;
+	atomic_store(&exit_req, 0);
+	atomic_store(&exit_done, 0);
+	t_start_real = clock_ns(CLOCK_REALTIME);
+	t_start_mono = clock_ns(CLOCK_MONOTONIC);
+	memset(&rt_stats_g, 0, sizeof rt_stats_g);
+	maps_refresh();
+	/* stale samples of an earlier session */
+	rt_sample_rec r;
+	while (rt_ring_pop(&r))
+		;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = rt_pthread_create_real(&col_thr, NULL, collector_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		rt_set_error("cannot start the collector thread: %s", strerror(rc));
+		return CPROF_ERR_SYSTEM;
+	}
+	col_running = true;
+	return 0;
+}
+
+int rt_collector_stop(int fd)
+{
+	if (!col_running)
+		return CPROF_ERR_NOT_RUNNING;
+	pthread_mutex_lock(&col_mu);
+	col_stop = true;
+	pthread_cond_signal(&col_cv);
+	pthread_mutex_unlock(&col_mu);
+	pthread_join(col_thr, NULL);
+	col_running = false;
+	if (atomic_load(&exit_done))
+		return exit_result;   /* already written by the exit path */
+	drain();
+	if (fd < 0) {             /* a start that failed half-way */
+		agg_free();
+		return 0;
+	}
+	return build_and_write(fd);
+}
+
+bool rt_collector_exit_write(int fd, int timeout_ms)
+{
+	if (!col_running || atomic_load(&exit_req))
+		return false;
+	exit_fd = fd;
+	atomic_store(&exit_req, 1);
+	for (int waited = 0; waited < timeout_ms; waited += 10) {
+		if (atomic_load(&exit_done))
+			return true;
+		struct timespec ts = { 0, 10 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	return atomic_load(&exit_done) != 0;
+}
+
+void rt_collector_forget(void)
+{
+	/* a forked child: the collector thread does not exist here */
+	col_running = false;
+	pthread_mutex_init(&col_mu, NULL);
+	pthread_cond_init(&col_cv, NULL);
+	memset(&A, 0, sizeof A);   /* the parent's tables are leaked, not freed */
+}
+
+/* ---- the profile ------------------------------------------------------------------ */
+
+typedef struct pcloc {
+	uintptr_t pc;
+	uint32_t loc;
+	bool used;
+} pcloc;
+
+static void quiet(void *ctx, const char *msg)
+{
+	(void)ctx;
+	(void)msg;
+}
+
+static int64_t map_for(const cprof_profile *p, const uint32_t *mapidx, uintptr_t pc)
+{
+	for (size_t i = A.maps.n; i-- > 0;)
+		if (pc >= A.maps.v[i].start && pc < A.maps.v[i].end)
+			return mapidx[i];
+	(void)p;
+	return -1;
+}
+
+static int build(cprof_profile *p)
+{
+	int rc = CPROF_ENOMEM;
+	uint32_t *mapidx = NULL, *stk = NULL;
+	pcloc *pl = NULL;
+	size_t plcap = 0;
+	int64_t period = 1000000000 / (col_hz > 0 ? col_hz : 100);
+
+	if (cprof_add_vtype(p, cprof_intern_cstr(p, "samples"), cprof_intern_cstr(p, "count")) < 0 ||
+	    cprof_add_vtype(p, cprof_intern_cstr(p, "cpu"), cprof_intern_cstr(p, "nanoseconds")) < 0)
+		goto out;
+	p->period_type.type = cprof_intern_cstr(p, "cpu");
+	p->period_type.unit = cprof_intern_cstr(p, "nanoseconds");
+	p->period = period;
+	p->time_nanos = t_start_real;
+	p->duration_nanos = clock_ns(CLOCK_MONOTONIC) - t_start_mono;
+
+	/* mappings: the main executable first, as pprof expects */
+	maps_refresh();
+	char exe[PATH_MAX] = "";
+	ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	exe[el > 0 ? el : 0] = 0;
+	mapidx = calloc(A.maps.n + 1, sizeof *mapidx);
+	if (!mapidx)
+		goto out;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < A.maps.n; i++) {
+			const map_ent *m = &A.maps.v[i];
+			bool is_exe = exe[0] && strcmp(m->path, exe) == 0;
+			if ((pass == 0) != is_exe)
+				continue;
+			char bid[128] = "";
+			if (m->path[0] == '/' && cprof_elf_build_id(m->path, bid, sizeof bid, NULL) != 1)
+				bid[0] = 0;
+			cprof_mapping mp = { 0 };
+			mp.id = p->mappings.n + 1;
+			mp.start = m->start;
+			mp.limit = m->end;
+			mp.offset = m->off;
+			mp.file = cprof_intern_cstr(p, m->path);
+			mp.build_id = cprof_intern_cstr(p, bid);
+			int64_t mi = cprof_add_mapping(p, &mp);
+			if (mi < 0)
+				goto out;
+			mapidx[i] = (uint32_t)mi;
+		}
+
+	/* locations: one per distinct pc */
+	plcap = 1024;
+	while (plcap < A.pcs.n * 2 + 2)
+		plcap *= 2;
+	pl = calloc(plcap, sizeof *pl);
+	stk = malloc(RT_MAX_FRAMES * sizeof *stk);
+	if (!pl || !stk)
+		goto out;
+	cprof_label lab = { 0 };
+	lab.key = cprof_intern_cstr(p, "thread");
+	for (size_t k = 0; k < A.cap; k++) {
+		const agg_ent *e = &A.tab[k];
+		if (!e->used)
+			continue;
+		for (uint32_t f = 0; f < e->n; f++) {
+			uintptr_t pc = A.pcs.v[e->off + f];
+			size_t j = cprof_hash_u64(pc) & (plcap - 1);
+			while (pl[j].used && pl[j].pc != pc)
+				j = (j + 1) & (plcap - 1);
+			if (!pl[j].used) {
+				cprof_location loc = { 0 };
+				loc.id = p->locations.n + 1;
+				loc.address = pc;
+				int64_t mi = map_for(p, mapidx, pc);
+				loc.mapping = mi < 0 ? CPROF_NONE : (uint32_t)mi;
+				int64_t li = cprof_add_location(p, &loc, NULL, 0);
+				if (li < 0)
+					goto out;
+				pl[j] = (pcloc){ pc, (uint32_t)li, true };
+			}
+			stk[f] = pl[j].loc;
+		}
+		int64_t si = cprof_intern_stack(p, stk, e->n);
+		lab.str = cprof_intern_cstr(p, A.names.v[e->name][0] ? A.names.v[e->name] : "?");
+		int64_t ls = cprof_intern_labels(p, &lab, 1);
+		if (si < 0 || ls < 0 || lab.str == CPROF_NONE)
+			goto out;
+		int64_t vals[2] = { e->weight, e->weight * period };
+		if (cprof_add_sample(p, (uint32_t)si, (uint32_t)ls, vals) < 0)
+			goto out;
+	}
+
+	/* what the runtime lost, shown rather than dropped */
+	uint64_t lost = __atomic_load_n(&rt_stats_g.lost_ring_full, __ATOMIC_RELAXED) +
+			__atomic_load_n(&rt_stats_g.lost_unwind, __ATOMIC_RELAXED) + A.oom_lost;
+	if (lost > 0) {
+		char c[256];
+		snprintf(c, sizeof c, "cprof: %llu samples lost (%llu sample buffer full, %llu unwind failed, %llu out of memory)",
+			 (unsigned long long)lost,
+			 (unsigned long long)rt_stats_g.lost_ring_full,
+			 (unsigned long long)rt_stats_g.lost_unwind,
+			 (unsigned long long)A.oom_lost);
+		if (cprof_add_comment(p, cprof_intern_cstr(p, c)) < 0)
+			goto out;
+		cprof_function fn = { 0 };
+		fn.id = p->functions.n + 1;
+		fn.name = fn.system_name = cprof_intern_cstr(p, "[lost samples]");
+		int64_t fi = cprof_add_function(p, &fn);
+		if (fi < 0)
+			goto out;
+		cprof_line ln = { (uint32_t)fi, 0, 0 };
+		cprof_location loc = { 0 };
+		loc.id = p->locations.n + 1;
+		loc.mapping = CPROF_NONE;
+		int64_t li = cprof_add_location(p, &loc, &ln, 1);
+		if (li < 0)
+			goto out;
+		uint32_t l32 = (uint32_t)li;
+		int64_t si = cprof_intern_stack(p, &l32, 1);
+		if (si < 0)
+			goto out;
+		int64_t vals[2] = { (int64_t)lost, (int64_t)lost * period };
+		if (cprof_add_sample(p, (uint32_t)si, 0, vals) < 0)
+			goto out;
+	}
+	if (rt_stats_g.truncated > 0) {
+		char c[128];
+		snprintf(c, sizeof c, "cprof: %llu samples with truncated stacks",
+			 (unsigned long long)rt_stats_g.truncated);
+		if (cprof_add_comment(p, cprof_intern_cstr(p, c)) < 0)
+			goto out;
+	}
+
+	/* symbols, in the process */
+	cprof_symopts so = { 0 };
+	so.warn = quiet;
+	cprof_symbolizer *sy = cprof_symbolizer_new();
+	if (!sy)
+		goto out;
+	int64_t sr = cprof_symbolizer_run(sy, p, &so, NULL);
+	cprof_symbolizer_free(sy);
+	if (sr < 0)
+		goto out;
+	if (cprof_demangle_profile(p, CPROF_DEMANGLE_DEFAULT, false) < 0)
+		goto out;
+	rc = 0;
+out:
+	free(mapidx);
+	free(stk);
+	free(pl);
+	return rc;
+}
+
+static int build_and_write(int fd)
+{
+	cprof_profile *p = cprof_profile_new();
+	int rc = p ? build(p) : CPROF_ENOMEM;
+	void *buf = NULL;
+	size_t len = 0;
+	if (rc == 0) {
+		cprof_error err = { 0 };
+		if (cprof_pb_encode(p, true, &buf, &len, &err) < 0)
+			rc = CPROF_ERR_NOMEM;
+	}
+	if (rc == 0) {
+		const char *b = buf;
+		size_t done = 0;
+		while (done < len) {
+			ssize_t w = write(fd, b + done, len - done);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0) {
+				rt_set_error("cannot write the CPU profile: %s",
+					     w < 0 ? strerror(errno) : "short write");
+				rc = CPROF_ERR_IO;
+				break;
+			}
+			done += (size_t)w;
+		}
+	} else {
+		rt_set_error("cannot build the CPU profile: out of memory");
+	}
+	free(buf);
+	cprof_profile_free(p);
+	agg_free();
+	return rc;
+}

@@ -1,0 +1,129 @@
+/*
+ * env.c - the CPROF_* environment of the runtime, for LD_PRELOAD use: a
+ * constructor that starts the CPU profile and the exit paths that write it.
+ *
+ *   CPROF_CPU_PROFILE=FILE  profile the whole run, write FILE at exit
+ *   CPROF_CPU_HZ=N          sampling rate (1..CPROF_CPU_HZ_MAX)
+ *
+ * Bad values are reported once on stderr and ignored.  The profile is
+ * written by an atexit handler registered at load time, so after the
+ * program's own (exit(), return from main), and by a handler of SIGTERM,
+ * SIGINT and SIGHUP installed only when the program left them at SIG_DFL
+ * at load time: it has the collector thread write the profile (bounded
+ * wait), restores SIG_DFL and raises the signal again, so the program
+ * still dies by it.
+ *
+ * Children: `cprof record` decides which processes profile (follow.c,
+ * CPROF_CPU_PID / CPROF_CPU_FOLLOW).  Without it, the process that first
+ * sees CPROF_CPU_PROFILE records its pid in CPROF_CPU_PROFILE_PID; a
+ * process started with another pid there is a descendant that exec'd with
+ * the inherited environment, and does not overwrite FILE.  A process that
+ * execs itself keeps its pid and profiles into FILE again.  A fork child
+ * is never profiled and never writes (threads.c, api.c).
+ */
+#include "rt_int.h"
+#include "cprof.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static pid_t owner_pid;
+static const int fatal_sigs[] = { SIGTERM, SIGINT, SIGHUP };
+
+static void at_exit(void)
+{
+	if (getpid() != owner_pid || !cprof_cpu_running())
+		return;
+	int e = errno;
+	int rc = cprof_cpu_stop();
+	if (rc < 0)
+		fprintf(stderr, "cprof: %s\n", *cprof_last_error() ? cprof_last_error()
+								    : cprof_error_string(rc));
+	errno = e;
+}
+
+static void on_fatal(int sig)
+{
+	int e = errno;
+	if (getpid() == owner_pid && cprof_cpu_running()) {
+		int fd = rt_api_out_fd();
+		if (fd >= 0)
+			rt_collector_exit_write(fd, 5000);
+	}
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	sigaction(sig, &dfl, NULL);
+	/* pending until this handler returns and the mask is restored */
+	syscall(SYS_tgkill, (long)getpid(), (long)syscall(SYS_gettid), (long)sig);
+	errno = e;
+}
+
+static void install_fatal_handlers(void)
+{
+	for (size_t i = 0; i < sizeof fatal_sigs / sizeof fatal_sigs[0]; i++) {
+		struct sigaction old, sa;
+		if (sigaction(fatal_sigs[i], NULL, &old) != 0)
+			continue;
+		if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)
+			continue;   /* the program's choice stands */
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_fatal;
+		sa.sa_flags = SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		sigaction(fatal_sigs[i], &sa, NULL);
+	}
+}
+
+__attribute__((constructor))
+static void cprof_env_init(void)
+{
+	int e = errno;
+	rt_threads_init();
+	const char *hz = getenv("CPROF_CPU_HZ");
+	if (hz && *hz) {
+		char *end;
+		errno = 0;
+		long v = strtol(hz, &end, 10);
+		if (errno || *end || end == hz || v < 1 || v > CPROF_CPU_HZ_MAX)
+			fprintf(stderr, "cprof: ignoring CPROF_CPU_HZ=%s: not a rate in 1..%d\n",
+				hz, CPROF_CPU_HZ_MAX);
+		else
+			cprof_cpu_set_rate((int)v);
+	}
+	const char *path = getenv("CPROF_CPU_PROFILE");
+	if (!path || !*path) {
+		errno = e;
+		return;
+	}
+	pid_t me = getpid();
+	const char *follow = getenv("CPROF_CPU_FOLLOW");
+	const char *ownr = getenv("CPROF_CPU_PROFILE_PID");
+	if (follow && strcmp(follow, "1") == 0) {
+		/* follow.c made FILE this process's own */
+	} else if (ownr && *ownr && atol(ownr) != (long)me) {
+		errno = e;
+		return;
+	} else {
+		char pid[32];
+		snprintf(pid, sizeof pid, "%ld", (long)me);
+		setenv("CPROF_CPU_PROFILE_PID", pid, 1);
+	}
+	owner_pid = me;
+	int rc = cprof_cpu_start(path);
+	if (rc < 0) {
+		fprintf(stderr, "cprof: no CPU profile: %s\n",
+			*cprof_last_error() ? cprof_last_error() : cprof_error_string(rc));
+		errno = e;
+		return;
+	}
+	atexit(at_exit);
+	install_fatal_handlers();
+	errno = e;
+}
