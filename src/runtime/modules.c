@@ -1,0 +1,272 @@
+/*
+ * modules.c - the registry of loaded modules for the unwinder: each
+ * module's executable address range and its compact unwind table
+ * (unwind_tables.c), published lock-free for signal handlers.
+ *
+ * Design: the registry is an immutable array sorted by address (a "set"),
+ * reached through one atomic pointer.  rt_modules_init / rt_modules_refresh
+ * (outside handlers, serialised by a mutex) list the modules with
+ * dl_iterate_phdr, reuse the tables of modules already known (same path,
+ * bias and range), build tables for new ones (from the file on disk; the
+ * vdso from its image in memory), publish the new set, and then retire the
+ * old one.  Retiring is a grace period: every reader brackets its use with
+ * rt_modules_enter / rt_modules_leave, which count readers in flight; the
+ * old set and the tables only it used are freed once that count has been
+ * seen at zero after the new set was published (a reader that entered
+ * later can only have loaded the new pointer).  If readers never drain
+ * within a bound (a thread stopped inside a handler), the old memory is
+ * leaked rather than freed under a reader.
+ */
+#include "rt_int.h"
+
+#include "cprof_core.h"
+
+#include <elf.h>
+#include <link.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <time.h>
+
+typedef struct rt_mod {
+	uintptr_t lo, hi, bias;
+	char *path;
+	rt_utable *tab;
+} rt_mod;
+
+typedef struct rt_modset {
+	size_t n;
+	rt_mod m[];
+} rt_modset;
+
+static _Atomic(rt_modset *) cur_set;
+static atomic_int readers;
+static pthread_mutex_t refresh_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void rt_modules_enter(void)
+{
+	atomic_fetch_add(&readers, 1);
+}
+
+void rt_modules_leave(void)
+{
+	atomic_fetch_sub(&readers, 1);
+}
+
+const rt_utable *rt_modules_find(uintptr_t addr, bool *known)
+{
+	*known = false;
+	const rt_modset *s = atomic_load(&cur_set);
+	if (!s)
+		return NULL;
+	size_t lo = 0, hi = s->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->m[mid].hi <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < s->n && s->m[lo].lo <= addr) {
+		*known = true;
+		return s->m[lo].tab;
+	}
+	return NULL;
+}
+
+/* ---- listing the modules -------------------------------------------------- */
+
+typedef struct listing {
+	rt_mod *v;
+	size_t n, cap;
+	int oom;
+	int first;
+} listing;
+
+static int on_module(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	listing *L = arg;
+	int first = L->first;
+	L->first = 0;
+	uintptr_t lo = UINTPTR_MAX, hi = 0;
+	size_t img = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		if (ph->p_offset + ph->p_filesz > img)
+			img = ph->p_offset + ph->p_filesz;
+		if (!(ph->p_flags & PF_X))
+			continue;
+		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+		if (a < lo)
+			lo = a;
+		if (a + ph->p_memsz > hi)
+			hi = a + ph->p_memsz;
+	}
+	if (hi <= lo)
+		return 0;
+	const char *name = info->dlpi_name;
+	uintptr_t vdso = (uintptr_t)getauxval(AT_SYSINFO_EHDR);
+	bool is_vdso = vdso && info->dlpi_phdr ==
+		(const ElfW(Phdr) *)(vdso + ((const ElfW(Ehdr) *)vdso)->e_phoff);
+	if (is_vdso)
+		name = "[vdso]";
+	else if (!name || !*name) {
+		if (!first)
+			return 0;
+		name = "/proc/self/exe";
+	}
+	if (L->n == L->cap) {
+		size_t nc = L->cap ? L->cap * 2 : 64;
+		rt_mod *nv = realloc(L->v, nc * sizeof *nv);
+		if (!nv) {
+			L->oom = 1;
+			return 1;
+		}
+		L->v = nv;
+		L->cap = nc;
+	}
+	rt_mod *m = &L->v[L->n];
+	m->lo = lo;
+	m->hi = hi;
+	m->bias = info->dlpi_addr;
+	m->tab = NULL;
+	m->path = strdup(name);
+	if (!m->path) {
+		L->oom = 1;
+		return 1;
+	}
+	L->n++;
+	/* the vdso's table is built here, from its image in memory */
+	if (is_vdso)
+		m->tab = rt_utable_from_image((const void *)vdso, img, info->dlpi_addr, lo, hi);
+	return 0;
+}
+
+static int cmp_mod(const void *a, const void *b)
+{
+	const rt_mod *x = a, *y = b;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static bool same_module(const rt_mod *a, const rt_mod *b)
+{
+	return a->lo == b->lo && a->hi == b->hi && a->bias == b->bias && strcmp(a->path, b->path) == 0;
+}
+
+static void free_set(rt_modset *s, const rt_modset *keep)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		bool kept = false;
+		for (size_t j = 0; keep && j < keep->n && !kept; j++)
+			kept = keep->m[j].tab == s->m[i].tab && s->m[i].tab;
+		if (!kept)
+			free(s->m[i].tab);
+		free(s->m[i].path);
+	}
+	free(s);
+}
+
+/* Wait until no reader is in flight; false after about two seconds. */
+static bool grace(void)
+{
+	for (int i = 0; i < 40000; i++) {
+		if (atomic_load(&readers) == 0)
+			return true;
+		if (i < 100)
+			sched_yield();
+		else
+			nanosleep(&(struct timespec){ 0, 50000 }, NULL);
+	}
+	return false;
+}
+
+static int refresh_locked(void)
+{
+	listing L = { .first = 1 };
+	dl_iterate_phdr(on_module, &L);
+	if (L.oom) {
+		for (size_t i = 0; i < L.n; i++) {
+			free(L.v[i].path);
+			free(L.v[i].tab);
+		}
+		free(L.v);
+		return CPROF_ENOMEM;
+	}
+	qsort(L.v, L.n, sizeof *L.v, cmp_mod);
+	/* drop overlaps (should not happen) so the binary search stays sound */
+	size_t w = 0;
+	for (size_t i = 0; i < L.n; i++) {
+		if (w > 0 && L.v[i].lo < L.v[w - 1].hi) {
+			free(L.v[i].path);
+			free(L.v[i].tab);
+			continue;
+		}
+		L.v[w++] = L.v[i];
+	}
+	L.n = w;
+	rt_modset *old = atomic_load(&cur_set);
+	rt_modset *s = malloc(sizeof *s + (L.n ? L.n : 1) * sizeof(rt_mod));
+	if (!s) {
+		for (size_t i = 0; i < L.n; i++) {
+			free(L.v[i].path);
+			free(L.v[i].tab);
+		}
+		free(L.v);
+		return CPROF_ENOMEM;
+	}
+	s->n = L.n;
+	for (size_t i = 0; i < L.n; i++) {
+		rt_mod *m = &s->m[i];
+		*m = L.v[i];
+		if (m->tab)
+			continue;   /* the vdso */
+		for (size_t j = 0; old && j < old->n; j++)
+			if (same_module(&old->m[j], m)) {
+				m->tab = old->m[j].tab;
+				break;
+			}
+		if (!m->tab)
+			m->tab = rt_utable_from_file(m->path, m->bias, m->lo, m->hi);
+	}
+	free(L.v);
+	atomic_store(&cur_set, s);
+	if (old) {
+		/* the old vdso table is replaced by the new one: free it too */
+		if (grace())
+			free_set(old, s);
+	}
+	return 0;
+}
+
+int rt_modules_init(void)
+{
+	pthread_mutex_lock(&refresh_mu);
+	int rc = 0;
+	if (!atomic_load(&cur_set))
+		rc = refresh_locked();
+	pthread_mutex_unlock(&refresh_mu);
+	return rc;
+}
+
+void rt_modules_refresh(void)
+{
+	pthread_mutex_lock(&refresh_mu);
+	(void)refresh_locked();
+	pthread_mutex_unlock(&refresh_mu);
+}
+
+void rt_modules_shutdown(void)
+{
+	pthread_mutex_lock(&refresh_mu);
+	rt_modset *old = atomic_exchange(&cur_set, NULL);
+	if (old && grace())
+		free_set(old, NULL);
+	pthread_mutex_unlock(&refresh_mu);
+}

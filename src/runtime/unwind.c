@@ -1,0 +1,285 @@
+/*
+ * unwind.c - the async-signal-safe stack walker of the runtime (x86-64).
+ *
+ * rt_unwind starts from the interrupted registers in a signal's ucontext
+ * (rip, rsp, rbp) and, frame by frame, looks up the row of the compact
+ * unwind table (unwind_tables.c) covering the pc in the module registry
+ * (modules.c, read inside its grace-period bracket), and applies it:
+ *   RSP/RBP   CFA = rsp|rbp + off; return address at CFA + ra_off; rbp saved
+ *             at CFA + rbp_off or unchanged; the caller's rsp is the CFA
+ *   PLT       CFA = rsp + 8 (+ 8 past the entry's push), return address at CFA - 8
+ *   SIGNAL    __restore_rt: rsp points at the kernel's ucontext; the
+ *             interrupted rip/rsp/rbp are read from it, and that rip is an
+ *             exact pc (not a return address)
+ *   END       the outermost frame (_start, a thread's clone): a clean stop
+ *   UNKNOWN   no usable rule (or no table, or no module: JIT code): frame
+ *             pointers are followed if rbp looks like one on this stack
+ *             (above rsp, aligned, within 8 MiB), else the walk stops,
+ *             marked truncated
+ * Return addresses are looked up at pc - 1 (the call instruction) and are
+ * stored as pc - 1; exact pcs (the first frame, the frame a signal
+ * interrupted) are looked up and stored as they are.  The stack must grow
+ * strictly upwards from frame to frame, except across a signal frame
+ * (sigaltstack).
+ *
+ * Memory reads never fault.  Each thread keeps, in initial-exec TLS, a range
+ * of pages of its own stack already proven readable; a read inside it is a
+ * plain load, a read outside it is done with process_vm_readv on our own pid
+ * (which fails with EFAULT instead of faulting) and, on success, extends the
+ * range when the page is adjacent.  The range is reset when a walk starts
+ * with rsp outside it (a different stack: coroutines, sigaltstack).  If
+ * process_vm_readv is not allowed (seccomp), a write of the bytes to a pipe
+ * (EFAULT on a bad address) is the probe.  No locks, no allocation, errno
+ * saved and restored.
+ */
+#include "rt_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define PAGE 4096u
+#define FP_SPAN (8u << 20)
+
+#define TLS __attribute__((tls_model("initial-exec")))
+static __thread TLS uintptr_t ok_lo, ok_hi;   /* proven-readable stack pages */
+
+static atomic_int probe_mode;   /* 0 unknown, 1 process_vm_readv, 2 pipe, 3 none */
+static int probe_pipe[2] = { -1, -1 };
+static pid_t self_pid;
+
+static bool probe_vm(uintptr_t addr, void *out, size_t n)
+{
+	struct iovec l = { out, n }, r = { (void *)addr, n };
+	return syscall(SYS_process_vm_readv, (long)self_pid, &l, 1L, &r, 1L, 0L) == (long)n;
+}
+
+static bool probe_pipe_rd(uintptr_t addr, void *out, size_t n)
+{
+	if (write(probe_pipe[1], (const void *)addr, n) != (ssize_t)n)
+		return false;
+	char sink[16];
+	(void)!read(probe_pipe[0], sink, n <= sizeof sink ? n : sizeof sink);
+	memcpy(out, (const void *)addr, n);
+	return true;
+}
+
+/* Choose the probe once, outside handlers (rt_modules_init calls it via
+ * rt_unwind's first use too, where it is AS-safe: syscalls only). */
+static int choose_probe(void)
+{
+	int m = atomic_load_explicit(&probe_mode, memory_order_acquire);
+	if (m)
+		return m;
+	self_pid = (pid_t)syscall(SYS_getpid);
+	uintptr_t x = 1, y = 0;
+	if (probe_vm((uintptr_t)&x, &y, sizeof y) && y == 1)
+		m = 1;
+	else if (syscall(SYS_pipe2, probe_pipe, O_CLOEXEC | O_NONBLOCK) == 0)
+		m = 2;
+	else
+		m = 3;
+	atomic_store_explicit(&probe_mode, m, memory_order_release);
+	return m;
+}
+
+/* Pages proven readable during the current walk (committed to ok_lo/ok_hi
+ * only when the walk ends cleanly at the outermost frame, so the cache
+ * holds pages of the live stack only). */
+static __thread TLS uintptr_t walk_lo, walk_hi;
+
+static bool read_word(uintptr_t addr, uintptr_t *out, bool stack)
+{
+	if (addr & 7 || addr > UINTPTR_MAX - 16)
+		return false;
+	if ((addr >= ok_lo && addr + 8 <= ok_hi) || (addr >= walk_lo && addr + 8 <= walk_hi)) {
+		*out = *(const volatile uintptr_t *)addr;
+		return true;
+	}
+	int m = atomic_load_explicit(&probe_mode, memory_order_relaxed);
+	if (m == 0)
+		m = choose_probe();
+	bool ok;
+	if (m == 1) {
+		ok = probe_vm(addr, out, sizeof *out);
+		if (!ok && errno == ESRCH) {   /* a fork's child has another pid */
+			self_pid = (pid_t)syscall(SYS_getpid);
+			ok = probe_vm(addr, out, sizeof *out);
+		}
+	} else if (m == 2) {
+		ok = probe_pipe_rd(addr, out, sizeof *out);
+	} else {
+		return false;
+	}
+	if (!ok || !stack)
+		return ok;
+	uintptr_t page = addr & ~(uintptr_t)(PAGE - 1);
+	if (walk_lo == walk_hi) {
+		walk_lo = page;
+		walk_hi = page + PAGE;
+	} else if (page == walk_hi) {
+		walk_hi += PAGE;
+	} else if (page + PAGE == walk_lo) {
+		walk_lo = page;
+	}
+	return true;
+}
+
+/* Offsets of the saved registers in the kernel's ucontext (same layout as
+ * glibc's ucontext_t up to uc_mcontext.gregs). */
+#define UC_REG(r) (offsetof(ucontext_t, uc_mcontext.gregs) + (size_t)(r) * sizeof(greg_t))
+
+/* The bytes of __restore_rt: mov $15, %rax; syscall. */
+static bool is_sigreturn(uintptr_t pc)
+{
+	uintptr_t w[2];
+	uintptr_t a = pc & ~(uintptr_t)7;
+	if (!read_word(a, &w[0], false) || !read_word(a + 8, &w[1], false))
+		return false;
+	static const unsigned char code[9] = { 0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05 };
+	const unsigned char *b = (const unsigned char *)w + (pc - a);
+	return pc - a <= 7 && memcmp(b, code, sizeof code) == 0;
+}
+
+typedef struct regs {
+	uintptr_t pc, sp, fp;
+	bool exact;
+} regs;
+
+enum { STEP_OK, STEP_END, STEP_FAIL };
+
+static int step_signal(regs *r)
+{
+	uintptr_t pc, sp, fp;
+	if (!read_word(r->sp + UC_REG(REG_RIP), &pc, true) || !read_word(r->sp + UC_REG(REG_RSP), &sp, true) ||
+	    !read_word(r->sp + UC_REG(REG_RBP), &fp, true))
+		return STEP_FAIL;
+	r->pc = pc;
+	r->sp = sp;
+	r->fp = fp;
+	r->exact = true;
+	return pc ? STEP_OK : STEP_END;
+}
+
+static int step_fp(regs *r)
+{
+	uintptr_t fp = r->fp, ra, next;
+	if (fp < r->sp || fp - r->sp > FP_SPAN || (fp & 7))
+		return STEP_FAIL;
+	if (!read_word(fp, &next, true) || !read_word(fp + 8, &ra, true))
+		return STEP_FAIL;
+	if (ra < PAGE)
+		return ra == 0 && next == 0 ? STEP_END : STEP_FAIL;
+	r->pc = ra;
+	r->sp = fp + 16;
+	r->fp = next;
+	r->exact = false;
+	return STEP_OK;
+}
+
+static int step(regs *r)
+{
+	uintptr_t look = r->exact ? r->pc : r->pc - 1;
+	bool known;
+	const rt_utable *t = rt_modules_find(look, &known);
+	const rt_urow *row = t ? rt_utable_find(t, look) : NULL;
+	if (!row) {
+		if (is_sigreturn(r->pc))
+			return step_signal(r);
+		return step_fp(r);
+	}
+	uintptr_t cfa;
+	switch (row->kind) {
+	case RT_ROW_END:
+		return STEP_END;
+	case RT_ROW_SIGNAL:
+		return step_signal(r);
+	case RT_ROW_PLT:
+		cfa = r->sp + 8 + (((r->pc & 15) >= (uintptr_t)row->cfa_off) ? 8 : 0);
+		break;
+	case RT_ROW_RSP:
+		cfa = r->sp + (uintptr_t)(intptr_t)row->cfa_off;
+		break;
+	case RT_ROW_RBP:
+		cfa = r->fp + (uintptr_t)(intptr_t)row->cfa_off;
+		break;
+	default:
+		if (is_sigreturn(r->pc))
+			return step_signal(r);
+		return step_fp(r);
+	}
+	uintptr_t ra, fp = r->fp;
+	int16_t ra_off = row->kind == RT_ROW_PLT ? -8 : row->ra_off;
+	if (!read_word(cfa + (uintptr_t)(intptr_t)ra_off, &ra, true))
+		return STEP_FAIL;
+	if (row->kind != RT_ROW_PLT) {
+		if (row->rbp_rule == RT_RBP_AT) {
+			if (!read_word(cfa + (uintptr_t)(intptr_t)row->rbp_off, &fp, true))
+				return STEP_FAIL;
+		} else if (row->rbp_rule == RT_RBP_UNDEF) {
+			fp = 0;
+		}
+	}
+	if (ra == 0)
+		return STEP_END;
+	if (cfa <= r->sp)
+		return STEP_FAIL;
+	r->pc = ra;
+	r->sp = cfa;
+	r->fp = fp;
+	r->exact = false;
+	return STEP_OK;
+}
+
+int rt_unwind(const ucontext_t *uc, uintptr_t *pcs, int max, bool *truncated)
+{
+	*truncated = false;
+	if (!uc || max <= 0)
+		return 0;
+	int saved = errno;
+	regs r = {
+		.pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP],
+		.sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP],
+		.fp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP],
+		.exact = true,
+	};
+	if (r.sp < ok_lo || r.sp >= ok_hi)
+		ok_lo = ok_hi = 0;
+	walk_lo = walk_hi = 0;
+	rt_modules_enter();
+	int n = 0;
+	pcs[n++] = r.pc;
+	for (;;) {
+		if (n >= max) {
+			*truncated = true;
+			break;
+		}
+		uintptr_t osp = r.sp;
+		int s = step(&r);
+		if (s == STEP_END) {
+			/* every page read lies in the live stack: remember them */
+			if (walk_lo != walk_hi) {
+				if (ok_lo == ok_hi || walk_lo > ok_hi || walk_hi < ok_lo) {
+					ok_lo = walk_lo;
+					ok_hi = walk_hi;
+				} else {
+					ok_lo = walk_lo < ok_lo ? walk_lo : ok_lo;
+					ok_hi = walk_hi > ok_hi ? walk_hi : ok_hi;
+				}
+			}
+			break;
+		}
+		if (s == STEP_FAIL || r.pc < PAGE || (!r.exact && r.sp <= osp)) {
+			*truncated = true;
+			break;
+		}
+		pcs[n++] = r.exact ? r.pc : r.pc - 1;
+	}
+	rt_modules_leave();
+	errno = saved;
+	return n;
+}

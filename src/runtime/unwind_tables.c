@@ -1,0 +1,360 @@
+/*
+ * unwind_tables.c - compact unwind tables for one module (x86-64), built
+ * outside signal handlers from the module's .eh_frame (libdw's CFI
+ * interpreter computes the rules; we only flatten them).
+ *
+ * The FDEs are found through .eh_frame_hdr's sorted search table (one
+ * (initial location, FDE) pair each).  For each FDE, we ask libdw for the
+ * row at its start (dwarf_cfi_addrframe), which also gives the row's
+ * [start, end); then the row at end, and so on until the next FDE's start or
+ * until no FDE covers the address (a gap: an RT_ROW_UNKNOWN row).  Each row
+ * is reduced to the only rules the handler can follow cheaply: CFA = rsp or
+ * rbp + offset, return address and rbp saved at CFA-relative offsets (or rbp
+ * unchanged / undefined).  Three special shapes are recognised: the PLT's
+ * CFA expression (rsp + 8, + 8 more past a threshold in each 16-byte entry),
+ * signal frames (the CIE's 'S' augmentation: __restore_rt), and the
+ * outermost frame (return address undefined: _start, clone's child).  Any
+ * other rule (an expression, a register other than rsp/rbp, offsets that do
+ * not fit) makes the row RT_ROW_UNKNOWN, where the unwinder stops or falls
+ * back to frame pointers.  Adjacent rows with equal rules are merged.
+ *
+ * Invariants of a built table: rows sorted by start, starts strictly
+ * increasing, every start < hi - lo; the table is one allocation, immutable,
+ * so a signal handler can binary-search it without locks.
+ */
+#include "rt_int.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Bound on rows for hostile inputs (a real libc has ~30k). */
+#define MAX_ROWS (1u << 24)
+
+typedef struct rowvec {
+	rt_urow *v;
+	size_t n, cap;
+	int oom;
+} rowvec;
+
+static void push(rowvec *rv, const rt_urow *r)
+{
+	if (rv->oom)
+		return;
+	if (rv->n > 0) {
+		rt_urow *p = &rv->v[rv->n - 1];
+		if (r->start <= p->start) {
+			/* overlapping FDEs: keep the first, drop what goes backwards */
+			return;
+		}
+		if (p->kind == r->kind && p->cfa_off == r->cfa_off && p->ra_off == r->ra_off &&
+		    p->rbp_off == r->rbp_off && p->rbp_rule == r->rbp_rule)
+			return;
+	}
+	if (rv->n == rv->cap) {
+		size_t nc = rv->cap ? rv->cap * 2 : 256;
+		if (nc > MAX_ROWS) {
+			rv->oom = 1;
+			return;
+		}
+		rt_urow *nv = realloc(rv->v, nc * sizeof *nv);
+		if (!nv) {
+			rv->oom = 1;
+			return;
+		}
+		rv->v = nv;
+		rv->cap = nc;
+	}
+	rv->v[rv->n++] = *r;
+}
+
+/* CFA+off location of a register, from libdw's description; false when the
+ * rule is anything else. */
+static bool cfa_offset_rule(const Dwarf_Op *ops, size_t nops, int64_t *off)
+{
+	if (nops < 1 || ops[0].atom != DW_OP_call_frame_cfa)
+		return false;
+	if (nops == 1) {
+		*off = 0;
+		return true;
+	}
+	if (nops == 2 && ops[1].atom == DW_OP_plus_uconst) {
+		*off = (int64_t)ops[1].number;
+		return true;
+	}
+	if (nops == 3 && (ops[1].atom == DW_OP_consts || ops[1].atom == DW_OP_constu) &&
+	    ops[2].atom == DW_OP_plus) {
+		*off = (int64_t)ops[1].number;
+		return true;
+	}
+	return false;
+}
+
+/* The PLT's CFA: rsp + 8 + ((rip & 15) >= N) << 3.  Returns N or -1. */
+static int plt_rule(const Dwarf_Op *o, size_t n)
+{
+	if (n != 9 || o[0].atom != DW_OP_breg7 || o[0].number != 8 || o[1].atom != DW_OP_breg16 ||
+	    o[1].number != 0 || o[2].atom != DW_OP_lit15 || o[3].atom != DW_OP_and ||
+	    o[4].atom < DW_OP_lit0 || o[4].atom > DW_OP_lit31 || o[5].atom != DW_OP_ge ||
+	    o[6].atom != DW_OP_lit3 || o[7].atom != DW_OP_shl || o[8].atom != DW_OP_plus)
+		return -1;
+	return o[4].atom - DW_OP_lit0;
+}
+
+/* Reduce one libdw row to a compact row (start filled by the caller). */
+static void reduce(Dwarf_Frame *fr, bool signalp, rt_urow *r)
+{
+	memset(r, 0, sizeof *r);
+	r->kind = RT_ROW_UNKNOWN;
+	if (signalp) {
+		r->kind = RT_ROW_SIGNAL;
+		return;
+	}
+	Dwarf_Op *ops, mem[3];
+	size_t nops;
+	if (dwarf_frame_register(fr, 16, mem, &ops, &nops) != 0)
+		return;
+	if (nops == 0 && ops == mem) {
+		r->kind = RT_ROW_END;   /* return address undefined: outermost */
+		return;
+	}
+	int64_t ra_off;
+	if (!cfa_offset_rule(ops, nops, &ra_off) || ra_off < INT16_MIN || ra_off > INT16_MAX)
+		return;
+	r->ra_off = (int16_t)ra_off;
+	if (dwarf_frame_register(fr, 6, mem, &ops, &nops) != 0)
+		return;
+	if (nops == 0) {
+		r->rbp_rule = ops == NULL ? RT_RBP_SAME : RT_RBP_UNDEF;
+	} else {
+		int64_t o;
+		if (!cfa_offset_rule(ops, nops, &o) || o < INT16_MIN || o > INT16_MAX)
+			return;
+		r->rbp_rule = RT_RBP_AT;
+		r->rbp_off = (int16_t)o;
+	}
+	if (dwarf_frame_cfa(fr, &ops, &nops) != 0 || nops == 0)
+		return;
+	/* register + offset: libdw gives DW_OP_bregx reg, off (or bregN off) */
+	int reg = -1;
+	int64_t o = 0;
+	if (nops == 1 && ops[0].atom == DW_OP_bregx) {
+		reg = ops[0].number <= 16 ? (int)ops[0].number : -1;
+		o = (int64_t)ops[0].number2;
+	} else if (nops == 1 && (ops[0].atom == DW_OP_breg7 || ops[0].atom == DW_OP_breg6)) {
+		reg = ops[0].atom - DW_OP_breg0;
+		o = (int64_t)ops[0].number;
+	}
+	if (reg == 6 || reg == 7) {
+		if (o < INT32_MIN || o > INT32_MAX)
+			return;
+		r->cfa_off = (int32_t)o;
+		r->kind = reg == 7 ? RT_ROW_RSP : RT_ROW_RBP;
+		return;
+	}
+	int thr = plt_rule(ops, nops);
+	if (thr >= 0 && ra_off == -8) {
+		r->kind = RT_ROW_PLT;
+		r->cfa_off = thr;
+	}
+}
+
+/* Read one pointer encoded as in .eh_frame_hdr (the encodings linkers emit). */
+static bool read_enc(const uint8_t **pp, const uint8_t *end, uint8_t enc, uint64_t pcrel,
+		     uint64_t datarel, uint64_t *out)
+{
+	const uint8_t *p = *pp;
+	uint64_t v;
+	switch (enc & 0x0f) {
+	case 0x03: { uint32_t x; if (end - p < 4) return false; memcpy(&x, p, 4); v = x; p += 4; break; }
+	case 0x0b: { int32_t x; if (end - p < 4) return false; memcpy(&x, p, 4); v = (uint64_t)(int64_t)x; p += 4; break; }
+	case 0x04: case 0x0c: case 0x00:
+		if (end - p < 8) return false;
+		memcpy(&v, p, 8);
+		p += 8;
+		break;
+	default:
+		return false;
+	}
+	switch (enc & 0x70) {
+	case 0x00: break;
+	case 0x10: v += pcrel; break;
+	case 0x30: v += datarel; break;
+	default: return false;
+	}
+	*pp = p;
+	*out = v;
+	return true;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* FDE initial locations (link-time addresses) from .eh_frame_hdr, sorted. */
+static uint64_t *fde_starts(Elf *elf, size_t *n)
+{
+	*n = 0;
+	size_t shstrndx;
+	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return NULL;
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(elf, scn)) != NULL) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (!name || strcmp(name, ".eh_frame_hdr") != 0 || sh.sh_type == SHT_NOBITS)
+			continue;
+		Elf_Data *d = elf_getdata(scn, NULL);
+		if (!d || !d->d_buf || d->d_size < 4)
+			return NULL;
+		const uint8_t *b = d->d_buf, *p = b + 4, *end = b + d->d_size;
+		if (b[0] != 1)
+			return NULL;
+		uint64_t base = sh.sh_addr, ehf, cnt;
+		if (!read_enc(&p, end, b[1], base + (uint64_t)(p - b), base, &ehf) ||
+		    !read_enc(&p, end, b[2], base + (uint64_t)(p - b), base, &cnt))
+			return NULL;
+		uint8_t tenc = b[3];
+		if (tenc != 0x3b || cnt == 0 || cnt > (uint64_t)(end - p) / 8)
+			return NULL;
+		uint64_t *v = malloc(cnt * sizeof *v);
+		if (!v)
+			return NULL;
+		for (uint64_t i = 0; i < cnt; i++) {
+			uint64_t loc, fde;
+			if (!read_enc(&p, end, tenc, 0, base, &loc) || !read_enc(&p, end, tenc, 0, base, &fde)) {
+				free(v);
+				return NULL;
+			}
+			v[i] = loc;
+		}
+		qsort(v, cnt, sizeof *v, cmp_u64);
+		*n = cnt;
+		return v;
+	}
+	return NULL;
+}
+
+static rt_utable *build(Elf *elf, uintptr_t bias, uintptr_t lo, uintptr_t hi)
+{
+	if (hi <= lo || hi - lo > UINT32_MAX)
+		return NULL;
+	size_t nf;
+	uint64_t *starts = fde_starts(elf, &nf);
+	if (!starts)
+		return NULL;
+	Dwarf_CFI *cfi = dwarf_getcfi_elf(elf);
+	if (!cfi) {
+		free(starts);
+		return NULL;
+	}
+	rowvec rv = { 0 };
+	/* link-time range of the module's code */
+	uint64_t llo = lo - bias, lhi = hi - bias;
+	rt_urow gap = { .kind = RT_ROW_UNKNOWN };
+	for (size_t i = 0; i < nf && !rv.oom; i++) {
+		uint64_t a = starts[i];
+		uint64_t stop = i + 1 < nf ? starts[i + 1] : lhi;
+		if (a < llo || a >= lhi)
+			continue;
+		if (stop > lhi)
+			stop = lhi;
+		size_t guard = 0;
+		while (a < stop && !rv.oom && guard++ < 1000000) {
+			Dwarf_Frame *fr;
+			if (dwarf_cfi_addrframe(cfi, a, &fr) != 0)
+				break;
+			Dwarf_Addr s, e;
+			bool sig;
+			if (dwarf_frame_info(fr, &s, &e, &sig) < 0 || e <= a) {
+				free(fr);
+				break;
+			}
+			rt_urow r;
+			reduce(fr, sig, &r);
+			free(fr);
+			r.start = (uint32_t)(a - llo);
+			push(&rv, &r);
+			a = e;
+		}
+		if (a < stop && a >= llo && a < lhi) {
+			gap.start = (uint32_t)(a - llo);
+			push(&rv, &gap);
+		}
+	}
+	dwarf_cfi_end(cfi);
+	free(starts);
+	if (rv.oom || rv.n == 0) {
+		free(rv.v);
+		return NULL;
+	}
+	rt_utable *t = malloc(sizeof *t + rv.n * sizeof(rt_urow));
+	if (t) {
+		t->lo = lo;
+		t->hi = hi;
+		t->nrows = rv.n;
+		memcpy(t->rows, rv.v, rv.n * sizeof(rt_urow));
+	}
+	free(rv.v);
+	return t;
+}
+
+rt_utable *rt_utable_from_file(const char *path, uintptr_t bias, uintptr_t lo, uintptr_t hi)
+{
+	elf_version(EV_CURRENT);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	rt_utable *t = elf ? build(elf, bias, lo, hi) : NULL;
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return t;
+}
+
+rt_utable *rt_utable_from_image(const void *img, size_t size, uintptr_t bias, uintptr_t lo,
+				uintptr_t hi)
+{
+	elf_version(EV_CURRENT);
+	/* libelf may write to the image it is given: hand it a private copy */
+	char *copy = malloc(size ? size : 1);
+	if (!copy)
+		return NULL;
+	memcpy(copy, img, size);
+	Elf *elf = elf_memory(copy, size);
+	rt_utable *t = elf ? build(elf, bias, lo, hi) : NULL;
+	if (elf)
+		elf_end(elf);
+	free(copy);
+	return t;
+}
+
+size_t rt_utable_bytes(const rt_utable *t)
+{
+	return t ? sizeof *t + t->nrows * sizeof(rt_urow) : 0;
+}
+
+const rt_urow *rt_utable_find(const rt_utable *t, uintptr_t addr)
+{
+	if (!t || addr < t->lo || addr >= t->hi)
+		return NULL;
+	uint32_t off = (uint32_t)(addr - t->lo);
+	size_t lo = 0, hi = t->nrows;   /* first row with start > off */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->rows[mid].start <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? &t->rows[lo - 1] : NULL;
+}
