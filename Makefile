@@ -70,7 +70,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 # The runtime (src/runtime): libcprof.so for LD_PRELOAD, libcprof.a to link.
 RT_SRC     := $(wildcard src/runtime/*.c)
 RT_OBJ     := $(RT_SRC:%.c=$(B)/obj/%.o)
-RT_LIBS    := $(shell pkg-config --libs zlib libpcre2-8 libdw libelf 2>/dev/null || echo -lz -lpcre2-8 -ldw -lelf) -lpthread -ldl -lm
+RT_LIBS    := $(shell pkg-config --libs zlib libpcre2-8 libdw libelf 2>/dev/null || echo -lz -lpcre2-8 -ldw -lelf) -lpthread -ldl -lm -lstdc++
 RT_A       := $(if $(RT_SRC),$(B)/libcprof.a)
 RT_TARGETS := $(if $(RT_SRC),$(B)/libcprof.so $(B)/libcprof.a)
 FUZZ_BIN   := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
