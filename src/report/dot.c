@@ -603,26 +603,34 @@ static void add_edge(cpr_ctx *c, FILE *f, const cpr_graph *g, uint32_t ei, uint3
 
 /* ---- the DOT document ------------------------------------------------------- */
 
-static const char *graph_title(const cpr_ctx *c)
+/* The graph's title: -title, else the base name of the main binary (pprof
+ * sets it from the first mapping).  buf holds a base name with its
+ * trailing slashes dropped. */
+static const char *graph_title(const cpr_ctx *c, char *buf, size_t n)
 {
 	if (c->o->title && *c->o->title)
 		return c->o->title;
 	const cprof_profile *p = c->p;
-	if (p->mappings.n > 0 && p->mappings.v[0].file) {
-		const char *s = cprof_s(p, p->mappings.v[0].file), *b = strrchr(s, '/');
-		if (b && b[1])
-			return b + 1;
-		if (!b)
-			return s;
-		return s;     /* Go's Base of "/x/" is "x"; such a mapping name is unlikely */
-	}
-	return "";
+	if (p->mappings.n == 0 || !p->mappings.v[0].file)
+		return "";
+	const char *s = cprof_s(p, p->mappings.v[0].file);
+	size_t len = strlen(s);
+	while (len > 1 && s[len - 1] == '/')
+		len--;
+	size_t start = len;
+	while (start > 0 && s[start - 1] != '/')
+		start--;
+	if (start == len)       /* "/" */
+		start = len - 1;
+	snprintf(buf, n, "%.*s", (int)(len - start), s + start);
+	return buf;
 }
 
 /* ComposeDot into f. */
 static int compose(cpr_ctx *c, const cpr_graph *g, FILE *f)
 {
-	const char *title = graph_title(c);
+	char tbuf[256];
+	const char *title = graph_title(c, tbuf, sizeof tbuf);
 	fputs("digraph \"", f);
 	put_escaped_str(f, *title ? title : "unnamed");
 	fputs("\" {\n", f);
