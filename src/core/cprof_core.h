@@ -379,8 +379,9 @@ typedef struct cprof_symopts {
 	 * NULL: $CPROF_BINARY_PATH then $PPROF_BINARY_PATH, or when both are
 	 * unset $HOME/pprof/binaries. */
 	const char *search_path;
-	/* Warnings (pprof's wording, one line each, no newline); NULL writes
-	 * them to stderr. */
+	/* Warnings in pprof's wording, one call each, without a trailing
+	 * newline (pprof's hint about PPROF_BINARY_PATH is two lines in one
+	 * call); NULL writes them to stderr. */
 	void (*warn)(void *ctx, const char *msg);
 	void *warn_ctx;
 } cprof_symopts;
