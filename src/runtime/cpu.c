@@ -17,10 +17,17 @@
  * consumer.  No locks, no allocation, errno preserved; a full ring or an
  * empty unwind is counted in rt_stats_g, never waited on.  The ring is
  * mmap'd once and kept for the life of the process.
+ *
+ * SIGPROF belongs to the program when it wants it: a handler already there
+ * at start makes start fail (CPROF_ERR_SIGNAL); sigaction and signal are
+ * interposed so that a program installing its own SIGPROF action later
+ * first stops our timers (for good, said once on stderr) and never
+ * receives one of our signals.
  */
 #include "rt_int.h"
 #include "cprof.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -160,8 +167,74 @@ out:
 	errno = saved;
 }
 
+/* ---- SIGPROF ownership ------------------------------------------------------ */
+
+typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
+typedef sighandler_t (*signal_fn)(int, sighandler_t);
+static sigaction_fn real_sigaction;
+static signal_fn real_signal;
+static _Atomic int sigprof_installed, sigprof_yielded;
+
+static void resolve(void)
+{
+	if (!real_sigaction)
+		real_sigaction = (sigaction_fn)dlsym(RTLD_NEXT, "sigaction");
+	if (!real_signal)
+		real_signal = (signal_fn)dlsym(RTLD_NEXT, "signal");
+}
+
+/* The program installs its own SIGPROF action: profiling stops for good
+ * (before its handler can see one of our signals) and says so once. */
+static void yield_sigprof(void)
+{
+	if (!atomic_load(&sigprof_installed) || atomic_exchange(&sigprof_yielded, 1))
+		return;
+	int e = errno;
+	bool was_on = atomic_exchange(&rt_cpu_on, 0);
+	rt_threads_timers_stop();
+	if (was_on) {
+		static const char msg[] = "cprof: the program installs its own SIGPROF handler: "
+					  "CPU profiling stopped, samples so far are kept\n";
+		ssize_t w = write(2, msg, sizeof msg - 1);
+		(void)w;
+	}
+	errno = e;
+}
+
+__attribute__((visibility("default")))
+int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	resolve();
+	if (sig == SIGPROF && act &&
+	    !((act->sa_flags & SA_SIGINFO) && act->sa_sigaction == on_sigprof))
+		yield_sigprof();
+	if (!real_sigaction) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return real_sigaction(sig, act, old);
+}
+
+__attribute__((visibility("default")))
+sighandler_t signal(int sig, sighandler_t h)
+{
+	resolve();
+	if (sig == SIGPROF)
+		yield_sigprof();
+	if (!real_signal) {
+		errno = ENOSYS;
+		return SIG_ERR;
+	}
+	return real_signal(sig, h);
+}
+
 int rt_sigprof_install(void)
 {
+	resolve();
+	if (atomic_load(&sigprof_yielded)) {
+		rt_set_error("the program has its own SIGPROF handler: cpu profiling disabled");
+		return CPROF_ERR_SIGNAL;
+	}
 	struct sigaction old, sa;
 	if (sigaction(SIGPROF, NULL, &old) != 0)
 		return CPROF_ERR_SYSTEM;
@@ -181,6 +254,7 @@ int rt_sigprof_install(void)
 	sigfillset(&sa.sa_mask);
 	if (sigaction(SIGPROF, &sa, NULL) != 0)
 		return CPROF_ERR_SYSTEM;
+	atomic_store(&sigprof_installed, 1);
 	return 0;
 }
 

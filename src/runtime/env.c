@@ -37,7 +37,7 @@ static const int fatal_sigs[] = { SIGTERM, SIGINT, SIGHUP };
 
 static void at_exit(void)
 {
-	if (getpid() != owner_pid || !cprof_cpu_running())
+	if (getpid() != owner_pid || rt_api_out_fd() < 0)
 		return;
 	int e = errno;
 	int rc = cprof_cpu_stop();
@@ -50,7 +50,7 @@ static void at_exit(void)
 static void on_fatal(int sig)
 {
 	int e = errno;
-	if (getpid() == owner_pid && cprof_cpu_running()) {
+	if (getpid() == owner_pid) {
 		int fd = rt_api_out_fd();
 		if (fd >= 0)
 			rt_collector_exit_write(fd, 5000);

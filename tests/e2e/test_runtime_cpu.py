@@ -1,0 +1,235 @@
+"""libcprof's CPU profiler on real programs (tests/runtime/cpu/*.c, built with
+gcc): preloaded with CPROF_CPU_PROFILE, or linked with libcprof.a and driven
+through include/cprof.h.  Profiles are read back with cprof and with
+`go tool pprof`.  Bounds on shares and totals are loose on purpose (the
+machine may be loaded; no timing is asserted): they catch gross errors such
+as a lost thread, a wrong weight or a wrong function."""
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+
+import pytest
+
+from conftest import ROOT, have_go
+
+SRC = os.path.join(ROOT, "tests", "runtime", "cpu")
+LIB = os.path.join(ROOT, "build", "libcprof.so")
+
+
+@pytest.fixture(scope="module")
+def progs(tmp_path_factory):
+    """The test programs, compiled once; the runtime libraries made."""
+    subprocess.run(["make", "-s", "-C", ROOT, "build/libcprof.so", "build/libcprof.a",
+                    "build/libcprofcore.a"], check=True, capture_output=True, timeout=600)
+    d = tmp_path_factory.mktemp("rtcpu")
+    out = {}
+    for name in ("shares", "own_sigprof", "forker"):
+        exe = str(d / name)
+        subprocess.run(["gcc", "-O2", "-g", "-o", exe, os.path.join(SRC, name + ".c"),
+                        "-lpthread"], check=True)
+        out[name] = exe
+    exe = str(d / "shares_api")
+    libs = subprocess.run(["pkg-config", "--libs", "libdw", "libelf", "zlib", "libpcre2-8"],
+                          capture_output=True, text=True, check=True).stdout.split()
+    subprocess.run(["gcc", "-DWITH_API", "-O2", "-g", "-I", os.path.join(ROOT, "include"),
+                    "-o", exe, os.path.join(SRC, "shares.c"),
+                    os.path.join(ROOT, "build", "libcprof.a"),
+                    os.path.join(ROOT, "build", "libcprofcore.a"),
+                    *libs, "-lstdc++", "-lpthread", "-ldl", "-lm"], check=True)
+    out["shares_api"] = exe
+    return out
+
+
+def run_preloaded(args, prof, extra_env=None, timeout=120):
+    env = dict(os.environ, LD_PRELOAD=LIB, CPROF_CPU_PROFILE=str(prof))
+    for k in ("CPROF_CPU_HZ", "CPROF_CPU_PID", "CPROF_CPU_FOLLOW", "CPROF_CPU_PROFILE_PID"):
+        env.pop(k, None)
+    env.update(extra_env or {})
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return p, cpu
+
+
+def top_rows(cprof, prof):
+    """{function: (flat seconds, cum seconds)} from cprof -top -unit=s."""
+    r = cprof("-top", "-unit=s", str(prof))
+    assert r.returncode == 0, r.stderr
+    rows = {}
+    for line in r.stdout.splitlines():
+        m = re.match(r"\s*([\d.]+)s?\s+[\d.]+%\s+[\d.]+%\s+([\d.]+)s?\s+[\d.]+%\s+(.*)$", line)
+        if m:
+            rows[m.group(3).strip()] = (float(m.group(1)), float(m.group(2)))
+    return rows, r.stdout
+
+
+def total_seconds(text):
+    m = re.search(r"Total samples = ([\d.]+)(ms|s|us)", text)
+    assert m, text
+    v = float(m.group(1))
+    return v / 1000 if m.group(2) == "ms" else v / 1e6 if m.group(2) == "us" else v
+
+
+@pytest.mark.parametrize("nthreads", [1, 3])
+def test_preloaded_shares_threads_and_total(cprof, progs, tmp_path, nthreads):
+    prof = tmp_path / "cpu.pb.gz"
+    p, cpu = run_preloaded([progs["shares"], str(nthreads), "0.8"], prof)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == ""
+    rows, text = top_rows(cprof, prof)
+    a = rows["burn_a"][0]
+    b = rows["burn_b"][0]
+    c = rows["step_c (inline)"][0]
+    tot = total_seconds(text)
+    # 60/30/10 in flat time; wide bounds: a few hundred samples
+    assert 0.45 < a / tot < 0.75, text
+    assert 0.18 < b / tot < 0.42, text
+    assert 0.03 < c / tot < 0.20, text
+    # the inline frame's caller gets it as cumulative time
+    assert rows["burn_c"][1] >= c
+    # total sampled CPU against the process's CPU time (rusage)
+    assert 0.6 * cpu < tot < 1.25 * cpu, (tot, cpu, text)
+    assert tot > 0.6 * 0.8 * nthreads
+    # one label per thread, each with its share
+    tags = cprof("-tags", str(prof)).stdout
+    for i in range(nthreads):
+        assert re.search(r": worker-%d\b" % i, tags), tags
+
+
+def test_profile_contents_raw(cprof, progs, tmp_path):
+    prof = tmp_path / "cpu.pb.gz"
+    p, _ = run_preloaded([progs["shares"], "1", "0.3"], prof)
+    assert p.returncode == 0, p.stderr
+    raw = cprof("-raw", str(prof)).stdout
+    assert "PeriodType: cpu nanoseconds" in raw
+    assert "Period: 10000000" in raw
+    assert re.search(r"samples/count cpu/nanoseconds", raw), raw
+    # the executable's mapping comes first, with its build ID and offset
+    mappings = raw[raw.index("Mappings"):]
+    first = mappings.splitlines()[1]
+    assert progs["shares"] in first, mappings
+    bid = subprocess.run(["readelf", "-n", progs["shares"]], capture_output=True,
+                         text=True).stdout
+    m = re.search(r"Build ID: ([0-9a-f]+)", bid)
+    assert m and m.group(1) in first, (first, bid)
+    # file and line of the inlined frame
+    r = cprof("-traces", "-lines", str(prof)).stdout
+    assert re.search(r"step_c .*shares\.c:\d+ \(inline\)", r) or \
+        re.search(r"step_c shares\.c:\d+", r) or "shares.c" in r, r
+
+
+@pytest.mark.skipif(not have_go(), reason="go tool pprof is not installed")
+def test_go_pprof_reads_it_the_same(cprof, progs, tmp_path):
+    prof = tmp_path / "cpu.pb.gz"
+    p, _ = run_preloaded([progs["shares"], "2", "0.3"], prof)
+    assert p.returncode == 0, p.stderr
+    for fmt in ("-top", "-traces", "-tags"):
+        ours = cprof(fmt, str(prof))
+        go = subprocess.run(["go", "tool", "pprof", fmt, str(prof)], capture_output=True,
+                            text=True, env=dict(os.environ, TZ="UTC"), timeout=300)
+        assert go.returncode == 0, go.stderr
+        assert ours.stdout == go.stdout, fmt
+
+
+@pytest.mark.parametrize("how,rc", [("return", 0), ("exit", 0),
+                                    ("sigterm", -signal.SIGTERM),
+                                    ("sigint", -signal.SIGINT)])
+def test_written_at_exit(cprof, progs, tmp_path, how, rc):
+    prof = tmp_path / "cpu.pb.gz"
+    p, _ = run_preloaded([progs["shares"], "1", "0.3", how], prof)
+    # the program still dies by its signal
+    assert p.returncode == rc, p.stderr
+    rows, text = top_rows(cprof, prof)
+    assert "burn_a" in rows, text
+    assert total_seconds(text) > 0.1
+
+
+def test_program_handler_for_sigterm_is_kept(progs, tmp_path):
+    """A program that ignores SIGTERM keeps ignoring it."""
+    prof = tmp_path / "cpu.pb.gz"
+    code = ("import signal,os,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "os.kill(os.getpid(), signal.SIGTERM); print('alive')")
+    p, _ = run_preloaded(["python3", "-c", code], prof)
+    assert p.returncode == 0 and p.stdout.strip() == "alive", p.stderr
+
+
+def test_api_linked_static(cprof, progs, tmp_path):
+    prof = tmp_path / "api.pb.gz"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CPROF_")}
+    p = subprocess.run([progs["shares_api"], "2", "0.3", "api", str(prof)], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "second start: -20 cpu profiling already in use" in p.stdout
+    assert "set_rate while running: -20" in p.stdout
+    assert "second stop: -21" in p.stdout
+    rows, text = top_rows(cprof, prof)
+    assert "burn_a" in rows and "burn_b" in rows, text
+
+
+def test_hz_1000(cprof, progs, tmp_path):
+    prof = tmp_path / "cpu.pb.gz"
+    p, cpu = run_preloaded([progs["shares"], "1", "0.5"], prof, {"CPROF_CPU_HZ": "1000"})
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    raw = cprof("-raw", str(prof)).stdout
+    assert "Period: 1000000" in raw
+    n = sum(int(m) for m in re.findall(r"^\s+(\d+)\s+\d+:", raw, re.M))
+    # ~500 samples of 1 ms for 0.5 s of CPU (100 Hz would give ~50)
+    assert n > 250, raw[:2000]
+    _, text = top_rows(cprof, prof)
+    assert 0.6 * cpu < total_seconds(text) < 1.25 * cpu
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "100000", "12x"])
+def test_hz_bad_value_reported_once_and_ignored(cprof, progs, tmp_path, value):
+    prof = tmp_path / "cpu.pb.gz"
+    p, _ = run_preloaded([progs["shares"], "1", "0.2"], prof, {"CPROF_CPU_HZ": value})
+    assert p.returncode == 0
+    assert p.stderr.count("CPROF_CPU_HZ") == 1, p.stderr
+    assert "Period: 10000000" in cprof("-raw", str(prof)).stdout
+
+
+def test_bad_profile_path_reported(progs, tmp_path):
+    p, _ = run_preloaded([progs["shares"], "1", "0.05"], tmp_path / "no" / "such" / "f")
+    assert p.returncode == 0
+    assert p.stderr.count("cprof:") == 1 and "no/such/f" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("mode", ["sigaction", "signal"])
+def test_program_sigprof_handler_not_stolen(cprof, progs, tmp_path, mode):
+    prof = tmp_path / "cpu.pb.gz"
+    p, _ = run_preloaded([progs["own_sigprof"], mode], prof)
+    # its handler saw its own itimer signals and none of the runtime's
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "foreign: 0" in p.stdout
+    assert p.stderr.count("own SIGPROF handler") == 1, p.stderr
+    assert cprof("-top", str(prof)).returncode == 0
+
+
+def test_fork_children_keep_working(cprof, progs, tmp_path):
+    prof = tmp_path / "cpu.pb.gz"
+    p, _ = run_preloaded([progs["forker"]], prof)
+    assert p.returncode == 0 and "forker ok" in p.stdout, p.stdout + p.stderr
+    rows, text = top_rows(cprof, prof)
+    assert "parent_work" in rows, text
+    # children wrote nothing anywhere
+    assert sorted(os.listdir(tmp_path)) == ["cpu.pb.gz"]
+
+
+def test_spawned_children_do_not_write_or_inherit(cprof, tmp_path):
+    """python3 (profiled) runs ls through posix_spawn/vfork: ls neither
+    profiles nor overwrites the parent's file, and does not inherit its
+    descriptor."""
+    prof = tmp_path / "cpu.pb.gz"
+    code = ("import subprocess,sys; "
+            "print(subprocess.run(['ls','-l','/proc/self/fd/'],capture_output=True,"
+            "text=True).stdout); sum(i*i for i in range(2000000))")
+    p, _ = run_preloaded(["python3", "-c", code], prof)
+    assert p.returncode == 0, p.stderr
+    assert str(prof) not in p.stdout, p.stdout
+    assert "cpu.pb.gz" not in p.stdout
+    r = cprof("-top", str(prof))
+    assert r.returncode == 0 and "python" in r.stdout.splitlines()[0].lower(), r.stdout
