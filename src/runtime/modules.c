@@ -38,17 +38,21 @@ typedef struct rt_mod {
 } rt_mod;
 
 typedef struct rt_modset {
+	uint64_t gen;
 	size_t n;
 	rt_mod m[];
 } rt_modset;
 
 static _Atomic(rt_modset *) cur_set;
 static atomic_int readers;
+static uint64_t next_gen = 1;   /* under refresh_mu */
 static pthread_mutex_t refresh_mu = PTHREAD_MUTEX_INITIALIZER;
 
-void rt_modules_enter(void)
+uint64_t rt_modules_enter(void)
 {
 	atomic_fetch_add(&readers, 1);
+	const rt_modset *s = atomic_load(&cur_set);
+	return s ? s->gen : 0;
 }
 
 void rt_modules_leave(void)
@@ -62,17 +66,19 @@ const rt_utable *rt_modules_find(uintptr_t addr, bool *known)
 	const rt_modset *s = atomic_load(&cur_set);
 	if (!s)
 		return NULL;
-	size_t lo = 0, hi = s->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (s->m[mid].hi <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
+	/* the last module whose lo <= addr, branchless (cmov) */
+	const rt_mod *base = s->m;
+	size_t n = s->n;
+	if (n == 0)
+		return NULL;
+	while (n > 1) {
+		size_t half = n / 2;
+		base = base[half].lo <= addr ? base + half : base;
+		n -= half;
 	}
-	if (lo < s->n && s->m[lo].lo <= addr) {
+	if (base->lo <= addr && addr < base->hi) {
 		*known = true;
-		return s->m[lo].tab;
+		return base->tab;
 	}
 	return NULL;
 }
@@ -113,8 +119,14 @@ static int on_module(struct dl_phdr_info *info, size_t size, void *arg)
 	uintptr_t vdso = (uintptr_t)getauxval(AT_SYSINFO_EHDR);
 	bool is_vdso = vdso && info->dlpi_phdr ==
 		(const ElfW(Phdr) *)(vdso + ((const ElfW(Ehdr) *)vdso)->e_phoff);
-	if (is_vdso)
+	if (is_vdso) {
+		/* the kernel maps the whole vdso file, section headers included */
+		const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)vdso;
+		size_t sh_end = eh->e_shoff + (size_t)eh->e_shnum * eh->e_shentsize;
+		if (eh->e_shoff && sh_end > img && sh_end - img < 65536)
+			img = sh_end;
 		name = "[vdso]";
+	}
 	else if (!name || !*name) {
 		if (!first)
 			return 0;
@@ -222,6 +234,7 @@ static int refresh_locked(void)
 		return CPROF_ENOMEM;
 	}
 	s->n = L.n;
+	s->gen = next_gen++;
 	for (size_t i = 0; i < L.n; i++) {
 		rt_mod *m = &s->m[i];
 		*m = L.v[i];

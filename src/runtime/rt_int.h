@@ -85,7 +85,9 @@ const rt_urow *rt_utable_find(const rt_utable *t, uintptr_t addr);
 /* modules.c: the table of the module holding addr, or NULL.  [AS-safe],
  * only between rt_modules_enter and rt_modules_leave (the grace period). */
 const rt_utable *rt_modules_find(uintptr_t addr, bool *known_module);
-void rt_modules_enter(void);
+/* Returns the generation of the registry (changes with every refresh), so
+ * the caller can cache what it found under it.  [AS-safe] */
+uint64_t rt_modules_enter(void);
 void rt_modules_leave(void);
 
 /* ---- statistics shared by all parts (atomics; [AS-safe] to update) ------------- */

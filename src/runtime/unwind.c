@@ -22,15 +22,23 @@
  * strictly upwards from frame to frame, except across a signal frame
  * (sigaltstack).
  *
+ * Lookups: the row for a lookup address comes from a small per-thread
+ * cache (direct-mapped, 16 entries, emptied when the registry's generation
+ * changes), else from two branchless binary searches (module, then row).
+ *
  * Memory reads never fault.  Each thread keeps, in initial-exec TLS, a range
- * of pages of its own stack already proven readable; a read inside it is a
- * plain load, a read outside it is done with process_vm_readv on our own pid
- * (which fails with EFAULT instead of faulting) and, on success, extends the
- * range when the page is adjacent.  The range is reset when a walk starts
- * with rsp outside it (a different stack: coroutines, sigaltstack).  If
- * process_vm_readv is not allowed (seccomp), a write of the bytes to a pipe
- * (EFAULT on a bad address) is the probe.  No locks, no allocation, errno
- * saved and restored.
+ * of pages of its own stack proven readable; a read inside it is a plain
+ * load, a read outside it is done with process_vm_readv on our own pid
+ * (which fails with EFAULT instead of faulting), and its page joins the
+ * walk's own proven range when adjacent.  When a walk ends cleanly at the
+ * outermost frame, every page it read lies in the live stack of this
+ * thread, and its range is merged into the thread's cache; a walk that
+ * starts with rsp outside the cache (another stack: coroutines,
+ * sigaltstack) drops it and proves rsp's page first.  Code bytes (the
+ * __restore_rt check for pcs without a table) are always read with the
+ * probe.  If process_vm_readv is not allowed (seccomp), writing the bytes
+ * to a pipe (EFAULT on a bad address) is the probe.  No locks, no
+ * allocation, errno saved and restored.
  */
 #include "rt_int.h"
 
@@ -68,8 +76,7 @@ static bool probe_pipe_rd(uintptr_t addr, void *out, size_t n)
 	return true;
 }
 
-/* Choose the probe once, outside handlers (rt_modules_init calls it via
- * rt_unwind's first use too, where it is AS-safe: syscalls only). */
+/* Choose the probe at the first read (syscalls only: AS-safe). */
 static int choose_probe(void)
 {
 	int m = atomic_load_explicit(&probe_mode, memory_order_acquire);
@@ -86,6 +93,13 @@ static int choose_probe(void)
 	atomic_store_explicit(&probe_mode, m, memory_order_release);
 	return m;
 }
+
+/* Rows found for lookup addresses, per thread, valid for one registry
+ * generation: hot code is unwound again and again, and each lookup is two
+ * binary searches otherwise. */
+#define CACHE_N 16
+static __thread TLS struct { uintptr_t pc; const rt_urow *row; } row_cache[CACHE_N];
+static __thread TLS uint64_t cache_gen;
 
 /* Pages proven readable during the current walk (committed to ok_lo/ok_hi
  * only when the walk ends cleanly at the outermost frame, so the cache
@@ -184,9 +198,17 @@ static int step_fp(regs *r)
 static int step(regs *r)
 {
 	uintptr_t look = r->exact ? r->pc : r->pc - 1;
-	bool known;
-	const rt_utable *t = rt_modules_find(look, &known);
-	const rt_urow *row = t ? rt_utable_find(t, look) : NULL;
+	size_t slot = (look ^ (look >> 4) ^ (look >> 9)) & (CACHE_N - 1);
+	const rt_urow *row;
+	if (row_cache[slot].pc == look) {
+		row = row_cache[slot].row;
+	} else {
+		bool known;
+		const rt_utable *t = rt_modules_find(look, &known);
+		row = t ? rt_utable_find(t, look) : NULL;
+		row_cache[slot].pc = look;
+		row_cache[slot].row = row;
+	}
 	if (!row) {
 		if (is_sigreturn(r->pc))
 			return step_signal(r);
@@ -247,10 +269,20 @@ int rt_unwind(const ucontext_t *uc, uintptr_t *pcs, int max, bool *truncated)
 		.fp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP],
 		.exact = true,
 	};
-	if (r.sp < ok_lo || r.sp >= ok_hi)
-		ok_lo = ok_hi = 0;
 	walk_lo = walk_hi = 0;
-	rt_modules_enter();
+	if (r.sp < ok_lo || r.sp >= ok_hi) {
+		/* another stack, or none proven yet: start from the page of rsp,
+		 * so the pages proven by this walk are contiguous from there */
+		uintptr_t top;
+		ok_lo = ok_hi = 0;
+		(void)read_word(r.sp & ~(uintptr_t)7, &top, true);
+	}
+	uint64_t gen = rt_modules_enter();
+	if (gen != cache_gen) {
+		/* rows of another registry (maybe freed since): forget them */
+		memset(row_cache, 0, sizeof row_cache);
+		cache_gen = gen;
+	}
 	int n = 0;
 	pcs[n++] = r.pc;
 	for (;;) {

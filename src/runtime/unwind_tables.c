@@ -348,13 +348,16 @@ const rt_urow *rt_utable_find(const rt_utable *t, uintptr_t addr)
 	if (!t || addr < t->lo || addr >= t->hi)
 		return NULL;
 	uint32_t off = (uint32_t)(addr - t->lo);
-	size_t lo = 0, hi = t->nrows;   /* first row with start > off */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (t->rows[mid].start <= off)
-			lo = mid + 1;
-		else
-			hi = mid;
+	/* branchless lower bound (the compiler emits cmov): the last row whose
+	 * start <= off; binary search with branches mispredicts on every step */
+	const rt_urow *base = t->rows;
+	size_t n = t->nrows;
+	if (n == 0)
+		return NULL;
+	while (n > 1) {
+		size_t half = n / 2;
+		base = base[half].start <= off ? base + half : base;
+		n -= half;
 	}
-	return lo ? &t->rows[lo - 1] : NULL;
+	return base->start <= off ? base : NULL;
 }

@@ -8,15 +8,15 @@ typedef void (*dlib_cb)(void);
 
 int dlib_rec(int n, dlib_cb cb);
 
-static volatile int sink;
+static volatile unsigned sink;
 
 __attribute__((noinline)) int dlib_rec(int n, dlib_cb cb)
 {
 	if (n <= 0) {
 		cb();
-		return sink;
+		return (int)(sink & 0xff);
 	}
 	int r = dlib_rec(n - 1, cb);
-	sink += r;
+	sink += (unsigned)r;
 	return r + 1;
 }
