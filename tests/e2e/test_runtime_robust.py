@@ -10,7 +10,7 @@ The library is the one next to the cprof binary under test (CPROF_BIN), so
 `make SANITIZE=address,undefined check` runs these against build-san/
 libcprof.so: the programs stay uninstrumented and the ASan runtime is
 preloaded first (LD_PRELOAD="libasan.so build-san/libcprof.so"), with leak
-detection off (it would judge the uninstrumented program's allocations).
+detection on: the runtime must free what it allocates.
 """
 import os
 import re
@@ -51,7 +51,7 @@ def runtime_env(profile, hz=1000, extra=None):
         asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
                               text=True).stdout.strip()
         preload = f"{asan} {lib}"
-        env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=0:exitcode=86"
+        env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0:exitcode=86"
         env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:exitcode=87"
     env["LD_PRELOAD"] = preload
     if profile is not None:
