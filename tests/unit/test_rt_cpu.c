@@ -1,0 +1,196 @@
+/*
+ * test_rt_cpu.c - the CPU profiler of libcprof through its public API
+ * (include/cprof.h), linked statically (libcprof.a): argument and state
+ * errors with their messages, a profile taken in this process (threads
+ * present at start and created later, through the interposed
+ * pthread_create, each named in a "thread" label) decoded back with the
+ * core, and the sample ring's bookkeeping.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cprof.h"
+#include "cprof_core.h"
+#include "rt_int.h"
+
+static volatile unsigned long sink;
+
+static double thread_cpu(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void rt_test_busy(double s);
+__attribute__((noinline)) void rt_test_busy(double s)
+{
+	double end = thread_cpu() + s;
+	while (thread_cpu() < end)
+		for (int i = 0; i < 10000; i++)
+			sink = sink * 6364136223846793005ul + 1;
+	__asm__ volatile("");
+}
+
+static void *named_worker(void *arg)
+{
+	pthread_setname_np(pthread_self(), (const char *)arg);
+	rt_test_busy(0.25);
+	return NULL;
+}
+
+static char *tmpname(const char *tag)
+{
+	static char buf[256];
+	snprintf(buf, sizeof buf, "/tmp/cprof-test-rt-%ld-%s.pb.gz", (long)getpid(), tag);
+	return buf;
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	assert_int_equal(cprof_cpu_stop(), CPROF_ERR_NOT_RUNNING);
+	assert_string_equal(cprof_last_error(), "cpu profiling not running");
+	assert_int_equal(cprof_cpu_set_rate(0), CPROF_ERR_INVAL);
+	assert_int_equal(cprof_cpu_set_rate(CPROF_CPU_HZ_MAX + 1), CPROF_ERR_INVAL);
+	assert_non_null(strstr(cprof_last_error(), "out of range"));
+	assert_int_equal(cprof_cpu_start(NULL), CPROF_ERR_INVAL);
+	assert_int_equal(cprof_cpu_start_fd(-1), CPROF_ERR_INVAL);
+	assert_int_equal(cprof_cpu_start("/nonexistent-dir/x/y.pb.gz"), CPROF_ERR_IO);
+	assert_non_null(strstr(cprof_last_error(), "/nonexistent-dir/x/y.pb.gz"));
+	assert_int_equal(cprof_cpu_running(), 0);
+	assert_string_equal(cprof_error_string(CPROF_ERR_BUSY), "cpu profiling already in use");
+	assert_string_equal(cprof_error_string(12345), "unknown error");
+	cprof_cpu_stats st;
+	assert_int_equal(cprof_cpu_get_stats(NULL), CPROF_ERR_INVAL);
+	assert_int_equal(cprof_cpu_get_stats(&st), 0);
+}
+
+/* the label value of sample i's "thread" key, or "" */
+static const char *thread_of(const cprof_profile *p, size_t i)
+{
+	uint32_t ls = p->samples.v[i].labels;
+	const cprof_label *l = cprof_lset(p, ls);
+	for (size_t k = 0; k < cprof_lset_len(p, ls); k++)
+		if (strcmp(cprof_s(p, l[k].key), "thread") == 0)
+			return cprof_s(p, l[k].str);
+	return "";
+}
+
+static void test_profile_in_process(void **state)
+{
+	(void)state;
+	const char *path = tmpname("api");
+	assert_int_equal(cprof_cpu_set_rate(250), 0);
+	pthread_setname_np(pthread_self(), "rt-main");
+	assert_int_equal(cprof_cpu_start(path), 0);
+	assert_int_equal(cprof_cpu_running(), 1);
+	assert_int_equal(cprof_cpu_start(path), CPROF_ERR_BUSY);
+	assert_string_equal(cprof_last_error(), "cpu profiling already in use");
+	assert_int_equal(cprof_cpu_start_fd(1), CPROF_ERR_BUSY);
+	assert_int_equal(cprof_cpu_set_rate(100), CPROF_ERR_BUSY);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, named_worker, (void *)"rt-late"), 0);
+	rt_test_busy(0.25);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	cprof_cpu_stats st;
+	assert_int_equal(cprof_cpu_get_stats(&st), 0);
+	assert_true(st.samples > 20);   /* ~125 at 250 Hz for 0.5 s of CPU */
+	assert_int_equal(cprof_cpu_stop(), 0);
+	assert_int_equal(cprof_cpu_running(), 0);
+	assert_int_equal(cprof_cpu_set_rate(100), 0);
+
+	cprof_profile *p = NULL;
+	cprof_error err = { 0 };
+	assert_int_equal(cprof_decode_file(path, &p, &err), 0);
+	unlink(path);
+	assert_int_equal(p->vtypes.n, 2);
+	assert_string_equal(cprof_s(p, p->vtypes.v[0].type), "samples");
+	assert_string_equal(cprof_s(p, p->vtypes.v[0].unit), "count");
+	assert_string_equal(cprof_s(p, p->vtypes.v[1].type), "cpu");
+	assert_string_equal(cprof_s(p, p->vtypes.v[1].unit), "nanoseconds");
+	assert_string_equal(cprof_s(p, p->period_type.type), "cpu");
+	assert_int_equal(p->period, 4000000);
+	assert_true(p->time_nanos > 0);
+	assert_true(p->duration_nanos > 0);
+	assert_true(p->mappings.n > 0);
+	/* every sample has a thread label; both threads are there, and the
+	 * leaf rt_test_busy is the top function of each */
+	int64_t main_n = 0, late_n = 0, busy = 0, total = 0;
+	for (size_t i = 0; i < p->samples.n; i++) {
+		const int64_t *v = cprof_sample_values(p, i);
+		const char *t = thread_of(p, i);
+		assert_true(v[1] == v[0] * p->period);
+		total += v[0];
+		if (strcmp(t, "rt-main") == 0)
+			main_n += v[0];
+		else if (strcmp(t, "rt-late") == 0)
+			late_n += v[0];
+		uint32_t s = p->samples.v[i].stack;
+		const cprof_location *loc = &p->locations.v[cprof_stack_locs(p, s)[0]];
+		for (uint32_t k = 0; k < loc->nline; k++) {
+			const cprof_line *ln = &p->lines.v[loc->line_off + k];
+			if (strcmp(cprof_s(p, p->functions.v[ln->function].name), "rt_test_busy") == 0)
+				busy += v[0];
+		}
+	}
+	assert_true(main_n > 10);
+	assert_true(late_n > 10);
+	assert_true(busy * 10 > total * 8);
+	cprof_profile_free(p);
+}
+
+static void test_start_fd_and_restart(void **state)
+{
+	(void)state;
+	const char *path = tmpname("fd");
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	for (int round = 0; round < 3; round++) {
+		assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+		assert_int_equal(ftruncate(fd, 0), 0);
+		assert_int_equal(cprof_cpu_start_fd(fd), 0);
+		rt_test_busy(0.05);
+		assert_int_equal(cprof_cpu_stop(), 0);
+		/* the fd is the caller's: still open */
+		assert_true(fcntl(fd, F_GETFD) >= 0);
+		cprof_profile *p = NULL;
+		cprof_error err = { 0 };
+		assert_int_equal(cprof_decode_file(path, &p, &err), 0);
+		assert_int_equal(p->period, 10000000);
+		cprof_profile_free(p);
+	}
+	close(fd);
+	unlink(path);
+}
+
+static void test_ring_empty_and_stats_reset(void **state)
+{
+	(void)state;
+	rt_sample_rec r;
+	assert_int_equal(rt_ring_init(), 0);
+	/* nothing is pending once a session has been drained */
+	assert_false(rt_ring_pop(&r));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_profile_in_process),
+		cmocka_unit_test(test_start_fd_and_restart),
+		cmocka_unit_test(test_ring_empty_and_stats_reset),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
