@@ -1,0 +1,92 @@
+/*
+ * fuzz_unwind_tables.c - libFuzzer target for the unwinder's table builder
+ * (src/runtime/unwind_tables.c, compiled in): an input is an ELF image,
+ * read by libelf/libdw from memory, whose .eh_frame_hdr search table we
+ * parse and whose CFI rows we flatten.  The module's executable range is
+ * taken from the image's PT_LOAD headers (or a fixed range when it has
+ * none), at a bias taken from the input's size.  Checks: a built table's
+ * rows are strictly increasing and inside the range, and rt_utable_find
+ * returns, for each row start and for addresses from the input, the last
+ * row starting at or before it.
+ * Seeds: fuzz/seeds/fuzz_unwind_tables (small shared libraries built -O2
+ * with and without frame pointers, the C++ test library, a vdso image).
+ */
+#include "unwind_tables.c"
+
+#include <gelf.h>
+#include <stdio.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(cond, ...) do { \
+	if (!(cond)) { \
+		fprintf(stderr, "fuzz_unwind_tables: " __VA_ARGS__); \
+		fputc('\n', stderr); \
+		abort(); \
+	} \
+} while (0)
+
+/* The executable range of the image, link-time addresses. */
+static void exec_range(const uint8_t *data, size_t size, uint64_t *lo, uint64_t *hi)
+{
+	*lo = 0;
+	*hi = 1u << 20;
+	elf_version(EV_CURRENT);
+	char *copy = malloc(size ? size : 1);
+	if (!copy)
+		return;
+	memcpy(copy, data, size);
+	Elf *elf = elf_memory(copy, size);
+	size_t n;
+	if (elf && elf_getphdrnum(elf, &n) == 0) {
+		uint64_t l = UINT64_MAX, h = 0;
+		for (size_t i = 0; i < n && i < 64; i++) {
+			GElf_Phdr ph;
+			if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
+				continue;
+			if (ph.p_vaddr < l)
+				l = ph.p_vaddr;
+			if (ph.p_memsz < UINT32_MAX && ph.p_vaddr + ph.p_memsz > h)
+				h = ph.p_vaddr + ph.p_memsz;
+		}
+		if (h > l && h - l < UINT32_MAX) {
+			*lo = l;
+			*hi = h;
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	free(copy);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint64_t lo, hi;
+	exec_range(data, size, &lo, &hi);
+	uintptr_t bias = (uintptr_t)(size & 0xff) << 12;
+	if (lo > UINTPTR_MAX - bias - hi)
+		return 0;
+	rt_utable *t = rt_utable_from_image(data, size, bias, lo + bias, hi + bias);
+	if (!t)
+		return 0;
+	CHECK(t->lo == lo + bias && t->hi == hi + bias, "range");
+	for (size_t i = 0; i < t->nrows; i++) {
+		CHECK(t->rows[i].start < t->hi - t->lo, "row %zu outside the range", i);
+		CHECK(i == 0 || t->rows[i].start > t->rows[i - 1].start, "row %zu out of order", i);
+		CHECK(t->rows[i].kind <= RT_ROW_END && t->rows[i].rbp_rule <= RT_RBP_UNDEF, "row %zu", i);
+		CHECK(rt_utable_find(t, t->lo + t->rows[i].start) == &t->rows[i], "find row %zu", i);
+	}
+	for (size_t i = 0; i + 4 <= size && i < 4096; i += 4) {
+		uint32_t off;
+		memcpy(&off, data + i, 4);
+		uintptr_t a = t->lo + off % (t->hi - t->lo);
+		const rt_urow *r = rt_utable_find(t, a);
+		CHECK(!r || (r->start <= a - t->lo && (r + 1 == t->rows + t->nrows || r[1].start > a - t->lo)),
+		      "find %#lx", (unsigned long)a);
+		CHECK(r || t->nrows == 0 || t->rows[0].start > a - t->lo, "find %#lx: none", (unsigned long)a);
+	}
+	CHECK(rt_utable_find(t, t->hi) == NULL && rt_utable_find(t, t->lo - 1) == NULL, "outside");
+	CHECK(rt_utable_bytes(t) == sizeof *t + t->nrows * sizeof(rt_urow), "bytes");
+	free(t);
+	return 0;
+}
