@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static void record_usage(FILE *f)
@@ -129,6 +130,9 @@ static _Noreturn void run_child(char **cmd, const char *lib, const char *file, i
 	char num[32];
 	if (setenv("LD_PRELOAD", buf, 1) != 0 || setenv("CPROF_CPU_PROFILE", file, 1) != 0)
 		goto fail;
+	/* the runtime's own marker of which process owns FILE, when cprof
+	 * itself runs under a profiled process: not ours */
+	unsetenv("CPROF_CPU_PROFILE_PID");
 	if (hz > 0) {
 		snprintf(num, sizeof num, "%d", hz);
 		if (setenv("CPROF_CPU_HZ", num, 1) != 0)

@@ -128,3 +128,15 @@ def test_record_profile_reads_the_same_in_go_pprof(spawner, tmp_path):
                         env=dict(os.environ, TZ="UTC", PPROF_BINARY_PATH=str(tmp_path)))
     assert go.returncode == 0, go.stderr
     assert ours.stdout == go.stdout, f"cprof:\n{ours.stdout}\ngo tool pprof:\n{go.stdout}"
+
+
+def test_record_inside_a_profiled_process(spawner, tmp_path):
+    """cprof record run by a process that is itself profiled (its runtime
+    marked the environment as its own) still profiles the command."""
+    outer, inner = tmp_path / "outer.pb.gz", tmp_path / "inner.pb.gz"
+    env = runtime_env(str(outer), hz=None)
+    r = subprocess.run([cprof_bin(), "record", "-o", str(inner), "--", spawner],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 3, r.stderr
+    assert f"profile written to {inner};" in r.stderr
+    assert "parent_work" in functions(str(inner))
