@@ -15,13 +15,19 @@
  * seen at zero after the new set was published (a reader that entered
  * later can only have loaded the new pointer).  If readers never drain
  * within a bound (a thread stopped inside a handler), the old memory is
- * leaked rather than freed under a reader.
+ * leaked rather than freed under a reader.  A refresh that finds the same
+ * modules publishes nothing.
+ *
+ * dlopen and dlclose are interposed here (see libcprof.map): after the real
+ * call succeeds, and only once a registry exists, they refresh it.
  */
 #include "rt_int.h"
 
 #include "cprof_core.h"
 
+#include <dlfcn.h>
 #include <elf.h>
+#include <errno.h>
 #include <link.h>
 #include <pthread.h>
 #include <sched.h>
@@ -224,6 +230,21 @@ static int refresh_locked(void)
 	}
 	L.n = w;
 	rt_modset *old = atomic_load(&cur_set);
+	if (old && old->n == L.n) {
+		/* nothing loaded or unloaded (a dlopen of a loaded library):
+		 * keep the published set, no grace period to wait for */
+		bool same = true;
+		for (size_t i = 0; i < L.n && same; i++)
+			same = same_module(&old->m[i], &L.v[i]);
+		if (same) {
+			for (size_t i = 0; i < L.n; i++) {
+				free(L.v[i].path);
+				free(L.v[i].tab);
+			}
+			free(L.v);
+			return 0;
+		}
+	}
 	rt_modset *s = malloc(sizeof *s + (L.n ? L.n : 1) * sizeof(rt_mod));
 	if (!s) {
 		for (size_t i = 0; i < L.n; i++) {
@@ -282,4 +303,53 @@ void rt_modules_shutdown(void)
 	if (old && grace())
 		free_set(old, NULL);
 	pthread_mutex_unlock(&refresh_mu);
+}
+
+/* ---- dlopen / dlclose ------------------------------------------------------ */
+
+/* Interposed (exported by libcprof.so, or defined by the program that links
+ * libcprof.a): the real call, then, if the registry exists (a profile was
+ * started), a refresh so code just loaded gets its table and code unloaded
+ * loses it.  The real call's result, dlerror state and errno are kept. */
+typedef void *(*dlopen_fn)(const char *, int);
+typedef int (*dlclose_fn)(void *);
+static _Atomic(dlopen_fn) real_dlopen;
+static _Atomic(dlclose_fn) real_dlclose;
+
+__attribute__((visibility("default")))
+void *dlopen(const char *file, int mode)
+{
+	dlopen_fn f = atomic_load(&real_dlopen);
+	if (!f) {
+		f = (dlopen_fn)dlsym(RTLD_NEXT, "dlopen");
+		if (!f)
+			return NULL;
+		atomic_store(&real_dlopen, f);
+	}
+	void *h = f(file, mode);
+	if (h && atomic_load(&cur_set)) {
+		int e = errno;
+		rt_modules_refresh();
+		errno = e;
+	}
+	return h;
+}
+
+__attribute__((visibility("default")))
+int dlclose(void *handle)
+{
+	dlclose_fn f = atomic_load(&real_dlclose);
+	if (!f) {
+		f = (dlclose_fn)dlsym(RTLD_NEXT, "dlclose");
+		if (!f)
+			return -1;
+		atomic_store(&real_dlclose, f);
+	}
+	int rc = f(handle);
+	if (rc == 0 && atomic_load(&cur_set)) {
+		int e = errno;
+		rt_modules_refresh();
+		errno = e;
+	}
+	return rc;
 }

@@ -16,7 +16,8 @@
  * and without unwind tables, a nested SIGUSR1 handler, and a per-thread CPU
  * timer interrupting a thread that spins.  A dlopen/dlclose loop refreshing
  * the registry runs while another thread unwinds itself (run under ASan in
- * the sanitizer build).  Libraries are compiled from tests/runtime/unwind/
+ * the sanitizer build); the registry follows dlopen/dlclose by itself
+ * (interposed).  Libraries are compiled from tests/runtime/unwind/
  * ($CPROF_SRCDIR) with cc and c++ into a temporary directory.
  */
 #include <setjmp.h>
@@ -226,7 +227,6 @@ static void *build_lib(const char *cc, const char *src, const char *out, const c
 	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!h)
 		fprintf(stderr, "dlopen: %s\n", dlerror());
-	rt_modules_refresh();
 	return h;
 }
 
@@ -256,7 +256,6 @@ static void test_cxx_sort_and_call_once(void **state)
 		dump("rt_unwind", &got);
 	assert_true(seen);
 	dlclose(h);
-	rt_modules_refresh();
 }
 
 static trace outer;
@@ -292,7 +291,25 @@ static void dlib_case(const char *out, const char *flags, bool expect_full)
 		assert_true(d <= 64);
 	}
 	dlclose(h);
-	rt_modules_refresh();
+}
+
+/* dlopen and dlclose are interposed by modules.c: the registry follows
+ * them with no explicit refresh */
+static void test_dlopen_interposed(void **state)
+{
+	void *h = build_lib("cc", "dlib.c", "libd_interp.so", "-O2");
+	assert_non_null(h);
+	void *f = dlsym(h, "dlib_rec");
+	assert_non_null(f);
+	bool known;
+	const rt_utable *t = rt_modules_find((uintptr_t)f, &known);
+	assert_true(known);
+	assert_non_null(t);
+	assert_non_null(rt_utable_find(t, (uintptr_t)f));
+	assert_int_equal(dlclose(h), 0);
+	t = rt_modules_find((uintptr_t)f, &known);
+	assert_false(known);
+	assert_null(t);
 }
 
 static void test_dlopen_omit_fp(void **state)
@@ -588,6 +605,7 @@ int main(void)
 		cmocka_unit_test(test_timer_in_thread),
 		cmocka_unit_test(test_vdso),
 		cmocka_unit_test(test_cxx_sort_and_call_once),
+		cmocka_unit_test(test_dlopen_interposed),
 		cmocka_unit_test(test_dlopen_omit_fp),
 		cmocka_unit_test(test_dlopen_with_fp),
 		cmocka_unit_test(test_dlopen_no_unwind_info_fp),
