@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -253,9 +254,12 @@ static void drain(void)
 static int build_and_write(int fd);
 static int exit_result;
 
+_Atomic int rt_collector_tid;
+
 static void *collector_main(void *arg)
 {
 	(void)arg;
+	atomic_store(&rt_collector_tid, (int)syscall(SYS_gettid));
 	pthread_mutex_lock(&col_mu);
 	for (;;) {
 		struct timespec dl;
@@ -302,6 +306,7 @@ int rt_collector_start(int hz)
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	atomic_store(&rt_collector_tid, 0);
 	int rc = rt_pthread_create_real(&col_thr, NULL, collector_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
@@ -309,6 +314,11 @@ int rt_collector_start(int hz)
 		return CPROF_ERR_SYSTEM;
 	}
 	col_running = true;
+	/* its tid, so that the timers of every thread skip it */
+	for (int i = 0; i < 5000 && !atomic_load(&rt_collector_tid); i++) {
+		struct timespec ts = { 0, 200000 };
+		nanosleep(&ts, NULL);
+	}
 	return 0;
 }
 

@@ -129,6 +129,9 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static __thread __attribute__((tls_model("initial-exec"))) char tls_name[RT_NAME_MAX];
+static __thread __attribute__((tls_model("initial-exec"))) unsigned tls_name_age;
+
 static void on_sigprof(int sig, siginfo_t *si, void *ucv)
 {
 	(void)sig;
@@ -158,9 +161,13 @@ static void on_sigprof(int sig, siginfo_t *si, void *ucv)
 	s->rec.gen = gen;
 	s->rec.nframes = (uint32_t)n;
 	s->rec.weight = weight;
-	memset(s->rec.name, 0, RT_NAME_MAX);
-	syscall(SYS_prctl, PR_GET_NAME, s->rec.name, 0L, 0L, 0L);
-	s->rec.name[RT_NAME_MAX - 1] = 0;
+	/* the thread's name, read again every 32 samples (names rarely change) */
+	if ((tls_name_age++ & 31) == 0) {
+		memset(tls_name, 0, RT_NAME_MAX);
+		syscall(SYS_prctl, PR_GET_NAME, tls_name, 0L, 0L, 0L);
+		tls_name[RT_NAME_MAX - 1] = 0;
+	}
+	memcpy(s->rec.name, tls_name, RT_NAME_MAX);
 	atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
 	__atomic_fetch_add(&rt_stats_g.handler_ns, now_ns() - t0, __ATOMIC_RELAXED);
 out:

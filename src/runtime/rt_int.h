@@ -137,6 +137,7 @@ int rt_pthread_create_real(pthread_t *th, const pthread_attr_t *attr,
 
 /* collector.c: drains the ring, aggregates, writes the profile at stop */
 int rt_collector_start(int hz);
+extern _Atomic int rt_collector_tid;      /* never sampled */
 /* Stop the collector (timers already stopped), build and write to fd. */
 int rt_collector_stop(int fd);
 /* From a signal handler: have the collector stop timers and write to fd,

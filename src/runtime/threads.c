@@ -132,7 +132,10 @@ int rt_threads_timers_start(long period_ns)
 		while ((de = readdir(d))) {
 			if (de->d_name[0] < '0' || de->d_name[0] > '9')
 				continue;
-			int r = reg_add(atoi(de->d_name));
+			int tid = atoi(de->d_name);
+			if (tid == atomic_load(&rt_collector_tid))
+				continue;   /* the runtime's own thread */
+			int r = reg_add(tid);
 			if (r == CPROF_ERR_NOMEM)
 				rc = r;
 		}

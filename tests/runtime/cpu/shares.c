@@ -106,6 +106,10 @@ int main(int argc, char **argv)
 		cprof_cpu_get_stats(&st);
 		int rc = cprof_cpu_stop();
 		printf("stop: %d samples %llu\n", rc, (unsigned long long)st.samples);
+		printf("handler: %.0f ns per sample, lost %llu, truncated %llu\n",
+		       st.samples ? (double)st.handler_ns / st.samples : 0.0,
+		       (unsigned long long)(st.lost_ring_full + st.lost_unwind),
+		       (unsigned long long)st.truncated);
 		printf("second stop: %d\n", cprof_cpu_stop());
 		return rc < 0;
 	}
