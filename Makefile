@@ -139,6 +139,8 @@ build/fuzz/%: fuzz/%.c $(CORE_SRC) $(REPORT_SRC) $(WEB_GEN)
 	$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(REPORT_SRC) $(WEB_GEN) $(PKG_LIBS) -lm
 # fuzz_shell compiles the shell in (src/cli/shell.c)
 build/fuzz/fuzz_shell: src/cli/shell.c src/cli/cli.h
+# fuzz_unwind_tables compiles the unwinder's table builder in
+build/fuzz/fuzz_unwind_tables: src/runtime/unwind_tables.c src/runtime/rt_int.h
 
 FUZZ_RUNS    ?= 3000
 FUZZ_SECONDS ?= 120

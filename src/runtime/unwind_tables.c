@@ -18,6 +18,10 @@
  * not fit) makes the row RT_ROW_UNKNOWN, where the unwinder stops or falls
  * back to frame pointers.  Adjacent rows with equal rules are merged.
  *
+ * Before libdw sees the CFI, every instruction stream is scanned (cfi_ok):
+ * libdw's memory grows with the register numbers instructions name, so a
+ * hostile or corrupt .eh_frame is refused rather than interpreted.
+ *
  * Invariants of a built table: rows sorted by start, starts strictly
  * increasing, every start < hi - lo; the table is one allocation, immutable,
  * so a signal handler can binary-search it without locks.
@@ -243,9 +247,206 @@ static uint64_t *fde_starts(Elf *elf, size_t *n)
 	return NULL;
 }
 
+/* ---- checking the CFI before libdw interprets it ------------------------------ */
+
+/* libdw sizes its register tables by the largest register number an
+ * instruction names: a hostile DW_CFA_def_cfa with register 2^28 costs
+ * gigabytes.  Every CIE's and FDE's instructions are scanned first; a
+ * module with an unknown opcode, a register above MAX_REG or a malformed
+ * entry gets no table (frame pointers only). */
+#define MAX_REG 127
+#define MAX_CIES 4096
+
+static bool uleb(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+	const uint8_t *p = *pp;
+	uint64_t r = 0;
+	for (int sh = 0; sh < 64; sh += 7) {
+		if (p >= end)
+			return false;
+		uint8_t b = *p++;
+		r |= (uint64_t)(b & 0x7f) << sh;
+		if (!(b & 0x80)) {
+			*pp = p;
+			*v = r;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool skip(const uint8_t **pp, const uint8_t *end, uint64_t n)
+{
+	if ((uint64_t)(end - *pp) < n)
+		return false;
+	*pp += n;
+	return true;
+}
+
+static bool insns_ok(const uint8_t *p, const uint8_t *end)
+{
+	uint64_t reg, v;
+	while (p < end) {
+		uint8_t op = *p++;
+		switch (op >> 6) {
+		case 1:                          /* advance_loc */
+			continue;
+		case 2:                          /* offset: reg in the low bits */
+			if (!uleb(&p, end, &v))
+				return false;
+			continue;
+		case 3:                          /* restore */
+			continue;
+		}
+		switch (op) {
+		case 0x00: case 0x0a: case 0x0b:  /* nop, remember/restore_state */
+			break;
+		case 0x02: if (!skip(&p, end, 1)) return false; break;
+		case 0x03: if (!skip(&p, end, 2)) return false; break;
+		case 0x04: if (!skip(&p, end, 4)) return false; break;
+		case 0x0e: case 0x13: case 0x2e:  /* def_cfa_offset(_sf), GNU_args_size */
+			if (!uleb(&p, end, &v))
+				return false;
+			break;
+		case 0x06: case 0x07: case 0x08: case 0x0d:  /* one register */
+			if (!uleb(&p, end, &reg) || reg > MAX_REG)
+				return false;
+			break;
+		case 0x05: case 0x0c: case 0x11: case 0x12: case 0x14: case 0x15: case 0x2f:
+			/* register and an operand */
+			if (!uleb(&p, end, &reg) || reg > MAX_REG || !uleb(&p, end, &v))
+				return false;
+			break;
+		case 0x09:                       /* register, register */
+			if (!uleb(&p, end, &reg) || reg > MAX_REG || !uleb(&p, end, &v) || v > MAX_REG)
+				return false;
+			break;
+		case 0x0f:                       /* def_cfa_expression: block */
+			if (!uleb(&p, end, &v) || !skip(&p, end, v))
+				return false;
+			break;
+		case 0x10: case 0x16:            /* (val_)expression: register, block */
+			if (!uleb(&p, end, &reg) || reg > MAX_REG || !uleb(&p, end, &v) || !skip(&p, end, v))
+				return false;
+			break;
+		default:                         /* set_loc and anything unknown */
+			return false;
+		}
+	}
+	return true;
+}
+
+static int enc_size(uint8_t enc)
+{
+	switch (enc & 0x0f) {
+	case 0x00: case 0x04: case 0x0c: return 8;
+	case 0x02: case 0x0a: return 2;
+	case 0x03: case 0x0b: return 4;
+	default: return -1;
+	}
+}
+
+typedef struct cie_info {
+	Dwarf_Off off;
+	int enc_size;   /* of initial_location / address_range in its FDEs */
+	bool z;
+} cie_info;
+
+static bool cfi_ok(Elf *elf)
+{
+	size_t shstrndx;
+	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return false;
+	Elf_Data *d = NULL;
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(elf, scn)) != NULL) {
+		GElf_Shdr sh;
+		const char *name;
+		if (gelf_getshdr(scn, &sh) && sh.sh_type != SHT_NOBITS &&
+		    (name = elf_strptr(elf, shstrndx, sh.sh_name)) && strcmp(name, ".eh_frame") == 0) {
+			d = elf_getdata(scn, NULL);
+			break;
+		}
+	}
+	if (!d || !d->d_buf)
+		return false;
+	const unsigned char *ident = (const unsigned char *)elf_getident(elf, NULL);
+	if (!ident)
+		return false;
+	cie_info *cies = malloc(MAX_CIES * sizeof *cies);
+	if (!cies)
+		return false;
+	size_t ncie = 0;
+	bool ok = true;
+	Dwarf_Off off = 0, next;
+	Dwarf_CFI_Entry e;
+	int rc;
+	while (ok && (rc = dwarf_next_cfi(ident, d, true, off, &next, &e)) == 0) {
+		if (next <= off) {
+			ok = false;
+			break;
+		}
+		if (e.CIE_id == LIBDW_CIE_ID) {
+			const char *aug = e.cie.augmentation;
+			if (e.cie.return_address_register > MAX_REG || ncie == MAX_CIES || !aug ||
+			    !insns_ok(e.cie.initial_instructions, e.cie.initial_instructions_end)) {
+				ok = false;
+				break;
+			}
+			cie_info ci = { off, 8, false };
+			const uint8_t *ap = e.cie.augmentation_data;
+			const uint8_t *aend = ap ? ap + e.cie.augmentation_data_size : NULL;
+			if (aug[0] == 'z') {
+				ci.z = true;
+				for (const char *c = aug + 1; *c && ok; c++) {
+					if (*c == 'R' || *c == 'L') {
+						if (!ap || ap >= aend) {
+							ok = false;
+							break;
+						}
+						if (*c == 'R')
+							ci.enc_size = enc_size(*ap);
+						ap++;
+					} else if (*c == 'P') {
+						int n;
+						if (!ap || ap >= aend || (n = enc_size(*ap)) < 0 || aend - ap - 1 < n)
+							ok = false;
+						else
+							ap += 1 + n;
+					} else if (*c != 'S') {
+						ok = false;
+					}
+				}
+			} else if (aug[0] != 0) {
+				ok = false;
+			}
+			if (ci.enc_size < 0)
+				ok = false;
+			cies[ncie++] = ci;
+		} else {
+			const cie_info *ci = NULL;
+			for (size_t i = ncie; i-- > 0;)
+				if (cies[i].off == e.fde.CIE_pointer) {
+					ci = &cies[i];
+					break;
+				}
+			const uint8_t *p = e.fde.start, *end = e.fde.end;
+			uint64_t alen = 0;
+			if (!ci || !p || !end || end < p || !skip(&p, end, 2 * (uint64_t)ci->enc_size) ||
+			    (ci->z && (!uleb(&p, end, &alen) || !skip(&p, end, alen))) || !insns_ok(p, end))
+				ok = false;
+		}
+		off = next;
+	}
+	free(cies);
+	return ok;
+}
+
 static rt_utable *build(Elf *elf, uintptr_t bias, uintptr_t lo, uintptr_t hi)
 {
 	if (hi <= lo || hi - lo > UINT32_MAX)
+		return NULL;
+	if (!cfi_ok(elf))
 		return NULL;
 	size_t nf;
 	uint64_t *starts = fde_starts(elf, &nf);
