@@ -5,7 +5,11 @@
  * number of rounds, shared out between the threads).  The functions are
  * distinct loops (noipa: never merged or inlined), so a profiler that
  * attributes CPU truthfully shows them at 60%, 30% and 10%.  The program
- * measures the truth itself: each call's thread CPU time
+ * With argv[3] "random" (the default) each round calls the three in a
+ * random order, so the work has no fixed period a sampler could alias
+ * with; "fixed" keeps the order 60, 30, 10 (a 2 ms period: a tick-based
+ * timer's samples can then fall on the same phase again and again).
+ * The program measures the truth itself: each call's thread CPU time
  * (CLOCK_THREAD_CPUTIME_ID), summed per function, and the whole process's
  * CPU time (getrusage) at the end, and prints them on stderr as
  *   truth share_60=NS share_30=NS share_10=NS rusage_ns=NS
@@ -14,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -32,6 +37,7 @@ SHARE_FN(share_30, 2862933555777941757ULL)
 SHARE_FN(share_10, 3202034522624059733ULL)
 
 static int rounds;
+static int random_order = 1;
 static _Atomic uint64_t ns[3];
 
 static uint64_t tcpu(void)
@@ -45,10 +51,26 @@ static void *worker(void *arg)
 {
 	(void)arg;
 	uint64_t local[3] = { 0, 0, 0 }, t0, t1;
+	static const uint64_t units[3] = { 6, 3, 1 };
+	uint64_t (*const fn[3])(uint64_t) = { share_60, share_30, share_10 };
+	uint64_t x = 0x9E3779B97F4A7C15ULL ^ (uint64_t)(uintptr_t)&local;
 	for (int r = 0; r < rounds; r++) {
-		t0 = tcpu(); share_60(6); t1 = tcpu(); local[0] += t1 - t0;
-		share_30(3); t0 = tcpu(); local[1] += t0 - t1;
-		share_10(1); t1 = tcpu(); local[2] += t1 - t0;
+		int order[3] = { 0, 1, 2 };
+		if (random_order) {
+			for (int i = 2; i > 0; i--) {
+				x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+				int j = (int)(x % (uint64_t)(i + 1)), tmp = order[i];
+				order[i] = order[j];
+				order[j] = tmp;
+			}
+		}
+		for (int k = 0; k < 3; k++) {
+			int f = order[k];
+			t0 = tcpu();
+			fn[f](units[f]);
+			t1 = tcpu();
+			local[f] += t1 - t0;
+		}
 	}
 	for (int i = 0; i < 3; i++)
 		ns[i] += local[i];
@@ -62,6 +84,8 @@ int main(int argc, char **argv)
 	if (threads < 1 || threads > 256 || rounds < 1)
 		return 2;
 	rounds = (rounds + threads - 1) / threads;
+	if (argc > 3 && strcmp(argv[3], "fixed") == 0)
+		random_order = 0;
 	pthread_t t[256];
 	for (int i = 1; i < threads; i++)
 		pthread_create(&t[i], NULL, worker, NULL);

@@ -13,12 +13,16 @@
 # figures go to docs/PERFORMANCE.md by hand, with the machine's load.
 #
 #   bench/cpu_accuracy.sh
-#   ROUNDS=4800 HZ=100 THREADS="1 2 8" bench/cpu_accuracy.sh
+#   ROUNDS=4800 HZ=100 THREADS="1 2 8" ORDER=fixed bench/cpu_accuracy.sh
+# ORDER=random (default) calls the three functions in a random order each
+# round; ORDER=fixed keeps a strict 2 ms period, which tick-based timers
+# (cprof's and gperftools') can alias with.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-2400}          # ~5 CPU-seconds per run on an idle core
 HZ=${HZ:-100}
 THREADS=${THREADS:-1 2 8}
+ORDER=${ORDER:-random}
 CPROF=${CPROF:-build/cprof}
 LIB=${LIB:-build/libcprof.so}
 GPERF=${GPERF:-/usr/lib/x86_64-linux-gnu/libprofiler.so.0}
@@ -62,7 +66,7 @@ print(f"{tool:<11} {n:>3}  {shares[0]:5.1f} {shares[1]:5.1f} {shares[2]:5.1f}   
 PY
 }
 
-echo "# cpu_accuracy: $(date -u +%FT%TZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), ROUNDS=$ROUNDS HZ=$HZ"
+echo "# cpu_accuracy: $(date -u +%FT%TZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), ROUNDS=$ROUNDS HZ=$HZ ORDER=$ORDER"
 echo "tool    threads  shares 60/30/10 (measured truth)      maxdev  sampled  getrusage  ratio"
 for n in $THREADS; do
 	for tool in $tools; do
@@ -71,15 +75,15 @@ for n in $THREADS; do
 		case $tool in
 		cprof)
 			LD_PRELOAD="$(realpath "$LIB")" CPROF_CPU_PROFILE="$prof" CPROF_CPU_HZ=$HZ \
-				"$PROG" "$n" "$ROUNDS" 2>"$OUT/truth.txt"
+				"$PROG" "$n" "$ROUNDS" "$ORDER" 2>"$OUT/truth.txt"
 			report cprof "$n" "$prof" "$OUT/truth.txt" ;;
 		perf)
-			perf record -q -e cpu-clock -F "$HZ" -o "$prof" -- "$PROG" "$n" "$ROUNDS" \
+			perf record -q -e cpu-clock -F "$HZ" -o "$prof" -- "$PROG" "$n" "$ROUNDS" "$ORDER" \
 				2>"$OUT/truth.txt" >/dev/null
 			report perf "$n" "$prof" "$OUT/truth.txt" ;;
 		gperftools)
 			LD_PRELOAD="$GPERF" CPUPROFILE="$prof" CPUPROFILE_FREQUENCY=$HZ \
-				"$PROG" "$n" "$ROUNDS" 2>"$OUT/truth.txt"
+				"$PROG" "$n" "$ROUNDS" "$ORDER" 2>"$OUT/truth.txt"
 			report gperftools "$n" "$prof" "$OUT/truth.txt" "$PROG" ;;
 		esac
 	done
