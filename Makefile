@@ -184,4 +184,4 @@ install: all
 clean:
 	rm -rf build build-san build-san-*
 
--include $(CORE_OBJ:.o=.d) $(REPORT_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(CORE_OBJ:.o=.d) $(REPORT_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(RT_OBJ:.o=.d)

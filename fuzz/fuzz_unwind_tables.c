@@ -5,9 +5,10 @@
  * parse and whose CFI rows we flatten.  The module's executable range is
  * taken from the image's PT_LOAD headers (or a fixed range when it has
  * none), at a bias taken from the input's size.  Checks: a built table's
- * rows are strictly increasing and inside the range, and rt_utable_find
- * returns, for each row start and for addresses from the input, the last
- * row starting at or before it.
+ * row starts are strictly increasing and inside the range, rule indexes
+ * inside the palette, and rt_utable_find returns, for each row start and
+ * for addresses from the input, the rule of the last row starting at or
+ * before it (found again by a linear search).
  * Seeds: fuzz/seeds/fuzz_unwind_tables (small shared libraries built -O2
  * with and without frame pointers, the C++ test library, a vdso image).
  */
@@ -71,22 +72,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	CHECK(t->lo == lo + bias && t->hi == hi + bias, "range");
 	for (size_t i = 0; i < t->nrows; i++) {
-		CHECK(t->rows[i].start < t->hi - t->lo, "row %zu outside the range", i);
-		CHECK(i == 0 || t->rows[i].start > t->rows[i - 1].start, "row %zu out of order", i);
-		CHECK(t->rows[i].kind <= RT_ROW_END && t->rows[i].rbp_rule <= RT_RBP_UNDEF, "row %zu", i);
-		CHECK(rt_utable_find(t, t->lo + t->rows[i].start) == &t->rows[i], "find row %zu", i);
+		CHECK(t->starts[i] < t->hi - t->lo, "row %zu outside the range", i);
+		CHECK(i == 0 || t->starts[i] > t->starts[i - 1], "row %zu out of order", i);
+		CHECK(t->rule[i] < t->nrules, "row %zu: rule %u of %zu", i, t->rule[i], t->nrules);
+		CHECK(rt_utable_find(t, t->lo + t->starts[i]) == &t->rules[t->rule[i]], "find row %zu", i);
 	}
+	for (size_t i = 0; i < t->nrules; i++)
+		CHECK(t->rules[i].kind <= RT_ROW_END && t->rules[i].rbp_rule <= RT_RBP_UNDEF, "rule %zu", i);
 	for (size_t i = 0; i + 4 <= size && i < 4096; i += 4) {
 		uint32_t off;
 		memcpy(&off, data + i, 4);
-		uintptr_t a = t->lo + off % (t->hi - t->lo);
-		const rt_urow *r = rt_utable_find(t, a);
-		CHECK(!r || (r->start <= a - t->lo && (r + 1 == t->rows + t->nrows || r[1].start > a - t->lo)),
-		      "find %#lx", (unsigned long)a);
-		CHECK(r || t->nrows == 0 || t->rows[0].start > a - t->lo, "find %#lx: none", (unsigned long)a);
+		off %= (uint32_t)(t->hi - t->lo);
+		const rt_urow *r = rt_utable_find(t, t->lo + off);
+		/* the expected row, by a linear search */
+		size_t k = t->nrows;
+		while (k > 0 && t->starts[k - 1] > off)
+			k--;
+		CHECK(k == 0 ? r == NULL : r == &t->rules[t->rule[k - 1]], "find %#x", off);
 	}
 	CHECK(rt_utable_find(t, t->hi) == NULL && rt_utable_find(t, t->lo - 1) == NULL, "outside");
-	CHECK(rt_utable_bytes(t) == sizeof *t + t->nrows * sizeof(rt_urow), "bytes");
+	CHECK(rt_utable_bytes(t) == sizeof *t + t->nrules * sizeof(rt_urow) + t->nrows * 6, "bytes");
 	free(t);
 	return 0;
 }

@@ -54,14 +54,14 @@ void rt_modules_shutdown(void);
  * (unknown code, a bad read, max frames).  [AS-safe] */
 int rt_unwind(const ucontext_t *uc, uintptr_t *pcs, int max, bool *truncated);
 
-/* unwind_tables.c: a module's compact unwind table (x86-64).  One row per
- * address range [start, next row's start), offsets from the table's lo:
- * how to find the caller's CFA, return address and rbp.  Immutable once
- * built; read by the handler, freed by modules.c after a grace period. */
+/* unwind_tables.c: a module's compact unwind table (x86-64).  Row i covers
+ * [starts[i], starts[i+1]) (offsets from lo) and follows rules[rule[i]]:
+ * how to find the caller's CFA, return address and rbp.  Rules are few and
+ * shared (a palette), so a row costs 6 bytes.  Immutable once built; read
+ * by the handler, freed by modules.c after a grace period. */
 enum { RT_ROW_UNKNOWN, RT_ROW_RSP, RT_ROW_RBP, RT_ROW_PLT, RT_ROW_SIGNAL, RT_ROW_END };
 enum { RT_RBP_SAME, RT_RBP_AT, RT_RBP_UNDEF };
 typedef struct rt_urow {
-	uint32_t start;     /* offset from rt_utable.lo */
 	int32_t cfa_off;    /* CFA = rsp|rbp + cfa_off (PLT: the threshold) */
 	int16_t ra_off;     /* return address at CFA + ra_off */
 	int16_t rbp_off;    /* saved rbp at CFA + rbp_off (RT_RBP_AT) */
@@ -71,8 +71,10 @@ typedef struct rt_urow {
 } rt_urow;
 typedef struct rt_utable {
 	uintptr_t lo, hi;   /* run-time address range covered */
-	size_t nrows;
-	rt_urow rows[];
+	size_t nrows, nrules;
+	const uint32_t *starts;  /* nrows, strictly increasing, < hi - lo */
+	const uint16_t *rule;    /* nrows, each < nrules */
+	rt_urow rules[];         /* then starts and rule, same allocation */
 } rt_utable;
 /* Build from an ELF file on disk / an ELF image in memory (the vdso), for a
  * module loaded with bias; [lo, hi) its executable range.  NULL when the
@@ -80,7 +82,7 @@ typedef struct rt_utable {
 rt_utable *rt_utable_from_file(const char *path, uintptr_t bias, uintptr_t lo, uintptr_t hi);
 rt_utable *rt_utable_from_image(const void *img, size_t size, uintptr_t bias, uintptr_t lo, uintptr_t hi);
 size_t rt_utable_bytes(const rt_utable *t);
-/* The row covering addr, or NULL.  [AS-safe] */
+/* The rule of the row covering addr, or NULL.  [AS-safe] */
 const rt_urow *rt_utable_find(const rt_utable *t, uintptr_t addr);
 /* modules.c: the table of the module holding addr, or NULL.  [AS-safe],
  * only between rt_modules_enter and rt_modules_leave (the grace period). */

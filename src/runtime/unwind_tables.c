@@ -10,7 +10,8 @@
  * until no FDE covers the address (a gap: an RT_ROW_UNKNOWN row).  Each row
  * is reduced to the only rules the handler can follow cheaply: CFA = rsp or
  * rbp + offset, return address and rbp saved at CFA-relative offsets (or rbp
- * unchanged / undefined).  Three special shapes are recognised: the PLT's
+ * unchanged / undefined).  Distinct rules are few (a few hundred in libc),
+ * so rows keep a 4-byte start and a 2-byte index into a palette of rules.  Three special shapes are recognised: the PLT's
  * CFA expression (rsp + 8, + 8 more past a threshold in each 16-byte entry),
  * signal frames (the CIE's 'S' augmentation: __restore_rt), and the
  * outermost frame (return address undefined: _start, clone's child).  Any
@@ -22,8 +23,8 @@
  * libdw's memory grows with the register numbers instructions name, so a
  * hostile or corrupt .eh_frame is refused rather than interpreted.
  *
- * Invariants of a built table: rows sorted by start, starts strictly
- * increasing, every start < hi - lo; the table is one allocation, immutable,
+ * Invariants of a built table: starts strictly increasing, every start
+ * < hi - lo, every rule index < nrules; the table is one allocation, immutable,
  * so a signal handler can binary-search it without locks.
  */
 #include "rt_int.h"
@@ -39,24 +40,35 @@
 /* Bound on rows for hostile inputs (a real libc has ~30k). */
 #define MAX_ROWS (1u << 24)
 
+/* A row while building: its start and its rule. */
+typedef struct brow {
+	uint32_t start;
+	rt_urow r;
+} brow;
+
 typedef struct rowvec {
-	rt_urow *v;
+	brow *v;
 	size_t n, cap;
 	int oom;
 } rowvec;
 
-static void push(rowvec *rv, const rt_urow *r)
+static bool same_rule(const rt_urow *a, const rt_urow *b)
+{
+	return a->kind == b->kind && a->cfa_off == b->cfa_off && a->ra_off == b->ra_off &&
+	       a->rbp_off == b->rbp_off && a->rbp_rule == b->rbp_rule;
+}
+
+static void push(rowvec *rv, uint32_t start, const rt_urow *r)
 {
 	if (rv->oom)
 		return;
 	if (rv->n > 0) {
-		rt_urow *p = &rv->v[rv->n - 1];
-		if (r->start <= p->start) {
+		brow *p = &rv->v[rv->n - 1];
+		if (start <= p->start) {
 			/* overlapping FDEs: keep the first, drop what goes backwards */
 			return;
 		}
-		if (p->kind == r->kind && p->cfa_off == r->cfa_off && p->ra_off == r->ra_off &&
-		    p->rbp_off == r->rbp_off && p->rbp_rule == r->rbp_rule)
+		if (same_rule(&p->r, r))
 			return;
 	}
 	if (rv->n == rv->cap) {
@@ -65,7 +77,7 @@ static void push(rowvec *rv, const rt_urow *r)
 			rv->oom = 1;
 			return;
 		}
-		rt_urow *nv = realloc(rv->v, nc * sizeof *nv);
+		brow *nv = realloc(rv->v, nc * sizeof *nv);
 		if (!nv) {
 			rv->oom = 1;
 			return;
@@ -73,7 +85,9 @@ static void push(rowvec *rv, const rt_urow *r)
 		rv->v = nv;
 		rv->cap = nc;
 	}
-	rv->v[rv->n++] = *r;
+	rv->v[rv->n].start = start;
+	rv->v[rv->n].r = *r;
+	rv->n++;
 }
 
 /* CFA+off location of a register, from libdw's description; false when the
@@ -442,6 +456,57 @@ static bool cfi_ok(Elf *elf)
 	return ok;
 }
 
+static int cmp_rule(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(rt_urow));
+}
+
+/* The final table: distinct rules sorted (a palette), then the starts and
+ * each row's index in the palette, in one allocation. */
+static rt_utable *pack(const rowvec *rv, uintptr_t lo, uintptr_t hi)
+{
+	rt_urow *pal = malloc(rv->n * sizeof *pal);
+	if (!pal)
+		return NULL;
+	for (size_t i = 0; i < rv->n; i++) {
+		pal[i] = rv->v[i].r;
+		pal[i].pad = 0;
+	}
+	qsort(pal, rv->n, sizeof *pal, cmp_rule);
+	size_t np = 0;
+	for (size_t i = 0; i < rv->n; i++)
+		if (np == 0 || cmp_rule(&pal[np - 1], &pal[i]) != 0)
+			pal[np++] = pal[i];
+	if (np > UINT16_MAX + 1u) {
+		free(pal);
+		return NULL;
+	}
+	size_t bytes = sizeof(rt_utable) + np * sizeof(rt_urow) + rv->n * (sizeof(uint32_t) + sizeof(uint16_t));
+	rt_utable *t = malloc(bytes);
+	if (!t) {
+		free(pal);
+		return NULL;
+	}
+	t->lo = lo;
+	t->hi = hi;
+	t->nrows = rv->n;
+	t->nrules = np;
+	memcpy(t->rules, pal, np * sizeof *pal);
+	uint32_t *starts = (uint32_t *)(t->rules + np);
+	uint16_t *rule = (uint16_t *)(starts + rv->n);
+	for (size_t i = 0; i < rv->n; i++) {
+		rt_urow key = rv->v[i].r;
+		key.pad = 0;
+		const rt_urow *hit = bsearch(&key, t->rules, np, sizeof key, cmp_rule);
+		starts[i] = rv->v[i].start;
+		rule[i] = (uint16_t)(hit - t->rules);
+	}
+	t->starts = starts;
+	t->rule = rule;
+	free(pal);
+	return t;
+}
+
 static rt_utable *build(Elf *elf, uintptr_t bias, uintptr_t lo, uintptr_t hi)
 {
 	if (hi <= lo || hi - lo > UINT32_MAX)
@@ -482,14 +547,11 @@ static rt_utable *build(Elf *elf, uintptr_t bias, uintptr_t lo, uintptr_t hi)
 			rt_urow r;
 			reduce(fr, sig, &r);
 			free(fr);
-			r.start = (uint32_t)(a - llo);
-			push(&rv, &r);
+			push(&rv, (uint32_t)(a - llo), &r);
 			a = e;
 		}
-		if (a < stop && a >= llo && a < lhi) {
-			gap.start = (uint32_t)(a - llo);
-			push(&rv, &gap);
-		}
+		if (a < stop && a >= llo && a < lhi)
+			push(&rv, (uint32_t)(a - llo), &gap);
 	}
 	dwarf_cfi_end(cfi);
 	free(starts);
@@ -497,13 +559,7 @@ static rt_utable *build(Elf *elf, uintptr_t bias, uintptr_t lo, uintptr_t hi)
 		free(rv.v);
 		return NULL;
 	}
-	rt_utable *t = malloc(sizeof *t + rv.n * sizeof(rt_urow));
-	if (t) {
-		t->lo = lo;
-		t->hi = hi;
-		t->nrows = rv.n;
-		memcpy(t->rows, rv.v, rv.n * sizeof(rt_urow));
-	}
+	rt_utable *t = pack(&rv, lo, hi);
 	free(rv.v);
 	return t;
 }
@@ -541,24 +597,27 @@ rt_utable *rt_utable_from_image(const void *img, size_t size, uintptr_t bias, ui
 
 size_t rt_utable_bytes(const rt_utable *t)
 {
-	return t ? sizeof *t + t->nrows * sizeof(rt_urow) : 0;
+	return t ? sizeof *t + t->nrules * sizeof(rt_urow) +
+			   t->nrows * (sizeof(uint32_t) + sizeof(uint16_t))
+		 : 0;
 }
 
 const rt_urow *rt_utable_find(const rt_utable *t, uintptr_t addr)
 {
-	if (!t || addr < t->lo || addr >= t->hi)
+	if (!t || addr < t->lo || addr >= t->hi || t->nrows == 0)
 		return NULL;
 	uint32_t off = (uint32_t)(addr - t->lo);
-	/* branchless lower bound (the compiler emits cmov): the last row whose
-	 * start <= off; binary search with branches mispredicts on every step */
-	const rt_urow *base = t->rows;
+	/* branchless lower bound (the compiler emits cmov) over the 4-byte
+	 * starts: the last row whose start <= off; a search with branches
+	 * mispredicts on every step */
+	const uint32_t *base = t->starts;
 	size_t n = t->nrows;
-	if (n == 0)
-		return NULL;
 	while (n > 1) {
 		size_t half = n / 2;
-		base = base[half].start <= off ? base + half : base;
+		base = base[half] <= off ? base + half : base;
 		n -= half;
 	}
-	return base->start <= off ? base : NULL;
+	if (*base > off)
+		return NULL;
+	return &t->rules[t->rule[base - t->starts]];
 }
