@@ -27,6 +27,9 @@
 #include <cmocka.h>
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -383,6 +386,27 @@ static void test_nested_signal(void **state)
 	assert_true(crossed || got.n > 12);
 }
 
+/* the same from a handler running on an alternate signal stack: the walk
+ * starts on that stack and crosses the signal frame back to the thread's */
+static void test_nested_signal_altstack(void **state)
+{
+	static char altstack[64 * 1024];
+	stack_t ss = { .ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0 }, old_ss;
+	assert_int_equal(sigaltstack(&ss, &old_ss), 0);
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_usr1;
+	sa.sa_flags = SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, &old);
+	rec(5, raise_usr1);
+	sigaction(SIGUSR1, &old, NULL);
+	sigaltstack(&old_ss, NULL);
+	expect_leaf_stack();
+	/* the leaf ran on the alternate stack, its callers' frames on ours */
+	assert_true(ref.n > 10);
+}
+
 /* ---- a CPU timer interrupting a spinning thread ---------------------------- */
 
 static atomic_int spinning;
@@ -576,6 +600,57 @@ static void test_tables_of_libc(void **state)
 	assert_null(t);
 }
 
+/* PLT stubs have the linker's CFI: .plt an expression (rsp + 8, + 8 after
+ * the entry's push) that the tables keep as a PLT rule, .plt.got rsp + 8.
+ * Found in this very executable's section headers. */
+static uintptr_t exe_base;
+
+static int first_module(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	exe_base = info->dlpi_addr;
+	return 1;
+}
+
+static void test_plt_rules(void **state)
+{
+	dl_iterate_phdr(first_module, NULL);
+	elf_version(EV_CURRENT);
+	int fd = open("/proc/self/exe", O_RDONLY);
+	assert_true(fd >= 0);
+	Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
+	assert_non_null(elf);
+	size_t shstrndx;
+	assert_int_equal(elf_getshdrstrndx(elf, &shstrndx), 0);
+	int seen = 0;
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(elf, scn)) != NULL) {
+		GElf_Shdr sh;
+		gelf_getshdr(scn, &sh);
+		const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
+		bool known;
+		if (name && strcmp(name, ".plt") == 0 && sh.sh_size >= 32) {
+			uintptr_t a = exe_base + sh.sh_addr + 16;   /* the first entry */
+			const rt_urow *r = rt_utable_find(rt_modules_find(a, &known), a);
+			assert_non_null(r);
+			assert_int_equal(r->kind, RT_ROW_PLT);
+			assert_int_equal(r->cfa_off, 11);
+			seen++;
+		}
+		if (name && strcmp(name, ".plt.got") == 0 && sh.sh_size >= 8) {
+			uintptr_t a = exe_base + sh.sh_addr;
+			const rt_urow *r = rt_utable_find(rt_modules_find(a, &known), a);
+			assert_non_null(r);
+			assert_int_equal(r->kind, RT_ROW_RSP);
+			assert_int_equal(r->cfa_off, 8);
+			assert_int_equal(r->ra_off, -8);
+			seen++;
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	assert_true(seen >= 1);
+}
+
 static int setup(void **state)
 {
 	snprintf(tmpdir, sizeof tmpdir, "/tmp/cprof_unwind_XXXXXX");
@@ -599,10 +674,12 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tables_of_libc),
+		cmocka_unit_test(test_plt_rules),
 		cmocka_unit_test(test_recursion),
 		cmocka_unit_test(test_qsort_callback),
 		cmocka_unit_test(test_thread),
 		cmocka_unit_test(test_nested_signal),
+		cmocka_unit_test(test_nested_signal_altstack),
 		cmocka_unit_test(test_timer_in_thread),
 		cmocka_unit_test(test_vdso),
 		cmocka_unit_test(test_cxx_sort_and_call_once),
