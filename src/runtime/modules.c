@@ -18,6 +18,9 @@
  * leaked rather than freed under a reader.  A refresh that finds the same
  * modules publishes nothing.
  *
+ * fork: refresh_mu is taken around fork (pthread_atfork) so a child never
+ * starts with it held; the child's reader count starts at zero.
+ *
  * dlopen and dlclose are interposed here (see libcprof.map): after the real
  * call succeeds, and only once a registry exists, they refresh it.
  */
@@ -96,6 +99,7 @@ typedef struct listing {
 	size_t n, cap;
 	int oom;
 	int first;
+	size_t vdso_img;   /* the vdso's image size, when listed */
 } listing;
 
 static int on_module(struct dl_phdr_info *info, size_t size, void *arg)
@@ -159,9 +163,8 @@ static int on_module(struct dl_phdr_info *info, size_t size, void *arg)
 		return 1;
 	}
 	L->n++;
-	/* the vdso's table is built here, from its image in memory */
 	if (is_vdso)
-		m->tab = rt_utable_from_image((const void *)vdso, img, info->dlpi_addr, lo, hi);
+		L->vdso_img = img;
 	return 0;
 }
 
@@ -259,28 +262,54 @@ static int refresh_locked(void)
 	for (size_t i = 0; i < L.n; i++) {
 		rt_mod *m = &s->m[i];
 		*m = L.v[i];
-		if (m->tab)
-			continue;   /* the vdso */
 		for (size_t j = 0; old && j < old->n; j++)
 			if (same_module(&old->m[j], m)) {
 				m->tab = old->m[j].tab;
 				break;
 			}
-		if (!m->tab)
+		/* tables are built here, not under dl_iterate_phdr (which holds
+		 * the loader's lock); the vdso's from its image in memory */
+		if (!m->tab && strcmp(m->path, "[vdso]") == 0 && L.vdso_img)
+			m->tab = rt_utable_from_image((const void *)getauxval(AT_SYSINFO_EHDR), L.vdso_img,
+						      m->bias, m->lo, m->hi);
+		else if (!m->tab)
 			m->tab = rt_utable_from_file(m->path, m->bias, m->lo, m->hi);
 	}
 	free(L.v);
 	atomic_store(&cur_set, s);
-	if (old) {
-		/* the old vdso table is replaced by the new one: free it too */
-		if (grace())
-			free_set(old, s);
-	}
+	if (old && grace())
+		free_set(old, s);
 	return 0;
+}
+
+/* fork: the child must not inherit refresh_mu held by a thread that does
+ * not exist there, nor a count of readers that were in other threads */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&refresh_mu);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&refresh_mu);
+}
+
+static void fork_child(void)
+{
+	atomic_store(&readers, 0);
+	pthread_mutex_unlock(&refresh_mu);
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void register_atfork(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 int rt_modules_init(void)
 {
+	pthread_once(&atfork_once, register_atfork);
 	pthread_mutex_lock(&refresh_mu);
 	int rc = 0;
 	if (!atomic_load(&cur_set))

@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <unwind.h>
@@ -536,7 +537,7 @@ static void test_vdso(void **state)
 
 /* ---- dlopen/dlclose while another thread unwinds --------------------------- */
 
-static atomic_int churn_done;
+static atomic_int churn_done, churn_forever, churn_stop;
 
 static void noop(void)
 {
@@ -546,7 +547,8 @@ static void *churn_main(void *arg)
 {
 	char path[512];
 	snprintf(path, sizeof path, "%s/libd_fp.so", tmpdir);
-	for (int i = 0; i < 60; i++) {
+	int rounds = atomic_load(&churn_forever) ? 100000 : 60;
+	for (int i = 0; i < rounds && !atomic_load(&churn_stop); i++) {
 		void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 		if (!h)
 			break;
@@ -575,6 +577,51 @@ static void test_dlopen_churn(void **state)
 	}
 	pthread_join(t, NULL);
 	assert_int_equal(complete, rounds);
+}
+
+/* ---- fork while another thread refreshes the registry ---------------------- */
+
+/* The child of a fork taken while another thread is inside a refresh must
+ * still be able to unwind and to take the registry's lock (pthread_atfork
+ * in modules.c): no lock inherited held. */
+static void test_fork_during_refresh(void **state)
+{
+	pthread_t t;
+	atomic_store(&churn_done, 0);
+	atomic_store(&churn_forever, 1);
+	atomic_store(&churn_stop, 0);
+	assert_int_equal(pthread_create(&t, NULL, churn_main, NULL), 0);
+	int forks = 0, good = 0;
+	while (forks < 60) {
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			/* unwinding needs no lock; shutting the registry down takes
+			 * its mutex, which the parent's churn thread may have held
+			 * at the fork.  (No dlopen here: glibc's own loader lock
+			 * can be inherited held from the churning thread.) */
+			rec(4, leaf);
+			bool ok = !got.truncated && got.n > 6;
+			rt_modules_shutdown();
+			_exit(ok ? 0 : 3);
+		}
+		forks++;
+		int status = 0, waited = 0;
+		while (waitpid(pid, &status, WNOHANG) == 0 && waited < 500) {
+			usleep(10000);
+			waited++;
+		}
+		if (waited == 500) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+		}
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			good++;
+	}
+	atomic_store(&churn_stop, 1);
+	pthread_join(t, NULL);
+	atomic_store(&churn_forever, 0);
+	assert_int_equal(good, forks);
 }
 
 /* ---- tables ------------------------------------------------------------------ */
@@ -689,6 +736,7 @@ int main(void)
 		cmocka_unit_test(test_dlopen_no_unwind_info_fp),
 		cmocka_unit_test(test_dlopen_no_unwind_info_nofp),
 		cmocka_unit_test(test_dlopen_churn),
+		cmocka_unit_test(test_fork_during_refresh),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
