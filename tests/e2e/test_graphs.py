@@ -302,7 +302,6 @@ def test_cxx_program_graph_renders(tmp_path):
 @pytest.mark.parametrize("args", [
     ["-dot", "-call_tree", gold("heap")],
     ["-dot", "-call_tree", "-nodefraction=0", gold("allocs")],
-    ["-dot", "-call_tree", gold("goroutine")],
     ["-dot", "-call_tree", "-nodecount=10", gold("cpu")],
     ["-dot", "-call_tree", gold("block")],
     ["-callgrind", "-call_tree", gold("heap")],
@@ -310,7 +309,8 @@ def test_cxx_program_graph_renders(tmp_path):
 ], ids=lambda a: "_".join(os.path.basename(x) for x in a))
 def test_call_tree_matches_pprof(args):
     """pprof orders nodes of equal name in map order, so its call tree can
-    change from run to run: cprof's must be one of its answers."""
+    change from run to run (goroutine.pb.gz has four answers: left out);
+    these cases have one, and cprof's must be it."""
     c = run(args)
     assert c.returncode == 0, c.stderr
     seen = []
