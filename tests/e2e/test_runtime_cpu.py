@@ -74,10 +74,10 @@ def total_seconds(text):
     return v / 1000 if m.group(2) == "ms" else v / 1e6 if m.group(2) == "us" else v
 
 
-@pytest.mark.parametrize("nthreads", [1, 3])
-def test_preloaded_shares_threads_and_total(cprof, progs, tmp_path, nthreads):
+@pytest.mark.parametrize("nthreads,secs", [(1, 1.2), (3, 0.8)])
+def test_preloaded_shares_threads_and_total(cprof, progs, tmp_path, nthreads, secs):
     prof = tmp_path / "cpu.pb.gz"
-    p, cpu = run_preloaded([progs["shares"], str(nthreads), "0.8"], prof)
+    p, cpu = run_preloaded([progs["shares"], str(nthreads), str(secs)], prof)
     assert p.returncode == 0, p.stderr
     assert p.stderr == ""
     rows, text = top_rows(cprof, prof)
@@ -85,15 +85,20 @@ def test_preloaded_shares_threads_and_total(cprof, progs, tmp_path, nthreads):
     b = rows["burn_b"][0]
     c = rows["step_c (inline)"][0]
     tot = total_seconds(text)
-    # 60/30/10 in flat time; wide bounds: a few hundred samples
-    assert 0.45 < a / tot < 0.75, text
-    assert 0.18 < b / tot < 0.42, text
-    assert 0.03 < c / tot < 0.20, text
+    # 60/30/10 in flat time.  Wide bounds: 120-240 samples, and the kernel
+    # checks CPU timers at its tick, so on a loaded machine (a thread
+    # running in bursts shorter than a tick) a sample can land in the phase
+    # after the one that spent the time; the accuracy benchmark measures
+    # the real error, this test catches gross ones.
+    assert 0.35 < a / tot < 0.80, text
+    assert 0.15 < b / tot < 0.50, text
+    assert 0.02 < c / tot < 0.25, text
+    assert a > c and b > c, text
     # the inline frame's caller gets it as cumulative time
     assert rows["burn_c"][1] >= c
     # total sampled CPU against the process's CPU time (rusage)
     assert 0.6 * cpu < tot < 1.25 * cpu, (tot, cpu, text)
-    assert tot > 0.6 * 0.8 * nthreads
+    assert tot > 0.6 * secs * nthreads
     # one label per thread, each with its share
     tags = cprof("-tags", str(prof)).stdout
     for i in range(nthreads):
@@ -102,7 +107,8 @@ def test_preloaded_shares_threads_and_total(cprof, progs, tmp_path, nthreads):
 
 def test_profile_contents_raw(cprof, progs, tmp_path):
     prof = tmp_path / "cpu.pb.gz"
-    p, _ = run_preloaded([progs["shares"], "1", "0.3"], prof)
+    # 2 x 0.6 s: ~12 samples expected in step_c (10%); none has p < 1e-5
+    p, _ = run_preloaded([progs["shares"], "2", "0.6"], prof)
     assert p.returncode == 0, p.stderr
     raw = cprof("-raw", str(prof)).stdout
     assert "PeriodType: cpu nanoseconds" in raw
