@@ -8,9 +8,11 @@
  * it is built -fno-omit-frame-pointer so the frame-pointer walk has a chain
  * to follow as far as libc's start code), then times each method N times
  * from the bottom and prints ns per sample, frames found and ns per frame.
- * rt_unwind is timed twice: from a getcontext() ucontext (the walk alone),
- * and in a SIGPROF handler sent by tgkill (what a sample costs, with the
- * signal delivery; the empty handler's cost is printed beside it).  Then
+ * rt_unwind is timed from a getcontext() ucontext (the walk alone: warm,
+ * then with its per-thread row cache emptied before each walk, then with
+ * its proven stack pages forgotten too), and in a SIGPROF handler sent by
+ * tgkill (what a sample costs, with the signal delivery; the empty
+ * handler's cost is printed beside it).  Then
  * the tables: rows, bytes and build time for libc and libstdc++, and the
  * cost of one process_vm_readv, the fault-free read used for pages not yet
  * proven readable.  Usage: unwind_bench [ITERATIONS]
@@ -110,14 +112,16 @@ static void on_prof(int sig, siginfo_t *si, void *uc)
 /* ---- measuring at the bottom of the recursion --------------------------------- */
 
 typedef struct result {
-	double ns[6];
-	int frames[6];
+	double ns[8];
+	int frames[8];
 } result;
 
-enum { M_RT, M_RT_SIG, M_SIG_EMPTY, M_FP, M_UNW, M_GCC };
+enum { M_RT, M_RT_SIG, M_SIG_EMPTY, M_FP, M_UNW, M_GCC, M_RT_COLD, M_RT_COLDER };
 static const char *mname[] = { "rt_unwind (ucontext)", "rt_unwind in SIGPROF",
 			       "empty SIGPROF handler", "frame pointers", "libunwind unw_backtrace",
-			       "libgcc _Unwind_Backtrace" };
+			       "libgcc _Unwind_Backtrace", "rt_unwind, rows uncached",
+			       "rt_unwind, rows+pages unc." };
+#define NMETHODS 8
 
 __attribute__((noinline)) static void measure(result *r)
 {
@@ -145,6 +149,21 @@ __attribute__((noinline)) static void measure(result *r)
 		syscall(SYS_tgkill, pid, tid, SIGPROF);
 	r->ns[M_SIG_EMPTY] = (now_ns() - t) / iters;
 	r->frames[M_SIG_EMPTY] = 0;
+
+	/* cold: no cached rows (two binary searches a frame), and also no
+	 * proven stack pages (a process_vm_readv per page) */
+	t = now_ns();
+	for (long i = 0; i < iters; i++) {
+		rt_unwind_forget(false);
+		r->frames[M_RT_COLD] = rt_unwind(&uc, pcs, RT_MAX_FRAMES, &tr);
+	}
+	r->ns[M_RT_COLD] = (now_ns() - t) / iters;
+	t = now_ns();
+	for (long i = 0; i < iters; i++) {
+		rt_unwind_forget(true);
+		r->frames[M_RT_COLDER] = rt_unwind(&uc, pcs, RT_MAX_FRAMES, &tr);
+	}
+	r->ns[M_RT_COLDER] = (now_ns() - t) / iters;
 
 	t = now_ns();
 	for (long i = 0; i < iters; i++)
@@ -226,7 +245,10 @@ int main(int argc, char **argv)
 	result res[3];
 	for (int d = 0; d < 3; d++)
 		rec(depths[d], &res[d]);
-	for (int m = 0; m < 6; m++) {
+	static const int order[NMETHODS] = { M_RT, M_RT_COLD, M_RT_COLDER, M_RT_SIG, M_SIG_EMPTY,
+					     M_FP, M_UNW, M_GCC };
+	for (int k = 0; k < NMETHODS; k++) {
+		int m = order[k];
 		printf("%-26s", mname[m]);
 		for (int d = 0; d < 3; d++) {
 			if (m == M_SIG_EMPTY)

@@ -53,6 +53,9 @@ void rt_modules_shutdown(void);
  * the walk stopped for another reason than reaching the outermost frame
  * (unknown code, a bad read, max frames).  [AS-safe] */
 int rt_unwind(const ucontext_t *uc, uintptr_t *pcs, int max, bool *truncated);
+/* Forget the calling thread's cached rows (and, with pages, its proven
+ * stack pages): the next walk is a cold one.  For benchmarks.  [AS-safe] */
+void rt_unwind_forget(bool pages);
 
 /* unwind_tables.c: a module's compact unwind table (x86-64).  Row i covers
  * [starts[i], starts[i+1]) (offsets from lo) and follows rules[rule[i]]:

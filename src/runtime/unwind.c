@@ -315,3 +315,10 @@ int rt_unwind(const ucontext_t *uc, uintptr_t *pcs, int max, bool *truncated)
 	errno = saved;
 	return n;
 }
+
+void rt_unwind_forget(bool pages)
+{
+	memset(row_cache, 0, sizeof row_cache);
+	if (pages)
+		ok_lo = ok_hi = 0;
+}
