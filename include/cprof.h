@@ -11,7 +11,11 @@
  *
  * profiles the whole run and writes the profile when the program exits
  * (exit(), return from main, or a signal such as SIGTERM or SIGINT whose
- * action the program left at the default).
+ * action the program left at the default).  The first process that
+ * profiles records its pid in CPROF_CPU_PROFILE_PID, so that programs it
+ * runs (which inherit the environment) do not overwrite FILE; a process
+ * that execs itself keeps profiling into FILE.  CPROF_CPU_HZ=N sets the
+ * rate; bad values are reported once on stderr and ignored.
  *
  * Errors: every function returns 0 on success or a negative CPROF_ERR_*
  * code; cprof_error_string() names a code and cprof_last_error() gives the

@@ -8,6 +8,13 @@
  * it uses, however many threads run.  The first expiry is random within
  * one period, so threads started together do not fire together.
  *
+ * Limit: the kernel checks CPU timers at its tick (4 ms at HZ=250), so a
+ * thread that lives for much less than a tick is mostly unseen (thousands
+ * of 40 us threads: ~20% of their CPU sampled).  A process-wide CPU timer
+ * for young threads was tried and dropped: its signal goes to the thread
+ * group leader when that one sleeps, charging the sleeper and risking
+ * EINTR in the program's sleeping calls.
+ *
  * The handler records only signals from our timers (si_code SI_TIMER and
  * the current session number in si_value), weighs the sample 1 +
  * si_overrun, unwinds with rt_unwind and stores the sample in a bounded
