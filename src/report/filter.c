@@ -516,6 +516,8 @@ static int remove_uninteresting(fstate *f)
 	bool any = false;
 	for (size_t li = 0; li < p->locations.n; li++) {
 		cprof_location *l = &p->locations.v[li];
+		if (!l->nline)
+			continue;       /* also: no pointer arithmetic on an empty (NULL) line table */
 		const cprof_line *ln = p->lines.v + l->line_off;
 		int64_t i;
 		for (i = (int64_t)l->nline - 1; i >= 0; i--)
