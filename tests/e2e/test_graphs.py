@@ -271,11 +271,12 @@ def test_callgrind_annotate_reads_gperftools_profile(tmp_path):
         if len(f) >= 3 and ":" in f[-2] and f[0].replace(",", "").isdigit():
             per_fn[f[-2].split(":")[-1]] = int(f[0].replace(",", ""))
     # pprof's calls=0 lines: callgrind_annotate adds the call costs to the
-    # caller, so each function shows its cum; the leaf shows the total
-    assert per_fn.get("work") == total, a.stdout
-    for fn in ("alpha", "beta", "main"):
+    # caller, so each function shows its cum.  (A sample may land outside
+    # work -- in main's loop, in libc -- so nothing here assumes they all
+    # fall in work.)
+    for fn in ("work", "alpha", "beta", "main"):
         assert per_fn.get(fn) == cum_of(top, fn), (fn, a.stdout, top)
-    assert per_fn["alpha"] + per_fn["beta"] == total
+    assert per_fn["alpha"] + per_fn["beta"] <= total
 
 
 @needs_profiler
