@@ -114,7 +114,7 @@ static bool read_word(uintptr_t addr, uintptr_t *out, bool stack)
 		*out = *(const volatile uintptr_t *)addr;
 		return true;
 	}
-	int m = atomic_load_explicit(&probe_mode, memory_order_relaxed);
+	int m = atomic_load_explicit(&probe_mode, memory_order_acquire);
 	if (m == 0)
 		m = choose_probe();
 	bool ok;
