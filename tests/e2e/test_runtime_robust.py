@@ -132,7 +132,9 @@ def test_threads_created_and_exiting_by_thousands(progs, tmp_path):
     assert "burn" in top(profile, 50)
 
 
-@pytest.mark.xfail(strict=True, reason="runtime limit (cpu.c): CPU timers fire at the kernel "
+# Not strict: how long a thread lives depends on the machine's load, and a
+# loaded machine can let it reach the tick; an XPASS must not fail CI.
+@pytest.mark.xfail(strict=False, reason="runtime limit (cpu.c): CPU timers fire at the kernel "
                    "tick, so threads living less than a tick are mostly unseen; remove this "
                    "mark when their CPU is sampled in full")
 def test_short_lived_threads_sampled_in_full(progs, tmp_path):
