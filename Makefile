@@ -122,7 +122,7 @@ unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CPROF_SRCDIR=$(CURDIR) $$t; done
 
 PYTEST ?= /usr/bin/python3 -m pytest
-e2e: $(B)/cprof
+e2e: $(B)/cprof $(RT_TARGETS)
 	CPROF_BIN=$(CURDIR)/$(B)/cprof $(PYTEST) -q tests/e2e
 
 check: unit e2e
