@@ -108,7 +108,7 @@ static int64_t frac_of(int64_t v, double f)
 
 /* Go's filepath.Clean (Unix) of s[0..n) into out (room for n + 2 bytes);
  * returns the length written. */
-static size_t path_clean(const char *s, size_t n, char *out)
+size_t cpr_path_clean(const char *s, size_t n, char *out)
 {
 	if (n == 0) {
 		out[0] = '.';
@@ -380,7 +380,7 @@ int cpr_infos_build(cpr_infos *t, cprof_profile *p, const cpr_gopts *go, cprof_e
 			s = trim_path(s, &n);
 		if (grow((void **)&buf, &bufcap, n + 2, 1))
 			goto fail;
-		size_t cn = path_clean(s, n, buf);
+		size_t cn = cpr_path_clean(s, n, buf);
 		if (cn == cprof_slen(p, fs) && memcmp(buf, cprof_s(p, fs), cn) == 0) {
 			fclean[i] = fs;
 			continue;

@@ -52,40 +52,7 @@ static char *path_clean(const char *s)
 	char *out = malloc(n + 2);
 	if (!out)
 		return NULL;
-	bool rooted = n > 0 && s[0] == '/';
-	size_t r = 0, w = 0, dotdot = 0;
-	if (rooted) {
-		out[w++] = '/';
-		r = dotdot = 1;
-	}
-	while (r < n) {
-		if (s[r] == '/') {
-			r++;
-		} else if (s[r] == '.' && (r + 1 == n || s[r + 1] == '/')) {
-			r++;
-		} else if (s[r] == '.' && s[r + 1] == '.' && (r + 2 == n || s[r + 2] == '/')) {
-			r += 2;
-			if (w > dotdot) {
-				w--;
-				while (w > dotdot && out[w] != '/')
-					w--;
-			} else if (!rooted) {
-				if (w > 0)
-					out[w++] = '/';
-				out[w++] = '.';
-				out[w++] = '.';
-				dotdot = w;
-			}
-		} else {
-			if ((rooted && w != 1) || (!rooted && w != 0))
-				out[w++] = '/';
-			for (; r < n && s[r] != '/'; r++)
-				out[w++] = s[r];
-		}
-	}
-	if (w == 0)
-		out[w++] = '.';
-	out[w] = 0;
+	out[cpr_path_clean(s, n, out)] = 0;
 	return out;
 }
 

@@ -120,6 +120,10 @@ void cpr_regex_free(cpr_regex *rx);
 void cpr_regex_errtext(int code, const char *pat, size_t len, size_t eoff, char *why,
 		       size_t whyn, const char **part, size_t *partlen);
 
+/* graph.c: Go's filepath.Clean (Unix) of s[0..n) into out, which has room
+ * for n + 2 bytes; returns the length written (no NUL added). */
+size_t cpr_path_clean(const char *s, size_t n, char *out);
+
 /* ---- header.c ------------------------------------------------------------ */
 
 /* Print pprof's ProfileLabels lines (File, Build ID, comments, Type, Time,
