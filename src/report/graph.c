@@ -1268,9 +1268,89 @@ out:
 	return id;
 }
 
-/* The tags of every kept node (report.newGraph keeps string labels and the
- * "bytes" numeric label; numeric tag names are ScaledLabel(v, unit,
- * "minimum")), then TrimLowFrequencyTags(cut). */
+/* What both tag passes share: the "bytes" key and its unit, a cache of
+ * each label set's joined string labels, and the current sample's numeric
+ * tags. */
+typedef struct tagctx {
+	cprof_str bytes, unit;
+	char unitname[64];
+	cpr_map lcache;
+	numtag *nt;
+	size_t nt_cap;
+} tagctx;
+
+static int tagctx_init(gbuild *b, tagctx *tc)
+{
+	cprof_profile *p = b->c->p;
+	memset(tc, 0, sizeof *tc);
+	tc->bytes = cprof_intern(p, "bytes", 5);
+	if (tc->bytes == CPROF_NONE)
+		return CPROF_ENOMEM;
+	tc->unit = cpr_num_label_unit(b->c, tc->bytes);
+	if (!tc->unit)
+		tc->unit = tc->bytes;
+	snprintf(tc->unitname, sizeof tc->unitname, "%s", cprof_s(p, tc->unit));
+	return 0;
+}
+
+static void tagctx_free(gbuild *b, tagctx *tc)
+{
+	free(b->thash);
+	b->thash = NULL;
+	b->thash_cap = 0;
+	free(tc->nt);
+	cpr_map_free(&tc->lcache);
+}
+
+/* Sample i's tags (report.newGraph keeps string labels and the "bytes"
+ * numeric label; numeric tag names are ScaledLabel(v, unit, "minimum")):
+ * *lbl its joined string labels (0: none), tc->nt[0..*nn) its numeric tags.
+ * 1 when it has any tag and a valid stack, 0 when not, or CPROF_ENOMEM. */
+static int sample_tags(gbuild *b, tagctx *tc, size_t i, cprof_str *lbl, size_t *nn)
+{
+	cprof_profile *p = b->c->p;
+	uint32_t ls = p->samples.v[i].labels, st = p->samples.v[i].stack;
+	if (cprof_lset_len(p, ls) == 0 || st >= cprof_nstacks(p))
+		return 0;
+	bool fresh = false;
+	uint64_t *slot = cpr_map_slot(&tc->lcache, ls, 0, &fresh);
+	if (!slot)
+		return CPROF_ENOMEM;
+	if (fresh) {
+		cprof_str j = join_labels(p, ls);
+		if (j == CPROF_NONE)
+			return CPROF_ENOMEM;
+		*slot = (uint64_t)j + 1;
+	}
+	*lbl = (cprof_str)(*slot - 1);
+	const cprof_label *l = cprof_lset(p, ls);
+	*nn = 0;
+	for (size_t k = 0, n = cprof_lset_len(p, ls); k < n; k++) {
+		if (l[k].str || l[k].key != tc->bytes || !cpr_label_present(&l[k]))
+			continue;
+		char buf[CPR_LBL];
+		cpr_scaled_label(buf, sizeof buf, l[k].num, tc->unitname, "minimum");
+		cprof_str name = cprof_intern_cstr(p, buf);
+		if (name == CPROF_NONE || grow((void **)&tc->nt, &tc->nt_cap, *nn + 1, sizeof *tc->nt))
+			return CPROF_ENOMEM;
+		tc->nt[(*nn)++] = (numtag){ name, l[k].num };
+	}
+	return (*lbl || *nn) ? 1 : 0;
+}
+
+/* TrimLowFrequencyTags: keep the tags whose |flat| or |cum| reaches cut. */
+static void trim_tags(cpr_graph *g, int64_t cut)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < g->ntags; i++) {
+		const cpr_tag *tg = &g->tags[i];
+		if (abs64(tg->flat) >= cut || abs64(tg->cum) >= cut)
+			g->tags[kept++] = *tg;
+	}
+	g->ntags = kept;
+}
+
+/* The tags of every kept node, then TrimLowFrequencyTags(cut). */
 static int tags_build(gbuild *b, int64_t cut)
 {
 	cpr_graph *g = b->g;
@@ -1280,17 +1360,9 @@ static int tags_build(gbuild *b, int64_t cut)
 	free(b->thash);
 	b->thash = NULL;
 	b->thash_cap = 0;
-	cprof_str bytes = cprof_intern(p, "bytes", 5);
-	if (bytes == CPROF_NONE)
+	tagctx tc;
+	if (tagctx_init(b, &tc))
 		return CPROF_ENOMEM;
-	cprof_str unit = cpr_num_label_unit(b->c, bytes);
-	if (!unit)
-		unit = bytes;
-	char unitname[64];
-	snprintf(unitname, sizeof unitname, "%s", cprof_s(p, unit));
-	cpr_map lcache = { 0 };
-	numtag *nt = NULL;
-	size_t nt_cap = 0;
 	int rc = CPROF_ENOMEM;
 	uint32_t gen = 0;
 	memset(b->seen, 0, b->ninfo * sizeof *b->seen);
@@ -1298,39 +1370,18 @@ static int tags_build(gbuild *b, int64_t cut)
 		int64_t w = cpr_value(b->c, i), dw = cpr_meandiv(b->c, i);
 		if (w == 0 && dw == 0)
 			continue;
-		uint32_t ls = p->samples.v[i].labels, st = p->samples.v[i].stack;
-		if (cprof_lset_len(p, ls) == 0 || st >= cprof_nstacks(p))
-			continue;
-		bool fresh = false;
-		uint64_t *slot = cpr_map_slot(&lcache, ls, 0, &fresh);
-		if (!slot)
+		cprof_str lbl;
+		size_t nn;
+		int has = sample_tags(b, &tc, i, &lbl, &nn);
+		if (has < 0)
 			goto out;
-		if (fresh) {
-			cprof_str j = join_labels(p, ls);
-			if (j == CPROF_NONE)
-				goto out;
-			*slot = (uint64_t)j + 1;
-		}
-		cprof_str lbl = (cprof_str)(*slot - 1);
-		const cprof_label *l = cprof_lset(p, ls);
-		size_t nn = 0;
-		for (size_t k = 0, n = cprof_lset_len(p, ls); k < n; k++) {
-			if (l[k].str || l[k].key != bytes || !cpr_label_present(&l[k]))
-				continue;
-			char buf[CPR_LBL];
-			cpr_scaled_label(buf, sizeof buf, l[k].num, unitname, "minimum");
-			cprof_str name = cprof_intern_cstr(p, buf);
-			if (name == CPROF_NONE ||
-			    grow((void **)&nt, &nt_cap, nn + 1, sizeof *nt))
-				goto out;
-			nt[nn++] = (numtag){ name, l[k].num };
-		}
-		if (!lbl && !nn)
+		if (!has)
 			continue;
 		if (++gen == 0) {
 			memset(b->seen, 0, b->ninfo * sizeof *b->seen);
 			gen = 1;
 		}
+		uint32_t st = p->samples.v[i].stack;
 		const uint32_t *locs = cprof_stack_locs(p, st);
 		uint32_t parent = CPR_NIL;
 		bool residual = false;
@@ -1346,7 +1397,7 @@ static int tags_build(gbuild *b, int64_t cut)
 				}
 				if (b->seen[id] != gen) {
 					b->seen[id] = gen;
-					if (tags_add(b, id, lbl, nt, nn, unit, w, dw, false))
+					if (tags_add(b, id, lbl, tc.nt, nn, tc.unit, w, dw, false))
 						goto out;
 				}
 				parent = id;
@@ -1354,24 +1405,13 @@ static int tags_build(gbuild *b, int64_t cut)
 			}
 		}
 		if (parent != CPR_NIL && !residual &&
-		    tags_add(b, parent, lbl, nt, nn, unit, w, dw, true))
+		    tags_add(b, parent, lbl, tc.nt, nn, tc.unit, w, dw, true))
 			goto out;
 	}
-	/* TrimLowFrequencyTags */
-	size_t kept = 0;
-	for (size_t i = 0; i < g->ntags; i++) {
-		const cpr_tag *tg = &g->tags[i];
-		if (abs64(tg->flat) >= cut || abs64(tg->cum) >= cut)
-			g->tags[kept++] = *tg;
-	}
-	g->ntags = kept;
+	trim_tags(g, cut);
 	rc = 0;
 out:
-	free(b->thash);
-	b->thash = NULL;
-	b->thash_cap = 0;
-	free(nt);
-	cpr_map_free(&lcache);
+	tagctx_free(b, &tc);
 	return rc;
 }
 
@@ -1601,49 +1641,23 @@ static int tree_tags(gbuild *b, int64_t cut)
 	cpr_graph *g = b->g;
 	cprof_profile *p = b->c->p;
 	const cpr_infos *t = &g->infos;
-	cprof_str bytes = cprof_intern(p, "bytes", 5);
-	if (bytes == CPROF_NONE)
+	tagctx tc;
+	if (tagctx_init(b, &tc))
 		return CPROF_ENOMEM;
-	cprof_str unit = cpr_num_label_unit(b->c, bytes);
-	if (!unit)
-		unit = bytes;
-	char unitname[64];
-	snprintf(unitname, sizeof unitname, "%s", cprof_s(p, unit));
-	cpr_map lcache = { 0 };
-	numtag *nt = NULL;
-	size_t nt_cap = 0;
 	int rc = CPROF_ENOMEM;
 	g->ntags = 0;
 	for (size_t i = 0; i < p->samples.n; i++) {
 		int64_t w = cpr_value(b->c, i), dw = cpr_meandiv(b->c, i);
-		uint32_t ls = p->samples.v[i].labels, st = p->samples.v[i].stack;
-		if ((w == 0 && dw == 0) || cprof_lset_len(p, ls) == 0 || st >= cprof_nstacks(p))
+		if (w == 0 && dw == 0)
 			continue;
-		bool fresh = false;
-		uint64_t *slot = cpr_map_slot(&lcache, ls, 0, &fresh);
-		if (!slot)
+		cprof_str lbl;
+		size_t nn;
+		int has = sample_tags(b, &tc, i, &lbl, &nn);
+		if (has < 0)
 			goto out;
-		if (fresh) {
-			cprof_str j = join_labels(p, ls);
-			if (j == CPROF_NONE)
-				goto out;
-			*slot = (uint64_t)j + 1;
-		}
-		cprof_str lbl = (cprof_str)(*slot - 1);
-		const cprof_label *l = cprof_lset(p, ls);
-		size_t nn = 0;
-		for (size_t k = 0, n = cprof_lset_len(p, ls); k < n; k++) {
-			if (l[k].str || l[k].key != bytes || !cpr_label_present(&l[k]))
-				continue;
-			char buf[CPR_LBL];
-			cpr_scaled_label(buf, sizeof buf, l[k].num, unitname, "minimum");
-			cprof_str name = cprof_intern_cstr(p, buf);
-			if (name == CPROF_NONE || grow((void **)&nt, &nt_cap, nn + 1, sizeof *nt))
-				goto out;
-			nt[nn++] = (numtag){ name, l[k].num };
-		}
-		if (!lbl && !nn)
+		if (!has)
 			continue;
+		uint32_t st = p->samples.v[i].stack;
 		const uint32_t *locs = cprof_stack_locs(p, st);
 		uint32_t parent = CPR_NIL;
 		for (size_t fi = cprof_stack_len(p, st); fi-- > 0;) {
@@ -1655,28 +1669,18 @@ static int tree_tags(gbuild *b, int64_t cut)
 				uint64_t *id = cpr_map_find(&b->tmap, key);
 				if (!id)
 					continue;
-				if (tags_add(b, (uint32_t)*id, lbl, nt, nn, unit, w, dw, false))
+				if (tags_add(b, (uint32_t)*id, lbl, tc.nt, nn, tc.unit, w, dw, false))
 					goto out;
 				parent = (uint32_t)*id;
 			}
 		}
-		if (parent != CPR_NIL && tags_add(b, parent, lbl, nt, nn, unit, w, dw, true))
+		if (parent != CPR_NIL && tags_add(b, parent, lbl, tc.nt, nn, tc.unit, w, dw, true))
 			goto out;
 	}
-	size_t kept = 0;
-	for (size_t i = 0; i < g->ntags; i++) {
-		const cpr_tag *tg = &g->tags[i];
-		if (abs64(tg->flat) >= cut || abs64(tg->cum) >= cut)
-			g->tags[kept++] = *tg;
-	}
-	g->ntags = kept;
+	trim_tags(g, cut);
 	rc = 0;
 out:
-	free(b->thash);
-	b->thash = NULL;
-	b->thash_cap = 0;
-	free(nt);
-	cpr_map_free(&lcache);
+	tagctx_free(b, &tc);
 	return rc;
 }
 
