@@ -17,6 +17,12 @@ set -eu
 # tests: valgrind (callgrind_annotate), tmux and pexpect (the shell)
 # tests: chromium (renders the -flamegraph page headless), python3-pil (checks
 #        its screenshot)
+# runtime: libmicrohttpd + GnuTLS (the HTTP endpoint and the web UI),
+#        jemalloc and tcmalloc_minimal (the heap profiler on other allocators),
+#        heaptrack (heap benchmark baseline), prometheus (promtool checks
+#        /metrics), wrk (load on the endpoint), SQLite (a real CPU-bound
+#        program for the overhead benchmark)
+# web UI tests: nodejs + npm (playwright-core, driving Debian's chromium)
 # symbolization: g++ (libstdc++'s __cxa_demangle, linked by the build; the
 #        C++ test program), binutils' addr2line/objcopy (checks, debug files)
 PKGS="gcc make pkg-config zlib1g-dev libpcre2-dev
@@ -24,7 +30,10 @@ PKGS="gcc make pkg-config zlib1g-dev libpcre2-dev
       libcmocka-dev python3 python3-pytest python3-pexpect golang-go
       clang libclang-rt-14-dev valgrind tmux
       libgoogle-perftools-dev google-perftools time
-      chromium python3-pil g++"
+      chromium python3-pil g++
+      libmicrohttpd-dev libgnutls28-dev libjemalloc2 libjemalloc-dev
+      libtcmalloc-minimal4 heaptrack prometheus wrk sqlite3 libsqlite3-dev
+      nodejs"
 
 missing=""
 for p in $PKGS; do
@@ -32,15 +41,27 @@ for p in $PKGS; do
 		missing="$missing $p"
 	fi
 done
-[ -z "$missing" ] && exit 0
-
-if [ "$(id -u)" -ne 0 ]; then
-	echo "setup.sh: missing Debian packages; run:" >&2
-	echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends$missing" >&2
-	exit 1
+# npm: part of the machine's Node.js where it came with one; Debian's own
+# package otherwise (it conflicts with Node.js builds that carry npm)
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "setup.sh: missing Debian packages; run:" >&2
+		echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends$missing" >&2
+		exit 1
+	fi
+	echo "setup.sh: installing$missing" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-echo "setup.sh: installing$missing" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+
+# npm packages of the browser tests (playwright-core only: the browser is
+# Debian's chromium), pinned by the lock file
+cd "$(dirname "$0")"
+if [ -f tests/browser/package-lock.json ] && [ ! -d tests/browser/node_modules/playwright-core ]; then
+	echo "setup.sh: npm ci in tests/browser" >&2
+	(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+exit 0

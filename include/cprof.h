@@ -29,6 +29,7 @@
 #ifndef CPROF_H
 #define CPROF_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -106,6 +107,138 @@ const char *cprof_error_string(int code);
  * the thread's next cprof_* call.  Thread-safe (per thread);
  * async-signal-safe. */
 const char *cprof_last_error(void);
+
+/* ======================================================================
+ * Labels (the analogue of Go's pprof.Do): key/value pairs attached to the
+ * calling thread and carried by every sample taken on it (CPU, heap at
+ * allocation, mutex, block, thread snapshots) as profile.proto labels, so
+ * `cprof -tagfocus`, `-tags` and `-tagshow` work on them.
+ * ====================================================================== */
+
+/* Give the labels to threads the calling thread creates while they are
+ * current (a flag of cprof_labels_push and cprof_do). */
+#define CPROF_LABELS_INHERIT 1u
+
+/* What cprof_labels_pop restores.  Filled by cprof_labels_push. */
+typedef struct cprof_labels_scope {
+	uint32_t prev, cur;
+} cprof_labels_scope;
+
+/*
+ * Add npairs key/value pairs (kv = { key0, value0, key1, value1, ... }) to
+ * the calling thread's labels until the matching cprof_labels_pop: the
+ * current labels plus these, a new value replacing an old one of the same
+ * key, as pprof.WithLabels.  The strings are copied.  At most 64 pairs; a
+ * process makes at most 65536 distinct label sets (CPROF_ERR_NOMEM past
+ * that, the labels unchanged).  Thread-safe (per thread); not
+ * async-signal-safe.
+ */
+int cprof_labels_push(const char *const *kv, size_t npairs, unsigned flags,
+		      cprof_labels_scope *scope);
+/* Restore the labels of before the push of scope; CPROF_ERR_INVAL when
+ * scope is not the innermost open one.  Async-signal-safe. */
+int cprof_labels_pop(const cprof_labels_scope *scope);
+/* Run fn(arg) with the labels pushed, then restore them: pprof.Do. */
+int cprof_do(const char *const *kv, size_t npairs, unsigned flags,
+	     void (*fn)(void *), void *arg);
+/* The value of key in the calling thread's labels, or NULL.  The string
+ * belongs to the runtime and lives as long as the process.
+ * Async-signal-safe. */
+const char *cprof_label_value(const char *key);
+
+/* ======================================================================
+ * Heap and allocs profiles (sampled allocations, Go's semantics).
+ * With LD_PRELOAD: CPROF_HEAP_PROFILE=FILE writes the heap profile at exit,
+ * CPROF_HEAP_RATE=BYTES sets the mean sampling interval.
+ * ====================================================================== */
+
+#define CPROF_HEAP_RATE_DEFAULT 524288
+
+/* Mean bytes between sampled allocations: 1 records every allocation, 0
+ * turns sampling off (allocations made while on stay tracked until freed).
+ * Returns the previous rate, or a negative code.  Thread-safe. */
+long cprof_heap_set_rate(long bytes);
+
+/* Write the heap profile (inuse_space default) or the allocs profile
+ * (alloc_space default) to fd: debug 0 a gzipped profile.proto, 1 Go's
+ * heap text followed by the allocator's statistics.  fd stays the
+ * caller's.  Thread-safe; not async-signal-safe. */
+int cprof_heap_write(int fd, int debug);
+int cprof_allocs_write(int fd, int debug);
+
+typedef struct cprof_heap_stats {
+	uint64_t rate;            /* current mean sampling interval */
+	uint64_t sampled_live;    /* sampled blocks still allocated */
+	uint64_t sampled_total;   /* sampled blocks since start */
+	uint64_t table_bytes;     /* memory of the runtime's tables */
+	uint64_t dropped;         /* samples not recorded (table full / no memory) */
+	uint64_t alloc_bytes;     /* estimated bytes allocated since start */
+	uint64_t alloc_objects;   /* estimated objects allocated since start */
+	uint64_t inuse_bytes;     /* estimated bytes in use */
+	uint64_t inuse_objects;   /* estimated objects in use */
+} cprof_heap_stats;
+int cprof_heap_get_stats(cprof_heap_stats *st);
+
+/* ======================================================================
+ * Threads (Go's goroutine profile), threadcreate, mutex, block and
+ * deadlock profiles.
+ * ====================================================================== */
+
+/* A snapshot of every live thread: debug 0 profile.proto (one sample per
+ * distinct stack, labels for state and name), 1 grouped text ("threads
+ * profile: total N"), 2 one block per thread with its state, wait time and
+ * creator.  No system call of the program fails with EINTR because of it.
+ * Thread-safe; not async-signal-safe. */
+int cprof_threads_write(int fd, int debug);
+/* The stack of every pthread_create since the runtime loaded. */
+int cprof_threadcreate_write(int fd, int debug);
+
+/* Mutex profile: 1 in rate contention events recorded (Go's
+ * SetMutexProfileFraction: 0 off, negative only reads).  Returns the
+ * previous rate.  CPROF_MUTEX_FRACTION in the environment. */
+int cprof_mutex_set_fraction(int rate);
+/* Block profile: one blocking event per rate nanoseconds blocked on
+ * average (Go's SetBlockProfileRate: 1 every event, 0 off).  Returns the
+ * previous rate.  CPROF_BLOCK_RATE in the environment. */
+long cprof_block_set_rate(long rate);
+int cprof_mutex_write(int fd, int debug);
+int cprof_block_write(int fd, int debug);
+/* Threads waiting on each other in a cycle of mutexes (and threads blocked
+ * on a lock no live thread holds), with the stacks that took each lock. */
+int cprof_deadlock_write(int fd, int debug);
+
+/* ======================================================================
+ * The HTTP endpoint (Go's net/http/pprof).  With LD_PRELOAD:
+ * CPROF_HTTP=127.0.0.1:6060 starts it.
+ * ====================================================================== */
+
+typedef struct cprof_http_options {
+	const char *listen;       /* "HOST:PORT" or "unix:/path"; NULL: 127.0.0.1:6060 */
+	const char *token;        /* bearer token, or NULL */
+	int trusted_network;      /* nonzero: allow a non-loopback address without a token */
+	const char *tls_cert;     /* PEM files for HTTPS, or NULL */
+	const char *tls_key;
+	int max_seconds;          /* largest seconds= (0: 300) */
+	int max_connections;      /* (0: 16) */
+	int no_cmdline;           /* nonzero: /debug/pprof/cmdline answers 404 */
+} cprof_http_options;
+
+/* Start the endpoint in its own thread.  Thread-safe; not
+ * async-signal-safe.  CPROF_ERR_BUSY when already serving. */
+int cprof_http_start(const cprof_http_options *opt);
+int cprof_http_stop(void);
+/* The port actually bound (useful with port 0), or a negative code. */
+int cprof_http_port(void);
+
+/* For programs with their own HTTP server: answer GET path?query (path
+ * starting "/debug/pprof/") into the caller's writer.  Sets *status (200,
+ * 400, 404, 429, 500...) and *content_type (a static string).  write is
+ * called with the body in pieces and returns 0, or nonzero to abort.
+ * Returns 0, or a negative code when the writer failed.  May block for
+ * seconds= requests.  Thread-safe. */
+typedef int (*cprof_write_fn)(void *ctx, const void *buf, size_t len);
+int cprof_http_handle(const char *path, const char *query, int *status,
+		      const char **content_type, cprof_write_fn write, void *ctx);
 
 #ifdef __cplusplus
 }

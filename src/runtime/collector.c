@@ -43,6 +43,7 @@
 typedef struct agg_ent {
 	uint64_t hash;
 	uint32_t name;          /* index into names */
+	uint32_t labels;        /* label set (labels.c) */
 	uint32_t n;
 	size_t off;             /* into pcs */
 	int64_t count;
@@ -65,9 +66,9 @@ static struct {
 	uint64_t oom_lost;
 } A;
 
-static uint64_t hash_stack(const char *name, const uintptr_t *pcs, uint32_t n)
+static uint64_t hash_stack(const char *name, uint32_t labels, const uintptr_t *pcs, uint32_t n)
 {
-	uint64_t h = 1469598103934665603u;
+	uint64_t h = 1469598103934665603u ^ labels;
 	for (const char *c = name; *c; c++)
 		h = (h ^ (uint8_t)*c) * 1099511628211u;
 	for (uint32_t i = 0; i < n; i++)
@@ -119,11 +120,11 @@ static int agg_add(const rt_sample_rec *r)
 {
 	if ((A.n + 1) * 2 > A.cap && agg_grow() < 0)
 		return CPROF_ENOMEM;
-	uint64_t h = hash_stack(r->name, r->pcs, r->nframes);
+	uint64_t h = hash_stack(r->name, r->labels, r->pcs, r->nframes);
 	size_t j = h & (A.cap - 1);
 	for (; A.tab[j].used; j = (j + 1) & (A.cap - 1)) {
 		agg_ent *e = &A.tab[j];
-		if (e->hash == h && e->n == r->nframes &&
+		if (e->hash == h && e->n == r->nframes && e->labels == r->labels &&
 		    strcmp(A.names.v[e->name], r->name) == 0 &&
 		    memcmp(&A.pcs.v[e->off], r->pcs, r->nframes * sizeof(uintptr_t)) == 0) {
 			e->count += 1;
@@ -141,6 +142,7 @@ static int agg_add(const rt_sample_rec *r)
 	e->used = true;
 	e->hash = h;
 	e->name = ni;
+	e->labels = r->labels;
 	e->n = r->nframes;
 	e->off = A.pcs.n;
 	e->count = 1;
@@ -174,41 +176,25 @@ static bool maps_cover(uintptr_t pc)
 	return false;
 }
 
+static void maps_add(void *ctx, uint64_t s, uint64_t e, uint64_t off, const char *path)
+{
+	(void)ctx;
+	for (size_t i = 0; i < A.maps.n; i++)
+		if (A.maps.v[i].start == s && A.maps.v[i].end == e && A.maps.v[i].off == off &&
+		    strcmp(A.maps.v[i].path, path) == 0)
+			return;
+	if (cprof_reserve((void **)&A.maps.v, &A.maps.cap, A.maps.n + 1, sizeof(map_ent)) < 0)
+		return;
+	char *d = strdup(path);
+	if (!d)
+		return;
+	A.maps.v[A.maps.n++] = (map_ent){ s, e, off, d };
+}
+
 /* Add the executable mappings of /proc/self/maps not yet known. */
 static void maps_refresh(void)
 {
-	FILE *f = fopen("/proc/self/maps", "re");
-	if (!f)
-		return;
-	char line[4096 + 128];
-	while (fgets(line, sizeof line, f)) {
-		unsigned long long s, e, off;
-		char perms[8];
-		int pos = 0;
-		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s%n", &s, &e, perms, &off, &pos) != 4)
-			continue;
-		if (perms[2] != 'x')
-			continue;
-		char *path = line + pos;
-		while (*path == ' ')
-			path++;
-		path[strcspn(path, "\n")] = 0;
-		if (!*path)
-			continue;   /* anonymous (JIT) code: no module */
-		bool known = false;
-		for (size_t i = 0; i < A.maps.n && !known; i++)
-			known = A.maps.v[i].start == s && A.maps.v[i].end == e &&
-				A.maps.v[i].off == off && strcmp(A.maps.v[i].path, path) == 0;
-		if (known)
-			continue;
-		if (cprof_reserve((void **)&A.maps.v, &A.maps.cap, A.maps.n + 1, sizeof(map_ent)) < 0)
-			break;
-		char *d = strdup(path);
-		if (!d)
-			break;
-		A.maps.v[A.maps.n++] = (map_ent){ s, e, off, d };
-	}
-	fclose(f);
+	rt_read_exec_maps(maps_add, NULL);
 }
 
 /* ---- the collector thread -------------------------------------------------------- */
@@ -368,110 +354,38 @@ void rt_collector_forget(void)
 
 /* ---- the profile ------------------------------------------------------------------ */
 
-typedef struct pcloc {
-	uintptr_t pc;
-	uint32_t loc;
-	bool used;
-} pcloc;
-
-static void quiet(void *ctx, const char *msg)
-{
-	(void)ctx;
-	(void)msg;
-}
-
-static int64_t map_for(const cprof_profile *p, const uint32_t *mapidx, uintptr_t pc)
-{
-	for (size_t i = A.maps.n; i-- > 0;)
-		if (pc >= A.maps.v[i].start && pc < A.maps.v[i].end)
-			return mapidx[i];
-	(void)p;
-	return -1;
-}
-
 static int build(cprof_profile *p)
 {
-	int rc = CPROF_ENOMEM;
-	uint32_t *mapidx = NULL, *stk = NULL;
-	pcloc *pl = NULL;
-	size_t plcap = 0;
 	int64_t period = 1000000000 / (col_hz > 0 ? col_hz : 100);
 
 	if (cprof_add_vtype(p, cprof_intern_cstr(p, "samples"), cprof_intern_cstr(p, "count")) < 0 ||
 	    cprof_add_vtype(p, cprof_intern_cstr(p, "cpu"), cprof_intern_cstr(p, "nanoseconds")) < 0)
-		goto out;
+		return CPROF_ENOMEM;
 	p->period_type.type = cprof_intern_cstr(p, "cpu");
 	p->period_type.unit = cprof_intern_cstr(p, "nanoseconds");
 	p->period = period;
 	p->time_nanos = t_start_real;
 	p->duration_nanos = clock_ns(CLOCK_MONOTONIC) - t_start_mono;
 
-	/* mappings: the main executable first, as pprof expects */
-	maps_refresh();
-	char exe[PATH_MAX] = "";
-	ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	exe[el > 0 ? el : 0] = 0;
-	mapidx = calloc(A.maps.n + 1, sizeof *mapidx);
-	if (!mapidx)
-		goto out;
-	for (int pass = 0; pass < 2; pass++)
-		for (size_t i = 0; i < A.maps.n; i++) {
-			const map_ent *m = &A.maps.v[i];
-			bool is_exe = exe[0] && strcmp(m->path, exe) == 0;
-			if ((pass == 0) != is_exe)
-				continue;
-			char bid[128] = "";
-			if (m->path[0] == '/' && cprof_elf_build_id(m->path, bid, sizeof bid, NULL) != 1)
-				bid[0] = 0;
-			cprof_mapping mp = { 0 };
-			mp.id = p->mappings.n + 1;
-			mp.start = m->start;
-			mp.limit = m->end;
-			mp.offset = m->off;
-			mp.file = cprof_intern_cstr(p, m->path);
-			mp.build_id = cprof_intern_cstr(p, bid);
-			int64_t mi = cprof_add_mapping(p, &mp);
-			if (mi < 0)
-				goto out;
-			mapidx[i] = (uint32_t)mi;
-		}
-
-	/* locations: one per distinct pc */
-	plcap = 1024;
-	while (plcap < A.pcs.n * 2 + 2)
-		plcap *= 2;
-	pl = calloc(plcap, sizeof *pl);
-	stk = malloc(RT_MAX_FRAMES * sizeof *stk);
-	if (!pl || !stk)
-		goto out;
+	rt_pb *b = rt_pb_new(p);
+	if (!b)
+		return CPROF_ENOMEM;
+	int rc = CPROF_ENOMEM;
+	/* libraries seen during the run, unloaded since */
+	for (size_t i = 0; i < A.maps.n; i++)
+		rt_pb_note_map(b, A.maps.v[i].start, A.maps.v[i].end, A.maps.v[i].off, A.maps.v[i].path);
 	cprof_label lab = { 0 };
 	lab.key = cprof_intern_cstr(p, "thread");
 	for (size_t k = 0; k < A.cap; k++) {
 		const agg_ent *e = &A.tab[k];
 		if (!e->used)
 			continue;
-		for (uint32_t f = 0; f < e->n; f++) {
-			uintptr_t pc = A.pcs.v[e->off + f];
-			size_t j = cprof_hash_u64(pc) & (plcap - 1);
-			while (pl[j].used && pl[j].pc != pc)
-				j = (j + 1) & (plcap - 1);
-			if (!pl[j].used) {
-				cprof_location loc = { 0 };
-				loc.id = p->locations.n + 1;
-				loc.address = pc;
-				int64_t mi = map_for(p, mapidx, pc);
-				loc.mapping = mi < 0 ? CPROF_NONE : (uint32_t)mi;
-				int64_t li = cprof_add_location(p, &loc, NULL, 0);
-				if (li < 0)
-					goto out;
-				pl[j] = (pcloc){ pc, (uint32_t)li, true };
-			}
-			stk[f] = pl[j].loc;
-		}
-		int64_t si = cprof_intern_stack(p, stk, e->n);
+		int64_t si = rt_pb_stack(b, &A.pcs.v[e->off], e->n);
 		lab.str = cprof_intern_cstr(p, A.names.v[e->name][0] ? A.names.v[e->name] : "?");
-		int64_t ls = cprof_intern_labels(p, &lab, 1);
-		if (si < 0 || ls < 0 || lab.str == CPROF_NONE)
+		if (si < 0 || lab.str == CPROF_NONE)
+			goto out;
+		int64_t ls = rt_pb_labels(b, p, e->labels, &lab, 1);
+		if (ls < 0)
 			goto out;
 		int64_t vals[2] = { e->weight, e->weight * period };
 		if (cprof_add_sample(p, (uint32_t)si, (uint32_t)ls, vals) < 0)
@@ -490,21 +404,7 @@ static int build(cprof_profile *p)
 			 (unsigned long long)A.oom_lost);
 		if (cprof_add_comment(p, cprof_intern_cstr(p, c)) < 0)
 			goto out;
-		cprof_function fn = { 0 };
-		fn.id = p->functions.n + 1;
-		fn.name = fn.system_name = cprof_intern_cstr(p, "[lost samples]");
-		int64_t fi = cprof_add_function(p, &fn);
-		if (fi < 0)
-			goto out;
-		cprof_line ln = { (uint32_t)fi, 0, 0 };
-		cprof_location loc = { 0 };
-		loc.id = p->locations.n + 1;
-		loc.mapping = CPROF_NONE;
-		int64_t li = cprof_add_location(p, &loc, &ln, 1);
-		if (li < 0)
-			goto out;
-		uint32_t l32 = (uint32_t)li;
-		int64_t si = cprof_intern_stack(p, &l32, 1);
+		int64_t si = rt_pb_pseudo(b, "[lost samples]");
 		if (si < 0)
 			goto out;
 		int64_t vals[2] = { (int64_t)lost, (int64_t)lost * period };
@@ -518,58 +418,29 @@ static int build(cprof_profile *p)
 		if (cprof_add_comment(p, cprof_intern_cstr(p, c)) < 0)
 			goto out;
 	}
-
-	/* symbols, in the process */
-	cprof_symopts so = { 0 };
-	so.warn = quiet;
-	cprof_symbolizer *sy = cprof_symbolizer_new();
-	if (!sy)
-		goto out;
-	int64_t sr = cprof_symbolizer_run(sy, p, &so, NULL);
-	cprof_symbolizer_free(sy);
-	if (sr < 0)
-		goto out;
-	if (cprof_demangle_profile(p, CPROF_DEMANGLE_DEFAULT, false) < 0)
-		goto out;
-	rc = 0;
+	rc = rt_pb_finish(b);
 out:
-	free(mapidx);
-	free(stk);
-	free(pl);
+	rt_pb_free(b);
 	return rc;
 }
 
 static int build_and_write(int fd)
 {
+	rt_self_enter();
 	cprof_profile *p = cprof_profile_new();
 	int rc = p ? build(p) : CPROF_ENOMEM;
-	void *buf = NULL;
-	size_t len = 0;
-	if (rc == 0) {
-		cprof_error err = { 0 };
-		if (cprof_pb_encode(p, true, &buf, &len, &err) < 0)
-			rc = CPROF_ERR_NOMEM;
-	}
-	if (rc == 0) {
-		const char *b = buf;
-		size_t done = 0;
-		while (done < len) {
-			ssize_t w = write(fd, b + done, len - done);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0) {
-				rt_set_error("cannot write the CPU profile: %s",
-					     w < 0 ? strerror(errno) : "short write");
-				rc = CPROF_ERR_IO;
-				break;
-			}
-			done += (size_t)w;
-		}
-	} else {
+	rt_buf out = { 0 };
+	if (rc == 0 && rt_pb_encode(p, &out) < 0)
+		rc = CPROF_ENOMEM;
+	if (rc == 0)
+		rc = rt_buf_write_fd(&out, fd, "CPU");
+	else
 		rt_set_error("cannot build the CPU profile: out of memory");
-	}
-	free(buf);
+	if (rc == CPROF_ENOMEM)
+		rc = CPROF_ERR_NOMEM;
+	rt_buf_free(&out);
 	cprof_profile_free(p);
 	agg_free();
+	rt_self_leave();
 	return rc;
 }

@@ -168,6 +168,7 @@ static void on_sigprof(int sig, siginfo_t *si, void *ucv)
 	s->rec.gen = gen;
 	s->rec.nframes = (uint32_t)n;
 	s->rec.weight = weight;
+	s->rec.labels = rt_labels_current();
 	/* the thread's name, read again every 32 samples (names rarely change) */
 	if ((tls_name_age++ & 31) == 0) {
 		memset(tls_name, 0, RT_NAME_MAX);

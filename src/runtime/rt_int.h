@@ -19,7 +19,11 @@
  *   collector.c the thread that drains the ring and aggregates stacks; the
  *               profile written at stop (mappings, symbols, thread labels)
  *   env.c       CPROF_* environment, constructor/destructor, exit paths
- *   api.c       the public API of include/cprof.h
+ *   api.c       the public API of include/cprof.h (CPU profile, errors)
+ *   pbuild.c    what every profile shares: stacks of pcs -> a symbolized
+ *               profile, Go's debug=1 text frames, output buffers, the
+ *               calling thread's own stack (rt_unwind_here)
+ *   labels.c    key/value labels of the calling thread (cprof_do)
  *
  * Signal-safety contract: functions marked [AS-safe] may be called from a
  * signal handler: no locks, no allocation, no stdio, errno preserved.
@@ -116,6 +120,8 @@ typedef struct rt_sample_rec {
 	uint32_t gen;            /* the profiling session that took it */
 	uint32_t nframes;
 	uint64_t weight;         /* 1 + timer overruns */
+	uint32_t labels;         /* the thread's label set (labels.c) */
+	uint32_t pad;
 	char name[RT_NAME_MAX];  /* thread name (NUL-terminated) */
 	uintptr_t pcs[RT_MAX_FRAMES];
 } rt_sample_rec;
@@ -150,8 +156,112 @@ int rt_collector_stop(int fd);
 bool rt_collector_exit_write(int fd, int timeout_ms);
 void rt_collector_forget(void);          /* in a forked child */
 
+/* Sample labels: the calling thread's label set, as an id.  [AS-safe] */
+uint32_t rt_labels_current(void);
+void rt_labels_set_current(uint32_t id);    /* [AS-safe] */
+/* The set inherited by a thread the calling thread creates (0: none). */
+uint32_t rt_labels_inherited(void);         /* [AS-safe] */
+typedef struct rt_lset {
+	uint64_t hash;
+	uint32_t n;          /* pairs */
+	bool inherit;
+	const char *kv[];    /* key0, value0, key1, ...; sorted by key */
+} rt_lset;
+/* The set with that id (immutable, never freed), NULL for 0.  [AS-safe] */
+const rt_lset *rt_labels_get(uint32_t id);
+
 /* api.c */
 void rt_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int rt_api_out_fd(void);                 /* the running profile's fd, or -1 */
+
+/* ---- what every profile shares (pbuild.c) ------------------------------------- */
+
+#include "cprof_core.h"
+
+/* The calling thread is doing the runtime's own work: its allocations are
+ * not the program's (the heap profiler skips them).  Nesting counts.
+ * [AS-safe] */
+void rt_self_enter(void);
+void rt_self_leave(void);
+int rt_self_depth(void);
+
+/* A growing output buffer; oom sticks once an append failed.  Zero-init. */
+typedef struct rt_buf {
+	char *p;             /* NUL-terminated when non-NULL */
+	size_t n, cap;
+	bool oom;
+} rt_buf;
+void rt_buf_add(rt_buf *b, const void *d, size_t n);
+void rt_buf_printf(rt_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rt_buf_free(rt_buf *b);
+/* Write it all to fd (EINTR retried): 0, CPROF_ERR_NOMEM (the buffer had
+ * overflowed) or CPROF_ERR_IO; the error names the "what" profile. */
+int rt_buf_write_fd(const rt_buf *b, int fd, const char *what);
+int rt_write_all(int fd, const void *d, size_t n, const char *what);
+/* Append p gzip-encoded as profile.proto.  0 or CPROF_ERR_NOMEM. */
+int rt_pb_encode(const cprof_profile *p, rt_buf *out);
+
+/* The builder: the caller makes the profile and its sample types, interns
+ * stacks through rt_pb_stack, adds samples itself, then calls rt_pb_finish
+ * (mappings + symbolization).  Not AS-safe; marks the thread as inside the
+ * runtime between rt_pb_new and rt_pb_free. */
+typedef struct rt_pb rt_pb;
+rt_pb *rt_pb_new(cprof_profile *p);              /* NULL when out of memory */
+void rt_pb_free(rt_pb *b);
+/* A mapping seen earlier (a library unloaded since) */
+void rt_pb_note_map(rt_pb *b, uint64_t start, uint64_t end, uint64_t off, const char *path);
+/* The profile's stack of the pcs (leaf first, as rt_unwind gives them):
+ * a stack index, or a negative CPROF_E* code. */
+int64_t rt_pb_stack(rt_pb *b, const uintptr_t *pcs, size_t n);
+int64_t rt_pb_loc(rt_pb *b, uintptr_t pc);
+/* A one-frame stack of a pseudo function ("[lost samples]"). */
+int64_t rt_pb_pseudo(rt_pb *b, const char *name);
+/* The profile's label set of runtime label set lset plus extra labels
+ * (already interned in p): an index, or a negative code. */
+int64_t rt_pb_labels(rt_pb *b, cprof_profile *p, uint32_t lset, const cprof_label *extra,
+		     size_t nextra);
+int rt_pb_finish(rt_pb *b);
+/* Every executable file mapping of /proc/self/maps. */
+int rt_read_exec_maps(void (*fn)(void *ctx, uint64_t start, uint64_t end, uint64_t off,
+				 const char *path), void *ctx);
+
+/* Go's debug=1 text: " 0x... 0x..." addresses of a stack, and its
+ * "#\t0xADDR\tfunction\tfile:line" lines (one per inline frame). */
+void rt_text_addrs(rt_buf *out, const cprof_profile *p, uint32_t stack);
+void rt_text_frames(rt_buf *out, const cprof_profile *p, uint32_t stack);
+
+/* The calling thread's stack, from the caller of the function calling
+ * rt_unwind_here (skip more frames with skip), leaf first, in rt_unwind's
+ * convention.  The number of frames.  [AS-safe] */
+int rt_unwind_here(uintptr_t *pcs, int max, int skip);
+
+/* ---- profiles by name, for the API, the dump signal and the HTTP endpoint -------- */
+
+/* Each profile kind renders into a buffer: debug 0 is a gzipped
+ * profile.proto, 1 Go's legacy text, 2 (threads) one block per thread.
+ * rt_profile_build gives the debug=0 profile itself (for deltas).
+ * Both return 0 or a negative CPROF_ERR_* code with rt_set_error. */
+typedef enum rt_kind {
+	RT_KIND_HEAP, RT_KIND_ALLOCS, RT_KIND_THREADS, RT_KIND_THREADCREATE,
+	RT_KIND_MUTEX, RT_KIND_BLOCK, RT_KIND_DEADLOCK, RT_KIND_N
+} rt_kind;
+int rt_profile_render(rt_kind k, int debug, rt_buf *out);
+int rt_profile_build(rt_kind k, cprof_profile **out);
+/* heap.c (issue 5) */
+int rt_heap_render(bool allocs, int debug, rt_buf *out);
+int rt_heap_build(bool allocs, cprof_profile **out);
+/* tprof.c (issue 6): thread snapshots and threadcreate */
+int rt_threads_render(int debug, rt_buf *out);
+int rt_threads_build(cprof_profile **out);
+int rt_threadcreate_render(int debug, rt_buf *out);
+int rt_threadcreate_build(cprof_profile **out);
+/* sync.c (issue 6): mutex and block profiles */
+int rt_mutex_render(int debug, rt_buf *out);
+int rt_mutex_build(cprof_profile **out);
+int rt_block_render(int debug, rt_buf *out);
+int rt_block_build(cprof_profile **out);
+/* deadlock.c (issue 6) */
+int rt_deadlock_render(int debug, rt_buf *out);
+int rt_deadlock_build(cprof_profile **out);
 
 #endif

@@ -166,12 +166,14 @@ void rt_threads_timers_stop(void)
 struct tramp {
 	void *(*fn)(void *);
 	void *arg;
+	uint32_t labels;    /* inherited label set (labels.c), or 0 */
 };
 
 static void *tramp_start(void *p)
 {
 	struct tramp t = *(struct tramp *)p;
 	free(p);
+	rt_labels_set_current(t.labels);
 	pthread_mutex_lock(&reg_mu);
 	if (reg_active)
 		reg_add(my_tid());
@@ -201,6 +203,7 @@ int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 		return real_create(th, attr, fn, arg);
 	t->fn = fn;
 	t->arg = arg;
+	t->labels = rt_labels_inherited();
 	int rc = real_create(th, attr, tramp_start, t);
 	if (rc != 0)
 		free(t);

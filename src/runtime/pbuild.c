@@ -1,0 +1,427 @@
+/*
+ * pbuild.c - what every profile of the runtime shares: turning stacks of
+ * program counters into a symbolized profile, Go's debug=1 text frames,
+ * an output buffer, and unwinding the calling thread's own stack.
+ *
+ * A builder (rt_pb) wraps a cprof_profile whose sample types the caller
+ * set.  rt_pb_stack interns a stack of pcs (one location per distinct pc,
+ * through an open-addressed pc -> location table) and returns the
+ * profile's stack index, so the caller adds samples with its own values
+ * and labels.  rt_pb_finish adds the mappings of the process (the main
+ * executable first, as pprof expects; /proc/self/maps read now, plus any
+ * the caller remembered with rt_pb_note_map, for libraries unloaded since),
+ * gives every location its mapping, and symbolizes in the process with the
+ * core's libdw symbolizer (functions, files, lines, inline frames),
+ * demangled.
+ *
+ * All of it allocates and reads files: never from a signal handler.  The
+ * calling thread is marked as inside the runtime (rt_self_enter) for the
+ * whole build, so the heap profiler does not sample the runtime's own
+ * allocations.
+ */
+#include "rt_int.h"
+#include "cprof.h"
+#include "cprof_core.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- inside the runtime ----------------------------------------------------------- */
+
+static __thread __attribute__((tls_model("initial-exec"))) int self_depth;
+
+void rt_self_enter(void) { self_depth++; }
+void rt_self_leave(void) { self_depth--; }
+int rt_self_depth(void) { return self_depth; }
+
+/* ---- output buffer ------------------------------------------------------------------ */
+
+void rt_buf_add(rt_buf *b, const void *d, size_t n)
+{
+	if (b->oom || n == 0)
+		return;
+	size_t need = cprof_add_size(b->n, n);
+	if (need == SIZE_MAX || cprof_reserve((void **)&b->p, &b->cap, need + 1, 1) < 0) {
+		b->oom = true;
+		return;
+	}
+	memcpy(b->p + b->n, d, n);
+	b->n += n;
+	b->p[b->n] = 0;
+}
+
+void rt_buf_printf(rt_buf *b, const char *fmt, ...)
+{
+	char small[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(small, sizeof small, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->oom = true;
+		return;
+	}
+	if ((size_t)n < sizeof small) {
+		rt_buf_add(b, small, (size_t)n);
+		return;
+	}
+	char *big = malloc((size_t)n + 1);
+	if (!big) {
+		b->oom = true;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	rt_buf_add(b, big, (size_t)n);
+	free(big);
+}
+
+void rt_buf_free(rt_buf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof *b);
+}
+
+int rt_write_all(int fd, const void *d, size_t n, const char *what)
+{
+	const char *p = d;
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = write(fd, p + done, n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			rt_set_error("cannot write the %s profile: %s", what,
+				     w < 0 ? strerror(errno) : "short write");
+			return CPROF_ERR_IO;
+		}
+		done += (size_t)w;
+	}
+	return 0;
+}
+
+int rt_buf_write_fd(const rt_buf *b, int fd, const char *what)
+{
+	if (b->oom) {
+		rt_set_error("cannot build the %s profile: out of memory", what);
+		return CPROF_ERR_NOMEM;
+	}
+	return rt_write_all(fd, b->p, b->n, what);
+}
+
+int rt_pb_encode(const cprof_profile *p, rt_buf *out)
+{
+	void *buf = NULL;
+	size_t len = 0;
+	cprof_error err = { 0 };
+	rt_self_enter();
+	int rc = cprof_pb_encode(p, true, &buf, &len, &err);
+	if (rc >= 0)
+		rt_buf_add(out, buf, len);
+	free(buf);
+	rt_self_leave();
+	return rc < 0 || out->oom ? CPROF_ERR_NOMEM : 0;
+}
+
+/* ---- the builder --------------------------------------------------------------------- */
+
+typedef struct pb_map {
+	uint64_t start, end, off;
+	char *path;
+} pb_map;
+
+typedef struct pcloc {
+	uintptr_t pc;
+	uint32_t loc;
+	bool used;
+} pcloc;
+
+struct rt_pb {
+	cprof_profile *p;
+	CPROF_VEC(pb_map) maps;
+	pcloc *pl;
+	size_t plcap, pln;
+	CPROF_VEC(uint32_t) stk;
+	bool oom;
+};
+
+void rt_pb_note_map(rt_pb *b, uint64_t start, uint64_t end, uint64_t off, const char *path)
+{
+	for (size_t i = 0; i < b->maps.n; i++) {
+		const pb_map *m = &b->maps.v[i];
+		if (m->start == start && m->end == end && m->off == off && strcmp(m->path, path) == 0)
+			return;
+	}
+	if (cprof_reserve((void **)&b->maps.v, &b->maps.cap, b->maps.n + 1, sizeof(pb_map)) < 0) {
+		b->oom = true;
+		return;
+	}
+	char *d = strdup(path);
+	if (!d) {
+		b->oom = true;
+		return;
+	}
+	b->maps.v[b->maps.n++] = (pb_map){ start, end, off, d };
+}
+
+int rt_read_exec_maps(void (*fn)(void *ctx, uint64_t start, uint64_t end, uint64_t off,
+				 const char *path), void *ctx)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return CPROF_ERR_SYSTEM;
+	char line[4096 + 128];
+	while (fgets(line, sizeof line, f)) {
+		unsigned long long s, e, off;
+		char perms[8];
+		int pos = 0;
+		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s%n", &s, &e, perms, &off, &pos) != 4)
+			continue;
+		if (perms[2] != 'x')
+			continue;
+		char *path = line + pos;
+		while (*path == ' ')
+			path++;
+		path[strcspn(path, "\n")] = 0;
+		if (!*path)
+			continue;   /* anonymous (JIT) code: no module */
+		fn(ctx, s, e, off, path);
+	}
+	fclose(f);
+	return 0;
+}
+
+static void note_cb(void *ctx, uint64_t s, uint64_t e, uint64_t off, const char *path)
+{
+	rt_pb_note_map(ctx, s, e, off, path);
+}
+
+rt_pb *rt_pb_new(cprof_profile *p)
+{
+	rt_self_enter();
+	rt_pb *b = calloc(1, sizeof *b);
+	if (!b) {
+		rt_self_leave();
+		return NULL;
+	}
+	b->p = p;
+	rt_read_exec_maps(note_cb, b);
+	return b;
+}
+
+void rt_pb_free(rt_pb *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->maps.n; i++)
+		free(b->maps.v[i].path);
+	free(b->maps.v);
+	free(b->pl);
+	free(b->stk.v);
+	free(b);
+	rt_self_leave();
+}
+
+static int pl_grow(rt_pb *b)
+{
+	size_t nc = b->plcap ? b->plcap * 2 : 1024;
+	pcloc *n = calloc(nc, sizeof *n);
+	if (!n)
+		return CPROF_ENOMEM;
+	for (size_t i = 0; i < b->plcap; i++) {
+		if (!b->pl[i].used)
+			continue;
+		size_t j = cprof_hash_u64(b->pl[i].pc) & (nc - 1);
+		while (n[j].used)
+			j = (j + 1) & (nc - 1);
+		n[j] = b->pl[i];
+	}
+	free(b->pl);
+	b->pl = n;
+	b->plcap = nc;
+	return 0;
+}
+
+int64_t rt_pb_loc(rt_pb *b, uintptr_t pc)
+{
+	if ((b->pln + 1) * 2 > b->plcap && pl_grow(b) < 0)
+		return CPROF_ENOMEM;
+	size_t j = cprof_hash_u64(pc) & (b->plcap - 1);
+	while (b->pl[j].used && b->pl[j].pc != pc)
+		j = (j + 1) & (b->plcap - 1);
+	if (!b->pl[j].used) {
+		cprof_location loc = { 0 };
+		loc.id = b->p->locations.n + 1;
+		loc.address = pc;
+		loc.mapping = CPROF_NONE;   /* given at finish */
+		int64_t li = cprof_add_location(b->p, &loc, NULL, 0);
+		if (li < 0)
+			return li;
+		b->pl[j] = (pcloc){ pc, (uint32_t)li, true };
+		b->pln++;
+	}
+	return b->pl[j].loc;
+}
+
+int64_t rt_pb_stack(rt_pb *b, const uintptr_t *pcs, size_t n)
+{
+	if (cprof_reserve((void **)&b->stk.v, &b->stk.cap, n + 1, sizeof(uint32_t)) < 0)
+		return CPROF_ENOMEM;
+	for (size_t f = 0; f < n; f++) {
+		int64_t li = rt_pb_loc(b, pcs[f]);
+		if (li < 0)
+			return li;
+		b->stk.v[f] = (uint32_t)li;
+	}
+	return cprof_intern_stack(b->p, b->stk.v, n);
+}
+
+int64_t rt_pb_pseudo(rt_pb *b, const char *name)
+{
+	cprof_profile *p = b->p;
+	cprof_function fn = { 0 };
+	fn.id = p->functions.n + 1;
+	fn.name = fn.system_name = cprof_intern_cstr(p, name);
+	int64_t fi = cprof_add_function(p, &fn);
+	if (fi < 0 || fn.name == CPROF_NONE)
+		return CPROF_ENOMEM;
+	cprof_line ln = { (uint32_t)fi, 0, 0 };
+	cprof_location loc = { 0 };
+	loc.id = p->locations.n + 1;
+	loc.mapping = CPROF_NONE;
+	int64_t li = cprof_add_location(p, &loc, &ln, 1);
+	if (li < 0)
+		return li;
+	uint32_t l32 = (uint32_t)li;
+	return cprof_intern_stack(p, &l32, 1);
+}
+
+static void quiet(void *ctx, const char *msg)
+{
+	(void)ctx;
+	(void)msg;
+}
+
+int rt_pb_finish(rt_pb *b)
+{
+	cprof_profile *p = b->p;
+	if (b->oom)
+		return CPROF_ENOMEM;
+	char exe[PATH_MAX] = "";
+	ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	exe[el > 0 ? el : 0] = 0;
+	uint32_t *mapidx = calloc(b->maps.n + 1, sizeof *mapidx);
+	if (!mapidx)
+		return CPROF_ENOMEM;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < b->maps.n; i++) {
+			const pb_map *m = &b->maps.v[i];
+			bool is_exe = exe[0] && strcmp(m->path, exe) == 0;
+			if ((pass == 0) != is_exe)
+				continue;
+			char bid[128] = "";
+			if (m->path[0] == '/' && cprof_elf_build_id(m->path, bid, sizeof bid, NULL) != 1)
+				bid[0] = 0;
+			cprof_mapping mp = { 0 };
+			mp.id = p->mappings.n + 1;
+			mp.start = m->start;
+			mp.limit = m->end;
+			mp.offset = m->off;
+			mp.file = cprof_intern_cstr(p, m->path);
+			mp.build_id = cprof_intern_cstr(p, bid);
+			int64_t mi = cprof_add_mapping(p, &mp);
+			if (mi < 0) {
+				free(mapidx);
+				return CPROF_ENOMEM;
+			}
+			mapidx[i] = (uint32_t)mi;
+		}
+	for (size_t k = 0; k < p->locations.n; k++) {
+		cprof_location *l = &p->locations.v[k];
+		if (l->mapping != CPROF_NONE || l->nline > 0)
+			continue;   /* pseudo frames keep no mapping */
+		for (size_t i = b->maps.n; i-- > 0;)
+			if (l->address >= b->maps.v[i].start && l->address < b->maps.v[i].end) {
+				l->mapping = mapidx[i];
+				break;
+			}
+	}
+	free(mapidx);
+	cprof_symopts so = { 0 };
+	so.warn = quiet;
+	cprof_symbolizer *sy = cprof_symbolizer_new();
+	if (!sy)
+		return CPROF_ENOMEM;
+	int64_t sr = cprof_symbolizer_run(sy, p, &so, NULL);
+	cprof_symbolizer_free(sy);
+	if (sr < 0)
+		return CPROF_ENOMEM;
+	if (cprof_demangle_profile(p, CPROF_DEMANGLE_DEFAULT, false) < 0)
+		return CPROF_ENOMEM;
+	return 0;
+}
+
+/* ---- Go's debug=1 text ------------------------------------------------------------------- */
+
+void rt_text_addrs(rt_buf *out, const cprof_profile *p, uint32_t stack)
+{
+	size_t n = cprof_stack_len(p, stack);
+	const uint32_t *locs = cprof_stack_locs(p, stack);
+	for (size_t i = 0; i < n; i++)
+		rt_buf_printf(out, " %#llx", (unsigned long long)p->locations.v[locs[i]].address);
+}
+
+void rt_text_frames(rt_buf *out, const cprof_profile *p, uint32_t stack)
+{
+	size_t n = cprof_stack_len(p, stack);
+	const uint32_t *locs = cprof_stack_locs(p, stack);
+	for (size_t i = 0; i < n; i++) {
+		const cprof_location *l = &p->locations.v[locs[i]];
+		if (l->nline == 0) {
+			rt_buf_printf(out, "#\t%#llx\n", (unsigned long long)l->address);
+			continue;
+		}
+		/* inline frames first (innermost), as Go prints them */
+		for (uint32_t k = 0; k < l->nline; k++) {
+			const cprof_line *ln = &p->lines.v[l->line_off + k];
+			const cprof_function *fn = &p->functions.v[ln->function];
+			rt_buf_printf(out, "#\t%#llx\t%s\t%s:%lld\n", (unsigned long long)l->address,
+				      cprof_s(p, fn->name), cprof_s(p, fn->filename), (long long)ln->line);
+		}
+	}
+}
+
+/* ---- the calling thread's stack ----------------------------------------------------------- */
+
+__attribute__((noinline))
+int rt_unwind_here(uintptr_t *pcs, int max, int skip)
+{
+	ucontext_t uc;
+	uintptr_t pc, sp, fp;
+	/* one asm statement: pc, sp and fp describe the same instant */
+	__asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2"
+			 : "=r"(pc), "=r"(sp), "=r"(fp));
+	uc.uc_mcontext.gregs[REG_RIP] = (greg_t)pc;
+	uc.uc_mcontext.gregs[REG_RSP] = (greg_t)sp;
+	uc.uc_mcontext.gregs[REG_RBP] = (greg_t)fp;
+	uintptr_t tmp[RT_MAX_FRAMES];
+	bool trunc = false;
+	int want = max + skip + 1;
+	if (want > RT_MAX_FRAMES)
+		want = RT_MAX_FRAMES;
+	int n = rt_unwind(&uc, tmp, want, &trunc);
+	int first = skip + 1;   /* frame 0 is this function */
+	if (n <= first)
+		return 0;
+	int k = n - first;
+	if (k > max)
+		k = max;
+	memcpy(pcs, tmp + first, (size_t)k * sizeof *pcs);
+	return k;
+}
