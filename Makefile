@@ -21,9 +21,9 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 VERSION := 0.1.0
 
-PKGS    := zlib libpcre2-8 libdw libelf libcurl libedit
+PKGS    := zlib libpcre2-8 libdw libelf libcurl libedit libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lz -lpcre2-8 -ldw -lelf -lcurl -ledit)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lz -lpcre2-8 -ldw -lelf -lcurl -ledit -lmicrohttpd)
 # libstdc++: __cxa_demangle, the C++ demangler of src/core/demangle.c
 PKG_LIBS   += -lstdc++
 
@@ -70,7 +70,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 # The runtime (src/runtime): libcprof.so for LD_PRELOAD, libcprof.a to link.
 RT_SRC     := $(wildcard src/runtime/*.c)
 RT_OBJ     := $(RT_SRC:%.c=$(B)/obj/%.o)
-RT_LIBS    := $(shell pkg-config --libs zlib libpcre2-8 libdw libelf 2>/dev/null || echo -lz -lpcre2-8 -ldw -lelf) -lpthread -ldl -lm -lstdc++
+RT_LIBS    := $(shell pkg-config --libs zlib libpcre2-8 libdw libelf libmicrohttpd 2>/dev/null || echo -lz -lpcre2-8 -ldw -lelf -lmicrohttpd) -lpthread -ldl -lm -lstdc++
 RT_A       := $(if $(RT_SRC),$(B)/libcprof.a)
 RT_TARGETS := $(if $(RT_SRC),$(B)/libcprof.so $(B)/libcprof.a)
 FUZZ_BIN   := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
