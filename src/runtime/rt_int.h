@@ -260,6 +260,30 @@ int rt_mutex_render(int debug, rt_buf *out);
 int rt_mutex_build(cprof_profile **out);
 int rt_block_render(int debug, rt_buf *out);
 int rt_block_build(cprof_profile **out);
+/* sync.c (issue 6): what each thread is blocked on, as the interposed
+ * primitives record it (for thread snapshots and the deadlock profile).
+ * A thread publishes its record before it blocks and clears it after. */
+typedef enum rt_wait_kind {
+	RT_WAIT_NONE, RT_WAIT_MUTEX, RT_WAIT_RDLOCK, RT_WAIT_WRLOCK, RT_WAIT_COND,
+	RT_WAIT_SEM, RT_WAIT_JOIN, RT_WAIT_BARRIER
+} rt_wait_kind;
+#define RT_WAIT_FRAMES 32
+typedef struct rt_wait {
+	int tid;
+	rt_wait_kind kind;
+	const void *obj;          /* the mutex, rwlock, condvar, semaphore... */
+	const void *obj2;         /* pthread_cond_wait: its mutex; join: the thread */
+	int64_t since_ns;         /* CLOCK_MONOTONIC when it started waiting */
+	int nframes;              /* where it waits (may be 0 when not recorded) */
+	uintptr_t pcs[RT_WAIT_FRAMES];
+} rt_wait;
+/* Copy the records of the threads blocked now into out (at most max);
+ * returns how many.  Thread-safe, lock-free for the waiters. */
+size_t rt_sync_waits(rt_wait *out, size_t max);
+/* The thread id owning mutex m as glibc records it (0: none or unknown). */
+int rt_mutex_owner(const void *m);
+const char *rt_wait_kind_name(rt_wait_kind k);   /* "mutex", "cond", ... */
+
 /* deadlock.c (issue 6) */
 int rt_deadlock_render(int debug, rt_buf *out);
 int rt_deadlock_build(cprof_profile **out);
