@@ -26,8 +26,8 @@
  * mmap'd once and kept for the life of the process.
  *
  * SIGPROF belongs to the program when it wants it: a handler already there
- * at start makes start fail (CPROF_ERR_SIGNAL); sigaction and signal are
- * interposed so that a program installing its own SIGPROF action later
+ * at start makes start fail (CPROF_ERR_SIGNAL); sigaction, signal, sigset,
+ * bsd_signal and sysv_signal are interposed so that a program installing its own SIGPROF action later
  * first stops our timers (for good, said once on stderr) and never
  * receives one of our signals.
  */
@@ -241,6 +241,41 @@ sighandler_t signal(int sig, sighandler_t h)
 		return SIG_ERR;
 	}
 	return real_signal(sig, h);
+}
+
+/* The older ways to set a handler, each forwarded to libc's own. */
+static sighandler_t other_signal(const char *name, signal_fn *real, int sig, sighandler_t h)
+{
+	if (!*real)
+		*real = (signal_fn)dlsym(RTLD_NEXT, name);
+	if (sig == SIGPROF && h != SIG_HOLD)
+		yield_sigprof();
+	if (!*real) {
+		errno = ENOSYS;
+		return SIG_ERR;
+	}
+	return (*real)(sig, h);
+}
+
+static signal_fn real_sigset, real_bsd_signal, real_sysv_signal;
+sighandler_t bsd_signal(int sig, sighandler_t h);   /* not declared by glibc 2.36 */
+
+__attribute__((visibility("default")))
+sighandler_t sigset(int sig, sighandler_t h)
+{
+	return other_signal("sigset", &real_sigset, sig, h);
+}
+
+__attribute__((visibility("default")))
+sighandler_t bsd_signal(int sig, sighandler_t h)
+{
+	return other_signal("bsd_signal", &real_bsd_signal, sig, h);
+}
+
+__attribute__((visibility("default")))
+sighandler_t sysv_signal(int sig, sighandler_t h)
+{
+	return other_signal("sysv_signal", &real_sysv_signal, sig, h);
 }
 
 int rt_sigprof_install(void)

@@ -19,12 +19,17 @@
  * process started with another pid there is a descendant that exec'd with
  * the inherited environment, and does not overwrite FILE.  A process that
  * execs itself keeps its pid and profiles into FILE again.  A fork child
- * is never profiled and never writes (threads.c, api.c).
+ * is not profiled and never writes (threads.c, api.c) unless asked:
+ * with CPROF_CPU_FOLLOW=1 (`cprof record --follow-fork`) a child that
+ * forks without exec starts its own profile, to BASE.PID, from a fork
+ * handler registered after the runtime's own reset, and writes it at its
+ * exit like any profiled process.
  */
 #include "rt_int.h"
 #include "cprof.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +38,7 @@
 #include <unistd.h>
 
 static pid_t owner_pid;
+static bool follow_fork;
 static const int fatal_sigs[] = { SIGTERM, SIGINT, SIGHUP };
 
 static void at_exit(void)
@@ -81,6 +87,28 @@ static void install_fatal_handlers(void)
 	}
 }
 
+/* A forked child, after threads.c and api.c reset the runtime: with
+ * CPROF_CPU_FOLLOW=1, profile this process too, to BASE.PID. */
+static void fork_child_follow(void)
+{
+	if (!follow_fork)
+		return;
+	const char *base = getenv("CPROF_CPU_FOLLOW_BASE");
+	if (!base || !*base)
+		return;
+	int e = errno;
+	char path[4096];
+	int n = snprintf(path, sizeof path, "%s.%ld", base, (long)getpid());
+	if (n > 0 && (size_t)n < sizeof path) {
+		owner_pid = getpid();
+		int rc = cprof_cpu_start(path);
+		if (rc < 0)
+			fprintf(stderr, "cprof: no CPU profile in forked child %ld: %s\n", (long)getpid(),
+				*cprof_last_error() ? cprof_last_error() : cprof_error_string(rc));
+	}
+	errno = e;
+}
+
 __attribute__((constructor))
 static void cprof_env_init(void)
 {
@@ -106,7 +134,8 @@ static void cprof_env_init(void)
 	const char *follow = getenv("CPROF_CPU_FOLLOW");
 	const char *ownr = getenv("CPROF_CPU_PROFILE_PID");
 	if (follow && strcmp(follow, "1") == 0) {
-		/* follow.c made FILE this process's own */
+		/* follow.c made FILE this process's own; forks are followed too */
+		follow_fork = true;
 	} else if (ownr && *ownr && atol(ownr) != (long)me) {
 		errno = e;
 		return;
@@ -125,5 +154,7 @@ static void cprof_env_init(void)
 	}
 	atexit(at_exit);
 	install_fatal_handlers();
+	if (follow_fork)
+		pthread_atfork(NULL, NULL, fork_child_follow);
 	errno = e;
 }

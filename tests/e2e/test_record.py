@@ -76,6 +76,27 @@ def test_record_follow_fork(spawner, tmp_path):
     assert sum("child_work" in t for t in tops) == 1, tops
 
 
+@pytest.mark.parametrize("follow", [False, True])
+def test_record_fork_without_exec(spawner, tmp_path, follow):
+    """A child made by fork() alone is profiled only with --follow-fork,
+    to its own FILE.PID; without it the parent's profile is the only one."""
+    out = tmp_path / "k.pb.gz"
+    r = record("-o", str(out), *(["--follow-fork"] if follow else []), "--", spawner, "fork")
+    assert r.returncode == 3, r.stderr
+    assert r.stdout == "child done\nparent done, child status 0\n", r.stdout
+    files = sorted(tmp_path.glob("k.pb.gz*"))
+    if not follow:
+        assert files == [out], files
+        t = functions(str(out))
+        assert "parent_work" in t and "child_work" not in t, t
+        return
+    assert len(files) == 2 and out not in files, (files, r.stderr)
+    tops = [functions(str(f)) for f in files]
+    # the child, forked after parent_work, profiles child_work alone
+    assert sum("child_work" in t and "parent_work" not in t for t in tops) == 1, tops
+    assert sum("parent_work" in t for t in tops) == 1, tops
+
+
 def test_record_exec_keeps_profiling(spawner, tmp_path):
     """sh execs the program: the same process, so its profile is the one written."""
     out = tmp_path / "e.pb.gz"

@@ -203,7 +203,7 @@ def test_bad_profile_path_reported(progs, tmp_path):
     assert p.stderr.count("cprof:") == 1 and "no/such/f" in p.stderr, p.stderr
 
 
-@pytest.mark.parametrize("mode", ["sigaction", "signal"])
+@pytest.mark.parametrize("mode", ["sigaction", "signal", "sigset", "bsd_signal", "sysv_signal"])
 def test_program_sigprof_handler_not_stolen(cprof, progs, tmp_path, mode):
     prof = tmp_path / "cpu.pb.gz"
     p, _ = run_preloaded([progs["own_sigprof"], mode], prof)

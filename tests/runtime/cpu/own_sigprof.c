@@ -3,14 +3,19 @@
  * setitimer(ITIMER_PROF)), for the CPU profiler's tests: the runtime must
  * leave the handler alone and never send it one of its own timer signals
  * (si_code SI_TIMER).  Exits 0 when the handler saw its itimer signals and
- * none of the runtime's; argv[1] "signal" installs it with signal().
+ * none of the runtime's; argv[1] "signal", "sigset", "bsd_signal" or
+ * "sysv_signal" installs it with that function instead of sigaction().
  */
 #define _GNU_SOURCE
 #include <signal.h>
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+
+/* glibc 2.36 no longer declares it; the symbol is still there */
+sighandler_t bsd_signal(int sig, sighandler_t h);
 
 static volatile sig_atomic_t hits, foreign;
 static volatile unsigned long sink;
@@ -25,16 +30,26 @@ static void mine(int sig, siginfo_t *si, void *uc)
 		hits++;
 }
 
+static volatile sig_atomic_t one_shot;   /* sysv_signal: the handler is reset at each signal */
+
 static void plain(int sig)
 {
-	(void)sig;
 	hits++;
+	if (one_shot)
+		sysv_signal(sig, plain);
 }
 
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "signal") == 0) {
 		signal(SIGPROF, plain);
+	} else if (argc > 1 && strcmp(argv[1], "sigset") == 0) {
+		sigset(SIGPROF, plain);
+	} else if (argc > 1 && strcmp(argv[1], "bsd_signal") == 0) {
+		bsd_signal(SIGPROF, plain);
+	} else if (argc > 1 && strcmp(argv[1], "sysv_signal") == 0) {
+		one_shot = 1;
+		sysv_signal(SIGPROF, plain);
 	} else {
 		struct sigaction sa;
 		memset(&sa, 0, sizeof sa);
