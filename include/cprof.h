@@ -24,7 +24,9 @@
  * Signals: the runtime uses SIGPROF.  A program that installs its own
  * SIGPROF handler keeps it: starting a CPU profile then fails with
  * CPROF_ERR_SIGNAL.  Threads that block SIGPROF are simply not sampled.
- * After fork() the child is not profiled; the parent's profile continues.
+ * After fork() the child is not profiled (the parent's profile continues)
+ * unless CPROF_CPU_FOLLOW=1 (`cprof record --follow-fork`): then a child
+ * that does not exec profiles itself to BASE.PID.
  */
 #ifndef CPROF_H
 #define CPROF_H
