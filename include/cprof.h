@@ -221,8 +221,11 @@ typedef struct cprof_http_options {
 	const char *tls_cert;     /* PEM files for HTTPS, or NULL */
 	const char *tls_key;
 	int max_seconds;          /* largest seconds= (0: 300) */
-	int max_connections;      /* (0: 16) */
+	int max_connections;      /* (0: 32) */
 	int no_cmdline;           /* nonzero: /debug/pprof/cmdline answers 404 */
+	/* issue 7: expensive requests (profiles, index, symbol) per minute,
+	 * burst min(N, 20); beyond it 429.  0: 60; negative: unlimited. */
+	int rate_per_minute;
 } cprof_http_options;
 
 /* Start the endpoint in its own thread.  Thread-safe; not

@@ -1,0 +1,291 @@
+/*
+ * dump.c - snapshots on demand: CPROF_DUMP_SIGNAL and the watchdog.
+ *
+ *   CPROF_DUMP_SIGNAL=SIGUSR1   (a name, with or without SIG, or a number)
+ *                               writes a snapshot of every available
+ *                               profile to CPROF_DUMP_DIR (default ".")
+ *   CPROF_WATCH_THREADS=N       a snapshot when the process has >= N threads
+ *   CPROF_WATCH_HEAP=BYTES      a snapshot when the heap in use (the heap
+ *                               profiler's estimate) reaches BYTES (K/M/G ok)
+ *   CPROF_WATCH_INTERVAL=SECS   at most one watchdog snapshot per SECS
+ *                               (default 60); thresholds are checked every
+ *                               second
+ *
+ * A snapshot is one file per profile kind that renders (heap, allocs,
+ * threads, threadcreate, mutex, block, deadlock; a kind not built in or
+ * not enabled is skipped), named cprof-PID-YYYYmmddTHHMMSS.mmmZ-KIND.pb.gz,
+ * written to a temporary name and renamed, so a reader never sees half a
+ * file.  One line on stderr names the snapshot and its reason.
+ *
+ * Signals and threads: the signal handler only writes one byte to a pipe
+ * (write is async-signal-safe; errno preserved; a full pipe drops the
+ * byte, since a snapshot is pending anyway).  A thread of the runtime
+ * (libc's pthread_create, every asynchronous signal blocked, marked as the
+ * runtime's own so its allocations are not the program's) waits on the
+ * pipe with a one-second timeout, does the work, and checks the watchdog
+ * thresholds.  The handler is installed only when the program left the
+ * signal at SIG_DFL at load time; a program that installs its own later
+ * wins.  fork: the child has no dump thread and does not restart one; the
+ * pipe's ends are close-on-exec.
+ */
+#include "http_int.h"
+#include "rt_int.h"
+#include "cprof.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+static int pipe_fds[2] = { -1, -1 };
+static char dump_dir[1024] = ".";
+static long watch_threads, watch_interval = 60;
+static unsigned long long watch_heap;
+static pid_t owner;
+
+static const struct { const char *name; rt_kind k; } dump_kinds[] = {
+	{ "heap", RT_KIND_HEAP }, { "allocs", RT_KIND_ALLOCS }, { "threads", RT_KIND_THREADS },
+	{ "threadcreate", RT_KIND_THREADCREATE }, { "mutex", RT_KIND_MUTEX },
+	{ "block", RT_KIND_BLOCK }, { "deadlock", RT_KIND_DEADLOCK },
+};
+
+int rt_dump_snapshots(const char *dir, const char *reason)
+{
+	if (!dir)
+		dir = dump_dir;
+	rt_self_enter();
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	char stamp[64];
+	snprintf(stamp, sizeof stamp, "%04d%02d%02dT%02d%02d%02d.%03ldZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	int written = 0, rc = 0;
+	for (size_t i = 0; i < sizeof dump_kinds / sizeof dump_kinds[0]; i++) {
+		rt_buf b = { 0 };
+		if (rt_profile_render(dump_kinds[i].k, 0, &b) < 0 || b.oom) {
+			rt_buf_free(&b);
+			continue;   /* not built in, or not enabled */
+		}
+		char path[1200], tmp[1240];
+		snprintf(path, sizeof path, "%s/cprof-%ld-%s-%s.pb.gz", dir, (long)getpid(), stamp,
+			 dump_kinds[i].name);
+		snprintf(tmp, sizeof tmp, "%s.tmp", path);
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			rc = CPROF_ERR_IO;
+			rt_set_error("cannot create %s: %s", tmp, strerror(errno));
+			rt_buf_free(&b);
+			break;
+		}
+		int w = rt_buf_write_fd(&b, fd, dump_kinds[i].name);
+		rt_buf_free(&b);
+		if (close(fd) != 0 || w < 0 || rename(tmp, path) != 0) {
+			unlink(tmp);
+			rc = CPROF_ERR_IO;
+			continue;
+		}
+		written++;
+	}
+	fprintf(stderr, "cprof: %s: wrote %d profile%s to %s/cprof-%ld-%s-*.pb.gz\n", reason,
+		written, written == 1 ? "" : "s", dir, (long)getpid(), stamp);
+	rt_self_leave();
+	return written ? written : rc;
+}
+
+static void on_dump_signal(int sig)
+{
+	(void)sig;
+	if (getpid() != owner)
+		return;   /* a forked child: the pipe is its parent's */
+	int e = errno;
+	char c = 1;
+	if (write(pipe_fds[1], &c, 1) < 0) {
+		/* full: a snapshot is already pending */
+	}
+	errno = e;
+}
+
+static long count_threads(void)
+{
+	char buf[1024];
+	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	/* after the command's closing parenthesis: state is field 3, threads 20 */
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	long v = -1;
+	int field = 2;
+	for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " "))
+		if (++field == 20) {
+			v = atol(tok);
+			break;
+		}
+	return v;
+}
+
+static void *dump_main(void *arg)
+{
+	(void)arg;
+	rt_self_enter();
+	struct timespec last = { 0, 0 };
+	bool fired_once = false;
+	for (;;) {
+		struct pollfd pf = { .fd = pipe_fds[0], .events = POLLIN };
+		int rc = poll(&pf, 1, watch_threads || watch_heap ? 1000 : -1);
+		if (rc > 0 && (pf.revents & POLLIN)) {
+			char drain[64];
+			while (read(pipe_fds[0], drain, sizeof drain) > 0) {
+			}
+			rt_dump_snapshots(NULL, "dump signal");
+		}
+		if (!watch_threads && !watch_heap)
+			continue;
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (fired_once && now.tv_sec - last.tv_sec < watch_interval)
+			continue;
+		char why[128] = "";
+		long th = watch_threads ? count_threads() : -1;
+		if (watch_threads && th >= watch_threads)
+			snprintf(why, sizeof why, "watchdog: %ld threads >= CPROF_WATCH_THREADS=%ld", th,
+				 watch_threads);
+		cprof_heap_stats hs;
+		if (!why[0] && watch_heap && cprof_heap_get_stats(&hs) == 0 &&
+		    hs.inuse_bytes >= watch_heap)
+			snprintf(why, sizeof why, "watchdog: heap in use %llu >= CPROF_WATCH_HEAP=%llu",
+				 (unsigned long long)hs.inuse_bytes, watch_heap);
+		if (why[0]) {
+			rt_dump_snapshots(NULL, why);
+			last = now;
+			fired_once = true;
+		}
+	}
+	return NULL;
+}
+
+static int parse_signal(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (*s && !*end)
+		return v > 0 && v < NSIG ? (int)v : -1;
+	if (strncasecmp(s, "SIG", 3) == 0)
+		s += 3;
+	static const struct { const char *n; int v; } sigs[] = {
+		{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "HUP", SIGHUP }, { "QUIT", SIGQUIT },
+		{ "URG", SIGURG }, { "WINCH", SIGWINCH }, { "PWR", SIGPWR },
+	};
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		if (strcasecmp(s, sigs[i].n) == 0)
+			return sigs[i].v;
+	if (strncasecmp(s, "RTMIN+", 6) == 0) {
+		long k = strtol(s + 6, &end, 10);
+		if (!*end && k >= 0 && SIGRTMIN + k <= SIGRTMAX)
+			return SIGRTMIN + (int)k;
+	}
+	return -1;
+}
+
+static unsigned long long parse_bytes(const char *s)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	}
+	if (*end == 'B' || *end == 'b')
+		end++;
+	return *end || end == s ? 0 : v;
+}
+
+__attribute__((constructor))
+static void dump_env_init(void)
+{
+	int e = errno;
+	const char *sig = getenv("CPROF_DUMP_SIGNAL");
+	const char *wt = getenv("CPROF_WATCH_THREADS");
+	const char *wh = getenv("CPROF_WATCH_HEAP");
+	const char *wi = getenv("CPROF_WATCH_INTERVAL");
+	const char *dir = getenv("CPROF_DUMP_DIR");
+	if ((!sig || !*sig) && (!wt || !*wt) && (!wh || !*wh)) {
+		errno = e;
+		return;
+	}
+	if (dir && *dir)
+		snprintf(dump_dir, sizeof dump_dir, "%s", dir);
+	if (wt && *wt && (watch_threads = atol(wt)) <= 0) {
+		fprintf(stderr, "cprof: ignoring CPROF_WATCH_THREADS=%s: not a positive count\n", wt);
+		watch_threads = 0;
+	}
+	if (wh && *wh && !(watch_heap = parse_bytes(wh)))
+		fprintf(stderr, "cprof: ignoring CPROF_WATCH_HEAP=%s: not a size in bytes\n", wh);
+	if (wi && *wi) {
+		long v = atol(wi);
+		if (v > 0)
+			watch_interval = v;
+		else
+			fprintf(stderr, "cprof: ignoring CPROF_WATCH_INTERVAL=%s: not seconds\n", wi);
+	}
+	int signo = -1;
+	if (sig && *sig && (signo = parse_signal(sig)) < 0)
+		fprintf(stderr, "cprof: ignoring CPROF_DUMP_SIGNAL=%s: not a signal name or number\n", sig);
+	if (signo < 0 && !watch_threads && !watch_heap) {
+		errno = e;
+		return;
+	}
+	if (pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+		fprintf(stderr, "cprof: no snapshots: pipe: %s\n", strerror(errno));
+		errno = e;
+		return;
+	}
+	owner = getpid();
+	if (signo > 0) {
+		struct sigaction old, sa;
+		if (sigaction(signo, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
+		    old.sa_handler == SIG_DFL) {
+			memset(&sa, 0, sizeof sa);
+			sa.sa_handler = on_dump_signal;
+			sa.sa_flags = SA_RESTART;
+			sigemptyset(&sa.sa_mask);
+			sigaction(signo, &sa, NULL);
+		} else {
+			fprintf(stderr, "cprof: CPROF_DUMP_SIGNAL=%s: the program handles that signal; "
+				"no dump on it\n", sig);
+		}
+	}
+	sigset_t all, old;
+	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGABRT);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	pthread_t th;
+	if (rt_pthread_create_real(&th, &at, dump_main, NULL) != 0)
+		fprintf(stderr, "cprof: no snapshots: cannot create the dump thread\n");
+	pthread_attr_destroy(&at);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = e;
+}

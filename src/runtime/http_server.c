@@ -1,0 +1,687 @@
+/*
+ * http_server.c - the HTTP endpoint's server: libmicrohttpd driven by one
+ * thread of the runtime, Go's /debug/pprof/ paths (http_parse.c, http.c),
+ * and the limits that keep it safe in production.
+ *
+ * Threads.  MHD runs in "external" mode (no thread of its own) with epoll:
+ * one server thread of the runtime polls MHD's epoll fd and a stop eventfd
+ * and calls MHD_run.  Cheap requests (errors, cmdline, metrics, redirect)
+ * are answered on it.  Expensive ones (profiles, index, symbol) suspend
+ * their connection (MHD_suspend_connection) and run on a job thread, one
+ * per request, at most RT_HTTP_MAX_JOBS at once; the job answers, then
+ * resumes the connection and the server thread sends the answer.  So a
+ * seconds= request, a slow symbolization or a slow client never blocks the
+ * other requests, and nothing the server does runs on the program's
+ * threads.  Every thread of the endpoint is created with libc's
+ * pthread_create (rt_pthread_create_real, not the interposed one: it is not
+ * the program's thread), with every asynchronous signal blocked (SIGPROF
+ * too: the CPU profiler never samples them, a process-directed signal of
+ * the program is never delivered to them, and a SIGPIPE can never reach
+ * the program's handler), and marked as the runtime's own (rt_self_enter:
+ * the heap profiler does not count their allocations, MHD's included).
+ *
+ * Safety.  A non-loopback address is refused unless a bearer token is set
+ * (checked in constant time on every request; 401 otherwise) or the network
+ * is declared trusted; "unix:/path" listens on a Unix socket (mode 0600).
+ * TLS (GnuTLS through MHD) from PEM files.  Limits: MHD's connection limit
+ * (max_connections), an idle timeout per connection (10 s), bounded
+ * request headers (MHD's per-connection memory, 32 KiB) and bodies (1 MiB,
+ * 413), seconds= at most max_seconds (400), one CPU profile at a time
+ * (500, as Go), and a token bucket on expensive requests (429 with
+ * Retry-After).  Sockets and fds are close-on-exec (SOCK_CLOEXEC, MHD's
+ * own are too); MHD sends with MSG_NOSIGNAL.
+ *
+ * fork: the child has no server thread; a pthread_atfork handler forgets
+ * the server in the child and closes its copy of the listening socket, so
+ * the child never holds the port.  cprof_http_start works again there.
+ */
+#include "http_int.h"
+#include "rt_int.h"
+#include "cprof.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RT_HTTP_MAX_JOBS 8
+#define RT_HTTP_MAX_BODY (1u << 20)
+#define RT_HTTP_MAX_URI 4096
+
+typedef struct srv {
+	struct MHD_Daemon *d;
+	int listen_fd;
+	int port;
+	char addr[128];             /* as printed: "127.0.0.1:6060", "unix:/p" */
+	char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int stop_fd;                /* eventfd: readable when stopping */
+	pthread_t thread;
+	rt_http_limits lim;
+	char *token;
+	char *tls_cert, *tls_key;
+	/* token bucket of expensive requests (server thread only) */
+	double tokens, burst, per_ns;
+	int64_t last_ns;
+	/* job threads */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int jobs;
+} srv;
+
+enum { Q_NEW, Q_HEADERS, Q_RUNNING, Q_DONE };
+
+typedef struct req {
+	srv *s;
+	struct MHD_Connection *c;
+	char *path, *query;          /* split from the raw URI (one allocation) */
+	char method[8];
+	rt_buf body;
+	bool too_big;
+	_Atomic int state;
+	int client_fd;
+	rt_http_route route;
+	rt_http_resp resp;
+} req;
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static srv *g;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static _Atomic uint64_t n_requests, n_auth, n_rate, n_busy;
+
+void rt_http_get_counters(rt_http_counters *c)
+{
+	c->requests = atomic_load(&n_requests);
+	c->rejected_auth = atomic_load(&n_auth);
+	c->rejected_rate = atomic_load(&n_rate);
+	c->rejected_busy = atomic_load(&n_busy);
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- threads of the endpoint ---------------------------------------------------- */
+
+/* Create a thread of the runtime: libc's pthread_create, every
+ * asynchronous signal blocked in it (inherited from the mask set here). */
+static int spawn(pthread_t *th, bool detached, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	static const int sync_sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT };
+	for (size_t i = 0; i < sizeof sync_sigs / sizeof sync_sigs[0]; i++)
+		sigdelset(&all, sync_sigs[i]);
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	if (detached)
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_t tmp;
+	int rc = rt_pthread_create_real(th ? th : &tmp, &at, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&at);
+	return rc;
+}
+
+/* ---- responses --------------------------------------------------------------------- */
+
+static enum MHD_Result send_resp(struct MHD_Connection *c, rt_http_resp *r)
+{
+	struct MHD_Response *mr;
+	if (r->len && r->body) {
+		mr = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
+		if (mr)
+			r->body = NULL;   /* MHD frees it */
+	} else {
+		mr = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	}
+	if (!mr)
+		return MHD_NO;
+	MHD_add_response_header(mr, "Content-Type", r->ctype);
+	MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+	if (r->go_error)
+		MHD_add_response_header(mr, "X-Go-Pprof", "1");
+	if (r->disposition[0]) {
+		char v[96];
+		snprintf(v, sizeof v, "attachment; filename=\"%s\"", r->disposition);
+		MHD_add_response_header(mr, "Content-Disposition", v);
+	}
+	if (r->extra_name[0])
+		MHD_add_response_header(mr, r->extra_name, r->extra_value);
+	enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, mr);
+	MHD_destroy_response(mr);
+	return ret;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, req *q, int status, const char *msg,
+				  const char *hname, const char *hval)
+{
+	rt_http_error(&q->resp, status, msg);
+	q->resp.go_error = false;
+	if (hname) {
+		snprintf(q->resp.extra_name, sizeof q->resp.extra_name, "%s", hname);
+		snprintf(q->resp.extra_value, sizeof q->resp.extra_value, "%s", hval);
+	}
+	return send_resp(c, &q->resp);
+}
+
+/* ---- requests ----------------------------------------------------------------------- */
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	srv *s = cls;
+	req *q = calloc(1, sizeof *q);
+	if (!q)
+		return NULL;
+	q->s = s;
+	q->c = c;
+	q->client_fd = -1;
+	size_t n = strnlen(uri, RT_HTTP_MAX_URI + 1);
+	if (n > RT_HTTP_MAX_URI)
+		n = RT_HTTP_MAX_URI;   /* routed as a 404: no path is that long */
+	q->path = malloc(n + 1);
+	if (!q->path) {
+		free(q);
+		return NULL;
+	}
+	memcpy(q->path, uri, n);
+	q->path[n] = 0;
+	char *qm = strchr(q->path, '?');
+	if (qm) {
+		*qm = 0;
+		q->query = qm + 1;
+	}
+	return q;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	(void)cls; (void)c; (void)toe;
+	req *q = *con_cls;
+	if (!q)
+		return;
+	rt_http_resp_free(&q->resp);
+	rt_buf_free(&q->body);
+	free(q->path);
+	free(q);
+	*con_cls = NULL;
+}
+
+static bool take_token(srv *s)
+{
+	if (s->per_ns <= 0)
+		return true;   /* unlimited */
+	int64_t now = mono_ns();
+	s->tokens += (double)(now - s->last_ns) * s->per_ns;
+	if (s->tokens > s->burst)
+		s->tokens = s->burst;
+	s->last_ns = now;
+	if (s->tokens < 1)
+		return false;
+	s->tokens -= 1;
+	return true;
+}
+
+static void *job_main(void *arg)
+{
+	req *q = arg;
+	srv *s = q->s;
+	rt_self_enter();
+	rt_http_answer(&q->route, q->method, q->query, q->body.p, q->body.n, s->stop_fd,
+		       q->client_fd, &s->lim, &q->resp);
+	atomic_store(&q->state, Q_DONE);
+	MHD_resume_connection(q->c);
+	pthread_mutex_lock(&s->mu);
+	s->jobs--;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	rt_self_leave();
+	return NULL;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
+				 const char *method, const char *version,
+				 const char *upload_data, size_t *upload_size, void **con_cls)
+{
+	(void)url; (void)version;
+	srv *s = cls;
+	req *q = *con_cls;
+	if (!q)
+		return MHD_NO;   /* out of memory at on_uri: close */
+	int st = atomic_load(&q->state);
+	if (st == Q_DONE)
+		return send_resp(c, &q->resp);
+	if (st == Q_RUNNING)
+		return MHD_YES;
+	if (st == Q_NEW) {
+		atomic_store(&q->state, Q_HEADERS);
+		atomic_fetch_add(&n_requests, 1);
+		snprintf(q->method, sizeof q->method, "%s", method);
+		const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+		if (!rt_http_auth_ok(auth, s->token)) {
+			atomic_fetch_add(&n_auth, 1);
+			return send_error(c, q, 401, "Unauthorized", "WWW-Authenticate",
+					  "Bearer realm=\"cprof\"");
+		}
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		/* the body: kept for the symbol POST, bounded */
+		if (!q->too_big) {
+			if (q->body.n + *upload_size > RT_HTTP_MAX_BODY) {
+				q->too_big = true;
+				rt_buf_free(&q->body);
+			} else {
+				rt_buf_add(&q->body, upload_data, *upload_size);
+			}
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (q->too_big || q->body.oom)
+		return send_error(c, q, 413, "Request Entity Too Large", NULL, NULL);
+	rt_http_parse(q->method, q->path, q->query, &s->lim, &q->route);
+	if (!q->route.expensive) {
+		rt_http_answer(&q->route, q->method, q->query, q->body.p, q->body.n, -1, -1,
+			       &s->lim, &q->resp);
+		return send_resp(c, &q->resp);
+	}
+	if (!take_token(s)) {
+		atomic_fetch_add(&n_rate, 1);
+		char ra[16];
+		snprintf(ra, sizeof ra, "%d", s->per_ns > 0 ? (int)(1 / (s->per_ns * 1e9)) + 1 : 1);
+		return send_error(c, q, 429, "Too Many Requests: the profile endpoints are rate-limited",
+				  "Retry-After", ra);
+	}
+	pthread_mutex_lock(&s->mu);
+	bool ok = s->jobs < RT_HTTP_MAX_JOBS;
+	if (ok)
+		s->jobs++;
+	pthread_mutex_unlock(&s->mu);
+	if (!ok) {
+		atomic_fetch_add(&n_busy, 1);
+		return send_error(c, q, 429, "Too Many Requests: too many profile requests at once",
+				  "Retry-After", "1");
+	}
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	q->client_fd = ci ? ci->connect_fd : -1;
+	atomic_store(&q->state, Q_RUNNING);
+	MHD_suspend_connection(c);
+	if (spawn(NULL, true, job_main, q) != 0) {
+		pthread_mutex_lock(&s->mu);
+		s->jobs--;
+		pthread_mutex_unlock(&s->mu);
+		rt_http_error(&q->resp, 503, "Service Unavailable: cannot start a thread");
+		q->resp.go_error = false;
+		atomic_store(&q->state, Q_DONE);
+		MHD_resume_connection(c);
+	}
+	return MHD_YES;
+}
+
+/* ---- the server thread ------------------------------------------------------------------ */
+
+static void *server_main(void *arg)
+{
+	srv *s = arg;
+	rt_self_enter();
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
+	int efd = di ? di->epoll_fd : -1;
+	for (;;) {
+		struct pollfd pf[2] = { { .fd = s->stop_fd, .events = POLLIN },
+					{ .fd = efd, .events = POLLIN } };
+		MHD_UNSIGNED_LONG_LONG to = 0;
+		int ms = 1000;
+		if (MHD_get_timeout(s->d, &to) == MHD_YES && to < 1000)
+			ms = (int)to;
+		int rc = poll(pf, efd >= 0 ? 2 : 1, ms);
+		if (rc > 0 && (pf[0].revents & POLLIN))
+			break;
+		MHD_run(s->d);
+	}
+	rt_self_leave();
+	return NULL;
+}
+
+/* ---- listening ------------------------------------------------------------------------- */
+
+static bool is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_LOOPBACK(a))
+			return true;
+		return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
+	}
+	return false;
+}
+
+static int listen_unix(srv *s, const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	if (!*path || strlen(path) >= sizeof sun.sun_path) {
+		rt_set_error("cprof_http_start: bad Unix socket path \"%s\"", path);
+		return CPROF_ERR_INVAL;
+	}
+	strcpy(sun.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		rt_set_error("cprof_http_start: socket: %s", strerror(errno));
+		return CPROF_ERR_SYSTEM;
+	}
+	struct stat st;
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		/* a stale socket of a dead process: nobody accepts on it */
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof sun) < 0 &&
+		    errno == ECONNREFUSED)
+			unlink(path);
+		if (probe >= 0)
+			close(probe);
+	}
+	mode_t old = umask(0177);
+	int rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
+	umask(old);
+	if (rc < 0 || listen(fd, 64) < 0) {
+		rt_set_error("cprof_http_start: cannot listen on unix:%s: %s", path, strerror(errno));
+		close(fd);
+		return CPROF_ERR_SYSTEM;
+	}
+	s->listen_fd = fd;
+	snprintf(s->unix_path, sizeof s->unix_path, "%s", path);
+	snprintf(s->addr, sizeof s->addr, "unix:%s", path);
+	s->port = 0;
+	return 0;
+}
+
+static int listen_tcp(srv *s, const char *listen_at, bool allow_remote)
+{
+	char host[128], port[16];
+	const char *colon = strrchr(listen_at, ':');
+	if (!colon || (size_t)(colon - listen_at) >= sizeof host || strlen(colon + 1) >= sizeof port ||
+	    !colon[1]) {
+		rt_set_error("cprof_http_start: bad address \"%s\": want HOST:PORT or unix:/path",
+			     listen_at);
+		return CPROF_ERR_INVAL;
+	}
+	memcpy(host, listen_at, (size_t)(colon - listen_at));
+	host[colon - listen_at] = 0;
+	snprintf(port, sizeof port, "%s", colon + 1);
+	char *h = host;
+	size_t hl = strlen(h);
+	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+		h[hl - 1] = 0;
+		h++;
+	}
+	for (const char *p = port; *p; p++)
+		if (*p < '0' || *p > '9') {
+			rt_set_error("cprof_http_start: bad port in \"%s\"", listen_at);
+			return CPROF_ERR_INVAL;
+		}
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV }, *res = NULL;
+	int gr = getaddrinfo(*h ? h : NULL, port, &hints, &res);
+	if (gr != 0 || !res) {
+		rt_set_error("cprof_http_start: cannot resolve \"%s\": %s", listen_at,
+			     gai_strerror(gr));
+		return CPROF_ERR_INVAL;
+	}
+	int rc = 0;
+	if (!is_loopback(res->ai_addr) && !allow_remote) {
+		rt_set_error("refusing to serve on %s: not a loopback address; set a token "
+			     "(CPROF_TOKEN) or declare the network trusted (CPROF_HTTP_TRUSTED=1)",
+			     listen_at);
+		freeaddrinfo(res);
+		return CPROF_ERR_INVAL;
+	}
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int one = 1;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+		rt_set_error("cprof_http_start: cannot listen on %s: %s", listen_at, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		rc = CPROF_ERR_SYSTEM;
+	}
+	freeaddrinfo(res);
+	if (rc < 0)
+		return rc;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	char ip[INET6_ADDRSTRLEN] = "?";
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET) {
+			s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, sizeof ip);
+			snprintf(s->addr, sizeof s->addr, "%s:%d", ip, s->port);
+		} else {
+			s->port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof ip);
+			snprintf(s->addr, sizeof s->addr, "[%s]:%d", ip, s->port);
+		}
+	}
+	s->listen_fd = fd;
+	return 0;
+}
+
+static char *read_pem(const char *path)
+{
+	void *data = NULL;
+	size_t len = 0;
+	cprof_error e;
+	if (cprof_read_file(path, 1 << 20, &data, &len, &e) < 0)
+		return NULL;
+	char *s = realloc(data, len + 1);
+	if (!s) {
+		free(data);
+		return NULL;
+	}
+	s[len] = 0;
+	return s;
+}
+
+/* ---- start, stop, fork --------------------------------------------------------------------- */
+
+static void free_srv(srv *s)
+{
+	if (!s)
+		return;
+	if (s->stop_fd >= 0)
+		close(s->stop_fd);
+	free(s->token);
+	free(s->tls_cert);
+	free(s->tls_key);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s);
+}
+
+static void atfork_child(void)
+{
+	pthread_mutex_init(&g_mu, NULL);
+	if (g) {
+		close(g->listen_fd);   /* never hold the parent's port */
+		g = NULL;              /* its threads did not survive the fork */
+	}
+}
+
+static void atfork_init(void)
+{
+	pthread_atfork(NULL, NULL, atfork_child);
+}
+
+static int start_locked(const cprof_http_options *o)
+{
+	const char *listen_at = o && o->listen && *o->listen ? o->listen : "127.0.0.1:6060";
+	srv *s = calloc(1, sizeof *s);
+	if (!s)
+		return CPROF_ERR_NOMEM;
+	s->listen_fd = s->stop_fd = -1;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	s->lim.max_seconds = o && o->max_seconds > 0 ? o->max_seconds : 300;
+	s->lim.no_cmdline = o && o->no_cmdline;
+	int rate = o && o->rate_per_minute ? o->rate_per_minute : 60;
+	if (rate > 0) {
+		s->burst = rate < 20 ? rate : 20;
+		s->tokens = s->burst;
+		s->per_ns = rate / 60e9;
+		s->last_ns = mono_ns();
+	}
+	int max_conn = o && o->max_connections > 0 ? o->max_connections : 32;
+	const char *token = o && o->token && *o->token ? o->token : NULL;
+	if (token && !(s->token = strdup(token))) {
+		free_srv(s);
+		return CPROF_ERR_NOMEM;
+	}
+	int rc;
+	if (strncmp(listen_at, "unix:", 5) == 0)
+		rc = listen_unix(s, listen_at + 5);
+	else
+		rc = listen_tcp(s, listen_at, token || (o && o->trusted_network));
+	if (rc < 0) {
+		free_srv(s);
+		return rc;
+	}
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+	if (o && (o->tls_cert || o->tls_key)) {
+		if (!o->tls_cert || !o->tls_key) {
+			rt_set_error("cprof_http_start: TLS needs both a certificate and a key");
+			rc = CPROF_ERR_INVAL;
+		} else if (!(s->tls_cert = read_pem(o->tls_cert)) ||
+			   !(s->tls_key = read_pem(o->tls_key))) {
+			rt_set_error("cprof_http_start: cannot read %s", s->tls_cert ? o->tls_key
+										       : o->tls_cert);
+			rc = CPROF_ERR_IO;
+		}
+		flags |= MHD_USE_TLS;
+	}
+	if (rc == 0 && (s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+		rt_set_error("cprof_http_start: eventfd: %s", strerror(errno));
+		rc = CPROF_ERR_SYSTEM;
+	}
+	if (rc < 0) {
+		close(s->listen_fd);
+		if (s->unix_path[0])
+			unlink(s->unix_path);
+		free_srv(s);
+		return rc;
+	}
+	struct MHD_OptionItem opts[10];
+	size_t no = 0;
+	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, s->listen_fd, NULL };
+	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, max_conn, NULL };
+	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, 10, NULL };
+	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL };
+	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, s };
+	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s };
+	if (s->tls_key) {
+		opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key };
+		opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert };
+	}
+	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s, MHD_OPTION_ARRAY, opts,
+				MHD_OPTION_END);
+	if (!s->d) {
+		rt_set_error("cprof_http_start: libmicrohttpd refused to start on %s%s", s->addr,
+			     s->tls_key ? " (check the TLS certificate and key)" : "");
+		close(s->listen_fd);
+		if (s->unix_path[0])
+			unlink(s->unix_path);
+		free_srv(s);
+		return CPROF_ERR_SYSTEM;
+	}
+	if ((rc = spawn(&s->thread, false, server_main, s)) != 0) {
+		rt_set_error("cprof_http_start: cannot create the server thread: %s", strerror(rc));
+		MHD_stop_daemon(s->d);
+		if (s->unix_path[0])
+			unlink(s->unix_path);
+		free_srv(s);
+		return CPROF_ERR_SYSTEM;
+	}
+	g = s;
+	return 0;
+}
+
+int cprof_http_start(const cprof_http_options *opt)
+{
+	pthread_once(&atfork_once, atfork_init);
+	rt_self_enter();
+	pthread_mutex_lock(&g_mu);
+	int rc;
+	if (g) {
+		rt_set_error("cprof_http_start: already serving on %s", g->addr);
+		rc = CPROF_ERR_BUSY;
+	} else {
+		rc = start_locked(opt);
+	}
+	pthread_mutex_unlock(&g_mu);
+	rt_self_leave();
+	return rc;
+}
+
+int cprof_http_stop(void)
+{
+	rt_self_enter();
+	pthread_mutex_lock(&g_mu);
+	srv *s = g;
+	g = NULL;
+	pthread_mutex_unlock(&g_mu);
+	if (!s) {
+		rt_self_leave();
+		rt_set_error("cprof_http_stop: not serving");
+		return CPROF_ERR_NOT_RUNNING;
+	}
+	uint64_t one = 1;
+	if (write(s->stop_fd, &one, sizeof one) < 0) {
+		/* an eventfd write only fails on overflow: it is readable anyway */
+	}
+	pthread_join(s->thread, NULL);
+	/* the jobs see stop_fd readable and end their waits */
+	pthread_mutex_lock(&s->mu);
+	while (s->jobs > 0)
+		pthread_cond_wait(&s->cv, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+	MHD_stop_daemon(s->d);   /* closes the connections and the listening socket */
+	if (s->unix_path[0])
+		unlink(s->unix_path);
+	free_srv(s);
+	rt_self_leave();
+	return 0;
+}
+
+int cprof_http_port(void)
+{
+	pthread_mutex_lock(&g_mu);
+	int p = g ? g->port : CPROF_ERR_NOT_RUNNING;
+	pthread_mutex_unlock(&g_mu);
+	if (p < 0)
+		rt_set_error("cprof_http_port: not serving");
+	return p;
+}
+
+const char *rt_http_addr(void)
+{
+	return g ? g->addr : "";
+}
