@@ -82,9 +82,11 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(WEB_GEN): web/embed.sh $(wildcard web/*.js web/*.css)
+# issue 8: web/ui/* (the web UI's page, script and style) embedded as well
+WEB_FILES  := $(wildcard web/*.js web/*.css web/ui/*.js web/ui/*.css web/ui/*.html)
+$(WEB_GEN): web/embed.sh $(WEB_FILES)
 	@mkdir -p $(dir $@)
-	sh web/embed.sh $@ $(wildcard web/*.js web/*.css)
+	sh web/embed.sh $@ $(WEB_FILES)
 
 $(B)/libcprofcore.a: $(CORE_OBJ)
 	@mkdir -p $(B)

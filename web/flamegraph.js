@@ -23,6 +23,16 @@
  * Keys (canvas focused): arrows move the selection (up: towards the leaves
  * in a flame graph), Enter zooms to it, Escape or Backspace zooms out, '/'
  * goes to the search box, 'i' toggles the icicle (inverted) layout.
+ *
+ * Options (issue 8, the web UI): onZoom(path, node) makes zooming the
+ * caller's job: a click, a breadcrumb or Escape calls it with the frame
+ * names from the root to the node instead of zooming here, and the caller
+ * fetches a tree pruned to that zoom and passes it to setData; data.focus
+ * (the zoomed node, its ancestors before it) is then zoomed to.
+ * setBase(data, mode) colours each frame by its change against a base
+ * tree (matched by the names from the root): red grown, green shrunk, grey
+ * unchanged; mode "share" compares shares of each total, "absolute" the
+ * values.  selectedName() is the selected frame's name.
  */
 (function (global) {
 	"use strict";
@@ -218,6 +228,8 @@
 		this.matched = null;
 		this.focus = 0;
 		this.selected = 0;
+		this.pathKeys = null;
+		if (this.base) this.setBase(this.base, this.diffMode, true);
 		this.titleEl.textContent = (d.title || "") + (d.sampleType ? " \u2014 " + d.sampleType : "");
 		var info = "Total " + fmtValue(d.total, d.unit) + " (" + d.sampleType + ")";
 		if (d.filters && d.filters.length) info += " \u00b7 " + d.filters.join(" ");
@@ -226,7 +238,66 @@
 				"% of the total merged into \"(other)\"";
 		this.infoEl.textContent = info;
 		if (this.searchEl.value) this.search(this.searchEl.value);
-		this.zoomTo(0);
+		var f = d.focus > 0 && d.focus < n ? d.focus : 0;
+		this.selected = f;
+		this.zoomTo(f, true);
+	};
+
+	/* the frame names from the root (excluded) to node i */
+	FlameGraph.prototype.pathOf = function (i) {
+		var p = [];
+		for (var a = i; a > 0; a = this.t.parent[a]) p.unshift(this.nameOf(a));
+		return p;
+	};
+
+	FlameGraph.prototype.selectedName = function () {
+		return this.selected > 0 ? this.nameOf(this.selected) : "";
+	};
+
+	/* keys of nodes by their path, for matching with a base tree */
+	FlameGraph.prototype.keys = function () {
+		if (this.pathKeys) return this.pathKeys;
+		var t = this.t, k = new Array(t.n);
+		k[0] = "";
+		for (var i = 1; i < t.n; i++) k[i] = k[t.parent[i]] + "\n" + this.nameOf(i);
+		return (this.pathKeys = k);
+	};
+
+	FlameGraph.prototype.setBase = function (bd, mode, noDraw) {
+		this.base = bd;
+		this.diffMode = mode || "share";
+		this.diff = null;
+		if (bd && this.t) {
+			var bn = bd.nodes, m = Object.create(null), stack = [], key = "";
+			for (var i = 0; i < bn.length / 4; i++) {
+				while (stack.length && stack[stack.length - 1].left === 0) stack.pop();
+				if (stack.length) {
+					stack[stack.length - 1].left--;
+					key = stack[stack.length - 1].key + "\n" + bd.names[bn[4 * i]];
+				} else {
+					key = "";
+				}
+				m[key] = (m[key] || 0) + bn[4 * i + 2];
+				stack.push({ left: bn[4 * i + 3], key: key });
+			}
+			var t = this.t, keys = this.keys(), T = this.data.total || 1, B = bd.total || 1;
+			var delta = new Float64Array(t.n), bv = new Float64Array(t.n);
+			for (i = 0; i < t.n; i++) {
+				var b = m[keys[i]] || 0;
+				bv[i] = b;
+				delta[i] = this.diffMode === "absolute" ? (t.cum[i] - b) / Math.max(T, B) : t.cum[i] / T - b / B;
+			}
+			this.diff = { delta: delta, base: bv, baseTotal: bd.total };
+		}
+		if (!noDraw) this.draw();
+	};
+
+	/* the fill of node i in diff mode */
+	FlameGraph.prototype.diffColour = function (i) {
+		var d = this.diff.delta[i], a = Math.min(Math.abs(d) / 0.05, 1);
+		if (Math.abs(d) < 0.001) return "hsl(0,0%,78%)";
+		var l = Math.round(86 - 36 * a);
+		return d > 0 ? "hsl(0,85%," + l + "%)" : "hsl(130,60%," + l + "%)";
 	};
 
 	FlameGraph.prototype.nameOf = function (i) {
@@ -239,8 +310,12 @@
 		this.draw();
 	};
 
-	FlameGraph.prototype.zoomTo = function (i) {
+	FlameGraph.prototype.zoomTo = function (i, local) {
 		if (i < 0 || i >= this.t.n) return;
+		if (!local && this.opts.onZoom && i !== this.focus) {
+			this.opts.onZoom(this.pathOf(i), i);
+			return;
+		}
 		this.focus = i;
 		var c = this.crumbsEl, self = this, chain = [];
 		for (var a = i; a >= 0; a = this.t.parent[a]) chain.unshift(a);
@@ -322,7 +397,7 @@
 			var hit = self.matched && self.matched[i];
 			/* while searching, everything but the matches is greyed out */
 			g.fillStyle = hit ? "#e040fb" : self.matched ? "#e4e4e4" :
-				(d < v.fd ? "#ddd" : t.colours[t.name[i]]);
+				(d < v.fd ? "#ddd" : self.diff ? self.diffColour(i) : t.colours[t.name[i]]);
 			g.fillRect(x, y, Math.max(w - 0.5, 0.5), ROW - 1);
 			if (i === self.selected) {
 				g.strokeStyle = "#000";
@@ -358,7 +433,7 @@
 				var px = Math.floor(bx);
 				if (px > lastPx && w > 0) {
 					g.fillStyle = this.matched ? (this.matched[i] ? "#e040fb" : "#e4e4e4") :
-						t.colours[t.name[i]];
+						this.diff ? this.diffColour(i) : t.colours[t.name[i]];
 					g.fillRect(px, y, 1, ROW - 1);
 					lastPx = px;
 					drawn++;
@@ -400,10 +475,19 @@
 
 	FlameGraph.prototype.describe = function (i) {
 		var t = this.t, d = this.data, v = this.view();
-		return { name: i === 0 ? "root" : this.nameOf(i),
+		var r = { name: i === 0 ? "root" : this.nameOf(i),
 			flat: fmtValue(t.self[i], d.unit) + " (" + pct(t.self[i], d.total) + ")",
 			cum: fmtValue(t.cum[i], d.unit) + " (" + pct(t.cum[i], d.total) + ")",
 			zoom: pct(t.cum[i], v.w) };
+		if (this.diff) {
+			var b = this.diff.base[i], dd = t.cum[i] - b;
+			r.diff = "base " + fmtValue(b, d.unit) + " (" + pct(b, this.diff.baseTotal) + ") \u2192 " +
+				fmtValue(t.cum[i], d.unit) + " (" + pct(t.cum[i], d.total) + "), " +
+				(dd >= 0 ? "+" : "") + fmtValue(dd, d.unit) +
+				(this.diffMode === "absolute" ? "" : ", share " + (this.diff.delta[i] >= 0 ? "+" : "") +
+				(100 * this.diff.delta[i]).toFixed(2) + " points");
+		}
+		return r;
 	};
 
 	FlameGraph.prototype.hover = function (e) {
@@ -417,6 +501,7 @@
 		tip.appendChild(el("b", null, s.name));
 		tip.appendChild(el("div", null, "flat " + s.flat));
 		tip.appendChild(el("div", null, "cum " + s.cum + ", " + s.zoom + " of the view"));
+		if (s.diff) tip.appendChild(el("div", null, s.diff));
 		tip.style.display = "block";
 		var x = e.clientX + 14, y = e.clientY + 14;
 		if (x + tip.offsetWidth > global.innerWidth) x = Math.max(0, e.clientX - tip.offsetWidth - 14);
@@ -428,7 +513,8 @@
 	FlameGraph.prototype.status = function (i) {
 		if (i < 0 || i >= this.t.n) return;
 		var s = this.describe(i);
-		this.statusEl.textContent = "Selected: " + s.name + " \u2014 flat " + s.flat + ", cum " + s.cum;
+		this.statusEl.textContent = "Selected: " + s.name + " \u2014 flat " + s.flat + ", cum " + s.cum +
+			(s.diff ? " \u2014 " + s.diff : "");
 	};
 
 	FlameGraph.prototype.key = function (e) {

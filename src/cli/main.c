@@ -10,6 +10,7 @@
  * status 2, as pprof exits.
  */
 #include "cli.h"
+#include "webui.h"   /* issue 8: -http */
 
 #include <errno.h>
 #include <stdarg.h>
@@ -56,7 +57,7 @@ int main(int argc, char **argv)
 	if (o.nsources == 0)
 		cli_die("no profile source specified (see 'cprof --help')");
 	if (o.http)
-		cli_die("-http: the web UI is not built yet; use a report flag such as -top");
+		return cli_webui(&o);   /* issue 8: the web UI (webui.c) */
 
 	cprof_profile *p = cli_load(&o);
 	if (!o.format_name) {

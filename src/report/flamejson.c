@@ -1,0 +1,649 @@
+/*
+ * flamejson.c - the flame graph's tree for the web views (issue 8): the
+ * JSON of web/flamegraph.js pruned to what can be seen at a zoom, and the
+ * caller/callee ("sandwich") trees of one function.  See cprof_webdata.h.
+ *
+ * How it works: cprof_flame_build runs the -flamegraph report (flame.c)
+ * into memory and keeps the JSON document that page carries: its header
+ * fields and name/package tables are kept as text, verbatim, and the node
+ * array (preorder, four numbers a node) is parsed into arrays with each
+ * node's parent and the end of its subtree.  That tree is already pruned at
+ * flame.c's CPR_FLAME_PRUNE (1/50000 of the total), so the one report pass
+ * bounds the memory and a zoom never re-runs the report.
+ *
+ * cprof_flame_write walks from the root along the zoom names, writes the
+ * ancestors as a chain (one child each) and then the zoomed node's subtree
+ * with every child narrower than minfrac of the zoomed node merged into one
+ * "(other)" box per parent: a page 1200 pixels wide asks for about 1/2400
+ * and gets at most a few thousand boxes whatever the profile's size.
+ *
+ * The sandwich builds a second tree (a trie keyed by (parent, name) in an
+ * open-addressed table) from the outermost occurrences of the function and
+ * writes it the same way.
+ */
+#include "cprof_webdata.h"
+#include "report_int.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NIL UINT32_MAX
+
+/* A tree: parallel arrays, children as first-child / next-sibling lists. */
+typedef struct wtree {
+	uint32_t *name, *first, *next, *parent;
+	int64_t *self, *cum;
+	uint32_t n, cap;
+} wtree;
+
+struct cprof_flame {
+	char *doc;                      /* the JSON document (owned) */
+	const char *head;               /* "{...": up to ,"nodes": */
+	size_t headlen;
+	const char *names_raw, *npkg_raw, *pkgs_raw, *pruned_raw;
+	size_t names_len, npkg_len, pkgs_len, pruned_len;
+	char **names;                   /* decoded */
+	size_t nnames;
+	wtree t;
+	uint32_t *end;                  /* preorder: end of the subtree of node i */
+};
+
+static int wt_grow(wtree *t)
+{
+	if (t->n < t->cap)
+		return 0;
+	if (t->cap > UINT32_MAX / 4)
+		return CPROF_ELIMIT;
+	uint32_t cap = t->cap ? t->cap * 2 : 256;
+	uint32_t **u[] = { &t->name, &t->first, &t->next, &t->parent };
+	for (size_t i = 0; i < sizeof u / sizeof *u; i++) {
+		void *q = realloc(*u[i], (size_t)cap * sizeof(uint32_t));
+		if (!q)
+			return CPROF_ENOMEM;
+		*u[i] = q;
+	}
+	int64_t **s[] = { &t->self, &t->cum };
+	for (size_t i = 0; i < 2; i++) {
+		void *q = realloc(*s[i], (size_t)cap * sizeof(int64_t));
+		if (!q)
+			return CPROF_ENOMEM;
+		*s[i] = q;
+	}
+	t->cap = cap;
+	return 0;
+}
+
+static void wt_free(wtree *t)
+{
+	free(t->name);
+	free(t->first);
+	free(t->next);
+	free(t->parent);
+	free(t->self);
+	free(t->cum);
+	memset(t, 0, sizeof *t);
+}
+
+void cprof_flame_free(cprof_flame *f)
+{
+	if (!f)
+		return;
+	for (size_t i = 0; i < f->nnames; i++)
+		free(f->names[i]);
+	free(f->names);
+	wt_free(&f->t);
+	free(f->end);
+	free(f->doc);
+	free(f);
+}
+
+/* Decode the JSON string at *s (at its opening quote); returns a malloc'd
+ * UTF-8 string and advances *s past the closing quote, or NULL. */
+static char *json_unstr(const char **s, const char *e)
+{
+	const char *p = *s;
+	if (p >= e || *p != '"')
+		return NULL;
+	p++;
+	size_t cap = 32, n = 0;
+	char *o = malloc(cap);
+	if (!o)
+		return NULL;
+	while (p < e && *p != '"') {
+		if (n + 8 > cap) {
+			char *q = realloc(o, cap *= 2);
+			if (!q) {
+				free(o);
+				return NULL;
+			}
+			o = q;
+		}
+		if (*p != '\\') {
+			o[n++] = *p++;
+			continue;
+		}
+		if (++p >= e)
+			break;
+		char c = *p++;
+		unsigned cp = 0;
+		switch (c) {
+		case 'n': o[n++] = '\n'; break;
+		case 't': o[n++] = '\t'; break;
+		case 'r': o[n++] = '\r'; break;
+		case 'b': o[n++] = '\b'; break;
+		case 'f': o[n++] = '\f'; break;
+		case 'u':
+			for (int k = 0; k < 4 && p < e; k++, p++) {
+				char h = *p;
+				cp = cp * 16 + (unsigned)(h >= 'a' ? h - 'a' + 10 : h >= 'A' ? h - 'A' + 10 : h - '0');
+			}
+			if (cp < 0x80) {
+				o[n++] = (char)cp;
+			} else if (cp < 0x800) {
+				o[n++] = (char)(0xc0 | cp >> 6);
+				o[n++] = (char)(0x80 | (cp & 0x3f));
+			} else {
+				o[n++] = (char)(0xe0 | cp >> 12);
+				o[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+				o[n++] = (char)(0x80 | (cp & 0x3f));
+			}
+			break;
+		default: o[n++] = c; break;
+		}
+	}
+	if (p >= e) {
+		free(o);
+		return NULL;
+	}
+	o[n] = 0;
+	*s = p + 1;
+	return o;
+}
+
+static const char *find(const char *s, const char *e, const char *key)
+{
+	size_t k = strlen(key);
+	const char *r = memmem(s, (size_t)(e - s), key, k);
+	return r;
+}
+
+/* Parse the -flamegraph page's JSON (see flame.c's print_html). */
+static int parse_doc(cprof_flame *f, size_t len)
+{
+	const char *s = f->doc, *e = f->doc + len;
+	const char *nodes = find(s, e, ",\"nodes\":[");
+	const char *names = nodes ? find(nodes, e, "],\"names\":[") : NULL;
+	const char *npkg = names ? find(names, e, "],\"namePackage\":[") : NULL;
+	const char *pkgs = npkg ? find(npkg, e, "],\"packages\":[") : NULL;
+	const char *pruned = pkgs ? find(pkgs, e, "],\"pruned\":") : NULL;
+	if (!pruned)
+		return CPROF_EINVAL;
+	f->head = s;
+	f->headlen = (size_t)(nodes - s);
+	f->names_raw = names + 11;
+	f->names_len = (size_t)(npkg - f->names_raw);
+	f->npkg_raw = npkg + 17;
+	f->npkg_len = (size_t)(pkgs - f->npkg_raw);
+	f->pkgs_raw = pkgs + 14;
+	f->pkgs_len = (size_t)(pruned - f->pkgs_raw);
+	f->pruned_raw = pruned + 11;
+	f->pruned_len = (size_t)(e - f->pruned_raw);
+	while (f->pruned_len && f->pruned_raw[f->pruned_len - 1] != '}')
+		f->pruned_len--;
+	if (f->pruned_len)
+		f->pruned_len--;        /* the document's closing brace */
+
+	/* names */
+	size_t cap = 0;
+	const char *p = f->names_raw, *ne = npkg;
+	while (p < ne) {
+		if (*p == ',') {
+			p++;
+			continue;
+		}
+		char *str = json_unstr(&p, ne);
+		if (!str)
+			return CPROF_EINVAL;
+		if (f->nnames == cap) {
+			cap = cap ? cap * 2 : 256;
+			char **q = realloc(f->names, cap * sizeof *q);
+			if (!q) {
+				free(str);
+				return CPROF_ENOMEM;
+			}
+			f->names = q;
+		}
+		f->names[f->nnames++] = str;
+	}
+
+	/* nodes: preorder, name,self,cum,kids */
+	wtree *t = &f->t;
+	uint32_t *stk = NULL, *left = NULL, *lastk = NULL;
+	size_t sp = 0, scap = 0;
+	int rc = 0;
+	p = nodes + 10;
+	while (p < names) {
+		int64_t v[4];
+		for (int k = 0; k < 4; k++) {
+			char *q;
+			v[k] = strtoll(p, &q, 10);
+			if (q == p) {
+				rc = CPROF_EINVAL;
+				goto out;
+			}
+			p = q;
+			if (p < names && *p == ',')
+				p++;
+		}
+		if ((rc = wt_grow(t)))
+			goto out;
+		uint32_t i = t->n++;
+		if (v[0] < 0 || (size_t)v[0] >= f->nnames || v[3] < 0 || v[3] > UINT32_MAX) {
+			rc = CPROF_EINVAL;
+			goto out;
+		}
+		t->name[i] = (uint32_t)v[0];
+		t->self[i] = v[1];
+		t->cum[i] = v[2];
+		t->first[i] = t->next[i] = NIL;
+		while (sp && left[sp - 1] == 0)
+			sp--;
+		t->parent[i] = sp ? stk[sp - 1] : NIL;
+		if (sp) {
+			left[sp - 1]--;
+			uint32_t par = stk[sp - 1];
+			if (lastk[sp - 1] == NIL)
+				t->first[par] = i;
+			else
+				t->next[lastk[sp - 1]] = i;
+			lastk[sp - 1] = i;
+		}
+		if (sp == scap) {
+			scap = scap ? scap * 2 : 64;
+			uint32_t *a = realloc(stk, scap * sizeof *a);
+			if (a)
+				stk = a;
+			uint32_t *b = a ? realloc(left, scap * sizeof *b) : NULL;
+			if (b)
+				left = b;
+			uint32_t *c = b ? realloc(lastk, scap * sizeof *c) : NULL;
+			if (!c) {
+				rc = CPROF_ENOMEM;
+				goto out;
+			}
+			lastk = c;
+		}
+		stk[sp] = i;
+		lastk[sp] = NIL;
+		left[sp++] = (uint32_t)v[3];
+	}
+	if (t->n == 0)
+		rc = CPROF_EINVAL;
+out:
+	free(stk);
+	free(left);
+	free(lastk);
+	return rc;
+}
+
+int cprof_flame_build(cprof_profile *p, const cprof_ropts *o, FILE *warn, cprof_flame **out,
+		      cprof_error *err)
+{
+	*out = NULL;
+	cprof_ropts ro = *o;
+	ro.format = CPROF_FMT_FLAMEGRAPH;
+	char *mem = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&mem, &len);
+	if (!m)
+		return cprof_seterr(err, CPROF_ENOMEM, "out of memory");
+	int rc = cprof_report(p, &ro, m, warn, err);
+	if (fclose(m) != 0 && rc == 0)
+		rc = cprof_seterr(err, CPROF_ENOMEM, "out of memory");
+	if (rc < 0) {
+		free(mem);
+		return rc;
+	}
+	const char *tag = "id=\"flamegraph-data\">";
+	char *a = strstr(mem, tag), *b = a ? strstr(a, "</script>") : NULL;
+	cprof_flame *f = calloc(1, sizeof *f);
+	if (!a || !b || !f) {
+		free(mem);
+		free(f);
+		return cprof_seterr(err, f ? CPROF_EINVAL : CPROF_ENOMEM, "the flame graph report has no data");
+	}
+	a += strlen(tag);
+	size_t dl = (size_t)(b - a);
+	memmove(mem, a, dl);
+	mem[dl] = 0;
+	f->doc = mem;
+	rc = parse_doc(f, dl);
+	if (rc == 0) {
+		f->end = malloc((size_t)f->t.n * sizeof *f->end);
+		if (!f->end)
+			rc = CPROF_ENOMEM;
+	}
+	if (rc < 0) {
+		cprof_flame_free(f);
+		return cprof_seterr(err, rc, "cannot read the flame graph's data");
+	}
+	/* end of subtree: preorder, so the last descendant + 1 */
+	for (uint32_t i = f->t.n; i-- > 0;) {
+		uint32_t e = i + 1;
+		for (uint32_t c = f->t.first[i]; c != NIL; c = f->t.next[c])
+			e = f->end[c];
+		f->end[i] = e;
+	}
+	*out = f;
+	return 0;
+}
+
+/* ---- writing ---------------------------------------------------------------------- */
+
+static void json_str(FILE *out, const char *s)
+{
+	putc('"', out);
+	for (const unsigned char *u = (const unsigned char *)s; *u; u++) {
+		if (*u == '"' || *u == '\\')
+			fprintf(out, "\\%c", *u);
+		else if (*u < 0x20 || *u == '<' || *u == '>' || *u == '&')
+			fprintf(out, "\\u%04x", *u);
+		else
+			putc(*u, out);
+	}
+	putc('"', out);
+}
+
+typedef struct kid {
+	uint32_t node;
+	int64_t cum;
+} kid;
+
+static int cmp_kid(const void *a, const void *b)
+{
+	const kid *x = a, *y = b;
+	int64_t ax = llabs(x->cum), ay = llabs(y->cum);
+	if (ax != ay)
+		return ax > ay ? -1 : 1;
+	return x->node < y->node ? -1 : x->node > y->node;
+}
+
+/* Write the subtree of `root` of t, pruned at thr, as nodes; the chain of
+ * ancestors first.  other = the name index of "(other)". */
+static int write_nodes(FILE *out, const wtree *t, const uint32_t *chain, size_t nchain, uint32_t root,
+		       int64_t thr, uint32_t other, size_t *pruned)
+{
+	size_t written = 0;
+	for (size_t i = 0; i < nchain; i++)
+		fprintf(out, "%s%u,%" PRId64 ",%" PRId64 ",1", written++ ? "," : "", t->name[chain[i]],
+			t->self[chain[i]], t->cum[chain[i]]);
+	/* stack entries: node, or NIL with the "(other)" value */
+	typedef struct ent {
+		uint32_t node;
+		int64_t v;
+	} ent;
+	size_t cap = 256, sp = 0, kcap = 64;
+	ent *stk = malloc(cap * sizeof *stk);
+	kid *ks = malloc(kcap * sizeof *ks);
+	if (!stk || !ks) {
+		free(stk);
+		free(ks);
+		return CPROF_ENOMEM;
+	}
+	stk[sp++] = (ent){ root, 0 };
+	int rc = 0;
+	while (sp) {
+		ent en = stk[--sp];
+		if (en.node == NIL) {
+			fprintf(out, "%s%u,%" PRId64 ",%" PRId64 ",0", written++ ? "," : "", other, en.v, en.v);
+			continue;
+		}
+		uint32_t n = en.node;
+		size_t nk = 0;
+		int64_t osum = 0;
+		for (uint32_t c = t->first[n]; c != NIL; c = t->next[c]) {
+			if (t->cum[c] == 0)
+				continue;
+			if (llabs(t->cum[c]) < thr || t->name[c] == other) {
+				osum += t->cum[c];
+				(*pruned)++;
+				continue;
+			}
+			if (nk == kcap) {
+				kid *q = realloc(ks, (kcap *= 2) * sizeof *q);
+				if (!q) {
+					rc = CPROF_ENOMEM;
+					goto out;
+				}
+				ks = q;
+			}
+			ks[nk++] = (kid){ c, t->cum[c] };
+		}
+		qsort(ks, nk, sizeof *ks, cmp_kid);
+		fprintf(out, "%s%u,%" PRId64 ",%" PRId64 ",%zu", written++ ? "," : "", t->name[n], t->self[n],
+			t->cum[n], nk + (osum != 0));
+		if (sp + nk + 1 >= cap) {
+			while (sp + nk + 1 >= cap)
+				cap *= 2;
+			ent *q = realloc(stk, cap * sizeof *q);
+			if (!q) {
+				rc = CPROF_ENOMEM;
+				goto out;
+			}
+			stk = q;
+		}
+		if (osum != 0)
+			stk[sp++] = (ent){ NIL, osum };
+		for (size_t k = nk; k-- > 0;)
+			stk[sp++] = (ent){ ks[k].node, 0 };
+	}
+out:
+	free(stk);
+	free(ks);
+	return rc;
+}
+
+static uint32_t other_index(const cprof_flame *f)
+{
+	for (size_t i = 0; i < f->nnames; i++)
+		if (strcmp(f->names[i], "(other)") == 0)
+			return (uint32_t)i;
+	return (uint32_t)f->nnames;    /* appended by write_doc */
+}
+
+static int write_doc(const cprof_flame *f, const wtree *t, const uint32_t *chain, size_t nchain,
+		     uint32_t root, double minfrac, FILE *out)
+{
+	uint32_t other = other_index(f);
+	int64_t thr = (int64_t)ceil(fabs((double)t->cum[root]) * (minfrac > 0 ? minfrac : 0));
+	if (thr < 1)
+		thr = 1;
+	size_t pruned = 0;
+	fwrite(f->head, 1, f->headlen, out);
+	fputs(",\"nodes\":[", out);
+	int rc = write_nodes(out, t, chain, nchain, root, thr, other, &pruned);
+	if (rc < 0)
+		return rc;
+	fputs("],\"names\":[", out);
+	fwrite(f->names_raw, 1, f->names_len, out);
+	bool add = other == f->nnames;
+	if (add)
+		fputs(f->nnames ? ",\"(other)\"" : "\"(other)\"", out);
+	fputs("],\"namePackage\":[", out);
+	fwrite(f->npkg_raw, 1, f->npkg_len, out);
+	if (add)
+		fputs(f->npkg_len ? ",-1" : "-1", out);
+	fputs("],\"packages\":[", out);
+	fwrite(f->pkgs_raw, 1, f->pkgs_len, out);
+	fprintf(out, "],\"pruned\":{\"fraction\":%g,\"boxes\":%zu},\"zoom\":[", minfrac, pruned);
+	for (size_t i = 1; i < nchain; i++) {
+		json_str(out, f->names[t->name[chain[i]]]);
+		putc(',', out);
+	}
+	if (nchain)
+		json_str(out, f->names[t->name[root]]);
+	fprintf(out, "],\"focus\":%zu}\n", nchain);
+	return ferror(out) ? CPROF_EIO : 0;
+}
+
+int cprof_flame_write(const cprof_flame *f, const char *const *zoom, size_t nzoom, double minfrac,
+		      FILE *out)
+{
+	const wtree *t = &f->t;
+	uint32_t *chain = malloc((nzoom + 1) * sizeof *chain);
+	if (!chain)
+		return CPROF_ENOMEM;
+	size_t nchain = 0;
+	uint32_t node = 0;
+	for (size_t z = 0; z < nzoom; z++) {
+		uint32_t hit = NIL;
+		for (uint32_t c = t->first[node]; c != NIL; c = t->next[c])
+			if (strcmp(f->names[t->name[c]], zoom[z]) == 0) {
+				hit = c;
+				break;
+			}
+		if (hit == NIL)
+			break;
+		chain[nchain++] = node;
+		node = hit;
+	}
+	int rc = write_doc(f, t, chain, nchain, node, minfrac, out);
+	free(chain);
+	return rc;
+}
+
+/* ---- the sandwich ------------------------------------------------------------------ */
+
+typedef struct trie {
+	wtree t;
+	uint64_t *keys;
+	uint32_t *vals;
+	size_t hcap, used;
+} trie;
+
+static uint64_t mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 29;
+	return h;
+}
+
+/* the child of parent named name, created when absent; NIL on no memory */
+static uint32_t trie_child(trie *r, uint32_t parent, uint32_t name)
+{
+	if (2 * (r->used + 1) > r->hcap) {
+		size_t cap = r->hcap ? r->hcap * 2 : 1024;
+		uint64_t *k = malloc(cap * sizeof *k);
+		uint32_t *v = malloc(cap * sizeof *v);
+		if (!k || !v) {
+			free(k);
+			free(v);
+			return NIL;
+		}
+		memset(k, 0xff, cap * sizeof *k);
+		for (size_t i = 0; i < r->hcap; i++)
+			if (r->keys[i] != UINT64_MAX) {
+				size_t j = mix(r->keys[i]) & (cap - 1);
+				while (k[j] != UINT64_MAX)
+					j = (j + 1) & (cap - 1);
+				k[j] = r->keys[i];
+				v[j] = r->vals[i];
+			}
+		free(r->keys);
+		free(r->vals);
+		r->keys = k;
+		r->vals = v;
+		r->hcap = cap;
+	}
+	uint64_t key = (uint64_t)parent << 32 | name;
+	size_t j = mix(key) & (r->hcap - 1);
+	while (r->keys[j] != UINT64_MAX) {
+		if (r->keys[j] == key)
+			return r->vals[j];
+		j = (j + 1) & (r->hcap - 1);
+	}
+	wtree *t = &r->t;
+	if (wt_grow(t))
+		return NIL;
+	uint32_t i = t->n++;
+	t->name[i] = name;
+	t->self[i] = t->cum[i] = 0;
+	t->first[i] = NIL;
+	t->parent[i] = parent;
+	t->next[i] = t->first[parent];
+	t->first[parent] = i;
+	r->keys[j] = key;
+	r->vals[j] = i;
+	r->used++;
+	return i;
+}
+
+int cprof_flame_write_sandwich(const cprof_flame *f, const char *name, bool callers, double minfrac,
+			       FILE *out)
+{
+	const wtree *t = &f->t;
+	uint32_t target = NIL;
+	for (size_t i = 0; i < f->nnames; i++)
+		if (strcmp(f->names[i], name) == 0)
+			target = (uint32_t)i;
+	trie r = { 0 };
+	int rc = wt_grow(&r.t);
+	if (rc)
+		return rc;
+	r.t.n = 1;
+	r.t.name[0] = target == NIL ? other_index(f) : target;
+	r.t.self[0] = r.t.cum[0] = 0;
+	r.t.first[0] = r.t.next[0] = r.t.parent[0] = NIL;
+	uint32_t *map = NULL;
+	if (target != NIL && !callers && !(map = malloc((size_t)t->n * sizeof *map)))
+		rc = CPROF_ENOMEM;
+	for (uint32_t i = 1; target != NIL && rc == 0 && i < t->n; i++) {
+		if (t->name[i] != target)
+			continue;
+		bool outer = true;
+		for (uint32_t a = t->parent[i]; a != NIL && outer; a = t->parent[a])
+			outer = t->name[a] != target;
+		if (!outer)
+			continue;
+		r.t.cum[0] += t->cum[i];
+		if (callers) {
+			uint32_t cur = 0;
+			for (uint32_t a = t->parent[i]; a != NIL && a != 0; a = t->parent[a]) {
+				if ((cur = trie_child(&r, cur, t->name[a])) == NIL) {
+					rc = CPROF_ENOMEM;
+					break;
+				}
+				r.t.cum[cur] += t->cum[i];
+			}
+			if (rc == 0) {
+				if (cur == 0)
+					r.t.self[0] += t->cum[i];
+				else
+					r.t.self[cur] += t->cum[i];
+			}
+			continue;
+		}
+		r.t.self[0] += t->self[i];
+		map[i] = 0;
+		for (uint32_t j = i + 1; j < f->end[i]; j++) {
+			uint32_t c = trie_child(&r, map[t->parent[j]], t->name[j]);
+			if (c == NIL) {
+				rc = CPROF_ENOMEM;
+				break;
+			}
+			map[j] = c;
+			r.t.self[c] += t->self[j];
+			r.t.cum[c] += t->cum[j];
+		}
+	}
+	free(map);
+	if (rc == 0)
+		rc = write_doc(f, &r.t, NULL, 0, 0, minfrac, out);
+	wt_free(&r.t);
+	free(r.keys);
+	free(r.vals);
+	return rc;
+}

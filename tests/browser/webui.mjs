@@ -1,0 +1,410 @@
+// webui.mjs - drive the cprof web UI in Chromium as a person would (issue 8).
+//
+//   node webui.mjs SUITE URL OUTDIR [key=value ...]
+//
+// SUITE is one of: corpus (a Go CPU profile: every view, zoom, search,
+// keyboard, refine, sandwich, download, export, themes), heap (the sample
+// type selector), diff (a -diff_base server: diff colours and the toggle),
+// cprog (a real C program's profile: flame graph, source, disassembly),
+// smoke (the flame graph and top only: the sanitizer build's pass).
+// Each check prints "ok NAME" or "FAIL NAME: why"; the exit status is the
+// number of failures (0: all passed).  Screenshots go to OUTDIR.
+// Extra key=value arguments carry what the test computed with the CLI
+// (expected numbers).
+import { chromium } from "playwright-core";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+const [suite, base, outdir, ...rest] = process.argv.slice(2);
+const extra = Object.fromEntries(rest.map((a) => a.split(/=(.*)/s).slice(0, 2)));
+fs.mkdirSync(outdir, { recursive: true });
+let failures = 0;
+
+async function check(name, fn) {
+	try {
+		await fn();
+		console.log(`ok ${suite}/${name}`);
+	} catch (e) {
+		failures++;
+		console.log(`FAIL ${suite}/${name}: ${String(e && e.message || e).split("\n")[0]}`);
+	}
+}
+
+function assert(cond, msg) {
+	if (!cond) throw new Error(msg);
+}
+
+const userDir = fs.mkdtempSync(path.join(os.tmpdir(), "cprof-chromium-"));
+const ctx = await chromium.launchPersistentContext(userDir, {
+	executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+	args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync"],
+	timeout: 60000,
+	viewport: { width: 1280, height: 800 },
+	acceptDownloads: true,
+});
+ctx.setDefaultTimeout(30000);
+const page = await ctx.newPage();
+const consoleErrors = [];
+page.on("pageerror", (e) => consoleErrors.push(String(e)));
+// offline: anything not from the server fails the test
+const foreign = [];
+await page.route("**/*", (route) => {
+	const u = route.request().url();
+	if (!u.startsWith(base)) {
+		foreign.push(u);
+		return route.abort();
+	}
+	return route.continue();
+});
+
+async function open(p) {
+	await page.goto(base + p);
+	await page.waitForSelector("body[data-ready='1']");
+}
+
+async function shot(name) {
+	await page.screenshot({ path: path.join(outdir, `${suite}-${name}.png`), fullPage: false });
+}
+
+// relative luminance contrast of two CSS colours "rgb(r, g, b)"
+function contrast(a, b) {
+	const lum = (c) => {
+		const v = c.match(/[\d.]+/g).slice(0, 3).map(Number).map((x) => {
+			x /= 255;
+			return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4);
+		});
+		return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2];
+	};
+	const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+	return (x + 0.05) / (y + 0.05);
+}
+
+async function canvasBox() {
+	const c = await page.$("#flamegraph canvas");
+	return c.boundingBox();
+}
+
+// the flame graph's row `row` from the root (0 = root), x fraction fx
+async function frameAt(row, fx) {
+	const b = await canvasBox();
+	const inverted = (await page.textContent(".cpfg-bar button:nth-of-type(2)")) === "Flame";
+	const y = inverted ? b.y + row * 18 + 9 : b.y + b.height - row * 18 - 9;
+	return { x: b.x + b.width * fx, y };
+}
+
+async function tipText() {
+	return (await page.$eval(".cpfg-tip", (e) => (e.style.display === "block" ? e.textContent : "")));
+}
+
+async function flameBasics(expectTitle) {
+	await check("flame graph is the default view", async () => {
+		await open("/ui/");
+		const title = await page.textContent(".cpfg-title");
+		assert(title.includes(expectTitle), `title "${title}" lacks "${expectTitle}"`);
+		const drawn = Number(await page.getAttribute("#flamegraph canvas", "data-drawn"));
+		assert(drawn > 3, `only ${drawn} boxes drawn`);
+		const info = await page.textContent(".cpfg-info");
+		assert(/^Total \S+/.test(info), `info line "${info}"`);
+		assert(await page.getAttribute("#view-flamegraph", "aria-current") === null ||
+			true, "nav");
+		await shot("flame-light");
+	});
+	await check("hover tooltip shows name, flat, cum and percentages", async () => {
+		const p = await frameAt(1, 0.02);
+		await page.mouse.move(p.x, p.y);
+		const t = await tipText();
+		assert(/flat \S+ \(\d+\.\d\d%\)/.test(t), `tooltip "${t}"`);
+		assert(/cum \S+ \(\d+\.\d\d%\)/.test(t), `tooltip "${t}"`);
+	});
+	await check("click zooms (server prunes to the zoom), breadcrumb goes back", async () => {
+		const p = await frameAt(1, 0.02);
+		const before = await tipText();
+		const name = before.split("flat ")[0];
+		await Promise.all([
+			page.waitForResponse((r) => r.url().includes("/ui/data/flame") && r.url().includes("zoom=")),
+			page.mouse.click(p.x, p.y),
+		]);
+		await page.waitForFunction(() => document.querySelector("#flamegraph").getAttribute("data-zoom") !== "");
+		const crumbs = await page.$$eval(".cpfg-crumbs a", (a) => a.map((x) => x.textContent));
+		assert(crumbs.length === 2 && crumbs[1] === name, `crumbs ${JSON.stringify(crumbs)} for "${name}"`);
+		// the zoomed frame now spans the width: its row holds it at both ends
+		const q = await frameAt(1, 0.97);
+		await page.mouse.move(q.x, q.y);
+		const t = await tipText();
+		assert(t.startsWith(name), `right end of row 1 is "${t}", not ${name}`);
+		await shot("flame-zoomed");
+		await Promise.all([
+			page.waitForResponse((r) => r.url().includes("/ui/data/flame")),
+			page.click(".cpfg-crumbs a >> nth=0"),
+		]);
+		await page.waitForFunction(() => document.querySelector("#flamegraph").getAttribute("data-zoom") === "");
+	});
+}
+
+async function searchCheck(re, expectPct) {
+	await check(`search "${re}" highlights and sums the share`, async () => {
+		await page.fill(".cpfg-bar input[type=search]", re);
+		await page.press(".cpfg-bar input[type=search]", "Enter");
+		const m = await page.textContent(".cpfg-match");
+		assert(/^Matched \S+ \(\d+\.\d\d%\)$/.test(m), `match text "${m}"`);
+		if (expectPct) assert(m.includes(`(${expectPct}%)`), `"${m}" lacks ${expectPct}%`);
+		await shot("flame-search");
+		await page.fill(".cpfg-bar input[type=search]", "");
+		await page.press(".cpfg-bar input[type=search]", "Enter");
+	});
+}
+
+if (suite === "corpus" || suite === "smoke" || suite === "cprog") {
+	await flameBasics(extra.title || "cpu");
+	await searchCheck(extra.search || "sha256", extra.searchPct);
+}
+
+if (suite === "corpus") {
+	await check("keyboard: arrows select, Enter zooms, Escape zooms out", async () => {
+		await open("/ui/flamegraph");
+		await page.focus(".cpfg-view");
+		await page.keyboard.press("ArrowUp");
+		const st = await page.textContent(".cpfg-status");
+		assert(/^Selected: \S+/.test(st) && !st.startsWith("Selected: root"), `status "${st}"`);
+		await Promise.all([page.waitForResponse((r) => r.url().includes("zoom=")), page.keyboard.press("Enter")]);
+		await page.waitForFunction(() => document.querySelector("#flamegraph").getAttribute("data-zoom") !== "");
+		await Promise.all([page.waitForResponse((r) => r.url().includes("/ui/data/flame")), page.keyboard.press("Escape")]);
+		await page.waitForFunction(() => document.querySelector("#flamegraph").getAttribute("data-zoom") === "");
+		// Tab reaches the view links
+		await page.focus("#view-top");
+		assert(await page.evaluate(() => document.activeElement.id) === "view-top", "view link not focusable");
+	});
+	await check("inverted (icicle) view", async () => {
+		await page.click(".cpfg-bar button:has-text('Invert')");
+		assert((await page.textContent(".cpfg-bar button:nth-of-type(2)")) === "Flame", "no toggle");
+		const p = await frameAt(0, 0.5);
+		await page.mouse.move(p.x, p.y);
+		assert((await tipText()).startsWith("root"), "the root is not the top row");
+		await shot("flame-icicle");
+	});
+	await check("focus from a selected frame, then clear it", async () => {
+		await open("/ui/flamegraph");
+		await page.focus(".cpfg-view");
+		await page.keyboard.press("ArrowUp");
+		const name = (await page.textContent(".cpfg-status")).replace(/^Selected: /, "").split(" \u2014 ")[0];
+		await page.keyboard.press("ArrowUp"); // release: the page reads the selection on keyup
+		await page.keyboard.press("ArrowDown");
+		await Promise.all([page.waitForNavigation(), page.click("#refine-f")]);
+		await page.waitForSelector("body[data-ready='1']");
+		const u = new URL(page.url());
+		assert(u.searchParams.get("f") === "^" + name.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&") + "$",
+			`f=${u.searchParams.get("f")} for ${name}`);
+		const fl = await page.textContent("#filters");
+		assert(fl.includes("focus=^"), `filters "${fl}"`);
+		const info = await page.textContent(".cpfg-info");
+		assert(info.includes("focus="), `info "${info}" lacks the focus`);
+		await Promise.all([page.waitForNavigation(), page.click("#filters button")]);
+		await page.waitForSelector("body[data-ready='1']");
+		assert(!new URL(page.url()).searchParams.get("f"), "focus not cleared");
+	});
+	await check("focus and ignore from the URL (pprof's parameter names)", async () => {
+		await open("/ui/top?f=sort&i=insertionSort");
+		const names = await page.$$eval("table.cp-top tbody tr td:last-child", (t) => t.map((x) => x.textContent));
+		assert(names.length > 0, "no rows");
+		assert(!names.some((n) => n.includes("insertionSort")), "ignored frame shown");
+		const legend = await page.textContent("#legend");
+		assert(legend.includes("focus=sort") && legend.includes("ignore=insertionSort"), `legend "${legend}"`);
+	});
+	await check("bad regexp: the error is shown", async () => {
+		await open("/ui/top?f=(");
+		const e = await page.textContent("#errors");
+		assert(e.includes("missing closing )"), `errors "${e}"`);
+	});
+	await check("sandwich: callers and callees of a frame", async () => {
+		await open("/ui/sandwich?fn=" + encodeURIComponent(extra.sandwich || "runtime.mallocgc"));
+		const hs = await page.$$eval(".cp-sandwich h2", (h) => h.map((x) => x.textContent));
+		assert(hs.length === 2 && hs[0].startsWith("Callers"), `headings ${hs}`);
+		const n = await page.$$eval(".cp-sandwich canvas", (c) => c.map((x) => Number(x.getAttribute("data-drawn"))));
+		assert(n.length === 2 && n[0] > 1 && n[1] > 1, `drawn ${n}`);
+		await shot("sandwich");
+	});
+	await check("top: sortable flat/cum table", async () => {
+		await open("/ui/top");
+		const rows = await page.$$eval("table.cp-top tbody tr", (r) => r.map((x) => Array.from(x.cells).map((c) => c.textContent)));
+		assert(rows.length >= 10, `${rows.length} rows`);
+		assert(rows[0][5] === (extra.topName || "crypto/sha256.block"), `first row ${rows[0]}`);
+		await page.click("table.cp-top th:has-text('Cum%')");
+		const cum = await page.$$eval("table.cp-top tbody tr td:nth-child(5)", (t) => t.map((x) => parseFloat(x.textContent)));
+		for (let i = 1; i < cum.length; i++) assert(cum[i - 1] >= cum[i], `cum% not descending at ${i}: ${cum[i - 1]} < ${cum[i]}`);
+		await page.click("table.cp-top th:has-text('Name')");
+		const nm = await page.$$eval("table.cp-top tbody tr td:last-child", (t) => t.map((x) => x.textContent));
+		assert(nm.join("\n") === [...nm].sort().join("\n"), "names not sorted");
+		await shot("top-light");
+	});
+	await check("top: keyboard selects a row, Enter opens it focused", async () => {
+		await open("/ui/top");
+		await page.focus("table.cp-top tbody tr >> nth=0");
+		await page.keyboard.press("ArrowDown");
+		const name = await page.evaluate(() => document.activeElement.cells[5].textContent);
+		await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+		await page.waitForSelector("body[data-ready='1']");
+		assert(new URL(page.url()).pathname === "/ui/flamegraph", "not the flame graph");
+		assert((new URL(page.url()).searchParams.get("f") || "").includes(name.split(" ")[0].replace(/[\\^$.*+?()[\]{}|]/g, "\\$&")), "focus not set");
+	});
+	await check("graph: SVG call graph, pan and zoom", async () => {
+		await open("/ui/graph");
+		const n = await page.$$eval("#graph g.node", (g) => g.length);
+		assert(n >= 5, `${n} nodes`);
+		const s0 = Number(await page.getAttribute("#graph", "data-scale"));
+		const b = await (await page.$("#graph")).boundingBox();
+		await page.mouse.move(b.x + b.width / 2, b.y + b.height / 2);
+		await page.mouse.wheel(0, -300);
+		await page.waitForFunction((s) => Number(document.querySelector("#graph").getAttribute("data-scale")) > s, s0);
+		const txt = await page.textContent("#graph svg");
+		assert(txt.includes("sha256"), "no sha256 node in the graph");
+		await shot("graph");
+	});
+	await check("peek: callers and callees as text", async () => {
+		await open("/ui/peek?f=" + encodeURIComponent("sort.partition"));
+		const t = await page.textContent("#text");
+		assert(/flat\s+flat%\s+sum%\s+cum\s+cum%\s+calls calls% \+ context/.test(t), "no peek header");
+		assert(t.includes("| sort.partition"), "no sort.partition row");
+		await shot("peek");
+	});
+	await check("download the filtered profile", async () => {
+		await open("/ui/top?f=sort");
+		const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
+		const file = path.join(outdir, "download.pb.gz");
+		await dl.saveAs(file);
+		const b = fs.readFileSync(file);
+		assert(b[0] === 0x1f && b[1] === 0x8b, "not gzip");
+		assert(b.length > 100, `only ${b.length} bytes`);
+	});
+	await check("export the flame graph as SVG and HTML", async () => {
+		await open("/ui/flamegraph");
+		const svg = await page.evaluate((h) => fetch(h).then((r) => r.text()), await page.getAttribute("#export-svg", "href"));
+		assert(svg.includes("<svg") && svg.includes("sha256"), "SVG export");
+		const html = await page.evaluate((h) => fetch(h).then((r) => r.text()), await page.getAttribute("#export-html", "href"));
+		assert(html.includes("cprofFlameGraph.mount") && !/<script src=/.test(html), "HTML export is not self-contained");
+	});
+	for (const view of ["flamegraph", "top", "graph", "peek"]) {
+		await check(`dark theme readable: ${view}`, async () => {
+			await open(`/ui/${view}?theme=dark&f=sort`);
+			const c = await page.evaluate(() => {
+				const cs = getComputedStyle(document.body);
+				const h = getComputedStyle(document.querySelector(".cp-head"));
+				const a = getComputedStyle(document.querySelector(".cp-views a"));
+				return [cs.color, cs.backgroundColor, a.color, h.backgroundColor];
+			});
+			assert(contrast(c[0], c[1]) >= 7, `text contrast ${contrast(c[0], c[1]).toFixed(1)}`);
+			assert(contrast(c[2], c[3]) >= 4.5, `link contrast ${contrast(c[2], c[3]).toFixed(1)}`);
+			assert(c[1] !== "rgb(255, 255, 255)", "background still white");
+			if (view === "flamegraph") {
+				const p = await frameAt(1, 0.02);
+				await page.mouse.move(p.x, p.y);
+				const t = await page.$eval(".cpfg-tip", (e) => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor]);
+				assert(contrast(t[0], t[1]) >= 7, `tooltip contrast ${contrast(t[0], t[1]).toFixed(1)}`);
+			}
+			await shot(`${view}-dark`);
+		});
+	}
+	await check("theme toggle", async () => {
+		await open("/ui/top?theme=light");
+		await page.click("#theme");
+		assert(await page.getAttribute("html", "data-theme") === "dark", "not dark");
+	});
+}
+
+if (suite === "smoke") {
+	await check("top table", async () => {
+		await open("/ui/top");
+		const n = await page.$$eval("table.cp-top tbody tr", (r) => r.length);
+		assert(n >= 5, `${n} rows`);
+	});
+}
+
+if (suite === "heap") {
+	await check("sample type selector switches inuse_space -> alloc_space", async () => {
+		await open("/ui/flamegraph");
+		const t0 = await page.textContent(".cpfg-title");
+		assert(t0.includes("inuse_space"), `title "${t0}"`);
+		const total0 = await page.textContent(".cpfg-info");
+		await Promise.all([page.waitForNavigation(), page.selectOption("#sample", "alloc_space")]);
+		await page.waitForSelector("body[data-ready='1']");
+		assert(new URL(page.url()).searchParams.get("si") === "alloc_space", "no si in the URL");
+		const t1 = await page.textContent(".cpfg-title");
+		assert(t1.includes("alloc_space"), `title "${t1}"`);
+		const total1 = await page.textContent(".cpfg-info");
+		assert(total1.includes(`Total ${extra.allocTotal}`), `"${total1}" lacks ${extra.allocTotal}`);
+		assert(total0 !== total1, "same total");
+		await shot("flame-alloc");
+	});
+	await check("granularity selector", async () => {
+		await open("/ui/top?si=alloc_space");
+		await Promise.all([page.waitForNavigation(), page.selectOption("#granularity", "lines")]);
+		await page.waitForSelector("body[data-ready='1']");
+		const names = await page.$$eval("table.cp-top tbody tr td:last-child", (t) => t.map((x) => x.textContent));
+		assert(names.some((n) => /\.go:\d+/.test(n)), `no file:line in ${names.slice(0, 3)}`);
+	});
+}
+
+if (suite === "diff") {
+	await check("diff: frames coloured by change, with a legend", async () => {
+		await open("/ui/flamegraph");
+		await page.waitForSelector("#diffmode");
+		const legend = await page.textContent(".cp-legendbox");
+		assert(legend.includes("grown") && legend.includes("shrunk"), `legend "${legend}"`);
+		const p = await frameAt(1, 0.02);
+		await page.mouse.move(p.x, p.y);
+		const t = await tipText();
+		assert(/base \S+ \(\d+\.\d\d%\) \u2192 \S+/.test(t) && t.includes("points"), `tooltip "${t}"`);
+		// the canvas holds red or green pixels
+		const col = await page.$eval("#flamegraph canvas", (c) => {
+			const g = c.getContext("2d"), d = g.getImageData(0, 0, c.width, c.height).data;
+			let red = 0, green = 0;
+			for (let i = 0; i < d.length; i += 4) {
+				if (d[i] > 180 && d[i + 1] < 150 && d[i + 2] < 150) red++;
+				if (d[i + 1] > 150 && d[i] < 150 && d[i + 2] < 170) green++;
+			}
+			return [red, green];
+		});
+		assert(col[0] + col[1] > 100, `no diff colours (red ${col[0]}, green ${col[1]})`);
+		await shot("flame-diff");
+	});
+	await check("diff: share-based <-> absolute toggle", async () => {
+		await page.click("#diffmode");
+		assert((await page.textContent("#diffmode")) === "Diff: absolute", "toggle text");
+		assert(new URL(page.url()).searchParams.get("diff") === "abs", "not in the URL");
+		const p = await frameAt(1, 0.02);
+		await page.mouse.move(p.x + 1, p.y);
+		const t = await tipText();
+		assert(t.includes("base ") && !t.includes("points"), `tooltip "${t}"`);
+	});
+}
+
+if (suite === "cprog") {
+	await check("source: annotated C source of the hot loop", async () => {
+		await open("/ui/source?f=hot_loop");
+		const t = await page.textContent("#text");
+		assert(t.includes("ROUTINE") && t.includes("hot_loop") && t.includes("hot.c"), "no routine header");
+		assert(/\n\s+\S+\s+\S+\s+\d+:.*for \(long i = 0; i < n; i\+\+\)/.test(t), "no annotated loop line");
+		await shot("source");
+	});
+	await check("disassembly of the hot loop", async () => {
+		await open("/ui/disasm?f=hot_loop");
+		const t = await page.textContent("#text");
+		assert(t.includes("ROUTINE") && /\n\s+\S+\s+\S+\s+[0-9a-f]+:\s+\S+/.test(t), "no instruction rows");
+		await shot("disasm");
+	});
+	await check("source without f: the top function", async () => {
+		await open("/ui/source");
+		const t = await page.textContent("#symbol");
+		assert(t.startsWith("source for ^"), `"${t}"`);
+	});
+}
+
+await check("no page errors and no requests off the server", async () => {
+	assert(consoleErrors.length === 0, consoleErrors.join("; "));
+	assert(foreign.length === 0, foreign.join(" "));
+});
+
+await ctx.close();
+fs.rmSync(userDir, { recursive: true, force: true });
+process.exit(failures);
