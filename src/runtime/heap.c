@@ -1,25 +1,314 @@
 /*
- * heap.c - the heap and allocs profiles (issue 5).  Placeholder until the
- * sampler lands: the profiles are refused with a clear error.
+ * heap.c - the heap and allocs profiles (issue 5): the sampling rate, the
+ * statistics, and the profiles built from the buckets of sampled
+ * allocations (heap_table.c) that the malloc hooks (heap_hooks.c) fill.
+ *
+ * The profile is Go's (runtime/pprof/protomem.go): sample types
+ * alloc_objects/count, alloc_space/bytes, inuse_objects/count,
+ * inuse_space/bytes; period_type space/bytes, period = the rate; one
+ * sample per bucket (stack, size; here also the label set and the thread
+ * name), each carrying a numeric label "bytes" = the object size and a
+ * "thread" label; counts and bytes scaled by 1/(1-exp(-size/rate)), no
+ * scaling at rate 1.  The heap profile's default sample type is
+ * inuse_space, the allocs profile's alloc_space.  debug=1 is Go's legacy
+ * text ("heap profile: ... @ heap/2*rate", unscaled, records sorted by
+ * in-use bytes, Go's "#\t" frame lines) followed by "# " lines with the
+ * sampler's own figures, glibc's mallinfo2 and the process's RSS, where
+ * Go prints its MemStats.
+ *
+ * Reading the buckets is lock-free: counts are read with relaxed loads
+ * while the program allocates, so a profile is a consistent-enough
+ * snapshot (a bucket's frees never exceed its allocs in what is written).
+ * Building allocates: profiles.c marks the thread as the runtime's own
+ * (rt_self_enter), so none of it is sampled.
  */
-#include "rt_int.h"
+#include "heap_int.h"
 #include "cprof.h"
 
-static int not_yet(const char *what)
+#include <malloc.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+RT_HIDDEN _Atomic long rt_heap_rate;       /* 0 until heap_env.c's constructor */
+static _Atomic long last_rate = CPROF_HEAP_RATE_DEFAULT;   /* the rate samples were taken at */
+
+/* heap_env.c's: a reference so that linking libcprof.a brings its constructor */
+extern RT_HIDDEN const int rt_heap_env_linked;
+
+void rt_heap_ready(void)
 {
-	rt_set_error("the %s profile is not available in this build", what);
-	return CPROF_ERR_INVAL;
+	if (!rt_heap_env_linked)
+		return;
+	rt_self_enter();
+	rt_heap_hooks_init();
+	rt_htab_atfork();
+	rt_modules_init();
+	rt_self_leave();
+}
+
+long cprof_heap_set_rate(long bytes)
+{
+	if (bytes < 0) {
+		rt_set_error("cprof_heap_set_rate: negative rate %ld", bytes);
+		return CPROF_ERR_INVAL;
+	}
+	if (bytes > 0) {
+		rt_heap_ready();
+		atomic_store(&last_rate, bytes);
+	}
+	long old = atomic_exchange(&rt_heap_rate, bytes);
+	atomic_store(&rt_heap_started, true);
+	return old;
+}
+
+/* Go's scaleHeapSample. */
+static void scale(uint64_t count, uint64_t size, long rate, int64_t *c, int64_t *b)
+{
+	uint64_t bytes = count * size;
+	if (count == 0 || size == 0) {
+		*c = *b = 0;
+		return;
+	}
+	if (rate <= 1) {
+		*c = (int64_t)count;
+		*b = (int64_t)bytes;
+		return;
+	}
+	double s = 1.0 / (1.0 - exp(-(double)size / (double)rate));
+	*c = (int64_t)((double)count * s);
+	*b = (int64_t)((double)bytes * s);
+}
+
+static void counts(const rt_hbucket *h, uint64_t *allocs, uint64_t *frees)
+{
+	uint64_t f = atomic_load_explicit(&h->frees, memory_order_relaxed);
+	uint64_t a = atomic_load_explicit(&h->allocs, memory_order_relaxed);
+	*allocs = a;
+	*frees = f > a ? a : f;
+}
+
+int cprof_heap_get_stats(cprof_heap_stats *st)
+{
+	if (!st) {
+		rt_set_error("cprof_heap_get_stats: no result pointer");
+		return CPROF_ERR_INVAL;
+	}
+	memset(st, 0, sizeof *st);
+	long rate = atomic_load(&rt_heap_rate);
+	long srate = atomic_load(&last_rate);
+	st->rate = (uint64_t)rate;
+	st->sampled_live = atomic_load(&rt_hstats_g.live);
+	st->sampled_total = atomic_load(&rt_hstats_g.sampled_total);
+	st->dropped = atomic_load(&rt_hstats_g.dropped);
+	st->table_bytes = rt_htab_bytes();
+	for (const rt_hbucket *h = rt_hbuckets(); h; h = h->all_next) {
+		uint64_t a, f;
+		counts(h, &a, &f);
+		int64_t c, b;
+		scale(a, h->size, srate, &c, &b);
+		st->alloc_objects += (uint64_t)c;
+		st->alloc_bytes += (uint64_t)b;
+		scale(a - f, h->size, srate, &c, &b);
+		st->inuse_objects += (uint64_t)c;
+		st->inuse_bytes += (uint64_t)b;
+	}
+	return 0;
+}
+
+/* ---- the profile -------------------------------------------------------------------- */
+
+/* Fill p: one sample per bucket, values scaled (or raw, for the text). */
+static int fill(cprof_profile *p, bool allocs, bool scaled)
+{
+	long rate = atomic_load(&last_rate);
+	static const char *const types[4][2] = {
+		{ "alloc_objects", "count" }, { "alloc_space", "bytes" },
+		{ "inuse_objects", "count" }, { "inuse_space", "bytes" },
+	};
+	for (int i = 0; i < 4; i++)
+		if (cprof_add_vtype(p, cprof_intern_cstr(p, types[i][0]),
+				    cprof_intern_cstr(p, types[i][1])) < 0)
+			return CPROF_ENOMEM;
+	p->period_type.type = cprof_intern_cstr(p, "space");
+	p->period_type.unit = cprof_intern_cstr(p, "bytes");
+	p->period = rate;
+	p->default_sample_type = cprof_intern_cstr(p, allocs ? "alloc_space" : "inuse_space");
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	p->time_nanos = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+
+	rt_pb *b = rt_pb_new(p);
+	if (!b)
+		return CPROF_ENOMEM;
+	int rc = CPROF_ENOMEM;
+	cprof_label lab[2] = { { 0 }, { 0 } };
+	lab[0].key = cprof_intern_cstr(p, "bytes");
+	lab[1].key = cprof_intern_cstr(p, "thread");
+	int64_t unknown = -1;
+	for (const rt_hbucket *h = rt_hbuckets(); h; h = h->all_next) {
+		uint64_t a, f;
+		counts(h, &a, &f);
+		if (a == 0)
+			continue;
+		int64_t si;
+		if (h->nframes > 0) {
+			si = rt_pb_stack(b, h->pcs, h->nframes);
+		} else {
+			if (unknown < 0)
+				unknown = rt_pb_pseudo(b, "[unknown stack]");
+			si = unknown;
+		}
+		lab[0].num = (int64_t)h->size;
+		lab[1].str = cprof_intern_cstr(p, h->name[0] ? h->name : "?");
+		if (si < 0 || lab[1].str == CPROF_NONE)
+			goto out;
+		int64_t ls = rt_pb_labels(b, p, h->lset, lab, 2);
+		if (ls < 0)
+			goto out;
+		int64_t v[4];
+		if (scaled) {
+			scale(a, h->size, rate, &v[0], &v[1]);
+			scale(a - f, h->size, rate, &v[2], &v[3]);
+		} else {
+			v[0] = (int64_t)a;
+			v[1] = (int64_t)(a * h->size);
+			v[2] = (int64_t)(a - f);
+			v[3] = (int64_t)((a - f) * h->size);
+		}
+		if (cprof_add_sample(p, (uint32_t)si, (uint32_t)ls, v) < 0)
+			goto out;
+	}
+	uint64_t dropped = atomic_load(&rt_hstats_g.dropped);
+	if (dropped > 0) {
+		char c[160];
+		snprintf(c, sizeof c, "cprof: %llu heap samples dropped (sample table full or out of memory)",
+			 (unsigned long long)dropped);
+		if (cprof_add_comment(p, cprof_intern_cstr(p, c)) < 0)
+			goto out;
+	}
+	rc = rt_pb_finish(b);
+out:
+	rt_pb_free(b);
+	return rc;
+}
+
+int rt_heap_build(bool allocs, cprof_profile **out)
+{
+	cprof_profile *p = cprof_profile_new();
+	int rc = p ? fill(p, allocs, true) : CPROF_ENOMEM;
+	if (rc < 0) {
+		cprof_profile_free(p);
+		rt_set_error("cannot build the %s profile: out of memory", allocs ? "allocs" : "heap");
+		return CPROF_ERR_NOMEM;
+	}
+	*out = p;
+	return 0;
+}
+
+static int by_inuse(const void *x, const void *y, void *ctx)
+{
+	const cprof_profile *p = ctx;
+	int64_t a = cprof_sample_values(p, *(const uint32_t *)x)[3];
+	int64_t b = cprof_sample_values(p, *(const uint32_t *)y)[3];
+	return a < b ? 1 : a > b ? -1 : 0;
+}
+
+static void text_stats(rt_buf *o)
+{
+	cprof_heap_stats st;
+	cprof_heap_get_stats(&st);
+	rt_buf_printf(o, "\n# cprof heap sampler\n");
+	rt_buf_printf(o, "# Rate = %llu\n", (unsigned long long)st.rate);
+	rt_buf_printf(o, "# SampledLive = %llu\n", (unsigned long long)st.sampled_live);
+	rt_buf_printf(o, "# SampledTotal = %llu\n", (unsigned long long)st.sampled_total);
+	rt_buf_printf(o, "# Dropped = %llu\n", (unsigned long long)st.dropped);
+	rt_buf_printf(o, "# TableBytes = %llu\n", (unsigned long long)st.table_bytes);
+	rt_buf_printf(o, "# EstimatedAllocBytes = %llu\n", (unsigned long long)st.alloc_bytes);
+	rt_buf_printf(o, "# EstimatedAllocObjects = %llu\n", (unsigned long long)st.alloc_objects);
+	rt_buf_printf(o, "# EstimatedInuseBytes = %llu\n", (unsigned long long)st.inuse_bytes);
+	rt_buf_printf(o, "# EstimatedInuseObjects = %llu\n", (unsigned long long)st.inuse_objects);
+	rt_buf_printf(o, "# HooksActive = %s\n", rt_heap_hooks_active() ? "true" : "false");
+	struct mallinfo2 mi = mallinfo2();
+	rt_buf_printf(o, "\n# glibc mallinfo2\n");
+	rt_buf_printf(o, "# Arena = %zu\n", mi.arena);
+	rt_buf_printf(o, "# Ordblks = %zu\n", mi.ordblks);
+	rt_buf_printf(o, "# Smblks = %zu\n", mi.smblks);
+	rt_buf_printf(o, "# Hblks = %zu\n", mi.hblks);
+	rt_buf_printf(o, "# Hblkhd = %zu\n", mi.hblkhd);
+	rt_buf_printf(o, "# Fsmblks = %zu\n", mi.fsmblks);
+	rt_buf_printf(o, "# Uordblks = %zu\n", mi.uordblks);
+	rt_buf_printf(o, "# Fordblks = %zu\n", mi.fordblks);
+	rt_buf_printf(o, "# Keepcost = %zu\n", mi.keepcost);
+	long pg = sysconf(_SC_PAGESIZE);
+	unsigned long long size = 0, res = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+	if (f) {
+		if (fscanf(f, "%llu %llu", &size, &res) != 2)
+			size = res = 0;
+		fclose(f);
+	}
+	rt_buf_printf(o, "\n# VmSize = %llu\n", size * (unsigned long long)pg);
+	rt_buf_printf(o, "# RSS = %llu\n", res * (unsigned long long)pg);
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) == 0)
+		rt_buf_printf(o, "# MaxRSS = %lld\n", (long long)ru.ru_maxrss * 1024);
 }
 
 int rt_heap_render(bool allocs, int debug, rt_buf *out)
 {
-	(void)debug; (void)out;
-	return not_yet(allocs ? "allocs" : "heap");
+	if (debug <= 0) {
+		cprof_profile *p;
+		int rc = rt_heap_build(allocs, &p);
+		if (rc < 0)
+			return rc;
+		rc = rt_pb_encode(p, out);
+		cprof_profile_free(p);
+		if (rc < 0)
+			rt_set_error("cannot encode the %s profile: out of memory", allocs ? "allocs" : "heap");
+		return rc < 0 ? CPROF_ERR_NOMEM : 0;
+	}
+	cprof_profile *p = cprof_profile_new();
+	uint32_t *order = NULL;
+	int rc = p ? fill(p, allocs, false) : CPROF_ENOMEM;
+	size_t n = p ? p->samples.n : 0;
+	if (rc == 0 && n > 0 && !(order = malloc(n * sizeof *order)))
+		rc = CPROF_ENOMEM;
+	if (rc < 0) {
+		cprof_profile_free(p);
+		rt_set_error("cannot build the %s profile: out of memory", allocs ? "allocs" : "heap");
+		return CPROF_ERR_NOMEM;
+	}
+	int64_t tot[4] = { 0, 0, 0, 0 };
+	for (size_t i = 0; i < n; i++) {
+		order[i] = (uint32_t)i;
+		const int64_t *v = cprof_sample_values(p, i);
+		for (int k = 0; k < 4; k++)
+			tot[k] += v[k];
+	}
+	if (n > 1)
+		qsort_r(order, n, sizeof *order, by_inuse, p);
+	rt_buf_printf(out, "heap profile: %lld: %lld [%lld: %lld] @ heap/%lld\n", (long long)tot[2],
+		      (long long)tot[3], (long long)tot[0], (long long)tot[1], 2 * (long long)p->period);
+	for (size_t i = 0; i < n; i++) {
+		const int64_t *v = cprof_sample_values(p, order[i]);
+		rt_buf_printf(out, "%lld: %lld [%lld: %lld] @", (long long)v[2], (long long)v[3],
+			      (long long)v[0], (long long)v[1]);
+		uint32_t st = p->samples.v[order[i]].stack;
+		rt_text_addrs(out, p, st);
+		rt_buf_printf(out, "\n");
+		rt_text_frames(out, p, st);
+		rt_buf_printf(out, "\n");
+	}
+	text_stats(out);
+	free(order);
+	cprof_profile_free(p);
+	if (out->oom) {
+		rt_set_error("cannot build the %s profile: out of memory", allocs ? "allocs" : "heap");
+		return CPROF_ERR_NOMEM;
+	}
+	return 0;
 }
-int rt_heap_build(bool allocs, cprof_profile **out)
-{
-	(void)out;
-	return not_yet(allocs ? "allocs" : "heap");
-}
-long cprof_heap_set_rate(long bytes) { (void)bytes; return not_yet("heap"); }
-int cprof_heap_get_stats(cprof_heap_stats *st) { (void)st; return not_yet("heap"); }

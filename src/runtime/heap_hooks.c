@@ -1,0 +1,686 @@
+/*
+ * heap_hooks.c - the heap profiler's interposition of the malloc family
+ * (malloc, free, calloc, realloc, reallocarray, posix_memalign,
+ * aligned_alloc, memalign, valloc, pvalloc, malloc_usable_size) and of
+ * C++ operator new/delete in all their forms (plain, array, nothrow,
+ * aligned, sized).
+ *
+ * Each hook calls the next allocator in the search order (glibc's, or a
+ * jemalloc/tcmalloc linked to the program or preloaded after libcprof.so),
+ * found with dlsym(RTLD_NEXT) at the first call, then does Go's sampling:
+ * every thread keeps, in initial-exec TLS, a countdown of bytes drawn from
+ * an exponential distribution of mean rt_heap_rate (a Poisson process
+ * over allocated bytes); an allocation that does not exhaust it costs one
+ * TLS compare and subtract.  One that does takes the slow path: a new
+ * countdown is drawn, the caller's stack is unwound (rt_unwind_here,
+ * signal-safe, allocation-free), and the block is recorded in its
+ * (stack, size, labels, thread) bucket and in the address table
+ * (heap_table.c).  free and realloc consult the table only when the
+ * page filter says a sampled block may start on that page.
+ *
+ * operator new calls the next malloc directly (so its frame is not the
+ * leaf of the stack, and tcmalloc's or jemalloc's own operator new are
+ * covered); only when that fails does it call the next operator new,
+ * which runs the new_handler loop and throws bad_alloc exactly as
+ * without us.  delete forgets the block and calls the next free.
+ *
+ * Never breaking the program:
+ *   - bootstrap: dlsym may allocate before the real functions are known;
+ *     those calls are served from a static pool, whose pointers free and
+ *     realloc recognise;
+ *   - the runtime's own allocations (rt_self_depth() > 0, the collector
+ *     thread, and any allocation called directly from libcprof.so's own
+ *     code) are never sampled; the slow path itself never allocates;
+ *   - errno is preserved by free; results, errno and NULL returns are the
+ *     next allocator's; invalid and double frees reach it unchanged;
+ *   - a sample the table cannot hold is dropped, never a failure;
+ *   - per-thread state is TLS only (nothing to free at thread exit).
+ */
+#include "heap_int.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <malloc.h>
+#include <math.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TLS __thread __attribute__((tls_model("initial-exec")))
+#define EXPORT __attribute__((visibility("default")))
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ---- the next allocator ---------------------------------------------------- */
+
+typedef struct next_fns {
+	void *(*malloc)(size_t);
+	void (*free)(void *);
+	void *(*calloc)(size_t, size_t);
+	void *(*realloc)(void *, size_t);
+	int (*posix_memalign)(void **, size_t, size_t);
+	void *(*aligned_alloc)(size_t, size_t);
+	void *(*memalign)(size_t, size_t);
+	void *(*valloc)(size_t);
+	void *(*pvalloc)(size_t);
+	size_t (*usable)(void *);
+	void *(*znwm)(size_t);
+	void *(*znam)(size_t);
+	void *(*znwm_nt)(size_t, const void *);
+	void *(*znam_nt)(size_t, const void *);
+	void *(*znwm_al)(size_t, size_t);
+	void *(*znam_al)(size_t, size_t);
+	void *(*znwm_al_nt)(size_t, size_t, const void *);
+	void *(*znam_al_nt)(size_t, size_t, const void *);
+} next_fns;
+
+static next_fns nx;
+static atomic_int resolve_state;        /* 0 no, 1 resolving, 2 done */
+static TLS bool resolving;              /* this thread is inside dlsym */
+static bool hooks_active;
+static uintptr_t self_lo, self_hi;      /* libcprof.so's code */
+
+/* glibc's own entry points, the fallback if dlsym finds nothing */
+extern void *__libc_malloc(size_t);
+extern void __libc_free(void *);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+
+/* ---- bootstrap pool ------------------------------------------------------------ */
+
+#define POOL_SIZE (256u << 10)
+static char pool[POOL_SIZE] __attribute__((aligned(64)));
+static atomic_size_t pool_used;
+
+static inline bool in_pool(const void *p)
+{
+	return (const char *)p >= pool && (const char *)p < pool + POOL_SIZE;
+}
+
+static void *pool_alloc(size_t n, size_t align)
+{
+	if (align < 16)
+		align = 16;
+	if (n > POOL_SIZE || align > 4096) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t need = n + align + 16;
+	size_t off = atomic_fetch_add(&pool_used, need);
+	if (off + need > POOL_SIZE) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	uintptr_t base = (uintptr_t)(pool + off + 16);
+	uintptr_t p = (base + align - 1) & ~(uintptr_t)(align - 1);
+	((size_t *)p)[-1] = n;   /* the size, for realloc and usable size */
+	return (void *)p;
+}
+
+static size_t pool_size(const void *p)
+{
+	return ((const size_t *)p)[-1];
+}
+
+RT_HIDDEN void *rt_heap_malloc(size_t n);
+
+static void *sym(const char *name)
+{
+	return dlsym(RTLD_NEXT, name);
+}
+
+static int find_self(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+	(void)size;
+	uintptr_t me = (uintptr_t)ctx;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
+		if (me >= lo && me < hi) {
+			/* linked into the program (libcprof.a): no range of our own */
+			if (info->dlpi_name && info->dlpi_name[0]) {
+				self_lo = lo;
+				self_hi = hi;
+			}
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void resolve(void)
+{
+	int z = 0;
+	if (atomic_compare_exchange_strong(&resolve_state, &z, 1)) {
+		resolving = true;
+		next_fns n;
+		n.free = (void (*)(void *))sym("free");
+		n.calloc = (void *(*)(size_t, size_t))sym("calloc");
+		n.realloc = (void *(*)(void *, size_t))sym("realloc");
+		n.posix_memalign = (int (*)(void **, size_t, size_t))sym("posix_memalign");
+		n.aligned_alloc = (void *(*)(size_t, size_t))sym("aligned_alloc");
+		n.memalign = (void *(*)(size_t, size_t))sym("memalign");
+		n.valloc = (void *(*)(size_t))sym("valloc");
+		n.pvalloc = (void *(*)(size_t))sym("pvalloc");
+		n.usable = (size_t (*)(void *))sym("malloc_usable_size");
+		n.znwm = (void *(*)(size_t))sym("_Znwm");
+		n.znam = (void *(*)(size_t))sym("_Znam");
+		n.znwm_nt = (void *(*)(size_t, const void *))sym("_ZnwmRKSt9nothrow_t");
+		n.znam_nt = (void *(*)(size_t, const void *))sym("_ZnamRKSt9nothrow_t");
+		n.znwm_al = (void *(*)(size_t, size_t))sym("_ZnwmSt11align_val_t");
+		n.znam_al = (void *(*)(size_t, size_t))sym("_ZnamSt11align_val_t");
+		n.znwm_al_nt = (void *(*)(size_t, size_t, const void *))sym("_ZnwmSt11align_val_tRKSt9nothrow_t");
+		n.znam_al_nt = (void *(*)(size_t, size_t, const void *))sym("_ZnamSt11align_val_tRKSt9nothrow_t");
+		n.malloc = (void *(*)(size_t))sym("malloc");
+		if (!n.malloc || !n.free || !n.calloc || !n.realloc) {
+			n.malloc = __libc_malloc;
+			n.free = __libc_free;
+			n.calloc = __libc_calloc;
+			n.realloc = __libc_realloc;
+		}
+		if (!n.memalign)
+			n.memalign = __libc_memalign;
+		void *(*m)(size_t) = n.malloc;
+		n.malloc = NULL;
+		nx = n;
+		dl_iterate_phdr(find_self, (void *)(uintptr_t)&resolve);
+		/* the program's malloc is ours unless something before us defines it */
+		hooks_active = dlsym(RTLD_DEFAULT, "malloc") == (void *)rt_heap_malloc;
+		__atomic_store_n(&nx.malloc, m, __ATOMIC_RELEASE);
+		resolving = false;
+		atomic_store(&resolve_state, 2);
+		return;
+	}
+	if (resolving)
+		return;   /* dlsym's own allocation: the caller uses the pool */
+	while (atomic_load(&resolve_state) != 2)
+		sched_yield();
+}
+
+static inline bool ready(void)
+{
+	if (LIKELY(__atomic_load_n(&nx.malloc, __ATOMIC_ACQUIRE) != NULL))
+		return true;
+	resolve();
+	return __atomic_load_n(&nx.malloc, __ATOMIC_ACQUIRE) != NULL;
+}
+
+void rt_heap_hooks_init(void)
+{
+	int e = errno;
+	(void)ready();
+	errno = e;
+}
+
+bool rt_heap_hooks_active(void)
+{
+	rt_heap_hooks_init();
+	return hooks_active;
+}
+
+/* ---- sampling ------------------------------------------------------------------------ */
+
+static TLS int64_t countdown;        /* bytes before the next sample */
+static TLS uint64_t rng;             /* 0: the thread has not started */
+static TLS int tid_cache;
+static TLS char tname[RT_NAME_MAX];
+static TLS unsigned tname_age;
+
+#define OFF_WINDOW (1 << 20)         /* sampling off: look again after this */
+RT_HIDDEN atomic_bool rt_heap_started;
+
+static uint64_t next_rand(void)
+{
+	uint64_t x = rng;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	rng = x;
+	return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* The distance to the next sample: exponential with mean rate (Go's
+ * fastexprand, with 53 random bits). */
+static int64_t draw(long rate)
+{
+	if (rate <= 1)
+		return 0;
+	if (rate > (1L << 40))
+		rate = 1L << 40;
+	double u = ((double)(next_rand() >> 11) + 1.0) * (1.0 / 9007199254740992.0);  /* (0, 1] */
+	double d = -log(u) * (double)rate;
+	return (int64_t)d + 1;
+}
+
+static void thread_start(void)
+{
+	tid_cache = (int)syscall(SYS_gettid);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	rng = ((uint64_t)tid_cache << 32) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^
+	      (uintptr_t)&countdown;
+	if (!rng)
+		rng = 0x9E3779B97F4A7C15ull;
+	(void)next_rand();
+}
+
+void rt_heap_hooks_forked(void);
+void rt_heap_hooks_forked(void)
+{
+	tid_cache = (int)syscall(SYS_gettid);
+}
+
+/* The slow path: n bytes at p exhausted the countdown (or the thread has
+ * not started).  Its frames: this function, then the hook (inlined
+ * account), then the program: skip 1. */
+__attribute__((noinline, noclone))
+static void slow(void *p, size_t n)
+{
+	long rate = atomic_load_explicit(&rt_heap_rate, memory_order_relaxed);
+	if (UNLIKELY(!atomic_load_explicit(&rt_heap_started, memory_order_relaxed)))
+		return;   /* before heap_env.c's constructor: every call comes here */
+	if (UNLIKELY(rng == 0)) {
+		thread_start();
+		countdown = rate > 0 ? draw(rate) : OFF_WINDOW;
+		if (rate > 1 && (uint64_t)countdown > n) {
+			countdown -= (int64_t)n;
+			return;
+		}
+	}
+	if (rate <= 0) {
+		countdown = OFF_WINDOW;
+		return;
+	}
+	countdown = draw(rate);
+	if (n == 0 || rt_self_depth() > 0 || resolving ||
+	    tid_cache == atomic_load_explicit(&rt_collector_tid, memory_order_relaxed))
+		return;   /* the runtime's own work */
+	int e = errno;
+	uintptr_t pcs[RT_HEAP_FRAMES];
+	int nf = rt_unwind_here(pcs, RT_HEAP_FRAMES, 2);
+	if (nf > 0 && pcs[0] >= self_lo && pcs[0] < self_hi) {
+		errno = e;
+		return;   /* called from libcprof.so itself */
+	}
+	if ((tname_age++ & 31) == 0) {
+		memset(tname, 0, sizeof tname);
+		syscall(SYS_prctl, PR_GET_NAME, tname, 0L, 0L, 0L);
+		tname[RT_NAME_MAX - 1] = 0;
+	}
+	rt_hbucket *b = rt_hbucket_get(pcs, nf, n, rt_labels_current(), tname);
+	if (b && rt_htab_put(p, b)) {
+		atomic_fetch_add_explicit(&b->allocs, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&rt_hstats_g.sampled_total, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&rt_hstats_g.live, 1, memory_order_relaxed);
+	} else {
+		atomic_fetch_add_explicit(&rt_hstats_g.dropped, 1, memory_order_relaxed);
+	}
+	errno = e;
+}
+
+/* The fast path, inlined into every allocating hook. */
+static inline __attribute__((always_inline)) void *account(void *p, size_t n)
+{
+	if (UNLIKELY(!p))
+		return p;
+	int64_t c = countdown;
+	if (LIKELY((uint64_t)c > n)) {
+		countdown = c - (int64_t)n;
+		return p;
+	}
+	slow(p, n);
+	return p;
+}
+
+/* Forget p if it is a sampled block (counting its free). */
+static inline void forget(void *p)
+{
+	if (LIKELY(!rt_hfilter_maybe(p)))
+		return;
+	int e = errno;
+	rt_hbucket *b = rt_htab_take(p);
+	if (b) {
+		atomic_fetch_add_explicit(&b->frees, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&rt_hstats_g.live, 1, memory_order_relaxed);
+	}
+	errno = e;
+}
+
+/* ---- the C functions --------------------------------------------------------------- */
+
+/* malloc is an alias of rt_heap_malloc, so resolve() can tell whether the
+ * program's malloc (dlsym(RTLD_DEFAULT)) is this one. */
+RT_HIDDEN void *rt_heap_malloc(size_t n);
+RT_HIDDEN void *rt_heap_malloc(size_t n)
+{
+	if (UNLIKELY(!ready()))
+		return pool_alloc(n, 16);
+	return account(nx.malloc(n), n);
+}
+
+EXPORT void *malloc(size_t n) __attribute__((alias("rt_heap_malloc")));
+
+EXPORT void free(void *p)
+{
+	if (!p || UNLIKELY(in_pool(p)))
+		return;
+	forget(p);
+	if (UNLIKELY(!ready()))
+		return;
+	nx.free(p);
+}
+
+EXPORT void *calloc(size_t a, size_t b)
+{
+	if (UNLIKELY(!ready())) {
+		size_t n = cprof_mul_size(a, b);
+		if (n == SIZE_MAX) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		return pool_alloc(n, 16);   /* static: already zero */
+	}
+	size_t n;
+	if (__builtin_mul_overflow(a, b, &n))
+		return nx.calloc(a, b);     /* its NULL and errno */
+	return account(nx.calloc(a, b), n);
+}
+
+static inline __attribute__((always_inline)) void *do_realloc(void *p, size_t n)
+{
+	if (UNLIKELY(in_pool(p))) {
+		void *q = ready() ? nx.malloc(n) : pool_alloc(n, 16);
+		if (q) {
+			size_t old = pool_size(p);
+			memcpy(q, p, old < n ? old : n);
+		}
+		return account(q, n);
+	}
+	rt_hbucket *b = rt_hfilter_maybe(p) ? rt_htab_take(p) : NULL;
+	void *q = nx.realloc(p, n);
+	if (b) {
+		if (!q && n != 0) {
+			/* failed: p is still the program's, and still sampled */
+			int e = errno;
+			if (!rt_htab_put(p, b)) {
+				atomic_fetch_add_explicit(&b->frees, 1, memory_order_relaxed);
+				atomic_fetch_sub_explicit(&rt_hstats_g.live, 1, memory_order_relaxed);
+			}
+			errno = e;
+			return NULL;
+		}
+		atomic_fetch_add_explicit(&b->frees, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&rt_hstats_g.live, 1, memory_order_relaxed);
+	}
+	return account(q, n);
+}
+
+EXPORT void *realloc(void *p, size_t n)
+{
+	if (UNLIKELY(!ready())) {
+		if (!p)
+			return pool_alloc(n, 16);
+		if (!in_pool(p))
+			return NULL;
+	}
+	if (!p)
+		return account(nx.malloc(n), n);
+	return do_realloc(p, n);
+}
+
+EXPORT void *reallocarray(void *p, size_t a, size_t b)
+{
+	size_t n;
+	if (__builtin_mul_overflow(a, b, &n)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (UNLIKELY(!ready())) {
+		if (!p)
+			return pool_alloc(n, 16);
+		if (!in_pool(p))
+			return NULL;
+	}
+	if (!p)
+		return account(nx.malloc(n), n);
+	return do_realloc(p, n);
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+	if (UNLIKELY(!ready())) {
+		if (align < sizeof(void *) || (align & (align - 1)))
+			return EINVAL;
+		void *p = pool_alloc(n, align);
+		if (!p)
+			return ENOMEM;
+		*out = p;
+		return 0;
+	}
+	int rc;
+	if (nx.posix_memalign) {
+		rc = nx.posix_memalign(out, align, n);
+	} else {
+		if (align < sizeof(void *) || (align & (align - 1)))
+			return EINVAL;
+		int e = errno;
+		void *p = nx.memalign(align, n);
+		errno = e;
+		if (!p)
+			return ENOMEM;
+		*out = p;
+		rc = 0;
+	}
+	if (rc == 0)
+		(void)account(*out, n);
+	return rc;
+}
+
+EXPORT void *aligned_alloc(size_t align, size_t n)
+{
+	if (UNLIKELY(!ready()))
+		return pool_alloc(n, align);
+	return account(nx.aligned_alloc ? nx.aligned_alloc(align, n) : nx.memalign(align, n), n);
+}
+
+EXPORT void *memalign(size_t align, size_t n)
+{
+	if (UNLIKELY(!ready()))
+		return pool_alloc(n, align);
+	return account(nx.memalign(align, n), n);
+}
+
+EXPORT void *valloc(size_t n)
+{
+	if (UNLIKELY(!ready()))
+		return pool_alloc(n, 4096);
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	return account(nx.valloc ? nx.valloc(n) : nx.memalign(pg, n), n);
+}
+
+EXPORT void *pvalloc(size_t n)
+{
+	if (UNLIKELY(!ready()))
+		return pool_alloc(n, 4096);
+	if (nx.pvalloc)
+		return account(nx.pvalloc(n), n);
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	size_t r = n ? (n + pg - 1) & ~(pg - 1) : pg;
+	if (r < n) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return account(nx.memalign(pg, r), n);
+}
+
+EXPORT size_t malloc_usable_size(void *p)
+{
+	if (!p)
+		return 0;
+	if (in_pool(p))
+		return pool_size(p);
+	if (!ready() || !nx.usable)
+		return 0;
+	return nx.usable(p);
+}
+
+/* ---- C++ operator new / delete ------------------------------------------------------- */
+
+/* their prototypes (C linkage, mangled names) */
+void *_Znwm(size_t);
+void *_Znam(size_t);
+void *_ZnwmRKSt9nothrow_t(size_t, const void *);
+void *_ZnamRKSt9nothrow_t(size_t, const void *);
+void *_ZnwmSt11align_val_t(size_t, size_t);
+void *_ZnamSt11align_val_t(size_t, size_t);
+void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t, size_t, const void *);
+void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t, size_t, const void *);
+void _ZdlPv(void *);
+void _ZdaPv(void *);
+void _ZdlPvm(void *, size_t);
+void _ZdaPvm(void *, size_t);
+void _ZdlPvRKSt9nothrow_t(void *, const void *);
+void _ZdaPvRKSt9nothrow_t(void *, const void *);
+void _ZdlPvSt11align_val_t(void *, size_t);
+void _ZdaPvSt11align_val_t(void *, size_t);
+void _ZdlPvmSt11align_val_t(void *, size_t, size_t);
+void _ZdaPvmSt11align_val_t(void *, size_t, size_t);
+void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *, size_t, const void *);
+void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *, size_t, const void *);
+
+/* libstdc++'s aligned new: alignment at least sizeof(void*), size rounded
+ * up to it (aligned_alloc's rule). */
+static void *aligned_new(size_t n, size_t al)
+{
+	if (al < sizeof(void *))
+		al = sizeof(void *);
+	size_t sz = n ? n : 1;
+	size_t r = (sz + al - 1) & ~(al - 1);
+	if (r < sz)
+		return NULL;
+	int e = errno;
+	void *p;
+	if (nx.aligned_alloc)
+		p = nx.aligned_alloc(al, r);
+	else if (nx.posix_memalign(&p, al, r) != 0)
+		p = NULL;
+	errno = e;
+	return p;
+}
+
+EXPORT void *_Znwm(size_t n)
+{
+	if (UNLIKELY(!ready()))
+		return pool_alloc(n ? n : 1, 16);
+	void *p = nx.malloc(n ? n : 1);
+	if (UNLIKELY(!p))
+		return nx.znwm(n);   /* new_handler, bad_alloc: as without us */
+	return account(p, n);
+}
+
+EXPORT void *_Znam(size_t n)
+{
+	if (UNLIKELY(!ready()))
+		return pool_alloc(n ? n : 1, 16);
+	void *p = nx.malloc(n ? n : 1);
+	if (UNLIKELY(!p))
+		return nx.znam(n);
+	return account(p, n);
+}
+
+EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const void *nt)
+{
+	if (UNLIKELY(!ready()))
+		return pool_alloc(n ? n : 1, 16);
+	void *p = nx.malloc(n ? n : 1);
+	if (UNLIKELY(!p))
+		return nx.znwm_nt ? nx.znwm_nt(n, nt) : NULL;
+	return account(p, n);
+}
+
+EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const void *nt)
+{
+	if (UNLIKELY(!ready()))
+		return pool_alloc(n ? n : 1, 16);
+	void *p = nx.malloc(n ? n : 1);
+	if (UNLIKELY(!p))
+		return nx.znam_nt ? nx.znam_nt(n, nt) : NULL;
+	return account(p, n);
+}
+
+EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t al)
+{
+	if (UNLIKELY(!ready()))
+		return pool_alloc(n ? n : 1, al);
+	void *p = aligned_new(n, al);
+	if (UNLIKELY(!p))
+		return nx.znwm_al(n, al);
+	return account(p, n);
+}
+
+EXPORT void *_ZnamSt11align_val_t(size_t n, size_t al)
+{
+	if (UNLIKELY(!ready()))
+		return pool_alloc(n ? n : 1, al);
+	void *p = aligned_new(n, al);
+	if (UNLIKELY(!p))
+		return nx.znam_al(n, al);
+	return account(p, n);
+}
+
+EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void *nt)
+{
+	if (UNLIKELY(!ready()))
+		return pool_alloc(n ? n : 1, al);
+	void *p = aligned_new(n, al);
+	if (UNLIKELY(!p))
+		return nx.znwm_al_nt ? nx.znwm_al_nt(n, al, nt) : NULL;
+	return account(p, n);
+}
+
+EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void *nt)
+{
+	if (UNLIKELY(!ready()))
+		return pool_alloc(n ? n : 1, al);
+	void *p = aligned_new(n, al);
+	if (UNLIKELY(!p))
+		return nx.znam_al_nt ? nx.znam_al_nt(n, al, nt) : NULL;
+	return account(p, n);
+}
+
+static inline void del(void *p)
+{
+	if (!p || UNLIKELY(in_pool(p)))
+		return;
+	forget(p);
+	if (UNLIKELY(!ready()))
+		return;
+	nx.free(p);
+}
+
+EXPORT void _ZdlPv(void *p) { del(p); }
+EXPORT void _ZdaPv(void *p) { del(p); }
+EXPORT void _ZdlPvm(void *p, size_t n) { (void)n; del(p); }
+EXPORT void _ZdaPvm(void *p, size_t n) { (void)n; del(p); }
+EXPORT void _ZdlPvRKSt9nothrow_t(void *p, const void *nt) { (void)nt; del(p); }
+EXPORT void _ZdaPvRKSt9nothrow_t(void *p, const void *nt) { (void)nt; del(p); }
+EXPORT void _ZdlPvSt11align_val_t(void *p, size_t al) { (void)al; del(p); }
+EXPORT void _ZdaPvSt11align_val_t(void *p, size_t al) { (void)al; del(p); }
+EXPORT void _ZdlPvmSt11align_val_t(void *p, size_t n, size_t al) { (void)n; (void)al; del(p); }
+EXPORT void _ZdaPvmSt11align_val_t(void *p, size_t n, size_t al) { (void)n; (void)al; del(p); }
+EXPORT void _ZdlPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt)
+{
+	(void)al; (void)nt; del(p);
+}
+EXPORT void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *p, size_t al, const void *nt)
+{
+	(void)al; (void)nt; del(p);
+}

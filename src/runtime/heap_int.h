@@ -1,0 +1,95 @@
+/*
+ * heap_int.h - private interfaces between the heap profiler's files
+ * (issue 5):
+ *
+ *   heap_hooks.c  the malloc family and C++ new/delete, interposed: the
+ *                 per-thread byte countdown (the fast path), the dlsym
+ *                 bootstrap pool, the sampled slow path (unwind, record)
+ *   heap_table.c  the sampled blocks: an address filter, a striped
+ *                 address -> bucket table, and the (stack, size, labels,
+ *                 thread) buckets with their alloc/free counts
+ *   heap.c        the heap and allocs profiles, the rate and the stats
+ *   heap_env.c    CPROF_HEAP_RATE / CPROF_HEAP_PROFILE / CPROF_ALLOCS_PROFILE
+ *
+ * Nothing here calls malloc: the table and buckets live in mmap'd memory,
+ * so the hooks never recurse into themselves.
+ */
+#ifndef CPROF_HEAP_INT_H
+#define CPROF_HEAP_INT_H
+
+#include "rt_int.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RT_HIDDEN __attribute__((visibility("hidden")))
+#define RT_HEAP_FRAMES 64
+
+/* One (stack, size, label set, thread name) bucket, as Go keys its
+ * buckets by (stack, size).  Never freed (Go does the same).  allocs and
+ * frees count sampled blocks; the profile scales them. */
+typedef struct rt_hbucket {
+	struct rt_hbucket *next;      /* hash chain */
+	struct rt_hbucket *all_next;  /* every bucket, newest first */
+	uint64_t hash;
+	uint64_t size;
+	uint32_t lset;
+	uint32_t nframes;
+	char name[RT_NAME_MAX];
+	_Atomic uint64_t allocs, frees;
+	uintptr_t pcs[];
+} rt_hbucket;
+
+/* ---- heap_table.c ---- */
+
+/* The filter: one counter per 4 KiB page (modulo 1 GiB of address space)
+ * of the sampled blocks starting there; 0 means "no sampled block can
+ * start on this page", so most frees skip the table.  Counters stick at
+ * 255. */
+#define RT_HFILTER_BITS 18
+extern RT_HIDDEN _Atomic uint8_t rt_hfilter[1u << RT_HFILTER_BITS];
+static inline bool rt_hfilter_maybe(const void *p)
+{
+	size_t i = ((uintptr_t)p >> 12) & ((1u << RT_HFILTER_BITS) - 1);
+	return atomic_load_explicit(&rt_hfilter[i], memory_order_relaxed) != 0;
+}
+
+/* Find or make the bucket; NULL when the bucket memory is exhausted. */
+rt_hbucket *rt_hbucket_get(const uintptr_t *pcs, int n, uint64_t size, uint32_t lset,
+			   const char *name);
+/* Insert block p of bucket b; false when the table cannot take it. */
+bool rt_htab_put(void *p, rt_hbucket *b);
+/* Remove block p; its bucket, or NULL when p was not a sampled block. */
+rt_hbucket *rt_htab_take(void *p);
+/* Every bucket (newest first); safe while others add buckets. */
+rt_hbucket *rt_hbuckets(void);
+/* Bytes of memory held by the filter, table and buckets. */
+uint64_t rt_htab_bytes(void);
+void rt_htab_atfork(void);   /* register the fork handlers (once) */
+
+/* Counters (relaxed atomics). */
+typedef struct rt_hstats {
+	_Atomic uint64_t sampled_total, live, dropped;
+} rt_hstats;
+extern RT_HIDDEN rt_hstats rt_hstats_g;
+
+/* ---- heap_hooks.c ---- */
+
+/* Resolve the next allocator (dlsym(RTLD_NEXT)) now; idempotent. */
+void rt_heap_hooks_init(void);
+/* The program's allocations reach our hooks (false when an allocator or a
+ * sanitizer preloaded before libcprof.so shadows them). */
+bool rt_heap_hooks_active(void);
+
+/* ---- heap.c ---- */
+
+/* Set once the rate has been decided (constructor or API): before, the
+ * hooks keep every thread uninitialised. */
+extern RT_HIDDEN atomic_bool rt_heap_started;
+extern RT_HIDDEN _Atomic long rt_heap_rate;   /* mean bytes between samples; 0 off */
+/* Make the unwinder ready (module registry) when sampling is on. */
+void rt_heap_ready(void);
+
+#endif
