@@ -15,9 +15,25 @@
  * fork: the registry lock is held across fork() (pthread_atfork) so the
  * child never inherits it locked by another thread; the child, which
  * inherits no timers, starts with profiling off and an empty registry.
+ *
+ * For thread snapshots and the threadcreate profile (tprof.c, issue 6),
+ * pthread_create also unwinds its caller's stack (rt_unwind_here, a few
+ * microseconds against a pthread_create's tens) and (1) counts it in the
+ * threadcreate table, an open-addressed table of distinct creating stacks
+ * with counts, bounded (TC_MAX stacks; creations past it are counted
+ * without a stack), and (2) hands it to the new thread, which lists itself
+ * in the info registry (tid, pthread_t, creator's tid and stack, start
+ * routine, and the address of its label slot when labels.c publishes it)
+ * before running the program's routine, and leaves it from the same
+ * thread-specific-data destructor that deletes its timer.  Both tables live
+ * under ti_mu, a mutex no signal handler takes; a label slot is read only
+ * under ti_mu, while its thread (whose destructor needs ti_mu to leave)
+ * is alive.  A fork child keeps neither: its only thread is new, and it
+ * created no threads yet.
  */
 #include "rt_int.h"
 #include "cprof.h"
+#include "tprof.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -80,20 +96,216 @@ static void reg_remove(int tid)
 		}
 }
 
+/* ---- issue 6: thread info registry and threadcreate table (tprof.h) ---------- */
+
+typedef struct tentry {
+	int tid, creator_tid;
+	uintptr_t self, start_fn;
+	const uint32_t *slot;      /* the thread's label slot, or NULL */
+	int ncreator;
+	uintptr_t creator[RT_CREATE_FRAMES];
+} tentry;
+
+typedef struct tcrec {
+	uint64_t hash, count;      /* count 0: empty slot */
+	int n;
+	uintptr_t pcs[RT_CREATE_FRAMES];
+} tcrec;
+
+#define TC_MAX 4096            /* distinct creating stacks kept */
+
+static pthread_mutex_t ti_mu = PTHREAD_MUTEX_INITIALIZER;
+static tentry *ti;
+static size_t nti, capti;
+static tcrec *tc;              /* open-addressed, tccap a power of two */
+static size_t ntc, tccap;
+static uint64_t tc_over;       /* creations past TC_MAX */
+
+static uint64_t stack_hash(const uintptr_t *pcs, int n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15u ^ (uint64_t)n;
+	for (int i = 0; i < n; i++)
+		h = cprof_hash_u64(h ^ pcs[i]);
+	return h ? h : 1;
+}
+
+static tcrec *tc_slot(tcrec *t, size_t cap, uint64_t h, const uintptr_t *pcs, int n)
+{
+	size_t j = h & (cap - 1);
+	while (t[j].count && !(t[j].hash == h && t[j].n == n &&
+			       memcmp(t[j].pcs, pcs, (size_t)n * sizeof *pcs) == 0))
+		j = (j + 1) & (cap - 1);
+	return &t[j];
+}
+
+/* Count one creation from pcs.  ti_mu held. */
+static void tc_count(const uintptr_t *pcs, int n)
+{
+	uint64_t h = stack_hash(pcs, n);
+	if (tccap) {
+		tcrec *r = tc_slot(tc, tccap, h, pcs, n);
+		if (r->count) {
+			r->count++;
+			return;
+		}
+	}
+	if (ntc >= TC_MAX) {
+		tc_over++;
+		return;
+	}
+	if ((ntc + 1) * 2 > tccap) {
+		size_t nc = tccap ? tccap * 2 : 64;
+		tcrec *nt = calloc(nc, sizeof *nt);
+		if (!nt) {
+			tc_over++;
+			return;
+		}
+		for (size_t i = 0; i < tccap; i++)
+			if (tc[i].count)
+				*tc_slot(nt, nc, tc[i].hash, tc[i].pcs, tc[i].n) = tc[i];
+		free(tc);
+		tc = nt;
+		tccap = nc;
+	}
+	tcrec *r = tc_slot(tc, tccap, h, pcs, n);
+	r->hash = h;
+	r->count = 1;
+	r->n = n;
+	memcpy(r->pcs, pcs, (size_t)n * sizeof *pcs);
+	ntc++;
+}
+
+uint64_t rt_threadcreate_each(void (*fn)(void *ctx, const uintptr_t *pcs, int n,
+					 uint64_t count), void *ctx)
+{
+	uint64_t total = 0;
+	pthread_mutex_lock(&ti_mu);
+	for (size_t i = 0; i < tccap; i++)
+		if (tc[i].count) {
+			fn(ctx, tc[i].pcs, tc[i].n, tc[i].count);
+			total += tc[i].count;
+		}
+	if (tc_over) {
+		fn(ctx, NULL, 0, tc_over);
+		total += tc_over;
+	}
+	pthread_mutex_unlock(&ti_mu);
+	return total;
+}
+
+static void ti_add(const tentry *e)
+{
+	pthread_mutex_lock(&ti_mu);
+	if (nti == capti) {
+		size_t nc = capti ? capti * 2 : 64;
+		tentry *n = realloc(ti, nc * sizeof *n);
+		if (!n) {
+			pthread_mutex_unlock(&ti_mu);
+			return;   /* the thread is shown without its creator */
+		}
+		ti = n;
+		capti = nc;
+	}
+	ti[nti++] = *e;
+	pthread_mutex_unlock(&ti_mu);
+}
+
+static void ti_remove(int tid)
+{
+	pthread_mutex_lock(&ti_mu);
+	for (size_t i = 0; i < nti; i++)
+		if (ti[i].tid == tid) {
+			ti[i] = ti[--nti];
+			break;
+		}
+	pthread_mutex_unlock(&ti_mu);
+}
+
+static int cmp_tinfo(const void *a, const void *b)
+{
+	int x = ((const rt_tinfo *)a)->tid, y = ((const rt_tinfo *)b)->tid;
+	return (x > y) - (x < y);
+}
+
+int rt_tinfo_list(rt_tinfo **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&ti_mu);
+	rt_tinfo *v = nti ? malloc(nti * sizeof *v) : NULL;
+	if (nti && !v) {
+		pthread_mutex_unlock(&ti_mu);
+		rt_set_error("cannot list threads: out of memory");
+		return CPROF_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < nti; i++) {
+		const tentry *e = &ti[i];
+		rt_tinfo *d = &v[i];
+		d->tid = e->tid;
+		d->creator_tid = e->creator_tid;
+		d->self = e->self;
+		d->start_fn = e->start_fn;
+		d->has_labels = e->slot != NULL;
+		d->labels = e->slot ? *(const volatile uint32_t *)e->slot : 0;
+		d->ncreator = e->ncreator;
+		memcpy(d->creator, e->creator, sizeof d->creator);
+	}
+	size_t k = nti;
+	pthread_mutex_unlock(&ti_mu);
+	if (k > 1)
+		qsort(v, k, sizeof *v, cmp_tinfo);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+const rt_tinfo *rt_tinfo_find(const rt_tinfo *v, size_t n, int tid)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v[mid].tid == tid)
+			return &v[mid];
+		if (v[mid].tid < tid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* -------------------------------------------------------------------------------- */
+
 static void on_thread_exit(void *v)
 {
 	(void)v;
 	int e = errno;
+	int tid = my_tid();
 	pthread_mutex_lock(&reg_mu);
-	reg_remove(my_tid());
+	reg_remove(tid);
 	pthread_mutex_unlock(&reg_mu);
+	ti_remove(tid);
 	errno = e;
 }
 
-static void fork_prepare(void) { pthread_mutex_lock(&reg_mu); }
-static void fork_parent(void) { pthread_mutex_unlock(&reg_mu); }
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&reg_mu);
+	pthread_mutex_lock(&ti_mu);
+}
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&ti_mu);
+	pthread_mutex_unlock(&reg_mu);
+}
 static void fork_child(void)
 {
+	pthread_mutex_init(&ti_mu, NULL);
+	nti = 0;            /* the child's only thread is new */
+	if (tc)
+		memset(tc, 0, tccap * sizeof *tc);
+	ntc = 0;            /* and it created no thread yet */
+	tc_over = 0;
 	atomic_store(&rt_cpu_on, 0);
 	pthread_mutex_init(&reg_mu, NULL);
 	nreg = 0;           /* timers are not inherited */
@@ -167,19 +379,33 @@ struct tramp {
 	void *(*fn)(void *);
 	void *arg;
 	uint32_t labels;    /* inherited label set (labels.c), or 0 */
+	int creator_tid;
+	int ncreator;
+	uintptr_t creator[RT_CREATE_FRAMES];
 };
 
 static void *tramp_start(void *p)
 {
-	struct tramp t = *(struct tramp *)p;
-	free(p);
-	rt_labels_set_current(t.labels);
+	struct tramp *t = p;
+	void *(*fn)(void *) = t->fn;
+	void *arg = t->arg;
+	rt_labels_set_current(t->labels);
+	int tid = my_tid();
 	pthread_mutex_lock(&reg_mu);
 	if (reg_active)
-		reg_add(my_tid());
+		reg_add(tid);
 	pthread_mutex_unlock(&reg_mu);
-	pthread_setspecific(exit_key, (void *)1);  /* on exit: delete its timer */
-	return t.fn(t.arg);
+	tentry e = { .tid = tid, .creator_tid = t->creator_tid, .self = (uintptr_t)pthread_self(),
+		     .start_fn = (uintptr_t)fn, .slot = rt_labels_slot ? rt_labels_slot() : NULL,
+		     .ncreator = t->ncreator };
+	memcpy(e.creator, t->creator, sizeof e.creator);
+	rt_self_enter();
+	free(p);
+	ti_add(&e);
+	rt_self_leave();
+	/* on exit: delete its timer, leave the info registry */
+	pthread_setspecific(exit_key, (void *)1);
+	return fn(arg);
 }
 
 int rt_pthread_create_real(pthread_t *th, const pthread_attr_t *attr,
@@ -198,14 +424,39 @@ int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 	rt_threads_init();
 	if (!real_create)
 		return EAGAIN;
+	rt_self_enter();
 	struct tramp *t = malloc(sizeof *t);
+	rt_self_leave();
 	if (!t)
 		return real_create(th, attr, fn, arg);
 	t->fn = fn;
 	t->arg = arg;
 	t->labels = rt_labels_inherited();
+	t->creator_tid = my_tid();
+	static atomic_bool modules_ready;
+	if (!atomic_load_explicit(&modules_ready, memory_order_acquire)) {
+		rt_self_enter();
+		rt_modules_init();   /* the unwinder's tables, once */
+		rt_self_leave();
+		atomic_store_explicit(&modules_ready, true, memory_order_release);
+	}
+	/* the program's call site first (skip: this function); kept here too,
+	 * since the new thread frees t, maybe before real_create returns */
+	uintptr_t pcs[RT_CREATE_FRAMES];
+	int n = rt_unwind_here(pcs, RT_CREATE_FRAMES, 1);
+	t->ncreator = n;
+	memcpy(t->creator, pcs, (size_t)n * sizeof *pcs);
 	int rc = real_create(th, attr, tramp_start, t);
-	if (rc != 0)
+	if (rc != 0) {
+		rt_self_enter();
 		free(t);
+		rt_self_leave();
+		return rc;
+	}
+	rt_self_enter();
+	pthread_mutex_lock(&ti_mu);
+	tc_count(pcs, n);
+	pthread_mutex_unlock(&ti_mu);
+	rt_self_leave();
 	return rc;
 }
