@@ -552,13 +552,6 @@ EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, cts *abs)
 	return rc;
 }
 
-static __attribute__((noinline)) void mutex_unlock_charge(const void *m)
-{
-	int64_t d = side_charge(m);
-	if (d > 0)
-		mutex_event(d, SKIP_EVENT + 1);
-}
-
 static __attribute__((noinline)) int mutex_unlock_slow(pthread_mutex_t *m)
 {
 	int64_t d = side_charge(m);
@@ -693,8 +686,11 @@ static __attribute__((noinline)) int cond_slow(pthread_cond_t *cv, pthread_mutex
 					       clockid_t clk, cts *abs)
 {
 	/* libc releases m inside: its waiters are charged to this thread now */
-	if (atomic_load_explicit(&side_waiters, memory_order_relaxed) > 0 && mutex_contended(m))
-		mutex_unlock_charge(m);
+	if (atomic_load_explicit(&side_waiters, memory_order_relaxed) > 0 && mutex_contended(m)) {
+		int64_t d = side_charge(m);
+		if (d > 0)
+			mutex_event(d, SKIP_EVENT);
+	}
 	waitctx c;
 	wait_begin(&c, RT_WAIT_COND, cv, m, false);
 	int rc;

@@ -1,0 +1,240 @@
+"""The mutex and block profiles of libcprof (issue 6) on real programs
+(tests/runtime/sync/*.c, built with gcc, run under LD_PRELOAD).
+
+contend.c is the issue's test: eight threads share a mutex, slow_holder()
+holds it across a 200 us sleep, quick_taker() takes it briefly, and the
+program measures the truth itself (the waiting done while slow_holder held
+the lock; the takers' total wait in pthread_mutex_lock).  semantics.c checks
+that the interposed primitives behave exactly as libc's (same output bare
+and preloaded) and feeds every kind of blocking call to the block profile.
+
+The library is the one next to the cprof binary under test (CPROF_BIN), so
+the sanitizer pass runs these against build-san/libcprof.so with the ASan
+runtime preloaded first.  No timing is asserted: the profile's delays are
+compared with what the program measured in the same run.
+"""
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import ROOT, cprof_bin, have_go
+
+SRC = os.path.join(ROOT, "tests", "runtime", "sync")
+SANITIZER_REPORT = re.compile(r"ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer")
+
+
+def runtime_lib():
+    return os.path.join(os.path.dirname(os.path.abspath(cprof_bin())), "libcprof.so")
+
+
+def runtime_env(extra=None):
+    lib = runtime_lib()
+    assert os.path.exists(lib), f"{lib} is not built"
+    env = dict(os.environ, TZ="UTC")
+    preload = lib
+    if "build-san" in lib:
+        asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
+                              text=True).stdout.strip()
+        preload = f"{asan} {lib}"
+        env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0:exitcode=86"
+        env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:exitcode=87"
+    env["LD_PRELOAD"] = preload
+    for k in list(env):
+        if k.startswith("CPROF_"):
+            del env[k]
+    env.update(extra or {})
+    return env
+
+
+@pytest.fixture(scope="module")
+def progs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("rtsync")
+    out = {}
+    for name in ("contend", "semantics"):
+        exe = str(d / name)
+        r = subprocess.run(["gcc", "-O2", "-g", "-pthread", "-o", exe,
+                            os.path.join(SRC, name + ".c")], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        out[name] = exe
+    return out
+
+
+def run(args, extra, timeout=120):
+    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout,
+                       env=runtime_env(extra))
+    assert not SANITIZER_REPORT.search(p.stderr), p.stderr[-4000:]
+    assert p.returncode == 0, p.stderr[-3000:]
+    return p
+
+
+def cprof(*args):
+    r = subprocess.run([cprof_bin(), *args], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, TZ="UTC"))
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def cum_ns(profile, *extra):
+    """{function: cum nanoseconds} from cprof -top -unit=ns."""
+    rows = {}
+    for line in cprof("-top", "-unit=ns", "-nodecount=200", "-nodefraction=0", *extra, profile).splitlines():
+        m = re.match(r"\s*([\d.]+)(?:ns)?\s+[\d.]+%\s+[\d.]+%\s+([\d.]+)(?:ns)?\s+[\d.]+%\s+(.*)$", line)
+        if m:
+            rows[m.group(3).strip()] = float(m.group(2))
+    return rows
+
+
+def truth(stdout):
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", stdout)}
+
+
+def contend(progs, tmp_path, rounds=1000, **env):
+    mp = str(tmp_path / env.pop("mutex_name", "mutex.pb.gz"))
+    bp = str(tmp_path / "block.pb.gz")
+    e = {"CPROF_MUTEX_PROFILE": mp, "CPROF_BLOCK_PROFILE": bp}
+    e.update(env)
+    p = run([progs["contend"], str(rounds)], e)
+    return truth(p.stdout), mp, bp
+
+
+def test_mutex_profile_charges_the_slow_holder(progs, tmp_path):
+    t, mp, bp = contend(progs, tmp_path, CPROF_MUTEX_FRACTION="1", CPROF_BLOCK_RATE="1")
+    rows = cum_ns(mp)
+    slow, quick = rows.get("slow_holder", 0), rows.get("quick_taker", 0)
+    # the unlocker's stack is charged, the slow holder first
+    assert slow > quick, rows
+    assert rows.get("pthread_mutex_unlock", 0) >= slow, rows
+    # close to the truth the program measured (waiting while slow_holder held)
+    assert t["slow_ns"] > 0, t
+    assert 0.75 * t["slow_ns"] < slow < 1.25 * t["slow_ns"], (t, rows)
+    # the block profile shows the waiters: quick_taker in pthread_mutex_lock
+    b = cum_ns(bp)
+    assert 0.75 * t["waiters_ns"] < b.get("quick_taker", 0) < 1.25 * t["waiters_ns"], (t, b)
+    assert b.get("pthread_mutex_lock", 0) >= b["quick_taker"], b
+    traces = cprof("-traces", bp)
+    assert re.search(r"pthread_mutex_lock\n\s+quick_taker\n", traces), traces[:3000]
+
+
+def test_mutex_text_is_gos_format(progs, tmp_path):
+    t, mp, _ = contend(progs, tmp_path, CPROF_MUTEX_FRACTION="1", CPROF_BLOCK_RATE="0",
+                       mutex_name="mutex.txt")
+    text = open(mp).read()
+    lines = text.splitlines()
+    assert lines[0:3] == ["--- mutex:", "cycles/second=1000000000", "sampling period=1"], lines[:3]
+    m = re.match(r"(\d+) (\d+) @( 0x[0-9a-f]+)+$", lines[3])
+    assert m, lines[3]
+    # records sorted by delay: the slow holder's first
+    assert re.match(r"#\t0x[0-9a-f]+\tpthread_mutex_unlock\t", lines[4]), lines[4]
+    assert "\tslow_holder\t" in lines[5], text[:2000]
+    assert 0.75 * t["slow_ns"] < int(m.group(1)) < 1.25 * t["slow_ns"], (t, lines[3])
+    assert int(m.group(2)) > 0.5 * t["holds"], (t, lines[3])
+    # cprof's legacy parser reads it, with the same total
+    top = cprof("-top", "-unit=ns", mp)
+    tot = float(re.search(r"of ([\d.]+)ns total", top).group(1))
+    recs = sum(int(x) for x in re.findall(r"^(\d+) \d+ @", text, re.M))
+    assert abs(tot - recs) <= 1, (tot, recs)
+    if have_go():
+        go = subprocess.run(["go", "tool", "pprof", "-top", "-unit=ns", mp], capture_output=True,
+                            text=True, timeout=300, env=dict(os.environ, TZ="UTC"))
+        assert go.returncode == 0, go.stderr
+        assert go.stdout == top
+
+
+def test_block_text_is_gos_format(progs, tmp_path):
+    t, _, _ = contend(progs, tmp_path, rounds=300, CPROF_MUTEX_FRACTION="0",
+                      CPROF_BLOCK_RATE="1", CPROF_BLOCK_PROFILE=str(tmp_path / "block.txt"))
+    text = open(tmp_path / "block.txt").read()
+    assert text.startswith("--- contention:\ncycles/second=1000000000\n"), text[:200]
+    assert "sampling period" not in text
+    assert re.search(r"^\d+ \d+ @( 0x[0-9a-f]+)+\n#\t0x[0-9a-f]+\tpthread_mutex_lock\t.*\n"
+                     r"#\t0x[0-9a-f]+\tquick_taker\t", text, re.M), text[:2000]
+    cprof("-top", str(tmp_path / "block.txt"))
+
+
+def test_mutex_fraction_samples_and_scales(progs, tmp_path):
+    # 1 in 4 events recorded, scaled by 4 in the profile.proto
+    t, mp, _ = contend(progs, tmp_path, rounds=1000, CPROF_MUTEX_FRACTION="4",
+                       CPROF_BLOCK_RATE="0")
+    rows = cum_ns(mp)
+    assert 0.5 * t["slow_ns"] < rows.get("slow_holder", 0) < 1.6 * t["slow_ns"], (t, rows)
+    raw = cprof("-raw", mp)
+    counts = [int(m) for m in re.findall(r"^\s+(\d+)\s+\d+:", raw.split("Samples:", 1)[1], re.M)]
+    assert counts and all(c % 4 == 0 for c in counts), raw[:2000]
+
+
+def test_block_rate_samples_and_unbiases(progs, tmp_path):
+    # rate 1 ms: the ~100-200 us waits are sampled with probability d/rate
+    # and counted rate/d times (Go's unbiasing), so the total stays right
+    t, _, bp = contend(progs, tmp_path, rounds=1000, CPROF_MUTEX_FRACTION="0",
+                       CPROF_BLOCK_RATE="1000000")
+    b = cum_ns(bp)
+    assert 0.5 * t["waiters_ns"] < b.get("quick_taker", 0) < 1.6 * t["waiters_ns"], (t, b)
+
+
+def test_off_means_empty(progs, tmp_path):
+    _, mp, bp = contend(progs, tmp_path, rounds=200, CPROF_MUTEX_FRACTION="0",
+                        CPROF_BLOCK_RATE="0")
+    for prof in (mp, bp):
+        raw = cprof("-raw", prof)
+        assert "contentions/count delay/nanoseconds" in raw, raw[:500]
+        assert "PeriodType: contentions count" in raw, raw[:500]
+        assert not re.search(r"^\s+\d+\s+\d+:", raw.split("Samples:", 1)[1], re.M), raw[:2000]
+
+
+def test_defaults_are_on(progs, tmp_path):
+    # no CPROF_MUTEX_FRACTION / CPROF_BLOCK_RATE: both profiles are on (1 in
+    # 10 contended unlocks; one event per 10 ms blocked)
+    t, mp, bp = contend(progs, tmp_path, rounds=1000, mutex_name="mutex.txt")
+    text = open(mp).read()
+    assert "sampling period=10\n" in text, text[:300]
+    assert "\tslow_holder\t" in text, text[:2000]
+    assert cum_ns(bp).get("quick_taker", 0) > 0
+
+
+def test_bad_environment_is_reported_and_ignored(progs, tmp_path):
+    p = subprocess.run([progs["contend"], "50"], capture_output=True, text=True, timeout=120,
+                       env=runtime_env({"CPROF_MUTEX_FRACTION": "lots",
+                                        "CPROF_BLOCK_RATE": "-3"}))
+    assert p.returncode == 0
+    assert "ignoring CPROF_MUTEX_FRACTION=lots" in p.stderr, p.stderr
+    assert "ignoring CPROF_BLOCK_RATE=-3" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("env", [{}, {"CPROF_MUTEX_FRACTION": "1", "CPROF_BLOCK_RATE": "1"}])
+def test_primitives_behave_as_libcs(progs, tmp_path, env):
+    bare = subprocess.run([progs["semantics"]], capture_output=True, text=True, timeout=120)
+    assert bare.returncode == 0, bare.stderr
+    e = dict(env, CPROF_BLOCK_PROFILE=str(tmp_path / "b.pb.gz"),
+             CPROF_MUTEX_PROFILE=str(tmp_path / "m.pb.gz"))
+    under = run([progs["semantics"]], e)
+    assert under.stdout == bare.stdout
+    if env:
+        # every interposed blocking call feeds the block profile
+        rows = cum_ns(str(tmp_path / "b.pb.gz"))
+        for fn in ("pthread_cond_wait", "pthread_cond_timedwait", "pthread_cond_clockwait",
+                   "sem_wait", "sem_timedwait", "sem_clockwait", "pthread_join",
+                   "pthread_timedjoin_np", "pthread_clockjoin_np", "pthread_barrier_wait",
+                   "pthread_mutex_timedlock", "pthread_mutex_clocklock",
+                   "pthread_rwlock_timedwrlock", "pthread_rwlock_clockwrlock"):
+            assert rows.get(fn, 0) > 0, (fn, rows)
+        # producers and consumers contend: the mutex profile charges unlocks
+        # and condition waits (which release the mutex inside libc)
+        m = cum_ns(str(tmp_path / "m.pb.gz"))
+        assert m.get("pthread_mutex_unlock", 0) > 0, m
+
+
+@pytest.mark.skipif(not have_go(), reason="go tool pprof is not installed")
+@pytest.mark.parametrize("which", ["mutex", "block"])
+def test_go_pprof_reads_them_the_same(progs, tmp_path, which):
+    _, mp, bp = contend(progs, tmp_path, rounds=200, CPROF_MUTEX_FRACTION="2",
+                        CPROF_BLOCK_RATE="1")
+    prof = mp if which == "mutex" else bp
+    for fmt in ("-top", "-traces"):
+        ours = cprof(fmt, prof)
+        go = subprocess.run(["go", "tool", "pprof", fmt, prof], capture_output=True, text=True,
+                            timeout=300, env=dict(os.environ, TZ="UTC"))
+        assert go.returncode == 0, go.stderr
+        assert go.stdout == ours, fmt
