@@ -2,7 +2,8 @@
  * record.c - `cprof record`: run a command under the runtime (libcprof.so)
  * and say where its CPU profile went.
  *
- *   cprof record [-o FILE] [--hz N] [--follow-fork] -- CMD ARGS...
+ *   cprof record [-o FILE] [--hz N] [--follow-fork] [--heap[=HFILE]]
+ *                [--allocs[=AFILE]] -- CMD ARGS...
  *
  * The command runs with LD_PRELOAD naming libcprof.so (found next to the
  * cprof binary, else in ../lib of it, the install layout; CPROF_LIBRARY
@@ -18,6 +19,14 @@
  *                         to FILE.PID (src/runtime/follow.c).
  * The variables are set in the child between fork and exec, so cprof's own
  * environment is untouched.
+ *
+ * --heap / --allocs (issue 5) also ask for the heap / allocs profile at
+ * exit (CPROF_HEAP_PROFILE / CPROF_ALLOCS_PROFILE, with CPROF_HEAP_PID so
+ * only the command's own process writes them; default files heap.pb.gz
+ * and allocs.pb.gz).  The malloc hooks only see the program's malloc if
+ * libcprof.so comes before any other allocator in the search order, so
+ * with these flags libcprof.so goes first in LD_PRELOAD, after any
+ * sanitizer runtime (which must stay first).
  *
  * While the command runs, cprof ignores SIGINT and SIGQUIT as system(3)
  * does: a ^C reaches the command, whose runtime writes the profile on the
@@ -40,14 +49,17 @@
 
 static void record_usage(FILE *f)
 {
-	fputs("usage: cprof record [-o FILE] [--hz N] [--follow-fork] -- CMD ARGS...\n"
+	fputs("usage: cprof record [-o FILE] [--hz N] [--follow-fork] [--heap[=FILE]] [--allocs[=FILE]] -- CMD ARGS...\n"
 	      "\n"
 	      "Runs CMD under the cprof runtime (LD_PRELOAD=libcprof.so), which samples\n"
 	      "the CPU use of every thread and writes a profile when CMD exits.\n"
 	      "\n"
 	      "    -o FILE          where the profile goes (default cpu.pb.gz)\n"
 	      "    --hz N           samples per CPU-second (1..10000; default 100)\n"
-	      "    --follow-fork    profile the processes CMD starts too, each to FILE.PID\n",
+	      "    --follow-fork    profile the processes CMD starts too, each to FILE.PID\n"
+	      "    --heap[=FILE]    also write CMD's heap profile at exit (default heap.pb.gz)\n"
+	      "    --allocs[=FILE]  also write CMD's allocs profile at exit (default allocs.pb.gz)\n"
+	      "                     (sampling rate: CPROF_HEAP_RATE, default 524288 bytes)\n",
 	      f);
 }
 
@@ -119,17 +131,68 @@ static int parse_hz(const char *s)
 }
 
 /* The child: set the runtime's environment and exec CMD; never returns. */
-static _Noreturn void run_child(char **cmd, const char *lib, const char *file, int hz, bool follow)
+/* issue 5: a sanitizer runtime, which must stay first in LD_PRELOAD */
+static bool is_sanitizer(const char *w, size_t n)
 {
-	char buf[PATH_MAX * 2 + 2];
-	const char *old = getenv("LD_PRELOAD");
-	if (old && *old)
-		snprintf(buf, sizeof buf, "%s %s", old, lib);
-	else
-		snprintf(buf, sizeof buf, "%s", lib);
+	static const char *const names[] = { "libasan", "libtsan", "libmsan", "liblsan",
+					     "libubsan", "libhwasan", "libclang_rt" };
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		for (size_t k = 0; k + strlen(names[i]) <= n; k++)
+			if (strncmp(w + k, names[i], strlen(names[i])) == 0)
+				return true;
+	return false;
+}
+
+/* LD_PRELOAD with lib inserted: last, or (heap) first after sanitizers. */
+static void preload_value(char *buf, size_t n, const char *old, const char *lib, bool first)
+{
+	if (!old || !*old) {
+		snprintf(buf, n, "%s", lib);
+		return;
+	}
+	if (!first) {
+		snprintf(buf, n, "%s %s", old, lib);
+		return;
+	}
+	size_t len = 0;
+	bool placed = false;
+	buf[0] = 0;
+	for (const char *p = old; *p;) {
+		size_t w = strcspn(p, " :");
+		if (w > 0) {
+			if (!placed && !is_sanitizer(p, w)) {
+				len += (size_t)snprintf(buf + len, len < n ? n - len : 0, "%s%s", len ? " " : "", lib);
+				placed = true;
+			}
+			len += (size_t)snprintf(buf + len, len < n ? n - len : 0, "%s%.*s", len ? " " : "", (int)w, p);
+		}
+		p += w;
+		if (*p)
+			p++;
+	}
+	if (!placed)
+		snprintf(buf + len, len < n ? n - len : 0, "%s%s", len ? " " : "", lib);
+}
+
+static _Noreturn void run_child(char **cmd, const char *lib, const char *file, int hz, bool follow,
+				const char *heap, const char *allocs)
+{
+	char buf[PATH_MAX * 4 + 2];
+	preload_value(buf, sizeof buf, getenv("LD_PRELOAD"), lib, heap || allocs);
 	char num[32];
 	if (setenv("LD_PRELOAD", buf, 1) != 0 || setenv("CPROF_CPU_PROFILE", file, 1) != 0)
 		goto fail;
+	unsetenv("CPROF_HEAP_PROFILE_PID");
+	unsetenv("CPROF_HEAP_PID");
+	unsetenv("CPROF_HEAP_PROFILE");
+	unsetenv("CPROF_ALLOCS_PROFILE");
+	if (heap || allocs) {
+		snprintf(num, sizeof num, "%ld", (long)getpid());
+		if (setenv("CPROF_HEAP_PID", num, 1) != 0 ||
+		    (heap && setenv("CPROF_HEAP_PROFILE", heap, 1) != 0) ||
+		    (allocs && setenv("CPROF_ALLOCS_PROFILE", allocs, 1) != 0))
+			goto fail;
+	}
 	/* the runtime's own marker of which process owns FILE, when cprof
 	 * itself runs under a profiled process: not ours */
 	unsetenv("CPROF_CPU_PROFILE_PID");
@@ -192,9 +255,20 @@ static int report_followed(const char *file, time_t since)
 	return found;
 }
 
+/* issue 5: say where a heap/allocs profile went */
+static void report_heap(const char *what, const char *file, bool launched)
+{
+	struct stat st;
+	if (stat(file, &st) == 0 && st.st_size > 0)
+		fprintf(stderr, "cprof: %s profile written to %s; read it with: cprof -top %s\n", what, file, file);
+	else if (launched)
+		fprintf(stderr, "cprof: no %s profile was written to %s\n", what, file);
+}
+
 int cli_record(int argc, char **argv)
 {
 	const char *out = "cpu.pb.gz";
+	const char *heap_out = NULL, *allocs_out = NULL;
 	int hz = 0;
 	bool follow = false;
 	int i = 2;
@@ -226,19 +300,42 @@ int cli_record(int argc, char **argv)
 			hz = parse_hz(a + 5);
 		} else if (strcmp(a, "--follow-fork") == 0 || strcmp(a, "-follow-fork") == 0) {
 			follow = true;
+		} else if (strcmp(a, "--heap") == 0 || strcmp(a, "-heap") == 0) {
+			heap_out = "heap.pb.gz";
+		} else if (strncmp(a, "--heap=", 7) == 0) {
+			heap_out = a + 7;
+		} else if (strcmp(a, "--allocs") == 0 || strcmp(a, "-allocs") == 0) {
+			allocs_out = "allocs.pb.gz";
+		} else if (strncmp(a, "--allocs=", 9) == 0) {
+			allocs_out = a + 9;
 		} else {
 			cli_die("record: unknown option %s (see 'cprof record --help')", a);
 		}
 	}
 	if (i >= argc)
-		cli_die("record: no command given (usage: cprof record [-o FILE] [--hz N] [--follow-fork] -- CMD ARGS...)");
+		cli_die("record: no command given (usage: cprof record [-o FILE] [--hz N] [--follow-fork] [--heap[=FILE]] [--allocs[=FILE]] -- CMD ARGS...)");
 	if (!*out)
 		cli_die("record: -o: empty file name");
 	char **cmd = argv + i;
 
-	char lib[PATH_MAX], file[PATH_MAX];
+	char lib[PATH_MAX], file[PATH_MAX], hfile[PATH_MAX], afile[PATH_MAX];
 	find_library(lib, sizeof lib);
 	absolute(out, file, sizeof file);
+	if (heap_out && !*heap_out)
+		cli_die("record: --heap=: empty file name");
+	if (allocs_out && !*allocs_out)
+		cli_die("record: --allocs=: empty file name");
+	if (heap_out)
+		absolute(heap_out, hfile, sizeof hfile);
+	if (allocs_out)
+		absolute(allocs_out, afile, sizeof afile);
+	if ((heap_out && (strcmp(hfile, file) == 0 || (allocs_out && strcmp(hfile, afile) == 0))) ||
+	    (allocs_out && strcmp(afile, file) == 0))
+		cli_die("record: the CPU, heap and allocs profiles need different files");
+	if (heap_out && unlink(hfile) != 0 && errno != ENOENT)
+		cli_die("record: %s: %s", hfile, strerror(errno));
+	if (allocs_out && unlink(afile) != 0 && errno != ENOENT)
+		cli_die("record: %s: %s", afile, strerror(errno));
 	if (strchr(lib, ' ') || strchr(lib, ':'))
 		cli_die("record: %s: LD_PRELOAD cannot name a path with a space or colon", lib);
 
@@ -258,7 +355,7 @@ int cli_record(int argc, char **argv)
 	if (pid == 0) {
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGQUIT, &old_quit, NULL);
-		run_child(cmd, lib, file, hz, follow);
+		run_child(cmd, lib, file, hz, follow, heap_out ? hfile : NULL, allocs_out ? afile : NULL);
 	}
 	int status;
 	while (waitpid(pid, &status, 0) < 0) {
@@ -279,6 +376,10 @@ int cli_record(int argc, char **argv)
 		else if (launched)
 			fprintf(stderr, "cprof: no profile was written to %s\n", file);
 	}
+	if (heap_out)
+		report_heap("heap", hfile, launched);
+	if (allocs_out)
+		report_heap("allocs", afile, launched);
 
 	if (WIFSIGNALED(status)) {
 		int sig = WTERMSIG(status);
