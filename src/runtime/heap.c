@@ -14,7 +14,9 @@
  * text ("heap profile: ... @ heap/2*rate", unscaled, records sorted by
  * in-use bytes, Go's "#\t" frame lines) followed by "# " lines with the
  * sampler's own figures, glibc's mallinfo2 and the process's RSS, where
- * Go prints its MemStats.
+ * Go prints its MemStats, and the process's mappings ("--- Memory map:
+ * ---", /proc/self/maps as gperftools writes them) so pprof can
+ * symbolize the addresses.
  *
  * Reading the buckets is lock-free: counts are read with relaxed loads
  * while the program allocates, so a profile is a consistent-enough
@@ -304,6 +306,16 @@ int rt_heap_render(bool allocs, int debug, rt_buf *out)
 		rt_buf_printf(out, "\n");
 	}
 	text_stats(out);
+	/* the mappings, as gperftools writes them: pprof symbolizes the
+	 * addresses with them */
+	rt_buf_printf(out, "\n--- Memory map: ---\n");
+	FILE *f = fopen("/proc/self/maps", "re");
+	if (f) {
+		char line[4096 + 128];
+		while (fgets(line, sizeof line, f))
+			rt_buf_add(out, line, strlen(line));
+		fclose(f);
+	}
 	free(order);
 	cprof_profile_free(p);
 	if (out->oom) {

@@ -6,8 +6,14 @@
  * The retained blocks are still live at exit, when CPROF_HEAP_PROFILE is
  * written.
  *
- *   accuracy [CHURN_MIB]
+ *   accuracy [CHURN_MIB [TEXT_FILE]]
+ *
+ * With TEXT_FILE, the heap profile's debug=1 text is also written there
+ * through the API (found with dlsym, so the program runs bare too).
  */
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,5 +58,13 @@ int main(int argc, char **argv)
 	keep_large();
 	churn(mib);
 	printf("kept %zu blocks\n", nkeep);
+	if (argc > 2) {
+		int (*w)(int, int) = (int (*)(int, int))dlsym(RTLD_DEFAULT, "cprof_heap_write");
+		int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (w && fd >= 0 && w(fd, 1) != 0)
+			return 3;
+		if (fd >= 0)
+			close(fd);
+	}
 	return 0;
 }
