@@ -329,7 +329,7 @@ static enum MHD_Result serve_flame(struct MHD_Connection *c, ui *u, cprof_ropts 
 	}
 	const char *wp = arg(c, "w");
 	double px = wp ? strtod(wp, NULL) : 1200;
-	if (!(px >= 100 && px <= 100000))
+	if (!(px >= 10 && px <= 100000))
 		px = 1200;
 	double minfrac = 0.25 / px;
 	char *out = NULL;

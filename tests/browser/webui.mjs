@@ -88,8 +88,10 @@ async function canvasBox() {
 
 // the flame graph's row `row` from the root (0 = root), x fraction fx
 async function frameAt(row, fx) {
-	const b = await canvasBox();
 	const inverted = (await page.textContent(".cpfg-bar button:nth-of-type(2)")) === "Flame";
+	// a tall graph: bring the row into the viewport first
+	await page.$eval("#flamegraph canvas", (c, inv) => c.scrollIntoView({ block: inv ? "start" : "end" }), inverted);
+	const b = await canvasBox();
 	const y = inverted ? b.y + row * 18 + 9 : b.y + b.height - row * 18 - 9;
 	return { x: b.x + b.width * fx, y };
 }

@@ -1,0 +1,220 @@
+"""The web UI (issue 8): `cprof -http=HOST:PORT -no_browser ...` started on a
+free port, driven in Debian's Chromium by tests/browser/webui.mjs
+(playwright-core) as a person would use it: every view on corpus profiles
+and on a real C program's profile, zoom, search, sample types, refine,
+diff, download, keyboard, light and dark themes.  Screenshots are kept in
+<build dir>/artifacts/webui/.  Under the sanitizer build (CPROF_BIN in
+build-san*) only the smoke suite runs: the flame graph and top views.
+Also the command's errors: a bad -http value, a port in use."""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from conftest import GOLDEN, ROOT, cprof_bin
+
+BROWSER_DIR = os.path.join(ROOT, "tests", "browser")
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SANITIZED = "build-san" in cprof_bin()
+ARTIFACTS = os.path.join(os.path.dirname(cprof_bin()), "artifacts", "webui")
+
+
+def browser_missing():
+    if not shutil.which("node"):
+        return "node is not installed (setup.sh installs it)"
+    if not os.path.exists(CHROMIUM):
+        return f"no Chromium at {CHROMIUM} (setup.sh installs Debian's chromium)"
+    if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):
+        return "tests/browser/node_modules lacks playwright-core (run: cd tests/browser && npm ci)"
+    return None
+
+
+needs_browser = pytest.mark.skipif(browser_missing() is not None, reason=str(browser_missing()))
+
+
+class Server:
+    def __init__(self, *args, env=None):
+        e = dict(os.environ, TZ="UTC")
+        e.update(env or {})
+        self.proc = subprocess.Popen([cprof_bin(), *args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env=e)
+        line = self.proc.stdout.readline()  # blocks until served or exited
+        m = re.match(r"Serving web UI on (http://\S+)", line)
+        if not m:
+            err = self.proc.stderr.read()
+            self.proc.wait(timeout=30)
+            raise AssertionError(f"no URL: {line!r} {err!r}")
+        self.url = m.group(1)
+
+    def get(self, path):
+        with urllib.request.urlopen(self.url + path, timeout=120) as r:
+            return r.read()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=60)
+        assert rc == 0, f"server exited {rc}: {self.proc.stderr.read()}"
+
+
+@pytest.fixture
+def server():
+    started = []
+
+    def start(*args, env=None):
+        s = Server(*args, env=env)
+        started.append(s)
+        return s
+    yield start
+    for s in started:
+        s.stop()
+
+
+def run_suite(suite, url, **extra):
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    args = ["node", os.path.join(BROWSER_DIR, "webui.mjs"), suite, url, ARTIFACTS]
+    args += [f"{k}={v}" for k, v in extra.items()]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=BROWSER_DIR)
+    sys.stdout.write(r.stdout)
+    fails = [l for l in r.stdout.splitlines() if l.startswith("FAIL")]
+    assert r.returncode == 0 and not fails, "\n".join(fails) or r.stderr[-2000:]
+    assert "ok " in r.stdout
+
+
+def flame_share(srv, query):
+    d = json.loads(srv.get("/ui/data/flame?" + query))
+    return "%.2f" % (100.0 * d["nodes"][2] / d["total"])
+
+
+@needs_browser
+def test_corpus_views(server):
+    s = server("-http=127.0.0.1:0", "-no_browser", os.path.join(GOLDEN, "cpu.pb.gz"))
+    if SANITIZED:
+        run_suite("smoke", s.url, title="cpu", search="sha256")
+        return
+    # the search's share, from the server's focused flame tree (not the page)
+    run_suite("corpus", s.url, title="cpu", search="sha256", searchPct=flame_share(s, "f=sha256"),
+              topName="crypto/sha256.block", sandwich="runtime.mallocgc")
+
+
+@needs_browser
+@pytest.mark.skipif(SANITIZED, reason="smoke subset only under the sanitizer build")
+def test_sample_type_and_granularity(server, cprof):
+    heap = os.path.join(GOLDEN, "heap.pb.gz")
+    top = cprof("-top", "-sample_index=alloc_space", heap).stdout
+    total = re.search(r"of (\S+) total", top).group(1)
+    s = server("-http=127.0.0.1:0", "-no_browser", heap)
+    run_suite("heap", s.url, allocTotal=total)
+
+
+@needs_browser
+@pytest.mark.skipif(SANITIZED, reason="smoke subset only under the sanitizer build")
+def test_diff_flame_graph(server, cprof, tmp_path):
+    cpu = os.path.join(GOLDEN, "cpu.pb.gz")
+    base = str(tmp_path / "base.pb.gz")
+    r = cprof("-proto", "-focus=sort", "-output=" + base, cpu)
+    assert r.returncode == 0, r.stderr
+    s = server("-http=127.0.0.1:0", "-no_browser", "-diff_base=" + base, cpu)
+    meta = json.loads(s.get("/ui/data/meta"))
+    assert meta["hasBase"] and meta["diffBase"]
+    # the base tree is served on its own
+    b = json.loads(s.get("/ui/data/flame?which=base"))
+    assert b["total"] < json.loads(s.get("/ui/data/flame"))["total"]
+    run_suite("diff", s.url)
+
+
+@pytest.fixture(scope="module")
+def c_profile(tmp_path_factory):
+    """A real C program (tests/e2e/programs/hot.c) profiled by cprof record."""
+    d = tmp_path_factory.mktemp("webui-c")
+    exe = str(d / "hot")
+    subprocess.run(["cc", "-O2", "-g", "-fno-omit-frame-pointer", "-o", exe,
+                    os.path.join(ROOT, "tests", "e2e", "programs", "hot.c")], check=True)
+    prof = str(d / "hot.pb.gz")
+    env = dict(os.environ)
+    env["LD_PRELOAD"] = " ".join(p for p in env.get("LD_PRELOAD", "").split() if "libcprof" not in p)
+    r = subprocess.run([cprof_bin(), "record", "-o", prof, "--", exe, "1"], capture_output=True,
+                       text=True, env=env, timeout=120)
+    assert r.returncode == 0 and os.path.exists(prof), r.stderr
+    return exe, prof
+
+
+@needs_browser
+@pytest.mark.skipif(SANITIZED, reason="smoke subset only under the sanitizer build")
+def test_c_program_views(server, c_profile):
+    exe, prof = c_profile
+    s = server("-http=127.0.0.1:0", "-no_browser", "-source_path=" + os.path.join(ROOT, "tests", "e2e", "programs"),
+               exe, prof)
+    run_suite("cprog", s.url, title="cpu", search="hot_loop", searchPct=flame_share(s, "f=hot_loop"))
+
+
+def test_endpoints_without_browser(server, cprof, tmp_path):
+    """The data API alone: zoomed and pruned flame JSON, top text, download."""
+    cpu = os.path.join(GOLDEN, "cpu.pb.gz")
+    s = server("-http=127.0.0.1:0", "-no_browser", cpu)
+    full = json.loads(s.get("/ui/data/flame?w=100000"))
+    narrow = json.loads(s.get("/ui/data/flame?w=10"))
+    assert len(narrow["nodes"]) < len(full["nodes"]), "no pruning at a narrow width"
+    assert narrow["nodes"][2] == full["nodes"][2] == full["total"]
+    assert narrow["pruned"]["boxes"] > 0
+    # zoom: the chain from the root, then the zoomed node's subtree
+    z = json.loads(s.get("/ui/data/flame?zoom=main.main.func1%0Amain.hashLoop"))
+    assert z["zoom"] == ["main.main.func1", "main.hashLoop"] and z["focus"] == 2
+    names = z["names"]
+    assert [names[z["nodes"][4 * i]] for i in (1, 2)] == ["main.main.func1", "main.hashLoop"]
+    top = cprof("-top", "-nodecount=500", cpu).stdout
+    assert s.get("/ui/data/top").decode() == top
+    dl = tmp_path / "dl.pb.gz"
+    dl.write_bytes(s.get("/ui/download?f=sort"))
+
+    def rows(*args):
+        out = cprof("-top", "-nodefraction=0", "-unit=ms", *args).stdout.split("cum%\n", 1)[1]
+        return [(l.split()[0], l.split()[3], l.split(None, 5)[5]) for l in out.splitlines()]
+    want = rows("-focus=sort", cpu)
+    assert len(want) > 5 and rows(str(dl)) == want
+    assert s.get("/").startswith(b"<!DOCTYPE html>")  # redirected to /ui/
+    with pytest.raises(urllib.error.HTTPError) as e:
+        s.get("/ui/data/top?f=(")
+    assert e.value.code == 400 and b"missing closing )" in e.value.read()
+
+
+@pytest.mark.parametrize("value, msg", [
+    ("nonsense", "-http: invalid address"),
+    ("localhost:99999", "-http: invalid port"),
+    ("localhost:12ab", "-http: invalid port"),
+])
+def test_bad_http_value(cprof, value, msg):
+    r = cprof("-http=" + value, os.path.join(GOLDEN, "cpu.pb.gz"))
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and msg in r.stderr, r.stderr
+
+
+def test_port_in_use(cprof):
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        sk.listen(1)
+        port = sk.getsockname()[1]
+        r = cprof(f"-http=127.0.0.1:{port}", "-no_browser", os.path.join(GOLDEN, "cpu.pb.gz"))
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "already in use" in r.stderr, r.stderr
+
+
+def test_opens_browser(server, tmp_path):
+    """Without -no_browser, $BROWSER gets the page's URL."""
+    got = tmp_path / "url"
+    fake = tmp_path / "browser.sh"
+    fake.write_text(f"#!/bin/sh\necho \"$1\" > {got}.tmp && mv {got}.tmp {got}\n")
+    fake.chmod(0o755)
+    s = server("-http=127.0.0.1:0", os.path.join(GOLDEN, "cpu.pb.gz"), env={"BROWSER": str(fake)})
+    for _ in range(200):
+        if got.exists():
+            break
+        time.sleep(0.05)
+    assert got.read_text().strip() == s.url + "/ui/"
