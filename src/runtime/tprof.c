@@ -741,11 +741,26 @@ static int build_snapshot(const rt_snapshot *s, built *out)
 	return rc;
 }
 
-/* Go's labelMap.String: {"k":"v", ...}, sorted. */
+static int cmp_label_key(const void *a, const void *b, void *ctx)
+{
+	const cprof_profile *p = ctx;
+	const cprof_label *x = a, *y = b;
+	return strcmp(cprof_s(p, x->key), cprof_s(p, y->key));
+}
+
+/* Go's labelMap.String: {"k":"v", ...}, sorted by key. */
 static void print_labels(rt_buf *o, const cprof_profile *p, uint32_t ls)
 {
 	size_t n = cprof_lset_len(p, ls);
-	const cprof_label *l = cprof_lset(p, ls);
+	cprof_label small[16];
+	cprof_label *l = n <= 16 ? small : malloc(n * sizeof *l);
+	if (!l) {
+		o->oom = true;
+		return;
+	}
+	if (n)
+		memcpy(l, cprof_lset(p, ls), n * sizeof *l);
+	qsort_r(l, n, sizeof *l, cmp_label_key, (void *)p);
 	rt_buf_printf(o, "{");
 	for (size_t i = 0; i < n; i++) {
 		rt_buf_printf(o, "%s\"", i ? ", " : "");
@@ -763,6 +778,8 @@ static void print_labels(rt_buf *o, const cprof_profile *p, uint32_t ls)
 		}
 	}
 	rt_buf_printf(o, "}");
+	if (l != small)
+		free(l);
 }
 
 static int cmp_count_desc(const void *a, const void *b, void *ctx)

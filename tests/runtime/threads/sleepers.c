@@ -10,6 +10,12 @@
  *   sleepers N OUTDIR   N snapshots (debug=D, CPROF_TEST_DEBUG, default 2),
  *                       then OUTDIR/threads.{pb.gz,txt,dump}; prints
  *                       "snapshots N ok" or the first failure (exit 4)
+ *
+ * Built with -DDIRECT (linked with libcprof.a, -rdynamic), the N snapshots
+ * are the runtime's own (rt_snapshot_take: the same /proc reads, unwinding
+ * and signals, without symbolizing, which costs ~100 ms per snapshot) and
+ * each stack is checked with dladdr.  The spinner carries labels
+ * (cprof_labels_push), which only a thread answering the signal reports.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -18,6 +24,8 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +47,7 @@ static void fail(const char *what, int rc)
 	_exit(3);
 }
 
-__attribute__((noinline)) static void in_sem_wait(void)
+__attribute__((noinline)) void in_sem_wait(void)
 {
 	for (;;) {
 		int rc = sem_wait(&sem);
@@ -49,7 +57,7 @@ __attribute__((noinline)) static void in_sem_wait(void)
 	}
 }
 
-__attribute__((noinline)) static void in_nanosleep(void)
+__attribute__((noinline)) void in_nanosleep(void)
 {
 	for (;;) {
 		struct timespec ts = { 3600, 0 };
@@ -59,21 +67,21 @@ __attribute__((noinline)) static void in_nanosleep(void)
 	}
 }
 
-__attribute__((noinline)) static void in_read(void)
+__attribute__((noinline)) void in_read(void)
 {
 	char c;
 	ssize_t n = read(pfd[0], &c, 1);
 	fail("read", (int)n);
 }
 
-__attribute__((noinline)) static void in_epoll_wait(void)
+__attribute__((noinline)) void in_epoll_wait(void)
 {
 	struct epoll_event ev;
 	int n = epoll_wait(epfd, &ev, 1, -1);
 	fail("epoll_wait", n);
 }
 
-__attribute__((noinline)) static void in_cond_wait(void)
+__attribute__((noinline)) void in_cond_wait(void)
 {
 	pthread_mutex_lock(&mu);
 	while (!cond_flag) {
@@ -86,7 +94,7 @@ __attribute__((noinline)) static void in_cond_wait(void)
 }
 
 static volatile unsigned long sink;
-__attribute__((noinline)) static void in_spin(void)
+__attribute__((noinline)) void in_spin(void)
 {
 	unsigned long x = 1;
 	while (!atomic_load_explicit(&spin_stop, memory_order_relaxed)) {
@@ -111,14 +119,60 @@ static const struct job jobs[] = {
 };
 #define NJOBS (sizeof jobs / sizeof jobs[0])
 
+typedef struct { void *prev; uint32_t cur; } scope_t;   /* cprof_labels_scope */
+
 static void *start(void *arg)
 {
 	const struct job *j = arg;
 	pthread_setname_np(pthread_self(), j->name);
+	if (j->fn == in_spin) {
+		int (*push)(const char *const *, size_t, unsigned, void *) =
+			(int (*)(const char *const *, size_t, unsigned, void *))dlsym(RTLD_DEFAULT,
+										"cprof_labels_push");
+		static const char *const kv[] = { "role", "spin" };
+		static char scope[64];
+		if (push)
+			push(kv, 1, 0, scope);
+	}
 	ready++;
 	j->fn();
 	return NULL;
 }
+
+#ifdef DIRECT
+#include "tprof.h"
+/* Every job's thread is in the snapshot with its function on its stack. */
+static int check_direct(int k)
+{
+	rt_snapshot s;
+	int rc = rt_snapshot_take(&s);
+	if (rc != 0) {
+		printf("snapshot %d failed: %d\n", k, rc);
+		return -1;
+	}
+	for (size_t i = 0; i < NJOBS; i++) {
+		const rt_tsnap *t = NULL;
+		for (size_t m = 0; m < s.n; m++)
+			if (strcmp(s.t[m].name, jobs[i].name) == 0)
+				t = &s.t[m];
+		bool found = false;
+		for (int f = 0; t && f < t->npcs && !found; f++) {
+			Dl_info di;
+			found = dladdr((void *)t->pcs[f], &di) && di.dli_sname &&
+				strcmp(di.dli_sname, jobs[i].fname) == 0;
+		}
+		if (!found) {
+			printf("snapshot %d: thread %s %s (state %s, %d frames, how %d)\n", k,
+			       jobs[i].name, t ? "not in its function" : "missing",
+			       t ? t->state : "-", t ? t->npcs : 0, t ? t->how : -1);
+			rt_snapshot_free(&s);
+			return -1;
+		}
+	}
+	rt_snapshot_free(&s);
+	return 0;
+}
+#endif
 
 /* The block of thread `name` in a debug=2 dump, checked for fname. */
 static int check_dump(const char *text, const struct job *j)
@@ -165,6 +219,11 @@ int main(int argc, char **argv)
 
 	int mfd = memfd_create("snap", 0);
 	for (int k = 0; k < n; k++) {
+#ifdef DIRECT
+		if (check_direct(k) < 0)
+			return 4;
+		continue;
+#endif
 		ftruncate(mfd, 0);
 		lseek(mfd, 0, SEEK_SET);
 		int rc = tw(mfd, debug);
