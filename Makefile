@@ -162,9 +162,11 @@ fuzz: $(FUZZ_BIN)
 test: all
 	@MAKE="$(MAKE)" tests/run.sh
 
-# The README's main job: a report on a profile shipped in the repository.
+# The README's main job (issue 8): build the demo service (examples/), run it
+# under the runtime and serve its CPU, heap, mutex and thread profiles in the
+# web UI, printing the URLs (Ctrl-C stops; NO_BROWSER=1 opens no browser).
 demo: all
-	$(B)/cprof -top -nodecount=15 tests/golden/go/cpu.pb.gz
+	BUILD=$(B) examples/demo.sh
 
 # ---- benchmarks, install ------------------------------------------------------
 

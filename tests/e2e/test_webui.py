@@ -218,3 +218,36 @@ def test_opens_browser(server, tmp_path):
             break
         time.sleep(0.05)
     assert got.read_text().strip() == s.url + "/ui/"
+
+
+@pytest.mark.skipif(SANITIZED, reason="the demo preloads the plain build's runtime")
+def test_demo_script_serves_each_profile(tmp_path):
+    """examples/demo.sh (make demo): the demo service's profiles, each served
+    with its shape's function in it."""
+    build = os.path.dirname(cprof_bin())
+    if not os.path.exists(os.path.join(build, "libcprof.so")):
+        pytest.skip("no libcprof.so in " + build)
+    out, err = tmp_path / "out", tmp_path / "err"
+    env = dict(os.environ, NO_BROWSER="1", BUILD=os.path.relpath(build, ROOT))
+    env["LD_PRELOAD"] = ""
+    with open(out, "w") as o, open(err, "w") as e:
+        p = subprocess.Popen([os.path.join(ROOT, "examples", "demo.sh"), "1"], stdout=o, stderr=e,
+                             env=env, cwd=ROOT, start_new_session=True)
+    try:
+        for _ in range(1200):
+            if "demo.sh: serving" in err.read_text() or p.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert "demo.sh: serving" in err.read_text(), err.read_text()
+        urls = dict(l.split() for l in out.read_text().splitlines())
+        assert "cpu" in urls, out.read_text()
+        shapes = {"cpu": "validate_email", "heap": "format_record", "mutex": "cache_refresh",
+                  "threads": "watch_subscription"}
+        for kind, url in urls.items():
+            q = "&si=alloc_space" if kind == "heap" else ""
+            with urllib.request.urlopen(url + "data/flame?w=100000" + q, timeout=60) as r:
+                d = json.loads(r.read())
+            assert shapes[kind] in d["names"], (kind, d["names"][:20])
+    finally:
+        os.killpg(p.pid, signal.SIGTERM)
+        p.wait(timeout=60)
