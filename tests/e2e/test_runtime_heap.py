@@ -102,7 +102,7 @@ def top(cprof, prof, *flags):
     assert r.returncode == 0, r.stderr
     rows = {}
     for line in r.stdout.splitlines():
-        m = re.match(r"\s*(\d+)B\s+[-\d.]+%\s+[-\d.]+%\s+(\d+)B\s+[-\d.]+%\s+(.*)$", line)
+        m = re.match(r"\s*(\d+)B?\s+[-\d.]+%\s+[-\d.]+%\s+(\d+)B?\s+[-\d.]+%\s+(.*)$", line)
         if m:
             rows[m.group(3).strip()] = (int(m.group(1)), int(m.group(2)))
     return rows, r.stdout
