@@ -121,7 +121,7 @@ static const struct job jobs[] = {
 
 typedef struct { void *prev; uint32_t cur; } scope_t;   /* cprof_labels_scope */
 
-static void *start(void *arg)
+void *job_start(void *arg)
 {
 	const struct job *j = arg;
 	pthread_setname_np(pthread_self(), j->name);
@@ -155,12 +155,16 @@ static int check_direct(int k)
 		for (size_t m = 0; m < s.n; m++)
 			if (strcmp(s.t[m].name, jobs[i].name) == 0)
 				t = &s.t[m];
-		bool found = false;
-		for (int f = 0; t && f < t->npcs && !found; f++) {
+		/* its function, and the walk goes on past it to its caller */
+		bool found = false, caller = false;
+		for (int f = 0; t && f < t->npcs; f++) {
 			Dl_info di;
-			found = dladdr((void *)t->pcs[f], &di) && di.dli_sname &&
-				strcmp(di.dli_sname, jobs[i].fname) == 0;
+			if (!dladdr((void *)t->pcs[f], &di) || !di.dli_sname)
+				continue;
+			found = found || strcmp(di.dli_sname, jobs[i].fname) == 0;
+			caller = caller || (found && strcmp(di.dli_sname, "job_start") == 0);
 		}
+		found = found && caller;
 		if (!found) {
 			printf("snapshot %d: thread %s %s (state %s, %d frames, how %d)\n", k,
 			       jobs[i].name, t ? "not in its function" : "missing",
@@ -212,7 +216,7 @@ int main(int argc, char **argv)
 	epoll_ctl(epfd, EPOLL_CTL_ADD, efd_pipe[0], &ev);
 	pthread_t th[NJOBS];
 	for (size_t i = 0; i < NJOBS; i++)
-		pthread_create(&th[i], NULL, start, (void *)&jobs[i]);
+		pthread_create(&th[i], NULL, job_start, (void *)&jobs[i]);
 	while (ready < (int)NJOBS)
 		usleep(1000);
 	usleep(50000);   /* let each reach its call */
