@@ -78,6 +78,10 @@
 /* ---- libc's functions ------------------------------------------------------------ */
 
 typedef const struct timespec cts;
+/* Until resolved, the two pointers of the fast paths lead to these, so the
+ * wrappers test nothing (see boot_trylock below). */
+static int boot_trylock(pthread_mutex_t *m);
+static int boot_unlock(pthread_mutex_t *m);
 static struct {
 	int (*mutex_lock)(pthread_mutex_t *);
 	int (*mutex_trylock)(pthread_mutex_t *);
@@ -104,7 +108,7 @@ static struct {
 	int (*timedjoin)(pthread_t, void **, cts *);
 	int (*clockjoin)(pthread_t, void **, clockid_t, cts *);
 	int (*barrier_wait)(pthread_barrier_t *);
-} R;
+} R = { .mutex_trylock = boot_trylock, .mutex_unlock = boot_unlock };
 static _Atomic int resolved;
 static __thread __attribute__((tls_model("initial-exec"))) int resolving;
 
@@ -183,6 +187,24 @@ static int ll_unlock(pthread_mutex_t *m)
 	if (__atomic_exchange_n(w, 0, __ATOMIC_RELEASE) == 2)
 		syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 	return 0;
+}
+
+/* The first mutex calls: resolve, then forward; while this thread is the
+ * one resolving (a recursive call), glibc's protocol directly. */
+static __attribute__((noinline, cold)) int boot_trylock(pthread_mutex_t *m)
+{
+	resolve();
+	if (R.mutex_trylock == boot_trylock)   /* called only by the lock wrappers: lock */
+		return R.mutex_lock ? R.mutex_lock(m) : ll_lock(m, false);
+	return R.mutex_trylock(m);
+}
+
+static __attribute__((noinline, cold)) int boot_unlock(pthread_mutex_t *m)
+{
+	resolve();
+	if (R.mutex_unlock == boot_unlock)
+		return ll_unlock(m);
+	return R.mutex_unlock(m);
 }
 
 /* ---- clock, random, tid ----------------------------------------------------------- */
@@ -507,11 +529,6 @@ static __attribute__((noinline)) int mutex_lock_slow(pthread_mutex_t *m)
 
 EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
-	if (UNLIKELY(!R.mutex_trylock)) {
-		resolve();
-		if (!R.mutex_trylock)
-			return ll_lock(m, false);
-	}
 	int rc = R.mutex_trylock(m);
 	if (LIKELY(rc != EBUSY))
 		return rc;
@@ -566,11 +583,6 @@ static __attribute__((noinline)) int mutex_unlock_slow(pthread_mutex_t *m)
 
 EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
-	if (UNLIKELY(!R.mutex_unlock)) {
-		resolve();
-		if (!R.mutex_unlock)
-			return ll_unlock(m);
-	}
 	if (UNLIKELY(atomic_load_explicit(&side_waiters, memory_order_relaxed) > 0) &&
 	    mutex_contended(m)) {
 		int rc = mutex_unlock_slow(m);
