@@ -4,8 +4,11 @@
  * and the limits that keep it safe in production.
  *
  * Threads.  MHD runs in "external" mode (no thread of its own) with epoll:
- * one server thread of the runtime polls MHD's epoll fd and a stop eventfd
- * and calls MHD_run.  Cheap requests (errors, cmdline, metrics, redirect)
+ * one server thread of the runtime polls MHD's epoll fd, the listening
+ * socket and a stop eventfd, accepts every waiting connection itself
+ * (level-triggered, so a backlog of dead or excess connections is drained
+ * every round and MHD's connection limit closes the excess at once) and
+ * hands them to MHD (MHD_add_connection), then calls MHD_run.  Cheap requests (errors, cmdline, metrics, redirect)
  * are answered on it.  Expensive ones (profiles, index, symbol) suspend
  * their connection (MHD_suspend_connection) and run on a job thread, one
  * per request, at most RT_HTTP_MAX_JOBS at once; the job answers, then
@@ -80,6 +83,7 @@ typedef struct srv {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int jobs;
+	int64_t accept_pause_ns;    /* server thread: out of fds, retry after */
 } srv;
 
 enum { Q_NEW, Q_HEADERS, Q_RUNNING, Q_DONE };
@@ -340,6 +344,35 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 
 /* ---- the server thread ------------------------------------------------------------------ */
 
+/* Accept what waits in the backlog (level-triggered: the backlog is
+ * drained every round) and hand it to MHD, which closes it at once when
+ * the connection limit is reached: dead or excess connections never pile
+ * up in the backlog in front of a good one. */
+static void accept_all(srv *s)
+{
+	for (int i = 0; i < 256; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof ss;
+		int fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &sl,
+				 SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == ENOBUFS)
+				s->accept_pause_ns = mono_ns() + 100000000;   /* no busy loop */
+			return;
+		}
+		if (sl == 0 || ss.ss_family == AF_UNIX) {
+			/* MHD wants an address: a Unix peer has none worth keeping */
+			struct sockaddr_in lo = { .sin_family = AF_INET,
+						  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+			memcpy(&ss, &lo, sizeof lo);
+			sl = sizeof lo;
+		}
+		MHD_add_connection(s->d, fd, (struct sockaddr *)&ss, sl);   /* closes fd on failure */
+	}
+}
+
 static void *server_main(void *arg)
 {
 	srv *s = arg;
@@ -347,15 +380,25 @@ static void *server_main(void *arg)
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
 	int efd = di ? di->epoll_fd : -1;
 	for (;;) {
-		struct pollfd pf[2] = { { .fd = s->stop_fd, .events = POLLIN },
+		struct pollfd pf[3] = { { .fd = s->stop_fd, .events = POLLIN },
+					{ .fd = s->listen_fd, .events = POLLIN },
 					{ .fd = efd, .events = POLLIN } };
 		MHD_UNSIGNED_LONG_LONG to = 0;
 		int ms = 1000;
 		if (MHD_get_timeout(s->d, &to) == MHD_YES && to < 1000)
 			ms = (int)to;
-		int rc = poll(pf, efd >= 0 ? 2 : 1, ms);
+		if (s->accept_pause_ns && mono_ns() < s->accept_pause_ns) {
+			pf[1].fd = -1;   /* ignored by poll */
+			if (ms > 100)
+				ms = 100;
+		} else {
+			s->accept_pause_ns = 0;
+		}
+		int rc = poll(pf, efd >= 0 ? 3 : 2, ms);
 		if (rc > 0 && (pf[0].revents & POLLIN))
 			break;
+		if (rc > 0 && (pf[1].revents & POLLIN))
+			accept_all(s);
 		MHD_run(s->d);
 	}
 	rt_self_leave();
@@ -564,7 +607,8 @@ static int start_locked(const cprof_http_options *o)
 		free_srv(s);
 		return rc;
 	}
-	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+	/* the server thread accepts (accept_all) and adds the connections */
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET;
 	if (o && (o->tls_cert || o->tls_key)) {
 		if (!o->tls_cert || !o->tls_key) {
 			rt_set_error("cprof_http_start: TLS needs both a certificate and a key");
@@ -590,7 +634,6 @@ static int start_locked(const cprof_http_options *o)
 	}
 	struct MHD_OptionItem opts[10];
 	size_t no = 0;
-	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, s->listen_fd, NULL };
 	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, max_conn, NULL };
 	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, 10, NULL };
 	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL };
@@ -615,6 +658,7 @@ static int start_locked(const cprof_http_options *o)
 	if ((rc = spawn(&s->thread, false, server_main, s)) != 0) {
 		rt_set_error("cprof_http_start: cannot create the server thread: %s", strerror(rc));
 		MHD_stop_daemon(s->d);
+		close(s->listen_fd);
 		if (s->unix_path[0])
 			unlink(s->unix_path);
 		free_srv(s);
@@ -663,7 +707,8 @@ int cprof_http_stop(void)
 	while (s->jobs > 0)
 		pthread_cond_wait(&s->cv, &s->mu);
 	pthread_mutex_unlock(&s->mu);
-	MHD_stop_daemon(s->d);   /* closes the connections and the listening socket */
+	MHD_stop_daemon(s->d);   /* closes the connections */
+	close(s->listen_fd);
 	if (s->unix_path[0])
 		unlink(s->unix_path);
 	free_srv(s);
