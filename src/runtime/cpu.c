@@ -122,6 +122,7 @@ bool rt_ring_pop(rt_sample_rec *out)
 	out->gen = s->rec.gen;
 	out->nframes = n;
 	out->weight = s->rec.weight;
+	out->labels = s->rec.labels;
 	memcpy(out->name, s->rec.name, RT_NAME_MAX);
 	memcpy(out->pcs, s->rec.pcs, n * sizeof(uintptr_t));
 	atomic_store_explicit(&s->seq, ring_tail + RING_SLOTS, memory_order_release);

@@ -109,8 +109,6 @@ def test_go_pprof_sees_the_same_tags(out):
         assert go.stdout == cprof("-tags", prof), name
 
 
-@pytest.mark.xfail(strict=True, reason="cpu.c: rt_ring_pop does not copy rec.labels, so CPU "
-                   "samples lose their labels; remove this mark with that one-line fix")
 def test_cpu_samples_carry_labels_and_inheritance(out):
     d, _ = out
     prof = os.path.join(d, "cpu.pb.gz")
