@@ -55,9 +55,15 @@ run() {
 	grep -q "^compressed $REPS x" "$OUT/stdout" || { echo "bench: $c: bad output" >&2; exit 1; }
 	[ "$c" = bare ] || [ -s "$OUT/prof" ] || { echo "bench: $c wrote no profile" >&2; exit 1; }
 	awk '{ printf "%s %.3f\n", $1, $2 + $3 }' "$t" >>"$OUT/$c.times"
+	# the runtime's own account of its signal handler (a '#' comment)
+	case $c in cprof-*)
+		"$CPROF" -raw "$OUT/prof" 2>/dev/null |
+			sed -n 's/^Comment: # cprof: \([0-9]*\) samples, \([0-9.]*\) us per sample.*/\1 \2/p' \
+			>>"$OUT/$c.handler" ;;
+	esac
 }
 
-for c in $configs; do rm -f "$OUT/$c.times"; done
+for c in $configs; do rm -f "$OUT/$c.times" "$OUT/$c.handler"; done
 echo "# cpu_overhead: $(date -u +%FT%TZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), RUNS=$RUNS REPS=$REPS"
 set -- $configs
 n=$#
@@ -80,4 +86,12 @@ print(f"{'config':<16} {'wall s':>8} {'slowdown':>9} {'cpu s':>8} {'slowdown':>9
 for c in configs:
     w, cpu = med[c]
     print(f"{c:<16} {w:8.3f} {100*(w/bw-1):+8.1f}% {cpu:8.3f} {100*(cpu/bc-1):+8.1f}%")
+import os
+for c in configs:
+    f = f"{out}/{c}.handler"
+    if os.path.exists(f) and os.path.getsize(f):
+        rows = [tuple(map(float, l.split())) for l in open(f)]
+        print(f"{c}: {statistics.median(r[0] for r in rows):.0f} samples per run, "
+              f"{statistics.median(r[1] for r in rows):.2f} us per sample inside the handler "
+              f"(median; signal delivery not included)")
 PY
