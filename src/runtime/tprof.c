@@ -10,12 +10,14 @@
  *   - the calling thread unwinds itself (rt_unwind_here);
  *   - a thread blocked in a system call is NOT interrupted: its user stack
  *     does not move while it sleeps, so it is unwound from the sp and pc the
- *     kernel reports (rt_unwind on a made-up context).  rbp is not reported;
+ *     kernel reports, with rt_unwind's rules (the module registry's unwind
+ *     tables) but reading only copies of its stack (process_vm_readv), never
+ *     its memory directly.  rbp is not reported;
  *     when the walk needs it (a frame-pointer function with no callee that
  *     saved rbp), candidate frame pointers are read from the stack (a word
- *     pointing further up the stack followed by a return address into a
- *     known module) and the walk is retried with each, keeping a walk that
- *     reaches the outermost frame, else the longest;
+ *     followed by a return address into a known module, after a call into
+ *     the stuck frame's function) and the walk is retried with the most
+ *     plausible;
  *   - a running thread is asked with a signal (SNAP_SIG, SA_RESTART): its
  *     handler unwinds its own interrupted context into a slot and marks it
  *     done.  Only threads whose syscall file said "running" an instant
@@ -58,6 +60,7 @@
 #include "tprof.h"
 
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -285,72 +288,252 @@ static int snap_signal(void)
 
 /* ---- unwinding a blocked thread from its /proc registers ------------------------------- */
 
-static int walk_from(uintptr_t pc, uintptr_t sp, uintptr_t fp, uintptr_t *pcs, bool *trunc)
-{
-	ucontext_t uc;
-	memset(&uc, 0, sizeof uc);
-	uc.uc_mcontext.gregs[REG_RIP] = (greg_t)pc;
-	uc.uc_mcontext.gregs[REG_RSP] = (greg_t)sp;
-	uc.uc_mcontext.gregs[REG_RBP] = (greg_t)fp;
-	/* another thread's stack: never let its pages join this thread's
-	 * proven-readable range (they may be unmapped when it exits) */
-	rt_unwind_forget(true);
-	int n = rt_unwind(&uc, pcs, RT_MAX_FRAMES, trunc);
-	rt_unwind_forget(true);
-	return n;
-}
-
 #define CAND_WORDS 1024   /* 8 KiB of stack searched for frame pointers */
 #define CAND_MAX 6
 
-static int unwind_blocked(uintptr_t pc, uintptr_t sp, uintptr_t *pcs, bool *trunc)
+static bool peek(uintptr_t a, void *out, size_t n)
 {
-	int n = walk_from(pc, sp, 0, pcs, trunc);
-	if (!*trunc)
-		return n;
-	/* rbp unknown: look for frame pointers above sp */
-	uintptr_t words[CAND_WORDS];
-	uintptr_t base = sp & ~(uintptr_t)7;
-	size_t got = 0;
-	while (got < CAND_WORDS) {
-		uintptr_t a = base + got * 8;
-		size_t page_left = (4096 - (a & 4095)) / 8;
-		if (page_left > CAND_WORDS - got)
-			page_left = CAND_WORDS - got;
-		struct iovec l = { &words[got], page_left * 8 }, r = { (void *)a, page_left * 8 };
-		if (syscall(SYS_process_vm_readv, (long)getpid(), &l, 1L, &r, 1L, 0L) !=
-		    (long)(page_left * 8))
-			break;
-		got += page_left;
+	struct iovec l = { out, n }, r = { (void *)a, n };
+	return syscall(SYS_process_vm_readv, (long)getpid(), &l, 1L, &r, 1L, 0L) == (long)n;
+}
+
+/* Through a PLT stub ([endbr64] [bnd] jmp *GOT(%rip)) to what it jumps to. */
+static uintptr_t through_plt(uintptr_t t)
+{
+	unsigned char b[11];
+	if (!peek(t, b, sizeof b))
+		return t;
+	size_t o = 0;
+	if (b[0] == 0xf3 && b[1] == 0x0f && b[2] == 0x1e && b[3] == 0xfa)
+		o = 4;
+	if (b[o] == 0xf2)
+		o++;
+	if (b[o] != 0xff || b[o + 1] != 0x25)
+		return t;
+	int32_t d;
+	memcpy(&d, b + o + 2, 4);
+	uintptr_t got = t + o + 6 + (uintptr_t)(intptr_t)d, to;
+	return peek(got, &to, sizeof to) ? to : t;
+}
+
+/* Does the call before return address ra call the function holding pc?
+ * 3 yes (the call's target is pc's symbol); 2 probably (a target within
+ * 16 KiB: the same function split in parts, or one without a dynamic
+ * symbol); 1 cannot tell (an indirect call; a target within 256 KiB);
+ * 0 no (not a call, or a call to another function: a stale frame left on
+ * the stack by an earlier call). */
+static int calls_into(uintptr_t ra, uintptr_t pc)
+{
+	unsigned char b[7];
+	if (!peek(ra - 7, b, sizeof b))
+		return 0;
+	uintptr_t t;
+	if (b[2] == 0xe8) {                           /* call rel32 */
+		int32_t d;
+		memcpy(&d, b + 3, 4);
+		t = through_plt(ra + (uintptr_t)(intptr_t)d);
+	} else if (b[1] == 0xff && b[2] == 0x15) {    /* call *disp(%rip): -fno-plt */
+		int32_t d;
+		memcpy(&d, b + 3, 4);
+		if (!peek(ra + (uintptr_t)(intptr_t)d, &t, sizeof t))
+			return 1;
+	} else {
+		for (int len = 2; len <= 7; len++)            /* call *reg / *mem */
+			if (b[7 - len] == 0xff && ((b[7 - len + 1] >> 3) & 7) == 2)
+				return 1;
+		return 0;
 	}
+	if (t == pc)
+		return 3;
+	Dl_info a, c;
+	if (dladdr((void *)t, &a) && dladdr((void *)pc, &c) && a.dli_saddr &&
+	    a.dli_saddr == c.dli_saddr)
+		return 3;
+	uintptr_t dist = t < pc ? pc - t : t - pc;
+	return dist < (16u << 10) ? 2 : t < pc && dist < (256u << 10) ? 1 : 0;
+}
+
+/* ---- walking another thread's stack ----
+ * The rules are rt_unwind's (unwind.c), but every read is a copy: from a
+ * copy of the top of the thread's stack taken once (FS_BYTES from its sp,
+ * with process_vm_readv, which stops at an unmapped page instead of
+ * faulting), or else with process_vm_readv itself.  Never a plain load of
+ * another thread's memory: it may change or be unmapped under us, and the
+ * sanitizers would rightly see a read of another frame's redzone. */
+#define FS_BYTES (16u << 10)
+
+typedef struct fstack {
+	uintptr_t lo;
+	size_t n;
+	uintptr_t w[FS_BYTES / 8];
+} fstack;
+
+static void fs_load(fstack *fs, uintptr_t sp)
+{
+	fs->lo = sp & ~(uintptr_t)7;
+	struct iovec l = { fs->w, FS_BYTES }, r = { (void *)fs->lo, FS_BYTES };
+	ssize_t got = syscall(SYS_process_vm_readv, (long)getpid(), &l, 1L, &r, 1L, 0L);
+	fs->n = got > 0 ? (size_t)got & ~(size_t)7 : 0;
+	if (fs->n == 0) {   /* partial pages: at least up to the end of sp's page */
+		size_t first = 4096 - (fs->lo & 4095);
+		fs->n = peek(fs->lo, fs->w, first) ? first : 0;
+	}
+}
+
+static bool fs_word(const fstack *fs, uintptr_t a, uintptr_t *out)
+{
+	if (a & 7)
+		return false;
+	if (a >= fs->lo && a - fs->lo + 8 <= fs->n) {
+		*out = fs->w[(a - fs->lo) / 8];
+		return true;
+	}
+	return peek(a, out, sizeof *out);
+}
+
+#define UC_REG(r) (offsetof(ucontext_t, uc_mcontext.gregs) + (size_t)(r) * sizeof(greg_t))
+
+/* One frame up: 1 ok, 0 the outermost frame, -1 failed. */
+static int fs_step(const fstack *fs, uintptr_t *pc, uintptr_t *sp, uintptr_t *fp, bool *exact)
+{
+	uintptr_t look = *exact ? *pc : *pc - 1;
+	bool known = false;
+	const rt_utable *t = rt_modules_find(look, &known);
+	const rt_urow *row = t ? rt_utable_find(t, look) : NULL;
+	uintptr_t cfa, ra, nfp = *fp;
+	if (row && row->kind == RT_ROW_END)
+		return 0;
+	if (row && row->kind == RT_ROW_SIGNAL) {
+		uintptr_t npc, nsp;
+		if (!fs_word(fs, *sp + UC_REG(REG_RIP), &npc) || !fs_word(fs, *sp + UC_REG(REG_RSP), &nsp) ||
+		    !fs_word(fs, *sp + UC_REG(REG_RBP), &nfp))
+			return -1;
+		*pc = npc;
+		*sp = nsp;
+		*fp = nfp;
+		*exact = true;
+		return npc ? 1 : 0;
+	}
+	if (!row || row->kind == RT_ROW_UNKNOWN) {   /* frame pointers */
+		uintptr_t next;
+		if (*fp < *sp || *fp - *sp > (8u << 20) || (*fp & 7) || !fs_word(fs, *fp, &next) ||
+		    !fs_word(fs, *fp + 8, &ra))
+			return -1;
+		if (ra < 4096)
+			return ra == 0 && next == 0 ? 0 : -1;
+		*pc = ra;
+		*sp = *fp + 16;
+		*fp = next;
+		*exact = false;
+		return 1;
+	}
+	if (row->kind == RT_ROW_PLT)
+		cfa = *sp + 8 + (((*pc & 15) >= (uintptr_t)row->cfa_off) ? 8 : 0);
+	else if (row->kind == RT_ROW_RSP)
+		cfa = *sp + (uintptr_t)(intptr_t)row->cfa_off;
+	else
+		cfa = *fp + (uintptr_t)(intptr_t)row->cfa_off;
+	int16_t ra_off = row->kind == RT_ROW_PLT ? -8 : row->ra_off;
+	if (!fs_word(fs, cfa + (uintptr_t)(intptr_t)ra_off, &ra))
+		return -1;
+	if (row->kind != RT_ROW_PLT) {
+		if (row->rbp_rule == RT_RBP_AT) {
+			if (!fs_word(fs, cfa + (uintptr_t)(intptr_t)row->rbp_off, &nfp))
+				return -1;
+		} else if (row->rbp_rule == RT_RBP_UNDEF) {
+			nfp = 0;
+		}
+	}
+	if (ra == 0)
+		return 0;
+	if (cfa <= *sp)
+		return -1;
+	*pc = ra;
+	*sp = cfa;
+	*fp = nfp;
+	*exact = false;
+	return 1;
+}
+
+static int walk_from(const fstack *fs, uintptr_t pc, uintptr_t sp, uintptr_t fp, uintptr_t *pcs,
+		     bool *trunc)
+{
+	bool exact = true;
+	int n = 0;
+	*trunc = false;
+	pcs[n++] = pc;
+	rt_modules_enter();
+	for (;;) {
+		if (n >= RT_MAX_FRAMES) {
+			*trunc = true;
+			break;
+		}
+		uintptr_t osp = sp;
+		int r = fs_step(fs, &pc, &sp, &fp, &exact);
+		if (r == 0)
+			break;
+		if (r < 0 || pc < 4096 || (!exact && sp <= osp)) {
+			*trunc = true;
+			break;
+		}
+		pcs[n++] = exact ? pc : pc - 1;
+	}
+	rt_modules_leave();
+	return n;
+}
+
+/* A blocked thread's stack from the sp and pc of its system call.  When the
+ * walk stops at a frame that needs rbp (which /proc does not give), the
+ * candidates for that frame's rbp are the stack words X whose next word is
+ * a return address into a known module after a call into that frame's
+ * function (calls_into); the walk is retried from the first few, keeping
+ * the most plausible call, then a walk that reaches the outermost frame,
+ * then the longest. */
+static int unwind_blocked(fstack *fs, uintptr_t pc, uintptr_t sp, uintptr_t *pcs, bool *trunc)
+{
+	fs_load(fs, sp);
+	int n = walk_from(fs, pc, sp, 0, pcs, trunc);
+	if (!*trunc || n < 1)
+		return n;
+	uintptr_t stuck_pc = pcs[n - 1];
 	uintptr_t best[RT_MAX_FRAMES];
-	int bestn = n;
+	int bestn = n, bestscore = 0;
 	bool besttr = true;
 	memcpy(best, pcs, (size_t)n * sizeof *pcs);
 	int tried = 0;
-	rt_modules_enter();
-	for (size_t i = 0; i + 1 < got && tried < CAND_MAX; i++) {
-		uintptr_t x = base + i * 8, saved = words[i], ra = words[i + 1];
-		if (saved != 0 && (saved <= x || saved - x > (8u << 20)))
-			continue;
+	size_t words = fs->n / 8;
+	if (words > CAND_WORDS)
+		words = CAND_WORDS;
+	for (size_t i = 0; i + 1 < words && tried < CAND_MAX; i++) {
+		/* w[i], the caller's saved rbp, may be anything: a caller built
+		 * without frame pointers uses rbp as it likes */
+		uintptr_t x = fs->lo + i * 8, ra = fs->w[i + 1];
 		bool known = false;
-		if (ra < 4096 || !rt_modules_find(ra - 1, &known))
+		rt_modules_enter();
+		bool in_mod = ra >= 4096 && rt_modules_find(ra - 1, &known);
+		rt_modules_leave();
+		if (!in_mod)
+			continue;
+		int score = calls_into(ra, stuck_pc);
+		if (score == 0)
 			continue;
 		tried++;
-		rt_modules_leave();
 		uintptr_t tmp[RT_MAX_FRAMES];
 		bool tr = false;
-		int k = walk_from(pc, sp, x, tmp, &tr);
-		rt_modules_enter();
-		if ((!tr && besttr) || (tr == besttr && k > bestn)) {
+		int k = walk_from(fs, pc, sp, x, tmp, &tr);
+		if (k <= n)
+			continue;   /* did not get past the stuck frame */
+		bool better = score > bestscore || (score == bestscore && !tr && besttr) ||
+			      (score == bestscore && tr == besttr && k > bestn);
+		if (better) {
 			memcpy(best, tmp, (size_t)k * sizeof *tmp);
 			bestn = k;
 			besttr = tr;
+			bestscore = score;
 		}
-		if (!tr)
+		if (score == 3 && !tr)
 			break;
 	}
-	rt_modules_leave();
 	memcpy(pcs, best, (size_t)bestn * sizeof *pcs);
 	*trunc = besttr;
 	return bestn;
@@ -413,7 +596,7 @@ static void parse_syscall(const char *buf, rt_tsnap *t)
 }
 
 /* Signal the running threads idx[0..n) (at most NSLOTS) and collect.  */
-static void ask_running(rt_snapshot *s, const size_t *idx, size_t n, int sig)
+static void ask_running(rt_snapshot *s, fstack *fs, const size_t *idx, size_t n, int sig)
 {
 	pid_t pid = getpid();
 	uint32_t seqs[NSLOTS];
@@ -472,7 +655,7 @@ static void ask_running(rt_snapshot *s, const size_t *idx, size_t n, int sig)
 		rt_tsnap *t = &s->t[idx[i]];
 		if (!sent[i]) {
 			if (t->sysno != -2 && t->pc) {   /* went to sleep meanwhile */
-				t->npcs = unwind_blocked(t->pc, t->sp, t->pcs, &t->truncated);
+				t->npcs = unwind_blocked(fs, t->pc, t->sp, t->pcs, &t->truncated);
 				t->how = RT_SNAP_PROC;
 			}
 			continue;
@@ -510,6 +693,11 @@ int rt_snapshot_take(rt_snapshot *s)
 	size_t cap = 0;
 	size_t *run = NULL;
 	rt_wait *waits = NULL;
+	fstack *fs = malloc(sizeof *fs);
+	if (!fs) {
+		rc = CPROF_ERR_NOMEM;
+		goto out;
+	}
 	DIR *d = opendir("/proc/self/task");
 	if (!d) {
 		rt_set_error("cannot list threads: /proc/self/task: %s", strerror(errno));
@@ -553,7 +741,7 @@ int rt_snapshot_take(rt_snapshot *s)
 			continue;
 		parse_syscall(buf, t);
 		if (t->sysno != -2 && t->pc) {
-			t->npcs = unwind_blocked(t->pc, t->sp, t->pcs, &t->truncated);
+			t->npcs = unwind_blocked(fs, t->pc, t->sp, t->pcs, &t->truncated);
 			t->how = RT_SNAP_PROC;
 		}
 	}
@@ -575,7 +763,7 @@ int rt_snapshot_take(rt_snapshot *s)
 			run[nrun++] = i;
 	if (sig > 0)
 		for (size_t i = 0; i < nrun; i += NSLOTS)
-			ask_running(s, run + i, nrun - i < NSLOTS ? nrun - i : NSLOTS, sig);
+			ask_running(s, fs, run + i, nrun - i < NSLOTS ? nrun - i : NSLOTS, sig);
 
 	/* what the interposed primitives know */
 	size_t wcap = s->n + 64;
@@ -627,6 +815,7 @@ out:
 	pthread_mutex_unlock(&snap_mu);
 	free(run);
 	free(waits);
+	free(fs);
 	if (rc == CPROF_ERR_NOMEM)
 		rt_set_error("cannot take a thread snapshot: out of memory");
 	if (rc < 0)
@@ -652,6 +841,22 @@ static void built_free(built *b)
 	free(b->ulset);
 	free(b->cstack);
 	memset(b, 0, sizeof *b);
+}
+
+/* Leading frames of other pthread_create wrappers (a sanitizer's
+ * interceptor calls ours): the creating call site is the first frame
+ * that is not one. */
+static int skip_create_wrappers(const uintptr_t *pcs, int n)
+{
+	int k = 0;
+	while (k + 1 < n) {
+		Dl_info di;
+		if (!dladdr((void *)pcs[k], &di) || !di.dli_sname ||
+		    !strstr(di.dli_sname, "pthread_create"))
+			break;
+		k++;
+	}
+	return k;
 }
 
 static int64_t thread_stack(rt_pb *b, const rt_tsnap *t)
@@ -705,7 +910,11 @@ static int build_snapshot(const rt_snapshot *s, built *out)
 		int64_t l = rt_pb_labels(b, p, ls, ex, 2);
 		int64_t ul = rt_pb_labels(b, p, ls, NULL, 0);
 		const rt_tinfo *inf = rt_tinfo_find(s->info, s->ninfo, t->tid);
-		int64_t cs = inf && inf->ncreator > 0 ? rt_pb_stack(b, inf->creator, (size_t)inf->ncreator) : -1;
+		int64_t cs = -1;
+		if (inf && inf->ncreator > 0) {
+			int k = skip_create_wrappers(inf->creator, inf->ncreator);
+			cs = rt_pb_stack(b, inf->creator + k, (size_t)(inf->ncreator - k));
+		}
 		if (st < 0 || l < 0 || ul < 0 || (inf && inf->ncreator > 0 && cs < 0) ||
 		    ex[0].str == CPROF_NONE || ex[1].str == CPROF_NONE) {
 			rc = CPROF_ERR_NOMEM;
@@ -982,7 +1191,8 @@ static int threadcreate_profile(cprof_profile **out)
 		size_t off = 0;
 		for (size_t i = 0; i < c.n.n && rc == 0; i++) {
 			int n = c.n.v[i];
-			int64_t st = n ? rt_pb_stack(b, c.pcs.v + off, (size_t)n)
+			int k = skip_create_wrappers(c.pcs.v + off, n);
+			int64_t st = n ? rt_pb_stack(b, c.pcs.v + off + k, (size_t)(n - k))
 				       : rt_pb_pseudo(b, "[threads past the table's bound]");
 			off += (size_t)n;
 			int64_t v = (int64_t)c.count.v[i];

@@ -140,6 +140,7 @@ void *job_start(void *arg)
 }
 
 #ifdef DIRECT
+#include "cprof.h"
 #include "tprof.h"
 /* Every job's thread is in the snapshot with its function on its stack. */
 static int check_direct(int k)
@@ -203,7 +204,11 @@ int main(int argc, char **argv)
 	const char *dir = argv[2];
 	const char *dbg = getenv("CPROF_TEST_DEBUG");
 	int debug = dbg ? atoi(dbg) : 2;
+#ifdef DIRECT
+	int (*tw)(int, int) = cprof_threads_write;
+#else
 	int (*tw)(int, int) = (int (*)(int, int))dlsym(RTLD_DEFAULT, "cprof_threads_write");
+#endif
 	if (!tw) {
 		fprintf(stderr, "cprof_threads_write not found: preload libcprof.so\n");
 		return 2;
