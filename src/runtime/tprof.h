@@ -87,6 +87,7 @@ typedef struct rt_snapshot {
 	size_t ninfo;
 	int64_t taken_ns;        /* CLOCK_MONOTONIC */
 	size_t signalled, unanswered;
+	size_t restarted;        /* system calls a signal interrupted, restarted */
 } rt_snapshot;
 
 /* Take a snapshot of every thread of the process (serialised: one at a

@@ -64,14 +64,16 @@ def progs(tmp_path_factory):
     san = ["-fsanitize=address,undefined"] if sanitized() else []
     # -O1: no frame pointers; -O0 with frame pointers: the blocked threads'
     # walks need rbp, which /proc does not give (found on the stack)
-    for name, opt in (("sleepers_direct", ["-O1"]),
-                      ("sleepers_direct_fp", ["-O0", "-fno-omit-frame-pointer"])):
+    for name, src, opt in (("sleepers_direct", "sleepers.c", ["-DDIRECT", "-O1"]),
+                           ("sleepers_direct_fp", "sleepers.c",
+                            ["-DDIRECT", "-O0", "-fno-omit-frame-pointer"]),
+                           ("flippers", "flippers.c", ["-O1"])):
         exe = str(d / name)
-        subprocess.run(["gcc", "-DDIRECT", *opt, "-g", "-pthread", "-rdynamic", *san,
+        subprocess.run(["gcc", *opt, "-g", "-pthread", "-rdynamic", *san,
                         "-I", os.path.join(ROOT, "include"),
                         "-I", os.path.join(ROOT, "src", "runtime"),
                         "-I", os.path.join(ROOT, "src", "core"), "-o", exe,
-                        os.path.join(SRC, "sleepers.c"), os.path.join(build_dir(), "libcprof.a"),
+                        os.path.join(SRC, src), os.path.join(build_dir(), "libcprof.a"),
                         os.path.join(build_dir(), "libcprofcore.a"), *libs, "-lstdc++", "-ldl",
                         "-lm"], check=True)
         out[name] = exe
@@ -94,6 +96,19 @@ def test_thousand_snapshots_disturb_nobody(progs, tmp_path, prog, n):
     r = run([progs[prog], str(n), str(tmp_path)], env=env, timeout=300)
     assert r.returncode == 0, f"status {r.returncode}\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     assert f"snapshots {n} ok" in r.stdout
+
+
+def test_racing_threads_never_see_eintr(progs):
+    """Threads flipping between CPU and nanosleep/epoll_wait/poll (EINTR even
+    under SA_RESTART): a signal meant for a running thread can land as it
+    enters the call; the runtime restarts the call, so none fails."""
+    env = dict(os.environ)
+    if sanitized():
+        env["ASAN_OPTIONS"] = "detect_leaks=0"
+    r = run([progs["flippers"], "1500"], env=env, timeout=300)
+    assert r.returncode == 0, f"status {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}"
+    m = re.search(r"calls (\d+) eintr (\d+) restarted (\d+)", r.stdout)
+    assert m and int(m.group(2)) == 0 and int(m.group(1)) > 0, r.stdout
 
 
 def test_snapshot_formats(progs, tmp_path):
