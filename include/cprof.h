@@ -195,6 +195,18 @@ int cprof_threads_write(int fd, int debug);
 /* The stack of every pthread_create since the runtime loaded. */
 int cprof_threadcreate_write(int fd, int debug);
 
+/* issue 6: the mutex and block profiles are ON by default (a mutex
+ * profile off by default is never there when needed): the interposed
+ * pthread_mutex_*, pthread_rwlock_*, pthread_cond_*wait, sem_*wait,
+ * pthread_*join* and pthread_barrier_wait cost nothing measurable until a
+ * thread has to wait (docs/PERFORMANCE.md).  The mutex profile charges
+ * the waiters' delay to the stack of the thread that unlocks (Go's
+ * semantics); the block profile records the waiter's stack.  With
+ * LD_PRELOAD, CPROF_MUTEX_PROFILE=FILE / CPROF_BLOCK_PROFILE=FILE write
+ * them at exit (FILE ending ".txt": Go's debug=1 text). */
+#define CPROF_MUTEX_FRACTION_DEFAULT 10
+#define CPROF_BLOCK_RATE_DEFAULT 10000000L
+
 /* Mutex profile: 1 in rate contention events recorded (Go's
  * SetMutexProfileFraction: 0 off, negative only reads).  Returns the
  * previous rate.  CPROF_MUTEX_FRACTION in the environment. */

@@ -9,6 +9,7 @@
 #define CPROF_SYNC_INT_H
 
 #include "rt_int.h"
+#include "cprof.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -16,8 +17,8 @@
 /* Defaults, safe to leave on (docs: the overhead measured by
  * bench/mutex_bench.sh): 1 in 10 contended unlocks sampled; one blocking
  * event per 10 ms blocked on average. */
-#define RT_MUTEX_FRACTION_DEFAULT 10
-#define RT_BLOCK_RATE_DEFAULT 10000000L
+#define RT_MUTEX_FRACTION_DEFAULT CPROF_MUTEX_FRACTION_DEFAULT
+#define RT_BLOCK_RATE_DEFAULT CPROF_BLOCK_RATE_DEFAULT
 
 extern _Atomic int rt_mutex_fraction;   /* 0: off */
 extern _Atomic long rt_block_rate;      /* ns; 0: off, 1: every event */
