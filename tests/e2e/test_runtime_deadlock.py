@@ -88,3 +88,16 @@ def test_mutex_of_an_exited_thread(prog, tmp_path):
     # under the threshold, not reported yet
     txt, _ = profile(prog, "orphan", tmp_path, {"CPROF_DEADLOCK_THRESHOLD_MS": "60000"})
     assert txt.startswith("deadlock profile: 0 cycles, 0 stuck threads"), txt
+
+
+def test_rwlock_and_mutex_cycle(prog, tmp_path):
+    """A writer holding an rwlock waits for a mutex whose owner waits to write."""
+    txt, _ = profile(prog, "rwcycle", tmp_path)
+    assert txt.startswith("deadlock profile: 1 cycle,"), txt
+    wl = [b for b in txt.split("\n\n") if "\twrite_then_lock\t" in b]
+    lw = [b for b in txt.split("\n\n") if "\tlock_then_write\t" in b]
+    assert len(wl) == 1 and len(lw) == 1, txt
+    assert re.search(r"^waits for: mutex 0x[0-9a-f]+ held by thread \d+$", wl[0], re.M), wl[0]
+    assert re.search(r"^holds: rwlock 0x[0-9a-f]+$", wl[0], re.M), wl[0]
+    assert re.search(r"^waits for: rwlock 0x[0-9a-f]+ held by thread \d+$", lw[0], re.M), lw[0]
+    assert re.search(r"^holds: mutex 0x[0-9a-f]+$", lw[0], re.M), lw[0]

@@ -10,6 +10,8 @@
  *                             variable correctly, and are busy at the time
  *   deadlock orphan OUTDIR    a thread exits holding a mutex (take_and_exit),
  *                             another waits on it for ever (wait_orphan)
+ *   deadlock rwcycle OUTDIR   write-lock rw then mutex a (write_then_lock)
+ *                             against a then rw (lock_then_write)
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -49,6 +51,25 @@ __attribute__((noinline)) void lock_b_then_a(void)
 
 static void *t_ab(void *x) { (void)x; lock_a_then_b(); return NULL; }
 static void *t_ba(void *x) { (void)x; lock_b_then_a(); return NULL; }
+
+static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+
+__attribute__((noinline)) void write_then_lock(void)
+{
+	pthread_rwlock_wrlock(&rw);
+	pthread_barrier_wait(&bar);
+	pthread_mutex_lock(&a);   /* never returns */
+}
+
+__attribute__((noinline)) void lock_then_write(void)
+{
+	pthread_mutex_lock(&a);
+	pthread_barrier_wait(&bar);
+	pthread_rwlock_wrlock(&rw);   /* never returns */
+}
+
+static void *t_wl(void *x) { (void)x; write_then_lock(); return NULL; }
+static void *t_lw(void *x) { (void)x; lock_then_write(); return NULL; }
 
 __attribute__((noinline)) void take_and_exit(void)
 {
@@ -119,6 +140,11 @@ int main(int argc, char **argv)
 		pthread_barrier_init(&bar, NULL, 2);
 		pthread_create(&t[0], NULL, t_ab, NULL);
 		pthread_create(&t[1], NULL, t_ba, NULL);
+		sleep_ms(300);
+	} else if (strcmp(argv[1], "rwcycle") == 0) {
+		pthread_barrier_init(&bar, NULL, 2);
+		pthread_create(&t[0], NULL, t_wl, NULL);
+		pthread_create(&t[1], NULL, t_lw, NULL);
 		sleep_ms(300);
 	} else if (strcmp(argv[1], "orphan") == 0) {
 		pthread_create(&t[0], NULL, t_take, NULL);

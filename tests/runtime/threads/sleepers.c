@@ -14,8 +14,10 @@
  * Built with -DDIRECT (linked with libcprof.a, -rdynamic), the N snapshots
  * are the runtime's own (rt_snapshot_take: the same /proc reads, unwinding
  * and signals, without symbolizing, which costs ~100 ms per snapshot) and
- * each stack is checked with dladdr.  The spinner carries labels
- * (cprof_labels_push), which only a thread answering the signal reports.
+ * each stack is checked with dladdr: the job's function and, above it,
+ * job_start.  The spinner and the condition waiter carry labels
+ * (cprof_labels_push): the spinner's come with its answer to the signal,
+ * the blocked waiter's from its published label slot (threads.c).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -125,14 +127,14 @@ void *job_start(void *arg)
 {
 	const struct job *j = arg;
 	pthread_setname_np(pthread_self(), j->name);
-	if (j->fn == in_spin) {
+	if (j->fn == in_spin || j->fn == in_cond_wait) {
 		int (*push)(const char *const *, size_t, unsigned, void *) =
 			(int (*)(const char *const *, size_t, unsigned, void *))dlsym(RTLD_DEFAULT,
 										"cprof_labels_push");
-		static const char *const kv[] = { "role", "spin" };
-		static char scope[64];
+		static const char *const spin[] = { "role", "spin" }, *const cond[] = { "role", "cond" };
+		static char scope[2][64];
 		if (push)
-			push(kv, 1, 0, scope);
+			push(j->fn == in_spin ? spin : cond, 1, 0, scope[j->fn == in_spin]);
 	}
 	ready++;
 	j->fn();
