@@ -107,6 +107,13 @@ def test_go_pprof_sees_the_same_tags(out):
                             text=True, timeout=300, env=dict(os.environ, TZ="UTC"))
         assert go.returncode == 0, go.stderr
         assert go.stdout == cprof("-tags", prof), name
+    # the debug=1 text with its "# labels:" lines reads the same in both
+    for name in ("mutex.txt", "block.txt"):
+        prof = os.path.join(d, name)
+        go = subprocess.run(["go", "tool", "pprof", "-top", prof], capture_output=True,
+                            text=True, timeout=300, env=dict(os.environ, TZ="UTC"))
+        assert go.returncode == 0, go.stderr
+        assert go.stdout == cprof("-top", prof), name
 
 
 def test_cpu_samples_carry_labels_and_inheritance(out):
