@@ -262,6 +262,16 @@ if (suite === "corpus") {
 		const txt = await page.textContent("#graph svg");
 		assert(txt.includes("sha256"), "no sha256 node in the graph");
 		await shot("graph");
+		// a click on a node selects its function for Refine
+		await page.keyboard.press("0");
+		const id = await page.$$eval("#graph g.node", (gs) => {
+			const g = gs.find((x) => /^main\.hashLoop \(/.test((x.querySelector("a") || { getAttribute: () => "" }).getAttribute("xlink:title") || ""));
+			return g ? g.id : null;
+		});
+		assert(id, "no main.hashLoop node");
+		await page.$eval(`#graph g#${id}`, (g) => g.dispatchEvent(new MouseEvent("click", { bubbles: true })));
+		await Promise.all([page.waitForNavigation(), page.click("#refine-f")]);
+		assert(new URL(page.url()).searchParams.get("f") === "^main\\.hashLoop$", `f=${new URL(page.url()).searchParams.get("f")}`);
 	});
 	await check("peek: callers and callees as text", async () => {
 		await open("/ui/peek?f=" + encodeURIComponent("sort.partition"));

@@ -351,8 +351,10 @@
 					var old = svg.querySelector("g.node.cp-sel");
 					if (old) old.classList.remove("cp-sel");
 					g.classList.add("cp-sel");
-					var title = g.querySelector("title");
-					state.selected = title ? title.textContent.replace(/\n.*$/s, "") : "";
+					/* the function's name is the link's title: "name (value)" */
+					var a = g.querySelector("a");
+					var t = a ? a.getAttributeNS("http://www.w3.org/1999/xlink", "title") || a.getAttribute("title") || "" : "";
+					state.selected = t.replace(/ \([^()]*\)$/, "");
 				});
 			});
 		}).catch(function (e) { showError(e.message); });
