@@ -194,6 +194,16 @@ int cprof_heap_get_stats(cprof_heap_stats *st);
 int cprof_threads_write(int fd, int debug);
 /* The stack of every pthread_create since the runtime loaded. */
 int cprof_threadcreate_write(int fd, int debug);
+/* issue 6 (snapshots): threads blocked in a system call are read from
+ * /proc without a signal; running threads are asked with the real-time
+ * signal CPROF_SNAPSHOT_SIGNAL (default SIGRTMAX-2; never taken over from
+ * a program that handles it: running threads are then listed without a
+ * stack).  With LD_PRELOAD, CPROF_THREADS_PROFILE=FILE,
+ * CPROF_THREADCREATE_PROFILE=FILE and CPROF_DEADLOCK_PROFILE=FILE write
+ * them at exit (CPROF_<KIND>_DEBUG=0|1|2, else FILE ending ".txt": debug=1);
+ * CPROF_DEADLOCK_THRESHOLD_MS (default 10000) is how long a wait must last
+ * before a thread stuck behind a dead owner or a cycle, or just waiting,
+ * is listed. */
 
 /* issue 6: the mutex and block profiles are ON by default (a mutex
  * profile off by default is never there when needed): the interposed
@@ -217,8 +227,10 @@ int cprof_mutex_set_fraction(int rate);
 long cprof_block_set_rate(long rate);
 int cprof_mutex_write(int fd, int debug);
 int cprof_block_write(int fd, int debug);
-/* Threads waiting on each other in a cycle of mutexes (and threads blocked
- * on a lock no live thread holds), with the stacks that took each lock. */
+/* Threads waiting on each other in a cycle of mutexes, rwlocks (writers)
+ * and joins, confirmed by a second look 20 ms later (and threads blocked
+ * behind a cycle or on a lock whose owner exited), each with the stack
+ * where it waits, the lock it waits for and those it holds. */
 int cprof_deadlock_write(int fd, int debug);
 
 /* ======================================================================

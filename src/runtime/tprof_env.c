@@ -8,8 +8,10 @@
  *   CPROF_THREADCREATE_PROFILE=FILE  every pthread_create of the run
  *   CPROF_DEADLOCK_PROFILE=FILE      cycles and stuck threads at exit
  *
- * in the format CPROF_<KIND>_DEBUG=0|1|2 chooses (default 0: gzipped
- * profile.proto; 1 Go's text; 2 the threads dump).  Only the process that
+ * in the format CPROF_<KIND>_DEBUG=0|1|2 chooses (1 Go's text, 2 the threads
+ * dump); without it, a FILE ending ".txt" gets the text (debug=1), as the
+ * mutex and block profiles' files do, and any other the gzipped
+ * profile.proto (debug=0).  Only the process that
  * loaded the runtime first writes: it records its pid in CPROF_TPROF_PID,
  * and a descendant that exec'd with the inherited environment (another
  * pid) or a fork child (getpid() differs) writes nothing.  Errors are
@@ -36,11 +38,12 @@ static const struct {
 	{ "CPROF_DEADLOCK_PROFILE", "CPROF_DEADLOCK_DEBUG", cprof_deadlock_write },
 };
 
-static int debug_of(const char *env)
+static int debug_of(const char *env, const char *path)
 {
 	const char *v = getenv(env);
+	size_t pl = strlen(path);
 	if (!v || !*v)
-		return 0;
+		return pl >= 4 && strcmp(path + pl - 4, ".txt") == 0 ? 1 : 0;
 	char *end;
 	long d = strtol(v, &end, 10);
 	if (*end || d < 0 || d > 2) {
@@ -65,7 +68,7 @@ static void tprof_at_exit(void)
 				strerror(errno));
 			continue;
 		}
-		int rc = outs[i].write(fd, debug_of(outs[i].debug_env));
+		int rc = outs[i].write(fd, debug_of(outs[i].debug_env, path));
 		if (close(fd) != 0 && rc == 0)
 			rc = CPROF_ERR_IO;
 		if (rc < 0)
