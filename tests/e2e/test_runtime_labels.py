@@ -67,13 +67,16 @@ def test_mutex_samples_carry_labels(out):
     prof = os.path.join(d, "mutex.pb.gz")
     tags = cprof("-tags", prof)
     assert re.search(r"request: Total", tags), tags
-    assert re.search(r": slow\n", tags) and re.search(r": fast\n", tags), tags
-    # slow requests hold the lock across a sleep: their unlocks carry the delay
+    # slow requests hold the lock across a sleep: their unlocks carry the
+    # delay.  A fast request holds it for nanoseconds: whether waiters are
+    # queued at its unlock is up to the scheduler, so "fast" may be absent.
+    assert re.search(r": slow\n", tags), tags
     slow = cum_ns(prof, "-tagfocus=request=slow")
-    fast = cum_ns(prof, "-tagfocus=request=fast")
     assert slow.get("serve_slow", 0) > 0 and "serve_fast" not in slow, slow
-    assert "serve_slow" not in fast, fast
-    assert slow["serve_slow"] > fast.get("serve_fast", 0)
+    if re.search(r": fast\n", tags):
+        fast = cum_ns(prof, "-tagfocus=request=fast")
+        assert "serve_slow" not in fast, fast
+        assert slow["serve_slow"] > fast.get("serve_fast", 0)
     text = open(os.path.join(d, "mutex.txt")).read()
     assert re.search(r'^# labels: \{"request":"slow"\}\n#\t0x[0-9a-f]+\tpthread_mutex_unlock\t',
                      text, re.M), text[:2000]

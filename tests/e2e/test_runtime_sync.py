@@ -238,3 +238,19 @@ def test_go_pprof_reads_them_the_same(progs, tmp_path, which):
                             timeout=300, env=dict(os.environ, TZ="UTC"))
         assert go.returncode == 0, go.stderr
         assert go.stdout == ours, fmt
+
+
+def test_cxx_std_mutex_and_condition_variable(tmp_path):
+    exe = str(tmp_path / "cxx_mutex")
+    r = subprocess.run(["g++", "-O2", "-g", "-pthread", "-o", exe,
+                        os.path.join(SRC, "cxx_mutex.cc")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    mp, bp = str(tmp_path / "m.pb.gz"), str(tmp_path / "b.pb.gz")
+    p = run([exe], {"CPROF_MUTEX_FRACTION": "1", "CPROF_BLOCK_RATE": "1",
+                    "CPROF_MUTEX_PROFILE": mp, "CPROF_BLOCK_PROFILE": bp})
+    assert p.stdout == "ok\n"
+    m = cum_ns(mp)
+    assert m.get("holder", 0) > m.get("taker", 0), m
+    b = cum_ns(bp)
+    assert b.get("taker", 0) > 0 and b.get("pthread_mutex_lock", 0) > 0, b
+    assert b.get("cond_waiter", 0) > 0 and b.get("pthread_cond_wait", 0) > 0, b
