@@ -72,6 +72,8 @@ typedef struct srv {
 	char addr[128];             /* as printed: "127.0.0.1:6060", "unix:/p" */
 	char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int stop_fd;                /* eventfd: readable when stopping */
+	int wake_fd;                /* eventfd: a job finished (MHD's own wake-up
+				     * does not reach an external epoll loop) */
 	pthread_t thread;
 	rt_http_limits lim;
 	char *token;
@@ -84,7 +86,20 @@ typedef struct srv {
 	pthread_cond_t cv;
 	int jobs;
 	int64_t accept_pause_ns;    /* server thread: out of fds, retry after */
+	/* connections (server thread only), for evicting slow ones */
+	struct conn *conns;
+	int nconns, max_conn;
 } srv;
+
+/* A connection as the server thread tracks it: since when it has been
+ * waiting for a request's headers. */
+typedef struct conn {
+	struct conn *next, *prev;
+	struct MHD_Connection *c;
+	int64_t since_ns;
+	bool waiting;        /* no complete request headers since since_ns */
+	bool shortened;      /* its timeout was cut to evict it */
+} conn;
 
 enum { Q_NEW, Q_HEADERS, Q_RUNNING, Q_DONE };
 
@@ -188,6 +203,62 @@ static enum MHD_Result send_error(struct MHD_Connection *c, req *q, int status, 
 
 /* ---- requests ----------------------------------------------------------------------- */
 
+static conn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	srv *s = cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		conn *k = calloc(1, sizeof *k);
+		*socket_context = k;
+		if (!k)
+			return;
+		k->c = c;
+		k->since_ns = mono_ns();
+		k->waiting = true;
+		k->next = s->conns;
+		if (s->conns)
+			s->conns->prev = k;
+		s->conns = k;
+		s->nconns++;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		conn *k = *socket_context;
+		if (!k)
+			return;
+		if (k->prev)
+			k->prev->next = k->next;
+		else
+			s->conns = k->next;
+		if (k->next)
+			k->next->prev = k->prev;
+		s->nconns--;
+		free(k);
+		*socket_context = NULL;
+	}
+}
+
+/* Slow clients (slowloris): when the server is nearly full, a connection
+ * that has spent more than 2 s without sending a request's headers gets a
+ * one-second timeout, so slow or idle clients cannot hold every slot for
+ * the whole idle timeout. */
+static void evict_slow(srv *s)
+{
+	if (s->nconns < s->max_conn - s->max_conn / 4)
+		return;
+	int64_t old = mono_ns() - 2000000000;
+	for (conn *k = s->conns; k; k = k->next)
+		if (k->waiting && !k->shortened && k->since_ns < old) {
+			MHD_set_connection_option(k->c, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
+			k->shortened = true;
+		}
+}
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
 	srv *s = cls;
@@ -218,7 +289,12 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	(void)cls; (void)c; (void)toe;
+	(void)cls; (void)toe;
+	conn *k = conn_of(c);
+	if (k) {   /* waiting for the next request (keep-alive) */
+		k->since_ns = mono_ns();
+		k->waiting = true;
+	}
 	req *q = *con_cls;
 	if (!q)
 		return;
@@ -253,6 +329,10 @@ static void *job_main(void *arg)
 		       q->client_fd, &s->lim, &q->resp);
 	atomic_store(&q->state, Q_DONE);
 	MHD_resume_connection(q->c);
+	uint64_t one = 1;
+	if (write(s->wake_fd, &one, sizeof one) < 0) {
+		/* only on overflow: the loop is awake anyway */
+	}
 	pthread_mutex_lock(&s->mu);
 	s->jobs--;
 	pthread_cond_broadcast(&s->cv);
@@ -277,6 +357,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		return MHD_YES;
 	if (st == Q_NEW) {
 		atomic_store(&q->state, Q_HEADERS);
+		conn *k = conn_of(c);
+		if (k && !k->shortened)
+			k->waiting = false;
 		atomic_fetch_add(&n_requests, 1);
 		snprintf(q->method, sizeof q->method, "%s", method);
 		const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
@@ -380,8 +463,9 @@ static void *server_main(void *arg)
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
 	int efd = di ? di->epoll_fd : -1;
 	for (;;) {
-		struct pollfd pf[3] = { { .fd = s->stop_fd, .events = POLLIN },
+		struct pollfd pf[4] = { { .fd = s->stop_fd, .events = POLLIN },
 					{ .fd = s->listen_fd, .events = POLLIN },
+					{ .fd = s->wake_fd, .events = POLLIN },
 					{ .fd = efd, .events = POLLIN } };
 		MHD_UNSIGNED_LONG_LONG to = 0;
 		int ms = 1000;
@@ -394,12 +478,17 @@ static void *server_main(void *arg)
 		} else {
 			s->accept_pause_ns = 0;
 		}
-		int rc = poll(pf, efd >= 0 ? 3 : 2, ms);
+		int rc = poll(pf, efd >= 0 ? 4 : 3, ms);
 		if (rc > 0 && (pf[0].revents & POLLIN))
 			break;
 		if (rc > 0 && (pf[1].revents & POLLIN))
 			accept_all(s);
+		uint64_t drain;
+		if (rc > 0 && (pf[2].revents & POLLIN) && read(s->wake_fd, &drain, sizeof drain) < 0) {
+			/* EAGAIN: drained already */
+		}
 		MHD_run(s->d);
+		evict_slow(s);
 	}
 	rt_self_leave();
 	return NULL;
@@ -552,6 +641,8 @@ static void free_srv(srv *s)
 		return;
 	if (s->stop_fd >= 0)
 		close(s->stop_fd);
+	if (s->wake_fd >= 0)
+		close(s->wake_fd);
 	free(s->token);
 	free(s->tls_cert);
 	free(s->tls_key);
@@ -580,7 +671,7 @@ static int start_locked(const cprof_http_options *o)
 	srv *s = calloc(1, sizeof *s);
 	if (!s)
 		return CPROF_ERR_NOMEM;
-	s->listen_fd = s->stop_fd = -1;
+	s->listen_fd = s->stop_fd = s->wake_fd = -1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	s->lim.max_seconds = o && o->max_seconds > 0 ? o->max_seconds : 300;
@@ -621,7 +712,8 @@ static int start_locked(const cprof_http_options *o)
 		}
 		flags |= MHD_USE_TLS;
 	}
-	if (rc == 0 && (s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+	if (rc == 0 && ((s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+			(s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)) {
 		rt_set_error("cprof_http_start: eventfd: %s", strerror(errno));
 		rc = CPROF_ERR_SYSTEM;
 	}
@@ -632,13 +724,15 @@ static int start_locked(const cprof_http_options *o)
 		free_srv(s);
 		return rc;
 	}
-	struct MHD_OptionItem opts[10];
+	s->max_conn = max_conn;
+	struct MHD_OptionItem opts[12];
 	size_t no = 0;
 	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, max_conn, NULL };
 	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, 10, NULL };
 	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL };
 	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, s };
 	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s };
+	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s };
 	if (s->tls_key) {
 		opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key };
 		opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert };

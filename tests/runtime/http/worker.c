@@ -7,11 +7,14 @@
  *
  *   worker SECONDS [THREADS]
  *
- * Prints "ready" when its threads run, and at the end "units N": the work
- * done (for bench/http_load.sh, which compares it with and without load on
- * the endpoint).  SIGTERM ends it early (still printing units).
+ * Prints "ready" when its threads run, and at the end "units N work_cpu_ns
+ * W process_cpu_ns P": the work done, the CPU time of the working threads
+ * and of the whole process (for bench/http_load.sh, which compares them
+ * with and without load on the endpoint: P - W is mostly what the
+ * runtime's own threads used).  SIGTERM ends it early (still printing).
  */
 #include <pthread.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,7 +24,7 @@
 #include <unistd.h>
 
 static atomic_int stop;
-static atomic_ulong units;
+static atomic_ulong units, work_cpu_ns;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static volatile unsigned long sink;
 static void *live[256];
@@ -64,6 +67,9 @@ static void *work(void *arg)
 		atomic_fetch_add(&units, 1);
 	}
 	sink += x;
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	atomic_fetch_add(&work_cpu_ns, (unsigned long)ts.tv_sec * 1000000000UL + (unsigned long)ts.tv_nsec);
 	return NULL;
 }
 
@@ -91,6 +97,11 @@ int main(int argc, char **argv)
 	atomic_store(&stop, 1);
 	for (int i = 0; i < n; i++)
 		pthread_join(th[i], NULL);
-	printf("units %lu\n", (unsigned long)atomic_load(&units));
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	unsigned long proc_ns = (unsigned long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000UL +
+				(unsigned long)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000UL;
+	printf("units %lu work_cpu_ns %lu process_cpu_ns %lu\n", (unsigned long)atomic_load(&units),
+	       (unsigned long)atomic_load(&work_cpu_ns), proc_ns);
 	return 0;
 }
