@@ -236,6 +236,35 @@ int cprof_deadlock_write(int fd, int debug);
 /* ======================================================================
  * The HTTP endpoint (Go's net/http/pprof).  With LD_PRELOAD:
  * CPROF_HTTP=127.0.0.1:6060 starts it.
+ *
+ * issue 7: Go's paths, parameters, status codes and messages:
+ * /debug/pprof/ (index), profile?seconds=N (CPU, default 30), heap,
+ * allocs, goroutine (alias threads; debug=0|1|2), threadcreate, mutex,
+ * block, deadlock, cmdline, symbol (GET and POST); seconds=N on heap,
+ * allocs, goroutine, threadcreate, mutex and block answers the delta over
+ * the window; trace is 404.  /metrics: Prometheus text.  Binary answers
+ * are application/octet-stream with Content-Disposition.
+ *
+ * Environment (read by a constructor): CPROF_HTTP=HOST:PORT|unix:/path,
+ * CPROF_TOKEN, CPROF_HTTP_TRUSTED=1, CPROF_HTTP_NO_CMDLINE=1,
+ * CPROF_HTTP_TLS_CERT / CPROF_HTTP_TLS_KEY, CPROF_HTTP_MAX_SECONDS,
+ * CPROF_HTTP_MAX_CONNECTIONS, CPROF_HTTP_RATE.  It prints one line on
+ * stderr: "cprof: serving on ADDR" (with the port bound: port 0 picks a
+ * free one) or "cprof: not serving: WHY" (the program runs on).
+ *
+ * Safety: a non-loopback address is refused without a token or
+ * trusted_network; the token is checked in constant time on every request
+ * ("Authorization: Bearer TOKEN", 401 otherwise).  cmdline shows the
+ * program's arguments, which may hold secrets: no_cmdline turns it off.
+ * The server runs on threads of the runtime (never sampled, their
+ * allocations not the program's, every asynchronous signal blocked in
+ * them), answers profiles off its event loop (a seconds= request blocks no
+ * other), and never raises SIGPIPE in the program.
+ *
+ * Snapshots without the endpoint: CPROF_DUMP_SIGNAL=SIGUSR1 writes every
+ * available profile to CPROF_DUMP_DIR (default "."); CPROF_WATCH_THREADS=N
+ * and CPROF_WATCH_HEAP=BYTES do so when a threshold is reached, at most
+ * once per CPROF_WATCH_INTERVAL seconds (default 60).
  * ====================================================================== */
 
 typedef struct cprof_http_options {
@@ -253,8 +282,12 @@ typedef struct cprof_http_options {
 } cprof_http_options;
 
 /* Start the endpoint in its own thread.  Thread-safe; not
- * async-signal-safe.  CPROF_ERR_BUSY when already serving. */
+ * async-signal-safe.  CPROF_ERR_BUSY when already serving; CPROF_ERR_INVAL
+ * for a bad or refused address (cprof_last_error says why).  opt and its
+ * strings are copied. */
 int cprof_http_start(const cprof_http_options *opt);
+/* Stop it: running requests end (a CPU profile stops), connections close.
+ * CPROF_ERR_NOT_RUNNING when not serving.  Thread-safe. */
 int cprof_http_stop(void);
 /* The port actually bound (useful with port 0), or a negative code. */
 int cprof_http_port(void);
@@ -264,7 +297,8 @@ int cprof_http_port(void);
  * 400, 404, 429, 500...) and *content_type (a static string).  write is
  * called with the body in pieces and returns 0, or nonzero to abort.
  * Returns 0, or a negative code when the writer failed.  May block for
- * seconds= requests.  Thread-safe. */
+ * seconds= requests.  No token, rate limit or cmdline switch applies here:
+ * the caller's server decides who may ask.  Thread-safe. */
 typedef int (*cprof_write_fn)(void *ctx, const void *buf, size_t len);
 int cprof_http_handle(const char *path, const char *query, int *status,
 		      const char **content_type, cprof_write_fn write, void *ctx);
