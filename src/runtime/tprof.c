@@ -307,6 +307,20 @@ static bool handler_is_ours(int sig)
 	       cur.sa_sigaction == snap_handler;
 }
 
+/* A fork child has only the forking thread: a snapshot another thread was
+ * taking is over, its slots free. */
+static void snap_fork_child(void)
+{
+	pthread_mutex_init(&snap_mu, NULL);
+	for (size_t i = 0; i < NSLOTS; i++)
+		atomic_store(&slots[i].state, PH_IDLE);
+}
+
+static void snap_atfork(void)
+{
+	pthread_atfork(NULL, NULL, snap_fork_child);
+}
+
 /* Install the handler once (snap_mu held).  The signal, or -1. */
 static int snap_signal(void)
 {
@@ -650,6 +664,16 @@ static void parse_syscall(const char *buf, rt_tsnap *t)
 	}
 }
 
+/* Is sig in the SigBlk mask of a /proc status text? */
+static bool sig_blocked(const char *status, int sig)
+{
+	const char *p = strstr(status, "\nSigBlk:");
+	if (!p)
+		return false;
+	unsigned long long mask = strtoull(p + 8, NULL, 16);
+	return (mask >> (sig - 1)) & 1;
+}
+
 /* Signal the running threads idx[0..n) (at most NSLOTS) and collect.  */
 static void ask_running(rt_snapshot *s, fstack *fs, const size_t *idx, size_t n, int sig)
 {
@@ -664,8 +688,16 @@ static void ask_running(rt_snapshot *s, fstack *fs, const size_t *idx, size_t n,
 		seqs[i] = seq;
 		sent[i] = false;
 		atomic_store(&slots[i].state, (seq << 2) | PH_WAIT);
+		/* a thread blocking our signal would answer only when it unblocks
+		 * it (often never: workers that block every signal) */
+		char path[64], buf[2048];
+		snprintf(path, sizeof path, "/proc/self/task/%d/status", t->tid);
+		if (read_small(path, buf, sizeof buf) < 0 || sig_blocked(buf, sig)) {
+			atomic_store(&slots[i].state, PH_IDLE);
+			t->sig_blocked = true;
+			continue;
+		}
 		/* re-check right before the signal: still running? */
-		char path[64], buf[256];
 		snprintf(path, sizeof path, "/proc/self/task/%d/syscall", t->tid);
 		if (read_small(path, buf, sizeof buf) < 0) {
 			atomic_store(&slots[i].state, PH_IDLE);
@@ -743,6 +775,8 @@ int rt_snapshot_take(rt_snapshot *s)
 {
 	memset(s, 0, sizeof *s);
 	rt_modules_init();
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, snap_atfork);
 	pthread_mutex_lock(&snap_mu);
 	int rc = 0;
 	size_t cap = 0;
@@ -862,7 +896,9 @@ int rt_snapshot_take(rt_snapshot *s)
 			rt_wait_describe(&t->wait, t->state, sizeof t->state);
 		else if (t->sysno == -2)
 			snprintf(t->state, sizeof t->state, "%s",
-				 t->how == RT_SNAP_NONE ? "running, no stack" : "running");
+				 t->how != RT_SNAP_NONE ? "running"
+				 : t->sig_blocked ? "running, no stack (signal blocked)"
+						  : "running, no stack");
 		else if (t->sysno == -1)
 			snprintf(t->state, sizeof t->state, "%s",
 				 t->pstate == 'T' || t->pstate == 't' ? "stopped" : "blocked");

@@ -72,6 +72,7 @@ typedef struct rt_tsnap {
 	bool truncated;
 	bool has_labels;
 	bool has_wait;
+	bool sig_blocked;        /* running, but blocks the snapshot signal */
 	uint32_t labels;
 	int npcs;
 	int64_t wait_ns;         /* how long it has waited (-1: unknown) */

@@ -109,6 +109,8 @@ def test_racing_threads_never_see_eintr(progs):
     assert r.returncode == 0, f"status {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}"
     m = re.search(r"calls (\d+) eintr (\d+) restarted (\d+)", r.stdout)
     assert m and int(m.group(2)) == 0 and int(m.group(1)) > 0, r.stdout
+    # a running thread that blocks every signal is listed, not waited for
+    assert "masked: running, no stack (signal blocked)" in r.stdout, r.stdout
 
 
 def test_snapshot_formats(progs, tmp_path):

@@ -4,7 +4,9 @@
  * SA_RESTART (nanosleep, epoll_wait, poll), so a snapshot that saw one
  * running signals it just as it enters the call.  Linked with libcprof.a:
  * N raw snapshots (rt_snapshot_take).  Prints the calls made, how many
- * failed with EINTR (must be 0) and how many the runtime restarted.
+ * failed with EINTR (must be 0) and how many the runtime restarted.  One
+ * more thread ("masked") spins with every signal blocked: it is listed
+ * without a stack, never signalled (prints "masked: STATE").
  *
  *   flippers N
  */
@@ -12,6 +14,8 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <string.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +51,17 @@ static void *flip(void *x)
 	return NULL;
 }
 
+static void *masked(void *x)
+{
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	pthread_setname_np(pthread_self(), "masked");
+	for (;;)
+		sink++;
+	return x;
+}
+
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 1000;
@@ -54,6 +69,8 @@ int main(int argc, char **argv)
 		pthread_t t;
 		pthread_create(&t, NULL, flip, (void *)i);
 	}
+	pthread_t m;
+	pthread_create(&m, NULL, masked, NULL);
 	struct timespec ts = { 0, 50000000 };
 	nanosleep(&ts, NULL);
 	size_t sig = 0, restarted = 0;
@@ -65,6 +82,13 @@ int main(int argc, char **argv)
 		restarted += s.restarted;
 		rt_snapshot_free(&s);
 	}
+	rt_snapshot s;
+	if (rt_snapshot_take(&s) != 0)
+		return 3;
+	for (size_t i = 0; i < s.n; i++)
+		if (strcmp(s.t[i].name, "masked") == 0)
+			printf("masked: %s\n", s.t[i].state);
+	rt_snapshot_free(&s);
 	printf("snapshots %d signals %zu calls %ld eintr %ld restarted %zu\n", n, sig, (long)calls,
 	       (long)eintr, restarted);
 	fflush(stdout);
