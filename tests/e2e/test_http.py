@@ -62,6 +62,8 @@ def preload_env(extra=None):
 @pytest.fixture(scope="module")
 def progs(tmp_path_factory):
     d = tmp_path_factory.mktemp("http")
+    forker = str(d / "forker")
+    subprocess.run(["gcc", "-O1", "-g", "-o", forker, os.path.join(SRC, "forker.c")], check=True)
     worker = str(d / "worker")
     subprocess.run(["gcc", "-O1", "-g", "-pthread", "-o", worker, os.path.join(SRC, "worker.c")],
                    check=True)
@@ -75,7 +77,7 @@ def progs(tmp_path_factory):
                     os.path.join(SRC, "api.c"), os.path.join(b, "libcprof.a"),
                     os.path.join(b, "libcprofcore.a"), *libs, "-lstdc++", "-lpthread", "-ldl",
                     "-lm"], check=True)
-    return {"worker": worker, "api": api}
+    return {"worker": worker, "api": api, "forker": forker}
 
 
 class Program:
@@ -560,6 +562,17 @@ def test_fds_close_on_exec(server):
             socks += 1
             assert flags & 0o2000000, f"fd {fd} ({target}) is not close-on-exec"
     assert socks >= 2
+
+
+def test_fork_child_does_not_hold_the_port(progs):
+    env = preload_env({"CPROF_HTTP": "127.0.0.1:0"})
+    r = subprocess.run([progs["forker"]], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    port = int(re.search(r"serving on 127\.0\.0\.1:(\d+)", r.stderr).group(1))
+    child = int(re.search(r"child (\d+)", r.stdout).group(1))
+    os.kill(child, 0)   # still alive (sleeping 3 s), the parent is gone
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
 
 
 # ---- the API ------------------------------------------------------------------------------------
