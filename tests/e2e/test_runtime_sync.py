@@ -13,10 +13,12 @@ the sanitizer pass runs these against build-san/libcprof.so with the ASan
 runtime preloaded first.  No timing is asserted: the profile's delays are
 compared with what the program measured in the same run.
 """
+import atexit
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -26,16 +28,28 @@ SRC = os.path.join(ROOT, "tests", "runtime", "sync")
 SANITIZER_REPORT = re.compile(r"ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer")
 
 
+_COPIES = {}
+
+
 def runtime_lib():
-    return os.path.join(os.path.dirname(os.path.abspath(cprof_bin())), "libcprof.so")
+    """A private copy of the libcprof.so next to CPROF_BIN, made once: the
+    runtime symbolizes its own frames from the file at exit, so the file
+    must not be rebuilt under a running test."""
+    src = os.path.join(os.path.dirname(os.path.abspath(cprof_bin())), "libcprof.so")
+    if src not in _COPIES:
+        assert os.path.exists(src), f"{src} is not built"
+        d = tempfile.mkdtemp(prefix="cprof-rt-")
+        atexit.register(shutil.rmtree, d, True)
+        _COPIES[src] = os.path.join(d, "libcprof.so")
+        shutil.copy2(src, _COPIES[src])
+    return _COPIES[src]
 
 
 def runtime_env(extra=None):
     lib = runtime_lib()
-    assert os.path.exists(lib), f"{lib} is not built"
     env = dict(os.environ, TZ="UTC")
     preload = lib
-    if "build-san" in lib:
+    if "build-san" in cprof_bin():
         asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
                               text=True).stdout.strip()
         preload = f"{asan} {lib}"
