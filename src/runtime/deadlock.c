@@ -361,8 +361,12 @@ static int deadlock_profile(cprof_profile **pout, int debug, rt_buf *out)
 			if (t->wait_ns >= 0)
 				rt_fmt_duration(t->wait_ns, d, sizeof d);
 			rt_buf_printf(out, "thread %d \"%s\" [%s, %s]\n", t->tid, t->name, t->state, d);
-			rt_buf_printf(out, "waits for: %s%s%s\n", r->waits, r->owner[0] ? " held by " : "",
-				      r->owner);
+			if (t->wait.kind == RT_WAIT_JOIN)
+				rt_buf_printf(out, "waits for: %s to exit%s%s%s\n", r->waits,
+					      r->owner[0] ? " (" : "", r->owner, r->owner[0] ? ")" : "");
+			else
+				rt_buf_printf(out, "waits for: %s%s%s\n", r->waits,
+					      r->owner[0] ? " held by " : "", r->owner);
 			if (r->holds[0])
 				rt_buf_printf(out, "holds: %s\n", r->holds);
 			rt_text_frames(out, p, r->stack);

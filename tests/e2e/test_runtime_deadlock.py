@@ -101,3 +101,21 @@ def test_rwlock_and_mutex_cycle(prog, tmp_path):
     assert re.search(r"^holds: rwlock 0x[0-9a-f]+$", wl[0], re.M), wl[0]
     assert re.search(r"^waits for: rwlock 0x[0-9a-f]+ held by thread \d+$", lw[0], re.M), lw[0]
     assert re.search(r"^holds: mutex 0x[0-9a-f]+$", lw[0], re.M), lw[0]
+
+
+def test_relocked_mutex_is_a_cycle_of_one(prog, tmp_path):
+    txt, _ = profile(prog, "self", tmp_path)
+    assert txt.startswith("deadlock profile: 1 cycle,"), txt
+    m = re.search(r"^--- cycle 1: thread (\d+) -> thread (\d+)$", txt, re.M)
+    assert m and m.group(1) == m.group(2), txt
+    assert re.search(rf"^waits for: mutex (0x[0-9a-f]+) held by thread {m.group(1)}$", txt, re.M)
+    assert "\trelock\t" in txt, txt
+
+
+def test_threads_joining_each_other(prog, tmp_path):
+    txt, _ = profile(prog, "joins", tmp_path)
+    assert txt.startswith("deadlock profile: 1 cycle,"), txt
+    waits = re.findall(r"^waits for: thread 0x[0-9a-f]+ to exit \(thread (\d+)\)$", txt, re.M)
+    tids = re.findall(r'^thread (\d+) "', txt, re.M)
+    assert len(waits) == 2 and sorted(waits) == sorted(tids), txt
+    assert txt.count("\tjoin_other\t") == 2, txt

@@ -12,6 +12,8 @@
  *                             another waits on it for ever (wait_orphan)
  *   deadlock rwcycle OUTDIR   write-lock rw then mutex a (write_then_lock)
  *                             against a then rw (lock_then_write)
+ *   deadlock self OUTDIR      a thread locks mutex a twice (relock)
+ *   deadlock joins OUTDIR     two threads join each other (join_other)
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -70,6 +72,22 @@ __attribute__((noinline)) void lock_then_write(void)
 
 static void *t_wl(void *x) { (void)x; write_then_lock(); return NULL; }
 static void *t_lw(void *x) { (void)x; lock_then_write(); return NULL; }
+
+__attribute__((noinline)) void relock(void)
+{
+	pthread_mutex_lock(&a);
+	pthread_mutex_lock(&a);   /* a default mutex: never returns */
+}
+static void *t_relock(void *x) { (void)x; relock(); return NULL; }
+
+static pthread_t ja, jb;
+__attribute__((noinline)) void join_other(pthread_t *other)
+{
+	pthread_barrier_wait(&bar);
+	pthread_join(*other, NULL);
+}
+static void *t_ja(void *x) { (void)x; join_other(&jb); return NULL; }
+static void *t_jb(void *x) { (void)x; join_other(&ja); return NULL; }
 
 __attribute__((noinline)) void take_and_exit(void)
 {
@@ -145,6 +163,15 @@ int main(int argc, char **argv)
 		pthread_barrier_init(&bar, NULL, 2);
 		pthread_create(&t[0], NULL, t_wl, NULL);
 		pthread_create(&t[1], NULL, t_lw, NULL);
+		sleep_ms(300);
+	} else if (strcmp(argv[1], "self") == 0) {
+		pthread_create(&t[0], NULL, t_relock, NULL);
+		sleep_ms(300);
+	} else if (strcmp(argv[1], "joins") == 0) {
+		pthread_barrier_init(&bar, NULL, 3);
+		pthread_create(&ja, NULL, t_ja, NULL);
+		pthread_create(&jb, NULL, t_jb, NULL);
+		pthread_barrier_wait(&bar);
 		sleep_ms(300);
 	} else if (strcmp(argv[1], "orphan") == 0) {
 		pthread_create(&t[0], NULL, t_take, NULL);
