@@ -28,7 +28,8 @@
  * thread-specific-data destructor that deletes its timer.  Both tables live
  * under ti_mu, a mutex no signal handler takes; a label slot is read only
  * under ti_mu, while its thread (whose destructor needs ti_mu to leave)
- * is alive.  A fork child keeps neither: its only thread is new, and it
+ * is alive, and with process_vm_readv, for a thread that left with a raw
+ * exit system call and never ran its destructor.  A fork child keeps neither: its only thread is new, and it
  * created no threads yet.
  */
 #include "rt_int.h"
@@ -43,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 typedef int (*create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
@@ -245,8 +247,14 @@ int rt_tinfo_list(rt_tinfo **out, size_t *n)
 		d->creator_tid = e->creator_tid;
 		d->self = e->self;
 		d->start_fn = e->start_fn;
-		d->has_labels = e->slot != NULL;
-		d->labels = e->slot ? *(const volatile uint32_t *)e->slot : 0;
+		/* read without faulting: a thread that left with a raw exit
+		 * system call never ran its destructor, and its TLS may be gone */
+		uint32_t lv = 0;
+		struct iovec l = { &lv, sizeof lv }, r = { (void *)e->slot, sizeof lv };
+		d->has_labels = e->slot &&
+				syscall(SYS_process_vm_readv, (long)getpid(), &l, 1L, &r, 1L, 0L) ==
+					(long)sizeof lv;
+		d->labels = lv;
 		d->ncreator = e->ncreator;
 		memcpy(d->creator, e->creator, sizeof d->creator);
 	}
