@@ -4,7 +4,9 @@
 #
 #   1. instructions per uncontended lock+unlock pair (valgrind callgrind,
 #      stable on a loaded machine): bare vs LD_PRELOAD=libcprof.so, from
-#      the difference between N=1 and N=1000000 runs (start-up cancels)
+#      the difference between N=1 and N=1000000 runs (start-up cancels);
+#      and per blocking condition wait (the slow path: clock, the
+#      waiter's stack for its wait record, the block event)
 #   2. wall ns per operation, RUNS times each in rotating order, medians:
 #        uncontended   one thread, lock+unlock
 #        contended     4 threads, one mutex, ~100 ns critical sections
@@ -33,13 +35,20 @@ LIBP=$(realpath "$OUT/libcprof.so")
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
 
 if command -v valgrind >/dev/null; then
-	ir() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 |
+	ir() { valgrind --tool=callgrind --fair-sched=yes --callgrind-out-file=/dev/null "$@" 2>&1 |
 		grep -oP 'Collected : \K[0-9]+'; }
 	b1=$(ir "$PROG" uncontended 1); b2=$(ir "$PROG" uncontended 1000000)
 	p1=$(LD_PRELOAD=$LIBP ir "$PROG" uncontended 1)
 	p2=$(LD_PRELOAD=$LIBP ir "$PROG" uncontended 1000000)
 	bare=$(( (b2 - b1) / 1000000 )); pre=$(( (p2 - p1) / 1000000 ))
 	echo "instructions per uncontended lock+unlock (loop included): bare $bare, cprof $pre (+$((pre - bare)))"
+	# the slow path: every condition wait of the ping-pong blocks
+	irpp() { local a b; a=$(ir "$@" pingpong 10); b=$(ir "$@" pingpong 20010); echo $(( (b - a) / 40000 )); }
+	bare=$(irpp "$PROG")
+	off=$(CPROF_MUTEX_FRACTION=0 CPROF_BLOCK_RATE=0 LD_PRELOAD=$LIBP irpp "$PROG")
+	def=$(LD_PRELOAD=$LIBP irpp "$PROG")
+	all=$(CPROF_MUTEX_FRACTION=1 CPROF_BLOCK_RATE=1 LD_PRELOAD=$LIBP irpp "$PROG")
+	echo "instructions per blocking condition wait (ping-pong): bare $bare, cprof off $off, defaults $def, everything recorded $all"
 fi
 
 declare -A env=(
