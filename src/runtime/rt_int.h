@@ -282,6 +282,9 @@ typedef struct rt_wait {
 size_t rt_sync_waits(rt_wait *out, size_t max);
 /* The thread id owning mutex m as glibc records it (0: none or unknown). */
 int rt_mutex_owner(const void *m);
+/* issue 6: the thread id holding rwlock l for writing, as glibc records it
+ * (0: none, or held by readers only; readers are not recorded). */
+int rt_rwlock_writer(const void *l);
 const char *rt_wait_kind_name(rt_wait_kind k);   /* "mutex", "cond", ... */
 
 /* deadlock.c (issue 6) */

@@ -341,6 +341,14 @@ int rt_mutex_owner(const void *m)
 	return __atomic_load_n(&((const pthread_mutex_t *)m)->__data.__owner, __ATOMIC_RELAXED);
 }
 
+int rt_rwlock_writer(const void *l)
+{
+	if (!l)
+		return 0;
+	return (int)__atomic_load_n(&((const pthread_rwlock_t *)l)->__data.__cur_writer,
+				    __ATOMIC_RELAXED);
+}
+
 const char *rt_wait_kind_name(rt_wait_kind k)
 {
 	switch (k) {

@@ -191,7 +191,9 @@ static void test_other_wait_records(void **state)
 	(void)state;
 	sem_init(&sem, 0, 0);
 	pthread_barrier_init(&bar, NULL, 2);
+	assert_int_equal(rt_rwlock_writer(&rw), 0);
 	pthread_rwlock_wrlock(&rw);
+	assert_int_equal(rt_rwlock_writer(&rw), gettid_());
 	pthread_t s, j, b, r;
 	pthread_create(&cond_thread, NULL, cond_waiter, NULL);
 	pthread_create(&s, NULL, sem_waiter, NULL);
@@ -220,6 +222,7 @@ static void test_other_wait_records(void **state)
 	sem_post(&sem);
 	pthread_barrier_wait(&bar);
 	pthread_rwlock_unlock(&rw);
+	assert_int_equal(rt_rwlock_writer(&rw), 0);
 	pthread_join(s, NULL);
 	pthread_join(j, NULL);
 	pthread_join(b, NULL);
