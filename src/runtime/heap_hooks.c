@@ -52,7 +52,11 @@
 #include <unistd.h>
 
 #define TLS __thread __attribute__((tls_model("initial-exec")))
-#define EXPORT __attribute__((visibility("default")))
+/* The hooks run before a sanitizer runtime loaded after libcprof.so has
+ * initialised (the loader's own mallocs): they are not instrumented.  The
+ * slow path is, as it only runs after our constructor. */
+#define NOSAN __attribute__((no_sanitize_address, no_sanitize_undefined))
+#define EXPORT __attribute__((visibility("default"))) NOSAN
 #define LIKELY(x) __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -98,12 +102,12 @@ extern void *__libc_memalign(size_t, size_t);
 static char pool[POOL_SIZE] __attribute__((aligned(64)));
 static atomic_size_t pool_used;
 
-static inline bool in_pool(const void *p)
+NOSAN static inline bool in_pool(const void *p)
 {
 	return (const char *)p >= pool && (const char *)p < pool + POOL_SIZE;
 }
 
-static void *pool_alloc(size_t n, size_t align)
+NOSAN static void *pool_alloc(size_t n, size_t align)
 {
 	if (align < 16)
 		align = 16;
@@ -123,19 +127,19 @@ static void *pool_alloc(size_t n, size_t align)
 	return (void *)p;
 }
 
-static size_t pool_size(const void *p)
+NOSAN static size_t pool_size(const void *p)
 {
 	return ((const size_t *)p)[-1];
 }
 
 RT_HIDDEN void *rt_heap_malloc(size_t n);
 
-static void *sym(const char *name)
+NOSAN static void *sym(const char *name)
 {
 	return dlsym(RTLD_NEXT, name);
 }
 
-static int find_self(struct dl_phdr_info *info, size_t size, void *ctx)
+NOSAN static int find_self(struct dl_phdr_info *info, size_t size, void *ctx)
 {
 	(void)size;
 	uintptr_t me = (uintptr_t)ctx;
@@ -156,7 +160,7 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *ctx)
 	return 0;
 }
 
-static void resolve(void)
+NOSAN static void resolve(void)
 {
 	int z = 0;
 	if (atomic_compare_exchange_strong(&resolve_state, &z, 1)) {
@@ -205,7 +209,7 @@ static void resolve(void)
 		sched_yield();
 }
 
-static inline bool ready(void)
+NOSAN static inline bool ready(void)
 {
 	if (LIKELY(__atomic_load_n(&nx.malloc, __ATOMIC_ACQUIRE) != NULL))
 		return true;
@@ -213,14 +217,14 @@ static inline bool ready(void)
 	return __atomic_load_n(&nx.malloc, __ATOMIC_ACQUIRE) != NULL;
 }
 
-void rt_heap_hooks_init(void)
+NOSAN void rt_heap_hooks_init(void)
 {
 	int e = errno;
 	(void)ready();
 	errno = e;
 }
 
-bool rt_heap_hooks_active(void)
+NOSAN bool rt_heap_hooks_active(void)
 {
 	rt_heap_hooks_init();
 	return hooks_active;
@@ -285,8 +289,6 @@ __attribute__((noinline, noclone))
 static void slow(void *p, size_t n)
 {
 	long rate = atomic_load_explicit(&rt_heap_rate, memory_order_relaxed);
-	if (UNLIKELY(!atomic_load_explicit(&rt_heap_started, memory_order_relaxed)))
-		return;   /* before heap_env.c's constructor: every call comes here */
 	if (UNLIKELY(rng == 0)) {
 		thread_start();
 		countdown = rate > 0 ? draw(rate) : OFF_WINDOW;
@@ -327,7 +329,7 @@ static void slow(void *p, size_t n)
 }
 
 /* The fast path, inlined into every allocating hook. */
-static inline __attribute__((always_inline)) void *account(void *p, size_t n)
+NOSAN static inline __attribute__((always_inline)) void *account(void *p, size_t n)
 {
 	if (UNLIKELY(!p))
 		return p;
@@ -336,12 +338,14 @@ static inline __attribute__((always_inline)) void *account(void *p, size_t n)
 		countdown = c - (int64_t)n;
 		return p;
 	}
-	slow(p, n);
+	/* before heap_env.c's constructor every call comes here (and stops) */
+	if (LIKELY(atomic_load_explicit(&rt_heap_started, memory_order_relaxed)))
+		slow(p, n);
 	return p;
 }
 
 /* Forget p if it is a sampled block (counting its free). */
-static inline void forget(void *p)
+NOSAN static inline void forget(void *p)
 {
 	if (LIKELY(!rt_hfilter_maybe(p)))
 		return;
@@ -359,7 +363,7 @@ static inline void forget(void *p)
 /* malloc is an alias of rt_heap_malloc, so resolve() can tell whether the
  * program's malloc (dlsym(RTLD_DEFAULT)) is this one. */
 RT_HIDDEN void *rt_heap_malloc(size_t n);
-RT_HIDDEN void *rt_heap_malloc(size_t n)
+NOSAN RT_HIDDEN void *rt_heap_malloc(size_t n)
 {
 	if (UNLIKELY(!ready()))
 		return pool_alloc(n, 16);
@@ -394,7 +398,7 @@ EXPORT void *calloc(size_t a, size_t b)
 	return account(nx.calloc(a, b), n);
 }
 
-static inline __attribute__((always_inline)) void *do_realloc(void *p, size_t n)
+NOSAN static inline __attribute__((always_inline)) void *do_realloc(void *p, size_t n)
 {
 	if (UNLIKELY(in_pool(p))) {
 		void *q = ready() ? nx.malloc(n) : pool_alloc(n, 16);
@@ -558,7 +562,7 @@ void _ZdaPvSt11align_val_tRKSt9nothrow_t(void *, size_t, const void *);
 
 /* libstdc++'s aligned new: alignment at least sizeof(void*), size rounded
  * up to it (aligned_alloc's rule). */
-static void *aligned_new(size_t n, size_t al)
+NOSAN static void *aligned_new(size_t n, size_t al)
 {
 	if (al < sizeof(void *))
 		al = sizeof(void *);
@@ -656,7 +660,7 @@ EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void 
 	return account(p, n);
 }
 
-static inline void del(void *p)
+NOSAN static inline void del(void *p)
 {
 	if (!p || UNLIKELY(in_pool(p)))
 		return;

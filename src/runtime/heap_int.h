@@ -50,6 +50,7 @@ typedef struct rt_hbucket {
  * 255. */
 #define RT_HFILTER_BITS 18
 extern RT_HIDDEN _Atomic uint8_t rt_hfilter[1u << RT_HFILTER_BITS];
+__attribute__((no_sanitize_address, no_sanitize_undefined))
 static inline bool rt_hfilter_maybe(const void *p)
 {
 	size_t i = ((uintptr_t)p >> 12) & ((1u << RT_HFILTER_BITS) - 1);
