@@ -38,6 +38,13 @@ static size_t hcap;
 
 static __thread __attribute__((tls_model("initial-exec"))) uint32_t cur_set;
 
+/* The calling thread's slot, so a thread registry can read another
+ * thread's labels (threads.c publishes it for thread snapshots). */
+uint32_t *rt_labels_slot(void)
+{
+	return &cur_set;
+}
+
 uint32_t rt_labels_current(void)
 {
 	return cur_set;

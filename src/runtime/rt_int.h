@@ -159,6 +159,9 @@ void rt_collector_forget(void);          /* in a forked child */
 /* Sample labels: the calling thread's label set, as an id.  [AS-safe] */
 uint32_t rt_labels_current(void);
 void rt_labels_set_current(uint32_t id);    /* [AS-safe] */
+/* The calling thread's label-set slot (its address is stable for the
+ * thread's life): thread snapshots read other threads' labels through it. */
+uint32_t *rt_labels_slot(void);
 /* The set inherited by a thread the calling thread creates (0: none). */
 uint32_t rt_labels_inherited(void);         /* [AS-safe] */
 typedef struct rt_lset {
@@ -230,9 +233,9 @@ int rt_read_exec_maps(void (*fn)(void *ctx, uint64_t start, uint64_t end, uint64
 void rt_text_addrs(rt_buf *out, const cprof_profile *p, uint32_t stack);
 void rt_text_frames(rt_buf *out, const cprof_profile *p, uint32_t stack);
 
-/* The calling thread's stack, from the caller of the function calling
- * rt_unwind_here (skip more frames with skip), leaf first, in rt_unwind's
- * convention.  The number of frames.  [AS-safe] */
+/* The calling thread's stack, leaf first, in rt_unwind's convention: the
+ * first frame is the function that called rt_unwind_here (at the call),
+ * skip drops that many more.  The number of frames.  [AS-safe] */
 int rt_unwind_here(uintptr_t *pcs, int max, int skip);
 
 /* ---- profiles by name, for the API, the dump signal and the HTTP endpoint -------- */

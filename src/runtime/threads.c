@@ -404,7 +404,7 @@ static void *tramp_start(void *p)
 		reg_add(tid);
 	pthread_mutex_unlock(&reg_mu);
 	tentry e = { .tid = tid, .creator_tid = t->creator_tid, .self = (uintptr_t)pthread_self(),
-		     .start_fn = (uintptr_t)fn, .slot = rt_labels_slot ? rt_labels_slot() : NULL,
+		     .start_fn = (uintptr_t)fn, .slot = rt_labels_slot(),
 		     .ncreator = t->ncreator };
 	memcpy(e.creator, t->creator, sizeof e.creator);
 	rt_self_enter();

@@ -45,11 +45,8 @@ const rt_tinfo *rt_tinfo_find(const rt_tinfo *v, size_t n, int tid);
 uint64_t rt_threadcreate_each(void (*fn)(void *ctx, const uintptr_t *pcs, int n,
 					 uint64_t count), void *ctx);
 
-/* labels.c may publish the address of the calling thread's label slot
- * (its TLS variable) so blocked threads' labels can be read without a
- * signal; until it does (weak, NULL), only threads that answer the
- * snapshot signal carry their labels.  [AS-safe] */
-extern uint32_t *rt_labels_slot(void) __attribute__((weak));
+/* rt_labels_slot (rt_int.h): each registered thread's label slot, so
+ * blocked threads' labels are read without a signal. */
 
 /* ---- tprof.c: snapshots ---------------------------------------------------- */
 

@@ -173,9 +173,6 @@ def test_snapshot_formats(progs, tmp_path):
     assert "Type: threads" in ttop.stdout and "of 7 total" in ttop.stdout, ttop.stdout
 
 
-@pytest.mark.xfail(strict=False, reason="a blocked thread's labels need labels.c to publish "
-                   "each thread's label slot (rt_labels_slot, weak in tprof.h); only threads "
-                   "answering the snapshot signal carry labels until then")
 def test_blocked_thread_labels(progs, tmp_path):
     r = run([progs["sleepers"], "1", str(tmp_path)], env=preload_env())
     assert r.returncode == 0, r.stdout + r.stderr
