@@ -8,8 +8,10 @@
  *   CPROF_ALLOCS_PROFILE=FILE write the allocs profile to FILE at exit
  *
  * Sampling is on whenever the runtime is loaded (so the HTTP endpoint can
- * serve /heap later): the constructor makes the unwinder ready (module
- * registry), registers the table's fork handlers and sets the rate.
+ * serve /heap later): the constructor registers the table's fork handlers,
+ * sets the rate and, when any CPROF_ profile or endpoint variable is set,
+ * makes the unwinder ready (the module registry: tens of ms, not paid by
+ * processes that profile nothing).
  * Allocations made before it runs (the loader, constructors of libraries
  * loaded before libcprof.so) are not sampled.  Bad values: one line on
  * stderr, the default stands.
@@ -120,9 +122,28 @@ static void cprof_heap_env_init(void)
 		owner = me;
 		atexit(at_exit);
 	}
-	if (rate > 0 && rt_heap_hooks_active())
+	/* the unwinder's module registry costs tens of ms at start (unwind
+	 * tables of every loaded library): built only when some profile or
+	 * the endpoint is asked for, so that the many processes a profiled
+	 * command starts do not all pay it.  Without it, samples have no
+	 * stack ("[unknown stack]") until the registry is built
+	 * (cprof_heap_set_rate, the CPU profiler). */
+	static const char *const wants[] = { "CPROF_HEAP_PROFILE", "CPROF_ALLOCS_PROFILE",
+					     "CPROF_HEAP_RATE", "CPROF_CPU_PROFILE", "CPROF_HTTP",
+					     "CPROF_DUMP_SIGNAL", "CPROF_DUMP_DIR", "CPROF_WATCH_HEAP" };
+	bool stacks = false;
+	for (size_t i = 0; i < sizeof wants / sizeof wants[0]; i++) {
+		const char *v = getenv(wants[i]);
+		if (v && *v)
+			stacks = true;
+	}
+	if (rate > 0 && rt_heap_hooks_active() && stacks) {
 		cprof_heap_set_rate(rate);
-	else
+	} else if (rate > 0 && rt_heap_hooks_active()) {
+		rt_heap_hooks_init();
+		rt_htab_atfork();
+		atomic_store(&rt_heap_rate, rate);
+	} else
 		atomic_store(&rt_heap_rate, rate);   /* off, or the hooks are shadowed */
 	atomic_store(&rt_heap_started, true);
 	if (rate > 0 && (heap_path || allocs_path) && !rt_heap_hooks_active())
