@@ -500,6 +500,7 @@ static inline bool mutex_contended(const pthread_mutex_t *m)
 
 typedef struct waitctx {
 	int64_t t0;
+	int err;            /* errno at the call: the bookkeeping keeps it */
 	int slot;
 	int n;
 	side *se;
@@ -513,11 +514,13 @@ static inline __attribute__((always_inline)) void wait_begin(waitctx *c, rt_wait
 							       const void *obj, const void *obj2,
 							       bool lock)
 {
+	c->err = errno;
 	c->t0 = rt_sync_now();
 	c->obj = obj;
 	c->n = wait_stacks ? rt_unwind_here(c->pcs, RT_WAIT_FRAMES, SKIP_WAIT) : 0;
 	c->slot = slot_publish(k, obj, obj2, c->t0, c->pcs, c->n);
 	c->se = lock ? side_enter(obj, c->t0) : NULL;
+	errno = c->err;
 }
 
 static inline __attribute__((always_inline)) void wait_end(waitctx *c)
@@ -528,6 +531,7 @@ static inline __attribute__((always_inline)) void wait_end(waitctx *c)
 	slot_clear(c->slot);
 	c->slot = -1;
 	rt_block_event(t1 - c->t0, c->pcs, c->n);
+	errno = c->err;     /* the sem_* wrappers put libc's errno back after */
 }
 
 /* a cancelled wait (cond, sem, join): withdraw the record */

@@ -183,6 +183,16 @@ static void *barrier_thread(void *p)
 	return NULL;
 }
 
+static pthread_mutex_t brief = PTHREAD_MUTEX_INITIALIZER;
+static void *hold_briefly(void *p)
+{
+	(void)p;
+	pthread_mutex_lock(&brief);
+	usleep(30000);
+	pthread_mutex_unlock(&brief);
+	return NULL;
+}
+
 static void on_alarm(int s) { (void)s; }
 
 int main(void)
@@ -329,5 +339,13 @@ int main(void)
 	sem_post(&s);
 	sem_wait(&s);
 	printf("%-28s %d\n", "errno kept", errno);
+	/* and across a contended lock (the slow path) and a blocking sem_wait */
+	pthread_create(&t, NULL, hold_briefly, NULL);
+	usleep(10000);
+	errno = 4321;
+	pthread_mutex_lock(&brief);
+	pthread_mutex_unlock(&brief);
+	pthread_join(t, NULL);
+	printf("%-28s %d\n", "errno kept when contended", errno);
 	return 0;
 }
