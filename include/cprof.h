@@ -152,6 +152,12 @@ const char *cprof_label_value(const char *key);
  * Heap and allocs profiles (sampled allocations, Go's semantics).
  * With LD_PRELOAD: CPROF_HEAP_PROFILE=FILE writes the heap profile at exit,
  * CPROF_HEAP_RATE=BYTES sets the mean sampling interval.
+ * (issue 5) CPROF_ALLOCS_PROFILE=FILE writes the allocs profile at exit.
+ * Sampling is on at the default rate whenever the runtime is loaded; the
+ * hooks see the program's allocations only if libcprof.so comes before any
+ * other allocator (jemalloc, tcmalloc, a sanitizer) in LD_PRELOAD, and say
+ * so on stderr when a profile is asked for and they do not.  Linked as
+ * libcprof.a, the program's malloc is the runtime's (no LD_PRELOAD).
  * ====================================================================== */
 
 #define CPROF_HEAP_RATE_DEFAULT 524288
