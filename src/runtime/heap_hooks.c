@@ -276,7 +276,6 @@ static void thread_start(void)
 	(void)next_rand();
 }
 
-void rt_heap_hooks_forked(void);
 void rt_heap_hooks_forked(void)
 {
 	tid_cache = (int)syscall(SYS_gettid);

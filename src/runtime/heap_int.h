@@ -83,6 +83,8 @@ void rt_heap_hooks_init(void);
 /* The program's allocations reach our hooks (false when an allocator or a
  * sanitizer preloaded before libcprof.so shadows them). */
 bool rt_heap_hooks_active(void);
+/* In a forked child: the thread's cached id is the parent's. */
+void rt_heap_hooks_forked(void);
 
 /* ---- heap.c ---- */
 

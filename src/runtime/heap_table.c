@@ -333,8 +333,14 @@ static void fork_release(void)
 	spin_unlock(&block);
 }
 
+static void fork_child(void)
+{
+	fork_release();
+	rt_heap_hooks_forked();
+}
+
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-static void reg(void) { pthread_atfork(fork_prepare, fork_release, fork_release); }
+static void reg(void) { pthread_atfork(fork_prepare, fork_release, fork_child); }
 
 void rt_htab_atfork(void)
 {
