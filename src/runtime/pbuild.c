@@ -12,7 +12,8 @@
  * the caller remembered with rt_pb_note_map, for libraries unloaded since),
  * gives every location its mapping, and symbolizes in the process with the
  * core's libdw symbolizer (functions, files, lines, inline frames),
- * demangled.
+ * demangled.  The symbolizer is kept for the life of the process (one,
+ * under a mutex), so later profiles reuse the binaries it has read.
  *
  * All of it allocates and reads files: never from a signal handler.  The
  * calling thread is marked as inside the runtime (rt_self_enter) for the
@@ -25,6 +26,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,6 +304,27 @@ int64_t rt_pb_pseudo(rt_pb *b, const char *name)
 	return cprof_intern_stack(p, &l32, 1);
 }
 
+/* One symbolizer for the process, kept between profiles: it holds the
+ * binaries' DWARF (decompressed once) and per-unit indexes, so a profile
+ * served every few seconds does not parse libc's debug info every time.
+ * A forked child starts with none (the parent's may be mid-use). */
+static pthread_mutex_t sym_mu = PTHREAD_MUTEX_INITIALIZER;
+static cprof_symbolizer *sym_cached;
+static pthread_once_t sym_once = PTHREAD_ONCE_INIT;
+
+static void sym_fork_child(void)
+{
+	/* the parent may have been symbolizing: its state is dropped (leaked)
+	 * and the lock made anew, so fork never waits for a symbolization */
+	pthread_mutex_init(&sym_mu, NULL);
+	sym_cached = NULL;
+}
+
+static void sym_init(void)
+{
+	pthread_atfork(NULL, NULL, sym_fork_child);
+}
+
 static void quiet(void *ctx, const char *msg)
 {
 	(void)ctx;
@@ -355,11 +378,12 @@ int rt_pb_finish(rt_pb *b)
 	free(mapidx);
 	cprof_symopts so = { 0 };
 	so.warn = quiet;
-	cprof_symbolizer *sy = cprof_symbolizer_new();
-	if (!sy)
-		return CPROF_ENOMEM;
-	int64_t sr = cprof_symbolizer_run(sy, p, &so, NULL);
-	cprof_symbolizer_free(sy);
+	pthread_once(&sym_once, sym_init);
+	pthread_mutex_lock(&sym_mu);
+	if (!sym_cached)
+		sym_cached = cprof_symbolizer_new();
+	int64_t sr = sym_cached ? cprof_symbolizer_run(sym_cached, p, &so, NULL) : CPROF_ENOMEM;
+	pthread_mutex_unlock(&sym_mu);
 	if (sr < 0)
 		return CPROF_ENOMEM;
 	if (cprof_demangle_profile(p, CPROF_DEMANGLE_DEFAULT, false) < 0)
