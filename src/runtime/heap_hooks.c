@@ -124,6 +124,11 @@ NOSAN static void *pool_alloc(size_t n, size_t align)
 	uintptr_t base = (uintptr_t)(pool + off + 16);
 	uintptr_t p = (base + align - 1) & ~(uintptr_t)(align - 1);
 	((size_t *)p)[-1] = n;   /* the size, for realloc and usable size */
+	/* pin the filter on the pool's pages (255 sticks): free's fast path
+	 * then needs no pool test, the filtered path checks for the pool */
+	for (uintptr_t pg = (uintptr_t)(pool + off) >> 12; pg <= (p + n) >> 12; pg++)
+		atomic_store_explicit(&rt_hfilter[pg & ((1u << RT_HFILTER_BITS) - 1)], 255,
+				      memory_order_relaxed);
 	return (void *)p;
 }
 
@@ -371,13 +376,27 @@ NOSAN RT_HIDDEN void *rt_heap_malloc(size_t n)
 
 EXPORT void *malloc(size_t n) __attribute__((alias("rt_heap_malloc")));
 
-EXPORT void free(void *p)
+/* free of a block on a page the filter marks: maybe sampled, maybe a
+ * bootstrap pool block */
+__attribute__((noinline)) NOSAN static void free_slow(void *p)
 {
-	if (!p || UNLIKELY(in_pool(p)))
+	if (in_pool(p))
 		return;
 	forget(p);
 	if (UNLIKELY(!ready()))
 		return;
+	nx.free(p);
+}
+
+EXPORT void free(void *p)
+{
+	if (!p)
+		return;
+	if (UNLIKELY(rt_hfilter_maybe(p))) {
+		free_slow(p);
+		return;
+	}
+	/* a block that is not the pool's: the next allocator is known */
 	nx.free(p);
 }
 
@@ -661,11 +680,12 @@ EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void 
 
 NOSAN static inline void del(void *p)
 {
-	if (!p || UNLIKELY(in_pool(p)))
+	if (!p)
 		return;
-	forget(p);
-	if (UNLIKELY(!ready()))
+	if (UNLIKELY(rt_hfilter_maybe(p))) {
+		free_slow(p);
 		return;
+	}
 	nx.free(p);
 }
 
