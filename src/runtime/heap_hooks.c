@@ -369,9 +369,21 @@ NOSAN static inline void forget(void *p)
 RT_HIDDEN void *rt_heap_malloc(size_t n);
 NOSAN RT_HIDDEN void *rt_heap_malloc(size_t n)
 {
+	/* the countdown first: an allocation that does not reach the next
+	 * sample point is a tail call to the next malloc (no frame of ours;
+	 * a thread's countdown is 0, hence this path not taken, until the
+	 * next allocator is known) */
+	int64_t c = countdown;
+	if (LIKELY((uint64_t)c > n)) {
+		countdown = c - (int64_t)n;
+		return nx.malloc(n);
+	}
 	if (UNLIKELY(!ready()))
 		return pool_alloc(n, 16);
-	return account(nx.malloc(n), n);
+	void *p = nx.malloc(n);
+	if (LIKELY(p != NULL) && atomic_load_explicit(&rt_heap_started, memory_order_relaxed))
+		slow(p, n);
+	return p;
 }
 
 EXPORT void *malloc(size_t n) __attribute__((alias("rt_heap_malloc")));
