@@ -1,11 +1,15 @@
 #!/bin/bash
 # bench/heap_overhead.sh - what the heap profiler costs a multi-threaded
 # malloc/free-heavy program (bench/heap_overhead.c: THREADS threads, OPS
-# free+malloc pairs each, 16 B..64 KiB).  Two groups, each with its own
+# free+malloc pairs each, 16 B..64 KiB).  Three groups, each with its own
 # bare baseline, RUNS times each in rotating order (load drift spreads
 # over all configurations):
-#   long  (OPS, default 10M per thread):   bare, cprof at the default rate
-#   short (SHORT_OPS, default 500k):       bare, cprof default, cprof at
+#   fixed (OPS=0): the cost of starting and exiting (the unwinder's module
+#         registry, the profile symbolized and written at exit)
+#   long  (OPS, default 10M per thread):   bare, cprof at the default rate;
+#         also printed with the fixed cost taken out (the per-allocation
+#         price a long-running program pays)
+#   short (SHORT_OPS, default 1M):         bare, cprof default, cprof at
 #         CPROF_HEAP_RATE=1 (every allocation), heaptrack, tcmalloc alone,
 #         tcmalloc + gperftools' heap profiler (HEAPPROFILE)
 # cprof runs write a heap profile (CPROF_HEAP_PROFILE), so they include the
@@ -21,7 +25,7 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
 THREADS=${THREADS:-2}
 OPS=${OPS:-10000000}
-SHORT_OPS=${SHORT_OPS:-500000}
+SHORT_OPS=${SHORT_OPS:-1000000}
 LIB=${LIB:-build/libcprof.so}
 TCM=${TCM:-/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4}
 OUT=bench/out/heap_overhead
@@ -81,7 +85,18 @@ PY
 }
 
 echo "# heap_overhead: $(date -u +%FT%TZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), RUNS=$RUNS THREADS=$THREADS"
+group 0 bare cprof
 group "$OPS" bare cprof
+python3 - "$OUT" "$OPS" <<'PY'
+import statistics, sys
+out, ops = sys.argv[1], sys.argv[2]
+def cpu(c, o):
+    return statistics.median(float(l.split()[1]) for l in open(f"{out}/{c}.{o}.times"))
+b = cpu("bare", ops) - cpu("bare", 0)
+c = cpu("cprof", ops) - cpu("cprof", 0)
+print(f"cprof per-op cpu, fixed cost taken out: x{c / max(b, 1e-3):.3f} "
+      f"({(c - b) / (2 * int(ops)) * 1e9 / 2:.1f} ns per malloc or free, {2 * int(ops)} threads*ops)")
+PY
 short=(bare cprof cprof-rate1)
 command -v heaptrack >/dev/null && short+=(heaptrack)
 [ -f "$TCM" ] && short+=(tcmalloc gperftools)
