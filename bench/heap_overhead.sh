@@ -87,15 +87,15 @@ PY
 echo "# heap_overhead: $(date -u +%FT%TZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), RUNS=$RUNS THREADS=$THREADS"
 group 0 bare cprof
 group "$OPS" bare cprof
-python3 - "$OUT" "$OPS" <<'PY'
+python3 - "$OUT" "$OPS" "$THREADS" <<'PY'
 import statistics, sys
-out, ops = sys.argv[1], sys.argv[2]
+out, ops, nth = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def cpu(c, o):
     return statistics.median(float(l.split()[1]) for l in open(f"{out}/{c}.{o}.times"))
 b = cpu("bare", ops) - cpu("bare", 0)
 c = cpu("cprof", ops) - cpu("cprof", 0)
 print(f"cprof per-op cpu, fixed cost taken out: x{c / max(b, 1e-3):.3f} "
-      f"({(c - b) / (2 * int(ops)) * 1e9 / 2:.1f} ns per malloc or free, {2 * int(ops)} threads*ops)")
+      f"({(c - b) / (nth * int(ops)) * 1e9 / 2:.1f} ns more per malloc or free)")
 PY
 short=(bare cprof cprof-rate1)
 command -v heaptrack >/dev/null && short+=(heaptrack)
