@@ -11,7 +11,9 @@
  * every thread keeps, in initial-exec TLS, a countdown of bytes drawn from
  * an exponential distribution of mean rt_heap_rate (a Poisson process
  * over allocated bytes); an allocation that does not exhaust it costs one
- * TLS compare and subtract.  One that does takes the slow path: a new
+ * TLS compare and subtract (malloc: checked before the call, which is then
+ * a tail call; ~7 instructions), and free of a block on a page the filter
+ * does not mark costs one byte read (~9 instructions).  One that does takes the slow path: a new
  * countdown is drawn, the caller's stack is unwound (rt_unwind_here,
  * signal-safe, allocation-free), and the block is recorded in its
  * (stack, size, labels, thread) bucket and in the address table
