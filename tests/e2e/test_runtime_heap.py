@@ -278,6 +278,15 @@ def test_record_heap_and_allocs(cprof, progs, tmp_path):
     assert "Type: alloc_space" in cprof("-top", str(allocs)).stdout
     rows, text = top(cprof, allocs)
     assert within(rows["churn"][0], 32 * MIB), text
+    # an allocator already in LD_PRELOAD: record puts libcprof.so first
+    if os.path.exists(JEMALLOC):
+        heap3 = tmp_path / "h3.pb.gz"
+        r = run([cprof_bin(), "record", "-o", str(tmp_path / "c3.pb.gz"), f"--heap={heap3}", "--",
+                 progs["accuracy"], "1"], dict(env, LD_PRELOAD=JEMALLOC))
+        assert r.returncode == 0, r.stderr
+        assert "preloaded before libcprof.so" not in r.stderr
+        rows, text = top(cprof, heap3)
+        assert within(rows["keep_large"][0], 30 * MIB), text
     # a child started by the command inherits the preload, not the file
     heap2 = tmp_path / "h2.pb.gz"
     r = run([cprof_bin(), "record", "-o", str(tmp_path / "c2.pb.gz"), f"--heap={heap2}", "--",
