@@ -56,12 +56,17 @@ async function cprof() {
 
 async function pprof() {
 	await page.goto(pprofURL + "/ui/flamegraph", { waitUntil: "load" });
-	await page.waitForSelector("#chart svg g");
+	// pprof's page builds its chart in an inline script, before "load"
+	await page.waitForSelector("#chart svg g.frame");
 	const paint = await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r(performance.now()))));
 	const zoom = await page.evaluate(() => new Promise((resolve) => {
-		const gs = Array.from(document.querySelectorAll("#chart svg g")).filter((g) => g.querySelector("rect"));
-		gs.sort((a, b) => Number(b.querySelector("rect").getAttribute("width")) - Number(a.querySelector("rect").getAttribute("width")));
+		// d3-flamegraph: g.frame elements carry the width; frames under its
+		// minFrameSize (1 px) are not drawn, so there may be no frame but
+		// the root to click (random stacks): then no zoom figure
+		const gs = Array.from(document.querySelectorAll("#chart svg g.frame"));
+		gs.sort((a, b) => Number(b.getAttribute("width")) - Number(a.getAttribute("width")));
 		const target = gs[1];
+		if (!target) return resolve(NaN);
 		const t0 = performance.now();
 		target.dispatchEvent(new MouseEvent("click", { bubbles: true }));
 		requestAnimationFrame(() => resolve(performance.now() - t0));
