@@ -164,7 +164,9 @@ const char *cprof_label_value(const char *key);
 
 /* Mean bytes between sampled allocations: 1 records every allocation, 0
  * turns sampling off (allocations made while on stay tracked until freed).
- * Returns the previous rate, or a negative code.  Thread-safe. */
+ * The calling thread uses the new rate at once, other threads from their
+ * next sample (from off: within 1 MiB of allocation), as in Go; set it
+ * early.  Returns the previous rate, or a negative code.  Thread-safe. */
 long cprof_heap_set_rate(long bytes);
 
 /* Write the heap profile (inuse_space default) or the allocs profile

@@ -64,6 +64,7 @@ long cprof_heap_set_rate(long bytes)
 	}
 	long old = atomic_exchange(&rt_heap_rate, bytes);
 	atomic_store(&rt_heap_started, true);
+	rt_heap_hooks_rate_changed(bytes);
 	return old;
 }
 

@@ -283,9 +283,16 @@ static void thread_start(void)
 	(void)next_rand();
 }
 
+
 void rt_heap_hooks_forked(void)
 {
 	tid_cache = (int)syscall(SYS_gettid);
+}
+
+void rt_heap_hooks_rate_changed(long rate)
+{
+	if (rng != 0)   /* a started thread draws its next point at the new rate */
+		countdown = rate > 0 ? draw(rate) : OFF_WINDOW;
 }
 
 /* The slow path: n bytes at p exhausted the countdown (or the thread has

@@ -83,6 +83,9 @@ void rt_heap_hooks_init(void);
 /* The program's allocations reach our hooks (false when an allocator or a
  * sanitizer preloaded before libcprof.so shadows them). */
 bool rt_heap_hooks_active(void);
+/* cprof_heap_set_rate: the calling thread draws its next sample point at
+ * the new rate now (other threads at their next sample, as in Go). */
+void rt_heap_hooks_rate_changed(long rate);
 /* In a forked child: the thread's cached id is the parent's. */
 void rt_heap_hooks_forked(void);
 
