@@ -297,7 +297,8 @@ rt_hbucket *rt_hbucket_get(const uintptr_t *pcs, int n, uint64_t size, uint32_t 
 	b->size = size;
 	b->lset = lset;
 	b->nframes = (uint32_t)n;
-	memcpy(b->name, name, RT_NAME_MAX);
+	memset(b->name, 0, RT_NAME_MAX);
+	memcpy(b->name, name, strnlen(name, RT_NAME_MAX - 1));
 	memcpy(b->pcs, pcs, (size_t)n * sizeof *pcs);
 	atomic_init(&b->allocs, 0);
 	atomic_init(&b->frees, 0);
