@@ -179,6 +179,10 @@ def test_endpoints_without_browser(server, cprof, tmp_path):
         return [(l.split()[0], l.split()[3], l.split(None, 5)[5]) for l in out.splitlines()]
     want = rows("-focus=sort", cpu)
     assert len(want) > 5 and rows(str(dl)) == want
+    if shutil.which("go"):
+        g = subprocess.run(["go", "tool", "pprof", "-top", str(dl)], capture_output=True, text=True,
+                           timeout=120)
+        assert g.returncode == 0 and "sort.partition" in g.stdout, g.stderr
     assert s.get("/").startswith(b"<!DOCTYPE html>")  # redirected to /ui/
     with pytest.raises(urllib.error.HTTPError) as e:
         s.get("/ui/data/top?f=(")
