@@ -29,10 +29,12 @@
  * names from the root to the node instead of zooming here, and the caller
  * fetches a tree pruned to that zoom and passes it to setData; data.focus
  * (the zoomed node, its ancestors before it) is then zoomed to.
- * setBase(data, mode) colours each frame by its change against a base
- * tree (matched by the names from the root): red grown, green shrunk, grey
- * unchanged; mode "share" compares shares of each total, "absolute" the
- * values.  selectedName() is the selected frame's name.
+ * Diff data (a profile and its base: after[], before[] and baseTotal, each
+ * node's value on each side; a node's width is their sum, so vanished
+ * frames show) colours each frame by its change: red grown, green shrunk,
+ * grey unchanged; setDiffMode("share") compares the shares of each total
+ * (the default, or options.diffMode), "absolute" the values.
+ * selectedName() is the selected frame's name.
  */
 (function (global) {
 	"use strict";
@@ -107,6 +109,7 @@
 		this.root = root;
 		this.opts = opts || {};
 		this.inverted = !!this.opts.inverted;
+		this.diffMode = this.opts.diffMode || "share";
 		this.build();
 		this.setData(data);
 	}
@@ -228,8 +231,9 @@
 		this.matched = null;
 		this.focus = 0;
 		this.selected = 0;
-		this.pathKeys = null;
-		if (this.base) this.setBase(this.base, this.diffMode, true);
+		this.t.after = d.after ? Float64Array.from(d.after) : null;
+		this.t.before = d.before ? Float64Array.from(d.before) : null;
+		this.computeDiff();
 		this.titleEl.textContent = (d.title || "") + (d.sampleType ? " \u2014 " + d.sampleType : "");
 		var info = "Total " + fmtValue(d.total, d.unit) + " (" + d.sampleType + ")";
 		if (d.filters && d.filters.length) info += " \u00b7 " + d.filters.join(" ");
@@ -254,42 +258,26 @@
 		return this.selected > 0 ? this.nameOf(this.selected) : "";
 	};
 
-	/* keys of nodes by their path, for matching with a base tree */
-	FlameGraph.prototype.keys = function () {
-		if (this.pathKeys) return this.pathKeys;
-		var t = this.t, k = new Array(t.n);
-		k[0] = "";
-		for (var i = 1; i < t.n; i++) k[i] = k[t.parent[i]] + "\n" + this.nameOf(i);
-		return (this.pathKeys = k);
+	/* the value of node i: its own side's in a diff, else its cum */
+	FlameGraph.prototype.value = function (i) {
+		return this.t.after ? this.t.after[i] : this.t.cum[i];
 	};
 
-	FlameGraph.prototype.setBase = function (bd, mode, noDraw) {
-		this.base = bd;
-		this.diffMode = mode || "share";
+	FlameGraph.prototype.computeDiff = function () {
+		var t = this.t, d = this.data;
 		this.diff = null;
-		if (bd && this.t) {
-			var bn = bd.nodes, m = Object.create(null), stack = [], key = "";
-			for (var i = 0; i < bn.length / 4; i++) {
-				while (stack.length && stack[stack.length - 1].left === 0) stack.pop();
-				if (stack.length) {
-					stack[stack.length - 1].left--;
-					key = stack[stack.length - 1].key + "\n" + bd.names[bn[4 * i]];
-				} else {
-					key = "";
-				}
-				m[key] = (m[key] || 0) + bn[4 * i + 2];
-				stack.push({ left: bn[4 * i + 3], key: key });
-			}
-			var t = this.t, keys = this.keys(), T = this.data.total || 1, B = bd.total || 1;
-			var delta = new Float64Array(t.n), bv = new Float64Array(t.n);
-			for (i = 0; i < t.n; i++) {
-				var b = m[keys[i]] || 0;
-				bv[i] = b;
-				delta[i] = this.diffMode === "absolute" ? (t.cum[i] - b) / Math.max(T, B) : t.cum[i] / T - b / B;
-			}
-			this.diff = { delta: delta, base: bv, baseTotal: bd.total };
-		}
-		if (!noDraw) this.draw();
+		if (!t.after) return;
+		var T = d.total || 1, B = d.baseTotal || 1, delta = new Float64Array(t.n);
+		for (var i = 0; i < t.n; i++)
+			delta[i] = this.diffMode === "absolute" ? (t.after[i] - t.before[i]) / Math.max(T, B) :
+				t.after[i] / T - t.before[i] / B;
+		this.diff = { delta: delta, base: t.before, baseTotal: d.baseTotal };
+	};
+
+	FlameGraph.prototype.setDiffMode = function (mode) {
+		this.diffMode = mode;
+		this.computeDiff();
+		this.draw();
 	};
 
 	/* the fill of node i in diff mode */
@@ -356,7 +344,7 @@
 			count++;
 			var a = t.parent[i], covered = false;
 			for (; a > 0; a = t.parent[a]) if (m[a]) { covered = true; break; }
-			if (!covered) total += t.cum[i];
+			if (!covered) total += this.value(i);
 		}
 		this.matched = m;
 		this.matchTotal = total;
@@ -475,14 +463,15 @@
 
 	FlameGraph.prototype.describe = function (i) {
 		var t = this.t, d = this.data, v = this.view();
+		var cv = this.value(i);
 		var r = { name: i === 0 ? "root" : this.nameOf(i),
 			flat: fmtValue(t.self[i], d.unit) + " (" + pct(t.self[i], d.total) + ")",
-			cum: fmtValue(t.cum[i], d.unit) + " (" + pct(t.cum[i], d.total) + ")",
+			cum: fmtValue(cv, d.unit) + " (" + pct(cv, d.total) + ")",
 			zoom: pct(t.cum[i], v.w) };
 		if (this.diff) {
-			var b = this.diff.base[i], dd = t.cum[i] - b;
+			var b = this.diff.base[i], dd = cv - b;
 			r.diff = "base " + fmtValue(b, d.unit) + " (" + pct(b, this.diff.baseTotal) + ") \u2192 " +
-				fmtValue(t.cum[i], d.unit) + " (" + pct(t.cum[i], d.total) + "), " +
+				fmtValue(cv, d.unit) + " (" + pct(cv, d.total) + "), " +
 				(dd >= 0 ? "+" : "") + fmtValue(dd, d.unit) +
 				(this.diffMode === "absolute" ? "" : ", share " + (this.diff.delta[i] >= 0 ? "+" : "") +
 				(100 * this.diff.delta[i]).toFixed(2) + " points");

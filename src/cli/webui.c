@@ -310,20 +310,25 @@ static cprof_flame *get_flame(struct MHD_Connection *c, ui *u, int which, const 
 	return f;
 }
 
-/* /ui/data/flame?zoom=A%0AB&w=PX[&which=base] and /ui/data/sandwich?fn=NAME&dir=callers */
+/* /ui/data/flame?zoom=A%0AB&w=PX[&which=base|diff] and /ui/data/sandwich?fn=NAME&dir=callers;
+ * which=diff: the union of the profile and its base, each side's values */
 static enum MHD_Result serve_flame(struct MHD_Connection *c, ui *u, cprof_ropts *r, bool sandwich)
 {
 	const char *which = arg(c, "which");
 	int w = FL_MAIN;
-	if (which && strcmp(which, "base") == 0) {
+	bool diff = false;
+	if (which && (strcmp(which, "base") == 0 || strcmp(which, "diff") == 0)) {
 		if (!u->pbase)
 			return send_text(c, MHD_HTTP_NOT_FOUND, "no base profile (use -base or -diff_base)");
-		w = FL_BASE;
+		diff = which[0] == 'd';
+		w = diff ? FL_MAIN : FL_BASE;
 	}
-	char *warn = NULL;
+	char *warn = NULL, *bwarn = NULL;
 	cprof_error err = { 0 };
 	cprof_flame *f = get_flame(c, u, w, r, &warn, &err);
-	if (!f) {
+	cprof_flame *bf = f && diff ? get_flame(c, u, FL_BASE, r, &bwarn, &err) : NULL;
+	free(bwarn);
+	if (!f || (diff && !bf)) {
 		free(warn);
 		return send_err(c, MHD_HTTP_BAD_REQUEST, err.code ? err.msg : "cannot build the flame graph");
 	}
@@ -358,7 +363,9 @@ static enum MHD_Result serve_flame(struct MHD_Connection *c, ui *u, cprof_ropts 
 					names[nn++] = q;
 				}
 		}
-		rc = (zs && !names) ? CPROF_ENOMEM : cprof_flame_write(f, names, nn, minfrac, m);
+		rc = (zs && !names) ? CPROF_ENOMEM
+			: diff ? cprof_flame_write_diff(f, bf, names, nn, minfrac, m)
+			: cprof_flame_write(f, names, nn, minfrac, m);
 		free(names);
 		free(zs);
 	}

@@ -54,6 +54,15 @@ int cprof_flame_write(const cprof_flame *f, const char *const *zoom, size_t nzoo
 int cprof_flame_write_sandwich(const cprof_flame *f, const char *name, bool callers, double minfrac,
 			       FILE *out);
 
+/* The diff of two trees (the profile and its base, each built alone):
+ * their union, a frame's width the sum of its two values (as pprof's diff
+ * flame graph), zoomed and pruned as cprof_flame_write.  The JSON adds
+ * "after" and "before" (each node's cum in f and in base, in node order)
+ * and "baseTotal"; a node's self is f's.  Frames only in the base have
+ * names appended to the names table.  Returns 0 or a negative code. */
+int cprof_flame_write_diff(const cprof_flame *f, const cprof_flame *base, const char *const *zoom,
+			   size_t nzoom, double minfrac, FILE *out);
+
 #ifdef __cplusplus
 }
 #endif

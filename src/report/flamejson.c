@@ -19,7 +19,10 @@
  *
  * The sandwich builds a second tree (a trie keyed by (parent, name) in an
  * open-addressed table) from the outermost occurrences of the function and
- * writes it the same way.
+ * writes it the same way.  The diff builds the same kind of trie as the
+ * union of two trees (the profile's and its base's, names matched as
+ * strings), each node carrying both values; its width is their sum, so a
+ * frame that vanished still shows (as pprof's diff flame graph does).
  */
 #include "cprof_webdata.h"
 #include "report_int.h"
@@ -35,6 +38,8 @@
 typedef struct wtree {
 	uint32_t *name, *first, *next, *parent;
 	int64_t *self, *cum;
+	int64_t *va, *vb;               /* two: the cum of each side of a diff */
+	bool two;
 	uint32_t n, cap;
 } wtree;
 
@@ -46,6 +51,7 @@ struct cprof_flame {
 	size_t names_len, npkg_len, pkgs_len, pruned_len;
 	char **names;                   /* decoded */
 	size_t nnames;
+	int64_t total;                  /* the header's total */
 	wtree t;
 	uint32_t *end;                  /* preorder: end of the subtree of node i */
 };
@@ -64,8 +70,8 @@ static int wt_grow(wtree *t)
 			return CPROF_ENOMEM;
 		*u[i] = q;
 	}
-	int64_t **s[] = { &t->self, &t->cum };
-	for (size_t i = 0; i < 2; i++) {
+	int64_t **s[] = { &t->self, &t->cum, &t->va, &t->vb };
+	for (size_t i = 0; i < (t->two ? 4u : 2u); i++) {
 		void *q = realloc(*s[i], (size_t)cap * sizeof(int64_t));
 		if (!q)
 			return CPROF_ENOMEM;
@@ -83,6 +89,8 @@ static void wt_free(wtree *t)
 	free(t->parent);
 	free(t->self);
 	free(t->cum);
+	free(t->va);
+	free(t->vb);
 	memset(t, 0, sizeof *t);
 }
 
@@ -182,6 +190,8 @@ static int parse_doc(cprof_flame *f, size_t len)
 		return CPROF_EINVAL;
 	f->head = s;
 	f->headlen = (size_t)(nodes - s);
+	const char *tot = find(s, nodes, "\"total\":");
+	f->total = tot ? strtoll(tot + 8, NULL, 10) : 0;
 	f->names_raw = names + 11;
 	f->names_len = (size_t)(npkg - f->names_raw);
 	f->npkg_raw = npkg + 17;
@@ -373,16 +383,22 @@ static int cmp_kid(const void *a, const void *b)
 /* Write the subtree of `root` of t, pruned at thr, as nodes; the chain of
  * ancestors first.  other = the name index of "(other)". */
 static int write_nodes(FILE *out, const wtree *t, const uint32_t *chain, size_t nchain, uint32_t root,
-		       int64_t thr, uint32_t other, size_t *pruned)
+		       int64_t thr, uint32_t other, size_t *pruned, FILE *fa, FILE *fb)
 {
 	size_t written = 0;
-	for (size_t i = 0; i < nchain; i++)
-		fprintf(out, "%s%u,%" PRId64 ",%" PRId64 ",1", written++ ? "," : "", t->name[chain[i]],
-			t->self[chain[i]], t->cum[chain[i]]);
-	/* stack entries: node, or NIL with the "(other)" value */
+	for (size_t i = 0; i < nchain; i++) {
+		uint32_t c = chain[i];
+		if (t->two) {
+			fprintf(fa, "%s%" PRId64, written ? "," : "", t->va[c]);
+			fprintf(fb, "%s%" PRId64, written ? "," : "", t->vb[c]);
+		}
+		fprintf(out, "%s%u,%" PRId64 ",%" PRId64 ",1", written++ ? "," : "", t->name[c], t->self[c],
+			t->cum[c]);
+	}
+	/* stack entries: node, or NIL with the "(other)" values */
 	typedef struct ent {
 		uint32_t node;
-		int64_t v;
+		int64_t v, a, b;
 	} ent;
 	size_t cap = 256, sp = 0, kcap = 64;
 	ent *stk = malloc(cap * sizeof *stk);
@@ -392,22 +408,31 @@ static int write_nodes(FILE *out, const wtree *t, const uint32_t *chain, size_t 
 		free(ks);
 		return CPROF_ENOMEM;
 	}
-	stk[sp++] = (ent){ root, 0 };
+	stk[sp++] = (ent){ root, 0, 0, 0 };
 	int rc = 0;
 	while (sp) {
 		ent en = stk[--sp];
-		if (en.node == NIL) {
-			fprintf(out, "%s%u,%" PRId64 ",%" PRId64 ",0", written++ ? "," : "", other, en.v, en.v);
+		uint32_t n = en.node;
+		if (t->two) {
+			fprintf(fa, "%s%" PRId64, written ? "," : "", n == NIL ? en.a : t->va[n]);
+			fprintf(fb, "%s%" PRId64, written ? "," : "", n == NIL ? en.b : t->vb[n]);
+		}
+		if (n == NIL) {
+			fprintf(out, "%s%u,%" PRId64 ",%" PRId64 ",0", written++ ? "," : "", other,
+				t->two ? en.a : en.v, en.v);
 			continue;
 		}
-		uint32_t n = en.node;
 		size_t nk = 0;
-		int64_t osum = 0;
+		int64_t osum = 0, oa = 0, ob = 0;
 		for (uint32_t c = t->first[n]; c != NIL; c = t->next[c]) {
 			if (t->cum[c] == 0)
 				continue;
 			if (llabs(t->cum[c]) < thr || t->name[c] == other) {
 				osum += t->cum[c];
+				if (t->two) {
+					oa += t->va[c];
+					ob += t->vb[c];
+				}
 				(*pruned)++;
 				continue;
 			}
@@ -435,9 +460,9 @@ static int write_nodes(FILE *out, const wtree *t, const uint32_t *chain, size_t 
 			stk = q;
 		}
 		if (osum != 0)
-			stk[sp++] = (ent){ NIL, osum };
+			stk[sp++] = (ent){ NIL, osum, oa, ob };
 		for (size_t k = nk; k-- > 0;)
-			stk[sp++] = (ent){ ks[k].node, 0 };
+			stk[sp++] = (ent){ ks[k].node, 0, 0, 0 };
 	}
 out:
 	free(stk);
@@ -445,47 +470,117 @@ out:
 	return rc;
 }
 
-static uint32_t other_index(const cprof_flame *f)
+/* Names past f's own (a diff's base-only frames) */
+typedef struct xnames {
+	char **v;
+	size_t n;
+} xnames;
+
+static const char *name_of(const cprof_flame *f, const xnames *x, uint32_t i)
 {
-	for (size_t i = 0; i < f->nnames; i++)
-		if (strcmp(f->names[i], "(other)") == 0)
+	return i < f->nnames ? f->names[i] : x && i - f->nnames < x->n ? x->v[i - f->nnames] : "(other)";
+}
+
+static uint32_t other_index(const cprof_flame *f, const xnames *x)
+{
+	size_t n = f->nnames + (x ? x->n : 0);
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(name_of(f, x, (uint32_t)i), "(other)") == 0)
 			return (uint32_t)i;
-	return (uint32_t)f->nnames;    /* appended by write_doc */
+	return (uint32_t)n;    /* appended by write_doc */
 }
 
 static int write_doc(const cprof_flame *f, const wtree *t, const uint32_t *chain, size_t nchain,
-		     uint32_t root, double minfrac, FILE *out)
+		     uint32_t root, double minfrac, FILE *out, const xnames *x, int64_t base_total)
 {
-	uint32_t other = other_index(f);
+	uint32_t other = other_index(f, x);
+	char *abuf = NULL, *bbuf = NULL;
+	size_t alen = 0, blen = 0;
+	FILE *fa = NULL, *fb = NULL;
+	if (t->two) {
+		fa = open_memstream(&abuf, &alen);
+		fb = open_memstream(&bbuf, &blen);
+		if (!fa || !fb) {
+			if (fa)
+				fclose(fa);
+			free(abuf);
+			return CPROF_ENOMEM;
+		}
+	}
 	int64_t thr = (int64_t)ceil(fabs((double)t->cum[root]) * (minfrac > 0 ? minfrac : 0));
 	if (thr < 1)
 		thr = 1;
 	size_t pruned = 0;
 	fwrite(f->head, 1, f->headlen, out);
 	fputs(",\"nodes\":[", out);
-	int rc = write_nodes(out, t, chain, nchain, root, thr, other, &pruned);
-	if (rc < 0)
+	int rc = write_nodes(out, t, chain, nchain, root, thr, other, &pruned, fa, fb);
+	if (fa && fclose(fa) != 0 && rc == 0)
+		rc = CPROF_ENOMEM;
+	if (fb && fclose(fb) != 0 && rc == 0)
+		rc = CPROF_ENOMEM;
+	if (rc < 0) {
+		free(abuf);
+		free(bbuf);
 		return rc;
+	}
 	fputs("],\"names\":[", out);
 	fwrite(f->names_raw, 1, f->names_len, out);
-	bool add = other == f->nnames;
+	size_t nx = x ? x->n : 0, all = f->nnames + nx;
+	for (size_t i = 0; i < nx; i++) {
+		if (f->nnames || i)
+			putc(',', out);
+		json_str(out, x->v[i]);
+	}
+	bool add = other == all;
 	if (add)
-		fputs(f->nnames ? ",\"(other)\"" : "\"(other)\"", out);
+		fputs(all ? ",\"(other)\"" : "\"(other)\"", out);
 	fputs("],\"namePackage\":[", out);
 	fwrite(f->npkg_raw, 1, f->npkg_len, out);
-	if (add)
-		fputs(f->npkg_len ? ",-1" : "-1", out);
+	for (size_t i = 0; i < nx + add; i++)
+		fputs(f->npkg_len || i ? ",-1" : "-1", out);
 	fputs("],\"packages\":[", out);
 	fwrite(f->pkgs_raw, 1, f->pkgs_len, out);
 	fprintf(out, "],\"pruned\":{\"fraction\":%g,\"boxes\":%zu},\"zoom\":[", minfrac, pruned);
 	for (size_t i = 1; i < nchain; i++) {
-		json_str(out, f->names[t->name[chain[i]]]);
+		json_str(out, name_of(f, x, t->name[chain[i]]));
 		putc(',', out);
 	}
 	if (nchain)
-		json_str(out, f->names[t->name[root]]);
-	fprintf(out, "],\"focus\":%zu}\n", nchain);
+		json_str(out, name_of(f, x, t->name[root]));
+	fprintf(out, "],\"focus\":%zu", nchain);
+	if (t->two) {
+		fputs(",\"after\":[", out);
+		fwrite(abuf, 1, alen, out);
+		fputs("],\"before\":[", out);
+		fwrite(bbuf, 1, blen, out);
+		fprintf(out, "],\"baseTotal\":%" PRId64, base_total);
+	}
+	fputs("}\n", out);
+	free(abuf);
+	free(bbuf);
 	return ferror(out) ? CPROF_EIO : 0;
+}
+
+/* The node of t reached from root by the names zoom[] (as far as they
+ * match); its ancestors into chain (room for nzoom). */
+static uint32_t walk_zoom(const cprof_flame *f, const xnames *x, const wtree *t, const char *const *zoom,
+			  size_t nzoom, uint32_t *chain, size_t *nchain)
+{
+	uint32_t node = 0;
+	*nchain = 0;
+	for (size_t z = 0; z < nzoom; z++) {
+		uint32_t hit = NIL;
+		for (uint32_t c = t->first[node]; c != NIL; c = t->next[c])
+			if (strcmp(name_of(f, x, t->name[c]), zoom[z]) == 0) {
+				hit = c;
+				break;
+			}
+		if (hit == NIL)
+			break;
+		chain[(*nchain)++] = node;
+		node = hit;
+	}
+	return node;
 }
 
 int cprof_flame_write(const cprof_flame *f, const char *const *zoom, size_t nzoom, double minfrac,
@@ -496,20 +591,8 @@ int cprof_flame_write(const cprof_flame *f, const char *const *zoom, size_t nzoo
 	if (!chain)
 		return CPROF_ENOMEM;
 	size_t nchain = 0;
-	uint32_t node = 0;
-	for (size_t z = 0; z < nzoom; z++) {
-		uint32_t hit = NIL;
-		for (uint32_t c = t->first[node]; c != NIL; c = t->next[c])
-			if (strcmp(f->names[t->name[c]], zoom[z]) == 0) {
-				hit = c;
-				break;
-			}
-		if (hit == NIL)
-			break;
-		chain[nchain++] = node;
-		node = hit;
-	}
-	int rc = write_doc(f, t, chain, nchain, node, minfrac, out);
+	uint32_t node = walk_zoom(f, NULL, t, zoom, nzoom, chain, &nchain);
+	int rc = write_doc(f, t, chain, nchain, node, minfrac, out, NULL, 0);
 	free(chain);
 	return rc;
 }
@@ -571,6 +654,8 @@ static uint32_t trie_child(trie *r, uint32_t parent, uint32_t name)
 	uint32_t i = t->n++;
 	t->name[i] = name;
 	t->self[i] = t->cum[i] = 0;
+	if (t->two)
+		t->va[i] = t->vb[i] = 0;
 	t->first[i] = NIL;
 	t->parent[i] = parent;
 	t->next[i] = t->first[parent];
@@ -594,7 +679,7 @@ int cprof_flame_write_sandwich(const cprof_flame *f, const char *name, bool call
 	if (rc)
 		return rc;
 	r.t.n = 1;
-	r.t.name[0] = target == NIL ? other_index(f) : target;
+	r.t.name[0] = target == NIL ? other_index(f, NULL) : target;
 	r.t.self[0] = r.t.cum[0] = 0;
 	r.t.first[0] = r.t.next[0] = r.t.parent[0] = NIL;
 	uint32_t *map = NULL;
@@ -641,7 +726,101 @@ int cprof_flame_write_sandwich(const cprof_flame *f, const char *name, bool call
 	}
 	free(map);
 	if (rc == 0)
-		rc = write_doc(f, &r.t, NULL, 0, 0, minfrac, out);
+		rc = write_doc(f, &r.t, NULL, 0, 0, minfrac, out, NULL, 0);
+	wt_free(&r.t);
+	free(r.keys);
+	free(r.vals);
+	return rc;
+}
+
+/* ---- the diff ---------------------------------------------------------------------- */
+
+static uint32_t fnv(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+int cprof_flame_write_diff(const cprof_flame *f, const cprof_flame *b, const char *const *zoom,
+			   size_t nzoom, double minfrac, FILE *out)
+{
+	int rc = 0;
+	xnames x = { 0 };
+	trie r = { 0 };
+	r.t.two = true;
+	uint32_t *bmap = malloc((b->nnames ? b->nnames : 1) * sizeof *bmap);
+	uint32_t *mf = malloc((size_t)f->t.n * sizeof *mf), *mb = malloc((size_t)b->t.n * sizeof *mb);
+	uint32_t *chain = malloc((nzoom + 1) * sizeof *chain);
+	size_t hcap = 16;
+	while (hcap < 2 * (f->nnames + b->nnames))
+		hcap *= 2;
+	uint32_t *h = calloc(hcap, sizeof *h);   /* merged name index + 1 */
+	x.v = malloc((b->nnames ? b->nnames : 1) * sizeof *x.v);
+	if (!bmap || !mf || !mb || !chain || !h || !x.v) {
+		rc = CPROF_ENOMEM;
+		goto out;
+	}
+	/* the base's names in the merged table: f's, then the base's others */
+	for (size_t i = 0; i < f->nnames; i++) {
+		size_t k = fnv(f->names[i]) & (hcap - 1);
+		while (h[k])
+			k = (k + 1) & (hcap - 1);
+		h[k] = (uint32_t)i + 1;
+	}
+	for (size_t i = 0; i < b->nnames; i++) {
+		size_t k = fnv(b->names[i]) & (hcap - 1);
+		while (h[k] && strcmp(name_of(f, &x, h[k] - 1), b->names[i]) != 0)
+			k = (k + 1) & (hcap - 1);
+		if (!h[k]) {
+			x.v[x.n++] = b->names[i];
+			h[k] = (uint32_t)(f->nnames + x.n);
+		}
+		bmap[i] = h[k] - 1;
+	}
+	if ((rc = wt_grow(&r.t)))
+		goto out;
+	r.t.n = 1;
+	r.t.name[0] = f->t.name[0];
+	r.t.first[0] = r.t.next[0] = r.t.parent[0] = NIL;
+	r.t.self[0] = f->t.self[0];
+	r.t.va[0] = f->t.cum[0];
+	r.t.vb[0] = b->t.cum[0];
+	mf[0] = 0;
+	for (uint32_t i = 1; i < f->t.n; i++) {
+		uint32_t c = trie_child(&r, mf[f->t.parent[i]], f->t.name[i]);
+		if (c == NIL) {
+			rc = CPROF_ENOMEM;
+			goto out;
+		}
+		mf[i] = c;
+		r.t.self[c] += f->t.self[i];
+		r.t.va[c] += f->t.cum[i];
+	}
+	mb[0] = 0;
+	for (uint32_t i = 1; i < b->t.n; i++) {
+		uint32_t c = trie_child(&r, mb[b->t.parent[i]], bmap[b->t.name[i]]);
+		if (c == NIL) {
+			rc = CPROF_ENOMEM;
+			goto out;
+		}
+		mb[i] = c;
+		r.t.vb[c] += b->t.cum[i];
+	}
+	/* the width of a frame: both sides' values (pprof's diff flame graph) */
+	for (uint32_t i = 0; i < r.t.n; i++)
+		r.t.cum[i] = llabs(r.t.va[i]) + llabs(r.t.vb[i]);
+	size_t nchain = 0;
+	uint32_t node = walk_zoom(f, &x, &r.t, zoom, nzoom, chain, &nchain);
+	rc = write_doc(f, &r.t, chain, nchain, node, minfrac, out, &x, b->total);
+out:
+	free(bmap);
+	free(mf);
+	free(mb);
+	free(chain);
+	free(h);
+	free(x.v);
 	wt_free(&r.t);
 	free(r.keys);
 	free(r.vals);

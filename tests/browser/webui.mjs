@@ -380,6 +380,14 @@ if (suite === "diff") {
 		assert(col[0] + col[1] > 100, `no diff colours (red ${col[0]}, green ${col[1]})`);
 		await shot("flame-diff");
 	});
+	await check("diff: a frame only in the base is shown", async () => {
+		await page.fill(".cpfg-bar input[type=search]", "pdqsort");
+		await page.press(".cpfg-bar input[type=search]", "Enter");
+		const m = await page.textContent(".cpfg-match");
+		assert(m.startsWith("Matched 0"), `match "${m}"`);
+		await page.fill(".cpfg-bar input[type=search]", "");
+		await page.press(".cpfg-bar input[type=search]", "Enter");
+	});
 	await check("diff: share-based <-> absolute toggle", async () => {
 		await page.click("#diffmode");
 		assert((await page.textContent("#diffmode")) === "Diff: absolute", "toggle text");

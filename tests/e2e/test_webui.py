@@ -117,15 +117,28 @@ def test_sample_type_and_granularity(server, cprof):
 @needs_browser
 def test_diff_flame_graph(server, cprof, tmp_path):
     cpu = os.path.join(GOLDEN, "cpu.pb.gz")
-    base = str(tmp_path / "base.pb.gz")
+    # base: only the sort work; after: everything but sort.pdqsort's stacks,
+    # so pdqsort vanished, sort's share shrank, the rest grew
+    base, new = str(tmp_path / "base.pb.gz"), str(tmp_path / "new.pb.gz")
     r = cprof("-proto", "-focus=sort", "-output=" + base, cpu)
     assert r.returncode == 0, r.stderr
-    s = server("-http=127.0.0.1:0", "-no_browser", "-diff_base=" + base, cpu)
+    r = cprof("-proto", "-ignore=pdqsort", "-output=" + new, cpu)
+    assert r.returncode == 0, r.stderr
+    s = server("-http=127.0.0.1:0", "-no_browser", "-diff_base=" + base, new)
     meta = json.loads(s.get("/ui/data/meta"))
     assert meta["hasBase"] and meta["diffBase"]
-    # the base tree is served on its own
-    b = json.loads(s.get("/ui/data/flame?which=base"))
-    assert b["total"] < json.loads(s.get("/ui/data/flame"))["total"]
+    b = json.loads(s.get("/ui/data/flame?which=base&w=100000"))
+    a = json.loads(s.get("/ui/data/flame?w=100000"))
+    d = json.loads(s.get("/ui/data/flame?which=diff&w=100000"))
+    assert d["total"] == a["total"] and d["baseTotal"] == b["total"]
+    n = len(d["nodes"]) // 4
+    assert len(d["after"]) == len(d["before"]) == n
+    # the root's width is both sides; each side's value is its own total
+    assert d["after"][0] == a["total"] and d["before"][0] == b["total"]
+    assert d["nodes"][2] == a["total"] + b["total"]
+    # a frame only in the base is in the union, with nothing after
+    gone = [i for i in range(n) if d["names"][d["nodes"][4 * i]] == "sort.pdqsort"]
+    assert gone and all(d["after"][i] == 0 and d["before"][i] > 0 for i in gone)
     run_suite("diff", s.url)
 
 

@@ -1,7 +1,8 @@
 /*
  * test_flamejson.c - the web views' flame data (src/report/flamejson.c,
  * issue 8): the tree at a zoom, pruned to a fraction of the zoomed node,
- * and the caller/callee (sandwich) trees of one function.
+ * the caller/callee (sandwich) trees of one function, and the union of a
+ * profile and its base (the diff).
  *
  * Profiles come from folded text; each test writes the JSON into memory
  * and checks its node array (preorder: name, self, cum, children) with the
@@ -156,6 +157,24 @@ static void test_sandwich(void **state)
 	cprof_flame_free(f);
 }
 
+static void test_diff_union(void **state)
+{
+	cprof_flame *a = flame("main;a 5\nmain;b 3\n"), *b = flame("main;a 2\nmain;c 4\n");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	assert_int_equal(cprof_flame_write_diff(a, b, NULL, 0, 0, m), 0);
+	fclose(m);
+	/* widths are both sides; c exists only in the base */
+	char *t = nodes_text(buf);
+	assert_string_equal(t, "root:0/14[1] main:0/14[3] a:5/7[0] c:0/4[0] b:3/3[0]");
+	assert_non_null(strstr(buf, "\"after\":[8,8,5,0,3],\"before\":[6,6,2,4,0],\"baseTotal\":6"));
+	free(t);
+	free(buf);
+	cprof_flame_free(a);
+	cprof_flame_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -163,6 +182,7 @@ int main(void)
 		cmocka_unit_test(test_pruned_to_the_view),
 		cmocka_unit_test(test_zoomed),
 		cmocka_unit_test(test_sandwich),
+		cmocka_unit_test(test_diff_union),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

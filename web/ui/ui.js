@@ -186,27 +186,21 @@
 		function load() {
 			var extra = { w: String(width()) };
 			if (zoom.length) extra.zoom = zoom.join("\n");
+			/* with a base: the union of both sides, coloured by change */
+			if (state.meta.hasBase) extra.which = "diff";
 			var t0 = performance.now();
 			return fetchData("flame", extra).then(function (t) {
 				var d = JSON.parse(t);
 				if (!state.flame) {
-					state.flame = cprofFlameGraph.mount(holder, d, { onZoom: function (path) { zoom = path; load(); } });
+					state.flame = cprofFlameGraph.mount(holder, d, { onZoom: function (path) { zoom = path; load(); },
+						diffMode: params.get("diff") === "abs" ? "absolute" : "share" });
 					addFlameButtons(bar);
 				} else {
 					state.flame.setData(d);
 				}
 				holder.setAttribute("data-zoom", zoom.join("\n"));
 				holder.setAttribute("data-load-ms", String(performance.now() - t0));
-				if (state.meta.hasBase) return loadBase(extra);
 			}).catch(function (e) { showError(e.message); });
-		}
-		function loadBase(extra) {
-			var e = {};
-			for (var k in extra) e[k] = extra[k];
-			e.which = "base";
-			return fetchData("flame", e).then(function (t) {
-				state.flame.setBase(JSON.parse(t), params.get("diff") === "abs" ? "absolute" : "share");
-			});
 		}
 		function addFlameButtons(b) {
 			var fg = state.flame, barEl = holder.querySelector(".cpfg-bar");
@@ -221,7 +215,7 @@
 				var dm = $("button", { id: "diffmode", type: "button" }, params.get("diff") === "abs" ? "Diff: absolute" : "Diff: share");
 				dm.addEventListener("click", function () {
 					var abs = fg.diffMode !== "absolute";
-					fg.setBase(fg.base, abs ? "absolute" : "share");
+					fg.setDiffMode(abs ? "absolute" : "share");
 					dm.textContent = abs ? "Diff: absolute" : "Diff: share";
 					var u = new URL(location.href);
 					if (abs) u.searchParams.set("diff", "abs"); else u.searchParams.delete("diff");
