@@ -266,8 +266,9 @@
 			var p = cprofTopTable.parseText(t);
 			main.appendChild($("div", { class: "cp-legend", id: "legend" }, p.legend.join("\n")));
 			state.top = cprofTopTable.mount(main, p.rows, {
-				onSelect: function (n) { state.selected = n; },
-				onActivate: function (n) { go("flamegraph", { f: "^" + escapeRe(n) + "$" }); }
+				/* a row's name may end in " (inline)": not part of the function's name */
+				onSelect: function (n) { state.selected = n.replace(/ \(inline\)$/, ""); },
+				onActivate: function (n) { go("flamegraph", { f: "^" + escapeRe(n.replace(/ \(inline\)$/, "")) + "$" }); }
 			});
 			var s = document.getElementById("search").value;
 			if (s) try { state.top.highlight(new RegExp(s)); } catch (e) { /* bad regexp: no highlight */ }
