@@ -74,17 +74,19 @@ typedef struct srv {
 	int stop_fd;                /* eventfd: readable when stopping */
 	int wake_fd;                /* eventfd: a job finished (MHD's own wake-up
 				     * does not reach an external epoll loop) */
-	pthread_t thread;
 	rt_http_limits lim;
 	char *token;
 	char *tls_cert, *tls_key;
 	/* token bucket of expensive requests (server thread only) */
 	double tokens, burst, per_ns;
 	int64_t last_ns;
-	/* job threads */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int jobs;
+	/* job threads: how many run; done_fd is written by each job that ends
+	 * and by the server thread when it leaves (cprof_http_stop waits on it
+	 * with poll: the runtime's own waits never go through the interposed
+	 * pthread_join / pthread_cond_wait of the sync profiles) */
+	_Atomic int jobs;
+	_Atomic int server_done;
+	int done_fd;
 	int64_t accept_pause_ns;    /* server thread: out of fds, retry after */
 	/* connections (server thread only), for evicting slow ones */
 	struct conn *conns;
@@ -333,10 +335,10 @@ static void *job_main(void *arg)
 	if (write(s->wake_fd, &one, sizeof one) < 0) {
 		/* only on overflow: the loop is awake anyway */
 	}
-	pthread_mutex_lock(&s->mu);
-	s->jobs--;
-	pthread_cond_broadcast(&s->cv);
-	pthread_mutex_unlock(&s->mu);
+	if (write(s->done_fd, &one, sizeof one) < 0) {
+		/* only on overflow */
+	}
+	atomic_fetch_sub(&s->jobs, 1);   /* last: s may be freed from here on */
 	rt_self_leave();
 	return NULL;
 }
@@ -398,11 +400,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		return send_error(c, q, 429, "Too Many Requests: the profile endpoints are rate-limited",
 				  "Retry-After", ra);
 	}
-	pthread_mutex_lock(&s->mu);
-	bool ok = s->jobs < RT_HTTP_MAX_JOBS;
-	if (ok)
-		s->jobs++;
-	pthread_mutex_unlock(&s->mu);
+	bool ok = atomic_fetch_add(&s->jobs, 1) < RT_HTTP_MAX_JOBS;
+	if (!ok)
+		atomic_fetch_sub(&s->jobs, 1);
 	if (!ok) {
 		atomic_fetch_add(&n_busy, 1);
 		return send_error(c, q, 429, "Too Many Requests: too many profile requests at once",
@@ -414,9 +414,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 	atomic_store(&q->state, Q_RUNNING);
 	MHD_suspend_connection(c);
 	if (spawn(NULL, true, job_main, q) != 0) {
-		pthread_mutex_lock(&s->mu);
-		s->jobs--;
-		pthread_mutex_unlock(&s->mu);
+		atomic_fetch_sub(&s->jobs, 1);
 		rt_http_error(&q->resp, 503, "Service Unavailable: cannot start a thread");
 		q->resp.go_error = false;
 		atomic_store(&q->state, Q_DONE);
@@ -491,6 +489,11 @@ static void *server_main(void *arg)
 		evict_slow(s);
 	}
 	rt_self_leave();
+	uint64_t one = 1;
+	if (write(s->done_fd, &one, sizeof one) < 0) {
+		/* only on overflow */
+	}
+	atomic_store(&s->server_done, 1);   /* last: s may be freed from here on */
 	return NULL;
 }
 
@@ -646,8 +649,8 @@ static void free_srv(srv *s)
 	free(s->token);
 	free(s->tls_cert);
 	free(s->tls_key);
-	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->cv);
+	if (s->done_fd >= 0)
+		close(s->done_fd);
 	free(s);
 }
 
@@ -671,9 +674,7 @@ static int start_locked(const cprof_http_options *o)
 	srv *s = calloc(1, sizeof *s);
 	if (!s)
 		return CPROF_ERR_NOMEM;
-	s->listen_fd = s->stop_fd = s->wake_fd = -1;
-	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->cv, NULL);
+	s->listen_fd = s->stop_fd = s->wake_fd = s->done_fd = -1;
 	s->lim.max_seconds = o && o->max_seconds > 0 ? o->max_seconds : 300;
 	s->lim.no_cmdline = o && o->no_cmdline;
 	int rate = o && o->rate_per_minute ? o->rate_per_minute : 60;
@@ -713,7 +714,8 @@ static int start_locked(const cprof_http_options *o)
 		flags |= MHD_USE_TLS;
 	}
 	if (rc == 0 && ((s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
-			(s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)) {
+			(s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+			(s->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)) {
 		rt_set_error("cprof_http_start: eventfd: %s", strerror(errno));
 		rc = CPROF_ERR_SYSTEM;
 	}
@@ -749,7 +751,7 @@ static int start_locked(const cprof_http_options *o)
 		free_srv(s);
 		return CPROF_ERR_SYSTEM;
 	}
-	if ((rc = spawn(&s->thread, false, server_main, s)) != 0) {
+	if ((rc = spawn(NULL, true, server_main, s)) != 0) {
 		rt_set_error("cprof_http_start: cannot create the server thread: %s", strerror(rc));
 		MHD_stop_daemon(s->d);
 		close(s->listen_fd);
@@ -795,12 +797,15 @@ int cprof_http_stop(void)
 	if (write(s->stop_fd, &one, sizeof one) < 0) {
 		/* an eventfd write only fails on overflow: it is readable anyway */
 	}
-	pthread_join(s->thread, NULL);
-	/* the jobs see stop_fd readable and end their waits */
-	pthread_mutex_lock(&s->mu);
-	while (s->jobs > 0)
-		pthread_cond_wait(&s->cv, &s->mu);
-	pthread_mutex_unlock(&s->mu);
+	/* the server thread leaves its loop; the jobs see stop_fd readable and
+	 * end their waits; each says so on done_fd */
+	while (!atomic_load(&s->server_done) || atomic_load(&s->jobs) > 0) {
+		struct pollfd pf = { .fd = s->done_fd, .events = POLLIN };
+		uint64_t drain;
+		if (poll(&pf, 1, 100) > 0 && read(s->done_fd, &drain, sizeof drain) < 0) {
+			/* EAGAIN: another round */
+		}
+	}
 	MHD_stop_daemon(s->d);   /* closes the connections */
 	close(s->listen_fd);
 	if (s->unix_path[0])
