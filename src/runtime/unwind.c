@@ -106,8 +106,38 @@ static __thread TLS uint64_t cache_gen;
  * holds pages of the live stack only). */
 static __thread TLS uintptr_t walk_lo, walk_hi;
 
-static bool read_word(uintptr_t addr, uintptr_t *out, bool stack)
+/* Gaps between the stack pages of one walk: a frame with a large local
+ * array puts the next frame pages above the last one read.  Pages between
+ * two pages of the live stack reached through the unwind tables from rsp
+ * are the same stack, but that is proven rather than assumed: one
+ * process_vm_readv reads a byte of each page of the gap (at most
+ * GAP_PAGES), and only then is the walk's proven range stretched over it,
+ * so later samples read those pages directly. */
+#define GAP_PAGES 32
+
+static bool gap_readable(uintptr_t lo, uintptr_t hi)
 {
+	size_t n = (hi - lo) / PAGE;
+	if (n == 0)
+		return true;
+	if (n > GAP_PAGES || atomic_load_explicit(&probe_mode, memory_order_acquire) != 1)
+		return false;
+	static char sink;   /* written by the kernel, never read */
+	struct iovec l[GAP_PAGES], r[GAP_PAGES];
+	for (size_t i = 0; i < n; i++) {
+		l[i].iov_base = &sink;
+		l[i].iov_len = 1;
+		r[i].iov_base = (void *)(lo + i * PAGE);
+		r[i].iov_len = 1;
+	}
+	return syscall(SYS_process_vm_readv, (long)self_pid, l, (long)n, r, (long)n, 0L) == (long)n;
+}
+
+enum { RD_ANY, RD_STACK, RD_CFI };   /* what read_word reads */
+
+static bool read_word(uintptr_t addr, uintptr_t *out, int what)
+{
+	bool stack = what != RD_ANY;
 	if (addr & 7 || addr > UINTPTR_MAX - 16)
 		return false;
 	if ((addr >= ok_lo && addr + 8 <= ok_hi) || (addr >= walk_lo && addr + 8 <= walk_hi)) {
@@ -139,6 +169,9 @@ static bool read_word(uintptr_t addr, uintptr_t *out, bool stack)
 		walk_hi += PAGE;
 	} else if (page + PAGE == walk_lo) {
 		walk_lo = page;
+	} else if (what == RD_CFI && walk_lo != walk_hi && page > walk_hi &&
+		   gap_readable(walk_hi, page)) {
+		walk_hi = page + PAGE;
 	}
 	return true;
 }
@@ -152,7 +185,7 @@ static bool is_sigreturn(uintptr_t pc)
 {
 	uintptr_t w[2];
 	uintptr_t a = pc & ~(uintptr_t)7;
-	if (!read_word(a, &w[0], false) || !read_word(a + 8, &w[1], false))
+	if (!read_word(a, &w[0], RD_ANY) || !read_word(a + 8, &w[1], RD_ANY))
 		return false;
 	static const unsigned char code[9] = { 0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05 };
 	const unsigned char *b = (const unsigned char *)w + (pc - a);
@@ -169,8 +202,9 @@ enum { STEP_OK, STEP_END, STEP_FAIL };
 static int step_signal(regs *r)
 {
 	uintptr_t pc, sp, fp;
-	if (!read_word(r->sp + UC_REG(REG_RIP), &pc, true) || !read_word(r->sp + UC_REG(REG_RSP), &sp, true) ||
-	    !read_word(r->sp + UC_REG(REG_RBP), &fp, true))
+	if (!read_word(r->sp + UC_REG(REG_RIP), &pc, RD_STACK) ||
+	    !read_word(r->sp + UC_REG(REG_RSP), &sp, RD_STACK) ||
+	    !read_word(r->sp + UC_REG(REG_RBP), &fp, RD_STACK))
 		return STEP_FAIL;
 	r->pc = pc;
 	r->sp = sp;
@@ -184,7 +218,7 @@ static int step_fp(regs *r)
 	uintptr_t fp = r->fp, ra, next;
 	if (fp < r->sp || fp - r->sp > FP_SPAN || (fp & 7))
 		return STEP_FAIL;
-	if (!read_word(fp, &next, true) || !read_word(fp + 8, &ra, true))
+	if (!read_word(fp, &next, RD_STACK) || !read_word(fp + 8, &ra, RD_STACK))
 		return STEP_FAIL;
 	if (ra < PAGE)
 		return ra == 0 && next == 0 ? STEP_END : STEP_FAIL;
@@ -236,11 +270,11 @@ static int step(regs *r)
 	}
 	uintptr_t ra, fp = r->fp;
 	int16_t ra_off = row->kind == RT_ROW_PLT ? -8 : row->ra_off;
-	if (!read_word(cfa + (uintptr_t)(intptr_t)ra_off, &ra, true))
+	if (!read_word(cfa + (uintptr_t)(intptr_t)ra_off, &ra, RD_CFI))
 		return STEP_FAIL;
 	if (row->kind != RT_ROW_PLT) {
 		if (row->rbp_rule == RT_RBP_AT) {
-			if (!read_word(cfa + (uintptr_t)(intptr_t)row->rbp_off, &fp, true))
+			if (!read_word(cfa + (uintptr_t)(intptr_t)row->rbp_off, &fp, RD_CFI))
 				return STEP_FAIL;
 		} else if (row->rbp_rule == RT_RBP_UNDEF) {
 			fp = 0;
@@ -275,7 +309,7 @@ int rt_unwind(const ucontext_t *uc, uintptr_t *pcs, int max, bool *truncated)
 		 * so the pages proven by this walk are contiguous from there */
 		uintptr_t top;
 		ok_lo = ok_hi = 0;
-		(void)read_word(r.sp & ~(uintptr_t)7, &top, true);
+		(void)read_word(r.sp & ~(uintptr_t)7, &top, RD_STACK);
 	}
 	uint64_t gen = rt_modules_enter();
 	if (gen != cache_gen) {
