@@ -28,6 +28,11 @@
  * with these flags libcprof.so goes first in LD_PRELOAD, after any
  * sanitizer runtime (which must stay first).
  *
+ * --mutex, --block, --threads, --threadcreate, --deadlock (issue 6) ask for
+ * those profiles at exit the same way (extras[] below), and
+ * --mutex-fraction, --block-rate, --heap-rate and --http pass a setting
+ * through to the runtime, which checks it.
+ *
  * While the command runs, cprof ignores SIGINT and SIGQUIT as system(3)
  * does: a ^C reaches the command, whose runtime writes the profile on the
  * way down.  When it ends cprof prints where the profile is, then exits with
@@ -47,9 +52,36 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Profiles the runtime writes at exit when asked by the environment
+ * (issue 6): `--NAME[=FILE]` sets ENV=FILE (default NAME.pb.gz; a FILE
+ * ending in .txt gets Go's debug=1 text).  The runtime's first process
+ * owns the files (its pid kept in the environment), so programs the
+ * command starts never overwrite them.  To add one: a row here. */
+static const struct extra_prof {
+	const char *name, *env, *help;
+} extras[] = {
+	{ "mutex", "CPROF_MUTEX_PROFILE", "lock contention, charged to the unlocker" },
+	{ "block", "CPROF_BLOCK_PROFILE", "time blocked in locks, waits and joins" },
+	{ "threads", "CPROF_THREADS_PROFILE", "every thread's stack and state at exit" },
+	{ "threadcreate", "CPROF_THREADCREATE_PROFILE", "where threads were created" },
+	{ "deadlock", "CPROF_DEADLOCK_PROFILE", "lock cycles and stuck waits at exit" },
+};
+#define NEXTRAS (sizeof extras / sizeof extras[0])
+
+/* Settings passed through to the runtime as they are (it checks them). */
+static const struct pass_opt {
+	const char *name, *env;
+} passes[] = {
+	{ "mutex-fraction", "CPROF_MUTEX_FRACTION" },
+	{ "block-rate", "CPROF_BLOCK_RATE" },
+	{ "heap-rate", "CPROF_HEAP_RATE" },
+	{ "http", "CPROF_HTTP" },
+};
+#define NPASSES (sizeof passes / sizeof passes[0])
+
 static void record_usage(FILE *f)
 {
-	fputs("usage: cprof record [-o FILE] [--hz N] [--follow-fork] [--heap[=FILE]] [--allocs[=FILE]] -- CMD ARGS...\n"
+	fputs("usage: cprof record [-o FILE] [--hz N] [--follow-fork] [--PROFILE[=FILE]]... -- CMD ARGS...\n"
 	      "\n"
 	      "Runs CMD under the cprof runtime (LD_PRELOAD=libcprof.so), which samples\n"
 	      "the CPU use of every thread and writes a profile when CMD exits.\n"
@@ -60,6 +92,18 @@ static void record_usage(FILE *f)
 	      "    --heap[=FILE]    also write CMD's heap profile at exit (default heap.pb.gz)\n"
 	      "    --allocs[=FILE]  also write CMD's allocs profile at exit (default allocs.pb.gz)\n"
 	      "                     (sampling rate: CPROF_HEAP_RATE, default 524288 bytes)\n",
+	      f);
+	for (size_t i = 0; i < NEXTRAS; i++)
+	{
+		int pad = 8 - (int)strlen(extras[i].name);
+		fprintf(f, "    --%s[=FILE]%*s%s (default %s.pb.gz)\n", extras[i].name,
+			pad > 0 ? pad : 1, "", extras[i].help, extras[i].name);
+	}
+	fputs("    --mutex-fraction=N  record 1 in N lock contentions (default 10)\n"
+	      "    --block-rate=NS  sample blocking events of NS nanoseconds on average (default 10ms)\n"
+	      "    --heap-rate=B    sample an allocation every B bytes on average\n"
+	      "    --http=ADDR      serve /debug/pprof/ from CMD on ADDR (e.g. 127.0.0.1:6060)\n"
+	      "\nA FILE ending in .txt gets Go's text format (debug=1).\n",
 	      f);
 }
 
@@ -175,8 +219,20 @@ static void preload_value(char *buf, size_t n, const char *old, const char *lib,
 }
 
 static _Noreturn void run_child(char **cmd, const char *lib, const char *file, int hz, bool follow,
-				const char *heap, const char *allocs)
+				const char *heap, const char *allocs, const char *const *xfile,
+				const char *const *pass)
 {
+	for (size_t i = 0; i < NEXTRAS; i++) {
+		unsetenv(extras[i].env);
+		if (xfile[i] && setenv(extras[i].env, xfile[i], 1) != 0)
+			goto fail;
+	}
+	/* the runtime's markers of which process owns those files */
+	unsetenv("CPROF_SYNC_PROFILE_PID");
+	unsetenv("CPROF_TPROF_PID");
+	for (size_t i = 0; i < NPASSES; i++)
+		if (pass[i] && setenv(passes[i].env, pass[i], 1) != 0)
+			goto fail;
 	char buf[PATH_MAX * 4 + 2];
 	preload_value(buf, sizeof buf, getenv("LD_PRELOAD"), lib, heap || allocs);
 	char num[32];
@@ -265,10 +321,41 @@ static void report_heap(const char *what, const char *file, bool launched)
 		fprintf(stderr, "cprof: no %s profile was written to %s\n", what, file);
 }
 
+/* --NAME, --NAME=FILE of extras[]; --NAME=VALUE of passes[].  true when
+ * a is one of them. */
+static bool parse_extra(const char *a, const char **xout, const char **pass)
+{
+	const char *n = a[1] == '-' ? a + 2 : a + 1;
+	size_t len = strcspn(n, "=");
+	for (size_t k = 0; k < NEXTRAS; k++)
+		if (strlen(extras[k].name) == len && strncmp(n, extras[k].name, len) == 0) {
+			if (n[len] == '=') {
+				xout[k] = n + len + 1;
+			} else {
+				static char defaults[NEXTRAS][32];
+				snprintf(defaults[k], sizeof defaults[k], "%s.pb.gz", extras[k].name);
+				xout[k] = defaults[k];
+			}
+			return true;
+		}
+	for (size_t k = 0; k < NPASSES; k++)
+		if (strlen(passes[k].name) == len && strncmp(n, passes[k].name, len) == 0) {
+			if (n[len] != '=' || !n[len + 1])
+				cli_die("record: --%s needs a value (--%s=VALUE)", passes[k].name,
+					passes[k].name);
+			pass[k] = n + len + 1;
+			return true;
+		}
+	return false;
+}
+
 int cli_record(int argc, char **argv)
 {
 	const char *out = "cpu.pb.gz";
 	const char *heap_out = NULL, *allocs_out = NULL;
+	const char *xout[NEXTRAS] = { 0 }, *pass[NPASSES] = { 0 };
+	char xfile[NEXTRAS][PATH_MAX];
+	const char *xabs[NEXTRAS] = { 0 };
 	int hz = 0;
 	bool follow = false;
 	int i = 2;
@@ -308,12 +395,12 @@ int cli_record(int argc, char **argv)
 			allocs_out = "allocs.pb.gz";
 		} else if (strncmp(a, "--allocs=", 9) == 0) {
 			allocs_out = a + 9;
-		} else {
+		} else if (!parse_extra(a, xout, pass)) {
 			cli_die("record: unknown option %s (see 'cprof record --help')", a);
 		}
 	}
 	if (i >= argc)
-		cli_die("record: no command given (usage: cprof record [-o FILE] [--hz N] [--follow-fork] [--heap[=FILE]] [--allocs[=FILE]] -- CMD ARGS...)");
+		cli_die("record: no command given (usage: cprof record [-o FILE] [--hz N] [--follow-fork] [--PROFILE[=FILE]]... -- CMD ARGS...; see cprof record --help)");
 	if (!*out)
 		cli_die("record: -o: empty file name");
 	char **cmd = argv + i;
@@ -336,6 +423,23 @@ int cli_record(int argc, char **argv)
 		cli_die("record: %s: %s", hfile, strerror(errno));
 	if (allocs_out && unlink(afile) != 0 && errno != ENOENT)
 		cli_die("record: %s: %s", afile, strerror(errno));
+	for (size_t k = 0; k < NEXTRAS; k++) {
+		if (!xout[k])
+			continue;
+		if (!*xout[k])
+			cli_die("record: --%s=: empty file name", extras[k].name);
+		absolute(xout[k], xfile[k], sizeof xfile[k]);
+		if (strcmp(xfile[k], file) == 0 || (heap_out && strcmp(xfile[k], hfile) == 0) ||
+		    (allocs_out && strcmp(xfile[k], afile) == 0))
+			cli_die("record: --%s: %s is already another profile's file", extras[k].name, xfile[k]);
+		for (size_t j = 0; j < k; j++)
+			if (xabs[j] && strcmp(xabs[j], xfile[k]) == 0)
+				cli_die("record: --%s and --%s need different files", extras[j].name,
+					extras[k].name);
+		if (unlink(xfile[k]) != 0 && errno != ENOENT)
+			cli_die("record: %s: %s", xfile[k], strerror(errno));
+		xabs[k] = xfile[k];
+	}
 	if (strchr(lib, ' ') || strchr(lib, ':'))
 		cli_die("record: %s: LD_PRELOAD cannot name a path with a space or colon", lib);
 
@@ -355,7 +459,8 @@ int cli_record(int argc, char **argv)
 	if (pid == 0) {
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGQUIT, &old_quit, NULL);
-		run_child(cmd, lib, file, hz, follow, heap_out ? hfile : NULL, allocs_out ? afile : NULL);
+		run_child(cmd, lib, file, hz, follow, heap_out ? hfile : NULL, allocs_out ? afile : NULL,
+			  xabs, pass);
 	}
 	int status;
 	while (waitpid(pid, &status, 0) < 0) {
@@ -380,6 +485,9 @@ int cli_record(int argc, char **argv)
 		report_heap("heap", hfile, launched);
 	if (allocs_out)
 		report_heap("allocs", afile, launched);
+	for (size_t k = 0; k < NEXTRAS; k++)
+		if (xabs[k])
+			report_heap(extras[k].name, xabs[k], launched);
 
 	if (WIFSIGNALED(status)) {
 		int sig = WTERMSIG(status);

@@ -161,3 +161,32 @@ def test_record_inside_a_profiled_process(spawner, tmp_path):
     assert r.returncode == 3, r.stderr
     assert f"profile written to {inner};" in r.stderr
     assert "parent_work" in functions(str(inner))
+
+
+def test_record_sync_and_thread_profiles(tmp_path):
+    """--mutex, --block, --threads, --threadcreate, --deadlock ask the
+    runtime for those profiles at exit; --mutex-fraction passes through."""
+    prog = str(tmp_path / "contend")
+    subprocess.run(["gcc", "-O1", "-g", "-pthread", "-o", prog,
+                    os.path.join(ROOT, "tests", "runtime", "sync", "contend.c")], check=True)
+    r = record("--mutex", "--block=block.txt", "--threads", "--threadcreate",
+               "--deadlock", "--mutex-fraction=1", "--", prog, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    for name in ("mutex.pb.gz", "block.txt", "threads.pb.gz", "threadcreate.pb.gz",
+                 "deadlock.pb.gz"):
+        f = tmp_path / name
+        assert f"profile written to {f};" in r.stderr, (name, r.stderr)
+        assert f.stat().st_size > 0
+    t = top(str(tmp_path / "mutex.pb.gz"), 20)
+    assert "holder" in t and "quick_taker" in t, t
+    assert "main" in top(str(tmp_path / "threadcreate.pb.gz"), 20)
+    assert (tmp_path / "block.txt").read_text().startswith("--- contention:")
+
+
+def test_record_bad_extra_options(tmp_path):
+    r = record("--mutex-fraction", "--", "true")
+    assert r.returncode == 2 and "--mutex-fraction needs a value" in r.stderr, r.stderr
+    r = record("--mutex=same", "--block=same", "--", "true", cwd=str(tmp_path))
+    assert r.returncode == 2 and "need different files" in r.stderr, r.stderr
+    r = record("--mutex=", "--", "true")
+    assert r.returncode == 2 and "empty file name" in r.stderr, r.stderr
