@@ -31,11 +31,53 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+/* Whether this process was asked for any profile or the endpoint: then
+ * the unwinder's module registry (tens of ms of CPU: the unwind tables of
+ * every loaded library) is worth building at start.  A process that was
+ * not (the many programs a profiled command may start, with the preload
+ * inherited) skips it: its pthread_create records only the call site and
+ * heap samples have no stack until a profile is started. */
+static bool wants_stacks_scan(void)
+{
+	extern char **environ;
+	static const char *const also[] = { "CPROF_HTTP=", "CPROF_HEAP_RATE=", "CPROF_DUMP_SIGNAL=",
+					    "CPROF_DUMP_DIR=", "CPROF_WATCH_HEAP=",
+					    "CPROF_WATCH_THREADS=" };
+	for (char **e = environ; e && *e; e++) {
+		const char *v = *e;
+		if (strncmp(v, "CPROF_", 6) != 0)
+			continue;
+		const char *eq = strchr(v, '=');
+		if (!eq || !eq[1])
+			continue;
+		if (eq - v > 14 && strncmp(eq - 8, "_PROFILE", 8) == 0)
+			return true;
+		for (size_t i = 0; i < sizeof also / sizeof also[0]; i++)
+			if (strncmp(v, also[i], strlen(also[i])) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* Decided once, from the environment the process started with (the
+ * constructors call it, before the program can change its environment). */
+bool rt_wants_stacks(void)
+{
+	static _Atomic int cached = -1;
+	int v = atomic_load(&cached);
+	if (v < 0) {
+		v = wants_stacks_scan();
+		atomic_store(&cached, v);
+	}
+	return v;
+}
 
 static pid_t owner_pid;
 static bool follow_fork;
@@ -113,6 +155,7 @@ __attribute__((constructor))
 static void cprof_env_init(void)
 {
 	int e = errno;
+	(void)rt_wants_stacks();
 	rt_threads_init();
 	const char *hz = getenv("CPROF_CPU_HZ");
 	if (hz && *hz) {

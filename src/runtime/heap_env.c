@@ -128,15 +128,7 @@ static void cprof_heap_env_init(void)
 	 * command starts do not all pay it.  Without it, samples have no
 	 * stack ("[unknown stack]") until the registry is built
 	 * (cprof_heap_set_rate, the CPU profiler). */
-	static const char *const wants[] = { "CPROF_HEAP_PROFILE", "CPROF_ALLOCS_PROFILE",
-					     "CPROF_HEAP_RATE", "CPROF_CPU_PROFILE", "CPROF_HTTP",
-					     "CPROF_DUMP_SIGNAL", "CPROF_DUMP_DIR", "CPROF_WATCH_HEAP" };
-	bool stacks = false;
-	for (size_t i = 0; i < sizeof wants / sizeof wants[0]; i++) {
-		const char *v = getenv(wants[i]);
-		if (v && *v)
-			stacks = true;
-	}
+	bool stacks = rt_wants_stacks();
 	if (rate > 0 && rt_heap_hooks_active() && stacks) {
 		cprof_heap_set_rate(rate);
 	} else if (rate > 0 && rt_heap_hooks_active()) {

@@ -310,19 +310,28 @@ static void register_atfork(void)
 int rt_modules_init(void)
 {
 	pthread_once(&atfork_once, register_atfork);
+	rt_self_enter();
 	pthread_mutex_lock(&refresh_mu);
 	int rc = 0;
 	if (!atomic_load(&cur_set))
 		rc = refresh_locked();
 	pthread_mutex_unlock(&refresh_mu);
+	rt_self_leave();
 	return rc;
 }
 
 void rt_modules_refresh(void)
 {
+	rt_self_enter();   /* the tables' memory is the runtime's, not the program's */
 	pthread_mutex_lock(&refresh_mu);
 	(void)refresh_locked();
 	pthread_mutex_unlock(&refresh_mu);
+	rt_self_leave();
+}
+
+bool rt_modules_ready(void)
+{
+	return atomic_load(&cur_set) != NULL;
 }
 
 void rt_modules_shutdown(void)

@@ -173,6 +173,12 @@ typedef struct rt_lset {
 /* The set with that id (immutable, never freed), NULL for 0.  [AS-safe] */
 const rt_lset *rt_labels_get(uint32_t id);
 
+/* env.c: the process was asked for a profile or the endpoint (so the
+ * module registry is worth building at start). */
+bool rt_wants_stacks(void);
+/* modules.c: the registry exists.  [AS-safe] */
+bool rt_modules_ready(void);
+
 /* api.c */
 void rt_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int rt_api_out_fd(void);                 /* the running profile's fd, or -1 */

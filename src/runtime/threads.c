@@ -441,17 +441,27 @@ int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 	t->arg = arg;
 	t->labels = rt_labels_inherited();
 	t->creator_tid = my_tid();
-	static atomic_bool modules_ready;
-	if (!atomic_load_explicit(&modules_ready, memory_order_acquire)) {
-		rt_self_enter();
-		rt_modules_init();   /* the unwinder's tables, once */
-		rt_self_leave();
-		atomic_store_explicit(&modules_ready, true, memory_order_release);
+	/* the unwinder's tables, once, when this process profiles at all
+	 * (rt_wants_stacks); otherwise only the call site is kept, and the
+	 * program's first pthread_create does not pay tens of ms for them */
+	static atomic_int want = -1;
+	int w = atomic_load_explicit(&want, memory_order_acquire);
+	if (w < 0) {
+		w = rt_wants_stacks();
+		atomic_store_explicit(&want, w, memory_order_release);
 	}
+	if (w && !rt_modules_ready())
+		rt_modules_init();
 	/* the program's call site first (skip: this function); kept here too,
 	 * since the new thread frees t, maybe before real_create returns */
 	uintptr_t pcs[RT_CREATE_FRAMES];
-	int n = rt_unwind_here(pcs, RT_CREATE_FRAMES, 1);
+	int n;
+	if (rt_modules_ready()) {
+		n = rt_unwind_here(pcs, RT_CREATE_FRAMES, 1);
+	} else {
+		pcs[0] = (uintptr_t)__builtin_return_address(0) - 1;
+		n = 1;
+	}
 	t->ncreator = n;
 	memcpy(t->creator, pcs, (size_t)n * sizeof *pcs);
 	int rc = real_create(th, attr, tramp_start, t);

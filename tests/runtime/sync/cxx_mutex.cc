@@ -11,7 +11,7 @@
 
 static std::mutex mu;
 static std::condition_variable cv;
-static int ready;
+static int ready, waiting;
 
 __attribute__((noinline)) static void holder()
 {
@@ -32,6 +32,7 @@ __attribute__((noinline)) static void taker()
 __attribute__((noinline)) static void cond_waiter()
 {
 	std::unique_lock<std::mutex> l(mu);
+	waiting = 1;   /* under mu, which cv.wait releases atomically */
 	cv.wait(l, [] { return ready != 0; });
 }
 
@@ -42,6 +43,15 @@ int main()
 	for (int i = 0; i < 3; i++)
 		t.emplace_back(taker);
 	std::thread w(cond_waiter);
+	/* however late the waiter starts (a loaded machine), it really waits */
+	for (;;) {
+		{
+			std::lock_guard<std::mutex> g(mu);
+			if (waiting)
+				break;
+		}
+		std::this_thread::sleep_for(std::chrono::milliseconds(1));
+	}
 	std::this_thread::sleep_for(std::chrono::milliseconds(20));
 	{
 		std::lock_guard<std::mutex> g(mu);
