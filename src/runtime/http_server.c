@@ -574,9 +574,16 @@ static int listen_tcp(srv *s, const char *listen_at, bool allow_remote)
 			rt_set_error("cprof_http_start: bad port in \"%s\"", listen_at);
 			return CPROF_ERR_INVAL;
 		}
+	/* a numeric address first: a host name needs NSS, which dlopens its
+	 * modules (and every dlopen refreshes the unwinder's module tables) */
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV }, *res = NULL;
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST },
+			*res = NULL;
 	int gr = getaddrinfo(*h ? h : NULL, port, &hints, &res);
+	if (gr == EAI_NONAME && *h) {
+		hints.ai_flags &= ~AI_NUMERICHOST;
+		gr = getaddrinfo(h, port, &hints, &res);
+	}
 	if (gr != 0 || !res) {
 		rt_set_error("cprof_http_start: cannot resolve \"%s\": %s", listen_at,
 			     gai_strerror(gr));
