@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -143,6 +144,7 @@ static void *dump_main(void *arg)
 {
 	(void)arg;
 	rt_self_enter();
+	prctl(PR_SET_NAME, "cprof-dump");
 	struct timespec last = { 0, 0 };
 	bool fired_once = false;
 	for (;;) {

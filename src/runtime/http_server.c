@@ -55,6 +55,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -327,6 +328,7 @@ static void *job_main(void *arg)
 	req *q = arg;
 	srv *s = q->s;
 	rt_self_enter();
+	prctl(PR_SET_NAME, "cprof-http-job");   /* named in thread dumps */
 	rt_http_answer(&q->route, q->method, q->query, q->body.p, q->body.n, s->stop_fd,
 		       q->client_fd, &s->lim, &q->resp);
 	atomic_store(&q->state, Q_DONE);
@@ -458,6 +460,7 @@ static void *server_main(void *arg)
 {
 	srv *s = arg;
 	rt_self_enter();
+	prctl(PR_SET_NAME, "cprof-http");
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
 	int efd = di ? di->epoll_fd : -1;
 	for (;;) {
