@@ -29,6 +29,7 @@
 #include "cprof.h"
 
 #include <errno.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -42,11 +43,33 @@
  * the unwinder's module registry (tens of ms of CPU: the unwind tables of
  * every loaded library) is worth building at start.  A process that was
  * not (the many programs a profiled command may start, with the preload
- * inherited) skips it: its pthread_create records only the call site and
+ * inherited) skips it, unless the runtime is linked into the program: its pthread_create records only the call site and
  * heap samples have no stack until a profile is started. */
+/* dl_iterate_phdr: is addr in the first object (the main program)? */
+struct in_main { uintptr_t addr; int idx; bool found; };
+static int in_main_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	struct in_main *m = data;
+	if (m->idx++ > 0)
+		return 1;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && m->addr >= lo && m->addr < lo + ph->p_memsz)
+			m->found = true;
+	}
+	return 1;
+}
+
 static bool wants_stacks_scan(void)
 {
 	extern char **environ;
+	/* linked into the program (libcprof.a): the program chose the runtime */
+	struct in_main m = { (uintptr_t)&wants_stacks_scan, 0, false };
+	dl_iterate_phdr(in_main_cb, &m);
+	if (m.found)
+		return true;
 	static const char *const also[] = { "CPROF_HTTP=", "CPROF_HEAP_RATE=", "CPROF_DUMP_SIGNAL=",
 					    "CPROF_DUMP_DIR=", "CPROF_WATCH_HEAP=",
 					    "CPROF_WATCH_THREADS=" };
