@@ -480,6 +480,8 @@ static bool wait_stacks = true;   /* unwind the waiter before it blocks */
 /* Go's mutexevent: 1 in rt_mutex_fraction charges, the unlocker's stack. */
 static __attribute__((noinline)) void mutex_event(int64_t delay, int skip)
 {
+	if (rt_self_depth())   /* charged to the runtime's own unlock: not the program's */
+		return;
 	int rate = atomic_load_explicit(&rt_mutex_fraction, memory_order_relaxed);
 	if (rate <= 0 || rt_sync_rand() % (uint64_t)rate != 0)
 		return;
@@ -530,7 +532,8 @@ static inline __attribute__((always_inline)) void wait_end(waitctx *c)
 	c->se = NULL;
 	slot_clear(c->slot);
 	c->slot = -1;
-	rt_block_event(t1 - c->t0, c->pcs, c->n);
+	if (!rt_self_depth())   /* the runtime's own waits are not the program's */
+		rt_block_event(t1 - c->t0, c->pcs, c->n);
 	errno = c->err;     /* the sem_* wrappers put libc's errno back after */
 }
 

@@ -135,6 +135,9 @@ static bool gap_readable(uintptr_t lo, uintptr_t hi)
 
 enum { RD_ANY, RD_STACK, RD_CFI };   /* what read_word reads */
 
+/* Reads other frames' stack words on purpose (ASan's redzones included):
+ * not instrumented. */
+__attribute__((no_sanitize_address))
 static bool read_word(uintptr_t addr, uintptr_t *out, int what)
 {
 	bool stack = what != RD_ANY;
