@@ -28,6 +28,7 @@
 #include "rt_int.h"
 #include "cprof.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
 #include <pthread.h>
@@ -69,6 +70,10 @@ static bool wants_stacks_scan(void)
 	struct in_main m = { (uintptr_t)&wants_stacks_scan, 0, false };
 	dl_iterate_phdr(in_main_cb, &m);
 	if (m.found)
+		return true;
+	/* under a sanitizer, pthread_create's caller is the sanitizer's
+	 * interceptor: only a real unwind finds the program's frame */
+	if (dlsym(RTLD_DEFAULT, "__asan_init") || dlsym(RTLD_DEFAULT, "__tsan_init"))
 		return true;
 	static const char *const also[] = { "CPROF_HTTP=", "CPROF_HEAP_RATE=", "CPROF_DUMP_SIGNAL=",
 					    "CPROF_DUMP_DIR=", "CPROF_WATCH_HEAP=",
