@@ -226,7 +226,8 @@ int main(int argc, char **argv)
 		pthread_create(&th[i], NULL, job_start, (void *)&jobs[i]);
 	while (ready < (int)NJOBS)
 		usleep(1000);
-	usleep(50000);   /* let each reach its call */
+	usleep(500000);  /* let each reach its call (a sanitizer's interceptor may still be
+			  * doing its own first-call work at 50 ms on a loaded machine) */
 
 	int mfd = memfd_create("snap", 0);
 	for (int k = 0; k < n; k++) {
