@@ -495,10 +495,35 @@ static void module_close(module *m)
 	free(m);
 }
 
+/* libdwfl's own finders open files without close-on-exec (the dwz
+ * alternate debug file goes through find_debuginfo): mark what they open. */
+static int cloexec_fd(int fd)
+{
+	if (fd >= 0)
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
+}
+
+static int find_elf_cloexec(Dwfl_Module *mod, void **userdata, const char *modname,
+			    Dwarf_Addr base, char **file_name, Elf **elfp)
+{
+	return cloexec_fd(dwfl_build_id_find_elf(mod, userdata, modname, base, file_name, elfp));
+}
+
+static int find_debuginfo_cloexec(Dwfl_Module *mod, void **userdata, const char *modname,
+				  Dwarf_Addr base, const char *file_name,
+				  const char *debuglink_file, GElf_Word debuglink_crc,
+				  char **debuginfo_file_name)
+{
+	return cloexec_fd(dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
+						       debuglink_file, debuglink_crc,
+						       debuginfo_file_name));
+}
+
 static char *debuginfo_path_none = NULL;
 static const Dwfl_Callbacks dwfl_cbs = {
-	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_elf = find_elf_cloexec,
+	.find_debuginfo = find_debuginfo_cloexec,
 	.section_address = dwfl_offline_section_address,
 	.debuginfo_path = &debuginfo_path_none,
 };
@@ -574,8 +599,10 @@ static module *module_get(const run *r, const char *path)
 	m->dwfl = dwfl_begin(&dwfl_cbs);
 	if (!m->dwfl)
 		return module_fail(m, "%s", dwfl_errmsg(-1));
-	/* dwfl takes ownership of the fd it is given: give it a duplicate */
-	int dfd = dup(m->symfd);
+	/* dwfl takes ownership of the fd it is given: give it a duplicate
+	 * (close-on-exec, as every descriptor the symbolizer holds: a
+	 * runtime loaded into a program keeps its symbolizer open) */
+	int dfd = fcntl(m->symfd, F_DUPFD_CLOEXEC, 0);
 	if (dfd < 0)
 		return module_fail(m, "%s", strerror(errno));
 	m->mod = dwfl_report_elf(m->dwfl, symname, symname, dfd, 0, true);

@@ -24,9 +24,7 @@
 #include "cprof.h"
 #include "cprof_core.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -330,43 +328,6 @@ static void sym_init(void)
 	pthread_atfork(NULL, NULL, sym_fork_child);
 }
 
-/* libdw opens debug files itself, not always close-on-exec; the kept
- * symbolizer holds them open, and a program that execs must not pass them
- * on.  Descriptors naming a mapped module's file or a file under a debug
- * directory get FD_CLOEXEC.  The one descriptor of the program's this
- * could touch is one it opened itself on such a file without
- * close-on-exec, while the runtime was symbolizing. */
-static void cloexec_symbol_files(const rt_pb *b)
-{
-	DIR *d = opendir("/proc/self/fd");
-	if (!d)
-		return;
-	int dfd = dirfd(d);
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		int fd = atoi(de->d_name);
-		if (fd == dfd)
-			continue;
-		int fl = fcntl(fd, F_GETFD);
-		if (fl < 0 || (fl & FD_CLOEXEC))
-			continue;
-		char link[64], target[PATH_MAX];
-		snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-		ssize_t n = readlink(link, target, sizeof target - 1);
-		if (n <= 0)
-			continue;
-		target[n] = 0;
-		bool ours = strstr(target, "/debug/") != NULL;
-		for (size_t i = 0; i < b->maps.n && !ours; i++)
-			ours = strcmp(b->maps.v[i].path, target) == 0;
-		if (ours)
-			(void)fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
-	}
-	closedir(d);
-}
-
 static void quiet(void *ctx, const char *msg)
 {
 	(void)ctx;
@@ -425,7 +386,6 @@ int rt_pb_finish(rt_pb *b)
 	if (!sym_cached)
 		sym_cached = cprof_symbolizer_new();
 	int64_t sr = sym_cached ? cprof_symbolizer_run(sym_cached, p, &so, NULL) : CPROF_ENOMEM;
-	cloexec_symbol_files(b);
 	pthread_mutex_unlock(&sym_mu);
 	if (sr < 0)
 		return CPROF_ENOMEM;

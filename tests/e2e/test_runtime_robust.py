@@ -32,6 +32,7 @@ PROGRAMS = {
     "cxx_throw": "cxx_throw.cc",
     "errno_keep": "errno_keep.c",
     "no_eintr": "no_eintr.c",
+    "exec_fds": "exec_fds.c",
 }
 SANITIZER_REPORT = re.compile(r"ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|"
                               r"WARNING: ThreadSanitizer")
@@ -221,3 +222,17 @@ def test_sigterm_still_writes_the_profile(progs, tmp_path):
     n, _ = raw_samples(profile)
     assert n > 0
     assert "main" in top(profile)
+
+
+def test_exec_inherits_no_runtime_descriptor(progs):
+    """After a symbolized profile (the symbolizer stays open with the ELF
+    and debug files it read), an exec'd program inherits only the
+    descriptors the test gave: 0, 1, 2."""
+    r = subprocess.run([progs["exec_fds"]], capture_output=True, text=True, timeout=120,
+                       env=runtime_env(None, hz=None))
+    assert r.returncode == 0, r.stdout + r.stderr
+    fds = {}
+    for m in re.finditer(r" (\d+) -> (.*)$", r.stdout, re.M):
+        if "/proc/" not in m.group(2):   # ls's own directory listing
+            fds[int(m.group(1))] = m.group(2)
+    assert set(fds) == {0, 1, 2}, fds
