@@ -389,7 +389,7 @@ static int build(cprof_profile *p)
 		lab.str = cprof_intern_cstr(p, A.names.v[e->name][0] ? A.names.v[e->name] : "?");
 		if (si < 0 || lab.str == CPROF_NONE)
 			goto out;
-		int64_t ls = rt_pb_labels(b, p, e->labels, &lab, 1);
+		int64_t ls = rt_pb_labels(b, e->labels, &lab, 1);
 		if (ls < 0)
 			goto out;
 		int64_t vals[2] = { e->weight, e->weight * period };

@@ -311,7 +311,7 @@ static int deadlock_profile(cprof_profile **pout, int debug, rt_buf *out)
 		bool bad = st < 0;
 		for (size_t i = 0; i < nl; i++)
 			bad = bad || l[i].key == CPROF_NONE || l[i].str == CPROF_NONE;
-		int64_t ls = bad ? -1 : rt_pb_labels(b, p, t->has_labels ? t->labels : 0, l, nl);
+		int64_t ls = bad ? -1 : rt_pb_labels(b, t->has_labels ? t->labels : 0, l, nl);
 		int64_t one = 1;
 		if (bad || ls < 0 || cprof_add_sample(p, (uint32_t)st, (uint32_t)ls, &one) < 0) {
 			rc = CPROF_ERR_NOMEM;

@@ -46,14 +46,13 @@
  * not (the many programs a profiled command may start, with the preload
  * inherited) skips it, unless the runtime is linked into the program: its pthread_create records only the call site and
  * heap samples have no stack until a profile is started. */
-/* dl_iterate_phdr: is addr in the first object (the main program)? */
-struct in_main { uintptr_t addr; int idx; bool found; };
+/* dl_iterate_phdr: is addr in the first object (the main program)?
+ * Returning 1 stops the walk after it. */
+struct in_main { uintptr_t addr; bool found; };
 static int in_main_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
 	(void)size;
 	struct in_main *m = data;
-	if (m->idx++ > 0)
-		return 1;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
@@ -67,7 +66,7 @@ static bool wants_stacks_scan(void)
 {
 	extern char **environ;
 	/* linked into the program (libcprof.a): the program chose the runtime */
-	struct in_main m = { (uintptr_t)&wants_stacks_scan, 0, false };
+	struct in_main m = { (uintptr_t)&wants_stacks_scan, false };
 	dl_iterate_phdr(in_main_cb, &m);
 	if (m.found)
 		return true;

@@ -169,7 +169,7 @@ static int fill(cprof_profile *p, bool allocs, bool scaled)
 		lab[1].str = cprof_intern_cstr(p, h->name[0] ? h->name : "?");
 		if (si < 0 || lab[1].str == CPROF_NONE)
 			goto out;
-		int64_t ls = rt_pb_labels(b, p, h->lset, lab, 2);
+		int64_t ls = rt_pb_labels(b, h->lset, lab, 2);
 		if (ls < 0)
 			goto out;
 		int64_t v[4];

@@ -328,6 +328,40 @@ static void sym_init(void)
 	pthread_atfork(NULL, NULL, sym_fork_child);
 }
 
+int64_t rt_pb_labels(rt_pb *b, uint32_t lset, const cprof_label *extra, size_t nextra)
+{
+	cprof_profile *p = b->p;
+	const rt_lset *s = rt_labels_get(lset);
+	size_t n = (s ? s->n : 0) + nextra;
+	if (n == 0)
+		return 0;
+	cprof_label small[16];
+	cprof_label *l = n <= 16 ? small : malloc(n * sizeof *l);
+	if (!l)
+		return CPROF_ENOMEM;
+	size_t k = 0;
+	for (size_t i = 0; i < nextra; i++)
+		l[k++] = extra[i];
+	if (s)
+		for (uint32_t i = 0; i < s->n; i++) {
+			cprof_label x = { 0 };
+			x.key = cprof_intern_cstr(p, s->kv[2 * i]);
+			x.str = cprof_intern_cstr(p, s->kv[2 * i + 1]);
+			if (x.key == CPROF_NONE || x.str == CPROF_NONE) {
+				if (l != small)
+					free(l);
+				return CPROF_ENOMEM;
+			}
+			if (!x.str)
+				continue;   /* an empty value: Go drops it too */
+			l[k++] = x;
+		}
+	int64_t r = cprof_intern_labels(p, l, k);
+	if (l != small)
+		free(l);
+	return r;
+}
+
 static void quiet(void *ctx, const char *msg)
 {
 	(void)ctx;

@@ -226,9 +226,8 @@ int64_t rt_pb_loc(rt_pb *b, uintptr_t pc);
 /* A one-frame stack of a pseudo function ("[lost samples]"). */
 int64_t rt_pb_pseudo(rt_pb *b, const char *name);
 /* The profile's label set of runtime label set lset plus extra labels
- * (already interned in p): an index, or a negative code. */
-int64_t rt_pb_labels(rt_pb *b, cprof_profile *p, uint32_t lset, const cprof_label *extra,
-		     size_t nextra);
+ * (their strings interned in the builder's profile): an index, or a negative code. */
+int64_t rt_pb_labels(rt_pb *b, uint32_t lset, const cprof_label *extra, size_t nextra);
 int rt_pb_finish(rt_pb *b);
 /* Every executable file mapping of /proc/self/maps. */
 int rt_read_exec_maps(void (*fn)(void *ctx, uint64_t start, uint64_t end, uint64_t off,

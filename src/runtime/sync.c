@@ -222,7 +222,7 @@ static int build(const snap *s, int64_t scale, cprof_profile *p)
 		int64_t si = rt_pb_stack(b, k->pcs, (size_t)k->n);
 		if (si < 0)
 			goto out;
-		int64_t ls = rt_pb_labels(b, p, k->labels, NULL, 0);
+		int64_t ls = rt_pb_labels(b, k->labels, NULL, 0);
 		if (ls < 0)
 			goto out;
 		int64_t vals[2] = { (int64_t)k->count * scale, k->delay * scale };

@@ -608,11 +608,8 @@ static __attribute__((noinline)) int mutex_unlock_slow(pthread_mutex_t *m)
 {
 	int64_t d = side_charge(m);
 	int rc = R.mutex_unlock(m);
-	if (d > 0 && rc == 0) {
-		int e = errno;
-		mutex_event(d, SKIP_EVENT);
-		errno = e;
-	}
+	if (d > 0 && rc == 0)
+		mutex_event(d, SKIP_EVENT);   /* keeps errno */
 	return rc;
 }
 
@@ -708,11 +705,8 @@ static __attribute__((noinline)) int rw_unlock_slow(pthread_rwlock_t *l)
 {
 	int64_t d = side_charge(l);
 	int rc = R.rw_unlock(l);
-	if (d > 0 && rc == 0) {
-		int e = errno;
-		mutex_event(d, SKIP_EVENT);
-		errno = e;
-	}
+	if (d > 0 && rc == 0)
+		mutex_event(d, SKIP_EVENT);   /* keeps errno */
 	return rc;
 }
 

@@ -1001,8 +1001,8 @@ static int build_snapshot(const rt_snapshot *s, built *out)
 		if (!ex[1].str)
 			ex[1].str = cprof_intern_cstr(p, "?");
 		uint32_t ls = t->has_labels ? t->labels : 0;
-		int64_t l = rt_pb_labels(b, p, ls, ex, 2);
-		int64_t ul = rt_pb_labels(b, p, ls, NULL, 0);
+		int64_t l = rt_pb_labels(b, ls, ex, 2);
+		int64_t ul = rt_pb_labels(b, ls, NULL, 0);
 		const rt_tinfo *inf = rt_tinfo_find(s->info, s->ninfo, t->tid);
 		int64_t cs = -1;
 		if (inf && inf->ncreator > 0) {
