@@ -8,11 +8,15 @@
  * inuse_space/bytes; period_type space/bytes, period = the rate; one
  * sample per bucket (stack, size; here also the label set and the thread
  * name), each carrying a numeric label "bytes" = the object size and a
- * "thread" label; counts and bytes scaled by 1/(1-exp(-size/rate)), no
- * scaling at rate 1.  The heap profile's default sample type is
- * inuse_space, the allocs profile's alloc_space.  debug=1 is Go's legacy
- * text ("heap profile: ... @ heap/2*rate", unscaled, records sorted by
- * in-use bytes, Go's "#\t" frame lines) followed by "# " lines with the
+ * "thread" label; counts and bytes scaled for the sampler (heap_hooks.c):
+ * stratified, each sample point is rate bytes (rate/size objects) and
+ * blocks of rate bytes or more are exact; Go's Poisson sampler, Go's
+ * 1/(1-exp(-size/rate)); no scaling at rate 1.  The heap profile's
+ * default sample type is inuse_space, the allocs profile's alloc_space.
+ * debug=1 is Go's legacy text ("heap profile: ... @ heap/2*rate" with raw
+ * counts for the Poisson sampler; the estimates under "@ heapprofile",
+ * which readers do not rescale, for the stratified one; records sorted
+ * by in-use bytes, Go's "#\t" frame lines) followed by "# " lines with the
  * sampler's own figures, glibc's mallinfo2 and the process's RSS, where
  * Go prints its MemStats, and the process's mappings ("--- Memory map:
  * ---", /proc/self/maps as gperftools writes them) so pprof can
@@ -36,6 +40,7 @@
 #include <unistd.h>
 
 RT_HIDDEN _Atomic long rt_heap_rate;       /* 0 until heap_env.c's constructor */
+RT_HIDDEN atomic_int rt_heap_sampler;      /* RT_HSAMPLER_STRATIFIED unless asked */
 static _Atomic long last_rate = CPROF_HEAP_RATE_DEFAULT;   /* the rate samples were taken at */
 
 /* heap_env.c's: a reference so that linking libcprof.a brings its constructor */
@@ -68,7 +73,10 @@ long cprof_heap_set_rate(long bytes)
 	return old;
 }
 
-/* Go's scaleHeapSample. */
+/* From count sample points of blocks of size bytes to estimated objects
+ * and bytes.  Stratified sampler: each point stands for rate bytes, i.e.
+ * rate/size objects, and blocks of rate bytes or more were recorded
+ * exactly.  Poisson: Go's scaleHeapSample. */
 static void scale(uint64_t count, uint64_t size, long rate, int64_t *c, int64_t *b)
 {
 	uint64_t bytes = count * size;
@@ -76,9 +84,15 @@ static void scale(uint64_t count, uint64_t size, long rate, int64_t *c, int64_t 
 		*c = *b = 0;
 		return;
 	}
-	if (rate <= 1) {
+	if (rate <= 1 || (atomic_load(&rt_heap_sampler) == RT_HSAMPLER_STRATIFIED &&
+			  size >= (uint64_t)rate)) {
 		*c = (int64_t)count;
 		*b = (int64_t)bytes;
+		return;
+	}
+	if (atomic_load(&rt_heap_sampler) == RT_HSAMPLER_STRATIFIED) {
+		*c = (int64_t)((double)count * (double)rate / (double)size);
+		*b = (int64_t)((double)count * (double)rate);
 		return;
 	}
 	double s = 1.0 / (1.0 - exp(-(double)size / (double)rate));
@@ -104,13 +118,13 @@ int cprof_heap_get_stats(cprof_heap_stats *st)
 	long rate = atomic_load(&rt_heap_rate);
 	long srate = atomic_load(&last_rate);
 	st->rate = (uint64_t)rate;
-	st->sampled_live = atomic_load(&rt_hstats_g.live);
-	st->sampled_total = atomic_load(&rt_hstats_g.sampled_total);
 	st->dropped = atomic_load(&rt_hstats_g.dropped);
 	st->table_bytes = rt_htab_bytes();
 	for (const rt_hbucket *h = rt_hbuckets(); h; h = h->all_next) {
 		uint64_t a, f;
 		counts(h, &a, &f);
+		st->sampled_total += a;
+		st->sampled_live += a - f;
 		int64_t c, b;
 		scale(a, h->size, srate, &c, &b);
 		st->alloc_objects += (uint64_t)c;
@@ -226,6 +240,8 @@ static void text_stats(rt_buf *o)
 	cprof_heap_get_stats(&st);
 	rt_buf_printf(o, "\n# cprof heap sampler\n");
 	rt_buf_printf(o, "# Rate = %llu\n", (unsigned long long)st.rate);
+	rt_buf_printf(o, "# Sampler = %s\n", atomic_load(&rt_heap_sampler) == RT_HSAMPLER_POISSON
+						      ? "poisson" : "stratified");
 	rt_buf_printf(o, "# SampledLive = %llu\n", (unsigned long long)st.sampled_live);
 	rt_buf_printf(o, "# SampledTotal = %llu\n", (unsigned long long)st.sampled_total);
 	rt_buf_printf(o, "# Dropped = %llu\n", (unsigned long long)st.dropped);
@@ -274,9 +290,15 @@ int rt_heap_render(bool allocs, int debug, rt_buf *out)
 			rt_set_error("cannot encode the %s profile: out of memory", allocs ? "allocs" : "heap");
 		return rc < 0 ? CPROF_ERR_NOMEM : 0;
 	}
+	/* Go's text has raw sample counts, which readers scale with Go's
+	 * formula (the header's heap/2*rate says so); the stratified
+	 * sampler's counts need another scaling, so its text has the
+	 * estimates themselves under the unsampled header (heapprofile) */
+	bool strat = atomic_load(&rt_heap_sampler) == RT_HSAMPLER_STRATIFIED &&
+		     atomic_load(&last_rate) > 1;
 	cprof_profile *p = cprof_profile_new();
 	uint32_t *order = NULL;
-	int rc = p ? fill(p, allocs, false) : CPROF_ENOMEM;
+	int rc = p ? fill(p, allocs, strat) : CPROF_ENOMEM;
 	size_t n = p ? p->samples.n : 0;
 	if (rc == 0 && n > 0 && !(order = malloc(n * sizeof *order)))
 		rc = CPROF_ENOMEM;
@@ -294,8 +316,13 @@ int rt_heap_render(bool allocs, int debug, rt_buf *out)
 	}
 	if (n > 1)
 		qsort_r(order, n, sizeof *order, by_inuse, p);
-	rt_buf_printf(out, "heap profile: %lld: %lld [%lld: %lld] @ heap/%lld\n", (long long)tot[2],
-		      (long long)tot[3], (long long)tot[0], (long long)tot[1], 2 * (long long)p->period);
+	if (strat)
+		rt_buf_printf(out, "heap profile: %lld: %lld [%lld: %lld] @ heapprofile\n",
+			      (long long)tot[2], (long long)tot[3], (long long)tot[0], (long long)tot[1]);
+	else
+		rt_buf_printf(out, "heap profile: %lld: %lld [%lld: %lld] @ heap/%lld\n",
+			      (long long)tot[2], (long long)tot[3], (long long)tot[0], (long long)tot[1],
+			      2 * (long long)p->period);
 	for (size_t i = 0; i < n; i++) {
 		const int64_t *v = cprof_sample_values(p, order[i]);
 		rt_buf_printf(out, "%lld: %lld [%lld: %lld] @", (long long)v[2], (long long)v[3],

@@ -4,14 +4,21 @@
  *
  *   CPROF_HEAP_RATE=BYTES     mean bytes between samples (default 524288;
  *                             1 records every allocation; 0 turns it off)
+ *   CPROF_HEAP_SAMPLER=NAME   stratified (default) or poisson (Go's)
  *   CPROF_HEAP_PROFILE=FILE   write the heap profile to FILE at exit
  *   CPROF_ALLOCS_PROFILE=FILE write the allocs profile to FILE at exit
  *
- * Sampling is on whenever the runtime is loaded (so the HTTP endpoint can
- * serve /heap later): the constructor registers the table's fork handlers,
- * sets the rate and, when any CPROF_ profile or endpoint variable is set,
- * makes the unwinder ready (the module registry: tens of ms, not paid by
- * processes that profile nothing).
+ * Sampling is on whenever somebody can read the profile: a heap or
+ * allocs file is asked for, CPROF_HEAP_RATE is set, the endpoint or a
+ * dump or heap watch is configured, or the program chose the runtime
+ * (linked it, statically or not, or dlopen'ed it: it may call the API).
+ * A process that only has libcprof.so preloaded for other profiles (a
+ * CPU profile, the commands a profiled script starts) does not pay for
+ * heap samples nobody will read; cprof_heap_set_rate turns them on.
+ * The constructor registers the table's fork handlers, sets the rate
+ * and, when any CPROF_ profile or endpoint variable is set, makes the
+ * unwinder ready (the module registry: tens of ms, not paid by processes
+ * that profile nothing).
  * Allocations made before it runs (the loader, constructors of libraries
  * loaded before libcprof.so) are not sampled.  Bad values: one line on
  * stderr, the default stands.
@@ -30,6 +37,7 @@
 #include "heap_int.h"
 #include "cprof.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -74,21 +82,74 @@ static void at_exit(void)
 	errno = e;
 }
 
+/* Whether this copy of the runtime came in through LD_PRELOAD (rather
+ * than being linked or dlopen'ed by the program). */
+static bool preloaded(void)
+{
+	Dl_info di;
+	const char *pre = getenv("LD_PRELOAD");
+	if (!pre || !*pre || !dladdr((void *)&preloaded, &di) || !di.dli_fname)
+		return false;
+	const char *me = strrchr(di.dli_fname, '/');
+	me = me ? me + 1 : di.dli_fname;
+	size_t ml = strlen(me);
+	if (ml == 0)
+		return false;
+	for (const char *t = pre; *t;) {
+		size_t n = strcspn(t, " :");
+		const char *base = t;
+		for (size_t i = 0; i < n; i++)
+			if (t[i] == '/')
+				base = t + i + 1;
+		if ((size_t)(t + n - base) == ml && memcmp(base, me, ml) == 0)
+			return true;
+		t += n;
+		t += strspn(t, " :");
+	}
+	return false;
+}
+
+/* Whether anybody can read a heap profile of this process. */
+static bool heap_wanted(bool rate_set)
+{
+	if (heap_path || allocs_path || rate_set || !preloaded())
+		return true;
+	static const char *const vars[] = { "CPROF_HTTP", "CPROF_DUMP_SIGNAL", "CPROF_DUMP_DIR",
+					    "CPROF_WATCH_HEAP" };
+	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+		const char *v = getenv(vars[i]);
+		if (v && *v)
+			return true;
+	}
+	return false;
+}
+
 __attribute__((constructor))
 static void cprof_heap_env_init(void)
 {
 	int e = errno;
 	rt_self_enter();
 	long rate = CPROF_HEAP_RATE_DEFAULT;
+	bool rate_set = false;
 	const char *r = getenv("CPROF_HEAP_RATE");
 	if (r && *r) {
 		char *end;
 		errno = 0;
 		long v = strtol(r, &end, 10);
-		if (errno || *end || end == r || v < 0)
+		if (errno || *end || end == r || v < 0) {
 			fprintf(stderr, "cprof: ignoring CPROF_HEAP_RATE=%s: not a number of bytes >= 0\n", r);
-		else
+		} else {
 			rate = v;
+			rate_set = true;
+		}
+	}
+	const char *smp = getenv("CPROF_HEAP_SAMPLER");
+	if (smp && *smp) {
+		if (strcmp(smp, "poisson") == 0)
+			atomic_store(&rt_heap_sampler, RT_HSAMPLER_POISSON);
+		else if (strcmp(smp, "stratified") != 0)
+			fprintf(stderr, "cprof: ignoring CPROF_HEAP_SAMPLER=%s: not stratified or poisson\n",
+				smp);
 	}
 	pid_t me = getpid();
 	const char *want = getenv("CPROF_HEAP_PID");
@@ -128,6 +189,8 @@ static void cprof_heap_env_init(void)
 	 * command starts do not all pay it.  Without it, samples have no
 	 * stack ("[unknown stack]") until the registry is built
 	 * (cprof_heap_set_rate, the CPU profiler). */
+	if (!heap_wanted(rate_set))
+		rate = 0;
 	bool stacks = rt_wants_stacks();
 	if (rate > 0 && rt_heap_hooks_active() && stacks) {
 		cprof_heap_set_rate(rate);

@@ -7,18 +7,19 @@
  *
  * Each hook calls the next allocator in the search order (glibc's, or a
  * jemalloc/tcmalloc linked to the program or preloaded after libcprof.so),
- * found with dlsym(RTLD_NEXT) at the first call, then does Go's sampling:
- * every thread keeps, in initial-exec TLS, a countdown of bytes drawn from
- * an exponential distribution of mean rt_heap_rate (a Poisson process
- * over allocated bytes); an allocation that does not exhaust it costs one
+ * found with dlsym(RTLD_NEXT) at the first call, then samples: every
+ * thread keeps, in initial-exec TLS, a countdown of bytes to its next
+ * sample point (stratified by default, Go's Poisson process on request:
+ * see "sampling" below); an allocation that does not exhaust it costs one
  * TLS compare and subtract (malloc: checked before the call, which is then
- * a tail call; ~7 instructions), and free of a block on a page the filter
- * does not mark costs one byte read (~9 instructions).  One that does takes the slow path: a new
- * countdown is drawn, the caller's stack is unwound (rt_unwind_here,
+ * a tail call; ~7 instructions), and free of a block in a granule the
+ * filter does not mark costs one byte read (~9 instructions).  One that
+ * does takes the slow path: the sampler moves on, the caller's stack is
+ * unwound (rt_unwind_here,
  * signal-safe, allocation-free), and the block is recorded in its
  * (stack, size, labels, thread) bucket and in the address table
  * (heap_table.c).  free and realloc consult the table only when the
- * page filter says a sampled block may start on that page.
+ * filter says a sampled block may start in that 256-byte granule.
  *
  * operator new calls the next malloc directly (so its frame is not the
  * leaf of the stack, and tcmalloc's or jemalloc's own operator new are
@@ -126,10 +127,10 @@ NOSAN static void *pool_alloc(size_t n, size_t align)
 	uintptr_t base = (uintptr_t)(pool + off + 16);
 	uintptr_t p = (base + align - 1) & ~(uintptr_t)(align - 1);
 	((size_t *)p)[-1] = n;   /* the size, for realloc and usable size */
-	/* pin the filter on the pool's pages (255 sticks): free's fast path
-	 * then needs no pool test, the filtered path checks for the pool */
-	for (uintptr_t pg = (uintptr_t)(pool + off) >> 12; pg <= (p + n) >> 12; pg++)
-		atomic_store_explicit(&rt_hfilter[pg & ((1u << RT_HFILTER_BITS) - 1)], 255,
+	/* pin the filter on the block's granules (255 sticks): free's fast
+	 * path then needs no pool test, the filtered path checks for the pool */
+	for (uintptr_t g = (uintptr_t)(pool + off) >> RT_HFILTER_SHIFT; g <= (p + n) >> RT_HFILTER_SHIFT; g++)
+		atomic_store_explicit(&rt_hfilter[rt_hfilter_index(g << RT_HFILTER_SHIFT)], 255,
 				      memory_order_relaxed);
 	return (void *)p;
 }
@@ -239,13 +240,46 @@ NOSAN bool rt_heap_hooks_active(void)
 
 /* ---- sampling ------------------------------------------------------------------------ */
 
-static TLS int64_t countdown;        /* bytes before the next sample */
+/*
+ * Two samplers over each thread's stream of allocated bytes, both with
+ * one sample point per rate bytes on average and both unbiased:
+ *
+ *   stratified (the default): the stream is cut into strata of rate
+ *     bytes from the thread's first allocation, and each stratum holds
+ *     exactly one point, at a uniformly random offset.  A block is
+ *     sampled when points fall in it; it counts as many points as fell
+ *     in it (one, or two when it straddles a stratum boundary).  Every
+ *     byte has probability 1/rate of holding a point, so a block of n
+ *     bytes holds n/rate points on average and each point stands for
+ *     rate bytes (heap.c scales by that).  Blocks of rate bytes or more
+ *     are all recorded, exactly, and stay out of the stream.  Against
+ *     Poisson: the number of points in a run of allocations is fixed up
+ *     to the two strata at its ends, so 10 MiB allocated in one place is
+ *     20 points, give or take one, where a Poisson process gives 20 with
+ *     a standard deviation of 4.5; each point's offset is independent,
+ *     so periodic allocation patterns do not alias.
+ *   poisson (CPROF_HEAP_SAMPLER=poisson): Go's; exponential distances
+ *     of mean rate, a block sampled when the countdown runs out in it,
+ *     the countdown then drawn afresh; heap.c scales by Go's
+ *     1/(1-exp(-size/rate)).
+ *
+ * The fast path is the same for both: a TLS countdown of bytes; an
+ * allocation that does not exhaust it costs a compare and a subtract.
+ * The stratified sampler keeps the countdown at most rate (the distance
+ * to its next point may be up to 2*rate; the rest is held), so blocks of
+ * rate bytes or more always reach the slow path.
+ */
+static TLS int64_t countdown;        /* bytes the fast path may take */
+static TLS int64_t held;             /* stratified: the distance to the next point beyond it */
+static TLS int64_t srem;             /* stratified: from the last point to its stratum's end */
+static TLS long trate;               /* the rate the thread's points were drawn at; 0 none */
 static TLS uint64_t rng;             /* 0: the thread has not started */
 static TLS int tid_cache;
 static TLS char tname[RT_NAME_MAX];
 static TLS unsigned tname_age;
 
 #define OFF_WINDOW (1 << 20)         /* sampling off: look again after this */
+#define MAX_RATE (1L << 40)
 RT_HIDDEN atomic_bool rt_heap_started;
 
 static uint64_t next_rand(void)
@@ -264,11 +298,15 @@ static int64_t draw(long rate)
 {
 	if (rate <= 1)
 		return 0;
-	if (rate > (1L << 40))
-		rate = 1L << 40;
 	double u = ((double)(next_rand() >> 11) + 1.0) * (1.0 / 9007199254740992.0);  /* (0, 1] */
 	double d = -log(u) * (double)rate;
 	return (int64_t)d + 1;
+}
+
+/* Uniform in [0, rate). */
+static int64_t offset_in(long rate)
+{
+	return (int64_t)(((unsigned __int128)next_rand() * (uint64_t)rate) >> 64);
 }
 
 static void thread_start(void)
@@ -283,7 +321,6 @@ static void thread_start(void)
 	(void)next_rand();
 }
 
-
 void rt_heap_hooks_forked(void)
 {
 	tid_cache = (int)syscall(SYS_gettid);
@@ -291,8 +328,63 @@ void rt_heap_hooks_forked(void)
 
 void rt_heap_hooks_rate_changed(long rate)
 {
-	if (rng != 0)   /* a started thread draws its next point at the new rate */
-		countdown = rate > 0 ? draw(rate) : OFF_WINDOW;
+	(void)rate;
+	if (rng != 0) {   /* a started thread starts over at its next allocation */
+		countdown = 0;
+		held = 0;
+		trate = 0;
+	}
+}
+
+/* stratified: the next point is D bytes away */
+static void strat_set(int64_t d, long rate)
+{
+	countdown = d < rate ? d : rate;
+	held = d - countdown;
+}
+
+/* How many sample points an allocation of n bytes holds (0: not sampled),
+ * moving the thread's sampler past it. */
+static unsigned points(size_t n, long rate)
+{
+	if (atomic_load_explicit(&rt_heap_sampler, memory_order_relaxed) == RT_HSAMPLER_POISSON) {
+		if (trate != rate) {
+			trate = rate;
+			countdown = draw(rate);
+			held = 0;
+			if ((uint64_t)countdown > n) {
+				countdown -= (int64_t)n;
+				return 0;
+			}
+		}
+		countdown = draw(rate);
+		return n > 0;
+	}
+	if (trate != rate) {
+		/* the first stratum starts here: its point anywhere in it */
+		trate = rate;
+		int64_t u = rate > 1 ? offset_in(rate) : 0;
+		srem = rate - u;
+		strat_set(u + 1, rate);
+	}
+	if (n == 0)
+		return 0;
+	if (rate <= 1 || n >= (uint64_t)rate)
+		return 1;   /* recorded exactly, outside the stream */
+	int64_t d = countdown + held;
+	if (d > (int64_t)n) {
+		strat_set(d - (int64_t)n, rate);
+		return 0;
+	}
+	unsigned k = 0;
+	while (d <= (int64_t)n) {   /* at most two: n < rate spans two strata at most */
+		k++;
+		int64_t u = offset_in(rate);
+		d += srem + u;
+		srem = rate - u;
+	}
+	strat_set(d - (int64_t)n, rate);
+	return k;
 }
 
 /* The slow path: n bytes at p exhausted the countdown (or the thread has
@@ -302,22 +394,20 @@ __attribute__((noinline, noclone))
 static void slow(void *p, size_t n)
 {
 	long rate = atomic_load_explicit(&rt_heap_rate, memory_order_relaxed);
-	if (UNLIKELY(rng == 0)) {
+	if (UNLIKELY(rng == 0))
 		thread_start();
-		countdown = rate > 0 ? draw(rate) : OFF_WINDOW;
-		if (rate > 1 && (uint64_t)countdown > n) {
-			countdown -= (int64_t)n;
-			return;
-		}
-	}
 	if (rate <= 0) {
 		countdown = OFF_WINDOW;
+		held = 0;
+		trate = 0;
 		return;
 	}
-	countdown = draw(rate);
-	if (n == 0 || rt_self_depth() > 0 || resolving ||
+	if (rate > MAX_RATE)
+		rate = MAX_RATE;
+	unsigned w = points(n, rate);
+	if (w == 0 || rt_self_depth() > 0 || resolving ||
 	    tid_cache == atomic_load_explicit(&rt_collector_tid, memory_order_relaxed))
-		return;   /* the runtime's own work */
+		return;   /* not sampled, or the runtime's own work */
 	int e = errno;
 	uintptr_t pcs[RT_HEAP_FRAMES];
 	int nf = rt_unwind_here(pcs, RT_HEAP_FRAMES, 2);
@@ -331,13 +421,10 @@ static void slow(void *p, size_t n)
 		tname[RT_NAME_MAX - 1] = 0;
 	}
 	rt_hbucket *b = rt_hbucket_get(pcs, nf, n, rt_labels_current(), tname);
-	if (b && rt_htab_put(p, b)) {
-		atomic_fetch_add_explicit(&b->allocs, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&rt_hstats_g.sampled_total, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&rt_hstats_g.live, 1, memory_order_relaxed);
-	} else {
+	if (b && rt_htab_put(p, b, w))
+		atomic_fetch_add_explicit(&b->allocs, w, memory_order_relaxed);
+	else
 		atomic_fetch_add_explicit(&rt_hstats_g.dropped, 1, memory_order_relaxed);
-	}
 	errno = e;
 }
 
@@ -363,11 +450,10 @@ NOSAN static inline void forget(void *p)
 	if (LIKELY(!rt_hfilter_maybe(p)))
 		return;
 	int e = errno;
-	rt_hbucket *b = rt_htab_take(p);
-	if (b) {
-		atomic_fetch_add_explicit(&b->frees, 1, memory_order_relaxed);
-		atomic_fetch_sub_explicit(&rt_hstats_g.live, 1, memory_order_relaxed);
-	}
+	unsigned w;
+	rt_hbucket *b = rt_htab_take(p, &w);
+	if (b)
+		atomic_fetch_add_explicit(&b->frees, w, memory_order_relaxed);
 	errno = e;
 }
 
@@ -397,7 +483,7 @@ NOSAN RT_HIDDEN void *rt_heap_malloc(size_t n)
 
 EXPORT void *malloc(size_t n) __attribute__((alias("rt_heap_malloc")));
 
-/* free of a block on a page the filter marks: maybe sampled, maybe a
+/* free of a block in a granule the filter marks: maybe sampled, maybe a
  * bootstrap pool block */
 __attribute__((noinline)) NOSAN static void free_slow(void *p)
 {
@@ -447,21 +533,19 @@ NOSAN static inline __attribute__((always_inline)) void *do_realloc(void *p, siz
 		}
 		return account(q, n);
 	}
-	rt_hbucket *b = rt_hfilter_maybe(p) ? rt_htab_take(p) : NULL;
+	unsigned w = 0;
+	rt_hbucket *b = rt_hfilter_maybe(p) ? rt_htab_take(p, &w) : NULL;
 	void *q = nx.realloc(p, n);
 	if (b) {
 		if (!q && n != 0) {
 			/* failed: p is still the program's, and still sampled */
 			int e = errno;
-			if (!rt_htab_put(p, b)) {
-				atomic_fetch_add_explicit(&b->frees, 1, memory_order_relaxed);
-				atomic_fetch_sub_explicit(&rt_hstats_g.live, 1, memory_order_relaxed);
-			}
+			if (!rt_htab_put(p, b, w))
+				atomic_fetch_add_explicit(&b->frees, w, memory_order_relaxed);
 			errno = e;
 			return NULL;
 		}
-		atomic_fetch_add_explicit(&b->frees, 1, memory_order_relaxed);
-		atomic_fetch_sub_explicit(&rt_hstats_g.live, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&b->frees, w, memory_order_relaxed);
 	}
 	return account(q, n);
 }

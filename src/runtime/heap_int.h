@@ -29,7 +29,9 @@
 
 /* One (stack, size, label set, thread name) bucket, as Go keys its
  * buckets by (stack, size).  Never freed (Go does the same).  allocs and
- * frees count sampled blocks; the profile scales them. */
+ * frees count sample points (a sampled block is worth one, or more when
+ * the stratified sampler put several points in it); the profile scales
+ * them (heap.c). */
 typedef struct rt_hbucket {
 	struct rt_hbucket *next;      /* hash chain */
 	struct rt_hbucket *all_next;  /* every bucket, newest first */
@@ -44,35 +46,50 @@ typedef struct rt_hbucket {
 
 /* ---- heap_table.c ---- */
 
-/* The filter: one counter per 4 KiB page (modulo 1 GiB of address space)
+/* The filter: one counter per 256-byte granule of address space (the
+ * granule number folded onto 2^20 counters, so 256 MiB spans share them)
  * of the sampled blocks starting there; 0 means "no sampled block can
- * start on this page", so most frees skip the table.  Counters stick at
- * 255. */
-#define RT_HFILTER_BITS 18
+ * start here", so most frees skip the table.  Counters stick at 255.
+ * Granules rather than pages: a sampled block sends the frees of its
+ * page's other blocks to the table, and a 4 KiB page holds dozens. */
+#define RT_HFILTER_BITS 20
+#define RT_HFILTER_SHIFT 8
 extern RT_HIDDEN _Atomic uint8_t rt_hfilter[1u << RT_HFILTER_BITS];
+__attribute__((no_sanitize_address, no_sanitize_undefined))
+static inline size_t rt_hfilter_index(uintptr_t a)
+{
+	return (size_t)((a >> RT_HFILTER_SHIFT) ^ (a >> (RT_HFILTER_SHIFT + RT_HFILTER_BITS))) &
+	       ((1u << RT_HFILTER_BITS) - 1);
+}
 __attribute__((no_sanitize_address, no_sanitize_undefined))
 static inline bool rt_hfilter_maybe(const void *p)
 {
-	size_t i = ((uintptr_t)p >> 12) & ((1u << RT_HFILTER_BITS) - 1);
-	return atomic_load_explicit(&rt_hfilter[i], memory_order_relaxed) != 0;
+	return atomic_load_explicit(&rt_hfilter[rt_hfilter_index((uintptr_t)p)],
+				    memory_order_relaxed) != 0;
 }
 
 /* Find or make the bucket; NULL when the bucket memory is exhausted. */
 rt_hbucket *rt_hbucket_get(const uintptr_t *pcs, int n, uint64_t size, uint32_t lset,
 			   const char *name);
-/* Insert block p of bucket b; false when the table cannot take it. */
-bool rt_htab_put(void *p, rt_hbucket *b);
-/* Remove block p; its bucket, or NULL when p was not a sampled block. */
-rt_hbucket *rt_htab_take(void *p);
+/* Insert block p of bucket b, worth w sample points (1..RT_HWEIGHT_MAX;
+ * the bucket's allocs were counted by the caller); false when the table
+ * cannot take it.  A stale entry for p (a block freed behind our back)
+ * is replaced and counted as freed. */
+#define RT_HWEIGHT_MAX 16
+bool rt_htab_put(void *p, rt_hbucket *b, unsigned w);
+/* Remove block p; its bucket (and, if w, its weight), or NULL when p was
+ * not a sampled block. */
+rt_hbucket *rt_htab_take(void *p, unsigned *w);
 /* Every bucket (newest first); safe while others add buckets. */
 rt_hbucket *rt_hbuckets(void);
 /* Bytes of memory held by the filter, table and buckets. */
 uint64_t rt_htab_bytes(void);
 void rt_htab_atfork(void);   /* register the fork handlers (once) */
 
-/* Counters (relaxed atomics). */
+/* Counters (relaxed atomics); the sampled and live totals are the
+ * buckets' sums, counted when read. */
 typedef struct rt_hstats {
-	_Atomic uint64_t sampled_total, live, dropped;
+	_Atomic uint64_t dropped;
 } rt_hstats;
 extern RT_HIDDEN rt_hstats rt_hstats_g;
 
@@ -95,6 +112,10 @@ void rt_heap_hooks_forked(void);
  * hooks keep every thread uninitialised. */
 extern RT_HIDDEN atomic_bool rt_heap_started;
 extern RT_HIDDEN _Atomic long rt_heap_rate;   /* mean bytes between samples; 0 off */
+/* Which sampler (heap_hooks.c): fixed before sampling starts. */
+#define RT_HSAMPLER_STRATIFIED 0
+#define RT_HSAMPLER_POISSON 1
+extern RT_HIDDEN atomic_int rt_heap_sampler;
 /* Make the unwinder ready (module registry) when sampling is on. */
 void rt_heap_ready(void);
 

@@ -5,14 +5,16 @@
  * Three structures, all in mmap'd memory (never malloc: the malloc hooks
  * use them, and must work when malloc fails):
  *
- *   the filter  rt_hfilter, one byte counter per 4 KiB page (the page
- *               number modulo 2^18, i.e. 1 GiB of address space) counting
- *               the sampled blocks that start there; counters stick at
- *               255.  free() of a block on a page whose counter is 0 is
- *               not a sampled block: no lock, one byte read, and nearby
- *               frees read nearby bytes.  256 KiB of BSS, touched only
- *               where samples land.
- *   the table   address -> bucket, 64 stripes chosen by a hash of the
+ *   the filter  rt_hfilter, one byte counter per 256-byte granule (the
+ *               granule number folded onto 2^20 counters, i.e. 256 MiB
+ *               spans, higher bits mixed in so that glibc's 64 MiB-aligned
+ *               thread arenas do not collide) counting the sampled blocks
+ *               that start there; counters stick at 255.  free() of a
+ *               block in a granule whose counter is 0 is not a sampled
+ *               block: no lock, one byte read, and nearby frees read
+ *               nearby bytes (a 64-byte line of counters covers 16 KiB of
+ *               heap).  1 MiB of BSS, touched only where samples land.
+ *   the table   address -> (bucket, weight), 64 stripes chosen by a hash of the
  *               address, each an open-addressing array (linear probing,
  *               backward-shift deletion) under its own spinlock, grown by
  *               doubling through mmap.  The total is bounded
@@ -53,8 +55,10 @@ RT_HIDDEN rt_hstats rt_hstats_g;
 
 typedef struct hent {
 	uintptr_t key;        /* 0: empty */
-	rt_hbucket *b;
+	uintptr_t bw;         /* the bucket (16-byte aligned) | its weight - 1 */
 } hent;
+
+#define WMASK ((uintptr_t)(RT_HWEIGHT_MAX - 1))
 
 typedef struct stripe {
 	atomic_int lock;
@@ -113,7 +117,7 @@ static void *map(size_t n)
 
 static void filter_inc(const void *p)
 {
-	_Atomic uint8_t *c = &rt_hfilter[((uintptr_t)p >> 12) & ((1u << RT_HFILTER_BITS) - 1)];
+	_Atomic uint8_t *c = &rt_hfilter[rt_hfilter_index((uintptr_t)p)];
 	uint8_t v = atomic_load_explicit(c, memory_order_relaxed);
 	while (v != 255 && !atomic_compare_exchange_weak_explicit(c, &v, (uint8_t)(v + 1),
 								  memory_order_relaxed, memory_order_relaxed))
@@ -122,7 +126,7 @@ static void filter_inc(const void *p)
 
 static void filter_dec(const void *p)
 {
-	_Atomic uint8_t *c = &rt_hfilter[((uintptr_t)p >> 12) & ((1u << RT_HFILTER_BITS) - 1)];
+	_Atomic uint8_t *c = &rt_hfilter[rt_hfilter_index((uintptr_t)p)];
 	uint8_t v = atomic_load_explicit(c, memory_order_relaxed);
 	while (v != 255 && v != 0 &&
 	       !atomic_compare_exchange_weak_explicit(c, &v, (uint8_t)(v - 1),
@@ -132,13 +136,13 @@ static void filter_dec(const void *p)
 
 /* ---- table ----------------------------------------------------------------- */
 
-static void ins(hent *v, uint32_t cap, uintptr_t key, rt_hbucket *b)
+static void ins(hent *v, uint32_t cap, uintptr_t key, uintptr_t bw)
 {
 	uint32_t i = (uint32_t)(addr_hash(key) >> 32) & (cap - 1);
 	while (v[i].key)
 		i = (i + 1) & (cap - 1);
 	v[i].key = key;
-	v[i].b = b;
+	v[i].bw = bw;
 }
 
 /* Grow stripe s (locked) to hold one more; false when bounded or no memory. */
@@ -153,7 +157,7 @@ static bool grow(stripe *s)
 		return false;
 	for (uint32_t i = 0; i < s->cap; i++)
 		if (s->v[i].key)
-			ins(v, nc, s->v[i].key, s->v[i].b);
+			ins(v, nc, s->v[i].key, s->v[i].bw);
 	if (s->v) {
 		munmap(s->v, (size_t)s->cap * sizeof(hent));
 		atomic_fetch_sub(&tab_bytes, (size_t)s->cap * sizeof(hent));
@@ -169,18 +173,18 @@ static stripe *stripe_of(uintptr_t key)
 	return &stripes[addr_hash(key) >> 58];
 }
 
-/* Remove key from s (locked): its bucket or NULL. */
-static rt_hbucket *del(stripe *s, uintptr_t key)
+/* Remove key from s (locked): its tagged bucket, or 0. */
+static uintptr_t del(stripe *s, uintptr_t key)
 {
 	if (!s->cap)
-		return NULL;
+		return 0;
 	uint32_t m = s->cap - 1;
 	uint32_t i = (uint32_t)(addr_hash(key) >> 32) & m;
 	while (s->v[i].key && s->v[i].key != key)
 		i = (i + 1) & m;
 	if (!s->v[i].key)
-		return NULL;
-	rt_hbucket *b = s->v[i].b;
+		return 0;
+	uintptr_t b = s->v[i].bw;
 	/* backward-shift deletion: no tombstones */
 	uint32_t j = i;
 	for (;;) {
@@ -196,30 +200,34 @@ static rt_hbucket *del(stripe *s, uintptr_t key)
 		i = j;
 	}
 	s->v[i].key = 0;
-	s->v[i].b = NULL;
+	s->v[i].bw = 0;
 	s->n--;
 	return b;
 }
 
-bool rt_htab_put(void *p, rt_hbucket *b)
+bool rt_htab_put(void *p, rt_hbucket *b, unsigned w)
 {
 	uintptr_t key = (uintptr_t)p;
 	stripe *s = stripe_of(key);
+	if (w < 1)
+		w = 1;
+	if (w > RT_HWEIGHT_MAX)
+		w = RT_HWEIGHT_MAX;
 	filter_inc(p);
 	spin_lock(&s->lock);
 	/* a stale entry (a block freed behind our back) is replaced */
-	rt_hbucket *old = del(s, key);
+	uintptr_t old = del(s, key);
 	bool ok = true;
 	if ((s->n + 1) * 10 > s->cap * 7 && !grow(s) && s->n + 1 >= s->cap)
 		ok = false;
 	if (ok) {
-		ins(s->v, s->cap, key, b);
+		ins(s->v, s->cap, key, (uintptr_t)b | (w - 1));
 		s->n++;
 	}
 	spin_unlock(&s->lock);
 	if (old) {
-		atomic_fetch_add_explicit(&old->frees, 1, memory_order_relaxed);
-		atomic_fetch_sub_explicit(&rt_hstats_g.live, 1, memory_order_relaxed);
+		rt_hbucket *ob = (rt_hbucket *)(old & ~WMASK);
+		atomic_fetch_add_explicit(&ob->frees, (old & WMASK) + 1, memory_order_relaxed);
 		filter_dec(p);
 	}
 	if (!ok)
@@ -227,16 +235,19 @@ bool rt_htab_put(void *p, rt_hbucket *b)
 	return ok;
 }
 
-rt_hbucket *rt_htab_take(void *p)
+rt_hbucket *rt_htab_take(void *p, unsigned *w)
 {
 	uintptr_t key = (uintptr_t)p;
 	stripe *s = stripe_of(key);
 	spin_lock(&s->lock);
-	rt_hbucket *b = del(s, key);
+	uintptr_t b = del(s, key);
 	spin_unlock(&s->lock);
-	if (b)
-		filter_dec(p);
-	return b;
+	if (!b)
+		return NULL;
+	filter_dec(p);
+	if (w)
+		*w = (unsigned)(b & WMASK) + 1;
+	return (rt_hbucket *)(b & ~WMASK);
 }
 
 uint64_t rt_htab_bytes(void)

@@ -73,7 +73,8 @@ def progs(tmp_path_factory):
     out = {}
     for name, src in (("accuracy", "accuracy.c"), ("stress", "stress.c"),
                       ("fork_threads", "fork_threads.c"), ("oom", "oom.c"),
-                      ("bad_free", "bad_free.c"), ("cxx_stl", "cxx_stl.cc")):
+                      ("bad_free", "bad_free.c"), ("cxx_stl", "cxx_stl.cc"),
+                      ("periodic", "periodic.c")):
         exe = str(d / name)
         cc = "g++" if src.endswith(".cc") else "gcc"
         r = subprocess.run([cc, "-O1", "-g", "-pthread", "-o", exe, os.path.join(SRC, src), "-ldl"],
@@ -136,6 +137,52 @@ def test_accuracy_inuse_and_alloc(cprof, progs, tmp_path):
     assert within(objs["keep_large"], 480), text
 
 
+def test_accuracy_at_the_default_rate(cprof, progs, tmp_path):
+    """The stratified sampler: a run of allocations in one place gets its
+    number of sample points give or take one, so 10 MiB in 1 KiB blocks
+    (20 points at 512 KiB) is within 5% in every run, where Go's Poisson
+    sampler has a standard deviation of 22%."""
+    for i in range(3):
+        prof = tmp_path / f"heap{i}.pb.gz"
+        same_as_bare([progs["accuracy"], "64"], env_for(None, prof))
+        rows, text = top(cprof, prof)
+        assert within(rows["keep_small"][0], 10 * MIB, 0.051), text
+        assert within(rows["keep_large"][0], 30 * MIB, 0.018), text
+        rows, text = top(cprof, prof, "-sample_index=alloc_space")
+        assert within(rows["churn"][0], 64 * MIB, 0.10), text
+
+
+def test_periodic_pattern_and_exact_blocks(cprof, progs, tmp_path):
+    """A pattern repeating every ~512 KiB (the rate) is charged in the
+    right shares (points are independent within their strata: no
+    aliasing), and blocks at or above the rate are recorded exactly."""
+    prof = tmp_path / "heap.pb.gz"
+    allocs = tmp_path / "allocs.pb.gz"
+    same_as_bare([progs["periodic"], "1024"], env_for(None, prof, allocs))
+    rounds = 1024 * 1024 // 500
+    rows, text = top(cprof, allocs)
+    assert within(rows["big_a"][0], rounds * (300 << 10)), text
+    assert within(rows["small_b"][0], rounds * 200 * 1024), text
+    rows, text = top(cprof, prof)
+    assert rows["keep_exact"][0] == 20 * 600000, text
+    r = cprof("-top", "-sample_index=inuse_objects", str(prof))
+    assert re.search(r"^\s*20\s+\S+%\s+\S+%\s+20\s+\S+%\s+keep_exact$", r.stdout, re.M), r.stdout
+    # Go's sampler on request: the same program, its own scaling
+    prof2 = tmp_path / "heap2.pb.gz"
+    same_as_bare([progs["periodic"], "64"],
+                 env_for(None, prof2, extra={"CPROF_HEAP_SAMPLER": "poisson"}))
+    rows, text = top(cprof, prof2)
+    assert "keep_exact" in rows, text
+
+
+def test_sampler_env_checked(progs, tmp_path):
+    prof = tmp_path / "heap.pb.gz"
+    p = same_as_bare([progs["accuracy"], "4"],
+                     env_for(None, prof, extra={"CPROF_HEAP_SAMPLER": "gaussian"}))
+    assert "cprof: ignoring CPROF_HEAP_SAMPLER=gaussian: not stratified or poisson" in p.stderr
+    assert prof.stat().st_size > 0
+
+
 def test_profile_format(cprof, progs, tmp_path):
     prof = tmp_path / "heap.pb.gz"
     allocs = tmp_path / "allocs.pb.gz"
@@ -153,10 +200,12 @@ def test_profile_format(cprof, progs, tmp_path):
 
 
 @pytest.mark.skipif(not have_go(), reason="go tool pprof is not installed")
-def test_go_pprof_reads_it_the_same(cprof, progs, tmp_path):
+@pytest.mark.parametrize("sampler", ["stratified", "poisson"])
+def test_go_pprof_reads_it_the_same(cprof, progs, tmp_path, sampler):
     prof = tmp_path / "heap.pb.gz"
     text = tmp_path / "heap.txt"
-    same_as_bare([progs["accuracy"], "16", str(text)], env_for(8192, prof))
+    same_as_bare([progs["accuracy"], "16", str(text)],
+                 env_for(8192, prof, extra={"CPROF_HEAP_SAMPLER": sampler}))
     env = dict(os.environ, TZ="UTC")
     for args in (["-top"], ["-traces"], ["-tags"], ["-top", "-sample_index=alloc_space"],
                  ["-top", "-sample_index=inuse_objects"]):
@@ -164,10 +213,13 @@ def test_go_pprof_reads_it_the_same(cprof, progs, tmp_path):
         go = run(["go", "tool", "pprof", *args, str(prof)], env, 300)
         assert go.returncode == 0, go.stderr
         assert ours.stdout == go.stdout, args
-    # the debug=1 text: Go's header, unscaled records, our statistics
+    # the debug=1 text: Go's header with raw counts (Poisson, which readers
+    # scale with Go's formula) or the estimates under the unsampled header
+    # (stratified); our statistics
     t = text.read_text()
-    assert re.match(r"heap profile: \d+: \d+ \[\d+: \d+\] @ heap/16384\n", t), t[:200]
-    for key in ("# Rate = 8192", "# Arena = ", "# RSS = ", "# MaxRSS = ", "--- Memory map: ---"):
+    header = "heap/16384" if sampler == "poisson" else "heapprofile"
+    assert re.match(r"heap profile: \d+: \d+ \[\d+: \d+\] @ %s\n" % header, t), t[:200]
+    for key in ("# Rate = 8192", "# Sampler = " + sampler, "# Arena = ", "# RSS = ", "# MaxRSS = ", "--- Memory map: ---"):
         assert key in t, key
     assert re.search(r"#\t0x[0-9a-f]+\tkeep_large\t\S*accuracy\.c:\d+", t), t[:2000]
     ours = cprof("-top", str(text))

@@ -63,9 +63,9 @@ static void test_table_put_take_any_order(void **state)
 	for (int i = 0; i < N; i++)
 		keys[i] = 0x7e0000000000ull + (uintptr_t)i * 48;
 	for (int i = 0; i < N; i++)
-		assert_true(rt_htab_put((void *)keys[i], i % 2 ? b1 : b2));
+		assert_true(rt_htab_put((void *)keys[i], i % 2 ? b1 : b2, 1));
 	assert_true(rt_htab_bytes() > 0);
-	assert_null(rt_htab_take((void *)(keys[0] + 16)));   /* never inserted */
+	assert_null(rt_htab_take((void *)(keys[0] + 16), NULL));   /* never inserted */
 	/* remove in a scrambled order: every key still found after the
 	 * backward shifts of the ones removed before it */
 	uint64_t s = 12345;
@@ -79,8 +79,8 @@ static void test_table_put_take_any_order(void **state)
 	for (int i = 0; i < N; i++) {
 		uintptr_t k = keys[i];
 		rt_hbucket *want = ((k - 0x7e0000000000ull) / 48) % 2 ? b1 : b2;
-		assert_ptr_equal(rt_htab_take((void *)k), want);
-		assert_null(rt_htab_take((void *)k));   /* a double free finds nothing */
+		assert_ptr_equal(rt_htab_take((void *)k, NULL), want);
+		assert_null(rt_htab_take((void *)k, NULL));   /* a double free finds nothing */
 	}
 	free(keys);
 }
@@ -91,11 +91,17 @@ static void test_table_stale_entry_replaced(void **state)
 	rt_hbucket *b1 = fake_bucket(48), *b2 = fake_bucket(80);
 	void *k = (void *)0x7f0000001230ull;
 	uint64_t f0 = atomic_load(&b1->frees);
-	assert_true(rt_htab_put(k, b1));
-	assert_true(rt_htab_put(k, b2));     /* freed behind our back, reused */
-	assert_int_equal(atomic_load(&b1->frees), f0 + 1);
-	assert_ptr_equal(rt_htab_take(k), b2);
-	assert_null(rt_htab_take(k));
+	assert_true(rt_htab_put(k, b1, 2));
+	assert_true(rt_htab_put(k, b2, 3));     /* freed behind our back, reused */
+	assert_int_equal(atomic_load(&b1->frees), f0 + 2);   /* its two points */
+	unsigned w = 0;
+	assert_ptr_equal(rt_htab_take(k, &w), b2);
+	assert_int_equal(w, 3);
+	assert_null(rt_htab_take(k, NULL));
+	/* weights are kept in the bucket pointer's low bits: 1..16 */
+	assert_true(rt_htab_put(k, b1, 16));
+	assert_ptr_equal(rt_htab_take(k, &w), b1);
+	assert_int_equal(w, 16);
 }
 
 typedef struct { int id; int bad; } worker_arg;
@@ -107,10 +113,10 @@ static void *table_worker(void *p)
 	uintptr_t base = 0x7d0000000000ull + ((uintptr_t)a->id << 32);
 	for (int round = 0; round < 20; round++) {
 		for (uintptr_t i = 0; i < 2000; i++)
-			if (!rt_htab_put((void *)(base + i * 16), b))
+			if (!rt_htab_put((void *)(base + i * 16), b, 1))
 				a->bad++;
 		for (uintptr_t i = 0; i < 2000; i++)
-			if (rt_htab_take((void *)(base + i * 16)) != b)
+			if (rt_htab_take((void *)(base + i * 16), NULL) != b)
 				a->bad++;
 	}
 	return NULL;
