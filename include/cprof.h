@@ -149,11 +149,18 @@ int cprof_do(const char *const *kv, size_t npairs, unsigned flags,
 const char *cprof_label_value(const char *key);
 
 /* ======================================================================
- * Heap and allocs profiles (sampled allocations, Go's semantics).
+ * Heap and allocs profiles (sampled allocations, Go's profiles).
  * With LD_PRELOAD: CPROF_HEAP_PROFILE=FILE writes the heap profile at exit,
  * CPROF_HEAP_RATE=BYTES sets the mean sampling interval.
  * (issue 5) CPROF_ALLOCS_PROFILE=FILE writes the allocs profile at exit.
- * Sampling is on at the default rate whenever the runtime is loaded; the
+ * CPROF_HEAP_SAMPLER=stratified (default: one sample point at a random
+ * offset in every RATE bytes a thread allocates; blocks of RATE bytes or
+ * more all recorded) or poisson (Go's: exponential gaps of mean RATE).
+ * Sampling is on at the default rate when the program linked or dlopen'ed
+ * the runtime, or when a heap/allocs file, the rate, the endpoint, a dump
+ * or a heap watch is asked for; a process that only has libcprof.so
+ * preloaded for other profiles takes no heap samples (until
+ * cprof_heap_set_rate).  The
  * hooks see the program's allocations only if libcprof.so comes before any
  * other allocator (jemalloc, tcmalloc, a sanitizer) in LD_PRELOAD, and say
  * so on stderr when a profile is asked for and they do not.  Linked as
@@ -178,8 +185,8 @@ int cprof_allocs_write(int fd, int debug);
 
 typedef struct cprof_heap_stats {
 	uint64_t rate;            /* current mean sampling interval */
-	uint64_t sampled_live;    /* sampled blocks still allocated */
-	uint64_t sampled_total;   /* sampled blocks since start */
+	uint64_t sampled_live;    /* sample points in blocks still allocated */
+	uint64_t sampled_total;   /* sample points since start (a block may hold 2) */
 	uint64_t table_bytes;     /* memory of the runtime's tables */
 	uint64_t dropped;         /* samples not recorded (table full / no memory) */
 	uint64_t alloc_bytes;     /* estimated bytes allocated since start */

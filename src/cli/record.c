@@ -30,7 +30,7 @@
  *
  * --mutex, --block, --threads, --threadcreate, --deadlock (issue 6) ask for
  * those profiles at exit the same way (extras[] below), and
- * --mutex-fraction, --block-rate, --heap-rate and --http pass a setting
+ * --mutex-fraction, --block-rate, --heap-rate, --heap-sampler and --http pass a setting
  * through to the runtime, which checks it.
  *
  * While the command runs, cprof ignores SIGINT and SIGQUIT as system(3)
@@ -75,6 +75,7 @@ static const struct pass_opt {
 	{ "mutex-fraction", "CPROF_MUTEX_FRACTION" },
 	{ "block-rate", "CPROF_BLOCK_RATE" },
 	{ "heap-rate", "CPROF_HEAP_RATE" },
+	{ "heap-sampler", "CPROF_HEAP_SAMPLER" },
 	{ "http", "CPROF_HTTP" },
 };
 #define NPASSES (sizeof passes / sizeof passes[0])
@@ -102,6 +103,7 @@ static void record_usage(FILE *f)
 	fputs("    --mutex-fraction=N  record 1 in N lock contentions (default 10)\n"
 	      "    --block-rate=NS  sample blocking events of NS nanoseconds on average (default 10ms)\n"
 	      "    --heap-rate=B    sample an allocation every B bytes on average\n"
+	      "    --heap-sampler=S stratified (default) or poisson (Go's)\n"
 	      "    --http=ADDR      serve /debug/pprof/ from CMD on ADDR (e.g. 127.0.0.1:6060)\n"
 	      "\nA FILE ending in .txt gets Go's text format (debug=1).\n",
 	      f);

@@ -53,7 +53,7 @@ void rt_heap_ready(void)
 	rt_self_enter();
 	rt_heap_hooks_init();
 	rt_htab_atfork();
-	rt_modules_init();
+	rt_modules_init_lazy();   /* tables built as sampled stacks reach them */
 	rt_self_leave();
 }
 

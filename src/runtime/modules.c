@@ -18,6 +18,22 @@
  * leaked rather than freed under a reader.  A refresh that finds the same
  * modules publishes nothing.
  *
+ * Lazy tables: building every loaded library's table costs tens of ms
+ * (libc alone ~11 ms), most of it for libraries no sampled stack goes
+ * through (libcprof.so's own dependencies, for a start).  The CPU
+ * profiler and thread snapshots unwind in signal handlers, which cannot
+ * build anything: they call rt_modules_init, which builds every table
+ * (and, from then on, every new module's at refresh).  The heap, sync and
+ * pthread_create recorders unwind in ordinary context: they call
+ * rt_modules_init_lazy, which lists the modules without tables, and
+ * rt_unwind_here builds a module's table when a walk first reaches it
+ * (rt_modules_build_at) and walks again.  A table is published in place
+ * in the current set (release store, and a new generation so that the
+ * unwinders' row caches forget the rows they missed); sets made later
+ * share it as they share built tables.  rt_modules_build_at only
+ * try-locks refresh_mu: it runs inside malloc, where waiting could
+ * deadlock (a fork's prepare handler holds the mutex).
+ *
  * fork: refresh_mu is taken around fork (pthread_atfork) so a child never
  * starts with it held; the child's reader count starts at zero.
  *
@@ -43,7 +59,8 @@
 typedef struct rt_mod {
 	uintptr_t lo, hi, bias;
 	char *path;
-	rt_utable *tab;
+	rt_utable *tab;     /* __atomic loads and stores: built lazily in place */
+	int built;          /* the table was tried (tab may stay NULL: no CFI) */
 } rt_mod;
 
 typedef struct rt_modset {
@@ -56,12 +73,13 @@ static _Atomic(rt_modset *) cur_set;
 static atomic_int readers;
 static uint64_t next_gen = 1;   /* under refresh_mu */
 static pthread_mutex_t refresh_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool eager;       /* every module's table is built (rt_modules_init) */
 
 uint64_t rt_modules_enter(void)
 {
 	atomic_fetch_add(&readers, 1);
 	const rt_modset *s = atomic_load(&cur_set);
-	return s ? s->gen : 0;
+	return s ? __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE) : 0;
 }
 
 void rt_modules_leave(void)
@@ -87,9 +105,20 @@ const rt_utable *rt_modules_find(uintptr_t addr, bool *known)
 	}
 	if (base->lo <= addr && addr < base->hi) {
 		*known = true;
-		return base->tab;
+		return __atomic_load_n(&base->tab, __ATOMIC_ACQUIRE);
 	}
 	return NULL;
+}
+
+bool rt_modules_unbuilt(uintptr_t addr)
+{
+	const rt_modset *s = atomic_load(&cur_set);
+	if (!s)
+		return false;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->m[i].lo <= addr && addr < s->m[i].hi)
+			return !__atomic_load_n(&s->m[i].built, __ATOMIC_ACQUIRE);
+	return false;
 }
 
 /* ---- listing the modules -------------------------------------------------- */
@@ -157,6 +186,7 @@ static int on_module(struct dl_phdr_info *info, size_t size, void *arg)
 	m->hi = hi;
 	m->bias = info->dlpi_addr;
 	m->tab = NULL;
+	m->built = 0;
 	m->path = strdup(name);
 	if (!m->path) {
 		L->oom = 1;
@@ -264,16 +294,21 @@ static int refresh_locked(void)
 		*m = L.v[i];
 		for (size_t j = 0; old && j < old->n; j++)
 			if (same_module(&old->m[j], m)) {
-				m->tab = old->m[j].tab;
+				m->tab = __atomic_load_n(&old->m[j].tab, __ATOMIC_ACQUIRE);
+				m->built = __atomic_load_n(&old->m[j].built, __ATOMIC_ACQUIRE);
 				break;
 			}
 		/* tables are built here, not under dl_iterate_phdr (which holds
-		 * the loader's lock); the vdso's from its image in memory */
-		if (!m->tab && strcmp(m->path, "[vdso]") == 0 && L.vdso_img)
+		 * the loader's lock); the vdso's from its image in memory (cheap:
+		 * always); the others now if eager, else when first walked */
+		if (!m->built && strcmp(m->path, "[vdso]") == 0 && L.vdso_img) {
 			m->tab = rt_utable_from_image((const void *)getauxval(AT_SYSINFO_EHDR), L.vdso_img,
 						      m->bias, m->lo, m->hi);
-		else if (!m->tab)
+			m->built = 1;
+		} else if (!m->built && atomic_load(&eager)) {
 			m->tab = rt_utable_from_file(m->path, m->bias, m->lo, m->hi);
+			m->built = 1;
+		}
 	}
 	free(L.v);
 	atomic_store(&cur_set, s);
@@ -307,7 +342,38 @@ static void register_atfork(void)
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
+/* Build the table of s->m[i] in place (refresh_mu held). */
+static void build_locked(rt_modset *s, size_t i)
+{
+	rt_mod *m = &s->m[i];
+	if (__atomic_load_n(&m->built, __ATOMIC_ACQUIRE))
+		return;
+	rt_utable *t = rt_utable_from_file(m->path, m->bias, m->lo, m->hi);
+	__atomic_store_n(&m->tab, t, __ATOMIC_RELEASE);
+	__atomic_store_n(&m->built, 1, __ATOMIC_RELEASE);
+	/* a new generation: row caches drop the misses they cached */
+	__atomic_store_n(&s->gen, next_gen++, __ATOMIC_RELEASE);
+}
+
 int rt_modules_init(void)
+{
+	pthread_once(&atfork_once, register_atfork);
+	rt_self_enter();
+	pthread_mutex_lock(&refresh_mu);
+	int rc = 0;
+	atomic_store(&eager, true);
+	rt_modset *s = atomic_load(&cur_set);
+	if (!s)
+		rc = refresh_locked();
+	else
+		for (size_t i = 0; i < s->n; i++)
+			build_locked(s, i);
+	pthread_mutex_unlock(&refresh_mu);
+	rt_self_leave();
+	return rc;
+}
+
+int rt_modules_init_lazy(void)
 {
 	pthread_once(&atfork_once, register_atfork);
 	rt_self_enter();
@@ -318,6 +384,26 @@ int rt_modules_init(void)
 	pthread_mutex_unlock(&refresh_mu);
 	rt_self_leave();
 	return rc;
+}
+
+bool rt_modules_build_at(uintptr_t addr)
+{
+	if (pthread_mutex_trylock(&refresh_mu) != 0)
+		return false;
+	bool done = false;
+	rt_modset *s = atomic_load(&cur_set);
+	for (size_t i = 0; s && i < s->n; i++)
+		if (s->m[i].lo <= addr && addr < s->m[i].hi) {
+			if (!__atomic_load_n(&s->m[i].built, __ATOMIC_ACQUIRE)) {
+				rt_self_enter();
+				build_locked(s, i);
+				rt_self_leave();
+				done = true;
+			}
+			break;
+		}
+	pthread_mutex_unlock(&refresh_mu);
+	return done;
 }
 
 void rt_modules_refresh(void)

@@ -476,7 +476,16 @@ int rt_unwind_here(uintptr_t *pcs, int max, int skip)
 	int want = max + skip + 1;
 	if (want > RT_MAX_FRAMES)
 		want = RT_MAX_FRAMES;
+	/* a lazy registry: a walk that reached a module without its table
+	 * builds it and walks again (the frames above this one are as they
+	 * were); a few modules at most per stack */
 	int n = rt_unwind(&uc, tmp, want, &trunc);
+	for (int tries = 0; tries < 8; tries++) {
+		uintptr_t at = rt_unwind_unbuilt();
+		if (!at || !rt_modules_build_at(at))
+			break;
+		n = rt_unwind(&uc, tmp, want, &trunc);
+	}
 	int first = skip + 1;   /* frame 0 is this function */
 	if (n <= first)
 		return 0;

@@ -41,8 +41,18 @@
 #define RT_MAX_FRAMES 128
 
 /* Build the module registry from the modules loaded now (dl_iterate_phdr),
- * with unwind tables.  Not AS-safe.  0 or a negative CPROF_E* code. */
+ * with every module's unwind table (for unwinding in signal handlers; from
+ * then on new modules get theirs at refresh).  Not AS-safe.  0 or a
+ * negative CPROF_E* code. */
 int rt_modules_init(void);
+/* The registry without tables: rt_unwind_here builds a module's table
+ * when a walk first reaches it.  For unwinding in ordinary context only. */
+int rt_modules_init_lazy(void);
+/* Build the table of the module holding addr if it has none yet; true if
+ * built.  Try-locks (never waits): callable inside malloc.  Not AS-safe. */
+bool rt_modules_build_at(uintptr_t addr);
+/* addr is in a listed module whose table is not built.  [AS-safe] */
+bool rt_modules_unbuilt(uintptr_t addr);
 /* Refresh after dlopen/dlclose (new modules get tables; removed ones are
  * retired, their memory freed only when no handler can still use it).
  * Not AS-safe; serialised internally. */
@@ -176,6 +186,9 @@ const rt_lset *rt_labels_get(uint32_t id);
 /* env.c: the process was asked for a profile or the endpoint (so the
  * module registry is worth building at start). */
 bool rt_wants_stacks(void);
+/* unwind.c: after rt_unwind, an address the walk reached in a module
+ * whose table is not built yet (lazy registry), or 0.  [AS-safe] */
+uintptr_t rt_unwind_unbuilt(void);
 /* modules.c: the registry exists.  [AS-safe] */
 bool rt_modules_ready(void);
 

@@ -451,7 +451,7 @@ int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 		atomic_store_explicit(&want, w, memory_order_release);
 	}
 	if (w && !rt_modules_ready())
-		rt_modules_init();
+		rt_modules_init_lazy();
 	/* the program's call site first (skip: this function); kept here too,
 	 * since the new thread frees t, maybe before real_create returns */
 	uintptr_t pcs[RT_CREATE_FRAMES];

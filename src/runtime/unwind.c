@@ -100,6 +100,9 @@ static int choose_probe(void)
 #define CACHE_N 16
 static __thread TLS struct { uintptr_t pc; const rt_urow *row; } row_cache[CACHE_N];
 static __thread TLS uint64_t cache_gen;
+/* the first address of the last walk in a module whose table is not built
+ * yet (lazy registry), for rt_unwind_here to build it and walk again */
+static __thread TLS uintptr_t unbuilt_at;
 
 /* Pages proven readable during the current walk (committed to ok_lo/ok_hi
  * only when the walk ends cleanly at the outermost frame, so the cache
@@ -243,6 +246,8 @@ static int step(regs *r)
 		bool known;
 		const rt_utable *t = rt_modules_find(look, &known);
 		row = t ? rt_utable_find(t, look) : NULL;
+		if (!t && known && !unbuilt_at && rt_modules_unbuilt(look))
+			unbuilt_at = look;
 		row_cache[slot].pc = look;
 		row_cache[slot].row = row;
 	}
@@ -294,8 +299,14 @@ static int step(regs *r)
 	return STEP_OK;
 }
 
+uintptr_t rt_unwind_unbuilt(void)
+{
+	return unbuilt_at;
+}
+
 int rt_unwind(const ucontext_t *uc, uintptr_t *pcs, int max, bool *truncated)
 {
+	unbuilt_at = 0;
 	*truncated = false;
 	if (!uc || max <= 0)
 		return 0;

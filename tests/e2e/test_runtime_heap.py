@@ -183,6 +183,21 @@ def test_sampler_env_checked(progs, tmp_path):
     assert prof.stat().st_size > 0
 
 
+def test_heap_sampled_only_when_readable(progs, tmp_path):
+    """Preloaded for a CPU profile only, nobody can read the heap profile:
+    no heap samples are taken (the text's Rate is 0); a dump directory, a
+    heap file or an explicit rate turn sampling on."""
+    cases = [({"CPROF_CPU_PROFILE": str(tmp_path / "cpu.pb.gz")}, "0"),
+             ({"CPROF_DUMP_DIR": str(tmp_path)}, "524288"),
+             ({"CPROF_HEAP_RATE": "65536"}, "65536"),
+             ({"CPROF_ALLOCS_PROFILE": str(tmp_path / "allocs.pb.gz")}, "524288")]
+    for extra, rate in cases:
+        text = tmp_path / "heap.txt"
+        same_as_bare([progs["accuracy"], "4", str(text)], env_for(None, extra=extra))
+        t = text.read_text()
+        assert f"# Rate = {rate}\n" in t, (extra, t[t.find("# Rate"):][:60])
+
+
 def test_profile_format(cprof, progs, tmp_path):
     prof = tmp_path / "heap.pb.gz"
     allocs = tmp_path / "allocs.pb.gz"
