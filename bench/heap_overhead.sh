@@ -14,8 +14,9 @@
 #         tcmalloc + gperftools' heap profiler (HEAPPROFILE)
 # cprof runs write a heap profile (CPROF_HEAP_PROFILE), so they include the
 # unwinder's start (module registry) and the profile written at exit.
-# Printed: median wall and CPU (user+sys) seconds and the slowdown against
-# the group's bare run (gperftools also against tcmalloc alone).  Read the
+# Printed: median wall and CPU (user+sys) seconds, the slowdown against
+# the group's bare run, and the median of each round's own CPU ratio
+# (gperftools also against tcmalloc alone).  Read the
 # CPU figure on a loaded machine.  Nothing asserts.
 #
 #   bench/heap_overhead.sh
@@ -72,11 +73,18 @@ for c in configs:
     rows = [tuple(map(float, l.split())) for l in open(f"{out}/{c}.{ops}.times")]
     med[c] = (statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows))
 bw, bc = med["bare"]
+rows_of = {c: [tuple(map(float, l.split())) for l in open(f"{out}/{c}.{ops}.times")] for c in configs}
+def paired(c, k):
+    # the median of the rounds' own ratios: each round runs every
+    # configuration back to back, so slow drifts of the machine cancel
+    rs = [x[k] / max(y[k], 1e-3) for x, y in zip(rows_of[c], rows_of["bare"])]
+    return statistics.median(rs)
 print(f"## OPS={ops} per thread")
-print(f"{'config':<14}{'wall s':>9}{'cpu s':>9}{'wall x':>9}{'cpu x':>9}")
+print(f"{'config':<14}{'wall s':>9}{'cpu s':>9}{'wall x':>9}{'cpu x':>9}{'cpu x paired':>14}")
 for c in configs:
     w, cpu = med[c]
-    print(f"{c:<14}{w:9.3f}{cpu:9.3f}{w / max(bw, 1e-3):9.3f}{cpu / max(bc, 1e-3):9.3f}")
+    print(f"{c:<14}{w:9.3f}{cpu:9.3f}{w / max(bw, 1e-3):9.3f}{cpu / max(bc, 1e-3):9.3f}"
+          f"{paired(c, 1):14.3f}")
 if "tcmalloc" in med and "gperftools" in med:
     tw, tc = med["tcmalloc"]
     w, cpu = med["gperftools"]

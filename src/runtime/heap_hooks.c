@@ -5,9 +5,12 @@
  * C++ operator new/delete in all their forms (plain, array, nothrow,
  * aligned, sized).
  *
- * Each hook calls the next allocator in the search order (glibc's, or a
- * jemalloc/tcmalloc linked to the program or preloaded after libcprof.so),
- * found with dlsym(RTLD_NEXT) at the first call, then samples: every
+ * Each hook calls the allocator found at the first call (resolve): the
+ * next one in the search order (glibc's, or a jemalloc/tcmalloc linked to
+ * the program or preloaded after libcprof.so; dlsym(RTLD_NEXT)), or the
+ * one preloaded before libcprof.so, whose functions the program binds to
+ * (heap_got.c then routes the program's calls through these hooks by
+ * patching the modules' GOTs).  Then it samples: every
  * thread keeps, in initial-exec TLS, a countdown of bytes to its next
  * sample point (stratified by default, Go's Poisson process on request:
  * see "sampling" below); an allocation that does not exhaust it costs one
@@ -142,8 +145,16 @@ NOSAN static size_t pool_size(const void *p)
 
 RT_HIDDEN void *rt_heap_malloc(size_t n);
 
+/* The allocator function to forward to: the one in front of us when an
+ * allocator is preloaded before libcprof.so (it is the program's, and
+ * heap_got.c may route the program's calls through us to it; forwarding
+ * to the one after us would mix two allocators' blocks), else the next
+ * one after us.  Needs self_lo/self_hi. */
 NOSAN static void *sym(const char *name)
 {
+	void *g = dlsym(RTLD_DEFAULT, name);
+	if (g && self_hi && ((uintptr_t)g < self_lo || (uintptr_t)g >= self_hi))
+		return g;
 	return dlsym(RTLD_NEXT, name);
 }
 
@@ -173,6 +184,7 @@ NOSAN static void resolve(void)
 	int z = 0;
 	if (atomic_compare_exchange_strong(&resolve_state, &z, 1)) {
 		resolving = true;
+		dl_iterate_phdr(find_self, (void *)(uintptr_t)&resolve);
 		next_fns n;
 		n.free = (void (*)(void *))sym("free");
 		n.calloc = (void *(*)(size_t, size_t))sym("calloc");
@@ -203,7 +215,6 @@ NOSAN static void resolve(void)
 		void *(*m)(size_t) = n.malloc;
 		n.malloc = NULL;
 		nx = n;
-		dl_iterate_phdr(find_self, (void *)(uintptr_t)&resolve);
 		/* the program's malloc is ours unless something before us defines it */
 		hooks_active = dlsym(RTLD_DEFAULT, "malloc") == (void *)rt_heap_malloc;
 		__atomic_store_n(&nx.malloc, m, __ATOMIC_RELEASE);
@@ -235,6 +246,16 @@ NOSAN void rt_heap_hooks_init(void)
 NOSAN bool rt_heap_hooks_active(void)
 {
 	rt_heap_hooks_init();
+	static atomic_bool tried;
+	if (!hooks_active && !atomic_exchange(&tried, true)) {
+		/* shadowed by an allocator preloaded before us: take the
+		 * program's calls over through its modules' GOTs, unless it is
+		 * a sanitizer's (which must see every allocation first) */
+		if (!dlsym(RTLD_DEFAULT, "__asan_init") && !dlsym(RTLD_DEFAULT, "__tsan_init") &&
+		    !dlsym(RTLD_DEFAULT, "__msan_init") && !dlsym(RTLD_DEFAULT, "__hwasan_init") &&
+		    rt_heap_got_install() > 0)
+			hooks_active = true;
+	}
 	return hooks_active;
 }
 

@@ -106,6 +106,14 @@ void rt_heap_hooks_rate_changed(long rate);
 /* In a forked child: the thread's cached id is the parent's. */
 void rt_heap_hooks_forked(void);
 
+/* ---- heap_got.c ---- */
+
+/* An allocator preloaded before libcprof.so shadows the hooks: point every
+ * loaded module's GOT slots for the allocation functions at libcprof.so's
+ * definitions (which forward to that allocator).  The number of slots
+ * patched so far.  Not AS-safe; serialised. */
+size_t rt_heap_got_install(void);
+
 /* ---- heap.c ---- */
 
 /* Set once the rate has been decided (constructor or API): before, the

@@ -38,7 +38,8 @@
  * starts with it held; the child's reader count starts at zero.
  *
  * dlopen and dlclose are interposed here (see libcprof.map): after the real
- * call succeeds, and only once a registry exists, they refresh it.
+ * call succeeds, and only once a registry exists, they refresh it; dlopen
+ * also lets heap_got.c patch the new modules when it is in use.
  */
 #include "rt_int.h"
 
@@ -456,6 +457,8 @@ void *dlopen(const char *file, int mode)
 		rt_modules_refresh();
 		errno = e;
 	}
+	if (h)
+		rt_heap_got_dlopened();   /* keeps errno */
 	return h;
 }
 

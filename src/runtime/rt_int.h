@@ -189,6 +189,9 @@ bool rt_wants_stacks(void);
 /* unwind.c: after rt_unwind, an address the walk reached in a module
  * whose table is not built yet (lazy registry), or 0.  [AS-safe] */
 uintptr_t rt_unwind_unbuilt(void);
+/* heap_got.c: patch the modules a dlopen just loaded, when the heap hooks
+ * were installed by GOT patching.  Not AS-safe. */
+void rt_heap_got_dlopened(void);
 /* modules.c: the registry exists.  [AS-safe] */
 bool rt_modules_ready(void);
 

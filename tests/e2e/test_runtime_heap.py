@@ -81,6 +81,16 @@ def progs(tmp_path_factory):
                            capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         out[name] = exe
+    exe = str(d / "alloc_family")
+    r = subprocess.run(["gcc", "-O1", "-g", "-o", exe, os.path.join(SRC, "alloc_family.c"), "-ldl"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out["alloc_family"] = exe
+    lib = str(d / "libplugin.so")
+    r = subprocess.run(["gcc", "-O1", "-g", "-shared", "-fPIC", "-Wl,-z,relro,-z,now", "-o", lib,
+                        os.path.join(SRC, "plugin.c")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out["plugin"] = lib
     return out
 
 
@@ -307,24 +317,51 @@ def test_bad_free_as_without_us(progs, how):
 
 @pytest.mark.skipif(not os.path.exists(JEMALLOC) or not os.path.exists(TCMALLOC),
                     reason="jemalloc / tcmalloc_minimal not installed")
+@pytest.mark.parametrize("where", ["after", "before"])
 @pytest.mark.parametrize("alloc", [JEMALLOC, TCMALLOC])
-def test_other_allocators(cprof, progs, tmp_path, alloc):
+def test_other_allocators(cprof, progs, tmp_path, alloc, where):
+    """Over jemalloc or tcmalloc_minimal, preloaded after libcprof.so (the
+    hooks come first) or before it (the hooks are shadowed; the runtime
+    takes the program's calls over through the modules' GOTs, dlopen'ed
+    ones included)."""
     if sanitized():
         pytest.skip("one allocator at a time under ASan")
+    pos = {"preload_after": alloc} if where == "after" else {"preload_before": alloc}
     prof = tmp_path / "heap.pb.gz"
-    same_as_bare([progs["accuracy"], "64"], env_for(4096, prof, preload_after=alloc))
+    p = same_as_bare([progs["accuracy"], "64"], env_for(4096, prof, **pos))
+    assert "preloaded before libcprof.so" not in p.stderr, p.stderr
     rows, text = top(cprof, prof)
     assert within(rows["keep_small"][0], 10 * MIB), text
     assert within(rows["keep_large"][0], 30 * MIB), text
     # C++: operator new goes to the other allocator's malloc
     prof2 = tmp_path / "cxx.pb.gz"
-    same_as_bare([progs["cxx_stl"]], env_for(1, prof2, preload_after=alloc))
+    same_as_bare([progs["cxx_stl"]], env_for(1, prof2, **pos))
     rows, text = top(cprof, prof2)
     assert rows["keep_aligned"][0] == 256000, text
-    # before us in LD_PRELOAD, the allocator shadows the hooks: said on stderr
-    prof3 = tmp_path / "shadowed.pb.gz"
-    p = run([progs["accuracy"], "1"], env_for(4096, prof3, preload_before=alloc))
-    assert p.returncode == 0
+    # the rest of the family, blocks grown by our reallocarray over the
+    # other allocator's realloc, and a library loaded later
+    prof3 = tmp_path / "family.pb.gz"
+    p = same_as_bare([progs["alloc_family"], progs["plugin"]], env_for(1, prof3, **pos))
+    assert "family bad 0" in p.stdout
+    rows, text = top(cprof, prof3)
+    assert rows["keep_family"][0] == 64 * 65536, text
+    assert rows["plugin_keep"][0] == 64 * 65536, text
+
+
+def test_sanitizer_in_front_is_left_alone(progs, tmp_path):
+    """A sanitizer preloaded before libcprof.so must see every allocation
+    first: the runtime says the profile will be empty and patches nothing."""
+    if sanitized():
+        pytest.skip("the sanitizer pass already preloads its runtime")
+    asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
+                          text=True).stdout.strip()
+    if not os.path.isabs(asan) or not os.path.exists(asan):
+        pytest.skip("libasan is not installed")
+    prof = tmp_path / "heap.pb.gz"
+    env = env_for(4096, prof, preload_before=asan)
+    env["ASAN_OPTIONS"] = "verify_asan_link_order=0:detect_leaks=0"
+    p = run([progs["accuracy"], "1"], env)
+    assert p.returncode == 0, p.stderr
     assert "malloc is provided by a library preloaded before libcprof.so" in p.stderr
 
 

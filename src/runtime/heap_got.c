@@ -1,0 +1,228 @@
+/*
+ * heap_got.c - the heap profiler's hooks under an allocator preloaded
+ * before libcprof.so (LD_PRELOAD="libjemalloc.so libcprof.so", a
+ * tcmalloc the user already preloads): the dynamic linker binds every
+ * module's malloc to that allocator, which comes first in the search
+ * order, so the interposed functions of heap_hooks.c are never called.
+ *
+ * How: the constructor (heap_env.c, when heap samples are wanted) walks
+ * every loaded module's dynamic relocations (DT_JMPREL and DT_RELA) and,
+ * for each R_X86_64_JUMP_SLOT or R_X86_64_GLOB_DAT against one of the
+ * allocation functions heap_hooks.c defines, writes the address of
+ * libcprof.so's own definition into the module's GOT slot; heap_hooks.c
+ * already forwards to the allocator in front of it (its "next" functions
+ * are that allocator's, see resolve()).  A slot in the module's RELRO
+ * region is made writable for the write and read-only again.  Modules
+ * skipped: libcprof.so itself (its own calls stay unsampled), the
+ * allocator's module (its internal calls are its business), the dynamic
+ * linker and the vdso.  Modules dlopen'ed later are patched by the dlopen
+ * wrapper (modules.c) after the real call.  Sanitizer runtimes are left
+ * alone: they must see every allocation first, and say so themselves.
+ *
+ * What this does not catch: calls made through function pointers taken
+ * before the patch (R_X86_64_64 data relocations are left as they are,
+ * so address comparisons in the program keep their meaning), and the
+ * dynamic linker's own allocations.  A block allocated before the patch
+ * and freed after goes to the same allocator; a sampled block freed by an
+ * unpatched caller stays listed until its address is reused (the table
+ * replaces stale entries).
+ *
+ * Threads: patching runs in the constructor (before main, normally one
+ * thread) and after dlopen, serialised by a mutex; a slot is one aligned
+ * pointer store.  Nothing here allocates: dl_iterate_phdr holds the
+ * loader's lock while the callbacks run.
+ */
+#include "heap_int.h"
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <link.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static const char *const hooked[] = {
+	"malloc", "free", "calloc", "realloc", "reallocarray", "posix_memalign",
+	"aligned_alloc", "memalign", "valloc", "pvalloc", "malloc_usable_size",
+	"_Znwm", "_Znam", "_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t",
+	"_ZnwmSt11align_val_t", "_ZnamSt11align_val_t",
+	"_ZnwmSt11align_val_tRKSt9nothrow_t", "_ZnamSt11align_val_tRKSt9nothrow_t",
+	"_ZdlPv", "_ZdaPv", "_ZdlPvm", "_ZdaPvm", "_ZdlPvRKSt9nothrow_t", "_ZdaPvRKSt9nothrow_t",
+	"_ZdlPvSt11align_val_t", "_ZdaPvSt11align_val_t", "_ZdlPvmSt11align_val_t",
+	"_ZdaPvmSt11align_val_t", "_ZdlPvSt11align_val_tRKSt9nothrow_t",
+	"_ZdaPvSt11align_val_tRKSt9nothrow_t",
+};
+#define NHOOKED (sizeof hooked / sizeof hooked[0])
+
+static void *mine[NHOOKED];           /* libcprof.so's definitions */
+static uintptr_t self_base, alloc_base;
+static bool on;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static size_t npatched;
+
+/* modules already walked (their program headers' address), so a dlopen
+ * walks only the new ones */
+#define NSEEN 512
+static const void *seen[NSEEN];
+static size_t nseen;
+static unsigned long long last_subs;   /* modules unloaded when last walked */
+
+static int hooked_index(const char *s)
+{
+	if (s[0] != '_' && !strchr("mfcrpav", s[0]))
+		return -1;
+	for (size_t i = 0; i < NHOOKED; i++)
+		if (strcmp(s, hooked[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Store v into the GOT slot at a, which may lie in [relro_lo, relro_hi). */
+static void patch(uintptr_t a, void *v, uintptr_t relro_lo, uintptr_t relro_hi)
+{
+	void **slot = (void **)a;
+	if (__atomic_load_n(slot, __ATOMIC_RELAXED) == v)
+		return;
+	bool ro = a >= relro_lo && a < relro_hi;
+	long pg = sysconf(_SC_PAGESIZE);
+	uintptr_t page = a & ~(uintptr_t)(pg - 1);
+	if (ro && mprotect((void *)page, (size_t)pg, PROT_READ | PROT_WRITE) != 0)
+		return;
+	__atomic_store_n(slot, v, __ATOMIC_RELEASE);
+	if (ro)
+		mprotect((void *)page, (size_t)pg, PROT_READ);
+	npatched++;
+}
+
+static void walk_relocs(const ElfW(Rela) *r, size_t bytes, const ElfW(Sym) *symtab,
+			const char *strtab, uintptr_t bias, uintptr_t rlo, uintptr_t rhi)
+{
+	if (!r || !symtab || !strtab)
+		return;
+	for (size_t i = 0; i < bytes / sizeof *r; i++) {
+		unsigned long type = ELF64_R_TYPE(r[i].r_info);
+		if (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT)
+			continue;
+		size_t si = ELF64_R_SYM(r[i].r_info);
+		if (si == 0)
+			continue;
+		int h = hooked_index(strtab + symtab[si].st_name);
+		if (h >= 0 && mine[h])
+			patch(bias + r[i].r_offset, mine[h], rlo, rhi);
+	}
+}
+
+static int on_module(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)arg;
+	const char *name = info->dlpi_name ? info->dlpi_name : "";
+	if (info->dlpi_addr == self_base || info->dlpi_addr == alloc_base ||
+	    strstr(name, "ld-linux") || strstr(name, "linux-vdso"))
+		return 0;
+	/* a module unloaded since the last walk: its address may hold a new
+	 * one now; walk everything again (patching is idempotent) */
+	if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs &&
+	    info->dlpi_subs != last_subs) {
+		last_subs = info->dlpi_subs;
+		nseen = 0;
+	}
+	for (size_t i = 0; i < nseen; i++)
+		if (seen[i] == info->dlpi_phdr)
+			return 0;
+	if (nseen < NSEEN)
+		seen[nseen++] = info->dlpi_phdr;
+	const ElfW(Dyn) *dyn = NULL;
+	uintptr_t rlo = 0, rhi = 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_DYNAMIC)
+			dyn = (const ElfW(Dyn) *)(info->dlpi_addr + ph->p_vaddr);
+		else if (ph->p_type == PT_GNU_RELRO) {
+			rlo = info->dlpi_addr + ph->p_vaddr;
+			rhi = rlo + ph->p_memsz;
+		}
+	}
+	if (!dyn)
+		return 0;
+	uintptr_t bias = info->dlpi_addr;
+	uintptr_t symtab = 0, strtab = 0, jmprel = 0, rela = 0;
+	size_t pltrelsz = 0, relasz = 0;
+	long pltrel = DT_RELA;
+	for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++) {
+		switch (d->d_tag) {
+		case DT_SYMTAB: symtab = d->d_un.d_ptr; break;
+		case DT_STRTAB: strtab = d->d_un.d_ptr; break;
+		case DT_JMPREL: jmprel = d->d_un.d_ptr; break;
+		case DT_PLTRELSZ: pltrelsz = d->d_un.d_val; break;
+		case DT_PLTREL: pltrel = (long)d->d_un.d_val; break;
+		case DT_RELA: rela = d->d_un.d_ptr; break;
+		case DT_RELASZ: relasz = d->d_un.d_val; break;
+		}
+	}
+	/* the loader rebases these in place; an object whose dynamic
+	 * section it could not write still holds link-time values */
+#define ABS(x) ((x) && (x) < bias ? (x) + bias : (x))
+	symtab = ABS(symtab);
+	strtab = ABS(strtab);
+	jmprel = ABS(jmprel);
+	rela = ABS(rela);
+#undef ABS
+	if (pltrel == DT_RELA)
+		walk_relocs((const ElfW(Rela) *)jmprel, pltrelsz, (const ElfW(Sym) *)symtab,
+			    (const char *)strtab, bias, rlo, rhi);
+	walk_relocs((const ElfW(Rela) *)rela, relasz, (const ElfW(Sym) *)symtab,
+		    (const char *)strtab, bias, rlo, rhi);
+	return 0;
+}
+
+size_t rt_heap_got_install(void)
+{
+	int e = errno;
+	rt_self_enter();
+	pthread_mutex_lock(&mu);
+	if (!on) {
+		Dl_info me, al;
+		void *gm = dlsym(RTLD_DEFAULT, "malloc");
+		if (!dladdr((void *)&rt_heap_got_install, &me) || !me.dli_fname || !gm ||
+		    !dladdr(gm, &al)) {
+			pthread_mutex_unlock(&mu);
+			rt_self_leave();
+			errno = e;
+			return 0;
+		}
+		self_base = (uintptr_t)me.dli_fbase;
+		alloc_base = (uintptr_t)al.dli_fbase;
+		/* our own definitions: looked up from our own handle, whose
+		 * scope starts with this object */
+		void *h = dlopen(me.dli_fname, RTLD_NOW | RTLD_NOLOAD);
+		if (!h) {
+			pthread_mutex_unlock(&mu);
+			rt_self_leave();
+			errno = e;
+			return 0;
+		}
+		for (size_t i = 0; i < NHOOKED; i++) {
+			void *f = dlsym(h, hooked[i]);
+			Dl_info fi;
+			/* only a definition in libcprof.so itself */
+			mine[i] = f && dladdr(f, &fi) && (uintptr_t)fi.dli_fbase == self_base ? f : NULL;
+		}
+		dlclose(h);
+		__atomic_store_n(&on, true, __ATOMIC_RELEASE);
+	}
+	dl_iterate_phdr(on_module, NULL);
+	size_t n = npatched;
+	pthread_mutex_unlock(&mu);
+	rt_self_leave();
+	errno = e;
+	return n;
+}
+
+void rt_heap_got_dlopened(void)
+{
+	if (!__atomic_load_n(&on, __ATOMIC_ACQUIRE))
+		return;
+	(void)rt_heap_got_install();
+}
