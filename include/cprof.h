@@ -153,6 +153,9 @@ const char *cprof_label_value(const char *key);
  * With LD_PRELOAD: CPROF_HEAP_PROFILE=FILE writes the heap profile at exit,
  * CPROF_HEAP_RATE=BYTES sets the mean sampling interval.
  * (issue 5) CPROF_ALLOCS_PROFILE=FILE writes the allocs profile at exit.
+ * Exit is as for the CPU profile: exit(), return from main, or SIGTERM,
+ * SIGINT or SIGHUP whose action the program left at the default (the
+ * runtime's thread writes the files, then the program dies of the signal).
  * CPROF_HEAP_SAMPLER=stratified (default: one sample point at a random
  * offset in every RATE bytes a thread allocates; blocks of RATE bytes or
  * more all recorded) or poisson (Go's: exponential gaps of mean RATE).

@@ -13,6 +13,24 @@
  * wait), restores SIG_DFL and raises the signal again, so the program
  * still dies by it.
  *
+ * That handler (on_fatal) is the runtime's only one for those signals:
+ * the heap and allocs exit files (heap_env.c) are written by it too.
+ * rt_fatal_handlers_install is idempotent and called by both
+ * constructors (this one when a CPU profile starts, heap_env.c's when
+ * this process owns a heap or allocs file), so whichever runs first
+ * installs and the second never mistakes on_fatal for the program's
+ * handler.  The handler does only async-signal-safe work (atomics,
+ * getpid, nanosleep, sigaction, tgkill), errno preserved: it wakes the
+ * heap writer thread (rt_heap_fatal_begin), has the collector write the
+ * CPU profile (at most 5 s), then waits for the heap files (at most 5 s
+ * more; both are written at once, by their own threads), and re-raises.
+ * The three signals are masked while it runs; a fatal signal taken by
+ * another thread meanwhile waits for the first handler to finish (at most
+ * 11 s) rather than kill the process mid-write.  A handler that
+ * interrupted a thread holding a lock the writers need (the allocator's,
+ * the heap table's) runs out its bound, and a file may then be missing
+ * or cut short.
+ *
  * Children: `cprof record` decides which processes profile (follow.c,
  * CPROF_CPU_PID / CPROF_CPU_FOLLOW).  Without it, the process that first
  * sees CPROF_CPU_PROFILE records its pid in CPROF_CPU_PROFILE_PID; a
@@ -38,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Whether this process was asked for any profile or the endpoint: then
@@ -122,13 +141,43 @@ static void at_exit(void)
 	errno = e;
 }
 
+/* Set once rt_fatal_handlers_install has looked at the signals: a second
+ * call (the other constructor) must not take on_fatal for the program's. */
+static atomic_bool fatal_installed;
+/* fatal_busy: set by the first handler that runs; fatal_done: set when
+ * it has written (or given up).  A second fatal signal (on another
+ * thread, or ^C twice) waits for fatal_done instead of killing the
+ * process while the first writes. */
+static atomic_bool fatal_busy, fatal_done;
+
+static void sleep_10ms(void)
+{
+	struct timespec ts = { 0, 10 * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+/* SIGTERM, SIGINT, SIGHUP.  Every call is async-signal-safe: atomics,
+ * getpid, nanosleep, sigaction, syscall(tgkill), and the two writers'
+ * [AS-safe] requests. */
 static void on_fatal(int sig)
 {
 	int e = errno;
-	if (getpid() == owner_pid) {
-		int fd = rt_api_out_fd();
-		if (fd >= 0)
-			rt_collector_exit_write(fd, 5000);
+	if (atomic_exchange(&fatal_busy, true)) {
+		/* the first handler writes, then kills the process: at most 5 s
+		 * for each profile; after that, die of this signal anyway */
+		for (int i = 0; i < 1100 && !atomic_load(&fatal_done); i++)
+			sleep_10ms();
+	} else {
+		/* the heap writer thread starts first, so that both write at once */
+		bool heap = rt_heap_fatal_begin();
+		if (getpid() == owner_pid) {
+			int fd = rt_api_out_fd();
+			if (fd >= 0)
+				rt_collector_exit_write(fd, 5000);
+		}
+		if (heap)
+			rt_heap_fatal_wait(5000);
+		atomic_store(&fatal_done, true);
 	}
 	struct sigaction dfl;
 	memset(&dfl, 0, sizeof dfl);
@@ -140,8 +189,10 @@ static void on_fatal(int sig)
 	errno = e;
 }
 
-static void install_fatal_handlers(void)
+void rt_fatal_handlers_install(void)
 {
+	if (atomic_exchange(&fatal_installed, true))
+		return;
 	for (size_t i = 0; i < sizeof fatal_sigs / sizeof fatal_sigs[0]; i++) {
 		struct sigaction old, sa;
 		if (sigaction(fatal_sigs[i], NULL, &old) != 0)
@@ -151,7 +202,10 @@ static void install_fatal_handlers(void)
 		memset(&sa, 0, sizeof sa);
 		sa.sa_handler = on_fatal;
 		sa.sa_flags = SA_RESTART;
+		/* the others wait while this thread's handler runs (no nesting) */
 		sigemptyset(&sa.sa_mask);
+		for (size_t j = 0; j < sizeof fatal_sigs / sizeof fatal_sigs[0]; j++)
+			sigaddset(&sa.sa_mask, fatal_sigs[j]);
 		sigaction(fatal_sigs[i], &sa, NULL);
 	}
 }
@@ -223,7 +277,7 @@ static void cprof_env_init(void)
 		return;
 	}
 	atexit(at_exit);
-	install_fatal_handlers();
+	rt_fatal_handlers_install();
 	if (follow_fork)
 		pthread_atfork(NULL, NULL, fork_child_follow);
 	errno = e;

@@ -1,6 +1,7 @@
 /*
  * heap_env.c - the heap profiler's environment, for LD_PRELOAD use: a
- * constructor that turns sampling on and the exit writer.
+ * constructor that turns sampling on, and the exit writers (atexit, and
+ * a thread for the fatal signals).
  *
  *   CPROF_HEAP_RATE=BYTES     mean bytes between samples (default 524288;
  *                             1 records every allocation; 0 turns it off)
@@ -28,11 +29,29 @@
  * environment) drops the variables, so it never overwrites FILE.  Without
  * record, the first process records its pid in CPROF_HEAP_PROFILE_PID and
  * a process started later with another pid there does not write; a forked
- * child (same image, new pid) never writes.  The files are written by an
- * atexit handler registered at load time, hence after the program's own
- * atexit handlers and C++ static destructors; a process killed by a
- * signal writes nothing (building a profile allocates: not from a
- * handler).
+ * child (same image, new pid) never writes.
+ *
+ * When: at exit, by an atexit handler registered at load time, hence
+ * after the program's own atexit handlers and C++ static destructors; or
+ * on SIGTERM, SIGINT or SIGHUP left at SIG_DFL, by env.c's handler
+ * (on_fatal, the runtime's one handler of those signals, installed by
+ * rt_fatal_handlers_install from here too), which then lets the signal
+ * kill the process.  Building a profile allocates and symbolizes: not in
+ * a handler.  So the owner process starts a writer thread (hw_main:
+ * libc's pthread_create, detached, named cprof-heap-exit, every
+ * asynchronous signal blocked, marked as the runtime's own so none of
+ * its allocations are sampled) that sleeps on a futex word; the handler
+ * only sets the word and wakes it (rt_heap_fatal_begin) and polls, with
+ * nanosleep and a 5 s bound, for the work to be done
+ * (rt_heap_fatal_wait).  Exactly one of the thread and at_exit writes
+ * (hw_state: WANT -> BUSY by compare-and-swap -> DONE); the handler
+ * waits for DONE whoever writes, and at_exit, when the thread got there
+ * first, waits too (bounded), so exit does not cut the files short.
+ * at_exit blocks the three signals while it writes, so no handler on its
+ * thread waits for a write it interrupted.  A forked child has no writer
+ * thread and is not the owner: the handler returns at once there.  A
+ * handler that runs out its bound lets the process die with a missing or
+ * truncated file (files are written in place, as at exit).
  */
 #include "heap_int.h"
 #include "cprof.h"
@@ -40,9 +59,15 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* referenced by heap.c, so linking libcprof.a pulls this constructor in */
@@ -70,16 +95,123 @@ static void write_one(const char *path, bool allocs)
 								   : cprof_error_string(rc));
 }
 
+/* The exit write happens once per process, by whoever claims it first:
+ * HW_WANT -> HW_BUSY (compare-and-swap) -> HW_DONE.  HW_NONE: this
+ * process has no file to write (not the owner, or not asked). */
+enum { HW_NONE, HW_WANT, HW_BUSY, HW_DONE };
+static _Atomic int hw_state;
+/* The writer thread: blocked on the futex word hw_wake until the handler
+ * sets it to 1.  hw_thread: the thread was started (in process owner). */
+static _Atomic uint32_t hw_wake;
+static atomic_bool hw_thread;
+static const int fatal_sigs[] = { SIGTERM, SIGINT, SIGHUP };
+
+/* Write the files if nobody has claimed them yet; false when somebody
+ * else has (HW_BUSY: writing now; HW_DONE). */
+static bool write_files_once(void)
+{
+	int want = HW_WANT;
+	if (!atomic_compare_exchange_strong(&hw_state, &want, HW_BUSY))
+		return false;
+	if (heap_path)
+		write_one(heap_path, false);
+	if (allocs_path)
+		write_one(allocs_path, true);
+	atomic_store(&hw_state, HW_DONE);
+	return true;
+}
+
+/* [AS-safe] Wait, at most timeout_ms, for the files to be written. */
+static bool wait_written(int timeout_ms)
+{
+	for (int waited = 0;; waited += 10) {
+		if (atomic_load(&hw_state) == HW_DONE)
+			return true;
+		if (waited >= timeout_ms)
+			return false;
+		struct timespec ts = { 0, 10 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+}
+
 static void at_exit(void)
 {
 	if (getpid() != owner)
 		return;
 	int e = errno;
-	if (heap_path)
-		write_one(heap_path, false);
-	if (allocs_path)
-		write_one(allocs_path, true);
+	/* While this thread writes, the fatal signals wait (another thread
+	 * may take them: its handler waits for HW_DONE); a handler run on
+	 * this thread in the middle would wait for a write it interrupted. */
+	sigset_t fatal, old;
+	sigemptyset(&fatal);
+	for (size_t i = 0; i < sizeof fatal_sigs / sizeof fatal_sigs[0]; i++)
+		sigaddset(&fatal, fatal_sigs[i]);
+	pthread_sigmask(SIG_BLOCK, &fatal, &old);
+	if (!write_files_once())
+		wait_written(5000);   /* the writer thread has them: exit must not cut them short */
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	errno = e;
+}
+
+/* The writer thread: started by the constructor in the process that owns
+ * a file; libc's pthread_create (not the program's thread, no CPU timer),
+ * detached, every asynchronous signal blocked, marked as the runtime's
+ * own (its allocations are never sampled).  It sleeps on hw_wake (a raw
+ * futex: no file descriptor the program could close, and not the sync
+ * profiler's interposed sem_wait) until a fatal signal's handler wakes
+ * it, writes the files as at_exit does, and ends.  Until then it costs one
+ * sleeping thread; exit() does not wait for it. */
+static void *hw_main(void *arg)
+{
+	(void)arg;
+	rt_self_enter();
+	prctl(PR_SET_NAME, "cprof-heap-exit");
+	while (atomic_load(&hw_wake) == 0)
+		syscall(SYS_futex, &hw_wake, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+	write_files_once();
+	rt_self_leave();
+	return NULL;
+}
+
+static void hw_start(void)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	/* faults in the writer still reach the program's crash handlers */
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGABRT);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	pthread_t th;
+	if (rt_pthread_create_real(&th, &at, hw_main, NULL) == 0)
+		atomic_store(&hw_thread, true);
+	else
+		fprintf(stderr, "cprof: cannot create the heap writer thread: no heap or allocs "
+				"profile if a signal ends the program\n");
+	pthread_attr_destroy(&at);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+bool rt_heap_fatal_begin(void)
+{
+	/* owner: a forked child copied hw_thread, not the thread */
+	if (!atomic_load(&hw_thread) || getpid() != owner)
+		return false;
+	if (atomic_load(&hw_state) == HW_WANT && atomic_exchange(&hw_wake, 1) == 0)
+		syscall(SYS_futex, &hw_wake, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	return true;
+}
+
+bool rt_heap_fatal_wait(int timeout_ms)
+{
+	if (!atomic_load(&hw_thread) || getpid() != owner)
+		return false;
+	return wait_written(timeout_ms);
 }
 
 /* Whether this copy of the runtime came in through LD_PRELOAD (rather
@@ -181,7 +313,10 @@ static void cprof_heap_env_init(void)
 	}
 	if (heap_path || allocs_path) {
 		owner = me;
+		atomic_store(&hw_state, HW_WANT);
 		atexit(at_exit);
+		hw_start();
+		rt_fatal_handlers_install();
 	}
 	/* the unwinder's module registry costs tens of ms at start (unwind
 	 * tables of every loaded library): built only when some profile or

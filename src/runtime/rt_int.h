@@ -186,6 +186,19 @@ const rt_lset *rt_labels_get(uint32_t id);
 /* env.c: the process was asked for a profile or the endpoint (so the
  * module registry is worth building at start). */
 bool rt_wants_stacks(void);
+/* env.c: the runtime's one handler of SIGTERM, SIGINT and SIGHUP, for
+ * each of them the program left at SIG_DFL: it has the exit profiles (CPU,
+ * heap, allocs) written, bounded, then dies of the signal.  Idempotent:
+ * the CPU and the heap constructors both call it when they have a file to
+ * write; the first call installs.  Not AS-safe (constructors). */
+void rt_fatal_handlers_install(void);
+/* heap_env.c, for that handler: wake the heap writer thread when this
+ * process has a heap or allocs file to write (true; false at once when
+ * there is none, in a forked child, or when it has no writer thread),
+ * then wait at most timeout_ms for the files (true when written, by the
+ * thread or by the atexit path).  [AS-safe] */
+bool rt_heap_fatal_begin(void);
+bool rt_heap_fatal_wait(int timeout_ms);
 /* unwind.c: after rt_unwind, an address the walk reached in a module
  * whose table is not built yet (lazy registry), or 0.  [AS-safe] */
 uintptr_t rt_unwind_unbuilt(void);
