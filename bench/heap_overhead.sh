@@ -4,8 +4,9 @@
 # free+malloc pairs each, 16 B..64 KiB).  Three groups, each with its own
 # bare baseline, RUNS times each in rotating order (load drift spreads
 # over all configurations):
-#   fixed (OPS=0): the cost of starting and exiting (the unwinder's module
-#         registry, the profile symbolized and written at exit)
+#   fixed (OPS=0): the cost of starting and exiting (the unwind tables of
+#         the modules sampled stacks reach, the profile symbolized and
+#         written at exit)
 #   long  (OPS, default 10M per thread):   bare, cprof at the default rate;
 #         also printed with the fixed cost taken out (the per-allocation
 #         price a long-running program pays)

@@ -163,11 +163,13 @@ const char *cprof_label_value(const char *key);
  * the runtime, or when a heap/allocs file, the rate, the endpoint, a dump
  * or a heap watch is asked for; a process that only has libcprof.so
  * preloaded for other profiles takes no heap samples (until
- * cprof_heap_set_rate).  The
- * hooks see the program's allocations only if libcprof.so comes before any
- * other allocator (jemalloc, tcmalloc, a sanitizer) in LD_PRELOAD, and say
- * so on stderr when a profile is asked for and they do not.  Linked as
- * libcprof.a, the program's malloc is the runtime's (no LD_PRELOAD).
+ * cprof_heap_set_rate).  An
+ * allocator preloaded before libcprof.so (jemalloc, tcmalloc) would shadow
+ * the hooks: the runtime then points the modules' GOT slots for the
+ * allocation functions at its hooks, which forward to that allocator.  A
+ * sanitizer preloaded first is left alone (the profile is empty, and the
+ * runtime says so on stderr).  Linked as libcprof.a, the program's malloc
+ * is the runtime's (no LD_PRELOAD).
  * ====================================================================== */
 
 #define CPROF_HEAP_RATE_DEFAULT 524288
