@@ -10,7 +10,12 @@
  * the program or preloaded after libcprof.so; dlsym(RTLD_NEXT)), or the
  * one preloaded before libcprof.so, whose functions the program binds to
  * (heap_got.c then routes the program's calls through these hooks by
- * patching the modules' GOTs).  Then it samples: every
+ * patching the modules' GOTs).  What is in front may instead be a shim
+ * that forwards to the next malloc (heaptrack's preload, a tracer): that
+ * next malloc is ours, so forwarding to it would loop; resolve asks it
+ * for one block and, if the call comes back here, forwards to the next
+ * allocator after us as before (the shim's calls reach the hooks).  Then
+ * it samples: every
  * thread keeps, in initial-exec TLS, a countdown of bytes to its next
  * sample point (stratified by default, Go's Poisson process on request:
  * see "sampling" below); an allocation that does not exhaust it costs one
@@ -92,6 +97,8 @@ typedef struct next_fns {
 static next_fns nx;
 static atomic_int resolve_state;        /* 0 no, 1 resolving, 2 done */
 static TLS bool resolving;              /* this thread is inside dlsym */
+static TLS bool probing, probe_hit;     /* asking the malloc in front (resolve) */
+static bool shim_in_front;              /* it forwards to ours: we use the next one */
 static bool hooks_active;
 static uintptr_t self_lo, self_hi;      /* libcprof.so's code */
 
@@ -150,9 +157,9 @@ RT_HIDDEN void *rt_heap_malloc(size_t n);
  * heap_got.c may route the program's calls through us to it; forwarding
  * to the one after us would mix two allocators' blocks), else the next
  * one after us.  Needs self_lo/self_hi. */
-NOSAN static void *sym(const char *name)
+NOSAN static void *sym(const char *name, bool front_ok)
 {
-	void *g = dlsym(RTLD_DEFAULT, name);
+	void *g = front_ok ? dlsym(RTLD_DEFAULT, name) : NULL;
 	if (g && self_hi && ((uintptr_t)g < self_lo || (uintptr_t)g >= self_hi))
 		return g;
 	return dlsym(RTLD_NEXT, name);
@@ -179,6 +186,30 @@ NOSAN static int find_self(struct dl_phdr_info *info, size_t size, void *ctx)
 	return 0;
 }
 
+NOSAN static void fill(next_fns *n, bool front_ok)
+{
+	n->free = (void (*)(void *))sym("free", front_ok);
+	n->calloc = (void *(*)(size_t, size_t))sym("calloc", front_ok);
+	n->realloc = (void *(*)(void *, size_t))sym("realloc", front_ok);
+	n->posix_memalign = (int (*)(void **, size_t, size_t))sym("posix_memalign", front_ok);
+	n->aligned_alloc = (void *(*)(size_t, size_t))sym("aligned_alloc", front_ok);
+	n->memalign = (void *(*)(size_t, size_t))sym("memalign", front_ok);
+	n->valloc = (void *(*)(size_t))sym("valloc", front_ok);
+	n->pvalloc = (void *(*)(size_t))sym("pvalloc", front_ok);
+	n->usable = (size_t (*)(void *))sym("malloc_usable_size", front_ok);
+	n->znwm = (void *(*)(size_t))sym("_Znwm", front_ok);
+	n->znam = (void *(*)(size_t))sym("_Znam", front_ok);
+	n->znwm_nt = (void *(*)(size_t, const void *))sym("_ZnwmRKSt9nothrow_t", front_ok);
+	n->znam_nt = (void *(*)(size_t, const void *))sym("_ZnamRKSt9nothrow_t", front_ok);
+	n->znwm_al = (void *(*)(size_t, size_t))sym("_ZnwmSt11align_val_t", front_ok);
+	n->znam_al = (void *(*)(size_t, size_t))sym("_ZnamSt11align_val_t", front_ok);
+	n->znwm_al_nt = (void *(*)(size_t, size_t, const void *))
+		sym("_ZnwmSt11align_val_tRKSt9nothrow_t", front_ok);
+	n->znam_al_nt = (void *(*)(size_t, size_t, const void *))
+		sym("_ZnamSt11align_val_tRKSt9nothrow_t", front_ok);
+	n->malloc = (void *(*)(size_t))sym("malloc", front_ok);
+}
+
 NOSAN static void resolve(void)
 {
 	int z = 0;
@@ -186,24 +217,24 @@ NOSAN static void resolve(void)
 		resolving = true;
 		dl_iterate_phdr(find_self, (void *)(uintptr_t)&resolve);
 		next_fns n;
-		n.free = (void (*)(void *))sym("free");
-		n.calloc = (void *(*)(size_t, size_t))sym("calloc");
-		n.realloc = (void *(*)(void *, size_t))sym("realloc");
-		n.posix_memalign = (int (*)(void **, size_t, size_t))sym("posix_memalign");
-		n.aligned_alloc = (void *(*)(size_t, size_t))sym("aligned_alloc");
-		n.memalign = (void *(*)(size_t, size_t))sym("memalign");
-		n.valloc = (void *(*)(size_t))sym("valloc");
-		n.pvalloc = (void *(*)(size_t))sym("pvalloc");
-		n.usable = (size_t (*)(void *))sym("malloc_usable_size");
-		n.znwm = (void *(*)(size_t))sym("_Znwm");
-		n.znam = (void *(*)(size_t))sym("_Znam");
-		n.znwm_nt = (void *(*)(size_t, const void *))sym("_ZnwmRKSt9nothrow_t");
-		n.znam_nt = (void *(*)(size_t, const void *))sym("_ZnamRKSt9nothrow_t");
-		n.znwm_al = (void *(*)(size_t, size_t))sym("_ZnwmSt11align_val_t");
-		n.znam_al = (void *(*)(size_t, size_t))sym("_ZnamSt11align_val_t");
-		n.znwm_al_nt = (void *(*)(size_t, size_t, const void *))sym("_ZnwmSt11align_val_tRKSt9nothrow_t");
-		n.znam_al_nt = (void *(*)(size_t, size_t, const void *))sym("_ZnamSt11align_val_tRKSt9nothrow_t");
-		n.malloc = (void *(*)(size_t))sym("malloc");
+		fill(&n, true);
+		if (n.malloc && self_hi && ((uintptr_t)n.malloc < self_lo ||
+					    (uintptr_t)n.malloc >= self_hi)) {
+			/* something in front defines malloc: an allocator, or a
+			 * shim that forwards to the next malloc (heaptrack's, a
+			 * tracer's), which is ours: forwarding to it would loop.
+			 * Ask it once: a shim calls back here, into the pool. */
+			probing = true;
+			probe_hit = false;
+			void *p = n.malloc(16);
+			probing = false;
+			if (p)
+				n.free(p);
+			if (probe_hit) {
+				shim_in_front = true;
+				fill(&n, false);
+			}
+		}
 		if (!n.malloc || !n.free || !n.calloc || !n.realloc) {
 			n.malloc = __libc_malloc;
 			n.free = __libc_free;
@@ -215,15 +246,19 @@ NOSAN static void resolve(void)
 		void *(*m)(size_t) = n.malloc;
 		n.malloc = NULL;
 		nx = n;
-		/* the program's malloc is ours unless something before us defines it */
-		hooks_active = dlsym(RTLD_DEFAULT, "malloc") == (void *)rt_heap_malloc;
+		/* the program's malloc is ours unless something before us
+		 * defines it (a shim in front calls ours: the same) */
+		hooks_active = dlsym(RTLD_DEFAULT, "malloc") == (void *)rt_heap_malloc || shim_in_front;
 		__atomic_store_n(&nx.malloc, m, __ATOMIC_RELEASE);
 		resolving = false;
 		atomic_store(&resolve_state, 2);
 		return;
 	}
-	if (resolving)
+	if (resolving) {
+		if (probing)
+			probe_hit = true;   /* the malloc in front forwards to us */
 		return;   /* dlsym's own allocation: the caller uses the pool */
+	}
 	while (atomic_load(&resolve_state) != 2)
 		sched_yield();
 }

@@ -15,6 +15,7 @@ so the hooks are the program's and call ASan's allocator as the next one.
 """
 import os
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -91,6 +92,11 @@ def progs(tmp_path_factory):
                         os.path.join(SRC, "plugin.c")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     out["plugin"] = lib
+    shim = str(d / "shim.so")
+    r = subprocess.run(["gcc", "-O1", "-shared", "-fPIC", "-o", shim, os.path.join(SRC, "shim.c"), "-ldl"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out["shim"] = shim
     return out
 
 
@@ -346,6 +352,37 @@ def test_other_allocators(cprof, progs, tmp_path, alloc, where):
     rows, text = top(cprof, prof3)
     assert rows["keep_family"][0] == 64 * 65536, text
     assert rows["plugin_keep"][0] == 64 * 65536, text
+
+
+def test_forwarding_shim_in_front(cprof, progs, tmp_path):
+    """A malloc shim preloaded before libcprof.so forwards to the next
+    malloc, which is the runtime's: the runtime must forward to the one
+    after it (not back to the shim, a loop that overflowed the stack), and
+    the program's allocations reach it through the shim."""
+    if sanitized():
+        pytest.skip("one preloaded allocator at a time under ASan")
+    prof = tmp_path / "heap.pb.gz"
+    p = same_as_bare([progs["accuracy"], "16"], env_for(None, prof, preload_before=progs["shim"]))
+    assert "shim: calls seen" in p.stderr, p.stderr
+    assert "preloaded before libcprof.so" not in p.stderr, p.stderr
+    rows, text = top(cprof, prof)
+    assert within(rows["keep_small"][1], 10 * MIB, 0.051), text
+    assert within(rows["keep_large"][1], 30 * MIB, 0.018), text
+
+
+@pytest.mark.skipif(not shutil.which("heaptrack"), reason="heaptrack is not installed")
+def test_heaptrack_over_the_runtime(progs, tmp_path):
+    """heaptrack puts its own forwarding preload first: both run, neither
+    loops, and heaptrack still records the program's allocations."""
+    if sanitized():
+        pytest.skip("heaptrack and ASan do not mix")
+    env = env_for(524288)
+    bare = run([progs["accuracy"], "16"], dict(os.environ))
+    p = run(["heaptrack", "-o", str(tmp_path / "ht"), progs["accuracy"], "16"], env, 300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert bare.stdout.strip() in p.stdout
+    data = [f for f in os.listdir(tmp_path) if f.startswith("ht")]
+    assert data, os.listdir(tmp_path)
 
 
 def test_sanitizer_in_front_is_left_alone(progs, tmp_path):
