@@ -273,21 +273,7 @@ static void dump_env_init(void)
 				"no dump on it\n", sig);
 		}
 	}
-	sigset_t all, old;
-	sigfillset(&all);
-	sigdelset(&all, SIGSEGV);
-	sigdelset(&all, SIGBUS);
-	sigdelset(&all, SIGFPE);
-	sigdelset(&all, SIGILL);
-	sigdelset(&all, SIGABRT);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_attr_t at;
-	pthread_attr_init(&at);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	pthread_t th;
-	if (rt_pthread_create_real(&th, &at, dump_main, NULL) != 0)
+	if (rt_quiet_thread_start(dump_main, NULL) != 0)
 		fprintf(stderr, "cprof: no snapshots: cannot create the dump thread\n");
-	pthread_attr_destroy(&at);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	errno = e;
 }

@@ -175,26 +175,11 @@ static void *hw_main(void *arg)
 
 static void hw_start(void)
 {
-	sigset_t all, old;
-	sigfillset(&all);
-	/* faults in the writer still reach the program's crash handlers */
-	sigdelset(&all, SIGSEGV);
-	sigdelset(&all, SIGBUS);
-	sigdelset(&all, SIGFPE);
-	sigdelset(&all, SIGILL);
-	sigdelset(&all, SIGABRT);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_attr_t at;
-	pthread_attr_init(&at);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	pthread_t th;
-	if (rt_pthread_create_real(&th, &at, hw_main, NULL) == 0)
+	if (rt_quiet_thread_start(hw_main, NULL) == 0)
 		atomic_store(&hw_thread, true);
 	else
 		fprintf(stderr, "cprof: cannot create the heap writer thread: no heap or allocs "
 				"profile if a signal ends the program\n");
-	pthread_attr_destroy(&at);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 bool rt_heap_fatal_begin(void)

@@ -155,6 +155,10 @@ extern void (*rt_fork_child_hook)(void); /* api.c's reset in a forked child */
 /* libc's pthread_create: threads of the runtime itself, never sampled */
 int rt_pthread_create_real(pthread_t *th, const pthread_attr_t *attr,
 			   void *(*fn)(void *), void *arg);
+/* A detached runtime thread that never takes the program's asynchronous
+ * signals (faults still reach the program's crash handlers): 0 or an
+ * errno value.  The caller's signal mask is unchanged. */
+int rt_quiet_thread_start(void *(*fn)(void *), void *arg);
 
 /* collector.c: drains the ring, aggregates, writes the profile at stop */
 int rt_collector_start(int hz);

@@ -40,6 +40,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -423,6 +424,27 @@ int rt_pthread_create_real(pthread_t *th, const pthread_attr_t *attr,
 	if (!real_create)
 		return EAGAIN;
 	return real_create(th, attr, fn, arg);
+}
+
+int rt_quiet_thread_start(void *(*fn)(void *), void *arg)
+{
+	/* the new thread inherits this mask */
+	sigset_t all, old;
+	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGABRT);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	pthread_t th;
+	int rc = rt_pthread_create_real(&th, &at, fn, arg);
+	pthread_attr_destroy(&at);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
 }
 
 __attribute__((visibility("default")))

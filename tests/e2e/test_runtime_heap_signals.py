@@ -19,42 +19,18 @@ import subprocess
 import pytest
 
 from conftest import ROOT, cprof_bin
+from test_runtime_heap import env_for as heap_env_for, sanitized
 
 SRC = os.path.join(ROOT, "tests", "runtime", "heap")
 SANITIZER_REPORT = re.compile(r"ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer")
 FATAL = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
 
 
-def runtime_lib():
-    return os.path.join(os.path.dirname(os.path.abspath(cprof_bin())), "libcprof.so")
-
-
-def sanitized():
-    return "build-san" in runtime_lib()
-
-
 def env_for(heap=None, allocs=None, cpu=None):
-    lib = runtime_lib()
-    assert os.path.exists(lib), f"{lib} is not built"
-    env = dict(os.environ, TZ="UTC")
-    for k in list(env):
-        if k.startswith("CPROF_"):
-            del env[k]
-    parts = [lib]
-    if sanitized():
-        asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
-                              text=True).stdout.strip()
-        parts.append(asan)
-        env["ASAN_OPTIONS"] = "verify_asan_link_order=0:detect_leaks=0:exitcode=86"
-        env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:exitcode=87"
-    env["LD_PRELOAD"] = " ".join(parts)
-    if heap is not None:
-        env["CPROF_HEAP_PROFILE"] = str(heap)
-    if allocs is not None:
-        env["CPROF_ALLOCS_PROFILE"] = str(allocs)
-    if cpu is not None:
-        env["CPROF_CPU_PROFILE"] = str(cpu)
-    return env
+    """test_runtime_heap's environment (preload, sanitizer flavour), with
+    the exit files asked for."""
+    return heap_env_for(None, heap, allocs,
+                        extra={"CPROF_CPU_PROFILE": str(cpu)} if cpu is not None else None)
 
 
 @pytest.fixture(scope="module")
