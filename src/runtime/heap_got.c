@@ -29,8 +29,9 @@
  *
  * Threads: patching runs in the constructor (before main, normally one
  * thread) and after dlopen, serialised by a mutex; a slot is one aligned
- * pointer store.  Nothing here allocates: dl_iterate_phdr holds the
- * loader's lock while the callbacks run.
+ * pointer store.  The walk's callbacks allocate nothing (dl_iterate_phdr
+ * holds the loader's lock while they run); only the first call's dlopen
+ * and dlsym of libcprof.so's own handle do, as runtime work.
  */
 #include "heap_int.h"
 
