@@ -227,36 +227,16 @@ static void sb_add(sbuf *b, const char *s, size_t n)
 
 static void sb_str(sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
 
-static int hexval(int c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Go's QueryUnescape of s[0..n) into b ('+' is a space).  False on a bad
  * escape: Go's ParseQuery then drops the pair. */
 static bool query_unescape(sbuf *b, const char *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '+') {
-			sb_add(b, " ", 1);
-		} else if (s[i] == '%') {
-			if (i + 2 >= n || hexval((unsigned char)s[i + 1]) < 0 ||
-			    hexval((unsigned char)s[i + 2]) < 0)
-				return false;
-			char c = (char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
-			sb_add(b, &c, 1);
-			i += 2;
-		} else {
-			sb_add(b, s + i, 1);
-		}
-	}
-	return true;
+	size_t at = b->n;
+	sb_add(b, s, n);   /* room: the decoded text is never longer */
+	size_t len = cprof_url_unescape(s, n, true, b->s + at, n);
+	b->n = at + (len == SIZE_MAX ? 0 : len);
+	b->s[b->n] = 0;
+	return len != SIZE_MAX;
 }
 
 /* Go's QueryEscape. */
@@ -1052,10 +1032,10 @@ static int apply_symbols(cprof_profile *p, uint32_t mi, const char *body, size_t
 		const char *l = s, *h = NULL, *e = NULL;
 		s = nl + 1;
 		for (const char *t = l; t + 2 < nl && !h; t++) {
-			if (t[0] != '0' || t[1] != 'x' || hexval((unsigned char)t[2]) < 0)
+			if (t[0] != '0' || t[1] != 'x' || cprof_hexval((unsigned char)t[2]) < 0)
 				continue;
 			e = t + 2;
-			while (e < nl && hexval((unsigned char)*e) >= 0)
+			while (e < nl && cprof_hexval((unsigned char)*e) >= 0)
 				e++;
 			if (e < nl && is_space((unsigned char)*e))
 				h = t;
@@ -1071,7 +1051,7 @@ static int apply_symbols(cprof_profile *p, uint32_t mi, const char *body, size_t
 			break;
 		}
 		for (; d < e; d++)
-			a = a * 16 + (uint64_t)hexval((unsigned char)*d);
+			a = a * 16 + (uint64_t)cprof_hexval((unsigned char)*d);
 		while (e < nl && is_space((unsigned char)*e))
 			e++;
 		cprof_str name = cprof_intern(p, e, (size_t)(nl - e));

@@ -88,6 +88,24 @@ static inline size_t cprof_add_size(size_t a, size_t b)
 	return __builtin_add_overflow(a, b, &r) ? SIZE_MAX : r;
 }
 
+/* The value of hex digit c, or -1. */
+static inline int cprof_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Go's url.QueryUnescape (plus: '+' is a space) or PathUnescape of
+ * s[0..n): the decoded length, or SIZE_MAX on a bad %-escape.  The first
+ * min(length, outsz) decoded bytes go to out (out may be NULL when outsz
+ * is 0); nothing is NUL-terminated.  Thread-safe, allocation-free. */
+size_t cprof_url_unescape(const char *s, size_t n, bool plus, char *out, size_t outsz);
+
 /* A 64-bit integer mixer (murmur3's finaliser) for hash tables. */
 static inline uint64_t cprof_hash_u64(uint64_t x)
 {

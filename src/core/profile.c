@@ -41,6 +41,27 @@ int cprof_seterr(cprof_error *err, int code, const char *fmt, ...)
 	return code;
 }
 
+size_t cprof_url_unescape(const char *s, size_t n, bool plus, char *out, size_t outsz)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++, o++) {
+		int c = (unsigned char)s[i];
+		if (c == '%') {
+			int h = i + 2 < n ? cprof_hexval((unsigned char)s[i + 1]) : -1;
+			int l = i + 2 < n ? cprof_hexval((unsigned char)s[i + 2]) : -1;
+			if (h < 0 || l < 0)
+				return SIZE_MAX;
+			c = h * 16 + l;
+			i += 2;
+		} else if (c == '+' && plus) {
+			c = ' ';
+		}
+		if (o < outsz)
+			out[o] = (char)c;
+	}
+	return o;
+}
+
 int cprof_reserve(void **pv, size_t *cap, size_t need, size_t el)
 {
 	if (need <= *cap)

@@ -39,45 +39,16 @@ static const struct {
 	{ "threads", RT_KIND_THREADS, true },
 };
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Unescape s[0..n) into out (at most outsz-1 bytes, NUL-terminated);
  * plus: '+' is a space (query).  false on a bad %-escape (as Go) or a
- * decoded NUL byte. */
+ * decoded NUL byte (s itself holds none: it is part of a C string). */
 static bool unescape(const char *s, size_t n, bool plus, char *out, size_t outsz)
 {
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)s[i];
-		if (c == 0)
-			return false;
-		if (c == '%') {
-			if (i + 2 >= n)
-				return false;
-			int h = hexval((unsigned char)s[i + 1]), l = hexval((unsigned char)s[i + 2]);
-			if (h < 0 || l < 0)
-				return false;
-			c = h * 16 + l;
-			if (c == 0)
-				return false;
-			i += 2;
-		} else if (c == '+' && plus) {
-			c = ' ';
-		}
-		if (o + 1 < outsz)
-			out[o++] = (char)c;
-	}
+	size_t len = cprof_url_unescape(s, n, plus, out, outsz ? outsz - 1 : 0);
+	if (len == SIZE_MAX || memmem(s, n, "%00", 3))
+		return false;
 	if (outsz)
-		out[o] = 0;
+		out[len < outsz - 1 ? len : outsz - 1] = 0;
 	return true;
 }
 
@@ -313,7 +284,7 @@ static bool parse_uint0(const char *s, size_t n, uint64_t *out)
 			prev_us = true;
 			continue;
 		}
-		int d = hexval(c);
+		int d = cprof_hexval(c);
 		if (d < 0 || (unsigned)d >= base)
 			return false;
 		if (acc > (UINT64_MAX - (unsigned)d) / base)
