@@ -759,84 +759,67 @@ NOSAN static void *aligned_new(size_t n, size_t al)
 	return p;
 }
 
-EXPORT void *_Znwm(size_t n)
+/* Every operator new: the next allocator's malloc (or aligned allocation),
+ * sampled.  NULL when it failed (after bootstrap): the caller then calls
+ * the next operator new of its kind, which runs the new_handler loop,
+ * throws bad_alloc or returns NULL exactly as without us. */
+NOSAN static inline __attribute__((always_inline)) void *new_body(size_t n, size_t al)
 {
 	if (UNLIKELY(!ready()))
-		return pool_alloc(n ? n : 1, 16);
-	void *p = nx.malloc(n ? n : 1);
-	if (UNLIKELY(!p))
-		return nx.znwm(n);   /* new_handler, bad_alloc: as without us */
-	return account(p, n);
+		return pool_alloc(n ? n : 1, al ? al : 16);
+	void *p = al ? aligned_new(n, al) : nx.malloc(n ? n : 1);
+	return LIKELY(p != NULL) ? account(p, n) : NULL;
+}
+
+/* new_body failed and the next allocator is known */
+#define NEW_FAILED(p) (UNLIKELY(!(p)) && ready())
+
+EXPORT void *_Znwm(size_t n)
+{
+	void *p = new_body(n, 0);
+	return NEW_FAILED(p) ? nx.znwm(n) : p;
 }
 
 EXPORT void *_Znam(size_t n)
 {
-	if (UNLIKELY(!ready()))
-		return pool_alloc(n ? n : 1, 16);
-	void *p = nx.malloc(n ? n : 1);
-	if (UNLIKELY(!p))
-		return nx.znam(n);
-	return account(p, n);
+	void *p = new_body(n, 0);
+	return NEW_FAILED(p) ? nx.znam(n) : p;
 }
 
 EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const void *nt)
 {
-	if (UNLIKELY(!ready()))
-		return pool_alloc(n ? n : 1, 16);
-	void *p = nx.malloc(n ? n : 1);
-	if (UNLIKELY(!p))
-		return nx.znwm_nt ? nx.znwm_nt(n, nt) : NULL;
-	return account(p, n);
+	void *p = new_body(n, 0);
+	return NEW_FAILED(p) && nx.znwm_nt ? nx.znwm_nt(n, nt) : p;
 }
 
 EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const void *nt)
 {
-	if (UNLIKELY(!ready()))
-		return pool_alloc(n ? n : 1, 16);
-	void *p = nx.malloc(n ? n : 1);
-	if (UNLIKELY(!p))
-		return nx.znam_nt ? nx.znam_nt(n, nt) : NULL;
-	return account(p, n);
+	void *p = new_body(n, 0);
+	return NEW_FAILED(p) && nx.znam_nt ? nx.znam_nt(n, nt) : p;
 }
 
 EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t al)
 {
-	if (UNLIKELY(!ready()))
-		return pool_alloc(n ? n : 1, al);
-	void *p = aligned_new(n, al);
-	if (UNLIKELY(!p))
-		return nx.znwm_al(n, al);
-	return account(p, n);
+	void *p = new_body(n, al);
+	return NEW_FAILED(p) ? nx.znwm_al(n, al) : p;
 }
 
 EXPORT void *_ZnamSt11align_val_t(size_t n, size_t al)
 {
-	if (UNLIKELY(!ready()))
-		return pool_alloc(n ? n : 1, al);
-	void *p = aligned_new(n, al);
-	if (UNLIKELY(!p))
-		return nx.znam_al(n, al);
-	return account(p, n);
+	void *p = new_body(n, al);
+	return NEW_FAILED(p) ? nx.znam_al(n, al) : p;
 }
 
 EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void *nt)
 {
-	if (UNLIKELY(!ready()))
-		return pool_alloc(n ? n : 1, al);
-	void *p = aligned_new(n, al);
-	if (UNLIKELY(!p))
-		return nx.znwm_al_nt ? nx.znwm_al_nt(n, al, nt) : NULL;
-	return account(p, n);
+	void *p = new_body(n, al);
+	return NEW_FAILED(p) && nx.znwm_al_nt ? nx.znwm_al_nt(n, al, nt) : p;
 }
 
 EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void *nt)
 {
-	if (UNLIKELY(!ready()))
-		return pool_alloc(n ? n : 1, al);
-	void *p = aligned_new(n, al);
-	if (UNLIKELY(!p))
-		return nx.znam_al_nt ? nx.znam_al_nt(n, al, nt) : NULL;
-	return account(p, n);
+	void *p = new_body(n, al);
+	return NEW_FAILED(p) && nx.znam_al_nt ? nx.znam_al_nt(n, al, nt) : p;
 }
 
 NOSAN static inline void del(void *p)
