@@ -43,6 +43,14 @@ static void metric(rt_buf *b, const char *name, const char *type, const char *he
 	rt_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* One metric with a single unlabelled value. */
+static void metric_u64(rt_buf *b, const char *name, const char *type, const char *help,
+		       unsigned long long v)
+{
+	metric(b, name, type, help);
+	rt_buf_printf(b, "%s %llu\n", name, v);
+}
+
 static long count_dir(const char *path)
 {
 	DIR *d = opendir(path);
@@ -92,63 +100,63 @@ int rt_metrics_render(rt_buf *b)
 	}
 	long fds = count_dir("/proc/self/fd");
 	if (fds >= 0) {
-		metric(b, "process_open_fds", "gauge", "Number of open file descriptors.");
-		rt_buf_printf(b, "process_open_fds %ld\n", fds);
+		metric_u64(b, "process_open_fds", "gauge", "Number of open file descriptors.",
+			   (unsigned long long)fds);
 	}
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-		metric(b, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
-		rt_buf_printf(b, "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
+		metric_u64(b, "process_max_fds", "gauge",
+			   "Maximum number of open file descriptors.",
+			   rl.rlim_cur);
 	}
 	long threads = count_dir("/proc/self/task");
 	if (threads >= 0) {
-		metric(b, "process_threads", "gauge", "Number of OS threads in the process.");
-		rt_buf_printf(b, "process_threads %ld\n", threads);
+		metric_u64(b, "process_threads", "gauge", "Number of OS threads in the process.",
+			   (unsigned long long)threads);
 	}
 	metric(b, "cprof_uptime_seconds", "gauge", "Seconds since the cprof runtime was loaded.");
 	rt_buf_printf(b, "cprof_uptime_seconds %.3f\n", rt_uptime_seconds());
 
 	cprof_heap_stats hs;
 	if (cprof_heap_get_stats(&hs) == 0) {
-		metric(b, "cprof_heap_inuse_bytes", "gauge",
-		       "Estimated bytes of live heap objects (sampled heap profile).");
-		rt_buf_printf(b, "cprof_heap_inuse_bytes %llu\n", (unsigned long long)hs.inuse_bytes);
-		metric(b, "cprof_heap_inuse_objects", "gauge", "Estimated live heap objects.");
-		rt_buf_printf(b, "cprof_heap_inuse_objects %llu\n", (unsigned long long)hs.inuse_objects);
-		metric(b, "cprof_heap_allocated_bytes_total", "counter",
-		       "Estimated bytes allocated since start.");
-		rt_buf_printf(b, "cprof_heap_allocated_bytes_total %llu\n",
-			      (unsigned long long)hs.alloc_bytes);
-		metric(b, "cprof_heap_allocated_objects_total", "counter",
-		       "Estimated objects allocated since start.");
-		rt_buf_printf(b, "cprof_heap_allocated_objects_total %llu\n",
-			      (unsigned long long)hs.alloc_objects);
-		metric(b, "cprof_heap_sampling_interval_bytes", "gauge",
-		       "Mean bytes between sampled allocations.");
-		rt_buf_printf(b, "cprof_heap_sampling_interval_bytes %llu\n", (unsigned long long)hs.rate);
-		metric(b, "cprof_heap_samples_dropped_total", "counter",
-		       "Heap samples not recorded (table full or no memory).");
-		rt_buf_printf(b, "cprof_heap_samples_dropped_total %llu\n", (unsigned long long)hs.dropped);
-		metric(b, "cprof_heap_table_bytes", "gauge", "Memory of the heap profiler's own tables.");
-		rt_buf_printf(b, "cprof_heap_table_bytes %llu\n", (unsigned long long)hs.table_bytes);
+		metric_u64(b, "cprof_heap_inuse_bytes", "gauge",
+			   "Estimated bytes of live heap objects (sampled heap profile).",
+			   hs.inuse_bytes);
+		metric_u64(b, "cprof_heap_inuse_objects", "gauge",
+			   "Estimated live heap objects.",
+			   hs.inuse_objects);
+		metric_u64(b, "cprof_heap_allocated_bytes_total", "counter",
+			   "Estimated bytes allocated since start.",
+			   hs.alloc_bytes);
+		metric_u64(b, "cprof_heap_allocated_objects_total", "counter",
+			   "Estimated objects allocated since start.",
+			   hs.alloc_objects);
+		metric_u64(b, "cprof_heap_sampling_interval_bytes", "gauge",
+			   "Mean bytes between sampled allocations.",
+			   hs.rate);
+		metric_u64(b, "cprof_heap_samples_dropped_total", "counter",
+			   "Heap samples not recorded (table full or no memory).",
+			   hs.dropped);
+		metric_u64(b, "cprof_heap_table_bytes", "gauge",
+			   "Memory of the heap profiler's own tables.",
+			   hs.table_bytes);
 	}
 
 	cprof_cpu_stats cs;
 	if (cprof_cpu_get_stats(&cs) == 0) {
 		metric(b, "cprof_cpu_profiling", "gauge", "1 while a CPU profile runs.");
 		rt_buf_printf(b, "cprof_cpu_profiling %d\n", cprof_cpu_running());
-		metric(b, "cprof_cpu_samples_total", "counter",
-		       "CPU samples recorded by the current or last CPU profile.");
-		rt_buf_printf(b, "cprof_cpu_samples_total %llu\n", (unsigned long long)cs.samples);
+		metric_u64(b, "cprof_cpu_samples_total", "counter",
+			   "CPU samples recorded by the current or last CPU profile.",
+			   cs.samples);
 		metric(b, "cprof_cpu_samples_lost_total", "counter", "CPU samples lost, by reason.");
 		rt_buf_printf(b, "cprof_cpu_samples_lost_total{reason=\"ring_full\"} %llu\n",
 			      (unsigned long long)cs.lost_ring_full);
 		rt_buf_printf(b, "cprof_cpu_samples_lost_total{reason=\"unwind\"} %llu\n",
 			      (unsigned long long)cs.lost_unwind);
-		metric(b, "cprof_cpu_samples_truncated_total", "counter",
-		       "CPU samples whose stack was cut short.");
-		rt_buf_printf(b, "cprof_cpu_samples_truncated_total %llu\n",
-			      (unsigned long long)cs.truncated);
+		metric_u64(b, "cprof_cpu_samples_truncated_total", "counter",
+			   "CPU samples whose stack was cut short.",
+			   cs.truncated);
 		metric(b, "cprof_cpu_handler_seconds_total", "counter",
 		       "Time spent in the SIGPROF handler, in seconds.");
 		rt_buf_printf(b, "cprof_cpu_handler_seconds_total %.9f\n", (double)cs.handler_ns / 1e9);
@@ -156,8 +164,9 @@ int rt_metrics_render(rt_buf *b)
 
 	rt_http_counters hc;
 	rt_http_get_counters(&hc);
-	metric(b, "cprof_http_requests_total", "counter", "Requests received by the endpoint.");
-	rt_buf_printf(b, "cprof_http_requests_total %llu\n", (unsigned long long)hc.requests);
+	metric_u64(b, "cprof_http_requests_total", "counter",
+		   "Requests received by the endpoint.",
+		   hc.requests);
 	metric(b, "cprof_http_rejected_total", "counter", "Requests refused, by reason.");
 	rt_buf_printf(b, "cprof_http_rejected_total{reason=\"auth\"} %llu\n",
 		      (unsigned long long)hc.rejected_auth);
