@@ -210,13 +210,6 @@ static int col_hz;
 static uint32_t col_gen;
 static int64_t t_start_real, t_start_mono;
 
-static int64_t clock_ns(clockid_t c)
-{
-	struct timespec ts;
-	clock_gettime(c, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void drain(void)
 {
 	rt_sample_rec r;
@@ -281,8 +274,8 @@ int rt_collector_start(int hz)
 	col_stop = false;
 	atomic_store(&exit_req, 0);
 	atomic_store(&exit_done, 0);
-	t_start_real = clock_ns(CLOCK_REALTIME);
-	t_start_mono = clock_ns(CLOCK_MONOTONIC);
+	t_start_real = rt_clock_ns(CLOCK_REALTIME);
+	t_start_mono = rt_clock_ns(CLOCK_MONOTONIC);
 	memset(&rt_stats_g, 0, sizeof rt_stats_g);
 	maps_refresh();
 	/* stale samples of an earlier session */
@@ -370,7 +363,7 @@ static int build(cprof_profile *p)
 	p->period_type.unit = cprof_intern_cstr(p, "nanoseconds");
 	p->period = period;
 	p->time_nanos = t_start_real;
-	p->duration_nanos = clock_ns(CLOCK_MONOTONIC) - t_start_mono;
+	p->duration_nanos = rt_clock_ns(CLOCK_MONOTONIC) - t_start_mono;
 
 	rt_pb *b = rt_pb_new(p);
 	if (!b)

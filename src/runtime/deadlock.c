@@ -274,13 +274,8 @@ static int deadlock_profile(cprof_profile **pout, int debug, rt_buf *out)
 	}
 	qsort(rep, nrep, sizeof *rep, cmp_report);
 
-	cprof_str dt = cprof_intern_cstr(p, "deadlock"), dc = cprof_intern_cstr(p, "count");
-	cprof_add_vtype(p, dt, dc);
-	p->period_type = (cprof_vtype){ dt, dc };
-	p->period = 1;
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	p->time_nanos = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	if (rt_pb_count_head(p, "deadlock") < 0)
+		rc = CPROF_ERR_NOMEM;
 	for (size_t k = 0; k < nrep && rc == 0; k++) {
 		report *r = &rep[k];
 		const rt_tsnap *t = &s.t[r->idx];

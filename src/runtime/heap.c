@@ -154,9 +154,7 @@ static int fill(cprof_profile *p, bool allocs, bool scaled)
 	p->period_type.unit = cprof_intern_cstr(p, "bytes");
 	p->period = rate;
 	p->default_sample_type = cprof_intern_cstr(p, allocs ? "alloc_space" : "inuse_space");
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	p->time_nanos = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	p->time_nanos = rt_clock_ns(CLOCK_REALTIME);
 
 	rt_pb *b = rt_pb_new(p);
 	if (!b)

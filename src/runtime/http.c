@@ -38,13 +38,6 @@
 #define CT_BIN "application/octet-stream"
 #define CT_HTML "text/html; charset=utf-8"
 
-static int64_t now_ns(clockid_t c)
-{
-	struct timespec ts;
-	clock_gettime(c, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void take_buf(rt_http_resp *resp, rt_buf *b)
 {
 	resp->body = b->p;
@@ -80,9 +73,9 @@ void rt_http_error(rt_http_resp *resp, int status, const char *msg)
  * client hung up). */
 static bool wait_seconds(long sec, int cancel_fd, int client_fd)
 {
-	int64_t end = now_ns(CLOCK_MONOTONIC) + (int64_t)sec * 1000000000;
+	int64_t end = rt_clock_ns(CLOCK_MONOTONIC) + (int64_t)sec * 1000000000;
 	for (;;) {
-		int64_t left = end - now_ns(CLOCK_MONOTONIC);
+		int64_t left = end - rt_clock_ns(CLOCK_MONOTONIC);
 		if (left <= 0)
 			return true;
 		struct pollfd pf[2];
@@ -145,7 +138,7 @@ static void answer_kind(const rt_http_route *r, int cancel_fd, int client_fd, rt
 	}
 	/* Go's serveDeltaProfile */
 	cprof_profile *p0 = NULL, *p1 = NULL, *d = NULL;
-	int64_t t0 = now_ns(CLOCK_REALTIME);
+	int64_t t0 = rt_clock_ns(CLOCK_REALTIME);
 	if (rt_profile_build((rt_kind)r->kind, &p0) < 0) {
 		rt_http_error(resp, 500, "failed to collect profile");
 		return;
@@ -155,7 +148,7 @@ static void answer_kind(const rt_http_route *r, int cancel_fd, int client_fd, rt
 		rt_http_error(resp, 500, "context canceled");
 		return;
 	}
-	int64_t t1 = now_ns(CLOCK_REALTIME);
+	int64_t t1 = rt_clock_ns(CLOCK_REALTIME);
 	if (rt_profile_build((rt_kind)r->kind, &p1) < 0) {
 		cprof_profile_free(p0);
 		rt_http_error(resp, 500, "failed to collect profile");

@@ -204,6 +204,24 @@ static void note_cb(void *ctx, uint64_t s, uint64_t e, uint64_t off, const char 
 	rt_pb_note_map(ctx, s, e, off, path);
 }
 
+int64_t rt_clock_ns(clockid_t c)
+{
+	struct timespec ts;
+	clock_gettime(c, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int rt_pb_count_head(cprof_profile *p, const char *type)
+{
+	cprof_str t = cprof_intern_cstr(p, type), c = cprof_intern_cstr(p, "count");
+	if (t == CPROF_NONE || c == CPROF_NONE || cprof_add_vtype(p, t, c) < 0)
+		return CPROF_ERR_NOMEM;
+	p->period_type = (cprof_vtype){ t, c };
+	p->period = 1;
+	p->time_nanos = rt_clock_ns(CLOCK_REALTIME);
+	return 0;
+}
+
 rt_pb *rt_pb_new(cprof_profile *p)
 {
 	rt_self_enter();

@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <ucontext.h>
+#include <time.h>
 
 /* ---- unwinding (modules.c, unwind_tables.c, unwind.c) ------------------------ */
 
@@ -249,6 +250,12 @@ int rt_pb_encode(const cprof_profile *p, rt_buf *out);
  * runtime between rt_pb_new and rt_pb_free. */
 typedef struct rt_pb rt_pb;
 rt_pb *rt_pb_new(cprof_profile *p);              /* NULL when out of memory */
+/* The head of a count profile as Go writes goroutine and threadcreate:
+ * the one sample type (type, count), the same period type, period 1,
+ * the time now.  0 or CPROF_ERR_NOMEM. */
+int rt_pb_count_head(cprof_profile *p, const char *type);
+/* Clock c in nanoseconds (CLOCK_REALTIME for time_nanos).  [AS-safe] */
+int64_t rt_clock_ns(clockid_t c);
 void rt_pb_free(rt_pb *b);
 /* A mapping seen earlier (a library unloaded since) */
 void rt_pb_note_map(rt_pb *b, uint64_t start, uint64_t end, uint64_t off, const char *path);

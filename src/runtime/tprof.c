@@ -82,9 +82,7 @@
 
 int64_t rt_now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return rt_clock_ns(CLOCK_MONOTONIC);
 }
 
 void rt_fmt_duration(int64_t ns, char *out, size_t n)
@@ -977,13 +975,10 @@ static int build_snapshot(const rt_snapshot *s, built *out)
 		built_free(out);
 		return CPROF_ERR_NOMEM;
 	}
-	cprof_str g = cprof_intern_cstr(p, "goroutine"), c = cprof_intern_cstr(p, "count");
-	cprof_add_vtype(p, g, c);
-	p->period_type = (cprof_vtype){ g, c };
-	p->period = 1;
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	p->time_nanos = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	if (rt_pb_count_head(p, "goroutine") < 0) {
+		built_free(out);
+		return CPROF_ERR_NOMEM;
+	}
 	cprof_str kstate = cprof_intern_cstr(p, "state"), kthread = cprof_intern_cstr(p, "thread");
 	rt_pb *b = rt_pb_new(p);
 	if (!b) {
@@ -1275,13 +1270,7 @@ static int threadcreate_profile(cprof_profile **out)
 	rt_pb *b = p && !c.oom ? rt_pb_new(p) : NULL;
 	int rc = b ? 0 : CPROF_ERR_NOMEM;
 	if (rc == 0) {
-		cprof_str t = cprof_intern_cstr(p, "threadcreate"), u = cprof_intern_cstr(p, "count");
-		cprof_add_vtype(p, t, u);
-		p->period_type = (cprof_vtype){ t, u };
-		p->period = 1;
-		struct timespec now;
-		clock_gettime(CLOCK_REALTIME, &now);
-		p->time_nanos = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+		rc = rt_pb_count_head(p, "threadcreate");
 		size_t off = 0;
 		for (size_t i = 0; i < c.n.n && rc == 0; i++) {
 			int n = c.n.v[i];
