@@ -283,9 +283,16 @@ def test_body_too_large(server, tmp_path):
 
 
 def test_metrics_promtool(server):
-    st, h, body = curl(f"{server.url}/metrics")
-    assert st == 200 and h["content-type"].startswith("text/plain; version=0.0.4")
-    text = body.decode()
+    # the program starts its workers after the endpoint: the first answer
+    # may come before them (main, cprof-http, then the workers)
+    for _ in range(50):
+        st, h, body = curl(f"{server.url}/metrics")
+        assert st == 200 and h["content-type"].startswith("text/plain; version=0.0.4")
+        text = body.decode()
+        m = re.search(r"^process_threads (\d+)", text, re.M)
+        if m and int(m.group(1)) >= 3:
+            break
+        time.sleep(0.2)
     for name in ["process_cpu_seconds_total", "process_resident_memory_bytes",
                  "process_open_fds", "process_threads", "cprof_uptime_seconds",
                  "cprof_cpu_samples_total", "cprof_cpu_handler_seconds_total",
