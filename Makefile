@@ -142,7 +142,7 @@ build/fuzz/%: fuzz/%.c $(CORE_SRC) $(REPORT_SRC) $(WEB_GEN)
 # fuzz_shell compiles the shell in (src/cli/shell.c)
 build/fuzz/fuzz_shell: src/cli/shell.c src/cli/cli.h
 # fuzz_unwind_tables compiles the unwinder's table builder in
-build/fuzz/fuzz_unwind_tables: src/runtime/unwind_tables.c src/runtime/rt_int.h
+build/fuzz/fuzz_unwind_tables: src/runtime/unwind_tables.c src/runtime/ehframe.c src/runtime/ehframe.h src/runtime/rt_int.h
 # issue 7: fuzz_http compiles the HTTP endpoint's request parser in
 build/fuzz/fuzz_http: src/runtime/http_parse.c src/runtime/http_int.h src/runtime/rt_int.h
 

@@ -1,8 +1,8 @@
 /*
  * fuzz_unwind_tables.c - libFuzzer target for the unwinder's table builder
- * (src/runtime/unwind_tables.c, compiled in): an input is an ELF image,
- * read by libelf/libdw from memory, whose .eh_frame_hdr search table we
- * parse and whose CFI rows we flatten.  The module's executable range is
+ * (src/runtime/unwind_tables.c and its CFI reader ehframe.c, compiled in):
+ * an input is an ELF image, read in place, whose .eh_frame_hdr search table
+ * and CFI programs the runtime's own reader turns into rows.  The module's executable range is
  * taken from the image's PT_LOAD headers (or a fixed range when it has
  * none), at a bias taken from the input's size.  Checks: a built table's
  * row starts are strictly increasing and inside the range, rule indexes
@@ -12,10 +12,12 @@
  * Seeds: fuzz/seeds/fuzz_unwind_tables (small shared libraries built -O2
  * with and without frame pointers, the C++ test library, a vdso image).
  */
+#include "ehframe.c"
 #include "unwind_tables.c"
 
 #include <gelf.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -92,6 +94,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	CHECK(rt_utable_find(t, t->hi) == NULL && rt_utable_find(t, t->lo - 1) == NULL, "outside");
 	CHECK(rt_utable_bytes(t) == sizeof *t + t->nrules * sizeof(rt_urow) + t->nrows * 6, "bytes");
-	free(t);
+	rt_utable_free(t);
 	return 0;
 }

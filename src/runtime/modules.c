@@ -219,7 +219,7 @@ static void free_set(rt_modset *s, const rt_modset *keep)
 		for (size_t j = 0; keep && j < keep->n && !kept; j++)
 			kept = keep->m[j].tab == s->m[i].tab && s->m[i].tab;
 		if (!kept)
-			free(s->m[i].tab);
+			rt_utable_free(s->m[i].tab);
 		free(s->m[i].path);
 	}
 	free(s);
@@ -246,7 +246,7 @@ static int refresh_locked(void)
 	if (L.oom) {
 		for (size_t i = 0; i < L.n; i++) {
 			free(L.v[i].path);
-			free(L.v[i].tab);
+			rt_utable_free(L.v[i].tab);
 		}
 		free(L.v);
 		return CPROF_ENOMEM;
@@ -257,7 +257,7 @@ static int refresh_locked(void)
 	for (size_t i = 0; i < L.n; i++) {
 		if (w > 0 && L.v[i].lo < L.v[w - 1].hi) {
 			free(L.v[i].path);
-			free(L.v[i].tab);
+			rt_utable_free(L.v[i].tab);
 			continue;
 		}
 		L.v[w++] = L.v[i];
@@ -273,7 +273,7 @@ static int refresh_locked(void)
 		if (same) {
 			for (size_t i = 0; i < L.n; i++) {
 				free(L.v[i].path);
-				free(L.v[i].tab);
+				rt_utable_free(L.v[i].tab);
 			}
 			free(L.v);
 			return 0;
@@ -283,7 +283,7 @@ static int refresh_locked(void)
 	if (!s) {
 		for (size_t i = 0; i < L.n; i++) {
 			free(L.v[i].path);
-			free(L.v[i].tab);
+			rt_utable_free(L.v[i].tab);
 		}
 		free(L.v);
 		return CPROF_ENOMEM;

@@ -96,10 +96,14 @@ typedef struct rt_utable {
 } rt_utable;
 /* Build from an ELF file on disk / an ELF image in memory (the vdso), for a
  * module loaded with bias; [lo, hi) its executable range.  NULL when the
- * module has no usable CFI (or out of memory).  Not AS-safe. */
+ * module has no usable CFI (or out of memory).  Allocates only with mmap
+ * (no malloc, no lock): callable while the program holds its allocator's
+ * lock.  [AS-safe] */
 rt_utable *rt_utable_from_file(const char *path, uintptr_t bias, uintptr_t lo, uintptr_t hi);
 rt_utable *rt_utable_from_image(const void *img, size_t size, uintptr_t bias, uintptr_t lo, uintptr_t hi);
 size_t rt_utable_bytes(const rt_utable *t);
+/* Unmap a table (NULL is fine).  [AS-safe] */
+void rt_utable_free(rt_utable *t);
 /* The rule of the row covering addr, or NULL.  [AS-safe] */
 const rt_urow *rt_utable_find(const rt_utable *t, uintptr_t addr);
 /* modules.c: the table of the module holding addr, or NULL.  [AS-safe],
