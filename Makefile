@@ -68,11 +68,25 @@ REPORT_OBJ += $(B)/obj/$(WEB_GEN:.c=.o)
 CLI_OBJ    := $(CLI_SRC:%.c=$(B)/obj/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 # The runtime (src/runtime): libcprof.so for LD_PRELOAD, libcprof.a to link.
-RT_SRC     := $(wildcard src/runtime/*.c)
+# libcprof.so is light: it links only libc's libraries; what needs others
+# is in two plugins it loads with dlopen on first use (src/runtime/plugin.h):
+# libcprof-sym.so (the core's symbolizer, demangler, zlib) and
+# libcprof-http.so (http_server.c: libmicrohttpd, GnuTLS).  plugin_load.c
+# (the light side) is in libcprof.so only; libcprof.a links everything.
+RT_LIGHT_SRC := src/runtime/plugin_load.c
+RT_PLUG_SRC  := src/runtime/plugin_sym.c src/runtime/plugin_http.c
+RT_SRC     := $(filter-out $(RT_LIGHT_SRC) $(RT_PLUG_SRC),$(wildcard src/runtime/*.c))
 RT_OBJ     := $(RT_SRC:%.c=$(B)/obj/%.o)
+RT_HTTP_OBJ := $(B)/obj/src/runtime/http_server.o
+RT_LIGHT_OBJ := $(filter-out $(RT_HTTP_OBJ),$(RT_OBJ)) $(RT_LIGHT_SRC:%.c=$(B)/obj/%.o)
+# core objects that need a library beyond libc: never in libcprof.so
+CORE_HEAVY_OBJ := $(addprefix $(B)/obj/src/core/,symbolize.o demangle.o io.o legacy_common.o)
 RT_LIBS    := $(shell pkg-config --libs zlib libpcre2-8 libdw libelf libmicrohttpd 2>/dev/null || echo -lz -lpcre2-8 -ldw -lelf -lmicrohttpd) -lpthread -ldl -lm -lstdc++
+RT_LIGHT_LIBS := -lpthread -ldl -lm
+RT_SYM_LIBS  := $(shell pkg-config --libs zlib libdw libelf 2>/dev/null || echo -lz -ldw -lelf) -lstdc++ -lm
+RT_HTTP_LIBS := $(shell pkg-config --libs zlib libmicrohttpd 2>/dev/null || echo -lz -lmicrohttpd) -lpthread
 RT_A       := $(if $(RT_SRC),$(B)/libcprof.a)
-RT_TARGETS := $(if $(RT_SRC),$(B)/libcprof.so $(B)/libcprof.a)
+RT_TARGETS := $(if $(RT_SRC),$(B)/libcprof.so $(B)/libcprof-sym.so $(B)/libcprof-http.so $(B)/libcprof.a)
 FUZZ_BIN   := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 
 .PHONY: all test check unit e2e fuzz-smoke fuzz sanitize install clean bench demo
@@ -103,12 +117,30 @@ $(B)/libcprof.a: $(RT_OBJ)
 	@mkdir -p $(B)
 	rm -f $@ && ar rcs $@ $^
 
-# The preloadable runtime: its objects and the core's, exporting only the
-# public API and what it interposes (src/runtime/libcprof.map), bound at
-# load time (-z now) so no lazy PLT resolution ever runs in a signal handler.
-$(B)/libcprof.so: $(RT_OBJ) $(CORE_OBJ) src/runtime/libcprof.map
-	$(CC) -shared $(ALL_CFLAGS) $(LDFLAGS) -Wl,-z,now -Wl,--version-script=src/runtime/libcprof.map \
-	      -o $@ $(RT_OBJ) $(CORE_OBJ) $(RT_LIBS)
+# The preloadable runtime: its objects and the core objects they use (from
+# an archive of the light ones), exporting only the public API and what it
+# interposes (src/runtime/libcprof.map), bound at load time (-z now) so no
+# lazy PLT resolution ever runs in a signal handler; -z defs: a reference
+# to anything outside libc's libraries fails the link.
+$(B)/libcprofcore-light.a: $(filter-out $(CORE_HEAVY_OBJ),$(CORE_OBJ))
+	@mkdir -p $(B)
+	rm -f $@ && ar rcs $@ $^
+
+# (the plugins are built with it: it is not whole without them)
+$(B)/libcprof.so: $(RT_LIGHT_OBJ) $(B)/libcprofcore-light.a src/runtime/libcprof.map \
+                  | $(B)/libcprof-sym.so $(B)/libcprof-http.so
+	$(CC) -shared $(ALL_CFLAGS) $(LDFLAGS) -Wl,-z,now -Wl,-z,defs -Wl,--version-script=src/runtime/libcprof.map \
+	      -o $@ $(RT_LIGHT_OBJ) $(B)/libcprofcore-light.a $(RT_LIGHT_LIBS)
+
+# The plugins (installed next to libcprof.so): one exported entry each
+# (src/runtime/plugin.map), the core objects they need from the archive.
+$(B)/libcprof-sym.so: $(B)/obj/src/runtime/plugin_sym.o $(B)/libcprofcore.a src/runtime/plugin.map
+	$(CC) -shared $(ALL_CFLAGS) $(LDFLAGS) -Wl,-z,now -Wl,-z,defs -Wl,--version-script=src/runtime/plugin.map \
+	      -o $@ $(B)/obj/src/runtime/plugin_sym.o $(B)/libcprofcore.a $(RT_SYM_LIBS)
+
+$(B)/libcprof-http.so: $(B)/obj/src/runtime/plugin_http.o $(RT_HTTP_OBJ) $(B)/libcprofcore.a src/runtime/plugin.map
+	$(CC) -shared $(ALL_CFLAGS) $(LDFLAGS) -Wl,-z,now -Wl,-z,defs -Wl,--version-script=src/runtime/plugin.map \
+	      -o $@ $(B)/obj/src/runtime/plugin_http.o $(RT_HTTP_OBJ) $(B)/libcprofcore.a $(RT_HTTP_LIBS)
 
 $(B)/cprof.pc: cprof.pc.in Makefile
 	@mkdir -p $(B)
@@ -184,10 +216,12 @@ install: all
 	install -m 644 $(B)/cprof.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/cprof.pc
 	install -m 644 docs/cprof.1 $(DESTDIR)$(PREFIX)/share/man/man1/cprof.1
 	$(if $(RT_SRC),install -m 755 $(B)/libcprof.so $(DESTDIR)$(PREFIX)/lib/libcprof.so)
+	$(if $(RT_SRC),install -m 755 $(B)/libcprof-sym.so $(B)/libcprof-http.so $(DESTDIR)$(PREFIX)/lib/)
 	$(if $(RT_SRC),install -m 644 $(B)/libcprof.a $(DESTDIR)$(PREFIX)/lib/libcprof.a)
 	$(if $(RT_SRC),install -m 644 include/cprof.h $(DESTDIR)$(PREFIX)/include/cprof.h)
 
 clean:
 	rm -rf build build-san build-san-*
 
--include $(CORE_OBJ:.o=.d) $(REPORT_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(RT_OBJ:.o=.d)
+-include $(CORE_OBJ:.o=.d) $(REPORT_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(RT_OBJ:.o=.d) \
+         $(RT_LIGHT_SRC:%.c=$(B)/obj/%.d) $(RT_PLUG_SRC:%.c=$(B)/obj/%.d)

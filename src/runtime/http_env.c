@@ -14,6 +14,9 @@
  *   CPROF_HTTP_RATE=N           expensive requests per minute (default 60,
  *                               burst min(N, 20); -1 unlimited)
  *
+ * The endpoint starts on a thread of the runtime, not in the constructor
+ * (in libcprof.so that loads its plugin; see plugin.h), so it serves a
+ * moment after the program starts.
  * On success one line on stderr: "cprof: serving on ADDR" (ADDR with the
  * port actually bound, so CPROF_HTTP=127.0.0.1:0 tells which port it got).
  * On failure one line "cprof: not serving: WHY" and the program runs on
@@ -50,6 +53,24 @@ static bool env_flag(const char *name)
 	return v && *v && strcmp(v, "0") != 0;
 }
 
+static cprof_http_options env_opts;
+
+/* The start itself, on a thread of the runtime: in libcprof.so it loads
+ * the endpoint's plugin (libmicrohttpd, GnuTLS), which a constructor must
+ * not do (their constructors would run inside ours, before the program's). */
+static void *http_env_start(void *arg)
+{
+	const cprof_http_options *op = arg;
+	int rc = cprof_http_start(op);
+	if (rc < 0)
+		fprintf(stderr, "cprof: not serving: %s\n",
+			*cprof_last_error() ? cprof_last_error() : cprof_error_string(rc));
+	else
+		fprintf(stderr, "cprof: serving on %s%s\n", rt_http_addr(),
+			op->tls_cert ? " (https)" : "");
+	return NULL;
+}
+
 __attribute__((constructor))
 static void http_env_init(void)
 {
@@ -72,12 +93,8 @@ static void http_env_init(void)
 		o.tls_cert = NULL;
 	if (o.tls_key && !*o.tls_key)
 		o.tls_key = NULL;
-	int rc = cprof_http_start(&o);
-	if (rc < 0)
-		fprintf(stderr, "cprof: not serving: %s\n",
-			*cprof_last_error() ? cprof_last_error() : cprof_error_string(rc));
-	else
-		fprintf(stderr, "cprof: serving on %s%s\n", rt_http_addr(),
-			o.tls_cert ? " (https)" : "");
+	env_opts = o;
+	if (rt_quiet_thread_start(http_env_start, &env_opts) != 0)
+		fprintf(stderr, "cprof: not serving: cannot start a thread\n");
 	errno = e;
 }
