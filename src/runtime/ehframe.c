@@ -504,8 +504,9 @@ static bool insns_ok(const uint8_t *p, const uint8_t *end)
 /* The whole section is sound (see the file comment). */
 static bool check_cfi(const rt_ehf *e)
 {
-	uint64_t off = 0;
+	uint64_t off = 0, last_off = UINT64_MAX;
 	size_t ncie = 0;
+	cie last;
 	while (off < e->eh_size) {
 		const uint8_t *body, *end;
 		uint64_t id, id_off;
@@ -528,11 +529,14 @@ static bool check_cfi(const rt_ehf *e)
 				return false;
 			const uint8_t *cb, *ce;
 			uint64_t cid, cid_off;
-			cie c;
 			fde f;
-			if (!entry_at(e, id_off - id, &cb, &ce, &cid, &cid_off) || cid != 0 ||
-			    !parse_cie(cb, ce, &c) || !parse_fde(e, &c, body, end, &f) ||
-			    !insns_ok(f.insns, f.insns_end))
+			if (id_off - id != last_off) {   /* FDEs share a few CIEs */
+				if (!entry_at(e, id_off - id, &cb, &ce, &cid, &cid_off) || cid != 0 ||
+				    !parse_cie(cb, ce, &last))
+					return false;
+				last_off = id_off - id;
+			}
+			if (!parse_fde(e, &last, body, end, &f) || !insns_ok(f.insns, f.insns_end))
 				return false;
 		}
 		off = (uint64_t)(end - e->eh);
@@ -565,6 +569,11 @@ typedef struct machine {
 	int depth;
 	const cie *c;
 	bool in_cie;
+	/* the last CIE run (FDEs share a few): its offset, itself, whether its
+	 * program ran without error (init is then its initial state) */
+	uint64_t cie_off;
+	cie cie_v;
+	bool cie_ok;
 } machine;
 
 /* A register rule's expression: CFA-relative when empty, "plus_uconst N"
@@ -906,31 +915,37 @@ static void fde_rows(const rt_ehf *e, uint64_t fde_addr, uint64_t a, uint64_t st
 	static const rt_urow gap = { .kind = RT_ROW_UNKNOWN };
 	const uint8_t *body, *end, *cb, *ce;
 	uint64_t id, id_off, cid, cid_off;
-	cie c;
 	fde f;
 	bool ok = fde_addr >= e->eh_addr &&
 		  entry_at(e, fde_addr - e->eh_addr, &body, &end, &id, &id_off) && id != 0 &&
-		  id <= id_off && entry_at(e, id_off - id, &cb, &ce, &cid, &cid_off) && cid == 0 &&
-		  parse_cie(cb, ce, &c) && parse_fde(e, &c, body, end, &f);
+		  id <= id_off;
+	if (ok && id_off - id != m->cie_off) {
+		/* the CIE's initial state: the ABI's (rbp same value), then its
+		 * program */
+		m->cie_off = id_off - id;
+		m->cie_ok = entry_at(e, m->cie_off, &cb, &ce, &cid, &cid_off) && cid == 0 &&
+			    parse_cie(cb, ce, &m->cie_v);
+		memset(&m->cur, 0, sizeof m->cur);
+		m->cur.rbp.rule = R_SAME;
+		m->depth = 0;
+		m->c = &m->cie_v;
+		m->in_cie = true;
+		uint64_t adv;
+		for (const uint8_t *p = m->cie_v.insns; m->cie_ok && p < m->cie_v.insns_end;)
+			m->cie_ok = step(m, &p, m->cie_v.insns_end, &adv);
+		m->init = m->cur;
+	}
+	const cie c = m->cie_v;
+	ok = ok && m->cie_ok && parse_fde(e, &c, body, end, &f);
 	if (!ok || a < f.start || a >= f.end) {
 		row(ctx, (uint32_t)(a - llo), &gap);
 		return;
 	}
-	/* the CIE's initial state: the ABI's (rbp same value) and its program */
-	memset(&m->cur, 0, sizeof m->cur);
-	m->cur.rbp.rule = R_SAME;
+	m->cur = m->init;
 	m->depth = 0;
 	m->c = &c;
-	m->in_cie = true;
-	uint64_t adv;
-	for (const uint8_t *p = c.insns; p < c.insns_end;)
-		if (!step(m, &p, c.insns_end, &adv)) {
-			row(ctx, (uint32_t)(a - llo), &gap);
-			return;
-		}
-	m->init = m->cur;
-	m->depth = 0;
 	m->in_cie = false;
+	uint64_t adv;
 	/* the FDE's program: a row ends at each advance past it */
 	uint64_t loc = f.start;
 	const uint8_t *p = f.insns;
@@ -1003,6 +1018,7 @@ run:;
 		rt_map_free(sorted, cnt * sizeof *sorted);
 		return false;
 	}
+	m->cie_off = UINT64_MAX;
 	for (uint64_t i = 0; i < cnt; i++) {
 		uint64_t a = e->hdr_addr + (uint64_t)(int64_t)tab[i].loc;
 		uint64_t stop = i + 1 < cnt ? e->hdr_addr + (uint64_t)(int64_t)tab[i + 1].loc : lhi;

@@ -38,23 +38,81 @@
 
 /* Bound on rows for hostile inputs (a real libc has ~30k). */
 #define MAX_ROWS (1u << 24)
+/* Distinct rules a table can index (2-byte indexes). */
+#define MAX_RULES (UINT16_MAX + 1u)
 
-/* A row while building: its start and its rule. */
+/* A row while building: its start and its rule's index in the palette. */
 typedef struct brow {
-	uint32_t start;
-	rt_urow r;
+	uint32_t start, rule;
 } brow;
 
+/* Rows and the palette of distinct rules, interned as rows come (rules
+ * are a few hundred, rows tens of thousands), all in anonymous mappings:
+ * rows reserved once for the most an .eh_frame of that size can give
+ * (pages are only touched as rows come), the palette and its hash set
+ * grown by doubling. */
 typedef struct rowvec {
 	brow *v;
-	size_t n, cap;   /* cap in bytes of the mapping */
+	size_t n, cap;       /* cap in bytes of the mapping */
+	rt_urow *pal;        /* distinct rules, in order of first use */
+	size_t np, pal_cap;  /* pal_cap in bytes */
+	uint32_t *set;       /* open addressing: palette index + 1, 0 empty */
+	size_t slots;
 	int oom;
 } rowvec;
 
-static bool same_rule(const rt_urow *a, const rt_urow *b)
+static int cmp_rule(const rt_urow *a, const rt_urow *b)
 {
-	return a->kind == b->kind && a->cfa_off == b->cfa_off && a->ra_off == b->ra_off &&
-	       a->rbp_off == b->rbp_off && a->rbp_rule == b->rbp_rule;
+	return memcmp(a, b, sizeof(rt_urow));
+}
+
+static uint32_t rule_hash(const rt_urow *r)
+{
+	uint64_t h = (uint64_t)(uint32_t)r->cfa_off * 0x9E3779B97F4A7C15u;
+	h ^= ((uint64_t)(uint16_t)r->ra_off << 32 | (uint64_t)(uint16_t)r->rbp_off << 16 |
+	      (uint64_t)r->kind << 8 | r->rbp_rule) * 0xC2B2AE3D27D4EB4Fu;
+	return (uint32_t)(h >> 32);
+}
+
+/* Double the hash set (slots stay a power of two, under half full). */
+static bool grow_set(rowvec *rv)
+{
+	size_t ns = rv->slots ? rv->slots * 2 : 1024;
+	uint32_t *set = rt_map_alloc(ns * sizeof *set);
+	if (!set)
+		return false;
+	for (size_t k = 0; k < rv->np; k++) {
+		size_t h = rule_hash(&rv->pal[k]) & (ns - 1);
+		while (set[h])
+			h = (h + 1) & (ns - 1);
+		set[h] = (uint32_t)k + 1;
+	}
+	rt_map_free(rv->set, rv->slots * sizeof *set);
+	rv->set = set;
+	rv->slots = ns;
+	return true;
+}
+
+/* The palette index of rule r, added when new; -1 when out of room. */
+static int64_t intern(rowvec *rv, const rt_urow *r)
+{
+	rt_urow key = *r;
+	key.pad = 0;
+	if (2 * (rv->np + 1) > rv->slots && !grow_set(rv))
+		return -1;
+	size_t h = rule_hash(&key) & (rv->slots - 1);
+	while (rv->set[h]) {
+		if (cmp_rule(&rv->pal[rv->set[h] - 1], &key) == 0)
+			return rv->set[h] - 1;
+		h = (h + 1) & (rv->slots - 1);
+	}
+	void *pal = rv->pal;
+	if (rv->np == MAX_RULES || !rt_map_grow(&pal, &rv->pal_cap, (rv->np + 1) * sizeof key))
+		return -1;
+	rv->pal = pal;
+	rv->pal[rv->np] = key;
+	rv->set[h] = (uint32_t)++rv->np;
+	return (int64_t)rv->np - 1;
 }
 
 static void push(void *ctx, uint32_t start, const rt_urow *r)
@@ -62,15 +120,15 @@ static void push(void *ctx, uint32_t start, const rt_urow *r)
 	rowvec *rv = ctx;
 	if (rv->oom)
 		return;
-	if (rv->n > 0) {
-		brow *p = &rv->v[rv->n - 1];
-		if (start <= p->start) {
-			/* overlapping FDEs: keep the first, drop what goes backwards */
-			return;
-		}
-		if (same_rule(&p->r, r))
-			return;
+	if (rv->n > 0 && start <= rv->v[rv->n - 1].start)
+		return;   /* overlapping FDEs: keep the first, drop what goes backwards */
+	int64_t k = intern(rv, r);
+	if (k < 0) {
+		rv->oom = 1;
+		return;
 	}
+	if (rv->n > 0 && rv->v[rv->n - 1].rule == (uint32_t)k)
+		return;   /* the same rule goes on */
 	if ((rv->n + 1) * sizeof(brow) > rv->cap) {
 		void *v = rv->v;
 		if (rv->n + 1 > MAX_ROWS || !rt_map_grow(&v, &rv->cap, (rv->n + 1) * sizeof(brow))) {
@@ -80,42 +138,38 @@ static void push(void *ctx, uint32_t start, const rt_urow *r)
 		rv->v = v;
 	}
 	rv->v[rv->n].start = start;
-	rv->v[rv->n].r = *r;
+	rv->v[rv->n].rule = (uint32_t)k;
 	rv->n++;
 }
 
-static int cmp_rule(const rt_urow *a, const rt_urow *b)
-{
-	return memcmp(a, b, sizeof(rt_urow));
-}
-
-/* Sort rules in memcmp order (heap sort: in place, no allocation). */
-static void rule_sift(rt_urow *v, size_t i, size_t n)
+/* Sort palette indexes by their rules in memcmp order (heap sort: in
+ * place, no allocation). */
+static void rule_sift(uint32_t *v, const rt_urow *pal, size_t i, size_t n)
 {
 	for (;;) {
 		size_t c = 2 * i + 1;
 		if (c >= n)
 			return;
-		if (c + 1 < n && cmp_rule(&v[c + 1], &v[c]) > 0)
+		if (c + 1 < n && cmp_rule(&pal[v[c + 1]], &pal[v[c]]) > 0)
 			c++;
-		if (cmp_rule(&v[c], &v[i]) <= 0)
+		if (cmp_rule(&pal[v[c]], &pal[v[i]]) <= 0)
 			return;
-		rt_urow t = v[i];
+		uint32_t t = v[i];
 		v[i] = v[c];
 		v[c] = t;
 		i = c;
 	}
 }
 
-static void sort_rules(rt_urow *v, size_t n)
+static void sort_rules(uint32_t *v, const rt_urow *pal, size_t n)
 {
 	for (size_t i = n / 2; i-- > 0;)
-		rule_sift(v, i, n);
+		rule_sift(v, pal, i, n);
 	for (size_t k = n; k-- > 1;) {
-		rt_urow t = v[0];
+		uint32_t t = v[0];
 		v[0] = v[k];
 		v[k] = t;
-		rule_sift(v, 0, k);
+		rule_sift(v, pal, 0, k);
 	}
 }
 
@@ -124,70 +178,40 @@ static size_t table_bytes(size_t nrules, size_t nrows)
 	return sizeof(rt_utable) + nrules * sizeof(rt_urow) + nrows * (sizeof(uint32_t) + sizeof(uint16_t));
 }
 
-/* The rules' hash: an open-addressed set of palette indexes while
- * packing (distinct rules are a few hundred; rows tens of thousands). */
-static uint32_t rule_hash(const rt_urow *r)
-{
-	uint64_t h = (uint64_t)(uint32_t)r->cfa_off * 0x9E3779B97F4A7C15u;
-	h ^= ((uint64_t)(uint16_t)r->ra_off << 32 | (uint64_t)(uint16_t)r->rbp_off << 16 |
-	      (uint64_t)r->kind << 8 | r->rbp_rule) * 0xC2B2AE3D27D4EB4Fu;
-	return (uint32_t)(h >> 32);
-}
-
-/* The final table: distinct rules sorted (a palette), then the starts and
- * each row's index in the palette, in one mapping. */
+/* The final table: the palette sorted, then the starts and each row's
+ * index in the sorted palette, in one mapping. */
 static rt_utable *pack(const rowvec *rv, uintptr_t lo, uintptr_t hi)
 {
-	/* distinct rules through a hash set sized for every row (a ceiling) */
-	size_t slots = 1024;
-	while (slots < 2 * rv->n)
-		slots *= 2;
-	size_t work = slots * sizeof(uint32_t) + rv->n * sizeof(rt_urow) + rv->n * sizeof(uint32_t);
-	uint32_t *set = rt_map_alloc(work);   /* zero-filled: 0 is an empty slot */
-	if (!set)
+	size_t np = rv->np;
+	uint32_t *order = rt_map_alloc(2 * np * sizeof *order);   /* order, then rank */
+	if (!order)
 		return NULL;
-	rt_urow *pal = (rt_urow *)(set + slots);
-	uint32_t *slot_of = (uint32_t *)(pal + rv->n);   /* row -> its slot */
-	size_t np = 0;
-	for (size_t i = 0; i < rv->n; i++) {
-		rt_urow key = rv->v[i].r;
-		key.pad = 0;
-		size_t h = rule_hash(&key) & (slots - 1);
-		while (set[h] && cmp_rule(&pal[set[h] - 1], &key) != 0)
-			h = (h + 1) & (slots - 1);
-		if (!set[h]) {
-			pal[np] = key;
-			set[h] = (uint32_t)++np;
-		}
-		slot_of[i] = (uint32_t)h;
-	}
-	rt_utable *t = np <= UINT16_MAX + 1u ? rt_map_alloc(table_bytes(np, rv->n)) : NULL;
+	uint32_t *rank = order + np;
+	for (size_t k = 0; k < np; k++)
+		order[k] = (uint32_t)k;
+	sort_rules(order, rv->pal, np);
+	for (size_t k = 0; k < np; k++)
+		rank[order[k]] = (uint32_t)k;
+	rt_utable *t = rt_map_alloc(table_bytes(np, rv->n));
 	if (!t) {
-		rt_map_free(set, work);
+		rt_map_free(order, 2 * np * sizeof *order);
 		return NULL;
-	}
-	/* the palette in memcmp order; each set entry then names its rank */
-	memcpy(t->rules, pal, np * sizeof *pal);
-	sort_rules(t->rules, np);
-	for (size_t k = 0; k < np; k++) {
-		size_t h = rule_hash(&t->rules[k]) & (slots - 1);
-		while (cmp_rule(&pal[set[h] - 1], &t->rules[k]) != 0)
-			h = (h + 1) & (slots - 1);
-		set[h] = (uint32_t)k + 1;
 	}
 	t->lo = lo;
 	t->hi = hi;
 	t->nrows = rv->n;
 	t->nrules = np;
+	for (size_t k = 0; k < np; k++)
+		t->rules[k] = rv->pal[order[k]];
 	uint32_t *starts = (uint32_t *)(t->rules + np);
 	uint16_t *rule = (uint16_t *)(starts + rv->n);
 	for (size_t i = 0; i < rv->n; i++) {
 		starts[i] = rv->v[i].start;
-		rule[i] = (uint16_t)(set[slot_of[i]] - 1);
+		rule[i] = (uint16_t)rank[rv->v[i].rule];
 	}
 	t->starts = starts;
 	t->rule = rule;
-	rt_map_free(set, work);
+	rt_map_free(order, 2 * np * sizeof *order);
 	return t;
 }
 
@@ -199,10 +223,21 @@ static rt_utable *build(const void *img, size_t size, uintptr_t bias, uintptr_t 
 	if (!rt_ehf_open(&e, img, size))
 		return NULL;
 	rowvec rv = { 0 };
+	/* every row but an FDE's first and its gap costs at least one byte
+	 * of CFI, and an FDE at least 16: reserve that much (pages are only
+	 * touched as rows come), so the rows never move */
+	size_t most = e.eh_size + e.eh_size / 8 + 16;
+	if (most > MAX_ROWS)
+		most = MAX_ROWS;
+	void *v = NULL;
+	if (rt_map_grow(&v, &rv.cap, most * sizeof(brow)))
+		rv.v = v;
 	/* link-time range of the module's code */
 	bool ok = rt_ehf_rows(&e, lo - bias, hi - bias, push, &rv);
 	rt_utable *t = ok && !rv.oom && rv.n > 0 ? pack(&rv, lo, hi) : NULL;
 	rt_map_free(rv.v, rv.cap);
+	rt_map_free(rv.pal, rv.pal_cap);
+	rt_map_free(rv.set, rv.slots * sizeof *rv.set);
 	return t;
 }
 
