@@ -8,9 +8,9 @@
  *               libraries, vdso): address ranges, build IDs and their unwind
  *               tables; refreshed outside signal handlers (at start, on
  *               dlopen/dlclose) and published lock-free for the handler
- *   unwind_tables.c  compact unwind tables built from .eh_frame / .debug_frame
- *               of a module (CFA rule and return-address rule per address
- *               range), outside signal handlers
+ *   unwind_tables.c  compact unwind tables built from a module's .eh_frame
+ *               (CFA rule and return-address rule per address range) by
+ *               the runtime's own reader ehframe.c, allocating only with mmap
  *   unwind.c    the async-signal-safe unwinder: walks a stack from a signal's
  *               ucontext with those tables (frame pointers where a module has
  *               none), reading memory without faulting

@@ -66,6 +66,13 @@ static int cmp_rule(const rt_urow *a, const rt_urow *b)
 	return memcmp(a, b, sizeof(rt_urow));
 }
 
+/* Equal rules (pad ignored), inline: the hot test of interning. */
+static bool same_rule(const rt_urow *a, const rt_urow *b)
+{
+	return a->cfa_off == b->cfa_off && a->ra_off == b->ra_off && a->rbp_off == b->rbp_off &&
+	       a->kind == b->kind && a->rbp_rule == b->rbp_rule;
+}
+
 static uint32_t rule_hash(const rt_urow *r)
 {
 	uint64_t h = (uint64_t)(uint32_t)r->cfa_off * 0x9E3779B97F4A7C15u;
@@ -102,7 +109,7 @@ static int64_t intern(rowvec *rv, const rt_urow *r)
 		return -1;
 	size_t h = rule_hash(&key) & (rv->slots - 1);
 	while (rv->set[h]) {
-		if (cmp_rule(&rv->pal[rv->set[h] - 1], &key) == 0)
+		if (same_rule(&rv->pal[rv->set[h] - 1], &key))
 			return rv->set[h] - 1;
 		h = (h + 1) & (rv->slots - 1);
 	}
@@ -122,6 +129,8 @@ static void push(void *ctx, uint32_t start, const rt_urow *r)
 		return;
 	if (rv->n > 0 && start <= rv->v[rv->n - 1].start)
 		return;   /* overlapping FDEs: keep the first, drop what goes backwards */
+	if (rv->n > 0 && same_rule(&rv->pal[rv->v[rv->n - 1].rule], r))
+		return;   /* the same rule goes on */
 	int64_t k = intern(rv, r);
 	if (k < 0) {
 		rv->oom = 1;
