@@ -115,7 +115,9 @@ bool rt_map_grow(void **p, size_t *cap, size_t need)
 
 /* ---- bounded readers ----------------------------------------------------------- */
 
-static bool uleb(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+/* A LEB128 number: its bits, and the shift past its last byte (for the
+ * sign extension of the signed form). */
+static bool leb(const uint8_t **pp, const uint8_t *end, uint64_t *v, int *shift)
 {
 	const uint8_t *p = *pp;
 	uint64_t r = 0;
@@ -127,30 +129,29 @@ static bool uleb(const uint8_t **pp, const uint8_t *end, uint64_t *v)
 		if (!(b & 0x80)) {
 			*pp = p;
 			*v = r;
+			*shift = (b & 0x40) ? sh + 7 : 64;   /* 64: no sign bit */
 			return true;
 		}
 	}
 	return false;
 }
 
+static bool uleb(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+	int sh;
+	return leb(pp, end, v, &sh);
+}
+
 static bool sleb(const uint8_t **pp, const uint8_t *end, int64_t *v)
 {
-	const uint8_t *p = *pp;
-	uint64_t r = 0;
-	for (int sh = 0; sh < 64; sh += 7) {
-		if (p >= end)
-			return false;
-		uint8_t b = *p++;
-		r |= (uint64_t)(b & 0x7f) << sh;
-		if (!(b & 0x80)) {
-			if (sh + 7 < 64 && (b & 0x40))
-				r |= ~(uint64_t)0 << (sh + 7);
-			*pp = p;
-			*v = (int64_t)r;
-			return true;
-		}
-	}
-	return false;
+	uint64_t r;
+	int sh;
+	if (!leb(pp, end, &r, &sh))
+		return false;
+	if (sh < 64)
+		r |= ~(uint64_t)0 << sh;
+	*v = (int64_t)r;
+	return true;
 }
 
 static bool skip(const uint8_t **pp, const uint8_t *end, uint64_t n)

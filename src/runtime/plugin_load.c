@@ -112,7 +112,13 @@ static const void *open_plugin(plugin *pl)
 		return NULL;
 	}
 	rt_self_enter();   /* its allocations (and its libraries') are ours */
-	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	/* libc's dlopen, not the runtime's (modules.c): the plugin and its
+	 * libraries run only on the runtime's behalf, never in a sampled
+	 * stack, so they get no unwind tables (tens of ms for libdw's and
+	 * GnuTLS's dependencies) until the program's own next dlopen */
+	void *(*real_dlopen)(const char *, int) =
+		(void *(*)(const char *, int))dlsym(RTLD_NEXT, "dlopen");
+	void *h = real_dlopen ? real_dlopen(path, RTLD_NOW | RTLD_LOCAL) : NULL;
 	const void *api = NULL;
 	const char *why = NULL;
 	if (!h) {
@@ -238,7 +244,9 @@ int cprof_demangle_profile(cprof_profile *p, int mode, bool force)
 	return a ? a->demangle_profile(p, mode, force) : 0;
 }
 
-/* The GNU build ID from the ELF file's notes (PT_NOTE, else SHT_NOTE). */
+/* The GNU build ID from the ELF file's PT_NOTE segments (where the linker
+ * puts .note.gnu.build-id in every loadable object, the only kind a
+ * process maps). */
 static bool note_bid(const uint8_t *p, size_t n, char *hex, size_t hexsz)
 {
 	while (n >= 12) {
@@ -280,15 +288,6 @@ static int elf_bid(const uint8_t *b, size_t size, char *hex, size_t hexsz)
 			memcpy(&ph, b + eh.e_phoff + i * sizeof ph, sizeof ph);
 			if (ph.p_type == PT_NOTE && ph.p_offset <= size && ph.p_filesz <= size - ph.p_offset &&
 			    note_bid(b + ph.p_offset, ph.p_filesz, hex, hexsz))
-				return 1;
-		}
-	if (eh.e_shoff && eh.e_shentsize == sizeof(Elf64_Shdr) && eh.e_shoff < size &&
-	    eh.e_shnum <= (size - eh.e_shoff) / sizeof(Elf64_Shdr))
-		for (unsigned i = 0; i < eh.e_shnum; i++) {
-			Elf64_Shdr sh;
-			memcpy(&sh, b + eh.e_shoff + i * sizeof sh, sizeof sh);
-			if (sh.sh_type == SHT_NOTE && sh.sh_offset <= size && sh.sh_size <= size - sh.sh_offset &&
-			    note_bid(b + sh.sh_offset, sh.sh_size, hex, hexsz))
 				return 1;
 		}
 	return 0;

@@ -59,6 +59,19 @@ def mapped_libs(pid):
         return {os.path.basename(m) for m in re.findall(r"(/\S+\.so[.\d]*)$", f.read(), re.M)}
 
 
+def libs_while_running(burn, env, settle=1.0):
+    """Run burn briefly then asleep; its mapped libraries while asleep, its
+    exit status, stdout and stderr."""
+    p = subprocess.Popen([burn, "1000", "3"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(settle)
+        libs = mapped_libs(p.pid)
+    finally:
+        out, err = p.communicate(timeout=60)
+    return libs, p.returncode, out, err
+
+
 def libc_only(libs):
     return {l for l in libs if l not in LIBC_LIBS and not re.match(r"lib(c|m)[-.]", l)
             and l != "libcprof.so"}
@@ -77,16 +90,10 @@ def test_ldd_lists_only_libc_libraries():
                                   "CPROF_BLOCK_PROFILE": "b.pb.gz"}])
 def test_preloaded_process_maps_only_libc(burn, tmp_path, env):
     full = dict(os.environ, LD_PRELOAD=LIB, **{k: str(tmp_path / v) for k, v in env.items()})
-    p = subprocess.Popen([burn, "1000", "3"], env=full, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    try:
-        time.sleep(1.0)
-        libs = mapped_libs(p.pid)
-    finally:
-        out, err = p.communicate(timeout=60)
+    libs, rc, out, err = libs_while_running(burn, full)
     assert "libcprof.so" in libs
     assert libc_only(libs) == set(), libs
-    assert p.returncode == 7 and out == "done\n", err
+    assert rc == 7 and out == "done\n", err
 
 
 def loaded_files(stderr):
@@ -117,16 +124,10 @@ def test_symbolization_plugin_loaded_only_when_a_profile_has_samples(burn, tmp_p
 
 def test_endpoint_loads_its_plugin(burn, tmp_path):
     env = dict(os.environ, LD_PRELOAD=LIB, CPROF_HTTP="127.0.0.1:0")
-    p = subprocess.Popen([burn, "1000", "3"], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    try:
-        time.sleep(1.5)
-        libs = mapped_libs(p.pid)
-    finally:
-        out, err = p.communicate(timeout=60)
+    libs, rc, out, err = libs_while_running(burn, env, settle=1.5)
     assert "serving on 127.0.0.1:" in err
     assert "libcprof-http.so" in libs and "libcprof-sym.so" not in libs, libs
-    assert p.returncode == 7
+    assert rc == 7
 
 
 def test_plugins_missing_program_runs_and_profile_is_written(burn, tmp_path, cprof):
