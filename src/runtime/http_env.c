@@ -15,8 +15,9 @@
  *                               burst min(N, 20); -1 unlimited)
  *
  * The endpoint starts on a thread of the runtime, not in the constructor
- * (in libcprof.so that loads its plugin; see plugin.h), so it serves a
- * moment after the program starts.
+ * itself (in libcprof.so that loads its plugin; see plugin.h); the
+ * constructor waits for it (at most 5 s), so the program starts with the
+ * endpoint serving.
  * On success one line on stderr: "cprof: serving on ADDR" (ADDR with the
  * port actually bound, so CPROF_HTTP=127.0.0.1:0 tells which port it got).
  * On failure one line "cprof: not serving: WHY" and the program runs on
@@ -29,9 +30,11 @@
 #include "cprof.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int env_int(const char *name, int dflt)
 {
@@ -54,10 +57,11 @@ static bool env_flag(const char *name)
 }
 
 static cprof_http_options env_opts;
+static atomic_int env_started;
 
 /* The start itself, on a thread of the runtime: in libcprof.so it loads
  * the endpoint's plugin (libmicrohttpd, GnuTLS), which a constructor must
- * not do (their constructors would run inside ours, before the program's). */
+ * not do itself (their constructors would run inside ours). */
 static void *http_env_start(void *arg)
 {
 	const cprof_http_options *op = arg;
@@ -68,6 +72,7 @@ static void *http_env_start(void *arg)
 	else
 		fprintf(stderr, "cprof: serving on %s%s\n", rt_http_addr(),
 			op->tls_cert ? " (https)" : "");
+	atomic_store(&env_started, 1);
 	return NULL;
 }
 
@@ -94,7 +99,14 @@ static void http_env_init(void)
 	if (o.tls_key && !*o.tls_key)
 		o.tls_key = NULL;
 	env_opts = o;
-	if (rt_quiet_thread_start(http_env_start, &env_opts) != 0)
+	if (rt_quiet_thread_start(http_env_start, &env_opts) != 0) {
 		fprintf(stderr, "cprof: not serving: cannot start a thread\n");
+	} else {
+		/* the program starts once the endpoint serves (or has failed), as
+		 * when this was synchronous; bounded, since when libcprof.so is
+		 * itself being dlopen'ed the thread's dlopen waits for ours */
+		for (int i = 0; i < 5000 && !atomic_load(&env_started); i++)
+			nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
 	errno = e;
 }
