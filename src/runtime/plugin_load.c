@@ -145,6 +145,22 @@ static const void *open_plugin(plugin *pl)
 	return api;
 }
 
+static void plugins_fork_child(void)
+{
+	/* a thread of the parent was loading: it does not exist here */
+	int one = 1;
+	atomic_compare_exchange_strong(&sym_pl.state, &one, 0);
+	one = 1;
+	atomic_compare_exchange_strong(&http_pl.state, &one, 0);
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void plugins_atfork(void)
+{
+	pthread_atfork(NULL, NULL, plugins_fork_child);
+}
+
 static const void *get(plugin *pl)
 {
 	for (;;) {
@@ -154,6 +170,8 @@ static const void *get(plugin *pl)
 		if (s == 3)
 			return NULL;
 		int zero = 0;
+		if (s == 0)
+			pthread_once(&atfork_once, plugins_atfork);
 		if (s == 0 && atomic_compare_exchange_strong(&pl->state, &zero, 1)) {
 			const void *api = open_plugin(pl);
 			atomic_store(&pl->api, api);
@@ -165,21 +183,6 @@ static const void *get(plugin *pl)
 			nanosleep(&ts, NULL);
 		}
 	}
-}
-
-static void plugins_fork_child(void)
-{
-	/* a thread of the parent was loading: it does not exist here */
-	int one = 1;
-	atomic_compare_exchange_strong(&sym_pl.state, &one, 0);
-	one = 1;
-	atomic_compare_exchange_strong(&http_pl.state, &one, 0);
-}
-
-__attribute__((constructor))
-static void plugins_atfork(void)
-{
-	pthread_atfork(NULL, NULL, plugins_fork_child);
 }
 
 const rt_sym_api *rt_plugin_sym(void)
