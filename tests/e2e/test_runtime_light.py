@@ -158,3 +158,20 @@ def test_plugins_missing_endpoint_refuses_program_runs(burn, tmp_path):
     r = subprocess.run([burn, "1000", "1"], env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 7 and r.stdout == "done\n"
     assert re.search(r"cprof: not serving: cannot load .*libcprof-http\.so", r.stderr), r.stderr
+
+
+def test_table_builder_calls_only_async_signal_safe_functions():
+    """The unwind-table builder (unwind_tables.c, ehframe.c) may run while
+    the program holds its allocator's lock: it calls no malloc, no stdio,
+    no lock, nothing but these (async-signal-safe, or pure memory)
+    functions of libc and its own."""
+    allowed = {"open", "close", "fstat", "mmap", "munmap", "mremap", "memchr", "memcmp",
+               "memcpy", "memset", "memmove"}
+    subprocess.run(["make", "-s", "-C", ROOT, "build/libcprof.so"], check=True,
+                   capture_output=True, timeout=600)
+    for obj in ("ehframe.o", "unwind_tables.o"):
+        path = os.path.join(ROOT, "build", "obj", "src", "runtime", obj)
+        out = subprocess.run(["nm", "-u", path], capture_output=True, text=True, check=True).stdout
+        used = {line.split()[-1] for line in out.splitlines() if line.strip()}
+        ours = {u for u in used if u.startswith("rt_")}
+        assert used - ours <= allowed, (obj, sorted(used - ours - allowed))
