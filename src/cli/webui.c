@@ -73,6 +73,7 @@ const char *cpr_web_asset(const char *name, size_t *len);
 
 #define WEBUI_MAX_JOBS 8
 #define WEBUI_MAX_CONN 256
+#define WEBUI_RESERVE 16
 #define WEBUI_MAX_PER_IP 64
 #define WEBUI_IDLE_S 30
 
@@ -93,6 +94,7 @@ typedef struct conn {
 	struct timespec since;
 	bool waiting;        /* no complete request since `since` */
 	bool shortened;      /* its timeout was cut to evict it */
+	bool dropped;        /* shut down to make room: closing */
 } conn;
 
 typedef struct ui {
@@ -108,7 +110,7 @@ typedef struct ui {
 	fentry *flame[FL_N];
 	_Atomic int jobs;               /* running job threads */
 	conn *conns;                    /* polling thread only */
-	int nconns;
+	int nconns, ndropped;
 } ui;
 
 /* An answer, built by a handler (on the polling thread or a job). */
@@ -583,18 +585,37 @@ static conn *conn_of(struct MHD_Connection *c)
 	return ci ? ci->socket_context : NULL;
 }
 
-/* Idle or slow clients: when the server is three quarters full, every
- * connection that has waited more than 2 s without a complete request gets
- * a 1 s timeout, so a new client finds a slot.  Polling thread. */
+/* Idle or slow clients, on every new connection (polling thread).  When
+ * the server is three quarters full, every connection that has waited
+ * more than 2 s without a complete request gets a 1 s timeout; when it is
+ * full, the one that has waited longest is shut down at once (the daemon
+ * reads its end and closes it; WEBUI_RESERVE slots above the cap let the
+ * new one in meanwhile), so idle or slow clients can never keep a new one
+ * out. */
 static void evict_idle(ui *u)
 {
 	if (u->nconns < WEBUI_MAX_CONN - WEBUI_MAX_CONN / 4)
 		return;
-	for (conn *k = u->conns; k; k = k->next)
-		if (k->waiting && !k->shortened && since_s(&k->since) > 2) {
+	conn *oldest = NULL;
+	for (conn *k = u->conns; k; k = k->next) {
+		if (!k->waiting || k->dropped)
+			continue;
+		if (!oldest || k->since.tv_sec < oldest->since.tv_sec ||
+		    (k->since.tv_sec == oldest->since.tv_sec && k->since.tv_nsec < oldest->since.tv_nsec))
+			oldest = k;
+		if (!k->shortened && since_s(&k->since) > 2) {
 			MHD_set_connection_option(k->c, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
 			k->shortened = true;
 		}
+	}
+	if (u->nconns - u->ndropped >= WEBUI_MAX_CONN && oldest) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(oldest->c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci && shutdown(ci->connect_fd, SHUT_RDWR) == 0) {
+			oldest->dropped = true;
+			u->ndropped++;
+		}
+	}
 }
 
 /* libmicrohttpd's connection notifications (polling thread): the list of
@@ -616,7 +637,6 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 			u->conns->prev = k;
 		u->conns = k;
 		u->nconns++;
-		evict_idle(u);
 	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
 		conn *k = *socket_context;
 		if (!k)
@@ -628,6 +648,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		if (k->next)
 			k->next->prev = k->prev;
 		u->nconns--;
+		u->ndropped -= k->dropped;
 		free(k);
 		*socket_context = NULL;
 	}
@@ -765,21 +786,26 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
 /* ---- listening ------------------------------------------------------------------- */
 
-static enum MHD_Result accept_policy(void *cls, const struct sockaddr *a, socklen_t alen)
+static bool loopback_addr(const struct sockaddr *a)
 {
-	const ui *u = cls;
-	if (!u->loopback_only)
-		return MHD_YES;
 	if (a->sa_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127 ? MHD_YES : MHD_NO;
+		return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
 	if (a->sa_family == AF_INET6) {
 		const struct in6_addr *x = &((const struct sockaddr_in6 *)a)->sin6_addr;
-		if (IN6_IS_ADDR_LOOPBACK(x))
-			return MHD_YES;
-		if (IN6_IS_ADDR_V4MAPPED(x))
-			return x->s6_addr[12] == 127 ? MHD_YES : MHD_NO;
+		return IN6_IS_ADDR_LOOPBACK(x) || (IN6_IS_ADDR_V4MAPPED(x) && x->s6_addr[12] == 127);
 	}
-	return MHD_NO;
+	return false;
+}
+
+/* Every new client (polling thread): refused when the UI is loopback-only
+ * and it is not local; else room is made for it (evict_idle). */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *a, socklen_t alen)
+{
+	ui *u = cls;
+	if (u->loopback_only && !loopback_addr(a))
+		return MHD_NO;
+	evict_idle(u);
+	return MHD_YES;
 }
 
 /* Split HOST:PORT (HOST may be [v6]); dies on a bad value. */
@@ -948,7 +974,7 @@ int cli_webui(cli_opts *o)
 		MHD_USE_ERROR_LOG, 0, accept_policy, &u, handle, &u,
 		MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEBUI_IDLE_S,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEBUI_MAX_CONN,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)(WEBUI_MAX_CONN + WEBUI_RESERVE),
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)(u.loopback_only ? 0 : WEBUI_MAX_PER_IP),
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, &u,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, &u,
