@@ -41,6 +41,7 @@
 #include "http_int.h"
 #include "rt_int.h"
 #include "cprof.h"
+#include "cprof_host.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -63,8 +64,20 @@
 #include <unistd.h>
 
 #define RT_HTTP_MAX_JOBS 8
-#define RT_HTTP_MAX_BODY (1u << 20)
+#define RT_HTTP_MAX_BODY (1u << 20)    /* the symbol POST's addresses */
+#define RT_HTTP_MAX_OTHER_BODY 4096    /* any other request's (ignored) body */
 #define RT_HTTP_MAX_URI 4096
+/* Slow clients: a request's headers must arrive within RT_HTTP_HEAD_NS of
+ * the connection's start (or of the previous answer), its body within
+ * RT_HTTP_BODY_NS of the headers, at RT_HTTP_MIN_RATE bytes a second or
+ * more once RT_HTTP_GRACE_NS have passed; a connection that breaks a rule
+ * is shut down.  RT_HTTP_RESERVE slots above the connection limit let a
+ * new client in while the one evicted for it closes. */
+#define RT_HTTP_HEAD_NS  (10 * 1000000000LL)
+#define RT_HTTP_BODY_NS  (30 * 1000000000LL)
+#define RT_HTTP_GRACE_NS (2 * 1000000000LL)
+#define RT_HTTP_MIN_RATE 1024
+#define RT_HTTP_RESERVE 4
 
 typedef struct srv {
 	struct MHD_Daemon *d;
@@ -91,17 +104,22 @@ typedef struct srv {
 	int64_t accept_pause_ns;    /* server thread: out of fds, retry after */
 	/* connections (server thread only), for evicting slow ones */
 	struct conn *conns;
-	int nconns, max_conn;
+	int nconns, ndropped, max_conn;
+	bool loopback;              /* a TCP loopback address */
+	bool host_check;            /* loopback without a token: check Host */
 } srv;
 
 /* A connection as the server thread tracks it: since when it has been
- * waiting for a request's headers. */
+ * waiting for a request's headers, or receiving its body. */
 typedef struct conn {
 	struct conn *next, *prev;
 	struct MHD_Connection *c;
-	int64_t since_ns;
+	int fd;
+	int64_t since_ns;    /* waiting: since when; reading: headers complete */
+	uint64_t rx;         /* reading: body bytes received */
 	bool waiting;        /* no complete request headers since since_ns */
-	bool shortened;      /* its timeout was cut to evict it */
+	bool reading;        /* headers in, body not complete */
+	bool dropped;        /* shut down: closing */
 } conn;
 
 enum { Q_NEW, Q_HEADERS, Q_RUNNING, Q_DONE };
@@ -112,6 +130,7 @@ typedef struct req {
 	char *path, *query;          /* split from the raw URI (one allocation) */
 	char method[8];
 	rt_buf body;
+	size_t body_max;
 	bool too_big;
 	_Atomic int state;
 	int client_fd;
@@ -223,6 +242,9 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		if (!k)
 			return;
 		k->c = c;
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		k->fd = ci ? ci->connect_fd : -1;
 		k->since_ns = mono_ns();
 		k->waiting = true;
 		k->next = s->conns;
@@ -241,25 +263,50 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 		if (k->next)
 			k->next->prev = k->prev;
 		s->nconns--;
+		s->ndropped -= k->dropped;
 		free(k);
 		*socket_context = NULL;
 	}
 }
 
-/* Slow clients (slowloris): when the server is nearly full, a connection
- * that has spent more than 2 s without sending a request's headers gets a
- * one-second timeout, so slow or idle clients cannot hold every slot for
- * the whole idle timeout. */
-static void evict_slow(srv *s)
+/* Shut a connection down: libmicrohttpd reads its end and closes it (its
+ * descriptor stays open until then, so it is never reused meanwhile). */
+static void drop(srv *s, conn *k)
 {
-	if (s->nconns < s->max_conn - s->max_conn / 4)
-		return;
-	int64_t old = mono_ns() - 2000000000;
-	for (conn *k = s->conns; k; k = k->next)
-		if (k->waiting && !k->shortened && k->since_ns < old) {
-			MHD_set_connection_option(k->c, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
-			k->shortened = true;
+	if (k->fd >= 0 && shutdown(k->fd, SHUT_RDWR) == 0) {
+		k->dropped = true;
+		s->ndropped++;
+	}
+}
+
+/* Slow clients (slowloris, slow bodies), every round of the server loop
+ * and before each new connection: a connection whose headers or body
+ * break the time and rate rules is shut down; when the server is three
+ * quarters full, so is every connection that has spent 2 s on a request;
+ * and when it is full and `room` is asked, the connection that has spent
+ * longest on its request goes, so a new client always finds a slot.
+ * Connections whose request is being answered are never touched. */
+static void evict_slow(srv *s, bool room)
+{
+	int64_t now = mono_ns();
+	bool crowded = s->nconns - s->ndropped >= s->max_conn - s->max_conn / 4;
+	conn *oldest = NULL;
+	for (conn *k = s->conns; k; k = k->next) {
+		if (k->dropped || !(k->waiting || k->reading))
+			continue;
+		int64_t age = now - k->since_ns;
+		bool slow = k->waiting ? age > RT_HTTP_HEAD_NS
+			: age > RT_HTTP_BODY_NS ||
+			  (age > RT_HTTP_GRACE_NS && (double)k->rx * 1e9 / (double)age < RT_HTTP_MIN_RATE);
+		if (slow || (crowded && age > RT_HTTP_GRACE_NS)) {
+			drop(s, k);
+			continue;
 		}
+		if (!oldest || k->since_ns < oldest->since_ns)
+			oldest = k;
+	}
+	if (room && oldest && s->nconns - s->ndropped >= s->max_conn)
+		drop(s, oldest);
 }
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
@@ -297,6 +344,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (k) {   /* waiting for the next request (keep-alive) */
 		k->since_ns = mono_ns();
 		k->waiting = true;
+		k->reading = false;
 	}
 	req *q = *con_cls;
 	if (!q)
@@ -359,11 +407,15 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		return send_resp(c, &q->resp);
 	if (st == Q_RUNNING)
 		return MHD_YES;
+	conn *k = conn_of(c);
 	if (st == Q_NEW) {
 		atomic_store(&q->state, Q_HEADERS);
-		conn *k = conn_of(c);
-		if (k && !k->shortened)
+		if (k) {
 			k->waiting = false;
+			k->reading = true;
+			k->since_ns = mono_ns();
+			k->rx = 0;
+		}
 		atomic_fetch_add(&n_requests, 1);
 		snprintf(q->method, sizeof q->method, "%s", method);
 		const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
@@ -372,12 +424,26 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 			return send_error(c, q, 401, "Unauthorized", "WWW-Authenticate",
 					  "Bearer realm=\"cprof\"");
 		}
+		if (s->host_check &&
+		    !cprof_host_allowed(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"),
+					NULL, 0, (unsigned)s->port))
+			return send_error(c, q, 403, "Forbidden: the Host header does not name this "
+					  "server", NULL, NULL);
+		/* a declared body over its limit is refused before it is read */
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+		bool symbol = strcmp(method, "POST") == 0 && strcmp(q->path, "/debug/pprof/symbol") == 0;
+		unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+		if (len > (symbol ? RT_HTTP_MAX_BODY : RT_HTTP_MAX_OTHER_BODY))
+			return send_error(c, q, 413, "Request Entity Too Large", NULL, NULL);
+		q->body_max = symbol ? RT_HTTP_MAX_BODY : RT_HTTP_MAX_OTHER_BODY;
 		return MHD_YES;
 	}
 	if (*upload_size) {
+		if (k)
+			k->rx += *upload_size;
 		/* the body: kept for the symbol POST, bounded */
 		if (!q->too_big) {
-			if (q->body.n + *upload_size > RT_HTTP_MAX_BODY) {
+			if (q->body.n + *upload_size > q->body_max) {
 				q->too_big = true;
 				rt_buf_free(&q->body);
 			} else {
@@ -387,6 +453,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	if (k)
+		k->reading = false;   /* the request is in: being answered */
 	if (q->too_big || q->body.oom)
 		return send_error(c, q, 413, "Request Entity Too Large", NULL, NULL);
 	rt_http_parse(q->method, q->path, q->query, &s->lim, &q->route);
@@ -452,6 +520,7 @@ static void accept_all(srv *s)
 			memcpy(&ss, &lo, sizeof lo);
 			sl = sizeof lo;
 		}
+		evict_slow(s, true);
 		MHD_add_connection(s->d, fd, (struct sockaddr *)&ss, sl);   /* closes fd on failure */
 	}
 }
@@ -489,7 +558,7 @@ static void *server_main(void *arg)
 			/* EAGAIN: drained already */
 		}
 		MHD_run(s->d);
-		evict_slow(s);
+		evict_slow(s, false);
 	}
 	rt_self_leave();
 	uint64_t one = 1;
@@ -593,7 +662,8 @@ static int listen_tcp(srv *s, const char *listen_at, bool allow_remote)
 		return CPROF_ERR_INVAL;
 	}
 	int rc = 0;
-	if (!is_loopback(res->ai_addr) && !allow_remote) {
+	s->loopback = is_loopback(res->ai_addr);
+	if (!s->loopback && !allow_remote) {
 		rt_set_error("refusing to serve on %s: not a loopback address; set a token "
 			     "(CPROF_TOKEN) or declare the network trusted (CPROF_HTTP_TRUSTED=1)",
 			     listen_at);
@@ -705,6 +775,8 @@ static int start_locked(const cprof_http_options *o)
 		rc = listen_unix(s, listen_at + 5);
 	else
 		rc = listen_tcp(s, listen_at, token || (o && o->trusted_network));
+	/* DNS rebinding: a loopback server without a token checks Host */
+	s->host_check = rc == 0 && !token && s->port && s->loopback;
 	if (rc < 0) {
 		free_srv(s);
 		return rc;
@@ -739,7 +811,8 @@ static int start_locked(const cprof_http_options *o)
 	s->max_conn = max_conn;
 	struct MHD_OptionItem opts[12];
 	size_t no = 0;
-	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, max_conn, NULL };
+	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, max_conn + RT_HTTP_RESERVE,
+					      NULL };
 	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, 10, NULL };
 	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL };
 	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, s };
