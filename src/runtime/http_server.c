@@ -26,12 +26,20 @@
  * Safety.  A non-loopback address is refused unless a bearer token is set
  * (checked in constant time on every request; 401 otherwise) or the network
  * is declared trusted; "unix:/path" listens on a Unix socket (mode 0600).
- * TLS (GnuTLS through MHD) from PEM files.  Limits: MHD's connection limit
- * (max_connections), an idle timeout per connection (10 s), bounded
- * request headers (MHD's per-connection memory, 32 KiB) and bodies (1 MiB,
- * 413), seconds= at most max_seconds (400), one CPU profile at a time
- * (500, as Go), and a token bucket on expensive requests (429 with
- * Retry-After).  Sockets and fds are close-on-exec (SOCK_CLOEXEC, MHD's
+ * On loopback without a token, the Host header must name this server (an
+ * IP literal or localhost, cprof_host.h; else 403): a page of another site
+ * cannot reach it through DNS rebinding.  TLS (GnuTLS through MHD) from
+ * PEM files.  Limits: max_connections (plus RT_HTTP_RESERVE slots in
+ * MHD's limit), an idle timeout per connection (10 s), bounded request
+ * headers (MHD's per-connection memory, 32 KiB) and bodies (1 MiB for the
+ * symbol POST, 4 KiB elsewhere; a larger Content-Length is 413 before the
+ * body is read), the time and rate rules of evict_slow (headers within
+ * 10 s, the body within 30 s at 1 KiB/s; when crowded, nobody 2 s into a
+ * request; when full, the longest goes for each new client), seconds= at
+ * most max_seconds (300), one CPU profile at a time (500, as Go), and a
+ * token bucket on expensive requests (429 with Retry-After).  The server
+ * thread evicts by shutdown(2): MHD reads the end and closes the
+ * connection itself, so its descriptor is never closed under it.  Sockets and fds are close-on-exec (SOCK_CLOEXEC, MHD's
  * own are too); MHD sends with MSG_NOSIGNAL.
  *
  * fork: the child has no server thread; a pthread_atfork handler forgets
