@@ -735,8 +735,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	req *rq = *state;
 	if (!rq) {   /* the request's headers are in */
 		conn *k = conn_of(c);
-		if (k && !k->shortened)
+		if (k) {   /* busy now: never evicted while answered */
 			k->waiting = false;
+			if (k->shortened)
+				MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
+							  (unsigned)WEBUI_IDLE_S);
+			k->shortened = false;
+		}
 		rq = calloc(1, sizeof *rq);
 		if (!rq)
 			return MHD_NO;

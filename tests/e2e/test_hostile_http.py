@@ -223,26 +223,28 @@ def test_endpoint_cpu_profiles_from_a_profiler_and_a_person(progs):  # noqa: F81
     assert rc == 0, err
 
 
-def slow_body_attack(host, port, stop, n):
-    """n connections each sending a symbol POST of 1,000,000 bytes, one byte
-    every 1.5 s, reconnecting when dropped; until stop is set (bounded)."""
+def slow_attack(host, port, stop, n, body, every):
+    """n connections each sending a request one byte every `every` seconds
+    (body: a symbol POST of 1,000,000 bytes after whole headers; else the
+    headers themselves, never finished), reconnecting when dropped; until
+    stop is set (bounded)."""
     head = (b"POST /debug/pprof/symbol HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            b"Content-Length: 1000000\r\n\r\n")
+            b"Content-Length: 1000000\r\n\r\n") if body else b"GET /debug/pprof/heap HTTP/1.1\r\n"
     socks = [None] * n
     dropped = 0
-    for _ in range(200):   # 200 rounds of 1.5 s at most
+    for _ in range(int(300 / every)):   # 300 s at most
         for i in range(n):
             try:
                 if socks[i] is None:
                     socks[i] = socket.create_connection((host, port), timeout=5)
                     socks[i].sendall(head)
-                socks[i].sendall(b"0")
+                socks[i].sendall(b"0" if body else b"X")
             except OSError:
                 dropped += 1
                 if socks[i] is not None:
                     socks[i].close()
                 socks[i] = None
-        if stop.wait(1.5):
+        if stop.wait(every):
             break
     for k in socks:
         if k is not None:
@@ -250,13 +252,17 @@ def slow_body_attack(host, port, stop, n):
     return dropped
 
 
-def test_endpoint_slow_bodies_do_not_lock_out_good_requests(progs):  # noqa: F811
+@pytest.mark.parametrize("body, every", [(True, 1.5), (False, 0.5)], ids=["body", "headers"])
+def test_endpoint_slow_requests_do_not_lock_out_good_ones(progs, body, every):  # noqa: F811
+    """32 slow clients on the 32 slots (a body at a byte every 1.5 s, or
+    headers at a byte every 0.5 s: faster than any idle timeout): 20 good
+    requests made meanwhile are all served."""
     prog = Program(progs["worker"])
     try:
         host, port = prog.addr.rsplit(":", 1)
         stop = threading.Event()
         with ThreadPoolExecutor(1) as ex:
-            attack = ex.submit(slow_body_attack, host, int(port), stop, 32)
+            attack = ex.submit(slow_attack, host, int(port), stop, 32, body, every)
             time.sleep(3)   # every slot taken, or tried
             ok = 0
             for _ in range(20):
