@@ -48,6 +48,7 @@
  */
 #include "webui.h"
 #include "webui_params.h"
+#include "cprof_connset.h"
 #include "cprof_host.h"
 #include "cprof_webdata.h"
 
@@ -87,16 +88,6 @@ typedef struct fentry {
 	int refs;
 } fentry;
 
-/* A connection as the polling thread tracks it (that thread only). */
-typedef struct conn {
-	struct conn *next, *prev;
-	struct MHD_Connection *c;
-	struct timespec since;
-	bool waiting;        /* no complete request since `since` */
-	bool shortened;      /* its timeout was cut to evict it */
-	bool dropped;        /* shut down to make room: closing */
-} conn;
-
 typedef struct ui {
 	cli_opts *o;
 	cprof_profile *p;               /* the sources, minus/with the base, as the CLI */
@@ -109,8 +100,7 @@ typedef struct ui {
 	pthread_mutex_t mu;             /* the flame caches */
 	fentry *flame[FL_N];
 	_Atomic int jobs;               /* running job threads */
-	conn *conns;                    /* polling thread only */
-	int nconns, ndropped;
+	cprof_connset conns;            /* polling thread only */
 } ui;
 
 /* An answer, built by a handler (on the polling thread or a job). */
@@ -571,14 +561,7 @@ static const struct { const char *path; route rt; } data_routes[] = {
 	{ "export/flame.svg", R_EXPORT_SVG }, { "export/flame.html", R_EXPORT_HTML },
 };
 
-static double since_s(const struct timespec *t)
-{
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
-}
-
-static conn *conn_of(struct MHD_Connection *c)
+static cprof_conn *conn_of(struct MHD_Connection *c)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -594,62 +577,36 @@ static conn *conn_of(struct MHD_Connection *c)
  * out. */
 static void evict_idle(ui *u)
 {
-	if (u->nconns < WEBUI_MAX_CONN - WEBUI_MAX_CONN / 4)
+	if (cprof_connset_live(&u->conns) < WEBUI_MAX_CONN - WEBUI_MAX_CONN / 4)
 		return;
-	conn *oldest = NULL;
-	for (conn *k = u->conns; k; k = k->next) {
+	int64_t now = cprof_mono_ns();
+	cprof_conn *oldest = NULL;
+	for (cprof_conn *k = u->conns.head; k; k = k->next) {
 		if (!k->waiting || k->dropped)
 			continue;
-		if (!oldest || k->since.tv_sec < oldest->since.tv_sec ||
-		    (k->since.tv_sec == oldest->since.tv_sec && k->since.tv_nsec < oldest->since.tv_nsec))
+		if (!oldest || k->since_ns < oldest->since_ns)
 			oldest = k;
-		if (!k->shortened && since_s(&k->since) > 2) {
-			MHD_set_connection_option(k->c, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
+		if (!k->shortened && now - k->since_ns > 2000000000) {
+			MHD_set_connection_option(k->handle, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
 			k->shortened = true;
 		}
 	}
-	if (u->nconns - u->ndropped >= WEBUI_MAX_CONN && oldest) {
-		const union MHD_ConnectionInfo *ci =
-			MHD_get_connection_info(oldest->c, MHD_CONNECTION_INFO_CONNECTION_FD);
-		if (ci && shutdown(ci->connect_fd, SHUT_RDWR) == 0) {
-			oldest->dropped = true;
-			u->ndropped++;
-		}
-	}
+	if (oldest && cprof_connset_live(&u->conns) >= WEBUI_MAX_CONN)
+		cprof_conn_drop(&u->conns, oldest);
 }
 
-/* libmicrohttpd's connection notifications (polling thread): the list of
+/* libmicrohttpd's connection notifications (polling thread): the set of
  * connections evict_idle walks. */
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
 			  enum MHD_ConnectionNotificationCode toe)
 {
 	ui *u = cls;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		conn *k = calloc(1, sizeof *k);
-		*socket_context = k;
-		if (!k)
-			return;
-		k->c = c;
-		clock_gettime(CLOCK_MONOTONIC, &k->since);
-		k->waiting = true;
-		k->next = u->conns;
-		if (u->conns)
-			u->conns->prev = k;
-		u->conns = k;
-		u->nconns++;
-	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-		conn *k = *socket_context;
-		if (!k)
-			return;
-		if (k->prev)
-			k->prev->next = k->next;
-		else
-			u->conns = k->next;
-		if (k->next)
-			k->next->prev = k->prev;
-		u->nconns--;
-		u->ndropped -= k->dropped;
-		free(k);
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		*socket_context = cprof_connset_add(&u->conns, c, ci ? ci->connect_fd : -1);
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+		cprof_connset_remove(&u->conns, *socket_context);
 		*socket_context = NULL;
 	}
 }
@@ -657,11 +614,9 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	conn *k = conn_of(c);
-	if (k) {   /* waiting for the next request (keep-alive) */
-		clock_gettime(CLOCK_MONOTONIC, &k->since);
-		k->waiting = true;
-	}
+	cprof_conn *k = conn_of(c);
+	if (k)   /* waiting for the next request (keep-alive) */
+		cprof_conn_idle(k);
 	req *rq = *con_cls;
 	if (!rq)
 		return;
@@ -734,7 +689,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	ui *u = cls;
 	req *rq = *state;
 	if (!rq) {   /* the request's headers are in */
-		conn *k = conn_of(c);
+		cprof_conn *k = conn_of(c);
 		if (k) {   /* busy now: never evicted while answered */
 			k->waiting = false;
 			if (k->shortened)

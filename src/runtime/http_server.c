@@ -49,6 +49,7 @@
 #include "http_int.h"
 #include "rt_int.h"
 #include "cprof.h"
+#include "cprof_connset.h"
 #include "cprof_host.h"
 
 #include <arpa/inet.h>
@@ -111,24 +112,11 @@ typedef struct srv {
 	int done_fd;
 	int64_t accept_pause_ns;    /* server thread: out of fds, retry after */
 	/* connections (server thread only), for evicting slow ones */
-	struct conn *conns;
-	int nconns, ndropped, max_conn;
+	cprof_connset conns;
+	int max_conn;
 	bool loopback;              /* a TCP loopback address */
 	bool host_check;            /* loopback without a token: check Host */
 } srv;
-
-/* A connection as the server thread tracks it: since when it has been
- * waiting for a request's headers, or receiving its body. */
-typedef struct conn {
-	struct conn *next, *prev;
-	struct MHD_Connection *c;
-	int fd;
-	int64_t since_ns;    /* waiting: since when; reading: headers complete */
-	uint64_t rx;         /* reading: body bytes received */
-	bool waiting;        /* no complete request headers since since_ns */
-	bool reading;        /* headers in, body not complete */
-	bool dropped;        /* shut down: closing */
-} conn;
 
 enum { Q_NEW, Q_HEADERS, Q_RUNNING, Q_DONE };
 
@@ -157,13 +145,6 @@ void rt_http_get_counters(rt_http_counters *c)
 	c->rejected_auth = atomic_load(&n_auth);
 	c->rejected_rate = atomic_load(&n_rate);
 	c->rejected_busy = atomic_load(&n_busy);
-}
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* ---- threads of the endpoint ---------------------------------------------------- */
@@ -233,7 +214,7 @@ static enum MHD_Result send_error(struct MHD_Connection *c, req *q, int status, 
 
 /* ---- requests ----------------------------------------------------------------------- */
 
-static conn *conn_of(struct MHD_Connection *c)
+static cprof_conn *conn_of(struct MHD_Connection *c)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -245,45 +226,12 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 {
 	srv *s = cls;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		conn *k = calloc(1, sizeof *k);
-		*socket_context = k;
-		if (!k)
-			return;
-		k->c = c;
 		const union MHD_ConnectionInfo *ci =
 			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-		k->fd = ci ? ci->connect_fd : -1;
-		k->since_ns = mono_ns();
-		k->waiting = true;
-		k->next = s->conns;
-		if (s->conns)
-			s->conns->prev = k;
-		s->conns = k;
-		s->nconns++;
-	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-		conn *k = *socket_context;
-		if (!k)
-			return;
-		if (k->prev)
-			k->prev->next = k->next;
-		else
-			s->conns = k->next;
-		if (k->next)
-			k->next->prev = k->prev;
-		s->nconns--;
-		s->ndropped -= k->dropped;
-		free(k);
+		*socket_context = cprof_connset_add(&s->conns, c, ci ? ci->connect_fd : -1);
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+		cprof_connset_remove(&s->conns, *socket_context);
 		*socket_context = NULL;
-	}
-}
-
-/* Shut a connection down: libmicrohttpd reads its end and closes it (its
- * descriptor stays open until then, so it is never reused meanwhile). */
-static void drop(srv *s, conn *k)
-{
-	if (k->fd >= 0 && shutdown(k->fd, SHUT_RDWR) == 0) {
-		k->dropped = true;
-		s->ndropped++;
 	}
 }
 
@@ -296,10 +244,10 @@ static void drop(srv *s, conn *k)
  * Connections whose request is being answered are never touched. */
 static void evict_slow(srv *s, bool room)
 {
-	int64_t now = mono_ns();
-	bool crowded = s->nconns - s->ndropped >= s->max_conn - s->max_conn / 4;
-	conn *oldest = NULL;
-	for (conn *k = s->conns; k; k = k->next) {
+	int64_t now = cprof_mono_ns();
+	bool crowded = cprof_connset_live(&s->conns) >= s->max_conn - s->max_conn / 4;
+	cprof_conn *oldest = NULL;
+	for (cprof_conn *k = s->conns.head; k; k = k->next) {
 		if (k->dropped || !(k->waiting || k->reading))
 			continue;
 		int64_t age = now - k->since_ns;
@@ -307,14 +255,14 @@ static void evict_slow(srv *s, bool room)
 			: age > RT_HTTP_BODY_NS ||
 			  (age > RT_HTTP_GRACE_NS && (double)k->rx * 1e9 / (double)age < RT_HTTP_MIN_RATE);
 		if (slow || (crowded && age > RT_HTTP_GRACE_NS)) {
-			drop(s, k);
+			cprof_conn_drop(&s->conns, k);
 			continue;
 		}
 		if (!oldest || k->since_ns < oldest->since_ns)
 			oldest = k;
 	}
-	if (room && oldest && s->nconns - s->ndropped >= s->max_conn)
-		drop(s, oldest);
+	if (room && oldest && cprof_connset_live(&s->conns) >= s->max_conn)
+		cprof_conn_drop(&s->conns, oldest);
 }
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
@@ -348,12 +296,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	(void)cls; (void)toe;
-	conn *k = conn_of(c);
-	if (k) {   /* waiting for the next request (keep-alive) */
-		k->since_ns = mono_ns();
-		k->waiting = true;
-		k->reading = false;
-	}
+	cprof_conn *k = conn_of(c);
+	if (k)   /* waiting for the next request (keep-alive) */
+		cprof_conn_idle(k);
 	req *q = *con_cls;
 	if (!q)
 		return;
@@ -368,7 +313,7 @@ static bool take_token(srv *s)
 {
 	if (s->per_ns <= 0)
 		return true;   /* unlimited */
-	int64_t now = mono_ns();
+	int64_t now = cprof_mono_ns();
 	s->tokens += (double)(now - s->last_ns) * s->per_ns;
 	if (s->tokens > s->burst)
 		s->tokens = s->burst;
@@ -415,13 +360,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		return send_resp(c, &q->resp);
 	if (st == Q_RUNNING)
 		return MHD_YES;
-	conn *k = conn_of(c);
+	cprof_conn *k = conn_of(c);
 	if (st == Q_NEW) {
 		atomic_store(&q->state, Q_HEADERS);
 		if (k) {
 			k->waiting = false;
 			k->reading = true;
-			k->since_ns = mono_ns();
+			k->since_ns = cprof_mono_ns();
 			k->rx = 0;
 		}
 		atomic_fetch_add(&n_requests, 1);
@@ -518,7 +463,7 @@ static void accept_all(srv *s)
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == ENOBUFS)
-				s->accept_pause_ns = mono_ns() + 100000000;   /* no busy loop */
+				s->accept_pause_ns = cprof_mono_ns() + 100000000;   /* no busy loop */
 			return;
 		}
 		if (sl == 0 || ss.ss_family == AF_UNIX) {
@@ -549,7 +494,7 @@ static void *server_main(void *arg)
 		int ms = 1000;
 		if (MHD_get_timeout(s->d, &to) == MHD_YES && to < 1000)
 			ms = (int)to;
-		if (s->accept_pause_ns && mono_ns() < s->accept_pause_ns) {
+		if (s->accept_pause_ns && cprof_mono_ns() < s->accept_pause_ns) {
 			pf[1].fd = -1;   /* ignored by poll */
 			if (ms > 100)
 				ms = 100;
@@ -770,7 +715,7 @@ static int start_locked(const cprof_http_options *o)
 		s->burst = rate < 20 ? rate : 20;
 		s->tokens = s->burst;
 		s->per_ns = rate / 60e9;
-		s->last_ns = mono_ns();
+		s->last_ns = cprof_mono_ns();
 	}
 	int max_conn = o && o->max_connections > 0 ? o->max_connections : 32;
 	const char *token = o && o->token && *o->token ? o->token : NULL;
