@@ -21,14 +21,16 @@
  * Threads.  libmicrohttpd runs one internal polling thread (epoll) that
  * reads requests and answers the cheap ones (pages, assets, meta, errors).
  * A request for data (a report, a flame graph, a download) suspends its
- * connection and runs on a job thread of its own, at most WEBUI_MAX_JOBS
- * at once (more: 503 with Retry-After); the job answers into the request,
- * then resumes the connection, and the polling thread sends the answer.
- * So a slow report (a costly regexp, a large graph through dot) never
- * holds the others up.  What jobs share: the loaded profiles (immutable
- * after start: every report runs on its own copy) and the flame caches
- * (one entry per side, reference-counted, under ui.mu: a job keeps the
- * tree it got even when another replaces the entry).  The query of a
+ * connection and runs on a job thread, at most WEBUI_MAX_JOBS at once
+ * (more wait in a queue the job threads drain, up to WEBUI_MAX_QUEUE;
+ * beyond, 503 with Retry-After); the job answers into the request, then
+ * resumes the connection, and the polling thread sends the answer.
+ * So a slow report (a costly regexp, a large graph through dot) holds up
+ * no other request, unless WEBUI_MAX_JOBS slow ones run at once.  What
+ * jobs share: the loaded profiles (immutable after start: every report
+ * runs on its own copy), the flame caches (one entry per side,
+ * reference-counted: a job keeps the tree it got even when another
+ * replaces the entry) and the queue, both under ui.mu.  The query of a
  * request is copied (webui_query) before its job starts.  The main thread
  * blocks SIGINT/SIGTERM before the daemon starts (its threads inherit the
  * mask) and waits for them with sigwait.
@@ -73,6 +75,7 @@
 const char *cpr_web_asset(const char *name, size_t *len);
 
 #define WEBUI_MAX_JOBS 8
+#define WEBUI_MAX_QUEUE 64
 #define WEBUI_MAX_CONN 256
 #define WEBUI_RESERVE 16
 #define WEBUI_MAX_PER_IP 64
@@ -97,9 +100,12 @@ typedef struct ui {
 	const char *names[3];           /* the UI's host names, for the Host check */
 	size_t nnames;
 	char hostname[256], canon[256];
-	pthread_mutex_t mu;             /* the flame caches */
+	pthread_mutex_t mu;             /* the flame caches, the jobs and their queue */
 	fentry *flame[FL_N];
-	_Atomic int jobs;               /* running job threads */
+	int jobs;                       /* under mu: job threads serving the queue */
+	struct req *qhead, *qtail;      /* under mu: data requests waiting for a job */
+	int nqueued;
+	_Atomic int threads;            /* job threads alive */
 	cprof_connset conns;            /* polling thread only */
 } ui;
 
@@ -129,6 +135,7 @@ typedef struct req {
 	struct MHD_Connection *c;
 	_Atomic int state;
 	route rt;
+	struct req *qnext;           /* in ui's queue */
 	webui_query q;
 	wresp resp;
 } req;
@@ -626,15 +633,31 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* A job thread: answers rq, then the requests queued meanwhile, one after
+ * the other, and ends when the queue is empty. */
 static void *job_main(void *arg)
 {
 	req *rq = arg;
 	ui *u = rq->u;
-	struct MHD_Connection *c = rq->c;
-	answer(rq);
-	atomic_store(&rq->state, Q_DONE);
-	atomic_fetch_sub(&u->jobs, 1);
-	MHD_resume_connection(c);   /* last: rq may be freed from here on */
+	while (rq) {
+		struct MHD_Connection *c = rq->c;
+		answer(rq);
+		atomic_store(&rq->state, Q_DONE);
+		pthread_mutex_lock(&u->mu);
+		req *next = u->qhead;
+		if (next) {
+			u->qhead = next->qnext;
+			if (!u->qhead)
+				u->qtail = NULL;
+			u->nqueued--;
+		} else {
+			u->jobs--;
+		}
+		pthread_mutex_unlock(&u->mu);
+		MHD_resume_connection(c);   /* rq may be freed from here on */
+		rq = next;
+	}
+	atomic_fetch_sub(&u->threads, 1);   /* last: the daemon may stop from here on */
 	return NULL;
 }
 
@@ -645,7 +668,8 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
 }
 
 /* Run rq's data request on a job thread (the connection suspended until
- * it is done), or answer 503 when WEBUI_MAX_JOBS already run. */
+ * it is done): a new one while fewer than WEBUI_MAX_JOBS run, else after
+ * the requests queued before it; 503 when WEBUI_MAX_QUEUE wait already. */
 static enum MHD_Result start_job(struct MHD_Connection *c, ui *u, req *rq)
 {
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, &rq->q);
@@ -653,8 +677,29 @@ static enum MHD_Result start_job(struct MHD_Connection *c, ui *u, req *rq)
 		return send_text(c, MHD_HTTP_BAD_REQUEST, "a URL parameter is too long");
 	if (rq->q.oom)
 		return MHD_NO;
-	if (atomic_fetch_add(&u->jobs, 1) >= WEBUI_MAX_JOBS) {
-		atomic_fetch_sub(&u->jobs, 1);
+	/* a job thread of its own, or the queue of the running ones, or 503;
+	 * suspended before a job can see it (lock order: mu, then the daemon's) */
+	pthread_mutex_lock(&u->mu);
+	int how = u->jobs < WEBUI_MAX_JOBS ? 1 : u->nqueued < WEBUI_MAX_QUEUE ? 2 : 0;
+	if (how) {
+		atomic_store(&rq->state, Q_RUNNING);
+		MHD_suspend_connection(c);
+	}
+	if (how == 1) {
+		u->jobs++;
+		atomic_fetch_add(&u->threads, 1);
+	} else if (how == 2) {
+		if (u->qtail)
+			u->qtail->qnext = rq;
+		else
+			u->qhead = rq;
+		u->qtail = rq;
+		u->nqueued++;
+	}
+	pthread_mutex_unlock(&u->mu);
+	if (how == 2)
+		return MHD_YES;
+	if (how == 0) {
 		struct MHD_Response *r = MHD_create_response_from_buffer(
 			strlen("busy: too many reports at once\n"),
 			(void *)"busy: too many reports at once\n", MHD_RESPMEM_PERSISTENT);
@@ -666,20 +711,14 @@ static enum MHD_Result start_job(struct MHD_Connection *c, ui *u, req *rq)
 		MHD_destroy_response(r);
 		return res;
 	}
-	atomic_store(&rq->state, Q_RUNNING);
-	MHD_suspend_connection(c);
 	pthread_attr_t at;
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	pthread_t th;
 	int rc = pthread_create(&th, &at, job_main, rq);
 	pthread_attr_destroy(&at);
-	if (rc != 0) {
-		atomic_fetch_sub(&u->jobs, 1);
-		resp_err(&rq->resp, MHD_HTTP_SERVICE_UNAVAILABLE, "cannot start a thread");
-		atomic_store(&rq->state, Q_DONE);
-		MHD_resume_connection(c);
-	}
+	if (rc != 0)
+		job_main(rq);   /* no thread to be had: here, slowly, but answered */
 	return MHD_YES;
 }
 
@@ -952,9 +991,9 @@ int cli_webui(cli_opts *o)
 	sigwait(&set, &sig);
 	/* running jobs hold suspended connections, which the daemon cannot
 	 * stop with: give them a moment, else leave without cleaning up */
-	for (int i = 0; i < 40 && atomic_load(&u.jobs) > 0; i++)
+	for (int i = 0; i < 40 && atomic_load(&u.threads) > 0; i++)
 		nanosleep(&(struct timespec){ .tv_nsec = 50000000 }, NULL);
-	if (atomic_load(&u.jobs) > 0) {
+	if (atomic_load(&u.threads) > 0) {
 		fflush(NULL);
 		_exit(0);
 	}

@@ -108,6 +108,25 @@ def test_webui_fast_request_while_a_slow_one_runs(webui, tmp_path):
     assert slow["r"][0] == 200 and b"<svg" in slow["r"][1]
 
 
+def test_webui_queues_requests_beyond_its_jobs(webui, tmp_path):
+    """12 graphs at once while `dot` is held: 8 run, the others wait in the
+    queue; once released, all 12 are answered."""
+    release = tmp_path / "release"
+    dot = tmp_path / "slowdot"
+    dot.write_text(f"#!/bin/sh\ni=0\n"
+                   f"while [ ! -e {release} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\n"
+                   'exec dot "$@"\n')
+    dot.chmod(0o755)
+    s = webui(CPU, env={"CPROF_DOT": str(dot)})
+    with ThreadPoolExecutor(12) as ex:
+        futs = [ex.submit(s.get, f"/ui/data/graph?nf=0.0{i % 9 + 1}", 120) for i in range(12)]
+        time.sleep(2)
+        release.write_text("")
+        got = [f.result() for f in futs]
+    assert [st for st, _ in got] == [200] * 12
+    assert all(b"<svg" in body for _, body in got)
+
+
 def test_webui_parallel_requests_match_serial_ones(webui):
     """Flame trees of different filters built at once over the shared cache
     answer exactly as the same requests one at a time."""
