@@ -77,17 +77,24 @@ def webui():
         s.stop()
 
 
-def test_webui_fast_request_while_a_slow_one_runs(webui, tmp_path):
-    """The graph's `dot` (CPROF_DOT) waits until the test releases it: the
-    top report must be answered meanwhile (one request at a time, it waited
-    for the graph)."""
+def held_dot(tmp_path):
+    """A `dot` for CPROF_DOT that touches tmp_path/started, then waits (60 s
+    at most) until tmp_path/release exists: (its path, started, release)."""
     started, release = tmp_path / "started", tmp_path / "release"
     dot = tmp_path / "slowdot"
     dot.write_text(f"#!/bin/sh\ntouch {started}\ni=0\n"
                    f"while [ ! -e {release} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\n"
                    'exec dot "$@"\n')
     dot.chmod(0o755)
-    s = webui(CPU, env={"CPROF_DOT": str(dot)})
+    return str(dot), started, release
+
+
+def test_webui_fast_request_while_a_slow_one_runs(webui, tmp_path):
+    """The graph's `dot` (CPROF_DOT) waits until the test releases it: the
+    top report must be answered meanwhile (one request at a time, it waited
+    for the graph)."""
+    dot, started, release = held_dot(tmp_path)
+    s = webui(CPU, env={"CPROF_DOT": dot})
     slow = {}
     th = threading.Thread(target=lambda: slow.update(r=s.get("/ui/data/graph", timeout=120)))
     th.start()
@@ -111,13 +118,8 @@ def test_webui_fast_request_while_a_slow_one_runs(webui, tmp_path):
 def test_webui_queues_requests_beyond_its_jobs(webui, tmp_path):
     """12 graphs at once while `dot` is held: 8 run, the others wait in the
     queue; once released, all 12 are answered."""
-    release = tmp_path / "release"
-    dot = tmp_path / "slowdot"
-    dot.write_text(f"#!/bin/sh\ni=0\n"
-                   f"while [ ! -e {release} ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\n"
-                   'exec dot "$@"\n')
-    dot.chmod(0o755)
-    s = webui(CPU, env={"CPROF_DOT": str(dot)})
+    dot, _, release = held_dot(tmp_path)
+    s = webui(CPU, env={"CPROF_DOT": dot})
     with ThreadPoolExecutor(12) as ex:
         futs = [ex.submit(s.get, f"/ui/data/graph?nf=0.0{i % 9 + 1}", 120) for i in range(12)]
         time.sleep(2)
