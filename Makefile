@@ -173,6 +173,8 @@ build/fuzz/fuzz_shell: src/cli/shell.c src/cli/cli.h
 build/fuzz/fuzz_unwind_tables: src/runtime/unwind_tables.c src/runtime/ehframe.c src/runtime/ehframe.h src/runtime/rt_int.h
 # issue 7: fuzz_http compiles the HTTP endpoint's request parser in
 build/fuzz/fuzz_http: src/runtime/http_parse.c src/runtime/http_int.h src/runtime/rt_int.h
+# fuzz_webui_params compiles the web UI's URL parameters in (src/cli/webui_params.c)
+build/fuzz/fuzz_webui_params: src/cli/webui_params.c src/cli/webui_params.h
 
 FUZZ_RUNS    ?= 3000
 FUZZ_SECONDS ?= 120

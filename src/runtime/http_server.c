@@ -26,12 +26,20 @@
  * Safety.  A non-loopback address is refused unless a bearer token is set
  * (checked in constant time on every request; 401 otherwise) or the network
  * is declared trusted; "unix:/path" listens on a Unix socket (mode 0600).
- * TLS (GnuTLS through MHD) from PEM files.  Limits: MHD's connection limit
- * (max_connections), an idle timeout per connection (10 s), bounded
- * request headers (MHD's per-connection memory, 32 KiB) and bodies (1 MiB,
- * 413), seconds= at most max_seconds (400), one CPU profile at a time
- * (500, as Go), and a token bucket on expensive requests (429 with
- * Retry-After).  Sockets and fds are close-on-exec (SOCK_CLOEXEC, MHD's
+ * On loopback without a token, the Host header must name this server (an
+ * IP literal or localhost, cprof_host.h; else 403): a page of another site
+ * cannot reach it through DNS rebinding.  TLS (GnuTLS through MHD) from
+ * PEM files.  Limits: max_connections (plus RT_HTTP_RESERVE slots in
+ * MHD's limit), an idle timeout per connection (10 s), bounded request
+ * headers (MHD's per-connection memory, 32 KiB) and bodies (1 MiB for the
+ * symbol POST, 4 KiB elsewhere; a larger Content-Length is 413 before the
+ * body is read), the time and rate rules of evict_slow (headers within
+ * 10 s, the body within 30 s at 1 KiB/s; when crowded, nobody 2 s into a
+ * request; when full, the longest goes for each new client), seconds= at
+ * most max_seconds (300), one CPU profile at a time (500, as Go), and a
+ * token bucket on expensive requests (429 with Retry-After).  The server
+ * thread evicts by shutdown(2): MHD reads the end and closes the
+ * connection itself, so its descriptor is never closed under it.  Sockets and fds are close-on-exec (SOCK_CLOEXEC, MHD's
  * own are too); MHD sends with MSG_NOSIGNAL.
  *
  * fork: the child has no server thread; a pthread_atfork handler forgets
@@ -41,6 +49,8 @@
 #include "http_int.h"
 #include "rt_int.h"
 #include "cprof.h"
+#include "cprof_connset.h"
+#include "cprof_host.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -63,8 +73,20 @@
 #include <unistd.h>
 
 #define RT_HTTP_MAX_JOBS 8
-#define RT_HTTP_MAX_BODY (1u << 20)
+#define RT_HTTP_MAX_BODY (1u << 20)    /* the symbol POST's addresses */
+#define RT_HTTP_MAX_OTHER_BODY 4096    /* any other request's (ignored) body */
 #define RT_HTTP_MAX_URI 4096
+/* Slow clients: a request's headers must arrive within RT_HTTP_HEAD_NS of
+ * the connection's start (or of the previous answer), its body within
+ * RT_HTTP_BODY_NS of the headers, at RT_HTTP_MIN_RATE bytes a second or
+ * more once RT_HTTP_GRACE_NS have passed; a connection that breaks a rule
+ * is shut down.  RT_HTTP_RESERVE slots above the connection limit let a
+ * new client in while the one evicted for it closes. */
+#define RT_HTTP_HEAD_NS  (10 * 1000000000LL)
+#define RT_HTTP_BODY_NS  (30 * 1000000000LL)
+#define RT_HTTP_GRACE_NS (2 * 1000000000LL)
+#define RT_HTTP_MIN_RATE 1024
+#define RT_HTTP_RESERVE 4
 
 typedef struct srv {
 	struct MHD_Daemon *d;
@@ -90,19 +112,11 @@ typedef struct srv {
 	int done_fd;
 	int64_t accept_pause_ns;    /* server thread: out of fds, retry after */
 	/* connections (server thread only), for evicting slow ones */
-	struct conn *conns;
-	int nconns, max_conn;
+	cprof_connset conns;
+	int max_conn;
+	bool loopback;              /* a TCP loopback address */
+	bool host_check;            /* loopback without a token: check Host */
 } srv;
-
-/* A connection as the server thread tracks it: since when it has been
- * waiting for a request's headers. */
-typedef struct conn {
-	struct conn *next, *prev;
-	struct MHD_Connection *c;
-	int64_t since_ns;
-	bool waiting;        /* no complete request headers since since_ns */
-	bool shortened;      /* its timeout was cut to evict it */
-} conn;
 
 enum { Q_NEW, Q_HEADERS, Q_RUNNING, Q_DONE };
 
@@ -112,6 +126,7 @@ typedef struct req {
 	char *path, *query;          /* split from the raw URI (one allocation) */
 	char method[8];
 	rt_buf body;
+	size_t body_max;
 	bool too_big;
 	_Atomic int state;
 	int client_fd;
@@ -130,13 +145,6 @@ void rt_http_get_counters(rt_http_counters *c)
 	c->rejected_auth = atomic_load(&n_auth);
 	c->rejected_rate = atomic_load(&n_rate);
 	c->rejected_busy = atomic_load(&n_busy);
-}
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* ---- threads of the endpoint ---------------------------------------------------- */
@@ -206,7 +214,7 @@ static enum MHD_Result send_error(struct MHD_Connection *c, req *q, int status, 
 
 /* ---- requests ----------------------------------------------------------------------- */
 
-static conn *conn_of(struct MHD_Connection *c)
+static cprof_conn *conn_of(struct MHD_Connection *c)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -218,48 +226,43 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 {
 	srv *s = cls;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		conn *k = calloc(1, sizeof *k);
-		*socket_context = k;
-		if (!k)
-			return;
-		k->c = c;
-		k->since_ns = mono_ns();
-		k->waiting = true;
-		k->next = s->conns;
-		if (s->conns)
-			s->conns->prev = k;
-		s->conns = k;
-		s->nconns++;
-	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-		conn *k = *socket_context;
-		if (!k)
-			return;
-		if (k->prev)
-			k->prev->next = k->next;
-		else
-			s->conns = k->next;
-		if (k->next)
-			k->next->prev = k->prev;
-		s->nconns--;
-		free(k);
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		*socket_context = cprof_connset_add(&s->conns, c, ci ? ci->connect_fd : -1);
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+		cprof_connset_remove(&s->conns, *socket_context);
 		*socket_context = NULL;
 	}
 }
 
-/* Slow clients (slowloris): when the server is nearly full, a connection
- * that has spent more than 2 s without sending a request's headers gets a
- * one-second timeout, so slow or idle clients cannot hold every slot for
- * the whole idle timeout. */
-static void evict_slow(srv *s)
+/* Slow clients (slowloris, slow bodies), every round of the server loop
+ * and before each new connection: a connection whose headers or body
+ * break the time and rate rules is shut down; when the server is three
+ * quarters full, so is every connection that has spent 2 s on a request;
+ * and when it is full and `room` is asked, the connection that has spent
+ * longest on its request goes, so a new client always finds a slot.
+ * Connections whose request is being answered are never touched. */
+static void evict_slow(srv *s, bool room)
 {
-	if (s->nconns < s->max_conn - s->max_conn / 4)
-		return;
-	int64_t old = mono_ns() - 2000000000;
-	for (conn *k = s->conns; k; k = k->next)
-		if (k->waiting && !k->shortened && k->since_ns < old) {
-			MHD_set_connection_option(k->c, MHD_CONNECTION_OPTION_TIMEOUT, 1u);
-			k->shortened = true;
+	int64_t now = cprof_mono_ns();
+	bool crowded = cprof_connset_live(&s->conns) >= s->max_conn - s->max_conn / 4;
+	cprof_conn *oldest = NULL;
+	for (cprof_conn *k = s->conns.head; k; k = k->next) {
+		if (k->dropped || !(k->waiting || k->reading))
+			continue;
+		int64_t age = now - k->since_ns;
+		bool slow = k->waiting ? age > RT_HTTP_HEAD_NS
+			: age > RT_HTTP_BODY_NS ||
+			  (age > RT_HTTP_GRACE_NS && (double)k->rx * 1e9 / (double)age < RT_HTTP_MIN_RATE);
+		if (slow || (crowded && age > RT_HTTP_GRACE_NS)) {
+			cprof_conn_drop(&s->conns, k);
+			continue;
 		}
+		if (!oldest || k->since_ns < oldest->since_ns)
+			oldest = k;
+	}
+	if (room && oldest && cprof_connset_live(&s->conns) >= s->max_conn)
+		cprof_conn_drop(&s->conns, oldest);
 }
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
@@ -293,11 +296,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	(void)cls; (void)toe;
-	conn *k = conn_of(c);
-	if (k) {   /* waiting for the next request (keep-alive) */
-		k->since_ns = mono_ns();
-		k->waiting = true;
-	}
+	cprof_conn *k = conn_of(c);
+	if (k)   /* waiting for the next request (keep-alive) */
+		cprof_conn_idle(k);
 	req *q = *con_cls;
 	if (!q)
 		return;
@@ -312,7 +313,7 @@ static bool take_token(srv *s)
 {
 	if (s->per_ns <= 0)
 		return true;   /* unlimited */
-	int64_t now = mono_ns();
+	int64_t now = cprof_mono_ns();
 	s->tokens += (double)(now - s->last_ns) * s->per_ns;
 	if (s->tokens > s->burst)
 		s->tokens = s->burst;
@@ -359,11 +360,15 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		return send_resp(c, &q->resp);
 	if (st == Q_RUNNING)
 		return MHD_YES;
+	cprof_conn *k = conn_of(c);
 	if (st == Q_NEW) {
 		atomic_store(&q->state, Q_HEADERS);
-		conn *k = conn_of(c);
-		if (k && !k->shortened)
+		if (k) {
 			k->waiting = false;
+			k->reading = true;
+			k->since_ns = cprof_mono_ns();
+			k->rx = 0;
+		}
 		atomic_fetch_add(&n_requests, 1);
 		snprintf(q->method, sizeof q->method, "%s", method);
 		const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
@@ -372,12 +377,26 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 			return send_error(c, q, 401, "Unauthorized", "WWW-Authenticate",
 					  "Bearer realm=\"cprof\"");
 		}
+		if (s->host_check &&
+		    !cprof_host_allowed(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"),
+					NULL, 0, (unsigned)s->port))
+			return send_error(c, q, 403, "Forbidden: the Host header does not name this "
+					  "server", NULL, NULL);
+		/* a declared body over its limit is refused before it is read */
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+		bool symbol = strcmp(method, "POST") == 0 && strcmp(q->path, "/debug/pprof/symbol") == 0;
+		unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+		if (len > (symbol ? RT_HTTP_MAX_BODY : RT_HTTP_MAX_OTHER_BODY))
+			return send_error(c, q, 413, "Request Entity Too Large", NULL, NULL);
+		q->body_max = symbol ? RT_HTTP_MAX_BODY : RT_HTTP_MAX_OTHER_BODY;
 		return MHD_YES;
 	}
 	if (*upload_size) {
+		if (k)
+			k->rx += *upload_size;
 		/* the body: kept for the symbol POST, bounded */
 		if (!q->too_big) {
-			if (q->body.n + *upload_size > RT_HTTP_MAX_BODY) {
+			if (q->body.n + *upload_size > q->body_max) {
 				q->too_big = true;
 				rt_buf_free(&q->body);
 			} else {
@@ -387,6 +406,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	if (k)
+		k->reading = false;   /* the request is in: being answered */
 	if (q->too_big || q->body.oom)
 		return send_error(c, q, 413, "Request Entity Too Large", NULL, NULL);
 	rt_http_parse(q->method, q->path, q->query, &s->lim, &q->route);
@@ -442,7 +463,7 @@ static void accept_all(srv *s)
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == ENOBUFS)
-				s->accept_pause_ns = mono_ns() + 100000000;   /* no busy loop */
+				s->accept_pause_ns = cprof_mono_ns() + 100000000;   /* no busy loop */
 			return;
 		}
 		if (sl == 0 || ss.ss_family == AF_UNIX) {
@@ -452,6 +473,7 @@ static void accept_all(srv *s)
 			memcpy(&ss, &lo, sizeof lo);
 			sl = sizeof lo;
 		}
+		evict_slow(s, true);
 		MHD_add_connection(s->d, fd, (struct sockaddr *)&ss, sl);   /* closes fd on failure */
 	}
 }
@@ -472,7 +494,7 @@ static void *server_main(void *arg)
 		int ms = 1000;
 		if (MHD_get_timeout(s->d, &to) == MHD_YES && to < 1000)
 			ms = (int)to;
-		if (s->accept_pause_ns && mono_ns() < s->accept_pause_ns) {
+		if (s->accept_pause_ns && cprof_mono_ns() < s->accept_pause_ns) {
 			pf[1].fd = -1;   /* ignored by poll */
 			if (ms > 100)
 				ms = 100;
@@ -489,7 +511,7 @@ static void *server_main(void *arg)
 			/* EAGAIN: drained already */
 		}
 		MHD_run(s->d);
-		evict_slow(s);
+		evict_slow(s, false);
 	}
 	rt_self_leave();
 	uint64_t one = 1;
@@ -593,7 +615,8 @@ static int listen_tcp(srv *s, const char *listen_at, bool allow_remote)
 		return CPROF_ERR_INVAL;
 	}
 	int rc = 0;
-	if (!is_loopback(res->ai_addr) && !allow_remote) {
+	s->loopback = is_loopback(res->ai_addr);
+	if (!s->loopback && !allow_remote) {
 		rt_set_error("refusing to serve on %s: not a loopback address; set a token "
 			     "(CPROF_TOKEN) or declare the network trusted (CPROF_HTTP_TRUSTED=1)",
 			     listen_at);
@@ -692,7 +715,7 @@ static int start_locked(const cprof_http_options *o)
 		s->burst = rate < 20 ? rate : 20;
 		s->tokens = s->burst;
 		s->per_ns = rate / 60e9;
-		s->last_ns = mono_ns();
+		s->last_ns = cprof_mono_ns();
 	}
 	int max_conn = o && o->max_connections > 0 ? o->max_connections : 32;
 	const char *token = o && o->token && *o->token ? o->token : NULL;
@@ -705,6 +728,8 @@ static int start_locked(const cprof_http_options *o)
 		rc = listen_unix(s, listen_at + 5);
 	else
 		rc = listen_tcp(s, listen_at, token || (o && o->trusted_network));
+	/* DNS rebinding: a loopback server without a token checks Host */
+	s->host_check = rc == 0 && !token && s->port && s->loopback;
 	if (rc < 0) {
 		free_srv(s);
 		return rc;
@@ -739,7 +764,8 @@ static int start_locked(const cprof_http_options *o)
 	s->max_conn = max_conn;
 	struct MHD_OptionItem opts[12];
 	size_t no = 0;
-	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, max_conn, NULL };
+	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, max_conn + RT_HTTP_RESERVE,
+					      NULL };
 	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, 10, NULL };
 	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL };
 	opts[no++] = (struct MHD_OptionItem){ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, s };
