@@ -50,6 +50,14 @@ B       := build-san-$(subst $(comma),-,$(SANITIZE))
 endif
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
+ifeq ($(SANITIZE),thread)
+# ThreadSanitizer: the malloc family the runtime defines (heap_hooks.c) is
+# called by the loader while libtsan initializes, before TSan can run
+# instrumented code, when the runtime is linked into a test binary; so that
+# one file is built without TSan (its countdowns are thread-local; the
+# shared sampled-block table, heap_table.c, stays instrumented).
+$(B)/obj/src/runtime/heap_hooks.o: ALL_CFLAGS += -fno-sanitize=thread
+endif
 else
 B       := build
 endif
@@ -119,6 +127,15 @@ $(B)/cprof.pc: cprof.pc.in Makefile
 $(B)/tests/%: tests/unit/%.c $(RT_A) $(B)/libcprofreport.a $(B)/libcprofcore.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(RT_A) $(B)/libcprofreport.a $(B)/libcprofcore.a $(LDLIBS) -lpthread -ldl -lcmocka
+
+# The allocation-failure driver: linked with the test-only shim
+# tests/unit/failalloc.c, every malloc-family call of the core and the
+# reports wrapped (-Wl,--wrap) so the shim can fail the nth one.
+FAILALLOC_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=reallocarray,--wrap=strdup,--wrap=strndup,--wrap=free
+$(B)/tests/test_failalloc: tests/unit/test_failalloc.c tests/unit/failalloc.c tests/unit/failalloc.h $(B)/libcprofreport.a $(B)/libcprofcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) $(FAILALLOC_WRAP) -o $@ tests/unit/test_failalloc.c tests/unit/failalloc.c \
+	      $(B)/libcprofreport.a $(B)/libcprofcore.a $(LDLIBS) -lpthread -ldl -lcmocka
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CPROF_SRCDIR=$(CURDIR) $$t; done
