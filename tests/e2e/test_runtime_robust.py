@@ -47,9 +47,8 @@ def runtime_env(profile, hz=1000, extra=None):
     lib = runtime_lib()
     assert os.path.exists(lib), f"{lib} is not built"
     env = dict(os.environ, TZ="UTC")
-    san, san_env = sanitizer_preload(lib)
+    env["LD_PRELOAD"], san_env = sanitizer_preload(lib)
     env.update(san_env)
-    env["LD_PRELOAD"] = f"{san} {lib}" if san else lib
     if profile is not None:
         env["CPROF_CPU_PROFILE"] = profile
     if hz is not None:

@@ -49,9 +49,9 @@ def runtime_env(extra=None):
     lib = runtime_lib()
     env = dict(os.environ, TZ="UTC")
     # the flavour of the library under test (runtime_lib copies it elsewhere)
-    san, san_env = sanitizer_preload(os.path.join(os.path.dirname(cprof_bin()), "libcprof.so"))
+    env["LD_PRELOAD"], san_env = sanitizer_preload(
+        os.path.join(os.path.dirname(cprof_bin()), "libcprof.so"), lib)
     env.update(san_env)
-    env["LD_PRELOAD"] = f"{san} {lib}" if san else lib
     for k in list(env):
         if k.startswith("CPROF_"):
             del env[k]

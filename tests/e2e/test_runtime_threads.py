@@ -33,8 +33,7 @@ def preload_env(extra=None):
     lib = os.path.join(build_dir(), "libcprof.so")
     assert os.path.exists(lib), f"{lib} is not built"
     env = dict(os.environ, TZ="UTC")
-    san, san_env = sanitizer_preload(lib)
-    env["LD_PRELOAD"] = f"{san} {lib}" if san else lib
+    env["LD_PRELOAD"], san_env = sanitizer_preload(lib)
     env.update(san_env)
     if sanitized() and "ASAN_OPTIONS" in san_env:
         env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=0:exitcode=86"
