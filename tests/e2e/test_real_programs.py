@@ -187,6 +187,24 @@ class Run:
         self.sessions.append(p.pid)
         return p
 
+    def start_server(self, cmd, name, port):
+        """Start a server (under the runtime); None, with the problem noted,
+        if it does not listen on port."""
+        srv = self.start(cmd, name)
+        if wait_port(port, srv):
+            return srv
+        self.problems.append(f"{name} did not listen on {port}: status {srv.poll()}, "
+                             f"{self.output(srv)[1][-800:]!r}")
+        self.wait(srv, 5, "after failing to start")
+        return None
+
+    def start_load(self, cmd):
+        """A load generator (never under the runtime), in its own session."""
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env=clean_env(), start_new_session=True)
+        self.sessions.append(p.pid)
+        return p
+
     def output(self, p):
         with open(os.path.join(self.tmp, p.name + ".out"), "rb") as f:
             out = f.read()
@@ -422,21 +440,16 @@ def case_redis(run):
     os.makedirs(data)
     # Debian's redis-server is linked with jemalloc: the runtime under a
     # second allocator, its locks and its background threads
-    srv = run.start(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                     "--dir", data, "--save", "", "--appendonly", "no",
-                     "--daemonize", "no", "--logfile", os.path.join(data, "log")], "redis")
+    srv = run.start_server(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                            "--dir", data, "--save", "", "--appendonly", "no",
+                            "--daemonize", "no", "--logfile", os.path.join(data, "log")],
+                           "redis", port)
     res = {}
-    if not wait_port(port, srv):
-        run.problems.append(f"redis-server did not listen on {port}: status {srv.poll()}, "
-                            f"{run.output(srv)[1][-800:]!r}")
-        run.wait(srv, 5, "after failing to start")
+    if not srv:
         return res
     cli = ["redis-cli", "-h", "127.0.0.1", "-p", str(port)]
-    bench = subprocess.Popen(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-q",
-                              "-n", "30000", "-c", "8", "-t", "set,get,incr,lpush,lrange_100"],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             env=clean_env(), start_new_session=True)
-    run.sessions.append(bench.pid)
+    bench = run.start_load(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-q",
+                            "-n", "30000", "-c", "8", "-t", "set,get,incr,lpush,lrange_100"])
     run.fetch_endpoint(srv)
     try:
         bout, _ = bench.communicate(timeout=120)
@@ -491,13 +504,10 @@ def memcached_load(port, threads=4, keys=1500):
 def case_memcached(run):
     need("memcached")
     port = free_port()
-    srv = run.start(["memcached", "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-t", "4",
-                     "-m", "64", "-u", "root"], "memcached")
+    srv = run.start_server(["memcached", "-l", "127.0.0.1", "-p", str(port), "-U", "0",
+                            "-t", "4", "-m", "64", "-u", "root"], "memcached", port)
     res = {}
-    if not wait_port(port, srv):
-        run.problems.append(f"memcached did not listen on {port}: status {srv.poll()}, "
-                            f"{run.output(srv)[1][-800:]!r}")
-        run.wait(srv, 5, "after failing to start")
+    if not srv:
         return res
     load = threading.Thread(target=lambda: res.__setitem__("answers", memcached_load(port)))
     load.start()
@@ -547,17 +557,12 @@ def case_nginx(run):
     conf = os.path.join(d, "nginx.conf")
     with open(conf, "w") as f:
         f.write(NGINX_CONF.format(d=d, port=port))
-    srv = run.start(["nginx", "-p", d, "-c", conf, "-e", os.path.join(d, "error.log")], "nginx")
+    srv = run.start_server(["nginx", "-p", d, "-c", conf, "-e", os.path.join(d, "error.log")],
+                           "nginx", port)
     res = {}
-    if not wait_port(port, srv):
-        run.problems.append(f"nginx did not listen on {port}: status {srv.poll()}, "
-                            f"{run.output(srv)[1][-800:]!r}")
-        run.wait(srv, 5, "after failing to start")
+    if not srv:
         return res
-    wrk = subprocess.Popen(["wrk", "-t2", "-c8", "-d3s", f"http://127.0.0.1:{port}/index.html"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           env=clean_env(), start_new_session=True)
-    run.sessions.append(wrk.pid)
+    wrk = run.start_load(["wrk", "-t2", "-c8", "-d3s", f"http://127.0.0.1:{port}/index.html"])
     run.fetch_endpoint(srv)
     try:
         wout, _ = wrk.communicate(timeout=60)
