@@ -133,13 +133,13 @@ $(B)/tests/%: tests/unit/%.c $(RT_A) $(B)/libcprofreport.a $(B)/libcprofcore.a
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(RT_A) $(B)/libcprofreport.a $(B)/libcprofcore.a $(LDLIBS) -lpthread -ldl -lcmocka
 
 # The allocation-failure driver: linked with the test-only shim
-# tests/unit/failalloc.c, every malloc-family call of the core and the
-# reports wrapped (-Wl,--wrap) so the shim can fail the nth one.
+# tests/unit/failalloc.c, every malloc-family call of the core, the reports
+# and the runtime wrapped (-Wl,--wrap) so the shim can fail the nth one.
 FAILALLOC_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=reallocarray,--wrap=strdup,--wrap=strndup,--wrap=free
-$(B)/tests/test_failalloc: tests/unit/test_failalloc.c tests/unit/failalloc.c tests/unit/failalloc.h $(B)/libcprofreport.a $(B)/libcprofcore.a
+$(B)/tests/test_failalloc: tests/unit/test_failalloc.c tests/unit/failalloc.c tests/unit/failalloc.h $(RT_A) $(B)/libcprofreport.a $(B)/libcprofcore.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) $(FAILALLOC_WRAP) -o $@ tests/unit/test_failalloc.c tests/unit/failalloc.c \
-	      $(B)/libcprofreport.a $(B)/libcprofcore.a $(LDLIBS) -lpthread -ldl -lcmocka
+	      $(RT_A) $(B)/libcprofreport.a $(B)/libcprofcore.a $(LDLIBS) -lpthread -ldl -lcmocka
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CPROF_SRCDIR=$(CURDIR) $$t; done

@@ -24,11 +24,17 @@
  * not hand out (libc's getline, open_memstream buffers) is passed through
  * untracked.
  *
- * Threads: none of this is thread-safe; the drivers are single-threaded.
+ * Threads: only the thread that armed the shim (failalloc_arm, or the
+ * first to allocate when armed from the environment) is counted, failed
+ * and tracked; every other thread's calls (the runtime's background
+ * threads, when libcprof.a is linked in) go straight to the real
+ * functions, so the counts are deterministic and the unsynchronized state
+ * here is only ever touched by one thread.
  */
 #include "failalloc.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +57,22 @@ void __wrap_free(void *p);
 
 static unsigned long fail_at, calls, failed;
 static bool sticky, env_read;
+static pthread_t owner;
+static _Atomic bool owned;
+
+/* Before any arming, the first thread to allocate (the main thread, in the
+ * loader, before the program can start another) is the one counted. */
+static void claim(void)
+{
+	owner = pthread_self();
+	owned = true;
+}
+
+/* Is the caller the thread this shim counts? */
+static bool mine(void)
+{
+	return owned && pthread_equal(pthread_self(), owner);
+}
 
 /* ---- the live-block set ------------------------------------------------- */
 
@@ -107,6 +129,8 @@ size_t failalloc_live(void)
 
 void failalloc_arm(unsigned long n, bool st)
 {
+	owner = pthread_self();
+	owned = true;
 	env_read = true;
 	fail_at = n;
 	sticky = st;
@@ -130,7 +154,7 @@ unsigned long failalloc_count(void)
 	return calls;
 }
 
-/* Should this allocation fail?  Counts it. */
+/* Should this allocation fail?  Counts it (the caller is mine()). */
 static bool fail_now(void)
 {
 	if (!env_read) {
@@ -156,6 +180,10 @@ static bool fail_now(void)
 
 void *__wrap_malloc(size_t n)
 {
+	if (!owned)
+		claim();
+	if (!mine())
+		return __real_malloc(n);
 	if (fail_now())
 		return NULL;
 	void *p = __real_malloc(n);
@@ -165,6 +193,10 @@ void *__wrap_malloc(size_t n)
 
 void *__wrap_calloc(size_t n, size_t sz)
 {
+	if (!owned)
+		claim();
+	if (!mine())
+		return __real_calloc(n, sz);
 	if (fail_now())
 		return NULL;
 	void *p = __real_calloc(n, sz);
@@ -174,6 +206,8 @@ void *__wrap_calloc(size_t n, size_t sz)
 
 void *__wrap_realloc(void *p, size_t n)
 {
+	if (!mine())
+		return __real_realloc(p, n);
 	if (fail_now())
 		return NULL;            /* p stays valid, as realloc's failure leaves it */
 	void *q = __real_realloc(p, n);
@@ -186,6 +220,8 @@ void *__wrap_realloc(void *p, size_t n)
 
 void *__wrap_reallocarray(void *p, size_t n, size_t sz)
 {
+	if (!mine())
+		return __real_reallocarray(p, n, sz);
 	if (fail_now())
 		return NULL;
 	void *q = __real_reallocarray(p, n, sz);
@@ -198,6 +234,10 @@ void *__wrap_reallocarray(void *p, size_t n, size_t sz)
 
 char *__wrap_strdup(const char *s)
 {
+	if (!owned)
+		claim();
+	if (!mine())
+		return __real_strdup(s);
 	if (fail_now())
 		return NULL;
 	char *p = __real_strdup(s);
@@ -207,6 +247,10 @@ char *__wrap_strdup(const char *s)
 
 char *__wrap_strndup(const char *s, size_t n)
 {
+	if (!owned)
+		claim();
+	if (!mine())
+		return __real_strndup(s, n);
 	if (fail_now())
 		return NULL;
 	char *p = __real_strndup(s, n);
@@ -216,6 +260,7 @@ char *__wrap_strndup(const char *s, size_t n)
 
 void __wrap_free(void *p)
 {
-	live_del(p);
+	if (mine())
+		live_del(p);
 	__real_free(p);
 }

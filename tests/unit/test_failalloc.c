@@ -17,6 +17,12 @@
  * and runs under ASan+UBSan too in `make test`'s sanitizer pass, which
  * catches what a failure path touches after freeing it.
  *
+ * The runtime's profile writers (cprof_heap_write, cprof_mutex_write...,
+ * linked in from libcprof.a) are tortured the same way, in text and
+ * proto, after some contention and allocations to report; their output
+ * carries the time, so a run that absorbed a failure is only checked for
+ * its status and leaks.
+ *
  * A test reports every entry point's problems (the allocation number, what
  * was returned, how many blocks leaked), not only the first.
  */
@@ -30,6 +36,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "cprof.h"
 #include "cprof_core.h"
 #include "cprof_report.h"
 #include "failalloc.h"
@@ -403,14 +414,89 @@ static void test_reports(void **state)
 	check();
 }
 
+/* ---- the runtime's writers ------------------------------------------------ */
+
+typedef int (*writer_fn)(int fd, int debug);
+struct wr { writer_fn fn; int debug; int fd; };
+
+static int op_write(void *ctx, char **dg, size_t *dl)
+{
+	struct wr *w = ctx;
+	if (ftruncate(w->fd, 0) != 0 || lseek(w->fd, 0, SEEK_SET) != 0)
+		return 97;
+	int rc = w->fn(w->fd, w->debug);
+	failalloc_disarm();
+	return rc == CPROF_ERR_NOMEM ? CPROF_ENOMEM : rc;
+}
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void *contender(void *arg)
+{
+	for (int i = 0; i < 2000; i++) {
+		pthread_mutex_lock(&mu);
+		volatile int spin = 0;
+		for (int k = 0; k < 200; k++)
+			spin += k;
+		pthread_mutex_unlock(&mu);
+	}
+	return arg;
+}
+
+static void test_runtime_writers(void **state)
+{
+	cprof_mutex_set_fraction(1);
+	cprof_block_set_rate(1);
+	cprof_heap_set_rate(1);
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, contender, NULL), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	void *keep[64];
+	for (int i = 0; i < 64; i++)
+		keep[i] = malloc(100 + (size_t)i * 64);
+	/* no sampling while tortured: a sample's bucket, allocated by the
+	 * hook on the program's thread, would count as an allocation */
+	cprof_heap_set_rate(0);
+	char path[] = "/tmp/cprof-failalloc-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	static const struct { const char *name; writer_fn fn; } w[] = {
+		{ "cprof_heap_write", cprof_heap_write },
+		{ "cprof_allocs_write", cprof_allocs_write },
+		{ "cprof_mutex_write", cprof_mutex_write },
+		{ "cprof_block_write", cprof_block_write },
+		{ "cprof_threads_write", cprof_threads_write },
+		{ "cprof_threadcreate_write", cprof_threadcreate_write },
+	};
+	for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+		for (int debug = 0; debug < 2; debug++) {
+			char name[64];
+			snprintf(name, sizeof name, "%s debug=%d", w[i].name, debug);
+			struct wr c = { w[i].fn, debug, fd };
+			entry e = { name, NULL, op_write, NULL };
+			torture(&e, &c);
+		}
+	close(fd);
+	for (int i = 0; i < 64; i++)
+		free(keep[i]);
+	check();
+}
+
 int main(void)
 {
+	/* the runtime is linked in (libcprof.a): no heap samples, whose
+	 * buckets the hooks would allocate amid the counted allocations */
+	cprof_heap_set_rate(0);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decode_proto),
 		cmocka_unit_test(test_decode_legacy),
 		cmocka_unit_test(test_merge_dup_compact),
 		cmocka_unit_test(test_encode),
 		cmocka_unit_test(test_reports),
+		cmocka_unit_test(test_runtime_writers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
