@@ -149,11 +149,6 @@ unsigned long failalloc_failed(void)
 	return failed;
 }
 
-unsigned long failalloc_count(void)
-{
-	return calls;
-}
-
 /* Should this allocation fail?  Counts it (the caller is mine()). */
 static bool fail_now(void)
 {

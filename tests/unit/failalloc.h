@@ -15,8 +15,6 @@ void failalloc_arm(unsigned long n, bool sticky);
 void failalloc_disarm(void);
 /* How many allocations were failed since the last arm. */
 unsigned long failalloc_failed(void);
-/* How many allocations were made (failed or not) since the last arm. */
-unsigned long failalloc_count(void);
 /* Blocks allocated through the wrappers and not yet freed. */
 size_t failalloc_live(void);
 
