@@ -87,7 +87,7 @@ RT_A       := $(if $(RT_SRC),$(B)/libcprof.a)
 RT_TARGETS := $(if $(RT_SRC),$(B)/libcprof.so $(B)/libcprof.a)
 FUZZ_BIN   := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 
-.PHONY: all test check unit e2e fuzz-smoke fuzz sanitize tsan install clean bench demo
+.PHONY: all test check unit e2e fuzz-smoke fuzz sanitize install clean bench demo
 all: $(B)/cprof $(B)/cprof.pc $(RT_TARGETS)
 
 $(B)/obj/%.o: %.c
@@ -157,6 +157,7 @@ check: unit e2e
 # under TSan: linked with libcprof.a they define malloc, which libtsan
 # calls while it installs its interceptors, before it can run anything.
 TSAN_E2E := tests/e2e/test_runtime_sync.py tests/e2e/test_runtime_robust.py
+.PHONY: tsan
 tsan:
 	$(MAKE) SANITIZE=thread all
 	CPROF_BIN=$(CURDIR)/build-san-thread/cprof $(PYTEST) -q $(TSAN_E2E)
