@@ -7,6 +7,8 @@
 #   make check                unit + e2e only, for the current build flavour
 #   make SANITIZE=address     (or undefined, or address,undefined) a sanitizer build
 #                             in build-san*/, tested by `make check SANITIZE=...`
+#   make tsan                 the runtime's e2e tests under ThreadSanitizer
+#                             (build-san-thread/)
 #   make fuzz                 longer fuzzing runs (FUZZ_SECONDS per target)
 #   make install PREFIX=/usr/local DESTDIR=
 #   make bench                the benchmarks in bench/ (see docs/PERFORMANCE.md)
@@ -50,6 +52,16 @@ B       := build-san-$(subst $(comma),-,$(SANITIZE))
 endif
 ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
+ifeq ($(SANITIZE),thread)
+# ThreadSanitizer: libtsan, while it initializes, calls functions the
+# runtime interposes: the malloc family (heap_hooks.c), sigaction (cpu.c).
+# Instrumented code run then crashes (TSan's thread state is not set up),
+# so those files are built without TSan; the shared tables they feed
+# (heap_table.c, threads.c, sync_wrap.c, labels.c, collector.c) stay
+# instrumented.
+TSAN_OFF := heap_hooks cpu
+$(TSAN_OFF:%=$(B)/obj/src/runtime/%.o): ALL_CFLAGS += -fno-sanitize=thread
+endif
 else
 B       := build
 endif
@@ -148,6 +160,15 @@ $(B)/tests/%: tests/unit/%.c $(RT_A) $(B)/libcprofreport.a $(B)/libcprofcore.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(RT_A) $(B)/libcprofreport.a $(B)/libcprofcore.a $(LDLIBS) -lpthread -ldl -lcmocka
 
+# The allocation-failure driver: linked with the test-only shim
+# tests/unit/failalloc.c, every malloc-family call of the core, the reports
+# and the runtime wrapped (-Wl,--wrap) so the shim can fail the nth one.
+FAILALLOC_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=reallocarray,--wrap=strdup,--wrap=strndup,--wrap=free
+$(B)/tests/test_failalloc: tests/unit/test_failalloc.c tests/unit/failalloc.c tests/unit/failalloc.h $(RT_A) $(B)/libcprofreport.a $(B)/libcprofcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) $(FAILALLOC_WRAP) -o $@ tests/unit/test_failalloc.c tests/unit/failalloc.c \
+	      $(RT_A) $(B)/libcprofreport.a $(B)/libcprofcore.a $(LDLIBS) -lpthread -ldl -lcmocka
+
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CPROF_SRCDIR=$(CURDIR) $$t; done
 
@@ -156,6 +177,18 @@ e2e: $(B)/cprof $(RT_TARGETS)
 	CPROF_BIN=$(CURDIR)/$(B)/cprof $(PYTEST) -q tests/e2e
 
 check: unit e2e
+
+# ThreadSanitizer over the runtime: libcprof.so built with TSan
+# (build-san-thread/) and preloaded, before libtsan, into the runtime's
+# test programs (tests/runtime/), whose wait records, registry, label
+# slots and collector then run under TSan.  The unit binaries cannot run
+# under TSan: linked with libcprof.a they define malloc, which libtsan
+# calls while it installs its interceptors, before it can run anything.
+TSAN_E2E := tests/e2e/test_runtime_sync.py tests/e2e/test_runtime_robust.py
+.PHONY: tsan
+tsan:
+	$(MAKE) SANITIZE=thread all
+	CPROF_BIN=$(CURDIR)/build-san-thread/cprof $(PYTEST) -q $(TSAN_E2E)
 
 # The sanitizer pass of `make test`: unit and e2e suites built with ASan+UBSan.
 sanitize:

@@ -25,6 +25,11 @@ set -eu
 # web UI tests: nodejs + npm (playwright-core, driving Debian's chromium)
 # symbolization: g++ (libstdc++'s __cxa_demangle, linked by the build; the
 #        C++ test program), binutils' addr2line/objcopy (checks, debug files)
+# real programs the runtime must not break (tests/e2e/test_real_programs.py):
+#        redis-server (jemalloc-linked) and redis-tools (redis-benchmark,
+#        redis-cli), memcached, nginx (master and forked workers; wrk is
+#        above), stress-ng (fork, vfork, clone, exec, signal, sigsegv, mutex,
+#        futex... stressors), xz-utils, sqlite3, python3, gcc/g++ (above)
 PKGS="gcc make pkg-config zlib1g-dev libpcre2-dev
       libdw-dev libelf-dev libcurl4-openssl-dev libedit-dev graphviz binutils linux-perf
       libcmocka-dev python3 python3-pytest python3-pexpect golang-go
@@ -33,7 +38,7 @@ PKGS="gcc make pkg-config zlib1g-dev libpcre2-dev
       chromium python3-pil g++
       libmicrohttpd-dev libgnutls28-dev libjemalloc2 libjemalloc-dev
       libtcmalloc-minimal4 heaptrack prometheus wrk sqlite3 libsqlite3-dev
-      nodejs"
+      nodejs redis-server redis-tools memcached nginx stress-ng xz-utils"
 
 missing=""
 for p in $PKGS; do

@@ -68,8 +68,13 @@ static int64_t frame_loc(fstate *f, const char *s, size_t n)
 	return li;
 }
 
+/* fold_line's answer for a line that does not parse: apart from every
+ * CPROF_E* code (CPROF_ENOMEM is -1), so that running out of memory is not
+ * taken for input in another format. */
+#define NOT_FOLDED (-1000)
+
 /* One line, already without its newline.  1 = a sample was added, 0 = the
- * line is blank, -1 = it does not parse; or a negative CPROF_E* code. */
+ * line is blank, NOT_FOLDED = it does not parse; or a negative CPROF_E* code. */
 static int fold_line(fstate *f, const char *s, size_t n)
 {
 	while (n && is_blank(s[n - 1]))
@@ -84,19 +89,19 @@ static int fold_line(fstate *f, const char *s, size_t n)
 	while (i && is_digit(s[i - 1]))
 		i--;
 	if (i == n || i == 0 || (s[i - 1] != ' ' && s[i - 1] != '\t'))
-		return -1;
+		return NOT_FOLDED;
 	uint64_t count = 0;
 	for (size_t j = i; j < n; j++) {
 		unsigned d = (unsigned)(s[j] - '0');
 		if (count > (uint64_t)(INT64_MAX - d) / 10)
-			return -1;
+			return NOT_FOLDED;
 		count = count * 10 + d;
 	}
 	size_t sn = i - 1;
 	while (sn && is_blank(s[sn - 1]))
 		sn--;
 	if (sn == 0 || memchr(s, '\0', sn))
-		return -1;
+		return NOT_FOLDED;
 	/* Stack collapsers sort their output, so a frame usually equals the
 	 * one at the same depth on the previous line: compare with that first
 	 * and intern only when it differs. */
@@ -126,7 +131,7 @@ static int fold_line(fstate *f, const char *s, size_t n)
 		memcpy(&f->cur, &t, sizeof t);
 	}
 	if (f->stk.n == 0)
-		return -1;
+		return NOT_FOLDED;
 	for (size_t a = 0, b = f->stk.n - 1; a < b; a++, b--) {
 		uint32_t t = f->stk.v[a];
 		f->stk.v[a] = f->stk.v[b];
@@ -174,7 +179,7 @@ int cprof_folded_decode(const void *data, size_t len, cprof_profile **out, cprof
 		pos += n + (nl != NULL);
 		lineno++;
 		int r = fold_line(&f, s, n);
-		if (r == -1) {
+		if (r == NOT_FOLDED) {
 			ret = seen ? cprof_seterr(err, CPROF_EFORMAT,
 						  WHAT ": line %zu: not \"frame;frame;... COUNT\"", lineno)
 				   : CPROF_EUNKNOWN;

@@ -591,8 +591,13 @@ static bool group(pcre2_match_data *md, int g, const char *s, const char **gs, s
 	return true;
 }
 
+/* mapping_entry's answer for a line that is no mapping: apart from every
+ * CPROF_E* code (CPROF_ENOMEM is -1), so that running out of memory is not
+ * taken for a line to skip (a mapping silently lost). */
+#define NOT_MAPPING (-1000)
+
 /* pprof's parseMappingEntry: 1 = a mapping in *m, 0 = a non-executable
- * entry (skipped), -1 = not a mapping line, or ENOMEM. */
+ * entry (skipped), NOT_MAPPING = not a mapping line, or CPROF_ENOMEM. */
 static int mapping_entry(mapctx *c, cprof_profile *p, const char *s, size_t n, tmap *m)
 {
 	/* Both patterns need optional space, optional 0x, then a hex digit. */
@@ -600,7 +605,7 @@ static int mapping_entry(mapctx *c, cprof_profile *p, const char *s, size_t n, t
 	while (i < n && cp_is_gospace(s[i]))
 		i++;
 	if (i == n || !(isxdigit((unsigned char)s[i])))
-		return -1;
+		return NOT_MAPPING;
 	/*
 	 * The start address is the leading hex run, or all of it but its last
 	 * digit (when the end address is that digit): the only two splits that
@@ -620,7 +625,7 @@ static int mapping_entry(mapctx *c, cprof_profile *p, const char *s, size_t n, t
 		;
 	size_t sig = e - z, zeros = z - j;
 	if (sig > 17)
-		return -1;
+		return NOT_MAPPING;
 	size_t keep = sig >= 2 ? 0 : 2 - sig;
 	if (zeros > keep) {
 		size_t drop = zeros - keep;
@@ -644,7 +649,7 @@ static int mapping_entry(mapctx *c, cprof_profile *p, const char *s, size_t n, t
 	} else {
 		r = pcre2_match(c->brief, (PCRE2_SPTR)s, n, 0, 0, c->md, c->mc);
 		if (r <= 0)
-			return -1;
+			return NOT_MAPPING;
 		group(c->md, 1, s, &st, &stn);
 		group(c->md, 2, s, &en, &enn);
 		group(c->md, 3, s, &perm, &permn);
@@ -656,9 +661,9 @@ static int mapping_entry(mapctx *c, cprof_profile *p, const char *s, size_t n, t
 		return 0;
 	memset(m, 0, sizeof *m);
 	if (!cp_go_parse_uint(st, stn, 16, &m->start) || !cp_go_parse_uint(en, enn, 16, &m->limit))
-		return -1;
+		return NOT_MAPPING;
 	if (offn && !cp_go_parse_uint(off, offn, 16, &m->offset))
-		return -1;
+		return NOT_MAPPING;
 	m->file = cprof_intern(p, file, filen);
 	m->build_id = cprof_intern(p, bid, bidn);
 	if (m->file == CPROF_NONE || m->build_id == CPROF_NONE)
@@ -693,11 +698,11 @@ static int parse_maps(cp_lines *L, cprof_profile *p, void *vmaps, const char *wh
 			continue;
 		tmap m;
 		int e = mapping_entry(&c, p, s, n, &m);
-		if (e < 0 && e != -1) {
+		if (e < 0 && e != NOT_MAPPING) {
 			ret = e;
 			break;
 		}
-		if (e == -1) {
+		if (e == NOT_MAPPING) {
 			const char *eq = memchr(s, '=', n);
 			if (eq) {
 				const char *ks = s, *vs = eq + 1;

@@ -25,3 +25,26 @@ def cprof():
 
 def have_go():
     return shutil.which("go") is not None
+
+
+def sanitizer_preload(lib, path=None):
+    """(LD_PRELOAD value, environment) for the runtime lib in the sanitizer
+    flavour it was built in (path: where the copy to preload is, default
+    lib).  build-san-thread/ is ThreadSanitizer: libcprof.so comes before
+    libtsan, so that its pthread_create trampoline runs inside TSan's (a
+    thread TSan has set up) and TSan's own calls while it initializes reach
+    the runtime's uninstrumented hooks; a report makes the program exit 66.
+    The other build-san*/ are AddressSanitizer+UBSan: libasan first, as it
+    requires.  build/: the library alone."""
+    path = path or lib
+    flavour = os.path.basename(os.path.dirname(os.path.abspath(lib)))
+    if not flavour.startswith("build-san"):
+        return path, {}
+    if flavour == "build-san-thread":
+        so = subprocess.run(["gcc", "-print-file-name=libtsan.so"], capture_output=True,
+                            text=True).stdout.strip()
+        return f"{path} {so}", {"TSAN_OPTIONS": "halt_on_error=0:exitcode=66"}
+    so = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
+                        text=True).stdout.strip()
+    return f"{so} {path}", {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=86",
+                            "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:exitcode=87"}

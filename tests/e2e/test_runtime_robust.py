@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import ROOT, cprof_bin
+from conftest import ROOT, cprof_bin, sanitizer_preload
 
 SRC = os.path.join(ROOT, "tests", "runtime", "robust")
 PROGRAMS = {
@@ -47,14 +47,8 @@ def runtime_env(profile, hz=1000, extra=None):
     lib = runtime_lib()
     assert os.path.exists(lib), f"{lib} is not built"
     env = dict(os.environ, TZ="UTC")
-    preload = lib
-    if "build-san" in lib:
-        asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
-                              text=True).stdout.strip()
-        preload = f"{asan} {lib}"
-        env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0:exitcode=86"
-        env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:exitcode=87"
-    env["LD_PRELOAD"] = preload
+    env["LD_PRELOAD"], san_env = sanitizer_preload(lib)
+    env.update(san_env)
     if profile is not None:
         env["CPROF_CPU_PROFILE"] = profile
     if hz is not None:

@@ -22,7 +22,7 @@ import tempfile
 
 import pytest
 
-from conftest import ROOT, cprof_bin, have_go
+from conftest import ROOT, cprof_bin, have_go, sanitizer_preload
 
 SRC = os.path.join(ROOT, "tests", "runtime", "sync")
 SANITIZER_REPORT = re.compile(r"ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer")
@@ -51,14 +51,10 @@ def runtime_lib():
 def runtime_env(extra=None):
     lib = runtime_lib()
     env = dict(os.environ, TZ="UTC")
-    preload = lib
-    if "build-san" in cprof_bin():
-        asan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
-                              text=True).stdout.strip()
-        preload = f"{asan} {lib}"
-        env["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0:exitcode=86"
-        env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:exitcode=87"
-    env["LD_PRELOAD"] = preload
+    # the flavour of the library under test (runtime_lib copies it elsewhere)
+    env["LD_PRELOAD"], san_env = sanitizer_preload(
+        os.path.join(os.path.dirname(cprof_bin()), "libcprof.so"), lib)
+    env.update(san_env)
     for k in list(env):
         if k.startswith("CPROF_"):
             del env[k]

@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, cprof_bin, have_go
+from conftest import ROOT, cprof_bin, have_go, sanitizer_preload
 
 SRC = os.path.join(ROOT, "tests", "runtime", "threads")
 JOBS = {"semwait": "in_sem_wait", "sleeper": "in_nanosleep", "reader": "in_read",
@@ -29,19 +29,14 @@ def sanitized():
     return "build-san" in build_dir()
 
 
-def asan_lib():
-    return subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
-                          text=True).stdout.strip()
-
-
 def preload_env(extra=None):
     lib = os.path.join(build_dir(), "libcprof.so")
     assert os.path.exists(lib), f"{lib} is not built"
     env = dict(os.environ, TZ="UTC")
-    env["LD_PRELOAD"] = f"{asan_lib()} {lib}" if sanitized() else lib
-    if sanitized():
+    env["LD_PRELOAD"], san_env = sanitizer_preload(lib)
+    env.update(san_env)
+    if sanitized() and "ASAN_OPTIONS" in san_env:
         env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=0:exitcode=86"
-        env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:exitcode=87"
     for k in list(env):
         if k.startswith("CPROF_"):
             del env[k]
