@@ -65,7 +65,9 @@ typedef struct cprof_error {
 const char *cprof_strerror(int code);
 
 /* Set err (if not NULL) to code and a printf-formatted message; returns code.
- * The first error set wins: later calls do not overwrite an existing one. */
+ * The first error set wins: later calls do not overwrite an existing one.
+ * The message is passed through cprof_escape, so bytes of the input it
+ * quotes can never put a newline or a terminal escape on the user's screen. */
 int cprof_seterr(cprof_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -99,6 +101,15 @@ static inline int cprof_hexval(int c)
 		return c - 'A' + 10;
 	return -1;
 }
+
+/* Copy s[0..n) into dst (dstn bytes, always NUL-terminated when dstn > 0)
+ * with every byte that does not print escaped: newline, tab and carriage
+ * return as \n \t \r, other control bytes, DEL, C1 controls and
+ * bytes that are not valid UTF-8 as \xNN.  Printable ASCII and valid UTF-8
+ * text are kept.  An escape is never cut in half when dst is short.
+ * Returns the length written.  Thread-safe, allocation-free.  Every
+ * message that quotes input (errors, warnings) goes through it. */
+size_t cprof_escape(char *dst, size_t dstn, const char *s, size_t n);
 
 /* Go's url.QueryUnescape (plus: '+' is a space) or PathUnescape of
  * s[0..n): the decoded length, or SIZE_MAX on a bad %-escape.  The first

