@@ -67,9 +67,13 @@ cprof_profile *cli_fetch_profile(const cli_opts *o, const char *url);
 int cli_symbolize_remote(cprof_profile *p, const cli_opts *o, const char *url);
 
 /* perf.c: perf.data sources (they start with "PERFILE2"), read through
- * `perf script`; cli_perf_load dies with one line on failure. */
-bool cli_is_perf_data(const char *path);
-cprof_profile *cli_perf_load(const char *path);
+ * `perf script`; both die with one line on failure.  cli_perf_load_fd runs
+ * perf on a regular file open as fd (its standard input); cli_perf_load_stream spools a stream (a pipe,
+ * a FIFO, stdin) whose first n bytes, head, were already read from fd into
+ * an unlinked temporary file, bounded, and runs perf on that. */
+#define CLI_PERF_MAGIC "PERFILE2"
+cprof_profile *cli_perf_load_fd(const char *name, int fd);   /* a regular file */
+cprof_profile *cli_perf_load_stream(const char *name, int fd, const void *head, size_t n);
 
 /* symbolize.c: apply -symbolize=MODE (local with libdw, remote, none;
  * :force, :demangle=...) to the merged profile, as pprof's symbolizer. */

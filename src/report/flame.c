@@ -350,7 +350,7 @@ static void ft_sort(ftree *f, bool by_cum)
 static int64_t out_value(const cpr_ctx *c, int64_t v)
 {
 	if (c->ratio > 0 && c->ratio != 1)
-		v = (int64_t)((double)v * c->ratio);
+		v = cpr_d2i64((double)v * c->ratio);
 	return v;
 }
 
@@ -624,7 +624,7 @@ static int print_html(cpr_ctx *c, ftree *f, cprof_error *err)
 	/* the stack holds, per ancestor, its pending children and at most
 	 * one 3-slot "(other)" entry */
 	uint32_t *stk = xrealloc(NULL, (size_t)f->n * 4 + 4, sizeof *stk);
-	int64_t thr = (int64_t)ceil(fabs((double)f->cum[0]) * CPR_FLAME_PRUNE);
+	int64_t thr = cpr_d2i64(ceil(fabs((double)f->cum[0]) * CPR_FLAME_PRUNE));
 	if (thr < 1)
 		thr = 1;
 	cprof_str other = cprof_intern_cstr(p, "(other)"), root = cprof_intern_cstr(p, "root");

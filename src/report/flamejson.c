@@ -374,7 +374,7 @@ typedef struct kid {
 static int cmp_kid(const void *a, const void *b)
 {
 	const kid *x = a, *y = b;
-	int64_t ax = llabs(x->cum), ay = llabs(y->cum);
+	int64_t ax = cpr_abs64(x->cum), ay = cpr_abs64(y->cum);
 	if (ax != ay)
 		return ax > ay ? -1 : 1;
 	return x->node < y->node ? -1 : x->node > y->node;
@@ -427,7 +427,7 @@ static int write_nodes(FILE *out, const wtree *t, const uint32_t *chain, size_t 
 		for (uint32_t c = t->first[n]; c != NIL; c = t->next[c]) {
 			if (t->cum[c] == 0)
 				continue;
-			if (llabs(t->cum[c]) < thr || t->name[c] == other) {
+			if (cpr_abs64(t->cum[c]) < thr || t->name[c] == other) {
 				osum += t->cum[c];
 				if (t->two) {
 					oa += t->va[c];
@@ -507,7 +507,7 @@ static int write_doc(const cprof_flame *f, const wtree *t, const uint32_t *chain
 			return CPROF_ENOMEM;
 		}
 	}
-	int64_t thr = (int64_t)ceil(fabs((double)t->cum[root]) * (minfrac > 0 ? minfrac : 0));
+	int64_t thr = cpr_d2i64(ceil(fabs((double)t->cum[root]) * (minfrac > 0 ? minfrac : 0)));
 	if (thr < 1)
 		thr = 1;
 	size_t pruned = 0;
@@ -810,7 +810,7 @@ int cprof_flame_write_diff(const cprof_flame *f, const cprof_flame *b, const cha
 	}
 	/* the width of a frame: both sides' values (pprof's diff flame graph) */
 	for (uint32_t i = 0; i < r.t.n; i++)
-		r.t.cum[i] = llabs(r.t.va[i]) + llabs(r.t.vb[i]);
+		r.t.cum[i] = cpr_abs64(r.t.va[i]) + cpr_abs64(r.t.vb[i]);
 	size_t nchain = 0;
 	uint32_t node = walk_zoom(f, &x, &r.t, zoom, nzoom, chain, &nchain);
 	rc = write_doc(f, &r.t, chain, nchain, node, minfrac, out, &x, b->total);

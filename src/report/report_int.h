@@ -94,6 +94,28 @@ typedef struct cpr_ctx {
 	bool numunits_ready;
 } cpr_ctx;
 
+/* Go's int64 arithmetic, which wraps: |v| (|INT64_MIN| is INT64_MIN, as
+ * in Go) and a + b.  Values come from the input, so nothing may overflow. */
+static inline int64_t cpr_abs64(int64_t v)
+{
+	return v < 0 ? (int64_t)(0 - (uint64_t)v) : v;
+}
+static inline int64_t cpr_add64(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+/* Go's int64(f) on amd64: out of range and NaN give INT64_MIN (a C cast
+ * of those is undefined). */
+static inline int64_t cpr_d2i64(double f)
+{
+	return f >= -9223372036854775808.0 && f < 9223372036854775808.0 ? (int64_t)f : INT64_MIN;
+}
+/* a / b for b != 0, with Go's INT64_MIN / -1 == INT64_MIN (C traps). */
+static inline int64_t cpr_div64(int64_t a, int64_t b)
+{
+	return b == -1 ? (int64_t)(0 - (uint64_t)a) : a / b;
+}
+
 /* The value of sample i (value vi, or vi/value0 handled by callers). */
 static inline int64_t cpr_value(const cpr_ctx *c, size_t i)
 {

@@ -730,6 +730,41 @@ static void test_regexp_limits(void **state)
 	cprof_profile_free(p);
 }
 
+/* Values at the ends of int64 (a hostile profile's) through every text
+ * report, with -mean (value 0 is -1: INT64_MIN / -1) and a -divide_by:
+ * Go wraps; C must not overflow (the sanitizer builds abort on it). */
+static void test_extreme_values(void **state)
+{
+	cprof_profile *p = new_profile();
+	uint32_t f = fn(p, "f", "f.go"), g = fn(p, "g", "g.go");
+	uint32_t lf = loc(p, 1, f, 1), lg = loc(p, 1, g, 2);
+	sample(p, INT64_MIN, 0, 2, lf, lg);
+	sample(p, INT64_MIN, 0, 1, lg);
+	sample(p, INT64_MAX, 0, 1, lf);
+	sample(p, -1, 0, 2, lg, lf);
+	static const int formats[] = { CPROF_FMT_TEXT, CPROF_FMT_TRACES, CPROF_FMT_PEEK,
+				       CPROF_FMT_TREE, CPROF_FMT_RAW, CPROF_FMT_TAGS,
+				       CPROF_FMT_DOT, CPROF_FMT_CALLGRIND, CPROF_FMT_FOLDED };
+	for (size_t i = 0; i < sizeof formats / sizeof *formats; i++) {
+		for (int mode = 0; mode < 3; mode++) {
+			cprof_profile *q = cprof_profile_dup(p);
+			cprof_ropts o;
+			cprof_ropts_init(&o);
+			o.format = formats[i];
+			o.mean = mode == 1;
+			o.divide_by = mode == 2 ? 1e-300 : 0;
+			o.nodefraction = 0;
+			o.symbol = ".";
+			result r;
+			run(q, &o, &r);
+			assert_true(r.rc == 0 || r.rc == CPROF_EINVAL);
+			result_free(&r);
+			cprof_profile_free(q);
+		}
+	}
+	cprof_profile_free(p);
+}
+
 /* ---- scale: a larger profile through every filter ---------------------------------- */
 
 static void test_many_samples(void **state)
@@ -926,6 +961,7 @@ int main(void)
 		cmocka_unit_test(test_tags_layout),
 		cmocka_unit_test(test_bad_regexps),
 		cmocka_unit_test(test_regexp_limits),
+		cmocka_unit_test(test_extreme_values),
 		cmocka_unit_test(test_many_samples),
 		cmocka_unit_test(test_golden_cases),
 	};
