@@ -145,6 +145,9 @@ build/fuzz/fuzz_shell: src/cli/shell.c src/cli/cli.h
 build/fuzz/fuzz_unwind_tables: src/runtime/unwind_tables.c src/runtime/rt_int.h
 # issue 7: fuzz_http compiles the HTTP endpoint's request parser in
 build/fuzz/fuzz_http: src/runtime/http_parse.c src/runtime/http_int.h src/runtime/rt_int.h
+# fuzz_fetch and fuzz_flags compile the URL/symbol parsers and the flags parser in
+build/fuzz/fuzz_fetch: src/cli/fetch.c src/cli/cli.h
+build/fuzz/fuzz_flags: src/cli/flags.c src/cli/cli.h
 
 FUZZ_RUNS    ?= 3000
 FUZZ_SECONDS ?= 120

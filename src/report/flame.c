@@ -268,7 +268,7 @@ static int ft_build(cpr_ctx *c, ftree *f, cprof_error *err)
 		int64_t v = cpr_value(c, i), d = cpr_meandiv(c, i);
 		if (d != 0)
 			v = (v == INT64_MIN && d == -1) ? v : v / d;
-		f->self[leaf[s]] += v;
+		f->self[leaf[s]] = cpr_add64(f->self[leaf[s]], v);
 	}
 	free(leaf);
 	free(path);
@@ -283,7 +283,7 @@ static int ft_build(cpr_ctx *c, ftree *f, cprof_error *err)
 	}
 	memcpy(f->cum, f->self, (size_t)f->n * sizeof *f->cum);
 	for (uint32_t i = f->n; i-- > 1;)
-		f->cum[f->parent[i]] += f->cum[i];
+		f->cum[f->parent[i]] = cpr_add64(f->cum[f->parent[i]], f->cum[i]);
 	f->depth[0] = 0;
 	for (uint32_t i = 1; i < f->n; i++) {
 		f->depth[i] = f->depth[f->parent[i]] + 1;
@@ -699,7 +699,7 @@ static int print_html(cpr_ctx *c, ftree *f, cprof_error *err)
 				if (kc >= thr)
 					nk++;
 				else if (kc > 0) {
-					other_cum += kc;
+					other_cum = cpr_add64(other_cum, kc);
 					pruned++;
 				}
 			}
