@@ -810,7 +810,7 @@ int cprof_flame_write_diff(const cprof_flame *f, const cprof_flame *b, const cha
 	}
 	/* the width of a frame: both sides' values (pprof's diff flame graph) */
 	for (uint32_t i = 0; i < r.t.n; i++)
-		r.t.cum[i] = cpr_abs64(r.t.va[i]) + cpr_abs64(r.t.vb[i]);
+		r.t.cum[i] = cpr_add64(cpr_abs64(r.t.va[i]), cpr_abs64(r.t.vb[i]));
 	size_t nchain = 0;
 	uint32_t node = walk_zoom(f, &x, &r.t, zoom, nzoom, chain, &nchain);
 	rc = write_doc(f, &r.t, chain, nchain, node, minfrac, out, &x, b->total);
