@@ -148,6 +148,7 @@ build/fuzz/fuzz_http: src/runtime/http_parse.c src/runtime/http_int.h src/runtim
 # fuzz_fetch and fuzz_flags compile the URL/symbol parsers and the flags parser in
 build/fuzz/fuzz_fetch: src/cli/fetch.c src/cli/cli.h
 build/fuzz/fuzz_flags: src/cli/flags.c src/cli/cli.h
+build/fuzz/fuzz_flame build/fuzz/fuzz_report build/fuzz/fuzz_flamejson: fuzz/fuzz_run.h
 
 FUZZ_RUNS    ?= 3000
 FUZZ_SECONDS ?= 120

@@ -1,7 +1,7 @@
 /*
  * fuzz_flamejson.c - libFuzzer target for the web UI's flame graph data
  * (src/report/flamejson.c): the input's first byte picks options
- * (granularity, -mean, a sample index, the prune fraction, whether to zoom),
+ * (fuzz_run.h, and the prune fraction and whether to zoom: 0x04, 0x80),
  * the rest is any profile cprof_decode accepts.  Each run builds the flame
  * tree from a copy, writes it as JSON (zoomed to the first frames of the
  * first sample's stack, when chosen), the sandwich of the first function
@@ -14,8 +14,7 @@
  * control bytes in strings); the sanitizers catch the rest.
  * Seeds: fuzz/seeds/fuzz_flamejson.
  */
-#include "cprof_core.h"
-#include "cprof_report.h"
+#include "fuzz_run.h"
 #include "cprof_webdata.h"
 
 #include <stdint.h>
@@ -25,13 +24,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond, ...) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "fuzz_flamejson: " __VA_ARGS__); \
-		fputc('\n', stderr); \
-		abort(); \
-	} \
-} while (0)
+#define CHECK(cond, ...) FUZZ_CHECK("fuzz_flamejson", cond, __VA_ARGS__)
 
 /* A structural check of a JSON text: brackets balance outside strings,
  * strings end, and hold no raw control bytes. */
@@ -98,19 +91,12 @@ static cprof_flame *build(const cprof_profile *p, const cprof_ropts *o)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size < 1)
-		return 0;
-	uint8_t sel = data[0];
-	cprof_profile *p = NULL;
-	cprof_error err = { 0 };
-	if (cprof_decode(data + 1, size - 1, &p, &err) < 0)
-		return 0;
 	cprof_ropts o;
-	cprof_ropts_init(&o);
-	o.granularity = sel % 5;
-	o.mean = sel & 0x08;
-	o.sample_index = (sel & 0x10) ? "0" : NULL;
-	double minfrac = (sel & 0x20) ? 0 : (sel & 0x40) ? 0.5 : 0.005;
+	uint8_t sel;
+	cprof_profile *p = fuzz_profile_opts(data, size, &o, &sel);
+	if (!p)
+		return 0;
+	double minfrac = (sel & 0x04) ? 0 : (sel & 0x40) ? 0.5 : 0.005;
 	/* zoom: the function names of the first sample's stack, root first */
 	const char *zoom[8];
 	size_t nzoom = 0;

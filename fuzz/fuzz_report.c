@@ -1,8 +1,7 @@
 /*
  * fuzz_report.c - libFuzzer target for the report printers driven by
- * fuzzed profiles: the input's first byte picks options (granularity,
- * -cum, -mean, a sample index, -divide_by, -noinlines, node fractions),
- * the rest is any profile cprof_decode accepts (profile.proto, gzip'd or
+ * fuzzed profiles: the input's first byte picks options (fuzz_run.h, and
+ * -cum, a negative -divide_by, zero node fractions), the rest is any profile cprof_decode accepts (profile.proto, gzip'd or
  * not, and the legacy formats).  Each run decodes it and writes -top,
  * -tree, -peek, -dot, -callgrind, -traces and -list (of every function,
  * from a private empty directory, so a file name in the profile cannot
@@ -15,8 +14,7 @@
  * Seeds: fuzz/seeds/fuzz_report (small proto and legacy profiles, values
  * at the ends of int64).
  */
-#include "cprof_core.h"
-#include "cprof_report.h"
+#include "fuzz_run.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -26,37 +24,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond, ...) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "fuzz_report: " __VA_ARGS__); \
-		fputc('\n', stderr); \
-		abort(); \
-	} \
-} while (0)
-
-static char *run(const cprof_profile *p, const cprof_ropts *o, size_t *len)
-{
-	cprof_profile *q = cprof_profile_dup(p);
-	if (!q)
-		return NULL;
-	char *buf = NULL;
-	*len = 0;
-	FILE *out = open_memstream(&buf, len);
-	FILE *warn = fopen("/dev/null", "w");
-	CHECK(out && warn, "cannot open streams");
-	cprof_error err = { 0 };
-	int rc = cprof_report(q, o, out, warn, &err);
-	fclose(out);
-	fclose(warn);
-	CHECK(rc == 0 || (rc < 0 && err.code == rc && err.msg[0]),
-	      "report %d failed without a message (%d)", o->format, rc);
-	cprof_profile_free(q);
-	if (rc < 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
+#define CHECK(cond, ...) FUZZ_CHECK("fuzz_report", cond, __VA_ARGS__)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -66,21 +34,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(mkdtemp(dir), "mkdtemp");
 		ready = true;
 	}
-	if (size < 1)
-		return 0;
-	uint8_t sel = data[0];
-	cprof_profile *p = NULL;
-	cprof_error err = { 0 };
-	if (cprof_decode(data + 1, size - 1, &p, &err) < 0)
-		return 0;
 	cprof_ropts o;
-	cprof_ropts_init(&o);
-	o.granularity = sel % 5;
-	o.cum = sel & 0x08;
-	o.mean = sel & 0x10;
-	o.sample_index = (sel & 0x20) ? "0" : NULL;
-	o.divide_by = (sel & 0x40) ? -3 : 1;
-	o.noinlines = sel & 0x80;
+	uint8_t sel;
+	cprof_profile *p = fuzz_profile_opts(data, size, &o, &sel);
+	if (!p)
+		return 0;
+	o.cum = sel & 0x80;
+	if (sel & 0x40 && sel & 0x80)
+		o.divide_by = -3;
 	o.nodefraction = (sel & 0x04) ? 0 : o.nodefraction;
 	o.edgefraction = (sel & 0x04) ? 0 : o.edgefraction;
 	o.source_path = dir;
@@ -91,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		o.format = formats[i];
 		o.symbol = (o.format == CPROF_FMT_PEEK || o.format == CPROF_FMT_LIST) ? "." : NULL;
 		size_t len;
-		char *out = run(p, &o, &len);
+		char *out = fuzz_report_run("fuzz_report", p, &o, &len);
 		if (!out)
 			continue;
 		if (o.format == CPROF_FMT_DOT)

@@ -610,6 +610,8 @@ static const char *graph_title(const cpr_ctx *c, char *buf, size_t n)
 		return "";
 	const char *s = cprof_s(p, p->mappings.v[0].file);
 	size_t len = strlen(s);
+	if (len == 0)           /* a name that starts with a NUL byte */
+		return "";
 	while (len > 1 && s[len - 1] == '/')
 		len--;
 	size_t start = len;
