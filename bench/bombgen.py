@@ -8,6 +8,7 @@ one deflate member of 16 MiB of the pattern, repeated (gzip allows many
 members), so even a 4 GiB bomb is written in a fraction of a second.
   zeros          zeros (not a profile at all)
   text           "a\\n" lines (plausible text: the legacy parsers' copy)
+  folded         "a;b 1\\n" lines: valid folded stacks, one sample a line
   empty_samples  profile.proto: a sample type, then empty Sample messages
   strings        profile.proto: empty string_table entries
   big_string     profile.proto: one string_table entry of MiB bytes
@@ -45,6 +46,8 @@ def main():
         unit = b"\0"
     elif kind == "text":
         unit = b"a\n"
+    elif kind == "folded":
+        unit = b"a;b 1\n"
     elif kind == "empty_samples":
         # sample_type {type: 1, unit: 2} and the strings, then 12 00 ...
         head = b"\x0a\x04\x08\x01\x10\x02" + b"\x32\x00\x32\x01s\x32\x01c"

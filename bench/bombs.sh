@@ -21,7 +21,7 @@ CPROF=${CPROF:-build/cprof}
 OUT=bench/out/bombs
 [ -x "$CPROF" ] || { echo "bench: build cprof first (make)" >&2; exit 2; }
 mkdir -p "$OUT"
-for k in zeros text empty_samples strings big_string long_stack; do
+for k in zeros text folded empty_samples strings big_string long_stack; do
 	[ -s "$OUT/$k.gz" ] || python3 bench/bombgen.py "$k" "$OUT/$k.gz" "$SIZE_MIB"
 done
 [ -x "$OUT/gen" ] || cc -O2 -std=c11 -D_GNU_SOURCE -Isrc/core bench/gen.c build/libcprofcore.a -lz -lm -o "$OUT/gen"
@@ -60,7 +60,7 @@ row() {
 		"$kb" "$(awk -v a="$kb" -v b="$nkb" 'BEGIN {printf "%.2fx", a / b}')" "$s" "$msg"
 }
 row "normal profile (bench/gen.c)" "$OUT/normal.pb.gz" -top "$OUT/normal.pb.gz"
-for k in zeros text empty_samples strings big_string long_stack; do
+for k in zeros text folded empty_samples strings big_string long_stack; do
 	row "$k.gz (${SIZE_MIB} MiB inflated)" "$OUT/$k.gz" -top "$OUT/$k.gz"
 done
 row "/dev/zero" /dev/zero -top /dev/zero

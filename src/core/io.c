@@ -32,9 +32,11 @@
  * bytes could begin a legacy format (gperftools' binary header, or text: no
  * NUL in the first 512 bytes, folded.c's own test); input that fits neither
  * (a gzip of zeros, /dev/zero) fails at the proto error, without reading
- * or inflating on.  The copy, the decoder's window and the model are held
- * under cp_mem_allowed (cprof_set_mem_limit): a ceiling, and an allowance
- * that grows with the bytes read, so a small file cannot take gigabytes.
+ * or inflating on.  The decoder's window and the model are held under
+ * cp_mem_allowed (cprof_set_mem_limit): a ceiling, and an allowance that
+ * grows with the bytes read, so a small file cannot take gigabytes; the
+ * legacy copy under a quarter of it, leaving room for the model the legacy
+ * parser builds from it.
  * Every source is read once, as a stream (a FIFO, a pipe, /dev/stdin, a
  * process substitution), never reopened or sought.
  * cprof_gunzip (whole buffers, for callers that want one) runs the same
@@ -222,11 +224,19 @@ static int src_need(cp_reader *r, size_t need)
 	return 0;
 }
 
+/* The legacy copy may take a quarter of the allowance: the model a legacy
+ * parser builds from text is at most ~3.5 times the text (folded stacks of
+ * one short frame per line), so copy and model stay within it. */
+static size_t keep_allowed(const cp_reader *r)
+{
+	return cp_mem_allowed(r->in_total) / 4;
+}
+
 static int keep_copy(cp_reader *r, const void *b, size_t n)
 {
 	if (!r->keeping || n == 0)
 		return 0;
-	size_t allowed = cp_mem_allowed(r->in_total);
+	size_t allowed = keep_allowed(r);
 	if (r->keep_n + n > allowed)
 		return rfail(r, CPROF_ELIMIT, "the input takes more than %zu MiB of memory to hold "
 			     "whole (as text formats are) after %" PRIu64 " bytes read: the limit",
@@ -272,7 +282,7 @@ void cp_reader_keep_all(cp_reader *r, const void *sofar, size_t n)
 		r->no_legacy = true;
 		return;
 	}
-	if (n > cp_mem_allowed(r->in_total))
+	if (n > keep_allowed(r))
 		return;
 	size_t cap = n > 64 * 1024 ? n : 64 * 1024;
 	if (!(r->keep = malloc(cap)))
