@@ -311,8 +311,8 @@ cprof_profile *cprof_profile_dup(const cprof_profile *p);
 /* Limits on inputs, to keep memory bounded on hostile files. */
 #define CPROF_MAX_INPUT ((size_t)4 << 30)       /* 4 GiB decompressed */
 
-/* The memory ceiling of decoding one streamed input (a file, a pipe, gzip'd
- * data; cprof_decode_fd/_file, and cprof_decode of gzip'd memory): the
+/* The memory ceiling of decoding one input (cprof_decode, cprof_decode_fd,
+ * cprof_decode_file; for raw memory, "bytes read" is its length): the
  * model being built, the decoder's window and scratch, and the copy of the
  * input that the legacy text formats need.  The allowance grows with the
  * input read: max(CPROF_MEM_FLOOR, CPROF_MEM_PER_BYTE x bytes read so far),

@@ -1927,9 +1927,9 @@ static void test_stream_limits(void **state)
 	cleanup_tmp();
 }
 
-/* The memory ceiling (cprof_set_mem_limit) stops a streamed decode whose
- * model outgrows it, from a file and from gzip'd memory; restored, the same
- * input decodes.  cprof_decode_fd reads a pipe once, taking the bytes the
+/* The memory ceiling (cprof_set_mem_limit) stops a decode whose model
+ * outgrows it, from a file, gzip'd memory and raw memory; restored, the
+ * same input decodes.  cprof_decode_fd reads a pipe once, taking the bytes the
  * caller sniffed as its first. */
 static void test_mem_limit_and_fd(void **state)
 {
@@ -1956,7 +1956,12 @@ static void test_mem_limit_and_fd(void **state)
 	assert_null(q);
 	e.code = 0;
 	assert_int_equal(cprof_decode(z.b, z.n, &q, &e), CPROF_ELIMIT);
+	e.code = 0;
+	assert_int_equal(cprof_decode(w.b, w.n, &q, &e), CPROF_ELIMIT);     /* raw memory */
+	assert_non_null(strstr(e.msg, "memory"));
 	assert_int_equal(cprof_set_mem_limit(0), 64 << 10);
+	assert_int_equal(cprof_decode(w.b, w.n, &q, &e), 0);
+	cprof_profile_free(q);
 	assert_int_equal(cprof_decode_file(path, &q, &e), 0);
 	assert_true(cprof_profile_mem(q) > (64 << 10));
 	assert_int_equal(q->samples.n, 20000);
