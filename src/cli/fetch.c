@@ -348,8 +348,10 @@ char *cli_adjust_url(const char *src, int seconds, int timeout, int *duration_s,
 			}
 		}
 	}
-	if (timeout <= 0)
-		timeout = duration > 0 ? duration + duration / 2 : 60;
+	if (timeout <= 0) {     /* duration * 1.5, which must not overflow an int */
+		int64_t t = duration > 0 ? (int64_t)duration + duration / 2 : 60;
+		timeout = t > INT32_MAX ? INT32_MAX : (int)t;
+	}
 	*duration_s = duration;
 	*timeout_s = timeout;
 	if (nq > 1)
