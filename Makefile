@@ -208,6 +208,10 @@ build/fuzz/fuzz_unwind_tables: src/runtime/unwind_tables.c src/runtime/ehframe.c
 build/fuzz/fuzz_http: src/runtime/http_parse.c src/runtime/http_int.h src/runtime/rt_int.h
 # fuzz_webui_params compiles the web UI's URL parameters in (src/cli/webui_params.c)
 build/fuzz/fuzz_webui_params: src/cli/webui_params.c src/cli/webui_params.h
+# fuzz_fetch and fuzz_flags compile the URL/symbol parsers and the flags parser in
+build/fuzz/fuzz_fetch: src/cli/fetch.c src/cli/cli.h
+build/fuzz/fuzz_flags: src/cli/flags.c src/cli/cli.h
+build/fuzz/fuzz_flame build/fuzz/fuzz_report build/fuzz/fuzz_flamejson: fuzz/fuzz_run.h
 
 FUZZ_RUNS    ?= 3000
 FUZZ_SECONDS ?= 120

@@ -11,8 +11,7 @@
  * splits into frames and a value); -proto output decodes again.
  * Seeds: fuzz/seeds/fuzz_flame (small legacy, folded and proto profiles).
  */
-#include "cprof_core.h"
-#include "cprof_report.h"
+#include "fuzz_run.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,60 +19,21 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond, ...) do { \
-	if (!(cond)) { \
-		fprintf(stderr, "fuzz_flame: " __VA_ARGS__); \
-		fputc('\n', stderr); \
-		abort(); \
-	} \
-} while (0)
-
-static char *run(const cprof_profile *p, const cprof_ropts *o, size_t *len)
-{
-	cprof_profile *q = cprof_profile_dup(p);
-	if (!q)
-		return NULL;
-	char *buf = NULL;
-	*len = 0;
-	FILE *out = open_memstream(&buf, len);
-	FILE *warn = fopen("/dev/null", "w");
-	CHECK(out && warn, "cannot open streams");
-	cprof_error err = { 0 };
-	int rc = cprof_report(q, o, out, warn, &err);
-	fclose(out);
-	fclose(warn);
-	CHECK(rc == 0 || (rc < 0 && err.code == rc && err.msg[0]), "report %d failed without a message (%d)",
-	      o->format, rc);
-	cprof_profile_free(q);
-	if (rc < 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
+#define CHECK(cond, ...) FUZZ_CHECK("fuzz_flame", cond, __VA_ARGS__)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size < 1)
-		return 0;
-	uint8_t sel = data[0];
-	cprof_profile *p = NULL;
-	cprof_error err = { 0 };
-	if (cprof_decode(data + 1, size - 1, &p, &err) < 0)
-		return 0;
 	cprof_ropts o;
-	cprof_ropts_init(&o);
-	o.granularity = sel % 5;
-	o.noinlines = sel & 0x08;
-	o.mean = sel & 0x10;
-	o.sample_index = (sel & 0x20) ? "0" : NULL;
-	o.divide_by = (sel & 0x40) ? 3 : 1;
+	uint8_t sel;
+	cprof_profile *p = fuzz_profile_opts(data, size, &o, &sel);
+	if (!p)
+		return 0;
 	static const int formats[] = { CPROF_FMT_FOLDED, CPROF_FMT_FLAMEGRAPH, CPROF_FMT_FLAMESVG,
 				       CPROF_FMT_PROTO };
 	for (size_t i = 0; i < sizeof formats / sizeof *formats; i++) {
 		o.format = formats[i];
 		size_t len;
-		char *out = run(p, &o, &len);
+		char *out = fuzz_report_run("fuzz_flame", p, &o, &len);
 		if (!out)
 			continue;
 		if (o.format == CPROF_FMT_FOLDED) {

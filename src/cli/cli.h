@@ -63,13 +63,27 @@ cprof_profile *cli_load(const cli_opts *o);
  * the profile's /debug/pprof/symbol for names of unsymbolized locations;
  * returns 0 or a negative CPROF_E* code. */
 bool cli_is_url(const char *src);
+/* The parsers behind the fetches, exposed for fuzz_fetch (no network):
+ * pprof's adjustURL of a source (malloc'd; NULL when not a URL) with the
+ * profile's duration and the fetch timeout in seconds; the /symbol URL of a
+ * source (malloc'd, or NULL); and the reading of a /symbol answer into
+ * mapping mi's unsymbolized locations (0; CPROF_EFORMAT for an address that
+ * does not parse, CPROF_ENOMEM).  Not
+ * thread-safe (they die with one line when out of memory). */
+char *cli_adjust_url(const char *src, int seconds, int timeout, int *duration_s, int *timeout_s);
+char *cli_symbol_url(const char *src);
+int cli_apply_symbols(cprof_profile *p, uint32_t mi, const char *body, size_t len);
 cprof_profile *cli_fetch_profile(const cli_opts *o, const char *url);
 int cli_symbolize_remote(cprof_profile *p, const cli_opts *o, const char *url);
 
 /* perf.c: perf.data sources (they start with "PERFILE2"), read through
- * `perf script`; cli_perf_load dies with one line on failure. */
-bool cli_is_perf_data(const char *path);
-cprof_profile *cli_perf_load(const char *path);
+ * `perf script`; both die with one line on failure.  cli_perf_load_fd runs
+ * perf on a regular file open as fd (its standard input); cli_perf_load_stream spools a stream (a pipe,
+ * a FIFO, stdin) whose first n bytes, head, were already read from fd into
+ * an unlinked temporary file, bounded, and runs perf on that. */
+#define CLI_PERF_MAGIC "PERFILE2"
+cprof_profile *cli_perf_load_fd(const char *name, int fd);   /* a regular file */
+cprof_profile *cli_perf_load_stream(const char *name, int fd, const void *head, size_t n);
 
 /* symbolize.c: apply -symbolize=MODE (local with libdw, remote, none;
  * :force, :demangle=...) to the merged profile, as pprof's symbolizer. */

@@ -273,7 +273,7 @@ static int qpair_cmp(const void *a, const void *b)
 /* The adjusted URL of a source (pprof's adjustURL); *duration_s and
  * *timeout_s get the profile's duration and the fetch timeout in seconds.
  * Returns a malloc'd string, or NULL when src is not a URL. */
-static char *adjust_url(const char *src, int seconds, int timeout, int *duration_s, int *timeout_s)
+char *cli_adjust_url(const char *src, int seconds, int timeout, int *duration_s, int *timeout_s)
 {
 	url_parts u;
 	if (!url_resolve(src, &u))
@@ -348,8 +348,10 @@ static char *adjust_url(const char *src, int seconds, int timeout, int *duration
 			}
 		}
 	}
-	if (timeout <= 0)
-		timeout = duration > 0 ? duration + duration / 2 : 60;
+	if (timeout <= 0) {     /* duration * 1.5, which must not overflow an int */
+		int64_t t = duration > 0 ? (int64_t)duration + duration / 2 : 60;
+		timeout = t > INT32_MAX ? INT32_MAX : (int)t;
+	}
 	*duration_s = duration;
 	*timeout_s = timeout;
 	if (nq > 1)
@@ -817,7 +819,7 @@ static bool fetch_start(fetch *f, const cli_opts *o, const char *src, bool *coun
 	int duration = 0, timeout = 0;
 	memset(f, 0, sizeof *f);
 	f->src = src;
-	if (!(f->url = adjust_url(src, o->seconds, o->timeout, &duration, &timeout)))
+	if (!(f->url = cli_adjust_url(src, o->seconds, o->timeout, &duration, &timeout)))
 		return false;
 	fprintf(stderr, "Fetching profile over HTTP from %s\n", f->url);
 	xfer *x = &f->x;
@@ -911,7 +913,7 @@ cprof_profile *cli_fetch_profile(const cli_opts *o, const char *src)
 /* ---- remote symbolization ------------------------------------------------- */
 
 /* pprof's symbolz URL for a profile source, or NULL. */
-static char *symbol_url(const char *src)
+char *cli_symbol_url(const char *src)
 {
 	url_parts u;
 	if (!url_resolve(src, &u))
@@ -1017,7 +1019,7 @@ static bool is_space(int c)
 /* Parse a /symbol answer (lines matching pprof's (0x[[:xdigit:]]+)\s+(.*))
  * and give mapping mi's unsymbolized locations one line each: a new
  * function per distinct name, as pprof makes. */
-static int apply_symbols(cprof_profile *p, uint32_t mi, const char *body, size_t len)
+int cli_apply_symbols(cprof_profile *p, uint32_t mi, const char *body, size_t len)
 {
 	addr_name *an = NULL;
 	size_t nan = 0, cap = 0;
@@ -1128,7 +1130,7 @@ static int apply_symbols(cprof_profile *p, uint32_t mi, const char *body, size_t
 int cli_symbolize_remote(cprof_profile *p, const cli_opts *o, const char *src)
 {
 	bool force = o->symbolize && strstr(o->symbolize, "force") != NULL;
-	char *surl = symbol_url(src);
+	char *surl = cli_symbol_url(src);
 	if (!surl)
 		return 0;
 	int ret = 0;
@@ -1153,17 +1155,17 @@ int cli_symbolize_remote(cprof_profile *p, const cli_opts *o, const char *src)
 		char *msg = http_do(surl, post.s, &x);
 		free(post.s);
 		if (msg) {
-			fprintf(stderr, "cprof: http post %s: %s\n", surl, msg);
+			cli_warn("cprof: http post %s: %s", surl, msg);
 			free(msg);
 			free(x.body.s);
 			ret = CPROF_EIO;
 			break;
 		}
-		ret = apply_symbols(p, (uint32_t)mi, x.body.s ? x.body.s : "", x.body.n);
+		ret = cli_apply_symbols(p, (uint32_t)mi, x.body.s ? x.body.s : "", x.body.n);
 		free(x.body.s);
 		if (ret < 0)
-			fprintf(stderr, "cprof: %s: %s\n", surl,
-				ret == CPROF_EFORMAT ? "unparsable address in the answer" : cprof_strerror(ret));
+			cli_warn("cprof: %s: %s", surl,
+				 ret == CPROF_EFORMAT ? "unparsable address in the answer" : cprof_strerror(ret));
 		else
 			m->has_functions = true;
 	}

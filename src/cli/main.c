@@ -18,15 +18,25 @@
 #include <string.h>
 #include <unistd.h>
 
+/* One line on stderr: prefix, the formatted message with every byte that
+ * does not print escaped (cprof_escape: messages quote file names, flags and
+ * bytes of the input), and a newline. */
+static void vline(const char *prefix, const char *fmt, va_list ap)
+{
+	char raw[2048], esc[4 * sizeof raw];
+	int k = vsnprintf(raw, sizeof raw, fmt, ap);
+	size_t n = k < 0 ? 0 : (size_t)k < sizeof raw ? (size_t)k : sizeof raw - 1;
+	cprof_escape(esc, sizeof esc, raw, n);
+	fprintf(stderr, "%s%s\n", prefix, esc);
+}
+
 void cli_die(const char *fmt, ...)
 {
 	va_list ap;
 	fflush(stdout);
-	fputs("cprof: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vline("cprof: ", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(2);
 }
 
@@ -34,9 +44,8 @@ void cli_warn(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vline("", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 int main(int argc, char **argv)

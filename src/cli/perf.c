@@ -5,6 +5,12 @@
  * core).  pprof instead runs perf_to_profile, which Debian does not ship;
  * perf itself (package linux-perf) is what perf users have.
  *
+ * A perf.data that arrives on a stream (a pipe, a FIFO, /dev/stdin, a
+ * process substitution) is spooled to a temporary file first -- perf needs
+ * to seek -- made with mkstemp in $TMPDIR (or /tmp), unlinked at once so
+ * nothing is left behind, and bounded by CPROF_MAX_INPUT; perf reads it as
+ * its standard input (-i /dev/stdin, a regular file to perf).
+ *
  * perf runs as a child with its output on a pipe read into memory, capped
  * at PERF_TEXT_MAX (one line when exceeded); its stderr goes to a temporary
  * file so that a failure can be reported in one line naming the file.
@@ -22,18 +28,6 @@
 
 #define PERF_TEXT_MAX ((size_t)2 << 30)
 
-bool cli_is_perf_data(const char *path)
-{
-	if (strcmp(path, "-") == 0)
-		return false;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	char m[8];
-	ssize_t n = read(fd, m, sizeof m);
-	close(fd);
-	return n == 8 && memcmp(m, "PERFILE2", 8) == 0;
-}
 
 /* The first line of perf's stderr, for a message. */
 static void first_line(FILE *f, char *buf, size_t n)
@@ -48,7 +42,9 @@ static void first_line(FILE *f, char *buf, size_t n)
 	buf[0] = 0;
 }
 
-cprof_profile *cli_perf_load(const char *path)
+/* Run perf script on perf_path (its stdin is in_fd, or /dev/null when
+ * in_fd < 0); messages name `path`. */
+static cprof_profile *perf_run(const char *path, const char *perf_path, int in_fd)
 {
 	const char *perf = getenv("CPROF_PERF");
 	if (!perf || !*perf)
@@ -67,10 +63,10 @@ cprof_profile *cli_perf_load(const char *path)
 	if (pid == 0) {
 		dup2(pfd[1], 1);
 		dup2(fileno(errf), 2);
-		int devnull = open("/dev/null", O_RDONLY);
+		int devnull = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY);
 		if (devnull >= 0)
 			dup2(devnull, 0);
-		execlp(perf, perf, "script", "-i", path, "-F", "comm,pid,tid,period,event,ip,sym,dso",
+		execlp(perf, perf, "script", "-i", perf_path, "-F", "comm,pid,tid,period,event,ip,sym,dso",
 		       "--no-demangle", "--no-inline", (char *)NULL);
 		fprintf(stderr, "cannot run %s: %s\n", perf, strerror(errno));
 		_exit(127);
@@ -130,5 +126,59 @@ cprof_profile *cli_perf_load(const char *path)
 	free(buf);
 	if (rc < 0)
 		cli_die("%s: %s", path, err.code ? err.msg : cprof_strerror(rc));
+	return p;
+}
+
+cprof_profile *cli_perf_load_fd(const char *name, int fd)
+{
+	return perf_run(name, "/dev/stdin", fd);
+}
+
+cprof_profile *cli_perf_load_stream(const char *name, int fd, const void *head, size_t n)
+{
+	const char *dir = getenv("TMPDIR");
+	char tmpl[4096];
+	snprintf(tmpl, sizeof tmpl, "%s/cprof-perf-XXXXXX", dir && *dir ? dir : "/tmp");
+	int sp = mkstemp(tmpl);
+	if (sp < 0)
+		cli_die("%s: a temporary file for perf.data from a stream: %s", name, strerror(errno));
+	unlink(tmpl);
+	char *buf = malloc(1 << 20);
+	if (!buf)
+		cli_die("%s: out of memory", name);
+	memcpy(buf, head, n);
+	size_t have = n;
+	uint64_t total = n;
+	for (;;) {
+		ssize_t r = read(fd, buf + have, (1 << 20) - have);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			cli_die("%s: cannot read: %s", name, strerror(errno));
+		have += (size_t)r;
+		total += (uint64_t)r;
+		if (total > CPROF_MAX_INPUT)
+			cli_die("%s: input is larger than the limit of %zu bytes", name,
+				(size_t)CPROF_MAX_INPUT);
+		if (r == 0 || have == (1 << 20)) {
+			for (size_t off = 0; off < have;) {
+				ssize_t w = write(sp, buf + off, have - off);
+				if (w < 0 && errno == EINTR)
+					continue;
+				if (w < 0)
+					cli_die("%s: spooling perf.data to a temporary file: %s", name,
+						strerror(errno));
+				off += (size_t)w;
+			}
+			have = 0;
+		}
+		if (r == 0)
+			break;
+	}
+	free(buf);
+	if (lseek(sp, 0, SEEK_SET) < 0)
+		cli_die("%s: spooling perf.data: %s", name, strerror(errno));
+	cprof_profile *p = perf_run(name, "/dev/stdin", sp);
+	close(sp);
 	return p;
 }

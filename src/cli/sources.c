@@ -20,9 +20,13 @@
  */
 #include "cli.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* The [binary] and build-ID overrides of the command line. */
 typedef struct overrides {
@@ -57,18 +61,55 @@ static void locate_binaries(cprof_profile *p, const overrides *ov)
 	}
 }
 
+/* A source that is not a URL: opened and read once, as a stream, whatever
+ * it is (regular file, pipe, FIFO, /dev/stdin, <(process substitution), a
+ * device): its first 8 bytes tell perf.data (perf.c) from the rest, and are
+ * handed on, never read again. */
+static cprof_profile *load_file(const char *src)
+{
+	bool is_stdin = strcmp(src, "-") == 0;
+	int fd = is_stdin ? STDIN_FILENO : open(src, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		cli_die("%s: cannot open: %s", src, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		cli_die("%s: cannot stat: %s", src, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		cli_die("%s: cannot read: %s", src, strerror(EISDIR));
+	char head[8];
+	size_t n = 0;
+	while (n < sizeof head) {
+		ssize_t r = read(fd, head + n, sizeof head - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			cli_die("%s: cannot read: %s", src, strerror(errno));
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	cprof_profile *p = NULL;
+	if (n == 8 && memcmp(head, CLI_PERF_MAGIC, 8) == 0) {
+		p = S_ISREG(st.st_mode) ? cli_perf_load_fd(src, fd)
+					: cli_perf_load_stream(src, fd, head, n);
+	} else {
+		cprof_error err = { 0 };
+		int rc = cprof_decode_fd(fd, head, n, &p, &err);
+		if (rc < 0)
+			cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
+	}
+	if (!is_stdin)
+		close(fd);
+	return p;
+}
+
 static cprof_profile *load_one(const char *src, const overrides *ov)
 {
-	cprof_error err = { 0 };
 	cprof_profile *p = NULL;
 	if (cli_is_url(src)) {
 		p = cli_fetch_profile(ov->o, src);
-	} else if (cli_is_perf_data(src)) {
-		p = cli_perf_load(src);
 	} else {
-		int rc = cprof_decode_file(src, &p, &err);
-		if (rc < 0)
-			cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
+		p = load_file(src);
 	}
 	locate_binaries(p, ov);
 	return p;
@@ -146,8 +187,13 @@ static bool is_hex(const char *s)
 	return true;
 }
 
+/* A regular file that starts with ELF's magic (a stream is never looked
+ * at: reading it would take bytes from a profile source). */
 static bool is_elf(const char *path)
 {
+	struct stat st;
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return false;

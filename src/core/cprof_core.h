@@ -65,7 +65,9 @@ typedef struct cprof_error {
 const char *cprof_strerror(int code);
 
 /* Set err (if not NULL) to code and a printf-formatted message; returns code.
- * The first error set wins: later calls do not overwrite an existing one. */
+ * The first error set wins: later calls do not overwrite an existing one.
+ * The message is passed through cprof_escape, so bytes of the input it
+ * quotes can never put a newline or a terminal escape on the user's screen. */
 int cprof_seterr(cprof_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -99,6 +101,15 @@ static inline int cprof_hexval(int c)
 		return c - 'A' + 10;
 	return -1;
 }
+
+/* Copy s[0..n) into dst (dstn bytes, always NUL-terminated when dstn > 0)
+ * with every byte that does not print escaped: newline, tab and carriage
+ * return as \n \t \r, other control bytes, DEL, C1 controls and
+ * bytes that are not valid UTF-8 as \xNN.  Printable ASCII and valid UTF-8
+ * text are kept.  An escape is never cut in half when dst is short.
+ * Returns the length written.  Thread-safe, allocation-free.  Every
+ * message that quotes input (errors, warnings) goes through it. */
+size_t cprof_escape(char *dst, size_t dstn, const char *s, size_t n);
 
 /* Go's url.QueryUnescape (plus: '+' is a space) or PathUnescape of
  * s[0..n): the decoded length, or SIZE_MAX on a bad %-escape.  The first
@@ -300,6 +311,28 @@ cprof_profile *cprof_profile_dup(const cprof_profile *p);
 /* Limits on inputs, to keep memory bounded on hostile files. */
 #define CPROF_MAX_INPUT ((size_t)4 << 30)       /* 4 GiB decompressed */
 
+/* The memory ceiling of decoding one input (cprof_decode, cprof_decode_fd,
+ * cprof_decode_file; for raw memory, "bytes read" is its length): the
+ * model being built, the decoder's window and scratch, and the copy of the
+ * input that the legacy text formats need.  The allowance grows with the
+ * input read: max(CPROF_MEM_FLOOR, CPROF_MEM_PER_BYTE x bytes read so far),
+ * never above the ceiling (default CPROF_MEM_CEILING), so a small file can
+ * never inflate into gigabytes (a gzip "bomb", a protobuf of empty samples)
+ * while a large profile gets what its model needs.  Past it decoding stops
+ * with CPROF_ELIMIT.  Input that no format can start with (NUL bytes where
+ * only profile.proto or gperftools' binary header could be) is refused at
+ * its first bytes, without reading on. */
+#define CPROF_MEM_CEILING ((size_t)8 << 30)
+#define CPROF_MEM_FLOOR ((size_t)256 << 20)
+#define CPROF_MEM_PER_BYTE 64
+/* Lower (or raise) the ceiling for every later decode, process-wide; 0
+ * restores the default.  Returns the previous ceiling.  Thread-safe (an
+ * atomic: decodes already running keep the value they read). */
+size_t cprof_set_mem_limit(size_t bytes);
+size_t cprof_mem_limit(void);
+/* Bytes of memory the model p holds (its tables' capacities). */
+size_t cprof_profile_mem(const cprof_profile *p);
+
 /* Decode a profile from memory: gzip is sniffed (1f 8b) and inflated; then
  * profile.proto is tried, then (unless the proto parse proved the input is
  * proto, e.g. concatenated profiles) the legacy formats in pprof's order:
@@ -307,8 +340,14 @@ cprof_profile *cprof_profile_dup(const cprof_profile *p);
  * contention text (mutex/block), folded stacks.  On success *out owns a new
  * profile. */
 int cprof_decode(const void *data, size_t len, cprof_profile **out, cprof_error *err);
-/* Same, reading a whole file (path "-" is stdin). */
+/* Same, reading a whole file (path "-" is stdin), once, as a stream. */
 int cprof_decode_file(const char *path, cprof_profile **out, cprof_error *err);
+/* Same, reading the descriptor fd (not closed) once, as a stream, whatever it
+ * is (regular file, pipe, FIFO, terminal, device): prefix[0..n) are bytes the
+ * caller already read from it (to sniff a format), taken as its first
+ * bytes. */
+int cprof_decode_fd(int fd, const void *prefix, size_t n, cprof_profile **out,
+		    cprof_error *err);
 
 /* profile.proto only (no legacy formats), on raw bytes or on gzip'd bytes
  * (1f 8b, which raw proto can never start with): those are inflated window

@@ -28,6 +28,17 @@
  * Profile fields, is reported as such.  gzip, I/O and size errors come first,
  * as when the input was inflated before parsing: after a parse error the
  * reader still goes through the rest of a gzip stream to find them.
+ * Hostile input: the legacy parsers' copy is only started when the first
+ * bytes could begin a legacy format (gperftools' binary header, or text: no
+ * NUL in the first 512 bytes, folded.c's own test); input that fits neither
+ * (a gzip of zeros, /dev/zero) fails at the proto error, without reading
+ * or inflating on.  The decoder's window and the model are held under
+ * cp_mem_allowed (cprof_set_mem_limit): a ceiling, and an allowance that
+ * grows with the bytes read, so a small file cannot take gigabytes; the
+ * legacy copy under a quarter of it, leaving room for the model the legacy
+ * parser builds from it.
+ * Every source is read once, as a stream (a FIFO, a pipe, /dev/stdin, a
+ * process substitution), never reopened or sought.
  * cprof_gunzip (whole buffers, for callers that want one) runs the same
  * reader, sizing its buffer from the trailer's ISIZE (the last member's size
  * mod 2^32) so a single member inflates without reallocation.  Every buffer
@@ -37,11 +48,64 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+
+/* ---- the memory ceiling ------------------------------------------------- */
+
+static _Atomic size_t mem_ceiling = CPROF_MEM_CEILING;
+
+size_t cprof_set_mem_limit(size_t bytes)
+{
+	return atomic_exchange(&mem_ceiling, bytes ? bytes : CPROF_MEM_CEILING);
+}
+
+size_t cprof_mem_limit(void)
+{
+	return atomic_load(&mem_ceiling);
+}
+
+size_t cp_mem_allowed(uint64_t input)
+{
+	size_t ceil = cprof_mem_limit();
+	size_t grow = input > SIZE_MAX / CPROF_MEM_PER_BYTE ? SIZE_MAX
+							    : (size_t)input * CPROF_MEM_PER_BYTE;
+	size_t a = grow > CPROF_MEM_FLOOR ? grow : CPROF_MEM_FLOOR;
+	return a < ceil ? a : ceil;
+}
+
+#define VEC_BYTES(vec) cp_mul((vec).cap, sizeof *(vec).v)
+
+size_t cprof_profile_mem(const cprof_profile *p)
+{
+	if (!p)
+		return 0;
+	size_t t = sizeof *p;
+	t = cp_add(t, p->str_arena_cap);
+	t = cp_add(t, VEC_BYTES(p->str_off));
+	t = cp_add(t, VEC_BYTES(p->str_len));
+	t = cp_add(t, cp_mul(p->str_hash_cap, sizeof *p->str_hash));
+	t = cp_add(t, VEC_BYTES(p->vtypes));
+	t = cp_add(t, VEC_BYTES(p->mappings));
+	t = cp_add(t, VEC_BYTES(p->functions));
+	t = cp_add(t, VEC_BYTES(p->lines));
+	t = cp_add(t, VEC_BYTES(p->locations));
+	t = cp_add(t, VEC_BYTES(p->stack_off));
+	t = cp_add(t, VEC_BYTES(p->stack_locs));
+	t = cp_add(t, cp_mul(p->stack_hash_cap, sizeof *p->stack_hash));
+	t = cp_add(t, VEC_BYTES(p->stack_hv));
+	t = cp_add(t, VEC_BYTES(p->lset_off));
+	t = cp_add(t, VEC_BYTES(p->lset_labels));
+	t = cp_add(t, cp_mul(p->lset_hash_cap, sizeof *p->lset_hash));
+	t = cp_add(t, VEC_BYTES(p->samples));
+	t = cp_add(t, VEC_BYTES(p->values));
+	t = cp_add(t, VEC_BYTES(p->comments));
+	return t;
+}
 
 /* ---- the reader --------------------------------------------------------- */
 
@@ -72,6 +136,20 @@ void cp_reader_fd(cp_reader *r, int fd, size_t max, bool keep)
 {
 	reader_init(r, max, keep);
 	r->fd = fd;
+}
+
+int cp_reader_prefix(cp_reader *r, const void *b, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (n > READ_CHUNK || !(r->ibuf = malloc(READ_CHUNK)))
+		return CPROF_ENOMEM;
+	r->icap = READ_CHUNK;
+	memcpy(r->ibuf, b, n);
+	r->in = r->ibuf;
+	r->in_n = n;
+	r->in_total = n;
+	return 0;
 }
 
 void cp_reader_close(cp_reader *r)
@@ -146,10 +224,23 @@ static int src_need(cp_reader *r, size_t need)
 	return 0;
 }
 
+/* The legacy copy may take a quarter of the allowance: the model a legacy
+ * parser builds from text is at most ~3.5 times the text (folded stacks of
+ * one short frame per line), so copy and model stay within it. */
+static size_t keep_allowed(const cp_reader *r)
+{
+	return cp_mem_allowed(r->in_total) / 4;
+}
+
 static int keep_copy(cp_reader *r, const void *b, size_t n)
 {
 	if (!r->keeping || n == 0)
 		return 0;
+	size_t allowed = keep_allowed(r);
+	if (r->keep_n + n > allowed)
+		return rfail(r, CPROF_ELIMIT, "the input takes more than %zu MiB of memory to hold "
+			     "whole (as text formats are) after %" PRIu64 " bytes read: the limit",
+			     allowed >> 20, r->in_total);
 	if (n > r->keep_cap - r->keep_n) {
 		size_t ncap = r->keep_cap ? r->keep_cap : 64 * 1024;
 		while (ncap < r->keep_n + n)
@@ -165,9 +256,33 @@ static int keep_copy(cp_reader *r, const void *b, size_t n)
 	return 0;
 }
 
+/* Could a legacy parser take input that starts with b[0..n)?  gperftools'
+ * binary CPU header (words 0 and 3, 32- or 64-bit, either byte order), or
+ * text: no NUL in the first 512 bytes (what folded.c, the most lenient
+ * text parser, refuses first). */
+static bool legacy_plausible(const uint8_t *b, size_t n)
+{
+	static const uint8_t three[4][8] = {
+		{ 3, 0, 0, 0 }, { 0, 0, 0, 3 }, { 3, 0, 0, 0, 0, 0, 0, 0 }, { 0, 0, 0, 0, 0, 0, 0, 3 },
+	};
+	if (n >= 8 && !memcmp(b, "\0\0\0\0", 4) &&
+	    (!memcmp(b + 4, three[0], 4) || !memcmp(b + 4, three[1], 4)))
+		return true;
+	if (n >= 16 && !memcmp(b, "\0\0\0\0\0\0\0\0", 8) &&
+	    (!memcmp(b + 8, three[2], 8) || !memcmp(b + 8, three[3], 8)))
+		return true;
+	return !memchr(b, 0, n < 512 ? n : 512);
+}
+
 void cp_reader_keep_all(cp_reader *r, const void *sofar, size_t n)
 {
 	if (!r->keep_want || r->keeping || !sofar || n != r->out_total)
+		return;
+	if (!legacy_plausible(sofar, n)) {
+		r->no_legacy = true;
+		return;
+	}
+	if (n > keep_allowed(r))
 		return;
 	size_t cap = n > 64 * 1024 ? n : 64 * 1024;
 	if (!(r->keep = malloc(cap)))
@@ -422,7 +537,7 @@ typedef int (*legacy_fn)(const void *, size_t, cprof_profile **, cprof_error *);
 static int after_proto(const void *data, size_t len, int prc, const cprof_error *perr,
 		       const cp_pbinfo *info, cprof_profile **out, cprof_error *err)
 {
-	if (prc == CPROF_ENOMEM || prc == CPROF_EEMPTY)
+	if (prc == CPROF_ENOMEM || prc == CPROF_EEMPTY || prc == CPROF_ELIMIT)
 		return cprof_seterr(err, prc, "%s", perr->msg);
 	if (info->concat)
 		return cprof_seterr(err, CPROF_EFORMAT, "concatenated profiles detected");
@@ -460,8 +575,8 @@ static int decode_reader(cp_reader *r, cprof_profile **out, cprof_error *err)
 		return 0;
 	if (info.from_reader)
 		return cprof_seterr(err, rc, "%s", perr.msg);
-	if (rc != CPROF_ENOMEM && rc != CPROF_EEMPTY && (r->keeping || r->gz) &&
-	    cp_reader_drain(r))
+	if (rc != CPROF_ENOMEM && rc != CPROF_EEMPTY && rc != CPROF_ELIMIT && !r->no_legacy &&
+	    (r->keeping || r->gz) && cp_reader_drain(r))
 		return cprof_seterr(err, r->rc, "%s", r->err.msg);
 	return after_proto(r->keeping ? r->keep : NULL, r->keep_n, rc, &perr, &info, out, err);
 }
@@ -494,6 +609,31 @@ int cprof_decode(const void *data, size_t len, cprof_profile **out, cprof_error 
 	return rc;
 }
 
+int cprof_decode_fd(int fd, const void *prefix, size_t n, cprof_profile **out,
+		    cprof_error *err)
+{
+	if (!out || fd < 0 || (!prefix && n))
+		return cprof_seterr(err, CPROF_EINVAL, "cprof_decode_fd: bad arguments");
+	*out = NULL;
+	struct stat st;
+	if (fstat(fd, &st))
+		return cprof_seterr(err, CPROF_EIO, "cannot stat: %s", strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return cprof_seterr(err, CPROF_EIO, "cannot read: %s", strerror(EISDIR));
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > CPROF_MAX_INPUT)
+		return cprof_seterr(err, CPROF_ELIMIT, "input is larger than the limit of %zu bytes",
+				    (size_t)CPROF_MAX_INPUT);
+	cp_reader r;
+	cp_reader_fd(&r, fd, CPROF_MAX_INPUT, true);
+	int rc = cp_reader_prefix(&r, prefix, n);
+	if (rc)
+		rc = cprof_seterr(err, rc, "out of memory reading input");
+	else
+		rc = decode_reader(&r, out, err);
+	cp_reader_close(&r);
+	return rc;
+}
+
 int cprof_decode_file(const char *path, cprof_profile **out, cprof_error *err)
 {
 	if (!path || !out)
@@ -503,21 +643,7 @@ int cprof_decode_file(const char *path, cprof_profile **out, cprof_error *err)
 	int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return cprof_seterr(err, CPROF_EIO, "cannot open: %s", strerror(errno));
-	int rc;
-	struct stat st;
-	if (fstat(fd, &st)) {
-		rc = cprof_seterr(err, CPROF_EIO, "cannot stat: %s", strerror(errno));
-	} else if (S_ISDIR(st.st_mode)) {
-		rc = cprof_seterr(err, CPROF_EIO, "cannot read: %s", strerror(EISDIR));
-	} else if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > CPROF_MAX_INPUT) {
-		rc = cprof_seterr(err, CPROF_ELIMIT, "input is larger than the limit of %zu bytes",
-				  (size_t)CPROF_MAX_INPUT);
-	} else {
-		cp_reader r;
-		cp_reader_fd(&r, fd, CPROF_MAX_INPUT, true);
-		rc = decode_reader(&r, out, err);
-		cp_reader_close(&r);
-	}
+	int rc = cprof_decode_fd(fd, NULL, 0, out, err);
 	if (!is_stdin)
 		close(fd);
 	return rc;

@@ -1318,6 +1318,34 @@ static int finish(dec *d)
 
 #define WINDOW ((size_t)1 << 20)
 
+static size_t idmap_mem(const idmap *m)
+{
+	return cp_add(cp_add(cp_mul(m->dcap, sizeof *m->dense),
+			     cp_mul(m->hcap, sizeof *m->hkey + sizeof *m->hval)),
+		      cp_add(m->defined.cap, cp_mul(m->order.cap, sizeof *m->order.v)));
+}
+
+/* Is what the decode holds (the model, the window of `window` bytes, the id
+ * maps and buffered samples) within what cp_mem_allowed grants after the
+ * input read so far?  Sets CPROF_ELIMIT when not.  Checked once per read,
+ * i.e. per window's worth of input at most. */
+static int check_mem(dec *d, uint64_t input, size_t window)
+{
+	size_t used = cp_add(cprof_profile_mem(d->p), window);
+	used = cp_add(used, cp_add(idmap_mem(&d->locs), cp_add(idmap_mem(&d->funcs),
+								idmap_mem(&d->maps))));
+	used = cp_add(used, cp_mul(d->smap.cap, sizeof *d->smap.v));
+	used = cp_add(used, cp_add(cp_mul(d->pend.cap, sizeof *d->pend.v),
+				   cp_mul(d->pend_vals.cap, sizeof *d->pend_vals.v)));
+	size_t allowed = cp_mem_allowed(input);
+	if (used <= allowed || d->rc)
+		return d->rc;
+	d->rc = cprof_seterr(d->err, CPROF_ELIMIT,
+			     "decoding needs more than %zu MiB of memory after %" PRIu64 " bytes read: "
+			     "the limit for an input this size", allowed >> 20, input);
+	return d->rc;
+}
+
 /* Read the input window by window and parse whole top-level fields out of
  * each as they complete, so the input is never held at once: the window
  * only has to fit the largest field.  Parsed bytes are dropped only when the
@@ -1341,7 +1369,19 @@ static int decode_stream(dec *d, cp_reader *r)
 				d->base_off += pos;
 				pos = 0;
 			} else {        /* one field fills the window */
+				/* one field may take an eighth of the allowance:
+				 * its scratch and model entries are a few times
+				 * its size (4-byte ids from 1-byte varints) */
 				size_t ncap = cp_mul(cap, 2);
+				if (d->rc == 0 && ncap > cp_mem_allowed(r->in_total) / 8) {
+					d->rc = cprof_seterr(d->err, CPROF_ELIMIT,
+							     "a field at offset %zu is larger than %zu MiB: "
+							     "the limit for an input this size",
+							     d->base_off, (cp_mem_allowed(r->in_total) / 8) >> 20);
+					break;
+				}
+				if (d->rc == 0 && check_mem(d, r->in_total, ncap))
+					break;
 				uint8_t *nw = ncap == SIZE_MAX ? NULL : realloc(win, ncap);
 				if (!nw) {
 					nomem(d);
@@ -1366,9 +1406,10 @@ static int decode_stream(dec *d, cp_reader *r)
 					d->w.stopped = true;
 			}
 			pos += used;
+			check_mem(d, r->in_total, cap);
 		}
 		if (d->rc) {
-			if (d->rc == CPROF_ENOMEM || d->w.stopped)
+			if (d->rc == CPROF_ENOMEM || d->rc == CPROF_ELIMIT || d->w.stopped)
 				break;
 			walk(d, win + pos, win + have, eof, &used);
 			pos += used;
@@ -1446,13 +1487,25 @@ int cp_pb_decode_mem(const void *data, size_t len, cprof_profile **out,
 		nomem(&d);
 		return dec_done(&d, out, info);
 	}
+	/* parsed a window's worth at a time (more for one larger field), with
+	 * the memory allowance for an input of len bytes checked after each */
 	const uint8_t *p = data;
-	size_t used;
+	size_t used, pos = 0, step = WINDOW;
 	d.base = p;
-	if (parse_profile(&d, p, p + len, true, &used) == 0)
+	for (;;) {
+		size_t end = len - pos > step ? pos + step : len;
+		bool last = end == len;
+		if (parse_profile(&d, p + pos, p + end, last, &used))
+			break;
+		pos += used;
+		if (check_mem(&d, len, 0) || last)
+			break;
+		step = used ? WINDOW : cp_mul(step, 2);
+	}
+	if (d.rc == 0)
 		finish(&d);
-	else if (d.walk_on && !d.w.stopped && d.rc != CPROF_ENOMEM)
-		walk(&d, p + used, p + len, true, &used);
+	else if (d.walk_on && !d.w.stopped && d.rc != CPROF_ENOMEM && d.rc != CPROF_ELIMIT)
+		walk(&d, p + pos + used, p + len, true, &used);
 	return dec_done(&d, out, info);
 }
 

@@ -45,6 +45,8 @@ typedef struct cp_reader {
 	/* the copy for the legacy parsers (see cp_reader_keep_all) */
 	bool keep_want;         /* the caller wants it */
 	bool keeping;           /* keep[0 .. keep_n) is everything produced */
+	bool no_legacy;         /* the first bytes fit no legacy format: the
+				 * dispatch stops at the proto error */
 	uint8_t *keep;
 	size_t keep_n, keep_cap;
 } cp_reader;
@@ -55,6 +57,9 @@ typedef struct cp_reader {
  * first read. */
 void cp_reader_mem(cp_reader *r, const void *data, size_t len, size_t max, bool keep);
 void cp_reader_fd(cp_reader *r, int fd, size_t max, bool keep);
+/* Hand the reader bytes already taken from its descriptor (at most
+ * 128 KiB), to be read first.  0 or CPROF_ENOMEM. */
+int cp_reader_prefix(cp_reader *r, const void *b, size_t n);
 /* Force gzip (cprof_gunzip: input without the magic is an error). */
 int cp_reader_force_gz(cp_reader *r);
 /* Read up to n raw bytes into buf (all n unless the input ends, or `chunk`
@@ -70,6 +75,10 @@ int cp_reader_drain(cp_reader *r);
  * that follows. */
 void cp_reader_keep_all(cp_reader *r, const void *sofar, size_t n);
 void cp_reader_close(cp_reader *r);
+
+/* The memory a decode may hold after reading `input` bytes of its source
+ * (cprof_set_mem_limit: the floor, the allowance per byte, the ceiling). */
+size_t cp_mem_allowed(uint64_t input);
 
 /* What a failed proto parse found out about its input, for the dispatch
  * (io.c): the top-level framing is followed past the first error, as

@@ -32,13 +32,94 @@ const char *cprof_strerror(int code)
 int cprof_seterr(cprof_error *err, int code, const char *fmt, ...)
 {
 	if (err && err->code == 0) {
+		char raw[CPROF_ERRMSG_MAX];
 		va_list ap;
 		err->code = code;
 		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+		int k = vsnprintf(raw, sizeof raw, fmt, ap);
 		va_end(ap);
+		size_t n = k < 0 ? 0 : (size_t)k < sizeof raw ? (size_t)k : sizeof raw - 1;
+		cprof_escape(err->msg, sizeof err->msg, raw, n);
 	}
 	return code;
+}
+
+/* The length of the valid, printable UTF-8 sequence at s[0..n) (a
+ * non-ASCII one), or 0: overlong forms, surrogates, code points past
+ * U+10FFFF and the C1 controls U+0080..U+009F (8-bit terminal escapes)
+ * are not. */
+static size_t utf8_printable(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+	size_t len;
+	uint32_t cp;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp <= 0x9f)
+		return 0;
+	return len;
+}
+
+size_t cprof_escape(char *dst, size_t dstn, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
+	size_t o = 0;
+	if (!dstn)
+		return 0;
+	for (size_t i = 0; i < n;) {
+		char esc[4];
+		const char *piece = (const char *)u + i;
+		size_t plen = 1, adv = 1;
+		unsigned c = u[i];
+		if (c >= 0x20 && c < 0x7f) {
+			/* as is */
+		} else if (c >= 0x80 && (plen = adv = utf8_printable(u + i, n - i)) != 0) {
+			/* a printable UTF-8 sequence, as is */
+		} else {
+			esc[0] = '\\';
+			plen = 2;
+			adv = 1;
+			if (c == '\n') {
+				esc[1] = 'n';
+			} else if (c == '\t') {
+				esc[1] = 't';
+			} else if (c == '\r') {
+				esc[1] = 'r';
+			} else {
+				esc[1] = 'x';
+				esc[2] = hex[c >> 4];
+				esc[3] = hex[c & 15];
+				plen = 4;
+			}
+			piece = esc;
+		}
+		if (plen >= dstn - o)
+			break;
+		memcpy(dst + o, piece, plen);
+		o += plen;
+		i += adv;
+	}
+	dst[o] = 0;
+	return o;
 }
 
 size_t cprof_url_unescape(const char *s, size_t n, bool plus, char *out, size_t outsz)

@@ -625,6 +625,8 @@ int cpr_disasm_parse(const char *text, size_t len, const char *re, cprof_error *
 		if (rc == 0)
 			rc = parse_nm(b, d, rx, len > 0, len, 0, 0, &ss);
 		if (rc == 0)
+			rc = cpr_regex_status(rx, err);
+		if (rc == 0)
 			rc = (int)(is.n + ss.n > INT32_MAX ? INT32_MAX : is.n + ss.n);
 	}
 	for (size_t i = 0; i < ss.n; i++)
@@ -871,6 +873,8 @@ int cpr_print_disasm(cpr_ctx *c, cprof_error *err)
 		if ((rc = find_symbols(file, rx, have_addr, addr, (uint32_t)m, base, &syms)) < 0)
 			goto nomem;
 	}
+	if ((rc = cpr_regex_status(rx, err)) < 0)
+		goto out;
 	/* nodesPerSymbol: the nodes of each symbol, by address */
 	byaddr = malloc((g.nnodes ? g.nnodes : 1) * sizeof *byaddr);
 	if (!byaddr)

@@ -40,11 +40,6 @@ extern char **environ;
 
 #define MAX_NODELETS 4
 
-static inline int64_t abs64(int64_t v)
-{
-	return v < 0 ? (int64_t)(0 - (uint64_t)v) : v;
-}
-
 /* escapeForDot: backslash and quote escaped, newlines as left-justified
  * line breaks. */
 static void put_escaped(FILE *f, const char *s, size_t n)
@@ -343,9 +338,9 @@ static void add_node(cpr_ctx *c, FILE *f, const cpr_graph *g, const cpr_node *nd
 		fprintf(f, "of %s (%s)", cum_s, pct_trim(pct, sizeof pct, cum, c->total));
 	}
 	int font = 8;
-	if (max_flat != 0 && flat != 0 && (double)abs64(flat) <= max_flat)
-		font += (int)ceil(16.0 * sqrt((double)abs64(flat) / max_flat));
-	double share = (double)cum / (double)abs64(c->total);
+	if (max_flat != 0 && flat != 0 && (double)cpr_abs64(flat) <= max_flat)
+		font += (int)ceil(16.0 * sqrt((double)cpr_abs64(flat) / max_flat));
+	double share = (double)cum / (double)cpr_abs64(c->total);
 	dot_color(col, sizeof col, share, false);
 	dot_color(fcol, sizeof fcol, share, true);
 	fprintf(f, "\" id=\"node%d\" fontsize=%d shape=box tooltip=\"", id, font);
@@ -378,9 +373,9 @@ static int cmp_tags(const void *pa, const void *pb, void *arg)
 	const dtag *x = pa, *y = pb;
 	bool flat = *(const bool *)arg;
 	if (!flat && x->cum != y->cum)
-		return abs64(x->cum) > abs64(y->cum) ? -1 : abs64(x->cum) < abs64(y->cum) ? 1 : 0;
+		return cpr_abs64(x->cum) > cpr_abs64(y->cum) ? -1 : cpr_abs64(x->cum) < cpr_abs64(y->cum) ? 1 : 0;
 	if (x->flat != y->flat)
-		return abs64(x->flat) > abs64(y->flat) ? -1 : abs64(x->flat) < abs64(y->flat) ? 1 : 0;
+		return cpr_abs64(x->flat) > cpr_abs64(y->flat) ? -1 : cpr_abs64(x->flat) < cpr_abs64(y->flat) ? 1 : 0;
 	return strcmp(x->name, y->name);
 }
 
@@ -575,15 +570,15 @@ static void add_edge(cpr_ctx *c, FILE *f, const cpr_graph *g, uint32_t ei, uint3
 		e->inl ? "\\n (inline)" : "");
 	if (c->total != 0) {
 		int64_t t = c->total;
-		int64_t a = abs64((int64_t)((uint64_t)wv * 100u) / t);
+		int64_t a = cpr_abs64(cpr_div64((int64_t)((uint64_t)wv * 100u), t));
 		int64_t weight = 1 + (a < 100 ? a : 100);
 		if (weight > 1)
 			fprintf(f, " weight=%" PRId64, weight);
-		a = abs64((int64_t)((uint64_t)wv * 5u) / t);
+		a = cpr_abs64(cpr_div64((int64_t)((uint64_t)wv * 5u), t));
 		int64_t width = 1 + (a < 5 ? a : 5);
 		if (width > 1)
 			fprintf(f, " penwidth=%" PRId64, width);
-		dot_color(col, sizeof col, (double)wv / (double)abs64(t), false);
+		dot_color(col, sizeof col, (double)wv / (double)cpr_abs64(t), false);
 		fprintf(f, " color=\"%s\"", col);
 	}
 	const char *arrow = e->residual ? "..." : "->";
@@ -615,6 +610,8 @@ static const char *graph_title(const cpr_ctx *c, char *buf, size_t n)
 		return "";
 	const char *s = cprof_s(p, p->mappings.v[0].file);
 	size_t len = strlen(s);
+	if (len == 0)           /* a name that starts with a NUL byte */
+		return "";
 	while (len > 1 && s[len - 1] == '/')
 		len--;
 	size_t start = len;
@@ -679,7 +676,7 @@ static int compose(cpr_ctx *c, const cpr_graph *g, FILE *f)
 		return CPROF_ENOMEM;
 	double max_flat = 0;
 	for (size_t i = 0; i < g->nnodes; i++) {
-		double v = (double)abs64(cpr_node_flat(&g->nodes[i]));
+		double v = (double)cpr_abs64(cpr_node_flat(&g->nodes[i]));
 		if (i == 0 || v > max_flat)
 			max_flat = v;
 	}

@@ -21,13 +21,12 @@
  * keeping their order.  Regexp results are cached per function and per
  * mapping, so a filter costs one match per distinct name, not per frame.
  *
- * Regexps are PCRE2 in UTF mode with '$' meaning end of text, matched
- * unanchored like Go's MatchString; invalid UTF-8 in names is tolerated.
+ * Regexps are regex.c's (PCRE2 in UTF mode with '$' meaning end of text,
+ * matched unanchored like Go's MatchString, under match limits); a match
+ * that hits a limit makes the filters fail with that error, checked after
+ * each pass and before any "matched no samples" warning.
  */
 #include "report_int.h"
-
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -148,41 +147,23 @@ static bool valid_map(const cprof_profile *p, uint32_t mi)
 enum { UNKNOWN = 0, NO = 1, YES = 2 };
 
 typedef struct rx {
-	pcre2_code *code;           /* NULL: the option is not set */
-	pcre2_match_data *md;
+	cpr_regex *re;              /* NULL: the option is not set */
 	uint8_t *fn;                /* per function: UNKNOWN/NO/YES */
 	size_t nfn;
 	uint8_t *map;               /* per mapping */
 	size_t nmap;
 } rx;
 
-/* Compile pat (len bytes) into r; on error set err to
- * "<prefix>error parsing regexp: <why>: `<part of pat>`". */
-static int rx_compile_n(rx *r, const char *pat, size_t len, const char *prefix,
+/* Compile pat (len bytes) into r (regex.c); on error set err to
+ * "<prefix>error parsing regexp: <why>: `<part of pat>`".  name labels a
+ * failed match. */
+static int rx_compile_n(rx *r, const char *pat, size_t len, const char *name, const char *prefix,
 			cprof_error *err)
 {
-	int ecode;
-	PCRE2_SIZE eoff;
-	uint32_t opts = PCRE2_UTF | PCRE2_DOLLAR_ENDONLY;
-#ifdef PCRE2_MATCH_INVALID_UTF
-	opts |= PCRE2_MATCH_INVALID_UTF;
-#endif
-	r->code = pcre2_compile((PCRE2_SPTR)pat, len, opts, &ecode, &eoff, NULL);
-	if (!r->code) {
-		char why[160];
-		const char *part;
-		size_t partlen;
-		cpr_regex_errtext(ecode, pat, len, eoff, why, sizeof why, &part, &partlen);
-		return cprof_seterr(err, CPROF_EINVAL, "%serror parsing regexp: %s: `%.*s`", prefix,
-				    why, (int)partlen, part);
-	}
-	pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE);     /* optional speed-up */
-	r->md = pcre2_match_data_create_from_pattern(r->code, NULL);
-	if (!r->md) {
-		pcre2_code_free(r->code);
-		r->code = NULL;
-		return cprof_seterr(err, CPROF_ENOMEM, "out of memory");
-	}
+	cprof_error e = { 0 };
+	r->re = cpr_regex_new(pat, len, name, prefix, &e);
+	if (!r->re)
+		return cprof_seterr(err, e.code, "%s", e.msg);
 	return 0;
 }
 
@@ -193,23 +174,33 @@ static int rx_option(rx *r, const char *name, const char *value, cprof_error *er
 		return 0;
 	char prefix[64];
 	snprintf(prefix, sizeof prefix, "parsing %s regexp: ", name);
-	return rx_compile_n(r, value, strlen(value), prefix, err);
+	return rx_compile_n(r, value, strlen(value), name, prefix, err);
 }
 
 static void rx_free(rx *r)
 {
-	if (r->md)
-		pcre2_match_data_free(r->md);
-	if (r->code)
-		pcre2_code_free(r->code);
+	cpr_regex_free(r->re);
 	free(r->fn);
 	free(r->map);
 	memset(r, 0, sizeof *r);
 }
 
+/* A match that failed (a limit hit) answers false here; rx_status turns it
+ * into the report's error before anything is printed. */
 static bool rx_match(rx *r, const char *s, size_t len)
 {
-	return pcre2_match(r->code, (PCRE2_SPTR)s, len, 0, 0, r->md, NULL) >= 0;
+	return cpr_regex_match(r->re, s, len);
+}
+
+/* 0, or the error of the first failed match of any of the n regexps. */
+static int rx_status(cprof_error *err, rx *const *rs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int rc = cpr_regex_status(rs[i]->re, err);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 static bool rx_match_str(rx *r, const cprof_profile *p, cprof_str s)
@@ -468,13 +459,13 @@ static bool prune_fn(cprof_profile *p, uint32_t fi, rx *drop, rx *keep, uint8_t 
 	if (fn->name) {
 		const char *s = cprof_s(p, fn->name);
 		size_t n = simplify_func(&s, cprof_slen(p, fn->name));
-		m = rx_match(drop, s, n) && !(keep && keep->code && rx_match(keep, s, n));
+		m = rx_match(drop, s, n) && !(keep && keep->re && rx_match(keep, s, n));
 	}
 	cache[fi] = m ? YES : NO;
 	return m;
 }
 
-static int remove_uninteresting(fstate *f)
+static int remove_uninteresting(fstate *f, cprof_error *err)
 {
 	cprof_profile *p = f->p;
 	if (!p->drop_frames)
@@ -489,9 +480,9 @@ static int remove_uninteresting(fstate *f)
 	size_t dn = cprof_slen(p, p->drop_frames), kn = cprof_slen(p, p->keep_frames);
 	if (str_append(f, "^(", 2) || str_append(f, d, dn) || str_append(f, ")$", 2))
 		return CPROF_ENOMEM;
-	rc = rx_compile_n(&drop, f->str.v, f->str.n, "", &ignored);
+	rc = rx_compile_n(&drop, f->str.v, f->str.n, "drop_frames", "", &ignored);
 	f->str.n = 0;
-	if (rc == CPROF_ENOMEM || !drop.code) {
+	if (rc == CPROF_ENOMEM || !drop.re) {
 		rc = rc == CPROF_ENOMEM ? rc : 0;
 		goto out;
 	}
@@ -500,9 +491,9 @@ static int remove_uninteresting(fstate *f)
 			rc = CPROF_ENOMEM;
 			goto out;
 		}
-		rc = rx_compile_n(&keep, f->str.v, f->str.n, "", &ignored);
+		rc = rx_compile_n(&keep, f->str.v, f->str.n, "keep_frames", "", &ignored);
 		f->str.n = 0;
-		if (rc == CPROF_ENOMEM || !keep.code) {
+		if (rc == CPROF_ENOMEM || !keep.re) {
 			rc = rc == CPROF_ENOMEM ? rc : 0;
 			goto out;
 		}
@@ -535,6 +526,8 @@ static int remove_uninteresting(fstate *f)
 			l->nline -= (uint32_t)i + 1;
 		}
 	}
+	if ((rc = rx_status(err, (rx *[]){ &drop, &keep }, 2)) < 0)
+		goto out;
 	rc = any ? remap_samples(f, false, prune_stack, &a) : 0;
 out:
 	free(cache);
@@ -853,14 +846,14 @@ out:
 int cpr_tag_roots_leaves(cpr_ctx *c, cprof_error *err)
 {
 	fstate f = { .c = c, .p = c->p };
-	int rc = remove_uninteresting(&f);
+	int rc = remove_uninteresting(&f, err);
 	if (rc == 0 && !c->numunits_ready)
 		rc = numunits_compute(c);
 	if (rc == 0)
 		rc = add_label_nodes(&f);
 	fstate_free(&f);
 	if (rc < 0)
-		return cprof_seterr(err, rc, "%s", cprof_strerror(rc));
+		return cprof_seterr(err, rc, "%s", cprof_strerror(rc));    /* unless already set */
 	return 0;
 }
 
@@ -887,6 +880,17 @@ static void tagfilter_free(tagfilter *t)
 	free(t->rxs);
 	free(t->unit);
 	memset(t, 0, sizeof *t);
+}
+
+/* 0, or the error of the first failed match of t's regexps. */
+static int tagfilter_status(tagfilter *t, cprof_error *err)
+{
+	for (size_t i = 0; i < t->nrx; i++) {
+		int rc = cpr_regex_status(t->rxs[i].re, err);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 static bool is_digit(char ch) { return ch >= '0' && ch <= '9'; }
@@ -1017,7 +1021,7 @@ static int tagfilter_compile(cpr_ctx *c, tagfilter *t, const char *name, const c
 	for (const char *s = value;; t->nrx++) {
 		const char *e = strchr(s, ',');
 		size_t len = e ? (size_t)(e - s) : strlen(s);
-		rc = rx_compile_n(&t->rxs[t->nrx], s, len, prefix, err);
+		rc = rx_compile_n(&t->rxs[t->nrx], s, len, name, prefix, err);
 		if (rc < 0)
 			return rc;
 		if (!e) {
@@ -1129,8 +1133,8 @@ static int64_t tagname_lset(fstate *f, uint32_t ls, void *arg)
 		if (!rm)
 			return CPROF_ENOMEM;
 		if (fresh) {
-			bool show = !a->show->code || rx_match_str(a->show, p, l.key);
-			bool hide = a->hide->code && rx_match_str(a->hide, p, l.key);
+			bool show = !a->show->re || rx_match_str(a->show, p, l.key);
+			bool hide = a->hide->re && rx_match_str(a->hide, p, l.key);
 			a->sm = a->sm || show;
 			a->hm = a->hm || hide;
 			*rm = !show || hide;
@@ -1198,14 +1202,14 @@ static int filter_by_name(fstate *f, rx *focus, rx *ignore, rx *hide, rx *show, 
 		goto out;
 	for (uint32_t li = 0; li < p->locations.n; li++) {
 		const cprof_location *l = &p->locations.v[li];
-		if (ignore->code && rx_loc(ignore, p, l)) {
+		if (ignore->re && rx_loc(ignore, p, l)) {
 			*im = true;
 			a.state[li] = LOC_IGNORE;
-		} else if (!focus->code || rx_loc(focus, p, l)) {
+		} else if (!focus->re || rx_loc(focus, p, l)) {
 			*fm = true;
 			a.state[li] = LOC_FOCUS;
 		}
-		if (hide->code && rx_loc(hide, p, l)) {
+		if (hide->re && rx_loc(hide, p, l)) {
 			*hm = true;
 			uint8_t *mask = line_mask(f, li);
 			if (!mask)
@@ -1220,7 +1224,7 @@ static int filter_by_name(fstate *f, rx *focus, rx *ignore, rx *hide, rx *show, 
 			if (l->nline == 0)
 				a.hidden[li] = 1;
 		}
-		if (show->code) {
+		if (show->re) {
 			uint8_t *mask = line_mask(f, li);
 			if (!mask)
 				goto out;
@@ -1350,21 +1354,25 @@ int cpr_apply_filters(cpr_ctx *c, cprof_error *err)
 		goto out;
 
 	bool fm = false, im = false, hm = false, hnm = false;
-	if ((rc = filter_by_name(&f, &focus, &ignore, &hide, &show, &fm, &im, &hm, &hnm)) < 0)
+	if ((rc = filter_by_name(&f, &focus, &ignore, &hide, &show, &fm, &im, &hm, &hnm)) < 0 ||
+	    (rc = rx_status(err, (rx *[]){ &focus, &ignore, &hide, &show }, 4)) < 0)
 		goto out;
-	warn_no_match(c, !focus.code || fm, "Focus");
-	warn_no_match(c, !ignore.code || im, "Ignore");
-	warn_no_match(c, !hide.code || hm, "Hide");
-	warn_no_match(c, !show.code || hnm, "Show");
+	warn_no_match(c, !focus.re || fm, "Focus");
+	warn_no_match(c, !ignore.re || im, "Ignore");
+	warn_no_match(c, !hide.re || hm, "Hide");
+	warn_no_match(c, !show.re || hnm, "Show");
 
 	bool sfm = false;
-	if (showfrom.code && (rc = show_from(&f, &showfrom, &sfm)) < 0)
+	if (showfrom.re && ((rc = show_from(&f, &showfrom, &sfm)) < 0 ||
+			    (rc = rx_status(err, (rx *[]){ &showfrom }, 1)) < 0))
 		goto out;
-	warn_no_match(c, !showfrom.code || sfm, "ShowFrom");
+	warn_no_match(c, !showfrom.re || sfm, "ShowFrom");
 
 	if (tfocus.set || tignore.set) {
 		tagsel_args a = { .focus = &tfocus, .ignore = &tignore };
-		if ((rc = remap_samples(&f, true, tagsel_lset, &a)) < 0)
+		if ((rc = remap_samples(&f, true, tagsel_lset, &a)) < 0 ||
+		    (rc = tagfilter_status(&tfocus, err)) < 0 ||
+		    (rc = tagfilter_status(&tignore, err)) < 0)
 			goto out;
 		warn_no_match(c, !tfocus.set || a.fm, "TagFocus");
 		warn_no_match(c, !tignore.set || a.im, "TagIgnore");
@@ -1377,17 +1385,18 @@ int cpr_apply_filters(cpr_ctx *c, cprof_error *err)
 		rc = rxerr;
 		goto out;
 	}
-	if (tagshow.code || taghide.code) {
+	if (tagshow.re || taghide.re) {
 		tagname_args a = { .show = &tagshow, .hide = &taghide };
 		rc = remap_samples(&f, true, tagname_lset, &a);
 		cpr_map_free(&a.removed);
-		if (rc < 0)
+		if (rc < 0 || (rc = rx_status(err, (rx *[]){ &tagshow, &taghide }, 2)) < 0)
 			goto out;
-		warn_no_match(c, !tagshow.code || a.sm, "TagShow");
-		warn_no_match(c, !taghide.code || a.hm, "TagHide");
+		warn_no_match(c, !tagshow.re || a.sm, "TagShow");
+		warn_no_match(c, !taghide.re || a.hm, "TagHide");
 	}
 
-	if (prunefrom.code && (rc = prune_from(&f, &prunefrom)) < 0)
+	if (prunefrom.re && ((rc = prune_from(&f, &prunefrom)) < 0 ||
+			     (rc = rx_status(err, (rx *[]){ &prunefrom }, 1)) < 0))
 		goto out;
 	rc = rxerr;
 out:

@@ -268,7 +268,7 @@ static int ft_build(cpr_ctx *c, ftree *f, cprof_error *err)
 		int64_t v = cpr_value(c, i), d = cpr_meandiv(c, i);
 		if (d != 0)
 			v = (v == INT64_MIN && d == -1) ? v : v / d;
-		f->self[leaf[s]] += v;
+		f->self[leaf[s]] = cpr_add64(f->self[leaf[s]], v);
 	}
 	free(leaf);
 	free(path);
@@ -283,7 +283,7 @@ static int ft_build(cpr_ctx *c, ftree *f, cprof_error *err)
 	}
 	memcpy(f->cum, f->self, (size_t)f->n * sizeof *f->cum);
 	for (uint32_t i = f->n; i-- > 1;)
-		f->cum[f->parent[i]] += f->cum[i];
+		f->cum[f->parent[i]] = cpr_add64(f->cum[f->parent[i]], f->cum[i]);
 	f->depth[0] = 0;
 	for (uint32_t i = 1; i < f->n; i++) {
 		f->depth[i] = f->depth[f->parent[i]] + 1;
@@ -350,7 +350,7 @@ static void ft_sort(ftree *f, bool by_cum)
 static int64_t out_value(const cpr_ctx *c, int64_t v)
 {
 	if (c->ratio > 0 && c->ratio != 1)
-		v = (int64_t)((double)v * c->ratio);
+		v = cpr_d2i64((double)v * c->ratio);
 	return v;
 }
 
@@ -624,7 +624,7 @@ static int print_html(cpr_ctx *c, ftree *f, cprof_error *err)
 	/* the stack holds, per ancestor, its pending children and at most
 	 * one 3-slot "(other)" entry */
 	uint32_t *stk = xrealloc(NULL, (size_t)f->n * 4 + 4, sizeof *stk);
-	int64_t thr = (int64_t)ceil(fabs((double)f->cum[0]) * CPR_FLAME_PRUNE);
+	int64_t thr = cpr_d2i64(ceil(fabs((double)f->cum[0]) * CPR_FLAME_PRUNE));
 	if (thr < 1)
 		thr = 1;
 	cprof_str other = cprof_intern_cstr(p, "(other)"), root = cprof_intern_cstr(p, "root");
@@ -699,7 +699,7 @@ static int print_html(cpr_ctx *c, ftree *f, cprof_error *err)
 				if (kc >= thr)
 					nk++;
 				else if (kc > 0) {
-					other_cum += kc;
+					other_cum = cpr_add64(other_cum, kc);
 					pruned++;
 				}
 			}

@@ -374,7 +374,7 @@ typedef struct kid {
 static int cmp_kid(const void *a, const void *b)
 {
 	const kid *x = a, *y = b;
-	int64_t ax = llabs(x->cum), ay = llabs(y->cum);
+	int64_t ax = cpr_abs64(x->cum), ay = cpr_abs64(y->cum);
 	if (ax != ay)
 		return ax > ay ? -1 : 1;
 	return x->node < y->node ? -1 : x->node > y->node;
@@ -427,11 +427,11 @@ static int write_nodes(FILE *out, const wtree *t, const uint32_t *chain, size_t 
 		for (uint32_t c = t->first[n]; c != NIL; c = t->next[c]) {
 			if (t->cum[c] == 0)
 				continue;
-			if (llabs(t->cum[c]) < thr || t->name[c] == other) {
-				osum += t->cum[c];
+			if (cpr_abs64(t->cum[c]) < thr || t->name[c] == other) {
+				osum = cpr_add64(osum, t->cum[c]);
 				if (t->two) {
-					oa += t->va[c];
-					ob += t->vb[c];
+					oa = cpr_add64(oa, t->va[c]);
+					ob = cpr_add64(ob, t->vb[c]);
 				}
 				(*pruned)++;
 				continue;
@@ -507,7 +507,7 @@ static int write_doc(const cprof_flame *f, const wtree *t, const uint32_t *chain
 			return CPROF_ENOMEM;
 		}
 	}
-	int64_t thr = (int64_t)ceil(fabs((double)t->cum[root]) * (minfrac > 0 ? minfrac : 0));
+	int64_t thr = cpr_d2i64(ceil(fabs((double)t->cum[root]) * (minfrac > 0 ? minfrac : 0)));
 	if (thr < 1)
 		thr = 1;
 	size_t pruned = 0;
@@ -693,7 +693,7 @@ int cprof_flame_write_sandwich(const cprof_flame *f, const char *name, bool call
 			outer = t->name[a] != target;
 		if (!outer)
 			continue;
-		r.t.cum[0] += t->cum[i];
+		r.t.cum[0] = cpr_add64(r.t.cum[0], t->cum[i]);
 		if (callers) {
 			uint32_t cur = 0;
 			for (uint32_t a = t->parent[i]; a != NIL && a != 0; a = t->parent[a]) {
@@ -701,17 +701,17 @@ int cprof_flame_write_sandwich(const cprof_flame *f, const char *name, bool call
 					rc = CPROF_ENOMEM;
 					break;
 				}
-				r.t.cum[cur] += t->cum[i];
+				r.t.cum[cur] = cpr_add64(r.t.cum[cur], t->cum[i]);
 			}
 			if (rc == 0) {
 				if (cur == 0)
-					r.t.self[0] += t->cum[i];
+					r.t.self[0] = cpr_add64(r.t.self[0], t->cum[i]);
 				else
-					r.t.self[cur] += t->cum[i];
+					r.t.self[cur] = cpr_add64(r.t.self[cur], t->cum[i]);
 			}
 			continue;
 		}
-		r.t.self[0] += t->self[i];
+		r.t.self[0] = cpr_add64(r.t.self[0], t->self[i]);
 		map[i] = 0;
 		for (uint32_t j = i + 1; j < f->end[i]; j++) {
 			uint32_t c = trie_child(&r, map[t->parent[j]], t->name[j]);
@@ -720,8 +720,8 @@ int cprof_flame_write_sandwich(const cprof_flame *f, const char *name, bool call
 				break;
 			}
 			map[j] = c;
-			r.t.self[c] += t->self[j];
-			r.t.cum[c] += t->cum[j];
+			r.t.self[c] = cpr_add64(r.t.self[c], t->self[j]);
+			r.t.cum[c] = cpr_add64(r.t.cum[c], t->cum[j]);
 		}
 	}
 	free(map);
@@ -795,8 +795,8 @@ int cprof_flame_write_diff(const cprof_flame *f, const cprof_flame *b, const cha
 			goto out;
 		}
 		mf[i] = c;
-		r.t.self[c] += f->t.self[i];
-		r.t.va[c] += f->t.cum[i];
+		r.t.self[c] = cpr_add64(r.t.self[c], f->t.self[i]);
+		r.t.va[c] = cpr_add64(r.t.va[c], f->t.cum[i]);
 	}
 	mb[0] = 0;
 	for (uint32_t i = 1; i < b->t.n; i++) {
@@ -806,11 +806,11 @@ int cprof_flame_write_diff(const cprof_flame *f, const cprof_flame *b, const cha
 			goto out;
 		}
 		mb[i] = c;
-		r.t.vb[c] += b->t.cum[i];
+		r.t.vb[c] = cpr_add64(r.t.vb[c], b->t.cum[i]);
 	}
 	/* the width of a frame: both sides' values (pprof's diff flame graph) */
 	for (uint32_t i = 0; i < r.t.n; i++)
-		r.t.cum[i] = llabs(r.t.va[i]) + llabs(r.t.vb[i]);
+		r.t.cum[i] = cpr_add64(cpr_abs64(r.t.va[i]), cpr_abs64(r.t.vb[i]));
 	size_t nchain = 0;
 	uint32_t node = walk_zoom(f, &x, &r.t, zoom, nzoom, chain, &nchain);
 	rc = write_doc(f, &r.t, chain, nchain, node, minfrac, out, &x, b->total);

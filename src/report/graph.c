@@ -72,17 +72,6 @@ static void *xmalloc(size_t n, size_t el)
 	return malloc(bytes);
 }
 
-static inline int64_t abs64(int64_t v)
-{
-	return v < 0 ? (int64_t)(0 - (uint64_t)v) : v;
-}
-
-/* Go's wrapping int64 addition. */
-static inline int64_t add64(int64_t a, int64_t b)
-{
-	return (int64_t)((uint64_t)a + (uint64_t)b);
-}
-
 static inline uint64_t mix64(uint64_t x)
 {
 	x ^= x >> 33;
@@ -541,9 +530,9 @@ static int sum_stacks(gbuild *b)
 		if ((v == 0 && d == 0) || s >= ns)
 			continue;
 		b->touched[s] = 1;
-		b->sw[s] = add64(b->sw[s], v);
+		b->sw[s] = cpr_add64(b->sw[s], v);
 		if (b->sdw)
-			b->sdw[s] = add64(b->sdw[s], d);
+			b->sdw[s] = cpr_add64(b->sdw[s], d);
 	}
 	return 0;
 }
@@ -569,8 +558,8 @@ static void cum_pass(gbuild *b)
 				if (b->seen[id] == gen)
 					continue;
 				b->seen[id] = gen;
-				b->val[id].cum = add64(b->val[id].cum, w);
-				b->val[id].cum_div = add64(b->val[id].cum_div, dw);
+				b->val[id].cum = cpr_add64(b->val[id].cum, w);
+				b->val[id].cum_div = cpr_add64(b->val[id].cum_div, dw);
 			}
 		}
 	}
@@ -591,9 +580,9 @@ static void flat_pass(gbuild *b)
 		loc_infos(t, p, cprof_stack_locs(p, (uint32_t)s)[0], &v, &n);
 		if (n == 0 || (b->mask && !b->mask[v[0]]))
 			continue;
-		b->val[v[0]].flat = add64(b->val[v[0]].flat, b->sw[s]);
+		b->val[v[0]].flat = cpr_add64(b->val[v[0]].flat, b->sw[s]);
 		if (b->sdw)
-			b->val[v[0]].flat_div = add64(b->val[v[0]].flat_div, b->sdw[s]);
+			b->val[v[0]].flat_div = cpr_add64(b->val[v[0]].flat_div, b->sdw[s]);
 	}
 }
 
@@ -627,11 +616,11 @@ static int cmp_nodes(const void *pa, const void *pb, void *arg)
 	const cpr_infos *t = &b->g->infos;
 	int64_t lv, rv;
 	if (b->go->cum_sort) {
-		lv = abs64(l->cum);
-		rv = abs64(r->cum);
+		lv = cpr_abs64(l->cum);
+		rv = cpr_abs64(r->cum);
 	} else {
-		lv = abs64(l->flat);
-		rv = abs64(r->flat);
+		lv = cpr_abs64(l->flat);
+		rv = cpr_abs64(r->flat);
 	}
 	if (lv != rv)
 		return lv > rv ? -1 : 1;
@@ -639,11 +628,11 @@ static int cmp_nodes(const void *pa, const void *pb, void *arg)
 	if (c)
 		return c;
 	if (b->go->cum_sort) {
-		lv = abs64(l->flat);
-		rv = abs64(r->flat);
+		lv = cpr_abs64(l->flat);
+		rv = cpr_abs64(r->flat);
 	} else {
-		lv = abs64(l->cum);
-		rv = abs64(r->cum);
+		lv = cpr_abs64(l->cum);
+		rv = cpr_abs64(r->cum);
 	}
 	if (lv != rv)
 		return lv > rv ? -1 : 1;
@@ -721,9 +710,9 @@ static int add_edge(gbuild *b, uint32_t src, uint32_t dst, int64_t w, int64_t dw
 		uint32_t ei = (uint32_t)sl - 1;
 		cpr_edge *e = &g->edges[ei];
 		if (e->src == src && e->dst == dst) {
-			e->weight = add64(e->weight, w);
+			e->weight = cpr_add64(e->weight, w);
 			if (g->edge_div)
-				g->edge_div[ei] = add64(g->edge_div[ei], dw);
+				g->edge_div[ei] = cpr_add64(g->edge_div[ei], dw);
 			e->residual |= residual;
 			e->inl &= inl;
 			return 0;
@@ -868,7 +857,7 @@ static int in_flags_pass(gbuild *b, int64_t edge_cut)
 		for (size_t i = 0; i < g->nedges; i++) {
 			const cpr_edge *e = &g->edges[i];
 			uint32_t n = g->node_of[e->dst];
-			if (n == CPR_NIL || abs64(e->weight) < edge_cut)
+			if (n == CPR_NIL || cpr_abs64(e->weight) < edge_cut)
 				continue;
 			g->nodes[n].in_flags |= e->inl ? CPR_IN_INLINE : CPR_IN_CALL;
 		}
@@ -888,7 +877,7 @@ static int cmp_edges(const void *pa, const void *pb, void *arg)
 	const cpr_graph *g = arg;
 	const cpr_edge *x = &g->edges[*(const uint32_t *)pa], *y = &g->edges[*(const uint32_t *)pb];
 	if (x->weight != y->weight) {
-		int64_t ax = abs64(x->weight), ay = abs64(y->weight);
+		int64_t ax = cpr_abs64(x->weight), ay = cpr_abs64(y->weight);
 		if (ax != ay)
 			return ax > ay ? -1 : 1;
 	}
@@ -1031,16 +1020,8 @@ static int remove_redundant_edges(cpr_graph *g)
 /* -frac*log2(frac) summed the way edgeEntropyScore does. */
 static double entropy_term(int64_t w, int64_t total)
 {
-	double frac = (double)abs64(w) / (double)total;
+	double frac = (double)cpr_abs64(w) / (double)total;
 	return -frac * log2(frac);
-}
-
-/* Go's int64(f) on amd64: NaN and out-of-range give INT64_MIN. */
-static int64_t go_int64(double f)
-{
-	if (!(f > -9.2233720368547758e18 && f < 9.2233720368547758e18))
-		return INT64_MIN;
-	return (int64_t)f;
 }
 
 /* EntropyOrder: |score| descending (Go's wrapping abs), name, |flat| descending, NodeInfo. */
@@ -1048,13 +1029,13 @@ static int cmp_entropy(const void *pa, const void *pb, void *arg)
 {
 	const gbuild *b = arg;
 	uint32_t x = *(const uint32_t *)pa, y = *(const uint32_t *)pb;
-	int64_t sx = abs64(b->score[x]), sy = abs64(b->score[y]);
+	int64_t sx = cpr_abs64(b->score[x]), sy = cpr_abs64(b->score[y]);
 	if (sx != sy)
 		return sx > sy ? -1 : 1;
 	int c = strcmp(cpr_info_name(&b->g->infos, x), cpr_info_name(&b->g->infos, y));
 	if (c)
 		return c;
-	int64_t lv = abs64(b->val[x].flat), rv = abs64(b->val[y].flat);
+	int64_t lv = cpr_abs64(b->val[x].flat), rv = cpr_abs64(b->val[y].flat);
 	if (lv != rv)
 		return lv > rv ? -1 : 1;
 	return cpr_info_cmp_full(&b->g->infos, x, y);
@@ -1099,8 +1080,8 @@ static int entropy_of_edges(gbuild *b)
 		has[e->dst] |= 1;
 		has[e->src] |= 2;
 		if (e->weight > 0) {
-			tin[e->dst] = add64(tin[e->dst], e->weight);
-			tout[e->src] = add64(tout[e->src], e->weight);
+			tin[e->dst] = cpr_add64(tin[e->dst], e->weight);
+			tout[e->src] = cpr_add64(tout[e->src], e->weight);
 		}
 	}
 	for (size_t i = 0; i < g->nedges; i++) {
@@ -1125,7 +1106,7 @@ static int entropy_of_edges(gbuild *b)
 		} else {
 			score += 1;
 		}
-		b->score[id] = (int64_t)((uint64_t)go_int64(score * (double)v->cum) + (uint64_t)v->flat);
+		b->score[id] = (int64_t)((uint64_t)cpr_d2i64(score * (double)v->cum) + (uint64_t)v->flat);
 	}
 	qsort_r(b->list, b->nlist, sizeof *b->list, cmp_entropy, b);
 	rc = 0;
@@ -1202,11 +1183,11 @@ static int tags_add(gbuild *b, uint32_t info, cprof_str lbl, const numtag *nt, s
 			return CPROF_ENOMEM;
 		cpr_tag *t = &g->tags[ti];
 		if (flat) {
-			t->flat = add64(t->flat, w);
-			t->flat_div = add64(t->flat_div, dw);
+			t->flat = cpr_add64(t->flat, w);
+			t->flat_div = cpr_add64(t->flat_div, dw);
 		} else {
-			t->cum = add64(t->cum, w);
-			t->cum_div = add64(t->cum_div, dw);
+			t->cum = cpr_add64(t->cum, w);
+			t->cum_div = cpr_add64(t->cum_div, dw);
 		}
 	}
 	return 0;
@@ -1344,7 +1325,7 @@ static void trim_tags(cpr_graph *g, int64_t cut)
 	size_t kept = 0;
 	for (size_t i = 0; i < g->ntags; i++) {
 		const cpr_tag *tg = &g->tags[i];
-		if (abs64(tg->flat) >= cut || abs64(tg->cum) >= cut)
+		if (cpr_abs64(tg->flat) >= cut || cpr_abs64(tg->cum) >= cut)
 			g->tags[kept++] = *tg;
 	}
 	g->ntags = kept;
@@ -1577,8 +1558,8 @@ static int tree_walk(gbuild *b, uint32_t **pedge)
 				}
 				b->ninfo = t->n;
 				nval *nv = &b->val[id];
-				nv->cum = add64(nv->cum, w);
-				nv->cum_div = add64(nv->cum_div, dw);
+				nv->cum = cpr_add64(nv->cum, w);
+				nv->cum_div = cpr_add64(nv->cum_div, dw);
 				bool inl = ni != n - 1;
 				if (parent != CPR_NIL) {
 					uint32_t ei = (*pedge)[id];
@@ -1602,10 +1583,10 @@ static int tree_walk(gbuild *b, uint32_t **pedge)
 						(*pedge)[id] = ei;
 					}
 					cpr_edge *e = &g->edges[ei];
-					e->weight = add64(e->weight, w);
+					e->weight = cpr_add64(e->weight, w);
 					e->inl &= inl;
 					if (g->edge_div)
-						g->edge_div[ei] = add64(g->edge_div[ei], dw);
+						g->edge_div[ei] = cpr_add64(g->edge_div[ei], dw);
 				}
 				if (grow((void **)&path, &path_cap, depth + 1, sizeof *path))
 					goto out;
@@ -1614,8 +1595,8 @@ static int tree_walk(gbuild *b, uint32_t **pedge)
 			}
 		}
 		if (parent != CPR_NIL) {
-			b->val[parent].flat = add64(b->val[parent].flat, w);
-			b->val[parent].flat_div = add64(b->val[parent].flat_div, dw);
+			b->val[parent].flat = cpr_add64(b->val[parent].flat, w);
+			b->val[parent].flat_div = cpr_add64(b->val[parent].flat_div, dw);
 		}
 	}
 	if (grow((void **)&b->val, &vcap, t->n, sizeof *b->val) ||
@@ -1803,9 +1784,9 @@ static int tree_graph(gbuild *b)
 	tree_select(b);
 	int64_t total = 0;
 	for (size_t i = 0; i < b->nlist; i++)
-		total = add64(total, b->val[b->list[i]].flat);
-	int64_t node_cut = abs64(frac_of(total, go->nodefraction));
-	int64_t edge_cut = abs64(frac_of(total, go->edgefraction));
+		total = cpr_add64(total, b->val[b->list[i]].flat);
+	int64_t node_cut = cpr_abs64(frac_of(total, go->nodefraction));
+	int64_t edge_cut = cpr_abs64(frac_of(total, go->edgefraction));
 	if (go->tags && tree_tags(b, 0)) {
 		free(keep);
 		free(listed);
@@ -1814,7 +1795,7 @@ static int tree_graph(gbuild *b)
 	if (node_cut > 0) {
 		size_t before = b->nlist, k = 0;
 		for (size_t i = 0; i < b->nlist; i++) {
-			keep[b->list[i]] = abs64(b->val[b->list[i]].cum) >= node_cut;
+			keep[b->list[i]] = cpr_abs64(b->val[b->list[i]].cum) >= node_cut;
 			k += keep[b->list[i]];
 		}
 		if (k != before) {
@@ -1837,14 +1818,14 @@ static int tree_graph(gbuild *b)
 		/* TrimLowFrequencyTags, TrimLowFrequencyEdges, then the top nodes */
 		size_t kt = 0;
 		for (size_t i = 0; i < g->ntags; i++)
-			if (abs64(g->tags[i].flat) >= node_cut || abs64(g->tags[i].cum) >= node_cut)
+			if (cpr_abs64(g->tags[i].flat) >= node_cut || cpr_abs64(g->tags[i].cum) >= node_cut)
 				g->tags[kt++] = g->tags[i];
 		g->ntags = kt;
 		for (size_t i = 0; i < b->nlist; i++)
 			listed[b->list[i]] = 1;
 		for (size_t i = 0; i < g->nedges; i++) {
 			cpr_edge *e = &g->edges[i];
-			if (!e->removed && listed[e->dst] && abs64(e->weight) < edge_cut)
+			if (!e->removed && listed[e->dst] && cpr_abs64(e->weight) < edge_cut)
 				e->removed = true;
 		}
 		edges_trimmed = true;
@@ -1869,7 +1850,7 @@ static int tree_graph(gbuild *b)
 	size_t dropped = 0;
 	for (size_t i = 0; i < g->nedges; i++) {
 		cpr_edge *e = &g->edges[i];
-		if (!e->removed && g->node_of[e->dst] != CPR_NIL && abs64(e->weight) < edge_cut) {
+		if (!e->removed && g->node_of[e->dst] != CPR_NIL && cpr_abs64(e->weight) < edge_cut) {
 			e->removed = true;
 			dropped++;
 		}
@@ -1888,7 +1869,7 @@ static int tree_graph(gbuild *b)
 	if (go->tags) {
 		size_t kt = 0;
 		for (size_t i = 0; i < g->ntags; i++)
-			if (abs64(g->tags[i].flat) >= node_cut || abs64(g->tags[i].cum) >= node_cut)
+			if (cpr_abs64(g->tags[i].flat) >= node_cut || cpr_abs64(g->tags[i].cum) >= node_cut)
 				g->tags[kt++] = g->tags[i];
 		g->ntags = kt;
 		if (tags_index(g))
@@ -1944,15 +1925,15 @@ int cpr_graph_build(cpr_ctx *c, const cpr_gopts *go, cpr_graph *g, cprof_error *
 	select_nodes(&b);
 	int64_t total = 0;
 	for (size_t i = 0; i < b.nlist; i++)
-		total = add64(total, b.val[b.list[i]].flat);
-	int64_t node_cut = abs64(frac_of(total, go->nodefraction));
-	int64_t edge_cut = abs64(frac_of(total, go->edgefraction));
+		total = cpr_add64(total, b.val[b.list[i]].flat);
+	int64_t node_cut = cpr_abs64(frac_of(total, go->nodefraction));
+	int64_t edge_cut = cpr_abs64(frac_of(total, go->edgefraction));
 
 	/* Drop the nodes under the node fraction (by |cum|). */
 	if (node_cut > 0) {
 		size_t kept = 0;
 		for (size_t i = 0; i < b.nlist; i++)
-			if (abs64(b.val[b.list[i]].cum) >= node_cut)
+			if (cpr_abs64(b.val[b.list[i]].cum) >= node_cut)
 				b.list[kept++] = b.list[i];
 		if (kept != b.nlist) {
 			g->dropped_nodes = b.nlist - kept;
@@ -2011,7 +1992,7 @@ int cpr_graph_build(cpr_ctx *c, const cpr_gopts *go, cpr_graph *g, cprof_error *
 	for (size_t i = 0; i < g->nedges; i++) {
 		cpr_edge *e = &g->edges[i];
 		/* pprof trims the incoming edges of listed nodes only */
-		if (g->node_of[e->dst] != CPR_NIL && abs64(e->weight) < edge_cut) {
+		if (g->node_of[e->dst] != CPR_NIL && cpr_abs64(e->weight) < edge_cut) {
 			e->removed = true;
 			dropped++;
 		}
@@ -2059,9 +2040,9 @@ void cpr_select_output_unit(cpr_ctx *c, const cpr_graph *g, bool integral)
 		return;
 	int64_t minv = 0;
 	for (size_t i = 0; i < g->nnodes; i++) {
-		int64_t m = abs64(cpr_node_flat(&g->nodes[i]));
+		int64_t m = cpr_abs64(cpr_node_flat(&g->nodes[i]));
 		if (m == 0)
-			m = abs64(cpr_node_cum(&g->nodes[i]));
+			m = cpr_abs64(cpr_node_cum(&g->nodes[i]));
 		if (m > 0 && (minv == 0 || m < minv))
 			minv = m;
 	}
@@ -2069,8 +2050,8 @@ void cpr_select_output_unit(cpr_ctx *c, const cpr_graph *g, bool integral)
 	if (minv == 0)
 		minv = maxv;
 	if (c->ratio > 0 && c->ratio != 1) {
-		minv = (int64_t)((double)minv * c->ratio);
-		maxv = (int64_t)((double)maxv * c->ratio);
+		minv = cpr_d2i64((double)minv * c->ratio);
+		maxv = cpr_d2i64((double)maxv * c->ratio);
 	}
 	const char *minu = "", *maxu = "", *unit;
 	cpr_scale(minv, c->sample_unit, "minimum", &minu);
@@ -2092,7 +2073,7 @@ void cpr_print_report_labels(cpr_ctx *c, const cpr_graph *g, bool full_headers, 
 		cpr_print_profile_labels(c, out);
 	int64_t flat = 0;
 	for (size_t i = 0; i < g->nnodes; i++)
-		flat = add64(flat, cpr_node_flat(&g->nodes[i]));
+		flat = cpr_add64(flat, cpr_node_flat(&g->nodes[i]));
 	cpr_print_active_filters(c, out);
 	cpr_percentage(pct, sizeof pct, flat, c->total);
 	const char *ps = pct;
@@ -2106,12 +2087,12 @@ void cpr_print_report_labels(cpr_ctx *c, const cpr_graph *g, bool full_headers, 
 			fprintf(out, "Dropped %zu node%s (cum <= %s)\n", g->dropped_nodes,
 				g->dropped_nodes > 1 ? "s" : "",
 				cpr_format_value(c, a, sizeof a,
-						 abs64(frac_of(c->total, c->nodefraction))));
+						 cpr_abs64(frac_of(c->total, c->nodefraction))));
 		if (full_headers && g->dropped_edges > 0)
 			fprintf(out, "Dropped %zu edge%s (freq <= %s)\n", g->dropped_edges,
 				g->dropped_edges > 1 ? "s" : "",
 				cpr_format_value(c, a, sizeof a,
-						 abs64(frac_of(c->total, c->edgefraction))));
+						 cpr_abs64(frac_of(c->total, c->edgefraction))));
 		if (g->nnodes > 0 && g->nnodes < g->orig_count)
 			fprintf(out, "Showing top %zu nodes out of %zu\n", g->nnodes, g->orig_count);
 	}

@@ -512,6 +512,8 @@ int cpr_print_list(cpr_ctx *c, cprof_error *err)
 		if (cpr_regex_match(rx, cprof_s(c->p, k->name), cprof_slen(c->p, k->name)))
 			idx[m++] = (uint32_t)i;
 	}
+	if ((rc = cpr_regex_status(rx, err)) < 0)
+		goto out;
 	if (m == 0) {
 		rc = cprof_seterr(err, CPROF_EINVAL, "no matches found for regexp: %s", sym);
 		goto out;

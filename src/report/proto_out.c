@@ -19,7 +19,7 @@ int cpr_print_proto(cpr_ctx *c, cprof_error *err)
 	cprof_profile *p = c->p;
 	if (c->ratio > 0 && c->ratio != 1)
 		for (size_t i = 0; i < p->values.n; i++)
-			p->values.v[i] = (int64_t)((double)p->values.v[i] * c->ratio);
+			p->values.v[i] = cpr_d2i64((double)p->values.v[i] * c->ratio);
 	void *buf = NULL;
 	size_t len = 0;
 	int rc = cprof_pb_encode(p, true, &buf, &len, err);

@@ -1,9 +1,24 @@
 /*
- * regex.c - regular expressions for the reports: PCRE2, unanchored like Go's
- * MatchString, with Go's error wording for the mistakes users make most
- * (pprof prints Go's regexp errors; PCRE2's text is used for the rest).
- * A compiled cpr_regex owns its match data, so one regex must not be used
- * from two threads at once.
+ * regex.c - the one wrapper of PCRE2 for the reports: unanchored like Go's
+ * MatchString, in UTF mode with '$' meaning end of text and invalid UTF-8 in
+ * subjects tolerated, with Go's error wording for the mistakes users make
+ * most (pprof prints Go's regexp errors; PCRE2's text is used for the rest).
+ *
+ * Go's regexps run in linear time; PCRE2 backtracks, and a pattern such as
+ * (.*a){25} takes minutes on one name.  Every match therefore runs under a
+ * match limit and a depth limit (CPR_RX_MATCH_LIMIT, CPR_RX_DEPTH_LIMIT):
+ * generous for the expressions people write against function and file
+ * names, small enough that a pathological one gives up in well under a
+ * second per subject.  A match that hits a limit (or fails in any other way
+ * than "no match") is never taken as "no match": the regex records the first
+ * such failure, the match answers false, and the report asks
+ * cpr_regex_status before it prints anything, so the user gets one line
+ * naming the expression instead of a silently wrong report.  After a
+ * failure the regex matches nothing, so a report spends one limit at most.
+ *
+ * Threads: a compiled cpr_regex owns its match data and its failure record,
+ * so one regex must not be used from two threads at once; distinct regexes
+ * are independent.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "report_int.h"
@@ -99,9 +114,14 @@ void cpr_regex_errtext(int code, const char *pat, size_t len, size_t eoff, char 
 struct cpr_regex {
 	pcre2_code *code;
 	pcre2_match_data *md;
+	pcre2_match_context *mc;
+	char *label;            /* "focus regexp `RE`", for failure messages */
+	int fail;               /* the first PCRE2 error of a match, or 0 */
+	char *fail_subject;     /* the subject it failed on (escaped, bounded) */
 };
 
-cpr_regex *cpr_regex_compile(const char *re, const char *what, cprof_error *err)
+cpr_regex *cpr_regex_new(const char *pat, size_t len, const char *name, const char *prefix,
+			 cprof_error *err)
 {
 	int ec;
 	PCRE2_SIZE eo;
@@ -110,32 +130,90 @@ cpr_regex *cpr_regex_compile(const char *re, const char *what, cprof_error *err)
 		cprof_seterr(err, CPROF_ENOMEM, "out of memory");
 		return NULL;
 	}
-	rx->code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED,
+	rx->code = pcre2_compile((PCRE2_SPTR)pat, len,
 				 PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY, &ec, &eo,
 				 NULL);
 	if (!rx->code) {
 		char why[160];
 		const char *part;
 		size_t partlen;
-		cpr_regex_errtext(ec, re, strlen(re), eo, why, sizeof why, &part, &partlen);
-		cprof_seterr(err, CPROF_EINVAL, "%s %s: error parsing regexp: %s: `%.*s`", what, re,
-			     why, (int)partlen, part);
+		cpr_regex_errtext(ec, pat, len, eo, why, sizeof why, &part, &partlen);
+		cprof_seterr(err, CPROF_EINVAL, "%serror parsing regexp: %s: `%.*s`", prefix, why,
+			     (int)partlen, part);
 		free(rx);
 		return NULL;
 	}
+	pcre2_jit_compile(rx->code, PCRE2_JIT_COMPLETE);    /* optional speed-up */
 	rx->md = pcre2_match_data_create_from_pattern(rx->code, NULL);
-	if (!rx->md) {
-		pcre2_code_free(rx->code);
-		free(rx);
+	rx->mc = pcre2_match_context_create(NULL);
+	size_t ln = strlen(name) + len + 16;
+	rx->label = malloc(ln);
+	if (!rx->md || !rx->mc || !rx->label) {
+		cpr_regex_free(rx);
 		cprof_seterr(err, CPROF_ENOMEM, "out of memory");
 		return NULL;
 	}
+	snprintf(rx->label, ln, "%s regexp `%.*s`", name, (int)len, pat);
+	pcre2_set_match_limit(rx->mc, CPR_RX_MATCH_LIMIT);
+	pcre2_set_depth_limit(rx->mc, CPR_RX_DEPTH_LIMIT);
+	return rx;
+}
+
+cpr_regex *cpr_regex_compile(const char *re, const char *what, cprof_error *err)
+{
+	size_t n = strlen(re), pn = strlen(what) + n + 4;
+	char *prefix = malloc(pn);
+	if (!prefix) {
+		cprof_seterr(err, CPROF_ENOMEM, "out of memory");
+		return NULL;
+	}
+	snprintf(prefix, pn, "%s %s: ", what, re);
+	cpr_regex *rx = cpr_regex_new(re, n, "argument", prefix, err);
+	free(prefix);
 	return rx;
 }
 
 bool cpr_regex_match(cpr_regex *rx, const char *s, size_t len)
 {
-	return pcre2_match(rx->code, (PCRE2_SPTR)s, len, 0, 0, rx->md, NULL) >= 0;
+	if (rx->fail)
+		return false;   /* the report fails anyway: spend no more time */
+	int r = pcre2_match(rx->code, (PCRE2_SPTR)s, len, 0, 0, rx->md, rx->mc);
+	if (r >= 0)
+		return true;
+	if (r != PCRE2_ERROR_NOMATCH && !rx->fail) {
+		rx->fail = r;
+		size_t n = len > 60 ? 60 : len;
+		if ((rx->fail_subject = malloc(n + 4)) != NULL) {
+			memcpy(rx->fail_subject, s, n);
+			strcpy(rx->fail_subject + n, len > n ? "..." : "");
+		}
+	}
+	return false;
+}
+
+int cpr_regex_status(const cpr_regex *rx, cprof_error *err)
+{
+	if (!rx || !rx->fail)
+		return 0;
+	const char *why;
+	switch (rx->fail) {
+	case PCRE2_ERROR_MATCHLIMIT:
+	case PCRE2_ERROR_JIT_STACKLIMIT:
+		why = "backtracks too much";
+		break;
+	case PCRE2_ERROR_DEPTHLIMIT:
+	case PCRE2_ERROR_HEAPLIMIT:
+		why = "nests too deep";
+		break;
+	case PCRE2_ERROR_NOMEMORY:
+		return cprof_seterr(err, CPROF_ENOMEM, "%s: out of memory matching", rx->label);
+	default:
+		why = "cannot be matched";
+		break;
+	}
+	return cprof_seterr(err, CPROF_ELIMIT, "%s %s on \"%s\": it hit PCRE2's limit "
+			    "(simplify the expression)", rx->label, why,
+			    rx->fail_subject ? rx->fail_subject : "");
 }
 
 void cpr_regex_free(cpr_regex *rx)
@@ -143,6 +221,9 @@ void cpr_regex_free(cpr_regex *rx)
 	if (!rx)
 		return;
 	pcre2_match_data_free(rx->md);
+	pcre2_match_context_free(rx->mc);
 	pcre2_code_free(rx->code);
+	free(rx->label);
+	free(rx->fail_subject);
 	free(rx);
 }

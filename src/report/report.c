@@ -31,7 +31,7 @@ void cprof_ropts_init(cprof_ropts *o)
 char *cpr_format_value(const cpr_ctx *c, char *buf, size_t n, int64_t v)
 {
 	if (c->ratio > 0 && c->ratio != 1)
-		v = (int64_t)((double)v * c->ratio);
+		v = cpr_d2i64((double)v * c->ratio);
 	return cpr_scaled_label(buf, n, v, c->sample_unit, c->output_unit);
 }
 
@@ -80,21 +80,19 @@ static void compute_total(cpr_ctx *c)
 {
 	int64_t div = 0, total = 0, ddiv = 0, dtotal = 0;
 	for (size_t i = 0; i < c->p->samples.n; i++) {
-		int64_t v = cpr_value(c, i), d = cpr_meandiv(c, i);
-		if (v < 0)
-			v = -v;
-		total += v;
-		div += d;
+		int64_t v = cpr_abs64(cpr_value(c, i)), d = cpr_meandiv(c, i);
+		total = cpr_add64(total, v);
+		div = cpr_add64(div, d);
 		if (cpr_is_diff_base(c, i)) {
-			dtotal += v;
-			ddiv += d;
+			dtotal = cpr_add64(dtotal, v);
+			ddiv = cpr_add64(ddiv, d);
 		}
 	}
 	if (dtotal > 0) {
 		total = dtotal;
 		div = ddiv;
 	}
-	c->total = div ? total / div : total;
+	c->total = div ? cpr_div64(total, div) : total;
 }
 
 int cpr_print_comments(cpr_ctx *c, cprof_error *err)

@@ -94,6 +94,28 @@ typedef struct cpr_ctx {
 	bool numunits_ready;
 } cpr_ctx;
 
+/* Go's int64 arithmetic, which wraps: |v| (|INT64_MIN| is INT64_MIN, as
+ * in Go) and a + b.  Values come from the input, so nothing may overflow. */
+static inline int64_t cpr_abs64(int64_t v)
+{
+	return v < 0 ? (int64_t)(0 - (uint64_t)v) : v;
+}
+static inline int64_t cpr_add64(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+/* Go's int64(f) on amd64: out of range and NaN give INT64_MIN (a C cast
+ * of those is undefined). */
+static inline int64_t cpr_d2i64(double f)
+{
+	return f >= -9223372036854775808.0 && f < 9223372036854775808.0 ? (int64_t)f : INT64_MIN;
+}
+/* a / b for b != 0, with Go's INT64_MIN / -1 == INT64_MIN (C traps). */
+static inline int64_t cpr_div64(int64_t a, int64_t b)
+{
+	return b == -1 ? (int64_t)(0 - (uint64_t)a) : a / b;
+}
+
 /* The value of sample i (value vi, or vi/value0 handled by callers). */
 static inline int64_t cpr_value(const cpr_ctx *c, size_t i)
 {
@@ -108,12 +130,27 @@ char *cpr_format_value(const cpr_ctx *c, char *buf, size_t n, int64_t v);
 /* True if sample i carries the label pprof::base=true (a -diff_base sample). */
 bool cpr_is_diff_base(const cpr_ctx *c, size_t i);
 
-/* ---- regex.c: PCRE2, unanchored like Go's MatchString -------------------- */
+/* ---- regex.c: the one PCRE2 wrapper, unanchored like Go's MatchString ---- */
+
+/* Limits of every match: a pathological expression gives up in well under
+ * a second per subject; the expressions people write stay far below. */
+#define CPR_RX_MATCH_LIMIT 1000000u
+#define CPR_RX_DEPTH_LIMIT 100000u
 
 typedef struct cpr_regex cpr_regex;
-/* Compile re; on failure sets err "what RE: message" and returns NULL. */
+/* Compile pat[0..len).  name ("focus", "argument", ...) labels later match
+ * failures; a compile error sets err "<prefix>error parsing regexp: <why>:
+ * `<part of pat>`".  NULL on failure.  The caller owns the result. */
+cpr_regex *cpr_regex_new(const char *pat, size_t len, const char *name, const char *prefix,
+			 cprof_error *err);
+/* cpr_regex_new of the string re, errors "what RE: error parsing regexp: ...". */
 cpr_regex *cpr_regex_compile(const char *re, const char *what, cprof_error *err);
+/* Does re match s[0..len)?  A match that fails (a limit hit) answers false
+ * and is recorded: check cpr_regex_status before printing a report. */
 bool cpr_regex_match(cpr_regex *rx, const char *s, size_t len);
+/* 0, or (with err set: "<name> regexp `RE` backtracks too much ... on
+ * "<subject>"") the error of the first match that failed.  rx may be NULL. */
+int cpr_regex_status(const cpr_regex *rx, cprof_error *err);
 void cpr_regex_free(cpr_regex *rx);
 /* Go's wording for a PCRE2 compile error `code` at offset eoff of pat:
  * the reason into why, and the part of pat Go would quote. */

@@ -180,18 +180,13 @@ typedef struct tag_entry {
 	int64_t weight;
 } tag_entry;
 
-static int64_t abs64(int64_t v)
-{
-	return v < 0 ? (int64_t)(0 - (uint64_t)v) : v;
-}
-
 static int cmp_entries(const void *a, const void *b, void *arg)
 {
 	const cprof_profile *p = arg;
 	const tag_entry *x = a, *y = b;
 	if (x->key != y->key)
 		return strcmp(cprof_s(p, x->key), cprof_s(p, y->key));
-	int64_t ax = abs64(x->weight), ay = abs64(y->weight);
+	int64_t ax = cpr_abs64(x->weight), ay = cpr_abs64(y->weight);
 	if (x->weight != y->weight && ax != ay)
 		return ax > ay ? -1 : 1;
 	return strcmp(cprof_s(p, x->val), cprof_s(p, y->val));

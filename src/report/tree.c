@@ -50,8 +50,12 @@ int cpr_print_tree(cpr_ctx *c, cprof_error *err)
 		go.edge_filter_arg = rx;
 	}
 	int rc = cpr_graph_build(c, &go, &g, err);
+	if (rc == 0)
+		rc = cpr_regex_status(rx, err);     /* the edge filter's matches */
 	if (rc < 0) {
 		cpr_regex_free(rx);
+		if (rc == CPROF_ELIMIT)
+			cpr_graph_free(&g);
 		return rc;
 	}
 	/* Match first: pprof prints nothing when no node matches. */
@@ -68,6 +72,8 @@ int cpr_print_tree(cpr_ctx *c, cprof_error *err)
 			match[i] = cpr_regex_match(rx, name, strlen(name));
 			matched += match[i];
 		}
+		if ((rc = cpr_regex_status(rx, err)) < 0)
+			goto out;
 		if (matched == 0) {
 			rc = cprof_seterr(err, CPROF_EINVAL, "no matches found for regexp: %s",
 					  c->o->symbol);

@@ -677,6 +677,94 @@ static void test_bad_regexps(void **state)
 	cprof_profile_free(p);
 }
 
+/* A regexp that backtracks past PCRE2's limits is an error naming it, in
+ * every place a report matches one (before: "no match", a wrong report). */
+static void test_regexp_limits(void **state)
+{
+	cprof_profile *p = new_profile();
+	/* 60 'a's and a 'b': (.*a){25} backtracks exponentially before it
+	 * matches, and every frame matches in Go's (linear) regexps */
+	char name[128];
+	memset(name, 'a', 60);
+	strcpy(name + 60, "b_x");
+	uint32_t f = fn(p, name, "f.go");
+	sample(p, 1, strlabel(p, name, name), 1, loc(p, 1, f, 1));
+	p->drop_frames = cprof_intern_cstr(p, "(.*a){25}");
+	static const char pat[] = "(.*a){25}";
+	const char *which[] = { "drop_frames", "focus", "ignore", "hide", "show", "show_from",
+				"prune_from", "tagfocus", "tagignore", "tagshow", "taghide",
+				"peek", "list" };
+	for (size_t i = 0; i < sizeof which / sizeof *which; i++) {
+		cprof_profile *q = cprof_profile_dup(p);
+		if (i > 0)
+			q->drop_frames = 0;
+		cprof_ropts o;
+		cprof_ropts_init(&o);
+		o.format = CPROF_FMT_TEXT;
+		const char *w = which[i];
+		if (!strcmp(w, "focus")) o.focus = pat;
+		if (!strcmp(w, "ignore")) o.ignore = pat;
+		if (!strcmp(w, "hide")) o.hide = pat;
+		if (!strcmp(w, "show")) o.show = pat;
+		if (!strcmp(w, "show_from")) o.show_from = pat;
+		if (!strcmp(w, "prune_from")) o.prune_from = pat;
+		if (!strcmp(w, "tagfocus")) o.tagfocus = pat;
+		if (!strcmp(w, "tagignore")) o.tagignore = pat;
+		if (!strcmp(w, "tagshow")) { o.tagshow = pat; o.format = CPROF_FMT_TAGS; }
+		if (!strcmp(w, "taghide")) { o.taghide = pat; o.format = CPROF_FMT_TAGS; }
+		if (!strcmp(w, "peek")) { o.symbol = pat; o.format = CPROF_FMT_PEEK; }
+		if (!strcmp(w, "list")) { o.symbol = pat; o.format = CPROF_FMT_LIST; }
+		result r;
+		run(q, &o, &r);
+		print_message("%s: rc %d: %s\n", w, r.rc, r.err.msg);
+		assert_int_equal(r.rc, CPROF_ELIMIT);
+		char want[64];
+		snprintf(want, sizeof want, "%s regexp `",
+			 !strcmp(w, "peek") || !strcmp(w, "list") ? "argument" : w);
+		assert_ptr_equal(strstr(r.err.msg, want), r.err.msg);
+		assert_non_null(strstr(r.err.msg, pat));
+		assert_non_null(strstr(r.err.msg, "backtrack"));
+		result_free(&r);
+		cprof_profile_free(q);
+	}
+	cprof_profile_free(p);
+}
+
+/* Values at the ends of int64 (a hostile profile's) through every text
+ * report, with -mean (value 0 is -1: INT64_MIN / -1) and a -divide_by:
+ * Go wraps; C must not overflow (the sanitizer builds abort on it). */
+static void test_extreme_values(void **state)
+{
+	cprof_profile *p = new_profile();
+	uint32_t f = fn(p, "f", "f.go"), g = fn(p, "g", "g.go");
+	uint32_t lf = loc(p, 1, f, 1), lg = loc(p, 1, g, 2);
+	sample(p, INT64_MIN, 0, 2, lf, lg);
+	sample(p, INT64_MIN, 0, 1, lg);
+	sample(p, INT64_MAX, 0, 1, lf);
+	sample(p, -1, 0, 2, lg, lf);
+	static const int formats[] = { CPROF_FMT_TEXT, CPROF_FMT_TRACES, CPROF_FMT_PEEK,
+				       CPROF_FMT_TREE, CPROF_FMT_RAW, CPROF_FMT_TAGS,
+				       CPROF_FMT_DOT, CPROF_FMT_CALLGRIND, CPROF_FMT_FOLDED };
+	for (size_t i = 0; i < sizeof formats / sizeof *formats; i++) {
+		for (int mode = 0; mode < 3; mode++) {
+			cprof_profile *q = cprof_profile_dup(p);
+			cprof_ropts o;
+			cprof_ropts_init(&o);
+			o.format = formats[i];
+			o.mean = mode == 1;
+			o.divide_by = mode == 2 ? 1e-300 : 0;
+			o.nodefraction = 0;
+			o.symbol = ".";
+			result r;
+			run(q, &o, &r);
+			assert_true(r.rc == 0 || r.rc == CPROF_EINVAL);
+			result_free(&r);
+			cprof_profile_free(q);
+		}
+	}
+	cprof_profile_free(p);
+}
+
 /* ---- scale: a larger profile through every filter ---------------------------------- */
 
 static void test_many_samples(void **state)
@@ -872,6 +960,8 @@ int main(void)
 		cmocka_unit_test(test_raw_header),
 		cmocka_unit_test(test_tags_layout),
 		cmocka_unit_test(test_bad_regexps),
+		cmocka_unit_test(test_regexp_limits),
+		cmocka_unit_test(test_extreme_values),
 		cmocka_unit_test(test_many_samples),
 		cmocka_unit_test(test_golden_cases),
 	};

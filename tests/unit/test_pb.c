@@ -1718,8 +1718,11 @@ static int decode_path(const char *path, const char *stdin_from, cprof_profile *
 	return rc;
 }
 
-/* The same through a pipe, written in small pieces by a child. */
-static int decode_pipe(const void *d, size_t n, cprof_profile **p, cprof_error *e)
+/* The same through a pipe, written in small pieces by a child; with
+ * sniffed > 0, the first sniffed bytes are handed to cprof_decode_fd as
+ * read already (the rest comes through the pipe). */
+static int decode_pipe_from(const void *d, size_t n, size_t sniffed, cprof_profile **p,
+			    cprof_error *e)
 {
 	int fds[2];
 	assert_int_equal(pipe(fds), 0);
@@ -1728,7 +1731,7 @@ static int decode_pipe(const void *d, size_t n, cprof_profile **p, cprof_error *
 	if (pid == 0) {
 		close(fds[0]);
 		const char *b = d;
-		for (size_t at = 0; at < n;) {
+		for (size_t at = sniffed; at < n;) {
 			size_t k = n - at < 777 ? n - at : 777;
 			ssize_t r = write(fds[1], b + at, k);
 			if (r <= 0)
@@ -1738,16 +1741,27 @@ static int decode_pipe(const void *d, size_t n, cprof_profile **p, cprof_error *
 		_exit(0);
 	}
 	close(fds[1]);
-	int saved = dup(0);
-	assert_true(saved >= 0);
-	assert_int_equal(dup2(fds[0], 0), 0);
-	close(fds[0]);
-	int rc = cprof_decode_file("-", p, e);
-	assert_int_equal(dup2(saved, 0), 0);
-	close(saved);
+	int rc;
+	if (sniffed) {
+		rc = cprof_decode_fd(fds[0], d, sniffed, p, e);
+		close(fds[0]);
+	} else {
+		int saved = dup(0);
+		assert_true(saved >= 0);
+		assert_int_equal(dup2(fds[0], 0), 0);
+		close(fds[0]);
+		rc = cprof_decode_file("-", p, e);
+		assert_int_equal(dup2(saved, 0), 0);
+		close(saved);
+	}
 	int status;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	return rc;
+}
+
+static int decode_pipe(const void *d, size_t n, cprof_profile **p, cprof_error *e)
+{
+	return decode_pipe_from(d, n, 0, p, e);
 }
 
 /* A profile several windows long decodes from a file, from stdin and from
@@ -1913,6 +1927,55 @@ static void test_stream_limits(void **state)
 	cleanup_tmp();
 }
 
+/* The memory ceiling (cprof_set_mem_limit) stops a decode whose model
+ * outgrows it, from a file, gzip'd memory and raw memory; restored, the
+ * same input decodes.  cprof_decode_fd reads a pipe once, taking the bytes the
+ * caller sniffed as its first. */
+static void test_mem_limit_and_fd(void **state)
+{
+	pb w = { 0 }, z = { 0 };
+	add_vtype(&w, 1, 1, 2);
+	int64_t v[] = { 1 };
+	for (uint64_t i = 0; i < 20000; i++) {
+		uint64_t st[] = { 1 + (i * 7) % 40, 1 + (i * 13) % 40, 1 + i % 40 };
+		add_sample(&w, st, 1 + i % 3, v, 1);
+	}
+	for (uint64_t id = 1; id <= 40; id++)
+		add_location(&w, id, 0, 1);
+	add_function(&w, 1, 5);
+	add_strings(&w, STR, NSTR);
+	gz(w.b, w.n, &z);
+	const char *path = tmpfile_with("many.pb.gz", z.b, z.n);
+	size_t def = cprof_mem_limit();
+	assert_int_equal(def, CPROF_MEM_CEILING);
+	assert_int_equal(cprof_set_mem_limit(64 << 10), CPROF_MEM_CEILING);
+	cprof_profile *q = NULL;
+	cprof_error e = { 0, "" };
+	assert_int_equal(cprof_decode_file(path, &q, &e), CPROF_ELIMIT);
+	assert_non_null(strstr(e.msg, "memory"));
+	assert_null(q);
+	e.code = 0;
+	assert_int_equal(cprof_decode(z.b, z.n, &q, &e), CPROF_ELIMIT);
+	e.code = 0;
+	assert_int_equal(cprof_decode(w.b, w.n, &q, &e), CPROF_ELIMIT);     /* raw memory */
+	assert_non_null(strstr(e.msg, "memory"));
+	assert_int_equal(cprof_set_mem_limit(0), 64 << 10);
+	assert_int_equal(cprof_decode(w.b, w.n, &q, &e), 0);
+	cprof_profile_free(q);
+	assert_int_equal(cprof_decode_file(path, &q, &e), 0);
+	assert_true(cprof_profile_mem(q) > (64 << 10));
+	assert_int_equal(q->samples.n, 20000);
+	cprof_profile_free(q);
+	/* a pipe, its first 8 bytes already taken by the caller */
+	e.code = 0;
+	assert_int_equal(decode_pipe_from(z.b, z.n, 8, &q, &e), 0);
+	assert_int_equal(q->samples.n, 20000);
+	cprof_profile_free(q);
+	pb_free(&w);
+	pb_free(&z);
+	cleanup_tmp();
+}
+
 /* Locations defined in another order than first referenced are moved to
  * definition order with their stacks rewritten in place; the stack index is
  * rebuilt, so interning a stack again finds it. */
@@ -1981,6 +2044,7 @@ int main(void)
 		cmocka_unit_test(test_decode_file_streams),
 		cmocka_unit_test(test_decode_file_legacy),
 		cmocka_unit_test(test_stream_limits),
+		cmocka_unit_test(test_mem_limit_and_fd),
 		cmocka_unit_test(test_reorder_keeps_stack_index),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

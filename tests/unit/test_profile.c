@@ -152,6 +152,24 @@ static void test_errors(void **state)
 	assert_string_equal(cprof_strerror(-1000), "unknown error");
 }
 
+/* Messages quote input: nothing that does not print gets through. */
+static void test_escape(void **state)
+{
+	char out[64];
+	static const char in[] = "ok \x1b[2J\n\t\r\x7f \xc3\xa9 \xc2\x9b \xff \xe2\x82";
+	size_t n = cprof_escape(out, sizeof out, in, sizeof in - 1);
+	assert_string_equal(out, "ok \\x1b[2J\\n\\t\\r\\x7f \xc3\xa9 \\xc2\\x9b \\xff \\xe2\\x82");
+	assert_int_equal(n, strlen(out));
+	/* NUL bytes in the middle, and an escape never cut in half */
+	assert_int_equal(cprof_escape(out, 6, "a\0bc", 4), 5);
+	assert_string_equal(out, "a\\x00");
+	assert_int_equal(cprof_escape(out, 5, "a\0bc", 4), 1);
+	assert_string_equal(out, "a");
+	cprof_error err = { 0 };
+	cprof_seterr(&err, CPROF_EFORMAT, "bad \"%s\"", "x\ny");
+	assert_string_equal(err.msg, "bad \"x\\ny\"");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -161,6 +179,7 @@ int main(void)
 		cmocka_unit_test(test_vtypes),
 		cmocka_unit_test(test_dup_is_deep_and_interning_works),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_escape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
