@@ -21,7 +21,8 @@ set -eu
 #        jemalloc and tcmalloc_minimal (the heap profiler on other allocators),
 #        heaptrack (heap benchmark baseline), prometheus (promtool checks
 #        /metrics), wrk (load on the endpoint), SQLite (a real CPU-bound
-#        program for the overhead benchmark)
+#        program for the overhead benchmark), memcached (a real threaded
+#        server: the runtime's own waits stay out of its block profile)
 # web UI tests: nodejs + npm (playwright-core, driving Debian's chromium)
 # symbolization: g++ (libstdc++'s __cxa_demangle, linked by the build; the
 #        C++ test program), binutils' addr2line/objcopy (checks, debug files)
@@ -32,7 +33,7 @@ PKGS="gcc make pkg-config zlib1g-dev libpcre2-dev
       libgoogle-perftools-dev google-perftools time
       chromium python3-pil g++
       libmicrohttpd-dev libgnutls28-dev libjemalloc2 libjemalloc-dev
-      libtcmalloc-minimal4 heaptrack prometheus wrk sqlite3 libsqlite3-dev
+      libtcmalloc-minimal4 heaptrack prometheus wrk sqlite3 libsqlite3-dev memcached
       nodejs"
 
 missing=""

@@ -1,8 +1,9 @@
 /*
  * collector.c - the collector thread and the profile written at stop.
  *
- * The collector is a thread of the runtime (created with libc's
- * pthread_create, every signal blocked, so it is never sampled and never
+ * The collector is a thread of the runtime ("cprof-collector", started by
+ * rt_runtime_thread_create with every signal blocked: never sampled, never
+ * shown in thread snapshots, its waits never recorded, and it never
  * receives the program's signals).  Every 100 ms it drains the sample ring
  * into a hash table keyed by (thread name, stack of pcs), adding counts and
  * weights; stacks are kept in one growing pc arena.  The table only grows
@@ -17,7 +18,9 @@
  * offsets; one location per distinct pc, symbolized in the process with the
  * core's libdw symbolizer (functions, files, lines, inline frames) and
  * demangled; a label "thread" with the thread's name; samples the runtime
- * lost (full ring, failed unwind) as a "[lost samples]" frame and a comment.
+ * lost (full ring, failed unwind) as a "[lost samples]" frame and a comment;
+ * samples of the runtime's own work on the program's threads (symbolizing
+ * at exit, building unwind tables at dlopen...) only as a comment.
  *
  * Exit by a fatal signal: the signal handler cannot build a profile, so it
  * asks the collector (rt_collector_exit_write), which stops the timers,
@@ -286,7 +289,7 @@ int rt_collector_start(int hz)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	atomic_store(&rt_collector_tid, 0);
-	int rc = rt_pthread_create_real(&col_thr, NULL, collector_main, NULL);
+	int rc = rt_runtime_thread_create(&col_thr, NULL, "cprof-collector", collector_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		rt_set_error("cannot start the collector thread: %s", strerror(rc));
@@ -407,6 +410,15 @@ static int build(cprof_profile *p)
 			goto out;
 		int64_t vals[2] = { (int64_t)lost, (int64_t)lost * period };
 		if (cprof_add_sample(p, (uint32_t)si, 0, vals) < 0)
+			goto out;
+	}
+	/* the runtime's own work on the program's threads: not the program's */
+	uint64_t own = __atomic_load_n(&rt_stats_g.runtime, __ATOMIC_RELAXED);
+	if (own > 0) {
+		char c[160];
+		snprintf(c, sizeof c, "cprof: %llu samples of the runtime's own work on the program's threads not shown",
+			 (unsigned long long)own);
+		if (cprof_add_comment(p, cprof_intern_cstr(p, c)) < 0)
 			goto out;
 	}
 	/* the runtime's own cost, for benchmarks (a '#' comment: reports hide it) */

@@ -33,14 +33,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---- inside the runtime ----------------------------------------------------------- */
-
-static __thread __attribute__((tls_model("initial-exec"))) int self_depth;
-
-void rt_self_enter(void) { self_depth++; }
-void rt_self_leave(void) { self_depth--; }
-int rt_self_depth(void) { return self_depth; }
-
 /* ---- output buffer ------------------------------------------------------------------ */
 
 void rt_buf_add(rt_buf *b, const void *d, size_t n)

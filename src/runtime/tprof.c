@@ -56,6 +56,11 @@
  * name) plus the thread's own; debug=1 Go's count-profile text ("threads
  * profile: total N", groups "COUNT @ addrs", "# labels: {...}", frames);
  * debug=2 one block per thread as Go's goroutine dump.
+ *
+ * The runtime's own threads (self.c: the collector, the endpoint, the
+ * writers, all named "cprof-...") are left out of every snapshot, and so
+ * of the threads and deadlock profiles, unless asked: RT_DEBUG_RUNTIME
+ * (the endpoint's `?debug=2&runtime=1`) or CPROF_THREADS_RUNTIME=1.
  */
 #include "rt_int.h"
 #include "cprof.h"
@@ -771,6 +776,11 @@ void rt_snapshot_free(rt_snapshot *s)
 
 int rt_snapshot_take(rt_snapshot *s)
 {
+	return rt_snapshot_take_all(s, false);
+}
+
+int rt_snapshot_take_all(rt_snapshot *s, bool with_runtime)
+{
 	memset(s, 0, sizeof *s);
 	rt_modules_init();
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -806,6 +816,8 @@ int rt_snapshot_take(rt_snapshot *s)
 		rt_tsnap *t = &s->t[s->n];
 		memset(t, 0, offsetof(rt_tsnap, pcs));
 		t->tid = atoi(de->d_name);
+		if (!with_runtime && rt_self_tid(t->tid))
+			continue;   /* the runtime's own thread */
 		t->wait_ns = -1;
 		t->how = RT_SNAP_NONE;
 		char path[64], buf[1024];
@@ -1192,10 +1204,26 @@ static int render_dump(const rt_snapshot *s, const built *bt, rt_buf *o)
 	return o->oom ? CPROF_ERR_NOMEM : 0;
 }
 
+/* CPROF_THREADS_RUNTIME=1: every threads profile lists the runtime's own
+ * threads (read once). */
+static bool env_runtime(void)
+{
+	static _Atomic int v = -1;
+	int x = atomic_load(&v);
+	if (x < 0) {
+		const char *e = getenv("CPROF_THREADS_RUNTIME");
+		x = e && (strcmp(e, "1") == 0 || strcmp(e, "true") == 0 || strcmp(e, "yes") == 0);
+		atomic_store(&v, x);
+	}
+	return x;
+}
+
 static int threads_profile(int debug, rt_buf *out, cprof_profile **pout)
 {
 	rt_snapshot s;
-	int rc = rt_snapshot_take(&s);
+	bool with_runtime = (debug & RT_DEBUG_RUNTIME) || env_runtime();
+	debug &= ~RT_DEBUG_RUNTIME;
+	int rc = rt_snapshot_take_all(&s, with_runtime);
 	if (rc < 0)
 		return rc;
 	built bt;
