@@ -110,6 +110,12 @@ const rt_utable *rt_modules_find(uintptr_t addr, bool *known_module);
 uint64_t rt_modules_enter(void);
 void rt_modules_leave(void);
 
+/* sysrestart.c: the number of the system call made by the `syscall`
+ * instruction ending code[0..n) (its last two bytes), from the code before
+ * it and the registers after it (gregs: a ucontext's); -1 when the code
+ * does not say.  [AS-safe] */
+long rt_syscall_nr_before(const unsigned char *code, size_t n, const long long *gregs);
+
 /* ---- statistics shared by all parts (atomics; [AS-safe] to update) ------------- */
 
 typedef struct rt_stats {
