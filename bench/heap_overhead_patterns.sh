@@ -2,7 +2,7 @@
 # bench/heap_overhead_patterns.sh - what the heap profiler (CPROF_HEAP_PROFILE
 # at the default rate) costs three allocation patterns, each in 2 threads:
 #   window  free + malloc of 16..4096-byte blocks over a 1,024-block window
-#           (bench/heap_patterns.c; the pattern of the report that saw 8.5 %)
+#           (bench/heap_overhead.c; the pattern of the report that saw 8.5 %)
 #   allocs  malloc + free at once of 16..1024 bytes (glibc's tcache: the
 #           cheapest malloc there is, so the hooks weigh the most)
 #   cxx     std::map<int, std::string> inserts, replaces and erases
@@ -14,7 +14,11 @@
 #                 deterministic but for the sample points drawn
 #   CPU time      user+sys of the whole process, RUNS interleaved
 #                 (bare, cprof) pairs: the median of the pairs' ratios and
-#                 their spread (min..max); noisy on a loaded machine
+#                 their spread (min..max); noisy on a loaded machine.  Each
+#                 run's fixed cost (start-up, and for cprof the profile
+#                 symbolized and written at exit: the median of 3 runs with
+#                 OPS=0) is taken out first, so the ratio is the cost per
+#                 operation, as the instructions are
 # For reference, jemalloc alone against jemalloc's own sampling profiler
 # (MALLOC_CONF=prof:true,lg_prof_sample:19) on the window pattern, CPU
 # time, same pairing.  Nothing asserts.
@@ -32,7 +36,7 @@ OUT=bench/out/heap_patterns
 mkdir -p "$OUT"
 [ -f "$LIB" ] || { echo "bench: build libcprof.so first (make)" >&2; exit 2; }
 command -v valgrind >/dev/null || { echo "bench: valgrind is needed (./setup.sh)" >&2; exit 2; }
-cc -O2 -g -pthread bench/heap_patterns.c -o "$OUT/c"
+cc -O2 -g -pthread bench/heap_overhead.c -o "$OUT/c"
 c++ -O2 -g -pthread bench/heap_patterns_cxx.cc -o "$OUT/cxx"
 LIBP=$(realpath "$LIB")
 
@@ -40,7 +44,7 @@ LIBP=$(realpath "$LIB")
 cmd() {
 	case $1 in
 	cxx) echo "$OUT/cxx 2 $2" ;;
-	*) echo "$OUT/c $1 2 $2" ;;
+	*) echo "$OUT/c 2 $2 $1" ;;
 	esac
 }
 
@@ -53,25 +57,35 @@ ir() {
 		sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 
-# cpu PATTERN CONFIG: user+sys seconds of one run
+# cpu PATTERN CONFIG [OPS]: user+sys seconds of one run
 cpu() {
+	local ops=${3:-$OPS}
 	local env=()
 	case $2 in
 	cprof) env=(LD_PRELOAD="$LIBP" CPROF_HEAP_PROFILE="$OUT/prof.pb.gz") ;;
 	jemalloc) env=(LD_PRELOAD="$JE") ;;
 	jeprof) env=(LD_PRELOAD="$JE" MALLOC_CONF=prof:true,lg_prof_sample:19) ;;
 	esac
-	env "${env[@]}" /usr/bin/time -f "%U %S" -o "$OUT/time.txt" $(cmd "$1" "$OPS") >/dev/null
+	env "${env[@]}" /usr/bin/time -f "%U %S" -o "$OUT/time.txt" $(cmd "$1" "$ops") >/dev/null
 	awk '{ printf "%.3f\n", $1 + $2 }' "$OUT/time.txt"
+}
+
+# fixed PATTERN CONFIG: the median CPU seconds of 3 runs doing nothing
+fixed() {
+	local t=()
+	for ((r = 0; r < 3; r++)); do t+=("$(cpu "$1" "$2" 0)"); done
+	printf '%s\n' "${t[@]}" | sort -n | sed -n 2p
 }
 
 # pairs PATTERN BASE CONFIG: RUNS interleaved pairs, the order alternating
 pairs() {
-	local ratios=()
+	local ratios=() fa fb
+	fa=$(fixed "$1" "$2")
+	fb=$(fixed "$1" "$3")
 	for ((r = 0; r < RUNS; r++)); do
 		local a b
 		if ((r % 2)); then b=$(cpu "$1" "$3"); a=$(cpu "$1" "$2"); else a=$(cpu "$1" "$2"); b=$(cpu "$1" "$3"); fi
-		ratios+=("$(python3 -c "print($b / $a if $a > 0 else 0)")")
+		ratios+=("$(python3 -c "print(($b - $fb) / ($a - $fa) if $a > $fa else 0)")")
 	done
 	python3 - "${ratios[@]}" <<'PY'
 import statistics, sys

@@ -414,30 +414,19 @@ static int build(cprof_profile *p)
 	}
 	/* the runtime's own work on the program's threads: not the program's */
 	uint64_t own = __atomic_load_n(&rt_stats_g.runtime, __ATOMIC_RELAXED);
-	if (own > 0) {
-		char c[160];
-		snprintf(c, sizeof c, "cprof: %llu samples of the runtime's own work on the program's threads not shown",
-			 (unsigned long long)own);
-		if (cprof_add_comment(p, cprof_intern_cstr(p, c)) < 0)
-			goto out;
-	}
+	if (own > 0 && rt_pb_commentf(p, "cprof: %llu samples of the runtime's own work on the "
+				      "program's threads not shown", (unsigned long long)own) < 0)
+		goto out;
 	/* the runtime's own cost, for benchmarks (a '#' comment: reports hide it) */
 	uint64_t ns = __atomic_load_n(&rt_stats_g.handler_ns, __ATOMIC_RELAXED);
 	uint64_t ns_n = __atomic_load_n(&rt_stats_g.samples, __ATOMIC_RELAXED);
-	if (ns_n > 0) {
-		char c[160];
-		snprintf(c, sizeof c, "# cprof: %llu samples, %.2f us per sample in the signal handler",
-			 (unsigned long long)ns_n, (double)ns / 1000.0 / (double)ns_n);
-		if (cprof_add_comment(p, cprof_intern_cstr(p, c)) < 0)
-			goto out;
-	}
-	if (rt_stats_g.truncated > 0) {
-		char c[128];
-		snprintf(c, sizeof c, "cprof: %llu samples with truncated stacks",
-			 (unsigned long long)rt_stats_g.truncated);
-		if (cprof_add_comment(p, cprof_intern_cstr(p, c)) < 0)
-			goto out;
-	}
+	if (ns_n > 0 && rt_pb_commentf(p, "# cprof: %llu samples, %.2f us per sample in the signal handler",
+				       (unsigned long long)ns_n, (double)ns / 1000.0 / (double)ns_n) < 0)
+		goto out;
+	if (rt_stats_g.truncated > 0 &&
+	    rt_pb_commentf(p, "cprof: %llu samples with truncated stacks",
+			   (unsigned long long)rt_stats_g.truncated) < 0)
+		goto out;
 	rc = rt_pb_finish(b);
 out:
 	rt_pb_free(b);

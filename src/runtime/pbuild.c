@@ -203,6 +203,17 @@ int64_t rt_clock_ns(clockid_t c)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int rt_pb_commentf(cprof_profile *p, const char *fmt, ...)
+{
+	char c[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c, sizeof c, fmt, ap);
+	va_end(ap);
+	cprof_str s = cprof_intern_cstr(p, c);
+	return s == CPROF_NONE || cprof_add_comment(p, s) < 0 ? CPROF_ERR_NOMEM : 0;
+}
+
 int rt_pb_count_head(cprof_profile *p, const char *type)
 {
 	cprof_str t = cprof_intern_cstr(p, type), c = cprof_intern_cstr(p, "count");

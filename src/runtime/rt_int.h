@@ -273,6 +273,9 @@ rt_pb *rt_pb_new(cprof_profile *p);              /* NULL when out of memory */
  * the one sample type (type, count), the same period type, period 1,
  * the time now.  0 or CPROF_ERR_NOMEM. */
 int rt_pb_count_head(cprof_profile *p, const char *type);
+/* Add a comment (printf format, at most 255 bytes) to p: 0 or
+ * CPROF_ERR_NOMEM. */
+int rt_pb_commentf(cprof_profile *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Clock c in nanoseconds (CLOCK_REALTIME for time_nanos).  [AS-safe] */
 int64_t rt_clock_ns(clockid_t c);
 void rt_pb_free(rt_pb *b);
