@@ -15,10 +15,12 @@
 #   CPU time      user+sys of the whole process, RUNS interleaved
 #                 (bare, cprof) pairs: the median of the pairs' ratios and
 #                 their spread (min..max); noisy on a loaded machine.  Each
-#                 run's fixed cost (start-up, and for cprof the profile
-#                 symbolized and written at exit: the median of 3 runs with
-#                 OPS=0) is taken out first, so the ratio is the cost per
-#                 operation, as the instructions are
+#                 run's fixed cost (start-up, and for cprof the unwind
+#                 tables built at the first sample and the profile
+#                 symbolized and written at exit: the median of 3 runs of
+#                 OPS/100 operations, which sample too) is taken out
+#                 first, so the ratio is the cost per operation, as the
+#                 instructions are
 # For reference, jemalloc alone against jemalloc's own sampling profiler
 # (MALLOC_CONF=prof:true,lg_prof_sample:19) on the window pattern, CPU
 # time, same pairing.  Nothing asserts.
@@ -70,10 +72,10 @@ cpu() {
 	awk '{ printf "%.3f\n", $1 + $2 }' "$OUT/time.txt"
 }
 
-# fixed PATTERN CONFIG: the median CPU seconds of 3 runs doing nothing
+# fixed PATTERN CONFIG: the median CPU seconds of 3 runs doing 1 % of the work
 fixed() {
 	local t=()
-	for ((r = 0; r < 3; r++)); do t+=("$(cpu "$1" "$2" 0)"); done
+	for ((r = 0; r < 3; r++)); do t+=("$(cpu "$1" "$2" $((OPS / 100)))"); done
 	printf '%s\n' "${t[@]}" | sort -n | sed -n 2p
 }
 
@@ -85,7 +87,7 @@ pairs() {
 	for ((r = 0; r < RUNS; r++)); do
 		local a b
 		if ((r % 2)); then b=$(cpu "$1" "$3"); a=$(cpu "$1" "$2"); else a=$(cpu "$1" "$2"); b=$(cpu "$1" "$3"); fi
-		ratios+=("$(python3 -c "print(($b - $fb) / ($a - $fa) if $a > $fa else 0)")")
+		ratios+=("$(python3 -c "print(($b - $fb) / ($a - $fa) if $a > $fa and $b > $fb else 0)")")
 	done
 	python3 - "${ratios[@]}" <<'PY'
 import statistics, sys
