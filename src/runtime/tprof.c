@@ -268,6 +268,11 @@ static void restart_syscall_if_interrupted(ucontext_t *uc)
 	if (g[REG_RAX] != -EINTR)
 		return;
 	uintptr_t rip = (uintptr_t)g[REG_RIP];
+	/* a system call's return: the `syscall` instruction left the return
+	 * address in rcx (code that merely follows bytes 0f 05 with rax = -4
+	 * by chance would almost never have it there too) */
+	if ((uintptr_t)g[REG_RCX] != rip)
+		return;
 	unsigned char c[32];
 	size_t n = sizeof c;
 	if (rip < 4096 + n)
