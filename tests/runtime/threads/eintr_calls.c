@@ -32,7 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tprof.h"
+#include "snap_loop.h"
 
 enum { K_RECV, K_READ, K_ACCEPT, K_SEND, K_SEMOP, K_MSGRCV, K_MSGSND, K_POLL, K_SELECT,
        K_EPOLL, K_NANOSLEEP, K_CLOCKSLEEP, K_SIGWAIT, K_SEMWAIT, K_N };
@@ -206,17 +206,9 @@ int main(int argc, char **argv)
 	for (long k = 0; k < K_N; k++)
 		pthread_create(&th[k], NULL, worker, (void *)k);
 	pthread_create(&th[K_N], NULL, feeder, NULL);
-	struct timespec ts = { 0, 50000000 };
-	nanosleep(&ts, NULL);
-	size_t sig = 0, restarted = 0;
-	for (int i = 0; i < n; i++) {
-		rt_snapshot s;
-		if (rt_snapshot_take(&s) != 0)
-			return 3;
-		sig += s.signalled;
-		restarted += s.restarted;
-		rt_snapshot_free(&s);
-	}
+	size_t sig, restarted;
+	if (snap_loop(n, &sig, &restarted) != 0)
+		return 3;
 	atomic_store(&stop, 1);
 	struct msg u = { 1, "x" };
 	msgsnd(msqid, &u, sizeof u.b, IPC_NOWAIT);
