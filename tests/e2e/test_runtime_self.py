@@ -67,6 +67,13 @@ def comments(path):
     return [l for l in r.stdout.splitlines() if l.startswith("Comment:")]
 
 
+# Under ASan, a preloaded program that calls setlocale (sleep, python3)
+# never exits: p11-kit's destructor (GnuTLS's, linked by libcprof.so) waits
+# on glibc's setlocale lock at exit.  Not this file's subject; the
+# library split takes GnuTLS out of the preload.
+HANGS_UNDER_ASAN = "ASan + preload: setlocale'ing programs hang in p11-kit's exit destructor"
+
+
 def runtime_frames(text):
     return sorted(set(RUNTIME_FRAME.findall(text)) | set(RUNTIME_LIB.findall(text)))
 
@@ -103,6 +110,8 @@ def test_python_imports_cpu_profile_has_no_runtime_work(tmp_path):
     """python3 importing 20 modules: the tables built for each dlopen'ed
     extension and the profile's symbolization at exit are not python's."""
     py = "/usr/bin/python3"
+    if sanitized():
+        pytest.skip(HANGS_UNDER_ASAN)
     if not os.path.exists(py):
         pytest.skip("no /usr/bin/python3")
     seen = []
@@ -230,6 +239,8 @@ def test_snapshots_hide_runtime_threads(tmp_path):
 def test_threads_file_profile_hides_runtime_threads(tmp_path):
     """The threads profile written at exit: the same rule, and
     CPROF_THREADS_RUNTIME=1 to see the runtime's threads."""
+    if sanitized():
+        pytest.skip(HANGS_UNDER_ASAN)
     for show in (False, True):
         out = str(tmp_path / f"threads{int(show)}.txt")
         extra = {"CPROF_CPU_PROFILE": str(tmp_path / "c.pb.gz"),
