@@ -21,7 +21,8 @@ set -eu
 #        jemalloc and tcmalloc_minimal (the heap profiler on other allocators),
 #        heaptrack (heap benchmark baseline), prometheus (promtool checks
 #        /metrics), wrk (load on the endpoint), SQLite (a real CPU-bound
-#        program for the overhead benchmark)
+#        program for the overhead benchmark), memcached (a real threaded
+#        server: the runtime's own waits stay out of its block profile)
 # web UI tests: nodejs + npm (playwright-core, driving Debian's chromium)
 # symbolization: g++ (libstdc++'s __cxa_demangle, linked by the build; the
 #        C++ test program), binutils' addr2line/objcopy (checks, debug files)

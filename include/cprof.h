@@ -209,7 +209,11 @@ int cprof_heap_get_stats(cprof_heap_stats *st);
 /* A snapshot of every live thread: debug 0 profile.proto (one sample per
  * distinct stack, labels for state and name), 1 grouped text ("threads
  * profile: total N"), 2 one block per thread with its state, wait time and
- * creator.  No system call of the program fails with EINTR because of it.
+ * creator.  No system call of the program fails with EINTR because of it
+ * (a call the snapshot's signal cuts short is restarted; the one exception
+ * is a raw syscall(2) call of a kind the kernel never restarts).
+ * The runtime's own threads (named cprof-...) are left out unless
+ * CPROF_THREADS_RUNTIME=1.
  * Thread-safe; not async-signal-safe. */
 int cprof_threads_write(int fd, int debug);
 /* The stack of every pthread_create since the runtime loaded. */

@@ -57,4 +57,15 @@ static inline uint64_t cp_hash_bytes(const void *d, size_t n, uint64_t h)
 }
 
 
+/* elf_plt.c: synthetic symbols for the PLT stubs of an ELF file, named
+ * "fn@plt" (perf's names), at file virtual addresses; malloc'd (free with
+ * cprof_elf_plt_syms_free).  0 (maybe none found) or CPROF_ENOMEM. */
+typedef struct cprof_plt_sym {
+	uint64_t addr, size;
+	char *name;
+} cprof_plt_sym;
+struct Elf;
+int cprof_elf_plt_syms(struct Elf *e, cprof_plt_sym **out, size_t *n);
+void cprof_elf_plt_syms_free(cprof_plt_sym *v, size_t n);
+
 #endif

@@ -169,6 +169,8 @@ typedef struct module {
 	Dwarf_Addr bias;
 	esym *syms;                 /* sorted by address; built on first use */
 	size_t nsyms;
+	cprof_plt_sym *plt;         /* the PLT stubs' names ("fn@plt"), in syms too */
+	size_t nplt;
 	bool syms_done;
 	u64map cus;                 /* CU DIE offset -> index into cu */
 	CPROF_VEC(cuindex) cu;
@@ -490,6 +492,7 @@ static void module_close(module *m)
 	map_free(&m->dies);
 	free(m->load);
 	free(m->syms);
+	cprof_elf_plt_syms_free(m->plt, m->nplt);
 	free(m->fail);
 	free(m->path);
 	free(m);
@@ -660,7 +663,16 @@ static const char *sym_name(module *m, Dwarf_Addr pc)
 	if (!m->syms_done) {
 		m->syms_done = true;
 		int n = dwfl_module_getsymtab(m->mod);
-		if (n > 0 && (m->syms = calloc((size_t)n, sizeof *m->syms)) != NULL) {
+		/* the PLT stubs have no symbols: named from their relocations */
+		if (m->elf && cprof_elf_plt_syms(m->elf, &m->plt, &m->nplt) < 0)
+			m->nplt = 0;
+		if (n < 0)
+			n = 0;
+		if (n + m->nplt > 0 &&
+		    (m->syms = calloc((size_t)n + m->nplt, sizeof *m->syms)) != NULL) {
+			for (size_t i = 0; i < m->nplt; i++)
+				m->syms[m->nsyms++] = (esym){ m->plt[i].addr + m->bias, m->plt[i].size,
+							      m->plt[i].name, 1 };
 			for (int i = 0; i < n; i++) {
 				GElf_Sym sym;
 				GElf_Addr a;
@@ -879,6 +891,24 @@ static int64_t call_line(Dwarf_Die *die)
 	return (int64_t)v;
 }
 
+/* A function inlined into itself (glibc's __libc_pread64 holds an inline
+ * copy of __libc_pread64: an abstract instance and its concrete one) is
+ * one frame: the inner frame's file and line, the outer one's function.
+ * Returns the new count. */
+static size_t drop_self_inlines(frame *fr, size_t k)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < k; i++) {
+		if (i + 1 < k && fr[i].func && fr[i + 1].func && strcmp(fr[i].func, fr[i + 1].func) == 0) {
+			fr[i + 1].file = fr[i].file;
+			fr[i + 1].line = fr[i].line;
+			continue;
+		}
+		fr[o++] = fr[i];
+	}
+	return o;
+}
+
 /* The frames at file address a (innermost first); returns how many, 0 when
  * nothing is known, <0 on ENOMEM. */
 static int frames_at(module *m, uint64_t a, bool fast, frame *fr, size_t max)
@@ -940,7 +970,7 @@ static int frames_at(module *m, uint64_t a, bool fast, frame *fr, size_t max)
 			line = call_line(d);
 		}
 	}
-	return (int)k;
+	return (int)drop_self_inlines(fr, k);
 }
 
 /* ---- writing frames into the profile ----------------------------------- */

@@ -1,8 +1,9 @@
 /*
  * collector.c - the collector thread and the profile written at stop.
  *
- * The collector is a thread of the runtime (created with libc's
- * pthread_create, every signal blocked, so it is never sampled and never
+ * The collector is a thread of the runtime ("cprof-collector", started by
+ * rt_runtime_thread_create with every signal blocked: never sampled, never
+ * shown in thread snapshots, its waits never recorded, and it never
  * receives the program's signals).  Every 100 ms it drains the sample ring
  * into a hash table keyed by (thread name, stack of pcs), adding counts and
  * weights; stacks are kept in one growing pc arena.  The table only grows
@@ -17,7 +18,9 @@
  * offsets; one location per distinct pc, symbolized in the process with the
  * core's libdw symbolizer (functions, files, lines, inline frames) and
  * demangled; a label "thread" with the thread's name; samples the runtime
- * lost (full ring, failed unwind) as a "[lost samples]" frame and a comment.
+ * lost (full ring, failed unwind) as a "[lost samples]" frame and a comment;
+ * samples of the runtime's own work on the program's threads (symbolizing
+ * at exit, building unwind tables at dlopen...) only as a comment.
  *
  * Exit by a fatal signal: the signal handler cannot build a profile, so it
  * asks the collector (rt_collector_exit_write), which stops the timers,
@@ -286,7 +289,7 @@ int rt_collector_start(int hz)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	atomic_store(&rt_collector_tid, 0);
-	int rc = rt_pthread_create_real(&col_thr, NULL, collector_main, NULL);
+	int rc = rt_runtime_thread_create(&col_thr, NULL, "cprof-collector", collector_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		rt_set_error("cannot start the collector thread: %s", strerror(rc));
@@ -409,23 +412,21 @@ static int build(cprof_profile *p)
 		if (cprof_add_sample(p, (uint32_t)si, 0, vals) < 0)
 			goto out;
 	}
+	/* the runtime's own work on the program's threads: not the program's */
+	uint64_t own = __atomic_load_n(&rt_stats_g.runtime, __ATOMIC_RELAXED);
+	if (own > 0 && rt_pb_commentf(p, "cprof: %llu samples of the runtime's own work on the "
+				      "program's threads not shown", (unsigned long long)own) < 0)
+		goto out;
 	/* the runtime's own cost, for benchmarks (a '#' comment: reports hide it) */
 	uint64_t ns = __atomic_load_n(&rt_stats_g.handler_ns, __ATOMIC_RELAXED);
 	uint64_t ns_n = __atomic_load_n(&rt_stats_g.samples, __ATOMIC_RELAXED);
-	if (ns_n > 0) {
-		char c[160];
-		snprintf(c, sizeof c, "# cprof: %llu samples, %.2f us per sample in the signal handler",
-			 (unsigned long long)ns_n, (double)ns / 1000.0 / (double)ns_n);
-		if (cprof_add_comment(p, cprof_intern_cstr(p, c)) < 0)
-			goto out;
-	}
-	if (rt_stats_g.truncated > 0) {
-		char c[128];
-		snprintf(c, sizeof c, "cprof: %llu samples with truncated stacks",
-			 (unsigned long long)rt_stats_g.truncated);
-		if (cprof_add_comment(p, cprof_intern_cstr(p, c)) < 0)
-			goto out;
-	}
+	if (ns_n > 0 && rt_pb_commentf(p, "# cprof: %llu samples, %.2f us per sample in the signal handler",
+				       (unsigned long long)ns_n, (double)ns / 1000.0 / (double)ns_n) < 0)
+		goto out;
+	if (rt_stats_g.truncated > 0 &&
+	    rt_pb_commentf(p, "cprof: %llu samples with truncated stacks",
+			   (unsigned long long)rt_stats_g.truncated) < 0)
+		goto out;
 	rc = rt_pb_finish(b);
 out:
 	rt_pb_free(b);

@@ -21,7 +21,10 @@
  * multi-producer ring (Vyukov's sequence-numbered slots): a producer claims
  * a slot with one compare-and-swap on the head, writes it, and publishes it
  * by storing the slot's sequence; the collector thread is the only
- * consumer.  No locks, no allocation, errno preserved; a full ring or an
+ * consumer.  A sample taken while the thread does the runtime's own work
+ * (rt_self_depth: symbolizing, building tables, a hook unwinding) is only
+ * counted (rt_stats_g.runtime), never charged to the program's stack.
+ * No locks, no allocation, errno preserved; a full ring or an
  * empty unwind is counted in rt_stats_g, never waited on.  The ring is
  * mmap'd once and kept for the life of the process.
  *
@@ -150,6 +153,10 @@ static void on_sigprof(int sig, siginfo_t *si, void *ucv)
 		goto out;
 	uint64_t t0 = now_ns();
 	uint64_t weight = 1 + (uint64_t)(si->si_overrun > 0 ? si->si_overrun : 0);
+	if (rt_self_depth() > 0) {   /* the runtime's own work: counted apart */
+		__atomic_fetch_add(&rt_stats_g.runtime, weight, __ATOMIC_RELAXED);
+		goto out;
+	}
 	uint64_t pos;
 	slot *s = ring_claim(&pos);
 	if (!s) {

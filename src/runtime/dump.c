@@ -273,7 +273,7 @@ static void dump_env_init(void)
 				"no dump on it\n", sig);
 		}
 	}
-	if (rt_quiet_thread_start(dump_main, NULL) != 0)
+	if (rt_quiet_thread_start("cprof-dump", dump_main, NULL) != 0)
 		fprintf(stderr, "cprof: no snapshots: cannot create the dump thread\n");
 	errno = e;
 }

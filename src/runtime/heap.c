@@ -198,13 +198,10 @@ static int fill(cprof_profile *p, bool allocs, bool scaled)
 			goto out;
 	}
 	uint64_t dropped = atomic_load(&rt_hstats_g.dropped);
-	if (dropped > 0) {
-		char c[160];
-		snprintf(c, sizeof c, "cprof: %llu heap samples dropped (sample table full or out of memory)",
-			 (unsigned long long)dropped);
-		if (cprof_add_comment(p, cprof_intern_cstr(p, c)) < 0)
-			goto out;
-	}
+	if (dropped > 0 &&
+	    rt_pb_commentf(p, "cprof: %llu heap samples dropped (sample table full or out of memory)",
+			   (unsigned long long)dropped) < 0)
+		goto out;
 	rc = rt_pb_finish(b);
 out:
 	rt_pb_free(b);

@@ -175,7 +175,7 @@ static void *hw_main(void *arg)
 
 static void hw_start(void)
 {
-	if (rt_quiet_thread_start(hw_main, NULL) == 0)
+	if (rt_quiet_thread_start("cprof-heapw", hw_main, NULL) == 0)
 		atomic_store(&hw_thread, true);
 	else
 		fprintf(stderr, "cprof: cannot create the heap writer thread: no heap or allocs "

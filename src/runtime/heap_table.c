@@ -6,9 +6,8 @@
  * use them, and must work when malloc fails):
  *
  *   the filter  rt_hfilter, one byte counter per 256-byte granule (the
- *               granule number folded onto 2^20 counters, i.e. 256 MiB
- *               spans, higher bits mixed in so that glibc's 64 MiB-aligned
- *               thread arenas do not collide) counting the sampled blocks
+ *               granule number modulo 2^20 counters, i.e. 256 MiB
+ *               spans) counting the sampled blocks
  *               that start there; counters stick at 255.  free() of a
  *               block in a granule whose counter is 0 is not a sampled
  *               block: no lock, one byte read, and nearby frees read
@@ -258,14 +257,19 @@ uint64_t rt_htab_bytes(void)
 
 /* ---- buckets ----------------------------------------------------------------- */
 
+/* The name is RT_NAME_MAX bytes, NUL-padded: hashed and compared as two
+ * words (a byte loop was a sixth of a sample's bucket lookup). */
+_Static_assert(RT_NAME_MAX == 16, "names are hashed as two words");
+
 static uint64_t bucket_hash(const uintptr_t *pcs, int n, uint64_t size, uint32_t lset,
 			    const char *name)
 {
-	uint64_t h = 0xcbf29ce484222325ull ^ size ^ ((uint64_t)lset << 40);
+	uint64_t h = 0xcbf29ce484222325ull ^ size ^ ((uint64_t)lset << 40), w[2];
 	for (int i = 0; i < n; i++)
 		h = (h ^ pcs[i]) * 0x100000001b3ull;
-	for (int i = 0; i < RT_NAME_MAX && name[i]; i++)
-		h = (h ^ (unsigned char)name[i]) * 0x100000001b3ull;
+	memcpy(w, name, sizeof w);
+	h = (h ^ w[0]) * 0x100000001b3ull;
+	h = (h ^ w[1]) * 0x100000001b3ull;
 	return h ^ (h >> 31);
 }
 
@@ -273,7 +277,7 @@ static bool same(const rt_hbucket *b, uint64_t h, const uintptr_t *pcs, int n, u
 		 uint32_t lset, const char *name)
 {
 	return b->hash == h && b->size == size && b->lset == lset && b->nframes == (uint32_t)n &&
-	       strncmp(b->name, name, RT_NAME_MAX) == 0 &&
+	       memcmp(b->name, name, RT_NAME_MAX) == 0 &&
 	       memcmp(b->pcs, pcs, (size_t)n * sizeof *pcs) == 0;
 }
 
@@ -308,8 +312,8 @@ rt_hbucket *rt_hbucket_get(const uintptr_t *pcs, int n, uint64_t size, uint32_t 
 	b->size = size;
 	b->lset = lset;
 	b->nframes = (uint32_t)n;
-	memset(b->name, 0, RT_NAME_MAX);
-	memcpy(b->name, name, strnlen(name, RT_NAME_MAX - 1));
+	memcpy(b->name, name, RT_NAME_MAX);
+	b->name[RT_NAME_MAX - 1] = 0;
 	memcpy(b->pcs, pcs, (size_t)n * sizeof *pcs);
 	atomic_init(&b->allocs, 0);
 	atomic_init(&b->frees, 0);

@@ -119,7 +119,8 @@ static void answer_kind(const rt_http_route *r, int cancel_fd, int client_fd, rt
 {
 	rt_buf b = { 0 };
 	if (r->seconds <= 0) {
-		int rc = rt_profile_render((rt_kind)r->kind, r->debug, &b);
+		int rc = rt_profile_render((rt_kind)r->kind,
+					   r->debug | (r->runtime ? RT_DEBUG_RUNTIME : 0), &b);
 		if (rc == 0 && b.oom)
 			rc = CPROF_ERR_NOMEM;
 		if (rc < 0) {

@@ -49,6 +49,7 @@ typedef struct rt_http_route {
 	int debug;           /* 0 binary, 1 text, 2 per-thread text */
 	long seconds;        /* CPU: duration; kinds: delta window (0: none) */
 	int gc;              /* gc= (accepted, no effect: there is no GC) */
+	bool runtime;        /* threads: runtime=1 lists the runtime's own threads */
 	bool expensive;      /* rate-limited, answered off the server thread */
 } rt_http_route;
 

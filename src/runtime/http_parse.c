@@ -231,6 +231,7 @@ void rt_http_parse(const char *method, const char *path, const char *query,
 	long long d = atoi_go(query, "debug");
 	/* any nonzero debug is text, as Go; 2 is the per-thread dump of threads */
 	r->debug = d == 0 ? 0 : (d >= 2 && r->kind == RT_KIND_THREADS) ? 2 : 1;
+	r->runtime = r->kind == RT_KIND_THREADS && atoi_go(query, "runtime") > 0;
 }
 
 bool rt_http_auth_ok(const char *header, const char *token)

@@ -164,7 +164,7 @@ static int spawn(pthread_t *th, bool detached, void *(*fn)(void *), void *arg)
 		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_t tmp;
-	int rc = rt_pthread_create_real(th ? th : &tmp, &at, fn, arg);
+	int rc = rt_runtime_thread_create(th ? th : &tmp, &at, "cprof-http", fn, arg);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&at);
 	return rc;

@@ -33,14 +33,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---- inside the runtime ----------------------------------------------------------- */
-
-static __thread __attribute__((tls_model("initial-exec"))) int self_depth;
-
-void rt_self_enter(void) { self_depth++; }
-void rt_self_leave(void) { self_depth--; }
-int rt_self_depth(void) { return self_depth; }
-
 /* ---- output buffer ------------------------------------------------------------------ */
 
 void rt_buf_add(rt_buf *b, const void *d, size_t n)
@@ -209,6 +201,17 @@ int64_t rt_clock_ns(clockid_t c)
 	struct timespec ts;
 	clock_gettime(c, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int rt_pb_commentf(cprof_profile *p, const char *fmt, ...)
+{
+	char c[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c, sizeof c, fmt, ap);
+	va_end(ap);
+	cprof_str s = cprof_intern_cstr(p, c);
+	return s == CPROF_NONE || cprof_add_comment(p, s) < 0 ? CPROF_ERR_NOMEM : 0;
 }
 
 int rt_pb_count_head(cprof_profile *p, const char *type)

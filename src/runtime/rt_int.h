@@ -114,6 +114,12 @@ const rt_utable *rt_modules_find(uintptr_t addr, bool *known_module);
 uint64_t rt_modules_enter(void);
 void rt_modules_leave(void);
 
+/* sysrestart.c: the number of the system call made by the `syscall`
+ * instruction ending code[0..n) (its last two bytes), from the code before
+ * it and the registers after it (gregs: a ucontext's); -1 when the code
+ * does not say.  [AS-safe] */
+long rt_syscall_nr_before(const unsigned char *code, size_t n, const long long *gregs);
+
 /* ---- statistics shared by all parts (atomics; [AS-safe] to update) ------------- */
 
 typedef struct rt_stats {
@@ -122,6 +128,8 @@ typedef struct rt_stats {
 	uint64_t lost_unwind;    /* samples whose unwind failed at the first frame */
 	uint64_t truncated;      /* samples whose stack was cut short */
 	uint64_t handler_ns;     /* time spent in the handler (sum) */
+	uint64_t runtime;        /* samples of the runtime's own work on a
+				    program thread (rt_self_depth): not shown */
 } rt_stats;
 
 extern rt_stats rt_stats_g;
@@ -163,7 +171,7 @@ int rt_pthread_create_real(pthread_t *th, const pthread_attr_t *attr,
 /* A detached runtime thread that never takes the program's asynchronous
  * signals (faults still reach the program's crash handlers): 0 or an
  * errno value.  The caller's signal mask is unchanged. */
-int rt_quiet_thread_start(void *(*fn)(void *), void *arg);
+int rt_quiet_thread_start(const char *name, void *(*fn)(void *), void *arg);
 
 /* collector.c: drains the ring, aggregates, writes the profile at stop */
 int rt_collector_start(int hz);
@@ -231,6 +239,17 @@ int rt_api_out_fd(void);                 /* the running profile's fd, or -1 */
 void rt_self_enter(void);
 void rt_self_leave(void);
 int rt_self_depth(void);
+/* self.c: start a thread of the runtime itself (libc's pthread_create),
+ * named name ("cprof-..."), at depth 1 for its whole life and listed as
+ * the runtime's while it runs: never given a CPU timer, left out of
+ * thread snapshots, nothing it allocates or waits for recorded.  The
+ * caller sets the signal mask it inherits.  0 or an errno value. */
+int rt_runtime_thread_create(pthread_t *th, const pthread_attr_t *attr, const char *name,
+			     void *(*fn)(void *), void *arg);
+/* tid is a running thread of the runtime.  [AS-safe] */
+bool rt_self_tid(int tid);
+/* A forked child: the parent's runtime threads are not in it. */
+void rt_self_fork_child(void);
 
 /* A growing output buffer; oom sticks once an append failed.  Zero-init. */
 typedef struct rt_buf {
@@ -258,6 +277,9 @@ rt_pb *rt_pb_new(cprof_profile *p);              /* NULL when out of memory */
  * the one sample type (type, count), the same period type, period 1,
  * the time now.  0 or CPROF_ERR_NOMEM. */
 int rt_pb_count_head(cprof_profile *p, const char *type);
+/* Add a comment (printf format, at most 255 bytes) to p: 0 or
+ * CPROF_ERR_NOMEM. */
+int rt_pb_commentf(cprof_profile *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Clock c in nanoseconds (CLOCK_REALTIME for time_nanos).  [AS-safe] */
 int64_t rt_clock_ns(clockid_t c);
 void rt_pb_free(rt_pb *b);
@@ -298,6 +320,10 @@ typedef enum rt_kind {
 	RT_KIND_MUTEX, RT_KIND_BLOCK, RT_KIND_DEADLOCK, RT_KIND_N
 } rt_kind;
 int rt_profile_render(rt_kind k, int debug, rt_buf *out);
+/* Or'ed into debug for the threads profile: list the runtime's own threads
+ * too (the endpoint's `runtime=1`); CPROF_THREADS_RUNTIME=1 does it for
+ * every threads profile of the process. */
+#define RT_DEBUG_RUNTIME 0x100
 int rt_profile_build(rt_kind k, cprof_profile **out);
 /* heap.c (issue 5) */
 int rt_heap_render(bool allocs, int debug, rt_buf *out);

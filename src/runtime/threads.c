@@ -320,6 +320,7 @@ static void fork_child(void)
 	nreg = 0;           /* timers are not inherited */
 	reg_active = false;
 	rt_ring_reset();
+	rt_self_fork_child();
 	rt_collector_forget();
 	if (rt_fork_child_hook)
 		rt_fork_child_hook();
@@ -354,8 +355,8 @@ int rt_threads_timers_start(long period_ns)
 			if (de->d_name[0] < '0' || de->d_name[0] > '9')
 				continue;
 			int tid = atoi(de->d_name);
-			if (tid == atomic_load(&rt_collector_tid))
-				continue;   /* the runtime's own thread */
+			if (rt_self_tid(tid))
+				continue;   /* the runtime's own threads */
 			int r = reg_add(tid);
 			if (r == CPROF_ERR_NOMEM)
 				rc = r;
@@ -426,7 +427,7 @@ int rt_pthread_create_real(pthread_t *th, const pthread_attr_t *attr,
 	return real_create(th, attr, fn, arg);
 }
 
-int rt_quiet_thread_start(void *(*fn)(void *), void *arg)
+int rt_quiet_thread_start(const char *name, void *(*fn)(void *), void *arg)
 {
 	/* the new thread inherits this mask */
 	sigset_t all, old;
@@ -441,7 +442,7 @@ int rt_quiet_thread_start(void *(*fn)(void *), void *arg)
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	pthread_t th;
-	int rc = rt_pthread_create_real(&th, &at, fn, arg);
+	int rc = rt_runtime_thread_create(&th, &at, name, fn, arg);
 	pthread_attr_destroy(&at);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;

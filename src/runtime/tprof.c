@@ -23,11 +23,19 @@
  *     Only threads whose syscall file said "running" an instant before are
  *     signalled, so a thread sleeping in nanosleep or epoll_wait (which
  *     fail with EINTR even under SA_RESTART) is not interrupted.  A thread
- *     can still enter such a call between that read and the signal (about
- *     2% of the signals sent to threads flipping between CPU and 20 us
- *     sleeps); the handler then sees the call's EINTR return in its
- *     context and restarts the call (restart_syscall_if_interrupted), so
- *     the program never sees the EINTR.
+ *     can still enter such a call between that read and the signal, or be
+ *     inside one still runnable ("running" means runnable, in user space
+ *     or in the kernel): a signal is delivered on the way back to user
+ *     space, so it cannot run before the call starts, and the call fails
+ *     (about 2% of the signals sent to threads flipping between CPU and
+ *     20 us sleeps).  The handler then sees the call's EINTR return in its
+ *     context, finds the call's number in the code before the `syscall`
+ *     (sysrestart.c) and restarts it (restart_syscall_if_interrupted), so
+ *     the program never sees the EINTR: socket calls with timeouts,
+ *     accept, connect, send, semtimedop, msgrcv, msgsnd, poll, select,
+ *     epoll_wait, nanosleep, sigtimedwait, io_getevents, futex waits...
+ *     Limit: a raw syscall(2) call (its number is gone from every
+ *     register) cannot be restarted.
  * Then the wait records of the interposed primitives (sync.c:
  * rt_sync_waits) name the mutex, condition variable, semaphore... a thread
  * waits on and since when, and the info registry (threads.c) gives each
@@ -56,6 +64,11 @@
  * name) plus the thread's own; debug=1 Go's count-profile text ("threads
  * profile: total N", groups "COUNT @ addrs", "# labels: {...}", frames);
  * debug=2 one block per thread as Go's goroutine dump.
+ *
+ * The runtime's own threads (self.c: the collector, the endpoint, the
+ * writers, all named "cprof-...") are left out of every snapshot, and so
+ * of the threads and deadlock profiles, unless asked: RT_DEBUG_RUNTIME
+ * (the endpoint's `?debug=2&runtime=1`) or CPROF_THREADS_RUNTIME=1.
  */
 #include "rt_int.h"
 #include "cprof.h"
@@ -226,33 +239,51 @@ static pthread_mutex_t snap_mu = PTHREAD_MUTEX_INITIALIZER;
 static int snap_sig;            /* 0 until installed; -1 unusable */
 
 static _Atomic uint64_t restarted;   /* system calls the handler restarted */
+static bool peek(uintptr_t a, void *out, size_t n);
 
-/* The handler interrupted a system call that now fails with EINTR (the
- * race: the thread entered nanosleep, epoll_wait... between the check that
- * it was running and the signal; those fail with EINTR even under
- * SA_RESTART).  Restart it, as SA_RESTART would: back to the `syscall`
- * instruction with its number in rax (its arguments are still in their
- * registers).  The number is read from the `mov $NR, %eax` that precedes
- * it in libc's wrappers; without it, nothing can be done.  Relative
- * sleeps that report the time left (nanosleep's rem) continue with it,
- * other timeouts start again in full.  Only this thread's first signal
- * frame sees the system call's return, and our signal comes after every
- * lower-numbered one, so an EINTR the program caused with its own signal
- * is never hidden.  [AS-safe] */
+/* The handler interrupted a system call that now fails with EINTR: the
+ * thread entered it (or was inside it, still runnable) between the check
+ * that it was running and the signal.  Calls the kernel restarts under
+ * SA_RESTART are back at their `syscall` already; the others (socket calls
+ * with timeouts, semtimedop, msgrcv, poll, epoll_wait, nanosleep,
+ * sigtimedwait... signal(7)) return EINTR, which the program must never
+ * see from a snapshot.  Restart it as SA_RESTART would: back to the
+ * `syscall` instruction with its number in rax (its arguments are still in
+ * their registers: the kernel keeps all but rax, rcx and r11).  The number
+ * is read from the code before the `syscall` (sysrestart.c: `mov $NR,
+ * %eax`, or a register that still holds it); when the code does not say
+ * (a raw syscall(2) call, whose number is gone), the call is left to fail.
+ * Sleeps that report the time left (nanosleep's rem) continue with it;
+ * select and pselect updated their timeout; other timeouts start again in
+ * full (a call is at most one timeout longer per snapshot that hits it).
+ * close is never restarted (the descriptor is gone whatever it returned).
+ * Only this thread's first signal frame sees the system call's return, and
+ * our signal comes after every lower-numbered one, so an EINTR the
+ * program caused with its own signal is not hidden (except in one narrow
+ * race: our signal arriving just as the program's handler returns into
+ * the failed call).  [AS-safe] */
 static void restart_syscall_if_interrupted(ucontext_t *uc)
 {
 	greg_t *g = uc->uc_mcontext.gregs;
 	if (g[REG_RAX] != -EINTR)
 		return;
 	uintptr_t rip = (uintptr_t)g[REG_RIP];
-	unsigned char c[7];
-	struct iovec l = { c, sizeof c }, r = { (void *)(rip - sizeof c), sizeof c };
-	if (rip < 4096 || syscall(SYS_process_vm_readv, (long)getpid(), &l, 1L, &r, 1L, 0L) != 7)
+	/* a system call's return: the `syscall` instruction left the return
+	 * address in rcx (code that merely follows bytes 0f 05 with rax = -4
+	 * by chance would almost never have it there too) */
+	if ((uintptr_t)g[REG_RCX] != rip)
 		return;
-	if (c[5] != 0x0f || c[6] != 0x05 || c[0] != 0xb8)
-		return;   /* not `mov $NR, %eax; syscall` */
-	int32_t nr;
-	memcpy(&nr, c + 1, 4);
+	unsigned char c[32];
+	size_t n = sizeof c;
+	if (rip < 4096 + n)
+		return;
+	if ((rip & 4095) < n && !peek(rip - n, c, n))
+		n = rip & 4095;   /* the code's first page: do not read before it */
+	if (n < 2 || !peek(rip - n, c, n))
+		return;
+	long nr = rt_syscall_nr_before(c, n, (const long long *)g);
+	if (nr < 0 || nr == SYS_close)
+		return;
 	switch (nr) {
 	case SYS_nanosleep:
 		if (g[REG_RSI])   /* rem: the time left */
@@ -262,15 +293,8 @@ static void restart_syscall_if_interrupted(ucontext_t *uc)
 		if (!(g[REG_RSI] & TIMER_ABSTIME) && g[REG_R10])
 			g[REG_RDX] = g[REG_R10];
 		break;
-	case SYS_poll: case SYS_select: case SYS_pause: case SYS_rt_sigtimedwait:
-	case SYS_rt_sigsuspend: case SYS_futex: case SYS_epoll_wait: case SYS_pselect6:
-	case SYS_ppoll: case SYS_epoll_pwait:
-#ifdef SYS_epoll_pwait2
-	case SYS_epoll_pwait2:
-#endif
-		break;
 	default:
-		return;
+		break;
 	}
 	g[REG_RAX] = nr;
 	g[REG_RIP] = (greg_t)(rip - 2);
@@ -771,6 +795,11 @@ void rt_snapshot_free(rt_snapshot *s)
 
 int rt_snapshot_take(rt_snapshot *s)
 {
+	return rt_snapshot_take_all(s, false);
+}
+
+int rt_snapshot_take_all(rt_snapshot *s, bool with_runtime)
+{
 	memset(s, 0, sizeof *s);
 	rt_modules_init();
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -806,6 +835,8 @@ int rt_snapshot_take(rt_snapshot *s)
 		rt_tsnap *t = &s->t[s->n];
 		memset(t, 0, offsetof(rt_tsnap, pcs));
 		t->tid = atoi(de->d_name);
+		if (!with_runtime && rt_self_tid(t->tid))
+			continue;   /* the runtime's own thread */
 		t->wait_ns = -1;
 		t->how = RT_SNAP_NONE;
 		char path[64], buf[1024];
@@ -1192,10 +1223,26 @@ static int render_dump(const rt_snapshot *s, const built *bt, rt_buf *o)
 	return o->oom ? CPROF_ERR_NOMEM : 0;
 }
 
+/* CPROF_THREADS_RUNTIME=1: every threads profile lists the runtime's own
+ * threads (read once). */
+static bool env_runtime(void)
+{
+	static _Atomic int v = -1;
+	int x = atomic_load(&v);
+	if (x < 0) {
+		const char *e = getenv("CPROF_THREADS_RUNTIME");
+		x = e && (strcmp(e, "1") == 0 || strcmp(e, "true") == 0 || strcmp(e, "yes") == 0);
+		atomic_store(&v, x);
+	}
+	return x;
+}
+
 static int threads_profile(int debug, rt_buf *out, cprof_profile **pout)
 {
 	rt_snapshot s;
-	int rc = rt_snapshot_take(&s);
+	bool with_runtime = (debug & RT_DEBUG_RUNTIME) || env_runtime();
+	debug &= ~RT_DEBUG_RUNTIME;
+	int rc = rt_snapshot_take_all(&s, with_runtime);
 	if (rc < 0)
 		return rc;
 	built bt;

@@ -92,6 +92,9 @@ typedef struct rt_snapshot {
  * time).  0 or a negative CPROF_ERR_* code with rt_set_error.  Not
  * AS-safe. */
 int rt_snapshot_take(rt_snapshot *s);
+/* The same with the runtime's own threads (rt_self_tid) listed too;
+ * rt_snapshot_take leaves them out. */
+int rt_snapshot_take_all(rt_snapshot *s, bool with_runtime);
 void rt_snapshot_free(rt_snapshot *s);
 /* The text of a wait record's state ("waiting on mutex 0x...").  */
 void rt_wait_describe(const rt_wait *w, char *out, size_t n);

@@ -62,7 +62,8 @@ def progs(tmp_path_factory):
     for name, src, opt in (("sleepers_direct", "sleepers.c", ["-DDIRECT", "-O1"]),
                            ("sleepers_direct_fp", "sleepers.c",
                             ["-DDIRECT", "-O0", "-fno-omit-frame-pointer"]),
-                           ("flippers", "flippers.c", ["-O1"])):
+                           ("flippers", "flippers.c", ["-O1"]),
+                           ("eintr_calls", "eintr_calls.c", ["-O1"])):
         exe = str(d / name)
         subprocess.run(["gcc", *opt, "-g", "-pthread", "-rdynamic", *san,
                         "-I", os.path.join(ROOT, "include"),
@@ -113,6 +114,22 @@ def test_racing_threads_never_see_eintr(progs):
     assert m and int(m.group(2)) == 0 and int(m.group(1)) > 0, r.stdout
     # a running thread that blocks every signal is listed, not waited for
     assert "masked: running, no stack (signal blocked)" in r.stdout, r.stdout
+
+
+def test_calls_never_restarted_by_the_kernel_see_no_eintr(progs):
+    """signal(7)'s calls that fail with EINTR whatever SA_RESTART says
+    (socket timeouts, semtimedop, msgrcv, msgsnd, poll, select, epoll_wait,
+    nanosleep, clock_nanosleep, sigtimedwait, sem_timedwait), each in a
+    thread flipping between CPU and the call while 2000 snapshots run:
+    none may fail with EINTR (the handler restarts what its signal cut)."""
+    env = dict(os.environ)
+    if sanitized():
+        env["ASAN_OPTIONS"] = "detect_leaks=0"
+    r = run([progs["eintr_calls"], "2000"], env=env, timeout=300)
+    assert r.returncode == 0, f"status {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}"
+    kinds = re.findall(r"^(\w+) calls (\d+) eintr (\d+)$", r.stdout, re.M)
+    assert len(kinds) == 14, r.stdout
+    assert all(int(c) > 0 and int(e) == 0 for _, c, e in kinds), r.stdout
 
 
 def test_snapshot_formats(progs, tmp_path):

@@ -302,3 +302,47 @@ def test_unknown_option_warns(built):
     r = run(["-top", "-symbolize=bogus", built["pie_prof"]])
     assert "ignoring unrecognized symbolization option: bogus" in r.stderr
     assert "hot_loop" in r.stdout
+
+
+@pytest.fixture(scope="module")
+def plt_built(tmp_path_factory):
+    """plt.c calling libtiny.so's tiny() through its PLT, and pread on a
+    multi-threaded path, built as perf's three PLT layouts: lazy .plt
+    (PIE), .plt.sec with IBT, and a non-PIE (.plt.got for the address
+    taken); each profiled."""
+    d = tmp_path_factory.mktemp("plt")
+    sh("gcc", "-O2", "-g", "-fPIC", "-shared", "-o", str(d / "libtiny.so"),
+       os.path.join(PROGS, "pltlib.c"))
+    out = {}
+    for name, extra in (("lazy", []), ("ibt", ["-fcf-protection=full", "-Wl,-z,ibtplt"]),
+                        ("nopie", ["-fno-PIE", "-no-pie"])):
+        exe = str(d / ("plt_" + name))
+        sh("gcc", "-O2", "-g", "-DPREAD", "-pthread", *extra, "-o", exe,
+           os.path.join(PROGS, "plt.c"), "-L" + str(d), "-ltiny", "-Wl,-rpath," + str(d))
+        out[name] = (exe, profile(exe, str(d / (name + ".prof"))))
+    return out
+
+
+@pytest.mark.parametrize("kind", ["lazy", "ibt", "nopie"])
+def test_plt_stubs_named_fn_at_plt(plt_built, kind):
+    """Samples in a PLT stub are `tiny@plt` (perf's name), not `_init`."""
+    exe, prof = plt_built[kind]
+    r = run(["-top", "-nodecount=20", exe, prof])
+    assert r.returncode == 0, r.stderr
+    names = top_names(r.stdout)
+    assert "tiny@plt" in names, r.stdout
+    assert "_init" not in names, r.stdout
+
+
+def test_no_self_inline_frames(plt_built):
+    """glibc's __libc_pread64 holds an inline copy of itself: one frame,
+    with the inner frame's line (addr2line -i shows two)."""
+    exe, prof = plt_built["lazy"]
+    r = run(["-raw", exe, prof])
+    assert r.returncode == 0, r.stderr
+    locs = raw_locations(r.stdout)
+    pread = [fr for _, fr in locs.values() if fr and fr[-1][0] == "__libc_pread64"]
+    assert pread, r.stdout
+    for _, frames in locs.values():
+        for inner, outer in zip(frames, frames[1:]):
+            assert inner[0] != outer[0], frames

@@ -27,7 +27,8 @@
 static rt_hbucket *fake_bucket(uint64_t size)
 {
 	uintptr_t pcs[2] = { 0x1000 + size, 0x2000 };
-	rt_hbucket *b = rt_hbucket_get(pcs, 2, size, 0, "unit");
+	static const char unit[RT_NAME_MAX] = "unit";   /* names are NUL-padded */
+	rt_hbucket *b = rt_hbucket_get(pcs, 2, size, 0, unit);
 	assert_non_null(b);
 	return b;
 }
@@ -36,11 +37,12 @@ static void test_buckets(void **state)
 {
 	(void)state;
 	uintptr_t pcs[3] = { 0x10, 0x20, 0x30 };
-	rt_hbucket *a = rt_hbucket_get(pcs, 3, 64, 0, "t1");
-	rt_hbucket *b = rt_hbucket_get(pcs, 3, 64, 0, "t1");
-	rt_hbucket *c = rt_hbucket_get(pcs, 3, 128, 0, "t1");
-	rt_hbucket *d = rt_hbucket_get(pcs, 2, 64, 0, "t1");
-	rt_hbucket *e = rt_hbucket_get(pcs, 3, 64, 0, "t2");
+	static const char t1[RT_NAME_MAX] = "t1", t2[RT_NAME_MAX] = "t2";
+	rt_hbucket *a = rt_hbucket_get(pcs, 3, 64, 0, t1);
+	rt_hbucket *b = rt_hbucket_get(pcs, 3, 64, 0, t1);
+	rt_hbucket *c = rt_hbucket_get(pcs, 3, 128, 0, t1);
+	rt_hbucket *d = rt_hbucket_get(pcs, 2, 64, 0, t1);
+	rt_hbucket *e = rt_hbucket_get(pcs, 3, 64, 0, t2);
 	assert_ptr_equal(a, b);
 	assert_ptr_not_equal(a, c);
 	assert_ptr_not_equal(a, d);

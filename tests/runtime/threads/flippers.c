@@ -22,7 +22,7 @@
 #include <sys/epoll.h>
 #include <time.h>
 
-#include "tprof.h"
+#include "snap_loop.h"
 
 static _Atomic long eintr, calls;
 static volatile unsigned long sink;
@@ -71,17 +71,9 @@ int main(int argc, char **argv)
 	}
 	pthread_t m;
 	pthread_create(&m, NULL, masked, NULL);
-	struct timespec ts = { 0, 50000000 };
-	nanosleep(&ts, NULL);
-	size_t sig = 0, restarted = 0;
-	for (int k = 0; k < n; k++) {
-		rt_snapshot s;
-		if (rt_snapshot_take(&s) != 0)
-			return 3;
-		sig += s.signalled;
-		restarted += s.restarted;
-		rt_snapshot_free(&s);
-	}
+	size_t sig, restarted;
+	if (snap_loop(n, &sig, &restarted) != 0)
+		return 3;
 	rt_snapshot s;
 	if (rt_snapshot_take(&s) != 0)
 		return 3;

@@ -1,0 +1,129 @@
+/*
+ * self.c - the runtime's own work and threads, kept out of the program's
+ * profiles.
+ *
+ * Two marks, both read with one load of initial-exec TLS (so a signal
+ * handler can test them):
+ *   - a nesting depth (rt_self_enter / rt_self_leave): the calling thread
+ *     is doing the runtime's work (building or writing a profile,
+ *     symbolizing, building unwind tables, unwinding in a hook).  The heap
+ *     profiler does not sample its allocations, the sync wrappers record
+ *     none of its waits, and the CPU profiler's handler counts a sample
+ *     taken there apart (rt_stats_g.runtime) instead of charging the
+ *     program's stack with it;
+ *   - the runtime's own threads (the collector, the endpoint, the dump and
+ *     heap writers...), started through rt_runtime_thread_create: each is
+ *     named "cprof-..." (PR_SET_NAME, so `top -H`, gdb and /proc show what
+ *     it is rather than the program's name it would inherit), runs its
+ *     whole life at depth 1, and is listed in a small lock-free table of
+ *     thread ids for as long as it runs.  The CPU profiler arms no timer
+ *     for a listed thread, and thread snapshots (threads, goroutine,
+ *     deadlock profiles) leave them out unless asked (rt_self_tid).
+ *
+ * The table is RT_SELF_MAX atomic ints: a thread claims a zero slot with a
+ * compare-and-swap when it starts and clears it when its function returns
+ * or it is cancelled (pthread cleanup), so a tid the kernel reuses for a
+ * program thread is never hidden.  A runtime thread that finds the table
+ * full still runs at depth 1 (unsampled, nothing recorded) but is shown
+ * in snapshots.  A forked child has none of the parent's threads: its
+ * table is cleared (rt_self_fork_child).
+ */
+#include "rt_int.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* ---- inside the runtime ----------------------------------------------------------- */
+
+static __thread __attribute__((tls_model("initial-exec"))) int self_depth;
+
+/* [AS-safe]; each thread its own depth */
+void rt_self_enter(void) { self_depth++; }
+void rt_self_leave(void) { self_depth--; }
+int rt_self_depth(void) { return self_depth; }
+
+/* ---- the runtime's threads ---------------------------------------------------------- */
+
+#define RT_SELF_MAX 128
+
+static _Atomic int self_tids[RT_SELF_MAX];
+
+/* [AS-safe], lock-free; a tid of this process */
+bool rt_self_tid(int tid)
+{
+	if (tid <= 0)
+		return false;
+	for (size_t i = 0; i < RT_SELF_MAX; i++)
+		if (atomic_load_explicit(&self_tids[i], memory_order_acquire) == tid)
+			return true;
+	return false;
+}
+
+void rt_self_fork_child(void)
+{
+	for (size_t i = 0; i < RT_SELF_MAX; i++)
+		atomic_store_explicit(&self_tids[i], 0, memory_order_relaxed);
+}
+
+typedef struct self_box {
+	void *(*fn)(void *);
+	void *arg;
+	char name[RT_NAME_MAX];
+} self_box;
+
+static void self_unlist(void *p)
+{
+	int tid = (int)(intptr_t)p;
+	for (size_t i = 0; i < RT_SELF_MAX; i++) {
+		int want = tid;
+		if (atomic_compare_exchange_strong(&self_tids[i], &want, 0))
+			return;
+	}
+}
+
+static void *self_tramp(void *p)
+{
+	self_depth = 1;   /* for its whole life */
+	self_box b = *(self_box *)p;
+	free(p);
+	int tid = (int)syscall(SYS_gettid);
+	for (size_t i = 0; i < RT_SELF_MAX; i++) {
+		int want = 0;
+		if (atomic_compare_exchange_strong(&self_tids[i], &want, tid))
+			break;
+	}
+	prctl(PR_SET_NAME, b.name, 0L, 0L, 0L);
+	void *r;
+	pthread_cleanup_push(self_unlist, (void *)(intptr_t)tid);
+	r = b.fn(b.arg);
+	pthread_cleanup_pop(1);
+	return r;
+}
+
+int rt_runtime_thread_create(pthread_t *th, const pthread_attr_t *attr, const char *name,
+			     void *(*fn)(void *), void *arg)
+{
+	rt_self_enter();
+	self_box *b = malloc(sizeof *b);
+	rt_self_leave();
+	if (!b)
+		return ENOMEM;
+	b->fn = fn;
+	b->arg = arg;
+	/* "cprof-" and at most 9 more: the kernel keeps 15 bytes */
+	memset(b->name, 0, sizeof b->name);
+	strncpy(b->name, name && *name ? name : "cprof", sizeof b->name - 1);
+	int rc = rt_pthread_create_real(th, attr, self_tramp, b);
+	if (rc != 0) {
+		rt_self_enter();
+		free(b);
+		rt_self_leave();
+	}
+	return rc;
+}
