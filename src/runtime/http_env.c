@@ -99,7 +99,7 @@ static void http_env_init(void)
 	if (o.tls_key && !*o.tls_key)
 		o.tls_key = NULL;
 	env_opts = o;
-	if (rt_quiet_thread_start(http_env_start, &env_opts) != 0) {
+	if (rt_quiet_thread_start("cprof-httpstart", http_env_start, &env_opts) != 0) {
 		fprintf(stderr, "cprof: not serving: cannot start a thread\n");
 	} else {
 		/* the program starts once the endpoint serves (or has failed), as

@@ -16,7 +16,7 @@
  * seconds= request, a slow symbolization or a slow client never blocks the
  * other requests, and nothing the server does runs on the program's
  * threads.  Every thread of the endpoint is created with libc's
- * pthread_create (rt_pthread_create_real, not the interposed one: it is not
+ * pthread_create (rt_runtime_thread_create: named cprof-http, not the interposed one: it is not
  * the program's thread), with every asynchronous signal blocked (SIGPROF
  * too: the CPU profiler never samples them, a process-directed signal of
  * the program is never delivered to them, and a SIGPIPE can never reach

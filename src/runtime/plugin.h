@@ -61,8 +61,8 @@ typedef struct rt_http_host {
 	void (*parse)(const char *method, const char *path, const char *query,
 		      const rt_http_limits *lim, rt_http_route *out);
 	void (*resp_free)(rt_http_resp *resp);
-	int (*pthread_create_real)(pthread_t *th, const pthread_attr_t *attr,
-				   void *(*fn)(void *), void *arg);
+	int (*runtime_thread_create)(pthread_t *th, const pthread_attr_t *attr, const char *name,
+				     void *(*fn)(void *), void *arg);
 	void (*self_enter)(void);
 	void (*self_leave)(void);
 	void (*set_error)(const char *msg);

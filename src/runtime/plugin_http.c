@@ -34,9 +34,10 @@ void rt_http_parse(const char *method, const char *path, const char *query, cons
 	host->parse(method, path, query, lim, out);
 }
 void rt_http_resp_free(rt_http_resp *resp) { host->resp_free(resp); }
-int rt_pthread_create_real(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+int rt_runtime_thread_create(pthread_t *th, const pthread_attr_t *attr, const char *name,
+			    void *(*fn)(void *), void *arg)
 {
-	return host->pthread_create_real(th, attr, fn, arg);
+	return host->runtime_thread_create(th, attr, name, fn, arg);
 }
 void rt_self_enter(void) { host->self_enter(); }
 void rt_self_leave(void) { host->self_leave(); }

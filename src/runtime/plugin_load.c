@@ -448,7 +448,7 @@ static const rt_http_host http_host = {
 	.abi = RT_PLUGIN_ABI, .size = sizeof(rt_http_host),
 	.buf_add = rt_buf_add, .buf_free = rt_buf_free, .answer = rt_http_answer,
 	.auth_ok = rt_http_auth_ok, .error = rt_http_error, .parse = rt_http_parse,
-	.resp_free = rt_http_resp_free, .pthread_create_real = rt_pthread_create_real,
+	.resp_free = rt_http_resp_free, .runtime_thread_create = rt_runtime_thread_create,
 	.self_enter = rt_self_enter, .self_leave = rt_self_leave, .set_error = host_set_error,
 };
 
