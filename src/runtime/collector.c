@@ -19,9 +19,11 @@
  * demangled; a label "thread" with the thread's name; samples the runtime
  * lost (full ring, failed unwind) as a "[lost samples]" frame and a comment.
  *
- * Exit by a fatal signal: the signal handler cannot build a profile, so it
- * asks the collector (rt_collector_exit_write), which stops the timers,
- * writes, and reports done; the handler waits with a bound.
+ * Exit by a fatal signal or _exit: the signal handler (or the interposed
+ * _exit, which may run in one) cannot build a profile, so it asks the
+ * collector (rt_collector_exit_write), which stops the timers, writes
+ * (outfile.c: a temporary file renamed into place), and reports done; the
+ * caller waits with a bound.
  */
 #include "rt_int.h"
 #include "cprof.h"
@@ -206,6 +208,7 @@ static pthread_cond_t col_cv = PTHREAD_COND_INITIALIZER;
 static bool col_stop;
 static _Atomic int exit_req, exit_done;
 static int exit_fd = -1;
+static rt_out *exit_out;
 static int col_hz;
 static uint32_t col_gen;
 static int64_t t_start_real, t_start_mono;
@@ -230,7 +233,7 @@ static void drain(void)
 		maps_refresh();
 }
 
-static int build_and_write(int fd);
+static int build_and_write(int fd, rt_out *o);
 static int exit_result;
 
 _Atomic int rt_collector_tid;
@@ -259,7 +262,7 @@ static void *collector_main(void *arg)
 		rt_threads_timers_stop();
 		atomic_store(&rt_cpu_on, 0);
 		drain();
-		exit_result = build_and_write(exit_fd);
+		exit_result = build_and_write(exit_fd, exit_out);
 		atomic_store(&exit_done, 1);
 	}
 	return NULL;
@@ -301,7 +304,7 @@ int rt_collector_start(int hz)
 	return 0;
 }
 
-int rt_collector_stop(int fd)
+int rt_collector_stop(int fd, rt_out *o)
 {
 	if (!col_running)
 		return CPROF_ERR_NOT_RUNNING;
@@ -314,18 +317,19 @@ int rt_collector_stop(int fd)
 	if (atomic_load(&exit_done))
 		return exit_result;   /* already written by the exit path */
 	drain();
-	if (fd < 0) {             /* a start that failed half-way */
+	if (fd < 0 && !o) {       /* a start that failed half-way */
 		agg_free();
 		return 0;
 	}
-	return build_and_write(fd);
+	return build_and_write(fd, o);
 }
 
-bool rt_collector_exit_write(int fd, int timeout_ms)
+bool rt_collector_exit_write(int fd, rt_out *o, int timeout_ms)
 {
 	if (!col_running || atomic_load(&exit_req))
 		return false;
 	exit_fd = fd;
+	exit_out = o;
 	atomic_store(&exit_req, 1);
 	for (int waited = 0; waited < timeout_ms; waited += 10) {
 		if (atomic_load(&exit_done))
@@ -432,16 +436,28 @@ out:
 	return rc;
 }
 
-static int build_and_write(int fd)
+/* For rt_out_write: the encoded profile and whether it has samples. */
+struct encoded { rt_buf *buf; bool has; };
+static bool enc_has(void *ctx) { return ((struct encoded *)ctx)->has; }
+static int enc_write(int fd, void *ctx)
+{
+	return rt_buf_write_fd(((struct encoded *)ctx)->buf, fd, "CPU");
+}
+
+static int build_and_write(int fd, rt_out *o)
 {
 	rt_self_enter();
+	/* a process that sampled nothing (a wrapper in waitpid): outfile.c's
+	 * rule may then write nothing */
+	struct encoded enc = { NULL, A.n > 0 || rt_stats_g.lost_ring_full || A.oom_lost };
 	cprof_profile *p = cprof_profile_new();
 	int rc = p ? build(p) : CPROF_ENOMEM;
 	rt_buf out = { 0 };
+	enc.buf = &out;
 	if (rc == 0 && rt_pb_encode(p, &out) < 0)
 		rc = CPROF_ENOMEM;
 	if (rc == 0)
-		rc = rt_buf_write_fd(&out, fd, "CPU");
+		rc = o ? rt_out_write(o, enc_has, enc_write, &enc) : rt_buf_write_fd(&out, fd, "CPU");
 	else
 		rt_set_error("cannot build the CPU profile: out of memory");
 	if (rc == CPROF_ENOMEM)

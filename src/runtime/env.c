@@ -44,6 +44,7 @@
  * exit like any profiled process.
  */
 #include "rt_int.h"
+#include "rt_env.h"
 #include "cprof.h"
 
 #include <dlfcn.h>
@@ -127,18 +128,60 @@ bool rt_wants_stacks(void)
 
 static pid_t owner_pid;
 static bool follow_fork;
+static rt_out cpu_out;
 static const int fatal_sigs[] = { SIGTERM, SIGINT, SIGHUP };
+/* the fault signals: the program dies of them; written first when the
+ * program left them at SIG_DFL */
+static const int fault_sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS };
 
-static void at_exit(void)
+/* Write the CPU profile now (exit, or before an exec: at_exec, when a
+ * process that sampled nothing writes nothing, since its new image
+ * profiles on).  Not AS-safe. */
+void rt_cpu_exit_write(bool at_exec)
 {
-	if (getpid() != owner_pid || rt_api_out_fd() < 0)
+	int fd;
+	rt_out *o;
+	if (getpid() != owner_pid || !rt_api_running(&fd, &o))
 		return;
 	int e = errno;
+	cpu_out.at_exec = at_exec;
 	int rc = cprof_cpu_stop();
+	cpu_out.at_exec = false;
 	if (rc < 0)
 		fprintf(stderr, "cprof: %s\n", *cprof_last_error() ? cprof_last_error()
 								    : cprof_error_string(rc));
 	errno = e;
+}
+
+/* An exec that failed: this image runs on, so profile on (the samples
+ * before it are in the file written at the exec). */
+void rt_cpu_exec_failed(void)
+{
+	int fd;
+	rt_out *o;
+	if (getpid() != owner_pid || !cpu_out.active || rt_api_running(&fd, &o))
+		return;
+	int e = errno;
+	(void)rt_cpu_start_out(&cpu_out);
+	errno = e;
+}
+
+/* From _exit or a signal handler: the collector writes, bounded.
+ * [AS-safe]: a getpid, atomics and nanosleep. */
+bool rt_cpu_exit_quick(int timeout_ms)
+{
+	int fd;
+	rt_out *o;
+	if (getpid() != owner_pid || !rt_api_running(&fd, &o))
+		return false;
+	if ((int)syscall(SYS_gettid) == atomic_load(&rt_collector_tid))
+		return false;   /* the collector itself: it cannot wait for itself */
+	return rt_collector_exit_write(fd, o, timeout_ms);
+}
+
+static void at_exit(void)
+{
+	rt_cpu_exit_write(false);
 }
 
 /* Set once rt_fatal_handlers_install has looked at the signals: a second
@@ -156,9 +199,20 @@ static void sleep_10ms(void)
 	nanosleep(&ts, NULL);
 }
 
-/* SIGTERM, SIGINT, SIGHUP.  Every call is async-signal-safe: atomics,
- * getpid, nanosleep, sigaction, syscall(tgkill), and the two writers'
- * [AS-safe] requests. */
+/* The exit-time profiles from a context that may be a signal handler:
+ * CPU by the collector thread, heap and allocs by their writer thread,
+ * both at once, each bounded.  [AS-safe] */
+void rt_exit_quick(int timeout_ms)
+{
+	bool heap = rt_heap_fatal_begin();
+	rt_cpu_exit_quick(timeout_ms);
+	if (heap)
+		rt_heap_fatal_wait(timeout_ms);
+}
+
+/* SIGTERM, SIGINT, SIGHUP and the fault signals.  Every call is
+ * async-signal-safe: atomics, getpid, nanosleep, sigaction,
+ * syscall(tgkill), and the two writers' [AS-safe] requests. */
 static void on_fatal(int sig)
 {
 	int e = errno;
@@ -168,15 +222,7 @@ static void on_fatal(int sig)
 		for (int i = 0; i < 1100 && !atomic_load(&fatal_done); i++)
 			sleep_10ms();
 	} else {
-		/* the heap writer thread starts first, so that both write at once */
-		bool heap = rt_heap_fatal_begin();
-		if (getpid() == owner_pid) {
-			int fd = rt_api_out_fd();
-			if (fd >= 0)
-				rt_collector_exit_write(fd, 5000);
-		}
-		if (heap)
-			rt_heap_fatal_wait(5000);
+		rt_exit_quick(5000);
 		atomic_store(&fatal_done, true);
 	}
 	struct sigaction dfl;
@@ -184,51 +230,58 @@ static void on_fatal(int sig)
 	dfl.sa_handler = SIG_DFL;
 	sigemptyset(&dfl.sa_mask);
 	sigaction(sig, &dfl, NULL);
-	/* pending until this handler returns and the mask is restored */
+	/* pending until this handler returns and the mask is restored; a
+	 * fault signal also comes again when the faulting instruction does */
 	syscall(SYS_tgkill, (long)getpid(), (long)syscall(SYS_gettid), (long)sig);
 	errno = e;
+}
+
+static void install_one(int sig, const sigset_t *mask)
+{
+	struct sigaction old, sa;
+	if (sigaction(sig, NULL, &old) != 0)
+		return;
+	if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)
+		return;   /* the program's choice stands */
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_fatal;
+	sa.sa_flags = SA_RESTART;
+	sa.sa_mask = *mask;
+	sigaction(sig, &sa, NULL);
 }
 
 void rt_fatal_handlers_install(void)
 {
 	if (atomic_exchange(&fatal_installed, true))
 		return;
-	for (size_t i = 0; i < sizeof fatal_sigs / sizeof fatal_sigs[0]; i++) {
-		struct sigaction old, sa;
-		if (sigaction(fatal_sigs[i], NULL, &old) != 0)
-			continue;
-		if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)
-			continue;   /* the program's choice stands */
-		memset(&sa, 0, sizeof sa);
-		sa.sa_handler = on_fatal;
-		sa.sa_flags = SA_RESTART;
-		/* the others wait while this thread's handler runs (no nesting) */
-		sigemptyset(&sa.sa_mask);
-		for (size_t j = 0; j < sizeof fatal_sigs / sizeof fatal_sigs[0]; j++)
-			sigaddset(&sa.sa_mask, fatal_sigs[j]);
-		sigaction(fatal_sigs[i], &sa, NULL);
-	}
+	/* the others wait while this thread's handler runs (no nesting; a
+	 * fault in the handler itself is then fatal at once) */
+	sigset_t mask;
+	sigemptyset(&mask);
+	for (size_t j = 0; j < sizeof fatal_sigs / sizeof fatal_sigs[0]; j++)
+		sigaddset(&mask, fatal_sigs[j]);
+	for (size_t j = 0; j < sizeof fault_sigs / sizeof fault_sigs[0]; j++)
+		sigaddset(&mask, fault_sigs[j]);
+	for (size_t i = 0; i < sizeof fatal_sigs / sizeof fatal_sigs[0]; i++)
+		install_one(fatal_sigs[i], &mask);
+	for (size_t i = 0; i < sizeof fault_sigs / sizeof fault_sigs[0]; i++)
+		install_one(fault_sigs[i], &mask);
 }
 
 /* A forked child, after threads.c and api.c reset the runtime: with
- * CPROF_CPU_FOLLOW=1, profile this process too, to BASE.PID. */
+ * CPROF_CPU_FOLLOW=1, profile this process too (its own file with a %p
+ * pattern; else the tree rule: FILE if nobody wrote it, or FILE.PID). */
 static void fork_child_follow(void)
 {
 	if (!follow_fork)
 		return;
-	const char *base = getenv("CPROF_CPU_FOLLOW_BASE");
-	if (!base || !*base)
-		return;
 	int e = errno;
-	char path[4096];
-	int n = snprintf(path, sizeof path, "%s.%ld", base, (long)getpid());
-	if (n > 0 && (size_t)n < sizeof path) {
-		owner_pid = getpid();
-		int rc = cprof_cpu_start(path);
-		if (rc < 0)
-			fprintf(stderr, "cprof: no CPU profile in forked child %ld: %s\n", (long)getpid(),
-				*cprof_last_error() ? cprof_last_error() : cprof_error_string(rc));
-	}
+	owner_pid = getpid();
+	rt_out_forked(&cpu_out);
+	int rc = rt_cpu_start_out(&cpu_out);
+	if (rc < 0)
+		fprintf(stderr, "cprof: no CPU profile in forked child %ld: %s\n", (long)getpid(),
+			*cprof_last_error() ? cprof_last_error() : cprof_error_string(rc));
 	errno = e;
 }
 
@@ -238,38 +291,19 @@ static void cprof_env_init(void)
 	int e = errno;
 	(void)rt_wants_stacks();
 	rt_threads_init();
-	const char *hz = getenv("CPROF_CPU_HZ");
-	if (hz && *hz) {
-		char *end;
-		errno = 0;
-		long v = strtol(hz, &end, 10);
-		if (errno || *end || end == hz || v < 1 || v > CPROF_CPU_HZ_MAX)
-			fprintf(stderr, "cprof: ignoring CPROF_CPU_HZ=%s: not a rate in 1..%d\n",
-				hz, CPROF_CPU_HZ_MAX);
-		else
-			cprof_cpu_set_rate((int)v);
-	}
-	const char *path = getenv("CPROF_CPU_PROFILE");
-	if (!path || !*path) {
+	long hz = 0;
+	rt_env_rc hzr = rt_env_long("CPROF_CPU_HZ", 1, CPROF_CPU_HZ_MAX, "no CPU profile", &hz);
+	if (!rt_out_init(&cpu_out, "CPROF_CPU_PROFILE", "CPU", true) || hzr == RT_ENV_BAD) {
 		errno = e;
 		return;
 	}
-	pid_t me = getpid();
-	const char *follow = getenv("CPROF_CPU_FOLLOW");
-	const char *ownr = getenv("CPROF_CPU_PROFILE_PID");
-	if (follow && strcmp(follow, "1") == 0) {
-		/* follow.c made FILE this process's own; forks are followed too */
-		follow_fork = true;
-	} else if (ownr && *ownr && atol(ownr) != (long)me) {
-		errno = e;
-		return;
-	} else {
-		char pid[32];
-		snprintf(pid, sizeof pid, "%ld", (long)me);
-		setenv("CPROF_CPU_PROFILE_PID", pid, 1);
-	}
-	owner_pid = me;
-	int rc = cprof_cpu_start(path);
+	if (hzr == RT_ENV_OK)
+		cprof_cpu_set_rate((int)hz);
+	bool follow = false;
+	if (rt_env_bool("CPROF_CPU_FOLLOW", "forked children not profiled", &follow) == RT_ENV_OK)
+		follow_fork = follow;
+	owner_pid = getpid();
+	int rc = rt_cpu_start_out(&cpu_out);
 	if (rc < 0) {
 		fprintf(stderr, "cprof: no CPU profile: %s\n",
 			*cprof_last_error() ? cprof_last_error() : cprof_error_string(rc));
