@@ -2,16 +2,26 @@
  * env.c - the CPROF_* environment of the runtime, for LD_PRELOAD use: a
  * constructor that starts the CPU profile and the exit paths that write it.
  *
- *   CPROF_CPU_PROFILE=FILE  profile the whole run, write FILE at exit
+ *   CPROF_CPU_PROFILE=FILE  profile the whole run, write FILE at exit (a
+ *                           pattern: %p pid, %e program, %h host, %t time)
  *   CPROF_CPU_HZ=N          sampling rate (1..CPROF_CPU_HZ_MAX)
+ *   CPROF_FOLLOW_FORK=1     forked children profile too (CPROF_CPU_FOLLOW:
+ *                           the same, for the CPU profile only)
  *
- * Bad values are reported once on stderr and ignored.  The profile is
- * written by an atexit handler registered at load time, so after the
- * program's own (exit(), return from main), and by a handler of SIGTERM,
- * SIGINT and SIGHUP installed only when the program left them at SIG_DFL
- * at load time: it has the collector thread write the profile (bounded
- * wait), restores SIG_DFL and raises the signal again, so the program
- * still dies by it.
+ * Values go through envparse.c: a bad one gets one line on stderr and no
+ * CPU profile.  The profile is written (outfile.c: a temporary file
+ * renamed into place, under the process tree rule) by whichever of these
+ * runs first:
+ *  - an atexit handler registered at load time, so after the program's
+ *    own (exit(), return from main);
+ *  - _exit / _Exit and the exec family (lifecycle.c): the old image's
+ *    samples are written before it goes;
+ *  - a handler of SIGTERM, SIGINT, SIGHUP and of the fault signals (SEGV,
+ *    BUS, FPE, ILL, ABRT, TRAP, SYS), installed only for those the program
+ *    left at SIG_DFL at load time: it has the collector thread write the
+ *    profile (bounded wait), restores SIG_DFL and raises the signal again,
+ *    so the program still dies by it (a fault comes again when the
+ *    faulting instruction runs again).
  *
  * That handler (on_fatal) is the runtime's only one for those signals:
  * the heap and allocs exit files (heap_env.c) are written by it too.
@@ -24,24 +34,19 @@
  * heap writer thread (rt_heap_fatal_begin), has the collector write the
  * CPU profile (at most 5 s), then waits for the heap files (at most 5 s
  * more; both are written at once, by their own threads), and re-raises.
- * The three signals are masked while it runs; a fatal signal taken by
- * another thread meanwhile waits for the first handler to finish (at most
- * 11 s) rather than kill the process mid-write.  A handler that
- * interrupted a thread holding a lock the writers need (the allocator's,
- * the heap table's) runs out its bound, and a file may then be missing
- * or cut short.
+ * The signals are masked while it runs; a fatal signal taken by another
+ * thread meanwhile waits for the first handler to finish (at most 11 s)
+ * rather than kill the process mid-write.  A handler that interrupted a
+ * thread holding a lock the writers need (the allocator's, the heap
+ * table's) runs out its bound; the old file then stays as it was.
  *
- * Children: `cprof record` decides which processes profile (follow.c,
- * CPROF_CPU_PID / CPROF_CPU_FOLLOW).  Without it, the process that first
- * sees CPROF_CPU_PROFILE records its pid in CPROF_CPU_PROFILE_PID; a
- * process started with another pid there is a descendant that exec'd with
- * the inherited environment, and does not overwrite FILE.  A process that
- * execs itself keeps its pid and profiles into FILE again.  A fork child
- * is not profiled and never writes (threads.c, api.c) unless asked:
- * with CPROF_CPU_FOLLOW=1 (`cprof record --follow-fork`) a child that
- * forks without exec starts its own profile, to BASE.PID, from a fork
- * handler registered after the runtime's own reset, and writes it at its
- * exit like any profiled process.
+ * Children: every process that inherits CPROF_CPU_PROFILE (an exec'd
+ * descendant, or this pid after an exec) profiles, and outfile.c decides
+ * what it writes.  A fork child is not profiled and never writes
+ * (threads.c, api.c) unless CPROF_FOLLOW_FORK=1: then a fork handler
+ * registered after the runtime's own reset starts its profile.
+ * `cprof record --no-follow` limits profiling to the command's pid
+ * (follow.c).
  */
 #include "rt_int.h"
 #include "rt_env.h"
@@ -299,8 +304,11 @@ static void cprof_env_init(void)
 	}
 	if (hzr == RT_ENV_OK)
 		cprof_cpu_set_rate((int)hz);
+	/* CPROF_FOLLOW_FORK for every profile; CPROF_CPU_FOLLOW, the older
+	 * name, for the CPU profile only */
 	bool follow = false;
-	if (rt_env_bool("CPROF_CPU_FOLLOW", "forked children not profiled", &follow) == RT_ENV_OK)
+	if (rt_env_bool("CPROF_FOLLOW_FORK", "forked children not profiled", &follow) == RT_ENV_OK ||
+	    rt_env_bool("CPROF_CPU_FOLLOW", "forked children not profiled", &follow) == RT_ENV_OK)
 		follow_fork = follow;
 	owner_pid = getpid();
 	int rc = rt_cpu_start_out(&cpu_out);
