@@ -98,6 +98,7 @@ static void record_usage(FILE *f)
 	      "    --no-follow      profile CMD's own process only (default: every process it\n"
 	      "                     starts or forks, merged into FILE, labelled pid and comm)\n"
 	      "    --per-process    keep one file per process (FILE.PID) instead of merging\n"
+	      "    --follow-fork    the default (kept for older command lines)\n"
 	      "    --heap[=FILE]    also write CMD's heap profile at exit (default heap.pb.gz)\n"
 	      "    --allocs[=FILE]  also write CMD's allocs profile at exit (default allocs.pb.gz)\n"
 	      "                     (sampling rate: CPROF_HEAP_RATE, default 524288 bytes)\n",
@@ -404,9 +405,10 @@ static int merge_tree(const char *dir, const char *prefix, const char *out, cons
 	for (size_t i = 0; i < ps.n; i++)
 		cprof_profile_free(ps.v[i]);
 	free(ps.v);
-	fprintf(stderr, "cprof: %s profile of %d process%s (%s%s) written to %s; read it with: "
-		"cprof -top %s\n", what, n, n == 1 ? "" : "es", pids, plen + 48 >= sizeof pids ? " ..." : "",
-		out, out);
+	fprintf(stderr, "cprof: %s%sprofile written to %s; read it with: cprof -top %s "
+		"(%d process%s merged, labelled pid and comm: %s%s)\n", strcmp(what, "CPU") ? what : "",
+		strcmp(what, "CPU") ? " " : "", out, out, n, n == 1 ? "" : "es", pids,
+		plen + 48 >= sizeof pids ? " ..." : "");
 	return n;
 }
 
