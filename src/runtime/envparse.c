@@ -420,8 +420,20 @@ int rt_expand_pattern(const char *pattern, long pid, const char *exe, const char
 
 /* ---- from the environment ------------------------------------------------------------------ */
 
+/* Each variable is complained about once per process image, however many
+ * files read it (CPROF_FOLLOW_FORK: the CPU and the heap constructors).
+ * Constructors run one at a time; a later reader (a runtime thread) at
+ * worst repeats a line. */
+static const char *complained[32];
+static unsigned ncomplained;
+
 void rt_env_complain(const char *name, const char *value, const char *why, const char *conseq)
 {
+	for (unsigned i = 0; i < ncomplained; i++)
+		if (strcmp(complained[i], name) == 0)
+			return;
+	if (ncomplained < sizeof complained / sizeof complained[0])
+		complained[ncomplained++] = name;
 	char shown[128];
 	size_t i = 0;
 	for (; value[i] && i < 120; i++)
