@@ -145,6 +145,8 @@ build/fuzz/fuzz_shell: src/cli/shell.c src/cli/cli.h
 build/fuzz/fuzz_unwind_tables: src/runtime/unwind_tables.c src/runtime/rt_int.h
 # issue 7: fuzz_http compiles the HTTP endpoint's request parser in
 build/fuzz/fuzz_http: src/runtime/http_parse.c src/runtime/http_int.h src/runtime/rt_int.h
+# fuzz_rtenv compiles the runtime's environment and /proc parsers in
+build/fuzz/fuzz_rtenv: src/runtime/envparse.c src/runtime/procparse.c src/runtime/rt_env.h
 
 FUZZ_RUNS    ?= 3000
 FUZZ_SECONDS ?= 120

@@ -11,6 +11,7 @@
  */
 #include "rt_env.h"
 
+#include <limits.h>
 #include <string.h>
 
 const char *rt_stat_field(const char *text, size_t n, int k, size_t *len)
@@ -65,7 +66,10 @@ static long long num_of(const char *s, size_t l)
 	for (; i < l; i++) {
 		if (s[i] < '0' || s[i] > '9')
 			return -1;
-		x = x * 10 + (s[i] - '0');
+		int d = s[i] - '0';
+		if (x > (LLONG_MAX - d) / 10)
+			return -1;   /* a field beyond long long (the kernel's unsigned ones) */
+		x = x * 10 + d;
 	}
 	return neg ? -x : x;
 }

@@ -140,6 +140,11 @@ static void test_proc(void **state)
 	assert_int_equal(rt_stat_num(stat, n, 60), -1);
 	assert_int_equal(rt_stat_num(stat, 10, 20), -1);     /* cut short */
 	assert_int_equal(rt_stat_num("no parens", 9, 3), -1);
+	/* a field beyond long long is no number (it overflowed) */
+	const char big[] = "1 (x) R 9391598850867214074 18446744073709551615 5";
+	assert_int_equal(rt_stat_num(big, sizeof big - 1, 4), -1);
+	assert_int_equal(rt_stat_num(big, sizeof big - 1, 5), -1);
+	assert_int_equal(rt_stat_num(big, sizeof big - 1, 6), 5);
 	const char status[] = "Name:\tx\nThreads:\t12\nVmRSS:\t  2048 kB\n";
 	assert_int_equal(rt_status_num(status, sizeof status - 1, "Threads"), 12);
 	assert_int_equal(rt_status_num(status, sizeof status - 1, "VmRSS"), 2048);
