@@ -154,9 +154,11 @@ void rt_out_forked(rt_out *o)
 	o->mine[0] = 0;
 }
 
-/* Take FILE's directory's lock: the open directory, or -1 (no lock: still
- * written, to FILE.PID when it cannot be had in time). */
-static int lock_dir(const char *path, bool *locked)
+/* Take FILE's directory's lock: the open directory (-1: none).  *busy when
+ * another process held it for the whole bound (3 s): then this one's
+ * profile goes to FILE.PID.  Where locks do not work (an unreadable
+ * directory, a file system without flock) it goes on unlocked. */
+static int lock_dir(const char *path, bool *busy)
 {
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof dir, "%s", path);
@@ -167,20 +169,19 @@ static int lock_dir(const char *path, bool *locked)
 		dir[1] = 0;
 	else
 		*slash = 0;
-	*locked = false;
+	*busy = false;
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	for (int i = 0; i < 300; i++) {   /* at most 3 s */
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-			*locked = true;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 			return fd;
-		}
 		if (errno != EWOULDBLOCK && errno != EINTR)
-			return fd;                /* no locks here (some network file systems) */
+			return fd;                /* no locks here */
 		struct timespec ts = { 0, 10 * 1000000L };
 		nanosleep(&ts, NULL);
 	}
+	*busy = true;
 	return fd;
 }
 
@@ -222,13 +223,13 @@ int rt_out_write(rt_out *o, bool (*has)(void *ctx), int (*write_fn)(int fd, void
 	const char *dest = path;
 	char alt[PATH_MAX + 24];
 	int dfd = -1;
-	bool locked = false;
+	bool busy = false;
 	if (o->tree && !o->per_process) {
-		dfd = lock_dir(path, &locked);
+		dfd = lock_dir(path, &busy);
 		char cur[160];
 		identity(path, cur, sizeof cur);
 		bool unchanged = strcmp(cur, o->was) == 0 || (o->mine[0] && strcmp(cur, o->mine) == 0);
-		if (!locked || !unchanged) {
+		if (busy || !unchanged) {
 			if (!has_known)
 				has_samples = has ? has(ctx) : true;
 			if (!has_samples) {
