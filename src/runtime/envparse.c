@@ -54,6 +54,17 @@ static int whole(const char *v, size_t n, bool sign_ok, long long *out)
 	return 0;
 }
 
+/* The leading digits of v as a number and where the unit starts: 0, or -1
+ * when there are none or they overflow. */
+static int lead(const char *v, long long *x, const char **unit)
+{
+	size_t d = 0;
+	while (v[d] >= '0' && v[d] <= '9')
+		d++;
+	*unit = v + d;
+	return d == 0 ? -1 : whole(v, d, false, x);
+}
+
 int rt_parse_bool(const char *v, bool *out, const char **why)
 {
 	static const char *const yes[] = { "1", "true", "yes", "on" };
@@ -89,14 +100,11 @@ int rt_parse_long(const char *v, long lo, long hi, long *out, const char **why)
 int rt_parse_size(const char *v, unsigned long long lo, unsigned long long hi,
 		  unsigned long long *out, const char **why)
 {
-	size_t n = strlen(v), d = 0;
-	while (d < n && v[d] >= '0' && v[d] <= '9')
-		d++;
 	long long x;
+	const char *s;
 	*why = "not a size in bytes (a whole number, optionally with K, M, G or T)";
-	if (d == 0 || whole(v, d, false, &x) != 0)
+	if (lead(v, &x, &s) != 0)
 		return -1;
-	const char *s = v + d;
 	unsigned shift = 0;
 	switch (*s) {
 	case 'k': case 'K': shift = 10; s++; break;
@@ -128,14 +136,11 @@ int rt_parse_size(const char *v, unsigned long long lo, unsigned long long hi,
 
 int rt_parse_ns(const char *v, long long lo, long long hi, long long *out, const char **why)
 {
-	size_t n = strlen(v), d = 0;
-	while (d < n && v[d] >= '0' && v[d] <= '9')
-		d++;
 	long long x;
+	const char *u;
 	*why = "not a duration (a whole number of ns, or with a unit: ns, us, ms, s)";
-	if (d == 0 || whole(v, d, false, &x) != 0)
+	if (lead(v, &x, &u) != 0)
 		return -1;
-	const char *u = v + d;
 	long long mul;
 	if (!*u || strcmp(u, "ns") == 0)
 		mul = 1;

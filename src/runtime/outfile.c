@@ -63,21 +63,12 @@ static uint64_t name_hash(const char *s)
 	return h;
 }
 
-static void identity(const char *path, char *out, size_t n)
+/* "dev:ino:mtime" of a file (fd >= 0: the open one), "-" when absent. */
+static void identity(const char *path, int fd, char *out, size_t n)
 {
 	struct stat st;
-	if (stat(path, &st) != 0)
+	if (fd >= 0 ? fstat(fd, &st) != 0 : stat(path, &st) != 0)
 		snprintf(out, n, "-");
-	else
-		snprintf(out, n, "%lx:%lx:%lld.%09ld", (unsigned long)st.st_dev,
-			 (unsigned long)st.st_ino, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-}
-
-static void fidentity(int fd, char *out, size_t n)
-{
-	struct stat st;
-	if (fstat(fd, &st) != 0)
-		snprintf(out, n, "?");
 	else
 		snprintf(out, n, "%lx:%lx:%lld.%09ld", (unsigned long)st.st_dev,
 			 (unsigned long)st.st_ino, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
@@ -136,7 +127,7 @@ bool rt_out_init(rt_out *o, const char *env, const char *what, bool tree)
 		if (o->per_process || expand(o, me, path, sizeof path) != 0)
 			snprintf(o->was, sizeof o->was, "-");
 		else
-			identity(path, o->was, sizeof o->was);
+			identity(path, -1, o->was, sizeof o->was);
 		snprintf(val, sizeof val, "%ld:%llx:%s", me, (unsigned long long)h, o->was);
 		setenv(var, val, 1);
 		o->root = true;
@@ -211,7 +202,7 @@ int rt_out_write(rt_out *o, bool (*has)(void *ctx), int (*write_fn)(int fd, void
 	}
 	int rc = write_fn(fd, ctx);
 	char ident[160];
-	fidentity(fd, ident, sizeof ident);
+	identity(NULL, fd, ident, sizeof ident);
 	if (close(fd) != 0 && rc == 0) {
 		rt_set_error("cannot write the %s profile to %s: %s", o->what, path, strerror(errno));
 		rc = CPROF_ERR_IO;
@@ -227,7 +218,7 @@ int rt_out_write(rt_out *o, bool (*has)(void *ctx), int (*write_fn)(int fd, void
 	if (o->tree && !o->per_process) {
 		dfd = lock_dir(path, &busy);
 		char cur[160];
-		identity(path, cur, sizeof cur);
+		identity(path, -1, cur, sizeof cur);
 		bool unchanged = strcmp(cur, o->was) == 0 || (o->mine[0] && strcmp(cur, o->mine) == 0);
 		if (busy || !unchanged) {
 			if (!has_known)

@@ -3,27 +3,13 @@ envparse.c).  A bad value gets exactly one stderr line naming the variable,
 the value and what is wrong, and the feature it configures is off: never a
 crash, never a silent reinterpretation ("no" is false, 99999 is no port,
 11 is SIGSEGV and refused as SIGSEGV is, "-" is not a file)."""
-import os
-import re
 import signal
-import socket
 import subprocess
-import time
-import urllib.request
 
 import pytest
 
-from conftest import ROOT
 from test_runtime_robust import runtime_env
-
-SRC = os.path.join(ROOT, "tests", "runtime", "tree", "treeprog.c")
-
-
-@pytest.fixture(scope="module")
-def prog(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("env") / "treeprog")
-    subprocess.run(["gcc", "-O1", "-g", "-o", out, SRC], check=True)
-    return out
+from test_runtime_tree import prog  # noqa: F401  (the fixture: tests/runtime/tree/treeprog.c)
 
 
 def env_for(extra):
