@@ -49,6 +49,7 @@
  * (follow.c).
  */
 #include "rt_int.h"
+#include "heap_int.h"
 #include "rt_env.h"
 #include "cprof.h"
 
@@ -320,7 +321,12 @@ static void cprof_env_init(void)
 	}
 	atexit(at_exit);
 	rt_fatal_handlers_install();
-	if (follow_fork)
+	if (follow_fork) {
+		/* child handlers run in the order registered: the heap table's
+		 * (which releases its locks in the child) must run before this
+		 * one starts a profile, which allocates */
+		rt_htab_atfork();
 		pthread_atfork(NULL, NULL, fork_child_follow);
+	}
 	errno = e;
 }

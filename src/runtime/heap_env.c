@@ -317,8 +317,10 @@ static void cprof_heap_env_init(void)
 		atexit(at_exit);
 		hw_start();
 		rt_fatal_handlers_install();
-		if (follow_fork)
+		if (follow_fork) {
+			rt_htab_atfork();   /* its child handler first: see env.c */
 			pthread_atfork(NULL, NULL, fork_child_follow);
+		}
 	}
 	if (bad)
 		rate = 0;
