@@ -436,6 +436,32 @@ out:
 	return rc;
 }
 
+/* The profile this process's earlier image wrote before an exec
+ * (env.c), merged with *p: true when *p is now the merge (*has: it has
+ * samples).  A file that cannot be read is left where it is. */
+static bool merge_pred(cprof_profile **p, const char *path, bool *has)
+{
+	void *data = NULL;
+	size_t len = 0;
+	cprof_error err;
+	cprof_profile *old = NULL, *m = NULL;
+	if (cprof_read_file(path, 256u << 20, &data, &len, &err) < 0)
+		return false;
+	int rc = cprof_decode(data, len, &old, &err);
+	free(data);
+	if (rc < 0)
+		return false;
+	cprof_profile *two[2] = { old, *p };
+	rc = cprof_merge(two, 2, &m, &err);
+	cprof_profile_free(old);
+	if (rc < 0)
+		return false;
+	cprof_profile_free(*p);
+	*p = m;
+	*has = *has || m->samples.n > 0;
+	return true;
+}
+
 /* For rt_out_write: the encoded profile and whether it has samples. */
 struct encoded { rt_buf *buf; bool has; };
 static bool enc_has(void *ctx) { return ((struct encoded *)ctx)->has; }
@@ -452,14 +478,22 @@ static int build_and_write(int fd, rt_out *o)
 	struct encoded enc = { NULL, A.n > 0 || rt_stats_g.lost_ring_full || A.oom_lost };
 	cprof_profile *p = cprof_profile_new();
 	int rc = p ? build(p) : CPROF_ENOMEM;
+	bool merged = false;
+	if (rc == 0 && o && o->pred[0])
+		merged = merge_pred(&p, o->pred, &enc.has);
 	rt_buf out = { 0 };
 	enc.buf = &out;
 	if (rc == 0 && rt_pb_encode(p, &out) < 0)
 		rc = CPROF_ENOMEM;
-	if (rc == 0)
-		rc = o ? rt_out_write(o, enc_has, enc_write, &enc) : rt_buf_write_fd(&out, fd, "CPU");
-	else
+	if (rc != 0) {
 		rt_set_error("cannot build the CPU profile: out of memory");
+	} else {
+		rc = o ? rt_out_write(o, enc_has, enc_write, &enc) : rt_buf_write_fd(&out, fd, "CPU");
+		if (rc == 0 && merged && strcmp(o->pred, o->exec_to) != 0) {
+			unlink(o->pred);   /* now in the file just written */
+			o->pred[0] = 0;
+		}
+	}
 	if (rc == CPROF_ENOMEM)
 		rc = CPROF_ERR_NOMEM;
 	rt_buf_free(&out);

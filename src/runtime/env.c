@@ -140,27 +140,48 @@ static const int fatal_sigs[] = { SIGTERM, SIGINT, SIGHUP };
  * program left them at SIG_DFL */
 static const int fault_sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS };
 
-/* Write the CPU profile now (exit, or before an exec: at_exec, when a
- * process that sampled nothing writes nothing, since its new image
- * profiles on).  Not AS-safe. */
+/* The old image's profile handed to the new one across an exec (the same
+ * process): "CPROF_CPU_PROFILE_EXEC=PID:FILE.cprof-exec.PID". */
+static char exec_env[PATH_MAX + 96];
+
+const char *rt_cpu_exec_env(void)
+{
+	return exec_env[0] ? exec_env : NULL;
+}
+
+/* Write the CPU profile now: at exit, or before an exec (at_exec).  Before
+ * an exec the profile goes to FILE.cprof-exec.PID (nothing when it has no
+ * sample), and the new image, the same process, merges it into its own
+ * at its end: so `sh -c 'exec prog'` or bash running its last command in
+ * place give one profile for the pid, not the shell's few samples in FILE
+ * and the program's in FILE.PID.  Not AS-safe. */
 void rt_cpu_exit_write(bool at_exec)
 {
 	int fd;
 	rt_out *o;
+	exec_env[0] = 0;
 	if (getpid() != owner_pid || !rt_api_running(&fd, &o))
 		return;
 	int e = errno;
+	char path[PATH_MAX];
+	cpu_out.exec_to[0] = 0;
+	if (at_exec && rt_out_path(&cpu_out, path, sizeof path) == 0)
+		snprintf(cpu_out.exec_to, sizeof cpu_out.exec_to, "%s.cprof-exec.%ld", path,
+			 (long)getpid());
 	cpu_out.at_exec = at_exec;
 	int rc = cprof_cpu_stop();
 	cpu_out.at_exec = false;
 	if (rc < 0)
 		fprintf(stderr, "cprof: %s\n", *cprof_last_error() ? cprof_last_error()
 								    : cprof_error_string(rc));
+	else if (cpu_out.exec_to[0] && access(cpu_out.exec_to, F_OK) == 0)
+		snprintf(exec_env, sizeof exec_env, "CPROF_CPU_PROFILE_EXEC=%ld:%s", (long)getpid(),
+			 cpu_out.exec_to);
 	errno = e;
 }
 
-/* An exec that failed: this image runs on, so profile on (the samples
- * before it are in the file written at the exec). */
+/* An exec that failed: this image runs on, so profile on; the file
+ * written for the new image is this one's to merge at its end. */
 void rt_cpu_exec_failed(void)
 {
 	int fd;
@@ -168,6 +189,10 @@ void rt_cpu_exec_failed(void)
 	if (getpid() != owner_pid || !cpu_out.active || rt_api_running(&fd, &o))
 		return;
 	int e = errno;
+	if (exec_env[0])
+		snprintf(cpu_out.pred, sizeof cpu_out.pred, "%s", cpu_out.exec_to);
+	cpu_out.exec_to[0] = 0;
+	exec_env[0] = 0;
 	(void)rt_cpu_start_out(&cpu_out);
 	errno = e;
 }
@@ -312,6 +337,15 @@ static void cprof_env_init(void)
 	    rt_env_bool("CPROF_CPU_FOLLOW", "forked children not profiled", &follow) == RT_ENV_OK)
 		follow_fork = follow;
 	owner_pid = getpid();
+	/* this process's earlier image (before an exec) left its profile */
+	const char *pred = getenv("CPROF_CPU_PROFILE_EXEC");
+	if (pred) {
+		char *end;
+		long pid = strtol(pred, &end, 10);
+		if (pid == (long)owner_pid && *end == ':' && access(end + 1, R_OK) == 0)
+			snprintf(cpu_out.pred, sizeof cpu_out.pred, "%s", end + 1);
+		unsetenv("CPROF_CPU_PROFILE_EXEC");   /* not the children's */
+	}
 	int rc = rt_cpu_start_out(&cpu_out);
 	if (rc < 0) {
 		fprintf(stderr, "cprof: no CPU profile: %s\n",

@@ -16,8 +16,13 @@
  * would otherwise write over them.  So before an exec the owner writes
  * every exit-time profile now, in the calling thread, with outfile.c's
  * rule for an exec (a profile with no sample is not written: the new
- * image profiles on, under the same pid).  If the exec fails, profiling
- * starts again and the files are re-armed.  In a fork or vfork child (pid
+ * image profiles on, under the same pid).  The CPU profile goes to
+ * FILE.cprof-exec.PID and its name to the new image in its environment
+ * (CPROF_CPU_PROFILE_EXEC, added to a copy of envp), which merges it into
+ * its own profile at its end: one profile per process across its images.
+ * execv and execvp call execve and execvpe with environ so that the entry
+ * can be added.  If the exec fails, profiling starts again (with that file
+ * to merge) and the other files are re-armed.  In a fork or vfork child (pid
  * other than the owner's) nothing is written; the child only tells the
  * endpoint's owner that it started a program (http_env.c's hand-off: one
  * store to a shared page).  The execl forms rebuild argv on the stack (up
@@ -44,7 +49,6 @@
 #include <unistd.h>
 
 typedef int (*execve_fn)(const char *, char *const[], char *const[]);
-typedef int (*execv_fn)(const char *, char *const[]);
 typedef int (*fexecve_fn)(int, char *const[], char *const[]);
 typedef int (*execveat_fn)(int, const char *, char *const[], char *const[], int);
 typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
@@ -54,7 +58,6 @@ typedef FILE *(*popen_fn)(const char *, const char *);
 
 static struct {
 	execve_fn execve, execvpe;
-	execv_fn execv, execvp;
 	fexecve_fn fexecve;
 	execveat_fn execveat;
 	spawn_fn spawn, spawnp;
@@ -73,8 +76,6 @@ static void lifecycle_init(void)
 	int e = errno;
 	real.execve = (execve_fn)next("execve");
 	real.execvpe = (execve_fn)next("execvpe");
-	real.execv = (execv_fn)next("execv");
-	real.execvp = (execv_fn)next("execvp");
 	real.fexecve = (fexecve_fn)next("fexecve");
 	real.execveat = (execveat_fn)next("execveat");
 	real.spawn = (spawn_fn)next("posix_spawn");
@@ -108,45 +109,83 @@ static void after_failed_exec(void)
 	errno = e;
 }
 
-#define EXEC_BODY(fn, ...) do { \
+/* envp with the CPU profile's hand-over entry (rt_cpu_exec_env: the old
+ * image's profile, for the new image of the same process to merge) in
+ * place of any older one.  An mmap'ed copy (never malloc: a vfork child
+ * shares its parent's heap), *mapped its size; or envp itself. */
+static char *const *with_handover(char *const envp[], size_t *mapped)
+{
+	static const char key[] = "CPROF_CPU_PROFILE_EXEC=";
+	const char *h = rt_cpu_exec_env();
+	*mapped = 0;
+	if (!h || !envp)
+		return envp;
+	size_t n = 0;
+	while (envp[n])
+		n++;
+	size_t bytes = (n + 2) * sizeof(char *);
+	char **v = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (v == MAP_FAILED)
+		return envp;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(envp[i], key, sizeof key - 1) != 0)
+			v[k++] = envp[i];
+	v[k++] = (char *)h;
+	v[k] = NULL;
+	*mapped = bytes;
+	return v;
+}
+
+/* The exec itself: profiles written, the hand-over added to the
+ * environment, the call; if it returns (failed), profiling goes on. */
+#define EXEC_BODY(fn, envp, ...) do { \
 	if (!real.fn) { \
 		errno = ENOSYS; \
 		return -1; \
 	} \
 	before_exec(); \
+	size_t mapped_; \
+	char *const *env_ = with_handover(envp, &mapped_); \
 	int rc_ = real.fn(__VA_ARGS__); \
+	int e_ = errno; \
+	if (mapped_) \
+		munmap((void *)env_, mapped_); \
 	after_failed_exec(); \
+	errno = e_; \
 	return rc_; \
 } while (0)
 
+extern char **environ;
+
 int execve(const char *path, char *const argv[], char *const envp[])
 {
-	EXEC_BODY(execve, path, argv, envp);
+	EXEC_BODY(execve, envp, path, argv, env_);
 }
 
 int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	EXEC_BODY(execvpe, file, argv, envp);
+	EXEC_BODY(execvpe, envp, file, argv, env_);
 }
 
 int execv(const char *path, char *const argv[])
 {
-	EXEC_BODY(execv, path, argv);
+	EXEC_BODY(execve, environ, path, argv, env_);
 }
 
 int execvp(const char *file, char *const argv[])
 {
-	EXEC_BODY(execvp, file, argv);
+	EXEC_BODY(execvpe, environ, file, argv, env_);
 }
 
 int fexecve(int fd, char *const argv[], char *const envp[])
 {
-	EXEC_BODY(fexecve, fd, argv, envp);
+	EXEC_BODY(fexecve, envp, fd, argv, env_);
 }
 
 int execveat(int dirfd, const char *path, char *const argv[], char *const envp[], int flags)
 {
-	EXEC_BODY(execveat, dirfd, path, argv, envp, flags);
+	EXEC_BODY(execveat, envp, dirfd, path, argv, env_, flags);
 }
 
 /* execl, execlp, execle: argv from the variadic list.  Up to 256 arguments

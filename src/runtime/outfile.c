@@ -181,7 +181,7 @@ int rt_out_write(rt_out *o, bool (*has)(void *ctx), int (*write_fn)(int fd, void
 	if (!o->active)
 		return 0;
 	long me = (long)getpid();
-	char path[PATH_MAX], tmp[PATH_MAX + 48];
+	char path[PATH_MAX], tmp[PATH_MAX + 80];
 	if (expand(o, me, path, sizeof path - 24) != 0) {
 		rt_set_error("cannot write the %s profile: %s=%s: path too long", o->what, o->env,
 			     o->pattern);
@@ -194,7 +194,7 @@ int rt_out_write(rt_out *o, bool (*has)(void *ctx), int (*write_fn)(int fd, void
 		if (!has_samples)
 			return 0;    /* a wrapper's empty profile never replaces anything */
 	}
-	snprintf(tmp, sizeof tmp, "%s.cprof-tmp.%ld", path, me);
+	snprintf(tmp, sizeof tmp, "%s.cprof-tmp.%ld", o->exec_to[0] ? o->exec_to : path, me);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {
 		rt_set_error("cannot write the %s profile to %s: %s", o->what, path, strerror(errno));
@@ -211,11 +211,11 @@ int rt_out_write(rt_out *o, bool (*has)(void *ctx), int (*write_fn)(int fd, void
 		unlink(tmp);
 		return rc;
 	}
-	const char *dest = path;
+	const char *dest = o->exec_to[0] ? o->exec_to : path;
 	char alt[PATH_MAX + 24];
 	int dfd = -1;
 	bool busy = false;
-	if (o->tree && !o->per_process) {
+	if (o->tree && !o->per_process && !o->exec_to[0]) {
 		dfd = lock_dir(path, &busy);
 		char cur[160];
 		identity(path, -1, cur, sizeof cur);
@@ -239,7 +239,7 @@ int rt_out_write(rt_out *o, bool (*has)(void *ctx), int (*write_fn)(int fd, void
 		rc = CPROF_ERR_IO;
 	} else if (dest == path) {
 		snprintf(o->mine, sizeof o->mine, "%s", ident);
-	} else {
+	} else if (dest != o->exec_to) {
 		fprintf(stderr, "cprof: %s was written by another process of this run; the %s profile "
 			"of process %ld (%s) is in %s\n", path, o->what, me,
 			program_invocation_short_name, dest);
@@ -247,6 +247,11 @@ int rt_out_write(rt_out *o, bool (*has)(void *ctx), int (*write_fn)(int fd, void
 	if (dfd >= 0)
 		close(dfd);
 	return rc;
+}
+
+int rt_out_path(const rt_out *o, char *out, size_t n)
+{
+	return expand(o, (long)getpid(), out, n);
 }
 
 bool rt_out_writable(const rt_out *o)

@@ -205,6 +205,10 @@ void rt_fatal_handlers_install(void);
  * signal handler, bounded ([AS-safe]).  rt_exit_quick: CPU, heap and
  * allocs together, bounded ([AS-safe]). */
 void rt_cpu_exit_write(bool at_exec);
+/* After rt_cpu_exit_write(true) wrote the old image's profile: the
+ * environment entry that hands it to the new image
+ * ("CPROF_CPU_PROFILE_EXEC=PID:FILE"), or NULL. */
+const char *rt_cpu_exec_env(void);
 void rt_cpu_exec_failed(void);
 bool rt_cpu_exit_quick(int timeout_ms);
 void rt_exit_quick(int timeout_ms);
@@ -254,6 +258,10 @@ typedef struct rt_out {
 	long long start_time;
 	bool active, tree, root, per_process;
 	bool at_exec;            /* writing before an exec: empty means nothing */
+	/* CPU only: written to this file instead (before an exec), and the
+	 * same process's earlier image's profile to merge in (after one) */
+	char exec_to[PATH_MAX + 32];
+	char pred[PATH_MAX + 32];
 } rt_out;
 /* Constructors: read env (checked; one line and false when bad or unset).
  * tree: the process tree rule applies (env use); else the path is the
@@ -269,6 +277,8 @@ void rt_out_forked(rt_out *o);
  * only when the rule needs it.  0 (also when the rule says write nothing)
  * or a negative CPROF_ERR_* with rt_set_error.  Not AS-safe. */
 int rt_out_write(rt_out *o, bool (*has)(void *ctx), int (*write_fn)(int fd, void *ctx), void *ctx);
+/* The path this process would write (the pattern expanded): 0 or -1. */
+int rt_out_path(const rt_out *o, char *out, size_t n);
 /* FILE's directory is writable (checked at start, so a bad path fails
  * early rather than at exit). */
 bool rt_out_writable(const rt_out *o);

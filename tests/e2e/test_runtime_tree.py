@@ -89,6 +89,20 @@ def test_bash_exec_of_last_command_does_not_overwrite(tmp_path):
     assert "bash" in functions(out).split("\n", 1)[0]
 
 
+def test_exec_in_place_is_one_profile(prog, tmp_path):
+    """A shell that samples, then execs the program in place (the same
+    process): one profile with both images' samples, none beside it and no
+    hand-over file left (it used to be the shell's samples in FILE and the
+    program's in FILE.PID, or the shell's lost)."""
+    out = tmp_path / "cpu.pb.gz"
+    r = run(["bash", "-c", f"i=0; while [ $i -lt 40000 ]; do i=$((i+1)); done; exec {prog} 200"],
+            env_for(out, hz=1000))
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cpu.pb.gz"], sorted(tmp_path.iterdir())
+    t = functions(out)
+    assert "burn_loop" in t and "[bash]" in t, t
+
+
 def test_make_leaves_the_profile_to_the_recipe(prog, tmp_path):
     if not shutil.which("make"):
         pytest.skip("make not installed")
