@@ -76,7 +76,7 @@ RT_TARGETS := $(if $(RT_SRC),$(B)/libcprof.so $(B)/libcprof.a)
 FUZZ_BIN   := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 
 .PHONY: all test check unit e2e fuzz-smoke fuzz sanitize install clean bench demo
-all: $(B)/cprof $(B)/cprof.pc $(RT_TARGETS)
+all: $(B)/cprof $(B)/libcprofreport.a $(RT_TARGETS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -109,10 +109,6 @@ $(B)/libcprof.a: $(RT_OBJ)
 $(B)/libcprof.so: $(RT_OBJ) $(CORE_OBJ) src/runtime/libcprof.map
 	$(CC) -shared $(ALL_CFLAGS) $(LDFLAGS) -Wl,-z,now -Wl,--version-script=src/runtime/libcprof.map \
 	      -o $@ $(RT_OBJ) $(CORE_OBJ) $(RT_LIBS)
-
-$(B)/cprof.pc: cprof.pc.in Makefile
-	@mkdir -p $(B)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 # ---- tests -----------------------------------------------------------------
 
@@ -177,17 +173,21 @@ demo: all
 bench: all
 	bench/run.sh
 
+# The pkg-config files are written here, not at build time, so they name the
+# PREFIX given to `make install` (DESTDIR only stages the files).
+PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g'
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	           $(DESTDIR)$(PREFIX)/include/cprof $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(B)/cprof $(DESTDIR)$(PREFIX)/bin/cprof
-	install -m 644 $(B)/libcprofcore.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 src/core/cprof_core.h $(DESTDIR)$(PREFIX)/include/cprof/
-	install -m 644 $(B)/cprof.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/cprof.pc
+	install -m 644 $(B)/libcprofcore.a $(B)/libcprofreport.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 src/core/cprof_core.h src/report/cprof_report.h $(DESTDIR)$(PREFIX)/include/cprof/
+	$(PC_SED) pkgconfig/cprof-core.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cprof-core.pc
 	install -m 644 docs/cprof.1 $(DESTDIR)$(PREFIX)/share/man/man1/cprof.1
 	$(if $(RT_SRC),install -m 755 $(B)/libcprof.so $(DESTDIR)$(PREFIX)/lib/libcprof.so)
 	$(if $(RT_SRC),install -m 644 $(B)/libcprof.a $(DESTDIR)$(PREFIX)/lib/libcprof.a)
 	$(if $(RT_SRC),install -m 644 include/cprof.h $(DESTDIR)$(PREFIX)/include/cprof.h)
+	$(if $(RT_SRC),$(PC_SED) pkgconfig/libcprof.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libcprof.pc)
 
 clean:
 	rm -rf build build-san build-san-*
