@@ -25,9 +25,15 @@
  *    life in waitpid never overwrites the real profile, and a lone
  *    program with nothing sampled still leaves an (empty) profile.
  *  - A process with samples takes FILE if FILE is still what it was when
- *    the tree started (or what this same pid wrote itself, e.g. before an
- *    exec); otherwise FILE was written during the run by another process,
- *    and this one's profile goes to FILE.PID, with one line on stderr.
+ *    the tree started (or what this same pid wrote itself); a descendant
+ *    that does so also links its file as FILE.PID.  The root, if it has
+ *    samples, takes FILE even then (the descendant's stays as FILE.PID,
+ *    one line says so); if it has none, it leaves FILE to the descendant
+ *    and removes the extra name.  Otherwise (FILE written by another
+ *    process of the run that is not so linked) this one's profile goes to
+ *    FILE.PID, with one line on stderr.  So FILE is the root's profile
+ *    when the root ran anything, else the first descendant's to finish
+ *    with samples: the program behind any chain of wrappers.
  *    The check and the rename are done under an exclusive flock of FILE's
  *    directory (bounded wait, then FILE.PID), so two processes ending at
  *    once cannot both take FILE.
@@ -44,6 +50,7 @@
 #include "rt_env.h"
 #include "cprof.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -176,6 +183,49 @@ static int lock_dir(const char *path, bool *busy)
 	return fd;
 }
 
+/* FILE (path) holds a descendant's profile that is also linked as
+ * FILE.PID (outfile.c's rule): true, with that name in out.  dfd: FILE's
+ * directory, open. */
+static bool alias_of(const char *path, int dfd, char *out, size_t n)
+{
+	struct stat st, a;
+	if (dfd < 0 || stat(path, &st) != 0 || st.st_nlink < 2)
+		return false;
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	size_t bl = strlen(base);
+	int d2 = dup(dfd);
+	DIR *d = d2 >= 0 ? fdopendir(d2) : NULL;
+	if (!d) {
+		if (d2 >= 0)
+			close(d2);
+		return false;
+	}
+	bool found = false;
+	struct dirent *e;
+	while (!found && (e = readdir(d))) {
+		const char *p = e->d_name + bl + 1;
+		if (strncmp(e->d_name, base, bl) != 0 || e->d_name[bl] != '.' || !*p ||
+		    strspn(p, "0123456789") != strlen(p))
+			continue;
+		if (fstatat(dfd, e->d_name, &a, 0) == 0 && a.st_ino == st.st_ino &&
+		    a.st_dev == st.st_dev) {
+			snprintf(out, n, "%.*s%s", (int)(base - path), path, e->d_name);
+			found = true;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+/* The root sampled nothing: FILE stays the descendant's, under one name. */
+static void drop_alias(const char *path, int dfd)
+{
+	char other[PATH_MAX + 24];
+	if (alias_of(path, dfd, other, sizeof other))
+		unlink(other);
+}
+
 int rt_out_write(rt_out *o, bool (*has)(void *ctx), int (*write_fn)(int fd, void *ctx), void *ctx)
 {
 	if (!o->active)
@@ -212,33 +262,51 @@ int rt_out_write(rt_out *o, bool (*has)(void *ctx), int (*write_fn)(int fd, void
 		return rc;
 	}
 	const char *dest = o->exec_to[0] ? o->exec_to : path;
-	char alt[PATH_MAX + 24];
+	char alt[PATH_MAX + 24], other[PATH_MAX + 24] = "";
+	snprintf(alt, sizeof alt, "%s.%ld", path, me);
 	int dfd = -1;
-	bool busy = false;
+	bool busy = false, alias = false;
 	if (o->tree && !o->per_process && !o->exec_to[0]) {
 		dfd = lock_dir(path, &busy);
 		char cur[160];
 		identity(path, -1, cur, sizeof cur);
 		bool unchanged = strcmp(cur, o->was) == 0 || (o->mine[0] && strcmp(cur, o->mine) == 0);
-		if (busy || !unchanged) {
-			if (!has_known)
-				has_samples = has ? has(ctx) : true;
+		if (!has_known)
+			has_samples = has ? has(ctx) : true;
+		if (busy) {
+			dest = alt;
+		} else if (!unchanged && o->root && has_samples &&
+			   alias_of(path, dfd, other, sizeof other)) {
+			/* FILE holds a descendant's profile, also linked as
+			 * FILE.PID: the root's own profile takes FILE */
+		} else if (!unchanged) {
 			if (!has_samples) {
+				if (o->root)   /* FILE stays the descendant's: drop its alias */
+					drop_alias(path, dfd);
 				unlink(tmp);
 				if (dfd >= 0)
 					close(dfd);   /* releases the lock */
 				return 0;
 			}
-			snprintf(alt, sizeof alt, "%s.%ld", path, me);
 			dest = alt;
+		} else if (!o->root) {
+			/* a descendant takes FILE for now, and keeps FILE.PID too: the
+			 * root, if it sampled, takes FILE at its end without loss */
+			alias = link(tmp, alt) == 0;
 		}
 	}
 	if (rename(tmp, dest) != 0) {
 		rt_set_error("cannot write the %s profile to %s: %s", o->what, dest, strerror(errno));
 		unlink(tmp);
+		if (alias)
+			unlink(alt);
 		rc = CPROF_ERR_IO;
 	} else if (dest == path) {
 		snprintf(o->mine, sizeof o->mine, "%s", ident);
+		if (other[0])
+			fprintf(stderr, "cprof: the %s profile of process %ld (%s) is in %s; %s is in %s\n",
+				o->what, me, program_invocation_short_name, path,
+				"another process's of this run", other);
 	} else if (dest != o->exec_to) {
 		fprintf(stderr, "cprof: %s was written by another process of this run; the %s profile "
 			"of process %ld (%s) is in %s\n", path, o->what, me,

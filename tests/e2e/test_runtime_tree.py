@@ -114,16 +114,31 @@ def test_make_leaves_the_profile_to_the_recipe(prog, tmp_path):
 
 
 def test_two_programs_with_samples_lose_nothing(prog, tmp_path):
-    """Without a pattern, the first process with samples to finish has
-    FILE; the next one's goes to FILE.PID, named on stderr."""
+    """Without a pattern, FILE is the root's profile when the root sampled,
+    else the first descendant's with samples; every other profile is
+    beside it as FILE.PID, named on stderr."""
     out = tmp_path / "cpu.pb.gz"
     r = run(["sh", "-c", f"{prog} 200; {prog} 200 fork"], env_for(out))
     assert r.returncode == 0, r.stderr
     files = sorted(tmp_path.glob("cpu.pb.gz*"))
+    assert out in files and 2 <= len(files) <= 3, (files, r.stderr)
+    assert sum("burn_loop" in functions(f) for f in files) == 2, files
+    for f in files:
+        if f != out:
+            assert str(f) in r.stderr, r.stderr
+
+
+def test_root_that_samples_keeps_the_file(prog, tmp_path):
+    """A program that samples and starts a short one: FILE is the
+    program's (the root's), the child's is FILE.PID."""
+    out = tmp_path / "cpu.pb.gz"
+    r = run(["bash", "-c", f"{prog} 100; i=0; while [ $i -lt 80000 ]; do i=$((i+1)); done"],
+            env_for(out, hz=1000))
+    assert r.returncode == 0, r.stderr
+    files = sorted(tmp_path.glob("cpu.pb.gz*"))
     assert len(files) == 2, (files, r.stderr)
-    assert all("burn_loop" in functions(f) for f in files)
-    other = [f for f in files if f != out][0]
-    assert f"is in {other}" in r.stderr, r.stderr
+    assert "burn_loop" not in functions(out) and "[bash]" in functions(out)
+    assert "burn_loop" in functions([f for f in files if f != out][0])
 
 
 def test_pattern_gives_each_process_its_own_file(prog, tmp_path):
