@@ -14,8 +14,8 @@
 # the two libraries are compared under the same machine load.
 set -e
 cd "$(dirname "$0")/.."
-LIB=${1:-$PWD/build/libcprof.so}
-BASE=${2:-}
+LIB=$(realpath "${1:-build/libcprof.so}")
+BASE=${2:+$(realpath "$2")}
 N=${N:-2000}
 REPS=${REPS:-7}
 TMP=$(mktemp -d)

@@ -197,6 +197,11 @@ int cprof_cpu_set_rate(int hz)
 	return rc;
 }
 
+int rt_cpu_rate(void)
+{
+	return cur_hz;   /* an int, set under api_mu; a stale read is harmless */
+}
+
 int cprof_cpu_running(void)
 {
 	return atomic_load(&rt_cpu_on) ? 1 : 0;

@@ -62,6 +62,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -316,6 +317,42 @@ static void fork_child_follow(void)
 	errno = e;
 }
 
+/* The deferred start of a descendant's CPU profile: a runtime thread
+ * (every asynchronous signal blocked, never sampled) that polls the
+ * process's CPU clock, every 2 ms while the process uses CPU, backing off
+ * to 250 ms while it does not (a wrapper waiting for hours wakes 4 times
+ * a second), and starts the profile once the process has used one
+ * sampling period of CPU.  What the process ran before (that period, and
+ * the start's own time, while the unwind tables are built) is not in its
+ * profile.  Gone with a fork; an
+ * exit first leaves nothing to write (the tree rule: no sample). */
+static void *defer_main(void *arg)
+{
+	(void)arg;
+	rt_self_enter();
+	prctl(PR_SET_NAME, "cprof-cpu-wait");
+	long long period = 1000000000LL / rt_cpu_rate(), last = -1;
+	long sleep_ns = 2000000;
+	for (;;) {
+		struct timespec cpu, ts = { 0, sleep_ns };
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+		long long used = cpu.tv_sec * 1000000000LL + cpu.tv_nsec;
+		if (used >= period)
+			break;
+		/* busy: look again soon; idle (a wrapper in waitpid): back off */
+		sleep_ns = used > last ? 2000000 : sleep_ns < 250000000L ? sleep_ns * 2 : sleep_ns;
+		last = used;
+		ts.tv_nsec = sleep_ns;
+		nanosleep(&ts, NULL);
+	}
+	int rc = getpid() == owner_pid ? rt_cpu_start_out(&cpu_out) : 0;
+	if (rc < 0)
+		fprintf(stderr, "cprof: no CPU profile: %s\n",
+			*cprof_last_error() ? cprof_last_error() : cprof_error_string(rc));
+	rt_self_leave();
+	return NULL;
+}
+
 __attribute__((constructor))
 static void cprof_env_init(void)
 {
@@ -345,6 +382,17 @@ static void cprof_env_init(void)
 		if (pid == (long)owner_pid && *end == ':' && access(end + 1, R_OK) == 0)
 			snprintf(cpu_out.pred, sizeof cpu_out.pred, "%s", end + 1);
 		unsetenv("CPROF_CPU_PROFILE_EXEC");   /* not the children's */
+	}
+	/* a descendant sharing FILE starts after its first period of CPU time
+	 * (defer_main): most of the processes a profiled program starts are
+	 * over sooner, would hold about one sample, and would pay the full
+	 * start (the unwind tables: tens of ms) for nothing */
+	if (cpu_out.tree && !cpu_out.root && !cpu_out.per_process && !cpu_out.pred[0] &&
+	    rt_quiet_thread_start(defer_main, NULL) == 0) {
+		atexit(at_exit);
+		rt_fatal_handlers_install();
+		errno = e;
+		return;
 	}
 	int rc = rt_cpu_start_out(&cpu_out);
 	if (rc < 0) {

@@ -287,6 +287,8 @@ bool rt_out_writable(const rt_out *o);
 void rt_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A CPU profile runs: where it goes (*o NULL: the descriptor *fd). */
 bool rt_api_running(int *fd, rt_out **o);
+/* The CPU profile's rate (samples per CPU-second). */
+int rt_cpu_rate(void);
 /* env.c: start the CPU profile to an rt_out. */
 int rt_cpu_start_out(rt_out *o);
 /* Stop sampling (timers off) without writing: exit paths call it before

@@ -132,7 +132,7 @@ def test_root_that_samples_keeps_the_file(prog, tmp_path):
     """A program that samples and starts a short one: FILE is the
     program's (the root's), the child's is FILE.PID."""
     out = tmp_path / "cpu.pb.gz"
-    r = run(["bash", "-c", f"{prog} 100; i=0; while [ $i -lt 80000 ]; do i=$((i+1)); done"],
+    r = run(["bash", "-c", f"{prog} 500; i=0; while [ $i -lt 80000 ]; do i=$((i+1)); done"],
             env_for(out, hz=1000))
     assert r.returncode == 0, r.stderr
     files = sorted(tmp_path.glob("cpu.pb.gz*"))
