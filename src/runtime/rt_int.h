@@ -19,6 +19,10 @@
  *   collector.c the thread that drains the ring and aggregates stacks; the
  *               profile written at stop (mappings, symbols, thread labels)
  *   env.c       CPROF_* environment, constructor/destructor, exit paths
+ *   lifecycle.c _exit, the exec family, posix_spawn/system/popen
+ *   outfile.c   profile files: tmp + rename, patterns, the process tree rule
+ *   envparse.c, procparse.c  the strict CPROF_* value parser and the /proc
+ *               text parsers (rt_env.h)
  *   api.c       the public API of include/cprof.h (CPU profile, errors)
  *   pbuild.c    what every profile shares: stacks of pcs -> a symbolized
  *               profile, Go's debug=1 text frames, output buffers, the
