@@ -311,6 +311,11 @@ static void fork_child_follow(void)
 	owner_pid = getpid();
 	rt_out_forked(&cpu_out);
 	int rc = rt_cpu_start_out(&cpu_out);
+	/* this thread's unwind row cache came from the parent and may point at
+	 * rows the start just replaced: walks from here (heap samples, in the
+	 * forked child) read garbage return addresses through them, and stop
+	 * after one or two frames.  Forget it; it refills on the next walk. */
+	rt_unwind_forget(false);
 	if (rc < 0)
 		fprintf(stderr, "cprof: no CPU profile in forked child %ld: %s\n", (long)getpid(),
 			*cprof_last_error() ? cprof_last_error() : cprof_error_string(rc));
