@@ -212,6 +212,8 @@ build/fuzz/fuzz_webui_params: src/cli/webui_params.c src/cli/webui_params.h
 build/fuzz/fuzz_fetch: src/cli/fetch.c src/cli/cli.h
 build/fuzz/fuzz_flags: src/cli/flags.c src/cli/cli.h
 build/fuzz/fuzz_flame build/fuzz/fuzz_report build/fuzz/fuzz_flamejson: fuzz/fuzz_run.h
+# fuzz_rtenv compiles the runtime's environment and /proc parsers in
+build/fuzz/fuzz_rtenv: src/runtime/envparse.c src/runtime/procparse.c src/runtime/rt_env.h
 
 FUZZ_RUNS    ?= 3000
 FUZZ_SECONDS ?= 120

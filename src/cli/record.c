@@ -9,16 +9,22 @@
  * cprof binary, else in ../lib of it, the install layout; CPROF_LIBRARY
  * overrides both) appended to any LD_PRELOAD already set, so a sanitizer
  * runtime preloaded first stays first.  The runtime is told what to do by
- * the environment: CPROF_CPU_PROFILE=FILE (absolute, so the command may
- * change directory), CPROF_CPU_HZ=N, and one of
- *   CPROF_CPU_PID=PID     only the process with that pid profiles (the
- *                         command itself, through any exec of its own);
- *                         the processes it starts inherit the preload but
- *                         not the profile, so they never overwrite FILE;
- *   CPROF_CPU_FOLLOW=1    every process started from the command profiles
- *                         to FILE.PID (src/runtime/follow.c).
- * The variables are set in the child between fork and exec, so cprof's own
- * environment is untouched.
+ * the environment (set in the child between fork and exec, so cprof's own
+ * environment is untouched).
+ *
+ * Process trees, as perf record: by default every process of the command's
+ * tree is profiled, those it execs and those it forks (CPROF_FOLLOW_FORK=1),
+ * each to its own file in a private directory beside FILE
+ * (.cprof-record-XXXXXX/cpu.%p.pb.gz, outfile.c's pattern); at the end the
+ * files are merged into FILE, every sample labelled with its process's
+ * pid and comm (the executable's name, from the profile's first mapping),
+ * so `cprof -tagfocus=comm=make` or `-tags` tell them apart.  The heap and
+ * allocs profiles are followed and merged the same way.  --per-process
+ * keeps the files instead (FILE.PID beside FILE) and lists them;
+ * --no-follow profiles the command's own process only (CPROF_CPU_PID,
+ * CPROF_HEAP_PID: the command through its own execs).  The other exit
+ * profiles (--mutex ... --deadlock) name FILE itself, and outfile.c's rule
+ * keeps what another process would overwrite (FILE.PID).
  *
  * --heap / --allocs (issue 5) also ask for the heap / allocs profile at
  * exit (CPROF_HEAP_PROFILE / CPROF_ALLOCS_PROFILE, with CPROF_HEAP_PID so
@@ -89,7 +95,10 @@ static void record_usage(FILE *f)
 	      "\n"
 	      "    -o FILE          where the profile goes (default cpu.pb.gz)\n"
 	      "    --hz N           samples per CPU-second (1..10000; default 100)\n"
-	      "    --follow-fork    profile the processes CMD starts too, each to FILE.PID\n"
+	      "    --no-follow      profile CMD's own process only (default: every process it\n"
+	      "                     starts or forks, merged into FILE, labelled pid and comm)\n"
+	      "    --per-process    keep one file per process (FILE.PID) instead of merging\n"
+	      "    --follow-fork    the default (kept for older command lines)\n"
 	      "    --heap[=FILE]    also write CMD's heap profile at exit (default heap.pb.gz)\n"
 	      "    --allocs[=FILE]  also write CMD's allocs profile at exit (default allocs.pb.gz)\n"
 	      "                     (sampling rate: CPROF_HEAP_RATE, default 524288 bytes)\n",
@@ -220,6 +229,27 @@ static void preload_value(char *buf, size_t n, const char *old, const char *lib,
 		snprintf(buf + len, len < n ? n - len : 0, "%s%s", len ? " " : "", lib);
 }
 
+/* Remove every CPROF_*_TREE variable: the runtime's marks of which
+ * process started a tree, when cprof itself runs under a profiled one. */
+static void unset_tree_marks(void)
+{
+	extern char **environ;
+	for (bool again = true; again;) {
+		again = false;
+		for (char **e = environ; e && *e; e++) {
+			const char *eq = strchr(*e, '=');
+			if (strncmp(*e, "CPROF_", 6) != 0 || !eq || eq - *e < 5 ||
+			    strncmp(eq - 5, "_TREE", 5) != 0)
+				continue;
+			char name[256];
+			snprintf(name, sizeof name, "%.*s", (int)(eq - *e), *e);
+			unsetenv(name);
+			again = true;   /* environ changed under us */
+			break;
+		}
+	}
+}
+
 static _Noreturn void run_child(char **cmd, const char *lib, const char *file, int hz, bool follow,
 				const char *heap, const char *allocs, const char *const *xfile,
 				const char *const *pass)
@@ -229,9 +259,7 @@ static _Noreturn void run_child(char **cmd, const char *lib, const char *file, i
 		if (xfile[i] && setenv(extras[i].env, xfile[i], 1) != 0)
 			goto fail;
 	}
-	/* the runtime's markers of which process owns those files */
-	unsetenv("CPROF_SYNC_PROFILE_PID");
-	unsetenv("CPROF_TPROF_PID");
+	unset_tree_marks();
 	for (size_t i = 0; i < NPASSES; i++)
 		if (pass[i] && setenv(passes[i].env, pass[i], 1) != 0)
 			goto fail;
@@ -240,33 +268,27 @@ static _Noreturn void run_child(char **cmd, const char *lib, const char *file, i
 	char num[32];
 	if (setenv("LD_PRELOAD", buf, 1) != 0 || setenv("CPROF_CPU_PROFILE", file, 1) != 0)
 		goto fail;
-	unsetenv("CPROF_HEAP_PROFILE_PID");
 	unsetenv("CPROF_HEAP_PID");
 	unsetenv("CPROF_HEAP_PROFILE");
 	unsetenv("CPROF_ALLOCS_PROFILE");
-	if (heap || allocs) {
-		snprintf(num, sizeof num, "%ld", (long)getpid());
-		if (setenv("CPROF_HEAP_PID", num, 1) != 0 ||
-		    (heap && setenv("CPROF_HEAP_PROFILE", heap, 1) != 0) ||
-		    (allocs && setenv("CPROF_ALLOCS_PROFILE", allocs, 1) != 0))
-			goto fail;
-	}
-	/* the runtime's own marker of which process owns FILE, when cprof
-	 * itself runs under a profiled process: not ours */
-	unsetenv("CPROF_CPU_PROFILE_PID");
+	unsetenv("CPROF_CPU_FOLLOW");
+	unsetenv("CPROF_CPU_PID");
+	if ((heap && setenv("CPROF_HEAP_PROFILE", heap, 1) != 0) ||
+	    (allocs && setenv("CPROF_ALLOCS_PROFILE", allocs, 1) != 0))
+		goto fail;
 	if (hz > 0) {
 		snprintf(num, sizeof num, "%d", hz);
 		if (setenv("CPROF_CPU_HZ", num, 1) != 0)
 			goto fail;
 	}
+	snprintf(num, sizeof num, "%ld", (long)getpid());
 	if (follow) {
-		unsetenv("CPROF_CPU_PID");
-		if (setenv("CPROF_CPU_FOLLOW", "1", 1) != 0)
+		if (setenv("CPROF_FOLLOW_FORK", "1", 1) != 0)
 			goto fail;
 	} else {
-		unsetenv("CPROF_CPU_FOLLOW");
-		snprintf(num, sizeof num, "%ld", (long)getpid());
-		if (setenv("CPROF_CPU_PID", num, 1) != 0)
+		unsetenv("CPROF_FOLLOW_FORK");
+		if (setenv("CPROF_CPU_PID", num, 1) != 0 ||
+		    ((heap || allocs) && setenv("CPROF_HEAP_PID", num, 1) != 0))
 			goto fail;
 	}
 	execvp(cmd[0], cmd);
@@ -277,7 +299,120 @@ fail:
 	_exit(126);
 }
 
-/* With --follow-fork: print every FILE.PID written since start. */
+/* FILE's directory, into dir. */
+static void dir_of(const char *file, char *dir, size_t n)
+{
+	snprintf(dir, n, "%s", file);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, n, ".");
+	else if (slash == dir)
+		dir[1] = 0;
+	else
+		*slash = 0;
+}
+
+/* An output must be writable before the command runs (one line, exit 2). */
+static void check_writable(const char *what, const char *file)
+{
+	char dir[PATH_MAX];
+	dir_of(file, dir, sizeof dir);
+	struct stat st;
+	if (stat(dir, &st) != 0)
+		cli_die("record: %s %s: cannot write in %s: %s", what, file, dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		cli_die("record: %s %s: %s is not a directory", what, file, dir);
+	if (access(dir, W_OK | X_OK) != 0)
+		cli_die("record: %s %s: cannot write in %s: %s", what, file, dir, strerror(errno));
+	if (stat(file, &st) == 0 && S_ISDIR(st.st_mode))
+		cli_die("record: %s %s: is a directory", what, file);
+}
+
+/* The merge of a followed tree: every DIR/PREFIX.PID.pb.gz, each sample
+ * labelled pid=PID and comm=NAME, into out (tmp + rename).  Returns how
+ * many processes were merged; the per-process files are removed. */
+static int merge_tree(const char *dir, const char *prefix, const char *out, const char *what)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	struct { cprof_profile **v; size_t n, cap; } ps = { 0 };
+	char pids[512] = "";
+	size_t plen = 0, pl = strlen(prefix);
+	struct dirent *e;
+	int n = 0;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, pl) != 0 || e->d_name[pl] != '.')
+			continue;
+		const char *pid = e->d_name + pl + 1;
+		size_t dl = strspn(pid, "0123456789");
+		if (dl == 0 || strcmp(pid + dl, ".pb.gz") != 0)
+			continue;
+		char path[PATH_MAX * 2], num[32];
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		snprintf(num, sizeof num, "%.*s", (int)dl, pid);
+		cprof_profile *p = NULL;
+		cprof_error err = { 0 };
+		if (cprof_decode_file(path, &p, &err) < 0) {
+			fprintf(stderr, "cprof: record: %s profile of process %s: %s (left in %s)\n", what,
+				num, err.msg, path);
+			continue;
+		}
+		const char *comm = "?";
+		if (p->mappings.n > 0) {
+			const char *f = cprof_s(p, p->mappings.v[0].file);
+			const char *b = strrchr(f, '/');
+			comm = b ? b + 1 : f;
+			if (!*comm)
+				comm = "?";
+		}
+		char commbuf[256];
+		snprintf(commbuf, sizeof commbuf, "%s", comm);
+		if (ps.n == ps.cap) {
+			ps.cap = ps.cap ? ps.cap * 2 : 16;
+			cprof_profile **nv = realloc(ps.v, ps.cap * sizeof *nv);
+			if (!nv)
+				cli_die("record: out of memory merging the %s profiles", what);
+			ps.v = nv;
+		}
+		if (cprof_add_label_all(p, "pid", num) < 0 || cprof_add_label_all(p, "comm", commbuf) < 0)
+			cli_die("record: out of memory merging the %s profiles", what);
+		ps.v[ps.n++] = p;
+		unlink(path);
+		n++;
+		if (plen + 48 < sizeof pids)
+			plen += (size_t)snprintf(pids + plen, sizeof pids - plen, "%s%s(%s)",
+						 plen ? " " : "", num, commbuf);
+	}
+	closedir(d);
+	if (n == 0)
+		return 0;
+	cprof_profile *m = NULL;
+	cprof_error err = { 0 };
+	void *buf = NULL;
+	size_t len = 0;
+	if (cprof_merge(ps.v, ps.n, &m, &err) < 0 || cprof_pb_encode(m, true, &buf, &len, &err) < 0)
+		cli_die("record: merging the %s profiles: %s", what, err.msg);
+	char tmp[PATH_MAX + 32];
+	snprintf(tmp, sizeof tmp, "%s.cprof-tmp.%ld", out, (long)getpid());
+	FILE *f = fopen(tmp, "wb");
+	if (!f || fwrite(buf, 1, len, f) != len || fclose(f) != 0 || rename(tmp, out) != 0) {
+		unlink(tmp);
+		cli_die("record: %s: %s", out, strerror(errno));
+	}
+	free(buf);
+	cprof_profile_free(m);
+	for (size_t i = 0; i < ps.n; i++)
+		cprof_profile_free(ps.v[i]);
+	free(ps.v);
+	fprintf(stderr, "cprof: %s%sprofile written to %s; read it with: cprof -top %s "
+		"(%d process%s merged, labelled pid and comm: %s%s)\n", strcmp(what, "CPU") ? what : "",
+		strcmp(what, "CPU") ? " " : "", out, out, n, n == 1 ? "" : "es", pids,
+		plen + 48 >= sizeof pids ? " ..." : "");
+	return n;
+}
+
+/* With --per-process: print every FILE.PID written since start. */
 static int report_followed(const char *file, time_t since)
 {
 	char dir[PATH_MAX];
@@ -359,7 +494,7 @@ int cli_record(int argc, char **argv)
 	char xfile[NEXTRAS][PATH_MAX];
 	const char *xabs[NEXTRAS] = { 0 };
 	int hz = 0;
-	bool follow = false;
+	bool follow = true, per_process = false;
 	int i = 2;
 	for (; i < argc; i++) {
 		const char *a = argv[i];
@@ -388,7 +523,11 @@ int cli_record(int argc, char **argv)
 		} else if (strncmp(a, "--hz=", 5) == 0) {
 			hz = parse_hz(a + 5);
 		} else if (strcmp(a, "--follow-fork") == 0 || strcmp(a, "-follow-fork") == 0) {
-			follow = true;
+			follow = true;       /* the default; kept for older command lines */
+		} else if (strcmp(a, "--no-follow") == 0 || strcmp(a, "-no-follow") == 0) {
+			follow = false;
+		} else if (strcmp(a, "--per-process") == 0 || strcmp(a, "-per-process") == 0) {
+			per_process = true;
 		} else if (strcmp(a, "--heap") == 0 || strcmp(a, "-heap") == 0) {
 			heap_out = "heap.pb.gz";
 		} else if (strncmp(a, "--heap=", 7) == 0) {
@@ -402,7 +541,7 @@ int cli_record(int argc, char **argv)
 		}
 	}
 	if (i >= argc)
-		cli_die("record: no command given (usage: cprof record [-o FILE] [--hz N] [--follow-fork] [--PROFILE[=FILE]]... -- CMD ARGS...; see cprof record --help)");
+		cli_die("record: no command given (usage: cprof record [-o FILE] [--hz N] [--no-follow] [--per-process] [--PROFILE[=FILE]]... -- CMD ARGS...; see cprof record --help)");
 	if (!*out)
 		cli_die("record: -o: empty file name");
 	char **cmd = argv + i;
@@ -421,6 +560,14 @@ int cli_record(int argc, char **argv)
 	if ((heap_out && (strcmp(hfile, file) == 0 || (allocs_out && strcmp(hfile, afile) == 0))) ||
 	    (allocs_out && strcmp(afile, file) == 0))
 		cli_die("record: the CPU, heap and allocs profiles need different files");
+	if (per_process && !follow)
+		cli_die("record: --per-process needs the processes followed (not --no-follow)");
+	/* before the command runs: a path that cannot be written fails now */
+	check_writable("-o", file);
+	if (heap_out)
+		check_writable("--heap", hfile);
+	if (allocs_out)
+		check_writable("--allocs", afile);
 	if (heap_out && unlink(hfile) != 0 && errno != ENOENT)
 		cli_die("record: %s: %s", hfile, strerror(errno));
 	if (allocs_out && unlink(afile) != 0 && errno != ENOENT)
@@ -431,6 +578,7 @@ int cli_record(int argc, char **argv)
 		if (!*xout[k])
 			cli_die("record: --%s=: empty file name", extras[k].name);
 		absolute(xout[k], xfile[k], sizeof xfile[k]);
+		check_writable(extras[k].name, xfile[k]);
 		if (strcmp(xfile[k], file) == 0 || (heap_out && strcmp(xfile[k], hfile) == 0) ||
 		    (allocs_out && strcmp(xfile[k], afile) == 0))
 			cli_die("record: --%s: %s is already another profile's file", extras[k].name, xfile[k]);
@@ -446,8 +594,41 @@ int cli_record(int argc, char **argv)
 		cli_die("record: %s: LD_PRELOAD cannot name a path with a space or colon", lib);
 
 	/* A stale profile must not pass for this run's. */
-	if (!follow && unlink(file) != 0 && errno != ENOENT)
+	if (unlink(file) != 0 && errno != ENOENT)
 		cli_die("record: %s: %s", file, strerror(errno));
+
+	if (strchr(file, '%') && !(follow && !per_process))
+		cli_die("record: -o %s: a %% in the file name (the runtime reads it as a pattern)", file);
+	/* Where the processes write: FILE itself (--no-follow), FILE.%p
+	 * (--per-process), or a private directory merged at the end. */
+	char tdir[PATH_MAX], cpat[PATH_MAX + 32], hpat[PATH_MAX + 32], apat[PATH_MAX + 32];
+	tdir[0] = 0;
+	const char *cenv = file, *henv = heap_out ? hfile : NULL, *aenv = allocs_out ? afile : NULL;
+	if (follow && per_process) {
+		snprintf(cpat, sizeof cpat, "%s.%%p", file);
+		cenv = cpat;
+		if (heap_out) {
+			snprintf(hpat, sizeof hpat, "%s.%%p", hfile);
+			henv = hpat;
+		}
+		if (allocs_out) {
+			snprintf(apat, sizeof apat, "%s.%%p", afile);
+			aenv = apat;
+		}
+	} else if (follow) {
+		char d[PATH_MAX];
+		dir_of(file, d, sizeof d);
+		if ((size_t)snprintf(tdir, sizeof tdir, "%s/.cprof-record-XXXXXX", d) >= sizeof tdir)
+			cli_die("record: -o %s: path too long", file);
+		if (!mkdtemp(tdir))
+			cli_die("record: cannot create a directory in %s: %s", d, strerror(errno));
+		snprintf(cpat, sizeof cpat, "%s/cpu.%%p.pb.gz", tdir);
+		snprintf(hpat, sizeof hpat, "%s/heap.%%p.pb.gz", tdir);
+		snprintf(apat, sizeof apat, "%s/allocs.%%p.pb.gz", tdir);
+		cenv = cpat;
+		henv = heap_out ? hpat : NULL;
+		aenv = allocs_out ? apat : NULL;
+	}
 
 	struct sigaction ign = { .sa_handler = SIG_IGN }, old_int, old_quit;
 	sigemptyset(&ign.sa_mask);
@@ -461,8 +642,7 @@ int cli_record(int argc, char **argv)
 	if (pid == 0) {
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGQUIT, &old_quit, NULL);
-		run_child(cmd, lib, file, hz, follow, heap_out ? hfile : NULL, allocs_out ? afile : NULL,
-			  xabs, pass);
+		run_child(cmd, lib, cenv, hz, follow, henv, aenv, xabs, pass);
 	}
 	int status;
 	while (waitpid(pid, &status, 0) < 0) {
@@ -473,9 +653,24 @@ int cli_record(int argc, char **argv)
 	sigaction(SIGQUIT, &old_quit, NULL);
 
 	bool launched = !(WIFEXITED(status) && (WEXITSTATUS(status) == 126 || WEXITSTATUS(status) == 127));
-	if (follow) {
+	if (tdir[0]) {
+		if (merge_tree(tdir, "cpu", file, "CPU") == 0 && launched)
+			fprintf(stderr, "cprof: no profile was written to %s\n", file);
+		if (heap_out && merge_tree(tdir, "heap", hfile, "heap") == 0 && launched)
+			fprintf(stderr, "cprof: no heap profile was written to %s\n", hfile);
+		if (allocs_out && merge_tree(tdir, "allocs", afile, "allocs") == 0 && launched)
+			fprintf(stderr, "cprof: no allocs profile was written to %s\n", afile);
+		if (rmdir(tdir) != 0)
+			fprintf(stderr, "cprof: record: files left in %s\n", tdir);
+		heap_out = allocs_out = NULL;   /* reported above */
+	} else if (per_process) {
 		if (report_followed(file, start) == 0 && launched)
 			fprintf(stderr, "cprof: no profile was written to %s.PID\n", file);
+		if (heap_out)
+			report_followed(hfile, start);
+		if (allocs_out)
+			report_followed(afile, start);
+		heap_out = allocs_out = NULL;
 	} else {
 		struct stat st;
 		if (stat(file, &st) == 0 && st.st_size > 0)

@@ -3,8 +3,10 @@
  * profile, its rate, errors.
  *
  * One mutex serialises start, stop and set_rate; the state it guards is
- * whether a profile runs, the descriptor it goes to (ours to close when
- * the caller gave a path) and the rate.  Start order: SIGPROF handler
+ * whether a profile runs, where it goes (the caller's descriptor, or a
+ * path: then no descriptor is held while the program runs, and the
+ * profile is written at stop to a temporary file renamed over the path,
+ * outfile.c) and the rate.  Start order: SIGPROF handler
  * (refused when the program has its own), sample ring, collector thread,
  * then the timers of every thread; the session number carried by the
  * timers changes each start, so a late signal of an earlier session is
@@ -26,7 +28,8 @@
 static pthread_mutex_t api_mu = PTHREAD_MUTEX_INITIALIZER;
 static bool running;
 static int out_fd = -1;
-static bool own_fd;
+static rt_out *out_file;      /* a path's output (NULL: out_fd) */
+static rt_out api_out;        /* cprof_cpu_start's path */
 static int cur_hz = CPROF_CPU_HZ_DEFAULT;
 
 static __thread __attribute__((tls_model("initial-exec"))) char last_err[256];
@@ -62,14 +65,12 @@ const char *cprof_error_string(int code)
 static void fork_child_reset(void)
 {
 	pthread_mutex_init(&api_mu, NULL);
-	if (running && own_fd)
-		close(out_fd);   /* the parent writes it, never the child */
-	running = false;
+	running = false;          /* the parent writes it, never the child */
 	out_fd = -1;
-	own_fd = false;
+	out_file = NULL;
 }
 
-static int start_locked(int fd, bool own)
+static int start_locked(int fd, rt_out *o)
 {
 	if (running) {
 		rt_set_error("cpu profiling already in use");
@@ -94,13 +95,32 @@ static int start_locked(int fd, bool own)
 	atomic_store(&rt_cpu_on, 1);
 	if ((rc = rt_threads_timers_start(1000000000L / cur_hz)) < 0) {
 		atomic_store(&rt_cpu_on, 0);
-		rt_collector_stop(-1);
+		rt_collector_stop(-1, NULL);
 		return rc;
 	}
 	running = true;
 	out_fd = fd;
-	own_fd = own;
+	out_file = o;
 	return 0;
+}
+
+/* Start to an rt_out (env.c: the tree rule; the API: a plain path). */
+static int start_out(rt_out *o)
+{
+	if (!rt_out_writable(o)) {
+		rt_set_error("cannot create %s: %s", o->pattern, strerror(errno));
+		return CPROF_ERR_IO;
+	}
+	return start_locked(-1, o);
+}
+
+int rt_cpu_start_out(rt_out *o)
+{
+	last_err[0] = 0;
+	pthread_mutex_lock(&api_mu);
+	int rc = start_out(o);
+	pthread_mutex_unlock(&api_mu);
+	return rc;
 }
 
 int cprof_cpu_start(const char *path)
@@ -115,14 +135,11 @@ int cprof_cpu_start(const char *path)
 	if (running) {
 		rt_set_error("cpu profiling already in use");
 		rc = CPROF_ERR_BUSY;
+	} else if (!rt_out_set_path(&api_out, path, "CPU")) {
+		rt_set_error("cannot create %s: path too long", path);
+		rc = CPROF_ERR_INVAL;
 	} else {
-		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd < 0) {
-			rt_set_error("cannot create %s: %s", path, strerror(errno));
-			rc = CPROF_ERR_IO;
-		} else if ((rc = start_locked(fd, true)) < 0) {
-			close(fd);
-		}
+		rc = start_out(&api_out);
 	}
 	pthread_mutex_unlock(&api_mu);
 	return rc;
@@ -136,7 +153,7 @@ int cprof_cpu_start_fd(int fd)
 		return CPROF_ERR_INVAL;
 	}
 	pthread_mutex_lock(&api_mu);
-	int rc = start_locked(fd, false);
+	int rc = start_locked(fd, NULL);
 	pthread_mutex_unlock(&api_mu);
 	return rc;
 }
@@ -152,13 +169,10 @@ int cprof_cpu_stop(void)
 	} else {
 		rt_threads_timers_stop();
 		atomic_store(&rt_cpu_on, 0);
-		rc = rt_collector_stop(out_fd);
-		if (own_fd && close(out_fd) != 0 && rc == 0) {
-			rt_set_error("cannot write the CPU profile: %s", strerror(errno));
-			rc = CPROF_ERR_IO;
-		}
+		rc = rt_collector_stop(out_fd, out_file);
 		running = false;
 		out_fd = -1;
+		out_file = NULL;
 	}
 	pthread_mutex_unlock(&api_mu);
 	return rc;
@@ -183,6 +197,11 @@ int cprof_cpu_set_rate(int hz)
 	return rc;
 }
 
+int rt_cpu_rate(void)
+{
+	return cur_hz;   /* an int, set under api_mu; a stale read is harmless */
+}
+
 int cprof_cpu_running(void)
 {
 	return atomic_load(&rt_cpu_on) ? 1 : 0;
@@ -200,8 +219,22 @@ int cprof_cpu_get_stats(cprof_cpu_stats *st)
 	return 0;
 }
 
-/* For env.c's exit paths: the descriptor of the running profile, or -1. */
-int rt_api_out_fd(void)
+/* For env.c's exit paths: whether a profile runs, and where it goes. */
+bool rt_api_running(int *fd, rt_out **o)
 {
-	return running ? out_fd : -1;
+	if (!running)
+		return false;
+	*fd = out_fd;
+	*o = out_file;
+	return true;
+}
+
+void rt_cpu_pause(void)
+{
+	/* timers off first: the exit-time work of the other profiles (a heap
+	 * profile's symbolization) is the runtime's, never the program's.
+	 * The collector keeps what it has; the stop that follows writes it.
+	 * Not under api_mu: from exit paths, where a thread may hold it. */
+	if (atomic_exchange(&rt_cpu_on, 0))
+		rt_threads_timers_stop();
 }

@@ -22,9 +22,11 @@
  * samples of the runtime's own work on the program's threads (symbolizing
  * at exit, building unwind tables at dlopen...) only as a comment.
  *
- * Exit by a fatal signal: the signal handler cannot build a profile, so it
- * asks the collector (rt_collector_exit_write), which stops the timers,
- * writes, and reports done; the handler waits with a bound.
+ * Exit by a fatal signal or _exit: the signal handler (or the interposed
+ * _exit, which may run in one) cannot build a profile, so it asks the
+ * collector (rt_collector_exit_write), which stops the timers, writes
+ * (outfile.c: a temporary file renamed into place), and reports done; the
+ * caller waits with a bound.
  */
 #include "rt_int.h"
 #include "cprof.h"
@@ -209,6 +211,7 @@ static pthread_cond_t col_cv = PTHREAD_COND_INITIALIZER;
 static bool col_stop;
 static _Atomic int exit_req, exit_done;
 static int exit_fd = -1;
+static rt_out *exit_out;
 static int col_hz;
 static uint32_t col_gen;
 static int64_t t_start_real, t_start_mono;
@@ -233,7 +236,7 @@ static void drain(void)
 		maps_refresh();
 }
 
-static int build_and_write(int fd);
+static int build_and_write(int fd, rt_out *o);
 static int exit_result;
 
 _Atomic int rt_collector_tid;
@@ -262,7 +265,7 @@ static void *collector_main(void *arg)
 		rt_threads_timers_stop();
 		atomic_store(&rt_cpu_on, 0);
 		drain();
-		exit_result = build_and_write(exit_fd);
+		exit_result = build_and_write(exit_fd, exit_out);
 		atomic_store(&exit_done, 1);
 	}
 	return NULL;
@@ -304,7 +307,7 @@ int rt_collector_start(int hz)
 	return 0;
 }
 
-int rt_collector_stop(int fd)
+int rt_collector_stop(int fd, rt_out *o)
 {
 	if (!col_running)
 		return CPROF_ERR_NOT_RUNNING;
@@ -317,18 +320,19 @@ int rt_collector_stop(int fd)
 	if (atomic_load(&exit_done))
 		return exit_result;   /* already written by the exit path */
 	drain();
-	if (fd < 0) {             /* a start that failed half-way */
+	if (fd < 0 && !o) {       /* a start that failed half-way */
 		agg_free();
 		return 0;
 	}
-	return build_and_write(fd);
+	return build_and_write(fd, o);
 }
 
-bool rt_collector_exit_write(int fd, int timeout_ms)
+bool rt_collector_exit_write(int fd, rt_out *o, int timeout_ms)
 {
 	if (!col_running || atomic_load(&exit_req))
 		return false;
 	exit_fd = fd;
+	exit_out = o;
 	atomic_store(&exit_req, 1);
 	for (int waited = 0; waited < timeout_ms; waited += 10) {
 		if (atomic_load(&exit_done))
@@ -433,18 +437,64 @@ out:
 	return rc;
 }
 
-static int build_and_write(int fd)
+/* The profile this process's earlier image wrote before an exec
+ * (env.c), merged with *p: true when *p is now the merge (*has: it has
+ * samples).  A file that cannot be read is left where it is. */
+static bool merge_pred(cprof_profile **p, const char *path, bool *has)
+{
+	void *data = NULL;
+	size_t len = 0;
+	cprof_error err;
+	cprof_profile *old = NULL, *m = NULL;
+	if (cprof_read_file(path, 256u << 20, &data, &len, &err) < 0)
+		return false;
+	int rc = cprof_decode(data, len, &old, &err);
+	free(data);
+	if (rc < 0)
+		return false;
+	cprof_profile *two[2] = { old, *p };
+	rc = cprof_merge(two, 2, &m, &err);
+	cprof_profile_free(old);
+	if (rc < 0)
+		return false;
+	cprof_profile_free(*p);
+	*p = m;
+	*has = *has || m->samples.n > 0;
+	return true;
+}
+
+/* For rt_out_write: the encoded profile and whether it has samples. */
+struct encoded { rt_buf *buf; bool has; };
+static bool enc_has(void *ctx) { return ((struct encoded *)ctx)->has; }
+static int enc_write(int fd, void *ctx)
+{
+	return rt_buf_write_fd(((struct encoded *)ctx)->buf, fd, "CPU");
+}
+
+static int build_and_write(int fd, rt_out *o)
 {
 	rt_self_enter();
+	/* a process that sampled nothing (a wrapper in waitpid): outfile.c's
+	 * rule may then write nothing */
+	struct encoded enc = { NULL, A.n > 0 || rt_stats_g.lost_ring_full || A.oom_lost };
 	cprof_profile *p = cprof_profile_new();
 	int rc = p ? build(p) : CPROF_ENOMEM;
+	bool merged = false;
+	if (rc == 0 && o && o->pred[0])
+		merged = merge_pred(&p, o->pred, &enc.has);
 	rt_buf out = { 0 };
+	enc.buf = &out;
 	if (rc == 0 && rt_pb_encode(p, &out) < 0)
 		rc = CPROF_ENOMEM;
-	if (rc == 0)
-		rc = rt_buf_write_fd(&out, fd, "CPU");
-	else
+	if (rc != 0) {
 		rt_set_error("cannot build the CPU profile: out of memory");
+	} else {
+		rc = o ? rt_out_write(o, enc_has, enc_write, &enc) : rt_buf_write_fd(&out, fd, "CPU");
+		if (rc == 0 && merged && strcmp(o->pred, o->exec_to) != 0) {
+			unlink(o->pred);   /* now in the file just written */
+			o->pred[0] = 0;
+		}
+	}
 	if (rc == CPROF_ENOMEM)
 		rc = CPROF_ERR_NOMEM;
 	rt_buf_free(&out);

@@ -35,6 +35,7 @@
  * "deadlock profile: 0 cycles, 0 stuck threads, 0 long waits".
  */
 #include "rt_int.h"
+#include "rt_env.h"
 #include "cprof.h"
 #include "tprof.h"
 
@@ -65,14 +66,17 @@ typedef struct node {
 
 static long threshold_ms(void)
 {
-	const char *e = getenv("CPROF_DEADLOCK_THRESHOLD_MS");
-	if (e && *e) {
-		char *end;
-		long v = strtol(e, &end, 10);
-		if (*end == 0 && v >= 0)
-			return v;
+	/* read once (envparse.c): a bad value is reported and the default stands
+	 * for this threshold (the profile itself stays on) */
+	static long cached = -1;
+	if (cached < 0) {
+		long v = 10000;
+		if (rt_env_long("CPROF_DEADLOCK_THRESHOLD_MS", 0, 86400000L,
+				"the default 10000 ms stands", &v) != RT_ENV_OK)
+			v = 10000;
+		cached = v;
 	}
-	return 10000;
+	return cached;
 }
 
 /* glibc's pthread_rwlock_t: the writer's tid, read without faulting. */

@@ -1,8 +1,10 @@
 /*
  * dump.c - snapshots on demand: CPROF_DUMP_SIGNAL and the watchdog.
  *
- *   CPROF_DUMP_SIGNAL=SIGUSR1   (a name, with or without SIG, or a number)
- *                               writes a snapshot of every available
+ *   CPROF_DUMP_SIGNAL=SIGUSR1   (a name, with or without SIG, or a number;
+ *                               never a fault signal, KILL, STOP or one
+ *                               the program's behaviour depends on:
+ *                               envparse.c) writes a snapshot of every available
  *                               profile to CPROF_DUMP_DIR (default ".")
  *   CPROF_WATCH_THREADS=N       a snapshot when the process has >= N threads
  *   CPROF_WATCH_HEAP=BYTES      a snapshot when the heap in use (the heap
@@ -15,7 +17,8 @@
  * threads, threadcreate, mutex, block, deadlock; a kind not built in or
  * not enabled is skipped), named cprof-PID-YYYYmmddTHHMMSS.mmmZ-KIND.pb.gz,
  * written to a temporary name and renamed, so a reader never sees half a
- * file.  One line on stderr names the snapshot and its reason.
+ * file.  One line on stderr names the snapshot and its reason.  A bad
+ * value (envparse.c) gets one line on stderr and turns that trigger off.
  *
  * Signals and threads: the signal handler only writes one byte to a pipe
  * (write is async-signal-safe; errno preserved; a full pipe drops the
@@ -30,6 +33,7 @@
  */
 #include "http_int.h"
 #include "rt_int.h"
+#include "rt_env.h"
 #include "cprof.h"
 
 #include <errno.h>
@@ -40,7 +44,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
@@ -121,23 +124,11 @@ static long count_threads(void)
 	int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
+	ssize_t n = read(fd, buf, sizeof buf);
 	close(fd);
 	if (n <= 0)
 		return -1;
-	buf[n] = 0;
-	/* after the command's closing parenthesis: state is field 3, threads 20 */
-	char *p = strrchr(buf, ')');
-	if (!p)
-		return -1;
-	long v = -1;
-	int field = 2;
-	for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " "))
-		if (++field == 20) {
-			v = atol(tok);
-			break;
-		}
-	return v;
+	return (long)rt_stat_num(buf, (size_t)n, 20);   /* num_threads */
 }
 
 static void *dump_main(void *arg)
@@ -181,74 +172,33 @@ static void *dump_main(void *arg)
 	return NULL;
 }
 
-static int parse_signal(const char *s)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (*s && !*end)
-		return v > 0 && v < NSIG ? (int)v : -1;
-	if (strncasecmp(s, "SIG", 3) == 0)
-		s += 3;
-	static const struct { const char *n; int v; } sigs[] = {
-		{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "HUP", SIGHUP }, { "QUIT", SIGQUIT },
-		{ "URG", SIGURG }, { "WINCH", SIGWINCH }, { "PWR", SIGPWR },
-	};
-	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-		if (strcasecmp(s, sigs[i].n) == 0)
-			return sigs[i].v;
-	if (strncasecmp(s, "RTMIN+", 6) == 0) {
-		long k = strtol(s + 6, &end, 10);
-		if (!*end && k >= 0 && SIGRTMIN + k <= SIGRTMAX)
-			return SIGRTMIN + (int)k;
-	}
-	return -1;
-}
-
-static unsigned long long parse_bytes(const char *s)
-{
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	}
-	if (*end == 'B' || *end == 'b')
-		end++;
-	return *end || end == s ? 0 : v;
-}
-
 __attribute__((constructor))
 static void dump_env_init(void)
 {
 	int e = errno;
-	const char *sig = getenv("CPROF_DUMP_SIGNAL");
-	const char *wt = getenv("CPROF_WATCH_THREADS");
-	const char *wh = getenv("CPROF_WATCH_HEAP");
-	const char *wi = getenv("CPROF_WATCH_INTERVAL");
-	const char *dir = getenv("CPROF_DUMP_DIR");
-	if ((!sig || !*sig) && (!wt || !*wt) && (!wh || !*wh)) {
+	const char *dir;
+	long wt = 0, wi = 60;
+	unsigned long long wh = 0;
+	int signo = -1;
+	rt_env_signal("CPROF_DUMP_SIGNAL", false, "no dump signal", &signo);
+	rt_env_long("CPROF_WATCH_THREADS", 1, 1000000000L, "no thread watchdog", &wt);
+	rt_env_size("CPROF_WATCH_HEAP", 1, ~0ULL, "no heap watchdog", &wh);
+	if (rt_env_long("CPROF_WATCH_INTERVAL", 1, 100000000L, "no watchdog", &wi) == RT_ENV_BAD)
+		wt = 0, wh = 0;
+	if (rt_env_path("CPROF_DUMP_DIR", "no snapshots", &dir) == RT_ENV_BAD) {
 		errno = e;
 		return;
 	}
-	if (dir && *dir)
+	if (dir && strlen(dir) >= sizeof dump_dir) {
+		rt_env_complain("CPROF_DUMP_DIR", dir, "path too long", "no snapshots");
+		errno = e;
+		return;
+	}
+	if (dir)
 		snprintf(dump_dir, sizeof dump_dir, "%s", dir);
-	if (wt && *wt && (watch_threads = atol(wt)) <= 0) {
-		fprintf(stderr, "cprof: ignoring CPROF_WATCH_THREADS=%s: not a positive count\n", wt);
-		watch_threads = 0;
-	}
-	if (wh && *wh && !(watch_heap = parse_bytes(wh)))
-		fprintf(stderr, "cprof: ignoring CPROF_WATCH_HEAP=%s: not a size in bytes\n", wh);
-	if (wi && *wi) {
-		long v = atol(wi);
-		if (v > 0)
-			watch_interval = v;
-		else
-			fprintf(stderr, "cprof: ignoring CPROF_WATCH_INTERVAL=%s: not seconds\n", wi);
-	}
-	int signo = -1;
-	if (sig && *sig && (signo = parse_signal(sig)) < 0)
-		fprintf(stderr, "cprof: ignoring CPROF_DUMP_SIGNAL=%s: not a signal name or number\n", sig);
+	watch_threads = wt;
+	watch_heap = wh;
+	watch_interval = wi;
 	if (signo < 0 && !watch_threads && !watch_heap) {
 		errno = e;
 		return;
@@ -270,7 +220,7 @@ static void dump_env_init(void)
 			sigaction(signo, &sa, NULL);
 		} else {
 			fprintf(stderr, "cprof: CPROF_DUMP_SIGNAL=%s: the program handles that signal; "
-				"no dump on it\n", sig);
+				"no dump on it\n", getenv("CPROF_DUMP_SIGNAL"));
 		}
 	}
 	if (rt_quiet_thread_start("cprof-dump", dump_main, NULL) != 0)

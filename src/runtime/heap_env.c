@@ -21,15 +21,16 @@
  * unwinder ready (the module registry: tens of ms, not paid by processes
  * that profile nothing).
  * Allocations made before it runs (the loader, constructors of libraries
- * loaded before libcprof.so) are not sampled.  Bad values: one line on
- * stderr, the default stands.
+ * loaded before libcprof.so) are not sampled.  Bad values (envparse.c):
+ * one line on stderr, and heap sampling off.
  *
- * Which process writes FILE: `cprof record --heap` sets CPROF_HEAP_PID to
- * the command's pid; any other process (children inheriting the
- * environment) drops the variables, so it never overwrites FILE.  Without
- * record, the first process records its pid in CPROF_HEAP_PROFILE_PID and
- * a process started later with another pid there does not write; a forked
- * child (same image, new pid) never writes.
+ * Which process writes FILE: outfile.c's process tree rule (a %p pattern
+ * gives each process its own file; otherwise a process that sampled
+ * nothing never replaces another's profile, and FILE written by another
+ * process of the run sends this one's to FILE.PID).  `cprof record
+ * --no-follow` sets CPROF_HEAP_PID to the command's pid; any other process
+ * drops the variables.  A forked child (same image, new pid) writes only
+ * with CPROF_FOLLOW_FORK=1 (`cprof record` sets it), to its own file.
  *
  * When: at exit, by an atexit handler registered at load time, hence
  * after the program's own atexit handlers and C++ static destructors; or
@@ -51,14 +52,19 @@
  * thread waits for a write it interrupted.  A forked child has no writer
  * thread and is not the owner: the handler returns at once there.  A
  * handler that runs out its bound lets the process die with a missing or
- * truncated file (files are written in place, as at exit).
+ * truncated temporary file, the old FILE untouched (outfile.c).
+ *
+ * Before anything else at exit, CPU sampling stops (rt_cpu_pause): writing
+ * these profiles (symbolization) is the runtime's work, not the program's.
  */
 #include "heap_int.h"
+#include "rt_env.h"
 #include "cprof.h"
 
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
@@ -74,22 +80,25 @@
 RT_HIDDEN const int rt_heap_env_linked = 1;
 
 static pid_t owner;
-static const char *heap_path, *allocs_path;
+static rt_out heap_out, allocs_out;
+static bool heap_path, allocs_path;     /* a file is asked for */
+static bool follow_fork;
 
-static void write_one(const char *path, bool allocs)
+/* For rt_out_write: a process that sampled no allocation (a wrapper) has
+ * nothing to say. */
+static bool heap_has(void *ctx)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		fprintf(stderr, "cprof: cannot write the %s profile to %s: %s\n",
-			allocs ? "allocs" : "heap", path, strerror(errno));
-		return;
-	}
-	int rc = allocs ? cprof_allocs_write(fd, 0) : cprof_heap_write(fd, 0);
-	if (close(fd) != 0 && rc == 0) {
-		rc = CPROF_ERR_IO;
-		rt_set_error("cannot write the %s profile to %s: %s", allocs ? "allocs" : "heap",
-			     path, strerror(errno));
-	}
+	(void)ctx;
+	cprof_heap_stats st;
+	return cprof_heap_get_stats(&st) == 0 && st.sampled_total > 0;
+}
+static int heap_fn(int fd, void *ctx) { (void)ctx; return cprof_heap_write(fd, 0); }
+static int allocs_fn(int fd, void *ctx) { (void)ctx; return cprof_allocs_write(fd, 0); }
+
+static void write_one(bool allocs)
+{
+	int rc = rt_out_write(allocs ? &allocs_out : &heap_out, heap_has, allocs ? allocs_fn : heap_fn,
+			      NULL);
 	if (rc < 0)
 		fprintf(stderr, "cprof: %s\n", *cprof_last_error() ? cprof_last_error()
 								   : cprof_error_string(rc));
@@ -114,9 +123,9 @@ static bool write_files_once(void)
 	if (!atomic_compare_exchange_strong(&hw_state, &want, HW_BUSY))
 		return false;
 	if (heap_path)
-		write_one(heap_path, false);
+		write_one(false);
 	if (allocs_path)
-		write_one(allocs_path, true);
+		write_one(true);
 	atomic_store(&hw_state, HW_DONE);
 	return true;
 }
@@ -134,11 +143,13 @@ static bool wait_written(int timeout_ms)
 	}
 }
 
-static void at_exit(void)
+void rt_heap_exit_write(bool at_exec)
 {
-	if (getpid() != owner)
+	if (getpid() != owner || atomic_load(&hw_state) == HW_NONE)
 		return;
 	int e = errno;
+	rt_cpu_pause();
+	heap_out.at_exec = allocs_out.at_exec = at_exec;
 	/* While this thread writes, the fatal signals wait (another thread
 	 * may take them: its handler waits for HW_DONE); a handler run on
 	 * this thread in the middle would wait for a write it interrupted. */
@@ -150,7 +161,32 @@ static void at_exit(void)
 	if (!write_files_once())
 		wait_written(5000);   /* the writer thread has them: exit must not cut them short */
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	heap_out.at_exec = allocs_out.at_exec = false;
 	errno = e;
+}
+
+void rt_heap_exec_failed(void)
+{
+	int done = HW_DONE;
+	if (getpid() == owner)
+		atomic_compare_exchange_strong(&hw_state, &done, HW_WANT);
+}
+
+static void at_exit(void)
+{
+	rt_heap_exit_write(false);
+}
+
+/* A forked child with CPROF_FOLLOW_FORK=1: its own heap and allocs
+ * profiles, written at its exit (no writer thread here: a fatal signal
+ * in the child does not write them). */
+static void fork_child_follow(void)
+{
+	owner = getpid();
+	atomic_store(&hw_thread, false);
+	atomic_store(&hw_state, HW_WANT);
+	rt_out_forked(&heap_out);
+	rt_out_forked(&allocs_out);
 }
 
 /* The writer thread: started by the constructor in the process that owns
@@ -248,61 +284,46 @@ static void cprof_heap_env_init(void)
 	rt_self_enter();
 	long rate = CPROF_HEAP_RATE_DEFAULT;
 	bool rate_set = false;
-	const char *r = getenv("CPROF_HEAP_RATE");
-	if (r && *r) {
-		char *end;
-		errno = 0;
-		long v = strtol(r, &end, 10);
-		if (errno || *end || end == r || v < 0) {
-			fprintf(stderr, "cprof: ignoring CPROF_HEAP_RATE=%s: not a number of bytes >= 0\n", r);
-		} else {
-			rate = v;
-			rate_set = true;
-		}
+	unsigned long long r;
+	static const char *const samplers[] = { "stratified", "poisson" };
+	int smp = 0;
+	rt_env_rc rr = rt_env_size("CPROF_HEAP_RATE", 0, LONG_MAX, "heap sampling off", &r);
+	rt_env_rc sr = rt_env_word("CPROF_HEAP_SAMPLER", samplers, 2, "heap sampling off", &smp);
+	if (rr == RT_ENV_OK) {
+		rate = (long)r;
+		rate_set = true;
 	}
-	const char *smp = getenv("CPROF_HEAP_SAMPLER");
-	if (smp && *smp) {
-		if (strcmp(smp, "poisson") == 0)
-			atomic_store(&rt_heap_sampler, RT_HSAMPLER_POISSON);
-		else if (strcmp(smp, "stratified") != 0)
-			fprintf(stderr, "cprof: ignoring CPROF_HEAP_SAMPLER=%s: not stratified or poisson\n",
-				smp);
-	}
-	pid_t me = getpid();
-	const char *want = getenv("CPROF_HEAP_PID");
-	if (want && *want && atol(want) != (long)me) {
+	if (sr == RT_ENV_OK && smp == 1)
+		atomic_store(&rt_heap_sampler, RT_HSAMPLER_POISSON);
+	bool bad = rr == RT_ENV_BAD || sr == RT_ENV_BAD;
+	long want_pid = 0;
+	if (rt_env_long("CPROF_HEAP_PID", 1, LONG_MAX, "no heap or allocs profile", &want_pid) ==
+		    RT_ENV_BAD ||
+	    (want_pid && want_pid != (long)getpid())) {
+		/* `cprof record --no-follow`: only the command's own process */
 		unsetenv("CPROF_HEAP_PROFILE");
 		unsetenv("CPROF_ALLOCS_PROFILE");
 		unsetenv("CPROF_HEAP_PID");
 	}
-	const char *hp = getenv("CPROF_HEAP_PROFILE");
-	const char *ap = getenv("CPROF_ALLOCS_PROFILE");
-	heap_path = hp && *hp ? hp : NULL;
-	allocs_path = ap && *ap ? ap : NULL;
+	heap_path = rt_out_init(&heap_out, "CPROF_HEAP_PROFILE", "heap", true);
+	allocs_path = rt_out_init(&allocs_out, "CPROF_ALLOCS_PROFILE", "allocs", true);
+	bool follow = false;
+	if (rt_env_bool("CPROF_FOLLOW_FORK", "forked children not profiled", &follow) != RT_ENV_OK)
+		follow = false;
+	follow_fork = follow;
 	if (heap_path || allocs_path) {
-		const char *ownr = getenv("CPROF_HEAP_PROFILE_PID");
-		if (want && *want) {
-			/* record made FILE this process's */
-		} else if (ownr && *ownr && atol(ownr) != (long)me) {
-			heap_path = allocs_path = NULL;
-		} else {
-			char pid[32];
-			snprintf(pid, sizeof pid, "%ld", (long)me);
-			setenv("CPROF_HEAP_PROFILE_PID", pid, 1);
-			/* setenv may have moved the strings: read them again */
-			hp = getenv("CPROF_HEAP_PROFILE");
-			ap = getenv("CPROF_ALLOCS_PROFILE");
-			heap_path = hp && *hp ? hp : NULL;
-			allocs_path = ap && *ap ? ap : NULL;
-		}
-	}
-	if (heap_path || allocs_path) {
-		owner = me;
+		owner = getpid();
 		atomic_store(&hw_state, HW_WANT);
 		atexit(at_exit);
 		hw_start();
 		rt_fatal_handlers_install();
+		if (follow_fork) {
+			rt_htab_atfork();   /* its child handler first: see env.c */
+			pthread_atfork(NULL, NULL, fork_child_follow);
+		}
 	}
+	if (bad)
+		rate = 0;
 	/* the unwinder's module registry costs tens of ms at start (unwind
 	 * tables of every loaded library): built only when some profile or
 	 * the endpoint is asked for, so that the many processes a profiled

@@ -3,7 +3,7 @@
  * constructor that starts it when CPROF_HTTP is set.
  *
  *   CPROF_HTTP=127.0.0.1:6060   HOST:PORT ("[::1]:0", ":6060" = every
- *                               interface), or unix:/path
+ *                               interface), or unix:/path (%p: the pid)
  *   CPROF_TOKEN=SECRET          requests need "Authorization: Bearer SECRET"
  *   CPROF_HTTP_TRUSTED=1        allow a non-loopback address without a token
  *   CPROF_HTTP_NO_CMDLINE=1     /debug/pprof/cmdline answers 404 (arguments
@@ -13,100 +13,205 @@
  *   CPROF_HTTP_MAX_CONNECTIONS=N  (default 32)
  *   CPROF_HTTP_RATE=N           expensive requests per minute (default 60,
  *                               burst min(N, 20); -1 unlimited)
+ *   CPROF_HTTP_GRACE=DURATION   wait this long before binding (default
+ *                               300ms; 0 binds in the constructor)
  *
- * The endpoint starts on a thread of the runtime, not in the constructor
- * itself (in libcprof.so that loads its plugin; see plugin.h); the
- * constructor waits for it (at most 5 s), so the program starts with the
- * endpoint serving.
+ * Every value goes through envparse.c: booleans are 1/0, true/false,
+ * yes/no, on/off ("no" is no); a port is 0..65535; a TLS file is never
+ * "-".  A bad value gets one line on stderr and no endpoint.
+ *
+ * Wrappers.  Every process started from the program inherits CPROF_HTTP;
+ * a fixed port can be bound by one only.  So the endpoint binds lazily:
+ * a thread of the runtime (rt_quiet_thread_start) waits the grace, then
+ * binds (so the endpoint's plugin is loaded there, never in the
+ * constructor; with no grace a runtime thread binds and the constructor
+ * waits for it, at most 5 s), unless this process started another program during the grace
+ * (a fork child of it exec'd, or it called posix_spawn, system or popen:
+ * rt_http_program_started, from lifecycle.c).  Then the endpoint is left
+ * to that program, silently: timeout, env, nohup, sh -c, make and bash
+ * -c start their command at once and never bind; the command binds after
+ * its own grace.  A process that binds keeps its endpoint (a server that
+ * runs a helper program later is not a wrapper).  An exec in place keeps
+ * the pid and closes the socket (close-on-exec): the new image binds after
+ * its grace.  The flag a child sets lives in a MAP_SHARED page of the
+ * process that may serve, so a fork child's (or vfork child's) store
+ * before its exec reaches it; it holds the owner's pid, so the owner's
+ * own exec in place does not count.
+ *
  * On success one line on stderr: "cprof: serving on ADDR" (ADDR with the
  * port actually bound, so CPROF_HTTP=127.0.0.1:0 tells which port it got).
  * On failure one line "cprof: not serving: WHY" and the program runs on
- * without the endpoint.  Children inherit the environment: an exec'd child
- * tries the same address (a fixed port is then in use: it says so and runs
- * on; port 0 gives each its own).
+ * without the endpoint.
  */
 #include "http_int.h"
 #include "rt_int.h"
+#include "rt_env.h"
 #include "cprof.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
-static int env_int(const char *name, int dflt)
+/* Shared with this process's fork children (MAP_SHARED, anonymous). */
+struct handoff {
+	_Atomic int owner;        /* pid of the process that may serve */
+	_Atomic int started;      /* it started another program */
+};
+static struct handoff *hand;
+
+static cprof_http_options opts;
+static char listen_buf[PATH_MAX + 8];
+static long long grace_ns = 300 * 1000000LL;
+
+void rt_http_program_started(void)
 {
-	const char *v = getenv(name);
-	if (!v || !*v)
-		return dflt;
-	char *end;
-	long n = strtol(v, &end, 10);
-	if (*end || n < -1 || n > 1000000) {
-		fprintf(stderr, "cprof: ignoring %s=%s: not a number\n", name, v);
-		return dflt;
-	}
-	return (int)n;
+	struct handoff *h = hand;
+	if (h)
+		atomic_store(&h->started, 1);
 }
 
-static bool env_flag(const char *name)
+void rt_http_program_started_by_child(void)
 {
-	const char *v = getenv(name);
-	return v && *v && strcmp(v, "0") != 0;
+	/* a fork or vfork child of the owner (its pid differs) about to exec;
+	 * the owner's own exec in place does not count */
+	struct handoff *h = hand;
+	if (h && atomic_load(&h->owner) != (int)getpid())
+		atomic_store(&h->started, 1);
 }
 
-static cprof_http_options env_opts;
-static atomic_int env_started;
-
-/* The start itself, on a thread of the runtime: in libcprof.so it loads
- * the endpoint's plugin (libmicrohttpd, GnuTLS), which a constructor must
- * not do itself (their constructors would run inside ours). */
-static void *http_env_start(void *arg)
+static void serve(void)
 {
-	const cprof_http_options *op = arg;
-	int rc = cprof_http_start(op);
+	int rc = cprof_http_start(&opts);
 	if (rc < 0)
 		fprintf(stderr, "cprof: not serving: %s\n",
 			*cprof_last_error() ? cprof_last_error() : cprof_error_string(rc));
 	else
 		fprintf(stderr, "cprof: serving on %s%s\n", rt_http_addr(),
-			op->tls_cert ? " (https)" : "");
-	atomic_store(&env_started, 1);
+			opts.tls_cert ? " (https)" : "");
+}
+
+static atomic_int served;
+
+/* The start on a thread of the runtime, not in the constructor: in
+ * libcprof.so it loads the endpoint's plugin (libmicrohttpd, GnuTLS), whose
+ * constructors must not run inside ours. */
+static void *serve_main(void *arg)
+{
+	(void)arg;
+	serve();
+	atomic_store(&served, 1);
 	return NULL;
+}
+
+/* Serve now: on a runtime thread, the program starting once the endpoint
+ * serves (or has failed), as when this was synchronous; bounded, since when
+ * libcprof.so is itself being dlopen'ed the thread's dlopen waits for ours. */
+static void serve_now(void)
+{
+	if (rt_quiet_thread_start("cprof-http-start", serve_main, NULL) != 0) {
+		fprintf(stderr, "cprof: not serving: cannot start a thread\n");
+		return;
+	}
+	for (int i = 0; i < 5000 && !atomic_load(&served); i++)
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+}
+
+static void *grace_main(void *arg)
+{
+	(void)arg;
+	rt_self_enter();
+	for (long long waited = 0; waited < grace_ns; waited += 10 * 1000000LL) {
+		if (atomic_load(&hand->started))
+			break;
+		struct timespec ts = { 0, 10 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	if (!atomic_load(&hand->started) && atomic_load(&hand->owner) == (int)getpid())
+		serve();
+	rt_self_leave();
+	return NULL;
+}
+
+static bool env_int(const char *name, long lo, long hi, int *out)
+{
+	long v;
+	rt_env_rc r = rt_env_long(name, lo, hi, "not serving", &v);
+	if (r == RT_ENV_OK)
+		*out = (int)v;
+	return r != RT_ENV_BAD;
+}
+
+static bool env_flag(const char *name, int *out)
+{
+	bool b = false;
+	rt_env_rc r = rt_env_bool(name, "not serving", &b);
+	*out = b;
+	return r != RT_ENV_BAD;
+}
+
+static bool env_file(const char *name, const char **out)
+{
+	return rt_env_path(name, "not serving", out) != RT_ENV_BAD;
 }
 
 __attribute__((constructor))
 static void http_env_init(void)
 {
-	const char *listen_at = getenv("CPROF_HTTP");
-	if (!listen_at || !*listen_at)
+	const char *listen_at;
+	if (rt_env_listen("CPROF_HTTP", "not serving", &listen_at) != RT_ENV_OK)
 		return;
 	int e = errno;
-	cprof_http_options o = {
-		.listen = listen_at,
-		.token = getenv("CPROF_TOKEN"),
-		.trusted_network = env_flag("CPROF_HTTP_TRUSTED"),
-		.tls_cert = getenv("CPROF_HTTP_TLS_CERT"),
-		.tls_key = getenv("CPROF_HTTP_TLS_KEY"),
-		.max_seconds = env_int("CPROF_HTTP_MAX_SECONDS", 0),
-		.max_connections = env_int("CPROF_HTTP_MAX_CONNECTIONS", 0),
-		.no_cmdline = env_flag("CPROF_HTTP_NO_CMDLINE"),
-		.rate_per_minute = env_int("CPROF_HTTP_RATE", 0),
-	};
-	if (o.tls_cert && !*o.tls_cert)
-		o.tls_cert = NULL;
-	if (o.tls_key && !*o.tls_key)
-		o.tls_key = NULL;
-	env_opts = o;
-	if (rt_quiet_thread_start("cprof-httpstart", http_env_start, &env_opts) != 0) {
-		fprintf(stderr, "cprof: not serving: cannot start a thread\n");
-	} else {
-		/* the program starts once the endpoint serves (or has failed), as
-		 * when this was synchronous; bounded, since when libcprof.so is
-		 * itself being dlopen'ed the thread's dlopen waits for ours */
-		for (int i = 0; i < 5000 && !atomic_load(&env_started); i++)
-			nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	/* unix:/path may carry %p, so that every process has its own */
+	if (rt_expand_pattern(listen_at, (long)getpid(), program_invocation_short_name, "", 0,
+			      listen_buf, sizeof listen_buf) != 0)
+		snprintf(listen_buf, sizeof listen_buf, "%s", listen_at);
+	const char *token = getenv("CPROF_TOKEN");
+	bool ok = true;
+	memset(&opts, 0, sizeof opts);
+	opts.listen = listen_buf;
+	opts.token = token && *token ? strdup(token) : NULL;
+	ok &= env_flag("CPROF_HTTP_TRUSTED", &opts.trusted_network);
+	ok &= env_flag("CPROF_HTTP_NO_CMDLINE", &opts.no_cmdline);
+	ok &= env_file("CPROF_HTTP_TLS_CERT", &opts.tls_cert);
+	ok &= env_file("CPROF_HTTP_TLS_KEY", &opts.tls_key);
+	ok &= env_int("CPROF_HTTP_MAX_SECONDS", 1, 1000000, &opts.max_seconds);
+	ok &= env_int("CPROF_HTTP_MAX_CONNECTIONS", 1, 100000, &opts.max_connections);
+	ok &= env_int("CPROF_HTTP_RATE", -1, 1000000, &opts.rate_per_minute);
+	if (opts.rate_per_minute == 0 && getenv("CPROF_HTTP_RATE") && *getenv("CPROF_HTTP_RATE")) {
+		rt_env_complain("CPROF_HTTP_RATE", getenv("CPROF_HTTP_RATE"),
+				"0 would refuse every request (-1: unlimited)", "not serving");
+		ok = false;
 	}
+	ok &= rt_env_ns("CPROF_HTTP_GRACE", 0, 60 * 1000000000LL, "not serving", &grace_ns) !=
+	      RT_ENV_BAD;
+	if (opts.tls_cert)
+		opts.tls_cert = strdup(opts.tls_cert);
+	if (opts.tls_key)
+		opts.tls_key = strdup(opts.tls_key);
+	if (!ok) {
+		errno = e;
+		return;
+	}
+	if (grace_ns == 0) {
+		serve_now();
+		errno = e;
+		return;
+	}
+	void *m = mmap(NULL, sizeof *hand, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED) {
+		serve_now();
+		errno = e;
+		return;
+	}
+	hand = m;
+	atomic_store(&hand->owner, (int)getpid());
+	if (rt_quiet_thread_start("cprof-http-wait", grace_main, NULL) != 0)
+		serve_now();
 	errno = e;
 }

@@ -595,8 +595,9 @@ static int listen_tcp(srv *s, const char *listen_at, bool allow_remote)
 		h++;
 	}
 	for (const char *p = port; *p; p++)
-		if (*p < '0' || *p > '9') {
-			rt_set_error("cprof_http_start: bad port in \"%s\"", listen_at);
+		if (*p < '0' || *p > '9' || strlen(port) > 5 || atol(port) > 65535) {
+			/* getaddrinfo would take 99999 modulo 65536 */
+			rt_set_error("cprof_http_start: bad port in \"%s\" (0..65535)", listen_at);
 			return CPROF_ERR_INVAL;
 		}
 	/* a numeric address first: a host name needs NSS, which dlopens its
@@ -658,7 +659,8 @@ static char *read_pem(const char *path)
 	void *data = NULL;
 	size_t len = 0;
 	cprof_error e;
-	if (cprof_read_file(path, 1 << 20, &data, &len, &e) < 0)
+	/* "-" would be the program's stdin to cprof_read_file */
+	if (strcmp(path, "-") == 0 || cprof_read_file(path, 1 << 20, &data, &len, &e) < 0)
 		return NULL;
 	char *s = realloc(data, len + 1);
 	if (!s) {

@@ -21,6 +21,7 @@
  * allocations.
  */
 #include "rt_int.h"
+#include "rt_env.h"
 #include "cprof.h"
 #include "cprof_core.h"
 
@@ -172,20 +173,14 @@ int rt_read_exec_maps(void (*fn)(void *ctx, uint64_t start, uint64_t end, uint64
 		return CPROF_ERR_SYSTEM;
 	char line[4096 + 128];
 	while (fgets(line, sizeof line, f)) {
-		unsigned long long s, e, off;
-		char perms[8];
-		int pos = 0;
-		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s%n", &s, &e, perms, &off, &pos) != 4)
+		rt_maps_line m;   /* procparse.c (fuzzed) */
+		if (rt_parse_maps_line(line, strlen(line), &m) != 0 || m.perms[2] != 'x')
 			continue;
-		if (perms[2] != 'x')
-			continue;
-		char *path = line + pos;
-		while (*path == ' ')
-			path++;
-		path[strcspn(path, "\n")] = 0;
-		if (!*path)
+		if (!m.path || m.plen == 0)
 			continue;   /* anonymous (JIT) code: no module */
-		fn(ctx, s, e, off, path);
+		char *path = (char *)m.path;
+		path[m.plen] = 0;
+		fn(ctx, m.start, m.end, m.off, path);
 	}
 	fclose(f);
 	return 0;

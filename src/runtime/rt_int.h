@@ -19,6 +19,10 @@
  *   collector.c the thread that drains the ring and aggregates stacks; the
  *               profile written at stop (mappings, symbols, thread labels)
  *   env.c       CPROF_* environment, constructor/destructor, exit paths
+ *   lifecycle.c _exit, the exec family, posix_spawn/system/popen
+ *   outfile.c   profile files: tmp + rename, patterns, the process tree rule
+ *   envparse.c, procparse.c  the strict CPROF_* value parser and the /proc
+ *               text parsers (rt_env.h)
  *   api.c       the public API of include/cprof.h (CPU profile, errors)
  *   pbuild.c    what every profile shares: stacks of pcs -> a symbolized
  *               profile, Go's debug=1 text frames, output buffers, the
@@ -176,11 +180,13 @@ int rt_quiet_thread_start(const char *name, void *(*fn)(void *), void *arg);
 /* collector.c: drains the ring, aggregates, writes the profile at stop */
 int rt_collector_start(int hz);
 extern _Atomic int rt_collector_tid;      /* never sampled */
-/* Stop the collector (timers already stopped), build and write to fd. */
-int rt_collector_stop(int fd);
-/* From a signal handler: have the collector stop timers and write to fd,
- * waiting at most timeout_ms.  true when written.  [AS-safe] */
-bool rt_collector_exit_write(int fd, int timeout_ms);
+/* Stop the collector (timers already stopped), build and write to o
+ * (outfile.c) or, when o is NULL, to fd (fd < 0: nothing written). */
+struct rt_out;
+int rt_collector_stop(int fd, struct rt_out *o);
+/* From a signal handler or _exit: have the collector stop timers and write
+ * to o or fd, waiting at most timeout_ms.  true when written.  [AS-safe] */
+bool rt_collector_exit_write(int fd, struct rt_out *o, int timeout_ms);
 void rt_collector_forget(void);          /* in a forked child */
 
 /* Sample labels: the calling thread's label set, as an id.  [AS-safe] */
@@ -209,6 +215,34 @@ bool rt_wants_stacks(void);
  * the CPU and the heap constructors both call it when they have a file to
  * write; the first call installs.  Not AS-safe (constructors). */
 void rt_fatal_handlers_install(void);
+/* env.c: the CPU profile's exit paths: written now (not AS-safe; at_exec:
+ * before an exec, when a process that sampled nothing writes nothing);
+ * profiling again after a failed exec; by the collector from _exit or a
+ * signal handler, bounded ([AS-safe]).  rt_exit_quick: CPU, heap and
+ * allocs together, bounded ([AS-safe]). */
+void rt_cpu_exit_write(bool at_exec);
+/* After rt_cpu_exit_write(true) wrote the old image's profile: the
+ * environment entry that hands it to the new image
+ * ("CPROF_CPU_PROFILE_EXEC=PID:FILE"), or NULL. */
+const char *rt_cpu_exec_env(void);
+void rt_cpu_exec_failed(void);
+bool rt_cpu_exit_quick(int timeout_ms);
+void rt_exit_quick(int timeout_ms);
+/* The same for the other exit-time profiles (heap_env.c, sync_env.c,
+ * tprof_env.c): write now; re-arm after a failed exec.  Not AS-safe. */
+void rt_heap_exit_write(bool at_exec);
+void rt_heap_exec_failed(void);
+void rt_sync_exit_write(bool at_exec);
+void rt_sync_exec_failed(void);
+void rt_tprof_exit_write(bool at_exec);
+void rt_tprof_exec_failed(void);
+/* http_env.c: this process started another program (a fork child's exec,
+ * posix_spawn, system, popen): during its grace, the endpoint is left to
+ * that program.  [AS-safe] */
+void rt_http_program_started(void);
+/* The same from a process about to exec: counts only in a fork or vfork
+ * child of the process that may serve.  [AS-safe] */
+void rt_http_program_started_by_child(void);
 /* heap_env.c, for that handler: wake the heap writer thread when this
  * process has a heap or allocs file to write (true; false at once when
  * there is none, in a forked child, or when it has no writer thread),
@@ -225,9 +259,58 @@ void rt_heap_got_dlopened(void);
 /* modules.c: the registry exists.  [AS-safe] */
 bool rt_modules_ready(void);
 
+/* outfile.c: a profile file named by the environment (NAME=FILE or a
+ * %p pattern) and written by tmp + rename; with tree, under the process
+ * tree rule (outfile.c's comment): a process that sampled nothing writes
+ * nothing unless it is the root, and FILE written by another process of
+ * the run sends this one's profile to FILE.PID.  Plain struct, owned by
+ * the caller (static storage). */
+#include <limits.h>
+typedef struct rt_out {
+	const char *env, *what;  /* "CPROF_CPU_PROFILE", "CPU" */
+	char pattern[PATH_MAX];  /* the value, copied (setenv may move it) */
+	char was[160];           /* FILE's identity when the tree started */
+	char mine[160];          /* what this process last wrote to FILE */
+	long long start_time;
+	bool active, tree, root, per_process;
+	bool at_exec;            /* writing before an exec: empty means nothing */
+	/* CPU only: written to this file instead (before an exec), and the
+	 * same process's earlier image's profile to merge in (after one) */
+	char exec_to[PATH_MAX + 32];
+	char pred[PATH_MAX + 32];
+} rt_out;
+/* Constructors: read env (checked; one line and false when bad or unset).
+ * tree: the process tree rule applies (env use); else the path is the
+ * caller's alone (the API).  Not AS-safe. */
+bool rt_out_init(rt_out *o, const char *env, const char *what, bool tree);
+/* The API's own path (literal: no pattern, no tree rule); false when too
+ * long. */
+bool rt_out_set_path(rt_out *o, const char *path, const char *what);
+/* A followed fork child takes over the parent's rt_out. */
+void rt_out_forked(rt_out *o);
+/* Write: write_fn(fd, ctx) fills a temporary file, renamed into place;
+ * has(ctx) (NULL: always) says whether the profile has samples, asked
+ * only when the rule needs it.  0 (also when the rule says write nothing)
+ * or a negative CPROF_ERR_* with rt_set_error.  Not AS-safe. */
+int rt_out_write(rt_out *o, bool (*has)(void *ctx), int (*write_fn)(int fd, void *ctx), void *ctx);
+/* The path this process would write (the pattern expanded): 0 or -1. */
+int rt_out_path(const rt_out *o, char *out, size_t n);
+/* FILE's directory is writable (checked at start, so a bad path fails
+ * early rather than at exit). */
+bool rt_out_writable(const rt_out *o);
+
 /* api.c */
 void rt_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int rt_api_out_fd(void);                 /* the running profile's fd, or -1 */
+/* A CPU profile runs: where it goes (*o NULL: the descriptor *fd). */
+bool rt_api_running(int *fd, rt_out **o);
+/* The CPU profile's rate (samples per CPU-second). */
+int rt_cpu_rate(void);
+/* env.c: start the CPU profile to an rt_out. */
+int rt_cpu_start_out(rt_out *o);
+/* Stop sampling (timers off) without writing: exit paths call it before
+ * any other exit-time work, so that work never shows in the CPU profile.
+ * Idempotent; thread-safe. */
+void rt_cpu_pause(void);
 
 /* ---- what every profile shares (pbuild.c) ------------------------------------- */
 

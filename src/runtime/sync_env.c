@@ -5,74 +5,81 @@
  *   CPROF_MUTEX_FRACTION=N  1 in N contended unlocks recorded (0 off;
  *                           default RT_MUTEX_FRACTION_DEFAULT = 10)
  *   CPROF_BLOCK_RATE=NS     one blocking event per NS ns blocked on average
- *                           (1 every event, 0 off; default 10 ms)
+ *                           (1 every event, 0 off; default 10 ms; a unit
+ *                           may follow: 10ms, 500us, 1s)
  *   CPROF_MUTEX_PROFILE=FILE, CPROF_BLOCK_PROFILE=FILE
  *                           write that profile (profile.proto, gzipped) at
  *                           exit; FILE ending in ".txt" gets the debug=1 text
  *
- * Bad values are reported once on stderr and ignored.  The files are
- * written by an atexit handler, by the process that loaded the runtime
- * with these variables first (its pid is kept in CPROF_SYNC_PROFILE_PID,
- * as CPROF_CPU_PROFILE_PID does for the CPU profile): programs it runs
- * inherit the environment but do not overwrite FILE; fork children never
- * write.
+ * Bad values (envparse.c) get one line on stderr and turn that profile
+ * off.  The files are written at exit (an atexit handler) or before an
+ * exec, by outfile.c's process tree rule: a process that recorded no
+ * event never replaces another's profile; FILE written by another
+ * process of the run sends this one's to FILE.PID; %p in FILE gives each
+ * process its own.  Fork children never write.  CPU sampling stops first
+ * (rt_cpu_pause): writing is the runtime's work.
  */
 #include "sync_int.h"
+#include "rt_env.h"
 #include "cprof.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static pid_t owner;
-static const char *mutex_file, *block_file;
+static rt_out outs[2];          /* mutex, block */
+static bool asked[2];
+static atomic_bool written;
 
-static bool parse_long(const char *name, long lo, long *out)
+static bool has_fn(void *ctx)
 {
-	const char *v = getenv(name);
-	if (!v || !*v)
-		return false;
-	char *end;
-	errno = 0;
-	long x = strtol(v, &end, 10);
-	if (errno || *end || x < lo) {
-		fprintf(stderr, "cprof: ignoring %s=%s: not a number >= %ld\n", name, v, lo);
-		return false;
-	}
-	*out = x;
-	return true;
+	bool mutex = ctx == &outs[0];
+	cprof_profile *p = NULL;
+	bool has = (mutex ? rt_mutex_build(&p) : rt_block_build(&p)) == 0 && p && p->samples.n > 0;
+	cprof_profile_free(p);
+	return has;
 }
 
-static void write_one(const char *path, bool mutex)
+static int write_fn(int fd, void *ctx)
 {
-	size_t l = strlen(path);
-	int debug = l > 4 && strcmp(path + l - 4, ".txt") == 0;
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		fprintf(stderr, "cprof: cannot write the %s profile: %s: %s\n",
-			mutex ? "mutex" : "block", path, strerror(errno));
+	rt_out *o = ctx;
+	size_t l = strlen(o->pattern);
+	int debug = l > 4 && strcmp(o->pattern + l - 4, ".txt") == 0;
+	return o == &outs[0] ? cprof_mutex_write(fd, debug) : cprof_block_write(fd, debug);
+}
+
+void rt_sync_exit_write(bool at_exec)
+{
+	if (getpid() != owner || atomic_exchange(&written, true))
 		return;
+	int e = errno;
+	rt_cpu_pause();
+	for (int i = 0; i < 2; i++) {
+		if (!asked[i])
+			continue;
+		outs[i].at_exec = at_exec;
+		int rc = rt_out_write(&outs[i], has_fn, write_fn, &outs[i]);
+		outs[i].at_exec = false;
+		if (rc < 0)
+			fprintf(stderr, "cprof: %s\n", *cprof_last_error() ? cprof_last_error()
+									  : cprof_error_string(rc));
 	}
-	int rc = mutex ? cprof_mutex_write(fd, debug) : cprof_block_write(fd, debug);
-	if (rc < 0)
-		fprintf(stderr, "cprof: %s\n", *cprof_last_error() ? cprof_last_error()
-								  : cprof_error_string(rc));
-	close(fd);
+	errno = e;
+}
+
+void rt_sync_exec_failed(void)
+{
+	if (getpid() == owner)
+		atomic_store(&written, false);
 }
 
 static void at_exit(void)
 {
-	if (getpid() != owner)
-		return;
-	int e = errno;
-	if (mutex_file)
-		write_one(mutex_file, true);
-	if (block_file)
-		write_one(block_file, false);
-	errno = e;
+	rt_sync_exit_write(false);
 }
 
 __attribute__((constructor))
@@ -80,28 +87,22 @@ static void sync_env_init(void)
 {
 	int e = errno;
 	long v;
-	if (parse_long("CPROF_MUTEX_FRACTION", 0, &v))
-		cprof_mutex_set_fraction(v > 1000000000L ? 1000000000 : (int)v);
-	if (parse_long("CPROF_BLOCK_RATE", 0, &v))
-		cprof_block_set_rate(v);
-	const char *mf = getenv("CPROF_MUTEX_PROFILE");
-	const char *bf = getenv("CPROF_BLOCK_PROFILE");
-	if ((!mf || !*mf) && (!bf || !*bf)) {
-		errno = e;
-		return;
+	switch (rt_env_long("CPROF_MUTEX_FRACTION", 0, 1000000000L, "mutex profile off", &v)) {
+	case RT_ENV_OK: cprof_mutex_set_fraction((int)v); break;
+	case RT_ENV_BAD: cprof_mutex_set_fraction(0); break;
+	case RT_ENV_UNSET: break;
 	}
-	pid_t me = getpid();
-	const char *o = getenv("CPROF_SYNC_PROFILE_PID");
-	if (o && *o && atol(o) != (long)me) {
-		errno = e;
-		return;     /* a program run by the profiled one */
+	long long ns;
+	switch (rt_env_ns("CPROF_BLOCK_RATE", 0, 1000000000000000LL, "block profile off", &ns)) {
+	case RT_ENV_OK: cprof_block_set_rate((long)ns); break;
+	case RT_ENV_BAD: cprof_block_set_rate(0); break;
+	case RT_ENV_UNSET: break;
 	}
-	char pid[32];
-	snprintf(pid, sizeof pid, "%ld", (long)me);
-	setenv("CPROF_SYNC_PROFILE_PID", pid, 1);
-	owner = me;
-	mutex_file = mf && *mf ? mf : NULL;
-	block_file = bf && *bf ? bf : NULL;
-	atexit(at_exit);
+	asked[0] = rt_out_init(&outs[0], "CPROF_MUTEX_PROFILE", "mutex", true);
+	asked[1] = rt_out_init(&outs[1], "CPROF_BLOCK_PROFILE", "block", true);
+	if (asked[0] || asked[1]) {
+		owner = getpid();
+		atexit(at_exit);
+	}
 	errno = e;
 }

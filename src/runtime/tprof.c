@@ -71,6 +71,7 @@
  * (the endpoint's `?debug=2&runtime=1`) or CPROF_THREADS_RUNTIME=1.
  */
 #include "rt_int.h"
+#include "rt_env.h"
 #include "cprof.h"
 #include "tprof.h"
 
@@ -351,12 +352,10 @@ static int snap_signal(void)
 	if (snap_sig < 0)
 		return -1;
 	int sig = SIGRTMAX - 2;
-	const char *env = getenv("CPROF_SNAPSHOT_SIGNAL");
-	if (env && *env) {
-		char *end;
-		long v = strtol(env, &end, 10);
-		if (*end == 0 && v >= SIGRTMIN && v <= SIGRTMAX)
-			sig = (int)v;
+	/* a real-time signal, checked by envparse.c; a bad value: no snapshots */
+	if (rt_env_signal("CPROF_SNAPSHOT_SIGNAL", true, "no thread snapshots", &sig) == RT_ENV_BAD) {
+		snap_sig = -1;
+		return -1;
 	}
 	struct sigaction old, sa;
 	if (sigaction(sig, NULL, &old) != 0 || (old.sa_flags & SA_SIGINFO) ||

@@ -1,8 +1,8 @@
 /*
  * tprof_env.c - the environment of the thread snapshot, threadcreate and
- * deadlock profiles for LD_PRELOAD use (issue 6): each is written once, at
- * exit (an atexit handler registered at load time, so after the program's
- * own), to the file named by
+ * deadlock profiles for LD_PRELOAD use: each is written once, at exit (an
+ * atexit handler registered at load time, so after the program's own) or
+ * before an exec, to the file named by
  *
  *   CPROF_THREADS_PROFILE=FILE       thread snapshot at exit
  *   CPROF_THREADCREATE_PROFILE=FILE  every pthread_create of the run
@@ -11,71 +11,89 @@
  * in the format CPROF_<KIND>_DEBUG=0|1|2 chooses (1 Go's text, 2 the threads
  * dump); without it, a FILE ending ".txt" gets the text (debug=1), as the
  * mutex and block profiles' files do, and any other the gzipped
- * profile.proto (debug=0).  Only the process that
- * loaded the runtime first writes: it records its pid in CPROF_TPROF_PID,
- * and a descendant that exec'd with the inherited environment (another
- * pid) or a fork child (getpid() differs) writes nothing.  Errors are
- * reported once on stderr.
+ * profile.proto (debug=0).  A bad value (envparse.c) gets one line on
+ * stderr and that file is not written.  Which process writes: outfile.c's
+ * process tree rule (a process with nothing to show never replaces
+ * another's file; FILE written by another process of the run sends this
+ * one's to FILE.PID; %p gives each process its own); a fork child never
+ * writes.  CPU sampling stops first (rt_cpu_pause).
  */
 #include "rt_int.h"
+#include "rt_env.h"
 #include "cprof.h"
 
 #include <errno.h>
-#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static pid_t tp_owner;
+static atomic_bool tp_written;
 
-static const struct {
-	const char *file_env, *debug_env;
+static struct tout {
+	const char *file_env, *debug_env, *what;
 	int (*write)(int fd, int debug);
+	rt_kind kind;
+	rt_out out;
+	bool asked;
+	int debug;
 } outs[] = {
-	{ "CPROF_THREADS_PROFILE", "CPROF_THREADS_DEBUG", cprof_threads_write },
-	{ "CPROF_THREADCREATE_PROFILE", "CPROF_THREADCREATE_DEBUG", cprof_threadcreate_write },
-	{ "CPROF_DEADLOCK_PROFILE", "CPROF_DEADLOCK_DEBUG", cprof_deadlock_write },
+	{ "CPROF_THREADS_PROFILE", "CPROF_THREADS_DEBUG", "threads", cprof_threads_write,
+	  RT_KIND_THREADS, { 0 }, false, 0 },
+	{ "CPROF_THREADCREATE_PROFILE", "CPROF_THREADCREATE_DEBUG", "threadcreate",
+	  cprof_threadcreate_write, RT_KIND_THREADCREATE, { 0 }, false, 0 },
+	{ "CPROF_DEADLOCK_PROFILE", "CPROF_DEADLOCK_DEBUG", "deadlock", cprof_deadlock_write,
+	  RT_KIND_DEADLOCK, { 0 }, false, 0 },
 };
+#define NOUTS (sizeof outs / sizeof outs[0])
 
-static int debug_of(const char *env, const char *path)
+static bool has_fn(void *ctx)
 {
-	const char *v = getenv(env);
-	size_t pl = strlen(path);
-	if (!v || !*v)
-		return pl >= 4 && strcmp(path + pl - 4, ".txt") == 0 ? 1 : 0;
-	char *end;
-	long d = strtol(v, &end, 10);
-	if (*end || d < 0 || d > 2) {
-		fprintf(stderr, "cprof: ignoring %s=%s: not 0, 1 or 2\n", env, v);
-		return 0;
+	struct tout *t = ctx;
+	if (t->kind == RT_KIND_THREADS)
+		return true;   /* a snapshot always shows the threads there are */
+	cprof_profile *p = NULL;
+	bool has = rt_profile_build(t->kind, &p) == 0 && p && p->samples.n > 0;
+	cprof_profile_free(p);
+	return has;
+}
+
+static int write_fn(int fd, void *ctx)
+{
+	struct tout *t = ctx;
+	return t->write(fd, t->debug);
+}
+
+void rt_tprof_exit_write(bool at_exec)
+{
+	if (getpid() != tp_owner || atomic_exchange(&tp_written, true))
+		return;
+	int e = errno;
+	rt_cpu_pause();
+	for (size_t i = 0; i < NOUTS; i++) {
+		if (!outs[i].asked)
+			continue;
+		outs[i].out.at_exec = at_exec;
+		int rc = rt_out_write(&outs[i].out, has_fn, write_fn, &outs[i]);
+		outs[i].out.at_exec = false;
+		if (rc < 0)
+			fprintf(stderr, "cprof: %s\n",
+				*cprof_last_error() ? cprof_last_error() : cprof_error_string(rc));
 	}
-	return (int)d;
+	errno = e;
+}
+
+void rt_tprof_exec_failed(void)
+{
+	if (getpid() == tp_owner)
+		atomic_store(&tp_written, false);
 }
 
 static void tprof_at_exit(void)
 {
-	if (getpid() != tp_owner)
-		return;
-	int e = errno;
-	for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
-		const char *path = getenv(outs[i].file_env);
-		if (!path || !*path)
-			continue;
-		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd < 0) {
-			fprintf(stderr, "cprof: cannot write %s=%s: %s\n", outs[i].file_env, path,
-				strerror(errno));
-			continue;
-		}
-		int rc = outs[i].write(fd, debug_of(outs[i].debug_env, path));
-		if (close(fd) != 0 && rc == 0)
-			rc = CPROF_ERR_IO;
-		if (rc < 0)
-			fprintf(stderr, "cprof: %s: %s\n", path,
-				*cprof_last_error() ? cprof_last_error() : cprof_error_string(rc));
-	}
-	errno = e;
+	rt_tprof_exit_write(false);
 }
 
 __attribute__((constructor))
@@ -83,19 +101,20 @@ static void tprof_env_init(void)
 {
 	int e = errno;
 	bool any = false;
-	for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
-		const char *path = getenv(outs[i].file_env);
-		any = any || (path && *path);
+	for (size_t i = 0; i < NOUTS; i++) {
+		struct tout *t = &outs[i];
+		char conseq[64];
+		snprintf(conseq, sizeof conseq, "no %s profile", t->what);
+		long d = 0;
+		rt_env_rc dr = rt_env_long(t->debug_env, 0, 2, conseq, &d);
+		if (!rt_out_init(&t->out, t->file_env, t->what, true) || dr == RT_ENV_BAD)
+			continue;
+		size_t pl = strlen(t->out.pattern);
+		t->debug = dr == RT_ENV_OK ? (int)d
+					   : pl >= 4 && strcmp(t->out.pattern + pl - 4, ".txt") == 0;
+		t->asked = any = true;
 	}
 	if (any) {
-		char me[32];
-		snprintf(me, sizeof me, "%d", (int)getpid());
-		const char *owner = getenv("CPROF_TPROF_PID");
-		if (owner && *owner && strcmp(owner, me) != 0) {
-			errno = e;
-			return;   /* an exec'd descendant: not ours to write */
-		}
-		setenv("CPROF_TPROF_PID", me, 1);
 		tp_owner = getpid();
 		atexit(tprof_at_exit);
 	}

@@ -596,7 +596,8 @@ def test_fds_close_on_exec(server):
 
 
 def test_fork_child_does_not_hold_the_port(progs):
-    env = preload_env({"CPROF_HTTP": "127.0.0.1:0"})
+    # bind at load (no grace): the program forks and leaves at once
+    env = preload_env({"CPROF_HTTP": "127.0.0.1:0", "CPROF_HTTP_GRACE": "0"})
     r = subprocess.run([progs["forker"]], env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     port = int(re.search(r"serving on 127\.0\.0\.1:(\d+)", r.stderr).group(1))

@@ -1,6 +1,8 @@
 """cprof record: runs a real program under libcprof.so, forwards its exit
-status, says where the profile is, and keeps (or, with --follow-fork,
-separates) the profiles of the processes the command starts."""
+status, says where the profile is, and follows the processes the command
+starts (fork and exec, as perf record): merged into one profile labelled
+pid and comm, or one file each with --per-process; --no-follow keeps only
+the command's own process."""
 import os
 import re
 import shutil
@@ -36,18 +38,48 @@ def functions(profile):
     return top(profile, 50)
 
 
+def tags(profile):
+    r = subprocess.run([cprof_bin(), "-tags", str(profile)], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def pids_of(profile, function):
+    """The pid labels of the samples whose stack holds function."""
+    r = subprocess.run([cprof_bin(), "-tags", "-focus=" + function, str(profile)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    block = r.stdout.split(" pid:", 1)[1].split("\n\n", 1)[0] if " pid:" in r.stdout else ""
+    return set(re.findall(r"\):\s+(\d+)$", block, re.M))
+
+
 def test_record_writes_profile_and_forwards_status(spawner, tmp_path):
     out = tmp_path / "p.pb.gz"
     r = record("-o", str(out), "--", spawner)
     assert r.returncode == 3, r.stderr
     assert r.stdout == "child done\nparent done, child status 0\n"
     assert f"cprof: profile written to {out}; read it with: cprof -top {out}" in r.stderr
+    assert "2 processes merged" in r.stderr, r.stderr
     n, _ = raw_samples(str(out))
     assert n > 0
     t = functions(str(out))
-    assert "parent_work" in t
-    # without --follow-fork the child inherits the preload but not the profile
-    assert "child_work" not in t, t
+    # followed by default: the exec'd child is in the same profile, under its own pid
+    assert "parent_work" in t and "child_work" in t, t
+    p, c = pids_of(out, "parent_work"), pids_of(out, "child_work")
+    assert len(p) == 1 and len(c) == 1 and p != c, (p, c)
+    assert "spawner" in tags(out)
+    # no per-process file and no private directory left behind
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["p.pb.gz"]
+
+
+def test_record_no_follow(spawner, tmp_path):
+    out = tmp_path / "p.pb.gz"
+    r = record("-o", str(out), "--no-follow", "--", spawner)
+    assert r.returncode == 3, r.stderr
+    t = functions(str(out))
+    # the child inherits the preload but not the profile
+    assert "parent_work" in t and "child_work" not in t, t
     assert not list(tmp_path.glob("p.pb.gz.*"))
 
 
@@ -61,9 +93,9 @@ def test_record_default_file_relative_to_cwd(spawner, tmp_path):
     assert re.search(r"^Period: 4000000$", raw, re.M), raw[:300]
 
 
-def test_record_follow_fork(spawner, tmp_path):
+def test_record_per_process(spawner, tmp_path):
     out = tmp_path / "f.pb.gz"
-    r = record("-o", str(out), "--follow-fork", "--", spawner)
+    r = record("-o", str(out), "--per-process", "--", spawner)
     assert r.returncode == 3, r.stderr
     files = sorted(tmp_path.glob("f.pb.gz.*"))
     assert len(files) == 2, (files, r.stderr)
@@ -78,23 +110,23 @@ def test_record_follow_fork(spawner, tmp_path):
 
 @pytest.mark.parametrize("follow", [False, True])
 def test_record_fork_without_exec(spawner, tmp_path, follow):
-    """A child made by fork() alone is profiled only with --follow-fork,
-    to its own FILE.PID; without it the parent's profile is the only one."""
+    """A child made by fork() alone is followed by default (its samples
+    under its own pid); with --no-follow the parent's profile is the only
+    one."""
     out = tmp_path / "k.pb.gz"
-    r = record("-o", str(out), *(["--follow-fork"] if follow else []), "--", spawner, "fork")
+    r = record("-o", str(out), *([] if follow else ["--no-follow"]), "--", spawner, "fork")
     assert r.returncode == 3, r.stderr
     assert r.stdout == "child done\nparent done, child status 0\n", r.stdout
     files = sorted(tmp_path.glob("k.pb.gz*"))
+    assert files == [out], files
+    t = functions(str(out))
     if not follow:
-        assert files == [out], files
-        t = functions(str(out))
         assert "parent_work" in t and "child_work" not in t, t
         return
-    assert len(files) == 2 and out not in files, (files, r.stderr)
-    tops = [functions(str(f)) for f in files]
     # the child, forked after parent_work, profiles child_work alone
-    assert sum("child_work" in t and "parent_work" not in t for t in tops) == 1, tops
-    assert sum("parent_work" in t for t in tops) == 1, tops
+    assert "parent_work" in t and "child_work" in t, t
+    p, c = pids_of(out, "parent_work"), pids_of(out, "child_work")
+    assert len(p) == 1 and len(c) == 1 and p != c, (p, c)
 
 
 def test_record_exec_keeps_profiling(spawner, tmp_path):

@@ -428,13 +428,21 @@ def test_record_heap_and_allocs(cprof, progs, tmp_path):
         assert "preloaded before libcprof.so" not in r.stderr
         rows, text = top(cprof, heap3)
         assert within(rows["keep_large"][0], 30 * MIB), text
-    # a child started by the command inherits the preload, not the file
+    # a child started by the command is followed: its heap is in the merged
+    # profile, labelled with its comm; --no-follow leaves it out
     heap2 = tmp_path / "h2.pb.gz"
     r = run([cprof_bin(), "record", "-o", str(tmp_path / "c2.pb.gz"), f"--heap={heap2}", "--",
              "sh", "-c", f"{progs['accuracy']} 1 >/dev/null; true"], env)
     assert r.returncode == 0, r.stderr
-    if heap2.exists():      # dash leaves with _exit: no atexit, no file
-        rows, _ = top(cprof, heap2)
+    rows, text = top(cprof, heap2)
+    assert within(rows["keep_large"][0], 30 * MIB), text
+    assert "accuracy" in cprof("-tags", str(heap2)).stdout
+    heap4 = tmp_path / "h4.pb.gz"
+    r = run([cprof_bin(), "record", "--no-follow", "-o", str(tmp_path / "c4.pb.gz"),
+             f"--heap={heap4}", "--", "sh", "-c", f"{progs['accuracy']} 1 >/dev/null; true"], env)
+    assert r.returncode == 0, r.stderr
+    if heap4.exists():
+        rows, _ = top(cprof, heap4)
         assert "keep_large" not in rows
 
 
