@@ -82,7 +82,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 # The runtime (src/runtime): libcprof.so for LD_PRELOAD, libcprof.a to link.
 # libcprof.so is light: it links only libc's libraries; what needs others
 # is in two plugins it loads with dlopen on first use (src/runtime/plugin.h):
-# libcprof-sym.so (the core's symbolizer, demangler, zlib) and
+# libcprof-sym.so (the core's symbolizer, demangler, decoder, zlib) and
 # libcprof-http.so (http_server.c: libmicrohttpd, GnuTLS).  plugin_load.c
 # (the light side) is in libcprof.so only; libcprof.a links everything.
 RT_LIGHT_SRC := src/runtime/plugin_load.c
@@ -95,7 +95,7 @@ RT_LIGHT_OBJ := $(filter-out $(RT_HTTP_OBJ),$(RT_OBJ)) $(RT_LIGHT_SRC:%.c=$(B)/o
 CORE_HEAVY_OBJ := $(addprefix $(B)/obj/src/core/,symbolize.o demangle.o io.o legacy_common.o)
 RT_LIBS    := $(shell pkg-config --libs zlib libpcre2-8 libdw libelf libmicrohttpd 2>/dev/null || echo -lz -lpcre2-8 -ldw -lelf -lmicrohttpd) -lpthread -ldl -lm -lstdc++
 RT_LIGHT_LIBS := -lpthread -ldl -lm
-RT_SYM_LIBS  := $(shell pkg-config --libs zlib libdw libelf 2>/dev/null || echo -lz -ldw -lelf) -lstdc++ -lm
+RT_SYM_LIBS  := $(shell pkg-config --libs zlib libdw libelf libpcre2-8 2>/dev/null || echo -lz -ldw -lelf -lpcre2-8) -lstdc++ -lm
 RT_HTTP_LIBS := $(shell pkg-config --libs zlib libmicrohttpd 2>/dev/null || echo -lz -lmicrohttpd) -lpthread
 RT_A       := $(if $(RT_SRC),$(B)/libcprof.a)
 RT_TARGETS := $(if $(RT_SRC),$(B)/libcprof.so $(B)/libcprof-sym.so $(B)/libcprof-http.so $(B)/libcprof.a)

@@ -393,7 +393,7 @@ static void cprof_env_init(void)
 	 * over sooner, would hold about one sample, and would pay the full
 	 * start (the unwind tables: tens of ms) for nothing */
 	if (cpu_out.tree && !cpu_out.root && !cpu_out.per_process && !cpu_out.pred[0] &&
-	    rt_quiet_thread_start(defer_main, NULL) == 0) {
+	    rt_quiet_thread_start("cprof-cpu-defer", defer_main, NULL) == 0) {
 		atexit(at_exit);
 		rt_fatal_handlers_install();
 		errno = e;

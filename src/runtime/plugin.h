@@ -39,6 +39,9 @@ typedef struct rt_sym_api {
 				  cprof_error *err);
 	int (*demangle_profile)(cprof_profile *p, int mode, bool force);
 	int (*elf_build_id)(const char *path, char *hex, size_t hexsz, cprof_error *err);
+	/* the core's decoder (gzip, every format), for a profile an earlier
+	 * image of the process handed over at exec */
+	int (*decode)(const void *data, size_t len, cprof_profile **out, cprof_error *err);
 	/* zlib's, for the encoder's gzip stream */
 	int (*deflate_init2)(z_streamp s, int level, int method, int wbits, int memlevel, int strategy,
 			     const char *version, int stream_size);

@@ -240,6 +240,18 @@ int64_t cprof_symbolizer_run(cprof_symbolizer *s, cprof_profile *p, const cprof_
 	return a->symbolizer_run(s->real, p, o, err);
 }
 
+int cprof_decode(const void *data, size_t len, cprof_profile **out, cprof_error *err)
+{
+	/* the decoder needs zlib: the symbolizer's plugin carries it */
+	const rt_sym_api *a = rt_plugin_sym();
+	if (!a) {
+		*out = NULL;
+		return cprof_seterr(err, CPROF_EUNKNOWN, "cannot decode: %s is not loaded",
+				    RT_PLUGIN_SYM_FILE);
+	}
+	return a->decode(data, len, out, err);
+}
+
 int cprof_demangle_profile(cprof_profile *p, int mode, bool force)
 {
 	/* names come from the plugin's symbolizer only */

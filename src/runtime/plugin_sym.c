@@ -19,6 +19,7 @@ static const rt_sym_api api = {
 	.symbolizer_run = cprof_symbolizer_run,
 	.demangle_profile = cprof_demangle_profile,
 	.elf_build_id = cprof_elf_build_id,
+	.decode = cprof_decode,
 	.deflate_init2 = deflateInit2_,
 	.deflate = deflate,
 	.deflate_end = deflateEnd,
