@@ -4,6 +4,8 @@
  *
  *   CPROF_CPU_PROFILE=FILE  profile the whole run, write FILE at exit
  *   CPROF_CPU_HZ=N          sampling rate (1..CPROF_CPU_HZ_MAX)
+ *   CPROF_CPU_MODE=M        sampling clocks: auto (perf_event task-clock
+ *                           where allowed, else CPU timers), perf, timer
  *
  * Bad values are reported once on stderr and ignored.  The profile is
  * written by an atexit handler registered at load time, so after the
@@ -248,6 +250,17 @@ static void cprof_env_init(void)
 				hz, CPROF_CPU_HZ_MAX);
 		else
 			cprof_cpu_set_rate((int)v);
+	}
+	const char *mode = getenv("CPROF_CPU_MODE");
+	if (mode && *mode) {
+		if (strcmp(mode, "auto") == 0)
+			rt_cpu_mode_set(RT_CPU_MODE_AUTO);
+		else if (strcmp(mode, "perf") == 0)
+			rt_cpu_mode_set(RT_CPU_MODE_PERF);
+		else if (strcmp(mode, "timer") == 0)
+			rt_cpu_mode_set(RT_CPU_MODE_TIMER);
+		else
+			fprintf(stderr, "cprof: ignoring CPROF_CPU_MODE=%s: not auto, perf or timer\n", mode);
 	}
 	const char *path = getenv("CPROF_CPU_PROFILE");
 	if (!path || !*path) {
