@@ -303,6 +303,11 @@ sighandler_t sysv_signal(int sig, sighandler_t h)
 	return other_signal("sysv_signal", &real_sysv_signal, sig, h);
 }
 
+bool rt_sigprof_ours(void)
+{
+	return atomic_load(&sigprof_installed) && !atomic_load(&sigprof_yielded);
+}
+
 int rt_sigprof_install(void)
 {
 	resolve();

@@ -147,6 +147,7 @@ int rt_ring_init(void);                  /* once; 0 or CPROF_ERR_NOMEM */
 bool rt_ring_pop(rt_sample_rec *out);    /* consumer only */
 void rt_ring_reset(void);                /* forked child: empty it */
 int rt_sigprof_install(void);            /* 0 or CPROF_ERR_SIGNAL/SYSTEM */
+bool rt_sigprof_ours(void);              /* our handler is SIGPROF's, not yielded */
 /* Push a sample of n pcs the calling thread did not take in the handler
  * (a thread's last partial interval).  [AS-safe] */
 void rt_cpu_push(const uintptr_t *pcs, int n, uint64_t count, uint64_t cpu_ns);

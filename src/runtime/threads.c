@@ -449,6 +449,16 @@ static void *tramp_start(void *p)
 	void *arg = t->arg;
 	rt_labels_set_current(t->labels);
 	int tid = my_tid();
+	/* a thread made with every signal blocked (liblzma's workers, thread
+	 * pools that leave signals to the main thread) would never see its
+	 * clock's SIGPROF: while SIGPROF is the runtime's, only its clocks
+	 * send it, so it is unblocked here and nothing else changes */
+	if (rt_sigprof_ours()) {
+		sigset_t prof;
+		sigemptyset(&prof);
+		sigaddset(&prof, SIGPROF);
+		pthread_sigmask(SIG_UNBLOCK, &prof, NULL);
+	}
 	rt_clock_src src = { 0 };
 	pthread_mutex_lock(&reg_mu);
 	if (reg_active)

@@ -199,3 +199,14 @@ def test_descriptor_budget_mixes_clocks(cprof, truth, tmp_path):
     # each thread's last partial interval is charged to its start routine
     rtotal = sum(real[n] for n in ["work_a", "work_b", "work_c"])
     assert abs(got.get("random_thread", 0.0) - rtotal) <= 0.02 * rtotal, (got, real)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_thread_with_signals_blocked_is_sampled(cprof, truth, tmp_path, mode):
+    """A thread created with every signal blocked (liblzma's workers, thread
+    pools that leave signals to the main thread) is sampled: SIGPROF is
+    unblocked in threads the runtime starts while it owns the signal."""
+    skip_unless_mode(mode)
+    prof, real = run(truth, tmp_path, mode, ["blocked", "500"])
+    got, _ = cum_ms(cprof, prof)
+    assert got.get("work_a", 0.0) >= 0.8 * real["work_a"], (got, real)

@@ -10,6 +10,9 @@
  *   truth random MS THREADS
  *       the same three functions in random order, in 1 ms slices of CPU,
  *       MS milliseconds of CPU per thread
+ *   truth blocked MS
+ *       one thread created with every signal blocked (as liblzma makes its
+ *       workers) runs work_a for MS milliseconds of CPU
  *   truth spinexec MS PROG [ARGS...]
  *       spins MS milliseconds of CPU, then execs PROG (execvp): the exec
  *       must not be killed by a sample queued just before it
@@ -23,6 +26,7 @@
  * used ("truth work_a 123456789"), and the process's total.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +105,12 @@ static void *long_thread(void *arg)
 	return NULL;
 }
 
+static void *blocked_thread(void *arg)
+{
+	work_a((uint64_t)(uintptr_t)arg * 1000000u);
+	return NULL;
+}
+
 static void run_threads(int n, void *(*fn)(void *))
 {
 	pthread_t *t = calloc((size_t)n, sizeof *t);
@@ -120,6 +130,14 @@ int main(int argc, char **argv)
 	} else if (argc >= 4 && strcmp(argv[1], "random") == 0) {
 		g_ms = atol(argv[2]);
 		run_threads(atoi(argv[3]), random_thread);
+	} else if (argc >= 3 && strcmp(argv[1], "blocked") == 0) {
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		pthread_t t;
+		pthread_create(&t, NULL, blocked_thread, (void *)(uintptr_t)atol(argv[2]));
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		pthread_join(t, NULL);
 	} else if (argc >= 4 && strcmp(argv[1], "spinexec") == 0) {
 		work_a((uint64_t)atol(argv[2]) * 1000000u);
 		execvp(argv[3], argv + 3);
