@@ -9,6 +9,12 @@
  * random order, so the work has no fixed period a sampler could alias
  * with; "fixed" keeps the order 60, 30, 10 (a 2 ms period: a tick-based
  * timer's samples can then fall on the same phase again and again).
+ * argv[4] scales each unit of work (default 1: a fixed round is 2 ms; 5
+ * makes it 10 ms).  With argv[3] "short", argv[1] is instead a number of
+ * short threads run one after another, each doing one unit of share_30
+ * (~0.2 ms of CPU, less than a scheduler tick), beside one thread doing
+ * share_60 until they are done: the CPU of threads shorter than a sampling
+ * interval.
  * The program measures the truth itself: each call's thread CPU time
  * (CLOCK_THREAD_CPUTIME_ID), summed per function, and the whole process's
  * CPU time (getrusage) at the end, and prints them on stderr as
@@ -38,6 +44,8 @@ SHARE_FN(share_10, 3202034522624059733ULL)
 
 static int rounds;
 static int random_order = 1;
+static uint64_t scale = 1;
+static _Atomic int long_stop;
 static _Atomic uint64_t ns[3];
 
 static uint64_t tcpu(void)
@@ -67,7 +75,7 @@ static void *worker(void *arg)
 		for (int k = 0; k < 3; k++) {
 			int f = order[k];
 			t0 = tcpu();
-			fn[f](units[f]);
+			fn[f](units[f] * scale);
 			t1 = tcpu();
 			local[f] += t1 - t0;
 		}
@@ -77,10 +85,49 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+static void *short_worker(void *arg)
+{
+	(void)arg;
+	uint64_t t0 = tcpu();
+	share_30(scale);
+	ns[1] += tcpu() - t0;
+	return NULL;
+}
+
+static void *long_worker(void *arg)
+{
+	(void)arg;
+	while (!long_stop) {
+		uint64_t t0 = tcpu();
+		share_60(1);
+		ns[0] += tcpu() - t0;
+	}
+	return NULL;
+}
+
+static void run_short(int n)
+{
+	pthread_t lt;
+	pthread_create(&lt, NULL, long_worker, NULL);
+	for (int i = 0; i < n; i++) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, short_worker, NULL) == 0)
+			pthread_join(t, NULL);
+	}
+	long_stop = 1;
+	pthread_join(lt, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	int threads = argc > 1 ? atoi(argv[1]) : 1;
 	rounds = argc > 2 ? atoi(argv[2]) : 100;
+	if (argc > 4 && atoi(argv[4]) > 0)
+		scale = (uint64_t)atoi(argv[4]);
+	if (argc > 3 && strcmp(argv[3], "short") == 0) {
+		run_short(threads);
+		goto out;
+	}
 	if (threads < 1 || threads > 256 || rounds < 1)
 		return 2;
 	rounds = (rounds + threads - 1) / threads;
@@ -92,6 +139,7 @@ int main(int argc, char **argv)
 	worker(NULL);
 	for (int i = 1; i < threads; i++)
 		pthread_join(t[i], NULL);
+out:;
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	uint64_t rus = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000u +

@@ -4,21 +4,31 @@
 # In the same run, RUNS times each, in rotating order (so drift in the
 # machine's load spreads over all of them):
 #   bare            the program alone
-#   cprof-100       LD_PRELOAD libcprof.so, CPROF_CPU_HZ=100
-#   cprof-1000      the same at 1000 Hz
+#   cprof-perf-100  LD_PRELOAD libcprof.so, CPROF_CPU_HZ=100, CPROF_CPU_MODE=perf
+#                   (perf_event task-clock counters; skipped where refused)
+#   cprof-timer-100 the same with POSIX CPU timers (CPROF_CPU_MODE=timer)
+#   cprof-*-1000    the same at 1000 Hz
+#   cprof-timer-1   a CPU profile at 1 Hz: the runtime's fixed cost (start,
+#                   symbolizing and writing at exit) with almost no samples;
+#                   "vs 1 Hz" is each cprof configuration's paired ratio
+#                   against it, the cost of sampling itself
 #   gperftools-100  LD_PRELOAD libprofiler.so, CPUPROFILE_FREQUENCY=100
 #   perf-100        perf record -e cpu-clock -F 100 (its cost is mostly in
 #                   the kernel and the perf process, outside the program)
 #   perf-1000       the same at 1000 Hz
-# Printed: the median wall time and the median CPU time (user+sys of the
-# program, collector thread included) of each, and the slowdown against
-# bare in percent.  On a loaded machine the CPU-time figure is the one to
-# read (wall time measures the other tenants too).  Nothing here asserts;
+# CPU time is the child's user+sys from wait4 (microseconds; collector
+# thread included).  Each round runs every configuration once, in rotating
+# order, so a round is a set of interleaved pairs with bare; printed per
+# configuration: the median of the rounds' paired CPU ratios against bare,
+# with the interquartile range of those ratios (the spread to read a 0.5 %
+# figure against), and the median wall time.  On a loaded machine the
+# CPU-time figure is the one to read (wall time measures the other tenants
+# too).  Nothing here asserts;
 # the issue's targets (1% at 100 Hz, 5% at 1000 Hz) are for reading, and
 # the figures go to docs/PERFORMANCE.md by hand, with the machine's load.
 #
 #   bench/cpu_overhead.sh
-#   RUNS=9 REPS=40 bench/cpu_overhead.sh
+#   RUNS=15 REPS=40 bench/cpu_overhead.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
@@ -34,64 +44,80 @@ cc -O2 -g bench/cpu_overhead.c -lz -o "$OUT/prog"
 PROG=$(realpath "$OUT/prog")
 LIBP=$(realpath "$LIB")
 
-configs="bare cprof-100 cprof-1000"
+configs="bare cprof-timer-1 cprof-perf-100 cprof-timer-100 cprof-perf-1000 cprof-timer-1000"
 [ -f "$GPERF" ] && configs="$configs gperftools-100"
 command -v perf >/dev/null && perf record -e cpu-clock -o /dev/null -- true >/dev/null 2>&1 &&
 	configs="$configs perf-100 perf-1000"
 
-# run CONFIG: append "wall cpu" to $OUT/CONFIG.times; checks the output
-run() {
-	local c=$1 t="$OUT/time.txt"
-	rm -f "$OUT/prof"
-	case $c in
-	bare) /usr/bin/time -f "%e %U %S" -o "$t" "$PROG" "$REPS" >"$OUT/stdout" ;;
-	cprof-*) LD_PRELOAD="$LIBP" CPROF_CPU_PROFILE="$OUT/prof" CPROF_CPU_HZ=${c#cprof-} \
-		/usr/bin/time -f "%e %U %S" -o "$t" "$PROG" "$REPS" >"$OUT/stdout" ;;
-	gperftools-*) LD_PRELOAD="$GPERF" CPUPROFILE="$OUT/prof" CPUPROFILE_FREQUENCY=${c#gperftools-} \
-		/usr/bin/time -f "%e %U %S" -o "$t" "$PROG" "$REPS" >"$OUT/stdout" 2>/dev/null ;;
-	perf-*) /usr/bin/time -f "%e %U %S" -o "$t" \
-		perf record -q -e cpu-clock -F ${c#perf-} -o "$OUT/prof" -- "$PROG" "$REPS" >"$OUT/stdout" 2>/dev/null ;;
-	esac
-	grep -q "^compressed $REPS x" "$OUT/stdout" || { echo "bench: $c: bad output" >&2; exit 1; }
-	[ "$c" = bare ] || [ -s "$OUT/prof" ] || { echo "bench: $c wrote no profile" >&2; exit 1; }
-	awk '{ printf "%s %.3f\n", $1, $2 + $3 }' "$t" >>"$OUT/$c.times"
-	# the runtime's own account of its signal handler (a '#' comment)
-	case $c in cprof-*)
-		"$CPROF" -raw "$OUT/prof" 2>/dev/null |
-			sed -n 's/^Comment: # cprof: \([0-9]*\) samples, \([0-9.]*\) us per sample.*/\1 \2/p' \
-			>>"$OUT/$c.handler" ;;
-	esac
-}
-
-for c in $configs; do rm -f "$OUT/$c.times" "$OUT/$c.handler"; done
 echo "# cpu_overhead: $(date -u +%FT%TZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), RUNS=$RUNS REPS=$REPS"
-set -- $configs
-n=$#
-for ((r = 0; r < RUNS; r++)); do
-	for ((i = 0; i < n; i++)); do
-		idx=$(( (i + r) % n + 1 ))
-		run "${!idx}"
-	done
-done
-# note: for perf-* the CPU time is perf's process and the program's together
-python3 - "$OUT" $configs <<'PY'
-import statistics, sys
-out, configs = sys.argv[1], sys.argv[2:]
-med = {}
+python3 - "$OUT" "$PROG" "$REPS" "$RUNS" "$LIBP" "$GPERF" "$CPROF" $configs <<'PY'
+import os, re, statistics, subprocess, sys, time
+out, prog, reps, runs, lib, gperf, cprof = sys.argv[1:8]
+configs = sys.argv[8:]
+runs = int(runs)
+
+def command(c):
+    env = dict(os.environ)
+    prof = os.path.join(out, "prof")
+    argv = [prog, reps]
+    if c.startswith("cprof-"):
+        _, mode, hz = c.split("-")
+        env.update(LD_PRELOAD=lib, CPROF_CPU_PROFILE=prof, CPROF_CPU_HZ=hz, CPROF_CPU_MODE=mode)
+    elif c.startswith("gperftools-"):
+        env.update(LD_PRELOAD=gperf, CPUPROFILE=prof, CPUPROFILE_FREQUENCY=c.split("-")[1])
+    elif c.startswith("perf-"):
+        argv = ["perf", "record", "-q", "-e", "cpu-clock", "-F", c.split("-")[1], "-o", prof,
+                "--"] + argv
+    return argv, env, prof
+
+def run(c):
+    argv, env, prof = command(c)
+    if os.path.exists(prof):
+        os.unlink(prof)
+    t0 = time.monotonic()
+    p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    outp = p.stdout.read()
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.monotonic() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0 or not outp.startswith(b"compressed " + reps.encode() + b" x"):
+        sys.exit(f"bench: {c}: exit {p.returncode}, bad output")
+    if c != "bare" and not (os.path.exists(prof) and os.path.getsize(prof)):
+        sys.exit(f"bench: {c} wrote no profile")
+    handler = None
+    if c.startswith("cprof-"):
+        raw = subprocess.run([cprof, "-raw", prof], capture_output=True, text=True).stdout
+        m = re.search(r"# cprof: (\d+) samples, ([\d.]+) us per sample", raw)
+        if m:
+            handler = (int(m.group(1)), float(m.group(2)))
+    return wall, ru.ru_utime + ru.ru_stime, handler
+
+# a configuration the machine refuses (perf mode without perf_event_open) is left out
+configs = [c for c in configs if not c.startswith("cprof-perf") or
+           "perf_event" in subprocess.run([cprof, "-raw", run("cprof-perf-100") and
+                                           os.path.join(out, "prof")],
+                                          capture_output=True, text=True).stdout]
+res = {c: [] for c in configs}
+for r in range(runs):
+    n = len(configs)
+    for i in range(n):
+        c = configs[(i + r) % n]
+        res[c].append(run(c))
+bare = res["bare"]
+def paired(c, base):
+    ratios = sorted(x[1] / b[1] for x, b in zip(res[c], res[base]))
+    q = statistics.quantiles(ratios, n=4) if len(ratios) >= 2 else [ratios[0]] * 3
+    return f"{statistics.median(ratios):9.4f} [{q[0]:.4f}, {q[2]:.4f}]"
+print(f"{'config':<18} {'cpu ratio':>9} {'IQR':>17} {'cpu s':>8} {'wall s':>8}   vs 1 Hz (IQR)")
 for c in configs:
-    rows = [tuple(map(float, l.split())) for l in open(f"{out}/{c}.times")]
-    med[c] = (statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows))
-bw, bc = med["bare"]
-print(f"{'config':<16} {'wall s':>8} {'slowdown':>9} {'cpu s':>8} {'slowdown':>9}")
+    cpu = statistics.median(x[1] for x in res[c])
+    wall = statistics.median(x[0] for x in res[c])
+    extra = paired(c, "cprof-timer-1") if c.startswith("cprof-") and "cprof-timer-1" in res else ""
+    print(f"{c:<18} {paired(c, 'bare')} {cpu:8.3f} {wall:8.3f}   {extra}")
 for c in configs:
-    w, cpu = med[c]
-    print(f"{c:<16} {w:8.3f} {100*(w/bw-1):+8.1f}% {cpu:8.3f} {100*(cpu/bc-1):+8.1f}%")
-import os
-for c in configs:
-    f = f"{out}/{c}.handler"
-    if os.path.exists(f) and os.path.getsize(f):
-        rows = [tuple(map(float, l.split())) for l in open(f)]
-        print(f"{c}: {statistics.median(r[0] for r in rows):.0f} samples per run, "
-              f"{statistics.median(r[1] for r in rows):.2f} us per sample inside the handler "
+    h = [x[2] for x in res[c] if x[2]]
+    if h:
+        print(f"{c}: {statistics.median(x[0] for x in h):.0f} samples per run, "
+              f"{statistics.median(x[1] for x in h):.2f} us per sample inside the handler "
               f"(median; signal delivery not included)")
 PY

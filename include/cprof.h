@@ -16,6 +16,11 @@
  * runs (which inherit the environment) do not overwrite FILE; a process
  * that execs itself keeps profiling into FILE.  CPROF_CPU_HZ=N sets the
  * rate; bad values are reported once on stderr and ignored.
+ * CPROF_CPU_MODE=auto|perf|timer chooses each thread's sampling clock: a
+ * perf_event task-clock counter (auto: where perf_event_open is allowed,
+ * within a descriptor budget) or a POSIX CPU timer.  Intervals are drawn
+ * at random around 1/rate, and each sample's cpu/nanoseconds value is the
+ * CPU time its thread used since its previous sample.
  *
  * Errors: every function returns 0 on success or a negative CPROF_ERR_*
  * code; cprof_error_string() names a code and cprof_last_error() gives the

@@ -52,7 +52,8 @@ typedef struct agg_ent {
 	uint32_t n;
 	size_t off;             /* into pcs */
 	int64_t count;
-	int64_t weight;
+	int64_t weight;         /* samples (timer overruns included) */
+	int64_t cpu_ns;         /* the CPU time they stand for */
 	bool used;
 } agg_ent;
 
@@ -68,7 +69,7 @@ static struct {
 	CPROF_VEC(char *) names;
 	CPROF_VEC(map_ent) maps;
 	bool oom;               /* a drain could not store a sample */
-	uint64_t oom_lost;
+	uint64_t oom_lost, oom_lost_ns;
 } A;
 
 static uint64_t hash_stack(const char *name, uint32_t labels, const uintptr_t *pcs, uint32_t n)
@@ -134,6 +135,7 @@ static int agg_add(const rt_sample_rec *r)
 		    memcmp(&A.pcs.v[e->off], r->pcs, r->nframes * sizeof(uintptr_t)) == 0) {
 			e->count += 1;
 			e->weight += (int64_t)r->weight;
+			e->cpu_ns += (int64_t)r->cpu_ns;
 			return 0;
 		}
 	}
@@ -152,6 +154,7 @@ static int agg_add(const rt_sample_rec *r)
 	e->off = A.pcs.n;
 	e->count = 1;
 	e->weight = (int64_t)r->weight;
+	e->cpu_ns = (int64_t)r->cpu_ns;
 	memcpy(&A.pcs.v[A.pcs.n], r->pcs, r->nframes * sizeof(uintptr_t));
 	A.pcs.n += r->nframes;
 	A.n++;
@@ -227,6 +230,7 @@ static void drain(void)
 		if (rc < 0) {
 			A.oom = true;
 			A.oom_lost += r.weight;
+			A.oom_lost_ns += r.cpu_ns;
 		} else if (rc == 1 && !need_maps) {
 			for (uint32_t i = 0; i < r.nframes && !need_maps; i++)
 				need_maps = !maps_cover(r.pcs[i]);
@@ -392,7 +396,7 @@ static int build(cprof_profile *p)
 		int64_t ls = rt_pb_labels(b, e->labels, &lab, 1);
 		if (ls < 0)
 			goto out;
-		int64_t vals[2] = { e->weight, e->weight * period };
+		int64_t vals[2] = { e->weight, e->cpu_ns };
 		if (cprof_add_sample(p, (uint32_t)si, (uint32_t)ls, vals) < 0)
 			goto out;
 	}
@@ -412,7 +416,9 @@ static int build(cprof_profile *p)
 		int64_t si = rt_pb_pseudo(b, "[lost samples]");
 		if (si < 0)
 			goto out;
-		int64_t vals[2] = { (int64_t)lost, (int64_t)lost * period };
+		int64_t vals[2] = { (int64_t)lost,
+				    (int64_t)(__atomic_load_n(&rt_stats_g.lost_ns, __ATOMIC_RELAXED) +
+					      A.oom_lost_ns) };
 		if (cprof_add_sample(p, (uint32_t)si, 0, vals) < 0)
 			goto out;
 	}
@@ -426,6 +432,14 @@ static int build(cprof_profile *p)
 	uint64_t ns_n = __atomic_load_n(&rt_stats_g.samples, __ATOMIC_RELAXED);
 	if (ns_n > 0 && rt_pb_commentf(p, "# cprof: %llu samples, %.2f us per sample in the signal handler",
 				       (unsigned long long)ns_n, (double)ns / 1000.0 / (double)ns_n) < 0)
+		goto out;
+	/* how the samples were taken and what was estimated */
+	if (rt_pb_commentf(p, "cprof: cpu sampling by %s at %d Hz, intervals drawn at random "
+			   "around %lld ns, each sample weighted by the CPU time it stands for; "
+			   "%llu ns of %llu thread ends after their last sample added to their start routines",
+			   rt_cpu_mode_name(), col_hz, (long long)period,
+			   (unsigned long long)atomic_load(&rt_cpu_tail_ns),
+			   (unsigned long long)atomic_load(&rt_cpu_tail_samples)) < 0)
 		goto out;
 	if (rt_stats_g.truncated > 0 &&
 	    rt_pb_commentf(p, "cprof: %llu samples with truncated stacks",

@@ -1,25 +1,19 @@
 /*
- * cpu.c - per-thread CPU timers, the SIGPROF handler and the sample ring.
+ * cpu.c - the SIGPROF handler, the sample ring and SIGPROF ownership.
  *
- * Each profiled thread has a POSIX timer on its own CPU clock, created with
- * the raw timer_create system call on the thread's clock id
- * (MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED)) and delivered to that thread
- * (SIGEV_THREAD_ID), so a busy thread is sampled in proportion to the CPU
- * it uses, however many threads run.  The first expiry is random within
- * one period, so threads started together do not fire together.
+ * Each profiled thread has its own sampling clock (cpu_clock.c): a
+ * perf_event task-clock counter where the kernel allows one, a POSIX timer
+ * on the thread's CPU clock otherwise, both delivering SIGPROF to that
+ * thread, so a busy thread is sampled in proportion to the CPU it uses,
+ * however many threads run.  Every interval is drawn at random around the
+ * period (no locking onto the program's own period), and each sample
+ * carries the CPU time it stands for.
  *
- * Limit: the kernel checks CPU timers at its tick (4 ms at HZ=250), so a
- * thread that lives for much less than a tick is mostly unseen (thousands
- * of 40 us threads: ~20% of their CPU sampled).  A process-wide CPU timer
- * for young threads was tried and dropped: its signal goes to the thread
- * group leader when that one sleeps, charging the sleeper and risking
- * EINTR in the program's sleeping calls.
- *
- * The handler records only signals from our timers (si_code SI_TIMER and
- * the current session number in si_value), weighs the sample 1 +
- * si_overrun, unwinds with rt_unwind and stores the sample in a bounded
- * multi-producer ring (Vyukov's sequence-numbered slots): a producer claims
- * a slot with one compare-and-swap on the head, writes it, and publishes it
+ * The handler records only signals from our clocks of the current session
+ * (rt_clock_src_fired: SI_TIMER with the session in si_value, or POLL_HUP
+ * from a counter descriptor of the session), unwinds with rt_unwind and
+ * stores the sample in a bounded multi-producer ring (Vyukov's
+ * sequence-numbered slots): a producer claims a slot with one compare-and-swap on the head, writes it, and publishes it
  * by storing the slot's sequence; the collector thread is the only
  * consumer.  A sample taken while the thread does the runtime's own work
  * (rt_self_depth: symbolizing, building tables, a hook unwinding) is only
@@ -125,6 +119,7 @@ bool rt_ring_pop(rt_sample_rec *out)
 	out->gen = s->rec.gen;
 	out->nframes = n;
 	out->weight = s->rec.weight;
+	out->cpu_ns = s->rec.cpu_ns;
 	out->labels = s->rec.labels;
 	memcpy(out->name, s->rec.name, RT_NAME_MAX);
 	memcpy(out->pcs, s->rec.pcs, n * sizeof(uintptr_t));
@@ -143,39 +138,19 @@ static uint64_t now_ns(void)
 static __thread __attribute__((tls_model("initial-exec"))) char tls_name[RT_NAME_MAX];
 static __thread __attribute__((tls_model("initial-exec"))) unsigned tls_name_age;
 
-static void on_sigprof(int sig, siginfo_t *si, void *ucv)
+/* Claim a slot and fill what every sample has; NULL when the ring is full
+ * (counted).  [AS-safe] */
+static slot *sample_begin(uint32_t gen, uint64_t count, uint64_t cpu_ns, uint64_t *pos)
 {
-	(void)sig;
-	int saved = errno;
-	uint32_t gen = atomic_load_explicit(&rt_cpu_gen, memory_order_relaxed);
-	if (!atomic_load_explicit(&rt_cpu_on, memory_order_acquire) || !si ||
-	    si->si_code != SI_TIMER || (uint32_t)si->si_value.sival_int != gen || !ring)
-		goto out;
-	uint64_t t0 = now_ns();
-	uint64_t weight = 1 + (uint64_t)(si->si_overrun > 0 ? si->si_overrun : 0);
-	if (rt_self_depth() > 0) {   /* the runtime's own work: counted apart */
-		__atomic_fetch_add(&rt_stats_g.runtime, weight, __ATOMIC_RELAXED);
-		goto out;
-	}
-	uint64_t pos;
-	slot *s = ring_claim(&pos);
+	slot *s = ring_claim(pos);
 	if (!s) {
-		__atomic_fetch_add(&rt_stats_g.lost_ring_full, weight, __ATOMIC_RELAXED);
-		goto out;
-	}
-	bool trunc = false;
-	int n = rt_unwind((const ucontext_t *)ucv, s->rec.pcs, RT_MAX_FRAMES, &trunc);
-	if (n <= 0) {
-		__atomic_fetch_add(&rt_stats_g.lost_unwind, weight, __ATOMIC_RELAXED);
-		n = 0;  /* published empty: the collector skips it */
-	} else {
-		__atomic_fetch_add(&rt_stats_g.samples, weight, __ATOMIC_RELAXED);
-		if (trunc)
-			__atomic_fetch_add(&rt_stats_g.truncated, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&rt_stats_g.lost_ring_full, count ? count : 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&rt_stats_g.lost_ns, cpu_ns, __ATOMIC_RELAXED);
+		return NULL;
 	}
 	s->rec.gen = gen;
-	s->rec.nframes = (uint32_t)n;
-	s->rec.weight = weight;
+	s->rec.weight = count;
+	s->rec.cpu_ns = cpu_ns;
 	s->rec.labels = rt_labels_current();
 	/* the thread's name, read again every 32 samples (names rarely change) */
 	if ((tls_name_age++ & 31) == 0) {
@@ -184,10 +159,59 @@ static void on_sigprof(int sig, siginfo_t *si, void *ucv)
 		tls_name[RT_NAME_MAX - 1] = 0;
 	}
 	memcpy(s->rec.name, tls_name, RT_NAME_MAX);
+	return s;
+}
+
+static void on_sigprof(int sig, siginfo_t *si, void *ucv)
+{
+	(void)sig;
+	int saved = errno;
+	uint32_t gen = atomic_load_explicit(&rt_cpu_gen, memory_order_relaxed);
+	uint64_t count, cpu_ns;
+	if (!atomic_load_explicit(&rt_cpu_on, memory_order_acquire) || !si || !ring ||
+	    !rt_clock_src_fired(si, gen, &count, &cpu_ns))
+		goto out;
+	if (rt_self_depth() > 0) {   /* the runtime's own work: counted apart */
+		__atomic_fetch_add(&rt_stats_g.runtime, count, __ATOMIC_RELAXED);
+		goto out;
+	}
+	uint64_t t0 = now_ns();
+	uint64_t pos;
+	slot *s = sample_begin(gen, count, cpu_ns, &pos);
+	if (!s)
+		goto out;
+	bool trunc = false;
+	int n = rt_unwind((const ucontext_t *)ucv, s->rec.pcs, RT_MAX_FRAMES, &trunc);
+	if (n <= 0) {
+		__atomic_fetch_add(&rt_stats_g.lost_unwind, count, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&rt_stats_g.lost_ns, cpu_ns, __ATOMIC_RELAXED);
+		n = 0;  /* published empty: the collector skips it */
+	} else {
+		__atomic_fetch_add(&rt_stats_g.samples, count, __ATOMIC_RELAXED);
+		if (trunc)
+			__atomic_fetch_add(&rt_stats_g.truncated, 1, __ATOMIC_RELAXED);
+	}
+	s->rec.nframes = (uint32_t)n;
 	atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
 	__atomic_fetch_add(&rt_stats_g.handler_ns, now_ns() - t0, __ATOMIC_RELAXED);
 out:
 	errno = saved;
+}
+
+void rt_cpu_push(const uintptr_t *pcs, int n, uint64_t count, uint64_t cpu_ns)
+{
+	uint32_t gen = atomic_load_explicit(&rt_cpu_gen, memory_order_relaxed);
+	if (!atomic_load_explicit(&rt_cpu_on, memory_order_acquire) || !ring || n <= 0)
+		return;
+	if (n > RT_MAX_FRAMES)
+		n = RT_MAX_FRAMES;
+	uint64_t pos;
+	slot *s = sample_begin(gen, count, cpu_ns, &pos);
+	if (!s)
+		return;
+	memcpy(s->rec.pcs, pcs, (size_t)n * sizeof *pcs);
+	s->rec.nframes = (uint32_t)n;
+	atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
 }
 
 /* ---- SIGPROF ownership ------------------------------------------------------ */
@@ -286,6 +310,11 @@ sighandler_t sysv_signal(int sig, sighandler_t h)
 	return other_signal("sysv_signal", &real_sysv_signal, sig, h);
 }
 
+bool rt_sigprof_ours(void)
+{
+	return atomic_load(&sigprof_installed) && !atomic_load(&sigprof_yielded);
+}
+
 int rt_sigprof_install(void)
 {
 	resolve();
@@ -314,50 +343,4 @@ int rt_sigprof_install(void)
 		return CPROF_ERR_SYSTEM;
 	atomic_store(&sigprof_installed, 1);
 	return 0;
-}
-
-/* A small xorshift for the first expiry; quality does not matter. */
-static uint64_t jitter(uint64_t bound)
-{
-	static _Atomic uint64_t state;
-	uint64_t x = atomic_load(&state);
-	if (!x)
-		x = now_ns() | 1;
-	x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-	atomic_store(&state, x);
-	return bound ? x % bound : 0;
-}
-
-int rt_timer_create(int tid, long period_ns, int *timer_id)
-{
-	struct sigevent sev;
-	memset(&sev, 0, sizeof sev);
-	sev.sigev_notify = SIGEV_THREAD_ID;
-	sev.sigev_signo = SIGPROF;
-	sev.sigev_value.sival_int = (int)atomic_load(&rt_cpu_gen);
-	sev._sigev_un._tid = tid;
-	/* the kernel's MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED) */
-	clockid_t clk = (clockid_t)((~(unsigned)tid << 3) | 6u);
-	int id = -1;
-	if (syscall(SYS_timer_create, clk, &sev, &id) != 0)
-		return CPROF_ERR_SYSTEM;
-	struct itimerspec its;
-	uint64_t first = 1 + jitter((uint64_t)period_ns);
-	its.it_interval.tv_sec = period_ns / 1000000000L;
-	its.it_interval.tv_nsec = period_ns % 1000000000L;
-	its.it_value.tv_sec = (time_t)(first / 1000000000u);
-	its.it_value.tv_nsec = (long)(first % 1000000000u);
-	if (syscall(SYS_timer_settime, id, 0, &its, NULL) != 0) {
-		syscall(SYS_timer_delete, id);
-		return CPROF_ERR_SYSTEM;
-	}
-	*timer_id = id;
-	return 0;
-}
-
-void rt_timer_delete(int timer_id)
-{
-	int e = errno;
-	syscall(SYS_timer_delete, timer_id);
-	errno = e;
 }

@@ -7,6 +7,8 @@
  *   CPROF_CPU_HZ=N          sampling rate (1..CPROF_CPU_HZ_MAX)
  *   CPROF_FOLLOW_FORK=1     forked children profile too (CPROF_CPU_FOLLOW:
  *                           the same, for the CPU profile only)
+ *   CPROF_CPU_MODE=M        sampling clocks: auto (perf_event task-clock
+ *                           where allowed, else CPU timers), perf, timer
  *
  * Values go through envparse.c: a bad one gets one line on stderr and no
  * CPU profile.  The profile is written (outfile.c: a temporary file
@@ -366,7 +368,13 @@ static void cprof_env_init(void)
 	rt_threads_init();
 	long hz = 0;
 	rt_env_rc hzr = rt_env_long("CPROF_CPU_HZ", 1, CPROF_CPU_HZ_MAX, "no CPU profile", &hz);
-	if (!rt_out_init(&cpu_out, "CPROF_CPU_PROFILE", "CPU", true) || hzr == RT_ENV_BAD) {
+	static const char *const modes[] = { "auto", "perf", "timer" };   /* RT_CPU_MODE_* */
+	int mode = RT_CPU_MODE_AUTO;
+	rt_env_rc mr = rt_env_word("CPROF_CPU_MODE", modes, 3, "no CPU profile", &mode);
+	if (mr == RT_ENV_OK)
+		rt_cpu_mode_set(mode);
+	if (!rt_out_init(&cpu_out, "CPROF_CPU_PROFILE", "CPU", true) ||
+	    hzr == RT_ENV_BAD || mr == RT_ENV_BAD) {
 		errno = e;
 		return;
 	}

@@ -85,8 +85,18 @@ static void lifecycle_init(void)
 	errno = e;
 }
 
-/* Before an exec: true when this process wrote its profiles (so a failed
- * exec re-arms them). */
+/* Before an exec: the profiles written, and every CPU sampling clock of
+ * this process deleted (true when some ran: a failed exec makes them again).
+ * A perf_event counter's overflow is a queued SIGPROF, and a queued signal
+ * survives execve while execve resets its action to the default, which
+ * ends the process: a counter that overflowed just before the exec killed
+ * the new image before its first instruction (a shell's exec of its last
+ * command, pyenv's shims).  Deleting the clocks (closing a counter waits
+ * for its pending overflow work) leaves at most a signal already queued to
+ * this thread, delivered to the runtime's still-installed handler as the
+ * close returns and ignored there; other threads' die with them.  This
+ * covers a profile started with the API too, which the exit writers do
+ * not stop. */
 static bool before_exec(void)
 {
 	int e = errno;
@@ -95,13 +105,16 @@ static bool before_exec(void)
 	rt_sync_exit_write(true);
 	rt_tprof_exit_write(true);
 	rt_cpu_exit_write(true);
+	bool clocks = rt_threads_clocks_suspend();
 	errno = e;
-	return true;
+	return clocks;
 }
 
-static void after_failed_exec(void)
+static void after_failed_exec(bool clocks)
 {
 	int e = errno;
+	if (clocks)
+		rt_threads_clocks_resume();
 	rt_cpu_exec_failed();
 	rt_heap_exec_failed();
 	rt_sync_exec_failed();
@@ -144,14 +157,14 @@ static char *const *with_handover(char *const envp[], size_t *mapped)
 		errno = ENOSYS; \
 		return -1; \
 	} \
-	before_exec(); \
+	bool clocks_ = before_exec(); \
 	size_t mapped_; \
 	char *const *env_ = with_handover(envp, &mapped_); \
 	int rc_ = real.fn(__VA_ARGS__); \
 	int e_ = errno; \
 	if (mapped_) \
 		munmap((void *)env_, mapped_); \
-	after_failed_exec(); \
+	after_failed_exec(clocks_); \
 	errno = e_; \
 	return rc_; \
 } while (0)

@@ -52,22 +52,27 @@ typedef int (*create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *),
 
 static create_fn real_create;
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct reg { int tid, timer; } *reg;
+static struct reg { int tid; rt_clock_src src; } *reg;
 static size_t nreg, capreg;
 static bool reg_active;
 static long reg_period;
+static _Atomic pid_t reg_pid;        /* the process whose clocks these are */
 static pthread_key_t exit_key;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 void (*rt_fork_child_hook)(void);
+static __thread __attribute__((tls_model("initial-exec"))) uintptr_t tls_start_fn;
 
 static int my_tid(void)
 {
 	return (int)syscall(SYS_gettid);
 }
 
-/* Arm a timer for tid unless it has one.  reg_mu held. */
-static int reg_add(int tid)
+/* Arm a clock for tid unless it has one; *src (if given) the new one, else
+ * kind 0.  reg_mu held. */
+static int reg_add(int tid, rt_clock_src *src)
 {
+	if (src)
+		src->kind = 0;
 	for (size_t i = 0; i < nreg; i++)
 		if (reg[i].tid == tid)
 			return 0;
@@ -79,13 +84,15 @@ static int reg_add(int tid)
 		reg = nr;
 		capreg = nc;
 	}
-	int id;
-	int rc = rt_timer_create(tid, reg_period, &id);
+	rt_clock_src c;
+	int rc = rt_clock_src_create(tid, &c);
 	if (rc < 0)
 		return rc;   /* the thread may have exited meanwhile */
 	reg[nreg].tid = tid;
-	reg[nreg].timer = id;
+	reg[nreg].src = c;
 	nreg++;
+	if (src)
+		*src = c;
 	return 0;
 }
 
@@ -93,7 +100,7 @@ static void reg_remove(int tid)
 {
 	for (size_t i = 0; i < nreg; i++)
 		if (reg[i].tid == tid) {
-			rt_timer_delete(reg[i].timer);
+			rt_clock_src_delete(&reg[i].src);
 			reg[i] = reg[--nreg];
 			return;
 		}
@@ -285,14 +292,29 @@ const rt_tinfo *rt_tinfo_find(const rt_tinfo *v, size_t n, int tid)
 
 /* -------------------------------------------------------------------------------- */
 
+/* A thread ends: the CPU time it used since its last sample (all of it,
+ * for a thread shorter than one interval) becomes a sample of its start
+ * routine (its stack now is the exit path), counted as no sample; its
+ * clock goes; it leaves the info registry. */
 static void on_thread_exit(void *v)
 {
 	(void)v;
 	int e = errno;
 	int tid = my_tid();
+	sigset_t prof, old;
+	sigemptyset(&prof);
+	sigaddset(&prof, SIGPROF);
+	pthread_sigmask(SIG_BLOCK, &prof, &old);
+	uint64_t tail = rt_cpu_thread_unsampled();
 	pthread_mutex_lock(&reg_mu);
 	reg_remove(tid);
 	pthread_mutex_unlock(&reg_mu);
+	if (tail && tls_start_fn) {
+		rt_cpu_push(&tls_start_fn, 1, 0, tail);
+		atomic_fetch_add(&rt_cpu_tail_ns, tail);
+		atomic_fetch_add(&rt_cpu_tail_samples, 1);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	ti_remove(tid);
 	errno = e;
 }
@@ -317,6 +339,9 @@ static void fork_child(void)
 	tc_over = 0;
 	atomic_store(&rt_cpu_on, 0);
 	pthread_mutex_init(&reg_mu, NULL);
+	for (size_t i = 0; i < nreg; i++)
+		rt_clock_src_forget(&reg[i].src);   /* counters' descriptors are */
+	rt_clock_src_child_reset();
 	nreg = 0;           /* timers are not inherited */
 	reg_active = false;
 	rt_ring_reset();
@@ -342,9 +367,14 @@ void rt_threads_init(void)
 int rt_threads_timers_start(long period_ns)
 {
 	pthread_mutex_lock(&reg_mu);
+	int rc = rt_cpu_clocks_begin(period_ns);
+	if (rc < 0) {
+		pthread_mutex_unlock(&reg_mu);
+		return rc;
+	}
 	reg_active = true;
 	reg_period = period_ns;
-	int rc = 0;
+	atomic_store(&reg_pid, getpid());
 	DIR *d = opendir("/proc/self/task");
 	if (!d) {
 		rc = CPROF_ERR_SYSTEM;
@@ -357,7 +387,7 @@ int rt_threads_timers_start(long period_ns)
 			int tid = atoi(de->d_name);
 			if (rt_self_tid(tid))
 				continue;   /* the runtime's own threads */
-			int r = reg_add(tid);
+			int r = reg_add(tid, NULL);
 			if (r == CPROF_ERR_NOMEM)
 				rc = r;
 		}
@@ -378,9 +408,34 @@ void rt_threads_timers_stop(void)
 	pthread_mutex_lock(&reg_mu);
 	reg_active = false;
 	for (size_t i = 0; i < nreg; i++)
-		rt_timer_delete(reg[i].timer);
+		rt_clock_src_delete(&reg[i].src);
 	nreg = 0;
 	pthread_mutex_unlock(&reg_mu);
+}
+
+bool rt_threads_clocks_suspend(void)
+{
+	/* a vfork child shares this memory and runs no fork handler: the
+	 * registry is its parent's, not to be touched */
+	if (getpid() != atomic_load(&reg_pid))
+		return false;
+	pthread_mutex_lock(&reg_mu);
+	bool was = reg_active;
+	long period = reg_period;
+	pthread_mutex_unlock(&reg_mu);
+	if (!was)
+		return false;
+	rt_threads_timers_stop();
+	pthread_mutex_lock(&reg_mu);
+	reg_period = period;
+	pthread_mutex_unlock(&reg_mu);
+	return true;
+}
+
+void rt_threads_clocks_resume(void)
+{
+	if (atomic_load(&rt_cpu_on))
+		(void)rt_threads_timers_start(reg_period);
 }
 
 /* ---- pthread_create -------------------------------------------------------- */
@@ -401,10 +456,24 @@ static void *tramp_start(void *p)
 	void *arg = t->arg;
 	rt_labels_set_current(t->labels);
 	int tid = my_tid();
+	/* a thread made with every signal blocked (liblzma's workers, thread
+	 * pools that leave signals to the main thread) would never see its
+	 * clock's SIGPROF: while SIGPROF is the runtime's, only its clocks
+	 * send it, so it is unblocked here and nothing else changes */
+	if (rt_sigprof_ours()) {
+		sigset_t prof;
+		sigemptyset(&prof);
+		sigaddset(&prof, SIGPROF);
+		pthread_sigmask(SIG_UNBLOCK, &prof, NULL);
+	}
+	rt_clock_src src = { 0 };
 	pthread_mutex_lock(&reg_mu);
 	if (reg_active)
-		reg_add(tid);
+		reg_add(tid, &src);
 	pthread_mutex_unlock(&reg_mu);
+	if (src.kind)
+		rt_cpu_thread_begin(&src);
+	tls_start_fn = (uintptr_t)fn;
 	tentry e = { .tid = tid, .creator_tid = t->creator_tid, .self = (uintptr_t)pthread_self(),
 		     .start_fn = (uintptr_t)fn, .slot = rt_labels_slot(),
 		     .ncreator = t->ncreator };
