@@ -27,7 +27,9 @@
  *  - A process with samples takes FILE if FILE is still what it was when
  *    the tree started (or what this same pid wrote itself); a descendant
  *    that does so also links its file as FILE.PID.  The root, if it has
- *    samples, takes FILE even then (the descendant's stays as FILE.PID,
+ *    samples and used more CPU itself than the programs it waited for (it
+ *    was not a wrapper: make, timeout or a shell that ran a command take a
+ *    sample now and then), takes FILE even then (the descendant's stays as FILE.PID,
  *    one line says so); if it has none, it leaves FILE to the descendant
  *    and removes the extra name.  Otherwise (FILE written by another
  *    process of the run that is not so linked) this one's profile goes to
@@ -58,6 +60,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -218,6 +221,21 @@ static bool alias_of(const char *path, int dfd, char *out, size_t n)
 	return found;
 }
 
+/* Did the programs this process started and waited for use more CPU than
+ * it did itself?  Then it was a wrapper (make, timeout, a shell running a
+ * command): whatever it sampled of its own, FILE stays the program's. */
+static bool waited_for_more(void)
+{
+	struct rusage self, kids;
+	if (getrusage(RUSAGE_SELF, &self) != 0 || getrusage(RUSAGE_CHILDREN, &kids) != 0)
+		return false;
+	double s = (double)self.ru_utime.tv_sec + (double)self.ru_stime.tv_sec +
+		   ((double)self.ru_utime.tv_usec + (double)self.ru_stime.tv_usec) / 1e6;
+	double k = (double)kids.ru_utime.tv_sec + (double)kids.ru_stime.tv_sec +
+		   ((double)kids.ru_utime.tv_usec + (double)kids.ru_stime.tv_usec) / 1e6;
+	return k > s;
+}
+
 /* The root sampled nothing: FILE stays the descendant's, under one name. */
 static void drop_alias(const char *path, int dfd)
 {
@@ -274,6 +292,11 @@ int rt_out_write(rt_out *o, bool (*has)(void *ctx), int (*write_fn)(int fd, void
 		if (!has_known)
 			has_samples = has ? has(ctx) : true;
 		if (busy) {
+			dest = alt;
+		} else if (!unchanged && o->root && has_samples && waited_for_more()) {
+			/* a wrapper that took a sample of its own: FILE stays the
+			 * program's, under one name; this one goes beside it */
+			drop_alias(path, dfd);
 			dest = alt;
 		} else if (!unchanged && o->root && has_samples &&
 			   alias_of(path, dfd, other, sizeof other)) {

@@ -60,8 +60,11 @@ def test_wrappers_leave_the_profile_to_the_program(prog, tmp_path, wrap):
     r = run([*wrap, prog, "300"], env_for(out), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "burn_loop" in functions(out)
-    # the wrappers sampled nothing: they wrote nothing beside it
-    assert sorted(p.name for p in tmp_path.iterdir() if "cpu" in p.name) == ["cpu.pb.gz"]
+    # a wrapper that took a sample or two (its own few ms of CPU, now and
+    # then: the sampling clocks fire when the CPU is used) has its profile
+    # beside FILE, never in it
+    others = [p for p in tmp_path.iterdir() if p.name.startswith("cpu.pb.gz.")]
+    assert all("burn_loop" not in functions(p) for p in others), others
 
 
 def test_dash_c_keeps_the_programs_profile(prog, tmp_path):
@@ -132,7 +135,7 @@ def test_root_that_samples_keeps_the_file(prog, tmp_path):
     """A program that samples and starts a short one: FILE is the
     program's (the root's), the child's is FILE.PID."""
     out = tmp_path / "cpu.pb.gz"
-    r = run(["bash", "-c", f"{prog} 500; i=0; while [ $i -lt 80000 ]; do i=$((i+1)); done"],
+    r = run(["bash", "-c", f"{prog} 50; i=0; while [ $i -lt 80000 ]; do i=$((i+1)); done"],
             env_for(out, hz=1000))
     assert r.returncode == 0, r.stderr
     files = sorted(tmp_path.glob("cpu.pb.gz*"))
