@@ -93,7 +93,18 @@ static int expand(const rt_out *o, long pid, char *out, size_t n)
 				 o->start_time, out, n);
 }
 
+static bool out_init(rt_out *o, const char *env, const char *what, bool tree);
+
+/* Runtime work in a constructor (setenv allocates): never the program's. */
 bool rt_out_init(rt_out *o, const char *env, const char *what, bool tree)
+{
+	rt_self_enter();
+	bool ok = out_init(o, env, what, tree);
+	rt_self_leave();
+	return ok;
+}
+
+static bool out_init(rt_out *o, const char *env, const char *what, bool tree)
 {
 	memset(o, 0, sizeof *o);
 	o->env = env;

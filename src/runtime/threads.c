@@ -449,11 +449,12 @@ struct tramp {
 	uintptr_t creator[RT_CREATE_FRAMES];
 };
 
-static void *tramp_start(void *p)
+/* Everything a new thread does before the program's routine: kept out of
+ * tramp_start so that its call of the routine stays a tail call (no local
+ * of tramp_start has its address taken) and no runtime frame sits under
+ * the program's in any stack. */
+static __attribute__((noinline)) void tramp_begin(struct tramp *t, void *(*fn)(void *))
 {
-	struct tramp *t = p;
-	void *(*fn)(void *) = t->fn;
-	void *arg = t->arg;
 	rt_labels_set_current(t->labels);
 	int tid = my_tid();
 	/* a thread made with every signal blocked (liblzma's workers, thread
@@ -479,11 +480,19 @@ static void *tramp_start(void *p)
 		     .ncreator = t->ncreator };
 	memcpy(e.creator, t->creator, sizeof e.creator);
 	rt_self_enter();
-	free(p);
+	free(t);
 	ti_add(&e);
 	rt_self_leave();
-	/* on exit: delete its timer, leave the info registry */
+	/* on exit: delete its clock, leave the info registry */
 	pthread_setspecific(exit_key, (void *)1);
+}
+
+static void *tramp_start(void *p)
+{
+	struct tramp *t = p;
+	void *(*fn)(void *) = t->fn;
+	void *arg = t->arg;
+	tramp_begin(t, fn);
 	return fn(arg);
 }
 
@@ -511,7 +520,9 @@ int rt_quiet_thread_start(const char *name, void *(*fn)(void *), void *arg)
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	pthread_t th;
+	rt_self_enter();   /* the new stack's allocations are the runtime's */
 	int rc = rt_runtime_thread_create(&th, &at, name, fn, arg);
+	rt_self_leave();
 	pthread_attr_destroy(&at);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
