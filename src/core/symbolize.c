@@ -1277,9 +1277,12 @@ static int64_t do_run(run *r)
 		}
 		total += got;
 	}
-	if (missing)
-		warnf(r, "Some binary filenames not available. Symbolization may be incomplete.\n"
-			 "Try setting PPROF_BINARY_PATH to the search path for local binaries.");
+	if (missing) {
+		/* pprof's two lines, as two warnings (a warning's line is
+		 * escaped, a newline in it included) */
+		warnf(r, "Some binary filenames not available. Symbolization may be incomplete.");
+		warnf(r, "Try setting PPROF_BINARY_PATH to the search path for local binaries.");
+	}
 out:
 	free(cnt);
 	free(order);
