@@ -227,3 +227,145 @@ void rt_heap_got_dlopened(void)
 		return;
 	(void)rt_heap_got_install();
 }
+
+/* ---- the definition in front ----------------------------------------------- */
+
+/* What rt_front_definition looks up and finds. */
+typedef struct front_q {
+	const char *name;
+	uintptr_t self;     /* an address in libcprof.so */
+	bool after;         /* look behind libcprof.so, not in front of it */
+	bool past;          /* the walk has passed libcprof.so */
+	void *found;
+	bool stop;
+} front_q;
+
+static uint32_t gnu_hash(const char *s)
+{
+	uint32_t h = 5381;
+	for (; *s; s++)
+		h = h * 33 + (unsigned char)*s;
+	return h;
+}
+
+static uint32_t sysv_hash(const char *s)
+{
+	uint32_t h = 0;
+	for (; *s; s++) {
+		h = (h << 4) + (unsigned char)*s;
+		uint32_t g = h & 0xf0000000u;
+		if (g)
+			h ^= g >> 24;
+		h &= ~g;
+	}
+	return h;
+}
+
+/* Symbol i of the module defines q->name: a function with a section (not
+ * an undefined symbol, whose value may be a canonical PLT entry), global
+ * or weak, not a hidden version. */
+static bool defines(const ElfW(Sym) *sym, const char *strtab, const ElfW(Half) *versym,
+		    uint32_t i, const char *name)
+{
+	const ElfW(Sym) *y = &sym[i];
+	unsigned t = ELF64_ST_TYPE(y->st_info), b = ELF64_ST_BIND(y->st_info);
+	return y->st_shndx != SHN_UNDEF && y->st_value != 0 && t == STT_FUNC &&
+	       (b == STB_GLOBAL || b == STB_WEAK) && !(versym && (versym[i] & 0x8000)) &&
+	       strcmp(strtab + y->st_name, name) == 0;
+}
+
+static int on_front(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	front_q *q = arg;
+	if (q->stop)
+		return 1;
+	const ElfW(Dyn) *dyn = NULL;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) &&
+		    q->self >= info->dlpi_addr + ph->p_vaddr &&
+		    q->self < info->dlpi_addr + ph->p_vaddr + ph->p_memsz) {
+			/* libcprof.so: what follows is behind us */
+			q->past = true;
+			q->stop = !q->after;
+			return q->stop;
+		}
+		if (ph->p_type == PT_DYNAMIC)
+			dyn = (const ElfW(Dyn) *)(info->dlpi_addr + ph->p_vaddr);
+	}
+	if (!dyn || q->after != q->past)
+		return 0;
+	uintptr_t bias = info->dlpi_addr, symtab = 0, strtab = 0, gnuh = 0, sysvh = 0, vers = 0;
+	for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++) {
+		switch (d->d_tag) {
+		case DT_SYMTAB: symtab = d->d_un.d_ptr; break;
+		case DT_STRTAB: strtab = d->d_un.d_ptr; break;
+		case DT_GNU_HASH: gnuh = d->d_un.d_ptr; break;
+		case DT_HASH: sysvh = d->d_un.d_ptr; break;
+		case DT_VERSYM: vers = d->d_un.d_ptr; break;
+		}
+	}
+#define ABS(x) ((x) && (x) < bias ? (x) + bias : (x))
+	symtab = ABS(symtab);
+	strtab = ABS(strtab);
+	gnuh = ABS(gnuh);
+	sysvh = ABS(sysvh);
+	vers = ABS(vers);
+#undef ABS
+	if (!symtab || !strtab)
+		return 0;
+	const ElfW(Sym) *sym = (const ElfW(Sym) *)symtab;
+	const char *str = (const char *)strtab;
+	const ElfW(Half) *versym = (const ElfW(Half) *)vers;
+	uint32_t hit = 0;
+	if (gnuh) {
+		const uint32_t *h = (const uint32_t *)gnuh;
+		uint32_t nb = h[0], off = h[1], bloom_n = h[2];
+		const uint32_t *buckets = (const uint32_t *)((const ElfW(Addr) *)&h[4] + bloom_n);
+		const uint32_t *chain = buckets + nb;
+		uint32_t hv = gnu_hash(q->name);
+		uint32_t i = nb ? buckets[hv % nb] : 0;
+		for (; i >= off && i != 0; i++) {
+			uint32_t c = chain[i - off];
+			if ((c | 1) == (hv | 1) && defines(sym, str, versym, i, q->name)) {
+				hit = i;
+				break;
+			}
+			if (c & 1)
+				break;
+		}
+	} else if (sysvh) {
+		const uint32_t *h = (const uint32_t *)sysvh;
+		uint32_t nb = h[0], nc = h[1];
+		const uint32_t *bucket = &h[2], *chain = &h[2 + nb];
+		for (uint32_t i = nb ? bucket[sysv_hash(q->name) % nb] : 0, k = 0; i != 0 && i < nc && k < nc;
+		     i = chain[i], k++)
+			if (defines(sym, str, versym, i, q->name)) {
+				hit = i;
+				break;
+			}
+	}
+	if (!hit)
+		return 0;
+	q->found = (void *)(bias + sym[hit].st_value);
+	q->stop = true;
+	return 1;
+}
+
+/* The definition of NAME in the first module, in the loader's search
+ * order, before libcprof.so (the program itself, or an allocator preloaded
+ * first: the one the program binds to) or, with AFTER, behind it (the
+ * next allocator, usually libc's), else NULL.  Reads the modules' dynamic
+ * symbol tables: a canonical PLT entry (an undefined symbol with a value,
+ * which dlsym answers for both RTLD_DEFAULT and RTLD_NEXT) is not a
+ * definition.  Modules dlopen'ed with RTLD_LOCAL are listed too, but the
+ * lookup runs at the first malloc, before the program can dlopen.
+ * Allocates nothing (it runs inside the first malloc); dl_iterate_phdr
+ * takes the loader's recursive lock. */
+void *rt_front_definition(const char *name, uintptr_t self, bool after)
+{
+	front_q q = { .name = name, .self = self, .after = after };
+	dl_iterate_phdr(on_front, &q);
+	return q.found;
+}
