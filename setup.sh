@@ -23,6 +23,9 @@ set -eu
 #        /metrics), wrk (load on the endpoint), SQLite (a real CPU-bound
 #        program for the overhead benchmark)
 # web UI tests: nodejs + npm (playwright-core, driving Debian's chromium)
+# runtime in real programs (tests/e2e/test_runtime_real.py, bench/fork.sh):
+#        nginx (forked workers under wrk), redis-server + redis-tools
+#        (jemalloc, redis-benchmark), stress-ng (fork-heavy stressors)
 # symbolization: g++ (libstdc++'s __cxa_demangle, linked by the build; the
 #        C++ test program), binutils' addr2line/objcopy (checks, debug files)
 PKGS="gcc make pkg-config zlib1g-dev libpcre2-dev
@@ -33,7 +36,7 @@ PKGS="gcc make pkg-config zlib1g-dev libpcre2-dev
       chromium python3-pil g++
       libmicrohttpd-dev libgnutls28-dev libjemalloc2 libjemalloc-dev
       libtcmalloc-minimal4 heaptrack prometheus wrk sqlite3 libsqlite3-dev
-      nodejs"
+      nodejs nginx redis-server redis-tools stress-ng"
 
 missing=""
 for p in $PKGS; do

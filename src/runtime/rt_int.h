@@ -71,6 +71,10 @@ int rt_unwind(const ucontext_t *uc, uintptr_t *pcs, int max, bool *truncated);
 /* Forget the calling thread's cached rows (and, with pages, its proven
  * stack pages): the next walk is a cold one.  For benchmarks.  [AS-safe] */
 void rt_unwind_forget(bool pages);
+/* In a fork child (pthread_atfork): reads that may fault go through
+ * process_vm_readv on our own pid, and the pid was the parent's, which is
+ * still alive and whose memory differs.  [AS-safe] */
+void rt_unwind_forked(void);
 
 /* unwind_tables.c: a module's compact unwind table (x86-64).  Row i covers
  * [starts[i], starts[i+1]) (offsets from lo) and follows rules[rule[i]]:

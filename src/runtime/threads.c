@@ -309,6 +309,7 @@ static void fork_parent(void)
 }
 static void fork_child(void)
 {
+	rt_unwind_forked();
 	pthread_mutex_init(&ti_mu, NULL);
 	nti = 0;            /* the child's only thread is new */
 	if (tc)

@@ -156,7 +156,7 @@ static bool read_word(uintptr_t addr, uintptr_t *out, int what)
 	bool ok;
 	if (m == 1) {
 		ok = probe_vm(addr, out, sizeof *out);
-		if (!ok && errno == ESRCH) {   /* a fork's child has another pid */
+		if (!ok && errno == ESRCH) {   /* a raw clone's child: another pid */
 			self_pid = (pid_t)syscall(SYS_getpid);
 			ok = probe_vm(addr, out, sizeof *out);
 		}
@@ -297,6 +297,14 @@ static int step(regs *r)
 	r->fp = fp;
 	r->exact = false;
 	return STEP_OK;
+}
+
+void rt_unwind_forked(void)
+{
+	/* reading the parent (alive, same addresses, other contents) gave
+	 * forked workers stacks cut after a frame or two */
+	if (atomic_load_explicit(&probe_mode, memory_order_acquire) == 1)
+		self_pid = (pid_t)syscall(SYS_getpid);
 }
 
 uintptr_t rt_unwind_unbuilt(void)

@@ -70,3 +70,131 @@ def test_gcc_and_gxx_compile_under_the_runtime(lang, tmp_path):
                        capture_output=True, text=True, timeout=180, cwd=tmp_path)
     assert r.returncode == 0 and obj.exists(), r.stderr[-3000:]
     assert "internal compiler error" not in r.stderr
+
+
+# ---- forked workers ---------------------------------------------------------
+
+def traces(profile):
+    """The stacks of a profile's -traces report, each a list of names, leaf first."""
+    r = subprocess.run([cprof_bin(), "-traces", profile], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = []
+    for block in r.stdout.split("-----------+")[1:]:
+        names = []
+        for line in block.splitlines():
+            parts = line.split()
+            if not parts or parts[0].startswith("-") or line.lstrip().startswith("thread:"):
+                continue
+            names.append(parts[-1] if len(parts) == 1 or parts[0].endswith("s") and
+                         parts[0][0].isdigit() else " ".join(parts))
+        if names:
+            out.append(names)
+    return out
+
+
+def worker_profiles(base, master_pid):
+    d = os.path.dirname(base)
+    return [os.path.join(d, f) for f in sorted(os.listdir(d))
+            if f.startswith(os.path.basename(base) + ".") and not f.endswith(f".{master_pid}")]
+
+
+def test_forked_workers_keep_full_stacks(tmp_path):
+    """A pre-forking server's workers (no exec) unwound their stacks
+    through process_vm_readv on the parent's pid: stacks cut after a frame
+    or two wherever the parent's memory held other bytes."""
+    import re
+    prog = cc("prefork.c", tmp_path / "prefork", f"-I{SRC}")
+    base = str(tmp_path / "cpu.pb.gz")
+    r = subprocess.run([cprof_bin(), "record", "-o", base, "--follow-fork", "--", prog],
+                       capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "worker 0 done\nworker 1 done\n"
+    pids = re.findall(r"profile of process (\d+) written", r.stderr)
+    assert len(pids) == 3, r.stderr
+    workers = [f for f in (f"{base}.{p}" for p in pids) if os.path.getsize(f) > 0]
+    burnt = 0
+    for f in workers:
+        for st in traces(f):
+            if "worker" in st:
+                burnt += 1
+                assert "main" in st and "worker_loop" in st, (f, st)
+    assert burnt > 0, "no worker sample: the test proved nothing"
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, proc, timeout=30):
+    import socket
+    import time
+    end = time.time() + timeout
+    while time.time() < end:
+        assert proc.poll() is None, f"exited early with {proc.returncode}"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on {port}")
+
+
+NGINX_CONF = """daemon off;
+master_process on;
+worker_processes 2;
+pid {d}/nginx.pid;
+error_log {d}/error.log;
+events {{ worker_connections 256; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/t; proxy_temp_path {d}/t; fastcgi_temp_path {d}/t;
+  uwsgi_temp_path {d}/t; scgi_temp_path {d}/t;
+  server {{ listen 127.0.0.1:{port}; location / {{ return 200 "hello\\n"; }} }}
+}}
+"""
+
+
+def test_nginx_workers_keep_full_stacks(tmp_path):
+    """nginx with master_process on, followed into its workers: 92 of 99
+    worker samples were truncated, many to one frame."""
+    import re
+    import signal
+    nginx, wrk = shutil.which("nginx") or "/usr/sbin/nginx", shutil.which("wrk")
+    if not os.path.exists(nginx) or not wrk:
+        pytest.skip("nginx or wrk is not installed")
+    port = free_port()
+    (tmp_path / "nginx.conf").write_text(NGINX_CONF.format(d=tmp_path, port=port))
+    base = str(tmp_path / "cpu.pb.gz")
+    p = subprocess.Popen([cprof_bin(), "record", "-o", base, "--follow-fork", "--", nginx,
+                          "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_port(port, p)
+        w = subprocess.run([wrk, "-t2", "-c8", "-d2s", f"http://127.0.0.1:{port}/"],
+                           capture_output=True, text=True, timeout=60)
+        assert w.returncode == 0 and "Requests/sec" in w.stdout, w.stdout + w.stderr
+        os.kill(int((tmp_path / "nginx.pid").read_text()), signal.SIGQUIT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    pids = re.findall(r"profile of process (\d+) written", err)
+    assert len(pids) >= 3, err
+    total = truncated = 0
+    for pid in pids:
+        r = subprocess.run([cprof_bin(), "-raw", f"{base}.{pid}"], capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        m = re.search(r"# cprof: (\d+) samples,", r.stdout)
+        total += int(m.group(1)) if m else 0
+        m = re.search(r"cprof: (\d+) samples with truncated stacks", r.stdout)
+        truncated += int(m.group(1)) if m else 0
+    assert total >= 20, f"only {total} samples: the test proved little"
+    assert truncated <= total // 10, f"{truncated} of {total} samples truncated"
