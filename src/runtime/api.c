@@ -10,6 +10,15 @@
  * timers changes each start, so a late signal of an earlier session is
  * ignored.  Stop runs in the reverse order and writes the profile.  The
  * last error's message is kept per thread (initial-exec TLS).
+ *
+ * The descriptor of a profile started with a path is the runtime's, held
+ * across the program's code: a program that closes every descriptor
+ * (close_range, closefrom, daemons) and opens its own files may have
+ * given its number to one of them.  So the file's identity (device,
+ * inode) is kept from the start, and before the runtime writes or closes
+ * the descriptor it checks it (fstat, async-signal-safe): when it is no
+ * longer the profile's, the profile file is opened again by its absolute
+ * path (kept from the start) and the program's descriptor is left alone.
  */
 #include "rt_int.h"
 #include "cprof.h"
@@ -20,13 +29,18 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static pthread_mutex_t api_mu = PTHREAD_MUTEX_INITIALIZER;
 static bool running;
 static int out_fd = -1;
 static bool own_fd;
+static dev_t out_dev;                  /* own_fd: the file's identity */
+static ino_t out_ino;
+static char out_path[PATH_MAX + 1];    /* own_fd: its absolute path, or "" */
 static int cur_hz = CPROF_CPU_HZ_DEFAULT;
 
 static __thread __attribute__((tls_model("initial-exec"))) char last_err[256];
@@ -59,10 +73,28 @@ const char *cprof_error_string(int code)
 	}
 }
 
+/* out_fd is still the profile file opened at start.  [AS-safe] */
+static bool out_fd_ours(void)
+{
+	struct stat st;
+	return out_fd >= 0 && fstat(out_fd, &st) == 0 && st.st_dev == out_dev && st.st_ino == out_ino;
+}
+
+/* The descriptor to write the profile to: out_fd, or, when the program
+ * has closed it (and perhaps reused its number), the profile file opened
+ * again; -1 when that fails.  [AS-safe: fstat, open] */
+static int checked_out_fd(void)
+{
+	if (!own_fd || out_fd < 0 || out_fd_ours())
+		return out_fd;
+	out_fd = out_path[0] ? open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : -1;
+	return out_fd;
+}
+
 static void fork_child_reset(void)
 {
 	pthread_mutex_init(&api_mu, NULL);
-	if (running && own_fd)
+	if (running && own_fd && out_fd_ours())
 		close(out_fd);   /* the parent writes it, never the child */
 	running = false;
 	out_fd = -1;
@@ -117,11 +149,26 @@ int cprof_cpu_start(const char *path)
 		rc = CPROF_ERR_BUSY;
 	} else {
 		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		struct stat st;
 		if (fd < 0) {
 			rt_set_error("cannot create %s: %s", path, strerror(errno));
 			rc = CPROF_ERR_IO;
 		} else if ((rc = start_locked(fd, true)) < 0) {
 			close(fd);
+		} else if (fstat(fd, &st) == 0) {
+			out_dev = st.st_dev;
+			out_ino = st.st_ino;
+			/* absolute: the program may change directory */
+			char cwd[PATH_MAX];
+			int n = path[0] == '/' ? snprintf(out_path, sizeof out_path, "%s", path)
+			      : getcwd(cwd, sizeof cwd) ? snprintf(out_path, sizeof out_path, "%s/%s", cwd, path)
+			      : -1;
+			if (n < 0 || (size_t)n >= sizeof out_path)
+				out_path[0] = 0;
+		} else {
+			out_path[0] = 0;
+			out_dev = 0;
+			out_ino = 0;
 		}
 	}
 	pthread_mutex_unlock(&api_mu);
@@ -152,8 +199,13 @@ int cprof_cpu_stop(void)
 	} else {
 		rt_threads_timers_stop();
 		atomic_store(&rt_cpu_on, 0);
-		rc = rt_collector_stop(out_fd);
-		if (own_fd && close(out_fd) != 0 && rc == 0) {
+		int fd = checked_out_fd();
+		rc = rt_collector_stop(fd);
+		if (fd < 0 && rc == 0) {
+			rt_set_error("cannot write the CPU profile: %s reopened: %s", out_path, strerror(errno));
+			rc = CPROF_ERR_IO;
+		}
+		if (own_fd && fd >= 0 && close(fd) != 0 && rc == 0) {
 			rt_set_error("cannot write the CPU profile: %s", strerror(errno));
 			rc = CPROF_ERR_IO;
 		}
@@ -203,5 +255,5 @@ int cprof_cpu_get_stats(cprof_cpu_stats *st)
 /* For env.c's exit paths: the descriptor of the running profile, or -1. */
 int rt_api_out_fd(void)
 {
-	return running ? out_fd : -1;
+	return running ? checked_out_fd() : -1;
 }

@@ -225,3 +225,47 @@ def test_fork_child_handlers_write_little(profiles, tmp_path):
     bare = faults({k: v for k, v in os.environ.items() if k != "LD_PRELOAD"})
     under = faults(preload_env(extra))
     assert under <= bare + 40, f"{under} page faults in a fork child under the runtime, {bare} bare"
+
+
+# ---- descriptors the runtime no longer owns ---------------------------------
+
+def test_program_closing_every_descriptor(tmp_path):
+    """A program that closes every descriptor and opens its own pipe and
+    data file: the CPU profile went into its data file (or nowhere), the
+    dump and endpoint threads read its pipe dry and spun on closed
+    descriptors."""
+    import re
+    prog = cc("close_all.c", tmp_path / "close_all", f"-I{SRC}")
+    profile = tmp_path / "cpu.pb.gz"
+    env = preload_env({
+        "CPROF_CPU_PROFILE": str(profile), "CPROF_CPU_HZ": "1000",
+        "CPROF_HEAP_PROFILE": str(tmp_path / "heap.pb.gz"),
+        "CPROF_MUTEX_PROFILE": str(tmp_path / "mutex.pb.gz"),
+        "CPROF_DUMP_SIGNAL": "SIGUSR1", "CPROF_WATCH_THREADS": "10000",
+        "CPROF_DUMP_DIR": str(tmp_path), "CPROF_HTTP": "127.0.0.1:0"})
+    r = subprocess.run([prog, str(tmp_path / "data")], capture_output=True, text=True,
+                       timeout=60, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "pipe ok\ndata ok\n", r.stdout + r.stderr
+    ms = int(re.search(r"sleep_cpu_ms (\d+)", r.stderr).group(1))
+    assert ms < 500, f"{ms} ms of CPU while the program slept 2.5 s: a runtime thread spins"
+    assert (tmp_path / "data").read_text() == "the program's own data\n"
+    top = subprocess.run([cprof_bin(), "-top", str(profile)], capture_output=True, text=True,
+                         timeout=60)
+    assert top.returncode == 0 and "burn" in top.stdout, top.stdout + top.stderr
+
+
+def test_unwinder_probe_under_a_seccomp_sandbox(tmp_path):
+    """process_vm_readv forbidden after the probe was chosen: every stack
+    was cut to its first frame; the fallback probe (a pipe) wrote stack
+    bytes to whatever file had its numbers."""
+    prog = cc("close_all.c", tmp_path / "close_all", f"-I{SRC}")
+    profile = tmp_path / "cpu.pb.gz"
+    r = subprocess.run([prog, str(tmp_path / "data"), "seccomp"], capture_output=True,
+                       text=True, timeout=60,
+                       env=preload_env({"CPROF_CPU_PROFILE": str(profile), "CPROF_CPU_HZ": "1000"}))
+    assert r.returncode == 0 and r.stdout == "pipe ok\ndata ok\n", r.stdout + r.stderr
+    stacks = [st for st in traces(str(profile)) if st[0] == "burn"]
+    assert stacks, "no sample in burn: the test proved nothing"
+    cut = [st for st in stacks if "main" not in st]
+    assert len(cut) <= len(stacks) // 10, f"{len(cut)} of {len(stacks)} stacks cut: {cut[:3]}"
