@@ -476,6 +476,15 @@ static void slow(void *p, size_t n)
 	int e = errno;
 	uintptr_t pcs[RT_HEAP_FRAMES];
 	int nf = rt_unwind_here(pcs, RT_HEAP_FRAMES, 2);
+	/* a module without its table: the builder thread builds it (never
+	 * this hook); the real allocation is done and no allocator lock is
+	 * held here, so wait for it a little and walk again */
+	for (int tries = 0; tries < 4; tries++) {
+		uintptr_t at = rt_unwind_unbuilt();
+		if (!at || !rt_modules_wait_built(at, 200))
+			break;
+		nf = rt_unwind_here(pcs, RT_HEAP_FRAMES, 2);
+	}
 	if (nf > 0 && pcs[0] >= self_lo && pcs[0] < self_hi) {
 		errno = e;
 		return;   /* called from libcprof.so itself */

@@ -478,14 +478,24 @@ int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 		w = rt_wants_stacks();
 		atomic_store_explicit(&want, w, memory_order_release);
 	}
-	if (w && !rt_modules_ready())
-		rt_modules_init_lazy();
+	if (w)
+		rt_modules_list(false);   /* cheap once done */
 	/* the program's call site first (skip: this function); kept here too,
 	 * since the new thread frees t, maybe before real_create returns */
 	uintptr_t pcs[RT_CREATE_FRAMES];
 	int n;
 	if (rt_modules_ready()) {
 		n = rt_unwind_here(pcs, RT_CREATE_FRAMES, 1);
+		/* a module without its table: ordinary context here (this call
+		 * creates a thread anyway): start the builder, wait a little for
+		 * it (bounded) and walk again; never build here */
+		for (int tries = 0; tries < 4 && rt_unwind_unbuilt(); tries++) {
+			uintptr_t at = rt_unwind_unbuilt();
+			rt_modules_start_builder();
+			if (!rt_modules_wait_built(at, 200))
+				break;
+			n = rt_unwind_here(pcs, RT_CREATE_FRAMES, 1);
+		}
 	} else {
 		pcs[0] = (uintptr_t)__builtin_return_address(0) - 1;
 		n = 1;
