@@ -347,3 +347,22 @@ def test_redis_with_jemalloc_starts_serves_and_exits(tmp_path):
         assert m, err[-2000:]
         with pytest.raises(OSError):
             socket.create_connection(("127.0.0.1", int(m.group(1))), timeout=2).close()
+
+
+@pytest.mark.parametrize("stressor", ["fork", "vfork", "zombie", "sigabrt", "sigchld",
+                                      "vforkmany", "clone", "exec"])
+def test_stress_ng_fork_heavy_stressors(stressor, tmp_path):
+    """stress-ng's fork-heavy stressors keep their exit status under the
+    preload, with a CPU profile in the first process."""
+    sng = shutil.which("stress-ng")
+    if not sng:
+        pytest.skip("stress-ng is not installed")
+    cmd = [sng, f"--{stressor}", "1", f"--{stressor}-ops", "50", "--timeout", "60",
+           "--temp-path", str(tmp_path), "--quiet"]
+    bare = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if bare.returncode != 0:
+        pytest.skip(f"stress-ng --{stressor} fails here bare: {bare.stderr[-300:]}")
+    for extra in ({}, {"CPROF_CPU_PROFILE": str(tmp_path / "cpu.pb.gz")}):
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                           env=preload_env(extra))
+        assert r.returncode == 0, (extra, r.stderr[-2000:])
