@@ -115,6 +115,40 @@ static void walk_relocs(const ElfW(Rela) *r, size_t bytes, const ElfW(Sym) *symt
 	}
 }
 
+/* What a module's dynamic section says, with addresses made absolute: the
+ * loader rebases these in place; an object whose dynamic section it could
+ * not write still holds link-time values. */
+typedef struct dynsec {
+	uintptr_t symtab, strtab, jmprel, rela, gnuh, sysvh, versym;
+	size_t pltrelsz, relasz;
+	long pltrel;
+} dynsec;
+
+static void read_dyn(const ElfW(Dyn) *dyn, uintptr_t bias, dynsec *d)
+{
+	memset(d, 0, sizeof *d);
+	d->pltrel = DT_RELA;
+	for (; dyn->d_tag != DT_NULL; dyn++) {
+		switch (dyn->d_tag) {
+		case DT_SYMTAB: d->symtab = dyn->d_un.d_ptr; break;
+		case DT_STRTAB: d->strtab = dyn->d_un.d_ptr; break;
+		case DT_JMPREL: d->jmprel = dyn->d_un.d_ptr; break;
+		case DT_PLTRELSZ: d->pltrelsz = dyn->d_un.d_val; break;
+		case DT_PLTREL: d->pltrel = (long)dyn->d_un.d_val; break;
+		case DT_RELA: d->rela = dyn->d_un.d_ptr; break;
+		case DT_RELASZ: d->relasz = dyn->d_un.d_val; break;
+		case DT_GNU_HASH: d->gnuh = dyn->d_un.d_ptr; break;
+		case DT_HASH: d->sysvh = dyn->d_un.d_ptr; break;
+		case DT_VERSYM: d->versym = dyn->d_un.d_ptr; break;
+		}
+	}
+	uintptr_t *abs[] = { &d->symtab, &d->strtab, &d->jmprel, &d->rela, &d->gnuh, &d->sysvh,
+			     &d->versym };
+	for (size_t i = 0; i < sizeof abs / sizeof abs[0]; i++)
+		if (*abs[i] && *abs[i] < bias)
+			*abs[i] += bias;
+}
+
 static int on_module(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)arg;
@@ -148,33 +182,13 @@ static int on_module(struct dl_phdr_info *info, size_t size, void *arg)
 	if (!dyn)
 		return 0;
 	uintptr_t bias = info->dlpi_addr;
-	uintptr_t symtab = 0, strtab = 0, jmprel = 0, rela = 0;
-	size_t pltrelsz = 0, relasz = 0;
-	long pltrel = DT_RELA;
-	for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++) {
-		switch (d->d_tag) {
-		case DT_SYMTAB: symtab = d->d_un.d_ptr; break;
-		case DT_STRTAB: strtab = d->d_un.d_ptr; break;
-		case DT_JMPREL: jmprel = d->d_un.d_ptr; break;
-		case DT_PLTRELSZ: pltrelsz = d->d_un.d_val; break;
-		case DT_PLTREL: pltrel = (long)d->d_un.d_val; break;
-		case DT_RELA: rela = d->d_un.d_ptr; break;
-		case DT_RELASZ: relasz = d->d_un.d_val; break;
-		}
-	}
-	/* the loader rebases these in place; an object whose dynamic
-	 * section it could not write still holds link-time values */
-#define ABS(x) ((x) && (x) < bias ? (x) + bias : (x))
-	symtab = ABS(symtab);
-	strtab = ABS(strtab);
-	jmprel = ABS(jmprel);
-	rela = ABS(rela);
-#undef ABS
-	if (pltrel == DT_RELA)
-		walk_relocs((const ElfW(Rela) *)jmprel, pltrelsz, (const ElfW(Sym) *)symtab,
-			    (const char *)strtab, bias, rlo, rhi);
-	walk_relocs((const ElfW(Rela) *)rela, relasz, (const ElfW(Sym) *)symtab,
-		    (const char *)strtab, bias, rlo, rhi);
+	dynsec d;
+	read_dyn(dyn, bias, &d);
+	if (d.pltrel == DT_RELA)
+		walk_relocs((const ElfW(Rela) *)d.jmprel, d.pltrelsz, (const ElfW(Sym) *)d.symtab,
+			    (const char *)d.strtab, bias, rlo, rhi);
+	walk_relocs((const ElfW(Rela) *)d.rela, d.relasz, (const ElfW(Sym) *)d.symtab,
+		    (const char *)d.strtab, bias, rlo, rhi);
 	return 0;
 }
 
@@ -296,28 +310,15 @@ static int on_front(struct dl_phdr_info *info, size_t size, void *arg)
 	}
 	if (!dyn || q->after != q->past)
 		return 0;
-	uintptr_t bias = info->dlpi_addr, symtab = 0, strtab = 0, gnuh = 0, sysvh = 0, vers = 0;
-	for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++) {
-		switch (d->d_tag) {
-		case DT_SYMTAB: symtab = d->d_un.d_ptr; break;
-		case DT_STRTAB: strtab = d->d_un.d_ptr; break;
-		case DT_GNU_HASH: gnuh = d->d_un.d_ptr; break;
-		case DT_HASH: sysvh = d->d_un.d_ptr; break;
-		case DT_VERSYM: vers = d->d_un.d_ptr; break;
-		}
-	}
-#define ABS(x) ((x) && (x) < bias ? (x) + bias : (x))
-	symtab = ABS(symtab);
-	strtab = ABS(strtab);
-	gnuh = ABS(gnuh);
-	sysvh = ABS(sysvh);
-	vers = ABS(vers);
-#undef ABS
-	if (!symtab || !strtab)
+	uintptr_t bias = info->dlpi_addr;
+	dynsec d;
+	read_dyn(dyn, bias, &d);
+	uintptr_t gnuh = d.gnuh, sysvh = d.sysvh;
+	if (!d.symtab || !d.strtab)
 		return 0;
-	const ElfW(Sym) *sym = (const ElfW(Sym) *)symtab;
-	const char *str = (const char *)strtab;
-	const ElfW(Half) *versym = (const ElfW(Half) *)vers;
+	const ElfW(Sym) *sym = (const ElfW(Sym) *)d.symtab;
+	const char *str = (const char *)d.strtab;
+	const ElfW(Half) *versym = (const ElfW(Half) *)d.versym;
 	uint32_t hit = 0;
 	if (gnuh) {
 		const uint32_t *h = (const uint32_t *)gnuh;
