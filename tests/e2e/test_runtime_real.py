@@ -349,8 +349,9 @@ def test_redis_with_jemalloc_starts_serves_and_exits(tmp_path):
             socket.create_connection(("127.0.0.1", int(m.group(1))), timeout=2).close()
 
 
-@pytest.mark.parametrize("stressor", ["fork", "vfork", "zombie", "sigabrt", "sigchld",
-                                      "vforkmany", "clone", "exec"])
+# (vforkmany is left out: it runs until its timeout whatever its ops)
+@pytest.mark.parametrize("stressor", ["fork", "vfork", "zombie", "sigabrt", "sigchld", "clone",
+                                      "exec"])
 def test_stress_ng_fork_heavy_stressors(stressor, tmp_path):
     """stress-ng's fork-heavy stressors keep their exit status under the
     preload, with a CPU profile in the first process."""
