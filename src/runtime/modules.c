@@ -639,6 +639,20 @@ bool rt_modules_wait_built(uintptr_t addr, int timeout_ms)
 	}
 }
 
+bool rt_modules_wait_idle(int timeout_ms)
+{
+	for (int i = 0;; i++) {
+		pthread_mutex_lock(&refresh_mu);
+		bool p = pending_locked();
+		pthread_mutex_unlock(&refresh_mu);
+		if (!p)
+			return true;
+		if (i >= timeout_ms || atomic_load(&builder_pid) != getpid())
+			return false;
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+}
+
 void rt_modules_refresh(void)
 {
 	rt_self_enter();   /* the listing's memory is the runtime's, not the program's */

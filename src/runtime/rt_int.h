@@ -67,6 +67,10 @@ void rt_modules_ask(uintptr_t addr);
  * builder could need (the heap's slow path, after the real allocation):
  * the bound keeps even that case from hanging.  Not AS-safe. */
 bool rt_modules_wait_built(uintptr_t addr, int timeout_ms);
+/* Wait at most timeout_ms until no module waits for its table (asked for,
+ * or new while every table is wanted); true then.  For tests and
+ * ordinary contexts.  Not AS-safe. */
+bool rt_modules_wait_idle(int timeout_ms);
 /* Wake the builder (new modules to build).  [AS-safe] */
 void rt_modules_wake_builder(void);
 /* Walks that reached a module without its table (relaxed atomic). */
