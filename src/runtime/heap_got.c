@@ -27,6 +27,13 @@
  * unpatched caller stays listed until its address is reused (the table
  * replaces stale entries).
  *
+ * Also here, for heap_hooks.c's first call: rt_front_definition, the
+ * loader's lookup of an allocation function done by hand over the
+ * modules' dynamic symbol tables (GNU or SysV hash), counting only
+ * definitions, so that a non-PIE program's canonical PLT entry for free
+ * (an undefined symbol with a value, which dlsym answers) is never taken
+ * for an allocator.
+ *
  * Threads: patching runs in the constructor (before main, normally one
  * thread) and after dlopen, serialised by a mutex; a slot is one aligned
  * pointer store.  The walk's callbacks allocate nothing (dl_iterate_phdr

@@ -7,10 +7,13 @@
  *
  * Each hook calls the allocator found at the first call (resolve): the
  * next one in the search order (glibc's, or a jemalloc/tcmalloc linked to
- * the program or preloaded after libcprof.so; dlsym(RTLD_NEXT)), or the
- * one preloaded before libcprof.so, whose functions the program binds to
- * (heap_got.c then routes the program's calls through these hooks by
- * patching the modules' GOTs).  What is in front may instead be a shim
+ * the program or preloaded after libcprof.so), or the one defined before
+ * libcprof.so (preloaded first, or in the program), whose functions the
+ * program binds to; both are looked up as definitions in the modules'
+ * dynamic symbol tables (heap_got.c), not with dlsym, which can answer a
+ * program's canonical PLT entry (see sym()).  Under an allocator defined
+ * in front, heap_got.c routes the program's calls through these hooks by
+ * patching the modules' GOTs.  What is in front may instead be a shim
  * that forwards to the next malloc (heaptrack's preload, a tracer): that
  * next malloc is ours, so forwarding to it would loop; resolve asks it
  * for one block and, if the call comes back here, forwards to the next
