@@ -51,6 +51,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* The definition lookup runs inside the first malloc, maybe before a
+ * sanitizer runtime loaded after libcprof.so has initialised: not
+ * instrumented. */
+#define NOSAN __attribute__((no_sanitize_address, no_sanitize_undefined))
+
 static const char *const hooked[] = {
 	"malloc", "free", "calloc", "realloc", "reallocarray", "posix_memalign",
 	"aligned_alloc", "memalign", "valloc", "pvalloc", "malloc_usable_size",
@@ -131,10 +136,9 @@ typedef struct dynsec {
 	long pltrel;
 } dynsec;
 
-static void read_dyn(const ElfW(Dyn) *dyn, uintptr_t bias, dynsec *d)
+NOSAN static void read_dyn(const ElfW(Dyn) *dyn, uintptr_t bias, dynsec *d)
 {
-	memset(d, 0, sizeof *d);
-	d->pltrel = DT_RELA;
+	*d = (dynsec){ .pltrel = DT_RELA };
 	for (; dyn->d_tag != DT_NULL; dyn++) {
 		switch (dyn->d_tag) {
 		case DT_SYMTAB: d->symtab = dyn->d_un.d_ptr; break;
@@ -261,7 +265,7 @@ typedef struct front_q {
 	bool stop;
 } front_q;
 
-static uint32_t gnu_hash(const char *s)
+NOSAN static uint32_t gnu_hash(const char *s)
 {
 	uint32_t h = 5381;
 	for (; *s; s++)
@@ -269,7 +273,7 @@ static uint32_t gnu_hash(const char *s)
 	return h;
 }
 
-static uint32_t sysv_hash(const char *s)
+NOSAN static uint32_t sysv_hash(const char *s)
 {
 	uint32_t h = 0;
 	for (; *s; s++) {
@@ -285,17 +289,24 @@ static uint32_t sysv_hash(const char *s)
 /* Symbol i of the module defines q->name: a function with a section (not
  * an undefined symbol, whose value may be a canonical PLT entry), global
  * or weak, not a hidden version. */
-static bool defines(const ElfW(Sym) *sym, const char *strtab, const ElfW(Half) *versym,
+NOSAN static bool defines(const ElfW(Sym) *sym, const char *strtab, const ElfW(Half) *versym,
 		    uint32_t i, const char *name)
 {
 	const ElfW(Sym) *y = &sym[i];
 	unsigned t = ELF64_ST_TYPE(y->st_info), b = ELF64_ST_BIND(y->st_info);
-	return y->st_shndx != SHN_UNDEF && y->st_value != 0 && t == STT_FUNC &&
-	       (b == STB_GLOBAL || b == STB_WEAK) && !(versym && (versym[i] & 0x8000)) &&
-	       strcmp(strtab + y->st_name, name) == 0;
+	if (y->st_shndx == SHN_UNDEF || y->st_value == 0 || t != STT_FUNC ||
+	    (b != STB_GLOBAL && b != STB_WEAK) || (versym && (versym[i] & 0x8000)))
+		return false;
+	/* by hand: a sanitizer's strcmp may not be ready yet */
+	const char *a = strtab + y->st_name;
+	while (*a && *a == *name) {
+		a++;
+		name++;
+	}
+	return *a == *name;
 }
 
-static int on_front(struct dl_phdr_info *info, size_t size, void *arg)
+NOSAN static int on_front(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size;
 	front_q *q = arg;
@@ -371,7 +382,7 @@ static int on_front(struct dl_phdr_info *info, size_t size, void *arg)
  * lookup runs at the first malloc, before the program can dlopen.
  * Allocates nothing (it runs inside the first malloc); dl_iterate_phdr
  * takes the loader's recursive lock. */
-void *rt_front_definition(const char *name, uintptr_t self, bool after)
+NOSAN void *rt_front_definition(const char *name, uintptr_t self, bool after)
 {
 	front_q q = { .name = name, .self = self, .after = after };
 	dl_iterate_phdr(on_front, &q);
