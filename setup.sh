@@ -24,6 +24,8 @@ set -eu
 #        program for the overhead benchmark), memcached (a real threaded
 #        server: the runtime's own waits stay out of its block profile)
 # web UI tests: nodejs + npm (playwright-core, driving Debian's chromium)
+# runtime in real programs (tests/e2e/test_runtime_real.py, bench/fork.sh,
+#        and the corpus below)
 # symbolization: g++ (libstdc++'s __cxa_demangle, linked by the build; the
 #        C++ test program), binutils' addr2line/objcopy (checks, debug files)
 # real programs the runtime must not break (tests/e2e/test_real_programs.py):

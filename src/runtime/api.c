@@ -12,6 +12,15 @@
  * timers changes each start, so a late signal of an earlier session is
  * ignored.  Stop runs in the reverse order and writes the profile.  The
  * last error's message is kept per thread (initial-exec TLS).
+ *
+ * The descriptor of a profile started with a path is the runtime's, held
+ * across the program's code: a program that closes every descriptor
+ * (close_range, closefrom, daemons) and opens its own files may have
+ * given its number to one of them.  So the file's identity (device,
+ * inode) is kept from the start, and before the runtime writes or closes
+ * the descriptor it checks it (fstat, async-signal-safe): when it is no
+ * longer the profile's, the profile file is opened again by its absolute
+ * path (kept from the start) and the program's descriptor is left alone.
  */
 #include "rt_int.h"
 #include "cprof.h"
@@ -22,7 +31,9 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static pthread_mutex_t api_mu = PTHREAD_MUTEX_INITIALIZER;

@@ -57,8 +57,20 @@ static slot *ring;
 static _Atomic uint64_t ring_head;
 static uint64_t ring_tail;            /* consumer only */
 
+/* A fork child's ring holds the parent's unread samples: set by
+ * rt_ring_reset, emptied at the child's next rt_ring_init (a child that
+ * starts no profile never writes the ring's 2 MiB). */
+static bool ring_stale;
+
 int rt_ring_init(void)
 {
+	if (ring && ring_stale) {
+		for (uint64_t i = 0; i < RING_SLOTS; i++)
+			atomic_store_explicit(&ring[i].seq, i, memory_order_relaxed);
+		atomic_store(&ring_head, 0);
+		ring_tail = 0;
+		ring_stale = false;
+	}
 	if (ring)
 		return 0;
 	size_t sz = sizeof(slot) * RING_SLOTS;
@@ -76,12 +88,7 @@ int rt_ring_init(void)
 
 void rt_ring_reset(void)
 {
-	if (!ring)
-		return;
-	for (uint64_t i = 0; i < RING_SLOTS; i++)
-		atomic_store_explicit(&ring[i].seq, i, memory_order_relaxed);
-	atomic_store(&ring_head, 0);
-	ring_tail = 0;
+	ring_stale = ring != NULL;   /* O(1) in the child; emptied when used again */
 }
 
 /* Claim a slot for writing; NULL when the ring is full.  [AS-safe] */

@@ -20,16 +20,19 @@
  * file.  One line on stderr names the snapshot and its reason.  A bad
  * value (envparse.c) gets one line on stderr and turns that trigger off.
  *
- * Signals and threads: the signal handler only writes one byte to a pipe
- * (write is async-signal-safe; errno preserved; a full pipe drops the
- * byte, since a snapshot is pending anyway).  A thread of the runtime
- * (libc's pthread_create, every asynchronous signal blocked, marked as the
- * runtime's own so its allocations are not the program's) waits on the
- * pipe with a one-second timeout, does the work, and checks the watchdog
- * thresholds.  The handler is installed only when the program left the
- * signal at SIG_DFL at load time; a program that installs its own later
- * wins.  fork: the child has no dump thread and does not restart one; the
- * pipe's ends are close-on-exec.
+ * Signals and threads: the signal handler only sets a flag and wakes a
+ * futex on it (atomics and one system call: async-signal-safe; errno
+ * preserved).  A thread of the runtime (libc's pthread_create, every
+ * asynchronous signal blocked, marked as the runtime's own so its
+ * allocations are not the program's) waits on the futex, with a
+ * one-second timeout when a watchdog is set, does the work, and checks the
+ * watchdog thresholds.  No descriptor is held across the program's code:
+ * a program that closes every descriptor (close_range, daemons) and opens
+ * its own could otherwise have its pipe read dry by this thread, or see
+ * it spin on a closed one.  The handler is installed only when the program
+ * left the signal at SIG_DFL at load time; a program that installs its own
+ * later wins.  fork: the child has no dump thread and does not restart
+ * one; its handler ignores the signal.
  */
 #include "http_int.h"
 #include "rt_int.h"
@@ -38,17 +41,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-static int pipe_fds[2] = { -1, -1 };
+static _Atomic uint32_t dump_req;   /* 1: a snapshot was asked for (futex word) */
 static char dump_dir[1024] = ".";
 static long watch_threads, watch_interval = 60;
 static unsigned long long watch_heap;
@@ -111,10 +116,8 @@ static void on_dump_signal(int sig)
 	if (getpid() != owner)
 		return;   /* a forked child: the pipe is its parent's */
 	int e = errno;
-	char c = 1;
-	if (write(pipe_fds[1], &c, 1) < 0) {
-		/* full: a snapshot is already pending */
-	}
+	if (!atomic_exchange(&dump_req, 1))
+		syscall(SYS_futex, &dump_req, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 	errno = e;
 }
 
@@ -139,14 +142,12 @@ static void *dump_main(void *arg)
 	struct timespec last = { 0, 0 };
 	bool fired_once = false;
 	for (;;) {
-		struct pollfd pf = { .fd = pipe_fds[0], .events = POLLIN };
-		int rc = poll(&pf, 1, watch_threads || watch_heap ? 1000 : -1);
-		if (rc > 0 && (pf.revents & POLLIN)) {
-			char drain[64];
-			while (read(pipe_fds[0], drain, sizeof drain) > 0) {
-			}
+		struct timespec sec = { 1, 0 };
+		if (!atomic_load(&dump_req))
+			syscall(SYS_futex, &dump_req, FUTEX_WAIT_PRIVATE, 0,
+				watch_threads || watch_heap ? &sec : NULL, NULL, 0);
+		if (atomic_exchange(&dump_req, 0))
 			rt_dump_snapshots(NULL, "dump signal");
-		}
 		if (!watch_threads && !watch_heap)
 			continue;
 		struct timespec now;
@@ -200,11 +201,6 @@ static void dump_env_init(void)
 	watch_heap = wh;
 	watch_interval = wi;
 	if (signo < 0 && !watch_threads && !watch_heap) {
-		errno = e;
-		return;
-	}
-	if (pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) != 0) {
-		fprintf(stderr, "cprof: no snapshots: pipe: %s\n", strerror(errno));
 		errno = e;
 		return;
 	}

@@ -27,6 +27,13 @@
  * unpatched caller stays listed until its address is reused (the table
  * replaces stale entries).
  *
+ * Also here, for heap_hooks.c's first call: rt_front_definition, the
+ * loader's lookup of an allocation function done by hand over the
+ * modules' dynamic symbol tables (GNU or SysV hash), counting only
+ * definitions, so that a non-PIE program's canonical PLT entry for free
+ * (an undefined symbol with a value, which dlsym answers) is never taken
+ * for an allocator.
+ *
  * Threads: patching runs in the constructor (before main, normally one
  * thread) and after dlopen, serialised by a mutex; a slot is one aligned
  * pointer store.  The walk's callbacks allocate nothing (dl_iterate_phdr
@@ -43,6 +50,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+/* The definition lookup runs inside the first malloc, maybe before a
+ * sanitizer runtime loaded after libcprof.so has initialised: not
+ * instrumented. */
+#define NOSAN __attribute__((no_sanitize_address, no_sanitize_undefined))
 
 static const char *const hooked[] = {
 	"malloc", "free", "calloc", "realloc", "reallocarray", "posix_memalign",
@@ -115,6 +127,39 @@ static void walk_relocs(const ElfW(Rela) *r, size_t bytes, const ElfW(Sym) *symt
 	}
 }
 
+/* What a module's dynamic section says, with addresses made absolute: the
+ * loader rebases these in place; an object whose dynamic section it could
+ * not write still holds link-time values. */
+typedef struct dynsec {
+	uintptr_t symtab, strtab, jmprel, rela, gnuh, sysvh, versym;
+	size_t pltrelsz, relasz;
+	long pltrel;
+} dynsec;
+
+NOSAN static void read_dyn(const ElfW(Dyn) *dyn, uintptr_t bias, dynsec *d)
+{
+	*d = (dynsec){ .pltrel = DT_RELA };
+	for (; dyn->d_tag != DT_NULL; dyn++) {
+		switch (dyn->d_tag) {
+		case DT_SYMTAB: d->symtab = dyn->d_un.d_ptr; break;
+		case DT_STRTAB: d->strtab = dyn->d_un.d_ptr; break;
+		case DT_JMPREL: d->jmprel = dyn->d_un.d_ptr; break;
+		case DT_PLTRELSZ: d->pltrelsz = dyn->d_un.d_val; break;
+		case DT_PLTREL: d->pltrel = (long)dyn->d_un.d_val; break;
+		case DT_RELA: d->rela = dyn->d_un.d_ptr; break;
+		case DT_RELASZ: d->relasz = dyn->d_un.d_val; break;
+		case DT_GNU_HASH: d->gnuh = dyn->d_un.d_ptr; break;
+		case DT_HASH: d->sysvh = dyn->d_un.d_ptr; break;
+		case DT_VERSYM: d->versym = dyn->d_un.d_ptr; break;
+		}
+	}
+	uintptr_t *abs[] = { &d->symtab, &d->strtab, &d->jmprel, &d->rela, &d->gnuh, &d->sysvh,
+			     &d->versym };
+	for (size_t i = 0; i < sizeof abs / sizeof abs[0]; i++)
+		if (*abs[i] && *abs[i] < bias)
+			*abs[i] += bias;
+}
+
 static int on_module(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)arg;
@@ -148,33 +193,13 @@ static int on_module(struct dl_phdr_info *info, size_t size, void *arg)
 	if (!dyn)
 		return 0;
 	uintptr_t bias = info->dlpi_addr;
-	uintptr_t symtab = 0, strtab = 0, jmprel = 0, rela = 0;
-	size_t pltrelsz = 0, relasz = 0;
-	long pltrel = DT_RELA;
-	for (const ElfW(Dyn) *d = dyn; d->d_tag != DT_NULL; d++) {
-		switch (d->d_tag) {
-		case DT_SYMTAB: symtab = d->d_un.d_ptr; break;
-		case DT_STRTAB: strtab = d->d_un.d_ptr; break;
-		case DT_JMPREL: jmprel = d->d_un.d_ptr; break;
-		case DT_PLTRELSZ: pltrelsz = d->d_un.d_val; break;
-		case DT_PLTREL: pltrel = (long)d->d_un.d_val; break;
-		case DT_RELA: rela = d->d_un.d_ptr; break;
-		case DT_RELASZ: relasz = d->d_un.d_val; break;
-		}
-	}
-	/* the loader rebases these in place; an object whose dynamic
-	 * section it could not write still holds link-time values */
-#define ABS(x) ((x) && (x) < bias ? (x) + bias : (x))
-	symtab = ABS(symtab);
-	strtab = ABS(strtab);
-	jmprel = ABS(jmprel);
-	rela = ABS(rela);
-#undef ABS
-	if (pltrel == DT_RELA)
-		walk_relocs((const ElfW(Rela) *)jmprel, pltrelsz, (const ElfW(Sym) *)symtab,
-			    (const char *)strtab, bias, rlo, rhi);
-	walk_relocs((const ElfW(Rela) *)rela, relasz, (const ElfW(Sym) *)symtab,
-		    (const char *)strtab, bias, rlo, rhi);
+	dynsec d;
+	read_dyn(dyn, bias, &d);
+	if (d.pltrel == DT_RELA)
+		walk_relocs((const ElfW(Rela) *)d.jmprel, d.pltrelsz, (const ElfW(Sym) *)d.symtab,
+			    (const char *)d.strtab, bias, rlo, rhi);
+	walk_relocs((const ElfW(Rela) *)d.rela, d.relasz, (const ElfW(Sym) *)d.symtab,
+		    (const char *)d.strtab, bias, rlo, rhi);
 	return 0;
 }
 
@@ -226,4 +251,140 @@ void rt_heap_got_dlopened(void)
 	if (!__atomic_load_n(&on, __ATOMIC_ACQUIRE))
 		return;
 	(void)rt_heap_got_install();
+}
+
+/* ---- the definition in front ----------------------------------------------- */
+
+/* What rt_front_definition looks up and finds. */
+typedef struct front_q {
+	const char *name;
+	uintptr_t self;     /* an address in libcprof.so */
+	bool after;         /* look behind libcprof.so, not in front of it */
+	bool past;          /* the walk has passed libcprof.so */
+	void *found;
+	bool stop;
+} front_q;
+
+NOSAN static uint32_t gnu_hash(const char *s)
+{
+	uint32_t h = 5381;
+	for (; *s; s++)
+		h = h * 33 + (unsigned char)*s;
+	return h;
+}
+
+NOSAN static uint32_t sysv_hash(const char *s)
+{
+	uint32_t h = 0;
+	for (; *s; s++) {
+		h = (h << 4) + (unsigned char)*s;
+		uint32_t g = h & 0xf0000000u;
+		if (g)
+			h ^= g >> 24;
+		h &= ~g;
+	}
+	return h;
+}
+
+/* Symbol i of the module defines q->name: a function with a section (not
+ * an undefined symbol, whose value may be a canonical PLT entry), global
+ * or weak, not a hidden version. */
+NOSAN static bool defines(const ElfW(Sym) *sym, const char *strtab, const ElfW(Half) *versym,
+		    uint32_t i, const char *name)
+{
+	const ElfW(Sym) *y = &sym[i];
+	unsigned t = ELF64_ST_TYPE(y->st_info), b = ELF64_ST_BIND(y->st_info);
+	if (y->st_shndx == SHN_UNDEF || y->st_value == 0 || t != STT_FUNC ||
+	    (b != STB_GLOBAL && b != STB_WEAK) || (versym && (versym[i] & 0x8000)))
+		return false;
+	/* by hand: a sanitizer's strcmp may not be ready yet */
+	const char *a = strtab + y->st_name;
+	while (*a && *a == *name) {
+		a++;
+		name++;
+	}
+	return *a == *name;
+}
+
+NOSAN static int on_front(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	front_q *q = arg;
+	if (q->stop)
+		return 1;
+	const ElfW(Dyn) *dyn = NULL;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) &&
+		    q->self >= info->dlpi_addr + ph->p_vaddr &&
+		    q->self < info->dlpi_addr + ph->p_vaddr + ph->p_memsz) {
+			/* libcprof.so: what follows is behind us */
+			q->past = true;
+			q->stop = !q->after;
+			return q->stop;
+		}
+		if (ph->p_type == PT_DYNAMIC)
+			dyn = (const ElfW(Dyn) *)(info->dlpi_addr + ph->p_vaddr);
+	}
+	if (!dyn || q->after != q->past)
+		return 0;
+	uintptr_t bias = info->dlpi_addr;
+	dynsec d;
+	read_dyn(dyn, bias, &d);
+	uintptr_t gnuh = d.gnuh, sysvh = d.sysvh;
+	if (!d.symtab || !d.strtab)
+		return 0;
+	const ElfW(Sym) *sym = (const ElfW(Sym) *)d.symtab;
+	const char *str = (const char *)d.strtab;
+	const ElfW(Half) *versym = (const ElfW(Half) *)d.versym;
+	uint32_t hit = 0;
+	if (gnuh) {
+		const uint32_t *h = (const uint32_t *)gnuh;
+		uint32_t nb = h[0], off = h[1], bloom_n = h[2];
+		const uint32_t *buckets = (const uint32_t *)((const ElfW(Addr) *)&h[4] + bloom_n);
+		const uint32_t *chain = buckets + nb;
+		uint32_t hv = gnu_hash(q->name);
+		uint32_t i = nb ? buckets[hv % nb] : 0;
+		for (; i >= off && i != 0; i++) {
+			uint32_t c = chain[i - off];
+			if ((c | 1) == (hv | 1) && defines(sym, str, versym, i, q->name)) {
+				hit = i;
+				break;
+			}
+			if (c & 1)
+				break;
+		}
+	} else if (sysvh) {
+		const uint32_t *h = (const uint32_t *)sysvh;
+		uint32_t nb = h[0], nc = h[1];
+		const uint32_t *bucket = &h[2], *chain = &h[2 + nb];
+		for (uint32_t i = nb ? bucket[sysv_hash(q->name) % nb] : 0, k = 0; i != 0 && i < nc && k < nc;
+		     i = chain[i], k++)
+			if (defines(sym, str, versym, i, q->name)) {
+				hit = i;
+				break;
+			}
+	}
+	if (!hit)
+		return 0;
+	q->found = (void *)(bias + sym[hit].st_value);
+	q->stop = true;
+	return 1;
+}
+
+/* The definition of NAME in the first module, in the loader's search
+ * order, before libcprof.so (the program itself, or an allocator preloaded
+ * first: the one the program binds to) or, with AFTER, behind it (the
+ * next allocator, usually libc's), else NULL.  Reads the modules' dynamic
+ * symbol tables: a canonical PLT entry (an undefined symbol with a value,
+ * which dlsym answers for both RTLD_DEFAULT and RTLD_NEXT) is not a
+ * definition.  Modules dlopen'ed with RTLD_LOCAL are listed too, but the
+ * lookup runs at the first malloc, before the program can dlopen.
+ * Allocates nothing (it runs inside the first malloc); dl_iterate_phdr
+ * takes the loader's recursive lock. */
+NOSAN void *rt_front_definition(const char *name, uintptr_t self, bool after)
+{
+	front_q q = { .name = name, .self = self, .after = after };
+	dl_iterate_phdr(on_front, &q);
+	return q.found;
 }

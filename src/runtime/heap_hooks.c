@@ -7,10 +7,13 @@
  *
  * Each hook calls the allocator found at the first call (resolve): the
  * next one in the search order (glibc's, or a jemalloc/tcmalloc linked to
- * the program or preloaded after libcprof.so; dlsym(RTLD_NEXT)), or the
- * one preloaded before libcprof.so, whose functions the program binds to
- * (heap_got.c then routes the program's calls through these hooks by
- * patching the modules' GOTs).  What is in front may instead be a shim
+ * the program or preloaded after libcprof.so), or the one defined before
+ * libcprof.so (preloaded first, or in the program), whose functions the
+ * program binds to; both are looked up as definitions in the modules'
+ * dynamic symbol tables (heap_got.c), not with dlsym, which can answer a
+ * program's canonical PLT entry (see sym()).  Under an allocator defined
+ * in front, heap_got.c routes the program's calls through these hooks by
+ * patching the modules' GOTs.  What is in front may instead be a shim
  * that forwards to the next malloc (heaptrack's preload, a tracer): that
  * next malloc is ours, so forwarding to it would loop; resolve asks it
  * for one block and, if the call comes back here, forwards to the next
@@ -156,13 +159,21 @@ RT_HIDDEN void *rt_heap_malloc(size_t n);
  * allocator is preloaded before libcprof.so (it is the program's, and
  * heap_got.c may route the program's calls through us to it; forwarding
  * to the one after us would mix two allocators' blocks), else the next
- * one after us.  Needs self_lo/self_hi. */
+ * one after us.  "In front" means a module before libcprof.so in the
+ * search order that *defines* the function (rt_front_definition: a
+ * dynamic symbol with a section), never dlsym(RTLD_DEFAULT)'s answer as
+ * such: for a non-PIE program that takes the address of free, that is
+ * the program's canonical PLT entry (an undefined symbol with a value),
+ * which calls straight back into our free; dlsym(RTLD_NEXT) answers it
+ * too, so the next one is looked up the same way.  Needs self_lo/self_hi. */
 NOSAN static void *sym(const char *name, bool front_ok)
 {
-	void *g = front_ok ? dlsym(RTLD_DEFAULT, name) : NULL;
-	if (g && self_hi && ((uintptr_t)g < self_lo || (uintptr_t)g >= self_hi))
-		return g;
-	return dlsym(RTLD_NEXT, name);
+	if (!self_hi)   /* linked into the program: the next one is libc's */
+		return dlsym(RTLD_NEXT, name);
+	void *g = front_ok ? rt_front_definition(name, self_lo, false) : NULL;
+	if (!g)
+		g = rt_front_definition(name, self_lo, true);
+	return g;
 }
 
 NOSAN static int find_self(struct dl_phdr_info *info, size_t size, void *ctx)
@@ -218,8 +229,8 @@ NOSAN static void resolve(void)
 		dl_iterate_phdr(find_self, (void *)(uintptr_t)&resolve);
 		next_fns n;
 		fill(&n, true);
-		if (n.malloc && self_hi && ((uintptr_t)n.malloc < self_lo ||
-					    (uintptr_t)n.malloc >= self_hi)) {
+		bool front = self_hi && rt_front_definition("malloc", self_lo, false);
+		if (front && n.malloc) {
 			/* something in front defines malloc: an allocator, or a
 			 * shim that forwards to the next malloc (heaptrack's, a
 			 * tracer's), which is ours: forwarding to it would loop.
@@ -248,7 +259,8 @@ NOSAN static void resolve(void)
 		nx = n;
 		/* the program's malloc is ours unless something before us
 		 * defines it (a shim in front calls ours: the same) */
-		hooks_active = dlsym(RTLD_DEFAULT, "malloc") == (void *)rt_heap_malloc || shim_in_front;
+		hooks_active = self_hi ? !front || shim_in_front
+				       : dlsym(RTLD_DEFAULT, "malloc") == (void *)rt_heap_malloc;
 		__atomic_store_n(&nx.malloc, m, __ATOMIC_RELEASE);
 		resolving = false;
 		atomic_store(&resolve_state, 2);
@@ -467,6 +479,15 @@ static void slow(void *p, size_t n)
 	int e = errno;
 	uintptr_t pcs[RT_HEAP_FRAMES];
 	int nf = rt_unwind_here(pcs, RT_HEAP_FRAMES, 2);
+	/* a module without its table: the builder thread builds it (never
+	 * this hook); the real allocation is done and no allocator lock is
+	 * held here, so wait for it a little and walk again */
+	for (int tries = 0; tries < 4; tries++) {
+		uintptr_t at = rt_unwind_unbuilt();
+		if (!at || !rt_modules_wait_built(at, 200))
+			break;
+		nf = rt_unwind_here(pcs, RT_HEAP_FRAMES, 2);
+	}
 	if (nf > 0 && pcs[0] >= self_lo && pcs[0] < self_hi) {
 		errno = e;
 		return;   /* called from libcprof.so itself */
@@ -551,7 +572,7 @@ __attribute__((noinline)) NOSAN static void free_slow(void *p)
 	nx.free(p);
 }
 
-EXPORT void free(void *p)
+NOSAN static inline __attribute__((always_inline)) void free_body(void *p)
 {
 	if (!p)
 		return;
@@ -559,8 +580,20 @@ EXPORT void free(void *p)
 		free_slow(p);
 		return;
 	}
-	/* a block that is not the pool's: the next allocator is known */
-	nx.free(p);
+	/* a block that is not the pool's: the next allocator is normally
+	 * known; never call through a pointer not set yet (a block from an
+	 * allocator we have not met is leaked rather than jumped to 0) */
+	void (*f)(void *) = nx.free;
+	if (UNLIKELY(!f)) {
+		if (!ready() || !(f = nx.free))
+			return;
+	}
+	f(p);
+}
+
+EXPORT void free(void *p)
+{
+	free_body(p);
 }
 
 EXPORT void *calloc(size_t a, size_t b)
@@ -824,13 +857,7 @@ EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void 
 
 NOSAN static inline void del(void *p)
 {
-	if (!p)
-		return;
-	if (UNLIKELY(rt_hfilter_maybe(p))) {
-		free_slow(p);
-		return;
-	}
-	nx.free(p);
+	free_body(p);
 }
 
 EXPORT void _ZdlPv(void *p) { del(p); }

@@ -117,6 +117,12 @@ void rt_heap_hooks_forked(void);
  * definitions (which forward to that allocator).  The number of slots
  * patched so far.  Not AS-safe; serialised. */
 size_t rt_heap_got_install(void);
+/* The definition of the allocation function NAME in the first module
+ * before libcprof.so (whose code contains SELF) in the search order, or
+ * with AFTER the first one behind it; NULL if none.  Read from the
+ * modules' dynamic symbol tables, so a canonical PLT entry of the program
+ * is never taken for an allocator.  Allocation-free. */
+void *rt_front_definition(const char *name, uintptr_t self, bool after);
 
 /* ---- heap.c ---- */
 

@@ -116,7 +116,57 @@ typedef struct srv {
 	int max_conn;
 	bool loopback;              /* a TCP loopback address */
 	bool host_check;            /* loopback without a token: check Host */
+
+	/* the descriptors' identities (stop, wake, done, listen, MHD's epoll):
+	 * a program that closes every descriptor may give their numbers to its
+	 * own files; then the endpoint stops and never touches them again */
+	struct { dev_t dev; ino_t ino; } id[5];
+	int epoll_fd;
+	_Atomic bool lost;
 } srv;
+
+/* The five descriptors (fd_list) and whether each is still the one opened. */
+static void fd_list(const srv *s, int fds[5])
+{
+	fds[0] = s->stop_fd;
+	fds[1] = s->wake_fd;
+	fds[2] = s->done_fd;
+	fds[3] = s->listen_fd;
+	fds[4] = s->epoll_fd;
+}
+
+static void fds_remember(srv *s)
+{
+	int fds[5];
+	fd_list(s, fds);
+	for (int i = 0; i < 5; i++) {
+		struct stat st;
+		if (fds[i] >= 0 && fstat(fds[i], &st) == 0) {
+			s->id[i].dev = st.st_dev;
+			s->id[i].ino = st.st_ino;
+		}
+	}
+}
+
+/* All still ours; once false, false for good (s->lost).  [AS-safe] */
+static bool fds_ours(srv *s)
+{
+	if (atomic_load(&s->lost))
+		return false;
+	int fds[5];
+	fd_list(s, fds);
+	for (int i = 0; i < 5; i++) {
+		struct stat st;
+		if (fds[i] >= 0 && (fstat(fds[i], &st) != 0 || st.st_dev != s->id[i].dev ||
+				    st.st_ino != s->id[i].ino)) {
+			if (!atomic_exchange(&s->lost, true))
+				fprintf(stderr, "cprof: the program closed the endpoint's descriptors; "
+					"%s is no longer served\n", s->addr);
+			return false;
+		}
+	}
+	return true;
+}
 
 enum { Q_NEW, Q_HEADERS, Q_RUNNING, Q_DONE };
 
@@ -335,10 +385,10 @@ static void *job_main(void *arg)
 	atomic_store(&q->state, Q_DONE);
 	MHD_resume_connection(q->c);
 	uint64_t one = 1;
-	if (write(s->wake_fd, &one, sizeof one) < 0) {
+	if (fds_ours(s) && write(s->wake_fd, &one, sizeof one) < 0) {
 		/* only on overflow: the loop is awake anyway */
 	}
-	if (write(s->done_fd, &one, sizeof one) < 0) {
+	if (!atomic_load(&s->lost) && write(s->done_fd, &one, sizeof one) < 0) {
 		/* only on overflow */
 	}
 	atomic_fetch_sub(&s->jobs, 1);   /* last: s may be freed from here on */
@@ -502,6 +552,8 @@ static void *server_main(void *arg)
 			s->accept_pause_ns = 0;
 		}
 		int rc = poll(pf, efd >= 0 ? 4 : 3, ms);
+		if (!fds_ours(s))
+			break;   /* neither read nor serve the program's descriptors */
 		if (rc > 0 && (pf[0].revents & POLLIN))
 			break;
 		if (rc > 0 && (pf[1].revents & POLLIN))
@@ -515,7 +567,7 @@ static void *server_main(void *arg)
 	}
 	rt_self_leave();
 	uint64_t one = 1;
-	if (write(s->done_fd, &one, sizeof one) < 0) {
+	if (!atomic_load(&s->lost) && write(s->done_fd, &one, sizeof one) < 0) {
 		/* only on overflow */
 	}
 	atomic_store(&s->server_done, 1);   /* last: s may be freed from here on */
@@ -709,7 +761,7 @@ static int start_locked(const cprof_http_options *o)
 	srv *s = calloc(1, sizeof *s);
 	if (!s)
 		return CPROF_ERR_NOMEM;
-	s->listen_fd = s->stop_fd = s->wake_fd = s->done_fd = -1;
+	s->listen_fd = s->stop_fd = s->wake_fd = s->done_fd = s->epoll_fd = -1;
 	s->lim.max_seconds = o && o->max_seconds > 0 ? o->max_seconds : 300;
 	s->lim.no_cmdline = o && o->no_cmdline;
 	int rate = o && o->rate_per_minute ? o->rate_per_minute : 60;
@@ -789,6 +841,9 @@ static int start_locked(const cprof_http_options *o)
 		free_srv(s);
 		return CPROF_ERR_SYSTEM;
 	}
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_EPOLL_FD);
+	s->epoll_fd = di ? di->epoll_fd : -1;
+	fds_remember(s);
 	if ((rc = spawn(NULL, true, server_main, s)) != 0) {
 		rt_set_error("cprof_http_start: cannot create the server thread: %s", strerror(rc));
 		MHD_stop_daemon(s->d);
@@ -832,17 +887,29 @@ int cprof_http_stop(void)
 		return CPROF_ERR_NOT_RUNNING;
 	}
 	uint64_t one = 1;
-	if (write(s->stop_fd, &one, sizeof one) < 0) {
+	if (fds_ours(s) && write(s->stop_fd, &one, sizeof one) < 0) {
 		/* an eventfd write only fails on overflow: it is readable anyway */
 	}
 	/* the server thread leaves its loop; the jobs see stop_fd readable and
 	 * end their waits; each says so on done_fd */
 	while (!atomic_load(&s->server_done) || atomic_load(&s->jobs) > 0) {
+		if (!fds_ours(s)) {
+			/* the server thread leaves at its next poll (<= 1 s) */
+			nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+			continue;
+		}
 		struct pollfd pf = { .fd = s->done_fd, .events = POLLIN };
 		uint64_t drain;
 		if (poll(&pf, 1, 100) > 0 && read(s->done_fd, &drain, sizeof drain) < 0) {
 			/* EAGAIN: another round */
 		}
+	}
+	if (atomic_load(&s->lost)) {
+		/* its descriptors' numbers may be the program's now: closing
+		 * them (MHD's connections and epoll too) would close its files;
+		 * the server's memory is left as it is */
+		rt_self_leave();
+		return 0;
 	}
 	MHD_stop_daemon(s->d);   /* closes the connections */
 	close(s->listen_fd);

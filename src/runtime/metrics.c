@@ -16,6 +16,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +162,11 @@ int rt_metrics_render(rt_buf *b)
 		       "Time spent in the SIGPROF handler, in seconds.");
 		rt_buf_printf(b, "cprof_cpu_handler_seconds_total %.9f\n", (double)cs.handler_ns / 1e9);
 	}
+
+	metric_u64(b, "cprof_unwind_tables_asked_total", "counter",
+		   "Stacks cut at a module whose unwind table was not built yet "
+		   "(the runtime's builder thread was asked for it).",
+		   atomic_load_explicit(&rt_modules_asked, memory_order_relaxed));
 
 	rt_http_counters hc;
 	rt_http_get_counters(&hc);

@@ -18,24 +18,49 @@
  * leaked rather than freed under a reader.  A refresh that finds the same
  * modules publishes nothing.
  *
+ * Who builds tables: only the runtime's own thread (the builder, below)
+ * or a caller in ordinary program context that asked for a profile
+ * (rt_modules_init, at a profile's start).  Never a hook: the heap, sync
+ * and pthread_create recorders run inside the program's malloc, its
+ * locks and its thread starts, where building (which allocates through
+ * the program's allocator and reads files) could re-enter an allocator
+ * under its own lock (jemalloc's: a deadlock) or take a lock the program
+ * holds.  A walk that reaches a module without its table records the
+ * frames it has (frame pointers or a stop there), and rt_modules_ask
+ * (lock-free, allocation-free, async-signal-safe: a flag on the module
+ * and a futex wake) hands the module to the builder, counted in
+ * rt_modules_asked.  Nor does dlopen's caller build: the refresh after a
+ * dlopen lists the modules (it allocates in program context, as dlopen
+ * itself does) and the builder builds what is new.
+ *
  * Lazy tables: building every loaded library's table costs tens of ms
  * (libc alone ~11 ms), most of it for libraries no sampled stack goes
  * through (libcprof.so's own dependencies, for a start).  The CPU
- * profiler and thread snapshots unwind in signal handlers, which cannot
- * build anything: they call rt_modules_init, which builds every table
- * (and, from then on, every new module's at refresh).  The heap, sync and
- * pthread_create recorders unwind in ordinary context: they call
- * rt_modules_init_lazy, which lists the modules without tables, and
- * rt_unwind_here builds a module's table when a walk first reaches it
- * (rt_modules_build_at) and walks again.  A table is published in place
- * in the current set (release store, and a new generation so that the
- * unwinders' row caches forget the rows they missed); sets made later
- * share it as they share built tables.  rt_modules_build_at only
- * try-locks refresh_mu: it runs inside malloc, where waiting could
- * deadlock (a fork's prepare handler holds the mutex).
+ * profiler and thread snapshots unwind in signal handlers: they call
+ * rt_modules_init, which builds every table (and, from then on, the
+ * builder builds every new module's).  The heap, sync and pthread_create
+ * recorders call rt_modules_init_lazy, which lists the modules without
+ * tables; their tables are built when a walk first asks for them.  A
+ * table is published in place in the current set (release store, and a
+ * new generation so that the unwinders' row caches forget the rows they
+ * missed); sets made later share it as they share built tables.
+ *
+ * The builder: a thread of the runtime (every asynchronous signal
+ * blocked, its allocations not sampled), started by rt_modules_init,
+ * rt_modules_init_lazy and rt_modules_refresh (ordinary contexts, never
+ * a hook), waiting on a futex; each wake it builds, under refresh_mu,
+ * every module asked for (or, once eager, every module without a table).
+ *
+ * Tables kept across dlclose: a module unloaded keeps its table in a small
+ * cache keyed by the file's device, inode, modification time and the
+ * module's executable range relative to its load bias; the same file
+ * loaded again (a dlopen/dlclose loop) takes it back, moved to its new
+ * address (rows are offsets from lo), instead of having it built again.
  *
  * fork: refresh_mu is taken around fork (pthread_atfork) so a child never
- * starts with it held; the child's reader count starts at zero.
+ * starts with it held; the child's reader count starts at zero; the
+ * builder does not exist there and starts again at the child's next
+ * rt_modules_init*, refresh or pthread_create.
  *
  * dlopen and dlclose are interposed here (see libcprof.map): after the real
  * call succeeds, and only once a registry exists, they refresh it; dlopen
@@ -49,19 +74,28 @@
 #include <elf.h>
 #include <errno.h>
 #include <link.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef struct rt_mod {
 	uintptr_t lo, hi, bias;
 	char *path;
 	rt_utable *tab;     /* __atomic loads and stores: built lazily in place */
 	int built;          /* the table was tried (tab may stay NULL: no CFI) */
+	int asked;          /* a walk asked the builder for it (__atomic) */
+	dev_t dev;          /* the file's identity, for the table cache (ino 0: none) */
+	ino_t ino;
+	int64_t mtime_ns;
 } rt_mod;
 
 typedef struct rt_modset {
@@ -75,6 +109,13 @@ static atomic_int readers;
 static uint64_t next_gen = 1;   /* under refresh_mu */
 static pthread_mutex_t refresh_mu = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool eager;       /* every module's table is built (rt_modules_init) */
+static _Atomic uint32_t build_seq;   /* the builder's futex word: bumped to wake it */
+static _Atomic pid_t builder_pid;    /* the process whose builder runs, 0 none */
+_Atomic uint64_t rt_modules_asked;   /* walks that reached a module without its table */
+
+static atomic_bool builder_keep;    /* the builder waits for work rather than leaving */
+
+static void builder_start(bool need);
 
 uint64_t rt_modules_enter(void)
 {
@@ -188,6 +229,10 @@ static int on_module(struct dl_phdr_info *info, size_t size, void *arg)
 	m->bias = info->dlpi_addr;
 	m->tab = NULL;
 	m->built = 0;
+	m->asked = 0;
+	m->dev = 0;
+	m->ino = 0;
+	m->mtime_ns = 0;
 	m->path = strdup(name);
 	if (!m->path) {
 		L->oom = 1;
@@ -210,6 +255,57 @@ static bool same_module(const rt_mod *a, const rt_mod *b)
 	return a->lo == b->lo && a->hi == b->hi && a->bias == b->bias && strcmp(a->path, b->path) == 0;
 }
 
+/* ---- tables kept across dlclose (refresh_mu held) ------------------------- */
+
+#define TCACHE_N 64
+static struct tcache {
+	dev_t dev;
+	ino_t ino;
+	int64_t mtime_ns;
+	uintptr_t off_lo, off_hi;   /* the executable range, from the load bias */
+	rt_utable *t;
+	uint64_t used;              /* for eviction: the oldest goes */
+} tcache[TCACHE_N];
+static uint64_t tcache_clock;
+
+static void tcache_put(const rt_mod *m)
+{
+	if (!m->tab || !m->ino)
+		return;
+	size_t v = 0;
+	for (size_t i = 0; i < TCACHE_N; i++) {
+		if (!tcache[i].t) {
+			v = i;
+			break;
+		}
+		if (tcache[i].used < tcache[v].used)
+			v = i;
+	}
+	rt_utable_free(tcache[v].t);
+	tcache[v] = (struct tcache){ m->dev, m->ino, m->mtime_ns, m->lo - m->bias, m->hi - m->bias,
+				     m->tab, ++tcache_clock };
+}
+
+/* The cached table of m's file, moved to m's address, or NULL. */
+static rt_utable *tcache_take(const rt_mod *m)
+{
+	if (!m->ino)
+		return NULL;
+	for (size_t i = 0; i < TCACHE_N; i++) {
+		struct tcache *c = &tcache[i];
+		if (c->t && c->dev == m->dev && c->ino == m->ino && c->mtime_ns == m->mtime_ns &&
+		    c->off_lo == m->lo - m->bias && c->off_hi == m->hi - m->bias) {
+			rt_utable *t = c->t;
+			c->t = NULL;
+			/* no reader can hold it: it left its last set after a grace period */
+			t->lo = m->lo;
+			t->hi = m->hi;
+			return t;
+		}
+	}
+	return NULL;
+}
+
 static void free_set(rt_modset *s, const rt_modset *keep)
 {
 	if (!s)
@@ -218,8 +314,12 @@ static void free_set(rt_modset *s, const rt_modset *keep)
 		bool kept = false;
 		for (size_t j = 0; keep && j < keep->n && !kept; j++)
 			kept = keep->m[j].tab == s->m[i].tab && s->m[i].tab;
-		if (!kept)
-			rt_utable_free(s->m[i].tab);
+		if (!kept) {
+			if (keep)
+				tcache_put(&s->m[i]);   /* unloaded: it may come back */
+			else
+				rt_utable_free(s->m[i].tab);
+		}
 		free(s->m[i].path);
 	}
 	free(s);
@@ -290,31 +390,48 @@ static int refresh_locked(void)
 	}
 	s->n = L.n;
 	s->gen = next_gen++;
+	bool wake = false;
 	for (size_t i = 0; i < L.n; i++) {
 		rt_mod *m = &s->m[i];
 		*m = L.v[i];
+		bool known = false;
 		for (size_t j = 0; old && j < old->n; j++)
 			if (same_module(&old->m[j], m)) {
 				m->tab = __atomic_load_n(&old->m[j].tab, __ATOMIC_ACQUIRE);
 				m->built = __atomic_load_n(&old->m[j].built, __ATOMIC_ACQUIRE);
+				m->asked = __atomic_load_n(&old->m[j].asked, __ATOMIC_ACQUIRE);
+				m->dev = old->m[j].dev;
+				m->ino = old->m[j].ino;
+				m->mtime_ns = old->m[j].mtime_ns;
+				known = true;
 				break;
 			}
-		/* tables are built here, not under dl_iterate_phdr (which holds
-		 * the loader's lock); the vdso's from its image in memory (cheap:
-		 * always); the others now if eager, else when first walked */
+		struct stat st;
+		if (!known && m->path[0] != '[' && stat(m->path, &st) == 0) {
+			m->dev = st.st_dev;
+			m->ino = st.st_ino;
+			m->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+		}
+		/* the vdso's table from its image in memory (cheap: always, and
+		 * not under dl_iterate_phdr, which holds the loader's lock); a
+		 * file loaded before takes its cached table back; the others
+		 * are the builder's (now if eager, else when a walk asks) */
 		if (!m->built && strcmp(m->path, "[vdso]") == 0 && L.vdso_img) {
 			m->tab = rt_utable_from_image((const void *)getauxval(AT_SYSINFO_EHDR), L.vdso_img,
 						      m->bias, m->lo, m->hi);
 			m->built = 1;
-		} else if (!m->built && atomic_load(&eager)) {
-			m->tab = rt_utable_from_file(m->path, m->bias, m->lo, m->hi);
+		} else if (!m->built && (m->tab = tcache_take(m)) != NULL) {
 			m->built = 1;
+		} else if (!m->built && (atomic_load(&eager) || m->asked)) {
+			wake = true;
 		}
 	}
 	free(L.v);
 	atomic_store(&cur_set, s);
 	if (old && grace())
 		free_set(old, s);
+	if (wake)
+		rt_modules_wake_builder();
 	return 0;
 }
 
@@ -334,6 +451,7 @@ static void fork_child(void)
 {
 	atomic_store(&readers, 0);
 	pthread_mutex_unlock(&refresh_mu);
+	atomic_store(&builder_pid, 0);   /* its builder did not survive the fork */
 }
 
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -356,6 +474,115 @@ static void build_locked(rt_modset *s, size_t i)
 	__atomic_store_n(&s->gen, next_gen++, __ATOMIC_RELEASE);
 }
 
+/* ---- the builder ---------------------------------------------------------- */
+
+/* [AS-safe] */
+void rt_modules_wake_builder(void)
+{
+	atomic_fetch_add(&build_seq, 1);
+	syscall(SYS_futex, &build_seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Build what was asked for (or, eager, everything); refresh_mu held. */
+static void build_wanted_locked(void)
+{
+	rt_modset *s = atomic_load(&cur_set);
+	bool all = atomic_load(&eager);
+	for (size_t i = 0; s && i < s->n; i++)
+		if (!__atomic_load_n(&s->m[i].built, __ATOMIC_ACQUIRE) &&
+		    (all || __atomic_load_n(&s->m[i].asked, __ATOMIC_ACQUIRE)))
+			build_locked(s, i);
+}
+
+/* Some module waits for its table (refresh_mu held). */
+static bool pending_locked(void)
+{
+	const rt_modset *s = atomic_load(&cur_set);
+	bool all = atomic_load(&eager);
+	for (size_t i = 0; s && i < s->n; i++)
+		if (!__atomic_load_n(&s->m[i].built, __ATOMIC_ACQUIRE) &&
+		    (all || __atomic_load_n(&s->m[i].asked, __ATOMIC_ACQUIRE)))
+			return true;
+	return false;
+}
+
+/* The builder: while the heap profile runs (builder_keep) it waits for
+ * work; otherwise it leaves once nothing is asked, and the next ordinary
+ * context that finds work starts another (a program's threads are not
+ * joined by one of ours for good). */
+static void *builder_main(void *arg)
+{
+	(void)arg;
+	rt_self_enter();   /* its allocations are the runtime's */
+	prctl(PR_SET_NAME, "cprof-tables");
+	pid_t me = getpid();
+	for (;;) {
+		uint32_t seq = atomic_load(&build_seq);
+		pthread_mutex_lock(&refresh_mu);
+		build_wanted_locked();
+		pthread_mutex_unlock(&refresh_mu);
+		if (atomic_load(&builder_keep)) {
+			syscall(SYS_futex, &build_seq, FUTEX_WAIT_PRIVATE, seq, NULL, NULL, 0);
+			continue;
+		}
+		if (atomic_load(&build_seq) != seq)
+			continue;
+		atomic_store(&builder_pid, 0);
+		pid_t z = 0;
+		/* asked meanwhile: keep going if no other builder took over */
+		if (atomic_load(&build_seq) == seq || !atomic_compare_exchange_strong(&builder_pid, &z, me))
+			break;
+	}
+	rt_self_leave();
+	return NULL;
+}
+
+/* Start this process's builder unless it runs, when it has work (need:
+ * the caller knows) or should stay.  Ordinary context only (it creates a
+ * thread): never from a hook. */
+static void builder_start(bool need)
+{
+	pid_t me = getpid();
+	pid_t cur = atomic_load(&builder_pid);
+	if (cur == me)
+		return;
+	if (!need && !atomic_load(&builder_keep)) {
+		pthread_mutex_lock(&refresh_mu);
+		need = pending_locked();
+		pthread_mutex_unlock(&refresh_mu);
+		if (!need)
+			return;
+	}
+	if (!atomic_compare_exchange_strong(&builder_pid, &cur, me))
+		return;
+	if (rt_quiet_thread_start("cprof-tables", builder_main, NULL) != 0)
+		atomic_store(&builder_pid, 0);
+}
+
+void rt_modules_start_builder(void)
+{
+	builder_start(false);
+}
+
+void rt_modules_ask(uintptr_t addr)
+{
+	atomic_fetch_add_explicit(&rt_modules_asked, 1, memory_order_relaxed);
+	rt_modules_enter();
+	const rt_modset *s = atomic_load(&cur_set);
+	bool wake = false;
+	for (size_t i = 0; s && i < s->n; i++)
+		if (s->m[i].lo <= addr && addr < s->m[i].hi) {
+			int z = 0;
+			wake = !__atomic_load_n(&s->m[i].built, __ATOMIC_ACQUIRE) &&
+			       __atomic_compare_exchange_n((int *)&s->m[i].asked, &z, 1, false,
+							   __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+			break;
+		}
+	rt_modules_leave();
+	if (wake)
+		rt_modules_wake_builder();
+}
+
 int rt_modules_init(void)
 {
 	pthread_once(&atfork_once, register_atfork);
@@ -363,56 +590,76 @@ int rt_modules_init(void)
 	pthread_mutex_lock(&refresh_mu);
 	int rc = 0;
 	atomic_store(&eager, true);
-	rt_modset *s = atomic_load(&cur_set);
-	if (!s)
+	if (!atomic_load(&cur_set))
 		rc = refresh_locked();
-	else
-		for (size_t i = 0; i < s->n; i++)
-			build_locked(s, i);
+	/* here, not by the builder: a profile's start (ordinary context)
+	 * needs every table before its first signal */
+	build_wanted_locked();
 	pthread_mutex_unlock(&refresh_mu);
 	rt_self_leave();
 	return rc;
 }
 
-int rt_modules_init_lazy(void)
+int rt_modules_list(bool keep_builder)
 {
 	pthread_once(&atfork_once, register_atfork);
+	if (keep_builder)
+		atomic_store(&builder_keep, true);
+	if (atomic_load(&cur_set) && (!keep_builder || atomic_load(&builder_pid) == getpid()))
+		return 0;
 	rt_self_enter();
 	pthread_mutex_lock(&refresh_mu);
 	int rc = 0;
 	if (!atomic_load(&cur_set))
 		rc = refresh_locked();
 	pthread_mutex_unlock(&refresh_mu);
+	builder_start(false);
 	rt_self_leave();
 	return rc;
 }
 
-bool rt_modules_build_at(uintptr_t addr)
+int rt_modules_init_lazy(void)
 {
-	if (pthread_mutex_trylock(&refresh_mu) != 0)
-		return false;
-	bool done = false;
-	rt_modset *s = atomic_load(&cur_set);
-	for (size_t i = 0; s && i < s->n; i++)
-		if (s->m[i].lo <= addr && addr < s->m[i].hi) {
-			if (!__atomic_load_n(&s->m[i].built, __ATOMIC_ACQUIRE)) {
-				rt_self_enter();
-				build_locked(s, i);
-				rt_self_leave();
-				done = true;
+	return rt_modules_list(true);
+}
+
+bool rt_modules_wait_built(uintptr_t addr, int timeout_ms)
+{
+	for (int i = 0;; i++) {
+		int state = 0;   /* 0 not listed, 1 unbuilt, 2 built */
+		const rt_modset *s = atomic_load(&cur_set);
+		for (size_t k = 0; s && k < s->n; k++)
+			if (s->m[k].lo <= addr && addr < s->m[k].hi) {
+				state = __atomic_load_n(&s->m[k].built, __ATOMIC_ACQUIRE) ? 2 : 1;
+				break;
 			}
-			break;
-		}
-	pthread_mutex_unlock(&refresh_mu);
-	return done;
+		if (state != 1 || i >= timeout_ms || atomic_load(&builder_pid) != getpid())
+			return state == 2;
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+}
+
+bool rt_modules_wait_idle(int timeout_ms)
+{
+	for (int i = 0;; i++) {
+		pthread_mutex_lock(&refresh_mu);
+		bool p = pending_locked();
+		pthread_mutex_unlock(&refresh_mu);
+		if (!p)
+			return true;
+		if (i >= timeout_ms || atomic_load(&builder_pid) != getpid())
+			return false;
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
 }
 
 void rt_modules_refresh(void)
 {
-	rt_self_enter();   /* the tables' memory is the runtime's, not the program's */
+	rt_self_enter();   /* the listing's memory is the runtime's, not the program's */
 	pthread_mutex_lock(&refresh_mu);
 	(void)refresh_locked();
 	pthread_mutex_unlock(&refresh_mu);
+	builder_start(false);
 	rt_self_leave();
 }
 

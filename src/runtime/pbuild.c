@@ -493,15 +493,13 @@ int rt_unwind_here(uintptr_t *pcs, int max, int skip)
 	if (want > RT_MAX_FRAMES)
 		want = RT_MAX_FRAMES;
 	/* a lazy registry: a walk that reached a module without its table
-	 * builds it and walks again (the frames above this one are as they
-	 * were); a few modules at most per stack */
+	 * keeps what it has and asks the runtime's builder thread for it
+	 * (never built here: this runs inside the program's malloc, locks
+	 * and thread starts) */
 	int n = rt_unwind(&uc, tmp, want, &trunc);
-	for (int tries = 0; tries < 8; tries++) {
-		uintptr_t at = rt_unwind_unbuilt();
-		if (!at || !rt_modules_build_at(at))
-			break;
-		n = rt_unwind(&uc, tmp, want, &trunc);
-	}
+	uintptr_t at = rt_unwind_unbuilt();
+	if (at)
+		rt_modules_ask(at);
 	int first = skip + 1;   /* frame 0 is this function */
 	if (n <= first)
 		return 0;

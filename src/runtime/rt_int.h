@@ -51,12 +51,35 @@
  * then on new modules get theirs at refresh).  Not AS-safe.  0 or a
  * negative CPROF_E* code. */
 int rt_modules_init(void);
-/* The registry without tables: rt_unwind_here builds a module's table
- * when a walk first reaches it.  For unwinding in ordinary context only. */
+/* The registry without tables: a module's table is built by the
+ * runtime's builder thread when a walk first asks for it (rt_modules_ask).
+ * Starts the builder.  Ordinary context (creates a thread): not from a
+ * hook.  Not AS-safe. */
 int rt_modules_init_lazy(void);
-/* Build the table of the module holding addr if it has none yet; true if
- * built.  Try-locks (never waits): callable inside malloc.  Not AS-safe. */
-bool rt_modules_build_at(uintptr_t addr);
+/* The same, for the recorders of other hooks (pthread_create): the builder
+ * stays only with keep_builder, else it runs while there is work and
+ * leaves.  Cheap once listed.  Ordinary context; not AS-safe. */
+int rt_modules_list(bool keep_builder);
+/* Start the builder if some module waits for its table (asked by a hook).
+ * Ordinary context only (creates a thread).  Not AS-safe. */
+void rt_modules_start_builder(void);
+/* A walk reached addr in a module without its table: count it and hand the
+ * module to the builder thread (never built here).  Lock-free,
+ * allocation-free: callable from any hook.  [AS-safe] */
+void rt_modules_ask(uintptr_t addr);
+/* Wait at most timeout_ms for the builder to build the table of the module
+ * holding addr; true once built.  Only where the caller holds no lock the
+ * builder could need (the heap's slow path, after the real allocation):
+ * the bound keeps even that case from hanging.  Not AS-safe. */
+bool rt_modules_wait_built(uintptr_t addr, int timeout_ms);
+/* Wait at most timeout_ms until no module waits for its table (asked for,
+ * or new while every table is wanted); true then.  For tests and
+ * ordinary contexts.  Not AS-safe. */
+bool rt_modules_wait_idle(int timeout_ms);
+/* Wake the builder (new modules to build).  [AS-safe] */
+void rt_modules_wake_builder(void);
+/* Walks that reached a module without its table (relaxed atomic). */
+extern _Atomic uint64_t rt_modules_asked;
 /* addr is in a listed module whose table is not built.  [AS-safe] */
 bool rt_modules_unbuilt(uintptr_t addr);
 /* Refresh after dlopen/dlclose (new modules get tables; removed ones are
@@ -76,6 +99,10 @@ int rt_unwind(const ucontext_t *uc, uintptr_t *pcs, int max, bool *truncated);
 /* Forget the calling thread's cached rows (and, with pages, its proven
  * stack pages): the next walk is a cold one.  For benchmarks.  [AS-safe] */
 void rt_unwind_forget(bool pages);
+/* In a fork child (pthread_atfork): reads that may fault go through
+ * process_vm_readv on our own pid, and the pid was the parent's, which is
+ * still alive and whose memory differs.  [AS-safe] */
+void rt_unwind_forked(void);
 
 /* unwind_tables.c: a module's compact unwind table (x86-64).  Row i covers
  * [starts[i], starts[i+1]) (offsets from lo) and follows rules[rule[i]]:

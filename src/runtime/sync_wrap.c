@@ -254,29 +254,52 @@ uint64_t rt_sync_rand(void)
 	return x;
 }
 
+/* ---- fork epochs ------------------------------------------------------------------ */
+
+/* A fork child inherits the tables below with the entries of threads that
+ * do not exist there.  Rewriting them (1.25 MiB) in every child cost ~340
+ * page faults per fork; instead every entry carries the epoch it was made
+ * in, the child's handler only increments the epoch (O(1)), and an entry
+ * of another epoch counts as free.  16 bits: a chain of 65,536 nested
+ * forks would wrap. */
+static _Atomic uint32_t epoch = 1;
+
+static inline uint32_t cur_epoch(void)
+{
+	return atomic_load_explicit(&epoch, memory_order_relaxed);
+}
+
 /* ---- wait records ------------------------------------------------------------------ */
 
 #define WSLOTS 4096
 typedef struct wslot {
-	_Atomic int owner;          /* tid of the waiting thread, 0: free */
+	_Atomic uint64_t owner;     /* epoch << 32 | tid of the waiting thread; 0 free */
 	_Atomic uint32_t seq;       /* odd while the owner writes */
 	rt_wait w;
 } __attribute__((aligned(64))) wslot;
 static wslot slots[WSLOTS];
 static _Atomic uint64_t slots_full;   /* waits not published: no free slot */
 
+/* The slot is held by a thread of this process (not of a forked parent). */
+static inline bool slot_live(uint64_t owner)
+{
+	return owner != 0 && (uint32_t)(owner >> 32) == cur_epoch();
+}
+
 static int slot_publish(rt_wait_kind k, const void *obj, const void *obj2, int64_t since,
 			const uintptr_t *pcs, int n)
 {
 	int tid = tid_cached();
+	uint64_t me = (uint64_t)cur_epoch() << 32 | (uint32_t)tid;
 	unsigned h = (unsigned)cprof_hash_u64((uint64_t)tid) & (WSLOTS - 1);
 	for (unsigned i = 0; i < WSLOTS; i++) {
 		wslot *s = &slots[(h + i) & (WSLOTS - 1)];
-		int z = 0;
-		if (atomic_load_explicit(&s->owner, memory_order_relaxed) != 0 ||
-		    !atomic_compare_exchange_strong(&s->owner, &z, tid))
+		uint64_t o = atomic_load_explicit(&s->owner, memory_order_relaxed);
+		if (slot_live(o) || !atomic_compare_exchange_strong(&s->owner, &o, me))
 			continue;
+		/* even: a slot of a forked parent may have been mid-write */
 		uint32_t q = atomic_load_explicit(&s->seq, memory_order_relaxed);
+		q += q & 1;
 		atomic_store_explicit(&s->seq, q + 1, memory_order_relaxed);
 		atomic_thread_fence(memory_order_release);
 		s->w.tid = tid;
@@ -312,7 +335,7 @@ size_t rt_sync_waits(rt_wait *out, size_t max)
 	size_t n = 0;
 	for (size_t i = 0; i < WSLOTS && n < max; i++) {
 		wslot *s = &slots[i];
-		if (atomic_load_explicit(&s->owner, memory_order_acquire) == 0)
+		if (!slot_live(atomic_load_explicit(&s->owner, memory_order_acquire)))
 			continue;
 		for (int tries = 0; tries < 8; tries++) {
 			uint32_t q = atomic_load_explicit(&s->seq, memory_order_acquire);
@@ -369,8 +392,8 @@ const char *rt_wait_kind_name(rt_wait_kind k)
 #define SIDE_N 1024
 #define SIDE_PROBE 16
 typedef struct side {
-	_Atomic uintptr_t key;      /* the lock's address, 0: free */
-	_Atomic int lk;
+	_Atomic uintptr_t key;      /* side_key(the lock), 0 or another epoch's: free */
+	_Atomic uint32_t lk;        /* the epoch while held, else free */
 	int nwait;
 	int64_t sum_start;          /* sum over waiters of max(start, last_reset) */
 	int64_t last_reset;
@@ -378,11 +401,30 @@ typedef struct side {
 static side sides[SIDE_N];
 static _Atomic int side_waiters;   /* waiters registered, all locks */
 
+/* The key of lock m in this epoch: user addresses fit in 48 bits. */
+static inline uintptr_t side_key(const void *m)
+{
+	return (uintptr_t)m | (uintptr_t)(cur_epoch() & 0xffff) << 48;
+}
+
+static inline bool side_free(uintptr_t key)
+{
+	return key == 0 || (key >> 48) != (cur_epoch() & 0xffff);
+}
+
 static void side_lock(side *e)
 {
-	while (atomic_exchange_explicit(&e->lk, 1, memory_order_acquire))
-		while (atomic_load_explicit(&e->lk, memory_order_relaxed))
+	uint32_t ep = cur_epoch();
+	for (;;) {
+		uint32_t v = atomic_load_explicit(&e->lk, memory_order_relaxed);
+		if (v == ep) {   /* held in this process (another epoch's: a dead thread's) */
 			__builtin_ia32_pause();
+			continue;
+		}
+		if (atomic_compare_exchange_weak_explicit(&e->lk, &v, ep, memory_order_acquire,
+							  memory_order_relaxed))
+			return;
+	}
 }
 
 static void side_unlock(side *e)
@@ -401,10 +443,10 @@ static side *side_find(const void *m)
 	unsigned h = side_hash(m);
 	for (unsigned i = 0; i < SIDE_PROBE; i++) {
 		side *e = &sides[(h + i) & (SIDE_N - 1)];
-		if (atomic_load_explicit(&e->key, memory_order_relaxed) != (uintptr_t)m)
+		if (atomic_load_explicit(&e->key, memory_order_relaxed) != side_key(m))
 			continue;
 		side_lock(e);
-		if (atomic_load_explicit(&e->key, memory_order_relaxed) == (uintptr_t)m)
+		if (atomic_load_explicit(&e->key, memory_order_relaxed) == side_key(m))
 			return e;
 		side_unlock(e);
 	}
@@ -418,11 +460,11 @@ static side *side_enter(const void *m, int64_t t0)
 		unsigned h = side_hash(m);
 		for (unsigned i = 0; i < SIDE_PROBE && !e; i++) {
 			side *c = &sides[(h + i) & (SIDE_N - 1)];
-			if (atomic_load_explicit(&c->key, memory_order_relaxed) != 0)
+			if (!side_free(atomic_load_explicit(&c->key, memory_order_relaxed)))
 				continue;
 			side_lock(c);
-			if (atomic_load_explicit(&c->key, memory_order_relaxed) == 0) {
-				atomic_store_explicit(&c->key, (uintptr_t)m, memory_order_relaxed);
+			if (side_free(atomic_load_explicit(&c->key, memory_order_relaxed))) {
+				atomic_store_explicit(&c->key, side_key(m), memory_order_relaxed);
 				c->nwait = 0;
 				c->sum_start = 0;
 				c->last_reset = 0;
@@ -446,7 +488,7 @@ static void side_leave(side *e, const void *m, int64_t t0)
 	if (!e)
 		return;
 	side_lock(e);
-	if (atomic_load_explicit(&e->key, memory_order_relaxed) == (uintptr_t)m) {
+	if (atomic_load_explicit(&e->key, memory_order_relaxed) == side_key(m)) {
 		e->sum_start -= t0 > e->last_reset ? t0 : e->last_reset;
 		if (--e->nwait <= 0)
 			atomic_store_explicit(&e->key, 0, memory_order_relaxed);
@@ -892,18 +934,14 @@ EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 
 /* ---- load, fork ------------------------------------------------------------------------- */
 
+/* O(1): the parent's wait records and waiter entries are another epoch's
+ * (see "fork epochs"), so the child writes none of their pages. */
 static void fork_child(void)
 {
 	my_tid = 0;
 	rnd = 0;
-	for (size_t i = 0; i < WSLOTS; i++) {
-		atomic_store(&slots[i].owner, 0);
-		slots[i].w.kind = RT_WAIT_NONE;
-	}
-	for (size_t i = 0; i < SIDE_N; i++) {
-		atomic_store(&sides[i].key, 0);
-		atomic_store(&sides[i].lk, 0);
-	}
+	uint32_t ep = cur_epoch() + 1;
+	atomic_store(&epoch, (ep & 0xffff) ? ep : ep + 1);   /* never 0 in 16 bits */
 	atomic_store(&side_waiters, 0);
 }
 

@@ -130,6 +130,7 @@ static size_t nti, capti;
 static tcrec *tc;              /* open-addressed, tccap a power of two */
 static size_t ntc, tccap;
 static uint64_t tc_over;       /* creations past TC_MAX */
+static tcrec *tc_forked;       /* a fork child: the parent's table, unused */
 
 static uint64_t stack_hash(const uintptr_t *pcs, int n)
 {
@@ -331,11 +332,16 @@ static void fork_parent(void)
 }
 static void fork_child(void)
 {
+	rt_unwind_forked();
 	pthread_mutex_init(&ti_mu, NULL);
 	nti = 0;            /* the child's only thread is new */
-	if (tc)
-		memset(tc, 0, tccap * sizeof *tc);
-	ntc = 0;            /* and it created no thread yet */
+	/* and it created no thread yet: a new table when it does (the
+	 * parent's is left as it is, not rewritten: O(1) per fork, and kept
+	 * reachable so leak checkers stay quiet) */
+	tc_forked = tc;
+	tc = NULL;
+	tccap = 0;
+	ntc = 0;
 	tc_over = 0;
 	atomic_store(&rt_cpu_on, 0);
 	pthread_mutex_init(&reg_mu, NULL);
@@ -553,14 +559,24 @@ int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 		w = rt_wants_stacks();
 		atomic_store_explicit(&want, w, memory_order_release);
 	}
-	if (w && !rt_modules_ready())
-		rt_modules_init_lazy();
+	if (w)
+		rt_modules_list(false);   /* cheap once done */
 	/* the program's call site first (skip: this function); kept here too,
 	 * since the new thread frees t, maybe before real_create returns */
 	uintptr_t pcs[RT_CREATE_FRAMES];
 	int n;
 	if (rt_modules_ready()) {
 		n = rt_unwind_here(pcs, RT_CREATE_FRAMES, 1);
+		/* a module without its table: ordinary context here (this call
+		 * creates a thread anyway): start the builder, wait a little for
+		 * it (bounded) and walk again; never build here */
+		for (int tries = 0; tries < 4 && rt_unwind_unbuilt(); tries++) {
+			uintptr_t at = rt_unwind_unbuilt();
+			rt_modules_start_builder();
+			if (!rt_modules_wait_built(at, 200))
+				break;
+			n = rt_unwind_here(pcs, RT_CREATE_FRAMES, 1);
+		}
 	} else {
 		pcs[0] = (uintptr_t)__builtin_return_address(0) - 1;
 		n = 1;

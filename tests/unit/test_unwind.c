@@ -231,6 +231,10 @@ static void *build_lib(const char *cc, const char *src, const char *out, const c
 	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!h)
 		fprintf(stderr, "dlopen: %s\n", dlerror());
+	/* the runtime's builder thread builds the new module's table (never
+	 * the dlopen caller): wait for it */
+	else if (!rt_modules_wait_idle(10000))
+		fprintf(stderr, "%s: its unwind table was not built in 10 s\n", path);
 	return h;
 }
 
