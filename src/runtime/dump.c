@@ -173,8 +173,19 @@ static void *dump_main(void *arg)
 	return NULL;
 }
 
+static void dump_env_init_body(void);
+
+/* The whole constructor is the runtime's own work (its allocations, a
+ * CPU sample in it): never the program's. */
 __attribute__((constructor))
 static void dump_env_init(void)
+{
+	rt_self_enter();
+	dump_env_init_body();
+	rt_self_leave();
+}
+
+static void dump_env_init_body(void)
 {
 	int e = errno;
 	const char *dir;

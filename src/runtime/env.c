@@ -360,8 +360,19 @@ static void *defer_main(void *arg)
 	return NULL;
 }
 
+static void cprof_env_init_body(void);
+
+/* The whole constructor is the runtime's own work (its allocations, a
+ * CPU sample in it): never the program's. */
 __attribute__((constructor))
 static void cprof_env_init(void)
+{
+	rt_self_enter();
+	cprof_env_init_body();
+	rt_self_leave();
+}
+
+static void cprof_env_init_body(void)
 {
 	int e = errno;
 	(void)rt_wants_stacks();

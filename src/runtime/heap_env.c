@@ -277,8 +277,19 @@ static bool heap_wanted(bool rate_set)
 	return false;
 }
 
+static void cprof_heap_env_init_body(void);
+
+/* The whole constructor is the runtime's own work (its allocations, a
+ * CPU sample in it): never the program's. */
 __attribute__((constructor))
 static void cprof_heap_env_init(void)
+{
+	rt_self_enter();
+	cprof_heap_env_init_body();
+	rt_self_leave();
+}
+
+static void cprof_heap_env_init_body(void)
 {
 	int e = errno;
 	rt_self_enter();

@@ -160,8 +160,19 @@ static bool env_file(const char *name, const char **out)
 	return rt_env_path(name, "not serving", out) != RT_ENV_BAD;
 }
 
+static void http_env_init_body(void);
+
+/* The whole constructor is the runtime's own work (its allocations, a
+ * CPU sample in it): never the program's. */
 __attribute__((constructor))
 static void http_env_init(void)
+{
+	rt_self_enter();
+	http_env_init_body();
+	rt_self_leave();
+}
+
+static void http_env_init_body(void)
 {
 	const char *listen_at;
 	if (rt_env_listen("CPROF_HTTP", "not serving", &listen_at) != RT_ENV_OK)

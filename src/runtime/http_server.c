@@ -743,11 +743,13 @@ static void free_srv(srv *s)
 
 static void atfork_child(void)
 {
+	rt_self_enter();            /* the runtime's work, not the child's */
 	pthread_mutex_init(&g_mu, NULL);
 	if (g) {
 		close(g->listen_fd);   /* never hold the parent's port */
 		g = NULL;              /* its threads did not survive the fork */
 	}
+	rt_self_leave();
 }
 
 static void atfork_init(void)

@@ -82,8 +82,19 @@ static void at_exit(void)
 	rt_sync_exit_write(false);
 }
 
+static void sync_env_init_body(void);
+
+/* The whole constructor is the runtime's own work (its allocations, a
+ * CPU sample in it): never the program's. */
 __attribute__((constructor))
 static void sync_env_init(void)
+{
+	rt_self_enter();
+	sync_env_init_body();
+	rt_self_leave();
+}
+
+static void sync_env_init_body(void)
 {
 	int e = errno;
 	long v;

@@ -461,6 +461,7 @@ struct tramp {
  * the program's in any stack. */
 static __attribute__((noinline)) void tramp_begin(struct tramp *t, void *(*fn)(void *))
 {
+	rt_self_enter();   /* the thread's setup is the runtime's work */
 	rt_labels_set_current(t->labels);
 	int tid = my_tid();
 	/* a thread made with every signal blocked (liblzma's workers, thread
@@ -485,12 +486,11 @@ static __attribute__((noinline)) void tramp_begin(struct tramp *t, void *(*fn)(v
 		     .start_fn = (uintptr_t)fn, .slot = rt_labels_slot(),
 		     .ncreator = t->ncreator };
 	memcpy(e.creator, t->creator, sizeof e.creator);
-	rt_self_enter();
 	free(t);
 	ti_add(&e);
-	rt_self_leave();
 	/* on exit: delete its clock, leave the info registry */
 	pthread_setspecific(exit_key, (void *)1);
+	rt_self_leave();
 }
 
 static void *tramp_start(void *p)

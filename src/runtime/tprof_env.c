@@ -96,8 +96,19 @@ static void tprof_at_exit(void)
 	rt_tprof_exit_write(false);
 }
 
+static void tprof_env_init_body(void);
+
+/* The whole constructor is the runtime's own work (its allocations, a
+ * CPU sample in it): never the program's. */
 __attribute__((constructor))
 static void tprof_env_init(void)
+{
+	rt_self_enter();
+	tprof_env_init_body();
+	rt_self_leave();
+}
+
+static void tprof_env_init_body(void)
 {
 	int e = errno;
 	bool any = false;
