@@ -46,6 +46,9 @@ for kind in cpu heap mutex threads; do
 	browser=-no_browser
 	if [ "$first" = 1 ] && [ "${NO_BROWSER:-0}" != 1 ]; then browser=; fi
 	first=0
+	# the URL file of an earlier run must not be read before this server
+	# truncates it (the redirection happens in the background job)
+	rm -f "$out/$kind.url"
 	"$B/cprof" -http="$HOST:0" $browser "$out/demo_service" "$f" >"$out/$kind.url" 2>"$out/$kind.log" &
 	pids="$pids $!"
 	i=0
