@@ -724,8 +724,8 @@ static int print_symbol(cpr_ctx *c, const cpr_graph *g, const dsym *s, const cha
 	}
 	int64_t flat = 0, cum = 0;
 	for (size_t i = 0; i < s->nnodes; i++) {
-		flat += g->nodes[s->nodes[i]].flat;
-		cum += g->nodes[s->nodes[i]].cum;
+		flat = cpr_add64(flat, g->nodes[s->nodes[i]].flat);
+		cum = cpr_add64(cum, g->nodes[s->nodes[i]].cum);
 	}
 	char fv[CPR_LBL], cv[CPR_LBL], pct[CPR_LBL], pf[CPR_PADBUF], pc[CPR_PADBUF];
 	fprintf(out, "ROUTINE ======================== %s\n", s->names[0]);

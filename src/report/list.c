@@ -425,8 +425,8 @@ static int print_block(cpr_ctx *c, const cpr_graph *g, src_cache *sc, const char
 	const cpr_ninfo *first = &g->infos.v[g->nodes[idx[0]].info];
 	int64_t flat = 0, cum = 0;
 	for (size_t i = 0; i < n; i++) {
-		flat += g->nodes[idx[i]].flat;
-		cum += g->nodes[idx[i]].cum;
+		flat = cpr_add64(flat, g->nodes[idx[i]].flat);
+		cum = cpr_add64(cum, g->nodes[idx[i]].cum);
 	}
 	/* getSourceFromFile's range, with its exact (if odd) update rule */
 	int64_t start = first->start_line ? first->start_line : first->lineno - MARGIN;
@@ -466,8 +466,8 @@ static int print_block(cpr_ctx *c, const cpr_graph *g, src_cache *sc, const char
 		while (k < n && g->infos.v[g->nodes[idx[k]].info].lineno < ln)
 			k++;
 		for (size_t j = k; j < n && g->infos.v[g->nodes[idx[j]].info].lineno == ln; j++) {
-			lf += g->nodes[idx[j]].flat;
-			lc += g->nodes[idx[j]].cum;
+			lf = cpr_add64(lf, g->nodes[idx[j]].flat);
+			lc = cpr_add64(lc, g->nodes[idx[j]].cum);
 		}
 		fprintf(c->out, "%s %s %6lld:%.*s\n", cpr_pad(pf, sizeof pf, vod(c, fv, sizeof fv, lf), 10),
 			cpr_pad(pc, sizeof pc, vod(c, cv, sizeof cv, lc), 10), (long long)ln,
