@@ -7,9 +7,10 @@ where the kernel refuses perf_event_open) and POSIX CPU timers.
 
 Tolerances come from the sample counts: a share p estimated from n samples
 has a standard deviation of about sqrt(p(1-p)/n); the bounds are four of
-those (and never under 2 points), so a correct profiler fails about once
-in 15,000 runs while an aliased one (whole functions at 0%, or 25 points
-off, as before random intervals) fails every time.  No timing is asserted:
+those (and never under 3 points; 8 for timers, which a loaded machine
+biases by a few), so a correct profiler fails about once in 15,000 runs
+while an aliased one (whole functions at 0%, or 25 points off, as before
+random intervals) fails every time.  No timing is asserted:
 the program's work is CPU time, whatever the machine's load."""
 import math
 import os
@@ -78,14 +79,14 @@ def skip_unless_mode(mode):
         pytest.skip("perf_event_open refused here (perf_event_paranoid > 2 and no CAP_PERFMON)")
 
 
-def check_shares(got, real, names, nsamples):
+def check_shares(got, real, names, nsamples, floor=0.03):
     total = sum(got.get(n, 0.0) for n in names)
     rtotal = sum(real[n] for n in names)
     assert total > 0
     for n in names:
         p = real[n] / rtotal
         share = got.get(n, 0.0) / total
-        tol = max(4 * math.sqrt(p * (1 - p) / nsamples), 0.02)
+        tol = max(4 * math.sqrt(p * (1 - p) / nsamples), floor)
         assert abs(share - p) <= tol, \
             "%s: %.1f%% sampled against %.1f%% true (tolerance %.1f points): %r" % (
                 n, 100 * share, 100 * p, 100 * tol, got)
@@ -98,7 +99,11 @@ def test_periodic_work_does_not_alias(cprof, truth, tmp_path, mode):
     skip_unless_mode(mode)
     prof, real = run(truth, tmp_path, mode, ["periodic", "10000", "300", "1"], hz=1000)
     got, text = cum_ms(cprof, prof)
-    check_shares(got, real, ["work_a", "work_b", "work_c"], nsamples=3000)
+    # timers still fire on ticks: on a loaded machine they over-sample the
+    # longest function by a few points (docs/PERFORMANCE.md); aliasing was
+    # 25 points and more
+    check_shares(got, real, ["work_a", "work_b", "work_c"], nsamples=3000,
+                 floor=0.03 if mode == "perf" else 0.08)
     assert ("by perf_event task-clock" if mode == "perf" else "by POSIX CPU timers") in text
 
 
@@ -140,7 +145,7 @@ def test_sampled_total_is_the_cpu_used(cprof, truth, tmp_path, mode):
     # the threads' start routine: the three, and each thread's last
     # partial interval (charged there when the thread ends)
     assert abs(got.get("random_thread", 0.0) - rtotal) <= 0.02 * rtotal, (got, real)
-    check_shares(got, real, names, nsamples=200)
+    check_shares(got, real, names, nsamples=200, floor=0.03 if mode == "perf" else 0.08)
 
 
 def test_mode_perf_refused_is_one_line(truth, tmp_path):
