@@ -109,6 +109,8 @@ static cprof_profile *perf_run(const char *path, const char *perf_path, int in_f
 	int st = 0;
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
+	if (too_big || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		free(buf);   /* nothing to decode: the command ends with the line below */
 	if (too_big)
 		cli_die("%s: perf script printed more than %zu MiB: too large", path, PERF_TEXT_MAX >> 20);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {

@@ -23,6 +23,16 @@ def cprof():
     return run
 
 
+def sanitized_build():
+    """Are the tests running against a build-san*/ flavour (make sanitize)?"""
+    return os.path.basename(os.path.dirname(cprof_bin())).startswith("build-san")
+
+
+def skip_if_sanitized(why):
+    if sanitized_build():
+        pytest.skip("under the sanitizer build: " + why)
+
+
 def have_go():
     return shutil.which("go") is not None
 

@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+from conftest import skip_if_sanitized
 from test_runtime_robust import runtime_env
 from test_runtime_tree import prog  # noqa: F401  (the fixture: tests/runtime/tree/treeprog.c)
 
@@ -59,6 +60,7 @@ def test_trusted_yes_and_bad(prog):
 def test_dump_signal_refused(prog, tmp_path, value):
     """CPROF_DUMP_SIGNAL=11 was taken as a number where SIGSEGV by name was
     refused, and a segfaulting program then wrote dumps forever."""
+    skip_if_sanitized('the test program faults on purpose and ASan reports it first')
     r = run([prog, "50", "segv"], {"CPROF_DUMP_SIGNAL": value, "CPROF_DUMP_DIR": str(tmp_path)},
             timeout=30)
     assert r.returncode == -signal.SIGSEGV, r.stderr
