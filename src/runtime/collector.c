@@ -466,7 +466,7 @@ static bool merge_pred(cprof_profile **p, const char *path, bool *has)
 	free(data);
 	if (rc < 0)
 		return false;
-	cprof_profile *two[2] = { old, *p };
+	cprof_profile *two[2] = { *p, old };   /* this image first: its program is the main mapping */
 	rc = cprof_merge(two, 2, &m, &err);
 	cprof_profile_free(old);
 	if (rc < 0)
