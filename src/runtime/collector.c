@@ -466,7 +466,10 @@ static bool merge_pred(cprof_profile **p, const char *path, bool *has)
 	free(data);
 	if (rc < 0)
 		return false;
-	cprof_profile *two[2] = { *p, old };   /* this image first: its program is the main mapping */
+	/* the image with more samples first: its program is the main mapping
+	 * (bash's loop before an exec of /bin/true; python after env's exec) */
+	bool mine_first = (*p)->samples.n >= old->samples.n;
+	cprof_profile *two[2] = { mine_first ? *p : old, mine_first ? old : *p };
 	rc = cprof_merge(two, 2, &m, &err);
 	cprof_profile_free(old);
 	if (rc < 0)
