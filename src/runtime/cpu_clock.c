@@ -88,19 +88,12 @@ static TLS int tls_fd = -1;         /* the counter's descriptor, -1: a timer */
 
 /* ---- random intervals ------------------------------------------------------------ */
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* xorshift64*, per thread (TLS), seeded from the clock and the thread. [AS-safe] */
 static uint64_t rnd(void)
 {
 	uint64_t x = tls_rng;
 	if (!x)
-		x = (mono_ns() ^ ((uint64_t)syscall(SYS_gettid) << 32)) | 1;
+		x = ((uint64_t)rt_clock_ns(CLOCK_MONOTONIC) ^ ((uint64_t)syscall(SYS_gettid) << 32)) | 1;
 	x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
 	tls_rng = x;
 	return x * 0x2545F4914F6CDD1DULL;
@@ -119,13 +112,10 @@ static struct timespec ts_of(uint64_t ns)
 	return t;
 }
 
-/* The calling thread's CPU time, ns. [AS-safe] */
+/* The calling thread's CPU time, ns (rt_clock_ns). [AS-safe] */
 static uint64_t thread_cpu_ns(void)
 {
-	struct timespec ts;
-	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return (uint64_t)rt_clock_ns(CLOCK_THREAD_CPUTIME_ID);
 }
 
 /* ---- mode ------------------------------------------------------------------------- */
@@ -194,10 +184,8 @@ int rt_cpu_clocks_begin(long period_ns)
 	}
 	struct rlimit rl;
 	long soft = 1024;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		soft = (long)rl.rlim_cur;
-	else if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-		soft = FD_TABLE;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		soft = rl.rlim_cur == RLIM_INFINITY ? (long)FD_TABLE : (long)rl.rlim_cur;
 	if (soft > (long)FD_TABLE)
 		soft = FD_TABLE;
 	perf_budget = (int)(soft / 4);

@@ -302,11 +302,16 @@ static void on_thread_exit(void *v)
 	(void)v;
 	int e = errno;
 	int tid = my_tid();
+	/* SIGPROF blocked only while a CPU profile runs: a thread's end costs
+	 * nothing more otherwise */
+	bool cpu = atomic_load(&rt_cpu_on);
 	sigset_t prof, old;
-	sigemptyset(&prof);
-	sigaddset(&prof, SIGPROF);
-	pthread_sigmask(SIG_BLOCK, &prof, &old);
-	uint64_t tail = rt_cpu_thread_unsampled();
+	if (cpu) {
+		sigemptyset(&prof);
+		sigaddset(&prof, SIGPROF);
+		pthread_sigmask(SIG_BLOCK, &prof, &old);
+	}
+	uint64_t tail = cpu ? rt_cpu_thread_unsampled() : 0;
 	pthread_mutex_lock(&reg_mu);
 	reg_remove(tid);
 	pthread_mutex_unlock(&reg_mu);
@@ -315,7 +320,8 @@ static void on_thread_exit(void *v)
 		atomic_fetch_add(&rt_cpu_tail_ns, tail);
 		atomic_fetch_add(&rt_cpu_tail_samples, 1);
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (cpu)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	ti_remove(tid);
 	errno = e;
 }

@@ -149,12 +149,23 @@ def test_sampled_total_is_the_cpu_used(cprof, truth, tmp_path, mode):
 
 
 def test_mode_perf_refused_is_one_line(truth, tmp_path):
-    """CPROF_CPU_MODE=perf where perf_event_open is refused: the start fails
-    with a line that says why; elsewhere the profile is taken by perf."""
-    prof, _ = run(truth, tmp_path, "perf", ["periodic", "10000", "20", "1"])
+    """CPROF_CPU_MODE=perf: counters where perf_event_open is allowed (the
+    profile says so); where it is refused, one line saying why and no
+    profile rather than a silent fallback."""
+    prof = tmp_path / "cpu.pb.gz"
+    env = dict(os.environ, LD_PRELOAD=LIB, CPROF_CPU_PROFILE=str(prof), CPROF_CPU_MODE="perf")
+    for k in ("CPROF_CPU_PID", "CPROF_CPU_FOLLOW", "CPROF_CPU_PROFILE_PID", "CPROF_CPU_HZ"):
+        env.pop(k, None)
+    p = subprocess.run([truth, "periodic", "10000", "20", "1"], env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
     if perf_allowed():
-        assert prof.exists()
+        raw = subprocess.run([os.path.join(ROOT, "build", "cprof"), "-raw", str(prof)],
+                             capture_output=True, text=True).stdout
+        assert "cpu sampling by perf_event task-clock" in raw, raw[:2000]
     else:
+        assert "perf_event_open is refused" in p.stderr
+        assert len(p.stderr.strip().splitlines()) == 1, p.stderr
         assert not prof.exists() or prof.stat().st_size == 0
 
 
