@@ -202,6 +202,11 @@ static void on_sigprof(int sig, siginfo_t *si, void *ucv)
 	atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
 	__atomic_fetch_add(&rt_stats_g.handler_ns, now_ns() - t0, __ATOMIC_RELAXED);
 out:
+	/* a clock that fired as its thread entered a sleep (a counter's
+	 * overflow in the system call's entry, or a timer's tick there)
+	 * interrupted it: make the call again, as if nothing came */
+	if (ucv)
+		(void)rt_restart_if_interrupted(ucv);
 	errno = saved;
 }
 

@@ -213,9 +213,13 @@ bool rt_cpu_exit_quick(int timeout_ms)
 	return rt_collector_exit_write(fd, o, timeout_ms);
 }
 
+/* the runtime's work from its first instruction: a sample here is not the
+ * program's exit */
 static void at_exit(void)
 {
+	rt_self_enter();
 	rt_cpu_exit_write(false);
+	rt_self_leave();
 }
 
 /* Set once rt_fatal_handlers_install has looked at the signals: a second
@@ -305,10 +309,43 @@ void rt_fatal_handlers_install(void)
 /* A forked child, after threads.c and api.c reset the runtime: with
  * CPROF_CPU_FOLLOW=1, profile this process too (its own file with a %p
  * pattern; else the tree rule: FILE if nobody wrote it, or FILE.PID). */
+static void fork_child_start(void);
+
+/* 0 outside fork; 1 while this thread is in lifecycle.c's fork wrapper;
+ * 2 in the child once its handler left the start to the wrapper */
+static __thread __attribute__((tls_model("initial-exec"))) int in_fork;
+
+void rt_fork_enter(void)
+{
+	in_fork = 1;
+}
+
+void rt_fork_leave(pid_t pid)
+{
+	int deferred = in_fork == 2;
+	in_fork = 0;
+	if (pid == 0 && deferred) {
+		int e = errno;
+		rt_self_enter();
+		fork_child_start();
+		rt_self_leave();
+		errno = e;
+	}
+}
+
 static void fork_child_follow(void)
 {
 	if (!follow_fork)
 		return;
+	if (in_fork == 1) {   /* started as the wrapper's fork returns */
+		in_fork = 2;
+		return;
+	}
+	fork_child_start();
+}
+
+static void fork_child_start(void)
+{
 	int e = errno;
 	owner_pid = getpid();
 	rt_out_forked(&cpu_out);

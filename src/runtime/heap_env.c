@@ -172,9 +172,12 @@ void rt_heap_exec_failed(void)
 		atomic_compare_exchange_strong(&hw_state, &done, HW_WANT);
 }
 
+/* the runtime's work from its first instruction */
 static void at_exit(void)
 {
+	rt_self_enter();
 	rt_heap_exit_write(false);
+	rt_self_leave();
 }
 
 /* A forked child with CPROF_FOLLOW_FORK=1: its own heap and allocs

@@ -29,6 +29,15 @@
  * to 256 arguments; beyond that with mmap, never malloc: a vfork child
  * shares its parent's heap).
  *
+ * fork: a forked child that profiles on (CPROF_CPU_FOLLOW) starts its CPU
+ * profile after every fork handler has run, as fork returns in the child:
+ * the runtime's child handlers (and the program's) are not the child's
+ * work, and a clock started inside one of them sampled the handlers that
+ * ran after it.  env.c's child handler asks for that (rt_fork_defer)
+ * when the fork came through this wrapper (rt_fork_enter and
+ * rt_fork_leave around it), and does the start itself
+ * when it did not (libc's own callers of fork).
+ *
  * The real functions are found with dlsym(RTLD_NEXT) by the constructor;
  * _exit needs none (exit_group).  exec from a signal handler is allowed by
  * POSIX: the owner's write is not async-signal-safe, an accepted risk (a
@@ -54,6 +63,7 @@ typedef int (*execveat_fn)(int, const char *, char *const[], char *const[], int)
 typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
 			const posix_spawnattr_t *, char *const[], char *const[]);
 typedef int (*system_fn)(const char *);
+typedef pid_t (*fork_fn)(void);
 typedef FILE *(*popen_fn)(const char *, const char *);
 
 static struct {
@@ -63,6 +73,7 @@ static struct {
 	spawn_fn spawn, spawnp;
 	system_fn system;
 	popen_fn popen;
+	fork_fn fork;
 } real;
 
 static void *next(const char *name)
@@ -82,6 +93,7 @@ static void lifecycle_init(void)
 	real.spawnp = (spawn_fn)next("posix_spawnp");
 	real.system = (system_fn)next("system");
 	real.popen = (popen_fn)next("popen");
+	real.fork = (fork_fn)next("fork");
 	errno = e;
 }
 
@@ -306,6 +318,20 @@ FILE *popen(const char *cmd, const char *mode)
 	}
 	rt_http_program_started();
 	return real.popen(cmd, mode);
+}
+
+/* ---- fork ------------------------------------------------------------------------- */
+
+pid_t fork(void)
+{
+	if (!real.fork) {
+		errno = ENOSYS;
+		return -1;
+	}
+	rt_fork_enter();
+	pid_t pid = real.fork();
+	rt_fork_leave(pid);
+	return pid;
 }
 
 /* ---- _exit ------------------------------------------------------------------------- */

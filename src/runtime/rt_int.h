@@ -151,6 +151,10 @@ void rt_modules_leave(void);
  * it and the registers after it (gregs: a ucontext's); -1 when the code
  * does not say.  [AS-safe] */
 long rt_syscall_nr_before(const unsigned char *code, size_t n, const long long *gregs);
+/* A signal handler's context (a ucontext_t *) that shows a system call
+ * failed with EINTR is changed to make the call again; true if it was.
+ * [AS-safe] */
+bool rt_restart_if_interrupted(void *ucv);
 
 /* ---- statistics shared by all parts (atomics; [AS-safe] to update) ------------- */
 
@@ -293,6 +297,13 @@ const char *rt_cpu_exec_env(void);
 void rt_cpu_exec_failed(void);
 bool rt_cpu_exit_quick(int timeout_ms);
 void rt_exit_quick(int timeout_ms);
+/* env.c: around the real fork in lifecycle.c's wrapper.  A forked child
+ * that profiles on (CPROF_CPU_FOLLOW) starts its CPU profile in
+ * rt_fork_leave, after every fork handler (the runtime's and the
+ * program's are not the child's work); a fork that did not come through
+ * the wrapper starts it in env.c's child handler.  Calling thread only. */
+void rt_fork_enter(void);
+void rt_fork_leave(pid_t pid);
 /* The same for the other exit-time profiles (heap_env.c, sync_env.c,
  * tprof_env.c): write now; re-arm after a failed exec.  Not AS-safe. */
 void rt_heap_exit_write(bool at_exec);

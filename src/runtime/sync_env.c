@@ -77,9 +77,12 @@ void rt_sync_exec_failed(void)
 		atomic_store(&written, false);
 }
 
+/* the runtime's work from its first instruction */
 static void at_exit(void)
 {
+	rt_self_enter();
 	rt_sync_exit_write(false);
+	rt_self_leave();
 }
 
 static void sync_env_init_body(void);

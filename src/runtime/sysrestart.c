@@ -26,13 +26,28 @@
  * the decoder does not know is given up on (the call is then not
  * restarted): never guessed.
  *
- * Pure functions over bytes the caller copied: [AS-safe].
+ * rt_restart_if_interrupted applies it to a handler's context: when our
+ * signal made a call fail with EINTR, the thread goes back to its
+ * `syscall` instruction with the call's number in rax, as SA_RESTART
+ * would for the calls the kernel restarts.  Both signal handlers that can
+ * reach a thread entering a sleep use it: the thread snapshots' (tprof.c)
+ * and the CPU profiler's (cpu.c: a counter that overflows as its thread
+ * enters nanosleep sends the signal into the sleep).
+ *
+ * Everything here is [AS-safe]: pure functions over copied bytes, and
+ * one process_vm_readv to copy them (a page that is not mapped is an
+ * error, never a fault).
  */
 #include "rt_int.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/ucontext.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
 
 /* x86 register number (0 rax, 1 rcx, ... 15 r15) -> greg index */
 static const int greg_of[16] = {
@@ -212,4 +227,71 @@ long rt_syscall_nr_before(const unsigned char *code, size_t n, const long long *
 		return nr >= 0 && nr < 4096 ? nr : -1;
 	}
 	return -1;
+}
+
+/* ---- restarting the interrupted call --------------------------------------------- */
+
+static bool peek(uintptr_t a, void *out, size_t n)
+{
+	struct iovec l = { out, n }, r = { (void *)a, n };
+	return syscall(SYS_process_vm_readv, (long)getpid(), &l, 1L, &r, 1L, 0L) == (long)n;
+}
+
+/* The context shows a system call that has just failed with EINTR (rax ==
+ * -EINTR, rip right after a `syscall`, whose return address the
+ * instruction left in rcx: code that merely follows bytes 0f 05 with
+ * rax == -4 by chance would almost never have it there too).  Calls the
+ * kernel restarts under SA_RESTART are back at their `syscall` already;
+ * the others (socket calls with timeouts, semtimedop, msgrcv, poll,
+ * epoll_wait, nanosleep, sigtimedwait... signal(7)) return EINTR, which
+ * the program must never see because of a profiler.  Their arguments are
+ * still in their registers (the kernel keeps all but rax, rcx and r11);
+ * the number is read from the code before the `syscall`, and when the
+ * code does not say (a raw syscall(2) call, whose number is gone) the call
+ * is left to fail.  Sleeps that report the time left (nanosleep's rem)
+ * continue with it; select and pselect updated their timeout; other
+ * timeouts start again in full (a call is at most one timeout longer per
+ * signal of ours that hits it).  close is never restarted (the descriptor
+ * is gone whatever it returned).
+ *
+ * Only the thread's first signal frame sees the call's return: when the
+ * program's own signal and ours are pending together, the kernel stacks
+ * both frames before any handler runs, and ours sees the program's
+ * handler, not the call.  An EINTR the program caused is hidden only in
+ * one narrow race: our signal arriving during the sigreturn of the
+ * program's handler into the failed call.  [AS-safe] */
+bool rt_restart_if_interrupted(void *ucv)
+{
+	greg_t *g = ((ucontext_t *)ucv)->uc_mcontext.gregs;
+	if (g[REG_RAX] != -EINTR)
+		return false;
+	uintptr_t rip = (uintptr_t)g[REG_RIP];
+	if ((uintptr_t)g[REG_RCX] != rip)
+		return false;
+	unsigned char c[32];
+	size_t n = sizeof c;
+	if (rip < 4096 + n)
+		return false;
+	if ((rip & 4095) < n && !peek(rip - n, c, n))
+		n = rip & 4095;   /* the code's first page: do not read before it */
+	if (n < 2 || !peek(rip - n, c, n))
+		return false;
+	long nr = rt_syscall_nr_before(c, n, (const long long *)g);
+	if (nr < 0 || nr == SYS_close)
+		return false;
+	switch (nr) {
+	case SYS_nanosleep:
+		if (g[REG_RSI])   /* rem: the time left */
+			g[REG_RDI] = g[REG_RSI];
+		break;
+	case SYS_clock_nanosleep:
+		if (!(g[REG_RSI] & TIMER_ABSTIME) && g[REG_R10])
+			g[REG_RDX] = g[REG_R10];
+		break;
+	default:
+		break;
+	}
+	g[REG_RAX] = nr;
+	g[REG_RIP] = (greg_t)(rip - 2);
+	return true;
 }

@@ -30,7 +30,7 @@
  *     (about 2% of the signals sent to threads flipping between CPU and
  *     20 us sleeps).  The handler then sees the call's EINTR return in its
  *     context, finds the call's number in the code before the `syscall`
- *     (sysrestart.c) and restarts it (restart_syscall_if_interrupted), so
+ *     (sysrestart.c) and restarts it (rt_restart_if_interrupted), so
  *     the program never sees the EINTR: socket calls with timeouts,
  *     accept, connect, send, semtimedop, msgrcv, msgsnd, poll, select,
  *     epoll_wait, nanosleep, sigtimedwait, io_getevents, futex waits...
@@ -240,67 +240,6 @@ static pthread_mutex_t snap_mu = PTHREAD_MUTEX_INITIALIZER;
 static int snap_sig;            /* 0 until installed; -1 unusable */
 
 static _Atomic uint64_t restarted;   /* system calls the handler restarted */
-static bool peek(uintptr_t a, void *out, size_t n);
-
-/* The handler interrupted a system call that now fails with EINTR: the
- * thread entered it (or was inside it, still runnable) between the check
- * that it was running and the signal.  Calls the kernel restarts under
- * SA_RESTART are back at their `syscall` already; the others (socket calls
- * with timeouts, semtimedop, msgrcv, poll, epoll_wait, nanosleep,
- * sigtimedwait... signal(7)) return EINTR, which the program must never
- * see from a snapshot.  Restart it as SA_RESTART would: back to the
- * `syscall` instruction with its number in rax (its arguments are still in
- * their registers: the kernel keeps all but rax, rcx and r11).  The number
- * is read from the code before the `syscall` (sysrestart.c: `mov $NR,
- * %eax`, or a register that still holds it); when the code does not say
- * (a raw syscall(2) call, whose number is gone), the call is left to fail.
- * Sleeps that report the time left (nanosleep's rem) continue with it;
- * select and pselect updated their timeout; other timeouts start again in
- * full (a call is at most one timeout longer per snapshot that hits it).
- * close is never restarted (the descriptor is gone whatever it returned).
- * Only this thread's first signal frame sees the system call's return, and
- * our signal comes after every lower-numbered one, so an EINTR the
- * program caused with its own signal is not hidden (except in one narrow
- * race: our signal arriving just as the program's handler returns into
- * the failed call).  [AS-safe] */
-static void restart_syscall_if_interrupted(ucontext_t *uc)
-{
-	greg_t *g = uc->uc_mcontext.gregs;
-	if (g[REG_RAX] != -EINTR)
-		return;
-	uintptr_t rip = (uintptr_t)g[REG_RIP];
-	/* a system call's return: the `syscall` instruction left the return
-	 * address in rcx (code that merely follows bytes 0f 05 with rax = -4
-	 * by chance would almost never have it there too) */
-	if ((uintptr_t)g[REG_RCX] != rip)
-		return;
-	unsigned char c[32];
-	size_t n = sizeof c;
-	if (rip < 4096 + n)
-		return;
-	if ((rip & 4095) < n && !peek(rip - n, c, n))
-		n = rip & 4095;   /* the code's first page: do not read before it */
-	if (n < 2 || !peek(rip - n, c, n))
-		return;
-	long nr = rt_syscall_nr_before(c, n, (const long long *)g);
-	if (nr < 0 || nr == SYS_close)
-		return;
-	switch (nr) {
-	case SYS_nanosleep:
-		if (g[REG_RSI])   /* rem: the time left */
-			g[REG_RDI] = g[REG_RSI];
-		break;
-	case SYS_clock_nanosleep:
-		if (!(g[REG_RSI] & TIMER_ABSTIME) && g[REG_R10])
-			g[REG_RDX] = g[REG_R10];
-		break;
-	default:
-		break;
-	}
-	g[REG_RAX] = nr;
-	g[REG_RIP] = (greg_t)(rip - 2);
-	atomic_fetch_add_explicit(&restarted, 1, memory_order_relaxed);
-}
 
 static void snap_handler(int sig, siginfo_t *si, void *ucv)
 {
@@ -318,7 +257,8 @@ static void snap_handler(int sig, siginfo_t *si, void *ucv)
 			s->labels = rt_labels_current();
 			atomic_store(&s->state, (seq << 2) | PH_DONE);
 		}
-		restart_syscall_if_interrupted(ucv);
+		if (rt_restart_if_interrupted(ucv))
+			atomic_fetch_add_explicit(&restarted, 1, memory_order_relaxed);
 	}
 	errno = e;
 }

@@ -91,9 +91,12 @@ void rt_tprof_exec_failed(void)
 		atomic_store(&tp_written, false);
 }
 
+/* the runtime's work from its first instruction */
 static void tprof_at_exit(void)
 {
+	rt_self_enter();
 	rt_tprof_exit_write(false);
+	rt_self_leave();
 }
 
 static void tprof_env_init_body(void);

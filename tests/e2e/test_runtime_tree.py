@@ -308,3 +308,20 @@ def test_record_checks_the_output_before_running(tmp_path):
         lines = r.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("cprof: record: -o "), r.stderr
         assert not marker.exists()
+
+
+def test_followed_child_profile_starts_as_fork_returns(tmp_path):
+    """A followed fork child's profile begins when fork returns in it: the
+    fork handlers run before (the runtime's own, here the program's one
+    that burns CPU) are not charged to the child's code."""
+    exe = str(tmp_path / "forkhandler")
+    subprocess.run(["gcc", "-O1", "-g", "-pthread", "-o", exe,
+                    os.path.join(ROOT, "tests", "runtime", "tree", "forkhandler.c")], check=True)
+    out = tmp_path / "cpu.%p.pb.gz"
+    r = run([exe, "300"], env_for(out, extra={"CPROF_CPU_FOLLOW": "1"}))
+    assert r.returncode == 0, r.stderr
+    files = sorted(tmp_path.glob("cpu.*.pb.gz"))
+    assert len(files) == 2, (files, r.stderr)
+    child = [f for f in files if "child_work" in functions(f)]
+    assert len(child) == 1, [(f, functions(f)) for f in files]
+    assert "handler_burn" not in functions(child[0])
