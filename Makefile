@@ -197,9 +197,19 @@ sanitize:
 # Fuzz targets are built with clang's libFuzzer (always unsanitized-by-make:
 # they carry -fsanitize=fuzzer,address,undefined themselves).
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-build/fuzz/%: fuzz/%.c $(CORE_SRC) $(REPORT_SRC) $(WEB_GEN)
+# The core and the reports are compiled once for all targets, instrumented
+# (fuzzer-no-link: coverage without libFuzzer's main), into one archive each
+# target links; a target compiles only its own file (and the .c it includes).
+FUZZ_LIB_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+FUZZ_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(CORE_SRC) $(REPORT_SRC) $(WEB_GEN))
+build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(REPORT_SRC) $(WEB_GEN) $(PKG_LIBS) -lm
+	$(CLANG) $(CPPFLAGS) $(FUZZ_LIB_CFLAGS) -MMD -MP -c -o $@ $<
+build/fuzz/libfuzzdeps.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $^
+build/fuzz/%: fuzz/%.c build/fuzz/libfuzzdeps.a
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -o $@ $< build/fuzz/libfuzzdeps.a $(PKG_LIBS) -lm
 # fuzz_shell compiles the shell in (src/cli/shell.c)
 build/fuzz/fuzz_shell: src/cli/shell.c src/cli/cli.h
 # fuzz_unwind_tables compiles the unwinder's table builder in
@@ -265,4 +275,4 @@ clean:
 	rm -rf build build-san build-san-*
 
 -include $(CORE_OBJ:.o=.d) $(REPORT_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(RT_OBJ:.o=.d) \
-         $(RT_LIGHT_SRC:%.c=$(B)/obj/%.d) $(RT_PLUG_SRC:%.c=$(B)/obj/%.d)
+         $(RT_LIGHT_SRC:%.c=$(B)/obj/%.d) $(RT_PLUG_SRC:%.c=$(B)/obj/%.d) $(FUZZ_OBJ:.o=.d)
