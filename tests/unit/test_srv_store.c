@@ -113,9 +113,12 @@ static char *canon(const cprof_profile *p)
 		for (size_t k = 0; k < sl; k++) {
 			const cprof_location *l = &p->locations.v[locs[k]];
 			const char *fn = l->nline ? cprof_s(p, p->functions.v[p->lines.v[l->line_off].function].name) : "?";
+			/* the address relative to the mapping: which instance's
+			 * load address a merge keeps is not part of its meaning */
 			const char *mf = l->mapping != CPROF_NONE ? cprof_s(p, p->mappings.v[l->mapping].file) : "";
+			uint64_t rel = l->address - (l->mapping != CPROF_NONE ? p->mappings.v[l->mapping].start : 0);
 			o += (size_t)snprintf(buf + o, sizeof buf - o, "%s@%llx:%s;", fn,
-					      (unsigned long long)l->address, mf);
+					      (unsigned long long)rel, mf);
 		}
 		size_t nl = cprof_lset_len(p, sm->labels);
 		const cprof_label *lb = cprof_lset(p, sm->labels);
