@@ -527,6 +527,7 @@ static void test_retention_keeps_pinned(void **state)
 	assert_int_equal(srv_store_snapshot_get(s, id, &got, &err), 0);
 	assert_int_equal(cprof_merge(&h, 1, &want, NULL), 0);
 	assert_same(got, want);
+	cprof_profile_free(want);
 	assert_int_equal(srv_store_snapshot_get(s, id + 100, &want, &err), CPROF_EINVAL);
 	cprof_profile_free(got);
 	cprof_profile_free(a);
