@@ -24,10 +24,14 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#define TEN_NS (INT64_C(600) * 1000000000)
 #define HOUR_NS (INT64_C(3600) * 1000000000)
 #define DAY_NS (INT64_C(86400) * 1000000000)
-#define ROLL_HOUR 1
-#define ROLL_DAY 2
+/* rollup levels: 10-minute windows (from raw profiles), hours (from
+ * 10-minute rows), days (from hour rows) */
+#define ROLL_TEN 1
+#define ROLL_HOUR 2
+#define ROLL_DAY 3
 /* a window is rolled up once data this much newer than its end arrived */
 #define ROLL_GRACE_NS (INT64_C(300) * 1000000000)
 #define MAX_VTYPES 16
@@ -167,8 +171,9 @@ struct srv_store {
 
 	/* rollups (store_rollup.c): window keys are wkey(level, start) */
 	u64map rolled;                  /* windows rolled up -> 1 */
-	u64map touched;                 /* hours with raw data not rolled ->
-					 * generation (bumped by each append) */
+	u64map touched;                 /* 10-minute windows with raw data not
+					 * rolled -> generation (bumped by each
+					 * append) */
 	pthread_t roller;
 	bool roller_started, stopping;
 	pthread_cond_t roll_cv;
@@ -177,13 +182,17 @@ struct srv_store {
 	bool broken;                    /* a commit failed: refuse appends */
 };
 
+static inline int64_t wlen(int level)
+{
+	return level == ROLL_TEN ? TEN_NS : level == ROLL_HOUR ? HOUR_NS : DAY_NS;
+}
 static inline uint64_t wkey(int level, int64_t start_ns)
 {
-	return ((uint64_t)level << 56) | ((uint64_t)(start_ns / HOUR_NS) + 1);
+	return ((uint64_t)level << 56) | ((uint64_t)(start_ns / TEN_NS) + 1);
 }
 static inline int64_t wkey_start(uint64_t k)
 {
-	return (int64_t)((k & ((UINT64_C(1) << 56) - 1)) - 1) * HOUR_NS;
+	return (int64_t)((k & ((UINT64_C(1) << 56) - 1)) - 1) * TEN_NS;
 }
 static inline int wkey_level(uint64_t k)
 {
@@ -265,5 +274,7 @@ void srv_roller_stop(srv_store *s);
 int srv_roll_touch(srv_store *s, int64_t t, cprof_error *err);
 /* Load rolled and touched windows from the day files at open. */
 int srv_roll_load(srv_store *s, cprof_error *err);
+/* Forget the windows of day (its file was dropped); caller holds s->mu. */
+void srv_roll_forget_day(srv_store *s, int32_t day);
 
 #endif

@@ -122,26 +122,14 @@ typedef struct seg {
 	int64_t lo, hi;
 } seg;
 
+#define MAX_SEGS 400
+
 typedef struct qday {
 	sqlite3 *db;
-	seg segs[50];
+	seg segs[MAX_SEGS];
 	int nseg;
 	sqlite3_stmt *raw, *roll;
 } qday;
-
-static bool rolled_in(sqlite3 *db, int level, int64_t ws)
-{
-	sqlite3_stmt *st;
-	bool r = false;
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM rolled WHERE level=?1 AND wstart=?2", -1, &st,
-			       NULL) == SQLITE_OK) {
-		sqlite3_bind_int(st, 1, level);
-		sqlite3_bind_int64(st, 2, ws);
-		r = sqlite3_step(st) == SQLITE_ROW;
-		sqlite3_finalize(st);
-	}
-	return r;
-}
 
 static void add_seg(qday *d, int level, int64_t lo, int64_t hi)
 {
@@ -149,38 +137,58 @@ static void add_seg(qday *d, int level, int64_t lo, int64_t hi)
 		return;
 	if (d->nseg > 0) {
 		seg *p = &d->segs[d->nseg - 1];
-		if (p->level == level && p->hi == lo && level != ROLL_DAY) {
-			/* raw ranges join; hour rollups join (wstart ranges) */
+		/* raw ranges join; rollup rows of one level join (as wstart
+		 * ranges: a segment of level L is rows with wstart in [lo, hi)) */
+		if (p->level == level && p->hi == lo) {
 			p->hi = hi;
 			return;
 		}
 	}
-	d->segs[d->nseg++] = (seg){ level, lo, hi };
+	if (d->nseg < MAX_SEGS)
+		d->segs[d->nseg++] = (seg){ level, lo, hi };
 }
 
-/* Plan day (its file open in d->db, read transaction begun). */
+/* Plan [lo, hi) within window (level, ws) (level 0: raw only): whole
+ * windows rolled up are one segment, the rest is split one level down. */
+static void plan(qday *d, const u64map *rolled, int level, int64_t ws, int64_t lo, int64_t hi)
+{
+	int64_t we = ws + wlen(level);
+	int64_t a = lo > ws ? lo : ws, b = hi < we ? hi : we;
+	if (a >= b)
+		return;
+	if (a == ws && b == we && u64map_get(rolled, wkey(level, ws), NULL)) {
+		add_seg(d, level, ws, we);
+		return;
+	}
+	if (level == ROLL_TEN) {
+		add_seg(d, 0, a, b);
+		return;
+	}
+	int64_t step = wlen(level - 1);
+	for (int64_t c = ws; c < we; c += step)
+		plan(d, rolled, level - 1, c, a, b);
+}
+
+/* Plan day (its file open in d->db): which rows answer [from, until). */
 static void plan_day(qday *d, int32_t day, int64_t from, int64_t until, bool rollups)
 {
-	int64_t ds = (int64_t)day * DAY_NS, de = ds + DAY_NS;
-	int64_t lo = from > ds ? from : ds, hi = until < de ? until : de;
+	int64_t ds = (int64_t)day * DAY_NS;
 	d->nseg = 0;
-	if (!rollups) {
-		add_seg(d, 0, lo, hi);
-		return;
+	u64map rolled = { 0 };
+	sqlite3_stmt *st;
+	if (rollups && sqlite3_prepare_v2(d->db, "SELECT level, wstart FROM rolled", -1, &st,
+					  NULL) == SQLITE_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			uint32_t *v;
+			bool f;
+			if (u64map_slot(&rolled, wkey(sqlite3_column_int(st, 0),
+						       sqlite3_column_int64(st, 1)), &v, &f) == 0)
+				*v = 1;
+		}
+		sqlite3_finalize(st);
 	}
-	if (lo == ds && hi == de && rolled_in(d->db, ROLL_DAY, ds)) {
-		add_seg(d, ROLL_DAY, ds, ds + 1);
-		return;
-	}
-	for (int64_t hs = ds; hs < de; hs += HOUR_NS) {
-		int64_t a = lo > hs ? lo : hs, b = hi < hs + HOUR_NS ? hi : hs + HOUR_NS;
-		if (a >= b)
-			continue;
-		if (a == hs && b == hs + HOUR_NS && rolled_in(d->db, ROLL_HOUR, hs))
-			add_seg(d, ROLL_HOUR, hs, hs + 1);
-		else
-			add_seg(d, 0, a, b);
-	}
+	plan(d, &rolled, ROLL_DAY, ds, from, until);
+	u64map_free(&rolled);
 }
 
 /* A group: one sample-type signature and service. */

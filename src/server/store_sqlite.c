@@ -833,13 +833,7 @@ int srv_store_retention(srv_store *s, int64_t now_ns, cprof_error *err)
 		unlink(side);
 		snprintf(side, sizeof side, "%s-shm", path);
 		unlink(side);
-		/* forget the day's windows */
-		for (int64_t h = 0; h < 24; h++) {
-			int64_t t = (int64_t)days[i] * DAY_NS + h * HOUR_NS;
-			u64map_del(&s->rolled, wkey(ROLL_HOUR, t));
-			u64map_del(&s->touched, wkey(ROLL_HOUR, t));
-		}
-		u64map_del(&s->rolled, wkey(ROLL_DAY, (int64_t)days[i] * DAY_NS));
+		srv_roll_forget_day(s, days[i]);
 		dropped++;
 	}
 out:
