@@ -276,7 +276,7 @@ static int sql(sqlite3 *db, const char *q)
 	return 0;
 }
 
-/* Give day 0's hours 1..23 and days -7..-1 the hour-0 rollups (10-minute,
+/* Give day 0's hours 2..23 and days -7..-1 the hour-0 rollups (10-minute,
  * hour and day rows): the rows a week of this fleet's rollups has,
  * without a week of ingest.  Levels: 1 = 10 min, 2 = hour, 3 = day. */
 static int replicate(const char *dir)
@@ -287,7 +287,7 @@ static int replicate(const char *dir)
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		return 1;
 	const char *cols = "series, sig, nprofiles, duration, tmin, period, samples";
-	for (int h = 1; h < 24; h++) {
+	for (int h = 2; h < 24; h++) {   /* hour 1 keeps its raw 01:00-01:06 */
 		snprintf(q, sizeof q,
 			 "INSERT INTO rollups(level, wstart, %s) SELECT level, wstart + %lld, %s FROM rollups"
 			 " WHERE level IN (1, 2) AND wstart>=%lld AND wstart<%lld;"
