@@ -61,8 +61,19 @@ typedef struct rd {
 	bool bad;
 } rd;
 
-uint64_t rd_uv(rd *r);
-int64_t rd_sv(rd *r);
+uint64_t rd_uv_slow(rd *r);
+/* a varint (one-byte values, the common case, inline) */
+static inline uint64_t rd_uv(rd *r)
+{
+	if (r->i < r->n && r->p[r->i] < 0x80)
+		return r->p[r->i++];
+	return rd_uv_slow(r);
+}
+static inline int64_t rd_sv(rd *r)
+{
+	uint64_t u = rd_uv(r);
+	return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
 /* a length-prefixed string: pointer into the buffer and its length */
 const char *rd_str(rd *r, size_t *len);
 
@@ -89,9 +100,14 @@ void u64map_clear(u64map *m);
  * signature).  Used by ingest (combining a profile's equal samples), by
  * rollups and by queries. */
 
+#define ACC_DENSE_MAX (1u << 22)
+
 typedef struct acc {
 	int nv;                         /* values per sample */
 	u64map idx;                     /* (stack << 32 | lset) + 1 -> row */
+	uint32_t *dense;                /* stack -> row + 1, for lset 0 and
+					 * stack < ACC_DENSE_MAX (no hashing) */
+	size_t dense_cap;
 	uint64_t *key;                  /* row -> stack << 32 | lset */
 	int64_t *val;                   /* row * nv */
 	size_t n, cap;
