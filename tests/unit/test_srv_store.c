@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -651,6 +652,70 @@ static void test_kill9_keeps_committed(void **state)
 	free(dir);
 }
 
+/* Two appending threads, one querying thread and the rollup thread at
+ * once (run under ThreadSanitizer by `make SANITIZE=thread`): the end
+ * state equals cprof_merge of everything appended. */
+typedef struct conc {
+	srv_store *s;
+	int svc;
+	int stop;                       /* atomic */
+} conc;
+
+static void *appender(void *arg)
+{
+	conc *c = arg;
+	for (int k = 0; k < NPROF; k++)
+		for (int inst = 0; inst < 2; inst++) {
+			cprof_profile *p = gen(c->svc, inst, k, 1);
+			char ib[32];
+			snprintf(ib, sizeof ib, "10.0.0.%d:8080", inst);
+			srv_label l[] = { { "instance", ib }, { "job", SVC[c->svc] } };
+			srv_labels ls = { l, 2 };
+			if (srv_store_append(c->s, &ls, "cpu", ptime(k), 10 * SEC, p, NULL, NULL))
+				abort();
+			cprof_profile_free(p);
+		}
+	return NULL;
+}
+
+static void *querier(void *arg)
+{
+	conc *c = arg;
+	while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
+		cprof_profile *p = NULL;
+		if (srv_store_query(c->s, NULL, "cpu", T0, T0 + DAY, &p, NULL, NULL))
+			abort();
+		cprof_profile_free(p);
+		srv_strlist l = { 0 };
+		srv_store_labels(c->s, 0, 0, &l, NULL);
+		srv_strlist_free(&l);
+	}
+	return NULL;
+}
+
+static void test_concurrent(void **state)
+{
+	(void)state;
+	char *dir = mkdtemp_dir();
+	srv_store *s = open_store(dir, 0, false);
+	conc a = { s, 0, 0 }, b = { s, 1, 0 }, q = { s, 0, 0 };
+	pthread_t ta, tb, tq;
+	assert_int_equal(pthread_create(&tq, NULL, querier, &q), 0);
+	assert_int_equal(pthread_create(&ta, NULL, appender, &a), 0);
+	assert_int_equal(pthread_create(&tb, NULL, appender, &b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	__atomic_store_n(&q.stop, 1, __ATOMIC_RELAXED);
+	pthread_join(tq, NULL);
+	assert_true(srv_store_rollup_sync(s, NULL) >= 0);
+	srv_query_info info;
+	check_range(s, "", 3, T0, T0 + DAY, &info);
+	assert_int_equal(info.nprofiles, 4 * NPROF);
+	srv_store_close(s);
+	rmrf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -661,6 +726,7 @@ int main(void)
 		cmocka_unit_test(test_retention_keeps_pinned),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_kill9_keeps_committed),
+		cmocka_unit_test(test_concurrent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
