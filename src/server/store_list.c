@@ -75,6 +75,35 @@ static int win_emit(win *w, int64_t from, int64_t step, bool avg, const qseries 
 	return rc;
 }
 
+/* Call row(ctx, st) for each row of sql (binding ?1 series, ?2 from,
+ * ?3 until) in every day file of [from, until), in day order. */
+static int walk_days(srv_store *s, int64_t series, int64_t from, int64_t until, const char *sql,
+		     int (*row)(void *ctx, sqlite3_stmt *st), void *ctx, cprof_error *err)
+{
+	int32_t d0 = (int32_t)(from / DAY_NS), d1 = (int32_t)((until - 1) / DAY_NS);
+	int rc = 0;
+	for (int32_t day = d0; day <= d1 && !rc; day++) {
+		char path[4096];
+		srv_day_path(s, day, path, sizeof path);
+		if (access(path, F_OK) != 0)
+			continue;
+		sqlite3 *db;
+		if ((rc = srv_open_ro(path, &db, err)))
+			break;
+		sqlite3_stmt *st;
+		if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_int64(st, 1, series);
+			sqlite3_bind_int64(st, 2, from);
+			sqlite3_bind_int64(st, 3, until);
+			while (!rc && sqlite3_step(st) == SQLITE_ROW)
+				rc = row(ctx, st);
+			sqlite3_finalize(st);
+		}
+		sqlite3_close(db);
+	}
+	return rc;
+}
+
 /* The focused total of one profile's packed samples (value index vi). */
 static int focus_total(sqlite3 *meta, uint32_t svc, const void *blob, size_t len, int nv, int vi,
 		       void *re, u64map *cache, double *out)
@@ -106,6 +135,57 @@ static int focus_total(sqlite3 *meta, uint32_t svc, const void *blob, size_t len
 	}
 	*out = t;
 	return r.bad ? CPROF_EFORMAT : 0;
+}
+
+typedef struct pctx {
+	win *w;
+	sqlite3 *meta;
+	uint32_t svc;
+	const char *sample_type;
+	void *re;
+	u64map *cache;
+	int64_t from, step;
+	cprof_error *err;
+} pctx;
+
+/* One profile row into its window: its total of the sample type, or the
+ * focused part of it. */
+static int profile_row(void *ctx, sqlite3_stmt *st)
+{
+	pctx *c = ctx;
+	int64_t t = sqlite3_column_int64(st, 0);
+	const void *sig = sqlite3_column_blob(st, 1);
+	size_t sl = (size_t)sqlite3_column_bytes(st, 1);
+	int nv = srv_sig_nv(sig, sl), vi = srv_sig_find(sig, sl, c->sample_type);
+	if (nv < 0 || vi < 0)
+		return 0;               /* no such sample type here */
+	double v = 0;
+	if (c->re) {
+		int rc = focus_total(c->meta, c->svc, sqlite3_column_blob(st, 3),
+				     (size_t)sqlite3_column_bytes(st, 3), nv, vi, c->re, c->cache, &v);
+		if (rc)
+			return cprof_seterr(c->err, rc, "store: focus failed");
+	} else {
+		rd r = { sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2), 0, false };
+		for (int x = 0; x <= vi; x++)
+			v = (double)rd_sv(&r);
+	}
+	size_t wi = (size_t)((t - c->from) / c->step);
+	c->w->sum[wi] += v;
+	c->w->cnt[wi]++;
+	return 0;
+}
+
+static int metric_row(void *ctx, sqlite3_stmt *st)
+{
+	pctx *c = ctx;
+	size_t wi = (size_t)((sqlite3_column_int64(st, 0) - c->from) / c->step);
+	double v = sqlite3_column_double(st, 1);
+	if (isfinite(v)) {
+		c->w->sum[wi] += v;
+		c->w->cnt[wi]++;
+	}
+	return 0;
 }
 
 int srv_store_series(srv_store *s, const srv_selector *sel, const char *kind, int64_t from_ns,
@@ -141,51 +221,12 @@ int srv_store_series(srv_store *s, const srv_selector *sel, const char *kind, in
 		goto out0;
 	if (focus && (rc = srv_open_meta(s, &meta, err)))
 		goto out;
-	int32_t d0 = (int32_t)(from_ns / DAY_NS), d1 = (int32_t)((until_ns - 1) / DAY_NS);
+	pctx pc = { &w, meta, 0, sample_type, re, &cache, from_ns, step_ns, err };
 	for (size_t k = 0; k < qs.n && !rc; k++) {
-		for (int32_t day = d0; day <= d1 && !rc; day++) {
-			char path[4096];
-			srv_day_path(s, day, path, sizeof path);
-			if (access(path, F_OK) != 0)
-				continue;
-			sqlite3 *db;
-			if ((rc = srv_open_ro(path, &db, err)))
-				break;
-			sqlite3_stmt *st;
-			if (sqlite3_prepare_v2(db, "SELECT time, sig, totals, samples FROM profiles"
-					       " WHERE series=?1 AND time>=?2 AND time<?3", -1, &st,
-					       NULL) == SQLITE_OK) {
-				sqlite3_bind_int64(st, 1, qs.v[k].id);
-				sqlite3_bind_int64(st, 2, from_ns);
-				sqlite3_bind_int64(st, 3, until_ns);
-				while (!rc && sqlite3_step(st) == SQLITE_ROW) {
-					int64_t t = sqlite3_column_int64(st, 0);
-					const void *sig = sqlite3_column_blob(st, 1);
-					size_t sl = (size_t)sqlite3_column_bytes(st, 1);
-					int nv = srv_sig_nv(sig, sl), vi = srv_sig_find(sig, sl, sample_type);
-					if (nv < 0 || vi < 0)
-						continue;       /* no such sample type here */
-					double v = 0;
-					if (re) {
-						rc = focus_total(meta, qs.v[k].svc, sqlite3_column_blob(st, 3),
-								 (size_t)sqlite3_column_bytes(st, 3), nv, vi,
-								 re, &cache, &v);
-						if (rc)
-							rc = cprof_seterr(err, rc, "store: focus failed");
-					} else {
-						rd r = { sqlite3_column_blob(st, 2),
-							 (size_t)sqlite3_column_bytes(st, 2), 0, false };
-						for (int x = 0; x <= vi; x++)
-							v = (double)rd_sv(&r);
-					}
-					size_t wi = (size_t)((t - from_ns) / step_ns);
-					w.sum[wi] += v;
-					w.cnt[wi]++;
-				}
-				sqlite3_finalize(st);
-			}
-			sqlite3_close(db);
-		}
+		pc.svc = qs.v[k].svc;
+		rc = walk_days(s, qs.v[k].id, from_ns, until_ns,
+			       "SELECT time, sig, totals, samples FROM profiles"
+			       " WHERE series=?1 AND time>=?2 AND time<?3", profile_row, &pc, err);
 		if (!rc)
 			rc = win_emit(&w, from_ns, step_ns, avg, &qs.v[k], cb, ctx);
 	}
@@ -215,36 +256,11 @@ int srv_store_metric_series(srv_store *s, const srv_selector *sel, const char *n
 		win_free(&w);
 		return rc;
 	}
-	int32_t d0 = (int32_t)(from_ns / DAY_NS), d1 = (int32_t)((until_ns - 1) / DAY_NS);
+	pctx pc = { &w, NULL, 0, NULL, NULL, NULL, from_ns, step_ns, err };
 	for (size_t k = 0; k < qs.n && !rc; k++) {
-		for (int32_t day = d0; day <= d1 && !rc; day++) {
-			char path[4096];
-			srv_day_path(s, day, path, sizeof path);
-			if (access(path, F_OK) != 0)
-				continue;
-			sqlite3 *db;
-			if ((rc = srv_open_ro(path, &db, err)))
-				break;
-			sqlite3_stmt *st;
-			if (sqlite3_prepare_v2(db, "SELECT time, value FROM metrics"
-					       " WHERE series=?1 AND time>=?2 AND time<?3", -1, &st,
-					       NULL) == SQLITE_OK) {
-				sqlite3_bind_int64(st, 1, qs.v[k].id);
-				sqlite3_bind_int64(st, 2, from_ns);
-				sqlite3_bind_int64(st, 3, until_ns);
-				while (sqlite3_step(st) == SQLITE_ROW) {
-					size_t wi = (size_t)((sqlite3_column_int64(st, 0) - from_ns) /
-							     step_ns);
-					double v = sqlite3_column_double(st, 1);
-					if (isfinite(v)) {
-						w.sum[wi] += v;
-						w.cnt[wi]++;
-					}
-				}
-				sqlite3_finalize(st);
-			}
-			sqlite3_close(db);
-		}
+		rc = walk_days(s, qs.v[k].id, from_ns, until_ns,
+			       "SELECT time, value FROM metrics WHERE series=?1 AND time>=?2 AND time<?3",
+			       metric_row, &pc, err);
 		if (!rc)
 			rc = win_emit(&w, from_ns, step_ns, true, &qs.v[k], cb, ctx);
 	}

@@ -465,10 +465,13 @@ static int maybe_flush(srv_store *s, cprof_error *err)
 
 /* ---- appends ------------------------------------------------------------------------ */
 
-static int check_labels(const srv_labels *l, cprof_error *err)
+/* Check labels (NULL becomes the empty set). */
+static int check_labels(const srv_labels **lp, cprof_error *err)
 {
-	if (!l)
-		return 0;
+	static const srv_labels none = { NULL, 0 };
+	if (!*lp)
+		*lp = &none;
+	const srv_labels *l = *lp;
 	if (l->n > SRV_LABELS_MAX)
 		return cprof_seterr(err, CPROF_EINVAL, "%zu labels: at most %d", l->n, SRV_LABELS_MAX);
 	for (size_t i = 0; i < l->n; i++) {
@@ -499,10 +502,7 @@ int srv_store_append(srv_store *s, const srv_labels *labels, const char *kind, i
 		     int64_t duration_ns, const cprof_profile *p, const char *pinned_rule,
 		     cprof_error *err)
 {
-	static const srv_labels none = { NULL, 0 };
-	if (!labels)
-		labels = &none;
-	int rc = check_labels(labels, err);
+	int rc = check_labels(&labels, err);
 	if (rc)
 		return rc;
 	if (!srv_kind_valid(kind))
@@ -582,10 +582,7 @@ out:
 int srv_store_append_metric(srv_store *s, const srv_labels *labels, const char *name,
 			    int64_t time_ns, double value, cprof_error *err)
 {
-	static const srv_labels none = { NULL, 0 };
-	if (!labels)
-		labels = &none;
-	int rc = check_labels(labels, err);
+	int rc = check_labels(&labels, err);
 	if (rc)
 		return rc;
 	size_t nl = name ? strlen(name) : 0;
