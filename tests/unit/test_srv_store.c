@@ -358,7 +358,7 @@ static void test_gauge_average(void **state)
 	(void)state;
 	char *dir = mkdtemp_dir();
 	srv_store *s = open_store(dir, 0, true);
-	int64_t vals[2][4] = { { 10, 20, 30, 45 }, { 100, 100, 100, 100 } };
+	int64_t vals[2][4] = { { 10, 20, 30, 47 }, { 100, 100, 100, 100 } };
 	cprof_profile *proto = gen(0, 0, 1, 2);
 	for (int inst = 0; inst < 2; inst++)
 		for (int k = 0; k < 4; k++) {
@@ -376,9 +376,9 @@ static void test_gauge_average(void **state)
 	assert_int_equal(info.agg, SRV_AGG_AVG);
 	assert_int_equal(info.nprofiles, 8);
 	assert_int_equal(got->samples.n, 1);
-	/* (10+20+30+45)/4 = 26.25 -> 26; + 100 */
-	assert_int_equal(cprof_sample_values(got, 0)[0], 126);
-	assert_int_equal(cprof_sample_values(got, 0)[1], 26250 + 100000);
+	/* (10+20+30+47)/4 = 26.75, rounded to 27; + 100 */
+	assert_int_equal(cprof_sample_values(got, 0)[0], 127);
+	assert_int_equal(cprof_sample_values(got, 0)[1], 26750 + 100000);
 	cprof_profile_free(got);
 	cprof_profile_free(proto);
 	srv_store_close(s);
