@@ -392,7 +392,7 @@ static int roll_one(srv_store *s, cprof_error *err)
 	char path[4096];
 	srv_day_path(s, (int32_t)(ws / DAY_NS), path, sizeof path);
 	if (!rc)
-		rc = srv_db_open(path, false, &db, err);
+		rc = srv_open_ro(path, &db, err);      /* no schema work: a reader */
 	if (!rc)
 		rc = build(s, db, level, ws, &rows, err);
 	sqlite3_close(db);
