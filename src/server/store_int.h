@@ -283,6 +283,26 @@ int srv_select_series(srv_store *s, const srv_selector *sel, const char *kind, i
 int srv_open_ro(const char *path, sqlite3 **db, cprof_error *err);
 int srv_open_meta(srv_store *s, sqlite3 **db, cprof_error *err);
 
+/* A day's read plan (store_query.c): raw rows with time in [lo, hi)
+ * (level 0), or rollup rows of level with wstart in [lo, hi). */
+typedef struct srv_seg {
+	int level;
+	int64_t lo, hi;
+} srv_seg;
+#define SRV_MAX_SEGS 400
+typedef struct srv_plan {
+	int64_t bucket_from, step;      /* step > 0: a rollup window is used only
+					 * when it lies in one bucket
+					 * [bucket_from + k*step, +step) */
+	srv_seg segs[SRV_MAX_SEGS];
+	int nseg;
+} srv_plan;
+/* Plan [from, until) within day (db: its file, in a read transaction):
+ * whole rolled-up windows (day, hour, 10 minutes) where they fit, raw
+ * rows elsewhere; rollups false: raw only. */
+void srv_plan_day(sqlite3 *db, int32_t day, int64_t from, int64_t until, bool rollups,
+		  srv_plan *d);
+
 /* Rollups. */
 int srv_roller_start(srv_store *s, cprof_error *err);
 void srv_roller_stop(srv_store *s);

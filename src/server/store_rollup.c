@@ -143,7 +143,7 @@ int srv_roll_load(srv_store *s, cprof_error *err)
 /* One rollup row being built. */
 typedef struct rrow {
 	int64_t series;
-	sbuf sig, samples;
+	sbuf sig, samples, totals;
 	acc a;
 } rrow;
 
@@ -157,6 +157,7 @@ static void rrows_free(rrows *r)
 	for (size_t i = 0; i < r->n; i++) {
 		sb_free(&r->v[i].sig);
 		sb_free(&r->v[i].samples);
+		sb_free(&r->v[i].totals);
 		acc_free(&r->v[i].a);
 	}
 	free(r->v);
@@ -251,7 +252,16 @@ static int build(srv_store *s, sqlite3 *db, int level, int64_t ws, rrows *out, c
 		sqlite3_reset(st);
 		/* pack this series' rows now, so one accumulator lives at a time */
 		for (size_t j = first; j < out->n && !rc; j++) {
-			if (acc_pack(&out->v[j].a, &out->v[j].samples))
+			/* per-type totals (for series over time): the sums of
+			 * the values, as each profile row keeps them */
+			const acc *ac = &out->v[j].a;
+			for (int x = 0; x < ac->nv; x++) {
+				uint64_t t = 0;
+				for (size_t r = 0; r < ac->n; r++)
+					t += (uint64_t)ac->val[r * (size_t)ac->nv + (size_t)x];
+				sb_sv(&out->v[j].totals, (int64_t)t);
+			}
+			if (acc_pack(&out->v[j].a, &out->v[j].samples) || out->v[j].totals.oom)
 				rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 			int64_t n = out->v[j].a.nprofiles, d = out->v[j].a.duration_sum;
 			int64_t tm = out->v[j].a.tmin, pe = out->v[j].a.period;
@@ -277,7 +287,8 @@ static int write_rows(srv_store *s, int level, int64_t ws, const rrows *rows, cp
 		return rc;
 	sqlite3_stmt *st;
 	rc = sqlite3_prepare_v2(d->db, "INSERT INTO rollups(level, wstart, series, sig, nprofiles,"
-				" duration, tmin, period, samples) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+				" duration, tmin, period, samples, totals)"
+				" VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
 				-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return srv_sql_err(d->db, rc, "rollup write", err);
@@ -292,6 +303,7 @@ static int write_rows(srv_store *s, int level, int64_t ws, const rrows *rows, cp
 		sqlite3_bind_int64(st, 7, w->a.tmin);
 		sqlite3_bind_int64(st, 8, w->a.period);
 		sqlite3_bind_blob(st, 9, w->samples.p, (int)w->samples.n, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 10, w->totals.p, (int)w->totals.n, SQLITE_STATIC);
 		int sr = sqlite3_step(st);
 		sqlite3_reset(st);
 		if (sr != SQLITE_DONE)

@@ -62,7 +62,7 @@ static const char DAY_SCHEMA[] =
 	"CREATE INDEX IF NOT EXISTS profiles_t ON profiles(time);"
 	"CREATE TABLE IF NOT EXISTS rollups(id INTEGER PRIMARY KEY, level INTEGER NOT NULL,"
 	" wstart INTEGER NOT NULL, series INTEGER NOT NULL, sig BLOB, nprofiles INTEGER,"
-	" duration INTEGER, tmin INTEGER, period INTEGER, samples BLOB);"
+	" duration INTEGER, tmin INTEGER, period INTEGER, samples BLOB, totals BLOB);"
 	"CREATE INDEX IF NOT EXISTS rollups_w ON rollups(level, series, wstart);"
 	"CREATE TABLE IF NOT EXISTS rolled(level INTEGER NOT NULL, wstart INTEGER NOT NULL,"
 	" PRIMARY KEY(level, wstart)) WITHOUT ROWID;"
@@ -91,6 +91,16 @@ int srv_db_open(const char *path, bool meta, sqlite3 **out, cprof_error *err)
 	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 		     " PRAGMA cache_size=-8192;", NULL, NULL, NULL);
 	rc = sqlite3_exec(db, meta ? META_SCHEMA : DAY_SCHEMA, NULL, NULL, NULL);
+	if (rc == SQLITE_OK && !meta) {
+		/* day files written before rollups kept per-type totals: add
+		 * the column (an error only says it is there already) */
+		sqlite3_stmt *chk;
+		if (sqlite3_prepare_v2(db, "SELECT totals FROM rollups LIMIT 0", -1, &chk, NULL) !=
+		    SQLITE_OK)
+			rc = sqlite3_exec(db, "ALTER TABLE rollups ADD COLUMN totals BLOB", NULL, NULL,
+					  NULL);
+		sqlite3_finalize(chk);
+	}
 	if (rc != SQLITE_OK) {
 		cprof_seterr(err, CPROF_EIO, "store: %s: %s", path, sqlite3_errmsg(db));
 		sqlite3_close(db);

@@ -290,6 +290,12 @@ static void test_merge_equals_cprof_merge(void **state)
 	free(dir);
 }
 
+typedef struct tot {
+	double sum;
+	int n;
+} tot;
+static int sum_points(void *ctx, const srv_labels *l, const srv_point *pts, size_t n);
+
 /* The same answers from hour and day rollups, and after a late profile
  * lands in a rolled-up hour; and again after a restart. */
 static void test_rollups_exact(void **state)
@@ -310,6 +316,19 @@ static void test_rollups_exact(void **state)
 	assert_int_equal(info.nraw, 4);
 	assert_int_equal(info.nprofiles, 4 * NPROF);
 	size_t rows_before = info.nrollups;
+	/* series over time from the rollups' totals: the same sums, and the
+	 * profile counts of the windows they stand for */
+	for (int64_t step = 600 * SEC; step <= 2 * HOUR; step *= 3) {
+		tot t = { 0, 0 };
+		assert_int_equal(srv_store_series(s, NULL, "cpu", T0, T0 + 6 * HOUR, step, NULL, NULL,
+						  sum_points, &t, &err), 0);
+		cprof_profile *m = expect(3, T0, T0 + 6 * HOUR, -1);
+		double want_sum = 0;
+		for (size_t i = 0; i < m->samples.n; i++)
+			want_sum += (double)cprof_sample_values(m, i)[0];
+		cprof_profile_free(m);
+		assert_true(t.sum == want_sum);
+	}
 	check_range(s, "{job=\"db\"}", 2, T0 + 30 * 60 * SEC, T0 + 3 * HOUR + 8 * 60 * SEC, &info);
 	assert_true(info.nrollups > 0 && info.nraw > 0);
 
@@ -396,11 +415,6 @@ static int count_series(void *ctx, const srv_labels *l, const srv_point *pts, si
 		assert_true(pts[i].t_ns > pts[i - 1].t_ns);
 	return 0;
 }
-
-typedef struct tot {
-	double sum;
-	int n;
-} tot;
 
 static int sum_points(void *ctx, const srv_labels *l, const srv_point *pts, size_t n)
 {
