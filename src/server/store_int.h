@@ -303,6 +303,20 @@ typedef struct srv_plan {
 void srv_plan_day(sqlite3 *db, int32_t day, int64_t from, int64_t until, bool rollups,
 		  srv_plan *d);
 
+/* The days of a range, each open in a read transaction with its plan
+ * and two statements: raw_sql (?1 series, ?2 from, ?3 until) and
+ * roll_sql (the same, ?4 level).  A day without a file has db NULL.
+ * srv_days_close(days, number of days) frees (NULL accepted). */
+typedef struct srv_qday {
+	sqlite3 *db;
+	srv_plan pl;
+	sqlite3_stmt *raw, *roll;
+} srv_qday;
+int srv_days_open(srv_store *s, int64_t from, int64_t until, int64_t bucket_from, int64_t step,
+		  bool rollups, const char *raw_sql, const char *roll_sql, srv_qday **out,
+		  cprof_error *err);
+void srv_days_close(srv_qday *days, size_t nd);
+
 /* Rollups. */
 int srv_roller_start(srv_store *s, cprof_error *err);
 void srv_roller_stop(srv_store *s);

@@ -227,41 +227,15 @@ int srv_store_series(srv_store *s, const srv_selector *sel, const char *kind, in
 	pctx pc = { &w, meta, 0, sample_type, re, &cache, from_ns, step_ns, err };
 	int32_t d0 = (int32_t)(from_ns / DAY_NS), d1 = (int32_t)((until_ns - 1) / DAY_NS);
 	size_t nd = (size_t)(d1 - d0) + 1;
-	if (nd > SRV_RANGE_DAYS_MAX) {
-		rc = cprof_seterr(err, CPROF_EINVAL, "time range over %d days", SRV_RANGE_DAYS_MAX);
+	srv_qday *days = NULL;
+	if (qs.n && (rc = srv_days_open(s, from_ns, until_ns, from_ns, step_ns,
+				       !focus && !s->o.no_rollups,
+				       "SELECT time, sig, totals, samples, 1 FROM profiles"
+				       " WHERE series=?1 AND time>=?2 AND time<?3",
+				       "SELECT wstart, sig, totals, samples, nprofiles FROM rollups"
+				       " WHERE level=?4 AND series=?1 AND wstart>=?2 AND wstart<?3",
+				       &days, err)))
 		goto out;
-	}
-	/* every day's file and plan first (one read transaction each), then
-	 * series by series */
-	struct sday_r {
-		sqlite3 *db;
-		sqlite3_stmt *raw, *roll;
-		srv_plan pl;
-	} *days = calloc(nd, sizeof *days);
-	if (!days) {
-		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < nd && !rc; i++) {
-		char path[4096];
-		srv_day_path(s, d0 + (int32_t)i, path, sizeof path);
-		if (access(path, F_OK) != 0)
-			continue;
-		if ((rc = srv_open_ro(path, &days[i].db, err)))
-			break;
-		sqlite3_exec(days[i].db, "BEGIN", NULL, NULL, NULL);
-		days[i].pl.bucket_from = from_ns;
-		days[i].pl.step = step_ns;
-		srv_plan_day(days[i].db, d0 + (int32_t)i, from_ns, until_ns, !focus && !s->o.no_rollups,
-			     &days[i].pl);
-		if (sqlite3_prepare_v2(days[i].db, "SELECT time, sig, totals, samples, 1 FROM profiles"
-				       " WHERE series=?1 AND time>=?2 AND time<?3", -1, &days[i].raw,
-				       NULL) != SQLITE_OK ||
-		    sqlite3_prepare_v2(days[i].db, "SELECT wstart, sig, totals, samples, nprofiles"
-				       " FROM rollups WHERE level=?4 AND series=?1 AND wstart>=?2"
-				       " AND wstart<?3", -1, &days[i].roll, NULL) != SQLITE_OK)
-			rc = srv_sql_err(days[i].db, SQLITE_ERROR, "series", err);
-	}
 	for (size_t k = 0; k < qs.n && !rc; k++) {
 		pc.svc = qs.v[k].svc;
 		for (size_t i = 0; i < nd && !rc; i++) {
@@ -281,15 +255,7 @@ int srv_store_series(srv_store *s, const srv_selector *sel, const char *kind, in
 		if (!rc)
 			rc = win_emit(&w, from_ns, step_ns, avg, &qs.v[k], cb, ctx);
 	}
-	for (size_t i = 0; i < nd; i++) {
-		sqlite3_finalize(days[i].raw);
-		sqlite3_finalize(days[i].roll);
-		if (days[i].db) {
-			sqlite3_exec(days[i].db, "COMMIT", NULL, NULL, NULL);
-			sqlite3_close(days[i].db);
-		}
-	}
-	free(days);
+	srv_days_close(days, nd);
 out:
 	srv_qset_free(&qs);
 out0:
