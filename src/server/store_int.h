@@ -35,6 +35,7 @@
 /* a window is rolled up once data this much newer than its end arrived */
 #define ROLL_GRACE_NS (INT64_C(300) * 1000000000)
 #define MAX_VTYPES 16
+#define SIGS_MAX 4096                   /* distinct sample-type signatures */
 
 /* The dictionary's entry kinds (dict.kind); ids are dense from 1 per
  * (service, kind). */
@@ -196,6 +197,15 @@ struct srv_store {
 
 	srv_store_stats st;
 	bool broken;                    /* a commit failed: refuse appends */
+
+	/* sample-type signatures by id (meta.db's sigs): entries are
+	 * immutable once published; nsig is stored with release order, so
+	 * readers may read entries below it without the lock */
+	uint8_t *sigp[SIGS_MAX];
+	size_t sigl[SIGS_MAX];
+	size_t nsig;
+	u64map sig_idx;                 /* hash(signature) -> id */
+	sqlite3_stmt *ins_sig;
 };
 
 static inline int64_t wlen(int level)
@@ -239,6 +249,13 @@ int srv_dict_encode(srv_store *s, uint32_t svc, const cprof_profile *p, sbuf *bl
  * of sample types, each type and unit, default type), the grouping key of
  * profiles that merge without conversion. */
 int srv_vtypes_sig(const cprof_profile *p, sbuf *out);
+/* The id of signature sig (created in the open meta transaction when
+ * new; caller holds s->mu): 0 or a negative CPROF_E* code. */
+int srv_sig_id(srv_store *s, const sbuf *sig, uint32_t *id, cprof_error *err);
+/* The signature in column col of a row: an id (resolved from memory), or
+ * a blob (rows written before signatures had ids).  false: unknown id.
+ * Thread-safe. */
+bool srv_sig_resolve(srv_store *s, sqlite3_stmt *st, int col, const void **p, size_t *n);
 /* The number of sample types in a signature, or -1 when it is broken. */
 int srv_sig_nv(const void *sig, size_t len);
 /* The index of sample type name in a signature (NULL: its default, else

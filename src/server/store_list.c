@@ -140,6 +140,7 @@ static int focus_total(sqlite3 *meta, uint32_t svc, const void *blob, size_t len
 }
 
 typedef struct pctx {
+	srv_store *s;
 	win *w;
 	sqlite3 *meta;
 	uint32_t svc;
@@ -156,8 +157,10 @@ static int profile_row(void *ctx, sqlite3_stmt *st)
 {
 	pctx *c = ctx;
 	int64_t t = sqlite3_column_int64(st, 0);
-	const void *sig = sqlite3_column_blob(st, 1);
-	size_t sl = (size_t)sqlite3_column_bytes(st, 1);
+	const void *sig = NULL;
+	size_t sl = 0;
+	if (!srv_sig_resolve(c->s, st, 1, &sig, &sl))
+		return 0;
 	int nv = srv_sig_nv(sig, sl), vi = srv_sig_find(sig, sl, c->sample_type);
 	if (nv < 0 || vi < 0)
 		return 0;               /* no such sample type here */
@@ -224,7 +227,7 @@ int srv_store_series(srv_store *s, const srv_selector *sel, const char *kind, in
 		goto out0;
 	if (focus && (rc = srv_open_meta(s, &meta, err)))
 		goto out;
-	pctx pc = { &w, meta, 0, sample_type, re, &cache, from_ns, step_ns, err };
+	pctx pc = { s, &w, meta, 0, sample_type, re, &cache, from_ns, step_ns, err };
 	int32_t d0 = (int32_t)(from_ns / DAY_NS), d1 = (int32_t)((until_ns - 1) / DAY_NS);
 	size_t nd = (size_t)(d1 - d0) + 1;
 	srv_qday *days = NULL;
@@ -282,7 +285,7 @@ int srv_store_metric_series(srv_store *s, const srv_selector *sel, const char *n
 		win_free(&w);
 		return rc;
 	}
-	pctx pc = { &w, NULL, 0, NULL, NULL, NULL, from_ns, step_ns, err };
+	pctx pc = { s, &w, NULL, 0, NULL, NULL, NULL, from_ns, step_ns, err };
 	for (size_t k = 0; k < qs.n && !rc; k++) {
 		rc = walk_days(s, qs.v[k].id, from_ns, until_ns,
 			       "SELECT time, value FROM metrics WHERE series=?1 AND time>=?2 AND time<?3",
@@ -463,9 +466,9 @@ int srv_store_snapshot_get(srv_store *s, int64_t id, cprof_profile **out, cprof_
 		rc = cprof_seterr(err, CPROF_EINVAL, "no snapshot %lld", (long long)id);
 		goto out;
 	}
-	const void *sig = sqlite3_column_blob(st, 4);
-	size_t sl = (size_t)sqlite3_column_bytes(st, 4);
-	int nv = srv_sig_nv(sig, sl);
+	const void *sig = NULL;
+	size_t sl = 0;
+	int nv = srv_sig_resolve(s, st, 4, &sig, &sl) ? srv_sig_nv(sig, sl) : -1;
 	if (nv < 0) {
 		rc = cprof_seterr(err, CPROF_EFORMAT, "snapshot %lld is damaged", (long long)id);
 		goto out;

@@ -282,8 +282,8 @@ static void groups_free(qgroups *g)
 }
 
 /* Read one series' rows of one day segment into groups. */
-static int read_seg(srv_qday *d, const srv_seg *sg, const qseries *q, qgroups *g, srv_query_info *info,
-		    cprof_error *err)
+static int read_seg(srv_store *s, srv_qday *d, const srv_seg *sg, const qseries *q, qgroups *g,
+		    srv_query_info *info, cprof_error *err)
 {
 	sqlite3_stmt *st = sg->level ? d->roll : d->raw;
 	sqlite3_reset(st);
@@ -294,9 +294,9 @@ static int read_seg(srv_qday *d, const srv_seg *sg, const qseries *q, qgroups *g
 		sqlite3_bind_int(st, 4, sg->level);
 	int sr;
 	while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
-		const void *sig = sqlite3_column_blob(st, 0);
-		size_t siglen = (size_t)sqlite3_column_bytes(st, 0);
-		int nv = srv_sig_nv(sig, siglen);
+		const void *sig = NULL;
+		size_t siglen = 0;
+		int nv = srv_sig_resolve(s, st, 0, &sig, &siglen) ? srv_sig_nv(sig, siglen) : -1;
 		qgroup *gr = nv < 0 ? NULL : group_for(g, sig, siglen, q->svc, nv);
 		if (!gr)
 			return cprof_seterr(err, nv < 0 ? CPROF_EFORMAT : CPROF_ENOMEM,
@@ -416,7 +416,7 @@ int srv_store_query(srv_store *s, const srv_selector *sel, const char *kind, int
 		size_t before = info->nprofiles;
 		for (size_t i = 0; i < nd && !rc; i++)
 			for (int j = 0; j < days[i].pl.nseg && !rc && days[i].db; j++)
-				rc = read_seg(&days[i], &days[i].pl.segs[j], &qs.v[k], g, info, err);
+				rc = read_seg(s, &days[i], &days[i].pl.segs[j], &qs.v[k], g, info, err);
 		if (info->nprofiles > before)
 			info->nseries++;
 		if (!avg || rc)
