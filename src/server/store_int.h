@@ -7,7 +7,7 @@
  *   meta.db         series (label sets), services, the per-service
  *                   dictionaries (functions, mappings, locations, stacks,
  *                   sample label sets, each with dense integer ids per
- *                   service), pinned snapshots
+ *                   service), sample-type signatures, pinned snapshots
  *   day-YYYYMMDD.db one UTC day: profiles (one row per profile: series,
  *                   time, duration, sample types, per-type totals and the
  *                   packed samples), rollups (pre-merged samples per
