@@ -24,8 +24,10 @@ DESTDIR ?=
 VERSION := 0.1.0
 
 PKGS    := zlib libpcre2-8 libdw libelf libcurl libedit libmicrohttpd
+# the server (src/server): libyaml reads its config
+PKGS    += yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lz -lpcre2-8 -ldw -lelf -lcurl -ledit -lmicrohttpd)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lz -lpcre2-8 -ldw -lelf -lcurl -ledit -lmicrohttpd -lyaml)
 # libstdc++: __cxa_demangle, the C++ demangler of src/core/demangle.c
 PKG_LIBS   += -lstdc++
 
@@ -36,7 +38,7 @@ WARN    += -Werror
 endif
 OPT     ?= -O2 -g
 CFLAGS  ?=
-CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc/core -Isrc/report -Isrc/cli -Isrc/runtime $(PKG_CFLAGS) \
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc/core -Isrc/report -Isrc/cli -Isrc/runtime -Isrc/server $(PKG_CFLAGS) \
             -DCPROF_VERSION='"$(VERSION)"'
 ALL_CFLAGS = -std=c11 $(OPT) $(WARN) -fPIC $(CFLAGS)
 LDLIBS  += $(PKG_LIBS) -lm
@@ -69,6 +71,7 @@ endif
 CORE_SRC   := $(wildcard src/core/*.c)
 REPORT_SRC := $(wildcard src/report/*.c)
 CLI_SRC    := $(wildcard src/cli/*.c)
+SERVER_SRC := $(wildcard src/server/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC   := $(wildcard fuzz/fuzz_*.c)
 
@@ -78,6 +81,7 @@ REPORT_OBJ := $(REPORT_SRC:%.c=$(B)/obj/%.o)
 WEB_GEN    := build/gen/web_assets.c
 REPORT_OBJ += $(B)/obj/$(WEB_GEN:.c=.o)
 CLI_OBJ    := $(CLI_SRC:%.c=$(B)/obj/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(B)/obj/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 # The runtime (src/runtime): libcprof.so for LD_PRELOAD, libcprof.a to link.
 # libcprof.so is light: it links only libc's libraries; what needs others
@@ -122,8 +126,12 @@ $(B)/libcprofreport.a: $(REPORT_OBJ)
 	@mkdir -p $(B)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/cprof: $(CLI_OBJ) $(B)/libcprofreport.a $(B)/libcprofcore.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libcprofreport.a $(B)/libcprofcore.a $(LDLIBS)
+$(B)/libcprofserver.a: $(SERVER_OBJ)
+	@mkdir -p $(B)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/cprof: $(CLI_OBJ) $(B)/libcprofserver.a $(B)/libcprofreport.a $(B)/libcprofcore.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libcprofserver.a $(B)/libcprofreport.a $(B)/libcprofcore.a $(LDLIBS)
 
 $(B)/libcprof.a: $(RT_OBJ)
 	@mkdir -p $(B)
@@ -264,5 +272,5 @@ install: all
 clean:
 	rm -rf build build-san build-san-*
 
--include $(CORE_OBJ:.o=.d) $(REPORT_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(RT_OBJ:.o=.d) \
+-include $(CORE_OBJ:.o=.d) $(REPORT_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(RT_OBJ:.o=.d) \
          $(RT_LIGHT_SRC:%.c=$(B)/obj/%.d) $(RT_PLUG_SRC:%.c=$(B)/obj/%.d)
