@@ -140,6 +140,8 @@ int srv_parse_app_name(const char *s, size_t n, srv_lset *out, char *err, size_t
 			close = p;
 			break;
 		}
+		if (p >= end)
+			break;
 		snprintf(err, errsz, "name: expected ',' or '}' after a label value");
 		return -1;
 	}
