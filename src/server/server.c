@@ -454,6 +454,14 @@ static void *flusher(void *arg)
 
 int cprof_server_main(int argc, char **argv)
 {
+	/* every thread (the store's too) inherits the mask: the signals wait
+	 * for sigwait below */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	flags f = { 0 };
 	parse_flags(&f, argc, argv);
 	if (f.help) {
@@ -509,12 +517,6 @@ int cprof_server_main(int argc, char **argv)
 
 	unsigned bound = 0;
 	int fd = listen_on(host, port, http, &bound);
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	struct MHD_Daemon *d = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
 		accept_policy, &s, handle, &s,
