@@ -56,8 +56,7 @@ typedef struct job {
 	srv_ctx *c;
 	const srv_rule_cfg *rule;
 	const srv_target_cfg *target;
-	srv_fetch_fn fetch;
-	void *fctx;
+	struct srv_scraper *scraper;
 	double value;
 } job;
 
@@ -91,19 +90,14 @@ typedef struct fetched {
 static void *fetch_one(void *arg)
 {
 	fetched *f = arg;
-	char url[700];
+	job *j = f->j;
 	f->t0 = wall_ns();
-	if (f->secs)
-		snprintf(url, sizeof url, "%s%s?seconds=%lld", f->j->target->base, f->path,
-			 (long long)(f->secs / SEC));
-	else
-		snprintf(url, sizeof url, "%s%s", f->j->target->base, f->path);
-	if (f->j->fetch(f->j->fctx, url, f->secs + 30 * SEC, &f->p, f->err, sizeof f->err) &&
+	if (srv_scraper_fetch(j->scraper, j->target, f->path, f->secs, &f->p, f->err, sizeof f->err) &&
 	    !strcmp(f->kind, "goroutine")) {
 		/* Go's debug=2 is a text dump: take the profile instead */
-		snprintf(url, sizeof url, "%s/debug/pprof/goroutine", f->j->target->base);
 		f->err[0] = '\0';
-		f->j->fetch(f->j->fctx, url, 30 * SEC, &f->p, f->err, sizeof f->err);
+		srv_scraper_fetch(j->scraper, j->target, "/debug/pprof/goroutine", 0, &f->p, f->err,
+				  sizeof f->err);
 	}
 	return NULL;
 }
@@ -164,8 +158,8 @@ void srv_rules_wait(void)
 	pthread_mutex_unlock(&st.mu);
 }
 
-void srv_rules_observe(srv_ctx *c, const srv_job_cfg *jobc, const srv_target_cfg *t,
-		       const char *metric, double value, srv_fetch_fn fetch, void *fctx)
+void srv_rules_observe(srv_ctx *c, struct srv_scraper *sc, const srv_job_cfg *jobc,
+		       const srv_target_cfg *t, const char *metric, double value)
 {
 	const srv_config *cfg = c->cfg;
 	for (size_t i = 0; i < cfg->nrules; i++) {
@@ -203,7 +197,7 @@ void srv_rules_observe(srv_ctx *c, const srv_job_cfg *jobc, const srv_target_cfg
 		pthread_attr_init(&at);
 		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 		if (j) {
-			*j = (job){ c, r, t, fetch, fctx, value };
+			*j = (job){ c, r, t, sc, value };
 			if (pthread_create(&th, &at, snapshot_thread, j) == 0) {
 				pthread_attr_destroy(&at);
 				continue;

@@ -57,6 +57,7 @@ typedef struct target {
 	int64_t last_ns, last_dur_ns;
 	char last_err[256];
 	bool no_metrics;            /* /metrics answered 404: asked rarely */
+	pthread_mutex_t cpu_mu;     /* held while a CPU profile of it runs */
 } target;
 
 typedef struct task {
@@ -155,11 +156,10 @@ static int http_get(const char *url, int64_t timeout_ns, size_t max, char **out,
 	return 0;
 }
 
-/* The profile at url (srv_fetch_fn, also used by the rules). */
-static int fetch_profile(void *ctx, const char *url, int64_t timeout_ns, cprof_profile **out,
-			 char *err, size_t errsz)
+/* The profile at url. */
+static int fetch_profile(struct srv_scraper *s, const char *url, int64_t timeout_ns,
+			 cprof_profile **out, char *err, size_t errsz)
 {
-	struct srv_scraper *s = ctx;
 	char *buf;
 	size_t len;
 	long status;
@@ -304,7 +304,7 @@ static int store_metrics(struct srv_scraper *s, target *t, char *text, size_t le
 			return snprintf(err, errsz, "storing metric %s: %s", name, e.msg) < 0 ? -2 : -1;
 		}
 		if (s->c->cfg->nrules && ls.n == t->cfg->labels.n)
-			srv_rules_observe(s->c, t->job, t->cfg, name, v, fetch_profile, s);
+			srv_rules_observe(s->c, s, t->job, t->cfg, name, v);
 	}
 	return 0;
 }
@@ -345,7 +345,12 @@ static int run_task(struct srv_scraper *s, task *k, bool *not_found, char *err, 
 		snprintf(url, sizeof url, "%s%s", t->cfg->base, pc->path);
 	}
 	cprof_profile *p = NULL;
-	if (fetch_profile(s, url, timeout + secs, &p, err, errsz))
+	if (cpu && pthread_mutex_trylock(&t->cpu_mu))
+		return 0;       /* a rule's CPU snapshot runs: this slot is skipped */
+	int frc = fetch_profile(s, url, timeout + secs, &p, err, errsz);
+	if (cpu)
+		pthread_mutex_unlock(&t->cpu_mu);
+	if (frc)
 		return -1;
 	int64_t tm = start, dur = secs;
 	cprof_profile *store_p = p;
@@ -502,6 +507,7 @@ struct srv_scraper *srv_scraper_start(srv_ctx *c, char *err, size_t errsz)
 			target *tg = &s->targets[s->ntargets++];
 			tg->job = j;
 			tg->cfg = &j->targets[t];
+			pthread_mutex_init(&tg->cpu_mu, NULL);
 			for (size_t p = 0; p <= j->nprof; p++) {
 				if (p < j->nprof ? !j->prof[p].enabled : !j->metrics)
 					continue;
@@ -545,6 +551,8 @@ void srv_scraper_stop(struct srv_scraper *s)
 	srv_rules_wait();
 	for (size_t i = 0; i < s->ntasks; i++)
 		cprof_profile_free(s->tasks[i].prev);
+	for (size_t i = 0; i < s->ntargets; i++)
+		pthread_mutex_destroy(&s->targets[i].cpu_mu);
 	free(s->targets);
 	free(s->tasks);
 	free(s->queue);
@@ -552,6 +560,27 @@ void srv_scraper_stop(struct srv_scraper *s)
 	pthread_cond_destroy(&s->cv);
 	free(s);
 	curl_global_cleanup();
+}
+
+int srv_scraper_fetch(struct srv_scraper *s, const srv_target_cfg *t, const char *path,
+		      int64_t secs, cprof_profile **out, char *err, size_t errsz)
+{
+	target *tg = NULL;
+	for (size_t i = 0; i < s->ntargets; i++)
+		if (s->targets[i].cfg == t)
+			tg = &s->targets[i];
+	char url[700];
+	if (secs)
+		snprintf(url, sizeof url, "%s%s%sseconds=%lld", t->base, path,
+			 strchr(path, '?') ? "&" : "?", (long long)(secs / SEC));
+	else
+		snprintf(url, sizeof url, "%s%s", t->base, path);
+	if (secs && tg)
+		pthread_mutex_lock(&tg->cpu_mu);
+	int rc = fetch_profile(s, url, secs + 30 * SEC, out, err, errsz);
+	if (secs && tg)
+		pthread_mutex_unlock(&tg->cpu_mu);
+	return rc;
 }
 
 void srv_scraper_targets_json(struct srv_scraper *s, srv_buf *b)

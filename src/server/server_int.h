@@ -245,13 +245,19 @@ void srv_scraper_stop(struct srv_scraper *s);
 /* The targets' state as JSON into b ({"targets":[...]}).  Thread-safe. */
 void srv_scraper_targets_json(struct srv_scraper *s, srv_buf *b);
 
+/* Fetch base+path of target t into a profile (a rule's snapshots): with
+ * secs > 0 a CPU profile of that length (profile?seconds=), taken when no
+ * other CPU profile of the scraper runs on t (a target runs one at a time:
+ * this waits for the scraper's; the scraper skips its slot while this
+ * runs).  0, or -1 with err.  Thread-safe. */
+int srv_scraper_fetch(struct srv_scraper *s, const srv_target_cfg *t, const char *path,
+		      int64_t secs, cprof_profile **out, char *err, size_t errsz);
+
 /* Rules (rules.c): called by a scrape of target t's /metrics for each
- * metric point; fetches and pins the snapshots of a rule whose condition
- * is crossed.  fetch is the scraper's: it gets base+path into a profile. */
-typedef int (*srv_fetch_fn)(void *ctx, const char *url, int64_t timeout_ns,
-			    cprof_profile **out, char *err, size_t errsz);
-void srv_rules_observe(srv_ctx *c, const srv_job_cfg *job, const srv_target_cfg *t,
-		       const char *metric, double value, srv_fetch_fn fetch, void *fctx);
+ * unlabelled metric point; starts the snapshots of a rule whose condition
+ * is crossed (fetched with srv_scraper_fetch).  Thread-safe. */
+void srv_rules_observe(srv_ctx *c, struct srv_scraper *s, const srv_job_cfg *job,
+		       const srv_target_cfg *t, const char *metric, double value);
 
 /* Wait until no snapshot thread runs (they use the scraper's fetch: the
  * scraper waits for them as it stops). */

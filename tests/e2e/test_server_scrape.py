@@ -1,0 +1,162 @@
+"""`cprof server` scraping real targets (src/server/scrape.c, rules.c).
+
+A C program under the runtime (tests/runtime/http/worker.c with
+LD_PRELOAD=libcprof.so CPROF_HTTP=127.0.0.1:0) and a Go program serving
+net/http/pprof (tests/e2e/programs/fetch, built with Debian's go) are
+scraped every 2 s; the stored profiles are read back from the query API
+with cprof.  A rule on the runtime's /metrics takes pinned snapshots; a
+target that is down is recorded as down with its error.  Every service is
+on loopback with its own port, started and stopped here.  No timing is
+asserted (waits are bounded polls).
+"""
+import os
+import re
+import subprocess
+import urllib.parse
+
+import pytest
+
+from conftest import ROOT, cprof_bin, have_go
+from srvtools import Server, wait_for
+from test_http import Program, SRC
+
+
+def q(**kw):
+    return urllib.parse.urlencode(kw)
+
+
+@pytest.fixture(scope="module")
+def worker(tmp_path_factory):
+    d = tmp_path_factory.mktemp("scrape")
+    exe = str(d / "worker")
+    subprocess.run(["gcc", "-O1", "-g", "-pthread", "-o", exe, os.path.join(SRC, "worker.c")],
+                   check=True)
+    return exe
+
+
+def types(s):
+    return set(s.json("/api/v1/types")["types"])
+
+
+def has(s, sel, kind):
+    """Is there a (non-pinned) profile of kind for sel in the last hour?"""
+    return s.request("/api/v1/profile?" + q(query=sel, type=kind))[0] == 200
+
+
+def top(url):
+    r = subprocess.run([cprof_bin(), "-top", url], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_scrape_runtime_program(tmp_path, worker):
+    prog = Program(worker, secs=300)
+    assert prog.url, prog.lines
+    cfg = tmp_path / "cprof.yaml"
+    cfg.write_text(f"""
+scrape_configs:
+  - job_name: native
+    scrape_interval: 2s
+    static_configs:
+      - targets: ["{prog.addr}"]
+        labels: {{team: perf}}
+      - targets: ["127.0.0.1:1"]
+rules:
+  - name: up-rule
+    when: cprof_uptime_seconds > 0
+    job: native
+    cooldown: 1h
+    seconds: 1s
+""")
+    s = Server(str(tmp_path / "data"), f"-config={cfg}")
+    try:
+        sel = '{job="native",team="perf"}'
+        want = {"cpu", "heap", "allocs", "mutex", "goroutine", "threadcreate"}
+        got = wait_for(lambda: all(has(s, sel, k) for k in want), timeout=120)
+        assert got, types(s)
+        out = top(s.url + "/api/v1/profile?" + q(query=sel, type="cpu"))
+        assert "http_burn" in out, out
+        # allocs are deltas between scrapes: the allocation site is there
+        out = top(s.url + "/api/v1/profile?" + q(query=sel, type="allocs"))
+        assert "http_alloc" in out, out
+        # every profile has job, instance and the config's labels
+        inst = s.json("/api/v1/label/instance/values")["values"]
+        assert prog.addr in inst, inst
+        # targets: the program up, the closed port down with its error
+        t = {x["labels"]["instance"]: x for x in s.json("/api/v1/targets")["targets"]}
+        assert t[prog.addr]["state"] == "up", t
+        down = wait_for(lambda: {x["labels"]["instance"]: x for x in
+                                 s.json("/api/v1/targets")["targets"]}["127.0.0.1:1"]
+                        if s.json("/api/v1/targets")["targets"][1]["state"] == "down" else None)
+        assert down and down["last_error"], s.json("/api/v1/targets")
+        # up as a metric series: 1 for the program, 0 for the closed port
+        doc = s.json("/api/v1/series?" + q(type="metric", name="up", step="10s",
+                                           **{"from": "now-10m"}))
+        ups = {x["labels"]["instance"]: {p[1] for p in x["points"]} for x in doc["series"]}
+        assert ups[prog.addr] == {1} and ups["127.0.0.1:1"] == {0}, ups
+        # the runtime's /metrics as series
+        doc = s.json("/api/v1/series?" + q(type="metric", name="cprof_uptime_seconds",
+                                           query=sel, step="10s", **{"from": "now-10m"}))
+        assert doc["series"] and doc["series"][0]["points"], doc
+        # the rule fired once: heap, goroutine and cpu pinned under its name
+        snaps = wait_for(lambda: len(s.json("/api/v1/snapshots")["snapshots"]) >= 3 and
+                         s.json("/api/v1/snapshots")["snapshots"], timeout=90)
+        assert snaps, s.json("/api/v1/snapshots")
+        assert {x["rule"] for x in snaps} == {"up-rule"}
+        assert {x["type"] for x in snaps} == {"heap", "goroutine", "cpu"}, snaps
+        heap = [x for x in snaps if x["type"] == "heap"][0]
+        out = top(s.url + heap["url"])     # taken at the program's start
+        assert "Type: inuse_space" in out and " main" in out, out
+        # the series query over the range: totals of the stored cpu profiles
+        doc = s.json("/api/v1/series?" + q(query=sel, type="cpu", step="10s",
+                                           **{"from": "now-10m"}))
+        assert doc["series"] and all(p[1] > 0 for p in doc["series"][0]["points"]), doc
+    finally:
+        rc, err = s.stop()
+        prog.stop()
+    assert rc == 0, err
+
+
+@pytest.mark.skipif(not have_go(), reason="go (golang-go) is not installed")
+def test_scrape_go_program(tmp_path):
+    """Go's net/http/pprof, with -scrape=URL (no config): no /metrics there,
+    which is not an error; its profiles are stored and read back."""
+    exe = str(tmp_path / "fetchsrv")
+    env = dict(os.environ, GO111MODULE="off", GOFLAGS="")
+    subprocess.run(["go", "build", "-o", exe, "main.go"], check=True, env=env,
+                   cwd=os.path.join(ROOT, "tests", "e2e", "programs", "fetch"), timeout=300)
+    go = subprocess.Popen([exe], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        m = re.match(r"PORT (\d+)", go.stdout.readline())
+        assert m
+        url = f"http://127.0.0.1:{m.group(1)}"
+        cfg = tmp_path / "go.yaml"
+        cfg.write_text(f"""
+scrape_configs:
+  - job_name: gosvc
+    scrape_interval: 2s
+    static_configs:
+      - targets: ["127.0.0.1:{m.group(1)}"]
+""")
+        s = Server(str(tmp_path / "data"), f"-config={cfg}")
+        try:
+            want = {"cpu", "heap", "allocs", "goroutine"}
+            assert wait_for(lambda: all(has(s, '{job="gosvc"}', k) for k in want),
+                            timeout=120), types(s)
+            out = top(s.url + "/api/v1/profile?" + q(query='{job="gosvc"}', type="goroutine"))
+            assert "runtime" in out, out
+            t = s.json("/api/v1/targets")["targets"][0]
+            assert t["state"] == "up" and t["last_error"] == "", t
+        finally:
+            rc, err = s.stop()
+        assert rc == 0, err
+        # -scrape=URL alone: the job "cprof"
+        s = Server(str(tmp_path / "data2"), f"-scrape={url}")
+        try:
+            assert wait_for(lambda: "heap" in types(s), timeout=120)
+            assert s.json("/api/v1/label/job/values")["values"] == ["cprof"]
+        finally:
+            assert s.stop()[0] == 0
+    finally:
+        go.stdin.close()
+        go.wait(timeout=30)
