@@ -310,6 +310,13 @@ int srv_store_snapshot_get(srv_store *s, int64_t id, cprof_profile **out, cprof_
  * the open file). */
 int srv_store_retention(srv_store *s, int64_t now_ns, cprof_error *err);
 
+/* Roll up, in the calling thread, every hour and day window that is due
+ * (the rollup thread does this in the background; tests and benchmarks
+ * call it to know the rollups are there).  A window is due once a profile
+ * 5 minutes (of data time) past its end has been appended.  Returns the
+ * number of windows rolled up, or a negative CPROF_E* code.  Thread-safe. */
+int srv_store_rollup_sync(srv_store *s, cprof_error *err);
+
 /* Counters for benchmarks and /metrics of the server itself. */
 typedef struct srv_store_stats {
 	uint64_t profiles;          /* ordinary profiles stored (since open) */

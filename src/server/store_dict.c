@@ -20,9 +20,15 @@
  * hash would share an id (probability ~n^2/2^65: 3e-8 at a million
  * entries); this is the one inexact step and is accepted.
  *
- * The location's address and mapping are kept exactly, so a rebuilt
- * profile has the same location keys cprof_merge compares, and a merged
- * range equals cprof_merge of its profiles.
+ * Mappings are identified as cprof_merge identifies them (size rounded to
+ * pages, file offset, build id else file name) and locations by their
+ * address relative to their mapping's start, so the instances of one
+ * binary loaded at different addresses share every entry; the first
+ * mapping seen is the one stored, and a rebuilt location sits at that
+ * mapping's start plus its relative address.  That is what cprof_merge
+ * does too (its output keeps the first profile's mapping), so a merged
+ * range equals cprof_merge of its profiles up to which instance's load
+ * address is shown.
  *
  * Threads: srv_dict_encode runs under the store's lock; a srv_builder
  * belongs to one query thread and reads through that query's connection.
@@ -36,12 +42,16 @@
 
 /* ---- ingest -------------------------------------------------------------- */
 
-static int dict_id(srv_store *s, uint32_t svc, int kind, const sbuf *data, uint32_t *id,
-		   cprof_error *err)
+/* The id of the entry whose identity is key (NULL: data itself) and whose
+ * stored form is data, created when new. */
+static int dict_id(srv_store *s, uint32_t svc, int kind, const sbuf *key, const sbuf *data,
+		   uint32_t *id, cprof_error *err)
 {
-	if (data->oom)
+	if (!key)
+		key = data;
+	if (data->oom || key->oom)
 		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
-	uint64_t h = srv_hash_bytes(data->p, data->n, (uint64_t)svc * DICT_KINDS + (uint64_t)kind);
+	uint64_t h = srv_hash_bytes(key->p, key->n, (uint64_t)svc * DICT_KINDS + (uint64_t)kind);
 	uint32_t *slot;
 	bool found;
 	if (u64map_slot(&s->dict, h, &slot, &found))
@@ -142,7 +152,7 @@ int srv_dict_encode(srv_store *s, uint32_t svc, const cprof_profile *p, sbuf *bl
 	uint32_t *mid = calloc(nm + 1, sizeof *mid), *fid = calloc(nf + 1, sizeof *fid);
 	uint32_t *lid = calloc(nl + 1, sizeof *lid), *sid = calloc(nst + 1, sizeof *sid);
 	uint32_t *lsid = calloc(nls + 1, sizeof *lsid);
-	sbuf d = { 0 };
+	sbuf d = { 0 }, mk = { 0 };
 	acc a;
 	acc_init(&a, (int)nv);
 	if (!mid || !fid || !lid || !sid || !lsid) {
@@ -150,7 +160,16 @@ int srv_dict_encode(srv_store *s, uint32_t svc, const cprof_profile *p, sbuf *bl
 		goto out;
 	}
 	for (size_t i = 0; i < nm && !rc; i++) {
+		/* a mapping is identified as cprof_merge does (size rounded
+		 * to pages, offset, build id else file), so the instances of
+		 * a binary loaded at different addresses share it; the first
+		 * one seen is what is stored */
 		const cprof_mapping *m = &p->mappings.v[i];
+		uint64_t size = m->limit - m->start + 0xfff;
+		sb_reset(&mk);
+		sb_uv(&mk, size - size % 0x1000);
+		sb_uv(&mk, m->offset);
+		put_s(&mk, p, m->build_id ? m->build_id : m->file);
 		sb_reset(&d);
 		sb_uv(&d, m->start);
 		sb_uv(&d, m->limit);
@@ -159,7 +178,7 @@ int srv_dict_encode(srv_store *s, uint32_t svc, const cprof_profile *p, sbuf *bl
 		put_s(&d, p, m->build_id);
 		sb_uv(&d, (uint64_t)m->has_functions | (uint64_t)m->has_filenames << 1 |
 			      (uint64_t)m->has_line_numbers << 2 | (uint64_t)m->has_inline_frames << 3);
-		rc = dict_id(s, svc, DICT_MAP, &d, &mid[i], err);
+		rc = dict_id(s, svc, DICT_MAP, &mk, &d, &mid[i], err);
 	}
 	for (size_t i = 0; i < nf && !rc; i++) {
 		const cprof_function *f = &p->functions.v[i];
@@ -168,13 +187,14 @@ int srv_dict_encode(srv_store *s, uint32_t svc, const cprof_profile *p, sbuf *bl
 		put_s(&d, p, f->system_name);
 		put_s(&d, p, f->filename);
 		sb_sv(&d, f->start_line);
-		rc = dict_id(s, svc, DICT_FUNC, &d, &fid[i], err);
+		rc = dict_id(s, svc, DICT_FUNC, NULL, &d, &fid[i], err);
 	}
 	for (size_t i = 0; i < nl && !rc; i++) {
 		const cprof_location *l = &p->locations.v[i];
 		sb_reset(&d);
+		/* the address relative to its mapping's start */
 		sb_uv(&d, l->mapping < nm ? mid[l->mapping] : 0);
-		sb_uv(&d, l->address);
+		sb_uv(&d, l->address - (l->mapping < nm ? p->mappings.v[l->mapping].start : 0));
 		sb_uv(&d, l->is_folded);
 		sb_uv(&d, l->nline);
 		for (uint32_t k = 0; k < l->nline; k++) {
@@ -183,7 +203,7 @@ int srv_dict_encode(srv_store *s, uint32_t svc, const cprof_profile *p, sbuf *bl
 			sb_sv(&d, ln->line);
 			sb_sv(&d, ln->column);
 		}
-		rc = dict_id(s, svc, DICT_LOC, &d, &lid[i], err);
+		rc = dict_id(s, svc, DICT_LOC, NULL, &d, &lid[i], err);
 	}
 	for (size_t i = 0; i < nst && !rc; i++) {
 		size_t n = cprof_stack_len(p, (uint32_t)i);
@@ -192,7 +212,7 @@ int srv_dict_encode(srv_store *s, uint32_t svc, const cprof_profile *p, sbuf *bl
 		sb_uv(&d, n);
 		for (size_t k = 0; k < n; k++)
 			sb_uv(&d, locs[k] < nl ? lid[locs[k]] : 0);
-		rc = dict_id(s, svc, DICT_STACK, &d, &sid[i], err);
+		rc = dict_id(s, svc, DICT_STACK, NULL, &d, &sid[i], err);
 	}
 	for (size_t i = 1; i < nls && !rc; i++) {  /* set 0 (no labels) is id 0 */
 		size_t n = cprof_lset_len(p, (uint32_t)i);
@@ -205,7 +225,7 @@ int srv_dict_encode(srv_store *s, uint32_t svc, const cprof_profile *p, sbuf *bl
 			sb_sv(&d, lb[k].num);
 			put_s(&d, p, lb[k].unit);
 		}
-		rc = dict_id(s, svc, DICT_LSET, &d, &lsid[i], err);
+		rc = dict_id(s, svc, DICT_LSET, NULL, &d, &lsid[i], err);
 	}
 	if (rc)
 		goto out;
@@ -234,6 +254,7 @@ int srv_dict_encode(srv_store *s, uint32_t svc, const cprof_profile *p, sbuf *bl
 out:
 	acc_free(&a);
 	sb_free(&d);
+	sb_free(&mk);
 	free(mid);
 	free(fid);
 	free(lid);
@@ -397,6 +418,8 @@ static int64_t entry(srv_builder *b, uint32_t svc, int kind, uint32_t id)
 			int64_t mi = entry(b, svc, DICT_MAP, (uint32_t)mapid);
 			ok = mi >= 0;
 			loc.mapping = ok ? (uint32_t)mi : CPROF_NONE;
+			if (ok)
+				loc.address = addr + p->mappings.v[mi].start;
 		}
 		for (uint64_t k = 0; k < n && ok; k++) {
 			int64_t fi = ff[k] ? entry(b, svc, DICT_FUNC, (uint32_t)ff[k]) : 0;

@@ -80,8 +80,13 @@ static int focus_total(sqlite3 *meta, uint32_t svc, const void *blob, size_t len
 		       void *re, u64map *cache, double *out)
 {
 	rd r = { blob, len, 0, false };
-	uint64_t n = rd_uv(&r), stack = 0;
+	uint64_t n = rd_uv(&r), stack = 0, g = 0;
 	double t = 0;
+	for (int k = 0; k < nv && n; k++) {     /* the divisors (store_codec.c) */
+		uint64_t x = rd_uv(&r);
+		if (k == vi)
+			g = x;
+	}
 	for (uint64_t i = 0; i < n && !r.bad; i++) {
 		stack += rd_uv(&r);
 		rd_uv(&r);
@@ -89,7 +94,7 @@ static int focus_total(sqlite3 *meta, uint32_t svc, const void *blob, size_t len
 		for (int k = 0; k < nv; k++) {
 			int64_t x = rd_sv(&r);
 			if (k == vi)
-				v = x;
+				v = (int64_t)((uint64_t)x * g);
 		}
 		if (r.bad || stack > UINT32_MAX)
 			break;

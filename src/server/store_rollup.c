@@ -325,62 +325,76 @@ static int pick(srv_store *s, int64_t *ws, uint32_t *gen)
 	return 0;
 }
 
+/* Roll up one window if one is due (caller holds s->mu; the lock is
+ * released while reading).  1: did one, 0: nothing due, <0: error. */
+static int roll_one(srv_store *s, cprof_error *err)
+{
+	int64_t ws;
+	uint32_t gen;
+	int level = s->broken ? 0 : pick(s, &ws, &gen);
+	if (!level)
+		return 0;
+	int rc = srv_flush_locked(s, err);
+	pthread_mutex_unlock(&s->mu);
+	rrows rows = { 0 };
+	sqlite3 *db = NULL;
+	char path[4096];
+	srv_day_path(s, (int32_t)(ws / DAY_NS), path, sizeof path);
+	if (!rc)
+		rc = srv_db_open(path, false, &db, err);
+	if (!rc)
+		rc = build(s, db, level, ws, &rows, err);
+	sqlite3_close(db);
+	pthread_mutex_lock(&s->mu);
+	uint64_t hk = wkey(ROLL_HOUR, ws);
+	uint32_t now_gen = 0;
+	bool same;
+	if (level == ROLL_HOUR) {
+		same = u64map_get(&s->touched, hk, &now_gen) && now_gen == gen;
+	} else {
+		same = !u64map_get(&s->rolled, wkey(ROLL_DAY, ws), NULL);
+		for (int h = 0; h < 24 && same; h++)
+			same = !u64map_get(&s->touched, wkey(ROLL_HOUR, ws + h * HOUR_NS), NULL);
+	}
+	if (!rc && same) {
+		rc = write_rows(s, level, ws, &rows, err);
+		if (!rc && level == ROLL_HOUR)
+			u64map_del(&s->touched, hk);
+		if (!rc)
+			rc = srv_flush_locked(s, err);
+	}
+	rrows_free(&rows);
+	return rc ? rc : 1;
+}
+
 static void *roller(void *arg)
 {
 	srv_store *s = arg;
 	pthread_mutex_lock(&s->mu);
 	while (!s->stopping) {
-		int64_t ws;
-		uint32_t gen;
-		int level = s->broken ? 0 : pick(s, &ws, &gen);
-		if (!level) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 1;
-			pthread_cond_timedwait(&s->roll_cv, &s->mu, &ts);
-			continue;
-		}
 		cprof_error err = { 0 };
-		int rc = srv_flush_locked(s, &err);
-		pthread_mutex_unlock(&s->mu);
-		rrows rows = { 0 };
-		sqlite3 *db = NULL;
-		char path[4096];
-		srv_day_path(s, (int32_t)(ws / DAY_NS), path, sizeof path);
-		if (!rc)
-			rc = srv_db_open(path, false, &db, &err);
-		if (!rc)
-			rc = build(s, db, level, ws, &rows, &err);
-		sqlite3_close(db);
-		pthread_mutex_lock(&s->mu);
-		uint64_t hk = wkey(ROLL_HOUR, ws);
-		uint32_t now_gen = 0;
-		bool same;
-		if (level == ROLL_HOUR) {
-			same = u64map_get(&s->touched, hk, &now_gen) && now_gen == gen;
-		} else {
-			same = !u64map_get(&s->rolled, wkey(ROLL_DAY, ws), NULL);
-			for (int h = 0; h < 24 && same; h++)
-				same = !u64map_get(&s->touched, wkey(ROLL_HOUR, ws + h * HOUR_NS), NULL);
-		}
-		if (!rc && same) {
-			rc = write_rows(s, level, ws, &rows, &err);
-			if (!rc && level == ROLL_HOUR)
-				u64map_del(&s->touched, hk);
-			if (!rc)
-				rc = srv_flush_locked(s, &err);
-		}
-		rrows_free(&rows);
-		if (rc) {
-			/* leave the window for later; do not spin on a failure */
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 5;
-			pthread_cond_timedwait(&s->roll_cv, &s->mu, &ts);
-		}
+		int rc = roll_one(s, &err);
+		if (rc == 1)
+			continue;
+		/* nothing due, or a failure: wait (a failed window is retried
+		 * later, never in a tight loop) */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += rc ? 5 : 1;
+		pthread_cond_timedwait(&s->roll_cv, &s->mu, &ts);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
+}
+
+int srv_store_rollup_sync(srv_store *s, cprof_error *err)
+{
+	int rc, n = 0;
+	pthread_mutex_lock(&s->mu);
+	while ((rc = roll_one(s, err)) == 1)
+		n++;
+	pthread_mutex_unlock(&s->mu);
+	return rc < 0 ? rc : n;
 }
 
 int srv_roller_start(srv_store *s, cprof_error *err)

@@ -90,6 +90,7 @@ int srv_duration_parse(const char *s, size_t len, int64_t *out_ns, cprof_error *
 	if (len == 0)
 		return terr(err, "empty duration", s, len);
 	while (i < len) {
+		size_t nstart = i;
 		int64_t whole;
 		if (!digits(s, len, &i, 19, &whole, NULL))
 			return terr(err, "bad duration", s, len);
@@ -113,7 +114,7 @@ int srv_duration_parse(const char *s, size_t len, int64_t *out_ns, cprof_error *
 			}
 		}
 		if (ulen == 0) {
-			if (j != len || fstart != 0)
+			if (j != len || nstart != 0)
 				return terr(err, "bad duration (units: ns us ms s m h d w y)", s, len);
 			unit = NS_PER_S;        /* a bare number: seconds */
 		}
