@@ -338,3 +338,22 @@ def test_token(tmp_path):
         assert st == 200, b
     finally:
         assert s.stop()[0] == 0
+
+
+def test_merged_range_equals_merge_by_hand(srv, tmp_path):
+    """A range of pushed profiles is what cprof merging the same files says."""
+    files = [os.path.join(GOLDEN, "cpu.pb.gz"), os.path.join(GOLDEN, "cpu.pb.gz")]
+    for i, f in enumerate(files):
+        st, _, b = srv.push("merged", open(f, "rb").read(), fmt="pprof",
+                            extra=f"&from={NOW - 100 * (i + 1)}&until={NOW - 100 * i}")
+        assert st == 200, b
+
+    def body(out):
+        return out[out.index("Showing nodes"):]
+    url = srv.url + "/api/v1/profile?" + q(query='{service_name="merged"}', type="cpu")
+    got = cprof_top(url, "-nodecount=100000")
+    r = subprocess.run([cprof_bin(), "-top", "-nodecount=100000", *files], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    want = r.stdout
+    assert body(got) == body(want)
