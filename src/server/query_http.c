@@ -14,6 +14,10 @@
  *       (type=metric&name=METRIC: a metric scraped from /metrics)
  *   labels, label/NAME/values, types, targets, snapshots, snapshots/ID
  *
+ * profile and diff take format=flame: the flame graph's JSON of the web
+ * API (cprof_webdata.h: the format of web/flamegraph.js; for diff both
+ * sides' values, "after" and "before") instead of profile.proto.
+ *
  * SELECTOR is Prometheus' ({job="api",instance=~"10\\..*"}); T is RFC
  * 3339, Unix seconds, `now` or `now-1h` (timeparse.c).  Defaults: the
  * last hour, every series.  Every error is {"error": "..."} with one
@@ -24,6 +28,7 @@
  * buffers; the store serializes what it must.
  */
 #include "server_int.h"
+#include "cprof_webdata.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,16 +158,70 @@ static void note_agg(cprof_profile *p, const srv_query_info *info, const char *k
 		cprof_add_comment(p, s);
 }
 
+/* The flame graph JSON of p (and base: the diff of both) into the answer.
+ * p and base are modified (the report runs on them). */
+static void send_flame(srv_resp *rs, cprof_profile *p, cprof_profile *base)
+{
+	cprof_ropts o;
+	cprof_ropts_init(&o);
+	char *out = NULL, *wb = NULL;
+	size_t len = 0, wl = 0;
+	FILE *w = open_memstream(&wb, &wl), *m = open_memstream(&out, &len);
+	cprof_flame *f = NULL, *fb = NULL;
+	cprof_error e = { 0 };
+	int rc = w && m ? cprof_flame_build(p, &o, w, &f, &e) : CPROF_ENOMEM;
+	if (!rc && base)
+		rc = cprof_flame_build(base, &o, w, &fb, &e);
+	if (!rc)
+		rc = base ? cprof_flame_write_diff(f, fb, NULL, 0, 0.0005, m)
+			  : cprof_flame_write(f, NULL, 0, 0.0005, m);
+	if (w)
+		fclose(w);
+	if (m)
+		fclose(m);
+	free(wb);
+	cprof_flame_free(f);
+	cprof_flame_free(fb);
+	if (rc) {
+		free(out);
+		srv_resp_error(rs, rc == CPROF_ENOMEM ? 500 : 400, "flame graph: %s",
+			       e.code ? e.msg : cprof_strerror(rc));
+		return;
+	}
+	free(rs->body);
+	rs->body = out;
+	rs->len = len;
+	rs->status = 200;
+	rs->ctype = "application/json";
+}
+
+static bool want_flame(const srv_req *rq, srv_resp *rs, bool *bad)
+{
+	const char *f = rq->arg(rq, "format");
+	*bad = false;
+	if (!f || !*f || !strcmp(f, "pprof"))
+		return false;
+	if (!strcmp(f, "flame"))
+		return true;
+	srv_resp_error(rs, 400, "format: \"%.20s\" is not pprof or flame", f);
+	*bad = true;
+	return false;
+}
+
 static void q_profile(srv_ctx *c, const srv_req *rq, srv_resp *rs)
 {
 	qargs q;
-	if (common_args(rq, rs, &q, true))
+	bool bad, flame = want_flame(rq, rs, &bad);
+	if (bad || common_args(rq, rs, &q, true))
 		return;
 	cprof_profile *p = NULL;
 	srv_query_info info = { 0 };
 	if (range_profile(c, rs, &q, q.from, q.until, "query's", &p, &info) == 0) {
 		note_agg(p, &info, q.kind);
-		send_profile(rs, p, srv_agg_name(info.agg));
+		if (flame)
+			send_flame(rs, p, NULL);
+		else
+			send_profile(rs, p, srv_agg_name(info.agg));
 	}
 	cprof_profile_free(p);
 	srv_selector_free(q.sel);
@@ -171,7 +230,8 @@ static void q_profile(srv_ctx *c, const srv_req *rq, srv_resp *rs)
 static void q_diff(srv_ctx *c, const srv_req *rq, srv_resp *rs)
 {
 	qargs q;
-	if (common_args(rq, rs, &q, true))
+	bool bad, flame = want_flame(rq, rs, &bad);
+	if (bad || common_args(rq, rs, &q, true))
 		return;
 	int64_t bf, bu;
 	cprof_profile *p = NULL, *b = NULL, *out = NULL;
@@ -190,6 +250,10 @@ static void q_diff(srv_ctx *c, const srv_req *rq, srv_resp *rs)
 	if (range_profile(c, rs, &q, q.from, q.until, "query's", &p, &info) ||
 	    range_profile(c, rs, &q, bf, bu, "base", &b, &binfo))
 		goto out;
+	if (flame) {
+		send_flame(rs, p, b);
+		goto out;
+	}
 	/* pprof's -diff_base: common sample types, the base negated and
 	 * labelled pprof::base=true, then one merge */
 	cprof_profile *both[2] = { p, b };
