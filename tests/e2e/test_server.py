@@ -373,3 +373,53 @@ def test_flame_json(srv):
     assert "after" in d and "before" in d and "b" in d["names"], d
     st, msg = srv.error("/api/v1/profile?" + q(type="cpu", format="svg"))
     assert st == 400 and "format" in msg
+
+
+def test_kill9_keeps_flushed_data(tmp_path):
+    """A push the server answered is committed within its flush second: after
+    kill -9 and a restart it is there."""
+    d = str(tmp_path / "data")
+    s = Server(d)
+    assert s.push("crash{k=v}", FOLDED)[0] == 200
+    url_q = "/api/v1/profile?" + q(query='{service_name="crash"}', type="cpu")
+    # a query flushes the store first: once it answers, the push is committed
+    assert s.request(url_q)[0] == 200
+    rc, _ = s.stop(signal.SIGKILL)
+    assert rc == -signal.SIGKILL
+    s = Server(d)
+    try:
+        assert "parse" in cprof_top(s.url + url_q)
+    finally:
+        assert s.stop()[0] == 0
+
+
+def test_retention_drops_old_days(tmp_path):
+    """-retention=1d: a profile pushed for three days ago is gone after the
+    retention pass the next start runs; today's stays."""
+    d = str(tmp_path / "data")
+    s = Server(d, "-retention=1d")
+    old = NOW - 3 * 86400
+    assert s.push("ret", FOLDED, extra=f"&from={old}&until={old + 10}")[0] == 200
+    assert s.push("ret", FOLDED)[0] == 200
+    sel = '{service_name="ret"}'
+    old_q = "/api/v1/profile?" + q(query=sel, type="cpu", **{"from": old - 60, "until": old + 60})
+    assert s.request(old_q)[0] == 200
+    assert s.stop()[0] == 0
+    s = Server(d, "-retention=1d")
+    try:
+        from srvtools import wait_for
+        assert wait_for(lambda: s.request(old_q)[0] == 404, timeout=30), s.request(old_q)
+        assert s.request("/api/v1/profile?" + q(query=sel, type="cpu"))[0] == 200
+    finally:
+        assert s.stop()[0] == 0
+
+
+def test_example_config(tmp_path):
+    """examples/cprof-server.yaml is a valid config."""
+    from conftest import ROOT
+    s = Server(str(tmp_path / "d"), "-config=" + os.path.join(ROOT, "examples", "cprof-server.yaml"))
+    try:
+        t = s.json("/api/v1/targets")["targets"]
+        assert t[0]["job"] == "api" and t[0]["labels"]["env"] == "dev", t
+    finally:
+        assert s.stop()[0] == 0
