@@ -73,21 +73,20 @@ rm -f "$out/service.log" "$out/server.log"
 env LD_PRELOAD="$root/$B/libcprof.so" CPROF_HTTP=127.0.0.1:0 \
 	"$out/demo_service" 3599 >/dev/null 2>"$out/service.log" &
 pids="$pids $!"
-i=0
-while ! grep -q '^cprof: serving on ' "$out/service.log" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -le 300 ] && kill -0 "$!" 2>/dev/null || { echo "demo.sh: the service's endpoint did not start:" >&2; cat "$out/service.log" >&2; exit 1; }
-	sleep 0.1
-done
+# wait_for FILE PATTERN WHAT: until the last background job writes PATTERN
+wait_for() {
+	i=0
+	while ! grep -q "$2" "$1" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le 300 ] && kill -0 "$!" 2>/dev/null || { echo "demo.sh: $3 did not start:" >&2; cat "$1" >&2; exit 1; }
+		sleep 0.1
+	done
+}
+wait_for "$out/service.log" '^cprof: serving on ' "the service's endpoint"
 addr=$(sed -n 's/^cprof: serving on \([^ ]*\).*/\1/p' "$out/service.log" | head -1)
 "$B/cprof" server -http=127.0.0.1:0 -data="$out/server-data" -scrape="http://$addr" 2>"$out/server.log" &
 pids="$pids $!"
-i=0
-while ! grep -q 'listening on ' "$out/server.log" 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -le 300 ] && kill -0 "$!" 2>/dev/null || { echo "demo.sh: the server did not start:" >&2; cat "$out/server.log" >&2; exit 1; }
-	sleep 0.1
-done
+wait_for "$out/server.log" 'listening on ' "the server"
 surl=$(sed -n 's/.*listening on \(http:[^ ]*\)\/ .*/\1/p' "$out/server.log" | head -1)
 echo "demo.sh: continuous profiling: $surl scrapes the service at http://$addr every 15s;" >&2
 echo "demo.sh:   e.g. $B/cprof -top '$surl/api/v1/profile?type=cpu&from=now-5m'" >&2

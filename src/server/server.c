@@ -538,8 +538,18 @@ int cprof_server_main(int argc, char **argv)
 	for (size_t i = 0; i < cfg.njobs; i++)
 		ntargets += cfg.jobs[i].ntargets;
 	bool v6 = strchr(host, ':') != NULL;
-	fprintf(stderr, "cprof server: storing in %s (sqlite, retention %s), listening on http://%s%s%s:%u/"
-		" (%zu scrape target%s, push at /ingest)\n", data, f.retention ? f.retention : "7d",
+	char ret[48];
+	const int64_t H = (int64_t)3600 * 1000000000;
+	if (retention == 0)
+		snprintf(ret, sizeof ret, "kept forever");
+	else if (retention % (24 * H) == 0)
+		snprintf(ret, sizeof ret, "retention %lldd", (long long)(retention / (24 * H)));
+	else if (retention % H == 0)
+		snprintf(ret, sizeof ret, "retention %lldh", (long long)(retention / H));
+	else
+		snprintf(ret, sizeof ret, "retention %.0fs", (double)retention / 1e9);
+	fprintf(stderr, "cprof server: storing in %s (sqlite, %s), listening on http://%s%s%s:%u/"
+		" (%zu scrape target%s, push at /ingest)\n", data, ret,
 		v6 ? "[" : "", *host ? host : "0.0.0.0", v6 ? "]" : "", bound, ntargets,
 		ntargets == 1 ? "" : "s");
 	fflush(stderr);
