@@ -202,6 +202,18 @@ static int header_param(const char *h, size_t hn, const char *param, char *out, 
 	return -1;
 }
 
+/* Does a delimiter end at p (RFC 2046: "--" for the last one, or
+ * optional white space then a line end)?  "--B" followed by more name
+ * bytes is content, not the boundary B. */
+static bool delim_end(const char *p, const char *end)
+{
+	if (end - p >= 2 && p[0] == '-' && p[1] == '-')
+		return true;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	return p == end || *p == '\r' || *p == '\n';
+}
+
 int srv_multipart_field(const char *ctype, const void *body, size_t len, const char *field,
 			const void **out, size_t *outlen, char *err, size_t errsz)
 {
@@ -218,7 +230,17 @@ int srv_multipart_field(const char *ctype, const void *body, size_t len, const c
 	snprintf(delim, sizeof delim, "--%s", bnd);
 	size_t dn = strlen(delim);
 	const char *b = body, *end = b + len;
-	const char *p = memmem_s(b, len, delim, dn);
+	const char *p = NULL;
+	for (const char *q = b; q < end;) {
+		const char *d = memmem_s(q, (size_t)(end - q), delim, dn);
+		if (!d)
+			break;
+		if ((d == b || d[-1] == '\n') && delim_end(d + dn, end)) {
+			p = d;
+			break;
+		}
+		q = d + 1;
+	}
 	if (!p) {
 		snprintf(err, errsz, "body: no multipart boundary in the body");
 		return -1;
@@ -263,11 +285,7 @@ int srv_multipart_field(const char *ctype, const void *body, size_t len, const c
 			const char *d = memmem_s(q, (size_t)(end - q), delim, dn);
 			if (!d)
 				break;
-			if (d - p >= 1 && d[-1] == '\n') {
-				next = d;
-				break;
-			}
-			if (d == p) {
+			if ((d == p || d[-1] == '\n') && delim_end(d + dn, end)) {
 				next = d;
 				break;
 			}
