@@ -22,7 +22,8 @@
  *           labels: {env: prod}
  *   rules:
  *     - name: many-threads
- *       when: cprof_threads > 500       # METRIC (>|>=|<|<=) NUMBER
+ *       when: cprof_heap_inuse_bytes > 2e9  # METRIC (>|>=|<|<=) NUMBER,
+ *                                       # or rate(METRIC), rate(cpu)
  *       job: api                        # default: every job
  *       cooldown: 10m
  *       seconds: 30                     # the CPU snapshot's length
@@ -533,12 +534,25 @@ static int parse_when(walk *w, yaml_node_t *n, srv_rule_cfg *r)
 	const char *s;
 	if (want_scalar(w, n, "when", &s))
 		return -1;
+	while (*s == ' ')
+		s++;
+	r->rate = !strncmp(s, "rate(", 5);
+	if (r->rate)
+		s += 5;
 	size_t mn = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:");
 	if (mn == 0 || mn >= sizeof r->metric)
-		return fail(w, n, "when", "want METRIC OP NUMBER, e.g. cprof_threads > 500");
+		return fail(w, n, "when", "want METRIC OP NUMBER or rate(METRIC) OP NUMBER, "
+			    "e.g. cprof_heap_inuse_bytes > 2e9");
 	memcpy(r->metric, s, mn);
 	r->metric[mn] = '\0';
 	const char *p = s + mn;
+	if (r->rate) {
+		if (*p != ')')
+			return fail(w, n, "when", "rate( without its closing ')'");
+		p++;
+		if (!strcmp(r->metric, "cpu"))
+			snprintf(r->metric, sizeof r->metric, "process_cpu_seconds_total");
+	}
 	while (*p == ' ')
 		p++;
 	if (!strncmp(p, ">=", 2))

@@ -3,13 +3,14 @@
  *
  *   rules:
  *     - name: many-threads
- *       when: cprof_threads > 500
+ *       when: cprof_heap_inuse_bytes > 2e9     # or rate(cpu) > 0.8
  *       job: api            # optional
  *       cooldown: 10m       # at most one snapshot per target per cooldown
  *       seconds: 30         # the CPU profile's length
  *
  * The scraper calls srv_rules_observe with every unlabelled metric point of
- * a target's /metrics.  A rule fires on a crossing: the condition holds now
+ * a target's /metrics.  rate(M) compares M's increase per second since the
+ * target's previous point of M (none yet, or a counter reset: no value).  A rule fires on a crossing: the condition holds now
  * and did not at the target's previous point (or there was none), and the
  * target's last snapshot for the rule is older than the cooldown.  Firing
  * starts a detached thread that fetches, at once, the target's heap,
@@ -42,6 +43,9 @@ typedef struct rstate {
 	const srv_target_cfg *target;
 	bool was_true;
 	int64_t last_fire_ns;
+	bool have_prev;             /* rate(): the previous point */
+	double prev_v;
+	int64_t prev_ns;
 } rstate;
 
 static struct {
@@ -140,8 +144,9 @@ static void *snapshot_thread(void *arg)
 		cprof_profile_free(f[i].p);
 	}
 	srv_store_flush(j->c->store, NULL);
-	fprintf(stderr, "cprof server: rule %s fired on %s (%s = %g): snapshots stored\n",
-		j->rule->name, j->target->instance, j->rule->metric, j->value);
+	fprintf(stderr, "cprof server: rule %s fired on %s (%s%s%s = %g): snapshots stored\n",
+		j->rule->name, j->target->instance, j->rule->rate ? "rate(" : "", j->rule->metric,
+		j->rule->rate ? ")" : "", j->value);
 	free(j);
 	pthread_mutex_lock(&st.mu);
 	st.running--;
@@ -166,7 +171,8 @@ void srv_rules_observe(srv_ctx *c, struct srv_scraper *sc, const srv_job_cfg *jo
 		const srv_rule_cfg *r = &cfg->rules[i];
 		if (strcmp(r->metric, metric) || (r->job[0] && strcmp(r->job, jobc->name)))
 			continue;
-		bool now_true = holds(r, value);
+		double v = value;      /* this rule's value (rate() turns it into a rate) */
+		bool now_true = holds(r, v);
 		int64_t now = wall_ns();
 		bool fire = false;
 		pthread_mutex_lock(&st.mu);
@@ -178,6 +184,20 @@ void srv_rules_observe(srv_ctx *c, struct srv_scraper *sc, const srv_job_cfg *jo
 		    !cprof_reserve((void **)&st.v, &st.cap, st.n + 1, sizeof *st.v)) {
 			s = &st.v[st.n++];
 			*s = (rstate){ .rule = r, .target = t, .last_fire_ns = INT64_MIN / 2 };
+		}
+		if (s && r->rate) {
+			/* the rate since the previous point, when there is one */
+			bool ok = s->have_prev && now > s->prev_ns && value >= s->prev_v;
+			double rate = ok ? (value - s->prev_v) / ((double)(now - s->prev_ns) / 1e9) : 0;
+			s->have_prev = true;
+			s->prev_v = value;
+			s->prev_ns = now;
+			if (!ok) {
+				pthread_mutex_unlock(&st.mu);
+				continue;
+			}
+			now_true = holds(r, rate);
+			v = rate;
 		}
 		if (s) {
 			if (now_true && !s->was_true && now - s->last_fire_ns >= r->cooldown_ns &&
@@ -197,7 +217,7 @@ void srv_rules_observe(srv_ctx *c, struct srv_scraper *sc, const srv_job_cfg *jo
 		pthread_attr_init(&at);
 		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 		if (j) {
-			*j = (job){ c, r, t, sc, value };
+			*j = (job){ c, r, t, sc, v };
 			if (pthread_create(&th, &at, snapshot_thread, j) == 0) {
 				pthread_attr_destroy(&at);
 				continue;

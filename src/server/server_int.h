@@ -145,10 +145,13 @@ typedef struct srv_job_cfg {
 
 typedef enum srv_rule_op { SRV_OP_GT, SRV_OP_GE, SRV_OP_LT, SRV_OP_LE } srv_rule_op;
 
-/* rules: [{name, when: "METRIC OP NUMBER", job, cooldown, seconds}] */
+/* rules: [{name, when: "METRIC OP NUMBER", job, cooldown, seconds}];
+ * METRIC may be rate(NAME): NAME's increase per second between two
+ * scrapes (rate(cpu) is rate(process_cpu_seconds_total): CPUs busy) */
 typedef struct srv_rule_cfg {
 	char name[SRV_NAME_MAX];
 	char metric[SRV_NAME_MAX];
+	bool rate;
 	srv_rule_op op;
 	double threshold;
 	char job[SRV_NAME_MAX];     /* "" = every job */

@@ -67,6 +67,10 @@ rules:
     job: native
     cooldown: 1h
     seconds: 1s
+  - name: busy
+    when: rate(cpu) > 0.05
+    cooldown: 1h
+    seconds: 1s
 """)
     s = Server(str(tmp_path / "data"), f"-config={cfg}")
     try:
@@ -101,12 +105,18 @@ rules:
         doc = s.json("/api/v1/series?" + q(type="metric", name="cprof_uptime_seconds",
                                            query=sel, step="10s", **{"from": "now-10m"}))
         assert doc["series"] and doc["series"][0]["points"], doc
-        # the rule fired once: heap, goroutine and cpu pinned under its name
-        snaps = wait_for(lambda: len(s.json("/api/v1/snapshots")["snapshots"]) >= 3 and
-                         s.json("/api/v1/snapshots")["snapshots"], timeout=90)
+        # each rule fired once: heap, goroutine and cpu pinned under its name
+        # (busy: the program's CPU seconds per second, between two scrapes)
+        def fired():
+            sn = s.json("/api/v1/snapshots")["snapshots"]
+            return len(sn) >= 6 and sn
+        snaps = wait_for(fired, timeout=120)
         assert snaps, s.json("/api/v1/snapshots")
-        assert {x["rule"] for x in snaps} == {"up-rule"}
-        assert {x["type"] for x in snaps} == {"heap", "goroutine", "cpu"}, snaps
+        for rule in ("up-rule", "busy"):
+            assert sorted(x["type"] for x in snaps if x["rule"] == rule) == \
+                ["cpu", "goroutine", "heap"], snaps
+        assert len(snaps) == 6, snaps
+        snaps = [x for x in snaps if x["rule"] == "up-rule"]
         heap = [x for x in snaps if x["type"] == "heap"][0]
         out = top(s.url + heap["url"])     # taken at the program's start
         assert "Type: inuse_space" in out, out

@@ -184,7 +184,8 @@ static void test_config(void **state)
 			"      - targets: [\"h:1\", \"https://h:2\"]\n"
 			"        labels: {env: x}\n"
 			"rules:\n"
-			"  - {name: r, when: \"cprof_heap_inuse_bytes >= 2e9\"}\n";
+			"  - {name: r, when: \"cprof_heap_inuse_bytes >= 2e9\"}\n"
+			"  - {name: c, when: \"rate(cpu) > 0.8\", cooldown: 0s}\n";
 	assert_int_equal(srv_config_parse(&c, "t.yaml", y, strlen(y), err, sizeof err), 0);
 	assert_int_equal(c.njobs, 1);
 	srv_job_cfg *j = &c.jobs[0];
@@ -205,9 +206,13 @@ static void test_config(void **state)
 		enabled += j->prof[i].enabled;
 	}
 	assert_int_equal(enabled, 7);   /* 7 defaults - memory + fgprof */
-	assert_int_equal(c.nrules, 1);
+	assert_int_equal(c.nrules, 2);
 	assert_int_equal(c.rules[0].op, SRV_OP_GE);
 	assert_true(c.rules[0].threshold == 2e9);
+	assert_false(c.rules[0].rate);
+	assert_true(c.rules[1].rate);
+	assert_string_equal(c.rules[1].metric, "process_cpu_seconds_total");
+	assert_true(c.rules[1].cooldown_ns == 0);
 	srv_config_free(&c);
 
 	config_refused("scrape_configs:\n  - job_name: j\n    bogus: 1\n", "t.yaml:3: bogus: unknown key");
@@ -215,6 +220,7 @@ static void test_config(void **state)
 	config_refused("scrape_configs:\n  - job_name: j\n    scrape_interval: 0.5s\n", "at least 1s");
 	config_refused("rules:\n  - name: r\n    when: x > y\n", "t.yaml:3: when:");
 	config_refused("limits: {max_body: 5 TB}\n", "unknown unit");
+	config_refused("rules:\n  - {name: r, when: rate(cpu > 1}\n", "closing ')'");
 	config_refused("a: [\n", "t.yaml:");
 }
 
