@@ -19,7 +19,8 @@
  * never ingest on the others.  A POST body is collected into the request
  * up to limits.max_body (16 MiB), past which the answer is 413 at once.
  *
- * Safety.  Loopback by default.  A non-loopback -http needs -token (or
+ * Safety.  HTTPS with -tls_cert/-tls_key (PEM files, GnuTLS through
+ * libmicrohttpd).  Loopback by default.  A non-loopback -http needs -token (or
  * -trusted, which says the network is); with a token every request must
  * carry "Authorization: Bearer TOKEN" (compared in constant time), else
  * 401.  Requests from loopback to a loopback server are not checked (the
@@ -95,7 +96,7 @@ void srv_resp_json(srv_resp *r, srv_buf *b)
 /* ---- flags ---------------------------------------------------------------- */
 
 typedef struct flags {
-	const char *http, *data, *config, *retention, *token, *storage;
+	const char *http, *data, *config, *retention, *token, *storage, *tls_cert, *tls_key;
 	const char *scrape[SRV_MAX_SCRAPE_FLAGS];
 	size_t nscrape;
 	bool trusted, help;
@@ -104,7 +105,8 @@ typedef struct flags {
 static void usage(FILE *f)
 {
 	fputs("usage: cprof server [-http=ADDR] [-data=DIR] [-config=FILE] [-retention=DURATION]\n"
-	      "                    [-token=T] [-trusted] [-scrape=URL]... [-storage=sqlite]\n"
+	      "                    [-token=T] [-trusted] [-tls_cert=FILE -tls_key=FILE]\n"
+	      "                    [-scrape=URL]... [-storage=sqlite]\n"
 	      "\n"
 	      "  -http=ADDR        listen on ADDR (default 127.0.0.1:4040)\n"
 	      "  -data=DIR         store profiles in DIR (default ./cprof-data)\n"
@@ -112,6 +114,8 @@ static void usage(FILE *f)
 	      "  -retention=D      drop data older than D (default 7d; 0 keeps everything)\n"
 	      "  -token=T          require 'Authorization: Bearer T' on every request\n"
 	      "  -trusted          allow a non-loopback -http without -token\n"
+	      "  -tls_cert=FILE    serve HTTPS with this PEM certificate (and -tls_key)\n"
+	      "  -tls_key=FILE     the PEM private key of -tls_cert\n"
 	      "  -scrape=URL       scrape the profiles of URL (a cprof or Go net/http/pprof\n"
 	      "                    endpoint, e.g. http://127.0.0.1:6060); repeatable\n"
 	      "  -storage=sqlite   the storage (sqlite only; ClickHouse is not built yet)\n", f);
@@ -134,7 +138,8 @@ static void die(const char *fmt, ...)
 static void parse_flags(flags *f, int argc, char **argv)
 {
 	static const char *const names[] = { "http", "data", "config", "retention", "token",
-					     "storage", "scrape", "trusted", "help", "h" };
+					     "storage", "scrape", "trusted", "help", "h",
+					     "tls_cert", "tls_key" };
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
 		if (a[0] != '-')
@@ -172,12 +177,31 @@ static void parse_flags(flags *f, int argc, char **argv)
 		}
 		const char **slot = !strcmp(which, "http") ? &f->http : !strcmp(which, "data") ? &f->data
 			: !strcmp(which, "config") ? &f->config : !strcmp(which, "retention") ? &f->retention
-			: !strcmp(which, "token") ? &f->token : &f->storage;
+			: !strcmp(which, "token") ? &f->token : !strcmp(which, "tls_cert") ? &f->tls_cert
+			: !strcmp(which, "tls_key") ? &f->tls_key : &f->storage;
 		*slot = v;
 	}
 }
 
 /* ---- listening --------------------------------------------------------------- */
+
+/* The PEM file at path as a malloc'd NUL-terminated string (64 KiB at
+ * most); exits 2 naming flag and file otherwise. */
+static char *read_pem(const char *flag, const char *path)
+{
+	void *buf = NULL;
+	size_t len = 0;
+	cprof_error e = { 0 };
+	if (cprof_read_file(path, 65536, &buf, &len, &e))
+		die("%s=%s: %s", flag, path, e.msg);
+	char *s = realloc(buf, len + 1);
+	if (!s)
+		die("out of memory");
+	s[len] = '\0';
+	if (!strstr(s, "-----BEGIN "))
+		die("%s=%s: not a PEM file (no -----BEGIN line)", flag, path);
+	return s;
+}
 
 static void split_addr(const char *v, char *host, size_t hn, char *port, size_t pn)
 {
@@ -475,6 +499,13 @@ int cprof_server_main(int argc, char **argv)
 		    f.storage);
 	if (f.token && !*f.token)
 		die("-token: empty token");
+	if (!f.tls_cert != !f.tls_key)
+		die("-tls_cert and -tls_key go together (a PEM certificate and its key)");
+	char *cert = NULL, *key = NULL;
+	if (f.tls_cert) {
+		cert = read_pem("-tls_cert", f.tls_cert);
+		key = read_pem("-tls_key", f.tls_key);
+	}
 
 	static srv_config cfg;
 	srv_config_init(&cfg);
@@ -517,17 +548,25 @@ int cprof_server_main(int argc, char **argv)
 
 	unsigned bound = 0;
 	int fd = listen_on(host, port, http, &bound);
+	struct MHD_OptionItem tls[3] = { { MHD_OPTION_END, 0, NULL } };
+	if (cert) {
+		tls[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, key };
+		tls[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, cert };
+	}
 	struct MHD_Daemon *d = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+		(cert ? MHD_USE_TLS : 0), 0,
 		accept_policy, &s, handle, &s,
 		MHD_OPTION_LISTEN_SOCKET, fd,
+		MHD_OPTION_ARRAY, tls,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)SRV_THREADS,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SRV_IDLE_S,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)SRV_MAX_CONN,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
 		MHD_OPTION_END);
 	if (!d)
-		die("-http: cannot start the HTTP server on %s", http);
+		die("-http: cannot start the HTTP server on %s%s", http,
+		    cert ? " (check that -tls_key is the key of -tls_cert)" : "");
 	pthread_t fl;
 	if (pthread_create(&fl, NULL, flusher, &s))
 		die("cannot start a thread: %s", strerror(errno));
@@ -548,8 +587,8 @@ int cprof_server_main(int argc, char **argv)
 		snprintf(ret, sizeof ret, "retention %lldh", (long long)(retention / H));
 	else
 		snprintf(ret, sizeof ret, "retention %.0fs", (double)retention / 1e9);
-	fprintf(stderr, "cprof server: storing in %s (sqlite, %s), listening on http://%s%s%s:%u/"
-		" (%zu scrape target%s, push at /ingest)\n", data, ret,
+	fprintf(stderr, "cprof server: storing in %s (sqlite, %s), listening on %s://%s%s%s:%u/"
+		" (%zu scrape target%s, push at /ingest)\n", data, ret, cert ? "https" : "http",
 		v6 ? "[" : "", *host ? host : "0.0.0.0", v6 ? "]" : "", bound, ntargets,
 		ntargets == 1 ? "" : "s");
 	fflush(stderr);
@@ -570,6 +609,8 @@ int cprof_server_main(int argc, char **argv)
 		fprintf(stderr, "cprof server: flushing the store: %s\n", fe.msg);
 	srv_store_close(s.ctx.store);
 	srv_config_free(&cfg);
+	free(cert);
+	free(key);
 	fprintf(stderr, "cprof server: stopped (%s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	return rc ? 1 : 0;
 }

@@ -16,7 +16,7 @@ import urllib.request
 
 from conftest import cprof_bin
 
-LISTEN = re.compile(r"listening on http://(\S+?)/")
+LISTEN = re.compile(r"listening on (https?://\S+?)/")
 
 
 class Server:
@@ -40,7 +40,7 @@ class Server:
             self.lines.append(line)
             m = LISTEN.search(line)
             if m:
-                self.url = "http://" + m.group(1)
+                self.url = m.group(1)
         sel.close()
         assert self.url, "server did not start: %r" % "".join(self.lines)
 

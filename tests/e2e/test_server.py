@@ -423,3 +423,39 @@ def test_example_config(tmp_path):
         assert t[0]["job"] == "api" and t[0]["labels"]["env"] == "dev", t
     finally:
         assert s.stop()[0] == 0
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="openssl not installed")
+def test_tls_with_token(tmp_path):
+    """HTTPS from PEM files, on all addresses with a token: curl pushes and
+    queries over TLS; plain HTTP on that port gets nothing; a key that is
+    not the certificate's, or one file alone, is one line and exit 2."""
+    key, cert = str(tmp_path / "key.pem"), str(tmp_path / "cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1"],
+                   check=True, capture_output=True)
+    s = Server(str(tmp_path / "d"), f"-tls_cert={cert}", f"-tls_key={key}", "-token=tk",
+               http="0.0.0.0:0")
+    try:
+        assert s.url.startswith("https://"), s.lines
+        url = s.url.replace("0.0.0.0", "127.0.0.1")
+        auth = ["-H", "Authorization: Bearer tk"]
+        r = subprocess.run(["curl", "-sSk", "-g", *auth, "-o", "/dev/null", "-w", "%{http_code}",
+                            "--data-binary", "main;x 3", url + "/ingest?name=tls&format=folded"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.stdout == "200", r
+        r = subprocess.run(["curl", "-sSk", *auth, url + "/api/v1/label/service_name/values"],
+                           capture_output=True, text=True, timeout=60)
+        assert json.loads(r.stdout)["values"] == ["tls"], r
+        r = subprocess.run(["curl", "-sS", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}",
+                            url.replace("https", "http") + "/api/v1/types"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.stdout != "200", r
+    finally:
+        assert s.stop()[0] == 0
+    r = run_server(f"-data={tmp_path}/d2", f"-tls_cert={cert}")
+    assert r.returncode == 2 and "go together" in r.stderr, r.stderr
+    r = run_server(f"-data={tmp_path}/d2", f"-tls_cert={cert}", f"-tls_key={cert}",
+                   "-http=127.0.0.1:0")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) >= 1, r.stderr
+    assert "tls_key" in r.stderr, r.stderr
