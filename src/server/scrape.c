@@ -328,7 +328,7 @@ static int run_task(struct srv_scraper *s, task *k, bool *not_found, char *err, 
 			*not_found = status == 404;
 			return -1;
 		}
-		int rc = store_metrics(s, t, buf, len, start, err, errsz);
+		int rc = buf ? store_metrics(s, t, buf, len, start, err, errsz) : 0;   /* empty: no points */
 		free(buf);
 		return rc;
 	}
