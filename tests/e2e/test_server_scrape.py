@@ -174,3 +174,76 @@ scrape_configs:
     finally:
         go.stdin.close()
         go.wait(timeout=30)
+
+
+def test_cumulative_profiles_become_deltas(tmp_path):
+    """A target whose mutex profile is cumulative: A at the first scrape,
+    A+A ever after.  The first scrape only primes; the stored deltas sum
+    to exactly A (then zeros).  The target's /metrics answers 200 with an
+    empty body (no points, no failure)."""
+    import http.server
+    import threading
+    from conftest import GOLDEN
+    a = os.path.join(GOLDEN, "mutex.pb.gz")
+    aa = str(tmp_path / "aa.pb.gz")
+    r = subprocess.run([cprof_bin(), "-proto", "-output", aa, a, a], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    bodies = [open(a, "rb").read(), open(aa, "rb").read()]
+    asked = {"mutex": 0, "metrics": 0}
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path == "/metrics":
+                asked["metrics"] += 1
+                body = b""
+            elif self.path == "/debug/pprof/mutex":
+                body = bodies[min(asked["mutex"], 1)]
+                asked["mutex"] += 1
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    off = "{enabled: false}"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"""
+scrape_configs:
+  - job_name: fake
+    scrape_interval: 1s
+    profiling_config:
+      pprof_config:
+        process_cpu: {off}
+        heap: {off}
+        memory: {off}
+        block: {off}
+        goroutine: {off}
+        threadcreate: {off}
+    static_configs:
+      - targets: ["127.0.0.1:{srv.server_address[1]}"]
+""")
+    s = Server(str(tmp_path / "data"), f"-config={cfg}")
+    try:
+        assert wait_for(lambda: asked["mutex"] >= 4 and asked["metrics"] >= 2, timeout=60), asked
+        url = s.url + "/api/v1/profile?" + q(query='{job="fake"}', type="mutex")
+        want = subprocess.run([cprof_bin(), "-top", "-nodecount=1000", a], capture_output=True,
+                              text=True, timeout=60).stdout
+        got = subprocess.run([cprof_bin(), "-top", "-nodecount=1000", url], capture_output=True,
+                             text=True, timeout=60).stdout
+        assert got[got.index("Showing nodes"):] == want[want.index("Showing nodes"):], (got, want)
+        t = s.json("/api/v1/targets")["targets"][0]
+        assert t["state"] == "up" and t["last_error"] == "", t
+    finally:
+        rc, err = s.stop()
+        srv.shutdown()
+    assert rc == 0, err
