@@ -548,6 +548,11 @@ int cprof_server_main(int argc, char **argv)
 
 	unsigned bound = 0;
 	int fd = listen_on(host, port, http, &bound);
+	/* the scrapers before the daemon: its threads read ctx, which is
+	 * complete from here on */
+	s.ctx.scraper = srv_scraper_start(&s.ctx, err, sizeof err);
+	if (!s.ctx.scraper && err[0])
+		die("%s", err);
 	struct MHD_OptionItem tls[3] = { { MHD_OPTION_END, 0, NULL } };
 	if (cert) {
 		tls[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, key };
@@ -570,9 +575,6 @@ int cprof_server_main(int argc, char **argv)
 	pthread_t fl;
 	if (pthread_create(&fl, NULL, flusher, &s))
 		die("cannot start a thread: %s", strerror(errno));
-	s.ctx.scraper = srv_scraper_start(&s.ctx, err, sizeof err);
-	if (!s.ctx.scraper && err[0])
-		die("%s", err);
 	size_t ntargets = 0;
 	for (size_t i = 0; i < cfg.njobs; i++)
 		ntargets += cfg.jobs[i].ntargets;
