@@ -276,22 +276,25 @@ static int sql(sqlite3 *db, const char *q)
 	return 0;
 }
 
-/* Give day 0's hours 1..23 and days -7..-1 the hour-0 rollups (hour and
- * day level): the rows a week of this fleet's rollups has, without a week
- * of ingest. */
+/* Give day 0's hours 2..23 and days -7..-1 the hour-0 rollups (10-minute,
+ * hour and day rows): the rows a week of this fleet's rollups has,
+ * without a week of ingest.  Levels: 1 = 10 min, 2 = hour, 3 = day. */
 static int replicate(const char *dir)
 {
-	char path[4096], q[4096];
+	char path[4096], q[8192];
 	snprintf(path, sizeof path, "%s/day-20261201.db", dir);
 	sqlite3 *db;
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		return 1;
 	const char *cols = "series, sig, nprofiles, duration, tmin, period, samples";
-	for (int h = 1; h < 24; h++) {
+	for (int h = 2; h < 24; h++) {   /* hour 1 keeps its raw 01:00-01:06 */
 		snprintf(q, sizeof q,
-			 "INSERT INTO rollups(level, wstart, %s) SELECT 1, wstart + %lld, %s FROM rollups"
-			 " WHERE level=1 AND wstart=%lld; INSERT OR REPLACE INTO rolled VALUES(1, %lld);",
-			 cols, (long long)(h * HOUR), cols, (long long)T0, (long long)(T0 + h * HOUR));
+			 "INSERT INTO rollups(level, wstart, %s) SELECT level, wstart + %lld, %s FROM rollups"
+			 " WHERE level IN (1, 2) AND wstart>=%lld AND wstart<%lld;"
+			 "INSERT OR REPLACE INTO rolled SELECT level, wstart + %lld FROM rolled"
+			 " WHERE level IN (1, 2) AND wstart>=%lld AND wstart<%lld;",
+			 cols, (long long)(h * HOUR), cols, (long long)T0, (long long)(T0 + HOUR),
+			 (long long)(h * HOUR), (long long)T0, (long long)(T0 + HOUR));
 		if (sql(db, q))
 			return 1;
 	}
@@ -316,11 +319,11 @@ static int replicate(const char *dir)
 			 "CREATE TABLE rolled(level INTEGER NOT NULL, wstart INTEGER NOT NULL,"
 			 " PRIMARY KEY(level, wstart)) WITHOUT ROWID;"
 			 "INSERT INTO rollups(level, wstart, %s) SELECT level, wstart - %lld, %s"
-			 " FROM src.rollups WHERE level=1;"
-			 "INSERT INTO rollups(level, wstart, %s) SELECT 2, wstart - %lld, %s"
-			 " FROM src.rollups WHERE level=1 AND wstart=%lld;"
-			 "INSERT INTO rolled SELECT level, wstart - %lld FROM src.rolled WHERE level=1;"
-			 "INSERT INTO rolled VALUES(2, %lld); DETACH src;",
+			 " FROM src.rollups WHERE level IN (1, 2);"
+			 "INSERT INTO rollups(level, wstart, %s) SELECT 3, wstart - %lld, %s"
+			 " FROM src.rollups WHERE level=2 AND wstart=%lld;"
+			 "INSERT INTO rolled SELECT level, wstart - %lld FROM src.rolled WHERE level IN (1, 2);"
+			 "INSERT INTO rolled VALUES(3, %lld); DETACH src;",
 			 src, cols, (long long)(d * DAY), cols, cols, (long long)(d * DAY), cols,
 			 (long long)T0, (long long)(d * DAY), (long long)(T0 - d * DAY));
 		if (sql(db, q))
@@ -352,7 +355,9 @@ static int query(const char *dir, int rounds)
 		int64_t from, until;
 	} qs[] = {
 		{ "1 h (00:00-01:00, hour rollups)", "", "cpu", T0, T0 + HOUR },
-		{ "1 h (now-1h at 01:30: raw 00:30-01:00 + 01:00-01:05 edge)", "", "cpu", now - HOUR, now },
+		{ "1 h (now-1h at 01:30: 10-min rollups + raw 01:00-01:05)", "", "cpu", now - HOUR, now },
+		{ "1 h (00:05-01:05: raw edges, 10-min rollups)", "", "cpu", T0 + 5 * 60 * SEC,
+		  T0 + 65 * 60 * SEC },
 		{ "1 h heap (now-1h, average)", "", "heap", now - HOUR, now },
 		{ "1 h one service (now-1h)", "{job=\"service3\"}", "cpu", now - HOUR, now },
 		{ "24 h (now-24h)", "", "cpu", now - DAY, now },

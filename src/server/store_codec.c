@@ -81,7 +81,7 @@ void sb_str(sbuf *b, const char *s, size_t n)
 	sb_put(b, s, n);
 }
 
-uint64_t rd_uv(rd *r)
+uint64_t rd_uv_slow(rd *r)
 {
 	uint64_t v = 0;
 	for (int shift = 0; shift < 64; shift += 7) {
@@ -96,12 +96,6 @@ uint64_t rd_uv(rd *r)
 	}
 	r->bad = true;
 	return 0;
-}
-
-int64_t rd_sv(rd *r)
-{
-	uint64_t u = rd_uv(r);
-	return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
 }
 
 const char *rd_str(rd *r, size_t *len)
@@ -252,6 +246,7 @@ void acc_init(acc *a, int nv)
 
 void acc_free(acc *a)
 {
+	free(a->dense);
 	u64map_free(&a->idx);
 	free(a->key);
 	free(a->val);
@@ -262,6 +257,8 @@ void acc_clear(acc *a)
 {
 	int nv = a->nv;
 	u64map_clear(&a->idx);
+	if (a->dense)
+		memset(a->dense, 0, a->dense_cap * sizeof *a->dense);
 	a->n = 0;
 	a->nprofiles = 0;
 	a->duration_sum = 0;
@@ -272,13 +269,34 @@ void acc_clear(acc *a)
 
 static int acc_row(acc *a, uint64_t key, size_t *row)
 {
-	uint32_t *slot;
+	uint32_t *slot, dslot = 0;
 	bool found;
-	if (u64map_slot(&a->idx, key + 1, &slot, &found))
-		return CPROF_ENOMEM;
-	if (found) {
-		*row = *slot;
-		return 0;
+	uint64_t stack = key >> 32;
+	if ((uint32_t)key == 0 && stack < ACC_DENSE_MAX) {
+		/* label-less samples, the common case: a direct index */
+		if (stack >= a->dense_cap) {
+			size_t ncap = a->dense_cap ? a->dense_cap : 1024;
+			while (ncap <= stack)
+				ncap *= 2;
+			uint32_t *nd = realloc(a->dense, ncap * sizeof *nd);
+			if (!nd)
+				return CPROF_ENOMEM;
+			memset(nd + a->dense_cap, 0, (ncap - a->dense_cap) * sizeof *nd);
+			a->dense = nd;
+			a->dense_cap = ncap;
+		}
+		if (a->dense[stack]) {
+			*row = a->dense[stack] - 1;
+			return 0;
+		}
+		slot = &dslot;
+	} else {
+		if (u64map_slot(&a->idx, key + 1, &slot, &found))
+			return CPROF_ENOMEM;
+		if (found) {
+			*row = *slot;
+			return 0;
+		}
 	}
 	if (a->n == a->cap) {
 		size_t ncap = a->cap ? a->cap * 2 : 64;
@@ -295,6 +313,8 @@ static int acc_row(acc *a, uint64_t key, size_t *row)
 		a->cap = ncap;
 	}
 	*slot = (uint32_t)a->n;
+	if (slot == &dslot)
+		a->dense[stack] = (uint32_t)a->n + 1;
 	a->key[a->n] = key;
 	memset(a->val + a->n * (size_t)a->nv, 0, (size_t)a->nv * sizeof *a->val);
 	*row = a->n++;
