@@ -23,8 +23,8 @@
  * libmicrohttpd).  Loopback by default.  A non-loopback -http needs -token (or
  * -trusted, which says the network is); with a token every request must
  * carry "Authorization: Bearer TOKEN" (compared in constant time), else
- * 401.  Requests from loopback to a loopback server are not checked (the
- * token still applies when given).
+ * 401 (every path, push included).  A loopback server refuses clients
+ * from other addresses at accept.
  *
  * Threads here: main (waits for a signal, then tears down), the flusher
  * (flushes the store every second and applies retention every hour), the
