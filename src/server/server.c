@@ -17,7 +17,9 @@
  * pool of SRV_THREADS threads (MHD's thread pool over epoll), each
  * answering its requests to the end: a slow query holds up one of them,
  * never ingest on the others.  A POST body is collected into the request
- * up to limits.max_body (16 MiB), past which the answer is 413 at once.
+ * up to limits.max_body (16 MiB): a Content-Length above it is answered
+ * 413 before the body is read (the connection then closes); a chunked body
+ * that grows past it is read to its end and dropped, then answered 413.
  *
  * Safety.  HTTPS with -tls_cert/-tls_key (PEM files, GnuTLS through
  * libmicrohttpd).  Loopback by default.  A non-loopback -http needs -token (or
@@ -284,7 +286,7 @@ typedef struct conn_req {
 	char *body;
 	size_t len, cap;
 	bool too_large;
-	bool started;
+	bool answered;              /* a response is queued */
 } conn_req;
 
 static const char *req_arg(const srv_req *r, const char *name)
@@ -355,9 +357,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		if (!cr)
 			return MHD_NO;
 		*con_cls = cr;
-		return MHD_YES;
-	}
-	if (*upload_size) {
+		/* a body announced larger than max_body: 413 before reading it
+		 * (libmicrohttpd then closes the connection) */
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+		if (!cl || strtoull(cl, NULL, 10) <= s->ctx.cfg->limits.max_body)
+			return MHD_YES;
+		cr->too_large = true;
+	} else if (*upload_size) {
 		/* collect the body, up to max_body */
 		size_t max = s->ctx.cfg->limits.max_body;
 		if (!cr->too_large) {
@@ -373,9 +379,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 				cr->len += *upload_size;
 			}
 		}
+		/* a body past max_body without Content-Length (chunked) is read
+		 * to its end and dropped: the client then reads its 413 (an
+		 * answer mid-upload reaches a client that is still sending as
+		 * a reset connection) */
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	if (cr->answered)
+		return MHD_YES;
+	cr->answered = true;
 	srv_resp rs = { .status = 200 };
 	srv_req rq = { .method = method, .path = url, .arg = req_arg, .header = req_header,
 		       .conn = c, .body = cr->body, .len = cr->len };

@@ -253,6 +253,21 @@ def test_push_limits(tmp_path):
         st, msg = s.error("/ingest?" + q(name="a", format="folded"), data=b"x" * 70000,
                           method="POST")
         assert st == 413 and "max_body" in msg, msg
+        # chunked (no Content-Length): read to its end, dropped, 413
+        big = tmp_path / "big"
+        big.write_bytes(b"x" * 300000)
+        r = subprocess.run(["curl", "-s", "-m", "60", "-H", "Transfer-Encoding: chunked",
+                            "--data-binary", f"@{big}", "-w", " %{http_code}",
+                            s.url + "/ingest?name=a&format=folded"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.stdout.endswith(" 413") and "max_body" in r.stdout, r
+        # a Content-Length of 10 GB: 413 before any body is sent
+        import socket
+        host, port = s.url.rsplit("/", 1)[1].rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=30) as sk:
+            sk.sendall(b"POST /ingest?name=a&format=folded HTTP/1.1\r\nHost: x\r\n"
+                       b"Content-Length: 10000000000\r\n\r\n")
+            assert b" 413 " in sk.recv(200).split(b"\r\n")[0]
         bomb = gz(b"\0" * (8 << 20))        # 8 MiB of zeros in ~8 KB
         st, msg = s.error("/ingest?" + q(name="a", format="pprof"), data=bomb, method="POST")
         assert st == 413 and "max_decoded" in msg, msg
