@@ -247,3 +247,79 @@ scrape_configs:
         rc, err = s.stop()
         srv.shutdown()
     assert rc == 0, err
+
+
+def test_slow_target_never_piles_up(tmp_path):
+    """A target whose heap answers (500) after 3 s, scraped every 1 s with a
+    5 s timeout: never more than one heap request of it in flight (slots
+    missed meanwhile are skipped), each answer recorded as a failure; then
+    with a 1 s timeout the timeout is the recorded error."""
+    import http.server
+    import threading
+    import time
+    lock = threading.Lock()
+    state = {"now": 0, "max": 0, "total": 0}
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path != "/debug/pprof/heap":
+                self.send_error(404)
+                return
+            with lock:
+                state["now"] += 1
+                state["total"] += 1
+                state["max"] = max(state["max"], state["now"])
+            time.sleep(3)
+            with lock:
+                state["now"] -= 1
+            try:
+                self.send_error(500)
+            except OSError:
+                pass
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    off = "{enabled: false}"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"""
+scrape_configs:
+  - job_name: slow
+    scrape_interval: 1s
+    scrape_timeout: TIMEOUT
+    metrics_path: ""
+    profiling_config:
+      pprof_config:
+        process_cpu: {off}
+        memory: {off}
+        mutex: {off}
+        block: {off}
+        goroutine: {off}
+        threadcreate: {off}
+    static_configs:
+      - targets: ["127.0.0.1:{srv.server_address[1]}"]
+""")
+    text = cfg.read_text()
+    cfg.write_text(text.replace("TIMEOUT", "5s"))
+    s = Server(str(tmp_path / "data"), f"-config={cfg}")
+    try:
+        assert wait_for(lambda: state["total"] >= 3, timeout=60), state
+        t = s.json("/api/v1/targets")["targets"][0]
+        assert t["state"] == "down" and "HTTP status 500" in t["last_error"], t
+        assert state["max"] == 1, state
+    finally:
+        rc, err = s.stop()
+    assert rc == 0, err
+    cfg.write_text(text.replace("TIMEOUT", "1s"))
+    s = Server(str(tmp_path / "data2"), f"-config={cfg}")
+    try:
+        t = wait_for(lambda: s.json("/api/v1/targets")["targets"][0]["last_error"] and
+                     s.json("/api/v1/targets")["targets"][0], timeout=60)
+        assert t["state"] == "down" and "timed out" in t["last_error"], t
+    finally:
+        rc, err = s.stop()
+        srv.shutdown()
+    assert rc == 0, err
