@@ -60,3 +60,22 @@ def test_pyroscope_nodejs_client(tmp_path):
     finally:
         rc, err = s.stop()
     assert rc == 0, err
+
+
+def test_pyroscope_nodejs_client_with_token(tmp_path):
+    """The client's auth token (PYROSCOPE_AUTH_TOKEN) against -token: its
+    pushes are accepted; the same client without it is refused (401)."""
+    s = Server(str(tmp_path / "data"), "-token=n0de")
+    try:
+        base = dict(os.environ, SERVER=s.url, FLUSH_MS="1000", RUN_MS="2500", DEBUG="pyroscope")
+        r = subprocess.run(["node", "push.js"], cwd=NODE_DIR, capture_output=True, text=True,
+                           timeout=120, env=dict(base, PYROSCOPE_AUTH_TOKEN="n0de"))
+        assert r.returncode == 0 and "rejected" not in r.stderr, r.stderr[-2000:]
+        st, _, body = s.request("/api/v1/types", headers={"Authorization": "Bearer n0de"})
+        assert st == 200 and b"wall" in body, body
+        r = subprocess.run(["node", "push.js"], cwd=NODE_DIR, capture_output=True, text=True,
+                           timeout=120, env=base)
+        assert "rejected data ingest: HTTP 401" in r.stderr, r.stderr[-2000:]
+    finally:
+        rc, err = s.stop()
+    assert rc == 0, err
