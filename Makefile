@@ -25,8 +25,10 @@ DESTDIR ?=
 VERSION := 0.1.0
 
 PKGS    := zlib libpcre2-8 libdw libelf libcurl libedit libmicrohttpd
+# the server (src/server): libyaml reads its config
+PKGS    += yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lz -lpcre2-8 -ldw -lelf -lcurl -ledit -lmicrohttpd)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lz -lpcre2-8 -ldw -lelf -lcurl -ledit -lmicrohttpd -lyaml)
 # libstdc++: __cxa_demangle, the C++ demangler of src/core/demangle.c
 PKG_LIBS   += -lstdc++
 
@@ -133,8 +135,8 @@ $(B)/libcprofserver.a: $(SERVER_OBJ)
 	@mkdir -p $(B)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/cprof: $(CLI_OBJ) $(B)/libcprofreport.a $(B)/libcprofcore.a
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libcprofreport.a $(B)/libcprofcore.a $(LDLIBS)
+$(B)/cprof: $(CLI_OBJ) $(B)/libcprofserver.a $(B)/libcprofreport.a $(B)/libcprofcore.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(B)/libcprofserver.a $(B)/libcprofreport.a $(B)/libcprofcore.a $(LDLIBS) $(SERVER_LIBS)
 
 $(B)/libcprof.a: $(RT_OBJ)
 	@mkdir -p $(B)
@@ -242,6 +244,9 @@ build/fuzz/fuzz_flame build/fuzz/fuzz_report build/fuzz/fuzz_flamejson: fuzz/fuz
 build/fuzz/fuzz_srv_selector: src/server/selector.c src/server/store.h
 build/fuzz/fuzz_srv_time: src/server/timeparse.c src/server/store.h
 build/fuzz/fuzz_srv_codec: src/server/store_codec.c src/server/store_int.h src/server/store.h
+# the push parsers and the YAML config, compiled in
+build/fuzz/fuzz_srv_ingest: src/server/ingest_parse.c src/server/srvutil.c src/server/server_int.h
+build/fuzz/fuzz_srv_config: src/server/config.c src/server/srvutil.c src/server/timeparse.c src/server/server_int.h
 # fuzz_rtenv compiles the runtime's environment and /proc parsers in
 build/fuzz/fuzz_rtenv: src/runtime/envparse.c src/runtime/procparse.c src/runtime/rt_env.h
 
@@ -294,5 +299,5 @@ install: all
 clean:
 	rm -rf build build-san build-san-*
 
--include $(CORE_OBJ:.o=.d) $(REPORT_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(RT_OBJ:.o=.d) \
+-include $(CORE_OBJ:.o=.d) $(REPORT_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(RT_OBJ:.o=.d) \
          $(RT_LIGHT_SRC:%.c=$(B)/obj/%.d) $(RT_PLUG_SRC:%.c=$(B)/obj/%.d) $(FUZZ_OBJ:.o=.d)

@@ -24,6 +24,9 @@ set -eu
 #        program for the overhead benchmark), memcached (a real threaded
 #        server: the runtime's own waits stay out of its block profile)
 # web UI tests: nodejs + npm (playwright-core, driving Debian's chromium)
+# server (cprof server): libyaml (its YAML config), SQLite (its store, above),
+#        libcurl (scraping, above); its tests push with the real
+#        @pyroscope/nodejs client (npm, below)
 # runtime in real programs (tests/e2e/test_runtime_real.py, bench/fork.sh,
 #        and the corpus below)
 # symbolization: g++ (libstdc++'s __cxa_demangle, linked by the build; the
@@ -41,7 +44,8 @@ PKGS="gcc make pkg-config zlib1g-dev libpcre2-dev
       chromium python3-pil g++
       libmicrohttpd-dev libgnutls28-dev libjemalloc2 libjemalloc-dev
       libtcmalloc-minimal4 heaptrack prometheus wrk sqlite3 libsqlite3-dev
-      nodejs redis-server redis-tools memcached nginx stress-ng xz-utils"
+      nodejs redis-server redis-tools memcached nginx stress-ng xz-utils
+      libyaml-dev"
 
 missing=""
 for p in $PKGS; do
@@ -71,5 +75,11 @@ cd "$(dirname "$0")"
 if [ -f tests/browser/package-lock.json ] && [ ! -d tests/browser/node_modules/playwright-core ]; then
 	echo "setup.sh: npm ci in tests/browser" >&2
 	(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+# npm packages of the server tests (@pyroscope/nodejs, the real push client),
+# pinned by the lock file
+if [ -f tests/server/package-lock.json ] && [ ! -d tests/server/node_modules/@pyroscope/nodejs ]; then
+	echo "setup.sh: npm ci in tests/server" >&2
+	(cd tests/server && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 exit 0

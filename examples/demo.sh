@@ -10,7 +10,10 @@
 # The runtime writes every profile it knows (CPROF_CPU_PROFILE and, where
 # the runtime has them, CPROF_HEAP_PROFILE, CPROF_MUTEX_PROFILE,
 # CPROF_THREADS_PROFILE); a variable the runtime does not know is ignored
-# and its profile simply is not served.  Ctrl-C stops the servers.
+# and its profile simply is not served.  Then the service runs again, on
+# and on, with its endpoint (CPROF_HTTP), and `cprof server` scrapes it
+# every 15 s (data in $BUILD/demo/server-data): its URL is printed on
+# stderr.  Ctrl-C stops the servers.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -64,5 +67,28 @@ for kind in cpu heap mutex threads; do
 	url=$(sed -n 's/^Serving web UI on //p' "$out/$kind.url")
 	printf '%-8s %s/ui/\n' "$kind" "$url"
 done
+# continuous profiling: the service again, long-running with its endpoint,
+# and the server scraping it
+rm -f "$out/service.log" "$out/server.log"
+env LD_PRELOAD="$root/$B/libcprof.so" CPROF_HTTP=127.0.0.1:0 \
+	"$out/demo_service" 3599 >/dev/null 2>"$out/service.log" &
+pids="$pids $!"
+# wait_for FILE PATTERN WHAT: until the last background job writes PATTERN
+wait_for() {
+	i=0
+	while ! grep -q "$2" "$1" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le 300 ] && kill -0 "$!" 2>/dev/null || { echo "demo.sh: $3 did not start:" >&2; cat "$1" >&2; exit 1; }
+		sleep 0.1
+	done
+}
+wait_for "$out/service.log" '^cprof: serving on ' "the service's endpoint"
+addr=$(sed -n 's/^cprof: serving on \([^ ]*\).*/\1/p' "$out/service.log" | head -1)
+"$B/cprof" server -http=127.0.0.1:0 -data="$out/server-data" -scrape="http://$addr" 2>"$out/server.log" &
+pids="$pids $!"
+wait_for "$out/server.log" 'listening on ' "the server"
+surl=$(sed -n 's/.*listening on \(http:[^ ]*\)\/ .*/\1/p' "$out/server.log" | head -1)
+echo "demo.sh: continuous profiling: $surl scrapes the service at http://$addr every 15s;" >&2
+echo "demo.sh:   e.g. $B/cprof -top '$surl/api/v1/profile?type=cpu&from=now-5m'" >&2
 echo "demo.sh: serving; Ctrl-C to stop" >&2
 wait

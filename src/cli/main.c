@@ -11,6 +11,7 @@
  */
 #include "cli.h"
 #include "webui.h"   /* issue 8: -http */
+#include "cprof_server.h"   /* `cprof server` (src/server) */
 
 #include <errno.h>
 #include <stdarg.h>
@@ -52,6 +53,8 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "record") == 0)
 		return cli_record(argc, argv);
+	if (argc > 1 && strcmp(argv[1], "server") == 0)
+		return cprof_server_main(argc, argv);
 	static cli_opts o;
 	cli_opts_init(&o);
 	cli_parse(&o, argc, argv);

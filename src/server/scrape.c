@@ -1,0 +1,616 @@
+/*
+ * scrape.c - the server's scrapers: every job's profiles from every
+ * target, on a schedule, with libcurl, into the store.
+ *
+ * A target serves Go's /debug/pprof/ paths (the cprof runtime and Go's
+ * net/http/pprof alike).  Each (target, profile) pair, and each target's
+ * /metrics, is a task: CPU is asked for as profile?seconds=(interval - 1s)
+ * (or the profile's `seconds`), the others as they are.  Cumulative
+ * profiles (allocs, mutex, block: `delta: true` in the config) become
+ * deltas here: the task keeps the previous answer and stores
+ * (this - previous), at the previous scrape's time, lasting the time
+ * between them; the first scrape only primes the series, and a delta
+ * with a negative value (the target restarted, its counters with it)
+ * primes it again.  Every profile is stored with the target's labels
+ * (job, instance, the static_config's labels); its samples keep their own
+ * labels (threads, cprof_do labels).  /metrics (Prometheus text) become
+ * metric points of the same labels (plus each point's own), and feed the
+ * rules (rules.c); a scrape's success is the metric `up` (1 or 0), and
+ * the target's state (up, last scrape, last error) is what
+ * /api/v1/targets lists.
+ *
+ * Threads.  One scheduler thread and a pool of workers.  The scheduler
+ * wakes every 100 ms and queues each task that is due and not running;
+ * a task never runs twice at once, so a target that is slow or down
+ * never piles requests up: it is retried at its next slot, and its
+ * failure is recorded.  Each task's first slot is at a random offset in
+ * its interval (jitter), the next ones an interval apart (a slot missed
+ * while the task ran is skipped).  Workers take tasks from the queue and
+ * run them without the lock.  Shared state (the tasks' busy flags and
+ * times, the targets' state, the queue) is under `mu`; a task's delta
+ * base is touched only by the worker running it (busy excludes others).
+ * Each request has a timeout (scrape_timeout, default the interval; for
+ * CPU the profile's seconds are added) and a size ceiling
+ * (limits.max_scrape_bytes).
+ */
+#include "server_int.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SEC ((int64_t)1000000000)
+#define MAX_WORKERS 64
+#define MAX_METRIC_POINTS 10000
+
+typedef struct target {
+	const srv_job_cfg *job;
+	const srv_target_cfg *cfg;
+	/* under mu */
+	bool up, scraped;
+	int64_t last_ns, last_dur_ns;
+	char last_err[256];
+	bool no_metrics;            /* /metrics answered 404: asked rarely */
+	pthread_mutex_t cpu_mu;     /* held while a CPU profile of it runs */
+} target;
+
+typedef struct task {
+	target *t;
+	const srv_pprof_cfg *prof;  /* NULL: /metrics */
+	/* under mu */
+	int64_t next_ns;
+	bool busy;
+	/* the worker running it only */
+	cprof_profile *prev;
+	int64_t prev_ns;
+} task;
+
+struct srv_scraper {
+	srv_ctx *c;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;          /* work queued, or stop */
+	bool stop;
+	target *targets;
+	size_t ntargets;
+	task *tasks;
+	size_t ntasks;
+	size_t *queue;              /* ring of task indices, ntasks long */
+	size_t qhead, qlen;
+	pthread_t sched;
+	pthread_t workers[MAX_WORKERS];
+	size_t nworkers;
+};
+
+static int64_t wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * SEC + ts.tv_nsec;
+}
+
+/* ---- HTTP --------------------------------------------------------------------- */
+
+typedef struct body {
+	srv_buf b;
+} body;
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	body *bd = ud;
+	size_t n = size * nmemb;
+	srv_buf_add(&bd->b, ptr, n);
+	return bd->b.failed ? 0 : n;
+}
+
+/* GET url into *out (malloc'd, *len bytes).  The HTTP status is in *status
+ * (0: no answer).  0, or -1 with err. */
+static int http_get(const char *url, int64_t timeout_ns, size_t max, char **out, size_t *len,
+		    long *status, char *err, size_t errsz)
+{
+	*out = NULL;
+	*len = 0;
+	*status = 0;
+	CURL *h = curl_easy_init();
+	if (!h) {
+		snprintf(err, errsz, "cannot start libcurl");
+		return -1;
+	}
+	body bd = { .b = { .max = max } };
+	char cerr[CURL_ERROR_SIZE] = "";
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &bd);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(timeout_ns / 1000000));
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "cprof-server/" CPROF_VERSION);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	CURLcode rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+	curl_easy_cleanup(h);
+	if (rc != CURLE_OK) {
+		if (bd.b.failed && rc == CURLE_WRITE_ERROR)
+			snprintf(err, errsz, "answer larger than %zu bytes (limits.max_scrape_bytes)", max);
+		else
+			snprintf(err, errsz, "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
+		srv_buf_free(&bd.b);
+		return -1;
+	}
+	if (*status != 200) {
+		char snippet[120] = "";
+		if (bd.b.n)
+			cprof_escape(snippet, sizeof snippet, bd.b.v, bd.b.n < 80 ? bd.b.n : 80);
+		snprintf(err, errsz, "HTTP status %ld%s%s", *status, snippet[0] ? ": " : "", snippet);
+		srv_buf_free(&bd.b);
+		return -1;
+	}
+	*out = bd.b.v;
+	*len = bd.b.n;
+	return 0;
+}
+
+/* The profile at url. */
+static int fetch_profile(struct srv_scraper *s, const char *url, int64_t timeout_ns,
+			 cprof_profile **out, char *err, size_t errsz)
+{
+	char *buf;
+	size_t len;
+	long status;
+	if (http_get(url, timeout_ns, s->c->cfg->limits.max_scrape_bytes, &buf, &len, &status, err, errsz))
+		return -1;
+	cprof_error e = { 0 };
+	int rc = cprof_decode(buf, len, out, &e);
+	free(buf);
+	if (rc) {
+		snprintf(err, errsz, "not a profile: %s", e.code ? e.msg : cprof_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- deltas ------------------------------------------------------------------ */
+
+static bool has_negative(const cprof_profile *p)
+{
+	for (size_t i = 0; i < p->values.n; i++)
+		if (p->values.v[i] < 0)
+			return true;
+	return false;
+}
+
+/* cur - prev as a new profile into *out, or NULL (a reset: prime again). */
+static int delta_of(const cprof_profile *cur, const cprof_profile *prev, cprof_profile **out,
+		    char *err, size_t errsz)
+{
+	*out = NULL;
+	cprof_profile *neg = cprof_profile_dup(prev);
+	cprof_profile *c2 = cprof_profile_dup(cur);
+	cprof_error e = { 0 };
+	int rc = neg && c2 ? 0 : CPROF_ENOMEM;
+	if (!rc) {
+		cprof_profile *both[2] = { c2, neg };
+		rc = cprof_compatibilize(both, 2, &e);
+		if (!rc) {
+			cprof_scale(neg, -1);
+			rc = cprof_merge(both, 2, out, &e);
+		}
+	}
+	cprof_profile_free(neg);
+	cprof_profile_free(c2);
+	if (rc) {
+		snprintf(err, errsz, "delta: %s", e.code ? e.msg : cprof_strerror(rc));
+		return -1;
+	}
+	if (has_negative(*out)) {
+		cprof_profile_free(*out);
+		*out = NULL;
+	}
+	return 0;
+}
+
+/* ---- one task ------------------------------------------------------------------- */
+
+static void append_up(struct srv_scraper *s, target *t, int64_t now, bool up)
+{
+	srv_label arr[SRV_LABELS_MAX];
+	srv_labels v;
+	srv_lset_view(&t->cfg->labels, arr, &v);
+	srv_store_append_metric(s->c->store, &v, "up", now, up ? 1 : 0, NULL);
+}
+
+/* Parse Prometheus text and store its points; rules see each. */
+static int store_metrics(struct srv_scraper *s, target *t, char *text, size_t len, int64_t now,
+			 char *err, size_t errsz)
+{
+	size_t npoints = 0;
+	char *save = NULL;
+	text[len] = '\0';
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		while (*line == ' ' || *line == '\t')
+			line++;
+		if (!*line || *line == '#')
+			continue;
+		if (++npoints > MAX_METRIC_POINTS)
+			break;
+		size_t nn = strspn(line, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_:");
+		if (nn == 0 || nn > 200)
+			continue;
+		char name[201];
+		memcpy(name, line, nn);
+		name[nn] = '\0';
+		srv_lset ls = t->cfg->labels;
+		char *p = line + nn;
+		bool bad = false;
+		if (*p == '{') {
+			p++;
+			while (*p && *p != '}' && !bad) {
+				while (*p == ' ' || *p == ',')
+					p++;
+				if (*p == '}')
+					break;
+				char *k = p;
+				while (*p && *p != '=')
+					p++;
+				if (*p != '=' || p[1] != '"') {
+					bad = true;
+					break;
+				}
+				size_t kn = (size_t)(p - k);
+				p += 2;
+				char val[SRV_LABEL_VALUE_MAX + 1];
+				size_t vn = 0;
+				while (*p && *p != '"') {
+					char ch = *p++;
+					if (ch == '\\' && *p)
+						ch = *p == 'n' ? '\n' : *p, p++;
+					if (vn < SRV_LABEL_VALUE_MAX)
+						val[vn++] = ch;
+				}
+				if (*p != '"') {
+					bad = true;
+					break;
+				}
+				p++;
+				char e2[SRV_ERR_MAX];
+				/* the target's own labels win over the metric's */
+				if (kn && !(kn == 3 && !strncmp(k, "job", 3)) &&
+				    !(kn == 8 && !strncmp(k, "instance", 8)) &&
+				    srv_lset_set(&ls, k, kn, val, vn, e2, sizeof e2))
+					bad = true;
+			}
+			if (*p != '}')
+				bad = true;
+			else
+				p++;
+		}
+		if (bad)
+			continue;
+		char *end;
+		double v = strtod(p, &end);
+		if (end == p || !isfinite(v))
+			continue;
+		srv_label arr[SRV_LABELS_MAX];
+		srv_labels view;
+		srv_lset_view(&ls, arr, &view);
+		cprof_error e = { 0 };
+		if (srv_store_append_metric(s->c->store, &view, name, now, v, &e)) {
+			return snprintf(err, errsz, "storing metric %s: %s", name, e.msg) < 0 ? -2 : -1;
+		}
+		if (s->c->cfg->nrules && ls.n == t->cfg->labels.n)
+			srv_rules_observe(s->c, s, t->job, t->cfg, name, v);
+	}
+	return 0;
+}
+
+/* Run task k (a worker, without the lock): 0 or -1 with err. */
+static int run_task(struct srv_scraper *s, task *k, bool *not_found, char *err, size_t errsz)
+{
+	target *t = k->t;
+	const srv_job_cfg *j = t->job;
+	int64_t timeout = j->timeout_ns ? j->timeout_ns : j->interval_ns;
+	char url[700];
+	int64_t start = wall_ns();
+	*not_found = false;
+	if (!k->prof) {
+		snprintf(url, sizeof url, "%s%s", t->cfg->base, j->metrics_path);
+		char *buf;
+		size_t len;
+		long status;
+		if (http_get(url, timeout, s->c->cfg->limits.max_scrape_bytes - 1, &buf, &len, &status,
+			     err, errsz)) {
+			*not_found = status == 404;
+			return -1;
+		}
+		int rc = buf ? store_metrics(s, t, buf, len, start, err, errsz) : 0;   /* empty: no points */
+		free(buf);
+		return rc;
+	}
+	const srv_pprof_cfg *pc = k->prof;
+	bool cpu = !strcmp(pc->kind, "cpu");
+	int64_t secs = 0;
+	if (cpu && pc->delta) {
+		secs = pc->seconds_ns ? pc->seconds_ns : j->interval_ns - SEC;
+		if (secs < SEC)
+			secs = SEC;
+		snprintf(url, sizeof url, "%s%s%sseconds=%lld", t->cfg->base, pc->path,
+			 strchr(pc->path, '?') ? "&" : "?", (long long)(secs / SEC));
+	} else {
+		snprintf(url, sizeof url, "%s%s", t->cfg->base, pc->path);
+	}
+	cprof_profile *p = NULL;
+	if (cpu && pthread_mutex_trylock(&t->cpu_mu))
+		return 0;       /* a rule's CPU snapshot runs: this slot is skipped */
+	int frc = fetch_profile(s, url, timeout + secs, &p, err, errsz);
+	if (cpu)
+		pthread_mutex_unlock(&t->cpu_mu);
+	if (frc)
+		return -1;
+	int64_t tm = start, dur = secs;
+	cprof_profile *store_p = p;
+	if (pc->delta && !cpu) {
+		cprof_profile *d = NULL;
+		if (k->prev && delta_of(p, k->prev, &d, err, errsz)) {
+			cprof_profile_free(p);
+			return -1;
+		}
+		cprof_profile_free(k->prev);
+		int64_t pt = k->prev_ns;
+		k->prev = p;
+		k->prev_ns = start;
+		if (!d)
+			return 0;           /* primed */
+		store_p = d;
+		tm = pt;
+		dur = start - pt;
+	}
+	srv_label arr[SRV_LABELS_MAX];
+	srv_labels view;
+	srv_lset_view(&t->cfg->labels, arr, &view);
+	cprof_error e = { 0 };
+	int rc = srv_store_append(s->c->store, &view, pc->kind, tm, dur, store_p, NULL, &e);
+	if (store_p != k->prev)
+		cprof_profile_free(store_p);
+	if (rc) {
+		return snprintf(err, errsz, "storing %s: %s", pc->kind, e.msg) < 0 ? -2 : -1;
+	}
+	return 0;
+}
+
+static int64_t task_interval(const task *k)
+{
+	int64_t iv = k->t->job->interval_ns;
+	return !k->prof && k->t->no_metrics ? iv * 20 : iv;
+}
+
+static void *worker(void *arg)
+{
+	struct srv_scraper *s = arg;
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->stop && s->qlen == 0)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (s->stop)
+			break;
+		task *k = &s->tasks[s->queue[s->qhead]];
+		s->qhead = (s->qhead + 1) % s->ntasks;
+		s->qlen--;
+		pthread_mutex_unlock(&s->mu);
+		char err[256] = "";
+		bool nf = false;
+		int64_t t0 = wall_ns();
+		int rc = run_task(s, k, &nf, err, sizeof err);
+		int64_t t1 = wall_ns();
+		pthread_mutex_lock(&s->mu);
+		target *t = k->t;
+		k->busy = false;
+		if (!k->prof && nf) {
+			t->no_metrics = true;   /* Go's net/http/pprof has no /metrics */
+		} else {
+			t->up = rc == 0;
+			t->scraped = true;
+			t->last_ns = t0;
+			t->last_dur_ns = t1 - t0;
+			if (rc && snprintf(t->last_err, sizeof t->last_err, "%s%s: %s", t->cfg->base,
+					   k->prof ? k->prof->path : t->job->metrics_path, err) < 0)
+				t->last_err[0] = '\0';
+			else if (!rc)
+				t->last_err[0] = '\0';
+		}
+		pthread_mutex_unlock(&s->mu);
+		if (!(!k->prof && nf))
+			append_up(s, t, t1, rc == 0);
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+static void *scheduler(void *arg)
+{
+	struct srv_scraper *s = arg;
+	pthread_mutex_lock(&s->mu);
+	while (!s->stop) {
+		int64_t now = wall_ns();
+		bool queued = false;
+		for (size_t i = 0; i < s->ntasks; i++) {
+			task *k = &s->tasks[i];
+			if (k->busy || now < k->next_ns)
+				continue;
+			k->busy = true;
+			s->queue[(s->qhead + s->qlen) % s->ntasks] = i;
+			s->qlen++;
+			queued = true;
+			int64_t iv = task_interval(k);
+			k->next_ns += iv;
+			if (k->next_ns <= now)      /* missed slots are skipped */
+				k->next_ns = now + iv;
+		}
+		if (queued)
+			pthread_cond_broadcast(&s->cv);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100000000;
+		if (ts.tv_nsec >= 1000000000)
+			ts.tv_sec++, ts.tv_nsec -= 1000000000;
+		pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+struct srv_scraper *srv_scraper_start(srv_ctx *c, char *err, size_t errsz)
+{
+	err[0] = '\0';
+	const srv_config *cfg = c->cfg;
+	size_t ntargets = 0, ntasks = 0;
+	for (size_t i = 0; i < cfg->njobs; i++) {
+		size_t per = cfg->jobs[i].metrics ? 1 : 0;
+		for (size_t p = 0; p < cfg->jobs[i].nprof; p++)
+			per += cfg->jobs[i].prof[p].enabled;
+		ntargets += cfg->jobs[i].ntargets;
+		ntasks += per * cfg->jobs[i].ntargets;
+	}
+	if (ntasks == 0)
+		return NULL;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	struct srv_scraper *s = calloc(1, sizeof *s);
+	if (s) {
+		s->targets = calloc(ntargets, sizeof *s->targets);
+		s->tasks = calloc(ntasks, sizeof *s->tasks);
+		s->queue = calloc(ntasks, sizeof *s->queue);
+	}
+	if (!s || !s->targets || !s->tasks || !s->queue) {
+		snprintf(err, errsz, "out of memory for %zu scrape tasks", ntasks);
+		if (s) {
+			free(s->targets);
+			free(s->tasks);
+			free(s->queue);
+			free(s);
+		}
+		return NULL;
+	}
+	s->c = c;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	int64_t now = wall_ns();
+	unsigned seed = (unsigned)now ^ (unsigned)getpid();
+	for (size_t i = 0; i < cfg->njobs; i++) {
+		const srv_job_cfg *j = &cfg->jobs[i];
+		for (size_t t = 0; t < j->ntargets; t++) {
+			target *tg = &s->targets[s->ntargets++];
+			tg->job = j;
+			tg->cfg = &j->targets[t];
+			pthread_mutex_init(&tg->cpu_mu, NULL);
+			for (size_t p = 0; p <= j->nprof; p++) {
+				if (p < j->nprof ? !j->prof[p].enabled : !j->metrics)
+					continue;
+				task *k = &s->tasks[s->ntasks++];
+				k->t = tg;
+				k->prof = p < j->nprof ? &j->prof[p] : NULL;
+				/* jitter: the first slot anywhere in the first interval
+				 * (metrics at once, so rules and `up` start early) */
+				k->next_ns = now + (k->prof ? (int64_t)(rand_r(&seed) % 1000) *
+						    (j->interval_ns / 1000) : 0);
+			}
+		}
+	}
+	size_t nw = s->ntargets + 4;
+	if (nw > s->ntasks)
+		nw = s->ntasks;
+	if (nw > MAX_WORKERS)
+		nw = MAX_WORKERS;
+	for (size_t i = 0; i < nw; i++)
+		if (pthread_create(&s->workers[s->nworkers], NULL, worker, s) == 0)
+			s->nworkers++;
+	if (s->nworkers == 0 || pthread_create(&s->sched, NULL, scheduler, s)) {
+		snprintf(err, errsz, "cannot start the scraper threads: %s", strerror(errno));
+		return NULL;
+	}
+	return s;
+}
+
+void srv_scraper_stop(struct srv_scraper *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stop = true;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->sched, NULL);
+	/* a worker inside a long CPU scrape finishes it (its timeout bounds it) */
+	for (size_t i = 0; i < s->nworkers; i++)
+		pthread_join(s->workers[i], NULL);
+	srv_rules_wait();
+	for (size_t i = 0; i < s->ntasks; i++)
+		cprof_profile_free(s->tasks[i].prev);
+	for (size_t i = 0; i < s->ntargets; i++)
+		pthread_mutex_destroy(&s->targets[i].cpu_mu);
+	free(s->targets);
+	free(s->tasks);
+	free(s->queue);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s);
+	curl_global_cleanup();
+}
+
+int srv_scraper_fetch(struct srv_scraper *s, const srv_target_cfg *t, const char *path,
+		      int64_t secs, cprof_profile **out, char *err, size_t errsz)
+{
+	target *tg = NULL;
+	for (size_t i = 0; i < s->ntargets; i++)
+		if (s->targets[i].cfg == t)
+			tg = &s->targets[i];
+	char url[700];
+	if (secs)
+		snprintf(url, sizeof url, "%s%s%sseconds=%lld", t->base, path,
+			 strchr(path, '?') ? "&" : "?", (long long)(secs / SEC));
+	else
+		snprintf(url, sizeof url, "%s%s", t->base, path);
+	if (secs && tg)
+		pthread_mutex_lock(&tg->cpu_mu);
+	int rc = fetch_profile(s, url, secs + 30 * SEC, out, err, errsz);
+	if (secs && tg)
+		pthread_mutex_unlock(&tg->cpu_mu);
+	return rc;
+}
+
+void srv_scraper_targets_json(struct srv_scraper *s, srv_buf *b)
+{
+	srv_buf_puts(b, "{\"targets\":[");
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < s->ntargets; i++) {
+		target *t = &s->targets[i];
+		srv_buf_puts(b, i ? ",\n{\"url\":" : "\n{\"url\":");
+		srv_buf_json_str(b, t->cfg->base, strlen(t->cfg->base));
+		srv_buf_puts(b, ",\"job\":");
+		srv_buf_json_str(b, t->job->name, strlen(t->job->name));
+		srv_buf_puts(b, ",\"labels\":{");
+		for (size_t l = 0; l < t->cfg->labels.n; l++) {
+			if (l)
+				srv_buf_add(b, ",", 1);
+			const srv_lab *lb = &t->cfg->labels.v[l];
+			srv_buf_json_str(b, lb->name, strlen(lb->name));
+			srv_buf_add(b, ":", 1);
+			srv_buf_json_str(b, lb->value, strlen(lb->value));
+		}
+		srv_buf_printf(b, "},\"state\":\"%s\",\"up\":%d", !t->scraped ? "unknown" : t->up ? "up" : "down",
+			       t->up ? 1 : 0);
+		if (t->scraped)
+			srv_buf_printf(b, ",\"last_scrape\":%.3f,\"last_duration\":%.3f",
+				       (double)t->last_ns / 1e9, (double)t->last_dur_ns / 1e9);
+		srv_buf_puts(b, ",\"last_error\":");
+		srv_buf_json_str(b, t->last_err, strlen(t->last_err));
+		srv_buf_printf(b, ",\"interval\":%.3f}", (double)t->job->interval_ns / 1e9);
+	}
+	pthread_mutex_unlock(&s->mu);
+	srv_buf_puts(b, "]}");
+}

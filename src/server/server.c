@@ -1,0 +1,631 @@
+/*
+ * server.c - `cprof server`: the continuous-profiling server's command,
+ * its HTTP front (libmicrohttpd) and its lifetime.
+ *
+ *   cprof server [-http=127.0.0.1:4040] [-data=./cprof-data] [-config=FILE]
+ *                [-retention=7d] [-token=T] [-scrape=URL]... [-storage=sqlite]
+ *
+ * Start: flags, then the config file (config.c), then the store
+ * (store.h, SQLite in -data), the listening socket, the HTTP daemon and the
+ * scrapers (scrape.c); one line on stderr says where it stores and
+ * listens.  Bad flags or config: one line naming the flag or the file, line
+ * and key, exit 2.  SIGINT/SIGTERM: the scrapers stop, the daemon stops,
+ * the store is flushed and closed, exit 0.
+ *
+ * Requests.  POST /ingest goes to ingest.c, GET /api/v1/... to
+ * query_http.c, GET / to a short page listing the API.  The daemon runs a
+ * pool of SRV_THREADS threads (MHD's thread pool over epoll), each
+ * answering its requests to the end: a slow query holds up one of them,
+ * never ingest on the others.  A POST body is collected into the request
+ * up to limits.max_body (16 MiB): a Content-Length above it is answered
+ * 413 before the body is read (the connection then closes); a chunked body
+ * that grows past it is read to its end and dropped, then answered 413.
+ *
+ * Safety.  HTTPS with -tls_cert/-tls_key (PEM files, GnuTLS through
+ * libmicrohttpd).  Loopback by default.  A non-loopback -http needs -token (or
+ * -trusted, which says the network is); with a token every request must
+ * carry "Authorization: Bearer TOKEN" (compared in constant time), else
+ * 401 (every path, push included).  A loopback server refuses clients
+ * from other addresses at accept.
+ *
+ * Threads here: main (waits for a signal, then tears down), the flusher
+ * (flushes the store every second and applies retention every hour), the
+ * daemon's pool, the scrapers.  The srv_ctx is built before any of them
+ * start and read-only afterwards.
+ */
+#include "server_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SRV_THREADS 4
+#define SRV_MAX_CONN 512
+#define SRV_IDLE_S 60
+#define SRV_MAX_SCRAPE_FLAGS 64
+
+/* ---- answers ------------------------------------------------------------- */
+
+void srv_resp_error(srv_resp *r, unsigned status, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	srv_buf b = { 0 };
+	srv_buf_puts(&b, "{\"error\": ");
+	srv_buf_json_str(&b, msg, strlen(msg));
+	srv_buf_puts(&b, "}\n");
+	free(r->body);
+	r->body = b.failed ? NULL : b.v;
+	r->len = b.failed ? 0 : b.n;
+	r->status = status;
+	r->ctype = "application/json";
+	if (b.failed)
+		free(b.v);
+}
+
+void srv_resp_json(srv_resp *r, srv_buf *b)
+{
+	if (b->failed) {
+		srv_buf_free(b);
+		srv_resp_error(r, 500, "out of memory writing the answer");
+		return;
+	}
+	srv_buf_add(b, "\n", 1);
+	free(r->body);
+	r->body = b->v;
+	r->len = b->n;
+	r->status = 200;
+	r->ctype = "application/json";
+	memset(b, 0, sizeof *b);
+}
+
+/* ---- flags ---------------------------------------------------------------- */
+
+typedef struct flags {
+	const char *http, *data, *config, *retention, *token, *storage, *tls_cert, *tls_key;
+	const char *scrape[SRV_MAX_SCRAPE_FLAGS];
+	size_t nscrape;
+	bool trusted, help;
+} flags;
+
+static void usage(FILE *f)
+{
+	fputs("usage: cprof server [-http=ADDR] [-data=DIR] [-config=FILE] [-retention=DURATION]\n"
+	      "                    [-token=T] [-trusted] [-tls_cert=FILE -tls_key=FILE]\n"
+	      "                    [-scrape=URL]... [-storage=sqlite]\n"
+	      "\n"
+	      "  -http=ADDR        listen on ADDR (default 127.0.0.1:4040)\n"
+	      "  -data=DIR         store profiles in DIR (default ./cprof-data)\n"
+	      "  -config=FILE      YAML config: scrape_configs, rules, retention, limits\n"
+	      "  -retention=D      drop data older than D (default 7d; 0 keeps everything)\n"
+	      "  -token=T          require 'Authorization: Bearer T' on every request\n"
+	      "  -trusted          allow a non-loopback -http without -token\n"
+	      "  -tls_cert=FILE    serve HTTPS with this PEM certificate (and -tls_key)\n"
+	      "  -tls_key=FILE     the PEM private key of -tls_cert\n"
+	      "  -scrape=URL       scrape the profiles of URL (a cprof or Go net/http/pprof\n"
+	      "                    endpoint, e.g. http://127.0.0.1:6060); repeatable\n"
+	      "  -storage=sqlite   the storage (sqlite only; ClickHouse is not built yet)\n", f);
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	char raw[1024], esc[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	int k = vsnprintf(raw, sizeof raw, fmt, ap);
+	va_end(ap);
+	size_t n = k < 0 ? 0 : (size_t)k < sizeof raw ? (size_t)k : sizeof raw - 1;
+	cprof_escape(esc, sizeof esc, raw, n);
+	fprintf(stderr, "cprof server: %s\n", esc);
+	exit(2);
+}
+
+static void parse_flags(flags *f, int argc, char **argv)
+{
+	static const char *const names[] = { "http", "data", "config", "retention", "token",
+					     "storage", "scrape", "trusted", "help", "h",
+					     "tls_cert", "tls_key" };
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] != '-')
+			die("unexpected argument \"%s\" (flags are -name=value; see 'cprof server -help')", a);
+		a += a[1] == '-' ? 2 : 1;
+		const char *eq = strchr(a, '=');
+		size_t nn = eq ? (size_t)(eq - a) : strlen(a);
+		const char *which = NULL;
+		for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+			if (strlen(names[k]) == nn && strncmp(a, names[k], nn) == 0)
+				which = names[k];
+		if (!which)
+			die("unknown flag -%.*s (see 'cprof server -help')", (int)nn, a);
+		if (!strcmp(which, "help") || !strcmp(which, "h")) {
+			f->help = true;
+			continue;
+		}
+		if (!strcmp(which, "trusted")) {
+			if (eq && strcmp(eq + 1, "true") && strcmp(eq + 1, "1"))
+				die("-trusted takes no value");
+			f->trusted = true;
+			continue;
+		}
+		const char *v = eq ? eq + 1 : NULL;
+		if (!v) {
+			if (i + 1 >= argc)
+				die("flag -%s needs a value", which);
+			v = argv[++i];
+		}
+		if (!strcmp(which, "scrape")) {
+			if (f->nscrape >= SRV_MAX_SCRAPE_FLAGS)
+				die("-scrape: more than %d given (use a -config file)", SRV_MAX_SCRAPE_FLAGS);
+			f->scrape[f->nscrape++] = v;
+			continue;
+		}
+		const char **slot = !strcmp(which, "http") ? &f->http : !strcmp(which, "data") ? &f->data
+			: !strcmp(which, "config") ? &f->config : !strcmp(which, "retention") ? &f->retention
+			: !strcmp(which, "token") ? &f->token : !strcmp(which, "tls_cert") ? &f->tls_cert
+			: !strcmp(which, "tls_key") ? &f->tls_key : &f->storage;
+		*slot = v;
+	}
+}
+
+/* ---- listening --------------------------------------------------------------- */
+
+/* The PEM file at path as a malloc'd NUL-terminated string (64 KiB at
+ * most); exits 2 naming flag and file otherwise. */
+static char *read_pem(const char *flag, const char *path)
+{
+	void *buf = NULL;
+	size_t len = 0;
+	cprof_error e = { 0 };
+	if (cprof_read_file(path, 65536, &buf, &len, &e))
+		die("%s=%s: %s", flag, path, e.msg);
+	char *s = realloc(buf, len + 1);
+	if (!s)
+		die("out of memory");
+	s[len] = '\0';
+	if (!strstr(s, "-----BEGIN "))
+		die("%s=%s: not a PEM file (no -----BEGIN line)", flag, path);
+	return s;
+}
+
+static void split_addr(const char *v, char *host, size_t hn, char *port, size_t pn)
+{
+	const char *colon = strrchr(v, ':');
+	if (!colon)
+		die("-http: invalid address \"%s\": want HOST:PORT, e.g. 127.0.0.1:4040", v);
+	size_t hl = (size_t)(colon - v);
+	const char *h = v;
+	if (hl >= 2 && v[0] == '[' && v[hl - 1] == ']')
+		h++, hl -= 2;
+	if (hl >= hn)
+		die("-http: invalid address \"%s\": host name too long", v);
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	const char *p = colon + 1;
+	size_t pl = strlen(p);
+	if (pl == 0 || pl >= pn || strspn(p, "0123456789") != pl || atol(p) > 65535)
+		die("-http: invalid port in \"%s\": want a number from 0 to 65535", v);
+	snprintf(port, pn, "%s", p);
+}
+
+static bool loopback_host(const char *h)
+{
+	return !strcmp(h, "localhost") || !strncmp(h, "127.", 4) || !strcmp(h, "::1");
+}
+
+static int listen_on(const char *host, const char *port, const char *arg, unsigned *bound)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE };
+	struct addrinfo *res = NULL;
+	int gai = getaddrinfo(*host ? host : NULL, port, &hints, &res);
+	if (gai != 0)
+		die("-http: cannot resolve \"%s\": %s", host, gai_strerror(gai));
+	int fd = -1, e = 0;
+	for (struct addrinfo *a = res; a; a = a->ai_next) {
+		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+		if (fd < 0) {
+			e = errno;
+			continue;
+		}
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 128) == 0)
+			break;
+		e = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		if (e == EADDRINUSE)
+			die("-http: cannot listen on %s: port %s is already in use", arg, port);
+		die("-http: cannot listen on %s: %s", arg, strerror(e));
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	*bound = 0;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		*bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+				: ((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
+}
+
+/* ---- requests ----------------------------------------------------------------- */
+
+typedef struct server {
+	srv_ctx ctx;
+	const char *token;
+	size_t token_len;
+	bool loopback;
+	atomic_bool stop;
+	pthread_mutex_t mu;             /* the flusher's wait */
+	pthread_cond_t cv;
+} server;
+
+/* One request's state (libmicrohttpd's con_cls), owned by the daemon's
+ * thread serving the connection. */
+typedef struct conn_req {
+	char *body;
+	size_t len, cap;
+	bool too_large;
+	bool answered;              /* a response is queued */
+} conn_req;
+
+static const char *req_arg(const srv_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static const char *req_header(const srv_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *c, srv_resp *rs)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(
+		rs->len, rs->body ? rs->body : (void *)"", rs->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (!r) {
+		free(rs->body);
+		return MHD_NO;
+	}
+	rs->body = NULL;
+	MHD_add_response_header(r, "Content-Type", rs->ctype ? rs->ctype : "text/plain");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	if (rs->disposition)
+		MHD_add_response_header(r, "Content-Disposition", rs->disposition);
+	if (rs->aggregation)
+		MHD_add_response_header(r, "X-Cprof-Aggregation", rs->aggregation);
+	if (rs->status == 401)
+		MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+	enum MHD_Result rc = MHD_queue_response(c, rs->status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+/* Constant-time comparison of the Authorization header with "Bearer TOKEN". */
+static bool token_ok(const server *s, const char *hdr)
+{
+	if (!s->token)
+		return true;
+	if (!hdr || strncmp(hdr, "Bearer ", 7) != 0)
+		return false;
+	const char *t = hdr + 7;
+	size_t n = strlen(t);
+	unsigned char diff = (unsigned char)(n != s->token_len);
+	for (size_t i = 0; i < s->token_len; i++)
+		diff |= (unsigned char)(s->token[i] ^ (i < n ? t[i] : 0));
+	return diff == 0;
+}
+
+static const char INDEX_PAGE[] =
+	"cprof server: continuous profiling\n"
+	"\n"
+	"POST /ingest?name=APP{k=v,...}&from=&until=&format=pprof|folded|lines   push (Pyroscope's API)\n"
+	"GET  /api/v1/profile?query={SELECTOR}&type=KIND&from=&until=        merged profile.proto (gzip)\n"
+	"GET  /api/v1/diff?query=&type=&from=&until=&base_from=&base_until=   -diff_base of two windows\n"
+	"GET  /api/v1/series?query=&type=&from=&until=&step=                   totals over time (JSON)\n"
+	"GET  /api/v1/labels, /api/v1/label/NAME/values, /api/v1/types, /api/v1/targets, /api/v1/snapshots\n";
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **con_cls)
+{
+	server *s = cls;
+	conn_req *cr = *con_cls;
+	if (!cr) {
+		cr = calloc(1, sizeof *cr);
+		if (!cr)
+			return MHD_NO;
+		*con_cls = cr;
+		/* a body announced larger than max_body: 413 before reading it
+		 * (libmicrohttpd then closes the connection) */
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+		if (!cl || strtoull(cl, NULL, 10) <= s->ctx.cfg->limits.max_body)
+			return MHD_YES;
+		cr->too_large = true;
+	} else if (*upload_size) {
+		/* collect the body, up to max_body */
+		size_t max = s->ctx.cfg->limits.max_body;
+		if (!cr->too_large) {
+			if (*upload_size > max || cr->len > max - *upload_size) {
+				cr->too_large = true;
+				free(cr->body);
+				cr->body = NULL;
+				cr->len = cr->cap = 0;
+			} else if (cprof_reserve((void **)&cr->body, &cr->cap, cr->len + *upload_size, 1)) {
+				cr->too_large = true;
+			} else {
+				memcpy(cr->body + cr->len, upload, *upload_size);
+				cr->len += *upload_size;
+			}
+		}
+		/* a body past max_body without Content-Length (chunked) is read
+		 * to its end and dropped: the client then reads its 413 (an
+		 * answer mid-upload reaches a client that is still sending as
+		 * a reset connection) */
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (cr->answered)
+		return MHD_YES;
+	cr->answered = true;
+	srv_resp rs = { .status = 200 };
+	srv_req rq = { .method = method, .path = url, .arg = req_arg, .header = req_header,
+		       .conn = c, .body = cr->body, .len = cr->len };
+	if (!token_ok(s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"))) {
+		srv_resp_error(&rs, 401, "missing or wrong bearer token (Authorization: Bearer TOKEN)");
+	} else if (cr->too_large) {
+		srv_resp_error(&rs, 413, "body larger than %zu bytes (limits.max_body)",
+			       s->ctx.cfg->limits.max_body);
+	} else if (!strcmp(url, "/ingest")) {
+		if (strcmp(method, "POST"))
+			srv_resp_error(&rs, 405, "/ingest takes POST");
+		else
+			srv_ingest_handle(&s->ctx, &rq, &rs);
+	} else if (!strncmp(url, "/api/v1/", 8)) {
+		if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+			srv_resp_error(&rs, 405, "%s takes GET", url);
+		else
+			srv_query_handle(&s->ctx, &rq, &rs);
+	} else if (!strcmp(url, "/")) {
+		rs.body = strdup(INDEX_PAGE);
+		rs.len = rs.body ? strlen(rs.body) : 0;
+		rs.ctype = "text/plain; charset=utf-8";
+	} else {
+		srv_resp_error(&rs, 404, "no such path: %s", url);
+	}
+	return send_resp(c, &rs);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	conn_req *cr = *con_cls;
+	if (!cr)
+		return;
+	free(cr->body);
+	free(cr);
+	*con_cls = NULL;
+}
+
+/* Loopback-only servers answer loopback clients only. */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	server *s = cls;
+	if (!s->loopback)
+		return MHD_YES;
+	if (addr->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)addr)->sin_addr.s_addr) >> 24) == 127
+			? MHD_YES : MHD_NO;
+	if (addr->sa_family == AF_INET6) {
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)addr)->sin6_addr;
+		if (IN6_IS_ADDR_LOOPBACK(a6))
+			return MHD_YES;
+		if (IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127)
+			return MHD_YES;
+		return MHD_NO;
+	}
+	return MHD_NO;
+}
+
+/* ---- the flusher ----------------------------------------------------------------- */
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Flush every second (pushes and scrapes become durable and visible),
+ * retention every hour and once at start. */
+static void *flusher(void *arg)
+{
+	server *s = arg;
+	int64_t last_ret = 0;
+	pthread_mutex_lock(&s->mu);
+	while (!atomic_load(&s->stop)) {
+		pthread_mutex_unlock(&s->mu);
+		cprof_error err = { 0 };
+		if (srv_store_flush(s->ctx.store, &err))
+			fprintf(stderr, "cprof server: flushing the store: %s\n", err.msg);
+		int64_t now = now_ns();
+		if (now - last_ret > (int64_t)3600 * 1000000000) {
+			cprof_error e2 = { 0 };
+			if (srv_store_retention(s->ctx.store, now, &e2) < 0)
+				fprintf(stderr, "cprof server: retention: %s\n", e2.msg);
+			last_ret = now;
+		}
+		pthread_mutex_lock(&s->mu);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		if (!atomic_load(&s->stop))
+			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* ---- main -------------------------------------------------------------------------- */
+
+int cprof_server_main(int argc, char **argv)
+{
+	/* every thread (the store's too) inherits the mask: the signals wait
+	 * for sigwait below */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	flags f = { 0 };
+	parse_flags(&f, argc, argv);
+	if (f.help) {
+		usage(stdout);
+		return 0;
+	}
+	const char *http = f.http ? f.http : "127.0.0.1:4040";
+	const char *data = f.data ? f.data : "./cprof-data";
+	if (f.storage && strcmp(f.storage, "sqlite"))
+		die("-storage=%s: only sqlite is built (ClickHouse storage is not implemented yet)",
+		    f.storage);
+	if (f.token && !*f.token)
+		die("-token: empty token");
+	if (!f.tls_cert != !f.tls_key)
+		die("-tls_cert and -tls_key go together (a PEM certificate and its key)");
+	char *cert = NULL, *key = NULL;
+	if (f.tls_cert) {
+		cert = read_pem("-tls_cert", f.tls_cert);
+		key = read_pem("-tls_key", f.tls_key);
+	}
+
+	static srv_config cfg;
+	srv_config_init(&cfg);
+	char err[512];
+	if (f.config && srv_config_load(&cfg, f.config, err, sizeof err))
+		die("%s", err);
+	for (size_t i = 0; i < f.nscrape; i++)
+		if (srv_config_add_scrape_url(&cfg, f.scrape[i], err, sizeof err))
+			die("-scrape=%s: %s", f.scrape[i], err);
+	int64_t retention = cfg.retention_ns ? cfg.retention_ns : (int64_t)7 * 86400 * 1000000000;
+	if (f.retention) {
+		cprof_error e = { 0 };
+		if (srv_duration_parse(f.retention, strlen(f.retention), &retention, &e))
+			die("-retention=%s: %s", f.retention, e.msg);
+	}
+
+	char host[256], port[16];
+	split_addr(http, host, sizeof host, port, sizeof port);
+	static server s;
+	s.loopback = loopback_host(host);
+	if (!s.loopback && !f.token && !f.trusted)
+		die("-http=%s is not a loopback address: give -token=T (clients then send "
+		    "'Authorization: Bearer T'), or -trusted if the network is", http);
+	s.token = f.token;
+	s.token_len = f.token ? strlen(f.token) : 0;
+	s.ctx.cfg = &cfg;
+	pthread_mutex_init(&s.mu, NULL);
+	pthread_cond_init(&s.cv, NULL);
+
+	if (mkdir(data, 0750) && errno != EEXIST)
+		die("-data=%s: cannot create the directory: %s", data, strerror(errno));
+	srv_store_opts so = { .retention_ns = retention, .max_series = cfg.limits.max_series,
+			      .max_samples = cfg.limits.max_samples };
+	cprof_error e = { 0 };
+	if (srv_store_open(data, &so, &s.ctx.store, &e))
+		die("-data=%s: %s", data, e.msg);
+	/* one push decoded at a time per thread: bound each decode */
+	cprof_set_mem_limit(cfg.limits.max_decoded * 8 > ((size_t)256 << 20)
+			    ? cfg.limits.max_decoded * 8 : ((size_t)256 << 20));
+
+	unsigned bound = 0;
+	int fd = listen_on(host, port, http, &bound);
+	/* the scrapers before the daemon: its threads read ctx, which is
+	 * complete from here on */
+	s.ctx.scraper = srv_scraper_start(&s.ctx, err, sizeof err);
+	if (!s.ctx.scraper && err[0])
+		die("%s", err);
+	struct MHD_OptionItem tls[3] = { { MHD_OPTION_END, 0, NULL } };
+	if (cert) {
+		tls[0] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, key };
+		tls[1] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, cert };
+	}
+	struct MHD_Daemon *d = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+		(cert ? MHD_USE_TLS : 0), 0,
+		accept_policy, &s, handle, &s,
+		MHD_OPTION_LISTEN_SOCKET, fd,
+		MHD_OPTION_ARRAY, tls,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)SRV_THREADS,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SRV_IDLE_S,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)SRV_MAX_CONN,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
+		MHD_OPTION_END);
+	if (!d)
+		die("-http: cannot start the HTTP server on %s%s", http,
+		    cert ? " (check that -tls_key is the key of -tls_cert)" : "");
+	pthread_t fl;
+	if (pthread_create(&fl, NULL, flusher, &s))
+		die("cannot start a thread: %s", strerror(errno));
+	size_t ntargets = 0;
+	for (size_t i = 0; i < cfg.njobs; i++)
+		ntargets += cfg.jobs[i].ntargets;
+	bool v6 = strchr(host, ':') != NULL;
+	char ret[48];
+	const int64_t H = (int64_t)3600 * 1000000000;
+	if (retention == 0)
+		snprintf(ret, sizeof ret, "kept forever");
+	else if (retention % (24 * H) == 0)
+		snprintf(ret, sizeof ret, "retention %lldd", (long long)(retention / (24 * H)));
+	else if (retention % H == 0)
+		snprintf(ret, sizeof ret, "retention %lldh", (long long)(retention / H));
+	else
+		snprintf(ret, sizeof ret, "retention %.0fs", (double)retention / 1e9);
+	fprintf(stderr, "cprof server: storing in %s (sqlite, %s), listening on %s://%s%s%s:%u/"
+		" (%zu scrape target%s, push at /ingest)\n", data, ret, cert ? "https" : "http",
+		v6 ? "[" : "", *host ? host : "0.0.0.0", v6 ? "]" : "", bound, ntargets,
+		ntargets == 1 ? "" : "s");
+	fflush(stderr);
+
+	int sig = 0;
+	sigwait(&set, &sig);
+	srv_scraper_stop(s.ctx.scraper);
+	MHD_stop_daemon(d);
+	close(fd);
+	pthread_mutex_lock(&s.mu);
+	atomic_store(&s.stop, true);
+	pthread_cond_signal(&s.cv);
+	pthread_mutex_unlock(&s.mu);
+	pthread_join(fl, NULL);
+	cprof_error fe = { 0 };
+	int rc = srv_store_flush(s.ctx.store, &fe);
+	if (rc)
+		fprintf(stderr, "cprof server: flushing the store: %s\n", fe.msg);
+	srv_store_close(s.ctx.store);
+	srv_config_free(&cfg);
+	free(cert);
+	free(key);
+	fprintf(stderr, "cprof server: stopped (%s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	return rc ? 1 : 0;
+}

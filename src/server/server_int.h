@@ -1,0 +1,270 @@
+/*
+ * server_int.h - what the parts of `cprof server` share (src/server): the
+ * growable output buffer, label sets as the ingest and scrape paths build
+ * them, the parsers of the push API (ingest_parse.c), and the entry points
+ * of each part (server.c, ingest.c, query_http.c, scrape.c, config.c,
+ * rules.c).  The storage (store.h, selector.c, timeparse.c) is its own
+ * interface; this header only adds the front half.
+ *
+ * Layering: src/core <- src/report <- src/server.  Nothing here includes a
+ * header of src/cli.
+ */
+#ifndef CPROF_SERVER_INT_H
+#define CPROF_SERVER_INT_H
+
+#include "cprof_core.h"
+#include "store.h"
+#include "cprof_server.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- bounds of what a client may send ------------------------------------ */
+
+/* labels per series, name and value lengths: store.h's SRV_LABELS_MAX,
+ * SRV_LABEL_NAME_MAX, SRV_LABEL_VALUE_MAX */
+#define SRV_ERR_MAX 256
+
+/* ---- an output buffer ----------------------------------------------------- */
+
+/* A malloc'd, growable byte buffer with a ceiling: once an append would pass
+ * `max` (0 = 1 GiB), or memory runs out, `failed` is set and later appends
+ * are ignored, so a writer checks once at the end.  Not thread-safe; owned
+ * by whoever made it. */
+typedef struct srv_buf {
+	char *v;
+	size_t n, cap, max;
+	bool failed;
+} srv_buf;
+
+void srv_buf_add(srv_buf *b, const void *s, size_t n);
+void srv_buf_puts(srv_buf *b, const char *s);
+void srv_buf_printf(srv_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s[0..n) as a JSON string, quotes included (bytes that are not valid
+ * UTF-8 become U+FFFD). */
+void srv_buf_json_str(srv_buf *b, const char *s, size_t n);
+void srv_buf_free(srv_buf *b);
+
+/* ---- label sets ------------------------------------------------------------ */
+
+/* Labels of a series, as parsed from a push's name or built by a scrape:
+ * sorted by name, names unique, each name and value a NUL-terminated copy
+ * inside the set (no allocation).  A plain value; copy it freely.
+ * srv_lset_view gives the store's view (store.h srv_labels) of it. */
+typedef struct srv_lab {
+	char name[SRV_LABEL_NAME_MAX + 1];
+	char value[SRV_LABEL_VALUE_MAX + 1];
+} srv_lab;
+
+typedef struct srv_lset {
+	size_t n;
+	srv_lab v[SRV_LABELS_MAX];
+} srv_lset;
+
+/* Set name=value (replacing a value already there), keeping the set sorted.
+ * A name is Prometheus' charset ([a-zA-Z_][a-zA-Z0-9_]*) after '.', '-'
+ * and '/' become '_' (Pyroscope's sanitisation: otel.scope.name ->
+ * otel_scope_name).  0, or -1 with err: a name empty or too long after
+ * that, a value too long, too many labels. */
+int srv_lset_set(srv_lset *l, const char *name, size_t nn, const char *value, size_t vn,
+		   char *err, size_t errsz);
+const char *srv_lset_get(const srv_lset *l, const char *name);
+/* The store's view of l: arr (SRV_LABELS_MAX entries) points into l, which
+ * must outlive the view. */
+void srv_lset_view(const srv_lset *l, srv_label *arr, srv_labels *view);
+
+/* ---- the push API's parsers (ingest_parse.c: pure, allocation-free except
+ *      srv_lines_to_folded's output; thread-safe) ------------------------- */
+
+/* Pyroscope's `name` parameter: APP or APP{k=v,k2=v2,...}.  APP becomes
+ * the label service_name; values are unquoted and may hold anything but
+ * ',' and '}' (dots, slashes, colons: what @pyroscope/nodejs sends), or
+ * are double-quoted with \" and \\ escapes.  White space around names and
+ * values is dropped.  0, or -1 with one line in err. */
+int srv_parse_app_name(const char *s, size_t n, srv_lset *out, char *err, size_t errsz);
+
+/* The part named `field` of a multipart/form-data body whose Content-Type
+ * is ctype (its boundary parameter is read from there).  *out points into
+ * body.  0; 1 when the body is well-formed but has no such part; -1 with
+ * err when ctype or body is malformed. */
+int srv_multipart_field(const char *ctype, const void *body, size_t len, const char *field,
+			const void **out, size_t *outlen, char *err, size_t errsz);
+
+/* Pyroscope's `lines` format (one stack per line, frames ';'-separated,
+ * each line one sample) as folded stacks ("... 1" per line) in a new
+ * malloc'd buffer of at most max bytes.  0, or -1 with err (too large,
+ * out of memory). */
+int srv_lines_to_folded(const void *body, size_t len, size_t max, char **out, size_t *outlen,
+			char *err, size_t errsz);
+
+/* A push's from/until: Unix time in seconds, milliseconds, microseconds or
+ * nanoseconds (told apart by magnitude, as Pyroscope does) into
+ * nanoseconds.  0, or -1 when s is not a non-negative integer. */
+int srv_parse_push_time(const char *s, int64_t *ns);
+
+/* ---- profile kinds --------------------------------------------------------- */
+
+/* The kind of a pushed profile from its sample types: "cpu", "wall",
+ * "heap", "allocs", "mutex", "goroutine", "threadcreate", or "other" (a
+ * scrape knows the kind from its path).  Static strings.  Thread-safe. */
+const char *srv_kind_of_profile(const cprof_profile *p);
+
+/* ---- configuration (config.c) --------------------------------------------- */
+
+#define SRV_PROF_MAX 16             /* profiles scraped per job */
+#define SRV_NAME_MAX 128
+
+/* One profile a job scrapes: profiling_config.pprof_config.<name>. */
+typedef struct srv_pprof_cfg {
+	char name[64];              /* the config's name (process_cpu, memory, heap...) */
+	char kind[64];              /* the stored kind (cpu, allocs, heap...) */
+	char path[256];             /* e.g. /debug/pprof/allocs */
+	bool enabled;
+	bool delta;                 /* cumulative: stored as deltas between scrapes
+				     * (cpu: asked for with seconds=) */
+	int64_t seconds_ns;         /* cpu: the profile's length; 0 = interval - 1 s */
+} srv_pprof_cfg;
+
+typedef struct srv_target_cfg {
+	char base[300];             /* scheme://host:port (no trailing /) */
+	char instance[260];         /* host:port */
+	srv_lset labels;            /* job, instance and the static_config's labels */
+} srv_target_cfg;
+
+typedef struct srv_job_cfg {
+	char name[SRV_NAME_MAX];
+	int64_t interval_ns, timeout_ns;
+	srv_pprof_cfg prof[SRV_PROF_MAX];
+	size_t nprof;
+	bool metrics;               /* scrape /metrics too */
+	char metrics_path[256];
+	srv_target_cfg *targets;    /* malloc'd */
+	size_t ntargets;
+} srv_job_cfg;
+
+typedef enum srv_rule_op { SRV_OP_GT, SRV_OP_GE, SRV_OP_LT, SRV_OP_LE } srv_rule_op;
+
+/* rules: [{name, when: "METRIC OP NUMBER", job, cooldown, seconds}];
+ * METRIC may be rate(NAME): NAME's increase per second between two
+ * scrapes (rate(cpu) is rate(process_cpu_seconds_total): CPUs busy) */
+typedef struct srv_rule_cfg {
+	char name[SRV_NAME_MAX];
+	char metric[SRV_NAME_MAX];
+	bool rate;
+	srv_rule_op op;
+	double threshold;
+	char job[SRV_NAME_MAX];     /* "" = every job */
+	int64_t cooldown_ns;        /* default 10 min */
+	int64_t seconds_ns;         /* CPU profile length, default 30 s */
+} srv_rule_cfg;
+
+typedef struct srv_limits {
+	size_t max_body;            /* bytes of a push body (16 MiB) */
+	size_t max_decoded;         /* bytes a push may inflate to (64 MiB) */
+	size_t max_series;          /* series in the store (1,000,000) */
+	size_t max_samples;         /* samples in one profile (1,000,000) */
+	size_t max_series_per_target; /* series one service_name/instance may make (10,000) */
+	size_t max_scrape_bytes;    /* bytes of one scraped answer (64 MiB) */
+} srv_limits;
+
+typedef struct srv_config {
+	srv_job_cfg *jobs;          /* malloc'd */
+	size_t njobs;
+	srv_rule_cfg *rules;
+	size_t nrules;
+	int64_t retention_ns;       /* 0: not set in the file */
+	srv_limits limits;
+} srv_config;
+
+/* Defaults in *c (no jobs, no rules, the limits above). */
+void srv_config_init(srv_config *c);
+/* Read the YAML file at path into c (after srv_config_init).  0, or -1
+ * with one line "PATH:LINE: KEY: problem" in err. */
+int srv_config_load(srv_config *c, const char *path, char *err, size_t errsz);
+/* The same from memory (name is what err calls it). */
+int srv_config_parse(srv_config *c, const char *name, const void *text, size_t len,
+		     char *err, size_t errsz);
+/* Add a job scraping url (-scrape=URL): job "cprof", default profiles.
+ * 0, or -1 with err. */
+int srv_config_add_scrape_url(srv_config *c, const char *url, char *err, size_t errsz);
+/* The default profiles of a job (Parca's five plus heap and threadcreate). */
+void srv_job_default_profiles(srv_job_cfg *j);
+void srv_config_free(srv_config *c);
+
+/* ---- a request and its answer ------------------------------------------------ */
+
+/* What a handler sees of an HTTP request (server.c builds it; the strings
+ * live until the handler returns).  Thread-safe accessors. */
+typedef struct srv_req {
+	const char *method, *path;
+	const char *(*arg)(const struct srv_req *r, const char *name);     /* URL parameter */
+	const char *(*header)(const struct srv_req *r, const char *name);
+	void *conn;                 /* private: the connection */
+	const char *body;           /* POST body (not NUL-terminated) */
+	size_t len;
+} srv_req;
+
+/* The answer a handler fills: status, content type, a malloc'd body
+ * (owned by the answer). */
+typedef struct srv_resp {
+	unsigned status;
+	const char *ctype;
+	char *body;
+	size_t len;
+	const char *disposition;    /* Content-Disposition, or NULL */
+	const char *aggregation;    /* X-Cprof-Aggregation (sum, average), or NULL */
+} srv_resp;
+
+/* {"error": "..."} with status. */
+void srv_resp_error(srv_resp *r, unsigned status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* b's bytes as the body (application/json, 200); b is emptied.  500 when
+ * b failed. */
+void srv_resp_json(srv_resp *r, srv_buf *b);
+
+/* ---- the server ---------------------------------------------------------------- */
+
+struct srv_scraper;
+
+/* What every handler and thread of the server shares.  Set up before the
+ * HTTP daemon and the scrapers start and read-only afterwards (the store
+ * and the scraper lock their own state). */
+typedef struct srv_ctx {
+	srv_store *store;
+	const srv_config *cfg;
+	struct srv_scraper *scraper;        /* NULL without targets */
+} srv_ctx;
+
+/* POST /ingest (ingest.c).  Thread-safe. */
+void srv_ingest_handle(srv_ctx *c, const srv_req *rq, srv_resp *rs);
+/* GET /api/v1/... (query_http.c).  Thread-safe. */
+void srv_query_handle(srv_ctx *c, const srv_req *rq, srv_resp *rs);
+
+/* The scrapers (scrape.c): one scheduler thread, a pool of workers.
+ * srv_scraper_start returns NULL when the config has no targets. */
+struct srv_scraper *srv_scraper_start(srv_ctx *c, char *err, size_t errsz);
+void srv_scraper_stop(struct srv_scraper *s);
+/* The targets' state as JSON into b ({"targets":[...]}).  Thread-safe. */
+void srv_scraper_targets_json(struct srv_scraper *s, srv_buf *b);
+
+/* Fetch base+path of target t into a profile (a rule's snapshots): with
+ * secs > 0 a CPU profile of that length (profile?seconds=), taken when no
+ * other CPU profile of the scraper runs on t (a target runs one at a time:
+ * this waits for the scraper's; the scraper skips its slot while this
+ * runs).  0, or -1 with err.  Thread-safe. */
+int srv_scraper_fetch(struct srv_scraper *s, const srv_target_cfg *t, const char *path,
+		      int64_t secs, cprof_profile **out, char *err, size_t errsz);
+
+/* Rules (rules.c): called by a scrape of target t's /metrics for each
+ * unlabelled metric point; starts the snapshots of a rule whose condition
+ * is crossed (fetched with srv_scraper_fetch).  Thread-safe. */
+void srv_rules_observe(srv_ctx *c, struct srv_scraper *s, const srv_job_cfg *job,
+		       const srv_target_cfg *t, const char *metric, double value);
+
+/* Wait until no snapshot thread runs (they use the scraper's fetch: the
+ * scraper waits for them as it stops). */
+void srv_rules_wait(void);
+
+
+#endif /* CPROF_SERVER_INT_H */

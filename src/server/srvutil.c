@@ -1,0 +1,252 @@
+/*
+ * srvutil.c - small shared pieces of `cprof server`: the bounded output
+ * buffer (JSON is written into it), label sets, and profile kinds.
+ *
+ * Everything here works on caller-owned values and keeps no state, so it
+ * is thread-safe on distinct objects.
+ */
+#include "server_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BUF_DEFAULT_MAX ((size_t)1 << 30)
+
+void srv_buf_add(srv_buf *b, const void *s, size_t n)
+{
+	if (b->failed || n == 0)
+		return;
+	size_t max = b->max ? b->max : BUF_DEFAULT_MAX;
+	if (n > max || b->n > max - n) {
+		b->failed = true;
+		return;
+	}
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->n + n + 1)
+			cap *= 2;
+		char *v = realloc(b->v, cap);
+		if (!v) {
+			b->failed = true;
+			return;
+		}
+		b->v = v;
+		b->cap = cap;
+	}
+	memcpy(b->v + b->n, s, n);
+	b->n += n;
+	b->v[b->n] = '\0';
+}
+
+void srv_buf_puts(srv_buf *b, const char *s)
+{
+	srv_buf_add(b, s, strlen(s));
+}
+
+void srv_buf_printf(srv_buf *b, const char *fmt, ...)
+{
+	char tmp[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	if (k < 0) {
+		b->failed = true;
+		return;
+	}
+	if ((size_t)k < sizeof tmp) {
+		srv_buf_add(b, tmp, (size_t)k);
+		return;
+	}
+	char *big = malloc((size_t)k + 1);
+	if (!big) {
+		b->failed = true;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(big, (size_t)k + 1, fmt, ap);
+	va_end(ap);
+	srv_buf_add(b, big, (size_t)k);
+	free(big);
+}
+
+/* Length of the valid UTF-8 sequence at s[0..n), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+	size_t k;
+	unsigned min;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		k = 2, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		k = 3, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		k = 4, min = 0x10000;
+	else
+		return 0;
+	if (n < k)
+		return 0;
+	unsigned cp = c & (0xff >> (k + 1));
+	for (size_t i = 1; i < k; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return k;
+}
+
+void srv_buf_json_str(srv_buf *b, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	srv_buf_add(b, "\"", 1);
+	size_t i = 0;
+	while (i < n) {
+		size_t run = i;
+		while (run < n && u[run] >= 0x20 && u[run] < 0x80 && u[run] != '"' && u[run] != '\\')
+			run++;
+		srv_buf_add(b, s + i, run - i);
+		i = run;
+		if (i >= n)
+			break;
+		unsigned c = u[i];
+		if (c == '"' || c == '\\') {
+			char e[2] = { '\\', (char)c };
+			srv_buf_add(b, e, 2);
+			i++;
+		} else if (c < 0x20) {
+			char e[8];
+			snprintf(e, sizeof e, "\\u%04x", c);
+			srv_buf_add(b, e, 6);
+			i++;
+		} else {
+			size_t k = utf8_len(u + i, n - i);
+			if (k == 0) {
+				srv_buf_add(b, "\xef\xbf\xbd", 3);
+				i++;
+			} else {
+				srv_buf_add(b, s + i, k);
+				i += k;
+			}
+		}
+	}
+	srv_buf_add(b, "\"", 1);
+}
+
+void srv_buf_free(srv_buf *b)
+{
+	free(b->v);
+	memset(b, 0, sizeof *b);
+}
+
+/* ---- labels -------------------------------------------------------------- */
+
+int srv_lset_set(srv_lset *l, const char *name, size_t nn, const char *value, size_t vn,
+		   char *err, size_t errsz)
+{
+	char nm[SRV_LABEL_NAME_MAX + 1];
+	if (nn == 0) {
+		snprintf(err, errsz, "empty label name");
+		return -1;
+	}
+	if (nn > SRV_LABEL_NAME_MAX) {
+		snprintf(err, errsz, "label name longer than %d bytes", SRV_LABEL_NAME_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < nn; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c == '.' || c == '-' || c == '/')
+			c = '_';
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+			  (i > 0 && c >= '0' && c <= '9');
+		if (!ok) {
+			char esc[64];
+			cprof_escape(esc, sizeof esc, name, nn < 40 ? nn : 40);
+			snprintf(err, errsz, "label name \"%s\" is not [a-zA-Z_][a-zA-Z0-9_.]*", esc);
+			return -1;
+		}
+		nm[i] = (char)c;
+	}
+	nm[nn] = '\0';
+	if (vn > SRV_LABEL_VALUE_MAX) {
+		snprintf(err, errsz, "value of label %s longer than %d bytes", nm, SRV_LABEL_VALUE_MAX);
+		return -1;
+	}
+	size_t at = 0;
+	while (at < l->n && strcmp(l->v[at].name, nm) < 0)
+		at++;
+	if (at < l->n && strcmp(l->v[at].name, nm) == 0) {
+		memcpy(l->v[at].value, value, vn);
+		l->v[at].value[vn] = '\0';
+		return 0;
+	}
+	if (l->n >= SRV_LABELS_MAX) {
+		snprintf(err, errsz, "more than %d labels", SRV_LABELS_MAX);
+		return -1;
+	}
+	memmove(&l->v[at + 1], &l->v[at], (l->n - at) * sizeof l->v[0]);
+	memcpy(l->v[at].name, nm, nn + 1);
+	memcpy(l->v[at].value, value, vn);
+	l->v[at].value[vn] = '\0';
+	l->n++;
+	return 0;
+}
+
+const char *srv_lset_get(const srv_lset *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].name, name) == 0)
+			return l->v[i].value;
+	return NULL;
+}
+
+void srv_lset_view(const srv_lset *l, srv_label *arr, srv_labels *view)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		arr[i].name = l->v[i].name;
+		arr[i].value = l->v[i].value;
+	}
+	view->v = arr;
+	view->n = l->n;
+}
+
+/* ---- kinds ---------------------------------------------------------------- */
+
+static bool has_type(const cprof_profile *p, const char *name)
+{
+	for (size_t i = 0; i < p->vtypes.n; i++)
+		if (strcmp(cprof_s(p, p->vtypes.v[i].type), name) == 0)
+			return true;
+	return false;
+}
+
+const char *srv_kind_of_profile(const cprof_profile *p)
+{
+	const char *pt = cprof_s(p, p->period_type.type);
+	if (has_type(p, "cpu") || strcmp(pt, "cpu") == 0)
+		return "cpu";
+	if (has_type(p, "wall") || strcmp(pt, "wall") == 0)
+		return "wall";
+	if (has_type(p, "inuse_space") || has_type(p, "inuse_objects"))
+		return "heap";
+	if (has_type(p, "alloc_space") || has_type(p, "alloc_objects"))
+		return "allocs";
+	if (has_type(p, "contentions") || has_type(p, "delay")) {
+		/* Go's block profile counts in cycles (period type contentions,
+		 * "delay" in nanoseconds after scaling) like mutex: only a
+		 * scrape's path tells them apart; a push is taken as mutex */
+		return "mutex";
+	}
+	if (strcmp(pt, "goroutine") == 0 || has_type(p, "goroutine") || has_type(p, "threads"))
+		return "goroutine";
+	if (strcmp(pt, "threadcreate") == 0)
+		return "threadcreate";
+	if (has_type(p, "samples"))
+		return "cpu";
+	return "other";
+}

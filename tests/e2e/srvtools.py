@@ -1,0 +1,100 @@
+"""Helpers of the server tests (tests/e2e/test_server*.py): start and stop
+`cprof server` on a free loopback port, push and query it over HTTP.
+
+The server prints one line on stderr at start with the port it bound
+(-http=127.0.0.1:0 picks a free one), so tests run in parallel."""
+import gzip
+import json
+import os
+import re
+import selectors
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+from conftest import cprof_bin
+
+LISTEN = re.compile(r"listening on (https?://\S+?)/")
+
+
+class Server:
+    """`cprof server` started with args in data dir `data`: .url, .lines."""
+
+    def __init__(self, data, *args, http="127.0.0.1:0", cwd=None):
+        self.argv = [cprof_bin(), "server", f"-http={http}", f"-data={data}", *args]
+        self.p = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, cwd=cwd)
+        self.lines = []
+        self.url = None
+        sel = selectors.DefaultSelector()
+        sel.register(self.p.stderr, selectors.EVENT_READ)
+        deadline = time.time() + 30
+        while time.time() < deadline and self.url is None:
+            if not sel.select(timeout=1):
+                continue
+            line = self.p.stderr.readline()
+            if not line:
+                break
+            self.lines.append(line)
+            m = LISTEN.search(line)
+            if m:
+                self.url = m.group(1)
+        sel.close()
+        assert self.url, "server did not start: %r" % "".join(self.lines)
+
+    def stop(self, sig=signal.SIGTERM):
+        """Stop with sig; (exit status, stderr)."""
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+        _, err = self.p.communicate(timeout=60)
+        return self.p.returncode, "".join(self.lines) + err
+
+    def request(self, path, data=None, headers=None, method=None):
+        """(status, headers, body bytes) of a request to the server."""
+        req = urllib.request.Request(self.url + path, data=data, headers=headers or {},
+                                     method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=120) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, dict(e.headers), e.read()
+
+    def push(self, name, body, fmt="folded", extra="", headers=None):
+        q = urllib.parse.urlencode({"name": name, "format": fmt})
+        return self.request(f"/ingest?{q}{extra}", data=body, headers=headers, method="POST")
+
+    def json(self, path):
+        st, _, body = self.request(path)
+        assert st == 200, (path, st, body)
+        return json.loads(body)
+
+    def error(self, path, **kw):
+        """(status, message) of a request that must fail with a JSON error."""
+        st, h, body = self.request(path, **kw)
+        assert st >= 400, (path, st, body)
+        assert h.get("Content-Type", "").startswith("application/json"), h
+        doc = json.loads(body)
+        assert set(doc) == {"error"} and doc["error"], doc
+        return st, doc["error"]
+
+
+def run_server(*args, cwd=None, timeout=30):
+    """`cprof server args` expected to exit at once (bad flags, config)."""
+    return subprocess.run([cprof_bin(), "server", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout)
+
+
+def wait_for(pred, timeout=60, step=0.2):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+def gz(b):
+    return gzip.compress(b)

@@ -1,0 +1,325 @@
+"""`cprof server` scraping real targets (src/server/scrape.c, rules.c).
+
+A C program under the runtime (tests/runtime/http/worker.c with
+LD_PRELOAD=libcprof.so CPROF_HTTP=127.0.0.1:0) and a Go program serving
+net/http/pprof (tests/e2e/programs/fetch, built with Debian's go) are
+scraped every 2 s; the stored profiles are read back from the query API
+with cprof.  A rule on the runtime's /metrics takes pinned snapshots; a
+target that is down is recorded as down with its error.  Every service is
+on loopback with its own port, started and stopped here.  No timing is
+asserted (waits are bounded polls).
+"""
+import os
+import re
+import subprocess
+import urllib.parse
+
+import pytest
+
+from conftest import ROOT, cprof_bin, have_go, sanitized_build
+from srvtools import Server, wait_for
+from test_http import Program, SRC
+
+
+def q(**kw):
+    return urllib.parse.urlencode(kw)
+
+
+@pytest.fixture(scope="module")
+def worker(tmp_path_factory):
+    d = tmp_path_factory.mktemp("scrape")
+    exe = str(d / "worker")
+    subprocess.run(["gcc", "-O1", "-g", "-pthread", "-o", exe, os.path.join(SRC, "worker.c")],
+                   check=True)
+    return exe
+
+
+def types(s):
+    return set(s.json("/api/v1/types")["types"])
+
+
+def has(s, sel, kind):
+    """Is there a (non-pinned) profile of kind for sel in the last hour?"""
+    return s.request("/api/v1/profile?" + q(query=sel, type=kind))[0] == 200
+
+
+def top(url):
+    r = subprocess.run([cprof_bin(), "-top", url], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_scrape_runtime_program(tmp_path, worker):
+    prog = Program(worker, secs=300)
+    assert prog.url, prog.lines
+    cfg = tmp_path / "cprof.yaml"
+    cfg.write_text(f"""
+scrape_configs:
+  - job_name: native
+    scrape_interval: 2s
+    static_configs:
+      - targets: ["{prog.addr}"]
+        labels: {{team: perf}}
+      - targets: ["127.0.0.1:1"]
+rules:
+  - name: up-rule
+    when: cprof_uptime_seconds > 0
+    job: native
+    cooldown: 1h
+    seconds: 1s
+  - name: busy
+    when: rate(cpu) > 0.05
+    cooldown: 1h
+    seconds: 1s
+""")
+    s = Server(str(tmp_path / "data"), f"-config={cfg}")
+    try:
+        sel = '{job="native",team="perf"}'
+        want = {"cpu", "heap", "allocs", "mutex", "goroutine", "threadcreate"}
+        got = wait_for(lambda: all(has(s, sel, k) for k in want), timeout=120)
+        assert got, types(s)
+        out = top(s.url + "/api/v1/profile?" + q(query=sel, type="cpu"))
+        assert "http_burn" in out, out
+        # allocs are deltas between scrapes: the allocation site is there
+        # (once a delta has a sampled allocation in it)
+        # (under the sanitizer build ASan's allocator comes first: no heap samples)
+        aurl = s.url + "/api/v1/profile?" + q(query=sel, type="allocs")
+        assert sanitized_build() or wait_for(lambda: "http_alloc" in top(aurl), timeout=120), \
+            top(aurl)
+        # every profile has job, instance and the config's labels
+        inst = s.json("/api/v1/label/instance/values")["values"]
+        assert prog.addr in inst, inst
+        # targets: the program up, the closed port down with its error
+        t = {x["labels"]["instance"]: x for x in s.json("/api/v1/targets")["targets"]}
+        assert t[prog.addr]["state"] == "up", t
+        down = wait_for(lambda: {x["labels"]["instance"]: x for x in
+                                 s.json("/api/v1/targets")["targets"]}["127.0.0.1:1"]
+                        if s.json("/api/v1/targets")["targets"][1]["state"] == "down" else None)
+        assert down and down["last_error"], s.json("/api/v1/targets")
+        # up as a metric series: 1 for the program, 0 for the closed port
+        doc = s.json("/api/v1/series?" + q(type="metric", name="up", step="10s",
+                                           **{"from": "now-10m"}))
+        ups = {x["labels"]["instance"]: {p[1] for p in x["points"]} for x in doc["series"]}
+        assert ups[prog.addr] == {1} and ups["127.0.0.1:1"] == {0}, ups
+        # the runtime's /metrics as series
+        doc = s.json("/api/v1/series?" + q(type="metric", name="cprof_uptime_seconds",
+                                           query=sel, step="10s", **{"from": "now-10m"}))
+        assert doc["series"] and doc["series"][0]["points"], doc
+        # each rule fired once: heap, goroutine and cpu pinned under its name
+        # (busy: the program's CPU seconds per second, between two scrapes)
+        def fired():
+            sn = s.json("/api/v1/snapshots")["snapshots"]
+            return len(sn) >= 6 and sn
+        snaps = wait_for(fired, timeout=120)
+        assert snaps, s.json("/api/v1/snapshots")
+        for rule in ("up-rule", "busy"):
+            assert sorted(x["type"] for x in snaps if x["rule"] == rule) == \
+                ["cpu", "goroutine", "heap"], snaps
+        assert len(snaps) == 6, snaps
+        snaps = [x for x in snaps if x["rule"] == "up-rule"]
+        heap = [x for x in snaps if x["type"] == "heap"][0]
+        out = top(s.url + heap["url"])     # taken at the program's start
+        assert "Type: inuse_space" in out, out
+        assert sanitized_build() or " main" in out, out
+        # the series query over the range: totals of the stored cpu profiles
+        doc = s.json("/api/v1/series?" + q(query=sel, type="cpu", step="10s",
+                                           **{"from": "now-10m"}))
+        assert doc["series"] and all(p[1] > 0 for p in doc["series"][0]["points"]), doc
+    finally:
+        rc, err = s.stop()
+        prog.stop()
+    assert rc == 0, err
+
+
+@pytest.mark.skipif(not have_go(), reason="go (golang-go) is not installed")
+def test_scrape_go_program(tmp_path):
+    """Go's net/http/pprof, with -scrape=URL (no config): no /metrics there,
+    which is not an error; its profiles are stored and read back."""
+    exe = str(tmp_path / "fetchsrv")
+    env = dict(os.environ, GO111MODULE="off", GOFLAGS="")
+    subprocess.run(["go", "build", "-o", exe, "main.go"], check=True, env=env,
+                   cwd=os.path.join(ROOT, "tests", "e2e", "programs", "fetch"), timeout=300)
+    go = subprocess.Popen([exe], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        m = re.match(r"PORT (\d+)", go.stdout.readline())
+        assert m
+        url = f"http://127.0.0.1:{m.group(1)}"
+        cfg = tmp_path / "go.yaml"
+        cfg.write_text(f"""
+scrape_configs:
+  - job_name: gosvc
+    scrape_interval: 2s
+    static_configs:
+      - targets: ["127.0.0.1:{m.group(1)}"]
+""")
+        s = Server(str(tmp_path / "data"), f"-config={cfg}")
+        try:
+            want = {"cpu", "heap", "allocs", "goroutine"}
+            assert wait_for(lambda: all(has(s, '{job="gosvc"}', k) for k in want),
+                            timeout=120), types(s)
+            out = top(s.url + "/api/v1/profile?" + q(query='{job="gosvc"}', type="goroutine"))
+            assert "runtime" in out, out
+            t = s.json("/api/v1/targets")["targets"][0]
+            assert t["state"] == "up" and t["last_error"] == "", t
+        finally:
+            rc, err = s.stop()
+        assert rc == 0, err
+        # -scrape=URL alone: the job "cprof"
+        s = Server(str(tmp_path / "data2"), f"-scrape={url}")
+        try:
+            assert wait_for(lambda: "heap" in types(s), timeout=120)
+            assert s.json("/api/v1/label/job/values")["values"] == ["cprof"]
+        finally:
+            assert s.stop()[0] == 0
+    finally:
+        go.stdin.close()
+        go.wait(timeout=30)
+
+
+def test_cumulative_profiles_become_deltas(tmp_path):
+    """A target whose mutex profile is cumulative: A at the first scrape,
+    A+A ever after.  The first scrape only primes; the stored deltas sum
+    to exactly A (then zeros).  The target's /metrics answers 200 with an
+    empty body (no points, no failure)."""
+    import http.server
+    import threading
+    from conftest import GOLDEN
+    a = os.path.join(GOLDEN, "mutex.pb.gz")
+    aa = str(tmp_path / "aa.pb.gz")
+    r = subprocess.run([cprof_bin(), "-proto", "-output", aa, a, a], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    bodies = [open(a, "rb").read(), open(aa, "rb").read()]
+    asked = {"mutex": 0, "metrics": 0}
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path == "/metrics":
+                asked["metrics"] += 1
+                body = b""
+            elif self.path == "/debug/pprof/mutex":
+                body = bodies[min(asked["mutex"], 1)]
+                asked["mutex"] += 1
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    off = "{enabled: false}"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"""
+scrape_configs:
+  - job_name: fake
+    scrape_interval: 1s
+    profiling_config:
+      pprof_config:
+        process_cpu: {off}
+        heap: {off}
+        memory: {off}
+        block: {off}
+        goroutine: {off}
+        threadcreate: {off}
+    static_configs:
+      - targets: ["127.0.0.1:{srv.server_address[1]}"]
+""")
+    s = Server(str(tmp_path / "data"), f"-config={cfg}")
+    try:
+        assert wait_for(lambda: asked["mutex"] >= 4 and asked["metrics"] >= 2, timeout=60), asked
+        url = s.url + "/api/v1/profile?" + q(query='{job="fake"}', type="mutex")
+        want = subprocess.run([cprof_bin(), "-top", "-nodecount=1000", a], capture_output=True,
+                              text=True, timeout=60).stdout
+        got = subprocess.run([cprof_bin(), "-top", "-nodecount=1000", url], capture_output=True,
+                             text=True, timeout=60).stdout
+        assert got[got.index("Showing nodes"):] == want[want.index("Showing nodes"):], (got, want)
+        t = s.json("/api/v1/targets")["targets"][0]
+        assert t["state"] == "up" and t["last_error"] == "", t
+    finally:
+        rc, err = s.stop()
+        srv.shutdown()
+    assert rc == 0, err
+
+
+def test_slow_target_never_piles_up(tmp_path):
+    """A target whose heap answers (500) after 3 s, scraped every 1 s with a
+    5 s timeout: never more than one heap request of it in flight (slots
+    missed meanwhile are skipped), each answer recorded as a failure; then
+    with a 1 s timeout the timeout is the recorded error."""
+    import http.server
+    import threading
+    import time
+    lock = threading.Lock()
+    state = {"now": 0, "max": 0, "total": 0}
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path != "/debug/pprof/heap":
+                self.send_error(404)
+                return
+            with lock:
+                state["now"] += 1
+                state["total"] += 1
+                state["max"] = max(state["max"], state["now"])
+            time.sleep(3)
+            with lock:
+                state["now"] -= 1
+            try:
+                self.send_error(500)
+            except OSError:
+                pass
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    off = "{enabled: false}"
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"""
+scrape_configs:
+  - job_name: slow
+    scrape_interval: 1s
+    scrape_timeout: TIMEOUT
+    metrics_path: ""
+    profiling_config:
+      pprof_config:
+        process_cpu: {off}
+        memory: {off}
+        mutex: {off}
+        block: {off}
+        goroutine: {off}
+        threadcreate: {off}
+    static_configs:
+      - targets: ["127.0.0.1:{srv.server_address[1]}"]
+""")
+    text = cfg.read_text()
+    cfg.write_text(text.replace("TIMEOUT", "5s"))
+    s = Server(str(tmp_path / "data"), f"-config={cfg}")
+    try:
+        assert wait_for(lambda: state["total"] >= 3, timeout=60), state
+        t = s.json("/api/v1/targets")["targets"][0]
+        assert t["state"] == "down" and "HTTP status 500" in t["last_error"], t
+        assert state["max"] == 1, state
+    finally:
+        rc, err = s.stop()
+    assert rc == 0, err
+    cfg.write_text(text.replace("TIMEOUT", "1s"))
+    s = Server(str(tmp_path / "data2"), f"-config={cfg}")
+    try:
+        t = wait_for(lambda: s.json("/api/v1/targets")["targets"][0]["last_error"] and
+                     s.json("/api/v1/targets")["targets"][0], timeout=60)
+        assert t["state"] == "down" and "timed out" in t["last_error"], t
+    finally:
+        rc, err = s.stop()
+        srv.shutdown()
+    assert rc == 0, err
