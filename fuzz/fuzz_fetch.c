@@ -84,7 +84,7 @@ static void symbols(const uint8_t *data, size_t size)
 		cprof_location l = { .id = i + 1, .address = a, .mapping = 0 };
 		CHECK(cprof_add_location(p, &l, NULL, 0) >= 0, "location");
 	}
-	int rc = cli_apply_symbols(p, 0, (const char *)data, size);
+	int rc = cprof_apply_symbols(p, 0, (const char *)data, size, NULL);
 	CHECK(rc == 0 || rc == CPROF_EFORMAT || rc == CPROF_ENOMEM, "apply_symbols: %d", rc);
 	if (rc == 0) {
 		cprof_error err = { 0 };

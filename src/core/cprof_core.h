@@ -410,6 +410,80 @@ void cprof_scale(cprof_profile *p, double ratio);
  * -diff_base). */
 int cprof_add_label_all(cprof_profile *p, const char *key, const char *value);
 
+/* ---- the -base / -diff_base / -normalize policy (combine.c) -------------- */
+
+enum {
+	CPROF_COMBINE_BASE = 0,     /* -base: subtract the bases */
+	CPROF_COMBINE_DIFF_BASE,    /* -diff_base: also label them pprof::base=true */
+};
+
+/* Where cprof_combine stopped, for the caller's wording of the error. */
+typedef enum cprof_combine_stage {
+	CPROF_STAGE_ARGS,           /* bad arguments */
+	CPROF_STAGE_SOURCES,        /* merging (one: compacting) the sources */
+	CPROF_STAGE_BASES,          /* merging (one: compacting) the bases */
+	CPROF_STAGE_LABEL,          /* labelling the bases pprof::base=true */
+	CPROF_STAGE_NORMALIZE,      /* scaling the source to the base's totals */
+	CPROF_STAGE_SUBTRACT,       /* merging the source with the negated base */
+	CPROF_STAGE_DONE,
+} cprof_combine_stage;
+
+typedef struct cprof_combine_opts {
+	int mode;                   /* CPROF_COMBINE_BASE or _DIFF_BASE */
+	bool normalize;             /* -normalize (only with bases) */
+	cprof_combine_stage *stage; /* out, may be NULL: where it stopped */
+} cprof_combine_opts;
+
+/* The profile a report reads, as Go 1.19's pprof makes it from its sources
+ * and bases: srcs[0..n) merged (a single one compacted in place), and when
+ * nb > 0 the bases merged likewise, labelled pprof::base=true in DIFF_BASE
+ * mode, the source scaled to the base's totals with normalize, the base
+ * negated and merged in.  Takes every profile of srcs and bases (frees
+ * them, on success and failure, and sets the slots to NULL); o may be NULL
+ * (no bases' options).  On success *out owns the result.  Errors:
+ * CPROF_EINVAL (n == 0, a NULL profile, a bad mode), CPROF_ENOMEM, and
+ * what cprof_merge, cprof_compact and cprof_normalize return;
+ * o->stage says which step failed (the message names no profile: with a
+ * single source or base, the caller knows which it was).  Thread-safe on
+ * distinct profiles. */
+int cprof_combine(cprof_profile **srcs, size_t n, cprof_profile **bases, size_t nb,
+		  const cprof_combine_opts *o, cprof_profile **out, cprof_error *err);
+/* pprof's Profile.Normalize: scale every value column of p so that its sum
+ * equals base's (a zero-sum column becomes zero), rounding half away from
+ * zero; samples left all zero are dropped.  CPROF_EMISMATCH when the
+ * profiles have different numbers of sample types, CPROF_ELIMIT past
+ * CPROF_NORMALIZE_MAX_TYPES of them.  Thread-safe on distinct p. */
+#define CPROF_NORMALIZE_MAX_TYPES 64
+int cprof_normalize(cprof_profile *p, const cprof_profile *base, cprof_error *err);
+
+/* ---- remote symbols (symserver.c) ---------------------------------------- */
+
+/* pprof's symbol server protocol (the runtime's /debug/pprof/symbol, Go's
+ * and gperftools' /pprof/symbol): the client POSTs "0xADDR+0xADDR..." and
+ * reads lines "0xADDR name".  These three functions are everything but the
+ * transport; thread-safe on distinct profiles. */
+
+/* Whether mapping mi of p is one a symbol server can answer for (pprof's
+ * rule: not a [vdso]-like pseudo file, linux-vdso, or /dev/dri/). */
+bool cprof_mapping_symbolizable(const cprof_profile *p, uint32_t mi);
+/* The request body for mapping mi: "0xA+0xB..." for each of its locations
+ * with a nonzero address and no lines.  *body is malloc'd and
+ * NUL-terminated (the caller frees it); *len is 0 when there is nothing to
+ * ask.  0, CPROF_EINVAL or CPROF_ENOMEM. */
+int cprof_symbol_request(const cprof_profile *p, uint32_t mi, char **body, size_t *len,
+			 cprof_error *err);
+/* Apply a symbol server's answer (answer[0..len), lines matching pprof's
+ * (0x[[:xdigit:]]+)\s+(.*); other lines and an unterminated last line are
+ * ignored) to mapping mi's locations: each location whose address is
+ * answered gets one line, of a function made per distinct name (name =
+ * system name); the last answer for an address wins.  The mapping's
+ * has_functions is not set (the caller decides).  0, CPROF_EINVAL (mi out
+ * of range), CPROF_EFORMAT (an address that does not fit 64 bits: pprof
+ * fails the answer; nothing was applied), CPROF_ENOMEM (p stays
+ * consistent, with some locations maybe symbolized). */
+int cprof_apply_symbols(cprof_profile *p, uint32_t mi, const char *answer, size_t len,
+			cprof_error *err);
+
 /* ---- symbolization (symbolize.c, demangle.c; elfutils libdw) ----------- */
 
 /* pprof's demangler modes (-symbolize=demangle=...). */
