@@ -41,18 +41,10 @@ extern "C" {
 
 /* ---- errors ------------------------------------------------------------ */
 
-enum {
-	CPROF_OK = 0,
-	CPROF_ENOMEM = -1,      /* out of memory */
-	CPROF_EIO = -2,         /* read or write failed (errno kept in message) */
-	CPROF_EFORMAT = -3,     /* malformed input in a recognised format */
-	CPROF_EGZIP = -4,       /* broken gzip stream */
-	CPROF_EUNKNOWN = -5,    /* input in no format we recognise */
-	CPROF_EINVAL = -6,      /* bad argument */
-	CPROF_ELIMIT = -7,      /* input exceeds a size limit */
-	CPROF_EMISMATCH = -8,   /* profiles that cannot be combined */
-	CPROF_EEMPTY = -9,      /* empty input */
-};
+/* The codes (CPROF_OK, CPROF_ENOMEM ... CPROF_EEMPTY, and the runtime's
+ * CPROF_EBUSY ...) and cprof_strerror are cprof's one vocabulary,
+ * cprof_errors.h, shared with the runtime's cprof.h. */
+#include "cprof_errors.h"
 
 #define CPROF_ERRMSG_MAX 240
 
@@ -60,9 +52,6 @@ typedef struct cprof_error {
 	int code;
 	char msg[CPROF_ERRMSG_MAX];
 } cprof_error;
-
-/* A static string for a CPROF_E* code.  Thread-safe. */
-const char *cprof_strerror(int code);
 
 /* Set err (if not NULL) to code and a printf-formatted message; returns code.
  * The first error set wins: later calls do not overwrite an existing one.

@@ -25,6 +25,10 @@ const char *cprof_strerror(int code)
 	case CPROF_ELIMIT: return "input too large";
 	case CPROF_EMISMATCH: return "incompatible profiles";
 	case CPROF_EEMPTY: return "empty input";
+	case CPROF_EBUSY: return "cpu profiling already in use";
+	case CPROF_ENOTRUNNING: return "cpu profiling not running";
+	case CPROF_ESIGNAL: return "SIGPROF is handled by the program";
+	case CPROF_ESYSTEM: return "system call failed";
 	}
 	return "unknown error";
 }
