@@ -10,6 +10,7 @@
 #define CPROF_CLI_H
 
 #include "cprof_core.h"
+#include "cprof_util.h"
 #include "cprof_report.h"
 
 #define CLI_MAX_SOURCES 1024

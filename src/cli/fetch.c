@@ -200,29 +200,17 @@ bool cli_is_url(const char *src)
 	return r;
 }
 
-/* A growable string. */
-typedef struct sbuf {
-	char *s;
-	size_t n, cap;
-} sbuf;
+/* A growable string (cprof_util.h's buffer, under its ceiling); the
+ * command dies when it cannot grow. */
+typedef cprof_buf sbuf;
 
 static void sb_add(sbuf *b, const char *s, size_t n)
 {
-	if (n > SIZE_MAX / 2 - b->n - 1)
+	int rc = cprof_buf_add(b, s, n);
+	if (rc == CPROF_ENOMEM)
 		cli_die("out of memory");
-	if (b->n + n + 1 > b->cap) {
-		size_t c = b->cap ? b->cap : 64;
-		while (c < b->n + n + 1)
-			c *= 2;
-		char *ns = realloc(b->s, c);
-		if (!ns)
-			cli_die("out of memory");
-		b->s = ns;
-		b->cap = c;
-	}
-	memcpy(b->s + b->n, s, n);
-	b->n += n;
-	b->s[b->n] = 0;
+	if (rc < 0)
+		cli_die("text too long (%zu bytes at most)", b->max ? b->max : CPROF_BUF_MAX);
 }
 
 static void sb_str(sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }

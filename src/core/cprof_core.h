@@ -43,8 +43,18 @@ extern "C" {
 
 /* The codes (CPROF_OK, CPROF_ENOMEM ... CPROF_EEMPTY, and the runtime's
  * CPROF_EBUSY ...) and cprof_strerror are cprof's one vocabulary,
- * cprof_errors.h, shared with the runtime's cprof.h. */
+ * cprof_errors.h, shared with the runtime's cprof.h: installed next to this
+ * header, in the source tree in include/ (found from here when a build
+ * names only src/core). */
+#if defined(__has_include)
+#if __has_include("cprof_errors.h")
 #include "cprof_errors.h"
+#else
+#include "../../include/cprof_errors.h"
+#endif
+#else
+#include "cprof_errors.h"
+#endif
 
 #define CPROF_ERRMSG_MAX 240
 
@@ -60,62 +70,9 @@ typedef struct cprof_error {
 int cprof_seterr(cprof_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* ---- small utilities, shared with the layers above ----------------------- */
-
-/* Grow *pv (capacity *cap elements of size el) to hold need elements,
- * doubling, with overflow-checked sizes.  0 or CPROF_ENOMEM (the vector is
- * unchanged then).  Thread-safe on distinct vectors. */
-int cprof_reserve(void **pv, size_t *cap, size_t need, size_t el);
-
-/* a*b and a+b, or SIZE_MAX on overflow (callers treat SIZE_MAX as ENOMEM). */
-static inline size_t cprof_mul_size(size_t a, size_t b)
-{
-	size_t r;
-	return __builtin_mul_overflow(a, b, &r) ? SIZE_MAX : r;
-}
-static inline size_t cprof_add_size(size_t a, size_t b)
-{
-	size_t r;
-	return __builtin_add_overflow(a, b, &r) ? SIZE_MAX : r;
-}
-
-/* The value of hex digit c, or -1. */
-static inline int cprof_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Copy s[0..n) into dst (dstn bytes, always NUL-terminated when dstn > 0)
- * with every byte that does not print escaped: newline, tab and carriage
- * return as \n \t \r, other control bytes, DEL, C1 controls and
- * bytes that are not valid UTF-8 as \xNN.  Printable ASCII and valid UTF-8
- * text are kept.  An escape is never cut in half when dst is short.
- * Returns the length written.  Thread-safe, allocation-free.  Every
- * message that quotes input (errors, warnings) goes through it. */
-size_t cprof_escape(char *dst, size_t dstn, const char *s, size_t n);
-
-/* Go's url.QueryUnescape (plus: '+' is a space) or PathUnescape of
- * s[0..n): the decoded length, or SIZE_MAX on a bad %-escape.  The first
- * min(length, outsz) decoded bytes go to out (out may be NULL when outsz
- * is 0); nothing is NUL-terminated.  Thread-safe, allocation-free. */
-size_t cprof_url_unescape(const char *s, size_t n, bool plus, char *out, size_t outsz);
-
-/* A 64-bit integer mixer (murmur3's finaliser) for hash tables. */
-static inline uint64_t cprof_hash_u64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
+/* The helpers shared with the layers above (cprof_reserve, hashes, escaping,
+ * buffers, maps, units) are cprof's internals: src/core/cprof_util.h, not
+ * installed. */
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -281,9 +238,6 @@ static inline size_t cprof_nlsets(const cprof_profile *p)
 	return p->lset_off.n - 1;
 }
 
-/* The index of the sample type named `name` (type name), or -1.  Also
- * accepts a decimal index.  Thread-safe. */
-int cprof_find_vtype(const cprof_profile *p, const char *name);
 /* The default sample type index: default_sample_type if set and found,
  * else the last one (pprof's rule); -1 if there are no types. */
 int cprof_default_vtype(const cprof_profile *p);

@@ -43,77 +43,6 @@ static void *alloc_array(size_t n, size_t el)
 }
 
 
-#define MAP_EMPTY UINT64_MAX
-
-static int map_grow(cpr_map *m)
-{
-	size_t ncap = m->cap ? m->cap * 2 : 64;
-	if (ncap < m->cap)
-		return CPROF_ENOMEM;
-	uint64_t *k = alloc_array(ncap, sizeof *k), *v = alloc_array(ncap, sizeof *v);
-	if (!k || !v) {
-		free(k);
-		free(v);
-		return CPROF_ENOMEM;
-	}
-	for (size_t i = 0; i < ncap; i++)
-		k[i] = MAP_EMPTY;
-	for (size_t i = 0; i < m->cap; i++) {
-		if (m->keys[i] == MAP_EMPTY)
-			continue;
-		size_t j = cprof_hash_u64(m->keys[i]) & (ncap - 1);
-		while (k[j] != MAP_EMPTY)
-			j = (j + 1) & (ncap - 1);
-		k[j] = m->keys[i];
-		v[j] = m->vals[i];
-	}
-	free(m->keys);
-	free(m->vals);
-	m->keys = k;
-	m->vals = v;
-	m->cap = ncap;
-	return 0;
-}
-
-uint64_t *cpr_map_find(const cpr_map *m, uint64_t key)
-{
-	if (!m->cap)
-		return NULL;
-	size_t mask = m->cap - 1, j = cprof_hash_u64(key) & mask;
-	while (m->keys[j] != MAP_EMPTY) {
-		if (m->keys[j] == key)
-			return &m->vals[j];
-		j = (j + 1) & mask;
-	}
-	return NULL;
-}
-
-uint64_t *cpr_map_slot(cpr_map *m, uint64_t key, uint64_t init, bool *fresh)
-{
-	if (fresh)
-		*fresh = false;
-	uint64_t *v = cpr_map_find(m, key);
-	if (v)
-		return v;
-	if ((m->n + 1) * 2 > m->cap && map_grow(m))
-		return NULL;
-	size_t mask = m->cap - 1, j = cprof_hash_u64(key) & mask;
-	while (m->keys[j] != MAP_EMPTY)
-		j = (j + 1) & mask;
-	m->keys[j] = key;
-	m->vals[j] = init;
-	m->n++;
-	if (fresh)
-		*fresh = true;
-	return &m->vals[j];
-}
-
-void cpr_map_free(cpr_map *m)
-{
-	free(m->keys);
-	free(m->vals);
-	memset(m, 0, sizeof *m);
-}
 
 static void warnf(cpr_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warnf(cpr_ctx *c, const char *fmt, ...)
@@ -582,7 +511,7 @@ static int numunits_compute(cpr_ctx *c)
 	/* Keys without any unit get one from their name. */
 	cprof_str bytes = CPROF_NONE;
 	for (size_t j = 0; j < c->numunits.cap; j++) {
-		if (c->numunits.keys[j] == MAP_EMPTY || c->numunits.vals[j] != NO_UNIT)
+		if (c->numunits.keys[j] == CPROF_U64MAP_EMPTY || c->numunits.vals[j] != NO_UNIT)
 			continue;
 		const char *key = cprof_s(p, (cprof_str)c->numunits.keys[j]);
 		if (strcmp(key, "alignment") == 0 || strcmp(key, "request") == 0) {
@@ -601,7 +530,7 @@ static int numunits_compute(cpr_ctx *c)
 			goto out;
 		size_t np = 0;
 		for (size_t j = 0; j < ignored.cap; j++)
-			if (ignored.keys[j] != MAP_EMPTY) {
+			if (ignored.keys[j] != CPROF_U64MAP_EMPTY) {
 				pairs[2 * np] = (cprof_str)(ignored.keys[j] >> 32);
 				pairs[2 * np + 1] = (cprof_str)ignored.keys[j];
 				np++;

@@ -20,6 +20,7 @@
 #define CPROF_REPORT_INT_H
 
 #include "cprof_report.h"
+#include "cprof_util.h"
 
 #include <stdio.h>
 
@@ -48,18 +49,11 @@ char *cpr_go_duration(char *buf, size_t n, int64_t nanos);
 #define CPR_RESERVE(vec, need) \
 	cpr_reserve((void **)&(vec).v, &(vec).cap, (need), sizeof(*(vec).v))
 
-/* An open-addressed hash map from uint64_t keys (UINT64_MAX is reserved)
- * to uint64_t values.  Zero-initialise; free with cpr_map_free. */
-typedef struct cpr_map {
-	uint64_t *keys, *vals;
-	size_t n, cap;
-} cpr_map;
-/* The value of key, inserted as `init` when absent (then *fresh is set, if
- * fresh is not NULL); NULL when out of memory. */
-uint64_t *cpr_map_slot(cpr_map *m, uint64_t key, uint64_t init, bool *fresh);
-/* The value of key, or NULL when absent. */
-uint64_t *cpr_map_find(const cpr_map *m, uint64_t key);
-void cpr_map_free(cpr_map *m);
+/* The u64 -> u64 hash map of cprof_util.h under the reports' names. */
+#define cpr_map cprof_u64map
+#define cpr_map_slot cprof_u64map_slot
+#define cpr_map_find cprof_u64map_find
+#define cpr_map_free cprof_u64map_free
 
 /* Whether pprof sees the label at all: its decoder drops numeric labels
  * whose value is 0 and that have no unit. */
