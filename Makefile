@@ -92,7 +92,7 @@ RT_OBJ     := $(RT_SRC:%.c=$(B)/obj/%.o)
 RT_HTTP_OBJ := $(B)/obj/src/runtime/http_server.o
 RT_LIGHT_OBJ := $(filter-out $(RT_HTTP_OBJ),$(RT_OBJ)) $(RT_LIGHT_SRC:%.c=$(B)/obj/%.o)
 # core objects that need a library beyond libc: never in libcprof.so
-CORE_HEAVY_OBJ := $(addprefix $(B)/obj/src/core/,symbolize.o demangle.o io.o legacy_common.o)
+CORE_HEAVY_OBJ := $(addprefix $(B)/obj/src/core/,symbolize.o demangle.o io.o legacy_common.o regex.o)
 RT_LIBS    := $(shell pkg-config --libs zlib libpcre2-8 libdw libelf libmicrohttpd 2>/dev/null || echo -lz -lpcre2-8 -ldw -lelf -lmicrohttpd) -lpthread -ldl -lm -lstdc++
 RT_LIGHT_LIBS := -lpthread -ldl -lm
 RT_SYM_LIBS  := $(shell pkg-config --libs zlib libdw libelf libpcre2-8 2>/dev/null || echo -lz -ldw -lelf -lpcre2-8) -lstdc++ -lm

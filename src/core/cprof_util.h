@@ -183,6 +183,41 @@ const cprof_unit *cprof_unit_default(int fam);
  * unknown); value itself when from is in no family. */
 double cprof_unit_scale(int64_t value, const char *from, size_t fn, const char *to, size_t tn);
 
+/* ---- regex.c: the one PCRE2 wrapper, unanchored like Go's MatchString ------ */
+
+/* Limits of every match: a pathological expression gives up in well under
+ * a second per subject; the expressions people write stay far below. */
+#define CPROF_RX_MATCH_LIMIT 1000000u
+#define CPROF_RX_DEPTH_LIMIT 100000u
+
+typedef struct cprof_regex cprof_regex;
+/* Compile pat[0..len).  name ("focus", "argument", ...) labels later match
+ * failures; a compile error sets err "<prefix>error parsing regexp: <why>:
+ * `<part of pat>`".  NULL on failure.  The caller owns the result. */
+cprof_regex *cprof_regex_new(const char *pat, size_t len, const char *name, const char *prefix,
+			     cprof_error *err);
+/* The same with flags: CPROF_RX_BYTES matches bytes (no UTF mode: invalid
+ * UTF-8 is text like any other, '.' is a byte). */
+#define CPROF_RX_BYTES 1u
+cprof_regex *cprof_regex_new_flags(const char *pat, size_t len, const char *name,
+				   const char *prefix, unsigned flags, cprof_error *err);
+/* cprof_regex_new of the string re, errors "what RE: error parsing regexp: ...". */
+cprof_regex *cprof_regex_compile(const char *re, const char *what, cprof_error *err);
+/* Does re match s[0..len)?  A match that fails (a limit hit) answers false
+ * and is recorded: check cprof_regex_status before printing a report. */
+bool cprof_regex_match(cprof_regex *rx, const char *s, size_t len);
+/* After a match of s: capture group g as s[*gs .. *gs + *gn), false (and
+ * "") when it did not take part. */
+bool cprof_regex_group(const cprof_regex *rx, int g, const char *s, const char **gs, size_t *gn);
+/* 0, or (with err set: "<name> regexp `RE` backtracks too much ... on
+ * "<subject>"") the error of the first match that failed.  rx may be NULL. */
+int cprof_regex_status(const cprof_regex *rx, cprof_error *err);
+void cprof_regex_free(cprof_regex *rx);
+/* Go's wording for a PCRE2 compile error `code` at offset eoff of pat:
+ * the reason into why, and the part of pat Go would quote. */
+void cprof_regex_errtext(int code, const char *pat, size_t len, size_t eoff, char *why,
+		       size_t whyn, const char **part, size_t *partlen);
+
 /* ---- sample types -------------------------------------------------------------- */
 
 /* pprof's Profile.SampleIndexByName: the index of p's sample type named si

@@ -166,6 +166,47 @@ static void test_units(void **state)
 	assert_int_equal(n, 0);
 }
 
+static void test_regex(void **state)
+{
+	(void)state;
+	cprof_error err = { 0 };
+	const char *gs;
+	size_t gn;
+	cprof_regex *u = cprof_regex_new("^.$", 3, "test", "", &err);
+	cprof_regex *b = cprof_regex_new_flags("^.$", 3, "test", "", CPROF_RX_BYTES, &err);
+	assert_non_null(u);
+	assert_non_null(b);
+	assert_true(cprof_regex_match(u, "\xce\xbc", 2));     /* one code point */
+	assert_false(cprof_regex_match(b, "\xce\xbc", 2));    /* two bytes */
+	cprof_regex_free(u);
+	cprof_regex_free(b);
+	/* groups; bytes mode takes a file name that is not UTF-8 */
+	b = cprof_regex_new_flags("^(a+)(x)? (\\S+)", 15, "test", "", CPROF_RX_BYTES, &err);
+	assert_non_null(b);
+	assert_true(cprof_regex_match(b, "aa /lib/\xff.so", 14));
+	assert_true(cprof_regex_group(b, 1, "aa /lib/\xff.so", &gs, &gn));
+	assert_int_equal(gn, 2);
+	assert_false(cprof_regex_group(b, 2, "aa /lib/\xff.so", &gs, &gn));
+	assert_int_equal(gn, 0);
+	assert_true(cprof_regex_group(b, 3, "aa /lib/\xff.so", &gs, &gn));
+	assert_int_equal(gn, 11);
+	assert_false(cprof_regex_group(b, 9, "aa /lib/\xff.so", &gs, &gn));
+	cprof_regex_free(b);
+	/* a pathological expression hits the limit: false, and recorded */
+	cprof_regex *p = cprof_regex_new("(.*a){25}", 9, "focus", "", &err);
+	char subj[200];
+	memset(subj, 'a', sizeof subj);
+	subj[sizeof subj - 1] = 'b';
+	assert_false(cprof_regex_match(p, subj, sizeof subj));
+	assert_int_equal(cprof_regex_status(p, &err), CPROF_ELIMIT);
+	assert_non_null(strstr(err.msg, "focus regexp `(.*a){25}`"));
+	cprof_regex_free(p);
+	/* Go's wording of a compile error */
+	memset(&err, 0, sizeof err);
+	assert_null(cprof_regex_compile("a(", "-focus", &err));
+	assert_string_equal(err.msg, "-focus a(: error parsing regexp: missing closing ): `a(`");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -175,6 +216,7 @@ int main(void)
 		cmocka_unit_test(test_json_str),
 		cmocka_unit_test(test_utf8_len),
 		cmocka_unit_test(test_units),
+		cmocka_unit_test(test_regex),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
