@@ -472,19 +472,7 @@ static void answer(req *rq)
 
 /* ---- cheap answers (the polling thread) ------------------------------------------ */
 
-static void json_str(FILE *m, const char *s)
-{
-	putc('"', m);
-	for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
-		if (*q == '"' || *q == '\\')
-			fprintf(m, "\\%c", *q);
-		else if (*q < 0x20 || *q == '<' || *q == '>' || *q == '&')
-			fprintf(m, "\\u%04x", *q);
-		else
-			putc(*q, m);
-	}
-	putc('"', m);
-}
+static void json_str(FILE *m, const char *s) { cprof_json_str(m, s, strlen(s)); }
 
 /* /ui/data/meta: what the page's menus need. */
 static enum MHD_Result serve_meta(struct MHD_Connection *c, ui *u)
