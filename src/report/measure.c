@@ -5,8 +5,9 @@
  * and SI-looking names), time (ns ... s, hrs; no minutes) and Google compute
  * units (n*GCU ... P*GCU).  A unit name is "sniffed": lowercased and, when
  * longer than two characters, stripped of one trailing 's', then looked up
- * among the aliases (the table is the core's, cprof_util.h).  Scaling to "auto" or "minimum" picks the largest unit
- * in which the value is at least 1.  Values print with "%.2f" minus a
+ * among the aliases (the table is the core's, cprof_util.h).  Scaling to
+ * "auto" or "minimum" picks the largest unit in which the value is at
+ * least 1.  Values print with "%.2f" minus a
  * trailing ".00"; zero prints as "0" without a unit.  Everything here is
  * pure and thread-safe.
  */
