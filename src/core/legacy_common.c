@@ -952,3 +952,17 @@ out:
 		cprof_seterr(err, ret, "%s: out of memory", what);
 	return ret;
 }
+
+int cp_legacy_done(cp_legacy *b, int ret, cp_lines *L, bool cpu_dups, enum cp_frames_kind kind,
+		   const char *what, cprof_profile **out, cprof_error *err)
+{
+	if (ret == 0 && (ret = cp_legacy_finish(b, L, cpu_dups, what, err)) == 0 &&
+	    (ret = cp_legacy_frames(b->p, kind)) == 0) {
+		*out = b->p;
+		b->p = NULL;
+	}
+	cp_legacy_free(b);
+	if (ret == CPROF_ENOMEM)
+		cprof_seterr(err, ret, "%s: out of memory", what);
+	return ret;
+}

@@ -440,16 +440,6 @@ int cprof_legacy_heap(const void *data, size_t len, cprof_profile **out, cprof_e
 				   L.lineno, CP_LINE_MAX);
 		goto fail;
 	}
-	if ((ret = cp_legacy_finish(&b, &L, false, WHAT, err)) ||
-	    (ret = cp_legacy_frames(p, CP_FRAMES_HEAP)))
-		goto fail;
-	*out = p;
-	b.p = NULL;
-	cp_legacy_free(&b);
-	return 0;
 fail:
-	cp_legacy_free(&b);
-	if (ret == CPROF_ENOMEM)
-		cprof_seterr(err, ret, WHAT ": out of memory");
-	return ret;
+	return cp_legacy_done(&b, ret, &L, false, CP_FRAMES_HEAP, WHAT, out, err);
 }

@@ -126,6 +126,12 @@ int cp_legacy_hex_frames(cp_legacy *b, const char *s, size_t n);
 int cp_legacy_skip_sections(cp_lines *L);
 /* drop_frames/keep_frames as pprof assigns them to legacy profiles. */
 int cp_legacy_frames(cprof_profile *p, enum cp_frames_kind kind);
+/* The end of every legacy decoder: when ret is 0, cp_legacy_finish (the
+ * memory map in L) and cp_legacy_frames (kind), then *out takes the
+ * profile; the builder is freed either way, and CPROF_ENOMEM gets the
+ * message "<what>: out of memory".  Returns the final code. */
+int cp_legacy_done(cp_legacy *b, int ret, cp_lines *L, bool cpu_dups, enum cp_frames_kind kind,
+		   const char *what, cprof_profile **out, cprof_error *err);
 /* Intern a value type; ENOMEM or index. */
 int cp_legacy_vtype(cprof_profile *p, const char *type, const char *unit);
 int cp_legacy_period_type(cprof_profile *p, const char *type, const char *unit);
