@@ -38,6 +38,25 @@ int cp_rehash_stacks(cprof_profile *p);
  * that slot is a cache miss). */
 void cp_stack_prefetch(const cprof_profile *p, const uint32_t *locs, size_t n);
 
+/* Binary search: how many elements of v[0..n) (el bytes each, sorted by
+ * the uint64_t key at byte offset off) have key <= x, i.e. where the last
+ * element with key <= x ends. */
+static inline size_t cp_upper_u64(const void *v, size_t n, size_t el, size_t off, uint64_t x)
+{
+	const char *b = v;
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint64_t k;
+		memcpy(&k, b + mid * el + off, sizeof k);
+		if (k <= x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* elf_plt.c: synthetic symbols for the PLT stubs of an ELF file, named
  * "fn@plt" (perf's names), at file virtual addresses; malloc'd (free with
  * cprof_elf_plt_syms_free).  0 (maybe none found) or CPROF_ENOMEM. */

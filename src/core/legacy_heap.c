@@ -286,11 +286,7 @@ static bool match_sample(const char *s, size_t n, span *g)
 		if (n - i < 3 || s[i] != ']' || s[i + 1] != ' ' || s[i + 2] != '@')
 			continue;
 		i += 3;
-		size_t j = i;
-		while (j < n && (s[j] == ' ' || s[j] == 'x' || cp_is_digit(s[j]) ||
-				 (s[j] >= 'a' && s[j] <= 'f')))
-			j++;
-		g[4] = (span){ s + i, j - i };
+		g[4] = (span){ s + i, cp_addr_run(s, n, i) - i };
 		return true;
 	}
 	return false;

@@ -51,6 +51,15 @@ static inline bool cp_is_gospace(int c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
 }
 static inline bool cp_is_digit(int c) { return c >= '0' && c <= '9'; }
+/* The end of the run of s[i..n) that pprof's address lists match
+ * ([ x0-9a-f]*: spaces, 'x', lower-case hex digits). */
+static inline size_t cp_addr_run(const char *s, size_t n, size_t i)
+{
+	while (i < n && (s[i] == ' ' || s[i] == 'x' || cp_is_digit(s[i]) ||
+			 (s[i] >= 'a' && s[i] <= 'f')))
+		i++;
+	return i;
+}
 
 /* strconv.ParseUint / ParseInt with bitSize 64 and base 0, 10 or 16
  * (base 0: prefixes 0x 0o 0b and a leading 0 for octal, underscores).

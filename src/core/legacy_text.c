@@ -181,11 +181,7 @@ static bool contention_record(const char *s, size_t n, span *g)
 			at = r1 + 2;
 		}
 		if (at) {
-			size_t e = at;
-			while (e < n && (s[e] == ' ' || s[e] == 'x' || cp_is_digit(s[e]) ||
-					 (s[e] >= 'a' && s[e] <= 'f')))
-				e++;
-			g[2] = (span){ s + at, e - at };
+			g[2] = (span){ s + at, cp_addr_run(s, n, at) - at };
 			return true;
 		}
 		a = r1;

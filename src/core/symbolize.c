@@ -645,14 +645,8 @@ static const char *sym_name(module *m, Dwarf_Addr pc)
 				qsort(m->syms, m->nsyms, sizeof *m->syms, cmp_esym);
 		}
 	}
-	size_t lo = 0, hi = m->nsyms;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (m->syms[mid].addr <= pc)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	_Static_assert(sizeof(GElf_Addr) == sizeof(uint64_t), "addresses are u64");
+	size_t lo = cp_upper_u64(m->syms, m->nsyms, sizeof *m->syms, offsetof(esym, addr), pc);
 	if (lo == 0)
 		return NULL;
 	/* the first (global-first) entry at the greatest address <= pc */
@@ -743,14 +737,8 @@ static const cuindex *cu_index(module *m, Dwarf_Die *cu)
 /* The subprogram DIE containing pc in ci, or false. */
 static bool find_func(module *m, const cuindex *ci, Dwarf_Addr pc, Dwarf_Die *out)
 {
-	size_t lo = 0, hi = ci->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (ci->r[mid].lo <= pc)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	_Static_assert(sizeof(Dwarf_Addr) == sizeof(uint64_t), "addresses are u64");
+	size_t lo = cp_upper_u64(ci->r, ci->n, sizeof *ci->r, offsetof(frange, lo), pc);
 	/* ranges[lo-1] has the greatest start <= pc; nested or overlapping
 	 * ranges may hide behind it: look back a little */
 	for (size_t k = lo, n = 0; k > 0 && n < 8; k--, n++) {

@@ -137,35 +137,42 @@ static bool rx_match_str(rx *r, const cprof_profile *p, cprof_str s)
 	return rx_match(r, cprof_s(p, s), cprof_slen(p, s));
 }
 
+/* The cached answer for element i of n ((*v)[] made on first use:
+ * without memory nothing is cached), or UNKNOWN. */
+static int memo_get(uint8_t **v, size_t *nv, size_t n, size_t i)
+{
+	if (!*v && n) {
+		*v = calloc(n, 1);
+		*nv = *v ? n : 0;
+	}
+	return i < *nv ? (*v)[i] : UNKNOWN;
+}
+
+static bool memo_put(uint8_t *v, size_t nv, size_t i, bool m)
+{
+	if (i < nv)
+		v[i] = m ? YES : NO;
+	return m;
+}
+
 /* Does the function's name or file name match?  Cached per function. */
 static bool rx_fn(rx *r, const cprof_profile *p, uint32_t fi)
 {
-	if (!r->fn && p->functions.n) {
-		r->fn = calloc(p->functions.n, 1);
-		r->nfn = r->fn ? p->functions.n : 0;
-	}
-	if (fi < r->nfn && r->fn[fi] != UNKNOWN)
-		return r->fn[fi] == YES;
+	int c = memo_get(&r->fn, &r->nfn, p->functions.n, fi);
+	if (c != UNKNOWN)
+		return c == YES;
 	const cprof_function *f = &p->functions.v[fi];
-	bool m = rx_match_str(r, p, f->name) || rx_match_str(r, p, f->filename);
-	if (fi < r->nfn)
-		r->fn[fi] = m ? YES : NO;
-	return m;
+	return memo_put(r->fn, r->nfn, fi,
+			rx_match_str(r, p, f->name) || rx_match_str(r, p, f->filename));
 }
 
 /* Does the mapping's file match?  Cached per mapping. */
 static bool rx_map(rx *r, const cprof_profile *p, uint32_t mi)
 {
-	if (!r->map && p->mappings.n) {
-		r->map = calloc(p->mappings.n, 1);
-		r->nmap = r->map ? p->mappings.n : 0;
-	}
-	if (mi < r->nmap && r->map[mi] != UNKNOWN)
-		return r->map[mi] == YES;
-	bool m = rx_match_str(r, p, p->mappings.v[mi].file);
-	if (mi < r->nmap)
-		r->map[mi] = m ? YES : NO;
-	return m;
+	int c = memo_get(&r->map, &r->nmap, p->mappings.n, mi);
+	if (c != UNKNOWN)
+		return c == YES;
+	return memo_put(r->map, r->nmap, mi, rx_match_str(r, p, p->mappings.v[mi].file));
 }
 
 static bool rx_line(rx *r, const cprof_profile *p, const cprof_line *ln)
@@ -222,6 +229,13 @@ typedef struct fstate {
 	struct { cprof_label *v; size_t n, cap; } lab;  /* a label set being built */
 	struct { char *v; size_t n, cap; } str;         /* a string being built */
 } fstate;
+
+/* Stack s of the profile being filtered: its locations, *n of them. */
+static const uint32_t *stack_of(const fstate *f, uint32_t s, size_t *n)
+{
+	*n = cprof_stack_len(f->p, s);
+	return cprof_stack_locs(f->p, s);
+}
 
 static void fstate_free(fstate *f)
 {
@@ -359,8 +373,8 @@ typedef struct prune_args {
 static int64_t prune_stack(fstate *f, uint32_t s, void *arg)
 {
 	prune_args *a = arg;
-	const uint32_t *locs = cprof_stack_locs(f->p, s);
-	size_t n = cprof_stack_len(f->p, s);
+	size_t n;
+	const uint32_t *locs = stack_of(f, s, &n);
 	bool user = false;
 	for (size_t i = n; i-- > 0;) {
 		uint32_t l = locs[i];
@@ -1091,8 +1105,8 @@ typedef struct name_args {
 static int64_t name_stack(fstate *f, uint32_t s, void *arg)
 {
 	name_args *a = arg;
-	const uint32_t *locs = cprof_stack_locs(f->p, s);
-	size_t n = cprof_stack_len(f->p, s);
+	size_t n;
+	const uint32_t *locs = stack_of(f, s, &n);
 	bool focused = false;
 	for (size_t i = 0; i < n; i++) {
 		if (a->state[locs[i]] == LOC_IGNORE)
@@ -1116,6 +1130,19 @@ static int64_t name_stack(fstate *f, uint32_t s, void *arg)
 	if (k == n)
 		return s;
 	return cprof_intern_stack(f->p, f->stk.v, k);
+}
+
+/* keep_lines, then location li is hidden when no line is left: 1 hidden,
+ * 0 not, or a negative code. */
+static int mask_location(cprof_profile *p, uint32_t li, const uint8_t *mask, uint8_t *hidden)
+{
+	int rc = keep_lines(p, li, mask);
+	if (rc < 0)
+		return rc;
+	if (p->locations.v[li].nline)
+		return 0;
+	hidden[li] = 1;
+	return 1;
 }
 
 static int filter_by_name(fstate *f, rx *focus, rx *ignore, rx *hide, rx *show, bool *fm,
@@ -1146,12 +1173,10 @@ static int filter_by_name(fstate *f, rx *focus, rx *ignore, rx *hide, rx *show, 
 			if (!rx_loc_mapping(hide, p, l))
 				for (uint32_t i = 0; i < l->nline; i++)
 					mask[i] = !rx_line(hide, p, &p->lines.v[l->line_off + i]);
-			if ((rc = keep_lines(p, li, mask)) < 0)
+			if ((rc = mask_location(p, li, mask, a.hidden)) < 0)
 				goto out;
 			rc = CPROF_ENOMEM;
 			l = &p->locations.v[li];
-			if (l->nline == 0)
-				a.hidden[li] = 1;
 		}
 		if (show->re) {
 			uint8_t *mask = line_mask(f, li);
@@ -1162,14 +1187,12 @@ static int filter_by_name(fstate *f, rx *focus, rx *ignore, rx *hide, rx *show, 
 				const cprof_line *ln = &p->lines.v[l->line_off + i];
 				mask[i] = all || !valid_fn(p, ln->function) || rx_fn(show, p, ln->function);
 			}
-			if ((rc = keep_lines(p, li, mask)) < 0)
+			if ((rc = mask_location(p, li, mask, a.hidden)) < 0)
 				goto out;
+			if (rc == 0)
+				*hnm = true;
 			rc = CPROF_ENOMEM;
 			l = &p->locations.v[li];
-			if (l->nline == 0)
-				a.hidden[li] = 1;
-			else
-				*hnm = true;
 		}
 		a.any_hidden = a.any_hidden || a.hidden[li];
 	}
