@@ -83,6 +83,10 @@ size_t cprof_url_unescape(const char *s, size_t n, bool plus, char *out, size_t 
  * never sees invalid text).  Thread-safe (on distinct streams). */
 void cprof_json_str(FILE *out, const char *s, size_t n);
 
+/* Go's filepath.Base of s[0..n) (Unix), as a pointer and length into s,
+ * or a static "." (empty s) or "/" (all slashes). */
+void cprof_path_base(const char *s, size_t n, const char **b, size_t *bn);
+
 /* ---- hashing ----------------------------------------------------------------- */
 
 /* A 64-bit integer mixer (murmur3's finaliser) for hash tables.

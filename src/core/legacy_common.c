@@ -966,3 +966,16 @@ int cp_legacy_done(cp_legacy *b, int ret, cp_lines *L, bool cpu_dups, enum cp_fr
 		cprof_seterr(err, ret, "%s: out of memory", what);
 	return ret;
 }
+
+int cp_lines_next_text(cp_lines *L, const char **s, size_t *n)
+{
+	int r;
+	while ((r = cp_lines_next(L)) == 1) {
+		*s = L->s;
+		*n = L->n;
+		cp_trim_space(s, n);
+		if (*n != 0 && (*s)[0] != '#')
+			break;
+	}
+	return r;
+}

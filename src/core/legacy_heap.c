@@ -417,12 +417,9 @@ int cprof_legacy_heap(const void *data, size_t len, cprof_profile **out, cprof_e
 	}
 
 	int r;
-	while ((r = cp_lines_next(&L)) == 1) {
-		const char *s = L.s;
-		size_t n = L.n;
-		cp_trim_space(&s, &n);
-		if (n == 0 || s[0] == '#')
-			continue;
+	const char *s;
+	size_t n;
+	while ((r = cp_lines_next_text(&L, &s, &n)) == 1) {
 		if (cp_is_map_sentinel(s, n))
 			break;
 		h.lineno = L.lineno;

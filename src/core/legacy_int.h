@@ -31,6 +31,9 @@ void cp_lines_init(cp_lines *L, const void *data, size_t len);
 /* 1: a line is in L->s/L->n; 0: end of input; CPROF_ELIMIT: the next line
  * is longer than CP_LINE_MAX (L->lineno is its number). */
 int cp_lines_next(cp_lines *L);
+/* cp_lines_next past blank lines and '#' comments; the line, trimmed of
+ * Go's spaces, in *s and *n. */
+int cp_lines_next_text(cp_lines *L, const char **s, size_t *n);
 
 /* ---- text helpers (Go's strings package semantics) ------------------------ */
 

@@ -222,12 +222,9 @@ int cprof_legacy_contention(const void *data, size_t len, cprof_profile **out, c
 
 	/* attributes: "key = value" lines up to the first record */
 	int64_t cpuhz = 0;
-	while ((r = cp_lines_next(&L)) == 1) {
-		const char *s = L.s;
-		size_t n = L.n;
-		cp_trim_space(&s, &n);
-		if (n == 0 || s[0] == '#')
-			continue;
+	const char *s;
+	size_t n;
+	while ((r = cp_lines_next_text(&L, &s, &n)) == 1) {
 		if (cp_has_prefix(s, n, "---"))
 			break;
 		const char *eq = memchr(s, '=', n);
@@ -271,8 +268,8 @@ int cprof_legacy_contention(const void *data, size_t len, cprof_profile **out, c
 	/* records, from the line that ended the attributes */
 	int64_t period = p->period;
 	for (;;) {
-		const char *s = L.s;
-		size_t n = L.n;
+		s = L.s;
+		n = L.n;
 		cp_trim_space(&s, &n);
 		if (cp_has_prefix(s, n, "---"))
 			break;

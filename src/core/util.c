@@ -78,6 +78,23 @@ void cprof_json_str(FILE *out, const char *s, size_t n)
 	putc('"', out);
 }
 
+void cprof_path_base(const char *s, size_t n, const char **b, size_t *bn)
+{
+	size_t orig = n;
+	while (n > 0 && s[n - 1] == '/')
+		n--;
+	if (n == 0) {
+		*b = orig ? "/" : ".";
+		*bn = 1;
+		return;
+	}
+	size_t i = n;
+	while (i > 0 && s[i - 1] != '/')
+		i--;
+	*b = s + i;
+	*bn = n - i;
+}
+
 /* ---- buffer ------------------------------------------------------------------------ */
 
 static int buf_fail(cprof_buf *b, int code)

@@ -146,27 +146,7 @@ static const char *trim_path(const char *s, size_t *n)
 	return s;
 }
 
-/* filepath.Base, appended to the names arena by the caller. */
-static void path_base(const char *s, size_t n, const char **b, size_t *bn)
-{
-	if (n == 0) {
-		*b = ".";
-		*bn = 1;
-		return;
-	}
-	while (n > 0 && s[n - 1] == '/')
-		n--;
-	if (n == 0) {
-		*b = "/";
-		*bn = 1;
-		return;
-	}
-	size_t i = n;
-	while (i > 0 && s[i - 1] != '/')
-		i--;
-	*b = s + i;
-	*bn = n - i;
-}
+#define path_base cprof_path_base
 
 /* ---- node identities -------------------------------------------------------- */
 

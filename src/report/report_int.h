@@ -136,6 +136,12 @@ bool cpr_is_diff_base(const cpr_ctx *c, size_t i);
 #define cpr_regex_free cprof_regex_free
 #define cpr_regex_errtext cprof_regex_errtext
 
+/* list.c, shared with disasm.c: the edge filter that keeps none (the
+ * annotated reports print no edges), and a value as -list prints it
+ * ("." for 0). */
+bool cpr_no_edges(void *arg, const char *name);
+const char *cpr_value_or_dot(const cpr_ctx *c, char *buf, size_t n, int64_t v);
+
 /* graph.c: Go's filepath.Clean (Unix) of s[0..n) into out, which has room
  * for n + 2 bytes; returns the length written (no NUL added). */
 size_t cpr_path_clean(const char *s, size_t n, char *out);

@@ -207,6 +207,22 @@ static void test_regex(void **state)
 	assert_string_equal(err.msg, "-focus a(: error parsing regexp: missing closing ): `a(`");
 }
 
+static void test_path_base(void **state)
+{
+	(void)state;
+	static const char *const cases[][2] = {
+		{ "", "." }, { "/", "/" }, { "///", "/" }, { "a", "a" }, { "/usr/lib/", "lib" },
+		{ "x/y.c", "y.c" }, { "/a//b//", "b" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		const char *b;
+		size_t n;
+		cprof_path_base(cases[i][0], strlen(cases[i][0]), &b, &n);
+		assert_int_equal(n, strlen(cases[i][1]));
+		assert_memory_equal(b, cases[i][1], n);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -217,6 +233,7 @@ int main(void)
 		cmocka_unit_test(test_utf8_len),
 		cmocka_unit_test(test_units),
 		cmocka_unit_test(test_regex),
+		cmocka_unit_test(test_path_base),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
