@@ -372,7 +372,7 @@ typedef struct prune_args {
 
 static int64_t prune_stack(fstate *f, uint32_t s, void *arg)
 {
-	prune_args *a = arg;
+	const prune_args *a = arg;
 	size_t n;
 	const uint32_t *locs = stack_of(f, s, &n);
 	bool user = false;
@@ -573,9 +573,9 @@ static int numunits_compute(cpr_ctx *c)
 	}
 	rc = 0;
 out:
+	cpr_map_free(&ignored);
 	free(seen);
 	free(pairs);
-	cpr_map_free(&ignored);
 	return rc;
 }
 
