@@ -4,7 +4,8 @@
  *
  * This is the one public header of libcprofcore.a, the static library that
  * every cprof binary links (the runtime, the command, the server).
- * Layering: this library depends on libc, zlib and nothing else of cprof.
+ * Layering: this library depends on libc, zlib, PCRE2 (regex.c), elfutils
+ * and libstdc++ (symbolize.c, demangle.c), and nothing else of cprof.
  *
  * The model in one paragraph.  A profile owns flat, index-addressed tables:
  * strings (interned, id 0 is ""), value types, mappings, functions, lines,
