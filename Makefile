@@ -99,7 +99,7 @@ RT_OBJ     := $(RT_SRC:%.c=$(B)/obj/%.o)
 RT_HTTP_OBJ := $(B)/obj/src/runtime/http_server.o
 RT_LIGHT_OBJ := $(filter-out $(RT_HTTP_OBJ),$(RT_OBJ)) $(RT_LIGHT_SRC:%.c=$(B)/obj/%.o)
 # core objects that need a library beyond libc: never in libcprof.so
-CORE_HEAVY_OBJ := $(addprefix $(B)/obj/src/core/,symbolize.o demangle.o io.o legacy_common.o)
+CORE_HEAVY_OBJ := $(addprefix $(B)/obj/src/core/,symbolize.o demangle.o io.o legacy_common.o regex.o)
 RT_LIBS    := $(shell pkg-config --libs zlib libpcre2-8 libdw libelf libmicrohttpd 2>/dev/null || echo -lz -lpcre2-8 -ldw -lelf -lmicrohttpd) -lpthread -ldl -lm -lstdc++
 RT_LIGHT_LIBS := -lpthread -ldl -lm
 RT_SYM_LIBS  := $(shell pkg-config --libs zlib libdw libelf libpcre2-8 2>/dev/null || echo -lz -ldw -lelf -lpcre2-8) -lstdc++ -lm
@@ -287,13 +287,13 @@ install: all
 	           $(DESTDIR)$(PREFIX)/include/cprof $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(B)/cprof $(DESTDIR)$(PREFIX)/bin/cprof
 	install -m 644 $(B)/libcprofcore.a $(B)/libcprofreport.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 src/core/cprof_core.h src/report/cprof_report.h $(DESTDIR)$(PREFIX)/include/cprof/
+	install -m 644 src/core/cprof_core.h src/report/cprof_report.h include/cprof_errors.h $(DESTDIR)$(PREFIX)/include/cprof/
 	$(PC_SED) pkgconfig/cprof-core.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cprof-core.pc
 	install -m 644 docs/cprof.1 $(DESTDIR)$(PREFIX)/share/man/man1/cprof.1
 	$(if $(RT_SRC),install -m 755 $(B)/libcprof.so $(DESTDIR)$(PREFIX)/lib/libcprof.so)
 	$(if $(RT_SRC),install -m 755 $(B)/libcprof-sym.so $(B)/libcprof-http.so $(DESTDIR)$(PREFIX)/lib/)
 	$(if $(RT_SRC),install -m 644 $(B)/libcprof.a $(DESTDIR)$(PREFIX)/lib/libcprof.a)
-	$(if $(RT_SRC),install -m 644 include/cprof.h $(DESTDIR)$(PREFIX)/include/cprof.h)
+	$(if $(RT_SRC),install -m 644 include/cprof.h include/cprof_errors.h $(DESTDIR)$(PREFIX)/include/)
 	$(if $(RT_SRC),$(PC_SED) pkgconfig/libcprof.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libcprof.pc)
 
 clean:

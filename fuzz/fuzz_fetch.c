@@ -5,15 +5,16 @@
  *
  *   0  a source string: cli_is_url, pprof's adjustURL with the seconds and
  *      timeout taken from the next two bytes, and the /symbol URL
- *   1  a /symbol answer ("0xADDR name" lines) read into a profile of one
- *      mapping with unsymbolized locations at the addresses the next bytes
- *      give
+ *   1  a /symbol answer ("0xADDR name" lines) applied by the core's
+ *      cprof_apply_symbols to a profile of one mapping with unsymbolized
+ *      locations at the addresses the next bytes give
  *
  * Properties checked (abort on violation): an adjusted URL is a URL again
  * (cli_is_url) and keeps a "seconds" parameter when one was asked for; a
  * symbol answer either fails with CPROF_EFORMAT/ENOMEM or leaves a profile
  * that passes cprof_profile_check with every location given at most one
- * line.  cli_die (out of memory only) aborts.
+ * line, and cprof_symbol_request then asks for exactly the locations left
+ * without a line.  cli_die (out of memory only) aborts.
  * Seeds: fuzz/seeds/fuzz_fetch.
  */
 #include "../src/cli/fetch.c"
@@ -84,7 +85,7 @@ static void symbols(const uint8_t *data, size_t size)
 		cprof_location l = { .id = i + 1, .address = a, .mapping = 0 };
 		CHECK(cprof_add_location(p, &l, NULL, 0) >= 0, "location");
 	}
-	int rc = cli_apply_symbols(p, 0, (const char *)data, size);
+	int rc = cprof_apply_symbols(p, 0, (const char *)data, size, NULL);
 	CHECK(rc == 0 || rc == CPROF_EFORMAT || rc == CPROF_ENOMEM, "apply_symbols: %d", rc);
 	if (rc == 0) {
 		cprof_error err = { 0 };
@@ -92,6 +93,18 @@ static void symbols(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < p->locations.n; i++)
 			CHECK(p->locations.v[i].nline <= 1, "location %zu has %u lines", i,
 			      p->locations.v[i].nline);
+		/* what is left unanswered is what a next request asks for */
+		char *body = NULL;
+		size_t blen = 0, left = 0;
+		CHECK(cprof_symbol_request(p, 0, &body, &blen, NULL) == 0, "symbol_request");
+		for (size_t i = 0; i < p->locations.n; i++)
+			left += p->locations.v[i].nline == 0 && p->locations.v[i].address != 0;
+		size_t plus = 0;
+		for (size_t i = 0; i < blen; i++)
+			plus += body[i] == '+';
+		CHECK(left ? blen && plus + 1 == left : blen == 0, "request of %zu addresses: %s",
+		      left, body ? body : "");
+		free(body);
 	}
 	cprof_profile_free(p);
 }

@@ -22,8 +22,9 @@
  * at random around 1/rate, and each sample's cpu/nanoseconds value is the
  * CPU time its thread used since its previous sample.
  *
- * Errors: every function returns 0 on success or a negative CPROF_ERR_*
- * code; cprof_error_string() names a code and cprof_last_error() gives the
+ * Errors: every function returns 0 on success or a negative CPROF_E*
+ * code (cprof_errors.h); cprof_strerror() (or its first name,
+ * cprof_error_string()) names a code and cprof_last_error() gives the
  * last failure's one-line message.
  *
  * Signals: the runtime uses SIGPROF.  A program that installs its own
@@ -43,14 +44,12 @@
 extern "C" {
 #endif
 
-/* Error codes (negative); the shared ones have the profile core's values. */
-#define CPROF_ERR_NOMEM       (-1)   /* out of memory */
-#define CPROF_ERR_IO          (-2)   /* the profile could not be opened or written */
-#define CPROF_ERR_INVAL       (-6)   /* bad argument */
-#define CPROF_ERR_BUSY        (-20)  /* cpu profiling already in use */
-#define CPROF_ERR_NOT_RUNNING (-21)  /* no cpu profile is running */
-#define CPROF_ERR_SIGNAL      (-22)  /* the program has its own SIGPROF handler */
-#define CPROF_ERR_SYSTEM      (-23)  /* a system call failed (timers, threads) */
+/* Error codes (negative): cprof's one vocabulary, cprof_errors.h
+ * (CPROF_ENOMEM, CPROF_EIO, CPROF_EINVAL, CPROF_EBUSY, CPROF_ENOTRUNNING,
+ * CPROF_ESIGNAL, CPROF_ESYSTEM), also spelled CPROF_ERR_NOMEM, _IO,
+ * _INVAL, _BUSY, _NOT_RUNNING, _SIGNAL, _SYSTEM as this API first named
+ * them (same values). */
+#include "cprof_errors.h"
 
 /* Default and largest sampling rates, in samples per CPU-second. */
 #define CPROF_CPU_HZ_DEFAULT 100
@@ -105,8 +104,9 @@ typedef struct cprof_cpu_stats {
 /* Copy the counters into *st.  Thread-safe and async-signal-safe. */
 int cprof_cpu_get_stats(cprof_cpu_stats *st);
 
-/* A static name for an error code ("cpu profiling already in use", ...).
- * Thread-safe and async-signal-safe. */
+/* cprof_strerror (cprof_errors.h) under its first name: a static name for
+ * an error code ("cpu profiling already in use", ...).  Thread-safe and
+ * async-signal-safe. */
 const char *cprof_error_string(int code);
 
 /* The one-line message of the calling thread's last failed cprof_* call

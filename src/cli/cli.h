@@ -10,6 +10,7 @@
 #define CPROF_CLI_H
 
 #include "cprof_core.h"
+#include "cprof_util.h"
 #include "cprof_report.h"
 
 #define CLI_MAX_SOURCES 1024
@@ -66,13 +67,11 @@ bool cli_is_url(const char *src);
 /* The parsers behind the fetches, exposed for fuzz_fetch (no network):
  * pprof's adjustURL of a source (malloc'd; NULL when not a URL) with the
  * profile's duration and the fetch timeout in seconds; the /symbol URL of a
- * source (malloc'd, or NULL); and the reading of a /symbol answer into
- * mapping mi's unsymbolized locations (0; CPROF_EFORMAT for an address that
- * does not parse, CPROF_ENOMEM).  Not
- * thread-safe (they die with one line when out of memory). */
+ * source (malloc'd, or NULL) (the answer is applied by the core's
+ * cprof_apply_symbols).  Not thread-safe (they die with one line when out
+ * of memory). */
 char *cli_adjust_url(const char *src, int seconds, int timeout, int *duration_s, int *timeout_s);
 char *cli_symbol_url(const char *src);
-int cli_apply_symbols(cprof_profile *p, uint32_t mi, const char *body, size_t len);
 cprof_profile *cli_fetch_profile(const cli_opts *o, const char *url);
 int cli_symbolize_remote(cprof_profile *p, const cli_opts *o, const char *url);
 

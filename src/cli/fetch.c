@@ -200,29 +200,17 @@ bool cli_is_url(const char *src)
 	return r;
 }
 
-/* A growable string. */
-typedef struct sbuf {
-	char *s;
-	size_t n, cap;
-} sbuf;
+/* A growable string (cprof_util.h's buffer, under its ceiling); the
+ * command dies when it cannot grow. */
+typedef cprof_buf sbuf;
 
 static void sb_add(sbuf *b, const char *s, size_t n)
 {
-	if (n > SIZE_MAX / 2 - b->n - 1)
+	int rc = cprof_buf_add(b, s, n);
+	if (rc == CPROF_ENOMEM)
 		cli_die("out of memory");
-	if (b->n + n + 1 > b->cap) {
-		size_t c = b->cap ? b->cap : 64;
-		while (c < b->n + n + 1)
-			c *= 2;
-		char *ns = realloc(b->s, c);
-		if (!ns)
-			cli_die("out of memory");
-		b->s = ns;
-		b->cap = c;
-	}
-	memcpy(b->s + b->n, s, n);
-	b->n += n;
-	b->s[b->n] = 0;
+	if (rc < 0)
+		cli_die("text too long (%zu bytes at most)", b->max ? b->max : CPROF_BUF_MAX);
 }
 
 static void sb_str(sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
@@ -972,161 +960,6 @@ char *cli_symbol_url(const char *src)
 	return b.s;
 }
 
-static bool unsymbolizable(const cprof_profile *p, const cprof_mapping *m)
-{
-	const char *f = cprof_s(p, m->file);
-	const char *b = strrchr(f, '/');
-	b = b ? b + 1 : f;
-	return b[0] == '[' || strncmp(b, "linux-vdso", 10) == 0 || strncmp(f, "/dev/dri/", 9) == 0;
-}
-
-typedef struct addr_name {
-	uint64_t addr;
-	size_t seq;                 /* answer order: the last answer for an address wins */
-	uint32_t fn;                /* function index */
-} addr_name;
-
-static int an_cmp(const void *a, const void *b)
-{
-	const addr_name *x = a, *y = b;
-	if (x->addr != y->addr)
-		return x->addr < y->addr ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* Append one line to p's line table; its index, or -1. */
-static int64_t add_line(cprof_profile *p, uint32_t fn)
-{
-	if (p->lines.n == p->lines.cap) {
-		size_t nc = p->lines.cap ? p->lines.cap * 2 : 16;
-		if (nc > SIZE_MAX / sizeof *p->lines.v || nc > UINT32_MAX)
-			return -1;
-		cprof_line *nv = realloc(p->lines.v, nc * sizeof *nv);
-		if (!nv)
-			return -1;
-		p->lines.v = nv;
-		p->lines.cap = nc;
-	}
-	p->lines.v[p->lines.n] = (cprof_line){ .function = fn };
-	return (int64_t)p->lines.n++;
-}
-
-static bool is_space(int c)
-{
-	return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r';
-}
-
-/* Parse a /symbol answer (lines matching pprof's (0x[[:xdigit:]]+)\s+(.*))
- * and give mapping mi's unsymbolized locations one line each: a new
- * function per distinct name, as pprof makes. */
-int cli_apply_symbols(cprof_profile *p, uint32_t mi, const char *body, size_t len)
-{
-	addr_name *an = NULL;
-	size_t nan = 0, cap = 0;
-	uint32_t *fn_of = NULL;     /* string id -> function index + 1 (0: none yet) */
-	size_t nfn_of = 0;
-	int ret = 0;
-	const char *s = body, *end = body + len;
-	while (s < end) {
-		const char *nl = memchr(s, '\n', (size_t)(end - s));
-		if (!nl)
-			break;      /* pprof reads whole lines only */
-		const char *l = s, *h = NULL, *e = NULL;
-		s = nl + 1;
-		for (const char *t = l; t + 2 < nl && !h; t++) {
-			if (t[0] != '0' || t[1] != 'x' || cprof_hexval((unsigned char)t[2]) < 0)
-				continue;
-			e = t + 2;
-			while (e < nl && cprof_hexval((unsigned char)*e) >= 0)
-				e++;
-			if (e < nl && is_space((unsigned char)*e))
-				h = t;
-		}
-		if (!h)
-			continue;
-		uint64_t a = 0;
-		const char *d = h + 2;
-		while (d < e && *d == '0')
-			d++;
-		if (e - d > 16) {
-			ret = CPROF_EFORMAT;    /* ParseUint overflows: pprof fails */
-			break;
-		}
-		for (; d < e; d++)
-			a = a * 16 + (uint64_t)cprof_hexval((unsigned char)*d);
-		while (e < nl && is_space((unsigned char)*e))
-			e++;
-		cprof_str name = cprof_intern(p, e, (size_t)(nl - e));
-		if (name == CPROF_NONE) {
-			ret = CPROF_ENOMEM;
-			break;
-		}
-		if (name >= nfn_of) {
-			size_t nn = cprof_nstrings(p);
-			uint32_t *nf = realloc(fn_of, nn * sizeof *nf);
-			if (!nf) {
-				ret = CPROF_ENOMEM;
-				break;
-			}
-			memset(nf + nfn_of, 0, (nn - nfn_of) * sizeof *nf);
-			fn_of = nf;
-			nfn_of = nn;
-		}
-		if (!fn_of[name]) {
-			cprof_function f = { .id = p->functions.n + 1, .name = name, .system_name = name };
-			int64_t r = cprof_add_function(p, &f);
-			if (r < 0) {
-				ret = (int)r;
-				break;
-			}
-			fn_of[name] = (uint32_t)r + 1;
-		}
-		if (nan == cap) {
-			cap = cap ? cap * 2 : 64;
-			addr_name *na = realloc(an, cap * sizeof *an);
-			if (!na) {
-				ret = CPROF_ENOMEM;
-				break;
-			}
-			an = na;
-		}
-		an[nan] = (addr_name){ a, nan, fn_of[name] - 1 };
-		nan++;
-	}
-	free(fn_of);
-	if (ret < 0 || nan == 0) {
-		free(an);
-		return ret;
-	}
-	qsort(an, nan, sizeof *an, an_cmp);
-	for (size_t li = 0; li < p->locations.n; li++) {
-		cprof_location *L = &p->locations.v[li];
-		if (L->mapping != mi)
-			continue;
-		size_t lo = 0, hi = nan;
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			if (an[mid].addr < L->address)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (lo == nan || an[lo].addr != L->address)
-			continue;
-		while (lo + 1 < nan && an[lo + 1].addr == L->address)
-			lo++;
-		int64_t ln = add_line(p, an[lo].fn);
-		if (ln < 0) {
-			ret = CPROF_ENOMEM;
-			break;
-		}
-		L->line_off = (uint32_t)ln;
-		L->nline = 1;
-	}
-	free(an);
-	return ret;
-}
-
 int cli_symbolize_remote(cprof_profile *p, const cli_opts *o, const char *src)
 {
 	bool force = o->symbolize && strstr(o->symbolize, "force") != NULL;
@@ -1136,24 +969,21 @@ int cli_symbolize_remote(cprof_profile *p, const cli_opts *o, const char *src)
 	int ret = 0;
 	for (size_t mi = 0; mi < p->mappings.n && ret == 0; mi++) {
 		cprof_mapping *m = &p->mappings.v[mi];
-		if ((!force && m->has_functions) || unsymbolizable(p, m))
+		if ((!force && m->has_functions) || !cprof_mapping_symbolizable(p, (uint32_t)mi))
 			continue;
-		sbuf post = { 0 };
-		for (size_t li = 0; li < p->locations.n; li++) {
-			const cprof_location *L = &p->locations.v[li];
-			if (L->mapping != mi || L->address == 0 || L->nline != 0)
-				continue;
-			char a[24];
-			snprintf(a, sizeof a, "%s0x%llx", post.n ? "+" : "", (unsigned long long)L->address);
-			sb_str(&post, a);
-		}
-		if (post.n == 0) {
+		char *post = NULL;
+		size_t npost = 0;
+		cprof_error err = { 0 };
+		if ((ret = cprof_symbol_request(p, (uint32_t)mi, &post, &npost, &err)) < 0)
+			break;
+		if (npost == 0) {
+			free(post);
 			m->has_functions = true;
 			continue;
 		}
 		xfer x = { .what = surl, .max = SYMBOL_MAX, .timeout = 60 + HEADER_GRACE };
-		char *msg = http_do(surl, post.s, &x);
-		free(post.s);
+		char *msg = http_do(surl, post, &x);
+		free(post);
 		if (msg) {
 			cli_warn("cprof: http post %s: %s", surl, msg);
 			free(msg);
@@ -1161,11 +991,10 @@ int cli_symbolize_remote(cprof_profile *p, const cli_opts *o, const char *src)
 			ret = CPROF_EIO;
 			break;
 		}
-		ret = cli_apply_symbols(p, (uint32_t)mi, x.body.s ? x.body.s : "", x.body.n);
+		ret = cprof_apply_symbols(p, (uint32_t)mi, x.body.s ? x.body.s : "", x.body.n, &err);
 		free(x.body.s);
 		if (ret < 0)
-			cli_warn("cprof: %s: %s", surl,
-				 ret == CPROF_EFORMAT ? "unparsable address in the answer" : cprof_strerror(ret));
+			cli_warn("cprof: %s: %s", surl, err.code ? err.msg : cprof_strerror(ret));
 		else
 			m->has_functions = true;
 	}

@@ -625,34 +625,15 @@ static void err_line(const char *msg)
 
 /* ---- sample types --------------------------------------------------------- */
 
-/* pprof's SampleIndexByName; -1 with a message. */
+/* pprof's SampleIndexByName (the core's cprof_sample_index); -1 with a
+ * message. */
 static int sample_index_by_name(const cprof_profile *p, const char *si, char *msg, size_t n)
 {
-	if (!*si)
-		return cprof_default_vtype(p);
-	long long v;
-	bool range;
-	if (parse_int(si, LLONG_MIN, LLONG_MAX, &v, &range) == 0 || range) {
-		if (range || v < 0 || (size_t)v >= p->vtypes.n) {
-			snprintf(msg, n, "sample_index %s is outside the range [0..%d]", si,
-				 (int)p->vtypes.n - 1);
-			return -1;
-		}
-		return (int)v;
-	}
-	const char *noinuse = strncmp(si, "inuse_", 6) == 0 ? si + 6 : si;
-	for (size_t i = 0; i < p->vtypes.n; i++) {
-		const char *t = cprof_s(p, p->vtypes.v[i].type);
-		if (strcmp(t, si) == 0 || strcmp(t, noinuse) == 0)
-			return (int)i;
-	}
-	size_t w = (size_t)snprintf(msg, n, "sample_index \"%s\" must be one of: [", si);
-	for (size_t i = 0; i < p->vtypes.n && w < n; i++)
-		w += (size_t)snprintf(msg + w, n - w, "%s%s", i ? " " : "",
-				      cprof_s(p, p->vtypes.v[i].type));
-	if (w < n)
-		snprintf(msg + w, n - w, "]");
-	return -1;
+	cprof_error err = { 0 };
+	int vi = cprof_sample_index(p, si, &err);
+	if (vi < 0)
+		snprintf(msg, n, "%s", err.msg);
+	return vi < 0 ? -1 : vi;
 }
 
 /* ---- greeting, options, help ---------------------------------------------- */

@@ -5,14 +5,13 @@
  * Every source is decoded, then given what pprof's locateBinaries gives it
  * (with no local binaries to look up): a fake mapping {ID 1} holding every
  * location when it has none, and the [binary] or build-ID override on its
- * first mapping.  Then the sources are merged; a single source is merged
- * alone, as pprof does (equal samples combine, zero samples and unused
- * mappings go, ids are renumbered: -raw and -traces show it), which
- * cprof_compact does in place rather than building a second profile.  The
- * base profiles likewise; a -diff_base base is labelled pprof::base=true;
- * -normalize scales the source to the base's totals; the base is scaled by
- * -1 and merged with the source.  The result is symbolized (symbolize.c)
- * and -add_comment appends a comment.  URL sources come through fetch.c.
+ * first mapping.  Then the core's cprof_combine (combine.c) applies
+ * pprof's policy: the sources merged (a single one alone, in place: equal
+ * samples combine, zero samples and unused mappings go, ids are
+ * renumbered), the bases likewise, -diff_base's label, -normalize, the base
+ * subtracted; this file only words its errors.  The result is symbolized
+ * (symbolize.c) and -add_comment appends a comment.  URL sources come
+ * through fetch.c.
  *
  * Unlike pprof, which goes on with the sources it could read, any source
  * that fails to decode stops the command: a merge that silently lost an
@@ -22,7 +21,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -115,66 +113,27 @@ static cprof_profile *load_one(const char *src, const overrides *ov)
 	return p;
 }
 
-static cprof_profile *load_all(const char *const *srcs, size_t n, const overrides *ov)
+/* The line for a failed cprof_combine, in the command's wording. */
+static _Noreturn void combine_die(const cli_opts *o, const char *const *srcs, size_t n,
+				  cprof_combine_stage st, int rc, const cprof_error *err)
 {
-	cprof_error err = { 0 };
-	int rc;
-	if (n == 1) {
-		/* Go 1.19's pprof merges even a single source; the same result,
-		 * made in place */
-		cprof_profile *p = load_one(srcs[0], ov);
-		if ((rc = cprof_compact(p, &err)) < 0)
-			cli_die("%s: %s", srcs[0], err.code ? err.msg : cprof_strerror(rc));
-		return p;
+	const char *msg = err->code ? err->msg : cprof_strerror(rc);
+	switch (st) {
+	case CPROF_STAGE_SOURCES:
+	case CPROF_STAGE_BASES: {
+		const char *const *names = st == CPROF_STAGE_SOURCES ? srcs : o->bases;
+		size_t k = st == CPROF_STAGE_SOURCES ? n : o->nbases;
+		if (k == 1)
+			cli_die("%s: %s", names[0], msg);
+		cli_die("merging %zu profiles: %s", k, msg);
 	}
-	cprof_profile *ps[CLI_MAX_SOURCES] = { 0 }, *out = NULL;
-	for (size_t i = 0; i < n; i++)
-		ps[i] = load_one(srcs[i], ov);
-	rc = cprof_merge(ps, n, &out, &err);
-	for (size_t i = 0; i < n; i++)
-		cprof_profile_free(ps[i]);
-	if (rc < 0)
-		cli_die("merging %zu profiles: %s", n, err.code ? err.msg : cprof_strerror(rc));
-	return out;
-}
-
-/* pprof's Profile.Normalize: scale every value column of p so its sum equals
- * the base's (a zero-sum column becomes zero); samples left all-zero are
- * dropped, as ScaleN does. */
-static void normalize(cprof_profile *p, const cprof_profile *base)
-{
-	size_t nv = p->vtypes.n;
-	if (base->vtypes.n != nv)
-		cli_die("-normalize: the base profile has %zu sample types, the source %zu",
-			base->vtypes.n, nv);
-	double ratio[64];
-	if (nv > 64)
-		cli_die("-normalize: too many sample types (%zu)", nv);
-	for (size_t k = 0; k < nv; k++) {
-		int64_t bs = 0, ss = 0;
-		for (size_t i = 0; i < base->samples.n; i++)
-			bs += cprof_sample_values(base, i)[k];
-		for (size_t i = 0; i < p->samples.n; i++)
-			ss += cprof_sample_values(p, i)[k];
-		ratio[k] = ss == 0 ? 0.0 : (double)bs / (double)ss;
+	case CPROF_STAGE_NORMALIZE:
+		cli_die("-normalize: %s", msg);
+	case CPROF_STAGE_SUBTRACT:
+		cli_die("subtracting the base profile: %s", msg);
+	default:
+		cli_die("%s", rc == CPROF_ENOMEM ? "out of memory" : msg);
 	}
-	size_t w = 0;
-	for (size_t i = 0; i < p->samples.n; i++) {
-		int64_t *v = p->values.v + i * nv;
-		bool keep = false;
-		for (size_t k = 0; k < nv; k++) {
-			if (ratio[k] != 1)
-				v[k] = (int64_t)round((double)v[k] * ratio[k]);
-			keep = keep || v[k] != 0;
-		}
-		if (!keep)
-			continue;
-		p->samples.v[w] = p->samples.v[i];
-		memmove(p->values.v + w * nv, v, nv * sizeof *v);
-		w++;
-	}
-	p->samples.n = w;
-	p->values.n = w * nv;
 }
 
 static bool is_hex(const char *s)
@@ -218,23 +177,26 @@ cprof_profile *cli_load(const cli_opts *o)
 		}
 	}
 	overrides ov = { exec, buildid, o };
-	cprof_profile *p = load_all(srcs, n, &ov);
-	if (o->nbases) {
-		cprof_profile *b = load_all(o->bases, o->nbases, &ov);
-		if (o->diff_base && cprof_add_label_all(b, "pprof::base", "true") < 0)
-			cli_die("out of memory");
-		if (o->normalize)
-			normalize(p, b);
-		cprof_scale(b, -1);
-		cprof_profile *both[2] = { p, b }, *m = NULL;
-		cprof_error err = { 0 };
-		int rc = cprof_merge(both, 2, &m, &err);
-		if (rc < 0)
-			cli_die("subtracting the base profile: %s", err.code ? err.msg : cprof_strerror(rc));
-		cprof_profile_free(p);
-		cprof_profile_free(b);
-		p = m;
-	}
+	/* every source and base is read before any is combined; a source that
+	 * cannot be read stops the command (load_one dies) */
+	cprof_profile **ps = calloc(n + o->nbases, sizeof *ps), *p = NULL;
+	if (!ps)
+		cli_die("out of memory");
+	for (size_t i = 0; i < n; i++)
+		ps[i] = load_one(srcs[i], &ov);
+	for (size_t i = 0; i < o->nbases; i++)
+		ps[n + i] = load_one(o->bases[i], &ov);
+	cprof_combine_stage st = CPROF_STAGE_ARGS;
+	cprof_combine_opts co = {
+		.mode = o->diff_base ? CPROF_COMBINE_DIFF_BASE : CPROF_COMBINE_BASE,
+		.normalize = o->normalize,
+		.stage = &st,
+	};
+	cprof_error cerr = { 0 };
+	int rc = cprof_combine(ps, n, ps + n, o->nbases, &co, &p, &cerr);
+	free(ps);
+	if (rc < 0)
+		combine_die(o, srcs, n, st, rc, &cerr);
 	/* pprof symbolizes the merged profile (-symbolize, default local then
 	 * remote for URL sources) */
 	cli_symbolize(p, o);

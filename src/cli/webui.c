@@ -472,19 +472,7 @@ static void answer(req *rq)
 
 /* ---- cheap answers (the polling thread) ------------------------------------------ */
 
-static void json_str(FILE *m, const char *s)
-{
-	putc('"', m);
-	for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
-		if (*q == '"' || *q == '\\')
-			fprintf(m, "\\%c", *q);
-		else if (*q < 0x20 || *q == '<' || *q == '>' || *q == '&')
-			fprintf(m, "\\u%04x", *q);
-		else
-			putc(*q, m);
-	}
-	putc('"', m);
-}
+static void json_str(FILE *m, const char *s) { cprof_json_str(m, s, strlen(s)); }
 
 /* /ui/data/meta: what the page's menus need. */
 static enum MHD_Result serve_meta(struct MHD_Connection *c, ui *u)
@@ -495,11 +483,8 @@ static enum MHD_Result serve_meta(struct MHD_Connection *c, ui *u)
 	FILE *m = open_memstream(&out, &len);
 	if (!m)
 		return MHD_NO;
-	size_t def = p->vtypes.n ? p->vtypes.n - 1 : 0;
-	const char *dst = p->default_sample_type ? cprof_s(p, p->default_sample_type) : "";
-	for (size_t i = 0; *dst && i < p->vtypes.n; i++)
-		if (strcmp(cprof_s(p, p->vtypes.v[i].type), dst) == 0)
-			def = i;
+	int dv = cprof_default_vtype(p);    /* pprof's default sample type */
+	size_t def = dv < 0 ? 0 : (size_t)dv;
 	fputs("{\"sampleTypes\":[", m);
 	for (size_t i = 0; i < p->vtypes.n; i++) {
 		fputs(i ? ",{\"type\":" : "{\"type\":", m);

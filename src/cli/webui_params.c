@@ -12,6 +12,7 @@
  */
 #include "webui_params.h"
 #include "cprof_core.h"
+#include "cprof_util.h"
 
 #include <math.h>
 #include <stddef.h>

@@ -1,12 +1,14 @@
 /*
  * core_int.h - private helpers of the profile core: overflow-checked size
- * arithmetic, growable vectors, hashing.  Not installed; only the core's .c files
+ * arithmetic, growable vectors, hashing (short names for cprof_util.h's,
+ * the toolbox the layers above share).  Not installed; only the core's .c files
  * include it.  Names carry the second prefix `cp_`.
  */
 #ifndef CPROF_CORE_INT_H
 #define CPROF_CORE_INT_H
 
 #include "cprof_core.h"
+#include "cprof_util.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #define cp_add cprof_add_size
 #define cp_reserve cprof_reserve
 #define cp_hash_u64 cprof_hash_u64
+#define cp_hash_bytes cprof_hash_bytes
 
 #define CP_RESERVE(vec, need) \
 	cp_reserve((void **)&(vec).v, &(vec).cap, (need), sizeof(*(vec).v))
@@ -35,27 +38,24 @@ int cp_rehash_stacks(cprof_profile *p);
  * that slot is a cache miss). */
 void cp_stack_prefetch(const cprof_profile *p, const uint32_t *locs, size_t n);
 
-/* 64-bit FNV-1a-style mixing over bytes, and a finaliser for integers. */
-static inline uint64_t cp_hash_bytes(const void *d, size_t n, uint64_t h)
+/* Binary search: how many elements of v[0..n) (el bytes each, sorted by
+ * the uint64_t key at byte offset off) have key <= x, i.e. where the last
+ * element with key <= x ends. */
+static inline size_t cp_upper_u64(const void *v, size_t n, size_t el, size_t off, uint64_t x)
 {
-	const unsigned char *s = d;
-	h ^= 0xcbf29ce484222325ULL;
-	while (n >= 8) {
-		uint64_t w;
-		memcpy(&w, s, 8);
-		h = (h ^ w) * 0x100000001b3ULL;
-		h ^= h >> 29;
-		s += 8;
-		n -= 8;
+	const char *b = v;
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint64_t k;
+		memcpy(&k, b + mid * el + off, sizeof k);
+		if (k <= x)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	while (n--)
-		h = (h ^ *s++) * 0x100000001b3ULL;
-	h ^= h >> 32;
-	h *= 0xd6e8feb86659fd93ULL;
-	h ^= h >> 32;
-	return h;
+	return lo;
 }
-
 
 /* elf_plt.c: synthetic symbols for the PLT stubs of an ELF file, named
  * "fn@plt" (perf's names), at file virtual addresses; malloc'd (free with

@@ -4,7 +4,8 @@
  *
  * This is the one public header of libcprofcore.a, the static library that
  * every cprof binary links (the runtime, the command, the server).
- * Layering: this library depends on libc, zlib and nothing else of cprof.
+ * Layering: this library depends on libc, zlib, PCRE2 (regex.c), elfutils
+ * and libstdc++ (symbolize.c, demangle.c), and nothing else of cprof.
  *
  * The model in one paragraph.  A profile owns flat, index-addressed tables:
  * strings (interned, id 0 is ""), value types, mappings, functions, lines,
@@ -41,18 +42,20 @@ extern "C" {
 
 /* ---- errors ------------------------------------------------------------ */
 
-enum {
-	CPROF_OK = 0,
-	CPROF_ENOMEM = -1,      /* out of memory */
-	CPROF_EIO = -2,         /* read or write failed (errno kept in message) */
-	CPROF_EFORMAT = -3,     /* malformed input in a recognised format */
-	CPROF_EGZIP = -4,       /* broken gzip stream */
-	CPROF_EUNKNOWN = -5,    /* input in no format we recognise */
-	CPROF_EINVAL = -6,      /* bad argument */
-	CPROF_ELIMIT = -7,      /* input exceeds a size limit */
-	CPROF_EMISMATCH = -8,   /* profiles that cannot be combined */
-	CPROF_EEMPTY = -9,      /* empty input */
-};
+/* The codes (CPROF_OK, CPROF_ENOMEM ... CPROF_EEMPTY, and the runtime's
+ * CPROF_EBUSY ...) and cprof_strerror are cprof's one vocabulary,
+ * cprof_errors.h, shared with the runtime's cprof.h: installed next to this
+ * header, in the source tree in include/ (found from here when a build
+ * names only src/core). */
+#if defined(__has_include)
+#if __has_include("cprof_errors.h")
+#include "cprof_errors.h"
+#else
+#include "../../include/cprof_errors.h"
+#endif
+#else
+#include "cprof_errors.h"
+#endif
 
 #define CPROF_ERRMSG_MAX 240
 
@@ -61,9 +64,6 @@ typedef struct cprof_error {
 	char msg[CPROF_ERRMSG_MAX];
 } cprof_error;
 
-/* A static string for a CPROF_E* code.  Thread-safe. */
-const char *cprof_strerror(int code);
-
 /* Set err (if not NULL) to code and a printf-formatted message; returns code.
  * The first error set wins: later calls do not overwrite an existing one.
  * The message is passed through cprof_escape, so bytes of the input it
@@ -71,62 +71,9 @@ const char *cprof_strerror(int code);
 int cprof_seterr(cprof_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* ---- small utilities, shared with the layers above ----------------------- */
-
-/* Grow *pv (capacity *cap elements of size el) to hold need elements,
- * doubling, with overflow-checked sizes.  0 or CPROF_ENOMEM (the vector is
- * unchanged then).  Thread-safe on distinct vectors. */
-int cprof_reserve(void **pv, size_t *cap, size_t need, size_t el);
-
-/* a*b and a+b, or SIZE_MAX on overflow (callers treat SIZE_MAX as ENOMEM). */
-static inline size_t cprof_mul_size(size_t a, size_t b)
-{
-	size_t r;
-	return __builtin_mul_overflow(a, b, &r) ? SIZE_MAX : r;
-}
-static inline size_t cprof_add_size(size_t a, size_t b)
-{
-	size_t r;
-	return __builtin_add_overflow(a, b, &r) ? SIZE_MAX : r;
-}
-
-/* The value of hex digit c, or -1. */
-static inline int cprof_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Copy s[0..n) into dst (dstn bytes, always NUL-terminated when dstn > 0)
- * with every byte that does not print escaped: newline, tab and carriage
- * return as \n \t \r, other control bytes, DEL, C1 controls and
- * bytes that are not valid UTF-8 as \xNN.  Printable ASCII and valid UTF-8
- * text are kept.  An escape is never cut in half when dst is short.
- * Returns the length written.  Thread-safe, allocation-free.  Every
- * message that quotes input (errors, warnings) goes through it. */
-size_t cprof_escape(char *dst, size_t dstn, const char *s, size_t n);
-
-/* Go's url.QueryUnescape (plus: '+' is a space) or PathUnescape of
- * s[0..n): the decoded length, or SIZE_MAX on a bad %-escape.  The first
- * min(length, outsz) decoded bytes go to out (out may be NULL when outsz
- * is 0); nothing is NUL-terminated.  Thread-safe, allocation-free. */
-size_t cprof_url_unescape(const char *s, size_t n, bool plus, char *out, size_t outsz);
-
-/* A 64-bit integer mixer (murmur3's finaliser) for hash tables. */
-static inline uint64_t cprof_hash_u64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
+/* The helpers shared with the layers above (cprof_reserve, hashes, escaping,
+ * buffers, maps, units) are cprof's internals: src/core/cprof_util.h, not
+ * installed. */
 
 /* ---- the model --------------------------------------------------------- */
 
@@ -292,9 +239,6 @@ static inline size_t cprof_nlsets(const cprof_profile *p)
 	return p->lset_off.n - 1;
 }
 
-/* The index of the sample type named `name` (type name), or -1.  Also
- * accepts a decimal index.  Thread-safe. */
-int cprof_find_vtype(const cprof_profile *p, const char *name);
 /* The default sample type index: default_sample_type if set and found,
  * else the last one (pprof's rule); -1 if there are no types. */
 int cprof_default_vtype(const cprof_profile *p);
@@ -409,6 +353,80 @@ void cprof_scale(cprof_profile *p, double ratio);
 /* Add the string label key=value to every sample (pprof::base=true for
  * -diff_base). */
 int cprof_add_label_all(cprof_profile *p, const char *key, const char *value);
+
+/* ---- the -base / -diff_base / -normalize policy (combine.c) -------------- */
+
+enum {
+	CPROF_COMBINE_BASE = 0,     /* -base: subtract the bases */
+	CPROF_COMBINE_DIFF_BASE,    /* -diff_base: also label them pprof::base=true */
+};
+
+/* Where cprof_combine stopped, for the caller's wording of the error. */
+typedef enum cprof_combine_stage {
+	CPROF_STAGE_ARGS,           /* bad arguments */
+	CPROF_STAGE_SOURCES,        /* merging (one: compacting) the sources */
+	CPROF_STAGE_BASES,          /* merging (one: compacting) the bases */
+	CPROF_STAGE_LABEL,          /* labelling the bases pprof::base=true */
+	CPROF_STAGE_NORMALIZE,      /* scaling the source to the base's totals */
+	CPROF_STAGE_SUBTRACT,       /* merging the source with the negated base */
+	CPROF_STAGE_DONE,
+} cprof_combine_stage;
+
+typedef struct cprof_combine_opts {
+	int mode;                   /* CPROF_COMBINE_BASE or _DIFF_BASE */
+	bool normalize;             /* -normalize (only with bases) */
+	cprof_combine_stage *stage; /* out, may be NULL: where it stopped */
+} cprof_combine_opts;
+
+/* The profile a report reads, as Go 1.19's pprof makes it from its sources
+ * and bases: srcs[0..n) merged (a single one compacted in place), and when
+ * nb > 0 the bases merged likewise, labelled pprof::base=true in DIFF_BASE
+ * mode, the source scaled to the base's totals with normalize, the base
+ * negated and merged in.  Takes every profile of srcs and bases (frees
+ * them, on success and failure, and sets the slots to NULL); o may be NULL
+ * (no bases' options).  On success *out owns the result.  Errors:
+ * CPROF_EINVAL (n == 0, a NULL profile, a bad mode), CPROF_ENOMEM, and
+ * what cprof_merge, cprof_compact and cprof_normalize return;
+ * o->stage says which step failed (the message names no profile: with a
+ * single source or base, the caller knows which it was).  Thread-safe on
+ * distinct profiles. */
+int cprof_combine(cprof_profile **srcs, size_t n, cprof_profile **bases, size_t nb,
+		  const cprof_combine_opts *o, cprof_profile **out, cprof_error *err);
+/* pprof's Profile.Normalize: scale every value column of p so that its sum
+ * equals base's (a zero-sum column becomes zero), rounding half away from
+ * zero; samples left all zero are dropped.  CPROF_EMISMATCH when the
+ * profiles have different numbers of sample types, CPROF_ELIMIT past
+ * CPROF_NORMALIZE_MAX_TYPES of them.  Thread-safe on distinct p. */
+#define CPROF_NORMALIZE_MAX_TYPES 64
+int cprof_normalize(cprof_profile *p, const cprof_profile *base, cprof_error *err);
+
+/* ---- remote symbols (symserver.c) ---------------------------------------- */
+
+/* pprof's symbol server protocol (the runtime's /debug/pprof/symbol, Go's
+ * and gperftools' /pprof/symbol): the client POSTs "0xADDR+0xADDR..." and
+ * reads lines "0xADDR name".  These three functions are everything but the
+ * transport; thread-safe on distinct profiles. */
+
+/* Whether mapping mi of p is one a symbol server can answer for (pprof's
+ * rule: not a [vdso]-like pseudo file, linux-vdso, or /dev/dri/). */
+bool cprof_mapping_symbolizable(const cprof_profile *p, uint32_t mi);
+/* The request body for mapping mi: "0xA+0xB..." for each of its locations
+ * with a nonzero address and no lines.  *body is malloc'd and
+ * NUL-terminated (the caller frees it); *len is 0 when there is nothing to
+ * ask.  0, CPROF_EINVAL or CPROF_ENOMEM. */
+int cprof_symbol_request(const cprof_profile *p, uint32_t mi, char **body, size_t *len,
+			 cprof_error *err);
+/* Apply a symbol server's answer (answer[0..len), lines matching pprof's
+ * (0x[[:xdigit:]]+)\s+(.*); other lines and an unterminated last line are
+ * ignored) to mapping mi's locations: each location whose address is
+ * answered gets one line, of a function made per distinct name (name =
+ * system name); the last answer for an address wins.  The mapping's
+ * has_functions is not set (the caller decides).  0, CPROF_EINVAL (mi out
+ * of range), CPROF_EFORMAT (an address that does not fit 64 bits: pprof
+ * fails the answer; nothing was applied), CPROF_ENOMEM (p stays
+ * consistent, with some locations maybe symbolized). */
+int cprof_apply_symbols(cprof_profile *p, uint32_t mi, const char *answer, size_t len,
+			cprof_error *err);
 
 /* ---- symbolization (symbolize.c, demangle.c; elfutils libdw) ----------- */
 

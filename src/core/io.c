@@ -78,34 +78,27 @@ size_t cp_mem_allowed(uint64_t input)
 	return a < ceil ? a : ceil;
 }
 
-#define VEC_BYTES(vec) cp_mul((vec).cap, sizeof *(vec).v)
+#define VB(f) cp_mul(p->f.cap, sizeof *p->f.v)
+#define HB(f) cp_mul(p->f##_cap, sizeof *p->f)
 
 size_t cprof_profile_mem(const cprof_profile *p)
 {
 	if (!p)
 		return 0;
-	size_t t = sizeof *p;
-	t = cp_add(t, p->str_arena_cap);
-	t = cp_add(t, VEC_BYTES(p->str_off));
-	t = cp_add(t, VEC_BYTES(p->str_len));
-	t = cp_add(t, cp_mul(p->str_hash_cap, sizeof *p->str_hash));
-	t = cp_add(t, VEC_BYTES(p->vtypes));
-	t = cp_add(t, VEC_BYTES(p->mappings));
-	t = cp_add(t, VEC_BYTES(p->functions));
-	t = cp_add(t, VEC_BYTES(p->lines));
-	t = cp_add(t, VEC_BYTES(p->locations));
-	t = cp_add(t, VEC_BYTES(p->stack_off));
-	t = cp_add(t, VEC_BYTES(p->stack_locs));
-	t = cp_add(t, cp_mul(p->stack_hash_cap, sizeof *p->stack_hash));
-	t = cp_add(t, VEC_BYTES(p->stack_hv));
-	t = cp_add(t, VEC_BYTES(p->lset_off));
-	t = cp_add(t, VEC_BYTES(p->lset_labels));
-	t = cp_add(t, cp_mul(p->lset_hash_cap, sizeof *p->lset_hash));
-	t = cp_add(t, VEC_BYTES(p->samples));
-	t = cp_add(t, VEC_BYTES(p->values));
-	t = cp_add(t, VEC_BYTES(p->comments));
+	const size_t part[] = {
+		sizeof *p, p->str_arena_cap, VB(str_off), VB(str_len), HB(str_hash),
+		VB(vtypes), VB(mappings), VB(functions), VB(lines), VB(locations),
+		VB(stack_off), VB(stack_locs), HB(stack_hash), VB(stack_hv),
+		VB(lset_off), VB(lset_labels), HB(lset_hash), VB(samples), VB(values),
+		VB(comments),
+	};
+	size_t t = 0;
+	for (size_t i = 0; i < sizeof part / sizeof *part; i++)
+		t = cp_add(t, part[i]);
 	return t;
 }
+#undef VB
+#undef HB
 
 /* ---- the reader --------------------------------------------------------- */
 

@@ -21,8 +21,6 @@
 
 #include <ctype.h>
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 
 /* ---- lines ---------------------------------------------------------------- */
 
@@ -449,7 +447,6 @@ static const char brief_maps_re[] =
 	"^" HEX_RANGE PERM "(?:" GS "+([^\\t\\n\\f\\r ]+))?"
 	"(?:" GS "+\\(@(" HX "+)\\))?(?:" GS "+(" HX "+))?";
 
-#define MATCH_LIMIT 100000
 #define MAX_ATTRS 256                   /* $name=value substitutions kept */
 #define MAX_EXPANDED (4 * (CP_LINE_MAX + 1))
 
@@ -459,9 +456,7 @@ typedef struct tmap {
 } tmap;
 
 typedef struct mapctx {
-	pcre2_code *proc, *brief;
-	pcre2_match_data *md;
-	pcre2_match_context *mc;
+	cprof_regex *proc, *brief;      /* on bytes: a file name need not be UTF-8 */
 	/* attribute substitutions: "$name" -> value, in definition order */
 	CPROF_VEC(char) abuf;
 	CPROF_VEC(size_t) aoff;         /* 4 per attribute: old off/len, new off/len */
@@ -471,10 +466,8 @@ typedef struct mapctx {
 
 static void mapctx_free(mapctx *c)
 {
-	pcre2_code_free(c->proc);
-	pcre2_code_free(c->brief);
-	pcre2_match_data_free(c->md);
-	pcre2_match_context_free(c->mc);
+	cprof_regex_free(c->proc);
+	cprof_regex_free(c->brief);
 	CP_FREE(c->abuf);
 	CP_FREE(c->aoff);
 	CP_FREE(c->line);
@@ -483,19 +476,15 @@ static void mapctx_free(mapctx *c)
 
 static int mapctx_init(mapctx *c)
 {
-	int e;
-	PCRE2_SIZE eo;
 	memset(c, 0, sizeof *c);
-	c->proc = pcre2_compile((PCRE2_SPTR)proc_maps_re, PCRE2_ZERO_TERMINATED, 0, &e, &eo, NULL);
-	c->brief = pcre2_compile((PCRE2_SPTR)brief_maps_re, PCRE2_ZERO_TERMINATED, 0, &e, &eo, NULL);
-	c->md = pcre2_match_data_create(8, NULL);
-	c->mc = pcre2_match_context_create(NULL);
-	if (!c->proc || !c->brief || !c->md || !c->mc) {
+	c->proc = cprof_regex_new_flags(proc_maps_re, strlen(proc_maps_re), "memory map", "",
+					CPROF_RX_BYTES, NULL);
+	c->brief = cprof_regex_new_flags(brief_maps_re, strlen(brief_maps_re), "memory map", "",
+					 CPROF_RX_BYTES, NULL);
+	if (!c->proc || !c->brief) {
 		mapctx_free(c);
 		return CPROF_ENOMEM;
 	}
-	pcre2_set_match_limit(c->mc, MATCH_LIMIT);
-	pcre2_set_depth_limit(c->mc, MATCH_LIMIT);
 	return 0;
 }
 
@@ -578,18 +567,6 @@ static int substitute(mapctx *c, const char **s, size_t *n)
 	return 0;
 }
 
-static bool group(pcre2_match_data *md, int g, const char *s, const char **gs, size_t *gn)
-{
-	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-	if (ov[2 * g] == PCRE2_UNSET) {
-		*gs = "";
-		*gn = 0;
-		return false;
-	}
-	*gs = s + ov[2 * g];
-	*gn = ov[2 * g + 1] - ov[2 * g];
-	return true;
-}
 
 /* mapping_entry's answer for a line that is no mapping: apart from every
  * CPROF_E* code (CPROF_ENOMEM is -1), so that running out of memory is not
@@ -639,24 +616,27 @@ static int mapping_entry(mapctx *c, cprof_profile *p, const char *s, size_t n, t
 	}
 	const char *st, *en, *perm, *file, *off, *bid = "";
 	size_t stn, enn, permn, filen, offn, bidn = 0;
-	int r = pcre2_match(c->proc, (PCRE2_SPTR)s, n, 0, 0, c->md, c->mc);
-	if (r > 0) {
-		group(c->md, 1, s, &st, &stn);
-		group(c->md, 2, s, &en, &enn);
-		group(c->md, 3, s, &perm, &permn);
-		group(c->md, 4, s, &off, &offn);
-		group(c->md, 5, s, &file, &filen);
-	} else {
-		r = pcre2_match(c->brief, (PCRE2_SPTR)s, n, 0, 0, c->md, c->mc);
-		if (r <= 0)
+	/* the groups of each pattern, in order: start, end, perm, offset,
+	 * file, build ID (brief lists the file before the offset) */
+	static const int proc_g[6] = { 1, 2, 3, 4, 5, 0 }, brief_g[6] = { 1, 2, 3, 5, 4, 6 };
+	const cprof_regex *rx = c->proc;
+	const int *g = proc_g;
+	if (!cprof_regex_match(c->proc, s, n)) {
+		rx = c->brief, g = brief_g;
+		if (!cprof_regex_match(c->brief, s, n)) {
+			/* a match that hit PCRE2's limits is no "no match" */
+			if (cprof_regex_status(c->proc, NULL) || cprof_regex_status(c->brief, NULL))
+				return CPROF_ELIMIT;
 			return NOT_MAPPING;
-		group(c->md, 1, s, &st, &stn);
-		group(c->md, 2, s, &en, &enn);
-		group(c->md, 3, s, &perm, &permn);
-		group(c->md, 4, s, &file, &filen);
-		group(c->md, 5, s, &off, &offn);
-		group(c->md, 6, s, &bid, &bidn);
+		}
 	}
+	cprof_regex_group(rx, g[0], s, &st, &stn);
+	cprof_regex_group(rx, g[1], s, &en, &enn);
+	cprof_regex_group(rx, g[2], s, &perm, &permn);
+	cprof_regex_group(rx, g[3], s, &off, &offn);
+	cprof_regex_group(rx, g[4], s, &file, &filen);
+	if (g[5])
+		cprof_regex_group(rx, g[5], s, &bid, &bidn);
 	if (permn && !memchr(perm, 'x', permn))
 		return 0;
 	memset(m, 0, sizeof *m);
@@ -721,6 +701,9 @@ static int parse_maps(cp_lines *L, cprof_profile *p, void *vmaps, const char *wh
 	}
 	if (have_ctx)
 		mapctx_free(&c);
+	if (ret == CPROF_ELIMIT)
+		return cprof_seterr(err, ret, "%s: memory map line %zu is too complex to match",
+				    what, L->lineno);
 	if (ret)
 		return ret;
 	if (r == CPROF_ELIMIT)
@@ -968,4 +951,31 @@ out:
 	if (ret == CPROF_ENOMEM)
 		cprof_seterr(err, ret, "%s: out of memory", what);
 	return ret;
+}
+
+int cp_legacy_done(cp_legacy *b, int ret, cp_lines *L, bool cpu_dups, enum cp_frames_kind kind,
+		   const char *what, cprof_profile **out, cprof_error *err)
+{
+	if (ret == 0 && (ret = cp_legacy_finish(b, L, cpu_dups, what, err)) == 0 &&
+	    (ret = cp_legacy_frames(b->p, kind)) == 0) {
+		*out = b->p;
+		b->p = NULL;
+	}
+	cp_legacy_free(b);
+	if (ret == CPROF_ENOMEM)
+		cprof_seterr(err, ret, "%s: out of memory", what);
+	return ret;
+}
+
+int cp_lines_next_text(cp_lines *L, const char **s, size_t *n)
+{
+	int r;
+	while ((r = cp_lines_next(L)) == 1) {
+		*s = L->s;
+		*n = L->n;
+		cp_trim_space(s, n);
+		if (*n != 0 && (*s)[0] != '#')
+			break;
+	}
+	return r;
 }

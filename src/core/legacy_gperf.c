@@ -145,6 +145,7 @@ int cprof_legacy_gperf_cpu(const void *data, size_t len, cprof_profile **out, cp
 		return CPROF_EUNKNOWN;
 
 	cp_legacy b;
+	cp_lines L;         /* the memory map after the records */
 	int ret = cp_legacy_init(&b, 2);
 	if (ret)
 		return cprof_seterr(err, ret, "gperftools CPU profile: out of memory");
@@ -165,21 +166,10 @@ int cprof_legacy_gperf_cpu(const void *data, size_t len, cprof_profile **out, cp
 			remove_second_frame(&b, a);
 	}
 
-	cp_lines L;
 	if (r.dead)
 		cp_lines_init(&L, "", 0);
 	else
 		cp_lines_init(&L, r.d + r.pos, r.len - r.pos);
-	if ((ret = cp_legacy_finish(&b, &L, true, "gperftools CPU profile", err)) ||
-	    (ret = cp_legacy_frames(p, CP_FRAMES_CPU)))
-		goto fail;
-	*out = p;
-	b.p = NULL;
-	cp_legacy_free(&b);
-	return 0;
 fail:
-	cp_legacy_free(&b);
-	if (ret == CPROF_ENOMEM)
-		cprof_seterr(err, ret, "gperftools CPU profile: out of memory");
-	return ret;
+	return cp_legacy_done(&b, ret, &L, true, CP_FRAMES_CPU, "gperftools CPU profile", out, err);
 }

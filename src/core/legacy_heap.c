@@ -286,11 +286,7 @@ static bool match_sample(const char *s, size_t n, span *g)
 		if (n - i < 3 || s[i] != ']' || s[i + 1] != ' ' || s[i + 2] != '@')
 			continue;
 		i += 3;
-		size_t j = i;
-		while (j < n && (s[j] == ' ' || s[j] == 'x' || cp_is_digit(s[j]) ||
-				 (s[j] >= 'a' && s[j] <= 'f')))
-			j++;
-		g[4] = (span){ s + i, j - i };
+		g[4] = (span){ s + i, cp_addr_run(s, n, i) - i };
 		return true;
 	}
 	return false;
@@ -421,12 +417,9 @@ int cprof_legacy_heap(const void *data, size_t len, cprof_profile **out, cprof_e
 	}
 
 	int r;
-	while ((r = cp_lines_next(&L)) == 1) {
-		const char *s = L.s;
-		size_t n = L.n;
-		cp_trim_space(&s, &n);
-		if (n == 0 || s[0] == '#')
-			continue;
+	const char *s;
+	size_t n;
+	while ((r = cp_lines_next_text(&L, &s, &n)) == 1) {
 		if (cp_is_map_sentinel(s, n))
 			break;
 		h.lineno = L.lineno;
@@ -440,16 +433,6 @@ int cprof_legacy_heap(const void *data, size_t len, cprof_profile **out, cprof_e
 				   L.lineno, CP_LINE_MAX);
 		goto fail;
 	}
-	if ((ret = cp_legacy_finish(&b, &L, false, WHAT, err)) ||
-	    (ret = cp_legacy_frames(p, CP_FRAMES_HEAP)))
-		goto fail;
-	*out = p;
-	b.p = NULL;
-	cp_legacy_free(&b);
-	return 0;
 fail:
-	cp_legacy_free(&b);
-	if (ret == CPROF_ENOMEM)
-		cprof_seterr(err, ret, WHAT ": out of memory");
-	return ret;
+	return cp_legacy_done(&b, ret, &L, false, CP_FRAMES_HEAP, WHAT, out, err);
 }

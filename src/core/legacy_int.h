@@ -31,6 +31,9 @@ void cp_lines_init(cp_lines *L, const void *data, size_t len);
 /* 1: a line is in L->s/L->n; 0: end of input; CPROF_ELIMIT: the next line
  * is longer than CP_LINE_MAX (L->lineno is its number). */
 int cp_lines_next(cp_lines *L);
+/* cp_lines_next past blank lines and '#' comments; the line, trimmed of
+ * Go's spaces, in *s and *n. */
+int cp_lines_next_text(cp_lines *L, const char **s, size_t *n);
 
 /* ---- text helpers (Go's strings package semantics) ------------------------ */
 
@@ -51,6 +54,15 @@ static inline bool cp_is_gospace(int c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r';
 }
 static inline bool cp_is_digit(int c) { return c >= '0' && c <= '9'; }
+/* The end of the run of s[i..n) that pprof's address lists match
+ * ([ x0-9a-f]*: spaces, 'x', lower-case hex digits). */
+static inline size_t cp_addr_run(const char *s, size_t n, size_t i)
+{
+	while (i < n && (s[i] == ' ' || s[i] == 'x' || cp_is_digit(s[i]) ||
+			 (s[i] >= 'a' && s[i] <= 'f')))
+		i++;
+	return i;
+}
 
 /* strconv.ParseUint / ParseInt with bitSize 64 and base 0, 10 or 16
  * (base 0: prefixes 0x 0o 0b and a leading 0 for octal, underscores).
@@ -126,6 +138,12 @@ int cp_legacy_hex_frames(cp_legacy *b, const char *s, size_t n);
 int cp_legacy_skip_sections(cp_lines *L);
 /* drop_frames/keep_frames as pprof assigns them to legacy profiles. */
 int cp_legacy_frames(cprof_profile *p, enum cp_frames_kind kind);
+/* The end of every legacy decoder: when ret is 0, cp_legacy_finish (the
+ * memory map in L) and cp_legacy_frames (kind), then *out takes the
+ * profile; the builder is freed either way, and CPROF_ENOMEM gets the
+ * message "<what>: out of memory".  Returns the final code. */
+int cp_legacy_done(cp_legacy *b, int ret, cp_lines *L, bool cpu_dups, enum cp_frames_kind kind,
+		   const char *what, cprof_profile **out, cprof_error *err);
 /* Intern a value type; ENOMEM or index. */
 int cp_legacy_vtype(cprof_profile *p, const char *type, const char *unit);
 int cp_legacy_period_type(cprof_profile *p, const char *type, const char *unit);

@@ -23,18 +23,14 @@ static int too_long(cprof_error *err, const char *what, size_t lineno)
 			    lineno, CP_LINE_MAX);
 }
 
-static int finish(cp_legacy *b, cp_lines *L, enum cp_frames_kind kind, const char *what,
+/* The end of a text decoder: the sections before the memory map skipped,
+ * then cp_legacy_done. */
+static int finish(cp_legacy *b, int ret, cp_lines *L, enum cp_frames_kind kind, const char *what,
 		  cprof_profile **out, cprof_error *err)
 {
-	int ret;
-	if (cp_legacy_skip_sections(L) == CPROF_ELIMIT)
-		return too_long(err, what, L->lineno);
-	if ((ret = cp_legacy_finish(b, L, false, what, err)) ||
-	    (ret = cp_legacy_frames(b->p, kind)))
-		return ret;
-	*out = b->p;
-	b->p = NULL;
-	return 0;
+	if (ret == 0 && cp_legacy_skip_sections(L) == CPROF_ELIMIT)
+		ret = too_long(err, what, L->lineno);
+	return cp_legacy_done(b, ret, L, false, kind, what, out, err);
 }
 
 /* ---- Go count profiles ------------------------------------------------------- */
@@ -136,19 +132,10 @@ int cprof_legacy_count(const void *data, size_t len, cprof_profile **out, cprof_
 		if (ret || (ret = cp_legacy_sample(&b, &v, 0)))
 			goto fail;
 	}
-	if (r == CPROF_ELIMIT) {
+	if (r == CPROF_ELIMIT)
 		ret = too_long(err, what, L.lineno);
-		goto fail;
-	}
-	if ((ret = finish(&b, &L, CP_FRAMES_CPU, what, out, err)))
-		goto fail;
-	cp_legacy_free(&b);
-	return 0;
 fail:
-	cp_legacy_free(&b);
-	if (ret == CPROF_ENOMEM)
-		cprof_seterr(err, ret, "%s: out of memory", what);
-	return ret;
+	return finish(&b, ret, &L, CP_FRAMES_CPU, what, out, err);
 }
 
 /* ---- contention profiles ------------------------------------------------------ */
@@ -194,11 +181,7 @@ static bool contention_record(const char *s, size_t n, span *g)
 			at = r1 + 2;
 		}
 		if (at) {
-			size_t e = at;
-			while (e < n && (s[e] == ' ' || s[e] == 'x' || cp_is_digit(s[e]) ||
-					 (s[e] >= 'a' && s[e] <= 'f')))
-				e++;
-			g[2] = (span){ s + at, e - at };
+			g[2] = (span){ s + at, cp_addr_run(s, n, at) - at };
 			return true;
 		}
 		a = r1;
@@ -239,12 +222,9 @@ int cprof_legacy_contention(const void *data, size_t len, cprof_profile **out, c
 
 	/* attributes: "key = value" lines up to the first record */
 	int64_t cpuhz = 0;
-	while ((r = cp_lines_next(&L)) == 1) {
-		const char *s = L.s;
-		size_t n = L.n;
-		cp_trim_space(&s, &n);
-		if (n == 0 || s[0] == '#')
-			continue;
+	const char *s;
+	size_t n;
+	while ((r = cp_lines_next_text(&L, &s, &n)) == 1) {
 		if (cp_has_prefix(s, n, "---"))
 			break;
 		const char *eq = memchr(s, '=', n);
@@ -288,8 +268,8 @@ int cprof_legacy_contention(const void *data, size_t len, cprof_profile **out, c
 	/* records, from the line that ended the attributes */
 	int64_t period = p->period;
 	for (;;) {
-		const char *s = L.s;
-		size_t n = L.n;
+		s = L.s;
+		n = L.n;
 		cp_trim_space(&s, &n);
 		if (cp_has_prefix(s, n, "---"))
 			break;
@@ -326,17 +306,8 @@ int cprof_legacy_contention(const void *data, size_t len, cprof_profile **out, c
 		if ((r = cp_lines_next(&L)) != 1)
 			break;
 	}
-	if (r == CPROF_ELIMIT) {
+	if (r == CPROF_ELIMIT)
 		ret = too_long(err, CWHAT, L.lineno);
-		goto fail;
-	}
-	if ((ret = finish(&b, &L, CP_FRAMES_LOCK, CWHAT, out, err)))
-		goto fail;
-	cp_legacy_free(&b);
-	return 0;
 fail:
-	cp_legacy_free(&b);
-	if (ret == CPROF_ENOMEM)
-		cprof_seterr(err, ret, CWHAT ": out of memory");
-	return ret;
+	return finish(&b, ret, &L, CP_FRAMES_LOCK, CWHAT, out, err);
 }

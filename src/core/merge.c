@@ -35,68 +35,14 @@
 
 /* ---- units (pprof's internal/measurement) -------------------------------- */
 
-enum { FAM_MEMORY, FAM_TIME, FAM_GCU, NFAM };
-
-static const struct unit_alias {
-	const char *alias;
-	int fam;
-	double factor;
-} unit_aliases[] = {
-	{ "b", FAM_MEMORY, 1 }, { "byte", FAM_MEMORY, 1 },
-	{ "kb", FAM_MEMORY, 1024.0 }, { "kbyte", FAM_MEMORY, 1024.0 },
-	{ "kilobyte", FAM_MEMORY, 1024.0 },
-	{ "mb", FAM_MEMORY, 1048576.0 }, { "mbyte", FAM_MEMORY, 1048576.0 },
-	{ "megabyte", FAM_MEMORY, 1048576.0 },
-	{ "gb", FAM_MEMORY, 1073741824.0 }, { "gbyte", FAM_MEMORY, 1073741824.0 },
-	{ "gigabyte", FAM_MEMORY, 1073741824.0 },
-	{ "tb", FAM_MEMORY, 1099511627776.0 }, { "tbyte", FAM_MEMORY, 1099511627776.0 },
-	{ "terabyte", FAM_MEMORY, 1099511627776.0 },
-	{ "pb", FAM_MEMORY, 1125899906842624.0 }, { "pbyte", FAM_MEMORY, 1125899906842624.0 },
-	{ "petabyte", FAM_MEMORY, 1125899906842624.0 },
-	{ "ns", FAM_TIME, 1 }, { "nanosecond", FAM_TIME, 1 },
-	{ "\xce\xbcs", FAM_TIME, 1e3 }, { "us", FAM_TIME, 1e3 }, { "microsecond", FAM_TIME, 1e3 },
-	{ "ms", FAM_TIME, 1e6 }, { "millisecond", FAM_TIME, 1e6 },
-	{ "s", FAM_TIME, 1e9 }, { "sec", FAM_TIME, 1e9 }, { "second", FAM_TIME, 1e9 },
-	{ "hour", FAM_TIME, 3.6e12 }, { "hr", FAM_TIME, 3.6e12 },
-	{ "nanogcu", FAM_GCU, 1e-9 }, { "microgcu", FAM_GCU, 1e-6 },
-	{ "milligcu", FAM_GCU, 1e-3 }, { "gcu", FAM_GCU, 1 },
-	{ "kilogcu", FAM_GCU, 1e3 }, { "megagcu", FAM_GCU, 1e6 },
-	{ "gigagcu", FAM_GCU, 1e9 }, { "teragcu", FAM_GCU, 1e12 },
-	{ "petagcu", FAM_GCU, 1e15 },
-};
-static const double fam_default_factor[NFAM] = { 1, 1e9, 1 };
-
-/* pprof's sniffUnit within family fam: lower-cased, one trailing 's' dropped
- * from names longer than two bytes.  The factor, or 0 when unknown. */
+/* pprof's sniffUnit and measurement.Scale, on cprof_util.h's unit table. */
+#define NFAM CPROF_UNIT_NFAM
 static double sniff_unit(const char *u, size_t n, int fam)
 {
-	char buf[32];
-	if (n >= sizeof buf)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		buf[i] = (u[i] >= 'A' && u[i] <= 'Z') ? (char)(u[i] | 0x20) : u[i];
-	if (n > 2 && buf[n - 1] == 's')
-		n--;
-	for (size_t i = 0; i < sizeof unit_aliases / sizeof *unit_aliases; i++) {
-		const struct unit_alias *a = &unit_aliases[i];
-		if (a->fam == fam && strlen(a->alias) == n && memcmp(a->alias, buf, n) == 0)
-			return a->factor;
-	}
-	return 0;
+	const cprof_unit *x = cprof_unit_sniff(u, n, fam);
+	return x ? x->factor : 0;
 }
-
-/* pprof's measurement.Scale(value, from, to) for real units. */
-static double scale_units(int64_t value, const char *from, size_t fn, const char *to, size_t tn)
-{
-	for (int fam = 0; fam < NFAM; fam++) {
-		double ff = sniff_unit(from, fn, fam);
-		if (ff == 0)
-			continue;
-		double v = (double)value * ff, tf = sniff_unit(to, tn, fam);
-		return v / (tf != 0 ? tf : fam_default_factor[fam]);
-	}
-	return (double)value;
-}
+#define scale_units cprof_unit_scale
 
 typedef struct vt {
 	const char *type, *unit;

@@ -306,6 +306,18 @@ static int varint_err(dec *d, int r, const uint8_t *at, const char *msg)
 	return fail(d, "varint longer than 10 bytes at offset %zu (in %s)", off(d, at), msg);
 }
 
+/* The next value of a packed varint field *q..qe (what names it in
+ * errors): 1 with *v, 0 at its end, or the decoder's negative error. */
+static inline int packed_next(dec *d, const uint8_t **q, const uint8_t *qe, const char *what,
+			      uint64_t *v)
+{
+	if (*q >= qe)
+		return 0;
+	const uint8_t *at = *q;
+	int r = get_varint(q, qe, v);
+	return r ? varint_err(d, r, at, what) : 1;
+}
+
 typedef struct fld {
 	uint64_t num;
 	unsigned wt;
@@ -440,6 +452,15 @@ static int sidx(dec *d, uint64_t raw, const char *where, uint32_t *out)
 
 /* ---- references ------------------------------------------------------------- */
 
+/* Record r, the placeholder just added for id, in m. */
+static int ref_added(dec *d, idmap *m, uint64_t id, int64_t r, uint32_t *idx)
+{
+	if (r < 0 || idmap_add(m, id, (uint32_t)r))
+		return nomem(d);
+	*idx = (uint32_t)r;
+	return 0;
+}
+
 static int loc_ref(dec *d, uint64_t id, uint32_t *idx)
 {
 	if (idmap_find(&d->locs, id, idx))
@@ -447,11 +468,7 @@ static int loc_ref(dec *d, uint64_t id, uint32_t *idx)
 	if (id == 0)
 		return fail(d, "sample refers to location id 0");
 	cprof_location l = { .id = id, .mapping = CPROF_NONE };
-	int64_t r = cprof_add_location(d->p, &l, NULL, 0);
-	if (r < 0 || idmap_add(&d->locs, id, (uint32_t)r))
-		return nomem(d);
-	*idx = (uint32_t)r;
-	return 0;
+	return ref_added(d, &d->locs, id, cprof_add_location(d->p, &l, NULL, 0), idx);
 }
 
 static int fn_ref(dec *d, uint64_t id, uint32_t *idx)
@@ -459,11 +476,7 @@ static int fn_ref(dec *d, uint64_t id, uint32_t *idx)
 	if (idmap_find(&d->funcs, id, idx))
 		return 0;
 	cprof_function f = { .id = id };
-	int64_t r = cprof_add_function(d->p, &f);
-	if (r < 0 || idmap_add(&d->funcs, id, (uint32_t)r))
-		return nomem(d);
-	*idx = (uint32_t)r;
-	return 0;
+	return ref_added(d, &d->funcs, id, cprof_add_function(d->p, &f), idx);
 }
 
 static int map_ref(dec *d, uint64_t id, uint32_t *idx)
@@ -471,11 +484,7 @@ static int map_ref(dec *d, uint64_t id, uint32_t *idx)
 	if (idmap_find(&d->maps, id, idx))
 		return 0;
 	cprof_mapping m = { .id = id };
-	int64_t r = cprof_add_mapping(d->p, &m);
-	if (r < 0 || idmap_add(&d->maps, id, (uint32_t)r))
-		return nomem(d);
-	*idx = (uint32_t)r;
-	return 0;
+	return ref_added(d, &d->maps, id, cprof_add_mapping(d->p, &m), idx);
 }
 
 /* ---- messages --------------------------------------------------------------- */
@@ -590,12 +599,9 @@ static int parse_sample(dec *d, const uint8_t *p, const uint8_t *end)
 					return nomem(d);
 				const uint8_t *q = f.data, *qe = f.data + f.len;
 				const idmap *m = &d->locs;
-				while (q < qe) {
-					uint64_t id;
-					const uint8_t *at = q;
-					int r = get_varint(&q, qe, &id);
-					if (r)
-						return varint_err(d, r, at, "sample.location_id");
+				uint64_t id = 0;
+				int r;
+				while ((r = packed_next(d, &q, qe, "sample.location_id", &id)) > 0) {
 					uint32_t idx;
 					if (m->ident && id - 1 < m->n)
 						idx = (uint32_t)(id - 1);
@@ -605,6 +611,8 @@ static int parse_sample(dec *d, const uint8_t *p, const uint8_t *end)
 						return d->rc;
 					d->s_locs.v[d->s_locs.n++] = idx;
 				}
+				if (r < 0)
+					return r;
 			} else {
 				return wrong_type(d, &f, "sample", "location_id", "varint or packed");
 			}
@@ -617,14 +625,12 @@ static int parse_sample(dec *d, const uint8_t *p, const uint8_t *end)
 				if (CP_RESERVE(d->s_vals, cp_add(d->s_vals.n, count_varints(f.data, f.len))))
 					return nomem(d);
 				const uint8_t *q = f.data, *qe = f.data + f.len;
-				while (q < qe) {
-					uint64_t v;
-					const uint8_t *at = q;
-					int r = get_varint(&q, qe, &v);
-					if (r)
-						return varint_err(d, r, at, "sample.value");
+				uint64_t v = 0;
+				int r;
+				while ((r = packed_next(d, &q, qe, "sample.value", &v)) > 0)
 					d->s_vals.v[d->s_vals.n++] = (int64_t)v;
-				}
+				if (r < 0)
+					return r;
 			} else {
 				return wrong_type(d, &f, "sample", "value", "varint or packed");
 			}
@@ -1029,15 +1035,13 @@ static int top_field(dec *d, const fld *fp)
 				return d->rc;
 		} else if (f.wt == WT_LEN) {
 			const uint8_t *q = f.data, *qe = f.data + f.len;
-			while (q < qe) {
-				uint64_t v;
-				const uint8_t *at = q;
-				int r = get_varint(&q, qe, &v);
-				if (r)
-					return varint_err(d, r, at, "profile.comment");
+			uint64_t v = 0;
+			int r;
+			while ((r = packed_next(d, &q, qe, "profile.comment", &v)) > 0)
 				if (add_comment(d, v))
 					return d->rc;
-			}
+			if (r < 0)
+				return r;
 		} else {
 			return wrong_type(d, &f, "profile", name, "varint or packed");
 		}

@@ -25,6 +25,10 @@ const char *cprof_strerror(int code)
 	case CPROF_ELIMIT: return "input too large";
 	case CPROF_EMISMATCH: return "incompatible profiles";
 	case CPROF_EEMPTY: return "empty input";
+	case CPROF_EBUSY: return "cpu profiling already in use";
+	case CPROF_ENOTRUNNING: return "cpu profiling not running";
+	case CPROF_ESIGNAL: return "SIGPROF is handled by the program";
+	case CPROF_ESYSTEM: return "system call failed";
 	}
 	return "unknown error";
 }
@@ -45,37 +49,13 @@ int cprof_seterr(cprof_error *err, int code, const char *fmt, ...)
 }
 
 /* The length of the valid, printable UTF-8 sequence at s[0..n) (a
- * non-ASCII one), or 0: overlong forms, surrogates, code points past
- * U+10FFFF and the C1 controls U+0080..U+009F (8-bit terminal escapes)
- * are not. */
+ * non-ASCII one), or 0: invalid sequences (cprof_utf8_len) and the C1
+ * controls U+0080..U+009F (8-bit terminal escapes) are not. */
 static size_t utf8_printable(const unsigned char *s, size_t n)
 {
-	unsigned c = s[0];
-	size_t len;
-	uint32_t cp;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp <= 0x9f)
-		return 0;
-	return len;
+	uint32_t cp = 0;
+	size_t len = cprof_utf8_len(s, n, &cp);
+	return len && cp > 0x9f ? len : 0;
 }
 
 size_t cprof_escape(char *dst, size_t dstn, const char *s, size_t n)
@@ -550,24 +530,6 @@ int cprof_add_comment(cprof_profile *p, cprof_str s)
 }
 
 /* ---- reading ------------------------------------------------------------- */
-
-int cprof_find_vtype(const cprof_profile *p, const char *name)
-{
-	if (!name || !*name)
-		return -1;
-	char *end;
-	errno = 0;
-	long idx = strtol(name, &end, 10);
-	if (*end == 0 && errno == 0) {
-		if (idx >= 0 && (size_t)idx < p->vtypes.n)
-			return (int)idx;
-		return -1;
-	}
-	for (size_t i = 0; i < p->vtypes.n; i++)
-		if (strcmp(cprof_s(p, p->vtypes.v[i].type), name) == 0)
-			return (int)i;
-	return -1;
-}
 
 int cprof_default_vtype(const cprof_profile *p)
 {

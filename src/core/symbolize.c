@@ -67,65 +67,23 @@
 #define MAX_SCOPE_DEPTH 16      /* namespace/class nesting searched for functions */
 #define BUILD_ID_HEX 129        /* 64 bytes of build ID, as hex, and the NUL */
 
-/* ---- a small u64 -> u32 hash map (open addressing, key 0 allowed) ------ */
+/* ---- u64 -> u32 lookups, on cprof_util.h's map ------------------------------ */
 
-typedef struct u64map {
-	uint64_t *keys;
-	uint32_t *vals;             /* CPROF_NONE = empty slot */
-	size_t cap, n;
-} u64map;
-
-static void map_free(u64map *m)
-{
-	free(m->keys);
-	free(m->vals);
-	memset(m, 0, sizeof *m);
-}
+typedef cprof_u64map u64map;
+#define map_free cprof_u64map_free
 
 static uint32_t map_get(const u64map *m, uint64_t k)
 {
-	if (!m->cap)
-		return CPROF_NONE;
-	for (size_t i = cp_hash_u64(k) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-		if (m->vals[i] == CPROF_NONE)
-			return CPROF_NONE;
-		if (m->keys[i] == k)
-			return m->vals[i];
-	}
+	const uint64_t *v = cprof_u64map_find(m, k);
+	return v ? (uint32_t)*v : CPROF_NONE;
 }
 
 static int map_put(u64map *m, uint64_t k, uint32_t v)
 {
-	if (cp_mul(m->n + 1, 2) > m->cap) {
-		size_t ncap = m->cap ? m->cap * 2 : 64;
-		uint64_t *nk = calloc(ncap, sizeof *nk);
-		uint32_t *nv = malloc(cp_mul(ncap, sizeof *nv));
-		if (!nk || !nv || ncap > SIZE_MAX / 4) {
-			free(nk);
-			free(nv);
-			return CPROF_ENOMEM;
-		}
-		memset(nv, 0xff, ncap * sizeof *nv);
-		for (size_t j = 0; j < m->cap; j++) {
-			if (m->vals[j] == CPROF_NONE)
-				continue;
-			size_t i = cp_hash_u64(m->keys[j]) & (ncap - 1);
-			while (nv[i] != CPROF_NONE)
-				i = (i + 1) & (ncap - 1);
-			nk[i] = m->keys[j];
-			nv[i] = m->vals[j];
-		}
-		free(m->keys);
-		free(m->vals);
-		m->keys = nk, m->vals = nv, m->cap = ncap;
-	}
-	size_t i = cp_hash_u64(k) & (m->cap - 1);
-	while (m->vals[i] != CPROF_NONE && m->keys[i] != k)
-		i = (i + 1) & (m->cap - 1);
-	if (m->vals[i] == CPROF_NONE)
-		m->n++;
-	m->keys[i] = k;
-	m->vals[i] = v;
+	uint64_t *slot = cprof_u64map_slot(m, k, v, NULL);
+	if (!slot)
+		return CPROF_ENOMEM;
+	*slot = v;
 	return 0;
 }
 
@@ -687,14 +645,8 @@ static const char *sym_name(module *m, Dwarf_Addr pc)
 				qsort(m->syms, m->nsyms, sizeof *m->syms, cmp_esym);
 		}
 	}
-	size_t lo = 0, hi = m->nsyms;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (m->syms[mid].addr <= pc)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	_Static_assert(sizeof(GElf_Addr) == sizeof(uint64_t), "addresses are u64");
+	size_t lo = cp_upper_u64(m->syms, m->nsyms, sizeof *m->syms, offsetof(esym, addr), pc);
 	if (lo == 0)
 		return NULL;
 	/* the first (global-first) entry at the greatest address <= pc */
@@ -785,14 +737,8 @@ static const cuindex *cu_index(module *m, Dwarf_Die *cu)
 /* The subprogram DIE containing pc in ci, or false. */
 static bool find_func(module *m, const cuindex *ci, Dwarf_Addr pc, Dwarf_Die *out)
 {
-	size_t lo = 0, hi = ci->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (ci->r[mid].lo <= pc)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	_Static_assert(sizeof(Dwarf_Addr) == sizeof(uint64_t), "addresses are u64");
+	size_t lo = cp_upper_u64(ci->r, ci->n, sizeof *ci->r, offsetof(frange, lo), pc);
 	/* ranges[lo-1] has the greatest start <= pc; nested or overlapping
 	 * ranges may hide behind it: look back a little */
 	for (size_t k = lo, n = 0; k > 0 && n < 8; k--, n++) {

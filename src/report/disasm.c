@@ -642,18 +642,6 @@ int cpr_disasm_parse(const char *text, size_t len, const char *re, cprof_error *
 
 /* ---- the report ------------------------------------------------------------------ */
 
-static bool no_edges(void *arg, const char *name)
-{
-	return false;
-}
-
-static const char *vod(const cpr_ctx *c, char *buf, size_t n, int64_t v)
-{
-	if (v == 0)
-		return ".";
-	return cpr_format_value(c, buf, n, v);
-}
-
 typedef struct sort_arg {
 	const cpr_graph *g;
 } sort_arg;
@@ -779,8 +767,8 @@ static int print_symbol(cpr_ctx *c, const cpr_graph *g, const dsym *s, const cha
 					snprintf(loc + w, sizeof loc - w, ":%lld", (long long)line);
 			}
 		}
-		const char *a = cpr_pad(pf, sizeof pf, vod(c, fv, sizeof fv, nf), 10);
-		const char *b = cpr_pad(pc, sizeof pc, vod(c, cv, sizeof cv, nc), 10);
+		const char *a = cpr_pad(pf, sizeof pf, cpr_value_or_dot(c, fv, sizeof fv, nf), 10);
+		const char *b = cpr_pad(pc, sizeof pc, cpr_value_or_dot(c, cv, sizeof cv, nc), 10);
 		if (!loc[0]) {
 			fprintf(out, "%s %s %10llx: %s\n", a, b, (unsigned long long)in->addr, in->text);
 		} else if (strlen(in->text) < 40) {
@@ -821,7 +809,7 @@ int cpr_print_disasm(cpr_ctx *c, cprof_error *err)
 	cpr_graph g;
 	cpr_gopts_init(&go, c);
 	go.obj_names = true;
-	go.edge_filter = no_edges;
+	go.edge_filter = cpr_no_edges;
 	int rc = cpr_graph_build(c, &go, &g, err);
 	if (rc < 0) {
 		cpr_regex_free(rx);

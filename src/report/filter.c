@@ -43,77 +43,6 @@ static void *alloc_array(size_t n, size_t el)
 }
 
 
-#define MAP_EMPTY UINT64_MAX
-
-static int map_grow(cpr_map *m)
-{
-	size_t ncap = m->cap ? m->cap * 2 : 64;
-	if (ncap < m->cap)
-		return CPROF_ENOMEM;
-	uint64_t *k = alloc_array(ncap, sizeof *k), *v = alloc_array(ncap, sizeof *v);
-	if (!k || !v) {
-		free(k);
-		free(v);
-		return CPROF_ENOMEM;
-	}
-	for (size_t i = 0; i < ncap; i++)
-		k[i] = MAP_EMPTY;
-	for (size_t i = 0; i < m->cap; i++) {
-		if (m->keys[i] == MAP_EMPTY)
-			continue;
-		size_t j = cprof_hash_u64(m->keys[i]) & (ncap - 1);
-		while (k[j] != MAP_EMPTY)
-			j = (j + 1) & (ncap - 1);
-		k[j] = m->keys[i];
-		v[j] = m->vals[i];
-	}
-	free(m->keys);
-	free(m->vals);
-	m->keys = k;
-	m->vals = v;
-	m->cap = ncap;
-	return 0;
-}
-
-uint64_t *cpr_map_find(const cpr_map *m, uint64_t key)
-{
-	if (!m->cap)
-		return NULL;
-	size_t mask = m->cap - 1, j = cprof_hash_u64(key) & mask;
-	while (m->keys[j] != MAP_EMPTY) {
-		if (m->keys[j] == key)
-			return &m->vals[j];
-		j = (j + 1) & mask;
-	}
-	return NULL;
-}
-
-uint64_t *cpr_map_slot(cpr_map *m, uint64_t key, uint64_t init, bool *fresh)
-{
-	if (fresh)
-		*fresh = false;
-	uint64_t *v = cpr_map_find(m, key);
-	if (v)
-		return v;
-	if ((m->n + 1) * 2 > m->cap && map_grow(m))
-		return NULL;
-	size_t mask = m->cap - 1, j = cprof_hash_u64(key) & mask;
-	while (m->keys[j] != MAP_EMPTY)
-		j = (j + 1) & mask;
-	m->keys[j] = key;
-	m->vals[j] = init;
-	m->n++;
-	if (fresh)
-		*fresh = true;
-	return &m->vals[j];
-}
-
-void cpr_map_free(cpr_map *m)
-{
-	free(m->keys);
-	free(m->vals);
-	memset(m, 0, sizeof *m);
-}
 
 static void warnf(cpr_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warnf(cpr_ctx *c, const char *fmt, ...)
@@ -208,35 +137,42 @@ static bool rx_match_str(rx *r, const cprof_profile *p, cprof_str s)
 	return rx_match(r, cprof_s(p, s), cprof_slen(p, s));
 }
 
+/* The cached answer for element i of n ((*v)[] made on first use:
+ * without memory nothing is cached), or UNKNOWN. */
+static int memo_get(uint8_t **v, size_t *nv, size_t n, size_t i)
+{
+	if (!*v && n) {
+		*v = calloc(n, 1);
+		*nv = *v ? n : 0;
+	}
+	return i < *nv ? (*v)[i] : UNKNOWN;
+}
+
+static bool memo_put(uint8_t *v, size_t nv, size_t i, bool m)
+{
+	if (i < nv)
+		v[i] = m ? YES : NO;
+	return m;
+}
+
 /* Does the function's name or file name match?  Cached per function. */
 static bool rx_fn(rx *r, const cprof_profile *p, uint32_t fi)
 {
-	if (!r->fn && p->functions.n) {
-		r->fn = calloc(p->functions.n, 1);
-		r->nfn = r->fn ? p->functions.n : 0;
-	}
-	if (fi < r->nfn && r->fn[fi] != UNKNOWN)
-		return r->fn[fi] == YES;
+	int c = memo_get(&r->fn, &r->nfn, p->functions.n, fi);
+	if (c != UNKNOWN)
+		return c == YES;
 	const cprof_function *f = &p->functions.v[fi];
-	bool m = rx_match_str(r, p, f->name) || rx_match_str(r, p, f->filename);
-	if (fi < r->nfn)
-		r->fn[fi] = m ? YES : NO;
-	return m;
+	return memo_put(r->fn, r->nfn, fi,
+			rx_match_str(r, p, f->name) || rx_match_str(r, p, f->filename));
 }
 
 /* Does the mapping's file match?  Cached per mapping. */
 static bool rx_map(rx *r, const cprof_profile *p, uint32_t mi)
 {
-	if (!r->map && p->mappings.n) {
-		r->map = calloc(p->mappings.n, 1);
-		r->nmap = r->map ? p->mappings.n : 0;
-	}
-	if (mi < r->nmap && r->map[mi] != UNKNOWN)
-		return r->map[mi] == YES;
-	bool m = rx_match_str(r, p, p->mappings.v[mi].file);
-	if (mi < r->nmap)
-		r->map[mi] = m ? YES : NO;
-	return m;
+	int c = memo_get(&r->map, &r->nmap, p->mappings.n, mi);
+	if (c != UNKNOWN)
+		return c == YES;
+	return memo_put(r->map, r->nmap, mi, rx_match_str(r, p, p->mappings.v[mi].file));
 }
 
 static bool rx_line(rx *r, const cprof_profile *p, const cprof_line *ln)
@@ -293,6 +229,13 @@ typedef struct fstate {
 	struct { cprof_label *v; size_t n, cap; } lab;  /* a label set being built */
 	struct { char *v; size_t n, cap; } str;         /* a string being built */
 } fstate;
+
+/* Stack s of the profile being filtered: its locations, *n of them. */
+static const uint32_t *stack_of(const fstate *f, uint32_t s, size_t *n)
+{
+	*n = cprof_stack_len(f->p, s);
+	return cprof_stack_locs(f->p, s);
+}
 
 static void fstate_free(fstate *f)
 {
@@ -429,9 +372,9 @@ typedef struct prune_args {
 
 static int64_t prune_stack(fstate *f, uint32_t s, void *arg)
 {
-	prune_args *a = arg;
-	const uint32_t *locs = cprof_stack_locs(f->p, s);
-	size_t n = cprof_stack_len(f->p, s);
+	const prune_args *a = arg;
+	size_t n;
+	const uint32_t *locs = stack_of(f, s, &n);
 	bool user = false;
 	for (size_t i = n; i-- > 0;) {
 		uint32_t l = locs[i];
@@ -582,7 +525,7 @@ static int numunits_compute(cpr_ctx *c)
 	/* Keys without any unit get one from their name. */
 	cprof_str bytes = CPROF_NONE;
 	for (size_t j = 0; j < c->numunits.cap; j++) {
-		if (c->numunits.keys[j] == MAP_EMPTY || c->numunits.vals[j] != NO_UNIT)
+		if (c->numunits.keys[j] == CPROF_U64MAP_EMPTY || c->numunits.vals[j] != NO_UNIT)
 			continue;
 		const char *key = cprof_s(p, (cprof_str)c->numunits.keys[j]);
 		if (strcmp(key, "alignment") == 0 || strcmp(key, "request") == 0) {
@@ -601,7 +544,7 @@ static int numunits_compute(cpr_ctx *c)
 			goto out;
 		size_t np = 0;
 		for (size_t j = 0; j < ignored.cap; j++)
-			if (ignored.keys[j] != MAP_EMPTY) {
+			if (ignored.keys[j] != CPROF_U64MAP_EMPTY) {
 				pairs[2 * np] = (cprof_str)(ignored.keys[j] >> 32);
 				pairs[2 * np + 1] = (cprof_str)ignored.keys[j];
 				np++;
@@ -630,9 +573,9 @@ static int numunits_compute(cpr_ctx *c)
 	}
 	rc = 0;
 out:
+	cpr_map_free(&ignored);
 	free(seen);
 	free(pairs);
-	cpr_map_free(&ignored);
 	return rc;
 }
 
@@ -1162,8 +1105,8 @@ typedef struct name_args {
 static int64_t name_stack(fstate *f, uint32_t s, void *arg)
 {
 	name_args *a = arg;
-	const uint32_t *locs = cprof_stack_locs(f->p, s);
-	size_t n = cprof_stack_len(f->p, s);
+	size_t n;
+	const uint32_t *locs = stack_of(f, s, &n);
 	bool focused = false;
 	for (size_t i = 0; i < n; i++) {
 		if (a->state[locs[i]] == LOC_IGNORE)
@@ -1187,6 +1130,19 @@ static int64_t name_stack(fstate *f, uint32_t s, void *arg)
 	if (k == n)
 		return s;
 	return cprof_intern_stack(f->p, f->stk.v, k);
+}
+
+/* keep_lines, then location li is hidden when no line is left: 1 hidden,
+ * 0 not, or a negative code. */
+static int mask_location(cprof_profile *p, uint32_t li, const uint8_t *mask, uint8_t *hidden)
+{
+	int rc = keep_lines(p, li, mask);
+	if (rc < 0)
+		return rc;
+	if (p->locations.v[li].nline)
+		return 0;
+	hidden[li] = 1;
+	return 1;
 }
 
 static int filter_by_name(fstate *f, rx *focus, rx *ignore, rx *hide, rx *show, bool *fm,
@@ -1217,12 +1173,10 @@ static int filter_by_name(fstate *f, rx *focus, rx *ignore, rx *hide, rx *show, 
 			if (!rx_loc_mapping(hide, p, l))
 				for (uint32_t i = 0; i < l->nline; i++)
 					mask[i] = !rx_line(hide, p, &p->lines.v[l->line_off + i]);
-			if ((rc = keep_lines(p, li, mask)) < 0)
+			if ((rc = mask_location(p, li, mask, a.hidden)) < 0)
 				goto out;
 			rc = CPROF_ENOMEM;
 			l = &p->locations.v[li];
-			if (l->nline == 0)
-				a.hidden[li] = 1;
 		}
 		if (show->re) {
 			uint8_t *mask = line_mask(f, li);
@@ -1233,14 +1187,12 @@ static int filter_by_name(fstate *f, rx *focus, rx *ignore, rx *hide, rx *show, 
 				const cprof_line *ln = &p->lines.v[l->line_off + i];
 				mask[i] = all || !valid_fn(p, ln->function) || rx_fn(show, p, ln->function);
 			}
-			if ((rc = keep_lines(p, li, mask)) < 0)
+			if ((rc = mask_location(p, li, mask, a.hidden)) < 0)
 				goto out;
+			if (rc == 0)
+				*hnm = true;
 			rc = CPROF_ENOMEM;
 			l = &p->locations.v[li];
-			if (l->nline == 0)
-				a.hidden[li] = 1;
-			else
-				*hnm = true;
 		}
 		a.any_hidden = a.any_hidden || a.hidden[li];
 	}

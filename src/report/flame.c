@@ -67,15 +67,7 @@ typedef struct ftree {
 	cprof_str *lib;         /* per identity: the basename of its mapping file */
 } ftree;
 
-static uint64_t mix(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
-}
+#define mix cprof_hash_u64
 
 static void *xrealloc(void *p, size_t n, size_t el)
 {
@@ -495,70 +487,7 @@ static void xml_escape(FILE *out, const char *s, size_t n)
 	}
 }
 
-/* The length of the valid UTF-8 sequence at s (n bytes left), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t l;
-	uint32_t cp;
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0) {
-		l = 2;
-		cp = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		l = 3;
-		cp = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		l = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (l > n)
-		return 0;
-	for (size_t i = 1; i < l; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((l == 2 && cp < 0x80) || (l == 3 && cp < 0x800) || (l == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return l;
-}
-
-/* A JSON string, safe inside <script>: '<', '>', '&' and U+2028/9 escaped,
- * invalid UTF-8 replaced by U+FFFD. */
-static void json_str(FILE *out, const char *s, size_t n)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	putc('"', out);
-	for (size_t i = 0; i < n;) {
-		unsigned char ch = u[i];
-		if (ch >= 0x80) {
-			size_t l = utf8_len(u + i, n - i);
-			if (l == 0) {
-				fputs("\\ufffd", out);
-				i++;
-			} else if (l == 3 && ch == 0xe2 && u[i + 1] == 0x80 && (u[i + 2] == 0xa8 || u[i + 2] == 0xa9)) {
-				fprintf(out, "\\u%04x", u[i + 2] == 0xa8 ? 0x2028 : 0x2029);
-				i += 3;
-			} else {
-				fwrite(u + i, 1, l, out);
-				i += l;
-			}
-			continue;
-		}
-		if (ch == '"' || ch == '\\')
-			fprintf(out, "\\%c", ch);
-		else if (ch < 0x20 || ch == '<' || ch == '>' || ch == '&')
-			fprintf(out, "\\u%04x", ch);
-		else
-			putc(ch, out);
-		i++;
-	}
-	putc('"', out);
-}
+#define json_str cprof_json_str
 
 /* The page title: -title, else the main binary's name, else "cprof". */
 static const char *flame_title(const cpr_ctx *c)

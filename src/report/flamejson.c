@@ -352,19 +352,7 @@ int cprof_flame_build(cprof_profile *p, const cprof_ropts *o, FILE *warn, cprof_
 
 /* ---- writing ---------------------------------------------------------------------- */
 
-static void json_str(FILE *out, const char *s)
-{
-	putc('"', out);
-	for (const unsigned char *u = (const unsigned char *)s; *u; u++) {
-		if (*u == '"' || *u == '\\')
-			fprintf(out, "\\%c", *u);
-		else if (*u < 0x20 || *u == '<' || *u == '>' || *u == '&')
-			fprintf(out, "\\u%04x", *u);
-		else
-			putc(*u, out);
-	}
-	putc('"', out);
-}
+static void json_str(FILE *out, const char *s) { cprof_json_str(out, s, strlen(s)); }
 
 typedef struct kid {
 	uint32_t node;
@@ -606,13 +594,7 @@ typedef struct trie {
 	size_t hcap, used;
 } trie;
 
-static uint64_t mix(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 29;
-	return h;
-}
+#define mix cprof_hash_u64
 
 /* the child of parent named name, created when absent; NIL on no memory */
 static uint32_t trie_child(trie *r, uint32_t parent, uint32_t name)

@@ -72,15 +72,7 @@ static void *xmalloc(size_t n, size_t el)
 	return malloc(bytes);
 }
 
-static inline uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
-}
+#define mix64 cprof_hash_u64
 
 /* Go's int64(float64(v) * f) for the cutoffs (out-of-range saturates). */
 static int64_t frac_of(int64_t v, double f)
@@ -154,27 +146,7 @@ static const char *trim_path(const char *s, size_t *n)
 	return s;
 }
 
-/* filepath.Base, appended to the names arena by the caller. */
-static void path_base(const char *s, size_t n, const char **b, size_t *bn)
-{
-	if (n == 0) {
-		*b = ".";
-		*bn = 1;
-		return;
-	}
-	while (n > 0 && s[n - 1] == '/')
-		n--;
-	if (n == 0) {
-		*b = "/";
-		*bn = 1;
-		return;
-	}
-	size_t i = n;
-	while (i > 0 && s[i - 1] != '/')
-		i--;
-	*b = s + i;
-	*bn = n - i;
-}
+#define path_base cprof_path_base
 
 /* ---- node identities -------------------------------------------------------- */
 

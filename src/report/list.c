@@ -56,24 +56,7 @@ static char *path_clean(const char *s)
 	return out;
 }
 
-/* Go's filepath.Base of s[0..n), as a pointer and length into s (or a
- * static string). */
-static void path_base(const char *s, size_t n, const char **b, size_t *bn)
-{
-	size_t orig = n;
-	while (n > 0 && s[n - 1] == '/')
-		n--;
-	if (n == 0) {
-		*b = orig ? "/" : ".";
-		*bn = 1;
-		return;
-	}
-	size_t i = n;
-	while (i > 0 && s[i - 1] != '/')
-		i--;
-	*b = s + i;
-	*bn = n - i;
-}
+#define path_base cprof_path_base
 
 /* The next element of a ':'-separated list (filepath.SplitList: an empty
  * list has no elements, "a::b" has an empty one).  *pos starts at 0; false
@@ -406,12 +389,12 @@ static int cmp_nodes(const void *a, const void *b, void *arg)
 				 g->nodes[*(const uint32_t *)b].info);
 }
 
-static bool no_edges(void *arg, const char *name)
+bool cpr_no_edges(void *arg, const char *name)
 {
 	return false;
 }
 
-static const char *vod(const cpr_ctx *c, char *buf, size_t n, int64_t v)
+const char *cpr_value_or_dot(const cpr_ctx *c, char *buf, size_t n, int64_t v)
 {
 	if (v == 0)
 		return ".";
@@ -469,8 +452,8 @@ static int print_block(cpr_ctx *c, const cpr_graph *g, src_cache *sc, const char
 			lf = cpr_add64(lf, g->nodes[idx[j]].flat);
 			lc = cpr_add64(lc, g->nodes[idx[j]].cum);
 		}
-		fprintf(c->out, "%s %s %6lld:%.*s\n", cpr_pad(pf, sizeof pf, vod(c, fv, sizeof fv, lf), 10),
-			cpr_pad(pc, sizeof pc, vod(c, cv, sizeof cv, lc), 10), (long long)ln,
+		fprintf(c->out, "%s %s %6lld:%.*s\n", cpr_pad(pf, sizeof pf, cpr_value_or_dot(c, fv, sizeof fv, lf), 10),
+			cpr_pad(pc, sizeof pc, cpr_value_or_dot(c, cv, sizeof cv, lc), 10), (long long)ln,
 			(int)f->line_len[ln - 1], f->text + f->line_off[ln - 1]);
 	}
 	return 0;
@@ -492,7 +475,7 @@ int cpr_print_list(cpr_ctx *c, cprof_error *err)
 	cpr_gopts_init(&go, c);
 	go.obj_names = true;
 	go.trim_paths = false;          /* done above, with the options */
-	go.edge_filter = no_edges;      /* no edges are printed */
+	go.edge_filter = cpr_no_edges;      /* no edges are printed */
 	rc = cpr_graph_build(c, &go, &g, err);
 	if (rc < 0) {
 		cpr_regex_free(rx);

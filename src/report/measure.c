@@ -5,8 +5,9 @@
  * and SI-looking names), time (ns ... s, hrs; no minutes) and Google compute
  * units (n*GCU ... P*GCU).  A unit name is "sniffed": lowercased and, when
  * longer than two characters, stripped of one trailing 's', then looked up
- * among the aliases.  Scaling to "auto" or "minimum" picks the largest unit
- * in which the value is at least 1.  Values print with "%.2f" minus a
+ * among the aliases (the table is the core's, cprof_util.h).  Scaling to
+ * "auto" or "minimum" picks the largest unit in which the value is at
+ * least 1.  Values print with "%.2f" minus a
  * trailing ".00"; zero prints as "0" without a unit.  Everything here is
  * pure and thread-safe.
  */
@@ -17,79 +18,11 @@
 #include <string.h>
 #include <strings.h>
 
-typedef struct {
-	const char *name;
-	const char *aliases[4];
-	double factor;
-} unit_def;
-
-typedef struct {
-	const unit_def *units;
-	size_t n;
-	unit_def dflt;
-} unit_family;
-
-static const unit_def mem_units[] = {
-	{ "B", { "b", "byte" }, 1 },
-	{ "kB", { "kb", "kbyte", "kilobyte" }, 1024.0 },
-	{ "MB", { "mb", "mbyte", "megabyte" }, 1048576.0 },
-	{ "GB", { "gb", "gbyte", "gigabyte" }, 1073741824.0 },
-	{ "TB", { "tb", "tbyte", "terabyte" }, 1099511627776.0 },
-	{ "PB", { "pb", "pbyte", "petabyte" }, 1125899906842624.0 },
-};
-static const unit_def time_units[] = {
-	{ "ns", { "ns", "nanosecond" }, 1 },
-	{ "us", { "\xce\xbcs", "us", "microsecond" }, 1e3 },
-	{ "ms", { "ms", "millisecond" }, 1e6 },
-	{ "s", { "s", "sec", "second" }, 1e9 },
-	{ "hrs", { "hour", "hr" }, 3600e9 },
-};
-static const unit_def gcu_units[] = {
-	{ "n*GCU", { "nanogcu" }, 1e-9 },
-	{ "u*GCU", { "microgcu" }, 1e-6 },
-	{ "m*GCU", { "milligcu" }, 1e-3 },
-	{ "GCU", { "gcu" }, 1 },
-	{ "k*GCU", { "kilogcu" }, 1e3 },
-	{ "M*GCU", { "megagcu" }, 1e6 },
-	{ "G*GCU", { "gigagcu" }, 1e9 },
-	{ "T*GCU", { "teragcu" }, 1e12 },
-	{ "P*GCU", { "petagcu" }, 1e15 },
-};
-
-static const unit_family families[] = {
-	{ mem_units, sizeof mem_units / sizeof *mem_units, { "B", { 0 }, 1 } },
-	{ time_units, sizeof time_units / sizeof *time_units, { "s", { 0 }, 1e9 } },
-	{ gcu_units, sizeof gcu_units / sizeof *gcu_units, { "GCU", { 0 }, 1 } },
-};
-
-static const unit_def *sniff(const unit_family *f, const char *unit)
-{
-	char low[64];
-	size_t n = strlen(unit);
-	if (n >= sizeof low)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)unit[i];
-		low[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : (char)c;
-	}
-	low[n] = 0;
-	/* pprof strips one trailing 's' when the name is longer than two bytes
-	 * (bytes, not characters: "μs" is three bytes and becomes "μ"). */
-	if (n > 2 && low[n - 1] == 's')
-		low[--n] = 0;
-	for (size_t i = 0; i < f->n; i++)
-		for (size_t a = 0; a < 4 && f->units[i].aliases[a]; a++)
-			if (strcmp(low, f->units[i].aliases[a]) == 0)
-				return &f->units[i];
-	return NULL;
-}
-
+/* The unit table is the core's (cprof_util.h): one table for merging and
+ * for printing. */
 int cpr_unit_family(const char *unit)
 {
-	for (size_t i = 0; i < sizeof families / sizeof *families; i++)
-		if (sniff(&families[i], unit))
-			return (int)i;
-	return -1;
+	return cprof_unit_family(unit, strlen(unit));
 }
 
 static bool is_auto(const char *u)
@@ -103,32 +36,33 @@ double cpr_scale(int64_t value, const char *from, const char *to, const char **u
 		double v = cpr_scale(-value, from, to, unit_out);
 		return -v;
 	}
-	for (size_t i = 0; i < sizeof families / sizeof *families; i++) {
-		const unit_family *f = &families[i];
-		const unit_def *fu = sniff(f, from);
+	size_t fromn = strlen(from), ton = strlen(to);
+	for (int fam = 0; fam < CPROF_UNIT_NFAM; fam++) {
+		const cprof_unit *fu = cprof_unit_sniff(from, fromn, fam), *dflt;
 		if (!fu)
 			continue;
+		size_t nu;
+		const cprof_unit *units = cprof_unit_table(fam, &nu);
 		double v = (double)value * fu->factor;
+		dflt = cprof_unit_default(fam);
 		if (is_auto(to)) {
 			double best = 0;
 			const char *bn = NULL;
-			for (size_t k = 0; k < f->n; k++)
-				if (f->units[k].factor >= best && v / f->units[k].factor >= 1.0) {
-					best = f->units[k].factor;
-					bn = f->units[k].name;
+			for (size_t k = 0; k < nu; k++)
+				if (units[k].factor >= best && v / units[k].factor >= 1.0) {
+					best = units[k].factor;
+					bn = units[k].name;
 				}
 			if (bn) {
 				*unit_out = bn;
 				return v / best;
 			}
-			*unit_out = f->dflt.name;
-			return v / f->dflt.factor;
+			*unit_out = dflt->name;
+			return v / dflt->factor;
 		}
-		const unit_def *tu = sniff(f, to);
-		if (!tu) {
-			*unit_out = f->dflt.name;
-			return v / f->dflt.factor;
-		}
+		const cprof_unit *tu = cprof_unit_sniff(to, ton, fam);
+		if (!tu)
+			tu = dflt;
 		*unit_out = tu->name;
 		return v / tu->factor;
 	}

@@ -18,26 +18,6 @@
 #include <string.h>
 #include <time.h>
 
-typedef struct sbuf {
-	char *v;
-	size_t n, cap;
-} sbuf;
-
-static int sb_add(sbuf *b, const char *s, size_t n)
-{
-	if (b->n + n + 1 < n || CPR_RESERVE(*b, b->n + n + 1))
-		return CPROF_ENOMEM;
-	memcpy(b->v + b->n, s, n);
-	b->n += n;
-	b->v[b->n] = 0;
-	return 0;
-}
-
-static int sb_str(sbuf *b, const char *s)
-{
-	return sb_add(b, s, strlen(s));
-}
-
 static int cmp_cstr(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -46,11 +26,11 @@ static int cmp_cstr(const void *a, const void *b)
 /* One "key:[v1 v2]" entry per key of label set ls, string labels (numeric
  * false) or numeric ones, sorted as strings and joined by spaces into out
  * (empty when there are none). */
-static int label_line(const cprof_profile *p, uint32_t ls, bool numeric, sbuf *out)
+static int label_line(const cprof_profile *p, uint32_t ls, bool numeric, cprof_buf *out)
 {
 	const cprof_label *l = cprof_lset(p, ls);
 	size_t n = cprof_lset_len(p, ls), nkeys = 0;
-	sbuf item = { 0 };
+	cprof_buf item = { 0 };
 	char **items = calloc(n ? n : 1, sizeof *items);
 	int rc = CPROF_ENOMEM;
 	if (!items)
@@ -69,27 +49,27 @@ static int label_line(const cprof_profile *p, uint32_t ls, bool numeric, sbuf *o
 		}
 		if (any) {
 			item.n = 0;
-			if (sb_str(&item, cprof_s(p, l[i].key)) || sb_add(&item, ":[", 2))
+			if (cprof_buf_str(&item, cprof_s(p, l[i].key)) || cprof_buf_add(&item, ":[", 2))
 				goto out;
 			bool first = true;
 			for (size_t k = i; k < j; k++) {
 				if (!cpr_label_present(&l[k]) || (l[k].str != 0) == numeric)
 					continue;
-				if (!first && sb_add(&item, " ", 1))
+				if (!first && cprof_buf_add(&item, " ", 1))
 					goto out;
 				first = false;
 				if (!numeric) {
-					if (sb_add(&item, cprof_s(p, l[k].str), cprof_slen(p, l[k].str)))
+					if (cprof_buf_add(&item, cprof_s(p, l[k].str), cprof_slen(p, l[k].str)))
 						goto out;
 					continue;
 				}
 				char num[32];
 				snprintf(num, sizeof num, "%" PRId64, l[k].num);
-				if (sb_str(&item, num) ||
-				    (units && (sb_add(&item, " ", 1) || sb_str(&item, cprof_s(p, l[k].unit)))))
+				if (cprof_buf_str(&item, num) ||
+				    (units && (cprof_buf_add(&item, " ", 1) || cprof_buf_str(&item, cprof_s(p, l[k].unit)))))
 					goto out;
 			}
-			if (sb_add(&item, "]", 1) || !(items[nkeys] = strdup(item.v)))
+			if (cprof_buf_add(&item, "]", 1) || !(items[nkeys] = strdup(item.s)))
 				goto out;
 			nkeys++;
 		}
@@ -97,17 +77,17 @@ static int label_line(const cprof_profile *p, uint32_t ls, bool numeric, sbuf *o
 	}
 	qsort(items, nkeys, sizeof *items, cmp_cstr);
 	out->n = 0;
-	if (sb_add(out, "", 0))
+	if (cprof_buf_add(out, "", 0))
 		goto out;
 	for (size_t k = 0; k < nkeys; k++)
-		if ((k && sb_add(out, " ", 1)) || sb_str(out, items[k]))
+		if ((k && cprof_buf_add(out, " ", 1)) || cprof_buf_str(out, items[k]))
 			goto out;
 	rc = 0;
 out:
 	for (size_t k = 0; k < nkeys; k++)
 		free(items[k]);
 	free(items);
-	free(item.v);
+	free(item.s);
 	return rc;
 }
 
@@ -218,7 +198,8 @@ int cpr_print_raw(cpr_ctx *c, cprof_error *err)
 	char buf[128];
 	char **lines = NULL;            /* per label set: its label lines, built lazily */
 	size_t nls = cprof_nlsets(p);
-	sbuf sl = { 0 }, nl = { 0 }, row = { 0 };
+	cprof_buf sl = { 0 }, nl = { 0 };
+	CPROF_VEC(char) row = { 0 };
 	int rc = CPROF_ENOMEM;
 
 	for (size_t i = 0; i < p->comments.n; i++)
@@ -283,9 +264,9 @@ int cpr_print_raw(cpr_ctx *c, cprof_error *err)
 			lines[ls][0] = 0;
 			size_t w = 0;
 			if (sl.n)
-				w += (size_t)snprintf(lines[ls] + w, len - w, "%16s%s\n", "", sl.v);
+				w += (size_t)snprintf(lines[ls] + w, len - w, "%16s%s\n", "", sl.s);
 			if (nl.n)
-				snprintf(lines[ls] + w, len - w, "%16s%s\n", "", nl.v);
+				snprintf(lines[ls] + w, len - w, "%16s%s\n", "", nl.s);
 		}
 		fputs(lines[ls], out);
 	}
@@ -309,8 +290,8 @@ out:
 		for (size_t i = 0; i < nls; i++)
 			free(lines[i]);
 	free(lines);
-	free(sl.v);
-	free(nl.v);
+	free(sl.s);
+	free(nl.s);
 	free(row.v);
 	if (rc < 0)
 		return cprof_seterr(err, rc, "%s", cprof_strerror(rc));

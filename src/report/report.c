@@ -47,34 +47,6 @@ bool cpr_is_diff_base(const cpr_ctx *c, size_t i)
 	return false;
 }
 
-/* pprof's Profile.SampleIndexByName. */
-static int sample_index(const cprof_profile *p, const char *si, cprof_error *err)
-{
-	if (p->vtypes.n == 0)
-		return cprof_seterr(err, CPROF_EINVAL, "profile has no samples");
-	if (!si || !*si)
-		return cprof_default_vtype(p);
-	char *end;
-	long v = strtol(si, &end, 10);
-	if (*end == 0 && end != si) {
-		if (v < 0 || (size_t)v >= p->vtypes.n)
-			return cprof_seterr(err, CPROF_EINVAL,
-					    "sample_index %s is outside the range [0..%zu]", si, p->vtypes.n - 1);
-		return (int)v;
-	}
-	const char *noinuse = strncmp(si, "inuse_", 6) == 0 ? si + 6 : si;
-	for (size_t i = 0; i < p->vtypes.n; i++) {
-		const char *t = cprof_s(p, p->vtypes.v[i].type);
-		if (strcmp(t, si) == 0 || strcmp(t, noinuse) == 0)
-			return (int)i;
-	}
-	char types[160] = "";
-	size_t w = 0;
-	for (size_t i = 0; i < p->vtypes.n && w < sizeof types - 1; i++)
-		w += (size_t)snprintf(types + w, sizeof types - w, "%s%s", i ? " " : "",
-				      cprof_s(p, p->vtypes.v[i].type));
-	return cprof_seterr(err, CPROF_EINVAL, "sample_index \"%s\" must be one of: [%s]", si, types);
-}
 
 static void compute_total(cpr_ctx *c)
 {
@@ -162,7 +134,7 @@ int cprof_report(cprof_profile *p, const cprof_ropts *opts, FILE *out, FILE *war
 		goto out;
 
 	/* reportOptions */
-	int vi = sample_index(p, o.sample_index, err);
+	int vi = cprof_sample_index(p, o.sample_index, err);   /* pprof's SampleIndexByName */
 	if (vi < 0) {
 		rc = vi;
 		goto out;

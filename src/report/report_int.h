@@ -20,6 +20,7 @@
 #define CPROF_REPORT_INT_H
 
 #include "cprof_report.h"
+#include "cprof_util.h"
 
 #include <stdio.h>
 
@@ -48,18 +49,11 @@ char *cpr_go_duration(char *buf, size_t n, int64_t nanos);
 #define CPR_RESERVE(vec, need) \
 	cpr_reserve((void **)&(vec).v, &(vec).cap, (need), sizeof(*(vec).v))
 
-/* An open-addressed hash map from uint64_t keys (UINT64_MAX is reserved)
- * to uint64_t values.  Zero-initialise; free with cpr_map_free. */
-typedef struct cpr_map {
-	uint64_t *keys, *vals;
-	size_t n, cap;
-} cpr_map;
-/* The value of key, inserted as `init` when absent (then *fresh is set, if
- * fresh is not NULL); NULL when out of memory. */
-uint64_t *cpr_map_slot(cpr_map *m, uint64_t key, uint64_t init, bool *fresh);
-/* The value of key, or NULL when absent. */
-uint64_t *cpr_map_find(const cpr_map *m, uint64_t key);
-void cpr_map_free(cpr_map *m);
+/* The u64 -> u64 hash map of cprof_util.h under the reports' names. */
+#define cpr_map cprof_u64map
+#define cpr_map_slot cprof_u64map_slot
+#define cpr_map_find cprof_u64map_find
+#define cpr_map_free cprof_u64map_free
 
 /* Whether pprof sees the label at all: its decoder drops numeric labels
  * whose value is 0 and that have no unit. */
@@ -130,32 +124,23 @@ char *cpr_format_value(const cpr_ctx *c, char *buf, size_t n, int64_t v);
 /* True if sample i carries the label pprof::base=true (a -diff_base sample). */
 bool cpr_is_diff_base(const cpr_ctx *c, size_t i);
 
-/* ---- regex.c: the one PCRE2 wrapper, unanchored like Go's MatchString ---- */
+/* ---- the one PCRE2 wrapper (core/regex.c, cprof_util.h) under the
+ * reports' names ---------------------------------------------------------- */
+#define CPR_RX_MATCH_LIMIT CPROF_RX_MATCH_LIMIT
+#define CPR_RX_DEPTH_LIMIT CPROF_RX_DEPTH_LIMIT
+#define cpr_regex cprof_regex
+#define cpr_regex_new cprof_regex_new
+#define cpr_regex_compile cprof_regex_compile
+#define cpr_regex_match cprof_regex_match
+#define cpr_regex_status cprof_regex_status
+#define cpr_regex_free cprof_regex_free
+#define cpr_regex_errtext cprof_regex_errtext
 
-/* Limits of every match: a pathological expression gives up in well under
- * a second per subject; the expressions people write stay far below. */
-#define CPR_RX_MATCH_LIMIT 1000000u
-#define CPR_RX_DEPTH_LIMIT 100000u
-
-typedef struct cpr_regex cpr_regex;
-/* Compile pat[0..len).  name ("focus", "argument", ...) labels later match
- * failures; a compile error sets err "<prefix>error parsing regexp: <why>:
- * `<part of pat>`".  NULL on failure.  The caller owns the result. */
-cpr_regex *cpr_regex_new(const char *pat, size_t len, const char *name, const char *prefix,
-			 cprof_error *err);
-/* cpr_regex_new of the string re, errors "what RE: error parsing regexp: ...". */
-cpr_regex *cpr_regex_compile(const char *re, const char *what, cprof_error *err);
-/* Does re match s[0..len)?  A match that fails (a limit hit) answers false
- * and is recorded: check cpr_regex_status before printing a report. */
-bool cpr_regex_match(cpr_regex *rx, const char *s, size_t len);
-/* 0, or (with err set: "<name> regexp `RE` backtracks too much ... on
- * "<subject>"") the error of the first match that failed.  rx may be NULL. */
-int cpr_regex_status(const cpr_regex *rx, cprof_error *err);
-void cpr_regex_free(cpr_regex *rx);
-/* Go's wording for a PCRE2 compile error `code` at offset eoff of pat:
- * the reason into why, and the part of pat Go would quote. */
-void cpr_regex_errtext(int code, const char *pat, size_t len, size_t eoff, char *why,
-		       size_t whyn, const char **part, size_t *partlen);
+/* list.c, shared with disasm.c: the edge filter that keeps none (the
+ * annotated reports print no edges), and a value as -list prints it
+ * ("." for 0). */
+bool cpr_no_edges(void *arg, const char *name);
+const char *cpr_value_or_dot(const cpr_ctx *c, char *buf, size_t n, int64_t v);
 
 /* graph.c: Go's filepath.Clean (Unix) of s[0..n) into out, which has room
  * for n + 2 bytes; returns the length written (no NUL added). */

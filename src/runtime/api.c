@@ -58,19 +58,11 @@ const char *cprof_last_error(void)
 	return last_err;
 }
 
+/* The runtime API's first name for cprof_strerror (core/profile.c, in the
+ * light core that libcprof.so carries): one table of error strings. */
 const char *cprof_error_string(int code)
 {
-	switch (code) {
-	case 0: return "success";
-	case CPROF_ERR_NOMEM: return "out of memory";
-	case CPROF_ERR_IO: return "cannot write the profile";
-	case CPROF_ERR_INVAL: return "invalid argument";
-	case CPROF_ERR_BUSY: return "cpu profiling already in use";
-	case CPROF_ERR_NOT_RUNNING: return "cpu profiling not running";
-	case CPROF_ERR_SIGNAL: return "SIGPROF is handled by the program";
-	case CPROF_ERR_SYSTEM: return "system call failed";
-	default: return "unknown error";
-	}
+	return cprof_strerror(code);
 }
 
 static void fork_child_reset(void)

@@ -391,6 +391,7 @@ void rt_cpu_pause(void);
 /* ---- what every profile shares (pbuild.c) ------------------------------------- */
 
 #include "cprof_core.h"
+#include "cprof_util.h"
 
 /* The calling thread is doing the runtime's own work: its allocations are
  * not the program's (the heap profiler skips them).  Nesting counts.

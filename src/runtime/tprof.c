@@ -71,6 +71,7 @@
  * (the endpoint's `?debug=2&runtime=1`) or CPROF_THREADS_RUNTIME=1.
  */
 #include "rt_int.h"
+#include "unwind_step.h"
 #include "rt_env.h"
 #include "cprof.h"
 #include "tprof.h"
@@ -421,74 +422,26 @@ static bool fs_word(const fstack *fs, uintptr_t a, uintptr_t *out)
 	return peek(a, out, sizeof *out);
 }
 
-#define UC_REG(r) (offsetof(ucontext_t, uc_mcontext.gregs) + (size_t)(r) * sizeof(greg_t))
-
-/* One frame up: 1 ok, 0 the outermost frame, -1 failed. */
-static int fs_step(const fstack *fs, uintptr_t *pc, uintptr_t *sp, uintptr_t *fp, bool *exact)
+/* The step's reader: the copy of the stack, else a probe. */
+static bool fs_read(void *ctx, uintptr_t a, uintptr_t *out, int what)
 {
-	uintptr_t look = *exact ? *pc : *pc - 1;
+	(void)what;
+	return fs_word(ctx, a, out);
+}
+
+/* One frame up (unwind_step.h's rules, as rt_unwind): RT_STEP_*. */
+static int fs_step(const fstack *fs, rt_uregs *r)
+{
+	uintptr_t look = r->exact ? r->pc : r->pc - 1;
 	bool known = false;
 	const rt_utable *t = rt_modules_find(look, &known);
-	const rt_urow *row = t ? rt_utable_find(t, look) : NULL;
-	uintptr_t cfa, ra, nfp = *fp;
-	if (row && row->kind == RT_ROW_END)
-		return 0;
-	if (row && row->kind == RT_ROW_SIGNAL) {
-		uintptr_t npc, nsp;
-		if (!fs_word(fs, *sp + UC_REG(REG_RIP), &npc) || !fs_word(fs, *sp + UC_REG(REG_RSP), &nsp) ||
-		    !fs_word(fs, *sp + UC_REG(REG_RBP), &nfp))
-			return -1;
-		*pc = npc;
-		*sp = nsp;
-		*fp = nfp;
-		*exact = true;
-		return npc ? 1 : 0;
-	}
-	if (!row || row->kind == RT_ROW_UNKNOWN) {   /* frame pointers */
-		uintptr_t next;
-		if (*fp < *sp || *fp - *sp > (8u << 20) || (*fp & 7) || !fs_word(fs, *fp, &next) ||
-		    !fs_word(fs, *fp + 8, &ra))
-			return -1;
-		if (ra < 4096)
-			return ra == 0 && next == 0 ? 0 : -1;
-		*pc = ra;
-		*sp = *fp + 16;
-		*fp = next;
-		*exact = false;
-		return 1;
-	}
-	if (row->kind == RT_ROW_PLT)
-		cfa = *sp + 8 + (((*pc & 15) >= (uintptr_t)row->cfa_off) ? 8 : 0);
-	else if (row->kind == RT_ROW_RSP)
-		cfa = *sp + (uintptr_t)(intptr_t)row->cfa_off;
-	else
-		cfa = *fp + (uintptr_t)(intptr_t)row->cfa_off;
-	int16_t ra_off = row->kind == RT_ROW_PLT ? -8 : row->ra_off;
-	if (!fs_word(fs, cfa + (uintptr_t)(intptr_t)ra_off, &ra))
-		return -1;
-	if (row->kind != RT_ROW_PLT) {
-		if (row->rbp_rule == RT_RBP_AT) {
-			if (!fs_word(fs, cfa + (uintptr_t)(intptr_t)row->rbp_off, &nfp))
-				return -1;
-		} else if (row->rbp_rule == RT_RBP_UNDEF) {
-			nfp = 0;
-		}
-	}
-	if (ra == 0)
-		return 0;
-	if (cfa <= *sp)
-		return -1;
-	*pc = ra;
-	*sp = cfa;
-	*fp = nfp;
-	*exact = false;
-	return 1;
+	return rt_unwind_step(r, t ? rt_utable_find(t, look) : NULL, fs_read, (void *)fs);
 }
 
 static int walk_from(const fstack *fs, uintptr_t pc, uintptr_t sp, uintptr_t fp, uintptr_t *pcs,
 		     bool *trunc)
 {
-	bool exact = true;
+	rt_uregs r = { pc, sp, fp, true };
 	int n = 0;
 	*trunc = false;
 	pcs[n++] = pc;
@@ -498,15 +451,15 @@ static int walk_from(const fstack *fs, uintptr_t pc, uintptr_t sp, uintptr_t fp,
 			*trunc = true;
 			break;
 		}
-		uintptr_t osp = sp;
-		int r = fs_step(fs, &pc, &sp, &fp, &exact);
-		if (r == 0)
+		uintptr_t osp = r.sp;
+		int s = fs_step(fs, &r);
+		if (s == RT_STEP_END)
 			break;
-		if (r < 0 || pc < 4096 || (!exact && sp <= osp)) {
+		if (s == RT_STEP_FAIL || r.pc < RT_PAGE || (!r.exact && r.sp <= osp)) {
 			*trunc = true;
 			break;
 		}
-		pcs[n++] = exact ? pc : pc - 1;
+		pcs[n++] = r.exact ? r.pc : r.pc - 1;
 	}
 	rt_modules_leave();
 	return n;

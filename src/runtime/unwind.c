@@ -4,7 +4,8 @@
  * rt_unwind starts from the interrupted registers in a signal's ucontext
  * (rip, rsp, rbp) and, frame by frame, looks up the row of the compact
  * unwind table (unwind_tables.c) covering the pc in the module registry
- * (modules.c, read inside its grace-period bracket), and applies it:
+ * (modules.c, read inside its grace-period bracket), and applies it with
+ * unwind_step.h's rules (shared with tprof.c's walks of other threads):
  *   RSP/RBP   CFA = rsp|rbp + off; return address at CFA + ra_off; rbp saved
  *             at CFA + rbp_off or unchanged; the caller's rsp is the CFA
  *   PLT       CFA = rsp + 8 (+ 8 past the entry's push), return address at CFA - 8
@@ -45,6 +46,7 @@
  * No locks, no allocation, no descriptor, errno saved and restored.
  */
 #include "rt_int.h"
+#include "unwind_step.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -54,7 +56,6 @@
 #include <unistd.h>
 
 #define PAGE 4096u
-#define FP_SPAN (8u << 20)
 
 #define TLS __attribute__((tls_model("initial-exec")))
 static __thread TLS uintptr_t ok_lo, ok_hi;   /* proven-readable stack pages */
@@ -141,7 +142,7 @@ static bool gap_readable(uintptr_t lo, uintptr_t hi)
 	return syscall(SYS_process_vm_readv, (long)self_pid, l, (long)n, r, (long)n, 0L) == (long)n;
 }
 
-enum { RD_ANY, RD_STACK, RD_CFI };   /* what read_word reads */
+enum { RD_ANY = RT_RD_ANY, RD_STACK = RT_RD_STACK, RD_CFI = RT_RD_CFI };  /* what read_word reads */
 
 /* Reads other frames' stack words on purpose (ASan's redzones included):
  * not instrumented. */
@@ -192,60 +193,16 @@ static bool read_word(uintptr_t addr, uintptr_t *out, int what)
 	return true;
 }
 
-/* Offsets of the saved registers in the kernel's ucontext (same layout as
- * glibc's ucontext_t up to uc_mcontext.gregs). */
-#define UC_REG(r) (offsetof(ucontext_t, uc_mcontext.gregs) + (size_t)(r) * sizeof(greg_t))
-
-/* The bytes of __restore_rt: mov $15, %rax; syscall. */
-static bool is_sigreturn(uintptr_t pc)
+/* The step's reader: this thread's own stack and code. */
+static bool rd_self(void *ctx, uintptr_t addr, uintptr_t *out, int what)
 {
-	uintptr_t w[2];
-	uintptr_t a = pc & ~(uintptr_t)7;
-	if (!read_word(a, &w[0], RD_ANY) || !read_word(a + 8, &w[1], RD_ANY))
-		return false;
-	static const unsigned char code[9] = { 0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05 };
-	const unsigned char *b = (const unsigned char *)w + (pc - a);
-	return pc - a <= 7 && memcmp(b, code, sizeof code) == 0;
+	(void)ctx;
+	return read_word(addr, out, what);
 }
 
-typedef struct regs {
-	uintptr_t pc, sp, fp;
-	bool exact;
-} regs;
-
-enum { STEP_OK, STEP_END, STEP_FAIL };
-
-static int step_signal(regs *r)
-{
-	uintptr_t pc, sp, fp;
-	if (!read_word(r->sp + UC_REG(REG_RIP), &pc, RD_STACK) ||
-	    !read_word(r->sp + UC_REG(REG_RSP), &sp, RD_STACK) ||
-	    !read_word(r->sp + UC_REG(REG_RBP), &fp, RD_STACK))
-		return STEP_FAIL;
-	r->pc = pc;
-	r->sp = sp;
-	r->fp = fp;
-	r->exact = true;
-	return pc ? STEP_OK : STEP_END;
-}
-
-static int step_fp(regs *r)
-{
-	uintptr_t fp = r->fp, ra, next;
-	if (fp < r->sp || fp - r->sp > FP_SPAN || (fp & 7))
-		return STEP_FAIL;
-	if (!read_word(fp, &next, RD_STACK) || !read_word(fp + 8, &ra, RD_STACK))
-		return STEP_FAIL;
-	if (ra < PAGE)
-		return ra == 0 && next == 0 ? STEP_END : STEP_FAIL;
-	r->pc = ra;
-	r->sp = fp + 16;
-	r->fp = next;
-	r->exact = false;
-	return STEP_OK;
-}
-
-static int step(regs *r)
+/* One frame up (unwind_step.h's rules), the row from the per-thread cache
+ * or the registry. */
+static int step(rt_uregs *r)
 {
 	uintptr_t look = r->exact ? r->pc : r->pc - 1;
 	size_t slot = (look ^ (look >> 4) ^ (look >> 9)) & (CACHE_N - 1);
@@ -261,52 +218,7 @@ static int step(regs *r)
 		row_cache[slot].pc = look;
 		row_cache[slot].row = row;
 	}
-	if (!row) {
-		if (is_sigreturn(r->pc))
-			return step_signal(r);
-		return step_fp(r);
-	}
-	uintptr_t cfa;
-	switch (row->kind) {
-	case RT_ROW_END:
-		return STEP_END;
-	case RT_ROW_SIGNAL:
-		return step_signal(r);
-	case RT_ROW_PLT:
-		cfa = r->sp + 8 + (((r->pc & 15) >= (uintptr_t)row->cfa_off) ? 8 : 0);
-		break;
-	case RT_ROW_RSP:
-		cfa = r->sp + (uintptr_t)(intptr_t)row->cfa_off;
-		break;
-	case RT_ROW_RBP:
-		cfa = r->fp + (uintptr_t)(intptr_t)row->cfa_off;
-		break;
-	default:
-		if (is_sigreturn(r->pc))
-			return step_signal(r);
-		return step_fp(r);
-	}
-	uintptr_t ra, fp = r->fp;
-	int16_t ra_off = row->kind == RT_ROW_PLT ? -8 : row->ra_off;
-	if (!read_word(cfa + (uintptr_t)(intptr_t)ra_off, &ra, RD_CFI))
-		return STEP_FAIL;
-	if (row->kind != RT_ROW_PLT) {
-		if (row->rbp_rule == RT_RBP_AT) {
-			if (!read_word(cfa + (uintptr_t)(intptr_t)row->rbp_off, &fp, RD_CFI))
-				return STEP_FAIL;
-		} else if (row->rbp_rule == RT_RBP_UNDEF) {
-			fp = 0;
-		}
-	}
-	if (ra == 0)
-		return STEP_END;
-	if (cfa <= r->sp)
-		return STEP_FAIL;
-	r->pc = ra;
-	r->sp = cfa;
-	r->fp = fp;
-	r->exact = false;
-	return STEP_OK;
+	return rt_unwind_step(r, row, rd_self, NULL);
 }
 
 void rt_unwind_forked(void)
@@ -329,7 +241,7 @@ int rt_unwind(const ucontext_t *uc, uintptr_t *pcs, int max, bool *truncated)
 	if (!uc || max <= 0)
 		return 0;
 	int saved = errno;
-	regs r = {
+	rt_uregs r = {
 		.pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP],
 		.sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP],
 		.fp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP],
@@ -358,7 +270,7 @@ int rt_unwind(const ucontext_t *uc, uintptr_t *pcs, int max, bool *truncated)
 		}
 		uintptr_t osp = r.sp;
 		int s = step(&r);
-		if (s == STEP_END) {
+		if (s == RT_STEP_END) {
 			/* every page read lies in the live stack: remember them */
 			if (walk_lo != walk_hi) {
 				if (ok_lo == ok_hi || walk_lo > ok_hi || walk_hi < ok_lo) {
@@ -371,7 +283,7 @@ int rt_unwind(const ucontext_t *uc, uintptr_t *pcs, int max, bool *truncated)
 			}
 			break;
 		}
-		if (s == STEP_FAIL || r.pc < PAGE || (!r.exact && r.sp <= osp)) {
+		if (s == RT_STEP_FAIL || r.pc < PAGE || (!r.exact && r.sp <= osp)) {
 			*truncated = true;
 			break;
 		}

@@ -202,6 +202,18 @@ def test_endpoints_without_browser(server, cprof, tmp_path):
     assert e.value.code == 400 and b"missing closing )" in e.value.read()
 
 
+def test_meta_json_with_invalid_utf8(server, tmp_path):
+    """A source whose name is not UTF-8 reaches the page's JSON as U+FFFD:
+    the meta answer stays valid JSON (raw bytes made JSON.parse fail)."""
+    src = tmp_path / os.fsdecode(b"bad\xffname.folded")
+    src.write_text("main;work 3\nmain;idle 1\n")
+    s = server("-http=127.0.0.1:0", "-no_browser", str(src))
+    raw = s.get("/ui/data/meta")
+    assert b"\xff" not in raw
+    meta = json.loads(raw)
+    assert any("bad\ufffdname.folded" in x for x in meta["sources"]), meta
+
+
 @pytest.mark.parametrize("value, msg", [
     ("nonsense", "-http: invalid address"),
     ("localhost:99999", "-http: invalid port"),

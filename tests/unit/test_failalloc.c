@@ -309,6 +309,34 @@ static int op_compact(void *ctx, char **dg, size_t *dl)
 	return rc;
 }
 
+/* cprof_combine with -diff_base: it takes a copy of a (source) and of b
+ * (base), made before allocations start failing */
+struct comb { const cprof_profile *a, *b; cprof_profile *src, *base; };
+
+static void setup_comb(void *ctx)
+{
+	struct comb *c = ctx;
+	c->src = cprof_profile_dup(c->a);
+	c->base = cprof_profile_dup(c->b);
+	assert_non_null(c->src);
+	assert_non_null(c->base);
+}
+
+static int op_combine(void *ctx, char **dg, size_t *dl)
+{
+	struct comb *c = ctx;
+	cprof_profile *out = NULL;
+	cprof_combine_opts o = { .mode = CPROF_COMBINE_DIFF_BASE };
+	int rc = cprof_combine(&c->src, 1, &c->base, 1, &o, &out, NULL);
+	failalloc_disarm();
+	if (c->src || c->base || (rc != 0 && out))
+		return 98;
+	if (rc == 0)
+		digest_of(out, dg, dl);
+	cprof_profile_free(out);
+	return rc;
+}
+
 static void test_merge_dup_compact(void **state)
 {
 	struct prof t = { load("tests/golden/go/cpu.pb.gz"), load("tests/golden/go/heap.pb.gz"), 0 };
@@ -320,6 +348,9 @@ static void test_merge_dup_compact(void **state)
 	torture(&merge, &t);
 	torture(&dup, &t);
 	torture(&compact, &t);
+	struct comb c = { t.a, t.b, NULL, NULL };
+	static const entry combine = { "combine", setup_comb, op_combine, NULL, false, 1 };
+	torture(&combine, &c);
 	cprof_profile_free(t.a);
 	cprof_profile_free(t.b);
 	check();

@@ -175,6 +175,19 @@ static void test_diff_union(void **state)
 	cprof_flame_free(b);
 }
 
+/* Names that are not UTF-8 reach the JSON as U+FFFD, never as raw bytes
+ * that a browser's JSON.parse sees as text of another encoding. */
+static void test_invalid_utf8(void **state)
+{
+	cprof_flame *f = flame("main;bad\xff\xfename;ok\xce\xbc 3\n");
+	char *j = write_zoom(f, NULL, 0, 0);
+	assert_non_null(strstr(j, "\"bad\\ufffd\\ufffdname\""));
+	assert_non_null(strstr(j, "\"ok\xce\xbc\""));
+	assert_null(strchr(j, '\xff'));
+	free(j);
+	cprof_flame_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -183,6 +196,7 @@ int main(void)
 		cmocka_unit_test(test_zoomed),
 		cmocka_unit_test(test_sandwich),
 		cmocka_unit_test(test_diff_union),
+		cmocka_unit_test(test_invalid_utf8),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

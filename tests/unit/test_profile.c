@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cprof_core.h"
+#include "cprof_util.h"
 
 static void test_strings_interned(void **state)
 {
@@ -115,10 +116,26 @@ static void test_builder_and_check(void **state)
 static void test_vtypes(void **state)
 {
 	cprof_profile *p = small_profile();
-	assert_int_equal(cprof_find_vtype(p, "cpu"), 1);
-	assert_int_equal(cprof_find_vtype(p, "0"), 0);
-	assert_int_equal(cprof_find_vtype(p, "5"), -1);
-	assert_int_equal(cprof_find_vtype(p, "nope"), -1);
+	cprof_error err = { 0 };
+	assert_int_equal(cprof_sample_index(p, "cpu", NULL), 1);
+	assert_int_equal(cprof_sample_index(p, "inuse_cpu", NULL), 1);
+	assert_int_equal(cprof_sample_index(p, "0", NULL), 0);
+	assert_int_equal(cprof_sample_index(p, "+1", NULL), 1);
+	assert_int_equal(cprof_sample_index(p, "", NULL), 1);  /* the default */
+	assert_int_equal(cprof_sample_index(p, NULL, NULL), 1);
+	assert_int_equal(cprof_sample_index(p, "5", &err), CPROF_EINVAL);
+	assert_string_equal(err.msg, "sample_index 5 is outside the range [0..1]");
+	memset(&err, 0, sizeof err);
+	assert_int_equal(cprof_sample_index(p, "-1", &err), CPROF_EINVAL);
+	assert_string_equal(err.msg, "sample_index -1 is outside the range [0..1]");
+	memset(&err, 0, sizeof err);
+	assert_int_equal(cprof_sample_index(p, "99999999999999999999", &err), CPROF_EINVAL);
+	assert_string_equal(err.msg, "sample_index 99999999999999999999 is outside the range [0..1]");
+	memset(&err, 0, sizeof err);
+	assert_int_equal(cprof_sample_index(p, "nope", &err), CPROF_EINVAL);
+	assert_string_equal(err.msg, "sample_index \"nope\" must be one of: [samples cpu]");
+	memset(&err, 0, sizeof err);
+	assert_int_equal(cprof_sample_index(p, " 1", &err), CPROF_EINVAL);  /* Atoi: no spaces */
 	assert_int_equal(cprof_default_vtype(p), 1);           /* last */
 	p->default_sample_type = cprof_intern_cstr(p, "samples");
 	assert_int_equal(cprof_default_vtype(p), 0);

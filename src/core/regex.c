@@ -1,27 +1,28 @@
 /*
- * regex.c - the one wrapper of PCRE2 for the reports: unanchored like Go's
+ * regex.c - cprof's one wrapper of PCRE2 (the reports' filters, the legacy
+ * formats' /proc/maps lines): unanchored like Go's
  * MatchString, in UTF mode with '$' meaning end of text and invalid UTF-8 in
- * subjects tolerated, with Go's error wording for the mistakes users make
+ * subjects tolerated (or, with CPROF_RX_BYTES, on bytes), with Go's error wording for the mistakes users make
  * most (pprof prints Go's regexp errors; PCRE2's text is used for the rest).
  *
  * Go's regexps run in linear time; PCRE2 backtracks, and a pattern such as
  * (.*a){25} takes minutes on one name.  Every match therefore runs under a
- * match limit and a depth limit (CPR_RX_MATCH_LIMIT, CPR_RX_DEPTH_LIMIT):
+ * match limit and a depth limit (CPROF_RX_MATCH_LIMIT, CPROF_RX_DEPTH_LIMIT):
  * generous for the expressions people write against function and file
  * names, small enough that a pathological one gives up in well under a
  * second per subject.  A match that hits a limit (or fails in any other way
  * than "no match") is never taken as "no match": the regex records the first
  * such failure, the match answers false, and the report asks
- * cpr_regex_status before it prints anything, so the user gets one line
+ * cprof_regex_status before it prints anything, so the user gets one line
  * naming the expression instead of a silently wrong report.  After a
  * failure the regex matches nothing, so a report spends one limit at most.
  *
- * Threads: a compiled cpr_regex owns its match data and its failure record,
+ * Threads: a compiled cprof_regex owns its match data and its failure record,
  * so one regex must not be used from two threads at once; distinct regexes
  * are independent.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include "report_int.h"
+#include "core_int.h"
 
 #include <pcre2.h>
 #include <stdio.h>
@@ -56,7 +57,7 @@ static bool is_quant(char ch)
 /* Go's message for the errors users hit most (its text, and the part of
  * the expression it quotes); PCRE2's text and the whole expression
  * otherwise. */
-void cpr_regex_errtext(int code, const char *pat, size_t len, size_t eoff, char *why,
+void cprof_regex_errtext(int code, const char *pat, size_t len, size_t eoff, char *why,
 		       size_t whyn, const char **part, size_t *partlen)
 {
 	*part = pat;
@@ -111,7 +112,7 @@ void cpr_regex_errtext(int code, const char *pat, size_t len, size_t eoff, char 
 }
 
 
-struct cpr_regex {
+struct cprof_regex {
 	pcre2_code *code;
 	pcre2_match_data *md;
 	pcre2_match_context *mc;
@@ -120,24 +121,30 @@ struct cpr_regex {
 	char *fail_subject;     /* the subject it failed on (escaped, bounded) */
 };
 
-cpr_regex *cpr_regex_new(const char *pat, size_t len, const char *name, const char *prefix,
-			 cprof_error *err)
+cprof_regex *cprof_regex_new(const char *pat, size_t len, const char *name, const char *prefix,
+			     cprof_error *err)
+{
+	return cprof_regex_new_flags(pat, len, name, prefix, 0, err);
+}
+
+cprof_regex *cprof_regex_new_flags(const char *pat, size_t len, const char *name,
+				   const char *prefix, unsigned flags, cprof_error *err)
 {
 	int ec;
 	PCRE2_SIZE eo;
-	cpr_regex *rx = calloc(1, sizeof *rx);
+	cprof_regex *rx = calloc(1, sizeof *rx);
 	if (!rx) {
 		cprof_seterr(err, CPROF_ENOMEM, "out of memory");
 		return NULL;
 	}
-	rx->code = pcre2_compile((PCRE2_SPTR)pat, len,
-				 PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY, &ec, &eo,
-				 NULL);
+	uint32_t opts = (flags & CPROF_RX_BYTES) ? 0
+			: PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY;
+	rx->code = pcre2_compile((PCRE2_SPTR)pat, len, opts, &ec, &eo, NULL);
 	if (!rx->code) {
 		char why[160];
 		const char *part;
 		size_t partlen;
-		cpr_regex_errtext(ec, pat, len, eo, why, sizeof why, &part, &partlen);
+		cprof_regex_errtext(ec, pat, len, eo, why, sizeof why, &part, &partlen);
 		cprof_seterr(err, CPROF_EINVAL, "%serror parsing regexp: %s: `%.*s`", prefix, why,
 			     (int)partlen, part);
 		free(rx);
@@ -149,17 +156,17 @@ cpr_regex *cpr_regex_new(const char *pat, size_t len, const char *name, const ch
 	size_t ln = strlen(name) + len + 16;
 	rx->label = malloc(ln);
 	if (!rx->md || !rx->mc || !rx->label) {
-		cpr_regex_free(rx);
+		cprof_regex_free(rx);
 		cprof_seterr(err, CPROF_ENOMEM, "out of memory");
 		return NULL;
 	}
 	snprintf(rx->label, ln, "%s regexp `%.*s`", name, (int)len, pat);
-	pcre2_set_match_limit(rx->mc, CPR_RX_MATCH_LIMIT);
-	pcre2_set_depth_limit(rx->mc, CPR_RX_DEPTH_LIMIT);
+	pcre2_set_match_limit(rx->mc, CPROF_RX_MATCH_LIMIT);
+	pcre2_set_depth_limit(rx->mc, CPROF_RX_DEPTH_LIMIT);
 	return rx;
 }
 
-cpr_regex *cpr_regex_compile(const char *re, const char *what, cprof_error *err)
+cprof_regex *cprof_regex_compile(const char *re, const char *what, cprof_error *err)
 {
 	size_t n = strlen(re), pn = strlen(what) + n + 4;
 	char *prefix = malloc(pn);
@@ -168,12 +175,12 @@ cpr_regex *cpr_regex_compile(const char *re, const char *what, cprof_error *err)
 		return NULL;
 	}
 	snprintf(prefix, pn, "%s %s: ", what, re);
-	cpr_regex *rx = cpr_regex_new(re, n, "argument", prefix, err);
+	cprof_regex *rx = cprof_regex_new(re, n, "argument", prefix, err);
 	free(prefix);
 	return rx;
 }
 
-bool cpr_regex_match(cpr_regex *rx, const char *s, size_t len)
+bool cprof_regex_match(cprof_regex *rx, const char *s, size_t len)
 {
 	if (rx->fail)
 		return false;   /* the report fails anyway: spend no more time */
@@ -191,7 +198,20 @@ bool cpr_regex_match(cpr_regex *rx, const char *s, size_t len)
 	return false;
 }
 
-int cpr_regex_status(const cpr_regex *rx, cprof_error *err)
+bool cprof_regex_group(const cprof_regex *rx, int g, const char *s, const char **gs, size_t *gn)
+{
+	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(rx->md);
+	if (g < 0 || (uint32_t)g >= pcre2_get_ovector_count(rx->md) || ov[2 * g] == PCRE2_UNSET) {
+		*gs = "";
+		*gn = 0;
+		return false;
+	}
+	*gs = s + ov[2 * g];
+	*gn = ov[2 * g + 1] - ov[2 * g];
+	return true;
+}
+
+int cprof_regex_status(const cprof_regex *rx, cprof_error *err)
 {
 	if (!rx || !rx->fail)
 		return 0;
@@ -216,7 +236,7 @@ int cpr_regex_status(const cpr_regex *rx, cprof_error *err)
 			    rx->fail_subject ? rx->fail_subject : "");
 }
 
-void cpr_regex_free(cpr_regex *rx)
+void cprof_regex_free(cprof_regex *rx)
 {
 	if (!rx)
 		return;
