@@ -502,7 +502,7 @@ static void xml_escape(FILE *out, const char *s, size_t n)
 }
 
 /* The length of the valid UTF-8 sequence at s (n bytes left), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+size_t cpr_utf8_len(const unsigned char *s, size_t n)
 {
 	size_t l;
 	uint32_t cp;
@@ -542,7 +542,7 @@ void cpr_flame_json_str(FILE *out, const char *s, size_t n)
 	for (size_t i = 0; i < n;) {
 		unsigned char ch = u[i];
 		if (ch >= 0x80) {
-			size_t l = utf8_len(u + i, n - i);
+			size_t l = cpr_utf8_len(u + i, n - i);
 			if (l == 0) {
 				fputs("\\ufffd", out);
 				i++;

@@ -49,10 +49,18 @@ typedef struct cpr_flame_data {
  * or a negative CPROF_E* code with err set.  Adds strings to c->p. */
 int cpr_flame_data_build(cpr_ctx *c, cpr_flame_data *d, cprof_error *err);
 void cpr_flame_data_free(cpr_flame_data *d);
+/* report.c: cprof_report's pipeline (options o, format ignored) with the
+ * flame graph's data as its output instead of a page.  Same contract as
+ * cpr_flame_data_build; p is modified in place as by cprof_report. */
+int cpr_report_flame(cprof_profile *p, const cprof_ropts *o, FILE *warn, cpr_flame_data *d,
+		     cprof_error *err);
 
 /* flame.c: s[0..n) as a JSON string safe inside <script> ('<', '>', '&',
  * U+2028/9 escaped, invalid UTF-8 replaced by U+FFFD). */
 void cpr_flame_json_str(FILE *out, const char *s, size_t n);
+/* flame.c: the length of the valid UTF-8 sequence at s (n > 0 bytes
+ * left), or 0 when it is not one. */
+size_t cpr_utf8_len(const unsigned char *s, size_t n);
 /* flame.c: the package of a frame name, for colouring (see flame.c). */
 void cpr_flame_name_package(const char *s, size_t n, const char *lib, const char **ps, size_t *pn);
 /* flame.c: the page title: -title, else the main binary's name, else "cprof". */
