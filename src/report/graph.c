@@ -486,6 +486,14 @@ typedef struct gbuild {
 	uint32_t *seen;         /* per info generation stamp */
 	uint8_t *mask;          /* per info: kept (NULL: all) */
 	uint8_t *emask;         /* per info: wants its edges (NULL: all) */
+	bool in_flags;          /* only edges into listed nodes (in_flags_pass) */
+	/* in_flags_pass: a two-row sketch of the pairs' summed |weight| (an
+	 * upper bound of each pair's |weight|); pairs under the edge cut in
+	 * either row cannot be kept and are never materialised */
+	uint64_t *sk_sum;       /* 2 * sk_n */
+	uint32_t *sk_cnt;       /* row 0: occurrences per bucket */
+	size_t sk_n;            /* buckets per row, a power of two */
+	uint64_t sk_cut;
 	uint32_t *list;         /* listed infos */
 	size_t nlist;
 	uint64_t *ehash;        /* see edge_tag */
@@ -738,6 +746,21 @@ static int add_edge(gbuild *b, uint32_t src, uint32_t dst, int64_t w, int64_t dw
 	return 0;
 }
 
+static inline void sketch_slots(const gbuild *b, uint64_t key, size_t *r0, size_t *r1)
+{
+	uint64_t h = mix64(key);
+	*r0 = (size_t)h & (b->sk_n - 1);
+	*r1 = b->sk_n + ((size_t)(h >> 32) & (b->sk_n - 1));
+}
+
+/* Can the pair key (caller << 32 | callee) weigh the edge cut or more? */
+static inline bool sketch_keeps(const gbuild *b, uint64_t key)
+{
+	size_t r0, r1;
+	sketch_slots(b, key, &r0, &r1);
+	return b->sk_sum[r0] >= b->sk_cut && b->sk_sum[r1] >= b->sk_cut;
+}
+
 /* The edges of the final graph: newGraph's walk with the kept set.  Only
  * pairs whose callee falls in partition `part` of `nparts` (by identity)
  * and that touch a node of b->emask (when set) are materialised; a pair's
@@ -745,7 +768,8 @@ static int add_edge(gbuild *b, uint32_t src, uint32_t dst, int64_t w, int64_t dw
 static int edge_pass(gbuild *b, uint32_t part, uint32_t nparts)
 {
 	const cprof_profile *p = b->p;
-	const cpr_infos *t = &b->g->infos;
+	const cpr_graph *g = b->g;
+	const cpr_infos *t = &g->infos;
 	uint64_t *pairs = NULL;         /* (caller, callee) pairs added for this stack */
 	size_t npairs = 0, pairs_cap = 0;
 	int rc = 0;
@@ -780,8 +804,9 @@ static int edge_pass(gbuild *b, uint32_t part, uint32_t nparts)
 							dup = true;
 							break;
 						}
-					if (!dup && (id % nparts != part ||
-						     (b->emask && !b->emask[id] && !b->emask[parent])))
+					if (!dup && (id % nparts != part || (b->in_flags && g->node_of[id] == CPR_NIL) ||
+						     (b->emask && !b->emask[id] && !b->emask[parent]) ||
+						     (b->sk_sum && !sketch_keeps(b, key))))
 						dup = true;     /* not wanted here: never added */
 					if (!dup) {
 						if (grow((void **)&pairs, &pairs_cap, npairs + 1, sizeof *pairs) ||
@@ -804,8 +829,54 @@ static int edge_pass(gbuild *b, uint32_t part, uint32_t nparts)
 	return rc;
 }
 
-/* An upper bound of the edges of the final graph: kept frames of touched
- * stacks that have a kept caller. */
+/* One walk of the touched stacks: the pairs into listed nodes, each
+ * occurrence adding its stack's |value| to one bucket of each row
+ * (saturating).  A pair's |weight| is at most the smaller of its two
+ * buckets, so a pair with a bucket under the cut is trimmed in any case.
+ * Returns an upper bound of the occurrences of the pairs that may be kept
+ * (the occurrences counted in row 0's buckets that reach the cut). */
+static size_t sketch_pass(gbuild *b)
+{
+	const cprof_profile *p = b->p;
+	const cpr_infos *t = &b->g->infos;
+	const uint32_t *node_of = b->g->node_of;
+	for (size_t s = 0; s < b->nstacks; s++) {
+		if (!b->touched[s])
+			continue;
+		int64_t w = b->sw[s];
+		uint64_t aw = w < 0 ? 0 - (uint64_t)w : (uint64_t)w;
+		const uint32_t *locs = cprof_stack_locs(p, (uint32_t)s);
+		uint32_t parent = CPR_NIL;
+		for (size_t i = cprof_stack_len(p, (uint32_t)s); i-- > 0;) {
+			const uint32_t *v;
+			size_t n;
+			loc_infos(t, p, locs[i], &v, &n);
+			for (size_t ni = n; ni-- > 0;) {
+				uint32_t id = v[ni];
+				if (b->mask && !b->mask[id])
+					continue;
+				if (parent != CPR_NIL && id != parent && node_of[id] != CPR_NIL) {
+					size_t r0, r1;
+					sketch_slots(b, ((uint64_t)parent << 32) | id, &r0, &r1);
+					uint64_t *x = &b->sk_sum[r0], *y = &b->sk_sum[r1];
+					*x = *x + aw < *x ? UINT64_MAX : *x + aw;
+					*y = *y + aw < *y ? UINT64_MAX : *y + aw;
+					if (b->sk_cnt[r0] < UINT32_MAX)
+						b->sk_cnt[r0]++;
+				}
+				parent = id;
+			}
+		}
+	}
+	size_t bound = 0;
+	for (size_t i = 0; i < b->sk_n; i++)
+		if (b->sk_sum[i] >= b->sk_cut)
+			bound += b->sk_cnt[i];
+	return bound;
+}
+
+/* An upper bound of the edges into listed nodes: their frames in the
+ * touched stacks. */
 static size_t edge_bound(gbuild *b)
 {
 	const cprof_profile *p = b->p;
@@ -815,37 +886,54 @@ static size_t edge_bound(gbuild *b)
 		if (!b->touched[s])
 			continue;
 		const uint32_t *locs = cprof_stack_locs(p, (uint32_t)s);
-		size_t kept = 0;
 		for (size_t i = cprof_stack_len(p, (uint32_t)s); i-- > 0;) {
 			const uint32_t *v;
 			size_t n;
 			loc_infos(t, p, locs[i], &v, &n);
-			if (!b->mask) {
-				kept += n;
-				continue;
-			}
 			while (n-- > 0)
-				kept += b->mask[v[n]];
+				bound += b->g->node_of[v[n]] != CPR_NIL;
 		}
-		bound += kept ? kept - 1 : 0;
 	}
 	return bound;
 }
 
-/* The incoming-edge flags of the listed nodes only (-top), from the edges of
- * each callee partition in turn, so that memory stays bounded however many
- * edges the graph has. */
+/* The incoming-edge flags of the listed nodes only (-top), from the edges
+ * into listed nodes (the only ones whose flags are printed), one callee
+ * partition at a time, so that memory stays bounded however many edges
+ * the graph has.  With no node listed there is nothing to do. */
 static int in_flags_pass(gbuild *b, int64_t edge_cut)
 {
 	cpr_graph *g = b->g;
+	if (g->nnodes == 0)
+		return 0;
+	b->in_flags = true;
 	/* About 40 bytes per edge (record, hash slot, growth slack).  By
 	 * default the edges may take as much memory as the profile's stack
 	 * table, at least 16 MiB: a few passes over the stacks at most. */
-	size_t bound = edge_bound(b), budget = b->go->edge_budget;
+	size_t budget = b->go->edge_budget;
 	if (!budget) {
 		budget = (size_t)16 << 20;
 		if (b->p->stack_locs.n > budget / 4)
 			budget = b->p->stack_locs.n * 4;
+	}
+	/* With an edge cut, a sketch of the pairs' weights (20 bytes a
+	 * bucket, within the budget) rules out almost every pair in one walk:
+	 * usually a single pass then materialises the few that may stay. */
+	size_t bound;
+	if (edge_cut > 0) {
+		b->sk_n = 1024;
+		while (b->sk_n * 2 * 20 <= budget && b->sk_n < ((size_t)1 << 26))
+			b->sk_n *= 2;
+		b->sk_cut = (uint64_t)edge_cut;
+		b->sk_sum = xcalloc(2 * b->sk_n, sizeof *b->sk_sum);
+		b->sk_cnt = xcalloc(b->sk_n, sizeof *b->sk_cnt);
+		if (!b->sk_sum || !b->sk_cnt)
+			return CPROF_ENOMEM;
+		bound = sketch_pass(b);
+		free(b->sk_cnt);
+		b->sk_cnt = NULL;
+	} else {
+		bound = edge_bound(b);
 	}
 	size_t nparts = bound / (budget / 40 + 1) + 1;
 	if (nparts > 64)
@@ -868,6 +956,8 @@ static int in_flags_pass(gbuild *b, int64_t edge_cut)
 	g->edges = NULL;
 	g->edge_div = NULL;
 	g->edges_cap = 0;
+	free(b->sk_sum);
+	b->sk_sum = NULL;
 	return 0;
 }
 
@@ -2019,6 +2109,8 @@ out:
 	free(b.seen);
 	free(b.mask);
 	free(b.emask);
+	free(b.sk_sum);
+	free(b.sk_cnt);
 	free(b.list);
 	free(b.ehash);
 	free(b.score);
