@@ -8,6 +8,8 @@
  *   filter.c    focus/ignore/hide/show/show_from/prune_from, tag filters,
  *               tagroot/tagleaf, drop_frames, aggregation at a granularity
  *   graph.c     the call graph of the samples, trimming, output unit
+ *               (graph_info.c identities, graph_visual.c dot extras,
+ *               graph_tree.c call trees)
  *   text.c      -top/-text           tree.c    -tree and -peek
  *   traces.c    -traces              raw.c     -raw
  *   tags.c      -tags
@@ -15,6 +17,7 @@
  *   list.c      -list               disasm.c  -disasm
  *   dot.c       -dot/-svg/-png/-pdf callgrind.c -callgrind
  *   proto_out.c -proto              flame.c   -folded, flame graphs (HTML, SVG)
+ *                                   flametree.c  the flame graph page's data
  */
 #ifndef CPROF_REPORT_INT_H
 #define CPROF_REPORT_INT_H
