@@ -31,6 +31,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +75,167 @@ static void jtab_free(jtab *t)
 	cpr_map_free(&t->ix);
 	free(t->ids);
 }
+
+/* ---- shared with flame.c (see flame.h) --------------------------------------- */
+
+static const char *base_name(const char *s)
+{
+	const char *b = strrchr(s, '/');
+	return b ? b + 1 : s;
+}
+
+/* Intern s[0..n), which may point into p's own string arena (that moves
+ * when interning grows it). */
+static cprof_str intern_copy(cprof_profile *p, const char *s, size_t n)
+{
+	char *tmp = malloc(n ? n : 1);
+	if (!tmp)
+		return CPROF_NONE;
+	memcpy(tmp, s, n);
+	cprof_str id = cprof_intern(p, tmp, n);
+	free(tmp);
+	return id;
+}
+
+int cpr_flame_libs(cprof_profile *p, const cpr_infos *t, cprof_str **out)
+{
+	cprof_str *lib = calloc(t->n ? t->n : 1, sizeof *lib);
+	*out = lib;
+	if (!lib)
+		return CPROF_ENOMEM;
+	for (size_t l = 0; l < p->locations.n; l++) {
+		const cprof_location *loc = &p->locations.v[l];
+		if (loc->mapping >= p->mappings.n)
+			continue;
+		cprof_str file = p->mappings.v[loc->mapping].file;
+		if (!file)
+			continue;
+		for (uint32_t k = t->loc_off[l]; k < t->loc_off[l + 1]; k++)
+			if (!lib[t->loc_info[k]]) {
+				const char *b = base_name(cprof_s(p, file));
+				lib[t->loc_info[k]] = b == cprof_s(p, file) ? file : intern_copy(p, b, strlen(b));
+				if (lib[t->loc_info[k]] == CPROF_NONE)
+					return CPROF_ENOMEM;
+			}
+	}
+	return 0;
+}
+
+int64_t cpr_flame_out_value(const cpr_ctx *c, int64_t v)
+{
+	if (c->ratio > 0 && c->ratio != 1)
+		v = cpr_d2i64((double)v * c->ratio);
+	return v;
+}
+
+/* The package of a frame name, for colouring: the C++ scope before the last
+ * "::" outside parentheses and templates, the Go package path (up to the
+ * first '.' after the last '/'), else the library (lib), else "". */
+void cpr_flame_name_package(const char *s, size_t n, const char *lib, const char **ps, size_t *pn)
+{
+	size_t end = n;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '(' || s[i] == '<' || s[i] == ' ') {
+			end = i;
+			break;
+		}
+	for (size_t i = end; i >= 2; i--)
+		if (s[i - 1] == ':' && s[i - 2] == ':') {
+			*ps = s;
+			*pn = i - 2;
+			return;
+		}
+	size_t slash = 0;
+	for (size_t i = 0; i < end; i++)
+		if (s[i] == '/')
+			slash = i + 1;
+	for (size_t i = slash; i < end; i++)
+		if (s[i] == '.' && i > 0) {
+			*ps = s;
+			*pn = i;
+			return;
+		}
+	*ps = lib ? lib : "";
+	*pn = lib ? strlen(lib) : 0;
+}
+
+/* The length of the valid UTF-8 sequence at s (n bytes left), or 0. */
+size_t cpr_utf8_len(const unsigned char *s, size_t n)
+{
+	size_t l;
+	uint32_t cp;
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0) {
+		l = 2;
+		cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		l = 3;
+		cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		l = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (l > n)
+		return 0;
+	for (size_t i = 1; i < l; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((l == 2 && cp < 0x80) || (l == 3 && cp < 0x800) || (l == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return l;
+}
+
+/* A JSON string, safe inside <script>: '<', '>', '&' and U+2028/9 escaped,
+ * invalid UTF-8 replaced by U+FFFD. */
+void cpr_flame_json_str(FILE *out, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	putc('"', out);
+	for (size_t i = 0; i < n;) {
+		unsigned char ch = u[i];
+		if (ch >= 0x80) {
+			size_t l = cpr_utf8_len(u + i, n - i);
+			if (l == 0) {
+				fputs("\\ufffd", out);
+				i++;
+			} else if (l == 3 && ch == 0xe2 && u[i + 1] == 0x80 && (u[i + 2] == 0xa8 || u[i + 2] == 0xa9)) {
+				fprintf(out, "\\u%04x", u[i + 2] == 0xa8 ? 0x2028 : 0x2029);
+				i += 3;
+			} else {
+				fwrite(u + i, 1, l, out);
+				i += l;
+			}
+			continue;
+		}
+		if (ch == '"' || ch == '\\')
+			fprintf(out, "\\%c", ch);
+		else if (ch < 0x20 || ch == '<' || ch == '>' || ch == '&')
+			fprintf(out, "\\u%04x", ch);
+		else
+			putc(ch, out);
+		i++;
+	}
+	putc('"', out);
+}
+
+/* The page title: -title, else the main binary's name, else "cprof". */
+const char *cpr_flame_title(const cpr_ctx *c)
+{
+	if (c->o->title && *c->o->title)
+		return c->o->title;
+	const cprof_profile *p = c->p;
+	if (p->mappings.n && p->mappings.v[0].file)
+		return base_name(cprof_s(p, p->mappings.v[0].file));
+	return "cprof";
+}
+
+/* ---- the pruned tree ------------------------------------------------------------ */
 
 /* A child kept for drawing: its identity, value, stacks and creation rank. */
 typedef struct fkid {

@@ -2,7 +2,8 @@
  * graph_int.h - what the files of the call graph share (graph.h's layers):
  *
  *   graph_info.c    node identities (cpr_infos) and path cleaning
- *   graph.c         the graph: build, trimming, edges, output unit, labels
+ *   graph_build.c   the steps of a build: values, node selection, edges
+ *   graph.c         the build in pprof's order, output unit, labels
  *   graph_visual.c  dot's extras: entropy order, sample tags, redundant
  *                   residual edges
  *   graph_tree.c    pprof's call tree (-call_tree)
@@ -151,7 +152,13 @@ static inline bool is_negative(const nval *v)
 	return v->flat < 0 || (v->flat == 0 && v->cum < 0);
 }
 
-/* graph.c */
+/* graph_build.c: the steps of cpr_graph_build */
+int cpr_gb_sum_stacks(gbuild *b);
+void cpr_gb_cum_pass(gbuild *b);
+void cpr_gb_flat_pass(gbuild *b);
+void cpr_gb_select_nodes(gbuild *b);
+void cpr_gb_keep_only(gbuild *b, size_t n);
+int cpr_gb_in_flags_pass(gbuild *b, int64_t edge_cut);
 int cpr_gb_edge_pass(gbuild *b, uint32_t part, uint32_t nparts);
 int cpr_gb_adj_build(cpr_graph *g, bool sorted, bool all);
 int cpr_gb_finish_nodes(gbuild *b);

@@ -28,13 +28,6 @@ void cprof_ropts_init(cprof_ropts *o)
 	o->divide_by = 1;
 }
 
-char *cpr_format_value(const cpr_ctx *c, char *buf, size_t n, int64_t v)
-{
-	if (c->ratio > 0 && c->ratio != 1)
-		v = cpr_d2i64((double)v * c->ratio);
-	return cpr_scaled_label(buf, n, v, c->sample_unit, c->output_unit);
-}
-
 bool cpr_is_diff_base(const cpr_ctx *c, size_t i)
 {
 	const cprof_profile *p = c->p;

@@ -2,7 +2,8 @@
  * report_int.h - private interfaces between the files of the reports layer.
  * Names carry the second prefix `cpr_`.  See cprof_report.h for the layer.
  *
- *   measure.c   units and number formatting (pprof's measurement package)
+ *   measure.c   units and number formatting (pprof's measurement package,
+ *               rpt.formatValue)
  *   report.c    cprof_report: the pipeline and the format dispatch
  *   header.c    the header lines (File:, Type:, Time:, Duration:, ...)
  *   filter.c    focus/ignore/hide/show/show_from/prune_from, tag filters,
@@ -128,7 +129,8 @@ static inline int64_t cpr_meandiv(const cpr_ctx *c, size_t i)
 {
 	return c->mean ? cprof_sample_values(c->p, i)[0] : 0;
 }
-/* rpt.formatValue: apply ratio, then ScaledLabel(v, sample_unit, output_unit). */
+/* measure.c: rpt.formatValue: apply c's ratio, then ScaledLabel(v,
+ * sample_unit, output_unit). */
 char *cpr_format_value(const cpr_ctx *c, char *buf, size_t n, int64_t v);
 /* True if sample i carries the label pprof::base=true (a -diff_base sample). */
 bool cpr_is_diff_base(const cpr_ctx *c, size_t i);
