@@ -57,14 +57,8 @@ static int64_t jtab_add(jtab *t, cprof_str id)
 	if (!v)
 		return CPROF_ENOMEM;
 	if (fresh) {
-		if (t->n == t->cap) {
-			size_t cap = t->cap ? t->cap * 2 : 256;
-			uint32_t *q = xrealloc(t->ids, cap, sizeof *q);
-			if (!q)
-				return CPROF_ENOMEM;
-			t->ids = q;
-			t->cap = cap;
-		}
+		if (cpr_reserve((void **)&t->ids, &t->cap, t->n + 1, sizeof *t->ids))
+			return CPROF_ENOMEM;
 		t->ids[t->n++] = id;
 	}
 	return (int64_t)*v;
@@ -460,14 +454,8 @@ static int emit(fbuild *b, int64_t ni, int64_t self, int64_t cum, uint32_t nk)
 
 static int push(fbuild *b, fwork w)
 {
-	if (b->nwork == b->work_cap) {
-		size_t cap = b->work_cap ? b->work_cap * 2 : 256;
-		fwork *q = xrealloc(b->work, cap, sizeof *q);
-		if (!q)
-			return CPROF_ENOMEM;
-		b->work = q;
-		b->work_cap = cap;
-	}
+	if (cpr_reserve((void **)&b->work, &b->work_cap, b->nwork + 1, sizeof *b->work))
+		return CPROF_ENOMEM;
 	b->work[b->nwork++] = w;
 	return 0;
 }
