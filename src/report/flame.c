@@ -2,7 +2,9 @@
  * flame.c - stacks as a tree: -folded (collapsed stacks), -flamegraph (a
  * self-contained interactive HTML page) and -flamesvg (a static SVG).
  *
- * All three start from the same merged call tree.  Every sample's frames
+ * -folded and -flamesvg start from the same merged call tree; -flamegraph
+ * takes flametree.c's pruned tree (flame.h), which draws the same boxes
+ * without building the rest.  Every sample's frames
  * are named as the graph reports name them (graph.c's node identities at the
  * report's granularity, inline frames as frames of their own), walked from
  * the root to the leaf, and merged into a trie: node 0 is the root, and a
