@@ -78,14 +78,6 @@ static uint64_t mix(uint64_t h)
 	return h;
 }
 
-static void *xrealloc(void *p, size_t n, size_t el)
-{
-	size_t b;
-	if (__builtin_mul_overflow(n, el, &b))
-		return NULL;
-	return realloc(p, b ? b : 1);
-}
-
 static int ft_grow(ftree *f)
 {
 	if (f->n < f->cap)
@@ -93,14 +85,14 @@ static int ft_grow(ftree *f)
 	if (f->cap >= UINT32_MAX / 2)
 		return CPROF_ELIMIT;
 	uint32_t cap = f->cap ? f->cap * 2 : 1024;
-	void *a = xrealloc(f->parent, cap, sizeof *f->parent);
+	void *a = cpr_flame_realloc(f->parent, cap, sizeof *f->parent);
 	if (!a)
 		return CPROF_ENOMEM;
 	f->parent = a;
-	if (!(a = xrealloc(f->info, cap, sizeof *f->info)))
+	if (!(a = cpr_flame_realloc(f->info, cap, sizeof *f->info)))
 		return CPROF_ENOMEM;
 	f->info = a;
-	if (!(a = xrealloc(f->self, cap, sizeof *f->self)))
+	if (!(a = cpr_flame_realloc(f->self, cap, sizeof *f->self)))
 		return CPROF_ENOMEM;
 	f->self = a;
 	f->cap = cap;
@@ -208,7 +200,7 @@ static int ft_build(cpr_ctx *c, ftree *f, cprof_error *err)
 					size_t cap = pcap ? pcap * 2 : 64;
 					while (cap < need)
 						cap *= 2;
-					uint32_t *q = xrealloc(path, cap, sizeof *path);
+					uint32_t *q = cpr_flame_realloc(path, cap, sizeof *path);
 					if (!q) {
 						rc = CPROF_ENOMEM;
 						goto fail;

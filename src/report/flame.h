@@ -55,20 +55,23 @@ void cpr_flame_data_free(cpr_flame_data *d);
 int cpr_report_flame(cprof_profile *p, const cprof_ropts *o, FILE *warn, cpr_flame_data *d,
 		     cprof_error *err);
 
-/* flame.c: s[0..n) as a JSON string safe inside <script> ('<', '>', '&',
+/* flametree.c: realloc(p, n * el) with the product overflow-checked (NULL
+ * then, p untouched); never asks for 0 bytes. */
+void *cpr_flame_realloc(void *p, size_t n, size_t el);
+/* flametree.c: s[0..n) as a JSON string safe inside <script> ('<', '>', '&',
  * U+2028/9 escaped, invalid UTF-8 replaced by U+FFFD). */
 void cpr_flame_json_str(FILE *out, const char *s, size_t n);
-/* flame.c: the length of the valid UTF-8 sequence at s (n > 0 bytes
+/* flametree.c: the length of the valid UTF-8 sequence at s (n > 0 bytes
  * left), or 0 when it is not one. */
 size_t cpr_utf8_len(const unsigned char *s, size_t n);
-/* flame.c: the package of a frame name, for colouring (see flame.c). */
+/* flametree.c: the package of a frame name, for colouring. */
 void cpr_flame_name_package(const char *s, size_t n, const char *lib, const char **ps, size_t *pn);
-/* flame.c: the page title: -title, else the main binary's name, else "cprof". */
+/* flametree.c: the page title: -title, else the main binary's name, else "cprof". */
 const char *cpr_flame_title(const cpr_ctx *c);
-/* flame.c: per identity of t, the basename of its location's mapping file
+/* flametree.c: per identity of t, the basename of its location's mapping file
  * (0: none), interned into p; *out is malloc'd (free it even on error). */
 int cpr_flame_libs(cprof_profile *p, const cpr_infos *t, cprof_str **out);
-/* flame.c: a value as printed (-divide_by applied). */
+/* flametree.c: a value as printed (-divide_by applied). */
 int64_t cpr_flame_out_value(const cpr_ctx *c, int64_t v);
 
 #endif

@@ -42,7 +42,7 @@ typedef struct jtab {
 	size_t n, cap;
 } jtab;
 
-static void *xrealloc(void *p, size_t n, size_t el)
+void *cpr_flame_realloc(void *p, size_t n, size_t el)
 {
 	size_t b;
 	if (__builtin_mul_overflow(n, el, &b))
@@ -371,16 +371,16 @@ static int node_grow(fbuild *b)
 	uint32_t cap = b->cap ? b->cap * 2 : 1024;
 	uint32_t *a;
 	int64_t *v;
-	if (!(a = xrealloc(d->name, cap, sizeof *a)))
+	if (!(a = cpr_flame_realloc(d->name, cap, sizeof *a)))
 		return CPROF_ENOMEM;
 	d->name = a;
-	if (!(a = xrealloc(d->nkids, cap, sizeof *a)))
+	if (!(a = cpr_flame_realloc(d->nkids, cap, sizeof *a)))
 		return CPROF_ENOMEM;
 	d->nkids = a;
-	if (!(v = xrealloc(d->self, cap, sizeof *v)))
+	if (!(v = cpr_flame_realloc(d->self, cap, sizeof *v)))
 		return CPROF_ENOMEM;
 	d->self = v;
-	if (!(v = xrealloc(d->cum, cap, sizeof *v)))
+	if (!(v = cpr_flame_realloc(d->cum, cap, sizeof *v)))
 		return CPROF_ENOMEM;
 	d->cum = v;
 	b->cap = cap;
@@ -409,7 +409,7 @@ static int64_t name_index(fbuild *b, uint32_t info, bool is_root)
 		return ni;
 	if ((size_t)ni >= b->pkg_cap) {
 		size_t cap = b->pkg_cap ? b->pkg_cap * 2 : 256;
-		int64_t *q = xrealloc(b->pkg_of, cap, sizeof *q);
+		int64_t *q = cpr_flame_realloc(b->pkg_of, cap, sizeof *q);
 		if (!q)
 			return CPROF_ENOMEM;
 		for (size_t i = b->pkg_cap; i < cap; i++)
@@ -424,12 +424,7 @@ static int64_t name_index(fbuild *b, uint32_t info, bool is_root)
 		cpr_flame_name_package(cprof_s(p, b->names.ids[ni]), cprof_slen(p, b->names.ids[ni]), lib,
 				       &ps, &pn);
 		/* ps may point into the profile's arena, which interning moves */
-		char *tmp = malloc(pn ? pn : 1);
-		if (!tmp)
-			return CPROF_ENOMEM;
-		memcpy(tmp, ps, pn);
-		cprof_str pid = cprof_intern(p, tmp, pn);
-		free(tmp);
+		cprof_str pid = intern_copy(p, ps, pn);
 		int64_t pi = pid == CPROF_NONE ? CPROF_ENOMEM : jtab_add(&b->pkgs, pid);
 		if (pi < 0)
 			return pi;
