@@ -2,7 +2,9 @@
  * flame.c - stacks as a tree: -folded (collapsed stacks), -flamegraph (a
  * self-contained interactive HTML page) and -flamesvg (a static SVG).
  *
- * All three start from the same merged call tree.  Every sample's frames
+ * -folded and -flamesvg start from the same merged call tree; -flamegraph
+ * takes flametree.c's pruned tree (flame.h), which draws the same boxes
+ * without building the rest.  Every sample's frames
  * are named as the graph reports name them (graph.c's node identities at the
  * report's granularity, inline frames as frames of their own), walked from
  * the root to the leaf, and merged into a trie: node 0 is the root, and a
@@ -38,14 +40,13 @@
  * for a plain C name, by the library its location maps to; the HTML's
  * script computes the same hue from the same string.
  */
-#include "graph.h"
+#include "flame.h"
 
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CPR_FLAME_PRUNE (1.0 / 50000)  /* HTML: smaller boxes merge into "(other)" */
 #define SVG_WIDTH 1200
 #define SVG_FRAME 16
 #define SVG_PAD 10
@@ -69,14 +70,6 @@ typedef struct ftree {
 
 #define mix cprof_hash_u64
 
-static void *xrealloc(void *p, size_t n, size_t el)
-{
-	size_t b;
-	if (__builtin_mul_overflow(n, el, &b))
-		return NULL;
-	return realloc(p, b ? b : 1);
-}
-
 static int ft_grow(ftree *f)
 {
 	if (f->n < f->cap)
@@ -84,14 +77,14 @@ static int ft_grow(ftree *f)
 	if (f->cap >= UINT32_MAX / 2)
 		return CPROF_ELIMIT;
 	uint32_t cap = f->cap ? f->cap * 2 : 1024;
-	void *a = xrealloc(f->parent, cap, sizeof *f->parent);
+	void *a = cpr_flame_realloc(f->parent, cap, sizeof *f->parent);
 	if (!a)
 		return CPROF_ENOMEM;
 	f->parent = a;
-	if (!(a = xrealloc(f->info, cap, sizeof *f->info)))
+	if (!(a = cpr_flame_realloc(f->info, cap, sizeof *f->info)))
 		return CPROF_ENOMEM;
 	f->info = a;
-	if (!(a = xrealloc(f->self, cap, sizeof *f->self)))
+	if (!(a = cpr_flame_realloc(f->self, cap, sizeof *f->self)))
 		return CPROF_ENOMEM;
 	f->self = a;
 	f->cap = cap;
@@ -156,25 +149,6 @@ static void ft_free(ftree *f)
 	memset(f, 0, sizeof *f);
 }
 
-static const char *base_name(const char *s)
-{
-	const char *b = strrchr(s, '/');
-	return b ? b + 1 : s;
-}
-
-/* Intern s[0..n), which may point into p's own string arena (that moves
- * when interning grows it). */
-static cprof_str intern_copy(cprof_profile *p, const char *s, size_t n)
-{
-	char *tmp = malloc(n ? n : 1);
-	if (!tmp)
-		return CPROF_NONE;
-	memcpy(tmp, s, n);
-	cprof_str id = cprof_intern(p, tmp, n);
-	free(tmp);
-	return id;
-}
-
 /* Build the tree of c->p's samples. */
 static int ft_build(cpr_ctx *c, ftree *f, cprof_error *err)
 {
@@ -194,31 +168,14 @@ static int ft_build(cpr_ctx *c, ftree *f, cprof_error *err)
 	f->info[0] = CPR_NIL;
 	f->self[0] = 0;
 	f->n = 1;
-	f->lib = calloc(f->t.n ? f->t.n : 1, sizeof *f->lib);
 	leaf = malloc((ns ? ns : 1) * sizeof *leaf);
-	if (!leaf || !f->lib) {
+	if (!leaf) {
 		rc = CPROF_ENOMEM;
 		goto fail;
 	}
 	memset(leaf, 0xff, (ns ? ns : 1) * sizeof *leaf);
-	for (size_t l = 0; l < p->locations.n; l++) {
-		const cprof_location *loc = &p->locations.v[l];
-		if (loc->mapping >= p->mappings.n)
-			continue;
-		cprof_str file = p->mappings.v[loc->mapping].file;
-		if (!file)
-			continue;
-		for (uint32_t k = f->t.loc_off[l]; k < f->t.loc_off[l + 1]; k++)
-			if (!f->lib[f->t.loc_info[k]]) {
-				const char *b = base_name(cprof_s(p, file));
-				f->lib[f->t.loc_info[k]] = b == cprof_s(p, file) ? file
-					: intern_copy(p, b, strlen(b));
-				if (f->lib[f->t.loc_info[k]] == CPROF_NONE) {
-					rc = CPROF_ENOMEM;
-					goto fail;
-				}
-			}
-	}
+	if ((rc = cpr_flame_libs(p, &f->t, &f->lib)))
+		goto fail;
 	for (size_t i = 0; i < p->samples.n; i++) {
 		uint32_t s = p->samples.v[i].stack;
 		if (s >= ns)
@@ -235,7 +192,7 @@ static int ft_build(cpr_ctx *c, ftree *f, cprof_error *err)
 					size_t cap = pcap ? pcap * 2 : 64;
 					while (cap < need)
 						cap *= 2;
-					uint32_t *q = xrealloc(path, cap, sizeof *path);
+					uint32_t *q = cpr_flame_realloc(path, cap, sizeof *path);
 					if (!q) {
 						rc = CPROF_ENOMEM;
 						goto fail;
@@ -339,13 +296,6 @@ static void ft_sort(ftree *f, bool by_cum)
 				cmp_kids, &s);
 }
 
-static int64_t out_value(const cpr_ctx *c, int64_t v)
-{
-	if (c->ratio > 0 && c->ratio != 1)
-		v = cpr_d2i64((double)v * c->ratio);
-	return v;
-}
-
 /* ---- -folded --------------------------------------------------------------------- */
 
 int cpr_print_folded(cpr_ctx *c, cprof_error *err)
@@ -401,7 +351,7 @@ int cpr_print_folded(cpr_ctx *c, cprof_error *err)
 			buf[at++] = ch == ';' ? ':' : ((unsigned char)ch < 0x20 && ch != '\t') ? ' ' : ch;
 		}
 		plen[d] = at;
-		int64_t v = out_value(c, f.self[n]);
+		int64_t v = cpr_flame_out_value(c, f.self[n]);
 		if (v != 0) {
 			fwrite_unlocked(buf, 1, at, c->out);
 			fprintf(c->out, " %" PRId64 "\n", v);
@@ -418,37 +368,6 @@ out:
 }
 
 /* ---- shared by the HTML and the SVG ------------------------------------------------ */
-
-/* The package of a frame name, for colouring: the C++ scope before the last
- * "::" outside parentheses and templates, the Go package path (up to the
- * first '.' after the last '/'), else the library (lib), else "". */
-static void name_package(const char *s, size_t n, const char *lib, const char **ps, size_t *pn)
-{
-	size_t end = n;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] == '(' || s[i] == '<' || s[i] == ' ') {
-			end = i;
-			break;
-		}
-	for (size_t i = end; i >= 2; i--)
-		if (s[i - 1] == ':' && s[i - 2] == ':') {
-			*ps = s;
-			*pn = i - 2;
-			return;
-		}
-	size_t slash = 0;
-	for (size_t i = 0; i < end; i++)
-		if (s[i] == '/')
-			slash = i + 1;
-	for (size_t i = slash; i < end; i++)
-		if (s[i] == '.' && i > 0) {
-			*ps = s;
-			*pn = i;
-			return;
-		}
-	*ps = lib ? lib : "";
-	*pn = lib ? strlen(lib) : 0;
-}
 
 /* FNV-1a over the package: the same hash as flamegraph.js's hue(). */
 static uint32_t hue_of(const char *s, size_t n)
@@ -487,82 +406,22 @@ static void xml_escape(FILE *out, const char *s, size_t n)
 	}
 }
 
-#define json_str cprof_json_str
-
-/* The page title: -title, else the main binary's name, else "cprof". */
-static const char *flame_title(const cpr_ctx *c)
-{
-	if (c->o->title && *c->o->title)
-		return c->o->title;
-	const cprof_profile *p = c->p;
-	if (p->mappings.n && p->mappings.v[0].file)
-		return base_name(cprof_s(p, p->mappings.v[0].file));
-	return "cprof";
-}
-
 /* ---- -flamegraph (HTML) ----------------------------------------------------------- */
 
-/* Interned strings for the JSON tables: string id -> index (+1), by a map. */
-typedef struct jtab {
-	cpr_map ix;
-	uint32_t *ids;          /* table order -> string id in the profile */
-	size_t n, cap;
-} jtab;
-
-static int64_t jtab_add(jtab *t, cprof_str id)
+/* The page around the data of flametree.c. */
+static int print_html(cpr_ctx *c, cprof_error *err)
 {
-	bool fresh = false;
-	uint64_t *v = cpr_map_slot(&t->ix, id, t->n, &fresh);
-	if (!v)
-		return CPROF_ENOMEM;
-	if (fresh) {
-		if (t->n == t->cap) {
-			size_t cap = t->cap ? t->cap * 2 : 256;
-			uint32_t *q = xrealloc(t->ids, cap, sizeof *q);
-			if (!q)
-				return CPROF_ENOMEM;
-			t->ids = q;
-			t->cap = cap;
-		}
-		t->ids[t->n++] = id;
-	}
-	return (int64_t)*v;
-}
-
-static void jtab_free(jtab *t)
-{
-	cpr_map_free(&t->ix);
-	free(t->ids);
-}
-
-static int print_html(cpr_ctx *c, ftree *f, cprof_error *err)
-{
-	cprof_profile *p = c->p;
 	FILE *out = c->out;
 	size_t csslen = 0, jslen = 0;
 	const char *css = cpr_web_asset("flamegraph.css", &csslen);
 	const char *js = cpr_web_asset("flamegraph.js", &jslen);
 	if (!css || !js)
 		return cprof_seterr(err, CPROF_EINVAL, "the flame graph's web assets are not built in");
-	ft_sort(f, true);
-
-	int rc = 0;
-	jtab names = { 0 }, pkgs = { 0 };
-	int64_t *pkg_of = NULL;     /* per name table entry */
-	size_t pkg_cap = 0;
-	/* the stack holds, per ancestor, its pending children and at most
-	 * one 3-slot "(other)" entry */
-	uint32_t *stk = xrealloc(NULL, (size_t)f->n * 4 + 4, sizeof *stk);
-	int64_t thr = cpr_d2i64(ceil(fabs((double)f->cum[0]) * CPR_FLAME_PRUNE));
-	if (thr < 1)
-		thr = 1;
-	cprof_str other = cprof_intern_cstr(p, "(other)"), root = cprof_intern_cstr(p, "root");
-	if (!stk || other == CPROF_NONE || root == CPROF_NONE) {
-		rc = CPROF_ENOMEM;
-		goto out;
-	}
-
-	const char *title = flame_title(c);
+	cpr_flame_data d;
+	int rc = cpr_flame_data_build(c, &d, err);
+	if (rc < 0)
+		return rc;
+	const char *title = cpr_flame_title(c);
 	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 	      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
 	      out);
@@ -571,142 +430,34 @@ static int print_html(cpr_ctx *c, ftree *f, cprof_error *err)
 	fwrite(css, 1, csslen, out);
 	fputs("</style>\n</head>\n<body>\n<div id=\"flamegraph\"></div>\n"
 	      "<script type=\"application/json\" id=\"flamegraph-data\">", out);
-
-	/* header fields */
-	fputs("{\"version\":1,\"title\":", out);
-	json_str(out, title, strlen(title));
-	fputs(",\"sampleType\":", out);
-	json_str(out, c->sample_type, strlen(c->sample_type));
-	fputs(",\"unit\":", out);
-	json_str(out, c->sample_unit, strlen(c->sample_unit));
-	fprintf(out, ",\"total\":%" PRId64 ",\"ratio\":%.17g", out_value(c, c->total),
-		c->ratio > 0 ? c->ratio : 1.0);
-	fputs(",\"filters\":[", out);
-	for (size_t i = 0; i < c->nactive; i++) {
-		if (i)
-			putc(',', out);
-		json_str(out, c->active_filters[i], strlen(c->active_filters[i]));
-	}
-	fputs("],\"nodes\":[", out);
-
-	/* preorder: name index, self, cum, number of children; pruned children
-	 * of a node become one "(other)" leaf */
-	size_t sp = 0, pruned = 0, written = 0;
-	stk[sp++] = 0;
-	while (sp) {
-		uint32_t n = stk[--sp];
-		int64_t ni, self, cum = n == CPR_NIL ? 0 : f->cum[n];
-		uint32_t nk = 0;
-		bool is_other = n == CPR_NIL;
-		int64_t other_cum = 0;
-		if (is_other) {
-			/* the cum of this "(other)" box was pushed just below it */
-			cum = (int64_t)stk[--sp] << 32;
-			cum |= stk[--sp];
-			ni = jtab_add(&names, other);
-			self = cum;
-		} else {
-			cprof_str sid = root;
-			if (n != 0) {
-				const cpr_ninfo *k = &f->t.v[f->info[n]];
-				sid = k->name;
-				if (!sid || cprof_slen(p, sid) != cpr_info_name_len(&f->t, f->info[n]) ||
-				    memcmp(cprof_s(p, sid), cpr_info_name(&f->t, f->info[n]),
-					   cprof_slen(p, sid)) != 0) {
-					sid = cprof_intern(p, cpr_info_name(&f->t, f->info[n]),
-							   cpr_info_name_len(&f->t, f->info[n]));
-					if (sid == CPROF_NONE) {
-						rc = CPROF_ENOMEM;
-						goto out;
-					}
-				}
-			}
-			ni = jtab_add(&names, sid);
-			self = f->self[n];
-			for (uint32_t k = f->koff[n]; k < f->koff[n + 1]; k++) {
-				int64_t kc = f->cum[f->kids[k]];
-				if (kc >= thr)
-					nk++;
-				else if (kc > 0) {
-					other_cum = cpr_add64(other_cum, kc);
-					pruned++;
-				}
-			}
-		}
-		if (ni < 0) {
-			rc = (int)ni;
-			goto out;
-		}
-		if ((size_t)ni >= pkg_cap) {
-			size_t cap = pkg_cap ? pkg_cap * 2 : 256;
-			int64_t *q = xrealloc(pkg_of, cap, sizeof *q);
-			if (!q) {
-				rc = CPROF_ENOMEM;
-				goto out;
-			}
-			for (size_t i = pkg_cap; i < cap; i++)
-				q[i] = -1;
-			pkg_of = q;
-			pkg_cap = cap;
-		}
-		if (pkg_of[ni] < 0) {
-			const char *ps;
-			size_t pn;
-			const char *nm = cprof_s(p, names.ids[ni]);
-			name_package(nm, cprof_slen(p, names.ids[ni]), is_other ? NULL : ft_lib(f, n), &ps, &pn);
-			cprof_str pid = intern_copy(p, ps, pn);
-			int64_t pi = pid == CPROF_NONE ? CPROF_ENOMEM : jtab_add(&pkgs, pid);
-			if (pi < 0) {
-				rc = (int)pi;
-				goto out;
-			}
-			pkg_of[ni] = pi;
-		}
-		if (other_cum > 0)
-			nk++;
-		fprintf(out, "%s%" PRId64 ",%" PRId64 ",%" PRId64 ",%u", written ? "," : "", ni,
-			out_value(c, self), out_value(c, cum), nk);
-		written++;
-		if (is_other)
-			continue;
-		/* push children in reverse, the "(other)" box last (drawn last) */
-		if (other_cum > 0) {
-			stk[sp++] = (uint32_t)((uint64_t)other_cum & 0xffffffffu);
-			stk[sp++] = (uint32_t)((uint64_t)other_cum >> 32);
-			stk[sp++] = CPR_NIL;
-		}
-		for (uint32_t k = f->koff[n + 1]; k-- > f->koff[n];)
-			if (f->cum[f->kids[k]] >= thr)
-				stk[sp++] = f->kids[k];
-	}
+	fwrite(d.head, 1, d.headlen, out);
+	/* preorder: name index, self, cum, number of children */
+	fputs(",\"nodes\":[", out);
+	for (uint32_t i = 0; i < d.n; i++)
+		fprintf(out, "%s%" PRIu32 ",%" PRId64 ",%" PRId64 ",%" PRIu32, i ? "," : "", d.name[i],
+			d.self[i], d.cum[i], d.nkids[i]);
 	fputs("],\"names\":[", out);
-	for (size_t i = 0; i < names.n; i++) {
+	for (size_t i = 0; i < d.nnames; i++) {
 		if (i)
 			putc(',', out);
-		json_str(out, cprof_s(p, names.ids[i]), cprof_slen(p, names.ids[i]));
+		cpr_flame_json_str(out, d.names[i].s, d.names[i].len);
 	}
 	fputs("],\"namePackage\":[", out);
-	for (size_t i = 0; i < names.n; i++)
-		fprintf(out, "%s%" PRId64, i ? "," : "", pkg_of[i]);
+	for (size_t i = 0; i < d.nnames; i++)
+		fprintf(out, "%s%" PRId64, i ? "," : "", d.name_pkg[i]);
 	fputs("],\"packages\":[", out);
-	for (size_t i = 0; i < pkgs.n; i++) {
+	for (size_t i = 0; i < d.npkgs; i++) {
 		if (i)
 			putc(',', out);
-		json_str(out, cprof_s(p, pkgs.ids[i]), cprof_slen(p, pkgs.ids[i]));
+		cpr_flame_json_str(out, d.pkgs[i].s, d.pkgs[i].len);
 	}
-	fprintf(out, "],\"pruned\":{\"fraction\":%g,\"boxes\":%zu}}", CPR_FLAME_PRUNE, pruned);
+	fprintf(out, "],\"pruned\":{\"fraction\":%g,\"boxes\":%zu}}", CPR_FLAME_PRUNE, d.pruned);
 	fputs("</script>\n<script>\n", out);
 	fwrite(js, 1, jslen, out);
 	fputs("</script>\n<script>\nvar flamegraph = cprofFlameGraph.mount(document.getElementById(\"flamegraph\"),\n"
 	      "  JSON.parse(document.getElementById(\"flamegraph-data\").textContent));\n"
 	      "</script>\n</body>\n</html>\n", out);
-out:
-	free(stk);
-	free(pkg_of);
-	jtab_free(&names);
-	jtab_free(&pkgs);
-	if (rc < 0)
-		return err && err->code ? rc : cprof_seterr(err, rc, "out of memory writing the flame graph");
+	cpr_flame_data_free(&d);
 	return 0;
 }
 
@@ -742,7 +493,7 @@ static int print_svg(cpr_ctx *c, ftree *f, cprof_error *err)
 	double scale = total > 0 ? (double)(SVG_WIDTH - 2 * SVG_PAD) / (double)total : 0;
 	int height = (int)(maxd + 1) * SVG_FRAME + 3 * SVG_PAD + 2 * SVG_FONT + 8;
 	int ybase = height - SVG_PAD - SVG_FONT - 4;      /* bottom of the root box */
-	const char *title = flame_title(c);
+	const char *title = cpr_flame_title(c);
 	fprintf(out, "<?xml version=\"1.0\" standalone=\"no\"?>\n"
 		"<svg version=\"1.1\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
 		"xmlns=\"http://www.w3.org/2000/svg\">\n", SVG_WIDTH, height, SVG_WIDTH, height);
@@ -798,7 +549,7 @@ static int print_svg(cpr_ctx *c, ftree *f, cprof_error *err)
 		const char *name = n ? ft_name(f, n, &nl) : (nl = 3, "all");
 		const char *ps;
 		size_t pn;
-		name_package(name, nl, ft_lib(f, n), &ps, &pn);
+		cpr_flame_name_package(name, nl, ft_lib(f, n), &ps, &pn);
 		char fill[32], val[CPR_LBL], pct[16];
 		svg_colour(fill, sizeof fill, n ? hue_of(ps, pn) : 0);
 		cpr_format_value(c, val, sizeof val, f->cum[n]);
@@ -833,14 +584,13 @@ static int print_svg(cpr_ctx *c, ftree *f, cprof_error *err)
 
 int cpr_print_flamegraph(cpr_ctx *c, cprof_error *err)
 {
+	if (c->o->format != CPROF_FMT_FLAMESVG)
+		return print_html(c, err);
 	ftree f;
 	int rc = ft_build(c, &f, err);
 	if (rc < 0)
 		return rc;
-	if (c->o->format == CPROF_FMT_FLAMESVG)
-		rc = print_svg(c, &f, err);
-	else
-		rc = print_html(c, &f, err);
+	rc = print_svg(c, &f, err);
 	ft_free(&f);
 	return rc;
 }

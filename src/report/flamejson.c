@@ -3,13 +3,14 @@
  * JSON of web/flamegraph.js pruned to what can be seen at a zoom, and the
  * caller/callee ("sandwich") trees of one function.  See cprof_webdata.h.
  *
- * How it works: cprof_flame_build runs the -flamegraph report (flame.c)
- * into memory and keeps the JSON document that page carries: its header
- * fields and name/package tables are kept as text, verbatim, and the node
- * array (preorder, four numbers a node) is parsed into arrays with each
- * node's parent and the end of its subtree.  That tree is already pruned at
- * flame.c's CPR_FLAME_PRUNE (1/50000 of the total), so the one report pass
- * bounds the memory and a zoom never re-runs the report.
+ * How it works: cprof_flame_build runs the report pipeline with the
+ * -flamegraph page's data as its output (flametree.c builds it in memory,
+ * see flame.h) and keeps it: the header fields and the name/package tables
+ * as the JSON text the page would carry, the names also decoded, and the
+ * node array (preorder, four numbers a node) as arrays with each node's
+ * parent and the end of its subtree.  That tree is already pruned at
+ * CPR_FLAME_PRUNE (1/50000 of the total), so the one report pass bounds
+ * the memory and a zoom never re-runs the report.
  *
  * cprof_flame_write walks from the root along the zoom names, writes the
  * ancestors as a chain (one child each) and then the zoomed node's subtree
@@ -25,7 +26,7 @@
  * frame that vanished still shows (as pprof's diff flame graph does).
  */
 #include "cprof_webdata.h"
-#include "report_int.h"
+#include "flame.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -44,12 +45,12 @@ typedef struct wtree {
 } wtree;
 
 struct cprof_flame {
-	char *doc;                      /* the JSON document (owned) */
+	char *doc;                      /* the JSON texts below (owned) */
 	const char *head;               /* "{...": up to ,"nodes": */
 	size_t headlen;
-	const char *names_raw, *npkg_raw, *pkgs_raw, *pruned_raw;
-	size_t names_len, npkg_len, pkgs_len, pruned_len;
-	char **names;                   /* decoded */
+	const char *names_raw, *npkg_raw, *pkgs_raw;
+	size_t names_len, npkg_len, pkgs_len;
+	char **names;                   /* as a JSON reader decodes them */
 	size_t nnames;
 	int64_t total;                  /* the header's total */
 	wtree t;
@@ -107,156 +108,95 @@ void cprof_flame_free(cprof_flame *f)
 	free(f);
 }
 
-/* Decode the JSON string at *s (at its opening quote); returns a malloc'd
- * UTF-8 string and advances *s past the closing quote, or NULL. */
-static char *json_unstr(const char **s, const char *e)
+/* The string a JSON reader gets back from cpr_flame_json_str(s, n): s with
+ * each byte that is not part of valid UTF-8 replaced by U+FFFD.  Malloc'd,
+ * NUL-terminated; NULL when out of memory. */
+static char *decoded(const char *s, size_t n)
 {
-	const char *p = *s;
-	if (p >= e || *p != '"')
+	size_t cap;
+	if (__builtin_mul_overflow(n, 3, &cap) || cap == SIZE_MAX)
 		return NULL;
-	p++;
-	size_t cap = 32, n = 0;
-	char *o = malloc(cap);
+	char *o = malloc(cap + 1), *w = o;
 	if (!o)
 		return NULL;
-	while (p < e && *p != '"') {
-		if (n + 8 > cap) {
-			char *q = realloc(o, cap *= 2);
-			if (!q) {
-				free(o);
-				return NULL;
-			}
-			o = q;
-		}
-		if (*p != '\\') {
-			o[n++] = *p++;
-			continue;
-		}
-		if (++p >= e)
-			break;
-		char c = *p++;
-		unsigned cp = 0;
-		switch (c) {
-		case 'n': o[n++] = '\n'; break;
-		case 't': o[n++] = '\t'; break;
-		case 'r': o[n++] = '\r'; break;
-		case 'b': o[n++] = '\b'; break;
-		case 'f': o[n++] = '\f'; break;
-		case 'u':
-			for (int k = 0; k < 4 && p < e; k++, p++) {
-				char h = *p;
-				cp = cp * 16 + (unsigned)(h >= 'a' ? h - 'a' + 10 : h >= 'A' ? h - 'A' + 10 : h - '0');
-			}
-			if (cp < 0x80) {
-				o[n++] = (char)cp;
-			} else if (cp < 0x800) {
-				o[n++] = (char)(0xc0 | cp >> 6);
-				o[n++] = (char)(0x80 | (cp & 0x3f));
-			} else {
-				o[n++] = (char)(0xe0 | cp >> 12);
-				o[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-				o[n++] = (char)(0x80 | (cp & 0x3f));
-			}
-			break;
-		default: o[n++] = c; break;
+	for (size_t i = 0; i < n;) {
+		size_t l = cpr_utf8_len((const unsigned char *)s + i, n - i);
+		if (l == 0) {
+			memcpy(w, "\xef\xbf\xbd", 3);
+			w += 3;
+			i++;
+		} else {
+			memcpy(w, s + i, l);
+			w += l;
+			i += l;
 		}
 	}
-	if (p >= e) {
-		free(o);
-		return NULL;
-	}
-	o[n] = 0;
-	*s = p + 1;
+	*w = 0;
 	return o;
 }
 
-static const char *find(const char *s, const char *e, const char *key)
+/* Take d's tables: their JSON text into f->doc, the names decoded. */
+static int take_tables(cprof_flame *f, const cpr_flame_data *d)
 {
-	size_t k = strlen(key);
-	const char *r = memmem(s, (size_t)(e - s), key, k);
-	return r;
+	size_t len = 0;
+	FILE *m = open_memstream(&f->doc, &len);
+	if (!m)
+		return CPROF_ENOMEM;
+	fwrite(d->head, 1, d->headlen, m);
+	long at[4];
+	at[0] = ftell(m);
+	for (size_t i = 0; i < d->nnames; i++) {
+		if (i)
+			putc(',', m);
+		cpr_flame_json_str(m, d->names[i].s, d->names[i].len);
+	}
+	at[1] = ftell(m);
+	for (size_t i = 0; i < d->nnames; i++)
+		fprintf(m, "%s%" PRId64, i ? "," : "", d->name_pkg[i]);
+	at[2] = ftell(m);
+	for (size_t i = 0; i < d->npkgs; i++) {
+		if (i)
+			putc(',', m);
+		cpr_flame_json_str(m, d->pkgs[i].s, d->pkgs[i].len);
+	}
+	at[3] = ftell(m);
+	if (fclose(m) != 0 || at[0] < 0 || at[1] < 0 || at[2] < 0 || at[3] < 0)
+		return CPROF_ENOMEM;
+	f->head = f->doc;
+	f->headlen = (size_t)at[0];
+	f->names_raw = f->doc + at[0];
+	f->names_len = (size_t)(at[1] - at[0]);
+	f->npkg_raw = f->doc + at[1];
+	f->npkg_len = (size_t)(at[2] - at[1]);
+	f->pkgs_raw = f->doc + at[2];
+	f->pkgs_len = (size_t)(at[3] - at[2]);
+	f->total = d->total;
+	f->names = calloc(d->nnames ? d->nnames : 1, sizeof *f->names);
+	if (!f->names)
+		return CPROF_ENOMEM;
+	for (size_t i = 0; i < d->nnames; i++) {
+		if (!(f->names[i] = decoded(d->names[i].s, d->names[i].len)))
+			return CPROF_ENOMEM;
+		f->nnames = i + 1;
+	}
+	return 0;
 }
 
-/* Parse the -flamegraph page's JSON (see flame.c's print_html). */
-static int parse_doc(cprof_flame *f, size_t len)
+/* Take d's nodes (preorder, each with its number of children) as a tree
+ * with parents, first children and next siblings. */
+static int take_nodes(cprof_flame *f, const cpr_flame_data *d)
 {
-	const char *s = f->doc, *e = f->doc + len;
-	const char *nodes = find(s, e, ",\"nodes\":[");
-	const char *names = nodes ? find(nodes, e, "],\"names\":[") : NULL;
-	const char *npkg = names ? find(names, e, "],\"namePackage\":[") : NULL;
-	const char *pkgs = npkg ? find(npkg, e, "],\"packages\":[") : NULL;
-	const char *pruned = pkgs ? find(pkgs, e, "],\"pruned\":") : NULL;
-	if (!pruned)
-		return CPROF_EINVAL;
-	f->head = s;
-	f->headlen = (size_t)(nodes - s);
-	const char *tot = find(s, nodes, "\"total\":");
-	f->total = tot ? strtoll(tot + 8, NULL, 10) : 0;
-	f->names_raw = names + 11;
-	f->names_len = (size_t)(npkg - f->names_raw);
-	f->npkg_raw = npkg + 17;
-	f->npkg_len = (size_t)(pkgs - f->npkg_raw);
-	f->pkgs_raw = pkgs + 14;
-	f->pkgs_len = (size_t)(pruned - f->pkgs_raw);
-	f->pruned_raw = pruned + 11;
-	f->pruned_len = (size_t)(e - f->pruned_raw);
-	while (f->pruned_len && f->pruned_raw[f->pruned_len - 1] != '}')
-		f->pruned_len--;
-	if (f->pruned_len)
-		f->pruned_len--;        /* the document's closing brace */
-
-	/* names */
-	size_t cap = 0;
-	const char *p = f->names_raw, *ne = npkg;
-	while (p < ne) {
-		if (*p == ',') {
-			p++;
-			continue;
-		}
-		char *str = json_unstr(&p, ne);
-		if (!str)
-			return CPROF_EINVAL;
-		if (f->nnames == cap) {
-			cap = cap ? cap * 2 : 256;
-			char **q = realloc(f->names, cap * sizeof *q);
-			if (!q) {
-				free(str);
-				return CPROF_ENOMEM;
-			}
-			f->names = q;
-		}
-		f->names[f->nnames++] = str;
-	}
-
-	/* nodes: preorder, name,self,cum,kids */
 	wtree *t = &f->t;
 	uint32_t *stk = NULL, *left = NULL, *lastk = NULL;
 	size_t sp = 0, scap = 0;
 	int rc = 0;
-	p = nodes + 10;
-	while (p < names) {
-		int64_t v[4];
-		for (int k = 0; k < 4; k++) {
-			char *q;
-			v[k] = strtoll(p, &q, 10);
-			if (q == p) {
-				rc = CPROF_EINVAL;
-				goto out;
-			}
-			p = q;
-			if (p < names && *p == ',')
-				p++;
-		}
+	for (uint32_t i = 0; i < d->n; i++) {
 		if ((rc = wt_grow(t)))
 			goto out;
-		uint32_t i = t->n++;
-		if (v[0] < 0 || (size_t)v[0] >= f->nnames || v[3] < 0 || v[3] > UINT32_MAX) {
-			rc = CPROF_EINVAL;
-			goto out;
-		}
-		t->name[i] = (uint32_t)v[0];
-		t->self[i] = v[1];
-		t->cum[i] = v[2];
+		t->n++;
+		t->name[i] = d->name[i];
+		t->self[i] = d->self[i];
+		t->cum[i] = d->cum[i];
 		t->first[i] = t->next[i] = NIL;
 		while (sp && left[sp - 1] == 0)
 			sp--;
@@ -287,7 +227,7 @@ static int parse_doc(cprof_flame *f, size_t len)
 		}
 		stk[sp] = i;
 		lastk[sp] = NIL;
-		left[sp++] = (uint32_t)v[3];
+		left[sp++] = d->nkids[i];
 	}
 	if (t->n == 0)
 		rc = CPROF_EINVAL;
@@ -302,34 +242,19 @@ int cprof_flame_build(cprof_profile *p, const cprof_ropts *o, FILE *warn, cprof_
 		      cprof_error *err)
 {
 	*out = NULL;
-	cprof_ropts ro = *o;
-	ro.format = CPROF_FMT_FLAMEGRAPH;
-	char *mem = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&mem, &len);
-	if (!m)
-		return cprof_seterr(err, CPROF_ENOMEM, "out of memory");
-	int rc = cprof_report(p, &ro, m, warn, err);
-	if (fclose(m) != 0 && rc == 0)
-		rc = cprof_seterr(err, CPROF_ENOMEM, "out of memory");
-	if (rc < 0) {
-		free(mem);
+	cpr_flame_data d;
+	int rc = cpr_report_flame(p, o, warn, &d, err);
+	if (rc < 0)
 		return rc;
-	}
-	const char *tag = "id=\"flamegraph-data\">";
-	char *a = strstr(mem, tag), *b = a ? strstr(a, "</script>") : NULL;
 	cprof_flame *f = calloc(1, sizeof *f);
-	if (!a || !b || !f) {
-		free(mem);
-		free(f);
-		return cprof_seterr(err, f ? CPROF_EINVAL : CPROF_ENOMEM, "the flame graph report has no data");
+	if (!f) {
+		cpr_flame_data_free(&d);
+		return cprof_seterr(err, CPROF_ENOMEM, "out of memory");
 	}
-	a += strlen(tag);
-	size_t dl = (size_t)(b - a);
-	memmove(mem, a, dl);
-	mem[dl] = 0;
-	f->doc = mem;
-	rc = parse_doc(f, dl);
+	rc = take_tables(f, &d);
+	if (rc == 0)
+		rc = take_nodes(f, &d);
+	cpr_flame_data_free(&d);
 	if (rc == 0) {
 		f->end = malloc((size_t)f->t.n * sizeof *f->end);
 		if (!f->end)
@@ -337,7 +262,8 @@ int cprof_flame_build(cprof_profile *p, const cprof_ropts *o, FILE *warn, cprof_
 	}
 	if (rc < 0) {
 		cprof_flame_free(f);
-		return cprof_seterr(err, rc, "cannot read the flame graph's data");
+		return cprof_seterr(err, rc, rc == CPROF_ENOMEM ? "out of memory"
+				    : "the flame graph report has no data");
 	}
 	/* end of subtree: preorder, so the last descendant + 1 */
 	for (uint32_t i = f->t.n; i-- > 0;) {

@@ -1,6 +1,8 @@
 /*
- * graph.h - the call graph of a profile's samples (graph.c), as pprof's
- * internal/graph builds it for its text and visual reports.
+ * graph.h - the call graph of a profile's samples, as pprof's internal/graph
+ * builds it for its text and visual reports: identities in graph_info.c,
+ * the graph in graph.c, dot's extras in graph_visual.c, call trees in
+ * graph_tree.c (their shared build state: graph_int.h).
  *
  * Two layers:
  *

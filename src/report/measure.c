@@ -203,3 +203,10 @@ char *cpr_go_duration(char *buf, size_t n, int64_t d)
 	snprintf(buf, n, "%s", w);
 	return buf;
 }
+
+char *cpr_format_value(const cpr_ctx *c, char *buf, size_t n, int64_t v)
+{
+	if (c->ratio > 0 && c->ratio != 1)
+		v = cpr_d2i64((double)v * c->ratio);
+	return cpr_scaled_label(buf, n, v, c->sample_unit, c->output_unit);
+}

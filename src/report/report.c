@@ -9,7 +9,7 @@
  * the sum of value 0 with -mean), aggregation at the granularity, and the
  * format's printer.
  */
-#include "report_int.h"
+#include "flame.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -26,13 +26,6 @@ void cprof_ropts_init(cprof_ropts *o)
 	o->granularity = CPROF_GRAN_FUNCTIONS;
 	o->unit = "minimum";
 	o->divide_by = 1;
-}
-
-char *cpr_format_value(const cpr_ctx *c, char *buf, size_t n, int64_t v)
-{
-	if (c->ratio > 0 && c->ratio != 1)
-		v = cpr_d2i64((double)v * c->ratio);
-	return cpr_scaled_label(buf, n, v, c->sample_unit, c->output_unit);
 }
 
 bool cpr_is_diff_base(const cpr_ctx *c, size_t i)
@@ -74,10 +67,14 @@ int cpr_print_comments(cpr_ctx *c, cprof_error *err)
 	return 0;
 }
 
-int cprof_report(cprof_profile *p, const cprof_ropts *opts, FILE *out, FILE *warn,
-		 cprof_error *err)
+/* The pipeline; with flame set, the flame graph's data goes there instead
+ * of a report to out. */
+static int report_run(cprof_profile *p, const cprof_ropts *opts, FILE *out, FILE *warn,
+		      cpr_flame_data *flame, cprof_error *err)
 {
 	cprof_ropts o = *opts;
+	if (flame)
+		o.format = CPROF_FMT_FLAMEGRAPH;
 	cpr_ctx c;
 	memset(&c, 0, sizeof c);
 	c.p = p;
@@ -176,6 +173,10 @@ int cprof_report(cprof_profile *p, const cprof_ropts *opts, FILE *out, FILE *war
 	if ((rc = cpr_aggregate(&c, err)) < 0)
 		goto out;
 
+	if (flame) {
+		rc = cpr_flame_data_build(&c, flame, err);
+		goto out;
+	}
 	switch (o.format) {
 	case CPROF_FMT_TEXT: rc = cpr_print_text(&c, err); break;
 	case CPROF_FMT_TRACES: rc = cpr_print_traces(&c, err); break;
@@ -204,4 +205,17 @@ out:
 		free(c.active_filter_mem[i]);
 	cpr_filter_free(&c);
 	return rc;
+}
+
+int cprof_report(cprof_profile *p, const cprof_ropts *opts, FILE *out, FILE *warn,
+		 cprof_error *err)
+{
+	return report_run(p, opts, out, warn, NULL, err);
+}
+
+int cpr_report_flame(cprof_profile *p, const cprof_ropts *o, FILE *warn, cpr_flame_data *d,
+		     cprof_error *err)
+{
+	memset(d, 0, sizeof *d);
+	return report_run(p, o, NULL, warn, d, err);
 }

@@ -2,12 +2,15 @@
  * report_int.h - private interfaces between the files of the reports layer.
  * Names carry the second prefix `cpr_`.  See cprof_report.h for the layer.
  *
- *   measure.c   units and number formatting (pprof's measurement package)
+ *   measure.c   units and number formatting (pprof's measurement package,
+ *               rpt.formatValue)
  *   report.c    cprof_report: the pipeline and the format dispatch
  *   header.c    the header lines (File:, Type:, Time:, Duration:, ...)
  *   filter.c    focus/ignore/hide/show/show_from/prune_from, tag filters,
  *               tagroot/tagleaf, drop_frames, aggregation at a granularity
  *   graph.c     the call graph of the samples, trimming, output unit
+ *               (graph_info.c identities, graph_visual.c dot extras,
+ *               graph_tree.c call trees)
  *   text.c      -top/-text           tree.c    -tree and -peek
  *   traces.c    -traces              raw.c     -raw
  *   tags.c      -tags
@@ -15,6 +18,7 @@
  *   list.c      -list               disasm.c  -disasm
  *   dot.c       -dot/-svg/-png/-pdf callgrind.c -callgrind
  *   proto_out.c -proto              flame.c   -folded, flame graphs (HTML, SVG)
+ *                                   flametree.c  the flame graph page's data
  */
 #ifndef CPROF_REPORT_INT_H
 #define CPROF_REPORT_INT_H
@@ -119,7 +123,8 @@ static inline int64_t cpr_meandiv(const cpr_ctx *c, size_t i)
 {
 	return c->mean ? cprof_sample_values(c->p, i)[0] : 0;
 }
-/* rpt.formatValue: apply ratio, then ScaledLabel(v, sample_unit, output_unit). */
+/* measure.c: rpt.formatValue: apply c's ratio, then ScaledLabel(v,
+ * sample_unit, output_unit). */
 char *cpr_format_value(const cpr_ctx *c, char *buf, size_t n, int64_t v);
 /* True if sample i carries the label pprof::base=true (a -diff_base sample). */
 bool cpr_is_diff_base(const cpr_ctx *c, size_t i);

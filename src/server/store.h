@@ -47,6 +47,7 @@
 #define CPROF_SRV_STORE_H
 
 #include "cprof_core.h"
+#include "cprof_util.h"   /* the core's shared toolbox (not installed) */
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -180,6 +180,133 @@ static void test_flamegraph_html(void **state)
 	free(s);
 }
 
+/* Random stacks over locations of one to three lines (inline frames), with
+ * zero and negative values and recursion: the builder of the page's data. */
+static cprof_profile *random_inline_profile(void)
+{
+	cprof_profile *p = cprof_profile_new();
+	assert_non_null(p);
+	assert_true(cprof_add_vtype(p, cprof_intern_cstr(p, "samples"), cprof_intern_cstr(p, "count")) >= 0);
+	uint64_t r = 88172645463325252ULL;
+#define RND() (r ^= r << 13, r ^= r >> 7, r ^= r << 17, r)
+	char name[32];
+	for (int i = 0; i < 12; i++) {
+		snprintf(name, sizeof name, "f%d", i % 10);   /* f0..f9, two pairs share a name */
+		cprof_function fn = { .id = (uint64_t)i + 1, .name = cprof_intern_cstr(p, name),
+				      .filename = cprof_intern_cstr(p, i < 10 ? "a.c" : "b.c") };
+		assert_true(cprof_add_function(p, &fn) >= 0);
+	}
+	for (int i = 0; i < 40; i++) {
+		cprof_line ln[3];
+		size_t n = 1 + RND() % 3;
+		for (size_t k = 0; k < n; k++)
+			ln[k] = (cprof_line){ .function = (uint32_t)(RND() % 12), .line = 1 };
+		cprof_location l = { .id = (uint64_t)i + 1, .address = 0x1000 + (uint64_t)i,
+				     .mapping = CPROF_NONE };
+		assert_true(cprof_add_location(p, &l, ln, n) >= 0);
+	}
+	uint32_t st[8];
+	for (int s = 0; s < 2000; s++) {
+		size_t d = RND() % 8;
+		for (size_t k = 0; k < d; k++)
+			st[k] = (uint32_t)(RND() % 40);
+		int64_t si = cprof_intern_stack(p, st, d);
+		int64_t v = (int64_t)(RND() % 50) - 5;
+		assert_true(si >= 0 && cprof_add_sample(p, (uint32_t)si, 0, &v) >= 0);
+	}
+#undef RND
+	return p;
+}
+
+/* The page's tree (built top down, flametree.c) against -folded (a trie of
+ * every stack prefix, flame.c): each box's self is the folded line of its
+ * path, its cum the sum of the lines under it; children come by cum
+ * descending; nothing is pruned at this size but the zero boxes. */
+static void test_flamegraph_matches_folded(void **state)
+{
+	cprof_profile *p = random_inline_profile();
+	cprof_ropts o;
+	cprof_ropts_init(&o);
+	o.format = CPROF_FMT_FOLDED;
+	char *fold = run(p, &o, NULL, NULL);
+	o.format = CPROF_FMT_FLAMEGRAPH;
+	char *page = run(p, &o, NULL, NULL);
+	cprof_profile_free(p);
+	/* the names table */
+	const char *names = strstr(page, "\"names\":[");
+	assert_non_null(names);
+	const char *tab[64];
+	size_t tl[64], nn = 0;
+	for (const char *q = names + 9; *q == '"' && nn < 64;) {
+		const char *e = strchr(q + 1, '"');
+		tab[nn] = q + 1;
+		tl[nn++] = (size_t)(e - q - 1);
+		q = e + 1;
+		if (*q == ',')
+			q++;
+	}
+	/* walk the nodes in preorder with the path of each */
+	const char *q = strstr(page, "\"nodes\":[") + 9;
+	char path[64][512];
+	size_t plen[64], left[64], sp = 0, nodes = 0;
+	long long lastcum[64];
+	while (*q != ']') {
+		long long v[4];
+		for (int k = 0; k < 4; k++) {
+			char *e;
+			v[k] = strtoll(q, &e, 10);
+			q = *e == ',' ? e + 1 : e;
+		}
+		assert_true(v[0] >= 0 && (size_t)v[0] < nn);
+		while (sp && left[sp - 1] == 0)
+			sp--;
+		size_t d = sp;
+		if (d) {
+			left[d - 1]--;
+			assert_true(v[2] <= lastcum[d - 1]);    /* children by cum descending */
+			lastcum[d - 1] = v[2];
+		}
+		/* this node's path: the parent's, ';', the name (the root has none) */
+		plen[d] = 0;
+		if (d > 1) {
+			memcpy(path[d], path[d - 1], plen[d - 1]);
+			plen[d] = plen[d - 1];
+			path[d][plen[d]++] = ';';
+		}
+		if (d > 0) {
+			memcpy(path[d] + plen[d], tab[v[0]], tl[v[0]]);
+			plen[d] += tl[v[0]];
+		}
+		path[d][plen[d]] = 0;
+		/* the folded lines at and under this path */
+		long long self = 0, cum = 0;
+		for (const char *l = fold; *l;) {
+			const char *nl = strchr(l, '\n'), *sp2 = nl;
+			while (sp2 > l && sp2[-1] != ' ')
+				sp2--;
+			size_t kl = (size_t)(sp2 - 1 - l);
+			long long val = strtoll(sp2, NULL, 10);
+			if (d == 0 || (kl >= plen[d] && memcmp(l, path[d], plen[d]) == 0 &&
+				       (kl == plen[d] || l[plen[d]] == ';'))) {
+				cum += val;
+				if (d > 0 && kl == plen[d])
+					self += val;
+			}
+			l = nl + 1;
+		}
+		assert_int_equal(v[1], self);
+		assert_int_equal(v[2], cum);
+		nodes++;
+		left[sp] = (size_t)v[3];
+		lastcum[sp] = INT64_MAX;
+		sp++;
+		assert_true(sp < 64);
+	}
+	assert_true(nodes > 100);
+	free(fold);
+	free(page);
+}
+
 /* Names cannot break out of the <script> element or the JSON. */
 static void test_flamegraph_escapes(void **state)
 {
@@ -292,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_folded_merges_and_sorts),
 		cmocka_unit_test(test_folded_inline_and_escapes),
 		cmocka_unit_test(test_flamegraph_html),
+		cmocka_unit_test(test_flamegraph_matches_folded),
 		cmocka_unit_test(test_flamegraph_escapes),
 		cmocka_unit_test(test_flamesvg),
 		cmocka_unit_test(test_proto_roundtrip),
