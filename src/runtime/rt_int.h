@@ -63,6 +63,12 @@ int rt_modules_list(bool keep_builder);
 /* Start the builder if some module waits for its table (asked by a hook).
  * Ordinary context only (creates a thread).  Not AS-safe. */
 void rt_modules_start_builder(void);
+/* A fork child that goes on profiling (a fork child handler; flag only,
+ * [AS-safe]) asks for its own builder; rt_modules_forked starts it as fork
+ * returns in the child (lifecycle.c's wrapper: ordinary context, after
+ * every fork handler).  Nothing otherwise.  Not AS-safe. */
+void rt_modules_child_wants_builder(void);
+void rt_modules_forked(void);
 /* A walk reached addr in a module without its table: count it and hand the
  * module to the builder thread (never built here).  Lock-free,
  * allocation-free: callable from any hook.  [AS-safe] */
