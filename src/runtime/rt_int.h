@@ -409,6 +409,11 @@ int rt_self_depth(void);
  * the runtime's while it runs: never given a CPU timer, left out of
  * thread snapshots, nothing it allocates or waits for recorded.  The
  * caller sets the signal mask it inherits.  0 or an errno value. */
+/* setxid.c: chain glibc's SIGSETXID handler so the runtime's threads take
+ * the caller's keep-capabilities flag and capabilities before a set*id
+ * call's broadcast reaches them.  Ordinary context, once a thread was
+ * created.  Thread-safe. */
+void rt_setxid_chain(void);
 int rt_runtime_thread_create(pthread_t *th, const pthread_attr_t *attr, const char *name,
 			     void *(*fn)(void *), void *arg);
 /* tid is a running thread of the runtime.  [AS-safe] */

@@ -124,6 +124,7 @@ int rt_runtime_thread_create(pthread_t *th, const pthread_attr_t *attr, const ch
 		rt_self_enter();
 		free(b);
 		rt_self_leave();
-	}
+	} else
+		rt_setxid_chain();   /* glibc's SIGSETXID handler exists now */
 	return rc;
 }

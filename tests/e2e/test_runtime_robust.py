@@ -33,6 +33,7 @@ PROGRAMS = {
     "errno_keep": "errno_keep.c",
     "no_eintr": "no_eintr.c",
     "exec_fds": "exec_fds.c",
+    "drop_privs": "drop_privs.c",
 }
 SANITIZER_REPORT = re.compile(r"ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|"
                               r"WARNING: ThreadSanitizer")
@@ -231,3 +232,21 @@ def test_exec_inherits_no_runtime_descriptor(progs):
         if "/proc/" not in m.group(2):   # ls's own directory listing
             fds[int(m.group(1))] = m.group(2)
     assert set(fds) == {0, 1, 2}, fds
+
+
+@pytest.mark.parametrize("profiles", ["cpu", "heap", "http"])
+def test_dropping_privileges_keeps_the_program_alive(progs, tmp_path, profiles):
+    """A program that drops root as setpriv does (keep-caps and capset on
+    its own thread, then setresuid, setgroups, setresgid): glibc runs each
+    call on every thread and aborted the program (SIGABRT) when the
+    runtime's threads, which had lost their capabilities, failed it."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to drop privileges")
+    extra = {"cpu": {}, "heap": {"CPROF_HEAP_PROFILE": str(tmp_path / "heap.pb.gz")},
+             "http": {"CPROF_HTTP": "127.0.0.1:0", "CPROF_HTTP_GRACE": "0"}}[profiles]
+    os.chmod(tmp_path, 0o777)   # nobody writes the profiles at exit
+    profile = str(tmp_path / "cpu.pb.gz") if profiles == "cpu" else None
+    r = subprocess.run([progs["drop_privs"]], capture_output=True, text=True, timeout=60,
+                       env=runtime_env(profile, extra=extra))
+    assert r.returncode == 0, f"status {r.returncode}: {r.stderr[-2000:]}"
+    assert r.stdout == "uid 65534 gid 65534\n"
