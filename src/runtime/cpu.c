@@ -135,11 +135,10 @@ bool rt_ring_pop(rt_sample_rec *out)
 	return true;
 }
 
+/* [AS-safe]: the system call, never the vDSO's rdtsc (rtclock.c) */
 static uint64_t now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return (uint64_t)rt_clock_ns_sig(CLOCK_MONOTONIC);
 }
 
 static __thread __attribute__((tls_model("initial-exec"))) char tls_name[RT_NAME_MAX];

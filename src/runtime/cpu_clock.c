@@ -93,7 +93,7 @@ static uint64_t rnd(void)
 {
 	uint64_t x = tls_rng;
 	if (!x)
-		x = ((uint64_t)rt_clock_ns(CLOCK_MONOTONIC) ^ ((uint64_t)syscall(SYS_gettid) << 32)) | 1;
+		x = ((uint64_t)rt_clock_ns_sig(CLOCK_MONOTONIC) ^ ((uint64_t)syscall(SYS_gettid) << 32)) | 1;
 	x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
 	tls_rng = x;
 	return x * 0x2545F4914F6CDD1DULL;

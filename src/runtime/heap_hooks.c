@@ -380,10 +380,8 @@ static int64_t offset_in(long rate)
 static void thread_start(void)
 {
 	tid_cache = (int)syscall(SYS_gettid);
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	rng = ((uint64_t)tid_cache << 32) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^
-	      (uintptr_t)&countdown;
+	uint64_t t = (uint64_t)rt_clock_ns(CLOCK_MONOTONIC);
+	rng = ((uint64_t)tid_cache << 32) ^ t ^ (t << 20) ^ (uintptr_t)&countdown;
 	if (!rng)
 		rng = 0x9E3779B97F4A7C15ull;
 	(void)next_rand();

@@ -450,8 +450,13 @@ int rt_pb_count_head(cprof_profile *p, const char *type);
 /* Add a comment (printf format, at most 255 bytes) to p: 0 or
  * CPROF_ERR_NOMEM. */
 int rt_pb_commentf(cprof_profile *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Clock c in nanoseconds (CLOCK_REALTIME for time_nanos).  [AS-safe] */
+/* Clock c in nanoseconds (CLOCK_REALTIME for time_nanos), rtclock.c: the
+ * vDSO until the program makes rdtsc fault (PR_SET_TSC), the system call
+ * from then on.  [AS-safe] */
 int64_t rt_clock_ns(clockid_t c);
+/* The same, always the system call: for signal handlers, which run with
+ * SIGSEGV blocked in threads that may have made rdtsc fault.  [AS-safe] */
+int64_t rt_clock_ns_sig(clockid_t c);
 void rt_pb_free(rt_pb *b);
 /* A mapping seen earlier (a library unloaded since) */
 void rt_pb_note_map(rt_pb *b, uint64_t start, uint64_t end, uint64_t off, const char *path);

@@ -227,9 +227,7 @@ static __attribute__((noinline, cold)) int boot_unlock(pthread_mutex_t *m)
 
 int64_t rt_sync_now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return rt_clock_ns(CLOCK_MONOTONIC);   /* rdtsc may fault: rtclock.c */
 }
 
 static __thread __attribute__((tls_model("initial-exec"))) uint64_t rnd;

@@ -703,9 +703,6 @@ def bare_result(name, tmp_path_factory):
 # Defects seen in these programs and not fixed yet: each case still runs and
 # is reported (a non-strict xfail passes when the defect is gone).
 KNOWN = {
-    "stress-ng-sigsegv": "a sample taken inside the stressor's SIGSEGV handler upsets its "
-                         "siglongjmp bookkeeping (stress-ng reports a corrupted bogo-ops "
-                         "counter and exits 2)",
     "stress-ng-clone": "raw clone children's samples are partly in libc's clone path, "
                        "so the program's share is near the test's 50% bar",
     "stress-ng-vfork": "samples of a vfork child (sharing its parent's memory) do not "

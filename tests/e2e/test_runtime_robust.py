@@ -34,6 +34,7 @@ PROGRAMS = {
     "no_eintr": "no_eintr.c",
     "exec_fds": "exec_fds.c",
     "drop_privs": "drop_privs.c",
+    "tsc_off": "tsc_off.c",
 }
 SANITIZER_REPORT = re.compile(r"ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|"
                               r"WARNING: ThreadSanitizer")
@@ -250,3 +251,17 @@ def test_dropping_privileges_keeps_the_program_alive(progs, tmp_path, profiles):
                        env=runtime_env(profile, extra=extra))
     assert r.returncode == 0, f"status {r.returncode}: {r.stderr[-2000:]}"
     assert r.stdout == "uid 65534 gid 65534\n"
+
+
+def test_rdtsc_made_to_fault(progs, tmp_path):
+    """A program that makes rdtsc fault (PR_SET_TSC, as stress-ng's sigsegv
+    stressor does): the SIGPROF handler read the clock through the vDSO's
+    rdtsc with SIGSEGV blocked, and the kernel killed the process (stress-ng
+    reported a corrupted bogo-ops counter); a thread's first allocation
+    and a lock wait read it too, where the program's handler would run."""
+    extra = {"CPROF_HEAP_PROFILE": str(tmp_path / "heap.pb.gz"), "CPROF_HEAP_RATE": "1",
+             "CPROF_MUTEX_PROFILE": str(tmp_path / "mutex.pb.gz"),
+             "CPROF_BLOCK_PROFILE": str(tmp_path / "block.pb.gz")}
+    profile, _ = compare([progs["tsc_off"]], tmp_path, hz=2000, extra=extra)
+    n, _ = raw_samples(profile)
+    assert n > 0
