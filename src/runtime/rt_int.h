@@ -117,6 +117,12 @@ void rt_unwind_forked(void);
  * by the handler, freed by modules.c after a grace period. */
 enum { RT_ROW_UNKNOWN, RT_ROW_RSP, RT_ROW_RBP, RT_ROW_PLT, RT_ROW_SIGNAL, RT_ROW_END };
 enum { RT_RBP_SAME, RT_RBP_AT, RT_RBP_UNDEF };
+/* pad of an RT_ROW_UNKNOWN row: the return address is in a register
+ * (ra_off: its DWARF number, 0-16), CFA = rsp + cfa_off, rbp by rbp_rule:
+ * glibc's vfork keeps it in rdi around the system call, since the child
+ * reuses the stack.  Only the frame a signal interrupted has that register
+ * (rt_unwind's first frame); every other walk treats the row as unknown. */
+#define RT_PAD_RA_REG 1
 typedef struct rt_urow {
 	int32_t cfa_off;    /* CFA = rsp|rbp + cfa_off (PLT: the threshold) */
 	int16_t ra_off;     /* return address at CFA + ra_off */

@@ -705,8 +705,6 @@ def bare_result(name, tmp_path_factory):
 KNOWN = {
     "stress-ng-clone": "raw clone children's samples are partly in libc's clone path, "
                        "so the program's share is near the test's 50% bar",
-    "stress-ng-vfork": "samples of a vfork child (sharing its parent's memory) do not "
-                       "unwind to main",
 }
 
 
