@@ -88,7 +88,8 @@ int rt_ring_init(void)
 
 void rt_ring_reset(void)
 {
-	ring_stale = ring != NULL;   /* O(1) in the child; emptied when used again */
+	if (ring)
+		ring_stale = true;   /* O(1) in the child; emptied when used again */
 }
 
 /* Claim a slot for writing; NULL when the ring is full.  [AS-safe] */

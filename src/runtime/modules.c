@@ -580,7 +580,9 @@ void rt_modules_start_builder(void)
 
 void rt_modules_forked(void)
 {
-	if (!atomic_exchange(&child_builder, false) || !atomic_load(&cur_set))
+	/* a load first: an exchange would write the page in every child */
+	if (!atomic_load(&child_builder) || !atomic_exchange(&child_builder, false) ||
+	    !atomic_load(&cur_set))
 		return;
 	int e = errno;
 	rt_self_enter();
