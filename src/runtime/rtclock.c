@@ -15,7 +15,8 @@
  * which never uses rdtsc in user space: a few hundred ns per sample.
  * rt_clock_ns and rt_clock_mono_ns (hooks and runtime threads) use the
  * vDSO until the program turns rdtsc off in some thread: prctl is
- * interposed (exported by libcprof.so), and its PR_SET_TSC with anything
+ * interposed (exported by libcprof.so; it makes the system call itself,
+ * as glibc's does), and its PR_SET_TSC with anything
  * but PR_TSC_ENABLE sets a process-wide flag for good, after which they
  * make the system call too.  A program that makes the raw system call
  * itself (syscall(SYS_prctl, ...)) is not seen: only the handlers are
@@ -23,7 +24,6 @@
  */
 #include "rt_int.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -53,11 +53,10 @@ int64_t rt_clock_ns(clockid_t c)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-typedef int (*prctl_fn)(int, unsigned long, unsigned long, unsigned long, unsigned long);
-
-/* Interposed: the real prctl with the same five arguments (the kernel
- * reads what each option uses); notes PR_SET_TSC first.  Keeps errno.
- * Thread-safe. */
+/* Interposed: notes PR_SET_TSC, then makes the system call with the same
+ * five arguments (the kernel reads what each option uses), as glibc's
+ * prctl does: -1 and errno on failure.  No dlsym (the runtime's own
+ * threads call it for their names).  Thread-safe, AS-safe. */
 __attribute__((visibility("default")))
 int prctl(int option, ...)
 {
@@ -70,13 +69,5 @@ int prctl(int option, ...)
 	va_end(ap);
 	if (option == PR_SET_TSC && a2 != PR_TSC_ENABLE)
 		atomic_store(&tsc_off, true);
-	static _Atomic(prctl_fn) real;
-	prctl_fn f = atomic_load(&real);
-	if (!f) {
-		f = (prctl_fn)dlsym(RTLD_NEXT, "prctl");
-		if (!f)
-			return (int)syscall(SYS_prctl, option, a2, a3, a4, a5);
-		atomic_store(&real, f);
-	}
-	return f(option, a2, a3, a4, a5);
+	return (int)syscall(SYS_prctl, option, a2, a3, a4, a5);
 }
