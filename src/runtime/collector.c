@@ -351,14 +351,24 @@ static __attribute__((used)) __typeof__(A) forgotten;
 
 void rt_collector_forget(void)
 {
-	/* a forked child: the collector thread does not exist here */
-	col_running = false;
-	pthread_mutex_init(&col_mu, NULL);
-	pthread_cond_init(&col_cv, NULL);
+	/* a forked child: the collector thread does not exist here.  Nothing
+	 * is written when no collector ever ran (each page written is a
+	 * copy-on-write fault in every child of a fork-heavy program) */
+	static const pthread_mutex_t mu0 = PTHREAD_MUTEX_INITIALIZER;
+	static const pthread_cond_t cv0 = PTHREAD_COND_INITIALIZER;
+	if (col_running)
+		col_running = false;
+	if (memcmp(&col_mu, &mu0, sizeof mu0) != 0)
+		pthread_mutex_init(&col_mu, NULL);
+	if (memcmp(&col_cv, &cv0, sizeof cv0) != 0)
+		pthread_cond_init(&col_cv, NULL);
 	/* the parent's tables may have been mid-change in its collector: kept
 	 * (reachable, so leak checkers stay quiet), never freed or reused */
-	forgotten = A;
-	memset(&A, 0, sizeof A);
+	if (A.tab || A.pcs.v || A.names.v || A.maps.v || A.n || A.oom || A.oom_lost ||
+	    A.oom_lost_ns) {
+		forgotten = A;
+		memset(&A, 0, sizeof A);
+	}
 }
 
 /* ---- the profile ------------------------------------------------------------------ */

@@ -57,26 +57,21 @@ static slot *ring;
 static _Atomic uint64_t ring_head;
 static uint64_t ring_tail;            /* consumer only */
 
-/* A fork child's ring holds the parent's unread samples: set by
- * rt_ring_reset, emptied at the child's next rt_ring_init (a child that
- * starts no profile never writes the ring's 2 MiB). */
-static bool ring_stale;
-
+/* The ring is not inherited by fork children (MADV_DONTFORK): its pages
+ * are all written at the start, and a fork would copy their page-table
+ * entries and make each page the collector or the handler writes next a
+ * copy-on-write fault in the parent (a profiled fork loop ran 3x bare).
+ * A child forgets it (rt_ring_reset) and maps its own at its next
+ * rt_ring_init. */
 int rt_ring_init(void)
 {
-	if (ring && ring_stale) {
-		for (uint64_t i = 0; i < RING_SLOTS; i++)
-			atomic_store_explicit(&ring[i].seq, i, memory_order_relaxed);
-		atomic_store(&ring_head, 0);
-		ring_tail = 0;
-		ring_stale = false;
-	}
 	if (ring)
 		return 0;
 	size_t sz = sizeof(slot) * RING_SLOTS;
 	void *m = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (m == MAP_FAILED)
 		return CPROF_ERR_NOMEM;
+	(void)madvise(m, sz, MADV_DONTFORK);
 	slot *r = m;
 	for (uint64_t i = 0; i < RING_SLOTS; i++)
 		atomic_store_explicit(&r[i].seq, i, memory_order_relaxed);
@@ -88,7 +83,11 @@ int rt_ring_init(void)
 
 void rt_ring_reset(void)
 {
-	ring_stale = ring != NULL;   /* O(1) in the child; emptied when used again */
+	if (ring) {   /* not mapped in the child (MADV_DONTFORK) */
+		ring = NULL;
+		atomic_store(&ring_head, 0);
+		ring_tail = 0;
+	}
 }
 
 /* Claim a slot for writing; NULL when the ring is full.  [AS-safe] */
@@ -135,11 +134,10 @@ bool rt_ring_pop(rt_sample_rec *out)
 	return true;
 }
 
+/* [AS-safe]: the system call, never the vDSO's rdtsc (rtclock.c) */
 static uint64_t now_ns(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return (uint64_t)rt_clock_ns_sig(CLOCK_MONOTONIC);
 }
 
 static __thread __attribute__((tls_model("initial-exec"))) char tls_name[RT_NAME_MAX];

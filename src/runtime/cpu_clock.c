@@ -42,8 +42,10 @@
  * thread's own clock: async-signal-safe, no locks, no allocation.
  *
  * Descriptors.  The program may close or reuse any descriptor (close_range,
- * dup2 onto a low number).  Each counter is moved above half the soft
- * descriptor limit, close-on-exec, and its kernel event id
+ * dup2 onto a low number).  Each counter is moved above FD_SETSIZE (or
+ * above half the soft descriptor limit when that is at most twice
+ * FD_SETSIZE; not higher, since every fork copies the descriptor table up
+ * to its highest open descriptor), close-on-exec, and its kernel event id
  * (PERF_EVENT_IOC_ID) is kept: a descriptor is closed only if it still
  * answers with that id.
  */
@@ -93,7 +95,7 @@ static uint64_t rnd(void)
 {
 	uint64_t x = tls_rng;
 	if (!x)
-		x = ((uint64_t)rt_clock_ns(CLOCK_MONOTONIC) ^ ((uint64_t)syscall(SYS_gettid) << 32)) | 1;
+		x = ((uint64_t)rt_clock_ns_sig(CLOCK_MONOTONIC) ^ ((uint64_t)syscall(SYS_gettid) << 32)) | 1;
 	x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
 	tls_rng = x;
 	return x * 0x2545F4914F6CDD1DULL;
@@ -191,7 +193,12 @@ int rt_cpu_clocks_begin(long period_ns)
 	perf_budget = (int)(soft / 4);
 	if (perf_budget > RT_PERF_FD_MAX)
 		perf_budget = RT_PERF_FD_MAX;
-	fd_floor = (int)(soft / 2);
+	/* above FD_SETSIZE (select's programs never meet them), but no
+	 * higher: a fork copies the descriptor table up to its highest open
+	 * descriptor, and a counter at half of a 20,000 limit made every fork
+	 * of a profiled program copy 10,000 entries (dup_fd: 10 % of a fork
+	 * loop's CPU) */
+	fd_floor = soft > 2 * FD_SETSIZE ? FD_SETSIZE : (int)(soft / 2);
 	return 0;
 }
 
@@ -320,7 +327,8 @@ void rt_clock_src_forget(const rt_clock_src *s)
 
 void rt_clock_src_child_reset(void)
 {
-	atomic_store(&perf_fds, 0);
+	if (atomic_load(&perf_fds))   /* a page written is a fault per fork */
+		atomic_store(&perf_fds, 0);
 }
 
 /* ---- in the handler ------------------------------------------------------------------ */

@@ -820,7 +820,10 @@ static void reduce(const cfstate *s, bool signalp, rt_urow *r)
 		return;
 	}
 	int64_t ra_off;
-	if (!cfa_rel(&s->ra, &ra_off) || ra_off < INT16_MIN || ra_off > INT16_MAX)
+	bool ra_reg = s->ra.rule == R_REG && s->ra.off >= 0 && s->ra.off <= 16;
+	if (ra_reg)
+		ra_off = s->ra.off;   /* the register's number: see RT_PAD_RA_REG */
+	else if (!cfa_rel(&s->ra, &ra_off) || ra_off < INT16_MIN || ra_off > INT16_MAX)
 		return;
 	r->ra_off = (int16_t)ra_off;
 	if (s->rbp.rule == R_SAME) {
@@ -864,10 +867,17 @@ static void reduce(const cfstate *s, bool signalp, rt_urow *r)
 			return;
 		r->cfa_off = (int32_t)o;
 		r->kind = reg == 7 ? RT_ROW_RSP : RT_ROW_RBP;
+		if (ra_reg) {   /* usable in the first frame only, and from rsp */
+			if (r->kind == RT_ROW_RSP)
+				r->pad = RT_PAD_RA_REG;
+			else
+				memset(r, 0, sizeof *r);
+			r->kind = RT_ROW_UNKNOWN;
+		}
 		return;
 	}
 	int thr = s->cfa == C_EXPR ? plt_rule(s->cfa_expr, s->cfa_expr_len) : -1;
-	if (thr >= 0 && ra_off == -8) {
+	if (thr >= 0 && ra_off == -8 && !ra_reg) {
 		r->kind = RT_ROW_PLT;
 		r->cfa_off = thr;
 	}

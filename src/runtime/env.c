@@ -331,6 +331,8 @@ void rt_fork_leave(pid_t pid)
 		rt_self_leave();
 		errno = e;
 	}
+	if (pid == 0)
+		rt_modules_forked();   /* a followed heap profile's table builder */
 }
 
 static void fork_child_follow(void)

@@ -190,6 +190,9 @@ static void fork_child_follow(void)
 	atomic_store(&hw_state, HW_WANT);
 	rt_out_forked(&heap_out);
 	rt_out_forked(&allocs_out);
+	/* its walks wait for tables the parent had not built: a builder of its
+	 * own as fork returns (not here, inside fork) */
+	rt_modules_child_wants_builder();
 }
 
 /* The writer thread: started by the constructor in the process that owns

@@ -59,8 +59,15 @@
  *
  * fork: refresh_mu is taken around fork (pthread_atfork) so a child never
  * starts with it held; the child's reader count starts at zero; the
- * builder does not exist there and starts again at the child's next
- * rt_modules_init*, refresh or pthread_create.
+ * builder does not exist there.  A child that goes on profiling the heap
+ * (CPROF_FOLLOW_FORK: heap_env.c's child handler calls
+ * rt_modules_child_wants_builder) gets a new one as fork returns in it
+ * (rt_modules_forked, from lifecycle.c's fork wrapper: ordinary context,
+ * after every fork handler), so its first samples' walks wait for their
+ * tables as the parent's do rather than stopping at the first module the
+ * parent had not built yet.  Any other child starts one at its next
+ * rt_modules_init*, refresh or pthread_create, as needed: a fork child
+ * nobody profiles costs no thread.
  *
  * dlopen and dlclose are interposed here (see libcprof.map): after the real
  * call succeeds, and only once a registry exists, they refresh it; dlopen
@@ -447,11 +454,18 @@ static void fork_parent(void)
 	pthread_mutex_unlock(&refresh_mu);
 }
 
+static atomic_bool child_builder;   /* this fork child wants its builder at once */
+
 static void fork_child(void)
 {
 	atomic_store(&readers, 0);
 	pthread_mutex_unlock(&refresh_mu);
 	atomic_store(&builder_pid, 0);   /* its builder did not survive the fork */
+}
+
+void rt_modules_child_wants_builder(void)
+{
+	atomic_store(&child_builder, true);
 }
 
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -562,6 +576,19 @@ static void builder_start(bool need)
 void rt_modules_start_builder(void)
 {
 	builder_start(false);
+}
+
+void rt_modules_forked(void)
+{
+	/* a load first: an exchange would write the page in every child */
+	if (!atomic_load(&child_builder) || !atomic_exchange(&child_builder, false) ||
+	    !atomic_load(&cur_set))
+		return;
+	int e = errno;
+	rt_self_enter();
+	builder_start(true);
+	rt_self_leave();
+	errno = e;
 }
 
 void rt_modules_ask(uintptr_t addr)

@@ -191,12 +191,6 @@ static void note_cb(void *ctx, uint64_t s, uint64_t e, uint64_t off, const char 
 	rt_pb_note_map(ctx, s, e, off, path);
 }
 
-int64_t rt_clock_ns(clockid_t c)
-{
-	struct timespec ts;
-	clock_gettime(c, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 int rt_pb_commentf(cprof_profile *p, const char *fmt, ...)
 {

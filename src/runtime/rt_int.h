@@ -63,6 +63,12 @@ int rt_modules_list(bool keep_builder);
 /* Start the builder if some module waits for its table (asked by a hook).
  * Ordinary context only (creates a thread).  Not AS-safe. */
 void rt_modules_start_builder(void);
+/* A fork child that goes on profiling (a fork child handler; flag only,
+ * [AS-safe]) asks for its own builder; rt_modules_forked starts it as fork
+ * returns in the child (lifecycle.c's wrapper: ordinary context, after
+ * every fork handler).  Nothing otherwise.  Not AS-safe. */
+void rt_modules_child_wants_builder(void);
+void rt_modules_forked(void);
 /* A walk reached addr in a module without its table: count it and hand the
  * module to the builder thread (never built here).  Lock-free,
  * allocation-free: callable from any hook.  [AS-safe] */
@@ -111,6 +117,12 @@ void rt_unwind_forked(void);
  * by the handler, freed by modules.c after a grace period. */
 enum { RT_ROW_UNKNOWN, RT_ROW_RSP, RT_ROW_RBP, RT_ROW_PLT, RT_ROW_SIGNAL, RT_ROW_END };
 enum { RT_RBP_SAME, RT_RBP_AT, RT_RBP_UNDEF };
+/* pad of an RT_ROW_UNKNOWN row: the return address is in a register
+ * (ra_off: its DWARF number, 0-16), CFA = rsp + cfa_off, rbp by rbp_rule:
+ * glibc's vfork keeps it in rdi around the system call, since the child
+ * reuses the stack.  Only the frame a signal interrupted has that register
+ * (rt_unwind's first frame); every other walk treats the row as unknown. */
+#define RT_PAD_RA_REG 1
 typedef struct rt_urow {
 	int32_t cfa_off;    /* CFA = rsp|rbp + cfa_off (PLT: the threshold) */
 	int16_t ra_off;     /* return address at CFA + ra_off */
@@ -404,6 +416,11 @@ int rt_self_depth(void);
  * the runtime's while it runs: never given a CPU timer, left out of
  * thread snapshots, nothing it allocates or waits for recorded.  The
  * caller sets the signal mask it inherits.  0 or an errno value. */
+/* setxid.c: chain glibc's SIGSETXID handler so the runtime's threads take
+ * the caller's keep-capabilities flag and capabilities before a set*id
+ * call's broadcast reaches them.  Ordinary context, once a thread was
+ * created.  Thread-safe. */
+void rt_setxid_chain(void);
 int rt_runtime_thread_create(pthread_t *th, const pthread_attr_t *attr, const char *name,
 			     void *(*fn)(void *), void *arg);
 /* tid is a running thread of the runtime.  [AS-safe] */
@@ -440,8 +457,13 @@ int rt_pb_count_head(cprof_profile *p, const char *type);
 /* Add a comment (printf format, at most 255 bytes) to p: 0 or
  * CPROF_ERR_NOMEM. */
 int rt_pb_commentf(cprof_profile *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Clock c in nanoseconds (CLOCK_REALTIME for time_nanos).  [AS-safe] */
+/* Clock c in nanoseconds (CLOCK_REALTIME for time_nanos), rtclock.c: the
+ * vDSO until the program makes rdtsc fault (PR_SET_TSC), the system call
+ * from then on.  [AS-safe] */
 int64_t rt_clock_ns(clockid_t c);
+/* The same, always the system call: for signal handlers, which run with
+ * SIGSEGV blocked in threads that may have made rdtsc fault.  [AS-safe] */
+int64_t rt_clock_ns_sig(clockid_t c);
 void rt_pb_free(rt_pb *b);
 /* A mapping seen earlier (a library unloaded since) */
 void rt_pb_note_map(rt_pb *b, uint64_t start, uint64_t end, uint64_t off, const char *path);

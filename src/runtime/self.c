@@ -67,8 +67,9 @@ bool rt_self_tid(int tid)
 
 void rt_self_fork_child(void)
 {
-	for (size_t i = 0; i < RT_SELF_MAX; i++)
-		atomic_store_explicit(&self_tids[i], 0, memory_order_relaxed);
+	for (size_t i = 0; i < RT_SELF_MAX; i++)   /* written only where set */
+		if (atomic_load_explicit(&self_tids[i], memory_order_relaxed))
+			atomic_store_explicit(&self_tids[i], 0, memory_order_relaxed);
 }
 
 typedef struct self_box {
@@ -124,6 +125,7 @@ int rt_runtime_thread_create(pthread_t *th, const pthread_attr_t *attr, const ch
 		rt_self_enter();
 		free(b);
 		rt_self_leave();
-	}
+	} else
+		rt_setxid_chain();   /* glibc's SIGSETXID handler exists now */
 	return rc;
 }

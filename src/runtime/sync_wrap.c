@@ -227,9 +227,7 @@ static __attribute__((noinline, cold)) int boot_unlock(pthread_mutex_t *m)
 
 int64_t rt_sync_now(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return rt_clock_ns(CLOCK_MONOTONIC);   /* rdtsc may fault: rtclock.c */
 }
 
 static __thread __attribute__((tls_model("initial-exec"))) uint64_t rnd;
@@ -263,6 +261,10 @@ uint64_t rt_sync_rand(void)
  * of another epoch counts as free.  16 bits: a chain of 65,536 nested
  * forks would wrap. */
 static _Atomic uint32_t epoch = 1;
+/* some entry was made in this epoch (set before the entry; a fork child
+ * bumps the epoch only then, so a fork in a process that never waited
+ * writes nothing here: no copy-on-write fault) */
+static atomic_bool epoch_used;
 
 static inline uint32_t cur_epoch(void)
 {
@@ -559,6 +561,8 @@ static inline __attribute__((always_inline)) void wait_begin(waitctx *c, rt_wait
 							       bool lock)
 {
 	c->err = errno;
+	if (UNLIKELY(!atomic_load_explicit(&epoch_used, memory_order_relaxed)))
+		atomic_store_explicit(&epoch_used, true, memory_order_relaxed);
 	c->t0 = rt_sync_now();
 	c->obj = obj;
 	c->n = wait_stacks ? rt_unwind_here(c->pcs, RT_WAIT_FRAMES, SKIP_WAIT) : 0;
@@ -938,11 +942,19 @@ EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
  * (see "fork epochs"), so the child writes none of their pages. */
 static void fork_child(void)
 {
-	my_tid = 0;
-	rnd = 0;
-	uint32_t ep = cur_epoch() + 1;
-	atomic_store(&epoch, (ep & 0xffff) ? ep : ep + 1);   /* never 0 in 16 bits */
-	atomic_store(&side_waiters, 0);
+	/* only what changed is written: every page written here is a
+	 * copy-on-write fault in each child */
+	if (my_tid)
+		my_tid = 0;
+	if (rnd)
+		rnd = 0;
+	if (atomic_load(&epoch_used)) {
+		uint32_t ep = cur_epoch() + 1;
+		atomic_store(&epoch, (ep & 0xffff) ? ep : ep + 1);   /* never 0 in 16 bits */
+		atomic_store(&epoch_used, false);
+	}
+	if (atomic_load(&side_waiters))
+		atomic_store(&side_waiters, 0);
 }
 
 __attribute__((constructor(101)))

@@ -40,6 +40,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sys/single_threaded.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -326,36 +327,61 @@ static void on_thread_exit(void *v)
 	errno = e;
 }
 
+/* fork.  The locks are taken around fork only when another thread could
+ * hold them (__libc_single_threaded: the program and the runtime never
+ * started one); the child writes only what differs from its new state.
+ * A fork-heavy program that profiles nothing (a shell, make) pays a
+ * copy-on-write fault, in the parent and in the child, for every page
+ * these handlers write. */
+static bool fork_locked;   /* written before fork only */
+
 static void fork_prepare(void)
 {
-	pthread_mutex_lock(&reg_mu);
-	pthread_mutex_lock(&ti_mu);
+	bool lock = !__libc_single_threaded;
+	if (lock) {
+		pthread_mutex_lock(&reg_mu);
+		pthread_mutex_lock(&ti_mu);
+	}
+	if (fork_locked != lock)
+		fork_locked = lock;
 }
 static void fork_parent(void)
 {
-	pthread_mutex_unlock(&ti_mu);
-	pthread_mutex_unlock(&reg_mu);
+	if (fork_locked) {
+		pthread_mutex_unlock(&ti_mu);
+		pthread_mutex_unlock(&reg_mu);
+	}
 }
 static void fork_child(void)
 {
 	rt_unwind_forked();
-	pthread_mutex_init(&ti_mu, NULL);
-	nti = 0;            /* the child's only thread is new */
+	if (fork_locked)
+		pthread_mutex_init(&ti_mu, NULL);
+	if (nti)
+		nti = 0;    /* the child's only thread is new */
 	/* and it created no thread yet: a new table when it does (the
 	 * parent's is left as it is, not rewritten: O(1) per fork, and kept
 	 * reachable so leak checkers stay quiet) */
-	tc_forked = tc;
-	tc = NULL;
-	tccap = 0;
-	ntc = 0;
-	tc_over = 0;
-	atomic_store(&rt_cpu_on, 0);
-	pthread_mutex_init(&reg_mu, NULL);
+	if (tc) {
+		tc_forked = tc;
+		tc = NULL;
+	}
+	if (tccap || ntc || tc_over) {
+		tccap = 0;
+		ntc = 0;
+		tc_over = 0;
+	}
+	if (atomic_load(&rt_cpu_on))
+		atomic_store(&rt_cpu_on, 0);
+	if (fork_locked)
+		pthread_mutex_init(&reg_mu, NULL);
 	for (size_t i = 0; i < nreg; i++)
 		rt_clock_src_forget(&reg[i].src);   /* counters' descriptors are */
 	rt_clock_src_child_reset();
-	nreg = 0;           /* timers are not inherited */
-	reg_active = false;
+	if (nreg)
+		nreg = 0;   /* timers are not inherited */
+	if (reg_active)
+		reg_active = false;
 	rt_ring_reset();
 	rt_self_fork_child();
 	rt_collector_forget();

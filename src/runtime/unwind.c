@@ -13,7 +13,10 @@
  *             interrupted rip/rsp/rbp are read from it, and that rip is an
  *             exact pc (not a return address)
  *   END       the outermost frame (_start, a thread's clone): a clean stop
- *   UNKNOWN   no usable rule (or no table, or no module: JIT code): frame
+ *   UNKNOWN   with RT_PAD_RA_REG, in the frame the signal interrupted only:
+ *             the return address is in a register of the context (glibc's
+ *             vfork after its pop), CFA = rsp + off;
+ *             no usable rule (or no table, or no module: JIT code): frame
  *             pointers are followed if rbp looks like one on this stack
  *             (above rsp, aligned, within 8 MiB), else the walk stops,
  *             marked truncated
@@ -234,6 +237,41 @@ uintptr_t rt_unwind_unbuilt(void)
 	return unbuilt_at;
 }
 
+/* The frame a signal interrupted, when its row keeps the return address in
+ * a register (RT_PAD_RA_REG: glibc's vfork between its pop and push, where
+ * the stack slot may hold the vfork child's data): the caller's pc from
+ * that register of the context.  true when r moved to the caller.  Inside
+ * the registry's bracket.  [AS-safe] */
+static bool first_in_register(const ucontext_t *uc, rt_uregs *r)
+{
+	/* DWARF register numbers 0-16 to the context's */
+	static const int greg[17] = {
+		REG_RAX, REG_RDX, REG_RCX, REG_RBX, REG_RSI, REG_RDI, REG_RBP, REG_RSP,
+		REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15, REG_RIP,
+	};
+	bool known;
+	const rt_utable *t = rt_modules_find(r->pc, &known);
+	const rt_urow *row = t ? rt_utable_find(t, r->pc) : NULL;
+	if (!row || row->kind != RT_ROW_UNKNOWN || row->pad != RT_PAD_RA_REG ||
+	    row->ra_off < 0 || row->ra_off > 16)
+		return false;
+	uintptr_t ra = (uintptr_t)uc->uc_mcontext.gregs[greg[row->ra_off]];
+	uintptr_t cfa = r->sp + (uintptr_t)(intptr_t)row->cfa_off, fp = r->fp;
+	if (row->rbp_rule == RT_RBP_AT) {
+		if (!read_word(cfa + (uintptr_t)(intptr_t)row->rbp_off, &fp, RD_CFI))
+			return false;
+	} else if (row->rbp_rule == RT_RBP_UNDEF) {
+		fp = 0;
+	}
+	if (ra < PAGE || cfa < r->sp)
+		return false;
+	r->pc = ra;
+	r->sp = cfa;
+	r->fp = fp;
+	r->exact = false;
+	return true;
+}
+
 int rt_unwind(const ucontext_t *uc, uintptr_t *pcs, int max, bool *truncated)
 {
 	unbuilt_at = 0;
@@ -263,6 +301,8 @@ int rt_unwind(const ucontext_t *uc, uintptr_t *pcs, int max, bool *truncated)
 	}
 	int n = 0;
 	pcs[n++] = r.pc;
+	if (n < max && first_in_register(uc, &r))
+		pcs[n++] = r.pc - 1;
 	for (;;) {
 		if (n >= max) {
 			*truncated = true;

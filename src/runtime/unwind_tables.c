@@ -66,18 +66,18 @@ static int cmp_rule(const rt_urow *a, const rt_urow *b)
 	return memcmp(a, b, sizeof(rt_urow));
 }
 
-/* Equal rules (pad ignored), inline: the hot test of interning. */
+/* Equal rules (pad too: RT_PAD_RA_REG), inline: the hot test of interning. */
 static bool same_rule(const rt_urow *a, const rt_urow *b)
 {
 	return a->cfa_off == b->cfa_off && a->ra_off == b->ra_off && a->rbp_off == b->rbp_off &&
-	       a->kind == b->kind && a->rbp_rule == b->rbp_rule;
+	       a->kind == b->kind && a->rbp_rule == b->rbp_rule && a->pad == b->pad;
 }
 
 static uint32_t rule_hash(const rt_urow *r)
 {
 	uint64_t h = (uint64_t)(uint32_t)r->cfa_off * 0x9E3779B97F4A7C15u;
 	h ^= ((uint64_t)(uint16_t)r->ra_off << 32 | (uint64_t)(uint16_t)r->rbp_off << 16 |
-	      (uint64_t)r->kind << 8 | r->rbp_rule) * 0xC2B2AE3D27D4EB4Fu;
+	      (uint64_t)r->kind << 8 | r->rbp_rule | (uint64_t)r->pad << 48) * 0xC2B2AE3D27D4EB4Fu;
 	return (uint32_t)(h >> 32);
 }
 
@@ -104,7 +104,6 @@ static bool grow_set(rowvec *rv)
 static int64_t intern(rowvec *rv, const rt_urow *r)
 {
 	rt_urow key = *r;
-	key.pad = 0;
 	if (2 * (rv->np + 1) > rv->slots && !grow_set(rv))
 		return -1;
 	size_t h = rule_hash(&key) & (rv->slots - 1);

@@ -33,6 +33,9 @@ PROGRAMS = {
     "errno_keep": "errno_keep.c",
     "no_eintr": "no_eintr.c",
     "exec_fds": "exec_fds.c",
+    "drop_privs": "drop_privs.c",
+    "tsc_off": "tsc_off.c",
+    "vfork_loop": "vfork_loop.c",
 }
 SANITIZER_REPORT = re.compile(r"ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|"
                               r"WARNING: ThreadSanitizer")
@@ -231,3 +234,55 @@ def test_exec_inherits_no_runtime_descriptor(progs):
         if "/proc/" not in m.group(2):   # ls's own directory listing
             fds[int(m.group(1))] = m.group(2)
     assert set(fds) == {0, 1, 2}, fds
+
+
+@pytest.mark.parametrize("profiles", ["cpu", "heap", "http"])
+def test_dropping_privileges_keeps_the_program_alive(progs, tmp_path, profiles):
+    """A program that drops root as setpriv does (keep-caps and capset on
+    its own thread, then setresuid, setgroups, setresgid): glibc runs each
+    call on every thread and aborted the program (SIGABRT) when the
+    runtime's threads, which had lost their capabilities, failed it."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to drop privileges")
+    extra = {"cpu": {}, "heap": {"CPROF_HEAP_PROFILE": str(tmp_path / "heap.pb.gz")},
+             "http": {"CPROF_HTTP": "127.0.0.1:0", "CPROF_HTTP_GRACE": "0"}}[profiles]
+    os.chmod(tmp_path, 0o777)   # nobody writes the profiles at exit
+    profile = str(tmp_path / "cpu.pb.gz") if profiles == "cpu" else None
+    r = subprocess.run([progs["drop_privs"]], capture_output=True, text=True, timeout=60,
+                       env=runtime_env(profile, extra=extra))
+    assert r.returncode == 0, f"status {r.returncode}: {r.stderr[-2000:]}"
+    assert r.stdout == "uid 65534 gid 65534\n"
+
+
+def test_rdtsc_made_to_fault(progs, tmp_path):
+    """A program that makes rdtsc fault (PR_SET_TSC, as stress-ng's sigsegv
+    stressor does): the SIGPROF handler read the clock through the vDSO's
+    rdtsc with SIGSEGV blocked, and the kernel killed the process (stress-ng
+    reported a corrupted bogo-ops counter); a thread's first allocation
+    and a lock wait read it too, where the program's handler would run."""
+    skip_if_sanitized("ASan's own runtime reads the clock with rdtsc in the program's threads "
+                      "(the program faults under libasan alone)")
+    extra = {"CPROF_HEAP_PROFILE": str(tmp_path / "heap.pb.gz"), "CPROF_HEAP_RATE": "1",
+             "CPROF_MUTEX_PROFILE": str(tmp_path / "mutex.pb.gz"),
+             "CPROF_BLOCK_PROFILE": str(tmp_path / "block.pb.gz")}
+    profile, _ = compare([progs["tsc_off"]], tmp_path, hz=2000, extra=extra)
+    n, _ = raw_samples(profile)
+    assert n > 0
+
+
+def test_vfork_samples_reach_main(progs, tmp_path):
+    """Samples at the instruction after vfork's system call (most of a
+    vfork loop's time): glibc keeps the return address in rdi there, and the
+    walk read the stack slot the child had overwritten, so 81% of stress-ng
+    vfork's samples never reached main."""
+    skip_if_sanitized("ASan's vfork interceptor keeps the return address in its own spill "
+                      "area, which no CFI describes")
+    profile, _ = compare([progs["vfork_loop"]], tmp_path, hz=1000)
+    r = subprocess.run([cprof_bin(), "-traces", profile], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    traces = r.stdout.split("-----------+")[1:]
+    vf = [t for t in traces if "vfork" in t]
+    assert vf, r.stdout[-2000:]
+    bad = [t for t in vf if "main" not in t]
+    assert not bad, f"{len(bad)} of {len(vf)} vfork stacks miss main:\n{bad[0]}"

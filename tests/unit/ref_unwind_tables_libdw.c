@@ -38,7 +38,7 @@ typedef struct rowvec {
 static bool same_rule(const rt_urow *a, const rt_urow *b)
 {
 	return a->kind == b->kind && a->cfa_off == b->cfa_off && a->ra_off == b->ra_off &&
-	       a->rbp_off == b->rbp_off && a->rbp_rule == b->rbp_rule;
+	       a->rbp_off == b->rbp_off && a->rbp_rule == b->rbp_rule && a->pad == b->pad;
 }
 
 static void push(rowvec *rv, uint32_t start, const rt_urow *r)
@@ -124,7 +124,15 @@ static void reduce(Dwarf_Frame *fr, bool signalp, rt_urow *r)
 		return;
 	}
 	int64_t ra_off;
-	if (!cfa_offset_rule(ops, nops, &ra_off) || ra_off < INT16_MIN || ra_off > INT16_MAX)
+	/* the return address in a register (DW_CFA_register): RT_PAD_RA_REG */
+	bool ra_reg = false;
+	if (nops == 1 && ops[0].atom == DW_OP_regx && ops[0].number <= 16) {
+		ra_reg = true;
+		ra_off = (int64_t)ops[0].number;
+	} else if (nops == 1 && ops[0].atom >= DW_OP_reg0 && ops[0].atom <= DW_OP_reg16) {
+		ra_reg = true;
+		ra_off = ops[0].atom - DW_OP_reg0;
+	} else if (!cfa_offset_rule(ops, nops, &ra_off) || ra_off < INT16_MIN || ra_off > INT16_MAX)
 		return;
 	r->ra_off = (int16_t)ra_off;
 	if (dwarf_frame_register(fr, 6, mem, &ops, &nops) != 0)
@@ -155,8 +163,17 @@ static void reduce(Dwarf_Frame *fr, bool signalp, rt_urow *r)
 			return;
 		r->cfa_off = (int32_t)o;
 		r->kind = reg == 7 ? RT_ROW_RSP : RT_ROW_RBP;
+		if (ra_reg) {
+			if (r->kind == RT_ROW_RSP)
+				r->pad = RT_PAD_RA_REG;
+			else
+				memset(r, 0, sizeof *r);
+			r->kind = RT_ROW_UNKNOWN;
+		}
 		return;
 	}
+	if (ra_reg)
+		return;
 	int thr = plt_rule(ops, nops);
 	if (thr >= 0 && ra_off == -8) {
 		r->kind = RT_ROW_PLT;
@@ -453,7 +470,6 @@ static rt_utable *pack(const rowvec *rv, uintptr_t lo, uintptr_t hi)
 		return NULL;
 	for (size_t i = 0; i < rv->n; i++) {
 		pal[i] = rv->v[i].r;
-		pal[i].pad = 0;
 	}
 	qsort(pal, rv->n, sizeof *pal, cmp_rule);
 	size_t np = 0;
@@ -479,7 +495,6 @@ static rt_utable *pack(const rowvec *rv, uintptr_t lo, uintptr_t hi)
 	uint16_t *rule = (uint16_t *)(starts + rv->n);
 	for (size_t i = 0; i < rv->n; i++) {
 		rt_urow key = rv->v[i].r;
-		key.pad = 0;
 		const rt_urow *hit = bsearch(&key, t->rules, np, sizeof key, cmp_rule);
 		starts[i] = rv->v[i].start;
 		rule[i] = (uint16_t)(hit - t->rules);

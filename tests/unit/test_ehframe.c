@@ -156,8 +156,20 @@ static bool same_table(const char *what, const rt_utable *a, const rt_utable *b)
 	bool ok = memcmp(a->rules, b->rules, a->nrules * sizeof(rt_urow)) == 0 &&
 		  memcmp(a->starts, b->starts, a->nrows * 4) == 0 &&
 		  memcmp(a->rule, b->rule, a->nrows * 2) == 0;
-	if (!ok)
+	if (!ok) {
 		fprintf(stderr, "%s: same sizes, different rows or rules\n", what);
+		for (size_t i = 0; i < a->nrows; i++) {
+			const rt_urow *x = &a->rules[a->rule[i]], *y = &b->rules[b->rule[i]];
+			if (a->starts[i] != b->starts[i] || memcmp(x, y, sizeof *x) != 0) {
+				fprintf(stderr, "  row %zu: %#x kind %d cfa %d ra %d rbp %d/%d pad %d "
+					"(libdw) vs %#x kind %d cfa %d ra %d rbp %d/%d pad %d (new)\n", i,
+					a->starts[i], x->kind, x->cfa_off, x->ra_off, x->rbp_rule,
+					x->rbp_off, x->pad, b->starts[i], y->kind, y->cfa_off, y->ra_off,
+					y->rbp_rule, y->rbp_off, y->pad);
+				break;
+			}
+		}
+	}
 	return ok;
 }
 

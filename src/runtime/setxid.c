@@ -1,0 +1,172 @@
+/*
+ * setxid.c - the runtime's threads follow the program's credential
+ * changes (setuid, setresgid, setgroups and the rest) instead of making
+ * glibc abort the program.
+ *
+ * Credentials are per thread in the kernel; glibc makes a set*id call
+ * process-wide by running the same system call on every thread (its
+ * SIGSETXID broadcast) and aborts the process if one thread's result
+ * differs from the caller's.  Two more attributes are per thread: the
+ * capability sets and PR_SET_KEEPCAPS.  A program that drops privileges
+ * as setpriv and many daemons do (PR_SET_KEEPCAPS on its thread,
+ * setresuid, capset to get CAP_SETGID back, setresgid) changes them on
+ * its own thread only: the runtime's threads then lose every capability at
+ * the setresuid, fail the setresgid with EPERM, and glibc aborts.  The
+ * program's own threads would fail the same way; the runtime's must not,
+ * since the program does not know they exist.
+ *
+ * How: every public set*id function is interposed (exported by
+ * libcprof.so, see libcprof.map).  The wrapper takes a snapshot of the
+ * calling thread's keep-capabilities flag and capability sets, then calls
+ * the real function.  glibc's SIGSETXID handler (installed at the first
+ * pthread_create, never again) is chained: once a runtime thread has
+ * started (rt_setxid_chain, ordinary context), the action is replaced,
+ * with raw rt_sigaction (libc refuses the signal), by one with the same
+ * flags, mask and restorer whose handler, on a thread of the runtime's
+ * table (rt_self_tid) while a snapshot is published, copies the flag and
+ * the sets to that thread (prctl, capset: system calls, AS-safe) and then
+ * runs glibc's handler, which makes the same call the caller makes.  Any
+ * other thread goes straight to glibc's handler.  A capability set the
+ * runtime's thread cannot take (capset refuses anything beyond its
+ * permitted set) is left as it is: the call then fails there as before.
+ *
+ * Threads and signals: the wrappers serialise on one mutex of the
+ * runtime's own (never the program's; held across the real call, whose
+ * handlers never take it), so a snapshot belongs to the call in flight.
+ * The handler reads the snapshot after an acquire load of its flag.
+ */
+#include "rt_int.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define SIGSETXID_NO (__SIGRTMIN + 1)   /* glibc's internal SIGSETXID */
+
+/* the kernel's struct sigaction on x86_64 and aarch64 */
+struct ksigaction {
+	void (*handler)(int, siginfo_t *, void *);
+	unsigned long flags;
+	void (*restorer)(void);
+	uint64_t mask;
+};
+
+static void (*glibc_handler)(int, siginfo_t *, void *);
+static atomic_bool chained;
+
+static pthread_mutex_t call_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_bool snap_on;                /* a snapshot of the caller is published */
+static int snap_keep;                      /* its PR_GET_KEEPCAPS */
+static bool snap_caps_ok;
+static struct __user_cap_data_struct snap_caps[_LINUX_CAPABILITY_U32S_3];
+
+/* [AS-safe] glibc's handler, after the runtime's thread took the caller's
+ * per-thread attributes */
+static void setxid_handler(int sig, siginfo_t *si, void *uc)
+{
+	int e = errno;
+	if (atomic_load_explicit(&snap_on, memory_order_acquire) &&
+	    rt_self_tid((int)syscall(SYS_gettid))) {
+		syscall(SYS_prctl, PR_SET_KEEPCAPS, (unsigned long)snap_keep, 0UL, 0UL, 0UL);
+		if (snap_caps_ok) {
+			struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+			syscall(SYS_capset, &h, snap_caps);
+		}
+	}
+	errno = e;
+	glibc_handler(sig, si, uc);
+}
+
+/* Chain glibc's SIGSETXID handler once it exists.  Ordinary context, after
+ * a runtime thread started (so pthread_create has installed glibc's).
+ * Thread-safe (once). */
+void rt_setxid_chain(void)
+{
+	if (atomic_load(&chained))
+		return;
+	struct ksigaction old;
+	if (syscall(SYS_rt_sigaction, SIGSETXID_NO, NULL, &old, sizeof old.mask) != 0 ||
+	    old.handler == NULL || old.handler == setxid_handler ||
+	    (uintptr_t)old.handler == 1 /* SIG_IGN */ || !(old.flags & SA_SIGINFO))
+		return;
+	if (atomic_exchange(&chained, true))
+		return;
+	glibc_handler = old.handler;
+	struct ksigaction sa = old;
+	sa.handler = setxid_handler;
+	if (syscall(SYS_rt_sigaction, SIGSETXID_NO, &sa, NULL, sizeof sa.mask) != 0)
+		atomic_store(&chained, false);
+}
+
+/* ---- the wrappers ------------------------------------------------------------------ */
+
+static void *real_fn(const char *name, _Atomic(void *) *slot)
+{
+	void *f = atomic_load(slot);
+	if (!f) {
+		f = dlsym(RTLD_NEXT, name);
+		atomic_store(slot, f);
+	}
+	return f;
+}
+
+/* The caller's per-thread attributes published for the call (call_mu held). */
+static void snapshot(void)
+{
+	snap_keep = (int)syscall(SYS_prctl, PR_GET_KEEPCAPS, 0UL, 0UL, 0UL, 0UL);
+	if (snap_keep < 0)
+		snap_keep = 0;
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	snap_caps_ok = syscall(SYS_capget, &h, snap_caps) == 0;
+	atomic_store_explicit(&snap_on, true, memory_order_release);
+}
+
+static void begin(void)
+{
+	pthread_mutex_lock(&call_mu);
+	if (atomic_load(&chained))
+		snapshot();
+}
+
+static void end(void)
+{
+	atomic_store_explicit(&snap_on, false, memory_order_release);
+	pthread_mutex_unlock(&call_mu);
+}
+
+/* One wrapper per function: the real call between begin() and end(), its
+ * result and errno kept.  Thread-safe; not AS-safe (nor are glibc's). */
+#define SETXID(name, params, types, args)                                             \
+	__attribute__((visibility("default"))) int name params                        \
+	{                                                                             \
+		static _Atomic(void *) slot;                                          \
+		int (*f) types = (int (*) types)real_fn(#name, &slot);                \
+		if (!f) {                                                             \
+			errno = ENOSYS;                                               \
+			return -1;                                                    \
+		}                                                                     \
+		begin();                                                              \
+		int rc = f args;                                                      \
+		int e = errno;                                                        \
+		end();                                                                \
+		errno = e;                                                            \
+		return rc;                                                            \
+	}
+
+SETXID(setuid, (uid_t a), (uid_t), (a))
+SETXID(setgid, (gid_t a), (gid_t), (a))
+SETXID(seteuid, (uid_t a), (uid_t), (a))
+SETXID(setegid, (gid_t a), (gid_t), (a))
+SETXID(setreuid, (uid_t a, uid_t b), (uid_t, uid_t), (a, b))
+SETXID(setregid, (gid_t a, gid_t b), (gid_t, gid_t), (a, b))
+SETXID(setresuid, (uid_t a, uid_t b, uid_t c), (uid_t, uid_t, uid_t), (a, b, c))
+SETXID(setresgid, (gid_t a, gid_t b, gid_t c), (gid_t, gid_t, gid_t), (a, b, c))
+SETXID(setgroups, (size_t n, const gid_t *list), (size_t, const gid_t *), (n, list))
