@@ -79,7 +79,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	webui_query_parse(&q, (const char *)data, size);
 	cprof_ropts cli, r;
 	cprof_ropts_init(&cli);
-	const char *bad = webui_url_opts(&q, &cli, &r);
+	char msg[256];
+	const char *bad = webui_url_opts(&q, &cli, &r, msg, sizeof msg);
 	char *key = webui_flame_key(&q);
 	CHECK(key, "no flame key");
 	free(key);

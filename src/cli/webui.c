@@ -426,7 +426,8 @@ static void answer(req *rq)
 	const webui_query *q = &rq->q;
 	wresp *w = &rq->resp;
 	cprof_ropts r;
-	const char *bad = webui_url_opts(q, &u->o->r, &r);
+	char msg[256];
+	const char *bad = webui_url_opts(q, &u->o->r, &r, msg, sizeof msg);
 	if (bad) {
 		resp_err(w, MHD_HTTP_BAD_REQUEST, bad);
 		return;

@@ -44,8 +44,10 @@ void webui_query_free(webui_query *q);
 const char *webui_arg(const webui_query *q, const char *key);
 
 /* The command line's options cli with the URL's over them (strings
- * borrowed from q).  Returns NULL, or a message for a 400 answer. */
-const char *webui_url_opts(const webui_query *q, const cprof_ropts *cli, cprof_ropts *r);
+ * borrowed from q).  Returns NULL, or msg holding a message for a 400
+ * answer. */
+const char *webui_url_opts(const webui_query *q, const cprof_ropts *cli, cprof_ropts *r,
+			   char *msg, size_t n);
 
 /* The key of the parameters a flame graph depends on (malloc'd), or NULL
  * when out of memory. */

@@ -15,19 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void cprof_ropts_init(cprof_ropts *o)
-{
-	memset(o, 0, sizeof *o);
-	o->format = CPROF_FMT_TEXT;
-	o->nodecount = -1;
-	o->nodefraction = 0.005;
-	o->edgefraction = 0.001;
-	o->trim = true;
-	o->granularity = CPROF_GRAN_FUNCTIONS;
-	o->unit = "minimum";
-	o->divide_by = 1;
-}
-
 char *cpr_format_value(const cpr_ctx *c, char *buf, size_t n, int64_t v)
 {
 	if (c->ratio > 0 && c->ratio != 1)
