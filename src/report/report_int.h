@@ -152,6 +152,13 @@ bool cpr_regex_match(cpr_regex *rx, const char *s, size_t len);
  * "<subject>"") the error of the first match that failed.  rx may be NULL. */
 int cpr_regex_status(const cpr_regex *rx, cprof_error *err);
 void cpr_regex_free(cpr_regex *rx);
+/* The calling thread's deadline for reports, in CLOCK_MONOTONIC
+ * nanoseconds (0: none; the web API sets one per request): every regexp
+ * match after it fails, and cpr_regex_status reports the deadline, so a
+ * report with a pathological filter stops.  cpr_deadline_passed says
+ * whether the thread's deadline is behind it.  Thread-local. */
+void cpr_deadline_set(int64_t mono_ns);
+bool cpr_deadline_passed(void);
 /* Go's wording for a PCRE2 compile error `code` at offset eoff of pat:
  * the reason into why, and the part of pat Go would quote. */
 void cpr_regex_errtext(int code, const char *pat, size_t len, size_t eoff, char *why,
