@@ -1,18 +1,15 @@
 /*
- * webui_params.c - the web UI's URL parameters into report options (see
+ * webui_params.c - a private copy of a web request's query parameters (see
  * webui_params.h).
  *
- * pprof's parameters map onto cprof_ropts through the report layer's
- * option table (cprof_ropts_from_url, src/report/options.c): string
- * options are borrowed as given, booleans take t/true/1 or f/false/0,
- * numbers and choices are checked; any other value is a one-line message
- * the server answers with 400.  The query is a private copy (webui_query),
- * so a request's options live as long as its job, not as long as
- * libmicrohttpd keeps the connection's memory.
+ * The copy (webui_query) lets a request's job run on another thread for as
+ * long as it takes, not as long as libmicrohttpd keeps the connection's
+ * memory; webui_arg is the getter the web API (src/report/webapi.c) reads
+ * the parameters through, turning them into report options with the
+ * option table (cprof_ropts_from_url).
  */
 #include "webui_params.h"
 #include "cprof_core.h"
-#include "cprof_options.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -96,21 +93,4 @@ const char *webui_arg(const webui_query *q, const char *key)
 		if (strcmp(q->key[i], key) == 0)
 			return *q->val[i] ? q->val[i] : NULL;
 	return NULL;
-}
-
-static const char *query_get(void *ctx, const char *key)
-{
-	return webui_arg(ctx, key);
-}
-
-const char *webui_url_opts(const webui_query *q, const cprof_ropts *cli, cprof_ropts *r,
-			   char *msg, size_t n)
-{
-	*r = *cli;
-	return cprof_ropts_from_url(r, query_get, (void *)q, msg, n) < 0 ? msg : NULL;
-}
-
-char *webui_flame_key(const webui_query *q)
-{
-	return cprof_ropts_flame_key(query_get, (void *)q);
 }
