@@ -24,9 +24,9 @@
  * no other request, unless WEBUI_MAX_JOBS slow ones run at once, and no
  * job runs longer than the API's deadline (30 s; CPROF_WEB_DEADLINE_MS).
  * What jobs share: the web API (thread-safe) and the queue, under ui.mu.
- * The query of a request is copied (webui_query) before its job starts.  The main thread
- * blocks SIGINT/SIGTERM before the daemon starts (its threads inherit the
- * mask) and waits for them with sigwait.
+ * The query of a request is copied (webui_query) before its job starts.
+ * The main thread blocks SIGINT/SIGTERM before the daemon starts (its
+ * threads inherit the mask) and waits for them with sigwait.
  *
  * Limits.  At most WEBUI_MAX_CONN connections (WEBUI_MAX_PER_IP from one
  * address when the UI is not loopback-only), a 30 s idle timeout, and,

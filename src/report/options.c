@@ -15,17 +15,22 @@
  *      that accept it (FLAG, SHELL, URL with its key; FLAME when the flame
  *      graph's tree depends on it), its default, its help (the shell's;
  *      its first line is the flag's unless flag_help says otherwise).
- *   That is all: the flag, `cprof --help`, the shell's name=value, `o`,
- *   `help NAME`, its tab completion, the URL parameter and the web's flame
- *   cache key follow, and cprof_ropts_init sets the default.
+ *   3. its paragraph in docs/cprof.1 (OPTIONS).
+ *   That is all the code: the flag, `cprof --help`, the shell's name=value,
+ *   `o`, `help NAME`, its tab completion, the URL parameter and the web's
+ *   flame cache key follow, and cprof_ropts_init sets the default.  (The
+ *   web page offers the parameters it has menus for: a new menu is
+ *   web/ui/ui.js's; the URL parameter works without one.)
  *   A choice option (one of a set of names, like granularity) also gets a
  *   cprof_optchoice array: each choice is a bare word in the shell and a
  *   boolean flag.
  * To add a report command (a format): a value in enum cprof_format
- *   (cprof_report.h), its printer in report.c, and one row in `cprof_commands`
+ *   (cprof_report.h), its printer in report.c, one row in `cprof_commands`
  *   below (FLAG for -name, SHELL for the shell's command; its usage and
- *   where the shell writes it).  The web API maps its own paths to
- *   formats (report/webapi.c routes).
+ *   where the shell writes it), cprof_format_is_binary if its output is
+ *   binary, and its paragraph in docs/cprof.1 (OUTPUT FORMATS).  The web
+ *   API maps its own paths to formats (the `jobs` table of
+ *   report/webapi.c): a row there serves it on the web.
  *
  * Threads: the tables are constant; every function is thread-safe.
  */
