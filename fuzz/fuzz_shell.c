@@ -66,17 +66,16 @@ static void load(void)
 
 static void check_config(shcfg *c)
 {
-	for (size_t i = 0; i < NELEM(fields); i++) {
-		const struct cfield *f = &fields[i];
-		if (f->type != C_STR)
-			continue;
-		char *v = *(char **)field_ptr(c, f);
-		CHECK(v, "option %s is NULL", f->name);
-		if (f->choices) {
+	FOR_FIELDS(f) {
+		void *p = field_ptr(c, f);
+		if (f->type == CPROF_OT_STRING) {
+			CHECK(*(char **)p, "option %s is NULL", f->name);
+		} else if (f->type == CPROF_OT_CHOICE || f->type == CPROF_OT_CHOICE_BOOL) {
+			int v = f->type == CPROF_OT_CHOICE ? *(int *)p : *(bool *)p;
 			bool ok = false;
-			for (const char *const *ch = f->choices; *ch; ch++)
-				ok |= strcmp(*ch, v) == 0;
-			CHECK(ok, "option %s = \"%s\" is not one of its choices", f->name, v);
+			for (const cprof_optchoice *ch = f->choices; ch->name; ch++)
+				ok |= ch->value == v;
+			CHECK(ok, "option %s = %d is not one of its choices", f->name, v);
 		}
 	}
 }

@@ -1,9 +1,9 @@
 /*
  * cli.h - private interfaces of the cprof command (src/cli).
  *
- * The command speaks pprof's flags: a table (flags.c) maps every flag
- * spelling to the field it sets; the report formats are a second table
- * (formats in flags.c).  Errors in the command follow git's die/usage
+ * The command speaks pprof's flags: the report options and formats are
+ * the report layer's tables (cprof_options.h), the command's own flags a
+ * table in flags.c.  Errors in the command follow git's die/usage
  * convention: one line "cprof: ..." on stderr and exit status 2.
  */
 #ifndef CPROF_CLI_H
@@ -12,22 +12,25 @@
 #include "cprof_core.h"
 #include "cprof_util.h"
 #include "cprof_report.h"
+#include "cprof_options.h"
+
+#include <stdint.h>
 
 #define CLI_MAX_SOURCES 1024
+#define CLI_MAX_OPTIONS 64      /* rows of cprof_options a command line tracks */
 
 /* Everything the command line says. */
 typedef struct cli_opts {
-	cprof_ropts r;              /* report options (pprof's config) */
+	cprof_ropts r;              /* report options (pprof's config), -output too */
 	const char *format_name;    /* the chosen output format flag, or NULL */
-	const char *output;         /* -output */
 	const char *sources[CLI_MAX_SOURCES];
 	size_t nsources;
 	const char *bases[CLI_MAX_SOURCES];
 	size_t nbases;
 	bool diff_base;             /* bases came from -diff_base */
-	bool normalize;
+	bool normalize;             /* r.normalize, for the loaders (sources.c) */
 	const char *add_comment;
-	const char *http;           /* -http (web UI: not built yet) */
+	const char *http;           /* -http: the web UI (webui.c) */
 	bool no_browser;
 	const char *symbolize, *buildid, *tools;
 	int seconds, timeout;
@@ -35,10 +38,9 @@ typedef struct cli_opts {
 	/* legacy sample-index aliases */
 	bool inuse_space, inuse_objects, alloc_space, alloc_objects;
 	bool total_delay, contentions, mean_delay;
-	/* granularity flags (-functions ...); at most one may be set */
-	bool g_functions, g_filefunctions, g_files, g_lines, g_addresses;
-	const char *granularity;    /* -granularity=NAME */
-	bool sort_flat, sort_cum;   /* -flat / -cum */
+	/* the choices set by flags (-lines, -cum, -granularity=NAME): bit k of
+	 * chosen[i] is choice k of cprof_options[i]; at most one per option */
+	uint32_t chosen[CLI_MAX_OPTIONS];
 	char *peek_re;              /* the regexp of -peek/-list/-disasm (points into argv) */
 } cli_opts;
 
@@ -91,9 +93,6 @@ void cli_symbolize(cprof_profile *p, const cli_opts *o);
 /* shell.c: the interactive shell on profile p (pprof's "(pprof) " prompt);
  * returns the exit status. */
 int cli_shell(cli_opts *o, cprof_profile *p);
-
-/* Is this format's output binary (png, pdf, ps, gif, proto)? */
-bool cli_format_is_binary(int format);
 
 /* record.c: `cprof record [-o FILE] [--hz N] [--follow-fork] -- CMD ARGS...`
  * runs CMD under libcprof.so; argv[1] is "record".  Returns the exit status. */

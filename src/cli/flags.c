@@ -1,15 +1,19 @@
 /*
- * flags.c - pprof's command-line flags, as tables.
+ * flags.c - pprof's command-line flags.
  *
  * Go's flag package rules apply: "-name", "--name", "-name=value", and
  * "-name value" for flags that take a value; boolean flags take "=false".
  * Unlike Go's parser, flags may also follow the sources (a superset of
  * pprof's usage); "--" ends the flags.
  *
- * Adding a flag: add a row to `flags` below (name, kind, the cli_opts field
- * it sets, a one-line help) -- parsing, --help and error messages follow.
- * Adding a report format: add a row to `formats` with the cprof_format value
- * it selects, then handle that value in src/report/report.c.
+ * The report options and the report formats are the report layer's tables
+ * (cprof_options and cprof_commands, src/report/options.c, which says how
+ * to add one): every row accepted as a flag is parsed here, into cli_opts.r,
+ * and listed by --help.  A choice option's choices are boolean flags (-cum,
+ * -lines), at most one per option.  The flags that are the command's own
+ * (sources, fetching, the web UI, pprof's legacy sample-index shortcuts)
+ * are the `cli_flags` table below: adding one is a row there (name, kind,
+ * the cli_opts field it sets, a one-line help) and a field in cli_opts.
  */
 #include "cli.h"
 
@@ -30,46 +34,8 @@ struct flag {
 
 #define O(f) offsetof(cli_opts, f)
 
-static const struct flag flags[] = {
-	/* report options (pprof's config) */
-	{ "output", K_STR, O(output), "Output filename for file-based outputs" },
-	{ "cum", K_BOOL, O(sort_cum), "Sort entries based on cumulative weight" },
-	{ "flat", K_BOOL, O(sort_flat), "Sort entries based on own weight" },
-	{ "nodecount", K_INT, O(r.nodecount), "Max number of nodes to show" },
-	{ "nodefraction", K_FLOAT, O(r.nodefraction), "Hide nodes below <f>*total" },
-	{ "edgefraction", K_FLOAT, O(r.edgefraction), "Hide edges below <f>*total" },
-	{ "trim", K_BOOL, O(r.trim), "Honor nodefraction/edgefraction/nodecount defaults" },
-	{ "sample_index", K_STR, O(r.sample_index), "Sample value to report (0-based index or name)" },
-	{ "mean", K_BOOL, O(r.mean), "Average sample value over first value (count)" },
-	{ "focus", K_STR, O(r.focus), "Restricts to samples going through a node matching regexp" },
-	{ "ignore", K_STR, O(r.ignore), "Skips paths going through any nodes matching regexp" },
-	{ "hide", K_STR, O(r.hide), "Skips nodes matching regexp" },
-	{ "show", K_STR, O(r.show), "Only show nodes matching regexp" },
-	{ "show_from", K_STR, O(r.show_from), "Drops functions above the highest matched frame" },
-	{ "prune_from", K_STR, O(r.prune_from), "Drops any functions below the matched frame" },
-	{ "tagfocus", K_STR, O(r.tagfocus), "Restricts to samples with tags in range or matched by regexp" },
-	{ "tagignore", K_STR, O(r.tagignore), "Discard samples with tags in range or matched by regexp" },
-	{ "tagshow", K_STR, O(r.tagshow), "Only consider tags matching this regexp" },
-	{ "taghide", K_STR, O(r.taghide), "Skip tags matching this regexp" },
-	{ "tagroot", K_STR, O(r.tagroot), "Adds pseudo stack frames for labels key/value pairs at the callstack root" },
-	{ "tagleaf", K_STR, O(r.tagleaf), "Adds pseudo stack frames for labels key/value pairs at the callstack leaf" },
-	{ "granularity", K_STR, O(granularity), "functions, filefunctions, files, lines or addresses" },
-	{ "functions", K_BOOL, O(g_functions), "Aggregate at the function level (default)" },
-	{ "filefunctions", K_BOOL, O(g_filefunctions), "Aggregate at the function level, keeping files apart" },
-	{ "files", K_BOOL, O(g_files), "Aggregate at the file level" },
-	{ "lines", K_BOOL, O(g_lines), "Aggregate at the source code line level" },
-	{ "addresses", K_BOOL, O(g_addresses), "Aggregate at the address level" },
-	{ "noinlines", K_BOOL, O(r.noinlines), "Attribute inlined functions to their first out-of-line caller" },
-	{ "unit", K_STR, O(r.unit), "Measurement units to display (minimum, auto, or a unit such as ms, MB)" },
-	{ "relative_percentages", K_BOOL, O(r.relative_percentages), "Show percentages relative to focused subgraph" },
-	{ "compact_labels", K_BOOL, O(r.compact_labels), "Show minimal headers" },
-	{ "drop_negative", K_BOOL, O(r.drop_negative), "Ignore negative differences" },
-	{ "divide_by", K_FLOAT, O(r.divide_by), "Ratio to divide all samples before visualization" },
-	{ "call_tree", K_BOOL, O(r.call_tree), "Create a context-sensitive call tree" },
-	{ "source_path", K_STR, O(r.source_path), "Search path for source files (':'-separated)" },
-	{ "trim_path", K_STR, O(r.trim_path), "Path to trim from source paths before search" },
-	{ "intel_syntax", K_BOOL, O(r.intel_syntax), "Show assembly in Intel syntax" },
-	{ "normalize", K_BOOL, O(normalize), "Scales profile based on the base profile" },
+/* The command's own flags; the report options are cprof_options. */
+static const struct flag cli_flags[] = {
 	/* sources */
 	{ "base", K_LIST_BASE, O(bases), "Source of base profile for profile subtraction" },
 	{ "diff_base", K_LIST_DIFF, O(bases), "Source of base profile for comparison" },
@@ -94,51 +60,24 @@ static const struct flag flags[] = {
 	{ "version", K_BOOL, O(version), "Print the version" },
 };
 
-struct format {
-	const char *name;
-	int format;             /* enum cprof_format */
-	bool param;             /* takes a regexp: -peek=RE */
-	const char *help;
-};
-
-static const struct format formats[] = {
-	{ "top", CPROF_FMT_TEXT, false, "Outputs top entries in text form" },
-	{ "text", CPROF_FMT_TEXT, false, "Outputs top entries in text form" },
-	{ "traces", CPROF_FMT_TRACES, false, "Outputs all profile samples in text form" },
-	{ "tree", CPROF_FMT_TREE, false, "Outputs a text rendering of call graph" },
-	{ "peek", CPROF_FMT_PEEK, true, "Output callers/callees of functions matching regexp" },
-	{ "raw", CPROF_FMT_RAW, false, "Outputs a text representation of the raw profile" },
-	{ "tags", CPROF_FMT_TAGS, false, "Outputs all tags in the profile" },
-	{ "comments", CPROF_FMT_COMMENTS, false, "Output all profile comments" },
-	{ "list", CPROF_FMT_LIST, true, "Output annotated source for functions matching regexp" },
-	{ "disasm", CPROF_FMT_DISASM, true, "Output assembly listings annotated with samples" },
-	{ "dot", CPROF_FMT_DOT, false, "Outputs a graph in DOT format" },
-	{ "svg", CPROF_FMT_SVG, false, "Outputs a graph in SVG format" },
-	{ "png", CPROF_FMT_PNG, false, "Outputs a graph image in PNG format" },
-	{ "pdf", CPROF_FMT_PDF, false, "Outputs a graph in PDF format" },
-	{ "ps", CPROF_FMT_PS, false, "Outputs a graph in PS format" },
-	{ "gif", CPROF_FMT_GIF, false, "Outputs a graph image in GIF format" },
-	{ "callgrind", CPROF_FMT_CALLGRIND, false, "Outputs a graph in callgrind format" },
-	{ "proto", CPROF_FMT_PROTO, false, "Outputs the profile in compressed protobuf format" },
-	{ "folded", CPROF_FMT_FOLDED, false, "Outputs collapsed stacks (root;...;leaf value), as FlameGraph reads" },
-	{ "flamegraph", CPROF_FMT_FLAMEGRAPH, false, "Outputs a self-contained interactive HTML flame graph" },
-	{ "flamesvg", CPROF_FMT_FLAMESVG, false, "Outputs a static SVG flame graph" },
-};
-
-bool cli_format_is_binary(int format)
-{
-	return format == CPROF_FMT_PNG || format == CPROF_FMT_PDF || format == CPROF_FMT_PS ||
-	       format == CPROF_FMT_GIF || format == CPROF_FMT_PROTO;
-}
-
 #define NELEM(a) (sizeof(a) / sizeof(*(a)))
 
 void cli_opts_init(cli_opts *o)
 {
 	memset(o, 0, sizeof *o);
+	if (cprof_noptions > CLI_MAX_OPTIONS)   /* the table outgrew cli_opts.chosen */
+		cli_die("internal error: %zu report options, at most %d", cprof_noptions,
+			CLI_MAX_OPTIONS);
 	cprof_ropts_init(&o->r);
 	o->seconds = -1;
 	o->timeout = -1;
+}
+
+static void usage_line(FILE *f, const char *name, const char *arg, const char *help)
+{
+	char left[64];
+	snprintf(left, sizeof left, "%s%s", name, arg);
+	fprintf(f, "    -%-20s %s\n", left, help);
 }
 
 void cli_usage(FILE *f)
@@ -152,25 +91,39 @@ void cli_usage(FILE *f)
 		"legacy formats, and folded stacks; several sources are merged.\n"
 		"\n"
 		"Output formats (select at most one):\n");
-	for (size_t i = 0; i < NELEM(formats); i++) {
-		char left[64];
-		snprintf(left, sizeof left, "%s%s", formats[i].name, formats[i].param ? "=<regexp>" : "");
-		fprintf(f, "    -%-20s %s\n", left, formats[i].help);
+	for (size_t i = 0; i < cprof_ncommands; i++) {
+		const cprof_command *c = &cprof_commands[i];
+		if (c->where & CPROF_OPT_FLAG)
+			usage_line(f, c->name, c->param ? "=<regexp>" : "",
+				   c->flag_help ? c->flag_help : c->help);
 	}
 	fprintf(f, "\nOptions:\n");
-	for (size_t i = 0; i < NELEM(flags); i++) {
-		if (!flags[i].help)
+	char buf[256];
+	for (size_t i = 0; i < cprof_noptions; i++) {
+		const cprof_option *d = &cprof_options[i];
+		if (!(d->where & CPROF_OPT_FLAG))
+			continue;
+		static const char *const arg[] = {
+			[CPROF_OT_BOOL] = "", [CPROF_OT_INT] = "=<n>", [CPROF_OT_FLOAT] = "=<f>",
+			[CPROF_OT_STRING] = "=<s>", [CPROF_OT_CHOICE] = "=<s>",
+			[CPROF_OT_CHOICE_BOOL] = "=<s>",
+		};
+		if (!d->choices || (d->where & CPROF_OPT_FLAG_NAME))
+			usage_line(f, d->name, arg[d->type], cprof_option_flag_help(d, NULL, buf, sizeof buf));
+		for (const cprof_optchoice *c = d->choices; c && c->name; c++)
+			usage_line(f, c->name, "", cprof_option_flag_help(d, c, buf, sizeof buf));
+	}
+	for (size_t i = 0; i < NELEM(cli_flags); i++) {
+		if (!cli_flags[i].help)
 			continue;
 		const char *arg = "";
-		switch (flags[i].kind) {
+		switch (cli_flags[i].kind) {
 		case K_INT: arg = "=<n>"; break;
 		case K_FLOAT: arg = "=<f>"; break;
 		case K_STR: case K_LIST_BASE: case K_LIST_DIFF: arg = "=<s>"; break;
 		default: break;
 		}
-		char left[64];
-		snprintf(left, sizeof left, "%s%s", flags[i].name, arg);
-		fprintf(f, "    -%-20s %s\n", left, flags[i].help);
+		usage_line(f, cli_flags[i].name, arg, cli_flags[i].help);
 	}
 	fprintf(f,
 		"\n"
@@ -200,53 +153,112 @@ static int parse_bool(const char *s, bool *out)
 	return -1;
 }
 
-static int set_flag(cli_opts *o, const struct flag *fl, const char *val)
+/* Go's flag values: a bool (NULL: true), an int (strconv.ParseInt base 0,
+ * 32 bits), a float (not NaN), a string.  0, or -1 when val does not parse. */
+static int set_value(enum kind kind, void *dst, const char *val)
 {
-	char *base = (char *)o + fl->off;
 	char *end;
-	switch (fl->kind) {
+	switch (kind) {
 	case K_BOOL:
 		if (!val) {
-			*(bool *)base = true;
+			*(bool *)dst = true;
 			return 0;
 		}
-		if (parse_bool(val, (bool *)base) == 0)
-			return 0;
-		break;
+		return parse_bool(val, dst);
 	case K_INT: {
 		errno = 0;
 		long long v = strtoll(val, &end, 0);
 		if (*val && !*end && !errno && v >= -2147483647LL - 1 && v <= 2147483647LL) {
-			*(int *)base = (int)v;
+			*(int *)dst = (int)v;
 			return 0;
 		}
-		break;
+		return -1;
 	}
 	case K_FLOAT: {
 		errno = 0;
 		double v = strtod(val, &end);
 		if (*val && !*end && !errno && !isnan(v)) {
-			*(double *)base = v;
+			*(double *)dst = v;
 			return 0;
 		}
-		break;
+		return -1;
 	}
 	case K_STR:
-		*(const char **)base = val;
+		*(const char **)dst = val;
 		return 0;
-	case K_LIST_BASE:
-	case K_LIST_DIFF:
+	default:
+		return -1;
+	}
+}
+
+static _Noreturn void bad_value(const char *val, const char *name)
+{
+	cli_die("invalid value \"%s\" for flag -%s: parse error (see 'cprof --help')", val, name);
+}
+
+static void set_flag(cli_opts *o, const struct flag *fl, const char *val)
+{
+	if (fl->kind == K_LIST_BASE || fl->kind == K_LIST_DIFF) {
 		if (!*val)
-			return 0;       /* pprof drops empty entries */
+			return;         /* pprof drops empty entries */
 		if (o->nbases && o->diff_base != (fl->kind == K_LIST_DIFF))
 			cli_die("-base and -diff_base flags cannot both be specified");
 		if (o->nbases >= CLI_MAX_SOURCES)
 			cli_die("too many base profiles (at most %d)", CLI_MAX_SOURCES);
 		o->diff_base = fl->kind == K_LIST_DIFF;
 		o->bases[o->nbases++] = val;
-		return 0;
+		return;
 	}
-	cli_die("invalid value \"%s\" for flag -%s: parse error (see 'cprof --help')", val, fl->name);
+	if (set_value(fl->kind, (char *)o + fl->off, val) < 0)
+		bad_value(val, fl->name);
+}
+
+/* A report option's flag: a value for the field, or one of a choice
+ * option's choices, recorded in o->chosen (bit k: choice k) until
+ * cli_parse checks that at most one is set per option. */
+static void set_option(cli_opts *o, const cprof_option *d, const cprof_optchoice *c,
+		       const char *name, const char *val)
+{
+	size_t i = (size_t)(d - cprof_options);
+	if (c) {
+		bool b = true;
+		if (val && parse_bool(val, &b) < 0)
+			bad_value(val, name);
+		uint32_t bit = 1u << (c - d->choices);
+		o->chosen[i] = b ? o->chosen[i] | bit : o->chosen[i] & ~bit;
+		return;
+	}
+	if (d->choices) {               /* -granularity=NAME */
+		for (const cprof_optchoice *k = d->choices; k->name; k++)
+			if (strcmp(k->name, val) == 0) {
+				o->chosen[i] |= 1u << (k - d->choices);
+				return;
+			}
+		char want[256];
+		size_t w = 0;
+		for (const cprof_optchoice *k = d->choices; k->name && w < sizeof want; k++)
+			w += (size_t)snprintf(want + w, sizeof want - w, "%s%s",
+					      k == d->choices ? "" : k[1].name ? ", " : " or ", k->name);
+		cli_die("invalid value \"%s\" for flag -%s: want %s", val, d->name, want);
+	}
+	static const enum kind kinds[] = {
+		[CPROF_OT_BOOL] = K_BOOL, [CPROF_OT_INT] = K_INT, [CPROF_OT_FLOAT] = K_FLOAT,
+		[CPROF_OT_STRING] = K_STR,
+	};
+	if (set_value(kinds[d->type], cprof_option_field(&o->r, d), val) < 0)
+		bad_value(val, d->name);
+}
+
+/* The report option a flag name sets (*choice: one of its choices), or
+ * NULL. */
+static const cprof_option *find_option(const char *name, const cprof_optchoice **choice)
+{
+	*choice = NULL;
+	const cprof_option *d = cprof_option_find(name);
+	if (d && (d->where & CPROF_OPT_FLAG) && (!d->choices || (d->where & CPROF_OPT_FLAG_NAME)))
+		return d;
+	d = cprof_option_find_choice(name, choice);
+	return d && (d->where & CPROF_OPT_FLAG) ? d : NULL;
 }
 
 int cli_parse(cli_opts *o, int argc, char **argv)
@@ -266,13 +278,19 @@ int cli_parse(cli_opts *o, int argc, char **argv)
 		}
 		char *name = a + 1 + (a[1] == '-');
 		char *eq = strchr(name, '=');
-		size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
-		const char *val = eq ? eq + 1 : NULL;
+		const char *val = NULL;
+		char nbuf[64];
+		if (eq) {
+			val = eq + 1;
+			/* a name longer than any flag's is no flag */
+			snprintf(nbuf, sizeof nbuf, "%.*s", (int)(eq - name < 63 ? eq - name : 63), name);
+			if (eq - name >= 63)
+				cli_die("flag provided but not defined: -%.*s (see 'cprof --help')",
+					(int)(eq - name), name);
+			name = nbuf;
+		}
 
-		const struct format *fmt = NULL;
-		for (size_t k = 0; k < NELEM(formats); k++)
-			if (strlen(formats[k].name) == nlen && strncmp(formats[k].name, name, nlen) == 0)
-				fmt = &formats[k];
+		const cprof_command *fmt = cprof_command_find(name, CPROF_OPT_FLAG);
 		if (fmt) {
 			if (fmt->param) {
 				if (!val) {
@@ -295,12 +313,24 @@ int cli_parse(cli_opts *o, int argc, char **argv)
 			o->r.format = fmt->format;
 			continue;
 		}
+		const cprof_optchoice *choice;
+		const cprof_option *d = find_option(name, &choice);
+		if (d) {
+			bool takes = !choice && d->type != CPROF_OT_BOOL;
+			if (!val && takes) {
+				if (i + 1 >= argc)
+					cli_die("flag needs an argument: -%s", d->name);
+				val = argv[++i];
+			}
+			set_option(o, d, choice, name, val);
+			continue;
+		}
 		const struct flag *fl = NULL;
-		for (size_t k = 0; k < NELEM(flags); k++)
-			if (strlen(flags[k].name) == nlen && strncmp(flags[k].name, name, nlen) == 0)
-				fl = &flags[k];
+		for (size_t k = 0; k < NELEM(cli_flags); k++)
+			if (strcmp(cli_flags[k].name, name) == 0)
+				fl = &cli_flags[k];
 		if (!fl)
-			cli_die("flag provided but not defined: -%.*s (see 'cprof --help')", (int)nlen, name);
+			cli_die("flag provided but not defined: -%s (see 'cprof --help')", name);
 		if (!val && fl->kind != K_BOOL) {
 			if (i + 1 >= argc)
 				cli_die("flag needs an argument: -%s", fl->name);
@@ -311,33 +341,20 @@ int cli_parse(cli_opts *o, int argc, char **argv)
 	if (o->help || o->version)
 		return 0;
 
-	/* granularity: at most one of the flags, or -granularity=NAME */
-	static const char *const gnames[] = { "functions", "filefunctions", "files", "lines", "addresses" };
-	bool gset[] = { o->g_functions, o->g_filefunctions, o->g_files, o->g_lines, o->g_addresses };
-	int g = -1;
-	for (int k = 0; k < 5; k++)
-		if (gset[k]) {
-			if (g >= 0)
-				cli_die("conflicting options set: [%s %s]", gnames[g], gnames[k]);
-			g = k;
+	/* choice options: at most one choice each */
+	for (size_t i = 0; i < cprof_noptions; i++) {
+		const cprof_option *d = &cprof_options[i];
+		const cprof_optchoice *first = NULL;
+		for (const cprof_optchoice *c = d->choices; c && c->name; c++) {
+			if (!(o->chosen[i] & (1u << (c - d->choices))))
+				continue;
+			if (first)
+				cli_die("conflicting options set: [%s %s]", first->name, c->name);
+			first = c;
 		}
-	if (o->granularity) {
-		int k;
-		for (k = 0; k < 5; k++)
-			if (strcmp(o->granularity, gnames[k]) == 0)
-				break;
-		if (k == 5)
-			cli_die("invalid value \"%s\" for flag -granularity: want functions, filefunctions, files, lines or addresses",
-				o->granularity);
-		if (g >= 0 && g != k)
-			cli_die("conflicting options set: [%s %s]", gnames[g], gnames[k]);
-		g = k;
+		if (first)
+			cprof_option_set_choice(&o->r, d, first);
 	}
-	if (g >= 0)
-		o->r.granularity = g;   /* enum order matches gnames */
-	if (o->sort_flat && o->sort_cum)
-		cli_die("conflicting options set: [flat cum]");
-	o->r.cum = o->sort_cum;
 
 	/* legacy shortcuts, in pprof's order; the first one wins */
 	struct { bool set; const char *si, *flag; } sc[] = {
@@ -362,6 +379,7 @@ int cli_parse(cli_opts *o, int argc, char **argv)
 	if (o->r.format == CPROF_FMT_PEEK || o->r.format == CPROF_FMT_LIST ||
 	    o->r.format == CPROF_FMT_DISASM)
 		o->r.symbol = o->peek_re;
+	o->normalize = o->r.normalize;
 	if (o->no_browser && !o->http)
 		cli_die("-no_browser only makes sense with -http");
 	if (o->http && o->format_name)

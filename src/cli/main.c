@@ -81,23 +81,23 @@ int main(int argc, char **argv)
 	/* A binary format to a terminal goes to a temporary file instead, as
 	 * pprof does. */
 	char tmpname[64];
-	if ((!o.output || !*o.output) && cli_format_is_binary(o.r.format) && isatty(1)) {
+	if ((!o.r.output || !*o.r.output) && cprof_format_is_binary(o.r.format) && isatty(1)) {
 		snprintf(tmpname, sizeof tmpname, "/tmp/cprof%ld.%s", (long)getpid(), o.format_name);
-		o.output = tmpname;
+		o.r.output = tmpname;
 	}
 	FILE *out = stdout;
-	if (o.output && *o.output) {
-		fprintf(stderr, "Generating report in %s\n", o.output);
-		out = fopen(o.output, "w");
+	if (o.r.output && *o.r.output) {
+		fprintf(stderr, "Generating report in %s\n", o.r.output);
+		out = fopen(o.r.output, "w");
 		if (!out)
-			cli_die("%s: %s", o.output, strerror(errno));
+			cli_die("%s: %s", o.r.output, strerror(errno));
 	}
 	cprof_error err = { 0 };
 	int rc = cprof_report(p, &o.r, out, stderr, &err);
 	if (rc < 0)
 		cli_die("%s", err.code ? err.msg : cprof_strerror(rc));
 	if (fflush(out) != 0 || ferror(out) || (out != stdout && fclose(out) != 0))
-		cli_die("writing %s: %s", out == stdout ? "standard output" : o.output, strerror(errno));
+		cli_die("writing %s: %s", out == stdout ? "standard output" : o.r.output, strerror(errno));
 	cprof_profile_free(p);
 	return 0;
 }

@@ -2,10 +2,13 @@
  * shell.c - the interactive shell: pprof's "(pprof) " prompt over a loaded
  * profile.
  *
- * The shell keeps one configuration (struct shcfg) that starts from the
- * command line's flags and is changed by assignments "name=value" (or a bare
- * boolean name, or one of a choice group's names such as "cum" or "lines");
- * it persists until the shell ends.  A report command ("top10 -cum foo
+ * The shell keeps one configuration (shcfg: report options whose strings
+ * it owns) that starts from the command line's flags and is changed by
+ * assignments "name=value" (or a bare boolean name, or one of a choice
+ * group's names such as "cum" or "lines"); it persists until the shell
+ * ends.  The variables, their help and their completion are the rows of
+ * the report layer's option table (cprof_options) the shell accepts, and
+ * the commands the rows of cprof_commands.  A report command ("top10 -cum foo
  * -bar >out.txt") works on a copy of that configuration: a number sets the
  * node count, -cum the sort, ">file" the output, "-RE" is OR-ed into ignore
  * and any other word into focus (tagfocus/tagignore for "tags").  Each
@@ -61,182 +64,30 @@ extern char **environ;
 
 /* ---- the configuration ---------------------------------------------------- */
 
-/* pprof's config, with every string owned (malloc'd, never NULL). */
-typedef struct shcfg {
-	char *output;
-	bool call_tree, relative_percentages;
-	char *unit;
-	bool compact_labels;
-	char *source_path, *trim_path;
-	bool intel_syntax, mean;
-	char *sample_index;
-	double divide_by;
-	bool normalize;
-	char *sort;
-	char *tagroot, *tagleaf;
-	bool drop_negative;
-	int nodecount;
-	double nodefraction, edgefraction;
-	bool trim;
-	char *focus, *ignore, *prune_from, *hide, *show, *show_from;
-	char *tagfocus, *tagignore, *tagshow, *taghide;
-	bool noinlines;
-	char *granularity;
-} shcfg;
+/* pprof's config: the report options (the rows of cprof_options the shell
+ * accepts), every string owned (malloc'd, never NULL; "" is unset). */
+typedef cprof_ropts shcfg;
+typedef cprof_option cfield;
 
-enum ctype { C_BOOL, C_INT, C_FLOAT, C_STR };
-
-static const char *const sort_choices[] = { "cum", "flat", NULL };
-static const char *const gran_choices[] = { "functions", "filefunctions", "files", "lines",
-					    "addresses", NULL };
-
-struct cfield {
-	const char *name;
-	enum ctype type;
-	size_t off;
-	const char *const *choices;     /* a group of names, one of which is set */
-	const char *help;               /* first line: the summary */
-};
-
-#define F(f) offsetof(shcfg, f)
-
-/* In pprof's field order (the listings sort them). */
-static const struct cfield fields[] = {
-	{ "output", C_STR, F(output), NULL, "Output filename for file-based outputs\n" },
-	{ "call_tree", C_BOOL, F(call_tree), NULL,
-	  "Create a context-sensitive call tree\n"
-	  "A function reached along different call paths is shown once per path.\n" },
-	{ "relative_percentages", C_BOOL, F(relative_percentages), NULL,
-	  "Show percentages relative to focused subgraph\n"
-	  "When false, percentages are of the whole profile before focus filters,\n"
-	  "which keeps them comparable with the unfocused graph.\n" },
-	{ "unit", C_STR, F(unit), NULL,
-	  "Measurement units to display\n"
-	  "Values are scaled to this unit: seconds, milliseconds, nanoseconds... for\n"
-	  "time, megabytes, kilobytes, bytes... for memory; \"auto\" scales each value\n"
-	  "on its own, \"minimum\" uses the smallest natural unit of the report.\n" },
-	{ "compact_labels", C_BOOL, F(compact_labels), NULL, "Show minimal headers" },
-	{ "source_path", C_STR, F(source_path), NULL, "Search path for source files" },
-	{ "trim_path", C_STR, F(trim_path), NULL, "Path to trim from source paths before search" },
-	{ "intel_syntax", C_BOOL, F(intel_syntax), NULL,
-	  "Show assembly in Intel syntax\n"
-	  "Used by disasm only.\n" },
-	{ "mean", C_BOOL, F(mean), NULL,
-	  "Average sample value over first value (count)\n"
-	  "Heap profiles: bytes per allocation; time profiles: time per event.\n" },
-	{ "sample_index", C_STR, F(sample_index), NULL,
-	  "Sample value to report (0-based index or name)\n"
-	  "A profile may carry several values per sample; sample_index=i picks\n"
-	  "the i-th (from 0).\n" },
-	{ "divide_by", C_FLOAT, F(divide_by), NULL,
-	  "Ratio to divide all samples before visualization\n"
-	  "For instance the number of processors or of jobs.\n" },
-	{ "normalize", C_BOOL, F(normalize), NULL,
-	  "Scales profile based on the base profile.\n"
-	  "Applies when the profiles are loaded: set it with -normalize.\n" },
-	{ "sort", C_STR, F(sort), sort_choices, "" },
-	{ "tagroot", C_STR, F(tagroot), NULL,
-	  "Adds pseudo stack frames for labels key/value pairs at the callstack root.\n"
-	  "A comma-separated list of label keys; the first gives the outermost frames.\n" },
-	{ "tagleaf", C_STR, F(tagleaf), NULL,
-	  "Adds pseudo stack frames for labels key/value pairs at the callstack leaf.\n"
-	  "A comma-separated list of label keys; the last gives the innermost frames.\n" },
-	{ "drop_negative", C_BOOL, F(drop_negative), NULL,
-	  "Ignore negative differences\n"
-	  "Locations whose value is below zero are left out.\n" },
-	{ "nodecount", C_INT, F(nodecount), NULL,
-	  "Max number of nodes to show\n"
-	  "Keeps the most significant locations.  In graphs, a dotted edge stands\n"
-	  "for a path through nodes that were left out.\n" },
-	{ "nodefraction", C_FLOAT, F(nodefraction), NULL, "Hide nodes below <f>*total" },
-	{ "edgefraction", C_FLOAT, F(edgefraction), NULL, "Hide edges below <f>*total" },
-	{ "trim", C_BOOL, F(trim), NULL,
-	  "Honor nodefraction/edgefraction/nodecount defaults\n"
-	  "trim=false shows the whole profile.\n" },
-	{ "focus", C_STR, F(focus), NULL,
-	  "Restricts to samples going through a node matching regexp\n"
-	  "Samples with no frame matching the regexp are dropped.  A frame matches\n"
-	  "by its function name, file name or object name.\n" },
-	{ "ignore", C_STR, F(ignore), NULL,
-	  "Skips paths going through any nodes matching regexp\n"
-	  "Samples with a frame matching the regexp are dropped.  A frame matches\n"
-	  "by its function name, file name or object name.\n" },
-	{ "prune_from", C_STR, F(prune_from), NULL,
-	  "Drops any functions below the matched frame.\n"
-	  "The matching frames and every frame called from them are removed from\n"
-	  "each sample.\n" },
-	{ "hide", C_STR, F(hide), NULL,
-	  "Skips nodes matching regexp\n"
-	  "Matching frames are removed; the rest of their samples stays.\n" },
-	{ "show", C_STR, F(show), NULL,
-	  "Only show nodes matching regexp\n"
-	  "Frames that do not match are removed; their samples stay.\n" },
-	{ "show_from", C_STR, F(show_from), NULL,
-	  "Drops functions above the highest matched frame.\n"
-	  "Frames above (callers of) the outermost match are removed.\n" },
-	{ "tagfocus", C_STR, F(tagfocus), NULL,
-	  "Restricts to samples with tags in range or matched by regexp\n"
-	  "name=value limits the match to one tag.  Numbers: 1kb, 1kb:10kb,\n"
-	  "memory=32mb:  Strings: foo, foo.*bar, mytag=foo.*bar\n" },
-	{ "tagignore", C_STR, F(tagignore), NULL,
-	  "Discard samples with tags in range or matched by regexp\n"
-	  "name=value limits the match to one tag.  Numbers: 1kb, 1kb:10kb,\n"
-	  "memory=32mb:  Strings: foo, foo.*bar, mytag=foo.*bar\n" },
-	{ "tagshow", C_STR, F(tagshow), NULL,
-	  "Only consider tags matching this regexp\n"
-	  "Other tags are left out of the reports.\n" },
-	{ "taghide", C_STR, F(taghide), NULL,
-	  "Skip tags matching this regexp\n"
-	  "Matching tags are left out of the reports.\n" },
-	{ "noinlines", C_BOOL, F(noinlines), NULL,
-	  "Ignore inlines.\n"
-	  "Inlined functions are counted in their first out-of-line caller.\n" },
-	{ "granularity", C_STR, F(granularity), gran_choices, "" },
-};
-
-/* Help of the choice names. */
-static const struct { const char *name, *help; } choice_help[] = {
-	{ "cum", "Sort entries based on cumulative weight\n" },
-	{ "flat", "Sort entries based on own weight\n" },
-	{ "functions", "Aggregate at the function level.\nThe file a function is defined in is ignored.\n" },
-	{ "filefunctions", "Aggregate at the function level.\nFunctions of the same name in different files stay apart.\n" },
-	{ "files", "Aggregate at the file level." },
-	{ "lines", "Aggregate at the source code line level." },
-	{ "addresses", "Aggregate at the address level.\nThe output shows the functions' addresses.\n" },
-};
-
-static const char *choice_help_of(const char *name)
+static void *field_ptr(shcfg *c, const cfield *f)
 {
-	for (size_t i = 0; i < NELEM(choice_help); i++)
-		if (strcmp(choice_help[i].name, name) == 0)
-			return choice_help[i].help;
-	return "";
-}
-
-static void *field_ptr(shcfg *c, const struct cfield *f)
-{
-	return (char *)c + f->off;
+	return cprof_option_field(c, f);
 }
 
 /* The field a name sets: a field's own name, or one of its choices
- * (*is_choice). */
-static const struct cfield *find_field(const char *name, bool *is_choice)
+ * (*choice; NULL for the field's own name). */
+static const cfield *find_field(const char *name, const cprof_optchoice **choice)
 {
-	for (size_t i = 0; i < NELEM(fields); i++) {
-		if (strcmp(fields[i].name, name) == 0) {
-			if (is_choice)
-				*is_choice = false;
-			return &fields[i];
-		}
-		for (const char *const *c = fields[i].choices; c && *c; c++)
-			if (strcmp(*c, name) == 0) {
-				if (is_choice)
-					*is_choice = true;
-				return &fields[i];
-			}
-	}
-	return NULL;
+	*choice = NULL;
+	const cfield *f = cprof_option_find(name);
+	if (!f)
+		f = cprof_option_find_choice(name, choice);
+	return f && (f->where & CPROF_OPT_SHELL) ? f : NULL;
 }
+
+#define FOR_FIELDS(f) \
+	for (const cfield *f = cprof_options; f < cprof_options + cprof_noptions; f++) \
+		if (f->where & CPROF_OPT_SHELL)
 
 static char *xstrdup(const char *s)
 {
@@ -246,10 +97,10 @@ static char *xstrdup(const char *s)
 	return d;
 }
 
-static void set_str(char **dst, const char *v)
+static void set_str(const char **dst, const char *v)
 {
 	char *n = xstrdup(v);
-	free(*dst);
+	free((char *)*dst);
 	*dst = n;
 }
 
@@ -285,14 +136,16 @@ static void go_float(char *buf, size_t n, double v)
 	snprintf(buf, n, "%.*f", decimals > 0 ? decimals : 0, v);
 }
 
-static void field_value(shcfg *c, const struct cfield *f, char *buf, size_t n)
+static void field_value(shcfg *c, const cfield *f, char *buf, size_t n)
 {
 	void *p = field_ptr(c, f);
 	switch (f->type) {
-	case C_BOOL: snprintf(buf, n, "%s", *(bool *)p ? "true" : "false"); break;
-	case C_INT: snprintf(buf, n, "%d", *(int *)p); break;
-	case C_FLOAT: go_float(buf, n, *(double *)p); break;
-	case C_STR: snprintf(buf, n, "%s", *(char **)p); break;
+	case CPROF_OT_BOOL: snprintf(buf, n, "%s", *(bool *)p ? "true" : "false"); break;
+	case CPROF_OT_INT: snprintf(buf, n, "%d", *(int *)p); break;
+	case CPROF_OT_FLOAT: go_float(buf, n, *(double *)p); break;
+	case CPROF_OT_STRING: snprintf(buf, n, "%s", *(char **)p); break;
+	case CPROF_OT_CHOICE:
+	case CPROF_OT_CHOICE_BOOL: snprintf(buf, n, "%s", cprof_option_choice_of(c, f)->name); break;
 	}
 }
 
@@ -353,17 +206,17 @@ static int parse_int(const char *s, long long lo, long long hi, long long *out, 
 }
 
 /* Set field f from text; on failure print pprof's message and return -1. */
-static int field_set(shcfg *c, const struct cfield *f, const char *v, char *msg, size_t n)
+static int field_set(shcfg *c, const cfield *f, const char *v, char *msg, size_t n)
 {
 	void *p = field_ptr(c, f);
 	switch (f->type) {
-	case C_BOOL:
+	case CPROF_OT_BOOL:
 		if (string_to_bool(v, (bool *)p) < 0) {
 			snprintf(msg, n, "illegal value \"%s\" for bool variable", v);
 			return -1;
 		}
 		return 0;
-	case C_INT: {
+	case CPROF_OT_INT: {
 		long long x;
 		bool range;
 		if (parse_int(v, INT_MIN, INT_MAX, &x, &range) < 0) {
@@ -374,7 +227,7 @@ static int field_set(shcfg *c, const struct cfield *f, const char *v, char *msg,
 		*(int *)p = (int)x;
 		return 0;
 	}
-	case C_FLOAT: {
+	case CPROF_OT_FLOAT: {
 		char *end;
 		errno = 0;
 		double x = *v && !isspace((unsigned char)*v) ? strtod(v, &end) : 0;
@@ -386,17 +239,17 @@ static int field_set(shcfg *c, const struct cfield *f, const char *v, char *msg,
 		*(double *)p = x;
 		return 0;
 	}
-	case C_STR:
-		if (f->choices) {
-			for (const char *const *ch = f->choices; *ch; ch++)
-				if (strcmp(*ch, v) == 0) {
-					set_str((char **)p, v);
-					return 0;
-				}
-			snprintf(msg, n, "invalid \"%s\" value \"%s\"", f->name, v);
-			return -1;
-		}
-		set_str((char **)p, v);
+	case CPROF_OT_CHOICE:
+	case CPROF_OT_CHOICE_BOOL:
+		for (const cprof_optchoice *ch = f->choices; ch->name; ch++)
+			if (strcmp(ch->name, v) == 0) {
+				cprof_option_set_choice(c, f, ch);
+				return 0;
+			}
+		snprintf(msg, n, "invalid \"%s\" value \"%s\"", f->name, v);
+		return -1;
+	case CPROF_OT_STRING:
+		set_str((const char **)p, v);
 		return 0;
 	}
 	return 0;
@@ -405,18 +258,18 @@ static int field_set(shcfg *c, const struct cfield *f, const char *v, char *msg,
 static void cfg_copy(shcfg *dst, const shcfg *src)
 {
 	*dst = *src;
-	for (size_t i = 0; i < NELEM(fields); i++)
-		if (fields[i].type == C_STR) {
-			char **d = field_ptr(dst, &fields[i]);
+	FOR_FIELDS(f)
+		if (f->type == CPROF_OT_STRING) {
+			char **d = field_ptr(dst, f);
 			*d = xstrdup(*d);
 		}
 }
 
 static void cfg_free(shcfg *c)
 {
-	for (size_t i = 0; i < NELEM(fields); i++)
-		if (fields[i].type == C_STR) {
-			char **d = field_ptr(c, &fields[i]);
+	FOR_FIELDS(f)
+		if (f->type == CPROF_OT_STRING) {
+			char **d = field_ptr(c, f);
 			free(*d);
 			*d = NULL;
 		}
@@ -425,170 +278,37 @@ static void cfg_free(shcfg *c)
 /* The command line's flags as the shell's starting configuration. */
 static void cfg_from_opts(shcfg *c, const cli_opts *o)
 {
-	static const char *const gnames[] = { "functions", "filefunctions", "files", "lines",
-					      "addresses" };
-	const cprof_ropts *r = &o->r;
-	memset(c, 0, sizeof *c);
-	c->output = xstrdup(o->output);
-	c->call_tree = r->call_tree;
-	c->relative_percentages = r->relative_percentages;
-	c->unit = xstrdup(r->unit ? r->unit : "minimum");
-	c->compact_labels = r->compact_labels;
-	c->source_path = xstrdup(r->source_path);
-	c->trim_path = xstrdup(r->trim_path);
-	c->intel_syntax = r->intel_syntax;
-	c->mean = r->mean;
-	c->sample_index = xstrdup(r->sample_index);
-	c->divide_by = r->divide_by;
-	c->normalize = o->normalize;
-	c->sort = xstrdup(r->cum ? "cum" : "flat");
-	c->tagroot = xstrdup(r->tagroot);
-	c->tagleaf = xstrdup(r->tagleaf);
-	c->drop_negative = r->drop_negative;
-	c->nodecount = r->nodecount;
-	c->nodefraction = r->nodefraction;
-	c->edgefraction = r->edgefraction;
-	c->trim = r->trim;
-	c->focus = xstrdup(r->focus);
-	c->ignore = xstrdup(r->ignore);
-	c->prune_from = xstrdup(r->prune_from);
-	c->hide = xstrdup(r->hide);
-	c->show = xstrdup(r->show);
-	c->show_from = xstrdup(r->show_from);
-	c->tagfocus = xstrdup(r->tagfocus);
-	c->tagignore = xstrdup(r->tagignore);
-	c->tagshow = xstrdup(r->tagshow);
-	c->taghide = xstrdup(r->taghide);
-	c->noinlines = r->noinlines;
-	int g = r->granularity >= 0 && r->granularity < 5 ? r->granularity : 0;
-	c->granularity = xstrdup(gnames[g]);
+	cfg_copy(c, &o->r);
+	if (!*c->unit)
+		set_str(&c->unit, "minimum");
 }
 
-static const char *nz(const char *s)
-{
-	return s && *s ? s : NULL;
-}
-
-/* The report options a configuration stands for. */
+/* The report options a configuration stands for (strings borrowed). */
 static void cfg_ropts(const shcfg *c, cprof_ropts *r)
 {
-	cprof_ropts_init(r);
-	r->call_tree = c->call_tree;
-	r->relative_percentages = c->relative_percentages;
-	r->unit = *c->unit ? c->unit : "minimum";
-	r->compact_labels = c->compact_labels;
-	r->source_path = nz(c->source_path);
-	r->trim_path = nz(c->trim_path);
-	r->intel_syntax = c->intel_syntax;
-	r->mean = c->mean;
-	r->sample_index = nz(c->sample_index);
-	r->divide_by = c->divide_by;
-	r->cum = strcmp(c->sort, "cum") == 0;
-	r->tagroot = nz(c->tagroot);
-	r->tagleaf = nz(c->tagleaf);
-	r->drop_negative = c->drop_negative;
-	r->nodecount = c->nodecount;
-	r->nodefraction = c->nodefraction;
-	r->edgefraction = c->edgefraction;
-	r->trim = c->trim;
-	r->focus = nz(c->focus);
-	r->ignore = nz(c->ignore);
-	r->prune_from = nz(c->prune_from);
-	r->hide = nz(c->hide);
-	r->show = nz(c->show);
-	r->show_from = nz(c->show_from);
-	r->tagfocus = nz(c->tagfocus);
-	r->tagignore = nz(c->tagignore);
-	r->tagshow = nz(c->tagshow);
-	r->taghide = nz(c->taghide);
-	r->noinlines = c->noinlines;
-	for (int g = 0; gran_choices[g]; g++)
-		if (strcmp(c->granularity, gran_choices[g]) == 0)
-			r->granularity = g;
+	*r = *c;
+	FOR_FIELDS(f)
+		if (f->type == CPROF_OT_STRING) {
+			const char **d = cprof_option_field(r, f);
+			if (!**d)
+				*d = NULL;
+		}
+	if (!r->unit)
+		r->unit = "minimum";
 }
 
 /* ---- commands ------------------------------------------------------------- */
 
-enum usage { U_NONE, U_REPORT, U_REPORT_CUM, U_GRAPH, U_VIEW, U_LIST, U_LIST_REDIRECT, U_TEXT };
-enum visual { V_STDOUT, V_AWAY, V_VIEW };
-
-struct command {
-	const char *name;
-	int format;             /* enum cprof_format */
-	bool param;             /* takes a regexp */
-	enum usage usage;
-	const char *text;       /* U_TEXT: the usage lines */
-	enum visual visual;
-	const char *ext;        /* V_AWAY, V_VIEW: file name suffix */
-	const char *viewer;     /* V_VIEW: the program ("" = the browsers) */
-	const char *desc;
-};
-
-static const struct command commands[] = {
-	{ "callgrind", CPROF_FMT_CALLGRIND, false, U_GRAPH, NULL, V_AWAY, "callgraph.out", NULL,
-	  "Outputs a graph in callgrind format" },
-	{ "comments", CPROF_FMT_COMMENTS, false, U_NONE, NULL, V_STDOUT, NULL, NULL,
-	  "Output all profile comments" },
-	{ "disasm", CPROF_FMT_DISASM, true, U_LIST_REDIRECT, NULL, V_STDOUT, NULL, NULL,
-	  "Output assembly listings annotated with samples" },
-	{ "dot", CPROF_FMT_DOT, false, U_GRAPH, NULL, V_STDOUT, NULL, NULL,
-	  "Outputs a graph in DOT format" },
-	{ "eog", CPROF_FMT_SVG, false, U_VIEW, NULL, V_VIEW, "svg", "eog",
-	  "Visualize graph through eog" },
-	{ "evince", CPROF_FMT_PDF, false, U_VIEW, NULL, V_VIEW, "pdf", "evince",
-	  "Visualize graph through evince" },
-	{ "flamegraph", CPROF_FMT_FLAMEGRAPH, false, U_GRAPH, NULL, V_AWAY, "html", NULL,
-	  "Outputs a self-contained interactive HTML flame graph" },
-	{ "flamesvg", CPROF_FMT_FLAMESVG, false, U_GRAPH, NULL, V_AWAY, "svg", NULL,
-	  "Outputs a static SVG flame graph" },
-	{ "folded", CPROF_FMT_FOLDED, false, U_GRAPH, NULL, V_STDOUT, NULL, NULL,
-	  "Outputs collapsed stacks (root;...;leaf value)" },
-	{ "gif", CPROF_FMT_GIF, false, U_GRAPH, NULL, V_AWAY, "gif", NULL,
-	  "Outputs a graph image in GIF format" },
-	{ "gv", CPROF_FMT_PS, false, U_VIEW, NULL, V_VIEW, "ps", "gv --noantialias",
-	  "Visualize graph through gv" },
-	{ "kcachegrind", CPROF_FMT_CALLGRIND, false, U_VIEW, NULL, V_VIEW, "grind", "kcachegrind",
-	  "Visualize report in KCachegrind" },
-	{ "list", CPROF_FMT_LIST, true, U_LIST, NULL, V_STDOUT, NULL, NULL,
-	  "Output annotated source for functions matching regexp" },
-	{ "pdf", CPROF_FMT_PDF, false, U_GRAPH, NULL, V_AWAY, "pdf", NULL,
-	  "Outputs a graph in PDF format" },
-	{ "peek", CPROF_FMT_PEEK, true, U_TEXT,
-	  "peek func_regex\nShow the callers and callees of the functions matching func_regex.",
-	  V_STDOUT, NULL, NULL, "Output callers/callees of functions matching regexp" },
-	{ "png", CPROF_FMT_PNG, false, U_GRAPH, NULL, V_AWAY, "png", NULL,
-	  "Outputs a graph image in PNG format" },
-	{ "proto", CPROF_FMT_PROTO, false, U_NONE, NULL, V_AWAY, "pb.gz", NULL,
-	  "Outputs the profile in compressed protobuf format" },
-	{ "ps", CPROF_FMT_PS, false, U_GRAPH, NULL, V_AWAY, "ps", NULL,
-	  "Outputs a graph in PS format" },
-	{ "raw", CPROF_FMT_RAW, false, U_NONE, NULL, V_STDOUT, NULL, NULL,
-	  "Outputs a text representation of the raw profile" },
-	{ "svg", CPROF_FMT_SVG, false, U_GRAPH, NULL, V_AWAY, "svg", NULL,
-	  "Outputs a graph in SVG format" },
-	{ "tags", CPROF_FMT_TAGS, false, U_TEXT,
-	  "tags [tag_regex]* [-ignore_regex]* [>file]\n"
-	  "Show the tags whose key:value matches tag_regex and not ignore_regex.",
-	  V_STDOUT, NULL, NULL, "Outputs all tags in the profile" },
-	{ "text", CPROF_FMT_TEXT, false, U_REPORT_CUM, NULL, V_STDOUT, NULL, NULL,
-	  "Outputs top entries in text form" },
-	{ "top", CPROF_FMT_TEXT, false, U_REPORT_CUM, NULL, V_STDOUT, NULL, NULL,
-	  "Outputs top entries in text form" },
-	{ "traces", CPROF_FMT_TRACES, false, U_NONE, NULL, V_STDOUT, NULL, NULL,
-	  "Outputs all profile samples in text form" },
-	{ "tree", CPROF_FMT_TREE, false, U_REPORT_CUM, NULL, V_STDOUT, NULL, NULL,
-	  "Outputs a text rendering of call graph" },
-	{ "web", CPROF_FMT_SVG, false, U_VIEW, NULL, V_VIEW, "svg", "",
-	  "Visualize graph through web browser" },
-};
-
-static const struct command *find_command(const char *name)
+/* The commands are the report layer's table (cprof_commands), those the
+ * shell accepts. */
+static const cprof_command *find_command(const char *name)
 {
-	for (size_t i = 0; i < NELEM(commands); i++)
-		if (strcmp(commands[i].name, name) == 0)
-			return &commands[i];
-	return NULL;
+	return cprof_command_find(name, CPROF_OPT_SHELL);
 }
+
+#define FOR_COMMANDS(c) \
+	for (const cprof_command *c = cprof_commands; c < cprof_commands + cprof_ncommands; c++) \
+		if (c->where & CPROF_OPT_SHELL)
 
 /* ---- the shell's state and output ---------------------------------------- */
 
@@ -701,17 +421,18 @@ static int cmp_str(const void *a, const void *b)
 /* pprof's printCurrentOptions: one sorted line per option. */
 static void print_options(shell *sh)
 {
-	char *lines[NELEM(fields)];
+	char **lines = calloc(cprof_noptions, sizeof *lines);
+	if (!lines)
+		cli_die("out of memory");
 	size_t n = 0;
-	for (size_t i = 0; i < NELEM(fields); i++) {
-		const struct cfield *f = &fields[i];
+	FOR_FIELDS(f) {
 		char v[256], comment[512] = "";
 		field_value(&sh->cfg, f, v, sizeof v);
 		if (f->choices) {
 			const char *sorted[8];
 			size_t k = 0;
-			for (; f->choices[k] && k < NELEM(sorted); k++)
-				sorted[k] = f->choices[k];
+			for (; f->choices[k].name && k < NELEM(sorted); k++)
+				sorted[k] = f->choices[k].name;
 			qsort(sorted, k, sizeof *sorted, cmp_str);
 			size_t w = (size_t)snprintf(comment, sizeof comment, "//: [");
 			for (size_t j = 0; j < k && w < sizeof comment; j++)
@@ -746,6 +467,7 @@ static void print_options(shell *sh)
 		fprintf(SH_ERR, "%s\n", lines[i]);
 		free(lines[i]);
 	}
+	free(lines);
 }
 
 static const char *first_line(const char *s, char *buf, size_t n)
@@ -756,18 +478,18 @@ static const char *first_line(const char *s, char *buf, size_t n)
 }
 
 /* The usage lines of a command, as pprof's reportHelp and listHelp. */
-static void command_usage(const struct command *c, char *buf, size_t n)
+static void command_usage(const cprof_command *c, char *buf, size_t n)
 {
 	const char *nm = c->name;
 	switch (c->usage) {
-	case U_NONE:
+	case CPROF_USAGE_NONE:
 		*buf = 0;
 		break;
-	case U_REPORT:
-	case U_REPORT_CUM:
-	case U_GRAPH:
-	case U_VIEW: {
-		bool cum = c->usage == U_REPORT_CUM, redirect = c->usage != U_VIEW;
+	case CPROF_USAGE_REPORT:
+	case CPROF_USAGE_REPORT_CUM:
+	case CPROF_USAGE_GRAPH:
+	case CPROF_USAGE_VIEW: {
+		bool cum = c->usage == CPROF_USAGE_REPORT_CUM, redirect = c->usage != CPROF_USAGE_VIEW;
 		snprintf(buf, n, "%s [n] [focus_regex]* [-ignore_regex]*%s%s\n"
 			 "Include up to n samples\n"
 			 "Include samples matching focus_regex, and exclude ignore_regex.%s%s",
@@ -776,9 +498,9 @@ static void command_usage(const struct command *c, char *buf, size_t n)
 			 redirect ? "\nOptionally save the report on the file f" : "");
 		break;
 	}
-	case U_LIST:
-	case U_LIST_REDIRECT: {
-		bool redirect = c->usage == U_LIST_REDIRECT;
+	case CPROF_USAGE_LIST:
+	case CPROF_USAGE_LIST_REDIRECT: {
+		bool redirect = c->usage == CPROF_USAGE_LIST_REDIRECT;
 		snprintf(buf, n, "%s<func_regex|address> [-focus_regex]* [-ignore_regex]*%s\n"
 			 "Include functions matching func_regex, or including the address specified.\n"
 			 "Include samples matching focus_regex, and exclude ignore_regex.%s",
@@ -786,21 +508,23 @@ static void command_usage(const struct command *c, char *buf, size_t n)
 			 redirect ? "\nOptionally save the report on the file f" : "");
 		break;
 	}
-	case U_TEXT:
-		snprintf(buf, n, "%s", c->text);
+	case CPROF_USAGE_TEXT:
+		snprintf(buf, n, "%s", c->usage_text);
 		break;
 	}
 }
 
 static void help_all(void)
 {
-	char *lines[NELEM(commands) + NELEM(fields) + 8];
+	char **lines = calloc(cprof_ncommands + cprof_noptions + 8, sizeof *lines);
+	if (!lines)
+		cli_die("out of memory");
 	char one[256];
 	size_t n = 0;
 	fflush(stdout);
 	fprintf(SH_ERR, "  Commands:\n");
-	for (size_t i = 0; i < NELEM(commands); i++)
-		if (asprintf(&lines[n++], "    %-16s %s", commands[i].name, commands[i].desc) < 0)
+	FOR_COMMANDS(c)
+		if (asprintf(&lines[n++], "    %-16s %s", c->name, c->help) < 0)
 			cli_die("out of memory");
 	qsort(lines, n, sizeof *lines, cmp_str);
 	for (size_t i = 0; i < n; i++) {
@@ -811,10 +535,10 @@ static void help_all(void)
 	fprintf(SH_ERR, "    %-16s %s\n", "q/quit/exit/^D", "Exit pprof");
 	fprintf(SH_ERR, "\n  Options:\n");
 	n = 0;
-	for (size_t i = 0; i < NELEM(fields); i++)
-		if (!fields[i].choices &&
-		    asprintf(&lines[n++], "    %-16s %s", fields[i].name,
-			     first_line(fields[i].help, one, sizeof one)) < 0)
+	FOR_FIELDS(f)
+		if (!f->choices &&
+		    asprintf(&lines[n++], "    %-16s %s", f->name,
+			     first_line(f->help, one, sizeof one)) < 0)
 			cli_die("out of memory");
 	qsort(lines, n, sizeof *lines, cmp_str);
 	for (size_t i = 0; i < n; i++) {
@@ -823,16 +547,16 @@ static void help_all(void)
 	}
 	fprintf(SH_ERR, "\n  Option groups (only set one per group):\n");
 	n = 0;
-	for (size_t i = 0; i < NELEM(fields); i++) {
-		if (!fields[i].choices)
+	FOR_FIELDS(f) {
+		if (!f->choices)
 			continue;
 		char *s = NULL;
-		if (asprintf(&s, "    %-16s ", fields[i].name) < 0)
+		if (asprintf(&s, "    %-16s ", f->name) < 0)
 			cli_die("out of memory");
-		for (const char *const *ch = fields[i].choices; *ch; ch++) {
+		for (const cprof_optchoice *ch = f->choices; ch->name; ch++) {
 			char *t = NULL;
-			if (asprintf(&t, "%s\n      %-16s %s", s, *ch,
-				     first_line(choice_help_of(*ch), one, sizeof one)) < 0)
+			if (asprintf(&t, "%s\n      %-16s %s", s, ch->name,
+				     first_line(ch->help, one, sizeof one)) < 0)
 				cli_die("out of memory");
 			free(s);
 			s = t;
@@ -844,6 +568,7 @@ static void help_all(void)
 		fprintf(SH_ERR, "%s%s", i ? "\n" : "", lines[i]);
 		free(lines[i]);
 	}
+	free(lines);
 	fprintf(SH_ERR, "\n  :   Clear focus/ignore/hide/tagfocus/tagignore\n\n"
 		"  type \"help <cmd|option>\" for more information\n");
 }
@@ -854,11 +579,11 @@ static void command_help(const char *arg)
 		help_all();
 		return;
 	}
-	const struct command *c = find_command(arg);
+	const cprof_command *c = find_command(arg);
 	if (c) {
 		char usage[1024];
 		command_usage(c, usage, sizeof usage);
-		say("%s\n", c->desc);
+		say("%s\n", c->help);
 		if (*usage) {
 			say("  Usage:\n");
 			for (char *l = usage, *nl; l; l = nl) {
@@ -871,10 +596,10 @@ static void command_help(const char *arg)
 		say("\n");
 		return;
 	}
-	bool choice;
-	const struct cfield *f = find_field(arg, &choice);
+	const cprof_optchoice *choice;
+	const cfield *f = find_field(arg, &choice);
 	if (f && (choice || !f->choices)) {
-		say("%s\n", choice ? choice_help_of(arg) : f->help);
+		say("%s\n", choice ? choice->help : f->help);
 		return;
 	}
 	char msg[600];
@@ -913,7 +638,7 @@ static void reap_viewers(shell *sh)
 }
 
 /* Start the first viewer that runs on path, in the background. */
-static int start_viewer(shell *sh, const struct command *c, const char *path)
+static int start_viewer(shell *sh, const cprof_command *c, const char *path)
 {
 	const char *list[8];
 	size_t n = 0;
@@ -976,13 +701,13 @@ static void cat_regex(char **acc, const char *re)
 	*acc = s;
 }
 
-static void run_report(shell *sh, const struct command *c, const char *param, shcfg *cfg)
+static void run_report(shell *sh, const cprof_command *c, const char *param, shcfg *cfg)
 {
 #ifdef CPROF_SHELL_FUZZ
 	/* fuzzing: nothing that starts a program (dot, objdump, viewers) */
 	if (c->format == CPROF_FMT_SVG || c->format == CPROF_FMT_PNG || c->format == CPROF_FMT_PDF ||
 	    c->format == CPROF_FMT_PS || c->format == CPROF_FMT_GIF || c->format == CPROF_FMT_DISASM ||
-	    c->visual == V_VIEW)
+	    c->visual == CPROF_VIS_VIEW)
 		return;
 #endif
 	cprof_ropts r;
@@ -1023,13 +748,13 @@ static void run_report(shell *sh, const struct command *c, const char *param, sh
 		say("Generating report in %s\n", cfg->output);
 		snprintf(path, sizeof path, "%s", cfg->output);
 		out = fopen(path, "w");
-	} else if (c->visual == V_AWAY) {
+	} else if (c->visual == CPROF_VIS_AWAY) {
 		out = temp_file("", "profile", c->ext, path, sizeof path);
 		if (out)
 			say("Generating report in %s\n", path);
 		else
 			snprintf(path, sizeof path, "profile001.%s", c->ext);
-	} else if (c->visual == V_VIEW) {
+	} else if (c->visual == CPROF_VIS_VIEW) {
 		const char *tmp = getenv("TMPDIR");
 		out = temp_file(tmp && *tmp ? tmp : "/tmp", "pprof", c->ext, path, sizeof path);
 		if (out)
@@ -1053,7 +778,7 @@ static void run_report(shell *sh, const struct command *c, const char *param, sh
 	}
 	if (out != stdout)
 		fclose(out);
-	if (c->visual == V_VIEW && !*cfg->output && start_viewer(sh, c, path) < 0) {
+	if (c->visual == CPROF_VIS_VIEW && !*cfg->output && start_viewer(sh, c, path) < 0) {
 		snprintf(msg, sizeof msg, "could not start a viewer for %.600s%s", path,
 			 *c->viewer ? "" : " (set $BROWSER)");
 		err_line(msg);
@@ -1067,7 +792,7 @@ static void run_command(shell *sh, char **tok, size_t ntok)
 	char name[256];
 	const char *digits = NULL;
 	snprintf(name, sizeof name, "%s", tok[0]);
-	const struct command *c = find_command(name);
+	const cprof_command *c = find_command(name);
 	if (!c) {
 		/* top10: the tail digits become the first argument */
 		size_t l = strlen(tok[0]), d = l;
@@ -1089,8 +814,8 @@ static void run_command(shell *sh, char **tok, size_t ntok)
 	for (size_t i = 1; i < ntok; i++)
 		args[nargs++] = tok[i];
 	if (!c) {
-		bool choice;
-		const struct cfield *f = find_field(name, &choice);
+		const cprof_optchoice *choice;
+		const cfield *f = find_field(name, &choice);
 		if (f && (choice || !f->choices))
 			snprintf(msg, sizeof msg, "did you mean: %.200s=%.400s", name,
 				 nargs ? args[0] : "<val>");
@@ -1134,7 +859,7 @@ static void run_command(shell *sh, char **tok, size_t ntok)
 			set_str(&cfg.output, f);
 		} else if (t[0] == '-') {
 			if (strcmp(t, "--cum") == 0 || strcmp(t, "-cum") == 0) {
-				set_str(&cfg.sort, "cum");
+				cfg.cum = true;
 				continue;
 			}
 			cat_regex(&ignore, t + 1);
@@ -1186,15 +911,15 @@ static bool assignment(shell *sh, char *in)
 		value = trim(value);
 	}
 	char *name = trim(in);
-	bool choice;
-	const struct cfield *f = find_field(name, &choice);
+	const cprof_optchoice *choice;
+	const cfield *f = find_field(name, &choice);
 	if (!f) {
 		if (eq)
 			*eq = '=';
 		return false;
 	}
 	char msg[700];
-	if (!eq && !choice && f->type != C_BOOL) {
+	if (!eq && !choice && f->type != CPROF_OT_BOOL) {
 		snprintf(msg, sizeof msg, "please specify a value, e.g. %s=<val>", name);
 		err_line(msg);
 		return true;
@@ -1368,14 +1093,14 @@ static char *cand_gen(const char *text, int state)
 static void add_commands_and_options(void)
 {
 	static const char *const extra[] = { "help", "options", "quit", "exit" };
-	for (size_t i = 0; i < NELEM(commands); i++)
-		cand_add(commands[i].name);
+	FOR_COMMANDS(c)
+		cand_add(c->name);
 	for (size_t i = 0; i < NELEM(extra); i++)
 		cand_add(extra[i]);
-	for (size_t i = 0; i < NELEM(fields); i++) {
-		cand_add(fields[i].name);
-		for (const char *const *c = fields[i].choices; c && *c; c++)
-			cand_add(*c);
+	FOR_FIELDS(f) {
+		cand_add(f->name);
+		for (const cprof_optchoice *c = f->choices; c && c->name; c++)
+			cand_add(c->name);
 	}
 }
 
@@ -1445,17 +1170,17 @@ static char **complete(const char *text, int start, int end)
 		char *eq = strchr(name, '=');
 		if (eq)
 			*eq = 0;
-		bool choice;
-		const struct cfield *f = find_field(name, &choice);
+		const cprof_optchoice *choice;
+		const cfield *f = find_field(name, &choice);
 		if (!f)
 			return NULL;
 		if (strcmp(f->name, "sample_index") == 0 && !choice) {
 			for (size_t i = 0; i < sh->p->vtypes.n; i++)
 				cand_add(cprof_s(sh->p, sh->p->vtypes.v[i].type));
 		} else if (f->choices && !choice) {
-			for (const char *const *c = f->choices; *c; c++)
-				cand_add(*c);
-		} else if (f->type == C_BOOL || choice) {
+			for (const cprof_optchoice *c = f->choices; c->name; c++)
+				cand_add(c->name);
+		} else if (f->type == CPROF_OT_BOOL || choice) {
 			cand_add("true");
 			cand_add("false");
 		} else if (strstr("focus ignore hide show show_from prune_from", f->name)) {
@@ -1474,7 +1199,7 @@ static char **complete(const char *text, int start, int end)
 	size_t l = strlen(cmd);
 	while (l && isdigit((unsigned char)cmd[l - 1]))
 		cmd[--l] = 0;
-	const struct command *c = find_command(words[0]);
+	const cprof_command *c = find_command(words[0]);
 	if (!c)
 		c = find_command(cmd);
 	if (!c || strcmp(c->name, "tags") == 0)

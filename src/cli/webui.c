@@ -1,22 +1,17 @@
 /*
- * webui.c - `cprof -http=HOST:PORT [options] source...`: the web UI
- * (issue 8), served with libmicrohttpd.
+ * webui.c - `cprof -http=HOST:PORT [options] source...`: the web UI,
+ * served with libmicrohttpd.
  *
- * This file only serves.  The pages are one static single-page app
- * (web/ui/index.html, ui.js, ui.css and the flame graph component
- * web/flamegraph.js), embedded in the binary by web/embed.sh; the data
- * comes from the reports layer: the text reports (top, peek, list, disasm),
- * the graph as SVG (dot.c through Graphviz), the filtered profile
- * (proto_out.c), and the flame graph's tree as JSON pruned to the zoom
- * (flamejson.c, cprof_webdata.h).
- *
- * Paths are pprof's: /ui/ (flame graph, the default, as current pprof),
- * /ui/flamegraph, /ui/graph, /ui/top, /ui/source, /ui/peek, /ui/disasm
- * all return the app, which picks the view from its path; /ui/download
- * returns the filtered profile; /ui/data/... are the JSON and text
- * endpoints; /ui/export/flame.svg and flame.html the flame graph as files;
- * /ui/static/NAME the assets.  Every endpoint reads pprof's URL parameters
- * (webui_params.c) into the report options, over the command line's.
+ * This file is only the HTTP glue.  What a request is answered with --
+ * the page and its assets, the profile's meta JSON, the reports and flame
+ * graph data, their caches and the per-request deadline -- is the report
+ * layer's transport-neutral web API (src/report/webapi.c,
+ * cprof_webapi.h), which the continuous-profiling server serves too.  Here:
+ * the socket, the Host check, the connection limits, the redirect of / to
+ * /ui/ (the API's mount point: the path below it is the API's), the job
+ * threads, and turning the API's answers into HTTP responses.  The URL
+ * parameters of a job are copied (webui_params.c) before it leaves the
+ * polling thread.
  *
  * Threads.  libmicrohttpd runs one internal polling thread (epoll) that
  * reads requests and answers the cheap ones (pages, assets, meta, errors).
@@ -26,14 +21,12 @@
  * beyond, 503 with Retry-After); the job answers into the request, then
  * resumes the connection, and the polling thread sends the answer.
  * So a slow report (a costly regexp, a large graph through dot) holds up
- * no other request, unless WEBUI_MAX_JOBS slow ones run at once.  What
- * jobs share: the loaded profiles (immutable after start: every report
- * runs on its own copy), the flame caches (one entry per side,
- * reference-counted: a job keeps the tree it got even when another
- * replaces the entry) and the queue, both under ui.mu.  The query of a
- * request is copied (webui_query) before its job starts.  The main thread
- * blocks SIGINT/SIGTERM before the daemon starts (its threads inherit the
- * mask) and waits for them with sigwait.
+ * no other request, unless WEBUI_MAX_JOBS slow ones run at once, and no
+ * job runs longer than the API's deadline (30 s; CPROF_WEB_DEADLINE_MS).
+ * What jobs share: the web API (thread-safe) and the queue, under ui.mu.
+ * The query of a request is copied (webui_query) before its job starts.
+ * The main thread blocks SIGINT/SIGTERM before the daemon starts (its
+ * threads inherit the mask) and waits for them with sigwait.
  *
  * Limits.  At most WEBUI_MAX_CONN connections (WEBUI_MAX_PER_IP from one
  * address when the UI is not loopback-only), a 30 s idle timeout, and,
@@ -52,7 +45,7 @@
 #include "webui_params.h"
 #include "cprof_connset.h"
 #include "cprof_host.h"
-#include "cprof_webdata.h"
+#include "cprof_webapi.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -71,9 +64,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* web/embed.sh's lookup (build/gen/web_assets.c, in libcprofreport.a) */
-const char *cpr_web_asset(const char *name, size_t *len);
-
 #define WEBUI_MAX_JOBS 8
 #define WEBUI_MAX_QUEUE 64
 #define WEBUI_MAX_CONN 256
@@ -81,27 +71,17 @@ const char *cpr_web_asset(const char *name, size_t *len);
 #define WEBUI_MAX_PER_IP 64
 #define WEBUI_IDLE_S 30
 
-enum { FL_MAIN, FL_BASE, FL_N };
-
-/* A flame cache entry: refs counts the jobs using f (and the cache while
- * the entry is current); the last one frees it.  Under ui.mu. */
-typedef struct fentry {
-	char *key;
-	cprof_flame *f;
-	int refs;
-} fentry;
-
 typedef struct ui {
 	cli_opts *o;
 	cprof_profile *p;               /* the sources, minus/with the base, as the CLI */
 	cprof_profile *pnew, *pbase;    /* with a base: each alone (the diff flame graph) */
+	cprof_webapi *api;              /* thread-safe: what every request is */
 	bool loopback_only;
 	unsigned port;                  /* served, for the Host check */
 	const char *names[3];           /* the UI's host names, for the Host check */
 	size_t nnames;
 	char hostname[256], canon[256];
-	pthread_mutex_t mu;             /* the flame caches, the jobs and their queue */
-	fentry *flame[FL_N];
+	pthread_mutex_t mu;             /* the jobs and their queue */
 	int jobs;                       /* under mu: job threads serving the queue */
 	struct req *qhead, *qtail;      /* under mu: data requests waiting for a job */
 	int nqueued;
@@ -109,23 +89,7 @@ typedef struct ui {
 	cprof_connset conns;            /* polling thread only */
 } ui;
 
-/* An answer, built by a handler (on the polling thread or a job). */
-typedef struct wresp {
-	unsigned status;
-	const char *ctype;              /* static */
-	const char *disposition;        /* static or NULL */
-	char *body;                     /* malloc'd, or static when !owned */
-	size_t len;
-	bool owned;
-	char *warn;                     /* malloc'd or NULL */
-} wresp;
-
 enum { Q_NEW, Q_READ, Q_RUNNING, Q_DONE };
-
-typedef enum route {
-	R_FLAME, R_SANDWICH, R_TOP, R_PEEK, R_SOURCE, R_DISASM, R_GRAPH, R_DOWNLOAD,
-	R_EXPORT_SVG, R_EXPORT_HTML,
-} route;
 
 /* A request (libmicrohttpd's con_cls): owned by the connection, freed at
  * its completion; while a job runs (Q_RUNNING) the job owns the fields it
@@ -134,10 +98,10 @@ typedef struct req {
 	ui *u;
 	struct MHD_Connection *c;
 	_Atomic int state;
-	route rt;
+	char *path;                  /* below /ui/ (a copy) */
 	struct req *qnext;           /* in ui's queue */
 	webui_query q;
-	wresp resp;
+	cprof_webresp resp;
 } req;
 
 /* ---- responses ------------------------------------------------------------------ */
@@ -182,30 +146,8 @@ static enum MHD_Result redirect(struct MHD_Connection *c, const char *to)
 	return rc;
 }
 
-/* Fill w with a copy of msg (static text when out of memory). */
-static void resp_err(wresp *w, unsigned status, const char *msg)
-{
-	w->status = status;
-	w->ctype = "text/plain; charset=utf-8";
-	w->body = strdup(msg);
-	w->owned = w->body != NULL;
-	if (!w->body)
-		w->body = (char *)"out of memory";
-	w->len = strlen(w->body);
-}
-
-static void resp_ok(wresp *w, const char *ctype, char *body, size_t len, const char *disp)
-{
-	w->status = MHD_HTTP_OK;
-	w->ctype = ctype;
-	w->body = body;
-	w->len = len;
-	w->owned = true;
-	w->disposition = disp;
-}
-
 /* Queue w (its body passes to libmicrohttpd). */
-static enum MHD_Result send_resp(struct MHD_Connection *c, wresp *w)
+static enum MHD_Result send_resp(struct MHD_Connection *c, cprof_webresp *w)
 {
 	enum MHD_Result rc = send_buf(c, w->status, w->ctype, w->body, w->len, w->owned,
 				      w->disposition, w->warn);
@@ -214,344 +156,21 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, wresp *w)
 	return rc;
 }
 
-static void resp_free(wresp *w)
+/* The web API's query getter over a request's copied query (job threads). */
+static const char *query_get(void *ctx, const char *key)
 {
-	if (w->owned)
-		free(w->body);
-	free(w->warn);
-	memset(w, 0, sizeof *w);
+	return webui_arg(ctx, key);
 }
 
-/* ---- reports (job threads) ------------------------------------------------------ */
-
-/* Warnings (one per line) as one header value: lines joined by ';'. */
-static void join_lines(char *wb)
+/* The web API's query getter over the connection's own arguments (the
+ * polling thread; cheap answers only). */
+static const char *conn_get(void *ctx, const char *key)
 {
-	if (wb)
-		for (char *q = wb; *q; q++)
-			if (*q == '\n')
-				*q = q[1] ? ';' : 0;
-}
-
-/* One report on a copy of p into memory; warnings joined into *warn.
- * Returns 0 or a negative code with err set.  Thread-safe: p is only read. */
-static int run(const cprof_profile *p, const cprof_ropts *r, char **out, size_t *len, char **warn,
-	       cprof_error *err)
-{
-	*out = NULL;
-	*len = 0;
-	char *wb = NULL;
-	size_t wl = 0;
-	cprof_profile *d = cprof_profile_dup(p);
-	FILE *m = open_memstream(out, len), *w = open_memstream(&wb, &wl);
-	int rc = (!d || !m || !w) ? cprof_seterr(err, CPROF_ENOMEM, "out of memory") : 0;
-	if (rc == 0)
-		rc = cprof_report(d, r, m, w, err);
-	if (m && fclose(m) != 0 && rc == 0)
-		rc = cprof_seterr(err, CPROF_ENOMEM, "out of memory");
-	if (w)
-		fclose(w);
-	cprof_profile_free(d);
-	join_lines(wb);
-	*warn = wb;
-	if (rc < 0) {
-		free(*out);
-		*out = NULL;
-	}
-	return rc;
-}
-
-static void report_resp(ui *u, cprof_ropts *r, const char *ctype, const char *disposition, wresp *w)
-{
-	char *out;
-	size_t len;
-	cprof_error err = { 0 };
-	int rc = run(u->p, r, &out, &len, &w->warn, &err);
-	if (rc < 0) {
-		unsigned st = r->format == CPROF_FMT_SVG ? MHD_HTTP_NOT_IMPLEMENTED : MHD_HTTP_BAD_REQUEST;
-		if (r->format == CPROF_FMT_SVG && !strstr(err.code ? err.msg : "", "dot"))
-			st = MHD_HTTP_BAD_REQUEST;
-		resp_err(w, st, err.code ? err.msg : cprof_strerror(rc));
-		return;
-	}
-	resp_ok(w, ctype, out, len, disposition);
-}
-
-static void flame_release(ui *u, fentry *e)
-{
-	if (!e)
-		return;
-	pthread_mutex_lock(&u->mu);
-	bool last = --e->refs == 0;
-	pthread_mutex_unlock(&u->mu);
-	if (last) {
-		cprof_flame_free(e->f);
-		free(e->key);
-		free(e);
-	}
-}
-
-/* The flame tree of one side for the request's filters: the cached one
- * when its key matches, else built (outside the lock: builds of different
- * requests run in parallel) and made the cached one.  The caller releases
- * the entry (flame_release).  Thread-safe. */
-static fentry *get_flame(ui *u, const webui_query *q, int which, const cprof_ropts *r,
-			 char **warn, cprof_error *err)
-{
-	char *key = webui_flame_key(q);
-	if (!key) {
-		cprof_seterr(err, CPROF_ENOMEM, "out of memory");
-		return NULL;
-	}
-	pthread_mutex_lock(&u->mu);
-	fentry *e = u->flame[which];
-	if (e && strcmp(e->key, key) == 0) {
-		e->refs++;
-		pthread_mutex_unlock(&u->mu);
-		free(key);
-		return e;
-	}
-	pthread_mutex_unlock(&u->mu);
-	const cprof_profile *src = which == FL_BASE ? u->pbase : u->pnew ? u->pnew : u->p;
-	cprof_profile *d = cprof_profile_dup(src);
-	char *wb = NULL;
-	size_t wl = 0;
-	FILE *w = open_memstream(&wb, &wl);
-	cprof_flame *f = NULL;
-	e = calloc(1, sizeof *e);
-	int rc = (!d || !w || !e) ? cprof_seterr(err, CPROF_ENOMEM, "out of memory") : 0;
-	if (rc == 0)
-		rc = cprof_flame_build(d, r, w, &f, err);
-	if (w)
-		fclose(w);
-	cprof_profile_free(d);
-	join_lines(wb);
-	*warn = wb;
-	if (rc < 0) {
-		free(key);
-		free(e);
-		return NULL;
-	}
-	e->key = key;
-	e->f = f;
-	e->refs = 2;   /* the cache's and the caller's */
-	pthread_mutex_lock(&u->mu);
-	fentry *old = u->flame[which];
-	u->flame[which] = e;
-	pthread_mutex_unlock(&u->mu);
-	flame_release(u, old);
-	return e;
-}
-
-/* /ui/data/flame?zoom=A%0AB&w=PX[&which=base|diff] and /ui/data/sandwich?fn=NAME&dir=callers;
- * which=diff: the union of the profile and its base, each side's values */
-static void flame_resp(ui *u, const webui_query *q, cprof_ropts *r, bool sandwich, wresp *w)
-{
-	const char *which = webui_arg(q, "which");
-	int side = FL_MAIN;
-	bool diff = false;
-	if (which && (strcmp(which, "base") == 0 || strcmp(which, "diff") == 0)) {
-		if (!u->pbase) {
-			resp_err(w, MHD_HTTP_NOT_FOUND, "no base profile (use -base or -diff_base)");
-			return;
-		}
-		diff = which[0] == 'd';
-		side = diff ? FL_MAIN : FL_BASE;
-	}
-	char *bwarn = NULL;
-	cprof_error err = { 0 };
-	fentry *fe = get_flame(u, q, side, r, &w->warn, &err);
-	fentry *be = fe && diff ? get_flame(u, q, FL_BASE, r, &bwarn, &err) : NULL;
-	free(bwarn);
-	if (!fe || (diff && !be)) {
-		flame_release(u, fe);
-		resp_err(w, MHD_HTTP_BAD_REQUEST, err.code ? err.msg : "cannot build the flame graph");
-		return;
-	}
-	const char *wp = webui_arg(q, "w");
-	double px = wp ? strtod(wp, NULL) : 1200;
-	if (!(px >= 10 && px <= 100000))
-		px = 1200;
-	double minfrac = 0.25 / px;
-	char *out = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&out, &len);
-	int rc = m ? 0 : CPROF_ENOMEM;
-	if (rc == 0 && sandwich) {
-		const char *fn = webui_arg(q, "fn"), *dir = webui_arg(q, "dir");
-		rc = cprof_flame_write_sandwich(fe->f, fn ? fn : "", dir && strcmp(dir, "callers") == 0,
-						minfrac, m);
-	} else if (rc == 0) {
-		/* zoom: frame names from the root, '\n'-separated */
-		const char *z = webui_arg(q, "zoom");
-		char *zs = z ? strdup(z) : NULL;
-		const char **names = NULL;
-		size_t nn = 0;
-		if (zs) {
-			size_t cnt = 1;
-			for (char *p = zs; *p; p++)
-				cnt += *p == '\n';
-			names = malloc(cnt * sizeof *names);
-			if (names)
-				for (char *p = zs, *e; p; p = e) {
-					e = strchr(p, '\n');
-					if (e)
-						*e++ = 0;
-					names[nn++] = p;
-				}
-		}
-		rc = (zs && !names) ? CPROF_ENOMEM
-			: diff ? cprof_flame_write_diff(fe->f, be->f, names, nn, minfrac, m)
-			: cprof_flame_write(fe->f, names, nn, minfrac, m);
-		free(names);
-		free(zs);
-	}
-	flame_release(u, fe);
-	flame_release(u, be);
-	if (m && fclose(m) != 0 && rc == 0)
-		rc = CPROF_ENOMEM;
-	if (rc < 0) {
-		free(out);
-		resp_err(w, MHD_HTTP_INTERNAL_SERVER_ERROR, cprof_strerror(rc));
-		return;
-	}
-	resp_ok(w, "application/json", out, len, NULL);
-}
-
-/* The job of a data request: its answer into q->resp.  Runs on a job
- * thread; reads the request's own query copy and the shared ui. */
-static void answer(req *rq)
-{
-	ui *u = rq->u;
-	const webui_query *q = &rq->q;
-	wresp *w = &rq->resp;
-	cprof_ropts r;
-	const char *bad = webui_url_opts(q, &u->o->r, &r);
-	if (bad) {
-		resp_err(w, MHD_HTTP_BAD_REQUEST, bad);
-		return;
-	}
-	const char *sym = webui_arg(q, "f");
-	const char *txt = "text/plain; charset=utf-8";
-	switch (rq->rt) {
-	case R_FLAME: flame_resp(u, q, &r, false, w); break;
-	case R_SANDWICH: flame_resp(u, q, &r, true, w); break;
-	case R_TOP:
-		r.format = CPROF_FMT_TEXT;
-		if (!webui_arg(q, "n"))
-			r.nodecount = 500;
-		report_resp(u, &r, txt, NULL, w);
-		break;
-	case R_PEEK:
-	case R_SOURCE:
-	case R_DISASM:
-		r.format = rq->rt == R_PEEK ? CPROF_FMT_PEEK : rq->rt == R_SOURCE ? CPROF_FMT_LIST
-			: CPROF_FMT_DISASM;
-		r.symbol = sym ? sym : ".";
-		report_resp(u, &r, txt, NULL, w);
-		break;
-	case R_GRAPH:
-		r.format = CPROF_FMT_SVG;
-		report_resp(u, &r, "image/svg+xml", NULL, w);
-		break;
-	case R_DOWNLOAD:
-		r.format = CPROF_FMT_PROTO;
-		report_resp(u, &r, "application/vnd.google.protobuf+gzip",
-			    "attachment;filename=profile.pb.gz", w);
-		break;
-	case R_EXPORT_SVG:
-		r.format = CPROF_FMT_FLAMESVG;
-		report_resp(u, &r, "image/svg+xml", "attachment;filename=flamegraph.svg", w);
-		break;
-	case R_EXPORT_HTML:
-		r.format = CPROF_FMT_FLAMEGRAPH;
-		report_resp(u, &r, "text/html; charset=utf-8", "attachment;filename=flamegraph.html", w);
-		break;
-	}
-}
-
-/* ---- cheap answers (the polling thread) ------------------------------------------ */
-
-static void json_str(FILE *m, const char *s) { cprof_json_str(m, s, strlen(s)); }
-
-/* /ui/data/meta: what the page's menus need. */
-static enum MHD_Result serve_meta(struct MHD_Connection *c, ui *u)
-{
-	const cprof_profile *p = u->p;
-	char *out = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&out, &len);
-	if (!m)
-		return MHD_NO;
-	int dv = cprof_default_vtype(p);    /* pprof's default sample type */
-	size_t def = dv < 0 ? 0 : (size_t)dv;
-	fputs("{\"sampleTypes\":[", m);
-	for (size_t i = 0; i < p->vtypes.n; i++) {
-		fputs(i ? ",{\"type\":" : "{\"type\":", m);
-		json_str(m, cprof_s(p, p->vtypes.v[i].type));
-		fputs(",\"unit\":", m);
-		json_str(m, cprof_s(p, p->vtypes.v[i].unit));
-		putc('}', m);
-	}
-	fprintf(m, "],\"defaultIndex\":%zu,\"cliSampleIndex\":", def);
-	json_str(m, u->o->r.sample_index ? u->o->r.sample_index : "");
-	fputs(",\"title\":", m);
-	const char *t = u->o->nsources ? u->o->sources[0] : "";
-	const char *b = strrchr(t, '/');
-	json_str(m, b ? b + 1 : t);
-	fprintf(m, ",\"hasBase\":%s,\"diffBase\":%s,\"sources\":[", u->pbase ? "true" : "false",
-		u->o->diff_base ? "true" : "false");
-	for (size_t i = 0; i < u->o->nsources; i++) {
-		if (i)
-			putc(',', m);
-		json_str(m, u->o->sources[i]);
-	}
-	fputs("],\"bases\":[", m);
-	for (size_t i = 0; i < u->o->nbases; i++) {
-		if (i)
-			putc(',', m);
-		json_str(m, u->o->bases[i]);
-	}
-	fputs("]}\n", m);
-	if (fclose(m) != 0) {
-		free(out);
-		return MHD_NO;
-	}
-	return send_buf(c, MHD_HTTP_OK, "application/json", out, len, true, NULL, NULL);
-}
-
-static enum MHD_Result serve_asset(struct MHD_Connection *c, const char *name)
-{
-	size_t len = 0;
-	const char *a = cpr_web_asset(name, &len);
-	if (!a || strchr(name, '/'))
-		return send_text(c, MHD_HTTP_NOT_FOUND, "not found");
-	const char *dot = strrchr(name, '.');
-	const char *ct = !dot ? "application/octet-stream"
-		: !strcmp(dot, ".js") ? "text/javascript; charset=utf-8"
-		: !strcmp(dot, ".css") ? "text/css; charset=utf-8"
-		: !strcmp(dot, ".html") ? "text/html; charset=utf-8" : "application/octet-stream";
-	return send_buf(c, MHD_HTTP_OK, ct, (char *)a, len, false, NULL, NULL);
-}
-
-static bool is_view(const char *v)
-{
-	static const char *const views[] = { "", "flamegraph", "graph", "top", "source", "peek",
-					     "disasm", "sandwich" };
-	for (size_t i = 0; i < sizeof views / sizeof *views; i++)
-		if (strcmp(v, views[i]) == 0)
-			return true;
-	return false;
+	const char *v = MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, key);
+	return v && *v ? v : NULL;
 }
 
 /* ---- requests (the polling thread) ------------------------------------------------ */
-
-static const struct { const char *path; route rt; } data_routes[] = {
-	{ "data/flame", R_FLAME }, { "data/sandwich", R_SANDWICH }, { "data/top", R_TOP },
-	{ "data/peek", R_PEEK }, { "data/source", R_SOURCE }, { "data/disasm", R_DISASM },
-	{ "data/graph", R_GRAPH }, { "download", R_DOWNLOAD },
-	{ "export/flame.svg", R_EXPORT_SVG }, { "export/flame.html", R_EXPORT_HTML },
-};
 
 static cprof_conn *conn_of(struct MHD_Connection *c)
 {
@@ -613,7 +232,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (!rq)
 		return;
 	webui_query_free(&rq->q);
-	resp_free(&rq->resp);
+	cprof_webresp_free(&rq->resp);
+	free(rq->path);
 	free(rq);
 	*con_cls = NULL;
 }
@@ -626,7 +246,7 @@ static void *job_main(void *arg)
 	ui *u = rq->u;
 	while (rq) {
 		struct MHD_Connection *c = rq->c;
-		answer(rq);
+		cprof_webapi_serve(u->api, rq->path, query_get, &rq->q, &rq->resp);
 		atomic_store(&rq->state, Q_DONE);
 		pthread_mutex_lock(&u->mu);
 		req *next = u->qhead;
@@ -754,18 +374,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (strncmp(url, "/ui/", 4) != 0)
 		return send_text(c, MHD_HTTP_NOT_FOUND, "not found");
 	const char *v = url + 4;
-	if (is_view(v))
-		return serve_asset(c, "index.html");
-	if (strncmp(v, "static/", 7) == 0)
-		return serve_asset(c, v + 7);
-	if (strcmp(v, "data/meta") == 0)
-		return serve_meta(c, u);
-	for (size_t i = 0; i < sizeof data_routes / sizeof *data_routes; i++)
-		if (strcmp(v, data_routes[i].path) == 0) {
-			rq->rt = data_routes[i].rt;
-			return start_job(c, u, rq);
-		}
-	return send_text(c, MHD_HTTP_NOT_FOUND, "not found");
+	if (cprof_webapi_kind(v) == CPROF_WEB_JOB) {
+		rq->path = strdup(v);
+		return rq->path ? start_job(c, u, rq) : MHD_NO;
+	}
+	cprof_webapi_serve(u->api, v, conn_get, c, &rq->resp);
+	return send_resp(c, &rq->resp);
 }
 
 /* ---- listening ------------------------------------------------------------------- */
@@ -941,6 +555,22 @@ int cli_webui(cli_opts *o)
 		one.nsources = o->nbases;
 		u.pbase = cli_load(&one);
 	}
+	cprof_webapi_config wc = {
+		.p = u.p, .pnew = u.pnew, .pbase = u.pbase, .diff_base = o->diff_base,
+		.defaults = &o->r, .sources = o->sources, .nsources = o->nsources,
+		.bases = o->bases, .nbases = o->nbases,
+	};
+	const char *dl = getenv("CPROF_WEB_DEADLINE_MS");
+	if (dl && *dl) {
+		char *e;
+		long ms = strtol(dl, &e, 10);
+		if (*e || ms < 1 || ms > 86400000)
+			cli_die("CPROF_WEB_DEADLINE_MS=%s: want a number of milliseconds from 1 to 86400000",
+				dl);
+		wc.deadline_ms = ms;
+	}
+	if (cprof_webapi_new(&wc, &u.api) < 0)
+		cli_die("out of memory");
 
 	unsigned bound = 0;
 	int fd = listen_on(host, port, o->http, &bound);
@@ -984,8 +614,7 @@ int cli_webui(cli_opts *o)
 	}
 	MHD_stop_daemon(d);
 	close(fd);
-	for (int i = 0; i < FL_N; i++)
-		flame_release(&u, u.flame[i]);
+	cprof_webapi_free(u.api);
 	cprof_profile_free(u.p);
 	cprof_profile_free(u.pnew);
 	cprof_profile_free(u.pbase);

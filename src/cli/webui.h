@@ -1,6 +1,6 @@
 /*
- * webui.h - the web UI of the cprof command (`cprof -http=HOST:PORT`),
- * issue 8.  See webui.c.
+ * webui.h - the web UI of the cprof command (`cprof -http=HOST:PORT`).
+ * See webui.c.
  */
 #ifndef CPROF_CLI_WEBUI_H
 #define CPROF_CLI_WEBUI_H

@@ -1,14 +1,12 @@
 /*
- * webui_params.c - the web UI's URL parameters into report options (see
+ * webui_params.c - a private copy of a web request's query parameters (see
  * webui_params.h).
  *
- * pprof's parameters map onto cprof_ropts: string options (f i h s sf
- * prunefrom tf ti ts th si unit) are borrowed as given, booleans take
- * t/true/1 or f/false/0, g names a granularity, n is a node count, nf and
- * ef fractions from 0 to 1, sort=cum sorts by cum.  Any other value is a
- * one-line message the server answers with 400.  The query is a private
- * copy (webui_query), so a request's options live as long as its job, not
- * as long as libmicrohttpd keeps the connection's memory.
+ * The copy (webui_query) lets a request's job run on another thread for as
+ * long as it takes, not as long as libmicrohttpd keeps the connection's
+ * memory; webui_arg is the getter the web API (src/report/webapi.c) reads
+ * the parameters through, turning them into report options with the
+ * option table (cprof_ropts_from_url).
  */
 #include "webui_params.h"
 #include "cprof_core.h"
@@ -96,109 +94,4 @@ const char *webui_arg(const webui_query *q, const char *key)
 		if (strcmp(q->key[i], key) == 0)
 			return *q->val[i] ? q->val[i] : NULL;
 	return NULL;
-}
-
-static const struct { const char *name; size_t off; } str_params[] = {
-	{ "f", offsetof(cprof_ropts, focus) },
-	{ "i", offsetof(cprof_ropts, ignore) },
-	{ "h", offsetof(cprof_ropts, hide) },
-	{ "s", offsetof(cprof_ropts, show) },
-	{ "sf", offsetof(cprof_ropts, show_from) },
-	{ "prunefrom", offsetof(cprof_ropts, prune_from) },
-	{ "tf", offsetof(cprof_ropts, tagfocus) },
-	{ "ti", offsetof(cprof_ropts, tagignore) },
-	{ "ts", offsetof(cprof_ropts, tagshow) },
-	{ "th", offsetof(cprof_ropts, taghide) },
-	{ "si", offsetof(cprof_ropts, sample_index) },
-	{ "unit", offsetof(cprof_ropts, unit) },
-};
-
-static const struct { const char *name; size_t off; } bool_params[] = {
-	{ "trim", offsetof(cprof_ropts, trim) },
-	{ "rel", offsetof(cprof_ropts, relative_percentages) },
-	{ "compact", offsetof(cprof_ropts, compact_labels) },
-	{ "intel", offsetof(cprof_ropts, intel_syntax) },
-	{ "mean", offsetof(cprof_ropts, mean) },
-	{ "dropneg", offsetof(cprof_ropts, drop_negative) },
-	{ "noinlines", offsetof(cprof_ropts, noinlines) },
-	{ "calltree", offsetof(cprof_ropts, call_tree) },
-};
-
-static const char *const gran_names[] = { "functions", "filefunctions", "files", "lines", "addresses" };
-
-/* A fraction from 0 to 1, the whole value a number. */
-static bool fraction(const char *v, double *out)
-{
-	char *e;
-	double d = strtod(v, &e);
-	if (e == v || *e || !isfinite(d) || d < 0 || d > 1)
-		return false;
-	*out = d;
-	return true;
-}
-
-const char *webui_url_opts(const webui_query *q, const cprof_ropts *cli, cprof_ropts *r)
-{
-	*r = *cli;
-	for (size_t i = 0; i < sizeof str_params / sizeof *str_params; i++) {
-		const char *v = webui_arg(q, str_params[i].name);
-		if (v)
-			*(const char **)((char *)r + str_params[i].off) = v;
-	}
-	for (size_t i = 0; i < sizeof bool_params / sizeof *bool_params; i++) {
-		const char *v = webui_arg(q, bool_params[i].name);
-		if (!v)
-			continue;
-		bool b;
-		if (!strcmp(v, "t") || !strcmp(v, "true") || !strcmp(v, "1"))
-			b = true;
-		else if (!strcmp(v, "f") || !strcmp(v, "false") || !strcmp(v, "0"))
-			b = false;
-		else
-			return "a boolean parameter takes t or f";
-		*(bool *)((char *)r + bool_params[i].off) = b;
-	}
-	const char *v;
-	if ((v = webui_arg(q, "g"))) {
-		size_t k = 0;
-		while (k < sizeof gran_names / sizeof *gran_names && strcmp(v, gran_names[k]))
-			k++;
-		if (k == sizeof gran_names / sizeof *gran_names)
-			return "g: want functions, filefunctions, files, lines or addresses";
-		r->granularity = (int)k;
-	}
-	if ((v = webui_arg(q, "n"))) {
-		char *e;
-		long n = strtol(v, &e, 10);
-		if (*e || n < -1 || n > 1000000)
-			return "n: want a node count";
-		r->nodecount = (int)n;
-	}
-	if ((v = webui_arg(q, "nf")) && !fraction(v, &r->nodefraction))
-		return "nf: want a fraction from 0 to 1";
-	if ((v = webui_arg(q, "ef")) && !fraction(v, &r->edgefraction))
-		return "ef: want a fraction from 0 to 1";
-	if ((v = webui_arg(q, "sort")))
-		r->cum = strcmp(v, "cum") == 0;
-	return NULL;
-}
-
-char *webui_flame_key(const webui_query *q)
-{
-	static const char *const keys[] = { "f", "i", "h", "s", "sf", "prunefrom", "tf", "ti", "ts",
-					    "th", "si", "g", "mean", "noinlines", "dropneg", "unit" };
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	if (!m)
-		return NULL;
-	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
-		const char *v = webui_arg(q, keys[i]);
-		fprintf(m, "%s=%s\x01", keys[i], v ? v : "");
-	}
-	if (fclose(m) != 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
 }

@@ -1,18 +1,18 @@
 /*
- * webui_params.h - the web UI's URL parameters (pprof's f i h s sf ...):
- * a request's query as the server saw it, and the report options it
- * selects.  Split from webui.c so that the job threads get a copy of the
- * query that outlives nothing of the connection, and so that
- * fuzz/fuzz_webui_params.c drives exactly what the server runs.
+ * webui_params.h - the web UI's URL parameters (pprof's f i h s sf ...): a
+ * request's query as the server saw it, copied.  Split from webui.c so
+ * that the job threads get a copy of the query that outlives nothing of
+ * the connection, and so that fuzz/fuzz_webui_params.c drives exactly what
+ * the server runs.
  *
  * Ownership and threads: a webui_query owns its strings (webui_query_free);
- * the options filled by webui_url_opts borrow them.  Every function is
- * thread-safe on distinct queries; none is async-signal-safe.
+ * report options read from it (cprof_ropts_from_url with webui_arg) borrow
+ * them.  Every function is thread-safe on distinct queries; none is
+ * async-signal-safe.
  */
 #ifndef CPROF_CLI_WEBUI_PARAMS_H
 #define CPROF_CLI_WEBUI_PARAMS_H
 
-#include "cprof_report.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -42,13 +42,5 @@ void webui_query_free(webui_query *q);
 /* The first value of key, or NULL when absent or empty (as the server's
  * lookup of a GET argument). */
 const char *webui_arg(const webui_query *q, const char *key);
-
-/* The command line's options cli with the URL's over them (strings
- * borrowed from q).  Returns NULL, or a message for a 400 answer. */
-const char *webui_url_opts(const webui_query *q, const cprof_ropts *cli, cprof_ropts *r);
-
-/* The key of the parameters a flame graph depends on (malloc'd), or NULL
- * when out of memory. */
-char *webui_flame_key(const webui_query *q);
 
 #endif

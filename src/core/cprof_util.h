@@ -216,6 +216,13 @@ bool cprof_regex_group(const cprof_regex *rx, int g, const char *s, const char *
 /* 0, or (with err set: "<name> regexp `RE` backtracks too much ... on
  * "<subject>"") the error of the first match that failed.  rx may be NULL. */
 int cprof_regex_status(const cprof_regex *rx, cprof_error *err);
+/* The calling thread's deadline for reports, in CLOCK_MONOTONIC
+ * nanoseconds (0: none; the web API sets one per request): every regexp
+ * match after it fails, and cprof_regex_status reports the deadline, so a
+ * report with a pathological filter stops.  cprof_deadline_passed says
+ * whether the thread's deadline is behind it.  Thread-local. */
+void cprof_deadline_set(int64_t mono_ns);
+bool cprof_deadline_passed(void);
 void cprof_regex_free(cprof_regex *rx);
 /* Go's wording for a PCRE2 compile error `code` at offset eoff of pat:
  * the reason into why, and the part of pat Go would quote. */

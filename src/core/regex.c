@@ -17,6 +17,11 @@
  * naming the expression instead of a silently wrong report.  After a
  * failure the regex matches nothing, so a report spends one limit at most.
  *
+ * A thread may also carry a deadline (cprof_deadline_set: the web API's
+ * per request limit): every 16th match, and the first, reads the clock,
+ * and a match past the deadline fails like one that hit a limit, so the
+ * report ends with one line saying the time ran out.
+ *
  * Threads: a compiled cprof_regex owns its match data and its failure record,
  * so one regex must not be used from two threads at once; distinct regexes
  * are independent.
@@ -28,6 +33,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* rx->fail for a match refused because the thread's deadline passed (no
+ * PCRE2 error has this value) */
+#define CPROF_RX_DEADLINE (-1000000)
+
+static _Thread_local int64_t deadline_ns;      /* 0: none */
+static _Thread_local unsigned deadline_tick;
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void cprof_deadline_set(int64_t ns)
+{
+	deadline_ns = ns;
+	deadline_tick = 0;
+}
+
+bool cprof_deadline_passed(void)
+{
+	return deadline_ns && mono_ns() >= deadline_ns;
+}
 
 /* Where a character class that is never closed starts in pat, or len. */
 static size_t open_class(const char *pat, size_t len)
@@ -184,7 +215,9 @@ bool cprof_regex_match(cprof_regex *rx, const char *s, size_t len)
 {
 	if (rx->fail)
 		return false;   /* the report fails anyway: spend no more time */
-	int r = pcre2_match(rx->code, (PCRE2_SPTR)s, len, 0, 0, rx->md, rx->mc);
+	int r = deadline_ns && (deadline_tick++ & 15) == 0 && cprof_deadline_passed()
+		? CPROF_RX_DEADLINE
+		: pcre2_match(rx->code, (PCRE2_SPTR)s, len, 0, 0, rx->md, rx->mc);
 	if (r >= 0)
 		return true;
 	if (r != PCRE2_ERROR_NOMATCH && !rx->fail) {
@@ -227,6 +260,9 @@ int cprof_regex_status(const cprof_regex *rx, cprof_error *err)
 		break;
 	case PCRE2_ERROR_NOMEMORY:
 		return cprof_seterr(err, CPROF_ENOMEM, "%s: out of memory matching", rx->label);
+	case CPROF_RX_DEADLINE:
+		return cprof_seterr(err, CPROF_ELIMIT, "%s: the request's time ran out while "
+				    "matching (deadline exceeded)", rx->label);
 	default:
 		why = "cannot be matched";
 		break;

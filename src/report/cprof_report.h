@@ -59,7 +59,9 @@ enum cprof_granularity {
 };
 
 /* Options, with pprof's names and defaults (cprof_ropts_init).  Strings are
- * borrowed: they must outlive the cprof_report call. */
+ * borrowed: they must outlive the cprof_report call.  Every option the
+ * front ends set by name is a row of cprof_options (cprof_options.h): see
+ * options.c for how to add one. */
 typedef struct cprof_ropts {
 	int format;                 /* enum cprof_format */
 	const char *symbol;         /* the regexp argument of peek (and list...) */
@@ -85,8 +87,13 @@ typedef struct cprof_ropts {
 	const char *trim_path;      /* -list: path prefixes to trim */
 	bool intel_syntax;          /* -disasm */
 	const char *title;          /* graphs and flame graphs: defaults to the main binary */
+	/* carried for the front ends (pprof's config has them); cprof_report
+	 * ignores them */
+	const char *output;         /* where the front end writes the report */
+	bool normalize;             /* scale the sources to the base (when loading) */
 } cprof_ropts;
 
+/* pprof's defaults, from the option table (cprof_options.h, options.c). */
 void cprof_ropts_init(cprof_ropts *o);
 
 /* Run the report described by o over p (modified in place), writing it to

@@ -15,19 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void cprof_ropts_init(cprof_ropts *o)
-{
-	memset(o, 0, sizeof *o);
-	o->format = CPROF_FMT_TEXT;
-	o->nodecount = -1;
-	o->nodefraction = 0.005;
-	o->edgefraction = 0.001;
-	o->trim = true;
-	o->granularity = CPROF_GRAN_FUNCTIONS;
-	o->unit = "minimum";
-	o->divide_by = 1;
-}
-
 bool cpr_is_diff_base(const cpr_ctx *c, size_t i)
 {
 	const cprof_profile *p = c->p;

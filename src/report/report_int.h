@@ -141,6 +141,9 @@ bool cpr_is_diff_base(const cpr_ctx *c, size_t i);
 #define cpr_regex_free cprof_regex_free
 #define cpr_regex_errtext cprof_regex_errtext
 
+#define cpr_deadline_set cprof_deadline_set
+#define cpr_deadline_passed cprof_deadline_passed
+
 /* list.c, shared with disasm.c: the edge filter that keeps none (the
  * annotated reports print no edges), and a value as -list prints it
  * ("." for 0). */

@@ -225,6 +225,34 @@ def test_bad_http_value(cprof, value, msg):
     assert r.stderr.count("\n") == 1 and msg in r.stderr, r.stderr
 
 
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "100000000"])
+def test_bad_deadline(value):
+    """CPROF_WEB_DEADLINE_MS (each job's time limit) is checked: one line, exit 2."""
+    env = dict(os.environ, TZ="UTC", CPROF_WEB_DEADLINE_MS=value)
+    r = subprocess.run([cprof_bin(), "-http=127.0.0.1:0", "-no_browser",
+                        os.path.join(GOLDEN, "cpu.pb.gz")], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "CPROF_WEB_DEADLINE_MS=" + value in r.stderr, r.stderr
+
+
+def test_deadline_answers_503(server):
+    """A job that runs past the deadline is a 503 with one line of JSON; the
+    cheap answers and later jobs are served as before.  The deadline (1 ms)
+    is shorter than any graph through dot takes, so this cannot race."""
+    if not shutil.which("dot"):
+        pytest.skip("Graphviz dot is not installed")
+    s = server("-http=127.0.0.1:0", "-no_browser", os.path.join(GOLDEN, "cpu.pb.gz"),
+               env={"CPROF_WEB_DEADLINE_MS": "1"})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        s.get("/ui/data/graph")
+    assert e.value.code == 503
+    body = e.value.read()
+    assert body.count(b"\n") == 1
+    assert "deadline of 1 ms" in json.loads(body)["error"]
+    assert b"sampleTypes" in s.get("/ui/data/meta")
+
+
 def test_port_in_use(cprof):
     with socket.socket() as sk:
         sk.bind(("127.0.0.1", 0))

@@ -1,12 +1,15 @@
 /*
- * ui.js - the web UI's page (issue 8): menus, views and URL state.
+ * ui.js - the web UI's page: menus, views and URL state.
  *
- * The view is the path (/ui/flamegraph, /ui/graph, /ui/top, /ui/source,
- * /ui/peek, /ui/disasm, /ui/sandwich; /ui/ is the flame graph) and every
- * option is a query parameter with pprof's name (f i h s sf tf ti si g ...),
- * so a link opens the same page.  Changing an option navigates to the new
- * URL; the data comes from /ui/data/* with the same query.  The components
- * (flamegraph.js, toptable.js) know nothing of this page.
+ * The UI lives under a base URL (BASE: /ui/ for cprof -http; a server may
+ * mount it anywhere): window.cprofUiBase when the server sets it, else the
+ * page's own directory.  The view is the path below it (BASE/flamegraph,
+ * graph, top, source, peek, disasm, sandwich; BASE itself is the flame
+ * graph) and every option is a query parameter with pprof's name (f i h s
+ * sf tf ti si g ...), so a link opens the same page.  Changing an option
+ * navigates to the new URL; the data comes from BASE/data/* with the same
+ * query (src/report/webapi.c).  The components (flamegraph.js,
+ * toptable.js) know nothing of this page.
  *
  * Selection and refine: the selected frame (flame graph), row (top) or node
  * (graph) becomes ^name$ (regexp-escaped); Focus, Show and Show from
@@ -17,7 +20,8 @@
 	"use strict";
 
 	var params = new URLSearchParams(location.search);
-	var view = location.pathname.replace(/^\/ui\/?/, "") || "flamegraph";
+	var BASE = window.cprofUiBase || location.pathname.replace(/[^/]*$/, "");
+	var view = location.pathname.slice(BASE.length) || "flamegraph";
 	var FILTERS = ["f", "i", "h", "s", "sf", "prunefrom", "tf", "ti", "ts", "th"];
 	var FILTER_NAMES = { f: "focus", i: "ignore", h: "hide", s: "show", sf: "show_from", prunefrom: "prune_from",
 		tf: "tagfocus", ti: "tagignore", ts: "tagshow", th: "taghide" };
@@ -51,7 +55,7 @@
 			else q.set(k, changes[k]);
 		}
 		var s = q.toString();
-		location.assign("/ui/" + path + (s ? "?" + s : ""));
+		location.assign(BASE + path + (s ? "?" + s : ""));
 	}
 
 	function showError(msg) {
@@ -61,7 +65,7 @@
 	}
 
 	function fetchData(path, extra) {
-		return fetch("/ui/data/" + path + query(extra)).then(function (r) {
+		return fetch(BASE + "data/" + path + query(extra)).then(function (r) {
 			var w = r.headers.get("X-Cprof-Warnings");
 			if (w) {
 				var we = document.getElementById("warnings");
@@ -87,7 +91,7 @@
 	function buildHeader(meta) {
 		var nav = document.getElementById("views");
 		VIEWS.forEach(function (v) {
-			var a = $("a", { href: "/ui/" + v[0] + location.search, id: "view-" + v[0] }, v[1]);
+			var a = $("a", { href: BASE + v[0] + location.search, id: "view-" + v[0] }, v[1]);
 			if (v[0] === view) a.setAttribute("aria-current", "page");
 			nav.appendChild(a);
 		});
@@ -138,10 +142,10 @@
 			go(view, c);
 		});
 		tools.appendChild(reset);
-		tools.appendChild($("a", { id: "download", href: "/ui/download" + query(), download: "profile.pb.gz" }, "Download"));
+		tools.appendChild($("a", { id: "download", href: BASE + "download" + query(), download: "profile.pb.gz" }, "Download"));
 		if (view === "flamegraph" || view === "sandwich") {
-			tools.appendChild($("a", { id: "export-svg", href: "/ui/export/flame.svg" + query(), download: "flamegraph.svg" }, "SVG"));
-			tools.appendChild($("a", { id: "export-html", href: "/ui/export/flame.html" + query(), download: "flamegraph.html" }, "HTML"));
+			tools.appendChild($("a", { id: "export-svg", href: BASE + "export/flame.svg" + query(), download: "flamegraph.svg" }, "SVG"));
+			tools.appendChild($("a", { id: "export-html", href: BASE + "export/flame.html" + query(), download: "flamegraph.html" }, "HTML"));
 		}
 		var tb = $("button", { id: "theme", type: "button", "aria-label": "toggle dark theme" }, theme === "dark" ? "Light" : "Dark");
 		tb.addEventListener("click", function () {
@@ -355,7 +359,7 @@
 		}).catch(function (e) { showError(e.message); });
 	}
 
-	fetch("/ui/data/meta").then(function (r) { return r.json(); }).then(function (meta) {
+	fetch(BASE + "data/meta").then(function (r) { return r.json(); }).then(function (meta) {
 		state.meta = meta;
 		document.title = (meta.title || "cprof") + " \u2014 cprof";
 		buildHeader(meta);

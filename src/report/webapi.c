@@ -1,0 +1,542 @@
+/*
+ * webapi.c - the web UI's API without a transport (cprof_webapi.h): routes,
+ * the report jobs, the flame graph caches, meta JSON and the page's assets.
+ *
+ * A transport (src/cli/webui.c with libmicrohttpd; the continuous-profiling
+ * server) strips its mount prefix from the URL path, asks
+ * cprof_webapi_kind whether the path is cheap or a job, calls
+ * cprof_webapi_serve with a getter over the request's query parameters
+ * (on a thread where a slow job holds up nothing else) and sends the
+ * cprof_webresp it gets.  Nothing here knows sockets, connections or
+ * headers beyond the content type, the disposition and the warnings.
+ *
+ * Design.  The profiles are immutable once given: every report runs on a
+ * copy (cprof_profile_dup), because reports filter and aggregate in place.
+ * The flame graph's tree is costly to build and cheap to write at a zoom,
+ * so each side (the profile, its base) keeps the last tree built, keyed by
+ * the URL parameters it depends on (cprof_ropts_flame_key); an entry is
+ * reference-counted under mu so a job keeps the tree it got even when
+ * another replaces the entry, and builds run outside the lock, in
+ * parallel.  Each job runs under a deadline (cpr_deadline_set, checked in
+ * every regexp match of the reports, then after each step here); a job
+ * past it is answered 503 with one line of JSON.
+ *
+ * Threads: every function is thread-safe (api->mu guards the flame
+ * entries; all else is read-only after cprof_webapi_new).  Not
+ * async-signal-safe.
+ */
+#include "cprof_webapi.h"
+#include "cprof_webdata.h"
+#include "report_int.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { FL_MAIN, FL_BASE, FL_N };
+
+/* A flame cache entry: refs counts the jobs using f (and the cache while
+ * the entry is current); the last one frees it.  Under api->mu. */
+typedef struct fentry {
+	char *key;
+	cprof_flame *f;
+	int refs;
+} fentry;
+
+struct cprof_webapi {
+	cprof_webapi_config c;
+	int64_t deadline_ns;            /* per job */
+	pthread_mutex_t mu;             /* the flame entries */
+	fentry *flame[FL_N];
+};
+
+typedef enum route {
+	R_FLAME, R_SANDWICH, R_TOP, R_PEEK, R_SOURCE, R_DISASM, R_GRAPH, R_DOWNLOAD,
+	R_EXPORT_SVG, R_EXPORT_HTML,
+} route;
+
+/* The jobs: path, route, and for a report its format, content type and
+ * disposition. */
+static const struct {
+	const char *path;
+	route rt;
+	int format;
+	const char *ctype, *disposition;
+} jobs[] = {
+	{ "data/flame", R_FLAME, 0, NULL, NULL },
+	{ "data/sandwich", R_SANDWICH, 0, NULL, NULL },
+	{ "data/top", R_TOP, CPROF_FMT_TEXT, "text/plain; charset=utf-8", NULL },
+	{ "data/peek", R_PEEK, CPROF_FMT_PEEK, "text/plain; charset=utf-8", NULL },
+	{ "data/source", R_SOURCE, CPROF_FMT_LIST, "text/plain; charset=utf-8", NULL },
+	{ "data/disasm", R_DISASM, CPROF_FMT_DISASM, "text/plain; charset=utf-8", NULL },
+	{ "data/graph", R_GRAPH, CPROF_FMT_SVG, "image/svg+xml", NULL },
+	{ "download", R_DOWNLOAD, CPROF_FMT_PROTO, "application/vnd.google.protobuf+gzip",
+	  "attachment;filename=profile.pb.gz" },
+	{ "export/flame.svg", R_EXPORT_SVG, CPROF_FMT_FLAMESVG, "image/svg+xml",
+	  "attachment;filename=flamegraph.svg" },
+	{ "export/flame.html", R_EXPORT_HTML, CPROF_FMT_FLAMEGRAPH, "text/html; charset=utf-8",
+	  "attachment;filename=flamegraph.html" },
+};
+
+#define NELEM(a) (sizeof(a) / sizeof(*(a)))
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int cprof_webapi_new(const cprof_webapi_config *cfg, cprof_webapi **out)
+{
+	*out = NULL;
+	cprof_webapi *a = calloc(1, sizeof *a);
+	if (!a)
+		return CPROF_ENOMEM;
+	a->c = *cfg;
+	long ms = cfg->deadline_ms > 0 ? cfg->deadline_ms : CPROF_WEBAPI_DEADLINE_MS;
+	a->deadline_ns = cfg->deadline_ms == CPROF_WEBAPI_NO_TIME ? -1 : (int64_t)ms * 1000000;
+	if (pthread_mutex_init(&a->mu, NULL) != 0) {
+		free(a);
+		return CPROF_ENOMEM;
+	}
+	*out = a;
+	return 0;
+}
+
+static void flame_release(cprof_webapi *a, fentry *e)
+{
+	if (!e)
+		return;
+	pthread_mutex_lock(&a->mu);
+	bool last = --e->refs == 0;
+	pthread_mutex_unlock(&a->mu);
+	if (last) {
+		cprof_flame_free(e->f);
+		free(e->key);
+		free(e);
+	}
+}
+
+void cprof_webapi_free(cprof_webapi *a)
+{
+	if (!a)
+		return;
+	for (int i = 0; i < FL_N; i++)
+		flame_release(a, a->flame[i]);
+	pthread_mutex_destroy(&a->mu);
+	free(a);
+}
+
+/* ---- answers ------------------------------------------------------------------- */
+
+static void resp_static(cprof_webresp *w, unsigned status, const char *ctype, const char *body,
+			size_t len)
+{
+	w->status = status;
+	w->ctype = ctype;
+	w->body = (char *)body;
+	w->len = len;
+	w->owned = false;
+}
+
+/* w: status with a copy of msg (static text when out of memory). */
+static void resp_err(cprof_webresp *w, unsigned status, const char *msg)
+{
+	w->status = status;
+	w->ctype = "text/plain; charset=utf-8";
+	w->body = strdup(msg);
+	w->owned = w->body != NULL;
+	if (!w->body)
+		w->body = (char *)"out of memory";
+	w->len = strlen(w->body);
+}
+
+static void resp_ok(cprof_webresp *w, const char *ctype, char *body, size_t len, const char *disp)
+{
+	w->status = 200;
+	w->ctype = ctype;
+	w->body = body;
+	w->len = len;
+	w->owned = true;
+	w->disposition = disp;
+}
+
+void cprof_webresp_free(cprof_webresp *w)
+{
+	if (w->owned)
+		free(w->body);
+	free(w->warn);
+	memset(w, 0, sizeof *w);
+}
+
+static void json_str(FILE *m, const char *s) { cprof_json_str(m, s, strlen(s)); }
+
+/* 503 with {"error":"..."}: the job ran past its deadline.  The report's
+ * own message, when it says so, names what was running. */
+static void resp_deadline(cprof_webapi *a, cprof_webresp *w, const char *why)
+{
+	cprof_webresp_free(w);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&out, &len);
+	if (m) {
+		char msg[600];
+		snprintf(msg, sizeof msg, "the request ran past its deadline of %lld ms%s%.500s",
+			 (long long)(a->deadline_ns > 0 ? a->deadline_ns / 1000000 : 0),
+			 why ? ": " : "", why ? why : "");
+		fputs("{\"error\":", m);
+		json_str(m, msg);
+		fputs("}\n", m);
+	}
+	if (!m || fclose(m) != 0) {
+		free(out);
+		resp_err(w, 503, "deadline exceeded");
+		return;
+	}
+	resp_ok(w, "application/json", out, len, NULL);
+	w->status = 503;
+}
+
+/* ---- reports (jobs) ------------------------------------------------------------ */
+
+/* Warnings (one per line) as one header value: lines joined by ';'. */
+static void join_lines(char *wb)
+{
+	if (wb)
+		for (char *q = wb; *q; q++)
+			if (*q == '\n')
+				*q = q[1] ? ';' : 0;
+}
+
+/* One report on a copy of p into memory; warnings joined into *warn.
+ * Returns 0 or a negative code with err set.  p is only read. */
+static int run(const cprof_profile *p, const cprof_ropts *r, char **out, size_t *len, char **warn,
+	       cprof_error *err)
+{
+	*out = NULL;
+	*len = 0;
+	char *wb = NULL;
+	size_t wl = 0;
+	cprof_profile *d = cprof_profile_dup(p);
+	FILE *m = open_memstream(out, len), *w = open_memstream(&wb, &wl);
+	int rc = (!d || !m || !w) ? cprof_seterr(err, CPROF_ENOMEM, "out of memory") : 0;
+	if (rc == 0)
+		rc = cprof_report(d, r, m, w, err);
+	if (m && fclose(m) != 0 && rc == 0)
+		rc = cprof_seterr(err, CPROF_ENOMEM, "out of memory");
+	if (w)
+		fclose(w);
+	cprof_profile_free(d);
+	join_lines(wb);
+	*warn = wb;
+	if (rc < 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+static void report_resp(cprof_webapi *a, cprof_ropts *r, const char *ctype, const char *disposition,
+			cprof_webresp *w)
+{
+	char *out;
+	size_t len;
+	cprof_error err = { 0 };
+	int rc = run(a->c.p, r, &out, &len, &w->warn, &err);
+	const char *msg = err.code ? err.msg : cprof_strerror(rc);
+	if (rc < 0 && cpr_deadline_passed()) {
+		resp_deadline(a, w, msg);
+		return;
+	}
+	if (rc < 0) {
+		/* no Graphviz is the server's lack (501), the rest the request's */
+		unsigned st = r->format == CPROF_FMT_SVG && strstr(err.code ? err.msg : "", "dot")
+			? 501 : 400;
+		resp_err(w, st, msg);
+		return;
+	}
+	resp_ok(w, ctype, out, len, disposition);
+}
+
+/* The flame tree of one side for the request's filters: the cached one
+ * when its key matches, else built (outside the lock: builds of different
+ * requests run in parallel) and made the cached one.  The caller releases
+ * the entry (flame_release). */
+static fentry *get_flame(cprof_webapi *a, cprof_query_get *get, void *ctx, int which,
+			 const cprof_ropts *r, char **warn, cprof_error *err)
+{
+	char *key = cprof_ropts_flame_key(get, ctx);
+	if (!key) {
+		cprof_seterr(err, CPROF_ENOMEM, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_lock(&a->mu);
+	fentry *e = a->flame[which];
+	if (e && strcmp(e->key, key) == 0) {
+		e->refs++;
+		pthread_mutex_unlock(&a->mu);
+		free(key);
+		return e;
+	}
+	pthread_mutex_unlock(&a->mu);
+	const cprof_profile *src = which == FL_BASE ? a->c.pbase : a->c.pnew ? a->c.pnew : a->c.p;
+	cprof_profile *d = cprof_profile_dup(src);
+	char *wb = NULL;
+	size_t wl = 0;
+	FILE *w = open_memstream(&wb, &wl);
+	cprof_flame *f = NULL;
+	e = calloc(1, sizeof *e);
+	int rc = (!d || !w || !e) ? cprof_seterr(err, CPROF_ENOMEM, "out of memory") : 0;
+	if (rc == 0)
+		rc = cprof_flame_build(d, r, w, &f, err);
+	if (w)
+		fclose(w);
+	cprof_profile_free(d);
+	join_lines(wb);
+	free(*warn);
+	*warn = wb;
+	if (rc < 0) {
+		free(key);
+		free(e);
+		return NULL;
+	}
+	e->key = key;
+	e->f = f;
+	e->refs = 2;   /* the cache's and the caller's */
+	pthread_mutex_lock(&a->mu);
+	fentry *old = a->flame[which];
+	a->flame[which] = e;
+	pthread_mutex_unlock(&a->mu);
+	flame_release(a, old);
+	return e;
+}
+
+/* data/flame?zoom=A%0AB&w=PX[&which=base|diff] and data/sandwich?fn=NAME&dir=callers;
+ * which=diff: the union of the profile and its base, each side's values */
+static void flame_resp(cprof_webapi *a, cprof_query_get *get, void *ctx, cprof_ropts *r,
+		       bool sandwich, cprof_webresp *w)
+{
+	const char *which = get(ctx, "which");
+	int side = FL_MAIN;
+	bool diff = false;
+	if (which && (strcmp(which, "base") == 0 || strcmp(which, "diff") == 0)) {
+		if (!a->c.pbase) {
+			resp_err(w, 404, "no base profile (use -base or -diff_base)");
+			return;
+		}
+		diff = which[0] == 'd';
+		side = diff ? FL_MAIN : FL_BASE;
+	}
+	char *bwarn = NULL;
+	cprof_error err = { 0 };
+	fentry *fe = get_flame(a, get, ctx, side, r, &w->warn, &err);
+	fentry *be = fe && diff ? get_flame(a, get, ctx, FL_BASE, r, &bwarn, &err) : NULL;
+	free(bwarn);
+	if (!fe || (diff && !be)) {
+		flame_release(a, fe);
+		const char *msg = err.code ? err.msg : "cannot build the flame graph";
+		if (cpr_deadline_passed())
+			resp_deadline(a, w, msg);
+		else
+			resp_err(w, 400, msg);
+		return;
+	}
+	const char *wp = get(ctx, "w");
+	double px = wp ? strtod(wp, NULL) : 1200;
+	if (!(px >= 10 && px <= 100000))
+		px = 1200;
+	double minfrac = 0.25 / px;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&out, &len);
+	int rc = m ? 0 : CPROF_ENOMEM;
+	if (rc == 0 && sandwich) {
+		const char *fn = get(ctx, "fn"), *dir = get(ctx, "dir");
+		rc = cprof_flame_write_sandwich(fe->f, fn ? fn : "", dir && strcmp(dir, "callers") == 0,
+						minfrac, m);
+	} else if (rc == 0) {
+		/* zoom: frame names from the root, '\n'-separated */
+		const char *z = get(ctx, "zoom");
+		char *zs = z ? strdup(z) : NULL;
+		const char **names = NULL;
+		size_t nn = 0;
+		if (zs) {
+			size_t cnt = 1;
+			for (char *p = zs; *p; p++)
+				cnt += *p == '\n';
+			names = malloc(cnt * sizeof *names);
+			if (names)
+				for (char *p = zs, *e; p; p = e) {
+					e = strchr(p, '\n');
+					if (e)
+						*e++ = 0;
+					names[nn++] = p;
+				}
+		}
+		rc = (z && (!zs || !names)) ? CPROF_ENOMEM
+			: diff ? cprof_flame_write_diff(fe->f, be->f, names, nn, minfrac, m)
+			: cprof_flame_write(fe->f, names, nn, minfrac, m);
+		free(names);
+		free(zs);
+	}
+	flame_release(a, fe);
+	flame_release(a, be);
+	if (m && fclose(m) != 0 && rc == 0)
+		rc = CPROF_ENOMEM;
+	if (rc < 0) {
+		free(out);
+		resp_err(w, 500, cprof_strerror(rc));
+		return;
+	}
+	resp_ok(w, "application/json", out, len, NULL);
+}
+
+/* A job: the URL's options over the defaults, then its report. */
+static void serve_job(cprof_webapi *a, size_t j, cprof_query_get *get, void *ctx, cprof_webresp *w)
+{
+	cprof_ropts r = *a->c.defaults;
+	char msg[256];
+	if (cprof_ropts_from_url(&r, get, ctx, msg, sizeof msg) < 0) {
+		resp_err(w, 400, msg);
+		return;
+	}
+	route rt = jobs[j].rt;
+	if (rt == R_FLAME || rt == R_SANDWICH) {
+		flame_resp(a, get, ctx, &r, rt == R_SANDWICH, w);
+		return;
+	}
+	r.format = jobs[j].format;
+	if (rt == R_TOP && !get(ctx, "n"))
+		r.nodecount = 500;
+	if (rt == R_PEEK || rt == R_SOURCE || rt == R_DISASM) {
+		const char *sym = get(ctx, "f");
+		r.symbol = sym ? sym : ".";
+	}
+	report_resp(a, &r, jobs[j].ctype, jobs[j].disposition, w);
+}
+
+/* ---- cheap answers ---------------------------------------------------------------- */
+
+/* data/meta: what the page's menus need. */
+static void serve_meta(cprof_webapi *a, cprof_webresp *w)
+{
+	const cprof_profile *p = a->c.p;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&out, &len);
+	if (!m) {
+		resp_err(w, 500, "out of memory");
+		return;
+	}
+	size_t def = p->vtypes.n ? p->vtypes.n - 1 : 0;
+	const char *dst = p->default_sample_type ? cprof_s(p, p->default_sample_type) : "";
+	for (size_t i = 0; *dst && i < p->vtypes.n; i++)
+		if (strcmp(cprof_s(p, p->vtypes.v[i].type), dst) == 0)
+			def = i;
+	fputs("{\"sampleTypes\":[", m);
+	for (size_t i = 0; i < p->vtypes.n; i++) {
+		fputs(i ? ",{\"type\":" : "{\"type\":", m);
+		json_str(m, cprof_s(p, p->vtypes.v[i].type));
+		fputs(",\"unit\":", m);
+		json_str(m, cprof_s(p, p->vtypes.v[i].unit));
+		putc('}', m);
+	}
+	const char *si = a->c.defaults->sample_index;
+	fprintf(m, "],\"defaultIndex\":%zu,\"cliSampleIndex\":", def);
+	json_str(m, si ? si : "");
+	fputs(",\"title\":", m);
+	const char *t = a->c.nsources ? a->c.sources[0] : "";
+	const char *b = strrchr(t, '/');
+	json_str(m, b ? b + 1 : t);
+	fprintf(m, ",\"hasBase\":%s,\"diffBase\":%s,\"sources\":[", a->c.pbase ? "true" : "false",
+		a->c.diff_base ? "true" : "false");
+	for (size_t i = 0; i < a->c.nsources; i++) {
+		if (i)
+			putc(',', m);
+		json_str(m, a->c.sources[i]);
+	}
+	fputs("],\"bases\":[", m);
+	for (size_t i = 0; i < a->c.nbases; i++) {
+		if (i)
+			putc(',', m);
+		json_str(m, a->c.bases[i]);
+	}
+	fputs("]}\n", m);
+	if (fclose(m) != 0) {
+		free(out);
+		resp_err(w, 500, "out of memory");
+		return;
+	}
+	resp_ok(w, "application/json", out, len, NULL);
+}
+
+static void serve_asset(cprof_webresp *w, const char *name)
+{
+	size_t len = 0;
+	const char *a = strchr(name, '/') ? NULL : cpr_web_asset(name, &len);
+	if (!a) {
+		resp_static(w, 404, "text/plain; charset=utf-8", "not found", 9);
+		return;
+	}
+	const char *dot = strrchr(name, '.');
+	const char *ct = !dot ? "application/octet-stream"
+		: !strcmp(dot, ".js") ? "text/javascript; charset=utf-8"
+		: !strcmp(dot, ".css") ? "text/css; charset=utf-8"
+		: !strcmp(dot, ".html") ? "text/html; charset=utf-8" : "application/octet-stream";
+	resp_static(w, 200, ct, a, len);
+}
+
+static bool is_view(const char *v)
+{
+	static const char *const views[] = { "", "flamegraph", "graph", "top", "source", "peek",
+					     "disasm", "sandwich" };
+	for (size_t i = 0; i < NELEM(views); i++)
+		if (strcmp(v, views[i]) == 0)
+			return true;
+	return false;
+}
+
+static ptrdiff_t job_of(const char *path)
+{
+	for (size_t i = 0; i < NELEM(jobs); i++)
+		if (strcmp(path, jobs[i].path) == 0)
+			return (ptrdiff_t)i;
+	return -1;
+}
+
+enum cprof_webapi_kind cprof_webapi_kind(const char *path)
+{
+	return job_of(path) >= 0 ? CPROF_WEB_JOB : CPROF_WEB_CHEAP;
+}
+
+void cprof_webapi_serve(cprof_webapi *a, const char *path, cprof_query_get *get, void *ctx,
+			cprof_webresp *w)
+{
+	memset(w, 0, sizeof *w);
+	if (is_view(path)) {
+		serve_asset(w, "index.html");
+		return;
+	}
+	if (strncmp(path, "static/", 7) == 0) {
+		serve_asset(w, path + 7);
+		return;
+	}
+	if (strcmp(path, "data/meta") == 0) {
+		serve_meta(a, w);
+		return;
+	}
+	ptrdiff_t j = job_of(path);
+	if (j < 0) {
+		resp_static(w, 404, "text/plain; charset=utf-8", "not found", 9);
+		return;
+	}
+	cpr_deadline_set(mono_ns() + a->deadline_ns);
+	serve_job(a, (size_t)j, get, ctx, w);
+	/* a step that does not look at the clock (a build, dot) may end late */
+	if (w->status == 200 && cpr_deadline_passed())
+		resp_deadline(a, w, NULL);
+	cpr_deadline_set(0);
+}
