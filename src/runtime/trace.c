@@ -1,0 +1,369 @@
+/*
+ * trace.c - the execution trace's recorder: what each thread did, when,
+ * appended to per-thread buffers by the hooks (the sync wrappers' waits,
+ * trace_hooks.c's blocking calls and wakers, the SIGPROF handler's
+ * samples, thread start and end, user regions and logs).
+ *
+ * Memory.  A session maps one region (its budget, CPROF_TRACE_BUF, 64 MiB
+ * by default; MAP_NORESERVE: only the pages written cost memory) and
+ * carves it into 64 KiB chunks with one atomic add.  A thread owns the
+ * chunk it appends to (pointer in initial-exec TLS) and takes a new one
+ * when it is full; chunks are pushed on a lock-free list (CAS) for the
+ * writer.  Nothing here calls malloc or takes a lock: hooks run inside
+ * the program's allocator, under its locks and in signal handlers.  When
+ * the region is used up, events are dropped and counted (per thread, then
+ * written as a "dropped" event when the thread next has room; in total in
+ * the trace's metadata): never silently lost.
+ *
+ * Appends.  A record is written at the chunk's `used` offset and published
+ * by a release store of the new offset: the reader sees whole records
+ * only.  A signal handler that interrupts an append on the same thread
+ * drops its event (TLS flag) rather than interleave.
+ *
+ * Stopping.  rt_trace_on holds the session number.  An append sets its
+ * chunk's `writing` flag, then checks the session; the stopper clears the
+ * session, then runs membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), which
+ * makes every thread of the process execute a full barrier: after it, a
+ * writer either sees the session cleared or has its `writing` flag
+ * visible, and the stopper waits (bounded) for the flags to clear.  Taking
+ * a new chunk is covered the same way by a global count of threads doing
+ * it.  Where membarrier is refused, a 20 ms grace period stands in (the
+ * append path is a few dozen instructions).  The region is never unmapped
+ * (a late writer must never fault); the next session reuses it.
+ *
+ * Cost: one relaxed load when no session runs; an append is about a
+ * dozen loads and stores plus the copy of the stack (bench/trace_bench.sh).
+ */
+#include "trace_int.h"
+#include "cprof.h"
+
+#include <errno.h>
+#include <linux/membarrier.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHUNK (64u * 1024u)
+
+typedef struct tchunk {
+	struct tchunk *next;         /* the session's list */
+	int tid;
+	uint32_t session;
+	_Atomic uint32_t used;       /* bytes of whole records, published */
+	_Atomic uint32_t writing;    /* the owner is inside an append */
+	char data[];
+} tchunk;
+#define CHUNK_DATA (CHUNK - (uint32_t)sizeof(tchunk))
+
+_Atomic uint32_t rt_trace_on;
+static uint32_t next_session = 1;
+
+static char *region;                  /* never unmapped */
+static size_t region_size;
+static _Atomic size_t region_off;
+static size_t session_budget;
+static tchunk *_Atomic chunks;        /* the session's list */
+static _Atomic int acquiring;         /* threads taking a chunk */
+static _Atomic uint64_t dropped, recorded;
+static int64_t start_ns, end_ns;
+static bool membarrier_ok;
+
+static __thread __attribute__((tls_model("initial-exec"))) tchunk *t_cur;
+static __thread __attribute__((tls_model("initial-exec"))) uint32_t t_sess;
+static __thread __attribute__((tls_model("initial-exec"))) int t_in;
+static __thread __attribute__((tls_model("initial-exec"))) uint64_t t_dropped;
+static __thread __attribute__((tls_model("initial-exec"))) int t_tid;
+
+static int my_tid(void)
+{
+	if (__builtin_expect(!t_tid, 0))
+		t_tid = (int)syscall(SYS_gettid);
+	return t_tid;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A new chunk for the calling thread in session s, or NULL (region used up,
+ * or the session ended meanwhile).  [AS-safe] */
+static tchunk *chunk_take(uint32_t s)
+{
+	atomic_fetch_add_explicit(&acquiring, 1, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+	tchunk *c = NULL;
+	if (atomic_load_explicit(&rt_trace_on, memory_order_acquire) == s) {
+		size_t off = atomic_fetch_add_explicit(&region_off, CHUNK, memory_order_relaxed);
+		if (off + CHUNK <= session_budget) {
+			c = (tchunk *)(region + off);
+			c->tid = my_tid();
+			c->session = s;
+			atomic_store_explicit(&c->used, 0, memory_order_relaxed);
+			atomic_store_explicit(&c->writing, 0, memory_order_relaxed);
+			tchunk *h = atomic_load_explicit(&chunks, memory_order_relaxed);
+			do
+				c->next = h;
+			while (!atomic_compare_exchange_weak_explicit(&chunks, &h, c, memory_order_release,
+								      memory_order_relaxed));
+		}
+	}
+	atomic_fetch_sub_explicit(&acquiring, 1, memory_order_release);
+	return c;
+}
+
+/* Reserve size bytes (a multiple of 8, ≤ CHUNK_DATA) in the calling
+ * thread's chunk: the record to fill, then ev_commit.  NULL: not recorded
+ * (no session, nested in a signal handler, no room: counted). */
+static rt_tev *ev_begin(uint32_t size, tchunk **cp)
+{
+	uint32_t s = atomic_load_explicit(&rt_trace_on, memory_order_relaxed);
+	if (!s)
+		return NULL;
+	if (t_in) {   /* a signal handler inside an append of this thread */
+		t_dropped++;
+		atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+		return NULL;
+	}
+	t_in = 1;
+	atomic_signal_fence(memory_order_seq_cst);
+	tchunk *c = t_sess == s ? t_cur : NULL;
+	for (int tries = 0; tries < 2; tries++) {
+		if (!c) {
+			c = chunk_take(s);
+			t_cur = c;
+			t_sess = s;
+			if (!c)
+				break;
+		}
+		atomic_store_explicit(&c->writing, 1, memory_order_relaxed);
+		atomic_signal_fence(memory_order_seq_cst);
+		if (atomic_load_explicit(&rt_trace_on, memory_order_relaxed) != s) {
+			atomic_store_explicit(&c->writing, 0, memory_order_release);
+			t_in = 0;
+			return NULL;   /* the session ended: not a drop */
+		}
+		uint32_t u = atomic_load_explicit(&c->used, memory_order_relaxed);
+		if (u + size <= CHUNK_DATA) {
+			*cp = c;
+			return (rt_tev *)(c->data + u);
+		}
+		atomic_store_explicit(&c->writing, 0, memory_order_release);
+		c = NULL;   /* full: take another */
+	}
+	t_dropped++;
+	atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+	t_in = 0;
+	return NULL;
+}
+
+static void ev_commit(tchunk *c, rt_tev *e)
+{
+	uint32_t u = atomic_load_explicit(&c->used, memory_order_relaxed);
+	atomic_store_explicit(&c->used, u + e->size, memory_order_release);
+	atomic_store_explicit(&c->writing, 0, memory_order_release);
+	atomic_fetch_add_explicit(&recorded, 1, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+	t_in = 0;
+}
+
+/* Before an event, the drops of this thread since its last event, as an
+ * event of their own (so a reader sees where they were). */
+static void flush_drops(void)
+{
+	if (__builtin_expect(!t_dropped, 1))
+		return;
+	tchunk *c;
+	rt_tev *e = ev_begin(sizeof(rt_tev), &c);
+	if (!e)
+		return;
+	*e = (rt_tev){ .type = RT_TEV_DROPPED, .size = sizeof(rt_tev), .t0 = now_ns(),
+		       .aux = (int64_t)t_dropped };
+	t_dropped = 0;
+	ev_commit(c, e);
+}
+
+static void ev_stack(int type, int kind, const void *obj, int64_t t0, int64_t t1, int64_t aux,
+		     const uintptr_t *pcs, int n)
+{
+	if (n < 0 || !pcs)
+		n = 0;
+	if (n > RT_MAX_FRAMES)
+		n = RT_MAX_FRAMES;
+	flush_drops();
+	uint32_t size = (uint32_t)(sizeof(rt_tev) + (size_t)n * sizeof(uintptr_t));
+	tchunk *c;
+	rt_tev *e = ev_begin(size, &c);
+	if (!e)
+		return;
+	e->type = (uint8_t)type;
+	e->kind = (uint8_t)kind;
+	e->nframes = (uint16_t)n;
+	e->size = size;
+	e->t0 = t0;
+	e->t1 = t1;
+	e->obj = (uint64_t)(uintptr_t)obj;
+	e->aux = aux;
+	if (n)
+		memcpy(e + 1, pcs, (size_t)n * sizeof(uintptr_t));
+	ev_commit(c, e);
+}
+
+void rt_trace_wait(int kind, const void *obj, int64_t t0, int64_t t1, int64_t run_delay,
+		   const uintptr_t *pcs, int n)
+{
+	ev_stack(RT_TEV_WAIT, kind, obj, t0, t1, run_delay, pcs, n);
+}
+
+void rt_trace_wake(int kind, const void *obj)
+{
+	if (!rt_trace_active())
+		return;
+	int e = errno;
+	ev_stack(RT_TEV_WAKE, kind, obj, now_ns(), 0, 0, NULL, 0);
+	errno = e;
+}
+
+void rt_trace_sample(const uintptr_t *pcs, int n, uint64_t cpu_ns)
+{
+	ev_stack(RT_TEV_SAMPLE, 0, NULL, now_ns(), 0, (int64_t)cpu_ns, pcs, n);
+}
+
+void rt_trace_thread_start(int creator_tid)
+{
+	if (!rt_trace_active())
+		return;
+	t_tid = 0;
+	ev_stack(RT_TEV_THREAD_START, 0, (const void *)(uintptr_t)(unsigned)creator_tid, now_ns(),
+		 0, 0, NULL, 0);
+}
+
+void rt_trace_text(int type, const char *a, const char *b, int64_t aux)
+{
+	if (!rt_trace_active())
+		return;
+	char buf[RT_TEV_TEXT_MAX];
+	size_t la = a ? strnlen(a, 127) : 0, lb = b ? strnlen(b, RT_TEV_TEXT_MAX - 130) : 0;
+	memcpy(buf, a ? a : "", la);
+	buf[la] = 0;
+	size_t len = la + 1;
+	if (b) {
+		memcpy(buf + len, b, lb);
+		buf[len + lb] = 0;
+		len += lb + 1;
+	}
+	flush_drops();
+	uint32_t size = (uint32_t)((sizeof(rt_tev) + len + 7) & ~(size_t)7);
+	tchunk *c;
+	rt_tev *e = ev_begin(size, &c);
+	if (!e)
+		return;
+	*e = (rt_tev){ .type = (uint8_t)type, .size = size, .t0 = now_ns(), .aux = aux };
+	memcpy(e + 1, buf, len);
+	memset((char *)(e + 1) + len, 0, size - sizeof(rt_tev) - len);
+	ev_commit(c, e);
+}
+
+void rt_trace_thread_end(void)
+{
+	if (!rt_trace_active())
+		return;
+	char name[RT_NAME_MAX] = { 0 };
+	syscall(SYS_prctl, PR_GET_NAME, name, 0L, 0L, 0L);
+	name[RT_NAME_MAX - 1] = 0;
+	rt_trace_text(RT_TEV_THREAD_END, name, NULL, 0);
+}
+
+/* ---- sessions ---------------------------------------------------------------------- */
+
+int rt_trace_session_begin(size_t budget)
+{
+	if (atomic_load(&rt_trace_on))
+		return CPROF_ERR_BUSY;
+	budget = (budget + CHUNK - 1) / CHUNK * CHUNK;
+	if (budget < CHUNK)
+		budget = CHUNK;
+	if (budget > region_size) {
+		/* a larger region: the old one stays mapped (a late writer of an
+		 * earlier session may still hold a chunk of it) */
+		void *p = mmap(NULL, budget, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED) {
+			rt_set_error("cannot map %zu bytes for the trace", budget);
+			return CPROF_ERR_NOMEM;
+		}
+		region = p;
+		region_size = budget;
+	} else if (region_off) {
+		/* give back the pages of the last session */
+		size_t used = atomic_load(&region_off);
+		madvise(region, used < region_size ? used : region_size, MADV_DONTNEED);
+	}
+	static bool registered;
+	if (!registered) {
+		registered = true;
+		membarrier_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+	}
+	session_budget = budget;
+	atomic_store(&region_off, 0);
+	atomic_store(&chunks, NULL);
+	atomic_store(&dropped, 0);
+	atomic_store(&recorded, 0);
+	start_ns = now_ns();
+	end_ns = 0;
+	uint32_t s = next_session++;
+	if (!next_session)
+		next_session = 1;
+	atomic_store_explicit(&rt_trace_on, s, memory_order_release);
+	return 0;
+}
+
+void rt_trace_session_end(void)
+{
+	if (!atomic_load(&rt_trace_on))
+		return;
+	atomic_store(&rt_trace_on, 0);
+	end_ns = now_ns();
+	if (!membarrier_ok ||
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
+		membarrier_ok = false;
+		struct timespec g = { 0, 20000000 };
+		nanosleep(&g, NULL);
+	}
+	/* writers already past their check finish a few stores: wait for them
+	 * (bounded: a thread stopped by a debugger must not hang the stop) */
+	for (int i = 0; i < 1000 && atomic_load(&acquiring) > 0; i++) {
+		struct timespec d = { 0, 100000 };
+		nanosleep(&d, NULL);
+	}
+	for (tchunk *c = atomic_load(&chunks); c; c = c->next)
+		for (int i = 0; i < 1000 && atomic_load(&c->writing); i++) {
+			struct timespec d = { 0, 100000 };
+			nanosleep(&d, NULL);
+		}
+}
+
+void rt_trace_chunks(void (*fn)(void *ctx, int tid, const char *data, size_t used), void *ctx)
+{
+	for (tchunk *c = atomic_load(&chunks); c; c = c->next) {
+		uint32_t u = atomic_load_explicit(&c->used, memory_order_acquire);
+		if (u > CHUNK_DATA)
+			u = CHUNK_DATA;
+		fn(ctx, c->tid, c->data, u);
+	}
+}
+
+void rt_trace_get_info(rt_trace_info *out)
+{
+	size_t off = atomic_load(&region_off);
+	*out = (rt_trace_info){ .start_ns = start_ns, .end_ns = end_ns ? end_ns : now_ns(),
+				.dropped = atomic_load(&dropped),
+				.recorded = atomic_load(&recorded),
+				.bytes = off < session_budget ? off : session_budget,
+				.budget = session_budget, .membarrier = membarrier_ok };
+}

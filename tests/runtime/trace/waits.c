@@ -1,0 +1,275 @@
+/*
+ * waits.c - deterministic waits for the execution trace's tests
+ * (tests/e2e/test_trace.py).  Each scenario measures its own waits with
+ * CLOCK_MONOTONIC around the blocking call and prints one line per wait:
+ *
+ *   wait TID KIND T0_NS T1_NS WAKER_TID
+ *
+ * (WAKER_TID 0: no waker to draw), which the test compares with the trace.
+ *
+ *   mutex  "holder" holds a mutex 200 ms while three "waiterN" threads
+ *          wait for it; each waiter, once it has the lock, reads which
+ *          thread unlocked it last (written by every unlocker just before
+ *          its unlock): that thread is its waker.
+ *   cond   "waiter" waits on a condition variable that "signaller"
+ *          signals after 150 ms.
+ *   pipe   two "readerN" threads block in read() on pipes that "writer"
+ *          writes 100 ms and 200 ms later.
+ *   sem    "waiter" waits on a semaphore that "poster" posts after 120 ms.
+ *   region a thread runs two nested regions and a log line (API).
+ */
+#define _GNU_SOURCE
+#include <cprof.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static long long now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int gettid_(void)
+{
+	return (int)syscall(SYS_gettid);
+}
+
+static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
+static char lines[64][128];
+static int nlines;
+
+static void report(int tid, const char *kind, long long t0, long long t1, int waker)
+{
+	/* kept in memory, printed at the end: no stdio between the waits */
+	int i = __atomic_fetch_add(&nlines, 1, __ATOMIC_RELAXED);
+	if (i < 64)
+		snprintf(lines[i], sizeof lines[i], "wait %d %s %lld %lld %d", tid, kind, t0, t1, waker);
+}
+
+/* ---- mutex ---- */
+static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+static sem_t locked;
+static volatile int last_unlocker;
+
+static void *holder(void *a)
+{
+	(void)a;
+	pthread_setname_np(pthread_self(), "holder");
+	pthread_mutex_lock(&m);
+	for (int i = 0; i < 3; i++)
+		sem_post(&locked);
+	usleep(200000);
+	last_unlocker = gettid_();
+	pthread_mutex_unlock(&m);
+	return NULL;
+}
+
+static void *waiter(void *a)
+{
+	char name[16];
+	snprintf(name, sizeof name, "waiter%d", (int)(long)a);
+	pthread_setname_np(pthread_self(), name);
+	sem_wait(&locked);
+	usleep(10000 * (1 + (int)(long)a));   /* all three wait on m, in order */
+	long long t0 = now();
+	pthread_mutex_lock(&m);
+	long long t1 = now();
+	int w = last_unlocker;
+	usleep(20000);                         /* hold it a while: the next waits */
+	last_unlocker = gettid_();
+	pthread_mutex_unlock(&m);
+	report(gettid_(), "mutex", t0, t1, w);
+	return NULL;
+}
+
+static void run_mutex(void)
+{
+	sem_init(&locked, 0, 0);
+	pthread_t h, w[3];
+	pthread_create(&h, NULL, holder, NULL);
+	for (long i = 0; i < 3; i++)
+		pthread_create(&w[i], NULL, waiter, (void *)i);
+	pthread_join(h, NULL);
+	for (int i = 0; i < 3; i++)
+		pthread_join(w[i], NULL);
+}
+
+/* ---- cond ---- */
+static pthread_mutex_t cm = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static int ready;
+static volatile int signaller_tid;
+
+static void *cond_waiter(void *a)
+{
+	(void)a;
+	pthread_setname_np(pthread_self(), "waiter");
+	pthread_mutex_lock(&cm);
+	long long t0 = now();
+	while (!ready)
+		pthread_cond_wait(&cv, &cm);
+	long long t1 = now();
+	pthread_mutex_unlock(&cm);
+	report(gettid_(), "cond", t0, t1, signaller_tid);
+	return NULL;
+}
+
+static void *signaller(void *a)
+{
+	(void)a;
+	pthread_setname_np(pthread_self(), "signaller");
+	signaller_tid = gettid_();
+	usleep(150000);
+	pthread_mutex_lock(&cm);
+	ready = 1;
+	pthread_cond_signal(&cv);
+	pthread_mutex_unlock(&cm);
+	return NULL;
+}
+
+static void run_cond(void)
+{
+	pthread_t a, b;
+	pthread_create(&a, NULL, cond_waiter, NULL);
+	usleep(20000);
+	pthread_create(&b, NULL, signaller, NULL);
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+}
+
+/* ---- pipe ---- */
+static int pfd[2][2];
+
+static void *reader(void *a)
+{
+	int i = (int)(long)a;
+	char name[16];
+	snprintf(name, sizeof name, "reader%d", i);
+	pthread_setname_np(pthread_self(), name);
+	char c;
+	long long t0 = now();
+	ssize_t n = read(pfd[i][0], &c, 1);
+	long long t1 = now();
+	if (n == 1)
+		report(gettid_(), "read", t0, t1, 0);
+	return NULL;
+}
+
+static void *writer(void *a)
+{
+	(void)a;
+	pthread_setname_np(pthread_self(), "writer");
+	usleep(100000);
+	if (write(pfd[0][1], "x", 1) != 1)
+		abort();
+	usleep(100000);
+	if (write(pfd[1][1], "y", 1) != 1)
+		abort();
+	return NULL;
+}
+
+static void run_pipe(void)
+{
+	if (pipe(pfd[0]) || pipe(pfd[1]))
+		abort();
+	pthread_t r[2], w;
+	for (long i = 0; i < 2; i++)
+		pthread_create(&r[i], NULL, reader, (void *)i);
+	pthread_create(&w, NULL, writer, NULL);
+	for (int i = 0; i < 2; i++)
+		pthread_join(r[i], NULL);
+	pthread_join(w, NULL);
+}
+
+/* ---- sem ---- */
+static sem_t s;
+static volatile int poster_tid;
+
+static void *sem_waiter(void *a)
+{
+	(void)a;
+	pthread_setname_np(pthread_self(), "waiter");
+	long long t0 = now();
+	sem_wait(&s);
+	long long t1 = now();
+	report(gettid_(), "semaphore", t0, t1, poster_tid);
+	return NULL;
+}
+
+static void *poster(void *a)
+{
+	(void)a;
+	pthread_setname_np(pthread_self(), "poster");
+	poster_tid = gettid_();
+	usleep(120000);
+	sem_post(&s);
+	return NULL;
+}
+
+static void run_sem(void)
+{
+	sem_init(&s, 0, 0);
+	pthread_t a, b;
+	pthread_create(&a, NULL, sem_waiter, NULL);
+	pthread_create(&b, NULL, poster, NULL);
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+}
+
+/* ---- regions ---- */
+static void inner(void *a)
+{
+	(void)a;
+	cprof_region_begin("inner");
+	usleep(30000);
+	cprof_trace_log("step", "inner done");
+	cprof_region_end("inner");
+}
+
+static void run_region(void)
+{
+	const char *kv[] = { "request", "42" };
+	cprof_region_begin("outer");
+	cprof_do(kv, 1, 0, inner, NULL);
+	cprof_region_end("outer");
+}
+
+int main(int argc, char **argv)
+{
+	const char *what = argc > 1 ? argv[1] : "mutex";
+	const char *api = argc > 2 ? argv[2] : NULL;   /* trace with the API to this file */
+	if (api && cprof_trace_start(api) != 0) {
+		fprintf(stderr, "cprof_trace_start: %s\n", cprof_last_error());
+		return 1;
+	}
+	if (!strcmp(what, "mutex"))
+		run_mutex();
+	else if (!strcmp(what, "cond"))
+		run_cond();
+	else if (!strcmp(what, "pipe"))
+		run_pipe();
+	else if (!strcmp(what, "sem"))
+		run_sem();
+	else if (!strcmp(what, "region"))
+		run_region();
+	else if (!strcmp(what, "all")) {
+		run_mutex();
+		run_cond();
+		run_pipe();
+		run_sem();
+	}
+	if (api && cprof_trace_stop() != 0) {
+		fprintf(stderr, "cprof_trace_stop: %s\n", cprof_last_error());
+		return 1;
+	}
+	for (int i = 0; i < nlines && i < 64; i++)
+		printf("%s\n", lines[i]);
+	return 0;
+}
