@@ -226,6 +226,48 @@ static void answer_cpu(const rt_http_route *r, int cancel_fd, int client_fd, rt_
 	take_buf(resp, &b);
 }
 
+/* The execution trace over the window, as Chrome Trace Event JSON. */
+static void answer_trace(const rt_http_route *r, int cancel_fd, int client_fd, rt_http_resp *resp)
+{
+	int fd = memfd_create("cprof-http-trace", MFD_CLOEXEC);
+	if (fd < 0) {
+		rt_http_error(resp, 500, "Could not enable tracing: cannot create a buffer");
+		return;
+	}
+	int rc = cprof_trace_start_fd(fd);
+	if (rc < 0) {
+		char msg[300];
+		snprintf(msg, sizeof msg, "Could not enable tracing: %s",
+			 rc == CPROF_ERR_BUSY ? "tracing already enabled"
+			 : *cprof_last_error() ? cprof_last_error() : cprof_error_string(rc));
+		close(fd);
+		rt_http_error(resp, 500, msg);
+		return;
+	}
+	wait_seconds(r->seconds, cancel_fd, client_fd);   /* cut short: what was recorded */
+	rc = cprof_trace_stop();
+	rt_buf b = { 0 };
+	char chunk[16384];
+	off_t off = 0;
+	ssize_t n = 0;
+	while (rc == 0 && ((n = pread(fd, chunk, sizeof chunk, off)) > 0 || (n < 0 && errno == EINTR))) {
+		if (n < 0)
+			continue;
+		rt_buf_add(&b, chunk, (size_t)n);
+		off += n;
+	}
+	close(fd);
+	if (rc < 0 || n < 0 || b.oom) {
+		rt_buf_free(&b);
+		fail_profile(resp, "trace", rc < 0 ? rc : CPROF_ERR_NOMEM);
+		return;
+	}
+	resp->status = 200;
+	resp->ctype = "application/json";
+	snprintf(resp->disposition, sizeof resp->disposition, "trace.json");
+	take_buf(resp, &b);
+}
+
 /* ---- index, cmdline, symbol ------------------------------------------------------------ */
 
 static const struct {
@@ -242,6 +284,7 @@ static const struct {
 	{ "mutex", RT_KIND_MUTEX, "Stack traces of holders of contended mutexes" },
 	{ "profile", -1, "CPU profile. You can specify the duration in the seconds GET parameter. After you get the profile file, use the go tool pprof command to investigate the profile." },
 	{ "threadcreate", RT_KIND_THREADCREATE, "Stack traces that led to the creation of new OS threads" },
+	{ "trace", -1, "An execution trace (Chrome Trace Event JSON: Perfetto, chrome://tracing). You can specify the duration in the seconds GET parameter." },
 };
 
 static void html_escape(rt_buf *b, const char *s)
@@ -438,6 +481,7 @@ void rt_http_answer(const rt_http_route *r, const char *method, const char *quer
 	case RT_EP_CMDLINE: answer_cmdline(resp); break;
 	case RT_EP_SYMBOL: answer_symbol(method, query, body, bodylen, resp); break;
 	case RT_EP_METRICS: answer_metrics(resp); break;
+	case RT_EP_TRACE: answer_trace(r, cancel_fd, client_fd, resp); break;
 	}
 	(void)lim;
 	rt_self_leave();

@@ -33,6 +33,7 @@ typedef enum rt_http_ep {
 	RT_EP_CMDLINE,
 	RT_EP_SYMBOL,
 	RT_EP_METRICS,
+	RT_EP_TRACE,     /* /debug/pprof/trace: the execution trace (seconds) */
 } rt_http_ep;
 
 typedef struct rt_http_limits {

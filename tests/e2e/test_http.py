@@ -206,7 +206,8 @@ def test_heap_gc_param_accepted(server):
 
 @pytest.mark.parametrize("path,status,msg", [
     ("/debug/pprof/nosuch", 404, "Unknown profile"),
-    ("/debug/pprof/trace", 404, "Unknown profile"),
+    ("/debug/pprof/trace?flight=1", 404, "no flight recorder in this process"),
+    ("/debug/pprof/trace?seconds=100000", 400, "profile duration exceeds server's WriteTimeout"),
     ("/nowhere", 404, "404 page not found"),
     ("/debug/pprof/heap?seconds=abc", 400,
      'invalid value for "seconds" - must be a positive integer'),
@@ -696,3 +697,22 @@ def test_watchdog_threads(progs, tmp_path):
         out, err = p.communicate(timeout=60)
     assert p.returncode == 0, err
     assert "watchdog:" in err and "CPROF_WATCH_THREADS=2" in err
+
+
+def test_trace_is_chrome_json_of_the_window(server):
+    """Go's /debug/pprof/trace path answers the execution trace of the
+    window (Chrome Trace Event JSON), with the program's threads named."""
+    import json
+    st, h, body = curl(f"{server.url}/debug/pprof/trace?seconds=1")
+    assert st == 200 and h["content-type"] == "application/json"
+    assert 'filename="trace.json"' in h.get("content-disposition", "")
+    d = json.loads(body)
+    assert d["otherData"]["producer"] == "cprof"
+    assert 0.9e9 <= d["otherData"]["duration_ns"] < 60e9
+    names = [e for e in d["traceEvents"] if e["ph"] == "M" and e["name"] == "thread_name"]
+    assert names
+    # the endpoint's own threads are the runtime's: never in the trace
+    assert not any(e["args"]["name"].startswith("cprof-") for e in names)
+    # a second trace while none runs works (the session is released)
+    st, _, body = curl(f"{server.url}/debug/pprof/trace?seconds=1")
+    assert st == 200 and json.loads(body)["traceEvents"]
