@@ -46,6 +46,7 @@ static int start_locked(int fd, bool owned)
 	if (rt_trace_active())
 		return CPROF_ERR_BUSY;
 	rt_modules_init_lazy();   /* waiters' stacks: tables built as walks reach modules */
+	rt_trace_fd_reserve();
 	int rc = rt_trace_session_begin(budget);
 	if (rc < 0)
 		return rc;

@@ -18,8 +18,9 @@
  * Runnable time.  /proc/self/task/TID/schedstat's second field is the
  * time the thread spent runnable but not running (run_delay, no privilege
  * needed).  rt_trace_run_delay reads it with pread on a descriptor kept
- * per thread (moved above half the descriptor limit, close-on-exec,
- * closed when the thread ends).  The program may close that number and
+ * per thread (moved above half the descriptor limit, at most 2048, in a
+ * table grown at the session's start; close-on-exec; closed when the
+ * thread ends).  The program may close that number and
  * reuse it: pread never moves a file offset, a read that does not parse
  * as schedstat (three numbers) is refused and the descriptor forgotten,
  * so the program's file is never changed.  The sync waits read it before
@@ -100,6 +101,35 @@ static void trace_hooks_init(void)
 static __thread __attribute__((tls_model("initial-exec"))) int sched_fd = -1;
 static __thread __attribute__((tls_model("initial-exec"))) int sched_tid;
 
+/* Where the threads' descriptors go: above the numbers programs use
+ * (half the soft limit, at most 2048), in a descriptor table grown once
+ * at the session's start (rt_trace_fd_reserve): growing the table of a
+ * threaded process waits for an RCU grace period (~10 ms), which must
+ * not happen inside a program's wait. */
+static _Atomic int fd_low;
+
+void rt_trace_fd_reserve(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur < 256)
+		return;
+	long lo = (long)(rl.rlim_cur / 2);
+	if (lo > 2048)
+		lo = 2048;
+	long top = lo + 255 < (long)rl.rlim_cur ? lo + 255 : (long)rl.rlim_cur - 1;
+	int probe = (int)syscall(SYS_fcntl, 0, F_DUPFD_CLOEXEC, top);
+	if (probe < 0)
+		probe = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC);
+	if (probe >= 0 && probe < top) {
+		int q = (int)syscall(SYS_fcntl, probe, F_DUPFD_CLOEXEC, top);
+		syscall(SYS_close, probe);
+		probe = q;
+	}
+	if (probe >= 0)
+		syscall(SYS_close, probe);
+	atomic_store(&fd_low, (int)lo);
+}
+
 static int open_schedstat(void)
 {
 	char path[64] = "/proc/self/task/";
@@ -115,11 +145,7 @@ static int open_schedstat(void)
 	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	struct rlimit rl;
-	long lo = 64;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 128)
-		lo = (long)(rl.rlim_cur / 2);
-	int hi = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, lo);
+	int hi = fd_low > 0 ? (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, fd_low) : -1;
 	if (hi >= 0) {
 		syscall(SYS_close, fd);
 		fd = hi;

@@ -76,6 +76,9 @@ void rt_trace_sample(const uintptr_t *pcs, int n, uint64_t cpu_ns);
 /* Thread lifecycle, from threads.c's trampoline and exit hook. [AS-safe] */
 void rt_trace_thread_start(int creator_tid);
 void rt_trace_thread_end(void);
+/* trace_hooks.c: grow the descriptor table for the threads' schedstat
+ * descriptors now (ordinary context, at a session's start). */
+void rt_trace_fd_reserve(void);
 /* trace_hooks.c: the thread ends: its schedstat descriptor goes. */
 void rt_trace_thread_gone(void);
 /* A text event (region begin/end, log). [AS-safe] */

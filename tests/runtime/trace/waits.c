@@ -17,6 +17,8 @@
  *          writes 100 ms and 200 ms later.
  *   sem    "waiter" waits on a semaphore that "poster" posts after 120 ms.
  *   region a thread runs two nested regions and a log line (API).
+ *   flood  200,000 log events (drops with a small CPROF_TRACE_BUF).
+ *   all    mutex, cond, pipe and sem in turn.
  */
 #define _GNU_SOURCE
 #include <cprof.h>
@@ -241,6 +243,13 @@ static void run_region(void)
 	cprof_region_end("outer");
 }
 
+/* ---- flood: more events than a small buffer holds ---- */
+static void run_flood(void)
+{
+	for (int i = 0; i < 200000; i++)
+		cprof_trace_log("flood", "an event");
+}
+
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "mutex";
@@ -259,6 +268,8 @@ int main(int argc, char **argv)
 		run_sem();
 	else if (!strcmp(what, "region"))
 		run_region();
+	else if (!strcmp(what, "flood"))
+		run_flood();
 	else if (!strcmp(what, "all")) {
 		run_mutex();
 		run_cond();

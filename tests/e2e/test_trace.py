@@ -1,0 +1,178 @@
+"""The execution trace (libcprof's recorder, trace*.c) on deterministic
+programs (tests/runtime/trace/waits.c): each scenario measures its own
+waits with CLOCK_MONOTONIC and prints them; the trace must hold every one
+within 1 ms (start and length), on the right thread, with the right
+reason and waker.  The JSON must parse (Python's json) and import into the
+Catapult trace viewer Debian ships (golang-1.19-src) without a warning.
+No timing of the machine is asserted: only the program's own measurements
+against the trace of the same run.
+"""
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import ROOT
+from test_runtime_sync import SANITIZER_REPORT, runtime_env, runtime_lib
+from test_webui import browser_missing
+
+SRC = os.path.join(ROOT, "tests", "runtime", "trace", "waits.c")
+VIEWER = "/usr/share/go-1.19/src/cmd/trace/static"
+TOL_US = 1000.0
+
+
+@pytest.fixture(scope="module")
+def waits(tmp_path_factory):
+    d = tmp_path_factory.mktemp("rttrace")
+    exe = str(d / "waits")
+    libdir = os.path.dirname(runtime_lib())
+    r = subprocess.run(["gcc", "-O2", "-g", "-pthread", "-I", os.path.join(ROOT, "include"),
+                        "-o", exe, SRC, os.path.join(libdir, "libcprof.so"),
+                        "-Wl,-rpath," + libdir], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return exe
+
+
+def run(exe, *args, env=None):
+    p = subprocess.run([exe, *args], capture_output=True, text=True, timeout=120,
+                       env=runtime_env(env))
+    assert not SANITIZER_REPORT.search(p.stderr), p.stderr[-4000:]
+    assert p.returncode == 0, p.stdout + p.stderr
+    return p
+
+
+def measured(stdout):
+    out = []
+    for line in stdout.splitlines():
+        w = line.split()
+        if w and w[0] == "wait":
+            out.append({"tid": int(w[1]), "kind": w[2], "t0": int(w[3]), "t1": int(w[4]),
+                        "waker": int(w[5])})
+    return out
+
+
+def trace_of(exe, scenario, tmp_path, **env):
+    f = tmp_path / f"{scenario}.json"
+    p = run(exe, scenario, env=dict({"CPROF_TRACE": str(f)}, **env))
+    with open(f) as fh:
+        return json.load(fh), measured(p.stdout), p
+
+
+def blocked(trace, tid, reason):
+    return [e for e in trace["traceEvents"]
+            if e["ph"] == "X" and e.get("cat") == "blocked" and e["tid"] == tid
+            and e["args"]["reason"] == reason]
+
+
+@pytest.mark.parametrize("scenario", ["mutex", "cond", "pipe", "sem"])
+def test_every_wait_as_the_program_measured_it(waits, tmp_path, scenario):
+    trace, truth, _ = trace_of(waits, scenario, tmp_path)
+    assert truth, "the program measured no wait"
+    start = trace["otherData"]["start_monotonic_ns"]
+    assert trace["otherData"]["dropped_events"] == 0
+    flows = {}
+    for e in trace["traceEvents"]:
+        if e["ph"] in "sf":
+            flows.setdefault(e["id"], {})[e["ph"]] = e
+    for w in truth:
+        want_us = (w["t1"] - w["t0"]) / 1000
+        assert want_us > 50000, w   # the scenarios' waits are long by design
+        got = [e for e in blocked(trace, w["tid"], w["kind"])
+               if abs(start / 1000 + e["ts"] - w["t0"] / 1000) < TOL_US]
+        assert len(got) == 1, (w, blocked(trace, w["tid"], w["kind"]))
+        e = got[0]
+        assert abs(e["args"]["wait_us"] - want_us) < TOL_US, (e, w)
+        # the blocked and runnable parts tile the wait
+        assert abs(e["dur"] + e["args"].get("runnable_us", 0) - e["args"]["wait_us"]) < 0.01
+        assert e["args"]["stack"], e
+        assert any("waits.c" in f for f in e["args"]["stack"]), e["args"]["stack"]
+        if w["waker"]:
+            assert e["args"].get("waker_tid") == w["waker"], (e, w)
+            arrow = [f for f in flows.values()
+                     if "s" in f and "f" in f and f["s"]["tid"] == w["waker"]
+                     and f["f"]["tid"] == w["tid"]
+                     and abs(f["f"]["ts"] - (e["ts"] + e["args"]["wait_us"])) < 1]
+            assert len(arrow) == 1, (w, flows)
+        else:
+            assert "waker_tid" not in e["args"]
+
+
+def test_threads_named_with_start_and_end(waits, tmp_path):
+    trace, truth, _ = trace_of(waits, "mutex", tmp_path)
+    names = {e["tid"]: e["args"]["name"] for e in trace["traceEvents"]
+             if e["ph"] == "M" and e["name"] == "thread_name"}
+    assert sorted(n for n in names.values() if n != "waits") == [
+        "holder", "waiter0", "waiter1", "waiter2"]
+    for tid, name in names.items():
+        if name == "waits":
+            continue
+        kinds = [e["name"] for e in trace["traceEvents"] if e["tid"] == tid and e["ph"] == "i"]
+        assert "thread start" in kinds and "thread end" in kinds, (name, kinds)
+    # the slices of each thread never overlap (viewers need strict nesting)
+    for tid in names:
+        xs = sorted((e["ts"], e["ts"] + e["dur"]) for e in trace["traceEvents"]
+                    if e["ph"] == "X" and e["tid"] == tid)
+        for (a0, a1), (b0, _) in zip(xs, xs[1:]):
+            assert b0 >= a1 - 0.002, (tid, a0, a1, b0)
+
+
+def test_api_regions_and_logs_carry_labels(waits, tmp_path):
+    f = tmp_path / "region.json"
+    run(waits, "region", str(f))
+    trace = json.load(open(f))
+    ev = [e for e in trace["traceEvents"] if e.get("cat") in ("region", "log")]
+    assert [(e["ph"], e["name"]) for e in ev] == [
+        ("b", "outer"), ("b", "inner"), ("i", "step"), ("e", "inner"), ("e", "outer")]
+    assert "labels" not in ev[0]["args"]
+    assert ev[1]["args"]["labels"] == {"request": "42"}
+    assert ev[2]["args"] == {"category": "step", "message": "inner done",
+                             "labels": {"request": "42"}}
+    # the region holds the 30 ms sleep
+    assert ev[3]["ts"] - ev[1]["ts"] >= 30000
+
+
+def test_drops_are_counted_and_shown(waits, tmp_path):
+    trace, _, _ = trace_of(waits, "flood", tmp_path, CPROF_TRACE_BUF="1M")
+    od = trace["otherData"]
+    assert od["buffer_bytes"] == 1 << 20
+    assert od["dropped_events"] > 0
+    logs = sum(1 for e in trace["traceEvents"] if e.get("cat") == "log")
+    assert logs + od["dropped_events"] >= 200000
+    assert any(e["name"].startswith("cprof: ") and "dropped" in e["name"]
+               for e in trace["traceEvents"])
+
+
+def test_bad_buffer_size_is_one_line_and_the_default(waits, tmp_path):
+    trace, _, p = trace_of(waits, "sem", tmp_path, CPROF_TRACE_BUF="lots")
+    lines = [l for l in p.stderr.splitlines() if "CPROF_TRACE_BUF" in l]
+    assert len(lines) == 1 and lines[0].startswith("cprof: ignoring CPROF_TRACE_BUF=lots"), p.stderr
+    assert trace["otherData"]["buffer_bytes"] == 64 << 20
+
+
+def test_api_refuses_a_second_trace_and_a_stop_without_one(waits, tmp_path):
+    f = tmp_path / "api.json"
+    p = subprocess.run([waits, "sem", str(f)], capture_output=True, text=True, timeout=120,
+                       env=runtime_env({"CPROF_TRACE": str(tmp_path / "env.json")}))
+    assert p.returncode == 1 and "a trace is already running" in p.stderr, p.stderr
+
+
+@pytest.mark.skipif(browser_missing() is not None or not os.path.isdir(VIEWER),
+                    reason=str(browser_missing() or f"no Catapult viewer in {VIEWER}"))
+def test_catapult_viewer_imports_it_without_warnings(waits, tmp_path):
+    trace, truth, _ = trace_of(waits, "all", tmp_path)
+    r = subprocess.run(["node", os.path.join(ROOT, "tests", "browser", "catapult.mjs"),
+                        str(tmp_path / "all.json"), VIEWER],
+                       capture_output=True, text=True, timeout=180,
+                       cwd=os.path.join(ROOT, "tests", "browser"))
+    assert r.returncode == 0, r.stderr
+    model = json.loads(r.stdout)
+    assert model["warnings"] == [] and model["page_errors"] == []
+    wakers = sum(1 for w in truth if w["waker"])
+    assert model["flows"] == wakers, (model, truth)
+    threads = model["threads"]
+    for name in ("holder", "waiter0", "signaller", "reader0", "writer", "poster"):
+        assert name in threads, threads.keys()
+    assert "blocked: mutex" in threads["waiter1"]["names"]
+    assert "blocked: read" in threads["reader1"]["names"]
