@@ -176,3 +176,19 @@ def test_catapult_viewer_imports_it_without_warnings(waits, tmp_path):
         assert name in threads, threads.keys()
     assert "blocked: mutex" in threads["waiter1"]["names"]
     assert "blocked: read" in threads["reader1"]["names"]
+
+
+def test_cprof_record_trace(waits, tmp_path):
+    from conftest import cprof_bin
+    env = runtime_env()
+    env.pop("LD_PRELOAD", None)
+    env["CPROF_LIBRARY"] = runtime_lib()
+    p = subprocess.run([cprof_bin(), "record", "-o", str(tmp_path / "cpu.pb.gz"),
+                        f"--trace={tmp_path / 't.json'}", "--", waits, "sem"],
+                       capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert f"cprof: trace written to {tmp_path / 't.json'}" in p.stderr
+    trace = json.load(open(tmp_path / "t.json"))
+    (w,) = measured(p.stdout)
+    (e,) = blocked(trace, w["tid"], "semaphore")
+    assert e["args"]["waker_tid"] == w["waker"]
