@@ -36,11 +36,14 @@ N=500000
 for i in $(seq "$RUNS"); do
 	off=$(LD_PRELOAD=$LIBP "$TB" off $N | grep -oP 'cpu_ns_per_event=\K[0-9.]+')
 	on=$(LD_PRELOAD=$LIBP "$TB" append $N "$OUT/t.json" | grep -oP 'cpu_ns_per_event=\K[0-9.]+')
-	echo "  off $off ns  on $on ns"
-	echo "$off $on" >> "$OUT/append.txt"
+	clk=$(LD_PRELOAD=$LIBP "$TB" clock $N | grep -oP 'cpu_ns_per_event=\K[0-9.]+')
+	echo "  off $off ns  on $on ns  clock alone $clk ns"
+	echo "$off $on $clk" >> "$OUT/append.txt"
 done
 echo -n "  trace off, ns per call: "; cut -d' ' -f1 "$OUT/append.txt" | median
 echo -n "  trace on, ns per event: "; cut -d' ' -f2 "$OUT/append.txt" | median
+echo -n "  the clock read alone: "; cut -d' ' -f3 "$OUT/append.txt" | median
+echo -n "  per event less the clock (pairwise): "; awk '{ print $2 - $3 }' "$OUT/append.txt" | median
 python3 -c "import json; d=json.load(open('$OUT/t.json'))['otherData']; print('  last trace: events', d['events'], 'dropped', d['dropped_events'])"
 
 cpu_of() {  # VAR=VALUE... CMD... -> "cpu_seconds ns_per_op" (only CMD preloaded, not time)
