@@ -286,6 +286,12 @@ int cprof_trace_start_fd(int fd);
 int cprof_trace_stop(void);
 /* 1 while a trace is being recorded, else 0.  Async-signal-safe. */
 int cprof_trace_running(void);
+/* The flight recorder (CPROF_TRACE_RING=SECONDS: the last SECONDS to
+ * 2 x SECONDS kept in memory, half of CPROF_TRACE_BUF each): write what
+ * it holds to fd now, then record on.  CPROF_ERR_NOT_RUNNING without a
+ * flight recorder.  While it runs, cprof_trace_start answers
+ * CPROF_ERR_BUSY.  Thread-safe. */
+int cprof_trace_flight_write(int fd);
 /* Go's trace.WithRegion / trace.Log: a region of the calling thread's
  * time, named (at most 127 bytes kept), ended by the same name (regions
  * nest; an end closes the innermost region of that name), and a log line

@@ -21,6 +21,7 @@
  * a CPU profile cut short is returned as collected, as Go does.
  */
 #include "http_int.h"
+#include "trace_int.h"
 #include "rt_int.h"
 #include "cprof.h"
 
@@ -229,12 +230,16 @@ static void answer_cpu(const rt_http_route *r, int cancel_fd, int client_fd, rt_
 /* The execution trace over the window, as Chrome Trace Event JSON. */
 static void answer_trace(const rt_http_route *r, int cancel_fd, int client_fd, rt_http_resp *resp)
 {
+	if (r->flight && !rt_trace_flight_running()) {
+		rt_http_error(resp, 404, "no flight recorder in this process");
+		return;
+	}
 	int fd = memfd_create("cprof-http-trace", MFD_CLOEXEC);
 	if (fd < 0) {
 		rt_http_error(resp, 500, "Could not enable tracing: cannot create a buffer");
 		return;
 	}
-	int rc = cprof_trace_start_fd(fd);
+	int rc = r->flight ? 0 : cprof_trace_start_fd(fd);
 	if (rc < 0) {
 		char msg[300];
 		snprintf(msg, sizeof msg, "Could not enable tracing: %s",
@@ -244,8 +249,12 @@ static void answer_trace(const rt_http_route *r, int cancel_fd, int client_fd, r
 		rt_http_error(resp, 500, msg);
 		return;
 	}
-	wait_seconds(r->seconds, cancel_fd, client_fd);   /* cut short: what was recorded */
-	rc = cprof_trace_stop();
+	if (r->flight) {
+		rc = cprof_trace_flight_write(fd);
+	} else {
+		wait_seconds(r->seconds, cancel_fd, client_fd);   /* cut short: what was recorded */
+		rc = cprof_trace_stop();
+	}
 	rt_buf b = { 0 };
 	char chunk[16384];
 	off_t off = 0;

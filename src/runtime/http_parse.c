@@ -203,10 +203,7 @@ void rt_http_parse(const char *method, const char *path, const char *query,
 			err(r, 400, "profile duration exceeds server's WriteTimeout");
 			return;
 		}
-		if (atoi_go(query, "flight") > 0) {
-			err(r, 404, "no flight recorder in this process");
-			return;
-		}
+		r->flight = atoi_go(query, "flight") > 0;
 		r->ep = RT_EP_TRACE;
 		r->name = "trace";
 		r->seconds = (long)sec;

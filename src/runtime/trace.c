@@ -5,7 +5,8 @@
  * samples, thread start and end, user regions and logs).
  *
  * Memory.  A session maps one region (its budget, CPROF_TRACE_BUF, 64 MiB
- * by default; MAP_NORESERVE: only the pages written cost memory) and
+ * by default; MAP_NORESERVE: only the pages written cost memory; a
+ * chunk's pages are populated in one madvise when it is taken) and
  * carves it into 64 KiB chunks with one atomic add.  A thread owns the
  * chunk it appends to (pointer in initial-exec TLS) and takes a new one
  * when it is full; chunks are pushed on a lock-free list (CAS) for the
@@ -14,6 +15,12 @@
  * the region is used up, events are dropped and counted (per thread, then
  * written as a "dropped" event when the thread next has room; in total in
  * the trace's metadata): never silently lost.
+ *
+ * Generations.  Session s records into gens[s & 1].  A plain trace uses
+ * one; the flight recorder (trace_env.c) alternates: every SECONDS it
+ * starts a new session in the other generation (rt_trace_rotate, which
+ * empties it) and keeps the one just ended as the older part of the
+ * trace, so a write holds the last SECONDS to 2 x SECONDS.
  *
  * Appends.  A record is written at the chunk's `used` offset and published
  * by a release store of the new offset: the reader sees whole records
@@ -68,14 +75,21 @@ typedef struct tchunk {
 _Atomic uint32_t rt_trace_on;
 static uint32_t next_session = 1;
 
-static char *region;                  /* never unmapped */
-static size_t region_size;
-static _Atomic size_t region_off;
-static size_t session_budget;
-static tchunk *_Atomic chunks;        /* the session's list */
+/* A generation: the region a session records into.  Session s uses
+ * gens[s & 1]; a flight recorder alternates between the two (the older
+ * one kept as the trace's first part), a plain trace uses one. */
+typedef struct gen {
+	char *base;                   /* never unmapped */
+	size_t mapped;
+	size_t budget;                /* usable this session */
+	_Atomic size_t off;
+	tchunk *_Atomic chunks;
+	_Atomic uint64_t dropped;
+	int64_t start_ns, end_ns;
+	bool live;                    /* part of the trace to write */
+} gen;
+static gen gens[2];
 static _Atomic int acquiring;         /* threads taking a chunk */
-static _Atomic uint64_t dropped;
-static int64_t start_ns, end_ns;
 static bool membarrier_ok;
 
 static __thread __attribute__((tls_model("initial-exec"))) tchunk *t_cur;
@@ -105,10 +119,11 @@ static tchunk *chunk_take(uint32_t s)
 	atomic_fetch_add_explicit(&acquiring, 1, memory_order_relaxed);
 	atomic_signal_fence(memory_order_seq_cst);
 	tchunk *c = NULL;
+	gen *g = &gens[s & 1];
 	if (atomic_load_explicit(&rt_trace_on, memory_order_acquire) == s) {
-		size_t off = atomic_fetch_add_explicit(&region_off, CHUNK, memory_order_relaxed);
-		if (off + CHUNK <= session_budget) {
-			c = (tchunk *)(region + off);
+		size_t off = atomic_fetch_add_explicit(&g->off, CHUNK, memory_order_relaxed);
+		if (off + CHUNK <= g->budget) {
+			c = (tchunk *)(g->base + off);
 			/* its pages in one call rather than 16 faults, each one
 			 * in the middle of an append (Linux >= 5.14; else faults) */
 			(void)syscall(SYS_madvise, c, CHUNK, MADV_POPULATE_WRITE_);
@@ -117,10 +132,11 @@ static tchunk *chunk_take(uint32_t s)
 			atomic_store_explicit(&c->used, 0, memory_order_relaxed);
 			atomic_store_explicit(&c->writing, 0, memory_order_relaxed);
 			atomic_store_explicit(&c->count, 0, memory_order_relaxed);
-			tchunk *h = atomic_load_explicit(&chunks, memory_order_relaxed);
+			tchunk *h = atomic_load_explicit(&g->chunks, memory_order_relaxed);
 			do
 				c->next = h;
-			while (!atomic_compare_exchange_weak_explicit(&chunks, &h, c, memory_order_release,
+			while (!atomic_compare_exchange_weak_explicit(&g->chunks, &h, c,
+								      memory_order_release,
 								      memory_order_relaxed));
 		}
 	}
@@ -138,7 +154,7 @@ static rt_tev *ev_begin(uint32_t size, tchunk **cp)
 		return NULL;
 	if (t_in) {   /* a signal handler inside an append of this thread */
 		t_dropped++;
-		atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&gens[s & 1].dropped, 1, memory_order_relaxed);
 		return NULL;
 	}
 	t_in = 1;
@@ -168,7 +184,7 @@ static rt_tev *ev_begin(uint32_t size, tchunk **cp)
 		c = NULL;   /* full: take another */
 	}
 	t_dropped++;
-	atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&gens[s & 1].dropped, 1, memory_order_relaxed);
 	t_in = 0;
 	return NULL;
 }
@@ -302,14 +318,13 @@ void rt_trace_thread_end(void)
 
 /* ---- sessions ---------------------------------------------------------------------- */
 
-int rt_trace_session_begin(size_t budget)
+/* Make gens[s & 1] empty with budget bytes, for session s.  Its
+ * previous contents were quiesced when their session ended.  0 or
+ * CPROF_ERR_NOMEM. */
+static int gen_reset(uint32_t s, size_t budget)
 {
-	if (atomic_load(&rt_trace_on))
-		return CPROF_ERR_BUSY;
-	budget = (budget + CHUNK - 1) / CHUNK * CHUNK;
-	if (budget < CHUNK)
-		budget = CHUNK;
-	if (budget > region_size) {
+	gen *g = &gens[s & 1];
+	if (budget > g->mapped) {
 		/* a larger region: the old one stays mapped (a late writer of an
 		 * earlier session may still hold a chunk of it) */
 		void *p = mmap(NULL, budget, PROT_READ | PROT_WRITE,
@@ -318,37 +333,35 @@ int rt_trace_session_begin(size_t budget)
 			rt_set_error("cannot map %zu bytes for the trace", budget);
 			return CPROF_ERR_NOMEM;
 		}
-		region = p;
-		region_size = budget;
-	} else if (region_off) {
-		/* give back the pages of the last session */
-		size_t used = atomic_load(&region_off);
-		madvise(region, used < region_size ? used : region_size, MADV_DONTNEED);
+		g->base = p;
+		g->mapped = budget;
+	} else if (atomic_load(&g->off)) {
+		/* give back the pages of its last session */
+		size_t used = atomic_load(&g->off);
+		madvise(g->base, used < g->mapped ? used : g->mapped, MADV_DONTNEED);
 	}
-	static bool registered;
-	if (!registered) {
-		registered = true;
-		membarrier_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-	}
-	session_budget = budget;
-	atomic_store(&region_off, 0);
-	atomic_store(&chunks, NULL);
-	atomic_store(&dropped, 0);
-	start_ns = now_ns();
-	end_ns = 0;
-	uint32_t s = next_session++;
-	if (!next_session)
-		next_session = 1;
-	atomic_store_explicit(&rt_trace_on, s, memory_order_release);
+	g->budget = budget;
+	atomic_store(&g->off, 0);
+	atomic_store(&g->chunks, NULL);
+	atomic_store(&g->dropped, 0);
+	g->start_ns = now_ns();
+	g->end_ns = 0;
+	g->live = true;
 	return 0;
 }
 
-void rt_trace_session_end(void)
+static uint32_t take_session(void)
 {
-	if (!atomic_load(&rt_trace_on))
-		return;
-	atomic_store(&rt_trace_on, 0);
-	end_ns = now_ns();
+	uint32_t s = next_session++;
+	if (!next_session)
+		next_session = 2;   /* parity keeps alternating */
+	return s;
+}
+
+/* After rt_trace_on left session s: no append can start in gens[s & 1]
+ * any more; wait (bounded) for those under way. */
+static void quiesce(uint32_t s)
+{
 	if (!membarrier_ok ||
 	    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
 		membarrier_ok = false;
@@ -361,32 +374,98 @@ void rt_trace_session_end(void)
 		struct timespec d = { 0, 100000 };
 		nanosleep(&d, NULL);
 	}
-	for (tchunk *c = atomic_load(&chunks); c; c = c->next)
+	for (tchunk *c = atomic_load(&gens[s & 1].chunks); c; c = c->next)
 		for (int i = 0; i < 1000 && atomic_load(&c->writing); i++) {
 			struct timespec d = { 0, 100000 };
 			nanosleep(&d, NULL);
 		}
 }
 
+static size_t round_budget(size_t budget)
+{
+	budget = (budget + CHUNK - 1) / CHUNK * CHUNK;
+	return budget < CHUNK ? CHUNK : budget;
+}
+
+int rt_trace_session_begin(size_t budget)
+{
+	if (atomic_load(&rt_trace_on))
+		return CPROF_ERR_BUSY;
+	static bool registered;
+	if (!registered) {
+		registered = true;
+		membarrier_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+	}
+	uint32_t s = take_session();
+	int rc = gen_reset(s, round_budget(budget));
+	if (rc < 0)
+		return rc;
+	gens[(s + 1) & 1].live = false;
+	atomic_store_explicit(&rt_trace_on, s, memory_order_release);
+	return 0;
+}
+
+int rt_trace_rotate(size_t budget)
+{
+	uint32_t old = atomic_load(&rt_trace_on);
+	if (!old)
+		return CPROF_ERR_NOT_RUNNING;
+	uint32_t s = take_session();
+	if ((s & 1) == (old & 1))
+		s = take_session();
+	int rc = gen_reset(s, round_budget(budget));
+	if (rc < 0)
+		return rc;
+	atomic_store_explicit(&rt_trace_on, s, memory_order_release);
+	gens[old & 1].end_ns = now_ns();
+	quiesce(old);
+	return 0;
+}
+
+void rt_trace_session_end(void)
+{
+	uint32_t s = atomic_load(&rt_trace_on);
+	if (!s)
+		return;
+	atomic_store(&rt_trace_on, 0);
+	gens[s & 1].end_ns = now_ns();
+	quiesce(s);
+}
+
 void rt_trace_chunks(void (*fn)(void *ctx, int tid, const char *data, size_t used), void *ctx)
 {
-	for (tchunk *c = atomic_load(&chunks); c; c = c->next) {
-		uint32_t u = atomic_load_explicit(&c->used, memory_order_acquire);
-		if (u > CHUNK_DATA)
-			u = CHUNK_DATA;
-		fn(ctx, c->tid, c->data, u);
+	for (int k = 0; k < 2; k++) {
+		if (!gens[k].live)
+			continue;
+		for (tchunk *c = atomic_load(&gens[k].chunks); c; c = c->next) {
+			uint32_t u = atomic_load_explicit(&c->used, memory_order_acquire);
+			if (u > CHUNK_DATA)
+				u = CHUNK_DATA;
+			fn(ctx, c->tid, c->data, u);
+		}
 	}
 }
 
 void rt_trace_get_info(rt_trace_info *out)
 {
-	size_t off = atomic_load(&region_off);
-	uint64_t recorded = 0;
-	for (tchunk *c = atomic_load(&chunks); c; c = c->next)
-		recorded += atomic_load_explicit(&c->count, memory_order_relaxed);
-	*out = (rt_trace_info){ .start_ns = start_ns, .end_ns = end_ns ? end_ns : now_ns(),
-				.dropped = atomic_load(&dropped),
-				.recorded = recorded,
-				.bytes = off < session_budget ? off : session_budget,
-				.budget = session_budget, .membarrier = membarrier_ok };
+	*out = (rt_trace_info){ .start_ns = INT64_MAX, .membarrier = membarrier_ok };
+	int64_t now = now_ns();
+	for (int k = 0; k < 2; k++) {
+		const gen *g = &gens[k];
+		if (!g->live)
+			continue;
+		for (tchunk *c = atomic_load(&g->chunks); c; c = c->next)
+			out->recorded += atomic_load_explicit(&c->count, memory_order_relaxed);
+		size_t off = atomic_load(&g->off);
+		out->bytes += off < g->budget ? off : g->budget;
+		out->budget += g->budget;
+		out->dropped += atomic_load(&g->dropped);
+		if (g->start_ns < out->start_ns)
+			out->start_ns = g->start_ns;
+		int64_t e = g->end_ns ? g->end_ns : now;
+		if (e > out->end_ns)
+			out->end_ns = e;
+	}
+	if (out->start_ns == INT64_MAX)
+		out->start_ns = out->end_ns = now;
 }

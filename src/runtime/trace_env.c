@@ -7,6 +7,14 @@
  *                          process tree rule of outfile.c: %p for one file
  *                          per process)
  *   CPROF_TRACE_BUF=SIZE   the session's buffer (64M default; 1M..16G)
+ *   CPROF_TRACE_RING=SECONDS  the flight recorder: the last SECONDS to
+ *                          2 x SECONDS kept in memory, in two generations
+ *                          of half the buffer each; a runtime thread
+ *                          ("cprof-trace") starts a new generation every
+ *                          SECONDS, dropping the oldest.  Written on
+ *                          demand: cprof_trace_flight_write(fd), the
+ *                          endpoint's /debug/pprof/trace?flight=1; it then
+ *                          records on (events during the write are lost).
  *
  * One session at a time, process-wide: start and stop are serialised by a
  * mutex of the runtime (ordinary contexts only, never a hook).  Writing
@@ -34,6 +42,9 @@ static size_t budget = BUF_DEFAULT;
 static rt_out env_out;
 static bool env_asked;
 static pid_t env_owner;
+static long ring_seconds;            /* > 0: the flight recorder runs */
+static pthread_cond_t ring_cv = PTHREAD_COND_INITIALIZER;
+static bool ring_stop;
 
 size_t rt_trace_budget(void);
 size_t rt_trace_budget(void)
@@ -43,8 +54,11 @@ size_t rt_trace_budget(void)
 
 static int start_locked(int fd, bool owned)
 {
-	if (rt_trace_active())
+	if (rt_trace_active()) {
+		rt_set_error(ring_seconds > 0 ? "the flight recorder is running (CPROF_TRACE_RING)"
+					     : "a trace is already running");
 		return CPROF_ERR_BUSY;
+	}
 	rt_modules_init_lazy();   /* waiters' stacks: tables built as walks reach modules */
 	rt_trace_fd_reserve();
 	int rc = rt_trace_session_begin(budget);
@@ -64,8 +78,6 @@ int cprof_trace_start_fd(int fd)
 	rt_self_enter();
 	pthread_mutex_lock(&mu);
 	int rc = start_locked(fd, false);
-	if (rc == CPROF_ERR_BUSY)
-		rt_set_error("a trace is already running");
 	pthread_mutex_unlock(&mu);
 	rt_self_leave();
 	return rc;
@@ -81,8 +93,7 @@ int cprof_trace_start(const char *path)
 	pthread_mutex_lock(&mu);
 	int rc;
 	if (rt_trace_active()) {
-		rt_set_error("a trace is already running");
-		rc = CPROF_ERR_BUSY;
+		rc = start_locked(-1, false);   /* the error */
 	} else {
 		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (fd < 0) {
@@ -103,6 +114,11 @@ int cprof_trace_start(const char *path)
  * has none: the exit writer), under mu. */
 static int stop_locked(void)
 {
+	if (ring_seconds > 0 || out_fd < 0) {
+		rt_set_error(ring_seconds > 0 ? "the flight recorder is not stopped this way"
+					     : "no trace is running (CPROF_TRACE's is written at exit)");
+		return CPROF_ERR_NOT_RUNNING;
+	}
 	if (!rt_trace_active()) {
 		rt_set_error("no trace is running");
 		return CPROF_ERR_NOT_RUNNING;
@@ -164,6 +180,64 @@ void cprof_trace_log(const char *category, const char *message)
 	errno = e;
 }
 
+/* ---- the flight recorder ------------------------------------------------------------ */
+
+static size_t ring_gen_budget(void)
+{
+	return budget / 2;
+}
+
+int cprof_trace_flight_write(int fd)
+{
+	if (fd < 0) {
+		rt_set_error("cprof_trace_flight_write: bad descriptor %d", fd);
+		return CPROF_ERR_INVAL;
+	}
+	rt_self_enter();
+	pthread_mutex_lock(&mu);
+	int rc;
+	if (ring_seconds <= 0 || !rt_trace_active()) {
+		rt_set_error("no flight recorder in this process");
+		rc = CPROF_ERR_NOT_RUNNING;
+	} else {
+		rt_trace_session_end();
+		rc = rt_trace_write_json(fd);
+		int rc2 = rt_trace_session_begin(ring_gen_budget());
+		if (rc2 < 0) {
+			ring_seconds = 0;   /* cannot record on: the recorder ends */
+			ring_stop = true;
+			pthread_cond_signal(&ring_cv);
+		}
+	}
+	pthread_mutex_unlock(&mu);
+	rt_self_leave();
+	return rc;
+}
+
+int rt_trace_flight_running(void)
+{
+	return ring_seconds > 0;
+}
+
+/* The runtime thread that starts a new generation every ring_seconds. */
+static void *ring_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&mu);
+	while (!ring_stop) {
+		struct timespec at;
+		clock_gettime(CLOCK_REALTIME, &at);
+		at.tv_sec += ring_seconds;
+		int rc = pthread_cond_timedwait(&ring_cv, &mu, &at);
+		if (ring_stop)
+			break;
+		if (rc == ETIMEDOUT && rt_trace_active() && rt_trace_rotate(ring_gen_budget()) < 0)
+			break;   /* out of memory: what it has stays */
+	}
+	pthread_mutex_unlock(&mu);
+	return NULL;
+}
+
 /* ---- CPROF_TRACE=FILE ------------------------------------------------------------ */
 
 static bool has_fn(void *ctx)
@@ -205,7 +279,9 @@ static void fork_child(void)
 	atomic_store(&rt_trace_on, 0);
 	out_fd = -1;
 	out_owned = false;
+	ring_seconds = 0;   /* its thread is not in the child */
 	pthread_mutex_init(&mu, NULL);
+	pthread_cond_init(&ring_cv, NULL);
 }
 
 static void trace_env_init_body(void)
@@ -218,7 +294,33 @@ static void trace_env_init_body(void)
 	default: break;
 	}
 	pthread_atfork(NULL, NULL, fork_child);
+	long ring = 0;
+	rt_env_rc rr = rt_env_long("CPROF_TRACE_RING", 1, 3600, "no flight recorder", &ring);
 	env_asked = rt_out_init(&env_out, "CPROF_TRACE", "trace", true);
+	if (rr == RT_ENV_OK && env_asked) {
+		rt_env_complain("CPROF_TRACE_RING", getenv("CPROF_TRACE_RING"),
+				"CPROF_TRACE records the whole run", "no flight recorder");
+	} else if (rr == RT_ENV_OK) {
+		pthread_mutex_lock(&mu);
+		int rc = start_locked(-1, false);
+		if (rc == 0) {
+			/* the whole budget first: halved at the first rotation */
+			ring_seconds = ring;
+			rt_trace_session_end();
+			rc = rt_trace_session_begin(ring_gen_budget());
+		}
+		pthread_mutex_unlock(&mu);
+		if (rc == 0 && rt_quiet_thread_start("cprof-trace", ring_main, NULL) != 0) {
+			pthread_mutex_lock(&mu);
+			rt_trace_session_end();
+			ring_seconds = 0;
+			pthread_mutex_unlock(&mu);
+			rc = CPROF_ERR_SYSTEM;
+		}
+		if (rc < 0)
+			fprintf(stderr, "cprof: CPROF_TRACE_RING: %s; no flight recorder\n",
+				*cprof_last_error() ? cprof_last_error() : cprof_error_string(rc));
+	}
 	if (env_asked) {
 		env_owner = getpid();
 		pthread_mutex_lock(&mu);

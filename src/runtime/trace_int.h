@@ -92,6 +92,10 @@ int64_t rt_trace_run_delay(void);
 /* Sessions (trace.c).  Not AS-safe; serialised by the caller (trace_env.c
  * holds its mutex).  begin: 0 or a negative CPROF_ERR_* code. */
 int rt_trace_session_begin(size_t budget);
+/* The flight recorder: start a new generation of budget bytes and keep
+ * the current one as the trace's older part (the one before it is
+ * dropped).  0, CPROF_ERR_NOT_RUNNING or CPROF_ERR_NOMEM. */
+int rt_trace_rotate(size_t budget);
 /* Stop recording and wait (bounded) until no thread is inside an append:
  * afterwards the chunks are stable until the next begin. */
 void rt_trace_session_end(void);
@@ -105,6 +109,9 @@ typedef struct rt_trace_info {
 	bool membarrier;      /* writers quiesced by membarrier (else a grace period) */
 } rt_trace_info;
 void rt_trace_get_info(rt_trace_info *out);
+
+/* trace_env.c: the flight recorder (CPROF_TRACE_RING) runs. */
+int rt_trace_flight_running(void);
 
 /* trace_json.c: write the stopped session as Chrome Trace Event JSON to
  * fd.  0 or a negative CPROF_ERR_* code with rt_set_error.  Not AS-safe;

@@ -192,3 +192,36 @@ def test_cprof_record_trace(waits, tmp_path):
     (w,) = measured(p.stdout)
     (e,) = blocked(trace, w["tid"], "semaphore")
     assert e["args"]["waker_tid"] == w["waker"]
+
+
+def test_flight_recorder_keeps_the_last_seconds(waits, tmp_path):
+    """CPROF_TRACE_RING=1: two generations of 1 s; 2.5 s after the mutex
+    waits the recorder no longer holds them, and holds the semaphore wait
+    that came just before the write."""
+    f = tmp_path / "flight.json"
+    p = run(waits, "flight", str(f), env={"CPROF_TRACE_RING": "1"})
+    truth = measured(p.stdout)
+    trace = json.load(open(f))
+    start = trace["otherData"]["start_monotonic_ns"]
+    assert trace["otherData"]["duration_ns"] <= 2.5e9
+    mutexes = [w for w in truth if w["kind"] == "mutex"]
+    (sem,) = [w for w in truth if w["kind"] == "semaphore"]
+    assert all(w["t1"] < start for w in mutexes)
+    assert not any(e["args"]["reason"] == "mutex" for e in trace["traceEvents"]
+                   if e.get("cat") == "blocked")
+    (e,) = blocked(trace, sem["tid"], "semaphore")
+    assert abs(e["args"]["wait_us"] - (sem["t1"] - sem["t0"]) / 1000) < TOL_US
+    assert e["args"]["waker_tid"] == sem["waker"]
+
+
+def test_flight_recorder_refuses_other_traces(waits, tmp_path):
+    p = subprocess.run([waits, "sem", str(tmp_path / "x.json")], capture_output=True, text=True,
+                       timeout=120, env=runtime_env({"CPROF_TRACE_RING": "2"}))
+    assert p.returncode == 1
+    assert "the flight recorder is running (CPROF_TRACE_RING)" in p.stderr, p.stderr
+
+
+def test_flight_recorder_bad_value(waits, tmp_path):
+    p = run(waits, "sem", env={"CPROF_TRACE_RING": "0"})
+    lines = [l for l in p.stderr.splitlines() if "CPROF_TRACE_RING" in l]
+    assert len(lines) == 1 and "no flight recorder" in lines[0], p.stderr

@@ -18,10 +18,13 @@
  *   sem    "waiter" waits on a semaphore that "poster" posts after 120 ms.
  *   region a thread runs two nested regions and a log line (API).
  *   flood  200,000 log events (drops with a small CPROF_TRACE_BUF).
+ *   flight FILE  under CPROF_TRACE_RING=1: mutex, 2.5 s, sem, then the
+ *          flight recorder's contents written to FILE.
  *   all    mutex, cond, pipe and sem in turn.
  */
 #define _GNU_SOURCE
 #include <cprof.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdio.h>
@@ -254,7 +257,7 @@ int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "mutex";
 	const char *api = argc > 2 ? argv[2] : NULL;   /* trace with the API to this file */
-	if (api && cprof_trace_start(api) != 0) {
+	if (api && strcmp(what, "flight") != 0 && cprof_trace_start(api) != 0) {
 		fprintf(stderr, "cprof_trace_start: %s\n", cprof_last_error());
 		return 1;
 	}
@@ -270,6 +273,19 @@ int main(int argc, char **argv)
 		run_region();
 	else if (!strcmp(what, "flood"))
 		run_flood();
+	else if (!strcmp(what, "flight")) {
+		/* CPROF_TRACE_RING=1: the mutex waits, then 2.5 s later the
+		 * semaphore wait; the recorder must hold the latter only */
+		run_mutex();
+		usleep(2500000);
+		run_sem();
+		int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || cprof_trace_flight_write(fd) != 0 || close(fd) != 0) {
+			fprintf(stderr, "cprof_trace_flight_write: %s\n", cprof_last_error());
+			return 1;
+		}
+		api = NULL;
+	}
 	else if (!strcmp(what, "all")) {
 		run_mutex();
 		run_cond();
