@@ -22,6 +22,7 @@ OUT=bench/out/trace
 mkdir -p "$OUT"
 [ -f "$LIB" ] || { echo "bench: build libcprof.so first (make)" >&2; exit 2; }
 cp "$LIB" "$OUT/libcprof.so"
+for p in libcprof-sym.so libcprof-http.so; do cp "$(dirname "$LIB")/$p" "$OUT/"; done
 LIBP=$(realpath "$OUT/libcprof.so")
 cc -O2 -g -Iinclude bench/trace_bench.c "$LIBP" -Wl,-rpath,"$(dirname "$LIBP")" -o "$OUT/tb"
 cc -O2 -g -pthread bench/mutex_bench.c -o "$OUT/mb"
@@ -46,19 +47,21 @@ echo -n "  the clock read alone: "; cut -d' ' -f3 "$OUT/append.txt" | median
 echo -n "  per event less the clock (pairwise): "; awk '{ print $2 - $3 }' "$OUT/append.txt" | median
 python3 -c "import json; d=json.load(open('$OUT/t.json'))['otherData']; print('  last trace: events', d['events'], 'dropped', d['dropped_events'])"
 
-cpu_of() {  # VAR=VALUE... CMD... -> "cpu_seconds ns_per_op" (only CMD preloaded, not time)
-	local t; t=$( { /usr/bin/time -f '%U %S' env "$@" > "$OUT/stdout" ; } 2>&1 | tail -1)
-	echo "$(echo "$t" | awk '{print $1+$2}') $(grep -oP 'ns_per_op=\K[0-9.]+' "$OUT/stdout")"
+cpu_of() {  # VAR=VALUE... CMD... -> "cpu_ns_per_op ns_per_op": the program's work, before
+	      # the exit-time writing of the trace (its cost is in part 3)
+	env "$@" > "$OUT/stdout"
+	echo "$(grep -oP 'cpu_ns_per_op=\K[0-9.]+' "$OUT/stdout") $(grep -oP ' ns_per_op=\K[0-9.]+' "$OUT/stdout")"
 }
 for mode in "contended 4 3000000" "pingpong 100000"; do
-	echo "== 2. mutex_bench $mode: CPU seconds and wall ns/op, no trace vs CPROF_TRACE"
+for runnable in 1 0; do
+	echo "== 2. mutex_bench $mode: CPU ns/op and wall ns/op, no trace vs CPROF_TRACE (CPROF_TRACE_RUNNABLE=$runnable)"
 	: > "$OUT/pairs.txt"
 	for i in $(seq "$RUNS"); do
 		if (( i % 2 )); then
 			a=$(cpu_of LD_PRELOAD="$LIBP" "$MB" $mode)
-			b=$(cpu_of CPROF_TRACE="$OUT/m.json" LD_PRELOAD="$LIBP" "$MB" $mode)
+			b=$(cpu_of CPROF_TRACE="$OUT/m.json" CPROF_TRACE_RUNNABLE=$runnable LD_PRELOAD="$LIBP" "$MB" $mode)
 		else
-			b=$(cpu_of CPROF_TRACE="$OUT/m.json" LD_PRELOAD="$LIBP" "$MB" $mode)
+			b=$(cpu_of CPROF_TRACE="$OUT/m.json" CPROF_TRACE_RUNNABLE=$runnable LD_PRELOAD="$LIBP" "$MB" $mode)
 			a=$(cpu_of LD_PRELOAD="$LIBP" "$MB" $mode)
 		fi
 		echo "  off: $a   on: $b"
@@ -67,4 +70,11 @@ for mode in "contended 4 3000000" "pingpong 100000"; do
 	echo -n "  CPU time ratio on/off: "; awk '{ if ($1 > 0) print $3/$1 }' "$OUT/pairs.txt" | median
 	echo -n "  wall ns/op ratio on/off: "; awk '{ print $4/$2 }' "$OUT/pairs.txt" | median
 	python3 -c "import json; d=json.load(open('$OUT/m.json'))['otherData']; print('  last trace: events', d['events'], 'dropped', d['dropped_events'])"
+done
+done
+echo "== 3. writing: CPU seconds of cprof_trace_stop for the 500000-event trace of part 1"
+for i in 1 2 3; do
+	/usr/bin/time -f '%U %S' env LD_PRELOAD="$LIBP" "$TB" append 500000 "$OUT/t.json" 2>&1 >/dev/null |
+		awk '{ printf "  whole process %.2f s CPU; ", $1+$2 }'
+	ls -l "$OUT/t.json" | awk '{ printf "%d MB of JSON\n", $5/1e6 }'
 done

@@ -7,6 +7,8 @@
  *                          process tree rule of outfile.c: %p for one file
  *                          per process)
  *   CPROF_TRACE_BUF=SIZE   the session's buffer (64M default; 1M..16G)
+ *   CPROF_TRACE_RUNNABLE=0 no schedstat reads around waits (no runnable
+ *                          part; two procfs reads less per traced wait)
  *   CPROF_TRACE_RING=SECONDS  the flight recorder: the last SECONDS to
  *                          2 x SECONDS kept in memory, in two generations
  *                          of half the buffer each; a runtime thread
@@ -294,6 +296,10 @@ static void trace_env_init_body(void)
 	default: break;
 	}
 	pthread_atfork(NULL, NULL, fork_child);
+	bool runnable = true;
+	if (rt_env_bool("CPROF_TRACE_RUNNABLE", "waits split into blocked and runnable", &runnable) ==
+	    RT_ENV_OK)
+		atomic_store(&rt_trace_runnable, runnable);
 	long ring = 0;
 	rt_env_rc rr = rt_env_long("CPROF_TRACE_RING", 1, 3600, "no flight recorder", &ring);
 	env_asked = rt_out_init(&env_out, "CPROF_TRACE", "trace", true);

@@ -154,8 +154,12 @@ static int open_schedstat(void)
 	return fd;
 }
 
+_Atomic int rt_trace_runnable = 1;
+
 int64_t rt_trace_run_delay(void)
 {
+	if (!atomic_load_explicit(&rt_trace_runnable, memory_order_relaxed))
+		return -1;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (sched_fd < 0 || sched_tid != (int)syscall(SYS_gettid))
 			sched_fd = open_schedstat();
@@ -193,8 +197,12 @@ int64_t rt_trace_run_delay(void)
 
 void rt_trace_thread_gone(void)
 {
-	if (sched_fd >= 0 && sched_tid == (int)syscall(SYS_gettid) && rt_trace_run_delay() >= 0)
-		syscall(SYS_close, sched_fd);
+	if (sched_fd >= 0 && sched_tid == (int)syscall(SYS_gettid)) {
+		char b[8];
+		/* still ours: it reads as schedstat ("N N N\n", digits first) */
+		if (syscall(SYS_pread64, sched_fd, b, 1, 0L) == 1 && b[0] >= '0' && b[0] <= '9')
+			syscall(SYS_close, sched_fd);
+	}
 	sched_fd = -1;
 }
 

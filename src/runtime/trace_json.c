@@ -119,19 +119,38 @@ static void put_str(out *o, const char *s)
 	rt_buf_add(&o->b, "\"", 1);
 }
 
+/* a non-negative integer in decimal (no printf: millions of calls) */
+static void put_u(out *o, uint64_t v)
+{
+	char d[24];
+	int n = 0;
+	do
+		d[sizeof d - 1 - n++] = (char)('0' + v % 10);
+	while ((v /= 10) && n < 24);
+	rt_buf_add(&o->b, d + sizeof d - n, (size_t)n);
+}
+
 /* µs from t0 with ns precision */
 static void put_us(out *o, int64_t ns)
 {
 	if (ns < 0)
 		ns = 0;
-	rt_buf_printf(&o->b, "%" PRId64 ".%03" PRId64, ns / 1000, ns % 1000);
+	put_u(o, (uint64_t)ns / 1000);
+	char f[4] = { '.', (char)('0' + ns % 1000 / 100), (char)('0' + ns % 100 / 10),
+		      (char)('0' + ns % 10) };
+	rt_buf_add(&o->b, f, 4);
 }
 
 static void ev_open(out *o, const char *ph, const char *name, const char *cat, int pid, int tid)
 {
-	put(o, o->first ? "\n" : ",\n");
+	put(o, o->first ? "\n{\"ph\":\"" : ",\n{\"ph\":\"");
 	o->first = false;
-	rt_buf_printf(&o->b, "{\"ph\":\"%s\",\"pid\":%d,\"tid\":%d,\"name\":", ph, pid, tid);
+	put(o, ph);
+	put(o, "\",\"pid\":");
+	put_u(o, (uint64_t)(unsigned)pid);
+	put(o, ",\"tid\":");
+	put_u(o, (uint64_t)(unsigned)tid);
+	put(o, ",\"name\":");
 	put_str(o, name);
 	if (cat) {
 		put(o, ",\"cat\":");
@@ -139,9 +158,9 @@ static void ev_open(out *o, const char *ph, const char *name, const char *cat, i
 	}
 }
 
-static void put_stack(out *o, const cprof_profile *p, int64_t s)
+/* The JSON array of stack s's frames, appended to o. */
+static void stack_json(out *o, const cprof_profile *p, int64_t s)
 {
-	put(o, "\"stack\":[");
 	if (s >= 0 && p && (size_t)s < cprof_nstacks(p)) {
 		size_t n = cprof_stack_len(p, (uint32_t)s);
 		const uint32_t *locs = cprof_stack_locs(p, (uint32_t)s);
@@ -171,6 +190,34 @@ static void put_stack(out *o, const cprof_profile *p, int64_t s)
 				first = false;
 			}
 		}
+	}
+}
+
+/* Stacks repeat (a wait site, a hot loop): each is formatted once and
+ * kept (the cache owns the strings; bounded by the distinct stacks). */
+typedef struct scache {
+	char **s;
+	size_t *len;
+	size_t n;
+} scache;
+
+static void put_stack_cached(out *o, const cprof_profile *p, scache *sc, int64_t s)
+{
+	put(o, "\"stack\":[");
+	if (s >= 0 && (size_t)s < sc->n) {
+		if (!sc->s[s]) {
+			out tmp = { .fd = -1 };
+			stack_json(&tmp, p, s);
+			if (!tmp.b.oom && tmp.b.p) {
+				sc->s[s] = tmp.b.p;
+				sc->len[s] = tmp.b.n;
+			} else {
+				rt_buf_free(&tmp.b);
+				o->b.oom = true;
+			}
+		}
+		if (sc->s[s])
+			rt_buf_add(&o->b, sc->s[s], sc->len[s]);
 	}
 	put(o, "]");
 }
@@ -321,6 +368,7 @@ typedef struct ctx {
 	const rt_wait *ong;
 	const int64_t *ong_stack;
 	size_t nong;
+	scache sc;
 } ctx;
 
 static void slice(ctx *c, int tid, const char *name, const char *cat, int64_t a, int64_t b)
@@ -382,7 +430,7 @@ static void write_wait(ctx *c, int tid, const rt_tev *e, int64_t stack, int64_t 
 	if (ongoing)
 		put(&c->o, ",\"ongoing\":true");
 	put(&c->o, ",");
-	put_stack(&c->o, c->p, stack);
+	put_stack_cached(&c->o, c->p, &c->sc, stack);
 	put(&c->o, "}}");
 	if (rd > 0) {
 		slice(c, tid, "runnable", "runnable", bend, b);
@@ -473,7 +521,7 @@ static void write_thread(ctx *c, int tid, const ev *v, size_t n)
 			put(&c->o, ",\"args\":{\"cpu_us\":");
 			put_us(&c->o, e->aux);
 			put(&c->o, ",");
-			put_stack(&c->o, c->p, v[i].stack);
+			put_stack_cached(&c->o, c->p, &c->sc, v[i].stack);
 			put(&c->o, "}}");
 			break;
 		case RT_TEV_THREAD_START:
@@ -600,6 +648,14 @@ int rt_trace_write_json(int fd)
 		goto done;
 	}
 	c.p = p;
+	c.sc.n = cprof_nstacks(p);
+	c.sc.s = calloc(c.sc.n ? c.sc.n : 1, sizeof(char *));
+	c.sc.len = calloc(c.sc.n ? c.sc.n : 1, sizeof(size_t));
+	if (!c.sc.s || !c.sc.len) {
+		rt_set_error("cannot write the trace: out of memory");
+		rc = CPROF_ERR_NOMEM;
+		goto done;
+	}
 	qsort(g.v, g.n, sizeof(ev), ev_cmp);
 	size_t nw = 0;
 	for (size_t i = 0; i < g.n; i++)
@@ -660,6 +716,10 @@ int rt_trace_write_json(int fd)
 	flush(o, true);
 	rc = o->rc;
 done:
+	for (size_t i = 0; c.sc.s && i < c.sc.n; i++)
+		free(c.sc.s[i]);
+	free(c.sc.s);
+	free(c.sc.len);
 	rt_buf_free(&c.o.b);
 	free(c.wk);
 	free(g.v);
