@@ -29,6 +29,7 @@ typedef struct cli_opts {
 	const char *http;           /* -http (web UI: not built yet) */
 	bool no_browser;
 	const char *symbolize, *buildid, *tools;
+	const char *trace_pprof;    /* -trace_pprof=sync|syscall|sched: sources are traces */
 	int seconds, timeout;
 	bool help, version;
 	/* legacy sample-index aliases */

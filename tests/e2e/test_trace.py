@@ -225,3 +225,59 @@ def test_flight_recorder_bad_value(waits, tmp_path):
     p = run(waits, "sem", env={"CPROF_TRACE_RING": "0"})
     lines = [l for l in p.stderr.splitlines() if "CPROF_TRACE_RING" in l]
     assert len(lines) == 1 and "no flight recorder" in lines[0], p.stderr
+
+
+def test_trace_pprof_delay_profiles_by_stack(waits, tmp_path):
+    """cprof -trace_pprof=sync|syscall|sched (go tool trace -pprof): the
+    blocked time of each kind of wait by the waiter's stack."""
+    from conftest import cprof_bin
+    trace, truth, _ = trace_of(waits, "all", tmp_path)
+    f = str(tmp_path / "all.json")
+
+    def top(kind):
+        r = subprocess.run([cprof_bin(), "-top", "-unit=ms", "-nodecount=100",
+                            f"-trace_pprof={kind}", f], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        rows = {}
+        for line in r.stdout.splitlines():
+            w = line.split()
+            if len(w) >= 6 and w[3].endswith("ms"):
+                rows[" ".join(w[5:])] = float(w[3][:-2])
+        return r.stdout, rows
+
+    out, sync = top("sync")
+    assert "Type: delay" in out
+    # the waiters' own functions carry their measured waits (blocked part)
+    want_waiter = sum(e["dur"] for e in trace["traceEvents"] if e.get("cat") == "blocked"
+                      and e["args"]["reason"] == "mutex") / 1000
+    assert abs(sync["waiter"] - want_waiter) < 0.05, (sync, want_waiter)
+    for w in truth:
+        if w["kind"] in ("cond", "semaphore"):
+            fn = {"cond": "cond_waiter", "semaphore": "sem_waiter"}[w["kind"]]
+            assert abs(sync[fn] - (w["t1"] - w["t0"]) / 1e6) < 1 + sync[fn] * 0.01, (fn, sync, w)
+    assert "reader" not in sync
+    _, sys = top("syscall")
+    reads = sum((w["t1"] - w["t0"]) / 1e6 for w in truth if w["kind"] == "read")
+    assert abs(sys["reader"] - reads) < 2, (sys, reads)
+    assert "cond_waiter" not in sys
+    out, _ = top("sched")   # the runnable parts of every wait
+    runnable = sum(e["args"].get("runnable_us", 0) for e in trace["traceEvents"]
+                   if e.get("cat") == "blocked") / 1000
+    import re
+    m = re.search(r"of ([\d.]+)(ms|s|us) total", out)
+    if runnable > 0:
+        total = float(m.group(1)) * {"ms": 1, "s": 1000, "us": 0.001}[m.group(2)]
+        assert abs(total - runnable) < 0.01 + runnable * 0.001, (out, runnable)
+
+
+def test_trace_pprof_bad_input_is_one_line(tmp_path, waits):
+    from conftest import cprof_bin
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"traceEvents":[{"ph":"X",')
+    r = subprocess.run([cprof_bin(), "-top", "-trace_pprof=sync", str(bad)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "not a Chrome trace" in r.stderr, r.stderr
+    r = subprocess.run([cprof_bin(), "-top", "-trace_pprof=gc", str(bad)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "want sync, syscall or sched" in r.stderr
