@@ -60,17 +60,6 @@ static bool lit(jr *j, char c)
 	return false;
 }
 
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static void put_utf8(char *out, size_t *n, size_t cap, unsigned cp)
 {
 	char b[4];
@@ -142,7 +131,7 @@ static bool str(jr *j, char *out, size_t *len)
 				return fail(j, "a bad \\u escape");
 			unsigned cp = 0;
 			for (int i = 0; i < 4; i++) {
-				int h = hexv(j->s[i]);
+				int h = cprof_hexval(j->s[i]);
 				if (h < 0)
 					return fail(j, "a bad \\u escape");
 				cp = cp << 4 | (unsigned)h;
@@ -153,7 +142,7 @@ static bool str(jr *j, char *out, size_t *len)
 				unsigned lo = 0;
 				bool ok = true;
 				for (int i = 0; i < 4 && ok; i++) {
-					int h = hexv(j->s[2 + i]);
+					int h = cprof_hexval(j->s[2 + i]);
 					ok = h >= 0;
 					lo = lo << 4 | (unsigned)(h < 0 ? 0 : h);
 				}
@@ -206,6 +195,53 @@ static bool num(jr *j, double *v)
 }
 
 static bool value(jr *j);
+
+/* An object's members: field(j, key, ctx) reads each value (buf holds the
+ * key; it may reuse buf after reading the key).  A value that is not an
+ * object is skipped (ignored), as is an empty object. */
+typedef bool (*field_fn)(jr *j, char *buf, void *ctx);
+static bool object(jr *j, char *buf, field_fn field, void *ctx)
+{
+	ws(j);
+	if (j->s >= j->e || *j->s != '{')
+		return value(j);
+	if (++j->depth > DEPTH_MAX)
+		return fail(j, "nested deeper than 64");
+	j->s++;
+	if (!lit(j, '}')) {
+		do {
+			if (!str(j, buf, NULL) || !lit(j, ':'))
+				return fail(j, "an object key expected");
+			if (!field(j, buf, ctx))
+				return false;
+		} while (lit(j, ','));
+		if (!lit(j, '}'))
+			return fail(j, "a ',' or '}' expected");
+	}
+	j->depth--;
+	return true;
+}
+
+/* A string value into buf (truncated to outsz), else the value skipped. */
+static bool str_field(jr *j, char *buf, char *out, size_t outsz)
+{
+	ws(j);
+	if (j->s >= j->e || *j->s != '"')
+		return value(j);
+	if (!str(j, buf, NULL))
+		return false;
+	snprintf(out, outsz, "%s", buf);
+	return true;
+}
+
+/* A number value, else the value skipped. */
+static bool num_field(jr *j, double *v)
+{
+	ws(j);
+	if (j->s < j->e && (*j->s == '-' || (*j->s >= '0' && *j->s <= '9')))
+		return num(j, v);
+	return value(j);
+}
 
 static bool word(jr *j, const char *w)
 {
@@ -365,131 +401,94 @@ typedef struct evargs {
 	size_t nlocs;
 } evargs;
 
-static bool read_args(jr *j, bld *b, evargs *a, char *buf)
+typedef struct evctx {
+	bld *b;
+	evargs a;
+	char ph[8], cat[32];
+	double dur;
+} evctx;
+
+static bool arg_field(jr *j, char *buf, void *ctx)
 {
+	evctx *c = ctx;
+	if (strcmp(buf, "reason") == 0)
+		return str_field(j, buf, c->a.reason, sizeof c->a.reason);
+	if (strcmp(buf, "runnable_us") == 0)
+		return num_field(j, &c->a.runnable_us);
+	if (strcmp(buf, "stack") != 0)
+		return value(j);
 	ws(j);
-	if (j->s >= j->e || *j->s != '{')
-		return value(j);   /* not an object: ignored */
-	if (++j->depth > DEPTH_MAX)
-		return fail(j, "nested deeper than 64");
+	if (j->s >= j->e || *j->s != '[')
+		return value(j);
 	j->s++;
-	if (lit(j, '}')) {
-		j->depth--;
+	if (lit(j, ']'))
 		return true;
-	}
 	do {
-		size_t kl;
-		if (!str(j, buf, &kl) || !lit(j, ':'))
-			return fail(j, "an object key expected");
-		if (strcmp(buf, "reason") == 0) {
-			ws(j);
-			if (j->s < j->e && *j->s == '"') {
-				if (!str(j, buf, NULL))
-					return false;
-				snprintf(a->reason, sizeof a->reason, "%s", buf);
-			} else if (!value(j)) {
+		ws(j);
+		if (j->s >= j->e || *j->s != '"') {
+			if (!value(j))
 				return false;
-			}
-		} else if (strcmp(buf, "runnable_us") == 0) {
-			ws(j);
-			if (j->s < j->e && (*j->s == '-' || (*j->s >= '0' && *j->s <= '9'))) {
-				if (!num(j, &a->runnable_us))
-					return false;
-			} else if (!value(j)) {
-				return false;
-			}
-		} else if (strcmp(buf, "stack") == 0) {
-			ws(j);
-			if (j->s >= j->e || *j->s != '[') {
-				if (!value(j))
-					return false;
-				continue;
-			}
-			j->s++;
-			if (!lit(j, ']')) {
-				do {
-					ws(j);
-					if (j->s < j->e && *j->s == '"') {
-						size_t fl;
-						if (!str(j, buf, &fl))
-							return false;
-						if (a->nlocs < FRAMES_MAX && fl > 0) {
-							int64_t li = frame_loc(b, buf, fl);
-							if (li < 0) {
-								b->oom = true;
-								return fail(j, "out of memory");
-							}
-							a->locs[a->nlocs++] = (uint32_t)li;
-						}
-					} else if (!value(j)) {
-						return false;
-					}
-				} while (lit(j, ','));
-				if (!lit(j, ']'))
-					return fail(j, "a ',' or ']' expected");
-			}
-		} else if (!value(j)) {
+			continue;
+		}
+		size_t fl;
+		if (!str(j, buf, &fl))
 			return false;
+		if (c->a.nlocs < FRAMES_MAX && fl > 0) {
+			int64_t li = frame_loc(c->b, buf, fl);
+			if (li < 0) {
+				c->b->oom = true;
+				return fail(j, "out of memory");
+			}
+			c->a.locs[c->a.nlocs++] = (uint32_t)li;
 		}
 	} while (lit(j, ','));
-	if (!lit(j, '}'))
-		return fail(j, "a ',' or '}' expected");
-	j->depth--;
+	if (!lit(j, ']'))
+		return fail(j, "a ',' or ']' expected");
 	return true;
+}
+
+static bool event_field(jr *j, char *buf, void *ctx)
+{
+	evctx *c = ctx;
+	if (strcmp(buf, "ph") == 0)
+		return str_field(j, buf, c->ph, sizeof c->ph);
+	if (strcmp(buf, "cat") == 0)
+		return str_field(j, buf, c->cat, sizeof c->cat);
+	if (strcmp(buf, "dur") == 0)
+		return num_field(j, &c->dur);
+	if (strcmp(buf, "args") == 0)
+		return object(j, buf, arg_field, c);
+	return value(j);
 }
 
 static bool read_event(jr *j, bld *b, char *buf)
 {
-	ws(j);
-	if (j->s >= j->e || *j->s != '{')
-		return value(j);   /* not an event object: ignored */
-	if (++j->depth > DEPTH_MAX)
-		return fail(j, "nested deeper than 64");
-	j->s++;
-	char ph[8] = "", cat[32] = "";
-	double dur = -1;
-	evargs a = { .runnable_us = 0 };
-	if (!lit(j, '}')) {
-		do {
-			if (!str(j, buf, NULL) || !lit(j, ':'))
-				return fail(j, "an object key expected");
-			ws(j);
-			bool is_str = j->s < j->e && *j->s == '"';
-			bool is_num = j->s < j->e && (*j->s == '-' || (*j->s >= '0' && *j->s <= '9'));
-			if (strcmp(buf, "ph") == 0 && is_str) {
-				if (!str(j, buf, NULL))
-					return false;
-				snprintf(ph, sizeof ph, "%s", buf);
-			} else if (strcmp(buf, "cat") == 0 && is_str) {
-				if (!str(j, buf, NULL))
-					return false;
-				snprintf(cat, sizeof cat, "%s", buf);
-			} else if (strcmp(buf, "dur") == 0 && is_num) {
-				if (!num(j, &dur))
-					return false;
-			} else if (strcmp(buf, "args") == 0) {
-				if (!read_args(j, b, &a, buf))
-					return false;
-			} else if (!value(j)) {
-				return false;
-			}
-		} while (lit(j, ','));
-		if (!lit(j, '}'))
-			return fail(j, "a ',' or '}' expected");
-	}
-	j->depth--;
-	if (strcmp(ph, "X") != 0 || strcmp(cat, "blocked") != 0 || !wanted(b->kind, a.reason))
-		return true;
-	double us = b->kind == CPROF_TRACE_SCHED ? a.runnable_us : dur;
-	if (!(us > 0) || us > 9.2e12)
-		return true;
-	int64_t st = cprof_intern_stack(b->p, a.locs, a.nlocs);
-	int64_t vals[2] = { 1, (int64_t)llround(us * 1000.0) };
-	if (st < 0 || cprof_add_sample(b->p, (uint32_t)st, 0, vals) < 0) {
+	evctx *c = malloc(sizeof *c);
+	if (!c) {
 		b->oom = true;
 		return fail(j, "out of memory");
 	}
-	return true;
+	c->b = b;
+	c->a.reason[0] = 0;
+	c->a.runnable_us = 0;
+	c->a.nlocs = 0;
+	c->ph[0] = c->cat[0] = 0;
+	c->dur = -1;
+	bool ok = object(j, buf, event_field, c);
+	if (ok && strcmp(c->ph, "X") == 0 && strcmp(c->cat, "blocked") == 0 &&
+	    wanted(b->kind, c->a.reason)) {
+		double us = b->kind == CPROF_TRACE_SCHED ? c->a.runnable_us : c->dur;
+		if (us > 0 && us < 9.2e12) {
+			int64_t st = cprof_intern_stack(b->p, c->a.locs, c->a.nlocs);
+			int64_t vals[2] = { 1, (int64_t)llround(us * 1000.0) };
+			if (st < 0 || cprof_add_sample(b->p, (uint32_t)st, 0, vals) < 0) {
+				b->oom = true;
+				ok = fail(j, "out of memory");
+			}
+		}
+	}
+	free(c);
+	return ok;
 }
 
 static bool read_events(jr *j, bld *b, char *buf)
@@ -505,6 +504,20 @@ static bool read_events(jr *j, bld *b, char *buf)
 	if (!lit(j, ']'))
 		return fail(j, "a ',' or ']' expected");
 	return true;
+}
+
+typedef struct top {
+	bld *b;
+	bool seen;
+} top;
+
+static bool top_field(jr *j, char *buf, void *ctx)
+{
+	top *t = ctx;
+	if (strcmp(buf, "traceEvents") != 0 || t->seen)
+		return value(j);
+	t->seen = true;
+	return read_events(j, t->b, buf);
 }
 
 int cprof_trace_kind_parse(const char *s, cprof_trace_kind *out)
@@ -553,26 +566,10 @@ int cprof_trace_pprof(const char *data, size_t len, cprof_trace_kind kind, cprof
 	if (lit(&j, '[')) {   /* the array form: events only */
 		j.s--;
 		ok = read_events(&j, &b, buf);
-	} else if (lit(&j, '{')) {
-		bool seen = false;
-		ok = true;
-		if (!lit(&j, '}')) {
-			do {
-				if (!str(&j, buf, NULL) || !lit(&j, ':')) {
-					ok = fail(&j, "an object key expected");
-					break;
-				}
-				if (strcmp(buf, "traceEvents") == 0 && !seen) {
-					seen = true;
-					ok = read_events(&j, &b, buf);
-				} else {
-					ok = value(&j);
-				}
-			} while (ok && lit(&j, ','));
-			if (ok && !lit(&j, '}'))
-				ok = fail(&j, "a ',' or '}' expected");
-		}
-		if (ok && !seen)
+	} else if (j.s < j.e && *j.s == '{') {
+		top t = { .b = &b };
+		ok = object(&j, buf, top_field, &t);
+		if (ok && !t.seen)
 			ok = fail(&j, "no traceEvents");
 	} else {
 		ok = fail(&j, "not JSON");

@@ -183,6 +183,23 @@ static void answer_kind(const rt_http_route *r, int cancel_fd, int client_fd, rt
 
 /* ---- the CPU profile ------------------------------------------------------------------ */
 
+/* What a memfd holds, into b (closes fd): 0, or -1 on a read error or
+ * when b ran out of memory. */
+static int slurp_memfd(int fd, rt_buf *b)
+{
+	char chunk[16384];
+	off_t off = 0;
+	ssize_t n;
+	while ((n = pread(fd, chunk, sizeof chunk, off)) > 0 || (n < 0 && errno == EINTR)) {
+		if (n < 0)
+			continue;
+		rt_buf_add(b, chunk, (size_t)n);
+		off += n;
+	}
+	close(fd);
+	return n < 0 || b->oom ? -1 : 0;
+}
+
 static void answer_cpu(const rt_http_route *r, int cancel_fd, int client_fd, rt_http_resp *resp)
 {
 	int fd = memfd_create("cprof-http-cpu", MFD_CLOEXEC);
@@ -208,17 +225,7 @@ static void answer_cpu(const rt_http_route *r, int cancel_fd, int client_fd, rt_
 		return;
 	}
 	rt_buf b = { 0 };
-	char chunk[16384];
-	off_t off = 0;
-	ssize_t n;
-	while ((n = pread(fd, chunk, sizeof chunk, off)) > 0 || (n < 0 && errno == EINTR)) {
-		if (n < 0)
-			continue;
-		rt_buf_add(&b, chunk, (size_t)n);
-		off += n;
-	}
-	close(fd);
-	if (n < 0 || b.oom) {
+	if (slurp_memfd(fd, &b) < 0) {
 		rt_buf_free(&b);
 		rt_http_error(resp, 500, "Could not read the CPU profile");
 		return;
@@ -256,17 +263,9 @@ static void answer_trace(const rt_http_route *r, int cancel_fd, int client_fd, r
 		rc = cprof_trace_stop();
 	}
 	rt_buf b = { 0 };
-	char chunk[16384];
-	off_t off = 0;
-	ssize_t n = 0;
-	while (rc == 0 && ((n = pread(fd, chunk, sizeof chunk, off)) > 0 || (n < 0 && errno == EINTR))) {
-		if (n < 0)
-			continue;
-		rt_buf_add(&b, chunk, (size_t)n);
-		off += n;
-	}
-	close(fd);
-	if (rc < 0 || n < 0 || b.oom) {
+	if (rc < 0)
+		close(fd);
+	if (rc < 0 || slurp_memfd(fd, &b) < 0) {
 		rt_buf_free(&b);
 		fail_profile(resp, "trace", rc < 0 ? rc : CPROF_ERR_NOMEM);
 		return;

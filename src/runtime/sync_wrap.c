@@ -121,14 +121,13 @@ static struct {
 static _Atomic int resolved;
 static __thread __attribute__((tls_model("initial-exec"))) int resolving;
 
-static void *sym(const char *name, const char *ver)
+void *rt_sym_next(const char *name, const char *ver)
 {
 	void *f = ver ? dlvsym(RTLD_NEXT, name, ver) : NULL;
 	return f ? f : dlsym(RTLD_NEXT, name);
 }
 
-#define GET(field, name, ver) \
-	do { void *f_ = sym(name, ver); if (f_) memcpy(&R.field, &f_, sizeof f_); } while (0)
+#define GET(field, name, ver) RT_GET_NEXT(R.field, name, ver)
 
 static void resolve(void)
 {

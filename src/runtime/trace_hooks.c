@@ -65,14 +65,7 @@ static struct {
 	int (*sem_post)(sem_t *);
 } R;
 
-static void *sym(const char *name, const char *ver)
-{
-	void *f = ver ? dlvsym(RTLD_NEXT, name, ver) : NULL;
-	return f ? f : dlsym(RTLD_NEXT, name);
-}
-
-#define GET(field, name, ver) \
-	do { void *f_ = sym(name, ver); if (f_) memcpy(&R.field, &f_, sizeof f_); } while (0)
+#define GET(field, name, ver) RT_GET_NEXT(R.field, name, ver)
 
 static void resolve(void)
 {
