@@ -281,3 +281,18 @@ def test_trace_pprof_bad_input_is_one_line(tmp_path, waits):
     r = subprocess.run([cprof_bin(), "-top", "-trace_pprof=gc", str(bad)],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "want sync, syscall or sched" in r.stderr
+
+
+def test_cpu_samples_at_their_times(waits, tmp_path):
+    trace, truth, _ = trace_of(waits, "burn", tmp_path,
+                               CPROF_CPU_PROFILE=str(tmp_path / "cpu.pb.gz"))
+    (b,) = truth
+    start = trace["otherData"]["start_monotonic_ns"]
+    samples = [e for e in trace["traceEvents"] if e["name"] == "cpu sample"]
+    assert len(samples) >= 5, samples
+    mine = [e for e in samples if e["tid"] == b["tid"]]
+    assert len(mine) >= 0.8 * len(samples)
+    for e in mine:
+        t = start + e["ts"] * 1000
+        assert b["t0"] - 1e6 <= t <= b["t1"] + 1e6, (e, b)
+        assert any("burn_cpu" in f for f in e["args"]["stack"]), e["args"]["stack"]

@@ -21,6 +21,8 @@
  *   flight FILE  under CPROF_TRACE_RING=1: mutex, 2.5 s, sem, then the
  *          flight recorder's contents written to FILE.
  *   all    mutex, cond, pipe and sem in turn.
+ *   burn   "burner" uses 300 ms of CPU time (its "wait" line is the
+ *          interval it burned: CPU samples belong there).
  */
 #define _GNU_SOURCE
 #include <cprof.h>
@@ -246,6 +248,42 @@ static void run_region(void)
 	cprof_region_end("outer");
 }
 
+/* ---- burn: CPU samples at their times ---- */
+static volatile double burn_sink;
+
+static long long cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* ns of this thread's CPU time (not wall time: a loaded machine) */
+static __attribute__((noinline)) void burn_cpu(long long ns)
+{
+	long long end = cpu_now() + ns;
+	while (cpu_now() < end)
+		for (int i = 0; i < 10000; i++)
+			burn_sink += i * 0.5;
+}
+
+static void *burner(void *a)
+{
+	(void)a;
+	pthread_setname_np(pthread_self(), "burner");
+	long long t0 = now();
+	burn_cpu(300000000LL);
+	report(gettid_(), "burn", t0, now(), 0);
+	return NULL;
+}
+
+static void run_burn(void)
+{
+	pthread_t t;
+	pthread_create(&t, NULL, burner, NULL);
+	pthread_join(t, NULL);
+}
+
 /* ---- flood: more events than a small buffer holds ---- */
 static void run_flood(void)
 {
@@ -273,6 +311,8 @@ int main(int argc, char **argv)
 		run_region();
 	else if (!strcmp(what, "flood"))
 		run_flood();
+	else if (!strcmp(what, "burn"))
+		run_burn();
 	else if (!strcmp(what, "flight")) {
 		/* CPROF_TRACE_RING=1: the mutex waits, then 2.5 s later the
 		 * semaphore wait; the recorder must hold the latter only */
