@@ -250,8 +250,7 @@ static void answer_trace(const rt_http_route *r, int cancel_fd, int client_fd, r
 	if (rc < 0) {
 		char msg[300];
 		snprintf(msg, sizeof msg, "Could not enable tracing: %s",
-			 rc == CPROF_ERR_BUSY ? "tracing already enabled"
-			 : *cprof_last_error() ? cprof_last_error() : cprof_error_string(rc));
+			 *cprof_last_error() ? cprof_last_error() : cprof_error_string(rc));
 		close(fd);
 		rt_http_error(resp, 500, msg);
 		return;

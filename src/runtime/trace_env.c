@@ -58,7 +58,7 @@ static int start_locked(int fd, bool owned)
 {
 	if (rt_trace_active()) {
 		rt_set_error(ring_seconds > 0 ? "the flight recorder is running (CPROF_TRACE_RING)"
-					     : "a trace is already running");
+					     : "tracing is already enabled");
 		return CPROF_ERR_BUSY;
 	}
 	rt_modules_init_lazy();   /* waiters' stacks: tables built as walks reach modules */

@@ -716,3 +716,27 @@ def test_trace_is_chrome_json_of_the_window(server):
     # a second trace while none runs works (the session is released)
     st, _, body = curl(f"{server.url}/debug/pprof/trace?seconds=1")
     assert st == 200 and json.loads(body)["traceEvents"]
+
+
+def test_trace_flight_recorder(progs):
+    """CPROF_TRACE_RING: /debug/pprof/trace?flight=1 answers what the
+    recorder holds (at most two generations), and it records on; a
+    seconds= trace is refused meanwhile."""
+    import json
+    prog = Program(progs["worker"], extra_env={"CPROF_TRACE_RING": "1"}, secs=900)
+    try:
+        assert prog.url, "".join(prog.lines)
+        time.sleep(1.5)
+        st, h, body = curl(f"{prog.url}/debug/pprof/trace?flight=1")
+        assert st == 200 and h["content-type"] == "application/json", body[:300]
+        d = json.loads(body)
+        assert 0 < d["otherData"]["duration_ns"] <= 2.6e9
+        assert any(e["ph"] == "M" and e["name"] == "thread_name" for e in d["traceEvents"])
+        st, _, body = curl(f"{prog.url}/debug/pprof/trace?flight=1")
+        assert st == 200 and json.loads(body)["otherData"]["producer"] == "cprof"
+        st, _, body = curl(f"{prog.url}/debug/pprof/trace?seconds=1")
+        assert st == 500 and b"flight recorder" in body, body
+    finally:
+        rc, out, err = prog.stop()
+    assert rc == 0, err
+    assert not SANITIZER_REPORT.search(err), err
