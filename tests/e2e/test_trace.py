@@ -298,3 +298,27 @@ def test_cpu_samples_at_their_times(waits, tmp_path):
         t = start + e["ts"] * 1000
         assert b["t0"] - 1e6 <= t <= b["t1"] + 1e6, (e, b)
         assert any("burn_cpu" in f for f in e["args"]["stack"]), e["args"]["stack"]
+
+
+def test_runnable_time_matches_schedstat(waits, tmp_path):
+    """A SCHED_IDLE waiter behind CPU hogs on its CPU: the trace splits its
+    wait into blocked and runnable, the runnable part within 10% (+1 ms)
+    of the run_delay the program read itself around the wait."""
+    trace, truth, p = trace_of(waits, "runnable", tmp_path)
+    mine = {}
+    for line in p.stdout.splitlines():
+        w = line.split()
+        if w[0] == "runnable":
+            mine[int(w[1])] = int(w[2]) / 1000
+    (w,) = [x for x in truth if x["kind"] == "cond"]
+    own = mine[w["tid"]]
+    if own < 0:
+        pytest.skip("no schedstat here")
+    (e,) = blocked(trace, w["tid"], "cond")
+    got = e["args"]["runnable_us"]
+    assert abs(got - own) <= 0.1 * own + 1000, (got, own, e)
+    assert e["args"]["waker_tid"] == w["waker"]
+    if got > 0:
+        r = [x for x in trace["traceEvents"] if x["tid"] == w["tid"] and x["name"] == "runnable"]
+        assert any(abs(x["ts"] - (e["ts"] + e["dur"])) < 0.01 and abs(x["dur"] - got) < 0.01
+                   for x in r), r

@@ -21,6 +21,10 @@
  *   flight FILE  under CPROF_TRACE_RING=1: mutex, 2.5 s, sem, then the
  *          flight recorder's contents written to FILE.
  *   all    mutex, cond, pipe and sem in turn.
+ *   runnable  "waiter" (SCHED_IDLE, on CPU 0) waits on a condition
+ *          variable; then two CPU hogs start on CPU 0 and it is signalled
+ *          150 ms later: it waits for the CPU after its wake-up; it prints
+ *          "runnable TID NS", the run_delay it read itself around the wait.
  *   burn   "burner" uses 300 ms of CPU time (its "wait" line is the
  *          interval it burned: CPU samples belong there).
  */
@@ -284,6 +288,84 @@ static void run_burn(void)
 	pthread_join(t, NULL);
 }
 
+/* ---- runnable: a SCHED_IDLE waiter behind CPU hogs on its CPU ---- */
+static long long run_delay_now(void)
+{
+	char path[64], b[128];
+	snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", gettid_());
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, b, sizeof b - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return -1;
+	b[n] = 0;
+	unsigned long long run, delay;
+	return sscanf(b, "%llu %llu", &run, &delay) == 2 ? (long long)delay : -1;
+}
+
+static void pin_cpu0(void)
+{
+	cpu_set_t one;
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+}
+
+static volatile int hogs_stop, idle_waiting;
+
+static void *hog(void *a)
+{
+	(void)a;
+	pthread_setname_np(pthread_self(), "hog");
+	pin_cpu0();
+	while (!hogs_stop)
+		burn_sink += 1;
+	return NULL;
+}
+
+static void *idle_waiter(void *a)
+{
+	(void)a;
+	pthread_setname_np(pthread_self(), "waiter");
+	pin_cpu0();
+	struct sched_param sp = { 0 };
+	pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+	pthread_mutex_lock(&cm);
+	long long r0 = run_delay_now();
+	long long t0 = now();
+	idle_waiting = 1;
+	while (!ready)
+		pthread_cond_wait(&cv, &cm);
+	long long t1 = now();
+	long long r1 = run_delay_now();
+	pthread_mutex_unlock(&cm);
+	report(gettid_(), "cond", t0, t1, signaller_tid);
+	char line[96];
+	snprintf(line, sizeof line, "runnable %d %lld", gettid_(), r0 >= 0 && r1 >= 0 ? r1 - r0 : -1);
+	int i = __atomic_fetch_add(&nlines, 1, __ATOMIC_RELAXED);
+	if (i < 64)
+		snprintf(lines[i], sizeof lines[i], "%s", line);
+	return NULL;
+}
+
+static void run_runnable(void)
+{
+	pthread_t h[2], w, s;
+	pthread_create(&w, NULL, idle_waiter, NULL);
+	while (!idle_waiting)   /* it waits before the hogs take its CPU */
+		usleep(1000);
+	usleep(10000);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&h[i], NULL, hog, NULL);
+	pthread_create(&s, NULL, signaller, NULL);
+	pthread_join(w, NULL);
+	pthread_join(s, NULL);
+	hogs_stop = 1;
+	for (int i = 0; i < 2; i++)
+		pthread_join(h[i], NULL);
+}
+
 /* ---- flood: more events than a small buffer holds ---- */
 static void run_flood(void)
 {
@@ -313,6 +395,8 @@ int main(int argc, char **argv)
 		run_flood();
 	else if (!strcmp(what, "burn"))
 		run_burn();
+	else if (!strcmp(what, "runnable"))
+		run_runnable();
 	else if (!strcmp(what, "flight")) {
 		/* CPROF_TRACE_RING=1: the mutex waits, then 2.5 s later the
 		 * semaphore wait; the recorder must hold the latter only */
