@@ -120,6 +120,11 @@ static tchunk *chunk_take(uint32_t s)
 	atomic_signal_fence(memory_order_seq_cst);
 	tchunk *c = NULL;
 	gen *g = &gens[s & 1];
+	/* used up: no read-modify-write on shared lines for each drop */
+	if (atomic_load_explicit(&g->off, memory_order_relaxed) >= g->budget) {
+		atomic_fetch_sub_explicit(&acquiring, 1, memory_order_release);
+		return NULL;
+	}
 	if (atomic_load_explicit(&rt_trace_on, memory_order_acquire) == s) {
 		size_t off = atomic_fetch_add_explicit(&g->off, CHUNK, memory_order_relaxed);
 		if (off + CHUNK <= g->budget) {
@@ -444,6 +449,15 @@ void rt_trace_chunks(void (*fn)(void *ctx, int tid, const char *data, size_t use
 			fn(ctx, c->tid, c->data, u);
 		}
 	}
+}
+
+void rt_trace_forked(void)
+{
+	t_tid = 0;
+	t_cur = NULL;
+	t_sess = 0;
+	t_in = 0;
+	t_dropped = 0;
 }
 
 void rt_trace_get_info(rt_trace_info *out)

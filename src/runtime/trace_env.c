@@ -279,6 +279,7 @@ static void fork_child(void)
 {
 	/* the parent's session is not the child's: stop recording, keep nothing */
 	atomic_store(&rt_trace_on, 0);
+	rt_trace_forked();
 	out_fd = -1;
 	out_owned = false;
 	ring_seconds = 0;   /* its thread is not in the child */

@@ -103,6 +103,8 @@ int rt_trace_rotate(size_t budget);
 void rt_trace_session_end(void);
 /* Iterate the stopped session's chunks: fn(ctx, tid, data, used) each. */
 void rt_trace_chunks(void (*fn)(void *ctx, int tid, const char *data, size_t used), void *ctx);
+/* In a fork child (the forking thread's view of its own buffer). */
+void rt_trace_forked(void);
 /* The stopped session: when it began and ended (monotonic ns), events
  * dropped, bytes recorded. */
 typedef struct rt_trace_info {
