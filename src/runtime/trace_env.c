@@ -46,7 +46,7 @@ static bool env_asked;
 static pid_t env_owner;
 static long ring_seconds;            /* > 0: the flight recorder runs */
 static pthread_cond_t ring_cv = PTHREAD_COND_INITIALIZER;
-static bool ring_stop;
+static bool ring_stop, ring_started;
 
 size_t rt_trace_budget(void);
 size_t rt_trace_budget(void)
@@ -226,6 +226,8 @@ static void *ring_main(void *arg)
 {
 	(void)arg;
 	pthread_mutex_lock(&mu);
+	ring_started = true;
+	pthread_cond_broadcast(&ring_cv);
 	while (!ring_stop) {
 		struct timespec at;
 		clock_gettime(CLOCK_REALTIME, &at);
@@ -323,6 +325,17 @@ static void trace_env_init_body(void)
 			ring_seconds = 0;
 			pthread_mutex_unlock(&mu);
 			rc = CPROF_ERR_SYSTEM;
+		} else if (rc == 0) {
+			/* until the thread runs (bounded): a program that exits at
+			 * once must not leave its start half done */
+			pthread_mutex_lock(&mu);
+			struct timespec at;
+			clock_gettime(CLOCK_REALTIME, &at);
+			at.tv_sec += 1;
+			while (!ring_started &&
+			       pthread_cond_timedwait(&ring_cv, &mu, &at) != ETIMEDOUT)
+				;
+			pthread_mutex_unlock(&mu);
 		}
 		if (rc < 0)
 			fprintf(stderr, "cprof: CPROF_TRACE_RING: %s; no flight recorder\n",

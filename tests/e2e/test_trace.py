@@ -181,7 +181,10 @@ def test_catapult_viewer_imports_it_without_warnings(waits, tmp_path):
 def test_cprof_record_trace(waits, tmp_path):
     from conftest import cprof_bin
     env = runtime_env()
-    env.pop("LD_PRELOAD", None)
+    # record preloads the runtime itself; a sanitizer's runtime stays first
+    san = [x for x in env.pop("LD_PRELOAD", "").split() if "libcprof" not in x]
+    if san:
+        env["LD_PRELOAD"] = " ".join(san)
     env["CPROF_LIBRARY"] = runtime_lib()
     p = subprocess.run([cprof_bin(), "record", "-o", str(tmp_path / "cpu.pb.gz"),
                         f"--trace={tmp_path / 't.json'}", "--", waits, "sem"],
