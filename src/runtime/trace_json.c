@@ -22,6 +22,8 @@
  *     start and end, and events dropped (buffer full).
  *   - "b"/"e" nestable async slices for user regions (one track per
  *     thread), with the thread's labels at the begin.
+ *   - "C" counters of the process: threads blocked and threads runnable
+ *     (in the runnable part of a wait) over time.
  * Times are µs from the session's start with ns precision; otherData says
  * what was recorded and lost.
  *
@@ -601,6 +603,77 @@ static void write_thread(ctx *c, int tid, const ev *v, size_t n)
 	}
 }
 
+/* A change of the process's counters at t. */
+typedef struct cpt {
+	int64_t t;
+	int dblocked, drunnable;
+} cpt;
+
+static int cpt_cmp(const void *a, const void *b)
+{
+	const cpt *x = a, *y = b;
+	return (x->t > y->t) - (x->t < y->t);
+}
+
+/* "C" counters: how many threads were blocked and how many runnable (in
+ * the runnable part of a wait) over time, from the waits as drawn. */
+static void write_counters(ctx *c, const ev *v, size_t n)
+{
+	size_t nw = 0;
+	for (size_t i = 0; i < n; i++)
+		nw += v[i].e->type == RT_TEV_WAIT;
+	nw += c->nong;
+	cpt *pt = malloc((4 * nw + 1) * sizeof *pt);
+	if (!pt)
+		return;   /* the counters only: the trace stays whole */
+	size_t k = 0;
+	for (size_t i = 0; i < n + c->nong; i++) {
+		int64_t a, b, rd;
+		if (i < n) {
+			if (v[i].e->type != RT_TEV_WAIT)
+				continue;
+			a = v[i].e->t0;
+			b = v[i].e->t1;
+			rd = v[i].e->aux;
+		} else {
+			a = c->ong[i - n].since_ns;
+			b = c->tend;
+			rd = -1;
+		}
+		if (a < c->t0)
+			a = c->t0;
+		if (b > c->tend)
+			b = c->tend;
+		if (b <= a)
+			continue;
+		if (rd > b - a)
+			rd = b - a;
+		int64_t mid = rd > 0 ? b - rd : b;
+		pt[k++] = (cpt){ a, 1, 0 };
+		pt[k++] = (cpt){ mid, -1, 0 };
+		if (rd > 0) {
+			pt[k++] = (cpt){ mid, 0, 1 };
+			pt[k++] = (cpt){ b, 0, -1 };
+		}
+	}
+	qsort(pt, k, sizeof *pt, cpt_cmp);
+	int blocked = 0, runnable = 0;
+	for (size_t i = 0; i < k;) {
+		int64_t t = pt[i].t;
+		for (; i < k && pt[i].t == t; i++) {
+			blocked += pt[i].dblocked;
+			runnable += pt[i].drunnable;
+		}
+		ev_open(&c->o, "C", "threads", NULL, c->pid, 0);
+		put(&c->o, ",\"ts\":");
+		put_us(&c->o, t - c->t0);
+		rt_buf_printf(&c->o.b, ",\"args\":{\"blocked\":%d,\"runnable\":%d}}", blocked,
+			      runnable);
+		flush(&c->o, false);
+	}
+	free(pt);
+}
+
 int rt_trace_write_json(int fd)
 {
 	rt_self_enter();
@@ -702,6 +775,7 @@ int rt_trace_write_json(int fd)
 		write_thread(&c, g.v[i].tid, g.v + i, j - i);
 		i = j;
 	}
+	write_counters(&c, g.v, g.n);
 	/* threads blocked the whole session: no event of their own */
 	for (size_t i = 0; i < c.nong; i++) {
 		bool seen = false;

@@ -110,6 +110,11 @@ def test_threads_named_with_start_and_end(waits, tmp_path):
             continue
         kinds = [e["name"] for e in trace["traceEvents"] if e["tid"] == tid and e["ph"] == "i"]
         assert "thread start" in kinds and "thread end" in kinds, (name, kinds)
+    # the process's counters: threads blocked / runnable, never negative,
+    # three waiters blocked at once on the mutex, none at the end
+    cs = [e["args"] for e in trace["traceEvents"] if e["ph"] == "C" and e["name"] == "threads"]
+    assert cs and all(a["blocked"] >= 0 and a["runnable"] >= 0 for a in cs)
+    assert max(a["blocked"] for a in cs) >= 3 and cs[-1] == {"blocked": 0, "runnable": 0}
     # the slices of each thread never overlap (viewers need strict nesting)
     for tid in names:
         xs = sorted((e["ts"], e["ts"] + e["dur"]) for e in trace["traceEvents"]
