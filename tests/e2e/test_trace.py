@@ -330,3 +330,17 @@ def test_runnable_time_matches_schedstat(waits, tmp_path):
         r = [x for x in trace["traceEvents"] if x["tid"] == w["tid"] and x["name"] == "runnable"]
         assert any(abs(x["ts"] - (e["ts"] + e["dur"])) < 0.01 and abs(x["dur"] - got) < 0.01
                    for x in r), r
+
+
+def test_program_that_closes_every_descriptor(waits, tmp_path):
+    """The per-thread schedstat descriptor: when the program closes it and
+    puts its own file on that number, the trace never moves that file's
+    offset nor closes it, and splits the next wait with a new one."""
+    trace, truth, p = trace_of(waits, "closefds", tmp_path)
+    assert "closefds ok" in p.stdout, p.stdout
+    assert len(truth) == 2
+    for w in truth:
+        (e,) = [
+            x for x in blocked(trace, w["tid"], "cond")
+            if abs(trace["otherData"]["start_monotonic_ns"] / 1000 + x["ts"] - w["t0"] / 1000) < TOL_US]
+        assert "runnable_us" in e["args"], e

@@ -25,6 +25,10 @@
  *          variable; then two CPU hogs start on CPU 0 and it is signalled
  *          150 ms later: it waits for the CPU after its wake-up; it prints
  *          "runnable TID NS", the run_delay it read itself around the wait.
+ *   closefds  two timed condition waits of the main thread around the
+ *          program closing every descriptor and putting its own file on
+ *          every number up to 2400; prints "closefds ok" when its file's
+ *          offset and descriptors are untouched.
  *   burn   "burner" uses 300 ms of CPU time (its "wait" line is the
  *          interval it burned: CPU samples belong there).
  */
@@ -33,9 +37,11 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -366,6 +372,48 @@ static void run_runnable(void)
 		pthread_join(h[i], NULL);
 }
 
+/* ---- closefds: the program closes every descriptor, then fills the
+ * numbers with its own file: the trace's schedstat descriptor must never
+ * read into the program's file's offset nor close it ---- */
+static void timed_cond_wait(long long ms)
+{
+	pthread_mutex_lock(&cm);
+	struct timespec at;
+	clock_gettime(CLOCK_REALTIME, &at);
+	at.tv_nsec += ms * 1000000LL;
+	at.tv_sec += at.tv_nsec / 1000000000L;
+	at.tv_nsec %= 1000000000L;
+	long long t0 = now();
+	while (pthread_cond_timedwait(&cv, &cm, &at) == 0)
+		;
+	report(gettid_(), "cond", t0, now(), 0);
+	pthread_mutex_unlock(&cm);
+}
+
+static void run_closefds(void)
+{
+	timed_cond_wait(30);   /* the trace opens this thread's schedstat */
+	syscall(SYS_close_range, 3U, ~0U, 0U);
+	char path[] = "/tmp/cprof-closefds-XXXXXX";
+	int fd = mkstemp(path);
+	if (fd < 0 || write(fd, "the program's data\n", 19) != 19 || lseek(fd, 5, SEEK_SET) != 5)
+		abort();
+	unlink(path);
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	int top = rl.rlim_cur > 2400 ? 2400 : (int)rl.rlim_cur - 1;
+	for (int i = 3; i <= top; i++)
+		if (i != fd)
+			dup2(fd, i);
+	timed_cond_wait(30);   /* the trace finds its number taken */
+	bool ok = lseek(fd, 0, SEEK_CUR) == 5;
+	for (int i = 3; i <= top; i++)
+		ok = ok && fcntl(i, F_GETFD) >= 0;
+	int i = __atomic_fetch_add(&nlines, 1, __ATOMIC_RELAXED);
+	if (i < 64)
+		snprintf(lines[i], sizeof lines[i], "closefds %s", ok ? "ok" : "broken");
+}
+
 /* ---- flood: more events than a small buffer holds ---- */
 static void run_flood(void)
 {
@@ -395,6 +443,8 @@ int main(int argc, char **argv)
 		run_flood();
 	else if (!strcmp(what, "burn"))
 		run_burn();
+	else if (!strcmp(what, "closefds"))
+		run_closefds();
 	else if (!strcmp(what, "runnable"))
 		run_runnable();
 	else if (!strcmp(what, "flight")) {
