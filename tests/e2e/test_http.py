@@ -740,3 +740,27 @@ def test_trace_flight_recorder(progs):
         rc, out, err = prog.stop()
     assert rc == 0, err
     assert not SANITIZER_REPORT.search(err), err
+
+
+def test_dump_signal_writes_the_flight_recorder(progs, tmp_path):
+    """With CPROF_TRACE_RING, the dump signal also writes the recorder's
+    last seconds (the trace of the moment it was sent)."""
+    import json
+    env = preload_env({"CPROF_DUMP_SIGNAL": "SIGUSR1", "CPROF_DUMP_DIR": str(tmp_path),
+                       "CPROF_TRACE_RING": "1"})
+    p = subprocess.Popen([progs["worker"], "30"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "ready\n"
+        time.sleep(0.5)
+        p.send_signal(signal.SIGUSR1)
+        line = p.stderr.readline()
+        assert line.startswith("cprof: dump signal: wrote "), line
+        got = wait_files(tmp_path, r"-trace\.json$")
+        assert got and re.match(rf"cprof-{p.pid}-\d{{8}}T\d{{6}}\.\d{{3}}Z-trace\.json$", got[0])
+        d = json.load(open(tmp_path / got[0]))
+        assert d["otherData"]["producer"] == "cprof" and d["traceEvents"]
+    finally:
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=60)
+    assert p.returncode == 0 and "units" in out, err
