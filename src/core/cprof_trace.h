@@ -16,7 +16,8 @@
 
 typedef enum cprof_trace_kind {
 	CPROF_TRACE_SYNC,     /* blocked on a mutex, rwlock, condvar, semaphore, join, barrier */
-	CPROF_TRACE_SYSCALL,  /* blocked in read, poll, epoll_wait, a sleep */
+	CPROF_TRACE_SYSCALL,  /* blocked in read, recv, accept, connect, poll, select,
+			       * epoll_wait, waitpid, a sleep */
 	CPROF_TRACE_SCHED,    /* runnable, waiting for a CPU, at the end of a wait */
 } cprof_trace_kind;
 

@@ -3,7 +3,8 @@
  * wrappers' waits (sync_wrap.c calls rt_trace_wait and rt_trace_wake
  * itself): blocking calls and the wakers the sync wrappers do not see.
  *
- * Interposed: read, poll, epoll_wait, nanosleep, clock_nanosleep, usleep,
+ * Interposed: read, recv, recvfrom, recvmsg, accept, accept4, connect,
+ * poll, select, epoll_wait, waitpid, nanosleep, clock_nanosleep, usleep,
  * sleep (time the thread spends blocked in the kernel), and
  * pthread_cond_signal/broadcast (GLIBC_2.3.2) and sem_post (the wakers of
  * condition-variable and semaphore waits, drawn as flow arrows).  Each
@@ -40,6 +41,9 @@
 #include <semaphore.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -63,6 +67,14 @@ static struct {
 	int (*cond_signal)(pthread_cond_t *);
 	int (*cond_broadcast)(pthread_cond_t *);
 	int (*sem_post)(sem_t *);
+	ssize_t (*recv)(int, void *, size_t, int);
+	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+	ssize_t (*recvmsg)(int, struct msghdr *, int);
+	int (*accept)(int, struct sockaddr *, socklen_t *);
+	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+	int (*connect)(int, const struct sockaddr *, socklen_t);
+	int (*select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+	pid_t (*waitpid)(pid_t, int *, int);
 } R;
 
 #define GET(field, name, ver) RT_GET_NEXT(R.field, name, ver)
@@ -80,6 +92,14 @@ static void resolve(void)
 	GET(cond_signal, "pthread_cond_signal", "GLIBC_2.3.2");
 	GET(cond_broadcast, "pthread_cond_broadcast", "GLIBC_2.3.2");
 	GET(sem_post, "sem_post", NULL);
+	GET(recv, "recv", NULL);
+	GET(recvfrom, "recvfrom", NULL);
+	GET(recvmsg, "recvmsg", NULL);
+	GET(accept, "accept", NULL);
+	GET(accept4, "accept4", NULL);
+	GET(connect, "connect", NULL);
+	GET(select, "select", NULL);
+	GET(waitpid, "waitpid", NULL);
 	errno = e;
 }
 
@@ -402,6 +422,49 @@ EXPORT unsigned sleep(unsigned s)
 	}
 	return sleep_raw(s);
 }
+
+/* The other blocking calls, one pattern: the wrapper forwards at once
+ * when no trace runs; else the slow function times the call (resolving
+ * libc's function first if a call came before the constructor). */
+#define TRACED(ret, name, kind, obj, split, params, args) \
+	static __attribute__((noinline)) ret name##_slow params \
+	{ \
+		tio t; \
+		tio_begin(&t, split); \
+		ret rc = R.name args; \
+		tio_end(&t, kind, obj); \
+		return rc; \
+	} \
+	EXPORT ret name params \
+	{ \
+		if (UNLIKELY(!R.name)) \
+			resolve(); \
+		if (UNLIKELY(rt_trace_active()) && traced()) { \
+			ret rc = name##_slow args; \
+			BARRIER(); \
+			return rc; \
+		} \
+		return R.name args; \
+	}
+
+#define FDOBJ(fd) ((const void *)(intptr_t)(fd))
+TRACED(ssize_t, recv, RT_TWAIT_RECV, FDOBJ(fd), false, (int fd, void *b, size_t n, int fl),
+       (fd, b, n, fl))
+TRACED(ssize_t, recvfrom, RT_TWAIT_RECV, FDOBJ(fd), false,
+       (int fd, void *b, size_t n, int fl, struct sockaddr *a, socklen_t *al),
+       (fd, b, n, fl, a, al))
+TRACED(ssize_t, recvmsg, RT_TWAIT_RECV, FDOBJ(fd), false, (int fd, struct msghdr *m, int fl),
+       (fd, m, fl))
+TRACED(int, accept, RT_TWAIT_ACCEPT, FDOBJ(fd), true, (int fd, struct sockaddr *a, socklen_t *al),
+       (fd, a, al))
+TRACED(int, accept4, RT_TWAIT_ACCEPT, FDOBJ(fd), true,
+       (int fd, struct sockaddr *a, socklen_t *al, int fl), (fd, a, al, fl))
+TRACED(int, connect, RT_TWAIT_CONNECT, FDOBJ(fd), false,
+       (int fd, const struct sockaddr *a, socklen_t al), (fd, a, al))
+TRACED(int, select, RT_TWAIT_SELECT, NULL, true,
+       (int n, fd_set *r, fd_set *w, fd_set *x, struct timeval *tv), (n, r, w, x, tv))
+TRACED(pid_t, waitpid, RT_TWAIT_WAITPID, NULL, true, (pid_t pid, int *st, int opt),
+       (pid, st, opt))
 
 /* ---- wakers ------------------------------------------------------------------------ */
 

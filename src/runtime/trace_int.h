@@ -46,6 +46,7 @@ enum {
 /* Wait kinds beyond rt_wait_kind (rt_int.h): the hooks of trace_hooks.c. */
 enum {
 	RT_TWAIT_READ = 16, RT_TWAIT_SLEEP, RT_TWAIT_POLL, RT_TWAIT_EPOLL,
+	RT_TWAIT_RECV, RT_TWAIT_ACCEPT, RT_TWAIT_CONNECT, RT_TWAIT_SELECT, RT_TWAIT_WAITPID,
 	RT_TWAIT_SEM_POST,    /* a wake's kind only: sem_post */
 	RT_TWAIT_COND_SIGNAL, /* a wake's kind only: signal/broadcast */
 };

@@ -231,6 +231,11 @@ static const char *kind_name(int k)
 	case RT_TWAIT_SLEEP: return "sleep";
 	case RT_TWAIT_POLL: return "poll";
 	case RT_TWAIT_EPOLL: return "epoll_wait";
+	case RT_TWAIT_RECV: return "recv";
+	case RT_TWAIT_ACCEPT: return "accept";
+	case RT_TWAIT_CONNECT: return "connect";
+	case RT_TWAIT_SELECT: return "select";
+	case RT_TWAIT_WAITPID: return "waitpid";
 	case RT_TWAIT_SEM_POST: return "sem_post";
 	case RT_TWAIT_COND_SIGNAL: return "signal";
 	default: break;
@@ -417,7 +422,8 @@ static void write_wait(ctx *c, int tid, const rt_tev *e, int64_t stack, int64_t 
 	slice(c, tid, name, "blocked", a, bend);
 	put(&c->o, ",\"args\":{\"reason\":");
 	put_str(&c->o, kind_name(e->kind));
-	if (e->kind == RT_TWAIT_READ || e->kind == RT_TWAIT_EPOLL)
+	if (e->kind == RT_TWAIT_READ || e->kind == RT_TWAIT_EPOLL || e->kind == RT_TWAIT_RECV ||
+	    e->kind == RT_TWAIT_ACCEPT || e->kind == RT_TWAIT_CONNECT)
 		rt_buf_printf(&c->o.b, ",\"fd\":%d", (int)(intptr_t)e->obj);
 	else if (e->obj)
 		rt_buf_printf(&c->o.b, ",\"object\":\"0x%" PRIx64 "\"", e->obj);

@@ -16,6 +16,9 @@
  *   pipe   two "readerN" threads block in read() on pipes that "writer"
  *          writes 100 ms and 200 ms later.
  *   sem    "waiter" waits on a semaphore that "poster" posts after 120 ms.
+ *   sock   "receiver" blocks in recv() on a socketpair written 100 ms
+ *          later; then the main thread waits in waitpid() for a child that
+ *          sleeps 100 ms.
  *   region a thread runs two nested regions and a log line (API).
  *   flood  200,000 log events (drops with a small CPROF_TRACE_BUF).
  *   flight FILE  under CPROF_TRACE_RING=1: mutex, 2.5 s, sem, then the
@@ -42,6 +45,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -203,6 +208,45 @@ static void run_pipe(void)
 	for (int i = 0; i < 2; i++)
 		pthread_join(r[i], NULL);
 	pthread_join(w, NULL);
+}
+
+/* ---- sock: recv on a socketpair, waitpid on a child ---- */
+static int sp[2];
+
+static void *receiver(void *a)
+{
+	(void)a;
+	pthread_setname_np(pthread_self(), "receiver");
+	char c;
+	long long t0 = now();
+	ssize_t n = recv(sp[0], &c, 1, 0);
+	long long t1 = now();
+	if (n == 1)
+		report(gettid_(), "recv", t0, t1, 0);
+	return NULL;
+}
+
+static void run_sock(void)
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) != 0)
+		abort();
+	pthread_t r;
+	pthread_create(&r, NULL, receiver, NULL);
+	usleep(100000);
+	if (send(sp[1], "x", 1, 0) != 1)
+		abort();
+	pthread_join(r, NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		usleep(100000);
+		_exit(0);
+	}
+	int st;
+	long long t0 = now();
+	pid_t w = waitpid(pid, &st, 0);
+	long long t1 = now();
+	if (w == pid)
+		report(gettid_(), "waitpid", t0, t1, 0);
 }
 
 /* ---- sem ---- */
@@ -437,6 +481,8 @@ int main(int argc, char **argv)
 		run_pipe();
 	else if (!strcmp(what, "sem"))
 		run_sem();
+	else if (!strcmp(what, "sock"))
+		run_sock();
 	else if (!strcmp(what, "region"))
 		run_region();
 	else if (!strcmp(what, "flood"))
