@@ -259,14 +259,13 @@ def test_trace_pprof_delay_profiles_by_stack(waits, tmp_path):
     assert "Type: delay" in out
     # the waiters' own functions carry their measured waits (blocked part)
     sync_kinds = ("mutex", "rwlock read", "rwlock write", "cond", "semaphore", "join", "barrier")
-    want_waiter = sum(e["dur"] for e in trace["traceEvents"] if e.get("cat") == "blocked"
-                      and e["args"]["reason"] in sync_kinds
-                      and any(f.startswith("waiter ") for f in e["args"]["stack"])) / 1000
-    assert abs(sync["waiter"] - want_waiter) < 0.05, (sync, want_waiter)
-    for w in truth:
-        if w["kind"] in ("cond", "semaphore"):
-            fn = {"cond": "cond_waiter", "semaphore": "sem_waiter"}[w["kind"]]
-            assert abs(sync[fn] - (w["t1"] - w["t0"]) / 1e6) < 1 + sync[fn] * 0.01, (fn, sync, w)
+    # each waiting function carries the blocked part of its waits (the
+    # waits themselves are checked against the program above)
+    for fn in ("waiter", "cond_waiter", "sem_waiter"):
+        want = sum(e["dur"] for e in trace["traceEvents"] if e.get("cat") == "blocked"
+                   and e["args"]["reason"] in sync_kinds
+                   and any(f.startswith(fn + " ") for f in e["args"]["stack"])) / 1000
+        assert want > 50 and abs(sync[fn] - want) < 0.05, (fn, sync, want)
     assert "reader" not in sync
     _, sys = top("syscall")
     reads = sum((w["t1"] - w["t0"]) / 1e6 for w in truth if w["kind"] == "read")

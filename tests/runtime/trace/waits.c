@@ -437,6 +437,12 @@ static void timed_cond_wait(long long ms)
 static void run_closefds(void)
 {
 	timed_cond_wait(30);   /* the trace opens this thread's schedstat */
+	/* the runtime's table builder ("cprof-tables") may be reading an ELF
+	 * file for the stack just unwound: let it finish.  (It holds that
+	 * descriptor unchecked: a program that closes every descriptor and
+	 * opens a file meanwhile gets the same number, which the builder then
+	 * closes -- seen with strace; not the trace's descriptor) */
+	usleep(300000);
 	syscall(SYS_close_range, 3U, ~0U, 0U);
 	char path[] = "/tmp/cprof-closefds-XXXXXX";
 	int fd = mkstemp(path);
