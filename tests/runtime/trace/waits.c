@@ -385,10 +385,12 @@ static void *idle_waiter(void *a)
 	long long r0 = run_delay_now();
 	long long t0 = now();
 	idle_waiting = 1;
-	while (!ready)
+	long long r1 = -1;
+	while (!ready) {
 		pthread_cond_wait(&cv, &cm);
+		r1 = run_delay_now();   /* at once: it may wait for the CPU again */
+	}
 	long long t1 = now();
-	long long r1 = run_delay_now();
 	pthread_mutex_unlock(&cm);
 	report(gettid_(), "cond", t0, t1, signaller_tid);
 	char line[96];
@@ -405,6 +407,10 @@ static void run_runnable(void)
 	pthread_create(&w, NULL, idle_waiter, NULL);
 	while (!idle_waiting)   /* it waits before the hogs take its CPU */
 		usleep(1000);
+	/* cm is free again only inside its pthread_cond_wait: the wait (and
+	 * the trace's record of it) has begun */
+	pthread_mutex_lock(&cm);
+	pthread_mutex_unlock(&cm);
 	usleep(10000);
 	for (int i = 0; i < 2; i++)
 		pthread_create(&h[i], NULL, hog, NULL);
