@@ -271,8 +271,8 @@ int cprof_deadlock_write(int fd, int debug);
  * /debug/pprof/trace?seconds=N.
  *
  * Per thread: running, blocked (mutex, rwlock, condvar, semaphore, join,
- * barrier, read, poll, epoll_wait, sleep: the object and the waiter's
- * stack) and runnable intervals, the waker as a flow arrow, thread start
+ * barrier, read, recv, accept, connect, poll, select, epoll_wait,
+ * waitpid, sleep: the object and the waiter's stack) and runnable intervals, the waker as a flow arrow, thread start
  * and end, CPU samples at their times while a CPU profile runs, and the
  * regions and logs below.
  *
