@@ -36,6 +36,9 @@ set -eu
 #        redis-cli), memcached, nginx (master and forked workers; wrk is
 #        above), stress-ng (fork, vfork, clone, exec, signal, sigsegv, mutex,
 #        futex... stressors), xz-utils, sqlite3, python3, gcc/g++ (above)
+# golang-1.19-src: the Catapult trace viewer go tool trace embeds
+#        (cmd/trace/static/trace_viewer_full.html), which imports the
+#        runtime's execution traces in tests/e2e/test_trace.py
 PKGS="gcc make pkg-config zlib1g-dev libpcre2-dev
       libdw-dev libelf-dev libcurl4-openssl-dev libedit-dev graphviz binutils linux-perf
       libcmocka-dev python3 python3-pytest python3-pexpect golang-go
@@ -45,7 +48,7 @@ PKGS="gcc make pkg-config zlib1g-dev libpcre2-dev
       libmicrohttpd-dev libgnutls28-dev libjemalloc2 libjemalloc-dev
       libtcmalloc-minimal4 heaptrack prometheus wrk sqlite3 libsqlite3-dev
       nodejs redis-server redis-tools memcached nginx stress-ng xz-utils
-      libyaml-dev"
+      libyaml-dev golang-1.19-src"
 
 missing=""
 for p in $PKGS; do

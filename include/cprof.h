@@ -263,6 +263,46 @@ int cprof_block_write(int fd, int debug);
 int cprof_deadlock_write(int fd, int debug);
 
 /* ======================================================================
+ * The execution trace: when each thread ran, waited and on what, as
+ * Chrome Trace Event JSON (Perfetto, chrome://tracing, speedscope).
+ * With LD_PRELOAD: CPROF_TRACE=FILE traces the whole run (written at
+ * exit), CPROF_TRACE_BUF=SIZE bounds the buffer (64M; events past it are
+ * dropped and counted in the trace); the endpoint serves
+ * /debug/pprof/trace?seconds=N.
+ *
+ * Per thread: running, blocked (mutex, rwlock, condvar, semaphore, join,
+ * barrier, read, recv, accept, connect, poll, select, epoll_wait,
+ * waitpid, sleep: the object and the waiter's stack) and runnable intervals, the waker as a flow arrow, thread start
+ * and end, CPU samples at their times while a CPU profile runs, and the
+ * regions and logs below.
+ *
+ * One trace at a time per process: start fails with CPROF_ERR_BUSY while
+ * one runs (CPROF_TRACE's included); stop writes it (symbolized) and
+ * returns 0, CPROF_ERR_NOT_RUNNING, CPROF_ERR_IO or CPROF_ERR_NOMEM.
+ * Thread-safe; not async-signal-safe. */
+int cprof_trace_start(const char *path);
+/* The same, written to fd at stop (the caller keeps fd open and closes it). */
+int cprof_trace_start_fd(int fd);
+int cprof_trace_stop(void);
+/* 1 while a trace is being recorded, else 0.  Async-signal-safe. */
+int cprof_trace_running(void);
+/* The flight recorder (CPROF_TRACE_RING=SECONDS: the last SECONDS to
+ * 2 x SECONDS kept in memory, half of CPROF_TRACE_BUF each): write what
+ * it holds to fd now, then record on.  CPROF_ERR_NOT_RUNNING without a
+ * flight recorder.  While it runs, cprof_trace_start answers
+ * CPROF_ERR_BUSY.  Thread-safe. */
+int cprof_trace_flight_write(int fd);
+/* Go's trace.WithRegion / trace.Log: a region of the calling thread's
+ * time, named (at most 127 bytes kept), ended by the same name (regions
+ * nest; an end closes the innermost region of that name), and a log line
+ * (category, message: at most 127 + 125 bytes).  Both carry the thread's
+ * labels (cprof_do).  Nothing recorded when no trace runs (one load);
+ * never allocates, never locks: async-signal-safe. */
+void cprof_region_begin(const char *name);
+void cprof_region_end(const char *name);
+void cprof_trace_log(const char *category, const char *message);
+
+/* ======================================================================
  * The HTTP endpoint (Go's net/http/pprof).  With LD_PRELOAD:
  * CPROF_HTTP=127.0.0.1:6060 starts it.
  *
@@ -271,7 +311,7 @@ int cprof_deadlock_write(int fd, int debug);
  * allocs, goroutine (alias threads; debug=0|1|2), threadcreate, mutex,
  * block, deadlock, cmdline, symbol (GET and POST); seconds=N on heap,
  * allocs, goroutine, threadcreate, mutex and block answers the delta over
- * the window; trace is 404.  /metrics: Prometheus text.  Binary answers
+ * the window; trace?seconds=N (default 1) the execution trace above.  /metrics: Prometheus text.  Binary answers
  * are application/octet-stream with Content-Disposition.
  *
  * Environment (read by a constructor): CPROF_HTTP=HOST:PORT|unix:/path,

@@ -33,6 +33,7 @@ typedef struct cli_opts {
 	const char *http;           /* -http: the web UI (webui.c) */
 	bool no_browser;
 	const char *symbolize, *buildid, *tools;
+	const char *trace_pprof;    /* -trace_pprof=sync|syscall|sched: sources are traces */
 	int seconds, timeout;
 	bool help, version;
 	/* legacy sample-index aliases */

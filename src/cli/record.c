@@ -65,12 +65,15 @@
  * command starts never overwrite them.  To add one: a row here. */
 static const struct extra_prof {
 	const char *name, *env, *help;
+	const char *suffix;       /* of the default FILE; NULL: .pb.gz */
 } extras[] = {
-	{ "mutex", "CPROF_MUTEX_PROFILE", "lock contention, charged to the unlocker" },
-	{ "block", "CPROF_BLOCK_PROFILE", "time blocked in locks, waits and joins" },
-	{ "threads", "CPROF_THREADS_PROFILE", "every thread's stack and state at exit" },
-	{ "threadcreate", "CPROF_THREADCREATE_PROFILE", "where threads were created" },
-	{ "deadlock", "CPROF_DEADLOCK_PROFILE", "lock cycles and stuck waits at exit" },
+	{ "mutex", "CPROF_MUTEX_PROFILE", "lock contention, charged to the unlocker", NULL },
+	{ "block", "CPROF_BLOCK_PROFILE", "time blocked in locks, waits and joins", NULL },
+	{ "threads", "CPROF_THREADS_PROFILE", "every thread's stack and state at exit", NULL },
+	{ "threadcreate", "CPROF_THREADCREATE_PROFILE", "where threads were created", NULL },
+	{ "deadlock", "CPROF_DEADLOCK_PROFILE", "lock cycles and stuck waits at exit", NULL },
+	{ "trace", "CPROF_TRACE", "execution trace: Chrome JSON for Perfetto, chrome://tracing",
+	  ".json" },
 };
 #define NEXTRAS (sizeof extras / sizeof extras[0])
 
@@ -106,8 +109,9 @@ static void record_usage(FILE *f)
 	for (size_t i = 0; i < NEXTRAS; i++)
 	{
 		int pad = 8 - (int)strlen(extras[i].name);
-		fprintf(f, "    --%s[=FILE]%*s%s (default %s.pb.gz)\n", extras[i].name,
-			pad > 0 ? pad : 1, "", extras[i].help, extras[i].name);
+		fprintf(f, "    --%s[=FILE]%*s%s (default %s%s)\n", extras[i].name,
+			pad > 0 ? pad : 1, "", extras[i].help, extras[i].name,
+			extras[i].suffix ? extras[i].suffix : ".pb.gz");
 	}
 	fputs("    --mutex-fraction=N  record 1 in N lock contentions (default 10)\n"
 	      "    --block-rate=NS  sample blocking events of NS nanoseconds on average (default 10ms)\n"
@@ -452,7 +456,9 @@ static int report_followed(const char *file, time_t since)
 static void report_heap(const char *what, const char *file, bool launched)
 {
 	struct stat st;
-	if (stat(file, &st) == 0 && st.st_size > 0)
+	if (stat(file, &st) == 0 && st.st_size > 0 && strcmp(what, "trace") == 0)
+		fprintf(stderr, "cprof: trace written to %s; open it in Perfetto or chrome://tracing\n", file);
+	else if (stat(file, &st) == 0 && st.st_size > 0)
 		fprintf(stderr, "cprof: %s profile written to %s; read it with: cprof -top %s\n", what, file, file);
 	else if (launched)
 		fprintf(stderr, "cprof: no %s profile was written to %s\n", what, file);
@@ -470,7 +476,8 @@ static bool parse_extra(const char *a, const char **xout, const char **pass)
 				xout[k] = n + len + 1;
 			} else {
 				static char defaults[NEXTRAS][32];
-				snprintf(defaults[k], sizeof defaults[k], "%s.pb.gz", extras[k].name);
+				snprintf(defaults[k], sizeof defaults[k], "%s%s", extras[k].name,
+					 extras[k].suffix ? extras[k].suffix : ".pb.gz");
 				xout[k] = defaults[k];
 			}
 			return true;

@@ -18,6 +18,7 @@
  * input would report wrong numbers.
  */
 #include "cli.h"
+#include "cprof_trace.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -101,10 +102,34 @@ static cprof_profile *load_file(const char *src)
 	return p;
 }
 
+/* -trace_pprof=KIND: an execution trace (trace.json) read whole, as the
+ * delay profile of that kind of wait (src/core/trace_read.c). */
+static cprof_profile *load_trace(const char *src, const char *kind)
+{
+	cprof_trace_kind k;
+	if (cprof_trace_kind_parse(kind, &k) < 0)
+		cli_die("-trace_pprof=%s: want sync, syscall or sched", kind);
+	void *data = NULL;
+	size_t len = 0;
+	cprof_error err = { 0 };
+	int rc = cprof_read_file(strcmp(src, "-") == 0 ? "/dev/stdin" : src, cprof_mem_limit(), &data,
+				 &len, &err);
+	if (rc < 0)
+		cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
+	cprof_profile *p = NULL;
+	rc = cprof_trace_pprof(data, len, k, &p, &err);
+	free(data);
+	if (rc < 0)
+		cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
+	return p;
+}
+
 static cprof_profile *load_one(const char *src, const overrides *ov)
 {
 	cprof_profile *p = NULL;
-	if (cli_is_url(src)) {
+	if (ov->o->trace_pprof) {
+		p = load_trace(src, ov->o->trace_pprof);
+	} else if (cli_is_url(src)) {
 		p = cli_fetch_profile(ov->o, src);
 	} else {
 		p = load_file(src);

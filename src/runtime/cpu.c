@@ -30,6 +30,7 @@
  */
 #include "rt_int.h"
 #include "cprof.h"
+#include "trace_int.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -195,6 +196,8 @@ static void on_sigprof(int sig, siginfo_t *si, void *ucv)
 		__atomic_fetch_add(&rt_stats_g.samples, count, __ATOMIC_RELAXED);
 		if (trunc)
 			__atomic_fetch_add(&rt_stats_g.truncated, 1, __ATOMIC_RELAXED);
+		if (rt_trace_active())   /* the sample at its time, in the trace too */
+			rt_trace_sample(s->rec.pcs, n, cpu_ns);
 	}
 	s->rec.nframes = (uint32_t)n;
 	atomic_store_explicit(&s->seq, pos + 1, memory_order_release);

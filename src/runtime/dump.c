@@ -35,6 +35,7 @@
  * one; its handler ignores the signal.
  */
 #include "http_int.h"
+#include "trace_int.h"
 #include "rt_int.h"
 #include "rt_env.h"
 #include "cprof.h"
@@ -104,7 +105,21 @@ int rt_dump_snapshots(const char *dir, const char *reason)
 		}
 		written++;
 	}
-	fprintf(stderr, "cprof: %s: wrote %d profile%s to %s/cprof-%ld-%s-*.pb.gz\n", reason,
+	/* the flight recorder's last seconds: the trace of the moment */
+	if (rt_trace_flight_running()) {
+		char path[1200], tmp[1240];
+		snprintf(path, sizeof path, "%s/cprof-%ld-%s-trace.json", dir, (long)getpid(), stamp);
+		snprintf(tmp, sizeof tmp, "%s.tmp", path);
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		int w = fd < 0 ? CPROF_ERR_IO : cprof_trace_flight_write(fd);
+		if (fd < 0 || close(fd) != 0 || w < 0 || rename(tmp, path) != 0) {
+			if (fd >= 0)
+				unlink(tmp);
+		} else {
+			written++;
+		}
+	}
+	fprintf(stderr, "cprof: %s: wrote %d profile%s to %s/cprof-%ld-%s-*\n", reason,
 		written, written == 1 ? "" : "s", dir, (long)getpid(), stamp);
 	rt_self_leave();
 	return written ? written : rc;

@@ -105,7 +105,7 @@ static bool wants_stacks_scan(void)
 		return true;
 	static const char *const also[] = { "CPROF_HTTP=", "CPROF_HEAP_RATE=", "CPROF_DUMP_SIGNAL=",
 					    "CPROF_DUMP_DIR=", "CPROF_WATCH_HEAP=",
-					    "CPROF_WATCH_THREADS=" };
+					    "CPROF_WATCH_THREADS=", "CPROF_TRACE=" };
 	for (char **e = environ; e && *e; e++) {
 		const char *v = *e;
 		if (strncmp(v, "CPROF_", 6) != 0)

@@ -21,6 +21,7 @@
  * a CPU profile cut short is returned as collected, as Go does.
  */
 #include "http_int.h"
+#include "trace_int.h"
 #include "rt_int.h"
 #include "cprof.h"
 
@@ -182,6 +183,23 @@ static void answer_kind(const rt_http_route *r, int cancel_fd, int client_fd, rt
 
 /* ---- the CPU profile ------------------------------------------------------------------ */
 
+/* What a memfd holds, into b (closes fd): 0, or -1 on a read error or
+ * when b ran out of memory. */
+static int slurp_memfd(int fd, rt_buf *b)
+{
+	char chunk[16384];
+	off_t off = 0;
+	ssize_t n;
+	while ((n = pread(fd, chunk, sizeof chunk, off)) > 0 || (n < 0 && errno == EINTR)) {
+		if (n < 0)
+			continue;
+		rt_buf_add(b, chunk, (size_t)n);
+		off += n;
+	}
+	close(fd);
+	return n < 0 || b->oom ? -1 : 0;
+}
+
 static void answer_cpu(const rt_http_route *r, int cancel_fd, int client_fd, rt_http_resp *resp)
 {
 	int fd = memfd_create("cprof-http-cpu", MFD_CLOEXEC);
@@ -207,22 +225,53 @@ static void answer_cpu(const rt_http_route *r, int cancel_fd, int client_fd, rt_
 		return;
 	}
 	rt_buf b = { 0 };
-	char chunk[16384];
-	off_t off = 0;
-	ssize_t n;
-	while ((n = pread(fd, chunk, sizeof chunk, off)) > 0 || (n < 0 && errno == EINTR)) {
-		if (n < 0)
-			continue;
-		rt_buf_add(&b, chunk, (size_t)n);
-		off += n;
-	}
-	close(fd);
-	if (n < 0 || b.oom) {
+	if (slurp_memfd(fd, &b) < 0) {
 		rt_buf_free(&b);
 		rt_http_error(resp, 500, "Could not read the CPU profile");
 		return;
 	}
 	attach(resp, "profile", "");
+	take_buf(resp, &b);
+}
+
+/* The execution trace over the window, as Chrome Trace Event JSON. */
+static void answer_trace(const rt_http_route *r, int cancel_fd, int client_fd, rt_http_resp *resp)
+{
+	if (r->flight && !rt_trace_flight_running()) {
+		rt_http_error(resp, 404, "no flight recorder in this process");
+		return;
+	}
+	int fd = memfd_create("cprof-http-trace", MFD_CLOEXEC);
+	if (fd < 0) {
+		rt_http_error(resp, 500, "Could not enable tracing: cannot create a buffer");
+		return;
+	}
+	int rc = r->flight ? 0 : cprof_trace_start_fd(fd);
+	if (rc < 0) {
+		char msg[300];
+		snprintf(msg, sizeof msg, "Could not enable tracing: %s",
+			 *cprof_last_error() ? cprof_last_error() : cprof_error_string(rc));
+		close(fd);
+		rt_http_error(resp, 500, msg);
+		return;
+	}
+	if (r->flight) {
+		rc = cprof_trace_flight_write(fd);
+	} else {
+		wait_seconds(r->seconds, cancel_fd, client_fd);   /* cut short: what was recorded */
+		rc = cprof_trace_stop();
+	}
+	rt_buf b = { 0 };
+	if (rc < 0)
+		close(fd);
+	if (rc < 0 || slurp_memfd(fd, &b) < 0) {
+		rt_buf_free(&b);
+		fail_profile(resp, "trace", rc < 0 ? rc : CPROF_ERR_NOMEM);
+		return;
+	}
+	resp->status = 200;
+	resp->ctype = "application/json";
+	snprintf(resp->disposition, sizeof resp->disposition, "trace.json");
 	take_buf(resp, &b);
 }
 
@@ -242,6 +291,7 @@ static const struct {
 	{ "mutex", RT_KIND_MUTEX, "Stack traces of holders of contended mutexes" },
 	{ "profile", -1, "CPU profile. You can specify the duration in the seconds GET parameter. After you get the profile file, use the go tool pprof command to investigate the profile." },
 	{ "threadcreate", RT_KIND_THREADCREATE, "Stack traces that led to the creation of new OS threads" },
+	{ "trace", -1, "An execution trace (Chrome Trace Event JSON: Perfetto, chrome://tracing). You can specify the duration in the seconds GET parameter." },
 };
 
 static void html_escape(rt_buf *b, const char *s)
@@ -438,6 +488,7 @@ void rt_http_answer(const rt_http_route *r, const char *method, const char *quer
 	case RT_EP_CMDLINE: answer_cmdline(resp); break;
 	case RT_EP_SYMBOL: answer_symbol(method, query, body, bodylen, resp); break;
 	case RT_EP_METRICS: answer_metrics(resp); break;
+	case RT_EP_TRACE: answer_trace(r, cancel_fd, client_fd, resp); break;
 	}
 	(void)lim;
 	rt_self_leave();

@@ -33,6 +33,7 @@ typedef enum rt_http_ep {
 	RT_EP_CMDLINE,
 	RT_EP_SYMBOL,
 	RT_EP_METRICS,
+	RT_EP_TRACE,     /* /debug/pprof/trace: the execution trace (seconds) */
 } rt_http_ep;
 
 typedef struct rt_http_limits {
@@ -50,6 +51,7 @@ typedef struct rt_http_route {
 	long seconds;        /* CPU: duration; kinds: delta window (0: none) */
 	int gc;              /* gc= (accepted, no effect: there is no GC) */
 	bool runtime;        /* threads: runtime=1 lists the runtime's own threads */
+	bool flight;         /* trace: flight=1, the flight recorder's contents */
 	bool expensive;      /* rate-limited, answered off the server thread */
 } rt_http_route;
 

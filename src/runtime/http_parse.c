@@ -193,12 +193,29 @@ void rt_http_parse(const char *method, const char *path, const char *query,
 		r->expensive = true;
 		return;
 	}
+	if (strcmp(name, "trace") == 0) {
+		/* Go's: seconds is a float, anything unparsable or <= 0 is 1 */
+		long long sec = 0;
+		if (!rt_http_query_value(query, "seconds", v, sizeof v) ||
+		    !rt_http_parse_int(v, &sec) || sec <= 0)
+			sec = 1;
+		if (sec > max) {
+			err(r, 400, "profile duration exceeds server's WriteTimeout");
+			return;
+		}
+		r->flight = atoi_go(query, "flight") > 0;
+		r->ep = RT_EP_TRACE;
+		r->name = "trace";
+		r->seconds = (long)sec;
+		r->expensive = true;
+		return;
+	}
 	size_t i;
 	for (i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (strcmp(name, names[i].name) == 0)
 			break;
 	if (i == sizeof names / sizeof names[0]) {
-		err(r, 404, "Unknown profile");   /* trace too: there is no tracer */
+		err(r, 404, "Unknown profile");
 		return;
 	}
 	r->ep = RT_EP_KIND;

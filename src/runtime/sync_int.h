@@ -23,6 +23,12 @@
 extern _Atomic int rt_mutex_fraction;   /* 0: off */
 extern _Atomic long rt_block_rate;      /* ns; 0: off, 1: every event */
 
+/* The next definition of libc's function name (version ver first, when
+ * given), or NULL: what the interposed functions forward to. */
+void *rt_sym_next(const char *name, const char *ver);
+#define RT_GET_NEXT(lvalue, name, ver) \
+	do { void *f_ = rt_sym_next(name, ver); if (f_) memcpy(&(lvalue), &f_, sizeof f_); } while (0)
+
 /* CLOCK_MONOTONIC in ns. */
 int64_t rt_sync_now(void);
 /* A per-thread pseudo-random number (xorshift). */

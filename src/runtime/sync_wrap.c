@@ -63,6 +63,7 @@
  * threads do not exist in it).
  */
 #include "sync_int.h"
+#include "trace_int.h"
 #include "cprof.h"
 
 #include <dlfcn.h>
@@ -120,14 +121,13 @@ static struct {
 static _Atomic int resolved;
 static __thread __attribute__((tls_model("initial-exec"))) int resolving;
 
-static void *sym(const char *name, const char *ver)
+void *rt_sym_next(const char *name, const char *ver)
 {
 	void *f = ver ? dlvsym(RTLD_NEXT, name, ver) : NULL;
 	return f ? f : dlsym(RTLD_NEXT, name);
 }
 
-#define GET(field, name, ver) \
-	do { void *f_ = sym(name, ver); if (f_) memcpy(&R.field, &f_, sizeof f_); } while (0)
+#define GET(field, name, ver) RT_GET_NEXT(R.field, name, ver)
 
 static void resolve(void)
 {
@@ -551,6 +551,8 @@ typedef struct waitctx {
 	int n;
 	side *se;
 	const void *obj;
+	int kind;
+	int64_t rd0;        /* tracing: run_delay at the start, else -1 */
 	uintptr_t pcs[RT_WAIT_FRAMES];
 } waitctx;
 
@@ -563,6 +565,8 @@ static inline __attribute__((always_inline)) void wait_begin(waitctx *c, rt_wait
 	c->err = errno;
 	if (UNLIKELY(!atomic_load_explicit(&epoch_used, memory_order_relaxed)))
 		atomic_store_explicit(&epoch_used, true, memory_order_relaxed);
+	c->kind = k;
+	c->rd0 = rt_trace_active() && !rt_self_depth() ? rt_trace_run_delay() : -1;
 	c->t0 = rt_sync_now();
 	c->obj = obj;
 	c->n = wait_stacks ? rt_unwind_here(c->pcs, RT_WAIT_FRAMES, SKIP_WAIT) : 0;
@@ -580,6 +584,11 @@ static inline __attribute__((always_inline)) void wait_end(waitctx *c)
 	c->slot = -1;
 	if (!rt_self_depth())   /* the runtime's own waits are not the program's */
 		rt_block_event(t1 - c->t0, c->pcs, c->n);
+	if (UNLIKELY(rt_trace_active()) && !rt_self_depth()) {
+		int64_t r1 = c->rd0 >= 0 ? rt_trace_run_delay() : -1;
+		rt_trace_wait(c->kind, c->obj, c->t0, t1, r1 >= c->rd0 && c->rd0 >= 0 ? r1 - c->rd0 : -1,
+			      c->pcs, c->n);
+	}
 	errno = c->err;     /* the sem_* wrappers put libc's errno back after */
 }
 
@@ -652,6 +661,8 @@ EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, cts *abs)
 
 static __attribute__((noinline)) int mutex_unlock_slow(pthread_mutex_t *m)
 {
+	if (UNLIKELY(rt_trace_active()) && !rt_self_depth())
+		rt_trace_wake(RT_WAIT_MUTEX, m);   /* the waiter that takes m: a flow */
 	int64_t d = side_charge(m);
 	int rc = R.mutex_unlock(m);
 	if (d > 0 && rc == 0)
@@ -749,6 +760,8 @@ EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clk, cts *a
 
 static __attribute__((noinline)) int rw_unlock_slow(pthread_rwlock_t *l)
 {
+	if (UNLIKELY(rt_trace_active()) && !rt_self_depth())
+		rt_trace_wake(RT_WAIT_WRLOCK, l);
 	int64_t d = side_charge(l);
 	int rc = R.rw_unlock(l);
 	if (d > 0 && rc == 0)
@@ -774,6 +787,8 @@ static __attribute__((noinline)) int cond_slow(pthread_cond_t *cv, pthread_mutex
 {
 	/* libc releases m inside: its waiters are charged to this thread now */
 	if (atomic_load_explicit(&side_waiters, memory_order_relaxed) > 0 && mutex_contended(m)) {
+		if (UNLIKELY(rt_trace_active()) && !rt_self_depth())
+			rt_trace_wake(RT_WAIT_MUTEX, m);
 		int64_t d = side_charge(m);
 		if (d > 0)
 			mutex_event(d, SKIP_EVENT);

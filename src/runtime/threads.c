@@ -35,6 +35,7 @@
 #include "rt_int.h"
 #include "cprof.h"
 #include "tprof.h"
+#include "trace_int.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -324,6 +325,8 @@ static void on_thread_exit(void *v)
 	if (cpu)
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	ti_remove(tid);
+	rt_trace_thread_end();
+	rt_trace_thread_gone();
 	errno = e;
 }
 
@@ -514,6 +517,7 @@ static __attribute__((noinline)) void tramp_begin(struct tramp *t, void *(*fn)(v
 	if (src.kind)
 		rt_cpu_thread_begin(&src);
 	tls_start_fn = (uintptr_t)fn;
+	int t_creator = t->creator_tid;
 	tentry e = { .tid = tid, .creator_tid = t->creator_tid, .self = (uintptr_t)pthread_self(),
 		     .start_fn = (uintptr_t)fn, .slot = rt_labels_slot(),
 		     .ncreator = t->ncreator };
@@ -522,6 +526,8 @@ static __attribute__((noinline)) void tramp_begin(struct tramp *t, void *(*fn)(v
 	ti_add(&e);
 	/* on exit: delete its clock, leave the info registry */
 	pthread_setspecific(exit_key, (void *)1);
+	if (rt_trace_active())
+		rt_trace_thread_start(t_creator);
 	rt_self_leave();
 }
 
@@ -604,8 +610,11 @@ int pthread_create(pthread_t *th, const pthread_attr_t *attr,
 		 * it (bounded) and walk again; never build here */
 		for (int tries = 0; tries < 4 && rt_unwind_unbuilt(); tries++) {
 			uintptr_t at = rt_unwind_unbuilt();
+			rt_self_enter();   /* the runtime's wait, not the program's (trace) */
 			rt_modules_start_builder();
-			if (!rt_modules_wait_built(at, 200))
+			bool built = rt_modules_wait_built(at, 200);
+			rt_self_leave();
+			if (!built)
 				break;
 			n = rt_unwind_here(pcs, RT_CREATE_FRAMES, 1);
 		}

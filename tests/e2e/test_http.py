@@ -206,7 +206,8 @@ def test_heap_gc_param_accepted(server):
 
 @pytest.mark.parametrize("path,status,msg", [
     ("/debug/pprof/nosuch", 404, "Unknown profile"),
-    ("/debug/pprof/trace", 404, "Unknown profile"),
+    ("/debug/pprof/trace?flight=1", 404, "no flight recorder in this process"),
+    ("/debug/pprof/trace?seconds=100000", 400, "profile duration exceeds server's WriteTimeout"),
     ("/nowhere", 404, "404 page not found"),
     ("/debug/pprof/heap?seconds=abc", 400,
      'invalid value for "seconds" - must be a positive integer'),
@@ -696,3 +697,70 @@ def test_watchdog_threads(progs, tmp_path):
         out, err = p.communicate(timeout=60)
     assert p.returncode == 0, err
     assert "watchdog:" in err and "CPROF_WATCH_THREADS=2" in err
+
+
+def test_trace_is_chrome_json_of_the_window(server):
+    """Go's /debug/pprof/trace path answers the execution trace of the
+    window (Chrome Trace Event JSON), with the program's threads named."""
+    import json
+    st, h, body = curl(f"{server.url}/debug/pprof/trace?seconds=1")
+    assert st == 200 and h["content-type"] == "application/json"
+    assert 'filename="trace.json"' in h.get("content-disposition", "")
+    d = json.loads(body)
+    assert d["otherData"]["producer"] == "cprof"
+    assert 0.9e9 <= d["otherData"]["duration_ns"] < 60e9
+    names = [e for e in d["traceEvents"] if e["ph"] == "M" and e["name"] == "thread_name"]
+    assert names
+    # the endpoint's own threads are the runtime's: never in the trace
+    assert not any(e["args"]["name"].startswith("cprof-") for e in names)
+    # a second trace while none runs works (the session is released)
+    st, _, body = curl(f"{server.url}/debug/pprof/trace?seconds=1")
+    assert st == 200 and json.loads(body)["traceEvents"]
+
+
+def test_trace_flight_recorder(progs):
+    """CPROF_TRACE_RING: /debug/pprof/trace?flight=1 answers what the
+    recorder holds (at most two generations), and it records on; a
+    seconds= trace is refused meanwhile."""
+    import json
+    prog = Program(progs["worker"], extra_env={"CPROF_TRACE_RING": "1"}, secs=900)
+    try:
+        assert prog.url, "".join(prog.lines)
+        time.sleep(1.5)
+        st, h, body = curl(f"{prog.url}/debug/pprof/trace?flight=1")
+        assert st == 200 and h["content-type"] == "application/json", body[:300]
+        d = json.loads(body)
+        assert 0 < d["otherData"]["duration_ns"] <= 2.6e9
+        assert any(e["ph"] == "M" and e["name"] == "thread_name" for e in d["traceEvents"])
+        st, _, body = curl(f"{prog.url}/debug/pprof/trace?flight=1")
+        assert st == 200 and json.loads(body)["otherData"]["producer"] == "cprof"
+        st, _, body = curl(f"{prog.url}/debug/pprof/trace?seconds=1")
+        assert st == 500 and b"flight recorder" in body, body
+    finally:
+        rc, out, err = prog.stop()
+    assert rc == 0, err
+    assert not SANITIZER_REPORT.search(err), err
+
+
+def test_dump_signal_writes_the_flight_recorder(progs, tmp_path):
+    """With CPROF_TRACE_RING, the dump signal also writes the recorder's
+    last seconds (the trace of the moment it was sent)."""
+    import json
+    env = preload_env({"CPROF_DUMP_SIGNAL": "SIGUSR1", "CPROF_DUMP_DIR": str(tmp_path),
+                       "CPROF_TRACE_RING": "1"})
+    p = subprocess.Popen([progs["worker"], "30"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "ready\n"
+        time.sleep(0.5)
+        p.send_signal(signal.SIGUSR1)
+        line = p.stderr.readline()
+        assert line.startswith("cprof: dump signal: wrote "), line
+        got = wait_files(tmp_path, r"-trace\.json$")
+        assert got and re.match(rf"cprof-{p.pid}-\d{{8}}T\d{{6}}\.\d{{3}}Z-trace\.json$", got[0])
+        d = json.load(open(tmp_path / got[0]))
+        assert d["otherData"]["producer"] == "cprof" and d["traceEvents"]
+    finally:
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=60)
+    assert p.returncode == 0 and "units" in out, err

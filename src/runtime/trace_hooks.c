@@ -1,0 +1,496 @@
+/*
+ * trace_hooks.c - what the execution trace records beyond the sync
+ * wrappers' waits (sync_wrap.c calls rt_trace_wait and rt_trace_wake
+ * itself): blocking calls and the wakers the sync wrappers do not see.
+ *
+ * Interposed: read, recv, recvfrom, recvmsg, accept, accept4, connect,
+ * poll, select, epoll_wait, waitpid, nanosleep, clock_nanosleep, usleep,
+ * sleep (time the thread spends blocked in the kernel), and
+ * pthread_cond_signal/broadcast (GLIBC_2.3.2) and sem_post (the wakers of
+ * condition-variable and semaphore waits, drawn as flow arrows).  Each
+ * forwards to libc's function (resolved by a constructor; raw system calls
+ * until then) and returns what it returned, errno included.  When no
+ * trace runs, the price is one relaxed load and an indirect call.  While
+ * one runs, a blocking call costs two clock reads; only a call that lasted
+ * RT_TRACE_IO_MIN or longer is recorded, with its stack unwound after it
+ * returned (the frames are the same).  The runtime's own threads (and its
+ * own work on the program's threads) are never recorded.
+ *
+ * Runnable time.  /proc/self/task/TID/schedstat's second field is the
+ * time the thread spent runnable but not running (run_delay, no privilege
+ * needed).  rt_trace_run_delay reads it with pread on a descriptor kept
+ * per thread (moved above half the descriptor limit, at most 2048, in a
+ * table grown at the session's start; close-on-exec; closed when the
+ * thread ends).  The program may close that number and
+ * reuse it: pread never moves a file offset, a read that does not parse
+ * as schedstat (three numbers) is refused and the descriptor forgotten,
+ * so the program's file is never changed.  The sync waits read it before
+ * and after each wait (the slow path only; blocking by nature), the
+ * sleeps and polls too; a read() is not split (reads that return at once
+ * are the common case and must stay cheap).
+ */
+#include "trace_int.h"
+#include "sync_int.h"
+#include "rt_env.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define BARRIER() __asm__ volatile("" ::: "memory")
+
+/* blocking calls shorter than this are not recorded (ns) */
+#define RT_TRACE_IO_MIN 20000
+
+static struct {
+	ssize_t (*read)(int, void *, size_t);
+	int (*poll)(struct pollfd *, nfds_t, int);
+	int (*epoll_wait)(int, struct epoll_event *, int, int);
+	int (*nanosleep)(const struct timespec *, struct timespec *);
+	int (*clock_nanosleep)(clockid_t, int, const struct timespec *, struct timespec *);
+	int (*usleep)(useconds_t);
+	unsigned (*sleep)(unsigned);
+	int (*cond_signal)(pthread_cond_t *);
+	int (*cond_broadcast)(pthread_cond_t *);
+	int (*sem_post)(sem_t *);
+	ssize_t (*recv)(int, void *, size_t, int);
+	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+	ssize_t (*recvmsg)(int, struct msghdr *, int);
+	int (*accept)(int, struct sockaddr *, socklen_t *);
+	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
+	int (*connect)(int, const struct sockaddr *, socklen_t);
+	int (*select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+	pid_t (*waitpid)(pid_t, int *, int);
+} R;
+
+#define GET(field, name, ver) RT_GET_NEXT(R.field, name, ver)
+
+static void resolve(void)
+{
+	int e = errno;
+	GET(read, "read", NULL);
+	GET(poll, "poll", NULL);
+	GET(epoll_wait, "epoll_wait", NULL);
+	GET(nanosleep, "nanosleep", NULL);
+	GET(clock_nanosleep, "clock_nanosleep", NULL);
+	GET(usleep, "usleep", NULL);
+	GET(sleep, "sleep", NULL);
+	GET(cond_signal, "pthread_cond_signal", "GLIBC_2.3.2");
+	GET(cond_broadcast, "pthread_cond_broadcast", "GLIBC_2.3.2");
+	GET(sem_post, "sem_post", NULL);
+	GET(recv, "recv", NULL);
+	GET(recvfrom, "recvfrom", NULL);
+	GET(recvmsg, "recvmsg", NULL);
+	GET(accept, "accept", NULL);
+	GET(accept4, "accept4", NULL);
+	GET(connect, "connect", NULL);
+	GET(select, "select", NULL);
+	GET(waitpid, "waitpid", NULL);
+	errno = e;
+}
+
+__attribute__((constructor(101)))
+static void trace_hooks_init(void)
+{
+	resolve();
+}
+
+/* ---- runnable time ---------------------------------------------------------------- */
+
+static __thread __attribute__((tls_model("initial-exec"))) int sched_fd = -1;
+static __thread __attribute__((tls_model("initial-exec"))) int sched_tid;
+
+/* Where the threads' descriptors go: above the numbers programs use
+ * (half the soft limit, at most 2048), in a descriptor table grown once
+ * at the session's start (rt_trace_fd_reserve): growing the table of a
+ * threaded process waits for an RCU grace period (~10 ms), which must
+ * not happen inside a program's wait. */
+static _Atomic int fd_low;
+
+void rt_trace_fd_reserve(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur < 256)
+		return;
+	long lo = (long)(rl.rlim_cur / 2);
+	if (lo > 2048)
+		lo = 2048;
+	long top = lo + 255 < (long)rl.rlim_cur ? lo + 255 : (long)rl.rlim_cur - 1;
+	int probe = (int)syscall(SYS_fcntl, 0, F_DUPFD_CLOEXEC, top);
+	if (probe < 0)
+		probe = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY | O_CLOEXEC);
+	if (probe >= 0 && probe < top) {
+		int q = (int)syscall(SYS_fcntl, probe, F_DUPFD_CLOEXEC, top);
+		syscall(SYS_close, probe);
+		probe = q;
+	}
+	if (probe >= 0)
+		syscall(SYS_close, probe);
+	atomic_store(&fd_low, (int)lo);
+}
+
+static int open_schedstat(void)
+{
+	char path[64] = "/proc/self/task/";
+	int tid = (int)syscall(SYS_gettid);
+	char digits[12];
+	int nd = 0;
+	for (unsigned v = (unsigned)tid; nd == 0 || v; v /= 10)
+		digits[nd++] = (char)('0' + v % 10);
+	size_t l = strlen(path);
+	while (nd)
+		path[l++] = digits[--nd];
+	memcpy(path + l, "/schedstat", sizeof "/schedstat");
+	int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int hi = fd_low > 0 ? (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, fd_low) : -1;
+	if (hi >= 0) {
+		syscall(SYS_close, fd);
+		fd = hi;
+	}
+	sched_tid = tid;
+	return fd;
+}
+
+_Atomic int rt_trace_runnable = 1;
+
+int64_t rt_trace_run_delay(void)
+{
+	if (!atomic_load_explicit(&rt_trace_runnable, memory_order_relaxed))
+		return -1;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (sched_fd < 0 || sched_tid != (int)syscall(SYS_gettid))
+			sched_fd = open_schedstat();
+		if (sched_fd < 0)
+			return -1;
+		char b[96];
+		ssize_t n = (ssize_t)syscall(SYS_pread64, sched_fd, b, sizeof b - 1, 0L);
+		if (n > 0) {
+			/* "RUN DELAY SLICES\n", nothing else */
+			uint64_t v[3] = { 0, 0, 0 };
+			int k = 0, digits = 0;
+			bool ok = true;
+			for (ssize_t i = 0; i < n && ok; i++) {
+				char ch = b[i];
+				if (ch >= '0' && ch <= '9' && k < 3 && digits < 19) {
+					v[k] = v[k] * 10 + (uint64_t)(ch - '0');
+					digits++;
+				} else if ((ch == ' ' && k < 2 && digits) ||
+					   (ch == '\n' && k == 2 && digits && i == n - 1)) {
+					k++;
+					digits = 0;
+				} else {
+					ok = false;
+				}
+			}
+			if (ok && k == 3)
+				return (int64_t)v[1];
+		}
+		/* not ours any more (closed, or the number reused): forget it,
+		 * never close it (it may be the program's now) */
+		sched_fd = -1;
+	}
+	return -1;
+}
+
+void rt_trace_thread_gone(void)
+{
+	if (sched_fd >= 0 && sched_tid == (int)syscall(SYS_gettid)) {
+		char b[8];
+		/* still ours: it reads as schedstat ("N N N\n", digits first) */
+		if (syscall(SYS_pread64, sched_fd, b, 1, 0L) == 1 && b[0] >= '0' && b[0] <= '9')
+			syscall(SYS_close, sched_fd);
+	}
+	sched_fd = -1;
+}
+
+/* ---- blocking calls ---------------------------------------------------------------- */
+
+typedef struct tio {
+	int64_t t0, rd0;
+	int err;
+} tio;
+
+static inline void tio_begin(tio *t, bool split)
+{
+	t->rd0 = split ? rt_trace_run_delay() : -1;
+	t->t0 = rt_sync_now();
+}
+
+/* Called by the slow function the wrapper called: the stack starts at
+ * the wrapper's call site. */
+static inline __attribute__((always_inline)) void tio_end(tio *t, int kind, const void *obj)
+{
+	int e = errno;
+	int64_t t1 = rt_sync_now();
+	if (t1 - t->t0 >= RT_TRACE_IO_MIN) {
+		int64_t rd = -1;
+		if (t->rd0 >= 0) {
+			int64_t r1 = rt_trace_run_delay();
+			rd = r1 >= t->rd0 ? r1 - t->rd0 : -1;
+		}
+		uintptr_t pcs[RT_WAIT_FRAMES];
+		int n = rt_unwind_here(pcs, RT_WAIT_FRAMES, 1);
+		rt_trace_wait(kind, obj, t->t0, t1, rd, pcs, n);
+	}
+	errno = e;
+}
+
+static bool traced(void)
+{
+	return rt_trace_active() && rt_self_depth() == 0;
+}
+
+static __attribute__((noinline)) ssize_t read_slow(int fd, void *b, size_t n)
+{
+	tio t;
+	tio_begin(&t, false);
+	ssize_t rc = R.read ? R.read(fd, b, n) : (ssize_t)syscall(SYS_read, fd, b, n);
+	tio_end(&t, RT_TWAIT_READ, (const void *)(intptr_t)fd);
+	return rc;
+}
+
+EXPORT ssize_t read(int fd, void *b, size_t n)
+{
+	if (UNLIKELY(rt_trace_active()) && traced()) {
+		ssize_t rc = read_slow(fd, b, n);
+		BARRIER();
+		return rc;
+	}
+	return R.read ? R.read(fd, b, n) : (ssize_t)syscall(SYS_read, fd, b, n);
+}
+
+static __attribute__((noinline)) int poll_slow(struct pollfd *f, nfds_t n, int ms)
+{
+	tio t;
+	tio_begin(&t, ms != 0);
+	int rc = R.poll ? R.poll(f, n, ms) : (int)syscall(SYS_poll, f, n, ms);
+	tio_end(&t, RT_TWAIT_POLL, f);
+	return rc;
+}
+
+EXPORT int poll(struct pollfd *f, nfds_t n, int ms)
+{
+	if (UNLIKELY(rt_trace_active()) && traced()) {
+		int rc = poll_slow(f, n, ms);
+		BARRIER();
+		return rc;
+	}
+	return R.poll ? R.poll(f, n, ms) : (int)syscall(SYS_poll, f, n, ms);
+}
+
+static __attribute__((noinline)) int epoll_slow(int ep, struct epoll_event *ev, int max, int ms)
+{
+	tio t;
+	tio_begin(&t, ms != 0);
+	int rc = R.epoll_wait ? R.epoll_wait(ep, ev, max, ms)
+			      : (int)syscall(SYS_epoll_wait, ep, ev, max, ms);
+	tio_end(&t, RT_TWAIT_EPOLL, (const void *)(intptr_t)ep);
+	return rc;
+}
+
+EXPORT int epoll_wait(int ep, struct epoll_event *ev, int max, int ms)
+{
+	if (UNLIKELY(rt_trace_active()) && traced()) {
+		int rc = epoll_slow(ep, ev, max, ms);
+		BARRIER();
+		return rc;
+	}
+	return R.epoll_wait ? R.epoll_wait(ep, ev, max, ms)
+			    : (int)syscall(SYS_epoll_wait, ep, ev, max, ms);
+}
+
+static int nanosleep_raw(const struct timespec *q, struct timespec *r)
+{
+	return R.nanosleep ? R.nanosleep(q, r) : (int)syscall(SYS_nanosleep, q, r);
+}
+
+static __attribute__((noinline)) int nanosleep_slow(const struct timespec *q, struct timespec *r)
+{
+	tio t;
+	tio_begin(&t, true);
+	int rc = nanosleep_raw(q, r);
+	tio_end(&t, RT_TWAIT_SLEEP, NULL);
+	return rc;
+}
+
+EXPORT int nanosleep(const struct timespec *q, struct timespec *r)
+{
+	if (UNLIKELY(rt_trace_active()) && traced()) {
+		int rc = nanosleep_slow(q, r);
+		BARRIER();
+		return rc;
+	}
+	return nanosleep_raw(q, r);
+}
+
+static int cns_raw(clockid_t c, int fl, const struct timespec *q, struct timespec *r)
+{
+	if (R.clock_nanosleep)
+		return R.clock_nanosleep(c, fl, q, r);
+	long rc = syscall(SYS_clock_nanosleep, c, fl, q, r);
+	return rc < 0 ? errno : 0;
+}
+
+static __attribute__((noinline)) int cns_slow(clockid_t c, int fl, const struct timespec *q,
+					      struct timespec *r)
+{
+	tio t;
+	tio_begin(&t, true);
+	int rc = cns_raw(c, fl, q, r);
+	tio_end(&t, RT_TWAIT_SLEEP, NULL);
+	return rc;
+}
+
+EXPORT int clock_nanosleep(clockid_t c, int fl, const struct timespec *q, struct timespec *r)
+{
+	if (UNLIKELY(rt_trace_active()) && traced()) {
+		int rc = cns_slow(c, fl, q, r);
+		BARRIER();
+		return rc;
+	}
+	return cns_raw(c, fl, q, r);
+}
+
+static int usleep_raw(useconds_t us)
+{
+	if (R.usleep)
+		return R.usleep(us);
+	struct timespec q = { us / 1000000, (long)(us % 1000000) * 1000 };
+	return nanosleep_raw(&q, NULL);
+}
+
+static __attribute__((noinline)) int usleep_slow(useconds_t us)
+{
+	tio t;
+	tio_begin(&t, true);
+	int rc = usleep_raw(us);
+	tio_end(&t, RT_TWAIT_SLEEP, NULL);
+	return rc;
+}
+
+EXPORT int usleep(useconds_t us)
+{
+	if (UNLIKELY(rt_trace_active()) && traced()) {
+		int rc = usleep_slow(us);
+		BARRIER();
+		return rc;
+	}
+	return usleep_raw(us);
+}
+
+static unsigned sleep_raw(unsigned s)
+{
+	if (R.sleep)
+		return R.sleep(s);
+	struct timespec q = { s, 0 }, r = { 0, 0 };
+	if (nanosleep_raw(&q, &r) < 0)
+		return (unsigned)r.tv_sec + (r.tv_nsec > 0);
+	return 0;
+}
+
+static __attribute__((noinline)) unsigned sleep_slow(unsigned s)
+{
+	tio t;
+	tio_begin(&t, true);
+	unsigned rc = sleep_raw(s);
+	tio_end(&t, RT_TWAIT_SLEEP, NULL);
+	return rc;
+}
+
+EXPORT unsigned sleep(unsigned s)
+{
+	if (UNLIKELY(rt_trace_active()) && traced()) {
+		unsigned rc = sleep_slow(s);
+		BARRIER();
+		return rc;
+	}
+	return sleep_raw(s);
+}
+
+/* The other blocking calls, one pattern: the wrapper forwards at once
+ * when no trace runs; else the slow function times the call (resolving
+ * libc's function first if a call came before the constructor). */
+#define TRACED(ret, name, kind, obj, split, params, args) \
+	static __attribute__((noinline)) ret name##_slow params \
+	{ \
+		tio t; \
+		tio_begin(&t, split); \
+		ret rc = R.name args; \
+		tio_end(&t, kind, obj); \
+		return rc; \
+	} \
+	EXPORT ret name params \
+	{ \
+		if (UNLIKELY(!R.name)) \
+			resolve(); \
+		if (UNLIKELY(rt_trace_active()) && traced()) { \
+			ret rc = name##_slow args; \
+			BARRIER(); \
+			return rc; \
+		} \
+		return R.name args; \
+	}
+
+#define FDOBJ(fd) ((const void *)(intptr_t)(fd))
+TRACED(ssize_t, recv, RT_TWAIT_RECV, FDOBJ(fd), false, (int fd, void *b, size_t n, int fl),
+       (fd, b, n, fl))
+TRACED(ssize_t, recvfrom, RT_TWAIT_RECV, FDOBJ(fd), false,
+       (int fd, void *b, size_t n, int fl, struct sockaddr *a, socklen_t *al),
+       (fd, b, n, fl, a, al))
+TRACED(ssize_t, recvmsg, RT_TWAIT_RECV, FDOBJ(fd), false, (int fd, struct msghdr *m, int fl),
+       (fd, m, fl))
+TRACED(int, accept, RT_TWAIT_ACCEPT, FDOBJ(fd), true, (int fd, struct sockaddr *a, socklen_t *al),
+       (fd, a, al))
+TRACED(int, accept4, RT_TWAIT_ACCEPT, FDOBJ(fd), true,
+       (int fd, struct sockaddr *a, socklen_t *al, int fl), (fd, a, al, fl))
+TRACED(int, connect, RT_TWAIT_CONNECT, FDOBJ(fd), false,
+       (int fd, const struct sockaddr *a, socklen_t al), (fd, a, al))
+TRACED(int, select, RT_TWAIT_SELECT, NULL, true,
+       (int n, fd_set *r, fd_set *w, fd_set *x, struct timeval *tv), (n, r, w, x, tv))
+TRACED(pid_t, waitpid, RT_TWAIT_WAITPID, NULL, true, (pid_t pid, int *st, int opt),
+       (pid, st, opt))
+
+/* ---- wakers ------------------------------------------------------------------------ */
+
+EXPORT int pthread_cond_signal(pthread_cond_t *cv)
+{
+	if (UNLIKELY(!R.cond_signal))
+		resolve();
+	if (UNLIKELY(rt_trace_active()) && traced())
+		rt_trace_wake(RT_TWAIT_COND_SIGNAL, cv);
+	return R.cond_signal(cv);
+}
+
+EXPORT int pthread_cond_broadcast(pthread_cond_t *cv)
+{
+	if (UNLIKELY(!R.cond_broadcast))
+		resolve();
+	if (UNLIKELY(rt_trace_active()) && traced())
+		rt_trace_wake(RT_TWAIT_COND_SIGNAL, cv);
+	return R.cond_broadcast(cv);
+}
+
+EXPORT int sem_post(sem_t *s)
+{
+	if (UNLIKELY(!R.sem_post))
+		resolve();
+	if (UNLIKELY(rt_trace_active()) && traced())
+		rt_trace_wake(RT_TWAIT_SEM_POST, s);
+	return R.sem_post(s);
+}

@@ -1,0 +1,126 @@
+/*
+ * trace_int.h - private interface of the execution trace:
+ *
+ *   trace.c       the recorder: per-thread event chunks carved from one
+ *                 mmap'ed region, lock-free appends, sessions (start/stop)
+ *   trace_hooks.c what feeds it beyond the sync wrappers: blocking reads,
+ *                 sleeps, poll/epoll_wait, condvar signal/broadcast and
+ *                 sem_post (the wakers), /proc/self/task/TID/schedstat
+ *   trace_json.c  a stopped session's events into Chrome Trace Event JSON
+ *   trace_env.c   CPROF_TRACE=FILE, CPROF_TRACE_BUF, the public API
+ *                 (cprof_trace_start/stop, regions, logs)
+ *
+ * The hooks call rt_trace_* only after testing rt_trace_on (one relaxed
+ * load): a process that does not trace pays that load and nothing else.
+ */
+#ifndef CPROF_TRACE_INT_H
+#define CPROF_TRACE_INT_H
+
+#include "rt_int.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The session being recorded (nonzero), or 0. */
+extern _Atomic uint32_t rt_trace_on;
+
+static inline bool rt_trace_active(void)
+{
+	return atomic_load_explicit(&rt_trace_on, memory_order_relaxed) != 0;
+}
+
+/* Event types.  Every event is one record in its thread's chunk. */
+enum {
+	RT_TEV_WAIT = 1,      /* kind: an rt_wait_kind or RT_TWAIT_*; t0..t1 blocked */
+	RT_TEV_WAKE,          /* kind, obj: this thread released/signalled obj at t0 */
+	RT_TEV_THREAD_START,  /* obj: the creating thread's tid */
+	RT_TEV_THREAD_END,    /* text: the thread's name */
+	RT_TEV_SAMPLE,        /* a CPU sample: aux the CPU ns it stands for */
+	RT_TEV_REGION_BEGIN,  /* text: the region's name; aux: label set */
+	RT_TEV_REGION_END,
+	RT_TEV_LOG,           /* text: "category\0message" */
+	RT_TEV_DROPPED,       /* aux: events this thread dropped before t0 */
+};
+
+/* Wait kinds beyond rt_wait_kind (rt_int.h): the hooks of trace_hooks.c. */
+enum {
+	RT_TWAIT_READ = 16, RT_TWAIT_SLEEP, RT_TWAIT_POLL, RT_TWAIT_EPOLL,
+	RT_TWAIT_RECV, RT_TWAIT_ACCEPT, RT_TWAIT_CONNECT, RT_TWAIT_SELECT, RT_TWAIT_WAITPID,
+	RT_TWAIT_SEM_POST,    /* a wake's kind only: sem_post */
+	RT_TWAIT_COND_SIGNAL, /* a wake's kind only: signal/broadcast */
+};
+
+/* One record as stored: a 40-byte header, then nframes pcs or a
+ * NUL-terminated text, padded to 8 bytes; size covers it all. */
+typedef struct rt_tev {
+	uint8_t type;
+	uint8_t kind;
+	uint16_t nframes;
+	uint32_t size;
+	int64_t t0, t1;       /* CLOCK_MONOTONIC ns */
+	uint64_t obj;
+	int64_t aux;          /* wait: runnable ns in it (-1 unknown); sample: CPU ns */
+	/* uintptr_t pcs[nframes] or char text[] */
+} rt_tev;
+#define RT_TEV_TEXT_MAX 256
+
+/* Record a finished wait on the calling thread (stack: the waiter's, leaf
+ * first).  run_delay: the thread's runnable time inside it, -1 unknown.
+ * Lock-free, allocation-free; drops are counted.  [AS-safe] */
+void rt_trace_wait(int kind, const void *obj, int64_t t0, int64_t t1, int64_t run_delay,
+		   const uintptr_t *pcs, int n);
+/* The calling thread released / signalled obj now (a waker). [AS-safe] */
+void rt_trace_wake(int kind, const void *obj);
+/* A CPU sample taken in the SIGPROF handler. [AS-safe] */
+void rt_trace_sample(const uintptr_t *pcs, int n, uint64_t cpu_ns);
+/* Thread lifecycle, from threads.c's trampoline and exit hook. [AS-safe] */
+void rt_trace_thread_start(int creator_tid);
+void rt_trace_thread_end(void);
+/* trace_hooks.c: grow the descriptor table for the threads' schedstat
+ * descriptors now (ordinary context, at a session's start). */
+void rt_trace_fd_reserve(void);
+/* trace_hooks.c: the thread ends: its schedstat descriptor goes. */
+void rt_trace_thread_gone(void);
+/* A text event (region begin/end, log). [AS-safe] */
+void rt_trace_text(int type, const char *a, const char *b, int64_t aux);
+
+/* The calling thread's run_delay (schedstat's second field, ns), or -1
+ * (no procfs, or refused).  Keeps one descriptor per thread, placed high,
+ * checked by what it reads.  Not from a signal handler. */
+int64_t rt_trace_run_delay(void);
+/* CPROF_TRACE_RUNNABLE=0 turns those reads off (waits are not split). */
+extern _Atomic int rt_trace_runnable;
+
+/* Sessions (trace.c).  Not AS-safe; serialised by the caller (trace_env.c
+ * holds its mutex).  begin: 0 or a negative CPROF_ERR_* code. */
+int rt_trace_session_begin(size_t budget);
+/* The flight recorder: start a new generation of budget bytes and keep
+ * the current one as the trace's older part (the one before it is
+ * dropped).  0, CPROF_ERR_NOT_RUNNING or CPROF_ERR_NOMEM. */
+int rt_trace_rotate(size_t budget);
+/* Stop recording and wait (bounded) until no thread is inside an append:
+ * afterwards the chunks are stable until the next begin. */
+void rt_trace_session_end(void);
+/* Iterate the stopped session's chunks: fn(ctx, tid, data, used) each. */
+void rt_trace_chunks(void (*fn)(void *ctx, int tid, const char *data, size_t used), void *ctx);
+/* In a fork child (the forking thread's view of its own buffer). */
+void rt_trace_forked(void);
+/* The stopped session: when it began and ended (monotonic ns), events
+ * dropped, bytes recorded. */
+typedef struct rt_trace_info {
+	int64_t start_ns, end_ns;
+	uint64_t dropped, recorded, bytes, budget;
+	bool membarrier;      /* writers quiesced by membarrier (else a grace period) */
+} rt_trace_info;
+void rt_trace_get_info(rt_trace_info *out);
+
+/* trace_env.c: the flight recorder (CPROF_TRACE_RING) runs. */
+int rt_trace_flight_running(void);
+
+/* trace_json.c: write the stopped session as Chrome Trace Event JSON to
+ * fd.  0 or a negative CPROF_ERR_* code with rt_set_error.  Not AS-safe;
+ * the runtime's own work (symbolizes with the builder of pbuild.c). */
+int rt_trace_write_json(int fd);
+
+#endif
