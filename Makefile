@@ -39,8 +39,19 @@ WARN    += -Werror
 endif
 OPT     ?= -O2 -g
 CFLAGS  ?=
-CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc/core -Isrc/report -Isrc/cli -Isrc/runtime -Isrc/server $(PKG_CFLAGS) \
-            -DCPROF_VERSION='"$(VERSION)"'
+# Layers (core <- runtime; core <- reports <- {CLI, server}): each layer's
+# objects see only the include paths of the layers below it and its own, so
+# a lower layer that includes a higher one's header fails to build.  Tests,
+# fuzz targets and generated sources see them all.
+INC_core    := -Isrc/core
+INC_report  := $(INC_core) -Isrc/report
+INC_server  := $(INC_report) -Isrc/server
+INC_cli     := $(INC_report) -Isrc/server -Isrc/cli
+INC_runtime := -Iinclude $(INC_core) -Isrc/runtime
+INC_all     := -Iinclude -Isrc/core -Isrc/report -Isrc/cli -Isrc/runtime -Isrc/server
+layer_inc    = $(if $(filter src/%,$(1)),$(INC_$(word 2,$(subst /, ,$(1)))),$(INC_all))
+BASE_CPPFLAGS := -D_GNU_SOURCE $(PKG_CFLAGS) -DCPROF_VERSION='"$(VERSION)"'
+CPPFLAGS += $(BASE_CPPFLAGS) $(INC_all)
 ALL_CFLAGS = -std=c11 $(OPT) $(WARN) -fPIC $(CFLAGS)
 LDLIBS  += $(PKG_LIBS) -lm
 # the server's store (src/server/store_sqlite*.c)
@@ -113,7 +124,7 @@ all: $(B)/cprof $(B)/libcprofreport.a $(B)/libcprofserver.a $(RT_TARGETS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(BASE_CPPFLAGS) $(call layer_inc,$<) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 # issue 8: web/ui/* (the web UI's page, script and style) embedded as well
 WEB_FILES  := $(wildcard web/*.js web/*.css web/ui/*.js web/ui/*.css web/ui/*.html)
@@ -222,7 +233,7 @@ FUZZ_LIB_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -
 FUZZ_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(CORE_SRC) $(REPORT_SRC) $(WEB_GEN))
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CLANG) $(CPPFLAGS) $(FUZZ_LIB_CFLAGS) -MMD -MP -c -o $@ $<
+	$(CLANG) $(BASE_CPPFLAGS) $(call layer_inc,$<) $(FUZZ_LIB_CFLAGS) -MMD -MP -c -o $@ $<
 build/fuzz/libfuzzdeps.a: $(FUZZ_OBJ)
 	rm -f $@ && ar rcs $@ $^
 build/fuzz/%: fuzz/%.c build/fuzz/libfuzzdeps.a
@@ -282,18 +293,27 @@ bench: all
 # The pkg-config files are written here, not at build time, so they name the
 # PREFIX given to `make install` (DESTDIR only stages the files).
 PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g'
+# The public headers, installed under PREFIX/include/cprof/ by their
+# public names (cprof/cprof.h the runtime, cprof/core.h, cprof/report.h,
+# cprof/errors.h the one error vocabulary they share): the includes between
+# them are renamed on the way.  Everything else (cprof_util.h, *_int.h) is
+# internal and never installed.
+INSTALL_HDR = sed -e 's/"cprof_errors\.h"/"errors.h"/g' -e 's/"cprof_core\.h"/"core.h"/g' \
+                  -e 's|"\.\./\.\./include/cprof_errors\.h"|"errors.h"|g'
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	           $(DESTDIR)$(PREFIX)/include/cprof $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(B)/cprof $(DESTDIR)$(PREFIX)/bin/cprof
 	install -m 644 $(B)/libcprofcore.a $(B)/libcprofreport.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 src/core/cprof_core.h src/report/cprof_report.h include/cprof_errors.h $(DESTDIR)$(PREFIX)/include/cprof/
+	$(INSTALL_HDR) include/cprof_errors.h > $(DESTDIR)$(PREFIX)/include/cprof/errors.h
+	$(INSTALL_HDR) src/core/cprof_core.h > $(DESTDIR)$(PREFIX)/include/cprof/core.h
+	$(INSTALL_HDR) src/report/cprof_report.h > $(DESTDIR)$(PREFIX)/include/cprof/report.h
 	$(PC_SED) pkgconfig/cprof-core.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cprof-core.pc
 	install -m 644 docs/cprof.1 $(DESTDIR)$(PREFIX)/share/man/man1/cprof.1
 	$(if $(RT_SRC),install -m 755 $(B)/libcprof.so $(DESTDIR)$(PREFIX)/lib/libcprof.so)
 	$(if $(RT_SRC),install -m 755 $(B)/libcprof-sym.so $(B)/libcprof-http.so $(DESTDIR)$(PREFIX)/lib/)
 	$(if $(RT_SRC),install -m 644 $(B)/libcprof.a $(DESTDIR)$(PREFIX)/lib/libcprof.a)
-	$(if $(RT_SRC),install -m 644 include/cprof.h include/cprof_errors.h $(DESTDIR)$(PREFIX)/include/)
+	$(if $(RT_SRC),$(INSTALL_HDR) include/cprof.h > $(DESTDIR)$(PREFIX)/include/cprof/cprof.h)
 	$(if $(RT_SRC),$(PC_SED) pkgconfig/libcprof.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libcprof.pc)
 
 clean:

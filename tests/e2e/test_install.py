@@ -16,7 +16,7 @@ from conftest import ROOT, GOLDEN
 
 CORE_PROG = r"""
 #include <stdio.h>
-#include <cprof_report.h>
+#include <cprof/report.h>
 int main(int argc, char **argv)
 {
 	cprof_profile *p = NULL;
@@ -33,7 +33,7 @@ int main(int argc, char **argv)
 
 RT_PROG = r"""
 #include <stdio.h>
-#include <cprof.h>
+#include <cprof/cprof.h>
 static volatile unsigned long sink;
 int main(int argc, char **argv)
 {
