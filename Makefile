@@ -13,7 +13,8 @@
 #   make install PREFIX=/usr/local DESTDIR=
 #   make bench                the benchmarks in bench/ (see docs/PERFORMANCE.md)
 #
-# Layers (see docs/ARCHITECTURE.md): src/core <- src/report <- src/cli.
+# Layers (see docs/ARCHITECTURE.md): src/core <- src/report <- src/cli, and
+# src/core <- src/report <- src/server (libcprofserver.a; never includes src/cli).
 # Each layer is a static library; a file in a lower layer never includes a
 # header of a higher one.  New .c files are picked up by wildcard.
 
@@ -36,10 +37,12 @@ WARN    += -Werror
 endif
 OPT     ?= -O2 -g
 CFLAGS  ?=
-CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc/core -Isrc/report -Isrc/cli -Isrc/runtime $(PKG_CFLAGS) \
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -Isrc/core -Isrc/report -Isrc/cli -Isrc/runtime -Isrc/server $(PKG_CFLAGS) \
             -DCPROF_VERSION='"$(VERSION)"'
 ALL_CFLAGS = -std=c11 $(OPT) $(WARN) -fPIC $(CFLAGS)
 LDLIBS  += $(PKG_LIBS) -lm
+# the server's store (src/server/store_sqlite*.c)
+SERVER_LIBS := -lsqlite3 -lpthread
 
 comma   := ,
 ifdef SANITIZE
@@ -69,6 +72,7 @@ endif
 CORE_SRC   := $(wildcard src/core/*.c)
 REPORT_SRC := $(wildcard src/report/*.c)
 CLI_SRC    := $(wildcard src/cli/*.c)
+SERVER_SRC := $(wildcard src/server/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 FUZZ_SRC   := $(wildcard fuzz/fuzz_*.c)
 
@@ -78,6 +82,7 @@ REPORT_OBJ := $(REPORT_SRC:%.c=$(B)/obj/%.o)
 WEB_GEN    := build/gen/web_assets.c
 REPORT_OBJ += $(B)/obj/$(WEB_GEN:.c=.o)
 CLI_OBJ    := $(CLI_SRC:%.c=$(B)/obj/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(B)/obj/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 # The runtime (src/runtime): libcprof.so for LD_PRELOAD, libcprof.a to link.
 # libcprof.so is light: it links only libc's libraries; what needs others
@@ -102,7 +107,7 @@ RT_TARGETS := $(if $(RT_SRC),$(B)/libcprof.so $(B)/libcprof-sym.so $(B)/libcprof
 FUZZ_BIN   := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 
 .PHONY: all test check unit e2e fuzz-smoke fuzz sanitize install clean bench demo
-all: $(B)/cprof $(B)/libcprofreport.a $(RT_TARGETS)
+all: $(B)/cprof $(B)/libcprofreport.a $(B)/libcprofserver.a $(RT_TARGETS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -119,6 +124,12 @@ $(B)/libcprofcore.a: $(CORE_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(B)/libcprofreport.a: $(REPORT_OBJ)
+	@mkdir -p $(B)
+	rm -f $@ && ar rcs $@ $^
+
+# The continuous-profiling server's library (src/server): store, selectors,
+# time parsing and the server's front half; layered on the reports and core.
+$(B)/libcprofserver.a: $(SERVER_OBJ)
 	@mkdir -p $(B)
 	rm -f $@ && ar rcs $@ $^
 
@@ -168,6 +179,11 @@ $(B)/tests/test_failalloc: tests/unit/test_failalloc.c tests/unit/failalloc.c te
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) $(FAILALLOC_WRAP) -o $@ tests/unit/test_failalloc.c tests/unit/failalloc.c \
 	      $(RT_A) $(B)/libcprofreport.a $(B)/libcprofcore.a $(LDLIBS) -lpthread -ldl -lcmocka
+
+# The server's unit tests (tests/unit/test_srv_*.c) link libcprofserver.a
+$(B)/tests/test_srv_%: tests/unit/test_srv_%.c $(B)/libcprofserver.a $(B)/libcprofreport.a $(B)/libcprofcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(B)/libcprofserver.a $(B)/libcprofreport.a $(B)/libcprofcore.a $(LDLIBS) $(SERVER_LIBS) -lpthread -ldl -lcmocka
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; CPROF_SRCDIR=$(CURDIR) $$t; done
@@ -222,6 +238,9 @@ build/fuzz/fuzz_webui_params: src/cli/webui_params.c src/cli/webui_params.h
 build/fuzz/fuzz_fetch: src/cli/fetch.c src/cli/cli.h
 build/fuzz/fuzz_flags: src/cli/flags.c src/cli/cli.h
 build/fuzz/fuzz_flame build/fuzz/fuzz_report build/fuzz/fuzz_flamejson: fuzz/fuzz_run.h
+# the server's selector and time parsers
+build/fuzz/fuzz_srv_selector: src/server/selector.c src/server/store.h
+build/fuzz/fuzz_srv_time: src/server/timeparse.c src/server/store.h
 # fuzz_rtenv compiles the runtime's environment and /proc parsers in
 build/fuzz/fuzz_rtenv: src/runtime/envparse.c src/runtime/procparse.c src/runtime/rt_env.h
 

@@ -1,0 +1,269 @@
+/*
+ * store_int.h - internals of the SQLite store (store_*.c): the packed
+ * encodings, the hash maps, the dictionary and the store object.
+ *
+ * Layout on disk (DIR/):
+ *   LOCK            flock'd while a process has the store open
+ *   meta.db         series (label sets), services, the per-service
+ *                   dictionaries (functions, mappings, locations, stacks,
+ *                   sample label sets, each with dense integer ids per
+ *                   service), pinned snapshots
+ *   day-YYYYMMDD.db one UTC day: profiles (one row per profile: series,
+ *                   time, duration, sample types, per-type totals and the
+ *                   packed samples), rollups (pre-merged samples per
+ *                   series and hour or day), rolled (windows rolled up),
+ *                   metric points
+ * Retention unlinks whole day files.  See docs/ARCHITECTURE.md, "Server
+ * storage".
+ */
+#ifndef CPROF_SRV_STORE_INT_H
+#define CPROF_SRV_STORE_INT_H
+
+#include "store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#define HOUR_NS (INT64_C(3600) * 1000000000)
+#define DAY_NS (INT64_C(86400) * 1000000000)
+#define ROLL_HOUR 1
+#define ROLL_DAY 2
+/* a window is rolled up once data this much newer than its end arrived */
+#define ROLL_GRACE_NS (INT64_C(300) * 1000000000)
+#define MAX_VTYPES 16
+
+/* The dictionary's entry kinds (dict.kind); ids are dense from 1 per
+ * (service, kind). */
+enum { DICT_FUNC, DICT_MAP, DICT_LOC, DICT_STACK, DICT_LSET, DICT_KINDS };
+
+/* ---- bytes and varints (store_codec.c) ------------------------------- */
+
+typedef struct sbuf {
+	uint8_t *p;
+	size_t n, cap;
+	bool oom;
+} sbuf;
+
+void sb_reset(sbuf *b);
+void sb_free(sbuf *b);
+void sb_put(sbuf *b, const void *p, size_t n);
+void sb_uv(sbuf *b, uint64_t v);
+void sb_sv(sbuf *b, int64_t v);            /* zigzag */
+void sb_str(sbuf *b, const char *s, size_t n);  /* length + bytes */
+
+typedef struct rd {
+	const uint8_t *p;
+	size_t n, i;
+	bool bad;
+} rd;
+
+uint64_t rd_uv(rd *r);
+int64_t rd_sv(rd *r);
+/* a length-prefixed string: pointer into the buffer and its length */
+const char *rd_str(rd *r, size_t *len);
+
+uint64_t srv_hash_bytes(const void *p, size_t n, uint64_t seed);
+
+/* ---- an open-addressed map from a nonzero 64-bit key to a 32-bit value */
+
+typedef struct u64map {
+	uint64_t *k;
+	uint32_t *v;
+	size_t n, cap;
+} u64map;
+
+/* 0 or CPROF_ENOMEM; *v gets the value, *found whether it was there (when
+ * not, the slot is created with value 0 for the caller to fill). */
+int u64map_slot(u64map *m, uint64_t key, uint32_t **v, bool *found);
+bool u64map_get(const u64map *m, uint64_t key, uint32_t *v);
+void u64map_del(u64map *m, uint64_t key);
+void u64map_free(u64map *m);
+void u64map_clear(u64map *m);
+
+/* ---- sample accumulation (store_codec.c) ----------------------------
+ * Sums (stack, lset) -> values for one group (a service and a sample-type
+ * signature).  Used by ingest (combining a profile's equal samples), by
+ * rollups and by queries. */
+
+typedef struct acc {
+	int nv;                         /* values per sample */
+	u64map idx;                     /* (stack << 32 | lset) + 1 -> row */
+	uint64_t *key;                  /* row -> stack << 32 | lset */
+	int64_t *val;                   /* row * nv */
+	size_t n, cap;
+	uint64_t nprofiles;
+	int64_t duration_sum, tmin, period;
+} acc;
+
+void acc_init(acc *a, int nv);
+void acc_free(acc *a);
+void acc_clear(acc *a);
+int acc_add(acc *a, uint32_t stack, uint32_t lset, const int64_t *vals);
+/* Add every sample of a packed blob (as acc_pack writes it).
+ * CPROF_EFORMAT on a broken blob. */
+int acc_add_packed(acc *a, const void *blob, size_t len);
+/* Add all of src into a (same nv). */
+int acc_add_acc(acc *a, const acc *src);
+/* Pack a's rows sorted by key: count, then per row delta-coded stack,
+ * lset, zigzag values. */
+int acc_pack(const acc *a, sbuf *out);
+/* Divide every value by d, rounded half away from zero. */
+void acc_div(acc *a, uint64_t d);
+
+/* ---- the store --------------------------------------------------------- */
+
+/* One series, as kept in memory. */
+typedef struct sseries {
+	int64_t id;
+	char *kind;                     /* profile kind, or "#name" for metrics */
+	uint32_t svc;
+	srv_label *lv;                  /* sorted; strings in one block */
+	size_t nl;
+	char *block;                    /* owns the label strings */
+	int64_t first_ns, last_ns;      /* times with data (profiles or points) */
+	bool dirty;                     /* first/last to write at flush */
+} sseries;
+
+/* One day partition's write side. */
+typedef struct sday {
+	int32_t day;                    /* days since the epoch */
+	sqlite3 *db;
+	bool in_tx;
+	sqlite3_stmt *ins_profile, *ins_metric;
+} sday;
+
+#define MAX_OPEN_DAYS 4
+
+struct srv_store {
+	char *dir;
+	srv_store_opts o;
+	int lockfd;
+	pthread_mutex_t mu;             /* everything below */
+
+	sqlite3 *meta;                  /* write connection of meta.db */
+	bool meta_in_tx;
+	sqlite3_stmt *ins_series, *upd_series, *ins_svc, *ins_dict, *ins_pinned;
+
+	sday days[MAX_OPEN_DAYS];       /* write connections, LRU by use */
+	uint64_t day_use[MAX_OPEN_DAYS];
+	uint64_t use_clock;
+
+	/* series */
+	sseries *series;                /* by index; ids are index + 1 */
+	size_t nseries, capseries;
+	u64map series_idx;              /* hash(kind, labels) -> index + 1 */
+
+	/* services: name -> id (index + 1); the dictionaries' next ids */
+	char **svc_name;
+	uint32_t (*svc_next)[DICT_KINDS];
+	size_t nsvc, capsvc;
+
+	u64map dict;                    /* hash(svc, table, content) -> id */
+
+	/* batching */
+	size_t pending;
+	int64_t pending_since;          /* monotonic ns of the first pending */
+	int64_t watermark;              /* newest profile time appended */
+
+	/* rollups (store_rollup.c): window keys are wkey(level, start) */
+	u64map rolled;                  /* windows rolled up -> 1 */
+	u64map touched;                 /* hours with raw data not rolled ->
+					 * generation (bumped by each append) */
+	pthread_t roller;
+	bool roller_started, stopping;
+	pthread_cond_t roll_cv;
+
+	srv_store_stats st;
+	bool broken;                    /* a commit failed: refuse appends */
+};
+
+static inline uint64_t wkey(int level, int64_t start_ns)
+{
+	return ((uint64_t)level << 56) | ((uint64_t)(start_ns / HOUR_NS) + 1);
+}
+static inline int64_t wkey_start(uint64_t k)
+{
+	return (int64_t)((k & ((UINT64_C(1) << 56) - 1)) - 1) * HOUR_NS;
+}
+static inline int wkey_level(uint64_t k)
+{
+	return (int)(k >> 56);
+}
+
+/* ---- internal calls between the store's files ------------------------- */
+
+int64_t mono_ns(void);
+int srv_sql_err(sqlite3 *db, int rc, const char *what, cprof_error *err);
+/* Open a connection to file (WAL, busy timeout, schema): 0 or CPROF_EIO. */
+int srv_db_open(const char *path, bool meta, sqlite3 **out, cprof_error *err);
+/* The path of day file day into buf. */
+void srv_day_path(const srv_store *s, int32_t day, char *buf, size_t n);
+/* The days with a file, sorted (malloc'd *out). */
+int srv_list_days(const srv_store *s, int32_t **out, size_t *n, cprof_error *err);
+/* The write side of day (opening it, beginning its transaction); the
+ * caller holds s->mu. */
+int srv_day_w(srv_store *s, int32_t day, sday **out, cprof_error *err);
+/* Commit pending work; the caller holds s->mu. */
+int srv_flush_locked(srv_store *s, cprof_error *err);
+/* Encode p's tables into service svc's dictionary (creating entries in the
+ * open meta transaction) and its samples into *blob (acc_pack) and its
+ * per-type totals into *totals.  Caller holds s->mu. */
+int srv_dict_encode(srv_store *s, uint32_t svc, const cprof_profile *p, sbuf *blob,
+		    sbuf *totals, size_t *nsamples, cprof_error *err);
+/* The sample-type signature of p (packed: period type and unit, number
+ * of sample types, each type and unit, default type), the grouping key of
+ * profiles that merge without conversion. */
+int srv_vtypes_sig(const cprof_profile *p, sbuf *out);
+/* The number of sample types in a signature, or -1 when it is broken. */
+int srv_sig_nv(const void *sig, size_t len);
+/* The index of sample type name in a signature (NULL: its default, else
+ * the last, pprof's rule), or -1. */
+int srv_sig_find(const void *sig, size_t len, const char *name);
+
+/* Query side: rebuild a profile from accumulated (stack, lset) rows of a
+ * service's dictionary, read through the read connection meta. */
+typedef struct srv_builder srv_builder;
+srv_builder *srv_builder_new(sqlite3 *meta, const void *sig, size_t siglen,
+			     cprof_error *err);
+int srv_builder_add(srv_builder *b, uint32_t svc, const acc *a, cprof_error *err);
+/* Finish: the profile (owned by the caller), with time/duration/period. */
+int srv_builder_finish(srv_builder *b, int64_t time_ns, int64_t duration_ns, int64_t period,
+		       cprof_profile **out, cprof_error *err);
+void srv_builder_free(srv_builder *b);
+/* Whether service svc's stack id has a frame whose function name matches
+ * the (unanchored) regexp re; cache per call site.  -1 on error. */
+int srv_stack_focus(sqlite3 *meta, uint32_t svc, uint32_t stack, void *re, u64map *cache);
+
+/* A series as a query sees it (copied out of the store under the lock). */
+typedef struct qseries {
+	int64_t id;
+	uint32_t svc;
+	srv_labels labels;      /* points into the copy's block */
+	srv_label *lv;
+	char *block;
+} qseries;
+
+typedef struct qset {
+	qseries *v;
+	size_t n;
+} qset;
+
+void srv_qset_free(qset *q);
+/* Copy the series of kind (exact; "#name" for metrics; NULL: any kind)
+ * matching sel with data in [from, until) (0, 0: any time), after
+ * flushing pending appends.  want_labels: copy their labels too. */
+int srv_select_series(srv_store *s, const srv_selector *sel, const char *kind, int64_t from,
+		      int64_t until, bool want_labels, qset *out, cprof_error *err);
+/* Read connections (no schema work): a file, and meta.db. */
+int srv_open_ro(const char *path, sqlite3 **db, cprof_error *err);
+int srv_open_meta(srv_store *s, sqlite3 **db, cprof_error *err);
+
+/* Rollups. */
+int srv_roller_start(srv_store *s, cprof_error *err);
+void srv_roller_stop(srv_store *s);
+/* Note an append at time t (caller holds s->mu; may invalidate). */
+int srv_roll_touch(srv_store *s, int64_t t, cprof_error *err);
+/* Load rolled and touched windows from the day files at open. */
+int srv_roll_load(srv_store *s, cprof_error *err);
+
+#endif

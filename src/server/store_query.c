@@ -1,0 +1,435 @@
+/*
+ * store_query.c - the SQLite store's read side: range merges, series over
+ * time, label and kind listings, snapshots.
+ *
+ * A range merge plans, per day file, which parts of [from, until) it can
+ * read from rollups: a whole day with a day rollup, else each whole hour
+ * with an hour rollup, and raw profiles for the rest (the partial hours
+ * at the edges, and windows not rolled up yet).  The day file's `rolled`
+ * table is read in the same read transaction as the rows, so a window
+ * invalidated by a late profile is never read half old, half new.  Rows
+ * are accumulated per (sample-type signature, service) in summing maps
+ * keyed by dense (stack, lset) ids; only the distinct stacks of the answer
+ * are then looked up in the dictionary and rebuilt into a profile
+ * (store_dict.c), which cprof_compact turns into exactly what cprof_merge
+ * would produce.  Gauges are accumulated per series, divided by that
+ * series' profile count, then added.
+ *
+ * Threads: every call opens its own read connections (WAL readers do not
+ * block the writer or each other) and takes the store's lock only to
+ * flush pending appends and to copy the series it needs.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "store_int.h"
+
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void srv_qset_free(qset *q)
+{
+	for (size_t i = 0; i < q->n; i++) {
+		free(q->v[i].lv);
+		free(q->v[i].block);
+	}
+	free(q->v);
+	memset(q, 0, sizeof *q);
+}
+
+/* Copy the series of kind (exact; "#name" for metrics) matching sel with
+ * data in [from, until) (0, 0: any time); flush first.  want_labels:
+ * copy the labels too. */
+int srv_select_series(srv_store *s, const srv_selector *sel, const char *kind, int64_t from,
+			 int64_t until, bool want_labels, qset *out, cprof_error *err)
+{
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&s->mu);
+	int rc = s->broken ? 0 : srv_flush_locked(s, err);
+	out->v = calloc(s->nseries + 1, sizeof *out->v);
+	if (!out->v && !rc)
+		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	for (size_t i = 0; i < s->nseries && !rc; i++) {
+		const sseries *ss = &s->series[i];
+		if (kind && strcmp(ss->kind, kind) != 0)
+			continue;
+		if ((from || until) && (ss->last_ns < from || ss->first_ns >= until))
+			continue;
+		srv_labels l = { ss->lv, ss->nl };
+		if (!srv_selector_match(sel, &l))
+			continue;
+		qseries *q = &out->v[out->n++];
+		q->id = ss->id;
+		q->svc = ss->svc;
+		if (!want_labels)
+			continue;
+		size_t bytes = 0;
+		for (size_t k = 0; k < ss->nl; k++)
+			bytes += strlen(ss->lv[k].name) + strlen(ss->lv[k].value) + 2;
+		q->block = malloc(bytes + 1);
+		q->lv = calloc(ss->nl + 1, sizeof *q->lv);
+		if (!q->block || !q->lv) {
+			rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+			break;
+		}
+		char *o = q->block;
+		for (size_t k = 0; k < ss->nl; k++) {
+			size_t a = strlen(ss->lv[k].name) + 1, b = strlen(ss->lv[k].value) + 1;
+			memcpy(o, ss->lv[k].name, a);
+			q->lv[k].name = o;
+			o += a;
+			memcpy(o, ss->lv[k].value, b);
+			q->lv[k].value = o;
+			o += b;
+		}
+		q->labels.v = q->lv;
+		q->labels.n = ss->nl;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (rc)
+		srv_qset_free(out);
+	return rc;
+}
+
+int srv_open_ro(const char *path, sqlite3 **db, cprof_error *err)
+{
+	int rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		cprof_seterr(err, CPROF_EIO, "store: cannot open %s: %s", path,
+			     *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc));
+		sqlite3_close(*db);
+		*db = NULL;
+		return CPROF_EIO;
+	}
+	sqlite3_busy_timeout(*db, 10000);
+	return 0;
+}
+
+int srv_open_meta(srv_store *s, sqlite3 **db, cprof_error *err)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/meta.db", s->dir);
+	return srv_open_ro(path, db, err);
+}
+
+/* ---- range merge --------------------------------------------------------- */
+
+/* One segment of a day's plan: raw profiles in [lo, hi), or rollups of
+ * level with wstart in [lo, hi). */
+typedef struct seg {
+	int level;              /* 0: raw */
+	int64_t lo, hi;
+} seg;
+
+typedef struct qday {
+	sqlite3 *db;
+	seg segs[50];
+	int nseg;
+	sqlite3_stmt *raw, *roll;
+} qday;
+
+static bool rolled_in(sqlite3 *db, int level, int64_t ws)
+{
+	sqlite3_stmt *st;
+	bool r = false;
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM rolled WHERE level=?1 AND wstart=?2", -1, &st,
+			       NULL) == SQLITE_OK) {
+		sqlite3_bind_int(st, 1, level);
+		sqlite3_bind_int64(st, 2, ws);
+		r = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+	}
+	return r;
+}
+
+static void add_seg(qday *d, int level, int64_t lo, int64_t hi)
+{
+	if (lo >= hi)
+		return;
+	if (d->nseg > 0) {
+		seg *p = &d->segs[d->nseg - 1];
+		if (p->level == level && p->hi == lo && level != ROLL_DAY) {
+			/* raw ranges join; hour rollups join (wstart ranges) */
+			p->hi = hi;
+			return;
+		}
+	}
+	d->segs[d->nseg++] = (seg){ level, lo, hi };
+}
+
+/* Plan day (its file open in d->db, read transaction begun). */
+static void plan_day(qday *d, int32_t day, int64_t from, int64_t until, bool rollups)
+{
+	int64_t ds = (int64_t)day * DAY_NS, de = ds + DAY_NS;
+	int64_t lo = from > ds ? from : ds, hi = until < de ? until : de;
+	d->nseg = 0;
+	if (!rollups) {
+		add_seg(d, 0, lo, hi);
+		return;
+	}
+	if (lo == ds && hi == de && rolled_in(d->db, ROLL_DAY, ds)) {
+		add_seg(d, ROLL_DAY, ds, ds + 1);
+		return;
+	}
+	for (int64_t hs = ds; hs < de; hs += HOUR_NS) {
+		int64_t a = lo > hs ? lo : hs, b = hi < hs + HOUR_NS ? hi : hs + HOUR_NS;
+		if (a >= b)
+			continue;
+		if (a == hs && b == hs + HOUR_NS && rolled_in(d->db, ROLL_HOUR, hs))
+			add_seg(d, ROLL_HOUR, hs, hs + 1);
+		else
+			add_seg(d, 0, a, b);
+	}
+}
+
+/* A group: one sample-type signature and service. */
+typedef struct qgroup {
+	sbuf sig;
+	uint32_t svc;
+	acc a;
+} qgroup;
+
+typedef struct qgroups {
+	qgroup *v;
+	size_t n, cap;
+} qgroups;
+
+static qgroup *group_for(qgroups *g, const void *sig, size_t siglen, uint32_t svc, int nv)
+{
+	for (size_t i = 0; i < g->n; i++)
+		if (g->v[i].svc == svc && g->v[i].sig.n == siglen &&
+		    memcmp(g->v[i].sig.p, sig, siglen) == 0)
+			return &g->v[i];
+	if (g->n > 4096 || cprof_reserve((void **)&g->v, &g->cap, g->n + 1, sizeof *g->v))
+		return NULL;
+	qgroup *q = &g->v[g->n];
+	memset(q, 0, sizeof *q);
+	q->svc = svc;
+	acc_init(&q->a, nv);
+	sb_put(&q->sig, sig, siglen);
+	if (q->sig.oom) {
+		acc_free(&q->a);
+		return NULL;
+	}
+	g->n++;
+	return q;
+}
+
+static void groups_free(qgroups *g)
+{
+	for (size_t i = 0; i < g->n; i++) {
+		sb_free(&g->v[i].sig);
+		acc_free(&g->v[i].a);
+	}
+	free(g->v);
+	memset(g, 0, sizeof *g);
+}
+
+/* Read one series' rows of one day segment into groups. */
+static int read_seg(qday *d, const seg *sg, const qseries *q, qgroups *g, srv_query_info *info,
+		    cprof_error *err)
+{
+	sqlite3_stmt *st = sg->level ? d->roll : d->raw;
+	sqlite3_reset(st);
+	if (sg->level) {
+		sqlite3_bind_int(st, 1, sg->level);
+		sqlite3_bind_int64(st, 2, q->id);
+		sqlite3_bind_int64(st, 3, sg->lo);
+		sqlite3_bind_int64(st, 4, sg->hi);
+	} else {
+		sqlite3_bind_int64(st, 1, q->id);
+		sqlite3_bind_int64(st, 2, sg->lo);
+		sqlite3_bind_int64(st, 3, sg->hi);
+	}
+	int sr;
+	while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
+		const void *sig = sqlite3_column_blob(st, 0);
+		size_t siglen = (size_t)sqlite3_column_bytes(st, 0);
+		int nv = srv_sig_nv(sig, siglen);
+		qgroup *gr = nv < 0 ? NULL : group_for(g, sig, siglen, q->svc, nv);
+		if (!gr)
+			return cprof_seterr(err, nv < 0 ? CPROF_EFORMAT : CPROF_ENOMEM,
+					    "store: cannot read series %lld", (long long)q->id);
+		gr->a.nprofiles += (uint64_t)sqlite3_column_int64(st, 1);
+		gr->a.duration_sum += sqlite3_column_int64(st, 2);
+		int64_t t = sqlite3_column_int64(st, 3), per = sqlite3_column_int64(st, 4);
+		if (t < gr->a.tmin)
+			gr->a.tmin = t;
+		if (per > gr->a.period)
+			gr->a.period = per;
+		int rc = acc_add_packed(&gr->a, sqlite3_column_blob(st, 5),
+					(size_t)sqlite3_column_bytes(st, 5));
+		if (rc)
+			return cprof_seterr(err, rc, "store: broken samples in series %lld",
+					    (long long)q->id);
+		if (sg->level)
+			info->nrollups++;
+		else
+			info->nraw++;
+		info->nprofiles += (size_t)sqlite3_column_int64(st, 1);
+	}
+	if (sr != SQLITE_DONE)
+		return srv_sql_err(d->db, sr, "query", err);
+	return 0;
+}
+
+/* Turn the groups into one profile. */
+static int finish(sqlite3 *meta, qgroups *g, cprof_profile **out, cprof_error *err)
+{
+	cprof_profile **parts = calloc(g->n + 1, sizeof *parts);
+	size_t np = 0;
+	int rc = parts ? 0 : cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	bool *done = calloc(g->n + 1, sizeof *done);
+	if (!done && !rc)
+		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	for (size_t i = 0; i < g->n && !rc; i++) {
+		if (done[i])
+			continue;
+		/* one builder per signature, fed by every service's group */
+		srv_builder *b = srv_builder_new(meta, g->v[i].sig.p, g->v[i].sig.n, err);
+		if (!b) {
+			rc = err && err->code ? err->code : CPROF_ENOMEM;
+			break;
+		}
+		int64_t tmin = INT64_MAX, dur = 0, per = 0;
+		for (size_t j = i; j < g->n && !rc; j++) {
+			if (done[j] || g->v[j].sig.n != g->v[i].sig.n ||
+			    memcmp(g->v[j].sig.p, g->v[i].sig.p, g->v[i].sig.n) != 0)
+				continue;
+			done[j] = true;
+			rc = srv_builder_add(b, g->v[j].svc, &g->v[j].a, err);
+			if (g->v[j].a.tmin < tmin)
+				tmin = g->v[j].a.tmin;
+			dur += g->v[j].a.duration_sum;
+			if (g->v[j].a.period > per)
+				per = g->v[j].a.period;
+		}
+		if (!rc)
+			rc = srv_builder_finish(b, tmin == INT64_MAX ? 0 : tmin, dur, per, &parts[np++],
+						err);
+		srv_builder_free(b);
+	}
+	free(done);
+	if (!rc) {
+		if (np == 0) {
+			*out = cprof_profile_new();
+			if (!*out)
+				rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+		} else if (np == 1) {
+			*out = parts[0];
+			parts[0] = NULL;
+		} else {
+			rc = cprof_compatibilize(parts, np, err);
+			if (!rc)
+				rc = cprof_merge(parts, np, out, err);
+		}
+	}
+	for (size_t i = 0; i < np; i++)
+		cprof_profile_free(parts[i]);
+	free(parts);
+	return rc;
+}
+
+int srv_store_query(srv_store *s, const srv_selector *sel, const char *kind, int64_t from_ns,
+		    int64_t until_ns, cprof_profile **out, srv_query_info *info, cprof_error *err)
+{
+	srv_query_info dummy;
+	if (!info)
+		info = &dummy;
+	memset(info, 0, sizeof *info);
+	*out = NULL;
+	if (!srv_kind_valid(kind))
+		return cprof_seterr(err, CPROF_EINVAL, "bad profile kind \"%s\"", kind ? kind : "");
+	if (from_ns < 0 || until_ns <= from_ns)
+		return cprof_seterr(err, CPROF_EINVAL, "empty or negative time range");
+	info->agg = srv_kind_agg(kind);
+	qset qs;
+	int rc = srv_select_series(s, sel, kind, from_ns, until_ns, false, &qs, err);
+	if (rc)
+		return rc;
+	int32_t d0 = (int32_t)(from_ns / DAY_NS), d1 = (int32_t)((until_ns - 1) / DAY_NS);
+	size_t nd = (size_t)(d1 - d0) + 1;
+	qday *days = calloc(nd, sizeof *days);
+	sqlite3 *meta = NULL;
+	qgroups total = { 0 }, one = { 0 };
+	if (!days) {
+		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+		goto out;
+	}
+	if (nd > 3660) {
+		rc = cprof_seterr(err, CPROF_EINVAL, "time range over ten years");
+		goto out;
+	}
+	for (size_t i = 0; i < nd && qs.n; i++) {
+		char path[4096];
+		srv_day_path(s, d0 + (int32_t)i, path, sizeof path);
+		if (access(path, F_OK) != 0)
+			continue;
+		qday *d = &days[i];
+		if ((rc = srv_open_ro(path, &d->db, err)))
+			goto out;
+		sqlite3_exec(d->db, "BEGIN", NULL, NULL, NULL);
+		if (sqlite3_prepare_v2(d->db, "SELECT sig, 1, duration, time, period, samples"
+				       " FROM profiles WHERE series=?1 AND time>=?2 AND time<?3",
+				       -1, &d->raw, NULL) != SQLITE_OK ||
+		    sqlite3_prepare_v2(d->db, "SELECT sig, nprofiles, duration, tmin, period, samples"
+				       " FROM rollups WHERE level=?1 AND series=?2 AND wstart>=?3"
+				       " AND wstart<?4", -1, &d->roll, NULL) != SQLITE_OK) {
+			/* a day file created but never written has no tables yet */
+			sqlite3_finalize(d->raw);
+			sqlite3_finalize(d->roll);
+			d->raw = d->roll = NULL;
+			sqlite3_close(d->db);
+			d->db = NULL;
+			continue;
+		}
+		plan_day(d, d0 + (int32_t)i, from_ns, until_ns, !s->o.no_rollups);
+	}
+	bool avg = info->agg == SRV_AGG_AVG;
+	for (size_t k = 0; k < qs.n && !rc; k++) {
+		qgroups *g = avg ? &one : &total;
+		size_t before = info->nprofiles;
+		for (size_t i = 0; i < nd && !rc; i++)
+			for (int j = 0; j < days[i].nseg && !rc && days[i].db; j++)
+				rc = read_seg(&days[i], &days[i].segs[j], &qs.v[k], g, info, err);
+		if (info->nprofiles > before)
+			info->nseries++;
+		if (!avg || rc)
+			continue;
+		/* gauge: this series' average, added into the total */
+		for (size_t i = 0; i < one.n && !rc; i++) {
+			acc_div(&one.v[i].a, one.v[i].a.nprofiles);
+			int nv = one.v[i].a.nv;
+			qgroup *t = group_for(&total, one.v[i].sig.p, one.v[i].sig.n, one.v[i].svc, nv);
+			if (!t || acc_add_acc(&t->a, &one.v[i].a))
+				rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+		}
+		groups_free(&one);
+	}
+	/* the dictionary is read last, in a snapshot newer than every day
+	 * row read, so every id those rows hold is in it (meta.db commits
+	 * before the day files) */
+	if (!rc && !(rc = srv_open_meta(s, &meta, err))) {
+		sqlite3_exec(meta, "BEGIN", NULL, NULL, NULL);
+		rc = finish(meta, &total, out, err);
+	}
+out:
+	for (size_t i = 0; days && i < nd; i++) {
+		sqlite3_finalize(days[i].raw);
+		sqlite3_finalize(days[i].roll);
+		if (days[i].db) {
+			sqlite3_exec(days[i].db, "COMMIT", NULL, NULL, NULL);
+			sqlite3_close(days[i].db);
+		}
+	}
+	free(days);
+	if (meta) {
+		sqlite3_exec(meta, "COMMIT", NULL, NULL, NULL);
+		sqlite3_close(meta);
+	}
+	groups_free(&total);
+	groups_free(&one);
+	srv_qset_free(&qs);
+	return rc;
+}

@@ -1,0 +1,420 @@
+/*
+ * store_rollup.c - per-window rollups: the samples of each series summed
+ * over an hour, and hours summed over a day, so a range query reads one
+ * pre-merged row per series and window instead of every profile.
+ *
+ * Exactness.  A rollup row holds, per series and sample-type signature,
+ * the summed values of every (stack, lset) plus the number of profiles,
+ * the summed durations, the first time and the largest period: exactly
+ * what a range merge needs.  Sums of integers are exact, so a range made
+ * of whole windows answered from rollups equals the answer from the raw
+ * profiles (counters: the sums; gauges: the per-series sums divided by
+ * the per-series profile counts, both kept exactly).
+ *
+ * When.  An hour is rolled up once a profile at least ROLL_GRACE_NS past
+ * its end has been appended (data time, not wall time, so replays and
+ * tests behave like live ingest); a day once its hours are rolled and the
+ * same grace has passed.  A profile that arrives late for a rolled window
+ * deletes that window's rollups (and its day's) in the same transaction
+ * as its own insert, and the window is rolled up again later.
+ *
+ * Threads.  One rollup thread per store.  It reads committed data on its
+ * own connections without the store's lock, and takes the lock only to
+ * pick a window, to flush before reading, and to write its rows.  Each
+ * touched hour carries a generation bumped by every append to it; the
+ * thread writes its result only if the generation did not move while it
+ * read, so a racing late append is never lost.
+ *
+ * Memory: one window's rows are built at a time (one accumulator per
+ * series at a time, the packed rows of the window kept until written).
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int srv_roll_touch(srv_store *s, int64_t t, cprof_error *err)
+{
+	int64_t hs = t - t % HOUR_NS;
+	uint64_t hk = wkey(ROLL_HOUR, hs);
+	if (u64map_get(&s->rolled, hk, NULL)) {
+		int64_t ds = t - t % DAY_NS;
+		sday *d;
+		int rc = srv_day_w(s, (int32_t)(t / DAY_NS), &d, err);
+		if (rc)
+			return rc;
+		char sql[400];
+		snprintf(sql, sizeof sql,
+			 "DELETE FROM rollups WHERE (level=%d AND wstart=%lld) OR (level=%d AND wstart=%lld);"
+			 "DELETE FROM rolled WHERE (level=%d AND wstart=%lld) OR (level=%d AND wstart=%lld);",
+			 ROLL_HOUR, (long long)hs, ROLL_DAY, (long long)ds, ROLL_HOUR, (long long)hs,
+			 ROLL_DAY, (long long)ds);
+		rc = sqlite3_exec(d->db, sql, NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			return srv_sql_err(d->db, rc, "rollup invalidation", err);
+		u64map_del(&s->rolled, hk);
+		u64map_del(&s->rolled, wkey(ROLL_DAY, ds));
+	}
+	uint32_t *gen;
+	bool found;
+	if (u64map_slot(&s->touched, hk, &gen, &found))
+		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	(*gen)++;
+	return 0;
+}
+
+int srv_roll_load(srv_store *s, cprof_error *err)
+{
+	int32_t *days;
+	size_t n;
+	int rc = srv_list_days(s, &days, &n, err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n && !rc; i++) {
+		char path[4096];
+		sqlite3 *db;
+		srv_day_path(s, days[i], path, sizeof path);
+		if ((rc = srv_db_open(path, false, &db, err)))
+			break;
+		sqlite3_stmt *st;
+		if (sqlite3_prepare_v2(db, "SELECT level, wstart FROM rolled", -1, &st, NULL) ==
+		    SQLITE_OK) {
+			while (sqlite3_step(st) == SQLITE_ROW) {
+				uint32_t *v;
+				bool f;
+				if (u64map_slot(&s->rolled, wkey(sqlite3_column_int(st, 0),
+								  sqlite3_column_int64(st, 1)), &v, &f))
+					rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+				else
+					*v = 1;
+			}
+			sqlite3_finalize(st);
+		}
+		if (sqlite3_prepare_v2(db, "SELECT 1 FROM profiles WHERE time>=?1 AND time<?2 LIMIT 1",
+				       -1, &st, NULL) == SQLITE_OK) {
+			for (int h = 0; h < 24 && !rc; h++) {
+				int64_t hs = (int64_t)days[i] * DAY_NS + h * HOUR_NS;
+				sqlite3_bind_int64(st, 1, hs);
+				sqlite3_bind_int64(st, 2, hs + HOUR_NS);
+				bool has = sqlite3_step(st) == SQLITE_ROW;
+				sqlite3_reset(st);
+				if (has && !u64map_get(&s->rolled, wkey(ROLL_HOUR, hs), NULL)) {
+					uint32_t *v;
+					bool f;
+					if (u64map_slot(&s->touched, wkey(ROLL_HOUR, hs), &v, &f))
+						rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+					else
+						*v = 1;
+				}
+			}
+			sqlite3_finalize(st);
+		}
+		sqlite3_close(db);
+	}
+	free(days);
+	return rc;
+}
+
+/* One rollup row being built. */
+typedef struct rrow {
+	int64_t series;
+	sbuf sig, samples;
+	acc a;
+} rrow;
+
+typedef struct rrows {
+	rrow *v;
+	size_t n, cap;
+} rrows;
+
+static void rrows_free(rrows *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		sb_free(&r->v[i].sig);
+		sb_free(&r->v[i].samples);
+		acc_free(&r->v[i].a);
+	}
+	free(r->v);
+	memset(r, 0, sizeof *r);
+}
+
+/* The row of (series, sig) among rows[from..), created when new. */
+static rrow *row_for(rrows *r, size_t from, int64_t series, const void *sig, size_t siglen,
+		     int nv)
+{
+	for (size_t i = from; i < r->n; i++)
+		if (r->v[i].sig.n == siglen && memcmp(r->v[i].sig.p, sig, siglen) == 0)
+			return &r->v[i];
+	if (cprof_reserve((void **)&r->v, &r->cap, r->n + 1, sizeof *r->v))
+		return NULL;
+	rrow *w = &r->v[r->n];
+	memset(w, 0, sizeof *w);
+	w->series = series;
+	acc_init(&w->a, nv);
+	sb_put(&w->sig, sig, siglen);
+	if (w->sig.oom) {
+		acc_free(&w->a);
+		return NULL;
+	}
+	r->n++;
+	return w;
+}
+
+/* Build the rows of window [ws, ws + len) at level (from raw profiles for
+ * hours, from hour rollups for days), reading day file db. */
+static int build(srv_store *s, sqlite3 *db, int level, int64_t ws, rrows *out, cprof_error *err)
+{
+	const char *sql = level == ROLL_HOUR
+		? "SELECT sig, 1, duration, time, period, samples FROM profiles"
+		  " WHERE series=?1 AND time>=?2 AND time<?3"
+		: "SELECT sig, nprofiles, duration, tmin, period, samples FROM rollups"
+		  " WHERE level=1 AND series=?1 AND wstart>=?2 AND wstart<?3";
+	int64_t we = ws + (level == ROLL_HOUR ? HOUR_NS : DAY_NS);
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return srv_sql_err(db, rc, "rollup read", err);
+	/* the series ids to visit (profile kinds only), copied under the lock */
+	pthread_mutex_lock(&s->mu);
+	size_t ns = s->nseries;
+	int64_t *ids = malloc((ns + 1) * sizeof *ids);
+	size_t k = 0;
+	for (size_t i = 0; ids && i < ns; i++) {
+		const sseries *ss = &s->series[i];
+		if (ss->kind[0] != '#' && ss->last_ns >= ws && ss->first_ns < we)
+			ids[k++] = ss->id;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (!ids) {
+		sqlite3_finalize(st);
+		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	}
+	rc = 0;
+	sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	for (size_t i = 0; i < k && !rc; i++) {
+		size_t first = out->n;
+		sqlite3_bind_int64(st, 1, ids[i]);
+		sqlite3_bind_int64(st, 2, ws);
+		sqlite3_bind_int64(st, 3, we);
+		int sr;
+		while (!rc && (sr = sqlite3_step(st)) == SQLITE_ROW) {
+			const void *sig = sqlite3_column_blob(st, 0);
+			size_t siglen = (size_t)sqlite3_column_bytes(st, 0);
+			int nv = srv_sig_nv(sig, siglen);
+			rrow *w = nv < 0 ? NULL : row_for(out, first, ids[i], sig, siglen, nv);
+			if (!w) {
+				rc = cprof_seterr(err, nv < 0 ? CPROF_EFORMAT : CPROF_ENOMEM,
+						  "store: rollup of series %lld failed", (long long)ids[i]);
+				break;
+			}
+			w->a.nprofiles += (uint64_t)sqlite3_column_int64(st, 1);
+			w->a.duration_sum += sqlite3_column_int64(st, 2);
+			int64_t t = sqlite3_column_int64(st, 3), per = sqlite3_column_int64(st, 4);
+			if (t < w->a.tmin)
+				w->a.tmin = t;
+			if (per > w->a.period)
+				w->a.period = per;
+			if (acc_add_packed(&w->a, sqlite3_column_blob(st, 5),
+					   (size_t)sqlite3_column_bytes(st, 5)))
+				rc = cprof_seterr(err, CPROF_EFORMAT, "store: broken samples in series %lld",
+						  (long long)ids[i]);
+		}
+		sqlite3_reset(st);
+		/* pack this series' rows now, so one accumulator lives at a time */
+		for (size_t j = first; j < out->n && !rc; j++) {
+			if (acc_pack(&out->v[j].a, &out->v[j].samples))
+				rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+			int64_t n = out->v[j].a.nprofiles, d = out->v[j].a.duration_sum;
+			int64_t tm = out->v[j].a.tmin, pe = out->v[j].a.period;
+			acc_free(&out->v[j].a);
+			out->v[j].a.nprofiles = (uint64_t)n;
+			out->v[j].a.duration_sum = d;
+			out->v[j].a.tmin = tm;
+			out->v[j].a.period = pe;
+		}
+	}
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_finalize(st);
+	free(ids);
+	return rc;
+}
+
+/* Write rows and the window's mark (caller holds s->mu). */
+static int write_rows(srv_store *s, int level, int64_t ws, const rrows *rows, cprof_error *err)
+{
+	sday *d;
+	int rc = srv_day_w(s, (int32_t)(ws / DAY_NS), &d, err);
+	if (rc)
+		return rc;
+	sqlite3_stmt *st;
+	rc = sqlite3_prepare_v2(d->db, "INSERT INTO rollups(level, wstart, series, sig, nprofiles,"
+				" duration, tmin, period, samples) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return srv_sql_err(d->db, rc, "rollup write", err);
+	for (size_t i = 0; i < rows->n && !rc; i++) {
+		const rrow *w = &rows->v[i];
+		sqlite3_bind_int(st, 1, level);
+		sqlite3_bind_int64(st, 2, ws);
+		sqlite3_bind_int64(st, 3, w->series);
+		sqlite3_bind_blob(st, 4, w->sig.p, (int)w->sig.n, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, (int64_t)w->a.nprofiles);
+		sqlite3_bind_int64(st, 6, w->a.duration_sum);
+		sqlite3_bind_int64(st, 7, w->a.tmin);
+		sqlite3_bind_int64(st, 8, w->a.period);
+		sqlite3_bind_blob(st, 9, w->samples.p, (int)w->samples.n, SQLITE_STATIC);
+		int sr = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (sr != SQLITE_DONE)
+			rc = srv_sql_err(d->db, sr, "rollup write", err);
+	}
+	sqlite3_finalize(st);
+	if (rc)
+		return rc;
+	char sql[120];
+	snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO rolled(level, wstart) VALUES(%d, %lld)",
+		 level, (long long)ws);
+	if ((rc = sqlite3_exec(d->db, sql, NULL, NULL, NULL)) != SQLITE_OK)
+		return srv_sql_err(d->db, rc, "rollup write", err);
+	uint32_t *v;
+	bool f;
+	if (u64map_slot(&s->rolled, wkey(level, ws), &v, &f))
+		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	*v = 1;
+	return 0;
+}
+
+/* Pick the next window to roll up (caller holds s->mu): an hour past the
+ * grace, else a day whose hours are all rolled.  0: nothing to do. */
+static int pick(srv_store *s, int64_t *ws, uint32_t *gen)
+{
+	int64_t best = INT64_MAX;
+	for (size_t i = 0; i < s->touched.cap; i++) {
+		uint64_t k = s->touched.k[i];
+		if (!k)
+			continue;
+		int64_t hs = wkey_start(k);
+		if (hs + HOUR_NS + ROLL_GRACE_NS <= s->watermark && hs < best) {
+			best = hs;
+			*gen = s->touched.v[i];
+		}
+	}
+	if (best != INT64_MAX) {
+		*ws = best;
+		return ROLL_HOUR;
+	}
+	for (size_t i = 0; i < s->rolled.cap; i++) {
+		uint64_t k = s->rolled.k[i];
+		if (!k || wkey_level(k) != ROLL_HOUR)
+			continue;
+		int64_t hs = wkey_start(k), ds = hs - hs % DAY_NS;
+		if (ds + DAY_NS + ROLL_GRACE_NS > s->watermark ||
+		    u64map_get(&s->rolled, wkey(ROLL_DAY, ds), NULL))
+			continue;
+		bool open_hours = false;
+		for (int h = 0; h < 24 && !open_hours; h++)
+			open_hours = u64map_get(&s->touched, wkey(ROLL_HOUR, ds + h * HOUR_NS), NULL);
+		if (!open_hours) {
+			*ws = ds;
+			*gen = 0;
+			return ROLL_DAY;
+		}
+	}
+	return 0;
+}
+
+/* Roll up one window if one is due (caller holds s->mu; the lock is
+ * released while reading).  1: did one, 0: nothing due, <0: error. */
+static int roll_one(srv_store *s, cprof_error *err)
+{
+	int64_t ws;
+	uint32_t gen;
+	int level = s->broken ? 0 : pick(s, &ws, &gen);
+	if (!level)
+		return 0;
+	int rc = srv_flush_locked(s, err);
+	pthread_mutex_unlock(&s->mu);
+	rrows rows = { 0 };
+	sqlite3 *db = NULL;
+	char path[4096];
+	srv_day_path(s, (int32_t)(ws / DAY_NS), path, sizeof path);
+	if (!rc)
+		rc = srv_db_open(path, false, &db, err);
+	if (!rc)
+		rc = build(s, db, level, ws, &rows, err);
+	sqlite3_close(db);
+	pthread_mutex_lock(&s->mu);
+	uint64_t hk = wkey(ROLL_HOUR, ws);
+	uint32_t now_gen = 0;
+	bool same;
+	if (level == ROLL_HOUR) {
+		same = u64map_get(&s->touched, hk, &now_gen) && now_gen == gen;
+	} else {
+		same = !u64map_get(&s->rolled, wkey(ROLL_DAY, ws), NULL);
+		for (int h = 0; h < 24 && same; h++)
+			same = !u64map_get(&s->touched, wkey(ROLL_HOUR, ws + h * HOUR_NS), NULL);
+	}
+	if (!rc && same) {
+		rc = write_rows(s, level, ws, &rows, err);
+		if (!rc && level == ROLL_HOUR)
+			u64map_del(&s->touched, hk);
+		if (!rc)
+			rc = srv_flush_locked(s, err);
+	}
+	rrows_free(&rows);
+	return rc ? rc : 1;
+}
+
+static void *roller(void *arg)
+{
+	srv_store *s = arg;
+	pthread_mutex_lock(&s->mu);
+	while (!s->stopping) {
+		cprof_error err = { 0 };
+		int rc = roll_one(s, &err);
+		if (rc == 1)
+			continue;
+		/* nothing due, or a failure: wait (a failed window is retried
+		 * later, never in a tight loop) */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += rc ? 5 : 1;
+		pthread_cond_timedwait(&s->roll_cv, &s->mu, &ts);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+int srv_store_rollup_sync(srv_store *s, cprof_error *err)
+{
+	int rc, n = 0;
+	pthread_mutex_lock(&s->mu);
+	while ((rc = roll_one(s, err)) == 1)
+		n++;
+	pthread_mutex_unlock(&s->mu);
+	return rc < 0 ? rc : n;
+}
+
+int srv_roller_start(srv_store *s, cprof_error *err)
+{
+	int rc = pthread_create(&s->roller, NULL, roller, s);
+	if (rc)
+		return cprof_seterr(err, CPROF_EIO, "store: cannot start the rollup thread: %s",
+				    strerror(rc));
+	s->roller_started = true;
+	return 0;
+}
+
+void srv_roller_stop(srv_store *s)
+{
+	if (!s->roller_started)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stopping = true;
+	pthread_cond_broadcast(&s->roll_cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->roller, NULL);
+	s->roller_started = false;
+}
