@@ -33,6 +33,9 @@ set -eu
 #        redis-cli), memcached, nginx (master and forked workers; wrk is
 #        above), stress-ng (fork, vfork, clone, exec, signal, sigsegv, mutex,
 #        futex... stressors), xz-utils, sqlite3, python3, gcc/g++ (above)
+# server on ClickHouse (src/server/store_ch*.c, tools/clickhouse-local.sh):
+#        clickhouse-server and clickhouse-client (Debian's 18.16) and
+#        zookeeper (3.8, for the replicated 2-shard x 2-replica cluster)
 PKGS="gcc make pkg-config zlib1g-dev libpcre2-dev
       libdw-dev libelf-dev libcurl4-openssl-dev libedit-dev graphviz binutils linux-perf
       libcmocka-dev python3 python3-pytest python3-pexpect golang-go
@@ -41,7 +44,8 @@ PKGS="gcc make pkg-config zlib1g-dev libpcre2-dev
       chromium python3-pil g++
       libmicrohttpd-dev libgnutls28-dev libjemalloc2 libjemalloc-dev
       libtcmalloc-minimal4 heaptrack prometheus wrk sqlite3 libsqlite3-dev
-      nodejs redis-server redis-tools memcached nginx stress-ng xz-utils"
+      nodejs redis-server redis-tools memcached nginx stress-ng xz-utils
+      clickhouse-server clickhouse-client zookeeper"
 
 missing=""
 for p in $PKGS; do

@@ -174,7 +174,9 @@ struct srv_store {
 	pthread_cond_t roll_cv;
 
 	srv_store_stats st;
-	bool broken;                    /* a commit failed: refuse appends */
+	bool broken;
+	struct srv_ch *ch;              /* non-NULL: the ClickHouse backend
+					 * (store_ch*.c) answers every call */                    /* a commit failed: refuse appends */
 };
 
 static inline uint64_t wkey(int level, int64_t start_ns)
