@@ -6,6 +6,7 @@
 #   tools/clickhouse-local.sh start DIR [-port P] [-cluster]
 #   tools/clickhouse-local.sh stop DIR
 #   tools/clickhouse-local.sh url DIR
+#   tools/clickhouse-local.sh stop-node|start-node DIR -port N   (cluster node N, 1..4)
 #
 # start writes everything under DIR (configs, data, logs, pid files; DIR is
 # created), starts the server(s) in the background on 127.0.0.1 only, waits
@@ -129,7 +130,7 @@ EOF
 	echo $! > "$d/pid"
 	i=0
 	while [ $i -lt 600 ]; do
-		if [ "$(echo ruok | timeout 2 nc -q1 127.0.0.1 "$port" 2>/dev/null || true)" = imok ]; then
+		if [ "$(printf ruok | timeout 3 curl -s --max-time 2 "telnet://127.0.0.1:$port" 2>/dev/null || true)" = imok ]; then
 			return 0
 		fi
 		if ! kill -0 "$(cat "$d/pid")" 2>/dev/null; then
@@ -171,6 +172,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 case $port in ''|*[!0-9]*) die "-port $port: not a number" ;; esac
+BASE=$port      # the functions above assign their own port variables
 
 case $cmd in
 start)
@@ -178,25 +180,25 @@ start)
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
 	if [ $cluster = 0 ]; then
-		node_config "$dir" node1 "$port" 1 a 0 0 0
-		echo "$port" > "$dir/ports"
+		node_config "$dir" node1 "$BASE" 1 a 0 0 0
+		echo "$BASE" > "$dir/ports"
 		start_node "$dir" node1
-		wait_ping "$port" node1
-		url="clickhouse://127.0.0.1:$port/cprof"
+		wait_ping "$BASE" node1
+		url="clickhouse://127.0.0.1:$BASE/cprof"
 	else
 		command -v java >/dev/null || die "java missing: install zookeeper (sudo ./setup.sh)"
-		start_zk "$dir" $((port + 50))
+		start_zk "$dir" $((BASE + 50))
 		: > "$dir/ports"
 		i=1
 		for sr in 1:a 1:b 2:a 2:b; do
-			p=$((port + 10 * i))
-			node_config "$dir" node$i "$p" "${sr%%:*}" "${sr##*:}" 1 $((port + 50)) "$port"
+			p=$((BASE + 10 * i))
+			node_config "$dir" node$i "$p" "${sr%%:*}" "${sr##*:}" 1 $((BASE + 50)) "$BASE"
 			echo "$p" >> "$dir/ports"
 			start_node "$dir" node$i
 			i=$((i + 1))
 		done
 		for p in $(cat "$dir/ports"); do wait_ping "$p" "node on $p"; done
-		url="clickhouse://$(paste -sd, "$dir/ports" | sed 's/\([0-9]*\)/127.0.0.1:\1/g')/cprof?cluster=cprof"
+		url="clickhouse://$(paste -sd, "$dir/ports" | sed 's/\([0-9][0-9]*\)/127.0.0.1:\1/g')/cprof?cluster=cprof"
 	fi
 	echo "$url" > "$dir/url"
 	echo "ClickHouse ready: -storage=$url"
@@ -209,6 +211,16 @@ stop)
 	;;
 url)
 	cat "$dir/url"
+	;;
+stop-node|start-node)
+	n=$BASE
+	[ -f "$dir/node$n/config.xml" ] || die "no node $n in $dir (give its number as -port N)"
+	if [ "$cmd" = stop-node ]; then
+		stop_pid "$dir/node$n/pid"
+	else
+		start_node "$dir" "node$n"
+		wait_ping "$(sed -n "${n}p" "$dir/ports")" "node $n"
+	fi
 	;;
 *)
 	die "unknown command $cmd (start, stop or url)"

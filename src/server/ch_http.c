@@ -185,7 +185,7 @@ int ch_exec(ch_conn *c, const char *sql, const void *body, size_t bodylen, sbuf 
 		if (!h)
 			return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory (curl)");
 		char *esc = body ? curl_easy_escape(h, sql, 0) : NULL;
-		size_t ul = strlen(host) + (esc ? strlen(esc) : 0) + strlen(c->db) + 128;
+		size_t ul = strlen(host) + (esc ? strlen(esc) : 0) + strlen(c->db) + 256;
 		char *url = malloc(ul);
 		if (!url || (body && !esc)) {
 			curl_free(esc);
@@ -193,7 +193,8 @@ int ch_exec(ch_conn *c, const char *sql, const void *body, size_t bodylen, sbuf 
 			curl_easy_cleanup(h);
 			return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 		}
-		snprintf(url, ul, "http://%s/?database=%s&max_execution_time=%ld%s%s", host, c->db,
+		snprintf(url, ul, "http://%s/?database=%s&max_execution_time=%ld&max_query_size=16777216"
+			 "&insert_distributed_sync=1%s%s", host, c->db,
 			 (c->timeout_ms + 999) / 1000, esc ? "&query=" : "", esc ? esc : "");
 		curl_free(esc);
 		r->n = 0;
@@ -223,11 +224,15 @@ int ch_exec(ch_conn *c, const char *sql, const void *body, size_t bodylen, sbuf 
 		CURLcode cc = curl_easy_perform(h);
 		long status = 0;
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+		double connect_s = 0;
+		curl_easy_getinfo(h, CURLINFO_CONNECT_TIME, &connect_s);
 		curl_slist_free_all(hdr);
 		curl_easy_cleanup(h);
 		free(url);
-		if (cc == CURLE_COULDNT_CONNECT || (cc == CURLE_OPERATION_TIMEDOUT && status == 0 &&
-						    r->n == 0 && k + 1 < c->nhosts)) {
+		/* the next host only when this one never connected: a request
+		 * that reached a server and timed out may be running there */
+		if (cc == CURLE_COULDNT_CONNECT ||
+		    (cc == CURLE_OPERATION_TIMEDOUT && connect_s <= 0 && k + 1 < c->nhosts)) {
 			rc = cprof_seterr(err, CPROF_EIO, "store: ClickHouse at %s: %s", host,
 					  curl_easy_strerror(cc));
 			__atomic_fetch_add(&c->next, 1, __ATOMIC_RELAXED);

@@ -112,24 +112,41 @@ static int migrate(srv_ch *c, cprof_error *err)
 {
 	char sql[1024];
 	const char *cl = c->conn.cluster;
+	/* current already: no DDL (ON CLUSTER DDL waits for every node, so a
+	 * server restarting while a replica is down must not need it) */
+	sbuf r = { 0 };
+	cprof_error ignored = { 0 };
+	int rc = ch_exec(&c->conn, "SELECT max(version) FROM migrations", NULL, 0, &r, &ignored);
+	sb_put(&r, "", 1);
+	long have = rc ? 0 : strtol((const char *)r.p, NULL, 10);
+	sb_free(&r);
+	if (have == SCHEMA_VERSION)
+		return 0;
 	/* the database itself: created through the server's default one */
 	char *dbname = c->conn.db;
 	c->conn.db = (char *)"default";
 	snprintf(sql, sizeof sql, "CREATE DATABASE IF NOT EXISTS %s%s%s", dbname,
 		 cl ? " ON CLUSTER " : "", cl ? cl : "");
-	int rc = run(c, sql, err);
+	rc = run(c, sql, err);
 	c->conn.db = dbname;
 	if (rc)
 		return rc;
-	snprintf(sql, sizeof sql, "CREATE TABLE IF NOT EXISTS %s.migrations%s%s (version UInt32,"
-		 " at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version", c->conn.db,
-		 cl ? " ON CLUSTER " : "", cl ? cl : "");
+	/* on a cluster one replicated table for all nodes, so every node
+	 * knows the version */
+	if (cl)
+		snprintf(sql, sizeof sql, "CREATE TABLE IF NOT EXISTS %s.migrations ON CLUSTER %s"
+			 " (version UInt32, at DateTime DEFAULT now()) ENGINE = ReplicatedMergeTree("
+			 "'/clickhouse/tables/all/%s/migrations', '{shard}-{replica}') ORDER BY version",
+			 c->conn.db, cl, c->conn.db);
+	else
+		snprintf(sql, sizeof sql, "CREATE TABLE IF NOT EXISTS %s.migrations (version UInt32,"
+			 " at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version", c->conn.db);
 	if ((rc = run(c, sql, err)))
 		return rc;
-	sbuf r = { 0 };
+	r = (sbuf){ 0 };
 	rc = ch_exec(&c->conn, "SELECT max(version) FROM migrations", NULL, 0, &r, err);
 	sb_put(&r, "", 1);
-	long have = rc ? 0 : strtol((const char *)r.p, NULL, 10);
+	have = rc ? 0 : strtol((const char *)r.p, NULL, 10);
 	sb_free(&r);
 	if (rc)
 		return rc;

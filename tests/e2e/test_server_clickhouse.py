@@ -108,7 +108,7 @@ def test_one_node_same_answers_as_sqlite(clickhouse):
     r = run_unit(clickhouse.url, clickhouse.ctl())
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
-    assert "[  PASSED  ] 7 test(s)" in out, out
+    assert "[  PASSED  ] 7 test(s)" in out, out  # all but the cluster-only one
     # the restart test ran (not skipped) and the queue said what it dropped
     assert "restart:" in out, out
     assert "dropped" in out and "ingest buffer over 1 MB" in out, out
@@ -126,3 +126,27 @@ def test_script_stops_everything(tmp_path):
     r = subprocess.run([SCRIPT, "start", str(tmp_path / "x"), "-port", "abc"],
                        capture_output=True, text=True)
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and "-port" in r.stderr
+
+
+def test_cluster_same_answers_as_sqlite(tmp_path):
+    """2 shards x 2 replicas with ZooKeeper: ReplicatedMergeTree tables,
+    Distributed tables over them; the same differential tests, then a
+    replica stopped (queries, appends and a server's start still work)."""
+    need_clickhouse()
+    if not shutil.which("java"):
+        pytest.skip("java missing: zookeeper is not installed (sudo ./setup.sh)")
+    srv = Server(str(tmp_path / "cl"), free_base(52), True)
+    try:
+        srv.start()
+        base, _, opts = srv.url.partition("/cprof?")
+        env = dict(os.environ, CPROF_TEST_CLICKHOUSE=base, CPROF_TEST_CLICKHOUSE_OPTS=opts,
+                   CPROF_TEST_CLICKHOUSE_NODECTL="sh -c '\"%s\" \"$0\"-node \"%s\" -port 1"
+                   " >/dev/null'" % (SCRIPT, srv.dir))
+        r = subprocess.run([unit_bin()], capture_output=True, text=True, env=env, timeout=900)
+        out = r.stdout + r.stderr
+        assert r.returncode == 0, out
+        assert "[       OK ] test_replica_down" in out, out
+        assert "[       OK ] test_same_merges" in out, out
+    finally:
+        srv.stop()
+    assert_nothing_left(srv)

@@ -39,7 +39,8 @@
 /* 2026-12-01T00:00:00Z */
 #define T0 (INT64_C(1796083200) * SEC)
 
-static const char *ch_base;     /* clickhouse://HOST:PORT */
+static const char *ch_base;     /* clickhouse://HOST:PORT[,HOST:PORT...] */
+static const char *ch_opts;     /* URL options for every store, e.g. cluster=cprof */
 static int dbseq;
 
 static uint64_t rnd(uint64_t *s)
@@ -191,14 +192,12 @@ static srv_store *open_url(const char *url, const srv_store_opts *o)
 /* Drop database db (a cleanup: errors ignored). */
 static void drop_db(const char *db)
 {
-	char url[512];
-	snprintf(url, sizeof url, "%s/default", ch_base);
-	srv_store *s = NULL;
-	(void)s;
 	char cmd[1024];
 	const char *hp = ch_base + strlen("clickhouse://");
-	snprintf(cmd, sizeof cmd, "curl -s -o /dev/null 'http://%s/' --data-binary 'DROP DATABASE IF EXISTS %s'",
-		 hp, db);
+	const char *cl = ch_opts ? strstr(ch_opts, "cluster=") : NULL;
+	snprintf(cmd, sizeof cmd, "curl -s -o /dev/null 'http://%.*s/' --data-binary"
+		 " 'DROP DATABASE IF EXISTS %s%s%.*s'", (int)strcspn(hp, ","), hp, db,
+		 cl ? " ON CLUSTER " : "", cl ? (int)strcspn(cl + 8, "&") : 0, cl ? cl + 8 : "");
 	if (system(cmd) != 0)
 		fprintf(stderr, "(cleanup of %s failed)\n", db);
 }
@@ -210,7 +209,8 @@ static void pair_open(pair *pp, int64_t retention, bool no_rollups, const char *
 	assert_non_null(mkdtemp(pp->dir));
 	char db[64];
 	snprintf(db, sizeof db, "cprof_test_%d_%d", (int)getpid(), dbseq++);
-	snprintf(pp->url, sizeof pp->url, "%s/%s%s%s", ch_base, db, opts ? "?" : "", opts ? opts : "");
+	snprintf(pp->url, sizeof pp->url, "%s/%s%s%s%s%s", ch_base, db, opts || ch_opts ? "?" : "",
+		 ch_opts ? ch_opts : "", opts && ch_opts ? "&" : "", opts ? opts : "");
 	srv_store_opts o = { .retention_ns = retention, .no_rollups = no_rollups };
 	pp->lite = open_url(pp->dir, &o);
 	pp->ch = open_url(pp->url, &o);
@@ -713,11 +713,54 @@ static void test_slow_server_times_out(void **state)
 	pthread_join(th, NULL);
 }
 
+/* On the cluster, with one replica of a shard stopped (the driver gives
+ * CPROF_TEST_CLICKHOUSE_NODECTL, taking stop or start): queries still
+ * answer the same as SQLite, appends still land, and a server opening the
+ * existing database meanwhile starts (no ON CLUSTER DDL when the schema is
+ * current). */
+static void test_replica_down(void **state)
+{
+	(void)state;
+	const char *ctl = getenv("CPROF_TEST_CLICKHOUSE_NODECTL");
+	if (!need_ch() || !ctl || !*ctl) {
+		fprintf(stderr, "skipped: CPROF_TEST_CLICKHOUSE_NODECTL not set (cluster only)\n");
+		skip();
+	}
+	pair pp;
+	pair_open(&pp, 0, false, NULL);
+	fill(&pp);
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd, "%s stop", ctl);
+	assert_int_equal(system(cmd), 0);
+	same_query(&pp, "", "cpu", T0 - 5 * HOUR, T0 + 2 * HOUR);
+	same_query(&pp, "{job=\"db\"}", "heap", T0 - 2 * HOUR + 1, T0 + HOUR - 1);
+	for (int k = 0; k < 8; k++) {
+		cprof_profile *p = gen(k % 2, 5, 100 + k, 1);
+		append2(&pp, k % 2, 5, "cpu", T0 + HOUR + k * 60 * SEC, p, NULL);
+		cprof_profile_free(p);
+	}
+	same_query(&pp, "", "cpu", T0 - 5 * HOUR, T0 + 2 * HOUR);
+	srv_store *again = open_url(pp.url, NULL);
+	srv_query_info a, b;
+	cprof_profile *x = query(pp.lite, "", "cpu", T0, T0 + 2 * HOUR, &a);
+	cprof_profile *y = query(again, "", "cpu", T0, T0 + 2 * HOUR, &b);
+	assert_same("reopened with a replica down", x, y);
+	cprof_profile_free(x);
+	cprof_profile_free(y);
+	srv_store_close(again);
+	snprintf(cmd, sizeof cmd, "%s start", ctl);
+	assert_int_equal(system(cmd), 0);
+	pair_close(&pp);
+}
+
 int main(void)
 {
 	ch_base = getenv("CPROF_TEST_CLICKHOUSE");
 	if (ch_base && !*ch_base)
 		ch_base = NULL;
+	ch_opts = getenv("CPROF_TEST_CLICKHOUSE_OPTS");
+	if (ch_opts && !*ch_opts)
+		ch_opts = NULL;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_merges),
 		cmocka_unit_test(test_same_series_labels_metrics),
@@ -725,6 +768,7 @@ int main(void)
 		cmocka_unit_test(test_reopen_reads_clickhouse),
 		cmocka_unit_test(test_down_at_open),
 		cmocka_unit_test(test_slow_server_times_out),
+		cmocka_unit_test(test_replica_down),
 		cmocka_unit_test(test_restart_mid_ingest),     /* last: restarts the server */
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
