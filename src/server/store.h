@@ -260,8 +260,12 @@ typedef int (*srv_series_cb)(void *ctx, const srv_labels *labels, const srv_poin
  * of the profiles' totals of sample type sample_type (NULL: each profile's
  * default sample type) in the window.  focus (NULL: none) is a regexp
  * (PCRE2, unanchored, as pprof's -focus): only samples with a frame whose
- * function name matches count.  Thread-safe. */
+ * function name matches count.  Answered from the totals kept in profile
+ * and rollup rows (no samples decoded) unless focus is given.
+ * Thread-safe. */
 #define SRV_SERIES_POINTS_MAX 11000
+/* Ranges of queries and series span at most this many days. */
+#define SRV_RANGE_DAYS_MAX 400
 int srv_store_series(srv_store *s, const srv_selector *sel, const char *kind,
 		     int64_t from_ns, int64_t until_ns, int64_t step_ns,
 		     const char *sample_type, const char *focus, srv_series_cb cb, void *ctx,

@@ -3,12 +3,16 @@
  * buffers, varints, a 64-bit hash, an open-addressed map, and the sample
  * accumulator with its packed form.
  *
- * The packed samples of a profile or a rollup: varint count, then for
- * each sample, sorted by (stack, lset): the stack id as a delta from the
- * previous sample's, the lset id, and nv zigzag varints of values.  Stack
- * ids are dense per service and numbered in order of first appearance, so
- * deltas are small: a sample costs 3-6 bytes (measured in
- * docs/PERFORMANCE.md, "Server storage").
+ * The packed samples of a profile or a rollup: varint count; when count
+ * is not 0, one varint per sample type: the greatest common divisor of
+ * that type's values (0 when they are all 0); then for each sample,
+ * sorted by (stack, lset): the stack id as a delta from the previous
+ * sample's, the lset id, and nv zigzag varints of the values divided by
+ * their type's divisor.  Stack ids are dense per service and numbered in
+ * order of first appearance, so deltas are small, and the divisor takes
+ * out the period CPU and delay values are multiples of (10 ms of CPU is
+ * 10,000,000 ns: 4 bytes as is, 1 divided): bytes per sample are
+ * measured in docs/PERFORMANCE.md, "Server storage".
  *
  * Nothing here locks: each object belongs to one thread at a time.
  * Sizes are overflow-checked; allocation failure is reported (sbuf.oom,
@@ -77,7 +81,7 @@ void sb_str(sbuf *b, const char *s, size_t n)
 	sb_put(b, s, n);
 }
 
-uint64_t rd_uv(rd *r)
+uint64_t rd_uv_slow(rd *r)
 {
 	uint64_t v = 0;
 	for (int shift = 0; shift < 64; shift += 7) {
@@ -92,12 +96,6 @@ uint64_t rd_uv(rd *r)
 	}
 	r->bad = true;
 	return 0;
-}
-
-int64_t rd_sv(rd *r)
-{
-	uint64_t u = rd_uv(r);
-	return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
 }
 
 const char *rd_str(rd *r, size_t *len)
@@ -248,6 +246,7 @@ void acc_init(acc *a, int nv)
 
 void acc_free(acc *a)
 {
+	free(a->dense);
 	u64map_free(&a->idx);
 	free(a->key);
 	free(a->val);
@@ -258,6 +257,8 @@ void acc_clear(acc *a)
 {
 	int nv = a->nv;
 	u64map_clear(&a->idx);
+	if (a->dense)
+		memset(a->dense, 0, a->dense_cap * sizeof *a->dense);
 	a->n = 0;
 	a->nprofiles = 0;
 	a->duration_sum = 0;
@@ -268,13 +269,34 @@ void acc_clear(acc *a)
 
 static int acc_row(acc *a, uint64_t key, size_t *row)
 {
-	uint32_t *slot;
+	uint32_t *slot, dslot = 0;
 	bool found;
-	if (u64map_slot(&a->idx, key + 1, &slot, &found))
-		return CPROF_ENOMEM;
-	if (found) {
-		*row = *slot;
-		return 0;
+	uint64_t stack = key >> 32;
+	if ((uint32_t)key == 0 && stack < ACC_DENSE_MAX) {
+		/* label-less samples, the common case: a direct index */
+		if (stack >= a->dense_cap) {
+			size_t ncap = a->dense_cap ? a->dense_cap : 1024;
+			while (ncap <= stack)
+				ncap *= 2;
+			uint32_t *nd = realloc(a->dense, ncap * sizeof *nd);
+			if (!nd)
+				return CPROF_ENOMEM;
+			memset(nd + a->dense_cap, 0, (ncap - a->dense_cap) * sizeof *nd);
+			a->dense = nd;
+			a->dense_cap = ncap;
+		}
+		if (a->dense[stack]) {
+			*row = a->dense[stack] - 1;
+			return 0;
+		}
+		slot = &dslot;
+	} else {
+		if (u64map_slot(&a->idx, key + 1, &slot, &found))
+			return CPROF_ENOMEM;
+		if (found) {
+			*row = *slot;
+			return 0;
+		}
 	}
 	if (a->n == a->cap) {
 		size_t ncap = a->cap ? a->cap * 2 : 64;
@@ -291,6 +313,8 @@ static int acc_row(acc *a, uint64_t key, size_t *row)
 		a->cap = ncap;
 	}
 	*slot = (uint32_t)a->n;
+	if (slot == &dslot)
+		a->dense[stack] = (uint32_t)a->n + 1;
 	a->key[a->n] = key;
 	memset(a->val + a->n * (size_t)a->nv, 0, (size_t)a->nv * sizeof *a->val);
 	*row = a->n++;
@@ -314,13 +338,16 @@ int acc_add_packed(acc *a, const void *blob, size_t len)
 	uint64_t n = rd_uv(&r);
 	uint64_t stack = 0;
 	int64_t vals[MAX_VTYPES];
+	uint64_t g[MAX_VTYPES];
 	if (a->nv > MAX_VTYPES)
 		return CPROF_EFORMAT;
+	for (int k = 0; k < a->nv && n; k++)
+		g[k] = rd_uv(&r);
 	for (uint64_t i = 0; i < n && !r.bad; i++) {
 		stack += rd_uv(&r);
 		uint64_t lset = rd_uv(&r);
 		for (int k = 0; k < a->nv; k++)
-			vals[k] = rd_sv(&r);
+			vals[k] = (int64_t)((uint64_t)rd_sv(&r) * g[k]);   /* exact: v = q * g */
 		if (r.bad || stack > UINT32_MAX || lset > UINT32_MAX)
 			return CPROF_EFORMAT;
 		if (acc_add(a, (uint32_t)stack, (uint32_t)lset, vals))
@@ -345,6 +372,21 @@ int acc_add_acc(acc *a, const acc *src)
 	return 0;
 }
 
+static uint64_t uabs(int64_t v)
+{
+	return v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+}
+
+static uint64_t gcd_u64(uint64_t a, uint64_t b)
+{
+	while (b) {
+		uint64_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
 static int cmp_u64_idx(const void *x, const void *y, void *keys)
 {
 	const uint64_t *k = keys;
@@ -367,7 +409,13 @@ int acc_pack(const acc *a, sbuf *out)
 			ord[live++] = (uint32_t)i;
 	}
 	qsort_r(ord, live, sizeof *ord, cmp_u64_idx, a->key);
+	uint64_t g[MAX_VTYPES] = { 0 };
+	for (size_t j = 0; j < live; j++)
+		for (int x = 0; x < a->nv && x < MAX_VTYPES; x++)
+			g[x] = gcd_u64(g[x], uabs(a->val[ord[j] * (size_t)a->nv + (size_t)x]));
 	sb_uv(out, live);
+	for (int x = 0; x < a->nv && live; x++)
+		sb_uv(out, g[x]);
 	uint64_t prev = 0;
 	for (size_t j = 0; j < live; j++) {
 		uint64_t k = a->key[ord[j]];
@@ -376,7 +424,7 @@ int acc_pack(const acc *a, sbuf *out)
 		sb_uv(out, (uint32_t)k);
 		const int64_t *v = a->val + ord[j] * (size_t)a->nv;
 		for (int x = 0; x < a->nv; x++)
-			sb_sv(out, v[x]);
+			sb_sv(out, g[x] ? (int64_t)(v[x] / (int64_t)g[x]) : 0);
 	}
 	free(ord);
 	return out->oom ? CPROF_ENOMEM : 0;

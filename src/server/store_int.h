@@ -24,10 +24,14 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
+#define TEN_NS (INT64_C(600) * 1000000000)
 #define HOUR_NS (INT64_C(3600) * 1000000000)
 #define DAY_NS (INT64_C(86400) * 1000000000)
-#define ROLL_HOUR 1
-#define ROLL_DAY 2
+/* rollup levels: 10-minute windows (from raw profiles), hours (from
+ * 10-minute rows), days (from hour rows) */
+#define ROLL_TEN 1
+#define ROLL_HOUR 2
+#define ROLL_DAY 3
 /* a window is rolled up once data this much newer than its end arrived */
 #define ROLL_GRACE_NS (INT64_C(300) * 1000000000)
 #define MAX_VTYPES 16
@@ -57,8 +61,19 @@ typedef struct rd {
 	bool bad;
 } rd;
 
-uint64_t rd_uv(rd *r);
-int64_t rd_sv(rd *r);
+uint64_t rd_uv_slow(rd *r);
+/* a varint (one-byte values, the common case, inline) */
+static inline uint64_t rd_uv(rd *r)
+{
+	if (r->i < r->n && r->p[r->i] < 0x80)
+		return r->p[r->i++];
+	return rd_uv_slow(r);
+}
+static inline int64_t rd_sv(rd *r)
+{
+	uint64_t u = rd_uv(r);
+	return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
 /* a length-prefixed string: pointer into the buffer and its length */
 const char *rd_str(rd *r, size_t *len);
 
@@ -85,9 +100,14 @@ void u64map_clear(u64map *m);
  * signature).  Used by ingest (combining a profile's equal samples), by
  * rollups and by queries. */
 
+#define ACC_DENSE_MAX (1u << 22)
+
 typedef struct acc {
 	int nv;                         /* values per sample */
 	u64map idx;                     /* (stack << 32 | lset) + 1 -> row */
+	uint32_t *dense;                /* stack -> row + 1, for lset 0 and
+					 * stack < ACC_DENSE_MAX (no hashing) */
+	size_t dense_cap;
 	uint64_t *key;                  /* row -> stack << 32 | lset */
 	int64_t *val;                   /* row * nv */
 	size_t n, cap;
@@ -167,8 +187,9 @@ struct srv_store {
 
 	/* rollups (store_rollup.c): window keys are wkey(level, start) */
 	u64map rolled;                  /* windows rolled up -> 1 */
-	u64map touched;                 /* hours with raw data not rolled ->
-					 * generation (bumped by each append) */
+	u64map touched;                 /* 10-minute windows with raw data not
+					 * rolled -> generation (bumped by each
+					 * append) */
 	pthread_t roller;
 	bool roller_started, stopping;
 	pthread_cond_t roll_cv;
@@ -179,13 +200,17 @@ struct srv_store {
 					 * (store_ch*.c) answers every call */                    /* a commit failed: refuse appends */
 };
 
+static inline int64_t wlen(int level)
+{
+	return level == ROLL_TEN ? TEN_NS : level == ROLL_HOUR ? HOUR_NS : DAY_NS;
+}
 static inline uint64_t wkey(int level, int64_t start_ns)
 {
-	return ((uint64_t)level << 56) | ((uint64_t)(start_ns / HOUR_NS) + 1);
+	return ((uint64_t)level << 56) | ((uint64_t)(start_ns / TEN_NS) + 1);
 }
 static inline int64_t wkey_start(uint64_t k)
 {
-	return (int64_t)((k & ((UINT64_C(1) << 56) - 1)) - 1) * HOUR_NS;
+	return (int64_t)((k & ((UINT64_C(1) << 56) - 1)) - 1) * TEN_NS;
 }
 static inline int wkey_level(uint64_t k)
 {
@@ -260,6 +285,26 @@ int srv_select_series(srv_store *s, const srv_selector *sel, const char *kind, i
 int srv_open_ro(const char *path, sqlite3 **db, cprof_error *err);
 int srv_open_meta(srv_store *s, sqlite3 **db, cprof_error *err);
 
+/* A day's read plan (store_query.c): raw rows with time in [lo, hi)
+ * (level 0), or rollup rows of level with wstart in [lo, hi). */
+typedef struct srv_seg {
+	int level;
+	int64_t lo, hi;
+} srv_seg;
+#define SRV_MAX_SEGS 400
+typedef struct srv_plan {
+	int64_t bucket_from, step;      /* step > 0: a rollup window is used only
+					 * when it lies in one bucket
+					 * [bucket_from + k*step, +step) */
+	srv_seg segs[SRV_MAX_SEGS];
+	int nseg;
+} srv_plan;
+/* Plan [from, until) within day (db: its file, in a read transaction):
+ * whole rolled-up windows (day, hour, 10 minutes) where they fit, raw
+ * rows elsewhere; rollups false: raw only. */
+void srv_plan_day(sqlite3 *db, int32_t day, int64_t from, int64_t until, bool rollups,
+		  srv_plan *d);
+
 /* Rollups. */
 int srv_roller_start(srv_store *s, cprof_error *err);
 void srv_roller_stop(srv_store *s);
@@ -267,5 +312,7 @@ void srv_roller_stop(srv_store *s);
 int srv_roll_touch(srv_store *s, int64_t t, cprof_error *err);
 /* Load rolled and touched windows from the day files at open. */
 int srv_roll_load(srv_store *s, cprof_error *err);
+/* Forget the windows of day (its file was dropped); caller holds s->mu. */
+void srv_roll_forget_day(srv_store *s, int32_t day);
 
 #endif

@@ -3,11 +3,13 @@
  * series (profiles and metric points), label names and values, kinds,
  * pinned snapshots.
  *
- * Series over time read each profile's per-sample-type totals (kept in
- * its row at ingest), so they never decode samples, unless a focus
- * regexp asks for the samples whose stack has a matching function: then
- * the samples are decoded and each distinct stack is tested once (a cache
- * per call).
+ * Series over time read per-sample-type totals, kept in each profile row
+ * at ingest and in each rollup row, so they never decode samples: a
+ * rollup window that lies inside one step window is read as one row (the
+ * day plan of store_query.c with a bucket rule), the rest from profile
+ * rows.  A focus regexp asks for the samples whose stack has a matching
+ * function: then raw rows are read, their samples decoded, and each
+ * distinct stack tested once (a cache per call).
  *
  * Threads: as store_query.c: own read connections, the store's lock only
  * to flush and copy series.
@@ -76,13 +78,47 @@ static int win_emit(win *w, int64_t from, int64_t step, bool avg, const qseries 
 	return rc;
 }
 
+/* Call row(ctx, st) for each row of sql (binding ?1 series, ?2 from,
+ * ?3 until) in every day file of [from, until), in day order. */
+static int walk_days(srv_store *s, int64_t series, int64_t from, int64_t until, const char *sql,
+		     int (*row)(void *ctx, sqlite3_stmt *st), void *ctx, cprof_error *err)
+{
+	int32_t d0 = (int32_t)(from / DAY_NS), d1 = (int32_t)((until - 1) / DAY_NS);
+	int rc = 0;
+	for (int32_t day = d0; day <= d1 && !rc; day++) {
+		char path[4096];
+		srv_day_path(s, day, path, sizeof path);
+		if (access(path, F_OK) != 0)
+			continue;
+		sqlite3 *db;
+		if ((rc = srv_open_ro(path, &db, err)))
+			break;
+		sqlite3_stmt *st;
+		if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_int64(st, 1, series);
+			sqlite3_bind_int64(st, 2, from);
+			sqlite3_bind_int64(st, 3, until);
+			while (!rc && sqlite3_step(st) == SQLITE_ROW)
+				rc = row(ctx, st);
+			sqlite3_finalize(st);
+		}
+		sqlite3_close(db);
+	}
+	return rc;
+}
+
 /* The focused total of one profile's packed samples (value index vi). */
 static int focus_total(sqlite3 *meta, uint32_t svc, const void *blob, size_t len, int nv, int vi,
 		       void *re, u64map *cache, double *out)
 {
 	rd r = { blob, len, 0, false };
-	uint64_t n = rd_uv(&r), stack = 0;
+	uint64_t n = rd_uv(&r), stack = 0, g = 0;
 	double t = 0;
+	for (int k = 0; k < nv && n; k++) {     /* the divisors (store_codec.c) */
+		uint64_t x = rd_uv(&r);
+		if (k == vi)
+			g = x;
+	}
 	for (uint64_t i = 0; i < n && !r.bad; i++) {
 		stack += rd_uv(&r);
 		rd_uv(&r);
@@ -90,11 +126,11 @@ static int focus_total(sqlite3 *meta, uint32_t svc, const void *blob, size_t len
 		for (int k = 0; k < nv; k++) {
 			int64_t x = rd_sv(&r);
 			if (k == vi)
-				v = x;
+				v = (int64_t)((uint64_t)x * g);
 		}
 		if (r.bad || stack > UINT32_MAX)
 			break;
-		int hit = srv_stack_focus(meta, svc, (uint32_t)stack, re, cache);
+		int hit = re ? srv_stack_focus(meta, svc, (uint32_t)stack, re, cache) : 1;
 		if (hit < 0)
 			return CPROF_EIO;
 		if (hit)
@@ -102,6 +138,58 @@ static int focus_total(sqlite3 *meta, uint32_t svc, const void *blob, size_t len
 	}
 	*out = t;
 	return r.bad ? CPROF_EFORMAT : 0;
+}
+
+typedef struct pctx {
+	win *w;
+	sqlite3 *meta;
+	uint32_t svc;
+	const char *sample_type;
+	void *re;
+	u64map *cache;
+	int64_t from, step;
+	cprof_error *err;
+} pctx;
+
+/* One profile row into its window: its total of the sample type, or the
+ * focused part of it. */
+static int profile_row(void *ctx, sqlite3_stmt *st)
+{
+	pctx *c = ctx;
+	int64_t t = sqlite3_column_int64(st, 0);
+	const void *sig = sqlite3_column_blob(st, 1);
+	size_t sl = (size_t)sqlite3_column_bytes(st, 1);
+	int nv = srv_sig_nv(sig, sl), vi = srv_sig_find(sig, sl, c->sample_type);
+	if (nv < 0 || vi < 0)
+		return 0;               /* no such sample type here */
+	double v = 0;
+	if (c->re || sqlite3_column_type(st, 2) == SQLITE_NULL) {
+		/* a focus, or a rollup row written before rows kept totals */
+		int rc = focus_total(c->meta, c->svc, sqlite3_column_blob(st, 3),
+				     (size_t)sqlite3_column_bytes(st, 3), nv, vi, c->re, c->cache, &v);
+		if (rc)
+			return cprof_seterr(c->err, rc, "store: focus failed");
+	} else {
+		rd r = { sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2), 0, false };
+		for (int x = 0; x <= vi; x++)
+			v = (double)rd_sv(&r);
+	}
+	size_t wi = (size_t)((t - c->from) / c->step);
+	c->w->sum[wi] += v;
+	c->w->cnt[wi] += (uint64_t)sqlite3_column_int64(st, 4);        /* profiles in the row */
+	return 0;
+}
+
+static int metric_row(void *ctx, sqlite3_stmt *st)
+{
+	pctx *c = ctx;
+	size_t wi = (size_t)((sqlite3_column_int64(st, 0) - c->from) / c->step);
+	double v = sqlite3_column_double(st, 1);
+	if (isfinite(v)) {
+		c->w->sum[wi] += v;
+		c->w->cnt[wi]++;
+	}
+	return 0;
 }
 
 int srv_store_series(srv_store *s, const srv_selector *sel, const char *kind, int64_t from_ns,
@@ -140,54 +228,72 @@ int srv_store_series(srv_store *s, const srv_selector *sel, const char *kind, in
 		goto out0;
 	if (focus && (rc = srv_open_meta(s, &meta, err)))
 		goto out;
+	pctx pc = { &w, meta, 0, sample_type, re, &cache, from_ns, step_ns, err };
 	int32_t d0 = (int32_t)(from_ns / DAY_NS), d1 = (int32_t)((until_ns - 1) / DAY_NS);
+	size_t nd = (size_t)(d1 - d0) + 1;
+	if (nd > SRV_RANGE_DAYS_MAX) {
+		rc = cprof_seterr(err, CPROF_EINVAL, "time range over %d days", SRV_RANGE_DAYS_MAX);
+		goto out;
+	}
+	/* every day's file and plan first (one read transaction each), then
+	 * series by series */
+	struct sday_r {
+		sqlite3 *db;
+		sqlite3_stmt *raw, *roll;
+		srv_plan pl;
+	} *days = calloc(nd, sizeof *days);
+	if (!days) {
+		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < nd && !rc; i++) {
+		char path[4096];
+		srv_day_path(s, d0 + (int32_t)i, path, sizeof path);
+		if (access(path, F_OK) != 0)
+			continue;
+		if ((rc = srv_open_ro(path, &days[i].db, err)))
+			break;
+		sqlite3_exec(days[i].db, "BEGIN", NULL, NULL, NULL);
+		days[i].pl.bucket_from = from_ns;
+		days[i].pl.step = step_ns;
+		srv_plan_day(days[i].db, d0 + (int32_t)i, from_ns, until_ns, !focus && !s->o.no_rollups,
+			     &days[i].pl);
+		if (sqlite3_prepare_v2(days[i].db, "SELECT time, sig, totals, samples, 1 FROM profiles"
+				       " WHERE series=?1 AND time>=?2 AND time<?3", -1, &days[i].raw,
+				       NULL) != SQLITE_OK ||
+		    sqlite3_prepare_v2(days[i].db, "SELECT wstart, sig, totals, samples, nprofiles"
+				       " FROM rollups WHERE level=?4 AND series=?1 AND wstart>=?2"
+				       " AND wstart<?3", -1, &days[i].roll, NULL) != SQLITE_OK)
+			rc = srv_sql_err(days[i].db, SQLITE_ERROR, "series", err);
+	}
 	for (size_t k = 0; k < qs.n && !rc; k++) {
-		for (int32_t day = d0; day <= d1 && !rc; day++) {
-			char path[4096];
-			srv_day_path(s, day, path, sizeof path);
-			if (access(path, F_OK) != 0)
-				continue;
-			sqlite3 *db;
-			if ((rc = srv_open_ro(path, &db, err)))
-				break;
-			sqlite3_stmt *st;
-			if (sqlite3_prepare_v2(db, "SELECT time, sig, totals, samples FROM profiles"
-					       " WHERE series=?1 AND time>=?2 AND time<?3", -1, &st,
-					       NULL) == SQLITE_OK) {
+		pc.svc = qs.v[k].svc;
+		for (size_t i = 0; i < nd && !rc; i++) {
+			for (int j = 0; j < days[i].pl.nseg && !rc && days[i].db; j++) {
+				const srv_seg *sg = &days[i].pl.segs[j];
+				sqlite3_stmt *st = sg->level ? days[i].roll : days[i].raw;
+				sqlite3_reset(st);
 				sqlite3_bind_int64(st, 1, qs.v[k].id);
-				sqlite3_bind_int64(st, 2, from_ns);
-				sqlite3_bind_int64(st, 3, until_ns);
-				while (!rc && sqlite3_step(st) == SQLITE_ROW) {
-					int64_t t = sqlite3_column_int64(st, 0);
-					const void *sig = sqlite3_column_blob(st, 1);
-					size_t sl = (size_t)sqlite3_column_bytes(st, 1);
-					int nv = srv_sig_nv(sig, sl), vi = srv_sig_find(sig, sl, sample_type);
-					if (nv < 0 || vi < 0)
-						continue;       /* no such sample type here */
-					double v = 0;
-					if (re) {
-						rc = focus_total(meta, qs.v[k].svc, sqlite3_column_blob(st, 3),
-								 (size_t)sqlite3_column_bytes(st, 3), nv, vi,
-								 re, &cache, &v);
-						if (rc)
-							rc = cprof_seterr(err, rc, "store: focus failed");
-					} else {
-						rd r = { sqlite3_column_blob(st, 2),
-							 (size_t)sqlite3_column_bytes(st, 2), 0, false };
-						for (int x = 0; x <= vi; x++)
-							v = (double)rd_sv(&r);
-					}
-					size_t wi = (size_t)((t - from_ns) / step_ns);
-					w.sum[wi] += v;
-					w.cnt[wi]++;
-				}
-				sqlite3_finalize(st);
+				sqlite3_bind_int64(st, 2, sg->lo);
+				sqlite3_bind_int64(st, 3, sg->hi);
+				if (sg->level)
+					sqlite3_bind_int(st, 4, sg->level);
+				while (!rc && sqlite3_step(st) == SQLITE_ROW)
+					rc = profile_row(&pc, st);
 			}
-			sqlite3_close(db);
 		}
 		if (!rc)
 			rc = win_emit(&w, from_ns, step_ns, avg, &qs.v[k], cb, ctx);
 	}
+	for (size_t i = 0; i < nd; i++) {
+		sqlite3_finalize(days[i].raw);
+		sqlite3_finalize(days[i].roll);
+		if (days[i].db) {
+			sqlite3_exec(days[i].db, "COMMIT", NULL, NULL, NULL);
+			sqlite3_close(days[i].db);
+		}
+	}
+	free(days);
 out:
 	srv_qset_free(&qs);
 out0:
@@ -217,36 +323,11 @@ int srv_store_metric_series(srv_store *s, const srv_selector *sel, const char *n
 		win_free(&w);
 		return rc;
 	}
-	int32_t d0 = (int32_t)(from_ns / DAY_NS), d1 = (int32_t)((until_ns - 1) / DAY_NS);
+	pctx pc = { &w, NULL, 0, NULL, NULL, NULL, from_ns, step_ns, err };
 	for (size_t k = 0; k < qs.n && !rc; k++) {
-		for (int32_t day = d0; day <= d1 && !rc; day++) {
-			char path[4096];
-			srv_day_path(s, day, path, sizeof path);
-			if (access(path, F_OK) != 0)
-				continue;
-			sqlite3 *db;
-			if ((rc = srv_open_ro(path, &db, err)))
-				break;
-			sqlite3_stmt *st;
-			if (sqlite3_prepare_v2(db, "SELECT time, value FROM metrics"
-					       " WHERE series=?1 AND time>=?2 AND time<?3", -1, &st,
-					       NULL) == SQLITE_OK) {
-				sqlite3_bind_int64(st, 1, qs.v[k].id);
-				sqlite3_bind_int64(st, 2, from_ns);
-				sqlite3_bind_int64(st, 3, until_ns);
-				while (sqlite3_step(st) == SQLITE_ROW) {
-					size_t wi = (size_t)((sqlite3_column_int64(st, 0) - from_ns) /
-							     step_ns);
-					double v = sqlite3_column_double(st, 1);
-					if (isfinite(v)) {
-						w.sum[wi] += v;
-						w.cnt[wi]++;
-					}
-				}
-				sqlite3_finalize(st);
-			}
-			sqlite3_close(db);
-		}
+		rc = walk_days(s, qs.v[k].id, from_ns, until_ns,
+			       "SELECT time, value FROM metrics WHERE series=?1 AND time>=?2 AND time<?3",
+			       metric_row, &pc, err);
 		if (!rc)
 			rc = win_emit(&w, from_ns, step_ns, true, &qs.v[k], cb, ctx);
 	}

@@ -116,72 +116,81 @@ int srv_open_meta(srv_store *s, sqlite3 **db, cprof_error *err)
 
 /* ---- range merge --------------------------------------------------------- */
 
-/* One segment of a day's plan: raw profiles in [lo, hi), or rollups of
- * level with wstart in [lo, hi). */
-typedef struct seg {
-	int level;              /* 0: raw */
-	int64_t lo, hi;
-} seg;
-
 typedef struct qday {
 	sqlite3 *db;
-	seg segs[50];
-	int nseg;
+	srv_plan pl;
 	sqlite3_stmt *raw, *roll;
 } qday;
 
-static bool rolled_in(sqlite3 *db, int level, int64_t ws)
-{
-	sqlite3_stmt *st;
-	bool r = false;
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM rolled WHERE level=?1 AND wstart=?2", -1, &st,
-			       NULL) == SQLITE_OK) {
-		sqlite3_bind_int(st, 1, level);
-		sqlite3_bind_int64(st, 2, ws);
-		r = sqlite3_step(st) == SQLITE_ROW;
-		sqlite3_finalize(st);
-	}
-	return r;
-}
-
-static void add_seg(qday *d, int level, int64_t lo, int64_t hi)
+static void add_seg(srv_plan *d, int level, int64_t lo, int64_t hi)
 {
 	if (lo >= hi)
 		return;
 	if (d->nseg > 0) {
-		seg *p = &d->segs[d->nseg - 1];
-		if (p->level == level && p->hi == lo && level != ROLL_DAY) {
-			/* raw ranges join; hour rollups join (wstart ranges) */
+		srv_seg *p = &d->segs[d->nseg - 1];
+		/* raw ranges join; rollup rows of one level join (as wstart
+		 * ranges: a segment of level L is rows with wstart in [lo, hi)) */
+		if (p->level == level && p->hi == lo) {
 			p->hi = hi;
 			return;
 		}
 	}
-	d->segs[d->nseg++] = (seg){ level, lo, hi };
+	if (d->nseg < SRV_MAX_SEGS)
+		d->segs[d->nseg++] = (srv_seg){ level, lo, hi };
 }
 
-/* Plan day (its file open in d->db, read transaction begun). */
-static void plan_day(qday *d, int32_t day, int64_t from, int64_t until, bool rollups)
+/* Whether window [ws, ws + len) lies in one bucket of [from + k*step)
+ * (step 0: no buckets). */
+static bool fits(const srv_plan *d, int64_t ws, int64_t len)
 {
-	int64_t ds = (int64_t)day * DAY_NS, de = ds + DAY_NS;
-	int64_t lo = from > ds ? from : ds, hi = until < de ? until : de;
+	if (!d->step)
+		return true;
+	int64_t off = (ws - d->bucket_from) % d->step;
+	return ws >= d->bucket_from && off + len <= d->step;
+}
+
+/* Plan [lo, hi) within window (level, ws): whole windows rolled up (and
+ * within one bucket) are one segment, the rest is split one level down. */
+static void plan(srv_plan *d, const u64map *rolled, int level, int64_t ws, int64_t lo, int64_t hi)
+{
+	int64_t we = ws + wlen(level);
+	int64_t a = lo > ws ? lo : ws, b = hi < we ? hi : we;
+	if (a >= b)
+		return;
+	if (a == ws && b == we && u64map_get(rolled, wkey(level, ws), NULL) &&
+	    fits(d, ws, wlen(level))) {
+		add_seg(d, level, ws, we);
+		return;
+	}
+	if (level == ROLL_TEN) {
+		add_seg(d, 0, a, b);
+		return;
+	}
+	int64_t step = wlen(level - 1);
+	for (int64_t c = ws; c < we; c += step)
+		plan(d, rolled, level - 1, c, a, b);
+}
+
+void srv_plan_day(sqlite3 *db, int32_t day, int64_t from, int64_t until, bool rollups,
+		  srv_plan *d)
+{
+	int64_t ds = (int64_t)day * DAY_NS;
 	d->nseg = 0;
-	if (!rollups) {
-		add_seg(d, 0, lo, hi);
-		return;
+	u64map rolled = { 0 };
+	sqlite3_stmt *st;
+	if (rollups && sqlite3_prepare_v2(db, "SELECT level, wstart FROM rolled", -1, &st,
+					  NULL) == SQLITE_OK) {
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			uint32_t *v;
+			bool f;
+			if (u64map_slot(&rolled, wkey(sqlite3_column_int(st, 0),
+						       sqlite3_column_int64(st, 1)), &v, &f) == 0)
+				*v = 1;
+		}
+		sqlite3_finalize(st);
 	}
-	if (lo == ds && hi == de && rolled_in(d->db, ROLL_DAY, ds)) {
-		add_seg(d, ROLL_DAY, ds, ds + 1);
-		return;
-	}
-	for (int64_t hs = ds; hs < de; hs += HOUR_NS) {
-		int64_t a = lo > hs ? lo : hs, b = hi < hs + HOUR_NS ? hi : hs + HOUR_NS;
-		if (a >= b)
-			continue;
-		if (a == hs && b == hs + HOUR_NS && rolled_in(d->db, ROLL_HOUR, hs))
-			add_seg(d, ROLL_HOUR, hs, hs + 1);
-		else
-			add_seg(d, 0, a, b);
-	}
+	plan(d, &rolled, ROLL_DAY, ds, from, until);
+	u64map_free(&rolled);
 }
 
 /* A group: one sample-type signature and service. */
@@ -228,7 +237,7 @@ static void groups_free(qgroups *g)
 }
 
 /* Read one series' rows of one day segment into groups. */
-static int read_seg(qday *d, const seg *sg, const qseries *q, qgroups *g, srv_query_info *info,
+static int read_seg(qday *d, const srv_seg *sg, const qseries *q, qgroups *g, srv_query_info *info,
 		    cprof_error *err)
 {
 	sqlite3_stmt *st = sg->level ? d->roll : d->raw;
@@ -354,15 +363,15 @@ int srv_store_query(srv_store *s, const srv_selector *sel, const char *kind, int
 		return rc;
 	int32_t d0 = (int32_t)(from_ns / DAY_NS), d1 = (int32_t)((until_ns - 1) / DAY_NS);
 	size_t nd = (size_t)(d1 - d0) + 1;
-	qday *days = calloc(nd, sizeof *days);
+	qday *days = nd > SRV_RANGE_DAYS_MAX ? NULL : calloc(nd, sizeof *days);
 	sqlite3 *meta = NULL;
 	qgroups total = { 0 }, one = { 0 };
-	if (!days) {
-		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	if (nd > SRV_RANGE_DAYS_MAX) {   /* one open file per day */
+		rc = cprof_seterr(err, CPROF_EINVAL, "time range over %d days", SRV_RANGE_DAYS_MAX);
 		goto out;
 	}
-	if (nd > 3660) {
-		rc = cprof_seterr(err, CPROF_EINVAL, "time range over ten years");
+	if (!days) {
+		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < nd && qs.n; i++) {
@@ -388,15 +397,15 @@ int srv_store_query(srv_store *s, const srv_selector *sel, const char *kind, int
 			d->db = NULL;
 			continue;
 		}
-		plan_day(d, d0 + (int32_t)i, from_ns, until_ns, !s->o.no_rollups);
+		srv_plan_day(d->db, d0 + (int32_t)i, from_ns, until_ns, !s->o.no_rollups, &d->pl);
 	}
 	bool avg = info->agg == SRV_AGG_AVG;
 	for (size_t k = 0; k < qs.n && !rc; k++) {
 		qgroups *g = avg ? &one : &total;
 		size_t before = info->nprofiles;
 		for (size_t i = 0; i < nd && !rc; i++)
-			for (int j = 0; j < days[i].nseg && !rc && days[i].db; j++)
-				rc = read_seg(&days[i], &days[i].segs[j], &qs.v[k], g, info, err);
+			for (int j = 0; j < days[i].pl.nseg && !rc && days[i].db; j++)
+				rc = read_seg(&days[i], &days[i].pl.segs[j], &qs.v[k], g, info, err);
 		if (info->nprofiles > before)
 			info->nseries++;
 		if (!avg || rc)

@@ -1,7 +1,10 @@
 /*
  * store_rollup.c - per-window rollups: the samples of each series summed
- * over an hour, and hours summed over a day, so a range query reads one
- * pre-merged row per series and window instead of every profile.
+ * over 10 minutes, 10-minute rows summed over an hour, hours over a day,
+ * so a range query reads one pre-merged row per series and window instead
+ * of every profile (a week: 7 day rows per series, plus the hours and
+ * 10-minute windows at its edges and raw profiles for the partial 10
+ * minutes at each end).
  *
  * Exactness.  A rollup row holds, per series and sample-type signature,
  * the summed values of every (stack, lset) plus the number of profiles,
@@ -11,19 +14,21 @@
  * profiles (counters: the sums; gauges: the per-series sums divided by
  * the per-series profile counts, both kept exactly).
  *
- * When.  An hour is rolled up once a profile at least ROLL_GRACE_NS past
- * its end has been appended (data time, not wall time, so replays and
- * tests behave like live ingest); a day once its hours are rolled and the
- * same grace has passed.  A profile that arrives late for a rolled window
- * deletes that window's rollups (and its day's) in the same transaction
- * as its own insert, and the window is rolled up again later.
+ * When.  A 10-minute window is rolled up once a profile at least
+ * ROLL_GRACE_NS past its end has been appended (data time, not wall time,
+ * so replays and tests behave like live ingest); an hour or a day once
+ * the windows under it are rolled and the same grace has passed.  A
+ * profile that arrives late for a rolled window deletes that window's
+ * rollups and its hour's and day's in the same transaction as its own
+ * insert, and they are rolled up again later.
  *
  * Threads.  One rollup thread per store.  It reads committed data on its
  * own connections without the store's lock, and takes the lock only to
  * pick a window, to flush before reading, and to write its rows.  Each
- * touched hour carries a generation bumped by every append to it; the
- * thread writes its result only if the generation did not move while it
- * read, so a racing late append is never lost.
+ * touched 10-minute window carries a generation bumped by every append to
+ * it; the thread writes a result only if the generation did not move (and,
+ * for hours and days, no window under it was touched) while it read, so a
+ * racing late append is never lost.
  *
  * Memory: one window's rows are built at a time (one accumulator per
  * series at a time, the packed rows of the window kept until written).
@@ -38,32 +43,47 @@
 
 int srv_roll_touch(srv_store *s, int64_t t, cprof_error *err)
 {
-	int64_t hs = t - t % HOUR_NS;
-	uint64_t hk = wkey(ROLL_HOUR, hs);
-	if (u64map_get(&s->rolled, hk, NULL)) {
-		int64_t ds = t - t % DAY_NS;
+	int64_t ts = t - t % TEN_NS, hs = t - t % HOUR_NS, ds = t - t % DAY_NS;
+	uint64_t tk = wkey(ROLL_TEN, ts);
+	if (u64map_get(&s->rolled, tk, NULL) || u64map_get(&s->rolled, wkey(ROLL_HOUR, hs), NULL) ||
+	    u64map_get(&s->rolled, wkey(ROLL_DAY, ds), NULL)) {
 		sday *d;
 		int rc = srv_day_w(s, (int32_t)(t / DAY_NS), &d, err);
 		if (rc)
 			return rc;
-		char sql[400];
+		char sql[600];
 		snprintf(sql, sizeof sql,
-			 "DELETE FROM rollups WHERE (level=%d AND wstart=%lld) OR (level=%d AND wstart=%lld);"
-			 "DELETE FROM rolled WHERE (level=%d AND wstart=%lld) OR (level=%d AND wstart=%lld);",
-			 ROLL_HOUR, (long long)hs, ROLL_DAY, (long long)ds, ROLL_HOUR, (long long)hs,
-			 ROLL_DAY, (long long)ds);
+			 "DELETE FROM rollups WHERE (level=%d AND wstart=%lld) OR (level=%d AND wstart=%lld)"
+			 " OR (level=%d AND wstart=%lld);"
+			 "DELETE FROM rolled WHERE (level=%d AND wstart=%lld) OR (level=%d AND wstart=%lld)"
+			 " OR (level=%d AND wstart=%lld);",
+			 ROLL_TEN, (long long)ts, ROLL_HOUR, (long long)hs, ROLL_DAY, (long long)ds,
+			 ROLL_TEN, (long long)ts, ROLL_HOUR, (long long)hs, ROLL_DAY, (long long)ds);
 		rc = sqlite3_exec(d->db, sql, NULL, NULL, NULL);
 		if (rc != SQLITE_OK)
 			return srv_sql_err(d->db, rc, "rollup invalidation", err);
-		u64map_del(&s->rolled, hk);
+		u64map_del(&s->rolled, tk);
+		u64map_del(&s->rolled, wkey(ROLL_HOUR, hs));
 		u64map_del(&s->rolled, wkey(ROLL_DAY, ds));
 	}
 	uint32_t *gen;
 	bool found;
-	if (u64map_slot(&s->touched, hk, &gen, &found))
+	if (u64map_slot(&s->touched, tk, &gen, &found))
 		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 	(*gen)++;
 	return 0;
+}
+
+void srv_roll_forget_day(srv_store *s, int32_t day)
+{
+	int64_t ds = (int64_t)day * DAY_NS;
+	for (int64_t t = ds; t < ds + DAY_NS; t += TEN_NS) {
+		u64map_del(&s->rolled, wkey(ROLL_TEN, t));
+		u64map_del(&s->touched, wkey(ROLL_TEN, t));
+		if (t % HOUR_NS == 0)
+			u64map_del(&s->rolled, wkey(ROLL_HOUR, t));
+	}
+	u64map_del(&s->rolled, wkey(ROLL_DAY, ds));
 }
 
 int srv_roll_load(srv_store *s, cprof_error *err)
@@ -93,18 +113,21 @@ int srv_roll_load(srv_store *s, cprof_error *err)
 			}
 			sqlite3_finalize(st);
 		}
+		/* the 10-minute windows with profiles and no rollup yet */
 		if (sqlite3_prepare_v2(db, "SELECT 1 FROM profiles WHERE time>=?1 AND time<?2 LIMIT 1",
 				       -1, &st, NULL) == SQLITE_OK) {
-			for (int h = 0; h < 24 && !rc; h++) {
-				int64_t hs = (int64_t)days[i] * DAY_NS + h * HOUR_NS;
-				sqlite3_bind_int64(st, 1, hs);
-				sqlite3_bind_int64(st, 2, hs + HOUR_NS);
+			int64_t ds = (int64_t)days[i] * DAY_NS;
+			for (int64_t t = ds; t < ds + DAY_NS && !rc; t += TEN_NS) {
+				if (u64map_get(&s->rolled, wkey(ROLL_TEN, t), NULL))
+					continue;
+				sqlite3_bind_int64(st, 1, t);
+				sqlite3_bind_int64(st, 2, t + TEN_NS);
 				bool has = sqlite3_step(st) == SQLITE_ROW;
 				sqlite3_reset(st);
-				if (has && !u64map_get(&s->rolled, wkey(ROLL_HOUR, hs), NULL)) {
+				if (has) {
 					uint32_t *v;
 					bool f;
-					if (u64map_slot(&s->touched, wkey(ROLL_HOUR, hs), &v, &f))
+					if (u64map_slot(&s->touched, wkey(ROLL_TEN, t), &v, &f))
 						rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 					else
 						*v = 1;
@@ -121,7 +144,7 @@ int srv_roll_load(srv_store *s, cprof_error *err)
 /* One rollup row being built. */
 typedef struct rrow {
 	int64_t series;
-	sbuf sig, samples;
+	sbuf sig, samples, totals;
 	acc a;
 } rrow;
 
@@ -135,6 +158,7 @@ static void rrows_free(rrows *r)
 	for (size_t i = 0; i < r->n; i++) {
 		sb_free(&r->v[i].sig);
 		sb_free(&r->v[i].samples);
+		sb_free(&r->v[i].totals);
 		acc_free(&r->v[i].a);
 	}
 	free(r->v);
@@ -163,16 +187,20 @@ static rrow *row_for(rrows *r, size_t from, int64_t series, const void *sig, siz
 	return w;
 }
 
-/* Build the rows of window [ws, ws + len) at level (from raw profiles for
- * hours, from hour rollups for days), reading day file db. */
+/* Build the rows of window [ws, ws + wlen(level)) at level (from raw
+ * profiles for 10-minute windows, from the level below otherwise),
+ * reading day file db. */
 static int build(srv_store *s, sqlite3 *db, int level, int64_t ws, rrows *out, cprof_error *err)
 {
-	const char *sql = level == ROLL_HOUR
-		? "SELECT sig, 1, duration, time, period, samples FROM profiles"
-		  " WHERE series=?1 AND time>=?2 AND time<?3"
-		: "SELECT sig, nprofiles, duration, tmin, period, samples FROM rollups"
-		  " WHERE level=1 AND series=?1 AND wstart>=?2 AND wstart<?3";
-	int64_t we = ws + (level == ROLL_HOUR ? HOUR_NS : DAY_NS);
+	char sql[300];
+	if (level == ROLL_TEN)
+		snprintf(sql, sizeof sql, "SELECT sig, 1, duration, time, period, samples FROM profiles"
+			 " WHERE series=?1 AND time>=?2 AND time<?3");
+	else
+		snprintf(sql, sizeof sql, "SELECT sig, nprofiles, duration, tmin, period, samples"
+			 " FROM rollups WHERE level=%d AND series=?1 AND wstart>=?2 AND wstart<?3",
+			 level - 1);
+	int64_t we = ws + wlen(level);
 	sqlite3_stmt *st;
 	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
@@ -225,7 +253,16 @@ static int build(srv_store *s, sqlite3 *db, int level, int64_t ws, rrows *out, c
 		sqlite3_reset(st);
 		/* pack this series' rows now, so one accumulator lives at a time */
 		for (size_t j = first; j < out->n && !rc; j++) {
-			if (acc_pack(&out->v[j].a, &out->v[j].samples))
+			/* per-type totals (for series over time): the sums of
+			 * the values, as each profile row keeps them */
+			const acc *ac = &out->v[j].a;
+			for (int x = 0; x < ac->nv; x++) {
+				uint64_t t = 0;
+				for (size_t r = 0; r < ac->n; r++)
+					t += (uint64_t)ac->val[r * (size_t)ac->nv + (size_t)x];
+				sb_sv(&out->v[j].totals, (int64_t)t);
+			}
+			if (acc_pack(&out->v[j].a, &out->v[j].samples) || out->v[j].totals.oom)
 				rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 			int64_t n = out->v[j].a.nprofiles, d = out->v[j].a.duration_sum;
 			int64_t tm = out->v[j].a.tmin, pe = out->v[j].a.period;
@@ -251,7 +288,8 @@ static int write_rows(srv_store *s, int level, int64_t ws, const rrows *rows, cp
 		return rc;
 	sqlite3_stmt *st;
 	rc = sqlite3_prepare_v2(d->db, "INSERT INTO rollups(level, wstart, series, sig, nprofiles,"
-				" duration, tmin, period, samples) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+				" duration, tmin, period, samples, totals)"
+				" VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
 				-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return srv_sql_err(d->db, rc, "rollup write", err);
@@ -266,6 +304,7 @@ static int write_rows(srv_store *s, int level, int64_t ws, const rrows *rows, cp
 		sqlite3_bind_int64(st, 7, w->a.tmin);
 		sqlite3_bind_int64(st, 8, w->a.period);
 		sqlite3_bind_blob(st, 9, w->samples.p, (int)w->samples.n, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 10, w->totals.p, (int)w->totals.n, SQLITE_STATIC);
 		int sr = sqlite3_step(st);
 		sqlite3_reset(st);
 		if (sr != SQLITE_DONE)
@@ -287,8 +326,36 @@ static int write_rows(srv_store *s, int level, int64_t ws, const rrows *rows, cp
 	return 0;
 }
 
-/* Pick the next window to roll up (caller holds s->mu): an hour past the
- * grace, else a day whose hours are all rolled.  0: nothing to do. */
+/* Whether a 10-minute window in [ws, ws + len) is touched (has raw data
+ * not rolled up). */
+static bool any_touched(const srv_store *s, int64_t ws, int64_t len)
+{
+	for (int64_t t = ws; t < ws + len; t += TEN_NS)
+		if (u64map_get(&s->touched, wkey(ROLL_TEN, t), NULL))
+			return true;
+	return false;
+}
+
+/* Whether window (level, ws) can be rolled up from the level below: past
+ * the grace, not rolled, nothing under it touched, and every window of
+ * the level below with data rolled (a 10-minute window rolled under an
+ * hour not rolled yet holds a day back). */
+static bool parent_due(const srv_store *s, int level, int64_t ws)
+{
+	if (ws + wlen(level) + ROLL_GRACE_NS > s->watermark ||
+	    u64map_get(&s->rolled, wkey(level, ws), NULL) || any_touched(s, ws, wlen(level)))
+		return false;
+	if (level == ROLL_DAY)
+		for (int64_t h = ws; h < ws + DAY_NS; h += HOUR_NS)
+			if (!u64map_get(&s->rolled, wkey(ROLL_HOUR, h), NULL))
+				for (int64_t t = h; t < h + HOUR_NS; t += TEN_NS)
+					if (u64map_get(&s->rolled, wkey(ROLL_TEN, t), NULL))
+						return false;
+	return true;
+}
+
+/* Pick the next window to roll up (caller holds s->mu): a 10-minute
+ * window past the grace, else an hour, else a day.  0: nothing to do. */
 static int pick(srv_store *s, int64_t *ws, uint32_t *gen)
 {
 	int64_t best = INT64_MAX;
@@ -296,31 +363,27 @@ static int pick(srv_store *s, int64_t *ws, uint32_t *gen)
 		uint64_t k = s->touched.k[i];
 		if (!k)
 			continue;
-		int64_t hs = wkey_start(k);
-		if (hs + HOUR_NS + ROLL_GRACE_NS <= s->watermark && hs < best) {
-			best = hs;
+		int64_t t = wkey_start(k);
+		if (t + TEN_NS + ROLL_GRACE_NS <= s->watermark && t < best) {
+			best = t;
 			*gen = s->touched.v[i];
 		}
 	}
 	if (best != INT64_MAX) {
 		*ws = best;
-		return ROLL_HOUR;
+		return ROLL_TEN;
 	}
-	for (size_t i = 0; i < s->rolled.cap; i++) {
-		uint64_t k = s->rolled.k[i];
-		if (!k || wkey_level(k) != ROLL_HOUR)
-			continue;
-		int64_t hs = wkey_start(k), ds = hs - hs % DAY_NS;
-		if (ds + DAY_NS + ROLL_GRACE_NS > s->watermark ||
-		    u64map_get(&s->rolled, wkey(ROLL_DAY, ds), NULL))
-			continue;
-		bool open_hours = false;
-		for (int h = 0; h < 24 && !open_hours; h++)
-			open_hours = u64map_get(&s->touched, wkey(ROLL_HOUR, ds + h * HOUR_NS), NULL);
-		if (!open_hours) {
-			*ws = ds;
-			*gen = 0;
-			return ROLL_DAY;
+	*gen = 0;
+	for (int level = ROLL_HOUR; level <= ROLL_DAY; level++) {
+		for (size_t i = 0; i < s->rolled.cap; i++) {
+			uint64_t k = s->rolled.k[i];
+			if (!k || wkey_level(k) != level - 1)
+				continue;
+			int64_t t = wkey_start(k), ps = t - t % wlen(level);
+			if (parent_due(s, level, ps)) {
+				*ws = ps;
+				return level;
+			}
 		}
 	}
 	return 0;
@@ -342,25 +405,23 @@ static int roll_one(srv_store *s, cprof_error *err)
 	char path[4096];
 	srv_day_path(s, (int32_t)(ws / DAY_NS), path, sizeof path);
 	if (!rc)
-		rc = srv_db_open(path, false, &db, err);
+		rc = srv_open_ro(path, &db, err);      /* no schema work: a reader */
 	if (!rc)
 		rc = build(s, db, level, ws, &rows, err);
 	sqlite3_close(db);
 	pthread_mutex_lock(&s->mu);
-	uint64_t hk = wkey(ROLL_HOUR, ws);
+	uint64_t tk = wkey(ROLL_TEN, ws);
 	uint32_t now_gen = 0;
 	bool same;
-	if (level == ROLL_HOUR) {
-		same = u64map_get(&s->touched, hk, &now_gen) && now_gen == gen;
-	} else {
-		same = !u64map_get(&s->rolled, wkey(ROLL_DAY, ws), NULL);
-		for (int h = 0; h < 24 && same; h++)
-			same = !u64map_get(&s->touched, wkey(ROLL_HOUR, ws + h * HOUR_NS), NULL);
-	}
+	if (level == ROLL_TEN)
+		same = u64map_get(&s->touched, tk, &now_gen) && now_gen == gen;
+	else
+		same = !u64map_get(&s->rolled, wkey(level, ws), NULL) &&
+		       !any_touched(s, ws, wlen(level));
 	if (!rc && same) {
 		rc = write_rows(s, level, ws, &rows, err);
-		if (!rc && level == ROLL_HOUR)
-			u64map_del(&s->touched, hk);
+		if (!rc && level == ROLL_TEN)
+			u64map_del(&s->touched, tk);
 		if (!rc)
 			rc = srv_flush_locked(s, err);
 	}

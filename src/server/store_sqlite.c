@@ -63,7 +63,7 @@ static const char DAY_SCHEMA[] =
 	"CREATE INDEX IF NOT EXISTS profiles_t ON profiles(time);"
 	"CREATE TABLE IF NOT EXISTS rollups(id INTEGER PRIMARY KEY, level INTEGER NOT NULL,"
 	" wstart INTEGER NOT NULL, series INTEGER NOT NULL, sig BLOB, nprofiles INTEGER,"
-	" duration INTEGER, tmin INTEGER, period INTEGER, samples BLOB);"
+	" duration INTEGER, tmin INTEGER, period INTEGER, samples BLOB, totals BLOB);"
 	"CREATE INDEX IF NOT EXISTS rollups_w ON rollups(level, series, wstart);"
 	"CREATE TABLE IF NOT EXISTS rolled(level INTEGER NOT NULL, wstart INTEGER NOT NULL,"
 	" PRIMARY KEY(level, wstart)) WITHOUT ROWID;"
@@ -92,6 +92,16 @@ int srv_db_open(const char *path, bool meta, sqlite3 **out, cprof_error *err)
 	sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
 		     " PRAGMA cache_size=-8192;", NULL, NULL, NULL);
 	rc = sqlite3_exec(db, meta ? META_SCHEMA : DAY_SCHEMA, NULL, NULL, NULL);
+	if (rc == SQLITE_OK && !meta) {
+		/* day files written before rollups kept per-type totals: add
+		 * the column (an error only says it is there already) */
+		sqlite3_stmt *chk;
+		if (sqlite3_prepare_v2(db, "SELECT totals FROM rollups LIMIT 0", -1, &chk, NULL) !=
+		    SQLITE_OK)
+			rc = sqlite3_exec(db, "ALTER TABLE rollups ADD COLUMN totals BLOB", NULL, NULL,
+					  NULL);
+		sqlite3_finalize(chk);
+	}
 	if (rc != SQLITE_OK) {
 		cprof_seterr(err, CPROF_EIO, "store: %s: %s", path, sqlite3_errmsg(db));
 		sqlite3_close(db);
@@ -469,10 +479,13 @@ static int maybe_flush(srv_store *s, cprof_error *err)
 
 /* ---- appends ------------------------------------------------------------------------ */
 
-static int check_labels(const srv_labels *l, cprof_error *err)
+/* Check labels (NULL becomes the empty set). */
+static int check_labels(const srv_labels **lp, cprof_error *err)
 {
-	if (!l)
-		return 0;
+	static const srv_labels none = { NULL, 0 };
+	if (!*lp)
+		*lp = &none;
+	const srv_labels *l = *lp;
 	if (l->n > SRV_LABELS_MAX)
 		return cprof_seterr(err, CPROF_EINVAL, "%zu labels: at most %d", l->n, SRV_LABELS_MAX);
 	for (size_t i = 0; i < l->n; i++) {
@@ -506,10 +519,7 @@ int srv_store_append(srv_store *s, const srv_labels *labels, const char *kind, i
 	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
 	if (s->ch)
 		return srv_ch_append(s->ch, labels, kind, time_ns, duration_ns, p, pinned_rule, err);
-	static const srv_labels none = { NULL, 0 };
-	if (!labels)
-		labels = &none;
-	int rc = check_labels(labels, err);
+	int rc = check_labels(&labels, err);
 	if (rc)
 		return rc;
 	if (!srv_kind_valid(kind))
@@ -592,10 +602,7 @@ int srv_store_append_metric(srv_store *s, const srv_labels *labels, const char *
 	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
 	if (s->ch)
 		return srv_ch_append_metric(s->ch, labels, name, time_ns, value, err);
-	static const srv_labels none = { NULL, 0 };
-	if (!labels)
-		labels = &none;
-	int rc = check_labels(labels, err);
+	int rc = check_labels(&labels, err);
 	if (rc)
 		return rc;
 	size_t nl = name ? strlen(name) : 0;
@@ -854,13 +861,7 @@ int srv_store_retention(srv_store *s, int64_t now_ns, cprof_error *err)
 		unlink(side);
 		snprintf(side, sizeof side, "%s-shm", path);
 		unlink(side);
-		/* forget the day's windows */
-		for (int64_t h = 0; h < 24; h++) {
-			int64_t t = (int64_t)days[i] * DAY_NS + h * HOUR_NS;
-			u64map_del(&s->rolled, wkey(ROLL_HOUR, t));
-			u64map_del(&s->touched, wkey(ROLL_HOUR, t));
-		}
-		u64map_del(&s->rolled, wkey(ROLL_DAY, (int64_t)days[i] * DAY_NS));
+		srv_roll_forget_day(s, days[i]);
 		dropped++;
 	}
 out:

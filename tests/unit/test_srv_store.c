@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,6 +290,12 @@ static void test_merge_equals_cprof_merge(void **state)
 	free(dir);
 }
 
+typedef struct tot {
+	double sum;
+	int n;
+} tot;
+static int sum_points(void *ctx, const srv_labels *l, const srv_point *pts, size_t n);
+
 /* The same answers from hour and day rollups, and after a late profile
  * lands in a rolled-up hour; and again after a restart. */
 static void test_rollups_exact(void **state)
@@ -303,9 +310,26 @@ static void test_rollups_exact(void **state)
 	assert_true(srv_store_rollup_sync(s, &err) >= 0);
 	srv_query_info info;
 	check_range(s, "", 3, T0, T0 + 6 * HOUR, &info);
-	assert_int_equal(info.nrollups, 4 * 4);
+	/* per series: hours 0-3, the 10-minute windows 4:00-4:50, and the
+	 * one profile of 4:50-5:00 raw */
+	assert_int_equal(info.nrollups, 4 * (4 + 5));
+	assert_int_equal(info.nraw, 4);
 	assert_int_equal(info.nprofiles, 4 * NPROF);
-	check_range(s, "{job=\"db\"}", 2, T0 + 30 * 60 * SEC, T0 + 3 * HOUR + 1, &info);
+	size_t rows_before = info.nrollups;
+	/* series over time from the rollups' totals: the same sums, and the
+	 * profile counts of the windows they stand for */
+	for (int64_t step = 600 * SEC; step <= 2 * HOUR; step *= 3) {
+		tot t = { 0, 0 };
+		assert_int_equal(srv_store_series(s, NULL, "cpu", T0, T0 + 6 * HOUR, step, NULL, NULL,
+						  sum_points, &t, &err), 0);
+		cprof_profile *m = expect(3, T0, T0 + 6 * HOUR, -1);
+		double want_sum = 0;
+		for (size_t i = 0; i < m->samples.n; i++)
+			want_sum += (double)cprof_sample_values(m, i)[0];
+		cprof_profile_free(m);
+		assert_true(t.sum == want_sum);
+	}
+	check_range(s, "{job=\"db\"}", 2, T0 + 30 * 60 * SEC, T0 + 3 * HOUR + 8 * 60 * SEC, &info);
 	assert_true(info.nrollups > 0 && info.nraw > 0);
 
 	/* a late profile for the rolled hour 1 */
@@ -321,7 +345,7 @@ static void test_rollups_exact(void **state)
 	assert_true(srv_store_rollup_sync(s, &err) >= 0);
 	got = query(s, "", "cpu", T0, T0 + 6 * HOUR, &info);
 	assert_same(got, want);
-	assert_int_equal(info.nrollups, 4 * 4);
+	assert_int_equal(info.nrollups, rows_before);
 	cprof_profile_free(got);
 
 	/* a day rollup once the day is over */
@@ -353,7 +377,7 @@ static void test_gauge_average(void **state)
 	(void)state;
 	char *dir = mkdtemp_dir();
 	srv_store *s = open_store(dir, 0, true);
-	int64_t vals[2][4] = { { 10, 20, 30, 45 }, { 100, 100, 100, 100 } };
+	int64_t vals[2][4] = { { 10, 20, 30, 47 }, { 100, 100, 100, 100 } };
 	cprof_profile *proto = gen(0, 0, 1, 2);
 	for (int inst = 0; inst < 2; inst++)
 		for (int k = 0; k < 4; k++) {
@@ -371,9 +395,9 @@ static void test_gauge_average(void **state)
 	assert_int_equal(info.agg, SRV_AGG_AVG);
 	assert_int_equal(info.nprofiles, 8);
 	assert_int_equal(got->samples.n, 1);
-	/* (10+20+30+45)/4 = 26.25 -> 26; + 100 */
-	assert_int_equal(cprof_sample_values(got, 0)[0], 126);
-	assert_int_equal(cprof_sample_values(got, 0)[1], 26250 + 100000);
+	/* (10+20+30+47)/4 = 26.75, rounded to 27; + 100 */
+	assert_int_equal(cprof_sample_values(got, 0)[0], 127);
+	assert_int_equal(cprof_sample_values(got, 0)[1], 26750 + 100000);
 	cprof_profile_free(got);
 	cprof_profile_free(proto);
 	srv_store_close(s);
@@ -391,11 +415,6 @@ static int count_series(void *ctx, const srv_labels *l, const srv_point *pts, si
 		assert_true(pts[i].t_ns > pts[i - 1].t_ns);
 	return 0;
 }
-
-typedef struct tot {
-	double sum;
-	int n;
-} tot;
 
 static int sum_points(void *ctx, const srv_labels *l, const srv_point *pts, size_t n)
 {
@@ -527,6 +546,7 @@ static void test_retention_keeps_pinned(void **state)
 	assert_int_equal(srv_store_snapshot_get(s, id, &got, &err), 0);
 	assert_int_equal(cprof_merge(&h, 1, &want, NULL), 0);
 	assert_same(got, want);
+	cprof_profile_free(want);
 	assert_int_equal(srv_store_snapshot_get(s, id + 100, &want, &err), CPROF_EINVAL);
 	cprof_profile_free(got);
 	cprof_profile_free(a);
@@ -646,6 +666,70 @@ static void test_kill9_keeps_committed(void **state)
 	free(dir);
 }
 
+/* Two appending threads, one querying thread and the rollup thread at
+ * once (run under ThreadSanitizer by `make SANITIZE=thread`): the end
+ * state equals cprof_merge of everything appended. */
+typedef struct conc {
+	srv_store *s;
+	int svc;
+	int stop;                       /* atomic */
+} conc;
+
+static void *appender(void *arg)
+{
+	conc *c = arg;
+	for (int k = 0; k < NPROF; k++)
+		for (int inst = 0; inst < 2; inst++) {
+			cprof_profile *p = gen(c->svc, inst, k, 1);
+			char ib[32];
+			snprintf(ib, sizeof ib, "10.0.0.%d:8080", inst);
+			srv_label l[] = { { "instance", ib }, { "job", SVC[c->svc] } };
+			srv_labels ls = { l, 2 };
+			if (srv_store_append(c->s, &ls, "cpu", ptime(k), 10 * SEC, p, NULL, NULL))
+				abort();
+			cprof_profile_free(p);
+		}
+	return NULL;
+}
+
+static void *querier(void *arg)
+{
+	conc *c = arg;
+	while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
+		cprof_profile *p = NULL;
+		if (srv_store_query(c->s, NULL, "cpu", T0, T0 + DAY, &p, NULL, NULL))
+			abort();
+		cprof_profile_free(p);
+		srv_strlist l = { 0 };
+		srv_store_labels(c->s, 0, 0, &l, NULL);
+		srv_strlist_free(&l);
+	}
+	return NULL;
+}
+
+static void test_concurrent(void **state)
+{
+	(void)state;
+	char *dir = mkdtemp_dir();
+	srv_store *s = open_store(dir, 0, false);
+	conc a = { s, 0, 0 }, b = { s, 1, 0 }, q = { s, 0, 0 };
+	pthread_t ta, tb, tq;
+	assert_int_equal(pthread_create(&tq, NULL, querier, &q), 0);
+	assert_int_equal(pthread_create(&ta, NULL, appender, &a), 0);
+	assert_int_equal(pthread_create(&tb, NULL, appender, &b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	__atomic_store_n(&q.stop, 1, __ATOMIC_RELAXED);
+	pthread_join(tq, NULL);
+	assert_true(srv_store_rollup_sync(s, NULL) >= 0);
+	srv_query_info info;
+	check_range(s, "", 3, T0, T0 + DAY, &info);
+	assert_int_equal(info.nprofiles, 4 * NPROF);
+	srv_store_close(s);
+	rmrf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -656,6 +740,7 @@ int main(void)
 		cmocka_unit_test(test_retention_keeps_pinned),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_kill9_keeps_committed),
+		cmocka_unit_test(test_concurrent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,35 @@
+#!/bin/bash
+# bench/server_ingest.sh - the server store (src/server/store*.c) under a
+# synthetic fleet (bench/server_ingest.c has the fleet's shape): ingest
+# rate, CPU, peak RSS and bytes per stored sample for MINUTES of fleet
+# time, then range-query latency over 1 h, 24 h and 7 d.
+#
+# The 24 h and 7 d ranges are answered from rollups; ingesting 7 days of a
+# 1,000-target fleet would take days here, so after the ingest the first
+# hour's rollup rows are copied over the rest of day 0 and the 7 days
+# before (hour and day rows, as the rollup thread would have written
+# them).  A query's cost is the number and size of the rows it reads,
+# which the copies reproduce; what they do not reproduce is a day rollup
+# holding more distinct stacks than one hour's (the union of 24 hours),
+# so the 7-day figure is a lower bound for fleets whose stacks churn.
+#
+#   bench/server_ingest.sh                   1,000 targets, 65 minutes
+#   TARGETS=200 MINUTES=20 ROUNDS=3 bench/server_ingest.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TARGETS=${TARGETS:-1000}
+MINUTES=${MINUTES:-65}
+ROUNDS=${ROUNDS:-5}
+B=${B:-build}
+OUT=bench/out/server_ingest
+DATA=${DATA:-$OUT/data}
+mkdir -p "$OUT"
+[ -f "$B/libcprofserver.a" ] || { echo "bench: build first (make)" >&2; exit 2; }
+cc -O2 -g -D_GNU_SOURCE -Isrc/core -Isrc/server bench/server_ingest.c -o "$OUT/server_ingest" \
+   "$B/libcprofserver.a" "$B/libcprofcore.a" -lsqlite3 -lpcre2-8 -lz -lpthread -lm
+rm -rf "$DATA"
+echo "== ingest ($TARGETS targets, $MINUTES min of fleet time)"
+"$OUT/server_ingest" ingest "$DATA" "$TARGETS" "$MINUTES"
+"$OUT/server_ingest" replicate "$DATA"
+echo "== queries ($ROUNDS rounds each)"
+"$OUT/server_ingest" query "$DATA" "$ROUNDS"
