@@ -549,6 +549,7 @@ int srv_ch_append(srv_ch *c, const srv_labels *labels, const char *kind, int64_t
 	if (rc)
 		goto out;
 	char head[160];
+	size_t rows_n = 0;
 	if (pinned_rule) {
 		uint64_t pid = (srv_hash_bytes(pinned_rule, strlen(pinned_rule),
 					       (uint64_t)time_ns ^ ss->id) >> 2) | 1;
@@ -568,18 +569,29 @@ int srv_ch_append(srv_ch *c, const srv_labels *labels, const char *kind, int64_t
 		put_i64s(&meta, p->values.v, p->samples.n * nv);
 		sb_put(&meta, "\n", 1);
 	} else {
-		for (size_t i = 0; i < p->samples.n; i++) {
-			const int64_t *v = p->values.v + i * nv;
+		/* equal stacks of one profile become one row */
+		acc a;
+		acc_init(&a, (int)nv);
+		for (size_t i = 0; i < p->samples.n && !rc; i++)
+			if (acc_add(&a, ids[i], 0, p->values.v + i * nv))
+				rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+		for (size_t i = 0; i < a.n && !rc; i++) {
+			const int64_t *v = a.val + i * nv;
 			put_day(&rows, time_ns);
 			snprintf(head, sizeof head, "%llu\t%llu\t%lld\t%llu\t%u\t",
 				 (unsigned long long)ss->svc->hash, (unsigned long long)ss->id,
-				 (long long)time_ns, (unsigned long long)sigh, ids[i]);
+				 (long long)time_ns, (unsigned long long)sigh,
+				 (unsigned)(a.key[i] >> 32));
 			sb_put(&rows, head, strlen(head));
 			put_i64s(&rows, v, nv);
 			sb_put(&rows, "\n", 1);
 			for (size_t k = 0; k < nv; k++)
 				totals[k] += v[k];
 		}
+		rows_n = a.n;
+		acc_free(&a);
+		if (rc)
+			goto out;
 		put_day(&meta, time_ns);
 		snprintf(head, sizeof head, "%llu\t%lld\t%lld\t%lld\t", (unsigned long long)ss->id,
 			 (long long)time_ns, (long long)duration_ns, (long long)p->period);
@@ -614,7 +626,7 @@ int srv_ch_append(srv_ch *c, const srv_labels *labels, const char *kind, int64_t
 		if (time_ns > b->tmax)
 			b->tmax = time_ns;
 		c->st.profiles++;
-		c->st.samples += p->samples.n;
+		c->st.samples += (uint64_t)(rows_n);
 	}
 	rc = maybe_flush(c, err);
 out:
