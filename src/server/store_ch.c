@@ -66,9 +66,12 @@ static const tdef TABLES[] = {
 	  " sig String, totals Array(Int64)", "MergeTree", "toYYYYMMDD(day)", "(series, t)",
 	  "series" },
 	{ "samples", "day Date, svc UInt64, series UInt64, t UInt64, sig UInt64, stack UInt32,"
-	  " v Array(Int64)", "MergeTree", "toYYYYMMDD(day)", "(svc, series, t, stack)", "series" },
+	  " v0 Int64, v1 Int64, v2 Int64, v3 Int64, vx Array(Int64)", "MergeTree",
+	  "toYYYYMMDD(day)", "(svc, series, t, stack)", "series" },
 	{ "samples_hour", "day Date, svc UInt64, series UInt64, sig UInt64, hour UInt32,"
-	  " stack UInt32, v AggregateFunction(sumForEach, Array(Int64))", "AggregatingMergeTree",
+	  " stack UInt32, v0 AggregateFunction(sum, Int64), v1 AggregateFunction(sum, Int64),"
+	  " v2 AggregateFunction(sum, Int64), v3 AggregateFunction(sum, Int64),"
+	  " vx AggregateFunction(sumForEach, Array(Int64))", "AggregatingMergeTree",
 	  "toYYYYMMDD(day)", "(svc, series, sig, hour, stack)", "series" },
 	{ "metrics", "day Date, series UInt64, t UInt64, value Float64", "MergeTree",
 	  "toYYYYMMDD(day)", "(series, t)", "series" },
@@ -165,7 +168,8 @@ static int migrate(srv_ch *c, cprof_error *err)
 	snprintf(sql, sizeof sql,
 		 "CREATE MATERIALIZED VIEW IF NOT EXISTS %s.samples_hour_mv%s%s TO %s.samples_hour%s"
 		 " AS SELECT day, svc, series, sig, toUInt32(intDiv(t, 3600000000000)) AS hour,"
-		 " stack, sumForEachState(v) AS v FROM %s.samples%s"
+		 " stack, sumState(v0) AS v0, sumState(v1) AS v1, sumState(v2) AS v2,"
+		 " sumState(v3) AS v3, sumForEachState(vx) AS vx FROM %s.samples%s"
 		 " GROUP BY day, svc, series, sig, hour, stack", c->conn.db,
 		 cl ? " ON CLUSTER " : "", cl ? cl : "", c->conn.db, sfx, c->conn.db, sfx);
 	if ((rc = run(c, sql, err)))
@@ -583,7 +587,13 @@ int srv_ch_append(srv_ch *c, const srv_labels *labels, const char *kind, int64_t
 				 (long long)time_ns, (unsigned long long)sigh,
 				 (unsigned)(a.key[i] >> 32));
 			sb_put(&rows, head, strlen(head));
-			put_i64s(&rows, v, nv);
+			/* the first four sample types in columns of their own (no
+			 * array offsets: 4 bytes a row less), the rest in vx */
+			for (size_t k = 0; k < 4; k++) {
+				snprintf(head, sizeof head, "%lld\t", (long long)(k < nv ? v[k] : 0));
+				sb_put(&rows, head, strlen(head));
+			}
+			put_i64s(&rows, v + (nv > 4 ? 4 : nv), nv > 4 ? nv - 4 : 0);
 			sb_put(&rows, "\n", 1);
 			for (size_t k = 0; k < nv; k++)
 				totals[k] += v[k];

@@ -287,22 +287,24 @@ static int read_samples(srv_ch *c, const ch_series *v, size_t n, bool gauge, boo
 	day_str(until - 1, d1, sizeof d1);
 	const char *key = gauge ? "series" : "svc";
 	if (rollup)
-		sqlf(&q, "SELECT %s, sig, stack, sumForEachMerge(v) FROM samples_hour WHERE"
+		sqlf(&q, "SELECT %s, sig, stack, sumMerge(v0), sumMerge(v1), sumMerge(v2),"
+		     " sumMerge(v3), sumForEachMerge(vx) FROM samples_hour WHERE"
 		     " day >= '%s' AND day <= '%s' AND hour >= %lld AND hour < %lld AND ", key, d0,
 		     d1, (long long)(h0 / HOUR_NS), (long long)(h1 / HOUR_NS));
 	else
-		sqlf(&q, "SELECT %s, sig, stack, sumForEach(v) FROM samples WHERE day >= '%s' AND"
+		sqlf(&q, "SELECT %s, sig, stack, sum(v0), sum(v1), sum(v2), sum(v3), sumForEach(vx)"
+		     " FROM samples WHERE day >= '%s' AND"
 		     " day <= '%s' AND t >= %lld AND t < %lld AND NOT (t >= %lld AND t < %lld) AND ",
 		     key, d0, d1, (long long)from, (long long)until, (long long)h0, (long long)h1);
 	in_list(&q, "series", v, n);
 	sqlf(&q, " GROUP BY %s, sig, stack", key);
 	int rc = select_q(c, &q, &r, err);
 	size_t pos = 0;
-	char *f[4];
-	size_t fl[4];
+	char *f[8];
+	size_t fl[8];
 	int64_t vals[MAX_VTYPES];
 	grp *last = NULL;
-	while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 4) == 4) {
+	while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 8) == 8) {
 		uint64_t k = strtoull(f[0], NULL, 10), sg = strtoull(f[1], NULL, 10);
 		sig_info *s = sig_find(m, sg);
 		if (!s)
@@ -325,7 +327,10 @@ static int read_samples(srv_ch *c, const ch_series *v, size_t n, bool gauge, boo
 			}
 		}
 		memset(vals, 0, sizeof vals);
-		parse_arr(f[3], vals, (size_t)s->nv);
+		for (int j = 0; j < 4; j++)
+			vals[j] = strtoll(f[3 + j], NULL, 10);
+		if (s->nv > 4)
+			parse_arr(f[7], vals + 4, (size_t)s->nv - 4);
 		uint32_t stack = (uint32_t)strtoul(f[2], NULL, 10);
 		if (acc_add(&last->a, stack, 0, vals))
 			rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
@@ -579,6 +584,37 @@ static int index_series(const ch_series *v, size_t n, u64map *idx)
 	return 0;
 }
 
+/* "SELECT COLS FROM TABLE WHERE <days and times of [from, until)> AND
+ * series IN (...)" into q. */
+static void range_select(sbuf *q, const char *cols, const char *table, int64_t from,
+			 int64_t until, const ch_series *v, size_t n)
+{
+	char d0[16], d1[16];
+	day_str(from, d0, sizeof d0);
+	day_str(until - 1, d1, sizeof d1);
+	sqlf(q, "SELECT %s FROM %s WHERE day >= '%s' AND day <= '%s' AND t >= %lld AND t < %lld"
+	     " AND ", cols, table, d0, d1, (long long)from, (long long)until);
+	in_list(q, "series", v, n);
+}
+
+/* The common start of the totals-over-time reads: the matching series,
+ * their windows, an id -> index map, and "SELECT COLS FROM TABLE WHERE
+ * <days and times of the range> AND series IN (...)" in q.  0 with *n ==
+ * 0: nothing matches. */
+static int ts_begin(srv_ch *c, const srv_selector *sel, const char *kind, int64_t from,
+		    int64_t until, int64_t step, const char *cols, const char *table,
+		    ch_series **v, size_t *n, wins *w, u64map *idx, sbuf *q, cprof_error *err)
+{
+	int rc = pick(c, sel, kind, v, n, err);
+	if (!rc)
+		rc = wins_init(w, *n, from, until, step, err);
+	if (!rc && index_series(*v, *n, idx))
+		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	if (!rc && *n)
+		range_select(q, cols, table, from, until, *v, *n);
+	return rc;
+}
+
 int srv_ch_series(srv_ch *c, const srv_selector *sel, const char *kind, int64_t from_ns,
 		  int64_t until_ns, int64_t step_ns, const char *sample_type, const char *focus,
 		  srv_series_cb cb, void *ctx, cprof_error *err)
@@ -602,20 +638,9 @@ int srv_ch_series(srv_ch *c, const srv_selector *sel, const char *kind, int64_t 
 	wins w = { 0 };
 	u64map idx = { 0 };
 	sbuf q = { 0 }, r = { 0 };
-	int rc = pick(c, sel, kind, &v, &n, err);
-	if (!rc)
-		rc = wins_init(&w, n, from_ns, until_ns, step_ns, err);
-	if (!rc && index_series(v, n, &idx))
-		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
-	if (rc || !n)
-		goto out;
-	char d0[16], d1[16];
-	day_str(from_ns, d0, sizeof d0);
-	day_str(until_ns - 1, d1, sizeof d1);
-	sqlf(&q, "SELECT series, t, sig, totals FROM profiles WHERE day >= '%s' AND day <= '%s'"
-	     " AND t >= %lld AND t < %lld AND ", d0, d1, (long long)from_ns, (long long)until_ns);
-	in_list(&q, "series", v, n);
-	if ((rc = select_q(c, &q, &r, err)))
+	int rc = ts_begin(c, sel, kind, from_ns, until_ns, step_ns, "series, t, sig, totals",
+			  "profiles", &v, &n, &w, &idx, &q, err);
+	if (rc || !n || (rc = select_q(c, &q, &r, err)))
 		goto out;
 	/* signature hash -> value index + 1 (0: no such type) */
 	u64map vis = { 0 };
@@ -646,10 +671,8 @@ int srv_ch_series(srv_ch *c, const srv_selector *sel, const char *kind, int64_t 
 		/* the samples, each distinct stack tested once per service */
 		sb_reset(&q);
 		sb_reset(&r);
-		sqlf(&q, "SELECT series, t, sig, stack, v FROM samples WHERE day >= '%s' AND"
-		     " day <= '%s' AND t >= %lld AND t < %lld AND ", d0, d1, (long long)from_ns,
-		     (long long)until_ns);
-		in_list(&q, "series", v, n);
+		range_select(&q, "series, t, sig, stack, arrayConcat([v0, v1, v2, v3], vx)",
+			     "samples", from_ns, until_ns, v, n);
 		rc = select_q(c, &q, &r, err);
 		u64map hits = { 0 };
 		char *g[5];
@@ -721,19 +744,10 @@ int srv_ch_metric_series(srv_ch *c, const srv_selector *sel, const char *name, i
 	wins_free(&w);
 	if (rc)
 		return rc;
-	rc = pick(c, sel, kind, &v, &n, err);
-	if (!rc)
-		rc = wins_init(&w, n, from_ns, until_ns, step_ns, err);
-	if (!rc && index_series(v, n, &idx))
-		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	rc = ts_begin(c, sel, kind, from_ns, until_ns, step_ns, "series, t, value", "metrics", &v,
+		      &n, &w, &idx, &q, err);
 	if (rc || !n)
 		goto out;
-	char d0[16], d1[16];
-	day_str(from_ns, d0, sizeof d0);
-	day_str(until_ns - 1, d1, sizeof d1);
-	sqlf(&q, "SELECT series, t, value FROM metrics WHERE day >= '%s' AND day <= '%s'"
-	     " AND t >= %lld AND t < %lld AND ", d0, d1, (long long)from_ns, (long long)until_ns);
-	in_list(&q, "series", v, n);
 	sqlf(&q, " ORDER BY series, t");
 	rc = select_q(c, &q, &r, err);
 	size_t pos = 0;
