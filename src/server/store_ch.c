@@ -15,7 +15,7 @@
  * rows refer to them), then each queued batch, table by table, marking
  * what went in, so a retried batch inserts no table twice.  When
  * ClickHouse does not answer, the batches stay queued and flushes back off
- * (1 s doubling to 30 s: appends do not wait on a dead server each time);
+ * (1 s doubling to 30 s);
  * when the queue grows past its bound (64 MB, or the URL's buffer=N in
  * MB) the oldest batches are dropped and one line on stderr says how many
  * profiles and metric points of which time range were lost.
@@ -29,8 +29,11 @@
  * series (stacks by service), so the query code is the same on both.
  *
  * Threads: one mutex (c->mu) guards the queue, the series table and the
- * dictionaries; network calls of flushes run under it (appends wait for
- * a flush in progress, as the SQLite store's do for a commit).
+ * dictionaries.  Appends never wait on the network: a flusher thread
+ * inserts (woken by a full or old batch, or every batch_ns), detaching the
+ * queue under the lock and inserting without it; an explicit flush (a
+ * query's start, srv_store_flush, close) waits for the flusher's turn to
+ * end and then takes its own, so its error reaches its caller.
  */
 #include "store_ch.h"
 
@@ -413,38 +416,79 @@ static int insert(srv_ch *c, const char *table, const sbuf *rows, cprof_error *e
 	return ch_exec(&c->conn, sql, rows->p, rows->n, NULL, err);
 }
 
-int ch_flush_locked(srv_ch *c, cprof_error *err)
+/* Move the sbuf's bytes to the front of dst (a failed flush gives back
+ * rows that came before the ones appended meanwhile). */
+static void sb_prepend(sbuf *dst, sbuf *src)
 {
+	if (!src->n) {
+		sb_free(src);
+		return;
+	}
+	sb_put(src, dst->p, dst->n);
+	sb_free(dst);
+	*dst = *src;
+	memset(src, 0, sizeof *src);
+}
+
+/* One flush, by whichever thread holds the turn (c->flushing): the queue
+ * is detached under the lock, inserted without it (appends go on filling
+ * new batches meanwhile), and what did not go in is put back in front.
+ * Called and returns with c->mu held. */
+static int flush_turn(srv_ch *c, cprof_error *err)
+{
+	c->flushing = true;
 	c->cur = NULL;          /* what comes next goes in a new batch */
 	c->pending = 0;
+	c->pending_since = 0;
+	sbuf ser = c->series_rows, stk = c->stack_rows;
+	memset(&c->series_rows, 0, sizeof c->series_rows);
+	memset(&c->stack_rows, 0, sizeof c->stack_rows);
+	ch_batch *list = c->head;
+	c->head = c->tail = NULL;
+	pthread_mutex_unlock(&c->mu);
+
+	size_t sent = 0;
 	int rc = 0;
-	if (c->series_rows.n && !(rc = insert(c, "series", &c->series_rows, err)))
-		sb_reset(&c->series_rows);
-	if (!rc && c->stack_rows.n && !(rc = insert(c, "stacks", &c->stack_rows, err)))
-		sb_reset(&c->stack_rows);
-	while (!rc && c->head) {
-		ch_batch *b = c->head;
+	if (ser.n && !(rc = insert(c, "series", &ser, err)))
+		sb_free(&ser);
+	if (!rc && stk.n && !(rc = insert(c, "stacks", &stk, err)))
+		sb_free(&stk);
+	while (!rc && list) {
+		ch_batch *b = list;
 		for (int i = 0; i < CHT_N && !rc; i++) {
 			if (b->done[i] || !b->rows[i].n)
 				continue;
 			if (!(rc = insert(c, TNAME[i], &b->rows[i], err))) {
 				b->done[i] = true;
-				c->queued_bytes -= b->rows[i].n;
+				sent += b->rows[i].n;
 				sb_free(&b->rows[i]);
 			}
 		}
 		if (rc)
 			break;
-		c->head = b->next;
-		if (!c->head)
-			c->tail = NULL;
+		list = b->next;
 		batch_free(b);
+	}
+
+	pthread_mutex_lock(&c->mu);
+	c->queued_bytes -= sent;
+	sb_prepend(&c->series_rows, &ser);
+	sb_prepend(&c->stack_rows, &stk);
+	if (list) {             /* put the rest back in front */
+		ch_batch *last = list;
+		while (last->next)
+			last = last->next;
+		last->next = c->head;
+		if (!c->head)
+			c->tail = last;
+		c->head = list;
 	}
 	if (rc) {
 		int64_t now = mono_ns();
 		int64_t wait = c->backoff_ns ? c->backoff_ns * 2 : BACKOFF_MIN_NS;
 		c->backoff_ns = wait > BACKOFF_MAX_NS ? BACKOFF_MAX_NS : wait;
 		c->retry_at = now + c->backoff_ns;
+		c->cur = NULL;
 		enforce_bound(c, err && err->msg[0] ? err->msg : "ClickHouse failed");
 	} else {
 		c->backoff_ns = 0;
@@ -453,12 +497,51 @@ int ch_flush_locked(srv_ch *c, cprof_error *err)
 	c->st.pending = 0;
 	for (ch_batch *b = c->head; b; b = b->next)
 		c->st.pending += b->nprofiles + b->nmetrics;
+	c->flushing = false;
+	pthread_cond_broadcast(&c->done_cv);
 	return rc;
 }
 
-/* After an append: flush when the batch is full or old, unless backing off. */
+int ch_flush_locked(srv_ch *c, cprof_error *err)
+{
+	while (c->flushing)     /* the flusher's turn first; then ours */
+		pthread_cond_wait(&c->done_cv, &c->mu);
+	return flush_turn(c, err);
+}
+
+/* The flusher thread: flushes when an append asks (a full or old batch)
+ * and every batch_ns while anything is queued, outside the backoff. */
+static void *flusher(void *arg)
+{
+	srv_ch *c = arg;
+	pthread_mutex_lock(&c->mu);
+	while (!c->stopping) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		int64_t ns = ts.tv_nsec + c->o.batch_ns;
+		ts.tv_sec += (time_t)(ns / 1000000000);
+		ts.tv_nsec = (long)(ns % 1000000000);
+		if (!c->want_flush)
+			pthread_cond_timedwait(&c->wake_cv, &c->mu, &ts);
+		if (c->stopping)
+			break;
+		bool work = c->head || c->series_rows.n || c->stack_rows.n;
+		if (!work || c->flushing || (c->retry_at && mono_ns() < c->retry_at)) {
+			c->want_flush = false;
+			continue;
+		}
+		c->want_flush = false;
+		cprof_error e = { 0 };
+		flush_turn(c, &e);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+/* After an append: ask the flusher when the batch is full or old. */
 static int maybe_flush(srv_ch *c, cprof_error *err)
 {
+	(void)err;
 	int64_t now = mono_ns();
 	if (!c->pending_since)
 		c->pending_since = now;
@@ -468,15 +551,14 @@ static int maybe_flush(srv_ch *c, cprof_error *err)
 	if (c->pending < c->o.batch_profiles && now - c->pending_since < c->o.batch_ns)
 		return 0;
 	c->pending_since = 0;
+	c->pending = 0;
+	c->cur = NULL;
 	if (c->retry_at && now < c->retry_at) {
-		c->cur = NULL;
-		c->pending = 0;
 		enforce_bound(c, "ClickHouse is not answering");
 		return 0;       /* queued: the append itself succeeded */
 	}
-	cprof_error e = { 0 };
-	ch_flush_locked(c, &e);
-	(void)err;
+	c->want_flush = true;
+	pthread_cond_signal(&c->wake_cv);
 	return 0;
 }
 
@@ -744,6 +826,8 @@ int srv_ch_open(const char *url, const srv_store_opts *opts, srv_ch **out, cprof
 	if (!c->o.max_samples)
 		c->o.max_samples = 1000000;
 	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->wake_cv, NULL);
+	pthread_cond_init(&c->done_cv, NULL);
 	int rc = ch_conn_parse(url, &c->conn, err);
 	c->max_queue_bytes = c->conn.buffer_bytes ? c->conn.buffer_bytes : (size_t)64 << 20;
 	if (!rc)
@@ -752,6 +836,10 @@ int srv_ch_open(const char *url, const srv_store_opts *opts, srv_ch **out, cprof
 		rc = ch_series_reload(c, err);
 	if (!rc)
 		rc = load_stacks(c, err);
+	if (!rc && pthread_create(&c->flush_thread, NULL, flusher, c) != 0)
+		rc = cprof_seterr(err, CPROF_ENOMEM, "store: cannot start the flush thread");
+	else if (!rc)
+		c->flusher_started = true;
 	if (rc) {
 		srv_ch_close(c);
 		return rc;
@@ -780,6 +868,13 @@ void srv_ch_close(srv_ch *c)
 {
 	if (!c)
 		return;
+	if (c->flusher_started) {
+		pthread_mutex_lock(&c->mu);
+		c->stopping = true;
+		pthread_cond_signal(&c->wake_cv);
+		pthread_mutex_unlock(&c->mu);
+		pthread_join(c->flush_thread, NULL);
+	}
 	if (c->head || c->series_rows.n || c->stack_rows.n) {
 		cprof_error e = { 0 };
 		pthread_mutex_lock(&c->mu);
@@ -813,6 +908,8 @@ void srv_ch_close(srv_ch *c)
 	sb_free(&c->series_rows);
 	ch_conn_free(&c->conn);
 	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->wake_cv);
+	pthread_cond_destroy(&c->done_cv);
 	free(c);
 }
 

@@ -146,6 +146,11 @@ struct srv_ch {
 	size_t pending;
 	uint64_t dropped_profiles, dropped_metrics;
 	srv_store_stats st;
+	pthread_t flush_thread;
+	pthread_cond_t wake_cv;         /* wakes the flusher */
+	pthread_cond_t done_cv;         /* a flush turn ended */
+	bool flusher_started, stopping, want_flush;
+	bool flushing;                  /* a thread has the flush turn */
 };
 
 /* Forwarded srv_store_* calls. */
@@ -176,7 +181,8 @@ int srv_ch_snapshot_get(srv_ch *c, int64_t id, cprof_profile **out, cprof_error 
 int srv_ch_retention(srv_ch *c, int64_t now_ns, cprof_error *err);
 void srv_ch_stats(srv_ch *c, srv_store_stats *st);
 
-/* Internal between store_ch*.c. */
+/* Internal between store_ch*.c.  Flush now (after the flusher's turn, if
+ * it has one); called and returns with c->mu held (released meanwhile). */
 int ch_flush_locked(srv_ch *c, cprof_error *err);
 /* Reload the series table (new series written by other servers). */
 int ch_series_reload(srv_ch *c, cprof_error *err);
