@@ -630,8 +630,12 @@ int srv_ch_append(srv_ch *c, const srv_labels *labels, const char *kind, int64_t
 	ch_series *ss;
 	if ((rc = series_get(c, kind, tmp, labels->n, &ss, err)))
 		goto out;
+	uint64_t *lh = calloc(p->locations.n + 1, sizeof *lh);
+	if (!lh)
+		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 	for (size_t i = 0; i < p->samples.n && !rc; i++)
-		rc = ch_stack_id(c, ss->svc, p, i, &ids[i], err);
+		rc = ch_stack_id(c, ss->svc, p, i, lh, &ids[i], err);
+	free(lh);
 	if (rc)
 		goto out;
 	char head[160];
@@ -786,19 +790,19 @@ int srv_ch_flush(srv_ch *c, cprof_error *err)
 static int load_stacks(srv_ch *c, cprof_error *err)
 {
 	sbuf r = { 0 };
-	int rc = ch_exec(&c->conn, "SELECT svc, id, data FROM stacks FORMAT TabSeparated", NULL, 0, &r,
-		     err);
+	int rc = ch_exec(&c->conn, "SELECT svc, id, data, hash FROM stacks FORMAT TabSeparated", NULL,
+			 0, &r, err);
 	sb_put(&r, "", 1);
 	size_t pos = 0;
-	char *f[3];
-	size_t fl[3];
+	char *f[4];
+	size_t fl[4];
 	pthread_mutex_lock(&c->mu);
-	while (!rc && tsv_row((char *)r.p, r.n - 1, &pos, f, fl, 3) == 3) {
+	while (!rc && tsv_row((char *)r.p, r.n - 1, &pos, f, fl, 4) == 4) {
 		uint64_t h = strtoull(f[0], NULL, 10);
 		for (size_t i = 0; i < c->nsvcs; i++)
 			if (c->svcs[i]->hash == h) {
 				if (ch_stack_put(c->svcs[i], (uint32_t)strtoul(f[1], NULL, 10), f[2],
-						 fl[2]))
+						 fl[2], strtoull(f[3], NULL, 10)))
 					rc = cprof_seterr(err, CPROF_EFORMAT, "store: bad stack row");
 				c->st.stacks++;
 				break;

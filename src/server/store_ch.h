@@ -81,16 +81,17 @@ typedef struct ch_svc {
 typedef struct srv_ch srv_ch;
 
 /* The dense id of p's sample si in service v (new stacks are queued for
- * insertion).  Caller holds the store's lock. */
-int ch_stack_id(srv_ch *c, ch_svc *v, const cprof_profile *p, size_t si, uint32_t *id,
-		cprof_error *err);
+ * insertion); lh: p->locations.n zeroed words, a per-profile memo of
+ * location hashes.  Caller holds the store's lock. */
+int ch_stack_id(srv_ch *c, ch_svc *v, const cprof_profile *p, size_t si, uint64_t *lh,
+		uint32_t *id, cprof_error *err);
 /* Service by name (created). */
 ch_svc *ch_svc_get(srv_ch *c, const char *name);
 /* Make sure the blobs of stacks ids[0..n) of v are known (fetching the
  * missing ones from ClickHouse).  Caller holds the lock. */
 int ch_stacks_fetch(srv_ch *c, ch_svc *v, const uint32_t *ids, size_t n, cprof_error *err);
-/* Add a blob loaded from ClickHouse. */
-int ch_stack_put(ch_svc *v, uint32_t id, const void *blob, size_t len);
+/* Add a stack (its blob and its key, the stacks table's hash). */
+int ch_stack_put(ch_svc *v, uint32_t id, const void *blob, size_t len, uint64_t key);
 /* Append stack id of v (blob known) as a sample with values vals to the
  * profile being built (ctx: dedup maps of mappings, functions,
  * locations).  */

@@ -19,8 +19,9 @@
  * relative address, which keeps the file offset of every address (what
  * symbolization needs).
  *
- * Ids are given by the writing server from its in-memory map (content
- * hash -> id), loaded from the stacks table at open; new entries are
+ * Ids are given by the writing server from its in-memory map (key -> id,
+ * the key a hash of the locations' content hashes and the labels, kept
+ * in the stacks table's hash column), loaded from the stacks table at open; new entries are
  * queued (c->stack_rows) and inserted before any sample that uses them.
  * Two writers assigning ids for one service at once would collide: see
  * docs/ARCHITECTURE.md for the rule (one writer per service).
@@ -59,7 +60,7 @@ ch_svc *ch_svc_get(srv_ch *c, const char *name)
 	return v;
 }
 
-int ch_stack_put(ch_svc *v, uint32_t id, const void *blob, size_t len)
+int ch_stack_put(ch_svc *v, uint32_t id, const void *blob, size_t len, uint64_t h)
 {
 	if (id == 0 || len >= (1u << 24) || v->arena.n >= ((uint64_t)1 << 40))
 		return CPROF_EFORMAT;
@@ -76,7 +77,7 @@ int ch_stack_put(ch_svc *v, uint32_t id, const void *blob, size_t len)
 	if (v->arena.oom)
 		return CPROF_ENOMEM;
 	v->off[id] = off << 24 | len;
-	uint64_t h = srv_hash_bytes(blob, len, 5) | 1;
+	h |= 1;
 	uint32_t *slot;
 	bool found;
 	if (u64map_slot(&v->byhash, h, &slot, &found))
@@ -94,41 +95,42 @@ static const uint8_t *blob_of(const ch_svc *v, uint32_t id, size_t *len)
 	return v->arena.p + (v->off[id] >> 24) - 1;
 }
 
-/* Encode sample si's stack and labels of p into b. */
-static void encode(sbuf *b, const cprof_profile *p, size_t si)
+/* Encode location li of p into b. */
+static void encode_loc(sbuf *b, const cprof_profile *p, uint32_t li)
+{
+	const cprof_location *l = &p->locations.v[li];
+	const cprof_mapping *m = l->mapping != CPROF_NONE && l->mapping < p->mappings.n ?
+		&p->mappings.v[l->mapping] : NULL;
+	sb_uv(b, m != NULL);
+	if (m) {
+		sb_uv(b, m->limit - m->start);
+		sb_uv(b, m->offset);
+		put_s(b, p, m->file);
+		put_s(b, p, m->build_id);
+		sb_uv(b, (uint64_t)m->has_functions | (uint64_t)m->has_filenames << 1 |
+		      (uint64_t)m->has_line_numbers << 2 | (uint64_t)m->has_inline_frames << 3);
+		sb_uv(b, l->address - m->start);
+	} else {
+		sb_uv(b, l->address);
+	}
+	sb_uv(b, l->is_folded);
+	sb_uv(b, l->nline);
+	for (uint32_t j = 0; j < l->nline; j++) {
+		const cprof_line *ln = &p->lines.v[l->line_off + j];
+		const cprof_function *f = &p->functions.v[ln->function];
+		put_s(b, p, f->name);
+		put_s(b, p, f->system_name);
+		put_s(b, p, f->filename);
+		sb_sv(b, f->start_line);
+		sb_sv(b, ln->line);
+		sb_sv(b, ln->column);
+	}
+}
+
+/* Encode sample si's labels of p into b. */
+static void encode_labels(sbuf *b, const cprof_profile *p, size_t si)
 {
 	const cprof_sample *sm = &p->samples.v[si];
-	uint32_t a = p->stack_off.v[sm->stack], z = p->stack_off.v[sm->stack + 1];
-	sb_uv(b, z - a);
-	for (uint32_t k = a; k < z; k++) {
-		const cprof_location *l = &p->locations.v[p->stack_locs.v[k]];
-		const cprof_mapping *m = l->mapping != CPROF_NONE && l->mapping < p->mappings.n ?
-			&p->mappings.v[l->mapping] : NULL;
-		sb_uv(b, m != NULL);
-		if (m) {
-			sb_uv(b, m->limit - m->start);
-			sb_uv(b, m->offset);
-			put_s(b, p, m->file);
-			put_s(b, p, m->build_id);
-			sb_uv(b, (uint64_t)m->has_functions | (uint64_t)m->has_filenames << 1 |
-			      (uint64_t)m->has_line_numbers << 2 | (uint64_t)m->has_inline_frames << 3);
-			sb_uv(b, l->address - m->start);
-		} else {
-			sb_uv(b, l->address);
-		}
-		sb_uv(b, l->is_folded);
-		sb_uv(b, l->nline);
-		for (uint32_t j = 0; j < l->nline; j++) {
-			const cprof_line *ln = &p->lines.v[l->line_off + j];
-			const cprof_function *f = &p->functions.v[ln->function];
-			put_s(b, p, f->name);
-			put_s(b, p, f->system_name);
-			put_s(b, p, f->filename);
-			sb_sv(b, f->start_line);
-			sb_sv(b, ln->line);
-			sb_sv(b, ln->column);
-		}
-	}
 	uint32_t la = p->lset_off.v[sm->labels], lz = p->lset_off.v[sm->labels + 1];
 	sb_uv(b, lz - la);
 	for (uint32_t k = la; k < lz; k++) {
@@ -140,28 +142,62 @@ static void encode(sbuf *b, const cprof_profile *p, size_t si)
 	}
 }
 
-int ch_stack_id(srv_ch *c, ch_svc *v, const cprof_profile *p, size_t si, uint32_t *id,
-		cprof_error *err)
+/* Encode sample si's stack and labels of p into b (the entry's data). */
+static void encode(sbuf *b, const cprof_profile *p, size_t si)
+{
+	const cprof_sample *sm = &p->samples.v[si];
+	uint32_t a = p->stack_off.v[sm->stack], z = p->stack_off.v[sm->stack + 1];
+	sb_uv(b, z - a);
+	for (uint32_t k = a; k < z; k++)
+		encode_loc(b, p, p->stack_locs.v[k]);
+	encode_labels(b, p, si);
+}
+
+/* The entry's key: a hash of its locations' content hashes (memoized per
+ * profile in lh, 0: not yet) and of its labels, so a known stack costs a
+ * few hashes of small buffers and no encoding. */
+static uint64_t stack_key(const cprof_profile *p, size_t si, uint64_t *lh, sbuf *tmp)
+{
+	const cprof_sample *sm = &p->samples.v[si];
+	uint32_t a = p->stack_off.v[sm->stack], z = p->stack_off.v[sm->stack + 1];
+	uint64_t h = srv_hash_bytes(NULL, 0, 5 + (uint64_t)(z - a));
+	for (uint32_t k = a; k < z; k++) {
+		uint32_t li = p->stack_locs.v[k];
+		if (!lh[li]) {
+			sb_reset(tmp);
+			encode_loc(tmp, p, li);
+			lh[li] = srv_hash_bytes(tmp->p, tmp->n, 3) | 1;
+		}
+		h = srv_hash_bytes(&lh[li], sizeof lh[li], h);
+	}
+	sb_reset(tmp);
+	encode_labels(tmp, p, si);
+	return srv_hash_bytes(tmp->p, tmp->n, h) | 1;
+}
+
+int ch_stack_id(srv_ch *c, ch_svc *v, const cprof_profile *p, size_t si, uint64_t *lh,
+		uint32_t *id, cprof_error *err)
 {
 	sbuf b = { 0 };
+	uint64_t h = stack_key(p, si, lh, &b);
+	uint32_t got;
+	if (!b.oom && u64map_get(&v->byhash, h, &got)) {
+		*id = got;
+		sb_free(&b);
+		return 0;
+	}
+	sb_reset(&b);
 	encode(&b, p, si);
 	if (b.oom) {
 		sb_free(&b);
 		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
-	}
-	uint64_t h = srv_hash_bytes(b.p, b.n, 5) | 1;
-	uint32_t got;
-	if (u64map_get(&v->byhash, h, &got)) {
-		*id = got;
-		sb_free(&b);
-		return 0;
 	}
 	if (b.n >= (1u << 24) || v->noff >= UINT32_MAX - 1) {
 		sb_free(&b);
 		return cprof_seterr(err, CPROF_ELIMIT, "store: stack too large or too many stacks");
 	}
 	uint32_t nid = v->noff ? (uint32_t)v->noff : 1;
-	int rc = ch_stack_put(v, nid, b.p, b.n);
+	int rc = ch_stack_put(v, nid, b.p, b.n, h);
 	if (!rc) {
 		char line[64];
 		snprintf(line, sizeof line, "%llu\t%u\t%llu\t", (unsigned long long)v->hash, nid,
@@ -184,7 +220,7 @@ int ch_stacks_fetch(srv_ch *c, ch_svc *v, const uint32_t *ids, size_t n, cprof_e
 {
 	sbuf q = { 0 };
 	char head[256], tb[128];
-	snprintf(head, sizeof head, "SELECT id, any(data) FROM %s WHERE svc = %llu AND id IN (",
+	snprintf(head, sizeof head, "SELECT id, any(hash), any(data) FROM %s WHERE svc = %llu AND id IN (",
 		 ch_tbl(c, "stacks", tb, sizeof tb), (unsigned long long)v->hash);
 	sb_put(&q, head, strlen(head));
 	size_t missing = 0;
@@ -208,10 +244,11 @@ int ch_stacks_fetch(srv_ch *c, ch_svc *v, const uint32_t *ids, size_t n, cprof_e
 		rc = ch_exec(&c->conn, (const char *)q.p, NULL, 0, &r, err);
 		sb_put(&r, "", 1);
 		size_t pos = 0;
-		char *f[2];
-		size_t fl[2];
-		while (!rc && tsv_row((char *)r.p, r.n - 1, &pos, f, fl, 2) == 2)
-			if (ch_stack_put(v, (uint32_t)strtoul(f[0], NULL, 10), f[1], fl[1]))
+		char *f[3];
+		size_t fl[3];
+		while (!rc && tsv_row((char *)r.p, r.n - 1, &pos, f, fl, 3) == 3)
+			if (ch_stack_put(v, (uint32_t)strtoul(f[0], NULL, 10), f[2], fl[2],
+					 strtoull(f[1], NULL, 10)))
 				rc = cprof_seterr(err, CPROF_EFORMAT, "store: bad stack row");
 		sb_free(&r);
 	}

@@ -565,6 +565,20 @@ static void test_reopen_reads_clickhouse(void **state)
 	assert_same("after reopen", x, y);
 	cprof_profile_free(x);
 	cprof_profile_free(y);
+	/* the reopened store knows the stacks by the keys it loaded: a
+	 * profile of known stacks adds none */
+	srv_store_stats st0, st1;
+	srv_store_get_stats(again, &st0);
+	assert_true(st0.stacks > 0);
+	cprof_profile *p = gen(1, 1, 3, 1);
+	srv_label l[] = { { "instance", "10.0.0.1:8080" }, { "job", "db" } };
+	srv_labels ls = { l, 2 };
+	cprof_error err = { 0 };
+	assert_int_equal(srv_store_append(again, &ls, "cpu", T0 + 3 * HOUR, SEC, p, NULL, &err), 0);
+	assert_int_equal(srv_store_flush(again, &err), 0);
+	srv_store_get_stats(again, &st1);
+	assert_int_equal(st1.stacks, st0.stacks);
+	cprof_profile_free(p);
 	srv_store_close(again);
 	pair_close(&pp);
 }
