@@ -241,6 +241,7 @@ build/fuzz/fuzz_flame build/fuzz/fuzz_report build/fuzz/fuzz_flamejson: fuzz/fuz
 # the server's selector and time parsers
 build/fuzz/fuzz_srv_selector: src/server/selector.c src/server/store.h
 build/fuzz/fuzz_srv_time: src/server/timeparse.c src/server/store.h
+build/fuzz/fuzz_srv_codec: src/server/store_codec.c src/server/store_int.h src/server/store.h
 # fuzz_rtenv compiles the runtime's environment and /proc parsers in
 build/fuzz/fuzz_rtenv: src/runtime/envparse.c src/runtime/procparse.c src/runtime/rt_env.h
 

@@ -276,29 +276,17 @@ static int sql(sqlite3 *db, const char *q)
 	return 0;
 }
 
-/* Give day 0's hours 2..23 and days -7..-1 the hour-0 rollups (10-minute,
- * hour and day rows): the rows a week of this fleet's rollups has,
- * without a week of ingest.  Levels: 1 = 10 min, 2 = hour, 3 = day. */
+/* Give the 7 days before day 0 the rollups a week of this fleet has, as
+ * copies of day 0's first hour, only where the queries' plans read them
+ * (a full copy is ~5 GB a day): the day rows (level 3) of every day, and
+ * for the two edge days (-1, where now-24h starts, and -7, where now-7d
+ * starts) also every hour row (level 2) and the 10-minute rows (level 1)
+ * of hours 0 and 1.  Day 0 keeps its real rows. */
 static int replicate(const char *dir)
 {
 	char path[4096], q[8192];
-	snprintf(path, sizeof path, "%s/day-20261201.db", dir);
 	sqlite3 *db;
-	if (sqlite3_open(path, &db) != SQLITE_OK)
-		return 1;
 	const char *cols = "series, sig, nprofiles, duration, tmin, period, samples";
-	for (int h = 2; h < 24; h++) {   /* hour 1 keeps its raw 01:00-01:06 */
-		snprintf(q, sizeof q,
-			 "INSERT INTO rollups(level, wstart, %s) SELECT level, wstart + %lld, %s FROM rollups"
-			 " WHERE level IN (1, 2) AND wstart>=%lld AND wstart<%lld;"
-			 "INSERT OR REPLACE INTO rolled SELECT level, wstart + %lld FROM rolled"
-			 " WHERE level IN (1, 2) AND wstart>=%lld AND wstart<%lld;",
-			 cols, (long long)(h * HOUR), cols, (long long)T0, (long long)(T0 + HOUR),
-			 (long long)(h * HOUR), (long long)T0, (long long)(T0 + HOUR));
-		if (sql(db, q))
-			return 1;
-	}
-	sqlite3_close(db);
 	for (int d = 1; d <= 7; d++) {
 		time_t tt = (time_t)((T0 - d * DAY) / SEC);
 		struct tm tm;
@@ -310,27 +298,41 @@ static int replicate(const char *dir)
 		remove(path);
 		if (sqlite3_open(path, &db) != SQLITE_OK)
 			return 1;
-		snprintf(q, sizeof q, "ATTACH '%s' AS src;"
+		long long shift = (long long)(d * DAY);
+		snprintf(q, sizeof q, "ATTACH '%s' AS src; BEGIN;"
 			 "CREATE TABLE profiles AS SELECT * FROM src.profiles WHERE 0;"
 			 "CREATE TABLE rollups(id INTEGER PRIMARY KEY, level INTEGER NOT NULL,"
 			 " wstart INTEGER NOT NULL, series INTEGER NOT NULL, sig BLOB, nprofiles INTEGER,"
 			 " duration INTEGER, tmin INTEGER, period INTEGER, samples BLOB);"
-			 "CREATE INDEX rollups_w ON rollups(level, series, wstart);"
 			 "CREATE TABLE rolled(level INTEGER NOT NULL, wstart INTEGER NOT NULL,"
 			 " PRIMARY KEY(level, wstart)) WITHOUT ROWID;"
-			 "INSERT INTO rollups(level, wstart, %s) SELECT level, wstart - %lld, %s"
-			 " FROM src.rollups WHERE level IN (1, 2);"
 			 "INSERT INTO rollups(level, wstart, %s) SELECT 3, wstart - %lld, %s"
 			 " FROM src.rollups WHERE level=2 AND wstart=%lld;"
-			 "INSERT INTO rolled SELECT level, wstart - %lld FROM src.rolled WHERE level IN (1, 2);"
-			 "INSERT INTO rolled VALUES(3, %lld); DETACH src;",
-			 src, cols, (long long)(d * DAY), cols, cols, (long long)(d * DAY), cols,
-			 (long long)T0, (long long)(d * DAY), (long long)(T0 - d * DAY));
+			 "INSERT INTO rolled VALUES(3, %lld);",
+			 src, cols, shift, cols, (long long)T0, (long long)T0 - shift);
 		if (sql(db, q))
+			return 1;
+		if (d == 1 || d == 7) {
+			for (int h = 0; h < 24; h++) {
+				long long hs = (long long)(h * HOUR) - shift;
+				snprintf(q, sizeof q,
+					 "INSERT INTO rollups(level, wstart, %s) SELECT level, wstart + %lld, %s"
+					 " FROM src.rollups WHERE (level=2 OR (level=1 AND %d < 2))"
+					 " AND wstart>=%lld AND wstart<%lld;"
+					 "INSERT OR REPLACE INTO rolled SELECT level, wstart + %lld FROM src.rolled"
+					 " WHERE (level=2 OR (level=1 AND %d < 2)) AND wstart>=%lld AND wstart<%lld;",
+					 cols, hs, cols, h, (long long)T0, (long long)(T0 + HOUR), hs, h,
+					 (long long)T0, (long long)(T0 + HOUR));
+				if (sql(db, q))
+					return 1;
+			}
+		}
+		if (sql(db, "CREATE INDEX rollups_w ON rollups(level, series, wstart); COMMIT;"
+			    " DETACH src;"))
 			return 1;
 		sqlite3_close(db);
 	}
-	printf("replicated the first hour's rollups over day 0 and the 7 days before\n");
+	printf("replicated day 0's first-hour rollups over the 7 days before\n");
 	return 0;
 }
 

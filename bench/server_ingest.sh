@@ -5,13 +5,15 @@
 # time, then range-query latency over 1 h, 24 h and 7 d.
 #
 # The 24 h and 7 d ranges are answered from rollups; ingesting 7 days of a
-# 1,000-target fleet would take days here, so after the ingest the first
-# hour's rollup rows are copied over the rest of day 0 and the 7 days
-# before (hour and day rows, as the rollup thread would have written
-# them).  A query's cost is the number and size of the rows it reads,
-# which the copies reproduce; what they do not reproduce is a day rollup
-# holding more distinct stacks than one hour's (the union of 24 hours),
-# so the 7-day figure is a lower bound for fleets whose stacks churn.
+# 1,000-target fleet would take days here, so after the ingest day 0's
+# first hour of rollups is copied over the 7 days before, where the
+# queries' plans read rollups: day rows for every day, hour and 10-minute
+# rows at the two edge days.  A query's cost is the number and size of the
+# rows it reads, which the copies reproduce; what they do not reproduce is
+# a day row holding more distinct stacks than one hour's (the union of 24
+# hours), so the 7-day figure is a lower bound for fleets whose stacks
+# churn.  The data directory needs about 1.2 GB per 1,000 target-hours
+# plus 4 GB for the copies.
 #
 #   bench/server_ingest.sh                   1,000 targets, 65 minutes
 #   TARGETS=200 MINUTES=20 ROUNDS=3 bench/server_ingest.sh

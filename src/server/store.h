@@ -183,7 +183,9 @@ typedef struct srv_store_opts {
  * missing; its parent must exist).  opts may be NULL (defaults).  Data
  * committed before is there again.  *out is owned by the caller
  * (srv_store_close).  Only one process may open a directory at a time
- * (a lock file; CPROF_EIO names the other holder's failure otherwise). */
+ * (flock on DIR/LOCK): a second open fails with CPROF_EIO, "... is in use
+ * by another process".  A background thread builds the rollups (unless
+ * opts.no_rollups). */
 int srv_store_open(const char *dir, const srv_store_opts *opts, srv_store **out,
 		   cprof_error *err);
 
@@ -231,9 +233,11 @@ typedef struct srv_query_info {
  * in [from_ns, until_ns) into *out (a new profile the caller owns, freed
  * with cprof_profile_free): for counters the result equals cprof_merge of
  * the same profiles (same samples and values; sample order may differ);
- * for gauges, see the top.  Long ranges are answered from per-hour and
- * per-day rollups where whole windows lie inside the range (exact: they
- * hold the summed values and the profile counts).  The result's time is
+ * for gauges, see the top.  Long ranges are answered from 10-minute,
+ * hour and day rollups where whole windows lie inside the range (exact:
+ * they hold the summed values and the profile counts); raw profiles are
+ * read only for the partial 10-minute windows at the ends and windows not
+ * rolled up yet.  At most SRV_RANGE_DAYS_MAX days.  The result's time is
  * the first profile's, its duration the sum of durations.  No profile in
  * range: *out is an empty profile (no samples, no sample types) and 0.
  * info may be NULL.  Thread-safe. */
@@ -309,7 +313,8 @@ int srv_store_snapshot_get(srv_store *s, int64_t id, cprof_profile **out, cprof_
 
 /* Drop every day partition that ends at or before now_ns - retention_ns
  * (opts.retention_ns; 0: nothing), files and all; pinned snapshots are
- * never dropped.  Returns the number of partitions dropped, or a negative
+ * never dropped.  The store never calls this itself: the server calls it
+ * periodically (say hourly) with the wall clock.  Returns the number of partitions dropped, or a negative
  * CPROF_E* code.  Thread-safe (queries running on a dropped day finish on
  * the open file). */
 int srv_store_retention(srv_store *s, int64_t now_ns, cprof_error *err);

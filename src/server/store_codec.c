@@ -306,7 +306,10 @@ static int acc_row(acc *a, uint64_t key, size_t *row)
 		if (!nk)
 			return CPROF_ENOMEM;
 		a->key = nk;
-		int64_t *nval = realloc(a->val, cprof_mul_size(ncap, (size_t)a->nv * sizeof *nval));
+		/* at least one value a row: realloc(p, 0) would free p (a
+		 * profile may have no sample types) */
+		size_t per = (size_t)(a->nv ? a->nv : 1);
+		int64_t *nval = realloc(a->val, cprof_mul_size(ncap, per * sizeof *nval));
 		if (!nval)
 			return CPROF_ENOMEM;
 		a->val = nval;

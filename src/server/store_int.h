@@ -7,7 +7,7 @@
  *   meta.db         series (label sets), services, the per-service
  *                   dictionaries (functions, mappings, locations, stacks,
  *                   sample label sets, each with dense integer ids per
- *                   service), pinned snapshots
+ *                   service), sample-type signatures, pinned snapshots
  *   day-YYYYMMDD.db one UTC day: profiles (one row per profile: series,
  *                   time, duration, sample types, per-type totals and the
  *                   packed samples), rollups (pre-merged samples per
@@ -35,6 +35,7 @@
 /* a window is rolled up once data this much newer than its end arrived */
 #define ROLL_GRACE_NS (INT64_C(300) * 1000000000)
 #define MAX_VTYPES 16
+#define SIGS_MAX 4096                   /* distinct sample-type signatures */
 
 /* The dictionary's entry kinds (dict.kind); ids are dense from 1 per
  * (service, kind). */
@@ -195,9 +196,18 @@ struct srv_store {
 	pthread_cond_t roll_cv;
 
 	srv_store_stats st;
-	bool broken;
+	bool broken;                    /* a commit failed: refuse appends */
+
+	/* sample-type signatures by id (meta.db's sigs): entries are
+	 * immutable once published; nsig is stored with release order, so
+	 * readers may read entries below it without the lock */
+	uint8_t *sigp[SIGS_MAX];
+	size_t sigl[SIGS_MAX];
+	size_t nsig;
+	u64map sig_idx;                 /* hash(signature) -> id */
+	sqlite3_stmt *ins_sig;
 	struct srv_ch *ch;              /* non-NULL: the ClickHouse backend
-					 * (store_ch*.c) answers every call */                    /* a commit failed: refuse appends */
+					 * (store_ch*.c) answers every call */
 };
 
 static inline int64_t wlen(int level)
@@ -241,6 +251,13 @@ int srv_dict_encode(srv_store *s, uint32_t svc, const cprof_profile *p, sbuf *bl
  * of sample types, each type and unit, default type), the grouping key of
  * profiles that merge without conversion. */
 int srv_vtypes_sig(const cprof_profile *p, sbuf *out);
+/* The id of signature sig (created in the open meta transaction when
+ * new; caller holds s->mu): 0 or a negative CPROF_E* code. */
+int srv_sig_id(srv_store *s, const sbuf *sig, uint32_t *id, cprof_error *err);
+/* The signature in column col of a row: an id (resolved from memory), or
+ * a blob (rows written before signatures had ids).  false: unknown id.
+ * Thread-safe. */
+bool srv_sig_resolve(srv_store *s, sqlite3_stmt *st, int col, const void **p, size_t *n);
 /* The number of sample types in a signature, or -1 when it is broken. */
 int srv_sig_nv(const void *sig, size_t len);
 /* The index of sample type name in a signature (NULL: its default, else
@@ -304,6 +321,20 @@ typedef struct srv_plan {
  * rows elsewhere; rollups false: raw only. */
 void srv_plan_day(sqlite3 *db, int32_t day, int64_t from, int64_t until, bool rollups,
 		  srv_plan *d);
+
+/* The days of a range, each open in a read transaction with its plan
+ * and two statements: raw_sql (?1 series, ?2 from, ?3 until) and
+ * roll_sql (the same, ?4 level).  A day without a file has db NULL.
+ * srv_days_close(days, number of days) frees (NULL accepted). */
+typedef struct srv_qday {
+	sqlite3 *db;
+	srv_plan pl;
+	sqlite3_stmt *raw, *roll;
+} srv_qday;
+int srv_days_open(srv_store *s, int64_t from, int64_t until, int64_t bucket_from, int64_t step,
+		  bool rollups, const char *raw_sql, const char *roll_sql, srv_qday **out,
+		  cprof_error *err);
+void srv_days_close(srv_qday *days, size_t nd);
 
 /* Rollups. */
 int srv_roller_start(srv_store *s, cprof_error *err);

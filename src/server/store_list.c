@@ -141,6 +141,7 @@ static int focus_total(sqlite3 *meta, uint32_t svc, const void *blob, size_t len
 }
 
 typedef struct pctx {
+	srv_store *s;
 	win *w;
 	sqlite3 *meta;
 	uint32_t svc;
@@ -157,8 +158,10 @@ static int profile_row(void *ctx, sqlite3_stmt *st)
 {
 	pctx *c = ctx;
 	int64_t t = sqlite3_column_int64(st, 0);
-	const void *sig = sqlite3_column_blob(st, 1);
-	size_t sl = (size_t)sqlite3_column_bytes(st, 1);
+	const void *sig = NULL;
+	size_t sl = 0;
+	if (!srv_sig_resolve(c->s, st, 1, &sig, &sl))
+		return 0;
 	int nv = srv_sig_nv(sig, sl), vi = srv_sig_find(sig, sl, c->sample_type);
 	if (nv < 0 || vi < 0)
 		return 0;               /* no such sample type here */
@@ -228,44 +231,18 @@ int srv_store_series(srv_store *s, const srv_selector *sel, const char *kind, in
 		goto out0;
 	if (focus && (rc = srv_open_meta(s, &meta, err)))
 		goto out;
-	pctx pc = { &w, meta, 0, sample_type, re, &cache, from_ns, step_ns, err };
+	pctx pc = { s, &w, meta, 0, sample_type, re, &cache, from_ns, step_ns, err };
 	int32_t d0 = (int32_t)(from_ns / DAY_NS), d1 = (int32_t)((until_ns - 1) / DAY_NS);
 	size_t nd = (size_t)(d1 - d0) + 1;
-	if (nd > SRV_RANGE_DAYS_MAX) {
-		rc = cprof_seterr(err, CPROF_EINVAL, "time range over %d days", SRV_RANGE_DAYS_MAX);
+	srv_qday *days = NULL;
+	if (qs.n && (rc = srv_days_open(s, from_ns, until_ns, from_ns, step_ns,
+				       !focus && !s->o.no_rollups,
+				       "SELECT time, sig, totals, samples, 1 FROM profiles"
+				       " WHERE series=?1 AND time>=?2 AND time<?3",
+				       "SELECT wstart, sig, totals, samples, nprofiles FROM rollups"
+				       " WHERE level=?4 AND series=?1 AND wstart>=?2 AND wstart<?3",
+				       &days, err)))
 		goto out;
-	}
-	/* every day's file and plan first (one read transaction each), then
-	 * series by series */
-	struct sday_r {
-		sqlite3 *db;
-		sqlite3_stmt *raw, *roll;
-		srv_plan pl;
-	} *days = calloc(nd, sizeof *days);
-	if (!days) {
-		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < nd && !rc; i++) {
-		char path[4096];
-		srv_day_path(s, d0 + (int32_t)i, path, sizeof path);
-		if (access(path, F_OK) != 0)
-			continue;
-		if ((rc = srv_open_ro(path, &days[i].db, err)))
-			break;
-		sqlite3_exec(days[i].db, "BEGIN", NULL, NULL, NULL);
-		days[i].pl.bucket_from = from_ns;
-		days[i].pl.step = step_ns;
-		srv_plan_day(days[i].db, d0 + (int32_t)i, from_ns, until_ns, !focus && !s->o.no_rollups,
-			     &days[i].pl);
-		if (sqlite3_prepare_v2(days[i].db, "SELECT time, sig, totals, samples, 1 FROM profiles"
-				       " WHERE series=?1 AND time>=?2 AND time<?3", -1, &days[i].raw,
-				       NULL) != SQLITE_OK ||
-		    sqlite3_prepare_v2(days[i].db, "SELECT wstart, sig, totals, samples, nprofiles"
-				       " FROM rollups WHERE level=?4 AND series=?1 AND wstart>=?2"
-				       " AND wstart<?3", -1, &days[i].roll, NULL) != SQLITE_OK)
-			rc = srv_sql_err(days[i].db, SQLITE_ERROR, "series", err);
-	}
 	for (size_t k = 0; k < qs.n && !rc; k++) {
 		pc.svc = qs.v[k].svc;
 		for (size_t i = 0; i < nd && !rc; i++) {
@@ -285,15 +262,7 @@ int srv_store_series(srv_store *s, const srv_selector *sel, const char *kind, in
 		if (!rc)
 			rc = win_emit(&w, from_ns, step_ns, avg, &qs.v[k], cb, ctx);
 	}
-	for (size_t i = 0; i < nd; i++) {
-		sqlite3_finalize(days[i].raw);
-		sqlite3_finalize(days[i].roll);
-		if (days[i].db) {
-			sqlite3_exec(days[i].db, "COMMIT", NULL, NULL, NULL);
-			sqlite3_close(days[i].db);
-		}
-	}
-	free(days);
+	srv_days_close(days, nd);
 out:
 	srv_qset_free(&qs);
 out0:
@@ -323,7 +292,7 @@ int srv_store_metric_series(srv_store *s, const srv_selector *sel, const char *n
 		win_free(&w);
 		return rc;
 	}
-	pctx pc = { &w, NULL, 0, NULL, NULL, NULL, from_ns, step_ns, err };
+	pctx pc = { s, &w, NULL, 0, NULL, NULL, NULL, from_ns, step_ns, err };
 	for (size_t k = 0; k < qs.n && !rc; k++) {
 		rc = walk_days(s, qs.v[k].id, from_ns, until_ns,
 			       "SELECT time, value FROM metrics WHERE series=?1 AND time>=?2 AND time<?3",
@@ -519,9 +488,9 @@ int srv_store_snapshot_get(srv_store *s, int64_t id, cprof_profile **out, cprof_
 		rc = cprof_seterr(err, CPROF_EINVAL, "no snapshot %lld", (long long)id);
 		goto out;
 	}
-	const void *sig = sqlite3_column_blob(st, 4);
-	size_t sl = (size_t)sqlite3_column_bytes(st, 4);
-	int nv = srv_sig_nv(sig, sl);
+	const void *sig = NULL;
+	size_t sl = 0;
+	int nv = srv_sig_resolve(s, st, 4, &sig, &sl) ? srv_sig_nv(sig, sl) : -1;
 	if (nv < 0) {
 		rc = cprof_seterr(err, CPROF_EFORMAT, "snapshot %lld is damaged", (long long)id);
 		goto out;

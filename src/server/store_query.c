@@ -116,12 +116,6 @@ int srv_open_meta(srv_store *s, sqlite3 **db, cprof_error *err)
 
 /* ---- range merge --------------------------------------------------------- */
 
-typedef struct qday {
-	sqlite3 *db;
-	srv_plan pl;
-	sqlite3_stmt *raw, *roll;
-} qday;
-
 static void add_seg(srv_plan *d, int level, int64_t lo, int64_t hi)
 {
 	if (lo >= hi)
@@ -193,6 +187,58 @@ void srv_plan_day(sqlite3 *db, int32_t day, int64_t from, int64_t until, bool ro
 	u64map_free(&rolled);
 }
 
+int srv_days_open(srv_store *s, int64_t from, int64_t until, int64_t bucket_from, int64_t step,
+		  bool rollups, const char *raw_sql, const char *roll_sql, srv_qday **out,
+		  cprof_error *err)
+{
+	int32_t d0 = (int32_t)(from / DAY_NS), d1 = (int32_t)((until - 1) / DAY_NS);
+	size_t nd = (size_t)(d1 - d0) + 1;
+	*out = NULL;
+	if (nd > SRV_RANGE_DAYS_MAX)    /* one open file per day */
+		return cprof_seterr(err, CPROF_EINVAL, "time range over %d days", SRV_RANGE_DAYS_MAX);
+	srv_qday *days = calloc(nd, sizeof *days);
+	if (!days)
+		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	int rc = 0;
+	for (size_t i = 0; i < nd && !rc; i++) {
+		char path[4096];
+		srv_day_path(s, d0 + (int32_t)i, path, sizeof path);
+		if (access(path, F_OK) != 0)
+			continue;
+		srv_qday *d = &days[i];
+		if ((rc = srv_open_ro(path, &d->db, err)))
+			break;
+		sqlite3_exec(d->db, "BEGIN", NULL, NULL, NULL);
+		if (sqlite3_prepare_v2(d->db, raw_sql, -1, &d->raw, NULL) != SQLITE_OK ||
+		    sqlite3_prepare_v2(d->db, roll_sql, -1, &d->roll, NULL) != SQLITE_OK) {
+			rc = srv_sql_err(d->db, SQLITE_ERROR, "query", err);
+			break;
+		}
+		d->pl.bucket_from = bucket_from;
+		d->pl.step = step;
+		srv_plan_day(d->db, d0 + (int32_t)i, from, until, rollups, &d->pl);
+	}
+	if (rc) {
+		srv_days_close(days, nd);
+		return rc;
+	}
+	*out = days;
+	return 0;
+}
+
+void srv_days_close(srv_qday *days, size_t nd)
+{
+	for (size_t i = 0; days && i < nd; i++) {
+		sqlite3_finalize(days[i].raw);
+		sqlite3_finalize(days[i].roll);
+		if (days[i].db) {
+			sqlite3_exec(days[i].db, "COMMIT", NULL, NULL, NULL);
+			sqlite3_close(days[i].db);
+		}
+	}
+	free(days);
+}
+
 /* A group: one sample-type signature and service. */
 typedef struct qgroup {
 	sbuf sig;
@@ -237,26 +283,21 @@ static void groups_free(qgroups *g)
 }
 
 /* Read one series' rows of one day segment into groups. */
-static int read_seg(qday *d, const srv_seg *sg, const qseries *q, qgroups *g, srv_query_info *info,
-		    cprof_error *err)
+static int read_seg(srv_store *s, srv_qday *d, const srv_seg *sg, const qseries *q, qgroups *g,
+		    srv_query_info *info, cprof_error *err)
 {
 	sqlite3_stmt *st = sg->level ? d->roll : d->raw;
 	sqlite3_reset(st);
-	if (sg->level) {
-		sqlite3_bind_int(st, 1, sg->level);
-		sqlite3_bind_int64(st, 2, q->id);
-		sqlite3_bind_int64(st, 3, sg->lo);
-		sqlite3_bind_int64(st, 4, sg->hi);
-	} else {
-		sqlite3_bind_int64(st, 1, q->id);
-		sqlite3_bind_int64(st, 2, sg->lo);
-		sqlite3_bind_int64(st, 3, sg->hi);
-	}
+	sqlite3_bind_int64(st, 1, q->id);
+	sqlite3_bind_int64(st, 2, sg->lo);
+	sqlite3_bind_int64(st, 3, sg->hi);
+	if (sg->level)
+		sqlite3_bind_int(st, 4, sg->level);
 	int sr;
 	while ((sr = sqlite3_step(st)) == SQLITE_ROW) {
-		const void *sig = sqlite3_column_blob(st, 0);
-		size_t siglen = (size_t)sqlite3_column_bytes(st, 0);
-		int nv = srv_sig_nv(sig, siglen);
+		const void *sig = NULL;
+		size_t siglen = 0;
+		int nv = srv_sig_resolve(s, st, 0, &sig, &siglen) ? srv_sig_nv(sig, siglen) : -1;
 		qgroup *gr = nv < 0 ? NULL : group_for(g, sig, siglen, q->svc, nv);
 		if (!gr)
 			return cprof_seterr(err, nv < 0 ? CPROF_EFORMAT : CPROF_ENOMEM,
@@ -363,49 +404,23 @@ int srv_store_query(srv_store *s, const srv_selector *sel, const char *kind, int
 		return rc;
 	int32_t d0 = (int32_t)(from_ns / DAY_NS), d1 = (int32_t)((until_ns - 1) / DAY_NS);
 	size_t nd = (size_t)(d1 - d0) + 1;
-	qday *days = nd > SRV_RANGE_DAYS_MAX ? NULL : calloc(nd, sizeof *days);
+	srv_qday *days = NULL;
 	sqlite3 *meta = NULL;
 	qgroups total = { 0 }, one = { 0 };
-	if (nd > SRV_RANGE_DAYS_MAX) {   /* one open file per day */
-		rc = cprof_seterr(err, CPROF_EINVAL, "time range over %d days", SRV_RANGE_DAYS_MAX);
-		goto out;
-	}
-	if (!days) {
-		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < nd && qs.n; i++) {
-		char path[4096];
-		srv_day_path(s, d0 + (int32_t)i, path, sizeof path);
-		if (access(path, F_OK) != 0)
-			continue;
-		qday *d = &days[i];
-		if ((rc = srv_open_ro(path, &d->db, err)))
-			goto out;
-		sqlite3_exec(d->db, "BEGIN", NULL, NULL, NULL);
-		if (sqlite3_prepare_v2(d->db, "SELECT sig, 1, duration, time, period, samples"
+	if (qs.n && (rc = srv_days_open(s, from_ns, until_ns, 0, 0, !s->o.no_rollups,
+				       "SELECT sig, 1, duration, time, period, samples"
 				       " FROM profiles WHERE series=?1 AND time>=?2 AND time<?3",
-				       -1, &d->raw, NULL) != SQLITE_OK ||
-		    sqlite3_prepare_v2(d->db, "SELECT sig, nprofiles, duration, tmin, period, samples"
-				       " FROM rollups WHERE level=?1 AND series=?2 AND wstart>=?3"
-				       " AND wstart<?4", -1, &d->roll, NULL) != SQLITE_OK) {
-			/* a day file created but never written has no tables yet */
-			sqlite3_finalize(d->raw);
-			sqlite3_finalize(d->roll);
-			d->raw = d->roll = NULL;
-			sqlite3_close(d->db);
-			d->db = NULL;
-			continue;
-		}
-		srv_plan_day(d->db, d0 + (int32_t)i, from_ns, until_ns, !s->o.no_rollups, &d->pl);
-	}
+				       "SELECT sig, nprofiles, duration, tmin, period, samples"
+				       " FROM rollups WHERE level=?4 AND series=?1 AND wstart>=?2"
+				       " AND wstart<?3", &days, err)))
+		goto out;
 	bool avg = info->agg == SRV_AGG_AVG;
 	for (size_t k = 0; k < qs.n && !rc; k++) {
 		qgroups *g = avg ? &one : &total;
 		size_t before = info->nprofiles;
 		for (size_t i = 0; i < nd && !rc; i++)
 			for (int j = 0; j < days[i].pl.nseg && !rc && days[i].db; j++)
-				rc = read_seg(&days[i], &days[i].pl.segs[j], &qs.v[k], g, info, err);
+				rc = read_seg(s, &days[i], &days[i].pl.segs[j], &qs.v[k], g, info, err);
 		if (info->nprofiles > before)
 			info->nseries++;
 		if (!avg || rc)
@@ -428,15 +443,7 @@ int srv_store_query(srv_store *s, const srv_selector *sel, const char *kind, int
 		rc = finish(meta, &total, out, err);
 	}
 out:
-	for (size_t i = 0; days && i < nd; i++) {
-		sqlite3_finalize(days[i].raw);
-		sqlite3_finalize(days[i].roll);
-		if (days[i].db) {
-			sqlite3_exec(days[i].db, "COMMIT", NULL, NULL, NULL);
-			sqlite3_close(days[i].db);
-		}
-	}
-	free(days);
+	srv_days_close(days, nd);
 	if (meta) {
 		sqlite3_exec(meta, "COMMIT", NULL, NULL, NULL);
 		sqlite3_close(meta);

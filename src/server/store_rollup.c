@@ -229,9 +229,9 @@ static int build(srv_store *s, sqlite3 *db, int level, int64_t ws, rrows *out, c
 		sqlite3_bind_int64(st, 3, we);
 		int sr;
 		while (!rc && (sr = sqlite3_step(st)) == SQLITE_ROW) {
-			const void *sig = sqlite3_column_blob(st, 0);
-			size_t siglen = (size_t)sqlite3_column_bytes(st, 0);
-			int nv = srv_sig_nv(sig, siglen);
+			const void *sig = NULL;
+			size_t siglen = 0;
+			int nv = srv_sig_resolve(s, st, 0, &sig, &siglen) ? srv_sig_nv(sig, siglen) : -1;
 			rrow *w = nv < 0 ? NULL : row_for(out, first, ids[i], sig, siglen, nv);
 			if (!w) {
 				rc = cprof_seterr(err, nv < 0 ? CPROF_EFORMAT : CPROF_ENOMEM,
@@ -295,10 +295,13 @@ static int write_rows(srv_store *s, int level, int64_t ws, const rrows *rows, cp
 		return srv_sql_err(d->db, rc, "rollup write", err);
 	for (size_t i = 0; i < rows->n && !rc; i++) {
 		const rrow *w = &rows->v[i];
+		uint32_t sigid;
+		if ((rc = srv_sig_id(s, &w->sig, &sigid, err)))
+			break;
 		sqlite3_bind_int(st, 1, level);
 		sqlite3_bind_int64(st, 2, ws);
 		sqlite3_bind_int64(st, 3, w->series);
-		sqlite3_bind_blob(st, 4, w->sig.p, (int)w->sig.n, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, sigid);
 		sqlite3_bind_int64(st, 5, (int64_t)w->a.nprofiles);
 		sqlite3_bind_int64(st, 6, w->a.duration_sum);
 		sqlite3_bind_int64(st, 7, w->a.tmin);

@@ -51,13 +51,14 @@ static const char META_SCHEMA[] =
 	"CREATE TABLE IF NOT EXISTS dict(svc INTEGER NOT NULL, kind INTEGER NOT NULL,"
 	" id INTEGER NOT NULL, hash INTEGER NOT NULL, data BLOB NOT NULL,"
 	" PRIMARY KEY(svc, kind, id)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS sigs(id INTEGER PRIMARY KEY, data BLOB NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS pinned(id INTEGER PRIMARY KEY, rule TEXT NOT NULL,"
 	" series INTEGER NOT NULL, time INTEGER NOT NULL, duration INTEGER, period INTEGER,"
 	" sig BLOB, samples BLOB);";
 
 static const char DAY_SCHEMA[] =
 	"CREATE TABLE IF NOT EXISTS profiles(id INTEGER PRIMARY KEY, series INTEGER NOT NULL,"
-	" time INTEGER NOT NULL, duration INTEGER, period INTEGER, sig BLOB, totals BLOB,"
+	" time INTEGER NOT NULL, duration INTEGER, period INTEGER, sig, totals BLOB,"
 	" samples BLOB);"
 	"CREATE INDEX IF NOT EXISTS profiles_st ON profiles(series, time);"
 	"CREATE INDEX IF NOT EXISTS profiles_t ON profiles(time);"
@@ -157,6 +158,72 @@ int srv_list_days(const srv_store *s, int32_t **out, size_t *n, cprof_error *err
 	if (!rc && *n > 1)
 		qsort(*out, *n, sizeof **out, cmp_i32);
 	return rc;
+}
+
+static int meta_begin(srv_store *s, cprof_error *err);
+
+/* ---- sample-type signatures ------------------------------------------------ */
+
+static int sig_publish(srv_store *s, uint32_t id, const void *p, size_t n)
+{
+	uint8_t *c = malloc(n ? n : 1);
+	uint32_t *slot;
+	bool found;
+	if (!c || u64map_slot(&s->sig_idx, srv_hash_bytes(p, n, 0x51), &slot, &found)) {
+		free(c);
+		return CPROF_ENOMEM;
+	}
+	memcpy(c, p, n);
+	*slot = id;
+	s->sigp[id - 1] = c;
+	s->sigl[id - 1] = n;
+	__atomic_store_n(&s->nsig, (size_t)id, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int srv_sig_id(srv_store *s, const sbuf *sig, uint32_t *id, cprof_error *err)
+{
+	uint32_t v;
+	if (u64map_get(&s->sig_idx, srv_hash_bytes(sig->p, sig->n, 0x51), &v)) {
+		*id = v;
+		return 0;
+	}
+	if (s->nsig >= SIGS_MAX)
+		return cprof_seterr(err, CPROF_ELIMIT, "store: over %d distinct sets of sample types",
+				    SIGS_MAX);
+	int rc = meta_begin(s, err);
+	if (rc)
+		return rc;
+	uint32_t nid = (uint32_t)s->nsig + 1;
+	sqlite3_stmt *st = s->ins_sig;
+	sqlite3_bind_int64(st, 1, nid);
+	sqlite3_bind_blob(st, 2, sig->p, (int)sig->n, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return srv_sql_err(s->meta, rc, "signature insert", err);
+	if (sig_publish(s, nid, sig->p, sig->n)) {
+		s->broken = true;
+		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	}
+	*id = nid;
+	return 0;
+}
+
+bool srv_sig_resolve(srv_store *s, sqlite3_stmt *st, int col, const void **p, size_t *n)
+{
+	if (sqlite3_column_type(st, col) == SQLITE_BLOB) {
+		*p = sqlite3_column_blob(st, col);
+		*n = (size_t)sqlite3_column_bytes(st, col);
+		return true;
+	}
+	int64_t id = sqlite3_column_int64(st, col);
+	size_t ns = __atomic_load_n(&s->nsig, __ATOMIC_ACQUIRE);
+	if (id < 1 || (size_t)id > ns)
+		return false;
+	*p = s->sigp[id - 1];
+	*n = s->sigl[id - 1];
+	return true;
 }
 
 /* ---- series ---------------------------------------------------------------- */
@@ -541,8 +608,9 @@ int srv_store_append(srv_store *s, const srv_labels *labels, const char *kind, i
 	}
 	if ((rc = series_get(s, kind, labels, &ss, err)) || (rc = meta_begin(s, err)))
 		goto out;
-	uint32_t svc = ss->svc;
-	if ((rc = srv_dict_encode(s, svc, p, &blob, &totals, &nsamples, err)))
+	uint32_t svc = ss->svc, sigid = 0;
+	if ((rc = srv_sig_id(s, &sig, &sigid, err)) ||
+	    (rc = srv_dict_encode(s, svc, p, &blob, &totals, &nsamples, err)))
 		goto out;
 	sqlite3_stmt *st;
 	sqlite3 *db;
@@ -554,7 +622,7 @@ int srv_store_append(srv_store *s, const srv_labels *labels, const char *kind, i
 		sqlite3_bind_int64(st, 3, time_ns);
 		sqlite3_bind_int64(st, 4, duration_ns);
 		sqlite3_bind_int64(st, 5, p->period);
-		sqlite3_bind_blob(st, 6, sig.p, (int)sig.n, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 6, sigid);
 		sqlite3_bind_blob(st, 7, blob.p, (int)blob.n, SQLITE_STATIC);
 	} else {
 		sday *d;
@@ -568,7 +636,7 @@ int srv_store_append(srv_store *s, const srv_labels *labels, const char *kind, i
 		sqlite3_bind_int64(st, 2, time_ns);
 		sqlite3_bind_int64(st, 3, duration_ns);
 		sqlite3_bind_int64(st, 4, p->period);
-		sqlite3_bind_blob(st, 5, sig.p, (int)sig.n, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, sigid);
 		sqlite3_bind_blob(st, 6, totals.p, (int)totals.n, SQLITE_STATIC);
 		sqlite3_bind_blob(st, 7, blob.p, (int)blob.n, SQLITE_STATIC);
 	}
@@ -641,8 +709,21 @@ int srv_store_append_metric(srv_store *s, const srv_labels *labels, const char *
 static int load_meta(srv_store *s, cprof_error *err)
 {
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(s->meta, "SELECT id, name FROM services ORDER BY id", -1, &st,
-				    NULL);
+	int rc = sqlite3_prepare_v2(s->meta, "SELECT id, data FROM sigs ORDER BY id", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return srv_sql_err(s->meta, rc, "load", err);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		if (id != (int64_t)s->nsig + 1 || id > SIGS_MAX ||
+		    sig_publish(s, (uint32_t)id, sqlite3_column_blob(st, 1),
+				(size_t)sqlite3_column_bytes(st, 1))) {
+			sqlite3_finalize(st);
+			return cprof_seterr(err, CPROF_EFORMAT, "store: signatures table damaged");
+		}
+	}
+	sqlite3_finalize(st);
+	rc = sqlite3_prepare_v2(s->meta, "SELECT id, name FROM services ORDER BY id", -1, &st,
+				NULL);
 	if (rc != SQLITE_OK)
 		return srv_sql_err(s->meta, rc, "load", err);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -712,6 +793,7 @@ static int prepare_meta(srv_store *s, cprof_error *err)
 		{ offsetof(srv_store, upd_series),
 		  "UPDATE series SET first_ns=?1, last_ns=?2 WHERE id=?3" },
 		{ offsetof(srv_store, ins_svc), "INSERT INTO services(id, name) VALUES(?1,?2)" },
+		{ offsetof(srv_store, ins_sig), "INSERT INTO sigs(id, data) VALUES(?1,?2)" },
 		{ offsetof(srv_store, ins_dict),
 		  "INSERT OR REPLACE INTO dict(svc, kind, id, hash, data) VALUES(?1,?2,?3,?4,?5)" },
 		{ offsetof(srv_store, ins_pinned),
@@ -803,7 +885,11 @@ void srv_store_close(srv_store *s)
 	sqlite3_finalize(s->ins_svc);
 	sqlite3_finalize(s->ins_dict);
 	sqlite3_finalize(s->ins_pinned);
+	sqlite3_finalize(s->ins_sig);
 	sqlite3_close(s->meta);
+	for (size_t i = 0; i < s->nsig; i++)
+		free(s->sigp[i]);
+	u64map_free(&s->sig_idx);
 	for (size_t i = 0; i < s->nseries; i++)
 		series_free_one(&s->series[i]);
 	free(s->series);

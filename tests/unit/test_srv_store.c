@@ -569,6 +569,21 @@ static void test_bad_input(void **state)
 	assert_int_equal(srv_store_append(s, &ls, "cpu", T0, 0, p, NULL, &err), CPROF_EINVAL);
 	assert_int_equal(srv_store_append(s, NULL, "CPU", T0, 0, p, NULL, &err), CPROF_EINVAL);
 	assert_int_equal(srv_store_append(s, NULL, "cpu", -1, 0, p, NULL, &err), CPROF_EINVAL);
+	/* a profile without sample types (its samples carry no values) */
+	cprof_profile *novt = cprof_profile_new();
+	uint32_t loc0 = 0;
+	cprof_function fn = { .id = 1, .name = cprof_intern_cstr(novt, "f") };
+	cprof_add_function(novt, &fn);
+	cprof_location lc = { .id = 1, .mapping = CPROF_NONE };
+	cprof_line ln = { 0, 1, 0 };
+	cprof_add_location(novt, &lc, &ln, 1);
+	cprof_add_sample(novt, (uint32_t)cprof_intern_stack(novt, &loc0, 1), 0, NULL);
+	assert_int_equal(srv_store_append(s, NULL, "cpu", T0, 0, novt, NULL, &err), 0);
+	cprof_profile_free(novt);
+	cprof_profile *q = NULL;
+	assert_int_equal(srv_store_query(s, NULL, "cpu", T0, T0 + 1, &q, NULL, &err), 0);
+	assert_int_equal(q->samples.n, 0);
+	cprof_profile_free(q);
 	srv_store *s2 = NULL;
 	memset(&err, 0, sizeof err);
 	assert_int_equal(srv_store_open(dir, NULL, &s2, &err), CPROF_EIO);
@@ -577,7 +592,8 @@ static void test_bad_input(void **state)
 	assert_int_equal(srv_store_query(s, NULL, "cpu", T0, T0, &out, NULL, &err), CPROF_EINVAL);
 	cprof_profile_free(p);
 	srv_store_close(s);
-	/* max_series */
+	/* max_series (a fresh store) */
+	rmrf(dir);
 	srv_store_opts o = { .max_series = 1, .no_rollups = true };
 	assert_int_equal(srv_store_open(dir, &o, &s, &err), 0);
 	p = gen(0, 0, 1, 1);
