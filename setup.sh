@@ -39,6 +39,9 @@ set -eu
 # golang-1.19-src: the Catapult trace viewer go tool trace embeds
 #        (cmd/trace/static/trace_viewer_full.html), which imports the
 #        runtime's execution traces in tests/e2e/test_trace.py
+# server on ClickHouse (src/server/store_ch*.c, tools/clickhouse-local.sh):
+#        clickhouse-server and clickhouse-client (Debian's 18.16) and
+#        zookeeper (3.8, for the replicated 2-shard x 2-replica cluster)
 PKGS="gcc make pkg-config zlib1g-dev libpcre2-dev
       libdw-dev libelf-dev libcurl4-openssl-dev libedit-dev graphviz binutils linux-perf
       libcmocka-dev python3 python3-pytest python3-pexpect golang-go
@@ -48,7 +51,7 @@ PKGS="gcc make pkg-config zlib1g-dev libpcre2-dev
       libmicrohttpd-dev libgnutls28-dev libjemalloc2 libjemalloc-dev
       libtcmalloc-minimal4 heaptrack prometheus wrk sqlite3 libsqlite3-dev
       nodejs redis-server redis-tools memcached nginx stress-ng xz-utils
-      libyaml-dev golang-1.19-src"
+      libyaml-dev golang-1.19-src clickhouse-server clickhouse-client zookeeper"
 
 missing=""
 for p in $PKGS; do

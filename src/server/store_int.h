@@ -206,6 +206,8 @@ struct srv_store {
 	size_t nsig;
 	u64map sig_idx;                 /* hash(signature) -> id */
 	sqlite3_stmt *ins_sig;
+	struct srv_ch *ch;              /* non-NULL: the ClickHouse backend
+					 * (store_ch*.c) answers every call */
 };
 
 static inline int64_t wlen(int level)

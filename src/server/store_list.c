@@ -16,6 +16,7 @@
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "store_int.h"
+#include "store_ch.h"
 
 #include <math.h>
 #include <pcre2.h>
@@ -198,6 +199,9 @@ int srv_store_series(srv_store *s, const srv_selector *sel, const char *kind, in
 		     int64_t until_ns, int64_t step_ns, const char *sample_type, const char *focus,
 		     srv_series_cb cb, void *ctx, cprof_error *err)
 {
+	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
+	if (s->ch)
+		return srv_ch_series(s->ch, sel, kind, from_ns, until_ns, step_ns, sample_type, focus, cb, ctx, err);
 	if (!srv_kind_valid(kind))
 		return cprof_seterr(err, CPROF_EINVAL, "bad profile kind \"%s\"", kind ? kind : "");
 	win w;
@@ -274,6 +278,9 @@ int srv_store_metric_series(srv_store *s, const srv_selector *sel, const char *n
 			    int64_t from_ns, int64_t until_ns, int64_t step_ns, srv_series_cb cb,
 			    void *ctx, cprof_error *err)
 {
+	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
+	if (s->ch)
+		return srv_ch_metric_series(s->ch, sel, name, from_ns, until_ns, step_ns, cb, ctx, err);
 	if (!name || !*name || strlen(name) > 200)
 		return cprof_seterr(err, CPROF_EINVAL, "bad metric name");
 	char kind[208];
@@ -374,12 +381,18 @@ static int listing(srv_store *s, int mode, const char *name, int64_t from, int64
 int srv_store_labels(srv_store *s, int64_t from_ns, int64_t until_ns, srv_strlist *out,
 		     cprof_error *err)
 {
+	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
+	if (s->ch)
+		return srv_ch_labels(s->ch, 0, NULL, from_ns, until_ns, out, err);
 	return listing(s, 0, NULL, from_ns, until_ns, out, err);
 }
 
 int srv_store_label_values(srv_store *s, const char *name, int64_t from_ns, int64_t until_ns,
 			   srv_strlist *out, cprof_error *err)
 {
+	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
+	if (s->ch)
+		return srv_ch_labels(s->ch, 1, name, from_ns, until_ns, out, err);
 	if (!name)
 		return cprof_seterr(err, CPROF_EINVAL, "no label name");
 	return listing(s, 1, name, from_ns, until_ns, out, err);
@@ -388,6 +401,9 @@ int srv_store_label_values(srv_store *s, const char *name, int64_t from_ns, int6
 int srv_store_types(srv_store *s, int64_t from_ns, int64_t until_ns, srv_strlist *out,
 		    cprof_error *err)
 {
+	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
+	if (s->ch)
+		return srv_ch_labels(s->ch, 2, NULL, from_ns, until_ns, out, err);
 	return listing(s, 2, NULL, from_ns, until_ns, out, err);
 }
 
@@ -396,6 +412,9 @@ int srv_store_types(srv_store *s, int64_t from_ns, int64_t until_ns, srv_strlist
 int srv_store_snapshots(srv_store *s, int64_t from_ns, int64_t until_ns,
 			int (*cb)(void *ctx, const srv_snapshot *snap), void *ctx, cprof_error *err)
 {
+	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
+	if (s->ch)
+		return srv_ch_snapshots(s->ch, from_ns, until_ns, cb, ctx, err);
 	qset qs;
 	int rc = srv_select_series(s, NULL, NULL, 0, 0, true, &qs, err);
 	if (rc)
@@ -445,6 +464,9 @@ out:
 
 int srv_store_snapshot_get(srv_store *s, int64_t id, cprof_profile **out, cprof_error *err)
 {
+	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
+	if (s->ch)
+		return srv_ch_snapshot_get(s->ch, id, out, err);
 	*out = NULL;
 	sqlite3 *meta = NULL;
 	int rc = srv_store_flush(s, err);

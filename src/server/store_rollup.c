@@ -34,6 +34,7 @@
  * series at a time, the packed rows of the window kept until written).
  */
 #include "store_int.h"
+#include "store_ch.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -453,6 +454,9 @@ static void *roller(void *arg)
 
 int srv_store_rollup_sync(srv_store *s, cprof_error *err)
 {
+	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
+	if (s->ch)
+		return 0;     /* the materialized view keeps the rollup current */
 	int rc, n = 0;
 	pthread_mutex_lock(&s->mu);
 	while ((rc = roll_one(s, err)) == 1)

@@ -31,6 +31,7 @@
  * nothing in memory (it is in SQLite's page cache and WAL).
  */
 #include "store_int.h"
+#include "store_ch.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -519,6 +520,9 @@ int srv_flush_locked(srv_store *s, cprof_error *err)
 
 int srv_store_flush(srv_store *s, cprof_error *err)
 {
+	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
+	if (s->ch)
+		return srv_ch_flush(s->ch, err);
 	pthread_mutex_lock(&s->mu);
 	int rc = srv_flush_locked(s, err);
 	pthread_mutex_unlock(&s->mu);
@@ -579,6 +583,9 @@ int srv_store_append(srv_store *s, const srv_labels *labels, const char *kind, i
 		     int64_t duration_ns, const cprof_profile *p, const char *pinned_rule,
 		     cprof_error *err)
 {
+	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
+	if (s->ch)
+		return srv_ch_append(s->ch, labels, kind, time_ns, duration_ns, p, pinned_rule, err);
 	int rc = check_labels(&labels, err);
 	if (rc)
 		return rc;
@@ -660,6 +667,9 @@ out:
 int srv_store_append_metric(srv_store *s, const srv_labels *labels, const char *name,
 			    int64_t time_ns, double value, cprof_error *err)
 {
+	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
+	if (s->ch)
+		return srv_ch_append_metric(s->ch, labels, name, time_ns, value, err);
 	int rc = check_labels(&labels, err);
 	if (rc)
 		return rc;
@@ -803,6 +813,9 @@ int srv_store_open(const char *dir, const srv_store_opts *opts, srv_store **out,
 		   cprof_error *err)
 {
 	*out = NULL;
+	/* backend hook: "clickhouse://..." opens the ClickHouse store (store_ch*.c) */
+	if (dir && strncmp(dir, "clickhouse://", 13) == 0)
+		return srv_ch_open_store(dir, opts, out, err);
 	srv_store *s = calloc(1, sizeof *s);
 	if (!s || !(s->dir = strdup(dir))) {
 		free(s);
@@ -854,6 +867,11 @@ void srv_store_close(srv_store *s)
 {
 	if (!s)
 		return;
+	if (s->ch) {    /* backend hook */
+		srv_ch_close(s->ch);
+		free(s);
+		return;
+	}
 	srv_roller_stop(s);
 	pthread_mutex_lock(&s->mu);
 	if (s->meta)
@@ -895,6 +913,9 @@ void srv_store_close(srv_store *s)
 
 int srv_store_retention(srv_store *s, int64_t now_ns, cprof_error *err)
 {
+	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
+	if (s->ch)
+		return srv_ch_retention(s->ch, now_ns, err);
 	if (s->o.retention_ns <= 0)
 		return 0;
 	int32_t *days;
@@ -937,6 +958,11 @@ out:
 
 void srv_store_get_stats(srv_store *s, srv_store_stats *st)
 {
+	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
+	if (s->ch) {
+		srv_ch_stats(s->ch, st);
+		return;
+	}
 	pthread_mutex_lock(&s->mu);
 	*st = s->st;
 	pthread_mutex_unlock(&s->mu);

@@ -1,0 +1,193 @@
+/*
+ * store_ch.h - internals of the ClickHouse store (store_ch*.c, ch_http.c):
+ * the HTTP client, the in-memory dictionaries, the ingest queue and the
+ * calls srv_store_* forward to when a store was opened on a
+ * clickhouse://HOST:PORT[,HOST:PORT...]/DATABASE URL.
+ *
+ * Schema (database DATABASE; see docs/ARCHITECTURE.md, "Server on
+ * ClickHouse"):
+ *   meta      (key, value)                 schema version (migrations)
+ *   series    (id UInt64, kind, svc, labels)   id = hash(kind, labels)
+ *   stacks    (svc UInt64, id UInt32, hash UInt64, data)  dense ids per
+ *             service; data = locations (mapping, address relative to
+ *             it, lines with their functions) and the sample's labels
+ *   profiles  (day, series, t, duration, period, sig, totals)  one row per
+ *             profile
+ *   samples   (day, series, t, sig, stack UInt32, v Array(Int64))
+ *   samples_hour  AggregatingMergeTree (day, series, sig, hour, stack,
+ *             sumForEachState(v)) fed by a materialized view on samples
+ *   metrics   (day, series, t, value)
+ *   pinned    (id, rule, series, t, duration, period, sig, stacks, vals)
+ * day-partitioned tables: PARTITION BY toYYYYMMDD(day); retention drops
+ * partitions; pinned is not day-partitioned and never dropped.
+ */
+#ifndef CPROF_SRV_STORE_CH_H
+#define CPROF_SRV_STORE_CH_H
+
+#include "store_int.h"
+
+/* ---- HTTP client (ch_http.c) ----------------------------------------- */
+
+#define CH_MAX_HOSTS 16
+
+typedef struct ch_conn {
+	char *hosts[CH_MAX_HOSTS];      /* "host:port" */
+	size_t nhosts;
+	char *db;                       /* database name ([A-Za-z0-9_]+) */
+	char *user, *password;          /* NULL: none */
+	char *cluster;                  /* NULL: one node; else cluster name */
+	long timeout_ms;                /* per request */
+	long connect_ms;
+	size_t buffer_bytes;             /* ingest queue bound; 0: default */
+	unsigned next;                  /* host to try first (rotates) */
+} ch_conn;
+
+/* Parse url "clickhouse://[USER[:PASSWORD]@]HOST:PORT[,HOST:PORT]/DB[?k=v&...]"
+ * (options: cluster=NAME, timeout=DURATION, buffer=MB; user and password also from
+ * CPROF_CLICKHOUSE_USER / CPROF_CLICKHOUSE_PASSWORD).  0 or CPROF_EINVAL
+ * naming the problem. */
+int ch_conn_parse(const char *url, ch_conn *c, cprof_error *err);
+void ch_conn_free(ch_conn *c);
+
+/* POST sql (with body appended after it when body != NULL, for INSERT ...
+ * FORMAT TabSeparated) to one of the hosts; on a connection failure the
+ * next host is tried.  The response body goes to *out (may be NULL).
+ * 0, or CPROF_EIO with one line naming the host and what failed
+ * (ClickHouse's own message, a timeout, a refused connection).
+ * Thread-safe (one curl handle per call). */
+int ch_exec(ch_conn *c, const char *sql, const void *body, size_t bodylen, sbuf *out,
+	    cprof_error *err);
+
+/* TabSeparated helpers: append s[0..n) escaped; unescape a field in place
+ * (returns its new length). */
+void tsv_put(sbuf *b, const void *s, size_t n);
+size_t tsv_unescape(char *s, size_t n);
+/* Split the next line of a TSV response into at most max fields (in place,
+ * unescaped, NUL-terminated; lens filled).  *pos advances.  Returns the
+ * number of fields, 0 at the end.  buf[len] must be writable. */
+size_t tsv_row(char *buf, size_t len, size_t *pos, char **f, size_t *lens, size_t max);
+
+/* ---- dictionaries (store_ch_dict.c) ---------------------------------- */
+
+typedef struct ch_svc {
+	char *name;
+	uint64_t hash;                  /* the svc column */
+	u64map byhash;                  /* stack content hash -> id */
+	sbuf arena;                     /* stack blobs */
+	uint64_t *off;                  /* id -> offset << 24 | length; 0: unknown */
+	size_t noff, capoff;
+} ch_svc;
+
+typedef struct srv_ch srv_ch;
+
+/* The dense id of p's sample si in service v (new stacks are queued for
+ * insertion); lh: p->locations.n zeroed words, a per-profile memo of
+ * location hashes.  Caller holds the store's lock. */
+int ch_stack_id(srv_ch *c, ch_svc *v, const cprof_profile *p, size_t si, uint64_t *lh,
+		uint32_t *id, cprof_error *err);
+/* Service by name (created). */
+ch_svc *ch_svc_get(srv_ch *c, const char *name);
+/* Make sure the blobs of stacks ids[0..n) of v are known (fetching the
+ * missing ones from ClickHouse).  Caller holds the lock. */
+int ch_stacks_fetch(srv_ch *c, ch_svc *v, const uint32_t *ids, size_t n, cprof_error *err);
+/* Add a stack (its blob and its key, the stacks table's hash). */
+int ch_stack_put(ch_svc *v, uint32_t id, const void *blob, size_t len, uint64_t key);
+/* Append stack id of v (blob known) as a sample with values vals to the
+ * profile being built (ctx: dedup maps of mappings, functions,
+ * locations).  */
+typedef struct ch_build {
+	cprof_profile *p;
+	u64map maps, funcs, locs;
+} ch_build;
+int ch_build_add(ch_build *b, const ch_svc *v, uint32_t id, const int64_t *vals,
+		 cprof_error *err);
+void ch_build_free(ch_build *b);
+/* Whether stack id of v has a frame whose function name matches re. */
+int ch_stack_focus(const ch_svc *v, uint32_t id, void *re);
+
+/* ---- the store (store_ch.c) --------------------------------------------- */
+
+/* A queued insert: one table's TSV rows. */
+typedef struct ch_batch {
+	sbuf rows[5];                   /* profiles, samples, metrics, pinned, series */
+	bool done[5];
+	size_t nprofiles, nmetrics;
+	int64_t tmin, tmax;
+	struct ch_batch *next;
+} ch_batch;
+
+enum { CHT_PROFILES, CHT_SAMPLES, CHT_METRICS, CHT_PINNED, CHT_SERIES, CHT_N };
+
+typedef struct ch_series {
+	uint64_t id;
+	char *kind;
+	ch_svc *svc;
+	srv_label *lv;
+	size_t nl;
+	char *block;
+} ch_series;
+
+struct srv_ch {
+	ch_conn conn;
+	srv_store_opts o;
+	pthread_mutex_t mu;             /* everything below */
+	ch_svc **svcs;
+	size_t nsvcs, capsvcs;
+	ch_series *series;
+	size_t nseries, capseries;
+	u64map series_idx;              /* id -> index + 1 */
+	sbuf stack_rows;                /* new stacks not yet inserted (never dropped) */
+	sbuf series_rows;               /* new series not yet inserted (never dropped) */
+	ch_batch *head, *tail;          /* queued batches, oldest first */
+	ch_batch *cur;                  /* the open batch (== tail) */
+	size_t queued_bytes, max_queue_bytes;
+	int64_t backoff_ns;
+	int64_t retry_at;               /* monotonic ns: no flush before (backoff) */
+	int64_t pending_since;
+	size_t pending;
+	uint64_t dropped_profiles, dropped_metrics;
+	srv_store_stats st;
+	pthread_t flush_thread;
+	pthread_cond_t wake_cv;         /* wakes the flusher */
+	pthread_cond_t done_cv;         /* a flush turn ended */
+	bool flusher_started, stopping, want_flush;
+	bool flushing;                  /* a thread has the flush turn */
+};
+
+/* Forwarded srv_store_* calls. */
+int srv_ch_open(const char *url, const srv_store_opts *opts, srv_ch **out, cprof_error *err);
+void srv_ch_close(srv_ch *c);
+/* srv_store_open's hook: a srv_store whose every call forwards to a new srv_ch. */
+int srv_ch_open_store(const char *url, const srv_store_opts *opts, srv_store **out,
+		      cprof_error *err);
+int srv_ch_append(srv_ch *c, const srv_labels *labels, const char *kind, int64_t time_ns,
+		  int64_t duration_ns, const cprof_profile *p, const char *pinned_rule,
+		  cprof_error *err);
+int srv_ch_append_metric(srv_ch *c, const srv_labels *labels, const char *name,
+			 int64_t time_ns, double value, cprof_error *err);
+int srv_ch_flush(srv_ch *c, cprof_error *err);
+int srv_ch_query(srv_ch *c, const srv_selector *sel, const char *kind, int64_t from_ns,
+		 int64_t until_ns, cprof_profile **out, srv_query_info *info, cprof_error *err);
+int srv_ch_series(srv_ch *c, const srv_selector *sel, const char *kind, int64_t from_ns,
+		  int64_t until_ns, int64_t step_ns, const char *sample_type, const char *focus,
+		  srv_series_cb cb, void *ctx, cprof_error *err);
+int srv_ch_metric_series(srv_ch *c, const srv_selector *sel, const char *name, int64_t from_ns,
+			 int64_t until_ns, int64_t step_ns, srv_series_cb cb, void *ctx,
+			 cprof_error *err);
+int srv_ch_labels(srv_ch *c, int mode, const char *name, int64_t from_ns, int64_t until_ns,
+		  srv_strlist *out, cprof_error *err);
+int srv_ch_snapshots(srv_ch *c, int64_t from_ns, int64_t until_ns,
+		     int (*cb)(void *ctx, const srv_snapshot *snap), void *ctx, cprof_error *err);
+int srv_ch_snapshot_get(srv_ch *c, int64_t id, cprof_profile **out, cprof_error *err);
+int srv_ch_retention(srv_ch *c, int64_t now_ns, cprof_error *err);
+void srv_ch_stats(srv_ch *c, srv_store_stats *st);
+
+/* Internal between store_ch*.c.  Flush now (after the flusher's turn, if
+ * it has one); called and returns with c->mu held (released meanwhile). */
+int ch_flush_locked(srv_ch *c, cprof_error *err);
+/* Reload the series table (new series written by other servers). */
+int ch_series_reload(srv_ch *c, cprof_error *err);
+/* Table name for queries (the Distributed table on a cluster). */
+const char *ch_tbl(const srv_ch *c, const char *name, char *buf, size_t n);
+
+#endif

@@ -1,0 +1,989 @@
+/*
+ * store_ch_query.c - the ClickHouse store's reads: merged ranges, totals
+ * over time, metric series, label listings, pinned snapshots.
+ *
+ * A merged range is two kinds of SELECT and assembly in this process:
+ *   1. per (series, signature): profiles, summed durations, first time,
+ *      period (from profiles, one row per profile: cheap);
+ *   2. per (service or series, signature, stack id): summed values, from
+ *      samples for the partial hours at the range's ends and from the
+ *      hourly rollup (samples_hour, AggregatingMergeTree fed by a
+ *      materialized view at insert, so always exact) for the whole hours
+ *      in between.  Counters group by service, so ClickHouse returns one
+ *      row per distinct stack; gauges group by series, and each series'
+ *      sums are divided by its profile count here (rounded half away from
+ *      zero, as the SQLite store), then summed.
+ * The stack ids are then resolved (store_ch_dict.c, fetching ids this
+ * process has not seen) and the profile built: ClickHouse 18.16 has one
+ * JOIN per SELECT and no named CTEs, so no flame-graph SQL.
+ *
+ * Series are selected in this process (PCRE2 selectors, as the SQLite
+ * store) over the series table, reloaded at each query so series other
+ * servers created are seen; the matching ids go into the SELECTs' IN
+ * lists.
+ *
+ * Threads: reads hold the store's lock only to flush, to copy the
+ * matching series and to fetch and read stack blobs; the SELECTs run
+ * without it.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "store_ch.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <time.h>
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- helpers ----------------------------------------------------------------------- */
+
+/* The series of kind (exact; NULL: any) matching sel, copied (labels stay
+ * valid: they are never freed before close). */
+static int pick(srv_ch *c, const srv_selector *sel, const char *kind, ch_series **out,
+		size_t *n, cprof_error *err)
+{
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&c->mu);
+	cprof_error fe = { 0 };
+	ch_flush_locked(c, &fe);        /* a failed flush keeps its rows queued */
+	pthread_mutex_unlock(&c->mu);
+	int rc = ch_series_reload(c, err);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&c->mu);
+	ch_series *v = calloc(c->nseries + 1, sizeof *v);
+	if (!v) {
+		pthread_mutex_unlock(&c->mu);
+		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	}
+	for (size_t i = 0; i < c->nseries; i++) {
+		const ch_series *s = &c->series[i];
+		if (kind && strcmp(s->kind, kind) != 0)
+			continue;
+		srv_labels l = { s->lv, s->nl };
+		if (sel && !srv_selector_match(sel, &l))
+			continue;
+		v[(*n)++] = *s;
+	}
+	pthread_mutex_unlock(&c->mu);
+	*out = v;
+	return 0;
+}
+
+/* "series IN (a,b,...)" into q. */
+static void in_list(sbuf *q, const char *col, const ch_series *v, size_t n)
+{
+	sb_put(q, col, strlen(col));
+	sb_put(q, " IN (", 5);
+	for (size_t i = 0; i < n; i++) {
+		char x[32];
+		snprintf(x, sizeof x, "%s%llu", i ? "," : "", (unsigned long long)v[i].id);
+		sb_put(q, x, strlen(x));
+	}
+	sb_put(q, ")", 1);
+}
+
+static void sqlf(sbuf *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sqlf(sbuf *q, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		sb_put(q, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+/* Run q (NUL-terminated here) and leave the answer in r (NUL after it). */
+static int select_q(srv_ch *c, sbuf *q, sbuf *r, cprof_error *err)
+{
+	sb_put(q, " FORMAT TabSeparated", 20);
+	sb_put(q, "", 1);
+	if (q->oom)
+		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	int rc = ch_exec(&c->conn, (const char *)q->p, NULL, 0, r, err);
+	sb_put(r, "", 1);
+	if (!rc && r->oom)
+		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	r->n--;
+	return rc;
+}
+
+/* Parse "[1,2,3]" into v[0..max); returns the count. */
+static size_t parse_arr(const char *s, int64_t *v, size_t max)
+{
+	size_t n = 0;
+	if (*s == '[')
+		s++;
+	while (*s && *s != ']' && n < max) {
+		char *e;
+		v[n++] = strtoll(s, &e, 10);
+		if (e == s)
+			break;
+		s = e;
+		if (*s == ',')
+			s++;
+	}
+	return n;
+}
+
+static ch_svc *svc_by_hash(srv_ch *c, uint64_t h)
+{
+	pthread_mutex_lock(&c->mu);
+	ch_svc *r = NULL;
+	for (size_t i = 0; i < c->nsvcs && !r; i++)
+		if (c->svcs[i]->hash == h)
+			r = c->svcs[i];
+	pthread_mutex_unlock(&c->mu);
+	return r;
+}
+
+static void day_str(int64_t ns, char *buf, size_t n)
+{
+	time_t t = (time_t)(ns / 1000000000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, n, "%Y-%m-%d", &tm);
+}
+
+/* ---- merged ranges ------------------------------------------------------------------------ */
+
+typedef struct sig_info {
+	uint64_t hash;
+	sbuf sig;
+	int nv;
+	int64_t tmin, dur, period;
+} sig_info;
+
+typedef struct pcount {            /* profiles per (series, signature) */
+	uint64_t series, sig;
+	uint64_t n;
+} pcount;
+
+typedef struct grp {
+	uint64_t key, sig;              /* svc hash (counters) or series id (gauges) */
+	ch_svc *svc;
+	acc a;
+} grp;
+
+typedef struct mq {
+	sig_info *sigs;
+	size_t nsigs;
+	pcount *pc;
+	size_t npc, cappc;
+	grp *g;
+	size_t ng, capg;
+} mq;
+
+static void mq_free(mq *m)
+{
+	for (size_t i = 0; i < m->nsigs; i++)
+		sb_free(&m->sigs[i].sig);
+	free(m->sigs);
+	free(m->pc);
+	for (size_t i = 0; i < m->ng; i++)
+		acc_free(&m->g[i].a);
+	free(m->g);
+}
+
+static sig_info *sig_find(mq *m, uint64_t h)
+{
+	for (size_t i = 0; i < m->nsigs; i++)
+		if (m->sigs[i].hash == h)
+			return &m->sigs[i];
+	return NULL;
+}
+
+static grp *grp_for(mq *m, uint64_t key, uint64_t sig, ch_svc *svc, int nv)
+{
+	for (size_t i = 0; i < m->ng; i++)
+		if (m->g[i].key == key && m->g[i].sig == sig)
+			return &m->g[i];
+	if (cprof_reserve((void **)&m->g, &m->capg, m->ng + 1, sizeof *m->g))
+		return NULL;
+	grp *g = &m->g[m->ng++];
+	memset(g, 0, sizeof *g);
+	g->key = key;
+	g->sig = sig;
+	g->svc = svc;
+	acc_init(&g->a, nv);
+	return g;
+}
+
+/* Step 1: profiles per (series, signature). */
+static int read_profiles(srv_ch *c, const ch_series *v, size_t n, int64_t from, int64_t until,
+			 mq *m, srv_query_info *info, cprof_error *err)
+{
+	sbuf q = { 0 }, r = { 0 };
+	char d0[16], d1[16];
+	day_str(from, d0, sizeof d0);
+	day_str(until - 1, d1, sizeof d1);
+	sqlf(&q, "SELECT series, sig, count(), sum(duration), min(t), max(period) FROM profiles"
+	     " WHERE day >= '%s' AND day <= '%s' AND t >= %lld AND t < %lld AND ", d0, d1,
+	     (long long)from, (long long)until);
+	in_list(&q, "series", v, n);
+	sqlf(&q, " GROUP BY series, sig");
+	int rc = select_q(c, &q, &r, err);
+	size_t pos = 0, cap = 0;
+	char *f[6];
+	size_t fl[6];
+	u64map seen = { 0 };
+	while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 6) == 6) {
+		uint64_t h = srv_hash_bytes(f[1], fl[1], 9) >> 1;
+		sig_info *s = sig_find(m, h);
+		if (!s) {
+			if (cprof_reserve((void **)&m->sigs, &cap, m->nsigs + 1, sizeof *m->sigs)) {
+				rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+				break;
+			}
+			s = &m->sigs[m->nsigs++];
+			memset(s, 0, sizeof *s);
+			s->hash = h;
+			s->tmin = INT64_MAX;
+			sb_put(&s->sig, f[1], fl[1]);
+			s->nv = srv_sig_nv(f[1], fl[1]);
+			if (s->nv < 0) {
+				rc = cprof_seterr(err, CPROF_EFORMAT, "store: a broken signature");
+				break;
+			}
+		}
+		uint64_t cnt = strtoull(f[2], NULL, 10);
+		int64_t t0 = strtoll(f[4], NULL, 10), per = strtoll(f[5], NULL, 10);
+		s->dur += strtoll(f[3], NULL, 10);
+		if (t0 < s->tmin)
+			s->tmin = t0;
+		if (per > s->period)
+			s->period = per;
+		if (cprof_reserve((void **)&m->pc, &m->cappc, m->npc + 1, sizeof *m->pc)) {
+			rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+			break;
+		}
+		uint64_t sid = strtoull(f[0], NULL, 10);
+		m->pc[m->npc++] = (pcount){ sid, h, cnt };
+		info->nprofiles += cnt;
+		uint32_t *slot;
+		bool found;
+		if (!u64map_slot(&seen, sid | 1, &slot, &found) && !found)
+			info->nseries++;
+	}
+	u64map_free(&seen);
+	sb_free(&q);
+	sb_free(&r);
+	return rc;
+}
+
+/* Step 2: one SELECT of summed samples (raw or rollup) into the groups. */
+static int read_samples(srv_ch *c, const ch_series *v, size_t n, bool gauge, bool rollup,
+			int64_t from, int64_t until, int64_t h0, int64_t h1, mq *m,
+			srv_query_info *info, cprof_error *err)
+{
+	sbuf q = { 0 }, r = { 0 };
+	char d0[16], d1[16];
+	day_str(from, d0, sizeof d0);
+	day_str(until - 1, d1, sizeof d1);
+	const char *key = gauge ? "series" : "svc";
+	if (rollup)
+		sqlf(&q, "SELECT %s, sig, stack, sumMerge(v0), sumMerge(v1), sumMerge(v2),"
+		     " sumMerge(v3), sumForEachMerge(vx) FROM samples_hour WHERE"
+		     " day >= '%s' AND day <= '%s' AND hour >= %lld AND hour < %lld AND ", key, d0,
+		     d1, (long long)(h0 / HOUR_NS), (long long)(h1 / HOUR_NS));
+	else
+		sqlf(&q, "SELECT %s, sig, stack, sum(v0), sum(v1), sum(v2), sum(v3), sumForEach(vx)"
+		     " FROM samples WHERE day >= '%s' AND"
+		     " day <= '%s' AND t >= %lld AND t < %lld AND NOT (t >= %lld AND t < %lld) AND ",
+		     key, d0, d1, (long long)from, (long long)until, (long long)h0, (long long)h1);
+	in_list(&q, "series", v, n);
+	sqlf(&q, " GROUP BY %s, sig, stack", key);
+	int rc = select_q(c, &q, &r, err);
+	size_t pos = 0;
+	char *f[8];
+	size_t fl[8];
+	int64_t vals[MAX_VTYPES];
+	grp *last = NULL;
+	while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 8) == 8) {
+		uint64_t k = strtoull(f[0], NULL, 10), sg = strtoull(f[1], NULL, 10);
+		sig_info *s = sig_find(m, sg);
+		if (!s)
+			continue;       /* a profile newer than step 1 */
+		if (!last || last->key != k || last->sig != sg) {
+			ch_svc *svc = NULL;
+			if (gauge) {
+				for (size_t i = 0; i < n && !svc; i++)
+					if (v[i].id == k)
+						svc = v[i].svc;
+			} else {
+				svc = svc_by_hash(c, k);
+			}
+			if (!svc)
+				continue;
+			last = grp_for(m, k, sg, svc, s->nv);
+			if (!last) {
+				rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+				break;
+			}
+		}
+		memset(vals, 0, sizeof vals);
+		for (int j = 0; j < 4; j++)
+			vals[j] = strtoll(f[3 + j], NULL, 10);
+		if (s->nv > 4)
+			parse_arr(f[7], vals + 4, (size_t)s->nv - 4);
+		uint32_t stack = (uint32_t)strtoul(f[2], NULL, 10);
+		if (acc_add(&last->a, stack, 0, vals))
+			rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+		if (rollup)
+			info->nrollups++;
+		else
+			info->nraw++;
+	}
+	sb_free(&q);
+	sb_free(&r);
+	return rc;
+}
+
+/* Gauges: divide each series' sums by its profile count and regroup by
+ * service. */
+static int gauge_fold(mq *m, cprof_error *err)
+{
+	mq t = { 0 };
+	int rc = 0;
+	for (size_t i = 0; i < m->ng && !rc; i++) {
+		grp *g = &m->g[i];
+		uint64_t cnt = 0;
+		for (size_t k = 0; k < m->npc; k++)
+			if (m->pc[k].series == g->key && m->pc[k].sig == g->sig)
+				cnt += m->pc[k].n;
+		if (cnt)
+			acc_div(&g->a, cnt);
+		grp *d = grp_for(&t, g->svc->hash, g->sig, g->svc, g->a.nv);
+		if (!d || acc_add_acc(&d->a, &g->a))
+			rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	}
+	for (size_t i = 0; i < m->ng; i++)
+		acc_free(&m->g[i].a);
+	free(m->g);
+	m->g = t.g;
+	m->ng = t.ng;
+	m->capg = t.capg;
+	return rc;
+}
+
+/* A new profile with the sample types of signature sig. */
+static cprof_profile *profile_for_sig(const sbuf *sig)
+{
+	cprof_profile *p = cprof_profile_new();
+	if (!p)
+		return NULL;
+	rd r = { sig->p, sig->n, 0, false };
+	size_t l;
+	const char *s = rd_str(&r, &l);
+	p->period_type.type = r.bad ? 0 : cprof_intern(p, s, l);
+	s = rd_str(&r, &l);
+	p->period_type.unit = r.bad ? 0 : cprof_intern(p, s, l);
+	uint64_t nv = rd_uv(&r);
+	for (uint64_t i = 0; i < nv && !r.bad && i < MAX_VTYPES; i++) {
+		const char *t = rd_str(&r, &l);
+		cprof_str ti = r.bad ? 0 : cprof_intern(p, t, l);
+		const char *u = rd_str(&r, &l);
+		cprof_str ui = r.bad ? 0 : cprof_intern(p, u, l);
+		cprof_add_vtype(p, ti, ui);
+	}
+	s = rd_str(&r, &l);
+	p->default_sample_type = r.bad ? 0 : cprof_intern(p, s, l);
+	if (r.bad) {
+		cprof_profile_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* Build the groups of one signature into a profile. */
+static int build_sig(srv_ch *c, mq *m, sig_info *s, cprof_profile **out, cprof_error *err)
+{
+	ch_build b = { .p = profile_for_sig(&s->sig) };
+	if (!b.p)
+		return cprof_seterr(err, CPROF_EFORMAT, "store: a broken signature");
+	int rc = 0;
+	for (size_t i = 0; i < m->ng && !rc; i++) {
+		grp *g = &m->g[i];
+		if (g->sig != s->hash || !g->a.n)
+			continue;
+		uint32_t *ids = malloc(g->a.n * sizeof *ids);
+		if (!ids) {
+			rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+			break;
+		}
+		for (size_t k = 0; k < g->a.n; k++)
+			ids[k] = (uint32_t)(g->a.key[k] >> 32);
+		pthread_mutex_lock(&c->mu);
+		rc = ch_stacks_fetch(c, g->svc, ids, g->a.n, err);
+		for (size_t k = 0; k < g->a.n && !rc; k++)
+			rc = ch_build_add(&b, g->svc, ids[k], g->a.val + k * (size_t)g->a.nv, err);
+		pthread_mutex_unlock(&c->mu);
+		free(ids);
+	}
+	ch_build_free(&b);
+	if (!rc) {
+		b.p->time_nanos = s->tmin == INT64_MAX ? 0 : s->tmin;
+		b.p->duration_nanos = s->dur;
+		b.p->period = s->period;
+		rc = cprof_compact(b.p, err);
+	}
+	if (rc) {
+		cprof_profile_free(b.p);
+		return rc;
+	}
+	*out = b.p;
+	return 0;
+}
+
+int srv_ch_query(srv_ch *c, const srv_selector *sel, const char *kind, int64_t from_ns,
+		 int64_t until_ns, cprof_profile **out, srv_query_info *info, cprof_error *err)
+{
+	srv_query_info dummy;
+	if (!info)
+		info = &dummy;
+	memset(info, 0, sizeof *info);
+	*out = NULL;
+	if (!srv_kind_valid(kind))
+		return cprof_seterr(err, CPROF_EINVAL, "bad profile kind \"%s\"", kind ? kind : "");
+	if (from_ns < 0 || until_ns <= from_ns)
+		return cprof_seterr(err, CPROF_EINVAL, "empty or negative time range");
+	if ((until_ns - from_ns) / DAY_NS > 3660)
+		return cprof_seterr(err, CPROF_EINVAL, "time range over ten years");
+	info->agg = srv_kind_agg(kind);
+	bool gauge = info->agg == SRV_AGG_AVG;
+	ch_series *v;
+	size_t n;
+	int rc = pick(c, sel, kind, &v, &n, err);
+	if (rc)
+		return rc;
+	mq m = { 0 };
+	if (n)
+		rc = read_profiles(c, v, n, from_ns, until_ns, &m, info, err);
+	if (!rc && m.nsigs) {
+		/* whole hours inside the range come from the rollup */
+		int64_t h0 = (from_ns + HOUR_NS - 1) / HOUR_NS * HOUR_NS;
+		int64_t h1 = until_ns / HOUR_NS * HOUR_NS;
+		if (c->o.no_rollups || h1 <= h0)
+			h0 = h1 = 0;
+		rc = read_samples(c, v, n, gauge, false, from_ns, until_ns, h0, h1, &m, info, err);
+		if (!rc && h1 > h0)
+			rc = read_samples(c, v, n, gauge, true, from_ns, until_ns, h0, h1, &m, info,
+					  err);
+		if (!rc && gauge)
+			rc = gauge_fold(&m, err);
+	}
+	cprof_profile **parts = calloc(m.nsigs + 1, sizeof *parts);
+	if (!parts && !rc)
+		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	size_t np = 0;
+	for (size_t i = 0; i < m.nsigs && !rc; i++)
+		if (!(rc = build_sig(c, &m, &m.sigs[i], &parts[np], err)))
+			np++;
+	if (!rc) {
+		if (np == 0) {
+			if (!(*out = cprof_profile_new()))
+				rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+		} else if (np == 1) {
+			*out = parts[0];
+			parts[0] = NULL;
+		} else if (!(rc = cprof_compatibilize(parts, np, err))) {
+			rc = cprof_merge(parts, np, out, err);
+		}
+	}
+	for (size_t i = 0; i < np; i++)
+		cprof_profile_free(parts[i]);
+	free(parts);
+	mq_free(&m);
+	free(v);
+	return rc;
+}
+
+/* ---- totals over time ---------------------------------------------------------------------- */
+
+typedef struct wins {
+	double *sum;
+	uint64_t *cnt;
+	size_t n;                       /* windows per series */
+	srv_point *pts;
+} wins;
+
+static int wins_init(wins *w, size_t nseries, int64_t from, int64_t until, int64_t step,
+		     cprof_error *err)
+{
+	memset(w, 0, sizeof *w);
+	if (step <= 0)
+		return cprof_seterr(err, CPROF_EINVAL, "step must be positive");
+	if (from < 0 || until <= from)
+		return cprof_seterr(err, CPROF_EINVAL, "empty or negative time range");
+	uint64_t n = ((uint64_t)(until - from) + (uint64_t)step - 1) / (uint64_t)step;
+	if (n > SRV_SERIES_POINTS_MAX)
+		return cprof_seterr(err, CPROF_EINVAL, "%llu points: at most %d (raise the step)",
+				    (unsigned long long)n, SRV_SERIES_POINTS_MAX);
+	if (nseries > ((size_t)1 << 40) / (n + 1))
+		return cprof_seterr(err, CPROF_ELIMIT, "too many series times points");
+	w->n = (size_t)n;
+	w->sum = calloc(n * (nseries + 1), sizeof *w->sum);
+	w->cnt = calloc(n * (nseries + 1), sizeof *w->cnt);
+	w->pts = calloc(n, sizeof *w->pts);
+	if (!w->sum || !w->cnt || !w->pts)
+		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	return 0;
+}
+
+static void wins_free(wins *w)
+{
+	free(w->sum);
+	free(w->cnt);
+	free(w->pts);
+}
+
+static int wins_emit(wins *w, const ch_series *v, size_t n, int64_t from, int64_t step,
+		     bool avg, srv_series_cb cb, void *ctx)
+{
+	int rc = 0;
+	for (size_t s = 0; s < n && !rc; s++) {
+		size_t k = 0;
+		for (size_t i = 0; i < w->n; i++) {
+			size_t x = s * w->n + i;
+			if (!w->cnt[x])
+				continue;
+			w->pts[k].t_ns = from + (int64_t)i * step;
+			w->pts[k].value = avg ? w->sum[x] / (double)w->cnt[x] : w->sum[x];
+			k++;
+		}
+		srv_labels l = { v[s].lv, v[s].nl };
+		if (k)
+			rc = cb(ctx, &l, w->pts, k);
+	}
+	return rc;
+}
+
+static size_t series_index(const ch_series *v, size_t n, uint64_t id, u64map *idx)
+{
+	uint32_t i;
+	if (u64map_get(idx, id, &i))
+		return i - 1;
+	(void)v;
+	return n;
+}
+
+static int index_series(const ch_series *v, size_t n, u64map *idx)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint32_t *slot;
+		bool found;
+		if (u64map_slot(idx, v[i].id, &slot, &found))
+			return CPROF_ENOMEM;
+		*slot = (uint32_t)i + 1;
+	}
+	return 0;
+}
+
+/* "SELECT COLS FROM TABLE WHERE <days and times of [from, until)> AND
+ * series IN (...)" into q. */
+static void range_select(sbuf *q, const char *cols, const char *table, int64_t from,
+			 int64_t until, const ch_series *v, size_t n)
+{
+	char d0[16], d1[16];
+	day_str(from, d0, sizeof d0);
+	day_str(until - 1, d1, sizeof d1);
+	sqlf(q, "SELECT %s FROM %s WHERE day >= '%s' AND day <= '%s' AND t >= %lld AND t < %lld"
+	     " AND ", cols, table, d0, d1, (long long)from, (long long)until);
+	in_list(q, "series", v, n);
+}
+
+/* The common start of the totals-over-time reads: the matching series,
+ * their windows, an id -> index map, and "SELECT COLS FROM TABLE WHERE
+ * <days and times of the range> AND series IN (...)" in q.  0 with *n ==
+ * 0: nothing matches. */
+static int ts_begin(srv_ch *c, const srv_selector *sel, const char *kind, int64_t from,
+		    int64_t until, int64_t step, const char *cols, const char *table,
+		    ch_series **v, size_t *n, wins *w, u64map *idx, sbuf *q, cprof_error *err)
+{
+	int rc = pick(c, sel, kind, v, n, err);
+	if (!rc)
+		rc = wins_init(w, *n, from, until, step, err);
+	if (!rc && index_series(*v, *n, idx))
+		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	if (!rc && *n)
+		range_select(q, cols, table, from, until, *v, *n);
+	return rc;
+}
+
+int srv_ch_series(srv_ch *c, const srv_selector *sel, const char *kind, int64_t from_ns,
+		  int64_t until_ns, int64_t step_ns, const char *sample_type, const char *focus,
+		  srv_series_cb cb, void *ctx, cprof_error *err)
+{
+	if (!srv_kind_valid(kind))
+		return cprof_seterr(err, CPROF_EINVAL, "bad profile kind \"%s\"", kind ? kind : "");
+	pcre2_code *re = NULL;
+	if (focus) {
+		int ec;
+		PCRE2_SIZE eo;
+		re = pcre2_compile((PCRE2_SPTR)focus, strlen(focus),
+				   PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &ec, &eo, NULL);
+		if (!re) {
+			PCRE2_UCHAR why[120];
+			pcre2_get_error_message(ec, why, sizeof why);
+			return cprof_seterr(err, CPROF_EINVAL, "bad focus regexp: %s", (char *)why);
+		}
+	}
+	ch_series *v = NULL;
+	size_t n = 0;
+	wins w = { 0 };
+	u64map idx = { 0 };
+	sbuf q = { 0 }, r = { 0 };
+	int rc = ts_begin(c, sel, kind, from_ns, until_ns, step_ns, "series, t, sig, totals",
+			  "profiles", &v, &n, &w, &idx, &q, err);
+	if (rc || !n || (rc = select_q(c, &q, &r, err)))
+		goto out;
+	/* signature hash -> value index + 1 (0: no such type) */
+	u64map vis = { 0 };
+	size_t pos = 0;
+	char *f[4];
+	size_t fl[4];
+	while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 4) == 4) {
+		size_t s = series_index(v, n, strtoull(f[0], NULL, 10), &idx);
+		int vi = srv_sig_find(f[2], fl[2], sample_type);
+		if (s == n || vi < 0 || srv_sig_nv(f[2], fl[2]) < 0)
+			continue;
+		uint32_t *slot;
+		bool found;
+		if (u64map_slot(&vis, srv_hash_bytes(f[2], fl[2], 9) >> 1 | 1, &slot, &found)) {
+			rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+			break;
+		}
+		*slot = (uint32_t)vi + 1;
+		size_t wi = (size_t)((strtoll(f[1], NULL, 10) - from_ns) / step_ns);
+		w.cnt[s * w.n + wi]++;
+		if (!re) {
+			int64_t tot[MAX_VTYPES] = { 0 };
+			parse_arr(f[3], tot, MAX_VTYPES);
+			w.sum[s * w.n + wi] += (double)tot[vi];
+		}
+	}
+	if (!rc && re) {
+		/* the samples, each distinct stack tested once per service */
+		sb_reset(&q);
+		sb_reset(&r);
+		range_select(&q, "series, t, sig, stack, arrayConcat([v0, v1, v2, v3], vx)",
+			     "samples", from_ns, until_ns, v, n);
+		rc = select_q(c, &q, &r, err);
+		u64map hits = { 0 };
+		char *g[5];
+		size_t gl[5];
+		pos = 0;
+		while (!rc && tsv_row((char *)r.p, r.n, &pos, g, gl, 5) == 5) {
+			size_t s = series_index(v, n, strtoull(g[0], NULL, 10), &idx);
+			uint32_t vi1;
+			uint64_t sg = strtoull(g[2], NULL, 10);
+			if (s == n || !u64map_get(&vis, sg | 1, &vi1) || !vi1)
+				continue;
+			uint32_t stack = (uint32_t)strtoul(g[3], NULL, 10);
+			uint64_t hk = ((v[s].svc->hash * 31 + stack) << 1) | 1;
+			uint32_t hit;
+			if (!u64map_get(&hits, hk, &hit)) {
+				pthread_mutex_lock(&c->mu);
+				rc = ch_stacks_fetch(c, v[s].svc, &stack, 1, err);
+				int h = rc ? 0 : ch_stack_focus(v[s].svc, stack, re);
+				pthread_mutex_unlock(&c->mu);
+				if (rc)
+					break;
+				hit = h > 0 ? 2 : 1;
+				uint32_t *slot;
+				bool found;
+				if (u64map_slot(&hits, hk, &slot, &found)) {
+					rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+					break;
+				}
+				*slot = hit;
+			}
+			if (hit != 2)
+				continue;
+			int64_t vals[MAX_VTYPES] = { 0 };
+			parse_arr(g[4], vals, MAX_VTYPES);
+			size_t wi = (size_t)((strtoll(g[1], NULL, 10) - from_ns) / step_ns);
+			w.sum[s * w.n + wi] += (double)vals[vi1 - 1];
+		}
+		u64map_free(&hits);
+	}
+	u64map_free(&vis);
+	if (!rc)
+		rc = wins_emit(&w, v, n, from_ns, step_ns, srv_kind_agg(kind) == SRV_AGG_AVG, cb,
+			       ctx);
+out:
+	if (re)
+		pcre2_code_free(re);
+	sb_free(&q);
+	sb_free(&r);
+	u64map_free(&idx);
+	wins_free(&w);
+	free(v);
+	return rc;
+}
+
+int srv_ch_metric_series(srv_ch *c, const srv_selector *sel, const char *name, int64_t from_ns,
+			 int64_t until_ns, int64_t step_ns, srv_series_cb cb, void *ctx,
+			 cprof_error *err)
+{
+	if (!name || !*name || strlen(name) > 200)
+		return cprof_seterr(err, CPROF_EINVAL, "bad metric name");
+	char kind[208];
+	snprintf(kind, sizeof kind, "#%s", name);
+	ch_series *v = NULL;
+	size_t n = 0;
+	wins w = { 0 };
+	u64map idx = { 0 };
+	sbuf q = { 0 }, r = { 0 };
+	int rc = wins_init(&w, 0, from_ns, until_ns, step_ns, err);
+	wins_free(&w);
+	if (rc)
+		return rc;
+	rc = ts_begin(c, sel, kind, from_ns, until_ns, step_ns, "series, t, value", "metrics", &v,
+		      &n, &w, &idx, &q, err);
+	if (rc || !n)
+		goto out;
+	sqlf(&q, " ORDER BY series, t");
+	rc = select_q(c, &q, &r, err);
+	size_t pos = 0;
+	char *f[3];
+	size_t fl[3];
+	while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 3) == 3) {
+		size_t s = series_index(v, n, strtoull(f[0], NULL, 10), &idx);
+		double x = strtod(f[2], NULL);
+		if (s == n || !isfinite(x))
+			continue;
+		size_t wi = (size_t)((strtoll(f[1], NULL, 10) - from_ns) / step_ns);
+		w.sum[s * w.n + wi] += x;
+		w.cnt[s * w.n + wi]++;
+	}
+	if (!rc)
+		rc = wins_emit(&w, v, n, from_ns, step_ns, true, cb, ctx);
+out:
+	sb_free(&q);
+	sb_free(&r);
+	u64map_free(&idx);
+	wins_free(&w);
+	free(v);
+	return rc;
+}
+
+/* ---- listings ------------------------------------------------------------------------------ */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool add_str(srv_strlist *l, size_t *cap, const char *s)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], s) == 0)
+			return true;
+	if (cprof_reserve((void **)&l->v, cap, l->n + 1, sizeof *l->v))
+		return false;
+	char *d = strdup(s);
+	if (!d)
+		return false;
+	l->v[l->n++] = d;
+	return true;
+}
+
+int srv_ch_labels(srv_ch *c, int mode, const char *name, int64_t from_ns, int64_t until_ns,
+		  srv_strlist *out, cprof_error *err)
+{
+	memset(out, 0, sizeof *out);
+	if (mode == 1 && !name)
+		return cprof_seterr(err, CPROF_EINVAL, "no label name");
+	ch_series *v;
+	size_t n;
+	int rc = pick(c, NULL, NULL, &v, &n, err);
+	if (rc)
+		return rc;
+	u64map live = { 0 };
+	bool ranged = from_ns || until_ns;
+	if (ranged) {
+		/* series whose data spans overlap [from, until) */
+		sbuf q = { 0 }, r = { 0 };
+		sqlf(&q, "SELECT series FROM profiles GROUP BY series HAVING min(t) < %lld AND"
+		     " max(t) >= %lld UNION ALL SELECT series FROM metrics GROUP BY series HAVING"
+		     " min(t) < %lld AND max(t) >= %lld", (long long)until_ns, (long long)from_ns,
+		     (long long)until_ns, (long long)from_ns);
+		rc = select_q(c, &q, &r, err);
+		size_t pos = 0;
+		char *f[1];
+		size_t fl[1];
+		while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 1) == 1) {
+			uint32_t *slot;
+			bool found;
+			if (u64map_slot(&live, strtoull(f[0], NULL, 10), &slot, &found))
+				rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+			else
+				*slot = 1;
+		}
+		sb_free(&q);
+		sb_free(&r);
+	}
+	size_t cap = 0;
+	bool oom = false;
+	for (size_t i = 0; i < n && !rc && !oom; i++) {
+		uint32_t x;
+		if (ranged && !u64map_get(&live, v[i].id, &x))
+			continue;
+		if (mode == 2) {
+			if (v[i].kind[0] != '#')
+				oom = !add_str(out, &cap, v[i].kind);
+			continue;
+		}
+		for (size_t k = 0; k < v[i].nl && !oom; k++) {
+			if (mode == 0)
+				oom = !add_str(out, &cap, v[i].lv[k].name);
+			else if (strcmp(v[i].lv[k].name, name) == 0)
+				oom = !add_str(out, &cap, v[i].lv[k].value);
+		}
+	}
+	u64map_free(&live);
+	free(v);
+	if (oom && !rc)
+		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	if (rc) {
+		srv_strlist_free(out);
+		return rc;
+	}
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof *out->v, cmp_str);
+	return 0;
+}
+
+/* ---- snapshots ----------------------------------------------------------------------------- */
+
+int srv_ch_snapshots(srv_ch *c, int64_t from_ns, int64_t until_ns,
+		     int (*cb)(void *ctx, const srv_snapshot *snap), void *ctx, cprof_error *err)
+{
+	ch_series *v;
+	size_t n;
+	int rc = pick(c, NULL, NULL, &v, &n, err);
+	if (rc)
+		return rc;
+	u64map idx = { 0 };
+	sbuf q = { 0 }, r = { 0 };
+	if (index_series(v, n, &idx))
+		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	sqlf(&q, "SELECT id, rule, series, t, duration FROM pinned");
+	if (from_ns || until_ns)
+		sqlf(&q, " WHERE t >= %lld AND t < %lld", (long long)from_ns, (long long)until_ns);
+	sqlf(&q, " ORDER BY t DESC, id DESC");
+	if (!rc)
+		rc = select_q(c, &q, &r, err);
+	size_t pos = 0;
+	char *f[5];
+	size_t fl[5];
+	while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 5) == 5) {
+		size_t s = series_index(v, n, strtoull(f[2], NULL, 10), &idx);
+		if (s == n)
+			continue;
+		srv_snapshot sn = {
+			.id = strtoll(f[0], NULL, 10),
+			.rule = f[1],
+			.kind = v[s].kind,
+			.labels = { v[s].lv, v[s].nl },
+			.time_ns = strtoll(f[3], NULL, 10),
+			.duration_ns = strtoll(f[4], NULL, 10),
+		};
+		rc = cb(ctx, &sn);
+	}
+	sb_free(&q);
+	sb_free(&r);
+	u64map_free(&idx);
+	free(v);
+	return rc;
+}
+
+int srv_ch_snapshot_get(srv_ch *c, int64_t id, cprof_profile **out, cprof_error *err)
+{
+	*out = NULL;
+	ch_series *v;
+	size_t n;
+	int rc = pick(c, NULL, NULL, &v, &n, err);
+	if (rc)
+		return rc;
+	sbuf q = { 0 }, r = { 0 };
+	sqlf(&q, "SELECT series, t, duration, period, sig, stacks, vals FROM pinned WHERE id = %lld"
+	     " LIMIT 1", (long long)id);
+	rc = select_q(c, &q, &r, err);
+	size_t pos = 0;
+	char *f[7];
+	size_t fl[7];
+	if (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 7) != 7)
+		rc = cprof_seterr(err, CPROF_EINVAL, "no snapshot %lld", (long long)id);
+	ch_svc *svc = NULL;
+	uint64_t sid = rc ? 0 : strtoull(f[0], NULL, 10);
+	for (size_t i = 0; i < n && !rc && !svc; i++)
+		if (v[i].id == sid)
+			svc = v[i].svc;
+	if (!rc && !svc)
+		rc = cprof_seterr(err, CPROF_EFORMAT, "snapshot %lld: its series is missing",
+				  (long long)id);
+	sbuf sig = { 0 };
+	int nv = -1;
+	if (!rc) {
+		sb_put(&sig, f[4], fl[4]);
+		nv = srv_sig_nv(f[4], fl[4]);
+		if (nv < 0)
+			rc = cprof_seterr(err, CPROF_EFORMAT, "snapshot %lld is damaged",
+					  (long long)id);
+	}
+	/* the stack ids and the values */
+	size_t ns = 0;
+	for (const char *p = f[5]; !rc && *p; p++)
+		ns += *p == ',';
+	ns += !rc && fl[5] > 2;
+	int64_t *ids64 = rc ? NULL : calloc(ns + 1, sizeof *ids64);
+	uint32_t *ids = rc ? NULL : calloc(ns + 1, sizeof *ids);
+	int64_t *vals = rc ? NULL : calloc(ns * (size_t)(nv > 0 ? nv : 1) + 1, sizeof *vals);
+	if (!rc && (!ids64 || !ids || !vals))
+		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	if (!rc) {
+		if (parse_arr(f[5], ids64, ns) != ns || parse_arr(f[6], vals, ns * (size_t)nv) !=
+		    ns * (size_t)nv)
+			rc = cprof_seterr(err, CPROF_EFORMAT, "snapshot %lld is damaged",
+					  (long long)id);
+		for (size_t i = 0; i < ns; i++)
+			ids[i] = (uint32_t)ids64[i];
+	}
+	ch_build b = { 0 };
+	if (!rc && !(b.p = profile_for_sig(&sig)))
+		rc = cprof_seterr(err, CPROF_EFORMAT, "snapshot %lld is damaged", (long long)id);
+	if (!rc) {
+		pthread_mutex_lock(&c->mu);
+		rc = ch_stacks_fetch(c, svc, ids, ns, err);
+		for (size_t i = 0; i < ns && !rc; i++)
+			rc = ch_build_add(&b, svc, ids[i], vals + i * (size_t)nv, err);
+		pthread_mutex_unlock(&c->mu);
+	}
+	if (!rc) {
+		b.p->time_nanos = strtoll(f[1], NULL, 10);
+		b.p->duration_nanos = strtoll(f[2], NULL, 10);
+		b.p->period = strtoll(f[3], NULL, 10);
+		rc = cprof_compact(b.p, err);
+	}
+	if (!rc) {
+		*out = b.p;
+		b.p = NULL;
+	}
+	cprof_profile_free(b.p);
+	ch_build_free(&b);
+	free(ids64);
+	free(ids);
+	free(vals);
+	sb_free(&sig);
+	sb_free(&q);
+	sb_free(&r);
+	free(v);
+	return rc;
+}

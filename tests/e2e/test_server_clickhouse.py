@@ -1,0 +1,152 @@
+"""The server's store on ClickHouse (src/server/store_ch*.c) against the
+SQLite store, on a real ClickHouse (Debian's clickhouse-server 18.16)
+started here on loopback with tools/clickhouse-local.sh and stopped at the
+end, leaving nothing running.
+
+The differential and failure tests themselves are C (tests/unit/
+test_srv_clickhouse.c, which skips without a ClickHouse); this file gives
+them a server: one node, and (test_cluster) the 2-shard x 2-replica
+cluster with ZooKeeper.
+"""
+import os
+import shutil
+import socket
+import subprocess
+
+import pytest
+
+from conftest import ROOT
+
+SCRIPT = os.path.join(ROOT, "tools", "clickhouse-local.sh")
+
+
+def unit_bin():
+    build = os.path.dirname(os.environ.get("CPROF_BIN", os.path.join(ROOT, "build", "cprof")))
+    return os.path.join(build, "tests", "test_srv_clickhouse")
+
+
+def free_base(span):
+    """A base port with span free ports after it (checked, not reserved)."""
+    for _ in range(50):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        base = s.getsockname()[1]
+        s.close()
+        if base + span >= 65535:
+            continue
+        ok = True
+        for p in range(base, base + span):
+            t = socket.socket()
+            try:
+                t.bind(("127.0.0.1", p))
+            except OSError:
+                ok = False
+            finally:
+                t.close()
+            if not ok:
+                break
+        if ok:
+            return base
+    pytest.skip("no free port range on loopback")
+
+
+def need_clickhouse():
+    if not os.path.exists("/usr/sbin/clickhouse-server"):
+        pytest.skip("clickhouse-server is not installed (sudo ./setup.sh installs Debian's)")
+    if not os.path.exists(unit_bin()):
+        pytest.skip("%s not built (make)" % unit_bin())
+
+
+class Server:
+    def __init__(self, d, port, cluster):
+        self.dir, self.port, self.cluster = d, port, cluster
+        self.args = [SCRIPT, "start", d, "-port", str(port)] + (["-cluster"] if cluster else [])
+
+    def start(self):
+        r = subprocess.run(self.args, capture_output=True, text=True, timeout=180)
+        assert r.returncode == 0, r.stderr
+        with open(os.path.join(self.dir, "url")) as f:
+            self.url = f.read().strip()
+
+    def stop(self):
+        subprocess.run([SCRIPT, "stop", self.dir], capture_output=True, timeout=120)
+
+    def ctl(self):
+        """A command that takes 'stop' or 'start' (for the restart test)."""
+        extra = " -cluster" if self.cluster else ""
+        return "sh -c '\"%s\" \"$0\" \"%s\" -port %d%s >/dev/null'" % (SCRIPT, self.dir,
+                                                                      self.port, extra)
+
+
+@pytest.fixture
+def clickhouse(tmp_path):
+    need_clickhouse()
+    srv = Server(str(tmp_path / "ch"), free_base(4), False)
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.stop()
+    assert_nothing_left(srv)
+
+
+def assert_nothing_left(srv):
+    for root, _, files in os.walk(srv.dir):
+        assert "pid" not in files, "a pid file is left in " + root
+
+
+def run_unit(url, ctl=None, timeout=600):
+    base = url.split("/cprof")[0]
+    env = dict(os.environ, CPROF_TEST_CLICKHOUSE=base)
+    if ctl:
+        env["CPROF_TEST_CLICKHOUSE_CTL"] = ctl
+    return subprocess.run([unit_bin()], capture_output=True, text=True, env=env,
+                          timeout=timeout)
+
+
+def test_one_node_same_answers_as_sqlite(clickhouse):
+    r = run_unit(clickhouse.url, clickhouse.ctl())
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "[  PASSED  ] 7 test(s)" in out, out  # all but the cluster-only one
+    # the restart test ran (not skipped) and the queue said what it dropped
+    assert "restart:" in out, out
+    assert "dropped" in out and "ingest buffer over 1 MB" in out, out
+
+
+def test_script_stops_everything(tmp_path):
+    need_clickhouse()
+    srv = Server(str(tmp_path / "ch"), free_base(4), False)
+    srv.start()
+    pid = int(open(os.path.join(srv.dir, "node1", "pid")).read())
+    srv.stop()
+    assert not os.path.exists("/proc/%d" % pid) or \
+        open("/proc/%d/stat" % pid).read().split()[2] == "Z"
+    assert_nothing_left(srv)
+    r = subprocess.run([SCRIPT, "start", str(tmp_path / "x"), "-port", "abc"],
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and "-port" in r.stderr
+
+
+def test_cluster_same_answers_as_sqlite(tmp_path):
+    """2 shards x 2 replicas with ZooKeeper: ReplicatedMergeTree tables,
+    Distributed tables over them; the same differential tests, then a
+    replica stopped (queries, appends and a server's start still work)."""
+    need_clickhouse()
+    if not shutil.which("java"):
+        pytest.skip("java missing: zookeeper is not installed (sudo ./setup.sh)")
+    srv = Server(str(tmp_path / "cl"), free_base(52), True)
+    try:
+        srv.start()
+        base, _, opts = srv.url.partition("/cprof?")
+        env = dict(os.environ, CPROF_TEST_CLICKHOUSE=base, CPROF_TEST_CLICKHOUSE_OPTS=opts,
+                   CPROF_TEST_CLICKHOUSE_NODECTL="sh -c '\"%s\" \"$0\"-node \"%s\" -port 1"
+                   " >/dev/null'" % (SCRIPT, srv.dir))
+        r = subprocess.run([unit_bin()], capture_output=True, text=True, env=env, timeout=900)
+        out = r.stdout + r.stderr
+        assert r.returncode == 0, out
+        assert "[       OK ] test_replica_down" in out, out
+        assert "[       OK ] test_same_merges" in out, out
+    finally:
+        srv.stop()
+    assert_nothing_left(srv)
