@@ -3,7 +3,7 @@
  * its HTTP front (libmicrohttpd) and its lifetime.
  *
  *   cprof server [-http=127.0.0.1:4040] [-data=./cprof-data] [-config=FILE]
- *                [-retention=7d] [-token=T] [-scrape=URL]... [-storage=sqlite]
+ *                [-retention=7d] [-token=T] [-scrape=URL]... [-storage=sqlite|clickhouse://HOST:PORT/DB]
  *
  * Start: flags, then the config file (config.c), then the store
  * (store.h, SQLite in -data), the listening socket, the HTTP daemon and the
@@ -108,7 +108,7 @@ static void usage(FILE *f)
 {
 	fputs("usage: cprof server [-http=ADDR] [-data=DIR] [-config=FILE] [-retention=DURATION]\n"
 	      "                    [-token=T] [-trusted] [-tls_cert=FILE -tls_key=FILE]\n"
-	      "                    [-scrape=URL]... [-storage=sqlite]\n"
+	      "                    [-scrape=URL]... [-storage=sqlite|clickhouse://HOST:PORT/DB]\n"
 	      "\n"
 	      "  -http=ADDR        listen on ADDR (default 127.0.0.1:4040)\n"
 	      "  -data=DIR         store profiles in DIR (default ./cprof-data)\n"
@@ -120,7 +120,7 @@ static void usage(FILE *f)
 	      "  -tls_key=FILE     the PEM private key of -tls_cert\n"
 	      "  -scrape=URL       scrape the profiles of URL (a cprof or Go net/http/pprof\n"
 	      "                    endpoint, e.g. http://127.0.0.1:6060); repeatable\n"
-	      "  -storage=sqlite   the storage (sqlite only; ClickHouse is not built yet)\n", f);
+	      "  -storage=S        sqlite (in -data, the default) or clickhouse://[USER[:PASS]@]HOST:PORT[,HOST:PORT...]/DB\n", f);
 }
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -507,9 +507,24 @@ int cprof_server_main(int argc, char **argv)
 	}
 	const char *http = f.http ? f.http : "127.0.0.1:4040";
 	const char *data = f.data ? f.data : "./cprof-data";
-	if (f.storage && strcmp(f.storage, "sqlite"))
-		die("-storage=%s: only sqlite is built (ClickHouse storage is not implemented yet)",
-		    f.storage);
+	/* where the profiles go: the -data directory (SQLite), or a ClickHouse
+	 * server or cluster (the store takes its URL in place of a directory;
+	 * -data still holds the server's own files) */
+	const char *store_at = data, *backend = "sqlite";
+	char shown[512];
+	snprintf(shown, sizeof shown, "%s", data);
+	if (f.storage && strncmp(f.storage, "clickhouse://", 13) == 0) {
+		store_at = f.storage;
+		backend = "clickhouse";
+		/* never print a password given in the URL */
+		const char *at = strchr(f.storage + 13, '@'), *slash = strchr(f.storage + 13, '/');
+		if (at && (!slash || at < slash))
+			snprintf(shown, sizeof shown, "clickhouse://...@%s", at + 1);
+		else
+			snprintf(shown, sizeof shown, "%s", f.storage);
+	} else if (f.storage && strcmp(f.storage, "sqlite")) {
+		die("-storage=%s: want sqlite or clickhouse://HOST:PORT/DATABASE", f.storage);
+	}
 	if (f.token && !*f.token)
 		die("-token: empty token");
 	if (!f.tls_cert != !f.tls_key)
@@ -553,8 +568,8 @@ int cprof_server_main(int argc, char **argv)
 	srv_store_opts so = { .retention_ns = retention, .max_series = cfg.limits.max_series,
 			      .max_samples = cfg.limits.max_samples };
 	cprof_error e = { 0 };
-	if (srv_store_open(data, &so, &s.ctx.store, &e))
-		die("-data=%s: %s", data, e.msg);
+	if (srv_store_open(store_at, &so, &s.ctx.store, &e))
+		die("%s=%s: %s", store_at == data ? "-data" : "-storage", shown, e.msg);
 	/* one push decoded at a time per thread: bound each decode */
 	cprof_set_mem_limit(cfg.limits.max_decoded * 8 > ((size_t)256 << 20)
 			    ? cfg.limits.max_decoded * 8 : ((size_t)256 << 20));
@@ -602,8 +617,8 @@ int cprof_server_main(int argc, char **argv)
 		snprintf(ret, sizeof ret, "retention %lldh", (long long)(retention / H));
 	else
 		snprintf(ret, sizeof ret, "retention %.0fs", (double)retention / 1e9);
-	fprintf(stderr, "cprof server: storing in %s (sqlite, %s), listening on %s://%s%s%s:%u/"
-		" (%zu scrape target%s, push at /ingest)\n", data, ret, cert ? "https" : "http",
+	fprintf(stderr, "cprof server: storing in %s (%s, %s), listening on %s://%s%s%s:%u/"
+		" (%zu scrape target%s, push at /ingest)\n", shown, backend, ret, cert ? "https" : "http",
 		v6 ? "[" : "", *host ? host : "0.0.0.0", v6 ? "]" : "", bound, ntargets,
 		ntargets == 1 ? "" : "s");
 	fflush(stderr);

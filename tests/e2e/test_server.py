@@ -72,7 +72,9 @@ def test_default_data_dir(tmp_path):
 
 @pytest.mark.parametrize("args,want", [
     (["-bogus=1"], "unknown flag -bogus"),
-    (["-storage=clickhouse://127.0.0.1:9000/db"], "only sqlite"),
+    (["-storage=mysql://127.0.0.1:9000/db"], "want sqlite or clickhouse://"),
+    (["-storage=clickhouse://127.0.0.1:1/db"], "-storage=clickhouse://127.0.0.1:1/db: "),
+    (["-storage=clickhouse://u:secret@127.0.0.1:1/db"], "-storage=clickhouse://...@127.0.0.1:1/db"),
     (["-http=0.0.0.0:0"], "not a loopback address"),
     (["-http=127.0.0.1:99999"], "invalid port"),
     (["-retention=forever"], "-retention=forever"),
@@ -85,6 +87,7 @@ def test_bad_flags(tmp_path, args, want):
     assert r.returncode == 2, r
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and want in lines[0], r.stderr
+    assert "secret" not in r.stderr   # a password in a storage URL is never printed
 
 
 def test_port_in_use(tmp_path, srv):

@@ -150,3 +150,32 @@ def test_cluster_same_answers_as_sqlite(tmp_path):
     finally:
         srv.stop()
     assert_nothing_left(srv)
+
+
+def test_server_command_on_clickhouse(clickhouse, tmp_path):
+    """`cprof server -storage=clickhouse://...`: a push is stored in
+    ClickHouse and read back by cprof from /api/v1/profile."""
+    import time
+    import urllib.parse
+    from conftest import cprof_bin
+    from srvtools import Server
+    s = Server(str(tmp_path / "state"), "-storage=" + clickhouse.url)
+    try:
+        assert "(clickhouse," in s.lines[0], s.lines
+        st, _, body = s.push("chapp{env=test}", b"main;serve;parse 30\nmain;idle 5\n")
+        assert st == 200, body
+        q = urllib.parse.urlencode({"query": '{service_name="chapp"}', "type": "cpu",
+                                    "from": "now-1h", "until": "now+1h"})
+        url = s.url + "/api/v1/profile?" + q
+        deadline, out = time.time() + 60, ""
+        while time.time() < deadline:
+            r = subprocess.run([cprof_bin(), "-top", url], capture_output=True, text=True,
+                               timeout=120)
+            out = r.stdout
+            if r.returncode == 0 and "parse" in out:
+                break
+            time.sleep(1)
+        assert "parse" in out and "idle" in out, out
+    finally:
+        rc, err = s.stop()
+        assert rc == 0, err
