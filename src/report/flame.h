@@ -65,7 +65,7 @@ void *cpr_flame_realloc(void *p, size_t n, size_t el);
  * left), or 0 when it is not one. */
 static inline size_t cpr_utf8_len(const unsigned char *s, size_t n)
 {
-	return cprof_utf8_len(s, n, NULL);
+	return s[0] < 0x80 ? 1 : cprof_utf8_len(s, n, NULL);   /* the core's counts no ASCII */
 }
 /* flametree.c: the package of a frame name, for colouring. */
 void cpr_flame_name_package(const char *s, size_t n, const char *lib, const char **ps, size_t *pn);
