@@ -249,22 +249,35 @@ static rt_utable *build(const void *img, size_t size, uintptr_t bias, uintptr_t 
 	return t;
 }
 
+/* The descriptor is this thread's for microseconds only (open, fstat,
+ * mmap), never while the table is built: a program that closes every
+ * descriptor (a daemon's closefrom) and opens a file of its own that gets
+ * the same number would otherwise have that file closed by us.  Before
+ * closing, the descriptor must still be the file we opened (same device
+ * and inode); if the program closed it and the number is reused, it is
+ * the program's and is left alone. */
 rt_utable *rt_utable_from_file(const char *path, uintptr_t bias, uintptr_t lo, uintptr_t hi)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
-	struct stat st;
-	rt_utable *t = NULL;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-		size_t size = (size_t)st.st_size;
-		void *img = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (img != MAP_FAILED) {
-			t = build(img, size, bias, lo, hi);
-			munmap(img, size);
-		}
+	struct stat st, now;
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return NULL;
 	}
-	close(fd);
+	void *img = MAP_FAILED;
+	size_t size = 0;
+	if (S_ISREG(st.st_mode) && st.st_size > 0) {
+		size = (size_t)st.st_size;
+		img = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	}
+	if (fstat(fd, &now) == 0 && now.st_dev == st.st_dev && now.st_ino == st.st_ino)
+		close(fd);
+	if (img == MAP_FAILED)
+		return NULL;
+	rt_utable *t = build(img, size, bias, lo, hi);
+	munmap(img, size);
 	return t;
 }
 
