@@ -127,7 +127,8 @@ uint64_t srv_hash_bytes(const void *p, size_t n, uint64_t seed)
 		n -= 8;
 	}
 	uint64_t w = 0;
-	memcpy(&w, b, n);
+	if (n)
+		memcpy(&w, b, n);   /* (p may be NULL when n is 0) */
 	h = cprof_hash_u64(h ^ cprof_hash_u64(w ^ 0x5bd1e995));
 	return h ? h : 1;
 }
