@@ -148,12 +148,12 @@ static void test_json_strings(void **state)
 {
 	srv_buf b = { 0 };
 	srv_buf_json_str(&b, "a\"b\\c\n\x01\xff\xc3\xa9", 10);
-	assert_false(b.failed);
-	assert_string_equal(b.v, "\"a\\\"b\\\\c\\u000a\\u0001\xef\xbf\xbd\xc3\xa9\"");
+	assert_false(b.err);
+	assert_string_equal(b.s, "\"a\\\"b\\\\c\\u000a\\u0001\xef\xbf\xbd\xc3\xa9\"");
 	srv_buf_free(&b);
 	srv_buf small = { .max = 4 };
 	srv_buf_puts(&small, "12345");
-	assert_true(small.failed);
+	assert_true(small.err);
 	srv_buf_free(&small);
 }
 
