@@ -122,8 +122,7 @@ static int migrate(srv_ch *c, cprof_error *err)
 	 * server restarting while a replica is down must not need it) */
 	sbuf r = { 0 };
 	cprof_error ignored = { 0 };
-	int rc = ch_exec(&c->conn, "SELECT max(version) FROM migrations", NULL, 0, &r, &ignored);
-	sb_put(&r, "", 1);
+	int rc = ch_select(&c->conn, "SELECT max(version) FROM migrations", &r, &ignored);
 	long have = rc ? 0 : strtol((const char *)r.p, NULL, 10);
 	sb_free(&r);
 	if (have == SCHEMA_VERSION)
@@ -150,8 +149,7 @@ static int migrate(srv_ch *c, cprof_error *err)
 	if ((rc = run(c, sql, err)))
 		return rc;
 	r = (sbuf){ 0 };
-	rc = ch_exec(&c->conn, "SELECT max(version) FROM migrations", NULL, 0, &r, err);
-	sb_put(&r, "", 1);
+	rc = ch_select(&c->conn, "SELECT max(version) FROM migrations", &r, err);
 	have = rc ? 0 : strtol((const char *)r.p, NULL, 10);
 	sb_free(&r);
 	if (rc)
@@ -269,9 +267,8 @@ static int series_add(srv_ch *c, uint64_t id, const char *kind, const char *svc,
 int ch_series_reload(srv_ch *c, cprof_error *err)
 {
 	sbuf r = { 0 };
-	int rc = ch_exec(&c->conn, "SELECT id, kind, svc, labels FROM series FORMAT TabSeparated",
-			 NULL, 0, &r, err);
-	sb_put(&r, "", 1);
+	int rc = ch_select(&c->conn, "SELECT id, kind, svc, labels FROM series FORMAT TabSeparated",
+			   &r, err);
 	size_t pos = 0;
 	char *f[4];
 	size_t fl[4];
@@ -364,12 +361,22 @@ static ch_batch *cur_batch(srv_ch *c)
 	return b;
 }
 
-static void fmt_time(int64_t ns, char *buf, size_t n)
+int ch_select(ch_conn *conn, const char *sql, sbuf *out, cprof_error *err)
+{
+	int rc = ch_exec(conn, sql, NULL, 0, out, err);
+	sb_put(out, "", 1);
+	return rc;
+}
+
+void ch_utc_str(int64_t ns, bool with_time, char *buf, size_t n)
 {
 	time_t t = (time_t)(ns / 1000000000);
 	struct tm tm;
 	gmtime_r(&t, &tm);
-	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (with_time)
+		strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	else
+		strftime(buf, n, "%Y-%m-%d", &tm);
 }
 
 /* Drop the oldest batches while the queue is over its bound.  Caller
@@ -397,8 +404,8 @@ static void enforce_bound(srv_ch *c, const char *why)
 	if (np || nm) {
 		char a[32] = "-", z[32] = "-";
 		if (t0 <= t1) {
-			fmt_time(t0, a, sizeof a);
-			fmt_time(t1, z, sizeof z);
+			ch_utc_str(t0, true, a, sizeof a);
+			ch_utc_str(t1, true, z, sizeof z);
 		}
 		c->dropped_profiles += np;
 		c->dropped_metrics += nm;
@@ -605,13 +612,8 @@ int srv_ch_append(srv_ch *c, const srv_labels *labels, const char *kind, int64_t
 	int rc = sorted_labels(labels, tmp, err);
 	if (rc)
 		return rc;
-	if (!srv_kind_valid(kind))
-		return cprof_seterr(err, CPROF_EINVAL, "bad profile kind \"%s\"", kind ? kind : "");
-	if (!p || time_ns < 0 || duration_ns < 0)
-		return cprof_seterr(err, CPROF_EINVAL, "store: bad profile, time or duration");
-	if (p->samples.n > c->o.max_samples)
-		return cprof_seterr(err, CPROF_ELIMIT, "profile has %zu samples, the limit is %zu",
-				    p->samples.n, c->o.max_samples);
+	if ((rc = srv_append_args(kind, time_ns, duration_ns, p, c->o.max_samples, err)))
+		return rc;
 	size_t nv = p->vtypes.n;
 	if (nv > MAX_VTYPES)
 		return cprof_seterr(err, CPROF_EINVAL, "profile has %zu sample types, at most %d",
@@ -744,11 +746,9 @@ int srv_ch_append_metric(srv_ch *c, const srv_labels *labels, const char *name,
 	int rc = sorted_labels(labels, tmp, err);
 	if (rc)
 		return rc;
-	size_t nl = name ? strlen(name) : 0;
-	if (nl == 0 || nl > 200 || time_ns < 0)
-		return cprof_seterr(err, CPROF_EINVAL, "bad metric name or time");
-	char kind[208];
-	snprintf(kind, sizeof kind, "#%s", name);
+	char kind[SRV_METRIC_KIND_MAX];
+	if ((rc = srv_metric_kind(name, time_ns, kind, err)))
+		return rc;
 	pthread_mutex_lock(&c->mu);
 	ch_series *ss;
 	ch_batch *b;
@@ -790,9 +790,8 @@ int srv_ch_flush(srv_ch *c, cprof_error *err)
 static int load_stacks(srv_ch *c, cprof_error *err)
 {
 	sbuf r = { 0 };
-	int rc = ch_exec(&c->conn, "SELECT svc, id, data, hash FROM stacks FORMAT TabSeparated", NULL,
-			 0, &r, err);
-	sb_put(&r, "", 1);
+	int rc = ch_select(&c->conn, "SELECT svc, id, data, hash FROM stacks FORMAT TabSeparated",
+			   &r, err);
 	size_t pos = 0;
 	char *f[4];
 	size_t fl[4];
@@ -939,8 +938,7 @@ int srv_ch_retention(srv_ch *c, int64_t now_ns, cprof_error *err)
 		 " UNION ALL SELECT DISTINCT toYYYYMMDD(day) FROM metrics WHERE day <= '%s'"
 		 " FORMAT TabSeparated", day, day);
 	sbuf r = { 0 };
-	int rc = ch_exec(&c->conn, sql, NULL, 0, &r, err);
-	sb_put(&r, "", 1);
+	int rc = ch_select(&c->conn, sql, &r, err);
 	size_t pos = 0, ndrop = 0;
 	char *f[1];
 	size_t fl[1];

@@ -58,6 +58,15 @@ void ch_conn_free(ch_conn *c);
 int ch_exec(ch_conn *c, const char *sql, const void *body, size_t bodylen, sbuf *out,
 	    cprof_error *err);
 
+/* ch_exec of a query with no body, the answer NUL-terminated in *out
+ * (r.n - 1 bytes are the answer, as tsv_row wants them). */
+int ch_select(ch_conn *conn, const char *sql, sbuf *out, cprof_error *err);
+
+/* The UTC date (YYYY-MM-DD) or, with_time, date and time
+ * (YYYY-MM-DDTHH:MM:SSZ) of ns since the epoch into buf[0..n): ClickHouse's
+ * literals.  Thread-safe. */
+void ch_utc_str(int64_t ns, bool with_time, char *buf, size_t n);
+
 /* TabSeparated helpers: append s[0..n) escaped; unescape a field in place
  * (returns its new length). */
 void tsv_put(sbuf *b, const void *s, size_t n);

@@ -391,15 +391,11 @@ int srv_store_query(srv_store *s, const srv_selector *sel, const char *kind, int
 	srv_query_info dummy;
 	if (!info)
 		info = &dummy;
-	memset(info, 0, sizeof *info);
-	*out = NULL;
-	if (!srv_kind_valid(kind))
-		return cprof_seterr(err, CPROF_EINVAL, "bad profile kind \"%s\"", kind ? kind : "");
-	if (from_ns < 0 || until_ns <= from_ns)
-		return cprof_seterr(err, CPROF_EINVAL, "empty or negative time range");
-	info->agg = srv_kind_agg(kind);
+	int rc = srv_query_args(kind, from_ns, until_ns, out, info, err);
+	if (rc)
+		return rc;
 	qset qs;
-	int rc = srv_select_series(s, sel, kind, from_ns, until_ns, false, &qs, err);
+	rc = srv_select_series(s, sel, kind, from_ns, until_ns, false, &qs, err);
 	if (rc)
 		return rc;
 	int32_t d0 = (int32_t)(from_ns / DAY_NS), d1 = (int32_t)((until_ns - 1) / DAY_NS);

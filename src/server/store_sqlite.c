@@ -589,13 +589,8 @@ int srv_store_append(srv_store *s, const srv_labels *labels, const char *kind, i
 	int rc = check_labels(&labels, err);
 	if (rc)
 		return rc;
-	if (!srv_kind_valid(kind))
-		return cprof_seterr(err, CPROF_EINVAL, "bad profile kind \"%s\"", kind ? kind : "");
-	if (!p || time_ns < 0 || duration_ns < 0)
-		return cprof_seterr(err, CPROF_EINVAL, "store: bad profile, time or duration");
-	if (p->samples.n > s->o.max_samples)
-		return cprof_seterr(err, CPROF_ELIMIT, "profile has %zu samples, the limit is %zu",
-				    p->samples.n, s->o.max_samples);
+	if ((rc = srv_append_args(kind, time_ns, duration_ns, p, s->o.max_samples, err)))
+		return rc;
 	sbuf blob = { 0 }, totals = { 0 }, sig = { 0 };
 	if (srv_vtypes_sig(p, &sig))
 		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
@@ -673,11 +668,9 @@ int srv_store_append_metric(srv_store *s, const srv_labels *labels, const char *
 	int rc = check_labels(&labels, err);
 	if (rc)
 		return rc;
-	size_t nl = name ? strlen(name) : 0;
-	if (nl == 0 || nl > 200 || time_ns < 0)
-		return cprof_seterr(err, CPROF_EINVAL, "bad metric name or time");
-	char kind[208];
-	snprintf(kind, sizeof kind, "#%s", name);
+	char kind[SRV_METRIC_KIND_MAX];
+	if ((rc = srv_metric_kind(name, time_ns, kind, err)))
+		return rc;
 	pthread_mutex_lock(&s->mu);
 	sseries *ss;
 	sday *d;
