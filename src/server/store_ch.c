@@ -264,23 +264,37 @@ static int series_add(srv_ch *c, uint64_t id, const char *kind, const char *svc,
 	return 0;
 }
 
-int ch_series_reload(srv_ch *c, cprof_error *err)
+/* Run sql (a SELECT of four columns) and hand each row to row with mu
+ * held, until the rows end or row answers non-zero. */
+static int load_rows4(srv_ch *c, const char *sql,
+		      int (*row)(srv_ch *c, char **f, size_t *fl, cprof_error *err),
+		      cprof_error *err)
 {
 	sbuf r = { 0 };
-	int rc = ch_select(&c->conn, "SELECT id, kind, svc, labels FROM series FORMAT TabSeparated",
-			   &r, err);
+	int rc = ch_select(&c->conn, sql, &r, err);
 	size_t pos = 0;
 	char *f[4];
 	size_t fl[4];
 	pthread_mutex_lock(&c->mu);
-	while (!rc && tsv_row((char *)r.p, r.n - 1, &pos, f, fl, 4) == 4) {
-		uint64_t id = strtoull(f[0], NULL, 10);
-		if (id && series_add(c, id, f[1], f[2], f[3], fl[3], NULL))
-			rc = cprof_seterr(err, CPROF_EFORMAT, "store: a bad row in series");
-	}
+	while (!rc && tsv_row((char *)r.p, r.n - 1, &pos, f, fl, 4) == 4)
+		rc = row(c, f, fl, err);
 	pthread_mutex_unlock(&c->mu);
 	sb_free(&r);
 	return rc;
+}
+
+static int series_row(srv_ch *c, char **f, size_t *fl, cprof_error *err)
+{
+	uint64_t id = strtoull(f[0], NULL, 10);
+	if (id && series_add(c, id, f[1], f[2], f[3], fl[3], NULL))
+		return cprof_seterr(err, CPROF_EFORMAT, "store: a bad row in series");
+	return 0;
+}
+
+int ch_series_reload(srv_ch *c, cprof_error *err)
+{
+	return load_rows4(c, "SELECT id, kind, svc, labels FROM series FORMAT TabSeparated",
+			  series_row, err);
 }
 
 /* The series (kind, labels sorted), created (queued for insertion) when
@@ -571,8 +585,14 @@ static int maybe_flush(srv_ch *c, cprof_error *err)
 
 /* ---- appends --------------------------------------------------------------------------- */
 
-static int sorted_labels(const srv_labels *l, srv_label *tmp, cprof_error *err)
+/* *lp's labels (none when *lp is NULL: *lp then points at an empty set)
+ * sorted into tmp. */
+static int sorted_labels(const srv_labels **lp, srv_label *tmp, cprof_error *err)
 {
+	static const srv_labels none = { NULL, 0 };
+	if (!*lp)
+		*lp = &none;
+	const srv_labels *l = *lp;
 	if (l->n > SRV_LABELS_MAX)
 		return cprof_seterr(err, CPROF_EINVAL, "more than %d labels", SRV_LABELS_MAX);
 	if (l->n)
@@ -582,12 +602,10 @@ static int sorted_labels(const srv_labels *l, srv_label *tmp, cprof_error *err)
 
 static void put_day(sbuf *b, int64_t t)
 {
-	time_t s = (time_t)(t / 1000000000);
-	struct tm tm;
-	gmtime_r(&s, &tm);
 	char d[16];
-	strftime(d, sizeof d, "%Y-%m-%d\t", &tm);
+	ch_utc_str(t, false, d, sizeof d);
 	sb_put(b, d, strlen(d));
+	sb_put(b, "\t", 1);
 }
 
 static void put_i64s(sbuf *b, const int64_t *v, size_t n)
@@ -605,11 +623,8 @@ int srv_ch_append(srv_ch *c, const srv_labels *labels, const char *kind, int64_t
 		  int64_t duration_ns, const cprof_profile *p, const char *pinned_rule,
 		  cprof_error *err)
 {
-	static const srv_labels none = { NULL, 0 };
-	if (!labels)
-		labels = &none;
 	srv_label tmp[SRV_LABELS_MAX];
-	int rc = sorted_labels(labels, tmp, err);
+	int rc = sorted_labels(&labels, tmp, err);
 	if (rc)
 		return rc;
 	if ((rc = srv_append_args(kind, time_ns, duration_ns, p, c->o.max_samples, err)))
@@ -739,11 +754,8 @@ out:
 int srv_ch_append_metric(srv_ch *c, const srv_labels *labels, const char *name,
 			 int64_t time_ns, double value, cprof_error *err)
 {
-	static const srv_labels none = { NULL, 0 };
-	if (!labels)
-		labels = &none;
 	srv_label tmp[SRV_LABELS_MAX];
-	int rc = sorted_labels(labels, tmp, err);
+	int rc = sorted_labels(&labels, tmp, err);
 	if (rc)
 		return rc;
 	char kind[SRV_METRIC_KIND_MAX];
@@ -787,29 +799,25 @@ int srv_ch_flush(srv_ch *c, cprof_error *err)
 
 /* ---- open, close --------------------------------------------------------------------- */
 
+static int stack_row(srv_ch *c, char **f, size_t *fl, cprof_error *err)
+{
+	uint64_t h = strtoull(f[0], NULL, 10);
+	for (size_t i = 0; i < c->nsvcs; i++)
+		if (c->svcs[i]->hash == h) {
+			int rc = 0;
+			if (ch_stack_put(c->svcs[i], (uint32_t)strtoul(f[1], NULL, 10), f[2], fl[2],
+					 strtoull(f[3], NULL, 10)))
+				rc = cprof_seterr(err, CPROF_EFORMAT, "store: bad stack row");
+			c->st.stacks++;
+			return rc;
+		}
+	return 0;
+}
+
 static int load_stacks(srv_ch *c, cprof_error *err)
 {
-	sbuf r = { 0 };
-	int rc = ch_select(&c->conn, "SELECT svc, id, data, hash FROM stacks FORMAT TabSeparated",
-			   &r, err);
-	size_t pos = 0;
-	char *f[4];
-	size_t fl[4];
-	pthread_mutex_lock(&c->mu);
-	while (!rc && tsv_row((char *)r.p, r.n - 1, &pos, f, fl, 4) == 4) {
-		uint64_t h = strtoull(f[0], NULL, 10);
-		for (size_t i = 0; i < c->nsvcs; i++)
-			if (c->svcs[i]->hash == h) {
-				if (ch_stack_put(c->svcs[i], (uint32_t)strtoul(f[1], NULL, 10), f[2],
-						 fl[2], strtoull(f[3], NULL, 10)))
-					rc = cprof_seterr(err, CPROF_EFORMAT, "store: bad stack row");
-				c->st.stacks++;
-				break;
-			}
-	}
-	pthread_mutex_unlock(&c->mu);
-	sb_free(&r);
-	return rc;
+	return load_rows4(c, "SELECT svc, id, data, hash FROM stacks FORMAT TabSeparated",
+			  stack_row, err);
 }
 
 int srv_ch_open(const char *url, const srv_store_opts *opts, srv_ch **out, cprof_error *err)

@@ -175,8 +175,11 @@ int srv_ch_append(srv_ch *c, const srv_labels *labels, const char *kind, int64_t
 int srv_ch_append_metric(srv_ch *c, const srv_labels *labels, const char *name,
 			 int64_t time_ns, double value, cprof_error *err);
 int srv_ch_flush(srv_ch *c, cprof_error *err);
+/* srv_store_query has checked the arguments (srv_query_args) and gives an
+ * info that is not NULL. */
 int srv_ch_query(srv_ch *c, const srv_selector *sel, const char *kind, int64_t from_ns,
 		 int64_t until_ns, cprof_profile **out, srv_query_info *info, cprof_error *err);
+/* srv_store_series has checked kind. */
 int srv_ch_series(srv_ch *c, const srv_selector *sel, const char *kind, int64_t from_ns,
 		  int64_t until_ns, int64_t step_ns, const char *sample_type, const char *focus,
 		  srv_series_cb cb, void *ctx, cprof_error *err);

@@ -435,18 +435,12 @@ static int build_sig(srv_ch *c, mq *m, sig_info *s, cprof_profile **out, cprof_e
 int srv_ch_query(srv_ch *c, const srv_selector *sel, const char *kind, int64_t from_ns,
 		 int64_t until_ns, cprof_profile **out, srv_query_info *info, cprof_error *err)
 {
-	srv_query_info dummy;
-	if (!info)
-		info = &dummy;
-	int rc = srv_query_args(kind, from_ns, until_ns, out, info, err);
-	if (rc)
-		return rc;
 	if ((until_ns - from_ns) / DAY_NS > 3660)
 		return cprof_seterr(err, CPROF_EINVAL, "time range over ten years");
 	bool gauge = info->agg == SRV_AGG_AVG;
 	ch_series *v;
 	size_t n;
-	rc = pick(c, sel, kind, &v, &n, err);
+	int rc = pick(c, sel, kind, &v, &n, err);
 	if (rc)
 		return rc;
 	mq m = { 0 };
@@ -570,26 +564,16 @@ int srv_ch_series(srv_ch *c, const srv_selector *sel, const char *kind, int64_t 
 		  int64_t until_ns, int64_t step_ns, const char *sample_type, const char *focus,
 		  srv_series_cb cb, void *ctx, cprof_error *err)
 {
-	if (!srv_kind_valid(kind))
-		return cprof_seterr(err, CPROF_EINVAL, "bad profile kind \"%s\"", kind ? kind : "");
-	pcre2_code *re = NULL;
-	if (focus) {
-		int ec;
-		PCRE2_SIZE eo;
-		re = pcre2_compile((PCRE2_SPTR)focus, strlen(focus),
-				   PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &ec, &eo, NULL);
-		if (!re) {
-			PCRE2_UCHAR why[120];
-			pcre2_get_error_message(ec, why, sizeof why);
-			return cprof_seterr(err, CPROF_EINVAL, "bad focus regexp: %s", (char *)why);
-		}
-	}
+	pcre2_code *re;
+	int rc = srv_focus_re(focus, &re, err);
+	if (rc)
+		return rc;
 	ch_series *v = NULL;
 	size_t n = 0;
 	srv_wins w = { 0 };
 	u64map idx = { 0 };
 	sbuf q = { 0 }, r = { 0 };
-	int rc = ts_begin(c, sel, kind, from_ns, until_ns, step_ns, "series, t, sig, totals",
+	rc = ts_begin(c, sel, kind, from_ns, until_ns, step_ns, "series, t, sig, totals",
 			  "profiles", &v, &n, &w, &idx, &q, err);
 	if (rc || !n || (rc = select_q(c, &q, &r, err)))
 		goto out;
@@ -736,13 +720,7 @@ static bool add_str(srv_strlist *l, size_t *cap, const char *s)
 	for (size_t i = 0; i < l->n; i++)
 		if (strcmp(l->v[i], s) == 0)
 			return true;
-	if (cprof_reserve((void **)&l->v, cap, l->n + 1, sizeof *l->v))
-		return false;
-	char *d = strdup(s);
-	if (!d)
-		return false;
-	l->v[l->n++] = d;
-	return true;
+	return srv_strlist_add(l, cap, s);
 }
 
 int srv_ch_labels(srv_ch *c, int mode, const char *name, int64_t from_ns, int64_t until_ns,

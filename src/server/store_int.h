@@ -21,6 +21,10 @@
 
 #include "store.h"
 
+#ifndef PCRE2_CODE_UNIT_WIDTH
+#define PCRE2_CODE_UNIT_WIDTH 8
+#endif
+#include <pcre2.h>
 #include <pthread.h>
 #include <sqlite3.h>
 
@@ -41,7 +45,7 @@
  * (service, kind). */
 enum { DICT_FUNC, DICT_MAP, DICT_LOC, DICT_STACK, DICT_LSET, DICT_KINDS };
 
-/* ---- argument checks both backends make (store_args.c) ----------------- */
+/* ---- what both backends share (store_shared.c) ----------------- */
 
 /* A profile query's: info zeroed (then its agg set), *out NULL; a bad kind
  * or an empty or negative range is CPROF_EINVAL. */
@@ -68,6 +72,13 @@ typedef struct srv_wins {
 int srv_wins_init(srv_wins *w, size_t nseries, int64_t from, int64_t until, int64_t step,
 		  cprof_error *err);
 void srv_wins_free(srv_wins *w);
+/* A series' -focus regexp (UTF-8, invalid UTF-8 in names never matches)
+ * into *re (NULL without one; the caller frees it with pcre2_code_free);
+ * a bad one is CPROF_EINVAL naming PCRE2's reason. */
+int srv_focus_re(const char *focus, pcre2_code **re, cprof_error *err);
+/* Append a copy of s to l (cap: l->v's capacity); false when out of
+ * memory. */
+bool srv_strlist_add(srv_strlist *l, size_t *cap, const char *s);
 /* A metric's series kind, "#" and its name (1 to 200 bytes), into kind;
  * a bad name or a negative time is CPROF_EINVAL. */
 #define SRV_METRIC_KIND_MAX 208

@@ -164,29 +164,22 @@ int srv_store_series(srv_store *s, const srv_selector *sel, const char *kind, in
 		     int64_t until_ns, int64_t step_ns, const char *sample_type, const char *focus,
 		     srv_series_cb cb, void *ctx, cprof_error *err)
 {
-	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
-	if (s->ch)
-		return srv_ch_series(s->ch, sel, kind, from_ns, until_ns, step_ns, sample_type, focus, cb, ctx, err);
 	if (!srv_kind_valid(kind))
 		return cprof_seterr(err, CPROF_EINVAL, "bad profile kind \"%s\"", kind ? kind : "");
+	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
+	if (s->ch)
+		return srv_ch_series(s->ch, sel, kind, from_ns, until_ns, step_ns, sample_type, focus,
+				     cb, ctx, err);
 	srv_wins w;
 	int rc = srv_wins_init(&w, 0, from_ns, until_ns, step_ns, err);
 	if (rc) {
 		srv_wins_free(&w);
 		return rc;
 	}
-	pcre2_code *re = NULL;
-	if (focus) {
-		int ec;
-		PCRE2_SIZE eo;
-		re = pcre2_compile((PCRE2_SPTR)focus, strlen(focus),
-				   PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &ec, &eo, NULL);
-		if (!re) {
-			PCRE2_UCHAR why[120];
-			pcre2_get_error_message(ec, why, sizeof why);
-			srv_wins_free(&w);
-			return cprof_seterr(err, CPROF_EINVAL, "bad focus regexp: %s", (char *)why);
-		}
+	pcre2_code *re;
+	if ((rc = srv_focus_re(focus, &re, err))) {
+		srv_wins_free(&w);
+		return rc;
 	}
 	bool avg = srv_kind_agg(kind) == SRV_AGG_AVG;
 	qset qs;
@@ -297,17 +290,6 @@ static int strlist_finish(srv_strlist *l, bool oom, cprof_error *err)
 	return 0;
 }
 
-static bool strlist_add(srv_strlist *l, size_t *cap, const char *s)
-{
-	if (cprof_reserve((void **)&l->v, cap, l->n + 1, sizeof *l->v))
-		return false;
-	char *d = strdup(s);
-	if (!d)
-		return false;
-	l->v[l->n++] = d;
-	return true;
-}
-
 /* mode 0: label names, 1: values of name, 2: profile kinds. */
 static int listing(srv_store *s, int mode, const char *name, int64_t from, int64_t until,
 		   srv_strlist *out, cprof_error *err)
@@ -322,14 +304,14 @@ static int listing(srv_store *s, int mode, const char *name, int64_t from, int64
 			continue;
 		if (mode == 2) {
 			if (ss->kind[0] != '#')
-				oom = !strlist_add(out, &cap, ss->kind);
+				oom = !srv_strlist_add(out, &cap, ss->kind);
 			continue;
 		}
 		for (size_t k = 0; k < ss->nl && !oom; k++) {
 			if (mode == 0)
-				oom = !strlist_add(out, &cap, ss->lv[k].name);
+				oom = !srv_strlist_add(out, &cap, ss->lv[k].name);
 			else if (strcmp(ss->lv[k].name, name) == 0)
-				oom = !strlist_add(out, &cap, ss->lv[k].value);
+				oom = !srv_strlist_add(out, &cap, ss->lv[k].value);
 		}
 		/* keep the list small while walking many series */
 		if (out->n > 4096 && !oom) {

@@ -385,15 +385,15 @@ static int finish(sqlite3 *meta, qgroups *g, cprof_profile **out, cprof_error *e
 int srv_store_query(srv_store *s, const srv_selector *sel, const char *kind, int64_t from_ns,
 		    int64_t until_ns, cprof_profile **out, srv_query_info *info, cprof_error *err)
 {
-	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
-	if (s->ch)
-		return srv_ch_query(s->ch, sel, kind, from_ns, until_ns, out, info, err);
 	srv_query_info dummy;
 	if (!info)
 		info = &dummy;
 	int rc = srv_query_args(kind, from_ns, until_ns, out, info, err);
 	if (rc)
 		return rc;
+	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
+	if (s->ch)
+		return srv_ch_query(s->ch, sel, kind, from_ns, until_ns, out, info, err);
 	qset qs;
 	rc = srv_select_series(s, sel, kind, from_ns, until_ns, false, &qs, err);
 	if (rc)

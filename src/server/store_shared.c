@@ -1,8 +1,10 @@
 /*
- * store_args.c - the checks every store backend (the SQLite store,
- * store_sqlite.c and store_query.c; the ClickHouse one, store_ch*.c) makes
- * on its callers' arguments before it touches its storage, so that both
- * answer the same input with the same error.
+ * store_shared.c - what both store backends (the SQLite store,
+ * store_sqlite.c, store_query.c, store_list.c; the ClickHouse one,
+ * store_ch*.c) share: the checks they make on their callers' arguments
+ * before they touch their storage, so that both answer the same input with
+ * the same error, the windows of a series over time, and the lists they
+ * answer.
  *
  * Pure functions on caller-owned values: thread-safe.
  */
@@ -77,6 +79,34 @@ void srv_wins_free(srv_wins *w)
 	free(w->sum);
 	free(w->cnt);
 	free(w->pts);
+}
+
+int srv_focus_re(const char *focus, pcre2_code **re, cprof_error *err)
+{
+	*re = NULL;
+	if (!focus)
+		return 0;
+	int ec;
+	PCRE2_SIZE eo;
+	*re = pcre2_compile((PCRE2_SPTR)focus, strlen(focus), PCRE2_UTF | PCRE2_MATCH_INVALID_UTF,
+			    &ec, &eo, NULL);
+	if (!*re) {
+		PCRE2_UCHAR why[120];
+		pcre2_get_error_message(ec, why, sizeof why);
+		return cprof_seterr(err, CPROF_EINVAL, "bad focus regexp: %s", (char *)why);
+	}
+	return 0;
+}
+
+bool srv_strlist_add(srv_strlist *l, size_t *cap, const char *s)
+{
+	if (cprof_reserve((void **)&l->v, cap, l->n + 1, sizeof *l->v))
+		return false;
+	char *d = strdup(s);
+	if (!d)
+		return false;
+	l->v[l->n++] = d;
+	return true;
 }
 
 int srv_metric_kind(const char *name, int64_t time_ns, char kind[SRV_METRIC_KIND_MAX],
