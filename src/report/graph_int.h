@@ -154,6 +154,8 @@ int cpr_gb_in_flags_pass(gbuild *b, int64_t edge_cut);
 int cpr_gb_edge_pass(gbuild *b, uint32_t part, uint32_t nparts);
 int cpr_gb_adj_build(cpr_graph *g, bool sorted, bool all);
 int cpr_gb_finish_nodes(gbuild *b);
+int cpr_gb_trim_edges(cpr_graph *g, const cpr_gopts *go, int64_t edge_cut, bool trimmed_early);
+void cpr_gb_node_in_flags(cpr_graph *g);
 void cpr_gb_sort_list(gbuild *b);
 /* graph_visual.c */
 int cpr_gb_entropy_sort(gbuild *b);

@@ -385,25 +385,9 @@ int cpr_gb_tree_graph(gbuild *b)
 		free(listed);
 	if (cpr_gb_finish_nodes(b))
 		goto out;
-	size_t dropped = 0;
-	for (size_t i = 0; i < g->nedges; i++) {
-		cpr_edge *e = &g->edges[i];
-		if (!e->removed && g->node_of[e->dst] != CPR_NIL && cpr_abs64(e->weight) < edge_cut) {
-			e->removed = true;
-			dropped++;
-		}
-	}
-	g->dropped_edges = edges_trimmed ? 0 : dropped;
-	if (go->visual && cpr_gb_remove_redundant_edges(g))
+	if (cpr_gb_trim_edges(g, go, edge_cut, edges_trimmed))
 		goto out;
-	if (cpr_gb_adj_build(g, go->sort_edges || go->visual, false))
-		goto out;
-	for (size_t i = 0; i < g->nnodes; i++) {
-		cpr_node *n = &g->nodes[i];
-		for (uint32_t k = 0; k < n->nin; k++)
-			n->in_flags |= g->edges[g->in_edges[n->in_off + k]].inl ? CPR_IN_INLINE
-										 : CPR_IN_CALL;
-	}
+	cpr_gb_node_in_flags(g);
 	if (go->tags) {
 		size_t kt = 0;
 		for (size_t i = 0; i < g->ntags; i++)
