@@ -170,6 +170,19 @@ int cpr_gb_sample_tags(gbuild *b, tagctx *tc, size_t i, cprof_str *lbl, size_t *
 int cpr_gb_tags_add(gbuild *b, uint32_t info, cprof_str lbl, const numtag *nt, size_t nn,
 		    cprof_str unit, int64_t w, int64_t dw, bool flat);
 void cpr_gb_trim_tags(cpr_graph *g, int64_t cut);
+/* A sample with tags: its index, value, mean divisor, joined string labels
+ * and number of numeric tags (in the tagctx). */
+typedef struct cpr_tagged {
+	size_t i;
+	int64_t w, dw;
+	cprof_str lbl;
+	size_t nn;
+} cpr_tagged;
+typedef int (*cpr_gb_tag_sample_fn)(gbuild *b, const tagctx *tc, const cpr_tagged *s,
+				     void *arg);
+/* Zero the graph's tags, hand every sample with a value and tags to fn
+ * (non-zero stops: out of memory), then TrimLowFrequencyTags(cut). */
+int cpr_gb_tags_each(gbuild *b, int64_t cut, cpr_gb_tag_sample_fn fn, void *arg);
 /* graph_tree.c */
 int cpr_gb_tree_graph(gbuild *b);
 
