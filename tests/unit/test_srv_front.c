@@ -217,6 +217,9 @@ static void test_config(void **state)
 
 	config_refused("scrape_configs:\n  - job_name: j\n    bogus: 1\n", "t.yaml:3: bogus: unknown key");
 	config_refused("scrape_configs:\n  - scrape_interval: 5s\n", "job_name: missing");
+	/* a key with a line break in it (a flow mapping's plain scalar over a
+	 * blank line): the refusal stays one line, the break escaped */
+	config_refused("limits: {pi\n \nrmax00}\n", "t.yaml:1: pi\\nrmax00: unknown key in limits");
 	config_refused("scrape_configs:\n  - job_name: j\n    scrape_interval: 0.5s\n", "at least 1s");
 	config_refused("rules:\n  - name: r\n    when: x > y\n", "t.yaml:3: when:");
 	config_refused("limits: {max_body: 5 TB}\n", "unknown unit");
