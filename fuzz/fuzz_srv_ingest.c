@@ -77,7 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(i == 0 || strcmp(ls.v[i - 1].name, ls.v[i].name) < 0, "not sorted/unique");
 			srv_buf_json_str(&b, ls.v[i].value, strlen(ls.v[i].value));
 		}
-		CHECK(!b.failed, "JSON buffer failed");
+		CHECK(!b.err, "JSON buffer failed");
 		srv_buf_free(&b);
 	} else {
 		CHECK(err[0], "a refusal without a message");

@@ -139,6 +139,7 @@ typedef struct cprof_buf {
 int cprof_buf_add(cprof_buf *b, const void *d, size_t n);
 int cprof_buf_str(cprof_buf *b, const char *s);
 int cprof_buf_printf(cprof_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cprof_buf_vprintf(cprof_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* The string (malloc'd, "" for an empty buffer; NULL when the buffer failed
  * or when out of memory), the buffer left empty. */
 char *cprof_buf_take(cprof_buf *b);

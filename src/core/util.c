@@ -128,28 +128,40 @@ int cprof_buf_str(cprof_buf *b, const char *s)
 
 int cprof_buf_printf(cprof_buf *b, const char *fmt, ...)
 {
-	char small[256];
 	va_list ap;
 	va_start(ap, fmt);
+	int rc = cprof_buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int cprof_buf_vprintf(cprof_buf *b, const char *fmt, va_list ap)
+{
+	char small[256];
+	va_list again;
+	va_copy(again, ap);
 	int k = vsnprintf(small, sizeof small, fmt, ap);
-	va_end(ap);
-	if (k < 0)
-		return buf_fail(b, CPROF_EINVAL);
-	if ((size_t)k < sizeof small)
-		return cprof_buf_add(b, small, (size_t)k);
-	/* longer: room for it in the buffer, then print again there */
-	if (b->err)
-		return b->err;
-	size_t at = b->n, need = cp_add(cp_add(at, (size_t)k), 1);
-	if (need == SIZE_MAX || need - 1 > (b->max ? b->max : CPROF_BUF_MAX))
-		return buf_fail(b, CPROF_ELIMIT);
-	if (cp_reserve((void **)&b->s, &b->cap, need, 1))
-		return buf_fail(b, CPROF_ENOMEM);
-	va_start(ap, fmt);
-	vsnprintf(b->s + at, (size_t)k + 1, fmt, ap);
-	va_end(ap);
-	b->n = at + (size_t)k;
-	return 0;
+	int rc = 0;
+	if (k < 0) {
+		rc = buf_fail(b, CPROF_EINVAL);
+	} else if ((size_t)k < sizeof small) {
+		rc = cprof_buf_add(b, small, (size_t)k);
+	} else if (b->err) {
+		rc = b->err;
+	} else {
+		/* longer: room for it in the buffer, then print again there */
+		size_t at = b->n, need = cp_add(cp_add(at, (size_t)k), 1);
+		if (need == SIZE_MAX || need - 1 > (b->max ? b->max : CPROF_BUF_MAX))
+			rc = buf_fail(b, CPROF_ELIMIT);
+		else if (cp_reserve((void **)&b->s, &b->cap, need, 1))
+			rc = buf_fail(b, CPROF_ENOMEM);
+		else {
+			vsnprintf(b->s + at, (size_t)k + 1, fmt, again);
+			b->n = at + (size_t)k;
+		}
+	}
+	va_end(again);
+	return rc;
 }
 
 char *cprof_buf_take(cprof_buf *b)

@@ -455,6 +455,19 @@ static size_t collapse_tags(dtag *ts, size_t n, size_t count, bool flat, char *n
 	return count;
 }
 
+/* One nodelet: a box node N<key>_<j> labelled name, and its edge from
+ * node `from` weighted w (attr: extra edge attributes, "" for none). */
+static void nodelet(cpr_ctx *c, FILE *f, const char *from, const char *key, size_t j,
+		    const char *name, int64_t w, const char *attr)
+{
+	char wv[CPR_LBL];
+	cpr_format_value(c, wv, sizeof wv, w);
+	fprintf(f, "N%s_%zu [label = \"%s\" id=\"N%s_%zu\" fontsize=8 shape=box3d tooltip=\"%s\"]\n",
+		key, j, name, key, j, wv);
+	fprintf(f, "%s -> N%s_%zu [label=\" %s\" weight=100 tooltip=\"%s\" labeltooltip=\"%s\"%s]\n",
+		from, key, j, wv, wv, wv, attr);
+}
+
 /* numericNodelets of the tags ts[0..n) hanging from source. */
 static bool numeric_nodelets(cpr_ctx *c, FILE *f, dtag *ts, size_t n, bool flat,
 			     const char *source)
@@ -472,12 +485,7 @@ static bool numeric_nodelets(cpr_ctx *c, FILE *f, dtag *ts, size_t n, bool flat,
 		}
 		if (w == 0)
 			continue;
-		char wv[CPR_LBL];
-		cpr_format_value(c, wv, sizeof wv, w);
-		fprintf(f, "N%s_%zu [label = \"%s\" id=\"N%s_%zu\" fontsize=8 shape=box3d tooltip=\"%s\"]\n",
-			source, j, t->name, source, j, wv);
-		fprintf(f, "%s -> N%s_%zu [label=\" %s\" weight=100 tooltip=\"%s\" labeltooltip=\"%s\"%s]\n",
-			source, source, j, wv, wv, wv, attr);
+		nodelet(c, f, source, source, j, t->name, w, attr);
 		any = true;
 	}
 	return any;
@@ -527,17 +535,15 @@ static int add_nodelets(cpr_ctx *c, FILE *f, const cpr_graph *g, size_t ni, int 
 	sort_tags(ts, nl, flat);
 	if (nl > MAX_NODELETS)
 		nl = MAX_NODELETS;
+	char node[32], key[24];         /* the node's name N<id>; <id> */
+	snprintf(node, sizeof node, "N%d", id);
+	snprintf(key, sizeof key, "%d", id);
 	for (size_t i = 0; i < nl; i++) {
 		const dtag *t = &ts[i];
 		int64_t w = flat ? dtag_flat(t) : dtag_cum(t);
 		if (w == 0)
 			continue;
-		char wv[CPR_LBL];
-		cpr_format_value(c, wv, sizeof wv, w);
-		fprintf(f, "N%d_%zu [label = \"%s\" id=\"N%d_%zu\" fontsize=8 shape=box3d tooltip=\"%s\"]\n",
-			id, i, t->name, id, i, wv);
-		fprintf(f, "N%d -> N%d_%zu [label=\" %s\" weight=100 tooltip=\"%s\" labeltooltip=\"%s\"]\n",
-			id, id, i, wv, wv, wv);
+		nodelet(c, f, node, key, i, t->name, w, "");
 		*any = true;
 		size_t nn = numeric_of(g, ni, t->lbl, nts);
 		if (nn) {
@@ -547,11 +553,8 @@ static int add_nodelets(cpr_ctx *c, FILE *f, const cpr_graph *g, size_t ni, int 
 		}
 	}
 	size_t nn = numeric_of(g, ni, 0, nts);
-	if (nn) {
-		char src[32];
-		snprintf(src, sizeof src, "N%d", id);
-		*any |= numeric_nodelets(c, f, nts, nn, flat, src);
-	}
+	if (nn)
+		*any |= numeric_nodelets(c, f, nts, nn, flat, node);
 	free(ts);
 	free(nts);
 	return 0;

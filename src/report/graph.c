@@ -143,28 +143,11 @@ int cpr_graph_build(cpr_ctx *c, const cpr_gopts *go, cpr_graph *g, cprof_error *
 	}
 	if (cpr_gb_edge_pass(&b, 0, 1))
 		goto out;
-	size_t dropped = 0;
-	for (size_t i = 0; i < g->nedges; i++) {
-		cpr_edge *e = &g->edges[i];
-		/* pprof trims the incoming edges of listed nodes only */
-		if (g->node_of[e->dst] != CPR_NIL && cpr_abs64(e->weight) < edge_cut) {
-			e->removed = true;
-			dropped++;
-		}
-	}
-	g->dropped_edges = edges_trimmed_early ? 0 : dropped;
-	if (go->visual && cpr_gb_remove_redundant_edges(g))
-		goto out;
-	if (cpr_gb_adj_build(g, go->sort_edges || go->visual, false))
+	if (cpr_gb_trim_edges(g, go, edge_cut, edges_trimmed_early))
 		goto out;
 	if (go->tags && (cpr_gb_tags_build(&b, node_cut) || cpr_gb_tags_index(g)))
 		goto out;
-	for (size_t i = 0; i < g->nnodes; i++) {
-		cpr_node *n = &g->nodes[i];
-		for (uint32_t k = 0; k < n->nin; k++)
-			n->in_flags |= g->edges[g->in_edges[n->in_off + k]].inl ? CPR_IN_INLINE
-										 : CPR_IN_CALL;
-	}
+	cpr_gb_node_in_flags(g);
 	rc = 0;
 out:
 	free(b.touched);

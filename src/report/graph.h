@@ -238,6 +238,10 @@ size_t cpr_runes(const char *s, size_t len);
 
 #define CPR_PADBUF (CPR_LBL + 64)
 
+/* The five value columns of a -text or -tree row ("flat flat% sum% cum
+ * cum%", pprof's widths, no newline) to out. */
+void cpr_print_value_cols(cpr_ctx *c, int64_t flat, int64_t sum, int64_t cum, FILE *out);
+
 /* dot.c: pprof's ShortenFunctionName (Go package paths, Java packages and
  * C++ namespaces dropped) as a fresh string; NULL when out of memory. */
 char *cpr_shorten_name(const char *name);

@@ -536,6 +536,39 @@ int cpr_gb_adj_build(cpr_graph *g, bool sorted, bool all)
 	return 0;
 }
 
+/* The last steps on the edges once the nodes are listed: the live incoming
+ * edges of listed nodes under edge_cut are removed (pprof trims those only)
+ * and counted in dropped_edges unless trimmed_early (edges were trimmed
+ * before, and pprof then reports none), the redundant ones too for a
+ * visual graph, and the adjacency is built. */
+int cpr_gb_trim_edges(cpr_graph *g, const cpr_gopts *go, int64_t edge_cut, bool trimmed_early)
+{
+	size_t dropped = 0;
+	for (size_t i = 0; i < g->nedges; i++) {
+		cpr_edge *e = &g->edges[i];
+		if (!e->removed && g->node_of[e->dst] != CPR_NIL && cpr_abs64(e->weight) < edge_cut) {
+			e->removed = true;
+			dropped++;
+		}
+	}
+	g->dropped_edges = trimmed_early ? 0 : dropped;
+	if (go->visual && cpr_gb_remove_redundant_edges(g))
+		return CPROF_ENOMEM;
+	return cpr_gb_adj_build(g, go->sort_edges || go->visual, false);
+}
+
+/* Each listed node's in_flags from its live incoming edges (adjacency
+ * built). */
+void cpr_gb_node_in_flags(cpr_graph *g)
+{
+	for (size_t i = 0; i < g->nnodes; i++) {
+		cpr_node *n = &g->nodes[i];
+		for (uint32_t k = 0; k < n->nin; k++)
+			n->in_flags |= g->edges[g->in_edges[n->in_off + k]].inl ? CPR_IN_INLINE
+										 : CPR_IN_CALL;
+	}
+}
+
 /* Fill the listed nodes from the build state. */
 int cpr_gb_finish_nodes(gbuild *b)
 {

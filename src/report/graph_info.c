@@ -80,28 +80,6 @@ static const char *trim_path(const char *s, size_t *n)
 	return s;
 }
 
-/* filepath.Base, appended to the names arena by the caller. */
-static void path_base(const char *s, size_t n, const char **b, size_t *bn)
-{
-	if (n == 0) {
-		*b = ".";
-		*bn = 1;
-		return;
-	}
-	while (n > 0 && s[n - 1] == '/')
-		n--;
-	if (n == 0) {
-		*b = "/";
-		*bn = 1;
-		return;
-	}
-	size_t i = n;
-	while (i > 0 && s[i - 1] != '/')
-		i--;
-	*b = s + i;
-	*bn = n - i;
-}
-
 /* ---- node identities -------------------------------------------------------- */
 
 void cpr_gopts_init(cpr_gopts *go, const cpr_ctx *c)
@@ -176,7 +154,8 @@ static int make_name(cpr_infos *t, cpr_ninfo *k)
 	} else if (k->objfile) {
 		const char *b;
 		size_t bn;
-		path_base(cprof_s(p, k->objfile), cprof_slen(p, k->objfile), &b, &bn);
+		/* filepath.Base, appended to the names arena below */
+		cprof_path_base(cprof_s(p, k->objfile), cprof_slen(p, k->objfile), &b, &bn);
 		rc |= SEP();
 		rc |= names_append(t, "[", 1);
 		rc |= names_append(t, b, bn);

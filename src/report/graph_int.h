@@ -154,6 +154,8 @@ int cpr_gb_in_flags_pass(gbuild *b, int64_t edge_cut);
 int cpr_gb_edge_pass(gbuild *b, uint32_t part, uint32_t nparts);
 int cpr_gb_adj_build(cpr_graph *g, bool sorted, bool all);
 int cpr_gb_finish_nodes(gbuild *b);
+int cpr_gb_trim_edges(cpr_graph *g, const cpr_gopts *go, int64_t edge_cut, bool trimmed_early);
+void cpr_gb_node_in_flags(cpr_graph *g);
 void cpr_gb_sort_list(gbuild *b);
 /* graph_visual.c */
 int cpr_gb_entropy_sort(gbuild *b);
@@ -168,6 +170,19 @@ int cpr_gb_sample_tags(gbuild *b, tagctx *tc, size_t i, cprof_str *lbl, size_t *
 int cpr_gb_tags_add(gbuild *b, uint32_t info, cprof_str lbl, const numtag *nt, size_t nn,
 		    cprof_str unit, int64_t w, int64_t dw, bool flat);
 void cpr_gb_trim_tags(cpr_graph *g, int64_t cut);
+/* A sample with tags: its index, value, mean divisor, joined string labels
+ * and number of numeric tags (in the tagctx). */
+typedef struct cpr_tagged {
+	size_t i;
+	int64_t w, dw;
+	cprof_str lbl;
+	size_t nn;
+} cpr_tagged;
+typedef int (*cpr_gb_tag_sample_fn)(gbuild *b, const tagctx *tc, const cpr_tagged *s,
+				     void *arg);
+/* Zero the graph's tags, hand every sample with a value and tags to fn
+ * (non-zero stops: out of memory), then TrimLowFrequencyTags(cut). */
+int cpr_gb_tags_each(gbuild *b, int64_t cut, cpr_gb_tag_sample_fn fn, void *arg);
 /* graph_tree.c */
 int cpr_gb_tree_graph(gbuild *b);
 

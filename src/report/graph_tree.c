@@ -154,53 +154,39 @@ out:
 	return rc;
 }
 
+/* One sample's tags on the tree nodes of its path. */
+static int tree_tag_sample(gbuild *b, const tagctx *tc, const cpr_tagged *s, void *arg)
+{
+	cprof_profile *p = b->c->p;
+	const cpr_infos *t = &b->g->infos;
+	uint32_t st = p->samples.v[s->i].stack;
+	const uint32_t *locs = cprof_stack_locs(p, st);
+	uint32_t parent = CPR_NIL;
+	for (size_t fi = cprof_stack_len(p, st); fi-- > 0;) {
+		const uint32_t *v;
+		size_t n;
+		loc_infos(t, p, locs[fi], &v, &n);
+		for (size_t ni = n; ni-- > 0;) {
+			uint64_t key = ((uint64_t)(parent == CPR_NIL ? 0 : parent + 1) << 32) | v[ni];
+			uint64_t *id = cpr_map_find(&b->tmap, key);
+			if (!id)
+				continue;
+			if (cpr_gb_tags_add(b, (uint32_t)*id, s->lbl, tc->nt, s->nn, tc->unit, s->w,
+					    s->dw, false))
+				return CPROF_ENOMEM;
+			parent = (uint32_t)*id;
+		}
+	}
+	if (parent != CPR_NIL &&
+	    cpr_gb_tags_add(b, parent, s->lbl, tc->nt, s->nn, tc->unit, s->w, s->dw, true))
+		return CPROF_ENOMEM;
+	return 0;
+}
+
 /* Tags of the tree nodes: each sample's tags on the nodes of its path. */
 static int tree_tags(gbuild *b, int64_t cut)
 {
-	cpr_graph *g = b->g;
-	cprof_profile *p = b->c->p;
-	const cpr_infos *t = &g->infos;
-	tagctx tc;
-	if (cpr_gb_tagctx_init(b, &tc))
-		return CPROF_ENOMEM;
-	int rc = CPROF_ENOMEM;
-	g->ntags = 0;
-	for (size_t i = 0; i < p->samples.n; i++) {
-		int64_t w = cpr_value(b->c, i), dw = cpr_meandiv(b->c, i);
-		if (w == 0 && dw == 0)
-			continue;
-		cprof_str lbl;
-		size_t nn;
-		int has = cpr_gb_sample_tags(b, &tc, i, &lbl, &nn);
-		if (has < 0)
-			goto out;
-		if (!has)
-			continue;
-		uint32_t st = p->samples.v[i].stack;
-		const uint32_t *locs = cprof_stack_locs(p, st);
-		uint32_t parent = CPR_NIL;
-		for (size_t fi = cprof_stack_len(p, st); fi-- > 0;) {
-			const uint32_t *v;
-			size_t n;
-			loc_infos(t, p, locs[fi], &v, &n);
-			for (size_t ni = n; ni-- > 0;) {
-				uint64_t key = ((uint64_t)(parent == CPR_NIL ? 0 : parent + 1) << 32) | v[ni];
-				uint64_t *id = cpr_map_find(&b->tmap, key);
-				if (!id)
-					continue;
-				if (cpr_gb_tags_add(b, (uint32_t)*id, lbl, tc.nt, nn, tc.unit, w, dw, false))
-					goto out;
-				parent = (uint32_t)*id;
-			}
-		}
-		if (parent != CPR_NIL && cpr_gb_tags_add(b, parent, lbl, tc.nt, nn, tc.unit, w, dw, true))
-			goto out;
-	}
-	cpr_gb_trim_tags(g, cut);
-	rc = 0;
-out:
-	cpr_gb_tagctx_free(b, &tc);
-	return rc;
+	return cpr_gb_tags_each(b, cut, tree_tag_sample, NULL);
 }
 
 /* TrimTree: drop the listed nodes outside keep[]; the children of a
@@ -385,25 +371,9 @@ int cpr_gb_tree_graph(gbuild *b)
 		free(listed);
 	if (cpr_gb_finish_nodes(b))
 		goto out;
-	size_t dropped = 0;
-	for (size_t i = 0; i < g->nedges; i++) {
-		cpr_edge *e = &g->edges[i];
-		if (!e->removed && g->node_of[e->dst] != CPR_NIL && cpr_abs64(e->weight) < edge_cut) {
-			e->removed = true;
-			dropped++;
-		}
-	}
-	g->dropped_edges = edges_trimmed ? 0 : dropped;
-	if (go->visual && cpr_gb_remove_redundant_edges(g))
+	if (cpr_gb_trim_edges(g, go, edge_cut, edges_trimmed))
 		goto out;
-	if (cpr_gb_adj_build(g, go->sort_edges || go->visual, false))
-		goto out;
-	for (size_t i = 0; i < g->nnodes; i++) {
-		cpr_node *n = &g->nodes[i];
-		for (uint32_t k = 0; k < n->nin; k++)
-			n->in_flags |= g->edges[g->in_edges[n->in_off + k]].inl ? CPR_IN_INLINE
-										 : CPR_IN_CALL;
-	}
+	cpr_gb_node_in_flags(g);
 	if (go->tags) {
 		size_t kt = 0;
 		for (size_t i = 0; i < g->ntags; i++)

@@ -372,69 +372,81 @@ void cpr_gb_trim_tags(cpr_graph *g, int64_t cut)
 	g->ntags = kept;
 }
 
-/* The tags of every kept node, then TrimLowFrequencyTags(cut). */
-int cpr_gb_tags_build(gbuild *b, int64_t cut)
+int cpr_gb_tags_each(gbuild *b, int64_t cut, cpr_gb_tag_sample_fn fn, void *arg)
 {
-	cpr_graph *g = b->g;
 	cprof_profile *p = b->c->p;
-	const cpr_infos *t = &g->infos;
-	g->ntags = 0;
-	free(b->thash);
-	b->thash = NULL;
-	b->thash_cap = 0;
+	b->g->ntags = 0;
 	tagctx tc;
 	if (cpr_gb_tagctx_init(b, &tc))
 		return CPROF_ENOMEM;
 	int rc = CPROF_ENOMEM;
-	uint32_t gen = 0;
-	memset(b->seen, 0, b->ninfo * sizeof *b->seen);
 	for (size_t i = 0; i < p->samples.n; i++) {
-		int64_t w = cpr_value(b->c, i), dw = cpr_meandiv(b->c, i);
-		if (w == 0 && dw == 0)
+		cpr_tagged s = { .i = i, .w = cpr_value(b->c, i), .dw = cpr_meandiv(b->c, i) };
+		if (s.w == 0 && s.dw == 0)
 			continue;
-		cprof_str lbl;
-		size_t nn;
-		int has = cpr_gb_sample_tags(b, &tc, i, &lbl, &nn);
+		int has = cpr_gb_sample_tags(b, &tc, i, &s.lbl, &s.nn);
 		if (has < 0)
 			goto out;
-		if (!has)
-			continue;
-		if (++gen == 0) {
-			memset(b->seen, 0, b->ninfo * sizeof *b->seen);
-			gen = 1;
-		}
-		uint32_t st = p->samples.v[i].stack;
-		const uint32_t *locs = cprof_stack_locs(p, st);
-		uint32_t parent = CPR_NIL;
-		bool residual = false;
-		for (size_t fi = cprof_stack_len(p, st); fi-- > 0;) {
-			const uint32_t *v;
-			size_t n;
-			loc_infos(t, p, locs[fi], &v, &n);
-			for (size_t ni = n; ni-- > 0;) {
-				uint32_t id = v[ni];
-				if (b->mask && !b->mask[id]) {
-					residual = true;
-					continue;
-				}
-				if (b->seen[id] != gen) {
-					b->seen[id] = gen;
-					if (cpr_gb_tags_add(b, id, lbl, tc.nt, nn, tc.unit, w, dw, false))
-						goto out;
-				}
-				parent = id;
-				residual = false;
-			}
-		}
-		if (parent != CPR_NIL && !residual &&
-		    cpr_gb_tags_add(b, parent, lbl, tc.nt, nn, tc.unit, w, dw, true))
+		if (has && fn(b, &tc, &s, arg))
 			goto out;
 	}
-	cpr_gb_trim_tags(g, cut);
+	cpr_gb_trim_tags(b->g, cut);
 	rc = 0;
 out:
 	cpr_gb_tagctx_free(b, &tc);
 	return rc;
+}
+
+/* One sample's tags on every kept node of its stack, once each (seen[]
+ * marks them with generation *gen). */
+static int graph_tag_sample(gbuild *b, const tagctx *tc, const cpr_tagged *s, void *arg)
+{
+	uint32_t *gen = arg;
+	cprof_profile *p = b->c->p;
+	const cpr_infos *t = &b->g->infos;
+	if (++*gen == 0) {
+		memset(b->seen, 0, b->ninfo * sizeof *b->seen);
+		*gen = 1;
+	}
+	uint32_t st = p->samples.v[s->i].stack;
+	const uint32_t *locs = cprof_stack_locs(p, st);
+	uint32_t parent = CPR_NIL;
+	bool residual = false;
+	for (size_t fi = cprof_stack_len(p, st); fi-- > 0;) {
+		const uint32_t *v;
+		size_t n;
+		loc_infos(t, p, locs[fi], &v, &n);
+		for (size_t ni = n; ni-- > 0;) {
+			uint32_t id = v[ni];
+			if (b->mask && !b->mask[id]) {
+				residual = true;
+				continue;
+			}
+			if (b->seen[id] != *gen) {
+				b->seen[id] = *gen;
+				if (cpr_gb_tags_add(b, id, s->lbl, tc->nt, s->nn, tc->unit, s->w, s->dw,
+						    false))
+					return CPROF_ENOMEM;
+			}
+			parent = id;
+			residual = false;
+		}
+	}
+	if (parent != CPR_NIL && !residual &&
+	    cpr_gb_tags_add(b, parent, s->lbl, tc->nt, s->nn, tc->unit, s->w, s->dw, true))
+		return CPROF_ENOMEM;
+	return 0;
+}
+
+/* The tags of every kept node, then TrimLowFrequencyTags(cut). */
+int cpr_gb_tags_build(gbuild *b, int64_t cut)
+{
+	free(b->thash);
+	b->thash = NULL;
+	b->thash_cap = 0;
+	uint32_t gen = 0;
+	memset(b->seen, 0, b->ninfo * sizeof *b->seen);
+	return cpr_gb_tags_each(b, cut, graph_tag_sample, &gen);
 }
 
 /* selectTopNodes in visual mode: each node counts with its tags that have a

@@ -9,6 +9,18 @@
  */
 #include "graph.h"
 
+void cpr_print_value_cols(cpr_ctx *c, int64_t flat, int64_t sum, int64_t cum, FILE *out)
+{
+	char fv[CPR_LBL], fp[CPR_LBL], sp[CPR_LBL], cv[CPR_LBL], cp[CPR_LBL];
+	char pf[CPR_PADBUF], pc[CPR_PADBUF];
+	fprintf(out, "%s %s %s %s %s",
+		cpr_pad(pf, sizeof pf, cpr_format_value(c, fv, sizeof fv, flat), 10),
+		cpr_percentage(fp, sizeof fp, flat, c->total),
+		cpr_percentage(sp, sizeof sp, sum, c->total),
+		cpr_pad(pc, sizeof pc, cpr_format_value(c, cv, sizeof cv, cum), 10),
+		cpr_percentage(cp, sizeof cp, cum, c->total));
+}
+
 int cpr_print_text(cpr_ctx *c, cprof_error *err)
 {
 	cpr_gopts go;
@@ -22,19 +34,13 @@ int cpr_print_text(cpr_ctx *c, cprof_error *err)
 	cpr_print_report_labels(c, &g, false, c->out);
 	fprintf(c->out, "%10s %5s%% %5s%% %10s %5s%%\n", "flat", "flat", "sum", "cum", "cum");
 	int64_t sum = 0;
-	char fv[CPR_LBL], fp[CPR_LBL], sp[CPR_LBL], cv[CPR_LBL], cp[CPR_LBL];
-	char pf[CPR_PADBUF], pc[CPR_PADBUF];
 	for (size_t i = 0; i < g.nnodes; i++) {
 		const cpr_node *n = &g.nodes[i];
 		int64_t flat = cpr_node_flat(n), cum = cpr_node_cum(n);
 		bool inl = n->in_flags & CPR_IN_INLINE, noinl = n->in_flags & CPR_IN_CALL;
 		sum = (int64_t)((uint64_t)sum + (uint64_t)flat);
-		fprintf(c->out, "%s %s %s %s %s  %s%s\n",
-			cpr_pad(pf, sizeof pf, cpr_format_value(c, fv, sizeof fv, flat), 10),
-			cpr_percentage(fp, sizeof fp, flat, c->total),
-			cpr_percentage(sp, sizeof sp, sum, c->total),
-			cpr_pad(pc, sizeof pc, cpr_format_value(c, cv, sizeof cv, cum), 10),
-			cpr_percentage(cp, sizeof cp, cum, c->total), cpr_node_name(&g, n),
+		cpr_print_value_cols(c, flat, sum, cum, c->out);
+		fprintf(c->out, "  %s%s\n", cpr_node_name(&g, n),
 			inl ? (noinl ? " (partial-inline)" : " (inline)") : "");
 	}
 	cpr_graph_free(&g);

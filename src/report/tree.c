@@ -84,8 +84,6 @@ int cpr_print_tree(cpr_ctx *c, cprof_error *err)
 	cpr_print_report_labels(c, &g, false, c->out);
 	fputs(SEPARATOR "\n" LEGEND "\n", c->out);
 	int64_t sum = 0;
-	char fv[CPR_LBL], fp[CPR_LBL], sp[CPR_LBL], cv[CPR_LBL], cp[CPR_LBL];
-	char pf[CPR_PADBUF], pc[CPR_PADBUF];
 	for (size_t i = 0; i < g.nnodes; i++) {
 		if (match && !match[i])
 			continue;
@@ -98,12 +96,8 @@ int cpr_print_tree(cpr_ctx *c, cprof_error *err)
 			print_edge(c, &g, e, e->src, cum);
 		}
 		sum = (int64_t)((uint64_t)sum + (uint64_t)flat);
-		fprintf(c->out, "%s %s %s %s %s                | %s\n",
-			cpr_pad(pf, sizeof pf, cpr_format_value(c, fv, sizeof fv, flat), 10),
-			cpr_percentage(fp, sizeof fp, flat, c->total),
-			cpr_percentage(sp, sizeof sp, sum, c->total),
-			cpr_pad(pc, sizeof pc, cpr_format_value(c, cv, sizeof cv, cum), 10),
-			cpr_percentage(cp, sizeof cp, cum, c->total), cpr_node_name(&g, n));
+		cpr_print_value_cols(c, flat, sum, cum, c->out);
+		fprintf(c->out, "                | %s\n", cpr_node_name(&g, n));
 		for (uint32_t k = 0; k < n->nout; k++) {
 			const cpr_edge *e = &g.edges[g.out_edges[n->out_off + k]];
 			print_edge(c, &g, e, e->dst, cum);

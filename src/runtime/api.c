@@ -43,21 +43,6 @@ static rt_out *out_file;      /* a path's output (NULL: out_fd) */
 static rt_out api_out;        /* cprof_cpu_start's path */
 static int cur_hz = CPROF_CPU_HZ_DEFAULT;
 
-static __thread __attribute__((tls_model("initial-exec"))) char last_err[256];
-
-void rt_set_error(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(last_err, sizeof last_err, fmt, ap);
-	va_end(ap);
-}
-
-const char *cprof_last_error(void)
-{
-	return last_err;
-}
-
 /* The runtime API's first name for cprof_strerror (core/profile.c, in the
  * light core that libcprof.so carries): one table of error strings. */
 const char *cprof_error_string(int code)
@@ -119,7 +104,7 @@ static int start_out(rt_out *o)
 
 int rt_cpu_start_out(rt_out *o)
 {
-	last_err[0] = 0;
+	rt_clear_error();
 	pthread_mutex_lock(&api_mu);
 	int rc = start_out(o);
 	pthread_mutex_unlock(&api_mu);
@@ -128,7 +113,7 @@ int rt_cpu_start_out(rt_out *o)
 
 int cprof_cpu_start(const char *path)
 {
-	last_err[0] = 0;
+	rt_clear_error();
 	if (!path || !*path) {
 		rt_set_error("cprof_cpu_start: no path");
 		return CPROF_ERR_INVAL;
@@ -150,7 +135,7 @@ int cprof_cpu_start(const char *path)
 
 int cprof_cpu_start_fd(int fd)
 {
-	last_err[0] = 0;
+	rt_clear_error();
 	if (fd < 0) {
 		rt_set_error("cprof_cpu_start_fd: bad file descriptor");
 		return CPROF_ERR_INVAL;
@@ -163,7 +148,7 @@ int cprof_cpu_start_fd(int fd)
 
 int cprof_cpu_stop(void)
 {
-	last_err[0] = 0;
+	rt_clear_error();
 	pthread_mutex_lock(&api_mu);
 	int rc;
 	if (!running) {
@@ -183,7 +168,7 @@ int cprof_cpu_stop(void)
 
 int cprof_cpu_set_rate(int hz)
 {
-	last_err[0] = 0;
+	rt_clear_error();
 	if (hz < 1 || hz > CPROF_CPU_HZ_MAX) {
 		rt_set_error("cpu profile rate %d out of range 1..%d", hz, CPROF_CPU_HZ_MAX);
 		return CPROF_ERR_INVAL;

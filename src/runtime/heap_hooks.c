@@ -645,7 +645,9 @@ NOSAN static inline __attribute__((always_inline)) void *do_realloc(void *p, siz
 	return account(q, n);
 }
 
-EXPORT void *realloc(void *p, size_t n)
+/* realloc's whole logic (before the runtime is ready: the bootstrap
+ * pool), shared with reallocarray once its size is known. */
+static inline void *realloc_n(void *p, size_t n)
 {
 	if (UNLIKELY(!ready())) {
 		if (!p)
@@ -658,6 +660,11 @@ EXPORT void *realloc(void *p, size_t n)
 	return do_realloc(p, n);
 }
 
+EXPORT void *realloc(void *p, size_t n)
+{
+	return realloc_n(p, n);
+}
+
 EXPORT void *reallocarray(void *p, size_t a, size_t b)
 {
 	size_t n;
@@ -665,15 +672,7 @@ EXPORT void *reallocarray(void *p, size_t a, size_t b)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (UNLIKELY(!ready())) {
-		if (!p)
-			return pool_alloc(n, 16);
-		if (!in_pool(p))
-			return NULL;
-	}
-	if (!p)
-		return account(nx.malloc(n), n);
-	return do_realloc(p, n);
+	return realloc_n(p, n);
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t n)

@@ -1,7 +1,8 @@
 /*
  * pbuild.c - what every profile of the runtime shares: turning stacks of
  * program counters into a symbolized profile, Go's debug=1 text frames,
- * an output buffer, and unwinding the calling thread's own stack.
+ * encoding into an output buffer (rt_base.c's rt_buf), and unwinding the
+ * calling thread's own stack.
  *
  * A builder (rt_pb) wraps a cprof_profile whose sample types the caller
  * set.  rt_pb_stack interns a stack of pcs (one location per distinct pc,
@@ -33,82 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* ---- output buffer ------------------------------------------------------------------ */
-
-void rt_buf_add(rt_buf *b, const void *d, size_t n)
-{
-	if (b->oom || n == 0)
-		return;
-	size_t need = cprof_add_size(b->n, n);
-	if (need == SIZE_MAX || cprof_reserve((void **)&b->p, &b->cap, need + 1, 1) < 0) {
-		b->oom = true;
-		return;
-	}
-	memcpy(b->p + b->n, d, n);
-	b->n += n;
-	b->p[b->n] = 0;
-}
-
-void rt_buf_printf(rt_buf *b, const char *fmt, ...)
-{
-	char small[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(small, sizeof small, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->oom = true;
-		return;
-	}
-	if ((size_t)n < sizeof small) {
-		rt_buf_add(b, small, (size_t)n);
-		return;
-	}
-	char *big = malloc((size_t)n + 1);
-	if (!big) {
-		b->oom = true;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(big, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	rt_buf_add(b, big, (size_t)n);
-	free(big);
-}
-
-void rt_buf_free(rt_buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof *b);
-}
-
-int rt_write_all(int fd, const void *d, size_t n, const char *what)
-{
-	const char *p = d;
-	size_t done = 0;
-	while (done < n) {
-		ssize_t w = write(fd, p + done, n - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			rt_set_error("cannot write the %s profile: %s", what,
-				     w < 0 ? strerror(errno) : "short write");
-			return CPROF_ERR_IO;
-		}
-		done += (size_t)w;
-	}
-	return 0;
-}
-
-int rt_buf_write_fd(const rt_buf *b, int fd, const char *what)
-{
-	if (b->oom) {
-		rt_set_error("cannot build the %s profile: out of memory", what);
-		return CPROF_ERR_NOMEM;
-	}
-	return rt_write_all(fd, b->p, b->n, what);
-}
 
 int rt_pb_encode(const cprof_profile *p, rt_buf *out)
 {

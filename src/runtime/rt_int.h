@@ -24,9 +24,12 @@
  *   envparse.c, procparse.c  the strict CPROF_* value parser and the /proc
  *               text parsers (rt_env.h)
  *   api.c       the public API of include/cprof.h (CPU profile, errors)
+ *   rt_base.c   the base unit every feature calls and that calls none:
+ *               runtime depth, last error, output buffers, stacks wanted
+ *               (rtclock.c, the clock reads, is a leaf too)
  *   pbuild.c    what every profile shares: stacks of pcs -> a symbolized
- *               profile, Go's debug=1 text frames, output buffers, the
- *               calling thread's own stack (rt_unwind_here)
+ *               profile, Go's debug=1 text frames, the calling thread's
+ *               own stack (rt_unwind_here)
  *   labels.c    key/value labels of the calling thread (cprof_do)
  *
  * Signal-safety contract: functions marked [AS-safe] may be called from a
@@ -287,7 +290,7 @@ typedef struct rt_lset {
 /* The set with that id (immutable, never freed), NULL for 0.  [AS-safe] */
 const rt_lset *rt_labels_get(uint32_t id);
 
-/* env.c: the process was asked for a profile or the endpoint (so the
+/* rt_base.c: the process was asked for a profile or the endpoint (so the
  * module registry is worth building at start). */
 bool rt_wants_stacks(void);
 /* env.c: the runtime's one handler of SIGTERM, SIGINT and SIGHUP, for
@@ -387,8 +390,11 @@ int rt_out_path(const rt_out *o, char *out, size_t n);
  * early rather than at exit). */
 bool rt_out_writable(const rt_out *o);
 
-/* api.c */
+/* rt_base.c: the calling thread's last error (cprof_last_error reads it) */
 void rt_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void rt_clear_error(void);
+
+/* api.c */
 /* A CPU profile runs: where it goes (*o NULL: the descriptor *fd). */
 bool rt_api_running(int *fd, rt_out **o);
 /* The CPU profile's rate (samples per CPU-second). */
@@ -405,9 +411,9 @@ void rt_cpu_pause(void);
 #include "cprof_core.h"
 #include "cprof_util.h"
 
-/* The calling thread is doing the runtime's own work: its allocations are
- * not the program's (the heap profiler skips them).  Nesting counts.
- * [AS-safe] */
+/* rt_base.c: the calling thread is doing the runtime's own work: its
+ * allocations are not the program's (the heap profiler skips them).
+ * Nesting counts.  [AS-safe] */
 void rt_self_enter(void);
 void rt_self_leave(void);
 int rt_self_depth(void);
@@ -428,7 +434,8 @@ bool rt_self_tid(int tid);
 /* A forked child: the parent's runtime threads are not in it. */
 void rt_self_fork_child(void);
 
-/* A growing output buffer; oom sticks once an append failed.  Zero-init. */
+/* rt_base.c: a growing output buffer; oom sticks once an append failed.
+ * Zero-init. */
 typedef struct rt_buf {
 	char *p;             /* NUL-terminated when non-NULL */
 	size_t n, cap;
@@ -441,7 +448,7 @@ void rt_buf_free(rt_buf *b);
  * overflowed) or CPROF_ERR_IO; the error names the "what" profile. */
 int rt_buf_write_fd(const rt_buf *b, int fd, const char *what);
 int rt_write_all(int fd, const void *d, size_t n, const char *what);
-/* Append p gzip-encoded as profile.proto.  0 or CPROF_ERR_NOMEM. */
+/* pbuild.c: append p gzip-encoded as profile.proto.  0 or CPROF_ERR_NOMEM. */
 int rt_pb_encode(const cprof_profile *p, rt_buf *out);
 
 /* The builder: the caller makes the profile and its sample types, interns

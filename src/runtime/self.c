@@ -4,7 +4,8 @@
  *
  * Two marks, both read with one load of initial-exec TLS (so a signal
  * handler can test them):
- *   - a nesting depth (rt_self_enter / rt_self_leave): the calling thread
+ *   - a nesting depth (rt_self_enter / rt_self_leave, kept in rt_base.c,
+ *     the base unit every feature calls): the calling thread
  *     is doing the runtime's work (building or writing a profile,
  *     symbolizing, building unwind tables, unwinding in a hook).  The heap
  *     profiler does not sample its allocations, the sync wrappers record
@@ -40,13 +41,6 @@
 #include <unistd.h>
 
 /* ---- inside the runtime ----------------------------------------------------------- */
-
-static __thread __attribute__((tls_model("initial-exec"))) int self_depth;
-
-/* [AS-safe]; each thread its own depth */
-void rt_self_enter(void) { self_depth++; }
-void rt_self_leave(void) { self_depth--; }
-int rt_self_depth(void) { return self_depth; }
 
 /* ---- the runtime's threads ---------------------------------------------------------- */
 
@@ -90,7 +84,7 @@ static void self_unlist(void *p)
 
 static void *self_tramp(void *p)
 {
-	self_depth = 1;   /* for its whole life */
+	rt_self_enter();   /* a new thread is at depth 0: 1 for its whole life */
 	self_box b = *(self_box *)p;
 	free(p);
 	int tid = (int)syscall(SYS_gettid);

@@ -249,8 +249,12 @@ static int fail(walk *w, const yaml_node_t *n, const char *key, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	snprintf(w->err, w->errsz, "%s:%lu: %s: %s", w->file,
+	/* keys and values come from the file and may hold line breaks or
+	 * control bytes: the refusal is one printable line */
+	char line[512];
+	snprintf(line, sizeof line, "%s:%lu: %s: %s", w->file,
 		 n ? (unsigned long)n->start_mark.line + 1 : 0UL, key, msg);
+	cprof_escape(w->err, w->errsz, line, strlen(line));
 	return -1;
 }
 

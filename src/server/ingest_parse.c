@@ -329,12 +329,12 @@ int srv_lines_to_folded(const void *body, size_t len, size_t max, char **out, si
 		}
 		i += n + (nl != NULL);
 	}
-	if (b.failed) {
+	if (b.err) {
 		srv_buf_free(&b);
 		snprintf(err, errsz, "body: lines profile larger than %zu bytes as folded stacks", max);
 		return -1;
 	}
-	*out = b.v;
+	*out = b.s;
 	*outlen = b.n;
 	return 0;
 }

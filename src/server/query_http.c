@@ -308,7 +308,7 @@ static int series_cb(void *ctx, const srv_labels *labels, const srv_point *pts, 
 		srv_buf_printf(&s->b, "%s[%.9g,%.17g]", i ? "," : "", (double)pts[i].t_ns / 1e9,
 			       pts[i].value);
 	srv_buf_puts(&s->b, "]}");
-	return s->b.failed ? CPROF_ENOMEM : 0;
+	return s->b.err ? CPROF_ENOMEM : 0;
 }
 
 static void q_series(srv_ctx *c, const srv_req *rq, srv_resp *rs)
@@ -407,7 +407,7 @@ static int snap_cb(void *ctx, const srv_snapshot *sn)
 	labels_json(&s->b, &sn->labels);
 	srv_buf_printf(&s->b, ",\"time\":%.9g,\"duration\":%.9g,\"url\":\"/api/v1/snapshots/%lld\"}",
 		       (double)sn->time_ns / 1e9, (double)sn->duration_ns / 1e9, (long long)sn->id);
-	return s->b.failed ? CPROF_ENOMEM : 0;
+	return s->b.err ? CPROF_ENOMEM : 0;
 }
 
 void srv_query_handle(srv_ctx *c, const srv_req *rq, srv_resp *rs)

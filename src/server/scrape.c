@@ -105,7 +105,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 	body *bd = ud;
 	size_t n = size * nmemb;
 	srv_buf_add(&bd->b, ptr, n);
-	return bd->b.failed ? 0 : n;
+	return bd->b.err ? 0 : n;
 }
 
 /* GET url into *out (malloc'd, *len bytes).  The HTTP status is in *status
@@ -136,7 +136,7 @@ static int http_get(const char *url, int64_t timeout_ns, size_t max, char **out,
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
 	curl_easy_cleanup(h);
 	if (rc != CURLE_OK) {
-		if (bd.b.failed && rc == CURLE_WRITE_ERROR)
+		if (bd.b.err && rc == CURLE_WRITE_ERROR)
 			snprintf(err, errsz, "answer larger than %zu bytes (limits.max_scrape_bytes)", max);
 		else
 			snprintf(err, errsz, "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
@@ -146,12 +146,12 @@ static int http_get(const char *url, int64_t timeout_ns, size_t max, char **out,
 	if (*status != 200) {
 		char snippet[120] = "";
 		if (bd.b.n)
-			cprof_escape(snippet, sizeof snippet, bd.b.v, bd.b.n < 80 ? bd.b.n : 80);
+			cprof_escape(snippet, sizeof snippet, bd.b.s, bd.b.n < 80 ? bd.b.n : 80);
 		snprintf(err, errsz, "HTTP status %ld%s%s", *status, snippet[0] ? ": " : "", snippet);
 		srv_buf_free(&bd.b);
 		return -1;
 	}
-	*out = bd.b.v;
+	*out = bd.b.s;
 	*len = bd.b.n;
 	return 0;
 }

@@ -71,24 +71,24 @@ void srv_resp_error(srv_resp *r, unsigned status, const char *fmt, ...)
 	srv_buf_json_str(&b, msg, strlen(msg));
 	srv_buf_puts(&b, "}\n");
 	free(r->body);
-	r->body = b.failed ? NULL : b.v;
-	r->len = b.failed ? 0 : b.n;
+	r->body = b.err ? NULL : b.s;
+	r->len = b.err ? 0 : b.n;
 	r->status = status;
 	r->ctype = "application/json";
-	if (b.failed)
-		free(b.v);
+	if (b.err)
+		free(b.s);
 }
 
 void srv_resp_json(srv_resp *r, srv_buf *b)
 {
-	if (b->failed) {
+	if (b->err) {
 		srv_buf_free(b);
 		srv_resp_error(r, 500, "out of memory writing the answer");
 		return;
 	}
 	srv_buf_add(b, "\n", 1);
 	free(r->body);
-	r->body = b->v;
+	r->body = b->s;
 	r->len = b->n;
 	r->status = 200;
 	r->ctype = "application/json";

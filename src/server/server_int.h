@@ -28,15 +28,12 @@
 
 /* ---- an output buffer ----------------------------------------------------- */
 
-/* A malloc'd, growable byte buffer with a ceiling: once an append would pass
- * `max` (0 = 1 GiB), or memory runs out, `failed` is set and later appends
- * are ignored, so a writer checks once at the end.  Not thread-safe; owned
+/* The core's cprof_buf (a malloc'd, growable byte buffer with a ceiling:
+ * once an append would pass `max` (0 = 1 GiB), or memory runs out, `err`
+ * is set and later appends are ignored, so a writer checks once at the
+ * end).  s stays NULL until something is appended.  Not thread-safe; owned
  * by whoever made it. */
-typedef struct srv_buf {
-	char *v;
-	size_t n, cap, max;
-	bool failed;
-} srv_buf;
+typedef cprof_buf srv_buf;
 
 void srv_buf_add(srv_buf *b, const void *s, size_t n);
 void srv_buf_puts(srv_buf *b, const char *s);

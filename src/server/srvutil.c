@@ -12,32 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BUF_DEFAULT_MAX ((size_t)1 << 30)
-
+/* The server's buffer is the core's cprof_buf (one growth and ceiling
+ * policy); these keep the server's "append, look once at the end" calls,
+ * where an empty append stays a no-op (an untouched buffer keeps s NULL). */
 void srv_buf_add(srv_buf *b, const void *s, size_t n)
 {
-	if (b->failed || n == 0)
-		return;
-	size_t max = b->max ? b->max : BUF_DEFAULT_MAX;
-	if (n > max || b->n > max - n) {
-		b->failed = true;
-		return;
-	}
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		char *v = realloc(b->v, cap);
-		if (!v) {
-			b->failed = true;
-			return;
-		}
-		b->v = v;
-		b->cap = cap;
-	}
-	memcpy(b->v + b->n, s, n);
-	b->n += n;
-	b->v[b->n] = '\0';
+	if (n)
+		(void)cprof_buf_add(b, s, n);
 }
 
 void srv_buf_puts(srv_buf *b, const char *s)
@@ -47,58 +28,10 @@ void srv_buf_puts(srv_buf *b, const char *s)
 
 void srv_buf_printf(srv_buf *b, const char *fmt, ...)
 {
-	char tmp[512];
 	va_list ap;
 	va_start(ap, fmt);
-	int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	(void)cprof_buf_vprintf(b, fmt, ap);
 	va_end(ap);
-	if (k < 0) {
-		b->failed = true;
-		return;
-	}
-	if ((size_t)k < sizeof tmp) {
-		srv_buf_add(b, tmp, (size_t)k);
-		return;
-	}
-	char *big = malloc((size_t)k + 1);
-	if (!big) {
-		b->failed = true;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(big, (size_t)k + 1, fmt, ap);
-	va_end(ap);
-	srv_buf_add(b, big, (size_t)k);
-	free(big);
-}
-
-/* Length of the valid UTF-8 sequence at s[0..n), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-	size_t k;
-	unsigned min;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		k = 2, min = 0x80;
-	else if (c >= 0xe0 && c <= 0xef)
-		k = 3, min = 0x800;
-	else if (c >= 0xf0 && c <= 0xf4)
-		k = 4, min = 0x10000;
-	else
-		return 0;
-	if (n < k)
-		return 0;
-	unsigned cp = c & (0xff >> (k + 1));
-	for (size_t i = 1; i < k; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return k;
 }
 
 void srv_buf_json_str(srv_buf *b, const char *s, size_t n)
@@ -125,7 +58,7 @@ void srv_buf_json_str(srv_buf *b, const char *s, size_t n)
 			srv_buf_add(b, e, 6);
 			i++;
 		} else {
-			size_t k = utf8_len(u + i, n - i);
+			size_t k = cprof_utf8_len(u + i, n - i, NULL);   /* c >= 0x80 here */
 			if (k == 0) {
 				srv_buf_add(b, "\xef\xbf\xbd", 3);
 				i++;
@@ -140,8 +73,7 @@ void srv_buf_json_str(srv_buf *b, const char *s, size_t n)
 
 void srv_buf_free(srv_buf *b)
 {
-	free(b->v);
-	memset(b, 0, sizeof *b);
+	cprof_buf_free(b);
 }
 
 /* ---- labels -------------------------------------------------------------- */

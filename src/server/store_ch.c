@@ -122,8 +122,7 @@ static int migrate(srv_ch *c, cprof_error *err)
 	 * server restarting while a replica is down must not need it) */
 	sbuf r = { 0 };
 	cprof_error ignored = { 0 };
-	int rc = ch_exec(&c->conn, "SELECT max(version) FROM migrations", NULL, 0, &r, &ignored);
-	sb_put(&r, "", 1);
+	int rc = ch_select(&c->conn, "SELECT max(version) FROM migrations", &r, &ignored);
 	long have = rc ? 0 : strtol((const char *)r.p, NULL, 10);
 	sb_free(&r);
 	if (have == SCHEMA_VERSION)
@@ -150,8 +149,7 @@ static int migrate(srv_ch *c, cprof_error *err)
 	if ((rc = run(c, sql, err)))
 		return rc;
 	r = (sbuf){ 0 };
-	rc = ch_exec(&c->conn, "SELECT max(version) FROM migrations", NULL, 0, &r, err);
-	sb_put(&r, "", 1);
+	rc = ch_select(&c->conn, "SELECT max(version) FROM migrations", &r, err);
 	have = rc ? 0 : strtol((const char *)r.p, NULL, 10);
 	sb_free(&r);
 	if (rc)
@@ -266,24 +264,37 @@ static int series_add(srv_ch *c, uint64_t id, const char *kind, const char *svc,
 	return 0;
 }
 
-int ch_series_reload(srv_ch *c, cprof_error *err)
+/* Run sql (a SELECT of four columns) and hand each row to row with mu
+ * held, until the rows end or row answers non-zero. */
+static int load_rows4(srv_ch *c, const char *sql,
+		      int (*row)(srv_ch *c, char **f, size_t *fl, cprof_error *err),
+		      cprof_error *err)
 {
 	sbuf r = { 0 };
-	int rc = ch_exec(&c->conn, "SELECT id, kind, svc, labels FROM series FORMAT TabSeparated",
-			 NULL, 0, &r, err);
-	sb_put(&r, "", 1);
+	int rc = ch_select(&c->conn, sql, &r, err);
 	size_t pos = 0;
 	char *f[4];
 	size_t fl[4];
 	pthread_mutex_lock(&c->mu);
-	while (!rc && tsv_row((char *)r.p, r.n - 1, &pos, f, fl, 4) == 4) {
-		uint64_t id = strtoull(f[0], NULL, 10);
-		if (id && series_add(c, id, f[1], f[2], f[3], fl[3], NULL))
-			rc = cprof_seterr(err, CPROF_EFORMAT, "store: a bad row in series");
-	}
+	while (!rc && tsv_row((char *)r.p, r.n - 1, &pos, f, fl, 4) == 4)
+		rc = row(c, f, fl, err);
 	pthread_mutex_unlock(&c->mu);
 	sb_free(&r);
 	return rc;
+}
+
+static int series_row(srv_ch *c, char **f, size_t *fl, cprof_error *err)
+{
+	uint64_t id = strtoull(f[0], NULL, 10);
+	if (id && series_add(c, id, f[1], f[2], f[3], fl[3], NULL))
+		return cprof_seterr(err, CPROF_EFORMAT, "store: a bad row in series");
+	return 0;
+}
+
+int ch_series_reload(srv_ch *c, cprof_error *err)
+{
+	return load_rows4(c, "SELECT id, kind, svc, labels FROM series FORMAT TabSeparated",
+			  series_row, err);
 }
 
 /* The series (kind, labels sorted), created (queued for insertion) when
@@ -364,12 +375,22 @@ static ch_batch *cur_batch(srv_ch *c)
 	return b;
 }
 
-static void fmt_time(int64_t ns, char *buf, size_t n)
+int ch_select(ch_conn *conn, const char *sql, sbuf *out, cprof_error *err)
+{
+	int rc = ch_exec(conn, sql, NULL, 0, out, err);
+	sb_put(out, "", 1);
+	return rc;
+}
+
+void ch_utc_str(int64_t ns, bool with_time, char *buf, size_t n)
 {
 	time_t t = (time_t)(ns / 1000000000);
 	struct tm tm;
 	gmtime_r(&t, &tm);
-	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (with_time)
+		strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	else
+		strftime(buf, n, "%Y-%m-%d", &tm);
 }
 
 /* Drop the oldest batches while the queue is over its bound.  Caller
@@ -397,8 +418,8 @@ static void enforce_bound(srv_ch *c, const char *why)
 	if (np || nm) {
 		char a[32] = "-", z[32] = "-";
 		if (t0 <= t1) {
-			fmt_time(t0, a, sizeof a);
-			fmt_time(t1, z, sizeof z);
+			ch_utc_str(t0, true, a, sizeof a);
+			ch_utc_str(t1, true, z, sizeof z);
 		}
 		c->dropped_profiles += np;
 		c->dropped_metrics += nm;
@@ -564,8 +585,14 @@ static int maybe_flush(srv_ch *c, cprof_error *err)
 
 /* ---- appends --------------------------------------------------------------------------- */
 
-static int sorted_labels(const srv_labels *l, srv_label *tmp, cprof_error *err)
+/* *lp's labels (none when *lp is NULL: *lp then points at an empty set)
+ * sorted into tmp. */
+static int sorted_labels(const srv_labels **lp, srv_label *tmp, cprof_error *err)
 {
+	static const srv_labels none = { NULL, 0 };
+	if (!*lp)
+		*lp = &none;
+	const srv_labels *l = *lp;
 	if (l->n > SRV_LABELS_MAX)
 		return cprof_seterr(err, CPROF_EINVAL, "more than %d labels", SRV_LABELS_MAX);
 	if (l->n)
@@ -575,12 +602,10 @@ static int sorted_labels(const srv_labels *l, srv_label *tmp, cprof_error *err)
 
 static void put_day(sbuf *b, int64_t t)
 {
-	time_t s = (time_t)(t / 1000000000);
-	struct tm tm;
-	gmtime_r(&s, &tm);
 	char d[16];
-	strftime(d, sizeof d, "%Y-%m-%d\t", &tm);
+	ch_utc_str(t, false, d, sizeof d);
 	sb_put(b, d, strlen(d));
+	sb_put(b, "\t", 1);
 }
 
 static void put_i64s(sbuf *b, const int64_t *v, size_t n)
@@ -598,20 +623,12 @@ int srv_ch_append(srv_ch *c, const srv_labels *labels, const char *kind, int64_t
 		  int64_t duration_ns, const cprof_profile *p, const char *pinned_rule,
 		  cprof_error *err)
 {
-	static const srv_labels none = { NULL, 0 };
-	if (!labels)
-		labels = &none;
 	srv_label tmp[SRV_LABELS_MAX];
-	int rc = sorted_labels(labels, tmp, err);
+	int rc = sorted_labels(&labels, tmp, err);
 	if (rc)
 		return rc;
-	if (!srv_kind_valid(kind))
-		return cprof_seterr(err, CPROF_EINVAL, "bad profile kind \"%s\"", kind ? kind : "");
-	if (!p || time_ns < 0 || duration_ns < 0)
-		return cprof_seterr(err, CPROF_EINVAL, "store: bad profile, time or duration");
-	if (p->samples.n > c->o.max_samples)
-		return cprof_seterr(err, CPROF_ELIMIT, "profile has %zu samples, the limit is %zu",
-				    p->samples.n, c->o.max_samples);
+	if ((rc = srv_append_args(kind, time_ns, duration_ns, p, c->o.max_samples, err)))
+		return rc;
 	size_t nv = p->vtypes.n;
 	if (nv > MAX_VTYPES)
 		return cprof_seterr(err, CPROF_EINVAL, "profile has %zu sample types, at most %d",
@@ -737,18 +754,13 @@ out:
 int srv_ch_append_metric(srv_ch *c, const srv_labels *labels, const char *name,
 			 int64_t time_ns, double value, cprof_error *err)
 {
-	static const srv_labels none = { NULL, 0 };
-	if (!labels)
-		labels = &none;
 	srv_label tmp[SRV_LABELS_MAX];
-	int rc = sorted_labels(labels, tmp, err);
+	int rc = sorted_labels(&labels, tmp, err);
 	if (rc)
 		return rc;
-	size_t nl = name ? strlen(name) : 0;
-	if (nl == 0 || nl > 200 || time_ns < 0)
-		return cprof_seterr(err, CPROF_EINVAL, "bad metric name or time");
-	char kind[208];
-	snprintf(kind, sizeof kind, "#%s", name);
+	char kind[SRV_METRIC_KIND_MAX];
+	if ((rc = srv_metric_kind(name, time_ns, kind, err)))
+		return rc;
 	pthread_mutex_lock(&c->mu);
 	ch_series *ss;
 	ch_batch *b;
@@ -787,30 +799,25 @@ int srv_ch_flush(srv_ch *c, cprof_error *err)
 
 /* ---- open, close --------------------------------------------------------------------- */
 
+static int stack_row(srv_ch *c, char **f, size_t *fl, cprof_error *err)
+{
+	uint64_t h = strtoull(f[0], NULL, 10);
+	for (size_t i = 0; i < c->nsvcs; i++)
+		if (c->svcs[i]->hash == h) {
+			int rc = 0;
+			if (ch_stack_put(c->svcs[i], (uint32_t)strtoul(f[1], NULL, 10), f[2], fl[2],
+					 strtoull(f[3], NULL, 10)))
+				rc = cprof_seterr(err, CPROF_EFORMAT, "store: bad stack row");
+			c->st.stacks++;
+			return rc;
+		}
+	return 0;
+}
+
 static int load_stacks(srv_ch *c, cprof_error *err)
 {
-	sbuf r = { 0 };
-	int rc = ch_exec(&c->conn, "SELECT svc, id, data, hash FROM stacks FORMAT TabSeparated", NULL,
-			 0, &r, err);
-	sb_put(&r, "", 1);
-	size_t pos = 0;
-	char *f[4];
-	size_t fl[4];
-	pthread_mutex_lock(&c->mu);
-	while (!rc && tsv_row((char *)r.p, r.n - 1, &pos, f, fl, 4) == 4) {
-		uint64_t h = strtoull(f[0], NULL, 10);
-		for (size_t i = 0; i < c->nsvcs; i++)
-			if (c->svcs[i]->hash == h) {
-				if (ch_stack_put(c->svcs[i], (uint32_t)strtoul(f[1], NULL, 10), f[2],
-						 fl[2], strtoull(f[3], NULL, 10)))
-					rc = cprof_seterr(err, CPROF_EFORMAT, "store: bad stack row");
-				c->st.stacks++;
-				break;
-			}
-	}
-	pthread_mutex_unlock(&c->mu);
-	sb_free(&r);
-	return rc;
+	return load_rows4(c, "SELECT svc, id, data, hash FROM stacks FORMAT TabSeparated",
+			  stack_row, err);
 }
 
 int srv_ch_open(const char *url, const srv_store_opts *opts, srv_ch **out, cprof_error *err)
@@ -939,8 +946,7 @@ int srv_ch_retention(srv_ch *c, int64_t now_ns, cprof_error *err)
 		 " UNION ALL SELECT DISTINCT toYYYYMMDD(day) FROM metrics WHERE day <= '%s'"
 		 " FORMAT TabSeparated", day, day);
 	sbuf r = { 0 };
-	int rc = ch_exec(&c->conn, sql, NULL, 0, &r, err);
-	sb_put(&r, "", 1);
+	int rc = ch_select(&c->conn, sql, &r, err);
 	size_t pos = 0, ndrop = 0;
 	char *f[1];
 	size_t fl[1];

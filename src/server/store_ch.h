@@ -58,6 +58,15 @@ void ch_conn_free(ch_conn *c);
 int ch_exec(ch_conn *c, const char *sql, const void *body, size_t bodylen, sbuf *out,
 	    cprof_error *err);
 
+/* ch_exec of a query with no body, the answer NUL-terminated in *out
+ * (r.n - 1 bytes are the answer, as tsv_row wants them). */
+int ch_select(ch_conn *conn, const char *sql, sbuf *out, cprof_error *err);
+
+/* The UTC date (YYYY-MM-DD) or, with_time, date and time
+ * (YYYY-MM-DDTHH:MM:SSZ) of ns since the epoch into buf[0..n): ClickHouse's
+ * literals.  Thread-safe. */
+void ch_utc_str(int64_t ns, bool with_time, char *buf, size_t n);
+
 /* TabSeparated helpers: append s[0..n) escaped; unescape a field in place
  * (returns its new length). */
 void tsv_put(sbuf *b, const void *s, size_t n);
@@ -166,8 +175,11 @@ int srv_ch_append(srv_ch *c, const srv_labels *labels, const char *kind, int64_t
 int srv_ch_append_metric(srv_ch *c, const srv_labels *labels, const char *name,
 			 int64_t time_ns, double value, cprof_error *err);
 int srv_ch_flush(srv_ch *c, cprof_error *err);
+/* srv_store_query has checked the arguments (srv_query_args) and gives an
+ * info that is not NULL. */
 int srv_ch_query(srv_ch *c, const srv_selector *sel, const char *kind, int64_t from_ns,
 		 int64_t until_ns, cprof_profile **out, srv_query_info *info, cprof_error *err);
+/* srv_store_series has checked kind. */
 int srv_ch_series(srv_ch *c, const srv_selector *sel, const char *kind, int64_t from_ns,
 		  int64_t until_ns, int64_t step_ns, const char *sample_type, const char *focus,
 		  srv_series_cb cb, void *ctx, cprof_error *err);

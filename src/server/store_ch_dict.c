@@ -241,8 +241,7 @@ int ch_stacks_fetch(srv_ch *c, ch_svc *v, const uint32_t *ids, size_t n, cprof_e
 			return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 		}
 		sbuf r = { 0 };
-		rc = ch_exec(&c->conn, (const char *)q.p, NULL, 0, &r, err);
-		sb_put(&r, "", 1);
+		rc = ch_select(&c->conn, (const char *)q.p, &r, err);
 		size_t pos = 0;
 		char *f[3];
 		size_t fl[3];

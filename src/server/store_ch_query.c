@@ -142,14 +142,6 @@ static ch_svc *svc_by_hash(srv_ch *c, uint64_t h)
 	return r;
 }
 
-static void day_str(int64_t ns, char *buf, size_t n)
-{
-	time_t t = (time_t)(ns / 1000000000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, n, "%Y-%m-%d", &tm);
-}
-
 /* ---- merged ranges ------------------------------------------------------------------------ */
 
 typedef struct sig_info {
@@ -220,8 +212,8 @@ static int read_profiles(srv_ch *c, const ch_series *v, size_t n, int64_t from, 
 {
 	sbuf q = { 0 }, r = { 0 };
 	char d0[16], d1[16];
-	day_str(from, d0, sizeof d0);
-	day_str(until - 1, d1, sizeof d1);
+	ch_utc_str(from, false, d0, sizeof d0);
+	ch_utc_str(until - 1, false, d1, sizeof d1);
 	sqlf(&q, "SELECT series, sig, count(), sum(duration), min(t), max(period) FROM profiles"
 	     " WHERE day >= '%s' AND day <= '%s' AND t >= %lld AND t < %lld AND ", d0, d1,
 	     (long long)from, (long long)until);
@@ -283,8 +275,8 @@ static int read_samples(srv_ch *c, const ch_series *v, size_t n, bool gauge, boo
 {
 	sbuf q = { 0 }, r = { 0 };
 	char d0[16], d1[16];
-	day_str(from, d0, sizeof d0);
-	day_str(until - 1, d1, sizeof d1);
+	ch_utc_str(from, false, d0, sizeof d0);
+	ch_utc_str(until - 1, false, d1, sizeof d1);
 	const char *key = gauge ? "series" : "svc";
 	if (rollup)
 		sqlf(&q, "SELECT %s, sig, stack, sumMerge(v0), sumMerge(v1), sumMerge(v2),"
@@ -443,18 +435,8 @@ static int build_sig(srv_ch *c, mq *m, sig_info *s, cprof_profile **out, cprof_e
 int srv_ch_query(srv_ch *c, const srv_selector *sel, const char *kind, int64_t from_ns,
 		 int64_t until_ns, cprof_profile **out, srv_query_info *info, cprof_error *err)
 {
-	srv_query_info dummy;
-	if (!info)
-		info = &dummy;
-	memset(info, 0, sizeof *info);
-	*out = NULL;
-	if (!srv_kind_valid(kind))
-		return cprof_seterr(err, CPROF_EINVAL, "bad profile kind \"%s\"", kind ? kind : "");
-	if (from_ns < 0 || until_ns <= from_ns)
-		return cprof_seterr(err, CPROF_EINVAL, "empty or negative time range");
 	if ((until_ns - from_ns) / DAY_NS > 3660)
 		return cprof_seterr(err, CPROF_EINVAL, "time range over ten years");
-	info->agg = srv_kind_agg(kind);
 	bool gauge = info->agg == SRV_AGG_AVG;
 	ch_series *v;
 	size_t n;
@@ -505,44 +487,7 @@ int srv_ch_query(srv_ch *c, const srv_selector *sel, const char *kind, int64_t f
 
 /* ---- totals over time ---------------------------------------------------------------------- */
 
-typedef struct wins {
-	double *sum;
-	uint64_t *cnt;
-	size_t n;                       /* windows per series */
-	srv_point *pts;
-} wins;
-
-static int wins_init(wins *w, size_t nseries, int64_t from, int64_t until, int64_t step,
-		     cprof_error *err)
-{
-	memset(w, 0, sizeof *w);
-	if (step <= 0)
-		return cprof_seterr(err, CPROF_EINVAL, "step must be positive");
-	if (from < 0 || until <= from)
-		return cprof_seterr(err, CPROF_EINVAL, "empty or negative time range");
-	uint64_t n = ((uint64_t)(until - from) + (uint64_t)step - 1) / (uint64_t)step;
-	if (n > SRV_SERIES_POINTS_MAX)
-		return cprof_seterr(err, CPROF_EINVAL, "%llu points: at most %d (raise the step)",
-				    (unsigned long long)n, SRV_SERIES_POINTS_MAX);
-	if (nseries > ((size_t)1 << 40) / (n + 1))
-		return cprof_seterr(err, CPROF_ELIMIT, "too many series times points");
-	w->n = (size_t)n;
-	w->sum = calloc(n * (nseries + 1), sizeof *w->sum);
-	w->cnt = calloc(n * (nseries + 1), sizeof *w->cnt);
-	w->pts = calloc(n, sizeof *w->pts);
-	if (!w->sum || !w->cnt || !w->pts)
-		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
-	return 0;
-}
-
-static void wins_free(wins *w)
-{
-	free(w->sum);
-	free(w->cnt);
-	free(w->pts);
-}
-
-static int wins_emit(wins *w, const ch_series *v, size_t n, int64_t from, int64_t step,
+static int wins_emit(srv_wins *w, const ch_series *v, size_t n, int64_t from, int64_t step,
 		     bool avg, srv_series_cb cb, void *ctx)
 {
 	int rc = 0;
@@ -590,8 +535,8 @@ static void range_select(sbuf *q, const char *cols, const char *table, int64_t f
 			 int64_t until, const ch_series *v, size_t n)
 {
 	char d0[16], d1[16];
-	day_str(from, d0, sizeof d0);
-	day_str(until - 1, d1, sizeof d1);
+	ch_utc_str(from, false, d0, sizeof d0);
+	ch_utc_str(until - 1, false, d1, sizeof d1);
 	sqlf(q, "SELECT %s FROM %s WHERE day >= '%s' AND day <= '%s' AND t >= %lld AND t < %lld"
 	     " AND ", cols, table, d0, d1, (long long)from, (long long)until);
 	in_list(q, "series", v, n);
@@ -603,11 +548,11 @@ static void range_select(sbuf *q, const char *cols, const char *table, int64_t f
  * 0: nothing matches. */
 static int ts_begin(srv_ch *c, const srv_selector *sel, const char *kind, int64_t from,
 		    int64_t until, int64_t step, const char *cols, const char *table,
-		    ch_series **v, size_t *n, wins *w, u64map *idx, sbuf *q, cprof_error *err)
+		    ch_series **v, size_t *n, srv_wins *w, u64map *idx, sbuf *q, cprof_error *err)
 {
 	int rc = pick(c, sel, kind, v, n, err);
 	if (!rc)
-		rc = wins_init(w, *n, from, until, step, err);
+		rc = srv_wins_init(w, *n, from, until, step, err);
 	if (!rc && index_series(*v, *n, idx))
 		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 	if (!rc && *n)
@@ -619,26 +564,16 @@ int srv_ch_series(srv_ch *c, const srv_selector *sel, const char *kind, int64_t 
 		  int64_t until_ns, int64_t step_ns, const char *sample_type, const char *focus,
 		  srv_series_cb cb, void *ctx, cprof_error *err)
 {
-	if (!srv_kind_valid(kind))
-		return cprof_seterr(err, CPROF_EINVAL, "bad profile kind \"%s\"", kind ? kind : "");
-	pcre2_code *re = NULL;
-	if (focus) {
-		int ec;
-		PCRE2_SIZE eo;
-		re = pcre2_compile((PCRE2_SPTR)focus, strlen(focus),
-				   PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &ec, &eo, NULL);
-		if (!re) {
-			PCRE2_UCHAR why[120];
-			pcre2_get_error_message(ec, why, sizeof why);
-			return cprof_seterr(err, CPROF_EINVAL, "bad focus regexp: %s", (char *)why);
-		}
-	}
+	pcre2_code *re;
+	int rc = srv_focus_re(focus, &re, err);
+	if (rc)
+		return rc;
 	ch_series *v = NULL;
 	size_t n = 0;
-	wins w = { 0 };
+	srv_wins w = { 0 };
 	u64map idx = { 0 };
 	sbuf q = { 0 }, r = { 0 };
-	int rc = ts_begin(c, sel, kind, from_ns, until_ns, step_ns, "series, t, sig, totals",
+	rc = ts_begin(c, sel, kind, from_ns, until_ns, step_ns, "series, t, sig, totals",
 			  "profiles", &v, &n, &w, &idx, &q, err);
 	if (rc || !n || (rc = select_q(c, &q, &r, err)))
 		goto out;
@@ -722,7 +657,7 @@ out:
 	sb_free(&q);
 	sb_free(&r);
 	u64map_free(&idx);
-	wins_free(&w);
+	srv_wins_free(&w);
 	free(v);
 	return rc;
 }
@@ -737,11 +672,11 @@ int srv_ch_metric_series(srv_ch *c, const srv_selector *sel, const char *name, i
 	snprintf(kind, sizeof kind, "#%s", name);
 	ch_series *v = NULL;
 	size_t n = 0;
-	wins w = { 0 };
+	srv_wins w = { 0 };
 	u64map idx = { 0 };
 	sbuf q = { 0 }, r = { 0 };
-	int rc = wins_init(&w, 0, from_ns, until_ns, step_ns, err);
-	wins_free(&w);
+	int rc = srv_wins_init(&w, 0, from_ns, until_ns, step_ns, err);
+	srv_wins_free(&w);
 	if (rc)
 		return rc;
 	rc = ts_begin(c, sel, kind, from_ns, until_ns, step_ns, "series, t, value", "metrics", &v,
@@ -768,7 +703,7 @@ out:
 	sb_free(&q);
 	sb_free(&r);
 	u64map_free(&idx);
-	wins_free(&w);
+	srv_wins_free(&w);
 	free(v);
 	return rc;
 }
@@ -785,13 +720,7 @@ static bool add_str(srv_strlist *l, size_t *cap, const char *s)
 	for (size_t i = 0; i < l->n; i++)
 		if (strcmp(l->v[i], s) == 0)
 			return true;
-	if (cprof_reserve((void **)&l->v, cap, l->n + 1, sizeof *l->v))
-		return false;
-	char *d = strdup(s);
-	if (!d)
-		return false;
-	l->v[l->n++] = d;
-	return true;
+	return srv_strlist_add(l, cap, s);
 }
 
 int srv_ch_labels(srv_ch *c, int mode, const char *name, int64_t from_ns, int64_t until_ns,

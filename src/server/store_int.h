@@ -21,6 +21,10 @@
 
 #include "store.h"
 
+#ifndef PCRE2_CODE_UNIT_WIDTH
+#define PCRE2_CODE_UNIT_WIDTH 8
+#endif
+#include <pcre2.h>
 #include <pthread.h>
 #include <sqlite3.h>
 
@@ -40,6 +44,46 @@
 /* The dictionary's entry kinds (dict.kind); ids are dense from 1 per
  * (service, kind). */
 enum { DICT_FUNC, DICT_MAP, DICT_LOC, DICT_STACK, DICT_LSET, DICT_KINDS };
+
+/* ---- what both backends share (store_shared.c) ----------------- */
+
+/* A profile query's: info zeroed (then its agg set), *out NULL; a bad kind
+ * or an empty or negative range is CPROF_EINVAL. */
+int srv_query_args(const char *kind, int64_t from_ns, int64_t until_ns, cprof_profile **out,
+		   srv_query_info *info, cprof_error *err);
+/* A profile to append's: a bad kind, no profile or a negative time or
+ * duration is CPROF_EINVAL; more than max_samples samples CPROF_ELIMIT. */
+int srv_append_args(const char *kind, int64_t time_ns, int64_t duration_ns,
+		    const cprof_profile *p, size_t max_samples, cprof_error *err);
+/* The number of step-wide windows over [from, until) into *n; a step that
+ * is not positive, a bad range or more than SRV_SERIES_POINTS_MAX windows
+ * is CPROF_EINVAL. */
+int srv_points_count(int64_t from, int64_t until, int64_t step, size_t *n, cprof_error *err);
+/* Window sums over [from, until) by step (srv_points_count windows): one
+ * row of n windows for the whole and one per series (nseries, 0 for the
+ * whole alone), and n points to emit.  Owned by the caller; free with
+ * srv_wins_free (also after a failed init). */
+typedef struct srv_wins {
+	double *sum;
+	uint64_t *cnt;
+	size_t n;                       /* windows per series */
+	srv_point *pts;
+} srv_wins;
+int srv_wins_init(srv_wins *w, size_t nseries, int64_t from, int64_t until, int64_t step,
+		  cprof_error *err);
+void srv_wins_free(srv_wins *w);
+/* A series' -focus regexp (UTF-8, invalid UTF-8 in names never matches)
+ * into *re (NULL without one; the caller frees it with pcre2_code_free);
+ * a bad one is CPROF_EINVAL naming PCRE2's reason. */
+int srv_focus_re(const char *focus, pcre2_code **re, cprof_error *err);
+/* Append a copy of s to l (cap: l->v's capacity); false when out of
+ * memory. */
+bool srv_strlist_add(srv_strlist *l, size_t *cap, const char *s);
+/* A metric's series kind, "#" and its name (1 to 200 bytes), into kind;
+ * a bad name or a negative time is CPROF_EINVAL. */
+#define SRV_METRIC_KIND_MAX 208
+int srv_metric_kind(const char *name, int64_t time_ns, char kind[SRV_METRIC_KIND_MAX],
+		    cprof_error *err);
 
 /* ---- bytes and varints (store_codec.c) ------------------------------- */
 

@@ -25,43 +25,8 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Window sums of one series. */
-typedef struct win {
-	double *sum;
-	uint64_t *cnt;
-	size_t n;
-	srv_point *pts;
-} win;
-
-static int win_init(win *w, int64_t from, int64_t until, int64_t step, cprof_error *err)
-{
-	memset(w, 0, sizeof *w);
-	if (step <= 0)
-		return cprof_seterr(err, CPROF_EINVAL, "step must be positive");
-	if (from < 0 || until <= from)
-		return cprof_seterr(err, CPROF_EINVAL, "empty or negative time range");
-	uint64_t n = ((uint64_t)(until - from) + (uint64_t)step - 1) / (uint64_t)step;
-	if (n > SRV_SERIES_POINTS_MAX)
-		return cprof_seterr(err, CPROF_EINVAL, "%llu points: at most %d (raise the step)",
-				    (unsigned long long)n, SRV_SERIES_POINTS_MAX);
-	w->n = (size_t)n;
-	w->sum = calloc(n, sizeof *w->sum);
-	w->cnt = calloc(n, sizeof *w->cnt);
-	w->pts = calloc(n, sizeof *w->pts);
-	if (!w->sum || !w->cnt || !w->pts)
-		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
-	return 0;
-}
-
-static void win_free(win *w)
-{
-	free(w->sum);
-	free(w->cnt);
-	free(w->pts);
-}
-
 /* Emit a series' points (average: sum/count, else sum) and reset. */
-static int win_emit(win *w, int64_t from, int64_t step, bool avg, const qseries *q,
+static int win_emit(srv_wins *w, int64_t from, int64_t step, bool avg, const qseries *q,
 		    srv_series_cb cb, void *ctx)
 {
 	size_t k = 0;
@@ -142,7 +107,7 @@ static int focus_total(sqlite3 *meta, uint32_t svc, const void *blob, size_t len
 
 typedef struct pctx {
 	srv_store *s;
-	win *w;
+	srv_wins *w;
 	sqlite3 *meta;
 	uint32_t svc;
 	const char *sample_type;
@@ -199,29 +164,22 @@ int srv_store_series(srv_store *s, const srv_selector *sel, const char *kind, in
 		     int64_t until_ns, int64_t step_ns, const char *sample_type, const char *focus,
 		     srv_series_cb cb, void *ctx, cprof_error *err)
 {
-	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
-	if (s->ch)
-		return srv_ch_series(s->ch, sel, kind, from_ns, until_ns, step_ns, sample_type, focus, cb, ctx, err);
 	if (!srv_kind_valid(kind))
 		return cprof_seterr(err, CPROF_EINVAL, "bad profile kind \"%s\"", kind ? kind : "");
-	win w;
-	int rc = win_init(&w, from_ns, until_ns, step_ns, err);
+	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
+	if (s->ch)
+		return srv_ch_series(s->ch, sel, kind, from_ns, until_ns, step_ns, sample_type, focus,
+				     cb, ctx, err);
+	srv_wins w;
+	int rc = srv_wins_init(&w, 0, from_ns, until_ns, step_ns, err);
 	if (rc) {
-		win_free(&w);
+		srv_wins_free(&w);
 		return rc;
 	}
-	pcre2_code *re = NULL;
-	if (focus) {
-		int ec;
-		PCRE2_SIZE eo;
-		re = pcre2_compile((PCRE2_SPTR)focus, strlen(focus),
-				   PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &ec, &eo, NULL);
-		if (!re) {
-			PCRE2_UCHAR why[120];
-			pcre2_get_error_message(ec, why, sizeof why);
-			win_free(&w);
-			return cprof_seterr(err, CPROF_EINVAL, "bad focus regexp: %s", (char *)why);
-		}
+	pcre2_code *re;
+	if ((rc = srv_focus_re(focus, &re, err))) {
+		srv_wins_free(&w);
+		return rc;
 	}
 	bool avg = srv_kind_agg(kind) == SRV_AGG_AVG;
 	qset qs;
@@ -270,7 +228,7 @@ out0:
 	u64map_free(&cache);
 	if (re)
 		pcre2_code_free(re);
-	win_free(&w);
+	srv_wins_free(&w);
 	return rc;
 }
 
@@ -285,11 +243,11 @@ int srv_store_metric_series(srv_store *s, const srv_selector *sel, const char *n
 		return cprof_seterr(err, CPROF_EINVAL, "bad metric name");
 	char kind[208];
 	snprintf(kind, sizeof kind, "#%s", name);
-	win w;
-	int rc = win_init(&w, from_ns, until_ns, step_ns, err);
+	srv_wins w;
+	int rc = srv_wins_init(&w, 0, from_ns, until_ns, step_ns, err);
 	qset qs;
 	if (rc || (rc = srv_select_series(s, sel, kind, from_ns, until_ns, true, &qs, err))) {
-		win_free(&w);
+		srv_wins_free(&w);
 		return rc;
 	}
 	pctx pc = { s, &w, NULL, 0, NULL, NULL, NULL, from_ns, step_ns, err };
@@ -301,7 +259,7 @@ int srv_store_metric_series(srv_store *s, const srv_selector *sel, const char *n
 			rc = win_emit(&w, from_ns, step_ns, true, &qs.v[k], cb, ctx);
 	}
 	srv_qset_free(&qs);
-	win_free(&w);
+	srv_wins_free(&w);
 	return rc;
 }
 
@@ -332,17 +290,6 @@ static int strlist_finish(srv_strlist *l, bool oom, cprof_error *err)
 	return 0;
 }
 
-static bool strlist_add(srv_strlist *l, size_t *cap, const char *s)
-{
-	if (cprof_reserve((void **)&l->v, cap, l->n + 1, sizeof *l->v))
-		return false;
-	char *d = strdup(s);
-	if (!d)
-		return false;
-	l->v[l->n++] = d;
-	return true;
-}
-
 /* mode 0: label names, 1: values of name, 2: profile kinds. */
 static int listing(srv_store *s, int mode, const char *name, int64_t from, int64_t until,
 		   srv_strlist *out, cprof_error *err)
@@ -357,14 +304,14 @@ static int listing(srv_store *s, int mode, const char *name, int64_t from, int64
 			continue;
 		if (mode == 2) {
 			if (ss->kind[0] != '#')
-				oom = !strlist_add(out, &cap, ss->kind);
+				oom = !srv_strlist_add(out, &cap, ss->kind);
 			continue;
 		}
 		for (size_t k = 0; k < ss->nl && !oom; k++) {
 			if (mode == 0)
-				oom = !strlist_add(out, &cap, ss->lv[k].name);
+				oom = !srv_strlist_add(out, &cap, ss->lv[k].name);
 			else if (strcmp(ss->lv[k].name, name) == 0)
-				oom = !strlist_add(out, &cap, ss->lv[k].value);
+				oom = !srv_strlist_add(out, &cap, ss->lv[k].value);
 		}
 		/* keep the list small while walking many series */
 		if (out->n > 4096 && !oom) {

@@ -385,21 +385,17 @@ static int finish(sqlite3 *meta, qgroups *g, cprof_profile **out, cprof_error *e
 int srv_store_query(srv_store *s, const srv_selector *sel, const char *kind, int64_t from_ns,
 		    int64_t until_ns, cprof_profile **out, srv_query_info *info, cprof_error *err)
 {
-	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
-	if (s->ch)
-		return srv_ch_query(s->ch, sel, kind, from_ns, until_ns, out, info, err);
 	srv_query_info dummy;
 	if (!info)
 		info = &dummy;
-	memset(info, 0, sizeof *info);
-	*out = NULL;
-	if (!srv_kind_valid(kind))
-		return cprof_seterr(err, CPROF_EINVAL, "bad profile kind \"%s\"", kind ? kind : "");
-	if (from_ns < 0 || until_ns <= from_ns)
-		return cprof_seterr(err, CPROF_EINVAL, "empty or negative time range");
-	info->agg = srv_kind_agg(kind);
+	int rc = srv_query_args(kind, from_ns, until_ns, out, info, err);
+	if (rc)
+		return rc;
+	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
+	if (s->ch)
+		return srv_ch_query(s->ch, sel, kind, from_ns, until_ns, out, info, err);
 	qset qs;
-	int rc = srv_select_series(s, sel, kind, from_ns, until_ns, false, &qs, err);
+	rc = srv_select_series(s, sel, kind, from_ns, until_ns, false, &qs, err);
 	if (rc)
 		return rc;
 	int32_t d0 = (int32_t)(from_ns / DAY_NS), d1 = (int32_t)((until_ns - 1) / DAY_NS);

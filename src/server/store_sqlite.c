@@ -589,13 +589,8 @@ int srv_store_append(srv_store *s, const srv_labels *labels, const char *kind, i
 	int rc = check_labels(&labels, err);
 	if (rc)
 		return rc;
-	if (!srv_kind_valid(kind))
-		return cprof_seterr(err, CPROF_EINVAL, "bad profile kind \"%s\"", kind ? kind : "");
-	if (!p || time_ns < 0 || duration_ns < 0)
-		return cprof_seterr(err, CPROF_EINVAL, "store: bad profile, time or duration");
-	if (p->samples.n > s->o.max_samples)
-		return cprof_seterr(err, CPROF_ELIMIT, "profile has %zu samples, the limit is %zu",
-				    p->samples.n, s->o.max_samples);
+	if ((rc = srv_append_args(kind, time_ns, duration_ns, p, s->o.max_samples, err)))
+		return rc;
 	sbuf blob = { 0 }, totals = { 0 }, sig = { 0 };
 	if (srv_vtypes_sig(p, &sig))
 		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
@@ -612,18 +607,15 @@ int srv_store_append(srv_store *s, const srv_labels *labels, const char *kind, i
 	if ((rc = srv_sig_id(s, &sig, &sigid, err)) ||
 	    (rc = srv_dict_encode(s, svc, p, &blob, &totals, &nsamples, err)))
 		goto out;
+	/* pinned: (rule, series, time, duration, period, sig, samples);
+	 * profiles: (series, time, duration, period, sig, totals, samples) */
 	sqlite3_stmt *st;
 	sqlite3 *db;
+	int at = 1;                     /* where the columns both have start */
 	if (pinned_rule) {
 		st = s->ins_pinned;
 		db = s->meta;
-		sqlite3_bind_text(st, 1, pinned_rule, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, ss->id);
-		sqlite3_bind_int64(st, 3, time_ns);
-		sqlite3_bind_int64(st, 4, duration_ns);
-		sqlite3_bind_int64(st, 5, p->period);
-		sqlite3_bind_int64(st, 6, sigid);
-		sqlite3_bind_blob(st, 7, blob.p, (int)blob.n, SQLITE_STATIC);
+		sqlite3_bind_text(st, at++, pinned_rule, -1, SQLITE_STATIC);
 	} else {
 		sday *d;
 		if ((rc = srv_day_w(s, (int32_t)(time_ns / DAY_NS), &d, err)))
@@ -632,14 +624,14 @@ int srv_store_append(srv_store *s, const srv_labels *labels, const char *kind, i
 			goto out;
 		st = d->ins_profile;
 		db = d->db;
-		sqlite3_bind_int64(st, 1, ss->id);
-		sqlite3_bind_int64(st, 2, time_ns);
-		sqlite3_bind_int64(st, 3, duration_ns);
-		sqlite3_bind_int64(st, 4, p->period);
-		sqlite3_bind_int64(st, 5, sigid);
 		sqlite3_bind_blob(st, 6, totals.p, (int)totals.n, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 7, blob.p, (int)blob.n, SQLITE_STATIC);
 	}
+	sqlite3_bind_int64(st, at, ss->id);
+	sqlite3_bind_int64(st, at + 1, time_ns);
+	sqlite3_bind_int64(st, at + 2, duration_ns);
+	sqlite3_bind_int64(st, at + 3, p->period);
+	sqlite3_bind_int64(st, at + 4, sigid);
+	sqlite3_bind_blob(st, 7, blob.p, (int)blob.n, SQLITE_STATIC);
 	int sr = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (sr != SQLITE_DONE) {
@@ -673,11 +665,9 @@ int srv_store_append_metric(srv_store *s, const srv_labels *labels, const char *
 	int rc = check_labels(&labels, err);
 	if (rc)
 		return rc;
-	size_t nl = name ? strlen(name) : 0;
-	if (nl == 0 || nl > 200 || time_ns < 0)
-		return cprof_seterr(err, CPROF_EINVAL, "bad metric name or time");
-	char kind[208];
-	snprintf(kind, sizeof kind, "#%s", name);
+	char kind[SRV_METRIC_KIND_MAX];
+	if ((rc = srv_metric_kind(name, time_ns, kind, err)))
+		return rc;
 	pthread_mutex_lock(&s->mu);
 	sseries *ss;
 	sday *d;

@@ -148,12 +148,12 @@ static void test_json_strings(void **state)
 {
 	srv_buf b = { 0 };
 	srv_buf_json_str(&b, "a\"b\\c\n\x01\xff\xc3\xa9", 10);
-	assert_false(b.failed);
-	assert_string_equal(b.v, "\"a\\\"b\\\\c\\u000a\\u0001\xef\xbf\xbd\xc3\xa9\"");
+	assert_false(b.err);
+	assert_string_equal(b.s, "\"a\\\"b\\\\c\\u000a\\u0001\xef\xbf\xbd\xc3\xa9\"");
 	srv_buf_free(&b);
 	srv_buf small = { .max = 4 };
 	srv_buf_puts(&small, "12345");
-	assert_true(small.failed);
+	assert_true(small.err);
 	srv_buf_free(&small);
 }
 
@@ -217,6 +217,9 @@ static void test_config(void **state)
 
 	config_refused("scrape_configs:\n  - job_name: j\n    bogus: 1\n", "t.yaml:3: bogus: unknown key");
 	config_refused("scrape_configs:\n  - scrape_interval: 5s\n", "job_name: missing");
+	/* a key with a line break in it (a flow mapping's plain scalar over a
+	 * blank line): the refusal stays one line, the break escaped */
+	config_refused("limits: {pi\n \nrmax00}\n", "t.yaml:1: pi\\nrmax00: unknown key in limits");
 	config_refused("scrape_configs:\n  - job_name: j\n    scrape_interval: 0.5s\n", "at least 1s");
 	config_refused("rules:\n  - name: r\n    when: x > y\n", "t.yaml:3: when:");
 	config_refused("limits: {max_body: 5 TB}\n", "unknown unit");
