@@ -66,8 +66,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[SRV_ERR_MAX];
 
 	static srv_lset ls;
-	if (srv_parse_app_name(name, nl, &ls, err, sizeof err) == 0) {
+	char metric[16];
+	if (srv_parse_app_name(name, nl, &ls, metric, sizeof metric, err, sizeof err) == 0) {
 		CHECK(srv_lset_get(&ls, "service_name"), "no service_name");
+		CHECK(strlen(metric) < sizeof metric, "metric name past its buffer");
 		CHECK(ls.n <= SRV_LABELS_MAX, "too many labels");
 		srv_buf b = { 0 };
 		for (size_t i = 0; i < ls.n; i++) {
@@ -93,6 +95,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (m == 0)
 		CHECK((const char *)out >= body && (const char *)out + olen <= body + blen,
 		      "part outside the body");
+	const char *hint = srv_stc_kind_hint(body, blen);
+	CHECK(!hint || !strcmp(hint, "block") || !strcmp(hint, "mutex"), "odd hint");
 
 	char *fb;
 	size_t fn;

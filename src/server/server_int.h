@@ -81,8 +81,12 @@ void srv_lset_view(const srv_lset *l, srv_label *arr, srv_labels *view);
  * the label service_name; values are unquoted and may hold anything but
  * ',' and '}' (dots, slashes, colons: what @pyroscope/nodejs sends), or
  * are double-quoted with \" and \\ escapes.  White space around names and
- * values is dropped.  0, or -1 with one line in err. */
-int srv_parse_app_name(const char *s, size_t n, srv_lset *out, char *err, size_t errsz);
+ * values is dropped.  Reserved names (__x__) are not labels; the value of
+ * __name__ (Pyroscope's metric name) goes to metric (NULL: dropped;
+ * truncated to metricsz - 1 bytes; "" when absent).  0, or -1 with one
+ * line in err. */
+int srv_parse_app_name(const char *s, size_t n, srv_lset *out, char *metric, size_t metricsz,
+		       char *err, size_t errsz);
 
 /* The part named `field` of a multipart/form-data body whose Content-Type
  * is ctype (its boundary parameter is read from there).  *out points into
@@ -109,6 +113,27 @@ int srv_parse_push_time(const char *s, int64_t *ns);
  * "heap", "allocs", "mutex", "goroutine", "threadcreate", or "other" (a
  * scrape knows the kind from its path).  Static strings.  Thread-safe. */
 const char *srv_kind_of_profile(const cprof_profile *p);
+
+/* The kind a pushed profile is stored as.  Its sample types decide
+ * (srv_kind_of_profile) but cannot tell Go's block profile from its mutex
+ * profile (both contentions/count + delay/nanoseconds), nor Go's allocs
+ * from its heap profile; the push says which, first that wins:
+ *   type      the request's type= parameter (cprof's): a kind name, or
+ *             Pyroscope's process_cpu / goroutines; -1 with err when it
+ *             is none or contradicts the sample types (cpu as heap...);
+ *   metric    the __name__ label of name=APP{...} (Pyroscope's metric
+ *             name: mutex, block, process_cpu...); ignored when it
+ *             contradicts;
+ *   stc_hint  from the sample_type_config part (srv_stc_kind_hint).
+ * Any may be NULL or "".  *kind is a static string.  Thread-safe. */
+int srv_push_kind(const cprof_profile *p, const char *type, const char *metric,
+		  const char *stc_hint, const char **kind, char *err, size_t errsz);
+
+/* The kind hinted by a push's sample_type_config JSON part (Pyroscope's
+ * clients: {"delay":{"display-name":"block_duration",...},...}): "block"
+ * or "mutex" when its display names start block_ or mutex_ (not both),
+ * else NULL.  Bounded by n; no allocation; thread-safe. */
+const char *srv_stc_kind_hint(const void *json, size_t n);
 
 /* ---- configuration (config.c) --------------------------------------------- */
 
