@@ -171,11 +171,15 @@ typedef struct srv_job_cfg {
 typedef enum srv_rule_op { SRV_OP_GT, SRV_OP_GE, SRV_OP_LT, SRV_OP_LE } srv_rule_op;
 
 /* rules: [{name, when: "METRIC OP NUMBER", job, cooldown, seconds}];
- * METRIC may be rate(NAME): NAME's increase per second between two
- * scrapes (rate(cpu) is rate(process_cpu_seconds_total): CPUs busy) */
+ * METRIC is NAME or NAME{matchers} (Prometheus' selector syntax, matched
+ * against the point's labels: its own and the target's job, instance and
+ * config labels), or rate(METRIC): its increase per second between two
+ * scrapes, per series (rate(cpu) is rate(process_cpu_seconds_total):
+ * CPUs busy) */
 typedef struct srv_rule_cfg {
 	char name[SRV_NAME_MAX];
 	char metric[SRV_NAME_MAX];
+	srv_selector *sel;          /* NULL: every series of metric; owned */
 	bool rate;
 	srv_rule_op op;
 	double threshold;
@@ -282,10 +286,12 @@ int srv_scraper_fetch(struct srv_scraper *s, const srv_target_cfg *t, const char
 		      int64_t secs, cprof_profile **out, char *err, size_t errsz);
 
 /* Rules (rules.c): called by a scrape of target t's /metrics for each
- * unlabelled metric point; starts the snapshots of a rule whose condition
- * is crossed (fetched with srv_scraper_fetch).  Thread-safe. */
+ * metric point, with its labels (its own and the target's); starts the
+ * snapshots of a rule whose condition is crossed (fetched with
+ * srv_scraper_fetch).  Thread-safe. */
 void srv_rules_observe(srv_ctx *c, struct srv_scraper *s, const srv_job_cfg *job,
-		       const srv_target_cfg *t, const char *metric, double value);
+		       const srv_target_cfg *t, const char *metric, const srv_labels *labels,
+		       double value);
 
 /* Wait until no snapshot thread runs (they use the scraper's fetch: the
  * scraper waits for them as it stops). */

@@ -235,6 +235,7 @@ static void config_refused(const char *text, const char *want)
 	assert_int_equal(srv_config_parse(&c, "t.yaml", text, strlen(text), err, sizeof err), -1);
 	if (!strstr(err, want))
 		fail_msg("got \"%s\", want \"%s\"", err, want);
+	assert_null(strchr(err, '\n'));
 	srv_config_free(&c);
 }
 
@@ -294,6 +295,42 @@ static void test_config(void **state)
 	config_refused("a: [\n", "t.yaml:");
 }
 
+/* A rule's METRIC with Prometheus matchers, as users write them. */
+static void test_rule_selectors(void **state)
+{
+	srv_config c;
+	srv_config_init(&c);
+	char err[512] = "";
+	const char *y = "rules:\n"
+			"  - {name: a, when: 'cprof_cpu_samples_lost_total{reason=\"unwind\"} > 5'}\n"
+			"  - {name: b, when: 'rate(http_requests_total{code=~\"5..\", path!=\"/a}b\"}) > 1'}\n"
+			"  - {name: c, when: 'q{} >= 0'}\n";
+	assert_int_equal(srv_config_parse(&c, "t.yaml", y, strlen(y), err, sizeof err), 0);
+	assert_int_equal(c.nrules, 3);
+	assert_string_equal(c.rules[0].metric, "cprof_cpu_samples_lost_total");
+	assert_non_null(c.rules[0].sel);
+	assert_true(c.rules[0].threshold == 5);
+	assert_true(c.rules[1].rate);
+	assert_string_equal(c.rules[1].metric, "http_requests_total");
+	assert_int_equal(c.rules[1].op, SRV_OP_GT);
+	srv_label l1[] = { { "code", "503" }, { "job", "j" }, { "path", "/x" } };
+	srv_label l2[] = { { "code", "200" }, { "job", "j" }, { "path", "/x" } };
+	srv_label l3[] = { { "code", "500" }, { "path", "/a}b" } };
+	srv_labels v1 = { l1, 3 }, v2 = { l2, 3 }, v3 = { l3, 2 };
+	assert_true(srv_selector_match(c.rules[1].sel, &v1));
+	assert_false(srv_selector_match(c.rules[1].sel, &v2));
+	assert_false(srv_selector_match(c.rules[1].sel, &v3));
+	assert_true(c.rules[2].sel == NULL || srv_selector_match(c.rules[2].sel, &v2));
+	srv_config_free(&c);
+
+	config_refused("rules:\n  - {name: r, when: 'm{a=\"b\" > 1'}\n", "closing '}'");
+	config_refused("rules:\n  - {name: r, when: 'm{a=b} > 1'}\n", "t.yaml:2: when:");
+	config_refused("rules:\n  - {name: r, when: 'm{a=\"b\"}'}\n", "operator");
+	/* a multi-line key or value quoted back stays one line (config_refused) */
+	config_refused("rules:\n  - name: a\n    ? 'x\n\n      y'\n    : 1\n", "unknown key");
+	config_refused("rules:\n  - name: a\n    when: 'm{x=\"0\"\n\n      ,y} > 1'\n", "when:");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +342,7 @@ int main(void)
 		cmocka_unit_test(test_push_kinds),
 		cmocka_unit_test(test_json_strings),
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_rule_selectors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
