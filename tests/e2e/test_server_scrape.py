@@ -51,6 +51,51 @@ def top(url):
     return r.stdout
 
 
+PROFILES = ("process_cpu", "heap", "memory", "mutex", "block", "goroutine", "threadcreate")
+
+
+def scrape_config(path, target, keep=(), extra=""):
+    """A config scraping target every second as job "fake", only the
+    profiles named in keep (the job's defaults are turned off), plus extra."""
+    off = "".join(f"        {p}: {{enabled: false}}\n" for p in PROFILES if p not in keep)
+    path.write_text(f"""
+scrape_configs:
+  - job_name: fake
+    scrape_interval: 1s
+    profiling_config:
+      pprof_config:
+{off}    static_configs:
+      - targets: ["{target}"]
+{extra}""")
+    return path
+
+
+def fake_target(answer):
+    """A loopback HTTP target: answer(path) gives the body of a GET, or None
+    (404).  The server object; .server_address[1] is its port."""
+    import http.server
+    import threading
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = answer(self.path)
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
 def test_scrape_runtime_program(tmp_path, worker):
     prog = Program(worker, secs=300)
     assert prog.url, prog.lines
@@ -183,8 +228,6 @@ def test_cumulative_profiles_become_deltas(tmp_path):
     A+A ever after.  The first scrape only primes; the stored deltas sum
     to exactly A (then zeros).  The target's /metrics answers 200 with an
     empty body (no points, no failure)."""
-    import http.server
-    import threading
     from conftest import GOLDEN
     a = os.path.join(GOLDEN, "mutex.pb.gz")
     aa = str(tmp_path / "aa.pb.gz")
@@ -194,46 +237,16 @@ def test_cumulative_profiles_become_deltas(tmp_path):
     bodies = [open(a, "rb").read(), open(aa, "rb").read()]
     asked = {"mutex": 0, "metrics": 0}
 
-    class H(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            if self.path == "/metrics":
-                asked["metrics"] += 1
-                body = b""
-            elif self.path == "/debug/pprof/mutex":
-                body = bodies[min(asked["mutex"], 1)]
-                asked["mutex"] += 1
-            else:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-    th = threading.Thread(target=srv.serve_forever, daemon=True)
-    th.start()
-    off = "{enabled: false}"
-    cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"""
-scrape_configs:
-  - job_name: fake
-    scrape_interval: 1s
-    profiling_config:
-      pprof_config:
-        process_cpu: {off}
-        heap: {off}
-        memory: {off}
-        block: {off}
-        goroutine: {off}
-        threadcreate: {off}
-    static_configs:
-      - targets: ["127.0.0.1:{srv.server_address[1]}"]
-""")
+    def answer(path):
+        if path == "/metrics":
+            asked["metrics"] += 1
+            return b""
+        if path == "/debug/pprof/mutex":
+            asked["mutex"] += 1
+            return bodies[min(asked["mutex"] - 1, 1)]
+        return None
+    srv = fake_target(answer)
+    cfg = scrape_config(tmp_path / "c.yaml", f"127.0.0.1:{srv.server_address[1]}", keep=("mutex",))
     s = Server(str(tmp_path / "data"), f"-config={cfg}")
     try:
         assert wait_for(lambda: asked["mutex"] >= 4 and asked["metrics"] >= 2, timeout=60), asked
@@ -257,42 +270,24 @@ def test_rules_on_labelled_metric_points(tmp_path):
     target's (job, instance); without matchers a rule watches every series
     of its name.  A fake target serves labelled /metrics and the profiles a
     snapshot takes; exactly the rules whose series cross fire."""
-    import http.server
-    import threading
     from conftest import GOLDEN
     files = {p: open(os.path.join(GOLDEN, f), "rb").read() for p, f in [
         ("/debug/pprof/heap", "heap.pb.gz"), ("/debug/pprof/goroutine", "goroutine.pb.gz"),
         ("/debug/pprof/profile", "cpu.pb.gz")]}
     n = {"metrics": 0}
 
-    class H(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            path = self.path.split("?")[0]
-            if path == "/metrics":
-                n["metrics"] += 1
-                k = n["metrics"]
-                body = (f'# TYPE app_queue_depth gauge\n'
-                        f'app_queue_depth{{queue="a"}} 5\n'
-                        f'app_queue_depth{{queue="b"}} 1000\n'
-                        f'app_errors_total{{code="500"}} {100 * k}\n'
-                        f'app_errors_total{{code="200"}} 7\n').encode()
-            elif path in files:
-                body = files[path]
-            else:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    off = "{enabled: false}"
-    cfg = tmp_path / "c.yaml"
+    def answer(path):
+        path = path.split("?")[0]
+        if path == "/metrics":
+            n["metrics"] += 1
+            k = n["metrics"]
+            return (f'# TYPE app_queue_depth gauge\n'
+                    f'app_queue_depth{{queue="a"}} 5\n'
+                    f'app_queue_depth{{queue="b"}} 1000\n'
+                    f'app_errors_total{{code="500"}} {100 * k}\n'
+                    f'app_errors_total{{code="200"}} 7\n').encode()
+        return files.get(path)
+    srv = fake_target(answer)
     rules = {
         "qb": 'app_queue_depth{queue="b"} > 500',
         "qa": 'app_queue_depth{queue="a"} > 500',
@@ -305,23 +300,8 @@ def test_rules_on_labelled_metric_points(tmp_path):
     }
     rtext = "".join(f"  - {{name: {k}, when: '{v}', cooldown: 1h, seconds: 1s}}\n"
                     for k, v in rules.items())
-    cfg.write_text(f"""
-scrape_configs:
-  - job_name: fake
-    scrape_interval: 1s
-    profiling_config:
-      pprof_config:
-        process_cpu: {off}
-        heap: {off}
-        memory: {off}
-        mutex: {off}
-        block: {off}
-        goroutine: {off}
-        threadcreate: {off}
-    static_configs:
-      - targets: ["127.0.0.1:{srv.server_address[1]}"]
-rules:
-{rtext}""")
+    cfg = scrape_config(tmp_path / "c.yaml", f"127.0.0.1:{srv.server_address[1]}",
+                        extra="rules:\n" + rtext)
     s = Server(str(tmp_path / "data"), f"-config={cfg}")
     fire = {"qb", "any", "jobq", "err"}
     try:
@@ -479,24 +459,10 @@ def test_deltas_equal_the_targets_seconds_answers(tmp_path):
         assert prog.stdout.readline().strip() == "ok", c
 
     kinds = ["mutex", "block"] if sanitized_build() else ["allocs", "mutex", "block"]
-    off = "{enabled: false}"
-    cfg = d / "c.yaml"
-    cfg.write_text(f"""
-scrape_configs:
-  - job_name: bursts
-    scrape_interval: 1s
-    profiling_config:
-      pprof_config:
-        process_cpu: {off}
-        heap: {off}
-        goroutine: {off}
-        threadcreate: {off}
-{"" if "allocs" in kinds else "        memory: " + off}
-    static_configs:
-      - targets: ["{addr}"]
-""")
+    keep = [{"allocs": "memory"}.get(k, k) for k in kinds]
+    cfg = scrape_config(d / "c.yaml", addr, keep=keep)
     s = Server(str(d / "data"), f"-config={cfg}")
-    sel = '{job="bursts"}'
+    sel = '{job="fake"}'
     n_alloc, size, n_lock = 3000, 1000, 40
     fns = {"allocs": "alloc_%s", "mutex": "hold_%s", "block": "wait_%s"}
     try:

@@ -298,14 +298,16 @@ static void test_config(void **state)
 /* A rule's METRIC with Prometheus matchers, as users write them. */
 static void test_rule_selectors(void **state)
 {
+	static const char y[] =
+		"rules:\n"
+		"  - {name: a, when: 'cprof_cpu_samples_lost_total{reason=\"unwind\"} > 5'}\n"
+		"  - {name: b, when: 'rate(http_requests_total{code=~\"5..\", path!=\"/a}b\"}) > 1'}\n"
+		"  - {name: c, when: 'q{} >= 0'}\n";
 	srv_config c;
 	srv_config_init(&c);
 	char err[512] = "";
-	const char *y = "rules:\n"
-			"  - {name: a, when: 'cprof_cpu_samples_lost_total{reason=\"unwind\"} > 5'}\n"
-			"  - {name: b, when: 'rate(http_requests_total{code=~\"5..\", path!=\"/a}b\"}) > 1'}\n"
-			"  - {name: c, when: 'q{} >= 0'}\n";
-	assert_int_equal(srv_config_parse(&c, "t.yaml", y, strlen(y), err, sizeof err), 0);
+	if (srv_config_parse(&c, "t.yaml", y, strlen(y), err, sizeof err))
+		fail_msg("%s", err);
 	assert_int_equal(c.nrules, 3);
 	assert_string_equal(c.rules[0].metric, "cprof_cpu_samples_lost_total");
 	assert_non_null(c.rules[0].sel);
