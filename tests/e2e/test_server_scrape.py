@@ -11,6 +11,7 @@ target that is down is recorded as down with its error.  Every service is
 on loopback with its own port, started and stopped here.  No timing is
 asserted (waits are bounded polls).
 """
+import gzip
 import os
 import re
 import subprocess
@@ -402,6 +403,38 @@ scrape_configs:
     assert rc == 0, err
 
 
+def pb_time(pb):
+    """(time_nanos, duration_nanos) of a profile.proto (not gzipped): its
+    top-level fields 9 and 10."""
+    i, out = 0, {}
+
+    def varint():
+        nonlocal i
+        v = shift = 0
+        while True:
+            b = pb[i]
+            i += 1
+            v |= (b & 0x7f) << shift
+            shift += 7
+            if b < 0x80:
+                return v
+    while i < len(pb):
+        key = varint()
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            out[field] = varint()
+        elif wire == 2:
+            n = varint()        # before i is read: varint() moves it
+            i += n
+        elif wire == 1:
+            i += 8
+        elif wire == 5:
+            i += 4
+        else:
+            raise ValueError(f"wire type {wire}")
+    return out.get(9, 0), out.get(10, 0)
+
+
 def site_totals(path, fn):
     """Sum of each sample type over the samples of profile file `path` that
     have function fn on their stack (cprof -raw: the decoder under test)."""
@@ -427,9 +460,10 @@ def test_deltas_equal_the_targets_seconds_answers(tmp_path):
     the sum of the stored deltas equals the runtime's seconds= answer
     exactly (every sample type), whatever the sampling; and both are near
     the work done (allocs: N x SIZE within the sampling's spread at
-    CPROF_HEAP_RATE=4096; every one of the N contentions recorded at
-    CPROF_MUTEX_FRACTION=1, CPROF_BLOCK_RATE=1).  A window that missed (part
-    of) its burst (a loaded machine started the runtime's baseline late) is
+    CPROF_HEAP_RATE=4096; contentions recorded at CPROF_MUTEX_FRACTION=1,
+    CPROF_BLOCK_RATE=1).  A window that did not hold the whole burst (by
+    the program's clock around the burst and the answer's time and
+    duration: a loaded machine started the runtime's baseline late) is
     tried again at another site; no timing is asserted."""
     import json as _json
     import threading
@@ -454,9 +488,12 @@ def test_deltas_equal_the_targets_seconds_answers(tmp_path):
     assert prog.stdout.readline().strip() == "ready"
 
     def cmd(c):
+        """Run command c; the wall clock (ns) before and after its work."""
         prog.stdin.write(c + "\n")
         prog.stdin.flush()
-        assert prog.stdout.readline().strip() == "ok", c
+        ok = prog.stdout.readline().split()
+        assert ok and ok[0] == "ok", (c, ok)
+        return int(ok[1]), int(ok[2])
 
     kinds = ["mutex", "block"] if sanitized_build() else ["allocs", "mutex", "block"]
     keep = [{"allocs": "memory"}.get(k, k) for k in kinds]
@@ -468,12 +505,12 @@ def test_deltas_equal_the_targets_seconds_answers(tmp_path):
     try:
         # primed: a delta of each kind stored (empty: the program is idle)
         assert wait_for(lambda: all(has(s, sel, k) for k in kinds), timeout=120), types(s)
-        def whole(kind, vals):
-            # the window held the whole burst (not none of it, nor a part
-            # cut by its start or end): by the work done, see below
-            if kind == "allocs":
-                return vals[0] > 0.75 * n_alloc
-            return vals[0] >= n_lock
+        def whole(body, start, end):
+            # did the answer's window (a delta profile's time is its end,
+            # as Go's) hold the whole burst, with 0.1 s to spare at the
+            # start (the baseline snapshot is taken just after its time)?
+            t, dur = pb_time(gzip.decompress(body))
+            return t - dur + 100_000_000 <= start and end <= t
         answers = {}
         for site in "abc":
             got = {}
@@ -486,19 +523,20 @@ def test_deltas_equal_the_targets_seconds_answers(tmp_path):
             for t in ths:
                 t.start()
             time.sleep(2)           # the windows' baselines are taken on arrival
+            start, end = cmd(f"lock {site} {n_lock}")
             if "allocs" in kinds:
-                cmd(f"alloc {site} {n_alloc} {size}")
-            cmd(f"lock {site} {n_lock}")
+                end = cmd(f"alloc {site} {n_alloc} {size}")[1]
             for t in ths:
                 t.join()
             for k in kinds:
                 f = d / f"{k}-{site}.pb.gz"
                 f.write_bytes(got[k])
                 answers[k] = site_totals(str(f), fns[k] % site)
-            if all(whole(k, answers[k][1]) for k in kinds):
+            if all(whole(got[k], start, end) for k in kinds):
                 break
             answers = {}
         assert answers, "every seconds= window missed (part of) its burst"
+        assert all(any(v[1]) for v in answers.values()), answers
         # the scraped deltas: every one stored, summed by the server's merge
         prof = d / "scraped.pb.gz"
 
@@ -525,9 +563,10 @@ def test_deltas_equal_the_targets_seconds_answers(tmp_path):
             assert abs(space - want) < 0.25 * want, (types_a, space, want)
             assert abs(objs - n_alloc) < 0.25 * n_alloc, (types_a, objs, n_alloc)
         for k in ("mutex", "block"):
+            # a handoff contends unless the waiter came too late (a loaded
+            # machine): between 1 and a few events per handoff
             count, delay = answers[k][1][:2]
-            assert count >= n_lock, (k, answers[k])
-            assert delay > 0, (k, answers[k])
+            assert 0 < count <= 4 * n_lock and delay > 0, (k, answers[k])
         t = s.json("/api/v1/targets")["targets"][0]
         assert t["state"] == "up", _json.dumps(t)
     finally:

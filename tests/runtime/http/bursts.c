@@ -14,8 +14,10 @@
  *                   mutex profile) and the main thread waiting for it
  *                   (wait_S(): the block profile)
  *
- * Prints "ready" at start and "ok" after each command (stdio's buffers
- * are allocated before the first command).  EOF ends it.
+ * Prints "ready" at start and "ok START END" after each command, the wall
+ * clock (CLOCK_REALTIME, ns) before and after its work, so a test can tell
+ * whether a profile's window held the whole burst (stdio's buffers are
+ * allocated before the first command).  EOF ends it.
  *
  * Built at -O0 so no call is a tail call: each site keeps its frame.
  */
@@ -106,6 +108,8 @@ int main(void)
 		char what[16], site = 0;
 		long n = 0, size = 0;
 		int k = sscanf(line, "%15s %c %ld %ld", what, &site, &n, &size);
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_REALTIME, &t0);
 		if (k >= 3 && !strcmp(what, "alloc") && size > 0) {
 			if (site == 'a')
 				alloc_a(n, size);
@@ -121,7 +125,9 @@ int main(void)
 			else if (site == 'c')
 				wait_c(n);
 		}
-		printf("ok\n");
+		clock_gettime(CLOCK_REALTIME, &t1);
+		printf("ok %lld %lld\n", (long long)t0.tv_sec * 1000000000LL + t0.tv_nsec,
+		       (long long)t1.tv_sec * 1000000000LL + t1.tv_nsec);
 		fflush(stdout);
 	}
 	return 0;
