@@ -7,8 +7,10 @@
  * NAME goes through srv_parse_app_name (Pyroscope's APP{k=v,...}),
  * TIME through srv_parse_push_time, the BODY through
  * srv_multipart_field with CONTENT-TYPE, srv_lines_to_folded and the
- * core's folded decoder (what format=lines and format=folded do).
- * Checks: a parsed name has service_name, sorted unique names of the
+ * core's folded decoder (what format=lines and format=folded do), and
+ * srv_stc_kind_hint (a sample_type_config part's display names).
+ * Checks: a parsed name has service_name (and a __name__ within its
+ * buffer), sorted unique names of the
  * sanitised charset within the bounds, NUL-terminated values within
  * theirs; a multipart part lies inside the body; the folded text of
  * `lines` is within its ceiling and ends every line with " 1"; every
