@@ -1,7 +1,7 @@
 /*
  * fuzz_srv_config.c - libFuzzer target for the server's YAML config
- * (src/server/config.c with libyaml, and the duration parser it uses,
- * compiled in).
+ * (src/server/config.c with libyaml, and the duration and selector
+ * parsers it uses, compiled in).
  *
  * Input: the text of a config file.  Checks: a refusal is one line
  * "fuzz.yaml:LINE: KEY: problem" (no newline in it); an accepted config
@@ -14,6 +14,7 @@
 #include "../src/server/config.c"
 #include "../src/server/srvutil.c"
 #include "../src/server/timeparse.c"
+#include "../src/server/selector.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

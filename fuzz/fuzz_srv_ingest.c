@@ -7,8 +7,10 @@
  * NAME goes through srv_parse_app_name (Pyroscope's APP{k=v,...}),
  * TIME through srv_parse_push_time, the BODY through
  * srv_multipart_field with CONTENT-TYPE, srv_lines_to_folded and the
- * core's folded decoder (what format=lines and format=folded do).
- * Checks: a parsed name has service_name, sorted unique names of the
+ * core's folded decoder (what format=lines and format=folded do), and
+ * srv_stc_kind_hint (a sample_type_config part's display names).
+ * Checks: a parsed name has service_name (and a __name__ within its
+ * buffer), sorted unique names of the
  * sanitised charset within the bounds, NUL-terminated values within
  * theirs; a multipart part lies inside the body; the folded text of
  * `lines` is within its ceiling and ends every line with " 1"; every
@@ -66,8 +68,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[SRV_ERR_MAX];
 
 	static srv_lset ls;
-	if (srv_parse_app_name(name, nl, &ls, err, sizeof err) == 0) {
+	char metric[16];
+	if (srv_parse_app_name(name, nl, &ls, metric, sizeof metric, err, sizeof err) == 0) {
 		CHECK(srv_lset_get(&ls, "service_name"), "no service_name");
+		CHECK(strlen(metric) < sizeof metric, "metric name past its buffer");
 		CHECK(ls.n <= SRV_LABELS_MAX, "too many labels");
 		srv_buf b = { 0 };
 		for (size_t i = 0; i < ls.n; i++) {
@@ -93,6 +97,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (m == 0)
 		CHECK((const char *)out >= body && (const char *)out + olen <= body + blen,
 		      "part outside the body");
+	const char *hint = srv_stc_kind_hint(body, blen);
+	CHECK(!hint || !strcmp(hint, "block") || !strcmp(hint, "mutex"), "odd hint");
 
 	char *fb;
 	size_t fn;

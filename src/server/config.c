@@ -23,7 +23,8 @@
  *   rules:
  *     - name: many-threads
  *       when: cprof_heap_inuse_bytes > 2e9  # METRIC (>|>=|<|<=) NUMBER,
- *                                       # or rate(METRIC), rate(cpu)
+ *                                       # or rate(METRIC), rate(cpu);
+ *                                       # METRIC{label="v",l2=~"re"} too
  *       job: api                        # default: every job
  *       cooldown: 10m
  *       seconds: 30                     # the CPU snapshot's length
@@ -69,6 +70,8 @@ void srv_config_free(srv_config *c)
 	for (size_t i = 0; i < c->njobs; i++)
 		free(c->jobs[i].targets);
 	free(c->jobs);
+	for (size_t i = 0; i < c->nrules; i++)
+		srv_selector_free(c->rules[i].sel);
 	free(c->rules);
 	memset(c, 0, sizeof *c);
 }
@@ -532,7 +535,27 @@ static int parse_job(walk *w, yaml_node_t *n)
 	return 0;
 }
 
-/* "METRIC OP NUMBER" */
+/* The length of the selector {...} at s: up to its closing '}', past
+ * quoted values ("..." and '...' with backslash escapes, `...` raw); 0 when
+ * it is not closed. */
+static size_t selector_len(const char *s)
+{
+	const char *p = s + 1;
+	while (*p && *p != '}') {
+		char q = *p;
+		if (q == '"' || q == '\'' || q == '`') {
+			for (p++; *p && *p != q; p++)
+				if (*p == '\\' && q != '`' && p[1])
+					p++;
+			if (!*p)
+				return 0;
+		}
+		p++;
+	}
+	return *p == '}' ? (size_t)(p + 1 - s) : 0;
+}
+
+/* "METRIC OP NUMBER", METRIC = NAME[{matchers}] or rate(NAME[{matchers}]) */
 static int parse_when(walk *w, yaml_node_t *n, srv_rule_cfg *r)
 {
 	const char *s;
@@ -550,6 +573,17 @@ static int parse_when(walk *w, yaml_node_t *n, srv_rule_cfg *r)
 	memcpy(r->metric, s, mn);
 	r->metric[mn] = '\0';
 	const char *p = s + mn;
+	srv_selector_free(r->sel);
+	r->sel = NULL;
+	if (*p == '{') {
+		size_t sn = selector_len(p);
+		if (!sn)
+			return fail(w, n, "when", "%s{ without its closing '}'", r->metric);
+		cprof_error e = { 0 };
+		if (srv_selector_parse(p, sn, &r->sel, &e))
+			return fail(w, n, "when", "%s", e.msg);
+		p += sn;
+	}
 	if (r->rate) {
 		if (*p != ')')
 			return fail(w, n, "when", "rate( without its closing ')'");

@@ -3,16 +3,20 @@
  * clients (@pyroscope/nodejs, pyroscope-go...) send it.
  *
  *   POST /ingest?name=APP{k=v,...}&from=UNIX&until=UNIX&format=pprof|folded|lines
- *        [&sampleRate=HZ][&spyName=...]
+ *        [&sampleRate=HZ][&spyName=...][&type=KIND]
  *
  * The body is profile.proto, raw or gzipped, or a multipart/form-data body
  * whose `profile` part is (Pyroscope's newer clients), or folded stacks
  * ("a;b;c 12" per line), or `lines` (one stack per line, one sample each).
  * APP becomes the label service_name, the {...} labels the others
  * (ingest_parse.c).  The kind (cpu, wall, heap, ...) comes from the
- * profile's sample types, never from the client's words: @pyroscope/nodejs
- * sends a wrong sampleRate for pprof bodies, so for pprof the profile's own
- * period counts.
+ * profile's sample types, never from the client's sampleRate or units:
+ * @pyroscope/nodejs sends a wrong sampleRate for pprof bodies, so for pprof
+ * the profile's own period counts.  Where the sample types are ambiguous
+ * (Go's block and mutex profiles have the same ones) the push's own hints
+ * decide (srv_push_kind): `type=KIND`, the `__name__` label, or the display
+ * names in a multipart `sample_type_config` part (pyroscope-go's
+ * block_count / block_duration).
  *
  * Bounds, each a clear 4xx: the body (limits.max_body, checked by server.c
  * while it arrives: 413), its inflated size (limits.max_decoded: 413), the
@@ -160,7 +164,8 @@ void srv_ingest_handle(srv_ctx *c, const srv_req *rq, srv_resp *rs)
 		return;
 	}
 	srv_lset ls;
-	if (srv_parse_app_name(name, strlen(name), &ls, err, sizeof err)) {
+	char metric[64];
+	if (srv_parse_app_name(name, strlen(name), &ls, metric, sizeof metric, err, sizeof err)) {
 		srv_resp_error(rs, 400, "%s", err);
 		return;
 	}
@@ -194,9 +199,13 @@ void srv_ingest_handle(srv_ctx *c, const srv_req *rq, srv_resp *rs)
 	const char *body = rq->body;
 	size_t len = rq->len;
 	const char *ctype = rq->header(rq, "Content-Type");
+	const char *stc_hint = NULL;
 	if (ctype && !strncasecmp(ctype, "multipart/form-data", 19)) {
 		const void *part;
 		size_t pn;
+		if (srv_multipart_field(ctype, body, len, "sample_type_config", &part, &pn, err,
+					sizeof err) == 0)
+			stc_hint = srv_stc_kind_hint(part, pn);
 		int m = srv_multipart_field(ctype, body, len, "profile", &part, &pn, err, sizeof err);
 		if (m < 0) {
 			srv_resp_error(rs, 400, "%s", err);
@@ -263,7 +272,12 @@ void srv_ingest_handle(srv_ctx *c, const srv_req *rq, srv_resp *rs)
 			       ce.code ? ce.msg : cprof_strerror(rc));
 		return;
 	}
-	const char *kind = srv_kind_of_profile(p);
+	const char *kind;
+	if (srv_push_kind(p, rq->arg(rq, "type"), metric, stc_hint, &kind, err, sizeof err)) {
+		cprof_profile_free(p);
+		srv_resp_error(rs, 400, "%s", err);
+		return;
+	}
 	if (!from)
 		from = p->time_nanos ? p->time_nanos : now;
 	if (!until)

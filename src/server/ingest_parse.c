@@ -31,9 +31,12 @@ static void trim(const char **s, size_t *n)
 		(*n)--;
 }
 
-int srv_parse_app_name(const char *s, size_t n, srv_lset *out, char *err, size_t errsz)
+int srv_parse_app_name(const char *s, size_t n, srv_lset *out, char *metric, size_t metricsz,
+		       char *err, size_t errsz)
 {
 	out->n = 0;
+	if (metric && metricsz)
+		metric[0] = '\0';
 	const char *brace = memchr(s, '{', n);
 	size_t an = brace ? (size_t)(brace - s) : n;
 	const char *app = s;
@@ -124,7 +127,14 @@ int srv_parse_app_name(const char *s, size_t n, srv_lset *out, char *err, size_t
 				return -1;
 			}
 		if (kn >= 2 && k[0] == '_' && k[1] == '_') {
-			/* reserved (__name__, __delta__...): Pyroscope's own; dropped */
+			/* reserved (__name__, __delta__...): Pyroscope's own; not
+			 * labels.  __name__ (Pyroscope's metric name: mutex,
+			 * block, process_cpu...) is handed back as a kind hint. */
+			if (metric && metricsz && kn == 8 && !memcmp(k, "__name__", 8)) {
+				size_t mn = vn < metricsz - 1 ? vn : metricsz - 1;
+				memcpy(metric, val, mn);
+				metric[mn] = '\0';
+			}
 		} else {
 			char e2[SRV_ERR_MAX];
 			if (srv_lset_set(out, k, kn, val, vn, e2, sizeof e2)) {
@@ -362,4 +372,50 @@ int srv_parse_push_time(const char *s, int64_t *ns)
 		return -1;
 	*ns = (int64_t)v;
 	return 0;
+}
+
+/* ---- sample_type_config ------------------------------------------------------ */
+
+/* The JSON part Pyroscope's clients send next to the profile:
+ * {"contentions":{"display-name":"block_count","units":"lock_samples"},...}.
+ * Only the display names matter here (pyroscope-go names its block
+ * profile's types block_count / block_duration and its mutex profile's
+ * mutex_count / mutex_duration, over the same sample types), so this is a
+ * scan for "display-name" keys and their string values, not a JSON
+ * parser: a value with escapes is compared as written. */
+const char *srv_stc_kind_hint(const void *json, size_t n)
+{
+	static const char key[] = "\"display-name\"";
+	const size_t kn = sizeof key - 1;
+	const char *s = json, *end = s + n;
+	const char *kind = NULL;
+	for (const char *p = s; p < end;) {
+		const char *k = memmem_s(p, (size_t)(end - p), key, kn);
+		if (!k)
+			break;
+		p = k + kn;
+		while (p < end && is_ws((unsigned char)*p))
+			p++;
+		if (p >= end || *p != ':')
+			continue;
+		p++;
+		while (p < end && is_ws((unsigned char)*p))
+			p++;
+		if (p >= end || *p != '"')
+			continue;
+		const char *v = ++p;
+		while (p < end && *p != '"')
+			p++;
+		size_t vn = (size_t)(p - v);
+		const char *hint = NULL;
+		if (vn >= 6 && !memcmp(v, "block_", 6))
+			hint = "block";
+		else if (vn >= 6 && !memcmp(v, "mutex_", 6))
+			hint = "mutex";
+		if (hint && kind && strcmp(hint, kind))
+			return NULL;    /* both: no hint */
+		if (hint)
+			kind = hint;
+	}
+	return kind;
 }

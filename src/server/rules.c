@@ -8,18 +8,25 @@
  *       cooldown: 10m       # at most one snapshot per target per cooldown
  *       seconds: 30         # the CPU profile's length
  *
- * The scraper calls srv_rules_observe with every unlabelled metric point of
- * a target's /metrics.  rate(M) compares M's increase per second since the
- * target's previous point of M (none yet, or a counter reset: no value).  A rule fires on a crossing: the condition holds now
- * and did not at the target's previous point (or there was none), and the
- * target's last snapshot for the rule is older than the cooldown.  Firing
+ * The scraper calls srv_rules_observe with every metric point of a
+ * target's /metrics and the point's labels (its own and the target's job,
+ * instance and config labels).  A rule's METRIC is a name, or a name with
+ * Prometheus matchers (`cprof_cpu_samples_lost_total{reason="unwind"}`,
+ * `=~`, `!=`, `!~`), matched against those labels: as in PromQL, a rule
+ * without matchers watches every series of its name, each on its own.
+ * rate(M) compares a series' increase per second since that series'
+ * previous point (none yet, or a counter reset: no value).  A rule fires
+ * on a crossing: the condition holds for a series now and did not at the
+ * series' previous point (or there was none), and the target's last
+ * snapshot for the rule (any of its series) is older than the cooldown:
+ * one snapshot per target and cooldown, however many series cross.  Firing
  * starts a detached thread that fetches, at once, the target's heap,
  * goroutine?debug=2 (goroutine when that is not a profile: Go's debug=2 is
  * a text dump) and profile?seconds=N, and stores each pinned with the
  * rule's name (store.h: never merged into ranges, never dropped by
  * retention; /api/v1/snapshots lists them).
  *
- * State: one entry per (rule, target) seen, in a table bounded by
+ * State: one entry per (rule, target, series) seen, in a table bounded by
  * RULES_MAX_STATE, under `mu`; the snapshot threads hold copies of what
  * they need (never a pointer into the table), plus the config's job and
  * target, which live as long as the server.  At most RULES_MAX_RUNNING
@@ -41,6 +48,7 @@
 typedef struct rstate {
 	const srv_rule_cfg *rule;
 	const srv_target_cfg *target;
+	uint64_t series;            /* hash of the point's labels */
 	bool was_true;
 	int64_t last_fire_ns;
 	bool have_prev;             /* rate(): the previous point */
@@ -163,27 +171,56 @@ void srv_rules_wait(void)
 	pthread_mutex_unlock(&st.mu);
 }
 
+/* FNV-1a over the labels' names and values (a collision merges two
+ * series' crossing state: never more state). */
+static uint64_t labels_hash(const srv_labels *l)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; l && i < l->n; i++) {
+		const char *parts[2] = { l->v[i].name, l->v[i].value };
+		for (int k = 0; k < 2; k++) {
+			for (const char *p = parts[k]; *p; p++)
+				h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+			h = (h ^ 0xff) * 0x100000001b3ULL;
+		}
+	}
+	return h;
+}
+
 void srv_rules_observe(srv_ctx *c, struct srv_scraper *sc, const srv_job_cfg *jobc,
-		       const srv_target_cfg *t, const char *metric, double value)
+		       const srv_target_cfg *t, const char *metric, const srv_labels *labels,
+		       double value)
 {
 	const srv_config *cfg = c->cfg;
+	uint64_t series = 0;
+	bool hashed = false;
 	for (size_t i = 0; i < cfg->nrules; i++) {
 		const srv_rule_cfg *r = &cfg->rules[i];
 		if (strcmp(r->metric, metric) || (r->job[0] && strcmp(r->job, jobc->name)))
 			continue;
+		if (r->sel && !srv_selector_match(r->sel, labels))
+			continue;
+		if (!hashed)
+			series = labels_hash(labels), hashed = true;
 		double v = value;      /* this rule's value (rate() turns it into a rate) */
 		bool now_true = holds(r, v);
 		int64_t now = wall_ns();
 		bool fire = false;
 		pthread_mutex_lock(&st.mu);
 		rstate *s = NULL;
+		int64_t last_fire = INT64_MIN / 2;      /* the target's, any series */
 		for (size_t k = 0; k < st.n; k++)
-			if (st.v[k].rule == r && st.v[k].target == t)
-				s = &st.v[k];
+			if (st.v[k].rule == r && st.v[k].target == t) {
+				if (st.v[k].series == series)
+					s = &st.v[k];
+				if (st.v[k].last_fire_ns > last_fire)
+					last_fire = st.v[k].last_fire_ns;
+			}
 		if (!s && st.n < RULES_MAX_STATE &&
 		    !cprof_reserve((void **)&st.v, &st.cap, st.n + 1, sizeof *st.v)) {
 			s = &st.v[st.n++];
-			*s = (rstate){ .rule = r, .target = t, .last_fire_ns = INT64_MIN / 2 };
+			*s = (rstate){ .rule = r, .target = t, .series = series,
+				       .last_fire_ns = INT64_MIN / 2 };
 		}
 		if (s && r->rate) {
 			/* the rate since the previous point, when there is one */
@@ -200,7 +237,7 @@ void srv_rules_observe(srv_ctx *c, struct srv_scraper *sc, const srv_job_cfg *jo
 			v = rate;
 		}
 		if (s) {
-			if (now_true && !s->was_true && now - s->last_fire_ns >= r->cooldown_ns &&
+			if (now_true && !s->was_true && now - last_fire >= r->cooldown_ns &&
 			    st.running < RULES_MAX_RUNNING) {
 				fire = true;
 				s->last_fire_ns = now;

@@ -303,8 +303,8 @@ static int store_metrics(struct srv_scraper *s, target *t, char *text, size_t le
 		if (srv_store_append_metric(s->c->store, &view, name, now, v, &e)) {
 			return snprintf(err, errsz, "storing metric %s: %s", name, e.msg) < 0 ? -2 : -1;
 		}
-		if (s->c->cfg->nrules && ls.n == t->cfg->labels.n)
-			srv_rules_observe(s->c, s, t->job, t->cfg, name, v);
+		if (s->c->cfg->nrules)
+			srv_rules_observe(s->c, s, t->job, t->cfg, name, &view, v);
 	}
 	return 0;
 }

@@ -78,8 +78,12 @@ void srv_lset_view(const srv_lset *l, srv_label *arr, srv_labels *view);
  * the label service_name; values are unquoted and may hold anything but
  * ',' and '}' (dots, slashes, colons: what @pyroscope/nodejs sends), or
  * are double-quoted with \" and \\ escapes.  White space around names and
- * values is dropped.  0, or -1 with one line in err. */
-int srv_parse_app_name(const char *s, size_t n, srv_lset *out, char *err, size_t errsz);
+ * values is dropped.  Reserved names (__x__) are not labels; the value of
+ * __name__ (Pyroscope's metric name) goes to metric (NULL: dropped;
+ * truncated to metricsz - 1 bytes; "" when absent).  0, or -1 with one
+ * line in err. */
+int srv_parse_app_name(const char *s, size_t n, srv_lset *out, char *metric, size_t metricsz,
+		       char *err, size_t errsz);
 
 /* The part named `field` of a multipart/form-data body whose Content-Type
  * is ctype (its boundary parameter is read from there).  *out points into
@@ -106,6 +110,27 @@ int srv_parse_push_time(const char *s, int64_t *ns);
  * "heap", "allocs", "mutex", "goroutine", "threadcreate", or "other" (a
  * scrape knows the kind from its path).  Static strings.  Thread-safe. */
 const char *srv_kind_of_profile(const cprof_profile *p);
+
+/* The kind a pushed profile is stored as.  Its sample types decide
+ * (srv_kind_of_profile) but cannot tell Go's block profile from its mutex
+ * profile (both contentions/count + delay/nanoseconds), nor Go's allocs
+ * from its heap profile; the push says which, first that wins:
+ *   type      the request's type= parameter (cprof's): a kind name, or
+ *             Pyroscope's process_cpu / goroutines; -1 with err when it
+ *             is none or contradicts the sample types (cpu as heap...);
+ *   metric    the __name__ label of name=APP{...} (Pyroscope's metric
+ *             name: mutex, block, process_cpu...); ignored when it
+ *             contradicts;
+ *   stc_hint  from the sample_type_config part (srv_stc_kind_hint).
+ * Any may be NULL or "".  *kind is a static string.  Thread-safe. */
+int srv_push_kind(const cprof_profile *p, const char *type, const char *metric,
+		  const char *stc_hint, const char **kind, char *err, size_t errsz);
+
+/* The kind hinted by a push's sample_type_config JSON part (Pyroscope's
+ * clients: {"delay":{"display-name":"block_duration",...},...}): "block"
+ * or "mutex" when its display names start block_ or mutex_ (not both),
+ * else NULL.  Bounded by n; no allocation; thread-safe. */
+const char *srv_stc_kind_hint(const void *json, size_t n);
 
 /* ---- configuration (config.c) --------------------------------------------- */
 
@@ -143,11 +168,15 @@ typedef struct srv_job_cfg {
 typedef enum srv_rule_op { SRV_OP_GT, SRV_OP_GE, SRV_OP_LT, SRV_OP_LE } srv_rule_op;
 
 /* rules: [{name, when: "METRIC OP NUMBER", job, cooldown, seconds}];
- * METRIC may be rate(NAME): NAME's increase per second between two
- * scrapes (rate(cpu) is rate(process_cpu_seconds_total): CPUs busy) */
+ * METRIC is NAME or NAME{matchers} (Prometheus' selector syntax, matched
+ * against the point's labels: its own and the target's job, instance and
+ * config labels), or rate(METRIC): its increase per second between two
+ * scrapes, per series (rate(cpu) is rate(process_cpu_seconds_total):
+ * CPUs busy) */
 typedef struct srv_rule_cfg {
 	char name[SRV_NAME_MAX];
 	char metric[SRV_NAME_MAX];
+	srv_selector *sel;          /* NULL: every series of metric; owned */
 	bool rate;
 	srv_rule_op op;
 	double threshold;
@@ -254,10 +283,12 @@ int srv_scraper_fetch(struct srv_scraper *s, const srv_target_cfg *t, const char
 		      int64_t secs, cprof_profile **out, char *err, size_t errsz);
 
 /* Rules (rules.c): called by a scrape of target t's /metrics for each
- * unlabelled metric point; starts the snapshots of a rule whose condition
- * is crossed (fetched with srv_scraper_fetch).  Thread-safe. */
+ * metric point, with its labels (its own and the target's); starts the
+ * snapshots of a rule whose condition is crossed (fetched with
+ * srv_scraper_fetch).  Thread-safe. */
 void srv_rules_observe(srv_ctx *c, struct srv_scraper *s, const srv_job_cfg *job,
-		       const srv_target_cfg *t, const char *metric, double value);
+		       const srv_target_cfg *t, const char *metric, const srv_labels *labels,
+		       double value);
 
 /* Wait until no snapshot thread runs (they use the scraper's fetch: the
  * scraper waits for them as it stops). */

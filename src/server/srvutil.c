@@ -169,9 +169,10 @@ const char *srv_kind_of_profile(const cprof_profile *p)
 	if (has_type(p, "alloc_space") || has_type(p, "alloc_objects"))
 		return "allocs";
 	if (has_type(p, "contentions") || has_type(p, "delay")) {
-		/* Go's block profile counts in cycles (period type contentions,
-		 * "delay" in nanoseconds after scaling) like mutex: only a
-		 * scrape's path tells them apart; a push is taken as mutex */
+		/* Go's block profile has the same sample types as its mutex
+		 * profile (contentions/count, delay/nanoseconds): a scrape's
+		 * path tells them apart, a push its hints (srv_push_kind);
+		 * without one it is taken as mutex */
 		return "mutex";
 	}
 	if (strcmp(pt, "goroutine") == 0 || has_type(p, "goroutine") || has_type(p, "threads"))
@@ -181,4 +182,59 @@ const char *srv_kind_of_profile(const cprof_profile *p)
 	if (has_type(p, "samples"))
 		return "cpu";
 	return "other";
+}
+
+/* A kind named by a push (type=, __name__): cprof's kind names and
+ * Pyroscope's metric names for them; NULL for anything else (Pyroscope's
+ * "memory" is heap or allocs: no hint). */
+static const char *named_kind(const char *s)
+{
+	static const char *const kinds[] = { "cpu", "wall", "heap", "allocs", "mutex", "block",
+					     "goroutine", "threadcreate" };
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		if (!strcmp(s, kinds[i]))
+			return kinds[i];
+	if (!strcmp(s, "process_cpu"))
+		return "cpu";
+	if (!strcmp(s, "goroutines"))
+		return "goroutine";
+	return NULL;
+}
+
+/* May a profile whose sample types say `base` be stored as `k`?  The same
+ * kind; block for mutex (the same sample types); allocs for heap (Go's
+ * heap and allocs profiles are one profile with four sample types); any
+ * kind for a profile whose types name none. */
+static bool kind_fits(const char *base, const char *k)
+{
+	return !strcmp(base, k) || (!strcmp(base, "mutex") && !strcmp(k, "block")) ||
+	       (!strcmp(base, "heap") && !strcmp(k, "allocs")) || !strcmp(base, "other");
+}
+
+int srv_push_kind(const cprof_profile *p, const char *type, const char *metric,
+		  const char *stc_hint, const char **kind, char *err, size_t errsz)
+{
+	const char *base = srv_kind_of_profile(p);
+	if (type && *type) {
+		const char *k = named_kind(type);
+		if (!k) {
+			snprintf(err, errsz, "type=%.40s: not a profile kind (cpu, wall, heap, allocs, "
+				 "mutex, block, goroutine, threadcreate)", type);
+			return -1;
+		}
+		if (!kind_fits(base, k)) {
+			snprintf(err, errsz, "type=%s: the profile's sample types make it %s", k, base);
+			return -1;
+		}
+		*kind = k;
+		return 0;
+	}
+	const char *hints[2] = { metric && *metric ? named_kind(metric) : NULL, stc_hint };
+	for (size_t i = 0; i < 2; i++)
+		if (hints[i] && kind_fits(base, hints[i])) {
+			*kind = hints[i];
+			return 0;
+		}
+	*kind = base;
+	return 0;
 }

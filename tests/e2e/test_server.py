@@ -199,6 +199,59 @@ def test_push_pprof_raw_gzip_multipart(srv):
         assert out.splitlines()[-1].split()[-1] == want.splitlines()[-1].split()[-1], (out, want)
 
 
+def multipart(parts, boundary="pyroB"):
+    """A multipart/form-data body of (field, bytes) parts, as Go's mime/multipart writes it."""
+    out = b""
+    for name, data in parts:
+        out += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; "
+                f"filename=\"{name}.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                ).encode() + data + b"\r\n"
+    return out + f"--{boundary}--\r\n".encode(), \
+        {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+def test_push_block_profile_kind(srv):
+    """Go's block and mutex profiles have the same sample types (contentions/count,
+    delay/nanoseconds): a push says which, as pyroscope-go does (the display names of
+    its sample_type_config part), as Pyroscope's __name__ label does, or with type=."""
+    block = open(os.path.join(GOLDEN, "block.pb.gz"), "rb").read()
+    mutex = open(os.path.join(GOLDEN, "mutex.pb.gz"), "rb").read()
+    stc_block = json.dumps({
+        "contentions": {"display-name": "block_count", "units": "lock_samples"},
+        "delay": {"display-name": "block_duration", "units": "lock_nanoseconds"}}).encode()
+    stc_mutex = stc_block.replace(b"block_", b"mutex_")
+    pushes = [
+        ("gostc", block, "", multipart([("profile", block), ("sample_type_config", stc_block)])),
+        ("gostcm", mutex, "", multipart([("profile", mutex), ("sample_type_config", stc_mutex)])),
+        ("goname{__name__=block,env=x}", block, "", None),
+        ("gotype", block, "&type=block", None),
+        ("gonone", block, "", None),
+    ]
+    for name, body, extra, mp in pushes:
+        data, headers = mp if mp else (body, {})
+        st, _, b = srv.push(name, data, fmt="pprof", headers=headers, extra=f"&from={NOW}" + extra)
+        assert st == 200, (name, b)
+    want = {"gostc": "block", "gostcm": "mutex", "goname": "block", "gotype": "block",
+            "gonone": "mutex"}
+    for app, kind in want.items():
+        sel = f'{{service_name="{app}"}}'
+        other = "mutex" if kind == "block" else "block"
+        st, _, b = srv.request("/api/v1/profile?" + q(query=sel, type=kind))
+        assert st == 200 and b, (app, kind, st, b)
+        doc = srv.json("/api/v1/series?" + q(query=sel, type=other))
+        assert doc["series"] == [], (app, other, doc)
+    # __name__ is Pyroscope's, not a label
+    assert srv.json("/api/v1/label/env/values")["values"] == ["x"]
+    assert "__name__" not in srv.json("/api/v1/labels")["labels"]
+    # type= names a kind the sample types allow
+    st, msg = srv.error("/ingest?" + q(name="bad", format="pprof", type="heap"), data=block,
+                        method="POST")
+    assert st == 400 and "type=heap" in msg and "mutex" in msg, msg
+    st, msg = srv.error("/ingest?" + q(name="bad", format="pprof", type="bananas"), data=block,
+                        method="POST")
+    assert st == 400 and "not a profile kind" in msg, msg
+
+
 def test_push_lines(srv):
     st, _, b = srv.push("linesapp", b"main;a;b\nmain;a;b\nmain;c\n", fmt="lines")
     assert st == 200, b

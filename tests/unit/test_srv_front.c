@@ -27,7 +27,7 @@ static void test_name_node_client(void **state)
 	char err[SRV_ERR_MAX] = "";
 	const char *n = "nodeapp{otel.scope.name=com.grafana.pyroscope/nodejs,otel.scope.version=0.6.4,"
 			"process.runtime.version=20.20.2, region = eu-west/1 ,q=\"a,b}\\\"c\"}";
-	assert_int_equal(srv_parse_app_name(n, strlen(n), &l, err, sizeof err), 0);
+	assert_int_equal(srv_parse_app_name(n, strlen(n), &l, NULL, 0, err, sizeof err), 0);
 	assert_string_equal(srv_lset_get(&l, "service_name"), "nodeapp");
 	assert_string_equal(srv_lset_get(&l, "otel_scope_name"), "com.grafana.pyroscope/nodejs");
 	assert_string_equal(srv_lset_get(&l, "process_runtime_version"), "20.20.2");
@@ -36,19 +36,30 @@ static void test_name_node_client(void **state)
 	for (size_t i = 1; i < l.n; i++)
 		assert_true(strcmp(l.v[i - 1].name, l.v[i].name) < 0);
 	/* no labels at all; reserved names dropped; a later value wins */
-	assert_int_equal(srv_parse_app_name("app", 3, &l, err, sizeof err), 0);
+	assert_int_equal(srv_parse_app_name("app", 3, &l, NULL, 0, err, sizeof err), 0);
 	assert_int_equal(l.n, 1);
 	n = "app{__name__=x,a=1,a=2}";
-	assert_int_equal(srv_parse_app_name(n, strlen(n), &l, err, sizeof err), 0);
+	assert_int_equal(srv_parse_app_name(n, strlen(n), &l, NULL, 0, err, sizeof err), 0);
 	assert_int_equal(l.n, 2);
 	assert_string_equal(srv_lset_get(&l, "a"), "2");
+	/* __name__ handed back (Pyroscope's metric name: a kind hint) */
+	char metric[6] = "junk";
+	assert_int_equal(srv_parse_app_name("app", 3, &l, metric, sizeof metric, err, sizeof err), 0);
+	assert_string_equal(metric, "");
+	n = "app{a=1, __name__ = \"block\" }";
+	assert_int_equal(srv_parse_app_name(n, strlen(n), &l, metric, sizeof metric, err, sizeof err), 0);
+	assert_string_equal(metric, "block");
+	assert_int_equal(l.n, 2);
+	n = "app{__name__=process_cpu}";
+	assert_int_equal(srv_parse_app_name(n, strlen(n), &l, metric, sizeof metric, err, sizeof err), 0);
+	assert_string_equal(metric, "proce");
 }
 
 static void refused(const char *n, const char *want)
 {
 	static srv_lset l;
 	char err[SRV_ERR_MAX] = "";
-	assert_int_equal(srv_parse_app_name(n, strlen(n), &l, err, sizeof err), -1);
+	assert_int_equal(srv_parse_app_name(n, strlen(n), &l, NULL, 0, err, sizeof err), -1);
 	if (!strstr(err, want))
 		fail_msg("%s: got \"%s\", want \"%s\"", n, err, want);
 	assert_null(strchr(err, '\n'));
@@ -144,6 +155,65 @@ static void test_kinds(void **state)
 	}
 }
 
+static void test_push_kinds(void **state)
+{
+	static const char *const cont[] = { "contentions", "delay" };
+	static const char *const heap[] = { "alloc_objects", "alloc_space", "inuse_objects", "inuse_space" };
+	static const char *const cpu[] = { "samples", "cpu" };
+	cprof_profile *c = typed(cont, 2, "contentions");
+	cprof_profile *h = typed(heap, 4, "space");
+	cprof_profile *u = typed(cpu, 2, "cpu");
+	const char *k;
+	char err[SRV_ERR_MAX] = "";
+	/* no hint: mutex, as before */
+	assert_int_equal(srv_push_kind(c, NULL, "", NULL, &k, err, sizeof err), 0);
+	assert_string_equal(k, "mutex");
+	/* each hint alone */
+	assert_int_equal(srv_push_kind(c, "block", NULL, NULL, &k, err, sizeof err), 0);
+	assert_string_equal(k, "block");
+	assert_int_equal(srv_push_kind(c, "", "block", NULL, &k, err, sizeof err), 0);
+	assert_string_equal(k, "block");
+	assert_int_equal(srv_push_kind(c, NULL, NULL, "block", &k, err, sizeof err), 0);
+	assert_string_equal(k, "block");
+	/* type= first, then __name__, then sample_type_config */
+	assert_int_equal(srv_push_kind(c, "mutex", "block", "block", &k, err, sizeof err), 0);
+	assert_string_equal(k, "mutex");
+	assert_int_equal(srv_push_kind(c, NULL, "mutex", "block", &k, err, sizeof err), 0);
+	assert_string_equal(k, "mutex");
+	/* a hint that contradicts the sample types is ignored; type= is refused */
+	assert_int_equal(srv_push_kind(u, NULL, "block", NULL, &k, err, sizeof err), 0);
+	assert_string_equal(k, "cpu");
+	assert_int_equal(srv_push_kind(u, "heap", NULL, NULL, &k, err, sizeof err), -1);
+	assert_non_null(strstr(err, "type=heap"));
+	assert_int_equal(srv_push_kind(u, "bananas", NULL, NULL, &k, err, sizeof err), -1);
+	assert_non_null(strstr(err, "not a profile kind"));
+	/* Pyroscope's metric names; Go's allocs is its heap profile */
+	assert_int_equal(srv_push_kind(u, NULL, "process_cpu", NULL, &k, err, sizeof err), 0);
+	assert_string_equal(k, "cpu");
+	assert_int_equal(srv_push_kind(h, "allocs", NULL, NULL, &k, err, sizeof err), 0);
+	assert_string_equal(k, "allocs");
+	assert_int_equal(srv_push_kind(h, NULL, "memory", NULL, &k, err, sizeof err), 0);
+	assert_string_equal(k, "heap");
+	cprof_profile_free(c);
+	cprof_profile_free(h);
+	cprof_profile_free(u);
+
+	/* sample_type_config as pyroscope-go writes it */
+	const char *j = "{\"contentions\":{\"display-name\":\"block_count\",\"units\":\"lock_samples\"},"
+			"\"delay\":{\"display-name\" : \"block_duration\"}}";
+	assert_string_equal(srv_stc_kind_hint(j, strlen(j)), "block");
+	j = "{\"contentions\":{\"display-name\":\"mutex_count\"}}";
+	assert_string_equal(srv_stc_kind_hint(j, strlen(j)), "mutex");
+	j = "{\"a\":{\"display-name\":\"mutex_count\"},\"b\":{\"display-name\":\"block_count\"}}";
+	assert_null(srv_stc_kind_hint(j, strlen(j)));
+	j = "{\"inuse_space\":{\"units\":\"bytes\"}}";
+	assert_null(srv_stc_kind_hint(j, strlen(j)));
+	/* bounded by n: a value cut short is no hint */
+	j = "{\"c\":{\"display-name\":\"block_count\"}}";
+	assert_null(srv_stc_kind_hint(j, 22));
+	assert_null(srv_stc_kind_hint("", 0));
+}
+
 static void test_json_strings(void **state)
 {
 	srv_buf b = { 0 };
@@ -165,6 +235,7 @@ static void config_refused(const char *text, const char *want)
 	assert_int_equal(srv_config_parse(&c, "t.yaml", text, strlen(text), err, sizeof err), -1);
 	if (!strstr(err, want))
 		fail_msg("got \"%s\", want \"%s\"", err, want);
+	assert_null(strchr(err, '\n'));
 	srv_config_free(&c);
 }
 
@@ -227,6 +298,44 @@ static void test_config(void **state)
 	config_refused("a: [\n", "t.yaml:");
 }
 
+/* A rule's METRIC with Prometheus matchers, as users write them. */
+static void test_rule_selectors(void **state)
+{
+	static const char y[] =
+		"rules:\n"
+		"  - {name: a, when: 'cprof_cpu_samples_lost_total{reason=\"unwind\"} > 5'}\n"
+		"  - {name: b, when: 'rate(http_requests_total{code=~\"5..\", path!=\"/a}b\"}) > 1'}\n"
+		"  - {name: c, when: 'q{} >= 0'}\n";
+	srv_config c;
+	srv_config_init(&c);
+	char err[512] = "";
+	if (srv_config_parse(&c, "t.yaml", y, strlen(y), err, sizeof err))
+		fail_msg("%s", err);
+	assert_int_equal(c.nrules, 3);
+	assert_string_equal(c.rules[0].metric, "cprof_cpu_samples_lost_total");
+	assert_non_null(c.rules[0].sel);
+	assert_true(c.rules[0].threshold == 5);
+	assert_true(c.rules[1].rate);
+	assert_string_equal(c.rules[1].metric, "http_requests_total");
+	assert_int_equal(c.rules[1].op, SRV_OP_GT);
+	srv_label l1[] = { { "code", "503" }, { "job", "j" }, { "path", "/x" } };
+	srv_label l2[] = { { "code", "200" }, { "job", "j" }, { "path", "/x" } };
+	srv_label l3[] = { { "code", "500" }, { "path", "/a}b" } };
+	srv_labels v1 = { l1, 3 }, v2 = { l2, 3 }, v3 = { l3, 2 };
+	assert_true(srv_selector_match(c.rules[1].sel, &v1));
+	assert_false(srv_selector_match(c.rules[1].sel, &v2));
+	assert_false(srv_selector_match(c.rules[1].sel, &v3));
+	assert_true(c.rules[2].sel == NULL || srv_selector_match(c.rules[2].sel, &v2));
+	srv_config_free(&c);
+
+	config_refused("rules:\n  - {name: r, when: 'm{a=\"b\" > 1'}\n", "closing '}'");
+	config_refused("rules:\n  - {name: r, when: 'm{a=b} > 1'}\n", "t.yaml:2: when:");
+	config_refused("rules:\n  - {name: r, when: 'm{a=\"b\"}'}\n", "operator");
+	/* a multi-line key or value quoted back stays one line (config_refused) */
+	config_refused("rules:\n  - name: a\n    ? 'x\n\n      y'\n    : 1\n", "unknown key");
+	config_refused("rules:\n  - name: a\n    when: 'm{x=\"0\"\n\n      ,y} > 1'\n", "when:");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,8 +344,10 @@ int main(void)
 		cmocka_unit_test(test_multipart),
 		cmocka_unit_test(test_lines_and_times),
 		cmocka_unit_test(test_kinds),
+		cmocka_unit_test(test_push_kinds),
 		cmocka_unit_test(test_json_strings),
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_rule_selectors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
