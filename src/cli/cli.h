@@ -58,6 +58,11 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* sources.c: load, merge and subtract the sources as pprof's fetchProfiles;
  * returns the profile to report on. */
 cprof_profile *cli_load(const cli_opts *o);
+/* The same, and each side alone for the web UI's diff flame graph (the
+ * sources without the bases, the bases as sources; *pbase NULL without
+ * bases), every file read once. */
+void cli_load_sides(const cli_opts *o, cprof_profile **p, cprof_profile **pnew,
+		    cprof_profile **pbase);
 
 /* fetch.c: URL sources (libcurl).  cli_is_url says whether a source names a
  * URL (pprof's rules: a scheme, or host:port/path); cli_fetch_profile

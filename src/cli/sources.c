@@ -187,30 +187,49 @@ static bool is_elf(const char *path)
 	return n == 4 && memcmp(m, "\x7f" "ELF", 4) == 0;
 }
 
-cprof_profile *cli_load(const cli_opts *o)
+/* The sources as the command reads them: an executable or build id first
+ * (with more than one source) is not a profile but an override. */
+static const char *const *profile_sources(const cli_opts *o, size_t *n, overrides *ov)
 {
 	const char *const *srcs = o->sources;
-	size_t n = o->nsources;
-	const char *exec = NULL, *buildid = o->buildid;
-	if (n > 1) {
+	*n = o->nsources;
+	ov->exec = NULL;
+	ov->buildid = o->buildid;
+	ov->o = o;
+	if (*n > 1) {
 		if (is_elf(srcs[0])) {
-			exec = srcs[0];
-			srcs++, n--;
-		} else if (!buildid && is_hex(srcs[0])) {
-			buildid = srcs[0];
-			srcs++, n--;
+			ov->exec = srcs[0];
+			srcs++, (*n)--;
+		} else if (!ov->buildid && is_hex(srcs[0])) {
+			ov->buildid = srcs[0];
+			srcs++, (*n)--;
 		}
 	}
-	overrides ov = { exec, buildid, o };
-	/* every source and base is read before any is combined; a source that
-	 * cannot be read stops the command (load_one dies) */
-	cprof_profile **ps = calloc(n + o->nbases, sizeof *ps), *p = NULL;
+	return srcs;
+}
+
+/* Every source and base read, before any is combined: ps[0..n) the
+ * sources, ps[n..n+nbases) the bases.  A source that cannot be read stops
+ * the command (load_one dies).  The caller owns the array and profiles. */
+static cprof_profile **read_all(const cli_opts *o, const char *const *srcs, size_t n,
+				const overrides *ov)
+{
+	cprof_profile **ps = calloc(n + o->nbases, sizeof *ps);
 	if (!ps)
 		cli_die("out of memory");
 	for (size_t i = 0; i < n; i++)
-		ps[i] = load_one(srcs[i], &ov);
+		ps[i] = load_one(srcs[i], ov);
 	for (size_t i = 0; i < o->nbases; i++)
-		ps[n + i] = load_one(o->bases[i], &ov);
+		ps[n + i] = load_one(o->bases[i], ov);
+	return ps;
+}
+
+/* ps[0..n) combined with the bases ps[n..n+nb) (taken), symbolized and
+ * checked: the profile a report reads.  srcs name ps for the messages. */
+static cprof_profile *finish(const cli_opts *o, const char *const *srcs, size_t n,
+			     cprof_profile **ps, size_t nb)
+{
+	cprof_profile *p = NULL;
 	cprof_combine_stage st = CPROF_STAGE_ARGS;
 	cprof_combine_opts co = {
 		.mode = o->diff_base ? CPROF_COMBINE_DIFF_BASE : CPROF_COMBINE_BASE,
@@ -218,8 +237,7 @@ cprof_profile *cli_load(const cli_opts *o)
 		.stage = &st,
 	};
 	cprof_error cerr = { 0 };
-	int rc = cprof_combine(ps, n, ps + n, o->nbases, &co, &p, &cerr);
-	free(ps);
+	int rc = cprof_combine(ps, n, ps + n, nb, &co, &p, &cerr);
 	if (rc < 0)
 		combine_die(o, srcs, n, st, rc, &cerr);
 	/* pprof symbolizes the merged profile (-symbolize, default local then
@@ -232,6 +250,38 @@ cprof_profile *cli_load(const cli_opts *o)
 	}
 	cprof_error err = { 0 };
 	if (cprof_profile_check(p, &err) < 0)
-		cli_die("%s: %s", o->sources[0], err.msg);
+		cli_die("%s: %s", srcs[0], err.msg);
 	return p;
+}
+
+cprof_profile *cli_load(const cli_opts *o)
+{
+	overrides ov;
+	size_t n;
+	const char *const *srcs = profile_sources(o, &n, &ov);
+	cprof_profile **ps = read_all(o, srcs, n, &ov);
+	cprof_profile *p = finish(o, srcs, n, ps, o->nbases);
+	free(ps);
+	return p;
+}
+
+void cli_load_sides(const cli_opts *o, cprof_profile **p, cprof_profile **pnew,
+		    cprof_profile **pbase)
+{
+	overrides ov;
+	size_t n;
+	const char *const *srcs = profile_sources(o, &n, &ov);
+	cprof_profile **ps = read_all(o, srcs, n, &ov);
+	size_t nb = o->nbases;
+	cprof_profile **side = calloc(n + nb, sizeof *side);
+	if (!side)
+		cli_die("out of memory");
+	for (size_t i = 0; i < n + nb; i++)
+		if (!(side[i] = cprof_profile_dup(ps[i])))
+			cli_die("out of memory");
+	*pnew = finish(o, srcs, n, side, 0);
+	*pbase = nb ? finish(o, o->bases, nb, side + n, 0) : NULL;
+	*p = finish(o, srcs, n, ps, nb);
+	free(side);
+	free(ps);
 }

@@ -545,16 +545,10 @@ int cli_webui(cli_opts *o)
 	u.loopback_only = is_loopback_name(host);
 	pthread_mutex_init(&u.mu, NULL);
 	host_names(&u, host);
-	u.p = cli_load(o);
-	if (o->nbases) {
-		/* each side alone for the diff flame graph */
-		cli_opts one = *o;
-		one.nbases = 0;
-		u.pnew = cli_load(&one);
-		memcpy(one.sources, o->bases, o->nbases * sizeof *o->bases);
-		one.nsources = o->nbases;
-		u.pbase = cli_load(&one);
-	}
+	if (o->nbases)   /* and each side alone for the diff flame graph */
+		cli_load_sides(o, &u.p, &u.pnew, &u.pbase);
+	else
+		u.p = cli_load(o);
 	cprof_webapi_config wc = {
 		.p = u.p, .pnew = u.pnew, .pbase = u.pbase, .diff_base = o->diff_base,
 		.defaults = &o->r, .sources = o->sources, .nsources = o->nsources,

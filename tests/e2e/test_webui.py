@@ -308,3 +308,44 @@ def test_demo_script_serves_each_profile(tmp_path):
     finally:
         os.killpg(p.pid, signal.SIGTERM)
         p.wait(timeout=60)
+
+
+def test_base_and_sources_read_once(cprof, tmp_path):
+    """With a base, the web UI reads every file once: named pipes (which
+    can be read only once) as the base and the source serve the combined
+    profile and each side of the diff flame graph."""
+    import threading
+    cpu = os.path.join(GOLDEN, "cpu.pb.gz")
+    base_file, new_file = str(tmp_path / "base.pb.gz"), str(tmp_path / "new.pb.gz")
+    assert cprof("-proto", "-focus=sort", "-output=" + base_file, cpu).returncode == 0
+    assert cprof("-proto", "-ignore=pdqsort", "-output=" + new_file, cpu).returncode == 0
+    fifos = []
+    for name, src in (("base.fifo", base_file), ("new.fifo", new_file)):
+        f = str(tmp_path / name)
+        os.mkfifo(f)
+        fifos.append(f)
+
+        def feed(f=f, src=src):
+            with open(f, "wb") as w, open(src, "rb") as r:
+                w.write(r.read())
+        threading.Thread(target=feed, daemon=True).start()
+    p = subprocess.Popen([cprof_bin(), "-http=127.0.0.1:0", "-no_browser",
+                          "-diff_base=" + fifos[0], fifos[1]],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(60, p.kill)   # a second read of a pipe never ends
+    watchdog.start()
+    try:
+        line = p.stdout.readline()
+        m = re.match(r"Serving web UI on (http://\S+)", line)
+        assert m, (line, p.stderr.read() if p.poll() is not None else "")
+        url = m.group(1)
+        get = lambda q: json.loads(urllib.request.urlopen(url + q, timeout=120).read())
+        b = get("/ui/data/flame?which=base&w=100000")
+        a = get("/ui/data/flame?w=100000")
+        d = get("/ui/data/flame?which=diff&w=100000")
+        assert b["total"] > 0 and a["total"] > 0
+        assert d["total"] == a["total"] and d["baseTotal"] == b["total"]
+    finally:
+        watchdog.cancel()
+        p.kill()
+        p.wait(timeout=30)
