@@ -80,10 +80,17 @@ def test_every_wait_as_the_program_measured_it(waits, tmp_path, scenario):
         want_us = (w["t1"] - w["t0"]) / 1000
         assert want_us > 50000, w   # the scenarios' waits are long by design
         got = [e for e in blocked(trace, w["tid"], w["kind"])
-               if abs(start / 1000 + e["ts"] - w["t0"] / 1000) < TOL_US]
+               if w["t0"] / 1000 - TOL_US < start / 1000 + e["ts"] < w["t1"] / 1000]
         assert len(got) == 1, (w, blocked(trace, w["tid"], w["kind"]))
         e = got[0]
-        assert abs(e["args"]["wait_us"] - want_us) < TOL_US, (e, w)
+        # the traced wait lies inside the program's own measurement (each
+        # end within TOL_US) and covers it but for the time the thread may
+        # spend preempted between its clock reads and the call on a loaded
+        # machine (seen: 3.8 ms of 197 ms under ASan with other work)
+        got_t0 = start / 1000 + e["ts"]
+        assert got_t0 > w["t0"] / 1000 - TOL_US, (e, w)
+        assert got_t0 + e["args"]["wait_us"] < w["t1"] / 1000 + TOL_US, (e, w)
+        assert e["args"]["wait_us"] > want_us - max(TOL_US, 0.05 * want_us), (e, w)
         # the blocked and runnable parts tile the wait
         assert abs(e["dur"] + e["args"].get("runnable_us", 0) - e["args"]["wait_us"]) < 0.01
         assert e["args"]["stack"], e
