@@ -338,8 +338,11 @@ static void add_node(cpr_ctx *c, FILE *f, const cpr_graph *g, const cpr_node *nd
 		fprintf(f, "of %s (%s)", cum_s, pct_trim(pct, sizeof pct, cum, c->total));
 	}
 	int font = 8;
-	if (max_flat != 0 && flat != 0 && (double)cpr_abs64(flat) <= max_flat)
-		font += (int)ceil(16.0 * sqrt((double)cpr_abs64(flat) / max_flat));
+	/* pprof's growth with the flat value; |INT64_MIN| wraps negative (as in
+	 * Go), whose square root is NaN: no growth then, never an int of NaN */
+	double grow = max_flat != 0 && flat != 0 ? (double)cpr_abs64(flat) / max_flat : 0;
+	if (grow > 0 && grow <= 1)
+		font += (int)ceil(16.0 * sqrt(grow));
 	double share = (double)cum / (double)cpr_abs64(c->total);
 	dot_color(col, sizeof col, share, false);
 	dot_color(fcol, sizeof fcol, share, true);
