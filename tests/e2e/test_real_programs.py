@@ -708,6 +708,11 @@ KNOWN = {
                        "of the run's CPU is sampled); the parent's few samples, two of them "
                        "heavy ones at clone's and syscall's return, put the program's share "
                        "near the test's 50% bar",
+    "setpriv": "intermittent: setpriv aborted (glibc's set*id broadcast failed on a "
+               "thread) in 2 of 6 preloaded runs with the endpoint on, after the fix that "
+               "makes the runtime's listed threads follow the caller's capabilities; a "
+               "runtime thread started but not yet listed when the broadcast reaches it "
+               "is the suspected gap (not confirmed)",
 }
 
 
