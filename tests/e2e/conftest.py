@@ -58,3 +58,28 @@ def sanitizer_preload(lib, path=None):
                         text=True).stdout.strip()
     return f"{so} {path}", {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=86",
                             "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:exitcode=87"}
+
+
+def stderr_until(p, pattern, stop=None, timeout=30):
+    """Read a started process's stderr line by line until a line matches
+    the regexp pattern (or one starts with stop, or timeout seconds pass,
+    or it ends): (the match or None, the lines read)."""
+    import re
+    import selectors
+    import time
+    lines, m = [], None
+    sel = selectors.DefaultSelector()
+    sel.register(p.stderr, selectors.EVENT_READ)
+    deadline = time.time() + timeout
+    while time.time() < deadline and m is None:
+        if not sel.select(timeout=1):
+            continue
+        line = p.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        m = re.search(pattern, line)
+        if stop and line.startswith(stop):
+            break
+    sel.close()
+    return m, lines

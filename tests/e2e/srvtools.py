@@ -7,14 +7,13 @@ import gzip
 import json
 import os
 import re
-import selectors
 import signal
 import subprocess
 import time
 import urllib.error
 import urllib.request
 
-from conftest import cprof_bin
+from conftest import cprof_bin, stderr_until
 
 LISTEN = re.compile(r"listening on (https?://\S+?)/")
 
@@ -26,22 +25,8 @@ class Server:
         self.argv = [cprof_bin(), "server", f"-http={http}", f"-data={data}", *args]
         self.p = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True, cwd=cwd)
-        self.lines = []
-        self.url = None
-        sel = selectors.DefaultSelector()
-        sel.register(self.p.stderr, selectors.EVENT_READ)
-        deadline = time.time() + 30
-        while time.time() < deadline and self.url is None:
-            if not sel.select(timeout=1):
-                continue
-            line = self.p.stderr.readline()
-            if not line:
-                break
-            self.lines.append(line)
-            m = LISTEN.search(line)
-            if m:
-                self.url = m.group(1)
-        sel.close()
+        m, self.lines = stderr_until(self.p, LISTEN)
+        self.url = m.group(1) if m else None
         assert self.url, "server did not start: %r" % "".join(self.lines)
 
     def stop(self, sig=signal.SIGTERM):

@@ -16,7 +16,6 @@ asserted.
 """
 import os
 import re
-import selectors
 import shutil
 import signal
 import socket
@@ -26,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import ROOT, cprof_bin, have_go
+from conftest import ROOT, cprof_bin, have_go, stderr_until
 
 SRC = os.path.join(ROOT, "tests", "runtime", "http")
 BIN_PROFILES = ["heap", "allocs", "goroutine", "threads", "threadcreate", "mutex", "block",
@@ -87,24 +86,8 @@ class Program:
         env = preload_env(dict({"CPROF_HTTP": listen}, **(extra_env or {})))
         self.p = subprocess.Popen([worker, str(secs)], env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
-        self.lines = []
-        self.addr = None
-        sel = selectors.DefaultSelector()
-        sel.register(self.p.stderr, selectors.EVENT_READ)
-        deadline = time.time() + 30
-        while time.time() < deadline and self.addr is None:
-            if not sel.select(timeout=1):
-                continue
-            line = self.p.stderr.readline()
-            if not line:
-                break
-            self.lines.append(line)
-            m = re.match(r"cprof: serving on (\S+)", line)
-            if m:
-                self.addr = m.group(1)
-            if line.startswith("cprof: not serving"):
-                break
-        sel.close()
+        m, self.lines = stderr_until(self.p, r"^cprof: serving on (\S+)", stop="cprof: not serving")
+        self.addr = m.group(1) if m else None
         scheme = "https" if "CPROF_HTTP_TLS_CERT" in (extra_env or {}) else "http"
         self.url = f"{scheme}://{self.addr}" if self.addr else None
 
