@@ -437,7 +437,11 @@ static int print_block(cpr_ctx *c, const cpr_graph *g, src_cache *sc, const char
 		cpr_pad(pc, sizeof pc, cpr_format_value(c, cv, sizeof cv, cum), 10),
 		cpr_percentage(pct, sizeof pct, cum, c->total));
 	if (f->err[0]) {
-		fprintf(c->out, " Error: %s\n", f->err);
+		/* pprof learns of a missing file by asking it for a line, which it
+		 * does only for a range that is not empty: an inlined function's
+		 * lines that all lie before its start line print no error */
+		if (start <= end)
+			fprintf(c->out, " Error: %s\n", f->err);
 		return 0;
 	}
 	/* nodes are sorted by line: walk them along the range */
