@@ -250,9 +250,9 @@ build/fuzz/%: fuzz/%.c build/fuzz/libfuzzdeps.a
 # fuzz_shell compiles the shell in (src/cli/shell.c)
 build/fuzz/fuzz_shell: src/cli/shell.c src/cli/cli.h
 # fuzz_unwind_tables compiles the unwinder's table builder in
-build/fuzz/fuzz_unwind_tables: src/runtime/unwind_tables.c src/runtime/ehframe.c src/runtime/ehframe.h src/runtime/rt_int.h
+build/fuzz/fuzz_unwind_tables: src/runtime/unwind_tables.c src/runtime/ehframe.c src/runtime/ehframe.h src/runtime/rt_unwind.h src/runtime/rt_base.h
 # issue 7: fuzz_http compiles the HTTP endpoint's request parser in
-build/fuzz/fuzz_http: src/runtime/http_parse.c src/runtime/http_int.h src/runtime/rt_int.h
+build/fuzz/fuzz_http: src/runtime/http_parse.c src/runtime/http_int.h src/runtime/rt_profile.h src/runtime/rt_base.h
 # fuzz_webui_params compiles the web UI's URL parameters in (src/cli/webui_params.c)
 build/fuzz/fuzz_webui_params: src/cli/webui_params.c src/cli/webui_params.h
 # fuzz_fetch and fuzz_flags compile the URL/symbol parsers and the flags parser in

@@ -18,7 +18,7 @@
  * proven readable.  Usage: unwind_bench [ITERATIONS]
  */
 #define UNW_LOCAL_ONLY
-#include "rt_int.h"
+#include "rt_unwind.h"
 
 #include <dlfcn.h>
 #include <libunwind.h>

@@ -15,6 +15,7 @@
  * Seeds: fuzz/seeds/fuzz_http (the requests of tests/e2e/test_http.py).
  */
 #include "http_parse.c"
+#include "rt_profile.h"
 
 #include <stdio.h>
 #include <stdlib.h>

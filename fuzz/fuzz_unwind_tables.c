@@ -13,6 +13,7 @@
  * with and without frame pointers, the C++ test library, a vdso image).
  */
 #include "ehframe.c"
+#include "rt_unwind.h"
 #include "unwind_tables.c"
 
 #include <gelf.h>

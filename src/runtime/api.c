@@ -22,7 +22,11 @@
  * longer the profile's, the profile file is opened again by its absolute
  * path (kept from the start) and the program's descriptor is left alone.
  */
-#include "rt_int.h"
+#include "rt_base.h"
+#include "rt_unwind.h"
+#include "rt_cpu.h"
+#include "rt_profile.h"
+#include "rt_lifecycle.h"
 #include "cprof.h"
 
 #include <errno.h>

@@ -28,7 +28,9 @@
  * (outfile.c: a temporary file renamed into place), and reports done; the
  * caller waits with a bound.
  */
-#include "rt_int.h"
+#include "rt_base.h"
+#include "rt_cpu.h"
+#include "rt_profile.h"
 #include "cprof.h"
 #include "cprof_core.h"
 

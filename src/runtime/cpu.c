@@ -28,7 +28,10 @@
  * first stops our timers (for good, said once on stderr) and never
  * receives one of our signals.
  */
-#include "rt_int.h"
+#include "rt_base.h"
+#include "rt_unwind.h"
+#include "rt_cpu.h"
+#include "rt_labels.h"
 #include "cprof.h"
 #include "trace_int.h"
 

@@ -49,7 +49,8 @@
  * (PERF_EVENT_IOC_ID) is kept: a descriptor is closed only if it still
  * answers with that id.
  */
-#include "rt_int.h"
+#include "rt_base.h"
+#include "rt_cpu.h"
 #include "cprof.h"
 
 #include <errno.h>

@@ -34,7 +34,9 @@
  * form.  A healthy program gives a profile with no samples and the text
  * "deadlock profile: 0 cycles, 0 stuck threads, 0 long waits".
  */
-#include "rt_int.h"
+#include "rt_base.h"
+#include "rt_wait.h"
+#include "rt_profile.h"
 #include "rt_env.h"
 #include "cprof.h"
 #include "tprof.h"

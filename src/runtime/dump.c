@@ -36,7 +36,8 @@
  */
 #include "http_int.h"
 #include "trace_int.h"
-#include "rt_int.h"
+#include "rt_base.h"
+#include "rt_profile.h"
 #include "rt_env.h"
 #include "cprof.h"
 

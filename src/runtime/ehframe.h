@@ -11,7 +11,7 @@
 #ifndef CPROF_EHFRAME_H
 #define CPROF_EHFRAME_H
 
-#include "rt_int.h"
+#include "rt_unwind.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -50,7 +50,11 @@
  * `cprof record --no-follow` limits profiling to the command's pid
  * (follow.c).
  */
-#include "rt_int.h"
+#include "rt_base.h"
+#include "rt_unwind.h"
+#include "rt_cpu.h"
+#include "rt_profile.h"
+#include "rt_lifecycle.h"
 #include "heap_int.h"
 #include "rt_env.h"
 #include "cprof.h"

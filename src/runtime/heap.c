@@ -29,6 +29,9 @@
  * (rt_self_enter), so none of it is sampled.
  */
 #include "heap_int.h"
+#include "rt_base.h"
+#include "rt_unwind.h"
+#include "rt_profile.h"
 #include "cprof.h"
 
 #include <malloc.h>

@@ -58,6 +58,10 @@
  * these profiles (symbolization) is the runtime's work, not the program's.
  */
 #include "heap_int.h"
+#include "rt_base.h"
+#include "rt_unwind.h"
+#include "rt_profile.h"
+#include "rt_lifecycle.h"
 #include "rt_env.h"
 #include "cprof.h"
 

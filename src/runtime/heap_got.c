@@ -41,6 +41,8 @@
  * and dlsym of libcprof.so's own handle do, as runtime work.
  */
 #include "heap_int.h"
+#include "rt_base.h"
+#include "rt_lifecycle.h"
 
 #include <dlfcn.h>
 #include <elf.h>

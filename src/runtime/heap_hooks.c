@@ -51,6 +51,11 @@
  *   - per-thread state is TLS only (nothing to free at thread exit).
  */
 #include "heap_int.h"
+#include "rt_base.h"
+#include "rt_unwind.h"
+#include "rt_cpu.h"
+#include "rt_labels.h"
+#include "cprof_util.h"
 
 #include <dlfcn.h>
 #include <errno.h>

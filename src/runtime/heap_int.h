@@ -17,7 +17,7 @@
 #ifndef CPROF_HEAP_INT_H
 #define CPROF_HEAP_INT_H
 
-#include "rt_int.h"
+#include "rt_base.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>

@@ -35,6 +35,7 @@
  * free, so the address cannot be handed out again while still listed.
  */
 #include "heap_int.h"
+#include "rt_base.h"
 
 #include <pthread.h>
 #include <sched.h>

@@ -22,7 +22,8 @@
  */
 #include "http_int.h"
 #include "trace_int.h"
-#include "rt_int.h"
+#include "rt_base.h"
+#include "rt_profile.h"
 #include "cprof.h"
 
 #include <errno.h>

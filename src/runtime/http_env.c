@@ -44,7 +44,8 @@
  * without the endpoint.
  */
 #include "http_int.h"
-#include "rt_int.h"
+#include "rt_base.h"
+#include "rt_lifecycle.h"
 #include "rt_env.h"
 #include "cprof.h"
 

@@ -17,7 +17,7 @@
  * any bad or missing seconds as 30.
  */
 #include "http_int.h"
-#include "rt_int.h"
+#include "rt_profile.h"
 
 #include <ctype.h>
 #include <limits.h>

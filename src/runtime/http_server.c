@@ -47,7 +47,8 @@
  * the child never holds the port.  cprof_http_start works again there.
  */
 #include "http_int.h"
-#include "rt_int.h"
+#include "rt_base.h"
+#include "cprof_core.h"
 #include "cprof.h"
 #include "cprof_connset.h"
 #include "cprof_host.h"

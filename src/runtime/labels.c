@@ -19,9 +19,11 @@
  * CPROF_LABELS_INHERIT the set is also given to threads the thread creates
  * (threads.c asks rt_labels_inherited at pthread_create).
  */
-#include "rt_int.h"
+#include "rt_base.h"
+#include "rt_labels.h"
 #include "cprof.h"
 #include "cprof_core.h"
+#include "cprof_util.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -43,7 +43,8 @@
  * POSIX: the owner's write is not async-signal-safe, an accepted risk (a
  * handler that execs in the profiled process).
  */
-#include "rt_int.h"
+#include "rt_cpu.h"
+#include "rt_lifecycle.h"
 #include "cprof.h"
 
 #include <dlfcn.h>

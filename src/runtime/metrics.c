@@ -11,7 +11,8 @@
  * /proc and a directory listing of /proc/self/fd.
  */
 #include "http_int.h"
-#include "rt_int.h"
+#include "rt_base.h"
+#include "rt_unwind.h"
 #include "cprof.h"
 
 #include <dirent.h>

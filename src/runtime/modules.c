@@ -73,7 +73,9 @@
  * call succeeds, and only once a registry exists, they refresh it; dlopen
  * also lets heap_got.c patch the new modules when it is in use.
  */
-#include "rt_int.h"
+#include "rt_base.h"
+#include "rt_unwind.h"
+#include "rt_lifecycle.h"
 
 #include "cprof_core.h"
 

@@ -1,7 +1,7 @@
 /*
  * outfile.c - where a profile named by the environment goes, and how it is
  * written: never truncating the old file first, never overwriting another
- * process's profile (rt_out, rt_int.h).
+ * process's profile (rt_out, rt_profile.h).
  *
  * Writing.  A profile is written to a temporary file in FILE's directory
  * (FILE.cprof-tmp.PID, created exclusively) and renamed over FILE once
@@ -48,7 +48,8 @@
  * (open, flock, rename; no signal handler).  One rt_out is written by one
  * thread at a time (its owner's exit path claims it).
  */
-#include "rt_int.h"
+#include "rt_base.h"
+#include "rt_profile.h"
 #include "rt_env.h"
 #include "cprof.h"
 

@@ -21,7 +21,10 @@
  * whole build, so the heap profiler does not sample the runtime's own
  * allocations.
  */
-#include "rt_int.h"
+#include "rt_base.h"
+#include "rt_unwind.h"
+#include "rt_labels.h"
+#include "rt_profile.h"
 #include "rt_env.h"
 #include "cprof.h"
 #include "cprof_core.h"

@@ -23,7 +23,7 @@
 #include "cprof.h"
 #include "cprof_core.h"
 #include "http_int.h"
-#include "rt_int.h"
+#include "rt_base.h"
 
 #include <zlib.h>
 

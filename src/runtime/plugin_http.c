@@ -2,7 +2,7 @@
  * plugin_http.c - the entry of libcprof-http.so, the plugin that carries
  * the endpoint's server (http_server.c, with libmicrohttpd and GnuTLS;
  * see plugin.h).  http_server.c calls the runtime by the rt_* names of
- * http_int.h and rt_int.h; in the plugin those names are the functions
+ * http_int.h and rt_base.h; in the plugin those names are the functions
  * below, which call through the table the runtime gave at load (host).
  * A function http_server.c comes to need must be added to rt_http_host
  * and here (the plugin is linked with -z defs, so a missing one fails the
@@ -10,6 +10,7 @@
  * calls cprof_plugin_http before it starts the server).
  */
 #include "plugin.h"
+#include "rt_base.h"
 
 #include <stdarg.h>
 #include <stdio.h>

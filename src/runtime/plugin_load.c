@@ -28,6 +28,7 @@
  * the callers plugin.h names, never in hooks or signal handlers.
  */
 #include "plugin.h"
+#include "rt_base.h"
 
 #include <dlfcn.h>
 #include <elf.h>

@@ -4,7 +4,8 @@
  * its renderer (debug 0/1/2 into a buffer) and builder (the debug=0
  * profile, for deltas), and the fd writers of include/cprof.h built on it.
  */
-#include "rt_int.h"
+#include "rt_base.h"
+#include "rt_profile.h"
 #include "cprof.h"
 
 static int heap_r(int d, rt_buf *o) { return rt_heap_render(false, d, o); }

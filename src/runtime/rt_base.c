@@ -14,10 +14,11 @@
  * no lock.  The buffer belongs to its caller and allocates (never from a
  * signal handler).
  */
-#include "rt_int.h"
+#include "rt_base.h"
 #include "rt_env.h"
 #include "cprof.h"
 #include "cprof_core.h"
+#include "cprof_util.h"
 
 #include <dlfcn.h>
 #include <errno.h>

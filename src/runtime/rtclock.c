@@ -22,7 +22,7 @@
  * itself (syscall(SYS_prctl, ...)) is not seen: only the handlers are
  * safe then.
  */
-#include "rt_int.h"
+#include "rt_base.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -29,7 +29,8 @@
  * in snapshots.  A forked child has none of the parent's threads: its
  * table is cleared (rt_self_fork_child).
  */
-#include "rt_int.h"
+#include "rt_base.h"
+#include "rt_lifecycle.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -35,7 +35,8 @@
  * handlers never take it), so a snapshot belongs to the call in flight.
  * The handler reads the snapshot after an acquire load of its flag.
  */
-#include "rt_int.h"
+#include "rt_base.h"
+#include "rt_lifecycle.h"
 
 #include <dlfcn.h>
 #include <errno.h>

@@ -30,6 +30,11 @@
  * the table under the lock and build outside it.
  */
 #include "sync_int.h"
+#include "rt_base.h"
+#include "rt_unwind.h"
+#include "rt_labels.h"
+#include "rt_wait.h"
+#include "rt_profile.h"
 #include "cprof.h"
 
 #include <errno.h>

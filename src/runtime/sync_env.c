@@ -20,6 +20,9 @@
  * (rt_cpu_pause): writing is the runtime's work.
  */
 #include "sync_int.h"
+#include "rt_base.h"
+#include "rt_profile.h"
+#include "rt_lifecycle.h"
 #include "rt_env.h"
 #include "cprof.h"
 

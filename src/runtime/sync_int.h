@@ -8,10 +8,10 @@
 #ifndef CPROF_SYNC_INT_H
 #define CPROF_SYNC_INT_H
 
-#include "rt_int.h"
 #include "cprof.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Defaults, safe to leave on (docs: the overhead measured by

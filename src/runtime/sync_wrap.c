@@ -63,6 +63,11 @@
  * threads do not exist in it).
  */
 #include "sync_int.h"
+#include "rt_base.h"
+#include "rt_unwind.h"
+#include "rt_labels.h"
+#include "rt_wait.h"
+#include "cprof_util.h"
 #include "trace_int.h"
 #include "cprof.h"
 

@@ -38,7 +38,7 @@
  * one process_vm_readv to copy them (a page that is not mapped is an
  * error, never a fault).
  */
-#include "rt_int.h"
+#include "rt_unwind.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -32,7 +32,12 @@
  * exit system call and never ran its destructor.  A fork child keeps neither: its only thread is new, and it
  * created no threads yet.
  */
-#include "rt_int.h"
+#include "rt_base.h"
+#include "rt_unwind.h"
+#include "rt_cpu.h"
+#include "rt_labels.h"
+#include "rt_lifecycle.h"
+#include "cprof_util.h"
 #include "cprof.h"
 #include "tprof.h"
 #include "trace_int.h"

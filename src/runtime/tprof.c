@@ -70,7 +70,11 @@
  * of the threads and deadlock profiles, unless asked: RT_DEBUG_RUNTIME
  * (the endpoint's `?debug=2&runtime=1`) or CPROF_THREADS_RUNTIME=1.
  */
-#include "rt_int.h"
+#include "rt_base.h"
+#include "rt_unwind.h"
+#include "rt_labels.h"
+#include "rt_wait.h"
+#include "rt_profile.h"
 #include "unwind_step.h"
 #include "rt_env.h"
 #include "cprof.h"

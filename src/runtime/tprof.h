@@ -8,7 +8,9 @@
 #ifndef CPROF_TPROF_H
 #define CPROF_TPROF_H
 
-#include "rt_int.h"
+#include "rt_base.h"
+#include "rt_unwind.h"
+#include "rt_wait.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -45,7 +47,7 @@ const rt_tinfo *rt_tinfo_find(const rt_tinfo *v, size_t n, int tid);
 uint64_t rt_threadcreate_each(void (*fn)(void *ctx, const uintptr_t *pcs, int n,
 					 uint64_t count), void *ctx);
 
-/* rt_labels_slot (rt_int.h): each registered thread's label slot, so
+/* rt_labels_slot (rt_labels.h): each registered thread's label slot, so
  * blocked threads' labels are read without a signal. */
 
 /* ---- tprof.c: snapshots ---------------------------------------------------- */

@@ -18,7 +18,9 @@
  * one's to FILE.PID; %p gives each process its own); a fork child never
  * writes.  CPU sampling stops first (rt_cpu_pause).
  */
-#include "rt_int.h"
+#include "rt_base.h"
+#include "rt_profile.h"
+#include "rt_lifecycle.h"
 #include "rt_env.h"
 #include "cprof.h"
 

@@ -42,6 +42,8 @@
  * dozen loads and stores plus the copy of the stack (bench/trace_bench.sh).
  */
 #include "trace_int.h"
+#include "rt_base.h"
+#include "rt_unwind.h"
 #include "cprof.h"
 
 #include <errno.h>

@@ -24,6 +24,10 @@
  * forked child does not trace (its copy of the session is dropped).
  */
 #include "trace_int.h"
+#include "rt_base.h"
+#include "rt_unwind.h"
+#include "rt_labels.h"
+#include "rt_profile.h"
 #include "rt_env.h"
 #include "cprof.h"
 

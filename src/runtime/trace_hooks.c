@@ -30,6 +30,9 @@
  * are the common case and must stay cheap).
  */
 #include "trace_int.h"
+#include "rt_base.h"
+#include "rt_unwind.h"
+#include "rt_wait.h"
 #include "sync_int.h"
 #include "rt_env.h"
 

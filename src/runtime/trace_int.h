@@ -16,10 +16,9 @@
 #ifndef CPROF_TRACE_INT_H
 #define CPROF_TRACE_INT_H
 
-#include "rt_int.h"
-
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* The session being recorded (nonzero), or 0. */
@@ -43,7 +42,7 @@ enum {
 	RT_TEV_DROPPED,       /* aux: events this thread dropped before t0 */
 };
 
-/* Wait kinds beyond rt_wait_kind (rt_int.h): the hooks of trace_hooks.c. */
+/* Wait kinds beyond rt_wait_kind (rt_wait.h): the hooks of trace_hooks.c. */
 enum {
 	RT_TWAIT_READ = 16, RT_TWAIT_SLEEP, RT_TWAIT_POLL, RT_TWAIT_EPOLL,
 	RT_TWAIT_RECV, RT_TWAIT_ACCEPT, RT_TWAIT_CONNECT, RT_TWAIT_SELECT, RT_TWAIT_WAITPID,

@@ -34,6 +34,10 @@
  * pieces.  Every record is checked (type, size, frame count) before use.
  */
 #include "trace_int.h"
+#include "rt_base.h"
+#include "rt_labels.h"
+#include "rt_wait.h"
+#include "rt_profile.h"
 #include "cprof.h"
 
 #include <errno.h>

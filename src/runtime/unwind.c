@@ -48,7 +48,7 @@
  * and opens its own would have had stack bytes written into its file.)
  * No locks, no allocation, no descriptor, errno saved and restored.
  */
-#include "rt_int.h"
+#include "rt_unwind.h"
 #include "unwind_step.h"
 
 #include <errno.h>

@@ -30,7 +30,7 @@
 #ifndef CPROF_UNWIND_STEP_H
 #define CPROF_UNWIND_STEP_H
 
-#include "rt_int.h"
+#include "rt_unwind.h"
 
 #include <stddef.h>
 #include <string.h>

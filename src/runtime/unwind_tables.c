@@ -27,7 +27,7 @@
  * < hi - lo, every rule index < nrules; the table is immutable, so a signal
  * handler can binary-search it without locks.
  */
-#include "rt_int.h"
+#include "rt_unwind.h"
 #include "ehframe.h"
 
 #include <fcntl.h>

@@ -10,7 +10,7 @@
 #define rt_utable_from_image ref_utable_from_image
 #define rt_utable_bytes ref_utable_bytes
 #define rt_utable_find ref_utable_find
-#include "rt_int.h"
+#include "rt_unwind.h"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>

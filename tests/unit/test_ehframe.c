@@ -34,7 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "rt_int.h"
+#include "rt_unwind.h"
 #include "ehframe.h"
 
 rt_utable *ref_utable_from_file(const char *path, uintptr_t bias, uintptr_t lo, uintptr_t hi);

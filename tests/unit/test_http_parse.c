@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "cprof.h"
-#include "rt_int.h"
+#include "rt_profile.h"
 #include "http_int.h"
 
 static const rt_http_limits lim = { .max_seconds = 300 };

@@ -22,7 +22,7 @@
 
 #include "cprof.h"
 #include "cprof_core.h"
-#include "rt_int.h"
+#include "rt_cpu.h"
 
 static volatile unsigned long sink;
 

@@ -21,6 +21,8 @@
 #include <cmocka.h>
 
 #include "cprof.h"
+#include "rt_base.h"
+#include "rt_profile.h"
 #include "cprof_core.h"
 #include "heap_int.h"
 

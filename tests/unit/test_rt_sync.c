@@ -25,7 +25,8 @@
 
 #include "cprof.h"
 #include "cprof_core.h"
-#include "rt_int.h"
+#include "rt_wait.h"
+#include "rt_profile.h"
 
 /* Sanitizer builds: pthread_cancel makes glibc dlopen libgcc_s, whose
  * loader allocations (kept for the life of the process) reach LeakSanitizer

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "rt_int.h"
+#include "rt_unwind.h"
 
 static long nr_of(const unsigned char *code, size_t n)
 {

@@ -43,7 +43,7 @@
 #include <unistd.h>
 #include <unwind.h>
 
-#include "rt_int.h"
+#include "rt_unwind.h"
 
 #define MAXF 128
 

@@ -1,0 +1,94 @@
+/*
+ * rt_base.h - the runtime's base unit: what every feature of the runtime
+ * (libcprof.so / libcprof.a) calls and that calls no feature.
+ *
+ *   rt_base.c   runtime depth (rt_self_*), the calling thread's last error,
+ *               growing output buffers (rt_buf), whole writes, "stacks
+ *               wanted"
+ *   rtclock.c   the clock reads (a leaf)
+ *   self.c      the runtime's own threads: started through libc, listed,
+ *               never sampled or recorded
+ *   threads.c   (its base part) libc's pthread_create and quiet threads
+ *
+ * Names carry the second prefix `rt_`.  The runtime depends on the profile
+ * core (src/core) only.  Each feature has its own header on top of this
+ * one: rt_unwind.h, rt_cpu.h, rt_labels.h, rt_wait.h, rt_profile.h,
+ * rt_lifecycle.h, rt_env.h, heap_int.h, sync_int.h, trace_int.h,
+ * http_int.h, tprof.h.
+ *
+ * Signal-safety contract (every rt_*.h): functions marked [AS-safe] may be
+ * called from a signal handler: no locks, no allocation, no stdio, errno
+ * preserved.
+ */
+#ifndef CPROF_RT_BASE_H
+#define CPROF_RT_BASE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* A thread name, NUL included (the kernel's TASK_COMM_LEN). */
+#define RT_NAME_MAX 16
+
+/* rt_base.c: the calling thread is doing the runtime's own work: its
+ * allocations are not the program's (the heap profiler skips them).
+ * Nesting counts.  [AS-safe] */
+void rt_self_enter(void);
+void rt_self_leave(void);
+int rt_self_depth(void);
+
+/* rt_base.c: the calling thread's last error (cprof_last_error reads it) */
+void rt_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void rt_clear_error(void);
+
+/* rt_base.c: the process was asked for a profile or the endpoint (so the
+ * module registry is worth building at start). */
+bool rt_wants_stacks(void);
+
+/* rt_base.c: a growing output buffer; oom sticks once an append failed.
+ * Zero-init. */
+typedef struct rt_buf {
+	char *p;             /* NUL-terminated when non-NULL */
+	size_t n, cap;
+	bool oom;
+} rt_buf;
+void rt_buf_add(rt_buf *b, const void *d, size_t n);
+void rt_buf_printf(rt_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rt_buf_free(rt_buf *b);
+/* Write it all to fd (EINTR retried): 0, CPROF_ERR_NOMEM (the buffer had
+ * overflowed) or CPROF_ERR_IO; the error names the "what" profile. */
+int rt_buf_write_fd(const rt_buf *b, int fd, const char *what);
+int rt_write_all(int fd, const void *d, size_t n, const char *what);
+
+/* Clock c in nanoseconds (CLOCK_REALTIME for time_nanos), rtclock.c: the
+ * vDSO until the program makes rdtsc fault (PR_SET_TSC), the system call
+ * from then on.  [AS-safe] */
+int64_t rt_clock_ns(clockid_t c);
+/* The same, always the system call: for signal handlers, which run with
+ * SIGSEGV blocked in threads that may have made rdtsc fault.  [AS-safe] */
+int64_t rt_clock_ns_sig(clockid_t c);
+
+/* self.c: start a thread of the runtime itself (libc's pthread_create),
+ * named name ("cprof-..."), at depth 1 for its whole life and listed as
+ * the runtime's while it runs: never given a CPU timer, left out of
+ * thread snapshots, nothing it allocates or waits for recorded.  The
+ * caller sets the signal mask it inherits.  0 or an errno value. */
+int rt_runtime_thread_create(pthread_t *th, const pthread_attr_t *attr, const char *name,
+			     void *(*fn)(void *), void *arg);
+/* tid is a running thread of the runtime.  [AS-safe] */
+bool rt_self_tid(int tid);
+/* A forked child: the parent's runtime threads are not in it. */
+void rt_self_fork_child(void);
+
+/* threads.c: libc's pthread_create: threads of the runtime itself, never
+ * sampled */
+int rt_pthread_create_real(pthread_t *th, const pthread_attr_t *attr,
+			   void *(*fn)(void *), void *arg);
+/* A detached runtime thread that never takes the program's asynchronous
+ * signals (faults still reach the program's crash handlers): 0 or an
+ * errno value.  The caller's signal mask is unchanged. */
+int rt_quiet_thread_start(const char *name, void *(*fn)(void *), void *arg);
+
+#endif
