@@ -69,6 +69,27 @@ int64_t rt_clock_ns(clockid_t c);
 /* The same, always the system call: for signal handlers, which run with
  * SIGSEGV blocked in threads that may have made rdtsc fault.  [AS-safe] */
 int64_t rt_clock_ns_sig(clockid_t c);
+/* rtclock.c: set for good once a thread turned rdtsc off (PR_SET_TSC):
+ * from then on nothing of the runtime reads the counter. */
+extern _Atomic bool rt_clock_tsc_off;
+/* The time-stamp counter, raw (0 off x86-64).  Only while
+ * rt_clock_tsc_off is clear.  [AS-safe] */
+static inline uint64_t rt_tsc_read(void)
+{
+#if defined(__x86_64__)
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+#else
+	return 0;
+#endif
+}
+/* A (counter, CLOCK_MONOTONIC ns) pair read together: the tightest of a
+ * few tries, the counter at the middle of the clock read.  Only while
+ * rt_clock_tsc_off is clear.  [AS-safe] */
+void rt_tsc_pair(uint64_t *tsc, int64_t *ns);
+/* The pair taken just before rdtsc was turned off, if it was.  [AS-safe] */
+bool rt_tsc_off_pair(uint64_t *tsc, int64_t *ns);
 
 /* self.c: start a thread of the runtime itself (libc's pthread_create),
  * named name ("cprof-..."), at depth 1 for its whole life and listed as

@@ -21,18 +21,57 @@
  * make the system call too.  A program that makes the raw system call
  * itself (syscall(SYS_prctl, ...)) is not seen: only the handlers are
  * safe then.
+ *
+ * The raw counter (rt_tsc_read) is for the execution trace, which stamps
+ * events with it and converts to CLOCK_MONOTONIC when the trace is read,
+ * from (counter, clock) pairs (rt_tsc_pair) taken at its start and end.
+ * Its callers test rt_clock_tsc_off first; the prctl that sets it takes
+ * one last pair (rt_tsc_off_pair) so ticks read before stay convertible.
  */
 #include "rt_base.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-static atomic_bool tsc_off;   /* some thread made rdtsc fault: no vDSO clocks */
+/* some thread made rdtsc fault: no vDSO clocks, no raw counter reads */
+atomic_bool rt_clock_tsc_off;
+#define tsc_off rt_clock_tsc_off
+
+/* The last (counter, CLOCK_MONOTONIC) pair read while rdtsc still worked,
+ * taken by the prctl that turned it off (before the system call). */
+static atomic_bool off_claimed, off_ready;
+static uint64_t off_tsc;
+static int64_t off_ns;
+
+void rt_tsc_pair(uint64_t *tsc, int64_t *ns)
+{
+	uint64_t width = UINT64_MAX;
+	for (int i = 0; i < 5; i++) {
+		uint64_t a = rt_tsc_read();
+		int64_t t = rt_clock_ns(CLOCK_MONOTONIC);
+		uint64_t b = rt_tsc_read();
+		if (b - a < width) {
+			width = b - a;
+			*tsc = a + (b - a) / 2;
+			*ns = t;
+		}
+	}
+}
+
+bool rt_tsc_off_pair(uint64_t *tsc, int64_t *ns)
+{
+	if (!atomic_load_explicit(&off_ready, memory_order_acquire))
+		return false;
+	*tsc = off_tsc;
+	*ns = off_ns;
+	return true;
+}
 
 /* [AS-safe] the system call, never the vDSO */
 int64_t rt_clock_ns_sig(clockid_t c)
@@ -70,7 +109,13 @@ int prctl(int option, ...)
 	unsigned long a4 = va_arg(ap, unsigned long);
 	unsigned long a5 = va_arg(ap, unsigned long);
 	va_end(ap);
-	if (option == PR_SET_TSC && a2 != PR_TSC_ENABLE)
+	if (option == PR_SET_TSC && a2 != PR_TSC_ENABLE) {
+		/* the counter's last pair, while this thread may still read it */
+		if (!atomic_load(&tsc_off) && !atomic_exchange(&off_claimed, true)) {
+			rt_tsc_pair(&off_tsc, &off_ns);
+			atomic_store_explicit(&off_ready, true, memory_order_release);
+		}
 		atomic_store(&tsc_off, true);
+	}
 	return (int)syscall(SYS_prctl, option, a2, a3, a4, a5);
 }

@@ -162,28 +162,22 @@ void cprof_region_begin(const char *name)
 {
 	if (!rt_trace_active() || rt_self_depth())
 		return;
-	int e = errno;
 	rt_trace_text(RT_TEV_REGION_BEGIN, name ? name : "", NULL, rt_labels_current());
-	errno = e;
 }
 
 void cprof_region_end(const char *name)
 {
 	if (!rt_trace_active() || rt_self_depth())
 		return;
-	int e = errno;
 	rt_trace_text(RT_TEV_REGION_END, name ? name : "", NULL, rt_labels_current());
-	errno = e;
 }
 
 void cprof_trace_log(const char *category, const char *message)
 {
 	if (!rt_trace_active() || rt_self_depth())
 		return;
-	int e = errno;
 	rt_trace_text(RT_TEV_LOG, category ? category : "", message ? message : "",
 		      rt_labels_current());
-	errno = e;
 }
 
 /* ---- the flight recorder ------------------------------------------------------------ */

@@ -42,6 +42,10 @@ enum {
 	RT_TEV_DROPPED,       /* aux: events this thread dropped before t0 */
 };
 
+/* Or'ed into type while t0 holds raw time-stamp counter ticks (trace.c
+ * stamps events so); rt_trace_chunks hands out records in ns only. */
+#define RT_TEV_RAW 0x80
+
 /* Wait kinds beyond rt_wait_kind (rt_wait.h): the hooks of trace_hooks.c. */
 enum {
 	RT_TWAIT_READ = 16, RT_TWAIT_SLEEP, RT_TWAIT_POLL, RT_TWAIT_EPOLL,
@@ -57,7 +61,7 @@ typedef struct rt_tev {
 	uint8_t kind;
 	uint16_t nframes;
 	uint32_t size;
-	int64_t t0, t1;       /* CLOCK_MONOTONIC ns */
+	int64_t t0, t1;       /* CLOCK_MONOTONIC ns (t0: ticks under RT_TEV_RAW) */
 	uint64_t obj;
 	int64_t aux;          /* wait: runnable ns in it (-1 unknown); sample: CPU ns */
 	/* uintptr_t pcs[nframes] or char text[] */

@@ -151,7 +151,10 @@ def test_drops_are_counted_and_shown(waits, tmp_path):
     assert od["buffer_bytes"] == 1 << 20
     assert od["dropped_events"] > 0
     logs = sum(1 for e in trace["traceEvents"] if e.get("cat") == "log")
-    assert logs + od["dropped_events"] >= 200000
+    # every event either recorded or counted, once: the marker a thread
+    # writes for its drops is not one of them (failing to write it, with
+    # the buffer full, once counted each drop twice)
+    assert logs + od["dropped_events"] == 200000
     assert any(e["name"].startswith("cprof: ") and "dropped" in e["name"]
                for e in trace["traceEvents"])
 
