@@ -619,10 +619,11 @@ static void put_i64s(sbuf *b, const int64_t *v, size_t n)
 	sb_put(b, "]", 1);
 }
 
-int srv_ch_append(srv_ch *c, const srv_labels *labels, const char *kind, int64_t time_ns,
+int ch_append(srv_store *base, const srv_labels *labels, const char *kind, int64_t time_ns,
 		  int64_t duration_ns, const cprof_profile *p, const char *pinned_rule,
 		  cprof_error *err)
 {
+	srv_ch *c = (srv_ch *)base;
 	srv_label tmp[SRV_LABELS_MAX];
 	int rc = sorted_labels(&labels, tmp, err);
 	if (rc)
@@ -751,9 +752,10 @@ out:
 	return rc;
 }
 
-int srv_ch_append_metric(srv_ch *c, const srv_labels *labels, const char *name,
+int ch_append_metric(srv_store *base, const srv_labels *labels, const char *name,
 			 int64_t time_ns, double value, cprof_error *err)
 {
+	srv_ch *c = (srv_ch *)base;
 	srv_label tmp[SRV_LABELS_MAX];
 	int rc = sorted_labels(&labels, tmp, err);
 	if (rc)
@@ -789,8 +791,9 @@ int srv_ch_append_metric(srv_ch *c, const srv_labels *labels, const char *name,
 	return rc;
 }
 
-int srv_ch_flush(srv_ch *c, cprof_error *err)
+int ch_flush(srv_store *base, cprof_error *err)
 {
+	srv_ch *c = (srv_ch *)base;
 	pthread_mutex_lock(&c->mu);
 	int rc = ch_flush_locked(c, err);
 	pthread_mutex_unlock(&c->mu);
@@ -820,12 +823,14 @@ static int load_stacks(srv_ch *c, cprof_error *err)
 			  stack_row, err);
 }
 
-int srv_ch_open(const char *url, const srv_store_opts *opts, srv_ch **out, cprof_error *err)
+int srv_clickhouse_open(const char *url, const srv_store_opts *opts, srv_store **out,
+			cprof_error *err)
 {
 	*out = NULL;
 	srv_ch *c = calloc(1, sizeof *c);
 	if (!c)
 		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	c->base.ops = &ch_ops;
 	if (opts)
 		c->o = *opts;
 	if (!c->o.batch_profiles)
@@ -852,33 +857,16 @@ int srv_ch_open(const char *url, const srv_store_opts *opts, srv_ch **out, cprof
 	else if (!rc)
 		c->flusher_started = true;
 	if (rc) {
-		srv_ch_close(c);
+		ch_close(&c->base);
 		return rc;
 	}
-	*out = c;
+	*out = &c->base;
 	return 0;
 }
 
-int srv_ch_open_store(const char *url, const srv_store_opts *opts, srv_store **out,
-		      cprof_error *err)
+void ch_close(srv_store *base)
 {
-	srv_store *s = calloc(1, sizeof *s);
-	if (!s)
-		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
-	s->lockfd = -1;
-	int rc = srv_ch_open(url, opts, &s->ch, err);
-	if (rc) {
-		free(s);
-		return rc;
-	}
-	*out = s;
-	return 0;
-}
-
-void srv_ch_close(srv_ch *c)
-{
-	if (!c)
-		return;
+	srv_ch *c = (srv_ch *)base;
 	if (c->flusher_started) {
 		pthread_mutex_lock(&c->mu);
 		c->stopping = true;
@@ -926,8 +914,9 @@ void srv_ch_close(srv_ch *c)
 
 /* ---- retention, stats ------------------------------------------------------------------ */
 
-int srv_ch_retention(srv_ch *c, int64_t now_ns, cprof_error *err)
+int ch_retention(srv_store *base, int64_t now_ns, cprof_error *err)
 {
+	srv_ch *c = (srv_ch *)base;
 	if (c->o.retention_ns <= 0)
 		return 0;
 	int64_t cut = now_ns - c->o.retention_ns;
@@ -979,8 +968,9 @@ int srv_ch_retention(srv_ch *c, int64_t now_ns, cprof_error *err)
 	return rc ? rc : (int)ndrop;
 }
 
-void srv_ch_stats(srv_ch *c, srv_store_stats *st)
+void ch_stats(srv_store *base, srv_store_stats *st)
 {
+	srv_ch *c = (srv_ch *)base;
 	pthread_mutex_lock(&c->mu);
 	*st = c->st;
 	pthread_mutex_unlock(&c->mu);
@@ -994,3 +984,26 @@ void srv_ch_stats(srv_ch *c, srv_store_stats *st)
 	}
 	sb_free(&r);
 }
+
+/* The rollup is a materialized view that ClickHouse keeps current. */
+static int ch_rollup_sync(srv_store *base, cprof_error *err)
+{
+	return 0;
+}
+
+const srv_store_ops ch_ops = {
+	.name = "clickhouse",
+	.close = ch_close,
+	.append = ch_append,
+	.append_metric = ch_append_metric,
+	.flush = ch_flush,
+	.query = ch_query,
+	.series = ch_series_points,
+	.metric_series = ch_metric_series,
+	.listing = ch_labels,
+	.snapshots = ch_snapshots,
+	.snapshot_get = ch_snapshot_get,
+	.retention = ch_retention,
+	.rollup_sync = ch_rollup_sync,
+	.stats = ch_stats,
+};

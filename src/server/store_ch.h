@@ -1,8 +1,8 @@
 /*
  * store_ch.h - internals of the ClickHouse store (store_ch*.c, ch_http.c):
  * the HTTP client, the in-memory dictionaries, the ingest queue and the
- * calls srv_store_* forward to when a store was opened on a
- * clickhouse://HOST:PORT[,HOST:PORT...]/DATABASE URL.
+ * backend's operations table (srv_store_ops), which srv_store_open picks
+ * for a clickhouse://HOST:PORT[,HOST:PORT...]/DATABASE URL.
  *
  * Schema (database DATABASE; see docs/ARCHITECTURE.md, "Server on
  * ClickHouse"):
@@ -137,6 +137,7 @@ typedef struct ch_series {
 } ch_series;
 
 struct srv_ch {
+	srv_store base;                 /* ops: the ClickHouse table; first */
 	ch_conn conn;
 	srv_store_opts o;
 	pthread_mutex_t mu;             /* everything below */
@@ -163,36 +164,32 @@ struct srv_ch {
 	bool flushing;                  /* a thread has the flush turn */
 };
 
-/* Forwarded srv_store_* calls. */
-int srv_ch_open(const char *url, const srv_store_opts *opts, srv_ch **out, cprof_error *err);
-void srv_ch_close(srv_ch *c);
-/* srv_store_open's hook: a srv_store whose every call forwards to a new srv_ch. */
-int srv_ch_open_store(const char *url, const srv_store_opts *opts, srv_store **out,
-		      cprof_error *err);
-int srv_ch_append(srv_ch *c, const srv_labels *labels, const char *kind, int64_t time_ns,
-		  int64_t duration_ns, const cprof_profile *p, const char *pinned_rule,
-		  cprof_error *err);
-int srv_ch_append_metric(srv_ch *c, const srv_labels *labels, const char *name,
-			 int64_t time_ns, double value, cprof_error *err);
-int srv_ch_flush(srv_ch *c, cprof_error *err);
-/* srv_store_query has checked the arguments (srv_query_args) and gives an
- * info that is not NULL. */
-int srv_ch_query(srv_ch *c, const srv_selector *sel, const char *kind, int64_t from_ns,
-		 int64_t until_ns, cprof_profile **out, srv_query_info *info, cprof_error *err);
-/* srv_store_series has checked kind. */
-int srv_ch_series(srv_ch *c, const srv_selector *sel, const char *kind, int64_t from_ns,
-		  int64_t until_ns, int64_t step_ns, const char *sample_type, const char *focus,
-		  srv_series_cb cb, void *ctx, cprof_error *err);
-int srv_ch_metric_series(srv_ch *c, const srv_selector *sel, const char *name, int64_t from_ns,
-			 int64_t until_ns, int64_t step_ns, srv_series_cb cb, void *ctx,
-			 cprof_error *err);
-int srv_ch_labels(srv_ch *c, int mode, const char *name, int64_t from_ns, int64_t until_ns,
-		  srv_strlist *out, cprof_error *err);
-int srv_ch_snapshots(srv_ch *c, int64_t from_ns, int64_t until_ns,
-		     int (*cb)(void *ctx, const srv_snapshot *snap), void *ctx, cprof_error *err);
-int srv_ch_snapshot_get(srv_ch *c, int64_t id, cprof_profile **out, cprof_error *err);
-int srv_ch_retention(srv_ch *c, int64_t now_ns, cprof_error *err);
-void srv_ch_stats(srv_ch *c, srv_store_stats *st);
+/* The ClickHouse backend's operations (srv_store_ops, store.h): each has
+ * the contract of the srv_store_* call it implements (ch_labels is the
+ * listing entry); base is a srv_ch. */
+extern const srv_store_ops ch_ops;
+void ch_close(srv_store *base);
+int ch_append(srv_store *base, const srv_labels *labels, const char *kind, int64_t time_ns,
+	      int64_t duration_ns, const cprof_profile *p, const char *pinned_rule,
+	      cprof_error *err);
+int ch_append_metric(srv_store *base, const srv_labels *labels, const char *name,
+		     int64_t time_ns, double value, cprof_error *err);
+int ch_flush(srv_store *base, cprof_error *err);
+int ch_query(srv_store *base, const srv_selector *sel, const char *kind, int64_t from_ns,
+	     int64_t until_ns, cprof_profile **out, srv_query_info *info, cprof_error *err);
+int ch_series_points(srv_store *base, const srv_selector *sel, const char *kind, int64_t from_ns,
+	      int64_t until_ns, int64_t step_ns, const char *sample_type, const char *focus,
+	      srv_series_cb cb, void *ctx, cprof_error *err);
+int ch_metric_series(srv_store *base, const srv_selector *sel, const char *name,
+		     int64_t from_ns, int64_t until_ns, int64_t step_ns, srv_series_cb cb,
+		     void *ctx, cprof_error *err);
+int ch_labels(srv_store *base, int which, const char *name, int64_t from_ns, int64_t until_ns,
+	      srv_strlist *out, cprof_error *err);
+int ch_snapshots(srv_store *base, int64_t from_ns, int64_t until_ns,
+		 int (*cb)(void *ctx, const srv_snapshot *snap), void *ctx, cprof_error *err);
+int ch_snapshot_get(srv_store *base, int64_t id, cprof_profile **out, cprof_error *err);
+int ch_retention(srv_store *base, int64_t now_ns, cprof_error *err);
+void ch_stats(srv_store *base, srv_store_stats *st);
 
 /* Internal between store_ch*.c.  Flush now (after the flusher's turn, if
  * it has one); called and returns with c->mu held (released meanwhile). */

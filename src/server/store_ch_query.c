@@ -432,9 +432,10 @@ static int build_sig(srv_ch *c, mq *m, sig_info *s, cprof_profile **out, cprof_e
 	return 0;
 }
 
-int srv_ch_query(srv_ch *c, const srv_selector *sel, const char *kind, int64_t from_ns,
+int ch_query(srv_store *base, const srv_selector *sel, const char *kind, int64_t from_ns,
 		 int64_t until_ns, cprof_profile **out, srv_query_info *info, cprof_error *err)
 {
+	srv_ch *c = (srv_ch *)base;
 	if ((until_ns - from_ns) / DAY_NS > 3660)
 		return cprof_seterr(err, CPROF_EINVAL, "time range over ten years");
 	bool gauge = info->agg == SRV_AGG_AVG;
@@ -560,10 +561,11 @@ static int ts_begin(srv_ch *c, const srv_selector *sel, const char *kind, int64_
 	return rc;
 }
 
-int srv_ch_series(srv_ch *c, const srv_selector *sel, const char *kind, int64_t from_ns,
+int ch_series_points(srv_store *base, const srv_selector *sel, const char *kind, int64_t from_ns,
 		  int64_t until_ns, int64_t step_ns, const char *sample_type, const char *focus,
 		  srv_series_cb cb, void *ctx, cprof_error *err)
 {
+	srv_ch *c = (srv_ch *)base;
 	pcre2_code *re;
 	int rc = srv_focus_re(focus, &re, err);
 	if (rc)
@@ -662,12 +664,11 @@ out:
 	return rc;
 }
 
-int srv_ch_metric_series(srv_ch *c, const srv_selector *sel, const char *name, int64_t from_ns,
+int ch_metric_series(srv_store *base, const srv_selector *sel, const char *name, int64_t from_ns,
 			 int64_t until_ns, int64_t step_ns, srv_series_cb cb, void *ctx,
 			 cprof_error *err)
 {
-	if (!name || !*name || strlen(name) > 200)
-		return cprof_seterr(err, CPROF_EINVAL, "bad metric name");
+	srv_ch *c = (srv_ch *)base;
 	char kind[208];
 	snprintf(kind, sizeof kind, "#%s", name);
 	ch_series *v = NULL;
@@ -723,12 +724,10 @@ static bool add_str(srv_strlist *l, size_t *cap, const char *s)
 	return srv_strlist_add(l, cap, s);
 }
 
-int srv_ch_labels(srv_ch *c, int mode, const char *name, int64_t from_ns, int64_t until_ns,
+int ch_labels(srv_store *base, int which, const char *name, int64_t from_ns, int64_t until_ns,
 		  srv_strlist *out, cprof_error *err)
 {
-	memset(out, 0, sizeof *out);
-	if (mode == 1 && !name)
-		return cprof_seterr(err, CPROF_EINVAL, "no label name");
+	srv_ch *c = (srv_ch *)base;
 	ch_series *v;
 	size_t n;
 	int rc = pick(c, NULL, NULL, &v, &n, err);
@@ -764,13 +763,13 @@ int srv_ch_labels(srv_ch *c, int mode, const char *name, int64_t from_ns, int64_
 		uint32_t x;
 		if (ranged && !u64map_get(&live, v[i].id, &x))
 			continue;
-		if (mode == 2) {
+		if (which == 2) {
 			if (v[i].kind[0] != '#')
 				oom = !add_str(out, &cap, v[i].kind);
 			continue;
 		}
 		for (size_t k = 0; k < v[i].nl && !oom; k++) {
-			if (mode == 0)
+			if (which == 0)
 				oom = !add_str(out, &cap, v[i].lv[k].name);
 			else if (strcmp(v[i].lv[k].name, name) == 0)
 				oom = !add_str(out, &cap, v[i].lv[k].value);
@@ -791,9 +790,10 @@ int srv_ch_labels(srv_ch *c, int mode, const char *name, int64_t from_ns, int64_
 
 /* ---- snapshots ----------------------------------------------------------------------------- */
 
-int srv_ch_snapshots(srv_ch *c, int64_t from_ns, int64_t until_ns,
+int ch_snapshots(srv_store *base, int64_t from_ns, int64_t until_ns,
 		     int (*cb)(void *ctx, const srv_snapshot *snap), void *ctx, cprof_error *err)
 {
+	srv_ch *c = (srv_ch *)base;
 	ch_series *v;
 	size_t n;
 	int rc = pick(c, NULL, NULL, &v, &n, err);
@@ -833,8 +833,9 @@ int srv_ch_snapshots(srv_ch *c, int64_t from_ns, int64_t until_ns,
 	return rc;
 }
 
-int srv_ch_snapshot_get(srv_ch *c, int64_t id, cprof_profile **out, cprof_error *err)
+int ch_snapshot_get(srv_store *base, int64_t id, cprof_profile **out, cprof_error *err)
 {
+	srv_ch *c = (srv_ch *)base;
 	*out = NULL;
 	ch_series *v;
 	size_t n;
