@@ -134,3 +134,22 @@ void srv_store_get_stats(srv_store *s, srv_store_stats *st)
 {
 	s->ops->stats(s, st);
 }
+
+int srv_store_walk(srv_store *s, int64_t from_ns, int64_t until_ns, srv_stored_cb cb,
+		   void *ctx, cprof_error *err)
+{
+	return s->ops->walk(s, from_ns, until_ns, cb, ctx, err);
+}
+
+int srv_store_times(srv_store *s, int64_t from_ns, int64_t until_ns, srv_stored_cb cb,
+		    void *ctx, cprof_error *err)
+{
+	return s->ops->times(s, from_ns, until_ns, cb, ctx, err);
+}
+
+int srv_store_days(srv_store *s, int32_t **days, size_t *n, cprof_error *err)
+{
+	*days = NULL;
+	*n = 0;
+	return s->ops->days(s, days, n, err);
+}

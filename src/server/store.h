@@ -55,6 +55,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -341,6 +342,47 @@ typedef struct srv_store_stats {
 } srv_store_stats;
 void srv_store_get_stats(srv_store *s, srv_store_stats *st);
 
+/* ---- copying between stores (store_copy.c) ------------------------------ */
+
+/* One stored item as srv_store_walk hands it out: a profile (p != NULL) or
+ * a metric point (p == NULL; kind is "#" and the metric's name). */
+typedef struct srv_stored {
+	const char *kind;
+	const srv_labels *labels;
+	int64_t time_ns, duration_ns;
+	const cprof_profile *p;
+	double value;
+} srv_stored;
+typedef int (*srv_stored_cb)(void *ctx, const srv_stored *it);
+
+/* Call cb for every ordinary profile and metric point with time in
+ * [from, until), in time order within each day; p is decoded from the
+ * store (equal to what was appended, with equal samples combined).  A
+ * non-zero return stops the walk and is returned.  CPROF_EINVAL when the
+ * backend cannot walk (ClickHouse: the copy goes to it, not from it).
+ * Thread-safe. */
+int srv_store_walk(srv_store *s, int64_t from_ns, int64_t until_ns, srv_stored_cb cb,
+		   void *ctx, cprof_error *err);
+/* Call cb for every ordinary profile and metric point with time in
+ * [from, until) with kind, labels and time only (p NULL, value 0): what a
+ * copy into this store must not append again.  Thread-safe. */
+int srv_store_times(srv_store *s, int64_t from_ns, int64_t until_ns, srv_stored_cb cb,
+		    void *ctx, cprof_error *err);
+/* The UTC days (days since the epoch) that hold data, sorted, into
+ * *days (malloc'd; the caller frees it).  Thread-safe. */
+int srv_store_days(srv_store *s, int32_t **days, size_t *n, cprof_error *err);
+
+/* Copy everything of src (profiles, metric points, pinned snapshots) that
+ * dst does not hold yet into dst, day by day, flushing dst after each day:
+ * dst builds its own dictionaries and rollups from the appends.  Safe to
+ * rerun after an interruption or a failure: what dst holds (same series,
+ * kind and time; for snapshots also the rule) is skipped, so nothing is
+ * stored twice.  One progress line per day on progress (NULL: none).
+ * Returns 0 or a negative CPROF_E* code; counts in *copied / *skipped
+ * (may be NULL). */
+int srv_store_copy(srv_store *src, srv_store *dst, FILE *progress, uint64_t *copied,
+		   uint64_t *skipped, cprof_error *err);
+
 /* ---- backends ------------------------------------------------------------
 
  * A backend's store object begins with a struct srv_store whose ops point
@@ -378,6 +420,11 @@ typedef struct srv_store_ops {
 	int (*retention)(srv_store *s, int64_t now_ns, cprof_error *err);
 	int (*rollup_sync)(srv_store *s, cprof_error *err);
 	void (*stats)(srv_store *s, srv_store_stats *st);
+	int (*walk)(srv_store *s, int64_t from_ns, int64_t until_ns, srv_stored_cb cb, void *ctx,
+		    cprof_error *err);
+	int (*times)(srv_store *s, int64_t from_ns, int64_t until_ns, srv_stored_cb cb,
+		     void *ctx, cprof_error *err);
+	int (*days)(srv_store *s, int32_t **days, size_t *n, cprof_error *err);
 } srv_store_ops;
 
 struct srv_store {

@@ -1006,4 +1006,7 @@ const srv_store_ops ch_ops = {
 	.retention = ch_retention,
 	.rollup_sync = ch_rollup_sync,
 	.stats = ch_stats,
+	.walk = ch_walk,
+	.times = ch_times,
+	.days = ch_days,
 };

@@ -190,6 +190,11 @@ int ch_snapshots(srv_store *base, int64_t from_ns, int64_t until_ns,
 int ch_snapshot_get(srv_store *base, int64_t id, cprof_profile **out, cprof_error *err);
 int ch_retention(srv_store *base, int64_t now_ns, cprof_error *err);
 void ch_stats(srv_store *base, srv_store_stats *st);
+int ch_walk(srv_store *base, int64_t from_ns, int64_t until_ns, srv_stored_cb cb, void *ctx,
+	    cprof_error *err);
+int ch_times(srv_store *base, int64_t from_ns, int64_t until_ns, srv_stored_cb cb, void *ctx,
+	     cprof_error *err);
+int ch_days(srv_store *base, int32_t **days, size_t *n, cprof_error *err);
 
 /* Internal between store_ch*.c.  Flush now (after the flusher's turn, if
  * it has one); called and returns with c->mu held (released meanwhile). */

@@ -917,3 +917,103 @@ int ch_snapshot_get(srv_store *base, int64_t id, cprof_profile **out, cprof_erro
 	free(v);
 	return rc;
 }
+
+/* ---- what a copy into this store skips (store_copy.c) ---------------------------------- */
+
+static int cmp_day(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+	return (x > y) - (x < y);
+}
+
+int ch_times(srv_store *base, int64_t from_ns, int64_t until_ns, srv_stored_cb cb, void *ctx,
+	     cprof_error *err)
+{
+	srv_ch *c = (srv_ch *)base;
+	if (from_ns < 0 || until_ns <= from_ns)
+		return 0;
+	ch_series *v;
+	size_t n;
+	int rc = pick(c, NULL, NULL, &v, &n, err);
+	if (rc)
+		return rc;
+	u64map idx = { 0 };
+	sbuf q = { 0 }, r = { 0 };
+	char d0[16], d1[16];
+	ch_utc_str(from_ns, false, d0, sizeof d0);
+	ch_utc_str(until_ns - 1, false, d1, sizeof d1);
+	if (index_series(v, n, &idx))
+		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	static const char *const tables[2] = { "profiles", "metrics" };
+	for (int k = 0; k < 2 && !rc; k++) {
+		sb_reset(&q);
+		sb_reset(&r);
+		sqlf(&q, "SELECT series, t FROM %s WHERE day >= '%s' AND day <= '%s' AND t >= %lld"
+		     " AND t < %lld", tables[k], d0, d1, (long long)from_ns, (long long)until_ns);
+		rc = select_q(c, &q, &r, err);
+		size_t pos = 0;
+		char *f[2];
+		size_t fl[2];
+		while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 2) == 2) {
+			size_t s = series_index(v, n, strtoull(f[0], NULL, 10), &idx);
+			if (s == n)
+				continue;
+			srv_labels l = { v[s].lv, v[s].nl };
+			srv_stored it = { .kind = v[s].kind, .labels = &l,
+					  .time_ns = strtoll(f[1], NULL, 10) };
+			rc = cb(ctx, &it);
+		}
+	}
+	sb_free(&q);
+	sb_free(&r);
+	u64map_free(&idx);
+	free(v);
+	return rc;
+}
+
+int ch_walk(srv_store *base, int64_t from_ns, int64_t until_ns, srv_stored_cb cb, void *ctx,
+	    cprof_error *err)
+{
+	return cprof_seterr(err, CPROF_EINVAL, "store: a ClickHouse store cannot be copied from"
+			    " (copy into it from a SQLite store)");
+}
+
+int ch_days(srv_store *base, int32_t **days, size_t *n, cprof_error *err)
+{
+	srv_ch *c = (srv_ch *)base;
+	*days = NULL;
+	*n = 0;
+	pthread_mutex_lock(&c->mu);
+	int rc = ch_flush_locked(c, err);
+	pthread_mutex_unlock(&c->mu);
+	sbuf q = { 0 }, r = { 0 };
+	sqlf(&q, "SELECT DISTINCT toUInt32(day) AS d FROM profiles UNION ALL"
+	     " SELECT DISTINCT toUInt32(day) AS d FROM metrics");
+	if (!rc)
+		rc = select_q(c, &q, &r, err);
+	size_t pos = 0, cap = 0;
+	char *f[1];
+	size_t fl[1];
+	while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 1) == 1) {
+		int32_t d = (int32_t)strtol(f[0], NULL, 10);
+		bool seen = false;
+		for (size_t i = 0; i < *n && !seen; i++)
+			seen = (*days)[i] == d;
+		if (seen)
+			continue;
+		if (cprof_reserve((void **)days, &cap, *n + 1, sizeof **days))
+			rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+		else
+			(*days)[(*n)++] = d;
+	}
+	if (!rc && *n > 1)
+		qsort(*days, *n, sizeof **days, cmp_day);
+	sb_free(&q);
+	sb_free(&r);
+	if (rc) {
+		free(*days);
+		*days = NULL;
+		*n = 0;
+	}
+	return rc;
+}

@@ -298,6 +298,12 @@ int sq_snapshot_get(srv_store *base, int64_t id, cprof_profile **out, cprof_erro
 int sq_retention(srv_store *base, int64_t now_ns, cprof_error *err);
 int sq_rollup_sync(srv_store *base, cprof_error *err);
 void sq_get_stats(srv_store *base, srv_store_stats *st);
+/* store_walk.c */
+int sq_walk(srv_store *base, int64_t from_ns, int64_t until_ns, srv_stored_cb cb, void *ctx,
+	    cprof_error *err);
+int sq_times(srv_store *base, int64_t from_ns, int64_t until_ns, srv_stored_cb cb, void *ctx,
+	     cprof_error *err);
+int sq_days(srv_store *base, int32_t **days, size_t *n, cprof_error *err);
 
 /* ---- internal calls between the store's files ------------------------- */
 

@@ -965,4 +965,7 @@ const srv_store_ops sq_ops = {
 	.retention = sq_retention,
 	.rollup_sync = sq_rollup_sync,
 	.stats = sq_get_stats,
+	.walk = sq_walk,
+	.times = sq_times,
+	.days = sq_days,
 };
