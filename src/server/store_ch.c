@@ -63,27 +63,30 @@ typedef struct tdef {
 static const tdef TABLES[] = {
 	{ "series", "id UInt64, kind String, svc String, labels String", "ReplacingMergeTree",
 	  NULL, "id", "id" },
-	{ "stacks", "svc UInt64, id UInt32, hash UInt64, data String", "ReplacingMergeTree", NULL,
+	{ "stacks", "svc UInt64, id UInt64, data String", "ReplacingMergeTree", NULL,
 	  "(svc, id)", "svc" },
 	{ "profiles", "day Date, series UInt64, t UInt64, duration Int64, period Int64,"
 	  " sig String, totals Array(Int64)", "MergeTree", "toYYYYMMDD(day)", "(series, t)",
 	  "series" },
-	{ "samples", "day Date, svc UInt64, series UInt64, t UInt64, sig UInt64, stack UInt32,"
+	{ "samples", "day Date, svc UInt64, series UInt64, t UInt64, sig UInt64, stack UInt64,"
 	  " v0 Int64, v1 Int64, v2 Int64, v3 Int64, vx Array(Int64)", "MergeTree",
 	  "toYYYYMMDD(day)", "(svc, series, t, stack)", "series" },
 	{ "samples_hour", "day Date, svc UInt64, series UInt64, sig UInt64, hour UInt32,"
-	  " stack UInt32, v0 AggregateFunction(sum, Int64), v1 AggregateFunction(sum, Int64),"
+	  " stack UInt64, v0 AggregateFunction(sum, Int64), v1 AggregateFunction(sum, Int64),"
 	  " v2 AggregateFunction(sum, Int64), v3 AggregateFunction(sum, Int64),"
 	  " vx AggregateFunction(sumForEach, Array(Int64))", "AggregatingMergeTree",
 	  "toYYYYMMDD(day)", "(svc, series, sig, hour, stack)", "series" },
 	{ "metrics", "day Date, series UInt64, t UInt64, value Float64", "MergeTree",
 	  "toYYYYMMDD(day)", "(series, t)", "series" },
 	{ "pinned", "id UInt64, rule String, series UInt64, t UInt64, duration Int64,"
-	  " period Int64, sig String, stacks Array(UInt32), vals Array(Int64)", "MergeTree", NULL,
+	  " period Int64, sig String, stacks Array(UInt64), vals Array(Int64)", "MergeTree", NULL,
 	  "id", "id" },
 };
 #define NTABLES (sizeof TABLES / sizeof TABLES[0])
-#define SCHEMA_VERSION 1
+/* 2: stack ids are content keys (UInt64), the same on every writer; 1 had
+ * dense per-writer ids, which clash between writers and cannot be
+ * converted in place (the stack column is in the tables' sorting keys) */
+#define SCHEMA_VERSION 2
 
 static int run(srv_ch *c, const char *sql, cprof_error *err)
 {
@@ -158,9 +161,14 @@ static int migrate(srv_ch *c, cprof_error *err)
 		return cprof_seterr(err, CPROF_EINVAL,
 				    "store: database %s has schema version %ld, newer than this"
 				    " cprof's %d", c->conn.db, have, SCHEMA_VERSION);
-	if (have >= 1)
+	if (have == SCHEMA_VERSION)
 		return 0;
-	/* version 1: the tables and the hourly rollup's materialized view */
+	if (have == 1)
+		return cprof_seterr(err, CPROF_EINVAL,
+				    "store: database %s has schema version 1 (per-writer stack ids),"
+				    " which this cprof cannot convert: give a new database and copy"
+				    " into it (cprof server copy)", c->conn.db);
+	/* the tables and the hourly rollup's materialized view */
 	for (size_t i = 0; i < NTABLES && !rc; i++)
 		rc = create_table(c, &TABLES[i], err);
 	if (rc)
@@ -175,7 +183,8 @@ static int migrate(srv_ch *c, cprof_error *err)
 		 cl ? " ON CLUSTER " : "", cl ? cl : "", c->conn.db, sfx, c->conn.db, sfx);
 	if ((rc = run(c, sql, err)))
 		return rc;
-	snprintf(sql, sizeof sql, "INSERT INTO %s.migrations (version) VALUES (1)", c->conn.db);
+	snprintf(sql, sizeof sql, "INSERT INTO %s.migrations (version) VALUES (%d)", c->conn.db,
+		 SCHEMA_VERSION);
 	return run(c, sql, err);
 }
 
@@ -670,7 +679,8 @@ int ch_append(srv_store *base, const srv_labels *labels, const char *kind, int64
 		tsv_put(&meta, sig.p, sig.n);
 		sb_put(&meta, "\t[", 2);
 		for (size_t i = 0; i < p->samples.n; i++) {
-			snprintf(head, sizeof head, "%s%u", i ? "," : "", ids[i]);
+			snprintf(head, sizeof head, "%s%llu", i ? "," : "",
+				 (unsigned long long)ss->svc->ids[ids[i]]);
 			sb_put(&meta, head, strlen(head));
 		}
 		sb_put(&meta, "]\t", 2);
@@ -686,10 +696,10 @@ int ch_append(srv_store *base, const srv_labels *labels, const char *kind, int64
 		for (size_t i = 0; i < a.n && !rc; i++) {
 			const int64_t *v = a.val + i * nv;
 			put_day(&rows, time_ns);
-			snprintf(head, sizeof head, "%llu\t%llu\t%lld\t%llu\t%u\t",
+			snprintf(head, sizeof head, "%llu\t%llu\t%lld\t%llu\t%llu\t",
 				 (unsigned long long)ss->svc->hash, (unsigned long long)ss->id,
 				 (long long)time_ns, (unsigned long long)sigh,
-				 (unsigned)(a.key[i] >> 32));
+				 (unsigned long long)ss->svc->ids[a.key[i] >> 32]);
 			sb_put(&rows, head, strlen(head));
 			/* the first four sample types in columns of their own (no
 			 * array offsets: 4 bytes a row less), the rest in vx */
@@ -808,8 +818,7 @@ static int stack_row(srv_ch *c, char **f, size_t *fl, cprof_error *err)
 	for (size_t i = 0; i < c->nsvcs; i++)
 		if (c->svcs[i]->hash == h) {
 			int rc = 0;
-			if (ch_stack_put(c->svcs[i], (uint32_t)strtoul(f[1], NULL, 10), f[2], fl[2],
-					 strtoull(f[3], NULL, 10)))
+			if (ch_stack_put(c->svcs[i], strtoull(f[1], NULL, 10), f[2], fl[2], NULL))
 				rc = cprof_seterr(err, CPROF_EFORMAT, "store: bad stack row");
 			c->st.stacks++;
 			return rc;
@@ -819,7 +828,7 @@ static int stack_row(srv_ch *c, char **f, size_t *fl, cprof_error *err)
 
 static int load_stacks(srv_ch *c, cprof_error *err)
 {
-	return load_rows4(c, "SELECT svc, id, data, hash FROM stacks FORMAT TabSeparated",
+	return load_rows4(c, "SELECT svc, id, data, 0 FROM stacks FORMAT TabSeparated",
 			  stack_row, err);
 }
 
@@ -900,6 +909,7 @@ void ch_close(srv_store *base)
 		u64map_free(&v->byhash);
 		sb_free(&v->arena);
 		free(v->off);
+		free(v->ids);
 		free(v);
 	}
 	free(c->svcs);

@@ -8,9 +8,10 @@
  * ClickHouse"):
  *   meta      (key, value)                 schema version (migrations)
  *   series    (id UInt64, kind, svc, labels)   id = hash(kind, labels)
- *   stacks    (svc UInt64, id UInt32, hash UInt64, data)  dense ids per
- *             service; data = locations (mapping, address relative to
- *             it, lines with their functions) and the sample's labels
+ *   stacks    (svc UInt64, id UInt64, data)  id = the stack's content key
+ *             (63-bit hash: the same on every writer); data = locations
+ *             (mapping, address relative to it, lines with their
+ *             functions) and the sample's labels
  *   profiles  (day, series, t, duration, period, sig, totals)  one row per
  *             profile
  *   samples   (day, series, t, sig, stack UInt32, v Array(Int64))
@@ -81,27 +82,34 @@ size_t tsv_row(char *buf, size_t len, size_t *pos, char **f, size_t *lens, size_
 typedef struct ch_svc {
 	char *name;
 	uint64_t hash;                  /* the svc column */
-	u64map byhash;                  /* stack content hash -> id */
+	u64map byhash;                  /* stack id -> local id (this process) */
 	sbuf arena;                     /* stack blobs */
-	uint64_t *off;                  /* id -> offset << 24 | length; 0: unknown */
-	size_t noff, capoff;
+	uint64_t *off;                  /* local id -> offset << 24 | length;
+					 * 0: blob not known yet */
+	uint64_t *ids;                  /* local id -> stack id */
+	size_t noff, capoff, capids;    /* noff: local ids in use + 1 */
 } ch_svc;
 
 typedef struct srv_ch srv_ch;
 
-/* The dense id of p's sample si in service v (new stacks are queued for
- * insertion); lh: p->locations.n zeroed words, a per-profile memo of
- * location hashes.  Caller holds the store's lock. */
+/* The local id of p's sample si in service v (v->ids[*local] is its
+ * stack id; new stacks are queued for insertion); lh: p->locations.n
+ * zeroed words, a per-profile memo of location hashes.  Caller holds the
+ * store's lock. */
 int ch_stack_id(srv_ch *c, ch_svc *v, const cprof_profile *p, size_t si, uint64_t *lh,
-		uint32_t *id, cprof_error *err);
+		uint32_t *local, cprof_error *err);
 /* Service by name (created). */
 ch_svc *ch_svc_get(srv_ch *c, const char *name);
-/* Make sure the blobs of stacks ids[0..n) of v are known (fetching the
- * missing ones from ClickHouse).  Caller holds the lock. */
-int ch_stacks_fetch(srv_ch *c, ch_svc *v, const uint32_t *ids, size_t n, cprof_error *err);
-/* Add a stack (its blob and its key, the stacks table's hash). */
-int ch_stack_put(ch_svc *v, uint32_t id, const void *blob, size_t len, uint64_t key);
-/* Append stack id of v (blob known) as a sample with values vals to the
+/* The local ids of stack ids[0..n) of v into locals, their blobs known
+ * (fetching the missing ones from ClickHouse).  Caller holds the lock. */
+int ch_stacks_resolve(srv_ch *c, ch_svc *v, const uint64_t *ids, size_t n, uint32_t *locals,
+		      cprof_error *err);
+/* The local id of stack id (made when new, blob unknown): 0, CPROF_ENOMEM,
+ * or CPROF_EFORMAT for id 0.  Caller holds the lock. */
+int ch_stack_local(ch_svc *v, uint64_t id, uint32_t *local);
+/* Add stack id with its blob (*local, may be NULL, gets its local id). */
+int ch_stack_put(ch_svc *v, uint64_t id, const void *blob, size_t len, uint32_t *local);
+/* Append local stack id of v (blob known) as a sample with values vals to the
  * profile being built (ctx: dedup maps of mappings, functions,
  * locations).  */
 typedef struct ch_build {
@@ -111,7 +119,7 @@ typedef struct ch_build {
 int ch_build_add(ch_build *b, const ch_svc *v, uint32_t id, const int64_t *vals,
 		 cprof_error *err);
 void ch_build_free(ch_build *b);
-/* Whether stack id of v has a frame whose function name matches re. */
+/* Whether local stack id of v has a frame whose function name matches re. */
 int ch_stack_focus(const ch_svc *v, uint32_t id, void *re);
 
 /* ---- the store (store_ch.c) --------------------------------------------- */

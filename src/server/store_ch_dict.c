@@ -1,7 +1,7 @@
 /*
  * store_ch_dict.c - the ClickHouse store's stack dictionary: a sample's
- * call stack and labels become a dense 32-bit id per service (ingest), and
- * ids become a profile again in the server process (queries: ClickHouse
+ * call stack and labels become an id (ingest), and ids become a profile
+ * again in the server process (queries: ClickHouse
  * 18.16 allows one JOIN per SELECT and no named CTEs, so flame assembly
  * is not done in SQL).
  *
@@ -19,12 +19,21 @@
  * relative address, which keeps the file offset of every address (what
  * symbolization needs).
  *
- * Ids are given by the writing server from its in-memory map (key -> id,
- * the key a hash of the locations' content hashes and the labels, kept
- * in the stacks table's hash column), loaded from the stacks table at open; new entries are
- * queued (c->stack_rows) and inserted before any sample that uses them.
- * Two writers assigning ids for one service at once would collide: see
- * docs/ARCHITECTURE.md for the rule (one writer per service).
+ * A stack's id is its content key: a 63-bit hash of its locations'
+ * content hashes and of its labels (never 0).  Every writer computes the
+ * same id for the same stack with no coordination, so any number of
+ * servers can write one service into one database (stateless ingest); a
+ * different stack gets a different id unless two 63-bit hashes collide
+ * (about n^2 / 2^64 for n stacks of a service: 5e-8 for a million).  New
+ * entries are queued (c->stack_rows) and inserted before any sample that
+ * uses them; two writers inserting one stack write the same row twice,
+ * which the stacks table (ReplacingMergeTree on svc, id) folds.
+ *
+ * In memory each service numbers the stacks it has seen densely from 1
+ * (local ids, this process only: the arrays below and the accumulators of
+ * store_codec.c are indexed by them); byhash maps an id to its local id.
+ * A local id may be known without its blob (an id read from a sample row,
+ * blob not fetched yet).
  *
  * Threads: everything here runs under the store's lock (srv_ch.mu), but
  * ch_build_* and ch_stack_focus, which only read a service's blobs that
@@ -60,30 +69,54 @@ ch_svc *ch_svc_get(srv_ch *c, const char *name)
 	return v;
 }
 
-int ch_stack_put(ch_svc *v, uint32_t id, const void *blob, size_t len, uint64_t h)
+int ch_stack_local(ch_svc *v, uint64_t id, uint32_t *local)
 {
-	if (id == 0 || len >= (1u << 24) || v->arena.n >= ((uint64_t)1 << 40))
+	if (id == 0)
 		return CPROF_EFORMAT;
-	if (id < v->noff && v->off[id])
+	uint32_t *slot;
+	bool found;
+	if (u64map_slot(&v->byhash, id, &slot, &found))
+		return CPROF_ENOMEM;
+	if (found) {
+		*local = *slot;
 		return 0;
-	if (id >= v->noff) {
-		if (cprof_reserve((void **)&v->off, &v->capoff, (size_t)id + 1, sizeof *v->off))
-			return CPROF_ENOMEM;
-		memset(v->off + v->noff, 0, ((size_t)id + 1 - v->noff) * sizeof *v->off);
-		v->noff = (size_t)id + 1;
 	}
+	size_t l = v->noff ? v->noff : 1;
+	if (l >= UINT32_MAX - 1 ||
+	    cprof_reserve((void **)&v->off, &v->capoff, l + 1, sizeof *v->off) ||
+	    cprof_reserve((void **)&v->ids, &v->capids, l + 1, sizeof *v->ids)) {
+		u64map_del(&v->byhash, id);
+		return CPROF_ENOMEM;
+	}
+	if (!v->noff) {
+		v->off[0] = 0;
+		v->ids[0] = 0;
+	}
+	v->off[l] = 0;
+	v->ids[l] = id;
+	v->noff = l + 1;
+	*slot = (uint32_t)l;
+	*local = (uint32_t)l;
+	return 0;
+}
+
+int ch_stack_put(ch_svc *v, uint64_t id, const void *blob, size_t len, uint32_t *local)
+{
+	uint32_t l;
+	if (len >= (1u << 24) || v->arena.n >= ((uint64_t)1 << 40))
+		return CPROF_EFORMAT;
+	int rc = ch_stack_local(v, id, &l);
+	if (rc)
+		return rc;
+	if (local)
+		*local = l;
+	if (v->off[l])
+		return 0;
 	uint64_t off = v->arena.n + 1;  /* +1: 0 means unknown */
 	sb_put(&v->arena, blob, len);
 	if (v->arena.oom)
 		return CPROF_ENOMEM;
-	v->off[id] = off << 24 | len;
-	h |= 1;
-	uint32_t *slot;
-	bool found;
-	if (u64map_slot(&v->byhash, h, &slot, &found))
-		return CPROF_ENOMEM;
-	if (!found)
-		*slot = id;
+	v->off[l] = off << 24 | len;
 	return 0;
 }
 
@@ -172,17 +205,18 @@ static uint64_t stack_key(const cprof_profile *p, size_t si, uint64_t *lh, sbuf 
 	}
 	sb_reset(tmp);
 	encode_labels(tmp, p, si);
-	return srv_hash_bytes(tmp->p, tmp->n, h) | 1;
+	return (srv_hash_bytes(tmp->p, tmp->n, h) >> 1) | 1;   /* 63 bits: a signed
+								   * 64-bit integer too */
 }
 
 int ch_stack_id(srv_ch *c, ch_svc *v, const cprof_profile *p, size_t si, uint64_t *lh,
-		uint32_t *id, cprof_error *err)
+		uint32_t *local, cprof_error *err)
 {
 	sbuf b = { 0 };
 	uint64_t h = stack_key(p, si, lh, &b);
 	uint32_t got;
-	if (!b.oom && u64map_get(&v->byhash, h, &got)) {
-		*id = got;
+	if (!b.oom && u64map_get(&v->byhash, h, &got) && v->off[got]) {
+		*local = got;
 		sb_free(&b);
 		return 0;
 	}
@@ -192,15 +226,15 @@ int ch_stack_id(srv_ch *c, ch_svc *v, const cprof_profile *p, size_t si, uint64_
 		sb_free(&b);
 		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 	}
-	if (b.n >= (1u << 24) || v->noff >= UINT32_MAX - 1) {
+	if (b.n >= (1u << 24) || v->noff >= UINT32_MAX - 2) {
 		sb_free(&b);
 		return cprof_seterr(err, CPROF_ELIMIT, "store: stack too large or too many stacks");
 	}
-	uint32_t nid = v->noff ? (uint32_t)v->noff : 1;
-	int rc = ch_stack_put(v, nid, b.p, b.n, h);
+	uint32_t nid;
+	int rc = ch_stack_put(v, h, b.p, b.n, &nid);
 	if (!rc) {
 		char line[64];
-		snprintf(line, sizeof line, "%llu\t%u\t%llu\t", (unsigned long long)v->hash, nid,
+		snprintf(line, sizeof line, "%llu\t%llu\t", (unsigned long long)v->hash,
 			 (unsigned long long)h);
 		sb_put(&c->stack_rows, line, strlen(line));
 		tsv_put(&c->stack_rows, b.p, b.n);
@@ -211,30 +245,36 @@ int ch_stack_id(srv_ch *c, ch_svc *v, const cprof_profile *p, size_t si, uint64_
 	sb_free(&b);
 	if (rc)
 		return cprof_seterr(err, rc, "store: out of memory");
-	*id = nid;
+	*local = nid;
 	c->st.stacks++;
 	return 0;
 }
 
-int ch_stacks_fetch(srv_ch *c, ch_svc *v, const uint32_t *ids, size_t n, cprof_error *err)
+int ch_stacks_resolve(srv_ch *c, ch_svc *v, const uint64_t *ids, size_t n, uint32_t *locals,
+		      cprof_error *err)
 {
 	sbuf q = { 0 };
 	char head[256], tb[128];
-	snprintf(head, sizeof head, "SELECT id, any(hash), any(data) FROM %s WHERE svc = %llu AND id IN (",
+	snprintf(head, sizeof head, "SELECT id, any(data) FROM %s WHERE svc = %llu AND id IN (",
 		 ch_tbl(c, "stacks", tb, sizeof tb), (unsigned long long)v->hash);
 	sb_put(&q, head, strlen(head));
 	size_t missing = 0;
-	for (size_t i = 0; i < n; i++) {
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		if ((rc = ch_stack_local(v, ids[i], &locals[i]))) {
+			rc = cprof_seterr(err, rc, rc == CPROF_ENOMEM ? "store: out of memory"
+					  : "store: a sample row with stack id 0");
+			break;
+		}
 		size_t len;
-		if (blob_of(v, ids[i], &len))
+		if (blob_of(v, locals[i], &len))
 			continue;
-		char num[16];
-		snprintf(num, sizeof num, "%s%u", missing ? "," : "", ids[i]);
+		char num[32];
+		snprintf(num, sizeof num, "%s%llu", missing ? "," : "", (unsigned long long)ids[i]);
 		sb_put(&q, num, strlen(num));
 		missing++;
 	}
-	int rc = 0;
-	if (missing) {
+	if (!rc && missing) {
 		sb_put(&q, ") GROUP BY id FORMAT TabSeparated", 34);
 		if (q.oom) {
 			sb_free(&q);
@@ -243,11 +283,10 @@ int ch_stacks_fetch(srv_ch *c, ch_svc *v, const uint32_t *ids, size_t n, cprof_e
 		sbuf r = { 0 };
 		rc = ch_select(&c->conn, (const char *)q.p, &r, err);
 		size_t pos = 0;
-		char *f[3];
-		size_t fl[3];
-		while (!rc && tsv_row((char *)r.p, r.n - 1, &pos, f, fl, 3) == 3)
-			if (ch_stack_put(v, (uint32_t)strtoul(f[0], NULL, 10), f[2], fl[2],
-					 strtoull(f[1], NULL, 10)))
+		char *f[2];
+		size_t fl[2];
+		while (!rc && tsv_row((char *)r.p, r.n - 1, &pos, f, fl, 2) == 2)
+			if (ch_stack_put(v, strtoull(f[0], NULL, 10), f[1], fl[1], NULL))
 				rc = cprof_seterr(err, CPROF_EFORMAT, "store: bad stack row");
 		sb_free(&r);
 	}
@@ -255,10 +294,10 @@ int ch_stacks_fetch(srv_ch *c, ch_svc *v, const uint32_t *ids, size_t n, cprof_e
 	if (!rc)
 		for (size_t i = 0; i < n; i++) {
 			size_t len;
-			if (!blob_of(v, ids[i], &len))
+			if (!blob_of(v, locals[i], &len))
 				return cprof_seterr(err, CPROF_EFORMAT,
-						    "store: stack %u of service \"%s\" is missing",
-						    ids[i], v->name);
+						    "store: stack %llu of service \"%s\" is missing",
+						    (unsigned long long)ids[i], v->name);
 		}
 	return rc;
 }

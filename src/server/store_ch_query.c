@@ -169,6 +169,11 @@ typedef struct mq {
 	size_t npc, cappc;
 	grp *g;
 	size_t ng, capg;
+	/* the stack ids read, numbered densely from 1 for the accumulators
+	 * (qidx: stack id -> number; qid: number -> stack id) */
+	u64map qidx;
+	uint64_t *qid;
+	size_t nqid, capqid;
 } mq;
 
 static void mq_free(mq *m)
@@ -180,6 +185,31 @@ static void mq_free(mq *m)
 	for (size_t i = 0; i < m->ng; i++)
 		acc_free(&m->g[i].a);
 	free(m->g);
+	u64map_free(&m->qidx);
+	free(m->qid);
+}
+
+/* The query's number of stack id (new ones numbered): 0 or CPROF_ENOMEM. */
+static int qid_of(mq *m, uint64_t id, uint32_t *out)
+{
+	uint32_t *slot;
+	bool found;
+	if (u64map_slot(&m->qidx, id | (UINT64_C(1) << 63), &slot, &found))
+		return CPROF_ENOMEM;
+	if (!found) {
+		size_t k = m->nqid ? m->nqid : 1;
+		if (k >= UINT32_MAX - 1 ||
+		    cprof_reserve((void **)&m->qid, &m->capqid, k + 1, sizeof *m->qid)) {
+			u64map_del(&m->qidx, id | (UINT64_C(1) << 63));
+			return CPROF_ENOMEM;
+		}
+		m->qid[0] = 0;
+		m->qid[k] = id;
+		m->nqid = k + 1;
+		*slot = (uint32_t)k;
+	}
+	*out = *slot;
+	return 0;
 }
 
 static sig_info *sig_find(mq *m, uint64_t h)
@@ -323,8 +353,8 @@ static int read_samples(srv_ch *c, const ch_series *v, size_t n, bool gauge, boo
 			vals[j] = strtoll(f[3 + j], NULL, 10);
 		if (s->nv > 4)
 			parse_arr(f[7], vals + 4, (size_t)s->nv - 4);
-		uint32_t stack = (uint32_t)strtoul(f[2], NULL, 10);
-		if (acc_add(&last->a, stack, 0, vals))
+		uint32_t stack;
+		if (qid_of(m, strtoull(f[2], NULL, 10), &stack) || acc_add(&last->a, stack, 0, vals))
 			rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 		if (rollup)
 			info->nrollups++;
@@ -404,18 +434,22 @@ static int build_sig(srv_ch *c, mq *m, sig_info *s, cprof_profile **out, cprof_e
 		if (g->sig != s->hash || !g->a.n)
 			continue;
 		uint32_t *ids = malloc(g->a.n * sizeof *ids);
-		if (!ids) {
+		uint64_t *sid = malloc(g->a.n * sizeof *sid);
+		if (!ids || !sid) {
+			free(ids);
+			free(sid);
 			rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 			break;
 		}
 		for (size_t k = 0; k < g->a.n; k++)
-			ids[k] = (uint32_t)(g->a.key[k] >> 32);
+			sid[k] = m->qid[g->a.key[k] >> 32];
 		pthread_mutex_lock(&c->mu);
-		rc = ch_stacks_fetch(c, g->svc, ids, g->a.n, err);
+		rc = ch_stacks_resolve(c, g->svc, sid, g->a.n, ids, err);
 		for (size_t k = 0; k < g->a.n && !rc; k++)
 			rc = ch_build_add(&b, g->svc, ids[k], g->a.val + k * (size_t)g->a.nv, err);
 		pthread_mutex_unlock(&c->mu);
 		free(ids);
+		free(sid);
 	}
 	ch_build_free(&b);
 	if (!rc) {
@@ -621,13 +655,14 @@ int ch_series_points(srv_store *base, const srv_selector *sel, const char *kind,
 			uint64_t sg = strtoull(g[2], NULL, 10);
 			if (s == n || !u64map_get(&vis, sg | 1, &vi1) || !vi1)
 				continue;
-			uint32_t stack = (uint32_t)strtoul(g[3], NULL, 10);
-			uint64_t hk = ((v[s].svc->hash * 31 + stack) << 1) | 1;
+			uint64_t stack = strtoull(g[3], NULL, 10);
+			uint64_t hk = srv_hash_bytes(&stack, sizeof stack, v[s].svc->hash) | 1;
 			uint32_t hit;
 			if (!u64map_get(&hits, hk, &hit)) {
+				uint32_t local = 0;
 				pthread_mutex_lock(&c->mu);
-				rc = ch_stacks_fetch(c, v[s].svc, &stack, 1, err);
-				int h = rc ? 0 : ch_stack_focus(v[s].svc, stack, re);
+				rc = ch_stacks_resolve(c, v[s].svc, &stack, 1, &local, err);
+				int h = rc ? 0 : ch_stack_focus(v[s].svc, local, re);
 				pthread_mutex_unlock(&c->mu);
 				if (rc)
 					break;
@@ -883,15 +918,13 @@ int ch_snapshot_get(srv_store *base, int64_t id, cprof_profile **out, cprof_erro
 		    ns * (size_t)nv)
 			rc = cprof_seterr(err, CPROF_EFORMAT, "snapshot %lld is damaged",
 					  (long long)id);
-		for (size_t i = 0; i < ns; i++)
-			ids[i] = (uint32_t)ids64[i];
 	}
 	ch_build b = { 0 };
 	if (!rc && !(b.p = profile_for_sig(&sig)))
 		rc = cprof_seterr(err, CPROF_EFORMAT, "snapshot %lld is damaged", (long long)id);
 	if (!rc) {
 		pthread_mutex_lock(&c->mu);
-		rc = ch_stacks_fetch(c, svc, ids, ns, err);
+		rc = ch_stacks_resolve(c, svc, (const uint64_t *)ids64, ns, ids, err);
 		for (size_t i = 0; i < ns && !rc; i++)
 			rc = ch_build_add(&b, svc, ids[i], vals + i * (size_t)nv, err);
 		pthread_mutex_unlock(&c->mu);

@@ -585,6 +585,53 @@ static void test_reopen_reads_clickhouse(void **state)
 	pair_close(&pp);
 }
 
+/* Two servers writing one service into one database (stateless ingest):
+ * each was opened before the other wrote, so neither knows the other's
+ * stacks; both push different stacks of service api.  Every query, from
+ * either, answers as SQLite given both pushes. */
+static void test_two_writers_one_service(void **state)
+{
+	(void)state;
+	if (!need_ch())
+		skip();
+	pair pp;
+	pair_open(&pp, 0, false, NULL);
+	srv_store_opts o = { 0 };
+	srv_store *w[2] = { pp.ch, open_url(pp.url, &o) };
+	cprof_error err = { 0 };
+	for (int k = 0; k < 6; k++)
+		for (int i = 0; i < 2; i++) {
+			/* writer i: the stacks gen makes for service i, labelled api */
+			cprof_profile *p = gen(i, i, k, 1);
+			srv_label l[] = { { "instance", i ? "b:1" : "a:1" }, { "job", "api" } };
+			srv_labels ls = { l, 2 };
+			int64_t t = T0 + k * 600 * SEC + i * SEC;
+			assert_int_equal(srv_store_append(pp.lite, &ls, "cpu", t, 10 * SEC, p, NULL,
+							  &err), 0);
+			if (srv_store_append(w[i], &ls, "cpu", t, 10 * SEC, p, NULL, &err))
+				fail_msg("writer %d: %s", i, err.msg);
+			cprof_profile_free(p);
+		}
+	for (int i = 0; i < 2; i++)
+		if (srv_store_flush(w[i], &err))
+			fail_msg("flush %d: %s", i, err.msg);
+	static const char *const sels[] = { "", "{instance=\"a:1\"}", "{instance=\"b:1\"}" };
+	for (int i = 0; i < 2; i++)
+		for (size_t k = 0; k < 3; k++) {
+			srv_query_info a, b;
+			cprof_profile *x = query(pp.lite, sels[k], "cpu", T0 - HOUR, T0 + 2 * HOUR, &a);
+			cprof_profile *y = query(w[i], sels[k], "cpu", T0 - HOUR, T0 + 2 * HOUR, &b);
+			char what[128];
+			snprintf(what, sizeof what, "query %s from writer %d", sels[k], i);
+			assert_same(what, x, y);
+			assert_int_equal(a.nprofiles, b.nprofiles);
+			cprof_profile_free(x);
+			cprof_profile_free(y);
+		}
+	srv_store_close(w[1]);
+	pair_close(&pp);
+}
+
 /* ---- failures --------------------------------------------------------------- */
 
 /* A port nothing listens on. */
@@ -783,6 +830,7 @@ int main(void)
 		cmocka_unit_test(test_same_snapshots_retention),
 		cmocka_unit_test(test_copy_same_answers),
 		cmocka_unit_test(test_reopen_reads_clickhouse),
+		cmocka_unit_test(test_two_writers_one_service),
 		cmocka_unit_test(test_down_at_open),
 		cmocka_unit_test(test_slow_server_times_out),
 		cmocka_unit_test(test_replica_down),
