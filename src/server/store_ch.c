@@ -39,7 +39,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #define BACKOFF_MIN_NS INT64_C(1000000000)
@@ -63,7 +65,8 @@ typedef struct tdef {
 static const tdef TABLES[] = {
 	{ "series", "id UInt64, kind String, svc String, labels String", "ReplacingMergeTree",
 	  NULL, "id", "id" },
-	{ "stacks", "svc UInt64, id UInt64, data String", "ReplacingMergeTree", NULL,
+	{ "writers", "w UInt32, token UInt64", "MergeTree", NULL, "w", "w" },
+	{ "stacks", "svc UInt64, id UInt64, hash UInt64, data String", "ReplacingMergeTree", NULL,
 	  "(svc, id)", "svc" },
 	{ "profiles", "day Date, series UInt64, t UInt64, duration Int64, period Int64,"
 	  " sig String, totals Array(Int64)", "MergeTree", "toYYYYMMDD(day)", "(series, t)",
@@ -83,9 +86,10 @@ static const tdef TABLES[] = {
 	  "id", "id" },
 };
 #define NTABLES (sizeof TABLES / sizeof TABLES[0])
-/* 2: stack ids are content keys (UInt64), the same on every writer; 1 had
- * dense per-writer ids, which clash between writers and cannot be
- * converted in place (the stack column is in the tables' sorting keys) */
+/* 2: stack ids are UInt64, writer number << 32 | counter (a writers
+ * table hands out the numbers); 1 had UInt32 ids counted by each writer
+ * from 1, which clash between writers and cannot be converted in place
+ * (the stack column is in the tables' sorting keys) */
 #define SCHEMA_VERSION 2
 
 static int run(srv_ch *c, const char *sql, cprof_error *err)
@@ -818,7 +822,8 @@ static int stack_row(srv_ch *c, char **f, size_t *fl, cprof_error *err)
 	for (size_t i = 0; i < c->nsvcs; i++)
 		if (c->svcs[i]->hash == h) {
 			int rc = 0;
-			if (ch_stack_put(c->svcs[i], strtoull(f[1], NULL, 10), f[2], fl[2], NULL))
+			if (ch_stack_put(c->svcs[i], strtoull(f[1], NULL, 10),
+					 strtoull(f[3], NULL, 10), f[2], fl[2], NULL))
 				rc = cprof_seterr(err, CPROF_EFORMAT, "store: bad stack row");
 			c->st.stacks++;
 			return rc;
@@ -826,9 +831,61 @@ static int stack_row(srv_ch *c, char **f, size_t *fl, cprof_error *err)
 	return 0;
 }
 
+/* Claim this store's writer number: a random number in [1, 2^31) that no
+ * row of the writers table holds, inserted with a random token and read
+ * back; another token under the number (a writer that picked it at the
+ * same time) makes both try again.  As a claim is inserted before it is
+ * checked, two claims of one number cannot both see themselves alone
+ * (on a cluster: given the claims' shard answers reads with the inserts
+ * that completed, which replication lag can break; the odds two writers
+ * pick one number are 2^-31 even then).  Numbers are never given back: a
+ * restarted server claims a new one and reuses the ids of the stacks it
+ * loads. */
+static int claim_writer(srv_ch *c, cprof_error *err)
+{
+	char sql[256];
+	int rc = 0;
+	for (int tries = 0; tries < 8 && !rc; tries++) {
+		uint32_t w = 0;
+		uint64_t tok = 0;
+		if (getrandom(&w, sizeof w, 0) != sizeof w || getrandom(&tok, sizeof tok, 0) != sizeof tok)
+			return cprof_seterr(err, CPROF_EIO, "store: no random numbers: %s",
+					    strerror(errno));
+		w &= 0x7fffffff;
+		if (!w || !tok)
+			continue;
+		sbuf r = { 0 };
+		snprintf(sql, sizeof sql, "SELECT count() FROM writers WHERE w = %u", w);
+		if ((rc = ch_select(&c->conn, sql, &r, err)) || strtoull((char *)r.p, NULL, 10)) {
+			sb_free(&r);
+			continue;
+		}
+		sb_free(&r);
+		snprintf(sql, sizeof sql, "INSERT INTO writers (w, token) VALUES (%u, %llu)", w,
+			 (unsigned long long)tok);
+		if ((rc = run(c, sql, err)))
+			break;
+		snprintf(sql, sizeof sql, "SELECT token FROM writers WHERE w = %u ORDER BY token", w);
+		if ((rc = ch_select(&c->conn, sql, &r, err))) {
+			sb_free(&r);
+			break;
+		}
+		char *nl = strchr((char *)r.p, '\n');
+		bool alone = nl && !nl[1] && strtoull((char *)r.p, NULL, 10) == tok;
+		sb_free(&r);
+		if (alone) {
+			c->writer = w;
+			c->token = tok;
+			return 0;
+		}
+	}
+	return rc ? rc : cprof_seterr(err, CPROF_EIO, "store: cannot claim a writer number in"
+				      " the writers table (8 tries)");
+}
+
 static int load_stacks(srv_ch *c, cprof_error *err)
 {
-	return load_rows4(c, "SELECT svc, id, data, 0 FROM stacks FORMAT TabSeparated",
+	return load_rows4(c, "SELECT svc, id, data, hash FROM stacks FORMAT TabSeparated",
 			  stack_row, err);
 }
 
@@ -859,6 +916,8 @@ int srv_clickhouse_open(const char *url, const srv_store_opts *opts, srv_store *
 		rc = migrate(c, err);
 	if (!rc)
 		rc = ch_series_reload(c, err);
+	if (!rc)
+		rc = claim_writer(c, err);
 	if (!rc)
 		rc = load_stacks(c, err);
 	if (!rc && pthread_create(&c->flush_thread, NULL, flusher, c) != 0)
@@ -906,7 +965,8 @@ void ch_close(srv_store *base)
 	for (size_t i = 0; i < c->nsvcs; i++) {
 		ch_svc *v = c->svcs[i];
 		free(v->name);
-		u64map_free(&v->byhash);
+		u64map_free(&v->byid);
+		u64map_free(&v->bykey);
 		sb_free(&v->arena);
 		free(v->off);
 		free(v->ids);

@@ -8,10 +8,12 @@
  * ClickHouse"):
  *   meta      (key, value)                 schema version (migrations)
  *   series    (id UInt64, kind, svc, labels)   id = hash(kind, labels)
- *   stacks    (svc UInt64, id UInt64, data)  id = the stack's content key
- *             (63-bit hash: the same on every writer); data = locations
- *             (mapping, address relative to it, lines with their
- *             functions) and the sample's labels
+ *   writers   (w UInt32, token UInt64)   writer numbers claimed at open
+ *   stacks    (svc UInt64, id UInt64, hash UInt64, data)  id = writer
+ *             number << 32 | a counter per service (store_ch_dict.c);
+ *             hash = content key; data = locations (mapping, address
+ *             relative to it, lines with their functions) and the
+ *             sample's labels
  *   profiles  (day, series, t, duration, period, sig, totals)  one row per
  *             profile
  *   samples   (day, series, t, sig, stack UInt32, v Array(Int64))
@@ -82,12 +84,13 @@ size_t tsv_row(char *buf, size_t len, size_t *pos, char **f, size_t *lens, size_
 typedef struct ch_svc {
 	char *name;
 	uint64_t hash;                  /* the svc column */
-	u64map byhash;                  /* stack id -> local id (this process) */
+	u64map byid;                    /* stack id -> local id (this process) */
+	u64map bykey;                   /* content key -> local id */
 	sbuf arena;                     /* stack blobs */
-	uint64_t *off;                  /* local id -> offset << 24 | length;
-					 * 0: blob not known yet */
-	uint64_t *ids;                  /* local id -> stack id */
+	uint64_t *off;                  /* local id -> offset << 24 | length */
+	uint64_t *ids;                  /* local id -> a stack id of it */
 	size_t noff, capoff, capids;    /* noff: local ids in use + 1 */
+	uint32_t next;                  /* this writer's last counter here */
 } ch_svc;
 
 typedef struct srv_ch srv_ch;
@@ -100,15 +103,16 @@ int ch_stack_id(srv_ch *c, ch_svc *v, const cprof_profile *p, size_t si, uint64_
 		uint32_t *local, cprof_error *err);
 /* Service by name (created). */
 ch_svc *ch_svc_get(srv_ch *c, const char *name);
-/* The local ids of stack ids[0..n) of v into locals, their blobs known
- * (fetching the missing ones from ClickHouse).  Caller holds the lock. */
+/* The local ids of stack ids[0..n) of v into locals (fetching the
+ * unknown ones from ClickHouse; two ids of one content give one local
+ * id).  Caller holds the lock. */
 int ch_stacks_resolve(srv_ch *c, ch_svc *v, const uint64_t *ids, size_t n, uint32_t *locals,
 		      cprof_error *err);
-/* The local id of stack id (made when new, blob unknown): 0, CPROF_ENOMEM,
- * or CPROF_EFORMAT for id 0.  Caller holds the lock. */
-int ch_stack_local(ch_svc *v, uint64_t id, uint32_t *local);
-/* Add stack id with its blob (*local, may be NULL, gets its local id). */
-int ch_stack_put(ch_svc *v, uint64_t id, const void *blob, size_t len, uint32_t *local);
+/* Add stack id with content key and blob (*local, may be NULL, gets its
+ * local id; an id or key known already keeps its entry).  0,
+ * CPROF_ENOMEM, or CPROF_EFORMAT (id 0, blob too large). */
+int ch_stack_put(ch_svc *v, uint64_t id, uint64_t key, const void *blob, size_t len,
+		 uint32_t *local);
 /* Append local stack id of v (blob known) as a sample with values vals to the
  * profile being built (ctx: dedup maps of mappings, functions,
  * locations).  */
@@ -147,6 +151,8 @@ typedef struct ch_series {
 struct srv_ch {
 	srv_store base;                 /* ops: the ClickHouse table; first */
 	ch_conn conn;
+	uint32_t writer;                /* this store's writer number (ids) */
+	uint64_t token;                 /* its claim in the writers table */
 	srv_store_opts o;
 	pthread_mutex_t mu;             /* everything below */
 	ch_svc **svcs;

@@ -19,21 +19,24 @@
  * relative address, which keeps the file offset of every address (what
  * symbolization needs).
  *
- * A stack's id is its content key: a 63-bit hash of its locations'
- * content hashes and of its labels (never 0).  Every writer computes the
- * same id for the same stack with no coordination, so any number of
- * servers can write one service into one database (stateless ingest); a
- * different stack gets a different id unless two 63-bit hashes collide
- * (about n^2 / 2^64 for n stacks of a service: 5e-8 for a million).  New
+ * Ids.  A stack's id is numbered by the server that first stored it:
+ * its writer number (claimed at open, store_ch.c: unique among the
+ * database's writers) times 2^32 plus a counter per service, so ids of one
+ * writer are dense (the samples' stack column compresses like small
+ * integers: the high half is the same for every row of a series) and two
+ * writers never give one id to different stacks, with no coordination
+ * per stack.  Each entry also keeps its content key (a hash of its
+ * locations' content hashes and of its labels: the hash column): a writer
+ * that knows a stack's key (loaded at open, or stored by itself) reuses
+ * its id; two writers storing one new stack at once give it two ids,
+ * which queries fold (both ids resolve to one local id, below).  New
  * entries are queued (c->stack_rows) and inserted before any sample that
- * uses them; two writers inserting one stack write the same row twice,
- * which the stacks table (ReplacingMergeTree on svc, id) folds.
+ * uses them.
  *
- * In memory each service numbers the stacks it has seen densely from 1
- * (local ids, this process only: the arrays below and the accumulators of
- * store_codec.c are indexed by them); byhash maps an id to its local id.
- * A local id may be known without its blob (an id read from a sample row,
- * blob not fetched yet).
+ * In memory each service numbers the distinct stack contents it has seen
+ * densely from 1 (local ids, this process only: the arrays below and the
+ * accumulators of store_codec.c are indexed by them); byid maps an id and
+ * bykey a content key to the local id.
  *
  * Threads: everything here runs under the store's lock (srv_ch.mu), but
  * ch_build_* and ch_stack_focus, which only read a service's blobs that
@@ -69,54 +72,49 @@ ch_svc *ch_svc_get(srv_ch *c, const char *name)
 	return v;
 }
 
-int ch_stack_local(ch_svc *v, uint64_t id, uint32_t *local)
+int ch_stack_put(ch_svc *v, uint64_t id, uint64_t key, const void *blob, size_t len,
+		 uint32_t *local)
 {
-	if (id == 0)
+	if (id == 0 || len >= (1u << 24) || v->arena.n >= ((uint64_t)1 << 40))
 		return CPROF_EFORMAT;
-	uint32_t *slot;
+	key |= 1;
+	uint32_t l, *slot;
 	bool found;
-	if (u64map_slot(&v->byhash, id, &slot, &found))
-		return CPROF_ENOMEM;
-	if (found) {
-		*local = *slot;
+	if (u64map_get(&v->byid, id, &l)) {
+		if (local)
+			*local = l;
 		return 0;
 	}
-	size_t l = v->noff ? v->noff : 1;
+	if (u64map_get(&v->bykey, key, &l)) {
+		/* one content under a second id (another writer's) */
+		if (u64map_slot(&v->byid, id, &slot, &found))
+			return CPROF_ENOMEM;
+		*slot = l;
+		if (local)
+			*local = l;
+		return 0;
+	}
+	l = v->noff ? (uint32_t)v->noff : 1;
 	if (l >= UINT32_MAX - 1 ||
-	    cprof_reserve((void **)&v->off, &v->capoff, l + 1, sizeof *v->off) ||
-	    cprof_reserve((void **)&v->ids, &v->capids, l + 1, sizeof *v->ids)) {
-		u64map_del(&v->byhash, id);
+	    cprof_reserve((void **)&v->off, &v->capoff, (size_t)l + 1, sizeof *v->off) ||
+	    cprof_reserve((void **)&v->ids, &v->capids, (size_t)l + 1, sizeof *v->ids))
 		return CPROF_ENOMEM;
-	}
-	if (!v->noff) {
-		v->off[0] = 0;
-		v->ids[0] = 0;
-	}
-	v->off[l] = 0;
-	v->ids[l] = id;
-	v->noff = l + 1;
-	*slot = (uint32_t)l;
-	*local = (uint32_t)l;
-	return 0;
-}
-
-int ch_stack_put(ch_svc *v, uint64_t id, const void *blob, size_t len, uint32_t *local)
-{
-	uint32_t l;
-	if (len >= (1u << 24) || v->arena.n >= ((uint64_t)1 << 40))
-		return CPROF_EFORMAT;
-	int rc = ch_stack_local(v, id, &l);
-	if (rc)
-		return rc;
-	if (local)
-		*local = l;
-	if (v->off[l])
-		return 0;
 	uint64_t off = v->arena.n + 1;  /* +1: 0 means unknown */
 	sb_put(&v->arena, blob, len);
-	if (v->arena.oom)
+	if (v->arena.oom || u64map_slot(&v->byid, id, &slot, &found))
 		return CPROF_ENOMEM;
+	*slot = l;
+	if (u64map_slot(&v->bykey, key, &slot, &found)) {
+		u64map_del(&v->byid, id);
+		return CPROF_ENOMEM;
+	}
+	*slot = l;
+	v->off[0] = v->ids[0] = 0;
 	v->off[l] = off << 24 | len;
+	v->ids[l] = id;
+	v->noff = (size_t)l + 1;
+	if (local)
+		*local = l;
 	return 0;
 }
 
@@ -205,8 +203,7 @@ static uint64_t stack_key(const cprof_profile *p, size_t si, uint64_t *lh, sbuf 
 	}
 	sb_reset(tmp);
 	encode_labels(tmp, p, si);
-	return (srv_hash_bytes(tmp->p, tmp->n, h) >> 1) | 1;   /* 63 bits: a signed
-								   * 64-bit integer too */
+	return srv_hash_bytes(tmp->p, tmp->n, h) | 1;
 }
 
 int ch_stack_id(srv_ch *c, ch_svc *v, const cprof_profile *p, size_t si, uint64_t *lh,
@@ -215,7 +212,7 @@ int ch_stack_id(srv_ch *c, ch_svc *v, const cprof_profile *p, size_t si, uint64_
 	sbuf b = { 0 };
 	uint64_t h = stack_key(p, si, lh, &b);
 	uint32_t got;
-	if (!b.oom && u64map_get(&v->byhash, h, &got) && v->off[got]) {
+	if (!b.oom && u64map_get(&v->bykey, h, &got)) {
 		*local = got;
 		sb_free(&b);
 		return 0;
@@ -226,16 +223,17 @@ int ch_stack_id(srv_ch *c, ch_svc *v, const cprof_profile *p, size_t si, uint64_
 		sb_free(&b);
 		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 	}
-	if (b.n >= (1u << 24) || v->noff >= UINT32_MAX - 2) {
+	if (b.n >= (1u << 24) || v->noff >= UINT32_MAX - 2 || v->next == UINT32_MAX) {
 		sb_free(&b);
 		return cprof_seterr(err, CPROF_ELIMIT, "store: stack too large or too many stacks");
 	}
+	uint64_t id = (uint64_t)c->writer << 32 | ++v->next;
 	uint32_t nid;
-	int rc = ch_stack_put(v, h, b.p, b.n, &nid);
+	int rc = ch_stack_put(v, id, h, b.p, b.n, &nid);
 	if (!rc) {
-		char line[64];
-		snprintf(line, sizeof line, "%llu\t%llu\t", (unsigned long long)v->hash,
-			 (unsigned long long)h);
+		char line[80];
+		snprintf(line, sizeof line, "%llu\t%llu\t%llu\t", (unsigned long long)v->hash,
+			 (unsigned long long)id, (unsigned long long)h);
 		sb_put(&c->stack_rows, line, strlen(line));
 		tsv_put(&c->stack_rows, b.p, b.n);
 		sb_put(&c->stack_rows, "\n", 1);
@@ -255,26 +253,20 @@ int ch_stacks_resolve(srv_ch *c, ch_svc *v, const uint64_t *ids, size_t n, uint3
 {
 	sbuf q = { 0 };
 	char head[256], tb[128];
-	snprintf(head, sizeof head, "SELECT id, any(data) FROM %s WHERE svc = %llu AND id IN (",
-		 ch_tbl(c, "stacks", tb, sizeof tb), (unsigned long long)v->hash);
+	snprintf(head, sizeof head, "SELECT id, any(hash), any(data) FROM %s WHERE svc = %llu"
+		 " AND id IN (", ch_tbl(c, "stacks", tb, sizeof tb), (unsigned long long)v->hash);
 	sb_put(&q, head, strlen(head));
 	size_t missing = 0;
-	int rc = 0;
-	for (size_t i = 0; i < n && !rc; i++) {
-		if ((rc = ch_stack_local(v, ids[i], &locals[i]))) {
-			rc = cprof_seterr(err, rc, rc == CPROF_ENOMEM ? "store: out of memory"
-					  : "store: a sample row with stack id 0");
-			break;
-		}
-		size_t len;
-		if (blob_of(v, locals[i], &len))
+	for (size_t i = 0; i < n; i++) {
+		if (u64map_get(&v->byid, ids[i], &locals[i]))
 			continue;
 		char num[32];
 		snprintf(num, sizeof num, "%s%llu", missing ? "," : "", (unsigned long long)ids[i]);
 		sb_put(&q, num, strlen(num));
 		missing++;
 	}
-	if (!rc && missing) {
+	int rc = 0;
+	if (missing) {
 		sb_put(&q, ") GROUP BY id FORMAT TabSeparated", 34);
 		if (q.oom) {
 			sb_free(&q);
@@ -283,22 +275,20 @@ int ch_stacks_resolve(srv_ch *c, ch_svc *v, const uint64_t *ids, size_t n, uint3
 		sbuf r = { 0 };
 		rc = ch_select(&c->conn, (const char *)q.p, &r, err);
 		size_t pos = 0;
-		char *f[2];
-		size_t fl[2];
-		while (!rc && tsv_row((char *)r.p, r.n - 1, &pos, f, fl, 2) == 2)
-			if (ch_stack_put(v, strtoull(f[0], NULL, 10), f[1], fl[1], NULL))
+		char *f[3];
+		size_t fl[3];
+		while (!rc && tsv_row((char *)r.p, r.n - 1, &pos, f, fl, 3) == 3)
+			if (ch_stack_put(v, strtoull(f[0], NULL, 10), strtoull(f[1], NULL, 10), f[2],
+					 fl[2], NULL))
 				rc = cprof_seterr(err, CPROF_EFORMAT, "store: bad stack row");
 		sb_free(&r);
+		for (size_t i = 0; i < n && !rc; i++)
+			if (!u64map_get(&v->byid, ids[i], &locals[i]))
+				rc = cprof_seterr(err, CPROF_EFORMAT,
+						  "store: stack %llu of service \"%s\" is missing",
+						  (unsigned long long)ids[i], v->name);
 	}
 	sb_free(&q);
-	if (!rc)
-		for (size_t i = 0; i < n; i++) {
-			size_t len;
-			if (!blob_of(v, locals[i], &len))
-				return cprof_seterr(err, CPROF_EFORMAT,
-						    "store: stack %llu of service \"%s\" is missing",
-						    (unsigned long long)ids[i], v->name);
-		}
 	return rc;
 }
 

@@ -443,6 +443,8 @@ static int build_sig(srv_ch *c, mq *m, sig_info *s, cprof_profile **out, cprof_e
 		}
 		for (size_t k = 0; k < g->a.n; k++)
 			sid[k] = m->qid[g->a.key[k] >> 32];
+		/* two writers' ids of one stack resolve to one local id, so
+		 * two samples of one stack: cprof_compact below folds them */
 		pthread_mutex_lock(&c->mu);
 		rc = ch_stacks_resolve(c, g->svc, sid, g->a.n, ids, err);
 		for (size_t k = 0; k < g->a.n && !rc; k++)

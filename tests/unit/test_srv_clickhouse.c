@@ -587,8 +587,9 @@ static void test_reopen_reads_clickhouse(void **state)
 
 /* Two servers writing one service into one database (stateless ingest):
  * each was opened before the other wrote, so neither knows the other's
- * stacks; both push different stacks of service api.  Every query, from
- * either, answers as SQLite given both pushes. */
+ * stacks; both push stacks of service api, different ones (even k) and
+ * the same ones (odd k: each writer numbers them itself).  Every query,
+ * from either, answers as SQLite given both pushes. */
 static void test_two_writers_one_service(void **state)
 {
 	(void)state;
@@ -601,8 +602,9 @@ static void test_two_writers_one_service(void **state)
 	cprof_error err = { 0 };
 	for (int k = 0; k < 6; k++)
 		for (int i = 0; i < 2; i++) {
-			/* writer i: the stacks gen makes for service i, labelled api */
-			cprof_profile *p = gen(i, i, k, 1);
+			/* writer i: the stacks gen makes for service i (even k) or
+			 * service 0 (odd k), labelled api */
+			cprof_profile *p = gen(k % 2 ? 0 : i, k % 2 ? 0 : i, k, 1);
 			srv_label l[] = { { "instance", i ? "b:1" : "a:1" }, { "job", "api" } };
 			srv_labels ls = { l, 2 };
 			int64_t t = T0 + k * 600 * SEC + i * SEC;
