@@ -72,7 +72,8 @@ static const tdef TABLES[] = {
 	  " sig String, totals Array(Int64)", "MergeTree", "toYYYYMMDD(day)", "(series, t)",
 	  "series" },
 	{ "samples", "day Date, svc UInt64, series UInt64, t UInt64, sig UInt64, stack UInt64,"
-	  " v0 Int64, v1 Int64, v2 Int64, v3 Int64, vx Array(Int64)", "MergeTree",
+	  " l0 UInt8, l1 UInt8, l2 UInt8, l3 UInt8, h0 Int64, h1 Int64, h2 Int64, h3 Int64,"
+	  " vx Array(Int64), m0 Int64, m1 Int64, m2 Int64, m3 Int64", "MergeTree",
 	  "toYYYYMMDD(day)", "(svc, series, t, stack)", "series" },
 	{ "samples_hour", "day Date, svc UInt64, series UInt64, sig UInt64, hour UInt32,"
 	  " stack UInt64, v0 AggregateFunction(sum, Int64), v1 AggregateFunction(sum, Int64),"
@@ -181,8 +182,9 @@ static int migrate(srv_ch *c, cprof_error *err)
 	snprintf(sql, sizeof sql,
 		 "CREATE MATERIALIZED VIEW IF NOT EXISTS %s.samples_hour_mv%s%s TO %s.samples_hour%s"
 		 " AS SELECT day, svc, series, sig, toUInt32(intDiv(t, 3600000000000)) AS hour,"
-		 " stack, sumState(v0) AS v0, sumState(v1) AS v1, sumState(v2) AS v2,"
-		 " sumState(v3) AS v3, sumForEachState(vx) AS vx FROM %s.samples%s"
+		 " stack, sumState(" CH_V(0) ") AS v0, sumState(" CH_V(1) ") AS v1,"
+		 " sumState(" CH_V(2) ") AS v2, sumState(" CH_V(3) ") AS v3,"
+		 " sumForEachState(vx) AS vx FROM %s.samples%s"
 		 " GROUP BY day, svc, series, sig, hour, stack", c->conn.db,
 		 cl ? " ON CLUSTER " : "", cl ? cl : "", c->conn.db, sfx, c->conn.db, sfx);
 	if ((rc = run(c, sql, err)))
@@ -632,6 +634,21 @@ static void put_i64s(sbuf *b, const int64_t *v, size_t n)
 	sb_put(b, "]", 1);
 }
 
+/* The greatest common divisor of |a| and |b| (gcd(0, b) = |b|); INT64_MIN
+ * counts as 1 (no divisor worth keeping). */
+static int64_t gcd64(int64_t a, int64_t b)
+{
+	if (a == INT64_MIN || b == INT64_MIN)
+		return 1;
+	uint64_t x = (uint64_t)(a < 0 ? -a : a), y = (uint64_t)(b < 0 ? -b : b);
+	while (y) {
+		uint64_t t = x % y;
+		x = y;
+		y = t;
+	}
+	return (int64_t)x;
+}
+
 int ch_append(srv_store *base, const srv_labels *labels, const char *kind, int64_t time_ns,
 		  int64_t duration_ns, const cprof_profile *p, const char *pinned_rule,
 		  cprof_error *err)
@@ -697,6 +714,17 @@ int ch_append(srv_store *base, const srv_labels *labels, const char *kind, int64
 		for (size_t i = 0; i < p->samples.n && !rc; i++)
 			if (acc_add(&a, ids[i], 0, p->values.v + i * nv))
 				rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+		/* the first four sample types: value = (h * 256 + l) * m (see
+		 * store_ch.h); m is the values' greatest common divisor in this
+		 * profile (CPU time is samples times the period, sizes are
+		 * multiples of 8 or 16), 0 when it is 1 */
+		int64_t mul[4] = { 0, 0, 0, 0 };
+		for (size_t i = 0; i < a.n; i++)
+			for (size_t k = 0; k < 4 && k < nv; k++)
+				mul[k] = gcd64(mul[k], a.val[i * nv + k]);
+		for (size_t k = 0; k < 4; k++)
+			if (mul[k] <= 1)
+				mul[k] = 0;
 		for (size_t i = 0; i < a.n && !rc; i++) {
 			const int64_t *v = a.val + i * nv;
 			put_day(&rows, time_ns);
@@ -707,12 +735,21 @@ int ch_append(srv_store *base, const srv_labels *labels, const char *kind, int64
 			sb_put(&rows, head, strlen(head));
 			/* the first four sample types in columns of their own (no
 			 * array offsets: 4 bytes a row less), the rest in vx */
+			int64_t hi[4];
 			for (size_t k = 0; k < 4; k++) {
-				snprintf(head, sizeof head, "%lld\t", (long long)(k < nv ? v[k] : 0));
+				int64_t x = k < nv ? v[k] / (mul[k] ? mul[k] : 1) : 0;
+				unsigned lo = (unsigned)((uint64_t)x & 0xff);
+				hi[k] = (x - (int64_t)lo) / 256;        /* exact: floor */
+				snprintf(head, sizeof head, "%u\t", lo);
 				sb_put(&rows, head, strlen(head));
 			}
+			snprintf(head, sizeof head, "%lld\t%lld\t%lld\t%lld\t", (long long)hi[0],
+				 (long long)hi[1], (long long)hi[2], (long long)hi[3]);
+			sb_put(&rows, head, strlen(head));
 			put_i64s(&rows, v + (nv > 4 ? 4 : nv), nv > 4 ? nv - 4 : 0);
-			sb_put(&rows, "\n", 1);
+			snprintf(head, sizeof head, "\t%lld\t%lld\t%lld\t%lld\n", (long long)mul[0],
+				 (long long)mul[1], (long long)mul[2], (long long)mul[3]);
+			sb_put(&rows, head, strlen(head));
 			for (size_t k = 0; k < nv; k++)
 				totals[k] += v[k];
 		}

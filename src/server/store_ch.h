@@ -16,7 +16,16 @@
  *             sample's labels
  *   profiles  (day, series, t, duration, period, sig, totals)  one row per
  *             profile
- *   samples   (day, series, t, sig, stack UInt32, v Array(Int64))
+ *   samples   (day, svc, series, t, sig, stack, l0..l3, h0..h3, vx, m0..m3)
+ *             one row per distinct stack of a profile; the first four
+ *             values are CH_V(k) = (hk * 256 + lk) * greatest(mk, 1):
+ *             lk UInt8 the low byte, hk Int64 the rest, mk the profile's
+ *             common divisor of value k (0: none).  ZSTD (level 1, as
+ *             ClickHouse runs it) spends a sequence on every 8-byte value
+ *             with a nonzero low byte and zero high bytes, about 0.25
+ *             bytes even for a constant; small values split this way cost
+ *             their entropy in lk and next to nothing in hk.  Other
+ *             values in vx Array(Int64)
  *   samples_hour  AggregatingMergeTree (day, series, sig, hour, stack,
  *             sumForEachState(v)) fed by a materialized view on samples
  *   metrics   (day, series, t, value)
@@ -26,6 +35,9 @@
  */
 #ifndef CPROF_SRV_STORE_CH_H
 #define CPROF_SRV_STORE_CH_H
+
+/* Value k of a samples row, as SQL (see samples above). */
+#define CH_V(k) "((h" #k " * 256 + l" #k ") * greatest(m" #k ", 1))"
 
 #include "store_int.h"
 

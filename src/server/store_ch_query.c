@@ -314,7 +314,8 @@ static int read_samples(srv_ch *c, const ch_series *v, size_t n, bool gauge, boo
 		     " day >= '%s' AND day <= '%s' AND hour >= %lld AND hour < %lld AND ", key, d0,
 		     d1, (long long)(h0 / HOUR_NS), (long long)(h1 / HOUR_NS));
 	else
-		sqlf(&q, "SELECT %s, sig, stack, sum(v0), sum(v1), sum(v2), sum(v3), sumForEach(vx)"
+		sqlf(&q, "SELECT %s, sig, stack, sum(" CH_V(0) "), sum(" CH_V(1) "), sum(" CH_V(2)
+		     "), sum(" CH_V(3) "), sumForEach(vx)"
 		     " FROM samples WHERE day >= '%s' AND"
 		     " day <= '%s' AND t >= %lld AND t < %lld AND NOT (t >= %lld AND t < %lld) AND ",
 		     key, d0, d1, (long long)from, (long long)until, (long long)h0, (long long)h1);
@@ -644,7 +645,8 @@ int ch_series_points(srv_store *base, const srv_selector *sel, const char *kind,
 		/* the samples, each distinct stack tested once per service */
 		sb_reset(&q);
 		sb_reset(&r);
-		range_select(&q, "series, t, sig, stack, arrayConcat([v0, v1, v2, v3], vx)",
+		range_select(&q, "series, t, sig, stack,"
+			     " arrayConcat([" CH_V(0) ", " CH_V(1) ", " CH_V(2) ", " CH_V(3) "], vx)",
 			     "samples", from_ns, until_ns, v, n);
 		rc = select_q(c, &q, &r, err);
 		u64map hits = { 0 };
