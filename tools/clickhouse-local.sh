@@ -68,7 +68,7 @@ node_config() {
   <mark_cache_size>268435456</mark_cache_size>
   <uncompressed_cache_size>67108864</uncompressed_cache_size>
   <builtin_dictionaries_reload_interval>3600</builtin_dictionaries_reload_interval>
-  <compression><case><method>zstd</method></case></compression>
+  <compression><case><method>zstd</method>${CH_ZSTD_LEVEL:+<level>$CH_ZSTD_LEVEL</level>}</case></compression>
   $cluster
 </yandex>
 EOF

@@ -2,6 +2,7 @@
  * server.c - `cprof server`: the continuous-profiling server's command,
  * its HTTP front (libmicrohttpd) and its lifetime.
  *
+ *   cprof server copy SRC DST      (a store into another, e.g. into ClickHouse)
  *   cprof server [-http=127.0.0.1:4040] [-data=./cprof-data] [-config=FILE]
  *                [-retention=7d] [-token=T] [-scrape=URL]... [-storage=sqlite|clickhouse://HOST:PORT/DB]
  *
@@ -109,6 +110,7 @@ static void usage(FILE *f)
 	fputs("usage: cprof server [-http=ADDR] [-data=DIR] [-config=FILE] [-retention=DURATION]\n"
 	      "                    [-token=T] [-trusted] [-tls_cert=FILE -tls_key=FILE]\n"
 	      "                    [-scrape=URL]... [-storage=sqlite|clickhouse://HOST:PORT/DB]\n"
+	      "       cprof server copy SRC DST   (copy a store, e.g. -data into ClickHouse)\n"
 	      "\n"
 	      "  -http=ADDR        listen on ADDR (default 127.0.0.1:4040)\n"
 	      "  -data=DIR         store profiles in DIR (default ./cprof-data)\n"
@@ -487,10 +489,58 @@ static void *flusher(void *arg)
 	return NULL;
 }
 
+/* ---- copy ---------------------------------------------------------------------------- */
+
+/* `cprof server copy SRC DST`: copy the store SRC (a -data directory)
+ * into DST (a clickhouse:// URL or another directory), idempotently
+ * (store.h, srv_store_copy).  Exit 0, 1 when the copy failed (rerun it:
+ * what was copied is skipped), 2 on bad arguments. */
+static int copy_main(int argc, char **argv)
+{
+	bool help = argc == 4 && (!strcmp(argv[3], "-help") || !strcmp(argv[3], "-h"));
+	if (argc != 5) {
+		fputs("usage: cprof server copy SRC DST\n"
+		      "  copy the store in directory SRC (a stopped server's -data) into DST\n"
+		      "  (clickhouse://[USER[:PASS]@]HOST:PORT[,HOST:PORT...]/DB or a directory);\n"
+		      "  safe to rerun: what DST holds already is skipped\n", help ? stdout : stderr);
+		return help ? 0 : 2;
+	}
+	const char *src_at = argv[3], *dst_at = argv[4];
+	struct stat sb;
+	if (stat(src_at, &sb) != 0 || !S_ISDIR(sb.st_mode))
+		die("copy: SRC %s is not a store directory", src_at);
+	srv_store_opts so = { .no_rollups = true };
+	srv_store *src = NULL, *dst = NULL;
+	cprof_error e = { 0 };
+	if (srv_store_open(src_at, &so, &src, &e))
+		die("copy: SRC %s: %s", src_at, e.msg);
+	srv_store_opts dopts = { .no_rollups = false };
+	if (srv_store_open(dst_at, &dopts, &dst, &e)) {
+		srv_store_close(src);
+		die("copy: DST: %s", e.msg);
+	}
+	uint64_t copied = 0, skipped = 0;
+	int rc = srv_store_copy(src, dst, stderr, &copied, &skipped, &e);
+	if (!rc)
+		rc = srv_store_rollup_sync(dst, &e) < 0 ? -1 : 0;
+	srv_store_close(dst);
+	srv_store_close(src);
+	if (rc) {
+		fprintf(stderr, "cprof server: copy failed after %llu items (rerun to resume): %s\n",
+			(unsigned long long)copied, e.msg);
+		return 1;
+	}
+	fprintf(stderr, "cprof server: copy done: %llu items copied, %llu already there\n",
+		(unsigned long long)copied, (unsigned long long)skipped);
+	return 0;
+}
+
 /* ---- main -------------------------------------------------------------------------- */
 
 int cprof_server_main(int argc, char **argv)
 {
+	if (argc >= 3 && !strcmp(argv[2], "copy"))
+		return copy_main(argc, argv);
 	/* every thread (the store's too) inherits the mask: the signals wait
 	 * for sigwait below */
 	sigset_t set;

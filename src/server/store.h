@@ -3,9 +3,12 @@
  * timestamped profiles and metric points, label selectors, time parsing.
  *
  * This is the one header the server's front half (HTTP, scraping, push
- * ingest, rules) programs against.  The SQLite backend (store_sqlite*.c)
- * sits behind it; a ClickHouse backend can be added behind the same calls
- * without touching the queries.  Layering: this header and its
+ * ingest, rules) programs against.  A store is a backend behind an
+ * operations table (srv_store_ops, at the end): srv_store_open picks the
+ * backend from the storage URL (a directory: SQLite, store_sqlite.c and
+ * the store_*.c it uses; "clickhouse://...": ClickHouse, store_ch*.c), and
+ * every srv_store_* call checks its arguments once (store.c) and forwards
+ * to the table.  Layering: this header and its
  * implementation depend on the profile core (cprof_core.h) only, never on
  * src/cli.
  *
@@ -52,6 +55,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -337,6 +341,103 @@ typedef struct srv_store_stats {
 	uint64_t pending;           /* appends not yet flushed */
 } srv_store_stats;
 void srv_store_get_stats(srv_store *s, srv_store_stats *st);
+
+/* ---- copying between stores (store_copy.c) ------------------------------ */
+
+/* One stored item as srv_store_walk hands it out: a profile (p != NULL) or
+ * a metric point (p == NULL; kind is "#" and the metric's name). */
+typedef struct srv_stored {
+	const char *kind;
+	const srv_labels *labels;
+	int64_t time_ns, duration_ns;
+	const cprof_profile *p;
+	double value;
+} srv_stored;
+typedef int (*srv_stored_cb)(void *ctx, const srv_stored *it);
+
+/* Call cb for every ordinary profile and metric point with time in
+ * [from, until), in time order within each day; p is decoded from the
+ * store (equal to what was appended, with equal samples combined).  A
+ * non-zero return stops the walk and is returned.  CPROF_EINVAL when the
+ * backend cannot walk (ClickHouse: the copy goes to it, not from it).
+ * Thread-safe. */
+int srv_store_walk(srv_store *s, int64_t from_ns, int64_t until_ns, srv_stored_cb cb,
+		   void *ctx, cprof_error *err);
+/* Call cb for every ordinary profile and metric point with time in
+ * [from, until) with kind, labels and time only (p NULL, value 0): what a
+ * copy into this store must not append again.  Thread-safe. */
+int srv_store_times(srv_store *s, int64_t from_ns, int64_t until_ns, srv_stored_cb cb,
+		    void *ctx, cprof_error *err);
+/* The UTC days (days since the epoch) that hold data, sorted, into
+ * *days (malloc'd; the caller frees it).  Thread-safe. */
+int srv_store_days(srv_store *s, int32_t **days, size_t *n, cprof_error *err);
+
+/* Copy everything of src (profiles, metric points, pinned snapshots) that
+ * dst does not hold yet into dst, day by day, flushing dst after each day:
+ * dst builds its own dictionaries and rollups from the appends.  Safe to
+ * rerun after an interruption or a failure: what dst holds (same series,
+ * kind and time; for snapshots also the rule) is skipped, so nothing is
+ * stored twice.  One progress line per day on progress (NULL: none).
+ * Returns 0 or a negative CPROF_E* code; counts in *copied / *skipped
+ * (may be NULL). */
+int srv_store_copy(srv_store *src, srv_store *dst, FILE *progress, uint64_t *copied,
+		   uint64_t *skipped, cprof_error *err);
+
+/* ---- backends ------------------------------------------------------------
+
+ * A backend's store object begins with a struct srv_store whose ops point
+ * at its table; srv_store_open fills it.  The srv_store_* calls above have
+ * checked what they document as CPROF_EINVAL that does not depend on the
+ * data (kinds, ranges, steps, names) before they forward, and pass an info
+ * that is not NULL; an entry never sees s == NULL.  Each entry has the
+ * contract of the srv_store_* call of the same name.  Thread-safety: as
+ * the calls.  which of srv_store_labels / label_values / types a listing
+ * is: 0, 1 (name given), 2. */
+typedef struct srv_store_ops {
+	const char *name;           /* "sqlite", "clickhouse" */
+	void (*close)(srv_store *s);
+	int (*append)(srv_store *s, const srv_labels *labels, const char *kind, int64_t time_ns,
+		      int64_t duration_ns, const cprof_profile *p, const char *pinned_rule,
+		      cprof_error *err);
+	int (*append_metric)(srv_store *s, const srv_labels *labels, const char *name,
+			     int64_t time_ns, double value, cprof_error *err);
+	int (*flush)(srv_store *s, cprof_error *err);
+	int (*query)(srv_store *s, const srv_selector *sel, const char *kind, int64_t from_ns,
+		     int64_t until_ns, cprof_profile **out, srv_query_info *info,
+		     cprof_error *err);
+	int (*series)(srv_store *s, const srv_selector *sel, const char *kind, int64_t from_ns,
+		      int64_t until_ns, int64_t step_ns, const char *sample_type,
+		      const char *focus, srv_series_cb cb, void *ctx, cprof_error *err);
+	int (*metric_series)(srv_store *s, const srv_selector *sel, const char *name,
+			     int64_t from_ns, int64_t until_ns, int64_t step_ns, srv_series_cb cb,
+			     void *ctx, cprof_error *err);
+	int (*listing)(srv_store *s, int which, const char *name, int64_t from_ns,
+		       int64_t until_ns, srv_strlist *out, cprof_error *err);
+	int (*snapshots)(srv_store *s, int64_t from_ns, int64_t until_ns,
+			 int (*cb)(void *ctx, const srv_snapshot *snap), void *ctx,
+			 cprof_error *err);
+	int (*snapshot_get)(srv_store *s, int64_t id, cprof_profile **out, cprof_error *err);
+	int (*retention)(srv_store *s, int64_t now_ns, cprof_error *err);
+	int (*rollup_sync)(srv_store *s, cprof_error *err);
+	void (*stats)(srv_store *s, srv_store_stats *st);
+	int (*walk)(srv_store *s, int64_t from_ns, int64_t until_ns, srv_stored_cb cb, void *ctx,
+		    cprof_error *err);
+	int (*times)(srv_store *s, int64_t from_ns, int64_t until_ns, srv_stored_cb cb,
+		     void *ctx, cprof_error *err);
+	int (*days)(srv_store *s, int32_t **days, size_t *n, cprof_error *err);
+} srv_store_ops;
+
+struct srv_store {
+	const srv_store_ops *ops;
+};
+
+/* The backends' openers (srv_store_open calls the one the URL names). */
+int srv_sqlite_open(const char *dir, const srv_store_opts *opts, srv_store **out,
+		    cprof_error *err);
+int srv_clickhouse_open(const char *url, const srv_store_opts *opts, srv_store **out,
+			cprof_error *err);
+/* The name of s's backend ("sqlite", "clickhouse"). */
+const char *srv_store_backend(const srv_store *s);
 
 #ifdef __cplusplus
 }

@@ -39,7 +39,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #define BACKOFF_MIN_NS INT64_C(1000000000)
@@ -63,27 +65,33 @@ typedef struct tdef {
 static const tdef TABLES[] = {
 	{ "series", "id UInt64, kind String, svc String, labels String", "ReplacingMergeTree",
 	  NULL, "id", "id" },
-	{ "stacks", "svc UInt64, id UInt32, hash UInt64, data String", "ReplacingMergeTree", NULL,
+	{ "writers", "w UInt32, token UInt64", "MergeTree", NULL, "w", "w" },
+	{ "stacks", "svc UInt64, id UInt64, hash UInt64, data String", "ReplacingMergeTree", NULL,
 	  "(svc, id)", "svc" },
 	{ "profiles", "day Date, series UInt64, t UInt64, duration Int64, period Int64,"
 	  " sig String, totals Array(Int64)", "MergeTree", "toYYYYMMDD(day)", "(series, t)",
 	  "series" },
-	{ "samples", "day Date, svc UInt64, series UInt64, t UInt64, sig UInt64, stack UInt32,"
-	  " v0 Int64, v1 Int64, v2 Int64, v3 Int64, vx Array(Int64)", "MergeTree",
+	{ "samples", "day Date, svc UInt64, series UInt64, t UInt64, sig UInt64, stack UInt64,"
+	  " l0 UInt8, l1 UInt8, l2 UInt8, l3 UInt8, h0 Int64, h1 Int64, h2 Int64, h3 Int64,"
+	  " vx Array(Int64), m0 Int64, m1 Int64, m2 Int64, m3 Int64", "MergeTree",
 	  "toYYYYMMDD(day)", "(svc, series, t, stack)", "series" },
 	{ "samples_hour", "day Date, svc UInt64, series UInt64, sig UInt64, hour UInt32,"
-	  " stack UInt32, v0 AggregateFunction(sum, Int64), v1 AggregateFunction(sum, Int64),"
+	  " stack UInt64, v0 AggregateFunction(sum, Int64), v1 AggregateFunction(sum, Int64),"
 	  " v2 AggregateFunction(sum, Int64), v3 AggregateFunction(sum, Int64),"
 	  " vx AggregateFunction(sumForEach, Array(Int64))", "AggregatingMergeTree",
 	  "toYYYYMMDD(day)", "(svc, series, sig, hour, stack)", "series" },
 	{ "metrics", "day Date, series UInt64, t UInt64, value Float64", "MergeTree",
 	  "toYYYYMMDD(day)", "(series, t)", "series" },
 	{ "pinned", "id UInt64, rule String, series UInt64, t UInt64, duration Int64,"
-	  " period Int64, sig String, stacks Array(UInt32), vals Array(Int64)", "MergeTree", NULL,
+	  " period Int64, sig String, stacks Array(UInt64), vals Array(Int64)", "MergeTree", NULL,
 	  "id", "id" },
 };
 #define NTABLES (sizeof TABLES / sizeof TABLES[0])
-#define SCHEMA_VERSION 1
+/* 2: stack ids are UInt64, writer number << 32 | counter (a writers
+ * table hands out the numbers); 1 had UInt32 ids counted by each writer
+ * from 1, which clash between writers and cannot be converted in place
+ * (the stack column is in the tables' sorting keys) */
+#define SCHEMA_VERSION 2
 
 static int run(srv_ch *c, const char *sql, cprof_error *err)
 {
@@ -158,9 +166,14 @@ static int migrate(srv_ch *c, cprof_error *err)
 		return cprof_seterr(err, CPROF_EINVAL,
 				    "store: database %s has schema version %ld, newer than this"
 				    " cprof's %d", c->conn.db, have, SCHEMA_VERSION);
-	if (have >= 1)
+	if (have == SCHEMA_VERSION)
 		return 0;
-	/* version 1: the tables and the hourly rollup's materialized view */
+	if (have == 1)
+		return cprof_seterr(err, CPROF_EINVAL,
+				    "store: database %s has schema version 1 (per-writer stack ids),"
+				    " which this cprof cannot convert: give a new database and copy"
+				    " into it (cprof server copy)", c->conn.db);
+	/* the tables and the hourly rollup's materialized view */
 	for (size_t i = 0; i < NTABLES && !rc; i++)
 		rc = create_table(c, &TABLES[i], err);
 	if (rc)
@@ -169,13 +182,15 @@ static int migrate(srv_ch *c, cprof_error *err)
 	snprintf(sql, sizeof sql,
 		 "CREATE MATERIALIZED VIEW IF NOT EXISTS %s.samples_hour_mv%s%s TO %s.samples_hour%s"
 		 " AS SELECT day, svc, series, sig, toUInt32(intDiv(t, 3600000000000)) AS hour,"
-		 " stack, sumState(v0) AS v0, sumState(v1) AS v1, sumState(v2) AS v2,"
-		 " sumState(v3) AS v3, sumForEachState(vx) AS vx FROM %s.samples%s"
+		 " stack, sumState(" CH_V(0) ") AS v0, sumState(" CH_V(1) ") AS v1,"
+		 " sumState(" CH_V(2) ") AS v2, sumState(" CH_V(3) ") AS v3,"
+		 " sumForEachState(vx) AS vx FROM %s.samples%s"
 		 " GROUP BY day, svc, series, sig, hour, stack", c->conn.db,
 		 cl ? " ON CLUSTER " : "", cl ? cl : "", c->conn.db, sfx, c->conn.db, sfx);
 	if ((rc = run(c, sql, err)))
 		return rc;
-	snprintf(sql, sizeof sql, "INSERT INTO %s.migrations (version) VALUES (1)", c->conn.db);
+	snprintf(sql, sizeof sql, "INSERT INTO %s.migrations (version) VALUES (%d)", c->conn.db,
+		 SCHEMA_VERSION);
 	return run(c, sql, err);
 }
 
@@ -619,10 +634,26 @@ static void put_i64s(sbuf *b, const int64_t *v, size_t n)
 	sb_put(b, "]", 1);
 }
 
-int srv_ch_append(srv_ch *c, const srv_labels *labels, const char *kind, int64_t time_ns,
+/* The greatest common divisor of |a| and |b| (gcd(0, b) = |b|); INT64_MIN
+ * counts as 1 (no divisor worth keeping). */
+static int64_t gcd64(int64_t a, int64_t b)
+{
+	if (a == INT64_MIN || b == INT64_MIN)
+		return 1;
+	uint64_t x = (uint64_t)(a < 0 ? -a : a), y = (uint64_t)(b < 0 ? -b : b);
+	while (y) {
+		uint64_t t = x % y;
+		x = y;
+		y = t;
+	}
+	return (int64_t)x;
+}
+
+int ch_append(srv_store *base, const srv_labels *labels, const char *kind, int64_t time_ns,
 		  int64_t duration_ns, const cprof_profile *p, const char *pinned_rule,
 		  cprof_error *err)
 {
+	srv_ch *c = (srv_ch *)base;
 	srv_label tmp[SRV_LABELS_MAX];
 	int rc = sorted_labels(&labels, tmp, err);
 	if (rc)
@@ -669,7 +700,8 @@ int srv_ch_append(srv_ch *c, const srv_labels *labels, const char *kind, int64_t
 		tsv_put(&meta, sig.p, sig.n);
 		sb_put(&meta, "\t[", 2);
 		for (size_t i = 0; i < p->samples.n; i++) {
-			snprintf(head, sizeof head, "%s%u", i ? "," : "", ids[i]);
+			snprintf(head, sizeof head, "%s%llu", i ? "," : "",
+				 (unsigned long long)ss->svc->ids[ids[i]]);
 			sb_put(&meta, head, strlen(head));
 		}
 		sb_put(&meta, "]\t", 2);
@@ -682,22 +714,42 @@ int srv_ch_append(srv_ch *c, const srv_labels *labels, const char *kind, int64_t
 		for (size_t i = 0; i < p->samples.n && !rc; i++)
 			if (acc_add(&a, ids[i], 0, p->values.v + i * nv))
 				rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+		/* the first four sample types: value = (h * 256 + l) * m (see
+		 * store_ch.h); m is the values' greatest common divisor in this
+		 * profile (CPU time is samples times the period, sizes are
+		 * multiples of 8 or 16), 0 when it is 1 */
+		int64_t mul[4] = { 0, 0, 0, 0 };
+		for (size_t i = 0; i < a.n; i++)
+			for (size_t k = 0; k < 4 && k < nv; k++)
+				mul[k] = gcd64(mul[k], a.val[i * nv + k]);
+		for (size_t k = 0; k < 4; k++)
+			if (mul[k] <= 1)
+				mul[k] = 0;
 		for (size_t i = 0; i < a.n && !rc; i++) {
 			const int64_t *v = a.val + i * nv;
 			put_day(&rows, time_ns);
-			snprintf(head, sizeof head, "%llu\t%llu\t%lld\t%llu\t%u\t",
+			snprintf(head, sizeof head, "%llu\t%llu\t%lld\t%llu\t%llu\t",
 				 (unsigned long long)ss->svc->hash, (unsigned long long)ss->id,
 				 (long long)time_ns, (unsigned long long)sigh,
-				 (unsigned)(a.key[i] >> 32));
+				 (unsigned long long)ss->svc->ids[a.key[i] >> 32]);
 			sb_put(&rows, head, strlen(head));
 			/* the first four sample types in columns of their own (no
 			 * array offsets: 4 bytes a row less), the rest in vx */
+			int64_t hi[4];
 			for (size_t k = 0; k < 4; k++) {
-				snprintf(head, sizeof head, "%lld\t", (long long)(k < nv ? v[k] : 0));
+				int64_t x = k < nv ? v[k] / (mul[k] ? mul[k] : 1) : 0;
+				unsigned lo = (unsigned)((uint64_t)x & 0xff);
+				hi[k] = (x - (int64_t)lo) / 256;        /* exact: floor */
+				snprintf(head, sizeof head, "%u\t", lo);
 				sb_put(&rows, head, strlen(head));
 			}
+			snprintf(head, sizeof head, "%lld\t%lld\t%lld\t%lld\t", (long long)hi[0],
+				 (long long)hi[1], (long long)hi[2], (long long)hi[3]);
+			sb_put(&rows, head, strlen(head));
 			put_i64s(&rows, v + (nv > 4 ? 4 : nv), nv > 4 ? nv - 4 : 0);
-			sb_put(&rows, "\n", 1);
+			snprintf(head, sizeof head, "\t%lld\t%lld\t%lld\t%lld\n", (long long)mul[0],
+				 (long long)mul[1], (long long)mul[2], (long long)mul[3]);
+			sb_put(&rows, head, strlen(head));
 			for (size_t k = 0; k < nv; k++)
 				totals[k] += v[k];
 		}
@@ -751,9 +803,10 @@ out:
 	return rc;
 }
 
-int srv_ch_append_metric(srv_ch *c, const srv_labels *labels, const char *name,
+int ch_append_metric(srv_store *base, const srv_labels *labels, const char *name,
 			 int64_t time_ns, double value, cprof_error *err)
 {
+	srv_ch *c = (srv_ch *)base;
 	srv_label tmp[SRV_LABELS_MAX];
 	int rc = sorted_labels(&labels, tmp, err);
 	if (rc)
@@ -789,8 +842,9 @@ int srv_ch_append_metric(srv_ch *c, const srv_labels *labels, const char *name,
 	return rc;
 }
 
-int srv_ch_flush(srv_ch *c, cprof_error *err)
+int ch_flush(srv_store *base, cprof_error *err)
 {
+	srv_ch *c = (srv_ch *)base;
 	pthread_mutex_lock(&c->mu);
 	int rc = ch_flush_locked(c, err);
 	pthread_mutex_unlock(&c->mu);
@@ -805,13 +859,65 @@ static int stack_row(srv_ch *c, char **f, size_t *fl, cprof_error *err)
 	for (size_t i = 0; i < c->nsvcs; i++)
 		if (c->svcs[i]->hash == h) {
 			int rc = 0;
-			if (ch_stack_put(c->svcs[i], (uint32_t)strtoul(f[1], NULL, 10), f[2], fl[2],
-					 strtoull(f[3], NULL, 10)))
+			if (ch_stack_put(c->svcs[i], strtoull(f[1], NULL, 10),
+					 strtoull(f[3], NULL, 10), f[2], fl[2], NULL))
 				rc = cprof_seterr(err, CPROF_EFORMAT, "store: bad stack row");
 			c->st.stacks++;
 			return rc;
 		}
 	return 0;
+}
+
+/* Claim this store's writer number: a random number in [1, 2^31) that no
+ * row of the writers table holds, inserted with a random token and read
+ * back; another token under the number (a writer that picked it at the
+ * same time) makes both try again.  As a claim is inserted before it is
+ * checked, two claims of one number cannot both see themselves alone
+ * (on a cluster: given the claims' shard answers reads with the inserts
+ * that completed, which replication lag can break; the odds two writers
+ * pick one number are 2^-31 even then).  Numbers are never given back: a
+ * restarted server claims a new one and reuses the ids of the stacks it
+ * loads. */
+static int claim_writer(srv_ch *c, cprof_error *err)
+{
+	char sql[256];
+	int rc = 0;
+	for (int tries = 0; tries < 8 && !rc; tries++) {
+		uint32_t w = 0;
+		uint64_t tok = 0;
+		if (getrandom(&w, sizeof w, 0) != sizeof w || getrandom(&tok, sizeof tok, 0) != sizeof tok)
+			return cprof_seterr(err, CPROF_EIO, "store: no random numbers: %s",
+					    strerror(errno));
+		w &= 0x7fffffff;
+		if (!w || !tok)
+			continue;
+		sbuf r = { 0 };
+		snprintf(sql, sizeof sql, "SELECT count() FROM writers WHERE w = %u", w);
+		if ((rc = ch_select(&c->conn, sql, &r, err)) || strtoull((char *)r.p, NULL, 10)) {
+			sb_free(&r);
+			continue;
+		}
+		sb_free(&r);
+		snprintf(sql, sizeof sql, "INSERT INTO writers (w, token) VALUES (%u, %llu)", w,
+			 (unsigned long long)tok);
+		if ((rc = run(c, sql, err)))
+			break;
+		snprintf(sql, sizeof sql, "SELECT token FROM writers WHERE w = %u ORDER BY token", w);
+		if ((rc = ch_select(&c->conn, sql, &r, err))) {
+			sb_free(&r);
+			break;
+		}
+		char *nl = strchr((char *)r.p, '\n');
+		bool alone = nl && !nl[1] && strtoull((char *)r.p, NULL, 10) == tok;
+		sb_free(&r);
+		if (alone) {
+			c->writer = w;
+			c->token = tok;
+			return 0;
+		}
+	}
+	return rc ? rc : cprof_seterr(err, CPROF_EIO, "store: cannot claim a writer number in"
+				      " the writers table (8 tries)");
 }
 
 static int load_stacks(srv_ch *c, cprof_error *err)
@@ -820,12 +926,14 @@ static int load_stacks(srv_ch *c, cprof_error *err)
 			  stack_row, err);
 }
 
-int srv_ch_open(const char *url, const srv_store_opts *opts, srv_ch **out, cprof_error *err)
+int srv_clickhouse_open(const char *url, const srv_store_opts *opts, srv_store **out,
+			cprof_error *err)
 {
 	*out = NULL;
 	srv_ch *c = calloc(1, sizeof *c);
 	if (!c)
 		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	c->base.ops = &ch_ops;
 	if (opts)
 		c->o = *opts;
 	if (!c->o.batch_profiles)
@@ -846,39 +954,24 @@ int srv_ch_open(const char *url, const srv_store_opts *opts, srv_ch **out, cprof
 	if (!rc)
 		rc = ch_series_reload(c, err);
 	if (!rc)
+		rc = claim_writer(c, err);
+	if (!rc)
 		rc = load_stacks(c, err);
 	if (!rc && pthread_create(&c->flush_thread, NULL, flusher, c) != 0)
 		rc = cprof_seterr(err, CPROF_ENOMEM, "store: cannot start the flush thread");
 	else if (!rc)
 		c->flusher_started = true;
 	if (rc) {
-		srv_ch_close(c);
+		ch_close(&c->base);
 		return rc;
 	}
-	*out = c;
+	*out = &c->base;
 	return 0;
 }
 
-int srv_ch_open_store(const char *url, const srv_store_opts *opts, srv_store **out,
-		      cprof_error *err)
+void ch_close(srv_store *base)
 {
-	srv_store *s = calloc(1, sizeof *s);
-	if (!s)
-		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
-	s->lockfd = -1;
-	int rc = srv_ch_open(url, opts, &s->ch, err);
-	if (rc) {
-		free(s);
-		return rc;
-	}
-	*out = s;
-	return 0;
-}
-
-void srv_ch_close(srv_ch *c)
-{
-	if (!c)
-		return;
+	srv_ch *c = (srv_ch *)base;
 	if (c->flusher_started) {
 		pthread_mutex_lock(&c->mu);
 		c->stopping = true;
@@ -909,9 +1002,11 @@ void srv_ch_close(srv_ch *c)
 	for (size_t i = 0; i < c->nsvcs; i++) {
 		ch_svc *v = c->svcs[i];
 		free(v->name);
-		u64map_free(&v->byhash);
+		u64map_free(&v->byid);
+		u64map_free(&v->bykey);
 		sb_free(&v->arena);
 		free(v->off);
+		free(v->ids);
 		free(v);
 	}
 	free(c->svcs);
@@ -926,8 +1021,9 @@ void srv_ch_close(srv_ch *c)
 
 /* ---- retention, stats ------------------------------------------------------------------ */
 
-int srv_ch_retention(srv_ch *c, int64_t now_ns, cprof_error *err)
+int ch_retention(srv_store *base, int64_t now_ns, cprof_error *err)
 {
+	srv_ch *c = (srv_ch *)base;
 	if (c->o.retention_ns <= 0)
 		return 0;
 	int64_t cut = now_ns - c->o.retention_ns;
@@ -979,8 +1075,9 @@ int srv_ch_retention(srv_ch *c, int64_t now_ns, cprof_error *err)
 	return rc ? rc : (int)ndrop;
 }
 
-void srv_ch_stats(srv_ch *c, srv_store_stats *st)
+void ch_stats(srv_store *base, srv_store_stats *st)
 {
+	srv_ch *c = (srv_ch *)base;
 	pthread_mutex_lock(&c->mu);
 	*st = c->st;
 	pthread_mutex_unlock(&c->mu);
@@ -994,3 +1091,29 @@ void srv_ch_stats(srv_ch *c, srv_store_stats *st)
 	}
 	sb_free(&r);
 }
+
+/* The rollup is a materialized view that ClickHouse keeps current. */
+static int ch_rollup_sync(srv_store *base, cprof_error *err)
+{
+	return 0;
+}
+
+const srv_store_ops ch_ops = {
+	.name = "clickhouse",
+	.close = ch_close,
+	.append = ch_append,
+	.append_metric = ch_append_metric,
+	.flush = ch_flush,
+	.query = ch_query,
+	.series = ch_series_points,
+	.metric_series = ch_metric_series,
+	.listing = ch_labels,
+	.snapshots = ch_snapshots,
+	.snapshot_get = ch_snapshot_get,
+	.retention = ch_retention,
+	.rollup_sync = ch_rollup_sync,
+	.stats = ch_stats,
+	.walk = ch_walk,
+	.times = ch_times,
+	.days = ch_days,
+};

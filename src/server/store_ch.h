@@ -1,19 +1,31 @@
 /*
  * store_ch.h - internals of the ClickHouse store (store_ch*.c, ch_http.c):
  * the HTTP client, the in-memory dictionaries, the ingest queue and the
- * calls srv_store_* forward to when a store was opened on a
- * clickhouse://HOST:PORT[,HOST:PORT...]/DATABASE URL.
+ * backend's operations table (srv_store_ops), which srv_store_open picks
+ * for a clickhouse://HOST:PORT[,HOST:PORT...]/DATABASE URL.
  *
  * Schema (database DATABASE; see docs/ARCHITECTURE.md, "Server on
  * ClickHouse"):
  *   meta      (key, value)                 schema version (migrations)
  *   series    (id UInt64, kind, svc, labels)   id = hash(kind, labels)
- *   stacks    (svc UInt64, id UInt32, hash UInt64, data)  dense ids per
- *             service; data = locations (mapping, address relative to
- *             it, lines with their functions) and the sample's labels
+ *   writers   (w UInt32, token UInt64)   writer numbers claimed at open
+ *   stacks    (svc UInt64, id UInt64, hash UInt64, data)  id = writer
+ *             number << 32 | a counter per service (store_ch_dict.c);
+ *             hash = content key; data = locations (mapping, address
+ *             relative to it, lines with their functions) and the
+ *             sample's labels
  *   profiles  (day, series, t, duration, period, sig, totals)  one row per
  *             profile
- *   samples   (day, series, t, sig, stack UInt32, v Array(Int64))
+ *   samples   (day, svc, series, t, sig, stack, l0..l3, h0..h3, vx, m0..m3)
+ *             one row per distinct stack of a profile; the first four
+ *             values are CH_V(k) = (hk * 256 + lk) * greatest(mk, 1):
+ *             lk UInt8 the low byte, hk Int64 the rest, mk the profile's
+ *             common divisor of value k (0: none).  ZSTD (level 1, as
+ *             ClickHouse runs it) spends a sequence on every 8-byte value
+ *             with a nonzero low byte and zero high bytes, about 0.25
+ *             bytes even for a constant; small values split this way cost
+ *             their entropy in lk and next to nothing in hk.  Other
+ *             values in vx Array(Int64)
  *   samples_hour  AggregatingMergeTree (day, series, sig, hour, stack,
  *             sumForEachState(v)) fed by a materialized view on samples
  *   metrics   (day, series, t, value)
@@ -23,6 +35,9 @@
  */
 #ifndef CPROF_SRV_STORE_CH_H
 #define CPROF_SRV_STORE_CH_H
+
+/* Value k of a samples row, as SQL (see samples above). */
+#define CH_V(k) "((h" #k " * 256 + l" #k ") * greatest(m" #k ", 1))"
 
 #include "store_int.h"
 
@@ -81,27 +96,36 @@ size_t tsv_row(char *buf, size_t len, size_t *pos, char **f, size_t *lens, size_
 typedef struct ch_svc {
 	char *name;
 	uint64_t hash;                  /* the svc column */
-	u64map byhash;                  /* stack content hash -> id */
+	u64map byid;                    /* stack id -> local id (this process) */
+	u64map bykey;                   /* content key -> local id */
 	sbuf arena;                     /* stack blobs */
-	uint64_t *off;                  /* id -> offset << 24 | length; 0: unknown */
-	size_t noff, capoff;
+	uint64_t *off;                  /* local id -> offset << 24 | length */
+	uint64_t *ids;                  /* local id -> a stack id of it */
+	size_t noff, capoff, capids;    /* noff: local ids in use + 1 */
+	uint32_t next;                  /* this writer's last counter here */
 } ch_svc;
 
 typedef struct srv_ch srv_ch;
 
-/* The dense id of p's sample si in service v (new stacks are queued for
- * insertion); lh: p->locations.n zeroed words, a per-profile memo of
- * location hashes.  Caller holds the store's lock. */
+/* The local id of p's sample si in service v (v->ids[*local] is its
+ * stack id; new stacks are queued for insertion); lh: p->locations.n
+ * zeroed words, a per-profile memo of location hashes.  Caller holds the
+ * store's lock. */
 int ch_stack_id(srv_ch *c, ch_svc *v, const cprof_profile *p, size_t si, uint64_t *lh,
-		uint32_t *id, cprof_error *err);
+		uint32_t *local, cprof_error *err);
 /* Service by name (created). */
 ch_svc *ch_svc_get(srv_ch *c, const char *name);
-/* Make sure the blobs of stacks ids[0..n) of v are known (fetching the
- * missing ones from ClickHouse).  Caller holds the lock. */
-int ch_stacks_fetch(srv_ch *c, ch_svc *v, const uint32_t *ids, size_t n, cprof_error *err);
-/* Add a stack (its blob and its key, the stacks table's hash). */
-int ch_stack_put(ch_svc *v, uint32_t id, const void *blob, size_t len, uint64_t key);
-/* Append stack id of v (blob known) as a sample with values vals to the
+/* The local ids of stack ids[0..n) of v into locals (fetching the
+ * unknown ones from ClickHouse; two ids of one content give one local
+ * id).  Caller holds the lock. */
+int ch_stacks_resolve(srv_ch *c, ch_svc *v, const uint64_t *ids, size_t n, uint32_t *locals,
+		      cprof_error *err);
+/* Add stack id with content key and blob (*local, may be NULL, gets its
+ * local id; an id or key known already keeps its entry).  0,
+ * CPROF_ENOMEM, or CPROF_EFORMAT (id 0, blob too large). */
+int ch_stack_put(ch_svc *v, uint64_t id, uint64_t key, const void *blob, size_t len,
+		 uint32_t *local);
+/* Append local stack id of v (blob known) as a sample with values vals to the
  * profile being built (ctx: dedup maps of mappings, functions,
  * locations).  */
 typedef struct ch_build {
@@ -111,7 +135,7 @@ typedef struct ch_build {
 int ch_build_add(ch_build *b, const ch_svc *v, uint32_t id, const int64_t *vals,
 		 cprof_error *err);
 void ch_build_free(ch_build *b);
-/* Whether stack id of v has a frame whose function name matches re. */
+/* Whether local stack id of v has a frame whose function name matches re. */
 int ch_stack_focus(const ch_svc *v, uint32_t id, void *re);
 
 /* ---- the store (store_ch.c) --------------------------------------------- */
@@ -137,7 +161,10 @@ typedef struct ch_series {
 } ch_series;
 
 struct srv_ch {
+	srv_store base;                 /* ops: the ClickHouse table; first */
 	ch_conn conn;
+	uint32_t writer;                /* this store's writer number (ids) */
+	uint64_t token;                 /* its claim in the writers table */
 	srv_store_opts o;
 	pthread_mutex_t mu;             /* everything below */
 	ch_svc **svcs;
@@ -163,36 +190,37 @@ struct srv_ch {
 	bool flushing;                  /* a thread has the flush turn */
 };
 
-/* Forwarded srv_store_* calls. */
-int srv_ch_open(const char *url, const srv_store_opts *opts, srv_ch **out, cprof_error *err);
-void srv_ch_close(srv_ch *c);
-/* srv_store_open's hook: a srv_store whose every call forwards to a new srv_ch. */
-int srv_ch_open_store(const char *url, const srv_store_opts *opts, srv_store **out,
-		      cprof_error *err);
-int srv_ch_append(srv_ch *c, const srv_labels *labels, const char *kind, int64_t time_ns,
-		  int64_t duration_ns, const cprof_profile *p, const char *pinned_rule,
-		  cprof_error *err);
-int srv_ch_append_metric(srv_ch *c, const srv_labels *labels, const char *name,
-			 int64_t time_ns, double value, cprof_error *err);
-int srv_ch_flush(srv_ch *c, cprof_error *err);
-/* srv_store_query has checked the arguments (srv_query_args) and gives an
- * info that is not NULL. */
-int srv_ch_query(srv_ch *c, const srv_selector *sel, const char *kind, int64_t from_ns,
-		 int64_t until_ns, cprof_profile **out, srv_query_info *info, cprof_error *err);
-/* srv_store_series has checked kind. */
-int srv_ch_series(srv_ch *c, const srv_selector *sel, const char *kind, int64_t from_ns,
-		  int64_t until_ns, int64_t step_ns, const char *sample_type, const char *focus,
-		  srv_series_cb cb, void *ctx, cprof_error *err);
-int srv_ch_metric_series(srv_ch *c, const srv_selector *sel, const char *name, int64_t from_ns,
-			 int64_t until_ns, int64_t step_ns, srv_series_cb cb, void *ctx,
-			 cprof_error *err);
-int srv_ch_labels(srv_ch *c, int mode, const char *name, int64_t from_ns, int64_t until_ns,
-		  srv_strlist *out, cprof_error *err);
-int srv_ch_snapshots(srv_ch *c, int64_t from_ns, int64_t until_ns,
-		     int (*cb)(void *ctx, const srv_snapshot *snap), void *ctx, cprof_error *err);
-int srv_ch_snapshot_get(srv_ch *c, int64_t id, cprof_profile **out, cprof_error *err);
-int srv_ch_retention(srv_ch *c, int64_t now_ns, cprof_error *err);
-void srv_ch_stats(srv_ch *c, srv_store_stats *st);
+/* The ClickHouse backend's operations (srv_store_ops, store.h): each has
+ * the contract of the srv_store_* call it implements (ch_labels is the
+ * listing entry); base is a srv_ch. */
+extern const srv_store_ops ch_ops;
+void ch_close(srv_store *base);
+int ch_append(srv_store *base, const srv_labels *labels, const char *kind, int64_t time_ns,
+	      int64_t duration_ns, const cprof_profile *p, const char *pinned_rule,
+	      cprof_error *err);
+int ch_append_metric(srv_store *base, const srv_labels *labels, const char *name,
+		     int64_t time_ns, double value, cprof_error *err);
+int ch_flush(srv_store *base, cprof_error *err);
+int ch_query(srv_store *base, const srv_selector *sel, const char *kind, int64_t from_ns,
+	     int64_t until_ns, cprof_profile **out, srv_query_info *info, cprof_error *err);
+int ch_series_points(srv_store *base, const srv_selector *sel, const char *kind, int64_t from_ns,
+	      int64_t until_ns, int64_t step_ns, const char *sample_type, const char *focus,
+	      srv_series_cb cb, void *ctx, cprof_error *err);
+int ch_metric_series(srv_store *base, const srv_selector *sel, const char *name,
+		     int64_t from_ns, int64_t until_ns, int64_t step_ns, srv_series_cb cb,
+		     void *ctx, cprof_error *err);
+int ch_labels(srv_store *base, int which, const char *name, int64_t from_ns, int64_t until_ns,
+	      srv_strlist *out, cprof_error *err);
+int ch_snapshots(srv_store *base, int64_t from_ns, int64_t until_ns,
+		 int (*cb)(void *ctx, const srv_snapshot *snap), void *ctx, cprof_error *err);
+int ch_snapshot_get(srv_store *base, int64_t id, cprof_profile **out, cprof_error *err);
+int ch_retention(srv_store *base, int64_t now_ns, cprof_error *err);
+void ch_stats(srv_store *base, srv_store_stats *st);
+int ch_walk(srv_store *base, int64_t from_ns, int64_t until_ns, srv_stored_cb cb, void *ctx,
+	    cprof_error *err);
+int ch_times(srv_store *base, int64_t from_ns, int64_t until_ns, srv_stored_cb cb, void *ctx,
+	     cprof_error *err);
+int ch_days(srv_store *base, int32_t **days, size_t *n, cprof_error *err);
 
 /* Internal between store_ch*.c.  Flush now (after the flusher's turn, if
  * it has one); called and returns with c->mu held (released meanwhile). */

@@ -1,7 +1,7 @@
 /*
  * store_ch_dict.c - the ClickHouse store's stack dictionary: a sample's
- * call stack and labels become a dense 32-bit id per service (ingest), and
- * ids become a profile again in the server process (queries: ClickHouse
+ * call stack and labels become an id (ingest), and ids become a profile
+ * again in the server process (queries: ClickHouse
  * 18.16 allows one JOIN per SELECT and no named CTEs, so flame assembly
  * is not done in SQL).
  *
@@ -19,12 +19,24 @@
  * relative address, which keeps the file offset of every address (what
  * symbolization needs).
  *
- * Ids are given by the writing server from its in-memory map (key -> id,
- * the key a hash of the locations' content hashes and the labels, kept
- * in the stacks table's hash column), loaded from the stacks table at open; new entries are
- * queued (c->stack_rows) and inserted before any sample that uses them.
- * Two writers assigning ids for one service at once would collide: see
- * docs/ARCHITECTURE.md for the rule (one writer per service).
+ * Ids.  A stack's id is numbered by the server that first stored it:
+ * its writer number (claimed at open, store_ch.c: unique among the
+ * database's writers) times 2^32 plus a counter per service, so ids of one
+ * writer are dense (the samples' stack column compresses like small
+ * integers: the high half is the same for every row of a series) and two
+ * writers never give one id to different stacks, with no coordination
+ * per stack.  Each entry also keeps its content key (a hash of its
+ * locations' content hashes and of its labels: the hash column): a writer
+ * that knows a stack's key (loaded at open, or stored by itself) reuses
+ * its id; two writers storing one new stack at once give it two ids,
+ * which queries fold (both ids resolve to one local id, below).  New
+ * entries are queued (c->stack_rows) and inserted before any sample that
+ * uses them.
+ *
+ * In memory each service numbers the distinct stack contents it has seen
+ * densely from 1 (local ids, this process only: the arrays below and the
+ * accumulators of store_codec.c are indexed by them); byid maps an id and
+ * bykey a content key to the local id.
  *
  * Threads: everything here runs under the store's lock (srv_ch.mu), but
  * ch_build_* and ch_stack_focus, which only read a service's blobs that
@@ -60,30 +72,49 @@ ch_svc *ch_svc_get(srv_ch *c, const char *name)
 	return v;
 }
 
-int ch_stack_put(ch_svc *v, uint32_t id, const void *blob, size_t len, uint64_t h)
+int ch_stack_put(ch_svc *v, uint64_t id, uint64_t key, const void *blob, size_t len,
+		 uint32_t *local)
 {
 	if (id == 0 || len >= (1u << 24) || v->arena.n >= ((uint64_t)1 << 40))
 		return CPROF_EFORMAT;
-	if (id < v->noff && v->off[id])
+	key |= 1;
+	uint32_t l, *slot;
+	bool found;
+	if (u64map_get(&v->byid, id, &l)) {
+		if (local)
+			*local = l;
 		return 0;
-	if (id >= v->noff) {
-		if (cprof_reserve((void **)&v->off, &v->capoff, (size_t)id + 1, sizeof *v->off))
-			return CPROF_ENOMEM;
-		memset(v->off + v->noff, 0, ((size_t)id + 1 - v->noff) * sizeof *v->off);
-		v->noff = (size_t)id + 1;
 	}
+	if (u64map_get(&v->bykey, key, &l)) {
+		/* one content under a second id (another writer's) */
+		if (u64map_slot(&v->byid, id, &slot, &found))
+			return CPROF_ENOMEM;
+		*slot = l;
+		if (local)
+			*local = l;
+		return 0;
+	}
+	l = v->noff ? (uint32_t)v->noff : 1;
+	if (l >= UINT32_MAX - 1 ||
+	    cprof_reserve((void **)&v->off, &v->capoff, (size_t)l + 1, sizeof *v->off) ||
+	    cprof_reserve((void **)&v->ids, &v->capids, (size_t)l + 1, sizeof *v->ids))
+		return CPROF_ENOMEM;
 	uint64_t off = v->arena.n + 1;  /* +1: 0 means unknown */
 	sb_put(&v->arena, blob, len);
-	if (v->arena.oom)
+	if (v->arena.oom || u64map_slot(&v->byid, id, &slot, &found))
 		return CPROF_ENOMEM;
-	v->off[id] = off << 24 | len;
-	h |= 1;
-	uint32_t *slot;
-	bool found;
-	if (u64map_slot(&v->byhash, h, &slot, &found))
+	*slot = l;
+	if (u64map_slot(&v->bykey, key, &slot, &found)) {
+		u64map_del(&v->byid, id);
 		return CPROF_ENOMEM;
-	if (!found)
-		*slot = id;
+	}
+	*slot = l;
+	v->off[0] = v->ids[0] = 0;
+	v->off[l] = off << 24 | len;
+	v->ids[l] = id;
+	v->noff = (size_t)l + 1;
+	if (local)
+		*local = l;
 	return 0;
 }
 
@@ -176,13 +207,13 @@ static uint64_t stack_key(const cprof_profile *p, size_t si, uint64_t *lh, sbuf 
 }
 
 int ch_stack_id(srv_ch *c, ch_svc *v, const cprof_profile *p, size_t si, uint64_t *lh,
-		uint32_t *id, cprof_error *err)
+		uint32_t *local, cprof_error *err)
 {
 	sbuf b = { 0 };
 	uint64_t h = stack_key(p, si, lh, &b);
 	uint32_t got;
-	if (!b.oom && u64map_get(&v->byhash, h, &got)) {
-		*id = got;
+	if (!b.oom && u64map_get(&v->bykey, h, &got)) {
+		*local = got;
 		sb_free(&b);
 		return 0;
 	}
@@ -192,16 +223,17 @@ int ch_stack_id(srv_ch *c, ch_svc *v, const cprof_profile *p, size_t si, uint64_
 		sb_free(&b);
 		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 	}
-	if (b.n >= (1u << 24) || v->noff >= UINT32_MAX - 1) {
+	if (b.n >= (1u << 24) || v->noff >= UINT32_MAX - 2 || v->next == UINT32_MAX) {
 		sb_free(&b);
 		return cprof_seterr(err, CPROF_ELIMIT, "store: stack too large or too many stacks");
 	}
-	uint32_t nid = v->noff ? (uint32_t)v->noff : 1;
-	int rc = ch_stack_put(v, nid, b.p, b.n, h);
+	uint64_t id = (uint64_t)c->writer << 32 | ++v->next;
+	uint32_t nid;
+	int rc = ch_stack_put(v, id, h, b.p, b.n, &nid);
 	if (!rc) {
-		char line[64];
-		snprintf(line, sizeof line, "%llu\t%u\t%llu\t", (unsigned long long)v->hash, nid,
-			 (unsigned long long)h);
+		char line[80];
+		snprintf(line, sizeof line, "%llu\t%llu\t%llu\t", (unsigned long long)v->hash,
+			 (unsigned long long)id, (unsigned long long)h);
 		sb_put(&c->stack_rows, line, strlen(line));
 		tsv_put(&c->stack_rows, b.p, b.n);
 		sb_put(&c->stack_rows, "\n", 1);
@@ -211,25 +243,25 @@ int ch_stack_id(srv_ch *c, ch_svc *v, const cprof_profile *p, size_t si, uint64_
 	sb_free(&b);
 	if (rc)
 		return cprof_seterr(err, rc, "store: out of memory");
-	*id = nid;
+	*local = nid;
 	c->st.stacks++;
 	return 0;
 }
 
-int ch_stacks_fetch(srv_ch *c, ch_svc *v, const uint32_t *ids, size_t n, cprof_error *err)
+int ch_stacks_resolve(srv_ch *c, ch_svc *v, const uint64_t *ids, size_t n, uint32_t *locals,
+		      cprof_error *err)
 {
 	sbuf q = { 0 };
 	char head[256], tb[128];
-	snprintf(head, sizeof head, "SELECT id, any(hash), any(data) FROM %s WHERE svc = %llu AND id IN (",
-		 ch_tbl(c, "stacks", tb, sizeof tb), (unsigned long long)v->hash);
+	snprintf(head, sizeof head, "SELECT id, any(hash), any(data) FROM %s WHERE svc = %llu"
+		 " AND id IN (", ch_tbl(c, "stacks", tb, sizeof tb), (unsigned long long)v->hash);
 	sb_put(&q, head, strlen(head));
 	size_t missing = 0;
 	for (size_t i = 0; i < n; i++) {
-		size_t len;
-		if (blob_of(v, ids[i], &len))
+		if (u64map_get(&v->byid, ids[i], &locals[i]))
 			continue;
-		char num[16];
-		snprintf(num, sizeof num, "%s%u", missing ? "," : "", ids[i]);
+		char num[32];
+		snprintf(num, sizeof num, "%s%llu", missing ? "," : "", (unsigned long long)ids[i]);
 		sb_put(&q, num, strlen(num));
 		missing++;
 	}
@@ -246,20 +278,17 @@ int ch_stacks_fetch(srv_ch *c, ch_svc *v, const uint32_t *ids, size_t n, cprof_e
 		char *f[3];
 		size_t fl[3];
 		while (!rc && tsv_row((char *)r.p, r.n - 1, &pos, f, fl, 3) == 3)
-			if (ch_stack_put(v, (uint32_t)strtoul(f[0], NULL, 10), f[2], fl[2],
-					 strtoull(f[1], NULL, 10)))
+			if (ch_stack_put(v, strtoull(f[0], NULL, 10), strtoull(f[1], NULL, 10), f[2],
+					 fl[2], NULL))
 				rc = cprof_seterr(err, CPROF_EFORMAT, "store: bad stack row");
 		sb_free(&r);
+		for (size_t i = 0; i < n && !rc; i++)
+			if (!u64map_get(&v->byid, ids[i], &locals[i]))
+				rc = cprof_seterr(err, CPROF_EFORMAT,
+						  "store: stack %llu of service \"%s\" is missing",
+						  (unsigned long long)ids[i], v->name);
 	}
 	sb_free(&q);
-	if (!rc)
-		for (size_t i = 0; i < n; i++) {
-			size_t len;
-			if (!blob_of(v, ids[i], &len))
-				return cprof_seterr(err, CPROF_EFORMAT,
-						    "store: stack %u of service \"%s\" is missing",
-						    ids[i], v->name);
-		}
 	return rc;
 }
 

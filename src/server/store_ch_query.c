@@ -169,6 +169,11 @@ typedef struct mq {
 	size_t npc, cappc;
 	grp *g;
 	size_t ng, capg;
+	/* the stack ids read, numbered densely from 1 for the accumulators
+	 * (qidx: stack id -> number; qid: number -> stack id) */
+	u64map qidx;
+	uint64_t *qid;
+	size_t nqid, capqid;
 } mq;
 
 static void mq_free(mq *m)
@@ -180,6 +185,31 @@ static void mq_free(mq *m)
 	for (size_t i = 0; i < m->ng; i++)
 		acc_free(&m->g[i].a);
 	free(m->g);
+	u64map_free(&m->qidx);
+	free(m->qid);
+}
+
+/* The query's number of stack id (new ones numbered): 0 or CPROF_ENOMEM. */
+static int qid_of(mq *m, uint64_t id, uint32_t *out)
+{
+	uint32_t *slot;
+	bool found;
+	if (u64map_slot(&m->qidx, id | (UINT64_C(1) << 63), &slot, &found))
+		return CPROF_ENOMEM;
+	if (!found) {
+		size_t k = m->nqid ? m->nqid : 1;
+		if (k >= UINT32_MAX - 1 ||
+		    cprof_reserve((void **)&m->qid, &m->capqid, k + 1, sizeof *m->qid)) {
+			u64map_del(&m->qidx, id | (UINT64_C(1) << 63));
+			return CPROF_ENOMEM;
+		}
+		m->qid[0] = 0;
+		m->qid[k] = id;
+		m->nqid = k + 1;
+		*slot = (uint32_t)k;
+	}
+	*out = *slot;
+	return 0;
 }
 
 static sig_info *sig_find(mq *m, uint64_t h)
@@ -284,7 +314,8 @@ static int read_samples(srv_ch *c, const ch_series *v, size_t n, bool gauge, boo
 		     " day >= '%s' AND day <= '%s' AND hour >= %lld AND hour < %lld AND ", key, d0,
 		     d1, (long long)(h0 / HOUR_NS), (long long)(h1 / HOUR_NS));
 	else
-		sqlf(&q, "SELECT %s, sig, stack, sum(v0), sum(v1), sum(v2), sum(v3), sumForEach(vx)"
+		sqlf(&q, "SELECT %s, sig, stack, sum(" CH_V(0) "), sum(" CH_V(1) "), sum(" CH_V(2)
+		     "), sum(" CH_V(3) "), sumForEach(vx)"
 		     " FROM samples WHERE day >= '%s' AND"
 		     " day <= '%s' AND t >= %lld AND t < %lld AND NOT (t >= %lld AND t < %lld) AND ",
 		     key, d0, d1, (long long)from, (long long)until, (long long)h0, (long long)h1);
@@ -323,8 +354,8 @@ static int read_samples(srv_ch *c, const ch_series *v, size_t n, bool gauge, boo
 			vals[j] = strtoll(f[3 + j], NULL, 10);
 		if (s->nv > 4)
 			parse_arr(f[7], vals + 4, (size_t)s->nv - 4);
-		uint32_t stack = (uint32_t)strtoul(f[2], NULL, 10);
-		if (acc_add(&last->a, stack, 0, vals))
+		uint32_t stack;
+		if (qid_of(m, strtoull(f[2], NULL, 10), &stack) || acc_add(&last->a, stack, 0, vals))
 			rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 		if (rollup)
 			info->nrollups++;
@@ -404,18 +435,24 @@ static int build_sig(srv_ch *c, mq *m, sig_info *s, cprof_profile **out, cprof_e
 		if (g->sig != s->hash || !g->a.n)
 			continue;
 		uint32_t *ids = malloc(g->a.n * sizeof *ids);
-		if (!ids) {
+		uint64_t *sid = malloc(g->a.n * sizeof *sid);
+		if (!ids || !sid) {
+			free(ids);
+			free(sid);
 			rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 			break;
 		}
 		for (size_t k = 0; k < g->a.n; k++)
-			ids[k] = (uint32_t)(g->a.key[k] >> 32);
+			sid[k] = m->qid[g->a.key[k] >> 32];
+		/* two writers' ids of one stack resolve to one local id, so
+		 * two samples of one stack: cprof_compact below folds them */
 		pthread_mutex_lock(&c->mu);
-		rc = ch_stacks_fetch(c, g->svc, ids, g->a.n, err);
+		rc = ch_stacks_resolve(c, g->svc, sid, g->a.n, ids, err);
 		for (size_t k = 0; k < g->a.n && !rc; k++)
 			rc = ch_build_add(&b, g->svc, ids[k], g->a.val + k * (size_t)g->a.nv, err);
 		pthread_mutex_unlock(&c->mu);
 		free(ids);
+		free(sid);
 	}
 	ch_build_free(&b);
 	if (!rc) {
@@ -432,9 +469,10 @@ static int build_sig(srv_ch *c, mq *m, sig_info *s, cprof_profile **out, cprof_e
 	return 0;
 }
 
-int srv_ch_query(srv_ch *c, const srv_selector *sel, const char *kind, int64_t from_ns,
+int ch_query(srv_store *base, const srv_selector *sel, const char *kind, int64_t from_ns,
 		 int64_t until_ns, cprof_profile **out, srv_query_info *info, cprof_error *err)
 {
+	srv_ch *c = (srv_ch *)base;
 	if ((until_ns - from_ns) / DAY_NS > 3660)
 		return cprof_seterr(err, CPROF_EINVAL, "time range over ten years");
 	bool gauge = info->agg == SRV_AGG_AVG;
@@ -560,10 +598,11 @@ static int ts_begin(srv_ch *c, const srv_selector *sel, const char *kind, int64_
 	return rc;
 }
 
-int srv_ch_series(srv_ch *c, const srv_selector *sel, const char *kind, int64_t from_ns,
+int ch_series_points(srv_store *base, const srv_selector *sel, const char *kind, int64_t from_ns,
 		  int64_t until_ns, int64_t step_ns, const char *sample_type, const char *focus,
 		  srv_series_cb cb, void *ctx, cprof_error *err)
 {
+	srv_ch *c = (srv_ch *)base;
 	pcre2_code *re;
 	int rc = srv_focus_re(focus, &re, err);
 	if (rc)
@@ -606,7 +645,8 @@ int srv_ch_series(srv_ch *c, const srv_selector *sel, const char *kind, int64_t 
 		/* the samples, each distinct stack tested once per service */
 		sb_reset(&q);
 		sb_reset(&r);
-		range_select(&q, "series, t, sig, stack, arrayConcat([v0, v1, v2, v3], vx)",
+		range_select(&q, "series, t, sig, stack,"
+			     " arrayConcat([" CH_V(0) ", " CH_V(1) ", " CH_V(2) ", " CH_V(3) "], vx)",
 			     "samples", from_ns, until_ns, v, n);
 		rc = select_q(c, &q, &r, err);
 		u64map hits = { 0 };
@@ -619,13 +659,14 @@ int srv_ch_series(srv_ch *c, const srv_selector *sel, const char *kind, int64_t 
 			uint64_t sg = strtoull(g[2], NULL, 10);
 			if (s == n || !u64map_get(&vis, sg | 1, &vi1) || !vi1)
 				continue;
-			uint32_t stack = (uint32_t)strtoul(g[3], NULL, 10);
-			uint64_t hk = ((v[s].svc->hash * 31 + stack) << 1) | 1;
+			uint64_t stack = strtoull(g[3], NULL, 10);
+			uint64_t hk = srv_hash_bytes(&stack, sizeof stack, v[s].svc->hash) | 1;
 			uint32_t hit;
 			if (!u64map_get(&hits, hk, &hit)) {
+				uint32_t local = 0;
 				pthread_mutex_lock(&c->mu);
-				rc = ch_stacks_fetch(c, v[s].svc, &stack, 1, err);
-				int h = rc ? 0 : ch_stack_focus(v[s].svc, stack, re);
+				rc = ch_stacks_resolve(c, v[s].svc, &stack, 1, &local, err);
+				int h = rc ? 0 : ch_stack_focus(v[s].svc, local, re);
 				pthread_mutex_unlock(&c->mu);
 				if (rc)
 					break;
@@ -662,12 +703,11 @@ out:
 	return rc;
 }
 
-int srv_ch_metric_series(srv_ch *c, const srv_selector *sel, const char *name, int64_t from_ns,
+int ch_metric_series(srv_store *base, const srv_selector *sel, const char *name, int64_t from_ns,
 			 int64_t until_ns, int64_t step_ns, srv_series_cb cb, void *ctx,
 			 cprof_error *err)
 {
-	if (!name || !*name || strlen(name) > 200)
-		return cprof_seterr(err, CPROF_EINVAL, "bad metric name");
+	srv_ch *c = (srv_ch *)base;
 	char kind[208];
 	snprintf(kind, sizeof kind, "#%s", name);
 	ch_series *v = NULL;
@@ -723,12 +763,10 @@ static bool add_str(srv_strlist *l, size_t *cap, const char *s)
 	return srv_strlist_add(l, cap, s);
 }
 
-int srv_ch_labels(srv_ch *c, int mode, const char *name, int64_t from_ns, int64_t until_ns,
+int ch_labels(srv_store *base, int which, const char *name, int64_t from_ns, int64_t until_ns,
 		  srv_strlist *out, cprof_error *err)
 {
-	memset(out, 0, sizeof *out);
-	if (mode == 1 && !name)
-		return cprof_seterr(err, CPROF_EINVAL, "no label name");
+	srv_ch *c = (srv_ch *)base;
 	ch_series *v;
 	size_t n;
 	int rc = pick(c, NULL, NULL, &v, &n, err);
@@ -764,13 +802,13 @@ int srv_ch_labels(srv_ch *c, int mode, const char *name, int64_t from_ns, int64_
 		uint32_t x;
 		if (ranged && !u64map_get(&live, v[i].id, &x))
 			continue;
-		if (mode == 2) {
+		if (which == 2) {
 			if (v[i].kind[0] != '#')
 				oom = !add_str(out, &cap, v[i].kind);
 			continue;
 		}
 		for (size_t k = 0; k < v[i].nl && !oom; k++) {
-			if (mode == 0)
+			if (which == 0)
 				oom = !add_str(out, &cap, v[i].lv[k].name);
 			else if (strcmp(v[i].lv[k].name, name) == 0)
 				oom = !add_str(out, &cap, v[i].lv[k].value);
@@ -791,9 +829,10 @@ int srv_ch_labels(srv_ch *c, int mode, const char *name, int64_t from_ns, int64_
 
 /* ---- snapshots ----------------------------------------------------------------------------- */
 
-int srv_ch_snapshots(srv_ch *c, int64_t from_ns, int64_t until_ns,
+int ch_snapshots(srv_store *base, int64_t from_ns, int64_t until_ns,
 		     int (*cb)(void *ctx, const srv_snapshot *snap), void *ctx, cprof_error *err)
 {
+	srv_ch *c = (srv_ch *)base;
 	ch_series *v;
 	size_t n;
 	int rc = pick(c, NULL, NULL, &v, &n, err);
@@ -833,8 +872,9 @@ int srv_ch_snapshots(srv_ch *c, int64_t from_ns, int64_t until_ns,
 	return rc;
 }
 
-int srv_ch_snapshot_get(srv_ch *c, int64_t id, cprof_profile **out, cprof_error *err)
+int ch_snapshot_get(srv_store *base, int64_t id, cprof_profile **out, cprof_error *err)
 {
+	srv_ch *c = (srv_ch *)base;
 	*out = NULL;
 	ch_series *v;
 	size_t n;
@@ -882,15 +922,13 @@ int srv_ch_snapshot_get(srv_ch *c, int64_t id, cprof_profile **out, cprof_error 
 		    ns * (size_t)nv)
 			rc = cprof_seterr(err, CPROF_EFORMAT, "snapshot %lld is damaged",
 					  (long long)id);
-		for (size_t i = 0; i < ns; i++)
-			ids[i] = (uint32_t)ids64[i];
 	}
 	ch_build b = { 0 };
 	if (!rc && !(b.p = profile_for_sig(&sig)))
 		rc = cprof_seterr(err, CPROF_EFORMAT, "snapshot %lld is damaged", (long long)id);
 	if (!rc) {
 		pthread_mutex_lock(&c->mu);
-		rc = ch_stacks_fetch(c, svc, ids, ns, err);
+		rc = ch_stacks_resolve(c, svc, (const uint64_t *)ids64, ns, ids, err);
 		for (size_t i = 0; i < ns && !rc; i++)
 			rc = ch_build_add(&b, svc, ids[i], vals + i * (size_t)nv, err);
 		pthread_mutex_unlock(&c->mu);
@@ -914,5 +952,105 @@ int srv_ch_snapshot_get(srv_ch *c, int64_t id, cprof_profile **out, cprof_error 
 	sb_free(&q);
 	sb_free(&r);
 	free(v);
+	return rc;
+}
+
+/* ---- what a copy into this store skips (store_copy.c) ---------------------------------- */
+
+static int cmp_day(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+	return (x > y) - (x < y);
+}
+
+int ch_times(srv_store *base, int64_t from_ns, int64_t until_ns, srv_stored_cb cb, void *ctx,
+	     cprof_error *err)
+{
+	srv_ch *c = (srv_ch *)base;
+	if (from_ns < 0 || until_ns <= from_ns)
+		return 0;
+	ch_series *v;
+	size_t n;
+	int rc = pick(c, NULL, NULL, &v, &n, err);
+	if (rc)
+		return rc;
+	u64map idx = { 0 };
+	sbuf q = { 0 }, r = { 0 };
+	char d0[16], d1[16];
+	ch_utc_str(from_ns, false, d0, sizeof d0);
+	ch_utc_str(until_ns - 1, false, d1, sizeof d1);
+	if (index_series(v, n, &idx))
+		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	static const char *const tables[2] = { "profiles", "metrics" };
+	for (int k = 0; k < 2 && !rc; k++) {
+		sb_reset(&q);
+		sb_reset(&r);
+		sqlf(&q, "SELECT series, t FROM %s WHERE day >= '%s' AND day <= '%s' AND t >= %lld"
+		     " AND t < %lld", tables[k], d0, d1, (long long)from_ns, (long long)until_ns);
+		rc = select_q(c, &q, &r, err);
+		size_t pos = 0;
+		char *f[2];
+		size_t fl[2];
+		while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 2) == 2) {
+			size_t s = series_index(v, n, strtoull(f[0], NULL, 10), &idx);
+			if (s == n)
+				continue;
+			srv_labels l = { v[s].lv, v[s].nl };
+			srv_stored it = { .kind = v[s].kind, .labels = &l,
+					  .time_ns = strtoll(f[1], NULL, 10) };
+			rc = cb(ctx, &it);
+		}
+	}
+	sb_free(&q);
+	sb_free(&r);
+	u64map_free(&idx);
+	free(v);
+	return rc;
+}
+
+int ch_walk(srv_store *base, int64_t from_ns, int64_t until_ns, srv_stored_cb cb, void *ctx,
+	    cprof_error *err)
+{
+	return cprof_seterr(err, CPROF_EINVAL, "store: a ClickHouse store cannot be copied from"
+			    " (copy into it from a SQLite store)");
+}
+
+int ch_days(srv_store *base, int32_t **days, size_t *n, cprof_error *err)
+{
+	srv_ch *c = (srv_ch *)base;
+	*days = NULL;
+	*n = 0;
+	pthread_mutex_lock(&c->mu);
+	int rc = ch_flush_locked(c, err);
+	pthread_mutex_unlock(&c->mu);
+	sbuf q = { 0 }, r = { 0 };
+	sqlf(&q, "SELECT DISTINCT toUInt32(day) AS d FROM profiles UNION ALL"
+	     " SELECT DISTINCT toUInt32(day) AS d FROM metrics");
+	if (!rc)
+		rc = select_q(c, &q, &r, err);
+	size_t pos = 0, cap = 0;
+	char *f[1];
+	size_t fl[1];
+	while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 1) == 1) {
+		int32_t d = (int32_t)strtol(f[0], NULL, 10);
+		bool seen = false;
+		for (size_t i = 0; i < *n && !seen; i++)
+			seen = (*days)[i] == d;
+		if (seen)
+			continue;
+		if (cprof_reserve((void **)days, &cap, *n + 1, sizeof **days))
+			rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+		else
+			(*days)[(*n)++] = d;
+	}
+	if (!rc && *n > 1)
+		qsort(*days, *n, sizeof **days, cmp_day);
+	sb_free(&q);
+	sb_free(&r);
+	if (rc) {
+		free(*days);
+		*days = NULL;
+		*n = 0;
+	}
 	return rc;
 }

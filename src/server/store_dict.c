@@ -44,7 +44,7 @@
 
 /* The id of the entry whose identity is key (NULL: data itself) and whose
  * stored form is data, created when new. */
-static int dict_id(srv_store *s, uint32_t svc, int kind, const sbuf *key, const sbuf *data,
+static int dict_id(sq_store *s, uint32_t svc, int kind, const sbuf *key, const sbuf *data,
 		   uint32_t *id, cprof_error *err)
 {
 	if (!key)
@@ -140,7 +140,7 @@ int srv_sig_find(const void *sig, size_t len, const char *name)
 	return name == dflt ? (int)nv - 1 : -1;
 }
 
-int srv_dict_encode(srv_store *s, uint32_t svc, const cprof_profile *p, sbuf *blob,
+int srv_dict_encode(sq_store *s, uint32_t svc, const cprof_profile *p, sbuf *blob,
 		    sbuf *totals, size_t *nsamples, cprof_error *err)
 {
 	int rc = 0;

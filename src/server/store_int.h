@@ -199,7 +199,9 @@ typedef struct sday {
 
 #define MAX_OPEN_DAYS 4
 
-struct srv_store {
+typedef struct sq_store sq_store;
+struct sq_store {
+	srv_store base;                 /* ops: the SQLite table; first */
 	char *dir;
 	srv_store_opts o;
 	int lockfd;
@@ -250,8 +252,6 @@ struct srv_store {
 	size_t nsig;
 	u64map sig_idx;                 /* hash(signature) -> id */
 	sqlite3_stmt *ins_sig;
-	struct srv_ch *ch;              /* non-NULL: the ClickHouse backend
-					 * (store_ch*.c) answers every call */
 };
 
 static inline int64_t wlen(int level)
@@ -271,6 +271,40 @@ static inline int wkey_level(uint64_t k)
 	return (int)(k >> 56);
 }
 
+/* ---- the SQLite backend's operations (srv_store_ops, store.h) ---------
+ * Each has the contract of the srv_store_* call it implements; base is a
+ * sq_store. */
+extern const srv_store_ops sq_ops;
+void sq_close(srv_store *base);
+int sq_append(srv_store *base, const srv_labels *labels, const char *kind, int64_t time_ns,
+	      int64_t duration_ns, const cprof_profile *p, const char *pinned_rule,
+	      cprof_error *err);
+int sq_append_metric(srv_store *base, const srv_labels *labels, const char *name,
+		     int64_t time_ns, double value, cprof_error *err);
+int sq_flush(srv_store *base, cprof_error *err);
+int sq_query(srv_store *base, const srv_selector *sel, const char *kind, int64_t from_ns,
+	     int64_t until_ns, cprof_profile **out, srv_query_info *info, cprof_error *err);
+int sq_series(srv_store *base, const srv_selector *sel, const char *kind, int64_t from_ns,
+	      int64_t until_ns, int64_t step_ns, const char *sample_type, const char *focus,
+	      srv_series_cb cb, void *ctx, cprof_error *err);
+int sq_metric_series(srv_store *base, const srv_selector *sel, const char *name,
+		     int64_t from_ns, int64_t until_ns, int64_t step_ns, srv_series_cb cb,
+		     void *ctx, cprof_error *err);
+int sq_listing(srv_store *base, int which, const char *name, int64_t from_ns,
+	       int64_t until_ns, srv_strlist *out, cprof_error *err);
+int sq_snapshots(srv_store *base, int64_t from_ns, int64_t until_ns,
+		 int (*cb)(void *ctx, const srv_snapshot *snap), void *ctx, cprof_error *err);
+int sq_snapshot_get(srv_store *base, int64_t id, cprof_profile **out, cprof_error *err);
+int sq_retention(srv_store *base, int64_t now_ns, cprof_error *err);
+int sq_rollup_sync(srv_store *base, cprof_error *err);
+void sq_get_stats(srv_store *base, srv_store_stats *st);
+/* store_walk.c */
+int sq_walk(srv_store *base, int64_t from_ns, int64_t until_ns, srv_stored_cb cb, void *ctx,
+	    cprof_error *err);
+int sq_times(srv_store *base, int64_t from_ns, int64_t until_ns, srv_stored_cb cb, void *ctx,
+	     cprof_error *err);
+int sq_days(srv_store *base, int32_t **days, size_t *n, cprof_error *err);
+
 /* ---- internal calls between the store's files ------------------------- */
 
 int64_t mono_ns(void);
@@ -278,18 +312,18 @@ int srv_sql_err(sqlite3 *db, int rc, const char *what, cprof_error *err);
 /* Open a connection to file (WAL, busy timeout, schema): 0 or CPROF_EIO. */
 int srv_db_open(const char *path, bool meta, sqlite3 **out, cprof_error *err);
 /* The path of day file day into buf. */
-void srv_day_path(const srv_store *s, int32_t day, char *buf, size_t n);
+void srv_day_path(const sq_store *s, int32_t day, char *buf, size_t n);
 /* The days with a file, sorted (malloc'd *out). */
-int srv_list_days(const srv_store *s, int32_t **out, size_t *n, cprof_error *err);
+int srv_list_days(const sq_store *s, int32_t **out, size_t *n, cprof_error *err);
 /* The write side of day (opening it, beginning its transaction); the
  * caller holds s->mu. */
-int srv_day_w(srv_store *s, int32_t day, sday **out, cprof_error *err);
+int srv_day_w(sq_store *s, int32_t day, sday **out, cprof_error *err);
 /* Commit pending work; the caller holds s->mu. */
-int srv_flush_locked(srv_store *s, cprof_error *err);
+int srv_flush_locked(sq_store *s, cprof_error *err);
 /* Encode p's tables into service svc's dictionary (creating entries in the
  * open meta transaction) and its samples into *blob (acc_pack) and its
  * per-type totals into *totals.  Caller holds s->mu. */
-int srv_dict_encode(srv_store *s, uint32_t svc, const cprof_profile *p, sbuf *blob,
+int srv_dict_encode(sq_store *s, uint32_t svc, const cprof_profile *p, sbuf *blob,
 		    sbuf *totals, size_t *nsamples, cprof_error *err);
 /* The sample-type signature of p (packed: period type and unit, number
  * of sample types, each type and unit, default type), the grouping key of
@@ -297,11 +331,11 @@ int srv_dict_encode(srv_store *s, uint32_t svc, const cprof_profile *p, sbuf *bl
 int srv_vtypes_sig(const cprof_profile *p, sbuf *out);
 /* The id of signature sig (created in the open meta transaction when
  * new; caller holds s->mu): 0 or a negative CPROF_E* code. */
-int srv_sig_id(srv_store *s, const sbuf *sig, uint32_t *id, cprof_error *err);
+int srv_sig_id(sq_store *s, const sbuf *sig, uint32_t *id, cprof_error *err);
 /* The signature in column col of a row: an id (resolved from memory), or
  * a blob (rows written before signatures had ids).  false: unknown id.
  * Thread-safe. */
-bool srv_sig_resolve(srv_store *s, sqlite3_stmt *st, int col, const void **p, size_t *n);
+bool srv_sig_resolve(sq_store *s, sqlite3_stmt *st, int col, const void **p, size_t *n);
 /* The number of sample types in a signature, or -1 when it is broken. */
 int srv_sig_nv(const void *sig, size_t len);
 /* The index of sample type name in a signature (NULL: its default, else
@@ -340,11 +374,11 @@ void srv_qset_free(qset *q);
 /* Copy the series of kind (exact; "#name" for metrics; NULL: any kind)
  * matching sel with data in [from, until) (0, 0: any time), after
  * flushing pending appends.  want_labels: copy their labels too. */
-int srv_select_series(srv_store *s, const srv_selector *sel, const char *kind, int64_t from,
+int srv_select_series(sq_store *s, const srv_selector *sel, const char *kind, int64_t from,
 		      int64_t until, bool want_labels, qset *out, cprof_error *err);
 /* Read connections (no schema work): a file, and meta.db. */
 int srv_open_ro(const char *path, sqlite3 **db, cprof_error *err);
-int srv_open_meta(srv_store *s, sqlite3 **db, cprof_error *err);
+int srv_open_meta(sq_store *s, sqlite3 **db, cprof_error *err);
 
 /* A day's read plan (store_query.c): raw rows with time in [lo, hi)
  * (level 0), or rollup rows of level with wstart in [lo, hi). */
@@ -375,19 +409,19 @@ typedef struct srv_qday {
 	srv_plan pl;
 	sqlite3_stmt *raw, *roll;
 } srv_qday;
-int srv_days_open(srv_store *s, int64_t from, int64_t until, int64_t bucket_from, int64_t step,
+int srv_days_open(sq_store *s, int64_t from, int64_t until, int64_t bucket_from, int64_t step,
 		  bool rollups, const char *raw_sql, const char *roll_sql, srv_qday **out,
 		  cprof_error *err);
 void srv_days_close(srv_qday *days, size_t nd);
 
 /* Rollups. */
-int srv_roller_start(srv_store *s, cprof_error *err);
-void srv_roller_stop(srv_store *s);
+int srv_roller_start(sq_store *s, cprof_error *err);
+void srv_roller_stop(sq_store *s);
 /* Note an append at time t (caller holds s->mu; may invalidate). */
-int srv_roll_touch(srv_store *s, int64_t t, cprof_error *err);
+int srv_roll_touch(sq_store *s, int64_t t, cprof_error *err);
 /* Load rolled and touched windows from the day files at open. */
-int srv_roll_load(srv_store *s, cprof_error *err);
+int srv_roll_load(sq_store *s, cprof_error *err);
 /* Forget the windows of day (its file was dropped); caller holds s->mu. */
-void srv_roll_forget_day(srv_store *s, int32_t day);
+void srv_roll_forget_day(sq_store *s, int32_t day);
 
 #endif

@@ -16,7 +16,6 @@
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "store_int.h"
-#include "store_ch.h"
 
 #include <math.h>
 #include <pcre2.h>
@@ -45,7 +44,7 @@ static int win_emit(srv_wins *w, int64_t from, int64_t step, bool avg, const qse
 
 /* Call row(ctx, st) for each row of sql (binding ?1 series, ?2 from,
  * ?3 until) in every day file of [from, until), in day order. */
-static int walk_days(srv_store *s, int64_t series, int64_t from, int64_t until, const char *sql,
+static int walk_days(sq_store *s, int64_t series, int64_t from, int64_t until, const char *sql,
 		     int (*row)(void *ctx, sqlite3_stmt *st), void *ctx, cprof_error *err)
 {
 	int32_t d0 = (int32_t)(from / DAY_NS), d1 = (int32_t)((until - 1) / DAY_NS);
@@ -106,7 +105,7 @@ static int focus_total(sqlite3 *meta, uint32_t svc, const void *blob, size_t len
 }
 
 typedef struct pctx {
-	srv_store *s;
+	sq_store *s;
 	srv_wins *w;
 	sqlite3 *meta;
 	uint32_t svc;
@@ -160,16 +159,11 @@ static int metric_row(void *ctx, sqlite3_stmt *st)
 	return 0;
 }
 
-int srv_store_series(srv_store *s, const srv_selector *sel, const char *kind, int64_t from_ns,
+int sq_series(srv_store *base, const srv_selector *sel, const char *kind, int64_t from_ns,
 		     int64_t until_ns, int64_t step_ns, const char *sample_type, const char *focus,
 		     srv_series_cb cb, void *ctx, cprof_error *err)
 {
-	if (!srv_kind_valid(kind))
-		return cprof_seterr(err, CPROF_EINVAL, "bad profile kind \"%s\"", kind ? kind : "");
-	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
-	if (s->ch)
-		return srv_ch_series(s->ch, sel, kind, from_ns, until_ns, step_ns, sample_type, focus,
-				     cb, ctx, err);
+	sq_store *s = (sq_store *)base;
 	srv_wins w;
 	int rc = srv_wins_init(&w, 0, from_ns, until_ns, step_ns, err);
 	if (rc) {
@@ -232,15 +226,11 @@ out0:
 	return rc;
 }
 
-int srv_store_metric_series(srv_store *s, const srv_selector *sel, const char *name,
+int sq_metric_series(srv_store *base, const srv_selector *sel, const char *name,
 			    int64_t from_ns, int64_t until_ns, int64_t step_ns, srv_series_cb cb,
 			    void *ctx, cprof_error *err)
 {
-	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
-	if (s->ch)
-		return srv_ch_metric_series(s->ch, sel, name, from_ns, until_ns, step_ns, cb, ctx, err);
-	if (!name || !*name || strlen(name) > 200)
-		return cprof_seterr(err, CPROF_EINVAL, "bad metric name");
+	sq_store *s = (sq_store *)base;
 	char kind[208];
 	snprintf(kind, sizeof kind, "#%s", name);
 	srv_wins w;
@@ -291,7 +281,7 @@ static int strlist_finish(srv_strlist *l, bool oom, cprof_error *err)
 }
 
 /* mode 0: label names, 1: values of name, 2: profile kinds. */
-static int listing(srv_store *s, int mode, const char *name, int64_t from, int64_t until,
+static int listing(sq_store *s, int mode, const char *name, int64_t from, int64_t until,
 		   srv_strlist *out, cprof_error *err)
 {
 	memset(out, 0, sizeof *out);
@@ -325,43 +315,18 @@ static int listing(srv_store *s, int mode, const char *name, int64_t from, int64
 	return strlist_finish(out, oom, err);
 }
 
-int srv_store_labels(srv_store *s, int64_t from_ns, int64_t until_ns, srv_strlist *out,
-		     cprof_error *err)
+int sq_listing(srv_store *base, int which, const char *name, int64_t from_ns, int64_t until_ns,
+	       srv_strlist *out, cprof_error *err)
 {
-	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
-	if (s->ch)
-		return srv_ch_labels(s->ch, 0, NULL, from_ns, until_ns, out, err);
-	return listing(s, 0, NULL, from_ns, until_ns, out, err);
-}
-
-int srv_store_label_values(srv_store *s, const char *name, int64_t from_ns, int64_t until_ns,
-			   srv_strlist *out, cprof_error *err)
-{
-	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
-	if (s->ch)
-		return srv_ch_labels(s->ch, 1, name, from_ns, until_ns, out, err);
-	if (!name)
-		return cprof_seterr(err, CPROF_EINVAL, "no label name");
-	return listing(s, 1, name, from_ns, until_ns, out, err);
-}
-
-int srv_store_types(srv_store *s, int64_t from_ns, int64_t until_ns, srv_strlist *out,
-		    cprof_error *err)
-{
-	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
-	if (s->ch)
-		return srv_ch_labels(s->ch, 2, NULL, from_ns, until_ns, out, err);
-	return listing(s, 2, NULL, from_ns, until_ns, out, err);
+	return listing((sq_store *)base, which, name, from_ns, until_ns, out, err);
 }
 
 /* ---- snapshots --------------------------------------------------------------- */
 
-int srv_store_snapshots(srv_store *s, int64_t from_ns, int64_t until_ns,
+int sq_snapshots(srv_store *base, int64_t from_ns, int64_t until_ns,
 			int (*cb)(void *ctx, const srv_snapshot *snap), void *ctx, cprof_error *err)
 {
-	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
-	if (s->ch)
-		return srv_ch_snapshots(s->ch, from_ns, until_ns, cb, ctx, err);
+	sq_store *s = (sq_store *)base;
 	qset qs;
 	int rc = srv_select_series(s, NULL, NULL, 0, 0, true, &qs, err);
 	if (rc)
@@ -409,14 +374,12 @@ out:
 	return rc;
 }
 
-int srv_store_snapshot_get(srv_store *s, int64_t id, cprof_profile **out, cprof_error *err)
+int sq_snapshot_get(srv_store *base, int64_t id, cprof_profile **out, cprof_error *err)
 {
-	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
-	if (s->ch)
-		return srv_ch_snapshot_get(s->ch, id, out, err);
+	sq_store *s = (sq_store *)base;
 	*out = NULL;
 	sqlite3 *meta = NULL;
-	int rc = srv_store_flush(s, err);
+	int rc = srv_store_flush(base, err);
 	if (rc || (rc = srv_open_meta(s, &meta, err)))
 		return rc;
 	sqlite3_stmt *st = NULL;

@@ -21,7 +21,6 @@
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "store_int.h"
-#include "store_ch.h"
 
 #include <pcre2.h>
 #include <stdio.h>
@@ -42,7 +41,7 @@ void srv_qset_free(qset *q)
 /* Copy the series of kind (exact; "#name" for metrics) matching sel with
  * data in [from, until) (0, 0: any time); flush first.  want_labels:
  * copy the labels too. */
-int srv_select_series(srv_store *s, const srv_selector *sel, const char *kind, int64_t from,
+int srv_select_series(sq_store *s, const srv_selector *sel, const char *kind, int64_t from,
 			 int64_t until, bool want_labels, qset *out, cprof_error *err)
 {
 	memset(out, 0, sizeof *out);
@@ -107,7 +106,7 @@ int srv_open_ro(const char *path, sqlite3 **db, cprof_error *err)
 	return 0;
 }
 
-int srv_open_meta(srv_store *s, sqlite3 **db, cprof_error *err)
+int srv_open_meta(sq_store *s, sqlite3 **db, cprof_error *err)
 {
 	char path[4096];
 	snprintf(path, sizeof path, "%s/meta.db", s->dir);
@@ -187,7 +186,7 @@ void srv_plan_day(sqlite3 *db, int32_t day, int64_t from, int64_t until, bool ro
 	u64map_free(&rolled);
 }
 
-int srv_days_open(srv_store *s, int64_t from, int64_t until, int64_t bucket_from, int64_t step,
+int srv_days_open(sq_store *s, int64_t from, int64_t until, int64_t bucket_from, int64_t step,
 		  bool rollups, const char *raw_sql, const char *roll_sql, srv_qday **out,
 		  cprof_error *err)
 {
@@ -283,7 +282,7 @@ static void groups_free(qgroups *g)
 }
 
 /* Read one series' rows of one day segment into groups. */
-static int read_seg(srv_store *s, srv_qday *d, const srv_seg *sg, const qseries *q, qgroups *g,
+static int read_seg(sq_store *s, srv_qday *d, const srv_seg *sg, const qseries *q, qgroups *g,
 		    srv_query_info *info, cprof_error *err)
 {
 	sqlite3_stmt *st = sg->level ? d->roll : d->raw;
@@ -382,20 +381,12 @@ static int finish(sqlite3 *meta, qgroups *g, cprof_profile **out, cprof_error *e
 	return rc;
 }
 
-int srv_store_query(srv_store *s, const srv_selector *sel, const char *kind, int64_t from_ns,
+int sq_query(srv_store *base, const srv_selector *sel, const char *kind, int64_t from_ns,
 		    int64_t until_ns, cprof_profile **out, srv_query_info *info, cprof_error *err)
 {
-	srv_query_info dummy;
-	if (!info)
-		info = &dummy;
-	int rc = srv_query_args(kind, from_ns, until_ns, out, info, err);
-	if (rc)
-		return rc;
-	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
-	if (s->ch)
-		return srv_ch_query(s->ch, sel, kind, from_ns, until_ns, out, info, err);
+	sq_store *s = (sq_store *)base;
 	qset qs;
-	rc = srv_select_series(s, sel, kind, from_ns, until_ns, false, &qs, err);
+	int rc = srv_select_series(s, sel, kind, from_ns, until_ns, false, &qs, err);
 	if (rc)
 		return rc;
 	int32_t d0 = (int32_t)(from_ns / DAY_NS), d1 = (int32_t)((until_ns - 1) / DAY_NS);

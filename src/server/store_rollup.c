@@ -34,14 +34,13 @@
  * series at a time, the packed rows of the window kept until written).
  */
 #include "store_int.h"
-#include "store_ch.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-int srv_roll_touch(srv_store *s, int64_t t, cprof_error *err)
+int srv_roll_touch(sq_store *s, int64_t t, cprof_error *err)
 {
 	int64_t ts = t - t % TEN_NS, hs = t - t % HOUR_NS, ds = t - t % DAY_NS;
 	uint64_t tk = wkey(ROLL_TEN, ts);
@@ -74,7 +73,7 @@ int srv_roll_touch(srv_store *s, int64_t t, cprof_error *err)
 	return 0;
 }
 
-void srv_roll_forget_day(srv_store *s, int32_t day)
+void srv_roll_forget_day(sq_store *s, int32_t day)
 {
 	int64_t ds = (int64_t)day * DAY_NS;
 	for (int64_t t = ds; t < ds + DAY_NS; t += TEN_NS) {
@@ -86,7 +85,7 @@ void srv_roll_forget_day(srv_store *s, int32_t day)
 	u64map_del(&s->rolled, wkey(ROLL_DAY, ds));
 }
 
-int srv_roll_load(srv_store *s, cprof_error *err)
+int srv_roll_load(sq_store *s, cprof_error *err)
 {
 	int32_t *days;
 	size_t n;
@@ -190,7 +189,7 @@ static rrow *row_for(rrows *r, size_t from, int64_t series, const void *sig, siz
 /* Build the rows of window [ws, ws + wlen(level)) at level (from raw
  * profiles for 10-minute windows, from the level below otherwise),
  * reading day file db. */
-static int build(srv_store *s, sqlite3 *db, int level, int64_t ws, rrows *out, cprof_error *err)
+static int build(sq_store *s, sqlite3 *db, int level, int64_t ws, rrows *out, cprof_error *err)
 {
 	char sql[300];
 	if (level == ROLL_TEN)
@@ -280,7 +279,7 @@ static int build(srv_store *s, sqlite3 *db, int level, int64_t ws, rrows *out, c
 }
 
 /* Write rows and the window's mark (caller holds s->mu). */
-static int write_rows(srv_store *s, int level, int64_t ws, const rrows *rows, cprof_error *err)
+static int write_rows(sq_store *s, int level, int64_t ws, const rrows *rows, cprof_error *err)
 {
 	sday *d;
 	int rc = srv_day_w(s, (int32_t)(ws / DAY_NS), &d, err);
@@ -331,7 +330,7 @@ static int write_rows(srv_store *s, int level, int64_t ws, const rrows *rows, cp
 
 /* Whether a 10-minute window in [ws, ws + len) is touched (has raw data
  * not rolled up). */
-static bool any_touched(const srv_store *s, int64_t ws, int64_t len)
+static bool any_touched(const sq_store *s, int64_t ws, int64_t len)
 {
 	for (int64_t t = ws; t < ws + len; t += TEN_NS)
 		if (u64map_get(&s->touched, wkey(ROLL_TEN, t), NULL))
@@ -343,7 +342,7 @@ static bool any_touched(const srv_store *s, int64_t ws, int64_t len)
  * the grace, not rolled, nothing under it touched, and every window of
  * the level below with data rolled (a 10-minute window rolled under an
  * hour not rolled yet holds a day back). */
-static bool parent_due(const srv_store *s, int level, int64_t ws)
+static bool parent_due(const sq_store *s, int level, int64_t ws)
 {
 	if (ws + wlen(level) + ROLL_GRACE_NS > s->watermark ||
 	    u64map_get(&s->rolled, wkey(level, ws), NULL) || any_touched(s, ws, wlen(level)))
@@ -359,7 +358,7 @@ static bool parent_due(const srv_store *s, int level, int64_t ws)
 
 /* Pick the next window to roll up (caller holds s->mu): a 10-minute
  * window past the grace, else an hour, else a day.  0: nothing to do. */
-static int pick(srv_store *s, int64_t *ws, uint32_t *gen)
+static int pick(sq_store *s, int64_t *ws, uint32_t *gen)
 {
 	int64_t best = INT64_MAX;
 	for (size_t i = 0; i < s->touched.cap; i++) {
@@ -394,7 +393,7 @@ static int pick(srv_store *s, int64_t *ws, uint32_t *gen)
 
 /* Roll up one window if one is due (caller holds s->mu; the lock is
  * released while reading).  1: did one, 0: nothing due, <0: error. */
-static int roll_one(srv_store *s, cprof_error *err)
+static int roll_one(sq_store *s, cprof_error *err)
 {
 	int64_t ws;
 	uint32_t gen;
@@ -434,7 +433,7 @@ static int roll_one(srv_store *s, cprof_error *err)
 
 static void *roller(void *arg)
 {
-	srv_store *s = arg;
+	sq_store *s = arg;
 	pthread_mutex_lock(&s->mu);
 	while (!s->stopping) {
 		cprof_error err = { 0 };
@@ -452,11 +451,9 @@ static void *roller(void *arg)
 	return NULL;
 }
 
-int srv_store_rollup_sync(srv_store *s, cprof_error *err)
+int sq_rollup_sync(srv_store *base, cprof_error *err)
 {
-	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
-	if (s->ch)
-		return 0;     /* the materialized view keeps the rollup current */
+	sq_store *s = (sq_store *)base;
 	int rc, n = 0;
 	pthread_mutex_lock(&s->mu);
 	while ((rc = roll_one(s, err)) == 1)
@@ -465,7 +462,7 @@ int srv_store_rollup_sync(srv_store *s, cprof_error *err)
 	return rc < 0 ? rc : n;
 }
 
-int srv_roller_start(srv_store *s, cprof_error *err)
+int srv_roller_start(sq_store *s, cprof_error *err)
 {
 	int rc = pthread_create(&s->roller, NULL, roller, s);
 	if (rc)
@@ -475,7 +472,7 @@ int srv_roller_start(srv_store *s, cprof_error *err)
 	return 0;
 }
 
-void srv_roller_stop(srv_store *s)
+void srv_roller_stop(sq_store *s)
 {
 	if (!s->roller_started)
 		return;

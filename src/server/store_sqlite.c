@@ -31,7 +31,6 @@
  * nothing in memory (it is in SQLite's page cache and WAL).
  */
 #include "store_int.h"
-#include "store_ch.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -112,7 +111,7 @@ int srv_db_open(const char *path, bool meta, sqlite3 **out, cprof_error *err)
 	return 0;
 }
 
-void srv_day_path(const srv_store *s, int32_t day, char *buf, size_t n)
+void srv_day_path(const sq_store *s, int32_t day, char *buf, size_t n)
 {
 	time_t t = (time_t)day * 86400;
 	struct tm tm;
@@ -127,7 +126,7 @@ static int cmp_i32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int srv_list_days(const srv_store *s, int32_t **out, size_t *n, cprof_error *err)
+int srv_list_days(const sq_store *s, int32_t **out, size_t *n, cprof_error *err)
 {
 	DIR *d = opendir(s->dir);
 	*out = NULL;
@@ -160,11 +159,11 @@ int srv_list_days(const srv_store *s, int32_t **out, size_t *n, cprof_error *err
 	return rc;
 }
 
-static int meta_begin(srv_store *s, cprof_error *err);
+static int meta_begin(sq_store *s, cprof_error *err);
 
 /* ---- sample-type signatures ------------------------------------------------ */
 
-static int sig_publish(srv_store *s, uint32_t id, const void *p, size_t n)
+static int sig_publish(sq_store *s, uint32_t id, const void *p, size_t n)
 {
 	uint8_t *c = malloc(n ? n : 1);
 	uint32_t *slot;
@@ -181,7 +180,7 @@ static int sig_publish(srv_store *s, uint32_t id, const void *p, size_t n)
 	return 0;
 }
 
-int srv_sig_id(srv_store *s, const sbuf *sig, uint32_t *id, cprof_error *err)
+int srv_sig_id(sq_store *s, const sbuf *sig, uint32_t *id, cprof_error *err)
 {
 	uint32_t v;
 	if (u64map_get(&s->sig_idx, srv_hash_bytes(sig->p, sig->n, 0x51), &v)) {
@@ -210,7 +209,7 @@ int srv_sig_id(srv_store *s, const sbuf *sig, uint32_t *id, cprof_error *err)
 	return 0;
 }
 
-bool srv_sig_resolve(srv_store *s, sqlite3_stmt *st, int col, const void **p, size_t *n)
+bool srv_sig_resolve(sq_store *s, sqlite3_stmt *st, int col, const void **p, size_t *n)
 {
 	if (sqlite3_column_type(st, col) == SQLITE_BLOB) {
 		*p = sqlite3_column_blob(st, col);
@@ -281,7 +280,7 @@ static void series_free_one(sseries *ss)
 }
 
 /* Add a series to the in-memory table (id = index + 1 is required). */
-static int series_add_mem(srv_store *s, int64_t id, const char *kind, uint32_t svc,
+static int series_add_mem(sq_store *s, int64_t id, const char *kind, uint32_t svc,
 			  const void *lab, size_t len, int64_t first, int64_t last)
 {
 	if ((size_t)id != s->nseries + 1)
@@ -309,7 +308,7 @@ static int series_add_mem(srv_store *s, int64_t id, const char *kind, uint32_t s
 	return 0;
 }
 
-static int svc_add_mem(srv_store *s, const char *name)
+static int svc_add_mem(sq_store *s, const char *name)
 {
 	if (cprof_reserve((void **)&s->svc_name, &s->capsvc, s->nsvc + 1, sizeof *s->svc_name))
 		return CPROF_ENOMEM;
@@ -323,7 +322,7 @@ static int svc_add_mem(srv_store *s, const char *name)
 	return 0;
 }
 
-static int meta_begin(srv_store *s, cprof_error *err)
+static int meta_begin(sq_store *s, cprof_error *err)
 {
 	if (s->meta_in_tx)
 		return 0;
@@ -335,7 +334,7 @@ static int meta_begin(srv_store *s, cprof_error *err)
 }
 
 /* The service of a label set: service_name, else job, else "". */
-static int svc_of(srv_store *s, const srv_labels *l, uint32_t *out, cprof_error *err)
+static int svc_of(sq_store *s, const srv_labels *l, uint32_t *out, cprof_error *err)
 {
 	const char *name = srv_labels_get(l, "service_name");
 	if (!name)
@@ -364,7 +363,7 @@ static int svc_of(srv_store *s, const srv_labels *l, uint32_t *out, cprof_error 
 }
 
 /* The series (kind, labels), created when new.  Caller holds s->mu. */
-static int series_get(srv_store *s, const char *kind, const srv_labels *l, sseries **out,
+static int series_get(sq_store *s, const char *kind, const srv_labels *l, sseries **out,
 		      cprof_error *err)
 {
 	sbuf b = { 0 };
@@ -420,7 +419,7 @@ static void day_close(sday *d)
 	memset(d, 0, sizeof *d);
 }
 
-int srv_day_w(srv_store *s, int32_t day, sday **out, cprof_error *err)
+int srv_day_w(sq_store *s, int32_t day, sday **out, cprof_error *err)
 {
 	int slot = -1, lru = 0;
 	for (int i = 0; i < MAX_OPEN_DAYS; i++) {
@@ -472,7 +471,7 @@ int srv_day_w(srv_store *s, int32_t day, sday **out, cprof_error *err)
 
 /* ---- flush ------------------------------------------------------------------------- */
 
-int srv_flush_locked(srv_store *s, cprof_error *err)
+int srv_flush_locked(sq_store *s, cprof_error *err)
 {
 	if (s->broken)
 		return cprof_seterr(err, CPROF_EIO, "store: an earlier commit failed; reopen the store");
@@ -518,11 +517,9 @@ int srv_flush_locked(srv_store *s, cprof_error *err)
 	return 0;
 }
 
-int srv_store_flush(srv_store *s, cprof_error *err)
+int sq_flush(srv_store *base, cprof_error *err)
 {
-	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
-	if (s->ch)
-		return srv_ch_flush(s->ch, err);
+	sq_store *s = (sq_store *)base;
 	pthread_mutex_lock(&s->mu);
 	int rc = srv_flush_locked(s, err);
 	pthread_mutex_unlock(&s->mu);
@@ -532,7 +529,7 @@ int srv_store_flush(srv_store *s, cprof_error *err)
 }
 
 /* After an append: flush when the batch is full or old. */
-static int maybe_flush(srv_store *s, cprof_error *err)
+static int maybe_flush(sq_store *s, cprof_error *err)
 {
 	if (s->pending == 1)
 		s->pending_since = mono_ns();
@@ -579,13 +576,11 @@ static void series_saw(sseries *ss, int64_t t)
 	}
 }
 
-int srv_store_append(srv_store *s, const srv_labels *labels, const char *kind, int64_t time_ns,
+int sq_append(srv_store *base, const srv_labels *labels, const char *kind, int64_t time_ns,
 		     int64_t duration_ns, const cprof_profile *p, const char *pinned_rule,
 		     cprof_error *err)
 {
-	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
-	if (s->ch)
-		return srv_ch_append(s->ch, labels, kind, time_ns, duration_ns, p, pinned_rule, err);
+	sq_store *s = (sq_store *)base;
 	int rc = check_labels(&labels, err);
 	if (rc)
 		return rc;
@@ -656,12 +651,10 @@ out:
 	return rc;
 }
 
-int srv_store_append_metric(srv_store *s, const srv_labels *labels, const char *name,
+int sq_append_metric(srv_store *base, const srv_labels *labels, const char *name,
 			    int64_t time_ns, double value, cprof_error *err)
 {
-	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
-	if (s->ch)
-		return srv_ch_append_metric(s->ch, labels, name, time_ns, value, err);
+	sq_store *s = (sq_store *)base;
 	int rc = check_labels(&labels, err);
 	if (rc)
 		return rc;
@@ -696,7 +689,7 @@ int srv_store_append_metric(srv_store *s, const srv_labels *labels, const char *
 
 /* ---- open / close --------------------------------------------------------------------- */
 
-static int load_meta(srv_store *s, cprof_error *err)
+static int load_meta(sq_store *s, cprof_error *err)
 {
 	sqlite3_stmt *st;
 	int rc = sqlite3_prepare_v2(s->meta, "SELECT id, data FROM sigs ORDER BY id", -1, &st, NULL);
@@ -772,21 +765,21 @@ static int load_meta(srv_store *s, cprof_error *err)
 	return 0;
 }
 
-static int prepare_meta(srv_store *s, cprof_error *err)
+static int prepare_meta(sq_store *s, cprof_error *err)
 {
 	static const struct {
 		size_t off;
 		const char *sql;
 	} stmts[] = {
-		{ offsetof(srv_store, ins_series),
+		{ offsetof(sq_store, ins_series),
 		  "INSERT INTO series(id, kind, svc, labels) VALUES(?1,?2,?3,?4)" },
-		{ offsetof(srv_store, upd_series),
+		{ offsetof(sq_store, upd_series),
 		  "UPDATE series SET first_ns=?1, last_ns=?2 WHERE id=?3" },
-		{ offsetof(srv_store, ins_svc), "INSERT INTO services(id, name) VALUES(?1,?2)" },
-		{ offsetof(srv_store, ins_sig), "INSERT INTO sigs(id, data) VALUES(?1,?2)" },
-		{ offsetof(srv_store, ins_dict),
+		{ offsetof(sq_store, ins_svc), "INSERT INTO services(id, name) VALUES(?1,?2)" },
+		{ offsetof(sq_store, ins_sig), "INSERT INTO sigs(id, data) VALUES(?1,?2)" },
+		{ offsetof(sq_store, ins_dict),
 		  "INSERT OR REPLACE INTO dict(svc, kind, id, hash, data) VALUES(?1,?2,?3,?4,?5)" },
-		{ offsetof(srv_store, ins_pinned),
+		{ offsetof(sq_store, ins_pinned),
 		  "INSERT INTO pinned(rule, series, time, duration, period, sig, samples)"
 		  " VALUES(?1,?2,?3,?4,?5,?6,?7)" },
 	};
@@ -799,18 +792,16 @@ static int prepare_meta(srv_store *s, cprof_error *err)
 	return 0;
 }
 
-int srv_store_open(const char *dir, const srv_store_opts *opts, srv_store **out,
-		   cprof_error *err)
+int srv_sqlite_open(const char *dir, const srv_store_opts *opts, srv_store **out,
+		    cprof_error *err)
 {
 	*out = NULL;
-	/* backend hook: "clickhouse://..." opens the ClickHouse store (store_ch*.c) */
-	if (dir && strncmp(dir, "clickhouse://", 13) == 0)
-		return srv_ch_open_store(dir, opts, out, err);
-	srv_store *s = calloc(1, sizeof *s);
+	sq_store *s = calloc(1, sizeof *s);
 	if (!s || !(s->dir = strdup(dir))) {
 		free(s);
 		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 	}
+	s->base.ops = &sq_ops;
 	s->lockfd = -1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->roll_cv, NULL);
@@ -846,22 +837,16 @@ int srv_store_open(const char *dir, const srv_store_opts *opts, srv_store **out,
 		goto fail;
 	if (!s->o.no_rollups && (rc = srv_roller_start(s, err)))
 		goto fail;
-	*out = s;
+	*out = &s->base;
 	return 0;
 fail:
-	srv_store_close(s);
+	sq_close(&s->base);
 	return rc;
 }
 
-void srv_store_close(srv_store *s)
+void sq_close(srv_store *base)
 {
-	if (!s)
-		return;
-	if (s->ch) {    /* backend hook */
-		srv_ch_close(s->ch);
-		free(s);
-		return;
-	}
+	sq_store *s = (sq_store *)base;
 	srv_roller_stop(s);
 	pthread_mutex_lock(&s->mu);
 	if (s->meta)
@@ -901,11 +886,9 @@ void srv_store_close(srv_store *s)
 
 /* ---- retention and stats --------------------------------------------------------------- */
 
-int srv_store_retention(srv_store *s, int64_t now_ns, cprof_error *err)
+int sq_retention(srv_store *base, int64_t now_ns, cprof_error *err)
 {
-	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
-	if (s->ch)
-		return srv_ch_retention(s->ch, now_ns, err);
+	sq_store *s = (sq_store *)base;
 	if (s->o.retention_ns <= 0)
 		return 0;
 	int32_t *days;
@@ -946,13 +929,9 @@ out:
 	return rc ? rc : dropped;
 }
 
-void srv_store_get_stats(srv_store *s, srv_store_stats *st)
+void sq_get_stats(srv_store *base, srv_store_stats *st)
 {
-	/* backend hook: a store opened on clickhouse:// (store_ch*.c) */
-	if (s->ch) {
-		srv_ch_stats(s->ch, st);
-		return;
-	}
+	sq_store *s = (sq_store *)base;
 	pthread_mutex_lock(&s->mu);
 	*st = s->st;
 	pthread_mutex_unlock(&s->mu);
@@ -970,3 +949,23 @@ void srv_store_get_stats(srv_store *s, srv_store_stats *st)
 	}
 	closedir(d);
 }
+
+const srv_store_ops sq_ops = {
+	.name = "sqlite",
+	.close = sq_close,
+	.append = sq_append,
+	.append_metric = sq_append_metric,
+	.flush = sq_flush,
+	.query = sq_query,
+	.series = sq_series,
+	.metric_series = sq_metric_series,
+	.listing = sq_listing,
+	.snapshots = sq_snapshots,
+	.snapshot_get = sq_snapshot_get,
+	.retention = sq_retention,
+	.rollup_sync = sq_rollup_sync,
+	.stats = sq_get_stats,
+	.walk = sq_walk,
+	.times = sq_times,
+	.days = sq_days,
+};

@@ -108,7 +108,7 @@ def test_one_node_same_answers_as_sqlite(clickhouse):
     r = run_unit(clickhouse.url, clickhouse.ctl())
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
-    assert "[  PASSED  ] 7 test(s)" in out, out  # all but the cluster-only one
+    assert "[  PASSED  ] 9 test(s)" in out, out  # all but the cluster-only one
     # the restart test ran (not skipped) and the queue said what it dropped
     assert "restart:" in out, out
     assert "dropped" in out and "ingest buffer over 1 MB" in out, out
@@ -179,3 +179,61 @@ def test_server_command_on_clickhouse(clickhouse, tmp_path):
     finally:
         rc, err = s.stop()
         assert rc == 0, err
+
+
+def test_copy_command_moves_a_store(clickhouse, tmp_path):
+    """`cprof server copy DIR URL`: what a SQLite server stored answers the
+    same from a server on ClickHouse (flame graph, series, labels, kinds);
+    a second run copies nothing; bad arguments exit 2 with one line."""
+    import json
+    import urllib.parse
+    from conftest import cprof_bin
+    from srvtools import Server
+    data = str(tmp_path / "lite")
+    s = Server(data)
+    try:
+        for app, body in (("shop{env=prod}", b"main;serve;parse 30\nmain;idle 5\n"),
+                          ("db{env=prod}", b"main;query;scan 12\nmain;query;sort 4\n")):
+            st, _, b = s.push(app, body)
+            assert st == 200, b
+    finally:
+        rc, err = s.stop()
+        assert rc == 0, err
+    copy = [cprof_bin(), "server", "copy", data, clickhouse.url]
+    r = subprocess.run(copy, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "copy: day " in r.stderr and "copy done: 2 items copied, 0 already there" in r.stderr
+    r = subprocess.run(copy, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "copy done: 0 items copied, 2 already there" in r.stderr, \
+        r.stderr
+
+    q = urllib.parse.urlencode({"query": "{}", "type": "cpu", "from": "now-1h",
+                                "until": "now+1h"})
+    answers = []
+    for args in ((), ("-storage=" + clickhouse.url,)):
+        srv = Server(str(tmp_path / ("state%d" % len(answers))) if args else data, *args)
+        try:
+            got = {}
+            for path in ("labels", "label/service_name/values", "types",
+                         "profile?%s&format=flame" % q,
+                         "series?%s&step=3600" % q):
+                st, _, body = srv.request("/api/v1/" + path)
+                assert st == 200, (path, body)
+                got[path] = json.loads(body)
+            top = subprocess.run([cprof_bin(), "-top", srv.url + "/api/v1/profile?" + q],
+                                 capture_output=True, text=True, timeout=120)
+            assert top.returncode == 0, top.stderr
+            got["top"] = top.stdout
+        finally:
+            rc, err = srv.stop()
+            assert rc == 0, err
+        answers.append(got)
+    assert "parse" in answers[0]["top"] and "scan" in answers[0]["top"]
+    assert answers[0] == answers[1]
+
+    for bad in ([], [data], [str(tmp_path / "nothing"), clickhouse.url]):
+        r = subprocess.run([cprof_bin(), "server", "copy", *bad], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 2, r
+        assert r.stderr.strip() and ("usage" in r.stderr or r.stderr.count("\n") == 1), \
+            r.stderr

@@ -109,6 +109,7 @@ static void assert_same(const char *what, const cprof_profile *a, const cprof_pr
 typedef struct pair {
 	char dir[64], url[512];
 	srv_store *lite, *ch;
+	bool lite_only;                 /* append2 appends to SQLite only */
 } pair;
 
 static srv_store *open_url(const char *url, const srv_store_opts *o)
@@ -172,7 +173,7 @@ static void append2(pair *pp, int svc, int inst, const char *kind, int64_t t,
 	cprof_error err = { 0 };
 	if (srv_store_append(pp->lite, &ls, kind, t, 10 * SEC, p, pin, &err))
 		fail_msg("sqlite append: %s", err.msg);
-	if (srv_store_append(pp->ch, &ls, kind, t, 10 * SEC, p, pin, &err))
+	if (!pp->lite_only && srv_store_append(pp->ch, &ls, kind, t, 10 * SEC, p, pin, &err))
 		fail_msg("clickhouse append: %s", err.msg);
 }
 
@@ -324,6 +325,23 @@ static bool need_ch(void)
 	return false;
 }
 
+/* Merges of fill's data over whole and partial ranges, both stores. */
+static void same_merges(pair *pp)
+{
+	static const char *const sels[] = { "", "{job=\"api\"}",
+		"{job=~\"a.*|d.*\",instance!=\"10.0.0.1:8080\"}", "{job=\"none\"}" };
+	for (size_t i = 0; i < 4; i++) {
+		same_query(pp, sels[i], "cpu", T0 - 5 * HOUR, T0 + 2 * HOUR);
+		same_query(pp, sels[i], "heap", T0 - 5 * HOUR, T0 + 2 * HOUR);
+	}
+	/* partial hours at both ends around whole hours (the rollup) */
+	same_query(pp, "", "cpu", T0 - 3 * HOUR - 25 * 60 * SEC, T0 + 17 * 60 * SEC);
+	same_query(pp, "{job=\"db\"}", "heap", T0 - 2 * HOUR + 1, T0 + HOUR - 1);
+	same_query(pp, "", "cpu", T0 - HOUR + 60 * SEC, T0 - HOUR + 30 * 60 * SEC);
+	same_query(pp, "", "cpu", T0 + 90 * 60 * SEC, T0 + 91 * 60 * SEC);
+	same_query(pp, "", "mutex", T0 - 5 * HOUR, T0 + 2 * HOUR);
+}
+
 static void test_same_merges(void **state)
 {
 	(void)state;
@@ -333,19 +351,68 @@ static void test_same_merges(void **state)
 		pair pp;
 		pair_open(&pp, 0, roll == 0, NULL);
 		fill(&pp);
-		static const char *const sels[] = { "", "{job=\"api\"}",
-			"{job=~\"a.*|d.*\",instance!=\"10.0.0.1:8080\"}", "{job=\"none\"}" };
-		for (size_t i = 0; i < 4; i++) {
-			same_query(&pp, sels[i], "cpu", T0 - 5 * HOUR, T0 + 2 * HOUR);
-			same_query(&pp, sels[i], "heap", T0 - 5 * HOUR, T0 + 2 * HOUR);
-		}
-		/* partial hours at both ends around whole hours (the rollup) */
-		same_query(&pp, "", "cpu", T0 - 3 * HOUR - 25 * 60 * SEC, T0 + 17 * 60 * SEC);
-		same_query(&pp, "{job=\"db\"}", "heap", T0 - 2 * HOUR + 1, T0 + HOUR - 1);
-		same_query(&pp, "", "cpu", T0 - HOUR + 60 * SEC, T0 - HOUR + 30 * 60 * SEC);
-		same_query(&pp, "", "cpu", T0 + 90 * 60 * SEC, T0 + 91 * 60 * SEC);
-		same_query(&pp, "", "mutex", T0 - 5 * HOUR, T0 + 2 * HOUR);
+		same_merges(&pp);
 		pair_close(&pp);
+	}
+}
+
+/* Metric points (values exact in binary so sums agree bit for bit). */
+static void add_metrics(pair *pp)
+{
+	cprof_error err = { 0 };
+	for (int inst = 0; inst < 2; inst++) {
+		char ib[32];
+		snprintf(ib, sizeof ib, "10.0.0.%d:8080", inst);
+		srv_label l[] = { { "instance", ib }, { "job", "api" } };
+		srv_labels ls = { l, 2 };
+		for (int k = 0; k < 12; k++) {
+			double v = 10 + k * 0.5 + inst;
+			assert_int_equal(srv_store_append_metric(pp->lite, &ls, "cprof_threads",
+								 T0 + k * 15 * SEC, v, &err), 0);
+			if (!pp->lite_only)
+				assert_int_equal(srv_store_append_metric(pp->ch, &ls, "cprof_threads",
+									 T0 + k * 15 * SEC, v, &err), 0);
+		}
+	}
+}
+
+/* Totals over time, metric series, labels, label values and kinds of
+ * fill's data and add_metrics' points, both stores. */
+static void same_series_lists(pair *pp)
+{
+	same_series(pp, "", "cpu", HOUR, NULL, NULL);
+	same_series(pp, "{job=\"db\"}", "cpu", 600 * SEC, NULL, NULL);
+	same_series(pp, "", "heap", HOUR, "inuse_objects", NULL);
+	same_series(pp, "", "heap", HOUR, NULL, NULL);
+	same_series(pp, "", "cpu", 2 * HOUR, NULL, "^s0_fn7$");
+	same_series(pp, "", "heap", 3 * HOUR, "inuse_space", "fn1");
+
+	cprof_error err = { 0 };
+	lines a = { 0 }, b = { 0 };
+	assert_int_equal(srv_store_metric_series(pp->lite, NULL, "cprof_threads", T0, T0 + HOUR,
+						 60 * SEC, collect, &a, &err), 0);
+	if (srv_store_metric_series(pp->ch, NULL, "cprof_threads", T0, T0 + HOUR, 60 * SEC,
+				    collect, &b, &err))
+		fail_msg("metric series: %s", err.msg);
+	assert_int_equal(a.n, 2);
+	same_lines("metric series", &a, &b);
+
+	srv_strlist x = { 0 }, y = { 0 };
+	int64_t ranges[][2] = { { 0, 0 }, { T0 - HOUR, T0 }, { T0 + 100 * DAY, T0 + 101 * DAY } };
+	for (size_t i = 0; i < 3; i++) {
+		int64_t f = ranges[i][0], u = ranges[i][1];
+		assert_int_equal(srv_store_labels(pp->lite, f, u, &x, &err), 0);
+		assert_int_equal(srv_store_labels(pp->ch, f, u, &y, &err), 0);
+		same_list("labels", &x, &y);
+		assert_int_equal(srv_store_label_values(pp->lite, "job", f, u, &x, &err), 0);
+		assert_int_equal(srv_store_label_values(pp->ch, "job", f, u, &y, &err), 0);
+		same_list("label values", &x, &y);
+		assert_int_equal(srv_store_label_values(pp->lite, "instance", f, u, &x, &err), 0);
+		assert_int_equal(srv_store_label_values(pp->ch, "instance", f, u, &y, &err), 0);
+		same_list("label values", &x, &y);
+		assert_int_equal(srv_store_types(pp->lite, f, u, &x, &err), 0);
+		assert_int_equal(srv_store_types(pp->ch, f, u, &y, &err), 0);
+		same_list("types", &x, &y);
 	}
 }
 
@@ -357,54 +424,8 @@ static void test_same_series_labels_metrics(void **state)
 	pair pp;
 	pair_open(&pp, 0, false, NULL);
 	fill(&pp);
-	same_series(&pp, "", "cpu", HOUR, NULL, NULL);
-	same_series(&pp, "{job=\"db\"}", "cpu", 600 * SEC, NULL, NULL);
-	same_series(&pp, "", "heap", HOUR, "inuse_objects", NULL);
-	same_series(&pp, "", "heap", HOUR, NULL, NULL);
-	same_series(&pp, "", "cpu", 2 * HOUR, NULL, "^s0_fn7$");
-	same_series(&pp, "", "heap", 3 * HOUR, "inuse_space", "fn1");
-
-	/* metric points: values exact in binary so sums agree bit for bit */
-	cprof_error err = { 0 };
-	for (int inst = 0; inst < 2; inst++) {
-		char ib[32];
-		snprintf(ib, sizeof ib, "10.0.0.%d:8080", inst);
-		srv_label l[] = { { "instance", ib }, { "job", "api" } };
-		srv_labels ls = { l, 2 };
-		for (int k = 0; k < 12; k++) {
-			double v = 10 + k * 0.5 + inst;
-			assert_int_equal(srv_store_append_metric(pp.lite, &ls, "cprof_threads",
-								 T0 + k * 15 * SEC, v, &err), 0);
-			assert_int_equal(srv_store_append_metric(pp.ch, &ls, "cprof_threads",
-								 T0 + k * 15 * SEC, v, &err), 0);
-		}
-	}
-	lines a = { 0 }, b = { 0 };
-	assert_int_equal(srv_store_metric_series(pp.lite, NULL, "cprof_threads", T0, T0 + HOUR,
-						 60 * SEC, collect, &a, &err), 0);
-	if (srv_store_metric_series(pp.ch, NULL, "cprof_threads", T0, T0 + HOUR, 60 * SEC, collect,
-				    &b, &err))
-		fail_msg("metric series: %s", err.msg);
-	assert_int_equal(a.n, 2);
-	same_lines("metric series", &a, &b);
-
-	srv_strlist x = { 0 }, y = { 0 };
-	int64_t ranges[][2] = { { 0, 0 }, { T0 - HOUR, T0 }, { T0 + 100 * DAY, T0 + 101 * DAY } };
-	for (size_t i = 0; i < 3; i++) {
-		int64_t f = ranges[i][0], u = ranges[i][1];
-		assert_int_equal(srv_store_labels(pp.lite, f, u, &x, &err), 0);
-		assert_int_equal(srv_store_labels(pp.ch, f, u, &y, &err), 0);
-		same_list("labels", &x, &y);
-		assert_int_equal(srv_store_label_values(pp.lite, "job", f, u, &x, &err), 0);
-		assert_int_equal(srv_store_label_values(pp.ch, "job", f, u, &y, &err), 0);
-		same_list("label values", &x, &y);
-		assert_int_equal(srv_store_label_values(pp.lite, "instance", f, u, &x, &err), 0);
-		assert_int_equal(srv_store_label_values(pp.ch, "instance", f, u, &y, &err), 0);
-		same_list("label values", &x, &y);
-		assert_int_equal(srv_store_types(pp.lite, f, u, &x, &err), 0);
-		assert_int_equal(srv_store_types(pp.ch, f, u, &y, &err), 0);
-		same_list("types", &x, &y);
-	}
+	add_metrics(&pp);
+	same_series_lists(&pp);
 	pair_close(&pp);
 }
 
@@ -477,6 +498,56 @@ static void test_same_snapshots_retention(void **state)
 	pair_close(&pp);
 }
 
+/* Ingest into SQLite only, copy into ClickHouse (srv_store_copy, what
+ * `cprof server copy` runs): every comparison of the differential tests
+ * holds; a second copy copies nothing and changes no answer. */
+static void test_copy_same_answers(void **state)
+{
+	(void)state;
+	if (!need_ch())
+		skip();
+	pair pp;
+	pair_open(&pp, 0, false, NULL);
+	pp.lite_only = true;
+	fill(&pp);
+	add_metrics(&pp);
+	cprof_profile *p = gen(0, 1, 9, 2);
+	append2(&pp, 0, 1, "heap", T0 + HOUR + 5 * SEC, p, "threads_high");
+	cprof_profile_free(p);
+	cprof_error err = { 0 };
+	uint64_t copied = 0, skipped = 0;
+	if (srv_store_copy(pp.lite, pp.ch, stderr, &copied, &skipped, &err))
+		fail_msg("copy: %s", err.msg);
+	/* cpu 30 x 4, heap 15 x 4, 24 metric points, 1 snapshot */
+	uint64_t total = NPROF * 4 + NPROF / 2 * 4 + 24 + 1;
+	assert_int_equal(copied, total);
+	assert_int_equal(skipped, 0);
+	for (int round = 0; round < 2; round++) {
+		same_merges(&pp);
+		same_series_lists(&pp);
+		snaps a = { 0 }, b = { 0 };
+		assert_int_equal(srv_store_snapshots(pp.lite, 0, 0, snap_cb, &a, &err), 0);
+		assert_int_equal(srv_store_snapshots(pp.ch, 0, 0, snap_cb, &b, &err), 0);
+		assert_int_equal(a.n, 1);
+		assert_int_equal(b.n, 1);
+		assert_string_equal(a.line[0], b.line[0]);
+		cprof_profile *x = NULL, *y = NULL;
+		assert_int_equal(srv_store_snapshot_get(pp.lite, a.id[0], &x, &err), 0);
+		assert_int_equal(srv_store_snapshot_get(pp.ch, b.id[0], &y, &err), 0);
+		assert_same("copied snapshot", x, y);
+		cprof_profile_free(x);
+		cprof_profile_free(y);
+		if (round)
+			break;
+		/* rerun: everything is there already */
+		if (srv_store_copy(pp.lite, pp.ch, NULL, &copied, &skipped, &err))
+			fail_msg("second copy: %s", err.msg);
+		assert_int_equal(copied, 0);
+		assert_int_equal(skipped, total);
+	}
+	pair_close(&pp);
+}
+
 /* A second server process on the same database sees the first one's data
  * (series and dictionaries come from ClickHouse at open), and appends
  * there too. */
@@ -511,6 +582,55 @@ static void test_reopen_reads_clickhouse(void **state)
 	assert_int_equal(st1.stacks, st0.stacks);
 	cprof_profile_free(p);
 	srv_store_close(again);
+	pair_close(&pp);
+}
+
+/* Two servers writing one service into one database (stateless ingest):
+ * each was opened before the other wrote, so neither knows the other's
+ * stacks; both push stacks of service api, different ones (even k) and
+ * the same ones (odd k: each writer numbers them itself).  Every query,
+ * from either, answers as SQLite given both pushes. */
+static void test_two_writers_one_service(void **state)
+{
+	(void)state;
+	if (!need_ch())
+		skip();
+	pair pp;
+	pair_open(&pp, 0, false, NULL);
+	srv_store_opts o = { 0 };
+	srv_store *w[2] = { pp.ch, open_url(pp.url, &o) };
+	cprof_error err = { 0 };
+	for (int k = 0; k < 6; k++)
+		for (int i = 0; i < 2; i++) {
+			/* writer i: the stacks gen makes for service i (even k) or
+			 * service 0 (odd k), labelled api */
+			cprof_profile *p = gen(k % 2 ? 0 : i, k % 2 ? 0 : i, k, 1);
+			srv_label l[] = { { "instance", i ? "b:1" : "a:1" }, { "job", "api" } };
+			srv_labels ls = { l, 2 };
+			int64_t t = T0 + k * 600 * SEC + i * SEC;
+			assert_int_equal(srv_store_append(pp.lite, &ls, "cpu", t, 10 * SEC, p, NULL,
+							  &err), 0);
+			if (srv_store_append(w[i], &ls, "cpu", t, 10 * SEC, p, NULL, &err))
+				fail_msg("writer %d: %s", i, err.msg);
+			cprof_profile_free(p);
+		}
+	for (int i = 0; i < 2; i++)
+		if (srv_store_flush(w[i], &err))
+			fail_msg("flush %d: %s", i, err.msg);
+	static const char *const sels[] = { "", "{instance=\"a:1\"}", "{instance=\"b:1\"}" };
+	for (int i = 0; i < 2; i++)
+		for (size_t k = 0; k < 3; k++) {
+			srv_query_info a, b;
+			cprof_profile *x = query(pp.lite, sels[k], "cpu", T0 - HOUR, T0 + 2 * HOUR, &a);
+			cprof_profile *y = query(w[i], sels[k], "cpu", T0 - HOUR, T0 + 2 * HOUR, &b);
+			char what[128];
+			snprintf(what, sizeof what, "query %s from writer %d", sels[k], i);
+			assert_same(what, x, y);
+			assert_int_equal(a.nprofiles, b.nprofiles);
+			cprof_profile_free(x);
+			cprof_profile_free(y);
+		}
+	srv_store_close(w[1]);
 	pair_close(&pp);
 }
 
@@ -710,7 +830,9 @@ int main(void)
 		cmocka_unit_test(test_same_merges),
 		cmocka_unit_test(test_same_series_labels_metrics),
 		cmocka_unit_test(test_same_snapshots_retention),
+		cmocka_unit_test(test_copy_same_answers),
 		cmocka_unit_test(test_reopen_reads_clickhouse),
+		cmocka_unit_test(test_two_writers_one_service),
 		cmocka_unit_test(test_down_at_open),
 		cmocka_unit_test(test_slow_server_times_out),
 		cmocka_unit_test(test_replica_down),
