@@ -1046,9 +1046,9 @@ int srv_sd_parse(const char *name, const void *text, size_t len,
 	srv_lset *labels = malloc(sizeof *labels);
 	if (!labels)
 		rc = fail(&w, root, "(top)", "out of memory");
-	else if (root && root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0)
+	else if (!root || (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0))
 		root = NULL;            /* an empty file: no targets */
-	else if (!root || root->type != YAML_SEQUENCE_NODE)
+	else if (root->type != YAML_SEQUENCE_NODE)
 		rc = fail(&w, root, "(top)", "want a list of {targets: [HOST:PORT...], labels: {...}}");
 	for (yaml_node_item_t *it = root && !rc ? root->data.sequence.items.start : NULL;
 	     it && !rc && it < root->data.sequence.items.top; it++) {

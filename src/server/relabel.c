@@ -21,8 +21,9 @@
  * srv_target_build applies them the way Prometheus' PopulateLabels does:
  * the group's labels and __address__, then job, __scheme__ and
  * __metrics_path__ where the group has not set them, the rules, then the
- * address is checked (HOST:PORT), instance defaults to __address__ and
- * every label starting with "__" is dropped; the target's URL is
+ * address is checked (HOST:PORT), instance defaults to __address__ (and
+ * job, should the rules have dropped it, to the job's name: every series
+ * of the server has both) and every label starting with "__" is dropped; the target's URL is
  * __scheme__://__address__ and its /metrics path __metrics_path__.
  *
  * Everything here works on the caller's srv_lset (no allocation but
@@ -353,7 +354,8 @@ int srv_target_build(const srv_job_cfg *j, const char *addr, const srv_lset *g,
 		return -1;
 	}
 	snprintf(t->metrics_path, sizeof t->metrics_path, "%s", mp ? mp : "");
-	if (!srv_lset_get(l, "instance") && srv_lset_set(l, "instance", 8, a, an, e2, sizeof e2))
+	if ((!srv_lset_get(l, "instance") && srv_lset_set(l, "instance", 8, a, an, e2, sizeof e2)) ||
+	    (!srv_lset_get(l, "job") && srv_lset_set(l, "job", 3, j->name, strlen(j->name), e2, sizeof e2)))
 		goto bad;
 	for (size_t i = 0; i < l->n;)
 		if (!strncmp(l->v[i].name, "__", 2))

@@ -16,8 +16,9 @@
  * labels (threads, cprof_do labels).  /metrics (Prometheus text) become
  * metric points of the same labels (plus each point's own), and feed the
  * rules (rules.c); a scrape's success is the metric `up` (1 or 0), and
- * the target's state (up, last scrape, last error) is what
- * /api/v1/targets lists.
+ * the target's state (up, last scrape, last error: the error of its first
+ * task, in config order, whose last run failed) is what /api/v1/targets
+ * lists.
  *
  * Targets are a job's static_configs and what its file_sd_configs find
  * (discovery.c), relabelled (relabel.c).  A discovery thread polls the
@@ -74,6 +75,7 @@ typedef struct task {
 	int64_t next_ns;
 	bool busy;
 	struct task *qnext;
+	char err[256];              /* its last run's error, "" */
 	/* the worker running it only */
 	cprof_profile *prev;
 	int64_t prev_ns;
@@ -662,11 +664,15 @@ static void *worker(void *arg)
 			t->last_ns = t0;
 			t->last_dur_ns = t1 - t0;
 			t->refused += refused;
-			if (rc && snprintf(t->last_err, sizeof t->last_err, "%s%s: %s", t->cfg.base,
+			if (rc && snprintf(k->err, sizeof k->err, "%s%s: %s", t->cfg.base,
 					   k->prof ? k->prof->path : t->cfg.metrics_path, err) < 0)
-				t->last_err[0] = '\0';
+				k->err[0] = '\0';
 			else if (!rc)
-				t->last_err[0] = '\0';
+				k->err[0] = '\0';
+			/* the target's error: its first task still failing */
+			t->last_err[0] = '\0';
+			for (size_t i = 0; i < t->ntasks && !t->last_err[0]; i++)
+				memcpy(t->last_err, t->tasks[i].err, sizeof t->last_err);
 		}
 		pthread_mutex_unlock(&s->mu);
 		if (!skip)

@@ -210,7 +210,8 @@ struct srv_job_cfg;
  * with a target group's labels g (may be NULL), as Prometheus builds one:
  * g's labels, __address__, then (where g has not set them) job,
  * __scheme__, __metrics_path__; the job's relabel_configs; instance
- * defaults to __address__; labels starting with "__" are dropped.  0 and
+ * defaults to __address__ (job, if dropped, to the job's name); labels
+ * starting with "__" are dropped.  0 and
  * *t; 1 when relabelling dropped it; -1 with err (no or bad address, a
  * bad label).  Thread-safe. */
 int srv_target_build(const struct srv_job_cfg *j, const char *addr, const srv_lset *g,
