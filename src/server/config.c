@@ -20,6 +20,16 @@
  *       static_configs:
  *         - targets: ["127.0.0.1:6060"]
  *           labels: {env: prod}
+ *       file_sd_configs:                # discovery.c
+ *         - files: [sd/tg_*.json]       # relative: the config's folder
+ *           refresh_interval: 5m
+ *       relabel_configs:                # relabel.c (Prometheus')
+ *         - {source_labels: [env], regex: prod, action: keep}
+ *       tls_config: {ca_file: ca.pem, cert_file: c.pem, key_file: c.key,
+ *                    insecure_skip_verify: false}
+ *       authorization: {type: Bearer, credentials_file: token}
+ *       # or basic_auth: {username: u, password_file: pw},
+ *       # or bearer_token / bearer_token_file (one of them)
  *   rules:
  *     - name: many-threads
  *       when: cprof_heap_inuse_bytes > 2e9  # METRIC (>|>=|<|<=) NUMBER,
@@ -33,10 +43,13 @@
  * goroutine) plus heap, allocs and threadcreate; other names are custom
  * profiles (kind = the name, path required).  An unknown key, a value of
  * the wrong type or out of range is one line "FILE:LINE: KEY: problem",
- * and the server exits 2.  The parse is bounded: the file is read up to
- * 4 MiB, targets per job and jobs are capped.
+ * and the server exits 2; files the config names (CA, certificates,
+ * secrets) must be readable at start.  The parse is bounded: the file is
+ * read up to 4 MiB, targets per job, jobs and relabel rules are capped.
+ * srv_sd_parse reads file_sd files with the same walk.
  *
- * Not thread-safe (the server reads its config once, before any thread).
+ * Not thread-safe (the server reads its config once, before any thread),
+ * but srv_sd_parse, which keeps its state on its stack.
  */
 #include "server_int.h"
 
