@@ -499,6 +499,17 @@ static int get_secret(walk *w, yaml_node_t *n, const char *key, char *out, size_
 	return 0;
 }
 
+/* key is name (a secret, into val) or name_file (its file, into file);
+ * *have says one of the two was given already. */
+static int secret_pair(walk *w, yaml_node_t *kn, yaml_node_t *vn, const char *key, const char *name,
+		       bool *have, char *val, size_t valsz, char *file)
+{
+	if (*have)
+		return fail(w, kn, key, "at most one of %s and %s_file", name, name);
+	*have = true;
+	return strcmp(key, name) ? get_file(w, vn, key, file) : get_secret(w, vn, key, val, valsz);
+}
+
 static int parse_tls(walk *w, srv_job_cfg *j, yaml_node_t *n)
 {
 	if (want_map(w, n, "tls_config"))
@@ -540,13 +551,8 @@ static int parse_basic_auth(walk *w, srv_job_cfg *j, yaml_node_t *n)
 			if (!rc && strchr(h->username, ':'))
 				rc = fail(w, vn, key, "a ':' in it (basic auth cannot send it)");
 		} else if (!strcmp(key, "password") || !strcmp(key, "password_file")) {
-			if (have_pw)
-				rc = fail(w, kn, key, "at most one of password and password_file");
-			else if (!strcmp(key, "password"))
-				rc = get_secret(w, vn, key, h->password, sizeof h->password);
-			else
-				rc = get_file(w, vn, key, h->password_file);
-			have_pw = true;
+			rc = secret_pair(w, kn, vn, key, "password", &have_pw, h->password,
+					 sizeof h->password, h->password_file);
 		} else {
 			rc = fail(w, kn, key, "unknown key in basic_auth (username, password, password_file)");
 		}
@@ -574,13 +580,8 @@ static int parse_authorization(walk *w, srv_job_cfg *j, yaml_node_t *n)
 			else if (!rc && (!h->auth_type[0] || strpbrk(h->auth_type, " \t")))
 				rc = fail(w, vn, key, "want one word (Bearer)");
 		} else if (!strcmp(key, "credentials") || !strcmp(key, "credentials_file")) {
-			if (have)
-				rc = fail(w, kn, key, "at most one of credentials and credentials_file");
-			else if (!strcmp(key, "credentials"))
-				rc = get_secret(w, vn, key, h->credentials, sizeof h->credentials);
-			else
-				rc = get_file(w, vn, key, h->credentials_file);
-			have = true;
+			rc = secret_pair(w, kn, vn, key, "credentials", &have, h->credentials,
+					 sizeof h->credentials, h->credentials_file);
 		} else {
 			rc = fail(w, kn, key, "unknown key in authorization (type, credentials, credentials_file)");
 		}
@@ -968,22 +969,33 @@ static int parse_rules(walk *w, yaml_node_t *n)
 	return 0;
 }
 
-int srv_config_parse(srv_config *c, const char *name, const void *text, size_t len,
-		     char *err, size_t errsz)
+/* The YAML document in text into *doc (the caller deletes it).  0, or -1
+ * with "NAME:LINE: problem" in err. */
+static int load_doc(const char *name, const void *text, size_t len, yaml_document_t *doc,
+		    char *err, size_t errsz)
 {
 	yaml_parser_t ps;
-	yaml_document_t doc;
 	if (!yaml_parser_initialize(&ps)) {
 		snprintf(err, errsz, "%s: out of memory", name);
 		return -1;
 	}
 	yaml_parser_set_input_string(&ps, text, len);
-	if (!yaml_parser_load(&ps, &doc)) {
+	int rc = 0;
+	if (!yaml_parser_load(&ps, doc)) {
 		snprintf(err, errsz, "%s:%lu: %s", name, (unsigned long)ps.problem_mark.line + 1,
 			 ps.problem ? ps.problem : "not YAML");
-		yaml_parser_delete(&ps);
-		return -1;
+		rc = -1;
 	}
+	yaml_parser_delete(&ps);
+	return rc;
+}
+
+int srv_config_parse(srv_config *c, const char *name, const void *text, size_t len,
+		     char *err, size_t errsz)
+{
+	yaml_document_t doc;
+	if (load_doc(name, text, len, &doc, err, errsz))
+		return -1;
 	walk w = { .doc = &doc, .file = name, .err = err, .errsz = errsz, .c = c };
 	int rc = 0;
 	yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -1015,7 +1027,6 @@ int srv_config_parse(srv_config *c, const char *name, const void *text, size_t l
 		}
 	}
 	yaml_document_delete(&doc);
-	yaml_parser_delete(&ps);
 	return rc;
 }
 
@@ -1040,19 +1051,9 @@ int srv_sd_parse(const char *name, const void *text, size_t len,
 			   size_t errsz),
 		 void *ctx, char *err, size_t errsz)
 {
-	yaml_parser_t ps;
 	yaml_document_t doc;
-	if (!yaml_parser_initialize(&ps)) {
-		snprintf(err, errsz, "%s: out of memory", name);
+	if (load_doc(name, text, len, &doc, err, errsz))
 		return -1;
-	}
-	yaml_parser_set_input_string(&ps, text, len);
-	if (!yaml_parser_load(&ps, &doc)) {
-		snprintf(err, errsz, "%s:%lu: %s", name, (unsigned long)ps.problem_mark.line + 1,
-			 ps.problem ? ps.problem : "not YAML or JSON");
-		yaml_parser_delete(&ps);
-		return -1;
-	}
 	walk w = { .doc = &doc, .file = name, .err = err, .errsz = errsz };
 	int rc = 0;
 	yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -1109,6 +1110,5 @@ int srv_sd_parse(const char *name, const void *text, size_t len,
 	}
 	free(labels);
 	yaml_document_delete(&doc);
-	yaml_parser_delete(&ps);
 	return rc;
 }

@@ -28,8 +28,9 @@ import urllib.parse
 import pytest
 
 from conftest import GOLDEN
-from srvtools import Server, wait_for
-from test_http import Program, SRC
+from srvtools import Server, Target, wait_for
+from test_http import Program
+from test_server_scrape import worker  # noqa: F401 (the fixture: worker.c built)
 
 PROFILES = ("process_cpu", "heap", "memory", "mutex", "block", "goroutine", "threadcreate")
 HEAP = open(os.path.join(GOLDEN, "heap.pb.gz"), "rb").read()
@@ -42,47 +43,16 @@ def q(**kw):
     return urllib.parse.urlencode(kw)
 
 
-class Target:
-    """A loopback HTTP(S) target: answer(path, headers) gives (status, body);
-    every request is recorded as (path, headers)."""
-
-    def __init__(self, answer, tls=None):
-        import http.server
-        self.seen = []
-        self.lock = threading.Lock()
-        outer = self
-
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                with outer.lock:
-                    outer.seen.append((self.path, dict(self.headers)))
-                st, body = answer(self.path, self.headers)
-                self.send_response(st)
-                self.send_header("Content-Type", "application/octet-stream")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a):
-                pass
-
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.srv.daemon_threads = True
-        if tls:
-            self.srv.socket = tls.wrap_socket(self.srv.socket, server_side=True)
-        self.addr = f"127.0.0.1:{self.srv.server_address[1]}"
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
-
-    def paths(self):
-        with self.lock:
-            return [p.split("?")[0] for p, _ in self.seen]
-
-    def stop(self):
-        self.srv.shutdown()
-
-
 def off(keep=()):
     return "".join(f"        {p}: {{enabled: false}}\n" for p in PROFILES if p not in keep)
+
+
+def heap_job(name, rest="", prefix=""):
+    """A job scraping only the heap every second; rest: more of its keys
+    (4-space indented lines)."""
+    pre = f"      path_prefix: {prefix}\n" if prefix else ""
+    return (f"  - job_name: {name}\n    scrape_interval: 1s\n    profiling_config:\n{pre}"
+            f"      pprof_config:\n{off(keep=('heap',))}{rest}")
 
 
 def targets(s):
@@ -106,17 +76,10 @@ def test_path_prefix_for_scrapes_and_rule_snapshots(tmp_path):
         return 404, b"no"
     t = Target(answer)
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"""
-scrape_configs:
-  - job_name: pre
-    scrape_interval: 1s
-    profiling_config:
-      path_prefix: /app/pprof/
-      pprof_config:
-{off(keep=("heap",))}    static_configs:
+    cfg.write_text("scrape_configs:\n" + heap_job("pre", f"""    static_configs:
       - targets: ["{t.addr}"]
-rules:
-  - {{name: deep, when: 'app_queue_depth > 500', cooldown: 1h, seconds: 1s}}
+""", prefix="/app/pprof/") + """rules:
+  - {name: deep, when: 'app_queue_depth > 500', cooldown: 1h, seconds: 1s}
 """)
     s = Server(str(tmp_path / "data"), f"-config={cfg}")
     try:
@@ -172,13 +135,7 @@ def test_file_sd_and_relabel_under_a_running_server(tmp_path):
         {"targets": [b.addr], "labels": {"env": "dev"}},
     ]))
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"""
-scrape_configs:
-  - job_name: sd
-    scrape_interval: 1s
-    profiling_config:
-      pprof_config:
-{off(keep=("heap",))}    file_sd_configs:
+    cfg.write_text("scrape_configs:\n" + heap_job("sd", f"""    file_sd_configs:
       - files: ["sd/*.json", "sd/*.yaml"]
         refresh_interval: 1h
     relabel_configs:
@@ -195,7 +152,7 @@ scrape_configs:
         regex: 'yes'
         target_label: __metrics_path__
         replacement: /custom
-""")
+"""))
     s = Server(str(tmp_path / "data"), f"-config={cfg}")
 
     def by_inst():
@@ -247,15 +204,6 @@ def make_cert(d, cn):
     return key, cert
 
 
-@pytest.fixture(scope="module")
-def worker(tmp_path_factory):
-    d = tmp_path_factory.mktemp("auth")
-    exe = str(d / "worker")
-    subprocess.run(["gcc", "-O1", "-g", "-pthread", "-o", exe, os.path.join(SRC, "worker.c")],
-                   check=True)
-    return exe
-
-
 @pytest.mark.skipif(not shutil.which("openssl"), reason="openssl not installed")
 def test_runtime_endpoint_with_token_and_tls(tmp_path, worker):
     """The runtime's endpoint over HTTPS with CPROF_TOKEN: scraped with the
@@ -269,15 +217,11 @@ def test_runtime_endpoint_with_token_and_tls(tmp_path, worker):
     assert prog.url and prog.url.startswith("https://"), prog.lines
     (tmp_path / "tok").write_text("s3cret\n")
     (tmp_path / "wrong").write_text("nope\n")
-    heap_only = "    profiling_config:\n      pprof_config:\n" + off(keep=("heap",))
-
     def job(name, auth):
-        return f"""  - job_name: {name}
-    scrape_interval: 1s
-    scheme: https
-{auth}{heap_only}    static_configs:
+        return heap_job(name, f"""    scheme: https
+{auth}    static_configs:
       - targets: ["{prog.addr}"]
-"""
+""")
     cfg = tmp_path / "c.yaml"
     cfg.write_text("scrape_configs:\n" +
                    job("good", "    tls_config: {ca_file: target.pem}\n"
@@ -332,32 +276,15 @@ def test_basic_auth_rotated_bearer_file_and_client_cert(tmp_path):
     (tmp_path / "pw").write_text("pa ss\n")
     tokfile = tmp_path / "token"
     tokfile.write_text("t0")
-    heap_only = "    profiling_config:\n      pprof_config:\n" + off(keep=("heap",))
+    def job(name, keys, t):
+        return heap_job(name, f'    metrics_path: ""\n{keys}    static_configs: [{{targets: ["{t.addr}"]}}]\n')
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"""scrape_configs:
-  - job_name: basic
-    scrape_interval: 1s
-    metrics_path: ""
-    basic_auth: {{username: prof, password_file: pw}}
-{heap_only}    static_configs: [{{targets: ["{tb.addr}"]}}]
-  - job_name: bearer
-    scrape_interval: 1s
-    metrics_path: ""
-    bearer_token_file: token
-{heap_only}    static_configs: [{{targets: ["{tt.addr}"]}}]
-  - job_name: mtls
-    scrape_interval: 1s
-    metrics_path: ""
-    scheme: https
-    tls_config: {{ca_file: srv.pem, cert_file: client.pem, key_file: client.key}}
-{heap_only}    static_configs: [{{targets: ["{tc.addr}"]}}]
-  - job_name: nocert
-    scrape_interval: 1s
-    metrics_path: ""
-    scheme: https
-    tls_config: {{ca_file: srv.pem}}
-{heap_only}    static_configs: [{{targets: ["{tc.addr}"]}}]
-""")
+    cfg.write_text("scrape_configs:\n" +
+                   job("basic", "    basic_auth: {username: prof, password_file: pw}\n", tb) +
+                   job("bearer", "    bearer_token_file: token\n", tt) +
+                   job("mtls", "    scheme: https\n    tls_config: {ca_file: srv.pem, "
+                               "cert_file: client.pem, key_file: client.key}\n", tc) +
+                   job("nocert", "    scheme: https\n    tls_config: {ca_file: srv.pem}\n", tc))
     s = Server(str(tmp_path / "data"), f"-config={cfg}")
     try:
         def job(name):
@@ -396,16 +323,10 @@ def test_series_limit_applies_to_scraped_series(tmp_path):
         return (200, HEAP) if p == "/debug/pprof/heap" else (404, b"")
     t1, t2 = Target(answer), Target(answer)
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"""
-limits: {{max_series_per_target: 8}}
-scrape_configs:
-  - job_name: many
-    scrape_interval: 1s
-    profiling_config:
-      pprof_config:
-{off(keep=("heap",))}    static_configs:
+    cfg.write_text("limits: {max_series_per_target: 8}\nscrape_configs:\n" + heap_job("many", f"""\
+    static_configs:
       - targets: ["{t1.addr}", "{t2.addr}"]
-""")
+"""))
     s = Server(str(tmp_path / "data"), f"-config={cfg}")
     try:
         def refused():
