@@ -192,6 +192,36 @@ def test_file_sd_and_relabel_under_a_running_server(tmp_path):
     assert len(bad) == 1 and f"{f1}:2:" in bad[0] and "previous targets are kept" in bad[0], err
 
 
+def test_file_sd_refresh_interval_rereads_an_unchanged_looking_file(tmp_path):
+    """A file rewritten in place with the same size, inode and modification
+    time (nothing a poll of its stat sees) is read again at
+    refresh_interval: its new target replaces the old."""
+    a = Target(lambda p, h: (200, HEAP))
+    b = Target(lambda p, h: (200, HEAP))
+    assert len(a.addr) == len(b.addr)
+    f = tmp_path / "t.json"
+    f.write_text(json.dumps([{"targets": [a.addr]}]))
+    st = os.stat(f)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("scrape_configs:\n" + heap_job("r", """    file_sd_configs:
+      - files: [t.json]
+        refresh_interval: 3s
+"""))
+    s = Server(str(tmp_path / "data"), f"-config={cfg}")
+    try:
+        assert [x["labels"]["instance"] for x in targets(s)] == [a.addr]
+        with open(f, "r+") as fh:             # same inode, same size
+            fh.write(json.dumps([{"targets": [b.addr]}]))
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+        assert wait_for(lambda: [x["labels"]["instance"] for x in targets(s)] == [b.addr],
+                        timeout=30), targets(s)
+    finally:
+        rc, err = s.stop()
+        a.stop()
+        b.stop()
+    assert rc == 0, err
+
+
 # ---- TLS and credentials ---------------------------------------------------------------
 
 
