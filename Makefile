@@ -265,7 +265,7 @@ build/fuzz/fuzz_srv_time: src/server/timeparse.c src/server/store.h
 build/fuzz/fuzz_srv_codec: src/server/store_codec.c src/server/store_int.h src/server/store.h
 # the push parsers and the YAML config, compiled in
 build/fuzz/fuzz_srv_ingest: src/server/ingest_parse.c src/server/srvutil.c src/server/server_int.h
-build/fuzz/fuzz_srv_config: src/server/config.c src/server/srvutil.c src/server/timeparse.c src/server/selector.c src/server/server_int.h
+build/fuzz/fuzz_srv_config: src/server/config.c src/server/srvutil.c src/server/timeparse.c src/server/selector.c src/server/relabel.c src/server/server_int.h
 # fuzz_rtenv compiles the runtime's environment and /proc parsers in
 build/fuzz/fuzz_rtenv: src/runtime/envparse.c src/runtime/procparse.c src/runtime/rt_env.h
 

@@ -1,20 +1,21 @@
 /*
  * fuzz_srv_config.c - libFuzzer target for the server's YAML config
  * (src/server/config.c with libyaml, and the duration and selector
- * parsers it uses, compiled in).
+ * parsers and the relabelling it uses, compiled in).
  *
  * Input: the text of a config file.  Checks: a refusal is one line
  * "fuzz.yaml:LINE: KEY: problem" (no newline in it); an accepted config
  * has jobs with a name, an interval of at least 1 s, at most
  * SRV_PROF_MAX profiles whose enabled ones have a path starting with '/',
- * targets with a base URL of http or https and the job and instance
- * labels; rules with a name and a metric; limits all positive.
+ * targets with a base URL of http or https, the job and instance labels
+ * and no "__" label left after relabelling; rules with a name and a metric; limits all positive.
  * Seeds: fuzz/seeds/fuzz_srv_config.
  */
 #include "../src/server/config.c"
 #include "../src/server/srvutil.c"
 #include "../src/server/timeparse.c"
 #include "../src/server/selector.c"
+#include "../src/server/relabel.c"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -49,6 +50,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				      "bad base %s", tg->base);
 				CHECK(srv_lset_get(&tg->labels, "job") && srv_lset_get(&tg->labels, "instance"),
 				      "target without job/instance");
+				for (size_t l = 0; l < tg->labels.n; l++)
+					CHECK(strncmp(tg->labels.v[l].name, "__", 2), "label %s left",
+					      tg->labels.v[l].name);
+				CHECK(!tg->metrics_path[0] || tg->metrics_path[0] == '/', "metrics path %s",
+				      tg->metrics_path);
 			}
 		}
 		for (size_t r = 0; r < c.nrules; r++)

@@ -20,6 +20,16 @@
  *       static_configs:
  *         - targets: ["127.0.0.1:6060"]
  *           labels: {env: prod}
+ *       file_sd_configs:                # discovery.c
+ *         - files: [sd/tg_*.json]       # relative: the config's folder
+ *           refresh_interval: 5m
+ *       relabel_configs:                # relabel.c (Prometheus')
+ *         - {source_labels: [env], regex: prod, action: keep}
+ *       tls_config: {ca_file: ca.pem, cert_file: c.pem, key_file: c.key,
+ *                    insecure_skip_verify: false}
+ *       authorization: {type: Bearer, credentials_file: token}
+ *       # or basic_auth: {username: u, password_file: pw},
+ *       # or bearer_token / bearer_token_file (one of them)
  *   rules:
  *     - name: many-threads
  *       when: cprof_heap_inuse_bytes > 2e9  # METRIC (>|>=|<|<=) NUMBER,
@@ -33,10 +43,13 @@
  * goroutine) plus heap, allocs and threadcreate; other names are custom
  * profiles (kind = the name, path required).  An unknown key, a value of
  * the wrong type or out of range is one line "FILE:LINE: KEY: problem",
- * and the server exits 2.  The parse is bounded: the file is read up to
- * 4 MiB, targets per job and jobs are capped.
+ * and the server exits 2; files the config names (CA, certificates,
+ * secrets) must be readable at start.  The parse is bounded: the file is
+ * read up to 4 MiB, targets per job, jobs and relabel rules are capped.
+ * srv_sd_parse reads file_sd files with the same walk.
  *
- * Not thread-safe (the server reads its config once, before any thread).
+ * Not thread-safe (the server reads its config once, before any thread),
+ * but srv_sd_parse, which keeps its state on its stack.
  */
 #include "server_int.h"
 
@@ -46,6 +59,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #define CFG_MAX_FILE ((size_t)4 << 20)
@@ -67,8 +82,13 @@ void srv_config_init(srv_config *c)
 
 void srv_config_free(srv_config *c)
 {
-	for (size_t i = 0; i < c->njobs; i++)
+	for (size_t i = 0; i < c->njobs; i++) {
 		free(c->jobs[i].targets);
+		for (size_t r = 0; r < c->jobs[i].nrelabel; r++)
+			srv_relabel_free(&c->jobs[i].relabel[r]);
+		free(c->jobs[i].relabel);
+		free(c->jobs[i].file_sd);
+	}
 	free(c->jobs);
 	for (size_t i = 0; i < c->nrules; i++)
 		srv_selector_free(c->rules[i].sel);
@@ -121,6 +141,7 @@ static srv_pprof_cfg *prof_add(srv_job_cfg *j, const char *name, const char *pre
 static void job_profiles(srv_job_cfg *j, const char *prefix)
 {
 	j->nprof = 0;
+	snprintf(j->prefix, sizeof j->prefix, "%s", prefix);
 	static const char *const def[] = { "process_cpu", "heap", "memory", "mutex", "block",
 					   "goroutine", "threadcreate" };
 	for (size_t i = 0; i < sizeof def / sizeof def[0]; i++)
@@ -139,71 +160,37 @@ static void job_init(srv_job_cfg *j, const char *name)
 	j->interval_ns = 15 * SEC;
 	j->metrics = true;
 	snprintf(j->metrics_path, sizeof j->metrics_path, "/metrics");
+	snprintf(j->scheme, sizeof j->scheme, "http");
 	srv_job_default_profiles(j);
 }
 
-/* Add target addr (host:port, or scheme://host:port[/...]) with labels. */
-static int add_target(srv_job_cfg *j, const char *scheme, const char *addr, const srv_lset *extra,
+/* Add target addr (host:port, or scheme://host:port[/...]) with labels,
+ * relabelled (a target relabelling drops is not added). */
+static int add_target(srv_job_cfg *j, const char *addr, const srv_lset *extra,
 		      char *err, size_t errsz)
 {
 	if (j->ntargets >= CFG_MAX_TARGETS) {
 		snprintf(err, errsz, "more than %d targets in a job", CFG_MAX_TARGETS);
 		return -1;
 	}
-	const char *hp = addr;
-	const char *sch = scheme;
-	char schbuf[8];
-	const char *sep = strstr(addr, "://");
-	if (sep) {
-		size_t sn = (size_t)(sep - addr);
-		if (sn >= sizeof schbuf) {
-			snprintf(err, errsz, "unknown URL scheme in \"%.80s\"", addr);
-			return -1;
-		}
-		memcpy(schbuf, addr, sn);
-		schbuf[sn] = '\0';
-		sch = schbuf;
-		hp = sep + 3;
-	}
-	if (strcmp(sch, "http") && strcmp(sch, "https")) {
-		snprintf(err, errsz, "scheme \"%s\" is not http or https", sch);
-		return -1;
-	}
-	size_t hn = strcspn(hp, "/?#");
-	if (hn == 0 || hn >= 256 || !memchr(hp, ':', hn)) {
-		snprintf(err, errsz, "target \"%.80s\" is not HOST:PORT", addr);
-		return -1;
-	}
-	void *v = realloc(j->targets, (j->ntargets + 1) * sizeof *j->targets);
-	if (!v) {
+	srv_target_cfg *t = malloc(sizeof *t);
+	if (!t) {
 		snprintf(err, errsz, "out of memory");
 		return -1;
 	}
-	j->targets = v;
-	srv_target_cfg *t = &j->targets[j->ntargets];
-	memset(t, 0, sizeof *t);
-	snprintf(t->base, sizeof t->base, "%s://%.*s", sch, (int)hn, hp);
-	snprintf(t->instance, sizeof t->instance, "%.*s", (int)hn, hp);
-	if (extra)
-		t->labels = *extra;
-	char e2[SRV_ERR_MAX];
-	if (srv_lset_set(&t->labels, "job", 3, j->name, strlen(j->name), e2, sizeof e2) ||
-	    srv_lset_set(&t->labels, "instance", 8, t->instance, strlen(t->instance), e2, sizeof e2)) {
-		snprintf(err, errsz, "%s", e2);
-		return -1;
+	int rc = srv_target_build(j, addr, extra, t, err, errsz);
+	if (rc == 0) {
+		void *v = realloc(j->targets, (j->ntargets + 1) * sizeof *j->targets);
+		if (!v) {
+			snprintf(err, errsz, "out of memory");
+			rc = -1;
+		} else {
+			j->targets = v;
+			j->targets[j->ntargets++] = *t;
+		}
 	}
-	/* a path in a -scrape URL is the profiles' prefix (…/debug/pprof) */
-	const char *path = hp + hn;
-	if (*path == '/' && strlen(path) > 1) {
-		char prefix[200];
-		snprintf(prefix, sizeof prefix, "%.*s", (int)strcspn(path, "?#"), path);
-		size_t pl = strlen(prefix);
-		while (pl > 1 && prefix[pl - 1] == '/')
-			prefix[--pl] = '\0';
-		job_profiles(j, prefix);
-	}
-	j->ntargets++;
-	return 0;
+	free(t);
+	return rc < 0 ? -1 : 0;
 }
 
 int srv_config_add_scrape_url(srv_config *c, const char *url, char *err, size_t errsz)
@@ -225,7 +212,18 @@ int srv_config_add_scrape_url(srv_config *c, const char *url, char *err, size_t 
 		free(j->targets);
 		return -1;
 	}
-	if (add_target(j, "http", url, NULL, err, errsz)) {
+	/* a path in a -scrape URL is the profiles' prefix (…/debug/pprof) */
+	const char *hp = strstr(url, "://") + 3;
+	const char *path = hp + strcspn(hp, "/?#");
+	if (*path == '/' && strlen(path) > 1) {
+		char prefix[200];
+		snprintf(prefix, sizeof prefix, "%.*s", (int)strcspn(path, "?#"), path);
+		size_t pl = strlen(prefix);
+		while (pl > 1 && prefix[pl - 1] == '/')
+			prefix[--pl] = '\0';
+		job_profiles(j, prefix);
+	}
+	if (add_target(j, url, NULL, err, errsz)) {
 		free(j->targets);
 		return -1;
 	}
@@ -419,7 +417,7 @@ static int parse_pprof(walk *w, srv_job_cfg *j, yaml_node_t *n, const char *pref
 	return 0;
 }
 
-static int parse_static(walk *w, srv_job_cfg *j, const char *scheme, yaml_node_t *n)
+static int parse_static(walk *w, srv_job_cfg *j, yaml_node_t *n)
 {
 	if (!n || n->type != YAML_SEQUENCE_NODE)
 		return fail(w, n, "static_configs", "want a list");
@@ -458,9 +456,292 @@ static int parse_static(walk *w, srv_job_cfg *j, const char *scheme, yaml_node_t
 			char e2[SRV_ERR_MAX];
 			if (want_scalar(w, tn, "targets", &addr))
 				return -1;
-			if (add_target(j, scheme, addr, &labels, e2, sizeof e2))
+			if (add_target(j, addr, &labels, e2, sizeof e2))
 				return fail(w, tn, "targets", "%s", e2);
 		}
+	}
+	return 0;
+}
+
+/* ---- the HTTP client of a job's targets ------------------------------------ */
+
+/* A file name: relative ones are taken from the config file's folder. */
+static int resolve(walk *w, yaml_node_t *n, const char *key, const char *s, char *out)
+{
+	const char *slash = strrchr(w->file, '/');
+	int dn = *s == '/' || !slash ? 0 : (int)(slash - w->file + 1);
+	if (!*s)
+		return fail(w, n, key, "empty file name");
+	if ((size_t)dn + strlen(s) >= SRV_PATH_MAX)
+		return fail(w, n, key, "file name longer than %d bytes", SRV_PATH_MAX - 1);
+	snprintf(out, SRV_PATH_MAX, "%.*s%s", dn, w->file, s);
+	return 0;
+}
+
+/* A file that must be readable now (it is read again at each use). */
+static int get_file(walk *w, yaml_node_t *n, const char *key, char *out)
+{
+	const char *s;
+	if (want_scalar(w, n, key, &s) || resolve(w, n, key, s, out))
+		return -1;
+	if (access(out, R_OK))
+		return fail(w, n, key, "cannot read %s: %s", out, strerror(errno));
+	return 0;
+}
+
+/* A secret sent in a header: one line. */
+static int get_secret(walk *w, yaml_node_t *n, const char *key, char *out, size_t outsz)
+{
+	if (get_str(w, n, key, out, outsz))
+		return -1;
+	if (strpbrk(out, "\r\n"))
+		return fail(w, n, key, "a line break in it");
+	return 0;
+}
+
+/* key is name (a secret, into val) or name_file (its file, into file);
+ * *have says one of the two was given already. */
+static int secret_pair(walk *w, yaml_node_t *kn, yaml_node_t *vn, const char *key, const char *name,
+		       bool *have, char *val, size_t valsz, char *file)
+{
+	if (*have)
+		return fail(w, kn, key, "at most one of %s and %s_file", name, name);
+	*have = true;
+	return strcmp(key, name) ? get_file(w, vn, key, file) : get_secret(w, vn, key, val, valsz);
+}
+
+static int parse_tls(walk *w, srv_job_cfg *j, yaml_node_t *n)
+{
+	if (want_map(w, n, "tls_config"))
+		return -1;
+	srv_http_cfg *h = &j->http;
+	EACH_PAIR(w, n, kn, vn, key) {
+		int rc;
+		if (!strcmp(key, "ca_file"))
+			rc = get_file(w, vn, key, h->ca_file);
+		else if (!strcmp(key, "cert_file"))
+			rc = get_file(w, vn, key, h->cert_file);
+		else if (!strcmp(key, "key_file"))
+			rc = get_file(w, vn, key, h->key_file);
+		else if (!strcmp(key, "insecure_skip_verify"))
+			rc = get_bool(w, vn, key, &h->insecure_skip_verify);
+		else
+			rc = fail(w, kn, key, "unknown key in tls_config (ca_file, cert_file, key_file, "
+				  "insecure_skip_verify)");
+		if (rc)
+			return -1;
+	}
+	if (!h->cert_file[0] != !h->key_file[0])
+		return fail(w, n, h->cert_file[0] ? "key_file" : "cert_file",
+			    "missing (cert_file and key_file go together)");
+	return 0;
+}
+
+static int parse_basic_auth(walk *w, srv_job_cfg *j, yaml_node_t *n)
+{
+	if (want_map(w, n, "basic_auth"))
+		return -1;
+	srv_http_cfg *h = &j->http;
+	h->basic = true;
+	bool have_pw = false;
+	EACH_PAIR(w, n, kn, vn, key) {
+		int rc;
+		if (!strcmp(key, "username")) {
+			rc = get_secret(w, vn, key, h->username, sizeof h->username);
+			if (!rc && strchr(h->username, ':'))
+				rc = fail(w, vn, key, "a ':' in it (basic auth cannot send it)");
+		} else if (!strcmp(key, "password") || !strcmp(key, "password_file")) {
+			rc = secret_pair(w, kn, vn, key, "password", &have_pw, h->password,
+					 sizeof h->password, h->password_file);
+		} else {
+			rc = fail(w, kn, key, "unknown key in basic_auth (username, password, password_file)");
+		}
+		if (rc)
+			return -1;
+	}
+	if (!h->username[0])
+		return fail(w, n, "username", "missing in basic_auth");
+	return 0;
+}
+
+static int parse_authorization(walk *w, srv_job_cfg *j, yaml_node_t *n)
+{
+	if (want_map(w, n, "authorization"))
+		return -1;
+	srv_http_cfg *h = &j->http;
+	snprintf(h->auth_type, sizeof h->auth_type, "Bearer");
+	bool have = false;
+	EACH_PAIR(w, n, kn, vn, key) {
+		int rc;
+		if (!strcmp(key, "type")) {
+			rc = get_secret(w, vn, key, h->auth_type, sizeof h->auth_type);
+			if (!rc && !strcasecmp(h->auth_type, "basic"))
+				rc = fail(w, vn, key, "type Basic is basic_auth's (use basic_auth)");
+			else if (!rc && (!h->auth_type[0] || strpbrk(h->auth_type, " \t")))
+				rc = fail(w, vn, key, "want one word (Bearer)");
+		} else if (!strcmp(key, "credentials") || !strcmp(key, "credentials_file")) {
+			rc = secret_pair(w, kn, vn, key, "credentials", &have, h->credentials,
+					 sizeof h->credentials, h->credentials_file);
+		} else {
+			rc = fail(w, kn, key, "unknown key in authorization (type, credentials, credentials_file)");
+		}
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- relabel_configs, file_sd_configs -------------------------------------------- */
+
+static int get_label_name(walk *w, yaml_node_t *n, const char *key, char *out)
+{
+	if (get_str(w, n, key, out, SRV_LABEL_NAME_MAX + 1))
+		return -1;
+	bool ok = *out && !(*out >= '0' && *out <= '9');
+	for (const char *p = out; *p; p++)
+		ok &= (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '_';
+	if (!ok)
+		return fail(w, n, key, "\"%.60s\" is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)", out);
+	return 0;
+}
+
+static int parse_relabel(walk *w, srv_job_cfg *j, yaml_node_t *n)
+{
+	static const char *const ACTIONS[] = { "replace", "keep", "drop", "labelmap", "labeldrop",
+					       "labelkeep" };
+	if (!n || n->type != YAML_SEQUENCE_NODE)
+		return fail(w, n, "relabel_configs", "want a list");
+	size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (cnt > SRV_RELABEL_MAX)
+		return fail(w, n, "relabel_configs", "more than %d rules", SRV_RELABEL_MAX);
+	j->relabel = calloc(cnt ? cnt : 1, sizeof *j->relabel);
+	if (!j->relabel)
+		return fail(w, n, "relabel_configs", "out of memory");
+	for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+		yaml_node_t *rn = node(w, *it);
+		if (want_map(w, rn, "relabel_configs"))
+			return -1;
+		srv_relabel *r = &j->relabel[j->nrelabel++];
+		srv_relabel_init(r);
+		const char *regex = NULL;
+		yaml_node_t *regex_n = NULL;
+		bool have_target = false, have_repl = false;
+		EACH_PAIR(w, rn, kn, vn, key) {
+			int rc = 0;
+			if (!strcmp(key, "source_labels")) {
+				if (!vn || vn->type != YAML_SEQUENCE_NODE)
+					return fail(w, vn, key, "want a list of label names");
+				for (yaml_node_item_t *s2 = vn->data.sequence.items.start;
+				     !rc && s2 < vn->data.sequence.items.top; s2++) {
+					if (r->nsource >= SRV_RELABEL_SOURCES_MAX)
+						return fail(w, vn, key, "more than %d labels", SRV_RELABEL_SOURCES_MAX);
+					rc = get_label_name(w, node(w, *s2), key, r->source[r->nsource++]);
+				}
+			} else if (!strcmp(key, "separator")) {
+				rc = get_str(w, vn, key, r->separator, sizeof r->separator);
+			} else if (!strcmp(key, "regex")) {
+				rc = want_scalar(w, vn, key, &regex);
+				regex_n = vn;
+			} else if (!strcmp(key, "target_label")) {
+				/* may hold $1...: checked after expansion */
+				rc = get_str(w, vn, key, r->target, sizeof r->target);
+				have_target = true;
+			} else if (!strcmp(key, "replacement")) {
+				rc = get_str(w, vn, key, r->replacement, sizeof r->replacement);
+				have_repl = true;
+			} else if (!strcmp(key, "action")) {
+				const char *a;
+				rc = want_scalar(w, vn, key, &a);
+				size_t k = 0;
+				while (!rc && k < sizeof ACTIONS / sizeof ACTIONS[0] && strcasecmp(a, ACTIONS[k]))
+					k++;
+				if (!rc && k == sizeof ACTIONS / sizeof ACTIONS[0])
+					rc = fail(w, vn, key, "\"%.40s\" is not one of replace, keep, drop, "
+						  "labelmap, labeldrop, labelkeep", a);
+				r->action = (srv_relabel_action)k;
+			} else {
+				rc = fail(w, kn, key, "unknown key in relabel_configs (source_labels, separator, "
+					  "regex, target_label, replacement, action)");
+			}
+			if (rc)
+				return -1;
+		}
+		char e2[SRV_ERR_MAX];
+		if (regex && srv_relabel_compile(r, regex, e2, sizeof e2))
+			return fail(w, regex_n, "regex", "%s", e2);
+		if (r->action == SRV_RL_REPLACE && !have_target)
+			return fail(w, rn, "target_label", "missing (action replace needs it)");
+		if ((r->action == SRV_RL_KEEP || r->action == SRV_RL_DROP) && !r->nsource)
+			return fail(w, rn, "source_labels", "missing (action %s needs it)",
+				    ACTIONS[r->action]);
+		if (r->action >= SRV_RL_LABELMAP && (r->nsource || have_target))
+			return fail(w, rn, r->nsource ? "source_labels" : "target_label",
+				    "not used by action %s (it matches label names with regex)",
+				    ACTIONS[r->action]);
+		if (r->action >= SRV_RL_LABELDROP && have_repl)
+			return fail(w, rn, "replacement", "not used by action %s", ACTIONS[r->action]);
+	}
+	return 0;
+}
+
+/* Prometheus' file_sd pattern: a glob in the last path element only, and
+ * a .json, .yml or .yaml name. */
+static bool sd_pattern_ok(const char *s)
+{
+	const char *star = strchr(s, '*');
+	if (star && (strchr(star + 1, '*') || strchr(star, '/')))
+		return false;
+	const char *dot = strrchr(s, '.');
+	if (!dot || strchr(dot, '/'))
+		return false;
+	return !strcasecmp(dot, ".json") || !strcasecmp(dot, ".yml") || !strcasecmp(dot, ".yaml");
+}
+
+static int parse_file_sd(walk *w, srv_job_cfg *j, yaml_node_t *n)
+{
+	if (!n || n->type != YAML_SEQUENCE_NODE)
+		return fail(w, n, "file_sd_configs", "want a list");
+	size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (cnt > 64)
+		return fail(w, n, "file_sd_configs", "more than 64 entries");
+	j->file_sd = calloc(cnt ? cnt : 1, sizeof *j->file_sd);
+	if (!j->file_sd)
+		return fail(w, n, "file_sd_configs", "out of memory");
+	for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+		yaml_node_t *fn = node(w, *it);
+		if (want_map(w, fn, "file_sd_configs"))
+			return -1;
+		srv_file_sd *f = &j->file_sd[j->nfile_sd++];
+		f->refresh_ns = 300 * SEC;
+		EACH_PAIR(w, fn, kn, vn, key) {
+			int rc = 0;
+			if (!strcmp(key, "files")) {
+				if (!vn || vn->type != YAML_SEQUENCE_NODE)
+					return fail(w, vn, key, "want a list of file names or patterns");
+				for (yaml_node_item_t *s2 = vn->data.sequence.items.start;
+				     !rc && s2 < vn->data.sequence.items.top; s2++) {
+					yaml_node_t *pn = node(w, *s2);
+					const char *pat;
+					if (f->nfiles >= SRV_SD_FILES_MAX)
+						return fail(w, vn, key, "more than %d files", SRV_SD_FILES_MAX);
+					if (want_scalar(w, pn, key, &pat))
+						return -1;
+					if (!sd_pattern_ok(pat))
+						return fail(w, pn, key, "\"%.80s\" is not a .json, .yml or .yaml file "
+							    "(a * only in its last part)", pat);
+					rc = resolve(w, pn, key, pat, f->files[f->nfiles++]);
+				}
+			} else if (!strcmp(key, "refresh_interval")) {
+				rc = get_dur(w, vn, key, &f->refresh_ns, true);
+			} else {
+				rc = fail(w, kn, key, "unknown key in file_sd_configs (files, refresh_interval)");
+			}
+			if (rc)
+				return -1;
+		}
+		if (!f->nfiles)
+			return fail(w, fn, "files", "missing in file_sd_configs");
 	}
 	return 0;
 }
@@ -477,8 +758,9 @@ static int parse_job(walk *w, yaml_node_t *n)
 	w->c->jobs = v;
 	srv_job_cfg *j = &w->c->jobs[w->c->njobs++];
 	job_init(j, "");
-	char scheme[8] = "http", prefix[200] = "/debug/pprof";
-	yaml_node_t *stat = NULL, *prof = NULL;
+	char prefix[200] = "/debug/pprof";
+	yaml_node_t *stat = NULL, *prof = NULL, *relabel = NULL, *file_sd = NULL;
+	const yaml_node_t *auth_key = NULL;     /* the one of the exclusive auth keys */
 	/* first the keys others depend on */
 	EACH_PAIR(w, n, kn, vn, key) {
 		int rc = 0;
@@ -489,19 +771,45 @@ static int parse_job(walk *w, yaml_node_t *n)
 		else if (!strcmp(key, "scrape_timeout"))
 			rc = get_dur(w, vn, key, &j->timeout_ns, true);
 		else if (!strcmp(key, "scheme")) {
-			rc = get_str(w, vn, key, scheme, sizeof scheme);
-			if (!rc && strcmp(scheme, "http") && strcmp(scheme, "https"))
+			rc = get_str(w, vn, key, j->scheme, sizeof j->scheme);
+			if (!rc && strcmp(j->scheme, "http") && strcmp(j->scheme, "https"))
 				rc = fail(w, vn, key, "want http or https");
 		} else if (!strcmp(key, "metrics_path")) {
 			rc = get_str(w, vn, key, j->metrics_path, sizeof j->metrics_path);
+			if (!rc && j->metrics_path[0] && j->metrics_path[0] != '/')
+				rc = fail(w, vn, key, "must start with / (or be \"\": no /metrics)");
 			j->metrics = j->metrics_path[0] != '\0';
 		} else if (!strcmp(key, "static_configs"))
 			stat = vn;
 		else if (!strcmp(key, "profiling_config"))
 			prof = vn;
-		else
+		else if (!strcmp(key, "relabel_configs"))
+			relabel = vn;
+		else if (!strcmp(key, "file_sd_configs"))
+			file_sd = vn;
+		else if (!strcmp(key, "tls_config"))
+			rc = parse_tls(w, j, vn);
+		else if (!strcmp(key, "basic_auth") || !strcmp(key, "authorization") ||
+			 !strcmp(key, "bearer_token") || !strcmp(key, "bearer_token_file")) {
+			if (auth_key)
+				rc = fail(w, kn, key, "at most one of basic_auth, authorization, bearer_token "
+					  "and bearer_token_file (%s is set)", scalar(auth_key));
+			else if (!strcmp(key, "basic_auth"))
+				rc = parse_basic_auth(w, j, vn);
+			else if (!strcmp(key, "authorization"))
+				rc = parse_authorization(w, j, vn);
+			else if (!strcmp(key, "bearer_token"))
+				rc = get_secret(w, vn, key, j->http.credentials, sizeof j->http.credentials);
+			else
+				rc = get_file(w, vn, key, j->http.credentials_file);
+			if (!strncmp(key, "bearer_token", 12))
+				snprintf(j->http.auth_type, sizeof j->http.auth_type, "Bearer");
+			auth_key = kn;
+		} else
 			rc = fail(w, kn, key, "unknown key in scrape_configs (job_name, scrape_interval, "
-				  "scrape_timeout, scheme, metrics_path, profiling_config, static_configs)");
+				  "scrape_timeout, scheme, metrics_path, profiling_config, static_configs, "
+				  "file_sd_configs, relabel_configs, tls_config, basic_auth, authorization, "
+				  "bearer_token, bearer_token_file)");
 		if (rc)
 			return -1;
 	}
@@ -530,7 +838,11 @@ static int parse_job(walk *w, yaml_node_t *n)
 		if (pp && parse_pprof(w, j, pp, prefix))
 			return -1;
 	}
-	if (stat && parse_static(w, j, scheme, stat))
+	if (relabel && parse_relabel(w, j, relabel))
+		return -1;
+	if (file_sd && parse_file_sd(w, j, file_sd))
+		return -1;
+	if (stat && parse_static(w, j, stat))
 		return -1;
 	return 0;
 }
@@ -657,22 +969,33 @@ static int parse_rules(walk *w, yaml_node_t *n)
 	return 0;
 }
 
-int srv_config_parse(srv_config *c, const char *name, const void *text, size_t len,
-		     char *err, size_t errsz)
+/* The YAML document in text into *doc (the caller deletes it).  0, or -1
+ * with "NAME:LINE: problem" in err. */
+static int load_doc(const char *name, const void *text, size_t len, yaml_document_t *doc,
+		    char *err, size_t errsz)
 {
 	yaml_parser_t ps;
-	yaml_document_t doc;
 	if (!yaml_parser_initialize(&ps)) {
 		snprintf(err, errsz, "%s: out of memory", name);
 		return -1;
 	}
 	yaml_parser_set_input_string(&ps, text, len);
-	if (!yaml_parser_load(&ps, &doc)) {
+	int rc = 0;
+	if (!yaml_parser_load(&ps, doc)) {
 		snprintf(err, errsz, "%s:%lu: %s", name, (unsigned long)ps.problem_mark.line + 1,
 			 ps.problem ? ps.problem : "not YAML");
-		yaml_parser_delete(&ps);
-		return -1;
+		rc = -1;
 	}
+	yaml_parser_delete(&ps);
+	return rc;
+}
+
+int srv_config_parse(srv_config *c, const char *name, const void *text, size_t len,
+		     char *err, size_t errsz)
+{
+	yaml_document_t doc;
+	if (load_doc(name, text, len, &doc, err, errsz))
+		return -1;
 	walk w = { .doc = &doc, .file = name, .err = err, .errsz = errsz, .c = c };
 	int rc = 0;
 	yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -704,7 +1027,6 @@ int srv_config_parse(srv_config *c, const char *name, const void *text, size_t l
 		}
 	}
 	yaml_document_delete(&doc);
-	yaml_parser_delete(&ps);
 	return rc;
 }
 
@@ -719,5 +1041,74 @@ int srv_config_load(srv_config *c, const char *path, char *err, size_t errsz)
 	}
 	int rc = srv_config_parse(c, path, buf, len, err, errsz);
 	free(buf);
+	return rc;
+}
+
+/* ---- file_sd files ------------------------------------------------------------ */
+
+int srv_sd_parse(const char *name, const void *text, size_t len,
+		 int (*cb)(void *ctx, const char *addr, const srv_lset *labels, char *err,
+			   size_t errsz),
+		 void *ctx, char *err, size_t errsz)
+{
+	yaml_document_t doc;
+	if (load_doc(name, text, len, &doc, err, errsz))
+		return -1;
+	walk w = { .doc = &doc, .file = name, .err = err, .errsz = errsz };
+	int rc = 0;
+	yaml_node_t *root = yaml_document_get_root_node(&doc);
+	srv_lset *labels = malloc(sizeof *labels);
+	if (!labels)
+		rc = fail(&w, root, "(top)", "out of memory");
+	else if (!root || (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0))
+		root = NULL;            /* an empty file: no targets */
+	else if (root->type != YAML_SEQUENCE_NODE)
+		rc = fail(&w, root, "(top)", "want a list of {targets: [HOST:PORT...], labels: {...}}");
+	for (yaml_node_item_t *it = root && !rc ? root->data.sequence.items.start : NULL;
+	     it && !rc && it < root->data.sequence.items.top; it++) {
+		yaml_node_t *g = node(&w, *it);
+		if ((rc = want_map(&w, g, "(group)")))
+			break;
+		memset(labels, 0, sizeof *labels);
+		char e2[SRV_ERR_MAX];
+		if (srv_lset_set(labels, "__meta_filepath", 15, name, strlen(name), e2, sizeof e2)) {
+			rc = fail(&w, g, "(group)", "%s", e2);
+			break;
+		}
+		yaml_node_t *targets = NULL;
+		EACH_PAIR(&w, g, kn, vn, key) {
+			if (rc)
+				break;
+			if (!strcmp(key, "targets")) {
+				if (!vn || vn->type != YAML_SEQUENCE_NODE)
+					rc = fail(&w, vn, key, "want a list of HOST:PORT");
+				targets = vn;
+			} else if (!strcmp(key, "labels")) {
+				if ((rc = want_map(&w, vn, key)))
+					break;
+				EACH_PAIR(&w, vn, k2, v2, lname) {
+					const char *val;
+					if ((rc = want_scalar(&w, v2, lname, &val)))
+						break;
+					if (srv_lset_set(labels, lname, strlen(lname), val, strlen(val), e2, sizeof e2)) {
+						rc = fail(&w, k2, lname, "%s", e2);
+						break;
+					}
+				}
+			} else {
+				rc = fail(&w, kn, key, "unknown key in a target group (targets, labels)");
+			}
+		}
+		for (yaml_node_item_t *t = targets && !rc ? targets->data.sequence.items.start : NULL;
+		     t && !rc && t < targets->data.sequence.items.top; t++) {
+			const char *addr;
+			yaml_node_t *tn = node(&w, *t);
+			if (!(rc = want_scalar(&w, tn, "targets", &addr)) &&
+			    cb(ctx, addr, labels, e2, sizeof e2))
+				rc = fail(&w, tn, "targets", "%s", e2);
+		}
+	}
+	free(labels);
+	yaml_document_delete(&doc);
 	return rc;
 }

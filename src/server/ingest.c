@@ -22,14 +22,14 @@
  * while it arrives: 413), its inflated size (limits.max_decoded: 413), the
  * decoder's memory (cprof_set_mem_limit, set by server.c: 413), labels in
  * number and length (400), series per service (limits.max_series_per_target:
- * 429; the series seen are counted here), the store's own max_series (429)
+ * 429; the series seen are counted by series_limit.c), the store's own max_series (429)
  * and max_samples (413).  The answer is 200 with an empty body as soon as
  * the profile is in the store's batch: well within any client's flush
  * interval.
  *
  * Threads: srv_ingest_handle runs on the HTTP daemon's threads, several at
- * once; the per-service series counter is the only shared state here
- * (under `mu`), bounded by limits.max_series entries.
+ * once; the per-service series counter (series_limit.c, shared with the
+ * scrapers) is the only shared state.
  */
 #include "server_int.h"
 
@@ -38,99 +38,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-/* ---- series per service ------------------------------------------------- */
-
-/* An open-addressed set of series hashes and a table of per-service
- * counts, both keyed by 64-bit hashes (a collision can only make a series
- * count as seen: never an unbounded growth). */
-static struct {
-	pthread_mutex_t mu;
-	uint64_t *series;           /* 0 = empty slot */
-	size_t nseries, capseries;
-	struct svc { uint64_t h; size_t n; } *svcs;
-	size_t nsvcs, capsvcs;
-} seen = { .mu = PTHREAD_MUTEX_INITIALIZER };
-
-static uint64_t hash_str(uint64_t h, const char *s)
-{
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return cprof_hash_u64(h ^ 0xff);
-}
-
-/* 0 when the series (l, kind) may be stored; 1 when its service already
- * has max series; -1 when out of memory. */
-static int series_admit(const srv_lset *l, const char *kind, const srv_limits *lim)
-{
-	uint64_t h = hash_str(0xcbf29ce484222325ULL, kind);
-	const char *svc = srv_lset_get(l, "service_name");
-	if (!svc)
-		svc = srv_lset_get(l, "instance");
-	uint64_t hs = hash_str(0x84222325cbf29ce4ULL, svc ? svc : "");
-	for (size_t i = 0; i < l->n; i++)
-		h = hash_str(hash_str(h, l->v[i].name), l->v[i].value);
-	if (h == 0)
-		h = 1;
-	int rc = 0;
-	pthread_mutex_lock(&seen.mu);
-	if (seen.capseries) {
-		size_t m = seen.capseries - 1;
-		for (size_t i = h & m;; i = (i + 1) & m) {
-			if (seen.series[i] == h)
-				goto out;
-			if (seen.series[i] == 0)
-				break;
-		}
-	}
-	size_t si = 0;
-	while (si < seen.nsvcs && seen.svcs[si].h != hs)
-		si++;
-	if (si < seen.nsvcs && seen.svcs[si].n >= lim->max_series_per_target) {
-		rc = 1;
-		goto out;
-	}
-	if (seen.nseries >= lim->max_series) {
-		rc = 1;
-		goto out;
-	}
-	if ((seen.nseries + 1) * 2 > seen.capseries) {
-		size_t cap = seen.capseries ? seen.capseries * 2 : 1024;
-		uint64_t *t = calloc(cap, sizeof *t);
-		if (!t) {
-			rc = -1;
-			goto out;
-		}
-		for (size_t i = 0; i < seen.capseries; i++) {
-			uint64_t x = seen.series[i];
-			if (!x)
-				continue;
-			size_t j = x & (cap - 1);
-			while (t[j])
-				j = (j + 1) & (cap - 1);
-			t[j] = x;
-		}
-		free(seen.series);
-		seen.series = t;
-		seen.capseries = cap;
-	}
-	if (si == seen.nsvcs) {
-		if (cprof_reserve((void **)&seen.svcs, &seen.capsvcs, seen.nsvcs + 1, sizeof *seen.svcs)) {
-			rc = -1;
-			goto out;
-		}
-		seen.svcs[seen.nsvcs++] = (struct svc){ hs, 0 };
-	}
-	size_t j = h & (seen.capseries - 1);
-	while (seen.series[j])
-		j = (j + 1) & (seen.capseries - 1);
-	seen.series[j] = h;
-	seen.nseries++;
-	seen.svcs[si].n++;
-out:
-	pthread_mutex_unlock(&seen.mu);
-	return rc;
-}
 
 /* ---- the handler ---------------------------------------------------------- */
 
@@ -282,7 +189,10 @@ void srv_ingest_handle(srv_ctx *c, const srv_req *rq, srv_resp *rs)
 		from = p->time_nanos ? p->time_nanos : now;
 	if (!until)
 		until = p->duration_nanos ? from + p->duration_nanos : from;
-	int adm = series_admit(&ls, kind, lim);
+	const char *owner = srv_lset_get(&ls, "service_name");
+	if (!owner)
+		owner = srv_lset_get(&ls, "instance");
+	int adm = srv_series_admit(owner ? owner : "", &ls, kind, lim);
 	if (adm) {
 		cprof_profile_free(p);
 		if (adm < 0)

@@ -26,10 +26,15 @@
  * rule's name (store.h: never merged into ranges, never dropped by
  * retention; /api/v1/snapshots lists them).
  *
+ * The snapshots are fetched under the job's profiling_config.path_prefix
+ * (PREFIX/heap, PREFIX/goroutine?debug=2, PREFIX/profile?seconds=N), with
+ * the job's TLS settings and credentials, as its scrapes.
+ *
  * State: one entry per (rule, target, series) seen, in a table bounded by
- * RULES_MAX_STATE, under `mu`; the snapshot threads hold copies of what
- * they need (never a pointer into the table), plus the config's job and
- * target, which live as long as the server.  At most RULES_MAX_RUNNING
+ * RULES_MAX_STATE, under `mu`, a target known by its key; the snapshot
+ * threads hold copies of what they need (never a pointer into the table;
+ * the target itself copied, as a discovered target may go while they
+ * run), plus the config's job, which lives as long as the server.  At most RULES_MAX_RUNNING
  * snapshot threads at once: a crossing beyond that is skipped (and the
  * cooldown not started, so the next crossing tries again).
  */
@@ -47,7 +52,7 @@
 
 typedef struct rstate {
 	const srv_rule_cfg *rule;
-	const srv_target_cfg *target;
+	uint64_t target;            /* the target's key */
 	uint64_t series;            /* hash of the point's labels */
 	bool was_true;
 	int64_t last_fire_ns;
@@ -67,7 +72,8 @@ static struct {
 typedef struct job {
 	srv_ctx *c;
 	const srv_rule_cfg *rule;
-	const srv_target_cfg *target;
+	const srv_job_cfg *jobc;
+	srv_target_cfg target;      /* a copy: a discovered target may go */
 	struct srv_scraper *scraper;
 	double value;
 } job;
@@ -91,7 +97,8 @@ static bool holds(const srv_rule_cfg *r, double v)
 }
 
 typedef struct fetched {
-	const char *kind, *path;
+	const char *kind;
+	char path[300];
 	int64_t secs;
 	cprof_profile *p;
 	int64_t t0;
@@ -104,12 +111,14 @@ static void *fetch_one(void *arg)
 	fetched *f = arg;
 	job *j = f->j;
 	f->t0 = wall_ns();
-	if (srv_scraper_fetch(j->scraper, j->target, f->path, f->secs, &f->p, f->err, sizeof f->err) &&
+	if (srv_scraper_fetch(j->scraper, j->jobc, &j->target, f->path, f->secs, &f->p, f->err,
+			      sizeof f->err) &&
 	    !strcmp(f->kind, "goroutine")) {
 		/* Go's debug=2 is a text dump: take the profile instead */
 		f->err[0] = '\0';
-		srv_scraper_fetch(j->scraper, j->target, "/debug/pprof/goroutine", 0, &f->p, f->err,
-				  sizeof f->err);
+		char path[300];
+		snprintf(path, sizeof path, "%s/goroutine", j->jobc->prefix);
+		srv_scraper_fetch(j->scraper, j->jobc, &j->target, path, 0, &f->p, f->err, sizeof f->err);
 	}
 	return NULL;
 }
@@ -118,10 +127,15 @@ static void *snapshot_thread(void *arg)
 {
 	job *j = arg;
 	fetched f[3] = {
-		{ .kind = "heap", .path = "/debug/pprof/heap", .j = j },
-		{ .kind = "goroutine", .path = "/debug/pprof/goroutine?debug=2", .j = j },
-		{ .kind = "cpu", .path = "/debug/pprof/profile", .secs = j->rule->seconds_ns, .j = j },
+		{ .kind = "heap", .j = j },
+		{ .kind = "goroutine", .j = j },
+		{ .kind = "cpu", .secs = j->rule->seconds_ns, .j = j },
 	};
+	/* under the job's profiling_config.path_prefix, as its scrapes */
+	const char *px = j->jobc->prefix;
+	snprintf(f[0].path, sizeof f[0].path, "%s/heap", px);
+	snprintf(f[1].path, sizeof f[1].path, "%s/goroutine?debug=2", px);
+	snprintf(f[2].path, sizeof f[2].path, "%s/profile", px);
 	if (f[2].secs < SEC)
 		f[2].secs = SEC;
 	pthread_t th[3];
@@ -137,11 +151,11 @@ static void *snapshot_thread(void *arg)
 			fetch_one(&f[i]);
 	srv_label arr[SRV_LABELS_MAX];
 	srv_labels view;
-	srv_lset_view(&j->target->labels, arr, &view);
+	srv_lset_view(&j->target.labels, arr, &view);
 	for (int i = 0; i < 3; i++) {
 		if (!f[i].p) {
 			fprintf(stderr, "cprof server: rule %s: %s snapshot of %s: %s\n", j->rule->name,
-				f[i].kind, j->target->instance, f[i].err);
+				f[i].kind, j->target.instance, f[i].err);
 			continue;
 		}
 		cprof_error e = { 0 };
@@ -153,7 +167,7 @@ static void *snapshot_thread(void *arg)
 	}
 	srv_store_flush(j->c->store, NULL);
 	fprintf(stderr, "cprof server: rule %s fired on %s (%s%s%s = %g): snapshots stored\n",
-		j->rule->name, j->target->instance, j->rule->rate ? "rate(" : "", j->rule->metric,
+		j->rule->name, j->target.instance, j->rule->rate ? "rate(" : "", j->rule->metric,
 		j->rule->rate ? ")" : "", j->value);
 	free(j);
 	pthread_mutex_lock(&st.mu);
@@ -210,7 +224,7 @@ void srv_rules_observe(srv_ctx *c, struct srv_scraper *sc, const srv_job_cfg *jo
 		rstate *s = NULL;
 		int64_t last_fire = INT64_MIN / 2;      /* the target's, any series */
 		for (size_t k = 0; k < st.n; k++)
-			if (st.v[k].rule == r && st.v[k].target == t) {
+			if (st.v[k].rule == r && st.v[k].target == t->key) {
 				if (st.v[k].series == series)
 					s = &st.v[k];
 				if (st.v[k].last_fire_ns > last_fire)
@@ -219,7 +233,7 @@ void srv_rules_observe(srv_ctx *c, struct srv_scraper *sc, const srv_job_cfg *jo
 		if (!s && st.n < RULES_MAX_STATE &&
 		    !cprof_reserve((void **)&st.v, &st.cap, st.n + 1, sizeof *st.v)) {
 			s = &st.v[st.n++];
-			*s = (rstate){ .rule = r, .target = t, .series = series,
+			*s = (rstate){ .rule = r, .target = t->key, .series = series,
 				       .last_fire_ns = INT64_MIN / 2 };
 		}
 		if (s && r->rate) {
@@ -254,7 +268,7 @@ void srv_rules_observe(srv_ctx *c, struct srv_scraper *sc, const srv_job_cfg *jo
 		pthread_attr_init(&at);
 		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 		if (j) {
-			*j = (job){ c, r, t, sc, v };
+			*j = (job){ c, r, jobc, *t, sc, v };
 			if (pthread_create(&th, &at, snapshot_thread, j) == 0) {
 				pthread_attr_destroy(&at);
 				continue;

@@ -16,19 +16,38 @@
  * labels (threads, cprof_do labels).  /metrics (Prometheus text) become
  * metric points of the same labels (plus each point's own), and feed the
  * rules (rules.c); a scrape's success is the metric `up` (1 or 0), and
- * the target's state (up, last scrape, last error) is what
- * /api/v1/targets lists.
+ * the target's state (up, last scrape, last error: the error of its first
+ * task, in config order, whose last run failed) is what /api/v1/targets
+ * lists.
  *
- * Threads.  One scheduler thread and a pool of workers.  The scheduler
+ * Targets are a job's static_configs and what its file_sd_configs find
+ * (discovery.c), relabelled (relabel.c).  A discovery thread polls the
+ * files every second: a target that appears gets its tasks (with a
+ * jittered first slot), one that stays keeps its state and delta bases
+ * (it is known by its key: job, URL, labels), one that goes is dropped
+ * once no task or rule fetch of it runs.  Requests carry the job's TLS
+ * settings and credentials (basic_auth, authorization, bearer_token; a
+ * credentials file is read at each request).  Series are counted per
+ * target against limits.max_series_per_target (series_limit.c, shared
+ * with the pushes): a profile kind or a /metrics label set beyond it is
+ * refused, counted (series_refused in /api/v1/targets) and named in the
+ * target's last_error, the rest of the scrape stored.
+ *
+ * Threads.  One scheduler thread, a discovery thread (when a job has
+ * file_sd_configs) and a pool of workers (grown, up to MAX_WORKERS, as
+ * targets appear).  The scheduler
  * wakes every 100 ms and queues each task that is due and not running;
  * a task never runs twice at once, so a target that is slow or down
  * never piles requests up: it is retried at its next slot, and its
  * failure is recorded.  Each task's first slot is at a random offset in
  * its interval (jitter), the next ones an interval apart (a slot missed
  * while the task ran is skipped).  Workers take tasks from the queue and
- * run them without the lock.  Shared state (the tasks' busy flags and
- * times, the targets' state, the queue) is under `mu`; a task's delta
- * base is touched only by the worker running it (busy excludes others).
+ * run them without the lock.  Shared state (the target list, the tasks'
+ * busy flags and times, the targets' state and reference counts, the
+ * queue) is under `mu`; a task's delta base is touched only by the worker
+ * running it (busy excludes others).  A target is freed when it is gone
+ * from discovery and its reference count (tasks queued or running, rule
+ * fetches) is 0: whoever drops the last reference frees it.
  * Each request has a timeout (scrape_timeout, default the interval; for
  * CPU the profile's seconds are added) and a size ceiling
  * (limits.max_scrape_bytes).
@@ -49,40 +68,47 @@
 #define MAX_WORKERS 64
 #define MAX_METRIC_POINTS 10000
 
-typedef struct target {
-	const srv_job_cfg *job;
-	const srv_target_cfg *cfg;
-	/* under mu */
-	bool up, scraped;
-	int64_t last_ns, last_dur_ns;
-	char last_err[256];
-	bool no_metrics;            /* /metrics answered 404: asked rarely */
-	pthread_mutex_t cpu_mu;     /* held while a CPU profile of it runs */
-} target;
-
 typedef struct task {
-	target *t;
+	struct target *t;
 	const srv_pprof_cfg *prof;  /* NULL: /metrics */
 	/* under mu */
 	int64_t next_ns;
 	bool busy;
+	struct task *qnext;
+	char err[256];              /* its last run's error, "" */
 	/* the worker running it only */
 	cprof_profile *prev;
 	int64_t prev_ns;
 } task;
 
+typedef struct target {
+	const srv_job_cfg *job;
+	srv_target_cfg cfg;         /* owned copy (immutable) */
+	char owner[SRV_NAME_MAX + 310];     /* job/URL: whose series these are */
+	task *tasks;
+	size_t ntasks;
+	/* under mu */
+	bool up, scraped, gone;
+	int64_t last_ns, last_dur_ns;
+	char last_err[256];
+	bool no_metrics;            /* /metrics answered 404: asked rarely */
+	uint64_t refused;           /* series refused by the limits, ever */
+	unsigned refs;              /* tasks queued or running, rule fetches */
+	pthread_mutex_t cpu_mu;     /* held while a CPU profile of it runs */
+} target;
+
 struct srv_scraper {
 	srv_ctx *c;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;          /* work queued, or stop */
+	pthread_cond_t dcv;         /* stop (the discovery thread) */
 	bool stop;
-	target *targets;
-	size_t ntargets;
-	task *tasks;
-	size_t ntasks;
-	size_t *queue;              /* ring of task indices, ntasks long */
-	size_t qhead, qlen;
-	pthread_t sched;
+	target **targets;           /* live targets */
+	size_t ntargets, captargets;
+	task *qhead, *qtail;        /* queued tasks */
+	srv_sd **sd;                /* per job: NULL without file_sd_configs */
+	pthread_t sched, disc;
+	bool disc_started;
 	pthread_t workers[MAX_WORKERS];
 	size_t nworkers;
 };
@@ -108,10 +134,80 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 	return bd->b.err ? 0 : n;
 }
 
-/* GET url into *out (malloc'd, *len bytes).  The HTTP status is in *status
- * (0: no answer).  0, or -1 with err. */
-static int http_get(const char *url, int64_t timeout_ns, size_t max, char **out, size_t *len,
-		    long *status, char *err, size_t errsz)
+/* The secret in file path (read now: a rotated secret is used at once),
+ * white space around it dropped, into out.  0, or -1 with err. */
+static int read_secret(const char *path, char *out, size_t outsz, char *err, size_t errsz)
+{
+	void *buf = NULL;
+	size_t len = 0;
+	cprof_error e = { 0 };
+	if (cprof_read_file(path, 65536, &buf, &len, &e)) {
+		snprintf(err, errsz, "%s", e.msg);
+		return -1;
+	}
+	const char *p = buf;
+	while (len && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++, len--;
+	while (len && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\n' ||
+		       p[len - 1] == '\r'))
+		len--;
+	int rc = 0;
+	if (len >= outsz || memchr(p, '\n', len) || memchr(p, '\r', len) || memchr(p, '\0', len)) {
+		snprintf(err, errsz, "%s: not one line of at most %zu bytes", path, outsz - 1);
+		rc = -1;
+	} else {
+		memcpy(out, p, len);
+		out[len] = '\0';
+	}
+	free(buf);
+	return rc;
+}
+
+/* The job's TLS settings and credentials on h; *hdrs gets the headers to
+ * free after the request.  0, or -1 with err (a secret file unreadable). */
+static int http_auth(CURL *h, const srv_http_cfg *hc, struct curl_slist **hdrs, char *err,
+		     size_t errsz)
+{
+	*hdrs = NULL;
+	if (hc->ca_file[0])
+		curl_easy_setopt(h, CURLOPT_CAINFO, hc->ca_file);
+	if (hc->cert_file[0]) {
+		curl_easy_setopt(h, CURLOPT_SSLCERT, hc->cert_file);
+		curl_easy_setopt(h, CURLOPT_SSLKEY, hc->key_file);
+	}
+	if (hc->insecure_skip_verify) {
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	if (hc->basic) {
+		char pw[256];
+		snprintf(pw, sizeof pw, "%s", hc->password);
+		if (hc->password_file[0] && read_secret(hc->password_file, pw, sizeof pw, err, errsz))
+			return -1;
+		curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(h, CURLOPT_USERNAME, hc->username);
+		curl_easy_setopt(h, CURLOPT_PASSWORD, pw);     /* libcurl copies it */
+	}
+	if (hc->auth_type[0]) {
+		char cred[1024], line[1100];
+		snprintf(cred, sizeof cred, "%s", hc->credentials);
+		if (hc->credentials_file[0] && read_secret(hc->credentials_file, cred, sizeof cred, err, errsz))
+			return -1;
+		snprintf(line, sizeof line, "Authorization: %s %s", hc->auth_type, cred);
+		*hdrs = curl_slist_append(NULL, line);
+		if (!*hdrs) {
+			snprintf(err, errsz, "out of memory");
+			return -1;
+		}
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hdrs);
+	}
+	return 0;
+}
+
+/* GET url into *out (malloc'd, *len bytes) with the job's HTTP settings hc.
+ * The HTTP status is in *status (0: no answer).  0, or -1 with err. */
+static int http_get(const srv_http_cfg *hc, const char *url, int64_t timeout_ns, size_t max,
+		    char **out, size_t *len, long *status, char *err, size_t errsz)
 {
 	*out = NULL;
 	*len = 0;
@@ -119,6 +215,11 @@ static int http_get(const char *url, int64_t timeout_ns, size_t max, char **out,
 	CURL *h = curl_easy_init();
 	if (!h) {
 		snprintf(err, errsz, "cannot start libcurl");
+		return -1;
+	}
+	struct curl_slist *hdrs = NULL;
+	if (http_auth(h, hc, &hdrs, err, errsz)) {
+		curl_easy_cleanup(h);
 		return -1;
 	}
 	body bd = { .b = { .max = max } };
@@ -135,6 +236,7 @@ static int http_get(const char *url, int64_t timeout_ns, size_t max, char **out,
 	CURLcode rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
 	curl_easy_cleanup(h);
+	curl_slist_free_all(hdrs);
 	if (rc != CURLE_OK) {
 		if (bd.b.err && rc == CURLE_WRITE_ERROR)
 			snprintf(err, errsz, "answer larger than %zu bytes (limits.max_scrape_bytes)", max);
@@ -157,13 +259,13 @@ static int http_get(const char *url, int64_t timeout_ns, size_t max, char **out,
 }
 
 /* The profile at url. */
-static int fetch_profile(struct srv_scraper *s, const char *url, int64_t timeout_ns,
-			 cprof_profile **out, char *err, size_t errsz)
+static int fetch_profile(struct srv_scraper *s, const srv_http_cfg *hc, const char *url,
+			 int64_t timeout_ns, cprof_profile **out, char *err, size_t errsz)
 {
 	char *buf;
 	size_t len;
 	long status;
-	if (http_get(url, timeout_ns, s->c->cfg->limits.max_scrape_bytes, &buf, &len, &status, err, errsz))
+	if (http_get(hc, url, timeout_ns, s->c->cfg->limits.max_scrape_bytes, &buf, &len, &status, err, errsz))
 		return -1;
 	cprof_error e = { 0 };
 	int rc = cprof_decode(buf, len, out, &e);
@@ -221,15 +323,16 @@ static void append_up(struct srv_scraper *s, target *t, int64_t now, bool up)
 {
 	srv_label arr[SRV_LABELS_MAX];
 	srv_labels v;
-	srv_lset_view(&t->cfg->labels, arr, &v);
+	srv_lset_view(&t->cfg.labels, arr, &v);
 	srv_store_append_metric(s->c->store, &v, "up", now, up ? 1 : 0, NULL);
 }
 
 /* Parse Prometheus text and store its points; rules see each. */
 static int store_metrics(struct srv_scraper *s, target *t, char *text, size_t len, int64_t now,
-			 char *err, size_t errsz)
+			 size_t *refused, char *err, size_t errsz)
 {
 	size_t npoints = 0;
+	const srv_limits *lim = &s->c->cfg->limits;
 	char *save = NULL;
 	text[len] = '\0';
 	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -245,7 +348,7 @@ static int store_metrics(struct srv_scraper *s, target *t, char *text, size_t le
 		char name[201];
 		memcpy(name, line, nn);
 		name[nn] = '\0';
-		srv_lset ls = t->cfg->labels;
+		srv_lset ls = t->cfg.labels;
 		char *p = line + nn;
 		bool bad = false;
 		if (*p == '{') {
@@ -296,6 +399,14 @@ static int store_metrics(struct srv_scraper *s, target *t, char *text, size_t le
 		double v = strtod(p, &end);
 		if (end == p || !isfinite(v))
 			continue;
+		char mkind[220];
+		snprintf(mkind, sizeof mkind, "metric/%s", name);
+		int adm = srv_series_admit(t->owner, &ls, mkind, lim);
+		if (adm) {
+			if (adm > 0)
+				(*refused)++;
+			continue;
+		}
 		srv_label arr[SRV_LABELS_MAX];
 		srv_labels view;
 		srv_lset_view(&ls, arr, &view);
@@ -304,50 +415,72 @@ static int store_metrics(struct srv_scraper *s, target *t, char *text, size_t le
 			return snprintf(err, errsz, "storing metric %s: %s", name, e.msg) < 0 ? -2 : -1;
 		}
 		if (s->c->cfg->nrules)
-			srv_rules_observe(s->c, s, t->job, t->cfg, name, &view, v);
+			srv_rules_observe(s->c, s, t->job, &t->cfg, name, &view, v);
 	}
 	return 0;
 }
 
-/* Run task k (a worker, without the lock): 0 or -1 with err. */
-static int run_task(struct srv_scraper *s, task *k, bool *not_found, char *err, size_t errsz)
+static int refused_err(const srv_limits *lim, size_t n, const char *what, char *err, size_t errsz)
+{
+	snprintf(err, errsz, "%zu %s refused: the target has limits.max_series_per_target "
+		 "(%zu) series", n, what, lim->max_series_per_target);
+	return 1;
+}
+
+/* Run task k (a worker, without the lock): 0; 1 stored with series
+ * refused (counted in *refused, err says so); -1 failed, with err. */
+static int run_task(struct srv_scraper *s, task *k, bool *not_found, size_t *refused, char *err,
+		    size_t errsz)
 {
 	target *t = k->t;
 	const srv_job_cfg *j = t->job;
+	const srv_limits *lim = &s->c->cfg->limits;
 	int64_t timeout = j->timeout_ns ? j->timeout_ns : j->interval_ns;
 	char url[700];
 	int64_t start = wall_ns();
 	*not_found = false;
+	*refused = 0;
 	if (!k->prof) {
-		snprintf(url, sizeof url, "%s%s", t->cfg->base, j->metrics_path);
+		snprintf(url, sizeof url, "%s%s", t->cfg.base, t->cfg.metrics_path);
 		char *buf;
 		size_t len;
 		long status;
-		if (http_get(url, timeout, s->c->cfg->limits.max_scrape_bytes - 1, &buf, &len, &status,
+		if (http_get(&j->http, url, timeout, lim->max_scrape_bytes - 1, &buf, &len, &status,
 			     err, errsz)) {
 			*not_found = status == 404;
 			return -1;
 		}
-		int rc = buf ? store_metrics(s, t, buf, len, start, err, errsz) : 0;   /* empty: no points */
-		free(buf);
+		int rc = buf ? store_metrics(s, t, buf, len, start, refused, err, errsz) : 0;
+		free(buf);       /* empty: no points */
+		if (rc == 0 && *refused)
+			rc = refused_err(lim, *refused, "/metrics series", err, errsz);
 		return rc;
 	}
 	const srv_pprof_cfg *pc = k->prof;
+	int adm = srv_series_admit(t->owner, &t->cfg.labels, pc->kind, lim);
+	if (adm) {
+		*refused = adm > 0;
+		if (adm < 0) {
+			snprintf(err, errsz, "out of memory");
+			return -1;
+		}
+		return refused_err(lim, 1, "series (this profile)", err, errsz);
+	}
 	bool cpu = !strcmp(pc->kind, "cpu");
 	int64_t secs = 0;
 	if (cpu && pc->delta) {
 		secs = pc->seconds_ns ? pc->seconds_ns : j->interval_ns - SEC;
 		if (secs < SEC)
 			secs = SEC;
-		snprintf(url, sizeof url, "%s%s%sseconds=%lld", t->cfg->base, pc->path,
+		snprintf(url, sizeof url, "%s%s%sseconds=%lld", t->cfg.base, pc->path,
 			 strchr(pc->path, '?') ? "&" : "?", (long long)(secs / SEC));
 	} else {
-		snprintf(url, sizeof url, "%s%s", t->cfg->base, pc->path);
+		snprintf(url, sizeof url, "%s%s", t->cfg.base, pc->path);
 	}
 	cprof_profile *p = NULL;
 	if (cpu && pthread_mutex_trylock(&t->cpu_mu))
 		return 0;       /* a rule's CPU snapshot runs: this slot is skipped */
-	int frc = fetch_profile(s, url, timeout + secs, &p, err, errsz);
+	int frc = fetch_profile(s, &j->http, url, timeout + secs, &p, err, errsz);
 	if (cpu)
 		pthread_mutex_unlock(&t->cpu_mu);
 	if (frc)
@@ -372,7 +505,7 @@ static int run_task(struct srv_scraper *s, task *k, bool *not_found, char *err, 
 	}
 	srv_label arr[SRV_LABELS_MAX];
 	srv_labels view;
-	srv_lset_view(&t->cfg->labels, arr, &view);
+	srv_lset_view(&t->cfg.labels, arr, &view);
 	cprof_error e = { 0 };
 	int rc = srv_store_append(s->c->store, &view, pc->kind, tm, dur, store_p, NULL, &e);
 	if (store_p != k->prev)
@@ -389,44 +522,168 @@ static int64_t task_interval(const task *k)
 	return !k->prof && k->t->no_metrics ? iv * 20 : iv;
 }
 
+/* ---- targets ------------------------------------------------------------------- */
+
+static void target_free(target *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->ntasks; i++)
+		cprof_profile_free(t->tasks[i].prev);
+	pthread_mutex_destroy(&t->cpu_mu);
+	free(t->tasks);
+	free(t);
+}
+
+/* Drop a reference (under mu): the target to free (after the unlock), or
+ * NULL. */
+static target *target_unref(target *t)
+{
+	return --t->refs == 0 && t->gone ? t : NULL;
+}
+
+/* A new target of job j for cfg with its tasks, the first slots jittered
+ * over the first interval (metrics at once, so rules and `up` start
+ * early).  NULL when out of memory. */
+static target *target_new(const srv_job_cfg *j, const srv_target_cfg *cfg, int64_t now,
+			  unsigned *seed)
+{
+	target *t = calloc(1, sizeof *t);
+	size_t n = (cfg->metrics_path[0] && j->metrics) ? 1 : 0;
+	for (size_t p = 0; p < j->nprof; p++)
+		n += j->prof[p].enabled;
+	if (!t || !(t->tasks = calloc(n ? n : 1, sizeof *t->tasks))) {
+		free(t);
+		return NULL;
+	}
+	t->job = j;
+	t->cfg = *cfg;
+	snprintf(t->owner, sizeof t->owner, "%s/%s", j->name, cfg->base);
+	pthread_mutex_init(&t->cpu_mu, NULL);
+	for (size_t p = 0; p <= j->nprof; p++) {
+		if (p < j->nprof ? !j->prof[p].enabled : !(cfg->metrics_path[0] && j->metrics))
+			continue;
+		task *k = &t->tasks[t->ntasks++];
+		k->t = t;
+		k->prof = p < j->nprof ? &j->prof[p] : NULL;
+		k->next_ns = now + (k->prof ? (int64_t)(rand_r(seed) % 1000) * (j->interval_ns / 1000) : 0);
+	}
+	return t;
+}
+
+static void *worker(void *arg);
+
+/* Enough workers for the targets (under mu): one per target and 4 more,
+ * at most MAX_WORKERS. */
+static void grow_workers(struct srv_scraper *s)
+{
+	size_t want = s->ntargets + 4;
+	if (want > MAX_WORKERS)
+		want = MAX_WORKERS;
+	while (s->nworkers < want &&
+	       pthread_create(&s->workers[s->nworkers], NULL, worker, s) == 0)
+		s->nworkers++;
+}
+
+/* Make job j's targets list[0..n) (under mu): those already there (by
+ * key) stay as they are, new ones are added, the others go (freed now
+ * when nothing holds them, else by whoever drops the last reference). */
+static void set_job_targets(struct srv_scraper *s, const srv_job_cfg *j, const srv_target_cfg *list,
+			    size_t n, int64_t now, unsigned *seed)
+{
+	bool *keep = calloc(s->ntargets + 1, sizeof *keep);
+	if (!keep)
+		return;         /* out of memory: the targets stay as they are */
+	size_t old_n = s->ntargets;
+	for (size_t i = 0; i < n; i++) {
+		bool dup = false;
+		for (size_t d = 0; d < i && !dup; d++)
+			dup = list[d].key == list[i].key;
+		size_t at = 0;
+		while (at < old_n && !(s->targets[at]->job == j && s->targets[at]->cfg.key == list[i].key))
+			at++;
+		if (at < old_n) {
+			keep[at] = true;
+			continue;
+		}
+		if (dup || cprof_reserve((void **)&s->targets, &s->captargets, s->ntargets + 1,
+					 sizeof *s->targets))
+			continue;
+		target *t = target_new(j, &list[i], now, seed);
+		if (t)
+			s->targets[s->ntargets++] = t;
+	}
+	size_t o = 0;
+	for (size_t i = 0; i < s->ntargets; i++) {
+		target *t = s->targets[i];
+		if (i < old_n && t->job == j && !keep[i]) {
+			t->gone = true;
+			if (t->refs == 0)
+				target_free(t);
+			continue;
+		}
+		s->targets[o++] = t;
+	}
+	s->ntargets = o;
+	free(keep);
+	grow_workers(s);
+}
+
+/* ---- the threads ------------------------------------------------------------------ */
+
 static void *worker(void *arg)
 {
 	struct srv_scraper *s = arg;
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
-		while (!s->stop && s->qlen == 0)
+		while (!s->stop && !s->qhead)
 			pthread_cond_wait(&s->cv, &s->mu);
 		if (s->stop)
 			break;
-		task *k = &s->tasks[s->queue[s->qhead]];
-		s->qhead = (s->qhead + 1) % s->ntasks;
-		s->qlen--;
+		task *k = s->qhead;
+		s->qhead = k->qnext;
+		if (!s->qhead)
+			s->qtail = NULL;
+		target *t = k->t;
+		bool gone = t->gone;
 		pthread_mutex_unlock(&s->mu);
 		char err[256] = "";
 		bool nf = false;
+		size_t refused = 0;
 		int64_t t0 = wall_ns();
-		int rc = run_task(s, k, &nf, err, sizeof err);
+		int rc = gone ? 0 : run_task(s, k, &nf, &refused, err, sizeof err);
 		int64_t t1 = wall_ns();
 		pthread_mutex_lock(&s->mu);
-		target *t = k->t;
 		k->busy = false;
+		bool skip = gone || (!k->prof && nf);
 		if (!k->prof && nf) {
 			t->no_metrics = true;   /* Go's net/http/pprof has no /metrics */
-		} else {
-			t->up = rc == 0;
+		} else if (!gone) {
+			t->up = rc >= 0;
 			t->scraped = true;
 			t->last_ns = t0;
 			t->last_dur_ns = t1 - t0;
-			if (rc && snprintf(t->last_err, sizeof t->last_err, "%s%s: %s", t->cfg->base,
-					   k->prof ? k->prof->path : t->job->metrics_path, err) < 0)
-				t->last_err[0] = '\0';
+			t->refused += refused;
+			if (rc && snprintf(k->err, sizeof k->err, "%s%s: %s", t->cfg.base,
+					   k->prof ? k->prof->path : t->cfg.metrics_path, err) < 0)
+				k->err[0] = '\0';
 			else if (!rc)
-				t->last_err[0] = '\0';
+				k->err[0] = '\0';
+			/* the target's error: its first task still failing */
+			t->last_err[0] = '\0';
+			for (size_t i = 0; i < t->ntasks && !t->last_err[0]; i++)
+				memcpy(t->last_err, t->tasks[i].err, sizeof t->last_err);
 		}
 		pthread_mutex_unlock(&s->mu);
-		if (!(!k->prof && nf))
-			append_up(s, t, t1, rc == 0);
+		if (!skip)
+			append_up(s, t, t1, rc >= 0);
 		pthread_mutex_lock(&s->mu);
+		target *dead = target_unref(t);
+		if (dead) {
+			pthread_mutex_unlock(&s->mu);
+			target_free(dead);
+			pthread_mutex_lock(&s->mu);
+		}
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
@@ -439,18 +696,26 @@ static void *scheduler(void *arg)
 	while (!s->stop) {
 		int64_t now = wall_ns();
 		bool queued = false;
-		for (size_t i = 0; i < s->ntasks; i++) {
-			task *k = &s->tasks[i];
-			if (k->busy || now < k->next_ns)
-				continue;
-			k->busy = true;
-			s->queue[(s->qhead + s->qlen) % s->ntasks] = i;
-			s->qlen++;
-			queued = true;
-			int64_t iv = task_interval(k);
-			k->next_ns += iv;
-			if (k->next_ns <= now)      /* missed slots are skipped */
-				k->next_ns = now + iv;
+		for (size_t i = 0; i < s->ntargets; i++) {
+			target *t = s->targets[i];
+			for (size_t q = 0; q < t->ntasks; q++) {
+				task *k = &t->tasks[q];
+				if (k->busy || now < k->next_ns)
+					continue;
+				k->busy = true;
+				t->refs++;
+				k->qnext = NULL;
+				if (s->qtail)
+					s->qtail->qnext = k;
+				else
+					s->qhead = k;
+				s->qtail = k;
+				queued = true;
+				int64_t iv = task_interval(k);
+				k->next_ns += iv;
+				if (k->next_ns <= now)      /* missed slots are skipped */
+					k->next_ns = now + iv;
+			}
 		}
 		if (queued)
 			pthread_cond_broadcast(&s->cv);
@@ -465,74 +730,98 @@ static void *scheduler(void *arg)
 	return NULL;
 }
 
+/* Poll every job's file_sd files once a second (file I/O without the
+ * lock); apply what changed. */
+static void *discovery(void *arg)
+{
+	struct srv_scraper *s = arg;
+	const srv_config *cfg = s->c->cfg;
+	unsigned seed = (unsigned)wall_ns() ^ 0x5bd1e995u;
+	pthread_mutex_lock(&s->mu);
+	while (!s->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec++;
+		pthread_cond_timedwait(&s->dcv, &s->mu, &ts);
+		if (s->stop)
+			break;
+		pthread_mutex_unlock(&s->mu);
+		for (size_t i = 0; i < cfg->njobs; i++) {
+			srv_target_cfg *list = NULL;
+			size_t n = 0;
+			if (!s->sd[i] || srv_sd_poll(s->sd[i], wall_ns(), &list, &n) != 1)
+				continue;
+			pthread_mutex_lock(&s->mu);
+			set_job_targets(s, &cfg->jobs[i], list, n, wall_ns(), &seed);
+			pthread_mutex_unlock(&s->mu);
+			free(list);
+		}
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+static void scraper_free(struct srv_scraper *s)
+{
+	for (size_t i = 0; i < s->ntargets; i++)
+		target_free(s->targets[i]);
+	for (size_t i = 0; s->sd && i < s->c->cfg->njobs; i++)
+		srv_sd_free(s->sd[i]);
+	free(s->sd);
+	free(s->targets);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->dcv);
+	free(s);
+}
+
 struct srv_scraper *srv_scraper_start(srv_ctx *c, char *err, size_t errsz)
 {
 	err[0] = '\0';
 	const srv_config *cfg = c->cfg;
-	size_t ntargets = 0, ntasks = 0;
+	bool any = false, any_sd = false;
 	for (size_t i = 0; i < cfg->njobs; i++) {
-		size_t per = cfg->jobs[i].metrics ? 1 : 0;
-		for (size_t p = 0; p < cfg->jobs[i].nprof; p++)
-			per += cfg->jobs[i].prof[p].enabled;
-		ntargets += cfg->jobs[i].ntargets;
-		ntasks += per * cfg->jobs[i].ntargets;
+		any |= cfg->jobs[i].ntargets > 0;
+		any_sd |= cfg->jobs[i].nfile_sd > 0;
 	}
-	if (ntasks == 0)
+	if (!any && !any_sd)
 		return NULL;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	struct srv_scraper *s = calloc(1, sizeof *s);
-	if (s) {
-		s->targets = calloc(ntargets, sizeof *s->targets);
-		s->tasks = calloc(ntasks, sizeof *s->tasks);
-		s->queue = calloc(ntasks, sizeof *s->queue);
-	}
-	if (!s || !s->targets || !s->tasks || !s->queue) {
-		snprintf(err, errsz, "out of memory for %zu scrape tasks", ntasks);
-		if (s) {
-			free(s->targets);
-			free(s->tasks);
-			free(s->queue);
-			free(s);
-		}
+	if (!s || !(s->sd = calloc(cfg->njobs, sizeof *s->sd))) {
+		snprintf(err, errsz, "out of memory for the scrapers");
+		free(s);
 		return NULL;
 	}
 	s->c = c;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
+	pthread_cond_init(&s->dcv, NULL);
 	int64_t now = wall_ns();
 	unsigned seed = (unsigned)now ^ (unsigned)getpid();
+	pthread_mutex_lock(&s->mu);
 	for (size_t i = 0; i < cfg->njobs; i++) {
 		const srv_job_cfg *j = &cfg->jobs[i];
-		for (size_t t = 0; t < j->ntargets; t++) {
-			target *tg = &s->targets[s->ntargets++];
-			tg->job = j;
-			tg->cfg = &j->targets[t];
-			pthread_mutex_init(&tg->cpu_mu, NULL);
-			for (size_t p = 0; p <= j->nprof; p++) {
-				if (p < j->nprof ? !j->prof[p].enabled : !j->metrics)
-					continue;
-				task *k = &s->tasks[s->ntasks++];
-				k->t = tg;
-				k->prof = p < j->nprof ? &j->prof[p] : NULL;
-				/* jitter: the first slot anywhere in the first interval
-				 * (metrics at once, so rules and `up` start early) */
-				k->next_ns = now + (k->prof ? (int64_t)(rand_r(&seed) % 1000) *
-						    (j->interval_ns / 1000) : 0);
-			}
+		srv_target_cfg *list = NULL;
+		size_t n = j->ntargets;
+		/* the first poll of the files before the first scrape */
+		if (j->nfile_sd && (!(s->sd[i] = srv_sd_new(j)) || srv_sd_poll(s->sd[i], now, &list, &n) < 0)) {
+			pthread_mutex_unlock(&s->mu);
+			snprintf(err, errsz, "out of memory for the scrapers");
+			scraper_free(s);
+			return NULL;
 		}
+		set_job_targets(s, j, list ? list : j->targets, n, now, &seed);
+		free(list);
 	}
-	size_t nw = s->ntargets + 4;
-	if (nw > s->ntasks)
-		nw = s->ntasks;
-	if (nw > MAX_WORKERS)
-		nw = MAX_WORKERS;
-	for (size_t i = 0; i < nw; i++)
-		if (pthread_create(&s->workers[s->nworkers], NULL, worker, s) == 0)
-			s->nworkers++;
-	if (s->nworkers == 0 || pthread_create(&s->sched, NULL, scheduler, s)) {
+	pthread_mutex_unlock(&s->mu);
+	if (s->nworkers == 0 || pthread_create(&s->sched, NULL, scheduler, s) ||
+	    (any_sd && pthread_create(&s->disc, NULL, discovery, s))) {
 		snprintf(err, errsz, "cannot start the scraper threads: %s", strerror(errno));
 		return NULL;
 	}
+	s->disc_started = any_sd;
 	return s;
 }
 
@@ -543,32 +832,36 @@ void srv_scraper_stop(struct srv_scraper *s)
 	pthread_mutex_lock(&s->mu);
 	s->stop = true;
 	pthread_cond_broadcast(&s->cv);
+	pthread_cond_broadcast(&s->dcv);
 	pthread_mutex_unlock(&s->mu);
 	pthread_join(s->sched, NULL);
+	if (s->disc_started)
+		pthread_join(s->disc, NULL);
 	/* a worker inside a long CPU scrape finishes it (its timeout bounds it) */
 	for (size_t i = 0; i < s->nworkers; i++)
 		pthread_join(s->workers[i], NULL);
 	srv_rules_wait();
-	for (size_t i = 0; i < s->ntasks; i++)
-		cprof_profile_free(s->tasks[i].prev);
-	for (size_t i = 0; i < s->ntargets; i++)
-		pthread_mutex_destroy(&s->targets[i].cpu_mu);
-	free(s->targets);
-	free(s->tasks);
-	free(s->queue);
-	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->cv);
-	free(s);
+	/* targets gone while a task was queued: still referenced by it */
+	for (task *k = s->qhead; k; k = k->qnext) {
+		target *t = k->t;
+		if (t->gone && --t->refs == 0)
+			target_free(t);
+	}
+	scraper_free(s);
 	curl_global_cleanup();
 }
 
-int srv_scraper_fetch(struct srv_scraper *s, const srv_target_cfg *t, const char *path,
-		      int64_t secs, cprof_profile **out, char *err, size_t errsz)
+int srv_scraper_fetch(struct srv_scraper *s, const srv_job_cfg *j, const srv_target_cfg *t,
+		      const char *path, int64_t secs, cprof_profile **out, char *err, size_t errsz)
 {
 	target *tg = NULL;
-	for (size_t i = 0; i < s->ntargets; i++)
-		if (s->targets[i].cfg == t)
-			tg = &s->targets[i];
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < s->ntargets && !tg; i++)
+		if (s->targets[i]->job == j && s->targets[i]->cfg.key == t->key)
+			tg = s->targets[i];
+	if (tg)
+		tg->refs++;
+	pthread_mutex_unlock(&s->mu);
 	char url[700];
 	if (secs)
 		snprintf(url, sizeof url, "%s%s%sseconds=%lld", t->base, path,
@@ -577,9 +870,15 @@ int srv_scraper_fetch(struct srv_scraper *s, const srv_target_cfg *t, const char
 		snprintf(url, sizeof url, "%s%s", t->base, path);
 	if (secs && tg)
 		pthread_mutex_lock(&tg->cpu_mu);
-	int rc = fetch_profile(s, url, secs + 30 * SEC, out, err, errsz);
+	int rc = fetch_profile(s, &j->http, url, secs + 30 * SEC, out, err, errsz);
 	if (secs && tg)
 		pthread_mutex_unlock(&tg->cpu_mu);
+	if (tg) {
+		pthread_mutex_lock(&s->mu);
+		target *dead = target_unref(tg);
+		pthread_mutex_unlock(&s->mu);
+		target_free(dead);
+	}
 	return rc;
 }
 
@@ -588,16 +887,16 @@ void srv_scraper_targets_json(struct srv_scraper *s, srv_buf *b)
 	srv_buf_puts(b, "{\"targets\":[");
 	pthread_mutex_lock(&s->mu);
 	for (size_t i = 0; i < s->ntargets; i++) {
-		target *t = &s->targets[i];
+		target *t = s->targets[i];
 		srv_buf_puts(b, i ? ",\n{\"url\":" : "\n{\"url\":");
-		srv_buf_json_str(b, t->cfg->base, strlen(t->cfg->base));
+		srv_buf_json_str(b, t->cfg.base, strlen(t->cfg.base));
 		srv_buf_puts(b, ",\"job\":");
 		srv_buf_json_str(b, t->job->name, strlen(t->job->name));
 		srv_buf_puts(b, ",\"labels\":{");
-		for (size_t l = 0; l < t->cfg->labels.n; l++) {
+		for (size_t l = 0; l < t->cfg.labels.n; l++) {
 			if (l)
 				srv_buf_add(b, ",", 1);
-			const srv_lab *lb = &t->cfg->labels.v[l];
+			const srv_lab *lb = &t->cfg.labels.v[l];
 			srv_buf_json_str(b, lb->name, strlen(lb->name));
 			srv_buf_add(b, ":", 1);
 			srv_buf_json_str(b, lb->value, strlen(lb->value));
@@ -609,7 +908,8 @@ void srv_scraper_targets_json(struct srv_scraper *s, srv_buf *b)
 				       (double)t->last_ns / 1e9, (double)t->last_dur_ns / 1e9);
 		srv_buf_puts(b, ",\"last_error\":");
 		srv_buf_json_str(b, t->last_err, strlen(t->last_err));
-		srv_buf_printf(b, ",\"interval\":%.3f}", (double)t->job->interval_ns / 1e9);
+		srv_buf_printf(b, ",\"series_refused\":%llu,\"interval\":%.3f}",
+			       (unsigned long long)t->refused, (double)t->job->interval_ns / 1e9);
 	}
 	pthread_mutex_unlock(&s->mu);
 	srv_buf_puts(b, "]}");

@@ -151,8 +151,90 @@ typedef struct srv_pprof_cfg {
 typedef struct srv_target_cfg {
 	char base[300];             /* scheme://host:port (no trailing /) */
 	char instance[260];         /* host:port */
+	char metrics_path[256];     /* the job's, or __metrics_path__ after relabelling */
 	srv_lset labels;            /* job, instance and the static_config's labels */
+	uint64_t key;               /* identity: job, base, metrics path, labels */
 } srv_target_cfg;
+
+#define SRV_PATH_MAX 512
+
+/* How the scrapers reach a job's targets (Prometheus' HTTP client config,
+ * as Parca inlines it): tls_config, basic_auth, authorization and the older
+ * bearer_token / bearer_token_file.  File names are resolved against the
+ * config file's folder; files of secrets are read at each request (a
+ * rotated token is used at once), trailing white space dropped. */
+typedef struct srv_http_cfg {
+	char ca_file[SRV_PATH_MAX], cert_file[SRV_PATH_MAX], key_file[SRV_PATH_MAX];
+	bool insecure_skip_verify;
+	bool basic;                 /* basic_auth: username, password or password_file */
+	char username[256], password[256], password_file[SRV_PATH_MAX];
+	char auth_type[32];         /* "" = no Authorization header; else its scheme
+				     * (Bearer) with credentials or credentials_file */
+	char credentials[1024], credentials_file[SRV_PATH_MAX];
+} srv_http_cfg;
+
+/* ---- relabelling (relabel.c) ------------------------------------------------ */
+
+typedef enum srv_relabel_action {
+	SRV_RL_REPLACE, SRV_RL_KEEP, SRV_RL_DROP, SRV_RL_LABELMAP, SRV_RL_LABELDROP,
+	SRV_RL_LABELKEEP,
+} srv_relabel_action;
+
+#define SRV_RELABEL_SOURCES_MAX 16
+#define SRV_RELABEL_MAX 100         /* relabel_configs per job */
+
+/* One relabel_configs entry, Prometheus' semantics (see relabel.c). */
+typedef struct srv_relabel {
+	srv_relabel_action action;
+	char source[SRV_RELABEL_SOURCES_MAX][SRV_LABEL_NAME_MAX + 1];
+	size_t nsource;
+	char separator[64];         /* default ";" */
+	char target[SRV_LABEL_NAME_MAX + 1];
+	char replacement[SRV_LABEL_VALUE_MAX + 1];     /* default "$1" */
+	void *re;                   /* pcre2_code of regex (default "(.*)"),
+				     * anchored at both ends; owned */
+} srv_relabel;
+
+/* Set r's defaults (replace, ";", "$1"; no regex yet). */
+void srv_relabel_init(srv_relabel *r);
+/* Compile r's regex (anchored at both ends and '.' matching newlines, as
+ * Prometheus' ^(?s:RE)$).  0, or -1 with one line in err. */
+int srv_relabel_compile(srv_relabel *r, const char *regex, char *err, size_t errsz);
+void srv_relabel_free(srv_relabel *r);
+/* Apply rules[0..n) to l in order.  false: the target is dropped.
+ * Thread-safe (match data per call); no allocation but PCRE2's. */
+bool srv_relabel_apply(const srv_relabel *rules, size_t n, srv_lset *l);
+
+struct srv_job_cfg;
+/* The target of job j at address addr (HOST:PORT, or SCHEME://HOST:PORT)
+ * with a target group's labels g (may be NULL), as Prometheus builds one:
+ * g's labels, __address__, then (where g has not set them) job,
+ * __scheme__, __metrics_path__; the job's relabel_configs; instance
+ * defaults to __address__ (job, if dropped, to the job's name); labels
+ * starting with "__" are dropped.  0 and
+ * *t; 1 when relabelling dropped it; -1 with err (no or bad address, a
+ * bad label).  Thread-safe. */
+int srv_target_build(const struct srv_job_cfg *j, const char *addr, const srv_lset *g,
+		     srv_target_cfg *t, char *err, size_t errsz);
+
+/* file_sd_configs entry: files (globs in the last path element, resolved
+ * against the config file's folder) of target groups. */
+#define SRV_SD_FILES_MAX 16
+typedef struct srv_file_sd {
+	char files[SRV_SD_FILES_MAX][SRV_PATH_MAX];
+	size_t nfiles;
+	int64_t refresh_ns;         /* re-read every file this often (5 m) */
+} srv_file_sd;
+
+/* Read a file_sd file's text (YAML or JSON: a list of {targets: [...],
+ * labels: {...}}) and call cb for each target with its group's labels
+ * (plus __meta_filepath = name).  A non-zero return of cb (with one
+ * line in its err) stops the walk: the refusal names the target's line.  0, or -1 with one line "NAME:LINE: KEY: problem".
+ * Thread-safe (config.c). */
+int srv_sd_parse(const char *name, const void *text, size_t len,
+		 int (*cb)(void *ctx, const char *addr, const srv_lset *labels, char *err,
+			   size_t errsz),
+		 void *ctx, char *err, size_t errsz);
 
 typedef struct srv_job_cfg {
 	char name[SRV_NAME_MAX];
@@ -161,7 +243,15 @@ typedef struct srv_job_cfg {
 	size_t nprof;
 	bool metrics;               /* scrape /metrics too */
 	char metrics_path[256];
-	srv_target_cfg *targets;    /* malloc'd */
+	char scheme[8];             /* http or https */
+	char prefix[200];           /* profiling_config.path_prefix (/debug/pprof):
+				     * the profiles' and the rules' snapshots' */
+	srv_http_cfg http;
+	srv_relabel *relabel;       /* malloc'd */
+	size_t nrelabel;
+	srv_file_sd *file_sd;       /* malloc'd */
+	size_t nfile_sd;
+	srv_target_cfg *targets;    /* static_configs, relabelled; malloc'd */
 	size_t ntargets;
 } srv_job_cfg;
 
@@ -217,6 +307,29 @@ int srv_config_add_scrape_url(srv_config *c, const char *url, char *err, size_t 
 /* The default profiles of a job (Parca's five plus heap and threadcreate). */
 void srv_job_default_profiles(srv_job_cfg *j);
 void srv_config_free(srv_config *c);
+
+/* ---- series per target or service (series_limit.c) --------------------------- */
+
+/* Whether the series (l, kind) may be stored for owner (a push's
+ * service_name, a scraped target): 0 yes (new or already seen), 1 no (the
+ * owner has limits.max_series_per_target series, or limits.max_series
+ * series are known), -1 out of memory.  Series are remembered by 64-bit
+ * hashes in a table bounded by max_series.  Thread-safe. */
+int srv_series_admit(const char *owner, const srv_lset *l, const char *kind,
+		     const srv_limits *lim);
+
+/* ---- file_sd polling (discovery.c) ------------------------------------------- */
+
+/* A job's discovery state: owned by one thread. */
+typedef struct srv_sd srv_sd;
+srv_sd *srv_sd_new(const srv_job_cfg *j);
+void srv_sd_free(srv_sd *d);
+/* Poll job j's file_sd files (re-reading those changed, or all every
+ * refresh_interval).  1 when the job's targets changed (or at the first
+ * poll): *out (malloc'd, the caller frees) holds the static targets then
+ * the files'; 0 when nothing changed; -1 out of memory.  A file that does
+ * not read keeps its previous targets (one line on stderr). */
+int srv_sd_poll(srv_sd *d, int64_t now_ns, srv_target_cfg **out, size_t *n);
 
 /* ---- a request and its answer ------------------------------------------------ */
 
@@ -274,18 +387,22 @@ void srv_scraper_stop(struct srv_scraper *s);
 /* The targets' state as JSON into b ({"targets":[...]}).  Thread-safe. */
 void srv_scraper_targets_json(struct srv_scraper *s, srv_buf *b);
 
-/* Fetch base+path of target t into a profile (a rule's snapshots): with
- * secs > 0 a CPU profile of that length (profile?seconds=), taken when no
- * other CPU profile of the scraper runs on t (a target runs one at a time:
- * this waits for the scraper's; the scraper skips its slot while this
- * runs).  0, or -1 with err.  Thread-safe. */
-int srv_scraper_fetch(struct srv_scraper *s, const srv_target_cfg *t, const char *path,
-		      int64_t secs, cprof_profile **out, char *err, size_t errsz);
+/* Fetch base+path of job j's target t (a copy is fine: it is found by its
+ * key) into a profile (a rule's snapshots), with the job's TLS and
+ * credentials: with secs > 0 a CPU profile of that length
+ * (profile?seconds=), taken when no other CPU profile of the scraper runs
+ * on t (a target runs one at a time: this waits for the scraper's; the
+ * scraper skips its slot while this runs).  0, or -1 with err.
+ * Thread-safe. */
+int srv_scraper_fetch(struct srv_scraper *s, const srv_job_cfg *j, const srv_target_cfg *t,
+		      const char *path, int64_t secs, cprof_profile **out, char *err, size_t errsz);
 
 /* Rules (rules.c): called by a scrape of target t's /metrics for each
  * metric point, with its labels (its own and the target's); starts the
  * snapshots of a rule whose condition is crossed (fetched with
- * srv_scraper_fetch).  Thread-safe. */
+ * srv_scraper_fetch, from the job's path_prefix; the snapshot thread
+ * keeps a copy of t: a discovered target may go meanwhile).
+ * Thread-safe. */
 void srv_rules_observe(srv_ctx *c, struct srv_scraper *s, const srv_job_cfg *job,
 		       const srv_target_cfg *t, const char *metric, const srv_labels *labels,
 		       double value);

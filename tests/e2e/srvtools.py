@@ -1,5 +1,6 @@
 """Helpers of the server tests (tests/e2e/test_server*.py): start and stop
-`cprof server` on a free loopback port, push and query it over HTTP.
+`cprof server` on a free loopback port, push and query it over HTTP; a
+loopback HTTP(S) target to scrape (Target).
 
 The server prints one line on stderr at start with the port it bound
 (-http=127.0.0.1:0 picks a free one), so tests run in parallel."""
@@ -9,6 +10,7 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -63,6 +65,45 @@ class Server:
         doc = json.loads(body)
         assert set(doc) == {"error"} and doc["error"], doc
         return st, doc["error"]
+
+
+class Target:
+    """A loopback HTTP(S) target: answer(path, headers) gives (status, body);
+    every request is recorded as (path, headers)."""
+
+    def __init__(self, answer, tls=None):
+        import http.server
+        self.seen = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                with outer.lock:
+                    outer.seen.append((self.path, dict(self.headers)))
+                st, body = answer(self.path, self.headers)
+                self.send_response(st)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.srv.daemon_threads = True
+        if tls:
+            self.srv.socket = tls.wrap_socket(self.srv.socket, server_side=True)
+        self.addr = f"127.0.0.1:{self.srv.server_address[1]}"
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def paths(self):
+        with self.lock:
+            return [p.split("?")[0] for p, _ in self.seen]
+
+    def stop(self):
+        self.srv.shutdown()
 
 
 def run_server(*args, cwd=None, timeout=30):

@@ -110,6 +110,16 @@ CONFIG_ERRORS = [
      "        heap: {enabled: maybe}\n", ":5: enabled: \"maybe\" is not true or false"),
     ("scrape_configs: [\n", ":2: "),
     ("- just a list\n", ":1: (top): want a mapping"),
+    ("scrape_configs:\n  - job_name: a\n    relabel_configs:\n      - {action: keep, regex: x}\n",
+     ":4: source_labels: missing (action keep needs it)"),
+    ("scrape_configs:\n  - job_name: a\n    relabel_configs:\n"
+     "      - {source_labels: [x], regex: '[', target_label: y}\n", ":4: regex: bad regex"),
+    ("scrape_configs:\n  - job_name: a\n    file_sd_configs:\n      - files: [targets.txt]\n",
+     ":4: files: \"targets.txt\" is not a .json, .yml or .yaml file"),
+    ("scrape_configs:\n  - job_name: a\n    tls_config: {ca_file: missing.pem}\n",
+     ":3: ca_file: cannot read "),
+    ("scrape_configs:\n  - job_name: a\n    bearer_token: x\n    bearer_token_file: y\n",
+     ":4: bearer_token_file: at most one of"),
 ]
 
 

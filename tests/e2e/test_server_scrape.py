@@ -20,7 +20,7 @@ import urllib.parse
 import pytest
 
 from conftest import ROOT, cprof_bin, have_go, sanitized_build
-from srvtools import Server, wait_for
+from srvtools import Server, Target, wait_for
 from test_http import Program, SRC
 
 
@@ -74,27 +74,10 @@ scrape_configs:
 def fake_target(answer):
     """A loopback HTTP target: answer(path) gives the body of a GET, or None
     (404).  The server object; .server_address[1] is its port."""
-    import http.server
-    import threading
-
-    class H(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = answer(self.path)
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv
+    def ans(path, headers):
+        body = answer(path)
+        return (404, b"not found") if body is None else (200, body)
+    return Target(ans).srv
 
 
 def test_scrape_runtime_program(tmp_path, worker):
