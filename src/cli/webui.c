@@ -43,6 +43,7 @@
  */
 #include "webui.h"
 #include "webui_params.h"
+#include "webui_trace.h"
 #include "cprof_connset.h"
 #include "cprof_host.h"
 #include "cprof_webapi.h"
@@ -545,14 +546,18 @@ int cli_webui(cli_opts *o)
 	u.loopback_only = is_loopback_name(host);
 	pthread_mutex_init(&u.mu, NULL);
 	host_names(&u, host);
-	if (o->nbases)   /* and each side alone for the diff flame graph */
+	static cli_trace tr;   /* an execution trace: its timeline (webui_trace.c) */
+	if (cli_trace_open(o, &tr))
+		u.p = tr.prof[tr.main];
+	else if (o->nbases)   /* and each side alone for the diff flame graph */
 		cli_load_sides(o, &u.p, &u.pnew, &u.pbase);
 	else
 		u.p = cli_load(o);
 	cprof_webapi_config wc = {
 		.p = u.p, .pnew = u.pnew, .pbase = u.pbase, .diff_base = o->diff_base,
 		.defaults = &o->r, .sources = o->sources, .nsources = o->nsources,
-		.bases = o->bases, .nbases = o->nbases,
+		.bases = o->bases, .nbases = o->nbases, .timeline = tr.tl,
+		.trace_profiles = { tr.prof[0], tr.prof[1], tr.prof[2] },
 	};
 	const char *dl = getenv("CPROF_WEB_DEADLINE_MS");
 	if (dl && *dl) {
@@ -609,6 +614,7 @@ int cli_webui(cli_opts *o)
 	MHD_stop_daemon(d);
 	close(fd);
 	cprof_webapi_free(u.api);
+	cli_trace_free(&tr);
 	cprof_profile_free(u.p);
 	cprof_profile_free(u.pnew);
 	cprof_profile_free(u.pbase);

@@ -16,7 +16,9 @@
  * data/flame, data/sandwich (the flame graph's JSON), data/top,
  * data/peek, data/source, data/disasm (text reports), data/graph (SVG),
  * download (the filtered profile), export/flame.svg, export/flame.html
- * (jobs: they run reports).  Every job reads pprof's URL parameters
+ * (jobs: they run reports).  With an execution trace: timeline (its
+ * page) and data/timeline* (webapi_timeline.c), and tp=sync|syscall|sched
+ * on any view picks that delay profile of the trace.  Every job reads pprof's URL parameters
  * through the option table (cprof_ropts_from_url) over the front end's
  * options.
  *
@@ -46,6 +48,8 @@ extern "C" {
 #endif
 
 #define CPROF_WEBAPI_DEADLINE_MS 30000
+
+typedef struct cprof_timeline cprof_timeline;   /* cprof_timeline.h */
 #define CPROF_WEBAPI_NO_TIME (-1L)
 
 typedef struct cprof_webapi_config {
@@ -61,6 +65,12 @@ typedef struct cprof_webapi_config {
 	long deadline_ms;               /* per job; 0: CPROF_WEBAPI_DEADLINE_MS;
 					 * CPROF_WEBAPI_NO_TIME: every job is
 					 * already late (tests of the 503 path) */
+	const cprof_timeline *timeline; /* an execution trace's index, or NULL:
+					 * the page "timeline", data/timeline* */
+	const cprof_profile *trace_profiles[3];
+					/* with a trace: its sync, syscall and
+					 * sched delay profiles (any NULL), which
+					 * tp=sync|syscall|sched picks instead of p */
 } cprof_webapi_config;
 
 typedef struct cprof_webapi cprof_webapi;
