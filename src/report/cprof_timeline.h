@@ -69,6 +69,8 @@ int cprof_timeline_build(const char *data, size_t len, cprof_timeline **out, cpr
 void cprof_timeline_free(cprof_timeline *tl);
 
 size_t cprof_timeline_nlanes(const cprof_timeline *tl);
+/* The first slice's start and the last one's end, in ns. */
+void cprof_timeline_range(const cprof_timeline *tl, int64_t *t0, int64_t *t1);
 /* The slices of lane (0 when out of range). */
 size_t cprof_timeline_nslices(const cprof_timeline *tl, size_t lane);
 

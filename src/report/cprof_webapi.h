@@ -67,10 +67,11 @@ typedef struct cprof_webapi_config {
 					 * already late (tests of the 503 path) */
 	const cprof_timeline *timeline; /* an execution trace's index, or NULL:
 					 * the page "timeline", data/timeline* */
-	const cprof_profile *trace_profiles[3];
-					/* with a trace: its sync, syscall and
-					 * sched delay profiles (any NULL), which
-					 * tp=sync|syscall|sched picks instead of p */
+	int trace_main;                 /* with a timeline: the delay profile the
+					 * views show without tp= (0 sync, 1
+					 * syscall, 2 sched); the profiles come
+					 * later, by cprof_webapi_trace_profile,
+					 * and p only gives the sample types */
 } cprof_webapi_config;
 
 typedef struct cprof_webapi cprof_webapi;
@@ -79,6 +80,12 @@ typedef struct cprof_webapi cprof_webapi;
  * CPROF_ENOMEM. */
 int cprof_webapi_new(const cprof_webapi_config *cfg, cprof_webapi **out);
 void cprof_webapi_free(cprof_webapi *api);
+
+/* With a timeline: the trace's delay profile of kind (0 sync, 1 syscall,
+ * 2 sched, as tp=sync|syscall|sched) is ready; borrowed, it must outlive
+ * the API.  Until it is given, the views of that kind answer 503 ("being
+ * built").  Thread-safe: a loader thread calls it while requests run. */
+void cprof_webapi_trace_profile(cprof_webapi *api, int kind, const cprof_profile *p);
 
 /* What a path is, so that a transport can answer the cheap ones at once
  * and run the jobs where a slow report holds up nothing else. */

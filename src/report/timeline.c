@@ -773,6 +773,12 @@ size_t cprof_timeline_nlanes(const cprof_timeline *tl)
 	return tl->nlanes;
 }
 
+void cprof_timeline_range(const cprof_timeline *tl, int64_t *t0, int64_t *t1)
+{
+	*t0 = tl->tmin;
+	*t1 = tl->tmax;
+}
+
 size_t cprof_timeline_nslices(const cprof_timeline *tl, size_t ln)
 {
 	return ln < tl->nlanes ? tl->lanes[ln].n : 0;

@@ -51,6 +51,7 @@ struct cprof_webapi {
 	int64_t deadline_ns;            /* per job */
 	pthread_mutex_t mu;             /* the flame entries */
 	fentry *flame[FL_N];
+	const cprof_profile *tprof[3];  /* under mu: the trace's delay profiles */
 };
 
 typedef enum route {
@@ -240,20 +241,44 @@ static int run(const cprof_profile *p, const cprof_ropts *r, char **out, size_t 
 	return rc;
 }
 
-/* The profile a request reads: with a trace, tp=sync|syscall|sched picks
- * that delay profile of it; else (and for an unknown tp) the profile. */
+void cprof_webapi_trace_profile(cprof_webapi *a, int kind, const cprof_profile *p)
+{
+	if (kind < 0 || kind > 2)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->tprof[kind] = p;
+	pthread_mutex_unlock(&a->mu);
+}
+
+static const char *const trace_kinds[] = { "sync", "syscall", "sched" };
+
+/* The profile a request reads: with a trace, the delay profile of
+ * tp=sync|syscall|sched (else of the config's kind), or NULL while it is
+ * being built; without one, the profile. */
 static const cprof_profile *req_profile(cprof_webapi *a, cprof_query_get *get, void *ctx,
 					int *kind)
 {
-	static const char *const kinds[] = { "sync", "syscall", "sched" };
-	const char *tp = get(ctx, "tp");
 	*kind = -1;
+	if (!a->c.timeline)
+		return a->c.p;
+	const char *tp = get(ctx, "tp");
+	*kind = a->c.trace_main >= 0 && a->c.trace_main <= 2 ? a->c.trace_main : 0;
 	for (int k = 0; tp && k < 3; k++)
-		if (strcmp(tp, kinds[k]) == 0 && a->c.trace_profiles[k]) {
+		if (strcmp(tp, trace_kinds[k]) == 0)
 			*kind = k;
-			return a->c.trace_profiles[k];
-		}
-	return a->c.p;
+	pthread_mutex_lock(&a->mu);
+	const cprof_profile *p = a->tprof[*kind];
+	pthread_mutex_unlock(&a->mu);
+	return p;
+}
+
+/* 503 for a view of a trace's delay profile still being built. */
+static void resp_building(cprof_webresp *w, int kind)
+{
+	char msg[160];
+	snprintf(msg, sizeof msg, "the trace's %s profile is still being built: retry in a few seconds",
+		 trace_kinds[kind]);
+	resp_err(w, 503, msg);
 }
 
 static void report_resp(cprof_webapi *a, cprof_query_get *get, void *ctx, cprof_ropts *r,
@@ -263,7 +288,12 @@ static void report_resp(cprof_webapi *a, cprof_query_get *get, void *ctx, cprof_
 	size_t len;
 	cprof_error err = { 0 };
 	int kind;
-	int rc = run(req_profile(a, get, ctx, &kind), r, &out, &len, &w->warn, &err);
+	const cprof_profile *rp = req_profile(a, get, ctx, &kind);
+	if (!rp) {
+		resp_building(w, kind);
+		return;
+	}
+	int rc = run(rp, r, &out, &len, &w->warn, &err);
 	const char *msg = err.code ? err.msg : cprof_strerror(rc);
 	if (rc < 0 && cpr_deadline_passed()) {
 		resp_deadline(a, w, msg);
@@ -288,6 +318,11 @@ static fentry *get_flame(cprof_webapi *a, cprof_query_get *get, void *ctx, int w
 {
 	int kind;
 	const cprof_profile *rp = req_profile(a, get, ctx, &kind);
+	if (!rp && which != FL_BASE) {
+		cprof_seterr(err, 503, "the trace's %s profile is still being built: retry in a few seconds",
+			     trace_kinds[kind]);
+		return NULL;
+	}
 	char *okey = cprof_ropts_flame_key(get, ctx), *key = NULL;
 	if (okey && asprintf(&key, "tp=%d\x01%s", kind, okey) < 0)
 		key = NULL;
@@ -364,7 +399,7 @@ static void flame_resp(cprof_webapi *a, cprof_query_get *get, void *ctx, cprof_r
 		if (cpr_deadline_passed())
 			resp_deadline(a, w, msg);
 		else
-			resp_err(w, 400, msg);
+			resp_err(w, err.code == 503 ? 503 : 400, msg);
 		return;
 	}
 	const char *wp = get(ctx, "w");
