@@ -17,12 +17,15 @@
  * placeholder and the profiles.  cli_trace_open and cli_trace_free run on
  * the main thread; between cli_trace_start and cli_trace_free the loader
  * thread writes only prof[] (each slot once, before handing it over) and
- * reads the bytes; cli_trace_free joins it first.
+ * reads the bytes; cli_trace_free joins it when it is done, and frees
+ * nothing when it is not (the process is exiting: waiting for a parse of
+ * a large trace would hold up the exit by seconds).
  */
 #include "webui_trace.h"
 #include "cprof_trace.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +87,7 @@ static void *loader(void *arg)
 		}
 		cprof_webapi_trace_profile(t->api, k, t->prof[k]);
 	}
+	atomic_store(&t->done, true);
 	return NULL;
 }
 
@@ -99,6 +103,10 @@ void cli_trace_start(cli_trace *t, cprof_webapi *api)
 
 void cli_trace_free(cli_trace *t)
 {
+	/* at exit with the loader still parsing: leave it all to the exit
+	 * rather than wait for it (it reads the bytes) */
+	if (t->started && !atomic_load(&t->done))
+		return;
 	if (t->started)
 		pthread_join(t->thread, NULL);
 	for (int k = 0; k < 3; k++)

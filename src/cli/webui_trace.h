@@ -23,6 +23,7 @@ typedef struct cli_trace {
 	cprof_webapi *api;
 	pthread_t thread;
 	bool started;
+	_Atomic bool done;          /* the loader has finished */
 } cli_trace;
 
 /* When o's only source is a file holding a Chrome trace: read it, index
@@ -33,7 +34,8 @@ bool cli_trace_open(const cli_opts *o, cli_trace *t);
 /* Build the three delay profiles on a loader thread, handing each to api
  * when done (the -trace_pprof kind first).  Main thread. */
 void cli_trace_start(cli_trace *t, cprof_webapi *api);
-/* Join the loader, free all but the placeholder.  Main thread. */
+/* Join the loader and free all but the placeholder; when the loader is
+ * still running, nothing (the caller is exiting).  Main thread. */
 void cli_trace_free(cli_trace *t);
 
 #endif
