@@ -4,7 +4,8 @@
  * queried for "the slices of lane L in [t0, t1) at W pixels" in time
  * proportional to the pixels, not to the slices in the window.
  *
- * Building: one pass of a validating JSON scanner over the whole trace
+ * Building: one pass of the validating JSON scanner (cprof_jscan.h)
+ * over the whole trace
  * (nesting limit 64, strings checked for control characters and bad
  * escapes, so that any event quoted back is valid JSON).  Of each event
  * only ph, cat, name, pid, tid, ts, dur, id and args.reason / args.name
@@ -34,6 +35,7 @@
  * async-signal-safe.
  */
 #include "cprof_timeline.h"
+#include "cprof_jscan.h"
 #include "cprof_util.h"
 
 #include <inttypes.h>
@@ -86,145 +88,15 @@ struct cprof_timeline {
 	size_t events, slices, flows, skipped;
 };
 
-/* ---- the scanner ------------------------------------------------------------ */
+/* ---- the scanner (cprof_jscan.h) and times ------------------------------- */
 
-typedef struct sc {
-	const char *s, *e, *base;
-	int depth;
-	const char *why;
-	size_t at;
-} sc;
-
-static bool fail(sc *j, const char *why)
-{
-	if (!j->why) {
-		j->why = why;
-		j->at = (size_t)(j->s - j->base);
-	}
-	return false;
-}
-
-static inline void ws(sc *j)
-{
-	while (j->s < j->e && (*j->s == ' ' || *j->s == '\n' || *j->s == '\r' || *j->s == '\t'))
-		j->s++;
-}
-
-static inline bool lit(sc *j, char c)
-{
-	ws(j);
-	if (j->s < j->e && *j->s == c) {
-		j->s++;
-		return true;
-	}
-	return false;
-}
-
-/* A string: its raw bytes [*r0, *r1) between the quotes (escapes left
- * as they are); *esc set when it holds one.  Validated. */
-static bool rawstr(sc *j, const char **r0, const char **r1, bool *esc)
-{
-	ws(j);
-	if (j->s >= j->e || *j->s != '"')
-		return fail(j, "a string expected");
-	const char *p = ++j->s;
-	bool x = false;
-	while (p < j->e) {
-		unsigned char c = (unsigned char)*p;
-		if (c == '"')
-			break;
-		if (c < 0x20)
-			return fail(j, "a control character in a string");
-		if (c == '\\') {
-			x = true;
-			if (p + 1 >= j->e)
-				break;
-			char d = p[1];
-			if (d == 'u') {
-				if (j->e - p < 6)
-					return fail(j, "a bad \\u escape");
-				for (int i = 2; i < 6; i++)
-					if (cprof_hexval(p[i]) < 0)
-						return fail(j, "a bad \\u escape");
-				p += 6;
-				continue;
-			}
-			if (!strchr("\"\\/bfnrt", d) || !d)
-				return fail(j, "a bad escape in a string");
-			p += 2;
-			continue;
-		}
-		p++;
-	}
-	if (p >= j->e)
-		return fail(j, "an unterminated string");
-	*r0 = j->s;
-	*r1 = p;
-	if (esc)
-		*esc = x;
-	j->s = p + 1;
-	return true;
-}
-
-/* A string decoded into out (at most outsz-1 bytes kept; \u escapes of
- * non-ASCII become '?', which is enough for names and reasons). */
-static bool str(sc *j, char *out, size_t outsz)
-{
-	const char *a, *b;
-	bool esc;
-	if (!rawstr(j, &a, &b, &esc))
-		return false;
-	size_t n = 0;
-	for (const char *p = a; p < b && n + 1 < outsz; p++) {
-		char c = *p;
-		if (esc && c == '\\') {
-			char d = *++p;
-			c = d == 'n' ? '\n' : d == 't' ? '\t' : d == 'r' ? '\r' : d == 'b' ? '\b'
-				: d == 'f' ? '\f' : d;
-			if (d == 'u') {
-				unsigned cp = 0;
-				for (int i = 1; i <= 4; i++)
-					cp = cp << 4 | (unsigned)cprof_hexval(p[i]);
-				p += 4;
-				c = cp && cp < 0x80 ? (char)cp : '?';
-			}
-		}
-		out[n++] = c;
-	}
-	out[n] = 0;
-	return true;
-}
-
-static bool number(sc *j, double *v)
-{
-	ws(j);
-	const char *p = j->s;
-	if (p < j->e && *p == '-')
-		p++;
-	const char *d = p;
-	while (p < j->e && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' ||
-			    *p == '+' || *p == '-'))
-		p++;
-	if (p == d || p - j->s > 64)
-		return fail(j, "a bad number");
-	char b[72];
-	memcpy(b, j->s, (size_t)(p - j->s));
-	b[p - j->s] = 0;
-	char *end;
-	double x = strtod(b, &end);
-	if (*end || !isfinite(x))
-		return fail(j, "a bad number");
-	if (v)
-		*v = x;
-	j->s = p;
-	return true;
-}
+typedef cprof_jscan sc;
 
 /* A time in µs as ns: "DIGITS[.DIGITS]" without strtod (the runtime's
  * form), anything else through it.  Out of [-2^62, 2^62] ns is an error. */
 static bool usec(sc *j, int64_t *ns)
 {
-	ws(j);
+	cprof_js_ws(j);
 	const char *p = j->s;
 	bool neg = p < j->e && *p == '-';
 	if (neg)
@@ -260,62 +132,12 @@ static bool usec(sc *j, int64_t *ns)
 		return true;
 	}
 	double d;
-	if (!number(j, &d))
+	if (!cprof_js_num(j, &d))
 		return false;
 	if (!(fabs(d) * 1000.0 <= (double)NS_MAX))
-		return fail(j, "a time out of range");
+		return cprof_js_fail(j, "a time out of range");
 	*ns = llround(d * 1000.0);
 	return true;
-}
-
-static bool word(sc *j, const char *w, size_t n)
-{
-	if ((size_t)(j->e - j->s) >= n && memcmp(j->s, w, n) == 0) {
-		j->s += n;
-		return true;
-	}
-	return fail(j, "a bad value");
-}
-
-/* Skip any value, validating it. */
-static bool skip(sc *j)
-{
-	ws(j);
-	if (j->s >= j->e)
-		return fail(j, "a value expected");
-	char c = *j->s;
-	if (c == '"') {
-		const char *a, *b;
-		return rawstr(j, &a, &b, NULL);
-	}
-	if (c == '{' || c == '[') {
-		if (++j->depth > DEPTH_MAX)
-			return fail(j, "nested deeper than 64");
-		j->s++;
-		char close = c == '{' ? '}' : ']';
-		if (lit(j, close)) {
-			j->depth--;
-			return true;
-		}
-		do {
-			const char *a, *b;
-			if (c == '{' && (!rawstr(j, &a, &b, NULL) || !lit(j, ':')))
-				return fail(j, "an object key expected");
-			if (!skip(j))
-				return false;
-		} while (lit(j, ','));
-		if (!lit(j, close))
-			return fail(j, "a ',' or a closing bracket expected");
-		j->depth--;
-		return true;
-	}
-	if (c == 't')
-		return word(j, "true", 4);
-	if (c == 'f')
-		return word(j, "false", 5);
-	if (c == 'n')
-		return word(j, "null", 4);
-	return number(j, NULL);
 }
 
 static bool is_key(const char *a, const char *b, const char *k)
@@ -348,31 +170,31 @@ typedef struct bld {
 
 static bool args_field(sc *j, ev *e)
 {
-	ws(j);
+	cprof_js_ws(j);
 	if (j->s >= j->e || *j->s != '{')
-		return skip(j);
+		return cprof_js_skip(j);
 	if (++j->depth > DEPTH_MAX)
-		return fail(j, "nested deeper than 64");
+		return cprof_js_fail(j, "nested deeper than 64");
 	j->s++;
-	if (!lit(j, '}')) {
+	if (!cprof_js_lit(j, '}')) {
 		do {
 			const char *a, *b;
-			if (!rawstr(j, &a, &b, NULL) || !lit(j, ':'))
-				return fail(j, "an object key expected");
-			ws(j);
+			if (!cprof_js_rawstr(j, &a, &b, NULL) || !cprof_js_lit(j, ':'))
+				return cprof_js_fail(j, "an object key expected");
+			cprof_js_ws(j);
 			bool s = j->s < j->e && *j->s == '"';
 			if (s && is_key(a, b, "reason")) {
-				if (!str(j, e->reason, sizeof e->reason))
+				if (!cprof_js_str(j, e->reason, sizeof e->reason, NULL))
 					return false;
 			} else if (s && is_key(a, b, "name")) {
-				if (!str(j, e->aname, sizeof e->aname))
+				if (!cprof_js_str(j, e->aname, sizeof e->aname, NULL))
 					return false;
-			} else if (!skip(j)) {
+			} else if (!cprof_js_skip(j)) {
 				return false;
 			}
-		} while (lit(j, ','));
-		if (!lit(j, '}'))
-			return fail(j, "a ',' or '}' expected");
+		} while (cprof_js_lit(j, ','));
+		if (!cprof_js_lit(j, '}'))
+			return cprof_js_fail(j, "a ',' or '}' expected");
 	}
 	j->depth--;
 	return true;
@@ -380,31 +202,31 @@ static bool args_field(sc *j, ev *e)
 
 static bool ev_field(sc *j, const char *a, const char *b, ev *e)
 {
-	ws(j);
+	cprof_js_ws(j);
 	bool s = j->s < j->e && *j->s == '"';
 	bool n = j->s < j->e && (*j->s == '-' || (*j->s >= '0' && *j->s <= '9'));
 	char tmp[8];
 	if (s && is_key(a, b, "ph")) {
-		if (!str(j, tmp, sizeof tmp))
+		if (!cprof_js_str(j, tmp, sizeof tmp, NULL))
 			return false;
 		e->ph = tmp[1] ? '?' : tmp[0];
 		return true;
 	}
 	if (s && is_key(a, b, "cat"))
-		return str(j, e->cat, sizeof e->cat);
+		return cprof_js_str(j, e->cat, sizeof e->cat, NULL);
 	if (s && is_key(a, b, "name"))
-		return str(j, e->name, sizeof e->name);
+		return cprof_js_str(j, e->name, sizeof e->name, NULL);
 	if (n && is_key(a, b, "ts"))
 		return (e->has_ts = usec(j, &e->ts));
 	if (n && is_key(a, b, "dur"))
 		return (e->has_dur = usec(j, &e->dur));
 	if (n && is_key(a, b, "pid"))
-		return number(j, &e->pid);
+		return cprof_js_num(j, &e->pid);
 	if (n && is_key(a, b, "tid"))
-		return number(j, &e->tid);
+		return cprof_js_num(j, &e->tid);
 	if (n && is_key(a, b, "id")) {
 		double d;
-		if (!number(j, &d))
+		if (!cprof_js_num(j, &d))
 			return false;
 		e->has_id = d >= 0 && d < 1.8e19 && d == floor(d);
 		e->id = e->has_id ? (uint64_t)d : 0;
@@ -412,7 +234,7 @@ static bool ev_field(sc *j, const char *a, const char *b, ev *e)
 	}
 	if (is_key(a, b, "args"))
 		return args_field(j, e);
-	return skip(j);
+	return cprof_js_skip(j);
 }
 
 static uint32_t id32(double d)
@@ -481,27 +303,27 @@ static bool add_flow(pend_flow **v, size_t *n, size_t *cap, const ev *e, uint32_
 static bool read_event(sc *j, bld *b, ev *e)
 {
 	cprof_timeline *tl = b->tl;
-	ws(j);
+	cprof_js_ws(j);
 	size_t off = (size_t)(j->s - j->base);
 	if (j->s >= j->e || *j->s != '{')
-		return skip(j);   /* not an event: skipped */
+		return cprof_js_skip(j);   /* not an event: skipped */
 	e->ph = 0;
 	e->cat[0] = e->name[0] = e->reason[0] = e->aname[0] = 0;
 	e->has_ts = e->has_dur = e->has_id = false;
 	e->pid = e->tid = 0;
 	if (++j->depth > DEPTH_MAX)
-		return fail(j, "nested deeper than 64");
+		return cprof_js_fail(j, "nested deeper than 64");
 	j->s++;
-	if (!lit(j, '}')) {
+	if (!cprof_js_lit(j, '}')) {
 		do {
 			const char *a, *k;
-			if (!rawstr(j, &a, &k, NULL) || !lit(j, ':'))
-				return fail(j, "an object key expected");
+			if (!cprof_js_rawstr(j, &a, &k, NULL) || !cprof_js_lit(j, ':'))
+				return cprof_js_fail(j, "an object key expected");
 			if (!ev_field(j, a, k, e))
 				return false;
-		} while (lit(j, ','));
-		if (!lit(j, '}'))
-			return fail(j, "a ',' or '}' expected");
+		} while (cprof_js_lit(j, ','));
+		if (!cprof_js_lit(j, '}'))
+			return cprof_js_fail(j, "a ',' or '}' expected");
 	}
 	j->depth--;
 	tl->events++;
@@ -548,21 +370,21 @@ static bool read_event(sc *j, bld *b, ev *e)
 	return true;
 nomem:
 	b->oom = true;
-	return fail(j, "out of memory");
+	return cprof_js_fail(j, "out of memory");
 }
 
 static bool read_events(sc *j, bld *b, ev *e)
 {
-	if (!lit(j, '['))
-		return fail(j, "traceEvents is not an array");
-	if (lit(j, ']'))
+	if (!cprof_js_lit(j, '['))
+		return cprof_js_fail(j, "traceEvents is not an array");
+	if (cprof_js_lit(j, ']'))
 		return true;
 	do
 		if (!read_event(j, b, e))
 			return false;
-	while (lit(j, ','));
-	if (!lit(j, ']'))
-		return fail(j, "a ',' or ']' expected");
+	while (cprof_js_lit(j, ','));
+	if (!cprof_js_lit(j, ']'))
+		return cprof_js_fail(j, "a ',' or ']' expected");
 	return true;
 }
 
@@ -713,40 +535,40 @@ int cprof_timeline_build(const char *data, size_t len, cprof_timeline **out, cpr
 	}
 	tl->data = data;
 	tl->len = len;
-	sc j = { .s = data, .e = data + len, .base = data };
-	ws(&j);
+	sc j = { .s = data, .e = data + len, .base = data, .depth_max = DEPTH_MAX };
+	cprof_js_ws(&j);
 	bool ok, seen = false;
 	if (j.s < j.e && *j.s == '[') {
 		ok = read_events(&j, &b, e);
 		seen = true;
-	} else if (lit(&j, '{')) {
+	} else if (cprof_js_lit(&j, '{')) {
 		j.depth = 1;
 		ok = true;
-		if (!lit(&j, '}')) {
+		if (!cprof_js_lit(&j, '}')) {
 			do {
 				const char *a, *k;
-				if (!rawstr(&j, &a, &k, NULL) || !lit(&j, ':')) {
-					ok = fail(&j, "an object key expected");
+				if (!cprof_js_rawstr(&j, &a, &k, NULL) || !cprof_js_lit(&j, ':')) {
+					ok = cprof_js_fail(&j, "an object key expected");
 					break;
 				}
 				if (is_key(a, k, "traceEvents") && !seen) {
 					seen = true;
 					ok = read_events(&j, &b, e);
 				} else {
-					ok = skip(&j);
+					ok = cprof_js_skip(&j);
 				}
-			} while (ok && lit(&j, ','));
-			if (ok && !lit(&j, '}'))
-				ok = fail(&j, "a ',' or '}' expected");
+			} while (ok && cprof_js_lit(&j, ','));
+			if (ok && !cprof_js_lit(&j, '}'))
+				ok = cprof_js_fail(&j, "a ',' or '}' expected");
 		}
 		if (ok && !seen)
-			ok = fail(&j, "no traceEvents");
+			ok = cprof_js_fail(&j, "no traceEvents");
 	} else {
-		ok = fail(&j, "not JSON");
+		ok = cprof_js_fail(&j, "not JSON");
 	}
-	ws(&j);
+	cprof_js_ws(&j);
 	if (ok && j.s != j.e)
-		ok = fail(&j, "data after the JSON value");
+		ok = cprof_js_fail(&j, "data after the JSON value");
 	if (!ok) {
 		rc = b.oom ? cprof_seterr(err, CPROF_ENOMEM, "out of memory indexing the trace")
 			: cprof_seterr(err, CPROF_EFORMAT, "not a Chrome trace: %s at byte %zu",
@@ -963,8 +785,9 @@ int cprof_timeline_window_json(const cprof_timeline *tl, const uint32_t *lanes, 
 /* The end of the JSON value at data[off] (validated when built). */
 static size_t value_end(const cprof_timeline *tl, size_t off)
 {
-	sc j = { .s = tl->data + off, .e = tl->data + tl->len, .base = tl->data };
-	if (!skip(&j))
+	sc j = { .s = tl->data + off, .e = tl->data + tl->len, .base = tl->data,
+		 .depth_max = DEPTH_MAX };
+	if (!cprof_js_skip(&j))
 		return off;
 	return (size_t)(j.s - tl->data);
 }
