@@ -63,4 +63,23 @@ bool cprof_js_num(cprof_jscan *j, double *v);
 /* Skip any value, validating it. */
 bool cprof_js_skip(cprof_jscan *j);
 
+/* An object's members: for each, member(j, k0, k1, ctx) with the key's
+ * raw bytes [k0, k1) reads (or skips) the value.  A value that is not an
+ * object is skipped (*obj false, when obj is not NULL).  The nesting
+ * limit counts it. */
+typedef bool cprof_js_member(cprof_jscan *j, const char *k0, const char *k1, void *ctx);
+bool cprof_js_object(cprof_jscan *j, cprof_js_member *member, void *ctx, bool *obj);
+
+/* An array's elements, each read by elem(j, ctx); what is not an array
+ * fails with why. */
+typedef bool cprof_js_elem(cprof_jscan *j, void *ctx);
+bool cprof_js_array(cprof_jscan *j, cprof_js_elem *elem, void *ctx, const char *why);
+
+/* A whole Chrome trace, the buffer's only value: each event of a
+ * top-level array, or of the first "traceEvents" array of a top-level
+ * object (its other members skipped), read by event(j, ctx).  Fails with
+ * "not JSON", "no traceEvents", "traceEvents is not an array" or "data
+ * after the JSON value" besides the scanner's reasons. */
+bool cprof_js_trace(cprof_jscan *j, cprof_js_elem *event, void *ctx);
+
 #endif

@@ -224,3 +224,78 @@ bool cprof_js_skip(cprof_jscan *j)
 		return word(j, "null", 4);
 	return cprof_js_num(j, NULL);
 }
+
+bool cprof_js_object(cprof_jscan *j, cprof_js_member *member, void *ctx, bool *obj)
+{
+	cprof_js_ws(j);
+	if (obj)
+		*obj = j->s < j->e && *j->s == '{';
+	if (j->s >= j->e || *j->s != '{')
+		return cprof_js_skip(j);
+	if (++j->depth > (j->depth_max ? j->depth_max : DEPTH_DEFAULT))
+		return cprof_js_fail(j, "nested too deep (more than 64)");
+	j->s++;
+	if (!cprof_js_lit(j, '}')) {
+		do {
+			const char *a, *b;
+			if (!cprof_js_rawstr(j, &a, &b, NULL) || !cprof_js_lit(j, ':'))
+				return cprof_js_fail(j, "an object key expected");
+			if (!member(j, a, b, ctx))
+				return false;
+		} while (cprof_js_lit(j, ','));
+		if (!cprof_js_lit(j, '}'))
+			return cprof_js_fail(j, "a ',' or '}' expected");
+	}
+	j->depth--;
+	return true;
+}
+
+bool cprof_js_array(cprof_jscan *j, cprof_js_elem *elem, void *ctx, const char *why)
+{
+	if (!cprof_js_lit(j, '['))
+		return cprof_js_fail(j, why);
+	if (cprof_js_lit(j, ']'))
+		return true;
+	do
+		if (!elem(j, ctx))
+			return false;
+	while (cprof_js_lit(j, ','));
+	if (!cprof_js_lit(j, ']'))
+		return cprof_js_fail(j, "a ',' or ']' expected");
+	return true;
+}
+
+typedef struct trace_top {
+	cprof_js_elem *event;
+	void *ctx;
+	bool seen;
+} trace_top;
+
+static bool trace_member(cprof_jscan *j, const char *k0, const char *k1, void *ctx)
+{
+	trace_top *t = ctx;
+	if (t->seen || k1 - k0 != 11 || memcmp(k0, "traceEvents", 11) != 0)
+		return cprof_js_skip(j);
+	t->seen = true;
+	return cprof_js_array(j, t->event, t->ctx, "traceEvents is not an array");
+}
+
+bool cprof_js_trace(cprof_jscan *j, cprof_js_elem *event, void *ctx)
+{
+	cprof_js_ws(j);
+	bool ok;
+	if (j->s < j->e && *j->s == '[') {
+		ok = cprof_js_array(j, event, ctx, "traceEvents is not an array");
+	} else if (j->s < j->e && *j->s == '{') {
+		trace_top t = { event, ctx, false };
+		ok = cprof_js_object(j, trace_member, &t, NULL);
+		if (ok && !t.seen)
+			ok = cprof_js_fail(j, "no traceEvents");
+	} else {
+		ok = cprof_js_fail(j, "not JSON");
+	}
+	cprof_js_ws(j);
+	if (ok && j->s != j->e)
+		ok = cprof_js_fail(j, "data after the JSON value");
+	return ok;
+}

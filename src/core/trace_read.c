@@ -6,8 +6,9 @@
  *
  * How: a recursive-descent reader over the whole buffer, on the shared
  * validating JSON scanner (cprof_jscan.h) with a nesting limit (64) and a
- * string limit (4 KiB), that builds nothing but the profile: each event object of "traceEvents" (or of a top-level
- * array) is read field by field; a "blocked" X slice of the wanted kind
+ * string limit (4 KiB), that builds nothing but the profile: each event
+ * object of "traceEvents" (or of a top-level array) is read field by
+ * field; a "blocked" X slice of the wanted kind
  * becomes one sample {1, delay ns} on the stack of its args.stack
  * frames.  A frame string ("function file:line", "function" or
  * "0xADDR") is interned once: one function per (name, file), one
@@ -30,29 +31,27 @@
 #define FRAMES_MAX 256
 
 /* An object's members: field(j, key, ctx) reads each value (buf holds the
- * key; it may reuse buf after reading the key).  A value that is not an
- * object is skipped (ignored), as is an empty object. */
+ * key, decoded; it may reuse buf after reading the key).  A value that is
+ * not an object is skipped (ignored), as is an empty object. */
 typedef bool (*field_fn)(cprof_jscan *j, char *buf, void *ctx);
+typedef struct objctx {
+	char *buf;
+	field_fn field;
+	void *ctx;
+} objctx;
+
+static bool member(cprof_jscan *j, const char *k0, const char *k1, void *ctx)
+{
+	objctx *o = ctx;
+	cprof_jscan k = { .s = k0 - 1, .e = k1 + 1, .base = j->base };
+	cprof_js_str(&k, o->buf, STR_MAX + 1, NULL);   /* validated by the walk */
+	return o->field(j, o->buf, o->ctx);
+}
+
 static bool object(cprof_jscan *j, char *buf, field_fn field, void *ctx)
 {
-	cprof_js_ws(j);
-	if (j->s >= j->e || *j->s != '{')
-		return cprof_js_skip(j);
-	if (++j->depth > DEPTH_MAX)
-		return cprof_js_fail(j, "nested deeper than 64");
-	j->s++;
-	if (!cprof_js_lit(j, '}')) {
-		do {
-			if (!cprof_js_str(j, buf, STR_MAX + 1, NULL) || !cprof_js_lit(j, ':'))
-				return cprof_js_fail(j, "an object key expected");
-			if (!field(j, buf, ctx))
-				return false;
-		} while (cprof_js_lit(j, ','));
-		if (!cprof_js_lit(j, '}'))
-			return cprof_js_fail(j, "a ',' or '}' expected");
-	}
-	j->depth--;
-	return true;
+	objctx o = { buf, field, ctx };
+	return cprof_js_object(j, member, &o, NULL);
 }
 
 /* A string value into buf (truncated to outsz), else the value skipped. */
@@ -276,33 +275,15 @@ static bool read_event(cprof_jscan *j, bld *b, char *buf)
 	return ok;
 }
 
-static bool read_events(cprof_jscan *j, bld *b, char *buf)
-{
-	if (!cprof_js_lit(j, '['))
-		return cprof_js_fail(j, "traceEvents is not an array");
-	if (cprof_js_lit(j, ']'))
-		return true;
-	do
-		if (!read_event(j, b, buf))
-			return false;
-	while (cprof_js_lit(j, ','));
-	if (!cprof_js_lit(j, ']'))
-		return cprof_js_fail(j, "a ',' or ']' expected");
-	return true;
-}
-
-typedef struct top {
+typedef struct evsctx {
 	bld *b;
-	bool seen;
-} top;
+	char *buf;
+} evsctx;
 
-static bool top_field(cprof_jscan *j, char *buf, void *ctx)
+static bool event_elem(cprof_jscan *j, void *ctx)
 {
-	top *t = ctx;
-	if (strcmp(buf, "traceEvents") != 0 || t->seen)
-		return cprof_js_skip(j);
-	t->seen = true;
-	return read_events(j, t->b, buf);
+	evsctx *c = ctx;
+	return read_event(j, c->b, c->buf);
 }
 
 int cprof_trace_kind_parse(const char *s, cprof_trace_kind *out)
@@ -347,22 +328,8 @@ int cprof_trace_pprof(const char *data, size_t len, cprof_trace_kind kind, cprof
 	}
 	cprof_jscan j = { .s = data, .e = data + len, .base = data, .depth_max = DEPTH_MAX,
 			  .str_max = STR_MAX };
-	cprof_js_ws(&j);
-	bool ok;
-	if (cprof_js_lit(&j, '[')) {   /* the array form: events only */
-		j.s--;
-		ok = read_events(&j, &b, buf);
-	} else if (j.s < j.e && *j.s == '{') {
-		top t = { .b = &b };
-		ok = object(&j, buf, top_field, &t);
-		if (ok && !t.seen)
-			ok = cprof_js_fail(&j, "no traceEvents");
-	} else {
-		ok = cprof_js_fail(&j, "not JSON");
-	}
-	cprof_js_ws(&j);
-	if (ok && j.s != j.e)
-		ok = cprof_js_fail(&j, "data after the JSON value");
+	evsctx c = { &b, buf };
+	bool ok = cprof_js_trace(&j, event_elem, &c);
 	if (!ok) {
 		rc = b.oom ? CPROF_ENOMEM : CPROF_EFORMAT;
 		if (err) {

@@ -168,40 +168,21 @@ typedef struct bld {
 	bool oom;
 } bld;
 
-static bool args_field(sc *j, ev *e)
+static bool args_member(sc *j, const char *a, const char *b, void *ctx)
 {
+	ev *e = ctx;
 	cprof_js_ws(j);
-	if (j->s >= j->e || *j->s != '{')
-		return cprof_js_skip(j);
-	if (++j->depth > DEPTH_MAX)
-		return cprof_js_fail(j, "nested deeper than 64");
-	j->s++;
-	if (!cprof_js_lit(j, '}')) {
-		do {
-			const char *a, *b;
-			if (!cprof_js_rawstr(j, &a, &b, NULL) || !cprof_js_lit(j, ':'))
-				return cprof_js_fail(j, "an object key expected");
-			cprof_js_ws(j);
-			bool s = j->s < j->e && *j->s == '"';
-			if (s && is_key(a, b, "reason")) {
-				if (!cprof_js_str(j, e->reason, sizeof e->reason, NULL))
-					return false;
-			} else if (s && is_key(a, b, "name")) {
-				if (!cprof_js_str(j, e->aname, sizeof e->aname, NULL))
-					return false;
-			} else if (!cprof_js_skip(j)) {
-				return false;
-			}
-		} while (cprof_js_lit(j, ','));
-		if (!cprof_js_lit(j, '}'))
-			return cprof_js_fail(j, "a ',' or '}' expected");
-	}
-	j->depth--;
-	return true;
+	bool s = j->s < j->e && *j->s == '"';
+	if (s && is_key(a, b, "reason"))
+		return cprof_js_str(j, e->reason, sizeof e->reason, NULL);
+	if (s && is_key(a, b, "name"))
+		return cprof_js_str(j, e->aname, sizeof e->aname, NULL);
+	return cprof_js_skip(j);
 }
 
-static bool ev_field(sc *j, const char *a, const char *b, ev *e)
+static bool ev_field(sc *j, const char *a, const char *b, void *ctx)
 {
+	ev *e = ctx;
 	cprof_js_ws(j);
 	bool s = j->s < j->e && *j->s == '"';
 	bool n = j->s < j->e && (*j->s == '-' || (*j->s >= '0' && *j->s <= '9'));
@@ -233,7 +214,7 @@ static bool ev_field(sc *j, const char *a, const char *b, ev *e)
 		return true;
 	}
 	if (is_key(a, b, "args"))
-		return args_field(j, e);
+		return cprof_js_object(j, args_member, e, NULL);
 	return cprof_js_skip(j);
 }
 
@@ -305,27 +286,15 @@ static bool read_event(sc *j, bld *b, ev *e)
 	cprof_timeline *tl = b->tl;
 	cprof_js_ws(j);
 	size_t off = (size_t)(j->s - j->base);
-	if (j->s >= j->e || *j->s != '{')
-		return cprof_js_skip(j);   /* not an event: skipped */
 	e->ph = 0;
 	e->cat[0] = e->name[0] = e->reason[0] = e->aname[0] = 0;
 	e->has_ts = e->has_dur = e->has_id = false;
 	e->pid = e->tid = 0;
-	if (++j->depth > DEPTH_MAX)
-		return cprof_js_fail(j, "nested deeper than 64");
-	j->s++;
-	if (!cprof_js_lit(j, '}')) {
-		do {
-			const char *a, *k;
-			if (!cprof_js_rawstr(j, &a, &k, NULL) || !cprof_js_lit(j, ':'))
-				return cprof_js_fail(j, "an object key expected");
-			if (!ev_field(j, a, k, e))
-				return false;
-		} while (cprof_js_lit(j, ','));
-		if (!cprof_js_lit(j, '}'))
-			return cprof_js_fail(j, "a ',' or '}' expected");
-	}
-	j->depth--;
+	bool obj;
+	if (!cprof_js_object(j, ev_field, e, &obj))
+		return false;
+	if (!obj)
+		return true;   /* not an event: skipped */
 	tl->events++;
 	bool oom = false;
 	if (e->ph == 'M' && strcmp(e->name, "thread_name") == 0) {
@@ -373,19 +342,15 @@ nomem:
 	return cprof_js_fail(j, "out of memory");
 }
 
-static bool read_events(sc *j, bld *b, ev *e)
+typedef struct evsctx {
+	bld *b;
+	ev *e;
+} evsctx;
+
+static bool event_elem(sc *j, void *ctx)
 {
-	if (!cprof_js_lit(j, '['))
-		return cprof_js_fail(j, "traceEvents is not an array");
-	if (cprof_js_lit(j, ']'))
-		return true;
-	do
-		if (!read_event(j, b, e))
-			return false;
-	while (cprof_js_lit(j, ','));
-	if (!cprof_js_lit(j, ']'))
-		return cprof_js_fail(j, "a ',' or ']' expected");
-	return true;
+	evsctx *c = ctx;
+	return read_event(j, c->b, c->e);
 }
 
 static int cmp_slice(const void *a, const void *b)
@@ -536,39 +501,8 @@ int cprof_timeline_build(const char *data, size_t len, cprof_timeline **out, cpr
 	tl->data = data;
 	tl->len = len;
 	sc j = { .s = data, .e = data + len, .base = data, .depth_max = DEPTH_MAX };
-	cprof_js_ws(&j);
-	bool ok, seen = false;
-	if (j.s < j.e && *j.s == '[') {
-		ok = read_events(&j, &b, e);
-		seen = true;
-	} else if (cprof_js_lit(&j, '{')) {
-		j.depth = 1;
-		ok = true;
-		if (!cprof_js_lit(&j, '}')) {
-			do {
-				const char *a, *k;
-				if (!cprof_js_rawstr(&j, &a, &k, NULL) || !cprof_js_lit(&j, ':')) {
-					ok = cprof_js_fail(&j, "an object key expected");
-					break;
-				}
-				if (is_key(a, k, "traceEvents") && !seen) {
-					seen = true;
-					ok = read_events(&j, &b, e);
-				} else {
-					ok = cprof_js_skip(&j);
-				}
-			} while (ok && cprof_js_lit(&j, ','));
-			if (ok && !cprof_js_lit(&j, '}'))
-				ok = cprof_js_fail(&j, "a ',' or '}' expected");
-		}
-		if (ok && !seen)
-			ok = cprof_js_fail(&j, "no traceEvents");
-	} else {
-		ok = cprof_js_fail(&j, "not JSON");
-	}
-	cprof_js_ws(&j);
-	if (ok && j.s != j.e)
-		ok = cprof_js_fail(&j, "data after the JSON value");
+	evsctx c = { &b, e };
+	bool ok = cprof_js_trace(&j, event_elem, &c);
 	if (!ok) {
 		rc = b.oom ? cprof_seterr(err, CPROF_ENOMEM, "out of memory indexing the trace")
 			: cprof_seterr(err, CPROF_EFORMAT, "not a Chrome trace: %s at byte %zu",
