@@ -43,6 +43,7 @@
  */
 #include "webui.h"
 #include "webui_params.h"
+#include "webui_trace.h"
 #include "cprof_connset.h"
 #include "cprof_host.h"
 #include "cprof_webapi.h"
@@ -545,14 +546,17 @@ int cli_webui(cli_opts *o)
 	u.loopback_only = is_loopback_name(host);
 	pthread_mutex_init(&u.mu, NULL);
 	host_names(&u, host);
-	if (o->nbases)   /* and each side alone for the diff flame graph */
+	static cli_trace tr;   /* an execution trace: its timeline (webui_trace.c) */
+	if (cli_trace_open(o, &tr))
+		u.p = tr.placeholder;
+	else if (o->nbases)   /* and each side alone for the diff flame graph */
 		cli_load_sides(o, &u.p, &u.pnew, &u.pbase);
 	else
 		u.p = cli_load(o);
 	cprof_webapi_config wc = {
 		.p = u.p, .pnew = u.pnew, .pbase = u.pbase, .diff_base = o->diff_base,
 		.defaults = &o->r, .sources = o->sources, .nsources = o->nsources,
-		.bases = o->bases, .nbases = o->nbases,
+		.bases = o->bases, .nbases = o->nbases, .timeline = tr.tl, .trace_main = tr.main,
 	};
 	const char *dl = getenv("CPROF_WEB_DEADLINE_MS");
 	if (dl && *dl) {
@@ -565,6 +569,8 @@ int cli_webui(cli_opts *o)
 	}
 	if (cprof_webapi_new(&wc, &u.api) < 0)
 		cli_die("out of memory");
+	if (tr.tl)
+		cli_trace_start(&tr, u.api);
 
 	unsigned bound = 0;
 	int fd = listen_on(host, port, o->http, &bound);
@@ -594,8 +600,11 @@ int cli_webui(cli_opts *o)
 	snprintf(url, sizeof url, "http://%s%s%s:%u/ui/", v6 ? "[" : "", host, v6 ? "]" : "", bound);
 	printf("Serving web UI on %.*s\n", (int)(strlen(url) - 4), url);
 	fflush(stdout);
-	if (!o->no_browser)
+	if (!o->no_browser) {
+		if (tr.tl)   /* a trace opens on its timeline */
+			strncat(url, "timeline", sizeof url - strlen(url) - 1);
 		open_browser(url);
+	}
 	int sig = 0;
 	sigwait(&set, &sig);
 	/* running jobs hold suspended connections, which the daemon cannot
@@ -608,6 +617,7 @@ int cli_webui(cli_opts *o)
 	}
 	MHD_stop_daemon(d);
 	close(fd);
+	cli_trace_free(&tr);   /* joins the loader, which hands profiles to the API */
 	cprof_webapi_free(u.api);
 	cprof_profile_free(u.p);
 	cprof_profile_free(u.pnew);

@@ -4,10 +4,11 @@
  * waiter's stack, as `go tool trace -pprof=sync|syscall|sched` does
  * (cprof_trace.h).
  *
- * How: a recursive-descent JSON reader over the whole buffer, with a
- * nesting limit (64) and a string limit (4 KiB), that builds nothing but
- * the profile: each event object of "traceEvents" (or of a top-level
- * array) is read field by field; a "blocked" X slice of the wanted kind
+ * How: a recursive-descent reader over the whole buffer, on the shared
+ * validating JSON scanner (cprof_jscan.h) with a nesting limit (64) and a
+ * string limit (4 KiB), that builds nothing but the profile: each event
+ * object of "traceEvents" (or of a top-level array) is read field by
+ * field; a "blocked" X slice of the wanted kind
  * becomes one sample {1, delay ns} on the stack of its args.stack
  * frames.  A frame string ("function file:line", "function" or
  * "0xADDR") is interned once: one function per (name, file), one
@@ -16,6 +17,7 @@
  * Pure: no global state; thread-safe on distinct inputs.
  */
 #include "cprof_trace.h"
+#include "cprof_jscan.h"
 #include "cprof_util.h"
 
 #include <math.h>
@@ -28,269 +30,49 @@
 #define STR_MAX 4096
 #define FRAMES_MAX 256
 
-typedef struct jr {
-	const char *s, *e;
-	int depth;
-	const char *why;           /* the first error */
-	size_t at;                 /* its offset */
-	const char *base;
-} jr;
-
-static bool fail(jr *j, const char *why)
-{
-	if (!j->why) {
-		j->why = why;
-		j->at = (size_t)(j->s - j->base);
-	}
-	return false;
-}
-
-static void ws(jr *j)
-{
-	while (j->s < j->e && (*j->s == ' ' || *j->s == '\n' || *j->s == '\r' || *j->s == '\t'))
-		j->s++;
-}
-
-static bool lit(jr *j, char c)
-{
-	ws(j);
-	if (j->s < j->e && *j->s == c) {
-		j->s++;
-		return true;
-	}
-	return false;
-}
-
-static void put_utf8(char *out, size_t *n, size_t cap, unsigned cp)
-{
-	char b[4];
-	size_t k;
-	if (cp < 0x80) {
-		b[0] = (char)cp;
-		k = 1;
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xc0 | cp >> 6);
-		b[1] = (char)(0x80 | (cp & 0x3f));
-		k = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xe0 | cp >> 12);
-		b[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		b[2] = (char)(0x80 | (cp & 0x3f));
-		k = 3;
-	} else {
-		b[0] = (char)(0xf0 | cp >> 18);
-		b[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-		b[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-		b[3] = (char)(0x80 | (cp & 0x3f));
-		k = 4;
-	}
-	if (*n + k < cap) {
-		memcpy(out + *n, b, k);
-		*n += k;
-	}
-}
-
-/* A string into out (NUL-terminated, at most STR_MAX bytes decoded;
- * longer is an error); out may be NULL to skip it. */
-static bool str(jr *j, char *out, size_t *len)
-{
-	ws(j);
-	if (j->s >= j->e || *j->s != '"')
-		return fail(j, "a string expected");
-	j->s++;
-	size_t n = 0;
-	char dummy[8];
-	char *o = out ? out : dummy;
-	size_t cap = out ? STR_MAX + 1 : sizeof dummy;
-	size_t decoded = 0;
-	while (j->s < j->e && *j->s != '"') {
-		unsigned char c = (unsigned char)*j->s++;
-		if (++decoded > STR_MAX)
-			return fail(j, "a string longer than 4096 bytes");
-		if (c < 0x20)
-			return fail(j, "a control character in a string");
-		if (c != '\\') {
-			if (n + 1 < cap)
-				o[n++] = (char)c;
-			continue;
-		}
-		if (j->s >= j->e)
-			break;
-		char x = *j->s++;
-		switch (x) {
-		case '"': case '\\': case '/':
-			if (n + 1 < cap)
-				o[n++] = x;
-			break;
-		case 'b': if (n + 1 < cap) o[n++] = '\b'; break;
-		case 'f': if (n + 1 < cap) o[n++] = '\f'; break;
-		case 'n': if (n + 1 < cap) o[n++] = '\n'; break;
-		case 'r': if (n + 1 < cap) o[n++] = '\r'; break;
-		case 't': if (n + 1 < cap) o[n++] = '\t'; break;
-		case 'u': {
-			if (j->e - j->s < 4)
-				return fail(j, "a bad \\u escape");
-			unsigned cp = 0;
-			for (int i = 0; i < 4; i++) {
-				int h = cprof_hexval(j->s[i]);
-				if (h < 0)
-					return fail(j, "a bad \\u escape");
-				cp = cp << 4 | (unsigned)h;
-			}
-			j->s += 4;
-			if (cp >= 0xd800 && cp < 0xdc00 && j->e - j->s >= 6 && j->s[0] == '\\' &&
-			    j->s[1] == 'u') {
-				unsigned lo = 0;
-				bool ok = true;
-				for (int i = 0; i < 4 && ok; i++) {
-					int h = cprof_hexval(j->s[2 + i]);
-					ok = h >= 0;
-					lo = lo << 4 | (unsigned)(h < 0 ? 0 : h);
-				}
-				if (ok && lo >= 0xdc00 && lo < 0xe000) {
-					cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-					j->s += 6;
-				}
-			}
-			if (cp >= 0xd800 && cp < 0xe000)
-				cp = 0xfffd;   /* a lone surrogate */
-			if (cp == 0)
-				cp = 0xfffd;   /* strings stay C strings */
-			put_utf8(o, &n, cap, cp);
-			break;
-		}
-		default:
-			return fail(j, "a bad escape in a string");
-		}
-	}
-	if (j->s >= j->e)
-		return fail(j, "an unterminated string");
-	j->s++;
-	o[n < cap ? n : cap - 1] = 0;
-	if (len)
-		*len = n;
-	return true;
-}
-
-static bool num(jr *j, double *v)
-{
-	ws(j);
-	const char *p = j->s;
-	if (p < j->e && *p == '-')
-		p++;
-	const char *d = p;
-	while (p < j->e && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' ||
-			    *p == '+' || *p == '-'))
-		p++;
-	if (p == d || p - j->s > 64)
-		return fail(j, "a bad number");
-	char b[72];
-	memcpy(b, j->s, (size_t)(p - j->s));
-	b[p - j->s] = 0;
-	char *end;
-	*v = strtod(b, &end);
-	if (*end || !isfinite(*v))
-		return fail(j, "a bad number");
-	j->s = p;
-	return true;
-}
-
-static bool value(jr *j);
-
 /* An object's members: field(j, key, ctx) reads each value (buf holds the
- * key; it may reuse buf after reading the key).  A value that is not an
- * object is skipped (ignored), as is an empty object. */
-typedef bool (*field_fn)(jr *j, char *buf, void *ctx);
-static bool object(jr *j, char *buf, field_fn field, void *ctx)
+ * key, decoded; it may reuse buf after reading the key).  A value that is
+ * not an object is skipped (ignored), as is an empty object. */
+typedef bool (*field_fn)(cprof_jscan *j, char *buf, void *ctx);
+typedef struct objctx {
+	char *buf;
+	field_fn field;
+	void *ctx;
+} objctx;
+
+static bool member(cprof_jscan *j, const char *k0, const char *k1, void *ctx)
 {
-	ws(j);
-	if (j->s >= j->e || *j->s != '{')
-		return value(j);
-	if (++j->depth > DEPTH_MAX)
-		return fail(j, "nested deeper than 64");
-	j->s++;
-	if (!lit(j, '}')) {
-		do {
-			if (!str(j, buf, NULL) || !lit(j, ':'))
-				return fail(j, "an object key expected");
-			if (!field(j, buf, ctx))
-				return false;
-		} while (lit(j, ','));
-		if (!lit(j, '}'))
-			return fail(j, "a ',' or '}' expected");
-	}
-	j->depth--;
-	return true;
+	objctx *o = ctx;
+	cprof_jscan k = { .s = k0 - 1, .e = k1 + 1, .base = j->base };
+	cprof_js_str(&k, o->buf, STR_MAX + 1, NULL);   /* validated by the walk */
+	return o->field(j, o->buf, o->ctx);
+}
+
+static bool object(cprof_jscan *j, char *buf, field_fn field, void *ctx)
+{
+	objctx o = { buf, field, ctx };
+	return cprof_js_object(j, member, &o, NULL);
 }
 
 /* A string value into buf (truncated to outsz), else the value skipped. */
-static bool str_field(jr *j, char *buf, char *out, size_t outsz)
+static bool str_field(cprof_jscan *j, char *buf, char *out, size_t outsz)
 {
-	ws(j);
+	cprof_js_ws(j);
 	if (j->s >= j->e || *j->s != '"')
-		return value(j);
-	if (!str(j, buf, NULL))
+		return cprof_js_skip(j);
+	if (!cprof_js_str(j, buf, STR_MAX + 1, NULL))
 		return false;
 	snprintf(out, outsz, "%s", buf);
 	return true;
 }
 
 /* A number value, else the value skipped. */
-static bool num_field(jr *j, double *v)
+static bool num_field(cprof_jscan *j, double *v)
 {
-	ws(j);
+	cprof_js_ws(j);
 	if (j->s < j->e && (*j->s == '-' || (*j->s >= '0' && *j->s <= '9')))
-		return num(j, v);
-	return value(j);
-}
-
-static bool word(jr *j, const char *w)
-{
-	size_t n = strlen(w);
-	if ((size_t)(j->e - j->s) >= n && memcmp(j->s, w, n) == 0) {
-		j->s += n;
-		return true;
-	}
-	return fail(j, "a bad value");
-}
-
-/* Skip any value. */
-static bool value(jr *j)
-{
-	ws(j);
-	if (j->s >= j->e)
-		return fail(j, "a value expected");
-	char c = *j->s;
-	if (c == '"')
-		return str(j, NULL, NULL);
-	if (c == '{' || c == '[') {
-		if (++j->depth > DEPTH_MAX)
-			return fail(j, "nested deeper than 64");
-		j->s++;
-		char close = c == '{' ? '}' : ']';
-		if (lit(j, close)) {
-			j->depth--;
-			return true;
-		}
-		do {
-			if (c == '{' && (!str(j, NULL, NULL) || !lit(j, ':')))
-				return fail(j, "an object key expected");
-			if (!value(j))
-				return false;
-		} while (lit(j, ','));
-		if (!lit(j, close))
-			return fail(j, "a ',' or a closing bracket expected");
-		j->depth--;
-		return true;
-	}
-	if (c == 't')
-		return word(j, "true");
-	if (c == 'f')
-		return word(j, "false");
-	if (c == 'n')
-		return word(j, "null");
-	double d;
-	return num(j, &d);
+		return cprof_js_num(j, v);
+	return cprof_js_skip(j);
 }
 
 /* ---- the profile ---------------------------------------------------------- */
@@ -410,7 +192,7 @@ typedef struct evctx {
 	double dur;
 } evctx;
 
-static bool arg_field(jr *j, char *buf, void *ctx)
+static bool arg_field(cprof_jscan *j, char *buf, void *ctx)
 {
 	evctx *c = ctx;
 	if (strcmp(buf, "reason") == 0)
@@ -418,38 +200,38 @@ static bool arg_field(jr *j, char *buf, void *ctx)
 	if (strcmp(buf, "runnable_us") == 0)
 		return num_field(j, &c->a.runnable_us);
 	if (strcmp(buf, "stack") != 0)
-		return value(j);
-	ws(j);
+		return cprof_js_skip(j);
+	cprof_js_ws(j);
 	if (j->s >= j->e || *j->s != '[')
-		return value(j);
+		return cprof_js_skip(j);
 	j->s++;
-	if (lit(j, ']'))
+	if (cprof_js_lit(j, ']'))
 		return true;
 	do {
-		ws(j);
+		cprof_js_ws(j);
 		if (j->s >= j->e || *j->s != '"') {
-			if (!value(j))
+			if (!cprof_js_skip(j))
 				return false;
 			continue;
 		}
 		size_t fl;
-		if (!str(j, buf, &fl))
+		if (!cprof_js_str(j, buf, STR_MAX + 1, &fl))
 			return false;
 		if (c->a.nlocs < FRAMES_MAX && fl > 0) {
 			int64_t li = frame_loc(c->b, buf, fl);
 			if (li < 0) {
 				c->b->oom = true;
-				return fail(j, "out of memory");
+				return cprof_js_fail(j, "out of memory");
 			}
 			c->a.locs[c->a.nlocs++] = (uint32_t)li;
 		}
-	} while (lit(j, ','));
-	if (!lit(j, ']'))
-		return fail(j, "a ',' or ']' expected");
+	} while (cprof_js_lit(j, ','));
+	if (!cprof_js_lit(j, ']'))
+		return cprof_js_fail(j, "a ',' or ']' expected");
 	return true;
 }
 
-static bool event_field(jr *j, char *buf, void *ctx)
+static bool event_field(cprof_jscan *j, char *buf, void *ctx)
 {
 	evctx *c = ctx;
 	if (strcmp(buf, "ph") == 0)
@@ -460,15 +242,15 @@ static bool event_field(jr *j, char *buf, void *ctx)
 		return num_field(j, &c->dur);
 	if (strcmp(buf, "args") == 0)
 		return object(j, buf, arg_field, c);
-	return value(j);
+	return cprof_js_skip(j);
 }
 
-static bool read_event(jr *j, bld *b, char *buf)
+static bool read_event(cprof_jscan *j, bld *b, char *buf)
 {
 	evctx *c = malloc(sizeof *c);
 	if (!c) {
 		b->oom = true;
-		return fail(j, "out of memory");
+		return cprof_js_fail(j, "out of memory");
 	}
 	c->b = b;
 	c->a.reason[0] = 0;
@@ -485,7 +267,7 @@ static bool read_event(jr *j, bld *b, char *buf)
 			int64_t vals[2] = { 1, (int64_t)llround(us * 1000.0) };
 			if (st < 0 || cprof_add_sample(b->p, (uint32_t)st, 0, vals) < 0) {
 				b->oom = true;
-				ok = fail(j, "out of memory");
+				ok = cprof_js_fail(j, "out of memory");
 			}
 		}
 	}
@@ -493,33 +275,15 @@ static bool read_event(jr *j, bld *b, char *buf)
 	return ok;
 }
 
-static bool read_events(jr *j, bld *b, char *buf)
-{
-	if (!lit(j, '['))
-		return fail(j, "traceEvents is not an array");
-	if (lit(j, ']'))
-		return true;
-	do
-		if (!read_event(j, b, buf))
-			return false;
-	while (lit(j, ','));
-	if (!lit(j, ']'))
-		return fail(j, "a ',' or ']' expected");
-	return true;
-}
-
-typedef struct top {
+typedef struct evsctx {
 	bld *b;
-	bool seen;
-} top;
+	char *buf;
+} evsctx;
 
-static bool top_field(jr *j, char *buf, void *ctx)
+static bool event_elem(cprof_jscan *j, void *ctx)
 {
-	top *t = ctx;
-	if (strcmp(buf, "traceEvents") != 0 || t->seen)
-		return value(j);
-	t->seen = true;
-	return read_events(j, t->b, buf);
+	evsctx *c = ctx;
+	return read_event(j, c->b, c->buf);
 }
 
 int cprof_trace_kind_parse(const char *s, cprof_trace_kind *out)
@@ -562,23 +326,10 @@ int cprof_trace_pprof(const char *data, size_t len, cprof_trace_kind kind, cprof
 		rc = CPROF_ENOMEM;
 		goto done;
 	}
-	jr j = { .s = data, .e = data + len, .base = data };
-	ws(&j);
-	bool ok;
-	if (lit(&j, '[')) {   /* the array form: events only */
-		j.s--;
-		ok = read_events(&j, &b, buf);
-	} else if (j.s < j.e && *j.s == '{') {
-		top t = { .b = &b };
-		ok = object(&j, buf, top_field, &t);
-		if (ok && !t.seen)
-			ok = fail(&j, "no traceEvents");
-	} else {
-		ok = fail(&j, "not JSON");
-	}
-	ws(&j);
-	if (ok && j.s != j.e)
-		ok = fail(&j, "data after the JSON value");
+	cprof_jscan j = { .s = data, .e = data + len, .base = data, .depth_max = DEPTH_MAX,
+			  .str_max = STR_MAX };
+	evsctx c = { &b, buf };
+	bool ok = cprof_js_trace(&j, event_elem, &c);
 	if (!ok) {
 		rc = b.oom ? CPROF_ENOMEM : CPROF_EFORMAT;
 		if (err) {

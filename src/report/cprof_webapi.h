@@ -16,7 +16,9 @@
  * data/flame, data/sandwich (the flame graph's JSON), data/top,
  * data/peek, data/source, data/disasm (text reports), data/graph (SVG),
  * download (the filtered profile), export/flame.svg, export/flame.html
- * (jobs: they run reports).  Every job reads pprof's URL parameters
+ * (jobs: they run reports).  With an execution trace: timeline (its
+ * page) and data/timeline* (webapi_timeline.c), and tp=sync|syscall|sched
+ * on any view picks that delay profile of the trace.  Every job reads pprof's URL parameters
  * through the option table (cprof_ropts_from_url) over the front end's
  * options.
  *
@@ -46,6 +48,8 @@ extern "C" {
 #endif
 
 #define CPROF_WEBAPI_DEADLINE_MS 30000
+
+typedef struct cprof_timeline cprof_timeline;   /* cprof_timeline.h */
 #define CPROF_WEBAPI_NO_TIME (-1L)
 
 typedef struct cprof_webapi_config {
@@ -61,6 +65,13 @@ typedef struct cprof_webapi_config {
 	long deadline_ms;               /* per job; 0: CPROF_WEBAPI_DEADLINE_MS;
 					 * CPROF_WEBAPI_NO_TIME: every job is
 					 * already late (tests of the 503 path) */
+	const cprof_timeline *timeline; /* an execution trace's index, or NULL:
+					 * the page "timeline", data/timeline* */
+	int trace_main;                 /* with a timeline: the delay profile the
+					 * views show without tp= (0 sync, 1
+					 * syscall, 2 sched); the profiles come
+					 * later, by cprof_webapi_trace_profile,
+					 * and p only gives the sample types */
 } cprof_webapi_config;
 
 typedef struct cprof_webapi cprof_webapi;
@@ -69,6 +80,12 @@ typedef struct cprof_webapi cprof_webapi;
  * CPROF_ENOMEM. */
 int cprof_webapi_new(const cprof_webapi_config *cfg, cprof_webapi **out);
 void cprof_webapi_free(cprof_webapi *api);
+
+/* With a timeline: the trace's delay profile of kind (0 sync, 1 syscall,
+ * 2 sched, as tp=sync|syscall|sched) is ready; borrowed, it must outlive
+ * the API.  Until it is given, the views of that kind answer 503 ("being
+ * built").  Thread-safe: a loader thread calls it while requests run. */
+void cprof_webapi_trace_profile(cprof_webapi *api, int kind, const cprof_profile *p);
 
 /* What a path is, so that a transport can answer the cheap ones at once
  * and run the jobs where a slow report holds up nothing else. */

@@ -28,6 +28,7 @@
 #include "cprof_webapi.h"
 #include "cprof_webdata.h"
 #include "report_int.h"
+#include "webapi_timeline.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -50,6 +51,7 @@ struct cprof_webapi {
 	int64_t deadline_ns;            /* per job */
 	pthread_mutex_t mu;             /* the flame entries */
 	fentry *flame[FL_N];
+	const cprof_profile *tprof[3];  /* under mu: the trace's delay profiles */
 };
 
 typedef enum route {
@@ -239,13 +241,59 @@ static int run(const cprof_profile *p, const cprof_ropts *r, char **out, size_t 
 	return rc;
 }
 
-static void report_resp(cprof_webapi *a, cprof_ropts *r, const char *ctype, const char *disposition,
-			cprof_webresp *w)
+void cprof_webapi_trace_profile(cprof_webapi *a, int kind, const cprof_profile *p)
+{
+	if (kind < 0 || kind > 2)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->tprof[kind] = p;
+	pthread_mutex_unlock(&a->mu);
+}
+
+static const char *const trace_kinds[] = { "sync", "syscall", "sched" };
+
+/* The profile a request reads: with a trace, the delay profile of
+ * tp=sync|syscall|sched (else of the config's kind), or NULL while it is
+ * being built; without one, the profile. */
+static const cprof_profile *req_profile(cprof_webapi *a, cprof_query_get *get, void *ctx,
+					int *kind)
+{
+	*kind = -1;
+	if (!a->c.timeline)
+		return a->c.p;
+	const char *tp = get(ctx, "tp");
+	*kind = a->c.trace_main >= 0 && a->c.trace_main <= 2 ? a->c.trace_main : 0;
+	for (int k = 0; tp && k < 3; k++)
+		if (strcmp(tp, trace_kinds[k]) == 0)
+			*kind = k;
+	pthread_mutex_lock(&a->mu);
+	const cprof_profile *p = a->tprof[*kind];
+	pthread_mutex_unlock(&a->mu);
+	return p;
+}
+
+/* 503 for a view of a trace's delay profile still being built. */
+static void resp_building(cprof_webresp *w, int kind)
+{
+	char msg[160];
+	snprintf(msg, sizeof msg, "the trace's %s profile is still being built: retry in a few seconds",
+		 trace_kinds[kind]);
+	resp_err(w, 503, msg);
+}
+
+static void report_resp(cprof_webapi *a, cprof_query_get *get, void *ctx, cprof_ropts *r,
+			const char *ctype, const char *disposition, cprof_webresp *w)
 {
 	char *out;
 	size_t len;
 	cprof_error err = { 0 };
-	int rc = run(a->c.p, r, &out, &len, &w->warn, &err);
+	int kind;
+	const cprof_profile *rp = req_profile(a, get, ctx, &kind);
+	if (!rp) {
+		resp_building(w, kind);
+		return;
+	}
+	int rc = run(rp, r, &out, &len, &w->warn, &err);
 	const char *msg = err.code ? err.msg : cprof_strerror(rc);
 	if (rc < 0 && cpr_deadline_passed()) {
 		resp_deadline(a, w, msg);
@@ -268,7 +316,17 @@ static void report_resp(cprof_webapi *a, cprof_ropts *r, const char *ctype, cons
 static fentry *get_flame(cprof_webapi *a, cprof_query_get *get, void *ctx, int which,
 			 const cprof_ropts *r, char **warn, cprof_error *err)
 {
-	char *key = cprof_ropts_flame_key(get, ctx);
+	int kind;
+	const cprof_profile *rp = req_profile(a, get, ctx, &kind);
+	if (!rp && which != FL_BASE) {
+		cprof_seterr(err, 503, "the trace's %s profile is still being built: retry in a few seconds",
+			     trace_kinds[kind]);
+		return NULL;
+	}
+	char *okey = cprof_ropts_flame_key(get, ctx), *key = NULL;
+	if (okey && asprintf(&key, "tp=%d\x01%s", kind, okey) < 0)
+		key = NULL;
+	free(okey);
 	if (!key) {
 		cprof_seterr(err, CPROF_ENOMEM, "out of memory");
 		return NULL;
@@ -282,7 +340,7 @@ static fentry *get_flame(cprof_webapi *a, cprof_query_get *get, void *ctx, int w
 		return e;
 	}
 	pthread_mutex_unlock(&a->mu);
-	const cprof_profile *src = which == FL_BASE ? a->c.pbase : a->c.pnew ? a->c.pnew : a->c.p;
+	const cprof_profile *src = which == FL_BASE ? a->c.pbase : a->c.pnew ? a->c.pnew : rp;
 	cprof_profile *d = cprof_profile_dup(src);
 	char *wb = NULL;
 	size_t wl = 0;
@@ -341,7 +399,7 @@ static void flame_resp(cprof_webapi *a, cprof_query_get *get, void *ctx, cprof_r
 		if (cpr_deadline_passed())
 			resp_deadline(a, w, msg);
 		else
-			resp_err(w, 400, msg);
+			resp_err(w, err.code == 503 ? 503 : 400, msg);
 		return;
 	}
 	const char *wp = get(ctx, "w");
@@ -415,7 +473,7 @@ static void serve_job(cprof_webapi *a, size_t j, cprof_query_get *get, void *ctx
 		const char *sym = get(ctx, "f");
 		r.symbol = sym ? sym : ".";
 	}
-	report_resp(a, &r, jobs[j].ctype, jobs[j].disposition, w);
+	report_resp(a, get, ctx, &r, jobs[j].ctype, jobs[j].disposition, w);
 }
 
 /* ---- cheap answers ---------------------------------------------------------------- */
@@ -464,7 +522,7 @@ static void serve_meta(cprof_webapi *a, cprof_webresp *w)
 			putc(',', m);
 		json_str(m, a->c.bases[i]);
 	}
-	fputs("]}\n", m);
+	fprintf(m, "],\"timeline\":%s}\n", a->c.timeline ? "true" : "false");
 	if (fclose(m) != 0) {
 		free(out);
 		resp_err(w, 500, "out of memory");
@@ -509,7 +567,8 @@ static ptrdiff_t job_of(const char *path)
 
 enum cprof_webapi_kind cprof_webapi_kind(const char *path)
 {
-	return job_of(path) >= 0 ? CPROF_WEB_JOB : CPROF_WEB_CHEAP;
+	return job_of(path) >= 0 || cpr_webapi_timeline_is_job(path) ? CPROF_WEB_JOB
+		: CPROF_WEB_CHEAP;
 }
 
 void cprof_webapi_serve(cprof_webapi *a, const char *path, cprof_query_get *get, void *ctx,
@@ -526,6 +585,12 @@ void cprof_webapi_serve(cprof_webapi *a, const char *path, cprof_query_get *get,
 	}
 	if (strcmp(path, "data/meta") == 0) {
 		serve_meta(a, w);
+		return;
+	}
+	if (cpr_webapi_timeline_path(path)) {
+		cpr_deadline_set(mono_ns() + a->deadline_ns);
+		cpr_webapi_timeline(a->c.timeline, path, get, ctx, w);
+		cpr_deadline_set(0);
 		return;
 	}
 	ptrdiff_t j = job_of(path);

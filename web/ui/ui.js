@@ -95,6 +95,8 @@
 			if (v[0] === view) a.setAttribute("aria-current", "page");
 			nav.appendChild(a);
 		});
+		/* an execution trace: its timeline (web/timeline.js) */
+		if (meta.timeline) nav.appendChild($("a", { href: BASE + "timeline", id: "view-timeline" }, "Timeline"));
 		var tools = document.getElementById("tools");
 		/* sample type */
 		var si = $("select", { id: "sample", "aria-label": "sample type" });

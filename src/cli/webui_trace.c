@@ -1,0 +1,117 @@
+/*
+ * webui_trace.c - `cprof -http=: trace.json`: an execution trace served
+ * by the web UI (webui_trace.h).  One source that reads as a Chrome trace
+ * (cprof_timeline_sniff) is read whole once; from the same bytes come the
+ * timeline's index (cprof_timeline.h), built before the UI serves, and
+ * the trace's sync, syscall and sched delay profiles (cprof_trace.h),
+ * which the existing views show with tp=KIND.
+ *
+ * Design: the profiles cost several times the index (each is a full parse
+ * keeping every wait's stack), so a loader thread builds them after the
+ * UI starts serving, the kind of -trace_pprof (sync by default) first,
+ * and hands each to the web API when done (cprof_webapi_trace_profile);
+ * until then those views answer 503 and the timeline works.  The UI's
+ * main profile is a placeholder with the profiles' sample types.
+ *
+ * Ownership and threads: the trace owns the bytes, the index, the
+ * placeholder and the profiles.  cli_trace_open and cli_trace_free run on
+ * the main thread; between cli_trace_start and cli_trace_free the loader
+ * thread writes only prof[] (each slot once, before handing it over) and
+ * reads the bytes; cli_trace_free joins it when it is done, and frees
+ * nothing when it is not (the process is exiting: waiting for a parse of
+ * a large trace would hold up the exit by seconds).
+ */
+#include "webui_trace.h"
+#include "cprof_trace.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool cli_trace_open(const cli_opts *o, cli_trace *t)
+{
+	memset(t, 0, sizeof *t);
+	if (o->nsources != 1 || o->nbases || cli_is_url(o->sources[0]) ||
+	    strcmp(o->sources[0], "-") == 0)
+		return false;
+	const char *src = o->sources[0];
+	/* cheap first: only a file that starts like a trace is read whole */
+	char head[4096];
+	FILE *f = fopen(src, "rb");
+	if (!f)
+		return false;   /* cli_load names the problem */
+	size_t n = fread(head, 1, sizeof head, f);
+	fclose(f);
+	if (!n || !(cprof_timeline_sniff(head, n) || (n == sizeof head && head[0] == '{')))
+		return false;
+	void *data = NULL;
+	size_t len = 0;
+	cprof_error err = { 0 };
+	int rc = cprof_read_file(src, cprof_mem_limit(), &data, &len, &err);
+	if (rc < 0)
+		cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
+	if (!cprof_timeline_sniff(data, len)) {
+		free(data);
+		return false;
+	}
+	t->src = src;
+	t->data = data;
+	t->len = len;
+	rc = cprof_timeline_build(data, len, &t->tl, &err);
+	if (rc < 0)
+		cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
+	cprof_trace_kind want = CPROF_TRACE_SYNC;
+	if (o->trace_pprof && cprof_trace_kind_parse(o->trace_pprof, &want) < 0)
+		cli_die("-trace_pprof=%s: want sync, syscall or sched", o->trace_pprof);
+	t->main = (int)want;
+	/* the placeholder: the delay profiles' sample types, no sample */
+	rc = cprof_trace_pprof("[]", 2, want, &t->placeholder, &err);
+	if (rc < 0)
+		cli_die("out of memory");
+	return true;
+}
+
+static void *loader(void *arg)
+{
+	cli_trace *t = arg;
+	for (int i = 0; i < 3; i++) {
+		int k = (t->main + i) % 3;
+		cprof_error err = { 0 };
+		int rc = cprof_trace_pprof(t->data, t->len, (cprof_trace_kind)k, &t->prof[k], &err);
+		if (rc < 0) {
+			/* the index read the same bytes: only memory can fail here */
+			fprintf(stderr, "cprof: %s: %s\n", t->src, err.code ? err.msg : cprof_strerror(rc));
+			continue;
+		}
+		cprof_webapi_trace_profile(t->api, k, t->prof[k]);
+	}
+	atomic_store(&t->done, true);
+	return NULL;
+}
+
+void cli_trace_start(cli_trace *t, cprof_webapi *api)
+{
+	t->api = api;
+	if (pthread_create(&t->thread, NULL, loader, t) == 0) {
+		t->started = true;
+		return;
+	}
+	loader(t);   /* no thread: build them now */
+}
+
+void cli_trace_free(cli_trace *t)
+{
+	/* at exit with the loader still parsing: leave it all to the exit
+	 * rather than wait for it (it reads the bytes) */
+	if (t->started && !atomic_load(&t->done))
+		return;
+	if (t->started)
+		pthread_join(t->thread, NULL);
+	for (int k = 0; k < 3; k++)
+		cprof_profile_free(t->prof[k]);
+	cprof_timeline_free(t->tl);
+	free(t->data);
+	memset(t, 0, sizeof *t);
+}

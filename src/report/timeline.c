@@ -1,0 +1,840 @@
+/*
+ * timeline.c - the index of an execution trace behind the web UI's
+ * timeline (cprof_timeline.h): built once when the trace is loaded, then
+ * queried for "the slices of lane L in [t0, t1) at W pixels" in time
+ * proportional to the pixels, not to the slices in the window.
+ *
+ * Building: one pass of the validating JSON scanner (cprof_jscan.h)
+ * over the whole trace
+ * (nesting limit 64, strings checked for control characters and bad
+ * escapes, so that any event quoted back is valid JSON).  Of each event
+ * only ph, cat, name, pid, tid, ts, dur, id and args.reason / args.name
+ * are read; times ("µs with ns precision") become int64 ns without
+ * strtod on the usual "123.456" form.  X slices of the categories
+ * running, runnable and blocked go to their thread's lane as
+ * {t0, t1, byte offset << 16 | state} (24 bytes); "s"/"f" flows with a
+ * numeric id pair up by id into the waiter lane's flows {f time, waker
+ * lane, s time}.  Then each lane is sorted by start (skipped when already
+ * in order, as the runtime writes it), overlaps are clipped to the
+ * previous slice's end (so ends are monotonic and binary-searchable), and
+ * every 16 slices a checkpoint keeps the running sums of blocked and
+ * runnable time.
+ *
+ * Querying a window: walk from the first slice ending after t0; a slice of
+ * at least one pixel is emitted whole; otherwise the slices ending within
+ * the pixel it starts in (or the next pixel, when it crosses the boundary)
+ * are found by binary search over the ends and emitted as one aggregate,
+ * whose time per state comes from the checkpoints (at most 15 slices
+ * summed on each side).  Each step emits an item covering at least one
+ * pixel or a slice alone in its pixel, so a query costs O(W log n) per
+ * lane whatever the zoom; 10M slices cost nothing more than 10.
+ *
+ * Ownership and threads: the timeline owns its lanes, slices, flows and
+ * names (malloc), and borrows the trace's bytes.  Immutable after
+ * cprof_timeline_build: every query is thread-safe.  Nothing here is
+ * async-signal-safe.
+ */
+#include "cprof_timeline.h"
+#include "cprof_jscan.h"
+#include "cprof_util.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEPTH_MAX 64
+#define NAME_MAX_ 256
+#define CK 16                       /* slices per checkpoint */
+#define OFF_MAX ((UINT64_C(1) << 48) - 1)
+#define NS_MAX (INT64_C(1) << 62)
+
+typedef struct slice {
+	int64_t t0, t1;
+	uint64_t meta;                  /* byte offset << 16 | state */
+} slice;
+
+typedef struct flow {
+	int64_t tf;                     /* the end of the wait (the "f") */
+	int64_t ts;                     /* the waker's event (the "s") */
+	uint32_t slane;
+} flow;
+
+typedef struct lane {
+	uint32_t pid, tid;
+	char *name;
+	slice *s;
+	size_t n, cap;
+	int64_t *ckb, *ckr;             /* per CK slices: blocked, runnable ns before */
+	flow *f;
+	size_t nf, capf;
+	bool off_sorted;                /* offsets increase with the index */
+} lane;
+
+typedef struct pend_flow {          /* an "s" or "f" before pairing */
+	uint64_t id;
+	int64_t t;
+	uint32_t lane;
+} pend_flow;
+
+struct cprof_timeline {
+	const char *data;
+	size_t len;
+	lane *lanes;
+	size_t nlanes, caplanes;
+	char *reasons[CPROF_TL_REASONS_MAX];
+	size_t nreasons;
+	int64_t tmin, tmax;
+	size_t events, slices, flows, skipped;
+};
+
+/* ---- the scanner (cprof_jscan.h) and times ------------------------------- */
+
+typedef cprof_jscan sc;
+
+/* A time in µs as ns: "DIGITS[.DIGITS]" without strtod (the runtime's
+ * form), anything else through it.  Out of [-2^62, 2^62] ns is an error. */
+static bool usec(sc *j, int64_t *ns)
+{
+	cprof_js_ws(j);
+	const char *p = j->s;
+	bool neg = p < j->e && *p == '-';
+	if (neg)
+		p++;
+	int64_t ip = 0;
+	int nd = 0;
+	while (p < j->e && *p >= '0' && *p <= '9' && nd < 15) {
+		ip = ip * 10 + (*p++ - '0');
+		nd++;
+	}
+	int64_t fr = 0;
+	int nf = 0;
+	if (nd && p < j->e && *p == '.') {
+		p++;
+		while (p < j->e && *p >= '0' && *p <= '9') {
+			if (nf < 3)
+				fr = fr * 10 + (*p - '0');
+			else if (nf == 3 && *p >= '5')
+				fr++;   /* round at ns */
+			nf++;
+			p++;
+		}
+		if (!nf)
+			nd = 0;
+		for (int k = nf; k < 3; k++)
+			fr *= 10;
+	}
+	bool plain = nd && (p >= j->e || !strchr("0123456789.eE+-", *p));
+	if (plain) {
+		int64_t v = ip * 1000 + fr;
+		*ns = neg ? -v : v;
+		j->s = p;
+		return true;
+	}
+	double d;
+	if (!cprof_js_num(j, &d))
+		return false;
+	if (!(fabs(d) * 1000.0 <= (double)NS_MAX))
+		return cprof_js_fail(j, "a time out of range");
+	*ns = llround(d * 1000.0);
+	return true;
+}
+
+static bool is_key(const char *a, const char *b, const char *k)
+{
+	size_t n = strlen(k);
+	return (size_t)(b - a) == n && memcmp(a, k, n) == 0;
+}
+
+/* ---- building ----------------------------------------------------------------- */
+
+typedef struct ev {
+	char ph;
+	char cat[16];
+	char name[NAME_MAX_];
+	char reason[64];
+	char aname[NAME_MAX_];
+	bool has_ts, has_dur, has_id;
+	int64_t ts, dur;
+	double pid, tid;
+	uint64_t id;
+} ev;
+
+typedef struct bld {
+	cprof_timeline *tl;
+	cprof_u64map lane_of;           /* pid << 32 | tid -> lane */
+	pend_flow *fs, *ff;             /* "s" and "f" */
+	size_t nfs, capfs, nff, capff;
+	bool oom;
+} bld;
+
+static bool args_member(sc *j, const char *a, const char *b, void *ctx)
+{
+	ev *e = ctx;
+	cprof_js_ws(j);
+	bool s = j->s < j->e && *j->s == '"';
+	if (s && is_key(a, b, "reason"))
+		return cprof_js_str(j, e->reason, sizeof e->reason, NULL);
+	if (s && is_key(a, b, "name"))
+		return cprof_js_str(j, e->aname, sizeof e->aname, NULL);
+	return cprof_js_skip(j);
+}
+
+static bool ev_field(sc *j, const char *a, const char *b, void *ctx)
+{
+	ev *e = ctx;
+	cprof_js_ws(j);
+	bool s = j->s < j->e && *j->s == '"';
+	bool n = j->s < j->e && (*j->s == '-' || (*j->s >= '0' && *j->s <= '9'));
+	char tmp[8];
+	if (s && is_key(a, b, "ph")) {
+		if (!cprof_js_str(j, tmp, sizeof tmp, NULL))
+			return false;
+		e->ph = tmp[1] ? '?' : tmp[0];
+		return true;
+	}
+	if (s && is_key(a, b, "cat"))
+		return cprof_js_str(j, e->cat, sizeof e->cat, NULL);
+	if (s && is_key(a, b, "name"))
+		return cprof_js_str(j, e->name, sizeof e->name, NULL);
+	if (n && is_key(a, b, "ts"))
+		return (e->has_ts = usec(j, &e->ts));
+	if (n && is_key(a, b, "dur"))
+		return (e->has_dur = usec(j, &e->dur));
+	if (n && is_key(a, b, "pid"))
+		return cprof_js_num(j, &e->pid);
+	if (n && is_key(a, b, "tid"))
+		return cprof_js_num(j, &e->tid);
+	if (n && is_key(a, b, "id")) {
+		double d;
+		if (!cprof_js_num(j, &d))
+			return false;
+		e->has_id = d >= 0 && d < 1.8e19 && d == floor(d);
+		e->id = e->has_id ? (uint64_t)d : 0;
+		return true;
+	}
+	if (is_key(a, b, "args"))
+		return cprof_js_object(j, args_member, e, NULL);
+	return cprof_js_skip(j);
+}
+
+static uint32_t id32(double d)
+{
+	return d >= 0 && d <= 4294967295.0 ? (uint32_t)d : 0;
+}
+
+/* The lane of (pid, tid), made when new; UINT32_MAX when out of memory. */
+static uint32_t lane_for(bld *b, double pid, double tid)
+{
+	cprof_timeline *tl = b->tl;
+	uint64_t key = (uint64_t)id32(pid) << 32 | id32(tid);
+	bool fresh = false;
+	uint64_t *v = cprof_u64map_slot(&b->lane_of, key, tl->nlanes, &fresh);
+	if (!v)
+		return UINT32_MAX;
+	if (!fresh)
+		return (uint32_t)*v;
+	if (tl->nlanes >= UINT32_MAX - 1 ||
+	    cprof_reserve((void **)&tl->lanes, &tl->caplanes, tl->nlanes + 1, sizeof *tl->lanes) < 0)
+		return UINT32_MAX;
+	lane *l = &tl->lanes[tl->nlanes];
+	memset(l, 0, sizeof *l);
+	l->pid = id32(pid);
+	l->tid = id32(tid);
+	l->off_sorted = true;
+	return (uint32_t)tl->nlanes++;
+}
+
+/* The state of a slice: its category, and for a wait its reason (from
+ * args.reason, else the name after "blocked: "). */
+static uint32_t state_of(cprof_timeline *tl, const ev *e, bool *oom)
+{
+	if (strcmp(e->cat, "running") == 0)
+		return CPROF_TL_RUNNING;
+	if (strcmp(e->cat, "runnable") == 0)
+		return CPROF_TL_RUNNABLE;
+	const char *r = e->reason;
+	if (!*r) {
+		const char *c = strchr(e->name, ':');
+		r = c ? c + 1 + (c[1] == ' ') : "blocked";
+	}
+	for (size_t i = 0; i < tl->nreasons; i++)
+		if (strcmp(tl->reasons[i], r) == 0)
+			return CPROF_TL_BLOCKED + (uint32_t)i;
+	if (tl->nreasons == CPROF_TL_REASONS_MAX)
+		return CPROF_TL_BLOCKED + CPROF_TL_REASONS_MAX - 1;   /* the last one: "other" */
+	char *d = strdup(tl->nreasons == CPROF_TL_REASONS_MAX - 1 ? "other" : r);
+	if (!d) {
+		*oom = true;
+		return 0;
+	}
+	tl->reasons[tl->nreasons] = d;
+	return CPROF_TL_BLOCKED + (uint32_t)tl->nreasons++;
+}
+
+static bool add_flow(pend_flow **v, size_t *n, size_t *cap, const ev *e, uint32_t ln)
+{
+	if (cprof_reserve((void **)v, cap, *n + 1, sizeof **v) < 0)
+		return false;
+	(*v)[(*n)++] = (pend_flow){ .id = e->id, .t = e->ts, .lane = ln };
+	return true;
+}
+
+/* One event object at j (its first byte at off). */
+static bool read_event(sc *j, bld *b, ev *e)
+{
+	cprof_timeline *tl = b->tl;
+	cprof_js_ws(j);
+	size_t off = (size_t)(j->s - j->base);
+	e->ph = 0;
+	e->cat[0] = e->name[0] = e->reason[0] = e->aname[0] = 0;
+	e->has_ts = e->has_dur = e->has_id = false;
+	e->pid = e->tid = 0;
+	bool obj;
+	if (!cprof_js_object(j, ev_field, e, &obj))
+		return false;
+	if (!obj)
+		return true;   /* not an event: skipped */
+	tl->events++;
+	bool oom = false;
+	if (e->ph == 'M' && strcmp(e->name, "thread_name") == 0) {
+		uint32_t ln = lane_for(b, e->pid, e->tid);
+		if (ln == UINT32_MAX)
+			goto nomem;
+		lane *l = &tl->lanes[ln];
+		if (!l->name && !(l->name = strdup(e->aname)))
+			goto nomem;
+		return true;
+	}
+	bool known = !strcmp(e->cat, "running") || !strcmp(e->cat, "runnable") ||
+		!strcmp(e->cat, "blocked");
+	if (e->ph == 'X' && known && e->has_ts && e->has_dur && e->dur >= 0 &&
+	    e->ts + e->dur <= NS_MAX && off <= OFF_MAX) {
+		uint32_t st = state_of(tl, e, &oom);
+		uint32_t ln = oom ? UINT32_MAX : lane_for(b, e->pid, e->tid);
+		if (ln == UINT32_MAX)
+			goto nomem;
+		lane *l = &tl->lanes[ln];
+		if (cprof_reserve((void **)&l->s, &l->cap, l->n + 1, sizeof *l->s) < 0)
+			goto nomem;
+		l->s[l->n++] = (slice){ e->ts, e->ts + e->dur, (uint64_t)off << 16 | st };
+		tl->slices++;
+		if (tl->slices == 1 || e->ts < tl->tmin)
+			tl->tmin = e->ts;
+		if (tl->slices == 1 || e->ts + e->dur > tl->tmax)
+			tl->tmax = e->ts + e->dur;
+		return true;
+	}
+	if ((e->ph == 's' || e->ph == 'f') && e->has_id && e->has_ts) {
+		uint32_t ln = lane_for(b, e->pid, e->tid);
+		if (ln == UINT32_MAX)
+			goto nomem;
+		bool ok = e->ph == 's' ? add_flow(&b->fs, &b->nfs, &b->capfs, e, ln)
+			: add_flow(&b->ff, &b->nff, &b->capff, e, ln);
+		if (!ok)
+			goto nomem;
+		return true;
+	}
+	tl->skipped++;
+	return true;
+nomem:
+	b->oom = true;
+	return cprof_js_fail(j, "out of memory");
+}
+
+typedef struct evsctx {
+	bld *b;
+	ev *e;
+} evsctx;
+
+static bool event_elem(sc *j, void *ctx)
+{
+	evsctx *c = ctx;
+	return read_event(j, c->b, c->e);
+}
+
+static int cmp_slice(const void *a, const void *b)
+{
+	const slice *x = a, *y = b;
+	if (x->t0 != y->t0)
+		return x->t0 < y->t0 ? -1 : 1;
+	return x->meta < y->meta ? -1 : x->meta > y->meta;
+}
+
+static int cmp_pend(const void *a, const void *b)
+{
+	const pend_flow *x = a, *y = b;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->t < y->t ? -1 : x->t > y->t;
+}
+
+static int cmp_flow(const void *a, const void *b)
+{
+	const flow *x = a, *y = b;
+	return x->tf < y->tf ? -1 : x->tf > y->tf;
+}
+
+static inline uint32_t st_of(const slice *s) { return (uint32_t)(s->meta & 0xffff); }
+static inline size_t off_of(const slice *s) { return (size_t)(s->meta >> 16); }
+
+/* Sort, clip and checkpoint each lane. */
+static bool finish_lanes(cprof_timeline *tl)
+{
+	for (size_t i = 0; i < tl->nlanes; i++) {
+		lane *l = &tl->lanes[i];
+		bool sorted = true;
+		for (size_t k = 1; k < l->n && sorted; k++)
+			sorted = cmp_slice(&l->s[k - 1], &l->s[k]) <= 0;
+		if (!sorted)
+			qsort(l->s, l->n, sizeof *l->s, cmp_slice);
+		size_t w = 0;
+		for (size_t k = 0; k < l->n; k++) {
+			slice s = l->s[k];
+			if (w && s.t0 < l->s[w - 1].t1)
+				s.t0 = l->s[w - 1].t1;
+			if (s.t1 < s.t0 || (w && s.t1 == s.t0 && s.t0 == l->s[w - 1].t1 &&
+					    l->s[k].t1 != l->s[k].t0))
+				continue;   /* swallowed by the previous slice */
+			if (w && off_of(&s) < off_of(&l->s[w - 1]))
+				l->off_sorted = false;
+			l->s[w++] = s;
+		}
+		tl->slices -= l->n - w;
+		l->n = w;
+		size_t nck = l->n / CK + 1;
+		l->ckb = malloc(nck * sizeof *l->ckb);
+		l->ckr = malloc(nck * sizeof *l->ckr);
+		if (!l->ckb || !l->ckr)
+			return false;
+		int64_t sb = 0, sr = 0;
+		for (size_t k = 0; k < l->n; k++) {
+			if (k % CK == 0) {
+				l->ckb[k / CK] = sb;
+				l->ckr[k / CK] = sr;
+			}
+			int64_t d = l->s[k].t1 - l->s[k].t0;
+			uint32_t st = st_of(&l->s[k]);
+			if (st >= CPROF_TL_BLOCKED)
+				sb += d;
+			else if (st == CPROF_TL_RUNNABLE)
+				sr += d;
+		}
+		if (l->n % CK == 0) {
+			l->ckb[l->n / CK] = sb;
+			l->ckr[l->n / CK] = sr;
+		}
+	}
+	return true;
+}
+
+/* Pair each "f" with the "s" of its id (the first one) into the waiter
+ * lane's flows. */
+static bool pair_flows(bld *b)
+{
+	cprof_timeline *tl = b->tl;
+	qsort(b->fs, b->nfs, sizeof *b->fs, cmp_pend);
+	for (size_t i = 0; i < b->nff; i++) {
+		const pend_flow *f = &b->ff[i];
+		size_t lo = 0, hi = b->nfs;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (b->fs[mid].id < f->id)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo == b->nfs || b->fs[lo].id != f->id)
+			continue;
+		lane *l = &tl->lanes[f->lane];
+		if (cprof_reserve((void **)&l->f, &l->capf, l->nf + 1, sizeof *l->f) < 0)
+			return false;
+		l->f[l->nf++] = (flow){ .tf = f->t, .ts = b->fs[lo].t, .slane = b->fs[lo].lane };
+		tl->flows++;
+	}
+	for (size_t i = 0; i < tl->nlanes; i++)
+		qsort(tl->lanes[i].f, tl->lanes[i].nf, sizeof *tl->lanes[i].f, cmp_flow);
+	return true;
+}
+
+bool cprof_timeline_sniff(const char *data, size_t len)
+{
+	size_t i = 0;
+	while (i < len && strchr(" \t\r\n", data[i]))
+		i++;
+	if (i < len && data[i] == '[')
+		return true;
+	if (i >= len || data[i] != '{')
+		return false;
+	size_t n = len - i < 65536 ? len - i : 65536;
+	return memmem(data + i, n, "\"traceEvents\"", 13) != NULL;
+}
+
+void cprof_timeline_free(cprof_timeline *tl)
+{
+	if (!tl)
+		return;
+	for (size_t i = 0; i < tl->nlanes; i++) {
+		free(tl->lanes[i].name);
+		free(tl->lanes[i].s);
+		free(tl->lanes[i].ckb);
+		free(tl->lanes[i].ckr);
+		free(tl->lanes[i].f);
+	}
+	free(tl->lanes);
+	for (size_t i = 0; i < tl->nreasons; i++)
+		free(tl->reasons[i]);
+	free(tl);
+}
+
+int cprof_timeline_build(const char *data, size_t len, cprof_timeline **out, cprof_error *err)
+{
+	*out = NULL;
+	cprof_timeline *tl = calloc(1, sizeof *tl);
+	ev *e = malloc(sizeof *e);
+	bld b = { .tl = tl };
+	int rc = 0;
+	if (!tl || !e) {
+		rc = cprof_seterr(err, CPROF_ENOMEM, "out of memory indexing the trace");
+		goto done;
+	}
+	tl->data = data;
+	tl->len = len;
+	sc j = { .s = data, .e = data + len, .base = data, .depth_max = DEPTH_MAX };
+	evsctx c = { &b, e };
+	bool ok = cprof_js_trace(&j, event_elem, &c);
+	if (!ok) {
+		rc = b.oom ? cprof_seterr(err, CPROF_ENOMEM, "out of memory indexing the trace")
+			: cprof_seterr(err, CPROF_EFORMAT, "not a Chrome trace: %s at byte %zu",
+				       j.why, j.at);
+		goto done;
+	}
+	if (!finish_lanes(tl) || !pair_flows(&b))
+		rc = cprof_seterr(err, CPROF_ENOMEM, "out of memory indexing the trace");
+done:
+	free(e);
+	free(b.fs);
+	free(b.ff);
+	cprof_u64map_free(&b.lane_of);
+	if (rc < 0) {
+		cprof_timeline_free(tl);
+		return rc;
+	}
+	*out = tl;
+	return 0;
+}
+
+size_t cprof_timeline_nlanes(const cprof_timeline *tl)
+{
+	return tl->nlanes;
+}
+
+void cprof_timeline_range(const cprof_timeline *tl, int64_t *t0, int64_t *t1)
+{
+	*t0 = tl->tmin;
+	*t1 = tl->tmax;
+}
+
+size_t cprof_timeline_nslices(const cprof_timeline *tl, size_t ln)
+{
+	return ln < tl->nlanes ? tl->lanes[ln].n : 0;
+}
+
+/* ---- queries ------------------------------------------------------------------ */
+
+/* The first slice in [lo, n) whose end is after t (ends are monotonic). */
+static size_t first_end_after(const lane *l, size_t lo, int64_t t)
+{
+	size_t hi = l->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (l->s[mid].t1 <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Blocked and runnable ns of slices [0, x). */
+static void sums(const lane *l, size_t x, int64_t *b, int64_t *r)
+{
+	size_t c = x / CK;
+	int64_t sb = l->ckb[c], sr = l->ckr[c];
+	for (size_t k = c * CK; k < x; k++) {
+		int64_t d = l->s[k].t1 - l->s[k].t0;
+		uint32_t st = st_of(&l->s[k]);
+		if (st >= CPROF_TL_BLOCKED)
+			sb += d;
+		else if (st == CPROF_TL_RUNNABLE)
+			sr += d;
+	}
+	*b = sb;
+	*r = sr;
+}
+
+typedef struct qout {
+	cprof_tl_item pend;
+	bool has;
+	size_t n;
+	cprof_tl_emit *emit;
+	void *ctx;
+	bool stop;
+} qout;
+
+static void put(qout *q, const cprof_tl_item *it)
+{
+	if (q->has && q->pend.idx == CPROF_TL_NO_IDX && it->idx == CPROF_TL_NO_IDX &&
+	    q->pend.state == it->state && q->pend.t1 >= it->t0) {
+		q->pend.t1 = it->t1;
+		q->pend.n = q->pend.n + it->n < q->pend.n ? UINT32_MAX : q->pend.n + it->n;
+		return;
+	}
+	if (q->has && !q->stop) {
+		q->n++;
+		if (!q->emit(q->ctx, &q->pend))
+			q->stop = true;
+	}
+	q->pend = *it;
+	q->has = true;
+}
+
+size_t cprof_timeline_query(const cprof_timeline *tl, size_t ln, int64_t t0, int64_t t1,
+			    unsigned width, cprof_tl_emit *emit, void *ctx)
+{
+	if (ln >= tl->nlanes || t1 <= t0 || width == 0)
+		return 0;
+	const lane *l = &tl->lanes[ln];
+	double pw = ((double)t1 - (double)t0) / width;
+	qout q = { .emit = emit, .ctx = ctx };
+	size_t i = first_end_after(l, 0, t0);
+	while (i < l->n && l->s[i].t0 < t1 && !q.stop) {
+		const slice *s = &l->s[i];
+		if ((double)(s->t1 - s->t0) >= pw) {
+			cprof_tl_item it = { s->t0, s->t1, st_of(s), 1, (uint32_t)i };
+			put(&q, &it);
+			i++;
+			continue;
+		}
+		/* the pixel s starts in; the next one when s crosses its end */
+		double px = floor(((double)(s->t0 > t0 ? s->t0 : t0) - (double)t0) / pw);
+		double pend = (double)t0 + (px + 1) * pw;
+		if ((double)s->t1 > pend)
+			pend += pw;
+		int64_t pe = pend >= (double)NS_MAX ? NS_MAX : (int64_t)pend;
+		size_t jn = first_end_after(l, i + 1, pe);
+		if (jn == i + 1) {
+			cprof_tl_item it = { s->t0, s->t1, st_of(s), 1, (uint32_t)i };
+			put(&q, &it);
+			i++;
+			continue;
+		}
+		int64_t b0, r0, b1, r1;
+		sums(l, i, &b0, &r0);
+		sums(l, jn, &b1, &r1);
+		int64_t all = l->s[jn - 1].t1 - s->t0, bl = b1 - b0, rn = r1 - r0;
+		int64_t run = all - bl - rn;
+		uint32_t st = bl >= rn && bl >= run ? CPROF_TL_MIXED_BLOCKED
+			: rn >= run ? CPROF_TL_RUNNABLE : CPROF_TL_RUNNING;
+		cprof_tl_item it = { s->t0, l->s[jn - 1].t1, st, (uint32_t)(jn - i), CPROF_TL_NO_IDX };
+		put(&q, &it);
+		i = jn;
+	}
+	if (q.has && !q.stop) {
+		q.n++;
+		emit(ctx, &q.pend);
+	}
+	return q.n;
+}
+
+/* ---- JSON answers ------------------------------------------------------------- */
+
+static const char *state_name(const cprof_timeline *tl, uint32_t st)
+{
+	if (st == CPROF_TL_RUNNING)
+		return "running";
+	if (st == CPROF_TL_RUNNABLE)
+		return "runnable";
+	if (st == CPROF_TL_MIXED_BLOCKED)
+		return "blocked";
+	return st - CPROF_TL_BLOCKED < tl->nreasons ? tl->reasons[st - CPROF_TL_BLOCKED] : "?";
+}
+
+int cprof_timeline_meta_json(const cprof_timeline *tl, FILE *m)
+{
+	fprintf(m, "{\"t0\":%" PRId64 ",\"t1\":%" PRId64 ",\"events\":%zu,\"slices\":%zu,"
+		"\"flows\":%zu,\"skipped\":%zu,\"states\":[\"running\",\"runnable\"",
+		tl->tmin, tl->tmax, tl->events, tl->slices, tl->flows, tl->skipped);
+	for (size_t i = 0; i < tl->nreasons; i++) {
+		putc(',', m);
+		cprof_json_str(m, tl->reasons[i], strlen(tl->reasons[i]));
+	}
+	fputs("],\"lanes\":[", m);
+	for (size_t i = 0; i < tl->nlanes; i++) {
+		const lane *l = &tl->lanes[i];
+		fprintf(m, "%s{\"lane\":%zu,\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"name\":",
+			i ? "," : "", i, l->pid, l->tid);
+		const char *nm = l->name ? l->name : "";
+		cprof_json_str(m, nm, strlen(nm));
+		fprintf(m, ",\"n\":%zu}", l->n);
+	}
+	fputs("]}\n", m);
+	return 0;
+}
+
+typedef struct wctx {
+	FILE *m;
+	bool first;
+} wctx;
+
+static bool emit_json(void *ctx, const cprof_tl_item *it)
+{
+	wctx *w = ctx;
+	fprintf(w->m, "%s%" PRId64 ",%" PRId64 ",%" PRIu32 ",%" PRIu32 ",%" PRId64,
+		w->first ? "" : ",", it->t0, it->t1, it->state, it->n,
+		it->idx == CPROF_TL_NO_IDX ? (int64_t)-1 : (int64_t)it->idx);
+	w->first = false;
+	return true;
+}
+
+int cprof_timeline_window_json(const cprof_timeline *tl, const uint32_t *lanes, size_t nlanes,
+			       int64_t t0, int64_t t1, unsigned width, FILE *m)
+{
+	for (size_t i = 0; i < nlanes; i++)
+		if (lanes[i] >= tl->nlanes)
+			return CPROF_EINVAL;
+	if (t1 <= t0 || width == 0)
+		return CPROF_EINVAL;
+	fprintf(m, "{\"t0\":%" PRId64 ",\"t1\":%" PRId64 ",\"w\":%u,\"lanes\":[", t0, t1, width);
+	for (size_t i = 0; i < nlanes; i++) {
+		fprintf(m, "%s{\"lane\":%" PRIu32 ",\"items\":[", i ? "," : "", lanes[i]);
+		wctx w = { m, true };
+		cprof_timeline_query(tl, lanes[i], t0, t1, width, emit_json, &w);
+		fputs("]}", m);
+	}
+	fputs("]}\n", m);
+	return 0;
+}
+
+/* The end of the JSON value at data[off] (validated when built). */
+static size_t value_end(const cprof_timeline *tl, size_t off)
+{
+	sc j = { .s = tl->data + off, .e = tl->data + tl->len, .base = tl->data,
+		 .depth_max = DEPTH_MAX };
+	if (!cprof_js_skip(&j))
+		return off;
+	return (size_t)(j.s - tl->data);
+}
+
+int cprof_timeline_event_json(const cprof_timeline *tl, size_t ln, size_t idx, FILE *m)
+{
+	if (ln >= tl->nlanes || idx >= tl->lanes[ln].n)
+		return CPROF_EINVAL;
+	const lane *l = &tl->lanes[ln];
+	const slice *s = &l->s[idx];
+	uint32_t st = st_of(s);
+	/* the wait: a blocked slice and the runnable one that ends it */
+	int64_t w0 = s->t0, w1 = s->t1;
+	if (st >= CPROF_TL_BLOCKED && idx + 1 < l->n && st_of(&l->s[idx + 1]) == CPROF_TL_RUNNABLE &&
+	    l->s[idx + 1].t0 == s->t1)
+		w1 = l->s[idx + 1].t1;
+	if (st == CPROF_TL_RUNNABLE && idx > 0 && st_of(&l->s[idx - 1]) >= CPROF_TL_BLOCKED &&
+	    l->s[idx - 1].t1 == s->t0)
+		w0 = l->s[idx - 1].t0;
+	fprintf(m, "{\"lane\":%zu,\"idx\":%zu,\"t0\":%" PRId64 ",\"t1\":%" PRId64 ",\"state\":%" PRIu32
+		",\"name\":", ln, idx, s->t0, s->t1, st);
+	const char *nm = state_name(tl, st);
+	cprof_json_str(m, nm, strlen(nm));
+	size_t off = off_of(s), end = value_end(tl, off);
+	fputs(",\"event\":", m);
+	if (end > off)
+		fwrite(tl->data + off, 1, end - off, m);
+	else
+		fputs("null", m);
+	fprintf(m, ",\"wait\":{\"t0\":%" PRId64 ",\"t1\":%" PRId64 "},\"waker\":", w0, w1);
+	const flow *fw = NULL;
+	if (st != CPROF_TL_RUNNING) {
+		size_t lo = 0, hi = l->nf;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (l->f[mid].tf < w0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < l->nf && l->f[lo].tf <= w1)
+			fw = &l->f[lo];
+	}
+	if (fw)
+		fprintf(m, "{\"lane\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"t\":%" PRId64 "}", fw->slane,
+			tl->lanes[fw->slane].tid, fw->ts);
+	else
+		fputs("null", m);
+	fputs("}\n", m);
+	return 0;
+}
+
+/* The slice of the event holding byte h: over the lanes, the slice with
+ * the greatest offset <= h; SIZE_MAX as lane when none. */
+static void slice_at(const cprof_timeline *tl, size_t h, size_t *ln, size_t *idx)
+{
+	size_t best = 0;
+	*ln = SIZE_MAX;
+	for (size_t i = 0; i < tl->nlanes; i++) {
+		const lane *l = &tl->lanes[i];
+		size_t k = SIZE_MAX;
+		if (l->off_sorted) {
+			size_t lo = 0, hi = l->n;
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+				if (off_of(&l->s[mid]) <= h)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			k = lo ? lo - 1 : SIZE_MAX;
+		} else {
+			for (size_t x = 0; x < l->n; x++)
+				if (off_of(&l->s[x]) <= h && (k == SIZE_MAX || off_of(&l->s[x]) > off_of(&l->s[k])))
+					k = x;
+		}
+		if (k != SIZE_MAX && (*ln == SIZE_MAX || off_of(&l->s[k]) > best)) {
+			best = off_of(&l->s[k]);
+			*ln = i;
+			*idx = k;
+		}
+	}
+}
+
+int cprof_timeline_search_json(const cprof_timeline *tl, const char *q, size_t max, FILE *m)
+{
+	size_t ql = strlen(q);
+	fputs("{\"q\":", m);
+	cprof_json_str(m, q, ql);
+	fputs(",\"matches\":[", m);
+	size_t n = 0, at = 0;
+	bool more = false;
+	while (ql && at < tl->len) {
+		const char *h = memmem(tl->data + at, tl->len - at, q, ql);
+		if (!h)
+			break;
+		size_t ho = (size_t)(h - tl->data), ln, idx = 0;
+		slice_at(tl, ho, &ln, &idx);
+		size_t end = ln == SIZE_MAX ? 0 : value_end(tl, off_of(&tl->lanes[ln].s[idx]));
+		if (ln == SIZE_MAX || ho + ql > end) {
+			at = ho + 1;
+			continue;
+		}
+		if (n == max) {
+			more = true;
+			break;
+		}
+		const slice *s = &tl->lanes[ln].s[idx];
+		fprintf(m, "%s{\"lane\":%zu,\"idx\":%zu,\"t0\":%" PRId64 ",\"t1\":%" PRId64
+			",\"state\":%" PRIu32 "}", n ? "," : "", ln, idx, s->t0, s->t1, st_of(s));
+		n++;
+		at = end;
+	}
+	fprintf(m, "],\"more\":%s}\n", more ? "true" : "false");
+	return 0;
+}

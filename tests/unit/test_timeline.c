@@ -1,0 +1,253 @@
+/*
+ * test_timeline.c - the timeline's index of an execution trace
+ * (src/report/timeline.c): lanes and states from a Chrome trace, the
+ * window query (whole slices of a pixel or more, one aggregate per pixel
+ * for the rest, its dominant state from the checkpointed sums), its cost
+ * (items bounded by the width, not by the slices), the waker of a wait,
+ * search, and bad input.
+ *
+ * Traces are built as text here: a few hand-written events, or a lane of
+ * many generated slices (running 10 µs, blocked on a mutex 30 µs, ...).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cprof_timeline.h"
+
+static cprof_timeline *build(const char *s)
+{
+	cprof_timeline *tl = NULL;
+	cprof_error err = { 0 };
+	if (cprof_timeline_build(s, strlen(s), &tl, &err) < 0)
+		fail_msg("build: %s", err.msg);
+	return tl;
+}
+
+typedef struct items {
+	cprof_tl_item v[4096];
+	size_t n;
+} items;
+
+static bool collect(void *ctx, const cprof_tl_item *it)
+{
+	items *x = ctx;
+	if (x->n < 4096)
+		x->v[x->n++] = *it;
+	return true;
+}
+
+#define MUTEX_TRACE \
+	"{\"traceEvents\":[\n" \
+	"{\"ph\":\"M\",\"pid\":1,\"tid\":2,\"name\":\"thread_name\",\"args\":{\"name\":\"waiter\"}},\n" \
+	"{\"ph\":\"M\",\"pid\":1,\"tid\":3,\"name\":\"thread_name\",\"args\":{\"name\":\"holder\"}},\n" \
+	"{\"ph\":\"X\",\"pid\":1,\"tid\":2,\"cat\":\"running\",\"name\":\"running\",\"ts\":0,\"dur\":10},\n" \
+	"{\"ph\":\"X\",\"pid\":1,\"tid\":2,\"cat\":\"blocked\",\"name\":\"blocked: mutex\",\"ts\":10.000,\"dur\":200000.5," \
+	"\"args\":{\"reason\":\"mutex\",\"stack\":[\"pthread_mutex_lock a.c:1\",\"waiter w.c:104\"]}},\n" \
+	"{\"ph\":\"X\",\"pid\":1,\"tid\":2,\"cat\":\"runnable\",\"name\":\"runnable\",\"ts\":200010.5,\"dur\":100},\n" \
+	"{\"ph\":\"X\",\"pid\":1,\"tid\":3,\"cat\":\"blocked\",\"name\":\"sleeping: sleep\",\"ts\":0,\"dur\":200000," \
+	"\"args\":{\"reason\":\"sleep\"}},\n" \
+	"{\"ph\":\"s\",\"pid\":1,\"tid\":3,\"cat\":\"wake\",\"name\":\"wake\",\"ts\":200005,\"id\":7},\n" \
+	"{\"ph\":\"f\",\"pid\":1,\"tid\":2,\"cat\":\"wake\",\"name\":\"wake\",\"bp\":\"e\",\"ts\":200110.5,\"id\":7},\n" \
+	"{\"ph\":\"i\",\"pid\":1,\"tid\":2,\"name\":\"sample\",\"ts\":5}\n" \
+	"],\"otherData\":{\"producer\":\"cprof\"}}"
+
+static void test_lanes_states_and_times(void **state)
+{
+	(void)state;
+	cprof_timeline *tl = build(MUTEX_TRACE);
+	assert_int_equal(cprof_timeline_nlanes(tl), 2);
+	assert_int_equal(cprof_timeline_nslices(tl, 0), 3);
+	assert_int_equal(cprof_timeline_nslices(tl, 1), 1);
+	items x = { .n = 0 };
+	/* the whole trace at 1000 px: every slice whole */
+	size_t n = cprof_timeline_query(tl, 0, 0, 200200000, 1000, collect, &x);
+	assert_int_equal(n, 3);
+	assert_int_equal(x.v[1].t0, 10000);
+	assert_int_equal(x.v[1].t1, 200010500);   /* "200000.5" µs is exact ns */
+	assert_int_equal(x.v[1].state, CPROF_TL_BLOCKED + 0);
+	assert_int_equal(x.v[2].state, CPROF_TL_RUNNABLE);
+	char *b = NULL;
+	size_t bl = 0;
+	FILE *m = open_memstream(&b, &bl);
+	assert_int_equal(cprof_timeline_meta_json(tl, m), 0);
+	fclose(m);
+	assert_non_null(strstr(b, "\"states\":[\"running\",\"runnable\",\"mutex\",\"sleep\"]"));
+	assert_non_null(strstr(b, "\"name\":\"waiter\""));
+	assert_non_null(strstr(b, "\"skipped\":1"));
+	free(b);
+	cprof_timeline_free(tl);
+}
+
+static void test_event_waker_and_search(void **state)
+{
+	(void)state;
+	cprof_timeline *tl = build(MUTEX_TRACE);
+	char *b = NULL;
+	size_t bl = 0;
+	FILE *m = open_memstream(&b, &bl);
+	assert_int_equal(cprof_timeline_event_json(tl, 0, 1, m), 0);
+	fclose(m);
+	/* the wait runs to the runnable slice's end; the waker is tid 3's "s" */
+	assert_non_null(strstr(b, "\"wait\":{\"t0\":10000,\"t1\":200110500}"));
+	assert_non_null(strstr(b, "\"waker\":{\"lane\":1,\"tid\":3,\"t\":200005000}"));
+	assert_non_null(strstr(b, "\"event\":{\"ph\":\"X\""));
+	assert_non_null(strstr(b, "\"waiter w.c:104\"]}}"));
+	free(b);
+	/* a running slice has no waker; out of range is EINVAL */
+	m = open_memstream(&b, &bl);
+	assert_int_equal(cprof_timeline_event_json(tl, 0, 0, m), 0);
+	fclose(m);
+	assert_non_null(strstr(b, "\"waker\":null"));
+	free(b);
+	m = open_memstream(&b, &bl);
+	assert_int_equal(cprof_timeline_event_json(tl, 0, 3, m), CPROF_EINVAL);
+	assert_int_equal(cprof_timeline_event_json(tl, 2, 0, m), CPROF_EINVAL);
+	fclose(m);
+	free(b);
+	m = open_memstream(&b, &bl);
+	cprof_timeline_search_json(tl, "w.c:104", 10, m);
+	fclose(m);
+	assert_non_null(strstr(b, "\"matches\":[{\"lane\":0,\"idx\":1,"));
+	assert_null(strstr(b, "},{"));
+	free(b);
+	/* text outside any slice (a flow, metadata) matches nothing */
+	m = open_memstream(&b, &bl);
+	cprof_timeline_search_json(tl, "holder", 10, m);
+	fclose(m);
+	assert_non_null(strstr(b, "\"matches\":[]"));
+	free(b);
+	cprof_timeline_free(tl);
+}
+
+/* A lane of n cycles: running 10 µs, mutex 30 µs (as one thread's tiling). */
+static char *many(size_t n)
+{
+	char *b = NULL;
+	size_t bl = 0;
+	FILE *m = open_memstream(&b, &bl);
+	fputs("[", m);
+	for (size_t i = 0; i < n; i++) {
+		double t = (double)i * 40.0;
+		fprintf(m, "%s{\"ph\":\"X\",\"pid\":1,\"tid\":1,\"cat\":\"running\",\"ts\":%.3f,\"dur\":10},\n"
+			"{\"ph\":\"X\",\"pid\":1,\"tid\":1,\"cat\":\"blocked\",\"ts\":%.3f,\"dur\":30,"
+			"\"args\":{\"reason\":\"mutex\"}}", i ? "," : "", t, t + 10);
+	}
+	fputs("]", m);
+	fclose(m);
+	return b;
+}
+
+static void test_aggregation_bounded_by_width(void **state)
+{
+	(void)state;
+	char *s = many(200000);   /* 400,000 slices over 8 s */
+	cprof_timeline *tl = build(s);
+	assert_int_equal(cprof_timeline_nslices(tl, 0), 400000);
+	items *x = calloc(1, sizeof *x);
+	size_t n = cprof_timeline_query(tl, 0, 0, 8000000000LL, 800, collect, x);
+	/* 500 slices per pixel: aggregates, merged, mostly blocked (75%) */
+	assert_true(n >= 1 && n <= 3 * 800 + 2);
+	uint64_t total = 0;
+	for (size_t i = 0; i < x->n; i++) {
+		assert_int_equal(x->v[i].state, CPROF_TL_MIXED_BLOCKED);
+		assert_int_equal(x->v[i].idx, CPROF_TL_NO_IDX);
+		total += x->v[i].n;
+	}
+	assert_int_equal(total, 400000);   /* every slice counted once */
+	/* zoomed to 400 µs at 800 px: 20 whole slices, none aggregated */
+	x->n = 0;
+	n = cprof_timeline_query(tl, 0, 4000000, 4400000, 800, collect, x);
+	assert_int_equal(n, 20);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(x->v[i].n, 1);
+		assert_int_equal(x->v[i].idx, 200 + i);
+		assert_int_equal(x->v[i].state, i % 2 ? CPROF_TL_BLOCKED : CPROF_TL_RUNNING);
+	}
+	/* a window past the end, a zero width: nothing */
+	assert_int_equal(cprof_timeline_query(tl, 0, 9000000000LL, 9100000000LL, 800, collect, x), 0);
+	assert_int_equal(cprof_timeline_query(tl, 0, 0, 100, 0, collect, x), 0);
+	assert_int_equal(cprof_timeline_query(tl, 5, 0, 100, 10, collect, x), 0);
+	free(x);
+	cprof_timeline_free(tl);
+	free(s);
+}
+
+/* Mostly running: the aggregate says running. */
+static void test_aggregate_dominant_state(void **state)
+{
+	(void)state;
+	char *b = NULL;
+	size_t bl = 0;
+	FILE *m = open_memstream(&b, &bl);
+	fputs("[", m);
+	for (int i = 0; i < 1000; i++)
+		fprintf(m, "%s{\"ph\":\"X\",\"tid\":1,\"cat\":\"running\",\"ts\":%d,\"dur\":9},"
+			"{\"ph\":\"X\",\"tid\":1,\"cat\":\"runnable\",\"ts\":%d.000,\"dur\":1}",
+			i ? "," : "", i * 10, i * 10 + 9);
+	fputs("]", m);
+	fclose(m);
+	cprof_timeline *tl = build(b);
+	items x = { .n = 0 };
+	size_t n = cprof_timeline_query(tl, 0, 0, 10000000, 10, collect, &x);
+	assert_true(n >= 1 && n <= 32);
+	for (size_t i = 0; i < x.n; i++)
+		assert_int_equal(x.v[i].state, CPROF_TL_RUNNING);
+	cprof_timeline_free(tl);
+	free(b);
+}
+
+/* Out-of-order and overlapping slices (not the runtime's): sorted, clipped. */
+static void test_unsorted_overlapping(void **state)
+{
+	(void)state;
+	cprof_timeline *tl = build("[{\"ph\":\"X\",\"tid\":1,\"cat\":\"running\",\"ts\":100,\"dur\":50},"
+				   "{\"ph\":\"X\",\"tid\":1,\"cat\":\"blocked\",\"ts\":0,\"dur\":120,"
+				   "\"name\":\"blocked: join\"}]");
+	items x = { .n = 0 };
+	assert_int_equal(cprof_timeline_query(tl, 0, 0, 1000000, 1000, collect, &x), 2);
+	assert_int_equal(x.v[0].t1, 120000);
+	assert_int_equal(x.v[1].t0, 120000);   /* clipped to the previous end */
+	assert_int_equal(x.v[1].t1, 150000);
+	cprof_timeline_free(tl);
+}
+
+static void test_bad_input(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+		"", "{", "{\"traceEvents\":{}}", "{\"other\":[]}", "[{\"ph\":\"X\"", "[1,]",
+		"[{\"name\":\"a\x01\"}]", "[{\"name\":\"\\q\"}]", "[{\"ts\":1e400}]",
+		"[] x", "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		cprof_timeline *tl = (cprof_timeline *)1;
+		cprof_error err = { 0 };
+		int rc = cprof_timeline_build(bad[i], strlen(bad[i]), &tl, &err);
+		if (rc != CPROF_EFORMAT)
+			fail_msg("input %zu: rc %d", i, rc);
+		assert_null(tl);
+		assert_non_null(strstr(err.msg, "not a Chrome trace"));
+	}
+	assert_true(cprof_timeline_sniff(" {\"traceEvents\":[]}", 19));
+	assert_false(cprof_timeline_sniff("\x1f\x8b", 2));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lanes_states_and_times),
+		cmocka_unit_test(test_event_waker_and_search),
+		cmocka_unit_test(test_aggregation_bounded_by_width),
+		cmocka_unit_test(test_aggregate_dominant_state),
+		cmocka_unit_test(test_unsorted_overlapping),
+		cmocka_unit_test(test_bad_input),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
