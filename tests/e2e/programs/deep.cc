@@ -61,7 +61,7 @@ template <int N> struct Rec {
 template <> struct Rec<0> {
 	__attribute__((noinline)) static double run(int k)
 	{
-		return crunch(20000) + (double)churn(40) + trig(400) + k;
+		return crunch(20000) + (double)churn(40) + trig(1000) + k;
 	}
 };
 
