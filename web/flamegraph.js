@@ -299,7 +299,7 @@
 		if (keys.length < 2) return;
 		keys.sort(function (a, b) { return sums[b] - sums[a]; });
 		var MAX = 8;
-		L.appendChild(el("span", "cpfg-legend-h", "Colour by module:"));
+		L.appendChild(el("span", "cpfg-legend-h", "Colour by " + this.pkgWord() + ":"));
 		keys.slice(0, MAX).forEach(function (k) {
 			var item = el("span", "cpfg-legend-i");
 			var sw = el("span", "cpfg-sw");
@@ -311,6 +311,15 @@
 			L.appendChild(item);
 		});
 		if (keys.length > MAX) L.appendChild(el("span", "cpfg-legend-i", "+" + (keys.length - MAX) + " more"));
+	};
+
+	/* what the colours stand for: Go packages in a Go profile (the runtime's
+	 * frames are in every one), else modules (the program, its libraries) */
+	FlameGraph.prototype.pkgWord = function () {
+		var t = this.t;
+		if (t.pkgWord === undefined)
+			t.pkgWord = this.data.names.some(function (n) { return n.lastIndexOf("runtime.", 0) === 0; }) ? "package" : "module";
+		return t.pkgWord;
 	};
 
 	/* scroll the row of node i into view (whatever scrolls the component) */
@@ -573,7 +582,7 @@
 		tip.appendChild(el("b", null, s.name));
 		tip.appendChild(el("div", null, "flat " + s.flat));
 		tip.appendChild(el("div", null, "cum " + s.cum + ", " + s.zoom + " of the view"));
-		if (s.pkg) tip.appendChild(el("div", "cpfg-tip-pkg", "module " + s.pkg));
+		if (s.pkg) tip.appendChild(el("div", "cpfg-tip-pkg", this.pkgWord() + " " + s.pkg));
 		if (s.diff) tip.appendChild(el("div", null, s.diff));
 		tip.style.display = "block";
 		var x = e.clientX + 14, y = e.clientY + 14;

@@ -54,8 +54,10 @@ const consoleErrors = [];
 page.on("pageerror", (e) => consoleErrors.push(String(e)));
 // offline: anything not from the server fails the test
 const foreign = [];
+// the browser's own requests (the favicon) show only as console errors
 const favicons = [];
 page.on("request", (r) => { if (/favicon/.test(r.url())) favicons.push(r.url()); });
+page.on("console", (m) => { if (m.type() === "error" && /status of 404/.test(m.text())) favicons.push(m.text()); });
 await page.route("**/*", (route) => {
 	const u = route.request().url();
 	if (!u.startsWith(base)) {
@@ -100,6 +102,15 @@ async function frameAt(row, fx) {
 	const b = await canvasBox();
 	const y = inverted ? b.y + row * 18 + 9 : b.y + b.height - row * 18 - 9;
 	return { x: b.x + b.width * fx, y };
+}
+
+// the keys that move the flame graph's selection towards the leaves and
+// towards the root: up and down in a flame graph, down and up in an icicle
+async function leafKey() {
+	return (await page.getAttribute("#flamegraph", "data-layout")) === "flame" ? "ArrowUp" : "ArrowDown";
+}
+async function rootKey() {
+	return (await leafKey()) === "ArrowUp" ? "ArrowDown" : "ArrowUp";
 }
 
 async function tipText() {
@@ -173,7 +184,7 @@ if (suite === "corpus") {
 	await check("keyboard: arrows select, Enter zooms, Escape zooms out", async () => {
 		await open("/ui/flamegraph");
 		await page.focus(".cpfg-view");
-		await page.keyboard.press("ArrowUp");
+		await page.keyboard.press(await leafKey());
 		const st = await page.textContent(".cpfg-status");
 		assert(/^Selected: \S+/.test(st) && !st.startsWith("Selected: root"), `status "${st}"`);
 		await Promise.all([page.waitForResponse((r) => r.url().includes("zoom=")), page.keyboard.press("Enter")]);
@@ -201,10 +212,10 @@ if (suite === "corpus") {
 	await check("focus from a selected frame, then clear it", async () => {
 		await open("/ui/flamegraph");
 		await page.focus(".cpfg-view");
-		await page.keyboard.press("ArrowUp");
+		await page.keyboard.press(await leafKey());
 		const name = (await page.textContent(".cpfg-status")).replace(/^Selected: /, "").split(" \u2014 ")[0];
-		await page.keyboard.press("ArrowUp"); // release: the page reads the selection on keyup
-		await page.keyboard.press("ArrowDown");
+		await page.keyboard.press(await leafKey()); // release: the page reads the selection on keyup
+		await page.keyboard.press(await rootKey());
 		await Promise.all([page.waitForNavigation(), page.click("#refine-f")]);
 		await page.waitForSelector("body[data-ready='1']");
 		const u = new URL(page.url());
@@ -294,7 +305,7 @@ if (suite === "corpus") {
 	});
 	await check("download the filtered profile", async () => {
 		await open("/ui/top?f=sort");
-		const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
+		const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#save-menu > button").then(() => page.click("#download"))]);
 		const file = path.join(outdir, "download.pb.gz");
 		await dl.saveAs(file);
 		const b = fs.readFileSync(file);
@@ -425,17 +436,20 @@ if (suite === "cprog") {
 		assert(t.includes("ROUTINE") && /\n\s+\S+\s+\S+\s+[0-9a-f]+:\s+\S+/.test(t), "no instruction rows");
 		await shot("disasm");
 	});
-	await check("source without f: the top function", async () => {
+	await check("source without f: the hottest function with source", async () => {
 		await open("/ui/source");
 		const t = await page.textContent("#symbol");
-		assert(t.startsWith("source for ^"), `"${t}"`);
+		assert(t.startsWith("source for hot_loop, the hottest function with source"), `"${t}"`);
 	});
 }
 
 if (suite === "deep") {
 	// the y of node 0's row in the viewport, from the component's layout
+	/* the toggle names the other layout ("Invert" in the old page) */
+	const layoutOf = async () => await page.getAttribute("#flamegraph", "data-layout") ||
+		((await page.textContent(".cpfg-bar button:nth-of-type(2)")) === "Flame" ? "icicle" : "flame");
 	const rootRow = async () => {
-		const layout = await page.getAttribute("#flamegraph", "data-layout");
+		const layout = await layoutOf();
 		const b = await canvasBox();
 		return { layout, y: layout === "flame" ? b.y + b.height - 18 : b.y, h: b.height };
 	};
@@ -495,34 +509,42 @@ if (suite === "deep") {
 		assert(/module libc\.so/.test(t), `tooltip "${t}" names no module`);
 		await shot("flame-modules");
 	});
-	await check("keyboard: the selection stays in view, Enter zooms, Escape resets, / searches", async () => {
+	await check("keyboard: arrows keep the selection in view", async () => {
 		await open("/ui/");
 		await page.focus(".cpfg-view");
-		const layout = await page.getAttribute("#flamegraph", "data-layout");
-		const leafward = layout === "flame" ? "ArrowUp" : "ArrowDown";
+		const leafward = (await layoutOf()) === "flame" ? "ArrowUp" : "ArrowDown";
 		for (let i = 0; i < 60; i++) await page.keyboard.press(leafward);
 		const st = await page.textContent(".cpfg-status");
 		assert(st.startsWith("Selected: deep::Rec::run"), `status "${st}"`);
-		// the selected frame's row is on screen: its outline's pixels
-		const y = await page.evaluate(() => {
-			const fg = document.querySelector("#flamegraph").cpfg, t = fg.t;
-			const b = fg.canvas.getBoundingClientRect();
-			return b.top + fg.rowY(t.depth[fg.selected], b.height);
-		}).catch(() => null);
+		// the selected frame's row is on screen: its black outline, on the
+		// left edge (the widest child comes first)
+		const y = await page.$eval("#flamegraph canvas", (c) => {
+			const d = window.devicePixelRatio || 1, col = c.getContext("2d").getImageData(Math.round(d), 0, 1, c.height).data;
+			for (let i = 0; i < c.height; i++)
+				if (col[4 * i] < 40 && col[4 * i + 1] < 40 && col[4 * i + 2] < 40 && col[4 * i + 3] > 200)
+					return c.getBoundingClientRect().top + i / d - 1;
+			return null;
+		});
 		assert(y !== null && visible(y), `the selected row is at y=${y}, off the viewport`);
 		await shot("flame-keyboard");
+	});
+	await check("keyboard: Enter zooms, Escape resets the zoom, / searches", async () => {
+		await open("/ui/");
+		await page.focus(".cpfg-view");
+		const leafward = (await layoutOf()) === "flame" ? "ArrowUp" : "ArrowDown";
+		for (let i = 0; i < 8; i++) await page.keyboard.press(leafward);
 		await Promise.all([page.waitForResponse((r) => r.url().includes("zoom=")), page.keyboard.press("Enter")]);
-		await page.waitForFunction(() => document.querySelector("#flamegraph").getAttribute("data-zoom").split("\n").length > 50);
+		await page.waitForFunction(() => document.querySelector("#flamegraph").getAttribute("data-zoom").split("\n").length === 8);
 		await page.focus(".cpfg-view");
 		await page.keyboard.press(leafward);
 		await page.keyboard.press(leafward);
 		await Promise.all([page.waitForResponse((r) => r.url().includes("zoom=")), page.keyboard.press("Enter")]);
-		await page.waitForFunction(() => document.querySelector("#flamegraph").getAttribute("data-zoom").split("\n").length > 52);
+		await page.waitForFunction(() => document.querySelector("#flamegraph").getAttribute("data-zoom").split("\n").length === 10);
 		await page.focus(".cpfg-view");
 		await Promise.all([page.waitForResponse((r) => r.url().includes("/ui/data/flame")), page.keyboard.press("Escape")]);
 		await page.waitForFunction(() => document.querySelector("#flamegraph").getAttribute("data-zoom") === "",
-			null, { timeout: 5000 }).catch(() => { throw new Error("Escape did not reset the zoom: " +
-				"zoom depth left " + page.url()); });
+			null, { timeout: 5000 }).catch(async () => { throw new Error("Escape did not reset the zoom: " +
+				(await page.getAttribute("#flamegraph", "data-zoom")).split("\n").length + " levels left"); });
 		await page.focus(".cpfg-view");
 		await page.keyboard.press("/");
 		assert(await page.evaluate(() => document.activeElement.matches(".cpfg-bar input[type=search]")), "/ does not go to the search box");
