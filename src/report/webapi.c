@@ -544,6 +544,29 @@ static int pick_candidates(const cprof_profile *p, const cprof_ropts *r, pick_ca
 	return n;
 }
 
+/* ^NAME$ for one name, ^(?:A|B|...)$ for several (n > 0): the regexp that
+ * selects them by function name in -list.  malloc'd, or NULL. */
+static char *names_regexp(const pick_cand *v, int n)
+{
+	char *re = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&re, &len);
+	if (!m)
+		return NULL;
+	fputs(n > 1 ? "^(?:" : "^", m);
+	for (int i = 0; i < n; i++) {
+		if (i)
+			putc('|', m);
+		re_escape(m, v[i].name, strlen(v[i].name));
+	}
+	fputs(n > 1 ? ")$" : "$", m);
+	if (fclose(m) != 0) {
+		free(re);
+		return NULL;
+	}
+	return re;
+}
+
 static void pick_free(pick_cand *v, int n)
 {
 	for (int i = 0; i < n; i++) {
@@ -559,22 +582,9 @@ static void pick_free(pick_cand *v, int n)
 static int pick_source(const cprof_profile *p, const cprof_ropts *r, pick_cand *v, int n,
 		       char **text, cprof_error *err)
 {
-	char *re = NULL;
-	size_t relen = 0;
-	FILE *m = open_memstream(&re, &relen);
-	if (!m)
+	char *re = names_regexp(v, n);
+	if (!re)
 		return cprof_seterr(err, CPROF_ENOMEM, "out of memory");
-	fputs("^(?:", m);
-	for (int i = 0; i < n; i++) {
-		if (i)
-			putc('|', m);
-		re_escape(m, v[i].name, strlen(v[i].name));
-	}
-	fputs(")$", m);
-	if (fclose(m) != 0) {
-		free(re);
-		return cprof_seterr(err, CPROF_ENOMEM, "out of memory");
-	}
 	cprof_ropts t = *r;
 	t.format = CPROF_FMT_LIST;
 	t.symbol = re;
@@ -636,18 +646,9 @@ static int pick_source(const cprof_profile *p, const cprof_ropts *r, pick_cand *
 		if (v[i].why)
 			continue;
 		/* its own listing, as the page would ask for it */
-		char *one = NULL;
-		size_t ol = 0;
-		FILE *om = open_memstream(&one, &ol);
-		if (!om)
+		char *one = names_regexp(v + i, 1);
+		if (!one)
 			return cprof_seterr(err, CPROF_ENOMEM, "out of memory");
-		putc('^', om);
-		re_escape(om, v[i].name, strlen(v[i].name));
-		putc('$', om);
-		if (fclose(om) != 0) {
-			free(one);
-			return cprof_seterr(err, CPROF_ENOMEM, "out of memory");
-		}
 		t.symbol = one;
 		warn = NULL;
 		rc = run(p, &t, text, &len, &warn, err);
@@ -730,22 +731,8 @@ static void pick_resp(cprof_webapi *a, cprof_query_get *get, void *ctx, const cp
 		fputs("{\"view\":", m);
 		json_str(m, disasm ? "disasm" : "source");
 		fputs(",\"f\":", m);
-		char *re = NULL;
-		if (k >= 0) {
-			size_t rl = 0;
-			FILE *rm = disasm ? NULL : open_memstream(&re, &rl);
-			if (rm) {
-				putc('^', rm);
-				re_escape(rm, v[k].name, strlen(v[k].name));
-				putc('$', rm);
-				if (fclose(rm) != 0) {
-					free(re);
-					re = NULL;
-				}
-			} else if (disasm) {
-				re = disasm_regexp(v[k].name, strlen(v[k].name));
-			}
-		}
+		char *re = k < 0 ? NULL : disasm ? disasm_regexp(v[k].name, strlen(v[k].name))
+			: names_regexp(v + k, 1);
 		json_str(m, re ? re : "");
 		free(re);
 		fputs(",\"name\":", m);

@@ -509,11 +509,17 @@ if (suite === "deep") {
 		assert(/module libc\.so/.test(t), `tooltip "${t}" names no module`);
 		await shot("flame-modules");
 	});
-	await check("keyboard: arrows keep the selection in view", async () => {
+	/* open the page and move the selection n frames towards the leaves
+	 * with the keyboard; returns the key that does that */
+	const descend = async (n) => {
 		await open("/ui/");
 		await page.focus(".cpfg-view");
 		const leafward = (await layoutOf()) === "flame" ? "ArrowUp" : "ArrowDown";
-		for (let i = 0; i < 60; i++) await page.keyboard.press(leafward);
+		for (let i = 0; i < n; i++) await page.keyboard.press(leafward);
+		return leafward;
+	};
+	await check("keyboard: arrows keep the selection in view", async () => {
+		await descend(60);
 		const st = await page.textContent(".cpfg-status");
 		assert(st.startsWith("Selected: deep::Rec::run"), `status "${st}"`);
 		// the selected frame's row is on screen: its black outline, on the
@@ -529,10 +535,7 @@ if (suite === "deep") {
 		await shot("flame-keyboard");
 	});
 	await check("keyboard: Enter zooms, Escape resets the zoom, / searches", async () => {
-		await open("/ui/");
-		await page.focus(".cpfg-view");
-		const leafward = (await layoutOf()) === "flame" ? "ArrowUp" : "ArrowDown";
-		for (let i = 0; i < 8; i++) await page.keyboard.press(leafward);
+		const leafward = await descend(8);
 		await Promise.all([page.waitForResponse((r) => r.url().includes("zoom=")), page.keyboard.press("Enter")]);
 		await page.waitForFunction(() => document.querySelector("#flamegraph").getAttribute("data-zoom").split("\n").length === 8);
 		await page.focus(".cpfg-view");
