@@ -3,9 +3,10 @@
  *
  * A reusable component: cprofFlameGraph.mount(element, data[, options])
  * builds the controls and the canvas inside element and returns an object
- * with setData(data), zoomTo(index), search(regexp) and setInverted(bool).
- * It knows nothing about where the data comes from (a page written by
- * `cprof -flamegraph`, the web UI, the continuous-profiling server).
+ * with setData(data), zoomTo(index), search(regexp) and setInverted(bool)
+ * (the element keeps it as element.cpfg).  It knows nothing about where
+ * the data comes from (a page written by `cprof -flamegraph`, the web UI,
+ * the continuous-profiling server).
  *
  * Data: { title, sampleType, unit, total, filters[], names[], packages[],
  * namePackage[], pruned: {fraction, boxes}, nodes[] } where nodes is the
@@ -18,11 +19,19 @@
  * search and drawing visits only the nodes of the zoomed range; boxes under
  * half a pixel are drawn as one pixel column per run, not one by one.  Zooming to a node shows its subtree across the
  * full width and its ancestors as full-width bars; the breadcrumb lists the
- * ancestors to zoom back.  Colours: a hue per package (FNV-1a of the
- * package name, the same as cprof's SVG), search matches in magenta on grey.
- * Keys (canvas focused): arrows move the selection (up: towards the leaves
- * in a flame graph), Enter zooms to it, Escape or Backspace zooms out, '/'
- * goes to the search box, 'i' toggles the icicle (inverted) layout.
+ * ancestors to zoom back.  The layout is an icicle (the root on top, where
+ * a deep stack cannot push it below the fold, as Go's pprof does) unless
+ * options.inverted is false; the toggle switches to a flame graph (the root
+ * at the bottom), scrolled so that the root shows.  Colours: a hue per
+ * package -- the frame's module (the program or library its code is in)
+ * for native code, the Go package or C++ namespace without one -- by FNV-1a
+ * of its name, the same as cprof's SVG, so a module has the same hue in
+ * every view; the legend names the modules with the most self value and the
+ * tooltip each frame's.  Search matches in magenta on grey.
+ * Keys (canvas focused): arrows move the selection (towards the leaves:
+ * up in a flame graph, down in an icicle), keeping it in view, Enter zooms
+ * to it, Escape resets the zoom (and clears the search), Backspace zooms
+ * out one level, '/' goes to the search box, 'i' toggles the layout.
  *
  * Options (issue 8, the web UI): onZoom(path, node) makes zooming the
  * caller's job: a click, a breadcrumb or Escape calls it with the frame
@@ -34,7 +43,9 @@
  * frames show) colours each frame by its change: red grown, green shrunk,
  * grey unchanged; setDiffMode("share") compares the shares of each total
  * (the default, or options.diffMode), "absolute" the values.
- * selectedName() is the selected frame's name.
+ * selectedName() is the selected frame's name.  options.rootLabel (or
+ * data.rootName) names node 0 in place of "root" (the sandwich view's
+ * trees, rooted at a function).
  */
 (function (global) {
 	"use strict";
@@ -108,7 +119,7 @@
 	function FlameGraph(root, data, opts) {
 		this.root = root;
 		this.opts = opts || {};
-		this.inverted = !!this.opts.inverted;
+		this.inverted = this.opts.inverted !== false;
 		this.diffMode = this.opts.diffMode || "share";
 		this.build();
 		this.setData(data);
@@ -126,8 +137,9 @@
 		this.searchEl.setAttribute("aria-label", "search");
 		this.matchEl = el("span", "cpfg-match");
 		var reset = el("button", null, "Reset zoom");
-		this.invertEl = el("button", null, "Invert");
-		this.invertEl.title = "icicle: the root at the top";
+		reset.title = "zoom out to the root (Escape)";
+		this.invertEl = el("button", null, this.inverted ? "Flame" : "Icicle");
+		this.invertEl.title = "layout: flame graph (root at the bottom) or icicle (root at the top); key i";
 		bar.appendChild(this.titleEl);
 		bar.appendChild(this.searchEl);
 		bar.appendChild(this.matchEl);
@@ -135,18 +147,29 @@
 		bar.appendChild(this.invertEl);
 		this.crumbsEl = el("div", "cpfg-crumbs");
 		this.infoEl = el("div", "cpfg-info");
+		this.legendEl = el("div", "cpfg-legend");
 		this.viewEl = el("div", "cpfg-view");
 		this.viewEl.tabIndex = 0;
+		this.viewEl.setAttribute("role", "application");
+		this.viewEl.setAttribute("aria-label", "flame graph: arrow keys move between frames, Enter zooms, " +
+			"Escape resets the zoom, Backspace zooms out, / searches, i switches flame and icicle");
 		this.canvas = el("canvas");
 		this.viewEl.appendChild(this.canvas);
+		/* a row-sized box at the selected frame, to scroll it into view */
+		this.markEl = el("div", "cpfg-mark");
+		this.viewEl.appendChild(this.markEl);
 		this.tipEl = el("div", "cpfg-tip");
 		this.statusEl = el("div", "cpfg-status");
+		this.statusEl.setAttribute("aria-live", "polite");
 		r.appendChild(bar);
 		r.appendChild(this.crumbsEl);
 		r.appendChild(this.infoEl);
+		r.appendChild(this.legendEl);
 		r.appendChild(this.viewEl);
 		r.appendChild(this.statusEl);
 		document.body.appendChild(this.tipEl);
+		r.cpfg = this;
+		r.setAttribute("data-layout", this.inverted ? "icicle" : "flame");
 
 		var timer = null;
 		this.searchEl.addEventListener("input", function () {
@@ -157,7 +180,7 @@
 			if (e.key === "Enter") self.search(self.searchEl.value);
 			if (e.key === "Escape" || e.key === "ArrowDown") self.viewEl.focus();
 		});
-		reset.addEventListener("click", function () { self.zoomTo(0); });
+		reset.addEventListener("click", function () { self.selected = 0; self.zoomTo(0); });
 		this.invertEl.addEventListener("click", function () { self.setInverted(!self.inverted); });
 		this.canvas.addEventListener("mousemove", function (e) { self.hover(e); });
 		this.canvas.addEventListener("mouseleave", function () { self.tipEl.style.display = "none"; });
@@ -170,11 +193,16 @@
 			self.viewEl.focus();
 		});
 		this.viewEl.addEventListener("keydown", function (e) { self.key(e); });
+		/* '/' anywhere on the page (not while typing) goes to the search box:
+		 * this component's when it holds the focus, else the page's first */
 		document.addEventListener("keydown", function (e) {
-			if (e.key === "/" && document.activeElement !== self.searchEl) {
-				e.preventDefault();
-				self.searchEl.focus();
-			}
+			var a = document.activeElement, tag = a && a.tagName;
+			if (e.key !== "/" || tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || e.defaultPrevented) return;
+			var owner = a && a.closest ? a.closest(".cpfg") : null;
+			if (owner ? owner !== r : document.querySelector(".cpfg") !== r) return;
+			e.preventDefault();
+			self.searchEl.focus();
+			self.searchEl.select();
 		});
 		var pending = false;
 		global.addEventListener("resize", function () {
@@ -228,6 +256,7 @@
 		}
 		this.t = { n: n, name: name, self: selfv, cum: cum, parent: parent, depth: depth,
 			x: x, end: end, byDepth: byDepth, maxDepth: maxDepth, colours: colours };
+		this.legend();
 		this.matched = null;
 		this.focus = 0;
 		this.selected = 0;
@@ -245,6 +274,67 @@
 		var f = d.focus > 0 && d.focus < n ? d.focus : 0;
 		this.selected = f;
 		this.zoomTo(f, true);
+		/* a flame graph opens scrolled to its root, however deep the stacks */
+		if (!this.shown && !this.inverted) this.reveal(0);
+		this.shown = true;
+	};
+
+	/* the package (module) of node i, "" when unknown */
+	FlameGraph.prototype.packageOf = function (i) {
+		var d = this.data, k = (d.namePackage || [])[this.t.name[i]];
+		return i > 0 && d.packages && d.packages[k] || "";
+	};
+
+	/* the legend: the packages (modules) with the most self value, each
+	 * with its colour and share; none for a diff or a single package */
+	FlameGraph.prototype.legend = function () {
+		var t = this.t, d = this.data, L = this.legendEl, sums = {};
+		L.textContent = "";
+		if (d.after || !d.packages) return;
+		for (var i = 1; i < t.n; i++) {
+			var p = this.packageOf(i);
+			if (p) sums[p] = (sums[p] || 0) + Math.max(t.self[i], 0);
+		}
+		var keys = Object.keys(sums).filter(function (k) { return sums[k] > 0; });
+		if (keys.length < 2) return;
+		keys.sort(function (a, b) { return sums[b] - sums[a]; });
+		var MAX = 8;
+		L.appendChild(el("span", "cpfg-legend-h", "Colour by " + this.pkgWord() + ":"));
+		keys.slice(0, MAX).forEach(function (k) {
+			var item = el("span", "cpfg-legend-i");
+			var sw = el("span", "cpfg-sw");
+			sw.style.background = colour(fnv(k));
+			item.appendChild(sw);
+			item.appendChild(document.createTextNode(k + " " + pct(sums[k], d.total)));
+			item.title = k + ": self " + fmtValue(sums[k], d.unit) + " (" + pct(sums[k], d.total) + ")";
+			item.setAttribute("data-package", k);
+			L.appendChild(item);
+		});
+		if (keys.length > MAX) L.appendChild(el("span", "cpfg-legend-i", "+" + (keys.length - MAX) + " more"));
+	};
+
+	/* what the colours stand for: Go packages in a Go profile (the runtime's
+	 * frames are in every one), else modules (the program, its libraries) */
+	FlameGraph.prototype.pkgWord = function () {
+		var t = this.t;
+		if (t.pkgWord === undefined)
+			t.pkgWord = this.data.names.some(function (n) { return n.lastIndexOf("runtime.", 0) === 0; }) ? "package" : "module";
+		return t.pkgWord;
+	};
+
+	/* scroll the row of node i into view (whatever scrolls the component) */
+	FlameGraph.prototype.reveal = function (i) {
+		var t = this.t;
+		if (!t || i < 0 || i >= t.n) return;
+		var H = this.canvas.clientHeight || (t.maxDepth + 1) * ROW, m = this.markEl;
+		m.style.top = this.rowY(t.depth[i], H) + "px";
+		m.style.height = ROW + "px";
+		if (m.scrollIntoView) m.scrollIntoView({ block: "nearest" });
+	};
+
+	/* the label of node i: its name, node 0's the root label */
+	FlameGraph.prototype.label = function (i) {
+		return i === 0 ? this.opts.rootLabel || this.data.rootName || "root" : this.nameOf(i);
 	};
 
 	/* the frame names from the root (excluded) to node i */
@@ -294,8 +384,10 @@
 
 	FlameGraph.prototype.setInverted = function (v) {
 		this.inverted = v;
-		this.invertEl.textContent = v ? "Flame" : "Invert";
+		this.invertEl.textContent = v ? "Flame" : "Icicle";
+		this.root.setAttribute("data-layout", v ? "icicle" : "flame");
 		this.draw();
+		this.reveal(v ? this.selected : 0);
 	};
 
 	FlameGraph.prototype.zoomTo = function (i, local) {
@@ -310,7 +402,7 @@
 		c.textContent = "";
 		chain.forEach(function (n, k) {
 			if (k) c.appendChild(el("span", "cpfg-sep", "\u203a"));
-			var link = el("a", null, n === 0 ? "root" : self.nameOf(n));
+			var link = el("a", null, self.label(n));
 			link.title = "zoom to " + link.textContent;
 			link.addEventListener("click", function () { self.selected = n; self.zoomTo(n); });
 			c.appendChild(link);
@@ -393,7 +485,7 @@
 				g.strokeRect(x + 1, y + 1, Math.max(w - 2.5, 0.5), ROW - 3);
 			}
 			if (w > 3 * charW) {
-				var s = i === 0 ? "root" : self.nameOf(i), fit = Math.floor((w - 6) / charW);
+				var s = self.label(i), fit = Math.floor((w - 6) / charW);
 				if (s.length > fit) s = s.slice(0, Math.max(fit - 2, 1)) + "..";
 				g.fillStyle = "#000";
 				g.fillText(s, x + 3, y + ROW / 2);
@@ -464,7 +556,7 @@
 	FlameGraph.prototype.describe = function (i) {
 		var t = this.t, d = this.data, v = this.view();
 		var cv = this.value(i);
-		var r = { name: i === 0 ? "root" : this.nameOf(i),
+		var r = { name: this.label(i), pkg: this.packageOf(i),
 			flat: fmtValue(t.self[i], d.unit) + " (" + pct(t.self[i], d.total) + ")",
 			cum: fmtValue(cv, d.unit) + " (" + pct(cv, d.total) + ")",
 			zoom: pct(t.cum[i], v.w) };
@@ -490,6 +582,7 @@
 		tip.appendChild(el("b", null, s.name));
 		tip.appendChild(el("div", null, "flat " + s.flat));
 		tip.appendChild(el("div", null, "cum " + s.cum + ", " + s.zoom + " of the view"));
+		if (s.pkg) tip.appendChild(el("div", "cpfg-tip-pkg", this.pkgWord() + " " + s.pkg));
 		if (s.diff) tip.appendChild(el("div", null, s.diff));
 		tip.style.display = "block";
 		var x = e.clientX + 14, y = e.clientY + 14;
@@ -503,7 +596,7 @@
 		if (i < 0 || i >= this.t.n) return;
 		var s = this.describe(i);
 		this.statusEl.textContent = "Selected: " + s.name + " \u2014 flat " + s.flat + ", cum " + s.cum +
-			(s.diff ? " \u2014 " + s.diff : "");
+			(s.pkg ? " \u2014 " + s.pkg : "") + (s.diff ? " \u2014 " + s.diff : "");
 	};
 
 	FlameGraph.prototype.key = function (e) {
@@ -521,7 +614,15 @@
 			if (k >= 0 && k < row.length) next = row[k];
 		} else if (e.key === "Enter") {
 			this.zoomTo(s);
-		} else if (e.key === "Escape" || e.key === "Backspace") {
+		} else if (e.key === "Escape") {
+			/* reset: the whole graph, no search */
+			if (this.searchEl.value) {
+				this.searchEl.value = "";
+				this.search("");
+			}
+			this.selected = 0;
+			this.zoomTo(0);
+		} else if (e.key === "Backspace") {
 			this.zoomTo(Math.max(t.parent[this.focus], 0));
 		} else if (e.key === "i") {
 			this.setInverted(!this.inverted);
@@ -533,6 +634,7 @@
 			this.selected = next;
 			if (next < this.focus || next >= t.end[this.focus]) this.zoomTo(t.parent[next] >= 0 ? t.parent[next] : 0);
 			else this.draw();
+			this.reveal(next);
 		}
 	};
 

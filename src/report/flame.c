@@ -36,8 +36,9 @@
  * parent; the number of boxes merged is in the data ("pruned") and shown on
  * the page.  -flamesvg draws boxes of at least 0.1 pixel, root at the
  * bottom, in flamegraph.pl's geometry, with a <title> tooltip per box.
- * Both colour a frame by its package (C++ namespace, Go package path) or,
- * for a plain C name, by the library its location maps to; the HTML's
+ * Both colour a frame by its module -- the program or the library its
+ * location maps to -- or, without one (and in a Go program, as pprof
+ * does), by its package (Go package path, C++ namespace); the HTML's
  * script computes the same hue from the same string.
  */
 #include "flame.h"

@@ -67,12 +67,14 @@ static inline size_t cpr_utf8_len(const unsigned char *s, size_t n)
 {
 	return s[0] < 0x80 ? 1 : cprof_utf8_len(s, n, NULL);   /* the core's counts no ASCII */
 }
-/* flametree.c: the package of a frame name, for colouring. */
+/* flametree.c: the package of a frame for colouring: its module (lib) when
+ * known, else from its name. */
 void cpr_flame_name_package(const char *s, size_t n, const char *lib, const char **ps, size_t *pn);
 /* flametree.c: the page title: -title, else the main binary's name, else "cprof". */
 const char *cpr_flame_title(const cpr_ctx *c);
 /* flametree.c: per identity of t, the basename of its location's mapping file
- * (0: none), interned into p; *out is malloc'd (free it even on error). */
+ * (0: none; and none for a Go profile's frames that name their package),
+ * interned into p; *out is malloc'd (free it even on error). */
 int cpr_flame_libs(cprof_profile *p, const cpr_infos *t, cprof_str **out);
 /* flametree.c: a value as printed (-divide_by applied). */
 int64_t cpr_flame_out_value(const cpr_ctx *c, int64_t v);

@@ -91,12 +91,36 @@ static cprof_str intern_copy(cprof_profile *p, const char *s, size_t n)
 	return id;
 }
 
+/* Whether p is a Go program's profile: the Go runtime's functions are in
+ * every one of them (runtime.main, runtime.goexit), in no C program's. */
+static bool go_profile(const cprof_profile *p)
+{
+	for (size_t i = 0; i < p->functions.n; i++) {
+		cprof_str s = p->functions.v[i].name;
+		if (s && cprof_slen(p, s) > 8 && memcmp(cprof_s(p, s), "runtime.", 8) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The package of a name by its spelling alone (see cpr_flame_name_package). */
+static bool name_has_package(const char *s, size_t n)
+{
+	const char *ps;
+	size_t pn;
+	cpr_flame_name_package(s, n, NULL, &ps, &pn);
+	return pn > 0;
+}
+
 int cpr_flame_libs(cprof_profile *p, const cpr_infos *t, cprof_str **out)
 {
 	cprof_str *lib = calloc(t->n ? t->n : 1, sizeof *lib);
 	*out = lib;
 	if (!lib)
 		return CPROF_ENOMEM;
+	/* a Go program's frames are coloured by their package, as pprof does;
+	 * only its C frames (cgo) by their library */
+	bool go = go_profile(p);
 	for (size_t l = 0; l < p->locations.n; l++) {
 		const cprof_location *loc = &p->locations.v[l];
 		if (loc->mapping >= p->mappings.n)
@@ -105,7 +129,9 @@ int cpr_flame_libs(cprof_profile *p, const cpr_infos *t, cprof_str **out)
 		if (!file)
 			continue;
 		for (uint32_t k = t->loc_off[l]; k < t->loc_off[l + 1]; k++)
-			if (!lib[t->loc_info[k]]) {
+			if (!lib[t->loc_info[k]] &&
+			    !(go && name_has_package(cpr_info_name(t, t->loc_info[k]),
+						     cpr_info_name_len(t, t->loc_info[k])))) {
 				const char *b = base_name(cprof_s(p, file));
 				lib[t->loc_info[k]] = b == cprof_s(p, file) ? file : intern_copy(p, b, strlen(b));
 				if (lib[t->loc_info[k]] == CPROF_NONE)
@@ -122,11 +148,18 @@ int64_t cpr_flame_out_value(const cpr_ctx *c, int64_t v)
 	return v;
 }
 
-/* The package of a frame name, for colouring: the C++ scope before the last
- * "::" outside parentheses and templates, the Go package path (up to the
- * first '.' after the last '/'), else the library (lib), else "". */
+/* The package of a frame, for colouring: its module (lib: the basename of
+ * its location's mapping file, the program or a library, as
+ * cpr_flame_libs gives it), else by its name's spelling the C++ scope
+ * before the last "::" outside parentheses and templates or the Go package
+ * path (up to the first '.' after the last '/'), else "". */
 void cpr_flame_name_package(const char *s, size_t n, const char *lib, const char **ps, size_t *pn)
 {
+	if (lib) {
+		*ps = lib;
+		*pn = strlen(lib);
+		return;
+	}
 	size_t end = n;
 	for (size_t i = 0; i < n; i++)
 		if (s[i] == '(' || s[i] == '<' || s[i] == ' ') {
@@ -149,8 +182,8 @@ void cpr_flame_name_package(const char *s, size_t n, const char *lib, const char
 			*pn = i;
 			return;
 		}
-	*ps = lib ? lib : "";
-	*pn = lib ? strlen(lib) : 0;
+	*ps = "";
+	*pn = 0;
 }
 
 /* The page title: -title, else the main binary's name, else "cprof". */

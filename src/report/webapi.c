@@ -56,7 +56,7 @@ struct cprof_webapi {
 
 typedef enum route {
 	R_FLAME, R_SANDWICH, R_TOP, R_PEEK, R_SOURCE, R_DISASM, R_GRAPH, R_DOWNLOAD,
-	R_EXPORT_SVG, R_EXPORT_HTML,
+	R_EXPORT_SVG, R_EXPORT_HTML, R_PICK,
 } route;
 
 /* The jobs: path, route, and for a report its format, content type and
@@ -74,6 +74,7 @@ static const struct {
 	{ "data/source", R_SOURCE, CPROF_FMT_LIST, "text/plain; charset=utf-8", NULL },
 	{ "data/disasm", R_DISASM, CPROF_FMT_DISASM, "text/plain; charset=utf-8", NULL },
 	{ "data/graph", R_GRAPH, CPROF_FMT_SVG, "image/svg+xml", NULL },
+	{ "data/pick", R_PICK, 0, NULL, NULL },
 	{ "download", R_DOWNLOAD, CPROF_FMT_PROTO, "application/vnd.google.protobuf+gzip",
 	  "attachment;filename=profile.pb.gz" },
 	{ "export/flame.svg", R_EXPORT_SVG, CPROF_FMT_FLAMESVG, "image/svg+xml",
@@ -452,6 +453,371 @@ static void flame_resp(cprof_webapi *a, cprof_query_get *get, void *ctx, cprof_r
 	resp_ok(w, "application/json", out, len, NULL);
 }
 
+/* ---- the function the source and disassembly views open on --------------------- */
+
+#define PICK_TOP 40             /* the hottest functions considered */
+#define PICK_DISASM_TRIES 8     /* disassembly runs at most */
+#define PICK_SKIPPED 8          /* hotter functions named in the answer */
+#define PICK_NONE (-1000)       /* no candidate will do (not a CPROF_E* code) */
+
+/* s[0..n) regexp-escaped, appended to m. */
+static void re_escape(FILE *m, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strchr("\\^$.|?*+()[]{}", s[i]) && s[i])
+			putc('\\', m);
+		putc(s[i], m);
+	}
+}
+
+/* A regexp that selects the function name s[0..n) in -disasm: the name
+ * whole in the graph's node names ("ADDRESS NAME FILE:LINE") and in nm's
+ * names (mangled, demangled, demangled without the parameters, with their
+ * template arguments), where ^NAME$ matches no node name.  malloc'd, or
+ * NULL. */
+static char *disasm_regexp(const char *s, size_t n)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&out, &len);
+	if (!m)
+		return NULL;
+	/* template arguments, which the profile's names drop and nm's keep,
+	 * may follow each scope and the name */
+	static const char targs[] = "(?:<[^()]*>)?";
+	fputs("(?:^|\\s)(?:", m);
+	for (size_t i = 0; i < n; i++) {
+		if (i + 1 < n && s[i] == ':' && s[i + 1] == ':' && i > 0)
+			fputs(targs, m);
+		re_escape(m, s + i, 1);
+	}
+	fputs(targs, m);
+	fputs(")(?:$|\\s|\\()", m);
+	if (fclose(m) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* ^RE$ as the page writes a selected function (no '$' escaped at the end,
+ * no top-level '|'): RE's text, else NULL.  malloc'd. */
+static char *anchored_inner(const char *re)
+{
+	size_t n = strlen(re);
+	if (n < 3 || re[0] != '^' || re[n - 1] != '$' || re[n - 2] == '\\')
+		return NULL;
+	for (size_t i = 1; i + 1 < n; i++) {
+		if (re[i] == '\\')
+			i++;
+		else if (strchr("|()[]", re[i]))
+			return NULL;
+	}
+	return strndup(re + 1, n - 2);
+}
+
+/* Undo re_escape / escapeRe: the literal a regexp of only escaped
+ * characters stands for, or NULL when it holds a metacharacter. */
+static char *re_literal(const char *re)
+{
+	char *out = malloc(strlen(re) + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (const char *q = re; *q; q++) {
+		if (*q == '\\' && q[1]) {
+			*o++ = *++q;
+			continue;
+		}
+		if (strchr("^$.|?*+()[]{}", *q)) {
+			free(out);
+			return NULL;
+		}
+		*o++ = *q;
+	}
+	*o = 0;
+	return out;
+}
+
+typedef struct pick_cand {
+	char *name;
+	const char *why;        /* why it was passed over (static or into notes) */
+	char *note;             /* malloc'd reason, or NULL */
+} pick_cand;
+
+/* The hottest functions (by flat, the top report's order) of the request's
+ * view of p, at most PICK_TOP, without " (inline)" and duplicates.
+ * Returns the number (*out malloc'd), or a negative code with err set. */
+static int pick_candidates(const cprof_profile *p, const cprof_ropts *r, pick_cand **out,
+			   cprof_error *err)
+{
+	*out = NULL;
+	cprof_ropts t = *r;
+	t.format = CPROF_FMT_TEXT;
+	t.granularity = CPROF_GRAN_FUNCTIONS;
+	t.nodecount = PICK_TOP;
+	t.cum = false;
+	char *text, *warn = NULL;
+	size_t len;
+	int rc = run(p, &t, &text, &len, &warn, err);
+	free(warn);
+	if (rc < 0)
+		return rc;
+	pick_cand *v = calloc(PICK_TOP, sizeof *v);
+	int n = 0;
+	bool rows = false;
+	char *save = NULL;
+	for (char *l = v ? strtok_r(text, "\n", &save) : NULL; l && n < PICK_TOP;
+	     l = strtok_r(NULL, "\n", &save)) {
+		if (!rows) {
+			rows = strstr(l, "flat%") && strstr(l, "cum%");
+			continue;
+		}
+		/* flat flat% sum% cum cum% NAME */
+		char *q = l;
+		for (int f = 0; f < 5 && q; f++) {
+			while (*q == ' ')
+				q++;
+			q = strchr(q, ' ');
+		}
+		if (!q)
+			continue;
+		while (*q == ' ')
+			q++;
+		size_t nl = strlen(q);
+		if (nl > 9 && strcmp(q + nl - 9, " (inline)") == 0)
+			q[nl -= 9] = 0;
+		bool dup = nl == 0;
+		for (int i = 0; i < n && !dup; i++)
+			dup = strcmp(v[i].name, q) == 0;
+		if (dup)
+			continue;
+		if (!(v[n].name = strdup(q)))
+			break;
+		n++;
+	}
+	free(text);
+	if (!v)
+		return cprof_seterr(err, CPROF_ENOMEM, "out of memory");
+	*out = v;
+	return n;
+}
+
+/* ^NAME$ for one name, ^(?:A|B|...)$ for several (n > 0): the regexp that
+ * selects them by function name in -list.  malloc'd, or NULL. */
+static char *names_regexp(const pick_cand *v, int n)
+{
+	char *re = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&re, &len);
+	if (!m)
+		return NULL;
+	fputs(n > 1 ? "^(?:" : "^", m);
+	for (int i = 0; i < n; i++) {
+		if (i)
+			putc('|', m);
+		re_escape(m, v[i].name, strlen(v[i].name));
+	}
+	fputs(n > 1 ? ")$" : "$", m);
+	if (fclose(m) != 0) {
+		free(re);
+		return NULL;
+	}
+	return re;
+}
+
+static void pick_free(pick_cand *v, int n)
+{
+	for (int i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].note);
+	}
+	free(v);
+}
+
+/* Source: one -list over all the candidates; the first whose block shows
+ * its source wins.  Returns its index, PICK_NONE, or a negative CPROF_E*
+ * code with err set; *text is its listing. */
+static int pick_source(const cprof_profile *p, const cprof_ropts *r, pick_cand *v, int n,
+		       char **text, cprof_error *err)
+{
+	char *re = names_regexp(v, n);
+	if (!re)
+		return cprof_seterr(err, CPROF_ENOMEM, "out of memory");
+	cprof_ropts t = *r;
+	t.format = CPROF_FMT_LIST;
+	t.symbol = re;
+	char *out, *warn = NULL;
+	size_t len;
+	int rc = run(p, &t, &out, &len, &warn, err);
+	free(warn);
+	free(re);
+	if (rc < 0)
+		return rc;
+	/* blocks: "ROUTINE ======================== NAME in FILE", its header,
+	 * then " Error: ..." or the lines; "No source information for NAME" */
+	static const char routine[] = "ROUTINE ======================== ";
+	static const char nosrc[] = "No source information for ";
+	for (int i = 0; i < n; i++)
+		v[i].why = "not in the listing";
+	char *cur = NULL;       /* the name of the block being read */
+	bool cur_err = false;
+	for (char *l = out, *e; l && *l; l = e) {
+		e = strchr(l, '\n');
+		size_t ll = e ? (size_t)(e - l) : strlen(l);
+		if (e)
+			e++;
+		bool is_routine = ll > sizeof routine - 1 && memcmp(l, routine, sizeof routine - 1) == 0;
+		if (is_routine || !e) {
+			/* the previous block ends */
+			if (cur) {
+				for (int i = 0; i < n; i++)
+					if (strcmp(v[i].name, cur) == 0 && !cur_err)
+						v[i].why = NULL;
+				free(cur);
+				cur = NULL;
+			}
+			if (is_routine) {
+				const char *nm = l + sizeof routine - 1, *in = NULL;
+				for (const char *q = nm; q + 4 <= l + ll; q++)
+					if (memcmp(q, " in ", 4) == 0)
+						in = q;
+				cur = strndup(nm, in ? (size_t)(in - nm) : (size_t)(l + ll - nm));
+				cur_err = false;
+			}
+			continue;
+		}
+		if (cur && ll > 8 && memcmp(l, " Error: ", 8) == 0) {
+			cur_err = true;
+			for (int i = 0; i < n; i++)
+				if (strcmp(v[i].name, cur) == 0 && !v[i].note && (v[i].note = strndup(l + 8, ll - 8)))
+					v[i].why = v[i].note;
+		}
+		if (ll > sizeof nosrc - 1 && memcmp(l, nosrc, sizeof nosrc - 1) == 0)
+			for (int i = 0; i < n; i++)
+				if (strlen(v[i].name) == ll - (sizeof nosrc - 1) &&
+				    memcmp(v[i].name, l + sizeof nosrc - 1, ll - (sizeof nosrc - 1)) == 0)
+					v[i].why = "no file name in the profile (built without -g?)";
+	}
+	free(cur);
+	free(out);
+	for (int i = 0; i < n; i++) {
+		if (v[i].why)
+			continue;
+		/* its own listing, as the page would ask for it */
+		char *one = names_regexp(v + i, 1);
+		if (!one)
+			return cprof_seterr(err, CPROF_ENOMEM, "out of memory");
+		t.symbol = one;
+		warn = NULL;
+		rc = run(p, &t, text, &len, &warn, err);
+		free(warn);
+		free(one);
+		return rc < 0 ? rc : i;
+	}
+	return PICK_NONE;
+}
+
+/* Disassembly: the candidates in turn, at most PICK_DISASM_TRIES runs;
+ * the first that disassembles wins (an object file that can be read, with
+ * the symbol in it).  Same returns as pick_source. */
+static int pick_disasm(const cprof_profile *p, const cprof_ropts *r, pick_cand *v, int n,
+		       char **text, cprof_error *err)
+{
+	cprof_ropts t = *r;
+	t.format = CPROF_FMT_DISASM;
+	for (int i = 0; i < n; i++)
+		v[i].why = "not tried";
+	for (int i = 0, tries = 0; i < n && tries < PICK_DISASM_TRIES; i++) {
+		if (v[i].name[0] == '[' || strchr(v[i].name, ' ')) {
+			v[i].why = "no symbol";  /* [vdso], an address */
+			continue;
+		}
+		char *re = disasm_regexp(v[i].name, strlen(v[i].name));
+		if (!re)
+			return cprof_seterr(err, CPROF_ENOMEM, "out of memory");
+		t.symbol = re;
+		char *warn = NULL;
+		size_t len;
+		cprof_error e = { 0 };
+		int rc = run(p, &t, text, &len, &warn, &e);
+		free(warn);
+		free(re);
+		tries++;
+		if (rc == 0)
+			return i;
+		if (cpr_deadline_passed())
+			return cprof_seterr(err, CPROF_EINVAL, "%s", e.code ? e.msg : "deadline");
+		v[i].note = strdup(e.code && strncmp(e.msg, "no matches", 10) != 0 ? e.msg
+				   : "no object file with its symbol that can be read");
+		v[i].why = v[i].note ? v[i].note : "cannot be disassembled";
+	}
+	return PICK_NONE;
+}
+
+/* data/pick?view=source|disasm: the hottest function of the request's view
+ * that has source (that can be disassembled), as JSON: {"view", "f" (the
+ * regexp that selects it), "name", "text" (its listing), "skipped" (the
+ * hotter ones and why), "considered"}; "f" empty when none has. */
+static void pick_resp(cprof_webapi *a, cprof_query_get *get, void *ctx, const cprof_ropts *r,
+		      cprof_webresp *w)
+{
+	const char *view = get(ctx, "view");
+	bool disasm = view && strcmp(view, "disasm") == 0;
+	if (!view || (!disasm && strcmp(view, "source") != 0)) {
+		resp_err(w, 400, "view: want source or disasm");
+		return;
+	}
+	cprof_error err = { 0 };
+	pick_cand *v = NULL;
+	char *text = NULL;
+	int n = pick_candidates(a->c.p, r, &v, &err);
+	int k = n < 0 ? n : disasm ? pick_disasm(a->c.p, r, v, n, &text, &err)
+		: pick_source(a->c.p, r, v, n, &text, &err);
+	if (k < 0 && k != PICK_NONE) {
+		if (n > 0)
+			pick_free(v, n);
+		if (cpr_deadline_passed())
+			resp_deadline(a, w, err.code ? err.msg : NULL);
+		else
+			resp_err(w, 400, err.code ? err.msg : cprof_strerror(k));
+		return;
+	}
+	char *out = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&out, &len);
+	if (m) {
+		fputs("{\"view\":", m);
+		json_str(m, disasm ? "disasm" : "source");
+		fputs(",\"f\":", m);
+		char *re = k < 0 ? NULL : disasm ? disasm_regexp(v[k].name, strlen(v[k].name))
+			: names_regexp(v + k, 1);
+		json_str(m, re ? re : "");
+		free(re);
+		fputs(",\"name\":", m);
+		json_str(m, k >= 0 ? v[k].name : "");
+		fputs(",\"text\":", m);
+		json_str(m, text ? text : "");
+		fprintf(m, ",\"considered\":%d,\"skipped\":[", n);
+		int end = k >= 0 ? k : n, shown = 0;
+		for (int i = 0; i < end && shown < PICK_SKIPPED; i++, shown++) {
+			fputs(shown ? ",{\"name\":" : "{\"name\":", m);
+			json_str(m, v[i].name);
+			fputs(",\"why\":", m);
+			json_str(m, v[i].why ? v[i].why : "");
+			putc('}', m);
+		}
+		fprintf(m, "],\"more\":%d}\n", end > shown ? end - shown : 0);
+	}
+	free(text);
+	pick_free(v, n);
+	if (!m || fclose(m) != 0) {
+		free(out);
+		resp_err(w, 500, "out of memory");
+		return;
+	}
+	resp_ok(w, "application/json", out, len, NULL);
+}
+
 /* A job: the URL's options over the defaults, then its report. */
 static void serve_job(cprof_webapi *a, size_t j, cprof_query_get *get, void *ctx, cprof_webresp *w)
 {
@@ -466,14 +832,28 @@ static void serve_job(cprof_webapi *a, size_t j, cprof_query_get *get, void *ctx
 		flame_resp(a, get, ctx, &r, rt == R_SANDWICH, w);
 		return;
 	}
+	if (rt == R_PICK) {
+		pick_resp(a, get, ctx, &r, w);
+		return;
+	}
 	r.format = jobs[j].format;
 	if (rt == R_TOP && !get(ctx, "n"))
 		r.nodecount = 500;
+	char *alt = NULL;
 	if (rt == R_PEEK || rt == R_SOURCE || rt == R_DISASM) {
 		const char *sym = get(ctx, "f");
 		r.symbol = sym ? sym : ".";
+		/* the page's ^NAME$ (a selected function) would match no node
+		 * name of -disasm ("ADDRESS NAME FILE:LINE") */
+		char *inner = rt == R_DISASM && sym ? anchored_inner(sym) : NULL;
+		char *lit = inner ? re_literal(inner) : NULL;
+		if (lit && (alt = disasm_regexp(lit, strlen(lit))))
+			r.symbol = alt;
+		free(lit);
+		free(inner);
 	}
 	report_resp(a, get, ctx, &r, jobs[j].ctype, jobs[j].disposition, w);
+	free(alt);
 }
 
 /* ---- cheap answers ---------------------------------------------------------------- */

@@ -6,7 +6,11 @@
 // keyboard, refine, sandwich, download, export, themes), heap (the sample
 // type selector), diff (a -diff_base server: diff colours and the toggle),
 // cprog (a real C program's profile: flame graph, source, disassembly),
+// deep (a deep C++ program's profile under the runtime: the root on screen,
+// colours by module, keyboard, sandwich, the hottest function with source),
 // smoke (the flame graph and top only: the sanitizer build's pass).
+// Every suite also checks the page's header at 1400 and 1280 px and that
+// it asks for no favicon the server lacks.
 // Each check prints "ok NAME" or "FAIL NAME: why"; the exit status is the
 // number of failures (0: all passed).  Screenshots go to OUTDIR.
 // Extra key=value arguments carry what the test computed with the CLI
@@ -50,6 +54,10 @@ const consoleErrors = [];
 page.on("pageerror", (e) => consoleErrors.push(String(e)));
 // offline: anything not from the server fails the test
 const foreign = [];
+// the browser's own requests (the favicon) show only as console errors
+const favicons = [];
+page.on("request", (r) => { if (/favicon/.test(r.url())) favicons.push(r.url()); });
+page.on("console", (m) => { if (m.type() === "error" && /status of 404/.test(m.text())) favicons.push(m.text()); });
 await page.route("**/*", (route) => {
 	const u = route.request().url();
 	if (!u.startsWith(base)) {
@@ -88,12 +96,21 @@ async function canvasBox() {
 
 // the flame graph's row `row` from the root (0 = root), x fraction fx
 async function frameAt(row, fx) {
-	const inverted = (await page.textContent(".cpfg-bar button:nth-of-type(2)")) === "Flame";
+	const inverted = (await page.getAttribute("#flamegraph", "data-layout")) !== "flame";
 	// a tall graph: bring the row into the viewport first
 	await page.$eval("#flamegraph canvas", (c, inv) => c.scrollIntoView({ block: inv ? "start" : "end" }), inverted);
 	const b = await canvasBox();
 	const y = inverted ? b.y + row * 18 + 9 : b.y + b.height - row * 18 - 9;
 	return { x: b.x + b.width * fx, y };
+}
+
+// the keys that move the flame graph's selection towards the leaves and
+// towards the root: up and down in a flame graph, down and up in an icicle
+async function leafKey() {
+	return (await page.getAttribute("#flamegraph", "data-layout")) === "flame" ? "ArrowUp" : "ArrowDown";
+}
+async function rootKey() {
+	return (await leafKey()) === "ArrowUp" ? "ArrowDown" : "ArrowUp";
 }
 
 async function tipText() {
@@ -167,7 +184,7 @@ if (suite === "corpus") {
 	await check("keyboard: arrows select, Enter zooms, Escape zooms out", async () => {
 		await open("/ui/flamegraph");
 		await page.focus(".cpfg-view");
-		await page.keyboard.press("ArrowUp");
+		await page.keyboard.press(await leafKey());
 		const st = await page.textContent(".cpfg-status");
 		assert(/^Selected: \S+/.test(st) && !st.startsWith("Selected: root"), `status "${st}"`);
 		await Promise.all([page.waitForResponse((r) => r.url().includes("zoom=")), page.keyboard.press("Enter")]);
@@ -178,21 +195,27 @@ if (suite === "corpus") {
 		await page.focus("#view-top");
 		assert(await page.evaluate(() => document.activeElement.id) === "view-top", "view link not focusable");
 	});
-	await check("inverted (icicle) view", async () => {
-		await page.click(".cpfg-bar button:has-text('Invert')");
-		assert((await page.textContent(".cpfg-bar button:nth-of-type(2)")) === "Flame", "no toggle");
-		const p = await frameAt(0, 0.5);
+	await check("icicle by default, flame toggle", async () => {
+		await open("/ui/flamegraph");
+		assert((await page.getAttribute("#flamegraph", "data-layout")) === "icicle", "not an icicle");
+		let p = await frameAt(0, 0.5);
 		await page.mouse.move(p.x, p.y);
 		assert((await tipText()).startsWith("root"), "the root is not the top row");
 		await shot("flame-icicle");
+		await page.click(".cpfg-bar button:has-text('Flame')");
+		assert((await page.getAttribute("#flamegraph", "data-layout")) === "flame", "no toggle");
+		assert((await page.textContent(".cpfg-bar button:nth-of-type(2)")) === "Icicle", "toggle text");
+		p = await frameAt(0, 0.5);
+		await page.mouse.move(p.x, p.y);
+		assert((await tipText()).startsWith("root"), "the root is not the bottom row");
 	});
 	await check("focus from a selected frame, then clear it", async () => {
 		await open("/ui/flamegraph");
 		await page.focus(".cpfg-view");
-		await page.keyboard.press("ArrowUp");
+		await page.keyboard.press(await leafKey());
 		const name = (await page.textContent(".cpfg-status")).replace(/^Selected: /, "").split(" \u2014 ")[0];
-		await page.keyboard.press("ArrowUp"); // release: the page reads the selection on keyup
-		await page.keyboard.press("ArrowDown");
+		await page.keyboard.press(await leafKey()); // release: the page reads the selection on keyup
+		await page.keyboard.press(await rootKey());
 		await Promise.all([page.waitForNavigation(), page.click("#refine-f")]);
 		await page.waitForSelector("body[data-ready='1']");
 		const u = new URL(page.url());
@@ -282,7 +305,7 @@ if (suite === "corpus") {
 	});
 	await check("download the filtered profile", async () => {
 		await open("/ui/top?f=sort");
-		const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
+		const [dl] = await Promise.all([page.waitForEvent("download"), page.click("#save-menu > button").then(() => page.click("#download"))]);
 		const file = path.join(outdir, "download.pb.gz");
 		await dl.saveAs(file);
 		const b = fs.readFileSync(file);
@@ -413,12 +436,199 @@ if (suite === "cprog") {
 		assert(t.includes("ROUTINE") && /\n\s+\S+\s+\S+\s+[0-9a-f]+:\s+\S+/.test(t), "no instruction rows");
 		await shot("disasm");
 	});
-	await check("source without f: the top function", async () => {
+	await check("source without f: the hottest function with source", async () => {
 		await open("/ui/source");
 		const t = await page.textContent("#symbol");
-		assert(t.startsWith("source for ^"), `"${t}"`);
+		assert(t.startsWith("source for hot_loop, the hottest function with source"), `"${t}"`);
 	});
 }
+
+if (suite === "deep") {
+	// the y of node 0's row in the viewport, from the component's layout
+	/* the toggle names the other layout ("Invert" in the old page) */
+	const layoutOf = async () => await page.getAttribute("#flamegraph", "data-layout") ||
+		((await page.textContent(".cpfg-bar button:nth-of-type(2)")) === "Flame" ? "icicle" : "flame");
+	const rootRow = async () => {
+		const layout = await layoutOf();
+		const b = await canvasBox();
+		return { layout, y: layout === "flame" ? b.y + b.height - 18 : b.y, h: b.height };
+	};
+	const visible = (y) => y >= -1 && y + 18 <= 801;   /* sub-pixel layout */
+	await check("a deep profile opens with its root on screen", async () => {
+		await open("/ui/");
+		let r = await rootRow();
+		assert(r.h > 1600, `the graph is only ${r.h} px tall: not a deep profile`);
+		assert(visible(r.y), `the root's row is at y=${r.y} (${r.layout}), off the 800 px viewport`);
+		await shot("flame-open");
+		// the other layout, from the toggle, shows its root too
+		await page.click(".cpfg-bar button:nth-of-type(2)");
+		await page.waitForTimeout(100);
+		r = await rootRow();
+		assert(visible(r.y), `after the toggle the root's row is at y=${r.y} (${r.layout})`);
+		await page.mouse.move(400, r.y + 9);
+		assert((await tipText()).startsWith("root"), `not the root at y=${r.y}: "${await tipText()}"`);
+		await shot("flame-toggled");
+	});
+	await check("frames coloured by module, named in a legend and the tooltip", async () => {
+		// the server's colour key of each frame: its module
+		await open("/ui/");
+		const pk = await page.evaluate(() => fetch("data/flame?w=100000").then((r) => r.json()).then((d) => {
+			const o = {};
+			d.names.forEach((n, i) => { o[n] = d.packages[d.namePackage[i]]; });
+			return o;
+		}));
+		const prog = pk["main"];
+		assert(prog === "deep", `main's module "${prog}"`);
+		for (const n of ["deep::crunch", "deep::Rec::run", "deep::churn", "deep::trig"])
+			assert(pk[n] === prog, `${n} is coloured as "${pk[n]}", not as the program`);
+		assert(/^libc\.so/.test(pk["__libc_start_call_main"]), `libc frame: "${pk["__libc_start_call_main"]}"`);
+		const libm = Object.keys(pk).find((n) => /cbrt|log1p/.test(n));
+		assert(libm && /^libm\.so/.test(pk[libm]), `libm frame ${libm}: "${pk[libm]}"`);
+		// the page: a legend naming the modules, in their colours
+		const legend = await page.$$eval(".cpfg-legend [data-package]", (l) => l.map((x) => [x.getAttribute("data-package"),
+			getComputedStyle(x.querySelector(".cpfg-sw")).backgroundColor]));
+		const names = legend.map((x) => x[0]);
+		assert(names[0] === "deep" && names.some((n) => /^libc\.so/.test(n)) && names.some((n) => /^libm\.so/.test(n)),
+			`legend ${JSON.stringify(names)}`);
+		assert(new Set(legend.map((x) => x[1])).size === legend.length, "two modules share a colour in the legend");
+		// the canvas: the program's frames (row 4 on is main, then Rec::run) in the legend's colour of "deep"
+		const px = await page.$eval("#flamegraph canvas", (c) => {
+			const g = c.getContext("2d"), d = window.devicePixelRatio || 1;
+			/* a box's top left, above its label */
+			const at = (row) => Array.from(g.getImageData(Math.round(2 * d), Math.round((row * 18 + 2) * d), 1, 1).data).slice(0, 3);
+			return [at(4), at(6), at(20), at(2)];
+		});
+		const same = (a, b) => a.every((v, i) => Math.abs(v - b[i]) <= 2);
+		assert(same(px[0], px[1]) && same(px[1], px[2]), `program rows differ: ${JSON.stringify(px)}`);
+		assert(!same(px[0], px[3]), `libc's row has the program's colour ${px[3]}`);
+		const deepSw = legend[0][1].match(/\d+/g).map(Number);
+		assert(same(px[0], deepSw), `program rows ${px[0]} are not the legend's ${deepSw}`);
+		const p = await frameAt(2, 0.5);
+		await page.mouse.move(p.x, p.y);
+		const t = await tipText();
+		assert(/module libc\.so/.test(t), `tooltip "${t}" names no module`);
+		await shot("flame-modules");
+	});
+	/* open the page and move the selection n frames towards the leaves
+	 * with the keyboard; returns the key that does that */
+	const descend = async (n) => {
+		await open("/ui/");
+		await page.focus(".cpfg-view");
+		const leafward = (await layoutOf()) === "flame" ? "ArrowUp" : "ArrowDown";
+		for (let i = 0; i < n; i++) await page.keyboard.press(leafward);
+		return leafward;
+	};
+	await check("keyboard: arrows keep the selection in view", async () => {
+		await descend(60);
+		const st = await page.textContent(".cpfg-status");
+		assert(st.startsWith("Selected: deep::Rec::run"), `status "${st}"`);
+		// the selected frame's row is on screen: its black outline, on the
+		// left edge (the widest child comes first)
+		const y = await page.$eval("#flamegraph canvas", (c) => {
+			const d = window.devicePixelRatio || 1, col = c.getContext("2d").getImageData(Math.round(d), 0, 1, c.height).data;
+			for (let i = 0; i < c.height; i++)
+				if (col[4 * i] < 40 && col[4 * i + 1] < 40 && col[4 * i + 2] < 40 && col[4 * i + 3] > 200)
+					return c.getBoundingClientRect().top + i / d - 1;
+			return null;
+		});
+		assert(y !== null && visible(y), `the selected row is at y=${y}, off the viewport`);
+		await shot("flame-keyboard");
+	});
+	await check("keyboard: Enter zooms, Escape resets the zoom, / searches", async () => {
+		const leafward = await descend(8);
+		await Promise.all([page.waitForResponse((r) => r.url().includes("zoom=")), page.keyboard.press("Enter")]);
+		await page.waitForFunction(() => document.querySelector("#flamegraph").getAttribute("data-zoom").split("\n").length === 8);
+		await page.focus(".cpfg-view");
+		await page.keyboard.press(leafward);
+		await page.keyboard.press(leafward);
+		await Promise.all([page.waitForResponse((r) => r.url().includes("zoom=")), page.keyboard.press("Enter")]);
+		await page.waitForFunction(() => document.querySelector("#flamegraph").getAttribute("data-zoom").split("\n").length === 10);
+		await page.focus(".cpfg-view");
+		await Promise.all([page.waitForResponse((r) => r.url().includes("/ui/data/flame")), page.keyboard.press("Escape")]);
+		await page.waitForFunction(() => document.querySelector("#flamegraph").getAttribute("data-zoom") === "",
+			null, { timeout: 5000 }).catch(async () => { throw new Error("Escape did not reset the zoom: " +
+				(await page.getAttribute("#flamegraph", "data-zoom")).split("\n").length + " levels left"); });
+		await page.focus(".cpfg-view");
+		await page.keyboard.press("/");
+		assert(await page.evaluate(() => document.activeElement.matches(".cpfg-bar input[type=search]")), "/ does not go to the search box");
+	});
+	await check("sandwich: the function's name, not \"root\"", async () => {
+		await open("/ui/sandwich?fn=" + encodeURIComponent("deep::crunch"));
+		const crumbs = await page.$$eval(".cp-sandwich .cpfg-crumbs a:first-child", (a) => a.map((x) => x.textContent));
+		assert(crumbs.length === 2 && crumbs.every((c) => c === "deep::crunch"), `crumbs ${JSON.stringify(crumbs)}`);
+		const st = await page.$$eval(".cp-sandwich .cpfg-status", (a) => a.map((x) => x.textContent));
+		assert(st.every((x) => x.startsWith("Selected: deep::crunch")), `status ${JSON.stringify(st)}`);
+		await shot("sandwich");
+	});
+	await check("source opens on the hottest function that has source", async () => {
+		// without crunch, libm's functions (no source here) are the hottest
+		await open("/ui/source?i=crunch");
+		assert(await page.$eval("#errors", (e) => e.hidden), `error banner: ${await page.textContent("#errors")}`);
+		const t = await page.textContent("#text");
+		assert(/ROUTINE =+ deep::\S+ in \S*deep\.cc/.test(t) && !/ Error: /.test(t), `listing: ${t.slice(0, 200)}`);
+		const sym = await page.textContent("#symbol");
+		assert(/^source for deep::/.test(sym), `"${sym}"`);
+		const skipped = await page.textContent("#skipped");
+		assert(/__cbrt|log1p/.test(skipped) && /could not find file/.test(skipped), `skipped note "${skipped}"`);
+		await shot("source-picked");
+	});
+	await check("disassembly opens on the hottest function it can read", async () => {
+		await open("/ui/disasm?i=crunch");
+		assert(await page.$eval("#errors", (e) => e.hidden), `error banner: ${await page.textContent("#errors")}`);
+		const t = await page.textContent("#text");
+		assert(/ROUTINE =+ deep::/.test(t) && /\n\s+\S+\s+\S+\s+[0-9a-f]+:\s+\S+/.test(t), `disasm: ${t.slice(0, 200)}`);
+		await shot("disasm-picked");
+	});
+	await check("disassembly of a selected C++ function (^name$)", async () => {
+		await open("/ui/disasm?f=" + encodeURIComponent("^deep::Rec::run$"));
+		assert(await page.$eval("#errors", (e) => e.hidden), `error banner: ${await page.textContent("#errors")}`);
+		assert(/ROUTINE =+ deep::Rec<\d+>::run/.test(await page.textContent("#text")), "no Rec<N>::run routine");
+	});
+	await check("a function without machine code or source: a plain note", async () => {
+		await open("/ui/disasm?f=" + encodeURIComponent("^__cbrt$"));
+		assert(await page.$eval("#errors", (e) => e.hidden), `error banner: ${await page.textContent("#errors")}`);
+		assert(/Nothing to show for \^__cbrt\$/.test(await page.textContent("#nomatch")), "no note");
+		await open("/ui/source?f=" + encodeURIComponent("^__cbrt$"));
+		assert(await page.$eval("#errors", (e) => e.hidden), "error banner");
+		assert(/No source shown .*could not find file/.test(await page.textContent("#nosource")), "no note");
+		await shot("source-none");
+	});
+	await check("the graph opens fitted to its width", async () => {
+		await open("/ui/graph");
+		const r = await page.$eval("#graph", (box) => {
+			const g = box.querySelector("svg > g").getBoundingClientRect(), b = box.getBoundingClientRect();
+			return [g.width, b.width, g.height, b.height];
+		});
+		assert(r[0] >= 0.95 * r[1] - 2, `graph ${r[0].toFixed(0)} px wide in a ${r[1].toFixed(0)} px box`);
+		await shot("graph-fit");
+	});
+}
+
+// the header holds one row, nothing cut off, at 1400 and at 1280 px
+await check("header fits one row at 1400 and 1280 px", async () => {
+	for (const width of [1400, 1280]) {
+		await page.setViewportSize({ width, height: 800 });
+		await open("/ui/flamegraph");
+		const r = await page.evaluate(() => {
+			const h = document.querySelector(".cp-head"), kids = h.querySelectorAll(".cp-views > a, .cp-tools > *");
+			const tops = Array.from(kids).filter((k) => k.offsetParent).map((k) => Math.round(k.getBoundingClientRect().top));
+			const right = Math.max(...Array.from(kids).map((k) => k.getBoundingClientRect().right));
+			return { rows: new Set(tops.map((t) => Math.round(t / 10))).size, spread: Math.max(...tops) - Math.min(...tops),
+				right, vw: document.documentElement.clientWidth, h: h.getBoundingClientRect().height };
+		});
+		assert(r.spread <= 8, `header wraps at ${width} px: tops spread ${r.spread} px, height ${r.h}`);
+		assert(r.right <= r.vw, `header cut off at ${width} px: right edge ${r.right} > ${r.vw}`);
+		await shot(`header-${width}`);
+	}
+	await page.setViewportSize({ width: 1280, height: 800 });
+});
+
+await check("an icon without a request the server cannot answer", async () => {
+	await open("/ui/top");
+	await page.waitForTimeout(300);
+	assert(favicons.length === 0, `asked for ${favicons.join(" ")}`);
+	assert(await page.$("link[rel=icon]"), "no icon link");
+});
 
 await check("no page errors and no requests off the server", async () => {
 	assert(consoleErrors.length === 0, consoleErrors.join("; "));

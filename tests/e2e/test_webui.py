@@ -168,6 +168,57 @@ def test_c_program_views(server, c_profile):
     run_suite("cprog", s.url, title="cpu", search="hot_loop", searchPct=flame_share(s, "f=hot_loop"))
 
 
+@pytest.fixture(scope="module")
+def deep_profile(tmp_path_factory):
+    """A deep C++ program (tests/e2e/programs/deep.cc: a recursive class
+    template 110 calls deep over the program, libstdc++, libc and libm)
+    profiled by the runtime preloaded (CPROF_CPU_PROFILE)."""
+    lib = os.path.join(os.path.dirname(cprof_bin()), "libcprof.so")
+    if not shutil.which("g++") or not os.path.exists(lib):
+        pytest.skip("needs g++ and " + lib)
+    d = tmp_path_factory.mktemp("webui-deep")
+    exe = str(d / "deep")
+    subprocess.run(["g++", "-O2", "-g", "-fno-omit-frame-pointer", "-o", exe,
+                    os.path.join(ROOT, "tests", "e2e", "programs", "deep.cc")], check=True)
+    prof = str(d / "deep.pb.gz")
+    env = dict(os.environ, LD_PRELOAD=lib, CPROF_CPU_PROFILE=prof)
+    r = subprocess.run([exe, "1.5"], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0 and os.path.exists(prof), r.stderr
+    return exe, prof
+
+
+@needs_browser
+@pytest.mark.skipif(SANITIZED, reason="preloads the plain build's runtime into a program")
+def test_deep_cxx_views(server, deep_profile):
+    """What a new user meets first on a native program: the root of a deep
+    C++ profile on screen, frames coloured by module, the keyboard, the
+    sandwich's names, Source and Disassemble on the hottest function that
+    has them (plain notes, not errors, for those that have not), the graph
+    fitted to its width; and (every suite) the header at 1400 and 1280 px
+    and no favicon request."""
+    exe, prof = deep_profile
+    s = server("-http=127.0.0.1:0", "-no_browser",
+               "-source_path=" + os.path.join(ROOT, "tests", "e2e", "programs"), exe, prof)
+    run_suite("deep", s.url)
+
+
+def test_pick_endpoint(server, deep_profile):
+    """data/pick (the function Source and Disassemble open on): the hottest
+    with source, the hotter ones passed over named with their reason."""
+    exe, prof = deep_profile
+    s = server("-http=127.0.0.1:0", "-no_browser",
+               "-source_path=" + os.path.join(ROOT, "tests", "e2e", "programs"), exe, prof)
+    d = json.loads(s.get("/ui/data/pick?view=source&i=crunch"))
+    assert d["name"].startswith("deep::") and d["f"] == "^" + d["name"] + "$"   # no metacharacters
+    assert "ROUTINE" in d["text"] and " Error: " not in d["text"], d["text"][:300]
+    assert d["skipped"] and all("could not find file" in x["why"] for x in d["skipped"]), d["skipped"]
+    d = json.loads(s.get("/ui/data/pick?view=disasm&i=crunch"))
+    assert d["name"].startswith("deep::") and "ROUTINE" in d["text"], d
+    with pytest.raises(urllib.error.HTTPError) as e:
+        s.get("/ui/data/pick?view=nonsense")
+    assert e.value.code == 400
+
+
 def test_endpoints_without_browser(server, cprof, tmp_path):
     """The data API alone: zoomed and pruned flame JSON, top text, download."""
     cpu = os.path.join(GOLDEN, "cpu.pb.gz")

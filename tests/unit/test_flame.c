@@ -363,30 +363,42 @@ static void test_proto_roundtrip(void **state)
 	cprof_profile_free(q);
 }
 
+/* A profile of frames in one mapping each: (name, mapping file) pairs,
+ * every frame a one-frame stack with value 1. */
+static cprof_profile *one_frame_each(const char *const (*frames)[2], size_t n)
+{
+	cprof_profile *p = cprof_profile_new();
+	assert_non_null(p);
+	assert_true(cprof_add_vtype(p, cprof_intern_cstr(p, "samples"), cprof_intern_cstr(p, "count")) >= 0);
+	for (size_t i = 0; i < n; i++) {
+		cprof_mapping m = { .id = i + 1, .start = 0x1000 * (i + 1), .limit = 0x1000 * (i + 2),
+				    .file = cprof_intern_cstr(p, frames[i][1]), .has_functions = true };
+		assert_true(cprof_add_mapping(p, &m) >= 0);
+		cprof_function fn = { .id = i + 1 };
+		fn.name = fn.system_name = cprof_intern_cstr(p, frames[i][0]);
+		assert_true(cprof_add_function(p, &fn) >= 0);
+		cprof_line ln = { .function = (uint32_t)i, .line = 3 };
+		cprof_location loc = { .id = i + 1, .address = 0x1000 * (i + 1) + 0x100, .mapping = (uint32_t)i };
+		assert_true(cprof_add_location(p, &loc, &ln, 1) >= 0);
+		uint32_t st = (uint32_t)i;
+		int64_t si = cprof_intern_stack(p, &st, 1), v = 1;
+		assert_true(si >= 0);
+		assert_true(cprof_add_sample(p, (uint32_t)si, 0, &v) >= 0);
+	}
+	cprof_error err = { 0 };
+	assert_int_equal(cprof_compact(p, &err), 0);
+	return p;
+}
+
 /* Library names are interned from the mapping's own path: with the string
  * arena full (cprof_compact shrinks it to its length) that moves the arena,
  * which the code must not read from afterwards (ASan catches it). */
 static void test_library_names_with_a_full_arena(void **state)
 {
-	cprof_profile *p = cprof_profile_new();
-	assert_non_null(p);
-	assert_true(cprof_add_vtype(p, cprof_intern_cstr(p, "samples"), cprof_intern_cstr(p, "count")) >= 0);
-	cprof_mapping m = { .id = 1, .start = 0x1000, .limit = 0x2000,
-			    .file = cprof_intern_cstr(p, "/usr/lib/x86_64-linux-gnu/libsomething.so.1"),
-			    .has_functions = true };
-	assert_true(cprof_add_mapping(p, &m) == 0);
-	cprof_function fn = { .id = 1 };
-	fn.name = fn.system_name = cprof_intern_cstr(p, "do_work");
-	assert_true(cprof_add_function(p, &fn) == 0);
-	cprof_line ln = { .function = 0, .line = 3 };
-	cprof_location loc = { .id = 1, .address = 0x1100, .mapping = 0 };
-	assert_true(cprof_add_location(p, &loc, &ln, 1) == 0);
-	uint32_t st = 0;
-	int64_t si = cprof_intern_stack(p, &st, 1), v = 4;
-	assert_true(si >= 0);
-	assert_true(cprof_add_sample(p, (uint32_t)si, 0, &v) >= 0);
-	cprof_error err = { 0 };
-	assert_int_equal(cprof_compact(p, &err), 0);
+	static const char *const frames[][2] = {
+		{ "do_work", "/usr/lib/x86_64-linux-gnu/libsomething.so.1" },
+	};
+	cprof_profile *p = one_frame_each(frames, 1);
 	cprof_profile *q = cprof_profile_dup(p);
 	assert_non_null(q);
 	cprof_ropts o;
@@ -397,10 +409,40 @@ static void test_library_names_with_a_full_arena(void **state)
 	free(s);
 	o.format = CPROF_FMT_FOLDED;
 	s = run(q, &o, NULL, NULL);
-	assert_string_equal(s, "do_work 4\n");
+	assert_string_equal(s, "do_work 1\n");
 	free(s);
 	cprof_profile_free(p);
 	cprof_profile_free(q);
+}
+
+/* Native code is coloured by module (the mapping's file: the program, each
+ * library), C++ names too -- not by namespace, which split one program's
+ * frames into many hues; a Go program's frames by package, as pprof does,
+ * its C frames (cgo) by module. */
+static void test_colour_by_module(void **state)
+{
+	static const char *const native[][2] = {
+		{ "deep::Rec::run", "/tmp/deep" }, { "deep::crunch", "/tmp/deep" }, { "main", "/tmp/deep" },
+		{ "std::__cxx11::basic_string::_M_create", "/usr/lib/libstdc++.so.6" },
+		{ "malloc", "/usr/lib/libc.so.6" },
+	};
+	cprof_profile *p = one_frame_each(native, 5);
+	cprof_ropts o;
+	cprof_ropts_init(&o);
+	o.format = CPROF_FMT_FLAMEGRAPH;
+	char *s = run(p, &o, NULL, NULL);
+	assert_non_null(strstr(s, "\"packages\":[\"\",\"deep\",\"libc.so.6\",\"libstdc++.so.6\"]"));
+	free(s);
+	cprof_profile_free(p);
+	static const char *const go[][2] = {
+		{ "runtime.main", "/tmp/gobin" }, { "main.work", "/tmp/gobin" },
+		{ "crypto/sha256.block", "/tmp/gobin" }, { "c_helper", "/tmp/gobin" },
+	};
+	p = one_frame_each(go, 4);
+	s = run(p, &o, NULL, NULL);
+	assert_non_null(strstr(s, "\"packages\":[\"\",\"gobin\",\"crypto/sha256\",\"main\",\"runtime\"]"));
+	free(s);
+	cprof_profile_free(p);
 }
 
 static void test_empty_profiles(void **state)
@@ -424,6 +466,7 @@ int main(void)
 		cmocka_unit_test(test_flamesvg),
 		cmocka_unit_test(test_proto_roundtrip),
 		cmocka_unit_test(test_library_names_with_a_full_arena),
+		cmocka_unit_test(test_colour_by_module),
 		cmocka_unit_test(test_empty_profiles),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

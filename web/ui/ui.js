@@ -107,7 +107,7 @@
 			si.appendChild(o);
 		});
 		si.addEventListener("change", function () { go(view, { si: si.value }); });
-		tools.appendChild($("label", { for: "sample" }, "Sample"));
+		si.title = "sample type";
 		tools.appendChild(si);
 		/* granularity */
 		var g = $("select", { id: "granularity", "aria-label": "granularity" });
@@ -117,7 +117,7 @@
 			g.appendChild(o);
 		});
 		g.addEventListener("change", function () { go(view, { g: g.value === "functions" ? null : g.value }); });
-		tools.appendChild($("label", { for: "granularity" }, "Granularity"));
+		g.title = "granularity";
 		tools.appendChild(g);
 		/* search + refine */
 		var search = $("input", { id: "search", type: "search", placeholder: "regexp", "aria-label": "refine regexp" });
@@ -131,24 +131,30 @@
 			}
 		});
 		search.addEventListener("keydown", function (e) { if (e.key === "Enter") refine("f", false); });
+		/* Focus at hand, the other refinements in a menu: the header keeps
+		 * to one row at 1280 px */
+		var more = menu("refine-menu", "Refine", "more ways to refine by the selection or the regexp");
 		[["f", "Focus", false], ["i", "Ignore", true], ["h", "Hide", true], ["s", "Show", false],
 			["sf", "Show from", false], ["tf", "Tag focus", false], ["ti", "Tag ignore", true]].forEach(function (r) {
 			var b = $("button", { id: "refine-" + r[0], type: "button", title: FILTER_NAMES[r[0]] + " (selection, else the regexp)" }, r[1]);
 			b.addEventListener("click", function () { refine(r[0], r[2]); });
-			tools.appendChild(b);
+			(r[0] === "f" ? tools : more.body).appendChild(b);
 		});
-		var reset = $("button", { id: "refine-reset", type: "button" }, "Reset");
+		var reset = $("button", { id: "refine-reset", type: "button", title: "clear every filter" }, "Reset filters");
 		reset.addEventListener("click", function () {
 			var c = {};
 			FILTERS.forEach(function (k) { c[k] = null; });
 			go(view, c);
 		});
-		tools.appendChild(reset);
-		tools.appendChild($("a", { id: "download", href: BASE + "download" + query(), download: "profile.pb.gz" }, "Download"));
+		more.body.appendChild(reset);
+		tools.appendChild(more.el);
+		var save = menu("save-menu", "Save", "the profile as shown (filters applied)");
+		save.body.appendChild($("a", { id: "download", href: BASE + "download" + query(), download: "profile.pb.gz" }, "Profile (profile.pb.gz)"));
 		if (view === "flamegraph" || view === "sandwich") {
-			tools.appendChild($("a", { id: "export-svg", href: BASE + "export/flame.svg" + query(), download: "flamegraph.svg" }, "SVG"));
-			tools.appendChild($("a", { id: "export-html", href: BASE + "export/flame.html" + query(), download: "flamegraph.html" }, "HTML"));
+			save.body.appendChild($("a", { id: "export-svg", href: BASE + "export/flame.svg" + query(), download: "flamegraph.svg" }, "Flame graph (SVG)"));
+			save.body.appendChild($("a", { id: "export-html", href: BASE + "export/flame.html" + query(), download: "flamegraph.html" }, "Flame graph (HTML)"));
 		}
+		tools.appendChild(save.el);
 		var tb = $("button", { id: "theme", type: "button", "aria-label": "toggle dark theme" }, theme === "dark" ? "Light" : "Dark");
 		tb.addEventListener("click", function () {
 			theme = theme === "dark" ? "light" : "dark";
@@ -172,6 +178,29 @@
 			fl.appendChild(x);
 			fl.appendChild(document.createTextNode(" "));
 		});
+	}
+
+	/* a drop-down menu: a button and a panel it opens; Escape or a click
+	 * elsewhere closes it */
+	function menu(id, label, title) {
+		var box = $("div", { class: "cp-menu", id: id });
+		var btn = $("button", { type: "button", "aria-haspopup": "true", "aria-expanded": "false", title: title }, label + " \u25be");
+		var body = $("div", { class: "cp-menu-body", role: "menu", hidden: "" });
+		function set(open) {
+			body.hidden = !open;
+			btn.setAttribute("aria-expanded", String(open));
+		}
+		btn.addEventListener("click", function () { set(body.hidden); });
+		box.addEventListener("keydown", function (e) {
+			if (e.key === "Escape" && !body.hidden) {
+				set(false);
+				btn.focus();
+			}
+		});
+		document.addEventListener("click", function (e) { if (!box.contains(e.target)) set(false); });
+		box.appendChild(btn);
+		box.appendChild(body);
+		return { el: box, body: body, open: function () { set(true); } };
 	}
 
 	function refine(k, add) {
@@ -262,8 +291,9 @@
 		box.appendChild(down);
 		return Promise.all([fetchData("sandwich", { fn: fn, dir: "callers", w: w }),
 			fetchData("sandwich", { fn: fn, dir: "callees", w: w })]).then(function (r) {
-			cprofFlameGraph.mount(up, JSON.parse(r[0]));
-			cprofFlameGraph.mount(down, JSON.parse(r[1]), { inverted: true });
+			/* callers above the function, callees below it; node 0 is the function */
+			cprofFlameGraph.mount(up, JSON.parse(r[0]), { inverted: false, rootLabel: fn });
+			cprofFlameGraph.mount(down, JSON.parse(r[1]), { inverted: true, rootLabel: fn });
 		}).catch(function (e) { showError(e.message); });
 	}
 
@@ -281,20 +311,51 @@
 		}).catch(function (e) { showError(e.message); });
 	}
 
+	/* Source, peek and disassembly.  With f: that regexp's report.  Without:
+	 * the server picks the hottest function that has source (that it can
+	 * disassemble: an object file that can be read) and says which hotter
+	 * ones it passed over and why.  A function without source or machine
+	 * code is a plain note, not an error. */
 	function textView(kind) {
 		var f = params.get("f");
-		var first = f ? Promise.resolve(f) : fetchData("top", { n: "1" }).then(function (t) {
-			var r = cprofTopTable.parseText(t).rows;
-			return r.length ? "^" + escapeRe(r[0].name.replace(/ \(inline\)$/, "")) + "$" : ".";
+		function show(t) {
+			var pre = $("pre", { class: "cp-text", id: "text", tabindex: "0" });
+			pre.textContent = t;
+			main.appendChild(pre);
+		}
+		function note(id, text) {
+			main.appendChild($("p", { class: "cp-note", id: id, role: "status" }, text));
+		}
+		if (!f && kind !== "peek") {
+			return fetchData("pick", { view: kind }).then(function (t) {
+				var d = JSON.parse(t), what = kind === "source" ? "source" : "machine code that can be read";
+				var skipped = d.skipped.map(function (x) { return x.name + " (" + x.why + ")"; });
+				if (d.more) skipped.push(d.more + " more");
+				if (!d.f) {
+					note("none", "None of the " + d.considered + " hottest functions has " + what + ": " +
+						skipped.join("; ") + (kind === "source" ? ". The -source_path flag adds directories to search." : "."));
+					return;
+				}
+				state.selected = d.name;
+				main.appendChild($("p", { class: "cp-hint", id: "symbol" }, kind + " for " + d.name +
+					", the hottest function with " + what));
+				if (skipped.length) note("skipped", "Hotter functions without " + what + ": " + skipped.join("; "));
+				show(d.text);
+			}).catch(function (e) { showError(e.message); });
+		}
+		return fetchData(kind, { f: f || "." }).then(function (t) {
+			main.appendChild($("p", { class: "cp-hint", id: "symbol" }, kind + " for " + (f || ".")));
+			/* -list marks a routine whose file it could not read */
+			var miss = kind === "source" ? t.match(/^ Error: .*$/mg) : null;
+			if (miss) note("nosource", "No source shown for " + (miss.length > 1 ? miss.length + " routines" : "this routine") +
+				": " + miss[0].slice(8) + ". The -source_path flag adds directories to search.");
+			show(t);
+		}).catch(function (e) {
+			/* a function without machine code or source: say so plainly */
+			if (/^no matches found for regexp/.test(e.message)) note("nomatch", "Nothing to show for " + f + ": " +
+				(kind === "disasm" ? "no sampled symbol matches it in an object file that can be read." : e.message + "."));
+			else showError(e.message);
 		});
-		return first.then(function (re) {
-			return fetchData(kind, { f: re }).then(function (t) {
-				main.appendChild($("p", { class: "cp-hint", id: "symbol" }, kind + " for " + re));
-				var pre = $("pre", { class: "cp-text", id: "text", tabindex: "0" });
-				pre.textContent = t;
-				main.appendChild(pre);
-			});
-		}).catch(function (e) { showError(e.message); });
 	}
 
 	function graphView() {
@@ -303,15 +364,23 @@
 			var svg = doc.documentElement;
 			if (!svg || svg.nodeName !== "svg") throw new Error("the graph is not SVG");
 			Array.prototype.forEach.call(svg.querySelectorAll("script"), function (s) { s.remove(); });
-			var box = $("div", { class: "cp-graph", id: "graph", tabindex: "0", "aria-label": "call graph: drag to pan, wheel or +/- to zoom" });
+			var box = $("div", { class: "cp-graph", id: "graph", tabindex: "0", "aria-label": "call graph: drag to pan, wheel or +/- to zoom, arrows to move, 0 to fit the width" });
 			main.appendChild(box);
 			svg = document.importNode(svg, true);
 			svg.removeAttribute("width");
 			svg.removeAttribute("height");
 			box.appendChild(svg);
-			/* pan and zoom through the viewBox */
-			var bb = svg.getBBox(), vb = { x: bb.x, y: bb.y, w: bb.width || 1, h: bb.height || 1 };
+			/* pan and zoom through the viewBox; it opens fitted to the width,
+			 * from the top (a tall graph fitted whole is too small to read),
+			 * and '0' comes back to that */
+			var bb = svg.getBBox(), vb;
+			function fit() {
+				var bw = box.clientWidth || 800, bh = box.clientHeight || 600, w = bb.width || 1;
+				vb = { x: bb.x, y: bb.y, w: w, h: w * bh / bw };
+				if (vb.h > bb.height) vb.y = bb.y - (vb.h - bb.height) / 2;  /* short: centred */
+			}
 			function set() { svg.setAttribute("viewBox", vb.x + " " + vb.y + " " + vb.w + " " + vb.h); box.setAttribute("data-scale", String(bb.width / vb.w)); }
+			fit();
 			set();
 			function zoomAt(f, cx, cy) {
 				var px = vb.x + vb.w * cx, py = vb.y + vb.h * cy;
@@ -342,7 +411,7 @@
 				else if (e.key === "ArrowRight") { vb.x += s; set(); }
 				else if (e.key === "ArrowUp") { vb.y -= s; set(); }
 				else if (e.key === "ArrowDown") { vb.y += s; set(); }
-				else if (e.key === "0") { vb = { x: bb.x, y: bb.y, w: bb.width, h: bb.height }; set(); }
+				else if (e.key === "0") { fit(); set(); }
 				else return;
 				e.preventDefault();
 			});
