@@ -427,10 +427,21 @@ int rt_self_depth(void);
  * call's broadcast reaches them.  Ordinary context, once a thread was
  * created.  Thread-safe. */
 void rt_setxid_chain(void);
+/* setxid.c: hold off set*id calls while a runtime thread starts (taken
+ * by rt_runtime_thread_create until the new thread is marked), so that no
+ * broadcast reaches a thread of the runtime's that is not marked yet; the
+ * fork child's reset.  Not AS-safe. */
+void rt_setxid_hold(void);
+void rt_setxid_release(void);
+void rt_setxid_fork_child(void);
 int rt_runtime_thread_create(pthread_t *th, const pthread_attr_t *attr, const char *name,
 			     void *(*fn)(void *), void *arg);
 /* tid is a running thread of the runtime.  [AS-safe] */
 bool rt_self_tid(int tid);
+/* The calling thread was started by rt_runtime_thread_create: true from
+ * its first instruction of the runtime's to its death (after it left the
+ * table too).  [AS-safe] */
+bool rt_self_thread(void);
 /* A forked child: the parent's runtime threads are not in it. */
 void rt_self_fork_child(void);
 
