@@ -31,7 +31,24 @@
  * to that program, silently: timeout, env, nohup, sh -c, make and bash
  * -c start their command at once and never bind; the command binds after
  * its own grace.  A process that binds keeps its endpoint (a server that
- * runs a helper program later is not a wrapper).  An exec in place keeps
+ * runs a helper program later is not a wrapper).
+ *
+ * A hand-off is not final: a program may run a helper at once and serve
+ * for hours (node's execSync at start).  After one the thread keeps
+ * watching (watch_main): every 10 ms while the process uses CPU, backing
+ * off to 250 ms while it does not, it binds once the process has used
+ * HANDOFF_CPU_NS of CPU since the hand-off (a wrapper waits in waitpid and
+ * uses next to none; a program works), or once the program it handed off
+ * to has ended and the process has lived on one more grace with no other
+ * hand-off (a wrapper ends with its command; a shell's gap between two
+ * commands is shorter).  A bind that fails because the port is taken
+ * (another program of the tree holds it) is silent and tried again later.
+ * "Ended" is waitid(WNOWAIT|WNOHANG) on the child, which reaps nothing:
+ * a child that exited (zombie) or was reaped has ended; a hand-off by
+ * posix_spawn, system or popen names no pid, and then every child of the
+ * process must have ended.
+ *
+ * An exec in place keeps
  * the pid and closes the socket (close-on-exec): the new image binds after
  * its grace.  The flag a child sets lives in a MAP_SHARED page of the
  * process that may serve, so a fork child's (or vfork child's) store
@@ -56,14 +73,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 /* Shared with this process's fork children (MAP_SHARED, anonymous). */
 struct handoff {
 	_Atomic int owner;        /* pid of the process that may serve */
-	_Atomic int started;      /* it started another program */
+	_Atomic int started;      /* how many other programs it started */
+	_Atomic int child;        /* the last one's pid; 0: not known */
 };
+
+/* CPU time of its own after a hand-off that makes a process a program
+ * rather than a wrapper: ten sampling periods at the default rate. */
+#define HANDOFF_CPU_NS (100 * 1000000LL)
 static struct handoff *hand;
 
 static cprof_http_options opts;
@@ -73,8 +97,10 @@ static long long grace_ns = 300 * 1000000LL;
 void rt_http_program_started(void)
 {
 	struct handoff *h = hand;
-	if (h)
-		atomic_store(&h->started, 1);
+	if (h) {
+		atomic_store(&h->child, 0);
+		atomic_fetch_add(&h->started, 1);
+	}
 }
 
 void rt_http_program_started_by_child(void)
@@ -82,19 +108,27 @@ void rt_http_program_started_by_child(void)
 	/* a fork or vfork child of the owner (its pid differs) about to exec;
 	 * the owner's own exec in place does not count */
 	struct handoff *h = hand;
-	if (h && atomic_load(&h->owner) != (int)getpid())
-		atomic_store(&h->started, 1);
+	int self = (int)getpid();
+	if (h && atomic_load(&h->owner) != self) {
+		atomic_store(&h->child, self);
+		atomic_fetch_add(&h->started, 1);
+	}
 }
 
-static void serve(void)
+/* One line on stderr for a start's result rc. */
+static void say_served(int rc)
 {
-	int rc = cprof_http_start(&opts);
 	if (rc < 0)
 		fprintf(stderr, "cprof: not serving: %s\n",
 			*cprof_last_error() ? cprof_last_error() : cprof_error_string(rc));
 	else
 		fprintf(stderr, "cprof: serving on %s%s\n", rt_http_addr(),
 			opts.tls_cert ? " (https)" : "");
+}
+
+static void serve(void)
+{
+	say_served(cprof_http_start(&opts));
 }
 
 static atomic_int served;
@@ -123,6 +157,79 @@ static void serve_now(void)
 		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 }
 
+static long long clock_ns(clockid_t c)
+{
+	struct timespec t;
+	clock_gettime(c, &t);
+	return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* The program handed off to has ended (exited or reaped); pid 0: every
+ * child of the process has.  Reaps nothing (WNOWAIT), so the program's own
+ * waits see what they would have.  The raw system call: the runtime's own
+ * wrappers of waits are for the program.  [thread-safe] */
+static bool handed_off_ended(int pid)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	long rc = syscall(SYS_waitid, pid > 0 ? P_PID : P_ALL, pid > 0 ? (id_t)pid : 0, &si,
+			  WEXITED | WNOHANG | WNOWAIT, NULL);
+	if (rc < 0)
+		return errno == ECHILD;   /* reaped (or none left) */
+	return pid > 0 && si.si_pid == pid;   /* a zombie */
+}
+
+/* Try to serve: true when done (served, or failed for good); false when
+ * the port is taken (another program of the tree holds it), silently. */
+static bool try_serve(void)
+{
+	int rc = cprof_http_start(&opts);
+	if (rc < 0 && rt_http_port_taken())
+		return false;
+	say_served(rc);
+	return true;
+}
+
+/* After a hand-off (the file's comment, "A hand-off is not final"): watch
+ * the process, bind when it shows itself a program.  Runs on the waiting
+ * thread until it binds, fails, or the process ends. */
+static void watch_after_handoff(void)
+{
+	int seen = atomic_load(&hand->started);
+	long long cpu0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID), last = cpu0;
+	long long ended_at = -1;   /* monotonic ns the last child was seen ended */
+	long sleep_ns = 10 * 1000000L;
+	for (;;) {
+		nanosleep(&(struct timespec){ 0, sleep_ns }, NULL);
+		long long cpu = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+		/* busy: look again soon; idle (a wrapper in waitpid): back off */
+		sleep_ns = cpu - last > 1000000LL ? 10 * 1000000L
+			 : sleep_ns < 250000000L ? sleep_ns * 2 : sleep_ns;
+		last = cpu;
+		int now = atomic_load(&hand->started);
+		if (now != seen) {   /* another hand-off: its grace again */
+			seen = now;
+			ended_at = -1;
+			continue;
+		}
+		bool go = cpu - cpu0 >= HANDOFF_CPU_NS;
+		if (!go && handed_off_ended(atomic_load(&hand->child))) {
+			long long t = clock_ns(CLOCK_MONOTONIC);
+			if (ended_at < 0)
+				ended_at = t;
+			go = t - ended_at >= grace_ns;
+			if (!go && sleep_ns > 10 * 1000000L)
+				sleep_ns = 10 * 1000000L;   /* the grace, in 10 ms steps */
+		} else if (!go) {
+			ended_at = -1;
+		}
+		if (go && try_serve())
+			return;
+		if (go && sleep_ns < 250000000L)
+			sleep_ns = 250000000L;   /* the port is taken: later */
+	}
+}
+
 static void *grace_main(void *arg)
 {
 	(void)arg;
@@ -133,8 +240,12 @@ static void *grace_main(void *arg)
 		struct timespec ts = { 0, 10 * 1000000L };
 		nanosleep(&ts, NULL);
 	}
-	if (!atomic_load(&hand->started) && atomic_load(&hand->owner) == (int)getpid())
-		serve();
+	if (atomic_load(&hand->owner) == (int)getpid()) {
+		if (!atomic_load(&hand->started))
+			serve();
+		else
+			watch_after_handoff();
+	}
 	rt_self_leave();
 	return NULL;
 }

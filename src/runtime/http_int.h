@@ -106,6 +106,9 @@ void rt_http_error(rt_http_resp *resp, int status, const char *msg);
 
 /* The address served ("127.0.0.1:6060", "unix:/path"), "" when not serving. */
 const char *rt_http_addr(void);
+/* The last cprof_http_start failed because its address was in use
+ * (EADDRINUSE: another process holds the port).  [thread-safe] */
+bool rt_http_port_taken(void);
 
 /* ---- metrics.c ------------------------------------------------------------------ */
 

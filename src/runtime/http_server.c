@@ -577,6 +577,15 @@ static void *server_main(void *arg)
 
 /* ---- listening ------------------------------------------------------------------------- */
 
+/* The last start failed because its address was in use (another process
+ * holds the port): rt_http_port_taken.  Written under g_mu. */
+static atomic_bool port_taken;
+
+bool rt_http_port_taken(void)
+{
+	return atomic_load(&port_taken);
+}
+
 static bool is_loopback(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET)
@@ -617,6 +626,7 @@ static int listen_unix(srv *s, const char *path)
 	int rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
 	umask(old);
 	if (rc < 0 || listen(fd, 64) < 0) {
+		atomic_store(&port_taken, errno == EADDRINUSE);
 		rt_set_error("cprof_http_start: cannot listen on unix:%s: %s", path, strerror(errno));
 		close(fd);
 		return CPROF_ERR_SYSTEM;
@@ -681,6 +691,7 @@ static int listen_tcp(srv *s, const char *listen_at, bool allow_remote)
 	int one = 1;
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
 	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+		atomic_store(&port_taken, errno == EADDRINUSE);
 		rt_set_error("cprof_http_start: cannot listen on %s: %s", listen_at, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -870,6 +881,7 @@ int cprof_http_start(const cprof_http_options *opt)
 		rt_set_error("cprof_http_start: already serving on %s", g->addr);
 		rc = CPROF_ERR_BUSY;
 	} else {
+		atomic_store(&port_taken, false);
 		rc = start_locked(opt);
 	}
 	pthread_mutex_unlock(&g_mu);

@@ -78,6 +78,7 @@ typedef struct rt_http_api {
 	int (*port)(void);
 	const char *(*addr)(void);
 	void (*counters)(rt_http_counters *c);
+	bool (*port_taken)(void);
 } rt_http_api;
 typedef const rt_http_api *(*rt_http_entry)(const rt_http_host *host, uint32_t abi);
 #define RT_PLUGIN_HTTP_ENTRY "cprof_plugin_http"

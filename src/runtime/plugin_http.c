@@ -60,6 +60,7 @@ static const rt_http_api api = {
 	.port = cprof_http_port,
 	.addr = rt_http_addr,
 	.counters = rt_http_get_counters,
+	.port_taken = rt_http_port_taken,
 };
 
 __attribute__((visibility("default")))

@@ -504,6 +504,12 @@ const char *rt_http_addr(void)
 	return a ? a->addr() : "";
 }
 
+bool rt_http_port_taken(void)
+{
+	const rt_http_api *a = http_loaded();
+	return a && a->port_taken();
+}
+
 void rt_http_get_counters(rt_http_counters *c)
 {
 	const rt_http_api *a = http_loaded();

@@ -100,6 +100,10 @@ int rt_runtime_thread_create(pthread_t *th, const pthread_attr_t *attr, const ch
 			     void *(*fn)(void *), void *arg);
 /* tid is a running thread of the runtime.  [AS-safe] */
 bool rt_self_tid(int tid);
+/* The calling thread was started by rt_runtime_thread_create: true from
+ * its first instruction of the runtime's to its death (after it left the
+ * table too).  [AS-safe] */
+bool rt_self_thread(void);
 /* A forked child: the parent's runtime threads are not in it. */
 void rt_self_fork_child(void);
 

@@ -84,5 +84,12 @@ void rt_cpu_pause(void);
  * call's broadcast reaches them.  Ordinary context, once a thread was
  * created.  Thread-safe. */
 void rt_setxid_chain(void);
+/* setxid.c: hold off set*id calls while a runtime thread starts (taken
+ * by rt_runtime_thread_create until the new thread is marked), so that no
+ * broadcast reaches a thread of the runtime's that is not marked yet; the
+ * fork child's reset.  Not AS-safe. */
+void rt_setxid_hold(void);
+void rt_setxid_release(void);
+void rt_setxid_fork_child(void);
 
 #endif

@@ -23,7 +23,8 @@
  * started (rt_setxid_chain, ordinary context), the action is replaced,
  * with raw rt_sigaction (libc refuses the signal), by one with the same
  * flags, mask and restorer whose handler, on a thread of the runtime's
- * table (rt_self_tid) while a snapshot is published, copies the flag and
+ * (rt_self_thread: marked from its first instruction of the runtime's
+ * until it dies) while a snapshot is published, copies the flag and
  * the sets to that thread (prctl, capset: system calls, AS-safe) and then
  * runs glibc's handler, which makes the same call the caller makes.  Any
  * other thread goes straight to glibc's handler.  A capability set the
@@ -33,6 +34,13 @@
  * Threads and signals: the wrappers serialise on one mutex of the
  * runtime's own (never the program's; held across the real call, whose
  * handlers never take it), so a snapshot belongs to the call in flight.
+ * The runtime's thread starts take it too, until the new thread is
+ * marked: glibc signals a new thread as soon as it runs, before its
+ * function, and a thread that took a set*id call unmarked lost the
+ * capabilities the next call needs (setpriv aborted in 5 of 30 runs, the
+ * CPU profile's collector starting as setpriv called setresuid).  A
+ * mark rather than the table of running threads: a thread leaves the
+ * table before it is gone, and glibc still signals it.
  * The handler reads the snapshot after an acquire load of its flag.
  */
 #include "rt_base.h"
@@ -74,8 +82,7 @@ static struct __user_cap_data_struct snap_caps[_LINUX_CAPABILITY_U32S_3];
 static void setxid_handler(int sig, siginfo_t *si, void *uc)
 {
 	int e = errno;
-	if (atomic_load_explicit(&snap_on, memory_order_acquire) &&
-	    rt_self_tid((int)syscall(SYS_gettid))) {
+	if (atomic_load_explicit(&snap_on, memory_order_acquire) && rt_self_thread()) {
 		syscall(SYS_prctl, PR_SET_KEEPCAPS, (unsigned long)snap_keep, 0UL, 0UL, 0UL);
 		if (snap_caps_ok) {
 			struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
@@ -105,6 +112,27 @@ void rt_setxid_chain(void)
 	sa.handler = setxid_handler;
 	if (syscall(SYS_rt_sigaction, SIGSETXID_NO, &sa, NULL, sizeof sa.mask) != 0)
 		atomic_store(&chained, false);
+}
+
+/* rt_runtime_thread_create holds call_mu from before the clone until
+ * the new thread is marked (rt_self_thread), so a broadcast never finds a
+ * thread of the runtime's it cannot tell from the program's.  Taken at
+ * depth >= 1 (the sync profiler does not record it).  Not AS-safe. */
+void rt_setxid_hold(void)
+{
+	pthread_mutex_lock(&call_mu);
+}
+
+void rt_setxid_release(void)
+{
+	pthread_mutex_unlock(&call_mu);
+}
+
+/* A fork child has one thread: a holder in the parent is not in it. */
+void rt_setxid_fork_child(void)
+{
+	pthread_mutex_init(&call_mu, NULL);
+	atomic_store(&snap_on, false);
 }
 
 /* ---- the wrappers ------------------------------------------------------------------ */

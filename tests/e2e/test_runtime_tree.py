@@ -248,22 +248,67 @@ def test_wrappers_leave_the_endpoint_to_the_program(prog, tmp_path, wrap):
     p = subprocess.Popen(args, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     try:
-        cmdline = None
-        for _ in range(100):
-            time.sleep(0.05)
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/debug/pprof/cmdline",
-                                            timeout=5) as resp:
-                    cmdline = resp.read().decode()
-                break
-            except OSError:
-                continue
+        cmdline = served_cmdline(port)
         assert cmdline is not None, "nobody serves"
         assert cmdline.split("\x00")[0] == prog, cmdline
     finally:
         out, err = p.communicate(timeout=60)
     assert p.returncode == 0, err
     assert "address already in use" not in err.lower(), err
+    assert err.count("serving on") == 1, err
+
+
+def served_cmdline(port, tries=100):
+    """The endpoint's /debug/pprof/cmdline at port, polled for tries x 50 ms;
+    None when nobody serves."""
+    for _ in range(tries):
+        time.sleep(0.05)
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/debug/pprof/cmdline",
+                                        timeout=5) as resp:
+                return resp.read().decode()
+        except OSError:
+            continue
+    return None
+
+
+@pytest.mark.parametrize("mode,ms", [("spawn", "0"), ("spawnbusy", "400")])
+def test_program_that_starts_a_helper_at_once_still_serves(prog, mode, ms):
+    """A program that runs another program in its first 300 ms (node's
+    execSync at start) handed the endpoint off to it and never bound: no
+    'serving on', nothing on the port.  After a hand-off the runtime keeps
+    watching and binds once the helper has ended and the program lives on
+    (spawn), or once the program uses CPU of its own while the helper,
+    which does not serve, still runs (spawnbusy)."""
+    port = free_port()
+    env = env_for(None, {"CPROF_HTTP": f"127.0.0.1:{port}"})
+    p = subprocess.Popen([prog, ms, mode], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        cmdline = served_cmdline(port)
+    finally:
+        out, err = p.communicate(timeout=60)
+    assert cmdline is not None, "nobody serves: " + err
+    assert cmdline.split("\x00")[:2] == [prog, ms], cmdline
+    assert p.returncode == 0, err
+    assert err.count("serving on") == 1 and "not serving" not in err, err
+
+
+@pytest.mark.skipif(not shutil.which("node"), reason="node not installed")
+def test_node_that_runs_a_child_at_start_serves(tmp_path):
+    """The same with Debian's Node.js: execSync at start, then a timer."""
+    port = free_port()
+    env = env_for(None, {"CPROF_HTTP": f"127.0.0.1:{port}"})
+    p = subprocess.Popen(["node", "-e", 'require("child_process").execSync("true");'
+                          " setTimeout(() => {}, 3000)"],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        cmdline = served_cmdline(port)
+    finally:
+        out, err = p.communicate(timeout=60)
+    assert cmdline is not None, "nobody serves: " + err
+    assert cmdline.split("\x00")[0] == "node", cmdline
+    assert p.returncode == 0, err
     assert err.count("serving on") == 1, err
 
 

@@ -12,6 +12,10 @@
  *   treeprog MS fork       forks a child that keeps 8 MiB in keep_child
  *                          and burns in child_loop, then waits for it
  *   treeprog MS serve      after burning, sleeps 3 s (an endpoint's life)
+ *   treeprog MS spawn      first runs `true` (fork, exec, wait: node's
+ *                          execSync at start), then burns and sleeps 3 s
+ *   treeprog MS spawnbusy  first starts `sleep 6` without CPROF_HTTP and
+ *                          leaves it running, then burns and sleeps 3 s
  *
  * It prints "treeprog done" before it ends normally.
  */
@@ -67,10 +71,32 @@ __attribute__((noinline)) static void keep_child(void)
 	}
 }
 
+/* Start another program at once (fork + exec), as a program's helper:
+ * prog with CPROF_HTTP dropped from its environment when quiet. */
+static pid_t start_program(char *const argv[], int quiet)
+{
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (quiet)
+			unsetenv("CPROF_HTTP");
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
 int main(int argc, char **argv)
 {
 	double ms = argc > 1 ? atof(argv[1]) : 200;
 	const char *mode = argc > 2 ? argv[2] : "";
+	pid_t helper = -1;
+	if (strcmp(mode, "spawn") == 0) {
+		int st;
+		waitpid(start_program((char *[]){ "true", NULL }, 0), &st, 0);
+	}
+	if (strcmp(mode, "spawnbusy") == 0)
+		helper = start_program((char *[]){ "sleep", "6", NULL }, 1);
 	if (strcmp(mode, "alloc") == 0)
 		keep_big();
 	if (strcmp(mode, "fork") == 0) {
@@ -93,8 +119,13 @@ int main(int argc, char **argv)
 		abort();
 	if (strcmp(mode, "kill") == 0)
 		kill(getpid(), SIGKILL);
-	if (strcmp(mode, "serve") == 0)
+	if (strcmp(mode, "serve") == 0 || strncmp(mode, "spawn", 5) == 0)
 		sleep(3);
+	if (helper > 0) {
+		int st;
+		kill(helper, SIGTERM);
+		waitpid(helper, &st, 0);
+	}
 	printf("treeprog done\n");
 	return 0;
 }
