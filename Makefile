@@ -126,8 +126,10 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CPPFLAGS) $(call layer_inc,$<) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
-# issue 8: web/ui/* (the web UI's page, script and style) embedded as well
-WEB_FILES  := $(wildcard web/*.js web/*.css web/ui/*.js web/ui/*.css web/ui/*.html)
+# issue 8: web/ui/* (the web UI's page, script and style) embedded as well;
+# web/server/* is the server's page (src/server/ui.c serves it)
+WEB_FILES  := $(wildcard web/*.js web/*.css web/ui/*.js web/ui/*.css web/ui/*.html) \
+              $(wildcard web/server/*.js web/server/*.css web/server/*.html web/server/*.svg)
 $(WEB_GEN): web/embed.sh $(WEB_FILES)
 	@mkdir -p $(dir $@)
 	sh web/embed.sh $@ $(WEB_FILES)

@@ -14,7 +14,8 @@
  * the store is flushed and closed, exit 0.
  *
  * Requests.  POST /ingest goes to ingest.c, GET /api/v1/... to
- * query_http.c, GET / to a short page listing the API.  The daemon runs a
+ * query_http.c, GET / and its assets to the web UI (ui.c), GET /api to a
+ * short text listing the API.  The daemon runs a
  * pool of SRV_THREADS threads (MHD's thread pool over epoll), each
  * answering its requests to the end: a slow query holds up one of them,
  * never ingest on the others.  A POST body is collected into the request
@@ -303,15 +304,19 @@ static const char *req_header(const srv_req *r, const char *name)
 
 static enum MHD_Result send_resp(struct MHD_Connection *c, srv_resp *rs)
 {
+	bool own = rs->body && !rs->body_static;
 	struct MHD_Response *r = MHD_create_response_from_buffer(
-		rs->len, rs->body ? rs->body : (void *)"", rs->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+		rs->len, rs->body ? rs->body : (void *)"", own ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	if (!r) {
-		free(rs->body);
+		if (own)
+			free(rs->body);
 		return MHD_NO;
 	}
 	rs->body = NULL;
 	MHD_add_response_header(r, "Content-Type", rs->ctype ? rs->ctype : "text/plain");
-	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "Cache-Control", rs->cache ? rs->cache : "no-store");
+	if (rs->etag[0])
+		MHD_add_response_header(r, "ETag", rs->etag);
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	if (rs->disposition)
 		MHD_add_response_header(r, "Content-Disposition", rs->disposition);
@@ -409,7 +414,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			srv_resp_error(&rs, 405, "%s takes GET", url);
 		else
 			srv_query_handle(&s->ctx, &rq, &rs);
-	} else if (!strcmp(url, "/")) {
+	} else if (srv_ui_handle(&s->ctx, &rq, &rs)) {
+		/* the web UI: its page, assets and analysis views (ui.c) */
+	} else if (!strcmp(url, "/api")) {
 		rs.body = strdup(INDEX_PAGE);
 		rs.len = rs.body ? strlen(rs.body) : 0;
 		rs.ctype = "text/plain; charset=utf-8";
@@ -687,6 +694,7 @@ int cprof_server_main(int argc, char **argv)
 	int rc = srv_store_flush(s.ctx.store, &fe);
 	if (rc)
 		fprintf(stderr, "cprof server: flushing the store: %s\n", fe.msg);
+	srv_ui_shutdown();
 	srv_store_close(s.ctx.store);
 	srv_config_free(&cfg);
 	free(cert);

@@ -353,6 +353,9 @@ typedef struct srv_resp {
 	size_t len;
 	const char *disposition;    /* Content-Disposition, or NULL */
 	const char *aggregation;    /* X-Cprof-Aggregation (sum, average), or NULL */
+	bool body_static;           /* body is static data (an embedded asset): not freed */
+	const char *cache;          /* Cache-Control, or NULL: no-store */
+	char etag[24];              /* ETag ("" none) */
 } srv_resp;
 
 /* {"error": "..."} with status. */
@@ -379,6 +382,13 @@ typedef struct srv_ctx {
 void srv_ingest_handle(srv_ctx *c, const srv_req *rq, srv_resp *rs);
 /* GET /api/v1/... (query_http.c).  Thread-safe. */
 void srv_query_handle(srv_ctx *c, const srv_req *rq, srv_resp *rs);
+/* The web UI (ui.c): its page at /, /targets, /snapshots, its assets at
+ * /static/NAME, /favicon.ico, and the analysis views of a window's merged
+ * profile under /analysis/.  true when path is one of these (the answer is
+ * then set), false to let the caller answer.  Thread-safe. */
+bool srv_ui_handle(srv_ctx *c, const srv_req *rq, srv_resp *rs);
+/* Free what the UI keeps between requests (the analysis views' cache). */
+void srv_ui_shutdown(void);
 
 /* The scrapers (scrape.c): one scheduler thread, a pool of workers.
  * srv_scraper_start returns NULL when the config has no targets. */
