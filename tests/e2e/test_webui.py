@@ -202,6 +202,7 @@ def test_deep_cxx_views(server, deep_profile):
     run_suite("deep", s.url)
 
 
+@pytest.mark.skipif(SANITIZED, reason="preloads the plain build's runtime into a program")
 def test_pick_endpoint(server, deep_profile):
     """data/pick (the function Source and Disassemble open on): the hottest
     with source, the hotter ones passed over named with their reason."""
