@@ -661,15 +661,16 @@ static int pick_source(const cprof_profile *p, const cprof_ropts *r, pick_cand *
 
 /* Disassembly: the candidates in turn, at most PICK_DISASM_TRIES runs;
  * the first that disassembles wins (an object file that can be read, with
- * the symbol in it).  Same returns as pick_source. */
+ * the symbol in it).  *seen: the candidates looked at.  Same returns as
+ * pick_source. */
 static int pick_disasm(const cprof_profile *p, const cprof_ropts *r, pick_cand *v, int n,
-		       char **text, cprof_error *err)
+		       char **text, int *seen, cprof_error *err)
 {
 	cprof_ropts t = *r;
 	t.format = CPROF_FMT_DISASM;
-	for (int i = 0; i < n; i++)
-		v[i].why = "not tried";
+	*seen = 0;
 	for (int i = 0, tries = 0; i < n && tries < PICK_DISASM_TRIES; i++) {
+		*seen = i + 1;
 		if (v[i].name[0] == '[' || strchr(v[i].name, ' ')) {
 			v[i].why = "no symbol";  /* [vdso], an address */
 			continue;
@@ -682,16 +683,27 @@ static int pick_disasm(const cprof_profile *p, const cprof_ropts *r, pick_cand *
 		size_t len;
 		cprof_error e = { 0 };
 		int rc = run(p, &t, text, &len, &warn, &e);
-		free(warn);
 		free(re);
 		tries++;
-		if (rc == 0)
+		if (rc == 0) {
+			free(warn);
 			return i;
-		if (cpr_deadline_passed())
+		}
+		if (cpr_deadline_passed()) {
+			free(warn);
 			return cprof_seterr(err, CPROF_EINVAL, "%s", e.code ? e.msg : "deadline");
-		v[i].note = strdup(e.code && strncmp(e.msg, "no matches", 10) != 0 ? e.msg
-				   : "no object file with its symbol that can be read");
+		}
+		/* why: the report's error, else its first warning (an object
+		 * file it could not open), else no symbol in a readable one */
+		const char *why = e.code && strncmp(e.msg, "no matches", 10) != 0 ? e.msg : NULL;
+		char *save = NULL;
+		for (char *w = why || !warn ? NULL : strtok_r(warn, ";", &save); w && !why;
+		     w = strtok_r(NULL, ";", &save))
+			if (strncmp(w, "open [", 6) != 0)   /* not [vdso], which no sample needs */
+				why = w;
+		v[i].note = strdup(why ? why : "no symbol of it in an object file that can be read");
 		v[i].why = v[i].note ? v[i].note : "cannot be disassembled";
+		free(warn);
 	}
 	return PICK_NONE;
 }
@@ -713,7 +725,8 @@ static void pick_resp(cprof_webapi *a, cprof_query_get *get, void *ctx, const cp
 	pick_cand *v = NULL;
 	char *text = NULL;
 	int n = pick_candidates(a->c.p, r, &v, &err);
-	int k = n < 0 ? n : disasm ? pick_disasm(a->c.p, r, v, n, &text, &err)
+	int seen = n;
+	int k = n < 0 ? n : disasm ? pick_disasm(a->c.p, r, v, n, &text, &seen, &err)
 		: pick_source(a->c.p, r, v, n, &text, &err);
 	if (k < 0 && k != PICK_NONE) {
 		if (n > 0)
@@ -739,8 +752,8 @@ static void pick_resp(cprof_webapi *a, cprof_query_get *get, void *ctx, const cp
 		json_str(m, k >= 0 ? v[k].name : "");
 		fputs(",\"text\":", m);
 		json_str(m, text ? text : "");
-		fprintf(m, ",\"considered\":%d,\"skipped\":[", n);
-		int end = k >= 0 ? k : n, shown = 0;
+		fprintf(m, ",\"considered\":%d,\"skipped\":[", seen);
+		int end = k >= 0 ? k : seen, shown = 0;
 		for (int i = 0; i < end && shown < PICK_SKIPPED; i++, shown++) {
 			fputs(shown ? ",{\"name\":" : "{\"name\":", m);
 			json_str(m, v[i].name);
