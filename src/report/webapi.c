@@ -671,8 +671,8 @@ static int pick_disasm(const cprof_profile *p, const cprof_ropts *r, pick_cand *
 	*seen = 0;
 	for (int i = 0, tries = 0; i < n && tries < PICK_DISASM_TRIES; i++) {
 		*seen = i + 1;
-		if (v[i].name[0] == '[' || strchr(v[i].name, ' ')) {
-			v[i].why = "no symbol";  /* [vdso], an address */
+		if (v[i].name[0] == '[') {
+			v[i].why = "no symbol";  /* [vdso], [unknown] */
 			continue;
 		}
 		char *re = disasm_regexp(v[i].name, strlen(v[i].name));
