@@ -482,6 +482,7 @@ static char *re_literal(const char *re)
 
 typedef struct pick_cand {
 	char *name;
+	bool ok;                /* -list showed its source */
 	const char *why;        /* why it was passed over (static or into notes) */
 	char *note;             /* malloc'd reason, or NULL */
 } pick_cand;
@@ -603,43 +604,42 @@ static int pick_source(const cprof_profile *p, const cprof_ropts *r, pick_cand *
 		v[i].why = "not in the listing";
 	char *cur = NULL;       /* the name of the block being read */
 	bool cur_err = false;
-	for (char *l = out, *e; l && *l; l = e) {
+	for (char *l = out, *e = out; e; l = e) {
 		e = strchr(l, '\n');
 		size_t ll = e ? (size_t)(e - l) : strlen(l);
 		if (e)
 			e++;
 		bool is_routine = ll > sizeof routine - 1 && memcmp(l, routine, sizeof routine - 1) == 0;
-		if (is_routine || !e) {
-			/* the previous block ends */
-			if (cur) {
-				for (int i = 0; i < n; i++)
-					if (strcmp(v[i].name, cur) == 0 && !cur_err)
-						v[i].why = NULL;
-				free(cur);
-				cur = NULL;
-			}
-			if (is_routine) {
-				const char *nm = l + sizeof routine - 1, *in = NULL;
-				for (const char *q = nm; q + 4 <= l + ll; q++)
-					if (memcmp(q, " in ", 4) == 0)
-						in = q;
-				cur = strndup(nm, in ? (size_t)(in - nm) : (size_t)(l + ll - nm));
-				cur_err = false;
-			}
-			continue;
+		if ((is_routine || !e) && cur) {
+			/* the block ends: its function has source unless it erred */
+			for (int i = 0; i < n; i++)
+				if (!cur_err && strcmp(v[i].name, cur) == 0)
+					v[i].ok = true;
+			free(cur);
+			cur = NULL;
 		}
-		if (cur && ll > 8 && memcmp(l, " Error: ", 8) == 0) {
+		if (is_routine) {
+			const char *nm = l + sizeof routine - 1, *in = NULL;
+			for (const char *q = nm; q + 4 <= l + ll; q++)
+				if (memcmp(q, " in ", 4) == 0)
+					in = q;
+			cur = strndup(nm, in ? (size_t)(in - nm) : (size_t)(l + ll - nm));
+			cur_err = false;
+		} else if (cur && ll > 8 && memcmp(l, " Error: ", 8) == 0) {
 			cur_err = true;
 			for (int i = 0; i < n; i++)
 				if (strcmp(v[i].name, cur) == 0 && !v[i].note && (v[i].note = strndup(l + 8, ll - 8)))
 					v[i].why = v[i].note;
-		}
-		if (ll > sizeof nosrc - 1 && memcmp(l, nosrc, sizeof nosrc - 1) == 0)
+		} else if (ll > sizeof nosrc - 1 && memcmp(l, nosrc, sizeof nosrc - 1) == 0) {
 			for (int i = 0; i < n; i++)
 				if (strlen(v[i].name) == ll - (sizeof nosrc - 1) &&
 				    memcmp(v[i].name, l + sizeof nosrc - 1, ll - (sizeof nosrc - 1)) == 0)
 					v[i].why = "no file name in the profile (built without -g?)";
+		}
 	}
+	for (int i = 0; i < n; i++)
+		if (v[i].ok)
+			v[i].why = NULL;
 	free(cur);
 	free(out);
 	for (int i = 0; i < n; i++) {

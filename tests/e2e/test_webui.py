@@ -213,6 +213,9 @@ def test_pick_endpoint(server, deep_profile):
     assert d["name"].startswith("deep::") and d["f"] == "^" + d["name"] + "$"   # no metacharacters
     assert "ROUTINE" in d["text"] and " Error: " not in d["text"], d["text"][:300]
     assert d["skipped"] and all("could not find file" in x["why"] for x in d["skipped"]), d["skipped"]
+    # the listing's last routine counts too (here the only one)
+    d = json.loads(s.get("/ui/data/pick?view=source&s=%5Emain%24"))
+    assert d["name"] == "main" and d["considered"] == 1, d
     d = json.loads(s.get("/ui/data/pick?view=disasm&i=crunch"))
     assert d["name"].startswith("deep::") and "ROUTINE" in d["text"], d
     # libm has no symbol table to read; [vdso], no file, is not the reason
