@@ -402,6 +402,17 @@ static void flame_resp(cprof_webapi *a, cprof_query_get *get, void *ctx, cprof_r
 #define PICK_SKIPPED 8          /* hotter functions named in the answer */
 #define PICK_NONE (-1000)       /* no candidate will do (not a CPROF_E* code) */
 
+/* Close the memory stream m writing into *buf: *buf, or NULL (freed) when
+ * it ran out of memory. */
+static char *ms_take(FILE *m, char **buf)
+{
+	if (fclose(m) != 0) {
+		free(*buf);
+		return NULL;
+	}
+	return *buf;
+}
+
 /* s[0..n) regexp-escaped, appended to m. */
 static void re_escape(FILE *m, const char *s, size_t n)
 {
@@ -435,11 +446,7 @@ static char *disasm_regexp(const char *s, size_t n)
 	}
 	fputs(targs, m);
 	fputs(")(?:$|\\s|\\()", m);
-	if (fclose(m) != 0) {
-		free(out);
-		return NULL;
-	}
-	return out;
+	return ms_take(m, &out);
 }
 
 /* ^RE$ as the page writes a selected function (no '$' escaped at the end,
@@ -561,11 +568,7 @@ static char *names_regexp(const pick_cand *v, int n)
 		re_escape(m, v[i].name, strlen(v[i].name));
 	}
 	fputs(n > 1 ? ")$" : "$", m);
-	if (fclose(m) != 0) {
-		free(re);
-		return NULL;
-	}
-	return re;
+	return ms_take(m, &re);
 }
 
 static void pick_free(pick_cand *v, int n)
