@@ -479,7 +479,7 @@
 			g.fillStyle = hit ? "#e040fb" : self.matched ? "#e4e4e4" :
 				(d < v.fd ? "#ddd" : self.diff ? self.diffColour(i) : t.colours[t.name[i]]);
 			g.fillRect(x, y, Math.max(w - 0.5, 0.5), ROW - 1);
-			if (i === self.selected) {
+			if (i === self.selected && i > 0) {
 				g.strokeStyle = "#000";
 				g.lineWidth = 2;
 				g.strokeRect(x + 1, y + 1, Math.max(w - 2.5, 0.5), ROW - 3);

@@ -460,6 +460,17 @@ static void flame_resp(cprof_webapi *a, cprof_query_get *get, void *ctx, cprof_r
 #define PICK_SKIPPED 8          /* hotter functions named in the answer */
 #define PICK_NONE (-1000)       /* no candidate will do (not a CPROF_E* code) */
 
+/* Close the memory stream m writing into *buf: *buf, or NULL (freed) when
+ * it ran out of memory. */
+static char *ms_take(FILE *m, char **buf)
+{
+	if (fclose(m) != 0) {
+		free(*buf);
+		return NULL;
+	}
+	return *buf;
+}
+
 /* s[0..n) regexp-escaped, appended to m. */
 static void re_escape(FILE *m, const char *s, size_t n)
 {
@@ -493,11 +504,7 @@ static char *disasm_regexp(const char *s, size_t n)
 	}
 	fputs(targs, m);
 	fputs(")(?:$|\\s|\\()", m);
-	if (fclose(m) != 0) {
-		free(out);
-		return NULL;
-	}
-	return out;
+	return ms_take(m, &out);
 }
 
 /* ^RE$ as the page writes a selected function (no '$' escaped at the end,
@@ -540,6 +547,7 @@ static char *re_literal(const char *re)
 
 typedef struct pick_cand {
 	char *name;
+	bool ok;                /* -list showed its source */
 	const char *why;        /* why it was passed over (static or into notes) */
 	char *note;             /* malloc'd reason, or NULL */
 } pick_cand;
@@ -618,11 +626,7 @@ static char *names_regexp(const pick_cand *v, int n)
 		re_escape(m, v[i].name, strlen(v[i].name));
 	}
 	fputs(n > 1 ? ")$" : "$", m);
-	if (fclose(m) != 0) {
-		free(re);
-		return NULL;
-	}
-	return re;
+	return ms_take(m, &re);
 }
 
 static void pick_free(pick_cand *v, int n)
@@ -661,43 +665,42 @@ static int pick_source(const cprof_profile *p, const cprof_ropts *r, pick_cand *
 		v[i].why = "not in the listing";
 	char *cur = NULL;       /* the name of the block being read */
 	bool cur_err = false;
-	for (char *l = out, *e; l && *l; l = e) {
+	for (char *l = out, *e = out; e; l = e) {
 		e = strchr(l, '\n');
 		size_t ll = e ? (size_t)(e - l) : strlen(l);
 		if (e)
 			e++;
 		bool is_routine = ll > sizeof routine - 1 && memcmp(l, routine, sizeof routine - 1) == 0;
-		if (is_routine || !e) {
-			/* the previous block ends */
-			if (cur) {
-				for (int i = 0; i < n; i++)
-					if (strcmp(v[i].name, cur) == 0 && !cur_err)
-						v[i].why = NULL;
-				free(cur);
-				cur = NULL;
-			}
-			if (is_routine) {
-				const char *nm = l + sizeof routine - 1, *in = NULL;
-				for (const char *q = nm; q + 4 <= l + ll; q++)
-					if (memcmp(q, " in ", 4) == 0)
-						in = q;
-				cur = strndup(nm, in ? (size_t)(in - nm) : (size_t)(l + ll - nm));
-				cur_err = false;
-			}
-			continue;
+		if ((is_routine || !e) && cur) {
+			/* the block ends: its function has source unless it erred */
+			for (int i = 0; i < n; i++)
+				if (!cur_err && strcmp(v[i].name, cur) == 0)
+					v[i].ok = true;
+			free(cur);
+			cur = NULL;
 		}
-		if (cur && ll > 8 && memcmp(l, " Error: ", 8) == 0) {
+		if (is_routine) {
+			const char *nm = l + sizeof routine - 1, *in = NULL;
+			for (const char *q = nm; q + 4 <= l + ll; q++)
+				if (memcmp(q, " in ", 4) == 0)
+					in = q;
+			cur = strndup(nm, in ? (size_t)(in - nm) : (size_t)(l + ll - nm));
+			cur_err = false;
+		} else if (cur && ll > 8 && memcmp(l, " Error: ", 8) == 0) {
 			cur_err = true;
 			for (int i = 0; i < n; i++)
 				if (strcmp(v[i].name, cur) == 0 && !v[i].note && (v[i].note = strndup(l + 8, ll - 8)))
 					v[i].why = v[i].note;
-		}
-		if (ll > sizeof nosrc - 1 && memcmp(l, nosrc, sizeof nosrc - 1) == 0)
+		} else if (ll > sizeof nosrc - 1 && memcmp(l, nosrc, sizeof nosrc - 1) == 0) {
 			for (int i = 0; i < n; i++)
 				if (strlen(v[i].name) == ll - (sizeof nosrc - 1) &&
 				    memcmp(v[i].name, l + sizeof nosrc - 1, ll - (sizeof nosrc - 1)) == 0)
 					v[i].why = "no file name in the profile (built without -g?)";
+		}
 	}
+	for (int i = 0; i < n; i++)
+		if (v[i].ok)
+			v[i].why = NULL;
 	free(cur);
 	free(out);
 	for (int i = 0; i < n; i++) {
@@ -719,17 +722,18 @@ static int pick_source(const cprof_profile *p, const cprof_ropts *r, pick_cand *
 
 /* Disassembly: the candidates in turn, at most PICK_DISASM_TRIES runs;
  * the first that disassembles wins (an object file that can be read, with
- * the symbol in it).  Same returns as pick_source. */
+ * the symbol in it).  *seen: the candidates looked at.  Same returns as
+ * pick_source. */
 static int pick_disasm(const cprof_profile *p, const cprof_ropts *r, pick_cand *v, int n,
-		       char **text, cprof_error *err)
+		       char **text, int *seen, cprof_error *err)
 {
 	cprof_ropts t = *r;
 	t.format = CPROF_FMT_DISASM;
-	for (int i = 0; i < n; i++)
-		v[i].why = "not tried";
+	*seen = 0;
 	for (int i = 0, tries = 0; i < n && tries < PICK_DISASM_TRIES; i++) {
-		if (v[i].name[0] == '[' || strchr(v[i].name, ' ')) {
-			v[i].why = "no symbol";  /* [vdso], an address */
+		*seen = i + 1;
+		if (v[i].name[0] == '[') {
+			v[i].why = "no symbol";  /* [vdso], [unknown] */
 			continue;
 		}
 		char *re = disasm_regexp(v[i].name, strlen(v[i].name));
@@ -740,16 +744,27 @@ static int pick_disasm(const cprof_profile *p, const cprof_ropts *r, pick_cand *
 		size_t len;
 		cprof_error e = { 0 };
 		int rc = run(p, &t, text, &len, &warn, &e);
-		free(warn);
 		free(re);
 		tries++;
-		if (rc == 0)
+		if (rc == 0) {
+			free(warn);
 			return i;
-		if (cpr_deadline_passed())
+		}
+		if (cpr_deadline_passed()) {
+			free(warn);
 			return cprof_seterr(err, CPROF_EINVAL, "%s", e.code ? e.msg : "deadline");
-		v[i].note = strdup(e.code && strncmp(e.msg, "no matches", 10) != 0 ? e.msg
-				   : "no object file with its symbol that can be read");
+		}
+		/* why: the report's error, else its first warning (an object
+		 * file it could not open), else no symbol in a readable one */
+		const char *why = e.code && strncmp(e.msg, "no matches", 10) != 0 ? e.msg : NULL;
+		char *save = NULL;
+		for (char *w = why || !warn ? NULL : strtok_r(warn, ";", &save); w && !why;
+		     w = strtok_r(NULL, ";", &save))
+			if (strncmp(w, "open [", 6) != 0)   /* not [vdso], which no sample needs */
+				why = w;
+		v[i].note = strdup(why ? why : "no symbol of it in an object file that can be read");
 		v[i].why = v[i].note ? v[i].note : "cannot be disassembled";
+		free(warn);
 	}
 	return PICK_NONE;
 }
@@ -771,7 +786,8 @@ static void pick_resp(cprof_webapi *a, cprof_query_get *get, void *ctx, const cp
 	pick_cand *v = NULL;
 	char *text = NULL;
 	int n = pick_candidates(a->c.p, r, &v, &err);
-	int k = n < 0 ? n : disasm ? pick_disasm(a->c.p, r, v, n, &text, &err)
+	int seen = n;
+	int k = n < 0 ? n : disasm ? pick_disasm(a->c.p, r, v, n, &text, &seen, &err)
 		: pick_source(a->c.p, r, v, n, &text, &err);
 	if (k < 0 && k != PICK_NONE) {
 		if (n > 0)
@@ -797,8 +813,8 @@ static void pick_resp(cprof_webapi *a, cprof_query_get *get, void *ctx, const cp
 		json_str(m, k >= 0 ? v[k].name : "");
 		fputs(",\"text\":", m);
 		json_str(m, text ? text : "");
-		fprintf(m, ",\"considered\":%d,\"skipped\":[", n);
-		int end = k >= 0 ? k : n, shown = 0;
+		fprintf(m, ",\"considered\":%d,\"skipped\":[", seen);
+		int end = k >= 0 ? k : seen, shown = 0;
 		for (int i = 0; i < end && shown < PICK_SKIPPED; i++, shown++) {
 			fputs(shown ? ",{\"name\":" : "{\"name\":", m);
 			json_str(m, v[i].name);

@@ -229,6 +229,19 @@ if (suite === "corpus") {
 		await page.waitForSelector("body[data-ready='1']");
 		assert(!new URL(page.url()).searchParams.get("f"), "focus not cleared");
 	});
+	await check("the Refine menu: opens, Escape closes it, Ignore adds the regexp", async () => {
+		await open("/ui/top");
+		await page.fill("#search", "sha256");
+		await page.click("#refine-menu > button");
+		assert(await page.isVisible("#refine-i"), "menu not open");
+		await page.keyboard.press("Escape");
+		assert(!(await page.isVisible("#refine-i")), "Escape did not close the menu");
+		await page.click("#refine-menu > button");
+		await shot("refine-menu");
+		await Promise.all([page.waitForNavigation(), page.click("#refine-i")]);
+		await page.waitForSelector("body[data-ready='1']");
+		assert(new URL(page.url()).searchParams.get("i") === "sha256", `i=${new URL(page.url()).searchParams.get("i")}`);
+	});
 	await check("focus and ignore from the URL (pprof's parameter names)", async () => {
 		await open("/ui/top?f=sort&i=insertionSort");
 		const names = await page.$$eval("table.cp-top tbody tr td:last-child", (t) => t.map((x) => x.textContent));

@@ -202,6 +202,7 @@ def test_deep_cxx_views(server, deep_profile):
     run_suite("deep", s.url)
 
 
+@pytest.mark.skipif(SANITIZED, reason="preloads the plain build's runtime into a program")
 def test_pick_endpoint(server, deep_profile):
     """data/pick (the function Source and Disassemble open on): the hottest
     with source, the hotter ones passed over named with their reason."""
@@ -212,11 +213,29 @@ def test_pick_endpoint(server, deep_profile):
     assert d["name"].startswith("deep::") and d["f"] == "^" + d["name"] + "$"   # no metacharacters
     assert "ROUTINE" in d["text"] and " Error: " not in d["text"], d["text"][:300]
     assert d["skipped"] and all("could not find file" in x["why"] for x in d["skipped"]), d["skipped"]
+    # the listing's last routine counts too (here the only one)
+    d = json.loads(s.get("/ui/data/pick?view=source&s=%5Emain%24"))
+    assert d["name"] == "main" and d["considered"] == 1, d
     d = json.loads(s.get("/ui/data/pick?view=disasm&i=crunch"))
     assert d["name"].startswith("deep::") and "ROUTINE" in d["text"], d
+    # libm has no symbol table to read; [vdso], no file, is not the reason
+    assert d["skipped"] and all("[vdso]" not in x["why"] for x in d["skipped"]), d["skipped"]
     with pytest.raises(urllib.error.HTTPError) as e:
         s.get("/ui/data/pick?view=nonsense")
     assert e.value.code == 400
+
+
+def test_pick_endpoint_with_nothing_to_show(server):
+    """A profile whose binary and sources are elsewhere: no function picked,
+    each one passed over with its reason; the disassembly tries are bounded."""
+    s = server("-http=127.0.0.1:0", "-no_browser", os.path.join(GOLDEN, "cpu.pb.gz"))
+    d = json.loads(s.get("/ui/data/pick?view=source"))
+    assert d["f"] == "" and d["text"] == "" and d["considered"] > 8
+    assert len(d["skipped"]) == 8 and d["more"] == d["considered"] - 8
+    assert all("could not find file" in x["why"] for x in d["skipped"]), d["skipped"]
+    d = json.loads(s.get("/ui/data/pick?view=disasm"))
+    assert d["f"] == "" and d["considered"] == 8 and d["more"] == 0
+    assert all(x["why"].startswith("open /") and "no such file" in x["why"] for x in d["skipped"]), d
 
 
 def test_endpoints_without_browser(server, cprof, tmp_path):

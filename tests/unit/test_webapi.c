@@ -133,6 +133,30 @@ static void test_reports(void **st)
 	cprof_webapi_free(a);
 }
 
+/* data/pick: the Go corpus profile's sources and binary are not here, so
+ * no function is picked and the hotter ones are named with the reason; a
+ * bad view is the request's error; past the deadline, 503. */
+static void test_pick(void **st)
+{
+	(void)st;
+	cprof_webapi *a = make(0);
+	char *b;
+	const char *src[] = { "view=source", "source_path=/nonexistent", NULL };
+	assert_int_equal(serve(a, "data/pick", src, &b), 200);
+	assert_non_null(strstr(b, "{\"view\":\"source\",\"f\":\"\",\"name\":\"\",\"text\":\"\""));
+	assert_non_null(strstr(b, "\"skipped\":[{\"name\":\"crypto/sha256.block\",\"why\":\"could not find file"));
+	free(b);
+	const char *bad[] = { "view=graph", NULL };
+	assert_int_equal(serve(a, "data/pick", bad, &b), 400);
+	assert_string_equal(b, "view: want source or disasm");
+	free(b);
+	cprof_webapi_free(a);
+	a = make(CPROF_WEBAPI_NO_TIME);
+	assert_int_equal(serve(a, "data/pick", src, &b), 503);
+	free(b);
+	cprof_webapi_free(a);
+}
+
 /* A job past its deadline: 503, one line of JSON. */
 static void test_deadline_answer(void **st)
 {
@@ -228,6 +252,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pages_and_meta),
 		cmocka_unit_test(test_reports),
+		cmocka_unit_test(test_pick),
 		cmocka_unit_test(test_deadline_answer),
 		cmocka_unit_test(test_regex_deadline),
 		cmocka_unit_test(test_threads),

@@ -343,8 +343,16 @@
 				show(d.text);
 			}).catch(function (e) { showError(e.message); });
 		}
-		return fetchData(kind, { f: f || "." }).then(function (t) {
-			main.appendChild($("p", { class: "cp-hint", id: "symbol" }, kind + " for " + (f || ".")));
+		/* peek without f: the top function */
+		var first = f ? Promise.resolve(f) : fetchData("top", { n: "1" }).then(function (t) {
+			var r = cprofTopTable.parseText(t).rows;
+			return r.length ? "^" + escapeRe(r[0].name.replace(/ \(inline\)$/, "")) + "$" : ".";
+		});
+		return first.then(function (re) {
+			f = re;
+			return fetchData(kind, { f: re });
+		}).then(function (t) {
+			main.appendChild($("p", { class: "cp-hint", id: "symbol" }, kind + " for " + f));
 			/* -list marks a routine whose file it could not read */
 			var miss = kind === "source" ? t.match(/^ Error: .*$/mg) : null;
 			if (miss) note("nosource", "No source shown for " + (miss.length > 1 ? miss.length + " routines" : "this routine") +
