@@ -5,7 +5,9 @@
 #   1. CPU ns per event by kind (bench/trace_cost.c: log, wake, wait; off
 #      and the clock alone for reference), the baseline's libcprof.a and
 #      this tree's in RUNS interleaved pairs (the order alternates); per
-#      pair the ratio this/baseline; medians with min..max.
+#      pair the ratio this/baseline; medians with min..max.  MODE+ is the
+#      same in a generation the flight recorder fills again (its pages
+#      already in: the steady state of CPROF_TRACE_RING).
 #   2. instructions per event by kind (callgrind, the loop alone:
 #      deterministic, one run each).
 #   3. flood: THREADS threads appending log events for 300 ms into a 4 MiB
@@ -53,7 +55,7 @@ median() { sort -g | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1
 ns_of() { "$@" | grep -oP 'cpu_ns_per_event=\K[0-9.]+'; }
 
 echo "== 1. CPU ns per event, baseline vs this tree, $RUNS interleaved pairs of $N events"
-for mode in log wake wait off clock; do
+for mode in log wake wait log+ wake+ wait+ off clock; do
 	: > "$OUT/$mode.txt"
 	for i in $(seq "$RUNS"); do
 		if (( i % 2 )); then
@@ -73,15 +75,16 @@ for mode in log wake wait; do
 	for t in base new; do
 		valgrind --tool=callgrind --toggle-collect=bench_loop \
 			 --callgrind-out-file="$OUT/cg.$mode.$t" "$OUT/tc_$t" $mode 20000 >/dev/null 2>&1
-		ir=$(callgrind_annotate "$OUT/cg.$mode.$t" 2>/dev/null | grep -m1 'PROGRAM TOTALS' |
-		     grep -oP '^[0-9,]+' | tr -d ,)
+		ir=$(callgrind_annotate "$OUT/cg.$mode.$t" 2>/dev/null |
+		     awk '/PROGRAM TOTALS/ && !d { gsub(",", "", $1); print $1; d = 1 }')
 		echo "  $mode $t: $(awk -v ir="$ir" 'BEGIN { printf "%.1f", ir / 20000 }') instructions"
 	done
 done
 
 echo "== 3. flood: $THREADS threads x 300 ms of log events into a 4 MiB buffer"
+echo "   (produced-recorded-dropped: minus the threads' start/end records; never positive)"
 for t in base new; do
-	echo "  $t: $("$OUT/tc_$t" flood 300 "$THREADS")"
+	echo "  $t: $(CPROF_TRACE_BUF=4M "$OUT/tc_$t" flood 300 "$THREADS")"
 done
 
 cpu_of() {  # VAR=VALUE... CMD... -> cpu_ns_per_op
