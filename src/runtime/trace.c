@@ -131,7 +131,7 @@ static __thread __attribute__((tls_model("initial-exec"))) tstate T;
 
 /* Events are stamped with the raw time-stamp counter when the kernel
  * keeps time with it (clocksource "tsc": synchronised across CPUs,
- * constant rate), decided at the first session; else, and once the
+ * constant rate), decided when a session begins; else, and once the
  * program turned rdtsc off, with CLOCK_MONOTONIC. */
 static _Atomic bool tsc_stamps;
 
@@ -532,8 +532,11 @@ int rt_trace_session_begin(size_t budget)
 	if (!registered) {
 		registered = true;
 		membarrier_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-		atomic_store(&tsc_stamps, tsc_trusted());
 	}
+	/* asked again each session: the kernel drops the TSC as its clock
+	 * when it finds it unstable (no generation is live here, so none can
+	 * hold stamps of the other kind than its own) */
+	atomic_store(&tsc_stamps, tsc_trusted());
 	uint32_t s = take_session();
 	int rc = gen_reset(s, round_budget(budget), false);
 	if (rc < 0)
