@@ -26,7 +26,7 @@
  *
  * Time.  Where the kernel keeps time with the time-stamp counter
  * (clocksource "tsc"), an event that reads the time reads the raw counter
- * (rdtsc: a third of clock_gettime's cost) and is flagged RT_TEV_RAW; a
+ * (rdtsc: under half of clock_gettime's cost) and is flagged RT_TEV_RAW; a
  * generation takes a (counter, CLOCK_MONOTONIC) pair when it starts and
  * when it stops, and rt_trace_chunks turns ticks into ns by the line
  * through the two before anyone reads them.  Waits carry the times their
@@ -63,7 +63,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/membarrier.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
