@@ -26,7 +26,7 @@
  *
  * Time.  Where the kernel keeps time with the time-stamp counter
  * (clocksource "tsc"), an event that reads the time reads the raw counter
- * (rdtsc: a third of clock_gettime's cost) and is flagged RT_TEV_RAW; a
+ * (rdtsc: under half of clock_gettime's cost) and is flagged RT_TEV_RAW; a
  * generation takes a (counter, CLOCK_MONOTONIC) pair when it starts and
  * when it stops, and rt_trace_chunks turns ticks into ns by the line
  * through the two before anyone reads them.  Waits carry the times their
@@ -63,7 +63,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/membarrier.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -131,7 +130,7 @@ static __thread __attribute__((tls_model("initial-exec"))) tstate T;
 
 /* Events are stamped with the raw time-stamp counter when the kernel
  * keeps time with it (clocksource "tsc": synchronised across CPUs,
- * constant rate), decided at the first session; else, and once the
+ * constant rate), decided when a session begins; else, and once the
  * program turned rdtsc off, with CLOCK_MONOTONIC. */
 static _Atomic bool tsc_stamps;
 
@@ -532,8 +531,11 @@ int rt_trace_session_begin(size_t budget)
 	if (!registered) {
 		registered = true;
 		membarrier_ok = syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-		atomic_store(&tsc_stamps, tsc_trusted());
 	}
+	/* asked again each session: the kernel drops the TSC as its clock
+	 * when it finds it unstable (no generation is live here, so none can
+	 * hold stamps of the other kind than its own) */
+	atomic_store(&tsc_stamps, tsc_trusted());
 	uint32_t s = take_session();
 	int rc = gen_reset(s, round_budget(budget), false);
 	if (rc < 0)
