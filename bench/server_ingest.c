@@ -365,6 +365,7 @@ static int query(const char *dir, int rounds)
 		{ "24 h (now-24h)", "", "cpu", now - DAY, now },
 		{ "7 d (now-7d)", "", "cpu", now - 7 * DAY, now },
 		{ "7 d heap (now-7d, average)", "", "heap", now - 7 * DAY, now },
+		{ "30 d (now-30d)", "", "cpu", now - 30 * DAY, now },
 	};
 	for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
 		double wall[64], cpu[64];

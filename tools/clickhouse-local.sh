@@ -16,6 +16,8 @@
 # four nodes, shards 1 and 2 with replicas a and b each, node i on ports
 # P+10*i..; the cluster is named "cprof" in every node's config, with
 # macros {shard} and {replica} for ReplicatedMergeTree paths.
+# CH_ZSTD_LEVEL=N in the environment sets the server-wide ZSTD level
+# (default: ClickHouse's, 1).
 # stop sends SIGTERM to the processes whose pids start recorded, waits for
 # them to exit (SIGKILL after 20 s), and leaves nothing running.  Data
 # stays in DIR (remove it yourself).  Exit status 0, or 1 with one line on

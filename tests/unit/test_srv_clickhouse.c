@@ -670,6 +670,41 @@ static void test_down_at_open(void **state)
 	}
 }
 
+/* A database of schema version 1 (per-writer UInt32 stack ids, which the
+ * sorting keys keep from being converted) is refused with one line. */
+static void test_schema_v1_refused(void **state)
+{
+	(void)state;
+	if (!need_ch())
+		skip();
+	if (ch_opts && strstr(ch_opts, "cluster=")) {
+		fprintf(stderr, "skipped: one node only\n");
+		skip();
+	}
+	char db[64], cmd[1024], url[512];
+	snprintf(db, sizeof db, "cprof_test_%d_v1", (int)getpid());
+	const char *hp = ch_base + strlen("clickhouse://");
+	char sql[3][256];
+	snprintf(sql[0], sizeof sql[0], "CREATE DATABASE %s", db);
+	snprintf(sql[1], sizeof sql[1], "CREATE TABLE %s.migrations (version UInt32, at DateTime"
+		 " DEFAULT now()) ENGINE = MergeTree ORDER BY version", db);
+	snprintf(sql[2], sizeof sql[2], "INSERT INTO %s.migrations (version) VALUES (1)", db);
+	for (size_t i = 0; i < 3; i++) {
+		const char *q = sql[i];
+		snprintf(cmd, sizeof cmd, "curl -sf -o /dev/null 'http://%.*s/' --data-binary '%s'",
+			 (int)strcspn(hp, ","), hp, q);
+		assert_int_equal(system(cmd), 0);
+	}
+	snprintf(url, sizeof url, "%s/%s", ch_base, db);
+	srv_store *s = NULL;
+	cprof_error err = { 0 };
+	assert_int_equal(srv_store_open(url, NULL, &s, &err), CPROF_EINVAL);
+	assert_null(s);
+	assert_non_null(strstr(err.msg, "schema version 1"));
+	assert_null(strchr(err.msg, '\n'));
+	drop_db(db);
+}
+
 /* ClickHouse stopped in the middle of ingest and started again (when the
  * driver gives CPROF_TEST_CLICKHOUSE_CTL, the command that stops and
  * starts it): appends go on succeeding (queued), the queue stays within
@@ -834,6 +869,7 @@ int main(void)
 		cmocka_unit_test(test_reopen_reads_clickhouse),
 		cmocka_unit_test(test_two_writers_one_service),
 		cmocka_unit_test(test_down_at_open),
+		cmocka_unit_test(test_schema_v1_refused),
 		cmocka_unit_test(test_slow_server_times_out),
 		cmocka_unit_test(test_replica_down),
 		cmocka_unit_test(test_restart_mid_ingest),     /* last: restarts the server */
