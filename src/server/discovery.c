@@ -214,10 +214,12 @@ int srv_sd_poll(srv_sd *d, int64_t now_ns, srv_target_cfg **out, size_t *n)
 	if (!v)
 		return -1;
 	size_t o = 0;
-	memcpy(v, j->targets, j->ntargets * sizeof *v);
+	if (j->ntargets)
+		memcpy(v, j->targets, j->ntargets * sizeof *v);
 	o = j->ntargets;
 	for (size_t i = 0; i < d->nfiles; i++) {
-		memcpy(v + o, d->files[i].targets, d->files[i].n * sizeof *v);
+		if (d->files[i].n)
+			memcpy(v + o, d->files[i].targets, d->files[i].n * sizeof *v);
 		o += d->files[i].n;
 	}
 	*out = v;

@@ -145,7 +145,7 @@ static int read_secret(const char *path, char *out, size_t outsz, char *err, siz
 		snprintf(err, errsz, "%s", e.msg);
 		return -1;
 	}
-	const char *p = buf;
+	const char *p = buf ? buf : "";      /* an empty file may come back as NULL */
 	while (len && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
 		p++, len--;
 	while (len && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\n' ||
@@ -549,7 +549,7 @@ static target *target_new(const srv_job_cfg *j, const srv_target_cfg *cfg, int64
 			  unsigned *seed)
 {
 	target *t = calloc(1, sizeof *t);
-	size_t n = (cfg->metrics_path[0] && j->metrics) ? 1 : 0;
+	size_t n = cfg->metrics_path[0] ? 1 : 0;      /* "": no /metrics */
 	for (size_t p = 0; p < j->nprof; p++)
 		n += j->prof[p].enabled;
 	if (!t || !(t->tasks = calloc(n ? n : 1, sizeof *t->tasks))) {
@@ -561,7 +561,7 @@ static target *target_new(const srv_job_cfg *j, const srv_target_cfg *cfg, int64
 	snprintf(t->owner, sizeof t->owner, "%s/%s", j->name, cfg->base);
 	pthread_mutex_init(&t->cpu_mu, NULL);
 	for (size_t p = 0; p <= j->nprof; p++) {
-		if (p < j->nprof ? !j->prof[p].enabled : !(cfg->metrics_path[0] && j->metrics))
+		if (p < j->nprof ? !j->prof[p].enabled : !cfg->metrics_path[0])
 			continue;
 		task *k = &t->tasks[t->ntasks++];
 		k->t = t;

@@ -48,10 +48,12 @@ def off(keep=()):
 
 
 def heap_job(name, rest="", prefix=""):
-    """A job scraping only the heap every second; rest: more of its keys
+    """A job scraping only the heap every second (a generous timeout: a TLS
+    handshake under the sanitizers is slow); rest: more of its keys
     (4-space indented lines)."""
     pre = f"      path_prefix: {prefix}\n" if prefix else ""
-    return (f"  - job_name: {name}\n    scrape_interval: 1s\n    profiling_config:\n{pre}"
+    return (f"  - job_name: {name}\n    scrape_interval: 1s\n    scrape_timeout: 20s\n"
+            f"    profiling_config:\n{pre}"
             f"      pprof_config:\n{off(keep=('heap',))}{rest}")
 
 
