@@ -7,7 +7,8 @@
   changed, broken, added and removed under a running server;
 - TLS and credentials: the runtime's own endpoint (CPROF_TOKEN, HTTPS from
   a self-signed certificate made here) scraped with ca_file and
-  authorization.credentials_file; a loopback target checking basic_auth,
+  authorization.credentials_file; Go's net/http/pprof behind basic auth
+  (built with Debian's go); a loopback target checking basic_auth,
   bearer_token_file (rotated while the server runs) and a client
   certificate (cert_file/key_file);
 - limits.max_series_per_target on scraped series: the excess refused,
@@ -19,6 +20,7 @@ polls, no timing is asserted.
 import base64
 import json
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -27,7 +29,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import GOLDEN
+from conftest import GOLDEN, ROOT, have_go
 from srvtools import Server, Target, wait_for
 from test_http import Program
 from test_server_scrape import worker  # noqa: F401 (the fixture: worker.c built)
@@ -337,6 +339,49 @@ def test_basic_auth_rotated_bearer_file_and_client_cert(tmp_path):
         for t in (tb, tt, tc):
             t.stop()
     assert rc == 0, err
+
+
+@pytest.mark.skipif(not have_go(), reason="go (golang-go) is not installed")
+def test_go_pprof_behind_basic_auth(tmp_path):
+    """Go's net/http/pprof behind basic auth (tests/e2e/programs/pprofauth):
+    with the credentials (password from password_file) its heap and
+    goroutine profiles are stored; with a wrong password the target is
+    down with Go's 401."""
+    exe = str(tmp_path / "pprofauth")
+    env = dict(os.environ, GO111MODULE="off", GOFLAGS="")
+    subprocess.run(["go", "build", "-o", exe, "main.go"], check=True, env=env, timeout=300,
+                   cwd=os.path.join(ROOT, "tests", "e2e", "programs", "pprofauth"))
+    go = subprocess.Popen([exe, "scraper", "pa:ss w0rd"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True)
+    try:
+        m = re.match(r"PORT (\d+)", go.stdout.readline())
+        assert m
+        (tmp_path / "pw").write_text("pa:ss w0rd\n")
+        cfg = tmp_path / "c.yaml"
+        cfg.write_text(f"""scrape_configs:
+  - job_name: gosvc
+    scrape_interval: 1s
+    basic_auth: {{username: scraper, password_file: pw}}
+    static_configs: [{{targets: ["127.0.0.1:{m.group(1)}"]}}]
+  - job_name: wrong
+    scrape_interval: 1s
+    metrics_path: ""
+    basic_auth: {{username: scraper, password: nope}}
+    static_configs: [{{targets: ["127.0.0.1:{m.group(1)}"]}}]
+""")
+        s = Server(str(tmp_path / "data"), f"-config={cfg}")
+        try:
+            assert wait_for(lambda: all(s.request("/api/v1/profile?" + q(query='{job="gosvc"}', type=k))[0]
+                                        == 200 for k in ("heap", "goroutine")), timeout=120), targets(s)
+            t = {x["job"]: x for x in targets(s)}
+            assert t["gosvc"]["state"] == "up", t
+            assert t["wrong"]["state"] == "down" and "HTTP status 401" in t["wrong"]["last_error"], t
+        finally:
+            rc, err = s.stop()
+        assert rc == 0, err
+    finally:
+        go.stdin.close()
+        go.wait(timeout=30)
 
 
 # ---- limits on scraped series ------------------------------------------------------------
