@@ -226,6 +226,56 @@ def test_file_sd_refresh_interval_rereads_an_unchanged_looking_file(tmp_path):
     assert rc == 0, err
 
 
+def test_file_sd_churn_while_scrapes_and_snapshots_run(tmp_path):
+    """Targets that come and go while their scrapes and a rule's snapshots
+    are in flight (slow answers): the file flips between two targets 15
+    times; the server ends with the last file's target, nothing is
+    scraped from a target after it went for longer than its requests in
+    flight, and it stops cleanly (exit 0: under the sanitizer build, no
+    use after free and no leak)."""
+    import time
+
+    def mk():
+        def answer(path, h):
+            p = path.split("?")[0]
+            if p == "/metrics":
+                return 200, b"app_queue_depth 1000\n"
+            time.sleep(0.3)
+            name = p.rsplit("/", 1)[-1]
+            return (200, FILES[name]) if name in FILES else (404, b"")
+        return Target(answer)
+    a, b = mk(), mk()
+    f = tmp_path / "t.json"
+
+    def write(addr):
+        tmp = str(f) + ".tmp"
+        with open(tmp, "w") as fh:
+            fh.write(json.dumps([{"targets": [addr]}]))
+        os.replace(tmp, f)
+    write(a.addr)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("scrape_configs:\n" + heap_job("churn", """    file_sd_configs:
+      - files: [t.json]
+""") + "rules:\n  - {name: r, when: 'app_queue_depth > 500', cooldown: 0s, seconds: 1s}\n")
+    s = Server(str(tmp_path / "data"), f"-config={cfg}")
+    try:
+        for i in range(15):
+            write(b.addr if i % 2 == 0 else a.addr)
+            time.sleep(0.7)
+        assert wait_for(lambda: [x["labels"]["instance"] for x in targets(s)] == [b.addr],
+                        timeout=30), targets(s)
+        time.sleep(2)             # a's requests in flight end
+        n = len(a.seen)
+        time.sleep(3)
+        assert len(a.seen) == n, a.seen[n:]
+        assert s.json("/api/v1/snapshots")["snapshots"], "no rule fired"
+    finally:
+        rc, err = s.stop()
+        a.stop()
+        b.stop()
+    assert rc == 0, err
+
+
 # ---- TLS and credentials ---------------------------------------------------------------
 
 
