@@ -138,7 +138,7 @@ static int by_path(const void *a, const void *b)
 	return strcmp(((const sd_file *)a)->path, ((const sd_file *)b)->path);
 }
 
-int srv_sd_poll(srv_sd *d, int64_t now_ns, srv_target_cfg **out, size_t *n)
+int srv_sd_poll(srv_sd *d, int64_t now_ns, const srv_target_cfg ***out, size_t *n)
 {
 	const srv_job_cfg *j = d->job;
 	bool refresh = d->first || now_ns >= d->next_refresh_ns;
@@ -210,17 +210,28 @@ int srv_sd_poll(srv_sd *d, int64_t now_ns, srv_target_cfg **out, size_t *n)
 	size_t total = j->ntargets;
 	for (size_t i = 0; i < d->nfiles; i++)
 		total += d->files[i].n;
-	srv_target_cfg *v = malloc((total ? total : 1) * sizeof *v);
+	const srv_target_cfg **v = malloc((total ? total : 1) * sizeof *v);
 	if (!v)
 		return -1;
 	size_t o = 0;
-	memcpy(v, j->targets, j->ntargets * sizeof *v);
-	o = j->ntargets;
-	for (size_t i = 0; i < d->nfiles; i++) {
-		memcpy(v + o, d->files[i].targets, d->files[i].n * sizeof *v);
-		o += d->files[i].n;
-	}
+	for (size_t i = 0; i < j->ntargets; i++)
+		v[o++] = &j->targets[i];
+	for (size_t i = 0; i < d->nfiles; i++)
+		for (size_t k = 0; k < d->files[i].n; k++)
+			v[o++] = &d->files[i].targets[k];
 	*out = v;
 	*n = o;
+	return 1;
+}
+
+int srv_sd_static(const srv_job_cfg *j, const srv_target_cfg ***out, size_t *n)
+{
+	const srv_target_cfg **v = malloc((j->ntargets ? j->ntargets : 1) * sizeof *v);
+	if (!v)
+		return -1;
+	for (size_t i = 0; i < j->ntargets; i++)
+		v[i] = &j->targets[i];
+	*out = v;
+	*n = j->ntargets;
 	return 1;
 }

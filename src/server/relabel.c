@@ -40,7 +40,6 @@
 
 #define RL_MATCH_LIMIT 200000
 #define RL_DEPTH_LIMIT 2000
-#define RL_GROUPS 32
 
 void srv_relabel_init(srv_relabel *r)
 {
@@ -94,7 +93,7 @@ static bool rx(const srv_relabel *r, const char *s, match *m)
 	m->subj = s;
 	if (!r->re)
 		return true;
-	m->md = pcre2_match_data_create(RL_GROUPS, NULL);
+	m->md = pcre2_match_data_create_from_pattern(r->re, NULL);
 	pcre2_match_context *mc = pcre2_match_context_create(NULL);
 	bool hit = false;
 	if (m->md && mc) {
@@ -172,8 +171,8 @@ static void expand(const srv_relabel *r, const match *m, const char *tmpl, char 
 		bool digits = true;
 		for (size_t i = 0; i < nn; i++)
 			digits &= name[i] >= '0' && name[i] <= '9';
-		if (digits)
-			g = nn < 4 ? atoi(name) : -1;
+		if (digits)     /* as Go: no leading zero, a bound */
+			g = nn < 9 && !(name[0] == '0' && nn > 1) ? atoi(name) : -1;
 		else if (r->re)
 			g = pcre2_substring_number_from_name(r->re, (PCRE2_SPTR)name);
 		const char *gp;

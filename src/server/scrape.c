@@ -83,7 +83,9 @@ typedef struct task {
 
 typedef struct target {
 	const srv_job_cfg *job;
-	srv_target_cfg cfg;         /* owned copy (immutable) */
+	const srv_target_cfg *cfg;  /* immutable: the config's (static_configs),
+				     * or `owned` (a discovered target's copy) */
+	srv_target_cfg *owned;
 	char owner[SRV_NAME_MAX + 310];     /* job/URL: whose series these are */
 	task *tasks;
 	size_t ntasks;
@@ -145,7 +147,7 @@ static int read_secret(const char *path, char *out, size_t outsz, char *err, siz
 		snprintf(err, errsz, "%s", e.msg);
 		return -1;
 	}
-	const char *p = buf;
+	const char *p = buf ? buf : "";      /* an empty file may come back as NULL */
 	while (len && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
 		p++, len--;
 	while (len && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\n' ||
@@ -323,7 +325,7 @@ static void append_up(struct srv_scraper *s, target *t, int64_t now, bool up)
 {
 	srv_label arr[SRV_LABELS_MAX];
 	srv_labels v;
-	srv_lset_view(&t->cfg.labels, arr, &v);
+	srv_lset_view(&t->cfg->labels, arr, &v);
 	srv_store_append_metric(s->c->store, &v, "up", now, up ? 1 : 0, NULL);
 }
 
@@ -348,7 +350,7 @@ static int store_metrics(struct srv_scraper *s, target *t, char *text, size_t le
 		char name[201];
 		memcpy(name, line, nn);
 		name[nn] = '\0';
-		srv_lset ls = t->cfg.labels;
+		srv_lset ls = t->cfg->labels;
 		char *p = line + nn;
 		bool bad = false;
 		if (*p == '{') {
@@ -415,7 +417,7 @@ static int store_metrics(struct srv_scraper *s, target *t, char *text, size_t le
 			return snprintf(err, errsz, "storing metric %s: %s", name, e.msg) < 0 ? -2 : -1;
 		}
 		if (s->c->cfg->nrules)
-			srv_rules_observe(s->c, s, t->job, &t->cfg, name, &view, v);
+			srv_rules_observe(s->c, s, t->job, t->cfg, name, &view, v);
 	}
 	return 0;
 }
@@ -441,7 +443,7 @@ static int run_task(struct srv_scraper *s, task *k, bool *not_found, size_t *ref
 	*not_found = false;
 	*refused = 0;
 	if (!k->prof) {
-		snprintf(url, sizeof url, "%s%s", t->cfg.base, t->cfg.metrics_path);
+		snprintf(url, sizeof url, "%s%s", t->cfg->base, t->cfg->metrics_path);
 		char *buf;
 		size_t len;
 		long status;
@@ -457,7 +459,7 @@ static int run_task(struct srv_scraper *s, task *k, bool *not_found, size_t *ref
 		return rc;
 	}
 	const srv_pprof_cfg *pc = k->prof;
-	int adm = srv_series_admit(t->owner, &t->cfg.labels, pc->kind, lim);
+	int adm = srv_series_admit(t->owner, &t->cfg->labels, pc->kind, lim);
 	if (adm) {
 		*refused = adm > 0;
 		if (adm < 0) {
@@ -472,10 +474,10 @@ static int run_task(struct srv_scraper *s, task *k, bool *not_found, size_t *ref
 		secs = pc->seconds_ns ? pc->seconds_ns : j->interval_ns - SEC;
 		if (secs < SEC)
 			secs = SEC;
-		snprintf(url, sizeof url, "%s%s%sseconds=%lld", t->cfg.base, pc->path,
+		snprintf(url, sizeof url, "%s%s%sseconds=%lld", t->cfg->base, pc->path,
 			 strchr(pc->path, '?') ? "&" : "?", (long long)(secs / SEC));
 	} else {
-		snprintf(url, sizeof url, "%s%s", t->cfg.base, pc->path);
+		snprintf(url, sizeof url, "%s%s", t->cfg->base, pc->path);
 	}
 	cprof_profile *p = NULL;
 	if (cpu && pthread_mutex_trylock(&t->cpu_mu))
@@ -505,7 +507,7 @@ static int run_task(struct srv_scraper *s, task *k, bool *not_found, size_t *ref
 	}
 	srv_label arr[SRV_LABELS_MAX];
 	srv_labels view;
-	srv_lset_view(&t->cfg.labels, arr, &view);
+	srv_lset_view(&t->cfg->labels, arr, &view);
 	cprof_error e = { 0 };
 	int rc = srv_store_append(s->c->store, &view, pc->kind, tm, dur, store_p, NULL, &e);
 	if (store_p != k->prev)
@@ -532,6 +534,7 @@ static void target_free(target *t)
 		cprof_profile_free(t->tasks[i].prev);
 	pthread_mutex_destroy(&t->cpu_mu);
 	free(t->tasks);
+	free(t->owned);
 	free(t);
 }
 
@@ -549,7 +552,7 @@ static target *target_new(const srv_job_cfg *j, const srv_target_cfg *cfg, int64
 			  unsigned *seed)
 {
 	target *t = calloc(1, sizeof *t);
-	size_t n = (cfg->metrics_path[0] && j->metrics) ? 1 : 0;
+	size_t n = cfg->metrics_path[0] ? 1 : 0;      /* "": no /metrics */
 	for (size_t p = 0; p < j->nprof; p++)
 		n += j->prof[p].enabled;
 	if (!t || !(t->tasks = calloc(n ? n : 1, sizeof *t->tasks))) {
@@ -557,11 +560,22 @@ static target *target_new(const srv_job_cfg *j, const srv_target_cfg *cfg, int64
 		return NULL;
 	}
 	t->job = j;
-	t->cfg = *cfg;
+	t->cfg = cfg;
+	/* the config lives as long as the server; a discovered target's
+	 * entry goes with its file's next read: copied */
+	if (!(cfg >= j->targets && cfg < j->targets + j->ntargets)) {
+		if (!(t->owned = malloc(sizeof *t->owned))) {
+			free(t->tasks);
+			free(t);
+			return NULL;
+		}
+		*t->owned = *cfg;
+		t->cfg = t->owned;
+	}
 	snprintf(t->owner, sizeof t->owner, "%s/%s", j->name, cfg->base);
 	pthread_mutex_init(&t->cpu_mu, NULL);
 	for (size_t p = 0; p <= j->nprof; p++) {
-		if (p < j->nprof ? !j->prof[p].enabled : !(cfg->metrics_path[0] && j->metrics))
+		if (p < j->nprof ? !j->prof[p].enabled : !cfg->metrics_path[0])
 			continue;
 		task *k = &t->tasks[t->ntasks++];
 		k->t = t;
@@ -588,8 +602,8 @@ static void grow_workers(struct srv_scraper *s)
 /* Make job j's targets list[0..n) (under mu): those already there (by
  * key) stay as they are, new ones are added, the others go (freed now
  * when nothing holds them, else by whoever drops the last reference). */
-static void set_job_targets(struct srv_scraper *s, const srv_job_cfg *j, const srv_target_cfg *list,
-			    size_t n, int64_t now, unsigned *seed)
+static void set_job_targets(struct srv_scraper *s, const srv_job_cfg *j,
+			    const srv_target_cfg *const *list, size_t n, int64_t now, unsigned *seed)
 {
 	bool *keep = calloc(s->ntargets + 1, sizeof *keep);
 	if (!keep)
@@ -598,9 +612,9 @@ static void set_job_targets(struct srv_scraper *s, const srv_job_cfg *j, const s
 	for (size_t i = 0; i < n; i++) {
 		bool dup = false;
 		for (size_t d = 0; d < i && !dup; d++)
-			dup = list[d].key == list[i].key;
+			dup = list[d]->key == list[i]->key;
 		size_t at = 0;
-		while (at < old_n && !(s->targets[at]->job == j && s->targets[at]->cfg.key == list[i].key))
+		while (at < old_n && !(s->targets[at]->job == j && s->targets[at]->cfg->key == list[i]->key))
 			at++;
 		if (at < old_n) {
 			keep[at] = true;
@@ -609,7 +623,7 @@ static void set_job_targets(struct srv_scraper *s, const srv_job_cfg *j, const s
 		if (dup || cprof_reserve((void **)&s->targets, &s->captargets, s->ntargets + 1,
 					 sizeof *s->targets))
 			continue;
-		target *t = target_new(j, &list[i], now, seed);
+		target *t = target_new(j, list[i], now, seed);
 		if (t)
 			s->targets[s->ntargets++] = t;
 	}
@@ -664,8 +678,8 @@ static void *worker(void *arg)
 			t->last_ns = t0;
 			t->last_dur_ns = t1 - t0;
 			t->refused += refused;
-			if (rc && snprintf(k->err, sizeof k->err, "%s%s: %s", t->cfg.base,
-					   k->prof ? k->prof->path : t->cfg.metrics_path, err) < 0)
+			if (rc && snprintf(k->err, sizeof k->err, "%s%s: %s", t->cfg->base,
+					   k->prof ? k->prof->path : t->cfg->metrics_path, err) < 0)
 				k->err[0] = '\0';
 			else if (!rc)
 				k->err[0] = '\0';
@@ -747,7 +761,7 @@ static void *discovery(void *arg)
 			break;
 		pthread_mutex_unlock(&s->mu);
 		for (size_t i = 0; i < cfg->njobs; i++) {
-			srv_target_cfg *list = NULL;
+			const srv_target_cfg **list = NULL;
 			size_t n = 0;
 			if (!s->sd[i] || srv_sd_poll(s->sd[i], wall_ns(), &list, &n) != 1)
 				continue;
@@ -803,16 +817,18 @@ struct srv_scraper *srv_scraper_start(srv_ctx *c, char *err, size_t errsz)
 	pthread_mutex_lock(&s->mu);
 	for (size_t i = 0; i < cfg->njobs; i++) {
 		const srv_job_cfg *j = &cfg->jobs[i];
-		srv_target_cfg *list = NULL;
-		size_t n = j->ntargets;
+		const srv_target_cfg **list = NULL;
+		size_t n = 0;
 		/* the first poll of the files before the first scrape */
-		if (j->nfile_sd && (!(s->sd[i] = srv_sd_new(j)) || srv_sd_poll(s->sd[i], now, &list, &n) < 0)) {
+		int rc = j->nfile_sd ? ((s->sd[i] = srv_sd_new(j)) ? srv_sd_poll(s->sd[i], now, &list, &n) : -1)
+			: srv_sd_static(j, &list, &n);
+		if (rc < 0) {
 			pthread_mutex_unlock(&s->mu);
 			snprintf(err, errsz, "out of memory for the scrapers");
 			scraper_free(s);
 			return NULL;
 		}
-		set_job_targets(s, j, list ? list : j->targets, n, now, &seed);
+		set_job_targets(s, j, list, n, now, &seed);
 		free(list);
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -857,7 +873,7 @@ int srv_scraper_fetch(struct srv_scraper *s, const srv_job_cfg *j, const srv_tar
 	target *tg = NULL;
 	pthread_mutex_lock(&s->mu);
 	for (size_t i = 0; i < s->ntargets && !tg; i++)
-		if (s->targets[i]->job == j && s->targets[i]->cfg.key == t->key)
+		if (s->targets[i]->job == j && s->targets[i]->cfg->key == t->key)
 			tg = s->targets[i];
 	if (tg)
 		tg->refs++;
@@ -889,14 +905,14 @@ void srv_scraper_targets_json(struct srv_scraper *s, srv_buf *b)
 	for (size_t i = 0; i < s->ntargets; i++) {
 		target *t = s->targets[i];
 		srv_buf_puts(b, i ? ",\n{\"url\":" : "\n{\"url\":");
-		srv_buf_json_str(b, t->cfg.base, strlen(t->cfg.base));
+		srv_buf_json_str(b, t->cfg->base, strlen(t->cfg->base));
 		srv_buf_puts(b, ",\"job\":");
 		srv_buf_json_str(b, t->job->name, strlen(t->job->name));
 		srv_buf_puts(b, ",\"labels\":{");
-		for (size_t l = 0; l < t->cfg.labels.n; l++) {
+		for (size_t l = 0; l < t->cfg->labels.n; l++) {
 			if (l)
 				srv_buf_add(b, ",", 1);
-			const srv_lab *lb = &t->cfg.labels.v[l];
+			const srv_lab *lb = &t->cfg->labels.v[l];
 			srv_buf_json_str(b, lb->name, strlen(lb->name));
 			srv_buf_add(b, ":", 1);
 			srv_buf_json_str(b, lb->value, strlen(lb->value));

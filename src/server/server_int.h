@@ -326,10 +326,13 @@ srv_sd *srv_sd_new(const srv_job_cfg *j);
 void srv_sd_free(srv_sd *d);
 /* Poll job j's file_sd files (re-reading those changed, or all every
  * refresh_interval).  1 when the job's targets changed (or at the first
- * poll): *out (malloc'd, the caller frees) holds the static targets then
- * the files'; 0 when nothing changed; -1 out of memory.  A file that does
- * not read keeps its previous targets (one line on stderr). */
-int srv_sd_poll(srv_sd *d, int64_t now_ns, srv_target_cfg **out, size_t *n);
+ * poll): *out (a malloc'd array the caller frees) points at the static
+ * targets (the config's) then the files' (d's: valid until d's next poll);
+ * 0 when nothing changed; -1 out of memory.  A file that does not read
+ * keeps its previous targets (one line on stderr). */
+int srv_sd_poll(srv_sd *d, int64_t now_ns, const srv_target_cfg ***out, size_t *n);
+/* The same list for a job without file_sd_configs: its static targets. */
+int srv_sd_static(const srv_job_cfg *j, const srv_target_cfg ***out, size_t *n);
 
 /* ---- a request and its answer ------------------------------------------------ */
 

@@ -7,7 +7,8 @@
   changed, broken, added and removed under a running server;
 - TLS and credentials: the runtime's own endpoint (CPROF_TOKEN, HTTPS from
   a self-signed certificate made here) scraped with ca_file and
-  authorization.credentials_file; a loopback target checking basic_auth,
+  authorization.credentials_file; Go's net/http/pprof behind basic auth
+  (built with Debian's go); a loopback target checking basic_auth,
   bearer_token_file (rotated while the server runs) and a client
   certificate (cert_file/key_file);
 - limits.max_series_per_target on scraped series: the excess refused,
@@ -19,6 +20,7 @@ polls, no timing is asserted.
 import base64
 import json
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -27,7 +29,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import GOLDEN
+from conftest import GOLDEN, ROOT, have_go
 from srvtools import Server, Target, wait_for
 from test_http import Program
 from test_server_scrape import worker  # noqa: F401 (the fixture: worker.c built)
@@ -48,10 +50,12 @@ def off(keep=()):
 
 
 def heap_job(name, rest="", prefix=""):
-    """A job scraping only the heap every second; rest: more of its keys
+    """A job scraping only the heap every second (a generous timeout: a TLS
+    handshake under the sanitizers is slow); rest: more of its keys
     (4-space indented lines)."""
     pre = f"      path_prefix: {prefix}\n" if prefix else ""
-    return (f"  - job_name: {name}\n    scrape_interval: 1s\n    profiling_config:\n{pre}"
+    return (f"  - job_name: {name}\n    scrape_interval: 1s\n    scrape_timeout: 20s\n"
+            f"    profiling_config:\n{pre}"
             f"      pprof_config:\n{off(keep=('heap',))}{rest}")
 
 
@@ -222,6 +226,56 @@ def test_file_sd_refresh_interval_rereads_an_unchanged_looking_file(tmp_path):
     assert rc == 0, err
 
 
+def test_file_sd_churn_while_scrapes_and_snapshots_run(tmp_path):
+    """Targets that come and go while their scrapes and a rule's snapshots
+    are in flight (slow answers): the file flips between two targets 15
+    times; the server ends with the last file's target, nothing is
+    scraped from a target after it went for longer than its requests in
+    flight, and it stops cleanly (exit 0: under the sanitizer build, no
+    use after free and no leak)."""
+    import time
+
+    def mk():
+        def answer(path, h):
+            p = path.split("?")[0]
+            if p == "/metrics":
+                return 200, b"app_queue_depth 1000\n"
+            time.sleep(0.3)
+            name = p.rsplit("/", 1)[-1]
+            return (200, FILES[name]) if name in FILES else (404, b"")
+        return Target(answer)
+    a, b = mk(), mk()
+    f = tmp_path / "t.json"
+
+    def write(addr):
+        tmp = str(f) + ".tmp"
+        with open(tmp, "w") as fh:
+            fh.write(json.dumps([{"targets": [addr]}]))
+        os.replace(tmp, f)
+    write(a.addr)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("scrape_configs:\n" + heap_job("churn", """    file_sd_configs:
+      - files: [t.json]
+""") + "rules:\n  - {name: r, when: 'app_queue_depth > 500', cooldown: 0s, seconds: 1s}\n")
+    s = Server(str(tmp_path / "data"), f"-config={cfg}")
+    try:
+        for i in range(15):
+            write(b.addr if i % 2 == 0 else a.addr)
+            time.sleep(0.7)
+        assert wait_for(lambda: [x["labels"]["instance"] for x in targets(s)] == [b.addr],
+                        timeout=30), targets(s)
+        time.sleep(2)             # a's requests in flight end
+        n = len(a.seen)
+        time.sleep(3)
+        assert len(a.seen) == n, a.seen[n:]
+        assert s.json("/api/v1/snapshots")["snapshots"], "no rule fired"
+    finally:
+        rc, err = s.stop()
+        a.stop()
+        b.stop()
+    assert rc == 0, err
+
+
 # ---- TLS and credentials ---------------------------------------------------------------
 
 
@@ -335,6 +389,49 @@ def test_basic_auth_rotated_bearer_file_and_client_cert(tmp_path):
         for t in (tb, tt, tc):
             t.stop()
     assert rc == 0, err
+
+
+@pytest.mark.skipif(not have_go(), reason="go (golang-go) is not installed")
+def test_go_pprof_behind_basic_auth(tmp_path):
+    """Go's net/http/pprof behind basic auth (tests/e2e/programs/pprofauth):
+    with the credentials (password from password_file) its heap and
+    goroutine profiles are stored; with a wrong password the target is
+    down with Go's 401."""
+    exe = str(tmp_path / "pprofauth")
+    env = dict(os.environ, GO111MODULE="off", GOFLAGS="")
+    subprocess.run(["go", "build", "-o", exe, "main.go"], check=True, env=env, timeout=300,
+                   cwd=os.path.join(ROOT, "tests", "e2e", "programs", "pprofauth"))
+    go = subprocess.Popen([exe, "scraper", "pa:ss w0rd"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True)
+    try:
+        m = re.match(r"PORT (\d+)", go.stdout.readline())
+        assert m
+        (tmp_path / "pw").write_text("pa:ss w0rd\n")
+        cfg = tmp_path / "c.yaml"
+        cfg.write_text(f"""scrape_configs:
+  - job_name: gosvc
+    scrape_interval: 1s
+    basic_auth: {{username: scraper, password_file: pw}}
+    static_configs: [{{targets: ["127.0.0.1:{m.group(1)}"]}}]
+  - job_name: wrong
+    scrape_interval: 1s
+    metrics_path: ""
+    basic_auth: {{username: scraper, password: nope}}
+    static_configs: [{{targets: ["127.0.0.1:{m.group(1)}"]}}]
+""")
+        s = Server(str(tmp_path / "data"), f"-config={cfg}")
+        try:
+            assert wait_for(lambda: all(s.request("/api/v1/profile?" + q(query='{job="gosvc"}', type=k))[0]
+                                        == 200 for k in ("heap", "goroutine")), timeout=120), targets(s)
+            t = {x["job"]: x for x in targets(s)}
+            assert t["gosvc"]["state"] == "up", t
+            assert t["wrong"]["state"] == "down" and "HTTP status 401" in t["wrong"]["last_error"], t
+        finally:
+            rc, err = s.stop()
+        assert rc == 0, err
+    finally:
+        go.stdin.close()
+        go.wait(timeout=30)
 
 
 # ---- limits on scraped series ------------------------------------------------------------

@@ -85,12 +85,16 @@ static void test_replace(void **state)
 		 "        target_label: '1bad'\n"     /* not a label name: skipped */
 		 "      - source_labels: [env]\n"
 		 "        target_label: x\n"
-		 "        replacement: '$1x'\n",     /* Go: group \"1x\", unknown: empty */
+		 "        replacement: '$1x'\n"      /* Go: group \"1x\", unknown: empty */
+		 "      - source_labels: [env]\n"
+		 "        target_label: lz\n"
+		 "        replacement: '<$01|${1}0|$>'\n",  /* Go: $01 is a name; a lone $ stays */
 		 "      - targets: ['h1:80']\n"
 		 "        labels: {env: prod, team: core}\n"));
 	assert_int_equal(cfg.jobs[0].ntargets, 1);
 	labels_of(&cfg.jobs[0].targets[0], got, sizeof got);
-	assert_string_equal(got, "env=prod,instance=h1:80,job=j,port=p80x$,prod_copy=prod,where=prod-core");
+	assert_string_equal(got, "env=prod,instance=h1:80,job=j,lz=<|prod0|$>,port=p80x$,prod_copy=prod,"
+				 "where=prod-core");
 	assert_string_equal(cfg.jobs[0].targets[0].base, "http://h1:80");
 	assert_string_equal(cfg.jobs[0].targets[0].metrics_path, "/metrics");
 }
