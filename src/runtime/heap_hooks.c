@@ -530,7 +530,7 @@ NOSAN static inline __attribute__((always_inline)) void *account(void *p, size_t
 /* Forget p if it is a sampled block (counting its free). */
 NOSAN static inline void forget(void *p)
 {
-	if (LIKELY(!rt_hfilter_maybe(p)))
+	if (LIKELY(!RT_HFILTER_MAYBE(p)))
 		return;
 	int e = errno;
 	unsigned w;
@@ -542,10 +542,13 @@ NOSAN static inline void forget(void *p)
 
 /* ---- the C functions --------------------------------------------------------------- */
 
-/* malloc is an alias of rt_heap_malloc, so resolve() can tell whether the
- * program's malloc (dlsym(RTLD_DEFAULT)) is this one. */
-RT_HIDDEN void *rt_heap_malloc(size_t n);
-NOSAN RT_HIDDEN void *rt_heap_malloc(size_t n)
+/* rt_heap_malloc is an alias of malloc, so resolve() can tell whether the
+ * program's malloc (dlsym(RTLD_DEFAULT)) is this one.  The definition is
+ * malloc's: a CPU sample in its few instructions before the tail jump is
+ * the program calling malloc, and the debug information names the
+ * function so (as the alias the other way round, it was "rt_heap_malloc",
+ * the runtime's name, in the program's profile). */
+EXPORT void *malloc(size_t n)
 {
 	/* the countdown first: an allocation that does not reach the next
 	 * sample point is a tail call to the next malloc (no frame of ours;
@@ -564,7 +567,9 @@ NOSAN RT_HIDDEN void *rt_heap_malloc(size_t n)
 	return p;
 }
 
-EXPORT void *malloc(size_t n) __attribute__((alias("rt_heap_malloc")));
+/* with libc's attributes of malloc, which GCC wants on an alias of it */
+RT_HIDDEN void *rt_heap_malloc(size_t n)
+	__attribute__((alias("malloc"), malloc, alloc_size(1), nothrow, leaf));
 
 /* free of a block in a granule the filter marks: maybe sampled, maybe a
  * bootstrap pool block */
@@ -595,7 +600,7 @@ __attribute__((noinline)) NOSAN static void free_unresolved(void *p)
  * free takes NULL; free_slow and free_unresolved test it. */
 NOSAN static inline __attribute__((always_inline)) void free_body(void *p)
 {
-	if (UNLIKELY(rt_hfilter_maybe(p))) {
+	if (UNLIKELY(RT_HFILTER_MAYBE(p))) {
 		free_slow(p);
 		return;
 	}
@@ -634,7 +639,7 @@ NOSAN static inline __attribute__((always_inline)) void *do_realloc(void *p, siz
 		return account(q, n);
 	}
 	unsigned w = 0;
-	rt_hbucket *b = rt_hfilter_maybe(p) ? rt_htab_take(p, &w) : NULL;
+	rt_hbucket *b = RT_HFILTER_MAYBE(p) ? rt_htab_take(p, &w) : NULL;
 	void *q = nx.realloc(p, n);
 	if (b) {
 		if (!q && n != 0) {

@@ -64,12 +64,14 @@ static inline size_t rt_hfilter_index(uintptr_t a)
 	 * either way, shifted by a granule or two) */
 	return (size_t)(a >> RT_HFILTER_SHIFT) & ((1u << RT_HFILTER_BITS) - 1);
 }
-__attribute__((no_sanitize_address, no_sanitize_undefined))
-static inline bool rt_hfilter_maybe(const void *p)
-{
-	return atomic_load_explicit(&rt_hfilter[rt_hfilter_index((uintptr_t)p)],
-				    memory_order_relaxed) != 0;
-}
+/* p's granule may hold a sampled block.  A macro, not an inline function:
+ * it is in the program's every free, and a CPU sample there would show an
+ * inline frame of the runtime's name (rt_hfilter_maybe) in the program's
+ * profile; this way the instructions are free's. */
+#define RT_HFILTER_MAYBE(p)                                                                  \
+	(atomic_load_explicit(&rt_hfilter[((uintptr_t)(p) >> RT_HFILTER_SHIFT) &             \
+					  ((1u << RT_HFILTER_BITS) - 1)],                    \
+			      memory_order_relaxed) != 0)
 
 /* Find or make the bucket; NULL when the bucket memory is exhausted.
  * name: RT_NAME_MAX bytes, NUL-padded (the thread's name as prctl gives it). */

@@ -35,11 +35,13 @@
  *
  * A hand-off is not final: a program may run a helper at once and serve
  * for hours (node's execSync at start).  After one the thread keeps
- * watching (watch_main): every 10 ms while the process uses CPU, backing
+ * watching (watch_after_handoff): every 10 ms while the process uses CPU, backing
  * off to 250 ms while it does not, it binds once the process has used
  * HANDOFF_CPU_NS of CPU since the hand-off (a wrapper waits in waitpid and
- * uses next to none; a program works), or once the program it handed off
- * to has ended and the process has lived on one more grace with no other
+ * uses next to none; a program works) and two graces have passed (the
+ * program handed off to starts and binds first, if it serves; a race
+ * under load that it may lose), or once that program
+ * has ended and the process has lived on one more grace with no other
  * hand-off (a wrapper ends with its command; a shell's gap between two
  * commands is shorter).  A bind that fails because the port is taken
  * (another program of the tree holds it) is silent and tried again later.
@@ -198,6 +200,7 @@ static void watch_after_handoff(void)
 	int seen = atomic_load(&hand->started);
 	long long cpu0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID), last = cpu0;
 	long long ended_at = -1;   /* monotonic ns the last child was seen ended */
+	long long handed_at = clock_ns(CLOCK_MONOTONIC);
 	long sleep_ns = 10 * 1000000L;
 	for (;;) {
 		nanosleep(&(struct timespec){ 0, sleep_ns }, NULL);
@@ -210,9 +213,14 @@ static void watch_after_handoff(void)
 		if (now != seen) {   /* another hand-off: its grace again */
 			seen = now;
 			ended_at = -1;
+			handed_at = clock_ns(CLOCK_MONOTONIC);
 			continue;
 		}
-		bool go = cpu - cpu0 >= HANDOFF_CPU_NS;
+		/* CPU of its own, once the program handed off to had time to
+		 * start and its grace (a server it started binds first, and
+		 * keeps the port): two graces */
+		bool go = cpu - cpu0 >= HANDOFF_CPU_NS &&
+			  clock_ns(CLOCK_MONOTONIC) - handed_at >= 2 * grace_ns;
 		if (!go && handed_off_ended(atomic_load(&hand->child))) {
 			long long t = clock_ns(CLOCK_MONOTONIC);
 			if (ended_at < 0)

@@ -728,13 +728,19 @@ void *dlopen(const char *file, int mode)
 		atomic_store(&real_dlopen, f);
 	}
 	void *h = f(file, mode);
-	if (h && atomic_load(&cur_set)) {
+	if (!h)
+		return h;
+	/* the runtime's work from here (a CPU sample in it is not the
+	 * program's dlopen, even in the few instructions that find nothing
+	 * to do) */
+	rt_self_enter();
+	if (atomic_load(&cur_set)) {
 		int e = errno;
 		rt_modules_refresh();
 		errno = e;
 	}
-	if (h)
-		rt_heap_got_dlopened();   /* keeps errno */
+	rt_heap_got_dlopened();   /* keeps errno */
+	rt_self_leave();
 	return h;
 }
 

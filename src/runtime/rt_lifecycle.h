@@ -84,12 +84,13 @@ void rt_cpu_pause(void);
  * call's broadcast reaches them.  Ordinary context, once a thread was
  * created.  Thread-safe. */
 void rt_setxid_chain(void);
-/* setxid.c: hold off set*id calls while a runtime thread starts (taken
- * by rt_runtime_thread_create until the new thread is marked), so that no
- * broadcast reaches a thread of the runtime's that is not marked yet; the
- * fork child's reset.  Not AS-safe. */
-void rt_setxid_hold(void);
-void rt_setxid_release(void);
+/* setxid.c: a runtime thread is starting (rt_runtime_thread_create,
+ * before the clone) / started (the new thread, once marked, or the
+ * creator when the clone failed): set*id calls wait while one starts, so
+ * no broadcast reaches a thread of the runtime's that is not marked yet;
+ * the fork child's reset.  starting: not AS-safe; started: [AS-safe]. */
+void rt_setxid_thread_starting(void);
+void rt_setxid_thread_started(void);
 void rt_setxid_fork_child(void);
 
 #endif

@@ -39,7 +39,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 /* ---- inside the runtime ----------------------------------------------------------- */
@@ -78,13 +77,11 @@ bool rt_self_thread(void)
 	return self_thread;
 }
 
-/* Owned by the creator: the new thread copies it and says so (taken),
- * and the creator frees it then. */
+/* The creator's, handed to the new thread, which frees it. */
 typedef struct self_box {
 	void *(*fn)(void *);
 	void *arg;
 	char name[RT_NAME_MAX];
-	atomic_int taken;
 } self_box;
 
 static void self_unlist(void *p)
@@ -99,19 +96,17 @@ static void self_unlist(void *p)
 
 static void *self_tramp(void *p)
 {
-	self_thread = true;   /* before set*id can reach it: rt_setxid_hold */
+	self_thread = true;   /* before set*id can reach it (setxid.c) */
+	rt_setxid_thread_started();
 	rt_self_enter();   /* a new thread is at depth 0: 1 for its whole life */
-	self_box *box = p, b;
-	b.fn = box->fn;
-	b.arg = box->arg;
-	memcpy(b.name, box->name, sizeof b.name);
+	self_box b = *(self_box *)p;
+	free(p);
 	int tid = (int)syscall(SYS_gettid);
 	for (size_t i = 0; i < RT_SELF_MAX; i++) {
 		int want = 0;
 		if (atomic_compare_exchange_strong(&self_tids[i], &want, tid))
 			break;
 	}
-	atomic_store(&box->taken, 1);   /* box is the creator's from here */
 	prctl(PR_SET_NAME, b.name, 0L, 0L, 0L);
 	void *r;
 	pthread_cleanup_push(self_unlist, (void *)(intptr_t)tid);
@@ -133,25 +128,20 @@ int rt_runtime_thread_create(pthread_t *th, const pthread_attr_t *attr, const ch
 	/* "cprof-" and at most 9 more: the kernel keeps 15 bytes */
 	memset(b->name, 0, sizeof b->name);
 	strncpy(b->name, name && *name ? name : "cprof", sizeof b->name - 1);
-	atomic_init(&b->taken, 0);
-	/* No set*id broadcast between the clone and the new thread's mark:
-	 * glibc signals a thread as soon as it runs, before its function,
-	 * and a thread of the runtime's the handler does not know would not
-	 * follow the caller's capabilities (setxid.c) */
-	rt_self_enter();
-	rt_setxid_hold();
-	int rc = rt_pthread_create_real(th, attr, self_tramp, b);
-	bool taken = rc != 0;
-	for (int i = 0; rc == 0 && i < 100000; i++) {   /* <= 5 s */
-		if ((taken = atomic_load(&b->taken)))
-			break;
-		nanosleep(&(struct timespec){ 0, i < 100 ? 10000 : 50000 }, NULL);
-	}
-	rt_setxid_release();
-	if (taken)
-		free(b);   /* else the thread still reads it: left */
+	/* No set*id call from the clone until the new thread is marked:
+	 * glibc signals a new thread as soon as it runs, before its
+	 * function, and a thread of the runtime's the handler does not know
+	 * would not follow the caller's capabilities (setxid.c) */
+	rt_self_enter();   /* the runtime's own lock: never the program's wait */
+	rt_setxid_thread_starting();
 	rt_self_leave();
-	if (rc == 0)
+	int rc = rt_pthread_create_real(th, attr, self_tramp, b);
+	if (rc != 0) {
+		rt_setxid_thread_started();
+		rt_self_enter();
+		free(b);
+		rt_self_leave();
+	} else
 		rt_setxid_chain();   /* glibc's SIGSETXID handler exists now */
 	return rc;
 }

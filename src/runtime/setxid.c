@@ -34,8 +34,9 @@
  * Threads and signals: the wrappers serialise on one mutex of the
  * runtime's own (never the program's; held across the real call, whose
  * handlers never take it), so a snapshot belongs to the call in flight.
- * The runtime's thread starts take it too, until the new thread is
- * marked: glibc signals a new thread as soon as it runs, before its
+ * A call also waits for the runtime's threads being started to be
+ * marked (starting, raised under the mutex, so no start begins during a
+ * call): glibc signals a new thread as soon as it runs, before its
  * function, and a thread that took a set*id call unmarked lost the
  * capabilities the next call needs (setpriv aborted in 5 of 30 runs, the
  * CPU profile's collector starting as setpriv called setresuid).  A
@@ -56,6 +57,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SIGSETXID_NO (__SIGRTMIN + 1)   /* glibc's internal SIGSETXID */
@@ -114,18 +116,24 @@ void rt_setxid_chain(void)
 		atomic_store(&chained, false);
 }
 
-/* rt_runtime_thread_create holds call_mu from before the clone until
- * the new thread is marked (rt_self_thread), so a broadcast never finds a
- * thread of the runtime's it cannot tell from the program's.  Taken at
- * depth >= 1 (the sync profiler does not record it).  Not AS-safe. */
-void rt_setxid_hold(void)
+/* Runtime threads started and not marked yet.  Raised under call_mu, so
+ * once a wrapper holds call_mu and has seen 0, no start begins until the
+ * call is over; lowered by the new thread as soon as it is marked
+ * (rt_self_thread).  The wrapper waits for 0, bounded (5 s: a thread
+ * that never got to run is given up on). */
+static atomic_int starting;
+
+void rt_setxid_thread_starting(void)
 {
 	pthread_mutex_lock(&call_mu);
+	atomic_fetch_add(&starting, 1);
+	pthread_mutex_unlock(&call_mu);
 }
 
-void rt_setxid_release(void)
+/* [AS-safe] */
+void rt_setxid_thread_started(void)
 {
-	pthread_mutex_unlock(&call_mu);
+	atomic_fetch_sub(&starting, 1);
 }
 
 /* A fork child has one thread: a holder in the parent is not in it. */
@@ -133,6 +141,7 @@ void rt_setxid_fork_child(void)
 {
 	pthread_mutex_init(&call_mu, NULL);
 	atomic_store(&snap_on, false);
+	atomic_store(&starting, 0);
 }
 
 /* ---- the wrappers ------------------------------------------------------------------ */
@@ -161,6 +170,8 @@ static void snapshot(void)
 static void begin(void)
 {
 	pthread_mutex_lock(&call_mu);
+	for (int i = 0; i < 100000 && atomic_load(&starting) > 0; i++)   /* <= 5 s */
+		nanosleep(&(struct timespec){ 0, 50000 }, NULL);
 	if (atomic_load(&chained))
 		snapshot();
 }

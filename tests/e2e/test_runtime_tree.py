@@ -294,6 +294,25 @@ def test_program_that_starts_a_helper_at_once_still_serves(prog, mode, ms):
     assert err.count("serving on") == 1 and "not serving" not in err, err
 
 
+def test_program_that_starts_a_server_leaves_it_the_port(prog):
+    """A program that starts a server of the tree at once and, once it
+    serves, works on its own: the server keeps the port; the program's own
+    tries meanwhile find it taken and say nothing; once the server has
+    ended, the program binds."""
+    port = free_port()
+    env = env_for(None, {"CPROF_HTTP": f"127.0.0.1:{port}"})
+    p = subprocess.Popen([prog, "600", "spawnserve"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        first = served_cmdline(port)
+    finally:
+        out, err = p.communicate(timeout=60)
+    assert first is not None and first.split("\x00")[1:3] == ["0", "serve"], (first, err)
+    assert p.returncode == 0, err
+    assert err.count("serving on") == 2, err
+    assert "not serving" not in err and "in use" not in err, err
+
+
 @pytest.mark.skipif(not shutil.which("node"), reason="node not installed")
 def test_node_that_runs_a_child_at_start_serves(tmp_path):
     """The same with Debian's Node.js: execSync at start, then a timer."""

@@ -16,10 +16,16 @@
  *                          execSync at start), then burns and sleeps 3 s
  *   treeprog MS spawnbusy  first starts `sleep 6` without CPROF_HTTP and
  *                          leaves it running, then burns and sleeps 3 s
+ *   treeprog MS spawnserve first starts `treeprog 0 serve` (a server of the
+ *                          tree: it binds), waits until CPROF_HTTP's port
+ *                          accepts, burns, waits for it to end, sleeps 1 s
  *
  * It prints "treeprog done" before it ends normally.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +77,25 @@ __attribute__((noinline)) static void keep_child(void)
 	}
 }
 
+/* Wait (<= 10 s) until 127.0.0.1:PORT of CPROF_HTTP accepts a connection. */
+static void wait_served(void)
+{
+	const char *at = getenv("CPROF_HTTP"), *colon = at ? strrchr(at, ':') : NULL;
+	if (!colon)
+		return;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(atoi(colon + 1)),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	for (int i = 0; i < 1000; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		int ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return;
+		usleep(10000);
+	}
+}
+
 /* Start another program at once (fork + exec), as a program's helper:
  * prog with CPROF_HTTP dropped from its environment when quiet. */
 static pid_t start_program(char *const argv[], int quiet)
@@ -97,6 +122,11 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(mode, "spawnbusy") == 0)
 		helper = start_program((char *[]){ "sleep", "6", NULL }, 1);
+	pid_t server = -1;
+	if (strcmp(mode, "spawnserve") == 0) {
+		server = start_program((char *[]){ argv[0], "0", "serve", NULL }, 0);
+		wait_served();
+	}
 	if (strcmp(mode, "alloc") == 0)
 		keep_big();
 	if (strcmp(mode, "fork") == 0) {
@@ -119,8 +149,13 @@ int main(int argc, char **argv)
 		abort();
 	if (strcmp(mode, "kill") == 0)
 		kill(getpid(), SIGKILL);
-	if (strcmp(mode, "serve") == 0 || strncmp(mode, "spawn", 5) == 0)
+	if (server > 0) {
+		int st;
+		waitpid(server, &st, 0);
+		sleep(1);
+	} else if (strcmp(mode, "serve") == 0 || strncmp(mode, "spawn", 5) == 0) {
 		sleep(3);
+	}
 	if (helper > 0) {
 		int st;
 		kill(helper, SIGTERM);
