@@ -433,7 +433,8 @@ static bool finish_lanes(cprof_timeline *tl)
 static bool pair_flows(bld *b)
 {
 	cprof_timeline *tl = b->tl;
-	qsort(b->fs, b->nfs, sizeof *b->fs, cmp_pend);
+	if (b->nfs > 1)
+		qsort(b->fs, b->nfs, sizeof *b->fs, cmp_pend);
 	for (size_t i = 0; i < b->nff; i++) {
 		const pend_flow *f = &b->ff[i];
 		size_t lo = 0, hi = b->nfs;
@@ -453,7 +454,8 @@ static bool pair_flows(bld *b)
 		tl->flows++;
 	}
 	for (size_t i = 0; i < tl->nlanes; i++)
-		qsort(tl->lanes[i].f, tl->lanes[i].nf, sizeof *tl->lanes[i].f, cmp_flow);
+		if (tl->lanes[i].nf > 1)
+			qsort(tl->lanes[i].f, tl->lanes[i].nf, sizeof *tl->lanes[i].f, cmp_flow);
 	return true;
 }
 
