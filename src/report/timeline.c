@@ -378,6 +378,16 @@ static int cmp_flow(const void *a, const void *b)
 static inline uint32_t st_of(const slice *s) { return (uint32_t)(s->meta & 0xffff); }
 static inline size_t off_of(const slice *s) { return (size_t)(s->meta >> 16); }
 
+/* Add a slice's time to the blocked or runnable sum. */
+static inline void tally(const slice *s, int64_t *sb, int64_t *sr)
+{
+	uint32_t st = st_of(s);
+	if (st >= CPROF_TL_BLOCKED)
+		*sb += s->t1 - s->t0;
+	else if (st == CPROF_TL_RUNNABLE)
+		*sr += s->t1 - s->t0;
+}
+
 /* Sort, clip and checkpoint each lane. */
 static bool finish_lanes(cprof_timeline *tl)
 {
@@ -413,12 +423,7 @@ static bool finish_lanes(cprof_timeline *tl)
 				l->ckb[k / CK] = sb;
 				l->ckr[k / CK] = sr;
 			}
-			int64_t d = l->s[k].t1 - l->s[k].t0;
-			uint32_t st = st_of(&l->s[k]);
-			if (st >= CPROF_TL_BLOCKED)
-				sb += d;
-			else if (st == CPROF_TL_RUNNABLE)
-				sr += d;
+			tally(&l->s[k], &sb, &sr);
 		}
 		if (l->n % CK == 0) {
 			l->ckb[l->n / CK] = sb;
@@ -563,14 +568,8 @@ static void sums(const lane *l, size_t x, int64_t *b, int64_t *r)
 {
 	size_t c = x / CK;
 	int64_t sb = l->ckb[c], sr = l->ckr[c];
-	for (size_t k = c * CK; k < x; k++) {
-		int64_t d = l->s[k].t1 - l->s[k].t0;
-		uint32_t st = st_of(&l->s[k]);
-		if (st >= CPROF_TL_BLOCKED)
-			sb += d;
-		else if (st == CPROF_TL_RUNNABLE)
-			sr += d;
-	}
+	for (size_t k = c * CK; k < x; k++)
+		tally(&l->s[k], &sb, &sr);
 	*b = sb;
 	*r = sr;
 }
