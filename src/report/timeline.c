@@ -574,6 +574,46 @@ static void sums(const lane *l, size_t x, int64_t *b, int64_t *r)
 	*r = sr;
 }
 
+/* The state of the reason holding most blocked time among at most
+ * SAMPLE_MAX slices spread over [i, jn) (all of them when as few; a
+ * bounded estimate:
+ * an aggregate of many slices is coloured by its main reason without
+ * reading them all); CPROF_TL_MIXED_BLOCKED when none is blocked. */
+#define SAMPLE_MAX 64
+static uint32_t main_reason(const lane *l, size_t i, size_t jn)
+{
+	uint32_t st[8];
+	int64_t t[8];
+	size_t nr = 0, span = jn - i;
+	/* SAMPLE_MAX / 2 places, two neighbours each: a thread alternating
+	 * between running and one wait is seen whatever the stride */
+	for (size_t q = 0; q < SAMPLE_MAX; q++) {
+		size_t k = i + (q / 2) * span / (SAMPLE_MAX / 2) + q % 2;
+		if (k >= jn || (span <= SAMPLE_MAX && q >= span))
+			continue;
+		if (span <= SAMPLE_MAX)
+			k = i + q;
+		uint32_t x = st_of(&l->s[k]);
+		if (x < CPROF_TL_BLOCKED)
+			continue;
+		size_t r = 0;
+		while (r < nr && st[r] != x)
+			r++;
+		if (r == nr) {
+			if (nr == 8)
+				continue;   /* a ninth reason in one pixel: not counted */
+			st[nr] = x;
+			t[nr++] = 0;
+		}
+		t[r] += l->s[k].t1 - l->s[k].t0;
+	}
+	size_t best = 0;
+	for (size_t r = 1; r < nr; r++)
+		if (t[r] > t[best])
+			best = r;
+	return nr ? st[best] : CPROF_TL_MIXED_BLOCKED;
+}
+
 typedef struct qout {
 	cprof_tl_item pend;
 	bool has;
@@ -635,7 +675,7 @@ size_t cprof_timeline_query(const cprof_timeline *tl, size_t ln, int64_t t0, int
 		sums(l, jn, &b1, &r1);
 		int64_t all = l->s[jn - 1].t1 - s->t0, bl = b1 - b0, rn = r1 - r0;
 		int64_t run = all - bl - rn;
-		uint32_t st = bl >= rn && bl >= run ? CPROF_TL_MIXED_BLOCKED
+		uint32_t st = bl >= rn && bl >= run ? main_reason(l, i, jn)
 			: rn >= run ? CPROF_TL_RUNNABLE : CPROF_TL_RUNNING;
 		cprof_tl_item it = { s->t0, l->s[jn - 1].t1, st, (uint32_t)(jn - i), CPROF_TL_NO_IDX };
 		put(&q, &it);
