@@ -14,6 +14,7 @@
 #
 #   bench/timeline.sh                  # EVENTS=10000000 RUNS=3
 #   EVENTS=1000000 RUNS=5 bench/timeline.sh
+#   SKIP_LOAD=1 bench/timeline.sh      # parts 2 and 3 only
 #
 # Figures are medians of RUNS (min..max); nothing asserts a timing.  Needs
 # node, Chromium and tests/browser/node_modules (setup.sh).
@@ -35,6 +36,7 @@ echo "trace: $TRACE, $(stat -c %s "$TRACE") bytes, $EVENTS events; load average 
 
 med() { sort -n | awk '{v[NR]=$1} END {if (NR) printf "%s (%s..%s)", v[int((NR+1)/2)], v[1], v[NR]}'; }
 
+if [ -z "${SKIP_LOAD:-}" ]; then
 echo "== 1. loading, CPU seconds by step (median of $RUNS) =="
 for i in $(seq "$RUNS"); do "$OUT/load" "$TRACE"; done > "$OUT/load.txt"
 for k in read_s index_s pprof_0_s pprof_1_s pprof_2_s query_all_us query_zoom_us; do
@@ -42,6 +44,7 @@ for k in read_s index_s pprof_0_s pprof_1_s pprof_2_s query_all_us query_zoom_us
 done
 grep -m1 '^lanes' "$OUT/load.txt"
 grep -m1 '^query_all' "$OUT/load.txt" | sed 's/.*items/items per whole-trace query:/'
+fi
 
 echo "== 2. cprof -http: launch to serving (wall s), peak RSS (KB) =="
 echo "== 3. Chromium: first screen (ms), request sent -> drawn (ms) =="
@@ -49,10 +52,11 @@ echo "== 3. Chromium: first screen (ms), request sent -> drawn (ms) =="
 : > "$OUT/browser.txt"
 for i in $(seq "$RUNS"); do
 	log=$OUT/serve.log
+	rm -f "$log"   # else the last run's line is read before the shell truncates it
 	t0=$(date +%s.%N)
 	/usr/bin/time -f "rss_kb %M" -o "$OUT/rss.txt" "$CPROF" -no_browser -http=127.0.0.1:0 "$TRACE" > "$log" 2>&1 &
 	tpid=$!
-	until grep -q '^Serving' "$log"; do
+	until grep -qs '^Serving' "$log"; do
 		kill -0 $tpid 2>/dev/null || { cat "$log" >&2; exit 1; }
 		sleep 0.05
 	done

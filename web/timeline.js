@@ -93,6 +93,8 @@
 	var scroller = el("div", { id: "tl-scroll", class: "tl-scroll" });
 	var canvas = el("canvas", { id: "tl-canvas", tabindex: "0", "aria-label": "timeline" });
 	scroller.appendChild(canvas);
+	var spacer = el("div", { id: "tl-spacer" });
+	scroller.appendChild(spacer);
 	body.appendChild(scroller);
 	var side = el("aside", { id: "tl-side", class: "tl-side", "aria-live": "polite" });
 	body.appendChild(side);
@@ -118,7 +120,9 @@
 	function width() { return Math.max(10, scroller.clientWidth - LABEL_W); }
 	function xOf(t) { return LABEL_W + (t - st.t0) / (st.t1 - st.t0) * width(); }
 	function tOf(x) { return st.t0 + (x - LABEL_W) / width() * (st.t1 - st.t0); }
-	function laneY(lane) { return AXIS_H + lane * LANE_H; }
+	/* a lane's top in the canvas, which stays in view (sticky) while the
+	 * scroller's spacer gives the height of all lanes */
+	function laneY(lane) { return AXIS_H + lane * LANE_H - scroller.scrollTop; }
 	function visibleLanes() {
 		var n = st.meta.lanes.length;
 		var top = scroller.scrollTop, h = scroller.clientHeight;
@@ -178,7 +182,9 @@
 
 	function draw() {
 		var dpr = window.devicePixelRatio || 1;
-		var W = scroller.clientWidth, H = Math.max(scroller.clientHeight, AXIS_H + st.meta.lanes.length * LANE_H);
+		var W = scroller.clientWidth, H = scroller.clientHeight;
+		var all = AXIS_H + st.meta.lanes.length * LANE_H;
+		spacer.style.height = Math.max(0, all - H) + "px";
 		canvas.style.width = W + "px";
 		canvas.style.height = H + "px";
 		if (canvas.width !== Math.round(W * dpr) || canvas.height !== Math.round(H * dpr)) {
@@ -257,7 +263,7 @@
 			g.fillText((l.name || "thread") + " " + l.tid, 6, y + LANE_H - 7, LABEL_W - 10);
 		});
 		/* the time axis, on top of the lanes at the scroll position */
-		var ay0 = scroller.scrollTop;
+		var ay0 = 0;
 		g.fillStyle = dark ? "#333" : "#e8eaed";
 		g.fillRect(0, ay0, W, AXIS_H);
 		var span = st.t1 - st.t0, step = niceStep(span, W - LABEL_W);
@@ -350,8 +356,8 @@
 
 	/* the item under a point of the canvas: [lane, item offset] or null */
 	function itemAt(x, y) {
-		var ln = Math.floor((y - AXIS_H) / LANE_H);
-		if (x < LABEL_W || ln < 0 || !st.meta || ln >= st.meta.lanes.length || !st.data) return null;
+		var ln = Math.floor((y + scroller.scrollTop - AXIS_H) / LANE_H);
+		if (x < LABEL_W || y < AXIS_H || ln < 0 || !st.meta || ln >= st.meta.lanes.length || !st.data) return null;
 		var items = st.data.lanes[ln];
 		if (!items) return null;
 		var t = tOf(x), slack = (st.t1 - st.t0) / width() * 2, best = null, bd = Infinity;

@@ -617,7 +617,7 @@ int cli_webui(cli_opts *o)
 	}
 	MHD_stop_daemon(d);
 	close(fd);
-	cli_trace_free(&tr);   /* joins the loader, which hands profiles to the API */
+	cli_trace_free(&tr);   /* before the API the loader hands profiles to */
 	cprof_webapi_free(u.api);
 	cprof_profile_free(u.p);
 	cprof_profile_free(u.pnew);

@@ -17,9 +17,10 @@
  * placeholder and the profiles.  cli_trace_open and cli_trace_free run on
  * the main thread; between cli_trace_start and cli_trace_free the loader
  * thread writes only prof[] (each slot once, before handing it over) and
- * reads the bytes; cli_trace_free joins it when it is done, and frees
- * nothing when it is not (the process is exiting: waiting for a parse of
- * a large trace would hold up the exit by seconds).
+ * reads the bytes; cli_trace_free joins it when it is done, and when it
+ * is not, ends the process at once (it is exiting: waiting for a parse of
+ * a large trace would hold up the exit by seconds, and freeing under the
+ * loader would be a use after free).
  */
 #include "webui_trace.h"
 #include "cprof_trace.h"
@@ -29,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 bool cli_trace_open(const cli_opts *o, cli_trace *t)
 {
@@ -103,10 +105,13 @@ void cli_trace_start(cli_trace *t, cprof_webapi *api)
 
 void cli_trace_free(cli_trace *t)
 {
-	/* at exit with the loader still parsing: leave it all to the exit
-	 * rather than wait for it (it reads the bytes) */
-	if (t->started && !atomic_load(&t->done))
-		return;
+	/* at exit with the loader still parsing: exit now rather than wait
+	 * for it (seconds on a large trace); freeing the bytes or the API it
+	 * hands profiles to under it would be a use after free */
+	if (t->started && !atomic_load(&t->done)) {
+		fflush(NULL);
+		_exit(0);
+	}
 	if (t->started)
 		pthread_join(t->thread, NULL);
 	for (int k = 0; k < 3; k++)

@@ -35,7 +35,8 @@ bool cli_trace_open(const cli_opts *o, cli_trace *t);
  * when done (the -trace_pprof kind first).  Main thread. */
 void cli_trace_start(cli_trace *t, cprof_webapi *api);
 /* Join the loader and free all but the placeholder; when the loader is
- * still running, nothing (the caller is exiting).  Main thread. */
+ * still running, end the process (exit status 0: the caller is exiting,
+ * after the web server stopped).  Main thread. */
 void cli_trace_free(cli_trace *t);
 
 #endif

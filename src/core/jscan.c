@@ -22,6 +22,13 @@ bool cprof_js_fail(cprof_jscan *j, const char *why)
 	return false;
 }
 
+/* The bytes a string's scan stops at: the quote, the backslash, and
+ * control characters. */
+static inline bool special(unsigned char c)
+{
+	return c < 0x20 || c == '"' || c == '\\';
+}
+
 bool cprof_js_rawstr(cprof_jscan *j, const char **a, const char **b, bool *esc)
 {
 	cprof_js_ws(j);
@@ -31,15 +38,21 @@ bool cprof_js_rawstr(cprof_jscan *j, const char **a, const char **b, bool *esc)
 	bool x = false;
 	size_t chars = 0;
 	while (p < j->e && *p != '"') {
+		/* a run of plain bytes at once: most of a trace is in strings */
+		const char *r = p;
+		while (r < j->e && !special((unsigned char)*r))
+			r++;
+		chars += (size_t)(r - p);
+		p = r;
+		if (j->str_max && chars > j->str_max)
+			return cprof_js_fail(j, "a string longer than the limit (4096 bytes)");
+		if (p >= j->e || *p == '"')
+			break;
 		unsigned char c = (unsigned char)*p;
 		if (j->str_max && ++chars > j->str_max)
 			return cprof_js_fail(j, "a string longer than the limit (4096 bytes)");
 		if (c < 0x20)
 			return cprof_js_fail(j, "a control character in a string");
-		if (c != '\\') {
-			p++;
-			continue;
-		}
 		x = true;
 		if (p + 1 >= j->e)
 			break;
@@ -165,6 +178,19 @@ bool cprof_js_num(cprof_jscan *j, double *v)
 		p++;
 	if (p == d || p - j->s > 64)
 		return cprof_js_fail(j, "a bad number");
+	/* an integer of up to 15 digits is exact in a double: no strtod */
+	if (p - d <= 15 && (d[0] != '0' || p - d == 1)) {
+		double x = 0;
+		const char *q = d;
+		while (q < p && *q >= '0' && *q <= '9')
+			x = x * 10 + (*q++ - '0');
+		if (q == p) {
+			if (v)
+				*v = j->s < d ? -x : x;
+			j->s = p;
+			return true;
+		}
+	}
 	char b[72];
 	memcpy(b, j->s, (size_t)(p - j->s));
 	b[p - j->s] = 0;

@@ -43,8 +43,14 @@ typedef struct objctx {
 static bool member(cprof_jscan *j, const char *k0, const char *k1, void *ctx)
 {
 	objctx *o = ctx;
-	cprof_jscan k = { .s = k0 - 1, .e = k1 + 1, .base = j->base };
-	cprof_js_str(&k, o->buf, STR_MAX + 1, NULL);   /* validated by the walk */
+	size_t n = (size_t)(k1 - k0);
+	if (n <= STR_MAX && !memchr(k0, '\\', n)) {   /* the usual key: as it is */
+		memcpy(o->buf, k0, n);
+		o->buf[n] = 0;
+	} else {
+		cprof_jscan k = { .s = k0 - 1, .e = k1 + 1, .base = j->base };
+		cprof_js_str(&k, o->buf, STR_MAX + 1, NULL);   /* validated by the walk */
+	}
 	return o->field(j, o->buf, o->ctx);
 }
 

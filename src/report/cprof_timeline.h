@@ -48,7 +48,8 @@ typedef struct cprof_timeline cprof_timeline;
 /* One item of a query's answer: a slice (n 1, idx its index in the lane)
  * or the aggregate of the n slices that fit in one pixel (idx
  * CPROF_TL_NO_IDX, state the state holding most of their time; a mostly
- * blocked aggregate is CPROF_TL_MIXED_BLOCKED).  Times in ns. */
+ * blocked aggregate has the state of its main reason, estimated from at
+ * most 64 of its slices, or CPROF_TL_MIXED_BLOCKED).  Times in ns. */
 typedef struct cprof_tl_item {
 	int64_t t0, t1;
 	uint32_t state;

@@ -378,6 +378,16 @@ static int cmp_flow(const void *a, const void *b)
 static inline uint32_t st_of(const slice *s) { return (uint32_t)(s->meta & 0xffff); }
 static inline size_t off_of(const slice *s) { return (size_t)(s->meta >> 16); }
 
+/* Add a slice's time to the blocked or runnable sum. */
+static inline void tally(const slice *s, int64_t *sb, int64_t *sr)
+{
+	uint32_t st = st_of(s);
+	if (st >= CPROF_TL_BLOCKED)
+		*sb += s->t1 - s->t0;
+	else if (st == CPROF_TL_RUNNABLE)
+		*sr += s->t1 - s->t0;
+}
+
 /* Sort, clip and checkpoint each lane. */
 static bool finish_lanes(cprof_timeline *tl)
 {
@@ -413,12 +423,7 @@ static bool finish_lanes(cprof_timeline *tl)
 				l->ckb[k / CK] = sb;
 				l->ckr[k / CK] = sr;
 			}
-			int64_t d = l->s[k].t1 - l->s[k].t0;
-			uint32_t st = st_of(&l->s[k]);
-			if (st >= CPROF_TL_BLOCKED)
-				sb += d;
-			else if (st == CPROF_TL_RUNNABLE)
-				sr += d;
+			tally(&l->s[k], &sb, &sr);
 		}
 		if (l->n % CK == 0) {
 			l->ckb[l->n / CK] = sb;
@@ -433,7 +438,8 @@ static bool finish_lanes(cprof_timeline *tl)
 static bool pair_flows(bld *b)
 {
 	cprof_timeline *tl = b->tl;
-	qsort(b->fs, b->nfs, sizeof *b->fs, cmp_pend);
+	if (b->nfs > 1)
+		qsort(b->fs, b->nfs, sizeof *b->fs, cmp_pend);
 	for (size_t i = 0; i < b->nff; i++) {
 		const pend_flow *f = &b->ff[i];
 		size_t lo = 0, hi = b->nfs;
@@ -453,7 +459,8 @@ static bool pair_flows(bld *b)
 		tl->flows++;
 	}
 	for (size_t i = 0; i < tl->nlanes; i++)
-		qsort(tl->lanes[i].f, tl->lanes[i].nf, sizeof *tl->lanes[i].f, cmp_flow);
+		if (tl->lanes[i].nf > 1)
+			qsort(tl->lanes[i].f, tl->lanes[i].nf, sizeof *tl->lanes[i].f, cmp_flow);
 	return true;
 }
 
@@ -561,16 +568,50 @@ static void sums(const lane *l, size_t x, int64_t *b, int64_t *r)
 {
 	size_t c = x / CK;
 	int64_t sb = l->ckb[c], sr = l->ckr[c];
-	for (size_t k = c * CK; k < x; k++) {
-		int64_t d = l->s[k].t1 - l->s[k].t0;
-		uint32_t st = st_of(&l->s[k]);
-		if (st >= CPROF_TL_BLOCKED)
-			sb += d;
-		else if (st == CPROF_TL_RUNNABLE)
-			sr += d;
-	}
+	for (size_t k = c * CK; k < x; k++)
+		tally(&l->s[k], &sb, &sr);
 	*b = sb;
 	*r = sr;
+}
+
+/* The state of the reason holding most blocked time among at most
+ * SAMPLE_MAX slices spread over [i, jn) (all of them when as few; a
+ * bounded estimate:
+ * an aggregate of many slices is coloured by its main reason without
+ * reading them all); CPROF_TL_MIXED_BLOCKED when none is blocked. */
+#define SAMPLE_MAX 64
+static uint32_t main_reason(const lane *l, size_t i, size_t jn)
+{
+	uint32_t st[8];
+	int64_t t[8];
+	size_t nr = 0, span = jn - i;
+	/* SAMPLE_MAX / 2 places, two neighbours each: a thread alternating
+	 * between running and one wait is seen whatever the stride */
+	for (size_t q = 0; q < SAMPLE_MAX; q++) {
+		size_t k = i + (q / 2) * span / (SAMPLE_MAX / 2) + q % 2;
+		if (k >= jn || (span <= SAMPLE_MAX && q >= span))
+			continue;
+		if (span <= SAMPLE_MAX)
+			k = i + q;
+		uint32_t x = st_of(&l->s[k]);
+		if (x < CPROF_TL_BLOCKED)
+			continue;
+		size_t r = 0;
+		while (r < nr && st[r] != x)
+			r++;
+		if (r == nr) {
+			if (nr == 8)
+				continue;   /* a ninth reason in one pixel: not counted */
+			st[nr] = x;
+			t[nr++] = 0;
+		}
+		t[r] += l->s[k].t1 - l->s[k].t0;
+	}
+	size_t best = 0;
+	for (size_t r = 1; r < nr; r++)
+		if (t[r] > t[best])
+			best = r;
+	return nr ? st[best] : CPROF_TL_MIXED_BLOCKED;
 }
 
 typedef struct qout {
@@ -634,7 +675,7 @@ size_t cprof_timeline_query(const cprof_timeline *tl, size_t ln, int64_t t0, int
 		sums(l, jn, &b1, &r1);
 		int64_t all = l->s[jn - 1].t1 - s->t0, bl = b1 - b0, rn = r1 - r0;
 		int64_t run = all - bl - rn;
-		uint32_t st = bl >= rn && bl >= run ? CPROF_TL_MIXED_BLOCKED
+		uint32_t st = bl >= rn && bl >= run ? main_reason(l, i, jn)
 			: rn >= run ? CPROF_TL_RUNNABLE : CPROF_TL_RUNNING;
 		cprof_tl_item it = { s->t0, l->s[jn - 1].t1, st, (uint32_t)(jn - i), CPROF_TL_NO_IDX };
 		put(&q, &it);

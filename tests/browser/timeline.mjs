@@ -92,6 +92,37 @@ if (extra.bench) {
 	process.exit(0);
 }
 
+if (extra.many) {
+	// a trace of many threads (more lanes than a canvas can be tall):
+	// scrolling to the last lane requests and draws it
+	await check("many-lanes-scroll", async () => {
+		await page.goto(base + "timeline");
+		await settled();
+		const n = await tl(() => window.cprofTimeline.meta.lanes.length);
+		assert(n === Number(extra.many), `${n} lanes`);
+		await page.$eval("#tl-scroll", (e) => { e.scrollTop = e.scrollHeight; });
+		await settled();
+		const r = await tl(() => {
+			const s = window.cprofTimeline, last = s.meta.lanes.length - 1;
+			const req = s.requests[s.requests.length - 1];
+			const g = s.canvas.getContext("2d"), d = window.devicePixelRatio || 1;
+			const it = s.data.lanes[last] || [];
+			const x = it.length ? s.xOf((it[0] + it[1]) / 2) : 0;
+			return { lanes: req.lanes, last, y: s.laneY(last), h: s.canvas.clientHeight,
+				px: Array.from(g.getImageData(Math.round(x * d), Math.round((s.laneY(last) + 11) * d), 1, 1).data),
+				canvasH: s.canvas.height };
+		});
+		assert(r.lanes.includes(r.last) && r.lanes.length < 100, `requested lanes ${r.lanes.length}, last ${r.last}`);
+		assert(r.y > 0 && r.y + 22 <= r.h + 1, `last lane at ${r.y} of ${r.h}`);
+		assert(r.canvasH < 8192, `canvas ${r.canvasH} px tall`);
+		assert(r.px[0] === 0x3c && r.px[1] === 0x9a && r.px[2] === 0x46, `last lane not drawn: ${r.px}`);
+		await shot("many-lanes");
+	});
+	await ctx.close();
+	fs.rmSync(userDir, { recursive: true, force: true });
+	process.exit(failures);
+}
+
 let meta = null;
 let waitLane = -1;
 

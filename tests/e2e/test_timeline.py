@@ -130,3 +130,20 @@ def test_timeline_in_chromium(server, mutex_trace):  # noqa: F811
     fails = [l for l in r.stdout.splitlines() if l.startswith("FAIL")]
     assert r.returncode == 0 and not fails, "\n".join(fails) or r.stderr[-2000:]
     assert r.stdout.count("ok timeline/") >= 8
+
+
+@pytest.mark.skipif(browser_missing() is not None, reason=str(browser_missing()))
+def test_many_threads_scroll(server, tmp_path):  # noqa: F811
+    """3,000 threads: more lanes than one canvas can be tall (the page
+    keeps the canvas at the viewport and asks for the visible lanes)."""
+    n = 3000
+    ev = [{"ph": "X", "pid": 1, "tid": 10 + i, "cat": "running", "name": "running",
+           "ts": i, "dur": 1000} for i in range(n)]
+    f = tmp_path / "many.json"
+    f.write_text(json.dumps({"traceEvents": ev}))
+    srv = server("-http=127.0.0.1:0", "-no_browser", str(f))
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    r = subprocess.run(["node", os.path.join(BROWSER_DIR, "timeline.mjs"), srv.url + "/ui/", ARTIFACTS,
+                        f"many={n}"], capture_output=True, text=True, timeout=300, cwd=BROWSER_DIR)
+    sys.stdout.write(r.stdout)
+    assert r.returncode == 0 and "ok timeline/many-lanes-scroll" in r.stdout, r.stdout + r.stderr[-2000:]

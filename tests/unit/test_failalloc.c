@@ -4,7 +4,8 @@
  *
  * The torture loop of SQLite and curl: for each entry point (decode a
  * profile.proto file, each legacy format, folded stacks; merge; compact;
- * dup; encode, raw and gzipped; five reports), run it with the nth
+ * dup; encode, raw and gzipped; five reports; the timeline's index of a
+ * trace), run it with the nth
  * allocation failing, for n = 1, 2, 3 ... until a run completes without
  * reaching the armed allocation; then again with every allocation from
  * the nth on failing (sticky).  Each failing run must return CPROF_ENOMEM
@@ -44,6 +45,7 @@
 #include "cprof.h"
 #include "cprof_core.h"
 #include "cprof_report.h"
+#include "cprof_timeline.h"
 #include "failalloc.h"
 
 #define MAX_N 200000UL          /* allocations per run, a ceiling */
@@ -483,6 +485,46 @@ static void *contender(void *arg)
 	return arg;
 }
 
+/* The timeline's index of an execution trace: built, its meta and a window
+ * as the digest. */
+static int op_timeline(void *ctx, char **dg, size_t *dl)
+{
+	struct bytes *b = ctx;
+	cprof_timeline *tl = NULL;
+	cprof_error err = { 0 };
+	int rc = cprof_timeline_build(b->data, b->len, &tl, &err);
+	failalloc_disarm();
+	if (rc != 0 && tl)
+		return 98;      /* a failed build must not hand out an index */
+	if (rc == 0) {
+		char *text = NULL;
+		size_t len = 0;
+		FILE *m = open_memstream(&text, &len);
+		assert_non_null(m);
+		uint32_t lanes[] = { 0, 1, 2 };
+		cprof_timeline_meta_json(tl, m);
+		cprof_timeline_window_json(tl, lanes, 3, 0, 300000000, 700, m);
+		fclose(m);
+		*dg = malloc(len + 1);   /* a block of the tracked allocator */
+		assert_non_null(*dg);
+		memcpy(*dg, text, len);
+		*dl = len;
+		free(text);
+	}
+	cprof_timeline_free(tl);
+	return rc;
+}
+
+static void test_timeline_index(void **state)
+{
+	struct bytes b;
+	b.data = slurp("fuzz/seeds/fuzz_timeline/mutex.json", &b.len);
+	entry e = { "timeline index", NULL, op_timeline, NULL, false, 1 };
+	torture(&e, &b);
+	free(b.data);
+	check();
+}
+
 static void test_runtime_writers(void **state)
 {
 	cprof_mutex_set_fraction(1);
@@ -542,6 +584,7 @@ int main(void)
 		cmocka_unit_test(test_encode),
 		cmocka_unit_test(test_reports),
 		cmocka_unit_test(test_runtime_writers),
+		cmocka_unit_test(test_timeline_index),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

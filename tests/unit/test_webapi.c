@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "cprof_timeline.h"
+#include "cprof_trace.h"
 #include "cprof_webapi.h"
 #include "report_int.h"
 
@@ -247,6 +249,64 @@ static void test_threads(void **st)
 	cprof_webapi_free(shared);
 }
 
+/* A trace: the timeline's routes; views of its delay profiles answer 503
+ * until the loader hands each over, then show that kind (tp=) or the
+ * config's kind (no tp). */
+static void test_trace_profiles(void **st)
+{
+	(void)st;
+	static const char trace[] =
+		"[{\"ph\":\"X\",\"tid\":1,\"cat\":\"blocked\",\"ts\":0,\"dur\":100,"
+		"\"args\":{\"reason\":\"mutex\",\"stack\":[\"lockit a.c:1\"]}},"
+		"{\"ph\":\"X\",\"tid\":1,\"cat\":\"blocked\",\"ts\":100,\"dur\":50,"
+		"\"args\":{\"reason\":\"read\",\"stack\":[\"readit b.c:2\"]}}]";
+	cprof_timeline *tl = NULL;
+	cprof_profile *ps[3] = { NULL }, *ph = NULL;
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(cprof_trace_pprof(trace, sizeof trace - 1, (cprof_trace_kind)k, &ps[k], NULL), 0);
+	assert_int_equal(cprof_trace_pprof("[]", 2, CPROF_TRACE_SYNC, &ph, NULL), 0);
+	assert_int_equal(cprof_timeline_build(trace, sizeof trace - 1, &tl, NULL), 0);
+	cprof_webapi_config c = { .p = ph, .defaults = &defaults, .timeline = tl, .trace_main = 0 };
+	cprof_webapi *a = NULL;
+	assert_int_equal(cprof_webapi_new(&c, &a), 0);
+	char *b;
+	static const char *const sync[] = { "tp=sync", NULL }, *const sys[] = { "tp=syscall", NULL };
+	assert_int_equal(serve(a, "data/top", sync, &b), 503);
+	assert_non_null(strstr(b, "sync profile is still being built"));
+	free(b);
+	assert_int_equal(serve(a, "data/flame", NULL, &b), 503);
+	free(b);
+	assert_int_equal(serve(a, "data/timeline/meta", NULL, &b), 200);
+	assert_non_null(strstr(b, "\"states\":[\"running\",\"runnable\",\"mutex\",\"read\"]"));
+	free(b);
+	assert_int_equal(serve(a, "timeline", NULL, &b), 200);
+	assert_non_null(strstr(b, "static/timeline.js"));
+	free(b);
+	for (int k = 0; k < 3; k++)
+		cprof_webapi_trace_profile(a, k, ps[k]);
+	assert_int_equal(serve(a, "data/top", sync, &b), 200);
+	assert_non_null(strstr(b, "lockit"));
+	assert_null(strstr(b, "readit"));
+	free(b);
+	assert_int_equal(serve(a, "data/top", sys, &b), 200);
+	assert_non_null(strstr(b, "readit"));
+	assert_null(strstr(b, "lockit"));
+	free(b);
+	/* no tp: the config's kind; the flame cache keeps the kinds apart */
+	assert_int_equal(serve(a, "data/flame", NULL, &b), 200);
+	assert_non_null(strstr(b, "lockit"));
+	free(b);
+	assert_int_equal(serve(a, "data/flame", sys, &b), 200);
+	assert_non_null(strstr(b, "readit"));
+	assert_null(strstr(b, "lockit"));
+	free(b);
+	cprof_webapi_free(a);
+	cprof_timeline_free(tl);
+	for (int k = 0; k < 3; k++)
+		cprof_profile_free(ps[k]);
+	cprof_profile_free(ph);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -256,6 +316,7 @@ int main(void)
 		cmocka_unit_test(test_deadline_answer),
 		cmocka_unit_test(test_regex_deadline),
 		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_trace_profiles),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
