@@ -310,6 +310,8 @@ if (suite === "fleet") {
 	});
 
 	await check("stacked-and-metrics", async () => {
+		await open("/?from=now-1h");
+		await page.waitForSelector("#flame[data-state='ready']");
 		await page.click("#stack");
 		assert(param("stack") === "1", "stack not in URL");
 		await page.selectOption("#metric", "cprof_heap_inuse_bytes");
@@ -343,6 +345,7 @@ if (suite === "fleet") {
 		await page.click("#dm-absolute");
 		assert(param("dm") === "absolute", "diff mode not in URL");
 		assert(await page.getAttribute("#dm-absolute", "aria-pressed") === "true", "button state");
+		await noWrap("#windowbar");
 		await shot("compare-windows");
 		await page.click("#dm-share");
 	});
@@ -357,6 +360,7 @@ if (suite === "fleet") {
 		// version 2 renders three times more in its second hour
 		const row = await page.locator("#toptable tr", { hasText: "format" }).first().textContent();
 		assert(/\+/.test(row), `format did not grow: ${row}`);
+		await noWrap("#windowbar");
 		await shot("compare-labels");
 	});
 

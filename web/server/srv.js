@@ -210,7 +210,11 @@
 		if (s > 0) refreshTimer = setInterval(fn, s * 1000);
 	}
 
-	function ready() { document.body.setAttribute("data-ready", "1"); }
+	/* the first view is drawn: ms since the navigation started (bench) */
+	function ready() {
+		document.body.setAttribute("data-ready-ms", String(Math.round(performance.now())));
+		document.body.setAttribute("data-ready", "1");
+	}
 
 	/* ---- empty state: nothing stored yet ---- */
 	function emptyState(into, what) {
@@ -503,8 +507,9 @@
 			placeholder: "base selector, e.g. {version=\"1\"}", "aria-label": "base label selector (A)" });
 		bqIn.value = get("bq", "");
 		var clearBtn = $("button", { type: "button", id: "clear-window" }, "Whole range");
-		var openA = $("a", { id: "open-analysis", target: "_blank", rel: "noopener" }, "Open in the analysis UI");
-		var dl = $("a", { id: "download" }, "Download profile.proto");
+		var openA = $("a", { id: "open-analysis", target: "_blank", rel: "noopener",
+			title: "pprof's views (graph, top, source, peek, disassembly) of the window's merged profile" }, "Analysis UI");
+		var dl = $("a", { id: "download", title: "the window's merged profile, for cprof or go tool pprof" }, "profile.proto");
 		var dmBox = $("span", { id: "diffmode" });
 		var dmShare = $("button", { type: "button", id: "dm-share" }, "share");
 		var dmAbs = $("button", { type: "button", id: "dm-absolute" }, "absolute");
@@ -750,8 +755,8 @@
 				g.fillStyle = cssVar("--muted");
 				g.textAlign = "center";
 				g.font = "12px system-ui, sans-serif";
-				g.fillText("no runtime metrics: scraped targets send them", W / 2, H / 2 - 8);
-				g.fillText("(the cprof runtime's /metrics)", W / 2, H / 2 + 8);
+				g.fillText("no runtime metrics for this selection", W / 2, H / 2 - 8);
+				g.fillText("(scraped targets send them: the runtime's /metrics)", W / 2, H / 2 + 8);
 			}
 		}
 
@@ -822,6 +827,7 @@
 				if (my !== seriesSeq) return;
 				chartData = { series: d.series, step: step };
 				drawChart();
+				canvas.setAttribute("data-drawn-ms", String(Math.round(performance.now())));
 			}, function (e) {
 				if (my !== seriesSeq) return;
 				chartData = { series: [], step: step };
@@ -883,21 +889,24 @@
 			return { p: p };
 		}
 		function describeWindow() {
-			var w = win(), bw = baseWin();
+			var w = win(), bw = baseWin(), r = range(), span = r.untilS - r.fromS;
+			/* dates only when the range spans days: the bar fits 1280 px */
+			var ft = function (t) { return span < 86400 * 1.5 ? fmtTime(t, 3600) : fmtTime(t, span); };
 			winInfo.textContent = "";
 			if (S.cmp === "time") {
 				winInfo.appendChild($("span", { class: "sv-a" }, "A "));
-				winInfo.appendChild(document.createTextNode(bw ? fmtFull(bw.f) + " \u2013 " + fmtTime(bw.u) + " (" + fmtDur(bw.u - bw.f) + ")" : "not set"));
-				winInfo.appendChild($("span", { class: "sv-b" }, "  vs B "));
-				winInfo.appendChild(document.createTextNode(fmtFull(w.f) + " \u2013 " + fmtTime(w.u) + " (" + fmtDur(w.u - w.f) + ")"));
+				winInfo.appendChild(document.createTextNode(bw ? ft(bw.f) + "\u2013" + ft(bw.u) + " (" + fmtDur(bw.u - bw.f) + ")" : "not set"));
+				winInfo.appendChild($("span", { class: "sv-b" }, " vs B "));
+				winInfo.appendChild(document.createTextNode(ft(w.f) + "\u2013" + ft(w.u) + " (" + fmtDur(w.u - w.f) + ")"));
 			} else if (S.cmp === "labels") {
 				winInfo.appendChild($("span", { class: "sv-a" }, "A"));
-				winInfo.appendChild(document.createTextNode(" = the base selector, "));
+				winInfo.appendChild(document.createTextNode(" base selector "));
 				winInfo.appendChild($("span", { class: "sv-b" }, "B"));
-				winInfo.appendChild(document.createTextNode(" = the selector above, over " + fmtFull(w.f) + " \u2013 " + fmtTime(w.u) + ":"));
+				winInfo.appendChild(document.createTextNode(" the bar's, " + ft(w.f) + "\u2013" + ft(w.u) + ":"));
 			} else {
 				winInfo.textContent = (w.whole ? "Whole range " : "Window ") + fmtFull(w.f) + " \u2013 " + fmtFull(w.u) + " (" + fmtDur(w.u - w.f) + ")";
 			}
+			winInfo.title = "from " + fmtFull(w.f) + " to " + fmtFull(w.u);
 			clearBtn.hidden = w.whole && !bw;
 		}
 		function setLinks(fp) {
