@@ -21,7 +21,8 @@ import pytest
 
 from conftest import ROOT, cprof_bin
 from srvtools import Server, wait_for
-from test_http import Program, SRC
+from test_http import Program
+from test_server_scrape import worker  # noqa: F401 (the fixture: the worker program built)
 from test_webui import BROWSER_DIR, needs_browser
 
 ARTIFACTS = os.path.join(os.path.dirname(cprof_bin()), "artifacts", "server_ui")
@@ -56,15 +57,6 @@ def run_suite(suite, url, **extra):
     fails = [l for l in r.stdout.splitlines() if l.startswith("FAIL")]
     assert r.returncode == 0 and not fails, "\n".join(fails) or r.stderr[-2000:]
     assert "ok " in r.stdout
-
-
-@pytest.fixture(scope="module")
-def worker(tmp_path_factory):
-    d = tmp_path_factory.mktemp("ui")
-    exe = str(d / "worker")
-    subprocess.run(["gcc", "-O1", "-g", "-pthread", "-o", exe, os.path.join(SRC, "worker.c")],
-                   check=True)
-    return exe
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,8 @@
 		threadcreate: ["threadcreate"], wall: ["samples", "wall"]
 	};
 	var GAUGE = { heap: 1, goroutine: 1, threadcreate: 1, threads: 1 };
-	var RANGES = [["now-15m", "15 min"], ["now-1h", "1 hour"], ["now-6h", "6 hours"], ["now-24h", "24 hours"],
+	var RANGES = [["now-15m", "15 min"], ["now-1h", "1 hour"], ["now-3h", "3 hours"], ["now-6h", "6 hours"],
+		["now-12h", "12 hours"], ["now-24h", "24 hours"],
 		["now-7d", "7 days"], ["now-30d", "30 days"]];
 	var METRICS = [["process_threads", "threads", "count"], ["cprof_heap_inuse_bytes", "heap in use", "bytes"],
 		["process_resident_memory_bytes", "RSS", "bytes"], ["rate:process_cpu_seconds_total", "CPU (cores)", "cores"]];
@@ -258,7 +259,7 @@
 		}
 		kindSel.addEventListener("change", function () {
 			S.kind = kindSel.value;
-			S.st = "";
+			S.st = chartSt = "";
 			fillSt();
 			setParams({ type: S.kind, st: null });
 			loadAll();
@@ -503,7 +504,7 @@
 		var wbar = $("div", { class: "sv-window", id: "windowbar" });
 		main.appendChild(wbar);
 		var winInfo = $("span", { id: "window-info" });
-		var bqIn = $("input", { id: "basequery", type: "text", spellcheck: "false", class: "sv-mono", size: "34",
+		var bqIn = $("input", { id: "basequery", type: "text", spellcheck: "false", class: "sv-mono", size: "28",
 			placeholder: "base selector, e.g. {version=\"1\"}", "aria-label": "base label selector (A)" });
 		bqIn.value = get("bq", "");
 		var clearBtn = $("button", { type: "button", id: "clear-window" }, "Whole range");
@@ -756,7 +757,7 @@
 				g.textAlign = "center";
 				g.font = "12px system-ui, sans-serif";
 				g.fillText("no runtime metrics for this selection", W / 2, H / 2 - 8);
-				g.fillText("(scraped targets send them: the runtime's /metrics)", W / 2, H / 2 + 8);
+				g.fillText("(scraped from the targets' /metrics)", W / 2, H / 2 + 8);
 			}
 		}
 
@@ -817,13 +818,18 @@
 
 		/* ---- loading ---- */
 		var seriesSeq = 0;
+		/* the chart's sample type: the selector's, else the flame graph's
+		 * once known (a store may mix profiles whose default types differ:
+		 * folded pushes count samples, the runtime's CPU profiles
+		 * nanoseconds; the chart then follows the flame graph's type) */
+		var chartSt = "";
 		function loadSeries() {
-			var r = range(), my = ++seriesSeq;
+			var r = range(), my = ++seriesSeq, st = S.st || chartSt;
 			var W = canvas.parentNode.clientWidth || 900;
 			var step = Math.max(1, Math.ceil((r.untilS - r.fromS) / Math.min(240, Math.max(60, Math.floor(W / 4)))));
 			cpName.textContent = (S.kind || "") + " " + (S.st || "") + (GAUGE[S.kind] ? " (average)" : " per second");
 			return api("/api/v1/series", { type: S.kind, query: S.q, from: r.from, until: r.until, step: step + "s",
-				sample_type: S.st, limit: 10 }).then(function (d) {
+				sample_type: st, limit: 10 }).then(function (d) {
 				if (my !== seriesSeq) return;
 				chartData = { series: d.series, step: step };
 				drawChart();
@@ -899,10 +905,11 @@
 				winInfo.appendChild($("span", { class: "sv-b" }, " vs B "));
 				winInfo.appendChild(document.createTextNode(ft(w.f) + "\u2013" + ft(w.u) + " (" + fmtDur(w.u - w.f) + ")"));
 			} else if (S.cmp === "labels") {
+				/* B is the bar's selector; A the box after this */
+				winInfo.appendChild(document.createTextNode(ft(w.f) + "\u2013" + ft(w.u) + " "));
+				winInfo.appendChild($("span", { class: "sv-b", title: "B: the selector of the bar above" }, "B"));
+				winInfo.appendChild(document.createTextNode(" vs "));
 				winInfo.appendChild($("span", { class: "sv-a" }, "A"));
-				winInfo.appendChild(document.createTextNode(" base selector "));
-				winInfo.appendChild($("span", { class: "sv-b" }, "B"));
-				winInfo.appendChild(document.createTextNode(" the bar's, " + ft(w.f) + "\u2013" + ft(w.u) + ":"));
 			} else {
 				winInfo.textContent = (w.whole ? "Whole range " : "Window ") + fmtFull(w.f) + " \u2013 " + fmtFull(w.u) + " (" + fmtDur(w.u - w.f) + ")";
 			}
@@ -935,6 +942,10 @@
 				if (my !== flameSeq) return;
 				unit = d.unit;
 				showFlame(d, fp);
+				if (!S.st && d.sampleType && chartSt !== d.sampleType) {
+					chartSt = d.sampleType;
+					loadSeries();
+				}
 				drawChart();
 				flame.setAttribute("data-ms", String(Math.round(performance.now() - t0)));
 				flame.setAttribute("data-seq", String(my));
