@@ -5,7 +5,10 @@
 // The fleet's time: T0 = 2026-12-01T00:00Z, data from T0 - 7 d (copied
 // rollups) to T0 + MINUTES.  Every page load starts a fresh page (no
 // cache of the page's data: the API answers are no-store).
-import { chromium } from "playwright-core";
+import { createRequire } from "node:module";
+// playwright-core from tests/browser/node_modules (as bench/webui.mjs)
+const require = createRequire(new URL("../tests/browser/package.json", import.meta.url));
+const { chromium } = require("playwright-core");
 
 const [base, roundsArg] = process.argv.slice(2);
 const ROUNDS = Number(roundsArg || 5);

@@ -817,7 +817,7 @@
 		}
 
 		/* ---- loading ---- */
-		var seriesSeq = 0;
+		var seriesSeq = 0, seriesDrawn = 0;
 		/* the chart's sample type: the selector's, else the flame graph's
 		 * once known (a store may mix profiles whose default types differ:
 		 * folded pushes count samples, the runtime's CPU profiles
@@ -830,10 +830,13 @@
 			cpName.textContent = (S.kind || "") + " " + (S.st || "") + (GAUGE[S.kind] ? " (average)" : " per second");
 			return api("/api/v1/series", { type: S.kind, query: S.q, from: r.from, until: r.until, step: step + "s",
 				sample_type: st, limit: 10 }).then(function (d) {
-				if (my !== seriesSeq) return;
+				/* an older answer is drawn until a newer one comes */
+				if (my < seriesDrawn) return;
+				seriesDrawn = my;
 				chartData = { series: d.series, step: step };
 				drawChart();
-				canvas.setAttribute("data-drawn-ms", String(Math.round(performance.now())));
+				if (!canvas.hasAttribute("data-drawn-ms"))
+					canvas.setAttribute("data-drawn-ms", String(Math.round(performance.now())));
 			}, function (e) {
 				if (my !== seriesSeq) return;
 				chartData = { series: [], step: step };
