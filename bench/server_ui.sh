@@ -46,4 +46,4 @@ for _ in $(seq 300); do grep -q 'listening on' "$LOG" && break; sleep 0.1; done
 url=$(sed -n 's/.*listening on \(http:[^ ]*\)\/ .*/\1/p' "$LOG" | head -1)
 [ -n "$url" ] || { cat "$LOG" >&2; exit 1; }
 echo "== $url, $ROUNDS rounds (TARGETS=$TARGETS MINUTES=$MINUTES, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
-node bench/server_ui.mjs "$url" "$ROUNDS"
+node bench/server_ui.mjs "$url" "$ROUNDS" "$pid"

@@ -466,6 +466,17 @@ if (suite === "fleet") {
 		await page.unroute("**/api/v1/types");
 		expectBad = null;
 	});
+	await check("first-profile-shows", async () => {
+		await open("/");
+		await page.waitForSelector("#empty");
+		const r = await page.request.post(base + "/ingest?name=first%7Benv%3Dtest%7D&format=folded",
+			{ data: "main;work;compute 42\nmain;idle 8\n" });
+		assert(r.status() === 200, `push ${r.status()}`);
+		// the page looks again by itself and draws the new profile
+		await page.waitForSelector("#flame[data-state='ready']", { timeout: 30000 });
+		assert(/compute/.test(await page.textContent("#toptable")), "no compute in the top table");
+		await shot("first-profile");
+	});
 }
 
 await check("no-page-errors", async () => {

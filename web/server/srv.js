@@ -227,7 +227,7 @@
 			"/ingest?name=myapp{env=dev}&format=folded'"));
 		box.appendChild($("p", null, "Or scrape a program that runs with the cprof runtime (LD_PRELOAD=libcprof.so CPROF_HTTP=127.0.0.1:6060):"));
 		box.appendChild($("pre", { class: "sv-mono" }, "cprof server -scrape=http://127.0.0.1:6060\n\n# or in a -config file:\nscrape_configs:\n  - job_name: myapp\n    scrape_interval: 15s\n    static_configs:\n      - targets: ['127.0.0.1:6060']"));
-		box.appendChild($("p", null, "This page refreshes the list of profile kinds when you reload it."));
+		box.appendChild($("p", null, "This page shows the first profile as soon as it arrives."));
 		into.appendChild(box);
 	}
 
@@ -1108,6 +1108,15 @@
 			if (!types.length) {
 				main.textContent = "";
 				emptyState(main);
+				/* the first profile shows itself: look again every 3 s */
+				var poll = setInterval(function () {
+					api("/api/v1/types").then(function (d2) {
+						if (d2.types.length) {
+							clearInterval(poll);
+							location.reload();
+						}
+					}, function () { /* said when it matters */ });
+				}, 3000);
 				ready();
 				return;
 			}
