@@ -1038,6 +1038,7 @@
 			});
 			tb.appendChild(thead);
 			var T = d.total || 1, B = d.baseTotal || 1, fv = function (v) { return cprofFlameGraph.formatValue(Math.round(v), d.unit); };
+			var pc = function (f) { return f >= 0.99995 ? "100%" : (100 * f).toFixed(2) + "%"; };
 			list.forEach(function (r) {
 				var tr = $("tr");
 				tr.appendChild($("td", { class: "n", title: r.name }, r.name));
@@ -1048,9 +1049,9 @@
 					tr.appendChild($("td", { class: dd > 0.05 ? "sv-down" : dd < -0.05 ? "sv-up" : null }, (dd >= 0 ? "+" : "") + dd.toFixed(2)));
 				} else {
 					tr.appendChild($("td", null, fv(r.flat)));
-					tr.appendChild($("td", null, (100 * r.flat / T).toFixed(2) + "%"));
+					tr.appendChild($("td", null, pc(r.flat / T)));
 					tr.appendChild($("td", null, fv(r.cum)));
-					tr.appendChild($("td", null, (100 * r.cum / T).toFixed(2) + "%"));
+					tr.appendChild($("td", null, pc(r.cum / T)));
 				}
 				tr.addEventListener("click", function () {
 					var sel = tb.querySelector("tr.sel");
