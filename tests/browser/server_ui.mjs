@@ -214,12 +214,26 @@ if (suite === "fleet") {
 		assert(/Matched/.test(m), `search after a row click: "${m}"`);
 		await page.focus("#flame .cpfg-view");
 		const s0 = await page.textContent("#flame .cpfg-status");
-		await page.keyboard.press("ArrowUp");
+		// the row selected its frame (a leaf): down goes to its caller
+		assert(/Selected: parse/.test(s0), `row click did not select: ${s0}`);
+		await page.keyboard.press("ArrowDown");
 		const s1 = await page.textContent("#flame .cpfg-status");
-		assert(s0 !== s1, "arrow key did not move the selection");
+		assert(/Selected: serve/.test(s1), `arrow key: ${s1}`);
 		await page.click("#toptable th:nth-child(4)");   // sort by cum
 		const first = await page.textContent("#toptable tr:nth-child(2) td:nth-child(5)");
 		assert(/^100/.test(first) || parseFloat(first) > 50, `cum sort: ${first}`);
+	});
+
+	await check("sandwich", async () => {
+		await page.click("#toptable tr:has(td.n:text-is('format'))");
+		const [p2] = await Promise.all([ctx.waitForEvent("page"), page.click("#sandwich")]);
+		await p2.waitForSelector("body[data-ready='1']");
+		assert(/\/sandwich\?fn=format/.test(p2.url()), p2.url());
+		await p2.waitForSelector("canvas");
+		const t = await p2.textContent("body");
+		assert(/render/.test(t) || (await p2.locator("canvas").count()) > 0, "sandwich view");
+		await p2.close();
+		await page.bringToFront();
 	});
 
 	await check("download", async () => {

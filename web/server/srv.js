@@ -511,6 +511,7 @@
 		var openA = $("a", { id: "open-analysis", target: "_blank", rel: "noopener",
 			title: "pprof's views (graph, top, source, peek, disassembly) of the window's merged profile" }, "Analysis UI");
 		var dl = $("a", { id: "download", title: "the window's merged profile, for cprof or go tool pprof" }, "profile.proto");
+		var sw = $("button", { type: "button", id: "sandwich", title: "the selected frame's callers and callees (the analysis UI's sandwich view)" }, "Sandwich");
 		var dmBox = $("span", { id: "diffmode" });
 		var dmShare = $("button", { type: "button", id: "dm-share" }, "share");
 		var dmAbs = $("button", { type: "button", id: "dm-absolute" }, "absolute");
@@ -525,8 +526,19 @@
 		wbar.appendChild($("span", { class: "sv-grow" }));
 		wbar.appendChild(totals);
 		wbar.appendChild(dmBox);
+		wbar.appendChild(sw);
 		wbar.appendChild(openA);
 		wbar.appendChild(dl);
+		sw.addEventListener("click", function () {
+			var name = fg && fg.selectedName();
+			if (!name || name === "(other)") {
+				showError("Sandwich: select a frame first (click it in the flame graph, or a row of the table).");
+				return;
+			}
+			showError("");
+			var p = flameParams().p;
+			window.open(analysisBase(p.type, p.from, p.until, p.query) + "sandwich?" + qs({ fn: name, si: S.st }), "_blank", "noopener");
+		});
 		bqIn.addEventListener("keydown", function (e) {
 			if (e.key === "Enter") {
 				setParams({ bq: bqIn.value.trim() });
@@ -1060,6 +1072,14 @@
 					var re = "^" + r.name.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&") + "$";
 					fg.searchEl.value = re;
 					fg.search(re);
+					/* and select its widest occurrence (for Sandwich) */
+					var best = -1;
+					for (var i = 1; i < fg.t.n; i++)
+						if (fg.nameOf(i) === r.name && (best < 0 || fg.t.cum[i] > fg.t.cum[best])) best = i;
+					if (best > 0) {
+						fg.selected = best;
+						fg.draw();
+					}
 				});
 				tb.appendChild(tr);
 			});
