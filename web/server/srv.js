@@ -806,6 +806,14 @@
 			chartDrag = null;
 			if (d.x1 === undefined || Math.abs(d.x1 - d.x0) < 3) { drawChart(); return; }
 			var f = Math.floor(tOf(Math.min(d.x0, d.x1), r, W)), u = Math.ceil(tOf(Math.max(d.x0, d.x1), r, W));
+			/* on a wide chart a pixel is minutes: snap the window to the
+			 * store's rollup windows (10 min from a 6 h range, 1 h from
+			 * 3 days), which it merges without reading raw profiles */
+			var span = r.untilS - r.fromS, snap = span >= 3 * 86400 ? 3600 : span >= 6 * 3600 ? 600 : 0;
+			if (snap) {
+				f = Math.floor(f / snap) * snap;
+				u = Math.max(Math.ceil(u / snap) * snap, f + snap);
+			}
 			if (S.cmp === "time" && d.target === "a") {
 				setParams({ bf: f, bu: u });
 				dragTarget = "b";
