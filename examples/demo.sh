@@ -12,8 +12,9 @@
 # CPROF_THREADS_PROFILE); a variable the runtime does not know is ignored
 # and its profile simply is not served.  Then the service runs again, on
 # and on, with its endpoint (CPROF_HTTP), and `cprof server` scrapes it
-# every 15 s (data in $BUILD/demo/server-data): its URL is printed on
-# stderr.  Ctrl-C stops the servers.
+# every 15 s (data in $BUILD/demo/server-data): its page's URL
+# (http://127.0.0.1:4040/ unless that port is taken; SERVER_HTTP=ADDR
+# picks another) is printed on stderr.  Ctrl-C stops the servers.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -84,11 +85,20 @@ wait_for() {
 }
 wait_for "$out/service.log" '^cprof: serving on ' "the service's endpoint"
 addr=$(sed -n 's/^cprof: serving on \([^ ]*\).*/\1/p' "$out/service.log" | head -1)
-"$B/cprof" server -http=127.0.0.1:0 -data="$out/server-data" -scrape="http://$addr" 2>"$out/server.log" &
-pids="$pids $!"
+# the server on :4040 (the page's usual address), or any free port when
+# 4040 is taken
+for http in "${SERVER_HTTP:-127.0.0.1:4040}" 127.0.0.1:0; do
+	"$B/cprof" server -http="$http" -data="$out/server-data" -scrape="http://$addr" 2>"$out/server.log" &
+	spid=$!
+	while ! grep -q 'listening on ' "$out/server.log" 2>/dev/null && kill -0 $spid 2>/dev/null; do sleep 0.1; done
+	grep -q 'listening on ' "$out/server.log" && break
+	grep -q 'already in use' "$out/server.log" || { cat "$out/server.log" >&2; exit 1; }
+done
+pids="$pids $spid"
 wait_for "$out/server.log" 'listening on ' "the server"
 surl=$(sed -n 's/.*listening on \(http:[^ ]*\)\/ .*/\1/p' "$out/server.log" | head -1)
 echo "demo.sh: continuous profiling: $surl scrapes the service at http://$addr every 15s;" >&2
+echo "demo.sh:   its page: $surl/ (the service's CPU over time: drag a window for its flame graph)" >&2
 echo "demo.sh:   e.g. $B/cprof -top '$surl/api/v1/profile?type=cpu&from=now-5m'" >&2
 echo "demo.sh: serving; Ctrl-C to stop" >&2
 wait

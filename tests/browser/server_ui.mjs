@@ -214,12 +214,26 @@ if (suite === "fleet") {
 		assert(/Matched/.test(m), `search after a row click: "${m}"`);
 		await page.focus("#flame .cpfg-view");
 		const s0 = await page.textContent("#flame .cpfg-status");
-		await page.keyboard.press("ArrowUp");
+		// the row selected its frame (a leaf): down goes to its caller
+		assert(/Selected: parse/.test(s0), `row click did not select: ${s0}`);
+		await page.keyboard.press("ArrowDown");
 		const s1 = await page.textContent("#flame .cpfg-status");
-		assert(s0 !== s1, "arrow key did not move the selection");
+		assert(/Selected: serve/.test(s1), `arrow key: ${s1}`);
 		await page.click("#toptable th:nth-child(4)");   // sort by cum
 		const first = await page.textContent("#toptable tr:nth-child(2) td:nth-child(5)");
 		assert(/^100/.test(first) || parseFloat(first) > 50, `cum sort: ${first}`);
+	});
+
+	await check("sandwich", async () => {
+		await page.click("#toptable tr:has(td.n:text-is('format'))");
+		const [p2] = await Promise.all([ctx.waitForEvent("page"), page.click("#sandwich")]);
+		await p2.waitForSelector("body[data-ready='1']");
+		assert(/\/sandwich\?fn=format/.test(p2.url()), p2.url());
+		await p2.waitForSelector("canvas");
+		const t = await p2.textContent("body");
+		assert(/render/.test(t) || (await p2.locator("canvas").count()) > 0, "sandwich view");
+		await p2.close();
+		await page.bringToFront();
 	});
 
 	await check("download", async () => {
@@ -310,6 +324,8 @@ if (suite === "fleet") {
 	});
 
 	await check("stacked-and-metrics", async () => {
+		await open("/?from=now-1h");
+		await page.waitForSelector("#flame[data-state='ready']");
 		await page.click("#stack");
 		assert(param("stack") === "1", "stack not in URL");
 		await page.selectOption("#metric", "cprof_heap_inuse_bytes");
@@ -343,6 +359,7 @@ if (suite === "fleet") {
 		await page.click("#dm-absolute");
 		assert(param("dm") === "absolute", "diff mode not in URL");
 		assert(await page.getAttribute("#dm-absolute", "aria-pressed") === "true", "button state");
+		await noWrap("#windowbar");
 		await shot("compare-windows");
 		await page.click("#dm-share");
 	});
@@ -357,6 +374,7 @@ if (suite === "fleet") {
 		// version 2 renders three times more in its second hour
 		const row = await page.locator("#toptable tr", { hasText: "format" }).first().textContent();
 		assert(/\+/.test(row), `format did not grow: ${row}`);
+		await noWrap("#windowbar");
 		await shot("compare-labels");
 	});
 
@@ -461,6 +479,17 @@ if (suite === "fleet") {
 		assert(/profile kinds: the server answered 502/.test(m), `error: ${m}`);
 		await page.unroute("**/api/v1/types");
 		expectBad = null;
+	});
+	await check("first-profile-shows", async () => {
+		await open("/");
+		await page.waitForSelector("#empty");
+		const r = await page.request.post(base + "/ingest?name=first%7Benv%3Dtest%7D&format=folded",
+			{ data: "main;work;compute 42\nmain;idle 8\n" });
+		assert(r.status() === 200, `push ${r.status()}`);
+		// the page looks again by itself and draws the new profile
+		await page.waitForSelector("#flame[data-state='ready']", { timeout: 30000 });
+		assert(/compute/.test(await page.textContent("#toptable")), "no compute in the top table");
+		await shot("first-profile");
 	});
 }
 

@@ -14,13 +14,15 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 
 import pytest
 
 from conftest import ROOT, cprof_bin
 from srvtools import Server, wait_for
-from test_http import Program, SRC
+from test_http import Program
+from test_server_scrape import worker  # noqa: F401 (the fixture: the worker program built)
 from test_webui import BROWSER_DIR, needs_browser
 
 ARTIFACTS = os.path.join(os.path.dirname(cprof_bin()), "artifacts", "server_ui")
@@ -55,15 +57,6 @@ def run_suite(suite, url, **extra):
     fails = [l for l in r.stdout.splitlines() if l.startswith("FAIL")]
     assert r.returncode == 0 and not fails, "\n".join(fails) or r.stderr[-2000:]
     assert "ok " in r.stdout
-
-
-@pytest.fixture(scope="module")
-def worker(tmp_path_factory):
-    d = tmp_path_factory.mktemp("ui")
-    exe = str(d / "worker")
-    subprocess.run(["gcc", "-O1", "-g", "-pthread", "-o", exe, os.path.join(SRC, "worker.c")],
-                   check=True)
-    return exe
 
 
 @pytest.fixture(scope="module")
@@ -204,3 +197,38 @@ def test_assets_and_routes(fleet):
     st, _, body = s.request(f"/analysis/snapshot/{sid}/data/top")
     assert st == 200, body
     assert s.error("/analysis/snapshot/999999/data/top")[0] == 404
+
+
+def test_demo_serves_the_page(tmp_path):
+    """make demo (examples/demo.sh): the server's page answers at the URL
+    it prints, and the demo service's CPU profiles reach it."""
+    import re
+    import signal
+    import urllib.request
+    build = os.path.dirname(cprof_bin())
+    if not os.path.exists(os.path.join(build, "libcprof.so")):
+        pytest.skip("no libcprof.so in " + build)
+    out, err = tmp_path / "out", tmp_path / "err"
+    env = dict(os.environ, NO_BROWSER="1", BUILD=os.path.relpath(build, ROOT), LD_PRELOAD="")
+    with open(out, "w") as o, open(err, "w") as e:
+        p = subprocess.Popen([os.path.join(ROOT, "examples", "demo.sh"), "1"], stdout=o, stderr=e,
+                             env=env, cwd=ROOT, start_new_session=True)
+    try:
+        assert wait_for(lambda: "demo.sh: serving" in err.read_text() or p.poll() is not None,
+                        timeout=120)
+        m = re.search(r"its page: (http://\S+/) ", err.read_text())
+        assert m, err.read_text()
+        with urllib.request.urlopen(m.group(1), timeout=30) as r:
+            assert b"srv.js" in r.read()
+        cpu = m.group(1) + "api/v1/profile?type=cpu&from=now-10m"
+
+        def has_cpu():
+            try:
+                with urllib.request.urlopen(cpu, timeout=30) as r:
+                    return r.status == 200
+            except urllib.error.HTTPError:
+                return False
+        assert wait_for(has_cpu, timeout=90), err.read_text()
+    finally:
+        os.killpg(p.pid, signal.SIGTERM)
+        p.wait(timeout=60)

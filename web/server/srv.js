@@ -38,7 +38,8 @@
 		threadcreate: ["threadcreate"], wall: ["samples", "wall"]
 	};
 	var GAUGE = { heap: 1, goroutine: 1, threadcreate: 1, threads: 1 };
-	var RANGES = [["now-15m", "15 min"], ["now-1h", "1 hour"], ["now-6h", "6 hours"], ["now-24h", "24 hours"],
+	var RANGES = [["now-15m", "15 min"], ["now-1h", "1 hour"], ["now-3h", "3 hours"], ["now-6h", "6 hours"],
+		["now-12h", "12 hours"], ["now-24h", "24 hours"],
 		["now-7d", "7 days"], ["now-30d", "30 days"]];
 	var METRICS = [["process_threads", "threads", "count"], ["cprof_heap_inuse_bytes", "heap in use", "bytes"],
 		["process_resident_memory_bytes", "RSS", "bytes"], ["rate:process_cpu_seconds_total", "CPU (cores)", "cores"]];
@@ -210,7 +211,11 @@
 		if (s > 0) refreshTimer = setInterval(fn, s * 1000);
 	}
 
-	function ready() { document.body.setAttribute("data-ready", "1"); }
+	/* the first view is drawn: ms since the navigation started (bench) */
+	function ready() {
+		document.body.setAttribute("data-ready-ms", String(Math.round(performance.now())));
+		document.body.setAttribute("data-ready", "1");
+	}
 
 	/* ---- empty state: nothing stored yet ---- */
 	function emptyState(into, what) {
@@ -222,7 +227,7 @@
 			"/ingest?name=myapp{env=dev}&format=folded'"));
 		box.appendChild($("p", null, "Or scrape a program that runs with the cprof runtime (LD_PRELOAD=libcprof.so CPROF_HTTP=127.0.0.1:6060):"));
 		box.appendChild($("pre", { class: "sv-mono" }, "cprof server -scrape=http://127.0.0.1:6060\n\n# or in a -config file:\nscrape_configs:\n  - job_name: myapp\n    scrape_interval: 15s\n    static_configs:\n      - targets: ['127.0.0.1:6060']"));
-		box.appendChild($("p", null, "This page refreshes the list of profile kinds when you reload it."));
+		box.appendChild($("p", null, "This page shows the first profile as soon as it arrives."));
 		into.appendChild(box);
 	}
 
@@ -254,7 +259,7 @@
 		}
 		kindSel.addEventListener("change", function () {
 			S.kind = kindSel.value;
-			S.st = "";
+			S.st = chartSt = "";
 			fillSt();
 			setParams({ type: S.kind, st: null });
 			loadAll();
@@ -499,12 +504,14 @@
 		var wbar = $("div", { class: "sv-window", id: "windowbar" });
 		main.appendChild(wbar);
 		var winInfo = $("span", { id: "window-info" });
-		var bqIn = $("input", { id: "basequery", type: "text", spellcheck: "false", class: "sv-mono", size: "34",
+		var bqIn = $("input", { id: "basequery", type: "text", spellcheck: "false", class: "sv-mono", size: "28",
 			placeholder: "base selector, e.g. {version=\"1\"}", "aria-label": "base label selector (A)" });
 		bqIn.value = get("bq", "");
 		var clearBtn = $("button", { type: "button", id: "clear-window" }, "Whole range");
-		var openA = $("a", { id: "open-analysis", target: "_blank", rel: "noopener" }, "Open in the analysis UI");
-		var dl = $("a", { id: "download" }, "Download profile.proto");
+		var openA = $("a", { id: "open-analysis", target: "_blank", rel: "noopener",
+			title: "pprof's views (graph, top, source, peek, disassembly) of the window's merged profile" }, "Analysis UI");
+		var dl = $("a", { id: "download", title: "the window's merged profile, for cprof or go tool pprof" }, "profile.proto");
+		var sw = $("button", { type: "button", id: "sandwich", title: "the selected frame's callers and callees (the analysis UI's sandwich view)" }, "Sandwich");
 		var dmBox = $("span", { id: "diffmode" });
 		var dmShare = $("button", { type: "button", id: "dm-share" }, "share");
 		var dmAbs = $("button", { type: "button", id: "dm-absolute" }, "absolute");
@@ -519,8 +526,19 @@
 		wbar.appendChild($("span", { class: "sv-grow" }));
 		wbar.appendChild(totals);
 		wbar.appendChild(dmBox);
+		wbar.appendChild(sw);
 		wbar.appendChild(openA);
 		wbar.appendChild(dl);
+		sw.addEventListener("click", function () {
+			var name = fg && fg.selectedName();
+			if (!name || name === "(other)") {
+				showError("Sandwich: select a frame first (click it in the flame graph, or a row of the table).");
+				return;
+			}
+			showError("");
+			var p = flameParams().p;
+			window.open(analysisBase(p.type, p.from, p.until, p.query) + "sandwich?" + qs({ fn: name, si: S.st }), "_blank", "noopener");
+		});
 		bqIn.addEventListener("keydown", function (e) {
 			if (e.key === "Enter") {
 				setParams({ bq: bqIn.value.trim() });
@@ -750,8 +768,8 @@
 				g.fillStyle = cssVar("--muted");
 				g.textAlign = "center";
 				g.font = "12px system-ui, sans-serif";
-				g.fillText("no runtime metrics: scraped targets send them", W / 2, H / 2 - 8);
-				g.fillText("(the cprof runtime's /metrics)", W / 2, H / 2 + 8);
+				g.fillText("no runtime metrics for this selection", W / 2, H / 2 - 8);
+				g.fillText("(scraped from the targets' /metrics)", W / 2, H / 2 + 8);
 			}
 		}
 
@@ -788,6 +806,14 @@
 			chartDrag = null;
 			if (d.x1 === undefined || Math.abs(d.x1 - d.x0) < 3) { drawChart(); return; }
 			var f = Math.floor(tOf(Math.min(d.x0, d.x1), r, W)), u = Math.ceil(tOf(Math.max(d.x0, d.x1), r, W));
+			/* on a wide chart a pixel is minutes: snap the window to the
+			 * store's rollup windows (10 min from a 6 h range, 1 h from
+			 * 3 days), which it merges without reading raw profiles */
+			var span = r.untilS - r.fromS, snap = span >= 3 * 86400 ? 3600 : span >= 6 * 3600 ? 600 : 0;
+			if (snap) {
+				f = Math.floor(f / snap) * snap;
+				u = Math.max(Math.ceil(u / snap) * snap, f + snap);
+			}
 			if (S.cmp === "time" && d.target === "a") {
 				setParams({ bf: f, bu: u });
 				dragTarget = "b";
@@ -811,17 +837,26 @@
 		}
 
 		/* ---- loading ---- */
-		var seriesSeq = 0;
+		var seriesSeq = 0, seriesDrawn = 0;
+		/* the chart's sample type: the selector's, else the flame graph's
+		 * once known (a store may mix profiles whose default types differ:
+		 * folded pushes count samples, the runtime's CPU profiles
+		 * nanoseconds; the chart then follows the flame graph's type) */
+		var chartSt = "";
 		function loadSeries() {
-			var r = range(), my = ++seriesSeq;
+			var r = range(), my = ++seriesSeq, st = S.st || chartSt;
 			var W = canvas.parentNode.clientWidth || 900;
 			var step = Math.max(1, Math.ceil((r.untilS - r.fromS) / Math.min(240, Math.max(60, Math.floor(W / 4)))));
 			cpName.textContent = (S.kind || "") + " " + (S.st || "") + (GAUGE[S.kind] ? " (average)" : " per second");
 			return api("/api/v1/series", { type: S.kind, query: S.q, from: r.from, until: r.until, step: step + "s",
-				sample_type: S.st, limit: 10 }).then(function (d) {
-				if (my !== seriesSeq) return;
+				sample_type: st, limit: 10 }).then(function (d) {
+				/* an older answer is drawn until a newer one comes */
+				if (my < seriesDrawn) return;
+				seriesDrawn = my;
 				chartData = { series: d.series, step: step };
 				drawChart();
+				if (!canvas.hasAttribute("data-drawn-ms"))
+					canvas.setAttribute("data-drawn-ms", String(Math.round(performance.now())));
 			}, function (e) {
 				if (my !== seriesSeq) return;
 				chartData = { series: [], step: step };
@@ -883,21 +918,25 @@
 			return { p: p };
 		}
 		function describeWindow() {
-			var w = win(), bw = baseWin();
+			var w = win(), bw = baseWin(), r = range(), span = r.untilS - r.fromS;
+			/* dates only when the range spans days: the bar fits 1280 px */
+			var ft = function (t) { return span < 86400 * 1.5 ? fmtTime(t, 3600) : fmtTime(t, span); };
 			winInfo.textContent = "";
 			if (S.cmp === "time") {
 				winInfo.appendChild($("span", { class: "sv-a" }, "A "));
-				winInfo.appendChild(document.createTextNode(bw ? fmtFull(bw.f) + " \u2013 " + fmtTime(bw.u) + " (" + fmtDur(bw.u - bw.f) + ")" : "not set"));
-				winInfo.appendChild($("span", { class: "sv-b" }, "  vs B "));
-				winInfo.appendChild(document.createTextNode(fmtFull(w.f) + " \u2013 " + fmtTime(w.u) + " (" + fmtDur(w.u - w.f) + ")"));
+				winInfo.appendChild(document.createTextNode(bw ? ft(bw.f) + "\u2013" + ft(bw.u) + " (" + fmtDur(bw.u - bw.f) + ")" : "not set"));
+				winInfo.appendChild($("span", { class: "sv-b" }, " vs B "));
+				winInfo.appendChild(document.createTextNode(ft(w.f) + "\u2013" + ft(w.u) + " (" + fmtDur(w.u - w.f) + ")"));
 			} else if (S.cmp === "labels") {
+				/* B is the bar's selector; A the box after this */
+				winInfo.appendChild(document.createTextNode(ft(w.f) + "\u2013" + ft(w.u) + " "));
+				winInfo.appendChild($("span", { class: "sv-b", title: "B: the selector of the bar above" }, "B"));
+				winInfo.appendChild(document.createTextNode(" vs "));
 				winInfo.appendChild($("span", { class: "sv-a" }, "A"));
-				winInfo.appendChild(document.createTextNode(" = the base selector, "));
-				winInfo.appendChild($("span", { class: "sv-b" }, "B"));
-				winInfo.appendChild(document.createTextNode(" = the selector above, over " + fmtFull(w.f) + " \u2013 " + fmtTime(w.u) + ":"));
 			} else {
 				winInfo.textContent = (w.whole ? "Whole range " : "Window ") + fmtFull(w.f) + " \u2013 " + fmtFull(w.u) + " (" + fmtDur(w.u - w.f) + ")";
 			}
+			winInfo.title = "from " + fmtFull(w.f) + " to " + fmtFull(w.u);
 			clearBtn.hidden = w.whole && !bw;
 		}
 		function setLinks(fp) {
@@ -926,6 +965,10 @@
 				if (my !== flameSeq) return;
 				unit = d.unit;
 				showFlame(d, fp);
+				if (!S.st && d.sampleType && chartSt !== d.sampleType) {
+					chartSt = d.sampleType;
+					loadSeries();
+				}
 				drawChart();
 				flame.setAttribute("data-ms", String(Math.round(performance.now() - t0)));
 				flame.setAttribute("data-seq", String(my));
@@ -1015,6 +1058,7 @@
 			});
 			tb.appendChild(thead);
 			var T = d.total || 1, B = d.baseTotal || 1, fv = function (v) { return cprofFlameGraph.formatValue(Math.round(v), d.unit); };
+			var pc = function (f) { return f >= 0.99995 ? "100%" : (100 * f).toFixed(2) + "%"; };
 			list.forEach(function (r) {
 				var tr = $("tr");
 				tr.appendChild($("td", { class: "n", title: r.name }, r.name));
@@ -1025,9 +1069,9 @@
 					tr.appendChild($("td", { class: dd > 0.05 ? "sv-down" : dd < -0.05 ? "sv-up" : null }, (dd >= 0 ? "+" : "") + dd.toFixed(2)));
 				} else {
 					tr.appendChild($("td", null, fv(r.flat)));
-					tr.appendChild($("td", null, (100 * r.flat / T).toFixed(2) + "%"));
+					tr.appendChild($("td", null, pc(r.flat / T)));
 					tr.appendChild($("td", null, fv(r.cum)));
-					tr.appendChild($("td", null, (100 * r.cum / T).toFixed(2) + "%"));
+					tr.appendChild($("td", null, pc(r.cum / T)));
 				}
 				tr.addEventListener("click", function () {
 					var sel = tb.querySelector("tr.sel");
@@ -1036,6 +1080,14 @@
 					var re = "^" + r.name.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&") + "$";
 					fg.searchEl.value = re;
 					fg.search(re);
+					/* and select its widest occurrence (for Sandwich) */
+					var best = -1;
+					for (var i = 1; i < fg.t.n; i++)
+						if (fg.nameOf(i) === r.name && (best < 0 || fg.t.cum[i] > fg.t.cum[best])) best = i;
+					if (best > 0) {
+						fg.selected = best;
+						fg.draw();
+					}
 				});
 				tb.appendChild(tr);
 			});
@@ -1085,6 +1137,15 @@
 			if (!types.length) {
 				main.textContent = "";
 				emptyState(main);
+				/* the first profile shows itself: look again every 3 s */
+				var poll = setInterval(function () {
+					api("/api/v1/types").then(function (d2) {
+						if (d2.types.length) {
+							clearInterval(poll);
+							location.reload();
+						}
+					}, function () { /* said when it matters */ });
+				}, 3000);
 				ready();
 				return;
 			}
