@@ -3,7 +3,8 @@
  *
  *   cprof_trace_start(path) / cprof_trace_start_fd(fd) / cprof_trace_stop()
  *   cprof_region_begin(name) / cprof_region_end(name) / cprof_trace_log()
- *   CPROF_TRACE=FILE       trace the whole run, written at exit (the
+ *   CPROF_TRACE=FILE       trace the whole run, written at exit, _exit
+ *                          or before an exec (lifecycle.c; the
  *                          process tree rule of outfile.c: %p for one file
  *                          per process)
  *   CPROF_TRACE_BUF=SIZE   the session's buffer (64M default; 1M..16G)
@@ -29,6 +30,7 @@
 #include "rt_labels.h"
 #include "rt_profile.h"
 #include "rt_env.h"
+#include "rt_lifecycle.h"
 #include "cprof.h"
 
 #include <errno.h>
@@ -256,6 +258,23 @@ static int write_fn(int fd, void *ctx)
 	return rt_trace_write_json(fd);
 }
 
+/* Write the environment's session now, under mu (held by the caller):
+ * at exit, at _exit, or before an exec (at_exec: the tree rule's "a
+ * process that recorded nothing writes nothing", since the new image
+ * traces on under the same pid). */
+static void env_write_locked(bool at_exec)
+{
+	if (!env_asked || !rt_trace_active() || out_fd >= 0 || ring_seconds > 0)
+		return;   /* no session, or not the environment's */
+	rt_trace_session_end();
+	env_out.at_exec = at_exec;
+	int rc = rt_out_write(&env_out, has_fn, write_fn, NULL);
+	env_out.at_exec = false;
+	if (rc < 0)
+		fprintf(stderr, "cprof: %s\n", *cprof_last_error() ? cprof_last_error()
+								  : cprof_error_string(rc));
+}
+
 static void at_exit(void)
 {
 	if (getpid() != env_owner)
@@ -263,17 +282,33 @@ static void at_exit(void)
 	rt_self_enter();
 	int e = errno;
 	pthread_mutex_lock(&mu);
-	if (rt_trace_active() && out_fd < 0) {   /* the environment's session */
-		rt_trace_session_end();
-		int rc = rt_out_write(&env_out, has_fn, write_fn, NULL);
-		if (rc < 0)
-			fprintf(stderr, "cprof: %s\n", *cprof_last_error() ? cprof_last_error()
-									  : cprof_error_string(rc));
-	}
+	env_write_locked(false);
 	pthread_mutex_unlock(&mu);
 	errno = e;
 	rt_self_leave();
 }
+
+/* lifecycle.c's _exit and exec paths: CPROF_TRACE's file written now, in
+ * the calling thread (JSON, symbolized: malloc and the builder, like the
+ * exit writers of the mutex profiles before an exec).  Only in the owner
+ * process; mu is tried, never waited for (a thread that _exits while
+ * another stops a trace loses this one, not the process).  Not AS-safe:
+ * an _exit or exec from a signal handler that interrupted malloc would
+ * hang here, the accepted risk of lifecycle.c's exec writers. */
+void rt_trace_exit_write(bool at_exec)
+{
+	if (!env_asked || getpid() != env_owner || !rt_trace_active())
+		return;
+	rt_self_enter();
+	int e = errno;
+	if (pthread_mutex_trylock(&mu) == 0) {
+		env_write_locked(at_exec);
+		pthread_mutex_unlock(&mu);
+	}
+	errno = e;
+	rt_self_leave();
+}
+
 
 static void fork_child(void)
 {

@@ -355,3 +355,50 @@ def test_program_that_closes_every_descriptor(waits, tmp_path):
             x for x in blocked(trace, w["tid"], "cond")
             if abs(trace["otherData"]["start_monotonic_ns"] / 1000 + x["ts"] - w["t0"] / 1000) < TOL_US]
         assert "runnable_us" in e["args"], e
+
+
+def x_names(trace):
+    return {e["name"] for e in trace["traceEvents"] if e["ph"] == "X"}
+
+
+def test_trace_written_at__exit(waits, tmp_path):
+    # the program ends with _exit: no atexit handler runs, the trace must
+    # still be written (by lifecycle.c's _exit)
+    trace, truth, _ = trace_of(waits, "exit", tmp_path)
+    assert [w for w in truth if w["kind"] == "mutex"]
+    for w in truth:
+        assert blocked(trace, w["tid"], "mutex"), w
+
+
+def test_trace_written_before_an_exec(waits, tmp_path):
+    # the old image's waits are written before it becomes /bin/true (after
+    # an exec that failed first); the new image writes nothing over them
+    f = tmp_path / "exec.json"
+    p = run(waits, "exec", "/bin/true", env={"CPROF_TRACE": str(f)})
+    truth = measured(p.stdout)
+    trace = json.load(open(f))
+    assert {w["kind"] for w in truth} == {"mutex", "semaphore"}, truth
+    for w in truth:
+        if w["kind"] == "mutex":
+            assert blocked(trace, w["tid"], "mutex"), w
+    assert sorted(os.listdir(tmp_path)) == ["exec.json"]
+
+
+def test_dash_trace_written_at_its__exit_and_exec(tmp_path):
+    # dash ends with _exit; `exec` replaces it: both images' traces are
+    # kept (the exec'd one beside FILE, by the process tree rule)
+    dash = shutil.which("dash")
+    if not dash:
+        pytest.skip("no dash")
+    for script, name in (("read x; echo $x", "plain.json"), ("read x; exec /bin/true", "exec.json")):
+        f = tmp_path / name
+        p = subprocess.Popen([dash, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             env=runtime_env({"CPROF_TRACE": str(f)}))
+        import time
+        time.sleep(0.3)
+        out, _ = p.communicate(b"hi\n", timeout=60)
+        assert p.returncode == 0
+        trace = json.load(open(f))
+        reads = [e for e in trace["traceEvents"] if e["ph"] == "X"
+                 and e.get("cat") == "blocked" and e["args"]["reason"] == "read"]
+        assert reads and max(e["dur"] for e in reads) >= 100e3, (script, reads)

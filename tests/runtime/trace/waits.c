@@ -481,6 +481,8 @@ int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "mutex";
 	const char *api = argc > 2 ? argv[2] : NULL;   /* trace with the API to this file */
+	if (!strcmp(what, "exec"))
+		api = NULL;   /* argv[2...]: the program to become */
 	if (api && strcmp(what, "flight") != 0 && cprof_trace_start(api) != 0) {
 		fprintf(stderr, "cprof_trace_start: %s\n", cprof_last_error());
 		return 1;
@@ -517,6 +519,30 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		api = NULL;
+	}
+	else if (!strcmp(what, "exit")) {
+		/* the mutex waits, then _exit: no atexit handler runs */
+		run_mutex();
+		for (int i = 0; i < nlines && i < 64; i++)
+			printf("%s\n", lines[i]);
+		fflush(stdout);
+		_exit(0);
+	}
+	else if (!strcmp(what, "exec")) {
+		/* the mutex waits, then this image becomes argv[2] (an exec
+		 * that fails first: the trace goes on) */
+		run_mutex();
+		for (int i = 0; i < nlines && i < 64; i++)
+			printf("%s\n", lines[i]);
+		fflush(stdout);
+		int done = nlines;
+		execl("/nonexistent/cprof-test", "x", (char *)NULL);
+		run_sem();
+		for (int i = done; i < nlines && i < 64; i++)
+			printf("%s\n", lines[i]);
+		fflush(stdout);
+		execv(argv[2], argv + 2);
+		return 1;
 	}
 	else if (!strcmp(what, "all")) {
 		run_mutex();
