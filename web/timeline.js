@@ -32,7 +32,7 @@
 		running: "#3c9a46", runnable: "#e5a01b", blocked: "#7b3b3b",
 		mutex: "#c0392b", "rwlock read": "#d35400", "rwlock write": "#e67e22", cond: "#8e44ad",
 		semaphore: "#a0407a", join: "#7f8c8d", barrier: "#b03060", sleep: "#aab7b8",
-		read: "#2e86c1", recv: "#2874a6", accept: "#1f618d", connect: "#21618c",
+		read: "#2e86c1", recv: "#2874a6", write: "#5499c7", send: "#2471a3", accept: "#1f618d", connect: "#21618c",
 		poll: "#5dade2", epoll_wait: "#5499c7", select: "#85c1e9", waitpid: "#566573"
 	};
 

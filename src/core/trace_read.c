@@ -166,7 +166,7 @@ static bool wanted(cprof_trace_kind k, const char *reason)
 	static const char *const sync[] = { "mutex", "rwlock read", "rwlock write", "cond",
 					     "semaphore", "join", "barrier" };
 	static const char *const sys[] = { "read", "poll", "epoll_wait", "sleep", "recv", "accept",
-					    "connect", "select", "waitpid" };
+					    "connect", "select", "waitpid", "write", "send" };
 	if (k == CPROF_TRACE_SCHED)
 		return true;
 	const char *const *v = k == CPROF_TRACE_SYNC ? sync : sys;

@@ -52,6 +52,8 @@ enum {
 	RT_TWAIT_RECV, RT_TWAIT_ACCEPT, RT_TWAIT_CONNECT, RT_TWAIT_SELECT, RT_TWAIT_WAITPID,
 	RT_TWAIT_SEM_POST,    /* a wake's kind only: sem_post */
 	RT_TWAIT_COND_SIGNAL, /* a wake's kind only: signal/broadcast */
+	RT_TWAIT_WRITE,       /* write, writev (a full pipe, a slow disk) */
+	RT_TWAIT_SEND,        /* send, sendto, sendmsg */
 };
 
 /* One record as stored: a 40-byte header, then nframes pcs or a

@@ -236,6 +236,8 @@ static const char *kind_name(int k)
 	case RT_TWAIT_POLL: return "poll";
 	case RT_TWAIT_EPOLL: return "epoll_wait";
 	case RT_TWAIT_RECV: return "recv";
+	case RT_TWAIT_WRITE: return "write";
+	case RT_TWAIT_SEND: return "send";
 	case RT_TWAIT_ACCEPT: return "accept";
 	case RT_TWAIT_CONNECT: return "connect";
 	case RT_TWAIT_SELECT: return "select";
@@ -427,7 +429,7 @@ static void write_wait(ctx *c, int tid, const rt_tev *e, int64_t stack, int64_t 
 	put(&c->o, ",\"args\":{\"reason\":");
 	put_str(&c->o, kind_name(e->kind));
 	if (e->kind == RT_TWAIT_READ || e->kind == RT_TWAIT_EPOLL || e->kind == RT_TWAIT_RECV ||
-	    e->kind == RT_TWAIT_ACCEPT || e->kind == RT_TWAIT_CONNECT)
+	    e->kind == RT_TWAIT_WRITE || e->kind == RT_TWAIT_SEND || e->kind == RT_TWAIT_ACCEPT || e->kind == RT_TWAIT_CONNECT)
 		rt_buf_printf(&c->o.b, ",\"fd\":%d", (int)(intptr_t)e->obj);
 	else if (e->obj)
 		rt_buf_printf(&c->o.b, ",\"object\":\"0x%" PRIx64 "\"", e->obj);

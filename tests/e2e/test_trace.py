@@ -66,7 +66,7 @@ def blocked(trace, tid, reason):
             and e["args"]["reason"] == reason]
 
 
-@pytest.mark.parametrize("scenario", ["mutex", "cond", "pipe", "sem", "sock"])
+@pytest.mark.parametrize("scenario", ["mutex", "cond", "pipe", "sem", "sock", "wfull"])
 def test_every_wait_as_the_program_measured_it(waits, tmp_path, scenario):
     trace, truth, _ = trace_of(waits, scenario, tmp_path)
     assert truth, "the program measured no wait"

@@ -210,6 +210,62 @@ static void run_pipe(void)
 	pthread_join(w, NULL);
 }
 
+/* ---- wfull: write and send blocked on full buffers until drained ---- */
+#define WFULL_PIPE (1 << 20)
+#define WFULL_SOCK (8 << 20)
+static int wp[2], ws[2];
+
+static void *filler(void *a)
+{
+	(void)a;
+	pthread_setname_np(pthread_self(), "filler");
+	static char buf[WFULL_PIPE];
+	long long t0 = now();
+	ssize_t n = write(wp[1], buf, sizeof buf);
+	long long t1 = now();
+	if (n == (ssize_t)sizeof buf)
+		report(gettid_(), "write", t0, t1, 0);
+	return NULL;
+}
+
+static void *sender(void *a)
+{
+	(void)a;
+	pthread_setname_np(pthread_self(), "sender");
+	static char buf[WFULL_SOCK];
+	long long t0 = now();
+	ssize_t n = send(ws[1], buf, sizeof buf, 0);
+	long long t1 = now();
+	if (n == (ssize_t)sizeof buf)
+		report(gettid_(), "send", t0, t1, 0);
+	return NULL;
+}
+
+static void drain(int fd, size_t total)
+{
+	static char buf[65536];
+	while (total > 0) {
+		ssize_t n = read(fd, buf, total < sizeof buf ? total : sizeof buf);
+		if (n <= 0)
+			abort();
+		total -= (size_t)n;
+	}
+}
+
+static void run_wfull(void)
+{
+	if (pipe(wp) || socketpair(AF_UNIX, SOCK_STREAM, 0, ws))
+		abort();
+	pthread_t f, s;
+	pthread_create(&f, NULL, filler, NULL);
+	pthread_create(&s, NULL, sender, NULL);
+	usleep(200000);
+	drain(wp[0], WFULL_PIPE);
+	drain(ws[0], WFULL_SOCK);
+	pthread_join(f, NULL);
+	pthread_join(s, NULL);
+}
+
 /* ---- sock: recv on a socketpair, waitpid on a child ---- */
 static int sp[2];
 
@@ -497,6 +553,8 @@ int main(int argc, char **argv)
 		run_sem();
 	else if (!strcmp(what, "sock"))
 		run_sock();
+	else if (!strcmp(what, "wfull"))
+		run_wfull();
 	else if (!strcmp(what, "region"))
 		run_region();
 	else if (!strcmp(what, "flood"))
