@@ -184,6 +184,11 @@ def test_catapult_viewer_imports_it_without_warnings(waits, tmp_path):
     assert r.returncode == 0, r.stderr
     model = json.loads(r.stdout)
     assert model["warnings"] == [] and model["page_errors"] == []
+    # the counters: threads blocked/runnable, threads alive, heap in use
+    got = model["counters"]
+    assert got["threads alive"]["series"] == ["threads"], got
+    assert got["threads alive"]["samples"] == len(counters(trace, "threads alive")) > 0, got
+    assert got["heap in use"]["samples"] == len(counters(trace, "heap in use")) > 0, got
     # every arrow of the file imported; at least the program's wakers (the
     # waiters' start-up semaphore adds arrows when they had to wait on it)
     arrows = sum(1 for e in trace["traceEvents"] if e["ph"] == "s")
@@ -402,3 +407,29 @@ def test_dash_trace_written_at_its__exit_and_exec(tmp_path):
         reads = [e for e in trace["traceEvents"] if e["ph"] == "X"
                  and e.get("cat") == "blocked" and e["args"]["reason"] == "read"]
         assert reads and max(e["dur"] for e in reads) >= 100e3, (script, reads)
+
+
+def counters(trace, name):
+    return [e for e in trace["traceEvents"] if e["ph"] == "C" and e["name"] == name]
+
+
+def test_counters_threads_alive_and_heap_in_use(waits, tmp_path):
+    # sampled every 50 ms by the trace's runtime thread: threads alive
+    # (main, the holder and three waiters at once) and heap in use, from
+    # the heap profile when it runs, else mallinfo2
+    trace, _, _ = trace_of(waits, "mutex", tmp_path, CPROF_HEAP_RATE="0")
+    alive = counters(trace, "threads alive")
+    assert len(alive) >= 5, alive
+    assert max(e["args"]["threads"] for e in alive) >= 5, alive
+    heap = counters(trace, "heap in use")
+    assert heap and all(e["args"]["bytes (mallinfo2)"] > 0 for e in heap), heap
+    dur_us = trace["otherData"]["duration_ns"] / 1000
+    assert all(0 <= e["ts"] <= dur_us for e in alive + heap)
+    # the runtime's thread that samples them has no lane of its own
+    names = {e["args"]["name"] for e in trace["traceEvents"] if e["ph"] == "M"}
+    assert "cprof-trace" not in names, names
+    trace, _, _ = trace_of(waits, "mutex", tmp_path, CPROF_HEAP_RATE="1",
+                           CPROF_HEAP_PROFILE=str(tmp_path / "heap.pb.gz"))
+    heap = counters(trace, "heap in use")
+    assert heap and all("bytes (heap profile)" in e["args"] for e in heap), heap
+    assert max(e["args"]["bytes (heap profile)"] for e in heap) > 0, heap
