@@ -178,7 +178,8 @@
 
 	function draw() {
 		var dpr = window.devicePixelRatio || 1;
-		var W = scroller.clientWidth, H = Math.max(scroller.clientHeight, AXIS_H + st.meta.lanes.length * LANE_H);
+		var nctr = (st.meta.counters || []).length;
+		var W = scroller.clientWidth, H = Math.max(scroller.clientHeight, AXIS_H + (st.meta.lanes.length + nctr) * LANE_H);
 		canvas.style.width = W + "px";
 		canvas.style.height = H + "px";
 		if (canvas.width !== Math.round(W * dpr) || canvas.height !== Math.round(H * dpr)) {
@@ -256,6 +257,30 @@
 			g.font = "12px sans-serif";
 			g.fillText((l.name || "thread") + " " + l.tid, 6, y + LANE_H - 7, LABEL_W - 10);
 		});
+		/* counter lanes under the threads: a step line scaled to the counter's maximum */
+		(st.meta.counters || []).forEach(function (c, k) {
+			var y = laneY(st.meta.lanes.length + k), p = c.points, max = 0;
+			for (var i = 1; i < p.length; i += 2) max = Math.max(max, p[i]);
+			g.fillStyle = dark ? "#22272b" : "#f0f4f8";
+			g.fillRect(0, y, W, LANE_H);
+			g.strokeStyle = "#8e44ad";
+			g.lineWidth = 1.5;
+			g.beginPath();
+			var py = null;
+			for (var j = 0; j < p.length; j += 2) {
+				var x = Math.min(Math.max(xOf(p[j]), x0), x1), yy = y + LANE_H - 2 - (max > 0 ? p[j + 1] / max : 0) * (LANE_H - 4);
+				if (py === null) g.moveTo(x, yy); else { g.lineTo(x, py); g.lineTo(x, yy); }
+				py = yy;
+			}
+			if (py !== null) g.lineTo(x1, py);
+			g.stroke();
+			g.fillStyle = dark ? "#2d2d2d" : "#eceff1";
+			g.fillRect(0, y, LABEL_W, LANE_H);
+			g.fillStyle = dark ? "#ddd" : "#222";
+			g.font = "12px sans-serif";
+			g.fillText(c.name + " (max " + max.toLocaleString() + ")", 6, y + LANE_H - 7, LABEL_W - 10);
+		});
+		st.counterY = function (k) { return laneY(st.meta.lanes.length + k); };
 		/* the time axis, on top of the lanes at the scroll position */
 		var ay0 = scroller.scrollTop;
 		g.fillStyle = dark ? "#333" : "#e8eaed";

@@ -18,7 +18,9 @@
  * in order, as the runtime writes it), overlaps are clipped to the
  * previous slice's end (so ends are monotonic and binary-searchable), and
  * every 16 slices a checkpoint keeps the running sums of blocked and
- * runnable time.
+ * runnable time.  "C" counters (at most 8, by name and their first
+ * numeric argument) keep their samples, sent whole (thinned to 2,048
+ * points each, the largest of each stride) with the lanes' metadata.
  *
  * Querying a window: walk from the first slice ending after t0; a slice of
  * at least one pixel is emitted whole; otherwise the slices ending within
@@ -77,11 +79,23 @@ typedef struct pend_flow {          /* an "s" or "f" before pairing */
 	uint32_t lane;
 } pend_flow;
 
+/* A "C" counter's samples: its first numeric argument over time. */
+typedef struct counter {
+	char *name, *series;
+	int64_t *t;
+	double *v;
+	size_t n, cap;
+} counter;
+#define COUNTERS_MAX 8
+#define COUNTER_POINTS 2048          /* at most this many per counter in meta */
+
 struct cprof_timeline {
 	const char *data;
 	size_t len;
 	lane *lanes;
 	size_t nlanes, caplanes;
+	counter counters[COUNTERS_MAX];
+	size_t ncounters;
 	char *reasons[CPROF_TL_REASONS_MAX];
 	size_t nreasons;
 	int64_t tmin, tmax;
@@ -154,7 +168,9 @@ typedef struct ev {
 	char name[NAME_MAX_];
 	char reason[64];
 	char aname[NAME_MAX_];
-	bool has_ts, has_dur, has_id;
+	char ckey[64];                  /* the first numeric argument: its name, value */
+	double cval;
+	bool has_ts, has_dur, has_id, has_cval;
 	int64_t ts, dur;
 	double pid, tid;
 	uint64_t id;
@@ -177,6 +193,12 @@ static bool args_member(sc *j, const char *a, const char *b, void *ctx)
 		return cprof_js_str(j, e->reason, sizeof e->reason, NULL);
 	if (s && is_key(a, b, "name"))
 		return cprof_js_str(j, e->aname, sizeof e->aname, NULL);
+	bool n = j->s < j->e && (*j->s == '-' || (*j->s >= '0' && *j->s <= '9'));
+	if (n && !e->has_cval && (size_t)(b - a) < sizeof e->ckey) {
+		memcpy(e->ckey, a, (size_t)(b - a));
+		e->ckey[b - a] = 0;
+		return (e->has_cval = cprof_js_num(j, &e->cval));
+	}
 	return cprof_js_skip(j);
 }
 
@@ -288,7 +310,8 @@ static bool read_event(sc *j, bld *b, ev *e)
 	size_t off = (size_t)(j->s - j->base);
 	e->ph = 0;
 	e->cat[0] = e->name[0] = e->reason[0] = e->aname[0] = 0;
-	e->has_ts = e->has_dur = e->has_id = false;
+	e->has_ts = e->has_dur = e->has_id = e->has_cval = false;
+	e->ckey[0] = 0;
 	e->pid = e->tid = 0;
 	bool obj;
 	if (!cprof_js_object(j, ev_field, e, &obj))
@@ -334,6 +357,28 @@ static bool read_event(sc *j, bld *b, ev *e)
 		if (!ok)
 			goto nomem;
 		return true;
+	}
+	if (e->ph == 'C' && e->has_ts && e->has_cval && isfinite(e->cval)) {
+		counter *c = NULL;
+		for (size_t i = 0; i < tl->ncounters && !c; i++)
+			if (!strcmp(tl->counters[i].name, e->name) &&
+			    !strcmp(tl->counters[i].series, e->ckey))
+				c = &tl->counters[i];
+		if (!c && tl->ncounters < COUNTERS_MAX) {
+			c = &tl->counters[tl->ncounters];
+			if (!(c->name = strdup(e->name)) || !(c->series = strdup(e->ckey)))
+				goto nomem;
+			tl->ncounters++;
+		}
+		if (c) {
+			size_t cap = c->cap;
+			if (cprof_reserve((void **)&c->t, &cap, c->n + 1, sizeof *c->t) < 0 ||
+			    cprof_reserve((void **)&c->v, &c->cap, c->n + 1, sizeof *c->v) < 0)
+				goto nomem;
+			c->t[c->n] = e->ts;
+			c->v[c->n++] = e->cval;
+			return true;
+		}
 	}
 	tl->skipped++;
 	return true;
@@ -482,6 +527,12 @@ void cprof_timeline_free(cprof_timeline *tl)
 		free(tl->lanes[i].f);
 	}
 	free(tl->lanes);
+	for (size_t i = 0; i < tl->ncounters; i++) {
+		free(tl->counters[i].name);
+		free(tl->counters[i].series);
+		free(tl->counters[i].t);
+		free(tl->counters[i].v);
+	}
 	for (size_t i = 0; i < tl->nreasons; i++)
 		free(tl->reasons[i]);
 	free(tl);
@@ -677,6 +728,26 @@ int cprof_timeline_meta_json(const cprof_timeline *tl, FILE *m)
 		const char *nm = l->name ? l->name : "";
 		cprof_json_str(m, nm, strlen(nm));
 		fprintf(m, ",\"n\":%zu}", l->n);
+	}
+	/* counters: [t, v, ...] in time order, at most COUNTER_POINTS per
+	 * counter (each kept point the largest of its stride) */
+	fputs("],\"counters\":[", m);
+	for (size_t i = 0; i < tl->ncounters; i++) {
+		const counter *c = &tl->counters[i];
+		fputs(i ? ",{\"name\":" : "{\"name\":", m);
+		cprof_json_str(m, c->name, strlen(c->name));
+		fputs(",\"series\":", m);
+		cprof_json_str(m, c->series, strlen(c->series));
+		fputs(",\"points\":[", m);
+		size_t stride = c->n / COUNTER_POINTS + 1;
+		for (size_t k = 0; k < c->n; k += stride) {
+			size_t best = k;
+			for (size_t q = k + 1; q < k + stride && q < c->n; q++)
+				if (c->v[q] > c->v[best])
+					best = q;
+			fprintf(m, "%s%" PRId64 ",%.17g", k ? "," : "", c->t[best], c->v[best]);
+		}
+		fputs("]}", m);
 	}
 	fputs("]}\n", m);
 	return 0;
