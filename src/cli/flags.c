@@ -41,7 +41,7 @@ static const struct flag cli_flags[] = {
 	{ "diff_base", K_LIST_DIFF, O(bases), "Source of base profile for comparison" },
 	{ "add_comment", K_STR, O(add_comment), "Annotation string to record in the profile" },
 	{ "symbolize", K_STR, O(symbolize), "Options for profile symbolization" },
-	{ "trace_pprof", K_STR, O(trace_pprof), "Read execution traces as a delay profile: sync, syscall or sched (go tool trace -pprof)" },
+	{ "trace_pprof", K_STR, O(trace_pprof), "Read execution traces as a profile: sync, syscall or sched delay (go tool trace -pprof), or cpu (the CPU samples)" },
 	{ "buildid", K_STR, O(buildid), "Override build id for first mapping" },
 	{ "tools", K_STR, O(tools), "Path for object tool pathnames" },
 	{ "seconds", K_INT, O(seconds), "Length of time for dynamic profiles" },

@@ -108,7 +108,7 @@ static cprof_profile *load_trace(const char *src, const char *kind)
 {
 	cprof_trace_kind k;
 	if (cprof_trace_kind_parse(kind, &k) < 0)
-		cli_die("-trace_pprof=%s: want sync, syscall or sched", kind);
+		cli_die("-trace_pprof=%s: want sync, syscall, sched or cpu", kind);
 	void *data = NULL;
 	size_t len = 0;
 	cprof_error err = { 0 };

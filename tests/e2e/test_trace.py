@@ -306,7 +306,7 @@ def test_trace_pprof_bad_input_is_one_line(tmp_path, waits):
     assert r.stderr.strip().count("\n") == 0 and "not a Chrome trace" in r.stderr, r.stderr
     r = subprocess.run([cprof_bin(), "-top", "-trace_pprof=gc", str(bad)],
                        capture_output=True, text=True, timeout=60)
-    assert r.returncode == 2 and "want sync, syscall or sched" in r.stderr
+    assert r.returncode == 2 and "want sync, syscall, sched or cpu" in r.stderr
 
 
 def test_cpu_samples_at_their_times(waits, tmp_path):
@@ -322,6 +322,22 @@ def test_cpu_samples_at_their_times(waits, tmp_path):
         t = start + e["ts"] * 1000
         assert b["t0"] - 1e6 <= t <= b["t1"] + 1e6, (e, b)
         assert any("burn_cpu" in f for f in e["args"]["stack"]), e["args"]["stack"]
+    # -trace_pprof=cpu: the samples as a CPU profile, for every report
+    from conftest import cprof_bin
+    f = str(tmp_path / "burn.json")
+    r = subprocess.run([cprof_bin(), "-trace_pprof=cpu", "-folded", f],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    folded = {}
+    for line in r.stdout.splitlines():
+        stack, v = line.rsplit(" ", 1)
+        folded[stack] = int(v)
+    total = sum(round(e["args"]["cpu_us"] * 1000) for e in samples)
+    assert abs(sum(folded.values()) - total) <= len(samples), (folded, total)
+    assert sum(v for k, v in folded.items() if k.endswith("burn_cpu")) >= 0.8 * total, folded
+    r = subprocess.run([cprof_bin(), "-trace_pprof=cpu", "-raw", f],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "samples/count cpu/nanoseconds" in r.stdout, r.stdout[:500]
 
 
 def test_runnable_time_matches_schedstat(waits, tmp_path):
