@@ -42,6 +42,7 @@ static const struct flag cli_flags[] = {
 	{ "add_comment", K_STR, O(add_comment), "Annotation string to record in the profile" },
 	{ "symbolize", K_STR, O(symbolize), "Options for profile symbolization" },
 	{ "trace_pprof", K_STR, O(trace_pprof), "Read execution traces as a profile: sync, syscall or sched delay (go tool trace -pprof), or cpu (the CPU samples)" },
+	{ "trace_convert", K_STR, O(trace_convert), "Convert an execution trace to another format (perfetto: Perfetto's protobuf trace) into -output" },
 	{ "buildid", K_STR, O(buildid), "Override build id for first mapping" },
 	{ "tools", K_STR, O(tools), "Path for object tool pathnames" },
 	{ "seconds", K_INT, O(seconds), "Length of time for dynamic profiles" },

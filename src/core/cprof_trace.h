@@ -35,4 +35,10 @@ int cprof_trace_kind_parse(const char *s, cprof_trace_kind *out);
 int cprof_trace_pprof(const char *data, size_t len, cprof_trace_kind kind, cprof_profile **out,
 		      cprof_error *err);
 
+/* The trace of len bytes converted to Perfetto's protobuf trace format
+ * (trace_perfetto.c): *out (malloc'd, the caller frees it) of *outlen
+ * bytes.  0, CPROF_EFORMAT or CPROF_ENOMEM, with err. */
+int cprof_trace_perfetto(const char *data, size_t len, void **out, size_t *outlen,
+			 cprof_error *err);
+
 #endif
