@@ -21,23 +21,22 @@
  *   C            COUNTER (double_counter_value) on each series' track
  *   M            names only (in the descriptors)
  * Two passes over the JSON (the validating scanner of cprof_jscan.h, the
- * trace reader's limits): the first finds the tracks, the second writes
+ * trace reader's limits; each event's fields by cprof_trace_event.h): the first finds the tracks, the second writes
  * the events.  Memory: the output plus the tracks, bounded by the input.
  * Pure; thread-safe on distinct inputs.
  */
 #include "cprof_trace.h"
 #include "cprof_jscan.h"
+#include "cprof_trace_event.h"
 #include "cprof_pbw.h"
 #include "cprof_util.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define DEPTH_MAX 64
 #define STR_MAX 4096
-#define NUMS_MAX 8
 #define TRACKS_MAX (1u << 20)
 
 /* Perfetto's field numbers (protos/perfetto/trace/...) */
@@ -62,16 +61,7 @@ typedef struct track {
 	char *name;
 } track;
 
-typedef struct ev {
-	char ph;
-	char name[256], cat[32], scope[4], reason[64], aname[256];
-	double pid, tid, ts, dur, waker;
-	bool has_ts, has_dur, has_id, has_waker;
-	uint64_t id;
-	char nkey[NUMS_MAX][64];
-	double nval[NUMS_MAX];
-	int nnum;
-} ev;
+typedef cprof_tev_fields ev;
 
 typedef struct conv {
 	track *t;
@@ -133,83 +123,11 @@ static track *find(conv *c, uint64_t uuid)
 	return NULL;
 }
 
-/* ---- reading an event ---------------------------------------------------------- */
-
-static bool is_key(const char *a, const char *b, const char *k)
-{
-	size_t n = strlen(k);
-	return (size_t)(b - a) == n && memcmp(a, k, n) == 0;
-}
-
-static bool args_member(cprof_jscan *j, const char *a, const char *b, void *ctx)
-{
-	ev *e = ctx;
-	cprof_js_ws(j);
-	bool s = j->s < j->e && *j->s == '"';
-	bool n = j->s < j->e && (*j->s == '-' || (*j->s >= '0' && *j->s <= '9'));
-	if (s && is_key(a, b, "reason"))
-		return cprof_js_str(j, e->reason, sizeof e->reason, NULL);
-	if (s && is_key(a, b, "name"))
-		return cprof_js_str(j, e->aname, sizeof e->aname, NULL);
-	if (n && is_key(a, b, "waker_tid"))
-		return (e->has_waker = cprof_js_num(j, &e->waker));
-	if (n && e->nnum < NUMS_MAX && (size_t)(b - a) < sizeof e->nkey[0]) {
-		memcpy(e->nkey[e->nnum], a, (size_t)(b - a));
-		e->nkey[e->nnum][b - a] = 0;
-		if (!cprof_js_num(j, &e->nval[e->nnum]))
-			return false;
-		e->nnum++;
-		return true;
-	}
-	return cprof_js_skip(j);
-}
-
-static bool ev_member(cprof_jscan *j, const char *a, const char *b, void *ctx)
-{
-	ev *e = ctx;
-	cprof_js_ws(j);
-	bool s = j->s < j->e && *j->s == '"';
-	bool n = j->s < j->e && (*j->s == '-' || (*j->s >= '0' && *j->s <= '9'));
-	char tmp[8];
-	if (s && is_key(a, b, "ph")) {
-		if (!cprof_js_str(j, tmp, sizeof tmp, NULL))
-			return false;
-		e->ph = tmp[1] ? '?' : tmp[0];
-		return true;
-	}
-	if (s && is_key(a, b, "name"))
-		return cprof_js_str(j, e->name, sizeof e->name, NULL);
-	if (s && is_key(a, b, "cat"))
-		return cprof_js_str(j, e->cat, sizeof e->cat, NULL);
-	if (s && is_key(a, b, "s"))
-		return cprof_js_str(j, e->scope, sizeof e->scope, NULL);
-	if (n && is_key(a, b, "ts"))
-		return (e->has_ts = cprof_js_num(j, &e->ts));
-	if (n && is_key(a, b, "dur"))
-		return (e->has_dur = cprof_js_num(j, &e->dur));
-	if (n && is_key(a, b, "pid"))
-		return cprof_js_num(j, &e->pid);
-	if (n && is_key(a, b, "tid"))
-		return cprof_js_num(j, &e->tid);
-	if (n && is_key(a, b, "id")) {
-		double d;
-		if (!cprof_js_num(j, &d))
-			return false;
-		e->has_id = d >= 0 && d < 1.8e19 && d == floor(d);
-		e->id = e->has_id ? (uint64_t)d : 0;
-		return true;
-	}
-	if (is_key(a, b, "args"))
-		return cprof_js_object(j, args_member, e, NULL);
-	return cprof_js_skip(j);
-}
-
 /* ---- writing ------------------------------------------------------------------ */
 
-static uint64_t ns_of(double us)
+static uint64_t ns_of(int64_t ns)
 {
-	double ns = us * 1000.0;
-	return ns > 0 && ns < 9.2e18 ? (uint64_t)llround(ns) : 0;
+	return ns > 0 ? (uint64_t)ns : 0;
 }
 
 static void str_field(cprof_pbw *w, unsigned f, const char *s)
@@ -354,9 +272,8 @@ static bool event_elem(cprof_jscan *j, void *ctx)
 {
 	conv *c = ctx;
 	ev *e = &c->e;
-	memset(e, 0, sizeof *e);
 	bool obj;
-	if (!cprof_js_object(j, ev_member, e, &obj))
+	if (!cprof_tev_read(j, e, &obj))
 		return false;
 	if (!obj || (!e->has_ts && e->ph != 'M'))
 		return true;

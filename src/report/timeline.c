@@ -4,8 +4,8 @@
  * queried for "the slices of lane L in [t0, t1) at W pixels" in time
  * proportional to the pixels, not to the slices in the window.
  *
- * Building: one pass of the validating JSON scanner (cprof_jscan.h)
- * over the whole trace
+ * Building: one pass of the validating JSON scanner (cprof_jscan.h;
+ * each event's fields read by cprof_trace_event.h) over the whole trace
  * (nesting limit 64, strings checked for control characters and bad
  * escapes, so that any event quoted back is valid JSON).  Of each event
  * only ph, cat, name, pid, tid, ts, dur, id and args.reason / args.name
@@ -38,6 +38,7 @@
  */
 #include "cprof_timeline.h"
 #include "cprof_jscan.h"
+#include "cprof_trace_event.h"
 #include "cprof_util.h"
 
 #include <inttypes.h>
@@ -46,7 +47,6 @@
 #include <string.h>
 
 #define DEPTH_MAX 64
-#define NAME_MAX_ 256
 #define CK 16                       /* slices per checkpoint */
 #define OFF_MAX ((UINT64_C(1) << 48) - 1)
 #define NS_MAX (INT64_C(1) << 62)
@@ -106,75 +106,9 @@ struct cprof_timeline {
 
 typedef cprof_jscan sc;
 
-/* A time in µs as ns: "DIGITS[.DIGITS]" without strtod (the runtime's
- * form), anything else through it.  Out of [-2^62, 2^62] ns is an error. */
-static bool usec(sc *j, int64_t *ns)
-{
-	cprof_js_ws(j);
-	const char *p = j->s;
-	bool neg = p < j->e && *p == '-';
-	if (neg)
-		p++;
-	int64_t ip = 0;
-	int nd = 0;
-	while (p < j->e && *p >= '0' && *p <= '9' && nd < 15) {
-		ip = ip * 10 + (*p++ - '0');
-		nd++;
-	}
-	int64_t fr = 0;
-	int nf = 0;
-	if (nd && p < j->e && *p == '.') {
-		p++;
-		while (p < j->e && *p >= '0' && *p <= '9') {
-			if (nf < 3)
-				fr = fr * 10 + (*p - '0');
-			else if (nf == 3 && *p >= '5')
-				fr++;   /* round at ns */
-			nf++;
-			p++;
-		}
-		if (!nf)
-			nd = 0;
-		for (int k = nf; k < 3; k++)
-			fr *= 10;
-	}
-	bool plain = nd && (p >= j->e || !strchr("0123456789.eE+-", *p));
-	if (plain) {
-		int64_t v = ip * 1000 + fr;
-		*ns = neg ? -v : v;
-		j->s = p;
-		return true;
-	}
-	double d;
-	if (!cprof_js_num(j, &d))
-		return false;
-	if (!(fabs(d) * 1000.0 <= (double)NS_MAX))
-		return cprof_js_fail(j, "a time out of range");
-	*ns = llround(d * 1000.0);
-	return true;
-}
-
-static bool is_key(const char *a, const char *b, const char *k)
-{
-	size_t n = strlen(k);
-	return (size_t)(b - a) == n && memcmp(a, k, n) == 0;
-}
-
 /* ---- building ----------------------------------------------------------------- */
 
-typedef struct ev {
-	char ph;
-	char cat[16];
-	char name[NAME_MAX_];
-	char reason[64];
-	char aname[NAME_MAX_];
-	char ckey[64];                  /* the first numeric argument: its name, value */
-	double cval;
-	bool has_ts, has_dur, has_id, has_cval;
-	int64_t ts, dur;
-	double pid, tid;
-	uint64_t id;
-} ev;
+typedef cprof_tev_fields ev;
 
 typedef struct bld {
 	cprof_timeline *tl;
@@ -183,62 +117,6 @@ typedef struct bld {
 	size_t nfs, capfs, nff, capff;
 	bool oom;
 } bld;
-
-static bool args_member(sc *j, const char *a, const char *b, void *ctx)
-{
-	ev *e = ctx;
-	cprof_js_ws(j);
-	bool s = j->s < j->e && *j->s == '"';
-	if (s && is_key(a, b, "reason"))
-		return cprof_js_str(j, e->reason, sizeof e->reason, NULL);
-	if (s && is_key(a, b, "name"))
-		return cprof_js_str(j, e->aname, sizeof e->aname, NULL);
-	bool n = j->s < j->e && (*j->s == '-' || (*j->s >= '0' && *j->s <= '9'));
-	if (n && !e->has_cval && (size_t)(b - a) < sizeof e->ckey) {
-		memcpy(e->ckey, a, (size_t)(b - a));
-		e->ckey[b - a] = 0;
-		return (e->has_cval = cprof_js_num(j, &e->cval));
-	}
-	return cprof_js_skip(j);
-}
-
-static bool ev_field(sc *j, const char *a, const char *b, void *ctx)
-{
-	ev *e = ctx;
-	cprof_js_ws(j);
-	bool s = j->s < j->e && *j->s == '"';
-	bool n = j->s < j->e && (*j->s == '-' || (*j->s >= '0' && *j->s <= '9'));
-	char tmp[8];
-	if (s && is_key(a, b, "ph")) {
-		if (!cprof_js_str(j, tmp, sizeof tmp, NULL))
-			return false;
-		e->ph = tmp[1] ? '?' : tmp[0];
-		return true;
-	}
-	if (s && is_key(a, b, "cat"))
-		return cprof_js_str(j, e->cat, sizeof e->cat, NULL);
-	if (s && is_key(a, b, "name"))
-		return cprof_js_str(j, e->name, sizeof e->name, NULL);
-	if (n && is_key(a, b, "ts"))
-		return (e->has_ts = usec(j, &e->ts));
-	if (n && is_key(a, b, "dur"))
-		return (e->has_dur = usec(j, &e->dur));
-	if (n && is_key(a, b, "pid"))
-		return cprof_js_num(j, &e->pid);
-	if (n && is_key(a, b, "tid"))
-		return cprof_js_num(j, &e->tid);
-	if (n && is_key(a, b, "id")) {
-		double d;
-		if (!cprof_js_num(j, &d))
-			return false;
-		e->has_id = d >= 0 && d < 1.8e19 && d == floor(d);
-		e->id = e->has_id ? (uint64_t)d : 0;
-		return true;
-	}
-	if (is_key(a, b, "args"))
-		return cprof_js_object(j, args_member, e, NULL);
-	return cprof_js_skip(j);
-}
 
 static uint32_t id32(double d)
 {
@@ -308,13 +186,8 @@ static bool read_event(sc *j, bld *b, ev *e)
 	cprof_timeline *tl = b->tl;
 	cprof_js_ws(j);
 	size_t off = (size_t)(j->s - j->base);
-	e->ph = 0;
-	e->cat[0] = e->name[0] = e->reason[0] = e->aname[0] = 0;
-	e->has_ts = e->has_dur = e->has_id = e->has_cval = false;
-	e->ckey[0] = 0;
-	e->pid = e->tid = 0;
 	bool obj;
-	if (!cprof_js_object(j, ev_field, e, &obj))
+	if (!cprof_tev_read(j, e, &obj))
 		return false;
 	if (!obj)
 		return true;   /* not an event: skipped */
@@ -358,15 +231,15 @@ static bool read_event(sc *j, bld *b, ev *e)
 			goto nomem;
 		return true;
 	}
-	if (e->ph == 'C' && e->has_ts && e->has_cval && isfinite(e->cval)) {
+	if (e->ph == 'C' && e->has_ts && e->nnum > 0 && isfinite(e->nval[0])) {
 		counter *c = NULL;
 		for (size_t i = 0; i < tl->ncounters && !c; i++)
 			if (!strcmp(tl->counters[i].name, e->name) &&
-			    !strcmp(tl->counters[i].series, e->ckey))
+			    !strcmp(tl->counters[i].series, e->nkey[0]))
 				c = &tl->counters[i];
 		if (!c && tl->ncounters < COUNTERS_MAX) {
 			c = &tl->counters[tl->ncounters];
-			if (!(c->name = strdup(e->name)) || !(c->series = strdup(e->ckey)))
+			if (!(c->name = strdup(e->name)) || !(c->series = strdup(e->nkey[0])))
 				goto nomem;
 			tl->ncounters++;
 		}
@@ -376,7 +249,7 @@ static bool read_event(sc *j, bld *b, ev *e)
 			    cprof_reserve((void **)&c->v, &c->cap, c->n + 1, sizeof *c->v) < 0)
 				goto nomem;
 			c->t[c->n] = e->ts;
-			c->v[c->n++] = e->cval;
+			c->v[c->n++] = e->nval[0];
 			return true;
 		}
 	}
@@ -478,7 +351,8 @@ static bool finish_lanes(cprof_timeline *tl)
 static bool pair_flows(bld *b)
 {
 	cprof_timeline *tl = b->tl;
-	qsort(b->fs, b->nfs, sizeof *b->fs, cmp_pend);
+	if (b->nfs)   /* qsort of NULL is undefined even for 0 elements */
+		qsort(b->fs, b->nfs, sizeof *b->fs, cmp_pend);
 	for (size_t i = 0; i < b->nff; i++) {
 		const pend_flow *f = &b->ff[i];
 		size_t lo = 0, hi = b->nfs;
@@ -498,7 +372,8 @@ static bool pair_flows(bld *b)
 		tl->flows++;
 	}
 	for (size_t i = 0; i < tl->nlanes; i++)
-		qsort(tl->lanes[i].f, tl->lanes[i].nf, sizeof *tl->lanes[i].f, cmp_flow);
+		if (tl->lanes[i].nf)
+			qsort(tl->lanes[i].f, tl->lanes[i].nf, sizeof *tl->lanes[i].f, cmp_flow);
 	return true;
 }
 
