@@ -383,8 +383,8 @@ static void at_exit(void)
 /* lifecycle.c's _exit and exec paths: CPROF_TRACE's file written now, in
  * the calling thread (JSON, symbolized: malloc and the builder, like the
  * exit writers of the mutex profiles before an exec).  Only in the owner
- * process; mu is tried, never waited for (a thread that _exits while
- * another stops a trace loses this one, not the process).  Not AS-safe:
+ * process; mu is waited for at most 2 s (a thread that _exits while
+ * another writes a trace loses this one, not the process).  Not AS-safe:
  * an _exit or exec from a signal handler that interrupted malloc would
  * hang here, the accepted risk of lifecycle.c's exec writers. */
 void rt_trace_exit_write(bool at_exec)
@@ -393,7 +393,11 @@ void rt_trace_exit_write(bool at_exec)
 		return;
 	rt_self_enter();
 	int e = errno;
-	if (pthread_mutex_trylock(&mu) == 0) {
+	/* bounded: the cprof-trace thread holds mu for moments only */
+	struct timespec at;
+	clock_gettime(CLOCK_REALTIME, &at);
+	at.tv_sec += 2;
+	if (pthread_mutex_timedlock(&mu, &at) == 0) {
 		env_write_locked(at_exec);
 		pthread_mutex_unlock(&mu);
 	}
