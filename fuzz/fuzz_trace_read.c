@@ -3,8 +3,10 @@
  * (src/core/trace_read.c: Chrome Trace Event JSON into a delay profile,
  * for cprof -trace_pprof).
  *
- * Every kind (sync, syscall, sched) reads every input.  Properties checked
- * (abort on violation):
+ * Every kind (sync, syscall, sched, cpu) reads every input, and so does
+ * the Perfetto converter (trace_perfetto.c), whose output must be a run
+ * of length-delimited Trace.packet fields covering it exactly.
+ * Properties checked (abort on violation):
  *   - a failure is CPROF_EFORMAT or CPROF_ENOMEM, with a message, and
  *     leaves no profile;
  *   - an accepted profile passes cprof_profile_check, has the two sample
@@ -38,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		braces += data[i] == '{';
 		quotes += data[i] == '"';
 	}
-	for (int k = CPROF_TRACE_SYNC; k <= CPROF_TRACE_SCHED; k++) {
+	for (int k = CPROF_TRACE_SYNC; k <= CPROF_TRACE_CPU; k++) {
 		cprof_profile *p = NULL;
 		cprof_error err = { 0 };
 		int rc = cprof_trace_pprof((const char *)data, size, (cprof_trace_kind)k, &p, &err);
@@ -59,5 +61,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(cprof_profile_check(p, &e2) == 0, "check after compact: %s", e2.msg);
 		cprof_profile_free(p);
 	}
+	void *pb = NULL;
+	size_t pblen = 0;
+	cprof_error err = { 0 };
+	int rc = cprof_trace_perfetto((const char *)data, size, &pb, &pblen, &err);
+	if (rc < 0) {
+		CHECK(rc == CPROF_EFORMAT || rc == CPROF_ENOMEM, "perfetto: unexpected code %d", rc);
+		CHECK(err.code == rc && err.msg[0], "perfetto: failure %d without a message", rc);
+		CHECK(!pb, "perfetto: output left after a failure");
+		return 0;
+	}
+	const uint8_t *b = pb;
+	size_t i = 0;
+	while (i < pblen) {
+		CHECK(b[i] == (1 << 3 | 2), "perfetto: byte %zu is not a Trace.packet tag", i);
+		i++;
+		uint64_t n = 0;
+		for (int sh = 0; i < pblen; sh += 7) {
+			CHECK(sh < 64, "perfetto: a length too long");
+			n |= (uint64_t)(b[i] & 0x7f) << sh;
+			if (!(b[i++] & 0x80))
+				break;
+		}
+		CHECK(n <= pblen - i, "perfetto: a packet runs past the end");
+		i += n;
+	}
+	free(pb);
 	return 0;
 }

@@ -32,7 +32,7 @@
 		running: "#3c9a46", runnable: "#e5a01b", blocked: "#7b3b3b",
 		mutex: "#c0392b", "rwlock read": "#d35400", "rwlock write": "#e67e22", cond: "#8e44ad",
 		semaphore: "#a0407a", join: "#7f8c8d", barrier: "#b03060", sleep: "#aab7b8",
-		read: "#2e86c1", recv: "#2874a6", accept: "#1f618d", connect: "#21618c",
+		read: "#2e86c1", recv: "#2874a6", write: "#5499c7", send: "#2471a3", accept: "#1f618d", connect: "#21618c",
 		poll: "#5dade2", epoll_wait: "#5499c7", select: "#85c1e9", waitpid: "#566573"
 	};
 
@@ -182,8 +182,9 @@
 
 	function draw() {
 		var dpr = window.devicePixelRatio || 1;
+		var nctr = (st.meta.counters || []).length;
 		var W = scroller.clientWidth, H = scroller.clientHeight;
-		var all = AXIS_H + st.meta.lanes.length * LANE_H;
+		var all = AXIS_H + (st.meta.lanes.length + nctr) * LANE_H;
 		spacer.style.height = Math.max(0, all - H) + "px";
 		canvas.style.width = W + "px";
 		canvas.style.height = H + "px";
@@ -262,6 +263,30 @@
 			g.font = "12px sans-serif";
 			g.fillText((l.name || "thread") + " " + l.tid, 6, y + LANE_H - 7, LABEL_W - 10);
 		});
+		/* counter lanes under the threads: a step line scaled to the counter's maximum */
+		(st.meta.counters || []).forEach(function (c, k) {
+			var y = laneY(st.meta.lanes.length + k), p = c.points, max = 0;
+			for (var i = 1; i < p.length; i += 2) max = Math.max(max, p[i]);
+			g.fillStyle = dark ? "#22272b" : "#f0f4f8";
+			g.fillRect(0, y, W, LANE_H);
+			g.strokeStyle = "#8e44ad";
+			g.lineWidth = 1.5;
+			g.beginPath();
+			var py = null;
+			for (var j = 0; j < p.length; j += 2) {
+				var x = Math.min(Math.max(xOf(p[j]), x0), x1), yy = y + LANE_H - 2 - (max > 0 ? p[j + 1] / max : 0) * (LANE_H - 4);
+				if (py === null) g.moveTo(x, yy); else { g.lineTo(x, py); g.lineTo(x, yy); }
+				py = yy;
+			}
+			if (py !== null) g.lineTo(x1, py);
+			g.stroke();
+			g.fillStyle = dark ? "#2d2d2d" : "#eceff1";
+			g.fillRect(0, y, LABEL_W, LANE_H);
+			g.fillStyle = dark ? "#ddd" : "#222";
+			g.font = "12px sans-serif";
+			g.fillText(c.name + " (max " + max.toLocaleString() + ")", 6, y + LANE_H - 7, LABEL_W - 10);
+		});
+		st.counterY = function (k) { return laneY(st.meta.lanes.length + k); };
 		/* the time axis, on top of the lanes at the scroll position */
 		var ay0 = 0;
 		g.fillStyle = dark ? "#333" : "#e8eaed";

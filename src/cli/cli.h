@@ -33,7 +33,8 @@ typedef struct cli_opts {
 	const char *http;           /* -http: the web UI (webui.c) */
 	bool no_browser;
 	const char *symbolize, *buildid, *tools;
-	const char *trace_pprof;    /* -trace_pprof=sync|syscall|sched: sources are traces */
+	const char *trace_pprof;    /* -trace_pprof=sync|syscall|sched|cpu: sources are traces */
+	const char *trace_convert;  /* -trace_convert=perfetto: convert the trace (sources.c) */
 	int seconds, timeout;
 	bool help, version;
 	/* legacy sample-index aliases */
@@ -58,6 +59,9 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* sources.c: load, merge and subtract the sources as pprof's fetchProfiles;
  * returns the profile to report on. */
 cprof_profile *cli_load(const cli_opts *o);
+/* -trace_convert=FORMAT: the one source (a trace) converted into -output;
+ * the exit status. */
+int cli_trace_convert(const cli_opts *o);
 /* The same, and each side alone for the web UI's diff flame graph (the
  * sources without the bases, the bases as sources; *pbase NULL without
  * bases), every file read once. */

@@ -68,6 +68,8 @@ int main(int argc, char **argv)
 	}
 	if (o.nsources == 0)
 		cli_die("no profile source specified (see 'cprof --help')");
+	if (o.trace_convert)
+		return cli_trace_convert(&o);
 	if (o.http)
 		return cli_webui(&o);   /* issue 8: the web UI (webui.c) */
 

@@ -108,7 +108,7 @@ static cprof_profile *load_trace(const char *src, const char *kind)
 {
 	cprof_trace_kind k;
 	if (cprof_trace_kind_parse(kind, &k) < 0)
-		cli_die("-trace_pprof=%s: want sync, syscall or sched", kind);
+		cli_die("-trace_pprof=%s: want sync, syscall, sched or cpu", kind);
 	void *data = NULL;
 	size_t len = 0;
 	cprof_error err = { 0 };
@@ -122,6 +122,35 @@ static cprof_profile *load_trace(const char *src, const char *kind)
 	if (rc < 0)
 		cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
 	return p;
+}
+
+int cli_trace_convert(const cli_opts *o)
+{
+	if (strcmp(o->trace_convert, "perfetto") != 0)
+		cli_die("-trace_convert=%s: want perfetto", o->trace_convert);
+	if (o->nsources != 1)
+		cli_die("-trace_convert: one trace at a time (got %zu sources)", (size_t)o->nsources);
+	if (!o->r.output || !*o->r.output)
+		cli_die("-trace_convert: -output=FILE is needed (the Perfetto trace is binary)");
+	const char *src = o->sources[0];
+	void *data = NULL, *pb = NULL;
+	size_t len = 0, pblen = 0;
+	cprof_error err = { 0 };
+	int rc = cprof_read_file(strcmp(src, "-") == 0 ? "/dev/stdin" : src, cprof_mem_limit(), &data,
+				 &len, &err);
+	if (rc < 0)
+		cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
+	rc = cprof_trace_perfetto(data, len, &pb, &pblen, &err);
+	free(data);
+	if (rc < 0)
+		cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
+	FILE *f = fopen(o->r.output, "wb");
+	if (!f)
+		cli_die("%s: %s", o->r.output, strerror(errno));
+	if (fwrite(pb, 1, pblen, f) != pblen || fclose(f) != 0)
+		cli_die("writing %s: %s", o->r.output, strerror(errno));
+	free(pb);
+	return 0;
 }
 
 static cprof_profile *load_one(const char *src, const overrides *ov)

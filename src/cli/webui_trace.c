@@ -65,8 +65,10 @@ bool cli_trace_open(const cli_opts *o, cli_trace *t)
 	if (rc < 0)
 		cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
 	cprof_trace_kind want = CPROF_TRACE_SYNC;
-	if (o->trace_pprof && cprof_trace_kind_parse(o->trace_pprof, &want) < 0)
-		cli_die("-trace_pprof=%s: want sync, syscall or sched", o->trace_pprof);
+	if (o->trace_pprof && (cprof_trace_kind_parse(o->trace_pprof, &want) < 0 ||
+			       want == CPROF_TRACE_CPU))
+		cli_die("-trace_pprof=%s: the web UI's trace views are sync, syscall or sched "
+			"(cpu: with a report flag, e.g. -folded)", o->trace_pprof);
 	t->main = (int)want;
 	/* the placeholder: the delay profiles' sample types, no sample */
 	rc = cprof_trace_pprof("[]", 2, want, &t->placeholder, &err);

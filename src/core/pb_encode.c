@@ -35,6 +35,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "cprof_pbw.h"
+
 #define CHUNK ((size_t)1 << 20)
 #define GZ_LEVEL 1
 
@@ -604,4 +606,92 @@ int cprof_pb_write_file(const cprof_profile *p, const char *path, cprof_error *e
 	}
 	free(buf);
 	return rc;
+}
+
+/* ---- a generic writer for other protobuf messages (cprof_pbw.h) -------- */
+
+struct cprof_pbw {
+	enc e;
+};
+
+cprof_pbw *cprof_pbw_new(void)
+{
+	return calloc(1, sizeof(cprof_pbw));
+}
+
+void cprof_pbw_free(cprof_pbw *w)
+{
+	if (!w)
+		return;
+	free(w->e.b);
+	free(w);
+}
+
+static bool pbw_room(cprof_pbw *w, size_t k)
+{
+	if (w->e.rc)
+		return false;
+	if (ensure(&w->e, cp_add(k, 20)) < 0) {
+		w->e.rc = CPROF_ENOMEM;
+		return false;
+	}
+	return true;
+}
+
+void cprof_pbw_varint(cprof_pbw *w, unsigned field, uint64_t v)
+{
+	if (pbw_room(w, 0))
+		put_u(&w->e, field, v);
+}
+
+void cprof_pbw_fixed64(cprof_pbw *w, unsigned field, uint64_t v)
+{
+	if (!pbw_room(w, 8))
+		return;
+	put_tag(&w->e, field, 1);
+	for (int i = 0; i < 8; i++)
+		w->e.b[w->e.n++] = (uint8_t)(v >> (8 * i));
+}
+
+void cprof_pbw_double(cprof_pbw *w, unsigned field, double d)
+{
+	uint64_t v;
+	memcpy(&v, &d, sizeof v);
+	cprof_pbw_fixed64(w, field, v);
+}
+
+void cprof_pbw_bytes(cprof_pbw *w, unsigned field, const void *p, size_t n)
+{
+	if (!pbw_room(w, n))
+		return;
+	put_tag(&w->e, field, WT_LEN);
+	put_v(&w->e, n);
+	if (n)
+		memcpy(w->e.b + w->e.n, p, n);
+	w->e.n += n;
+}
+
+size_t cprof_pbw_begin(cprof_pbw *w, unsigned field)
+{
+	if (!pbw_room(w, 0))
+		return 0;
+	return msg_begin(&w->e, field);
+}
+
+void cprof_pbw_end(cprof_pbw *w, size_t body)
+{
+	if (!body || !pbw_room(w, 10))   /* msg_end moves the body by up to 9 bytes */
+		return;
+	msg_end(&w->e, body);
+}
+
+int cprof_pbw_take(cprof_pbw *w, void **buf, size_t *len)
+{
+	if (w->e.rc)
+		return w->e.rc;
+	*buf = w->e.b;
+	*len = w->e.n;
+	w->e.b = NULL;
+	w->e.n = w->e.cap = 0;
+	return 0;
 }

@@ -10,7 +10,8 @@
  * object of "traceEvents" (or of a top-level array) is read field by
  * field; a "blocked" X slice of the wanted kind
  * becomes one sample {1, delay ns} on the stack of its args.stack
- * frames.  A frame string ("function file:line", "function" or
+ * frames; for the CPU kind, an "i" instant of category "sample" becomes
+ * {1, args.cpu_us as ns} (a CPU profile: every report works on it).  A frame string ("function file:line", "function" or
  * "0xADDR") is interned once: one function per (name, file), one
  * location per frame string (address 0, no mapping).  Memory is bounded
  * by the input: every allocation is for something the input spelled out.
@@ -90,6 +91,7 @@ typedef struct bld {
 	size_t nloc_of;
 	uint32_t *fn_of;           /* by string id of "name\0file": function index + 1 */
 	size_t nfn_of;
+	int64_t cpu_ns;            /* the CPU kind: the samples' sum */
 	bool oom;
 } bld;
 
@@ -172,7 +174,7 @@ static bool wanted(cprof_trace_kind k, const char *reason)
 	static const char *const sync[] = { "mutex", "rwlock read", "rwlock write", "cond",
 					     "semaphore", "join", "barrier" };
 	static const char *const sys[] = { "read", "poll", "epoll_wait", "sleep", "recv", "accept",
-					    "connect", "select", "waitpid" };
+					    "connect", "select", "waitpid", "write", "send" };
 	if (k == CPROF_TRACE_SCHED)
 		return true;
 	const char *const *v = k == CPROF_TRACE_SYNC ? sync : sys;
@@ -186,7 +188,7 @@ static bool wanted(cprof_trace_kind k, const char *reason)
 /* args of an event: reason, runnable_us, stack (as locations). */
 typedef struct evargs {
 	char reason[64];
-	double runnable_us;
+	double runnable_us, cpu_us;
 	uint32_t locs[FRAMES_MAX];
 	size_t nlocs;
 } evargs;
@@ -205,6 +207,8 @@ static bool arg_field(cprof_jscan *j, char *buf, void *ctx)
 		return str_field(j, buf, c->a.reason, sizeof c->a.reason);
 	if (strcmp(buf, "runnable_us") == 0)
 		return num_field(j, &c->a.runnable_us);
+	if (strcmp(buf, "cpu_us") == 0)
+		return num_field(j, &c->a.cpu_us);
 	if (strcmp(buf, "stack") != 0)
 		return cprof_js_skip(j);
 	cprof_js_ws(j);
@@ -260,12 +264,24 @@ static bool read_event(cprof_jscan *j, bld *b, char *buf)
 	}
 	c->b = b;
 	c->a.reason[0] = 0;
-	c->a.runnable_us = 0;
+	c->a.runnable_us = c->a.cpu_us = 0;
 	c->a.nlocs = 0;
 	c->ph[0] = c->cat[0] = 0;
 	c->dur = -1;
 	bool ok = object(j, buf, event_field, c);
-	if (ok && strcmp(c->ph, "X") == 0 && strcmp(c->cat, "blocked") == 0 &&
+	if (ok && b->kind == CPROF_TRACE_CPU) {
+		if (strcmp(c->ph, "i") == 0 && strcmp(c->cat, "sample") == 0 && c->a.cpu_us >= 0 &&
+		    c->a.cpu_us < 9.2e12) {
+			int64_t ns = (int64_t)llround(c->a.cpu_us * 1000.0);
+			int64_t st = cprof_intern_stack(b->p, c->a.locs, c->a.nlocs);
+			int64_t vals[2] = { 1, ns };
+			if (st < 0 || cprof_add_sample(b->p, (uint32_t)st, 0, vals) < 0) {
+				b->oom = true;
+				ok = cprof_js_fail(j, "out of memory");
+			}
+			b->cpu_ns += ns;
+		}
+	} else if (ok && strcmp(c->ph, "X") == 0 && strcmp(c->cat, "blocked") == 0 &&
 	    wanted(b->kind, c->a.reason)) {
 		double us = b->kind == CPROF_TRACE_SCHED ? c->a.runnable_us : c->dur;
 		if (us > 0 && us < 9.2e12) {
@@ -302,15 +318,19 @@ int cprof_trace_kind_parse(const char *s, cprof_trace_kind *out)
 		*out = CPROF_TRACE_SYSCALL;
 	else if (strcmp(s, "sched") == 0)
 		*out = CPROF_TRACE_SCHED;
+	else if (strcmp(s, "cpu") == 0)
+		*out = CPROF_TRACE_CPU;
 	else
 		return -1;
 	return 0;
 }
 
-static int head(cprof_profile *p)
+static int head(cprof_profile *p, bool cpu)
 {
-	cprof_str c = cprof_intern_cstr(p, "contentions"), n = cprof_intern_cstr(p, "count");
-	cprof_str d = cprof_intern_cstr(p, "delay"), ns = cprof_intern_cstr(p, "nanoseconds");
+	cprof_str c = cprof_intern_cstr(p, cpu ? "samples" : "contentions");
+	cprof_str n = cprof_intern_cstr(p, "count");
+	cprof_str d = cprof_intern_cstr(p, cpu ? "cpu" : "delay");
+	cprof_str ns = cprof_intern_cstr(p, "nanoseconds");
 	if (c == CPROF_NONE || n == CPROF_NONE || d == CPROF_NONE || ns == CPROF_NONE ||
 	    cprof_add_vtype(p, c, n) < 0 || cprof_add_vtype(p, d, ns) < 0)
 		return CPROF_ENOMEM;
@@ -328,7 +348,7 @@ int cprof_trace_pprof(const char *data, size_t len, cprof_trace_kind kind, cprof
 	char *buf = malloc(2 * STR_MAX + 2);
 	b.p = cprof_profile_new();
 	int rc = 0;
-	if (!b.p || !buf || head(b.p) < 0) {
+	if (!b.p || !buf || head(b.p, kind == CPROF_TRACE_CPU) < 0) {
 		rc = CPROF_ENOMEM;
 		goto done;
 	}
@@ -343,6 +363,11 @@ int cprof_trace_pprof(const char *data, size_t len, cprof_trace_kind kind, cprof
 			snprintf(err->msg, sizeof err->msg,
 				 "not a Chrome trace: %s at byte %zu", j.why, j.at);
 		}
+	}
+	if (rc == 0 && kind == CPROF_TRACE_CPU) {
+		/* period: cpu nanoseconds per sample, as a CPU profile has it */
+		b.p->period_type = b.p->vtypes.v[1];
+		b.p->period = b.p->samples.n ? b.cpu_ns / (int64_t)b.p->samples.n : 0;
 	}
 done:
 	if (rc == CPROF_ENOMEM && err && !err->code) {

@@ -4,8 +4,8 @@
  * queried for "the slices of lane L in [t0, t1) at W pixels" in time
  * proportional to the pixels, not to the slices in the window.
  *
- * Building: one pass of the validating JSON scanner (cprof_jscan.h)
- * over the whole trace
+ * Building: one pass of the validating JSON scanner (cprof_jscan.h;
+ * each event's fields read by cprof_trace_event.h) over the whole trace
  * (nesting limit 64, strings checked for control characters and bad
  * escapes, so that any event quoted back is valid JSON).  Of each event
  * only ph, cat, name, pid, tid, ts, dur, id and args.reason / args.name
@@ -18,7 +18,9 @@
  * in order, as the runtime writes it), overlaps are clipped to the
  * previous slice's end (so ends are monotonic and binary-searchable), and
  * every 16 slices a checkpoint keeps the running sums of blocked and
- * runnable time.
+ * runnable time.  "C" counters (at most 8, by name and their first
+ * numeric argument) keep their samples, sent whole (thinned to 2,048
+ * points each, the largest of each stride) with the lanes' metadata.
  *
  * Querying a window: walk from the first slice ending after t0; a slice of
  * at least one pixel is emitted whole; otherwise the slices ending within
@@ -36,6 +38,7 @@
  */
 #include "cprof_timeline.h"
 #include "cprof_jscan.h"
+#include "cprof_trace_event.h"
 #include "cprof_util.h"
 
 #include <inttypes.h>
@@ -44,7 +47,6 @@
 #include <string.h>
 
 #define DEPTH_MAX 64
-#define NAME_MAX_ 256
 #define CK 16                       /* slices per checkpoint */
 #define OFF_MAX ((UINT64_C(1) << 48) - 1)
 #define NS_MAX (INT64_C(1) << 62)
@@ -77,11 +79,23 @@ typedef struct pend_flow {          /* an "s" or "f" before pairing */
 	uint32_t lane;
 } pend_flow;
 
+/* A "C" counter's samples: its first numeric argument over time. */
+typedef struct counter {
+	char *name, *series;
+	int64_t *t;
+	double *v;
+	size_t n, cap;
+} counter;
+#define COUNTERS_MAX 8
+#define COUNTER_POINTS 2048          /* at most this many per counter in meta */
+
 struct cprof_timeline {
 	const char *data;
 	size_t len;
 	lane *lanes;
 	size_t nlanes, caplanes;
+	counter counters[COUNTERS_MAX];
+	size_t ncounters;
 	char *reasons[CPROF_TL_REASONS_MAX];
 	size_t nreasons;
 	int64_t tmin, tmax;
@@ -92,73 +106,9 @@ struct cprof_timeline {
 
 typedef cprof_jscan sc;
 
-/* A time in µs as ns: "DIGITS[.DIGITS]" without strtod (the runtime's
- * form), anything else through it.  Out of [-2^62, 2^62] ns is an error. */
-static bool usec(sc *j, int64_t *ns)
-{
-	cprof_js_ws(j);
-	const char *p = j->s;
-	bool neg = p < j->e && *p == '-';
-	if (neg)
-		p++;
-	int64_t ip = 0;
-	int nd = 0;
-	while (p < j->e && *p >= '0' && *p <= '9' && nd < 15) {
-		ip = ip * 10 + (*p++ - '0');
-		nd++;
-	}
-	int64_t fr = 0;
-	int nf = 0;
-	if (nd && p < j->e && *p == '.') {
-		p++;
-		while (p < j->e && *p >= '0' && *p <= '9') {
-			if (nf < 3)
-				fr = fr * 10 + (*p - '0');
-			else if (nf == 3 && *p >= '5')
-				fr++;   /* round at ns */
-			nf++;
-			p++;
-		}
-		if (!nf)
-			nd = 0;
-		for (int k = nf; k < 3; k++)
-			fr *= 10;
-	}
-	bool plain = nd && (p >= j->e || !strchr("0123456789.eE+-", *p));
-	if (plain) {
-		int64_t v = ip * 1000 + fr;
-		*ns = neg ? -v : v;
-		j->s = p;
-		return true;
-	}
-	double d;
-	if (!cprof_js_num(j, &d))
-		return false;
-	if (!(fabs(d) * 1000.0 <= (double)NS_MAX))
-		return cprof_js_fail(j, "a time out of range");
-	*ns = llround(d * 1000.0);
-	return true;
-}
-
-static bool is_key(const char *a, const char *b, const char *k)
-{
-	size_t n = strlen(k);
-	return (size_t)(b - a) == n && memcmp(a, k, n) == 0;
-}
-
 /* ---- building ----------------------------------------------------------------- */
 
-typedef struct ev {
-	char ph;
-	char cat[16];
-	char name[NAME_MAX_];
-	char reason[64];
-	char aname[NAME_MAX_];
-	bool has_ts, has_dur, has_id;
-	int64_t ts, dur;
-	double pid, tid;
-	uint64_t id;
-} ev;
+typedef cprof_tev_fields ev;
 
 typedef struct bld {
 	cprof_timeline *tl;
@@ -167,56 +117,6 @@ typedef struct bld {
 	size_t nfs, capfs, nff, capff;
 	bool oom;
 } bld;
-
-static bool args_member(sc *j, const char *a, const char *b, void *ctx)
-{
-	ev *e = ctx;
-	cprof_js_ws(j);
-	bool s = j->s < j->e && *j->s == '"';
-	if (s && is_key(a, b, "reason"))
-		return cprof_js_str(j, e->reason, sizeof e->reason, NULL);
-	if (s && is_key(a, b, "name"))
-		return cprof_js_str(j, e->aname, sizeof e->aname, NULL);
-	return cprof_js_skip(j);
-}
-
-static bool ev_field(sc *j, const char *a, const char *b, void *ctx)
-{
-	ev *e = ctx;
-	cprof_js_ws(j);
-	bool s = j->s < j->e && *j->s == '"';
-	bool n = j->s < j->e && (*j->s == '-' || (*j->s >= '0' && *j->s <= '9'));
-	char tmp[8];
-	if (s && is_key(a, b, "ph")) {
-		if (!cprof_js_str(j, tmp, sizeof tmp, NULL))
-			return false;
-		e->ph = tmp[1] ? '?' : tmp[0];
-		return true;
-	}
-	if (s && is_key(a, b, "cat"))
-		return cprof_js_str(j, e->cat, sizeof e->cat, NULL);
-	if (s && is_key(a, b, "name"))
-		return cprof_js_str(j, e->name, sizeof e->name, NULL);
-	if (n && is_key(a, b, "ts"))
-		return (e->has_ts = usec(j, &e->ts));
-	if (n && is_key(a, b, "dur"))
-		return (e->has_dur = usec(j, &e->dur));
-	if (n && is_key(a, b, "pid"))
-		return cprof_js_num(j, &e->pid);
-	if (n && is_key(a, b, "tid"))
-		return cprof_js_num(j, &e->tid);
-	if (n && is_key(a, b, "id")) {
-		double d;
-		if (!cprof_js_num(j, &d))
-			return false;
-		e->has_id = d >= 0 && d < 1.8e19 && d == floor(d);
-		e->id = e->has_id ? (uint64_t)d : 0;
-		return true;
-	}
-	if (is_key(a, b, "args"))
-		return cprof_js_object(j, args_member, e, NULL);
-	return cprof_js_skip(j);
-}
 
 static uint32_t id32(double d)
 {
@@ -286,12 +186,8 @@ static bool read_event(sc *j, bld *b, ev *e)
 	cprof_timeline *tl = b->tl;
 	cprof_js_ws(j);
 	size_t off = (size_t)(j->s - j->base);
-	e->ph = 0;
-	e->cat[0] = e->name[0] = e->reason[0] = e->aname[0] = 0;
-	e->has_ts = e->has_dur = e->has_id = false;
-	e->pid = e->tid = 0;
 	bool obj;
-	if (!cprof_js_object(j, ev_field, e, &obj))
+	if (!cprof_tev_read(j, e, &obj))
 		return false;
 	if (!obj)
 		return true;   /* not an event: skipped */
@@ -334,6 +230,28 @@ static bool read_event(sc *j, bld *b, ev *e)
 		if (!ok)
 			goto nomem;
 		return true;
+	}
+	if (e->ph == 'C' && e->has_ts && e->nnum > 0 && isfinite(e->nval[0])) {
+		counter *c = NULL;
+		for (size_t i = 0; i < tl->ncounters && !c; i++)
+			if (!strcmp(tl->counters[i].name, e->name) &&
+			    !strcmp(tl->counters[i].series, e->nkey[0]))
+				c = &tl->counters[i];
+		if (!c && tl->ncounters < COUNTERS_MAX) {
+			c = &tl->counters[tl->ncounters];
+			if (!(c->name = strdup(e->name)) || !(c->series = strdup(e->nkey[0])))
+				goto nomem;
+			tl->ncounters++;
+		}
+		if (c) {
+			size_t cap = c->cap;
+			if (cprof_reserve((void **)&c->t, &cap, c->n + 1, sizeof *c->t) < 0 ||
+			    cprof_reserve((void **)&c->v, &c->cap, c->n + 1, sizeof *c->v) < 0)
+				goto nomem;
+			c->t[c->n] = e->ts;
+			c->v[c->n++] = e->nval[0];
+			return true;
+		}
 	}
 	tl->skipped++;
 	return true;
@@ -489,6 +407,12 @@ void cprof_timeline_free(cprof_timeline *tl)
 		free(tl->lanes[i].f);
 	}
 	free(tl->lanes);
+	for (size_t i = 0; i < tl->ncounters; i++) {
+		free(tl->counters[i].name);
+		free(tl->counters[i].series);
+		free(tl->counters[i].t);
+		free(tl->counters[i].v);
+	}
 	for (size_t i = 0; i < tl->nreasons; i++)
 		free(tl->reasons[i]);
 	free(tl);
@@ -718,6 +642,26 @@ int cprof_timeline_meta_json(const cprof_timeline *tl, FILE *m)
 		const char *nm = l->name ? l->name : "";
 		cprof_json_str(m, nm, strlen(nm));
 		fprintf(m, ",\"n\":%zu}", l->n);
+	}
+	/* counters: [t, v, ...] in time order, at most COUNTER_POINTS per
+	 * counter (each kept point the largest of its stride) */
+	fputs("],\"counters\":[", m);
+	for (size_t i = 0; i < tl->ncounters; i++) {
+		const counter *c = &tl->counters[i];
+		fputs(i ? ",{\"name\":" : "{\"name\":", m);
+		cprof_json_str(m, c->name, strlen(c->name));
+		fputs(",\"series\":", m);
+		cprof_json_str(m, c->series, strlen(c->series));
+		fputs(",\"points\":[", m);
+		size_t stride = c->n / COUNTER_POINTS + 1;
+		for (size_t k = 0; k < c->n; k += stride) {
+			size_t best = k;
+			for (size_t q = k + 1; q < k + stride && q < c->n; q++)
+				if (c->v[q] > c->v[best])
+					best = q;
+			fprintf(m, "%s%" PRId64 ",%.17g", k ? "," : "", c->t[best], c->v[best]);
+		}
+		fputs("]}", m);
 	}
 	fputs("]}\n", m);
 	return 0;

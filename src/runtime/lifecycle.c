@@ -9,7 +9,10 @@
  * thread, both at once and bounded (rt_exit_quick: async-signal-safe, so an
  * _exit from a signal handler is fine), then exit_group.  The mutex, block
  * and thread profiles need the allocator and locks on the calling thread:
- * not written on _exit.  In any other process (a fork child nobody
+ * not written on _exit.  CPROF_TRACE's trace is written on _exit and
+ * before an exec by the calling thread (rt_trace_exit_write: JSON and
+ * symbols; not AS-safe, the same accepted risk as exec's writers below).
+ * In any other process (a fork child nobody
  * profiles) it costs two getpid calls.
  *
  * exec: the old image's samples die with it, and the new image (same pid)
@@ -117,6 +120,7 @@ static bool before_exec(void)
 	rt_heap_exit_write(true);
 	rt_sync_exit_write(true);
 	rt_tprof_exit_write(true);
+	rt_trace_exit_write(true);
 	rt_cpu_exit_write(true);
 	bool clocks = rt_threads_clocks_suspend();
 	errno = e;
@@ -339,6 +343,7 @@ pid_t fork(void)
 
 void _exit(int status)
 {
+	rt_trace_exit_write(false);
 	rt_exit_quick(5000);
 	for (;;)
 		syscall(SYS_exit_group, status);

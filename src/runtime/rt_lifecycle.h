@@ -56,6 +56,11 @@ void rt_sync_exit_write(bool at_exec);
 void rt_sync_exec_failed(void);
 void rt_tprof_exit_write(bool at_exec);
 void rt_tprof_exec_failed(void);
+/* trace_env.c: CPROF_TRACE's file written before _exit or an exec (in
+ * the owner process; not AS-safe).  After a failed exec the trace does
+ * not go on: its file holds the run up to the exec, and a second write
+ * would replace it. */
+void rt_trace_exit_write(bool at_exec);
 /* http_env.c: this process started another program (a fork child's exec,
  * posix_spawn, system, popen): during its grace, the endpoint is left to
  * that program.  [AS-safe] */

@@ -349,6 +349,27 @@ void rt_trace_thread_start(int creator_tid)
 		 NULL, 0, 1);
 }
 
+void rt_trace_counter(uint64_t threads, int heap_kind, int64_t heap_bytes)
+{
+	if (!rt_trace_active())
+		return;
+	/* the runtime's own record: not one of the program's events, so a
+	 * full buffer drops it uncounted */
+	tchunk *c;
+	rt_tev *e = ev_begin(sizeof(rt_tev), &c, false);
+	if (!e)
+		return;
+	e->type = RT_TEV_COUNTER;
+	e->kind = (uint8_t)heap_kind;
+	e->nframes = 0;
+	e->size = sizeof(rt_tev);
+	e->t1 = 0;
+	e->obj = threads;
+	e->aux = heap_bytes;
+	stamp(e, false);
+	ev_commit(c, e);
+}
+
 void rt_trace_text(int type, const char *a, const char *b, int64_t aux)
 {
 	if (!rt_trace_active())

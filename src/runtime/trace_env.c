@@ -3,7 +3,8 @@
  *
  *   cprof_trace_start(path) / cprof_trace_start_fd(fd) / cprof_trace_stop()
  *   cprof_region_begin(name) / cprof_region_end(name) / cprof_trace_log()
- *   CPROF_TRACE=FILE       trace the whole run, written at exit (the
+ *   CPROF_TRACE=FILE       trace the whole run, written at exit, _exit
+ *                          or before an exec (lifecycle.c; the
  *                          process tree rule of outfile.c: %p for one file
  *                          per process)
  *   CPROF_TRACE_BUF=SIZE   the session's buffer (64M default; 1M..16G)
@@ -29,9 +30,12 @@
 #include "rt_labels.h"
 #include "rt_profile.h"
 #include "rt_env.h"
+#include "rt_lifecycle.h"
+#include "heap_int.h"
 #include "cprof.h"
 
 #include <errno.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -51,6 +55,8 @@ static pid_t env_owner;
 static long ring_seconds;            /* > 0: the flight recorder runs */
 static pthread_cond_t ring_cv = PTHREAD_COND_INITIALIZER;
 static bool ring_stop, ring_started;
+static bool tick_made;               /* the "cprof-trace" thread runs */
+static void *tick_main(void *arg);
 
 size_t rt_trace_budget(void);
 size_t rt_trace_budget(void)
@@ -72,6 +78,10 @@ static int start_locked(int fd, bool owned)
 		return rc;
 	out_fd = fd;
 	out_owned = owned;
+	if (!tick_made)
+		tick_made = rt_quiet_thread_start("cprof-trace", tick_main, NULL) == 0;
+	else
+		pthread_cond_broadcast(&ring_cv);   /* counters from the start */
 	return 0;
 }
 
@@ -219,24 +229,108 @@ int rt_trace_flight_running(void)
 	return ring_seconds > 0;
 }
 
-/* The runtime thread that starts a new generation every ring_seconds. */
-static void *ring_main(void *arg)
+/* ---- the trace's runtime thread: counters and the recorder's generations ----------- */
+
+#define TICK_MS 50
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* "Threads:" of /proc/self/status (the runtime's own threads included),
+ * or 0. */
+static uint64_t threads_alive(void)
+{
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	char buf[4096];
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	const char *p = strstr(buf, "\nThreads:");
+	return p ? strtoull(p + 9, NULL, 10) : 0;
+}
+
+struct mi2 { size_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks,
+	     fordblks, keepcost; };
+typedef struct mi2 (*mallinfo2_fn)(void);
+
+/* Heap bytes in use: the heap profile's estimate when it runs, else
+ * glibc's mallinfo2 (which takes every arena's lock: called from this
+ * runtime thread only, never from a hook). */
+static int64_t heap_in_use(int *kind)
+{
+	static mallinfo2_fn mi;
+	static bool looked;
+	cprof_heap_stats st;
+	if (rt_heap_hooks_active() && cprof_heap_get_stats(&st) == 0 && st.rate > 0) {
+		*kind = RT_TCOUNT_HEAP_PROFILE;
+		return (int64_t)st.inuse_bytes;
+	}
+	if (!looked) {
+		looked = true;
+		mi = (mallinfo2_fn)dlsym(RTLD_DEFAULT, "mallinfo2");
+	}
+	if (!mi) {
+		*kind = RT_TCOUNT_HEAP_NONE;
+		return -1;
+	}
+	struct mi2 m = mi();
+	*kind = RT_TCOUNT_HEAP_MALLINFO;
+	return (int64_t)(m.uordblks + m.hblkhd);
+}
+
+/* The runtime thread "cprof-trace", started with the first session and
+ * kept: while a session runs it records the process's counters (threads
+ * alive, heap in use) every TICK_MS, outside mu, on its own chunk; with
+ * the flight recorder it also starts a new generation every
+ * ring_seconds.  Between sessions it sleeps on ring_cv. */
+static void *tick_main(void *arg)
 {
 	(void)arg;
+	rt_self_enter();
 	pthread_mutex_lock(&mu);
 	ring_started = true;
 	pthread_cond_broadcast(&ring_cv);
+	int64_t next_rot = mono_ns() + (int64_t)ring_seconds * 1000000000;
+	bool rot_failed = false;
 	while (!ring_stop) {
-		struct timespec at;
-		clock_gettime(CLOCK_REALTIME, &at);
-		at.tv_sec += ring_seconds;
-		int rc = pthread_cond_timedwait(&ring_cv, &mu, &at);
+		if (!rt_trace_active()) {
+			pthread_cond_wait(&ring_cv, &mu);
+			next_rot = mono_ns() + (int64_t)ring_seconds * 1000000000;
+			continue;
+		}
+		pthread_mutex_unlock(&mu);
+		int kind;
+		int64_t heap = heap_in_use(&kind);
+		rt_trace_counter(threads_alive(), kind, heap);
+		pthread_mutex_lock(&mu);
 		if (ring_stop)
 			break;
-		if (rc == ETIMEDOUT && rt_trace_active() && rt_trace_rotate(ring_gen_budget()) < 0)
-			break;   /* out of memory: what it has stays */
+		struct timespec at;
+		clock_gettime(CLOCK_REALTIME, &at);
+		at.tv_nsec += TICK_MS * 1000000L;
+		if (at.tv_nsec >= 1000000000L) {
+			at.tv_sec++;
+			at.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&ring_cv, &mu, &at);
+		if (ring_stop)
+			break;
+		if (ring_seconds > 0 && !rot_failed && mono_ns() >= next_rot && rt_trace_active()) {
+			next_rot += (int64_t)ring_seconds * 1000000000;
+			if (rt_trace_rotate(ring_gen_budget()) < 0)
+				rot_failed = true;   /* out of memory: what it has stays */
+		}
 	}
 	pthread_mutex_unlock(&mu);
+	rt_self_leave();
 	return NULL;
 }
 
@@ -256,6 +350,23 @@ static int write_fn(int fd, void *ctx)
 	return rt_trace_write_json(fd);
 }
 
+/* Write the environment's session now, under mu (held by the caller):
+ * at exit, at _exit, or before an exec (at_exec: the tree rule's "a
+ * process that recorded nothing writes nothing", since the new image
+ * traces on under the same pid). */
+static void env_write_locked(bool at_exec)
+{
+	if (!env_asked || !rt_trace_active() || out_fd >= 0 || ring_seconds > 0)
+		return;   /* no session, or not the environment's */
+	rt_trace_session_end();
+	env_out.at_exec = at_exec;
+	int rc = rt_out_write(&env_out, has_fn, write_fn, NULL);
+	env_out.at_exec = false;
+	if (rc < 0)
+		fprintf(stderr, "cprof: %s\n", *cprof_last_error() ? cprof_last_error()
+								  : cprof_error_string(rc));
+}
+
 static void at_exit(void)
 {
 	if (getpid() != env_owner)
@@ -263,17 +374,37 @@ static void at_exit(void)
 	rt_self_enter();
 	int e = errno;
 	pthread_mutex_lock(&mu);
-	if (rt_trace_active() && out_fd < 0) {   /* the environment's session */
-		rt_trace_session_end();
-		int rc = rt_out_write(&env_out, has_fn, write_fn, NULL);
-		if (rc < 0)
-			fprintf(stderr, "cprof: %s\n", *cprof_last_error() ? cprof_last_error()
-									  : cprof_error_string(rc));
-	}
+	env_write_locked(false);
 	pthread_mutex_unlock(&mu);
 	errno = e;
 	rt_self_leave();
 }
+
+/* lifecycle.c's _exit and exec paths: CPROF_TRACE's file written now, in
+ * the calling thread (JSON, symbolized: malloc and the builder, like the
+ * exit writers of the mutex profiles before an exec).  Only in the owner
+ * process; mu is waited for at most 2 s (a thread that _exits while
+ * another writes a trace loses this one, not the process).  Not AS-safe:
+ * an _exit or exec from a signal handler that interrupted malloc would
+ * hang here, the accepted risk of lifecycle.c's exec writers. */
+void rt_trace_exit_write(bool at_exec)
+{
+	if (!env_asked || getpid() != env_owner || !rt_trace_active())
+		return;
+	rt_self_enter();
+	int e = errno;
+	/* bounded: the cprof-trace thread holds mu for moments only */
+	struct timespec at;
+	clock_gettime(CLOCK_REALTIME, &at);
+	at.tv_sec += 2;
+	if (pthread_mutex_timedlock(&mu, &at) == 0) {
+		env_write_locked(at_exec);
+		pthread_mutex_unlock(&mu);
+	}
+	errno = e;
+	rt_self_leave();
+}
+
 
 static void fork_child(void)
 {
@@ -283,6 +414,7 @@ static void fork_child(void)
 	out_fd = -1;
 	out_owned = false;
 	ring_seconds = 0;   /* its thread is not in the child */
+	tick_made = ring_started = ring_stop = false;
 	pthread_mutex_init(&mu, NULL);
 	pthread_cond_init(&ring_cv, NULL);
 }
@@ -317,7 +449,7 @@ static void trace_env_init_body(void)
 			rc = rt_trace_session_begin(ring_gen_budget());
 		}
 		pthread_mutex_unlock(&mu);
-		if (rc == 0 && rt_quiet_thread_start("cprof-trace", ring_main, NULL) != 0) {
+		if (rc == 0 && !tick_made) {
 			pthread_mutex_lock(&mu);
 			rt_trace_session_end();
 			ring_seconds = 0;

@@ -4,6 +4,9 @@
  * itself): blocking calls and the wakers the sync wrappers do not see.
  *
  * Interposed: read, recv, recvfrom, recvmsg, accept, accept4, connect,
+ * write, writev, send, sendto, sendmsg (a write blocks on a full pipe or
+ * socket buffer; the runtime's own writes, on its threads or marked with
+ * rt_self_enter, are never recorded, so the trace writer cannot recurse),
  * poll, select, epoll_wait, waitpid, nanosleep, clock_nanosleep, usleep,
  * sleep (time the thread spends blocked in the kernel), and
  * pthread_cond_signal/broadcast (GLIBC_2.3.2) and sem_post (the wakers of
@@ -46,6 +49,7 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -61,6 +65,11 @@
 
 static struct {
 	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*write)(int, const void *, size_t);
+	ssize_t (*writev)(int, const struct iovec *, int);
+	ssize_t (*send)(int, const void *, size_t, int);
+	ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+	ssize_t (*sendmsg)(int, const struct msghdr *, int);
 	int (*poll)(struct pollfd *, nfds_t, int);
 	int (*epoll_wait)(int, struct epoll_event *, int, int);
 	int (*nanosleep)(const struct timespec *, struct timespec *);
@@ -86,6 +95,11 @@ static void resolve(void)
 {
 	int e = errno;
 	GET(read, "read", NULL);
+	GET(write, "write", NULL);
+	GET(writev, "writev", NULL);
+	GET(send, "send", NULL);
+	GET(sendto, "sendto", NULL);
+	GET(sendmsg, "sendmsg", NULL);
 	GET(poll, "poll", NULL);
 	GET(epoll_wait, "epoll_wait", NULL);
 	GET(nanosleep, "nanosleep", NULL);
@@ -278,6 +292,27 @@ EXPORT ssize_t read(int fd, void *b, size_t n)
 	return R.read ? R.read(fd, b, n) : (ssize_t)syscall(SYS_read, fd, b, n);
 }
 
+/* write: as read (raw system call before the constructor: the runtime's
+ * and the loader's earliest messages come through here). */
+static __attribute__((noinline)) ssize_t write_slow(int fd, const void *b, size_t n)
+{
+	tio t;
+	tio_begin(&t, false);
+	ssize_t rc = R.write ? R.write(fd, b, n) : (ssize_t)syscall(SYS_write, fd, b, n);
+	tio_end(&t, RT_TWAIT_WRITE, (const void *)(intptr_t)fd);
+	return rc;
+}
+
+EXPORT ssize_t write(int fd, const void *b, size_t n)
+{
+	if (UNLIKELY(rt_trace_active()) && traced()) {
+		ssize_t rc = write_slow(fd, b, n);
+		BARRIER();
+		return rc;
+	}
+	return R.write ? R.write(fd, b, n) : (ssize_t)syscall(SYS_write, fd, b, n);
+}
+
 static __attribute__((noinline)) int poll_slow(struct pollfd *f, nfds_t n, int ms)
 {
 	tio t;
@@ -458,6 +493,15 @@ TRACED(ssize_t, recvfrom, RT_TWAIT_RECV, FDOBJ(fd), false,
        (fd, b, n, fl, a, al))
 TRACED(ssize_t, recvmsg, RT_TWAIT_RECV, FDOBJ(fd), false, (int fd, struct msghdr *m, int fl),
        (fd, m, fl))
+TRACED(ssize_t, writev, RT_TWAIT_WRITE, FDOBJ(fd), false,
+       (int fd, const struct iovec *v, int n), (fd, v, n))
+TRACED(ssize_t, send, RT_TWAIT_SEND, FDOBJ(fd), false,
+       (int fd, const void *b, size_t n, int fl), (fd, b, n, fl))
+TRACED(ssize_t, sendto, RT_TWAIT_SEND, FDOBJ(fd), false,
+       (int fd, const void *b, size_t n, int fl, const struct sockaddr *a, socklen_t al),
+       (fd, b, n, fl, a, al))
+TRACED(ssize_t, sendmsg, RT_TWAIT_SEND, FDOBJ(fd), false,
+       (int fd, const struct msghdr *m, int fl), (fd, m, fl))
 TRACED(int, accept, RT_TWAIT_ACCEPT, FDOBJ(fd), true, (int fd, struct sockaddr *a, socklen_t *al),
        (fd, a, al))
 TRACED(int, accept4, RT_TWAIT_ACCEPT, FDOBJ(fd), true,

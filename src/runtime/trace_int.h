@@ -40,7 +40,10 @@ enum {
 	RT_TEV_REGION_END,
 	RT_TEV_LOG,           /* text: "category\0message" */
 	RT_TEV_DROPPED,       /* aux: events this thread dropped before t0 */
+	RT_TEV_COUNTER,       /* obj: threads alive; aux: heap bytes in use
+			       * (kind: RT_TCOUNT_HEAP_*, what aux is) */
 };
+enum { RT_TCOUNT_HEAP_NONE, RT_TCOUNT_HEAP_PROFILE, RT_TCOUNT_HEAP_MALLINFO };
 
 /* Or'ed into type while t0 holds raw time-stamp counter ticks (trace.c
  * stamps events so); rt_trace_chunks hands out records in ns only. */
@@ -52,6 +55,8 @@ enum {
 	RT_TWAIT_RECV, RT_TWAIT_ACCEPT, RT_TWAIT_CONNECT, RT_TWAIT_SELECT, RT_TWAIT_WAITPID,
 	RT_TWAIT_SEM_POST,    /* a wake's kind only: sem_post */
 	RT_TWAIT_COND_SIGNAL, /* a wake's kind only: signal/broadcast */
+	RT_TWAIT_WRITE,       /* write, writev (a full pipe, a slow disk) */
+	RT_TWAIT_SEND,        /* send, sendto, sendmsg */
 };
 
 /* One record as stored: a 40-byte header, then nframes pcs or a
@@ -85,6 +90,8 @@ void rt_trace_thread_end(void);
 void rt_trace_fd_reserve(void);
 /* trace_hooks.c: the thread ends: its schedstat descriptor goes. */
 void rt_trace_thread_gone(void);
+/* The process's counters now, from the trace's runtime thread. [AS-safe] */
+void rt_trace_counter(uint64_t threads, int heap_kind, int64_t heap_bytes);
 /* A text event (region begin/end, log). [AS-safe] */
 void rt_trace_text(int type, const char *a, const char *b, int64_t aux);
 

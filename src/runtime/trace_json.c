@@ -23,7 +23,9 @@
  *   - "b"/"e" nestable async slices for user regions (one track per
  *     thread), with the thread's labels at the begin.
  *   - "C" counters of the process: threads blocked and threads runnable
- *     (in the runnable part of a wait) over time.
+ *     (in the runnable part of a wait) over time; threads alive and heap
+ *     bytes in use, sampled every 50 ms by trace_env.c's runtime thread
+ *     (the heap profile's estimate when it runs, else mallinfo2).
  * Times are µs from the session's start with ns precision; otherData says
  * what was recorded and lost.
  *
@@ -236,6 +238,8 @@ static const char *kind_name(int k)
 	case RT_TWAIT_POLL: return "poll";
 	case RT_TWAIT_EPOLL: return "epoll_wait";
 	case RT_TWAIT_RECV: return "recv";
+	case RT_TWAIT_WRITE: return "write";
+	case RT_TWAIT_SEND: return "send";
 	case RT_TWAIT_ACCEPT: return "accept";
 	case RT_TWAIT_CONNECT: return "connect";
 	case RT_TWAIT_SELECT: return "select";
@@ -283,11 +287,12 @@ static void gather_chunk(void *ctx, int tid, const char *data, size_t used)
 	while (off + sizeof(rt_tev) <= used) {
 		const rt_tev *e = (const rt_tev *)(data + off);
 		if (e->size < sizeof(rt_tev) || e->size % 8 || e->size > used - off ||
-		    e->type < RT_TEV_WAIT || e->type > RT_TEV_DROPPED ||
+		    e->type < RT_TEV_WAIT || e->type > RT_TEV_COUNTER ||
 		    (has_stack(e->type) &&
 		     sizeof(rt_tev) + (size_t)e->nframes * sizeof(uintptr_t) > e->size) ||
 		    (!has_stack(e->type) && e->type != RT_TEV_WAKE && e->type != RT_TEV_THREAD_START &&
-		     e->type != RT_TEV_DROPPED && e->size == sizeof(rt_tev))) {
+		     e->type != RT_TEV_DROPPED && e->type != RT_TEV_COUNTER &&
+		     e->size == sizeof(rt_tev))) {
 			g->bad++;
 			return;   /* the rest of the chunk cannot be trusted */
 		}
@@ -427,7 +432,7 @@ static void write_wait(ctx *c, int tid, const rt_tev *e, int64_t stack, int64_t 
 	put(&c->o, ",\"args\":{\"reason\":");
 	put_str(&c->o, kind_name(e->kind));
 	if (e->kind == RT_TWAIT_READ || e->kind == RT_TWAIT_EPOLL || e->kind == RT_TWAIT_RECV ||
-	    e->kind == RT_TWAIT_ACCEPT || e->kind == RT_TWAIT_CONNECT)
+	    e->kind == RT_TWAIT_WRITE || e->kind == RT_TWAIT_SEND || e->kind == RT_TWAIT_ACCEPT || e->kind == RT_TWAIT_CONNECT)
 		rt_buf_printf(&c->o.b, ",\"fd\":%d", (int)(intptr_t)e->obj);
 	else if (e->obj)
 		rt_buf_printf(&c->o.b, ",\"object\":\"0x%" PRIx64 "\"", e->obj);
@@ -682,6 +687,25 @@ static void write_counters(ctx *c, const ev *v, size_t n)
 		flush(&c->o, false);
 	}
 	free(pt);
+	/* the sampled ones (trace_env.c's thread): threads alive, heap in use */
+	for (size_t i = 0; i < n; i++) {
+		const rt_tev *e = v[i].e;
+		if (e->type != RT_TEV_COUNTER || e->t0 < c->t0 || e->t0 > c->tend)
+			continue;
+		ev_open(&c->o, "C", "threads alive", NULL, c->pid, 0);
+		put(&c->o, ",\"ts\":");
+		put_us(&c->o, e->t0 - c->t0);
+		rt_buf_printf(&c->o.b, ",\"args\":{\"threads\":%" PRIu64 "}}", e->obj);
+		if (e->kind != RT_TCOUNT_HEAP_NONE && e->aux >= 0) {
+			ev_open(&c->o, "C", "heap in use", NULL, c->pid, 0);
+			put(&c->o, ",\"ts\":");
+			put_us(&c->o, e->t0 - c->t0);
+			rt_buf_printf(&c->o.b, ",\"args\":{\"%s\":%" PRId64 "}}",
+				      e->kind == RT_TCOUNT_HEAP_PROFILE ? "bytes (heap profile)"
+								       : "bytes (mallinfo2)", e->aux);
+		}
+		flush(&c->o, false);
+	}
 }
 
 int rt_trace_write_json(int fd)
@@ -780,9 +804,12 @@ int rt_trace_write_json(int fd)
 	}
 	for (size_t i = 0; i < g.n;) {
 		size_t j = i;
-		while (j < g.n && g.v[j].tid == g.v[i].tid)
-			j++;
-		write_thread(&c, g.v[i].tid, g.v + i, j - i);
+		bool counters_only = true;
+		for (; j < g.n && g.v[j].tid == g.v[i].tid; j++)
+			if (g.v[j].e->type != RT_TEV_COUNTER)
+				counters_only = false;
+		if (!counters_only)   /* the runtime's counter thread has no lane */
+			write_thread(&c, g.v[i].tid, g.v + i, j - i);
 		i = j;
 	}
 	write_counters(&c, g.v, g.n);

@@ -63,7 +63,12 @@ try {
 							      names: [...names].sort(),
 							      async: t.asyncSliceGroup.slices.length };
 		}
-		return { threads, flows: m.flowEvents.length,
+		const counters = {};
+		for (const p of m.getAllProcesses())
+			for (const c of Object.values(p.counters))
+				counters[c.name] = { series: c.series.map((x) => x.name),
+						     samples: c.series.reduce((n, x) => n + x.samples.length, 0) };
+		return { threads, counters, flows: m.flowEvents.length,
 			 warnings: m.importWarnings.map((w) => w.message),
 			 instants: m.getAllThreads().reduce((n, t) => n + t.sliceGroup.slices.filter((s) => s.duration === 0).length, 0) };
 	});

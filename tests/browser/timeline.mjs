@@ -169,6 +169,24 @@ await check("wait-drawn", async () => {
 	assert(px[0] === 0xc0 && px[1] === 0x39 && px[2] === 0x2b, `colour at the wait: ${px}`);
 });
 
+await check("counter-lanes-drawn", async () => {
+	// the sampled counters (threads alive, heap in use) under the threads:
+	// a lane each, its step line in the counter colour somewhere in its row
+	const r = await tl(() => {
+		const s = window.cprofTimeline, c = s.meta.counters || [];
+		const k = c.findIndex((x) => x.name === "threads alive");
+		if (k < 0) return { names: c.map((x) => x.name) };
+		const g = s.canvas.getContext("2d"), d = window.devicePixelRatio || 1;
+		const y = s.counterY(k), w = s.canvas.width;
+		const px = g.getImageData(0, Math.round(y * d), w, Math.round(24 * d)).data;
+		let line = 0;
+		for (let i = 0; i < px.length; i += 4)
+			if (px[i] === 0x8e && px[i + 1] === 0x44 && px[i + 2] === 0xad) line++;
+		return { names: c.map((x) => x.name), line, y, h: s.canvas.height / d };
+	});
+	assert(r.line > 0, `no counter line drawn: ${JSON.stringify(r)}`);
+});
+
 await check("click-shows-stack-reason-waker", async () => {
 	const m = await mutexItem();
 	const box = await page.locator("#tl-canvas").boundingBox();

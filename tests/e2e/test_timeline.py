@@ -73,6 +73,14 @@ def test_endpoints_match_the_program(server, mutex_trace):  # noqa: F811
         assert ev["event"]["args"]["reason"] == "mutex"
         assert ev["waker"] and ev["waker"]["tid"] == w["waker"], (ev["waker"], w)
         assert ev["event"]["args"]["stack"][0].startswith("pthread_mutex_lock")
+    # the sampled counters, each point as the trace has it
+    want = [e for e in json.load(open(f))["traceEvents"]
+            if e["ph"] == "C" and e["name"] == "threads alive"]
+    got = [c for c in meta["counters"] if c["name"] == "threads alive"]
+    assert want and len(got) == 1 and got[0]["series"] == "threads", meta["counters"]
+    pts = got[0]["points"]
+    assert [(round(pts[i] / 1e3, 3), pts[i + 1]) for i in range(0, len(pts), 2)] == \
+        [(round(e["ts"], 3), e["args"]["threads"]) for e in want]
     s = getj(srv, "/ui/data/timeline/search?q=pthread_mutex_lock")
     assert len(s["matches"]) == len(truth) and not s["more"]
     # the delay profiles of the trace through tp=
@@ -129,7 +137,7 @@ def test_timeline_in_chromium(server, mutex_trace):  # noqa: F811
     sys.stdout.write(r.stdout)
     fails = [l for l in r.stdout.splitlines() if l.startswith("FAIL")]
     assert r.returncode == 0 and not fails, "\n".join(fails) or r.stderr[-2000:]
-    assert r.stdout.count("ok timeline/") >= 8
+    assert r.stdout.count("ok timeline/") >= 9
 
 
 @pytest.mark.skipif(browser_missing() is not None, reason=str(browser_missing()))

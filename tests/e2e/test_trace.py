@@ -66,7 +66,7 @@ def blocked(trace, tid, reason):
             and e["args"]["reason"] == reason]
 
 
-@pytest.mark.parametrize("scenario", ["mutex", "cond", "pipe", "sem", "sock"])
+@pytest.mark.parametrize("scenario", ["mutex", "cond", "pipe", "sem", "sock", "wfull"])
 def test_every_wait_as_the_program_measured_it(waits, tmp_path, scenario):
     trace, truth, _ = trace_of(waits, scenario, tmp_path)
     assert truth, "the program measured no wait"
@@ -184,6 +184,11 @@ def test_catapult_viewer_imports_it_without_warnings(waits, tmp_path):
     assert r.returncode == 0, r.stderr
     model = json.loads(r.stdout)
     assert model["warnings"] == [] and model["page_errors"] == []
+    # the counters: threads blocked/runnable, threads alive, heap in use
+    got = model["counters"]
+    assert got["threads alive"]["series"] == ["threads"], got
+    assert got["threads alive"]["samples"] == len(counters(trace, "threads alive")) > 0, got
+    assert got["heap in use"]["samples"] == len(counters(trace, "heap in use")) > 0, got
     # every arrow of the file imported; at least the program's wakers (the
     # waiters' start-up semaphore adds arrows when they had to wait on it)
     arrows = sum(1 for e in trace["traceEvents"] if e["ph"] == "s")
@@ -301,7 +306,7 @@ def test_trace_pprof_bad_input_is_one_line(tmp_path, waits):
     assert r.stderr.strip().count("\n") == 0 and "not a Chrome trace" in r.stderr, r.stderr
     r = subprocess.run([cprof_bin(), "-top", "-trace_pprof=gc", str(bad)],
                        capture_output=True, text=True, timeout=60)
-    assert r.returncode == 2 and "want sync, syscall or sched" in r.stderr
+    assert r.returncode == 2 and "want sync, syscall, sched or cpu" in r.stderr
 
 
 def test_cpu_samples_at_their_times(waits, tmp_path):
@@ -317,6 +322,22 @@ def test_cpu_samples_at_their_times(waits, tmp_path):
         t = start + e["ts"] * 1000
         assert b["t0"] - 1e6 <= t <= b["t1"] + 1e6, (e, b)
         assert any("burn_cpu" in f for f in e["args"]["stack"]), e["args"]["stack"]
+    # -trace_pprof=cpu: the samples as a CPU profile, for every report
+    from conftest import cprof_bin
+    f = str(tmp_path / "burn.json")
+    r = subprocess.run([cprof_bin(), "-trace_pprof=cpu", "-folded", f],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    folded = {}
+    for line in r.stdout.splitlines():
+        stack, v = line.rsplit(" ", 1)
+        folded[stack] = int(v)
+    total = sum(round(e["args"]["cpu_us"] * 1000) for e in samples)
+    assert abs(sum(folded.values()) - total) <= len(samples), (folded, total)
+    assert sum(v for k, v in folded.items() if k.endswith("burn_cpu")) >= 0.8 * total, folded
+    r = subprocess.run([cprof_bin(), "-trace_pprof=cpu", "-raw", f],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "samples/count cpu/nanoseconds" in r.stdout, r.stdout[:500]
 
 
 def test_runnable_time_matches_schedstat(waits, tmp_path):
@@ -355,3 +376,76 @@ def test_program_that_closes_every_descriptor(waits, tmp_path):
             x for x in blocked(trace, w["tid"], "cond")
             if abs(trace["otherData"]["start_monotonic_ns"] / 1000 + x["ts"] - w["t0"] / 1000) < TOL_US]
         assert "runnable_us" in e["args"], e
+
+
+def x_names(trace):
+    return {e["name"] for e in trace["traceEvents"] if e["ph"] == "X"}
+
+
+def test_trace_written_at__exit(waits, tmp_path):
+    # the program ends with _exit: no atexit handler runs, the trace must
+    # still be written (by lifecycle.c's _exit)
+    trace, truth, _ = trace_of(waits, "exit", tmp_path)
+    assert [w for w in truth if w["kind"] == "mutex"]
+    for w in truth:
+        assert blocked(trace, w["tid"], "mutex"), w
+
+
+def test_trace_written_before_an_exec(waits, tmp_path):
+    # the old image's waits are written before it becomes /bin/true (after
+    # an exec that failed first); the new image writes nothing over them
+    f = tmp_path / "exec.json"
+    p = run(waits, "exec", "/bin/true", env={"CPROF_TRACE": str(f)})
+    truth = measured(p.stdout)
+    trace = json.load(open(f))
+    assert {w["kind"] for w in truth} == {"mutex", "semaphore"}, truth
+    for w in truth:
+        if w["kind"] == "mutex":
+            assert blocked(trace, w["tid"], "mutex"), w
+    assert sorted(os.listdir(tmp_path)) == ["exec.json"]
+
+
+def test_dash_trace_written_at_its__exit_and_exec(tmp_path):
+    # dash ends with _exit; `exec` replaces it: both images' traces are
+    # kept (the exec'd one beside FILE, by the process tree rule)
+    dash = shutil.which("dash")
+    if not dash:
+        pytest.skip("no dash")
+    for script, name in (("read x; echo $x", "plain.json"), ("read x; exec /bin/true", "exec.json")):
+        f = tmp_path / name
+        p = subprocess.Popen([dash, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             env=runtime_env({"CPROF_TRACE": str(f)}))
+        import time
+        time.sleep(0.3)
+        out, _ = p.communicate(b"hi\n", timeout=60)
+        assert p.returncode == 0
+        trace = json.load(open(f))
+        reads = [e for e in trace["traceEvents"] if e["ph"] == "X"
+                 and e.get("cat") == "blocked" and e["args"]["reason"] == "read"]
+        assert reads and max(e["dur"] for e in reads) >= 100e3, (script, reads)
+
+
+def counters(trace, name):
+    return [e for e in trace["traceEvents"] if e["ph"] == "C" and e["name"] == name]
+
+
+def test_counters_threads_alive_and_heap_in_use(waits, tmp_path):
+    # sampled every 50 ms by the trace's runtime thread: threads alive
+    # (main, the holder and three waiters at once) and heap in use, from
+    # the heap profile when it runs, else mallinfo2
+    trace, _, _ = trace_of(waits, "mutex", tmp_path, CPROF_HEAP_RATE="0")
+    alive = counters(trace, "threads alive")
+    assert len(alive) >= 5, alive
+    assert max(e["args"]["threads"] for e in alive) >= 5, alive
+    heap = counters(trace, "heap in use")
+    assert heap and all(e["args"]["bytes (mallinfo2)"] > 0 for e in heap), heap
+    dur_us = trace["otherData"]["duration_ns"] / 1000
+    assert all(0 <= e["ts"] <= dur_us for e in alive + heap)
+    # the runtime's thread that samples them has no lane of its own
+    names = {e["args"]["name"] for e in trace["traceEvents"] if e["ph"] == "M"}
+    assert "cprof-trace" not in names, names
+    trace, _, _ = trace_of(waits, "mutex", tmp_path, CPROF_HEAP_RATE="1",
+                           CPROF_HEAP_PROFILE=str(tmp_path / "heap.pb.gz"))
+    heap = counters(trace, "heap in use")
+    assert heap and all("bytes (heap profile)" in e["args"] for e in heap), heap
+    assert max(e["args"]["bytes (heap profile)"] for e in heap) > 0, heap

@@ -210,6 +210,62 @@ static void run_pipe(void)
 	pthread_join(w, NULL);
 }
 
+/* ---- wfull: write and send blocked on full buffers until drained ---- */
+#define WFULL_PIPE (1 << 20)
+#define WFULL_SOCK (8 << 20)
+static int wp[2], ws[2];
+
+static void *filler(void *a)
+{
+	(void)a;
+	pthread_setname_np(pthread_self(), "filler");
+	static char buf[WFULL_PIPE];
+	long long t0 = now();
+	ssize_t n = write(wp[1], buf, sizeof buf);
+	long long t1 = now();
+	if (n == (ssize_t)sizeof buf)
+		report(gettid_(), "write", t0, t1, 0);
+	return NULL;
+}
+
+static void *sender(void *a)
+{
+	(void)a;
+	pthread_setname_np(pthread_self(), "sender");
+	static char buf[WFULL_SOCK];
+	long long t0 = now();
+	ssize_t n = send(ws[1], buf, sizeof buf, 0);
+	long long t1 = now();
+	if (n == (ssize_t)sizeof buf)
+		report(gettid_(), "send", t0, t1, 0);
+	return NULL;
+}
+
+static void drain(int fd, size_t total)
+{
+	static char buf[65536];
+	while (total > 0) {
+		ssize_t n = read(fd, buf, total < sizeof buf ? total : sizeof buf);
+		if (n <= 0)
+			abort();
+		total -= (size_t)n;
+	}
+}
+
+static void run_wfull(void)
+{
+	if (pipe(wp) || socketpair(AF_UNIX, SOCK_STREAM, 0, ws))
+		abort();
+	pthread_t f, s;
+	pthread_create(&f, NULL, filler, NULL);
+	pthread_create(&s, NULL, sender, NULL);
+	usleep(200000);
+	drain(wp[0], WFULL_PIPE);
+	drain(ws[0], WFULL_SOCK);
+	pthread_join(f, NULL);
+	pthread_join(s, NULL);
+}
+
 /* ---- sock: recv on a socketpair, waitpid on a child ---- */
 static int sp[2];
 
@@ -481,6 +537,8 @@ int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "mutex";
 	const char *api = argc > 2 ? argv[2] : NULL;   /* trace with the API to this file */
+	if (!strcmp(what, "exec"))
+		api = NULL;   /* argv[2...]: the program to become */
 	if (api && strcmp(what, "flight") != 0 && cprof_trace_start(api) != 0) {
 		fprintf(stderr, "cprof_trace_start: %s\n", cprof_last_error());
 		return 1;
@@ -495,6 +553,8 @@ int main(int argc, char **argv)
 		run_sem();
 	else if (!strcmp(what, "sock"))
 		run_sock();
+	else if (!strcmp(what, "wfull"))
+		run_wfull();
 	else if (!strcmp(what, "region"))
 		run_region();
 	else if (!strcmp(what, "flood"))
@@ -517,6 +577,30 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		api = NULL;
+	}
+	else if (!strcmp(what, "exit")) {
+		/* the mutex waits, then _exit: no atexit handler runs */
+		run_mutex();
+		for (int i = 0; i < nlines && i < 64; i++)
+			printf("%s\n", lines[i]);
+		fflush(stdout);
+		_exit(0);
+	}
+	else if (!strcmp(what, "exec")) {
+		/* the mutex waits, then this image becomes argv[2] (an exec
+		 * that fails first: the trace goes on) */
+		run_mutex();
+		for (int i = 0; i < nlines && i < 64; i++)
+			printf("%s\n", lines[i]);
+		fflush(stdout);
+		int done = nlines;
+		execl("/nonexistent/cprof-test", "x", (char *)NULL);
+		run_sem();
+		for (int i = done; i < nlines && i < 64; i++)
+			printf("%s\n", lines[i]);
+		fflush(stdout);
+		execv(argv[2], argv + 2);
+		return 1;
 	}
 	else if (!strcmp(what, "all")) {
 		run_mutex();
