@@ -65,6 +65,7 @@ typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t 
 typedef int (*system_fn)(const char *);
 typedef pid_t (*fork_fn)(void);
 typedef FILE *(*popen_fn)(const char *, const char *);
+typedef void (*exit_fn)(int);
 
 static struct {
 	execve_fn execve, execvpe;
@@ -74,6 +75,7 @@ static struct {
 	system_fn system;
 	popen_fn popen;
 	fork_fn fork;
+	exit_fn exit_;
 } real;
 
 static void *next(const char *name)
@@ -94,6 +96,7 @@ static void lifecycle_init(void)
 	real.system = (system_fn)next("system");
 	real.popen = (popen_fn)next("popen");
 	real.fork = (fork_fn)next("fork");
+	real.exit_ = (exit_fn)next("_exit");
 	errno = e;
 }
 
@@ -339,6 +342,11 @@ pid_t fork(void)
 void _exit(int status)
 {
 	rt_exit_quick(5000);
+	/* libc's own _exit, next to its fork in the same code page, which a
+	 * fork child has just touched: libc's syscall() would be one more
+	 * page fault in every child that ends this way */
+	if (real.exit_ && real.exit_ != _exit)
+		real.exit_(status);
 	for (;;)
 		syscall(SYS_exit_group, status);
 }
