@@ -45,7 +45,7 @@ for c in "${CONFIGS[@]}"; do
 		lib=; case $c in a*) lib=$A ;; b*) lib=$B ;; esac
 		envs=(); [ -n "$lib" ] && envs+=(LD_PRELOAD="$lib")
 		case $c in *_cpu) envs+=(CPROF_CPU_PROFILE="$OUT/cpu.pb.gz") ;; esac
-		pf=$(env "${envs[@]}" perf stat -x, -e page-faults --inherit "$OUT/fork_loop" "$FORKS" 2>&1 >/dev/null |
+		pf=$(perf stat -x, -e page-faults --inherit env "${envs[@]}" "$OUT/fork_loop" "$FORKS" 2>&1 >/dev/null |
 			awk -F, -v n="$FORKS" '$3 == "page-faults" { printf "%.1f", $1 / n }') || pf=-
 	fi
 	ab=; case $c in b) ab=$(ratio b a) ;; b_cpu) ab=$(ratio b_cpu a_cpu) ;; esac

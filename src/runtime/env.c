@@ -274,7 +274,7 @@ void rt_fork_leave(pid_t pid)
 		rt_modules_forked();   /* a followed heap profile's table builder */
 }
 
-static void fork_child_follow(void)
+RT_FORK_TEXT static void fork_child_follow(void)
 {
 	if (!follow_fork)
 		return;

@@ -325,7 +325,7 @@ FILE *popen(const char *cmd, const char *mode)
 
 /* ---- fork ------------------------------------------------------------------------- */
 
-pid_t fork(void)
+RT_FORK_TEXT pid_t fork(void)
 {
 	if (!real.fork) {
 		errno = ENOSYS;
@@ -339,7 +339,7 @@ pid_t fork(void)
 
 /* ---- _exit ------------------------------------------------------------------------- */
 
-void _exit(int status)
+RT_FORK_TEXT void _exit(int status)
 {
 	rt_exit_quick(5000);
 	/* libc's own _exit, next to its fork in the same code page, which a

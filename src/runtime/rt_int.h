@@ -558,4 +558,27 @@ const char *rt_wait_kind_name(rt_wait_kind k);   /* "mutex", "cond", ... */
 int rt_deadlock_render(int debug, rt_buf *out);
 int rt_deadlock_build(cprof_profile **out);
 
+/* The code a fork child runs before its own (the fork wrapper, the fork
+ * handlers and what they call, _exit): one section, laid out together by
+ * the linker's .text.hot rule, so the child maps it with one page fault
+ * (the kernel maps up to 64 KiB of page cache around a fault) where it
+ * took one per scattered page.  A fork child maps no code page of its
+ * parent's; every one it runs is a fault. */
+#define RT_FORK_TEXT __attribute__((section(".text.hot.cprof_fork")))
+RT_FORK_TEXT void rt_modules_forked(void);
+RT_FORK_TEXT void rt_unwind_forked(void);
+RT_FORK_TEXT void rt_ring_reset(void);
+RT_FORK_TEXT void rt_clock_src_forget(const rt_clock_src *s);
+RT_FORK_TEXT void rt_clock_src_child_reset(void);
+RT_FORK_TEXT void rt_collector_forget(void);
+RT_FORK_TEXT bool rt_cpu_exit_quick(int timeout_ms);
+RT_FORK_TEXT void rt_exit_quick(int timeout_ms);
+RT_FORK_TEXT void rt_fork_enter(void);
+RT_FORK_TEXT void rt_fork_leave(pid_t pid);
+RT_FORK_TEXT bool rt_heap_fatal_begin(void);
+RT_FORK_TEXT void rt_self_fork_child(void);
+RT_FORK_TEXT void rt_trace_forked(void);
+/* collector.c: map, in the parent, the pages rt_collector_forget reads */
+void rt_collector_touch(void);
+
 #endif

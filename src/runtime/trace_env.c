@@ -277,7 +277,7 @@ static void at_exit(void)
 	rt_self_leave();
 }
 
-static void fork_child(void)
+RT_FORK_TEXT static void fork_child(void)
 {
 	/* the parent's session is not the child's: stop recording, keep
 	 * nothing.  Only what differs is written (each page written is a
