@@ -506,6 +506,15 @@ static void slow(void *p, size_t n)
 	errno = e;
 }
 
+/* rt_hfilter_maybe written out: a macro, not an inline function, so a CPU
+ * sample that lands on free's filter test in the program's thread is
+ * named by the hook the program called (free), never by an inline frame
+ * of the runtime's (rt_hfilter_maybe, which python's profile showed). */
+#define FILTER_MARKED(p) \
+	(atomic_load_explicit(&rt_hfilter[((uintptr_t)(p) >> RT_HFILTER_SHIFT) & \
+					  ((1u << RT_HFILTER_BITS) - 1)], \
+			      memory_order_relaxed) != 0)
+
 /* The fast path, inlined into every allocating hook. */
 NOSAN static inline __attribute__((always_inline)) void *account(void *p, size_t n)
 {
@@ -525,7 +534,7 @@ NOSAN static inline __attribute__((always_inline)) void *account(void *p, size_t
 /* Forget p if it is a sampled block (counting its free). */
 NOSAN static inline void forget(void *p)
 {
-	if (LIKELY(!rt_hfilter_maybe(p)))
+	if (LIKELY(!FILTER_MARKED(p)))
 		return;
 	int e = errno;
 	unsigned w;
@@ -590,7 +599,7 @@ __attribute__((noinline)) NOSAN static void free_unresolved(void *p)
  * free takes NULL; free_slow and free_unresolved test it. */
 NOSAN static inline __attribute__((always_inline)) void free_body(void *p)
 {
-	if (UNLIKELY(rt_hfilter_maybe(p))) {
+	if (UNLIKELY(FILTER_MARKED(p))) {
 		free_slow(p);
 		return;
 	}
@@ -629,7 +638,7 @@ NOSAN static inline __attribute__((always_inline)) void *do_realloc(void *p, siz
 		return account(q, n);
 	}
 	unsigned w = 0;
-	rt_hbucket *b = rt_hfilter_maybe(p) ? rt_htab_take(p, &w) : NULL;
+	rt_hbucket *b = FILTER_MARKED(p) ? rt_htab_take(p, &w) : NULL;
 	void *q = nx.realloc(p, n);
 	if (b) {
 		if (!q && n != 0) {
