@@ -25,7 +25,7 @@ CONFIGS=(bare bare_thr a b a_cpu b_cpu)
 
 run() {   # CONFIG: appends the CPU us per fork to $OUT/CONFIG.cpu
 	local lib=
-	case $1 in a*) lib=$A ;; b*) lib=$B ;; esac
+	case $1 in bare*) ;; a*) lib=$A ;; b*) lib=$B ;; esac
 	local envs=()
 	[ -n "$lib" ] && envs+=(LD_PRELOAD="$lib")
 	case $1 in *_cpu) envs+=(CPROF_CPU_PROFILE="$OUT/cpu.pb.gz") ;; esac
@@ -44,7 +44,7 @@ printf "%-8s %14s %-24s %-24s %s\n" config "cpu us/fork" "x bare (spread)" "B/A 
 for c in "${CONFIGS[@]}"; do
 	pf=-
 	if command -v perf >/dev/null; then
-		lib=; case $c in a*) lib=$A ;; b*) lib=$B ;; esac
+		lib=; case $c in bare*) ;; a*) lib=$A ;; b*) lib=$B ;; esac
 		envs=(); [ -n "$lib" ] && envs+=(LD_PRELOAD="$lib")
 		case $c in *_cpu) envs+=(CPROF_CPU_PROFILE="$OUT/cpu.pb.gz") ;; esac
 		thr=; [ "$c" = bare_thr ] && thr=thread
