@@ -103,7 +103,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 # libcprof-sym.so (the core's symbolizer, demangler, decoder, zlib) and
 # libcprof-http.so (http_server.c: libmicrohttpd, GnuTLS).  plugin_load.c
 # (the light side) is in libcprof.so only; libcprof.a links everything.
-RT_LIGHT_SRC := src/runtime/plugin_load.c
+RT_LIGHT_SRC := src/runtime/plugin_load.c src/runtime/rt_math.c
 RT_PLUG_SRC  := src/runtime/plugin_sym.c src/runtime/plugin_http.c
 RT_SRC     := $(filter-out $(RT_LIGHT_SRC) $(RT_PLUG_SRC),$(wildcard src/runtime/*.c))
 RT_OBJ     := $(RT_SRC:%.c=$(B)/obj/%.o)
@@ -112,7 +112,9 @@ RT_LIGHT_OBJ := $(filter-out $(RT_HTTP_OBJ),$(RT_OBJ)) $(RT_LIGHT_SRC:%.c=$(B)/o
 # core objects that need a library beyond libc: never in libcprof.so
 CORE_HEAVY_OBJ := $(addprefix $(B)/obj/src/core/,symbolize.o demangle.o io.o legacy_common.o regex.o)
 RT_LIBS    := $(shell pkg-config --libs zlib libpcre2-8 libdw libelf libmicrohttpd 2>/dev/null || echo -lz -lpcre2-8 -ldw -lelf -lmicrohttpd) -lpthread -ldl -lm -lstdc++
-RT_LIGHT_LIBS := -lpthread -ldl -lm
+# no -lm: rt_math.c's hidden exp, log and round (one library fewer to map,
+# copy at every fork and tear down at every child's exit)
+RT_LIGHT_LIBS := -lpthread -ldl
 RT_SYM_LIBS  := $(shell pkg-config --libs zlib libdw libelf libpcre2-8 2>/dev/null || echo -lz -ldw -lelf -lpcre2-8) -lstdc++ -lm
 RT_HTTP_LIBS := $(shell pkg-config --libs zlib libmicrohttpd 2>/dev/null || echo -lz -lmicrohttpd) -lpthread
 RT_A       := $(if $(RT_SRC),$(B)/libcprof.a)

@@ -8,7 +8,14 @@
  *
  * A child that nobody profiles should cost what it costs without the
  * runtime; what the runtime's fork handlers do in the child shows here.
+ *
+ *   fork_loop N [thread]
+ *
+ * "thread": one idle thread first (blocked in read), as a reference for
+ * what any multi-threaded program pays: glibc's fork then locks and
+ * resets malloc's arenas and stdio around every fork.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -21,9 +28,23 @@ static double tv_us(struct timeval t)
 	return (double)t.tv_sec * 1e6 + (double)t.tv_usec;
 }
 
+static int idle_fd[2];
+
+static void *idle(void *arg)
+{
+	char c;
+	(void)!read(idle_fd[0], &c, 1);
+	return arg;
+}
+
 int main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 2000;
+	pthread_t t;
+	if (argc > 2 && (pipe(idle_fd) != 0 || pthread_create(&t, NULL, idle, NULL) != 0)) {
+		perror("thread");
+		return 1;
+	}
 	struct timespec a, b;
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (long i = 0; i < n; i++) {

@@ -54,7 +54,7 @@ const char *cprof_error_string(int code)
 	return cprof_strerror(code);
 }
 
-static void fork_child_reset(void)
+RT_FORK_TEXT static void fork_child_reset(void)
 {
 	pthread_mutex_init(&api_mu, NULL);
 	running = false;          /* the parent writes it, never the child */

@@ -373,6 +373,19 @@ void rt_collector_forget(void)
 	}
 }
 
+/* Read (never write) what rt_collector_forget reads, so its pages are
+ * mapped in this process (the zero page, for a collector that never ran)
+ * and a fork child inherits the mapping: a page the parent never touched
+ * is one more fault in every child.  Thread-safe (reads only). */
+void rt_collector_touch(void)
+{
+	(void)*(volatile const bool *)&col_running;
+	(void)*(volatile const unsigned char *)&col_mu;
+	(void)*(volatile const unsigned char *)&col_cv;
+	(void)*(volatile const unsigned char *)&A;
+	(void)*((volatile const unsigned char *)&A + sizeof A - 1);
+}
+
 /* ---- the profile ------------------------------------------------------------------ */
 
 static int build(cprof_profile *p)

@@ -253,15 +253,20 @@ static void fork_child_start(void);
  * 2 in the child once its handler left the start to the wrapper */
 static __thread __attribute__((tls_model("initial-exec"))) int in_fork;
 
+/* Nothing is written unless a followed child reads it: a page the parent
+ * writes before fork is a copy-on-write fault after it, in the parent and
+ * in the child (a fork-heavy program that profiles nothing pays both). */
 void rt_fork_enter(void)
 {
-	in_fork = 1;
+	if (follow_fork)
+		in_fork = 1;
 }
 
 void rt_fork_leave(pid_t pid)
 {
 	int deferred = in_fork == 2;
-	in_fork = 0;
+	if (in_fork)
+		in_fork = 0;
 	if (pid == 0 && deferred) {
 		int e = errno;
 		rt_self_enter();
@@ -273,7 +278,7 @@ void rt_fork_leave(pid_t pid)
 		rt_modules_forked();   /* a followed heap profile's table builder */
 }
 
-static void fork_child_follow(void)
+RT_FORK_TEXT static void fork_child_follow(void)
 {
 	if (!follow_fork)
 		return;

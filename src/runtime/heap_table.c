@@ -334,7 +334,7 @@ rt_hbucket *rt_hbuckets(void)
 
 /* ---- fork ------------------------------------------------------------------------ */
 
-static void fork_prepare(void)
+RT_FORK_TEXT static void fork_prepare(void)
 {
 	spin_lock(&block);
 	for (int i = 0; i < NSTRIPES; i++)
@@ -342,7 +342,7 @@ static void fork_prepare(void)
 	fork_holder = true;
 }
 
-static void fork_release(void)
+RT_FORK_TEXT static void fork_release(void)
 {
 	fork_holder = false;
 	for (int i = 0; i < NSTRIPES; i++)
@@ -350,7 +350,7 @@ static void fork_release(void)
 	spin_unlock(&block);
 }
 
-static void fork_child(void)
+RT_FORK_TEXT static void fork_child(void)
 {
 	fork_release();
 	rt_heap_hooks_forked();

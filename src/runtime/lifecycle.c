@@ -69,6 +69,7 @@ typedef int (*spawn_fn)(pid_t *, const char *, const posix_spawn_file_actions_t 
 typedef int (*system_fn)(const char *);
 typedef pid_t (*fork_fn)(void);
 typedef FILE *(*popen_fn)(const char *, const char *);
+typedef void (*exit_fn)(int);
 
 static struct {
 	execve_fn execve, execvpe;
@@ -78,6 +79,7 @@ static struct {
 	system_fn system;
 	popen_fn popen;
 	fork_fn fork;
+	exit_fn exit_;
 } real;
 
 static void *next(const char *name)
@@ -98,6 +100,7 @@ static void lifecycle_init(void)
 	real.system = (system_fn)next("system");
 	real.popen = (popen_fn)next("popen");
 	real.fork = (fork_fn)next("fork");
+	real.exit_ = (exit_fn)next("_exit");
 	errno = e;
 }
 
@@ -327,7 +330,7 @@ FILE *popen(const char *cmd, const char *mode)
 
 /* ---- fork ------------------------------------------------------------------------- */
 
-pid_t fork(void)
+RT_FORK_TEXT pid_t fork(void)
 {
 	if (!real.fork) {
 		errno = ENOSYS;
@@ -341,10 +344,15 @@ pid_t fork(void)
 
 /* ---- _exit ------------------------------------------------------------------------- */
 
-void _exit(int status)
+RT_FORK_TEXT void _exit(int status)
 {
 	rt_trace_exit_write(false);
 	rt_exit_quick(5000);
+	/* libc's own _exit, next to its fork in the same code page, which a
+	 * fork child has just touched: libc's syscall() would be one more
+	 * page fault in every child that ends this way */
+	if (real.exit_ && real.exit_ != _exit)
+		real.exit_(status);
 	for (;;)
 		syscall(SYS_exit_group, status);
 }

@@ -446,19 +446,19 @@ static int refresh_locked(void)
 
 /* fork: the child must not inherit refresh_mu held by a thread that does
  * not exist there, nor a count of readers that were in other threads */
-static void fork_prepare(void)
+RT_FORK_TEXT static void fork_prepare(void)
 {
 	pthread_mutex_lock(&refresh_mu);
 }
 
-static void fork_parent(void)
+RT_FORK_TEXT static void fork_parent(void)
 {
 	pthread_mutex_unlock(&refresh_mu);
 }
 
 static atomic_bool child_builder;   /* this fork child wants its builder at once */
 
-static void fork_child(void)
+RT_FORK_TEXT static void fork_child(void)
 {
 	atomic_store(&readers, 0);
 	pthread_mutex_unlock(&refresh_mu);

@@ -91,6 +91,16 @@ void rt_tsc_pair(uint64_t *tsc, int64_t *ns);
 /* The pair taken just before rdtsc was turned off, if it was.  [AS-safe] */
 bool rt_tsc_off_pair(uint64_t *tsc, int64_t *ns);
 
+
+/* The code a fork child runs before its own (the fork wrapper, the fork
+ * handlers and what they call, _exit): one section, laid out together by
+ * the linker's .text.hot rule, so the child maps it with one page fault
+ * (the kernel maps up to 64 KiB of page cache around a fault) where it
+ * took one per scattered page.  A fork child maps no code page of its
+ * parent's; every one it runs is a fault.  The fork-path functions of
+ * each subsystem carry it on their declarations in that subsystem's
+ * header. */
+#define RT_FORK_TEXT __attribute__((section(".text.hot.cprof_fork")))
 /* self.c: start a thread of the runtime itself (libc's pthread_create),
  * named name ("cprof-..."), at depth 1 for its whole life and listed as
  * the runtime's while it runs: never given a CPU timer, left out of
@@ -105,7 +115,7 @@ bool rt_self_tid(int tid);
  * table too).  [AS-safe] */
 bool rt_self_thread(void);
 /* A forked child: the parent's runtime threads are not in it. */
-void rt_self_fork_child(void);
+RT_FORK_TEXT void rt_self_fork_child(void);
 
 /* threads.c: libc's pthread_create: threads of the runtime itself, never
  * sampled */

@@ -52,7 +52,7 @@ extern _Atomic int rt_cpu_on;            /* the handler records while set */
 extern _Atomic uint32_t rt_cpu_gen;      /* current session, in timer values */
 int rt_ring_init(void);                  /* once; 0 or CPROF_ERR_NOMEM */
 bool rt_ring_pop(rt_sample_rec *out);    /* consumer only */
-void rt_ring_reset(void);                /* forked child: empty it */
+RT_FORK_TEXT void rt_ring_reset(void);                /* forked child: empty it */
 int rt_sigprof_install(void);            /* 0 or CPROF_ERR_SIGNAL/SYSTEM */
 bool rt_sigprof_ours(void);              /* our handler is SIGPROF's, not yielded */
 /* Push a sample of n pcs the calling thread did not take in the handler
@@ -76,8 +76,8 @@ int rt_cpu_clocks_begin(long period_ns);
 const char *rt_cpu_mode_name(void);      /* for the profile's comment */
 int rt_clock_src_create(int tid, rt_clock_src *out);   /* 0 or CPROF_ERR_SYSTEM */
 void rt_clock_src_delete(const rt_clock_src *s);
-void rt_clock_src_forget(const rt_clock_src *s);       /* a forked child's copy */
-void rt_clock_src_child_reset(void);
+RT_FORK_TEXT void rt_clock_src_forget(const rt_clock_src *s);       /* a forked child's copy */
+RT_FORK_TEXT void rt_clock_src_child_reset(void);
 /* In the SIGPROF handler: is si a sample of session gen?  Then the samples
  * it counts, the CPU ns it stands for, and the clock is re-armed. [AS-safe] */
 bool rt_clock_src_fired(const siginfo_t *si, uint32_t gen, uint64_t *count, uint64_t *cpu_ns);
@@ -107,7 +107,9 @@ int rt_collector_stop(int fd, struct rt_out *o);
 /* From a signal handler or _exit: have the collector stop timers and write
  * to o or fd, waiting at most timeout_ms.  true when written.  [AS-safe] */
 bool rt_collector_exit_write(int fd, struct rt_out *o, int timeout_ms);
-void rt_collector_forget(void);          /* in a forked child */
+/* collector.c: map, in the parent, the pages rt_collector_forget reads */
+void rt_collector_touch(void);
+RT_FORK_TEXT void rt_collector_forget(void);          /* in a forked child */
 
 /* api.c */
 /* A CPU profile runs: where it goes (*o NULL: the descriptor *fd). */

@@ -39,15 +39,15 @@ void rt_cpu_exit_write(bool at_exec);
  * ("CPROF_CPU_PROFILE_EXEC=PID:FILE"), or NULL. */
 const char *rt_cpu_exec_env(void);
 void rt_cpu_exec_failed(void);
-bool rt_cpu_exit_quick(int timeout_ms);
-void rt_exit_quick(int timeout_ms);
+RT_FORK_TEXT bool rt_cpu_exit_quick(int timeout_ms);
+RT_FORK_TEXT void rt_exit_quick(int timeout_ms);
 /* env.c: around the real fork in lifecycle.c's wrapper.  A forked child
  * that profiles on (CPROF_CPU_FOLLOW) starts its CPU profile in
  * rt_fork_leave, after every fork handler (the runtime's and the
  * program's are not the child's work); a fork that did not come through
  * the wrapper starts it in env.c's child handler.  Calling thread only. */
-void rt_fork_enter(void);
-void rt_fork_leave(pid_t pid);
+RT_FORK_TEXT void rt_fork_enter(void);
+RT_FORK_TEXT void rt_fork_leave(pid_t pid);
 /* The same for the other exit-time profiles (heap_env.c, sync_env.c,
  * tprof_env.c): write now; re-arm after a failed exec.  Not AS-safe. */
 void rt_heap_exit_write(bool at_exec);
@@ -73,7 +73,7 @@ void rt_http_program_started_by_child(void);
  * there is none, in a forked child, or when it has no writer thread),
  * then wait at most timeout_ms for the files (true when written, by the
  * thread or by the atexit path).  [AS-safe] */
-bool rt_heap_fatal_begin(void);
+RT_FORK_TEXT bool rt_heap_fatal_begin(void);
 bool rt_heap_fatal_wait(int timeout_ms);
 /* heap_got.c: patch the modules a dlopen just loaded, when the heap hooks
  * were installed by GOT patching.  Not AS-safe. */

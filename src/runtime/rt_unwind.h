@@ -50,7 +50,7 @@ void rt_modules_start_builder(void);
  * returns in the child (lifecycle.c's wrapper: ordinary context, after
  * every fork handler).  Nothing otherwise.  Not AS-safe. */
 void rt_modules_child_wants_builder(void);
-void rt_modules_forked(void);
+RT_FORK_TEXT void rt_modules_forked(void);
 /* A walk reached addr in a module without its table: count it and hand the
  * module to the builder thread (never built here).  Lock-free,
  * allocation-free: callable from any hook.  [AS-safe] */
@@ -90,7 +90,7 @@ void rt_unwind_forget(bool pages);
 /* In a fork child (pthread_atfork): reads that may fault go through
  * process_vm_readv on our own pid, and the pid was the parent's, which is
  * still alive and whose memory differs.  [AS-safe] */
-void rt_unwind_forked(void);
+RT_FORK_TEXT void rt_unwind_forked(void);
 
 /* unwind_tables.c: a module's compact unwind table (x86-64).  Row i covers
  * [starts[i], starts[i+1]) (offsets from lo) and follows rules[rule[i]]:

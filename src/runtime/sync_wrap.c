@@ -960,7 +960,7 @@ EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
 
 /* O(1): the parent's wait records and waiter entries are another epoch's
  * (see "fork epochs"), so the child writes none of their pages. */
-static void fork_child(void)
+RT_FORK_TEXT static void fork_child(void)
 {
 	/* only what changed is written: every page written here is a
 	 * copy-on-write fault in each child */

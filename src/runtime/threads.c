@@ -45,6 +45,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sys/single_threaded.h>
 #include <signal.h>
@@ -343,7 +344,7 @@ static void on_thread_exit(void *v)
  * these handlers write. */
 static bool fork_locked;   /* written before fork only */
 
-static void fork_prepare(void)
+RT_FORK_TEXT static void fork_prepare(void)
 {
 	bool lock = !__libc_single_threaded;
 	if (lock) {
@@ -353,14 +354,14 @@ static void fork_prepare(void)
 	if (fork_locked != lock)
 		fork_locked = lock;
 }
-static void fork_parent(void)
+RT_FORK_TEXT static void fork_parent(void)
 {
 	if (fork_locked) {
 		pthread_mutex_unlock(&ti_mu);
 		pthread_mutex_unlock(&reg_mu);
 	}
 }
-static void fork_child(void)
+RT_FORK_TEXT static void fork_child(void)
 {
 	rt_unwind_forked();
 	if (fork_locked)
@@ -403,6 +404,12 @@ static void do_init(void)
 		real_create = (create_fn)dlsym(RTLD_NEXT, "pthread_create");
 	pthread_key_create(&exit_key, on_thread_exit);
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	/* the pages fork_child's callees read but this process may never
+	 * have touched (nothing listed, no collector): read here, they are
+	 * mapped (the zero page) and fork copies the mapping, where each was
+	 * a page fault in every child */
+	(void)rt_self_tid(INT_MAX);
+	rt_collector_touch();
 }
 
 void rt_threads_init(void)

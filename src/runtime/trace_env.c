@@ -405,18 +405,28 @@ void rt_trace_exit_write(bool at_exec)
 	rt_self_leave();
 }
 
-
-static void fork_child(void)
+RT_FORK_TEXT static void fork_child(void)
 {
-	/* the parent's session is not the child's: stop recording, keep nothing */
-	atomic_store(&rt_trace_on, 0);
+	/* the parent's session is not the child's: stop recording, keep
+	 * nothing.  Only what differs is written (each page written is a
+	 * copy-on-write fault in every child of a fork-heavy program) */
+	static const pthread_mutex_t mu0 = PTHREAD_MUTEX_INITIALIZER;
+	static const pthread_cond_t cv0 = PTHREAD_COND_INITIALIZER;
+	if (atomic_load(&rt_trace_on))
+		atomic_store(&rt_trace_on, 0);
 	rt_trace_forked();
-	out_fd = -1;
-	out_owned = false;
-	ring_seconds = 0;   /* its thread is not in the child */
-	tick_made = ring_started = ring_stop = false;
-	pthread_mutex_init(&mu, NULL);
-	pthread_cond_init(&ring_cv, NULL);
+	if (out_fd != -1)
+		out_fd = -1;
+	if (out_owned)
+		out_owned = false;
+	if (ring_seconds)
+		ring_seconds = 0;   /* its thread is not in the child */
+	if (memcmp(&mu, &mu0, sizeof mu0) != 0)
+		pthread_mutex_init(&mu, NULL);
+	if (memcmp(&ring_cv, &cv0, sizeof cv0) != 0)
+		pthread_cond_init(&ring_cv, NULL);
+	if (tick_made || ring_started || ring_stop)
+		tick_made = ring_started = ring_stop = false;
 }
 
 static void trace_env_init_body(void)

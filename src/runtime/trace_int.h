@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rt_base.h"
+
 /* The session being recorded (nonzero), or 0. */
 extern _Atomic uint32_t rt_trace_on;
 
@@ -115,7 +117,7 @@ void rt_trace_session_end(void);
 /* Iterate the stopped session's chunks: fn(ctx, tid, data, used) each. */
 void rt_trace_chunks(void (*fn)(void *ctx, int tid, const char *data, size_t used), void *ctx);
 /* In a fork child (the forking thread's view of its own buffer). */
-void rt_trace_forked(void);
+RT_FORK_TEXT void rt_trace_forked(void);
 /* The stopped session: when it began and ended (monotonic ns), events
  * dropped, bytes recorded. */
 typedef struct rt_trace_info {

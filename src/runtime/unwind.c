@@ -229,7 +229,8 @@ void rt_unwind_forked(void)
 	/* reading the parent (alive, same addresses, other contents) gave
 	 * forked workers stacks cut after a frame or two */
 	if (atomic_load_explicit(&probe_mode, memory_order_acquire) == 1)
-		self_pid = (pid_t)syscall(SYS_getpid);
+		self_pid = getpid();   /* libc's getpid: its page, unlike
+					* syscall()'s, the child's _exit maps anyway */
 }
 
 uintptr_t rt_unwind_unbuilt(void)
