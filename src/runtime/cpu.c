@@ -246,8 +246,46 @@ static void resolve(void)
 		real_signal = (signal_fn)dlsym(RTLD_NEXT, "signal");
 }
 
+/* Discard every SIGPROF still queued to this process's threads (our
+ * clocks' last ones), leaving SIGPROF's action as it was.  A signal queued
+ * while the thread blocks SIGPROF outlives the clock that sent it: if the
+ * action becomes SIG_DFL (the program resetting every signal before an
+ * exec, as git's run-command does with all signals blocked) or an exec
+ * resets it, that signal ends the process the moment it is unblocked.
+ * Setting SIG_IGN discards a pending signal in every thread (POSIX); the
+ * old action is put back at once.  Call with the clocks stopped.
+ * Thread-safe; not async-signal-safe only in that it races a concurrent
+ * sigaction(SIGPROF) of the program's, which yield_sigprof orders first. */
+static void discard_pending_sigprof(const struct sigaction *put_back)
+{
+	if (!real_sigaction)
+		return;
+	struct sigaction ign, old;
+	memset(&ign, 0, sizeof ign);
+	ign.sa_handler = SIG_IGN;
+	sigemptyset(&ign.sa_mask);
+	if (real_sigaction(SIGPROF, &ign, &old) != 0)
+		return;
+	(void)real_sigaction(SIGPROF, put_back ? put_back : &old, NULL);
+}
+
+void rt_sigprof_discard_pending(void)
+{
+	if (!atomic_load(&sigprof_installed))
+		return;
+	int e = errno;
+	sigset_t pend;
+	/* one cheap look first: the swap is two more system calls */
+	if (sigpending(&pend) == 0 && sigismember(&pend, SIGPROF))
+		discard_pending_sigprof(NULL);
+	errno = e;
+}
+
 /* The program installs its own SIGPROF action: profiling stops for good
- * (before its handler can see one of our signals) and says so once. */
+ * (before its handler can see one of our signals), the stopped clocks'
+ * queued signals are discarded (a thread of the program's may block
+ * SIGPROF, and the new action may be SIG_DFL, which a late one would turn
+ * into the end of the process), and it says so once. */
 static void yield_sigprof(void)
 {
 	if (!atomic_load(&sigprof_installed) || atomic_exchange(&sigprof_yielded, 1))
@@ -255,6 +293,7 @@ static void yield_sigprof(void)
 	int e = errno;
 	bool was_on = atomic_exchange(&rt_cpu_on, 0);
 	rt_threads_timers_stop();
+	discard_pending_sigprof(NULL);
 	if (was_on) {
 		static const char msg[] = "cprof: the program installs its own SIGPROF handler: "
 					  "CPU profiling stopped, samples so far are kept\n";

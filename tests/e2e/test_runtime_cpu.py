@@ -26,7 +26,7 @@ def progs(tmp_path_factory):
                     "build/libcprofcore.a"], check=True, capture_output=True, timeout=600)
     d = tmp_path_factory.mktemp("rtcpu")
     out = {}
-    for name in ("shares", "own_sigprof", "forker"):
+    for name in ("shares", "own_sigprof", "forker", "blocked_sigprof"):
         exe = str(d / name)
         subprocess.run(["gcc", "-O2", "-g", "-o", exe, os.path.join(SRC, name + ".c"),
                         "-lpthread"], check=True)
@@ -218,6 +218,19 @@ def test_program_sigprof_handler_not_stolen(cprof, progs, tmp_path, mode):
     assert "foreign: 0" in p.stdout
     assert p.stderr.count("own SIGPROF handler") == 1, p.stderr
     assert cprof("-top", str(prof)).returncode == 0
+
+
+@pytest.mark.parametrize("mode", ["reset", "exec"])
+def test_blocked_sigprof_not_left_queued(cprof, progs, tmp_path, mode):
+    """A program that blocks every signal, then resets SIGPROF to the
+    default (git's run-command before exec) or execs an image without the
+    runtime: the clock's SIGPROF queued while blocked must not end it."""
+    prof = tmp_path / "cpu.pb.gz"
+    p, _ = run_preloaded([progs["blocked_sigprof"], mode], prof, {"CPROF_CPU_HZ": "1000"})
+    assert p.returncode == 0, (p.returncode, p.stdout + p.stderr)
+    assert ("reset ok" if mode == "reset" else "unblock ok") in p.stdout
+    if mode == "reset":     # the exec'd image, without the runtime, writes none
+        assert cprof("-top", str(prof)).returncode == 0
 
 
 def test_fork_children_keep_working(cprof, progs, tmp_path):
