@@ -5,6 +5,7 @@
   ran libcurl's global init (libssh2, OpenSSL engines) inside curl after its
   atexit handlers had cleaned OpenSSL up: SIGSEGV in 6 of 10 runs, and exits
   held for 5-10 s by a network query.
+- ssh-keygen, openssl, node: the same at exit (every libcrypto user).
 - git gc: git's run-command blocks every signal, forks, resets every action
   to SIG_DFL and execs; a followed child's clock SIGPROF queued while
   blocked killed it ("pack-refs died of signal 27").
@@ -51,6 +52,20 @@ def test_curl_exit_symbolization(tmp_path):
         if f.endswith(".pb.gz"):
             r = subprocess.run([cprof_bin(), "-top", str(tmp_path / f)], capture_output=True)
             assert r.returncode == 0, (f, r.stderr)
+
+
+def test_ssh_keygen_exit_symbolization(tmp_path):
+    """ssh-keygen (libcrypto) crashed the same way at exit, in every run."""
+    assert shutil.which("ssh-keygen"), "ssh-keygen is not installed: run ./setup.sh"
+    prof = tmp_path / "prof"
+    prof.mkdir()
+    key = str(tmp_path / "k")
+    p = subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key],
+                       env=env(str(prof)), capture_output=True, timeout=60)
+    assert p.returncode == 0, (p.returncode, p.stderr[-500:])
+    p = subprocess.run(["ssh-keygen", "-y", "-f", key], env=env(str(prof)),
+                       capture_output=True, timeout=60)
+    assert p.returncode == 0 and p.stdout.startswith(b"ssh-ed25519 "), (p.returncode, p.stderr[-500:])
 
 
 def test_git_gc_children(tmp_path):
