@@ -285,8 +285,11 @@ void rt_sigprof_discard_pending(void)
  * (before its handler can see one of our signals), the stopped clocks'
  * queued signals are discarded (a thread of the program's may block
  * SIGPROF, and the new action may be SIG_DFL, which a late one would turn
- * into the end of the process), and it says so once. */
-static void yield_sigprof(void)
+ * into the end of the process), and it says so once if the program sets
+ * a handler: a program resetting every action to the default before an
+ * exec (git, node, shells' subshells) changes nothing the user would want
+ * told, and the line would land in that program's stderr. */
+static void yield_sigprof(bool say)
 {
 	if (!atomic_load(&sigprof_installed) || atomic_exchange(&sigprof_yielded, 1))
 		return;
@@ -294,7 +297,7 @@ static void yield_sigprof(void)
 	bool was_on = atomic_exchange(&rt_cpu_on, 0);
 	rt_threads_timers_stop();
 	discard_pending_sigprof(NULL);
-	if (was_on) {
+	if (was_on && say) {
 		static const char msg[] = "cprof: the program installs its own SIGPROF handler: "
 					  "CPU profiling stopped, samples so far are kept\n";
 		ssize_t w = write(2, msg, sizeof msg - 1);
@@ -303,13 +306,20 @@ static void yield_sigprof(void)
 	errno = e;
 }
 
+static bool is_handler(const struct sigaction *act)
+{
+	if (act->sa_flags & SA_SIGINFO)
+		return act->sa_sigaction != NULL;
+	return act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN;
+}
+
 __attribute__((visibility("default")))
 int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	resolve();
 	if (sig == SIGPROF && act &&
 	    !((act->sa_flags & SA_SIGINFO) && act->sa_sigaction == on_sigprof))
-		yield_sigprof();
+		yield_sigprof(is_handler(act));
 	if (!real_sigaction) {
 		errno = ENOSYS;
 		return -1;
@@ -322,7 +332,7 @@ sighandler_t signal(int sig, sighandler_t h)
 {
 	resolve();
 	if (sig == SIGPROF)
-		yield_sigprof();
+		yield_sigprof(h != SIG_DFL && h != SIG_IGN);
 	if (!real_signal) {
 		errno = ENOSYS;
 		return SIG_ERR;
@@ -336,7 +346,7 @@ static sighandler_t other_signal(const char *name, signal_fn *real, int sig, sig
 	if (!*real)
 		*real = (signal_fn)dlsym(RTLD_NEXT, name);
 	if (sig == SIGPROF && h != SIG_HOLD)
-		yield_sigprof();
+		yield_sigprof(h != SIG_DFL && h != SIG_IGN);
 	if (!*real) {
 		errno = ENOSYS;
 		return SIG_ERR;
