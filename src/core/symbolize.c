@@ -471,14 +471,45 @@ static int find_elf_cloexec(Dwfl_Module *mod, void **userdata, const char *modna
 	return cloexec_fd(dwfl_build_id_find_elf(mod, userdata, modname, base, file_name, elfp));
 }
 
+/* Separate debug information, found on this machine only: by build id
+ * (/usr/lib/debug/.build-id, Debian's -dbgsym packages), then by the
+ * module's .gnu_debuglink name next to it, in its .debug/ and under
+ * /usr/lib/debug.  Never dwfl_standard_find_debuginfo: after the local
+ * places it asks debuginfod, which loads libcurl into the process and runs
+ * curl_global_init (libssh2, OpenSSL's engines).  In a profiled program
+ * writing its profile at exit that is the program's own libcurl/libcrypto,
+ * already cleaned up by its atexit handlers (curl crashed in
+ * CRYPTO_THREAD_write_lock on a freed lock), and a network query that held
+ * exits for 10 s.  Returns an open descriptor (close-on-exec) or -1. */
 static int find_debuginfo_cloexec(Dwfl_Module *mod, void **userdata, const char *modname,
 				  Dwarf_Addr base, const char *file_name,
 				  const char *debuglink_file, GElf_Word debuglink_crc,
 				  char **debuginfo_file_name)
 {
-	return cloexec_fd(dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
-						       debuglink_file, debuglink_crc,
-						       debuginfo_file_name));
+	(void)debuglink_crc;
+	int fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name,
+					      debuglink_file, debuglink_crc, debuginfo_file_name);
+	if (fd >= 0 || !debuglink_file || !file_name || strchr(debuglink_file, '/'))
+		return cloexec_fd(fd);
+	const char *slash = strrchr(file_name, '/');
+	if (!slash)
+		return -1;
+	int dlen = (int)(slash - file_name);
+	static const char *const pre[] = { "", "", "/usr/lib/debug" };
+	static const char *const mid[] = { "/", "/.debug/", "/" };
+	for (size_t i = 0; i < sizeof pre / sizeof *pre; i++) {
+		char path[4096];
+		int n = snprintf(path, sizeof path, "%s%.*s%s%s", pre[i], dlen, file_name, mid[i],
+				 debuglink_file);
+		if (n <= 0 || (size_t)n >= sizeof path || strcmp(path, file_name) == 0)
+			continue;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			*debuginfo_file_name = strdup(path);
+			return fd;
+		}
+	}
+	return -1;
 }
 
 static char *debuginfo_path_none = NULL;

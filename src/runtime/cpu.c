@@ -246,16 +246,58 @@ static void resolve(void)
 		real_signal = (signal_fn)dlsym(RTLD_NEXT, "signal");
 }
 
+/* Discard every SIGPROF still queued to this process's threads (our
+ * clocks' last ones), leaving SIGPROF's action as it was.  A signal queued
+ * while the thread blocks SIGPROF outlives the clock that sent it: if the
+ * action becomes SIG_DFL (the program resetting every signal before an
+ * exec, as git's run-command does with all signals blocked) or an exec
+ * resets it, that signal ends the process the moment it is unblocked.
+ * Setting SIG_IGN discards a pending signal in every thread (POSIX); the
+ * old action is put back at once.  Call with the clocks stopped.
+ * Thread-safe; not async-signal-safe only in that it races a concurrent
+ * sigaction(SIGPROF) of the program's, which yield_sigprof orders first. */
+static void discard_pending_sigprof(const struct sigaction *put_back)
+{
+	if (!real_sigaction)
+		return;
+	struct sigaction ign, old;
+	memset(&ign, 0, sizeof ign);
+	ign.sa_handler = SIG_IGN;
+	sigemptyset(&ign.sa_mask);
+	if (real_sigaction(SIGPROF, &ign, &old) != 0)
+		return;
+	(void)real_sigaction(SIGPROF, put_back ? put_back : &old, NULL);
+}
+
+void rt_sigprof_discard_pending(void)
+{
+	if (!atomic_load(&sigprof_installed))
+		return;
+	int e = errno;
+	sigset_t pend;
+	/* one cheap look first: the swap is two more system calls */
+	if (sigpending(&pend) == 0 && sigismember(&pend, SIGPROF))
+		discard_pending_sigprof(NULL);
+	errno = e;
+}
+
 /* The program installs its own SIGPROF action: profiling stops for good
- * (before its handler can see one of our signals) and says so once. */
-static void yield_sigprof(void)
+ * (before its handler can see one of our signals), the stopped clocks'
+ * queued signals are discarded (a thread of the program's may block
+ * SIGPROF, and the new action may be SIG_DFL, which a late one would turn
+ * into the end of the process), and it says so once if the program sets
+ * a handler: a program resetting every action to the default before an
+ * exec (git, node, shells' subshells) changes nothing the user would want
+ * told, and the line would land in that program's stderr. */
+static void yield_sigprof(bool say)
 {
 	if (!atomic_load(&sigprof_installed) || atomic_exchange(&sigprof_yielded, 1))
 		return;
 	int e = errno;
 	bool was_on = atomic_exchange(&rt_cpu_on, 0);
 	rt_threads_timers_stop();
-	if (was_on) {
+	discard_pending_sigprof(NULL);
+	if (was_on && say) {
 		static const char msg[] = "cprof: the program installs its own SIGPROF handler: "
 					  "CPU profiling stopped, samples so far are kept\n";
 		ssize_t w = write(2, msg, sizeof msg - 1);
@@ -264,13 +306,20 @@ static void yield_sigprof(void)
 	errno = e;
 }
 
+static bool is_handler(const struct sigaction *act)
+{
+	if (act->sa_flags & SA_SIGINFO)
+		return act->sa_sigaction != NULL;
+	return act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN;
+}
+
 __attribute__((visibility("default")))
 int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	resolve();
 	if (sig == SIGPROF && act &&
 	    !((act->sa_flags & SA_SIGINFO) && act->sa_sigaction == on_sigprof))
-		yield_sigprof();
+		yield_sigprof(is_handler(act));
 	if (!real_sigaction) {
 		errno = ENOSYS;
 		return -1;
@@ -283,7 +332,7 @@ sighandler_t signal(int sig, sighandler_t h)
 {
 	resolve();
 	if (sig == SIGPROF)
-		yield_sigprof();
+		yield_sigprof(h != SIG_DFL && h != SIG_IGN);
 	if (!real_signal) {
 		errno = ENOSYS;
 		return SIG_ERR;
@@ -297,7 +346,7 @@ static sighandler_t other_signal(const char *name, signal_fn *real, int sig, sig
 	if (!*real)
 		*real = (signal_fn)dlsym(RTLD_NEXT, name);
 	if (sig == SIGPROF && h != SIG_HOLD)
-		yield_sigprof();
+		yield_sigprof(h != SIG_DFL && h != SIG_IGN);
 	if (!*real) {
 		errno = ENOSYS;
 		return SIG_ERR;

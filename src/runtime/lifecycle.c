@@ -113,7 +113,8 @@ static void lifecycle_init(void)
  * command, pyenv's shims).  Deleting the clocks (closing a counter waits
  * for its pending overflow work) leaves at most a signal already queued to
  * this thread, delivered to the runtime's still-installed handler as the
- * close returns and ignored there; other threads' die with them.  This
+ * close returns and ignored there unless the thread blocks SIGPROF (then
+ * rt_sigprof_discard_pending drops it); other threads' die with them.  This
  * covers a profile started with the API too, which the exit writers do
  * not stop. */
 static bool before_exec(void)
@@ -126,6 +127,10 @@ static bool before_exec(void)
 	rt_trace_exit_write(true);
 	rt_cpu_exit_write(true);
 	bool clocks = rt_threads_clocks_suspend();
+	/* and a signal queued while this thread blocks SIGPROF (a program
+	 * that blocks everything around fork and exec) would survive the
+	 * exec, which resets the action to the default: dropped here */
+	rt_sigprof_discard_pending();
 	errno = e;
 	return clocks;
 }

@@ -55,6 +55,7 @@ bool rt_ring_pop(rt_sample_rec *out);    /* consumer only */
 RT_FORK_TEXT void rt_ring_reset(void);                /* forked child: empty it */
 int rt_sigprof_install(void);            /* 0 or CPROF_ERR_SIGNAL/SYSTEM */
 bool rt_sigprof_ours(void);              /* our handler is SIGPROF's, not yielded */
+void rt_sigprof_discard_pending(void);   /* drop SIGPROFs queued to this process (clocks stopped) */
 /* Push a sample of n pcs the calling thread did not take in the handler
  * (a thread's last partial interval).  [AS-safe] */
 void rt_cpu_push(const uintptr_t *pcs, int n, uint64_t count, uint64_t cpu_ns);

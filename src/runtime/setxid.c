@@ -30,6 +30,11 @@
  * other thread goes straight to glibc's handler.  A capability set the
  * runtime's thread cannot take (capset refuses anything beyond its
  * permitted set) is left as it is: the call then fails there as before.
+ * capset itself, which glibc does not broadcast, is interposed too: after
+ * the program's call the runtime's threads are signalled (the same chained
+ * handler, told apart by SI_QUEUE) and take the caller's new sets, so a
+ * program that drops capabilities leaves no thread of the runtime's with
+ * them.
  *
  * Threads and signals: the wrappers serialise on one mutex of the
  * runtime's own (never the program's; held across the real call, whose
@@ -49,11 +54,13 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -79,11 +86,29 @@ static int snap_keep;                      /* its PR_GET_KEEPCAPS */
 static bool snap_caps_ok;
 static struct __user_cap_data_struct snap_caps[_LINUX_CAPABILITY_U32S_3];
 
+/* The runtime's own use of the chained SIGSETXID: after the program's
+ * capset, each runtime thread is sent SIGSETXID with si_code SI_QUEUE and
+ * this value (rt_tgsigqueueinfo), takes the caller's new capability sets
+ * and counts itself in caps_acks.  glibc's handler ignores any SIGSETXID
+ * that is not SI_TKILL, so one that arrives late is harmless. */
+#define CAPS_MAGIC 0x63617073   /* "caps" */
+static atomic_int caps_acks;
+
 /* [AS-safe] glibc's handler, after the runtime's thread took the caller's
  * per-thread attributes */
 static void setxid_handler(int sig, siginfo_t *si, void *uc)
 {
 	int e = errno;
+	if (si && si->si_code == SI_QUEUE && si->si_value.sival_int == CAPS_MAGIC &&
+	    si->si_pid == getpid()) {
+		if (rt_self_thread() && atomic_load_explicit(&snap_on, memory_order_acquire)) {
+			struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+			syscall(SYS_capset, &h, snap_caps);
+			atomic_fetch_add(&caps_acks, 1);
+		}
+		errno = e;
+		return;
+	}
 	if (atomic_load_explicit(&snap_on, memory_order_acquire) && rt_self_thread()) {
 		syscall(SYS_prctl, PR_SET_KEEPCAPS, (unsigned long)snap_keep, 0UL, 0UL, 0UL);
 		if (snap_caps_ok) {
@@ -210,3 +235,71 @@ SETXID(setregid, (gid_t a, gid_t b), (gid_t, gid_t), (a, b))
 SETXID(setresuid, (uid_t a, uid_t b, uid_t c), (uid_t, uid_t, uid_t), (a, b, c))
 SETXID(setresgid, (gid_t a, gid_t b, gid_t c), (gid_t, gid_t, gid_t), (a, b, c))
 SETXID(setgroups, (size_t n, const gid_t *list), (size_t, const gid_t *), (n, list))
+
+/* capset: capabilities are per thread and glibc does not broadcast this
+ * call, so a program that drops capabilities after its set*id calls (a
+ * daemon keeping only CAP_NET_BIND_SERVICE, setpriv --inh-caps/--bounding)
+ * would leave the runtime's threads with the ones it had: threads of a
+ * process that believes it dropped them, able to open any file for it.
+ * After a successful capset on the calling thread, each runtime thread is
+ * sent the runtime's SIGSETXID (above) and takes the same sets (it can only
+ * lower its own: capset refuses anything beyond its permitted set); the
+ * call waits for them, bounded (1 s).  The threads are found in
+ * /proc/self/task with raw getdents64 into a stack buffer (no allocation).
+ * Thread-safe (call_mu); not AS-safe. */
+int capset(cap_user_header_t hdr, const cap_user_data_t data);   /* glibc declares none */
+
+__attribute__((visibility("default")))
+int capset(cap_user_header_t hdr, const cap_user_data_t data)
+{
+	static _Atomic(void *) slot;
+	int (*f)(cap_user_header_t, const cap_user_data_t) =
+		(int (*)(cap_user_header_t, const cap_user_data_t))real_fn("capset", &slot);
+	if (!f) {
+		errno = ENOSYS;
+		return -1;
+	}
+	pthread_mutex_lock(&call_mu);
+	int rc = f(hdr, data);
+	int e = errno;
+	pid_t me = (pid_t)syscall(SYS_gettid);
+	if (rc == 0 && atomic_load(&chained) && hdr && (hdr->pid == 0 || hdr->pid == me)) {
+		struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+		snap_caps_ok = syscall(SYS_capget, &h, snap_caps) == 0;
+		int dfd = snap_caps_ok ? open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+		if (dfd >= 0) {
+			atomic_store(&caps_acks, 0);
+			atomic_store_explicit(&snap_on, true, memory_order_release);
+			pid_t pid = getpid();
+			int sent = 0;
+			char buf[4096];
+			long n;
+			while ((n = syscall(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
+				for (long off = 0; off < n;) {
+					struct { uint64_t ino; int64_t off; unsigned short reclen;
+						 unsigned char type; char name[]; } *d = (void *)(buf + off);
+					off += d->reclen;
+					int tid = atoi(d->name);
+					if (tid <= 0 || tid == me || !rt_self_tid(tid))
+						continue;
+					siginfo_t si;
+					memset(&si, 0, sizeof si);
+					si.si_signo = SIGSETXID_NO;
+					si.si_code = SI_QUEUE;
+					si.si_pid = pid;
+					si.si_uid = getuid();
+					si.si_value.sival_int = CAPS_MAGIC;
+					if (syscall(SYS_rt_tgsigqueueinfo, pid, tid, SIGSETXID_NO, &si) == 0)
+						sent++;
+				}
+			}
+			close(dfd);
+			for (int i = 0; i < 20000 && atomic_load(&caps_acks) < sent; i++)  /* <= 1 s */
+				nanosleep(&(struct timespec){ 0, 50000 }, NULL);
+			atomic_store_explicit(&snap_on, false, memory_order_release);
+		}
+	}
+	pthread_mutex_unlock(&call_mu);
+	errno = e;
+	return rc;
+}

@@ -18,7 +18,9 @@
  *             rsp; that rip is exact
  *   END       the outermost frame
  *   UNKNOWN   (or no row: no table, JIT code) __restore_rt recognised by its
- *             bytes, else frame pointers when rbp looks like one on this
+ *             bytes; an exact pc just after a syscall instruction with a
+ *             call's return address at rsp (glibc's clone past its table)
+ *             as a leaf; else frame pointers when rbp looks like one on this
  *             stack: above rsp, 8-aligned, within RT_FP_SPAN; a return
  *             address and saved rbp both 0 end the walk cleanly
  * The caller checks that the stack grows (sp strictly upwards, except into
@@ -93,6 +95,48 @@ static inline int rt_step_fp(rt_uregs *r, rt_uread rd, void *ctx)
 	return RT_STEP_OK;
 }
 
+/* The 16 code bytes ending at addr (exclusive) into out; false when they
+ * cannot be read. */
+static inline bool rt_code_before(uintptr_t addr, unsigned char out[16], rt_uread rd, void *ctx)
+{
+	uintptr_t w[3];
+	uintptr_t a = (addr - 16) & ~(uintptr_t)7;
+	if (addr < RT_PAGE + 24)
+		return false;
+	for (int i = 0; i < 3; i++)
+		if (!rd(ctx, a + 8 * (uintptr_t)i, &w[i], RT_RD_ANY))
+			return false;
+	memcpy(out, (const unsigned char *)w + (addr - 16 - a), 16);
+	return true;
+}
+
+/* A raw system call outside any unwind table: the interrupted pc (exact)
+ * follows a syscall instruction in code with no row, as in glibc's clone
+ * and clone3, whose tables end before the syscall (the child's side would
+ * be described wrongly).  Such code is a leaf that pushed nothing: the
+ * return address is at rsp, and is taken only if the bytes before it are
+ * a call (e8 rel32, or ff /2 through a register or memory).  A signal
+ * arriving there is common: the sample is taken as the system call
+ * returns (raw clone children sharing memory, stress-ng's clone). */
+static inline int rt_step_syscall_leaf(rt_uregs *r, rt_uread rd, void *ctx)
+{
+	unsigned char b[16];
+	uintptr_t ra;
+	if (!r->exact || !rt_code_before(r->pc, b, rd, ctx) || b[14] != 0x0f || b[15] != 0x05)
+		return RT_STEP_FAIL;
+	if ((r->sp & 7) || !rd(ctx, r->sp, &ra, RT_RD_STACK) || ra < RT_PAGE ||
+	    !rt_code_before(ra, b, rd, ctx))
+		return RT_STEP_FAIL;
+	bool call = b[11] == 0xe8 ||                                   /* call rel32 */
+		    (b[14] == 0xff && (b[15] & 0x38) == 0x10) ||       /* call *%reg, *(%reg) */
+		    (b[13] == 0xff && (b[14] & 0x38) == 0x10) ||       /* + disp8 or SIB */
+		    (b[10] == 0xff && (b[11] & 0x38) == 0x10);         /* *disp32(%rip) */
+	if (!call)
+		return RT_STEP_FAIL;
+	*r = (rt_uregs){ ra, r->sp + 8, r->fp, false };
+	return RT_STEP_OK;
+}
+
 /* One frame up from r by row (NULL: none found).  RT_STEP_*. */
 static inline int rt_unwind_step(rt_uregs *r, const rt_urow *row, rt_uread rd, void *ctx)
 {
@@ -114,6 +158,8 @@ static inline int rt_unwind_step(rt_uregs *r, const rt_urow *row, rt_uread rd, v
 	default:
 		if (rt_is_sigreturn(r->pc, rd, ctx))
 			return rt_step_signal(r, rd, ctx);
+		if (rt_step_syscall_leaf(r, rd, ctx) == RT_STEP_OK)
+			return RT_STEP_OK;
 		return rt_step_fp(r, rd, ctx);
 	}
 	uintptr_t ra, fp = r->fp;

@@ -34,6 +34,7 @@ PROGRAMS = {
     "no_eintr": "no_eintr.c",
     "exec_fds": "exec_fds.c",
     "drop_privs": "drop_privs.c",
+    "drop_caps": "drop_caps.c",
     "tsc_off": "tsc_off.c",
     "vfork_loop": "vfork_loop.c",
 }
@@ -270,6 +271,24 @@ def test_dropping_privileges_as_a_runtime_thread_starts(progs, tmp_path):
                            capture_output=True, text=True, timeout=60, env=runtime_env(None))
         assert r.returncode == 0, f"run {i}: status {r.returncode}: {r.stderr[-2000:]}"
         assert r.stdout == "uid 65534 gid 65534\n"
+
+
+def test_runtime_threads_drop_capabilities_with_the_program(progs, tmp_path):
+    """The program keeps its capabilities through setresuid (keep-caps),
+    then capsets them away: glibc broadcasts set*id calls but not capset,
+    so the runtime's threads (collector, endpoint) kept root's permitted
+    set as nobody (3 threads with CapPrm 000001fffeffffff before the
+    fix)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to drop privileges")
+    os.chmod(tmp_path, 0o777)
+    profile = str(tmp_path / "cpu.pb.gz")
+    for i in range(3):
+        r = subprocess.run([progs["drop_caps"]], capture_output=True, text=True, timeout=60,
+                           env=runtime_env(profile, extra={"CPROF_HTTP": "127.0.0.1:0",
+                                                           "CPROF_HTTP_GRACE": "0"}))
+        assert r.returncode == 0, f"run {i}: status {r.returncode}: {r.stdout} {r.stderr[-2000:]}"
+        assert r.stdout == "caps dropped\n"
 
 
 def test_rdtsc_made_to_fault(progs, tmp_path):
