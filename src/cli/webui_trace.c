@@ -10,6 +10,8 @@
  * keeping every wait's stack), so a loader thread builds them after the
  * UI starts serving, the kind of -trace_pprof (sync by default) first,
  * and hands each to the web API when done (cprof_webapi_trace_profile);
+ * it runs at SCHED_IDLE, so that a window request (on a job thread of its
+ * own) takes the CPU from it at once rather than sharing it;
  * until then those views answer 503 and the timeline works.  The UI's
  * main profile is a placeholder with the profiles' sample types.
  *
@@ -26,6 +28,7 @@
 #include "cprof_trace.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +101,12 @@ void cli_trace_start(cli_trace *t, cprof_webapi *api)
 	t->api = api;
 	if (pthread_create(&t->thread, NULL, loader, t) == 0) {
 		t->started = true;
+		/* below every other thread of the process: the profiles are
+		 * built with the CPU the window requests leave over, so a pan
+		 * is never queued behind a parse (best effort: refused, it runs
+		 * as it is) */
+		struct sched_param sp = { 0 };
+		(void)pthread_setschedparam(t->thread, SCHED_IDLE, &sp);
 		return;
 	}
 	loader(t);   /* no thread: build them now */
