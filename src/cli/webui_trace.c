@@ -1,7 +1,8 @@
 /*
  * webui_trace.c - `cprof -http=: trace.json`: an execution trace served
  * by the web UI (webui_trace.h).  One source that reads as a Chrome trace
- * (cprof_timeline_sniff) is read whole once; from the same bytes come the
+ * (cprof_timeline_sniff) is mapped whole once (read, when it is not a
+ * regular file or cannot be mapped); from the same bytes come the
  * timeline's index (cprof_timeline.h), built before the UI serves, and
  * the trace's sync, syscall and sched delay profiles (cprof_trace.h),
  * which the existing views show with tp=KIND.
@@ -14,6 +15,10 @@
  * own) takes the CPU from it at once rather than sharing it;
  * until then those views answer 503 and the timeline works.  The UI's
  * main profile is a placeholder with the profiles' sample types.
+ *
+ * The map is private and read-only; a file truncated by another process
+ * while it is served would fault (SIGBUS) on a click into the lost part,
+ * as with any mapped input: a trace is a finished file.
  *
  * Ownership and threads: the trace owns the bytes, the index, the
  * placeholder and the profiles.  cli_trace_open and cli_trace_free run on
@@ -29,11 +34,46 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <fcntl.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+/* A regular file mapped read-only, its pages read in at once
+ * (MAP_POPULATE): no copy of the bytes, and the kernel's page cache holds
+ * them rather than the heap; false (and nothing mapped) for anything else
+ * or when the map fails, and the caller reads it. */
+static bool map_file(const char *path, void **data, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	struct stat st;
+	void *p = MAP_FAILED;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (uint64_t)st.st_size <= cprof_mem_limit() && (uint64_t)st.st_size <= SIZE_MAX)
+		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return false;
+	*data = p;
+	*len = (size_t)st.st_size;
+	return true;
+}
+
+static void release(cli_trace *t)
+{
+	if (t->mapped)
+		munmap(t->data, t->len);
+	else
+		free(t->data);
+	t->data = NULL;
+}
 
 bool cli_trace_open(const cli_opts *o, cli_trace *t)
 {
@@ -54,16 +94,21 @@ bool cli_trace_open(const cli_opts *o, cli_trace *t)
 	void *data = NULL;
 	size_t len = 0;
 	cprof_error err = { 0 };
-	int rc = cprof_read_file(src, cprof_mem_limit(), &data, &len, &err);
-	if (rc < 0)
-		cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
-	if (!cprof_timeline_sniff(data, len)) {
-		free(data);
-		return false;
+	bool mapped = map_file(src, &data, &len);
+	int rc = 0;
+	if (!mapped) {
+		rc = cprof_read_file(src, cprof_mem_limit(), &data, &len, &err);
+		if (rc < 0)
+			cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
 	}
 	t->src = src;
 	t->data = data;
 	t->len = len;
+	t->mapped = mapped;
+	if (!cprof_timeline_sniff(data, len)) {
+		release(t);
+		return false;
+	}
 	rc = cprof_timeline_build(data, len, &t->tl, &err);
 	if (rc < 0)
 		cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
@@ -126,6 +171,6 @@ void cli_trace_free(cli_trace *t)
 	for (int k = 0; k < 3; k++)
 		cprof_profile_free(t->prof[k]);
 	cprof_timeline_free(t->tl);
-	free(t->data);
+	release(t);
 	memset(t, 0, sizeof *t);
 }

@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #define DEPTH_DEFAULT 64
@@ -29,6 +30,27 @@ static inline bool special(unsigned char c)
 	return c < 0x20 || c == '"' || c == '\\';
 }
 
+/* The first special byte in [p, e), or e: eight bytes at a time (a
+ * word has one when a byte is below 0x20 or equals '"' or '\\'; the
+ * lowest flagged byte is exact, borrows only run upwards), then byte by
+ * byte from the word that has one. */
+static inline const char *plain_run(const char *p, const char *e)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101), high = ones * 0x80;
+	while (e - p >= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+		uint64_t hit = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b);
+		if (hit & high)
+			break;
+		p += 8;
+	}
+	while (p < e && !special((unsigned char)*p))
+		p++;
+	return p;
+}
+
 bool cprof_js_rawstr(cprof_jscan *j, const char **a, const char **b, bool *esc)
 {
 	cprof_js_ws(j);
@@ -39,9 +61,7 @@ bool cprof_js_rawstr(cprof_jscan *j, const char **a, const char **b, bool *esc)
 	size_t chars = 0;
 	while (p < j->e && *p != '"') {
 		/* a run of plain bytes at once: most of a trace is in strings */
-		const char *r = p;
-		while (r < j->e && !special((unsigned char)*r))
-			r++;
+		const char *r = plain_run(p, j->e);
 		chars += (size_t)(r - p);
 		p = r;
 		if (j->str_max && chars > j->str_max)
@@ -166,6 +186,28 @@ bool cprof_js_str(cprof_jscan *j, char *out, size_t cap, size_t *len)
 	return true;
 }
 
+/* [d, p) is "0|[1-9][0-9]*" then optionally "." and digits: JSON's
+ * number without sign or exponent (always finite). */
+static bool plain_decimal(const char *d, const char *p)
+{
+	const char *q = d;
+	if (q < p && *q == '0')
+		q++;
+	else if (q < p && *q >= '1' && *q <= '9')
+		while (q < p && *q >= '0' && *q <= '9')
+			q++;
+	else
+		return false;
+	if (q < p && *q == '.') {
+		const char *f = ++q;
+		while (q < p && *q >= '0' && *q <= '9')
+			q++;
+		if (q == f)
+			return false;
+	}
+	return q == p;
+}
+
 bool cprof_js_num(cprof_jscan *j, double *v)
 {
 	cprof_js_ws(j);
@@ -190,6 +232,12 @@ bool cprof_js_num(cprof_jscan *j, double *v)
 			j->s = p;
 			return true;
 		}
+	}
+	/* skipped (v NULL) and without an exponent: the grammar alone says
+	 * it is a finite number, no strtod (args' times, mostly) */
+	if (!v && plain_decimal(d, p)) {
+		j->s = p;
+		return true;
 	}
 	char b[72];
 	memcpy(b, j->s, (size_t)(p - j->s));
