@@ -34,6 +34,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -144,7 +145,15 @@ static void *loader(void *arg)
 void cli_trace_start(cli_trace *t, cprof_webapi *api)
 {
 	t->api = api;
-	if (pthread_create(&t->thread, NULL, loader, t) == 0) {
+	/* created with every signal blocked: the UI's main thread waits
+	 * for SIGTERM/SIGINT/SIGHUP, and a loader that inherited them
+	 * unblocked could take the signal and be killed by it */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int prc = pthread_create(&t->thread, NULL, loader, t);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (prc == 0) {
 		t->started = true;
 		/* below every other thread of the process: the profiles are
 		 * built with the CPU the window requests leave over, so a pan
