@@ -67,13 +67,15 @@ static bool map_file(const char *path, void **data, size_t *len)
 	return true;
 }
 
+/* Unmap or free the bytes; once (cli_trace_free after a failed open). */
 static void release(cli_trace *t)
 {
-	if (t->mapped)
+	if (t->mapped && t->data)
 		munmap(t->data, t->len);
 	else
 		free(t->data);
 	t->data = NULL;
+	t->mapped = false;
 }
 
 bool cli_trace_open(const cli_opts *o, cli_trace *t)
