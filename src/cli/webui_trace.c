@@ -1,7 +1,8 @@
 /*
  * webui_trace.c - `cprof -http=: trace.json`: an execution trace served
  * by the web UI (webui_trace.h).  One source that reads as a Chrome trace
- * (cprof_timeline_sniff) is read whole once; from the same bytes come the
+ * (cprof_timeline_sniff) is mapped whole once (read, when it is not a
+ * regular file or cannot be mapped); from the same bytes come the
  * timeline's index (cprof_timeline.h), built before the UI serves, and
  * the trace's sync, syscall and sched delay profiles (cprof_trace.h),
  * which the existing views show with tp=KIND.
@@ -10,8 +11,14 @@
  * keeping every wait's stack), so a loader thread builds them after the
  * UI starts serving, the kind of -trace_pprof (sync by default) first,
  * and hands each to the web API when done (cprof_webapi_trace_profile);
+ * it runs at SCHED_IDLE, so that a window request (on a job thread of its
+ * own) takes the CPU from it at once rather than sharing it;
  * until then those views answer 503 and the timeline works.  The UI's
  * main profile is a placeholder with the profiles' sample types.
+ *
+ * The map is private and read-only; a file truncated by another process
+ * while it is served would fault (SIGBUS) on a click into the lost part,
+ * as with any mapped input: a trace is a finished file.
  *
  * Ownership and threads: the trace owns the bytes, the index, the
  * placeholder and the profiles.  cli_trace_open and cli_trace_free run on
@@ -26,11 +33,50 @@
 #include "cprof_trace.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <fcntl.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+/* A regular file mapped read-only, its pages read in at once
+ * (MAP_POPULATE): no copy of the bytes, and the kernel's page cache holds
+ * them rather than the heap; false (and nothing mapped) for anything else
+ * or when the map fails, and the caller reads it. */
+static bool map_file(const char *path, void **data, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	struct stat st;
+	void *p = MAP_FAILED;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (uint64_t)st.st_size <= cprof_mem_limit() && (uint64_t)st.st_size <= SIZE_MAX)
+		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return false;
+	*data = p;
+	*len = (size_t)st.st_size;
+	return true;
+}
+
+/* Unmap or free the bytes; once (cli_trace_free after a failed open). */
+static void release(cli_trace *t)
+{
+	if (t->mapped && t->data)
+		munmap(t->data, t->len);
+	else
+		free(t->data);
+	t->data = NULL;
+	t->mapped = false;
+}
 
 bool cli_trace_open(const cli_opts *o, cli_trace *t)
 {
@@ -51,16 +97,21 @@ bool cli_trace_open(const cli_opts *o, cli_trace *t)
 	void *data = NULL;
 	size_t len = 0;
 	cprof_error err = { 0 };
-	int rc = cprof_read_file(src, cprof_mem_limit(), &data, &len, &err);
-	if (rc < 0)
-		cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
-	if (!cprof_timeline_sniff(data, len)) {
-		free(data);
-		return false;
+	bool mapped = map_file(src, &data, &len);
+	int rc = 0;
+	if (!mapped) {
+		rc = cprof_read_file(src, cprof_mem_limit(), &data, &len, &err);
+		if (rc < 0)
+			cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
 	}
 	t->src = src;
 	t->data = data;
 	t->len = len;
+	t->mapped = mapped;
+	if (!cprof_timeline_sniff(data, len)) {
+		release(t);
+		return false;
+	}
 	rc = cprof_timeline_build(data, len, &t->tl, &err);
 	if (rc < 0)
 		cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
@@ -98,8 +149,22 @@ static void *loader(void *arg)
 void cli_trace_start(cli_trace *t, cprof_webapi *api)
 {
 	t->api = api;
-	if (pthread_create(&t->thread, NULL, loader, t) == 0) {
+	/* created with every signal blocked: the UI's main thread waits
+	 * for SIGTERM/SIGINT/SIGHUP, and a loader that inherited them
+	 * unblocked could take the signal and be killed by it */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int prc = pthread_create(&t->thread, NULL, loader, t);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (prc == 0) {
 		t->started = true;
+		/* below every other thread of the process: the profiles are
+		 * built with the CPU the window requests leave over, so a pan
+		 * is never queued behind a parse (best effort: refused, it runs
+		 * as it is) */
+		struct sched_param sp = { 0 };
+		(void)pthread_setschedparam(t->thread, SCHED_IDLE, &sp);
 		return;
 	}
 	loader(t);   /* no thread: build them now */
@@ -119,6 +184,6 @@ void cli_trace_free(cli_trace *t)
 	for (int k = 0; k < 3; k++)
 		cprof_profile_free(t->prof[k]);
 	cprof_timeline_free(t->tl);
-	free(t->data);
+	release(t);
 	memset(t, 0, sizeof *t);
 }

@@ -240,6 +240,52 @@ static void test_bad_input(void **state)
 	assert_false(cprof_timeline_sniff("\x1f\x8b", 2));
 }
 
+/* A string's bytes are checked 8 at a time: a control character or a
+ * bad escape is found at every position of a long string, and skipped
+ * numbers are still checked by JSON's grammar. */
+static void test_long_strings_and_skipped_numbers(void **state)
+{
+	(void)state;
+	char buf[128];
+	for (int k = 0; k < 40; k++) {
+		for (int bad = 0; bad < 3; bad++) {
+			char s[48];
+			memset(s, 'a', 40);
+			s[40] = 0;
+			s[k] = bad == 0 ? '\x01' : bad == 1 ? '\x1f' : '\\';
+			if (bad == 2 && k + 1 < 40)
+				s[k + 1] = 'q';   /* "\q": a bad escape; at the end, an unterminated string */
+			snprintf(buf, sizeof buf, "[{\"ph\":\"i\",\"args\":{\"s\":\"%s\"}}]", s);
+			cprof_timeline *tl = NULL;
+			cprof_error err = { 0 };
+			if (cprof_timeline_build(buf, strlen(buf), &tl, &err) != CPROF_EFORMAT)
+				fail_msg("byte %d (kind %d) not refused: %s", k, bad, buf);
+		}
+	}
+	/* high bytes (UTF-8) and a long plain run pass */
+	snprintf(buf, sizeof buf, "[{\"ph\":\"i\",\"args\":{\"s\":\"%s\"}}]",
+		 "\xc3\xa9\xe2\x82\xac 0123456789abcdefghijklmnopqrstuvwxyz\x7f\xff");
+	cprof_timeline *tl = NULL;
+	cprof_error err = { 0 };
+	assert_int_equal(cprof_timeline_build(buf, strlen(buf), &tl, &err), 0);
+	cprof_timeline_free(tl);
+	static const char *const nums[] = { "-", "1e", "0x1", "1e999", "1.2.3", "--1", "1-" };
+	static const char *const good[] = { "0", "-0.5", "12.250", "1e3", "-1.5E-3" };
+	for (size_t i = 0; i < sizeof nums / sizeof *nums; i++) {
+		snprintf(buf, sizeof buf, "[{\"ph\":\"i\",\"args\":{\"v\":%s}}]", nums[i]);
+		tl = NULL;
+		if (cprof_timeline_build(buf, strlen(buf), &tl, &err) != CPROF_EFORMAT)
+			fail_msg("number %s not refused", nums[i]);
+	}
+	for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+		snprintf(buf, sizeof buf, "[{\"ph\":\"i\",\"args\":{\"v\":%s}}]", good[i]);
+		tl = NULL;
+		if (cprof_timeline_build(buf, strlen(buf), &tl, &err) != 0)
+			fail_msg("number %s refused: %s", good[i], err.msg);
+		cprof_timeline_free(tl);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +295,7 @@ int main(void)
 		cmocka_unit_test(test_aggregate_dominant_state),
 		cmocka_unit_test(test_unsorted_overlapping),
 		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_long_strings_and_skipped_numbers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
