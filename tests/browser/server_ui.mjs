@@ -9,7 +9,8 @@
 // dragged on the chart, the flame graph and top table, the links, both
 // comparisons, the snapshot marks, the Targets and Snapshots pages, both
 // themes, 1280 px), empty (a server with nothing stored: the empty
-// states).  Each check prints "ok NAME" or "FAIL NAME: why"; the exit
+// states), login (a server with -token: the login form, then the page on
+// the session cookie; token=T is the token).  Each check prints "ok NAME" or "FAIL NAME: why"; the exit
 // status is the number of failures.  Screenshots go to OUTDIR
 // (server-SUITE-NAME.png).  key=value arguments carry what the test knows
 // (the scraped instance).
@@ -490,6 +491,37 @@ if (suite === "fleet") {
 		await page.waitForSelector("#flame[data-state='ready']", { timeout: 30000 });
 		assert(/compute/.test(await page.textContent("#toptable")), "no compute in the top table");
 		await shot("first-profile");
+	});
+} else if (suite === "login") {
+	// a server started with -token: the login page, then the page works
+	// from the session cookie alone (the browser sends no bearer header)
+	await check("login-page", async () => {
+		expectBad = /.*/;
+		await page.goto(base + "/?from=now-2h");
+		assert(/needs its token/.test(await page.textContent("body")), "no login page");
+		await page.fill("#token", "wrong");
+		await page.click("#login");
+		await page.waitForSelector("#why");
+		assert(/wrong token/.test(await page.textContent("#why")), "wrong token not said");
+		await shot("login");
+		await page.fill("#token", extra.token);
+		expectBad = null;
+		await page.click("#login");
+		await page.waitForSelector("body[data-ready='1']");
+		assert(param("from") === "now-2h", `view lost: ${page.url()}`);
+		await page.waitForSelector("#flame[data-state='ready']", { timeout: 30000 });
+		assert(/compute/.test(await page.textContent("#toptable")), "no compute in the top table");
+		const cookies = await ctx.cookies(base);
+		const c = cookies.find((k) => k.name === "cprof_session");
+		assert(c && c.httpOnly && c.sameSite === "Strict" && c.value !== extra.token, JSON.stringify(cookies));
+		await shot("after-login");
+	});
+	await check("token-in-url", async () => {
+		await ctx.clearCookies();
+		await page.goto(base + "/targets?token=" + encodeURIComponent(extra.token));
+		await page.waitForSelector("body[data-ready='1']");
+		assert(!page.url().includes("token="), `the token stays in the address: ${page.url()}`);
+		assert(new URL(page.url()).pathname === "/targets", page.url());
 	});
 }
 

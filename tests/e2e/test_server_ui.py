@@ -111,6 +111,21 @@ def test_empty_page(tmp_path):
         s.stop()
 
 
+@needs_browser
+def test_login_page(tmp_path):
+    """With -token the browser logs in through the form and the page works
+    on the session cookie (tests/e2e/test_server_login.py checks the HTTP)."""
+    s = Server(str(tmp_path / "data"), "-token=br0wser")
+    try:
+        st, _, b = s.request("/ingest?name=first%7Benv%3Dtest%7D&format=folded",
+                             data=b"main;work;compute 42\nmain;idle 8\n", method="POST",
+                             headers={"Authorization": "Bearer br0wser"})
+        assert st == 200, b
+        run_suite("login", s.url, token="br0wser")
+    finally:
+        s.stop()
+
+
 def test_series_limit(fleet):
     """limit=N: the N largest series, the rest summed into one."""
     s, _ = fleet
