@@ -368,6 +368,21 @@ void srv_resp_error(srv_resp *r, unsigned status, const char *fmt, ...)
  * b failed. */
 void srv_resp_json(srv_resp *r, srv_buf *b);
 
+/* ---- the web UI's analysis paths (ui_path.c: pure, thread-safe) ---------------- */
+
+#define SRV_AN_SEL_MAX 2048
+/* A window of the analysis views: KIND/FROM/UNTIL/SELECTOR-IN-HEX/ ("-"
+ * for no selector) or snapshot/ID/, and the path below it. */
+typedef struct srv_an_window {
+	char kind[65], from[40], until[40];
+	char sel[SRV_AN_SEL_MAX];       /* the selector, decoded ("" none) */
+	long long snap_id;              /* > 0 for a snapshot */
+	const char *rest;               /* the path below the prefix (in path) */
+} srv_an_window;
+/* path (below /analysis/, NUL-terminated) into w: 0, or -1 with a static
+ * one-line reason in *why. */
+int srv_an_parse(const char *path, srv_an_window *w, const char **why);
+
 /* ---- the web UI's login sessions (session.c; thread-safe) ----------------------- */
 
 #define SRV_SESSION_COOKIE "cprof_session"
