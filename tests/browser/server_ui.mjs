@@ -375,6 +375,11 @@ if (suite === "fleet") {
 		// version 2 renders three times more in its second hour
 		const row = await page.locator("#toptable tr", { hasText: "format" }).first().textContent();
 		assert(/\+/.test(row), `format did not grow: ${row}`);
+		// the chart shows both sides' series, each named by its side
+		await page.waitForFunction(() => document.querySelectorAll("#legend span[data-side='A']").length > 0);
+		const sides = await page.$$eval("#legend span", (e) => e.map((x) => x.textContent));
+		assert(sides.some((t) => /^A: .*version="1"/.test(t)) && sides.some((t) => /^B: .*version="2"/.test(t)),
+			`legend: ${sides.join(" | ")}`);
 		await noWrap("#windowbar");
 		await shot("compare-labels");
 	});

@@ -543,6 +543,7 @@
 			if (e.key === "Enter") {
 				setParams({ bq: bqIn.value.trim() });
 				loadFlame();
+				loadSeries();
 			}
 		});
 		clearBtn.addEventListener("click", function () {
@@ -663,10 +664,15 @@
 					vals.forEach(function (ps) { ps.forEach(function (p) { maxV = Math.max(maxV, p[1]); }); });
 				}
 				var y = axes(g, W, H, r, maxV, fmtY), base = {};
+				var nB = ser.filter(function (x) { return x.side !== "A"; }).length;
 				vals.forEach(function (ps, i) {
-					var col = ser[i].labels.__other__ ? PALETTE[10] : PALETTE[i % 10];
+					var side = ser[i].side || "";
+					/* A's series take the palette's second half and dashes */
+					var ci = side === "A" ? 5 + (i - nB) % 5 : side === "B" ? i % 5 : i % 10;
+					var col = ser[i].labels.__other__ ? PALETTE[10] : PALETTE[ci];
 					g.strokeStyle = col;
 					g.lineWidth = 1.5;
+					g.setLineDash(side === "A" ? [6, 3] : []);
 					g.beginPath();
 					var prevT = null;
 					if (S.stack) {
@@ -700,7 +706,9 @@
 							ps.forEach(function (p) { g.fillRect(xOf(p[0] + step / 2, r, W) - 1.5, y(p[1]) - 1.5, 3, 3); });
 						}
 					}
-					var lg = $("span", { style: "--c:" + col }, labelsText(ser[i].labels));
+					g.setLineDash([]);
+					var lg = $("span", { style: "--c:" + col, "data-side": side }, (side ? side + ": " : "") + labelsText(ser[i].labels));
+					if (side === "A") lg.classList.add("sv-dashed");
 					legend.appendChild(lg);
 				});
 				if (!ser.length) {
@@ -848,12 +856,23 @@
 			var W = canvas.parentNode.clientWidth || 900;
 			var step = Math.max(1, Math.ceil((r.untilS - r.fromS) / Math.min(240, Math.max(60, Math.floor(W / 4)))));
 			cpName.textContent = (S.kind || "") + " " + (S.st || "") + (GAUGE[S.kind] ? " (average)" : " per second");
-			return api("/api/v1/series", { type: S.kind, query: S.q, from: r.from, until: r.until, step: step + "s",
-				sample_type: st, limit: 10 }).then(function (d) {
+			/* comparing two label sets: both sides' series, A's dashed
+			 * (B is the bar's selector, A the base box's) */
+			var bq = S.cmp === "labels" ? get("bq", "") : "";
+			var one = function (query, side, limit) {
+				return api("/api/v1/series", { type: S.kind, query: query, from: r.from, until: r.until,
+					step: step + "s", sample_type: st, limit: limit }).then(function (d) {
+					d.series.forEach(function (x) { x.side = side; });
+					return d.series;
+				});
+			};
+			var both = bq ? Promise.all([one(S.q, "B", 5), one(bq, "A", 5)]).then(function (ab) { return ab[0].concat(ab[1]); })
+				: one(S.q, "", 10);
+			return both.then(function (series) {
 				/* an older answer is drawn until a newer one comes */
 				if (my < seriesDrawn) return;
 				seriesDrawn = my;
-				chartData = { series: d.series, step: step };
+				chartData = { series: series, step: step };
 				drawChart();
 				if (!canvas.hasAttribute("data-drawn-ms"))
 					canvas.setAttribute("data-drawn-ms", String(Math.round(performance.now())));
