@@ -9,7 +9,8 @@
 // dragged on the chart, the flame graph and top table, the links, both
 // comparisons, the snapshot marks, the Targets and Snapshots pages, both
 // themes, 1280 px), empty (a server with nothing stored: the empty
-// states), login (a server with -token: the login form, then the page on
+// states), zoom (a flame graph zoomed into a frame asks the server for
+// the frames the overview pruned), login (a server with -token: the login form, then the page on
 // the session cookie; token=T is the token).  Each check prints "ok NAME" or "FAIL NAME: why"; the exit
 // status is the number of failures.  Screenshots go to OUTDIR
 // (server-SUITE-NAME.png).  key=value arguments carry what the test knows
@@ -496,6 +497,43 @@ if (suite === "fleet") {
 		await page.waitForSelector("#flame[data-state='ready']", { timeout: 30000 });
 		assert(/compute/.test(await page.textContent("#toptable")), "no compute in the top table");
 		await shot("first-profile");
+	});
+} else if (suite === "zoom") {
+	// a profile whose "mid" (10 %) has 1,000 leaves of 1/10,000 each:
+	// pruned from the overview, there once mid is zoomed into
+	await check("flame-zoom-asks-server", async () => {
+		await open("/?from=now-1h");
+		await page.waitForSelector("#flame[data-state='ready']");
+		const matched = async () => {
+			await page.fill("#flame input[type=search]", "leaf_");
+			await page.press("#flame input[type=search]", "Enter");
+			return page.textContent("#flame .cpfg-match");
+		};
+		const m0 = await matched();
+		assert(!/Matched [1-9]/.test(m0), `leaves in the overview already: ${m0}`);
+		await page.press("#flame input[type=search]", "Escape");
+		await page.focus("#flame .cpfg-view");
+		const status = () => page.textContent("#flame .cpfg-status");
+		// towards the leaves: down in an icicle, up in a flame graph
+		await page.keyboard.press("ArrowDown");
+		if (!/Selected: main/.test(await status())) await page.keyboard.press("ArrowUp");
+		await page.keyboard.press("ArrowDown");
+		if (!/Selected: (big|mid)/.test(await status())) await page.keyboard.press("ArrowUp");
+		for (const k of ["ArrowRight", "ArrowLeft"])
+			if (!/Selected: mid/.test(await status())) await page.keyboard.press(k);
+		assert(/Selected: mid/.test(await status()), `could not select mid: ${await status()}`);
+		const req = page.waitForRequest((r) => /\/api\/v1\/profile\?.*zoom=/.test(r.url()));
+		const st = await flameAfter(() => page.keyboard.press("Enter"));
+		assert(st === "ready", `zoomed flame ${st}`);
+		const u = new URL((await req).url());
+		assert(u.searchParams.get("zoom") === "root\nmain\nmid" || u.searchParams.get("zoom") === "main\nmid",
+			`zoom=${JSON.stringify(u.searchParams.get("zoom"))}`);
+		const m1 = await matched();
+		assert(/Matched [1-9]/.test(m1), `no leaves after the zoom: ${m1}`);
+		await shot("zoomed");
+		// Reset zoom asks for the overview again
+		const st2 = await flameAfter(() => page.click("#flame button:has-text('Reset zoom')"));
+		assert(st2 === "ready" && (await page.getAttribute("#flame", "data-zoom")) === "", "reset");
 	});
 } else if (suite === "login") {
 	// a server started with -token: the login page, then the page works

@@ -112,6 +112,20 @@ def test_empty_page(tmp_path):
 
 
 @needs_browser
+def test_flame_zoom_asks_server(tmp_path):
+    """Zooming into a frame loads the server's tree pruned at that zoom:
+    leaves too narrow for the overview appear."""
+    s = Server(str(tmp_path / "data"))
+    try:
+        body = "main;big 9000\n" + "".join("main;mid;leaf_%d 1\n" % i for i in range(1000))
+        st, _, b = s.push("deep{env=test}", body.encode())
+        assert st == 200, b
+        run_suite("zoom", s.url)
+    finally:
+        s.stop()
+
+
+@needs_browser
 def test_login_page(tmp_path):
     """With -token the browser logs in through the form and the page works
     on the session cookie (tests/e2e/test_server_login.py checks the HTTP)."""

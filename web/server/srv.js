@@ -916,8 +916,26 @@
 			}, function () { snaps = []; });
 		}
 
-		/* the window's (or the comparison's) flame graph */
+		/* the window's (or the comparison's) flame graph, at the zoom the
+		 * flame graph asked for: the server prunes at the zoomed node's
+		 * width, so frames too narrow for the overview appear once their
+		 * caller is zoomed into.  Another window, selector or type starts
+		 * from the root again (a relative range that only moves on by
+		 * auto-refresh keeps it). */
+		var flameZoom = [], flameZoomKey = "";
 		function flameParams() {
+			var fp = flameParams1(), key = Object.assign({}, fp.p);
+			delete key.w;
+			if (win().whole) { delete key.from; delete key.until; }
+			key = JSON.stringify(key) + "|" + S.from + "|" + S.until;
+			if (key !== flameZoomKey) {
+				flameZoomKey = key;
+				flameZoom = [];
+			}
+			if (flameZoom.length) fp.p.zoom = flameZoom.join("\n");
+			return fp;
+		}
+		function flameParams1() {
 			var w = win(), W = flame.clientWidth || 800;
 			var p = { type: S.kind, query: S.q, from: Math.floor(w.f), until: Math.ceil(w.u), sample_type: S.st,
 				w: Math.round(W), format: "flame" };
@@ -991,6 +1009,7 @@
 				drawChart();
 				flame.setAttribute("data-ms", String(Math.round(performance.now() - t0)));
 				flame.setAttribute("data-seq", String(my));
+				flame.setAttribute("data-zoom", fp.p.zoom || "");
 				flame.setAttribute("data-state", "ready");
 			}, function (e) {
 				if (my !== flameSeq) return;
@@ -1019,7 +1038,8 @@
 			flameMsg.textContent = "";
 			fgBox.hidden = false;
 			d.title = (S.kind || "") + (fp.diff ? " diff (B vs A)" : "");
-			if (!fg) fg = cprofFlameGraph.mount(fgBox, d, { diffMode: S.dm });
+			if (!fg) fg = cprofFlameGraph.mount(fgBox, d, { diffMode: S.dm,
+				onZoom: function (path) { flameZoom = path; loadFlame(); } });
 			else fg.setData(d);
 			if (fg.diff) fg.setDiffMode(S.dm);
 			if (fp.diff) {
