@@ -10,7 +10,8 @@
 // comparisons, the snapshot marks, the Targets and Snapshots pages, both
 // themes, 1280 px), empty (a server with nothing stored: the empty
 // states), zoom (a flame graph zoomed into a frame asks the server for
-// the frames the overview pruned), login (a server with -token: the login form, then the page on
+// the frames the overview pruned), mixed (one kind in two units: the chart
+// draws one sample type and says which), login (a server with -token: the login form, then the page on
 // the session cookie; token=T is the token).  Each check prints "ok NAME" or "FAIL NAME: why"; the exit
 // status is the number of failures.  Screenshots go to OUTDIR
 // (server-SUITE-NAME.png).  key=value arguments carry what the test knows
@@ -534,6 +535,38 @@ if (suite === "fleet") {
 		// Reset zoom asks for the overview again
 		const st2 = await flameAfter(() => page.click("#flame button:has-text('Reset zoom')"));
 		assert(st2 === "ready" && (await page.getAttribute("#flame", "data-zoom")) === "", "reset");
+	});
+} else if (suite === "mixed") {
+	// one kind holding folded pushes (samples) and the runtime's CPU
+	// profiles (cpu nanoseconds): every series asked for names one type,
+	// the flame graph's, and the chart's title says which
+	const series = [];
+	page.on("request", (r) => { if (/\/api\/v1\/series\?.*type=cpu/.test(r.url())) series.push(new URL(r.url())); });
+	await check("one-sample-type", async () => {
+		await open("/?from=now-1h");
+		await page.waitForSelector("#flame[data-state='ready']");
+		await page.waitForFunction(() => document.getElementById("chart").hasAttribute("data-drawn-ms"));
+		const st = await page.getAttribute("#chart-title", "data-sample-type");
+		const title = await page.textContent("#chart-title");
+		const flameTitle = await page.textContent("#flame .cpfg-title");
+		assert(st && title.includes(st) && flameTitle.includes(st), `chart "${title}" (${st}), flame "${flameTitle}"`);
+		assert(series.length && series.every((u) => u.searchParams.get("sample_type") === st),
+			`series asked without the type: ${series.map((u) => u.searchParams.get("sample_type")).join(",")}`);
+		assert((await page.textContent("#stype option:first-child")).includes(st), "the selector does not say the default");
+		await shot("mixed");
+		// the other type, picked in the selector bar: the chart draws the
+		// profiles that have it; the merged flame graph has only the types
+		// common to all (samples), and says so in words
+		const other = st === "cpu" ? "samples" : "cpu";
+		expectBad = /\/api\/v1\/profile\?.*sample_type=cpu/;
+		const fs = await flameAfter(() => page.selectOption("#stype", other));
+		await page.waitForFunction((o) => document.getElementById("chart-title").getAttribute("data-sample-type") === o, other);
+		assert(series[series.length - 1].searchParams.get("sample_type") === other, "picked type not asked");
+		assert(/\u00b7 cpu per second/.test(await page.textContent("#chart-title")), "title");
+		if (fs !== "ready")
+			assert(/must be one of: \[samples\]/.test(await page.textContent("#flame-msg")), `flame: ${fs}`);
+		await shot("mixed-cpu");
+		expectBad = null;
 	});
 } else if (suite === "login") {
 	// a server started with -token: the login page, then the page works

@@ -126,6 +126,22 @@ def test_flame_zoom_asks_server(tmp_path):
 
 
 @needs_browser
+def test_mixed_units_one_type(tmp_path):
+    """A kind with folded pushes (samples) and runtime CPU profiles
+    (nanoseconds): the chart shows one sample type, named on the page."""
+    s = Server(str(tmp_path / "data"))
+    try:
+        st, _, b = s.push("fold{env=test}", b"main;work 50\nmain;idle 5\n")
+        assert st == 200, b
+        pb = open(os.path.join(ROOT, "tests", "golden", "go", "cpu.pb.gz"), "rb").read()
+        st, _, b = s.push("rt{env=test}", pb, fmt="pprof", extra="&from=%d" % (time.time() - 60))
+        assert st == 200, b
+        run_suite("mixed", s.url)
+    finally:
+        s.stop()
+
+
+@needs_browser
 def test_login_page(tmp_path):
     """With -token the browser logs in through the form and the page works
     on the session cookie (tests/e2e/test_server_login.py checks the HTTP)."""

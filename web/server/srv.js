@@ -646,7 +646,11 @@
 			g.clearRect(0, 0, W, H);
 			legend.textContent = "";
 			var rate = !GAUGE[S.kind];
-			var fmtY = function (v) { return fmtUnit(v, unit, rate); };
+			/* the drawn type's unit (the flame graph's may be another's) */
+			var cst = cpName.getAttribute("data-sample-type") || "";
+			var cu = /^(cpu|wall|delay)$/.test(cst) ? "nanoseconds" : /_space$/.test(cst) ? "bytes"
+				: cst ? "count" : unit;
+			var fmtY = function (v) { return fmtUnit(v, cu, rate); };
 			if (!chartData) {
 				axes(g, W, H, r, 1, fmtY);
 			} else {
@@ -851,11 +855,19 @@
 		 * folded pushes count samples, the runtime's CPU profiles
 		 * nanoseconds; the chart then follows the flame graph's type) */
 		var chartSt = "";
-		function loadSeries() {
+		/* anyType: draw each profile's default type (the flame graph's type
+		 * could not be had).  Without a chosen type, a kind that has
+		 * several (cpu: samples and cpu nanoseconds) waits for the flame
+		 * graph's type rather than sum counts and nanoseconds into one
+		 * line; the title says which type is drawn. */
+		function loadSeries(anyType) {
 			var r = range(), my = ++seriesSeq, st = S.st || chartSt;
 			var W = canvas.parentNode.clientWidth || 900;
 			var step = Math.max(1, Math.ceil((r.untilS - r.fromS) / Math.min(240, Math.max(60, Math.floor(W / 4)))));
-			cpName.textContent = (S.kind || "") + " " + (S.st || "") + (GAUGE[S.kind] ? " (average)" : " per second");
+			cpName.textContent = (S.kind || "") + (st ? " \u00b7 " + st : "") + (GAUGE[S.kind] ? " (average)" : " per second");
+			cpName.setAttribute("data-sample-type", st);
+			stSel.options[0].textContent = chartSt && !S.st ? "default: " + chartSt : "default type";
+			if (!st && !anyType && (KNOWN_ST[S.kind] || []).length > 1) return Promise.resolve();
 			/* comparing two label sets: both sides' series, A's dashed
 			 * (B is the bar's selector, A the base box's) */
 			var bq = S.cmp === "labels" ? get("bq", "") : "";
@@ -987,7 +999,11 @@
 			describeWindow();
 			setLinks(fp);
 			totals.textContent = "";
+			/* the chart waits for this answer's type (loadSeries): when
+			 * there is none, it draws each profile's own */
+			var noType = function () { if (!S.st && !chartSt) loadSeries(true); };
 			if (fp.needBase || fp.needBaseQuery) {
+				noType();
 				flame.setAttribute("data-seq", String(my));
 				flame.setAttribute("data-state", "empty");
 				showFlameMsg(fp.needBase ? "Compare two windows: drag window A (the base) on the chart, then window B."
@@ -1005,6 +1021,8 @@
 				if (!S.st && d.sampleType && chartSt !== d.sampleType) {
 					chartSt = d.sampleType;
 					loadSeries();
+				} else if (!S.st && !d.sampleType) {
+					noType();
 				}
 				drawChart();
 				flame.setAttribute("data-ms", String(Math.round(performance.now() - t0)));
@@ -1013,6 +1031,7 @@
 				flame.setAttribute("data-state", "ready");
 			}, function (e) {
 				if (my !== flameSeq) return;
+				noType();
 				flame.setAttribute("data-seq", String(my));
 				if (e.status === 404) {
 					showFlameMsg(e.message + ". Pick another window, widen the range or loosen the selector.");
