@@ -27,7 +27,9 @@
  * libmicrohttpd).  Loopback by default.  A non-loopback -http needs -token (or
  * -trusted, which says the network is); with a token every request must
  * carry "Authorization: Bearer TOKEN" (compared in constant time), else
- * 401 (every path, push included).  A loopback server refuses clients
+ * 401 (every path, push included), except that a browser's GET and HEAD
+ * may carry the session cookie of a login instead (session.c: POST
+ * /login, or a page opened as /?token=TOKEN, then redirected without it).  A loopback server refuses clients
  * from other addresses at accept.
  *
  * Threads here: main (waits for a signal, then tears down), the flusher
