@@ -485,9 +485,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	int64_t now = now_ns();
 	if (s->token && !strcmp(url, "/login")) {
 		/* the login form's target (no token needed to reach it) */
-		if (!strcmp(method, "POST")) {
-			if (!cr->too_large && !srv_login_post(&rq, s->token, s->token_len, now, &rs, sess,
-							       location, sizeof location)) {
+		if (!strcmp(method, "POST") && cr->too_large) {
+			srv_resp_error(&rs, 413, "body larger than %zu bytes (limits.max_body)",
+				       s->ctx.cfg->limits.max_body);
+		} else if (!strcmp(method, "POST")) {
+			if (!srv_login_post(&rq, s->token, s->token_len, now, &rs, sess,
+					    location, sizeof location)) {
 				session_cookie(s, sess, cookie, sizeof cookie);
 				rs.status = 303;
 			}

@@ -51,6 +51,9 @@ def test_login_cookie(tmp_path):
         st, h, b = raw(s, "/login", "POST", {"Content-Type": "application/x-www-form-urlencoded"},
                        "token=s3cret-to&next=%2F")
         assert st == 401 and "set-cookie" not in h and b"wrong token" in b
+        for body in ("", "token=%zz", "next=%2F", "token=" + "a" * 2000):
+            st, h, _ = raw(s, "/login", "POST", {"Content-Type": "application/x-www-form-urlencoded"}, body)
+            assert st == 401 and "set-cookie" not in h, body
         # /?token=: a cookie (random, not the token), then the same view without it
         st, h, _ = raw(s, "/?from=now-1h&token=" + TOKEN)
         assert st == 303 and h["location"] == "/?from=now-1h", h
