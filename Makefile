@@ -270,6 +270,8 @@ build/fuzz/fuzz_srv_codec: src/server/store_codec.c src/server/store_int.h src/s
 # the push parsers and the YAML config, compiled in
 build/fuzz/fuzz_srv_ingest: src/server/ingest_parse.c src/server/srvutil.c src/server/server_int.h
 build/fuzz/fuzz_srv_config: src/server/config.c src/server/srvutil.c src/server/timeparse.c src/server/selector.c src/server/relabel.c src/server/server_int.h
+# the web UI's analysis paths (src/server/ui_path.c)
+build/fuzz/fuzz_srv_ui_path: src/server/ui_path.c src/server/server_int.h
 # fuzz_rtenv compiles the runtime's environment and /proc parsers in
 build/fuzz/fuzz_rtenv: src/runtime/envparse.c src/runtime/procparse.c src/runtime/rt_env.h
 

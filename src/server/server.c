@@ -27,7 +27,9 @@
  * libmicrohttpd).  Loopback by default.  A non-loopback -http needs -token (or
  * -trusted, which says the network is); with a token every request must
  * carry "Authorization: Bearer TOKEN" (compared in constant time), else
- * 401 (every path, push included).  A loopback server refuses clients
+ * 401 (every path, push included), except that a browser's GET and HEAD
+ * may carry the session cookie of a login instead (session.c: POST
+ * /login, or a page opened as /?token=TOKEN, then redirected without it).  A loopback server refuses clients
  * from other addresses at accept.
  *
  * Threads here: main (waits for a signal, then tears down), the flusher
@@ -278,6 +280,7 @@ typedef struct server {
 	const char *token;
 	size_t token_len;
 	bool loopback;
+	bool tls;                       /* HTTPS: the session cookie is Secure */
 	atomic_bool stop;
 	pthread_mutex_t mu;             /* the flusher's wait */
 	pthread_cond_t cv;
@@ -302,7 +305,9 @@ static const char *req_header(const srv_req *r, const char *name)
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
-static enum MHD_Result send_resp(struct MHD_Connection *c, srv_resp *rs)
+/* rs, with a Set-Cookie and a Location header when they are not "". */
+static enum MHD_Result send_resp(struct MHD_Connection *c, srv_resp *rs, const char *cookie,
+				 const char *location)
 {
 	bool own = rs->body && !rs->body_static;
 	struct MHD_Response *r = MHD_create_response_from_buffer(
@@ -324,10 +329,16 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, srv_resp *rs)
 		MHD_add_response_header(r, "X-Cprof-Aggregation", rs->aggregation);
 	if (rs->status == 401)
 		MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+	if (cookie && *cookie)
+		MHD_add_response_header(r, "Set-Cookie", cookie);
+	if (location && *location)
+		MHD_add_response_header(r, "Location", location);
 	enum MHD_Result rc = MHD_queue_response(c, rs->status, r);
 	MHD_destroy_response(r);
 	return rc;
 }
+
+static int64_t now_ns(void);
 
 /* Constant-time comparison of the Authorization header with "Bearer TOKEN". */
 static bool token_ok(const server *s, const char *hdr)
@@ -336,12 +347,79 @@ static bool token_ok(const server *s, const char *hdr)
 		return true;
 	if (!hdr || strncmp(hdr, "Bearer ", 7) != 0)
 		return false;
-	const char *t = hdr + 7;
-	size_t n = strlen(t);
-	unsigned char diff = (unsigned char)(n != s->token_len);
-	for (size_t i = 0; i < s->token_len; i++)
-		diff |= (unsigned char)(s->token[i] ^ (i < n ? t[i] : 0));
-	return diff == 0;
+	return srv_token_equal(s->token, s->token_len, hdr + 7, strlen(hdr + 7));
+}
+
+/* Rebuilding a request's URL without its token= argument, for the
+ * redirect after a /?token= login (MHD hands the arguments decoded). */
+typedef struct url_buf {
+	char *s;
+	size_t n, cap;
+	bool err;
+} url_buf;
+
+static void url_enc(url_buf *u, const char *v)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (; v && *v; v++) {
+		unsigned char ch = (unsigned char)*v;
+		bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			(ch >= '0' && ch <= '9') || strchr("-._~", ch);
+		if (u->n + 4 > u->cap) {
+			u->err = true;
+			return;
+		}
+		if (plain) {
+			u->s[u->n++] = (char)ch;
+		} else {
+			u->s[u->n++] = '%';
+			u->s[u->n++] = hex[ch >> 4];
+			u->s[u->n++] = hex[ch & 15];
+		}
+	}
+	u->s[u->n] = '\0';
+}
+
+static enum MHD_Result url_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	url_buf *u = cls;
+	if (!strcmp(key, "token") || u->err)
+		return MHD_YES;
+	if (u->n + 2 > u->cap) {
+		u->err = true;
+		return MHD_YES;
+	}
+	u->s[u->n++] = strchr(u->s, '?') ? '&' : '?';
+	u->s[u->n] = '\0';
+	url_enc(u, key);
+	if (value && !u->err) {
+		if (u->n + 2 > u->cap) {
+			u->err = true;
+			return MHD_YES;
+		}
+		u->s[u->n++] = '=';
+		u->s[u->n] = '\0';
+		url_enc(u, value);
+	}
+	return MHD_YES;
+}
+
+/* url and its arguments but token= into out (n bytes): where a login
+ * sends the browser on.  Just url when that does not fit. */
+static void url_without_token(struct MHD_Connection *c, const char *url, char *out, size_t n)
+{
+	snprintf(out, n, "%s", url);
+	url_buf u = { out, strlen(out), n, strlen(out) + 1 >= n };
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, url_arg, &u);
+	if (u.err)
+		snprintf(out, n, "%s", url);
+}
+
+/* The Set-Cookie header of a new session into out. */
+static void session_cookie(const server *s, const char *val, char *out, size_t n)
+{
+	snprintf(out, n, SRV_SESSION_COOKIE "=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Strict%s",
+		 val, SRV_SESSION_TTL_S, s->tls ? "; Secure" : "");
 }
 
 static const char INDEX_PAGE[] =
@@ -399,8 +477,52 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	srv_resp rs = { .status = 200 };
 	srv_req rq = { .method = method, .path = url, .arg = req_arg, .header = req_header,
 		       .conn = c, .body = cr->body, .len = cr->len };
-	if (!token_ok(s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"))) {
-		srv_resp_error(&rs, 401, "missing or wrong bearer token (Authorization: Bearer TOKEN)");
+	bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+	bool page = !strcmp(url, "/") || !strcmp(url, "/targets") || !strcmp(url, "/snapshots");
+	bool authed = token_ok(s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
+	const char *login_token = s->token && get && page ? req_arg(&rq, "token") : NULL;
+	char cookie[256] = "", location[2048] = "", sess[SRV_SESSION_BYTES * 2 + 1];
+	int64_t now = now_ns();
+	if (s->token && !strcmp(url, "/login")) {
+		/* the login form's target (no token needed to reach it) */
+		if (!strcmp(method, "POST") && cr->too_large) {
+			srv_resp_error(&rs, 413, "body larger than %zu bytes (limits.max_body)",
+				       s->ctx.cfg->limits.max_body);
+		} else if (!strcmp(method, "POST")) {
+			if (!srv_login_post(&rq, s->token, s->token_len, now, &rs, sess,
+					    location, sizeof location)) {
+				session_cookie(s, sess, cookie, sizeof cookie);
+				rs.status = 303;
+			}
+		} else if (get) {
+			srv_login_page(&rs, 200, NULL, req_arg(&rq, "next"));
+		} else {
+			srv_resp_error(&rs, 405, "/login takes GET or POST");
+		}
+	} else if (login_token) {
+		/* a page opened as /?token=TOKEN: a session, then the same page
+		 * without the token in its address */
+		if (!srv_token_equal(s->token, s->token_len, login_token, strlen(login_token))) {
+			srv_login_page(&rs, 401, "wrong token", url);
+		} else if (srv_session_new(now, sess)) {
+			srv_resp_error(&rs, 500, "no random bytes for a session");
+		} else {
+			session_cookie(s, sess, cookie, sizeof cookie);
+			url_without_token(c, url, location, sizeof location);
+			rs.status = 303;
+		}
+	} else if (!authed && !(s->token && get &&
+				srv_session_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Cookie"), now))) {
+		/* the session cookie authorises GET and HEAD only: nothing that
+		 * changes state takes it (a cross-site form cannot push) */
+		if (get && (page || !strncmp(url, "/analysis/", 10))) {
+			url_without_token(c, url, location, sizeof location);
+			srv_login_page(&rs, 401, "this server needs its token", location);
+			location[0] = '\0';
+		} else {
+			srv_resp_error(&rs, 401, "missing or wrong bearer token (Authorization: Bearer TOKEN; "
+				       "a browser logs in at /login)");
+		}
 	} else if (cr->too_large) {
 		srv_resp_error(&rs, 413, "body larger than %zu bytes (limits.max_body)",
 			       s->ctx.cfg->limits.max_body);
@@ -423,7 +545,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	} else {
 		srv_resp_error(&rs, 404, "no such path: %s", url);
 	}
-	return send_resp(c, &rs);
+	return send_resp(c, &rs, cookie, location);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -616,6 +738,7 @@ int cprof_server_main(int argc, char **argv)
 		    "'Authorization: Bearer T'), or -trusted if the network is", http);
 	s.token = f.token;
 	s.token_len = f.token ? strlen(f.token) : 0;
+	s.tls = f.tls_cert != NULL;
 	s.ctx.cfg = &cfg;
 	pthread_mutex_init(&s.mu, NULL);
 	pthread_cond_init(&s.cv, NULL);

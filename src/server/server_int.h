@@ -368,6 +368,42 @@ void srv_resp_error(srv_resp *r, unsigned status, const char *fmt, ...)
  * b failed. */
 void srv_resp_json(srv_resp *r, srv_buf *b);
 
+/* ---- the web UI's analysis paths (ui_path.c: pure, thread-safe) ---------------- */
+
+#define SRV_AN_SEL_MAX 2048
+/* A window of the analysis views: KIND/FROM/UNTIL/SELECTOR-IN-HEX/ ("-"
+ * for no selector) or snapshot/ID/, and the path below it. */
+typedef struct srv_an_window {
+	char kind[65], from[40], until[40];
+	char sel[SRV_AN_SEL_MAX];       /* the selector, decoded ("" none) */
+	long long snap_id;              /* > 0 for a snapshot */
+	const char *rest;               /* the path below the prefix (in path) */
+} srv_an_window;
+/* path (below /analysis/, NUL-terminated) into w: 0, or -1 with a static
+ * one-line reason in *why. */
+int srv_an_parse(const char *path, srv_an_window *w, const char **why);
+
+/* ---- the web UI's login sessions (session.c; thread-safe) ----------------------- */
+
+#define SRV_SESSION_COOKIE "cprof_session"
+#define SRV_SESSION_BYTES 32
+#define SRV_SESSION_TTL_S (12 * 3600)
+/* A new session valid SRV_SESSION_TTL_S from now_ns, its value (hex) into
+ * out; -1 when no random bytes could be had. */
+int srv_session_new(int64_t now_ns, char out[SRV_SESSION_BYTES * 2 + 1]);
+/* Whether a Cookie header carries a live session. */
+bool srv_session_ok(const char *cookie_hdr, int64_t now_ns);
+/* token == given (n bytes), in time independent of where they differ. */
+bool srv_token_equal(const char *token, size_t token_len, const char *given, size_t n);
+/* The login page (HTML, a form posting the token to /login, then back to
+ * next) into rs with status and a reason line (or NULL). */
+void srv_login_page(srv_resp *rs, unsigned status, const char *why, const char *next);
+/* POST /login (form: token=, next=): 0 with a new session's value in
+ * cookie_val and where to go in next; -1 with the answer set (401 and the
+ * login page for a wrong token). */
+int srv_login_post(const srv_req *rq, const char *token, size_t token_len, int64_t now_ns,
+		   srv_resp *rs, char cookie_val[SRV_SESSION_BYTES * 2 + 1], char *next, size_t nextsz);
+
 /* ---- the server ---------------------------------------------------------------- */
 
 struct srv_scraper;

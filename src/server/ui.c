@@ -190,81 +190,9 @@ static an_entry *an_put(const char *key, cprof_profile *p, const char *title, sr
 	return en;
 }
 
-/* A window of the analysis views, from the path below /analysis/:
- * KIND/FROM/UNTIL/SELECTOR/ (the selector's bytes in hex, "-" for none)
- * or snapshot/ID/.  The window is in the path, not the query, because the
- * CLI's page asks for some data (data/meta) without its query: every
- * relative URL of the page stays under the window's prefix. */
-typedef struct an_window {
-	char kind[65], from[40], until[40];
-	char sel[AN_KEY_MAX / 2];
-	long long snap_id;
-	const char *rest;           /* the path below the prefix */
-} an_window;
-
-static int hexval(int c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-		: c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* The next '/'-terminated segment of *p into out (n bytes with the NUL);
- * false when there is none or it is too long. */
-static bool segment(const char **p, char *out, size_t n)
-{
-	const char *e = strchr(*p, '/');
-	if (!e || (size_t)(e - *p) >= n || e == *p)
-		return false;
-	memcpy(out, *p, (size_t)(e - *p));
-	out[e - *p] = '\0';
-	*p = e + 1;
-	return true;
-}
-
-/* path below /analysis/ into w; 0, or -1 with the answer set. */
-static int an_parse(const char *path, an_window *w, srv_resp *rs)
-{
-	memset(w, 0, sizeof *w);
-	const char *p = path;
-	char idbuf[32], hex[AN_KEY_MAX];
-	if (!strncmp(p, "snapshot/", 9)) {
-		p += 9;
-		char *end;
-		if (!segment(&p, idbuf, sizeof idbuf) || (w->snap_id = strtoll(idbuf, &end, 10)) <= 0 || *end) {
-			srv_resp_error(rs, 400, "/analysis/snapshot/ID/: want a snapshot's id");
-			return -1;
-		}
-		w->rest = p;
-		return 0;
-	}
-	if (!segment(&p, w->kind, sizeof w->kind) || !segment(&p, w->from, sizeof w->from) ||
-	    !segment(&p, w->until, sizeof w->until) || !segment(&p, hex, sizeof hex)) {
-		srv_resp_error(rs, 400, "/analysis/: want /analysis/KIND/FROM/UNTIL/SELECTOR-IN-HEX/VIEW "
-			       "(or /analysis/snapshot/ID/VIEW)");
-		return -1;
-	}
-	if (strcmp(hex, "-")) {
-		size_t n = strlen(hex);
-		if (n % 2) {
-			srv_resp_error(rs, 400, "/analysis/: the selector is not hex");
-			return -1;
-		}
-		for (size_t i = 0; i < n; i += 2) {
-			int a = hexval(hex[i]), b = hexval(hex[i + 1]);
-			if (a < 0 || b < 0 || (a == 0 && b == 0)) {
-				srv_resp_error(rs, 400, "/analysis/: the selector is not hex");
-				return -1;
-			}
-			w->sel[i / 2] = (char)(a * 16 + b);
-		}
-	}
-	w->rest = p;
-	return 0;
-}
-
 /* The entry for window w: cached, or merged from the store now.  NULL
  * with the answer set (a bad parameter, nothing there). */
-static an_entry *an_get(srv_ctx *c, const an_window *w, srv_resp *rs)
+static an_entry *an_get(srv_ctx *c, const srv_an_window *w, srv_resp *rs)
 {
 	const char *kind = w->kind, *sel = w->sel, *from = w->from, *until = w->until;
 	long long snap_id = w->snap_id;
@@ -350,9 +278,12 @@ static const char *req_get(void *ctx, const char *key)
 static void analysis(srv_ctx *c, const srv_req *rq, srv_resp *rs, const char *full)
 {
 	cprof_webresp w;
-	an_window win;
-	if (an_parse(full, &win, rs))
+	srv_an_window win;
+	const char *why = NULL;
+	if (srv_an_parse(full, &win, &why)) {
+		srv_resp_error(rs, 400, "%s", why);
 		return;
+	}
 	const char *path = win.rest;
 	/* the page's assets need no profile */
 	if (strncmp(path, "static/", 7) == 0) {

@@ -9,7 +9,10 @@
 // dragged on the chart, the flame graph and top table, the links, both
 // comparisons, the snapshot marks, the Targets and Snapshots pages, both
 // themes, 1280 px), empty (a server with nothing stored: the empty
-// states).  Each check prints "ok NAME" or "FAIL NAME: why"; the exit
+// states), zoom (a flame graph zoomed into a frame asks the server for
+// the frames the overview pruned), mixed (one kind in two units: the chart
+// draws one sample type and says which), login (a server with -token: the login form, then the page on
+// the session cookie; token=T is the token).  Each check prints "ok NAME" or "FAIL NAME: why"; the exit
 // status is the number of failures.  Screenshots go to OUTDIR
 // (server-SUITE-NAME.png).  key=value arguments carry what the test knows
 // (the scraped instance).
@@ -374,6 +377,11 @@ if (suite === "fleet") {
 		// version 2 renders three times more in its second hour
 		const row = await page.locator("#toptable tr", { hasText: "format" }).first().textContent();
 		assert(/\+/.test(row), `format did not grow: ${row}`);
+		// the chart shows both sides' series, each named by its side
+		await page.waitForFunction(() => document.querySelectorAll("#legend span[data-side='A']").length > 0);
+		const sides = await page.$$eval("#legend span", (e) => e.map((x) => x.textContent));
+		assert(sides.some((t) => /^A: .*version="1"/.test(t)) && sides.some((t) => /^B: .*version="2"/.test(t)),
+			`legend: ${sides.join(" | ")}`);
 		await noWrap("#windowbar");
 		await shot("compare-labels");
 	});
@@ -490,6 +498,106 @@ if (suite === "fleet") {
 		await page.waitForSelector("#flame[data-state='ready']", { timeout: 30000 });
 		assert(/compute/.test(await page.textContent("#toptable")), "no compute in the top table");
 		await shot("first-profile");
+	});
+} else if (suite === "zoom") {
+	// a profile whose "mid" (10 %) has 1,000 leaves of 1/10,000 each:
+	// pruned from the overview, there once mid is zoomed into
+	await check("flame-zoom-asks-server", async () => {
+		await open("/?from=now-1h");
+		await page.waitForSelector("#flame[data-state='ready']");
+		const matched = async () => {
+			await page.fill("#flame input[type=search]", "leaf_");
+			await page.press("#flame input[type=search]", "Enter");
+			return page.textContent("#flame .cpfg-match");
+		};
+		const m0 = await matched();
+		assert(!/Matched [1-9]/.test(m0), `leaves in the overview already: ${m0}`);
+		await page.press("#flame input[type=search]", "Escape");
+		await page.focus("#flame .cpfg-view");
+		const status = () => page.textContent("#flame .cpfg-status");
+		// towards the leaves: down in an icicle, up in a flame graph
+		await page.keyboard.press("ArrowDown");
+		if (!/Selected: main/.test(await status())) await page.keyboard.press("ArrowUp");
+		await page.keyboard.press("ArrowDown");
+		if (!/Selected: (big|mid)/.test(await status())) await page.keyboard.press("ArrowUp");
+		for (const k of ["ArrowRight", "ArrowLeft"])
+			if (!/Selected: mid/.test(await status())) await page.keyboard.press(k);
+		assert(/Selected: mid/.test(await status()), `could not select mid: ${await status()}`);
+		const req = page.waitForRequest((r) => /\/api\/v1\/profile\?.*zoom=/.test(r.url()));
+		const st = await flameAfter(() => page.keyboard.press("Enter"));
+		assert(st === "ready", `zoomed flame ${st}`);
+		const u = new URL((await req).url());
+		assert(u.searchParams.get("zoom") === "root\nmain\nmid" || u.searchParams.get("zoom") === "main\nmid",
+			`zoom=${JSON.stringify(u.searchParams.get("zoom"))}`);
+		const m1 = await matched();
+		assert(/Matched [1-9]/.test(m1), `no leaves after the zoom: ${m1}`);
+		await shot("zoomed");
+		// Reset zoom asks for the overview again
+		const st2 = await flameAfter(() => page.click("#flame button:has-text('Reset zoom')"));
+		assert(st2 === "ready" && (await page.getAttribute("#flame", "data-zoom")) === "", "reset");
+	});
+} else if (suite === "mixed") {
+	// one kind holding folded pushes (samples) and the runtime's CPU
+	// profiles (cpu nanoseconds): every series asked for names one type,
+	// the flame graph's, and the chart's title says which
+	const series = [];
+	page.on("request", (r) => { if (/\/api\/v1\/series\?.*type=cpu/.test(r.url())) series.push(new URL(r.url())); });
+	await check("one-sample-type", async () => {
+		await open("/?from=now-1h");
+		await page.waitForSelector("#flame[data-state='ready']");
+		await page.waitForFunction(() => document.getElementById("chart").hasAttribute("data-drawn-ms"));
+		const st = await page.getAttribute("#chart-title", "data-sample-type");
+		const title = await page.textContent("#chart-title");
+		const flameTitle = await page.textContent("#flame .cpfg-title");
+		assert(st && title.includes(st) && flameTitle.includes(st), `chart "${title}" (${st}), flame "${flameTitle}"`);
+		assert(series.length && series.every((u) => u.searchParams.get("sample_type") === st),
+			`series asked without the type: ${series.map((u) => u.searchParams.get("sample_type")).join(",")}`);
+		assert((await page.textContent("#stype option:first-child")).includes(st), "the selector does not say the default");
+		await shot("mixed");
+		// the other type, picked in the selector bar: the chart draws the
+		// profiles that have it; the merged flame graph has only the types
+		// common to all (samples), and says so in words
+		const other = st === "cpu" ? "samples" : "cpu";
+		expectBad = /\/api\/v1\/profile\?.*sample_type=cpu/;
+		const fs = await flameAfter(() => page.selectOption("#stype", other));
+		await page.waitForFunction((o) => document.getElementById("chart-title").getAttribute("data-sample-type") === o, other);
+		assert(series[series.length - 1].searchParams.get("sample_type") === other, "picked type not asked");
+		assert(/\u00b7 cpu per second/.test(await page.textContent("#chart-title")), "title");
+		if (fs !== "ready")
+			assert(/must be one of: \[samples\]/.test(await page.textContent("#flame-msg")), `flame: ${fs}`);
+		await shot("mixed-cpu");
+		expectBad = null;
+	});
+} else if (suite === "login") {
+	// a server started with -token: the login page, then the page works
+	// from the session cookie alone (the browser sends no bearer header)
+	await check("login-page", async () => {
+		expectBad = /.*/;
+		await page.goto(base + "/?from=now-2h");
+		assert(/needs its token/.test(await page.textContent("body")), "no login page");
+		await page.fill("#token", "wrong");
+		await page.click("#login");
+		await page.waitForSelector("#why");
+		assert(/wrong token/.test(await page.textContent("#why")), "wrong token not said");
+		await shot("login");
+		await page.fill("#token", extra.token);
+		expectBad = null;
+		await page.click("#login");
+		await page.waitForSelector("body[data-ready='1']");
+		assert(param("from") === "now-2h", `view lost: ${page.url()}`);
+		await page.waitForSelector("#flame[data-state='ready']", { timeout: 30000 });
+		assert(/compute/.test(await page.textContent("#toptable")), "no compute in the top table");
+		const cookies = await ctx.cookies(base);
+		const c = cookies.find((k) => k.name === "cprof_session");
+		assert(c && c.httpOnly && c.sameSite === "Strict" && c.value !== extra.token, JSON.stringify(cookies));
+		await shot("after-login");
+	});
+	await check("token-in-url", async () => {
+		await ctx.clearCookies();
+		await page.goto(base + "/targets?token=" + encodeURIComponent(extra.token));
+		await page.waitForSelector("body[data-ready='1']");
+		assert(!page.url().includes("token="), `the token stays in the address: ${page.url()}`);
+		assert(new URL(page.url()).pathname === "/targets", page.url());
 	});
 }
 

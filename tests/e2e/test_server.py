@@ -529,6 +529,11 @@ def test_tls_with_token(tmp_path):
         r = subprocess.run(["curl", "-sSk", *auth, url + "/api/v1/label/service_name/values"],
                            capture_output=True, text=True, timeout=60)
         assert json.loads(r.stdout)["values"] == ["tls"], r
+        # a browser's login over TLS: the session cookie is Secure
+        r = subprocess.run(["curl", "-sSk", "-D", "-", "-o", "/dev/null", url + "/?token=tk"],
+                           capture_output=True, text=True, timeout=60)
+        ck = [l for l in r.stdout.splitlines() if l.lower().startswith("set-cookie:")]
+        assert len(ck) == 1 and "; Secure" in ck[0] and "HttpOnly" in ck[0], r.stdout
         r = subprocess.run(["curl", "-sS", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}",
                             url.replace("https", "http") + "/api/v1/types"],
                            capture_output=True, text=True, timeout=60)

@@ -111,6 +111,51 @@ def test_empty_page(tmp_path):
         s.stop()
 
 
+@needs_browser
+def test_flame_zoom_asks_server(tmp_path):
+    """Zooming into a frame loads the server's tree pruned at that zoom:
+    leaves too narrow for the overview appear."""
+    s = Server(str(tmp_path / "data"))
+    try:
+        body = "main;big 9000\n" + "".join("main;mid;leaf_%d 1\n" % i for i in range(1000))
+        st, _, b = s.push("deep{env=test}", body.encode())
+        assert st == 200, b
+        run_suite("zoom", s.url)
+    finally:
+        s.stop()
+
+
+@needs_browser
+def test_mixed_units_one_type(tmp_path):
+    """A kind with folded pushes (samples) and runtime CPU profiles
+    (nanoseconds): the chart shows one sample type, named on the page."""
+    s = Server(str(tmp_path / "data"))
+    try:
+        st, _, b = s.push("fold{env=test}", b"main;work 50\nmain;idle 5\n")
+        assert st == 200, b
+        pb = open(os.path.join(ROOT, "tests", "golden", "go", "cpu.pb.gz"), "rb").read()
+        st, _, b = s.push("rt{env=test}", pb, fmt="pprof", extra="&from=%d" % (time.time() - 60))
+        assert st == 200, b
+        run_suite("mixed", s.url)
+    finally:
+        s.stop()
+
+
+@needs_browser
+def test_login_page(tmp_path):
+    """With -token the browser logs in through the form and the page works
+    on the session cookie (tests/e2e/test_server_login.py checks the HTTP)."""
+    s = Server(str(tmp_path / "data"), "-token=br0wser")
+    try:
+        st, _, b = s.request("/ingest?name=first%7Benv%3Dtest%7D&format=folded",
+                             data=b"main;work;compute 42\nmain;idle 8\n", method="POST",
+                             headers={"Authorization": "Bearer br0wser"})
+        assert st == 200, b
+        run_suite("login", s.url, token="br0wser")
+    finally:
+        s.stop()
+
+
 def test_series_limit(fleet):
     """limit=N: the N largest series, the rest summed into one."""
     s, _ = fleet

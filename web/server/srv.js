@@ -543,6 +543,7 @@
 			if (e.key === "Enter") {
 				setParams({ bq: bqIn.value.trim() });
 				loadFlame();
+				loadSeries();
 			}
 		});
 		clearBtn.addEventListener("click", function () {
@@ -645,7 +646,11 @@
 			g.clearRect(0, 0, W, H);
 			legend.textContent = "";
 			var rate = !GAUGE[S.kind];
-			var fmtY = function (v) { return fmtUnit(v, unit, rate); };
+			/* the drawn type's unit (the flame graph's may be another's) */
+			var cst = cpName.getAttribute("data-sample-type") || "";
+			var cu = /^(cpu|wall|delay)$/.test(cst) ? "nanoseconds" : /_space$/.test(cst) ? "bytes"
+				: cst ? "count" : unit;
+			var fmtY = function (v) { return fmtUnit(v, cu, rate); };
 			if (!chartData) {
 				axes(g, W, H, r, 1, fmtY);
 			} else {
@@ -663,10 +668,15 @@
 					vals.forEach(function (ps) { ps.forEach(function (p) { maxV = Math.max(maxV, p[1]); }); });
 				}
 				var y = axes(g, W, H, r, maxV, fmtY), base = {};
+				var nB = ser.filter(function (x) { return x.side !== "A"; }).length;
 				vals.forEach(function (ps, i) {
-					var col = ser[i].labels.__other__ ? PALETTE[10] : PALETTE[i % 10];
+					var side = ser[i].side || "";
+					/* A's series take the palette's second half and dashes */
+					var ci = side === "A" ? 5 + (i - nB) % 5 : side === "B" ? i % 5 : i % 10;
+					var col = ser[i].labels.__other__ ? PALETTE[10] : PALETTE[ci];
 					g.strokeStyle = col;
 					g.lineWidth = 1.5;
+					g.setLineDash(side === "A" ? [6, 3] : []);
 					g.beginPath();
 					var prevT = null;
 					if (S.stack) {
@@ -700,7 +710,9 @@
 							ps.forEach(function (p) { g.fillRect(xOf(p[0] + step / 2, r, W) - 1.5, y(p[1]) - 1.5, 3, 3); });
 						}
 					}
-					var lg = $("span", { style: "--c:" + col }, labelsText(ser[i].labels));
+					g.setLineDash([]);
+					var lg = $("span", { style: "--c:" + col, "data-side": side }, (side ? side + ": " : "") + labelsText(ser[i].labels));
+					if (side === "A") lg.classList.add("sv-dashed");
 					legend.appendChild(lg);
 				});
 				if (!ser.length) {
@@ -843,17 +855,36 @@
 		 * folded pushes count samples, the runtime's CPU profiles
 		 * nanoseconds; the chart then follows the flame graph's type) */
 		var chartSt = "";
-		function loadSeries() {
+		/* anyType: draw each profile's default type (the flame graph's type
+		 * could not be had).  Without a chosen type, a kind that has
+		 * several (cpu: samples and cpu nanoseconds) waits for the flame
+		 * graph's type rather than sum counts and nanoseconds into one
+		 * line; the title says which type is drawn. */
+		function loadSeries(anyType) {
 			var r = range(), my = ++seriesSeq, st = S.st || chartSt;
 			var W = canvas.parentNode.clientWidth || 900;
 			var step = Math.max(1, Math.ceil((r.untilS - r.fromS) / Math.min(240, Math.max(60, Math.floor(W / 4)))));
-			cpName.textContent = (S.kind || "") + " " + (S.st || "") + (GAUGE[S.kind] ? " (average)" : " per second");
-			return api("/api/v1/series", { type: S.kind, query: S.q, from: r.from, until: r.until, step: step + "s",
-				sample_type: st, limit: 10 }).then(function (d) {
+			cpName.textContent = (S.kind || "") + (st ? " \u00b7 " + st : "") + (GAUGE[S.kind] ? " (average)" : " per second");
+			cpName.setAttribute("data-sample-type", st);
+			stSel.options[0].textContent = chartSt && !S.st ? "default: " + chartSt : "default type";
+			if (!st && !anyType && (KNOWN_ST[S.kind] || []).length > 1) return Promise.resolve();
+			/* comparing two label sets: both sides' series, A's dashed
+			 * (B is the bar's selector, A the base box's) */
+			var bq = S.cmp === "labels" ? get("bq", "") : "";
+			var one = function (query, side, limit) {
+				return api("/api/v1/series", { type: S.kind, query: query, from: r.from, until: r.until,
+					step: step + "s", sample_type: st, limit: limit }).then(function (d) {
+					d.series.forEach(function (x) { x.side = side; });
+					return d.series;
+				});
+			};
+			var both = bq ? Promise.all([one(S.q, "B", 5), one(bq, "A", 5)]).then(function (ab) { return ab[0].concat(ab[1]); })
+				: one(S.q, "", 10);
+			return both.then(function (series) {
 				/* an older answer is drawn until a newer one comes */
 				if (my < seriesDrawn) return;
 				seriesDrawn = my;
-				chartData = { series: d.series, step: step };
+				chartData = { series: series, step: step };
 				drawChart();
 				if (!canvas.hasAttribute("data-drawn-ms"))
 					canvas.setAttribute("data-drawn-ms", String(Math.round(performance.now())));
@@ -897,8 +928,26 @@
 			}, function () { snaps = []; });
 		}
 
-		/* the window's (or the comparison's) flame graph */
+		/* the window's (or the comparison's) flame graph, at the zoom the
+		 * flame graph asked for: the server prunes at the zoomed node's
+		 * width, so frames too narrow for the overview appear once their
+		 * caller is zoomed into.  Another window, selector or type starts
+		 * from the root again (a relative range that only moves on by
+		 * auto-refresh keeps it). */
+		var flameZoom = [], flameZoomKey = "";
 		function flameParams() {
+			var fp = flameParams1(), key = Object.assign({}, fp.p);
+			delete key.w;
+			if (win().whole) { delete key.from; delete key.until; }
+			key = JSON.stringify(key) + "|" + S.from + "|" + S.until;
+			if (key !== flameZoomKey) {
+				flameZoomKey = key;
+				flameZoom = [];
+			}
+			if (flameZoom.length) fp.p.zoom = flameZoom.join("\n");
+			return fp;
+		}
+		function flameParams1() {
 			var w = win(), W = flame.clientWidth || 800;
 			var p = { type: S.kind, query: S.q, from: Math.floor(w.f), until: Math.ceil(w.u), sample_type: S.st,
 				w: Math.round(W), format: "flame" };
@@ -950,7 +999,11 @@
 			describeWindow();
 			setLinks(fp);
 			totals.textContent = "";
+			/* the chart waits for this answer's type (loadSeries): when
+			 * there is none, it draws each profile's own */
+			var noType = function () { if (!S.st && !chartSt) loadSeries(true); };
 			if (fp.needBase || fp.needBaseQuery) {
+				noType();
 				flame.setAttribute("data-seq", String(my));
 				flame.setAttribute("data-state", "empty");
 				showFlameMsg(fp.needBase ? "Compare two windows: drag window A (the base) on the chart, then window B."
@@ -968,13 +1021,17 @@
 				if (!S.st && d.sampleType && chartSt !== d.sampleType) {
 					chartSt = d.sampleType;
 					loadSeries();
+				} else if (!S.st && !d.sampleType) {
+					noType();
 				}
 				drawChart();
 				flame.setAttribute("data-ms", String(Math.round(performance.now() - t0)));
 				flame.setAttribute("data-seq", String(my));
+				flame.setAttribute("data-zoom", fp.p.zoom || "");
 				flame.setAttribute("data-state", "ready");
 			}, function (e) {
 				if (my !== flameSeq) return;
+				noType();
 				flame.setAttribute("data-seq", String(my));
 				if (e.status === 404) {
 					showFlameMsg(e.message + ". Pick another window, widen the range or loosen the selector.");
@@ -1000,7 +1057,8 @@
 			flameMsg.textContent = "";
 			fgBox.hidden = false;
 			d.title = (S.kind || "") + (fp.diff ? " diff (B vs A)" : "");
-			if (!fg) fg = cprofFlameGraph.mount(fgBox, d, { diffMode: S.dm });
+			if (!fg) fg = cprofFlameGraph.mount(fgBox, d, { diffMode: S.dm,
+				onZoom: function (path) { flameZoom = path; loadFlame(); } });
 			else fg.setData(d);
 			if (fg.diff) fg.setDiffMode(S.dm);
 			if (fp.diff) {
