@@ -15,7 +15,6 @@ typedef struct cli_trace {
 	const char *src;
 	void *data;                 /* the trace's bytes (the index borrows them) */
 	size_t len;
-	bool mapped;                /* data is mmap'd (else malloc'd) */
 	cprof_timeline *tl;
 	cprof_profile *placeholder; /* the UI's main profile: sample types only;
 				     * owned by the caller after cli_trace_open */
