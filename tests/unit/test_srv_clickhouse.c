@@ -356,6 +356,32 @@ static void test_same_merges(void **state)
 	}
 }
 
+/* Two kinds of one service with the same sample types (cpu, and a
+ * "block" series holding cpu-shaped profiles): the per-service hourly
+ * rollup holds both kinds' rows under one signature, so a merge of one
+ * kind over whole hours must not read it for that service. */
+static void test_svc_rollup_shared_signature(void **state)
+{
+	(void)state;
+	if (!need_ch())
+		skip();
+	pair pp;
+	pair_open(&pp, 0, false, NULL);
+	for (int k = 0; k < NPROF; k += 3) {
+		cprof_profile *p = gen(0, 1, k, 1);
+		append2(&pp, 0, 1, "block", ptime(k) + 2 * SEC, p, NULL);
+		cprof_profile_free(p);
+	}
+	fill(&pp);
+	static const char *const sels[] = { "", "{job=\"api\"}", "{instance=\"10.0.0.0:8080\"}" };
+	for (size_t i = 0; i < 3; i++) {
+		same_query(&pp, sels[i], "cpu", T0 - 5 * HOUR, T0 + 2 * HOUR);
+		same_query(&pp, sels[i], "cpu", T0 - 3 * HOUR, T0);
+		same_query(&pp, sels[i], "block", T0 - 5 * HOUR, T0 + 2 * HOUR);
+	}
+	pair_close(&pp);
+}
+
 /* Metric points (values exact in binary so sums agree bit for bit). */
 static void add_metrics(pair *pp)
 {
@@ -863,6 +889,7 @@ int main(void)
 		ch_opts = NULL;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_merges),
+		cmocka_unit_test(test_svc_rollup_shared_signature),
 		cmocka_unit_test(test_same_series_labels_metrics),
 		cmocka_unit_test(test_same_snapshots_retention),
 		cmocka_unit_test(test_copy_same_answers),
