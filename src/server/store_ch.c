@@ -191,26 +191,22 @@ static int migrate(srv_ch *c, cprof_error *err)
 	if (rc)
 		return rc;
 	const char *sfx = cl ? "_local" : "";
-	snprintf(sql, sizeof sql,
-		 "CREATE MATERIALIZED VIEW IF NOT EXISTS %s.samples_hour_mv%s%s TO %s.samples_hour%s"
-		 " AS SELECT day, svc, series, sig, toUInt32(intDiv(t, 3600000000000)) AS hour,"
-		 " stack, sumState(" CH_V(0) ") AS v0, sumState(" CH_V(1) ") AS v1,"
-		 " sumState(" CH_V(2) ") AS v2, sumState(" CH_V(3) ") AS v3,"
-		 " sumForEachState(vx) AS vx FROM %s.samples%s"
-		 " GROUP BY day, svc, series, sig, hour, stack", c->conn.db,
-		 cl ? " ON CLUSTER " : "", cl ? cl : "", c->conn.db, sfx, c->conn.db, sfx);
-	if ((rc = run(c, sql, err)))
-		return rc;
-	snprintf(sql, sizeof sql,
-		 "CREATE MATERIALIZED VIEW IF NOT EXISTS %s.samples_svc_hour_mv%s%s TO"
-		 " %s.samples_svc_hour%s AS SELECT day, svc, sig,"
-		 " toUInt32(intDiv(t, 3600000000000)) AS hour,"
-		 " stack, sumState(" CH_V(0) ") AS v0, sumState(" CH_V(1) ") AS v1,"
-		 " sumState(" CH_V(2) ") AS v2, sumState(" CH_V(3) ") AS v3,"
-		 " sumForEachState(vx) AS vx FROM %s.samples%s"
-		 " GROUP BY day, svc, sig, hour, stack", c->conn.db,
-		 cl ? " ON CLUSTER " : "", cl ? cl : "", c->conn.db, sfx, c->conn.db, sfx);
-	if ((rc = run(c, sql, err)))
+	/* per series, then per service (no series column) */
+	static const char *const rolls[2][2] = { { "samples_hour", "svc, series," },
+						 { "samples_svc_hour", "svc," } };
+	for (size_t i = 0; i < 2 && !rc; i++) {
+		snprintf(sql, sizeof sql,
+			 "CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s_mv%s%s TO %s.%s%s"
+			 " AS SELECT day, %s sig, toUInt32(intDiv(t, 3600000000000)) AS hour,"
+			 " stack, sumState(" CH_V(0) ") AS v0, sumState(" CH_V(1) ") AS v1,"
+			 " sumState(" CH_V(2) ") AS v2, sumState(" CH_V(3) ") AS v3,"
+			 " sumForEachState(vx) AS vx FROM %s.samples%s"
+			 " GROUP BY day, %s sig, hour, stack", c->conn.db, rolls[i][0],
+			 cl ? " ON CLUSTER " : "", cl ? cl : "", c->conn.db, rolls[i][0], sfx,
+			 rolls[i][1], c->conn.db, sfx, rolls[i][1]);
+		rc = run(c, sql, err);
+	}
+	if (rc)
 		return rc;
 	snprintf(sql, sizeof sql, "INSERT INTO %s.migrations (version) VALUES (%d)", c->conn.db,
 		 SCHEMA_VERSION);

@@ -405,19 +405,27 @@ static int read_samples(srv_ch *c, const ch_series *v, size_t n, const uint64_t 
 	return rc;
 }
 
+/* Append x to (*v)[0..*n) unless there: 0 or CPROF_ENOMEM. */
+static int u64_add_unique(uint64_t **v, size_t *n, size_t *cap, uint64_t x)
+{
+	for (size_t k = 0; k < *n; k++)
+		if ((*v)[k] == x)
+			return 0;
+	if (cprof_reserve((void **)v, cap, *n + 1, sizeof **v))
+		return CPROF_ENOMEM;
+	(*v)[(*n)++] = x;
+	return 0;
+}
+
 /* The distinct service hashes of v into *out (caller frees). */
 static int svcs_of(const ch_series *v, size_t n, uint64_t **out, size_t *nout)
 {
 	*nout = 0;
-	if (!(*out = malloc((n + 1) * sizeof **out)))
-		return CPROF_ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		bool dup = false;
-		for (size_t k = 0; k < *nout && !dup; k++)
-			dup = (*out)[k] == v[i].svc->hash;
-		if (!dup)
-			(*out)[(*nout)++] = v[i].svc->hash;
-	}
+	*out = NULL;
+	size_t cap = 0;
+	for (size_t i = 0; i < n; i++)
+		if (u64_add_unique(out, nout, &cap, v[i].svc->hash))
+			return CPROF_ENOMEM;
 	return 0;
 }
 
@@ -457,15 +465,8 @@ static int svc_blocked(srv_ch *c, const ch_series *v, size_t n, int64_t h0, int6
 			*all = true;
 			break;
 		}
-		bool dup = false;
-		for (size_t k = 0; k < *nb && !dup; k++)
-			dup = (*blocked)[k] == h;
-		if (dup)
-			continue;
-		if (cprof_reserve((void **)blocked, &cap, *nb + 1, sizeof **blocked))
+		if (u64_add_unique(blocked, nb, &cap, h))
 			rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
-		else
-			(*blocked)[(*nb)++] = h;
 	}
 	sb_free(&q);
 	sb_free(&r);
