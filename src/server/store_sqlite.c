@@ -51,6 +51,8 @@ static const char META_SCHEMA[] =
 	" id INTEGER NOT NULL, hash INTEGER NOT NULL, data BLOB NOT NULL,"
 	" PRIMARY KEY(svc, kind, id)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS sigs(id INTEGER PRIMARY KEY, data BLOB NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS dict_next(svc INTEGER NOT NULL, kind INTEGER NOT NULL,"
+	" next INTEGER NOT NULL, PRIMARY KEY(svc, kind)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS pinned(id INTEGER PRIMARY KEY, rule TEXT NOT NULL,"
 	" series INTEGER NOT NULL, time INTEGER NOT NULL, duration INTEGER, period INTEGER,"
 	" sig BLOB, samples BLOB);";
@@ -762,6 +764,19 @@ static int load_meta(sq_store *s, cprof_error *err)
 			s->st.stacks++;
 	}
 	sqlite3_finalize(st);
+	/* ids handed out before a dictionary collection deleted them
+	 * (store_gc.c): never handed out again */
+	rc = sqlite3_prepare_v2(s->meta, "SELECT svc, kind, next FROM dict_next", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return srv_sql_err(s->meta, rc, "load", err);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t svc = sqlite3_column_int64(st, 0), kind = sqlite3_column_int64(st, 1);
+		int64_t next = sqlite3_column_int64(st, 2);
+		if (svc >= 1 && (size_t)svc <= s->nsvc && kind >= 0 && kind < DICT_KINDS &&
+		    next > 0 && next <= UINT32_MAX && (uint32_t)next > s->svc_next[svc - 1][kind])
+			s->svc_next[svc - 1][kind] = (uint32_t)next;
+	}
+	sqlite3_finalize(st);
 	return 0;
 }
 
@@ -921,7 +936,16 @@ int sq_retention(srv_store *base, int64_t now_ns, cprof_error *err)
 		snprintf(side, sizeof side, "%s-shm", path);
 		unlink(side);
 		srv_roll_forget_day(s, days[i]);
+		days[i] = INT32_MIN;
 		dropped++;
+	}
+	/* the dictionary entries only the dropped days referenced */
+	if (dropped) {
+		size_t keep = 0, ndel;
+		for (size_t i = 0; i < n; i++)
+			if (days[i] != INT32_MIN)
+				days[keep++] = days[i];
+		rc = srv_dict_gc(s, days, keep, &ndel, err);
 	}
 out:
 	pthread_mutex_unlock(&s->mu);

@@ -1,0 +1,253 @@
+/*
+ * store_gc.c - the SQLite store's dictionary collection: after retention
+ * has dropped days, the dictionary entries (stacks, label sets,
+ * locations, functions, mappings of meta.db's dict table) that no
+ * remaining day's profiles or rollups and no pinned snapshot reference
+ * any more are deleted, and forgotten by the ingest map (s->dict).
+ *
+ * Marking: every remaining day file's profiles and rollups rows and
+ * meta.db's pinned rows are decoded (packed samples: stack and label-set
+ * ids, with the signature's number of values), then the marked stacks'
+ * locations, then those locations' mappings and functions.  Everything
+ * not marked is deleted in one meta.db transaction.
+ *
+ * Invariants: ids are never reused.  A service's next id per kind is the
+ * largest id ever handed out: dict_next(svc, kind, next) records it
+ * before any entry is deleted, and the store's load takes the larger of
+ * it and the largest id left in dict, so an id a query may still hold
+ * can only ever name the entry it named (a query reading a day dropped
+ * under it may find an entry gone and fail; it never gets another one).
+ *
+ * Threads: srv_dict_gc runs with the store's lock held (the caller's),
+ * after a flush, so no append is between encoding an entry and storing
+ * its rows; the day files are read through read-only connections of
+ * its own.  Queries go on (they read without the lock, see above).
+ */
+#include "store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Marks per (service, kind): bit i set = id i is referenced. */
+typedef struct marks {
+	uint8_t **m;                    /* [svc index * DICT_KINDS + kind] */
+	size_t nsvc;
+} marks;
+
+static void mark(marks *k, uint32_t svc, int kind, uint64_t id, const sq_store *s)
+{
+	if (svc < 1 || svc > k->nsvc || id == 0 || id > s->svc_next[svc - 1][kind])
+		return;
+	uint8_t *b = k->m[(svc - 1) * DICT_KINDS + (size_t)kind];
+	b[id >> 3] |= (uint8_t)(1u << (id & 7));
+}
+
+static bool marked(const marks *k, uint32_t svc, int kind, uint64_t id)
+{
+	if (svc < 1 || svc > k->nsvc)
+		return true;            /* unknown: keep */
+	const uint8_t *b = k->m[(svc - 1) * DICT_KINDS + (size_t)kind];
+	return (b[id >> 3] >> (id & 7)) & 1;
+}
+
+/* Mark the stacks and label sets of every (series, sig, samples) row of
+ * sql on db. */
+static int mark_rows(sq_store *s, sqlite3 *db, const char *sql, marks *k, cprof_error *err)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return srv_sql_err(db, rc, "dictionary collection", err);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t series = sqlite3_column_int64(st, 0);
+		const void *sig;
+		size_t sl;
+		if (series < 1 || (size_t)series > s->nseries || !srv_sig_resolve(s, st, 1, &sig, &sl)) {
+			sqlite3_finalize(st);
+			return cprof_seterr(err, CPROF_EFORMAT, "store: a row names an unknown"
+					    " series or signature: dictionary not collected");
+		}
+		uint32_t svc = s->series[series - 1].svc;
+		int nv = srv_sig_nv(sig, sl);
+		rd r = { sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2), 0, false };
+		uint64_t n = r.n ? rd_uv(&r) : 0, stack = 0;
+		for (int x = 0; x < nv && n; x++)
+			rd_uv(&r);
+		for (uint64_t i = 0; i < n && !r.bad && nv >= 0; i++) {
+			stack += rd_uv(&r);
+			mark(k, svc, DICT_STACK, stack, s);
+			mark(k, svc, DICT_LSET, rd_uv(&r), s);
+			for (int x = 0; x < nv; x++)
+				rd_sv(&r);
+		}
+		if (r.bad || nv < 0) {
+			sqlite3_finalize(st);
+			return cprof_seterr(err, CPROF_EFORMAT, "store: a damaged samples row:"
+					    " dictionary not collected");
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : srv_sql_err(db, rc, "dictionary collection", err);
+}
+
+/* Mark what the marked entries of kind reference (stacks: locations;
+ * locations: mappings and functions). */
+static int mark_refs(sq_store *s, int kind, marks *k, cprof_error *err)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->meta, "SELECT svc, id, data FROM dict WHERE kind = ?", -1,
+				    &st, NULL);
+	if (rc != SQLITE_OK)
+		return srv_sql_err(s->meta, rc, "dictionary collection", err);
+	sqlite3_bind_int(st, 1, kind);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint32_t svc = (uint32_t)sqlite3_column_int64(st, 0);
+		int64_t id = sqlite3_column_int64(st, 1);
+		if (!marked(k, svc, kind, (uint64_t)id))
+			continue;
+		rd r = { sqlite3_column_blob(st, 2), (size_t)sqlite3_column_bytes(st, 2), 0, false };
+		if (kind == DICT_STACK) {
+			uint64_t n = rd_uv(&r);
+			for (uint64_t i = 0; i < n && !r.bad; i++)
+				mark(k, svc, DICT_LOC, rd_uv(&r), s);
+		} else {
+			mark(k, svc, DICT_MAP, rd_uv(&r), s);
+			rd_uv(&r);      /* address */
+			rd_uv(&r);      /* folded */
+			uint64_t n = rd_uv(&r);
+			for (uint64_t i = 0; i < n && !r.bad; i++) {
+				mark(k, svc, DICT_FUNC, rd_uv(&r), s);
+				rd_sv(&r);
+				rd_sv(&r);
+			}
+		}
+		if (r.bad) {
+			sqlite3_finalize(st);
+			return cprof_seterr(err, CPROF_EFORMAT, "store: a damaged dictionary entry:"
+					    " dictionary not collected");
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : srv_sql_err(s->meta, rc, "dictionary collection", err);
+}
+
+/* Record every service's next ids, then delete the entries not marked. */
+static int sweep(sq_store *s, const marks *k, size_t *ndel, cprof_error *err)
+{
+	sqlite3_stmt *nx = NULL, *sel = NULL, *del = NULL;
+	int rc = sqlite3_exec(s->meta, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->meta, "INSERT OR REPLACE INTO dict_next(svc, kind, next)"
+					" VALUES (?, ?, ?)", -1, &nx, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->meta, "SELECT svc, kind, id, hash FROM dict", -1, &sel,
+					NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->meta, "DELETE FROM dict WHERE svc = ? AND kind = ? AND"
+					" id = ?", -1, &del, NULL);
+	for (size_t v = 0; v < s->nsvc && rc == SQLITE_OK; v++)
+		for (int kind = 0; kind < DICT_KINDS && rc == SQLITE_OK; kind++) {
+			sqlite3_bind_int64(nx, 1, (int64_t)v + 1);
+			sqlite3_bind_int(nx, 2, kind);
+			sqlite3_bind_int64(nx, 3, s->svc_next[v][kind]);
+			rc = sqlite3_step(nx);
+			sqlite3_reset(nx);
+			if (rc == SQLITE_DONE)
+				rc = SQLITE_OK;
+		}
+	/* the victims first (deleting while stepping the same table's
+	 * cursor is undefined), then the deletes */
+	uint64_t *vic = NULL;           /* svc << 40 | kind << 32 | id, and hash */
+	size_t nv = 0, cap = 0;
+	int step = rc == SQLITE_OK ? SQLITE_ROW : rc;
+	while (step == SQLITE_ROW && (step = sqlite3_step(sel)) == SQLITE_ROW) {
+		uint32_t svc = (uint32_t)sqlite3_column_int64(sel, 0);
+		int kind = sqlite3_column_int(sel, 1);
+		int64_t id = sqlite3_column_int64(sel, 2);
+		if (kind < 0 || kind >= DICT_KINDS || marked(k, svc, kind, (uint64_t)id))
+			continue;
+		if (cprof_reserve((void **)&vic, &cap, 2 * nv + 2, sizeof *vic)) {
+			step = SQLITE_NOMEM;
+			break;
+		}
+		vic[2 * nv] = (uint64_t)svc << 40 | (uint64_t)kind << 32 | (uint32_t)id;
+		vic[2 * nv + 1] = (uint64_t)sqlite3_column_int64(sel, 3);
+		nv++;
+	}
+	if (rc == SQLITE_OK && step != SQLITE_DONE)
+		rc = step;
+	for (size_t i = 0; i < nv && rc == SQLITE_OK; i++) {
+		sqlite3_bind_int64(del, 1, (int64_t)(vic[2 * i] >> 40));
+		sqlite3_bind_int(del, 2, (int)(vic[2 * i] >> 32 & 0xff));
+		sqlite3_bind_int64(del, 3, (int64_t)(uint32_t)vic[2 * i]);
+		rc = sqlite3_step(del);
+		sqlite3_reset(del);
+		if (rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	sqlite3_finalize(nx);
+	sqlite3_finalize(sel);
+	sqlite3_finalize(del);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(s->meta, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		int e = srv_sql_err(s->meta, rc, "dictionary collection", err);
+		sqlite3_exec(s->meta, "ROLLBACK", NULL, NULL, NULL);
+		free(vic);
+		return e;
+	}
+	/* committed: the ingest map forgets them (a later profile with the
+	 * same content gets a new id) */
+	for (size_t i = 0; i < nv; i++) {
+		u64map_del(&s->dict, vic[2 * i + 1]);
+		if ((vic[2 * i] >> 32 & 0xff) == DICT_STACK && s->st.stacks)
+			s->st.stacks--;
+	}
+	*ndel = nv;
+	free(vic);
+	return 0;
+}
+
+int srv_dict_gc(sq_store *s, const int32_t *days, size_t ndays, size_t *ndel, cprof_error *err)
+{
+	*ndel = 0;
+	int rc = srv_flush_locked(s, err);
+	if (rc)
+		return rc;
+	marks k = { calloc(s->nsvc * DICT_KINDS + 1, sizeof *k.m), s->nsvc };
+	if (!k.m)
+		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	for (size_t v = 0; v < s->nsvc && !rc; v++)
+		for (int kind = 0; kind < DICT_KINDS && !rc; kind++)
+			if (!(k.m[v * DICT_KINDS + (size_t)kind] =
+				      calloc(s->svc_next[v][kind] / 8 + 1, 1)))
+				rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	for (size_t i = 0; i < ndays && !rc; i++) {
+		char path[4096];
+		srv_day_path(s, days[i], path, sizeof path);
+		sqlite3 *db = NULL;
+		int orc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+		if (orc == SQLITE_CANTOPEN) {
+			sqlite3_close(db);      /* dropped meanwhile */
+			continue;
+		}
+		if (orc != SQLITE_OK)
+			rc = srv_sql_err(db, orc, "dictionary collection", err);
+		else
+			rc = mark_rows(s, db, "SELECT series, sig, samples FROM profiles UNION ALL"
+				       " SELECT series, sig, samples FROM rollups", &k, err);
+		sqlite3_close(db);
+	}
+	if (!rc)
+		rc = mark_rows(s, s->meta, "SELECT series, sig, samples FROM pinned", &k, err);
+	if (!rc)
+		rc = mark_refs(s, DICT_STACK, &k, err);
+	if (!rc)
+		rc = mark_refs(s, DICT_LOC, &k, err);
+	if (!rc)
+		rc = sweep(s, &k, ndel, err);
+	for (size_t i = 0; i < s->nsvc * DICT_KINDS; i++)
+		free(k.m[i]);
+	free(k.m);
+	return rc;
+}
