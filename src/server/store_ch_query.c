@@ -178,6 +178,7 @@ typedef struct mq {
 	u64map qidx;
 	uint64_t *qid;
 	size_t nqid, capqid;
+	uint64_t nedge;                 /* profiles outside the whole hours [h0, h1) */
 } mq;
 
 static void mq_free(mq *m)
@@ -242,23 +243,25 @@ static grp *grp_for(mq *m, uint64_t key, uint64_t sig, ch_svc *svc, int nv)
 
 /* Step 1: profiles per (series, signature). */
 static int read_profiles(srv_ch *c, const ch_series *v, size_t n, int64_t from, int64_t until,
-			 mq *m, srv_query_info *info, cprof_error *err)
+			 int64_t h0, int64_t h1, mq *m, srv_query_info *info, cprof_error *err)
 {
 	sbuf q = { 0 }, r = { 0 };
 	char d0[16], d1[16];
 	ch_utc_str(from, false, d0, sizeof d0);
 	ch_utc_str(until - 1, false, d1, sizeof d1);
-	sqlf(&q, "SELECT series, sig, count(), sum(duration), min(t), max(period) FROM profiles"
-	     " WHERE day >= '%s' AND day <= '%s' AND t >= %lld AND t < %lld AND ", d0, d1,
-	     (long long)from, (long long)until);
+	sqlf(&q, "SELECT series, sig, count(), sum(duration), min(t), max(period),"
+	     " countIf(t < %lld OR t >= %lld) FROM profiles"
+	     " WHERE day >= '%s' AND day <= '%s' AND t >= %lld AND t < %lld AND ", (long long)h0,
+	     (long long)h1, d0, d1, (long long)from, (long long)until);
 	in_list(&q, "series", v, n);
 	sqlf(&q, " GROUP BY series, sig");
 	int rc = select_q(c, &q, &r, err);
 	size_t pos = 0, cap = 0;
-	char *f[6];
-	size_t fl[6];
+	char *f[7];
+	size_t fl[7];
 	u64map seen = { 0 };
-	while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 6) == 6) {
+	while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 7) == 7) {
+		m->nedge += strtoull(f[6], NULL, 10);
 		uint64_t h = srv_hash_bytes(f[1], fl[1], 9) >> 1;
 		sig_info *s = sig_find(m, h);
 		if (!s) {
@@ -354,6 +357,12 @@ static int read_samples(srv_ch *c, const ch_series *v, size_t n, const uint64_t 
 		     " t >= %lld AND t < %lld AND ", key, vx ? "sumForEach(vx)" : "0", d0, d1,
 		     (long long)from, (long long)until);
 	in_svcs(&q, svcs, nsvcs);
+	/* the answer's signatures only (the services' other kinds share
+	 * the tables) */
+	sb_put(&q, " AND sig IN (", 13);
+	for (size_t i = 0; i < m->nsigs; i++)
+		sqlf(&q, "%s%llu", i ? "," : "", (unsigned long long)m->sigs[i].hash);
+	sb_put(&q, ")", 1);
 	if (src != SRC_SVC_HOUR) {
 		sb_put(&q, " AND ", 5);
 		in_list(&q, "series", v, n);
@@ -638,23 +647,25 @@ int ch_query(srv_store *base, const srv_selector *sel, const char *kind, int64_t
 	if (rc)
 		return rc;
 	mq m = { 0 };
+	/* whole hours inside the range come from a rollup, the partial
+	 * hours at its ends (if any) from samples */
+	int64_t h0 = (from_ns + HOUR_NS - 1) / HOUR_NS * HOUR_NS;
+	int64_t h1 = until_ns / HOUR_NS * HOUR_NS;
+	if (c->o.no_rollups || h1 <= h0)
+		h0 = h1 = 0;
 	if (n)
-		rc = read_profiles(c, v, n, from_ns, until_ns, &m, info, err);
+		rc = read_profiles(c, v, n, from_ns, until_ns, h0, h1, &m, info, err);
 	uint64_t *svcs = NULL;
 	size_t nsvcs = 0;
 	if (!rc && m.nsigs && svcs_of(v, n, &svcs, &nsvcs))
 		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 	if (!rc && m.nsigs) {
-		/* whole hours inside the range come from a rollup, the partial
-		 * hours at its ends (if any) from samples */
-		int64_t h0 = (from_ns + HOUR_NS - 1) / HOUR_NS * HOUR_NS;
-		int64_t h1 = until_ns / HOUR_NS * HOUR_NS;
-		if (c->o.no_rollups || h1 <= h0)
-			h0 = h1 = 0;
 		bool vx = false;
 		for (size_t i = 0; i < m.nsigs; i++)
 			vx |= m.sigs[i].nv > 4;
-		if (h1 == h0 || h0 > from_ns || h1 < until_ns)
+		/* samples only where step 1 saw profiles (a sample row's
+		 * time is its profile's) */
+		if (m.nedge)
 			rc = read_samples(c, v, n, svcs, nsvcs, gauge, SRC_RAW, vx, from_ns, until_ns,
 					  h0, h1, &m, info, err);
 		if (!rc && h1 > h0)
