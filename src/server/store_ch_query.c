@@ -8,7 +8,9 @@
  *   2. per (service or series, signature, stack id): summed values, from
  *      samples for the partial hours at the range's ends and from the
  *      hourly rollups (AggregatingMergeTree fed by materialized views at
- *      insert, so always exact) for the whole hours in between.  Counters
+ *      insert, so always exact) for the whole hours in between; samples
+ *      only if step 1 counted profiles outside those hours, and only
+ *      the answer's signatures (sig IN) from any table.  Counters
  *      group by service, so ClickHouse returns one row per distinct
  *      stack, and read a service's hours from the per-service rollup
  *      (samples_svc_hour: one row per stack and hour, not per series,
