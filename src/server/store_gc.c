@@ -208,15 +208,23 @@ static int sweep(sq_store *s, const marks *k, size_t *ndel, cprof_error *err)
 	return 0;
 }
 
-int srv_dict_gc(sq_store *s, const int32_t *days, size_t ndays, size_t *ndel, cprof_error *err)
+int srv_dict_gc(sq_store *s, size_t *ndel, cprof_error *err)
 {
 	*ndel = 0;
 	int rc = srv_flush_locked(s, err);
 	if (rc)
 		return rc;
+	/* the days listed now, under the lock and after the flush: a day
+	 * file ingest created since the caller listed them is among them */
+	int32_t *days;
+	size_t ndays;
+	if ((rc = srv_list_days(s, &days, &ndays, err)))
+		return rc;
 	marks k = { calloc(s->nsvc * DICT_KINDS + 1, sizeof *k.m), s->nsvc };
-	if (!k.m)
+	if (!k.m) {
+		free(days);
 		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	}
 	for (size_t v = 0; v < s->nsvc && !rc; v++)
 		for (int kind = 0; kind < DICT_KINDS && !rc; kind++)
 			if (!(k.m[v * DICT_KINDS + (size_t)kind] =
@@ -249,5 +257,6 @@ int srv_dict_gc(sq_store *s, const int32_t *days, size_t ndays, size_t *ndel, cp
 	for (size_t i = 0; i < s->nsvc * DICT_KINDS; i++)
 		free(k.m[i]);
 	free(k.m);
+	free(days);
 	return rc;
 }

@@ -936,17 +936,12 @@ int sq_retention(srv_store *base, int64_t now_ns, cprof_error *err)
 		snprintf(side, sizeof side, "%s-shm", path);
 		unlink(side);
 		srv_roll_forget_day(s, days[i]);
-		days[i] = INT32_MIN;
 		dropped++;
 	}
 	/* the dictionary entries only the dropped days referenced */
-	if (dropped) {
-		size_t keep = 0, ndel;
-		for (size_t i = 0; i < n; i++)
-			if (days[i] != INT32_MIN)
-				days[keep++] = days[i];
-		rc = srv_dict_gc(s, days, keep, &ndel, err);
-	}
+	size_t ndel;
+	if (dropped)
+		rc = srv_dict_gc(s, &ndel, err);
 out:
 	pthread_mutex_unlock(&s->mu);
 	free(days);
