@@ -226,6 +226,10 @@ struct sq_store {
 	size_t nsvc, capsvc;
 
 	u64map dict;                    /* hash(svc, table, content) -> id */
+	/* a dictionary collection's mark phase is running (store_gc.c):
+	 * the entries ingest finds meanwhile, svc << 40 | kind << 32 | id */
+	bool gc_active, gc_oom;
+	u64map gc_touched;
 
 	/* batching */
 	size_t pending;

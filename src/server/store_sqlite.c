@@ -889,6 +889,7 @@ void sq_close(srv_store *base)
 	free(s->svc_name);
 	free(s->svc_next);
 	u64map_free(&s->dict);
+	u64map_free(&s->gc_touched);
 	u64map_free(&s->rolled);
 	u64map_free(&s->touched);
 	if (s->lockfd >= 0)

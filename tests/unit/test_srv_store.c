@@ -591,6 +591,58 @@ static void test_retention_collects_dictionary(void **state)
 	free(dir);
 }
 
+/* Appends of content only a day being dropped held, while the collection
+ * runs: whatever phase they land in, every entry they name is kept. */
+typedef struct gcarg {
+	srv_store *s;
+	const cprof_profile *p;
+	int n;
+	int64_t t;
+} gcarg;
+
+static void *gc_appender(void *arg)
+{
+	gcarg *a = arg;
+	for (int i = 0; i < a->n; i++)
+		append(a->s, 1, 7, "cpu", a->t + i * SEC, a->p, NULL);
+	return NULL;
+}
+
+static void test_collection_during_appends(void **state)
+{
+	(void)state;
+	char *dir = mkdtemp_dir();
+	srv_store *s = open_store(dir, 2 * DAY, true);
+	cprof_error err = { 0 };
+	for (int it = 0; it < 6; it++) {
+		cprof_profile *p = gen(10 + it, 0, it, 1);
+		int64_t day4 = T0 + 4 * DAY + (int64_t)it * HOUR;
+		append(s, 1, 0, "cpu", T0 + HOUR, p, NULL);     /* day 0 only */
+		assert_int_equal(srv_store_flush(s, &err), 0);
+		gcarg a = { s, p, 40, day4 };
+		pthread_t th;
+		assert_int_equal(pthread_create(&th, NULL, gc_appender, &a), 0);
+		assert_int_equal(srv_store_retention(s, T0 + 5 * DAY + HOUR, &err), 1);
+		pthread_join(th, NULL);
+		assert_int_equal(srv_store_flush(s, &err), 0);
+		srv_query_info info;
+		cprof_profile *got = query(s, "{instance=\"10.0.0.7:8080\"}", "cpu", day4,
+					   day4 + HOUR, &info);
+		assert_int_equal(info.nprofiles, 40);
+		cprof_profile *ps[40], *want = NULL;
+		for (int i = 0; i < 40; i++)
+			ps[i] = p;
+		assert_int_equal(cprof_merge(ps, 40, &want, NULL), 0);
+		assert_same(got, want);
+		cprof_profile_free(got);
+		cprof_profile_free(want);
+		cprof_profile_free(p);
+	}
+	srv_store_close(s);
+	rmrf(dir);
+	free(dir);
+}
+
 static void test_bad_input(void **state)
 {
 	(void)state;
@@ -789,6 +841,7 @@ int main(void)
 		cmocka_unit_test(test_series_labels_metrics),
 		cmocka_unit_test(test_retention_keeps_pinned),
 		cmocka_unit_test(test_retention_collects_dictionary),
+		cmocka_unit_test(test_collection_during_appends),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_kill9_keeps_committed),
 		cmocka_unit_test(test_concurrent),
