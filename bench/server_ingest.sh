@@ -28,7 +28,7 @@ DATA=${DATA:-$OUT/data}
 mkdir -p "$OUT"
 [ -f "$B/libcprofserver.a" ] || { echo "bench: build first (make)" >&2; exit 2; }
 cc -O2 -g -D_GNU_SOURCE -Isrc/core -Isrc/server bench/server_ingest.c -o "$OUT/server_ingest" \
-   "$B/libcprofserver.a" "$B/libcprofcore.a" -lsqlite3 -lpcre2-8 -lz -lpthread -lm
+   "$B/libcprofserver.a" "$B/libcprofcore.a" -lsqlite3 -lpcre2-8 -lcurl -lz -lpthread -lm
 rm -rf "$DATA"
 echo "== ingest ($TARGETS targets, $MINUTES min of fleet time)"
 "$OUT/server_ingest" ingest "$DATA" "$TARGETS" "$MINUTES"
