@@ -73,7 +73,10 @@ static int mark_rows(sq_store *s, sqlite3 *db, const char *sql, marks *k, cprof_
 		int64_t series = sqlite3_column_int64(st, 0);
 		const void *sig;
 		size_t sl;
-		if (series < 1 || (size_t)series > k->nseries || !srv_sig_resolve(s, st, 1, &sig, &sl)) {
+		if ((size_t)series > k->nseries && series > 0)
+			continue;       /* a series newer than phase 1: its rows' entries
+					 * are recorded or newer, so kept */
+		if (series < 1 || !srv_sig_resolve(s, st, 1, &sig, &sl)) {
 			sqlite3_finalize(st);
 			return cprof_seterr(err, CPROF_EFORMAT, "store: a row names an unknown"
 					    " series or signature: dictionary not collected");
