@@ -6,6 +6,9 @@
  *   server_ingest replicate DIR                copy the first hour's rollups
  *                                              over the previous 7 days
  *   server_ingest query DIR ROUNDS             time the range queries
+ *   server_ingest gc DIR                       time retention dropping the
+ *                                              days before day 0, with its
+ *                                              dictionary collection
  *
  * The fleet: TARGETS targets in TARGETS/50 services (at least one), each
  * sending 6 profile kinds every 15 s (the scrape interval), at fleet times
@@ -398,6 +401,36 @@ static int query(const char *dir, int rounds)
 	return 0;
 }
 
+/* Retention of one day at day 0 + 25 h: every day before day 0
+ * goes (the replicated ones), then the dictionary collection scans what
+ * is left (day 0) and the pinned rows.  Wall and process CPU of the whole
+ * call, and the dictionary's stacks before and after. */
+static int gc(const char *dir)
+{
+	srv_store *s;
+	cprof_error err = { 0 };
+	srv_store_opts o = { .retention_ns = DAY, .no_rollups = true };
+	if (srv_store_open(dir, &o, &s, &err)) {
+		fprintf(stderr, "open: %s\n", err.msg);
+		return 1;
+	}
+	srv_store_stats a, b;
+	srv_store_get_stats(s, &a);
+	double w0 = now_s(CLOCK_MONOTONIC), c0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
+	int n = srv_store_retention(s, T0 + DAY + HOUR, &err);
+	double w = now_s(CLOCK_MONOTONIC) - w0, c = now_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+	if (n < 0) {
+		fprintf(stderr, "retention: %s\n", err.msg);
+		return 1;
+	}
+	srv_store_get_stats(s, &b);
+	printf("gc: retention dropped %d days and collected the dictionary in %.3f s wall,"
+	       " %.3f s CPU; stacks %llu -> %llu\n", n, w, c, (unsigned long long)a.stacks,
+	       (unsigned long long)b.stacks);
+	srv_store_close(s);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 5 && !strcmp(argv[1], "ingest"))
@@ -406,7 +439,9 @@ int main(int argc, char **argv)
 		return replicate(argv[2]);
 	if (argc >= 4 && !strcmp(argv[1], "query"))
 		return query(argv[2], atoi(argv[3]));
+	if (argc >= 3 && !strcmp(argv[1], "gc"))
+		return gc(argv[2]);
 	fprintf(stderr, "usage: server_ingest ingest DIR TARGETS MINUTES | replicate DIR |"
-			" query DIR ROUNDS\n");
+			" query DIR ROUNDS | gc DIR\n");
 	return 2;
 }

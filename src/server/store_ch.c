@@ -80,6 +80,14 @@ static const tdef TABLES[] = {
 	  " v2 AggregateFunction(sum, Int64), v3 AggregateFunction(sum, Int64),"
 	  " vx AggregateFunction(sumForEach, Array(Int64))", "AggregatingMergeTree",
 	  "toYYYYMMDD(day)", "(svc, series, sig, hour, stack)", "series" },
+	/* the same per service: a selector taking every series of a
+	 * service reads one row per stack and hour instead of one per
+	 * series, stack and hour (schema version 3) */
+	{ "samples_svc_hour", "day Date, svc UInt64, sig UInt64, hour UInt32,"
+	  " stack UInt64, v0 AggregateFunction(sum, Int64), v1 AggregateFunction(sum, Int64),"
+	  " v2 AggregateFunction(sum, Int64), v3 AggregateFunction(sum, Int64),"
+	  " vx AggregateFunction(sumForEach, Array(Int64))", "AggregatingMergeTree",
+	  "toYYYYMMDD(day)", "(svc, sig, hour, stack)", "svc" },
 	{ "metrics", "day Date, series UInt64, t UInt64, value Float64", "MergeTree",
 	  "toYYYYMMDD(day)", "(series, t)", "series" },
 	{ "pinned", "id UInt64, rule String, series UInt64, t UInt64, duration Int64,"
@@ -91,7 +99,10 @@ static const tdef TABLES[] = {
  * table hands out the numbers); 1 had UInt32 ids counted by each writer
  * from 1, which clash between writers and cannot be converted in place
  * (the stack column is in the tables' sorting keys) */
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
+/* 3 adds samples_svc_hour (per-service hourly rollup) and its view: a
+ * version 2 database gains them in place, and the hours before the
+ * migration's are never read from them (ch_svc_rollup_load) */
 
 static int run(srv_ch *c, const char *sql, cprof_error *err)
 {
@@ -173,25 +184,50 @@ static int migrate(srv_ch *c, cprof_error *err)
 				    "store: database %s has schema version 1 (per-writer stack ids),"
 				    " which this cprof cannot convert: give a new database and copy"
 				    " into it (cprof server copy)", c->conn.db);
-	/* the tables and the hourly rollup's materialized view */
+	/* the tables and the hourly rollups' materialized views (a version
+	 * 2 database: only what is new is created, IF NOT EXISTS) */
 	for (size_t i = 0; i < NTABLES && !rc; i++)
 		rc = create_table(c, &TABLES[i], err);
 	if (rc)
 		return rc;
 	const char *sfx = cl ? "_local" : "";
-	snprintf(sql, sizeof sql,
-		 "CREATE MATERIALIZED VIEW IF NOT EXISTS %s.samples_hour_mv%s%s TO %s.samples_hour%s"
-		 " AS SELECT day, svc, series, sig, toUInt32(intDiv(t, 3600000000000)) AS hour,"
-		 " stack, sumState(" CH_V(0) ") AS v0, sumState(" CH_V(1) ") AS v1,"
-		 " sumState(" CH_V(2) ") AS v2, sumState(" CH_V(3) ") AS v3,"
-		 " sumForEachState(vx) AS vx FROM %s.samples%s"
-		 " GROUP BY day, svc, series, sig, hour, stack", c->conn.db,
-		 cl ? " ON CLUSTER " : "", cl ? cl : "", c->conn.db, sfx, c->conn.db, sfx);
-	if ((rc = run(c, sql, err)))
+	/* per series, then per service (no series column) */
+	static const char *const rolls[2][2] = { { "samples_hour", "svc, series," },
+						 { "samples_svc_hour", "svc," } };
+	for (size_t i = 0; i < 2 && !rc; i++) {
+		snprintf(sql, sizeof sql,
+			 "CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s_mv%s%s TO %s.%s%s"
+			 " AS SELECT day, %s sig, toUInt32(intDiv(t, 3600000000000)) AS hour,"
+			 " stack, sumState(" CH_V(0) ") AS v0, sumState(" CH_V(1) ") AS v1,"
+			 " sumState(" CH_V(2) ") AS v2, sumState(" CH_V(3) ") AS v3,"
+			 " sumForEachState(vx) AS vx FROM %s.samples%s"
+			 " GROUP BY day, %s sig, hour, stack", c->conn.db, rolls[i][0],
+			 cl ? " ON CLUSTER " : "", cl ? cl : "", c->conn.db, rolls[i][0], sfx,
+			 rolls[i][1], c->conn.db, sfx, rolls[i][1]);
+		rc = run(c, sql, err);
+	}
+	if (rc)
 		return rc;
 	snprintf(sql, sizeof sql, "INSERT INTO %s.migrations (version) VALUES (%d)", c->conn.db,
 		 SCHEMA_VERSION);
 	return run(c, sql, err);
+}
+
+/* The first time samples_svc_hour holds every sample of (c->svc_roll_from):
+ * 0 for a database created with it; for one migrated from version 2, the
+ * hour after the migration's (rows of earlier hours went in before its
+ * view existed).  Called once at open, before any thread starts. */
+static int svc_rollup_load(srv_ch *c, cprof_error *err)
+{
+	sbuf r = { 0 };
+	int rc = ch_select(&c->conn, "SELECT if(min(version) < 3, toUInt64(maxIf(at, version = 3)),"
+			   " 0) FROM migrations FORMAT TabSeparated", &r, err);
+	if (!rc) {
+		int64_t at = strtoll((const char *)r.p, NULL, 10);
+		c->svc_roll_from = at > 0 ? (at / 3600 + 1) * HOUR_NS : 0;
+	}
+	sb_free(&r);
+	return rc;
 }
 
 /* ---- series ------------------------------------------------------------------------ */
@@ -952,6 +988,8 @@ int srv_clickhouse_open(const char *url, const srv_store_opts *opts, srv_store *
 	if (!rc)
 		rc = migrate(c, err);
 	if (!rc)
+		rc = svc_rollup_load(c, err);
+	if (!rc)
 		rc = ch_series_reload(c, err);
 	if (!rc)
 		rc = claim_writer(c, err);
@@ -1057,8 +1095,8 @@ int ch_retention(srv_store *base, int64_t now_ns, cprof_error *err)
 			continue;
 		done[nd++] = part;
 		static const char *const parted[] = { "profiles", "samples", "samples_hour",
-						      "metrics" };
-		for (size_t i = 0; i < 4 && !rc; i++) {
+						      "samples_svc_hour", "metrics" };
+		for (size_t i = 0; i < sizeof parted / sizeof parted[0] && !rc; i++) {
 			if (c->conn.cluster)
 				snprintf(sql, sizeof sql, "ALTER TABLE %s.%s_local ON CLUSTER %s"
 					 " DROP PARTITION %ld", c->conn.db, parted[i],

@@ -166,6 +166,7 @@ struct srv_ch {
 	uint32_t writer;                /* this store's writer number (ids) */
 	uint64_t token;                 /* its claim in the writers table */
 	srv_store_opts o;
+	int64_t svc_roll_from;          /* samples_svc_hour is whole from here (ns; set at open) */
 	pthread_mutex_t mu;             /* everything below */
 	ch_svc **svcs;
 	size_t nsvcs, capsvcs;

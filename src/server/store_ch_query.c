@@ -7,12 +7,18 @@
  *      period (from profiles, one row per profile: cheap);
  *   2. per (service or series, signature, stack id): summed values, from
  *      samples for the partial hours at the range's ends and from the
- *      hourly rollup (samples_hour, AggregatingMergeTree fed by a
- *      materialized view at insert, so always exact) for the whole hours
- *      in between.  Counters group by service, so ClickHouse returns one
- *      row per distinct stack; gauges group by series, and each series'
- *      sums are divided by its profile count here (rounded half away from
- *      zero, as the SQLite store), then summed.
+ *      hourly rollups (AggregatingMergeTree fed by materialized views at
+ *      insert, so always exact) for the whole hours in between; samples
+ *      only if step 1 counted profiles outside those hours, and only
+ *      the answer's signatures (sig IN) from any table.  Counters
+ *      group by service, so ClickHouse returns one row per distinct
+ *      stack, and read a service's hours from the per-service rollup
+ *      (samples_svc_hour: one row per stack and hour, not per series,
+ *      stack and hour) when no series left out by the selector has
+ *      profiles of the answer's signatures there (svc_blocked), else from
+ *      the per-series one (samples_hour); gauges group by series, and
+ *      each series' sums are divided by its profile count here (rounded
+ *      half away from zero, as the SQLite store), then summed.
  * The stack ids are then resolved (store_ch_dict.c, fetching ids this
  * process has not seen) and the profile built: ClickHouse 18.16 has one
  * JOIN per SELECT and no named CTEs, so no flame-graph SQL.
@@ -174,6 +180,7 @@ typedef struct mq {
 	u64map qidx;
 	uint64_t *qid;
 	size_t nqid, capqid;
+	uint64_t nedge;                 /* profiles outside the whole hours [h0, h1) */
 } mq;
 
 static void mq_free(mq *m)
@@ -238,23 +245,25 @@ static grp *grp_for(mq *m, uint64_t key, uint64_t sig, ch_svc *svc, int nv)
 
 /* Step 1: profiles per (series, signature). */
 static int read_profiles(srv_ch *c, const ch_series *v, size_t n, int64_t from, int64_t until,
-			 mq *m, srv_query_info *info, cprof_error *err)
+			 int64_t h0, int64_t h1, mq *m, srv_query_info *info, cprof_error *err)
 {
 	sbuf q = { 0 }, r = { 0 };
 	char d0[16], d1[16];
 	ch_utc_str(from, false, d0, sizeof d0);
 	ch_utc_str(until - 1, false, d1, sizeof d1);
-	sqlf(&q, "SELECT series, sig, count(), sum(duration), min(t), max(period) FROM profiles"
-	     " WHERE day >= '%s' AND day <= '%s' AND t >= %lld AND t < %lld AND ", d0, d1,
-	     (long long)from, (long long)until);
+	sqlf(&q, "SELECT series, sig, count(), sum(duration), min(t), max(period),"
+	     " countIf(t < %lld OR t >= %lld) FROM profiles"
+	     " WHERE day >= '%s' AND day <= '%s' AND t >= %lld AND t < %lld AND ", (long long)h0,
+	     (long long)h1, d0, d1, (long long)from, (long long)until);
 	in_list(&q, "series", v, n);
 	sqlf(&q, " GROUP BY series, sig");
 	int rc = select_q(c, &q, &r, err);
 	size_t pos = 0, cap = 0;
-	char *f[6];
-	size_t fl[6];
+	char *f[7];
+	size_t fl[7];
 	u64map seen = { 0 };
-	while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 6) == 6) {
+	while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 7) == 7) {
+		m->nedge += strtoull(f[6], NULL, 10);
 		uint64_t h = srv_hash_bytes(f[1], fl[1], 9) >> 1;
 		sig_info *s = sig_find(m, h);
 		if (!s) {
@@ -298,28 +307,68 @@ static int read_profiles(srv_ch *c, const ch_series *v, size_t n, int64_t from, 
 	return rc;
 }
 
-/* Step 2: one SELECT of summed samples (raw or rollup) into the groups. */
-static int read_samples(srv_ch *c, const ch_series *v, size_t n, bool gauge, bool rollup,
-			int64_t from, int64_t until, int64_t h0, int64_t h1, mq *m,
-			srv_query_info *info, cprof_error *err)
+/* Where step 2 reads. */
+enum { SRC_RAW, SRC_HOUR, SRC_SVC_HOUR };
+
+/* "svc IN (a,b,...)" into q. */
+static void in_svcs(sbuf *q, const uint64_t *svcs, size_t n)
+{
+	sb_put(q, "svc IN (", 8);
+	for (size_t i = 0; i < n; i++) {
+		char x[32];
+		snprintf(x, sizeof x, "%s%llu", i ? "," : "", (unsigned long long)svcs[i]);
+		sb_put(q, x, strlen(x));
+	}
+	sb_put(q, ")", 1);
+}
+
+/* Step 2: one SELECT of summed samples into the groups, grouped in
+ * ClickHouse by (service or series, signature, stack) so one row per
+ * stack comes back.  SRC_RAW: samples in [from, h0) and [h1, until) (the
+ * partial hours at the range's ends; h0 == h1: all of [from, until));
+ * SRC_HOUR: the per-series hourly rollup, hours [h0, h1); SRC_SVC_HOUR:
+ * the per-service one (counters only; v unused).  svcs: the services'
+ * hashes (the tables' first sorting column, so ClickHouse skips the
+ * others' granules).  vx: some signature has more than four values. */
+static int read_samples(srv_ch *c, const ch_series *v, size_t n, const uint64_t *svcs,
+			size_t nsvcs, bool gauge, int src, bool vx, int64_t from, int64_t until,
+			int64_t h0, int64_t h1, mq *m, srv_query_info *info, cprof_error *err)
 {
 	sbuf q = { 0 }, r = { 0 };
 	char d0[16], d1[16];
-	ch_utc_str(from, false, d0, sizeof d0);
-	ch_utc_str(until - 1, false, d1, sizeof d1);
+	bool rollup = src != SRC_RAW;
+	ch_utc_str(rollup ? h0 : from, false, d0, sizeof d0);
+	ch_utc_str((rollup ? h1 : until) - 1, false, d1, sizeof d1);
 	const char *key = gauge ? "series" : "svc";
 	if (rollup)
 		sqlf(&q, "SELECT %s, sig, stack, sumMerge(v0), sumMerge(v1), sumMerge(v2),"
-		     " sumMerge(v3), sumForEachMerge(vx) FROM samples_hour WHERE"
-		     " day >= '%s' AND day <= '%s' AND hour >= %lld AND hour < %lld AND ", key, d0,
-		     d1, (long long)(h0 / HOUR_NS), (long long)(h1 / HOUR_NS));
+		     " sumMerge(v3), %s FROM %s WHERE"
+		     " day >= '%s' AND day <= '%s' AND hour >= %lld AND hour < %lld AND ", key,
+		     vx ? "sumForEachMerge(vx)" : "0",
+		     src == SRC_SVC_HOUR ? "samples_svc_hour" : "samples_hour", d0, d1,
+		     (long long)(h0 / HOUR_NS), (long long)(h1 / HOUR_NS));
+	else if (h1 > h0)
+		sqlf(&q, "SELECT %s, sig, stack, sum(" CH_V(0) "), sum(" CH_V(1) "), sum(" CH_V(2)
+		     "), sum(" CH_V(3) "), %s FROM samples WHERE day >= '%s' AND day <= '%s' AND"
+		     " ((t >= %lld AND t < %lld) OR (t >= %lld AND t < %lld)) AND ", key,
+		     vx ? "sumForEach(vx)" : "0", d0, d1, (long long)from, (long long)h0,
+		     (long long)h1, (long long)until);
 	else
 		sqlf(&q, "SELECT %s, sig, stack, sum(" CH_V(0) "), sum(" CH_V(1) "), sum(" CH_V(2)
-		     "), sum(" CH_V(3) "), sumForEach(vx)"
-		     " FROM samples WHERE day >= '%s' AND"
-		     " day <= '%s' AND t >= %lld AND t < %lld AND NOT (t >= %lld AND t < %lld) AND ",
-		     key, d0, d1, (long long)from, (long long)until, (long long)h0, (long long)h1);
-	in_list(&q, "series", v, n);
+		     "), sum(" CH_V(3) "), %s FROM samples WHERE day >= '%s' AND day <= '%s' AND"
+		     " t >= %lld AND t < %lld AND ", key, vx ? "sumForEach(vx)" : "0", d0, d1,
+		     (long long)from, (long long)until);
+	in_svcs(&q, svcs, nsvcs);
+	/* the answer's signatures only (the services' other kinds share
+	 * the tables) */
+	sb_put(&q, " AND sig IN (", 13);
+	for (size_t i = 0; i < m->nsigs; i++)
+		sqlf(&q, "%s%llu", i ? "," : "", (unsigned long long)m->sigs[i].hash);
+	sb_put(&q, ")", 1);
+	if (src != SRC_SVC_HOUR) {
+		sb_put(&q, " AND ", 5);
+		in_list(&q, "series", v, n);
+	}
 	sqlf(&q, " GROUP BY %s, sig, stack", key);
 	int rc = select_q(c, &q, &r, err);
 	size_t pos = 0;
@@ -331,7 +380,7 @@ static int read_samples(srv_ch *c, const ch_series *v, size_t n, bool gauge, boo
 		uint64_t k = strtoull(f[0], NULL, 10), sg = strtoull(f[1], NULL, 10);
 		sig_info *s = sig_find(m, sg);
 		if (!s)
-			continue;       /* a profile newer than step 1 */
+			continue;       /* a profile newer than step 1, or another kind's */
 		if (!last || last->key != k || last->sig != sg) {
 			ch_svc *svc = NULL;
 			if (gauge) {
@@ -364,6 +413,124 @@ static int read_samples(srv_ch *c, const ch_series *v, size_t n, bool gauge, boo
 	}
 	sb_free(&q);
 	sb_free(&r);
+	return rc;
+}
+
+/* Append x to (*v)[0..*n) unless there: 0 or CPROF_ENOMEM. */
+static int u64_add_unique(uint64_t **v, size_t *n, size_t *cap, uint64_t x)
+{
+	for (size_t k = 0; k < *n; k++)
+		if ((*v)[k] == x)
+			return 0;
+	if (cprof_reserve((void **)v, cap, *n + 1, sizeof **v))
+		return CPROF_ENOMEM;
+	(*v)[(*n)++] = x;
+	return 0;
+}
+
+/* The distinct service hashes of v into *out (caller frees). */
+static int svcs_of(const ch_series *v, size_t n, uint64_t **out, size_t *nout)
+{
+	*nout = 0;
+	*out = NULL;
+	size_t cap = 0;
+	for (size_t i = 0; i < n; i++)
+		if (u64_add_unique(out, nout, &cap, v[i].svc->hash))
+			return CPROF_ENOMEM;
+	return 0;
+}
+
+/* The services whose per-service rollup over [h0, h1) would hold more
+ * than the selected series v: some series not selected (another kind,
+ * or excluded by the selector) has profiles there with a signature of
+ * the answer.  Their hashes go to *blocked (caller frees); *all: a
+ * series this process does not know was seen, so every service is. */
+static int svc_blocked(srv_ch *c, const ch_series *v, size_t n, int64_t h0, int64_t h1, mq *m,
+		       uint64_t **blocked, size_t *nb, bool *all, cprof_error *err)
+{
+	sbuf q = { 0 }, r = { 0 };
+	char d0[16], d1[16];
+	ch_utc_str(h0, false, d0, sizeof d0);
+	ch_utc_str(h1 - 1, false, d1, sizeof d1);
+	*blocked = NULL;
+	*nb = 0;
+	*all = false;
+	sqlf(&q, "SELECT DISTINCT series, sig FROM profiles WHERE day >= '%s' AND day <= '%s'"
+	     " AND t >= %lld AND t < %lld AND NOT ", d0, d1, (long long)h0, (long long)h1);
+	in_list(&q, "series", v, n);
+	int rc = select_q(c, &q, &r, err);
+	size_t pos = 0, cap = 0;
+	char *f[2];
+	size_t fl[2];
+	while (!rc && !*all && tsv_row((char *)r.p, r.n, &pos, f, fl, 2) == 2) {
+		if (!sig_find(m, srv_hash_bytes(f[1], fl[1], 9) >> 1))
+			continue;
+		uint64_t id = strtoull(f[0], NULL, 10), h = 0;
+		uint32_t ix;
+		pthread_mutex_lock(&c->mu);
+		bool known = u64map_get(&c->series_idx, id, &ix) && ix && ix <= c->nseries;
+		if (known)
+			h = c->series[ix - 1].svc->hash;
+		pthread_mutex_unlock(&c->mu);
+		if (!known) {
+			*all = true;
+			break;
+		}
+		if (u64_add_unique(blocked, nb, &cap, h))
+			rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	}
+	sb_free(&q);
+	sb_free(&r);
+	return rc;
+}
+
+/* Step 2 for the whole hours [h0, h1) of a counter kind: from the
+ * per-service rollup for each service whose rows there are all selected
+ * series' (hours from c->svc_roll_from on), else from the per-series one. */
+static int read_hours(srv_ch *c, const ch_series *v, size_t n, const uint64_t *svcs,
+		      size_t nsvcs, bool vx, int64_t h0, int64_t h1, mq *m, srv_query_info *info,
+		      cprof_error *err)
+{
+	int64_t hs = h0 > c->svc_roll_from ? h0 : c->svc_roll_from;
+	if (hs >= h1)
+		return read_samples(c, v, n, svcs, nsvcs, false, SRC_HOUR, vx, 0, 0, h0, h1, m,
+				    info, err);
+	uint64_t *bl = NULL;
+	size_t nb = 0;
+	bool all = false;
+	int rc = svc_blocked(c, v, n, hs, h1, m, &bl, &nb, &all, err);
+	uint64_t *ok = NULL;
+	ch_series *bv = NULL;
+	size_t nok = 0, nbv = 0;
+	if (!rc && (!(ok = malloc((nsvcs + 1) * sizeof *ok)) ||
+		    !(bv = malloc((n + 1) * sizeof *bv))))
+		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	for (size_t i = 0; i < nsvcs && !rc; i++) {
+		bool b = all;
+		for (size_t k = 0; k < nb && !b; k++)
+			b = bl[k] == svcs[i];
+		if (!b)
+			ok[nok++] = svcs[i];
+	}
+	for (size_t i = 0; i < n && !rc; i++) {
+		bool b = all;
+		for (size_t k = 0; k < nb && !b; k++)
+			b = bl[k] == v[i].svc->hash;
+		if (b)
+			bv[nbv++] = v[i];
+	}
+	if (!rc && nok)
+		rc = read_samples(c, NULL, 0, ok, nok, false, SRC_SVC_HOUR, vx, 0, 0, hs, h1, m,
+				  info, err);
+	if (!rc && nbv)
+		rc = read_samples(c, bv, nbv, all ? svcs : bl, all ? nsvcs : nb, false, SRC_HOUR,
+				  vx, 0, 0, hs, h1, m, info, err);
+	if (!rc && hs > h0)
+		rc = read_samples(c, v, n, svcs, nsvcs, false, SRC_HOUR, vx, 0, 0, h0, hs, m, info,
+				  err);
+	free(bl);
+	free(ok);
+	free(bv);
 	return rc;
 }
 
@@ -482,21 +649,35 @@ int ch_query(srv_store *base, const srv_selector *sel, const char *kind, int64_t
 	if (rc)
 		return rc;
 	mq m = { 0 };
+	/* whole hours inside the range come from a rollup, the partial
+	 * hours at its ends (if any) from samples */
+	int64_t h0 = (from_ns + HOUR_NS - 1) / HOUR_NS * HOUR_NS;
+	int64_t h1 = until_ns / HOUR_NS * HOUR_NS;
+	if (c->o.no_rollups || h1 <= h0)
+		h0 = h1 = 0;
 	if (n)
-		rc = read_profiles(c, v, n, from_ns, until_ns, &m, info, err);
+		rc = read_profiles(c, v, n, from_ns, until_ns, h0, h1, &m, info, err);
+	uint64_t *svcs = NULL;
+	size_t nsvcs = 0;
+	if (!rc && m.nsigs && svcs_of(v, n, &svcs, &nsvcs))
+		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 	if (!rc && m.nsigs) {
-		/* whole hours inside the range come from the rollup */
-		int64_t h0 = (from_ns + HOUR_NS - 1) / HOUR_NS * HOUR_NS;
-		int64_t h1 = until_ns / HOUR_NS * HOUR_NS;
-		if (c->o.no_rollups || h1 <= h0)
-			h0 = h1 = 0;
-		rc = read_samples(c, v, n, gauge, false, from_ns, until_ns, h0, h1, &m, info, err);
+		bool vx = false;
+		for (size_t i = 0; i < m.nsigs; i++)
+			vx |= m.sigs[i].nv > 4;
+		/* samples only where step 1 saw profiles (a sample row's
+		 * time is its profile's) */
+		if (m.nedge)
+			rc = read_samples(c, v, n, svcs, nsvcs, gauge, SRC_RAW, vx, from_ns, until_ns,
+					  h0, h1, &m, info, err);
 		if (!rc && h1 > h0)
-			rc = read_samples(c, v, n, gauge, true, from_ns, until_ns, h0, h1, &m, info,
-					  err);
+			rc = gauge ? read_samples(c, v, n, svcs, nsvcs, true, SRC_HOUR, vx, 0, 0, h0,
+						  h1, &m, info, err)
+				   : read_hours(c, v, n, svcs, nsvcs, vx, h0, h1, &m, info, err);
 		if (!rc && gauge)
 			rc = gauge_fold(&m, err);
 	}
+	free(svcs);
 	cprof_profile **parts = calloc(m.nsigs + 1, sizeof *parts);
 	if (!parts && !rc)
 		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");

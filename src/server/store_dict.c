@@ -58,6 +58,13 @@ static int dict_id(sq_store *s, uint32_t svc, int kind, const sbuf *key, const s
 		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 	if (found) {
 		*id = *slot;
+		if (s->gc_active) {     /* kept by the collection running */
+			uint32_t *t;
+			bool f;
+			if (u64map_slot(&s->gc_touched, (uint64_t)svc << 40 | (uint64_t)kind << 32 | *id,
+					&t, &f))
+				s->gc_oom = true;
+		}
 		return 0;
 	}
 	uint32_t nid = ++s->svc_next[svc - 1][kind];

@@ -226,6 +226,10 @@ struct sq_store {
 	size_t nsvc, capsvc;
 
 	u64map dict;                    /* hash(svc, table, content) -> id */
+	/* a dictionary collection's mark phase is running (store_gc.c):
+	 * the entries ingest finds meanwhile, svc << 40 | kind << 32 | id */
+	bool gc_active, gc_oom;
+	u64map gc_touched;
 
 	/* batching */
 	size_t pending;
@@ -320,6 +324,10 @@ int srv_list_days(const sq_store *s, int32_t **out, size_t *n, cprof_error *err)
 int srv_day_w(sq_store *s, int32_t day, sday **out, cprof_error *err);
 /* Commit pending work; the caller holds s->mu. */
 int srv_flush_locked(sq_store *s, cprof_error *err);
+/* Delete the dictionary entries no row of the day files now in the
+ * directory and no pinned snapshot references; *ndel: how many
+ * (store_gc.c).  The caller holds s->mu. */
+int srv_dict_gc(sq_store *s, size_t *ndel, cprof_error *err);
 /* Encode p's tables into service svc's dictionary (creating entries in the
  * open meta transaction) and its samples into *blob (acc_pack) and its
  * per-type totals into *totals.  Caller holds s->mu. */

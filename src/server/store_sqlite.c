@@ -51,6 +51,8 @@ static const char META_SCHEMA[] =
 	" id INTEGER NOT NULL, hash INTEGER NOT NULL, data BLOB NOT NULL,"
 	" PRIMARY KEY(svc, kind, id)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS sigs(id INTEGER PRIMARY KEY, data BLOB NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS dict_next(svc INTEGER NOT NULL, kind INTEGER NOT NULL,"
+	" next INTEGER NOT NULL, PRIMARY KEY(svc, kind)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS pinned(id INTEGER PRIMARY KEY, rule TEXT NOT NULL,"
 	" series INTEGER NOT NULL, time INTEGER NOT NULL, duration INTEGER, period INTEGER,"
 	" sig BLOB, samples BLOB);";
@@ -762,6 +764,19 @@ static int load_meta(sq_store *s, cprof_error *err)
 			s->st.stacks++;
 	}
 	sqlite3_finalize(st);
+	/* ids handed out before a dictionary collection deleted them
+	 * (store_gc.c): never handed out again */
+	rc = sqlite3_prepare_v2(s->meta, "SELECT svc, kind, next FROM dict_next", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return srv_sql_err(s->meta, rc, "load", err);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t svc = sqlite3_column_int64(st, 0), kind = sqlite3_column_int64(st, 1);
+		int64_t next = sqlite3_column_int64(st, 2);
+		if (svc >= 1 && (size_t)svc <= s->nsvc && kind >= 0 && kind < DICT_KINDS &&
+		    next > 0 && next <= UINT32_MAX && (uint32_t)next > s->svc_next[svc - 1][kind])
+			s->svc_next[svc - 1][kind] = (uint32_t)next;
+	}
+	sqlite3_finalize(st);
 	return 0;
 }
 
@@ -874,6 +889,7 @@ void sq_close(srv_store *base)
 	free(s->svc_name);
 	free(s->svc_next);
 	u64map_free(&s->dict);
+	u64map_free(&s->gc_touched);
 	u64map_free(&s->rolled);
 	u64map_free(&s->touched);
 	if (s->lockfd >= 0)
@@ -923,6 +939,10 @@ int sq_retention(srv_store *base, int64_t now_ns, cprof_error *err)
 		srv_roll_forget_day(s, days[i]);
 		dropped++;
 	}
+	/* the dictionary entries only the dropped days referenced */
+	size_t ndel;
+	if (dropped)
+		rc = srv_dict_gc(s, &ndel, err);
 out:
 	pthread_mutex_unlock(&s->mu);
 	free(days);

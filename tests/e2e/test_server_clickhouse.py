@@ -108,7 +108,7 @@ def test_one_node_same_answers_as_sqlite(clickhouse):
     r = run_unit(clickhouse.url, clickhouse.ctl())
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
-    assert "[  PASSED  ] 10 test(s)" in out, out  # all but the cluster-only one
+    assert "[  PASSED  ] 12 test(s)" in out, out  # all but the cluster-only one
     # the restart test ran (not skipped) and the queue said what it dropped
     assert "restart:" in out, out
     assert "dropped" in out and "ingest buffer over 1 MB" in out, out

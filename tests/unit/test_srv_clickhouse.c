@@ -356,6 +356,70 @@ static void test_same_merges(void **state)
 	}
 }
 
+/* Two kinds of one service with the same sample types (cpu, and a
+ * "block" series holding cpu-shaped profiles): the per-service hourly
+ * rollup holds both kinds' rows under one signature, so a merge of one
+ * kind over whole hours must not read it for that service. */
+static void test_svc_rollup_shared_signature(void **state)
+{
+	(void)state;
+	if (!need_ch())
+		skip();
+	pair pp;
+	pair_open(&pp, 0, false, NULL);
+	for (int k = 0; k < NPROF; k += 3) {
+		cprof_profile *p = gen(0, 1, k, 1);
+		append2(&pp, 0, 1, "block", ptime(k) + 2 * SEC, p, NULL);
+		cprof_profile_free(p);
+	}
+	fill(&pp);
+	static const char *const sels[] = { "", "{job=\"api\"}", "{instance=\"10.0.0.0:8080\"}" };
+	for (size_t i = 0; i < 3; i++) {
+		same_query(&pp, sels[i], "cpu", T0 - 5 * HOUR, T0 + 2 * HOUR);
+		same_query(&pp, sels[i], "cpu", T0 - 3 * HOUR, T0);
+		same_query(&pp, sels[i], "block", T0 - 5 * HOUR, T0 + 2 * HOUR);
+	}
+	pair_close(&pp);
+}
+
+/* A database migrated from schema version 2: its per-service rollup
+ * holds nothing of the hours before the migration (here: emptied after
+ * the ingest, and a version 2 row added), so merges of those hours read
+ * the per-series rollup and answer as before. */
+static void test_svc_rollup_after_migration(void **state)
+{
+	(void)state;
+	if (!need_ch())
+		skip();
+	if (ch_opts && strstr(ch_opts, "cluster=")) {
+		fprintf(stderr, "skipped: one node only\n");
+		skip();
+	}
+	pair pp;
+	pair_open(&pp, 0, false, NULL);
+	fill(&pp);
+	const char *dbp = strrchr(pp.url, '/') + 1;
+	const char *hp = ch_base + strlen("clickhouse://");
+	char db[64], sql[3][256], cmd[1024];
+	snprintf(db, sizeof db, "%.*s", (int)strcspn(dbp, "?"), dbp);
+	snprintf(sql[0], sizeof sql[0], "INSERT INTO %s.migrations (version) VALUES (2)", db);
+	snprintf(sql[1], sizeof sql[1], "ALTER TABLE %s.samples_svc_hour DROP PARTITION 20261130",
+		 db);
+	snprintf(sql[2], sizeof sql[2], "ALTER TABLE %s.samples_svc_hour DROP PARTITION 20261201",
+		 db);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(cmd, sizeof cmd, "curl -sf -o /dev/null 'http://%.*s/' --data-binary '%s'",
+			 (int)strcspn(hp, ","), hp, sql[i]);
+		assert_int_equal(system(cmd), 0);
+	}
+	srv_store_opts o = { 0 };
+	srv_store_close(pp.ch);
+	pp.ch = open_url(pp.url, &o);
+	same_query(&pp, "", "cpu", T0 - 5 * HOUR, T0 + 2 * HOUR);
+	same_query(&pp, "{job=\"db\"}", "cpu", T0 - 3 * HOUR, T0);
+	pair_close(&pp);
+}
+
 /* Metric points (values exact in binary so sums agree bit for bit). */
 static void add_metrics(pair *pp)
 {
@@ -863,6 +927,8 @@ int main(void)
 		ch_opts = NULL;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_merges),
+		cmocka_unit_test(test_svc_rollup_shared_signature),
+		cmocka_unit_test(test_svc_rollup_after_migration),
 		cmocka_unit_test(test_same_series_labels_metrics),
 		cmocka_unit_test(test_same_snapshots_retention),
 		cmocka_unit_test(test_copy_same_answers),

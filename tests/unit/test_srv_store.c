@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include <sqlite3.h>
 
 #include "srv_testgen.h"
 
@@ -487,6 +488,161 @@ static void test_retention_keeps_pinned(void **state)
 	free(dir);
 }
 
+/* One number from meta.db of the store in dir. */
+static int64_t meta_num(const char *dir, const char *sql)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/meta.db", dir);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int64_t v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* Retention collects the dictionary entries only dropped days held
+ * (functions, locations, mapping, stacks of another binary), keeps those
+ * of remaining days and of pinned snapshots, every remaining answer is
+ * unchanged, and ids are never handed out again after a restart. */
+static void test_retention_collects_dictionary(void **state)
+{
+	(void)state;
+	char *dir = mkdtemp_dir();
+	srv_store *s = open_store(dir, 2 * DAY, false);
+	/* day 4 first and the pinned heap profile, then day 0's own entries
+	 * last, so they hold the largest ids */
+	cprof_profile *keep = gen(0, 0, 2, 1), *shared = gen(0, 0, 1, 1);
+	cprof_profile *pin = gen(6, 0, 3, 2), *gone = gen(5, 0, 1, 1);
+	append(s, 0, 0, "cpu", T0 + 4 * DAY + HOUR, keep, NULL);
+	append(s, 0, 0, "heap", T0 + HOUR, pin, "threads_high");
+	append(s, 0, 0, "cpu", T0 + HOUR, shared, NULL);
+	append(s, 0, 1, "cpu", T0 + 2 * HOUR, gone, NULL);
+	cprof_error err = { 0 };
+	assert_int_equal(srv_store_flush(s, &err), 0);
+	assert_int_equal(srv_store_rollup_sync(s, &err) >= 0, 1);
+	srv_store_stats st0, st1;
+	srv_store_get_stats(s, &st0);
+	int64_t rows0 = meta_num(dir, "SELECT count(*) FROM dict");
+	int64_t maxstack0 = meta_num(dir, "SELECT max(id) FROM dict WHERE kind = 3");
+	assert_true(meta_num(dir, "SELECT count(*) FROM dict WHERE kind = 0 AND"
+				  " instr(data, 's5_fn') > 0") > 0);
+	srv_query_info info;
+	cprof_profile *before = query(s, "", "cpu", T0 + 3 * DAY, T0 + 6 * DAY, &info);
+	int64_t id = -1;
+	assert_int_equal(srv_store_snapshots(s, 0, 0, snap_cb, &id, &err), 0);
+	cprof_profile *snap0 = NULL;
+	assert_int_equal(srv_store_snapshot_get(s, id, &snap0, &err), 0);
+
+	assert_int_equal(srv_store_retention(s, T0 + 5 * DAY + HOUR, &err), 1);
+	srv_store_get_stats(s, &st1);
+	int64_t rows1 = meta_num(dir, "SELECT count(*) FROM dict");
+	assert_true(st1.stacks < st0.stacks);
+	assert_true(rows1 < rows0);
+	/* the functions only day 0's other profile had are gone, the
+	 * pinned profile's are not */
+	assert_int_equal(meta_num(dir, "SELECT count(*) FROM dict WHERE kind = 0 AND"
+				       " instr(data, 's5_fn') > 0"), 0);
+	assert_true(meta_num(dir, "SELECT count(*) FROM dict WHERE kind = 0 AND"
+				  " instr(data, 's6_fn') > 0") > 0);
+	cprof_profile *after = query(s, "", "cpu", T0 + 3 * DAY, T0 + 6 * DAY, &info);
+	assert_same(after, before);
+	cprof_profile_free(after);
+	cprof_profile *snap1 = NULL;
+	assert_int_equal(srv_store_snapshot_get(s, id, &snap1, &err), 0);
+	assert_same(snap1, snap0);
+	cprof_profile_free(snap1);
+	/* a second pass finds nothing more to collect */
+	assert_int_equal(srv_store_retention(s, T0 + 5 * DAY + HOUR, &err), 0);
+	assert_int_equal(meta_num(dir, "SELECT count(*) FROM dict"), rows1);
+
+	/* after a restart the collected content comes back under new ids */
+	srv_store_close(s);
+	s = open_store(dir, 2 * DAY, false);
+	append(s, 0, 1, "cpu", T0 + 4 * DAY + 2 * HOUR, gone, NULL);
+	assert_int_equal(srv_store_flush(s, &err), 0);
+	char sql[128];
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM dict WHERE kind = 3 AND id > %lld",
+		 (long long)maxstack0);
+	assert_true(meta_num(dir, sql) > 0);
+	after = query(s, "{instance=\"10.0.0.1:8080\"}", "cpu", T0 + 3 * DAY, T0 + 6 * DAY, &info);
+	cprof_profile *want = NULL;
+	assert_int_equal(cprof_merge(&gone, 1, &want, NULL), 0);
+	assert_same(after, want);
+	cprof_profile_free(after);
+	cprof_profile_free(want);
+	after = query(s, "{instance=\"10.0.0.0:8080\"}", "cpu", T0 + 3 * DAY, T0 + 6 * DAY, &info);
+	assert_same(after, before);
+	cprof_profile_free(after);
+	assert_int_equal(srv_store_snapshot_get(s, id, &snap1, &err), 0);
+	assert_same(snap1, snap0);
+	cprof_profile_free(snap1);
+	cprof_profile_free(snap0);
+	cprof_profile_free(before);
+	cprof_profile_free(keep);
+	cprof_profile_free(shared);
+	cprof_profile_free(pin);
+	cprof_profile_free(gone);
+	srv_store_close(s);
+	rmrf(dir);
+	free(dir);
+}
+
+/* Appends of content only a day being dropped held, while the collection
+ * runs: whatever phase they land in, every entry they name is kept. */
+typedef struct gcarg {
+	srv_store *s;
+	const cprof_profile *p;
+	int n;
+	int64_t t;
+} gcarg;
+
+static void *gc_appender(void *arg)
+{
+	gcarg *a = arg;
+	for (int i = 0; i < a->n; i++)
+		append(a->s, 1, 7, "cpu", a->t + i * SEC, a->p, NULL);
+	return NULL;
+}
+
+static void test_collection_during_appends(void **state)
+{
+	(void)state;
+	char *dir = mkdtemp_dir();
+	srv_store *s = open_store(dir, 2 * DAY, true);
+	cprof_error err = { 0 };
+	for (int it = 0; it < 6; it++) {
+		cprof_profile *p = gen(10 + it, 0, it, 1);
+		int64_t day4 = T0 + 4 * DAY + (int64_t)it * HOUR;
+		append(s, 1, 0, "cpu", T0 + HOUR, p, NULL);     /* day 0 only */
+		assert_int_equal(srv_store_flush(s, &err), 0);
+		gcarg a = { s, p, 40, day4 };
+		pthread_t th;
+		assert_int_equal(pthread_create(&th, NULL, gc_appender, &a), 0);
+		assert_int_equal(srv_store_retention(s, T0 + 5 * DAY + HOUR, &err), 1);
+		pthread_join(th, NULL);
+		assert_int_equal(srv_store_flush(s, &err), 0);
+		srv_query_info info;
+		cprof_profile *got = query(s, "{instance=\"10.0.0.7:8080\"}", "cpu", day4,
+					   day4 + HOUR, &info);
+		assert_int_equal(info.nprofiles, 40);
+		cprof_profile *ps[40], *want = NULL;
+		for (int i = 0; i < 40; i++)
+			ps[i] = p;
+		assert_int_equal(cprof_merge(ps, 40, &want, NULL), 0);
+		assert_same(got, want);
+		cprof_profile_free(got);
+		cprof_profile_free(want);
+		cprof_profile_free(p);
+	}
+	srv_store_close(s);
+	rmrf(dir);
+	free(dir);
+}
+
 static void test_bad_input(void **state)
 {
 	(void)state;
@@ -684,6 +840,8 @@ int main(void)
 		cmocka_unit_test(test_gauge_average),
 		cmocka_unit_test(test_series_labels_metrics),
 		cmocka_unit_test(test_retention_keeps_pinned),
+		cmocka_unit_test(test_retention_collects_dictionary),
+		cmocka_unit_test(test_collection_during_appends),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_kill9_keeps_committed),
 		cmocka_unit_test(test_concurrent),
