@@ -217,9 +217,12 @@ if (suite === "fleet") {
 		assert(/Matched/.test(m), `search after a row click: "${m}"`);
 		await page.focus("#flame .cpfg-view");
 		const s0 = await page.textContent("#flame .cpfg-status");
-		// the row selected its frame (a leaf): down goes to its caller
+		// the row selected its frame (a leaf): the key toward the root
+		// (up in an icicle, the default; down in a flame graph) goes to its caller
 		assert(/Selected: parse/.test(s0), `row click did not select: ${s0}`);
-		await page.keyboard.press("ArrowDown");
+		const layout = await page.$eval("#flame [data-layout], #flame", (e) =>
+			e.getAttribute("data-layout") || (e.querySelector("[data-layout]") || e).getAttribute("data-layout"));
+		await page.keyboard.press(layout === "flame" ? "ArrowDown" : "ArrowUp");
 		const s1 = await page.textContent("#flame .cpfg-status");
 		assert(/Selected: serve/.test(s1), `arrow key: ${s1}`);
 		await page.click("#toptable th:nth-child(4)");   // sort by cum
