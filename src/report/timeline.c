@@ -239,8 +239,11 @@ static bool read_event(sc *j, bld *b, ev *e)
 				c = &tl->counters[i];
 		if (!c && tl->ncounters < COUNTERS_MAX) {
 			c = &tl->counters[tl->ncounters];
-			if (!(c->name = strdup(e->name)) || !(c->series = strdup(e->nkey[0])))
+			if (!(c->name = strdup(e->name)) || !(c->series = strdup(e->nkey[0]))) {
+				free(c->name);      /* not counted yet: the free loop misses it */
+				c->name = NULL;
 				goto nomem;
+			}
 			tl->ncounters++;
 		}
 		if (c) {

@@ -27,7 +27,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* ---- inside the runtime ----------------------------------------------------------- */
@@ -203,4 +205,16 @@ bool rt_wants_stacks(void)
 		atomic_store(&cached, v);
 	}
 	return v;
+}
+
+int rt_thread_sigqueue(pid_t pid, int tid, int sig, int value)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	si.si_signo = sig;
+	si.si_code = SI_QUEUE;
+	si.si_pid = pid;
+	si.si_uid = getuid();
+	si.si_value.sival_int = value;
+	return (int)syscall(SYS_rt_tgsigqueueinfo, (long)pid, (long)tid, (long)sig, &si);
 }

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 /* A thread name, NUL included (the kernel's TASK_COMM_LEN). */
@@ -61,6 +62,11 @@ void rt_buf_free(rt_buf *b);
  * overflowed) or CPROF_ERR_IO; the error names the "what" profile. */
 int rt_buf_write_fd(const rt_buf *b, int fd, const char *what);
 int rt_write_all(int fd, const void *d, size_t n, const char *what);
+/* Queue signal sig to thread tid of process pid (rt_tgsigqueueinfo) with
+ * SI_QUEUE and value as si_value.sival_int, so the runtime's handlers
+ * tell their own signals from the kernel's and the program's.  0, or -1
+ * with errno.  [AS-safe] */
+int rt_thread_sigqueue(pid_t pid, int tid, int sig, int value);
 
 /* Clock c in nanoseconds (CLOCK_REALTIME for time_nanos), rtclock.c: the
  * vDSO until the program makes rdtsc fault (PR_SET_TSC), the system call

@@ -282,14 +282,7 @@ int capset(cap_user_header_t hdr, const cap_user_data_t data)
 					int tid = atoi(d->name);
 					if (tid <= 0 || tid == me || !rt_self_tid(tid))
 						continue;
-					siginfo_t si;
-					memset(&si, 0, sizeof si);
-					si.si_signo = SIGSETXID_NO;
-					si.si_code = SI_QUEUE;
-					si.si_pid = pid;
-					si.si_uid = getuid();
-					si.si_value.sival_int = CAPS_MAGIC;
-					if (syscall(SYS_rt_tgsigqueueinfo, pid, tid, SIGSETXID_NO, &si) == 0)
+					if (rt_thread_sigqueue(pid, tid, SIGSETXID_NO, CAPS_MAGIC) == 0)
 						sent++;
 				}
 			}

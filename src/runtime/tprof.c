@@ -626,14 +626,7 @@ static void ask_running(rt_snapshot *s, fstack *fs, const size_t *idx, size_t n,
 			atomic_store(&slots[i].state, PH_IDLE);
 			continue;   /* blocked now: read from /proc below */
 		}
-		siginfo_t si;
-		memset(&si, 0, sizeof si);
-		si.si_signo = sig;
-		si.si_code = SI_QUEUE;
-		si.si_pid = pid;
-		si.si_uid = getuid();
-		si.si_value.sival_int = (int)((uint32_t)i | (seq << 8));
-		if (syscall(SYS_rt_tgsigqueueinfo, (long)pid, (long)t->tid, (long)sig, &si) != 0) {
+		if (rt_thread_sigqueue(pid, t->tid, sig, (int)((uint32_t)i | (seq << 8))) != 0) {
 			atomic_store(&slots[i].state, PH_IDLE);
 			continue;
 		}

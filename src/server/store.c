@@ -46,7 +46,9 @@ int srv_store_append(srv_store *s, const srv_labels *labels, const char *kind, i
 int srv_store_append_metric(srv_store *s, const srv_labels *labels, const char *name,
 			    int64_t time_ns, double value, cprof_error *err)
 {
-	return s->ops->append_metric(s, labels, name, time_ns, value, err);
+	char kind[SRV_METRIC_KIND_MAX];
+	int rc = srv_metric_kind(name, time_ns, kind, err);
+	return rc ? rc : s->ops->append_metric(s, labels, kind, time_ns, value, err);
 }
 
 int srv_store_flush(srv_store *s, cprof_error *err)

@@ -393,38 +393,62 @@ int srv_store_copy(srv_store *src, srv_store *dst, FILE *progress, uint64_t *cop
  * contract of the srv_store_* call of the same name.  Thread-safety: as
  * the calls.  which of srv_store_labels / label_values / types a listing
  * is: 0, 1 (name given), 2. */
+/* The operations a backend implements, one function type each: the ops
+ * table below holds pointers to them and each backend declares its own
+ * with them (`srv_store_append_fn ch_append;`), so a signature is written
+ * once.  Each has the contract of the srv_store_* call of its name. */
+typedef void srv_store_close_fn(srv_store *s);
+typedef int srv_store_append_fn(srv_store *s, const srv_labels *labels, const char *kind,
+				int64_t time_ns, int64_t duration_ns, const cprof_profile *p,
+				const char *pinned_rule, cprof_error *err);
+/* the backend's append_metric takes the metric's series kind (store.c
+ * checked the name and time and made it: "#" and the name) */
+typedef int srv_store_append_metric_fn(srv_store *s, const srv_labels *labels,
+				       const char *kind, int64_t time_ns, double value,
+				       cprof_error *err);
+typedef int srv_store_flush_fn(srv_store *s, cprof_error *err);
+typedef int srv_store_query_fn(srv_store *s, const srv_selector *sel, const char *kind,
+			       int64_t from_ns, int64_t until_ns, cprof_profile **out,
+			       srv_query_info *info, cprof_error *err);
+typedef int srv_store_series_fn(srv_store *s, const srv_selector *sel, const char *kind,
+				int64_t from_ns, int64_t until_ns, int64_t step_ns,
+				const char *sample_type, const char *focus, srv_series_cb cb,
+				void *ctx, cprof_error *err);
+typedef int srv_store_metric_series_fn(srv_store *s, const srv_selector *sel, const char *name,
+				       int64_t from_ns, int64_t until_ns, int64_t step_ns,
+				       srv_series_cb cb, void *ctx, cprof_error *err);
+typedef int srv_store_listing_fn(srv_store *s, int which, const char *name, int64_t from_ns,
+				 int64_t until_ns, srv_strlist *out, cprof_error *err);
+typedef int srv_store_snapshots_fn(srv_store *s, int64_t from_ns, int64_t until_ns,
+				   int (*cb)(void *ctx, const srv_snapshot *snap), void *ctx,
+				   cprof_error *err);
+typedef int srv_store_snapshot_get_fn(srv_store *s, int64_t id, cprof_profile **out,
+				      cprof_error *err);
+typedef int srv_store_retention_fn(srv_store *s, int64_t now_ns, cprof_error *err);
+typedef int srv_store_rollup_sync_fn(srv_store *s, cprof_error *err);
+typedef void srv_store_stats_fn(srv_store *s, srv_store_stats *st);
+typedef int srv_store_walk_fn(srv_store *s, int64_t from_ns, int64_t until_ns,
+			      srv_stored_cb cb, void *ctx, cprof_error *err);
+typedef int srv_store_days_fn(srv_store *s, int32_t **days, size_t *n, cprof_error *err);
+
 typedef struct srv_store_ops {
 	const char *name;           /* "sqlite", "clickhouse" */
-	void (*close)(srv_store *s);
-	int (*append)(srv_store *s, const srv_labels *labels, const char *kind, int64_t time_ns,
-		      int64_t duration_ns, const cprof_profile *p, const char *pinned_rule,
-		      cprof_error *err);
-	int (*append_metric)(srv_store *s, const srv_labels *labels, const char *name,
-			     int64_t time_ns, double value, cprof_error *err);
-	int (*flush)(srv_store *s, cprof_error *err);
-	int (*query)(srv_store *s, const srv_selector *sel, const char *kind, int64_t from_ns,
-		     int64_t until_ns, cprof_profile **out, srv_query_info *info,
-		     cprof_error *err);
-	int (*series)(srv_store *s, const srv_selector *sel, const char *kind, int64_t from_ns,
-		      int64_t until_ns, int64_t step_ns, const char *sample_type,
-		      const char *focus, srv_series_cb cb, void *ctx, cprof_error *err);
-	int (*metric_series)(srv_store *s, const srv_selector *sel, const char *name,
-			     int64_t from_ns, int64_t until_ns, int64_t step_ns, srv_series_cb cb,
-			     void *ctx, cprof_error *err);
-	int (*listing)(srv_store *s, int which, const char *name, int64_t from_ns,
-		       int64_t until_ns, srv_strlist *out, cprof_error *err);
-	int (*snapshots)(srv_store *s, int64_t from_ns, int64_t until_ns,
-			 int (*cb)(void *ctx, const srv_snapshot *snap), void *ctx,
-			 cprof_error *err);
-	int (*snapshot_get)(srv_store *s, int64_t id, cprof_profile **out, cprof_error *err);
-	int (*retention)(srv_store *s, int64_t now_ns, cprof_error *err);
-	int (*rollup_sync)(srv_store *s, cprof_error *err);
-	void (*stats)(srv_store *s, srv_store_stats *st);
-	int (*walk)(srv_store *s, int64_t from_ns, int64_t until_ns, srv_stored_cb cb, void *ctx,
-		    cprof_error *err);
-	int (*times)(srv_store *s, int64_t from_ns, int64_t until_ns, srv_stored_cb cb,
-		     void *ctx, cprof_error *err);
-	int (*days)(srv_store *s, int32_t **days, size_t *n, cprof_error *err);
+	srv_store_close_fn *close;
+	srv_store_append_fn *append;
+	srv_store_append_metric_fn *append_metric;
+	srv_store_flush_fn *flush;
+	srv_store_query_fn *query;
+	srv_store_series_fn *series;
+	srv_store_metric_series_fn *metric_series;
+	srv_store_listing_fn *listing;
+	srv_store_snapshots_fn *snapshots;
+	srv_store_snapshot_get_fn *snapshot_get;
+	srv_store_retention_fn *retention;
+	srv_store_rollup_sync_fn *rollup_sync;
+	srv_store_stats_fn *stats;
+	srv_store_walk_fn *walk;                /* every stored profile */
+	srv_store_walk_fn *times;               /* the same, without the profiles */
+	srv_store_days_fn *days;
 } srv_store_ops;
 
 struct srv_store {

@@ -839,16 +839,13 @@ out:
 	return rc;
 }
 
-int ch_append_metric(srv_store *base, const srv_labels *labels, const char *name,
+int ch_append_metric(srv_store *base, const srv_labels *labels, const char *kind,
 			 int64_t time_ns, double value, cprof_error *err)
 {
 	srv_ch *c = (srv_ch *)base;
 	srv_label tmp[SRV_LABELS_MAX];
 	int rc = sorted_labels(&labels, tmp, err);
 	if (rc)
-		return rc;
-	char kind[SRV_METRIC_KIND_MAX];
-	if ((rc = srv_metric_kind(name, time_ns, kind, err)))
 		return rc;
 	pthread_mutex_lock(&c->mu);
 	ch_series *ss;

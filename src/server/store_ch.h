@@ -195,33 +195,21 @@ struct srv_ch {
  * the contract of the srv_store_* call it implements (ch_labels is the
  * listing entry); base is a srv_ch. */
 extern const srv_store_ops ch_ops;
-void ch_close(srv_store *base);
-int ch_append(srv_store *base, const srv_labels *labels, const char *kind, int64_t time_ns,
-	      int64_t duration_ns, const cprof_profile *p, const char *pinned_rule,
-	      cprof_error *err);
-int ch_append_metric(srv_store *base, const srv_labels *labels, const char *name,
-		     int64_t time_ns, double value, cprof_error *err);
-int ch_flush(srv_store *base, cprof_error *err);
-int ch_query(srv_store *base, const srv_selector *sel, const char *kind, int64_t from_ns,
-	     int64_t until_ns, cprof_profile **out, srv_query_info *info, cprof_error *err);
-int ch_series_points(srv_store *base, const srv_selector *sel, const char *kind, int64_t from_ns,
-	      int64_t until_ns, int64_t step_ns, const char *sample_type, const char *focus,
-	      srv_series_cb cb, void *ctx, cprof_error *err);
-int ch_metric_series(srv_store *base, const srv_selector *sel, const char *name,
-		     int64_t from_ns, int64_t until_ns, int64_t step_ns, srv_series_cb cb,
-		     void *ctx, cprof_error *err);
-int ch_labels(srv_store *base, int which, const char *name, int64_t from_ns, int64_t until_ns,
-	      srv_strlist *out, cprof_error *err);
-int ch_snapshots(srv_store *base, int64_t from_ns, int64_t until_ns,
-		 int (*cb)(void *ctx, const srv_snapshot *snap), void *ctx, cprof_error *err);
-int ch_snapshot_get(srv_store *base, int64_t id, cprof_profile **out, cprof_error *err);
-int ch_retention(srv_store *base, int64_t now_ns, cprof_error *err);
-void ch_stats(srv_store *base, srv_store_stats *st);
-int ch_walk(srv_store *base, int64_t from_ns, int64_t until_ns, srv_stored_cb cb, void *ctx,
-	    cprof_error *err);
-int ch_times(srv_store *base, int64_t from_ns, int64_t until_ns, srv_stored_cb cb, void *ctx,
-	     cprof_error *err);
-int ch_days(srv_store *base, int32_t **days, size_t *n, cprof_error *err);
+srv_store_close_fn ch_close;
+srv_store_append_fn ch_append;
+srv_store_append_metric_fn ch_append_metric;
+srv_store_flush_fn ch_flush;
+srv_store_query_fn ch_query;
+srv_store_series_fn ch_series_points;
+srv_store_metric_series_fn ch_metric_series;
+srv_store_listing_fn ch_labels;
+srv_store_snapshots_fn ch_snapshots;
+srv_store_snapshot_get_fn ch_snapshot_get;
+srv_store_retention_fn ch_retention;
+srv_store_stats_fn ch_stats;
+srv_store_walk_fn ch_walk;
+srv_store_walk_fn ch_times;
+srv_store_days_fn ch_days;
 
 /* Internal between store_ch*.c.  Flush now (after the flusher's turn, if
  * it has one); called and returns with c->mu held (released meanwhile). */

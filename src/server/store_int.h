@@ -279,35 +279,23 @@ static inline int wkey_level(uint64_t k)
  * Each has the contract of the srv_store_* call it implements; base is a
  * sq_store. */
 extern const srv_store_ops sq_ops;
-void sq_close(srv_store *base);
-int sq_append(srv_store *base, const srv_labels *labels, const char *kind, int64_t time_ns,
-	      int64_t duration_ns, const cprof_profile *p, const char *pinned_rule,
-	      cprof_error *err);
-int sq_append_metric(srv_store *base, const srv_labels *labels, const char *name,
-		     int64_t time_ns, double value, cprof_error *err);
-int sq_flush(srv_store *base, cprof_error *err);
-int sq_query(srv_store *base, const srv_selector *sel, const char *kind, int64_t from_ns,
-	     int64_t until_ns, cprof_profile **out, srv_query_info *info, cprof_error *err);
-int sq_series(srv_store *base, const srv_selector *sel, const char *kind, int64_t from_ns,
-	      int64_t until_ns, int64_t step_ns, const char *sample_type, const char *focus,
-	      srv_series_cb cb, void *ctx, cprof_error *err);
-int sq_metric_series(srv_store *base, const srv_selector *sel, const char *name,
-		     int64_t from_ns, int64_t until_ns, int64_t step_ns, srv_series_cb cb,
-		     void *ctx, cprof_error *err);
-int sq_listing(srv_store *base, int which, const char *name, int64_t from_ns,
-	       int64_t until_ns, srv_strlist *out, cprof_error *err);
-int sq_snapshots(srv_store *base, int64_t from_ns, int64_t until_ns,
-		 int (*cb)(void *ctx, const srv_snapshot *snap), void *ctx, cprof_error *err);
-int sq_snapshot_get(srv_store *base, int64_t id, cprof_profile **out, cprof_error *err);
-int sq_retention(srv_store *base, int64_t now_ns, cprof_error *err);
-int sq_rollup_sync(srv_store *base, cprof_error *err);
-void sq_get_stats(srv_store *base, srv_store_stats *st);
+srv_store_close_fn sq_close;
+srv_store_append_fn sq_append;
+srv_store_append_metric_fn sq_append_metric;
+srv_store_flush_fn sq_flush;
+srv_store_query_fn sq_query;
+srv_store_series_fn sq_series;
+srv_store_metric_series_fn sq_metric_series;
+srv_store_listing_fn sq_listing;
+srv_store_snapshots_fn sq_snapshots;
+srv_store_snapshot_get_fn sq_snapshot_get;
+srv_store_retention_fn sq_retention;
+srv_store_rollup_sync_fn sq_rollup_sync;
+srv_store_stats_fn sq_get_stats;
 /* store_walk.c */
-int sq_walk(srv_store *base, int64_t from_ns, int64_t until_ns, srv_stored_cb cb, void *ctx,
-	    cprof_error *err);
-int sq_times(srv_store *base, int64_t from_ns, int64_t until_ns, srv_stored_cb cb, void *ctx,
-	     cprof_error *err);
-int sq_days(srv_store *base, int32_t **days, size_t *n, cprof_error *err);
+srv_store_walk_fn sq_walk;
+srv_store_walk_fn sq_times;
+srv_store_days_fn sq_days;
 
 /* ---- internal calls between the store's files ------------------------- */
 

@@ -653,15 +653,12 @@ out:
 	return rc;
 }
 
-int sq_append_metric(srv_store *base, const srv_labels *labels, const char *name,
+int sq_append_metric(srv_store *base, const srv_labels *labels, const char *kind,
 			    int64_t time_ns, double value, cprof_error *err)
 {
 	sq_store *s = (sq_store *)base;
 	int rc = check_labels(&labels, err);
 	if (rc)
-		return rc;
-	char kind[SRV_METRIC_KIND_MAX];
-	if ((rc = srv_metric_kind(name, time_ns, kind, err)))
 		return rc;
 	pthread_mutex_lock(&s->mu);
 	sseries *ss;
