@@ -92,6 +92,7 @@ typedef struct bld {
 	uint32_t *fn_of;           /* by string id of "name\0file": function index + 1 */
 	size_t nfn_of;
 	int64_t cpu_ns;            /* the CPU kind: the samples' sum */
+	char *buf;                 /* scratch for keys and strings (2 * STR_MAX + 2) */
 	bool oom;
 } bld;
 
@@ -255,8 +256,11 @@ static bool event_field(cprof_jscan *j, char *buf, void *ctx)
 	return cprof_js_skip(j);
 }
 
-static bool read_event(cprof_jscan *j, bld *b, char *buf)
+/* One element of traceEvents (cprof_js_trace's callback; ctx is the bld). */
+static bool read_event(cprof_jscan *j, void *ctx)
 {
+	bld *b = ctx;
+	char *buf = b->buf;
 	evctx *c = malloc(sizeof *c);
 	if (!c) {
 		b->oom = true;
@@ -295,17 +299,6 @@ static bool read_event(cprof_jscan *j, bld *b, char *buf)
 	}
 	free(c);
 	return ok;
-}
-
-typedef struct evsctx {
-	bld *b;
-	char *buf;
-} evsctx;
-
-static bool event_elem(cprof_jscan *j, void *ctx)
-{
-	evsctx *c = ctx;
-	return read_event(j, c->b, c->buf);
 }
 
 int cprof_trace_kind_parse(const char *s, cprof_trace_kind *out)
@@ -354,8 +347,8 @@ int cprof_trace_pprof(const char *data, size_t len, cprof_trace_kind kind, cprof
 	}
 	cprof_jscan j = { .s = data, .e = data + len, .base = data, .depth_max = DEPTH_MAX,
 			  .str_max = STR_MAX };
-	evsctx c = { &b, buf };
-	bool ok = cprof_js_trace(&j, event_elem, &c);
+	b.buf = buf;
+	bool ok = cprof_js_trace(&j, read_event, &b);
 	if (!ok) {
 		rc = b.oom ? CPROF_ENOMEM : CPROF_EFORMAT;
 		if (err) {
