@@ -661,8 +661,14 @@ static int pick_source(const cprof_profile *p, const cprof_ropts *r, pick_cand *
 	 * then " Error: ..." or the lines; "No source information for NAME" */
 	static const char routine[] = "ROUTINE ======================== ";
 	static const char nosrc[] = "No source information for ";
-	for (int i = 0; i < n; i++)
-		v[i].why = "not in the listing";
+	for (int i = 0; i < n; i++) {
+		size_t nl = strlen(v[i].name);
+		/* "[module]": pprof's name for an address no symbol covers
+		 * ([vdso], a stripped library), which -list never shows */
+		v[i].why = nl > 2 && v[i].name[0] == '[' && v[i].name[nl - 1] == ']'
+			? "no function: an address in a module without symbols"
+			: "not in the listing";
+	}
 	char *cur = NULL;       /* the name of the block being read */
 	bool cur_err = false;
 	for (char *l = out, *e = out; e; l = e) {
