@@ -237,6 +237,9 @@ typedef sighandler_t (*signal_fn)(int, sighandler_t);
 static sigaction_fn real_sigaction;
 static signal_fn real_signal;
 static _Atomic int sigprof_installed, sigprof_yielded;
+/* The process whose clocks the installed handler serves (set at each
+ * install, so a followed fork child's own start takes it over). */
+static _Atomic pid_t sigprof_pid;
 
 static void resolve(void)
 {
@@ -291,9 +294,22 @@ void rt_sigprof_discard_pending(void)
  * told, and the line would land in that program's stderr. */
 static void yield_sigprof(bool say)
 {
-	if (!atomic_load(&sigprof_installed) || atomic_exchange(&sigprof_yielded, 1))
+	if (!atomic_load(&sigprof_installed))
 		return;
 	int e = errno;
+	/* Only the profiled process yields.  A child that shares its memory
+	 * (vfork, posix_spawn's clone: python's subprocess resets every
+	 * handler there before exec) would otherwise stop the parent's
+	 * clocks through the shared flags, and a forked child has no clock
+	 * of ours to stop. */
+	if (getpid() != atomic_load(&sigprof_pid)) {
+		errno = e;
+		return;
+	}
+	if (atomic_exchange(&sigprof_yielded, 1)) {
+		errno = e;
+		return;
+	}
 	bool was_on = atomic_exchange(&rt_cpu_on, 0);
 	rt_threads_timers_stop();
 	discard_pending_sigprof(NULL);
@@ -390,8 +406,10 @@ int rt_sigprof_install(void)
 	struct sigaction old, sa;
 	if (sigaction(SIGPROF, NULL, &old) != 0)
 		return CPROF_ERR_SYSTEM;
-	if ((old.sa_flags & SA_SIGINFO) && old.sa_sigaction == on_sigprof)
+	if ((old.sa_flags & SA_SIGINFO) && old.sa_sigaction == on_sigprof) {
+		atomic_store(&sigprof_pid, getpid());
 		return 0;
+	}
 	if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN) {
 		rt_set_error("the program has its own SIGPROF handler: cpu profiling disabled");
 		return CPROF_ERR_SIGNAL;
@@ -406,6 +424,7 @@ int rt_sigprof_install(void)
 	sigfillset(&sa.sa_mask);
 	if (sigaction(SIGPROF, &sa, NULL) != 0)
 		return CPROF_ERR_SYSTEM;
+	atomic_store(&sigprof_pid, getpid());
 	atomic_store(&sigprof_installed, 1);
 	return 0;
 }

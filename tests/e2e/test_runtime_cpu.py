@@ -26,7 +26,7 @@ def progs(tmp_path_factory):
                     "build/libcprofcore.a"], check=True, capture_output=True, timeout=600)
     d = tmp_path_factory.mktemp("rtcpu")
     out = {}
-    for name in ("shares", "own_sigprof", "forker", "blocked_sigprof", "clone_loop"):
+    for name in ("shares", "own_sigprof", "forker", "blocked_sigprof", "clone_loop", "vfork_reset"):
         exe = str(d / name)
         subprocess.run(["gcc", "-O2", "-g", "-o", exe, os.path.join(SRC, name + ".c"),
                         "-lpthread"], check=True)
@@ -234,6 +234,22 @@ def test_blocked_sigprof_not_left_queued(cprof, progs, tmp_path, mode):
         # a reset to the default is no handler of the program's: nothing
         # is said in its stderr (git, node and subshells do it at each spawn)
         assert "own SIGPROF handler" not in p.stderr, p.stderr
+
+
+def test_vfork_child_resetting_sigprof_keeps_parent_profile(cprof, progs, tmp_path):
+    """A vfork child that resets SIGPROF to the default before exec (what
+    python's subprocess does for every handled signal): the child shares
+    the parent's memory, and its reset stopped the parent's profile (0
+    samples; python lost everything after its first subprocess).  The
+    parent's work after the child is in the profile."""
+    prof = tmp_path / "cpu.pb.gz"
+    p, _ = run_preloaded([progs["vfork_reset"], "300"], prof)
+    assert p.returncode == 0 and "child 0" in p.stdout, p.stdout + p.stderr
+    assert "own SIGPROF handler" not in p.stderr, p.stderr
+    rows, text = top_rows(cprof, prof)
+    total = total_seconds(text)
+    assert total >= 0.1, text                   # ~0.3 s of CPU was burnt
+    assert rows.get("work", (0, 0))[1] >= 0.8 * total, text
 
 
 def test_raw_clone_samples_unwind_to_main(cprof, progs, tmp_path):
