@@ -132,6 +132,12 @@ static void *tsc_off_thread(void *arg)
 static void test_rdtsc_turned_off_mid_session(void **st)
 {
 	(void)st;
+#if defined(__SANITIZE_ADDRESS__)
+	/* ASan's own allocator reads the vDSO clock (rdtsc) when the thread
+	 * that turned the counter off exits, and dies there, before anything
+	 * of ours runs: a program that turns rdtsc off cannot run under ASan */
+	skip();
+#endif
 	assert_int_equal(rt_trace_session_begin(1 << 20), 0);
 	pthread_t th;
 	assert_int_equal(rt_pthread_create_real(&th, NULL, tsc_off_thread, NULL), 0);
