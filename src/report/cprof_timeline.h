@@ -75,6 +75,8 @@ int cprof_timeline_build_general(const char *data, size_t len, cprof_timeline **
 				 cprof_error *err);
 /* Whether two timelines of the same bytes hold the same index. */
 bool cprof_timeline_same(const cprof_timeline *a, const cprof_timeline *b);
+/* How many events the fast path read (the rest: the scanner). */
+size_t cprof_timeline_fast_events(const cprof_timeline *tl);
 void cprof_timeline_free(cprof_timeline *tl);
 
 size_t cprof_timeline_nlanes(const cprof_timeline *tl);

@@ -100,6 +100,7 @@ struct cprof_timeline {
 	size_t nreasons;
 	int64_t tmin, tmax;
 	size_t events, slices, flows, skipped;
+	size_t fast;                    /* events read by the fast path */
 };
 
 /* ---- the scanner (cprof_jscan.h) and times ------------------------------- */
@@ -367,6 +368,7 @@ static bool read_event(sc *j, bld *b, ev *e)
 					      j->depth_max ? j->depth_max : DEPTH_MAX, e) : NULL;
 	if (fe) {
 		j->s = fe;
+		tl->fast++;
 	} else {
 		bool obj;
 		if (!cprof_tev_read(j, e, &obj))
@@ -691,6 +693,11 @@ bool cprof_timeline_same(const cprof_timeline *a, const cprof_timeline *b)
 				return false;
 	}
 	return true;
+}
+
+size_t cprof_timeline_fast_events(const cprof_timeline *tl)
+{
+	return tl->fast;
 }
 
 size_t cprof_timeline_nlanes(const cprof_timeline *tl)
