@@ -41,7 +41,7 @@ const char *cprof_tev_usec_plain(const char *p, const char *e, int64_t *ns)
 		for (int k = nf; k < 3; k++)
 			fr *= 10;
 	}
-	if (!nd || (p < e && strchr("0123456789.eE+-", *p)))
+	if (!nd || (p < e && cprof_tev_numch(*p)))
 		return NULL;
 	int64_t v = ip * 1000 + fr;
 	*ns = neg ? -v : v;

@@ -233,7 +233,7 @@ static const char *fast_uint(const char *p, const char *e, int max, uint64_t *v)
 	uint64_t x = 0;
 	while (p < e && *p >= '0' && *p <= '9' && p - d < max)
 		x = x * 10 + (uint64_t)(*p++ - '0');
-	if (p == d || (p < e && strchr("0123456789.eE+-", *p)) || (*d == '0' && p - d > 1))
+	if (p == d || (p < e && cprof_tev_numch(*p)) || (*d == '0' && p - d > 1))
 		return NULL;
 	*v = x;
 	return p;
