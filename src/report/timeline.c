@@ -43,8 +43,10 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DEPTH_MAX 64
 #define CK 16                       /* slices per checkpoint */
@@ -72,6 +74,9 @@ typedef struct lane {
 	size_t nf, capf;
 	bool off_sorted;                /* offsets increase with the index */
 } lane;
+
+static inline uint32_t st_of(const slice *s) { return (uint32_t)(s->meta & 0xffff); }
+static inline size_t off_of(const slice *s) { return (size_t)(s->meta >> 16); }
 
 typedef struct pend_flow {          /* an "s" or "f" before pairing */
 	uint64_t id;
@@ -118,7 +123,12 @@ typedef struct bld {
 	size_t nfs, capfs, nff, capff;
 	bool oom;
 	bool fast;                      /* the runtime's layout without the scanner */
+	struct half *split;             /* the second half, being read on its thread */
+	const char *split_at;           /* its first byte */
+	const char *split_end;          /* where it ended (the array's ']'), once merged */
 } bld;
+
+static int join_half(bld *b, int depth);
 
 static uint32_t id32(double d)
 {
@@ -363,6 +373,16 @@ static bool read_event(sc *j, bld *b, ev *e)
 {
 	cprof_timeline *tl = b->tl;
 	cprof_js_ws(j);
+	if (b->split && j->s == b->split_at) {
+		int m = join_half(b, j->depth);
+		if (m < 0)
+			goto nomem;
+		if (m > 0) {
+			j->s = b->split_end;
+			return true;
+		}
+		/* not mergeable: this thread reads the second half too */
+	}
 	size_t off = (size_t)(j->s - j->base);
 	const char *fe = b->fast ? fast_event(j->s, j->e, j->depth,
 					      j->depth_max ? j->depth_max : DEPTH_MAX, e) : NULL;
@@ -445,6 +465,258 @@ nomem:
 	return cprof_js_fail(j, "out of memory");
 }
 
+/* ---- the second half on a second thread ------------------------------------
+ *
+ * A large trace is indexed in two halves at once: the second half, from
+ * the first event after the middle that starts a line after a ',' (the
+ * runtime writes one event a line), is read by a thread of its own into
+ * a timeline of its own, as array elements at the depth of the events
+ * array, until the array's ']'.  The first thread reads from the start;
+ * when it arrives at exactly that byte as an event of the events array
+ * at that depth, the second half was read as it would have read it, so
+ * it joins the thread and appends the half's lanes (lanes new to it in
+ * their order of first appearance, as one pass would have made them),
+ * slices (reasons renumbered), counters' samples and pending flows, and
+ * goes on from the ']'.  The result is the index one pass makes, byte
+ * for byte.  When the halves cannot be merged exactly (the second half
+ * failed, ran out of memory, or the reasons or counters together exceed
+ * their ceilings, whose overflow depends on the order) or the first
+ * thread never arrives at the split (it is not an event boundary, or the
+ * trace fails before), the second half is read again by the first
+ * thread (or never needed), so what is refused and why is unchanged.
+ * The threads share nothing but the trace's bytes (read-only) until the
+ * join.
+ */
+
+typedef struct half {
+	const char *data;
+	size_t len, from;               /* the whole trace; the split */
+	int depth;                      /* the events array's */
+	bld b;                          /* its own timeline */
+	ev *e;
+	const char *end;                /* the events array's ']' */
+	bool ok, joined;
+	pthread_t th;
+} half;
+
+static void *half_main(void *arg)
+{
+	half *h = arg;
+	sc j = { .s = h->data + h->from, .e = h->data + h->len, .base = h->data,
+		 .depth = h->depth, .depth_max = DEPTH_MAX };
+	do
+		if (!read_event(&j, &h->b, h->e))
+			return NULL;
+	while (cprof_js_lit(&j, ','));
+	cprof_js_ws(&j);
+	if (j.s < j.e && *j.s == ']') {
+		h->end = j.s;
+		h->ok = true;
+	}
+	return NULL;
+}
+
+static void bld_free(bld *b)
+{
+	free(b->fs);
+	free(b->ff);
+	cprof_u64map_free(&b->lane_of);
+}
+
+/* Wait for the half and free it. */
+static void half_drop(half *h)
+{
+	if (!h)
+		return;
+	if (!h->joined)
+		pthread_join(h->th, NULL);
+	cprof_timeline_free(h->b.tl);
+	bld_free(&h->b);
+	free(h->e);
+	free(h);
+}
+
+static size_t reason_find(const cprof_timeline *tl, const char *r)
+{
+	for (size_t i = 0; i < tl->nreasons; i++)
+		if (strcmp(tl->reasons[i], r) == 0)
+			return i;
+	return SIZE_MAX;
+}
+
+static counter *counter_find(cprof_timeline *tl, const counter *c)
+{
+	for (size_t i = 0; i < tl->ncounters; i++)
+		if (!strcmp(tl->counters[i].name, c->name) && !strcmp(tl->counters[i].series, c->series))
+			return &tl->counters[i];
+	return NULL;
+}
+
+static bool append_pend(pend_flow **v, size_t *n, size_t *cap, const pend_flow *src, size_t ns,
+			const uint32_t *lmap)
+{
+	if (cprof_reserve((void **)v, cap, *n + ns, sizeof **v) < 0)
+		return false;
+	for (size_t i = 0; i < ns; i++) {
+		(*v)[*n] = src[i];
+		(*v)[(*n)++].lane = lmap[src[i].lane];
+	}
+	return true;
+}
+
+/* Append the half h2 to b: 1 merged, 0 not exactly mergeable (b
+ * unchanged), -1 out of memory. */
+static int merge_half(bld *b, bld *h2)
+{
+	cprof_timeline *tl = b->tl, *t2 = h2->tl;
+	size_t newr = 0, newc = 0;
+	for (size_t i = 0; i < t2->nreasons; i++)
+		newr += reason_find(tl, t2->reasons[i]) == SIZE_MAX;
+	for (size_t i = 0; i < t2->ncounters; i++)
+		newc += counter_find(tl, &t2->counters[i]) == NULL;
+	if (tl->nreasons + newr >= CPROF_TL_REASONS_MAX - 1 || tl->ncounters + newc > COUNTERS_MAX)
+		return 0;
+	uint32_t rmap[CPROF_TL_REASONS_MAX];
+	for (size_t i = 0; i < t2->nreasons; i++) {
+		size_t r = reason_find(tl, t2->reasons[i]);
+		if (r == SIZE_MAX) {
+			r = tl->nreasons++;
+			tl->reasons[r] = t2->reasons[i];
+			t2->reasons[i] = NULL;
+		}
+		rmap[i] = (uint32_t)r;
+	}
+	t2->nreasons = 0;   /* those moved are NULL, the others tl's twins */
+	uint32_t *lmap = malloc((t2->nlanes ? t2->nlanes : 1) * sizeof *lmap);
+	if (!lmap)
+		return -1;
+	int rc = -1;
+	for (size_t k = 0; k < t2->nlanes; k++) {
+		lane *l2 = &t2->lanes[k];
+		uint32_t ln = lane_for(b, l2->pid, l2->tid);
+		if (ln == UINT32_MAX)
+			goto out;
+		lmap[k] = ln;
+		lane *l = &tl->lanes[ln];
+		if (!l->name) {
+			l->name = l2->name;
+			l2->name = NULL;
+		}
+		if (cprof_reserve((void **)&l->s, &l->cap, l->n + l2->n, sizeof *l->s) < 0)
+			goto out;
+		for (size_t x = 0; x < l2->n; x++) {
+			slice sl = l2->s[x];
+			uint32_t st = st_of(&sl);
+			if (st >= CPROF_TL_BLOCKED)
+				sl.meta = (sl.meta & ~UINT64_C(0xffff)) | (CPROF_TL_BLOCKED + rmap[st - CPROF_TL_BLOCKED]);
+			l->s[l->n++] = sl;
+		}
+	}
+	for (size_t i = 0; i < t2->ncounters; i++) {
+		counter *c2 = &t2->counters[i], *c = counter_find(tl, c2);
+		if (!c) {
+			tl->counters[tl->ncounters++] = *c2;
+			memset(c2, 0, sizeof *c2);
+			c2->name = c2->series = NULL;
+			continue;
+		}
+		size_t cap = c->cap;
+		if (cprof_reserve((void **)&c->t, &cap, c->n + c2->n, sizeof *c->t) < 0 ||
+		    cprof_reserve((void **)&c->v, &c->cap, c->n + c2->n, sizeof *c->v) < 0)
+			goto out;
+		if (c2->n) {
+			memcpy(c->t + c->n, c2->t, c2->n * sizeof *c->t);
+			memcpy(c->v + c->n, c2->v, c2->n * sizeof *c->v);
+		}
+		c->n += c2->n;
+	}
+	if (!append_pend(&b->fs, &b->nfs, &b->capfs, h2->fs, h2->nfs, lmap) ||
+	    !append_pend(&b->ff, &b->nff, &b->capff, h2->ff, h2->nff, lmap))
+		goto out;
+	if (t2->slices) {
+		if (!tl->slices || t2->tmin < tl->tmin)
+			tl->tmin = t2->tmin;
+		if (!tl->slices || t2->tmax > tl->tmax)
+			tl->tmax = t2->tmax;
+	}
+	tl->events += t2->events;
+	tl->slices += t2->slices;
+	tl->skipped += t2->skipped;
+	tl->fast += t2->fast;
+	rc = 1;
+out:
+	free(lmap);
+	return rc;
+}
+
+/* At the split, as an event at depth: join the half and merge it (1),
+ * or not (0: read it here), or out of memory (-1). */
+static int join_half(bld *b, int depth)
+{
+	half *h = b->split;
+	b->split = NULL;
+	pthread_join(h->th, NULL);
+	h->joined = true;
+	int m = 0;
+	if (h->ok && !h->b.oom && depth == h->depth) {
+		m = merge_half(b, &h->b);
+		b->split_end = h->end;
+	}
+	half_drop(h);
+	return m;
+}
+
+/* Start the second half when the trace is at least split_min bytes and
+ * has an event line after its middle; NULL otherwise (one pass). */
+static half *half_start(const char *data, size_t len, size_t split_min, bool fast)
+{
+	if (len < split_min || len < 64)
+		return NULL;
+	size_t i = 0;
+	while (i < len && strchr(" \t\r\n", data[i]))
+		i++;
+	if (i == len || (data[i] != '{' && data[i] != '['))
+		return NULL;
+	int depth = data[i] == '{';
+	size_t from = 0, at = len / 2, lim = at + 65536 < len ? at + 65536 : len;
+	while (at < lim) {
+		const char *nl = memchr(data + at, '\n', lim - at);
+		if (!nl)
+			return NULL;
+		at = (size_t)(nl - data) + 1;
+		size_t q = (size_t)(nl - data);
+		while (q > 0 && strchr(" \t\r\n", data[q - 1]))
+			q--;
+		size_t r = at;
+		while (r < len && strchr(" \t\r", data[r]))
+			r++;
+		if (q > 0 && data[q - 1] == ',' && r < len && data[r] == '{') {
+			from = r;
+			break;
+		}
+	}
+	if (!from)
+		return NULL;
+	half *h = calloc(1, sizeof *h);
+	if (!h)
+		return NULL;
+	h->data = data;
+	h->len = len;
+	h->from = from;
+	h->depth = depth;
+	h->b.fast = fast;
+	h->b.tl = calloc(1, sizeof *h->b.tl);
+	h->e = malloc(sizeof *h->e);
+	if (!h->b.tl || !h->e || pthread_create(&h->th, NULL, half_main, h) != 0) {
+		h->joined = true;
+		half_drop(h);
+		return NULL;
+	}
+	h->b.tl->data = data;
+	h->b.tl->len = len;
+	return h;
+}
+
 typedef struct evsctx {
 	bld *b;
 	ev *e;
@@ -478,8 +750,6 @@ static int cmp_flow(const void *a, const void *b)
 	return x->tf < y->tf ? -1 : x->tf > y->tf;
 }
 
-static inline uint32_t st_of(const slice *s) { return (uint32_t)(s->meta & 0xffff); }
-static inline size_t off_of(const slice *s) { return (size_t)(s->meta >> 16); }
 
 /* Add a slice's time to the blocked or runnable sum. */
 static inline void tally(const slice *s, int64_t *sb, int64_t *sr)
@@ -603,7 +873,8 @@ void cprof_timeline_free(cprof_timeline *tl)
 	free(tl);
 }
 
-static int build(const char *data, size_t len, bool fast, cprof_timeline **out, cprof_error *err)
+static int build(const char *data, size_t len, bool fast, size_t split_min, cprof_timeline **out,
+		 cprof_error *err)
 {
 	*out = NULL;
 	cprof_timeline *tl = calloc(1, sizeof *tl);
@@ -616,6 +887,8 @@ static int build(const char *data, size_t len, bool fast, cprof_timeline **out, 
 	}
 	tl->data = data;
 	tl->len = len;
+	b.split = half_start(data, len, split_min, fast);
+	b.split_at = b.split ? data + b.split->from : NULL;
 	sc j = { .s = data, .e = data + len, .base = data, .depth_max = DEPTH_MAX };
 	evsctx c = { &b, e };
 	bool ok = cprof_js_trace(&j, event_elem, &c);
@@ -628,10 +901,9 @@ static int build(const char *data, size_t len, bool fast, cprof_timeline **out, 
 	if (!finish_lanes(tl) || !pair_flows(&b))
 		rc = cprof_seterr(err, CPROF_ENOMEM, "out of memory indexing the trace");
 done:
+	half_drop(b.split);   /* never reached: the trace failed before, or no event there */
 	free(e);
-	free(b.fs);
-	free(b.ff);
-	cprof_u64map_free(&b.lane_of);
+	bld_free(&b);
 	if (rc < 0) {
 		cprof_timeline_free(tl);
 		return rc;
@@ -640,15 +912,25 @@ done:
 	return 0;
 }
 
+/* Below this, one thread: starting one costs more than it saves. */
+#define SPLIT_MIN (8u << 20)
+
 int cprof_timeline_build(const char *data, size_t len, cprof_timeline **out, cprof_error *err)
 {
-	return build(data, len, true, out, err);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	return build(data, len, true, cpus > 1 ? SPLIT_MIN : SIZE_MAX, out, err);
+}
+
+int cprof_timeline_build_split(const char *data, size_t len, size_t split_min,
+			       cprof_timeline **out, cprof_error *err)
+{
+	return build(data, len, true, split_min, out, err);
 }
 
 int cprof_timeline_build_general(const char *data, size_t len, cprof_timeline **out,
 				 cprof_error *err)
 {
-	return build(data, len, false, out, err);
+	return build(data, len, false, SIZE_MAX, out, err);
 }
 
 static bool same_bytes(const void *a, const void *b, size_t n)

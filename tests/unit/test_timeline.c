@@ -397,6 +397,64 @@ static void test_fast_path_malformed_everywhere(void **state)
 	assert_true(fell > 0 && refused > 0 && lenient > 0);
 }
 
+/* The second half on its own thread: for every place of the middle
+ * (traces of 1..n events of 3 lanes, 4 reasons, a counter, flows and
+ * thread names first seen in either half, an args array spanning lines)
+ * the index is the one pass's, byte for byte; so it is with more reasons
+ * than the ceiling (not mergeable: read again) and a broken second half
+ * (the same refusal). */
+static void test_split_same_index(void **state)
+{
+	(void)state;
+	static const char *const rs[] = { "mutex", "join", "sleep", "read" };
+	char *buf = malloc(1 << 16);
+	assert_non_null(buf);
+	for (int kind = 0; kind < 3; kind++)
+		for (int n = 1; n < 40; n++) {
+			size_t o = (size_t)sprintf(buf, "{\"traceEvents\":[\n");
+			for (int i = 0; i < n; i++) {
+				int tid = 1 + (i * 7) % 3;
+				const char *r = kind == 1 ? (const char *[]){ "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t" }[i % 20] : rs[i % 4];
+				switch (i % 5) {
+				case 0:
+					o += (size_t)sprintf(buf + o, "{\"ph\":\"X\",\"pid\":1,\"tid\":%d,\"name\":\"blocked: %s\",\"cat\":\"blocked\",\"ts\":%d.5,\"dur\":3,\"args\":{\"reason\":\"%s\",\"stack\":[\n\"a\",\n{\"x\":1}]}}", tid, r, i * 10, r);
+					break;
+				case 1:
+					o += (size_t)sprintf(buf + o, "{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"name\":\"thread_name\",\"args\":{\"name\":\"t%d\"}}", tid, i);
+					break;
+				case 2:
+					o += (size_t)sprintf(buf + o, "{\"ph\":\"s\",\"pid\":1,\"tid\":%d,\"name\":\"wake\",\"cat\":\"wake\",\"ts\":%d,\"id\":%d},\n"
+							     "{\"ph\":\"f\",\"pid\":1,\"tid\":%d,\"name\":\"wake\",\"cat\":\"wake\",\"bp\":\"e\",\"ts\":%d,\"id\":%d}",
+							     tid, i * 10 + 1, i / 3, 3 - tid + 1, i * 10 + 2, i / 3);
+					break;
+				case 3:
+					o += (size_t)sprintf(buf + o, "{\"ph\":\"C\",\"pid\":1,\"tid\":1,\"name\":\"c%d\",\"ts\":%d,\"args\":{\"v\":%d}}", i % 2, i * 10, i);
+					break;
+				default:
+					o += (size_t)sprintf(buf + o, "{\"ph\":\"X\",\"pid\":1,\"tid\":%d,\"name\":\"running\",\"cat\":\"running\",\"ts\":%d,\"dur\":2.25}", tid, i * 10 + 4);
+				}
+				o += (size_t)sprintf(buf + o, "%s\n", i + 1 < n ? "," : "");
+			}
+			if (kind == 2 && n > 4)
+				buf[o - 3] = 'x';   /* the last event broken */
+			o += (size_t)sprintf(buf + o, "],\"otherData\":{}}");
+			cprof_timeline *a = NULL, *b = NULL;
+			cprof_error ea = { 0 }, eb = { 0 };
+			int ra = cprof_timeline_build_general(buf, o, &a, &ea);
+			int rb = cprof_timeline_build_split(buf, o, 0, &b, &eb);
+			assert_int_equal(ra, rb);
+			if (ra == 0) {
+				if (!cprof_timeline_same(a, b))
+					fail_msg("kind %d, %d events: the halves' index differs", kind, n);
+			} else {
+				assert_string_equal(ea.msg, eb.msg);
+			}
+			cprof_timeline_free(a);
+			cprof_timeline_free(b);
+		}
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -409,6 +467,7 @@ int main(void)
 		cmocka_unit_test(test_long_strings_and_skipped_numbers),
 		cmocka_unit_test(test_fast_path_same_index),
 		cmocka_unit_test(test_fast_path_malformed_everywhere),
+		cmocka_unit_test(test_split_same_index),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
