@@ -586,7 +586,6 @@ static int merge_half(bld *b, bld *h2)
 		}
 		rmap[i] = (uint32_t)r;
 	}
-	t2->nreasons = 0;   /* those moved are NULL, the others tl's twins */
 	uint32_t *lmap = malloc((t2->nlanes ? t2->nlanes : 1) * sizeof *lmap);
 	if (!lmap)
 		return -1;
@@ -616,8 +615,7 @@ static int merge_half(bld *b, bld *h2)
 		counter *c2 = &t2->counters[i], *c = counter_find(tl, c2);
 		if (!c) {
 			tl->counters[tl->ncounters++] = *c2;
-			memset(c2, 0, sizeof *c2);
-			c2->name = c2->series = NULL;
+			memset(c2, 0, sizeof *c2);   /* moved: nothing left to free */
 			continue;
 		}
 		size_t cap = c->cap;
