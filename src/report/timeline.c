@@ -282,7 +282,7 @@ static const char *fast_skip_args(const char *p, const char *e, int d0, int dmax
 		if (c == '"') {
 			const char *s0 = p;
 			for (;;) {
-				while (p < e && !skip_tab[(unsigned char)*p])
+				while (p < e && !(skip_tab[(unsigned char)*p] & 1))
 					p++;
 				if (p >= e || (unsigned char)*p < 0x20)
 					return NULL;

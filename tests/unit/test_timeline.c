@@ -306,7 +306,7 @@ static void test_long_strings_and_skipped_numbers(void **state)
 #define RT_WAIT \
 	"{\"ph\":\"X\",\"pid\":1,\"tid\":2,\"name\":\"blocked: mutex\",\"cat\":\"blocked\",\"ts\":10.250,\"dur\":50.000," \
 	"\"args\":{\"reason\":\"mutex\",\"object\":\"0x55\",\"wait_us\":51.500,\"waker_tid\":3,\"n\":[1,{\"a\":\"}]\\\"\"},true,null]," \
-	"\"stack\":[\"lock a.c:1\",\"w \\\"q\\\" w.c:2\"]}}"
+	"\"s\":\"a{\",\"t\":\"]\",\"stack\":[\"lock a.c:1\",\"w \\\"q\\\" w.c:2\"]}}"
 
 /* The fast path for the runtime's layout gives the index the scanner
  * gives, byte for byte, and reads most of such a trace itself. */
