@@ -31,9 +31,16 @@
  * pixel or a slice alone in its pixel, so a query costs O(W log n) per
  * lane whatever the zoom; 10M slices cost nothing more than 10.
  *
+ * Events in the runtime's own key order are read by a fast path instead
+ * of the scanner (same fields, args skipped; see "the runtime's own
+ * layout" below), and a large trace's second half on a second thread
+ * ("the second half" below); both give the one-pass scanner's index.
+ *
  * Ownership and threads: the timeline owns its lanes, slices, flows and
- * names (malloc), and borrows the trace's bytes.  Immutable after
- * cprof_timeline_build: every query is thread-safe.  Nothing here is
+ * names (malloc), and borrows the trace's bytes.  The build may run a
+ * second thread, joined before it returns; it is thread-safe on distinct
+ * timelines.  Immutable after cprof_timeline_build: every query is
+ * thread-safe.  Nothing here is
  * async-signal-safe.
  */
 #include "cprof_timeline.h"
@@ -44,6 +51,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -485,7 +493,8 @@ nomem:
  * trace fails before), the second half is read again by the first
  * thread (or never needed), so what is refused and why is unchanged.
  * The threads share nothing but the trace's bytes (read-only) until the
- * join.
+ * join; the second one blocks every signal, and is joined before the
+ * build returns, whatever happens.
  */
 
 typedef struct half {
@@ -705,7 +714,16 @@ static half *half_start(const char *data, size_t len, size_t split_min, bool fas
 	h->b.fast = fast;
 	h->b.tl = calloc(1, sizeof *h->b.tl);
 	h->e = malloc(sizeof *h->e);
-	if (!h->b.tl || !h->e || pthread_create(&h->th, NULL, half_main, h) != 0) {
+	/* the thread takes no signal: they stay the caller's threads' */
+	sigset_t all, old;
+	sigfillset(&all);
+	int made = -1;
+	if (h->b.tl && h->e) {
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		made = pthread_create(&h->th, NULL, half_main, h);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	if (made != 0) {
 		h->joined = true;
 		half_drop(h);
 		return NULL;
