@@ -822,12 +822,24 @@ static bool finish_lanes(cprof_timeline *tl)
 	return true;
 }
 
+/* Whether v[0..n) is in cmp's order already. */
+static bool sorted(const void *v, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	const char *p = v;
+	for (size_t k = 1; k < n; k++)
+		if (cmp(p + (k - 1) * size, p + k * size) > 0)
+			return false;
+	return true;
+}
+
 /* Pair each "f" with the "s" of its id (the first one) into the waiter
  * lane's flows. */
 static bool pair_flows(bld *b)
 {
 	cprof_timeline *tl = b->tl;
-	if (b->nfs > 1)
+	/* the runtime numbers its flows in the order it writes them, and
+	 * writes a thread's in time order: most often nothing to sort */
+	if (!sorted(b->fs, b->nfs, sizeof *b->fs, cmp_pend))
 		qsort(b->fs, b->nfs, sizeof *b->fs, cmp_pend);
 	for (size_t i = 0; i < b->nff; i++) {
 		const pend_flow *f = &b->ff[i];
@@ -848,7 +860,7 @@ static bool pair_flows(bld *b)
 		tl->flows++;
 	}
 	for (size_t i = 0; i < tl->nlanes; i++)
-		if (tl->lanes[i].nf > 1)
+		if (!sorted(tl->lanes[i].f, tl->lanes[i].nf, sizeof *tl->lanes[i].f, cmp_flow))
 			qsort(tl->lanes[i].f, tl->lanes[i].nf, sizeof *tl->lanes[i].f, cmp_flow);
 	return true;
 }
