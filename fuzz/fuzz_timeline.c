@@ -12,7 +12,13 @@
  *     up to no more than the lane's slices, within the window;
  *   - the meta, window, event (first and last slice of each lane) and
  *     search answers are written without crashing, and each event's JSON
- *     quote is a whole object (balanced braces outside strings).
+ *     quote is a whole object (balanced braces outside strings);
+ *   - the fast path for the runtime's layout agrees with the scanner:
+ *     when the scanner alone (cprof_timeline_build_general) accepts the
+ *     input, the default build accepts it with the same index; when the
+ *     default build refuses it, so does the scanner;
+ *   - the index built in two halves on two threads (split at any input's
+ *     middle) is the default build's, or the same refusal.
  * Seeds: fuzz/seeds/fuzz_timeline (traces of the runtime's test
  * programs, trimmed; edge cases).
  */
@@ -58,6 +64,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cprof_timeline *tl = NULL;
 	cprof_error err = { 0 };
 	int rc = cprof_timeline_build((const char *)data, size, &tl, &err);
+	cprof_timeline *gen = NULL;
+	cprof_error gerr = { 0 };
+	int grc = cprof_timeline_build_general((const char *)data, size, &gen, &gerr);
+	if (grc == 0 && rc != CPROF_ENOMEM)
+		CHECK(rc == 0 && cprof_timeline_same(tl, gen),
+		      "the fast path differs from the scanner (%d: %s)", rc, err.msg);
+	if (rc == CPROF_EFORMAT)
+		CHECK(grc < 0, "the fast path refused what the scanner accepts");
+	cprof_timeline_free(gen);
+	cprof_timeline *two = NULL;
+	cprof_error terr = { 0 };
+	int trc = cprof_timeline_build_split((const char *)data, size, 0, &two, &terr);
+	if (trc != CPROF_ENOMEM && rc != CPROF_ENOMEM) {
+		CHECK(trc == rc, "two halves: %d, one pass: %d (%s)", trc, rc, terr.msg);
+		CHECK(rc < 0 ? !strcmp(err.msg, terr.msg) : cprof_timeline_same(tl, two),
+		      "two halves differ from one pass (%s)", terr.msg);
+	}
+	cprof_timeline_free(two);
 	if (rc < 0) {
 		CHECK(rc == CPROF_EFORMAT || rc == CPROF_ENOMEM, "unexpected code %d", rc);
 		CHECK(err.code == rc && err.msg[0], "failure %d without a message", rc);

@@ -32,6 +32,19 @@ typedef struct cprof_tev_fields {
 	double nval[CPROF_TEV_NUMS];
 } cprof_tev_fields;
 
+/* Whether c may continue a JSON number (as strchr("0123456789.eE+-", c)
+ * would say, NUL included): a number followed by one is not plain. */
+static inline bool cprof_tev_numch(char c)
+{
+	return (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' ||
+	       c == '-' || c == 0;
+}
+
+/* A time "DIGITS[.DIGITS]" (µs, optionally negative, at most 15 integer
+ * digits, rounded at ns) at [p, e) into *ns: the byte after it, or NULL
+ * when it is not of that form (then read as a JSON number).  Pure. */
+const char *cprof_tev_usec_plain(const char *p, const char *e, int64_t *ns);
+
 /* Read the value at j into e (cleared first): *obj false (and e empty)
  * when it is not an object.  false on a scan failure (j->why). */
 bool cprof_tev_read(cprof_jscan *j, cprof_tev_fields *e, bool *obj);

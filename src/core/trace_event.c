@@ -13,26 +13,22 @@
 
 typedef cprof_jscan sc;
 
-/* A time in µs as ns: "DIGITS[.DIGITS]" without strtod (the runtime's
- * form), anything else through it.  Out of [-2^62, 2^62] ns is an error. */
-static bool usec(sc *j, int64_t *ns)
+const char *cprof_tev_usec_plain(const char *p, const char *e, int64_t *ns)
 {
-	cprof_js_ws(j);
-	const char *p = j->s;
-	bool neg = p < j->e && *p == '-';
+	bool neg = p < e && *p == '-';
 	if (neg)
 		p++;
 	int64_t ip = 0;
 	int nd = 0;
-	while (p < j->e && *p >= '0' && *p <= '9' && nd < 15) {
+	while (p < e && *p >= '0' && *p <= '9' && nd < 15) {
 		ip = ip * 10 + (*p++ - '0');
 		nd++;
 	}
 	int64_t fr = 0;
 	int nf = 0;
-	if (nd && p < j->e && *p == '.') {
+	if (nd && p < e && *p == '.') {
 		p++;
-		while (p < j->e && *p >= '0' && *p <= '9') {
+		while (p < e && *p >= '0' && *p <= '9') {
 			if (nf < 3)
 				fr = fr * 10 + (*p - '0');
 			else if (nf == 3 && *p >= '5')
@@ -45,10 +41,20 @@ static bool usec(sc *j, int64_t *ns)
 		for (int k = nf; k < 3; k++)
 			fr *= 10;
 	}
-	bool plain = nd && (p >= j->e || !strchr("0123456789.eE+-", *p));
-	if (plain) {
-		int64_t v = ip * 1000 + fr;
-		*ns = neg ? -v : v;
+	if (!nd || (p < e && cprof_tev_numch(*p)))
+		return NULL;
+	int64_t v = ip * 1000 + fr;
+	*ns = neg ? -v : v;
+	return p;
+}
+
+/* A time in µs as ns: the plain form above, anything else through
+ * strtod.  Out of [-2^62, 2^62] ns is an error. */
+static bool usec(sc *j, int64_t *ns)
+{
+	cprof_js_ws(j);
+	const char *p = cprof_tev_usec_plain(j->s, j->e, ns);
+	if (p) {
 		j->s = p;
 		return true;
 	}

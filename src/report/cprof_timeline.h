@@ -63,10 +63,27 @@ typedef struct cprof_tl_item {
 bool cprof_timeline_sniff(const char *data, size_t len);
 
 /* Index the trace data[0..len) (borrowed: it must outlive the timeline).
+ * Events in the runtime's own key order are read without the scanner,
+ * their args skipped (checked when quoted); anything else by it.  A
+ * large trace's second half is read on a second thread at the same time
+ * (joined before returning).
  * Memory: 24 bytes per slice, 24 per flow, plus per lane.  0,
  * CPROF_EFORMAT (not valid JSON, no traceEvents, a time out of range)
  * or CPROF_ENOMEM, with err. */
 int cprof_timeline_build(const char *data, size_t len, cprof_timeline **out, cprof_error *err);
+/* The same with every event read by the validating scanner, none by the
+ * fast path for the runtime's own layout (for tests: both must agree). */
+int cprof_timeline_build_general(const char *data, size_t len, cprof_timeline **out,
+				 cprof_error *err);
+/* The default build, with the second half of a trace of at least
+ * split_min bytes read on a second thread (the default: 8 MiB, when the
+ * machine has two CPUs or more); the same index as one pass. */
+int cprof_timeline_build_split(const char *data, size_t len, size_t split_min,
+			       cprof_timeline **out, cprof_error *err);
+/* Whether two timelines of the same bytes hold the same index. */
+bool cprof_timeline_same(const cprof_timeline *a, const cprof_timeline *b);
+/* How many events the fast path read (the rest: the scanner). */
+size_t cprof_timeline_fast_events(const cprof_timeline *tl);
 void cprof_timeline_free(cprof_timeline *tl);
 
 size_t cprof_timeline_nlanes(const cprof_timeline *tl);

@@ -31,9 +31,16 @@
  * pixel or a slice alone in its pixel, so a query costs O(W log n) per
  * lane whatever the zoom; 10M slices cost nothing more than 10.
  *
+ * Events in the runtime's own key order are read by a fast path instead
+ * of the scanner (same fields, args skipped; see "the runtime's own
+ * layout" below), and a large trace's second half on a second thread
+ * ("the second half" below); both give the one-pass scanner's index.
+ *
  * Ownership and threads: the timeline owns its lanes, slices, flows and
- * names (malloc), and borrows the trace's bytes.  Immutable after
- * cprof_timeline_build: every query is thread-safe.  Nothing here is
+ * names (malloc), and borrows the trace's bytes.  The build may run a
+ * second thread, joined before it returns; it is thread-safe on distinct
+ * timelines.  Immutable after cprof_timeline_build: every query is
+ * thread-safe.  Nothing here is
  * async-signal-safe.
  */
 #include "cprof_timeline.h"
@@ -43,8 +50,11 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DEPTH_MAX 64
 #define CK 16                       /* slices per checkpoint */
@@ -73,6 +83,9 @@ typedef struct lane {
 	bool off_sorted;                /* offsets increase with the index */
 } lane;
 
+static inline uint32_t st_of(const slice *s) { return (uint32_t)(s->meta & 0xffff); }
+static inline size_t off_of(const slice *s) { return (size_t)(s->meta >> 16); }
+
 typedef struct pend_flow {          /* an "s" or "f" before pairing */
 	uint64_t id;
 	int64_t t;
@@ -100,6 +113,7 @@ struct cprof_timeline {
 	size_t nreasons;
 	int64_t tmin, tmax;
 	size_t events, slices, flows, skipped;
+	size_t fast;                    /* events read by the fast path */
 };
 
 /* ---- the scanner (cprof_jscan.h) and times ------------------------------- */
@@ -116,7 +130,13 @@ typedef struct bld {
 	pend_flow *fs, *ff;             /* "s" and "f" */
 	size_t nfs, capfs, nff, capff;
 	bool oom;
+	bool fast;                      /* the runtime's layout without the scanner */
+	struct half *split;             /* the second half, being read on its thread */
+	const char *split_at;           /* its first byte */
+	const char *split_end;          /* where it ended (the array's ']'), once merged */
 } bld;
+
+static int join_half(bld *b, int depth);
 
 static uint32_t id32(double d)
 {
@@ -180,17 +200,210 @@ static bool add_flow(pend_flow **v, size_t *n, size_t *cap, const ev *e, uint32_
 	return true;
 }
 
+/* ---- the runtime's own layout, without the scanner ------------------------
+ *
+ * The runtime (src/runtime/trace_json.c) writes its slices and flows with
+ * their keys in one order and no white space:
+ *   {"ph":"X","pid":N,"tid":N,"name":"..","cat":"..","ts":T,"dur":T[,"args":{..}]}
+ *   {"ph":"s","pid":N,"tid":N,"name":"..","cat":"..","ts":T,"id":N}
+ *   {"ph":"f","pid":N,"tid":N,"name":"..","cat":"..","bp":"e","ts":T,"id":N}
+ * fast_event reads exactly that form into the fields the general path
+ * would have read, or returns NULL having changed nothing, and the
+ * general path reads the event instead (so anything else, every escape
+ * or odd number included, is read as before).  Strings are taken only
+ * when printable ASCII without escapes and shorter than their field, so
+ * they decode to themselves; integers only in JSON's form of at most 10
+ * (pid, tid) or 15 (id) digits, exact as doubles.  args is not read but
+ * skipped: its first member "reason" when a plain string, then a skip
+ * aware of strings and brackets (matched by kind, nesting limited as the
+ * scanner's, no control character in a string) up to its closing brace;
+ * a second "reason" at its top level falls back (the last one would
+ * win).  What that skip does not check (the grammar between tokens,
+ * escapes' form) is checked when a click quotes the event
+ * (value_end: an invalid event is quoted as null and not searched).
+ * Pure; thread-safe. */
+
+#define LIT(p, e, s) ((size_t)((e) - (p)) >= sizeof(s) - 1 && memcmp(p, s, sizeof(s) - 1) == 0 \
+		      ? (p) + sizeof(s) - 1 : NULL)
+
+/* A plain string's bytes (after its opening quote) into out[cap]: the
+ * byte after the closing quote, NULL when not plain or too long. */
+static const char *fast_str(const char *p, const char *e, char *out, size_t cap)
+{
+	size_t n = 0;
+	while (p < e && *p != '"') {
+		unsigned char c = (unsigned char)*p;
+		if (c < 0x20 || c > 0x7e || c == '\\' || n + 1 >= cap)
+			return NULL;
+		out[n++] = (char)c;
+		p++;
+	}
+	if (p >= e)
+		return NULL;
+	out[n] = 0;
+	return p + 1;
+}
+
+/* A non-negative integer of 1..max digits, without a leading zero. */
+static const char *fast_uint(const char *p, const char *e, int max, uint64_t *v)
+{
+	const char *d = p;
+	uint64_t x = 0;
+	while (p < e && *p >= '0' && *p <= '9' && p - d < max)
+		x = x * 10 + (uint64_t)(*p++ - '0');
+	if (p == d || (p < e && cprof_tev_numch(*p)) || (*d == '0' && p - d > 1))
+		return NULL;
+	*v = x;
+	return p;
+}
+
+static const char *fast_usec(const char *p, const char *e, int64_t *ns)
+{
+	if (p >= e || *p == '-')
+		return NULL;   /* negative: the general path's */
+	return cprof_tev_usec_plain(p, e, ns);
+}
+
+/* The bytes a skip stops at: in a string (1) and out of one (2). */
+static const unsigned char skip_tab[256] = {
+	[0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1,
+	[0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1,
+	[0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1,
+	[0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1,
+	[0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, ['\\'] = 1, ['"'] = 3,
+	['{'] = 2, ['}'] = 2, ['['] = 2, [']'] = 2,
+};
+
+/* The rest of args after p (inside its braces, depth d0 being args'
+ * own): the byte after its closing brace, NULL when it is not of the
+ * form above. */
+static const char *fast_skip_args(const char *p, const char *e, int d0, int dmax)
+{
+	uint64_t kinds = 0;             /* bit k: level k+1 is an array */
+	int d = 0;                      /* levels open inside args */
+	for (;;) {
+		while (p < e && !(skip_tab[(unsigned char)*p] & 2))
+			p++;
+		if (p >= e)
+			return NULL;
+		char c = *p++;
+		if (c == '"') {
+			const char *s0 = p;
+			for (;;) {
+				while (p < e && !(skip_tab[(unsigned char)*p] & 1))
+					p++;
+				if (p >= e || (unsigned char)*p < 0x20)
+					return NULL;
+				if (*p == '"')
+					break;
+				if (e - p < 2)
+					return NULL;
+				p += 2;   /* an escape and the byte it escapes */
+			}
+			if (d == 0 && p - s0 == 6 && memcmp(s0, "reason", 6) == 0)
+				return NULL;
+			p++;
+		} else if (c == '{' || c == '[') {
+			if (d >= 63 || d0 + d + 1 > dmax)
+				return NULL;
+			kinds = c == '[' ? kinds | UINT64_C(1) << d : kinds & ~(UINT64_C(1) << d);
+			d++;
+		} else if (d == 0) {
+			return c == '}' ? p : NULL;
+		} else {
+			d--;
+			if ((c == ']') != ((kinds >> d & 1) != 0))
+				return NULL;
+		}
+	}
+}
+
+/* One event at p (depth: the scanner's around it) into e: the byte
+ * after it, or NULL (e then partly written: the general path clears it). */
+static const char *fast_event(const char *p, const char *end, int depth, int dmax, ev *e)
+{
+	const char *q = LIT(p, end, "{\"ph\":\"");
+	if (!q || end - q < 3 || q[1] != '"' || q[2] != ',' ||
+	    (q[0] != 'X' && q[0] != 's' && q[0] != 'f'))
+		return NULL;
+	e->ph = q[0];
+	e->has_ts = e->has_dur = e->has_id = e->has_waker = false;
+	e->reason[0] = e->aname[0] = e->scope[0] = 0;
+	e->nnum = 0;
+	e->ts = e->dur = 0;
+	e->id = 0;
+	e->waker = 0;
+	p = q + 3;
+	uint64_t pid, tid;
+	if (!(p = LIT(p, end, "\"pid\":")) || !(p = fast_uint(p, end, 10, &pid)) ||
+	    !(p = LIT(p, end, ",\"tid\":")) || !(p = fast_uint(p, end, 10, &tid)) ||
+	    !(p = LIT(p, end, ",\"name\":\"")) || !(p = fast_str(p, end, e->name, sizeof e->name)) ||
+	    !(p = LIT(p, end, ",\"cat\":\"")) || !(p = fast_str(p, end, e->cat, sizeof e->cat)))
+		return NULL;
+	e->pid = (double)pid;
+	e->tid = (double)tid;
+	if (e->ph == 'f' && !(p = LIT(p, end, ",\"bp\":\"e\"")))
+		return NULL;
+	if (!(p = LIT(p, end, ",\"ts\":")) || !(p = fast_usec(p, end, &e->ts)))
+		return NULL;
+	e->has_ts = true;
+	if (e->ph != 'X') {
+		if (!(p = LIT(p, end, ",\"id\":")) || !(p = fast_uint(p, end, 15, &e->id)))
+			return NULL;
+		e->has_id = true;
+		return p < end && *p == '}' ? p + 1 : NULL;
+	}
+	if (!(p = LIT(p, end, ",\"dur\":")) || !(p = fast_usec(p, end, &e->dur)))
+		return NULL;
+	e->has_dur = true;
+	if (p < end && *p == '}')
+		return p + 1;
+	if (!(p = LIT(p, end, ",\"args\":{")) || depth + 2 > dmax)
+		return NULL;
+	const char *r = LIT(p, end, "\"reason\":\"");
+	if (r) {
+		if (!(p = fast_str(r, end, e->reason, sizeof e->reason)))
+			return NULL;
+		if (p < end && *p == '}')
+			p++;
+		else if (!(p = LIT(p, end, ",")))
+			return NULL;
+		else if (!(p = fast_skip_args(p, end, depth + 2, dmax)))
+			return NULL;
+	} else if (!(p = fast_skip_args(p, end, depth + 2, dmax))) {
+		return NULL;
+	}
+	return p < end && *p == '}' ? p + 1 : NULL;
+}
+
 /* One event object at j (its first byte at off). */
 static bool read_event(sc *j, bld *b, ev *e)
 {
 	cprof_timeline *tl = b->tl;
 	cprof_js_ws(j);
+	if (b->split && j->s == b->split_at) {
+		int m = join_half(b, j->depth);
+		if (m < 0)
+			goto nomem;
+		if (m > 0) {
+			j->s = b->split_end;
+			return true;
+		}
+		/* not mergeable: this thread reads the second half too */
+	}
 	size_t off = (size_t)(j->s - j->base);
-	bool obj;
-	if (!cprof_tev_read(j, e, &obj))
-		return false;
-	if (!obj)
-		return true;   /* not an event: skipped */
+	const char *fe = b->fast ? fast_event(j->s, j->e, j->depth,
+					      j->depth_max ? j->depth_max : DEPTH_MAX, e) : NULL;
+	if (fe) {
+		j->s = fe;
+		tl->fast++;
+	} else {
+		bool obj;
+		if (!cprof_tev_read(j, e, &obj))
+			return false;
+		if (!obj)
+			return true;   /* not an event: skipped */
+	}
 	tl->events++;
 	bool oom = false;
 	if (e->ph == 'M' && strcmp(e->name, "thread_name") == 0) {
@@ -263,6 +476,266 @@ nomem:
 	return cprof_js_fail(j, "out of memory");
 }
 
+/* ---- the second half on a second thread ------------------------------------
+ *
+ * A large trace is indexed in two halves at once: the second half, from
+ * the first event after the middle that starts a line after a ',' (the
+ * runtime writes one event a line), is read by a thread of its own into
+ * a timeline of its own, as array elements at the depth of the events
+ * array, until the array's ']'.  The first thread reads from the start;
+ * when it arrives at exactly that byte as an event of the events array
+ * at that depth, the second half was read as it would have read it, so
+ * it joins the thread and appends the half's lanes (lanes new to it in
+ * their order of first appearance, as one pass would have made them),
+ * slices (reasons renumbered), counters' samples and pending flows, and
+ * goes on from the ']'.  The result is the index one pass makes, byte
+ * for byte.  When the halves cannot be merged exactly (the second half
+ * failed, ran out of memory, or the reasons or counters together exceed
+ * their ceilings, whose overflow depends on the order) or the first
+ * thread never arrives at the split (it is not an event boundary, or the
+ * trace fails before), the second half is read again by the first
+ * thread (or never needed), so what is refused and why is unchanged.
+ * The threads share nothing but the trace's bytes (read-only) until the
+ * join; the second one blocks every signal, and is joined before the
+ * build returns, whatever happens.
+ */
+
+typedef struct half {
+	const char *data;
+	size_t len, from;               /* the whole trace; the split */
+	int depth;                      /* the events array's */
+	bld b;                          /* its own timeline */
+	ev *e;
+	const char *end;                /* the events array's ']' */
+	bool ok, joined;
+	pthread_t th;
+} half;
+
+static void *half_main(void *arg)
+{
+	half *h = arg;
+	sc j = { .s = h->data + h->from, .e = h->data + h->len, .base = h->data,
+		 .depth = h->depth, .depth_max = DEPTH_MAX };
+	do
+		if (!read_event(&j, &h->b, h->e))
+			return NULL;
+	while (cprof_js_lit(&j, ','));
+	cprof_js_ws(&j);
+	if (j.s < j.e && *j.s == ']') {
+		h->end = j.s;
+		h->ok = true;
+	}
+	return NULL;
+}
+
+static void bld_free(bld *b)
+{
+	free(b->fs);
+	free(b->ff);
+	cprof_u64map_free(&b->lane_of);
+}
+
+/* Wait for the half and free it. */
+static void half_drop(half *h)
+{
+	if (!h)
+		return;
+	if (!h->joined)
+		pthread_join(h->th, NULL);
+	cprof_timeline_free(h->b.tl);
+	bld_free(&h->b);
+	free(h->e);
+	free(h);
+}
+
+static size_t reason_find(const cprof_timeline *tl, const char *r)
+{
+	for (size_t i = 0; i < tl->nreasons; i++)
+		if (strcmp(tl->reasons[i], r) == 0)
+			return i;
+	return SIZE_MAX;
+}
+
+static counter *counter_find(cprof_timeline *tl, const counter *c)
+{
+	for (size_t i = 0; i < tl->ncounters; i++)
+		if (!strcmp(tl->counters[i].name, c->name) && !strcmp(tl->counters[i].series, c->series))
+			return &tl->counters[i];
+	return NULL;
+}
+
+static bool append_pend(pend_flow **v, size_t *n, size_t *cap, const pend_flow *src, size_t ns,
+			const uint32_t *lmap)
+{
+	if (cprof_reserve((void **)v, cap, *n + ns, sizeof **v) < 0)
+		return false;
+	for (size_t i = 0; i < ns; i++) {
+		(*v)[*n] = src[i];
+		(*v)[(*n)++].lane = lmap[src[i].lane];
+	}
+	return true;
+}
+
+/* Append the half h2 to b: 1 merged, 0 not exactly mergeable (b
+ * unchanged), -1 out of memory. */
+static int merge_half(bld *b, bld *h2)
+{
+	cprof_timeline *tl = b->tl, *t2 = h2->tl;
+	size_t newr = 0, newc = 0;
+	for (size_t i = 0; i < t2->nreasons; i++)
+		newr += reason_find(tl, t2->reasons[i]) == SIZE_MAX;
+	for (size_t i = 0; i < t2->ncounters; i++)
+		newc += counter_find(tl, &t2->counters[i]) == NULL;
+	if (tl->nreasons + newr >= CPROF_TL_REASONS_MAX - 1 || tl->ncounters + newc > COUNTERS_MAX)
+		return 0;
+	uint32_t rmap[CPROF_TL_REASONS_MAX];
+	for (size_t i = 0; i < t2->nreasons; i++) {
+		size_t r = reason_find(tl, t2->reasons[i]);
+		if (r == SIZE_MAX) {
+			r = tl->nreasons++;
+			tl->reasons[r] = t2->reasons[i];
+			t2->reasons[i] = NULL;
+		}
+		rmap[i] = (uint32_t)r;
+	}
+	uint32_t *lmap = malloc((t2->nlanes ? t2->nlanes : 1) * sizeof *lmap);
+	if (!lmap)
+		return -1;
+	int rc = -1;
+	for (size_t k = 0; k < t2->nlanes; k++) {
+		lane *l2 = &t2->lanes[k];
+		uint32_t ln = lane_for(b, l2->pid, l2->tid);
+		if (ln == UINT32_MAX)
+			goto out;
+		lmap[k] = ln;
+		lane *l = &tl->lanes[ln];
+		if (!l->name) {
+			l->name = l2->name;
+			l2->name = NULL;
+		}
+		if (cprof_reserve((void **)&l->s, &l->cap, l->n + l2->n, sizeof *l->s) < 0)
+			goto out;
+		for (size_t x = 0; x < l2->n; x++) {
+			slice sl = l2->s[x];
+			uint32_t st = st_of(&sl);
+			if (st >= CPROF_TL_BLOCKED)
+				sl.meta = (sl.meta & ~UINT64_C(0xffff)) | (CPROF_TL_BLOCKED + rmap[st - CPROF_TL_BLOCKED]);
+			l->s[l->n++] = sl;
+		}
+	}
+	for (size_t i = 0; i < t2->ncounters; i++) {
+		counter *c2 = &t2->counters[i], *c = counter_find(tl, c2);
+		if (!c) {
+			tl->counters[tl->ncounters++] = *c2;
+			memset(c2, 0, sizeof *c2);   /* moved: nothing left to free */
+			continue;
+		}
+		size_t cap = c->cap;
+		if (cprof_reserve((void **)&c->t, &cap, c->n + c2->n, sizeof *c->t) < 0 ||
+		    cprof_reserve((void **)&c->v, &c->cap, c->n + c2->n, sizeof *c->v) < 0)
+			goto out;
+		if (c2->n) {
+			memcpy(c->t + c->n, c2->t, c2->n * sizeof *c->t);
+			memcpy(c->v + c->n, c2->v, c2->n * sizeof *c->v);
+		}
+		c->n += c2->n;
+	}
+	if (!append_pend(&b->fs, &b->nfs, &b->capfs, h2->fs, h2->nfs, lmap) ||
+	    !append_pend(&b->ff, &b->nff, &b->capff, h2->ff, h2->nff, lmap))
+		goto out;
+	if (t2->slices) {
+		if (!tl->slices || t2->tmin < tl->tmin)
+			tl->tmin = t2->tmin;
+		if (!tl->slices || t2->tmax > tl->tmax)
+			tl->tmax = t2->tmax;
+	}
+	tl->events += t2->events;
+	tl->slices += t2->slices;
+	tl->skipped += t2->skipped;
+	tl->fast += t2->fast;
+	rc = 1;
+out:
+	free(lmap);
+	return rc;
+}
+
+/* At the split, as an event at depth: join the half and merge it (1),
+ * or not (0: read it here), or out of memory (-1). */
+static int join_half(bld *b, int depth)
+{
+	half *h = b->split;
+	b->split = NULL;
+	pthread_join(h->th, NULL);
+	h->joined = true;
+	int m = 0;
+	if (h->ok && !h->b.oom && depth == h->depth) {
+		m = merge_half(b, &h->b);
+		b->split_end = h->end;
+	}
+	half_drop(h);
+	return m;
+}
+
+/* Start the second half when the trace is at least split_min bytes and
+ * has an event line after its middle; NULL otherwise (one pass). */
+static half *half_start(const char *data, size_t len, size_t split_min, bool fast)
+{
+	if (len < split_min || len < 64)
+		return NULL;
+	size_t i = 0;
+	while (i < len && strchr(" \t\r\n", data[i]))
+		i++;
+	if (i == len || (data[i] != '{' && data[i] != '['))
+		return NULL;
+	int depth = data[i] == '{';
+	size_t from = 0, at = len / 2, lim = at + 65536 < len ? at + 65536 : len;
+	while (at < lim) {
+		const char *nl = memchr(data + at, '\n', lim - at);
+		if (!nl)
+			return NULL;
+		at = (size_t)(nl - data) + 1;
+		size_t q = (size_t)(nl - data);
+		while (q > 0 && strchr(" \t\r\n", data[q - 1]))
+			q--;
+		size_t r = at;
+		while (r < len && strchr(" \t\r", data[r]))
+			r++;
+		if (q > 0 && data[q - 1] == ',' && r < len && data[r] == '{') {
+			from = r;
+			break;
+		}
+	}
+	if (!from)
+		return NULL;
+	half *h = calloc(1, sizeof *h);
+	if (!h)
+		return NULL;
+	h->data = data;
+	h->len = len;
+	h->from = from;
+	h->depth = depth;
+	h->b.fast = fast;
+	h->b.tl = calloc(1, sizeof *h->b.tl);
+	h->e = malloc(sizeof *h->e);
+	/* the thread takes no signal: they stay the caller's threads' */
+	sigset_t all, old;
+	sigfillset(&all);
+	int made = -1;
+	if (h->b.tl && h->e) {
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		made = pthread_create(&h->th, NULL, half_main, h);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	if (made != 0) {
+		h->joined = true;
+		half_drop(h);
+		return NULL;
+	}
+	h->b.tl->data = data;
+	h->b.tl->len = len;
+	return h;
+}
+
 typedef struct evsctx {
 	bld *b;
 	ev *e;
@@ -296,8 +769,6 @@ static int cmp_flow(const void *a, const void *b)
 	return x->tf < y->tf ? -1 : x->tf > y->tf;
 }
 
-static inline uint32_t st_of(const slice *s) { return (uint32_t)(s->meta & 0xffff); }
-static inline size_t off_of(const slice *s) { return (size_t)(s->meta >> 16); }
 
 /* Add a slice's time to the blocked or runnable sum. */
 static inline void tally(const slice *s, int64_t *sb, int64_t *sr)
@@ -354,12 +825,24 @@ static bool finish_lanes(cprof_timeline *tl)
 	return true;
 }
 
+/* Whether v[0..n) is in cmp's order already. */
+static bool sorted(const void *v, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	const char *p = v;
+	for (size_t k = 1; k < n; k++)
+		if (cmp(p + (k - 1) * size, p + k * size) > 0)
+			return false;
+	return true;
+}
+
 /* Pair each "f" with the "s" of its id (the first one) into the waiter
  * lane's flows. */
 static bool pair_flows(bld *b)
 {
 	cprof_timeline *tl = b->tl;
-	if (b->nfs > 1)
+	/* the runtime numbers its flows in the order it writes them, and
+	 * writes a thread's in time order: most often nothing to sort */
+	if (!sorted(b->fs, b->nfs, sizeof *b->fs, cmp_pend))
 		qsort(b->fs, b->nfs, sizeof *b->fs, cmp_pend);
 	for (size_t i = 0; i < b->nff; i++) {
 		const pend_flow *f = &b->ff[i];
@@ -380,7 +863,7 @@ static bool pair_flows(bld *b)
 		tl->flows++;
 	}
 	for (size_t i = 0; i < tl->nlanes; i++)
-		if (tl->lanes[i].nf > 1)
+		if (!sorted(tl->lanes[i].f, tl->lanes[i].nf, sizeof *tl->lanes[i].f, cmp_flow))
 			qsort(tl->lanes[i].f, tl->lanes[i].nf, sizeof *tl->lanes[i].f, cmp_flow);
 	return true;
 }
@@ -421,12 +904,13 @@ void cprof_timeline_free(cprof_timeline *tl)
 	free(tl);
 }
 
-int cprof_timeline_build(const char *data, size_t len, cprof_timeline **out, cprof_error *err)
+static int build(const char *data, size_t len, bool fast, size_t split_min, cprof_timeline **out,
+		 cprof_error *err)
 {
 	*out = NULL;
 	cprof_timeline *tl = calloc(1, sizeof *tl);
 	ev *e = malloc(sizeof *e);
-	bld b = { .tl = tl };
+	bld b = { .tl = tl, .fast = fast };
 	int rc = 0;
 	if (!tl || !e) {
 		rc = cprof_seterr(err, CPROF_ENOMEM, "out of memory indexing the trace");
@@ -434,6 +918,8 @@ int cprof_timeline_build(const char *data, size_t len, cprof_timeline **out, cpr
 	}
 	tl->data = data;
 	tl->len = len;
+	b.split = half_start(data, len, split_min, fast);
+	b.split_at = b.split ? data + b.split->from : NULL;
 	sc j = { .s = data, .e = data + len, .base = data, .depth_max = DEPTH_MAX };
 	evsctx c = { &b, e };
 	bool ok = cprof_js_trace(&j, event_elem, &c);
@@ -446,16 +932,85 @@ int cprof_timeline_build(const char *data, size_t len, cprof_timeline **out, cpr
 	if (!finish_lanes(tl) || !pair_flows(&b))
 		rc = cprof_seterr(err, CPROF_ENOMEM, "out of memory indexing the trace");
 done:
+	half_drop(b.split);   /* never reached: the trace failed before, or no event there */
 	free(e);
-	free(b.fs);
-	free(b.ff);
-	cprof_u64map_free(&b.lane_of);
+	bld_free(&b);
 	if (rc < 0) {
 		cprof_timeline_free(tl);
 		return rc;
 	}
 	*out = tl;
 	return 0;
+}
+
+/* Below this, one thread: starting one costs more than it saves. */
+#define SPLIT_MIN (8u << 20)
+
+int cprof_timeline_build(const char *data, size_t len, cprof_timeline **out, cprof_error *err)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	return build(data, len, true, cpus > 1 ? SPLIT_MIN : SIZE_MAX, out, err);
+}
+
+int cprof_timeline_build_split(const char *data, size_t len, size_t split_min,
+			       cprof_timeline **out, cprof_error *err)
+{
+	return build(data, len, true, split_min, out, err);
+}
+
+int cprof_timeline_build_general(const char *data, size_t len, cprof_timeline **out,
+				 cprof_error *err)
+{
+	return build(data, len, false, SIZE_MAX, out, err);
+}
+
+static bool same_bytes(const void *a, const void *b, size_t n)
+{
+	return n == 0 || memcmp(a, b, n) == 0;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+bool cprof_timeline_same(const cprof_timeline *a, const cprof_timeline *b)
+{
+	if (a->data != b->data || a->len != b->len || a->nlanes != b->nlanes ||
+	    a->ncounters != b->ncounters || a->nreasons != b->nreasons || a->tmin != b->tmin ||
+	    a->tmax != b->tmax || a->events != b->events || a->slices != b->slices ||
+	    a->flows != b->flows || a->skipped != b->skipped)
+		return false;
+	for (size_t i = 0; i < a->nreasons; i++)
+		if (strcmp(a->reasons[i], b->reasons[i]))
+			return false;
+	for (size_t i = 0; i < a->ncounters; i++) {
+		const counter *x = &a->counters[i], *y = &b->counters[i];
+		if (strcmp(x->name, y->name) || strcmp(x->series, y->series) || x->n != y->n ||
+		    !same_bytes(x->t, y->t, x->n * sizeof *x->t) ||
+		    !same_bytes(x->v, y->v, x->n * sizeof *x->v))
+			return false;
+	}
+	for (size_t i = 0; i < a->nlanes; i++) {
+		const lane *x = &a->lanes[i], *y = &b->lanes[i];
+		size_t nck = x->n / CK + 1;
+		if (x->pid != y->pid || x->tid != y->tid || !same_str(x->name, y->name) ||
+		    x->n != y->n || x->nf != y->nf || x->off_sorted != y->off_sorted ||
+		    !same_bytes(x->s, y->s, x->n * sizeof *x->s) ||
+		    !same_bytes(x->ckb, y->ckb, nck * sizeof *x->ckb) ||
+		    !same_bytes(x->ckr, y->ckr, nck * sizeof *x->ckr))
+			return false;
+		for (size_t k = 0; k < x->nf; k++)   /* field by field: a flow has padding */
+			if (x->f[k].tf != y->f[k].tf || x->f[k].ts != y->f[k].ts ||
+			    x->f[k].slane != y->f[k].slane)
+				return false;
+	}
+	return true;
+}
+
+size_t cprof_timeline_fast_events(const cprof_timeline *tl)
+{
+	return tl->fast;
 }
 
 size_t cprof_timeline_nlanes(const cprof_timeline *tl)

@@ -286,6 +286,175 @@ static void test_long_strings_and_skipped_numbers(void **state)
 	}
 }
 
+/* Events as the runtime writes them (src/runtime/trace_json.c's key
+ * order), with the odd ones the fast path leaves to the scanner. */
+#define RT_TRACE \
+	"{\"traceEvents\":[\n" \
+	"{\"ph\":\"M\",\"pid\":1,\"tid\":2,\"name\":\"thread_name\",\"args\":{\"name\":\"w\"}},\n" \
+	"{\"ph\":\"X\",\"pid\":1,\"tid\":2,\"name\":\"running\",\"cat\":\"running\",\"ts\":0.000,\"dur\":10.250},\n" \
+	RT_WAIT ",\n" \
+	"{\"ph\":\"X\",\"pid\":1,\"tid\":2,\"name\":\"runnable\",\"cat\":\"runnable\",\"ts\":60.250,\"dur\":1.5004},\n" \
+	"{\"ph\":\"s\",\"pid\":1,\"tid\":3,\"name\":\"wake\",\"cat\":\"wake\",\"ts\":59.000,\"id\":1},\n" \
+	"{\"ph\":\"f\",\"pid\":1,\"tid\":2,\"name\":\"wake\",\"cat\":\"wake\",\"bp\":\"e\",\"ts\":61.750,\"id\":1},\n" \
+	"{\"ph\":\"X\",\"pid\":1,\"tid\":3,\"name\":\"blocked: join\",\"cat\":\"blocked\",\"ts\":5,\"dur\":7,\"args\":{}},\n" \
+	"{\"ph\":\"X\",\"pid\":1,\"tid\":3,\"name\":\"blocked: a\\u0041\",\"cat\":\"blocked\",\"ts\":12,\"dur\":1,\"args\":{\"x\":[{\"reason\":1}],\"reason\":\"r\\n\"}},\n" \
+	"{\"ph\":\"X\",\"pid\":1,\"tid\":3,\"name\":\"blocked: b\",\"cat\":\"blocked\",\"ts\":13,\"dur\":1,\"args\":{\"reason\":\"q\",\"reason\":\"z\"}},\n" \
+	"{\"ph\":\"X\",\"pid\":01,\"tid\":3,\"name\":\"running\",\"cat\":\"running\",\"ts\":14,\"dur\":1},\n" \
+	"{\"ph\":\"X\",\"pid\":1,\"tid\":3,\"name\":\"running\",\"cat\":\"running\",\"ts\":15,\"dur\":1e0},\n" \
+	"{\"ph\":\"C\",\"pid\":1,\"tid\":3,\"name\":\"threads\",\"ts\":15,\"args\":{\"threads\":2}}\n" \
+	"],\"otherData\":{}}"
+#define RT_WAIT \
+	"{\"ph\":\"X\",\"pid\":1,\"tid\":2,\"name\":\"blocked: mutex\",\"cat\":\"blocked\",\"ts\":10.250,\"dur\":50.000," \
+	"\"args\":{\"reason\":\"mutex\",\"object\":\"0x55\",\"wait_us\":51.500,\"waker_tid\":3,\"n\":[1,{\"a\":\"}]\\\"\"},true,null]," \
+	"\"s\":\"a{\",\"t\":\"]\",\"stack\":[\"lock a.c:1\",\"w \\\"q\\\" w.c:2\"]}}"
+
+/* The fast path for the runtime's layout gives the index the scanner
+ * gives, byte for byte, and reads most of such a trace itself. */
+static void test_fast_path_same_index(void **state)
+{
+	(void)state;
+	const char *t = RT_TRACE;
+	cprof_timeline *a = NULL, *b = NULL;
+	cprof_error err = { 0 };
+	assert_int_equal(cprof_timeline_build_general(t, strlen(t), &a, &err), 0);
+	assert_int_equal(cprof_timeline_build(t, strlen(t), &b, &err), 0);
+	assert_true(cprof_timeline_same(a, b));
+	assert_int_equal(cprof_timeline_fast_events(a), 0);
+	assert_int_equal(cprof_timeline_fast_events(b), 6);   /* 3 X, s, f, the join */
+	assert_int_equal(cprof_timeline_nlanes(b), 2);
+	assert_int_equal(cprof_timeline_nslices(b, 0), 3);
+	char *m = NULL;
+	size_t ml = 0;
+	FILE *f = open_memstream(&m, &ml);
+	cprof_timeline_meta_json(b, f);
+	cprof_timeline_event_json(b, 0, 1, f);
+	fclose(f);
+	assert_non_null(strstr(m, "\"states\":[\"running\",\"runnable\",\"mutex\",\"join\",\"r\\u000a\",\"z\"]"));
+	assert_non_null(strstr(m, "\"event\":" RT_WAIT ","));
+	assert_non_null(strstr(m, "\"waker\":{\"lane\":1,\"tid\":3,\"t\":59000}"));
+	free(m);
+	cprof_timeline_free(a);
+	cprof_timeline_free(b);
+}
+
+/* The wait event broken at every byte (each byte replaced by one of a
+ * few, or removed): the fast path falls back to the scanner and agrees
+ * with it, or refuses with one line, or (a fault inside args, which it
+ * skips) keeps the slice and quotes the event as null when clicked. */
+static void test_fast_path_malformed_everywhere(void **state)
+{
+	(void)state;
+	const char *t = RT_TRACE, *w = strstr(t, RT_WAIT);
+	size_t tl = strlen(t), wo = (size_t)(w - t), wl = strlen(RT_WAIT);
+	size_t args = (size_t)(strstr(w, "\"args\":") - t) + 7;
+	static const char subst[] = { 0, '"', '\\', '{', '}', '[', ']', ',', ':', '\x01', 'x', '0', ' ' };
+	char *buf = malloc(tl + 1);
+	assert_non_null(buf);
+	size_t fell = 0, refused = 0, lenient = 0;
+	for (size_t i = wo; i < wo + wl; i++)
+		for (size_t k = 0; k < sizeof subst; k++) {
+			size_t n = tl;
+			memcpy(buf, t, tl);
+			if (subst[k] == 0) {   /* removed */
+				memmove(buf + i, buf + i + 1, tl - i - 1);
+				n--;
+			} else if (buf[i] != subst[k]) {
+				buf[i] = subst[k];
+			} else {
+				continue;
+			}
+			cprof_timeline *a = NULL, *b = NULL;
+			cprof_error ea = { 0 }, eb = { 0 };
+			int ra = cprof_timeline_build_general(buf, n, &a, &ea);
+			int rb = cprof_timeline_build(buf, n, &b, &eb);
+			if (ra == 0) {
+				if (rb != 0 || !cprof_timeline_same(a, b))
+					fail_msg("byte %zu -> %d: the paths differ (%s)", i, subst[k], eb.msg);
+				fell++;
+			} else if (rb != 0) {
+				assert_int_equal(rb, CPROF_EFORMAT);
+				assert_null(strchr(eb.msg, '\n'));
+				assert_non_null(strstr(eb.msg, "not a Chrome trace"));
+				refused++;
+			} else {
+				if (i < args)
+					fail_msg("byte %zu -> %d: accepted outside args: %.*s", i, subst[k],
+						 (int)wl, buf + wo);
+				char *m = NULL;
+				size_t ml = 0;
+				FILE *f = open_memstream(&m, &ml);
+				for (size_t x = 0; x < cprof_timeline_nslices(b, 0); x++)
+					cprof_timeline_event_json(b, 0, x, f);
+				fclose(f);
+				assert_non_null(strstr(m, "\"event\":null"));
+				free(m);
+				lenient++;
+			}
+			cprof_timeline_free(a);
+			cprof_timeline_free(b);
+		}
+	free(buf);
+	assert_true(fell > 0 && refused > 0 && lenient > 0);
+}
+
+/* The second half on its own thread: for every place of the middle
+ * (traces of 1..n events of 3 lanes, 4 reasons, a counter, flows and
+ * thread names first seen in either half, an args array spanning lines)
+ * the index is the one pass's, byte for byte; so it is with more reasons
+ * than the ceiling (not mergeable: read again) and a broken second half
+ * (the same refusal). */
+static void test_split_same_index(void **state)
+{
+	(void)state;
+	static const char *const rs[] = { "mutex", "join", "sleep", "read" };
+	char *buf = malloc(1 << 16);
+	assert_non_null(buf);
+	for (int kind = 0; kind < 3; kind++)
+		for (int n = 1; n < 40; n++) {
+			size_t o = (size_t)sprintf(buf, "{\"traceEvents\":[\n");
+			for (int i = 0; i < n; i++) {
+				int tid = 1 + (i * 7) % 3;
+				const char *r = kind == 1 ? (const char *[]){ "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t" }[i % 20] : rs[i % 4];
+				switch (i % 5) {
+				case 0:
+					o += (size_t)sprintf(buf + o, "{\"ph\":\"X\",\"pid\":1,\"tid\":%d,\"name\":\"blocked: %s\",\"cat\":\"blocked\",\"ts\":%d.5,\"dur\":3,\"args\":{\"reason\":\"%s\",\"stack\":[\n\"a\",\n{\"x\":1}]}}", tid, r, i * 10, r);
+					break;
+				case 1:
+					o += (size_t)sprintf(buf + o, "{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"name\":\"thread_name\",\"args\":{\"name\":\"t%d\"}}", tid, i);
+					break;
+				case 2:
+					o += (size_t)sprintf(buf + o, "{\"ph\":\"s\",\"pid\":1,\"tid\":%d,\"name\":\"wake\",\"cat\":\"wake\",\"ts\":%d,\"id\":%d},\n"
+							     "{\"ph\":\"f\",\"pid\":1,\"tid\":%d,\"name\":\"wake\",\"cat\":\"wake\",\"bp\":\"e\",\"ts\":%d,\"id\":%d}",
+							     tid, i * 10 + 1, i / 3, 3 - tid + 1, i * 10 + 2, i / 3);
+					break;
+				case 3:
+					o += (size_t)sprintf(buf + o, "{\"ph\":\"C\",\"pid\":1,\"tid\":1,\"name\":\"c%d\",\"ts\":%d,\"args\":{\"v\":%d}}", i % 2, i * 10, i);
+					break;
+				default:
+					o += (size_t)sprintf(buf + o, "{\"ph\":\"X\",\"pid\":1,\"tid\":%d,\"name\":\"running\",\"cat\":\"running\",\"ts\":%d,\"dur\":2.25}", tid, i * 10 + 4);
+				}
+				o += (size_t)sprintf(buf + o, "%s\n", i + 1 < n ? "," : "");
+			}
+			if (kind == 2 && n > 4)
+				buf[o - 3] = 'x';   /* the last event broken */
+			o += (size_t)sprintf(buf + o, "],\"otherData\":{}}");
+			cprof_timeline *a = NULL, *b = NULL;
+			cprof_error ea = { 0 }, eb = { 0 };
+			int ra = cprof_timeline_build_general(buf, o, &a, &ea);
+			int rb = cprof_timeline_build_split(buf, o, 0, &b, &eb);
+			assert_int_equal(ra, rb);
+			if (ra == 0) {
+				if (!cprof_timeline_same(a, b))
+					fail_msg("kind %d, %d events: the halves' index differs", kind, n);
+			} else {
+				assert_string_equal(ea.msg, eb.msg);
+			}
+			cprof_timeline_free(a);
+			cprof_timeline_free(b);
+		}
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,6 +465,9 @@ int main(void)
 		cmocka_unit_test(test_unsorted_overlapping),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_long_strings_and_skipped_numbers),
+		cmocka_unit_test(test_fast_path_same_index),
+		cmocka_unit_test(test_fast_path_malformed_everywhere),
+		cmocka_unit_test(test_split_same_index),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
