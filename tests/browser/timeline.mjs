@@ -101,6 +101,12 @@ if (extra.many) {
 		const n = await tl(() => window.cprofTimeline.meta.lanes.length);
 		assert(n === Number(extra.many), `${n} lanes`);
 		await page.$eval("#tl-scroll", (e) => { e.scrollTop = e.scrollHeight; });
+		// the scroll event comes later: wait for the request that holds
+		// the last lane, then for its answer to be drawn
+		await page.waitForFunction(() => {
+			const s = window.cprofTimeline, req = s.requests[s.requests.length - 1];
+			return req && req.lanes.includes(s.meta.lanes.length - 1);
+		});
 		await settled();
 		const r = await tl(() => {
 			const s = window.cprofTimeline, last = s.meta.lanes.length - 1;

@@ -586,7 +586,11 @@ if (suite === "deep") {
 		await shot("source-picked");
 	});
 	await check("disassembly opens on the hottest function it can read", async () => {
+		// up to 8 -disasm runs (objdump over libstdc++ and libm) before the
+		// program's own function: slow on a loaded machine, so more time
+		page.setDefaultTimeout(120000);
 		await open("/ui/disasm?i=crunch");
+		page.setDefaultTimeout(30000);
 		assert(await page.$eval("#errors", (e) => e.hidden), `error banner: ${await page.textContent("#errors")}`);
 		const t = await page.textContent("#text");
 		assert(/ROUTINE =+ deep::/.test(t) && /\n\s+\S+\s+\S+\s+[0-9a-f]+:\s+\S+/.test(t), `disasm: ${t.slice(0, 200)}`);
