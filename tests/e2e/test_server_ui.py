@@ -19,7 +19,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import ROOT, cprof_bin
+from conftest import ROOT, cprof_bin, skip_if_sanitized
 from srvtools import Server, wait_for
 from test_http import Program
 from test_server_scrape import worker  # noqa: F401 (the fixture: the worker program built)
@@ -247,6 +247,7 @@ def test_assets_and_routes(fleet):
 def test_demo_serves_the_page(tmp_path):
     """make demo (examples/demo.sh): the server's page answers at the URL
     it prints, and the demo service's CPU profiles reach it."""
+    skip_if_sanitized("the demo service preloads the plain build only (ASan must come first)")
     import re
     import signal
     import urllib.request
