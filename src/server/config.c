@@ -344,6 +344,8 @@ static int get_size(walk *w, yaml_node_t *n, const char *key, size_t *out)
 			double b = v * units[i].m;
 			if (b >= 1e15)
 				return fail(w, n, key, "too large");
+			if (b < 1)      /* ".5": a limit of 0 bytes, which refuses everything */
+				return fail(w, n, key, "\"%.40s\" is less than one byte", s);
 			*out = (size_t)b;
 			return 0;
 		}

@@ -101,6 +101,7 @@ CONFIG_ERRORS = [
     ("scrape_configs:\n  - job_name: a\n    scrape_interval: soon\n", ":3: scrape_interval:"),
     ("retention: 7 days\n", ":1: retention:"),
     ("limits:\n  max_body: -5\n", ":2: max_body: "),
+    ("limits:\n  max_body: .5\n", ":2: max_body: \".5\" is less than one byte"),   # was a 0-byte limit (fuzz_srv_config)
     ("limits:\n  max_bodies: 5\n", ":2: max_bodies: unknown key"),
     ("rules:\n  - name: r\n    when: cprof_threads >> 5\n", ":3: when:"),
     ("rules:\n  - when: cprof_threads > 5\n", "name: missing"),
