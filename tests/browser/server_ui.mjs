@@ -16,42 +16,16 @@
 // status is the number of failures.  Screenshots go to OUTDIR
 // (server-SUITE-NAME.png).  key=value arguments carry what the test knows
 // (the scraped instance).
-import { chromium } from "playwright-core";
+import { assert, checker, launch } from "./harness.mjs";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 
 const [suite, base, outdir, ...rest] = process.argv.slice(2);
 const extra = Object.fromEntries(rest.map((a) => a.split(/=(.*)/s).slice(0, 2)));
 fs.mkdirSync(outdir, { recursive: true });
-let failures = 0;
+const { check, failures } = checker(suite, (name) => shot(`fail-${name}`));
 
-async function check(name, fn) {
-	try {
-		await fn();
-		console.log(`ok ${suite}/${name}`);
-	} catch (e) {
-		failures++;
-		console.log(`FAIL ${suite}/${name}: ${String((e && e.message) || e).split("\n")[0]}`);
-		await shot(`fail-${name}`).catch(() => {});
-	}
-}
-
-function assert(cond, msg) {
-	if (!cond) throw new Error(msg);
-}
-
-const userDir = fs.mkdtempSync(path.join(os.tmpdir(), "cprof-chromium-"));
-const ctx = await chromium.launchPersistentContext(userDir, {
-	executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-	args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync"],
-	timeout: 60000,
-	viewport: { width: 1280, height: 900 },
-	acceptDownloads: true,
-});
-ctx.setDefaultTimeout(30000);
-const page = await ctx.newPage();
+const { ctx, page, close } = await launch({ width: 1280, height: 900 }, { acceptDownloads: true });
 const pageErrors = [];
 const bad = [];          // answers >= 400 that no check expected
 let expectBad = null;    // a regexp of URLs a check expects to fail
@@ -610,6 +584,5 @@ await check("no-page-errors", async () => {
 	assert(!bad.length, `failed requests: ${bad.join(" ")}`);
 });
 
-await ctx.close();
-fs.rmSync(userDir, { recursive: true, force: true });
-process.exit(failures);
+await close();
+process.exit(failures());

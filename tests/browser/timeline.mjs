@@ -13,40 +13,16 @@
 // "FAIL NAME: why"; exit status = failures.  Screenshots go to OUTDIR.
 // With bench=1 (bench/timeline.sh): only the first screen and pans,
 // timed, printed as "first_screen_ms N" and "pan_ms N ..." lines.
-import { chromium } from "playwright-core";
+import { assert, checker, launch } from "./harness.mjs";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 
 const [base, outdir, ...rest] = process.argv.slice(2);
 const extra = Object.fromEntries(rest.map((a) => a.split(/=(.*)/s).slice(0, 2)));
 fs.mkdirSync(outdir, { recursive: true });
-let failures = 0;
+const { check, failures } = checker("timeline");
 
-async function check(name, fn) {
-	try {
-		await fn();
-		console.log(`ok timeline/${name}`);
-	} catch (e) {
-		failures++;
-		console.log(`FAIL timeline/${name}: ${String(e && e.message || e).split("\n")[0]}`);
-	}
-}
-
-function assert(cond, msg) {
-	if (!cond) throw new Error(msg);
-}
-
-const userDir = fs.mkdtempSync(path.join(os.tmpdir(), "cprof-chromium-"));
-const ctx = await chromium.launchPersistentContext(userDir, {
-	executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-	args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync"],
-	timeout: 60000,
-	viewport: { width: 1400, height: 700 },
-});
-ctx.setDefaultTimeout(30000);
-const page = await ctx.newPage();
+const { ctx, page, close } = await launch({ width: 1400, height: 700 });
 const pageErrors = [];
 page.on("pageerror", (e) => pageErrors.push(String(e)));
 await page.route("**/*", (route) => {
@@ -87,8 +63,7 @@ if (extra.bench) {
 	console.log("pan_ms " + reqs.map((r) => r[0].toFixed(1)).join(" "));
 	console.log("pan_items " + reqs.map((r) => r[1]).join(" "));
 	await shot("bench");
-	await ctx.close();
-	fs.rmSync(userDir, { recursive: true, force: true });
+	await close();
 	process.exit(0);
 }
 
@@ -124,9 +99,8 @@ if (extra.many) {
 		assert(r.px[0] === 0x3c && r.px[1] === 0x9a && r.px[2] === 0x46, `last lane not drawn: ${r.px}`);
 		await shot("many-lanes");
 	});
-	await ctx.close();
-	fs.rmSync(userDir, { recursive: true, force: true });
-	process.exit(failures);
+	await close();
+	process.exit(failures());
 }
 
 let meta = null;
@@ -309,6 +283,5 @@ await check("no-page-errors", async () => {
 	assert(pageErrors.length === 0, pageErrors.join("; "));
 });
 
-await ctx.close();
-fs.rmSync(userDir, { recursive: true, force: true });
-process.exit(failures);
+await close();
+process.exit(failures());

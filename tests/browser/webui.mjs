@@ -15,41 +15,16 @@
 // number of failures (0: all passed).  Screenshots go to OUTDIR.
 // Extra key=value arguments carry what the test computed with the CLI
 // (expected numbers).
-import { chromium } from "playwright-core";
+import { assert, checker, launch } from "./harness.mjs";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 
 const [suite, base, outdir, ...rest] = process.argv.slice(2);
 const extra = Object.fromEntries(rest.map((a) => a.split(/=(.*)/s).slice(0, 2)));
 fs.mkdirSync(outdir, { recursive: true });
-let failures = 0;
+const { check, failures } = checker(suite);
 
-async function check(name, fn) {
-	try {
-		await fn();
-		console.log(`ok ${suite}/${name}`);
-	} catch (e) {
-		failures++;
-		console.log(`FAIL ${suite}/${name}: ${String(e && e.message || e).split("\n")[0]}`);
-	}
-}
-
-function assert(cond, msg) {
-	if (!cond) throw new Error(msg);
-}
-
-const userDir = fs.mkdtempSync(path.join(os.tmpdir(), "cprof-chromium-"));
-const ctx = await chromium.launchPersistentContext(userDir, {
-	executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-	args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync"],
-	timeout: 60000,
-	viewport: { width: 1280, height: 800 },
-	acceptDownloads: true,
-});
-ctx.setDefaultTimeout(30000);
-const page = await ctx.newPage();
+const { ctx, page, close } = await launch({ width: 1280, height: 800 }, { acceptDownloads: true });
 const consoleErrors = [];
 page.on("pageerror", (e) => consoleErrors.push(String(e)));
 // offline: anything not from the server fails the test
@@ -652,6 +627,5 @@ await check("no page errors and no requests off the server", async () => {
 	assert(foreign.length === 0, foreign.join(" "));
 });
 
-await ctx.close();
-fs.rmSync(userDir, { recursive: true, force: true });
-process.exit(failures);
+await close();
+process.exit(failures());
