@@ -304,6 +304,14 @@ demo: all
 bench: all
 	bench/run.sh
 
+# The synthetic fleet's driver (bench/server_ingest.c), linked once here
+# for the server benches (server_ingest.sh, server_clickhouse.sh,
+# server_ui.sh), which call `make $(B)/bench/server_ingest`.
+$(B)/bench/server_ingest: bench/server_ingest.c $(B)/libcprofserver.a $(B)/libcprofcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -O2 -g -Isrc/core -Isrc/server -o $@ $< $(B)/libcprofserver.a \
+	      $(B)/libcprofcore.a $(LDLIBS) $(SERVER_LIBS)
+
 # The pkg-config files are written here, not at build time, so they name the
 # PREFIX given to `make install` (DESTDIR only stages the files).
 PC_SED = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g'

@@ -24,8 +24,7 @@ B=${B:-build}
 OUT=bench/out/server_clickhouse
 mkdir -p "$OUT"
 [ -f "$B/libcprofserver.a" ] || { echo "bench: build first (make)" >&2; exit 2; }
-cc -O2 -g -D_GNU_SOURCE -Isrc/core -Isrc/server bench/server_ingest.c -o "$OUT/server_ingest" \
-   "$B/libcprofserver.a" "$B/libcprofcore.a" -lsqlite3 -lpcre2-8 -lcurl -lz -lpthread -lm
+make -s B="$B" "$B/bench/server_ingest"   # the fleet driver (Makefile)
 rm -rf "$OUT/ch" "$OUT/sqlite"
 tools/clickhouse-local.sh start "$OUT/ch" -port "$PORT" >/dev/null
 trap 'tools/clickhouse-local.sh stop "$OUT/ch"' EXIT
@@ -37,11 +36,11 @@ chcpu() {       # the ClickHouse server's CPU seconds so far (utime + stime)
 }
 echo "== machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) (shared, loaded: figures are noisy)"
 echo "== SQLite store ($TARGETS targets, $MINUTES min of fleet time)"
-"$OUT/server_ingest" ingest "$OUT/sqlite" "$TARGETS" "$MINUTES"
-"$OUT/server_ingest" query "$OUT/sqlite" "$ROUNDS"
+"$B/bench/server_ingest" ingest "$OUT/sqlite" "$TARGETS" "$MINUTES"
+"$B/bench/server_ingest" query "$OUT/sqlite" "$ROUNDS"
 echo "== ClickHouse store, one node ($URL)"
 c0=$(chcpu)
-"$OUT/server_ingest" ingest "$URL" "$TARGETS" "$MINUTES"
+"$B/bench/server_ingest" ingest "$URL" "$TARGETS" "$MINUTES"
 c1=$(chcpu)
 echo "  ClickHouse server CPU during ingest: $(echo "$c1 - $c0" | bc) s"
 q "OPTIMIZE TABLE samples FINAL" >/dev/null
@@ -53,6 +52,6 @@ q "SELECT concat('    ', name, ' ', toString(round(data_compressed_bytes / (SELE
 echo "  all tables (rollup, profiles, dictionaries) per sample row:"
 q "SELECT concat('    ', toString(round(sum(data_compressed_bytes) / (SELECT sum(rows) FROM system.parts WHERE database = 'bench' AND table = 'samples' AND active), 2)), ' bytes') FROM system.parts WHERE database = 'bench' AND active"
 c0=$(chcpu)
-"$OUT/server_ingest" query "$URL" "$ROUNDS"
+"$B/bench/server_ingest" query "$URL" "$ROUNDS"
 c1=$(chcpu)
 echo "  ClickHouse server CPU during the queries: $(echo "$c1 - $c0" | bc) s"

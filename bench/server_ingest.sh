@@ -27,13 +27,12 @@ OUT=bench/out/server_ingest
 DATA=${DATA:-$OUT/data}
 mkdir -p "$OUT"
 [ -f "$B/libcprofserver.a" ] || { echo "bench: build first (make)" >&2; exit 2; }
-cc -O2 -g -D_GNU_SOURCE -Isrc/core -Isrc/server bench/server_ingest.c -o "$OUT/server_ingest" \
-   "$B/libcprofserver.a" "$B/libcprofcore.a" -lsqlite3 -lcurl -lpcre2-8 -lz -lpthread -lm
+make -s B="$B" "$B/bench/server_ingest"   # the fleet driver (Makefile)
 rm -rf "$DATA"
 echo "== ingest ($TARGETS targets, $MINUTES min of fleet time)"
-"$OUT/server_ingest" ingest "$DATA" "$TARGETS" "$MINUTES"
-"$OUT/server_ingest" replicate "$DATA"
+"$B/bench/server_ingest" ingest "$DATA" "$TARGETS" "$MINUTES"
+"$B/bench/server_ingest" replicate "$DATA"
 echo "== queries ($ROUNDS rounds each)"
-"$OUT/server_ingest" query "$DATA" "$ROUNDS"
+"$B/bench/server_ingest" query "$DATA" "$ROUNDS"
 echo "== retention of the replicated days, with the dictionary collection"
-"$OUT/server_ingest" gc "$DATA"
+"$B/bench/server_ingest" gc "$DATA"

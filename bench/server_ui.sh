@@ -29,12 +29,11 @@ mkdir -p "$OUT"
 command -v node >/dev/null || { echo "bench: node is needed (./setup.sh)" >&2; exit 2; }
 [ -d tests/browser/node_modules/playwright-core ] || { echo "bench: cd tests/browser && npm ci" >&2; exit 2; }
 if [ "${KEEP:-0}" != 1 ] || [ ! -d "$DATA" ]; then
-	cc -O2 -g -D_GNU_SOURCE -Isrc/core -Isrc/server bench/server_ingest.c -o "$OUT/server_ingest" \
-	   "$B/libcprofserver.a" "$B/libcprofcore.a" -lsqlite3 -lcurl -lpcre2-8 -lz -lpthread -lm
+	make -s B="$B" "$B/bench/server_ingest"   # the fleet driver (Makefile)
 	rm -rf "$DATA"
 	echo "== ingest ($TARGETS targets, $MINUTES min of fleet time)"
-	"$OUT/server_ingest" ingest "$DATA" "$TARGETS" "$MINUTES"
-	"$OUT/server_ingest" replicate "$DATA"
+	"$B/bench/server_ingest" ingest "$DATA" "$TARGETS" "$MINUTES"
+	"$B/bench/server_ingest" replicate "$DATA"
 fi
 du -sh "$DATA"
 LOG=$OUT/server.log
