@@ -9,6 +9,7 @@ against the trace of the same run.
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 
@@ -402,7 +403,13 @@ def test_trace_written_before_an_exec(waits, tmp_path):
     for w in truth:
         if w["kind"] == "mutex":
             assert blocked(trace, w["tid"], "mutex"), w
-    assert sorted(os.listdir(tmp_path)) == ["exec.json"]
+    # the new image writes nothing over FILE: at most its own trace beside
+    # it, when it recorded something (under ASan its runtime's start can
+    # block long enough: the process-tree rule of the dash test below)
+    rest = sorted(set(os.listdir(tmp_path)) - {"exec.json"})
+    assert len(rest) <= 1 and all(re.fullmatch(r"exec\.json\.\d+", n) for n in rest), rest
+    for n in rest:
+        json.load(open(tmp_path / n))
 
 
 def test_dash_trace_written_at_its__exit_and_exec(tmp_path):
