@@ -423,6 +423,10 @@ def test_go_pprof_behind_basic_auth(tmp_path):
         try:
             assert wait_for(lambda: all(s.request("/api/v1/profile?" + q(query='{job="gosvc"}', type=k))[0]
                                         == 200 for k in ("heap", "goroutine")), timeout=120), targets(s)
+            # Each target keeps its own scrape phase: the wrong one may not have
+            # been tried yet when the good one's profiles are in.
+            assert wait_for(lambda: {x["job"]: x for x in targets(s)}["wrong"]["state"] != "unknown",
+                            timeout=60), targets(s)
             t = {x["job"]: x for x in targets(s)}
             assert t["gosvc"]["state"] == "up", t
             assert t["wrong"]["state"] == "down" and "HTTP status 401" in t["wrong"]["last_error"], t
