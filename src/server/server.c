@@ -29,7 +29,9 @@
  * carry "Authorization: Bearer TOKEN" (compared in constant time), else
  * 401 (every path, push included), except that a browser's GET and HEAD
  * may carry the session cookie of a login instead (session.c: POST
- * /login, or a page opened as /?token=TOKEN, then redirected without it).  A loopback server refuses clients
+ * /login, or a page opened as /?token=TOKEN, then redirected without it).
+ * An address that sends too many wrong tokens gets 429 for a while
+ * (guard.c).  A loopback server refuses clients
  * from other addresses at accept.
  *
  * Threads here: main (waits for a signal, then tears down), the flusher
@@ -333,6 +335,11 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, srv_resp *rs, const c
 		MHD_add_response_header(r, "Set-Cookie", cookie);
 	if (location && *location)
 		MHD_add_response_header(r, "Location", location);
+	char ra[16];
+	if (rs->retry_after_s) {
+		snprintf(ra, sizeof ra, "%u", rs->retry_after_s);
+		MHD_add_response_header(r, "Retry-After", ra);
+	}
 	enum MHD_Result rc = MHD_queue_response(c, rs->status, r);
 	MHD_destroy_response(r);
 	return rc;
@@ -479,10 +486,27 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		       .conn = c, .body = cr->body, .len = cr->len };
 	bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
 	bool page = !strcmp(url, "/") || !strcmp(url, "/targets") || !strcmp(url, "/snapshots");
-	bool authed = token_ok(s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"));
+	const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
 	const char *login_token = s->token && get && page ? req_arg(&rq, "token") : NULL;
 	char cookie[256] = "", location[2048] = "", sess[SRV_SESSION_BYTES * 2 + 1];
 	int64_t now = now_ns();
+	/* a request presenting a token is an attempt (guard.c): refused
+	 * unevaluated while its address is over the limit, counted when wrong */
+	bool posting_login = s->token && !strcmp(url, "/login") && !strcmp(method, "POST");
+	bool attempt = s->token && (authz || login_token || posting_login);
+	const union MHD_ConnectionInfo *ci =
+		attempt ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
+	const struct sockaddr *peer = ci ? ci->client_addr : NULL;
+	unsigned wait = attempt ? srv_guard_refused(peer, now) : 0;
+	bool authed = !wait && token_ok(s, authz);
+	if (wait) {
+		srv_resp_error(&rs, 429, "too many wrong tokens from this address: no token is "
+			       "checked from it for %u s (Retry-After)", wait);
+		rs.retry_after_s = wait;
+		return send_resp(c, &rs, cookie, location);
+	}
+	if (s->token && authz && !authed)
+		srv_guard_failed(peer, now);
 	if (s->token && !strcmp(url, "/login")) {
 		/* the login form's target (no token needed to reach it) */
 		if (!strcmp(method, "POST") && cr->too_large) {
@@ -493,6 +517,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 					    location, sizeof location)) {
 				session_cookie(s, sess, cookie, sizeof cookie);
 				rs.status = 303;
+			} else if (rs.status == 401) {
+				srv_guard_failed(peer, now);
 			}
 		} else if (get) {
 			srv_login_page(&rs, 200, NULL, req_arg(&rq, "next"));
@@ -503,6 +529,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		/* a page opened as /?token=TOKEN: a session, then the same page
 		 * without the token in its address */
 		if (!srv_token_equal(s->token, s->token_len, login_token, strlen(login_token))) {
+			srv_guard_failed(peer, now);
 			srv_login_page(&rs, 401, "wrong token", url);
 		} else if (srv_session_new(now, sess)) {
 			srv_resp_error(&rs, 500, "no random bytes for a session");

@@ -359,6 +359,7 @@ typedef struct srv_resp {
 	bool body_static;           /* body is static data (an embedded asset): not freed */
 	const char *cache;          /* Cache-Control, or NULL: no-store */
 	char etag[24];              /* ETag ("" none) */
+	unsigned retry_after_s;     /* Retry-After (0: none) */
 } srv_resp;
 
 /* {"error": "..."} with status. */
@@ -382,6 +383,15 @@ typedef struct srv_an_window {
 /* path (below /analysis/, NUL-terminated) into w: 0, or -1 with a static
  * one-line reason in *why. */
 int srv_an_parse(const char *path, srv_an_window *w, const char **why);
+
+/* ---- wrong tokens per client address (guard.c; thread-safe) -------------------- */
+
+struct sockaddr;
+/* Seconds the address sa must wait before its next token attempt is
+ * evaluated (0: go ahead); a NULL or non-IP address is never refused. */
+unsigned srv_guard_refused(const struct sockaddr *sa, int64_t now_ns);
+/* Counts one wrong token from sa. */
+void srv_guard_failed(const struct sockaddr *sa, int64_t now_ns);
 
 /* ---- the web UI's login sessions (session.c; thread-safe) ----------------------- */
 

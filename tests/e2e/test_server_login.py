@@ -101,3 +101,34 @@ def test_no_login_without_token(tmp_path):
         assert st == 200 and "set-cookie" not in h
     finally:
         assert s.stop()[0] == 0
+
+
+def test_wrong_tokens_are_limited_per_address(tmp_path):
+    """Ten wrong tokens from one address within a minute: every token it
+    presents after that, right or wrong, by header, form or /?token=, is
+    refused unchecked with 429 and Retry-After; a browser session made
+    before keeps working, and a request with no token is still a 401."""
+    s = Server(str(tmp_path / "d"), f"-token={TOKEN}")
+    try:
+        st, h, _ = raw(s, "/?token=" + TOKEN)
+        assert st == 303
+        ck = {"Cookie": f"cprof_session={session_of(h)}"}
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        for i in range(10):
+            st, _, b = raw(s, "/api/v1/types", headers={"Authorization": f"Bearer guess{i}"})
+            assert st == 401, (i, b)
+        for how in (lambda: raw(s, "/api/v1/types", headers=auth),
+                    lambda: raw(s, "/?token=" + TOKEN),
+                    lambda: raw(s, "/login", "POST", form, "token=" + TOKEN),
+                    lambda: raw(s, "/ingest?name=a&format=folded", "POST", auth, b"main 1\n")):
+            st, h, b = how()
+            assert st == 429, b
+            assert 0 < int(h["retry-after"]) <= 60, h
+            assert b"too many wrong tokens" in b
+        st, _, b = raw(s, "/api/v1/types", headers=ck)
+        assert st == 200, b
+        st, _, _ = raw(s, "/api/v1/types")
+        assert st == 401
+    finally:
+        assert s.stop()[0] == 0
