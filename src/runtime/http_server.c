@@ -37,7 +37,8 @@
  * 10 s, the body within 30 s at 1 KiB/s; when crowded, nobody 2 s into a
  * request; when full, the longest goes for each new client), seconds= at
  * most max_seconds (300), one CPU profile at a time (500, as Go), and a
- * token bucket on expensive requests (429 with Retry-After).  The server
+ * token bucket on expensive requests (429 with Retry-After), and wrong
+ * tokens limited per client address (cprof_guard.h: 429 too).  The server
  * thread evicts by shutdown(2): MHD reads the end and closes the
  * connection itself, so its descriptor is never closed under it.  Sockets and fds are close-on-exec (SOCK_CLOEXEC, MHD's
  * own are too); MHD sends with MSG_NOSIGNAL.
@@ -52,6 +53,7 @@
 #include "cprof.h"
 #include "cprof_connset.h"
 #include "cprof_host.h"
+#include "cprof_guard.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -423,6 +425,23 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 		atomic_fetch_add(&n_requests, 1);
 		snprintf(q->method, sizeof q->method, "%s", method);
 		const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+		if (s->token && auth) {
+			/* a token presented is an attempt (cprof_guard.h): refused
+			 * unchecked while its address is over the limit */
+			const union MHD_ConnectionInfo *ci =
+				MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+			const struct sockaddr *peer = ci ? ci->client_addr : NULL;
+			unsigned wait = cprof_guard_refused(peer, cprof_mono_ns());
+			if (wait) {
+				char ra[16];
+				snprintf(ra, sizeof ra, "%u", wait);
+				atomic_fetch_add(&n_auth, 1);
+				return send_error(c, q, 429, "Too Many Requests: too many wrong tokens "
+						  "from this address", "Retry-After", ra);
+			}
+			if (!rt_http_auth_ok(auth, s->token))
+				cprof_guard_failed(peer, cprof_mono_ns());
+		}
 		if (!rt_http_auth_ok(auth, s->token)) {
 			atomic_fetch_add(&n_auth, 1);
 			return send_error(c, q, 401, "Unauthorized", "WWW-Authenticate",

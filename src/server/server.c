@@ -31,7 +31,7 @@
  * may carry the session cookie of a login instead (session.c: POST
  * /login, or a page opened as /?token=TOKEN, then redirected without it).
  * An address that sends too many wrong tokens gets 429 for a while
- * (guard.c).  A loopback server refuses clients
+ * (src/core/guard.c).  A loopback server refuses clients
  * from other addresses at accept.
  *
  * Threads here: main (waits for a signal, then tears down), the flusher
@@ -40,6 +40,7 @@
  * start and read-only afterwards.
  */
 #include "server_int.h"
+#include "cprof_guard.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -490,14 +491,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	const char *login_token = s->token && get && page ? req_arg(&rq, "token") : NULL;
 	char cookie[256] = "", location[2048] = "", sess[SRV_SESSION_BYTES * 2 + 1];
 	int64_t now = now_ns();
-	/* a request presenting a token is an attempt (guard.c): refused
+	/* a request presenting a token is an attempt (src/core/guard.c): refused
 	 * unevaluated while its address is over the limit, counted when wrong */
 	bool posting_login = s->token && !strcmp(url, "/login") && !strcmp(method, "POST");
 	bool attempt = s->token && (authz || login_token || posting_login);
 	const union MHD_ConnectionInfo *ci =
 		attempt ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
 	const struct sockaddr *peer = ci ? ci->client_addr : NULL;
-	unsigned wait = attempt ? srv_guard_refused(peer, now) : 0;
+	unsigned wait = attempt ? cprof_guard_refused(peer, now) : 0;
 	bool authed = !wait && token_ok(s, authz);
 	if (wait) {
 		srv_resp_error(&rs, 429, "too many wrong tokens from this address: no token is "
@@ -506,7 +507,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return send_resp(c, &rs, cookie, location);
 	}
 	if (s->token && authz && !authed)
-		srv_guard_failed(peer, now);
+		cprof_guard_failed(peer, now);
 	if (s->token && !strcmp(url, "/login")) {
 		/* the login form's target (no token needed to reach it) */
 		if (!strcmp(method, "POST") && cr->too_large) {
@@ -518,7 +519,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 				session_cookie(s, sess, cookie, sizeof cookie);
 				rs.status = 303;
 			} else if (rs.status == 401) {
-				srv_guard_failed(peer, now);
+				cprof_guard_failed(peer, now);
 			}
 		} else if (get) {
 			srv_login_page(&rs, 200, NULL, req_arg(&rq, "next"));
@@ -529,7 +530,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		/* a page opened as /?token=TOKEN: a session, then the same page
 		 * without the token in its address */
 		if (!srv_token_equal(s->token, s->token_len, login_token, strlen(login_token))) {
-			srv_guard_failed(peer, now);
+			cprof_guard_failed(peer, now);
 			srv_login_page(&rs, 401, "wrong token", url);
 		} else if (srv_session_new(now, sess)) {
 			srv_resp_error(&rs, 500, "no random bytes for a session");

@@ -384,15 +384,6 @@ typedef struct srv_an_window {
  * one-line reason in *why. */
 int srv_an_parse(const char *path, srv_an_window *w, const char **why);
 
-/* ---- wrong tokens per client address (guard.c; thread-safe) -------------------- */
-
-struct sockaddr;
-/* Seconds the address sa must wait before its next token attempt is
- * evaluated (0: go ahead); a NULL or non-IP address is never refused. */
-unsigned srv_guard_refused(const struct sockaddr *sa, int64_t now_ns);
-/* Counts one wrong token from sa. */
-void srv_guard_failed(const struct sockaddr *sa, int64_t now_ns);
-
 /* ---- the web UI's login sessions (session.c; thread-safe) ----------------------- */
 
 #define SRV_SESSION_COOKIE "cprof_session"

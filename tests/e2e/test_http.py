@@ -412,6 +412,25 @@ def test_token_required(progs):
     assert rc == 0, err
 
 
+def test_wrong_tokens_limited_per_address(progs):
+    """Ten wrong tokens from one address: its next token, even the right
+    one, is refused unchecked (429, Retry-After) for a minute."""
+    prog = Program(progs["worker"], extra_env={"CPROF_TOKEN": "s3cret"}, listen="0.0.0.0:0")
+    try:
+        assert prog.url, prog.lines
+        url = "http://127.0.0.1:" + prog.addr.rsplit(":", 1)[1]
+        for i in range(10):
+            st, _, _ = curl(f"{url}/metrics", "-H", f"Authorization: Bearer guess{i}")
+            assert st == 401, i
+        st, h, _ = curl(f"{url}/metrics", "-H", "Authorization: Bearer s3cret")
+        assert st == 429 and 0 < int(h["retry-after"]) <= 60, h
+        st, _, _ = curl(f"{url}/metrics")        # no token: still a plain 401
+        assert st == 401
+    finally:
+        rc, _, err = prog.stop()
+    assert rc == 0, err
+
+
 def test_trusted_network_allows_any_address(progs):
     prog = Program(progs["worker"], extra_env={"CPROF_HTTP_TRUSTED": "1"}, listen="0.0.0.0:0")
     try:

@@ -1,7 +1,8 @@
 /*
- * guard.c - a limit on wrong tokens per client address, so a server
- * started with -token cannot have its token guessed at the speed of its
- * request loop.
+ * guard.c - a limit on wrong tokens per client address, so a server with
+ * a token (cprof server -token, the runtime's endpoint with
+ * CPROF_HTTP_TOKEN) cannot have it guessed at the speed of its request
+ * loop.
  *
  * Every request that presents a token (an Authorization header, the login
  * form, a page opened as /?token=) is an attempt.  An address that makes
@@ -20,12 +21,15 @@
  * length (a 16-byte random token is 2^128 guesses) is the real defence,
  * this limit only keeps the logs and the CPU quiet.
  *
- * Threads: every function is thread-safe (one mutex over the table, held
- * for a scan of GUARD_SLOTS entries); none is async-signal-safe.
+ * One table per process (the server and the runtime's endpoint never share
+ * a process).  Threads: every function is thread-safe (one mutex over the
+ * table, held for a scan of GUARD_SLOTS entries, taken only by the
+ * servers' own threads); none is async-signal-safe; nothing allocates.
  */
-#include "server_int.h"
+#include "cprof_guard.h"
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -84,7 +88,7 @@ static guard_slot *guard_find(const unsigned char key[9], int64_t now_ns)
 	return NULL;
 }
 
-unsigned srv_guard_refused(const struct sockaddr *sa, int64_t now_ns)
+unsigned cprof_guard_refused(const struct sockaddr *sa, int64_t now_ns)
 {
 	unsigned char key[9];
 	if (!guard_key(sa, key))
@@ -100,7 +104,7 @@ unsigned srv_guard_refused(const struct sockaddr *sa, int64_t now_ns)
 	return wait;
 }
 
-void srv_guard_failed(const struct sockaddr *sa, int64_t now_ns)
+void cprof_guard_failed(const struct sockaddr *sa, int64_t now_ns)
 {
 	unsigned char key[9];
 	if (!guard_key(sa, key))
