@@ -48,11 +48,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				srv_target_cfg *tg = &j->targets[t];
 				CHECK(!strncmp(tg->base, "http://", 7) || !strncmp(tg->base, "https://", 8),
 				      "bad base %s", tg->base);
-				CHECK(srv_lset_get(&tg->labels, "job") && srv_lset_get(&tg->labels, "instance"),
+				CHECK(srv_lpack_get(tg->labels, "job") && srv_lpack_get(tg->labels, "instance"),
 				      "target without job/instance");
-				for (size_t l = 0; l < tg->labels.n; l++)
-					CHECK(strncmp(tg->labels.v[l].name, "__", 2), "label %s left",
-					      tg->labels.v[l].name);
+				for (size_t l = 0; l < tg->labels->n; l++)
+					CHECK(strncmp(tg->labels->v[l].name, "__", 2), "label %s left",
+					      tg->labels->v[l].name);
 				CHECK(!tg->metrics_path[0] || tg->metrics_path[0] == '/', "metrics path %s",
 				      tg->metrics_path);
 			}

@@ -83,6 +83,8 @@ void srv_config_init(srv_config *c)
 void srv_config_free(srv_config *c)
 {
 	for (size_t i = 0; i < c->njobs; i++) {
+		for (size_t t = 0; t < c->jobs[i].ntargets; t++)
+			srv_target_cfg_clear(&c->jobs[i].targets[t]);
 		free(c->jobs[i].targets);
 		for (size_t r = 0; r < c->jobs[i].nrelabel; r++)
 			srv_relabel_free(&c->jobs[i].relabel[r]);
@@ -183,10 +185,11 @@ static int add_target(srv_job_cfg *j, const char *addr, const srv_lset *extra,
 		void *v = realloc(j->targets, (j->ntargets + 1) * sizeof *j->targets);
 		if (!v) {
 			snprintf(err, errsz, "out of memory");
+			srv_target_cfg_clear(t);
 			rc = -1;
 		} else {
 			j->targets = v;
-			j->targets[j->ntargets++] = *t;
+			j->targets[j->ntargets++] = *t;     /* its labels move with it */
 		}
 	}
 	free(t);

@@ -56,6 +56,13 @@ struct srv_sd {
 	bool first;
 };
 
+static void sd_targets_free(srv_target_cfg *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		srv_target_cfg_clear(&v[i]);
+	free(v);
+}
+
 srv_sd *srv_sd_new(const srv_job_cfg *j)
 {
 	srv_sd *d = calloc(1, sizeof *d);
@@ -71,7 +78,7 @@ void srv_sd_free(srv_sd *d)
 	if (!d)
 		return;
 	for (size_t i = 0; i < d->nfiles; i++)
-		free(d->files[i].targets);
+		sd_targets_free(d->files[i].targets, d->files[i].n);
 	free(d->files);
 	free(d);
 }
@@ -116,7 +123,7 @@ static bool sd_read(srv_sd *d, sd_file *f)
 	}
 	free(buf);
 	if (rc) {
-		free(c.v);
+		sd_targets_free(c.v, c.n);
 		if (f->ok || d->first)
 			fprintf(stderr, "cprof server: file_sd of job %s: %s (its previous targets are kept)\n",
 				d->job->name, err);
@@ -127,7 +134,7 @@ static bool sd_read(srv_sd *d, sd_file *f)
 	bool same = c.n == f->n;
 	for (size_t i = 0; same && i < c.n; i++)
 		same = c.v[i].key == f->targets[i].key;
-	free(f->targets);
+	sd_targets_free(f->targets, f->n);
 	f->targets = c.v;
 	f->n = c.n;
 	return !same;
@@ -198,7 +205,7 @@ int srv_sd_poll(srv_sd *d, int64_t now_ns, const srv_target_cfg ***out, size_t *
 	for (size_t i = 0; i < d->nfiles;)
 		if (!d->files[i].seen) {
 			changed = true;
-			free(d->files[i].targets);
+			sd_targets_free(d->files[i].targets, d->files[i].n);
 			d->files[i] = d->files[--d->nfiles];
 		} else {
 			i++;

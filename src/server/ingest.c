@@ -192,7 +192,10 @@ void srv_ingest_handle(srv_ctx *c, const srv_req *rq, srv_resp *rs)
 	const char *owner = srv_lset_get(&ls, "service_name");
 	if (!owner)
 		owner = srv_lset_get(&ls, "instance");
-	int adm = srv_series_admit(owner ? owner : "", &ls, kind, lim);
+	srv_label larr[SRV_LABELS_MAX];
+	srv_labels lview;
+	srv_lset_view(&ls, larr, &lview);
+	int adm = srv_series_admit(owner ? owner : "", &lview, kind, lim);
 	if (adm) {
 		cprof_profile_free(p);
 		if (adm < 0)

@@ -292,13 +292,58 @@ static uint64_t fnv(uint64_t h, const char *s)
 	return (h ^ 0xff) * 0x100000001b3ULL;
 }
 
+void srv_target_cfg_clear(srv_target_cfg *t)
+{
+	free(t->labels);
+	t->labels = NULL;
+}
+
+int srv_target_cfg_copy(srv_target_cfg *dst, const srv_target_cfg *src)
+{
+	*dst = *src;
+	if (!src->labels)
+		return 0;
+	srv_labels v = srv_lpack_view(src->labels);
+	dst->labels = srv_lpack_new(&v);
+	return dst->labels ? 0 : -1;
+}
+
+static int target_labels(const srv_job_cfg *j, const char *addr, srv_lset *l,
+			 srv_target_cfg *t, char *err, size_t errsz);
+
 int srv_target_build(const srv_job_cfg *j, const char *addr, const srv_lset *g,
 		     srv_target_cfg *t, char *err, size_t errsz)
 {
 	memset(t, 0, sizeof *t);
-	srv_lset *l = &t->labels;
+	/* built in a whole srv_lset (on the heap: ~74 KB), kept packed */
+	srv_lset *l = malloc(sizeof *l);
+	if (!l) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
 	if (g)
 		*l = *g;
+	else
+		l->n = 0;
+	int rc = target_labels(j, addr, l, t, err, errsz);
+	if (rc == 0) {
+		srv_label arr[SRV_LABELS_MAX];
+		srv_labels v;
+		srv_lset_view(l, arr, &v);
+		if (!(t->labels = srv_lpack_new(&v))) {
+			snprintf(err, errsz, "out of memory");
+			rc = -1;
+		}
+	}
+	free(l);
+	return rc;
+}
+
+/* The labels of a target at addr into l (holding the group's), and t's
+ * address, URL and key; srv_target_build's body. */
+static int target_labels(const srv_job_cfg *j, const char *addr, srv_lset *l,
+			 srv_target_cfg *t, char *err, size_t errsz)
+{
 	char sch[16] = "";
 	const char *hp = addr;
 	const char *sep = strstr(addr, "://");

@@ -149,9 +149,7 @@ static void *snapshot_thread(void *arg)
 			pthread_join(th[i], NULL);
 		else
 			fetch_one(&f[i]);
-	srv_label arr[SRV_LABELS_MAX];
-	srv_labels view;
-	srv_lset_view(&j->target.labels, arr, &view);
+	srv_labels view = srv_lpack_view(j->target.labels);
 	for (int i = 0; i < 3; i++) {
 		if (!f[i].p) {
 			fprintf(stderr, "cprof server: rule %s: %s snapshot of %s: %s\n", j->rule->name,
@@ -169,6 +167,7 @@ static void *snapshot_thread(void *arg)
 	fprintf(stderr, "cprof server: rule %s fired on %s (%s%s%s = %g): snapshots stored\n",
 		j->rule->name, j->target.instance, j->rule->rate ? "rate(" : "", j->rule->metric,
 		j->rule->rate ? ")" : "", j->value);
+	srv_target_cfg_clear(&j->target);
 	free(j);
 	pthread_mutex_lock(&st.mu);
 	st.running--;
@@ -268,11 +267,13 @@ void srv_rules_observe(srv_ctx *c, struct srv_scraper *sc, const srv_job_cfg *jo
 		pthread_attr_init(&at);
 		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 		if (j) {
-			*j = (job){ c, r, jobc, *t, sc, v };
-			if (pthread_create(&th, &at, snapshot_thread, j) == 0) {
+			*j = (job){ .c = c, .rule = r, .jobc = jobc, .scraper = sc, .value = v };
+			if (srv_target_cfg_copy(&j->target, t) == 0 &&
+			    pthread_create(&th, &at, snapshot_thread, j) == 0) {
 				pthread_attr_destroy(&at);
 				continue;
 			}
+			srv_target_cfg_clear(&j->target);
 			free(j);
 		}
 		pthread_attr_destroy(&at);

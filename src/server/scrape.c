@@ -323,9 +323,7 @@ static int delta_of(const cprof_profile *cur, const cprof_profile *prev, cprof_p
 
 static void append_up(struct srv_scraper *s, target *t, int64_t now, bool up)
 {
-	srv_label arr[SRV_LABELS_MAX];
-	srv_labels v;
-	srv_lset_view(&t->cfg->labels, arr, &v);
+	srv_labels v = srv_lpack_view(t->cfg->labels);
 	srv_store_append_metric(s->c->store, &v, "up", now, up ? 1 : 0, NULL);
 }
 
@@ -350,7 +348,8 @@ static int store_metrics(struct srv_scraper *s, target *t, char *text, size_t le
 		char name[201];
 		memcpy(name, line, nn);
 		name[nn] = '\0';
-		srv_lset ls = t->cfg->labels;
+		srv_lset ls;
+		srv_lset_of_pack(&ls, t->cfg->labels);
 		char *p = line + nn;
 		bool bad = false;
 		if (*p == '{') {
@@ -403,15 +402,15 @@ static int store_metrics(struct srv_scraper *s, target *t, char *text, size_t le
 			continue;
 		char mkind[220];
 		snprintf(mkind, sizeof mkind, "metric/%s", name);
-		int adm = srv_series_admit(t->owner, &ls, mkind, lim);
+		srv_label arr[SRV_LABELS_MAX];
+		srv_labels view;
+		srv_lset_view(&ls, arr, &view);
+		int adm = srv_series_admit(t->owner, &view, mkind, lim);
 		if (adm) {
 			if (adm > 0)
 				(*refused)++;
 			continue;
 		}
-		srv_label arr[SRV_LABELS_MAX];
-		srv_labels view;
-		srv_lset_view(&ls, arr, &view);
 		cprof_error e = { 0 };
 		if (srv_store_append_metric(s->c->store, &view, name, now, v, &e)) {
 			return snprintf(err, errsz, "storing metric %s: %s", name, e.msg) < 0 ? -2 : -1;
@@ -459,7 +458,8 @@ static int run_task(struct srv_scraper *s, task *k, bool *not_found, size_t *ref
 		return rc;
 	}
 	const srv_pprof_cfg *pc = k->prof;
-	int adm = srv_series_admit(t->owner, &t->cfg->labels, pc->kind, lim);
+	srv_labels tl = srv_lpack_view(t->cfg->labels);
+	int adm = srv_series_admit(t->owner, &tl, pc->kind, lim);
 	if (adm) {
 		*refused = adm > 0;
 		if (adm < 0) {
@@ -505,9 +505,7 @@ static int run_task(struct srv_scraper *s, task *k, bool *not_found, size_t *ref
 		tm = pt;
 		dur = start - pt;
 	}
-	srv_label arr[SRV_LABELS_MAX];
-	srv_labels view;
-	srv_lset_view(&t->cfg->labels, arr, &view);
+	srv_labels view = srv_lpack_view(t->cfg->labels);
 	cprof_error e = { 0 };
 	int rc = srv_store_append(s->c->store, &view, pc->kind, tm, dur, store_p, NULL, &e);
 	if (store_p != k->prev)
@@ -534,6 +532,8 @@ static void target_free(target *t)
 		cprof_profile_free(t->tasks[i].prev);
 	pthread_mutex_destroy(&t->cpu_mu);
 	free(t->tasks);
+	if (t->owned)
+		srv_target_cfg_clear(t->owned);
 	free(t->owned);
 	free(t);
 }
@@ -564,12 +564,12 @@ static target *target_new(const srv_job_cfg *j, const srv_target_cfg *cfg, int64
 	/* the config lives as long as the server; a discovered target's
 	 * entry goes with its file's next read: copied */
 	if (!(cfg >= j->targets && cfg < j->targets + j->ntargets)) {
-		if (!(t->owned = malloc(sizeof *t->owned))) {
+		if (!(t->owned = malloc(sizeof *t->owned)) || srv_target_cfg_copy(t->owned, cfg)) {
+			free(t->owned);
 			free(t->tasks);
 			free(t);
 			return NULL;
 		}
-		*t->owned = *cfg;
 		t->cfg = t->owned;
 	}
 	snprintf(t->owner, sizeof t->owner, "%s/%s", j->name, cfg->base);
@@ -909,10 +909,10 @@ void srv_scraper_targets_json(struct srv_scraper *s, srv_buf *b)
 		srv_buf_puts(b, ",\"job\":");
 		srv_buf_json_str(b, t->job->name, strlen(t->job->name));
 		srv_buf_puts(b, ",\"labels\":{");
-		for (size_t l = 0; l < t->cfg->labels.n; l++) {
+		for (size_t l = 0; l < t->cfg->labels->n; l++) {
 			if (l)
 				srv_buf_add(b, ",", 1);
-			const srv_lab *lb = &t->cfg->labels.v[l];
+			const srv_label *lb = &t->cfg->labels->v[l];
 			srv_buf_json_str(b, lb->name, strlen(lb->name));
 			srv_buf_add(b, ":", 1);
 			srv_buf_json_str(b, lb->value, strlen(lb->value));

@@ -34,7 +34,7 @@ static uint64_t hash_str(uint64_t h, const char *s)
 	return cprof_hash_u64(h ^ 0xff);
 }
 
-int srv_series_admit(const char *owner, const srv_lset *l, const char *kind,
+int srv_series_admit(const char *owner, const srv_labels *l, const char *kind,
 		     const srv_limits *lim)
 {
 	uint64_t h = hash_str(0xcbf29ce484222325ULL, kind);

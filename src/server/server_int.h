@@ -71,6 +71,25 @@ const char *srv_lset_get(const srv_lset *l, const char *name);
  * must outlive the view. */
 void srv_lset_view(const srv_lset *l, srv_label *arr, srv_labels *view);
 
+/* A label set packed into one malloc'd block of its own size (a srv_lset
+ * is ~74 KB whatever it holds; a target's labels live as long as the
+ * target, thousands of them): the labels' names and values point into the
+ * block's tail.  Immutable once made, so any thread may read it; owned by
+ * whoever made it, freed with free().  NULL: out of memory. */
+typedef struct srv_lpack {
+	size_t n;
+	srv_label v[];
+} srv_lpack;
+
+srv_lpack *srv_lpack_new(const srv_labels *l);
+/* l becomes a copy of p's labels (which fit: they came from a srv_lset). */
+void srv_lset_of_pack(srv_lset *l, const srv_lpack *p);
+const char *srv_lpack_get(const srv_lpack *p, const char *name);
+static inline srv_labels srv_lpack_view(const srv_lpack *p)
+{
+	return (srv_labels){ p->v, p->n };
+}
+
 /* ---- the push API's parsers (ingest_parse.c: pure, allocation-free except
  *      srv_lines_to_folded's output; thread-safe) ------------------------- */
 
@@ -152,7 +171,8 @@ typedef struct srv_target_cfg {
 	char base[300];             /* scheme://host:port (no trailing /) */
 	char instance[260];         /* host:port */
 	char metrics_path[256];     /* the job's, or __metrics_path__ after relabelling */
-	srv_lset labels;            /* job, instance and the static_config's labels */
+	srv_lpack *labels;          /* job, instance and the static_config's labels;
+				     * owned (srv_target_cfg_clear frees it) */
 	uint64_t key;               /* identity: job, base, metrics path, labels */
 } srv_target_cfg;
 
@@ -211,11 +231,17 @@ struct srv_job_cfg;
  * g's labels, __address__, then (where g has not set them) job,
  * __scheme__, __metrics_path__; the job's relabel_configs; instance
  * defaults to __address__ (job, if dropped, to the job's name); labels
- * starting with "__" are dropped.  0 and
- * *t; 1 when relabelling dropped it; -1 with err (no or bad address, a
- * bad label).  Thread-safe. */
+ * starting with "__" are dropped.  0 and *t, which then owns its labels
+ * (srv_target_cfg_clear); 1 when relabelling dropped it; -1 with err (no
+ * or bad address, a bad label, out of memory); t owns nothing but on 0.
+ * Thread-safe. */
 int srv_target_build(const struct srv_job_cfg *j, const char *addr, const srv_lset *g,
 		     srv_target_cfg *t, char *err, size_t errsz);
+/* Frees what t owns (its labels; not t itself). */
+void srv_target_cfg_clear(srv_target_cfg *t);
+/* dst becomes a copy of src that owns its own labels: 0, or -1 when out
+ * of memory (dst then owns nothing). */
+int srv_target_cfg_copy(srv_target_cfg *dst, const srv_target_cfg *src);
 
 /* file_sd_configs entry: files (globs in the last path element, resolved
  * against the config file's folder) of target groups. */
@@ -315,7 +341,7 @@ void srv_config_free(srv_config *c);
  * owner has limits.max_series_per_target series, or limits.max_series
  * series are known), -1 out of memory.  Series are remembered by 64-bit
  * hashes in a table bounded by max_series.  Thread-safe. */
-int srv_series_admit(const char *owner, const srv_lset *l, const char *kind,
+int srv_series_admit(const char *owner, const srv_labels *l, const char *kind,
 		     const srv_limits *lim);
 
 /* ---- file_sd polling (discovery.c) ------------------------------------------- */

@@ -147,6 +147,43 @@ void srv_lset_view(const srv_lset *l, srv_label *arr, srv_labels *view)
 	view->n = l->n;
 }
 
+srv_lpack *srv_lpack_new(const srv_labels *l)
+{
+	size_t bytes = sizeof(srv_lpack) + l->n * sizeof(srv_label);
+	for (size_t i = 0; i < l->n; i++)
+		bytes += strlen(l->v[i].name) + strlen(l->v[i].value) + 2;
+	srv_lpack *p = malloc(bytes);
+	if (!p)
+		return NULL;
+	char *s = (char *)&p->v[l->n];
+	p->n = l->n;
+	for (size_t i = 0; i < l->n; i++) {
+		size_t nn = strlen(l->v[i].name) + 1, vn = strlen(l->v[i].value) + 1;
+		p->v[i].name = memcpy(s, l->v[i].name, nn);
+		s += nn;
+		p->v[i].value = memcpy(s, l->v[i].value, vn);
+		s += vn;
+	}
+	return p;
+}
+
+void srv_lset_of_pack(srv_lset *l, const srv_lpack *p)
+{
+	l->n = 0;
+	for (size_t i = 0; p && i < p->n && i < SRV_LABELS_MAX; i++, l->n++) {
+		snprintf(l->v[i].name, sizeof l->v[i].name, "%s", p->v[i].name);
+		snprintf(l->v[i].value, sizeof l->v[i].value, "%s", p->v[i].value);
+	}
+}
+
+const char *srv_lpack_get(const srv_lpack *p, const char *name)
+{
+	for (size_t i = 0; p && i < p->n; i++)
+		if (strcmp(p->v[i].name, name) == 0)
+			return p->v[i].value;
+	return NULL;
+}
+
 /* ---- kinds ---------------------------------------------------------------- */
 
 static bool has_type(const cprof_profile *p, const char *name)

@@ -29,7 +29,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import GOLDEN, ROOT, have_go
+from conftest import GOLDEN, ROOT, have_go, sanitized_build
 from srvtools import Server, Target, wait_for
 from test_http import Program
 from test_server_scrape import worker  # noqa: F401 (the fixture: worker.c built)
@@ -479,4 +479,38 @@ def test_series_limit_applies_to_scraped_series(tmp_path):
         rc, err = s.stop()
         t1.stop()
         t2.stop()
+    assert rc == 0, err
+
+
+# ---- memory per target ---------------------------------------------------------------------
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+
+def test_discovered_targets_cost_little_memory(tmp_path):
+    """2,000 discovered targets (closed ports) cost the server a few KB
+    each: a target's labels are kept packed, not as fixed label arrays
+    (~150 KB a target before, 300 MB for these)."""
+    sd = tmp_path / "t.json"
+    sd.write_text(json.dumps([{"targets": [f"127.0.0.1:{20000 + i}" for i in range(2000)],
+                               "labels": {"env": "prod", "team": "t" * 100}}]))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"""scrape_configs:
+  - job_name: many
+    scrape_interval: 60s
+    file_sd_configs: [{{files: ["{sd}"]}}]
+""")
+    s = Server(str(tmp_path / "data"), f"-config={cfg}")
+    try:
+        assert wait_for(lambda: len(targets(s)) == 2000, timeout=120), len(targets(s))
+        t = targets(s)[0]
+        assert t["labels"]["team"] == "t" * 100 and t["labels"]["env"] == "prod", t
+        # (ASan's shadow memory and quarantine make resident sizes meaningless)
+        grown = rss_kb(s.p.pid)
+        assert sanitized_build() or grown < 64 * 1024, f"{grown} kB resident with 2,000 targets"
+    finally:
+        rc, err = s.stop()
     assert rc == 0, err

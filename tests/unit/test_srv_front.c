@@ -264,8 +264,8 @@ static void test_config(void **state)
 	assert_int_equal(j->ntargets, 2);
 	assert_string_equal(j->targets[0].base, "http://h:1");
 	assert_string_equal(j->targets[1].base, "https://h:2");
-	assert_string_equal(srv_lset_get(&j->targets[1].labels, "env"), "x");
-	assert_string_equal(srv_lset_get(&j->targets[1].labels, "job"), "j");
+	assert_string_equal(srv_lpack_get(j->targets[1].labels, "env"), "x");
+	assert_string_equal(srv_lpack_get(j->targets[1].labels, "job"), "j");
 	size_t enabled = 0;
 	for (size_t i = 0; i < j->nprof; i++) {
 		if (!strcmp(j->prof[i].name, "process_cpu"))

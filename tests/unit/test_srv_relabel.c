@@ -48,9 +48,9 @@ static void labels_of(const srv_target_cfg *t, char *out, size_t n)
 {
 	size_t o = 0;
 	out[0] = '\0';
-	for (size_t i = 0; i < t->labels.n && o < n; i++)
-		o += (size_t)snprintf(out + o, n - o, "%s%s=%s", i ? "," : "", t->labels.v[i].name,
-				      t->labels.v[i].value);
+	for (size_t i = 0; i < t->labels->n && o < n; i++)
+		o += (size_t)snprintf(out + o, n - o, "%s%s=%s", i ? "," : "", t->labels->v[i].name,
+				      t->labels->v[i].value);
 }
 
 #define JOB(relabel, targets) \
