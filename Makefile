@@ -24,11 +24,11 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 VERSION := 0.1.0
 
-PKGS    := zlib libpcre2-8 libdw libelf libcurl libedit libmicrohttpd
+PKGS    := zlib libpcre2-8 libdw libelf libcurl libedit libmicrohttpd gnutls
 # the server (src/server): libyaml reads its config
 PKGS    += yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lz -lpcre2-8 -ldw -lelf -lcurl -ledit -lmicrohttpd -lyaml)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lz -lpcre2-8 -ldw -lelf -lcurl -ledit -lmicrohttpd -lgnutls -lyaml)
 # libstdc++: __cxa_demangle, the C++ demangler of src/core/demangle.c
 PKG_LIBS   += -lstdc++
 

@@ -598,23 +598,26 @@ static int parse_authorization(walk *w, srv_job_cfg *j, yaml_node_t *n)
 
 /* ---- relabel_configs, file_sd_configs -------------------------------------------- */
 
+static bool label_name_ok(const char *s)
+{
+	bool ok = *s && !(*s >= '0' && *s <= '9');
+	for (const char *p = s; *p; p++)
+		ok &= (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '_';
+	return ok;
+}
+
 static int get_label_name(walk *w, yaml_node_t *n, const char *key, char *out)
 {
 	if (get_str(w, n, key, out, SRV_LABEL_NAME_MAX + 1))
 		return -1;
-	bool ok = *out && !(*out >= '0' && *out <= '9');
-	for (const char *p = out; *p; p++)
-		ok &= (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      *p == '_';
-	if (!ok)
+	if (!label_name_ok(out))
 		return fail(w, n, key, "\"%.60s\" is not a label name ([a-zA-Z_][a-zA-Z0-9_]*)", out);
 	return 0;
 }
 
 static int parse_relabel(walk *w, srv_job_cfg *j, yaml_node_t *n)
 {
-	static const char *const ACTIONS[] = { "replace", "keep", "drop", "labelmap", "labeldrop",
-					       "labelkeep" };
 	if (!n || n->type != YAML_SEQUENCE_NODE)
 		return fail(w, n, "relabel_configs", "want a list");
 	size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
@@ -631,7 +634,7 @@ static int parse_relabel(walk *w, srv_job_cfg *j, yaml_node_t *n)
 		srv_relabel_init(r);
 		const char *regex = NULL;
 		yaml_node_t *regex_n = NULL;
-		bool have_target = false, have_repl = false;
+		bool have_target = false, have_repl = false, have_sep = false, have_mod = false;
 		EACH_PAIR(w, rn, kn, vn, key) {
 			int rc = 0;
 			if (!strcmp(key, "source_labels")) {
@@ -645,6 +648,17 @@ static int parse_relabel(walk *w, srv_job_cfg *j, yaml_node_t *n)
 				}
 			} else if (!strcmp(key, "separator")) {
 				rc = get_str(w, vn, key, r->separator, sizeof r->separator);
+				have_sep = true;
+			} else if (!strcmp(key, "modulus")) {
+				const char *m;
+				char *end;
+				rc = want_scalar(w, vn, key, &m);
+				errno = 0;
+				unsigned long long v = rc ? 0 : strtoull(m, &end, 10);
+				if (!rc && (*m < '0' || *m > '9' || *end || errno || v == 0))
+					rc = fail(w, vn, key, "\"%.40s\" is not a whole number above 0", m);
+				r->modulus = v;
+				have_mod = true;
 			} else if (!strcmp(key, "regex")) {
 				rc = want_scalar(w, vn, key, &regex);
 				regex_n = vn;
@@ -659,15 +673,16 @@ static int parse_relabel(walk *w, srv_job_cfg *j, yaml_node_t *n)
 				const char *a;
 				rc = want_scalar(w, vn, key, &a);
 				size_t k = 0;
-				while (!rc && k < sizeof ACTIONS / sizeof ACTIONS[0] && strcasecmp(a, ACTIONS[k]))
+				while (!rc && k < SRV_RL_NACTIONS && strcasecmp(a, srv_relabel_actions[k].name))
 					k++;
-				if (!rc && k == sizeof ACTIONS / sizeof ACTIONS[0])
+				if (!rc && k == SRV_RL_NACTIONS)
 					rc = fail(w, vn, key, "\"%.40s\" is not one of replace, keep, drop, "
-						  "labelmap, labeldrop, labelkeep", a);
+						  "labelmap, labeldrop, labelkeep, hashmod, lowercase, "
+						  "uppercase, keepequal, dropequal", a);
 				r->action = (srv_relabel_action)k;
 			} else {
 				rc = fail(w, kn, key, "unknown key in relabel_configs (source_labels, separator, "
-					  "regex, target_label, replacement, action)");
+					  "regex, target_label, replacement, modulus, action)");
 			}
 			if (rc)
 				return -1;
@@ -675,17 +690,28 @@ static int parse_relabel(walk *w, srv_job_cfg *j, yaml_node_t *n)
 		char e2[SRV_ERR_MAX];
 		if (regex && srv_relabel_compile(r, regex, e2, sizeof e2))
 			return fail(w, regex_n, "regex", "%s", e2);
-		if (r->action == SRV_RL_REPLACE && !have_target)
-			return fail(w, rn, "target_label", "missing (action replace needs it)");
-		if ((r->action == SRV_RL_KEEP || r->action == SRV_RL_DROP) && !r->nsource)
-			return fail(w, rn, "source_labels", "missing (action %s needs it)",
-				    ACTIONS[r->action]);
-		if (r->action >= SRV_RL_LABELMAP && (r->nsource || have_target))
+		const srv_relabel_action_info *ai = &srv_relabel_actions[r->action];
+		if (ai->needs_target && !have_target)
+			return fail(w, rn, "target_label", "missing (action %s needs it)", ai->name);
+		if (ai->needs_source && !r->nsource)
+			return fail(w, rn, "source_labels", "missing (action %s needs it)", ai->name);
+		if (ai->modulus && !have_mod)
+			return fail(w, rn, "modulus", "missing (action %s needs it)", ai->name);
+		if (ai->on_names && (r->nsource || have_target))
 			return fail(w, rn, r->nsource ? "source_labels" : "target_label",
-				    "not used by action %s (it matches label names with regex)",
-				    ACTIONS[r->action]);
-		if (r->action >= SRV_RL_LABELDROP && have_repl)
-			return fail(w, rn, "replacement", "not used by action %s", ACTIONS[r->action]);
+				    "not used by action %s (it matches label names with regex)", ai->name);
+		if (!ai->replacement && have_repl)
+			return fail(w, rn, "replacement", "not used by action %s", ai->name);
+		if (!ai->regex && regex)
+			return fail(w, regex_n, "regex", "not used by action %s", ai->name);
+		if (!ai->modulus && have_mod)
+			return fail(w, rn, "modulus", "not used by action %s", ai->name);
+		if ((r->action == SRV_RL_KEEPEQUAL || r->action == SRV_RL_DROPEQUAL) && have_sep)
+			return fail(w, rn, "separator", "not used by action %s", ai->name);
+		/* only replace expands $-references in target_label */
+		if (have_target && r->action != SRV_RL_REPLACE && !label_name_ok(r->target))
+			return fail(w, rn, "target_label", "\"%.60s\" is not a label name "
+				    "([a-zA-Z_][a-zA-Z0-9_]*)", r->target);
 	}
 	return 0;
 }
@@ -830,6 +856,8 @@ static int parse_job(walk *w, yaml_node_t *n)
 			if (!strcmp(key, "path_prefix")) {
 				if (get_str(w, vn, key, prefix, sizeof prefix))
 					return -1;
+				if (prefix[0] && prefix[0] != '/')
+					return fail(w, vn, key, "\"%.60s\" does not start with /", prefix);
 				size_t pl = strlen(prefix);
 				while (pl && prefix[pl - 1] == '/')
 					prefix[--pl] = '\0';

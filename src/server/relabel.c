@@ -15,8 +15,18 @@
  *   keep/drop  the target is dropped when the text does not match / does;
  *   labelmap   every label whose name matches gets a copy named by the
  *              expanded replacement;
- *   labeldrop / labelkeep  labels whose names match / do not match go.
- * Rules run in order; a dropped target stops there.
+ *   labeldrop / labelkeep  labels whose names match / do not match go;
+ *   hashmod    target_label := the text's MD5, its last 8 bytes read as a
+ *              big-endian integer, modulo modulus (Prometheus' sum64: the
+ *              same target lands in the same shard as with Prometheus);
+ *   lowercase / uppercase  target_label := the text in lower / upper case
+ *              (ASCII letters; other bytes as they are, where Go's
+ *              strings.ToLower would also fold non-ASCII letters);
+ *   keepequal / dropequal  the target is dropped when the text differs
+ *              from / equals target_label's value.
+ * Rules run in order; a dropped target stops there.  What each action
+ * takes is one table (srv_relabel_actions), which the config's checks
+ * read.
  *
  * srv_target_build applies them the way Prometheus' PopulateLabels does:
  * the group's labels and __address__, then job, __scheme__ and
@@ -33,6 +43,8 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "server_int.h"
 
+#include <gnutls/crypto.h>
+#include <inttypes.h>
 #include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +52,21 @@
 
 #define RL_MATCH_LIMIT 200000
 #define RL_DEPTH_LIMIT 2000
+
+/*                                  name       source target on_names repl  regex  modulus */
+const srv_relabel_action_info srv_relabel_actions[SRV_RL_NACTIONS] = {
+	[SRV_RL_REPLACE]   = { "replace",   false, true,  false, true,  true,  false },
+	[SRV_RL_KEEP]      = { "keep",      true,  false, false, false, true,  false },
+	[SRV_RL_DROP]      = { "drop",      true,  false, false, false, true,  false },
+	[SRV_RL_LABELMAP]  = { "labelmap",  false, false, true,  true,  true,  false },
+	[SRV_RL_LABELDROP] = { "labeldrop", false, false, true,  false, true,  false },
+	[SRV_RL_LABELKEEP] = { "labelkeep", false, false, true,  false, true,  false },
+	[SRV_RL_HASHMOD]   = { "hashmod",   false, true,  false, false, false, true  },
+	[SRV_RL_LOWERCASE] = { "lowercase", false, true,  false, false, false, false },
+	[SRV_RL_UPPERCASE] = { "uppercase", false, true,  false, false, false, false },
+	[SRV_RL_KEEPEQUAL] = { "keepequal", false, true,  false, false, false, false },
+	[SRV_RL_DROPEQUAL] = { "dropequal", false, true,  false, false, false, false },
+};
 
 void srv_relabel_init(srv_relabel *r)
 {
@@ -277,6 +304,38 @@ bool srv_relabel_apply(const srv_relabel *rules, size_t n, srv_lset *l)
 				else
 					i++;
 			}
+			break;
+		case SRV_RL_HASHMOD: {
+			unsigned char md5[16];
+			char val[24];
+			if (gnutls_hash_fast(GNUTLS_DIG_MD5, text, o, md5) != 0)
+				break;          /* no MD5 (a FIPS system): the rule does nothing */
+			uint64_t sum = 0;
+			for (int i = 8; i < 16; i++)
+				sum = sum << 8 | md5[i];
+			snprintf(val, sizeof val, "%" PRIu64, r->modulus ? sum % r->modulus : 0);
+			lset_put(l, r->target, val);
+			break;
+		}
+		case SRV_RL_LOWERCASE:
+		case SRV_RL_UPPERCASE:
+			for (size_t i = 0; i < o; i++) {
+				char c = text[i];
+				if (r->action == SRV_RL_LOWERCASE && c >= 'A' && c <= 'Z')
+					text[i] = (char)(c - 'A' + 'a');
+				else if (r->action == SRV_RL_UPPERCASE && c >= 'a' && c <= 'z')
+					text[i] = (char)(c - 'a' + 'A');
+			}
+			lset_put(l, r->target, text);
+			break;
+		case SRV_RL_KEEPEQUAL:
+		case SRV_RL_DROPEQUAL: {
+			const char *v = srv_lset_get(l, r->target);
+			if (!strcmp(text, v ? v : "") == (r->action == SRV_RL_DROPEQUAL))
+				return false;
+			break;
+		}
+		case SRV_RL_NACTIONS:
 			break;
 		}
 	}

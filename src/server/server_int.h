@@ -195,10 +195,27 @@ typedef struct srv_http_cfg {
 
 /* ---- relabelling (relabel.c) ------------------------------------------------ */
 
+/* In the order of relabel.c's action table (srv_relabel_actions). */
 typedef enum srv_relabel_action {
 	SRV_RL_REPLACE, SRV_RL_KEEP, SRV_RL_DROP, SRV_RL_LABELMAP, SRV_RL_LABELDROP,
-	SRV_RL_LABELKEEP,
+	SRV_RL_LABELKEEP, SRV_RL_HASHMOD, SRV_RL_LOWERCASE, SRV_RL_UPPERCASE,
+	SRV_RL_KEEPEQUAL, SRV_RL_DROPEQUAL, SRV_RL_NACTIONS
 } srv_relabel_action;
+
+/* What an action reads and needs, for the config's checks: one row per
+ * action, indexed by srv_relabel_action. */
+typedef struct srv_relabel_action_info {
+	const char *name;           /* as written in the config (any case) */
+	bool needs_source;          /* source_labels required */
+	bool needs_target;          /* target_label required */
+	bool on_names;              /* regex matches label names: no
+				     * source_labels nor target_label */
+	bool replacement;           /* takes replacement */
+	bool regex;                 /* takes regex */
+	bool modulus;               /* needs modulus */
+} srv_relabel_action_info;
+
+extern const srv_relabel_action_info srv_relabel_actions[SRV_RL_NACTIONS];
 
 #define SRV_RELABEL_SOURCES_MAX 16
 #define SRV_RELABEL_MAX 100         /* relabel_configs per job */
@@ -213,6 +230,7 @@ typedef struct srv_relabel {
 	char replacement[SRV_LABEL_VALUE_MAX + 1];     /* default "$1" */
 	void *re;                   /* pcre2_code of regex (default "(.*)"),
 				     * anchored at both ends; owned */
+	uint64_t modulus;           /* hashmod's */
 } srv_relabel;
 
 /* Set r's defaults (replace, ";", "$1"; no regex yet). */

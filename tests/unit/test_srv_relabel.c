@@ -153,13 +153,71 @@ static void test_labelmap_labeldrop_labelkeep(void **state)
 		 "t.yaml:6: targets: no __address__ after relabelling");
 }
 
+/* hashmod as Prometheus computes it (its own test's vector: "baz" mod
+ * 1000 is 976), lowercase / uppercase, keepequal / dropequal. */
+static void test_hashmod_case_equal(void **state)
+{
+	(void)state;
+	char got[2000];
+	load(JOB("      - {action: hashmod, source_labels: [c], target_label: d, modulus: 1000}\n"
+		 "      - {action: hashmod, source_labels: [__address__], target_label: __tmp_shard,"
+		 " modulus: 2}\n"
+		 "      - {action: keep, source_labels: [__tmp_shard], regex: '1'}\n"
+		 "      - {action: lowercase, source_labels: [Team, c], target_label: low}\n"
+		 "      - {action: uppercase, source_labels: [Team], target_label: up}\n"
+		 "      - {action: lowercase, source_labels: [none], target_label: Team}\n"
+		 "      - {action: keepequal, source_labels: [port], target_label: want}\n"
+		 "      - {action: DropEqual, source_labels: [c], target_label: no}\n",
+		 "      - targets: ['a:1', 'b:1', 'c:1', 'd:1', 'e:1', 'f:1']\n"
+		 "        labels: {c: baz, Team: 'Core-Ü', port: '1', want: '1', no: baz}\n"
+		 "      - targets: ['g:1', 'h:1', 'i:1', 'j:1', 'k:1', 'l:1']\n"
+		 "        labels: {c: baz, port: '1', want: '2'}\n"));
+	/* MD5's last 8 bytes mod 2 (computed independently with Python's
+	 * hashlib) keep c:1 and f:1 of the first group, g:1 and others of the
+	 * second; then the dropequal drops the first group's (c == no), the
+	 * keepequal the second's (port != want): none are left */
+	assert_int_equal(cfg.jobs[0].ntargets, 0);
+	load(JOB("      - {action: hashmod, source_labels: [c], target_label: d, modulus: 1000}\n"
+		 "      - {action: hashmod, source_labels: [__address__], target_label: shard,"
+		 " modulus: 2}\n"
+		 "      - {action: lowercase, source_labels: [Team, c], target_label: low}\n"
+		 "      - {action: uppercase, source_labels: [Team], target_label: up}\n"
+		 "      - {action: lowercase, source_labels: [none], target_label: Team}\n"
+		 "      - {action: keepequal, source_labels: [port], target_label: want}\n"
+		 "      - {action: dropequal, source_labels: [c], target_label: no}\n",
+		 "      - targets: ['a:1', 'c:1']\n"
+		 "        labels: {c: baz, Team: 'Core-Ü', port: '1', want: '1', no: other}\n"));
+	assert_int_equal(cfg.jobs[0].ntargets, 2);
+	labels_of(&cfg.jobs[0].targets[0], got, sizeof got);
+	assert_string_equal(got, "c=baz,d=976,instance=a:1,job=j,low=core-Ü;baz,no=other,port=1,"
+				 "shard=0,up=CORE-Ü,want=1");
+	labels_of(&cfg.jobs[0].targets[1], got, sizeof got);
+	assert_non_null(strstr(got, ",shard=1,"));
+}
+
 static void test_bad_keys(void **state)
 {
 	(void)state;
 	load_bad(JOB("      - {source_labels: [a], regex: '(', target_label: x}\n", ""),
 		 "t.yaml:4: regex: bad regex \"(\" at offset 1");
-	load_bad(JOB("      - {action: hashmod, source_labels: [a]}\n", ""),
-		 "t.yaml:4: action: \"hashmod\" is not one of replace");
+	load_bad(JOB("      - {action: hashmap, source_labels: [a]}\n", ""),
+		 "t.yaml:4: action: \"hashmap\" is not one of replace");
+	load_bad(JOB("      - {action: hashmod, source_labels: [a], target_label: h}\n", ""),
+		 "t.yaml:4: modulus: missing (action hashmod needs it)");
+	load_bad(JOB("      - {action: hashmod, source_labels: [a], target_label: h, modulus: 0}\n", ""),
+		 "t.yaml:4: modulus: \"0\" is not a whole number above 0");
+	load_bad(JOB("      - {action: hashmod, source_labels: [a], target_label: h, modulus: -3}\n", ""),
+		 "modulus: \"-3\" is not a whole number above 0");
+	load_bad(JOB("      - {source_labels: [a], target_label: h, modulus: 3}\n", ""),
+		 "t.yaml:4: modulus: not used by action replace");
+	load_bad(JOB("      - {action: lowercase, source_labels: [a], target_label: '$1'}\n", ""),
+		 "t.yaml:4: target_label: \"$1\" is not a label name");
+	load_bad(JOB("      - {action: keepequal, source_labels: [a], target_label: b, regex: x}\n", ""),
+		 "t.yaml:4: regex: not used by action keepequal");
+	load_bad(JOB("      - {action: dropequal, source_labels: [a], target_label: b, separator: x}\n", ""),
+		 "t.yaml:4: separator: not used by action dropequal");
+	load_bad(JOB("      - {action: uppercase, source_labels: [a]}\n", ""),
+		 "t.yaml:4: target_label: missing (action uppercase needs it)");
 	load_bad(JOB("      - {source_labels: [a]}\n", ""), "t.yaml:4: target_label: missing");
 	load_bad(JOB("      - {action: keep}\n", ""), "t.yaml:4: source_labels: missing");
 	load_bad(JOB("      - {action: labeldrop, regex: a, target_label: b}\n", ""),
@@ -167,6 +225,8 @@ static void test_bad_keys(void **state)
 	load_bad(JOB("      - {source_labels: [a-b], target_label: x}\n", ""),
 		 "t.yaml:4: source_labels: \"a-b\" is not a label name");
 	load_bad(JOB("      - {sources: [a]}\n", ""), "t.yaml:4: sources: unknown key in relabel_configs");
+	load_bad("scrape_configs:\n  - job_name: j\n    profiling_config: {path_prefix: ev/null}\n",
+		 "t.yaml:3: path_prefix: \"ev/null\" does not start with /");
 	load_bad("scrape_configs:\n  - job_name: j\n    file_sd_configs:\n      - files: ['a/*/b.json']\n",
 		 "t.yaml:4: files: \"a/*/b.json\" is not a .json, .yml or .yaml file");
 	load_bad("scrape_configs:\n  - job_name: j\n    file_sd_configs:\n      - refresh_interval: 1m\n",
@@ -270,6 +330,7 @@ int main(void)
 		cmocka_unit_test(test_replace),
 		cmocka_unit_test(test_keep_drop_address),
 		cmocka_unit_test(test_labelmap_labeldrop_labelkeep),
+		cmocka_unit_test(test_hashmod_case_equal),
 		cmocka_unit_test(test_bad_keys),
 		cmocka_unit_test(test_sd_files),
 	};
