@@ -82,7 +82,8 @@
  * RT_HTTP_BODY_NS of the headers, at RT_HTTP_MIN_RATE bytes a second or
  * more once RT_HTTP_GRACE_NS have passed; a connection that breaks a rule
  * is shut down.  RT_HTTP_RESERVE slots above the connection limit let a
- * new client in while the one evicted for it closes. */
+ * new client in while the one evicted for it closes; when more are still
+ * closing, MHD closes them before the new client is added (accept_all). */
 #define RT_HTTP_HEAD_NS  (10 * 1000000000LL)
 #define RT_HTTP_BODY_NS  (30 * 1000000000LL)
 #define RT_HTTP_GRACE_NS (2 * 1000000000LL)
@@ -525,6 +526,13 @@ static void accept_all(srv *s)
 			sl = sizeof lo;
 		}
 		evict_slow(s, true);
+		/* the connections evict_slow shut down count against MHD's
+		 * limit until MHD reads their end: when they fill it (a round
+		 * that drops many, a backlog that piled up while this thread
+		 * was not scheduled), MHD closes them first, or it would
+		 * refuse this one */
+		if (s->conns.ndropped && s->conns.n >= s->max_conn + RT_HTTP_RESERVE)
+			MHD_run(s->d);
 		MHD_add_connection(s->d, fd, (struct sockaddr *)&ss, sl);   /* closes fd on failure */
 	}
 }
