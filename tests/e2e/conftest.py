@@ -1,12 +1,33 @@
 """Shared fixtures of the end-to-end tests: the cprof binary and the repo."""
 import os
 import shutil
+import signal
 import subprocess
 
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 GOLDEN = os.path.join(ROOT, "tests", "golden", "go")
+
+# The suite runs in the environment a clean CI machine gives it, whatever
+# the developer's shell holds: no CPROF_* setting (a CPROF_HTTP, CPROF_CPU
+# or CPROF_TOKEN there would reach every preloaded program and every cprof
+# the tests start; the suite's own knobs are kept), no PPROF_* search path
+# or directory, times in UTC (reports print dates in local time).  Each
+# test that wants one of these sets it in its child's environment.
+for _k in list(os.environ):
+    if ((_k.startswith("CPROF_") and _k not in ("CPROF_BIN", "CPROF_WEBUI_SMOKE"))
+            or _k.startswith("PPROF_")):
+        del os.environ[_k]
+os.environ["TZ"] = "UTC"
+
+# make and CI start the suite as a background job, where SIGINT and SIGQUIT
+# are ignored, and an ignored disposition survives exec: every program the
+# tests start would ignore ^C (and the runtime rightly keeps ignored signals
+# ignored).  Set them as a terminal's foreground job has them, so children
+# start with both at their defaults; a test that wants one ignored says so.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 
 
 def cprof_bin():
