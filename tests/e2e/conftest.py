@@ -81,6 +81,30 @@ def sanitizer_preload(lib, path=None):
                             "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:exitcode=87"}
 
 
+READ_SYSCALL = {"x86_64": 0, "aarch64": 63}
+
+
+def wait_in_read(pid, fd=0, timeout=120):
+    """Wait until process pid is blocked in read(fd) (/proc/PID/syscall);
+    then a test's input comes after the read began, however slowly the
+    program started (the sanitizer build, a loaded machine).  True when
+    seen; False at the timeout or when the process ended."""
+    import time
+    nr = READ_SYSCALL.get(os.uname().machine)
+    assert nr is not None, "wait_in_read: the read system call's number on this machine"
+    want = f"{nr} {fd:#x} "
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/syscall") as f:
+                if f.read().startswith(want):
+                    return True
+        except OSError:
+            return False
+        time.sleep(0.02)
+    return False
+
+
 def stderr_until(p, pattern, stop=None, timeout=30):
     """Read a started process's stderr line by line until a line matches
     the regexp pattern (or one starts with stop, or timeout seconds pass,
