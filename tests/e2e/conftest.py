@@ -81,6 +81,35 @@ def sanitizer_preload(lib, path=None):
                             "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:exitcode=87"}
 
 
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing holds, for a program that must
+    be told its port before it starts (a server's config, CPROF_HTTP when
+    the test is about that port).  Taken below the kernel's ephemeral
+    range: a port from bind(0) is also one connect() hands out as a local
+    port, so between this check and the program's bind any connection on
+    the machine could take it; below the range only another explicit bind
+    can.  Where a program can listen on port 0 and say where, prefer that."""
+    import random
+    import socket
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(max(1024, low - 12000), low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    with socket.socket() as s:   # a crowded range: any free port then
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 READ_SYSCALL = {"x86_64": 0, "aarch64": 63}
 
 
