@@ -341,6 +341,43 @@ def test_endpoint_good_clients_in_the_round_that_drops_slow_ones(progs):  # noqa
     assert rc == 0, err
 
 
+def test_endpoint_full_server_reads_a_new_request_before_it_evicts(progs):  # noqa: F811
+    """While the server's thread is not scheduled (SIGSTOP), a good client
+    connects and sends its request, then 32 slow ones send headers of a
+    body they never send.  When it runs again the server accepts them in
+    that order, is full at the 33rd and must evict one: not the good
+    client, whose request is already there (it was the oldest by its
+    accept, and its request was not read yet)."""
+    prog = Program(progs["worker"])
+    slow = []
+    good = None
+    try:
+        host, port = prog.addr.rsplit(":", 1)
+        prog.p.send_signal(signal.SIGSTOP)
+        try:
+            good = socket.create_connection((host, int(port)), timeout=60)
+            good.sendall(b"GET /debug/pprof/cmdline HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         b"Connection: close\r\n\r\n")
+            for _ in range(32):
+                k = socket.create_connection((host, int(port)), timeout=60)
+                k.sendall(b"POST /debug/pprof/symbol HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          b"Content-Length: 1000\r\n\r\n")
+                slow.append(k)
+        finally:
+            prog.p.send_signal(signal.SIGCONT)
+        try:
+            got = good.recv(12)
+        except OSError as e:
+            got = repr(e)
+        assert got == b"HTTP/1.1 200", got
+    finally:
+        for k in slow + [good]:
+            if k is not None:
+                k.close()
+        rc, _, err = prog.stop()
+    assert rc == 0, err
+
+
 def test_endpoint_body_limits(progs):  # noqa: F811
     """A declared body over the symbol limit is refused at once (413) without
     being read; a body on any other path likewise."""
