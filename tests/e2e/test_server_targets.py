@@ -264,7 +264,16 @@ def test_file_sd_churn_while_scrapes_and_snapshots_run(tmp_path):
             time.sleep(0.7)
         assert wait_for(lambda: [x["labels"]["instance"] for x in targets(s)] == [b.addr],
                         timeout=30), targets(s)
-        time.sleep(2)             # a's requests in flight end
+        # a's requests in flight end (slow answers, and a loaded machine
+        # may deliver one late): until none has come for 2 s; a server
+        # still scraping a every second never gets there
+        last = [len(a.seen), time.monotonic()]
+
+        def quiet():
+            if len(a.seen) != last[0]:
+                last[:] = [len(a.seen), time.monotonic()]
+            return time.monotonic() - last[1] >= 2
+        assert wait_for(quiet, timeout=60, step=0.1), a.seen[-5:]
         n = len(a.seen)
         time.sleep(3)
         assert len(a.seen) == n, a.seen[n:]
