@@ -51,7 +51,7 @@ void cprof_connset_remove(cprof_connset *s, cprof_conn *k)
 
 void cprof_conn_idle(cprof_conn *k)
 {
-	k->since_ns = cprof_mono_ns();
+	k->since_ns = k->start_ns = cprof_mono_ns();
 	k->waiting = true;
 	k->reading = false;
 }

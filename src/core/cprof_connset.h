@@ -20,6 +20,9 @@ typedef struct cprof_conn {
 	void *handle;        /* the server's (a struct MHD_Connection *) */
 	int fd;              /* its socket, -1 when unknown */
 	int64_t since_ns;    /* waiting: since when; reading: since the headers */
+	int64_t start_ns;    /* since when its current request began: the
+			      * connection's start or its previous answer
+			      * (the headers do not reset it) */
 	uint64_t rx;         /* reading: body bytes received */
 	bool waiting;        /* no complete request since since_ns */
 	bool reading;        /* headers in, body not complete */

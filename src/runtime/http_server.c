@@ -84,7 +84,8 @@
  * RT_HTTP_BODY_NS of the headers, at RT_HTTP_MIN_RATE bytes a second or
  * more once RT_HTTP_GRACE_NS have passed; a connection that breaks a rule
  * is shut down.  RT_HTTP_RESERVE slots above the connection limit let a
- * new client in while the one evicted for it closes. */
+ * new client in while the one evicted for it closes; a full server lets
+ * MHD read and close what it can before it judges anyone (accept_all). */
 #define RT_HTTP_HEAD_NS  (10 * 1000000000LL)
 #define RT_HTTP_BODY_NS  (30 * 1000000000LL)
 #define RT_HTTP_GRACE_NS (2 * 1000000000LL)
@@ -311,7 +312,10 @@ static void evict_slow(srv *s, bool room)
 			cprof_conn_drop(&s->conns, k);
 			continue;
 		}
-		if (!oldest || k->since_ns < oldest->since_ns)
+		/* by the start of its request, not of its body: a slow body
+		 * whose headers came late has spent longer than a client
+		 * accepted since */
+		if (!oldest || k->start_ns < oldest->start_ns)
 			oldest = k;
 	}
 	if (room && oldest && cprof_connset_live(&s->conns) >= s->max_conn)
@@ -543,6 +547,15 @@ static void accept_all(srv *s)
 			memcpy(&ss, &lo, sizeof lo);
 			sl = sizeof lo;
 		}
+		/* a full server first lets MHD read what has arrived and
+		 * close what was shut down: a client accepted a moment ago
+		 * whose request is in (a backlog that piled up while this
+		 * thread was not scheduled) is then being answered, not
+		 * judged for the room, and the connections evict_slow shut
+		 * down no longer count against MHD's limit (past the reserve,
+		 * MHD would refuse this one) */
+		if (s->conns.n >= s->max_conn)
+			MHD_run(s->d);
 		evict_slow(s, true);
 		MHD_add_connection(s->d, fd, (struct sockaddr *)&ss, sl);   /* closes fd on failure */
 	}

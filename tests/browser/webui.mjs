@@ -449,9 +449,13 @@ if (suite === "deep") {
 		assert(visible(r.y), `the root's row is at y=${r.y} (${r.layout}), off the 800 px viewport`);
 		await shot("flame-open");
 		// the other layout, from the toggle, shows its root too
+		const before = r.layout;
 		await page.click(".cpfg-bar button:nth-of-type(2)");
-		await page.waitForTimeout(100);
+		// the other layout once drawn (a loaded machine can take longer than a fixed wait)
+		for (let i = 0; i < 300 && (await layoutOf()) === before; i++)
+			await page.waitForTimeout(100);
 		r = await rootRow();
+		assert(r.layout !== before, `the toggle left the layout at ${r.layout}`);
 		assert(visible(r.y), `after the toggle the root's row is at y=${r.y} (${r.layout})`);
 		await page.mouse.move(400, r.y + 9);
 		assert((await tipText()).startsWith("root"), `not the root at y=${r.y}: "${await tipText()}"`);

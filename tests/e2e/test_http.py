@@ -336,13 +336,16 @@ def test_second_cpu_profile_gets_500(progs, cprof, tmp_path):
     try:
         first = subprocess.Popen(["curl", "-s", "-o", str(tmp_path / "cpu.pb.gz"), "-w",
                                   "%{http_code} %{content_type}",
-                                  f"{prog.url}/debug/pprof/profile?seconds=3"],
+                                  f"{prog.url}/debug/pprof/profile?seconds=10"],
                                  stdout=subprocess.PIPE, text=True)
         # wait until the first one runs (the metrics say so), then ask again
-        for _ in range(100):
+        # while it still runs (10 s: the next curl's start on a loaded machine)
+        deadline = time.monotonic() + 60
+        while True:
             _, _, m = curl(f"{prog.url}/metrics")
             if re.search(rb"^cprof_cpu_profiling 1$", m, re.M):
                 break
+            assert time.monotonic() < deadline, "the first CPU profile never started"
             time.sleep(0.05)
         st, h, body = curl(f"{prog.url}/debug/pprof/profile?seconds=1")
         assert st == 500
@@ -605,9 +608,14 @@ def test_fork_child_does_not_hold_the_port(progs):
     assert r.returncode == 0, r.stderr
     port = int(re.search(r"serving on 127\.0\.0\.1:(\d+)", r.stderr).group(1))
     child = int(re.search(r"child (\d+)", r.stdout).group(1))
-    os.kill(child, 0)   # still alive (sleeping 3 s), the parent is gone
-    with pytest.raises(ConnectionRefusedError):
-        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    try:
+        # still alive (sleeping 30 s, not a zombie), the parent is gone
+        with open(f"/proc/{child}/stat") as f:
+            assert f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    finally:
+        os.kill(child, signal.SIGKILL)
 
 
 # ---- the API ------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ import urllib.request
 import pytest
 
 import profcheck
-from conftest import ROOT, cprof_bin
+from conftest import ROOT, cprof_bin, free_port
 
 REAL = os.path.join(ROOT, "tests", "real")
 HZ = 1000                   # CPU samples per second: short runs still leave many
@@ -72,12 +72,6 @@ def clean_env():
 def need(*progs):
     for p in progs:
         assert shutil.which(p), f"{p} is not installed: run ./setup.sh"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_port(port, proc, timeout=START_TIMEOUT):

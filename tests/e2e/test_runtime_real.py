@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from conftest import cprof_bin
+from conftest import cprof_bin, free_port
 from test_runtime_robust import SRC, runtime_lib
 
 def sanitized():
@@ -152,15 +152,6 @@ def test_forked_workers_keep_full_stacks(tmp_path):
     assert burnt > 0, "no worker sample: the test proved nothing"
 
 
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def wait_port(port, proc, timeout=30):
     import socket
     import time
@@ -190,6 +181,24 @@ http {{
 """
 
 
+def tree_cpu_seconds(pid):
+    """CPU time (user + system) of pid and its children, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, todo = 0, [pid]
+    while todo:
+        q = todo.pop()
+        try:
+            with open(f"/proc/{q}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])   # utime, stime
+            for t in os.listdir(f"/proc/{q}/task"):
+                with open(f"/proc/{q}/task/{t}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / tick
+
+
 def test_nginx_workers_keep_full_stacks(tmp_path):
     """nginx with master_process on, followed into its workers: 92 of 99
     worker samples were truncated, many to one frame.  Run as root, nginx's
@@ -214,10 +223,16 @@ def test_nginx_workers_keep_full_stacks(tmp_path):
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_port(port, p)
-        w = subprocess.run([wrk, "-t2", "-c8", "-d2s", f"http://127.0.0.1:{port}/"],
-                           capture_output=True, text=True, timeout=60)
-        assert w.returncode == 0 and "Requests/sec" in w.stdout, w.stdout + w.stderr
-        os.kill(int((tmp_path / "nginx.pid").read_text()), signal.SIGQUIT)
+        master = int((tmp_path / "nginx.pid").read_text())
+        # load until nginx has had the CPU time for some 50 samples (at
+        # 100 Hz): a loaded machine gives it a fraction of 2 seconds' worth
+        for _ in range(30):
+            w = subprocess.run([wrk, "-t2", "-c8", "-d2s", f"http://127.0.0.1:{port}/"],
+                               capture_output=True, text=True, timeout=60)
+            assert w.returncode == 0 and "Requests/sec" in w.stdout, w.stdout + w.stderr
+            if tree_cpu_seconds(master) >= 0.5:
+                break
+        os.kill(master, signal.SIGQUIT)
         out, err = p.communicate(timeout=60)
     finally:
         if p.poll() is None:

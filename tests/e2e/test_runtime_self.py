@@ -20,7 +20,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT, cprof_bin
+from conftest import ROOT, cprof_bin, free_port
 
 SRC = os.path.join(ROOT, "tests", "runtime", "self")
 # the runtime's own code and the libraries only it uses in these programs
@@ -172,14 +172,6 @@ def test_sqlite_block_profile_has_no_runtime_waits(tmp_path):
     assert text.startswith("--- contention:")
     assert "collector" not in text and "@" not in text, text
     assert runtime_frames(traces(cpu)) == []
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def test_memcached_block_profile_has_no_runtime_waits(tmp_path):

@@ -14,14 +14,13 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
 
 import pytest
 
-from conftest import skip_if_sanitized, ROOT, cprof_bin
+from conftest import skip_if_sanitized, ROOT, cprof_bin, free_port
 from test_runtime_robust import raw_samples, runtime_env, top
 
 SRC = os.path.join(ROOT, "tests", "runtime", "tree", "treeprog.c")
@@ -218,14 +217,6 @@ def test_forked_child_heap_followed(prog, tmp_path):
 
 # ---- the endpoint behind wrappers ------------------------------------------------------------
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 @pytest.mark.parametrize("wrap", [
     ["timeout", "60", "env", "A=1"],
     ["nohup", "sh", "-c"],
@@ -248,7 +239,7 @@ def test_wrappers_leave_the_endpoint_to_the_program(prog, tmp_path, wrap):
     p = subprocess.Popen(args, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     try:
-        cmdline = served_cmdline(port)
+        cmdline = served_cmdline(port, p)
         assert cmdline is not None, "nobody serves"
         assert cmdline.split("\x00")[0] == prog, cmdline
     finally:
@@ -258,17 +249,22 @@ def test_wrappers_leave_the_endpoint_to_the_program(prog, tmp_path, wrap):
     assert err.count("serving on") == 1, err
 
 
-def served_cmdline(port, tries=100):
-    """The endpoint's /debug/pprof/cmdline at port, polled for tries x 50 ms;
-    None when nobody serves."""
-    for _ in range(tries):
-        time.sleep(0.05)
+def served_cmdline(port, proc, timeout=120):
+    """The endpoint's /debug/pprof/cmdline at port, polled every 50 ms while
+    proc runs (its endpoint lives 3 s once the program has started, however
+    long the start takes under the sanitizer build on a loaded machine);
+    None when nobody served before proc ended (or timeout seconds)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = proc.poll() is not None
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/debug/pprof/cmdline",
-                                        timeout=5) as resp:
+                                        timeout=30) as resp:
                 return resp.read().decode()
         except OSError:
-            continue
+            if done:
+                return None
+        time.sleep(0.05)
     return None
 
 
@@ -285,7 +281,7 @@ def test_program_that_starts_a_helper_at_once_still_serves(prog, mode, ms):
     p = subprocess.Popen([prog, ms, mode], env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     try:
-        cmdline = served_cmdline(port)
+        cmdline = served_cmdline(port, p)
     finally:
         out, err = p.communicate(timeout=60)
     assert cmdline is not None, "nobody serves: " + err
@@ -304,7 +300,7 @@ def test_program_that_starts_a_server_leaves_it_the_port(prog):
     p = subprocess.Popen([prog, "600", "spawnserve"], env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     try:
-        first = served_cmdline(port)
+        first = served_cmdline(port, p)
     finally:
         out, err = p.communicate(timeout=60)
     assert first is not None and first.split("\x00")[1:3] == ["0", "serve"], (first, err)
@@ -322,7 +318,7 @@ def test_node_that_runs_a_child_at_start_serves(tmp_path):
                           " setTimeout(() => {}, 3000)"],
                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        cmdline = served_cmdline(port)
+        cmdline = served_cmdline(port, p)
     finally:
         out, err = p.communicate(timeout=60)
     assert cmdline is not None, "nobody serves: " + err

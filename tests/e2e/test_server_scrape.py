@@ -121,8 +121,11 @@ rules:
         inst = s.json("/api/v1/label/instance/values")["values"]
         assert prog.addr in inst, inst
         # targets: the program up, the closed port down with its error
-        t = {x["labels"]["instance"]: x for x in s.json("/api/v1/targets")["targets"]}
-        assert t[prog.addr]["state"] == "up", t
+        # (its own state now: one scrape a loaded machine timed out since
+        # the profiles came would show it down until the next)
+        assert wait_for(lambda: {x["labels"]["instance"]: x for x in
+                                 s.json("/api/v1/targets")["targets"]}[prog.addr]["state"] == "up",
+                        timeout=60), s.json("/api/v1/targets")
         down = wait_for(lambda: {x["labels"]["instance"]: x for x in
                                  s.json("/api/v1/targets")["targets"]}["127.0.0.1:1"]
                         if s.json("/api/v1/targets")["targets"][1]["state"] == "down" else None)

@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, sanitized_build
+from conftest import ROOT, sanitized_build, wait_in_read
 from test_runtime_sync import SANITIZER_REPORT, runtime_env, runtime_lib
 from test_webui import browser_missing
 
@@ -422,7 +422,9 @@ def test_dash_trace_written_at_its__exit_and_exec(tmp_path):
         f = tmp_path / name
         p = subprocess.Popen([dash, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              env=runtime_env({"CPROF_TRACE": str(f)}))
+        # the input comes 0.3 s into the read, however slowly dash started
         import time
+        assert wait_in_read(p.pid), "dash never read its input"
         time.sleep(0.3)
         out, _ = p.communicate(b"hi\n", timeout=60)
         assert p.returncode == 0

@@ -34,11 +34,16 @@ static struct timespec in_ms(clockid_t c, long ms)
 	return t;
 }
 
+/* Holder threads say they hold their mutex (a fixed sleep in main was
+ * not enough for a thread to start on a loaded machine). */
+static sem_t holding;
+
 static pthread_mutex_t held = PTHREAD_MUTEX_INITIALIZER;
 static void *hold_forever(void *p)
 {
 	(void)p;
 	pthread_mutex_lock(&held);
+	sem_post(&holding);
 	pause();
 	return NULL;
 }
@@ -188,6 +193,7 @@ static void *hold_briefly(void *p)
 {
 	(void)p;
 	pthread_mutex_lock(&brief);
+	sem_post(&holding);
 	usleep(30000);
 	pthread_mutex_unlock(&brief);
 	return NULL;
@@ -239,8 +245,9 @@ int main(void)
 	pthread_mutexattr_destroy(&a);
 
 	/* timed and clock variants on a held mutex */
+	sem_init(&holding, 0, 0);
 	pthread_create(&t, NULL, hold_forever, NULL);
-	usleep(20000);
+	sem_wait(&holding);
 	SHOW("trylock held", pthread_mutex_trylock(&held));
 	SHOW("timedlock timeout", ({ struct timespec x = in_ms(CLOCK_REALTIME, 20);
 				     pthread_mutex_timedlock(&held, &x); }));
@@ -302,8 +309,9 @@ int main(void)
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_alarm;   /* no SA_RESTART: sem_wait fails with EINTR */
 	sigaction(SIGALRM, &sa, NULL);
-	ualarm(30000, 0);
+	ualarm(30000, 30000);   /* again and again: the first may come before the wait */
 	SHOW("sem_wait interrupted", sem_wait(&s));
+	ualarm(0, 0);
 	sem_post(&s);
 	SHOW("sem_wait posted", sem_wait(&s));
 
@@ -341,7 +349,7 @@ int main(void)
 	printf("%-28s %d\n", "errno kept", errno);
 	/* and across a contended lock (the slow path) and a blocking sem_wait */
 	pthread_create(&t, NULL, hold_briefly, NULL);
-	usleep(10000);
+	sem_wait(&holding);
 	errno = 4321;
 	pthread_mutex_lock(&brief);
 	pthread_mutex_unlock(&brief);
