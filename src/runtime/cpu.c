@@ -34,8 +34,12 @@
  * then the signals still queued on the old one are discarded, so the
  * program's handler, itimer and mask stay exactly its own and never see
  * one of ours.  A handler the program later puts on the real-time signal
- * moves the clocks again; with no free signal left, profiling stops for
- * good (said once on stderr).  The handler is on_sigprof on whichever
+ * moves the clocks again; with no free signal left (Go's runtime takes
+ * every signal), the clocks stay on the real-time signal and the
+ * program's handler there is chained (sigwrap.c forwards it every signal
+ * there no clock sent, with the program's mask); SIGPROF itself is never
+ * chained: with no free signal its taking stops profiling for good (said
+ * once on stderr).  The handler is on_sigprof on whichever
  * signal; a signal there that no clock of ours sent is treated as the
  * program's view of that signal says (rt_sig_forward).  Only the process
  * the clocks serve moves them (sigprof_pid): a vfork child shares this
@@ -193,7 +197,7 @@ static void on_sigprof(int sig, siginfo_t *si, void *ucv)
 	    !rt_clock_src_fired(si, gen, &count, &cpu_ns)) {
 		/* not a sample: sent by someone else, it gets what the
 		 * program's view of this signal says (sigwrap.c) */
-		rt_sig_forward(sig, si);
+		rt_sig_forward(sig, si, ucv);
 		goto out;
 	}
 	if (rt_self_depth() > 0) {   /* the runtime's own work: counted apart */
@@ -315,20 +319,27 @@ static int take_free_signal(int avoid)
  * program sets a handler: a program resetting every action to the default
  * before an exec (git, node, shells' subshells) changes nothing the user
  * would want told, and the line would land in that program's stderr. */
-static void clock_move(int from, bool say)
+static bool clock_move(int from, bool say)
 {
 	while (atomic_flag_test_and_set(&moving))
 		;
 	if (atomic_load(&rt_cpu_clock_sig) != from || atomic_load(&sigprof_yielded)) {
 		atomic_flag_clear(&moving);
-		return;
+		return false;
 	}
 	int to = take_free_signal(from);
 	if (to) {
 		rt_threads_clocks_resignal(to);
 		discard_pending(from);
 		atomic_flag_clear(&moving);
-		return;
+		return false;
+	}
+	/* none free (Go's runtime takes every signal): a real-time clock
+	 * signal stays the clock's, and the program's handler there gets
+	 * every signal no clock of ours sent (sigwrap.c forwards it) */
+	if (from != SIGPROF) {
+		atomic_flag_clear(&moving);
+		return true;
 	}
 	atomic_store(&sigprof_yielded, 1);
 	bool was_on = atomic_exchange(&rt_cpu_on, 0);
@@ -343,13 +354,15 @@ static void clock_move(int from, bool say)
 		ssize_t w = write(2, msg, sizeof msg - 1);
 		(void)w;
 	}
+	return false;
 }
 
-void rt_cpu_sig_will_set(int sig, const struct sigaction *act)
+bool rt_cpu_sig_will_set(int sig, const struct sigaction *act)
 {
 	if (sig != atomic_load(&rt_cpu_clock_sig) || !atomic_load(&sigprof_installed))
-		return;
+		return false;
 	int e = errno;
+	bool chain = false;
 	/* Only the profiled process moves.  A child that shares its memory
 	 * (vfork, posix_spawn's clone: python's subprocess resets every
 	 * handler there before exec) would otherwise re-aim the parent's
@@ -357,8 +370,9 @@ void rt_cpu_sig_will_set(int sig, const struct sigaction *act)
 	 * clock of ours. */
 	bool handler = act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN;
 	if (getpid() == atomic_load(&sigprof_pid) && (sig == SIGPROF || handler))
-		clock_move(sig, handler);
+		chain = clock_move(sig, handler);
 	errno = e;
+	return chain;
 }
 
 bool rt_sigprof_ours(void)

@@ -34,10 +34,13 @@ int rt_sig_clock_take(int sig, const struct sigaction *sa, bool need_default);
 #define RT_CLOCK_SIG_LAST (SIGRTMIN + 2)
 
 /* cpu.c, from the interposed sigaction before a set of sig: the clock
- * leaves sig when the program takes it.  [AS-safe] except when it moves. */
-void rt_cpu_sig_will_set(int sig, const struct sigaction *act);
-/* cpu.c: the handler a non-sample signal on the clock's signal is
- * forwarded to the program's view with. */
-void rt_sig_forward(int sig, siginfo_t *si);
+ * leaves sig when the program takes it; true when it cannot and stays,
+ * the program's handler chained behind it (only a real-time signal, with
+ * no free one left).  [AS-safe] except when it moves. */
+bool rt_cpu_sig_will_set(int sig, const struct sigaction *act);
+/* From the clock's handler, for a signal there no clock of ours sent:
+ * what the program's view of sig says (ignored; the default, which ends
+ * the process; its chained handler, run with its mask).  [AS-safe] */
+void rt_sig_forward(int sig, siginfo_t *si, void *uc);
 
 #endif

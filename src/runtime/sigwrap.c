@@ -56,6 +56,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
@@ -144,8 +145,20 @@ static int put_fatal(int sig)
 
 /* A set by the program of a signal the runtime may hold.  Lock held;
  * *cur the kernel's action now. */
-static int set_managed(int sig, const struct sigaction *act, const struct sigaction *cur)
+static int set_managed(int sig, const struct sigaction *act, const struct sigaction *cur,
+		       bool chain)
 {
+	if (chain && clock_fn) {
+		/* the clock stays: the program's handler behind it, on the
+		 * stack it asks for (Go's handlers need their signal stack) */
+		struct sigaction c;
+		memset(&c, 0, sizeof c);
+		c.sa_sigaction = clock_fn;
+		c.sa_flags = SA_SIGINFO | SA_RESTART | (act->sa_flags & SA_ONSTACK);
+		sigfillset(&c.sa_mask);
+		view[sig] = *act;
+		return real_sa(sig, &c, NULL);
+	}
 	bool fatal = (atomic_load(&fatal_bits) & bit(sig)) && fatal_fn;
 	if (fatal && !is_handler(act) && act->sa_handler == SIG_DFL) {
 		if (put_fatal(sig) != 0)
@@ -184,8 +197,7 @@ int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 	if (!(atomic_load_explicit(&managed, memory_order_acquire) & b))
 		return real_sa(sig, act, old);
 	int e = errno;
-	if (act)
-		rt_cpu_sig_will_set(sig, act);   /* the clock leaves sig first */
+	bool chain = act && rt_cpu_sig_will_set(sig, act);   /* the clock leaves sig first */
 	sigset_t saved;
 	enter(&saved);
 	struct sigaction cur;
@@ -194,7 +206,7 @@ int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 	if (rc == 0 && act) {
 		errno = e;
 		if (owner())
-			rc = set_managed(sig, act, &cur);
+			rc = set_managed(sig, act, &cur, chain);
 		else
 			rc = real_sa(sig, act, NULL);
 		e = errno;
@@ -403,24 +415,46 @@ int rt_sig_clock_take(int sig, const struct sigaction *sa, bool need_default)
 	return rc;
 }
 
-void rt_sig_forward(int sig, siginfo_t *si)
+void rt_sig_forward(int sig, siginfo_t *si, void *uc)
 {
+	/* sent by a process, by raise, or by the kernel (an itimer); never a
+	 * timer's or a descriptor's signal, which may be a stale one of ours */
 	if (!si || (si->si_code != SI_USER && si->si_code != SI_QUEUE &&
 		    si->si_code != SI_TKILL && si->si_code != SI_KERNEL))
 		return;
 	sigset_t saved;
 	enter(&saved);
 	struct sigaction p = view[sig];
-	bool die = !(p.sa_flags & SA_SIGINFO) && p.sa_handler == SIG_DFL;
+	bool die = !is_handler(&p) && p.sa_handler == SIG_DFL;
 	if (die) {
 		struct sigaction dfl;
 		memset(&dfl, 0, sizeof dfl);
 		dfl.sa_handler = SIG_DFL;
 		(void)real_sa(sig, &dfl, NULL);
+	} else if (is_handler(&p) && (p.sa_flags & SA_RESETHAND) && owner()) {
+		view[sig].sa_handler = SIG_DFL;   /* the clock's handler stays */
 	}
 	leave(&saved);
 	/* the default action of SIGPROF and of the real-time signals ends
 	 * the process: pending until the handler returns */
-	if (die)
+	if (die) {
 		syscall(SYS_tgkill, (long)getpid(), (long)syscall(SYS_gettid), (long)sig);
+		return;
+	}
+	if (!is_handler(&p))
+		return;   /* ignored */
+	/* the program's handler, with the mask the kernel would have set:
+	 * the interrupted code's, its sa_mask, and sig unless SA_NODEFER */
+	sigset_t m = uc ? ((ucontext_t *)uc)->uc_sigmask : saved;
+	for (int s2 = 1; s2 < _NSIG; s2++)
+		if (sigismember(&p.sa_mask, s2))
+			sigaddset(&m, s2);
+	if (!(p.sa_flags & SA_NODEFER))
+		sigaddset(&m, sig);
+	pthread_sigmask(SIG_SETMASK, &m, NULL);
+	if (p.sa_flags & SA_SIGINFO)
+		p.sa_sigaction(sig, si, uc);
+	else
+		p.sa_handler(sig);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 }

@@ -10,7 +10,8 @@
  *         runtime's clock moved first), burn, then every real-time signal
  *         it did not set must read SIG_DFL;
  *   all   handlers on every signal it may handle (1..SIGRTMAX but
- *         SIGKILL, SIGSTOP and glibc's own), then burn.
+ *         SIGKILL, SIGSTOP and glibc's own), then burn: no signal is
+ *         free, and the clocks stay, chained, on their real-time one.
  * Prints "own hits N, foreign M"; exits 0 when N > 0 and M == 0.
  */
 #define _GNU_SOURCE
