@@ -393,6 +393,9 @@ int rt_sigprof_install(void)
 	if (atomic_load(&sigprof_installed) && sig && rt_real_sigaction(sig, NULL, &cur) == 0 &&
 	    (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_sigprof) {
 		atomic_store(&sigprof_pid, getpid());
+		/* the view of the signals is this process's too: a set of the
+		 * clocks' real-time signal to SIG_DFL must only be recorded */
+		rt_sig_view_owner_here();
 		return 0;
 	}
 	if (rt_real_sigaction(SIGPROF, NULL, &cur) != 0)
@@ -410,6 +413,7 @@ int rt_sigprof_install(void)
 	}
 	atomic_store(&rt_cpu_clock_sig, sig);
 	atomic_store(&sigprof_pid, getpid());
+	rt_sig_view_owner_here();
 	atomic_store(&sigprof_installed, 1);
 	return 0;
 }
