@@ -41,6 +41,13 @@ def progs(tmp_path_factory):
                     os.path.join(ROOT, "build", "libcprofcore.a"),
                     *libs, "-lstdc++", "-lpthread", "-ldl", "-lm"], check=True)
     out["shares_api"] = exe
+    exe = str(d / "own_sigprof_api")
+    subprocess.run(["gcc", "-DWITH_API", "-O2", "-g", "-I", os.path.join(ROOT, "include"),
+                    "-o", exe, os.path.join(SRC, "own_sigprof.c"),
+                    os.path.join(ROOT, "build", "libcprof.a"),
+                    os.path.join(ROOT, "build", "libcprofcore.a"),
+                    *libs, "-lstdc++", "-lpthread", "-ldl", "-lm"], check=True)
+    out["own_sigprof_api"] = exe
     return out
 
 
@@ -261,6 +268,19 @@ def test_program_sigprof_handler_not_stolen(cprof, progs, tmp_path, mode):
     assert p.returncode == 0, p.stdout + p.stderr
     assert "foreign: 0" in p.stdout
     assert p.stderr == "", p.stderr
+    rows, text = top_rows(cprof, prof)
+    assert rows.get("main", (0, 0))[1] >= 0.1, text
+
+
+def test_api_start_after_program_sigprof_handler(cprof, progs, tmp_path):
+    """The program's SIGPROF handler is there before cprof_cpu_start (it
+    failed with CPROF_ERR_SIGNAL): the profile starts on a real-time signal
+    and the handler still sees only its own itimer's signals."""
+    prof = tmp_path / "api.pb.gz"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CPROF_")}
+    p = subprocess.run([progs["own_sigprof_api"], "api", str(prof)], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and "foreign: 0" in p.stdout, p.stdout + p.stderr
     rows, text = top_rows(cprof, prof)
     assert rows.get("main", (0, 0))[1] >= 0.1, text
 
