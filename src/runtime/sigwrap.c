@@ -52,6 +52,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -101,8 +102,11 @@ static void enter(sigset_t *saved)
 	sigset_t all;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, saved);
-	while (atomic_flag_test_and_set_explicit(&lock, memory_order_acquire))
-		;
+	/* held for a few system calls; a holder preempted is waited for
+	 * with sched_yield (a system call: async-signal-safe) */
+	for (unsigned n = 0; atomic_flag_test_and_set_explicit(&lock, memory_order_acquire); n++)
+		if (n >= 64)
+			sched_yield();
 }
 
 static void leave(const sigset_t *saved)

@@ -27,7 +27,7 @@ def progs(tmp_path_factory):
     d = tmp_path_factory.mktemp("rtcpu")
     out = {}
     for name in ("shares", "own_sigprof", "forker", "blocked_sigprof", "clone_loop", "vfork_reset",
-                 "fatal_reset", "all_signals"):
+                 "fatal_reset", "all_signals", "sig_storm"):
         exe = str(d / name)
         subprocess.run(["gcc", "-O2", "-g", "-o", exe, os.path.join(SRC, name + ".c"),
                         "-lpthread"], check=True)
@@ -200,6 +200,17 @@ def test_program_sees_its_own_actions(cprof, progs, tmp_path, mode, out):
     assert p.returncode == 0 and out in p.stdout, (p.returncode, p.stdout + p.stderr)
     rows, text = top_rows(cprof, prof)
     assert "burn" in rows, text
+
+
+def test_actions_set_from_threads_and_handlers(cprof, progs, tmp_path):
+    """Threads and a signal handler setting the fatal signals' actions at
+    once: no deadlock, each query reads what was set last, and SIGTERM,
+    left at SIG_DFL, still writes the profile as it kills the process."""
+    prof = tmp_path / "cpu.pb.gz"
+    p, _ = run_preloaded([progs["sig_storm"]], prof, timeout=300)
+    assert p.returncode == -signal.SIGTERM and "storm ok" in p.stdout, \
+        (p.returncode, p.stdout + p.stderr)
+    assert cprof("-top", str(prof)).returncode == 0
 
 
 def test_program_handler_for_sigterm_is_kept(progs, tmp_path):
