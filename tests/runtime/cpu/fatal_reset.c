@@ -21,6 +21,7 @@
  */
 #define _GNU_SOURCE
 #include <signal.h>
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
