@@ -233,19 +233,26 @@ static bool bad_signal(int sig, sighandler_t h)
 	return false;
 }
 
+/* Set h on sig with flags (and sig masked in the handler when mask_self)
+ * through the sigaction above; *old the action before.  0 or -1. */
+static int set_simple(int sig, sighandler_t h, bool mask_self, int flags, struct sigaction *old)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = h;
+	sigemptyset(&sa.sa_mask);
+	if (mask_self)
+		sigaddset(&sa.sa_mask, sig);
+	sa.sa_flags = flags;
+	return sigaction(sig, &sa, old);
+}
+
 /* signal and bsd_signal: glibc's action (the signal masked in its
  * handler, SA_RESTART) through the sigaction above. */
 static sighandler_t bsd_like(int sig, sighandler_t h)
 {
-	if (bad_signal(sig, h))
-		return SIG_ERR;
-	struct sigaction sa, old;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = h;
-	sigemptyset(&sa.sa_mask);
-	sigaddset(&sa.sa_mask, sig);
-	sa.sa_flags = SA_RESTART;
-	if (sigaction(sig, &sa, &old) != 0)
+	struct sigaction old;
+	if (bad_signal(sig, h) || set_simple(sig, h, true, SA_RESTART, &old) != 0)
 		return SIG_ERR;
 	return old.sa_handler;
 }
@@ -292,14 +299,8 @@ sighandler_t sysv_signal(int sig, sighandler_t h)
 {
 	if (!is_managed(sig))
 		return next_signal("sysv_signal", &real_sysv_signal, sig, h);
-	if (bad_signal(sig, h))
-		return SIG_ERR;
-	struct sigaction sa, old;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = h;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESETHAND | SA_NODEFER;
-	if (sigaction(sig, &sa, &old) != 0)
+	struct sigaction old;
+	if (bad_signal(sig, h) || set_simple(sig, h, false, SA_RESETHAND | SA_NODEFER, &old) != 0)
 		return SIG_ERR;
 	return old.sa_handler;
 }
@@ -316,7 +317,7 @@ sighandler_t sigset(int sig, sighandler_t h)
 	sigset_t one, was;
 	sigemptyset(&one);
 	sigaddset(&one, sig);
-	struct sigaction sa, old;
+	struct sigaction old;
 	if (h == SIG_HOLD) {
 		if (sigprocmask(SIG_BLOCK, &one, &was) != 0)
 			return SIG_ERR;
@@ -326,10 +327,7 @@ sighandler_t sigset(int sig, sighandler_t h)
 			return SIG_ERR;
 		return old.sa_handler;
 	}
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = h;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(sig, &sa, &old) != 0 || sigprocmask(SIG_UNBLOCK, &one, &was) != 0)
+	if (set_simple(sig, h, false, 0, &old) != 0 || sigprocmask(SIG_UNBLOCK, &one, &was) != 0)
 		return SIG_ERR;
 	return sigismember(&was, sig) ? SIG_HOLD : old.sa_handler;
 }

@@ -30,14 +30,18 @@
 
 static volatile unsigned long sink;
 
-static __attribute__((noinline)) void burn(void)
+static long cpu_ns(void)
 {
 	struct timespec ts;
-	do {
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+static __attribute__((noinline)) void burn(void)
+{
+	while (cpu_ns() < 300000000L)
 		for (int i = 0; i < 100000; i++)
 			sink = sink * 31 + 7;
-		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	} while (ts.tv_sec * 1000000000L + ts.tv_nsec < 300000000L);
 }
 
 static void crash_handler(int sig)
@@ -49,6 +53,16 @@ static void crash_handler(int sig)
 static void oneshot(int sig)
 {
 	raise(sig);
+}
+
+/* the one-shot handler on sig, SA_RESETHAND */
+static void set_oneshot(int sig)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = oneshot;
+	sa.sa_flags = SA_RESETHAND;
+	sigaction(sig, &sa, NULL);
 }
 
 static void noop(int sig)
@@ -85,11 +99,8 @@ int main(int argc, char **argv)
 		sigaction(SIGTERM, &sa, NULL);
 		raise(SIGTERM);
 	} else if (strcmp(mode, "resethand") == 0) {
-		struct sigaction sa, old;
-		memset(&sa, 0, sizeof sa);
-		sa.sa_handler = oneshot;
-		sa.sa_flags = SA_RESETHAND;
-		sigaction(SIGABRT, &sa, NULL);
+		struct sigaction old;
+		set_oneshot(SIGABRT);
 		sigaction(SIGABRT, NULL, &old);
 		if (old.sa_handler != oneshot || !(old.sa_flags & SA_RESETHAND))
 			printf("resethand: query reports %p, flags %#x\n", (void *)old.sa_handler,
@@ -137,11 +148,8 @@ int main(int argc, char **argv)
 			printf("query ok\n");
 		return bad;
 	} else if (strcmp(mode, "vfork") == 0) {
-		struct sigaction sa, old;
-		memset(&sa, 0, sizeof sa);
-		sa.sa_handler = oneshot;
-		sa.sa_flags = SA_RESETHAND;
-		sigaction(SIGHUP, &sa, NULL);
+		struct sigaction old;
+		set_oneshot(SIGHUP);
 		pid_t pid = vfork();
 		if (pid == 0) {
 			signal(SIGHUP, SIG_DFL);
