@@ -70,12 +70,12 @@ ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recov
 LDFLAGS += -fsanitize=$(SANITIZE)
 ifeq ($(SANITIZE),thread)
 # ThreadSanitizer: libtsan, while it initializes, calls functions the
-# runtime interposes: the malloc family (heap_hooks.c), sigaction (cpu.c).
+# runtime interposes: the malloc family (heap_hooks.c), sigaction (sigwrap.c).
 # Instrumented code run then crashes (TSan's thread state is not set up),
 # so those files are built without TSan; the shared tables they feed
 # (heap_table.c, threads.c, sync_wrap.c, labels.c, collector.c) stay
 # instrumented.
-TSAN_OFF := heap_hooks cpu
+TSAN_OFF := heap_hooks cpu sigwrap
 $(TSAN_OFF:%=$(B)/obj/src/runtime/%.o): ALL_CFLAGS += -fno-sanitize=thread
 endif
 else

@@ -27,9 +27,13 @@
  * cprof_error_string()) names a code and cprof_last_error() gives the
  * last failure's one-line message.
  *
- * Signals: the runtime uses SIGPROF.  A program that installs its own
- * SIGPROF handler keeps it: starting a CPU profile then fails with
- * CPROF_ERR_SIGNAL.  Threads that block SIGPROF are simply not sampled.
+ * Signals: the sampling clocks use SIGPROF while the program leaves it
+ * alone.  A program with its own SIGPROF action keeps it (its handler,
+ * itimer and mask): the clocks use a real-time signal it left at SIG_DFL
+ * (from SIGRTMAX-3 down), which its sigaction queries still read as
+ * SIG_DFL.  Starting a CPU profile fails with CPROF_ERR_SIGNAL only when
+ * the program handles SIGPROF and no real-time signal is free.  Threads
+ * that block the clocks' signal are simply not sampled.
  * After fork() the child is not profiled (the parent's profile continues)
  * unless CPROF_CPU_FOLLOW=1 (`cprof record --follow-fork`): then a child
  * that does not exec profiles itself to BASE.PID.

@@ -1,10 +1,10 @@
 /*
- * cpu.c - the SIGPROF handler, the sample ring and SIGPROF ownership.
+ * cpu.c - the sampling handler, the sample ring and the clocks' signal.
  *
  * Each profiled thread has its own sampling clock (cpu_clock.c): a
  * perf_event task-clock counter where the kernel allows one, a POSIX timer
- * on the thread's CPU clock otherwise, both delivering SIGPROF to that
- * thread, so a busy thread is sampled in proportion to the CPU it uses,
+ * on the thread's CPU clock otherwise, both delivering the clocks' signal
+ * (SIGPROF, or a real-time signal: below) to that thread, so a busy thread is sampled in proportion to the CPU it uses,
  * however many threads run.  Every interval is drawn at random around the
  * period (no locking onto the program's own period), and each sample
  * carries the CPU time it stands for.
@@ -22,11 +22,28 @@
  * empty unwind is counted in rt_stats_g, never waited on.  The ring is
  * mmap'd once and kept for the life of the process.
  *
- * SIGPROF belongs to the program when it wants it: a handler already there
- * at start makes start fail (CPROF_ERR_SIGNAL); sigaction, signal, sigset,
- * bsd_signal and sysv_signal are interposed so that a program installing its own SIGPROF action later
- * first stops our timers (for good, said once on stderr) and never
- * receives one of our signals.
+ * The clocks' signal.  SIGPROF belongs to the program when it wants it,
+ * and the program is profiled all the same: the clocks deliver SIGPROF
+ * while the program leaves it alone, and a free real-time signal (one the
+ * program left at SIG_DFL and never set, from RT_CLOCK_SIG_FIRST down)
+ * when it has a SIGPROF action of its own at start or sets one later
+ * (any set of SIGPROF: a handler, SIG_IGN, or the SIG_DFL a program
+ * resets every signal to before an exec).  The move happens in the
+ * interposed sigaction (sigwrap.c) before the program's action is set:
+ * a free signal is taken, every clock re-aimed (rt_threads_clocks_resignal),
+ * then the signals still queued on the old one are discarded, so the
+ * program's handler, itimer and mask stay exactly its own and never see
+ * one of ours.  A handler the program later puts on the real-time signal
+ * moves the clocks again; with no free signal left (Go's runtime takes
+ * every signal), the clocks stay on the real-time signal and the
+ * program's handler there is chained (sigwrap.c forwards it every signal
+ * there no clock sent, with the program's mask); SIGPROF itself is never
+ * chained: with no free signal its taking stops profiling for good (said
+ * once on stderr).  The handler is on_sigprof on whichever
+ * signal; a signal there that no clock of ours sent is treated as the
+ * program's view of that signal says (rt_sig_forward).  Only the process
+ * the clocks serve moves them (sigprof_pid): a vfork child shares this
+ * memory.
  */
 #include "rt_base.h"
 #include "rt_unwind.h"
@@ -34,8 +51,8 @@
 #include "rt_labels.h"
 #include "cprof.h"
 #include "trace_int.h"
+#include "rt_sig.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -173,13 +190,16 @@ static slot *sample_begin(uint32_t gen, uint64_t count, uint64_t cpu_ns, uint64_
 
 static void on_sigprof(int sig, siginfo_t *si, void *ucv)
 {
-	(void)sig;
 	int saved = errno;
 	uint32_t gen = atomic_load_explicit(&rt_cpu_gen, memory_order_relaxed);
 	uint64_t count, cpu_ns;
 	if (!atomic_load_explicit(&rt_cpu_on, memory_order_acquire) || !si || !ring ||
-	    !rt_clock_src_fired(si, gen, &count, &cpu_ns))
+	    !rt_clock_src_fired(si, gen, &count, &cpu_ns)) {
+		/* not a sample: sent by someone else, it gets what the
+		 * program's view of this signal says (sigwrap.c) */
+		rt_sig_forward(sig, si, ucv);
 		goto out;
+	}
 	if (rt_self_depth() > 0) {   /* the runtime's own work: counted apart */
 		__atomic_fetch_add(&rt_stats_g.runtime, count, __ATOMIC_RELAXED);
 		goto out;
@@ -230,165 +250,129 @@ void rt_cpu_push(const uintptr_t *pcs, int n, uint64_t count, uint64_t cpu_ns)
 	atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
 }
 
-/* ---- SIGPROF ownership ------------------------------------------------------ */
+/* ---- the clock's signal ------------------------------------------------------ */
 
-typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
-typedef sighandler_t (*signal_fn)(int, sighandler_t);
-static sigaction_fn real_sigaction;
-static signal_fn real_signal;
 static _Atomic int sigprof_installed, sigprof_yielded;
 /* The process whose clocks the installed handler serves (set at each
  * install, so a followed fork child's own start takes it over). */
 static _Atomic pid_t sigprof_pid;
+static atomic_flag moving = ATOMIC_FLAG_INIT;
 
-static void resolve(void)
+static void clock_action(struct sigaction *sa)
 {
-	if (!real_sigaction)
-		real_sigaction = (sigaction_fn)dlsym(RTLD_NEXT, "sigaction");
-	if (!real_signal)
-		real_signal = (signal_fn)dlsym(RTLD_NEXT, "signal");
+	memset(sa, 0, sizeof *sa);
+	sa->sa_sigaction = on_sigprof;
+	sa->sa_flags = SA_SIGINFO | SA_RESTART;
+	sigfillset(&sa->sa_mask);
 }
 
-/* Discard every SIGPROF still queued to this process's threads (our
- * clocks' last ones), leaving SIGPROF's action as it was.  A signal queued
- * while the thread blocks SIGPROF outlives the clock that sent it: if the
+/* Discard every signal sig still queued to this process's threads (our
+ * clocks' last ones), leaving sig's action as it was.  A signal queued
+ * while the thread blocks it outlives the clock that sent it: if the
  * action becomes SIG_DFL (the program resetting every signal before an
  * exec, as git's run-command does with all signals blocked) or an exec
  * resets it, that signal ends the process the moment it is unblocked.
  * Setting SIG_IGN discards a pending signal in every thread (POSIX); the
- * old action is put back at once.  Call with the clocks stopped.
- * Thread-safe; not async-signal-safe only in that it races a concurrent
- * sigaction(SIGPROF) of the program's, which yield_sigprof orders first. */
-static void discard_pending_sigprof(const struct sigaction *put_back)
+ * old action is put back at once.  Call with the clocks stopped or moved.
+ * Thread-safe; ordered before the program's own set of sig by
+ * rt_cpu_sig_will_set. */
+static void discard_pending(int sig)
 {
-	if (!real_sigaction)
-		return;
 	struct sigaction ign, old;
 	memset(&ign, 0, sizeof ign);
 	ign.sa_handler = SIG_IGN;
 	sigemptyset(&ign.sa_mask);
-	if (real_sigaction(SIGPROF, &ign, &old) != 0)
+	if (rt_real_sigaction(sig, &ign, &old) != 0)
 		return;
-	(void)real_sigaction(SIGPROF, put_back ? put_back : &old, NULL);
+	(void)rt_real_sigaction(sig, &old, NULL);
 }
 
 void rt_sigprof_discard_pending(void)
 {
-	if (!atomic_load(&sigprof_installed))
+	int sig = atomic_load(&rt_cpu_clock_sig);
+	if (!atomic_load(&sigprof_installed) || !sig)
 		return;
 	int e = errno;
 	sigset_t pend;
 	/* one cheap look first: the swap is two more system calls */
-	if (sigpending(&pend) == 0 && sigismember(&pend, SIGPROF))
-		discard_pending_sigprof(NULL);
+	if (sigpending(&pend) == 0 && sigismember(&pend, sig))
+		discard_pending(sig);
 	errno = e;
 }
 
-/* The program installs its own SIGPROF action: profiling stops for good
- * (before its handler can see one of our signals), the stopped clocks'
- * queued signals are discarded (a thread of the program's may block
- * SIGPROF, and the new action may be SIG_DFL, which a late one would turn
- * into the end of the process), and it says so once if the program sets
- * a handler: a program resetting every action to the default before an
- * exec (git, node, shells' subshells) changes nothing the user would want
- * told, and the line would land in that program's stderr. */
-static void yield_sigprof(bool say)
+/* A real-time signal the program left at SIG_DFL and never set, with our
+ * handler on it now; 0 when there is none.  `avoid` is not taken. */
+static int take_free_signal(int avoid)
 {
-	if (!atomic_load(&sigprof_installed))
-		return;
-	int e = errno;
-	/* Only the profiled process yields.  A child that shares its memory
-	 * (vfork, posix_spawn's clone: python's subprocess resets every
-	 * handler there before exec) would otherwise stop the parent's
-	 * clocks through the shared flags, and a forked child has no clock
-	 * of ours to stop. */
-	if (getpid() != atomic_load(&sigprof_pid)) {
-		errno = e;
-		return;
+	struct sigaction sa;
+	clock_action(&sa);
+	for (int s = RT_CLOCK_SIG_FIRST; s >= RT_CLOCK_SIG_LAST; s--)
+		if (s != avoid && rt_sig_clock_take(s, &sa, true) == 0)
+			return s;
+	return 0;
+}
+
+/* The program takes `from`, the clocks' signal: they move to a free
+ * real-time signal (every clock re-aimed, the signals still queued on
+ * `from` discarded, so the program's action there never sees one of
+ * ours), or, with none free, profiling stops for good, said once when the
+ * program sets a handler: a program resetting every action to the default
+ * before an exec (git, node, shells' subshells) changes nothing the user
+ * would want told, and the line would land in that program's stderr. */
+static bool clock_move(int from, bool say)
+{
+	while (atomic_flag_test_and_set(&moving))
+		;
+	if (atomic_load(&rt_cpu_clock_sig) != from || atomic_load(&sigprof_yielded)) {
+		atomic_flag_clear(&moving);
+		return false;
 	}
-	if (atomic_exchange(&sigprof_yielded, 1)) {
-		errno = e;
-		return;
+	int to = take_free_signal(from);
+	if (to) {
+		rt_threads_clocks_resignal(to);
+		discard_pending(from);
+		atomic_flag_clear(&moving);
+		return false;
 	}
+	/* none free (Go's runtime takes every signal): a real-time clock
+	 * signal stays the clock's, and the program's handler there gets
+	 * every signal no clock of ours sent (sigwrap.c forwards it) */
+	if (from != SIGPROF) {
+		atomic_flag_clear(&moving);
+		return true;
+	}
+	atomic_store(&sigprof_yielded, 1);
 	bool was_on = atomic_exchange(&rt_cpu_on, 0);
 	rt_threads_timers_stop();
-	discard_pending_sigprof(NULL);
+	discard_pending(from);
+	atomic_store(&rt_cpu_clock_sig, 0);
+	atomic_flag_clear(&moving);
 	if (was_on && say) {
-		static const char msg[] = "cprof: the program installs its own SIGPROF handler: "
-					  "CPU profiling stopped, samples so far are kept\n";
+		static const char msg[] = "cprof: the program handles SIGPROF and every free "
+					  "real-time signal: CPU profiling stopped, samples so far "
+					  "are kept\n";
 		ssize_t w = write(2, msg, sizeof msg - 1);
 		(void)w;
 	}
+	return false;
+}
+
+bool rt_cpu_sig_will_set(int sig, const struct sigaction *act)
+{
+	if (sig != atomic_load(&rt_cpu_clock_sig) || !atomic_load(&sigprof_installed))
+		return false;
+	int e = errno;
+	bool chain = false;
+	/* Only the profiled process moves.  A child that shares its memory
+	 * (vfork, posix_spawn's clone: python's subprocess resets every
+	 * handler there before exec) would otherwise re-aim the parent's
+	 * clocks through the shared registry, and a forked child has no
+	 * clock of ours. */
+	bool handler = act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN;
+	if (getpid() == atomic_load(&sigprof_pid) && (sig == SIGPROF || handler))
+		chain = clock_move(sig, handler);
 	errno = e;
-}
-
-static bool is_handler(const struct sigaction *act)
-{
-	if (act->sa_flags & SA_SIGINFO)
-		return act->sa_sigaction != NULL;
-	return act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN;
-}
-
-__attribute__((visibility("default")))
-int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
-{
-	resolve();
-	if (sig == SIGPROF && act &&
-	    !((act->sa_flags & SA_SIGINFO) && act->sa_sigaction == on_sigprof))
-		yield_sigprof(is_handler(act));
-	if (!real_sigaction) {
-		errno = ENOSYS;
-		return -1;
-	}
-	return real_sigaction(sig, act, old);
-}
-
-__attribute__((visibility("default")))
-sighandler_t signal(int sig, sighandler_t h)
-{
-	resolve();
-	if (sig == SIGPROF)
-		yield_sigprof(h != SIG_DFL && h != SIG_IGN);
-	if (!real_signal) {
-		errno = ENOSYS;
-		return SIG_ERR;
-	}
-	return real_signal(sig, h);
-}
-
-/* The older ways to set a handler, each forwarded to libc's own. */
-static sighandler_t other_signal(const char *name, signal_fn *real, int sig, sighandler_t h)
-{
-	if (!*real)
-		*real = (signal_fn)dlsym(RTLD_NEXT, name);
-	if (sig == SIGPROF && h != SIG_HOLD)
-		yield_sigprof(h != SIG_DFL && h != SIG_IGN);
-	if (!*real) {
-		errno = ENOSYS;
-		return SIG_ERR;
-	}
-	return (*real)(sig, h);
-}
-
-static signal_fn real_sigset, real_bsd_signal, real_sysv_signal;
-sighandler_t bsd_signal(int sig, sighandler_t h);   /* not declared by glibc 2.36 */
-
-__attribute__((visibility("default")))
-sighandler_t sigset(int sig, sighandler_t h)
-{
-	return other_signal("sigset", &real_sigset, sig, h);
-}
-
-__attribute__((visibility("default")))
-sighandler_t bsd_signal(int sig, sighandler_t h)
-{
-	return other_signal("bsd_signal", &real_bsd_signal, sig, h);
-}
-
-__attribute__((visibility("default")))
-sighandler_t sysv_signal(int sig, sighandler_t h)
-{
-	return other_signal("sysv_signal", &real_sysv_signal, sig, h);
+	return chain;
 }
 
 bool rt_sigprof_ours(void)
@@ -398,33 +382,38 @@ bool rt_sigprof_ours(void)
 
 int rt_sigprof_install(void)
 {
-	resolve();
 	if (atomic_load(&sigprof_yielded)) {
-		rt_set_error("the program has its own SIGPROF handler: cpu profiling disabled");
+		rt_set_error("the program handles SIGPROF and every free real-time signal: "
+			     "cpu profiling disabled");
 		return CPROF_ERR_SIGNAL;
 	}
-	struct sigaction old, sa;
-	if (sigaction(SIGPROF, NULL, &old) != 0)
-		return CPROF_ERR_SYSTEM;
-	if ((old.sa_flags & SA_SIGINFO) && old.sa_sigaction == on_sigprof) {
+	struct sigaction cur, sa;
+	int sig = atomic_load(&rt_cpu_clock_sig);
+	/* installed already (a second session, a followed fork child) */
+	if (atomic_load(&sigprof_installed) && sig && rt_real_sigaction(sig, NULL, &cur) == 0 &&
+	    (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_sigprof) {
 		atomic_store(&sigprof_pid, getpid());
+		/* the view of the signals is this process's too: a set of the
+		 * clocks' real-time signal to SIG_DFL must only be recorded */
+		rt_sig_view_owner_here();
 		return 0;
 	}
-	if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN) {
-		rt_set_error("the program has its own SIGPROF handler: cpu profiling disabled");
-		return CPROF_ERR_SIGNAL;
-	}
-	if ((old.sa_flags & SA_SIGINFO) && old.sa_sigaction) {
-		rt_set_error("the program has its own SIGPROF handler: cpu profiling disabled");
-		return CPROF_ERR_SIGNAL;
-	}
-	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = on_sigprof;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
-	sigfillset(&sa.sa_mask);
-	if (sigaction(SIGPROF, &sa, NULL) != 0)
+	if (rt_real_sigaction(SIGPROF, NULL, &cur) != 0)
 		return CPROF_ERR_SYSTEM;
+	clock_action(&sa);
+	/* SIGPROF unless the program handles it: then a free real-time signal */
+	if (cur.sa_handler == SIG_DFL || cur.sa_handler == SIG_IGN)
+		sig = rt_sig_clock_take(SIGPROF, &sa, false) == 0 ? SIGPROF : 0;
+	else
+		sig = take_free_signal(0);
+	if (!sig) {
+		rt_set_error("the program handles SIGPROF and every free real-time signal: "
+			     "cpu profiling disabled");
+		return CPROF_ERR_SIGNAL;
+	}
+	atomic_store(&rt_cpu_clock_sig, sig);
 	atomic_store(&sigprof_pid, getpid());
+	rt_sig_view_owner_here();
 	atomic_store(&sigprof_installed, 1);
 	return 0;
 }

@@ -32,7 +32,10 @@
  * estimate is unbiased); a perf thread's counter starts at 0, so it is
  * exact from the first.
  *
- * Signals.  Both clocks deliver SIGPROF to their thread.  Timers carry the
+ * Signals.  Both clocks deliver rt_cpu_clock_sig to their thread: SIGPROF,
+ * or the real-time signal cpu.c moved them to when the program took
+ * SIGPROF (rt_clock_src_resignal re-aims a clock: F_SETSIG on a counter;
+ * a timer, whose signal is fixed, is made again).  Timers carry the
  * session number in si_value (SI_TIMER); perf counters arrive as POLL_HUP
  * with si_fd, and fd_gen[fd] holds the session that owns the descriptor
  * (0: not ours), so a signal from a descriptor the program reused is never
@@ -81,6 +84,7 @@ static int fd_floor;                   /* counters are moved to >= this */
 static long cur_period;                /* the mean interval of this session, ns */
 
 _Atomic uint64_t rt_cpu_threads_perf, rt_cpu_threads_timer;
+_Atomic int rt_cpu_clock_sig = SIGPROF;
 _Atomic uint64_t rt_cpu_tail_ns, rt_cpu_tail_samples;
 
 /* The thread's last reading and the session it belongs to. */
@@ -220,7 +224,7 @@ static int timer_create_for(int tid, long period_ns, rt_clock_src *out)
 	struct sigevent sev;
 	memset(&sev, 0, sizeof sev);
 	sev.sigev_notify = SIGEV_THREAD_ID;
-	sev.sigev_signo = SIGPROF;
+	sev.sigev_signo = atomic_load(&rt_cpu_clock_sig);
 	sev.sigev_value.sival_int = (int)atomic_load(&rt_cpu_gen);
 	sev._sigev_un._tid = tid;
 	/* the kernel's MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED) */
@@ -266,7 +270,7 @@ static int perf_create_for(int tid, long period_ns, rt_clock_src *out)
 	uint64_t id = 0;
 	struct f_owner_ex own = { F_OWNER_TID, tid };
 	if (fd >= (int)FD_TABLE || ioctl(fd, PERF_EVENT_IOC_ID, &id) != 0 ||
-	    fcntl(fd, F_SETOWN_EX, &own) != 0 || fcntl(fd, F_SETSIG, SIGPROF) != 0 ||
+	    fcntl(fd, F_SETOWN_EX, &own) != 0 || fcntl(fd, F_SETSIG, atomic_load(&rt_cpu_clock_sig)) != 0 ||
 	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC) != 0) {
 		close(fd);
 		goto fail;
@@ -308,6 +312,25 @@ void rt_clock_src_delete(const rt_clock_src *s)
 		if (ioctl(fd, PERF_EVENT_IOC_ID, &id) == 0 && id == s->perf_id)
 			close(fd);
 		atomic_fetch_sub(&perf_fds, 1);
+	}
+	errno = e;
+}
+
+void rt_clock_src_resignal(int tid, rt_clock_src *s)
+{
+	int e = errno;
+	int sig = atomic_load(&rt_cpu_clock_sig);
+	if (s->kind == RT_SRC_PERF) {
+		uint64_t id = 0;
+		if (ioctl(s->id, PERF_EVENT_IOC_ID, &id) == 0 && id == s->perf_id)
+			(void)fcntl(s->id, F_SETSIG, sig);
+	} else if (s->kind == RT_SRC_TIMER) {
+		/* a timer's signal is fixed at its creation */
+		syscall(SYS_timer_delete, s->id);
+		atomic_fetch_sub(&rt_cpu_threads_timer, 1);
+		long period = cur_period > 0 ? cur_period : 10000000L;
+		if (timer_create_for(tid, period, s) != 0)
+			s->kind = 0;   /* the thread may have exited meanwhile */
 	}
 	errno = e;
 }

@@ -39,6 +39,7 @@
 #include "rt_base.h"
 #include "rt_profile.h"
 #include "rt_env.h"
+#include "rt_sig.h"
 #include "cprof.h"
 
 #include <errno.h>
@@ -234,13 +235,13 @@ static void dump_env_init_body(void)
 	owner = getpid();
 	if (signo > 0) {
 		struct sigaction old, sa;
-		if (sigaction(signo, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
+		if (rt_real_sigaction(signo, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
 		    old.sa_handler == SIG_DFL) {
 			memset(&sa, 0, sizeof sa);
 			sa.sa_handler = on_dump_signal;
 			sa.sa_flags = SA_RESTART;
 			sigemptyset(&sa.sa_mask);
-			sigaction(signo, &sa, NULL);
+			rt_real_sigaction(signo, &sa, NULL);
 		} else {
 			fprintf(stderr, "cprof: CPROF_DUMP_SIGNAL=%s: the program handles that signal; "
 				"no dump on it\n", getenv("CPROF_DUMP_SIGNAL"));

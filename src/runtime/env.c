@@ -19,11 +19,15 @@
  *  - _exit / _Exit and the exec family (lifecycle.c): the old image's
  *    samples are written before it goes;
  *  - a handler of SIGTERM, SIGINT, SIGHUP and of the fault signals (SEGV,
- *    BUS, FPE, ILL, ABRT, TRAP, SYS), installed only for those the program
- *    left at SIG_DFL at load time: it has the collector thread write the
- *    profile (bounded wait), restores SIG_DFL and raises the signal again,
- *    so the program still dies by it (a fault comes again when the
- *    faulting instruction runs again).
+ *    BUS, FPE, ILL, ABRT, TRAP, SYS), standing in for SIG_DFL wherever the
+ *    program's action is SIG_DFL: at load time, and whenever it sets
+ *    SIG_DFL later (sigwrap.c installs it then, reports SIG_DFL to the
+ *    program's queries, and wraps a one-shot SA_RESETHAND handler so that
+ *    its reset lands here too); SIG_IGN and the program's handlers stand.
+ *    It has the collector thread write the profile (bounded wait),
+ *    restores SIG_DFL (libc's sigaction, past the interposed one) and
+ *    raises the signal again, so the program still dies by it (a fault
+ *    comes again when the faulting instruction runs again).
  *
  * That handler (on_fatal) is the runtime's only one for those signals:
  * the heap and allocs exit files (heap_env.c) are written by it too.
@@ -57,6 +61,7 @@
 #include "rt_lifecycle.h"
 #include "heap_int.h"
 #include "rt_env.h"
+#include "rt_sig.h"
 #include "cprof.h"
 
 #include <dlfcn.h>
@@ -205,25 +210,11 @@ static void on_fatal(int sig)
 	memset(&dfl, 0, sizeof dfl);
 	dfl.sa_handler = SIG_DFL;
 	sigemptyset(&dfl.sa_mask);
-	sigaction(sig, &dfl, NULL);
+	rt_real_sigaction(sig, &dfl, NULL);
 	/* pending until this handler returns and the mask is restored; a
 	 * fault signal also comes again when the faulting instruction does */
 	syscall(SYS_tgkill, (long)getpid(), (long)syscall(SYS_gettid), (long)sig);
 	errno = e;
-}
-
-static void install_one(int sig, const sigset_t *mask)
-{
-	struct sigaction old, sa;
-	if (sigaction(sig, NULL, &old) != 0)
-		return;
-	if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL)
-		return;   /* the program's choice stands */
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_fatal;
-	sa.sa_flags = SA_RESTART;
-	sa.sa_mask = *mask;
-	sigaction(sig, &sa, NULL);
 }
 
 void rt_fatal_handlers_install(void)
@@ -238,10 +229,11 @@ void rt_fatal_handlers_install(void)
 		sigaddset(&mask, fatal_sigs[j]);
 	for (size_t j = 0; j < sizeof fault_sigs / sizeof fault_sigs[0]; j++)
 		sigaddset(&mask, fault_sigs[j]);
+	rt_sig_fatal_handler_set(on_fatal, &mask);
 	for (size_t i = 0; i < sizeof fatal_sigs / sizeof fatal_sigs[0]; i++)
-		install_one(fatal_sigs[i], &mask);
+		rt_sig_fatal_manage(fatal_sigs[i]);
 	for (size_t i = 0; i < sizeof fault_sigs / sizeof fault_sigs[0]; i++)
-		install_one(fault_sigs[i], &mask);
+		rt_sig_fatal_manage(fault_sigs[i]);
 }
 
 /* A forked child, after threads.c and api.c reset the runtime: with
@@ -293,6 +285,7 @@ static void fork_child_start(void)
 {
 	int e = errno;
 	owner_pid = getpid();
+	rt_sig_view_owner_here();   /* its on_fatal stands for SIG_DFL too */
 	rt_out_forked(&cpu_out);
 	int rc = rt_cpu_start_out(&cpu_out);
 	/* this thread's unwind row cache came from the parent and may point at

@@ -54,7 +54,7 @@ int rt_ring_init(void);                  /* once; 0 or CPROF_ERR_NOMEM */
 bool rt_ring_pop(rt_sample_rec *out);    /* consumer only */
 RT_FORK_TEXT void rt_ring_reset(void);                /* forked child: empty it */
 int rt_sigprof_install(void);            /* 0 or CPROF_ERR_SIGNAL/SYSTEM */
-bool rt_sigprof_ours(void);              /* our handler is SIGPROF's, not yielded */
+bool rt_sigprof_ours(void);              /* our handler is the clocks' signal's, not yielded */
 void rt_sigprof_discard_pending(void);   /* drop SIGPROFs queued to this process (clocks stopped) */
 /* Push a sample of n pcs the calling thread did not take in the handler
  * (a thread's last partial interval).  [AS-safe] */
@@ -76,6 +76,12 @@ void rt_cpu_mode_set(int mode);          /* before a start (env.c, record) */
 int rt_cpu_clocks_begin(long period_ns);
 const char *rt_cpu_mode_name(void);      /* for the profile's comment */
 int rt_clock_src_create(int tid, rt_clock_src *out);   /* 0 or CPROF_ERR_SYSTEM */
+/* The signal the clocks deliver: SIGPROF, or a real-time signal when the
+ * program handles SIGPROF (cpu.c); 0 once profiling gave up. */
+extern _Atomic int rt_cpu_clock_sig;
+/* Re-aim tid's clock at rt_cpu_clock_sig (a counter's F_SETSIG; a timer
+ * made again).  reg_mu held (threads.c). */
+void rt_clock_src_resignal(int tid, rt_clock_src *s);
 void rt_clock_src_delete(const rt_clock_src *s);
 RT_FORK_TEXT void rt_clock_src_forget(const rt_clock_src *s);       /* a forked child's copy */
 RT_FORK_TEXT void rt_clock_src_child_reset(void);
@@ -92,6 +98,10 @@ extern _Atomic uint64_t rt_cpu_tail_ns, rt_cpu_tail_samples;
 /* threads.c: per-thread timers */
 int rt_threads_timers_start(long period_ns);
 void rt_threads_timers_stop(void);
+/* Every clock now delivers sig (rt_cpu_clock_sig set under the registry
+ * lock, so a thread starting meanwhile gets it too).  Not AS-safe: the
+ * registry's mutex. */
+void rt_threads_clocks_resignal(int sig);
 /* lifecycle.c: before an exec, every clock is deleted (true if they ran);
  * after an exec that failed, they are made again. */
 bool rt_threads_clocks_suspend(void);

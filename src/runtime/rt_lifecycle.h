@@ -23,7 +23,7 @@ void rt_threads_init(void);              /* once: fork handlers */
 extern void (*rt_fork_child_hook)(void); /* api.c's reset in a forked child */
 
 /* env.c: the runtime's one handler of SIGTERM, SIGINT and SIGHUP, for
- * each of them the program left at SIG_DFL: it has the exit profiles (CPU,
+ * each of them where the program's action is SIG_DFL (sigwrap.c): it has the exit profiles (CPU,
  * heap, allocs) written, bounded, then dies of the signal.  Idempotent:
  * the CPU and the heap constructors both call it when they have a file to
  * write; the first call installs.  Not AS-safe (constructors). */

@@ -313,10 +313,11 @@ static void on_thread_exit(void *v)
 	/* SIGPROF blocked only while a CPU profile runs: a thread's end costs
 	 * nothing more otherwise */
 	bool cpu = atomic_load(&rt_cpu_on);
+	int csig = atomic_load(&rt_cpu_clock_sig);
 	sigset_t prof, old;
-	if (cpu) {
+	if (cpu && csig) {
 		sigemptyset(&prof);
-		sigaddset(&prof, SIGPROF);
+		sigaddset(&prof, csig);
 		pthread_sigmask(SIG_BLOCK, &prof, &old);
 	}
 	uint64_t tail = cpu ? rt_cpu_thread_unsampled() : 0;
@@ -328,7 +329,7 @@ static void on_thread_exit(void *v)
 		atomic_fetch_add(&rt_cpu_tail_ns, tail);
 		atomic_fetch_add(&rt_cpu_tail_samples, 1);
 	}
-	if (cpu)
+	if (cpu && csig)
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	ti_remove(tid);
 	rt_trace_thread_end();
@@ -466,6 +467,15 @@ void rt_threads_timers_stop(void)
 	pthread_mutex_unlock(&reg_mu);
 }
 
+void rt_threads_clocks_resignal(int sig)
+{
+	pthread_mutex_lock(&reg_mu);
+	atomic_store(&rt_cpu_clock_sig, sig);
+	for (size_t i = 0; i < nreg; i++)
+		rt_clock_src_resignal(reg[i].tid, &reg[i].src);
+	pthread_mutex_unlock(&reg_mu);
+}
+
 bool rt_threads_clocks_suspend(void)
 {
 	/* a vfork child shares this memory and runs no fork handler: the
@@ -513,12 +523,14 @@ static __attribute__((noinline)) void tramp_begin(struct tramp *t, void *(*fn)(v
 	int tid = my_tid();
 	/* a thread made with every signal blocked (liblzma's workers, thread
 	 * pools that leave signals to the main thread) would never see its
-	 * clock's SIGPROF: while SIGPROF is the runtime's, only its clocks
-	 * send it, so it is unblocked here and nothing else changes */
-	if (rt_sigprof_ours()) {
+	 * clock's signal: while it is the runtime's (SIGPROF, or the
+	 * real-time signal that replaces it), only its clocks send it, so it
+	 * is unblocked here and nothing else changes */
+	int csig = atomic_load(&rt_cpu_clock_sig);
+	if (rt_sigprof_ours() && csig) {
 		sigset_t prof;
 		sigemptyset(&prof);
-		sigaddset(&prof, SIGPROF);
+		sigaddset(&prof, csig);
 		pthread_sigmask(SIG_UNBLOCK, &prof, NULL);
 	}
 	rt_clock_src src = { 0 };

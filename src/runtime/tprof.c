@@ -77,6 +77,7 @@
 #include "rt_profile.h"
 #include "unwind_step.h"
 #include "rt_env.h"
+#include "rt_sig.h"
 #include "cprof.h"
 #include "tprof.h"
 
@@ -271,7 +272,7 @@ static void snap_handler(int sig, siginfo_t *si, void *ucv)
 static bool handler_is_ours(int sig)
 {
 	struct sigaction cur;
-	return sigaction(sig, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
+	return rt_real_sigaction(sig, NULL, &cur) == 0 && (cur.sa_flags & SA_SIGINFO) &&
 	       cur.sa_sigaction == snap_handler;
 }
 
@@ -303,7 +304,7 @@ static int snap_signal(void)
 		return -1;
 	}
 	struct sigaction old, sa;
-	if (sigaction(sig, NULL, &old) != 0 || (old.sa_flags & SA_SIGINFO) ||
+	if (rt_real_sigaction(sig, NULL, &old) != 0 || (old.sa_flags & SA_SIGINFO) ||
 	    old.sa_handler != SIG_DFL) {
 		snap_sig = -1;   /* the program's own signal */
 		return -1;
@@ -313,7 +314,7 @@ static int snap_signal(void)
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	sigaddset(&sa.sa_mask, SIGPROF);   /* one unwind at a time per thread */
-	if (sigaction(sig, &sa, NULL) != 0) {
+	if (rt_real_sigaction(sig, &sa, NULL) != 0) {
 		snap_sig = -1;
 		return -1;
 	}

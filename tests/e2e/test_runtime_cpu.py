@@ -26,7 +26,8 @@ def progs(tmp_path_factory):
                     "build/libcprofcore.a"], check=True, capture_output=True, timeout=600)
     d = tmp_path_factory.mktemp("rtcpu")
     out = {}
-    for name in ("shares", "own_sigprof", "forker", "blocked_sigprof", "clone_loop", "vfork_reset"):
+    for name in ("shares", "own_sigprof", "forker", "blocked_sigprof", "clone_loop", "vfork_reset",
+                 "fatal_reset", "all_signals", "sig_storm"):
         exe = str(d / name)
         subprocess.run(["gcc", "-O2", "-g", "-o", exe, os.path.join(SRC, name + ".c"),
                         "-lpthread"], check=True)
@@ -40,6 +41,13 @@ def progs(tmp_path_factory):
                     os.path.join(ROOT, "build", "libcprofcore.a"),
                     *libs, "-lstdc++", "-lpthread", "-ldl", "-lm"], check=True)
     out["shares_api"] = exe
+    exe = str(d / "own_sigprof_api")
+    subprocess.run(["gcc", "-DWITH_API", "-O2", "-g", "-I", os.path.join(ROOT, "include"),
+                    "-o", exe, os.path.join(SRC, "own_sigprof.c"),
+                    os.path.join(ROOT, "build", "libcprof.a"),
+                    os.path.join(ROOT, "build", "libcprofcore.a"),
+                    *libs, "-lstdc++", "-lpthread", "-ldl", "-lm"], check=True)
+    out["own_sigprof_api"] = exe
     return out
 
 
@@ -157,6 +165,54 @@ def test_written_at_exit(cprof, progs, tmp_path, how, rc):
     assert total_seconds(text) > 0.1
 
 
+@pytest.mark.parametrize("mode,rc", [("ign_reset", -signal.SIGINT),
+                                     ("restore", -signal.SIGTERM),
+                                     ("resethand", -signal.SIGABRT)])
+def test_written_when_reset_to_default_later(cprof, progs, tmp_path, mode, rc):
+    """A fatal signal's action set to SIG_DFL after the start (SIGINT
+    inherited ignored, as a shell's background job has it, then reset; a
+    crash handler that restores the default and raises again; a one-shot
+    SA_RESETHAND handler that raises again): the program still dies of the
+    signal, and the profile is written first."""
+    prof = tmp_path / "cpu.pb.gz"
+    env = dict(os.environ, LD_PRELOAD=LIB, CPROF_CPU_PROFILE=str(prof))
+    for k in ("CPROF_CPU_HZ", "CPROF_CPU_FOLLOW", "CPROF_FOLLOW_FORK"):
+        env.pop(k, None)
+    p = subprocess.run([progs["fatal_reset"], mode], env=env, capture_output=True, text=True,
+                       timeout=120,
+                       preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert p.returncode == rc, (p.returncode, p.stdout + p.stderr)
+    assert "query reports" not in p.stdout and "at start" not in p.stdout, p.stdout
+    rows, text = top_rows(cprof, prof)
+    assert "burn" in rows, text
+    assert total_seconds(text) > 0.1, text
+
+
+@pytest.mark.parametrize("mode,out", [("ignore", "alive"), ("query", "query ok"),
+                                      ("vfork", "vfork ok")])
+def test_program_sees_its_own_actions(cprof, progs, tmp_path, mode, out):
+    """The program's queries report what it set (SIG_DFL where the
+    runtime's handler stands in for it: shells and daemons test for
+    SIG_DFL and SIG_IGN); SIG_IGN stays ignored; a vfork child's reset
+    leaves the parent's view alone."""
+    prof = tmp_path / "cpu.pb.gz"
+    p, _ = run_preloaded([progs["fatal_reset"], mode], prof)
+    assert p.returncode == 0 and out in p.stdout, (p.returncode, p.stdout + p.stderr)
+    rows, text = top_rows(cprof, prof)
+    assert "burn" in rows, text
+
+
+def test_actions_set_from_threads_and_handlers(cprof, progs, tmp_path):
+    """Threads and a signal handler setting the fatal signals' actions at
+    once: no deadlock, each query reads what was set last, and SIGTERM,
+    left at SIG_DFL, still writes the profile as it kills the process."""
+    prof = tmp_path / "cpu.pb.gz"
+    p, _ = run_preloaded([progs["sig_storm"]], prof, timeout=300)
+    assert p.returncode == -signal.SIGTERM and "storm ok" in p.stdout, \
+        (p.returncode, p.stdout + p.stderr)
+    assert cprof("-top", str(prof)).returncode == 0
+
+
 def test_program_handler_for_sigterm_is_kept(progs, tmp_path):
     """A program that ignores SIGTERM keeps ignoring it."""
     prof = tmp_path / "cpu.pb.gz"
@@ -213,13 +269,77 @@ def test_bad_profile_path_reported(progs, tmp_path):
 
 @pytest.mark.parametrize("mode", ["sigaction", "signal", "sigset", "bsd_signal", "sysv_signal"])
 def test_program_sigprof_handler_not_stolen(cprof, progs, tmp_path, mode):
+    """A program with its own SIGPROF handler and ITIMER_PROF: its handler
+    sees its itimer's signals and none of the runtime's, and the program
+    is still profiled (the runtime's clocks move to a real-time signal the
+    program does not use), without a word in its stderr."""
     prof = tmp_path / "cpu.pb.gz"
     p, _ = run_preloaded([progs["own_sigprof"], mode], prof)
     # its handler saw its own itimer signals and none of the runtime's
     assert p.returncode == 0, p.stdout + p.stderr
     assert "foreign: 0" in p.stdout
-    assert p.stderr.count("own SIGPROF handler") == 1, p.stderr
-    assert cprof("-top", str(prof)).returncode == 0
+    assert p.stderr == "", p.stderr
+    rows, text = top_rows(cprof, prof)
+    assert rows.get("main", (0, 0))[1] >= 0.1, text
+
+
+def test_api_start_after_program_sigprof_handler(cprof, progs, tmp_path):
+    """The program's SIGPROF handler is there before cprof_cpu_start (it
+    failed with CPROF_ERR_SIGNAL): the profile starts on a real-time signal
+    and the handler still sees only its own itimer's signals."""
+    prof = tmp_path / "api.pb.gz"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CPROF_")}
+    p = subprocess.run([progs["own_sigprof_api"], "api", str(prof)], env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and "foreign: 0" in p.stdout, p.stdout + p.stderr
+    rows, text = top_rows(cprof, prof)
+    assert rows.get("main", (0, 0))[1] >= 0.1, text
+
+
+def test_program_taking_realtime_signals(cprof, progs, tmp_path):
+    """The program takes SIGPROF, then the real-time signal the clocks had
+    moved to: they move again, its handlers never see one of their
+    signals, the signals it never set read SIG_DFL, and both phases are in
+    the profile."""
+    prof = tmp_path / "cpu.pb.gz"
+    p, _ = run_preloaded([progs["all_signals"], "some"], prof)
+    assert p.returncode == 0 and "foreign 0" in p.stdout, p.stdout + p.stderr
+    assert p.stderr == "", p.stderr
+    rows, text = top_rows(cprof, prof)
+    assert total_seconds(text) >= 0.2, text
+
+
+def test_program_taking_every_signal(cprof, progs, tmp_path):
+    """Handlers on every signal (Go's runtime does this): no free signal is
+    left, so the clocks stay on their real-time signal with the program's
+    handler chained; that handler never sees one of the clocks' signals,
+    nothing is said, and the work is in the profile."""
+    prof = tmp_path / "cpu.pb.gz"
+    p, _ = run_preloaded([progs["all_signals"], "all"], prof)
+    assert p.returncode == 0 and "foreign 0" in p.stdout, p.stdout + p.stderr
+    assert p.stderr == "", p.stderr
+    rows, text = top_rows(cprof, prof)
+    assert rows.get("burn", (0, 0))[1] >= 0.05, text
+
+
+@pytest.mark.skipif(not have_go(), reason="go is not installed")
+def test_go_cgo_program_profiled(cprof, tmp_path):
+    """A Go program with cgo: Go's runtime puts its handler on every signal
+    through libc's sigaction, so no real-time signal is free; the clocks
+    stay on one with Go's handler chained behind them (it still gets the
+    signal sent to it there), and the profile has Go's work (before:
+    "CPU profiling stopped" and no sample)."""
+    exe = str(tmp_path / "cgo_burn")
+    env = dict(os.environ, CGO_ENABLED="1", GOFLAGS="-mod=mod", HOME=str(tmp_path),
+               GOCACHE=os.environ.get("GOCACHE", str(tmp_path / "gocache")))
+    subprocess.run(["go", "build", "-o", exe, "."], cwd=os.path.join(SRC, "cgo_burn"),
+                   env=env, check=True, capture_output=True, timeout=600)
+    prof = tmp_path / "cpu.pb.gz"
+    p, _ = run_preloaded([exe], prof)
+    assert p.returncode == 0 and "got SIGRTMAX-3" in p.stdout, p.stdout + p.stderr
+    assert "CPU profiling stopped" not in p.stderr, p.stderr
+    rows, text = top_rows(cprof, prof)
+    assert rows.get("main.burnGo", (0, 0))[1] >= 0.1, text
 
 
 @pytest.mark.parametrize("mode", ["reset", "exec"])

@@ -173,12 +173,12 @@ def test_threads_blocking_sigprof(progs, tmp_path):
 
 def test_program_with_its_own_sigprof_handler(progs, tmp_path):
     # the program checks that its handler counted its signals and is still
-    # the installed one at the end; the runtime says on stderr that it saw it
+    # the installed one at the end; the runtime's clocks moved to a
+    # real-time signal it does not use: nothing said, and it is profiled
     profile, under = compare([progs["own_sigprof"]], tmp_path)
-    assert "SIGPROF" in under.stderr, f"the runtime did not say so: {under.stderr!r}"
-    assert len(under.stderr.splitlines()) == 1, under.stderr
-    if os.path.exists(profile) and os.path.getsize(profile) > 0:
-        raw_samples(profile)
+    assert under.stderr == "", under.stderr
+    n, _ = raw_samples(profile)
+    assert n > 0
 
 
 def test_cxx_exceptions_through_deep_stacks(progs, tmp_path):

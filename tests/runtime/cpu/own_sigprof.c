@@ -13,6 +13,9 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#ifdef WITH_API
+#include "cprof.h"
+#endif
 
 /* glibc 2.36 no longer declares it; the symbol is still there */
 sighandler_t bsd_signal(int sig, sighandler_t h);
@@ -57,6 +60,12 @@ int main(int argc, char **argv)
 		sa.sa_flags = SA_SIGINFO | SA_RESTART;
 		sigaction(SIGPROF, &sa, NULL);
 	}
+#ifdef WITH_API
+	if (argc > 2 && strcmp(argv[1], "api") == 0 && cprof_cpu_start(argv[2]) < 0) {
+		printf("start: %s\n", cprof_last_error());
+		return 1;
+	}
+#endif
 	struct itimerval it = { { 0, 10000 }, { 0, 10000 } };
 	setitimer(ITIMER_PROF, &it, NULL);
 	struct timespec ts;
@@ -65,6 +74,12 @@ int main(int argc, char **argv)
 			sink = sink * 31 + 7;
 		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	} while (ts.tv_sec * 1000000000L + ts.tv_nsec < 300000000L);
+#ifdef WITH_API
+	if (argc > 2 && strcmp(argv[1], "api") == 0 && cprof_cpu_stop() < 0) {
+		printf("stop: %s\n", cprof_last_error());
+		return 1;
+	}
+#endif
 	printf("own handler hits: %d, foreign: %d\n", (int)hits, (int)foreign);
 	return hits > 0 && foreign == 0 ? 0 : 1;
 }
