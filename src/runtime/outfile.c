@@ -57,6 +57,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,50 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+/* ---- symbolizing in a helper process (rt_profile.h) ------------------------ */
+
+static __thread int sym_defer_ms;   /* > 0: inside a bracket, its bound */
+static __thread bool sym_pending;   /* a build left addresses to name */
+
+void rt_sym_defer_begin(int timeout_ms)
+{
+	sym_defer_ms = timeout_ms > 0 ? timeout_ms : 1;
+	sym_pending = false;
+}
+
+void rt_sym_defer_end(void)
+{
+	sym_defer_ms = 0;
+	sym_pending = false;
+}
+
+int rt_sym_deferring(void)
+{
+	return sym_defer_ms;
+}
+
+void rt_sym_mark_pending(void)
+{
+	if (sym_defer_ms > 0)
+		sym_pending = true;
+}
+
+static int sym_timeout = -1;
+static pthread_once_t sym_timeout_once = PTHREAD_ONCE_INIT;
+
+static void sym_timeout_init(void)
+{
+	long s = 60;
+	(void)rt_env_long("CPROF_SYMBOLIZE_TIMEOUT", 1, 3600, "60 seconds", &s);
+	sym_timeout = (int)(s * 1000);
+}
+
+int rt_sym_timeout_ms(void)
+{
+	pthread_once(&sym_timeout_once, sym_timeout_init);
+	return sym_timeout;
+}
 
 static uint64_t name_hash(const char *s)
 {
@@ -290,6 +335,14 @@ int rt_out_write(rt_out *o, bool (*has)(void *ctx), int (*write_fn)(int fd, void
 	if (rc < 0) {
 		unlink(tmp);
 		return rc;
+	}
+	if (sym_pending && rt_sym_helper_run) {
+		/* named by the helper process, in place, before it is renamed:
+		 * FILE only ever holds whole profiles, and the rule below sees
+		 * the file as it will stay */
+		sym_pending = false;
+		if (rt_sym_helper_run(tmp, o->exec_to[0] ? o->exec_to : path, o->what, sym_defer_ms))
+			identity(tmp, -1, ident, sizeof ident);
 	}
 	const char *dest = o->exec_to[0] ? o->exec_to : path;
 	char alt[PATH_MAX + 24], other[PATH_MAX + 24] = "";
