@@ -294,7 +294,8 @@ int rt_collector_start(int hz)
 	t_start_real = rt_clock_ns(CLOCK_REALTIME);
 	t_start_mono = rt_clock_ns(CLOCK_MONOTONIC);
 	memset(&rt_stats_g, 0, sizeof rt_stats_g);
-	maps_refresh();
+	/* no /proc/self/maps here: the first drain with a sample outside the
+	 * known mappings reads it (a process with no sample never does) */
 	/* stale samples of an earlier session */
 	rt_sample_rec r;
 	while (rt_ring_pop(&r))

@@ -34,6 +34,14 @@
  * libdw lookup made it.  Differences (hostile input only): at most 64
  * remembered states (libdw: unbounded), only 64-bit little-endian ELF.
  *
+ * One row on demand (rt_ehf_row_at, for the signal handler before a
+ * module's table is built): the search table's entry for the pc by binary
+ * search, then fde_rows for that single address, which runs the CIE's and
+ * the FDE's programs up to it exactly as the whole-module pass does; the
+ * module's CFI read in place from memory (rt_ehf_from_memory: through
+ * PT_GNU_EH_FRAME of the loaded module's program headers).  Only that CIE
+ * and FDE are checked, not the whole section.
+ *
  * Memory: no malloc.  The search table is read in place when sorted (it
  * always is; else it is copied into an mmap'd array and heap-sorted);
  * nothing else is allocated here.  The state of a program is a fixed-size
@@ -1087,7 +1095,7 @@ bool rt_ehf_from_memory(rt_ehf *e, uintptr_t bias, const void *phdr, size_t phnu
  * walk stops there, as at a module without a table).  A slot a fork
  * child inherits busy (another thread of the parent was in it) stays
  * busy there: one fewer. */
-#define ROW_SLOTS 4
+#define ROW_SLOTS 8
 static machine row_slot[ROW_SLOTS];
 static int row_busy[ROW_SLOTS];   /* __atomic */
 
