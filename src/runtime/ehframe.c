@@ -1002,16 +1002,27 @@ static void fde_rows(const rt_ehf *e, uint64_t fde_addr, uint64_t a, uint64_t st
 		row(ctx, (uint32_t)(a - llo), &gap);
 }
 
-bool rt_ehf_rows(const rt_ehf *e, uint64_t llo, uint64_t lhi, rt_ehf_row_fn row, void *ctx)
+/* .eh_frame_hdr's search table: its first entry (*tab, not necessarily
+ * aligned) and count, when the header is version 1 with the 4-byte
+ * datarel table every linker writes. */
+static bool hdr_table(const rt_ehf *e, const uint8_t **tab, uint64_t *cnt)
 {
-	if (!e->eh || !e->hdr || e->hdr_size < 4 || e->hdr[0] != 1 || lhi <= llo)
+	if (!e->eh || !e->hdr || e->hdr_size < 4 || e->hdr[0] != 1)
 		return false;
 	const uint8_t *b = e->hdr, *p = b + 4, *end = b + e->hdr_size;
-	uint64_t ehf, cnt;
+	uint64_t ehf;
 	if (!read_ptr(&p, end, b[1], e->hdr_addr + 4, e->hdr_addr, false, true, &ehf) ||
-	    !read_ptr(&p, end, b[2], e->hdr_addr + (uint64_t)(p - b), e->hdr_addr, false, true, &cnt))
+	    !read_ptr(&p, end, b[2], e->hdr_addr + (uint64_t)(p - b), e->hdr_addr, false, true, cnt))
 		return false;
-	if (b[3] != 0x3b || cnt == 0 || cnt > (uint64_t)(end - p) / 8)
+	*tab = p;
+	return b[3] == 0x3b && *cnt > 0 && *cnt <= (uint64_t)(end - p) / 8;
+}
+
+bool rt_ehf_rows(const rt_ehf *e, uint64_t llo, uint64_t lhi, rt_ehf_row_fn row, void *ctx)
+{
+	const uint8_t *p;
+	uint64_t cnt;
+	if (lhi <= llo || !hdr_table(e, &p, &cnt))
 		return false;
 	if (!check_cfi(e))
 		return false;
@@ -1107,14 +1118,9 @@ static void keep_row(void *ctx, uint32_t start, const rt_urow *r)
 
 bool rt_ehf_row_at(const rt_ehf *e, uint64_t lpc, rt_urow *out)
 {
-	if (!e->eh || !e->hdr || e->hdr_size < 4 || e->hdr[0] != 1)
-		return false;
-	const uint8_t *b = e->hdr, *p = b + 4, *end = b + e->hdr_size;
-	uint64_t ehf, cnt;
-	if (!read_ptr(&p, end, b[1], e->hdr_addr + 4, e->hdr_addr, false, true, &ehf) ||
-	    !read_ptr(&p, end, b[2], e->hdr_addr + (uint64_t)(p - b), e->hdr_addr, false, true, &cnt))
-		return false;
-	if (b[3] != 0x3b || cnt == 0 || cnt > (uint64_t)(end - p) / 8 || (uintptr_t)p % 4 != 0)
+	const uint8_t *p;
+	uint64_t cnt;
+	if (!hdr_table(e, &p, &cnt) || (uintptr_t)p % 4 != 0)
 		return false;
 	/* the last entry starting at or before lpc (the table is sorted; were
 	 * it not, the FDE found would not cover lpc and the row is unknown) */
