@@ -43,9 +43,10 @@
  * FILE and the others are beside it.  `cprof record` gives every process
  * its own file (%p) and merges them.
  *
- * Threads: rt_out_init runs in constructors (getenv, setenv: before the
- * program's threads); rt_out_write runs at exit or on a runtime thread
- * (open, flock, rename; no signal handler).  One rt_out is written by one
+ * Threads: rt_out_init runs in constructors, once per rt_out, on static
+ * storage (getenv, setenv: before the program's threads); rt_out_write
+ * runs at exit or on a runtime thread (open, flock, rename; no signal
+ * handler).  One rt_out is written by one
  * thread at a time (its owner's exit path claims it).
  */
 #include "rt_base.h"
@@ -152,6 +153,13 @@ bool rt_out_init(rt_out *o, const char *env, const char *what, bool tree)
 
 static bool out_init(rt_out *o, const char *env, const char *what, bool tree)
 {
+	/* not asked (the common case, in every preloaded process): o is not
+	 * touched.  The callers' rt_outs are static storage, zero (inactive)
+	 * until initialised, and each is initialised once, by a constructor;
+	 * clearing the nine 12 KiB rt_outs was 114,000 instructions and ~27
+	 * page faults of every preloaded process's start */
+	if (!getenv(env))
+		return false;
 	memset(o, 0, sizeof *o);
 	o->env = env;
 	o->what = what;

@@ -117,7 +117,8 @@ typedef struct rt_out {
 } rt_out;
 /* Constructors: read env (checked; one line and false when bad or unset).
  * tree: the process tree rule applies (env use); else the path is the
- * caller's alone (the API).  Not AS-safe. */
+ * caller's alone (the API).  o is static storage, initialised once (when
+ * env is unset it is left untouched: inactive).  Not AS-safe. */
 bool rt_out_init(rt_out *o, const char *env, const char *what, bool tree);
 /* The API's own path (literal: no pattern, no tree rule); false when too
  * long. */
