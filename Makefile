@@ -103,9 +103,13 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 # libcprof-sym.so (the core's symbolizer, demangler, decoder, zlib) and
 # libcprof-http.so (http_server.c: libmicrohttpd, GnuTLS).  plugin_load.c
 # (the light side) is in libcprof.so only; libcprof.a links everything.
-RT_LIGHT_SRC := src/runtime/plugin_load.c src/runtime/rt_math.c
+RT_LIGHT_SRC := src/runtime/plugin_load.c src/runtime/rt_math.c src/runtime/sym_spawn.c
 RT_PLUG_SRC  := src/runtime/plugin_sym.c src/runtime/plugin_http.c
-RT_SRC     := $(filter-out $(RT_LIGHT_SRC) $(RT_PLUG_SRC),$(wildcard src/runtime/*.c))
+# cprof-symbolize: the process that symbolizes the profile files the
+# runtime writes (so the profiled program never maps libdw); installed
+# next to libcprof.so, as the plugins are
+RT_HELPER_SRC := src/runtime/sym_helper.c
+RT_SRC     := $(filter-out $(RT_LIGHT_SRC) $(RT_PLUG_SRC) $(RT_HELPER_SRC),$(wildcard src/runtime/*.c))
 RT_OBJ     := $(RT_SRC:%.c=$(B)/obj/%.o)
 RT_HTTP_OBJ := $(B)/obj/src/runtime/http_server.o
 RT_LIGHT_OBJ := $(filter-out $(RT_HTTP_OBJ),$(RT_OBJ)) $(RT_LIGHT_SRC:%.c=$(B)/obj/%.o)
@@ -118,7 +122,7 @@ RT_LIGHT_LIBS := -lpthread -ldl
 RT_SYM_LIBS  := $(shell pkg-config --libs zlib libdw libelf libpcre2-8 2>/dev/null || echo -lz -ldw -lelf -lpcre2-8) -lstdc++ -lm
 RT_HTTP_LIBS := $(shell pkg-config --libs zlib libmicrohttpd 2>/dev/null || echo -lz -lmicrohttpd) -lpthread
 RT_A       := $(if $(RT_SRC),$(B)/libcprof.a)
-RT_TARGETS := $(if $(RT_SRC),$(B)/libcprof.so $(B)/libcprof-sym.so $(B)/libcprof-http.so $(B)/libcprof.a)
+RT_TARGETS := $(if $(RT_SRC),$(B)/libcprof.so $(B)/libcprof-sym.so $(B)/libcprof-http.so $(B)/cprof-symbolize $(B)/libcprof.a)
 FUZZ_BIN   := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
 
 .PHONY: all test check unit e2e fuzz-smoke fuzz sanitize install clean bench demo
@@ -168,7 +172,7 @@ $(B)/libcprofcore-light.a: $(filter-out $(CORE_HEAVY_OBJ),$(CORE_OBJ))
 
 # (the plugins are built with it: it is not whole without them)
 $(B)/libcprof.so: $(RT_LIGHT_OBJ) $(B)/libcprofcore-light.a src/runtime/libcprof.map \
-                  | $(B)/libcprof-sym.so $(B)/libcprof-http.so
+                  | $(B)/libcprof-sym.so $(B)/libcprof-http.so $(B)/cprof-symbolize
 	$(CC) -shared $(ALL_CFLAGS) $(LDFLAGS) -Wl,-z,now -Wl,-z,defs -Wl,--version-script=src/runtime/libcprof.map \
 	      -o $@ $(RT_LIGHT_OBJ) $(B)/libcprofcore-light.a $(RT_LIGHT_LIBS)
 
@@ -177,6 +181,9 @@ $(B)/libcprof.so: $(RT_LIGHT_OBJ) $(B)/libcprofcore-light.a src/runtime/libcprof
 $(B)/libcprof-sym.so: $(B)/obj/src/runtime/plugin_sym.o $(B)/libcprofcore.a src/runtime/plugin.map
 	$(CC) -shared $(ALL_CFLAGS) $(LDFLAGS) -Wl,-z,now -Wl,-z,defs -Wl,--version-script=src/runtime/plugin.map \
 	      -o $@ $(B)/obj/src/runtime/plugin_sym.o $(B)/libcprofcore.a $(RT_SYM_LIBS)
+
+$(B)/cprof-symbolize: $(B)/obj/src/runtime/sym_helper.o $(B)/libcprofcore.a
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(B)/obj/src/runtime/sym_helper.o $(B)/libcprofcore.a $(RT_SYM_LIBS)
 
 $(B)/libcprof-http.so: $(B)/obj/src/runtime/plugin_http.o $(RT_HTTP_OBJ) $(B)/libcprofcore.a src/runtime/plugin.map
 	$(CC) -shared $(ALL_CFLAGS) $(LDFLAGS) -Wl,-z,now -Wl,-z,defs -Wl,--version-script=src/runtime/plugin.map \
@@ -333,7 +340,7 @@ install: all
 	$(PC_SED) pkgconfig/cprof-core.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cprof-core.pc
 	install -m 644 docs/cprof.1 $(DESTDIR)$(PREFIX)/share/man/man1/cprof.1
 	$(if $(RT_SRC),install -m 755 $(B)/libcprof.so $(DESTDIR)$(PREFIX)/lib/libcprof.so)
-	$(if $(RT_SRC),install -m 755 $(B)/libcprof-sym.so $(B)/libcprof-http.so $(DESTDIR)$(PREFIX)/lib/)
+	$(if $(RT_SRC),install -m 755 $(B)/libcprof-sym.so $(B)/libcprof-http.so $(B)/cprof-symbolize $(DESTDIR)$(PREFIX)/lib/)
 	$(if $(RT_SRC),install -m 644 $(B)/libcprof.a $(DESTDIR)$(PREFIX)/lib/libcprof.a)
 	$(if $(RT_SRC),$(INSTALL_HDR) include/cprof.h > $(DESTDIR)$(PREFIX)/include/cprof/cprof.h)
 	$(if $(RT_SRC),$(PC_SED) pkgconfig/libcprof.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libcprof.pc)
@@ -342,4 +349,4 @@ clean:
 	rm -rf build build-san build-san-*
 
 -include $(CORE_OBJ:.o=.d) $(REPORT_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(RT_OBJ:.o=.d) \
-         $(RT_LIGHT_SRC:%.c=$(B)/obj/%.d) $(RT_PLUG_SRC:%.c=$(B)/obj/%.d) $(FUZZ_OBJ:.o=.d)
+         $(RT_LIGHT_SRC:%.c=$(B)/obj/%.d) $(RT_PLUG_SRC:%.c=$(B)/obj/%.d) $(RT_HELPER_SRC:%.c=$(B)/obj/%.d) $(FUZZ_OBJ:.o=.d)

@@ -80,7 +80,10 @@ static int start_locked(int fd, rt_out *o)
 		rt_set_error("cannot allocate the sample buffer");
 		return rc;
 	}
-	rt_modules_init();
+	/* the modules listed, no table built: the handler reads rows on
+	 * demand from each module's CFI in memory, and a module's table is
+	 * built (on the builder thread) once many rows were looked up in it */
+	rt_modules_list(false);
 	atomic_fetch_add(&rt_cpu_gen, 1);
 	if ((rc = rt_collector_start(cur_hz)) < 0)
 		return rc;

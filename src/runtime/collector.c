@@ -242,7 +242,7 @@ static void drain(void)
 		maps_refresh();
 }
 
-static int build_and_write(int fd, rt_out *o);
+static int build_and_write(int fd, rt_out *o, int sym_ms);
 static int exit_result;
 
 _Atomic int rt_collector_tid;
@@ -265,13 +265,18 @@ static void *collector_main(void *arg)
 		drain();
 		if (col_stop || atomic_load(&exit_req))
 			break;
+		/* modules whose rows the handler read on demand often enough
+		 * get their tables built, on the builder thread */
+		rt_modules_start_builder();
 	}
 	pthread_mutex_unlock(&col_mu);
 	if (atomic_load(&exit_req) && !col_stop) {
 		rt_threads_timers_stop();
 		atomic_store(&rt_cpu_on, 0);
 		drain();
-		exit_result = build_and_write(exit_fd, exit_out);
+		/* the bounded exit paths (_exit, a fatal signal) wait 5 s in
+		 * all: the symbolizer process gets 3 */
+		exit_result = build_and_write(exit_fd, exit_out, 3000);
 		atomic_store(&exit_done, 1);
 	}
 	return NULL;
@@ -289,7 +294,8 @@ int rt_collector_start(int hz)
 	t_start_real = rt_clock_ns(CLOCK_REALTIME);
 	t_start_mono = rt_clock_ns(CLOCK_MONOTONIC);
 	memset(&rt_stats_g, 0, sizeof rt_stats_g);
-	maps_refresh();
+	/* no /proc/self/maps here: the first drain with a sample outside the
+	 * known mappings reads it (a process with no sample never does) */
 	/* stale samples of an earlier session */
 	rt_sample_rec r;
 	while (rt_ring_pop(&r))
@@ -330,7 +336,7 @@ int rt_collector_stop(int fd, rt_out *o)
 		agg_free();
 		return 0;
 	}
-	return build_and_write(fd, o);
+	return build_and_write(fd, o, rt_sym_timeout_ms());
 }
 
 bool rt_collector_exit_write(int fd, rt_out *o, int timeout_ms)
@@ -513,9 +519,13 @@ static int enc_write(int fd, void *ctx)
 	return rt_buf_write_fd(((struct encoded *)ctx)->buf, fd, "CPU");
 }
 
-static int build_and_write(int fd, rt_out *o)
+static int build_and_write(int fd, rt_out *o, int sym_ms)
 {
 	rt_self_enter();
+	/* a file is symbolized by the helper process once written (outfile.c,
+	 * sym_spawn.c); a descriptor's profile in the process */
+	if (o)
+		rt_sym_defer_begin(sym_ms);
 	/* a process that sampled nothing (a wrapper in waitpid): outfile.c's
 	 * rule may then write nothing */
 	struct encoded enc = { NULL, A.n > 0 || rt_stats_g.lost_ring_full || A.oom_lost };
@@ -542,6 +552,7 @@ static int build_and_write(int fd, rt_out *o)
 	rt_buf_free(&out);
 	cprof_profile_free(p);
 	agg_free();
+	rt_sym_defer_end();
 	rt_self_leave();
 	return rc;
 }

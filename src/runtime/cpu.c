@@ -70,13 +70,28 @@ _Atomic uint32_t rt_cpu_gen;
 #define RING_SLOTS 2048u  /* power of two; ~2.1 MiB */
 
 typedef struct slot {
-	_Atomic uint64_t seq;
+	_Atomic uint64_t seq;   /* the sequence number less the slot's index */
 	rt_sample_rec rec;
 } slot;
 
 static slot *ring;
 static _Atomic uint64_t ring_head;
 static uint64_t ring_tail;            /* consumer only */
+
+/* A slot's sequence number (Vyukov's bounded queue: slot i starts at i)
+ * is stored less i, so a fresh zero page is the initial state: the start
+ * maps the ring and touches none of it (its 2 MiB were ~530 page faults
+ * of every profiled process's start, a short one's largest cost); a page
+ * is faulted in when a sample first lands in it.  [AS-safe] */
+static uint64_t seq_get(const slot *s, memory_order mo)
+{
+	return atomic_load_explicit(&s->seq, mo) + (uint64_t)(s - ring);
+}
+
+static void seq_set(slot *s, uint64_t v, memory_order mo)
+{
+	atomic_store_explicit(&s->seq, v - (uint64_t)(s - ring), mo);
+}
 
 /* The ring is not inherited by fork children (MADV_DONTFORK): its pages
  * are all written at the start, and a fork would copy their page-table
@@ -93,9 +108,7 @@ int rt_ring_init(void)
 	if (m == MAP_FAILED)
 		return CPROF_ERR_NOMEM;
 	(void)madvise(m, sz, MADV_DONTFORK);
-	slot *r = m;
-	for (uint64_t i = 0; i < RING_SLOTS; i++)
-		atomic_store_explicit(&r[i].seq, i, memory_order_relaxed);
+	slot *r = m;   /* zero-filled: every slot at its initial sequence */
 	atomic_store(&ring_head, 0);
 	ring_tail = 0;
 	ring = r;
@@ -117,7 +130,7 @@ static slot *ring_claim(uint64_t *pos_out)
 	uint64_t pos = atomic_load_explicit(&ring_head, memory_order_relaxed);
 	for (;;) {
 		slot *s = &ring[pos & (RING_SLOTS - 1)];
-		uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+		uint64_t seq = seq_get(s, memory_order_acquire);
 		if (seq == pos) {
 			if (atomic_compare_exchange_weak_explicit(&ring_head, &pos, pos + 1,
 					memory_order_relaxed, memory_order_relaxed)) {
@@ -137,7 +150,7 @@ bool rt_ring_pop(rt_sample_rec *out)
 	if (!ring)
 		return false;
 	slot *s = &ring[ring_tail & (RING_SLOTS - 1)];
-	uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+	uint64_t seq = seq_get(s, memory_order_acquire);
 	if (seq != ring_tail + 1)
 		return false;
 	uint32_t n = s->rec.nframes;
@@ -150,7 +163,7 @@ bool rt_ring_pop(rt_sample_rec *out)
 	out->labels = s->rec.labels;
 	memcpy(out->name, s->rec.name, RT_NAME_MAX);
 	memcpy(out->pcs, s->rec.pcs, n * sizeof(uintptr_t));
-	atomic_store_explicit(&s->seq, ring_tail + RING_SLOTS, memory_order_release);
+	seq_set(s, ring_tail + RING_SLOTS, memory_order_release);
 	ring_tail++;
 	return true;
 }
@@ -223,7 +236,7 @@ static void on_sigprof(int sig, siginfo_t *si, void *ucv)
 			rt_trace_sample(s->rec.pcs, n, cpu_ns);
 	}
 	s->rec.nframes = (uint32_t)n;
-	atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+	seq_set(s, pos + 1, memory_order_release);
 	__atomic_fetch_add(&rt_stats_g.handler_ns, now_ns() - t0, __ATOMIC_RELAXED);
 out:
 	/* a clock that fired as its thread entered a sleep (a counter's
@@ -247,7 +260,7 @@ void rt_cpu_push(const uintptr_t *pcs, int n, uint64_t count, uint64_t cpu_ns)
 		return;
 	memcpy(s->rec.pcs, pcs, (size_t)n * sizeof *pcs);
 	s->rec.nframes = (uint32_t)n;
-	atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+	seq_set(s, pos + 1, memory_order_release);
 }
 
 /* ---- the clock's signal ------------------------------------------------------ */

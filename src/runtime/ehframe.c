@@ -34,6 +34,14 @@
  * libdw lookup made it.  Differences (hostile input only): at most 64
  * remembered states (libdw: unbounded), only 64-bit little-endian ELF.
  *
+ * One row on demand (rt_ehf_row_at, for the signal handler before a
+ * module's table is built): the search table's entry for the pc by binary
+ * search, then fde_rows for that single address, which runs the CIE's and
+ * the FDE's programs up to it exactly as the whole-module pass does; the
+ * module's CFI read in place from memory (rt_ehf_from_memory: through
+ * PT_GNU_EH_FRAME of the loaded module's program headers).  Only that CIE
+ * and FDE are checked, not the whole section.
+ *
  * Memory: no malloc.  The search table is read in place when sorted (it
  * always is; else it is copied into an mmap'd array and heap-sorted);
  * nothing else is allocated here.  The state of a program is a fixed-size
@@ -994,16 +1002,27 @@ static void fde_rows(const rt_ehf *e, uint64_t fde_addr, uint64_t a, uint64_t st
 		row(ctx, (uint32_t)(a - llo), &gap);
 }
 
-bool rt_ehf_rows(const rt_ehf *e, uint64_t llo, uint64_t lhi, rt_ehf_row_fn row, void *ctx)
+/* .eh_frame_hdr's search table: its first entry (*tab, not necessarily
+ * aligned) and count, when the header is version 1 with the 4-byte
+ * datarel table every linker writes. */
+static bool hdr_table(const rt_ehf *e, const uint8_t **tab, uint64_t *cnt)
 {
-	if (!e->eh || !e->hdr || e->hdr_size < 4 || e->hdr[0] != 1 || lhi <= llo)
+	if (!e->eh || !e->hdr || e->hdr_size < 4 || e->hdr[0] != 1)
 		return false;
 	const uint8_t *b = e->hdr, *p = b + 4, *end = b + e->hdr_size;
-	uint64_t ehf, cnt;
+	uint64_t ehf;
 	if (!read_ptr(&p, end, b[1], e->hdr_addr + 4, e->hdr_addr, false, true, &ehf) ||
-	    !read_ptr(&p, end, b[2], e->hdr_addr + (uint64_t)(p - b), e->hdr_addr, false, true, &cnt))
+	    !read_ptr(&p, end, b[2], e->hdr_addr + (uint64_t)(p - b), e->hdr_addr, false, true, cnt))
 		return false;
-	if (b[3] != 0x3b || cnt == 0 || cnt > (uint64_t)(end - p) / 8)
+	*tab = p;
+	return b[3] == 0x3b && *cnt > 0 && *cnt <= (uint64_t)(end - p) / 8;
+}
+
+bool rt_ehf_rows(const rt_ehf *e, uint64_t llo, uint64_t lhi, rt_ehf_row_fn row, void *ctx)
+{
+	const uint8_t *p;
+	uint64_t cnt;
+	if (lhi <= llo || !hdr_table(e, &p, &cnt))
 		return false;
 	if (!check_cfi(e))
 		return false;
@@ -1043,5 +1062,87 @@ run:;
 	}
 	rt_map_free(m, sizeof *m);
 	rt_map_free(sorted, cnt * sizeof *sorted);
+	return true;
+}
+
+/* ---- one row on demand ---------------------------------------------------------------- */
+
+bool rt_ehf_from_memory(rt_ehf *e, uintptr_t bias, const void *phdr, size_t phnum)
+{
+	memset(e, 0, sizeof *e);
+	const Elf64_Phdr *ph = phdr;
+	const Elf64_Phdr *gnu = NULL;
+	for (size_t i = 0; ph && i < phnum; i++)
+		if (ph[i].p_type == PT_GNU_EH_FRAME)
+			gnu = &ph[i];
+	if (!gnu || gnu->p_memsz < 4)
+		return false;
+	const uint8_t *hdr = (const uint8_t *)(bias + gnu->p_vaddr);
+	if (hdr[0] != 1)
+		return false;
+	const uint8_t *p = hdr + 4;
+	uint64_t ehf;
+	if (!read_ptr(&p, hdr + gnu->p_memsz, hdr[1], gnu->p_vaddr + 4, gnu->p_vaddr, false, true, &ehf))
+		return false;
+	for (size_t i = 0; i < phnum; i++) {
+		if (ph[i].p_type != PT_LOAD || ehf < ph[i].p_vaddr || ehf - ph[i].p_vaddr >= ph[i].p_filesz)
+			continue;
+		e->eh = (const uint8_t *)(bias + ehf);
+		e->eh_size = ph[i].p_filesz - (ehf - ph[i].p_vaddr);
+		e->eh_addr = ehf;
+		e->hdr = hdr;
+		e->hdr_size = gnu->p_memsz;
+		e->hdr_addr = gnu->p_vaddr;
+		return true;
+	}
+	memset(e, 0, sizeof *e);
+	return false;
+}
+
+/* The interpreters' states for rt_ehf_row_at: a machine is several KiB
+ * (the remembered states), too much for a signal handler's stack, which
+ * may be a small thread's.  A few static slots, each taken with an
+ * atomic exchange; a caller that finds them all busy gets no row (its
+ * walk stops there, as at a module without a table).  A slot a fork
+ * child inherits busy (another thread of the parent was in it) stays
+ * busy there: one fewer. */
+#define ROW_SLOTS 8
+static machine row_slot[ROW_SLOTS];
+static int row_busy[ROW_SLOTS];   /* __atomic */
+
+static void keep_row(void *ctx, uint32_t start, const rt_urow *r)
+{
+	(void)start;
+	*(rt_urow *)ctx = *r;
+}
+
+bool rt_ehf_row_at(const rt_ehf *e, uint64_t lpc, rt_urow *out)
+{
+	const uint8_t *p;
+	uint64_t cnt;
+	if (!hdr_table(e, &p, &cnt) || (uintptr_t)p % 4 != 0)
+		return false;
+	/* the last entry starting at or before lpc (the table is sorted; were
+	 * it not, the FDE found would not cover lpc and the row is unknown) */
+	const hdr_ent *tab = (const hdr_ent *)(const void *)p;
+	int64_t want = (int64_t)lpc - (int64_t)e->hdr_addr;
+	if ((int64_t)tab[0].loc > want)
+		return false;
+	size_t lo = 0, n = (size_t)cnt;
+	while (n > 1) {
+		size_t half = n / 2;
+		lo = (int64_t)tab[lo + half].loc <= want ? lo + half : lo;
+		n -= half;
+	}
+	int k = -1;
+	for (int i = 0; i < ROW_SLOTS && k < 0; i++)
+		if (!__atomic_exchange_n(&row_busy[i], 1, __ATOMIC_ACQUIRE))
+			k = i;
+	if (k < 0)
+		return false;
+	machine *m = &row_slot[k];
+	m->cie_off = UINT64_MAX;   /* its cached CIE may be another module's */
+	fde_rows(e, e->hdr_addr + (uint64_t)(int64_t)tab[lo].fde, lpc, lpc + 1, lpc, m, keep_row, out);
+	__atomic_store_n(&row_busy[k], 0, __ATOMIC_RELEASE);
 	return true;
 }

@@ -44,6 +44,26 @@ bool rt_ehf_open(rt_ehf *e, const void *img, size_t size);
 typedef void (*rt_ehf_row_fn)(void *ctx, uint32_t start, const rt_urow *r);
 bool rt_ehf_rows(const rt_ehf *e, uint64_t llo, uint64_t lhi, rt_ehf_row_fn row, void *ctx);
 
+/* The unwind sections of a module the loader mapped, from its program
+ * headers (dl_iterate_phdr's): .eh_frame_hdr through PT_GNU_EH_FRAME and
+ * .eh_frame up to the end of the loaded segment holding it, read in place
+ * in memory (bias + link-time address).  false when the module has no
+ * PT_GNU_EH_FRAME or it does not point into a loaded segment.  [AS-safe] */
+bool rt_ehf_from_memory(rt_ehf *e, uintptr_t bias, const void *phdr, size_t phnum);
+
+/* The one row covering link-time address lpc, as rt_ehf_rows would give
+ * it for that address (found through .eh_frame_hdr's search table, then
+ * the CIE's and that FDE's programs run up to lpc): true with *out set
+ * (RT_ROW_UNKNOWN where the CFI cannot describe lpc), false when no FDE
+ * starts at or before lpc, or the search table is unusable (unsorted,
+ * another encoding), or all the interpreters' slots are busy.  Only the
+ * CIE and FDE met are checked, not the whole section: where rt_ehf_rows
+ * refuses a module with anything malformed anywhere, this refuses only
+ * the function whose CFI is malformed (RT_ROW_UNKNOWN).  No allocation
+ * (the interpreter's state is one of a few static slots, taken with an
+ * atomic exchange), no lock.  [AS-safe] */
+bool rt_ehf_row_at(const rt_ehf *e, uint64_t lpc, rt_urow *out);
+
 /* Anonymous private memory, rounded up to pages; NULL on failure.  The
  * builder's only allocator.  [AS-safe] */
 void *rt_map_alloc(size_t bytes);

@@ -99,10 +99,13 @@ static bool heap_has(void *ctx)
 static int heap_fn(int fd, void *ctx) { (void)ctx; return cprof_heap_write(fd, 0); }
 static int allocs_fn(int fd, void *ctx) { (void)ctx; return cprof_allocs_write(fd, 0); }
 
-static void write_one(bool allocs)
+/* sym_ms: the bound for the symbolizer process (rt_profile.h) */
+static void write_one(bool allocs, int sym_ms)
 {
+	rt_sym_defer_begin(sym_ms);
 	int rc = rt_out_write(allocs ? &allocs_out : &heap_out, heap_has, allocs ? allocs_fn : heap_fn,
 			      NULL);
+	rt_sym_defer_end();
 	if (rc < 0)
 		fprintf(stderr, "cprof: %s\n", *cprof_last_error() ? cprof_last_error()
 								   : cprof_error_string(rc));
@@ -121,15 +124,15 @@ static const int fatal_sigs[] = { SIGTERM, SIGINT, SIGHUP };
 
 /* Write the files if nobody has claimed them yet; false when somebody
  * else has (HW_BUSY: writing now; HW_DONE). */
-static bool write_files_once(void)
+static bool write_files_once(int sym_ms)
 {
 	int want = HW_WANT;
 	if (!atomic_compare_exchange_strong(&hw_state, &want, HW_BUSY))
 		return false;
 	if (heap_path)
-		write_one(false);
+		write_one(false, sym_ms);
 	if (allocs_path)
-		write_one(true);
+		write_one(true, sym_ms);
 	atomic_store(&hw_state, HW_DONE);
 	return true;
 }
@@ -162,7 +165,7 @@ void rt_heap_exit_write(bool at_exec)
 	for (size_t i = 0; i < sizeof fatal_sigs / sizeof fatal_sigs[0]; i++)
 		sigaddset(&fatal, fatal_sigs[i]);
 	pthread_sigmask(SIG_BLOCK, &fatal, &old);
-	if (!write_files_once())
+	if (!write_files_once(rt_sym_timeout_ms()))
 		wait_written(5000);   /* the writer thread has them: exit must not cut them short */
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	heap_out.at_exec = allocs_out.at_exec = false;
@@ -214,7 +217,7 @@ static void *hw_main(void *arg)
 	prctl(PR_SET_NAME, "cprof-heap-exit");
 	while (atomic_load(&hw_wake) == 0)
 		syscall(SYS_futex, &hw_wake, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
-	write_files_once();
+	write_files_once(2000);   /* within the 5 s its waiters give it */
 	rt_self_leave();
 	return NULL;
 }

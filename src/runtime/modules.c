@@ -33,14 +33,18 @@
  * dlopen lists the modules (it allocates in program context, as dlopen
  * itself does) and the builder builds what is new.
  *
- * Lazy tables: building every loaded library's table costs tens of ms
- * (libc alone ~11 ms), most of it for libraries no sampled stack goes
- * through (libcprof.so's own dependencies, for a start).  The CPU
- * profiler and thread snapshots unwind in signal handlers: they call
- * rt_modules_init, which builds every table (and, from then on, the
- * builder builds every new module's).  The heap, sync and pthread_create
- * recorders call rt_modules_init_lazy, which lists the modules without
- * tables; their tables are built when a walk first asks for them.  A
+ * Lazy tables: building every loaded library's table costs milliseconds
+ * (libc ~1.3 ms, python3 ~2.8 ms), most of it for libraries no sampled
+ * stack goes through.  Thread snapshots call rt_modules_init, which builds
+ * every table (and, from then on, the builder builds every new module's).
+ * The CPU profiler lists the modules only (rt_modules_list): until a
+ * module has its table, its walks read rows on demand from the module's
+ * CFI in memory (rt_modules_row, ehframe.c's rt_ehf_row_at: each module's
+ * .eh_frame_hdr and .eh_frame found through its program headers at
+ * listing), and a module looked up DEMAND_BUILD times is asked of the
+ * builder.  The heap, sync and pthread_create recorders call
+ * rt_modules_init_lazy, which lists the modules without tables; their
+ * walks read rows on demand too, and ask for tables the same way.  A
  * table is published in place in the current set (release store, and a
  * new generation so that the unwinders' row caches forget the rows they
  * missed); sets made later share it as they share built tables.
@@ -76,6 +80,7 @@
 #include "rt_base.h"
 #include "rt_unwind.h"
 #include "rt_lifecycle.h"
+#include "ehframe.h"
 
 #include "cprof_core.h"
 
@@ -102,6 +107,8 @@ typedef struct rt_mod {
 	rt_utable *tab;     /* __atomic loads and stores: built lazily in place */
 	int built;          /* the table was tried (tab may stay NULL: no CFI) */
 	int asked;          /* a walk asked the builder for it (__atomic) */
+	uint32_t demand;    /* rows looked up without the table (__atomic) */
+	rt_ehf ehf;         /* its CFI in memory, for rows on demand (eh NULL: none) */
 	dev_t dev;          /* the file's identity, for the table cache (ino 0: none) */
 	ino_t ino;
 	int64_t mtime_ns;
@@ -159,6 +166,34 @@ const rt_utable *rt_modules_find(uintptr_t addr, bool *known)
 		return __atomic_load_n(&base->tab, __ATOMIC_ACQUIRE);
 	}
 	return NULL;
+}
+
+/* Rows looked up on demand in a module before its table is worth building:
+ * a lookup costs about a microsecond (a binary search of .eh_frame_hdr,
+ * the CIE's and the FDE's programs), building libc's table about 1.3 ms
+ * and the table's lookups next to nothing after that; the per-thread row
+ * cache (unwind.c) absorbs a hot loop's repeats. */
+#define DEMAND_BUILD 1024
+
+bool rt_modules_row(uintptr_t addr, rt_urow *out)
+{
+	const rt_modset *s = atomic_load(&cur_set);
+	if (!s || s->n == 0)
+		return false;
+	const rt_mod *base = s->m;
+	size_t n = s->n;
+	while (n > 1) {
+		size_t half = n / 2;
+		base = base[half].lo <= addr ? base + half : base;
+		n -= half;
+	}
+	if (!(base->lo <= addr && addr < base->hi) || __atomic_load_n(&base->built, __ATOMIC_ACQUIRE) ||
+	    !base->ehf.eh)
+		return false;
+	uint32_t d = __atomic_add_fetch((uint32_t *)&base->demand, 1, __ATOMIC_RELAXED);
+	if (d == DEMAND_BUILD)
+		rt_modules_ask(addr);
+	return rt_ehf_row_at(&base->ehf, addr - base->bias, out);
 }
 
 bool rt_modules_unbuilt(uintptr_t addr)
@@ -239,6 +274,9 @@ static int on_module(struct dl_phdr_info *info, size_t size, void *arg)
 	m->tab = NULL;
 	m->built = 0;
 	m->asked = 0;
+	m->demand = 0;
+	if (is_vdso || !rt_ehf_from_memory(&m->ehf, info->dlpi_addr, info->dlpi_phdr, info->dlpi_phnum))
+		memset(&m->ehf, 0, sizeof m->ehf);
 	m->dev = 0;
 	m->ino = 0;
 	m->mtime_ns = 0;
@@ -409,6 +447,7 @@ static int refresh_locked(void)
 				m->tab = __atomic_load_n(&old->m[j].tab, __ATOMIC_ACQUIRE);
 				m->built = __atomic_load_n(&old->m[j].built, __ATOMIC_ACQUIRE);
 				m->asked = __atomic_load_n(&old->m[j].asked, __ATOMIC_ACQUIRE);
+				m->demand = __atomic_load_n(&old->m[j].demand, __ATOMIC_RELAXED);
 				m->dev = old->m[j].dev;
 				m->ino = old->m[j].ino;
 				m->mtime_ns = old->m[j].mtime_ns;

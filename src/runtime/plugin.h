@@ -91,6 +91,11 @@ typedef const rt_http_api *(*rt_http_entry)(const rt_http_host *host, uint32_t a
  * constructor.  Thread-safe; NULL when the plugin cannot be loaded. */
 const rt_sym_api *rt_plugin_sym(void);
 const rt_http_api *rt_plugin_http(void);
+/* The path of file in the plugins' directory (CPROF_PLUGIN, else
+ * libcprof.so's own): 0, or -1 when too long.  Thread-safe. */
+int rt_plugin_file(const char *file, char *out, size_t n);
+#define RT_SYM_HELPER_FILE "cprof-symbolize"
+
 /* The table if the plugin is loaded already, else NULL (never loads).
  * [AS-safe] */
 const rt_sym_api *rt_plugin_sym_loaded(void);

@@ -13,7 +13,9 @@
  *
  * When: symbolization loads libcprof-sym.so only when a profile has
  * locations to name (a profile with no samples, /bin/true's, loads
- * nothing); gzip uses the plugin's zlib when it is loaded, else writes a
+ * nothing) and is not a profile file: those are named by the helper
+ * process cprof-symbolize once written (sym_spawn.c), so only the
+ * endpoint and the API's descriptor writes load the plugin; gzip uses the plugin's zlib when it is loaded, else writes a
  * valid gzip stream of stored (uncompressed) blocks; build IDs are read
  * here from the ELF notes.  The endpoint loads libcprof-http.so when it
  * starts.  A plugin that cannot be loaded is reported once on stderr
@@ -29,6 +31,7 @@
  */
 #include "plugin.h"
 #include "rt_base.h"
+#include "rt_profile.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -101,14 +104,19 @@ static void say(const char *fmt, ...)
 
 static const rt_http_host http_host;
 
-static const void *open_plugin(plugin *pl)
+int rt_plugin_file(const char *file, char *out, size_t n)
 {
 	const char *dir = getenv("CPROF_PLUGIN");
 	if (!dir || !*dir)
 		dir = self_dir;
+	int k = snprintf(out, n, "%s%s%s", dir, *dir ? "/" : "", file);
+	return k < 0 || (size_t)k >= n ? -1 : 0;
+}
+
+static const void *open_plugin(plugin *pl)
+{
 	char path[PATH_MAX];
-	int n = snprintf(path, sizeof path, "%s%s%s", dir, *dir ? "/" : "", pl->file);
-	if (n < 0 || (size_t)n >= sizeof path) {
+	if (rt_plugin_file(pl->file, path, sizeof path) != 0) {
 		say("cprof: cannot load %s: path too long; %s", pl->file, pl->without);
 		return NULL;
 	}
@@ -233,6 +241,12 @@ int64_t cprof_symbolizer_run(cprof_symbolizer *s, cprof_profile *p, const cprof_
 		any = p->locations.v[i].mapping != CPROF_NONE && p->locations.v[i].nline == 0;
 	if (!any)
 		return 0;
+	if (rt_sym_deferring() > 0) {
+		/* a profile file: named by the helper process once written
+		 * (sym_spawn.c), never with libdw in this process */
+		rt_sym_mark_pending();
+		return 0;
+	}
 	const rt_sym_api *a = rt_plugin_sym();
 	if (!a)
 		return 0;   /* unsymbolized: addresses and mappings only */

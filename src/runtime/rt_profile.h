@@ -117,7 +117,8 @@ typedef struct rt_out {
 } rt_out;
 /* Constructors: read env (checked; one line and false when bad or unset).
  * tree: the process tree rule applies (env use); else the path is the
- * caller's alone (the API).  Not AS-safe. */
+ * caller's alone (the API).  o is static storage, initialised once (when
+ * env is unset it is left untouched: inactive).  Not AS-safe. */
 bool rt_out_init(rt_out *o, const char *env, const char *what, bool tree);
 /* The API's own path (literal: no pattern, no tree rule); false when too
  * long. */
@@ -129,6 +130,31 @@ void rt_out_forked(rt_out *o);
  * only when the rule needs it.  0 (also when the rule says write nothing)
  * or a negative CPROF_ERR_* with rt_set_error.  Not AS-safe. */
 int rt_out_write(rt_out *o, bool (*has)(void *ctx), int (*write_fn)(int fd, void *ctx), void *ctx);
+/* Profile files symbolized by a helper process (sym_spawn.c, libcprof.so
+ * only), so the program never maps libdw: between rt_sym_defer_begin(ms)
+ * and rt_sym_defer_end() the calling thread's profile builds leave their
+ * addresses unnamed (cprof_symbolizer_run then only marks the thread:
+ * rt_sym_mark_pending), and rt_out_write runs the helper on the file it
+ * wrote before renaming it into place, waiting at most ms.  Only around
+ * profile.proto output (a text format keeps what it printed).  In
+ * libcprof.a, which has no helper, profiles are symbolized in the process
+ * as before.  Per thread; not AS-safe. */
+void rt_sym_defer_begin(int timeout_ms);
+void rt_sym_defer_end(void);
+/* The bound of the current bracket in ms, 0 outside one. */
+int rt_sym_deferring(void);
+void rt_sym_mark_pending(void);
+/* sym_spawn.c (weak here: absent from libcprof.a): run the helper on the
+ * file tmp (shown as name in messages, the profile of kind what), waiting
+ * at most timeout_ms; true when it symbolized tmp in place.  On failure
+ * (no helper, killed, too slow, its own error) one line on stderr and
+ * tmp as it was.  Ordinary context; not AS-safe. */
+bool rt_sym_helper_run(const char *tmp, const char *name, const char *what, int timeout_ms)
+	__attribute__((weak));
+/* The bound for a write at exit: CPROF_SYMBOLIZE_TIMEOUT seconds (default
+ * 60), read once.  Not AS-safe. */
+int rt_sym_timeout_ms(void);
+
 /* The path this process would write (the pattern expanded): 0 or -1. */
 int rt_out_path(const rt_out *o, char *out, size_t n);
 /* FILE's directory is writable (checked at start, so a bad path fails

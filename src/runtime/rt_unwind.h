@@ -150,6 +150,14 @@ long rt_syscall_nr_before(const unsigned char *code, size_t n, const long long *
  * [AS-safe] */
 bool rt_restart_if_interrupted(void *ucv);
 
+/* modules.c: the row covering addr read on demand from the module's CFI
+ * in memory (ehframe.c's rt_ehf_row_at), when addr is in a listed module
+ * whose table is not built; false otherwise (no module, a table, no CFI
+ * in memory, no row).  Counts the lookups, and hands the module to the
+ * builder once they are many.  Lock-free, allocation-free.  [AS-safe],
+ * only between rt_modules_enter and rt_modules_leave. */
+bool rt_modules_row(uintptr_t addr, rt_urow *out);
+
 /* unwind.c: after rt_unwind, an address the walk reached in a module
  * whose table is not built yet (lazy registry), or 0.  [AS-safe] */
 uintptr_t rt_unwind_unbuilt(void);

@@ -109,6 +109,9 @@ static int choose_probe(void)
 #define CACHE_N 16
 static __thread TLS struct { uintptr_t pc; const rt_urow *row; } row_cache[CACHE_N];
 static __thread TLS uint64_t cache_gen;
+/* rows read on demand (rt_modules_row), one per cache slot: the slot's
+ * row points at its own store */
+static __thread TLS rt_urow row_store[CACHE_N];
 /* the first address of the last walk in a module whose table is not built
  * yet (lazy registry), for rt_unwind_here to build it and walk again */
 static __thread TLS uintptr_t unbuilt_at;
@@ -203,6 +206,26 @@ static bool rd_self(void *ctx, uintptr_t addr, uintptr_t *out, int what)
 	return read_word(addr, out, what);
 }
 
+/* The row for look: from its module's table, else (a module whose table
+ * is not built) read on demand from its CFI in memory into *store; NULL
+ * when neither has one (the walk stops or follows frame pointers there).
+ * A walk that found neither in a module without its table remembers where
+ * (rt_unwind_unbuilt). */
+static const rt_urow *lookup(uintptr_t look, rt_urow *store)
+{
+	bool known;
+	const rt_utable *t = rt_modules_find(look, &known);
+	if (t)
+		return rt_utable_find(t, look);
+	if (!known)
+		return NULL;
+	if (rt_modules_row(look, store))
+		return store;
+	if (!unbuilt_at && rt_modules_unbuilt(look))
+		unbuilt_at = look;
+	return NULL;
+}
+
 /* One frame up (unwind_step.h's rules), the row from the per-thread cache
  * or the registry. */
 static int step(rt_uregs *r)
@@ -213,11 +236,7 @@ static int step(rt_uregs *r)
 	if (row_cache[slot].pc == look) {
 		row = row_cache[slot].row;
 	} else {
-		bool known;
-		const rt_utable *t = rt_modules_find(look, &known);
-		row = t ? rt_utable_find(t, look) : NULL;
-		if (!t && known && !unbuilt_at && rt_modules_unbuilt(look))
-			unbuilt_at = look;
+		row = lookup(look, &row_store[slot]);
 		row_cache[slot].pc = look;
 		row_cache[slot].row = row;
 	}
@@ -250,9 +269,8 @@ static bool first_in_register(const ucontext_t *uc, rt_uregs *r)
 		REG_RAX, REG_RDX, REG_RCX, REG_RBX, REG_RSI, REG_RDI, REG_RBP, REG_RSP,
 		REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15, REG_RIP,
 	};
-	bool known;
-	const rt_utable *t = rt_modules_find(r->pc, &known);
-	const rt_urow *row = t ? rt_utable_find(t, r->pc) : NULL;
+	rt_urow store;
+	const rt_urow *row = lookup(r->pc, &store);
 	if (!row || row->kind != RT_ROW_UNKNOWN || row->pad != RT_PAD_RA_REG ||
 	    row->ra_off < 0 || row->ra_off > 16)
 		return false;

@@ -11,7 +11,11 @@
  * rules, same rule per row.  Also: corrupt copies of libc's .eh_frame and
  * .eh_frame_hdr (bytes flipped, lengths cut) build without crashing into
  * tables that keep the invariants, or no table; an image with no section
- * headers is read through PT_GNU_EH_FRAME.  The build time (thread CPU
+ * headers is read through PT_GNU_EH_FRAME.  Rows read on demand from a
+ * module's CFI in memory (rt_ehf_from_memory, rt_ehf_row_at: what the
+ * signal handler uses before a module's table is built) equal the
+ * table's at every row's first, second and last address, in every
+ * module.  The build time (thread CPU
  * time) of all tables, and of libc's, libstdc++'s and python3's, old and
  * new, is printed (never asserted).
  */
@@ -58,6 +62,8 @@ typedef struct mod {
 	uintptr_t lo, hi, bias;
 	bool vdso;
 	size_t img;
+	const ElfW(Phdr) *phdr;
+	size_t phnum;
 } mod;
 
 static mod mods[128];
@@ -103,6 +109,8 @@ static int on_mod(struct dl_phdr_info *info, size_t size, void *arg)
 	m->hi = hi;
 	m->bias = info->dlpi_addr;
 	m->img = img;
+	m->phdr = info->dlpi_phdr;
+	m->phnum = info->dlpi_phnum;
 	nmods++;
 	return 0;
 }
@@ -350,11 +358,67 @@ static void test_no_section_headers(void **state)
 	free(img);
 }
 
+/* One row on demand against the table, at every row's first, second and
+ * last address (each module's table from the file, the rows from its
+ * CFI in memory, as the handler reads them before the table is built). */
+static void test_rows_on_demand_every_module(void **state)
+{
+	(void)state;
+	list_modules();
+	size_t checked = 0, modules = 0;
+	double t_rows = 0;
+	for (size_t i = 0; i < nmods; i++) {
+		const mod *m = &mods[i];
+		rt_ehf e;
+		if (!rt_ehf_from_memory(&e, m->bias, m->phdr, m->phnum))
+			continue;
+		rt_utable *t = m->vdso ? rt_utable_from_image((const void *)getauxval(AT_SYSINFO_EHDR),
+							     m->img, m->bias, m->lo, m->hi)
+				       : rt_utable_from_file(m->path, m->bias, m->lo, m->hi);
+		if (!t)
+			continue;
+		modules++;
+		for (size_t r = 0; r < t->nrows; r++) {
+			uint32_t end = r + 1 < t->nrows ? t->starts[r + 1] : (uint32_t)(t->hi - t->lo);
+			uint32_t offs[3] = { t->starts[r], t->starts[r] + 1, end - 1 };
+			for (int k = 0; k < 3; k++) {
+				if (offs[k] < t->starts[r] || offs[k] >= end)
+					continue;
+				uintptr_t a = t->lo + offs[k];
+				const rt_urow *want = rt_utable_find(t, a);
+				rt_urow got;
+				double t0 = now_ms();
+				bool ok = rt_ehf_row_at(&e, a - m->bias, &got);
+				t_rows += now_ms() - t0;
+				if (!want) {
+					if (ok && got.kind != RT_ROW_UNKNOWN)
+						fail_msg("%s+%#lx: a row on demand, none in the table", m->path,
+							 (unsigned long)(a - m->bias));
+					continue;
+				}
+				if (!ok || memcmp(&got, want, sizeof got) != 0)
+					fail_msg("%s+%#lx (row %zu): on demand %s kind %d cfa %d ra %d rbp %d/%d, "
+						 "table kind %d cfa %d ra %d rbp %d/%d", m->path,
+						 (unsigned long)(a - m->bias), r, ok ? "" : "(none)", got.kind,
+						 got.cfa_off, got.ra_off, got.rbp_rule, got.rbp_off, want->kind,
+						 want->cfa_off, want->ra_off, want->rbp_rule, want->rbp_off);
+				checked++;
+			}
+		}
+		rt_utable_free(t);
+	}
+	printf("# rows on demand: %zu lookups in %zu modules, %.3f us each (thread CPU)\n", checked,
+	       modules, checked ? t_rows * 1e3 / (double)checked : 0.0);
+	assert_true(modules >= 10);
+	assert_true(checked > 100000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_tables_every_module),
 		cmocka_unit_test(test_same_tables_python),
+		cmocka_unit_test(test_rows_on_demand_every_module),
 		cmocka_unit_test(test_corrupt_cfi),
 		cmocka_unit_test(test_no_section_headers),
 	};
