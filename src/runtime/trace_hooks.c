@@ -227,6 +227,7 @@ int64_t rt_trace_run_delay(void)
 
 void rt_trace_thread_gone(void)
 {
+	rt_tsw_thread_end();
 	if (sched_fd >= 0 && sched_tid == (int)syscall(SYS_gettid)) {
 		char b[8];
 		/* still ours: it reads as schedstat ("N N N\n", digits first) */

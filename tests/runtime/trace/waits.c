@@ -27,7 +27,10 @@
  *   runnable  "waiter" (SCHED_IDLE, on CPU 0) waits on a condition
  *          variable; then two CPU hogs start on CPU 0 and it is signalled
  *          150 ms later: it waits for the CPU after its wake-up; it prints
- *          "runnable TID NS", the run_delay it read itself around the wait.
+ *          "runnable TID NS", the run_delay it read itself around the wait,
+ *          and "woken TID NS", the time from the signal to its return from
+ *          the wait (its wait for the CPU after the wake-up); each hog
+ *          prints "hog TID T0 T1 NS", its run_delay over [T0, T1].
  *   closefds  two timed condition waits of the main thread around the
  *          program closing every descriptor and putting its own file on
  *          every number up to 2400; prints "closefds ok" when its file's
@@ -128,6 +131,7 @@ static pthread_mutex_t cm = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int ready;
 static volatile int signaller_tid;
+static volatile long long signal_ns;   /* when the signaller signalled */
 
 static void *cond_waiter(void *a)
 {
@@ -151,6 +155,7 @@ static void *signaller(void *a)
 	usleep(150000);
 	pthread_mutex_lock(&cm);
 	ready = 1;
+	signal_ns = now();
 	pthread_cond_signal(&cv);
 	pthread_mutex_unlock(&cm);
 	return NULL;
@@ -420,13 +425,26 @@ static void pin_cpu0(void)
 
 static volatile int hogs_stop, idle_waiting;
 
+static void add_line(const char *line)
+{
+	int i = __atomic_fetch_add(&nlines, 1, __ATOMIC_RELAXED);
+	if (i < 64)
+		snprintf(lines[i], sizeof lines[i], "%s", line);
+}
+
 static void *hog(void *a)
 {
 	(void)a;
 	pthread_setname_np(pthread_self(), "hog");
 	pin_cpu0();
+	long long r0 = run_delay_now(), t0 = now();
 	while (!hogs_stop)
 		burn_sink += 1;
+	long long t1 = now(), r1 = run_delay_now();
+	char line[128];
+	snprintf(line, sizeof line, "hog %d %lld %lld %lld", gettid_(), t0, t1,
+		 r0 >= 0 && r1 >= 0 ? r1 - r0 : -1);
+	add_line(line);
 	return NULL;
 }
 
@@ -451,9 +469,9 @@ static void *idle_waiter(void *a)
 	report(gettid_(), "cond", t0, t1, signaller_tid);
 	char line[96];
 	snprintf(line, sizeof line, "runnable %d %lld", gettid_(), r0 >= 0 && r1 >= 0 ? r1 - r0 : -1);
-	int i = __atomic_fetch_add(&nlines, 1, __ATOMIC_RELAXED);
-	if (i < 64)
-		snprintf(lines[i], sizeof lines[i], "%s", line);
+	add_line(line);
+	snprintf(line, sizeof line, "woken %d %lld", gettid_(), t1 - signal_ns);
+	add_line(line);
 	return NULL;
 }
 
