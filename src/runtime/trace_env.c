@@ -105,6 +105,26 @@ int cprof_trace_start_fd(int fd)
 	return rc;
 }
 
+int rt_trace_start_fd_switch(int fd, bool sw)
+{
+	if (!sw)
+		return cprof_trace_start_fd(fd);
+	if (fd < 0) {
+		rt_set_error("cprof_trace_start_fd: bad descriptor %d", fd);
+		return CPROF_ERR_INVAL;
+	}
+	rt_self_enter();
+	pthread_mutex_lock(&mu);
+	/* asked for this session only: the rings are made at its start */
+	bool was = rt_tsw_wanted();
+	rt_tsw_want(true);
+	int rc = start_locked(fd, false);
+	rt_tsw_want(was);
+	pthread_mutex_unlock(&mu);
+	rt_self_leave();
+	return rc;
+}
+
 int cprof_trace_start(const char *path)
 {
 	if (!path || !*path) {

@@ -164,6 +164,10 @@ typedef struct rt_tsw_stats {
 void rt_tsw_info(rt_tsw_stats *out);
 RT_FORK_TEXT void rt_tsw_forked(void);
 
+/* trace_env.c: cprof_trace_start_fd, with switch records asked for this
+ * session when sw (the endpoint's ?switch=1). */
+int rt_trace_start_fd_switch(int fd, bool sw);
+
 /* trace_env.c: the flight recorder (CPROF_TRACE_RING) runs. */
 int rt_trace_flight_running(void);
 

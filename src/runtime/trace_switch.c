@@ -95,6 +95,7 @@ typedef struct slot {
 static slot *slots;                    /* SW_SLOTS, mapped once, kept */
 static _Atomic int nused;              /* slots ever claimed: a bound for scans */
 static _Atomic int want;               /* asked for (environment or endpoint) */
+static _Atomic int asked;              /* want, when this session began */
 static _Atomic int working;            /* the probe of this session succeeded */
 static _Atomic uint64_t lost_records, threads_without;
 static _Atomic int threads_with;
@@ -235,6 +236,7 @@ int rt_tsw_begin(void)
 	atomic_store(&lost_records, 0);
 	atomic_store(&threads_without, 0);
 	atomic_store(&threads_with, 0);
+	atomic_store(&asked, atomic_load(&want));
 	if (!atomic_load(&want))
 		return 0;
 	if (!page_size)
@@ -400,7 +402,7 @@ void rt_tsw_drain(bool stopping)
 
 void rt_tsw_info(rt_tsw_stats *out)
 {
-	*out = (rt_tsw_stats){ .wanted = atomic_load(&want) != 0,
+	*out = (rt_tsw_stats){ .wanted = atomic_load(&asked) != 0,
 			       .working = atomic_load(&working) != 0,
 			       .threads = atomic_load(&threads_with),
 			       .threads_without = atomic_load(&threads_without),

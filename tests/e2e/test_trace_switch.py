@@ -20,6 +20,7 @@ import pytest
 
 from conftest import ROOT
 from test_trace import waits, run, measured, blocked, TOL_US  # noqa: F401 (fixture)
+from test_http import progs  # noqa: F401 (fixture)
 
 NOPERF_SRC = os.path.join(ROOT, "tests", "runtime", "trace", "noperf.c")
 
@@ -172,3 +173,27 @@ def test_bad_value_is_one_line(waits, tmp_path):
     said = [ln for ln in p.stderr.splitlines() if "CPROF_TRACE_SWITCH" in ln]
     assert len(said) == 1 and "sometimes" in said[0], p.stderr
     assert "switch_records" not in trace["otherData"]
+
+
+def test_endpoint_switch_parameter(progs):
+    """/debug/pprof/trace?switch=1 asks for switch records for that trace
+    only; the next trace without it has none."""
+    from test_http import Program, curl
+    prog = Program(progs["worker"], secs=900)
+    try:
+        assert prog.url, "".join(prog.lines)
+        st, _, body = curl(f"{prog.url}/debug/pprof/trace?seconds=1&switch=1")
+        assert st == 200, body[:300]
+        d = json.loads(body)
+        sw = d["otherData"]["switch_records"]
+        if "refused" in sw and paranoid() > 2:
+            pytest.skip("perf_event_paranoid > 2")
+        assert sw["threads"] >= 1 and sw["lost"] == 0, sw
+        names = {e["tid"]: e["args"]["name"] for e in d["traceEvents"]
+                 if e["ph"] == "M" and e["name"] == "thread_name"}
+        assert not any(n.startswith("cprof") for n in names.values()), names
+        st, _, body = curl(f"{prog.url}/debug/pprof/trace?seconds=1")
+        assert st == 200 and "switch_records" not in json.loads(body)["otherData"]
+    finally:
+        rc, out, err = prog.stop()
+    assert rc == 0, err
