@@ -454,6 +454,7 @@ RT_FORK_TEXT static void fork_child(void)
 	if (atomic_load(&rt_trace_on))
 		atomic_store(&rt_trace_on, 0);
 	rt_trace_forked();
+	rt_trace_hooks_forked();
 	rt_tsw_forked();
 	if (out_fd != -1)
 		out_fd = -1;

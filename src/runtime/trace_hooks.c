@@ -160,6 +160,13 @@ void rt_trace_fd_reserve(void)
 	atomic_store(&fd_low, (int)lo);
 }
 
+/* Bumped in a fork child (rt_trace_hooks_forked): a descriptor opened
+ * before it is the parent thread's file.  A thread's sched_gen says which
+ * generation its descriptor was opened in (no gettid per read). */
+static unsigned fork_gen;
+static bool sched_used;   /* a descriptor was ever opened (the fork handler writes only then) */
+static __thread __attribute__((tls_model("initial-exec"))) unsigned sched_gen;
+
 static int open_schedstat(void)
 {
 	char path[64] = "/proc/self/task/";
@@ -181,48 +188,68 @@ static int open_schedstat(void)
 		fd = hi;
 	}
 	sched_tid = tid;
+	if (!sched_used)
+		sched_used = true;
 	return fd;
 }
 
 _Atomic int rt_trace_runnable = 1;
+
+
+/* "RUN DELAY SLICES\n" (three decimal numbers, nothing else): the second,
+ * or -1.  One pass, a few instructions a byte. */
+static int64_t parse_schedstat(const char *b, ssize_t n)
+{
+	if (n < 6 || b[n - 1] != '\n')
+		return -1;
+	uint64_t v = 0;
+	int field = 0, digits = 0;
+	for (ssize_t i = 0; i < n - 1; i++) {
+		unsigned d = (unsigned)(unsigned char)b[i] - '0';
+		if (d <= 9) {
+			if (++digits > 19)
+				return -1;
+			if (field == 1)
+				v = v * 10 + d;
+		} else if (b[i] == ' ' && digits && field < 2) {
+			field++;
+			digits = 0;
+		} else {
+			return -1;
+		}
+	}
+	return field == 2 && digits ? (int64_t)v : -1;
+}
 
 int64_t rt_trace_run_delay(void)
 {
 	if (!atomic_load_explicit(&rt_trace_runnable, memory_order_relaxed))
 		return -1;
 	for (int attempt = 0; attempt < 2; attempt++) {
-		if (sched_fd < 0 || sched_tid != (int)syscall(SYS_gettid))
+		if (sched_fd < 0 || sched_gen != fork_gen) {
 			sched_fd = open_schedstat();
+			sched_gen = fork_gen;
+		}
 		if (sched_fd < 0)
 			return -1;
 		char b[96];
 		ssize_t n = (ssize_t)syscall(SYS_pread64, sched_fd, b, sizeof b - 1, 0L);
-		if (n > 0) {
-			/* "RUN DELAY SLICES\n", nothing else */
-			uint64_t v[3] = { 0, 0, 0 };
-			int k = 0, digits = 0;
-			bool ok = true;
-			for (ssize_t i = 0; i < n && ok; i++) {
-				char ch = b[i];
-				if (ch >= '0' && ch <= '9' && k < 3 && digits < 19) {
-					v[k] = v[k] * 10 + (uint64_t)(ch - '0');
-					digits++;
-				} else if ((ch == ' ' && k < 2 && digits) ||
-					   (ch == '\n' && k == 2 && digits && i == n - 1)) {
-					k++;
-					digits = 0;
-				} else {
-					ok = false;
-				}
-			}
-			if (ok && k == 3)
-				return (int64_t)v[1];
-		}
+		int64_t rd = n > 0 ? parse_schedstat(b, n) : -1;
+		if (rd >= 0)
+			return rd;
 		/* not ours any more (closed, or the number reused): forget it,
 		 * never close it (it may be the program's now) */
 		sched_fd = -1;
 	}
 	return -1;
+}
+
+RT_FORK_TEXT void rt_trace_hooks_forked(void)
+{
+	/* the child's only thread: its descriptor reads the parent thread's
+	 * schedstat; the next read opens its own */
+	if (sched_used)
+		fork_gen++;
 }
 
 void rt_trace_thread_gone(void)

@@ -112,6 +112,8 @@ void rt_trace_text(int type, const char *a, const char *b, int64_t aux);
  * (no procfs, or refused).  Keeps one descriptor per thread, placed high,
  * checked by what it reads.  Not from a signal handler. */
 int64_t rt_trace_run_delay(void);
+/* In a fork child: the threads' schedstat descriptors are the parent's. */
+RT_FORK_TEXT void rt_trace_hooks_forked(void);
 /* CPROF_TRACE_RUNNABLE=0 turns those reads off (waits are not split). */
 extern _Atomic int rt_trace_runnable;
 
