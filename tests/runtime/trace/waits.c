@@ -37,6 +37,9 @@
  *          offset and descriptors are untouched.
  *   burn   "burner" uses 300 ms of CPU time (its "wait" line is the
  *          interval it burned: CPU samples belong there).
+ *   nbwrite  the main thread writes 1 MiB into an empty non-blocking pipe
+ *          five times (long calls that cannot wait): "nbwrite TID T0 T1 N"
+ *          each.
  */
 #define _GNU_SOURCE
 #include <cprof.h>
@@ -69,6 +72,13 @@ static int gettid_(void)
 static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
 static char lines[64][128];
 static int nlines;
+
+static void add_line(const char *line)
+{
+	int i = __atomic_fetch_add(&nlines, 1, __ATOMIC_RELAXED);
+	if (i < 64)
+		snprintf(lines[i], sizeof lines[i], "%s", line);
+}
 
 static void report(int tid, const char *kind, long long t0, long long t1, int waker)
 {
@@ -257,6 +267,27 @@ static void drain(int fd, size_t total)
 	}
 }
 
+/* ---- nbwrite: writes that cannot wait (a non-blocking pipe), each
+ * long enough (1 MiB copied into an empty 1 MiB pipe) to pass the
+ * trace's threshold: they are the kernel's work, never a wait ---- */
+static void run_nbwrite(void)
+{
+	int p[2];
+	if (pipe2(p, O_NONBLOCK) || fcntl(p[1], F_SETPIPE_SZ, WFULL_PIPE) < WFULL_PIPE)
+		abort();
+	static char buf[WFULL_PIPE];
+	memset(buf, 1, sizeof buf);
+	for (int i = 0; i < 5; i++) {
+		long long t0 = now();
+		ssize_t n = write(p[1], buf, sizeof buf);
+		long long t1 = now();
+		char line[96];
+		snprintf(line, sizeof line, "nbwrite %d %lld %lld %zd", gettid_(), t0, t1, n);
+		add_line(line);
+		drain(p[0], n > 0 ? (size_t)n : 0);
+	}
+}
+
 static void run_wfull(void)
 {
 	if (pipe(wp) || socketpair(AF_UNIX, SOCK_STREAM, 0, ws))
@@ -425,13 +456,6 @@ static void pin_cpu0(void)
 
 static volatile int hogs_stop, idle_waiting;
 
-static void add_line(const char *line)
-{
-	int i = __atomic_fetch_add(&nlines, 1, __ATOMIC_RELAXED);
-	if (i < 64)
-		snprintf(lines[i], sizeof lines[i], "%s", line);
-}
-
 static void *hog(void *a)
 {
 	(void)a;
@@ -573,6 +597,8 @@ int main(int argc, char **argv)
 		run_sock();
 	else if (!strcmp(what, "wfull"))
 		run_wfull();
+	else if (!strcmp(what, "nbwrite"))
+		run_nbwrite();
 	else if (!strcmp(what, "region"))
 		run_region();
 	else if (!strcmp(what, "flood"))
