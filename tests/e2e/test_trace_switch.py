@@ -197,3 +197,27 @@ def test_endpoint_switch_parameter(progs):
     finally:
         rc, out, err = prog.stop()
     assert rc == 0, err
+
+
+def test_catapult_and_cprof_read_a_switch_trace(waits, tmp_path):
+    """The slices the switch records add (preempted "runnable", "blocked:
+    untraced") import into the Catapult viewer without a warning, and
+    cprof's delay profiles read the trace."""
+    import shutil
+    from test_trace import VIEWER
+    from test_webui import browser_missing
+    trace, p = switch_trace(waits, "runnable", tmp_path)
+    need_switch(trace)
+    f = str(tmp_path / "runnable.json")
+    r = subprocess.run([os.environ.get("CPROF_BIN", "cprof"), "-top", "-trace_pprof=sched", f],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    if browser_missing() or not os.path.isdir(VIEWER) or not shutil.which("node"):
+        pytest.skip("no Chromium/node or no Catapult viewer")
+    r = subprocess.run(["node", os.path.join(ROOT, "tests", "browser", "catapult.mjs"), f, VIEWER],
+                       capture_output=True, text=True, timeout=180,
+                       cwd=os.path.join(ROOT, "tests", "browser"))
+    assert r.returncode == 0, r.stderr
+    model = json.loads(r.stdout)
+    assert model["warnings"] == [] and model["page_errors"] == [], model
+    assert "runnable" in model["threads"]["hog"]["names"], model["threads"]["hog"]
