@@ -27,8 +27,9 @@
  * runtime's own.  rt_tsw_thread_begin, in each thread the program starts
  * later (threads.c's trampoline calls rt_trace_thread_start, which calls
  * it), for itself.  A thread that starts while a session stops may keep
- * its ring until it ends (the next drain unmaps it) or the next session
- * starts (rt_tsw_begin unmaps every ring left).  Refusal (EACCES or EPERM at paranoid 3 and 4, EPERM or
+ * its ring (36 KiB, and the kernel's two records per switch into a ring
+ * nobody reads) until the next session starts: rt_tsw_begin unmaps every
+ * ring left.  Refusal (EACCES or EPERM at paranoid 3 and 4, EPERM or
  * ENOSYS from a seccomp filter, ENOENT/EINVAL where the kernel lacks the
  * event, mmap refused past the locked-memory limit) is detected by a probe
  * on the calling thread at the session's start: one line on stderr says
