@@ -247,7 +247,7 @@ static void answer_trace(const rt_http_route *r, int cancel_fd, int client_fd, r
 		rt_http_error(resp, 500, "Could not enable tracing: cannot create a buffer");
 		return;
 	}
-	int rc = r->flight ? 0 : cprof_trace_start_fd(fd);
+	int rc = r->flight ? 0 : rt_trace_start_fd_switch(fd, r->tswitch);
 	if (rc < 0) {
 		char msg[300];
 		snprintf(msg, sizeof msg, "Could not enable tracing: %s",

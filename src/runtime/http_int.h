@@ -52,6 +52,7 @@ typedef struct rt_http_route {
 	int gc;              /* gc= (accepted, no effect: there is no GC) */
 	bool runtime;        /* threads: runtime=1 lists the runtime's own threads */
 	bool flight;         /* trace: flight=1, the flight recorder's contents */
+	bool tswitch;        /* trace: switch=1, with switch records (trace_switch.c) */
 	bool expensive;      /* rate-limited, answered off the server thread */
 } rt_http_route;
 

@@ -204,6 +204,7 @@ void rt_http_parse(const char *method, const char *path, const char *query,
 			return;
 		}
 		r->flight = atoi_go(query, "flight") > 0;
+		r->tswitch = atoi_go(query, "switch") > 0;
 		r->ep = RT_EP_TRACE;
 		r->name = "trace";
 		r->seconds = (long)sec;

@@ -347,6 +347,30 @@ void rt_trace_thread_start(int creator_tid)
 	T.tid = 0;
 	ev_stack(RT_TEV_THREAD_START, 0, (const void *)(uintptr_t)(unsigned)creator_tid, 0, 0, 0,
 		 NULL, 0, 1);
+	rt_tsw_thread_begin();
+}
+
+void rt_trace_switches(int tid, const uint64_t *recs, int n)
+{
+	if (n <= 0 || n > 256 || !rt_trace_active())
+		return;
+	if (__builtin_expect(T.dropped != 0, 0))
+		flush_drops(false);
+	uint32_t size = (uint32_t)(sizeof(rt_tev) + (size_t)n * sizeof(uint64_t));
+	tchunk *c;
+	rt_tev *e = ev_begin(size, &c, true);
+	if (!e)
+		return;
+	e->type = RT_TEV_SWITCH;
+	e->kind = 0;
+	e->nframes = (uint16_t)n;
+	e->size = size;
+	e->t0 = (int64_t)(recs[0] & RT_TSW_TIME_MASK);
+	e->t1 = (int64_t)(recs[n - 1] & RT_TSW_TIME_MASK);
+	e->obj = (uint64_t)(unsigned)tid;
+	e->aux = 0;
+	memcpy(e + 1, recs, (size_t)n * sizeof(uint64_t));
+	ev_commit(c, e);
 }
 
 void rt_trace_counter(uint64_t threads, int heap_kind, int64_t heap_bytes)

@@ -10,6 +10,11 @@
  *   CPROF_TRACE_BUF=SIZE   the session's buffer (64M default; 1M..16G)
  *   CPROF_TRACE_RUNNABLE=0 no schedstat reads around waits (no runnable
  *                          part; two procfs reads less per traced wait)
+ *   CPROF_TRACE_SWITCH=1   exact switch times (trace_switch.c): a
+ *                          PERF_RECORD_SWITCH ring per program thread,
+ *                          drained every 10 ms by "cprof-trace"; refused
+ *                          (perf_event_paranoid 3 or 4, seccomp): one
+ *                          line, schedstat as before
  *   CPROF_TRACE_RING=SECONDS  the flight recorder: the last SECONDS to
  *                          2 x SECONDS kept in memory, in two generations
  *                          of half the buffer each; a runtime thread
@@ -76,6 +81,7 @@ static int start_locked(int fd, bool owned)
 	int rc = rt_trace_session_begin(budget);
 	if (rc < 0)
 		return rc;
+	rt_tsw_begin();
 	out_fd = fd;
 	out_owned = owned;
 	if (!tick_made)
@@ -94,6 +100,26 @@ int cprof_trace_start_fd(int fd)
 	rt_self_enter();
 	pthread_mutex_lock(&mu);
 	int rc = start_locked(fd, false);
+	pthread_mutex_unlock(&mu);
+	rt_self_leave();
+	return rc;
+}
+
+int rt_trace_start_fd_switch(int fd, bool sw)
+{
+	if (!sw)
+		return cprof_trace_start_fd(fd);
+	if (fd < 0) {
+		rt_set_error("cprof_trace_start_fd: bad descriptor %d", fd);
+		return CPROF_ERR_INVAL;
+	}
+	rt_self_enter();
+	pthread_mutex_lock(&mu);
+	/* asked for this session only: the rings are made at its start */
+	bool was = rt_tsw_wanted();
+	rt_tsw_want(true);
+	int rc = start_locked(fd, false);
+	rt_tsw_want(was);
 	pthread_mutex_unlock(&mu);
 	rt_self_leave();
 	return rc;
@@ -139,6 +165,7 @@ static int stop_locked(void)
 		rt_set_error("no trace is running");
 		return CPROF_ERR_NOT_RUNNING;
 	}
+	rt_tsw_drain(true);
 	rt_trace_session_end();
 	int rc = 0;
 	if (out_fd >= 0) {
@@ -210,6 +237,7 @@ int cprof_trace_flight_write(int fd)
 		rt_set_error("no flight recorder in this process");
 		rc = CPROF_ERR_NOT_RUNNING;
 	} else {
+		rt_tsw_drain(false);
 		rt_trace_session_end();
 		rc = rt_trace_write_json(fd);
 		int rc2 = rt_trace_session_begin(ring_gen_budget());
@@ -232,6 +260,7 @@ int rt_trace_flight_running(void)
 /* ---- the trace's runtime thread: counters and the recorder's generations ----------- */
 
 #define TICK_MS 50
+#define SWITCH_TICK_MS 10   /* switch rings drained: 32 KiB each, ~68k switches/s */
 
 static int64_t mono_ns(void)
 {
@@ -294,28 +323,37 @@ static int64_t heap_in_use(int *kind)
 static void *tick_main(void *arg)
 {
 	(void)arg;
+	rt_tsw_stats sw;
 	rt_self_enter();
 	pthread_mutex_lock(&mu);
 	ring_started = true;
 	pthread_cond_broadcast(&ring_cv);
 	int64_t next_rot = mono_ns() + (int64_t)ring_seconds * 1000000000;
+	int64_t next_count = 0;
 	bool rot_failed = false;
 	while (!ring_stop) {
 		if (!rt_trace_active()) {
 			pthread_cond_wait(&ring_cv, &mu);
 			next_rot = mono_ns() + (int64_t)ring_seconds * 1000000000;
+			next_count = 0;
 			continue;
 		}
 		pthread_mutex_unlock(&mu);
-		int kind;
-		int64_t heap = heap_in_use(&kind);
-		rt_trace_counter(threads_alive(), kind, heap);
+		rt_tsw_info(&sw);
+		if (sw.working)
+			rt_tsw_drain(false);
+		if (mono_ns() >= next_count) {
+			int kind;
+			int64_t heap = heap_in_use(&kind);
+			rt_trace_counter(threads_alive(), kind, heap);
+			next_count = mono_ns() + TICK_MS * 1000000L;
+		}
 		pthread_mutex_lock(&mu);
 		if (ring_stop)
 			break;
 		struct timespec at;
 		clock_gettime(CLOCK_REALTIME, &at);
-		at.tv_nsec += TICK_MS * 1000000L;
+		at.tv_nsec += (sw.working ? SWITCH_TICK_MS : TICK_MS) * 1000000L;
 		if (at.tv_nsec >= 1000000000L) {
 			at.tv_sec++;
 			at.tv_nsec -= 1000000000L;
@@ -358,6 +396,7 @@ static void env_write_locked(bool at_exec)
 {
 	if (!env_asked || !rt_trace_active() || out_fd >= 0 || ring_seconds > 0)
 		return;   /* no session, or not the environment's */
+	rt_tsw_drain(true);
 	rt_trace_session_end();
 	env_out.at_exec = at_exec;
 	int rc = rt_out_write(&env_out, has_fn, write_fn, NULL);
@@ -415,6 +454,8 @@ RT_FORK_TEXT static void fork_child(void)
 	if (atomic_load(&rt_trace_on))
 		atomic_store(&rt_trace_on, 0);
 	rt_trace_forked();
+	rt_trace_hooks_forked();
+	rt_tsw_forked();
 	if (out_fd != -1)
 		out_fd = -1;
 	if (out_owned)
@@ -443,6 +484,9 @@ static void trace_env_init_body(void)
 	if (rt_env_bool("CPROF_TRACE_RUNNABLE", "waits split into blocked and runnable", &runnable) ==
 	    RT_ENV_OK)
 		atomic_store(&rt_trace_runnable, runnable);
+	bool sw = false;
+	if (rt_env_bool("CPROF_TRACE_SWITCH", "runnable time from schedstat", &sw) == RT_ENV_OK)
+		rt_tsw_want(sw);
 	long ring = 0;
 	rt_env_rc rr = rt_env_long("CPROF_TRACE_RING", 1, 3600, "no flight recorder", &ring);
 	env_asked = rt_out_init(&env_out, "CPROF_TRACE", "trace", true);

@@ -16,8 +16,13 @@
  * trace runs, the price is one relaxed load and an indirect call.  While
  * one runs, a blocking call costs two clock reads; only a call that lasted
  * RT_TRACE_IO_MIN or longer is recorded, with its stack unwound after it
- * returned (the frames are the same).  The runtime's own threads (and its
- * own work on the program's threads) are never recorded.
+ * returned (the frames are the same), and only if it could have waited: a
+ * call on a non-blocking socket, pipe or device (or with MSG_DONTWAIT)
+ * answers EAGAIN rather than sleep, so a long one was the kernel's work
+ * (a loopback send runs the receiver's side in the sender's call), and
+ * poll/epoll_wait with a zero timeout are not timed at all.  The
+ * runtime's own threads (and its own work on the program's threads) are
+ * never recorded.
  *
  * Runnable time.  /proc/self/task/TID/schedstat's second field is the
  * time the thread spent runnable but not running (run_delay, no privilege
@@ -49,6 +54,7 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <sys/resource.h>
@@ -160,6 +166,13 @@ void rt_trace_fd_reserve(void)
 	atomic_store(&fd_low, (int)lo);
 }
 
+/* Bumped in a fork child (rt_trace_hooks_forked): a descriptor opened
+ * before it is the parent thread's file.  A thread's sched_gen says which
+ * generation its descriptor was opened in (no gettid per read). */
+static unsigned fork_gen;
+static bool sched_used;   /* a descriptor was ever opened (the fork handler writes only then) */
+static __thread __attribute__((tls_model("initial-exec"))) unsigned sched_gen;
+
 static int open_schedstat(void)
 {
 	char path[64] = "/proc/self/task/";
@@ -181,43 +194,55 @@ static int open_schedstat(void)
 		fd = hi;
 	}
 	sched_tid = tid;
+	if (!sched_used)
+		sched_used = true;
 	return fd;
 }
 
 _Atomic int rt_trace_runnable = 1;
+
+
+/* "RUN DELAY SLICES\n" (three decimal numbers, nothing else): the second,
+ * or -1.  One pass, a few instructions a byte. */
+static int64_t parse_schedstat(const char *b, ssize_t n)
+{
+	if (n < 6 || b[n - 1] != '\n')
+		return -1;
+	uint64_t v = 0;
+	int field = 0, digits = 0;
+	for (ssize_t i = 0; i < n - 1; i++) {
+		unsigned d = (unsigned)(unsigned char)b[i] - '0';
+		if (d <= 9) {
+			if (++digits > 19)
+				return -1;
+			if (field == 1)
+				v = v * 10 + d;
+		} else if (b[i] == ' ' && digits && field < 2) {
+			field++;
+			digits = 0;
+		} else {
+			return -1;
+		}
+	}
+	return field == 2 && digits ? (int64_t)v : -1;
+}
 
 int64_t rt_trace_run_delay(void)
 {
 	if (!atomic_load_explicit(&rt_trace_runnable, memory_order_relaxed))
 		return -1;
 	for (int attempt = 0; attempt < 2; attempt++) {
-		if (sched_fd < 0 || sched_tid != (int)syscall(SYS_gettid))
+		if (sched_fd < 0 || sched_gen != fork_gen) {
 			sched_fd = open_schedstat();
+			sched_gen = fork_gen;
+		}
 		if (sched_fd < 0)
 			return -1;
 		char b[96];
 		ssize_t n = (ssize_t)syscall(SYS_pread64, sched_fd, b, sizeof b - 1, 0L);
-		if (n > 0) {
-			/* "RUN DELAY SLICES\n", nothing else */
-			uint64_t v[3] = { 0, 0, 0 };
-			int k = 0, digits = 0;
-			bool ok = true;
-			for (ssize_t i = 0; i < n && ok; i++) {
-				char ch = b[i];
-				if (ch >= '0' && ch <= '9' && k < 3 && digits < 19) {
-					v[k] = v[k] * 10 + (uint64_t)(ch - '0');
-					digits++;
-				} else if ((ch == ' ' && k < 2 && digits) ||
-					   (ch == '\n' && k == 2 && digits && i == n - 1)) {
-					k++;
-					digits = 0;
-				} else {
-					ok = false;
-				}
-			}
-			if (ok && k == 3)
-				return (int64_t)v[1];
-		}
+		int64_t rd = n > 0 ? parse_schedstat(b, n) : -1;
+		if (rd >= 0)
+			return rd;
 		/* not ours any more (closed, or the number reused): forget it,
 		 * never close it (it may be the program's now) */
 		sched_fd = -1;
@@ -225,8 +250,17 @@ int64_t rt_trace_run_delay(void)
 	return -1;
 }
 
+RT_FORK_TEXT void rt_trace_hooks_forked(void)
+{
+	/* the child's only thread: its descriptor reads the parent thread's
+	 * schedstat; the next read opens its own */
+	if (sched_used)
+		fork_gen++;
+}
+
 void rt_trace_thread_gone(void)
 {
+	rt_tsw_thread_end();
 	if (sched_fd >= 0 && sched_tid == (int)syscall(SYS_gettid)) {
 		char b[8];
 		/* still ours: it reads as schedstat ("N N N\n", digits first) */
@@ -249,13 +283,37 @@ static inline void tio_begin(tio *t, bool split)
 	t->t0 = rt_sync_now();
 }
 
+/* Could this call on fd (with these send/recv flags) not have waited?
+ * A socket, pipe or device in non-blocking mode answers EAGAIN rather
+ * than sleep: a long call there was the kernel's work (a loopback send
+ * delivers to the receiver in the sender's call), not a wait.  A regular
+ * file's read still sleeps on the disk whatever its flags.  Only asked of
+ * calls that lasted RT_TRACE_IO_MIN (two system calls then).  errno is
+ * the caller's to keep. */
+static bool cannot_block(int fd, int msgflags)
+{
+	if (msgflags & MSG_DONTWAIT)
+		return true;
+	if (fd < 0)
+		return false;
+	long fl = syscall(SYS_fcntl, fd, F_GETFL);
+	if (fl < 0 || !(fl & O_NONBLOCK))
+		return false;
+	struct stat st;
+	if (syscall(SYS_fstat, fd, &st) != 0)
+		return false;
+	return !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode);
+}
+
 /* Called by the slow function the wrapper called: the stack starts at
- * the wrapper's call site. */
-static inline __attribute__((always_inline)) void tio_end(tio *t, int kind, const void *obj)
+ * the wrapper's call site.  fd, msgflags: the call's descriptor and
+ * send/recv flags (-1, 0: not a descriptor's call). */
+static inline __attribute__((always_inline)) void tio_end(tio *t, int kind, const void *obj,
+							 int fd, int msgflags)
 {
 	int e = errno;
 	int64_t t1 = rt_sync_now();
-	if (t1 - t->t0 >= RT_TRACE_IO_MIN) {
+	if (t1 - t->t0 >= RT_TRACE_IO_MIN && !cannot_block(fd, msgflags)) {
 		int64_t rd = -1;
 		if (t->rd0 >= 0) {
 			int64_t r1 = rt_trace_run_delay();
@@ -278,7 +336,7 @@ static __attribute__((noinline)) ssize_t read_slow(int fd, void *b, size_t n)
 	tio t;
 	tio_begin(&t, false);
 	ssize_t rc = R.read ? R.read(fd, b, n) : (ssize_t)syscall(SYS_read, fd, b, n);
-	tio_end(&t, RT_TWAIT_READ, (const void *)(intptr_t)fd);
+	tio_end(&t, RT_TWAIT_READ, (const void *)(intptr_t)fd, fd, 0);
 	return rc;
 }
 
@@ -299,7 +357,7 @@ static __attribute__((noinline)) ssize_t write_slow(int fd, const void *b, size_
 	tio t;
 	tio_begin(&t, false);
 	ssize_t rc = R.write ? R.write(fd, b, n) : (ssize_t)syscall(SYS_write, fd, b, n);
-	tio_end(&t, RT_TWAIT_WRITE, (const void *)(intptr_t)fd);
+	tio_end(&t, RT_TWAIT_WRITE, (const void *)(intptr_t)fd, fd, 0);
 	return rc;
 }
 
@@ -318,13 +376,14 @@ static __attribute__((noinline)) int poll_slow(struct pollfd *f, nfds_t n, int m
 	tio t;
 	tio_begin(&t, ms != 0);
 	int rc = R.poll ? R.poll(f, n, ms) : (int)syscall(SYS_poll, f, n, ms);
-	tio_end(&t, RT_TWAIT_POLL, f);
+	tio_end(&t, RT_TWAIT_POLL, f, -1, 0);
 	return rc;
 }
 
 EXPORT int poll(struct pollfd *f, nfds_t n, int ms)
 {
-	if (UNLIKELY(rt_trace_active()) && traced()) {
+	/* a zero timeout never waits: not a wait to time */
+	if (UNLIKELY(rt_trace_active()) && ms != 0 && traced()) {
 		int rc = poll_slow(f, n, ms);
 		BARRIER();
 		return rc;
@@ -338,13 +397,13 @@ static __attribute__((noinline)) int epoll_slow(int ep, struct epoll_event *ev, 
 	tio_begin(&t, ms != 0);
 	int rc = R.epoll_wait ? R.epoll_wait(ep, ev, max, ms)
 			      : (int)syscall(SYS_epoll_wait, ep, ev, max, ms);
-	tio_end(&t, RT_TWAIT_EPOLL, (const void *)(intptr_t)ep);
+	tio_end(&t, RT_TWAIT_EPOLL, (const void *)(intptr_t)ep, -1, 0);
 	return rc;
 }
 
 EXPORT int epoll_wait(int ep, struct epoll_event *ev, int max, int ms)
 {
-	if (UNLIKELY(rt_trace_active()) && traced()) {
+	if (UNLIKELY(rt_trace_active()) && ms != 0 && traced()) {
 		int rc = epoll_slow(ep, ev, max, ms);
 		BARRIER();
 		return rc;
@@ -363,7 +422,7 @@ static __attribute__((noinline)) int nanosleep_slow(const struct timespec *q, st
 	tio t;
 	tio_begin(&t, true);
 	int rc = nanosleep_raw(q, r);
-	tio_end(&t, RT_TWAIT_SLEEP, NULL);
+	tio_end(&t, RT_TWAIT_SLEEP, NULL, -1, 0);
 	return rc;
 }
 
@@ -391,7 +450,7 @@ static __attribute__((noinline)) int cns_slow(clockid_t c, int fl, const struct 
 	tio t;
 	tio_begin(&t, true);
 	int rc = cns_raw(c, fl, q, r);
-	tio_end(&t, RT_TWAIT_SLEEP, NULL);
+	tio_end(&t, RT_TWAIT_SLEEP, NULL, -1, 0);
 	return rc;
 }
 
@@ -418,7 +477,7 @@ static __attribute__((noinline)) int usleep_slow(useconds_t us)
 	tio t;
 	tio_begin(&t, true);
 	int rc = usleep_raw(us);
-	tio_end(&t, RT_TWAIT_SLEEP, NULL);
+	tio_end(&t, RT_TWAIT_SLEEP, NULL, -1, 0);
 	return rc;
 }
 
@@ -447,7 +506,7 @@ static __attribute__((noinline)) unsigned sleep_slow(unsigned s)
 	tio t;
 	tio_begin(&t, true);
 	unsigned rc = sleep_raw(s);
-	tio_end(&t, RT_TWAIT_SLEEP, NULL);
+	tio_end(&t, RT_TWAIT_SLEEP, NULL, -1, 0);
 	return rc;
 }
 
@@ -464,13 +523,13 @@ EXPORT unsigned sleep(unsigned s)
 /* The other blocking calls, one pattern: the wrapper forwards at once
  * when no trace runs; else the slow function times the call (resolving
  * libc's function first if a call came before the constructor). */
-#define TRACED(ret, name, kind, obj, split, params, args) \
+#define TRACED(ret, name, kind, obj, fdv, flv, split, params, args) \
 	static __attribute__((noinline)) ret name##_slow params \
 	{ \
 		tio t; \
 		tio_begin(&t, split); \
 		ret rc = R.name args; \
-		tio_end(&t, kind, obj); \
+		tio_end(&t, kind, obj, fdv, flv); \
 		return rc; \
 	} \
 	EXPORT ret name params \
@@ -486,31 +545,31 @@ EXPORT unsigned sleep(unsigned s)
 	}
 
 #define FDOBJ(fd) ((const void *)(intptr_t)(fd))
-TRACED(ssize_t, recv, RT_TWAIT_RECV, FDOBJ(fd), false, (int fd, void *b, size_t n, int fl),
+TRACED(ssize_t, recv, RT_TWAIT_RECV, FDOBJ(fd), fd, fl, false, (int fd, void *b, size_t n, int fl),
        (fd, b, n, fl))
-TRACED(ssize_t, recvfrom, RT_TWAIT_RECV, FDOBJ(fd), false,
+TRACED(ssize_t, recvfrom, RT_TWAIT_RECV, FDOBJ(fd), fd, fl, false,
        (int fd, void *b, size_t n, int fl, struct sockaddr *a, socklen_t *al),
        (fd, b, n, fl, a, al))
-TRACED(ssize_t, recvmsg, RT_TWAIT_RECV, FDOBJ(fd), false, (int fd, struct msghdr *m, int fl),
+TRACED(ssize_t, recvmsg, RT_TWAIT_RECV, FDOBJ(fd), fd, fl, false, (int fd, struct msghdr *m, int fl),
        (fd, m, fl))
-TRACED(ssize_t, writev, RT_TWAIT_WRITE, FDOBJ(fd), false,
+TRACED(ssize_t, writev, RT_TWAIT_WRITE, FDOBJ(fd), fd, 0, false,
        (int fd, const struct iovec *v, int n), (fd, v, n))
-TRACED(ssize_t, send, RT_TWAIT_SEND, FDOBJ(fd), false,
+TRACED(ssize_t, send, RT_TWAIT_SEND, FDOBJ(fd), fd, fl, false,
        (int fd, const void *b, size_t n, int fl), (fd, b, n, fl))
-TRACED(ssize_t, sendto, RT_TWAIT_SEND, FDOBJ(fd), false,
+TRACED(ssize_t, sendto, RT_TWAIT_SEND, FDOBJ(fd), fd, fl, false,
        (int fd, const void *b, size_t n, int fl, const struct sockaddr *a, socklen_t al),
        (fd, b, n, fl, a, al))
-TRACED(ssize_t, sendmsg, RT_TWAIT_SEND, FDOBJ(fd), false,
+TRACED(ssize_t, sendmsg, RT_TWAIT_SEND, FDOBJ(fd), fd, fl, false,
        (int fd, const struct msghdr *m, int fl), (fd, m, fl))
-TRACED(int, accept, RT_TWAIT_ACCEPT, FDOBJ(fd), true, (int fd, struct sockaddr *a, socklen_t *al),
+TRACED(int, accept, RT_TWAIT_ACCEPT, FDOBJ(fd), fd, 0, true, (int fd, struct sockaddr *a, socklen_t *al),
        (fd, a, al))
-TRACED(int, accept4, RT_TWAIT_ACCEPT, FDOBJ(fd), true,
+TRACED(int, accept4, RT_TWAIT_ACCEPT, FDOBJ(fd), fd, 0, true,
        (int fd, struct sockaddr *a, socklen_t *al, int fl), (fd, a, al, fl))
-TRACED(int, connect, RT_TWAIT_CONNECT, FDOBJ(fd), false,
+TRACED(int, connect, RT_TWAIT_CONNECT, FDOBJ(fd), fd, 0, false,
        (int fd, const struct sockaddr *a, socklen_t al), (fd, a, al))
-TRACED(int, select, RT_TWAIT_SELECT, NULL, true,
+TRACED(int, select, RT_TWAIT_SELECT, NULL, -1, 0, true,
        (int n, fd_set *r, fd_set *w, fd_set *x, struct timeval *tv), (n, r, w, x, tv))
-TRACED(pid_t, waitpid, RT_TWAIT_WAITPID, NULL, true, (pid_t pid, int *st, int opt),
+TRACED(pid_t, waitpid, RT_TWAIT_WAITPID, NULL, -1, 0, true, (pid_t pid, int *st, int opt),
        (pid, st, opt))
 
 /* ---- wakers ------------------------------------------------------------------------ */

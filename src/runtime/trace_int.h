@@ -9,6 +9,9 @@
  *   trace_json.c  a stopped session's events into Chrome Trace Event JSON
  *   trace_env.c   CPROF_TRACE=FILE, CPROF_TRACE_BUF, the public API
  *                 (cprof_trace_start/stop, regions, logs)
+ *   trace_switch.c  CPROF_TRACE_SWITCH: a PERF_RECORD_SWITCH ring per
+ *                 program thread, drained into the trace (exact switch
+ *                 times where perf_event_paranoid <= 2)
  *
  * The hooks call rt_trace_* only after testing rt_trace_on (one relaxed
  * load): a process that does not trace pays that load and nothing else.
@@ -44,7 +47,13 @@ enum {
 	RT_TEV_DROPPED,       /* aux: events this thread dropped before t0 */
 	RT_TEV_COUNTER,       /* obj: threads alive; aux: heap bytes in use
 			       * (kind: RT_TCOUNT_HEAP_*, what aux is) */
+	RT_TEV_SWITCH,        /* obj: the thread switched (not the chunk's);
+			       * nframes packed switch records follow, each
+			       * time ns | RT_TSW_* << 62; t0, t1: the first's
+			       * and the last's time (ns, never raw) */
 };
+enum { RT_TSW_IN, RT_TSW_OUT, RT_TSW_PREEMPTED, RT_TSW_LOST };
+#define RT_TSW_TIME_MASK ((UINT64_C(1) << 62) - 1)
 enum { RT_TCOUNT_HEAP_NONE, RT_TCOUNT_HEAP_PROFILE, RT_TCOUNT_HEAP_MALLINFO };
 
 /* Or'ed into type while t0 holds raw time-stamp counter ticks (trace.c
@@ -84,13 +93,15 @@ void rt_trace_wait(int kind, const void *obj, int64_t t0, int64_t t1, int64_t ru
 void rt_trace_wake(int kind, const void *obj);
 /* A CPU sample taken in the SIGPROF handler. [AS-safe] */
 void rt_trace_sample(const uintptr_t *pcs, int n, uint64_t cpu_ns);
-/* Thread lifecycle, from threads.c's trampoline and exit hook. [AS-safe] */
+/* Thread lifecycle, from threads.c's trampoline and exit hook (start:
+ * ordinary context, opens the thread's switch ring when those run). */
 void rt_trace_thread_start(int creator_tid);
 void rt_trace_thread_end(void);
 /* trace_hooks.c: grow the descriptor table for the threads' schedstat
  * descriptors now (ordinary context, at a session's start). */
 void rt_trace_fd_reserve(void);
-/* trace_hooks.c: the thread ends: its schedstat descriptor goes. */
+/* trace_hooks.c: the thread ends: its schedstat descriptor goes (and its
+ * switch ring is left to the drainer). */
 void rt_trace_thread_gone(void);
 /* The process's counters now, from the trace's runtime thread. [AS-safe] */
 void rt_trace_counter(uint64_t threads, int heap_kind, int64_t heap_bytes);
@@ -101,6 +112,8 @@ void rt_trace_text(int type, const char *a, const char *b, int64_t aux);
  * (no procfs, or refused).  Keeps one descriptor per thread, placed high,
  * checked by what it reads.  Not from a signal handler. */
 int64_t rt_trace_run_delay(void);
+/* In a fork child: the threads' schedstat descriptors are the parent's. */
+RT_FORK_TEXT void rt_trace_hooks_forked(void);
 /* CPROF_TRACE_RUNNABLE=0 turns those reads off (waits are not split). */
 extern _Atomic int rt_trace_runnable;
 
@@ -126,6 +139,36 @@ typedef struct rt_trace_info {
 	bool membarrier;      /* writers quiesced by membarrier (else a grace period) */
 } rt_trace_info;
 void rt_trace_get_info(rt_trace_info *out);
+
+/* A batch of n packed switch records of thread tid (trace_switch.c's
+ * drainer; n <= 256).  [AS-safe] */
+void rt_trace_switches(int tid, const uint64_t *recs, int n);
+
+/* trace_switch.c.  want: asked for (CPROF_TRACE_SWITCH, ?switch=1).
+ * begin: a session starts (ordinary context, trace_env.c's mutex held):
+ * probe, one line on stderr if refused, a ring for every program thread.
+ * thread_begin/end: the calling program thread starts / ends (lock-free).
+ * drain: the rings' new records into the session (the runtime thread, or
+ * the stopper before rt_trace_session_end; stopping: unmap them all).
+ * info: for the trace's metadata.  forked: in a fork child. */
+void rt_tsw_want(bool on);
+bool rt_tsw_wanted(void);
+int rt_tsw_begin(void);
+void rt_tsw_thread_begin(void);
+void rt_tsw_thread_end(void);
+void rt_tsw_drain(bool stopping);
+typedef struct rt_tsw_stats {
+	bool wanted, working;
+	int threads;
+	uint64_t threads_without, lost;
+	const char *refused;   /* why not, or "" */
+} rt_tsw_stats;
+void rt_tsw_info(rt_tsw_stats *out);
+RT_FORK_TEXT void rt_tsw_forked(void);
+
+/* trace_env.c: cprof_trace_start_fd, with switch records asked for this
+ * session when sw (the endpoint's ?switch=1). */
+int rt_trace_start_fd_switch(int fd, bool sw);
 
 /* trace_env.c: the flight recorder (CPROF_TRACE_RING) runs. */
 int rt_trace_flight_running(void);

@@ -10,7 +10,13 @@
  *     "blocked: REASON" for each wait (args: reason, object, waker tid,
  *     runnable µs, the waiter's stack, symbolized), and "runnable" for the
  *     part of a wait the thread spent ready but not running (schedstat's
- *     run_delay, placed at the wait's end, where the wake-up is).  Waits
+ *     run_delay, placed at the wait's end, where the wake-up is).  With
+ *     switch records (trace_switch.c) a wait's runnable part is theirs:
+ *     the time it was switched out while runnable, plus the time from its
+ *     waker's event (else schedstat's remainder) to the switch-in that ran
+ *     it; and "running" stretches are split where the thread was switched
+ *     out: "runnable" (preempted) or "blocked: untraced" (it blocked in a
+ *     call the trace does not see).  Waits
  *     still going on at the end of the session (the sync wrappers' wait
  *     records) close the thread's timeline, marked "ongoing".
  *   - "s"/"f" flow arrows from the waker (the unlock that let a waiter
@@ -59,6 +65,7 @@ typedef struct ev {
 	const rt_tev *e;
 	int64_t key;          /* order within a thread: a wait's end, else its time */
 	int64_t stack;        /* in the builder's profile, or -1 */
+	int64_t rd;           /* a wait's runnable ns as drawn (-1 unknown) */
 } ev;
 
 typedef struct wake {
@@ -287,7 +294,10 @@ static void gather_chunk(void *ctx, int tid, const char *data, size_t used)
 	while (off + sizeof(rt_tev) <= used) {
 		const rt_tev *e = (const rt_tev *)(data + off);
 		if (e->size < sizeof(rt_tev) || e->size % 8 || e->size > used - off ||
-		    e->type < RT_TEV_WAIT || e->type > RT_TEV_COUNTER ||
+		    e->type < RT_TEV_WAIT || e->type > RT_TEV_SWITCH ||
+		    (e->type == RT_TEV_SWITCH &&
+		     (e->nframes == 0 || e->obj > INT32_MAX ||
+		      sizeof(rt_tev) + (size_t)e->nframes * sizeof(uint64_t) > e->size)) ||
 		    (has_stack(e->type) &&
 		     sizeof(rt_tev) + (size_t)e->nframes * sizeof(uintptr_t) > e->size) ||
 		    (!has_stack(e->type) && e->type != RT_TEV_WAKE && e->type != RT_TEV_THREAD_START &&
@@ -298,9 +308,11 @@ static void gather_chunk(void *ctx, int tid, const char *data, size_t used)
 		}
 		if (!g->counting) {
 			if (g->n < g->cap)
-				g->v[g->n] = (ev){ .tid = tid, .e = e,
+				/* switch records are the drainer's, of the thread in obj */
+				g->v[g->n] = (ev){ .tid = e->type == RT_TEV_SWITCH ? (int)e->obj : tid,
+						   .e = e,
 						   .key = e->type == RT_TEV_WAIT ? e->t1 : e->t0,
-						   .stack = -1 };
+						   .stack = -1, .rd = e->aux };
 		}
 		g->n++;
 		off += e->size;
@@ -417,17 +429,170 @@ static ssize_t find_waker(const ctx *c, int kind, uint64_t obj, int tid, int64_t
 	return -1;
 }
 
+
+/* ---- switch records (trace_switch.c): exact running / runnable / off-CPU ---------- */
+
+/* One thread's packed switch records, in time order. */
+typedef struct swl {
+	uint64_t *r;
+	size_t n;
+} swl;
+
+enum { ST_UNKNOWN, ST_RUN, ST_RUNNABLE, ST_OFF };
+
+static int64_t sw_t(uint64_t r)
+{
+	return (int64_t)(r & RT_TSW_TIME_MASK);
+}
+
+static int sw_state(uint64_t r)
+{
+	switch (r >> 62) {
+	case RT_TSW_IN: return ST_RUN;
+	case RT_TSW_OUT: return ST_OFF;
+	case RT_TSW_PREEMPTED: return ST_RUNNABLE;
+	default: return ST_UNKNOWN;
+	}
+}
+
+/* index of the first record later than t */
+static size_t sw_after(const swl *w, int64_t t)
+{
+	size_t lo = 0, hi = w->n;
+	while (lo < hi) {
+		size_t m = lo + (hi - lo) / 2;
+		if (sw_t(w->r[m]) <= t)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	return lo;
+}
+
+/* The thread's records from its batches v[0..n) (sorted by key), or an
+ * empty list (none, or out of memory: then schedstat alone). */
+static swl sw_collect(const ev *v, size_t n)
+{
+	swl w = { NULL, 0 };
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].e->type == RT_TEV_SWITCH)
+			total += v[i].e->nframes;
+	if (!total || !(w.r = malloc(total * sizeof *w.r)))
+		return w;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].e->type == RT_TEV_SWITCH) {
+			memcpy(w.r + w.n, v[i].e + 1, v[i].e->nframes * sizeof *w.r);
+			w.n += v[i].e->nframes;
+		}
+	/* batches of one ring are in order; keep it so if a record is not */
+	for (size_t i = 1; i < w.n; i++)
+		if (sw_t(w.r[i]) < sw_t(w.r[i - 1]))
+			w.r[i] = (w.r[i] & ~RT_TSW_TIME_MASK) | (w.r[i - 1] & RT_TSW_TIME_MASK);
+	return w;
+}
+
+/* The runnable ns of a wait [a, b] from the switch records: the time it
+ * was switched out while runnable (preempted), plus, after its last
+ * blocking switch-out, the time from its wake-up to the switch-in that
+ * ran it again.  The wake-up is the waker's event (wake_t, 0: none) when
+ * it falls in that stretch, else what schedstat's run_delay (sched_rd,
+ * -1: unknown) leaves beyond the preempted time.  -1 when the records say
+ * nothing of this wait (the thread has none, or some were lost). */
+static int64_t sw_runnable(const swl *w, int64_t a, int64_t b, int64_t wake_t, int64_t sched_rd)
+{
+	if (!w->n)
+		return -1;
+	/* at a the thread runs: it is calling the wait */
+	size_t i = sw_after(w, a);
+	int st = ST_RUN;
+	int64_t cur = a, preempted = 0, off0 = -1, in_t = -1;
+	for (; i < w->n && sw_t(w->r[i]) <= b; i++) {
+		int64_t t = sw_t(w->r[i]);
+		int ns = sw_state(w->r[i]);
+		if (ns == ST_UNKNOWN)
+			return -1;   /* lost records inside: not exact */
+		if (st == ST_RUNNABLE)
+			preempted += t - cur;
+		if (ns == ST_OFF)
+			off0 = t;
+		if (ns == ST_RUN && st == ST_OFF && off0 >= 0)
+			in_t = t;
+		st = ns;
+		cur = t;
+	}
+	if (i < w->n && sw_state(w->r[i]) == ST_UNKNOWN)
+		return -1;   /* records were lost up to after the wait */
+	if (st == ST_RUNNABLE)
+		preempted += b - cur;
+	int64_t post = 0;
+	if (in_t >= 0 && off0 >= 0 && off0 < in_t) {
+		if (wake_t >= off0 && wake_t <= in_t)
+			post = in_t - wake_t;
+		else if (sched_rd >= 0)
+			post = sched_rd - preempted;
+		if (post < 0)
+			post = 0;
+		if (post > in_t - off0)
+			post = in_t - off0;
+	}
+	return preempted + post;
+}
+
+/* Close a stretch of one state [x, y] as a slice: running, runnable
+ * (switched out while runnable) or blocked (switched out, in a call the
+ * trace does not see: a page fault, a raw futex, an unwrapped read). */
+static void state_slice(ctx *c, int tid, int st, int64_t x, int64_t y)
+{
+	if (y <= x)
+		return;
+	if (st == ST_RUNNABLE) {
+		slice(c, tid, "runnable", "runnable", x, y);
+		put(&c->o, ",\"args\":{\"preempted\":true}}");
+	} else if (st == ST_OFF) {
+		slice(c, tid, "blocked: untraced", "blocked", x, y);
+		put(&c->o, ",\"args\":{\"reason\":\"untraced\"}}");
+	} else {
+		slice(c, tid, "running", "running", x, y);
+		put(&c->o, "}");
+	}
+}
+
+/* The thread's time [x, y] outside any traced wait: "running", split by
+ * the switch records where there are some. */
+static void write_running(ctx *c, int tid, const swl *w, int64_t x, int64_t y)
+{
+	if (y <= x)
+		return;
+	size_t i = w->n ? sw_after(w, x) : 0;
+	int st = i ? sw_state(w->r[i - 1]) : ST_UNKNOWN;
+	int64_t from = x;
+	for (; i < w->n && sw_t(w->r[i]) < y; i++) {
+		int ns = sw_state(w->r[i]);
+		int64_t t = sw_t(w->r[i]);
+		bool same = ns == st || ((ns == ST_RUN || ns == ST_UNKNOWN) &&
+					 (st == ST_RUN || st == ST_UNKNOWN));
+		if (same)
+			continue;
+		state_slice(c, tid, st, from, t);
+		from = t > from ? t : from;
+		st = ns;
+	}
+	state_slice(c, tid, st, from, y);
+}
+
+/* A wait [a, b] (clipped to the session); rd: its runnable ns as drawn
+ * (write_thread's, from the switch records when from_switch), placed at
+ * its end, where the wake-up is. */
 static void write_wait(ctx *c, int tid, const rt_tev *e, int64_t stack, int64_t a, int64_t b,
-		       bool ongoing)
+		       bool ongoing, int64_t rd, bool from_switch, ssize_t wi)
 {
 	char name[64];
 	snprintf(name, sizeof name, "%s: %s", e->kind == RT_TWAIT_SLEEP ? "sleeping" : "blocked",
 		 kind_name(e->kind));
-	int64_t rd = e->aux;
 	if (rd > b - a)
 		rd = b - a;
 	int64_t bend = rd > 0 ? b - rd : b;
-	ssize_t wi = ongoing ? -1 : find_waker(c, e->kind, e->obj, tid, e->t0, e->t1);
 	slice(c, tid, name, "blocked", a, bend);
 	put(&c->o, ",\"args\":{\"reason\":");
 	put_str(&c->o, kind_name(e->kind));
@@ -441,6 +606,8 @@ static void write_wait(ctx *c, int tid, const rt_tev *e, int64_t stack, int64_t 
 	if (rd >= 0) {
 		put(&c->o, ",\"runnable_us\":");
 		put_us(&c->o, rd);
+		put(&c->o, from_switch ? ",\"runnable_from\":\"switch\""
+				       : ",\"runnable_from\":\"schedstat\"");
 	}
 	if (wi >= 0)
 		rt_buf_printf(&c->o.b, ",\"waker_tid\":%d", c->wk[wi].tid);
@@ -489,9 +656,11 @@ static void put_labels(ctx *c, uint32_t id)
 	put(&c->o, "}");
 }
 
-/* One thread's events v[0..n) (sorted by key). */
-static void write_thread(ctx *c, int tid, const ev *v, size_t n)
+/* One thread's events v[0..n) (sorted by key); sets each wait's rd as
+ * drawn (the counters use it). */
+static void write_thread(ctx *c, int tid, ev *v, size_t n)
 {
+	swl w = sw_collect(v, n);
 	char name[64];
 	thread_name(tid, v, n, name, sizeof name);
 	ev_open(&c->o, "M", "thread_name", NULL, c->pid, tid);
@@ -525,11 +694,14 @@ static void write_thread(ctx *c, int tid, const ev *v, size_t n)
 			int64_t a = e->t0 > cur ? e->t0 : cur, b = e->t1 < last ? e->t1 : last;
 			if (b <= a)
 				break;
-			if (a > cur) {
-				slice(c, tid, "running", "running", cur, a);
-				put(&c->o, "}");
-			}
-			write_wait(c, tid, e, v[i].stack, a, b, false);
+			write_running(c, tid, &w, cur, a);
+			ssize_t wi = find_waker(c, e->kind, e->obj, tid, e->t0, e->t1);
+			int64_t rd = sw_runnable(&w, a, b, wi >= 0 ? c->wk[wi].t : 0, e->aux);
+			bool from_switch = rd >= 0;
+			if (!from_switch)
+				rd = e->aux;
+			v[i].rd = rd;
+			write_wait(c, tid, e, v[i].stack, a, b, false, rd, from_switch, wi);
 			cur = b;
 			break;
 		}
@@ -600,15 +772,13 @@ static void write_thread(ctx *c, int tid, const ev *v, size_t n)
 		}
 		flush(&c->o, false);
 	}
-	if (last > cur) {
-		slice(c, tid, "running", "running", cur, last);
-		put(&c->o, "}");
-	}
+	write_running(c, tid, &w, cur, last);
 	if (og && c->tend > og_at) {
 		rt_tev fake = { .type = RT_TEV_WAIT, .kind = (uint8_t)og->kind, .t0 = og->since_ns,
 				.t1 = c->tend, .obj = (uint64_t)(uintptr_t)og->obj, .aux = -1 };
-		write_wait(c, tid, &fake, og_stack, og_at, c->tend, true);
+		write_wait(c, tid, &fake, og_stack, og_at, c->tend, true, -1, false, -1);
 	}
+	free(w.r);
 	while (depth > 0) {
 		ev_open(&c->o, "e", open_regions[depth - 1], "region", c->pid, tid);
 		put(&c->o, ",\"ts\":");
@@ -649,7 +819,7 @@ static void write_counters(ctx *c, const ev *v, size_t n)
 				continue;
 			a = v[i].e->t0;
 			b = v[i].e->t1;
-			rd = v[i].e->aux;
+			rd = v[i].rd;
 		} else {
 			a = c->ong[i - n].since_ns;
 			b = c->tend;
@@ -780,14 +950,28 @@ int rt_trace_write_json(int fd)
 	qsort(c.wk, c.nwk, sizeof(wake), wake_cmp);
 
 	out *o = &c.o;
+	rt_tsw_stats sw;
+	rt_tsw_info(&sw);
 	put(o, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"producer\":\"cprof\"");
 	rt_buf_printf(&o->b, ",\"pid\":%d,\"start_monotonic_ns\":%" PRId64
 		      ",\"duration_ns\":%" PRId64 ",\"events\":%" PRIu64
 		      ",\"dropped_events\":%" PRIu64 ",\"malformed_records\":%zu"
-		      ",\"buffer_bytes\":%" PRIu64 ",\"runnable\":\"schedstat run_delay\""
-		      ",\"quiesce\":\"%s\"}",
+		      ",\"buffer_bytes\":%" PRIu64 ",\"runnable\":\"%s\""
+		      ",\"quiesce\":\"%s\"",
 		      c.pid, in.start_ns, in.end_ns - in.start_ns, in.recorded, in.dropped, g.bad,
-		      in.budget, in.membarrier ? "membarrier" : "grace period");
+		      in.budget,
+		      sw.working ? "perf switch records; schedstat run_delay where none"
+				 : "schedstat run_delay",
+		      in.membarrier ? "membarrier" : "grace period");
+	if (sw.working)
+		rt_buf_printf(&o->b, ",\"switch_records\":{\"threads\":%d,\"threads_without\":%" PRIu64
+			      ",\"lost\":%" PRIu64 "}", sw.threads, sw.threads_without, sw.lost);
+	else if (sw.wanted) {
+		put(o, ",\"switch_records\":{\"refused\":");
+		put_str(o, sw.refused);
+		put(o, "}");
+	}
+	put(o, "}");
 	put(o, ",\"traceEvents\":[");
 	char comm[64];
 	thread_name(c.pid, NULL, 0, comm, sizeof comm);

@@ -461,3 +461,23 @@ def test_counters_threads_alive_and_heap_in_use(waits, tmp_path):
     heap = counters(trace, "heap in use")
     assert heap and all("bytes (heap profile)" in e["args"] for e in heap), heap
     assert max(e["args"]["bytes (heap profile)"] for e in heap) > 0, heap
+
+
+def test_calls_that_cannot_wait_are_not_waits(waits, tmp_path):
+    """A write into an empty non-blocking pipe cannot wait (it would answer
+    EAGAIN); 1 MiB of it takes longer than the trace's threshold all the
+    same (the kernel's copy).  Those calls are the thread running in the
+    kernel, not blocked: no wait is recorded for them (a loaded server's
+    non-blocking sends were most of its trace, each unwound)."""
+    trace, _, p = trace_of(waits, "nbwrite", tmp_path)
+    start = trace["otherData"]["start_monotonic_ns"] / 1000
+    calls = [w.split() for w in p.stdout.splitlines() if w.startswith("nbwrite ")]
+    assert len(calls) == 5
+    tid = int(calls[0][1])
+    writes = [e for e in trace["traceEvents"] if e["ph"] == "X" and e["tid"] == tid
+              and e.get("cat") == "blocked"]
+    assert not writes, writes
+    # the calls were long enough to be recorded had they been waits
+    assert max(int(t1) - int(t0) for _, _, t0, t1, _ in calls) > 20000, calls
+    assert all(int(n) == 1 << 20 for *_, n in calls), calls
+    assert start > 0

@@ -27,13 +27,19 @@
  *   runnable  "waiter" (SCHED_IDLE, on CPU 0) waits on a condition
  *          variable; then two CPU hogs start on CPU 0 and it is signalled
  *          150 ms later: it waits for the CPU after its wake-up; it prints
- *          "runnable TID NS", the run_delay it read itself around the wait.
+ *          "runnable TID NS", the run_delay it read itself around the wait,
+ *          and "woken TID NS", the time from the signal to its return from
+ *          the wait (its wait for the CPU after the wake-up); each hog
+ *          prints "hog TID T0 T1 NS", its run_delay over [T0, T1].
  *   closefds  two timed condition waits of the main thread around the
  *          program closing every descriptor and putting its own file on
  *          every number up to 2400; prints "closefds ok" when its file's
  *          offset and descriptors are untouched.
  *   burn   "burner" uses 300 ms of CPU time (its "wait" line is the
  *          interval it burned: CPU samples belong there).
+ *   nbwrite  the main thread writes 1 MiB into an empty non-blocking pipe
+ *          five times (long calls that cannot wait): "nbwrite TID T0 T1 N"
+ *          each.
  */
 #define _GNU_SOURCE
 #include <cprof.h>
@@ -66,6 +72,13 @@ static int gettid_(void)
 static pthread_mutex_t out_mu = PTHREAD_MUTEX_INITIALIZER;
 static char lines[64][128];
 static int nlines;
+
+static void add_line(const char *line)
+{
+	int i = __atomic_fetch_add(&nlines, 1, __ATOMIC_RELAXED);
+	if (i < 64)
+		snprintf(lines[i], sizeof lines[i], "%s", line);
+}
 
 static void report(int tid, const char *kind, long long t0, long long t1, int waker)
 {
@@ -128,6 +141,7 @@ static pthread_mutex_t cm = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int ready;
 static volatile int signaller_tid;
+static volatile long long signal_ns;   /* when the signaller signalled */
 
 static void *cond_waiter(void *a)
 {
@@ -151,6 +165,7 @@ static void *signaller(void *a)
 	usleep(150000);
 	pthread_mutex_lock(&cm);
 	ready = 1;
+	signal_ns = now();
 	pthread_cond_signal(&cv);
 	pthread_mutex_unlock(&cm);
 	return NULL;
@@ -249,6 +264,27 @@ static void drain(int fd, size_t total)
 		if (n <= 0)
 			abort();
 		total -= (size_t)n;
+	}
+}
+
+/* ---- nbwrite: writes that cannot wait (a non-blocking pipe), each
+ * long enough (1 MiB copied into an empty 1 MiB pipe) to pass the
+ * trace's threshold: they are the kernel's work, never a wait ---- */
+static void run_nbwrite(void)
+{
+	int p[2];
+	if (pipe2(p, O_NONBLOCK) || fcntl(p[1], F_SETPIPE_SZ, WFULL_PIPE) < WFULL_PIPE)
+		abort();
+	static char buf[WFULL_PIPE];
+	memset(buf, 1, sizeof buf);
+	for (int i = 0; i < 5; i++) {
+		long long t0 = now();
+		ssize_t n = write(p[1], buf, sizeof buf);
+		long long t1 = now();
+		char line[96];
+		snprintf(line, sizeof line, "nbwrite %d %lld %lld %zd", gettid_(), t0, t1, n);
+		add_line(line);
+		drain(p[0], n > 0 ? (size_t)n : 0);
 	}
 }
 
@@ -425,8 +461,14 @@ static void *hog(void *a)
 	(void)a;
 	pthread_setname_np(pthread_self(), "hog");
 	pin_cpu0();
+	long long r0 = run_delay_now(), t0 = now();
 	while (!hogs_stop)
 		burn_sink += 1;
+	long long t1 = now(), r1 = run_delay_now();
+	char line[128];
+	snprintf(line, sizeof line, "hog %d %lld %lld %lld", gettid_(), t0, t1,
+		 r0 >= 0 && r1 >= 0 ? r1 - r0 : -1);
+	add_line(line);
 	return NULL;
 }
 
@@ -451,9 +493,9 @@ static void *idle_waiter(void *a)
 	report(gettid_(), "cond", t0, t1, signaller_tid);
 	char line[96];
 	snprintf(line, sizeof line, "runnable %d %lld", gettid_(), r0 >= 0 && r1 >= 0 ? r1 - r0 : -1);
-	int i = __atomic_fetch_add(&nlines, 1, __ATOMIC_RELAXED);
-	if (i < 64)
-		snprintf(lines[i], sizeof lines[i], "%s", line);
+	add_line(line);
+	snprintf(line, sizeof line, "woken %d %lld", gettid_(), t1 - signal_ns);
+	add_line(line);
 	return NULL;
 }
 
@@ -555,6 +597,8 @@ int main(int argc, char **argv)
 		run_sock();
 	else if (!strcmp(what, "wfull"))
 		run_wfull();
+	else if (!strcmp(what, "nbwrite"))
+		run_nbwrite();
 	else if (!strcmp(what, "region"))
 		run_region();
 	else if (!strcmp(what, "flood"))
