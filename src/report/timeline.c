@@ -132,12 +132,15 @@ typedef struct bld {
 	size_t nfs, capfs, nff, capff;
 	bool oom;
 	bool fast;                      /* the runtime's layout without the scanner */
+	bool entered, uncertain;        /* fed: an event read; a choice made at the limit */
 	struct half *split;             /* the second half, being read on its thread */
 	const char *split_at;           /* its first byte */
 	const char *split_end;          /* where it ended (the array's ']'), once merged */
+	cprof_tl_feed *feed;            /* the bytes still arriving, or NULL */
 } bld;
 
 static int join_half(bld *b, int depth);
+static size_t half_from(const struct half *h);
 
 static uint32_t id32(double d)
 {
@@ -201,10 +204,115 @@ static bool add_flow(pend_flow **v, size_t *n, size_t *cap, const ev *e, uint32_
 	return true;
 }
 
+/* The event at j into e, by the fast path (*fast) or the scanner. */
+static bool parse_event(sc *j, const bld *b, ev *e, bool *obj, bool *fast)
+{
+	const char *fe = b->fast ? cprof_tl_fast_event(j->s, j->e, j->depth,
+						       j->depth_max ? j->depth_max : DEPTH_MAX, e) : NULL;
+	*fast = fe != NULL;
+	if (fe) {
+		j->s = fe;
+		*obj = true;
+		return true;
+	}
+	return cprof_tev_read(j, e, obj);
+}
+
+/* ---- the bytes still arriving (a cprof_tl_feed) ----------------------------
+ *
+ * Fed, the build reads the trace while a reader thread (timeline_load.c)
+ * is still filling it in order.  The scanner's end j->e is never past the
+ * bytes read (the feed's avail, published with release order after each
+ * read), so no byte being written is ever read; it moves forward at each
+ * event: fed_enter waits until the next margin bytes are in (or all).  An
+ * event parsed within such a limit is certain when it ended before the
+ * limit (an object ends at its '}', a number or word at the byte after
+ * it, both in hand); otherwise (it failed, or ended exactly at the limit)
+ * it is parsed again once every byte is in, so a failure and its reason
+ * and offset are those of the whole bytes.  After an event, the byte
+ * after its white space is waited for: a ',' is the array's next element;
+ * anything else (the array's end, an error) waits for all the bytes, as
+ * the scanner then reads the rest of the trace by itself.  A build that
+ * still ended with a limit (the trace's start before its first event
+ * longer than the margin, or the reading failed) is not the whole bytes'
+ * index: cprof_tl_build_fed builds it again, or tells its caller. */
+
+static void fed_all(sc *j, bld *b)
+{
+	j->e = j->base + cprof_tl_feed_wait(b->feed, b->feed->len);
+}
+
+static void fed_enter(sc *j, bld *b)
+{
+	cprof_tl_feed *f = b->feed;
+	size_t at = (size_t)(j->s - j->base);
+	size_t want = f->len - at > f->margin ? at + f->margin : f->len;
+	atomic_store_explicit(&f->pos, at, memory_order_relaxed);
+	/* the scanner looked for the array's ']' before its first element:
+	 * at the limit, it did not see what is there */
+	if (!b->entered && j->s == j->e && f->len != at)
+		b->uncertain = true;
+	b->entered = true;
+	if ((size_t)(j->e - j->base) < want)
+		j->e = j->base + cprof_tl_feed_wait(f, want);
+	if (!f->taken) {
+		struct half *h = atomic_load_explicit(&f->half, memory_order_acquire);
+		if (h) {
+			f->taken = true;
+			b->split = h;
+			b->split_at = j->base + half_from(h);
+		}
+	}
+}
+
+static bool fed_parse(sc *j, bld *b, ev *e, bool *obj, bool *fast)
+{
+	const char *full = j->base + b->feed->len;
+	sc save = *j;
+	bool ok = parse_event(j, b, e, obj, fast);
+	if (j->e == full || (ok && j->s < j->e))
+		return ok;
+	*j = save;
+	fed_all(j, b);
+	return parse_event(j, b, e, obj, fast);
+}
+
+/* The first byte after the white space at p, waiting for more bytes
+ * while the white space runs to the limit: in hand, or the end (or the
+ * reading failed). */
+static const char *fed_ws(sc *j, bld *b, const char *p)
+{
+	const char *full = j->base + b->feed->len;
+	for (;;) {
+		while (p < j->e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+			p++;
+		if (p < j->e || j->e == full)
+			return p;
+		size_t at = (size_t)(p - j->base);
+		size_t want = b->feed->len - at > b->feed->margin ? at + b->feed->margin : b->feed->len;
+		const char *ne = j->base + cprof_tl_feed_wait(b->feed, want);
+		if (ne == j->e)
+			return p;   /* the reading failed: built again or refused */
+		j->e = ne;
+	}
+}
+
+/* After an event: the array's ',' in hand, or all the bytes (see above). */
+static void fed_next(sc *j, bld *b)
+{
+	const char *p = fed_ws(j, b, j->s);
+	if (p < j->e && *p != ',')
+		fed_all(j, b);
+}
+
 /* One event object at j (its first byte at off). */
 static bool read_event(sc *j, bld *b, ev *e)
 {
 	cprof_timeline *tl = b->tl;
+	if (b->feed) {
+		fed_enter(j, b);
+		j->s = fed_ws(j, b, j->s);   /* the event's first byte in hand: its offset */
+	}
 	cprof_js_ws(j);
 	if (b->split && j->s == b->split_at) {
 		int m = join_half(b, j->depth);
@@ -212,23 +320,21 @@ static bool read_event(sc *j, bld *b, ev *e)
 			goto nomem;
 		if (m > 0) {
 			j->s = b->split_end;
+			if (b->feed)
+				fed_all(j, b);   /* all read before the half was */
 			return true;
 		}
 		/* not mergeable: this thread reads the second half too */
 	}
 	size_t off = (size_t)(j->s - j->base);
-	const char *fe = b->fast ? cprof_tl_fast_event(j->s, j->e, j->depth,
-					      j->depth_max ? j->depth_max : DEPTH_MAX, e) : NULL;
-	if (fe) {
-		j->s = fe;
-		tl->fast++;
-	} else {
-		bool obj;
-		if (!cprof_tev_read(j, e, &obj))
-			return false;
-		if (!obj)
-			return true;   /* not an event: skipped */
-	}
+	bool obj, fast;
+	if (!(b->feed ? fed_parse(j, b, e, &obj, &fast) : parse_event(j, b, e, &obj, &fast)))
+		return false;
+	if (b->feed)
+		fed_next(j, b);
+	if (!obj)
+		return true;   /* not an event: skipped */
+	tl->fast += fast;
 	tl->events++;
 	bool oom = false;
 	if (e->ph == 'M' && strcmp(e->name, "thread_name") == 0) {
@@ -333,8 +439,14 @@ typedef struct half {
 	ev *e;
 	const char *end;                /* the events array's ']' */
 	bool ok, joined;
-	pthread_t th;
+	pthread_t th;                   /* its thread (a fed build's: the reader) */
+	cprof_tl_feed *feed;            /* a fed build's, or NULL */
 } half;
+
+static size_t half_from(const half *h)
+{
+	return h->from;
+}
 
 static void *half_main(void *arg)
 {
@@ -342,8 +454,9 @@ static void *half_main(void *arg)
 	sc j = { .s = h->data + h->from, .e = h->data + h->len, .base = h->data,
 		 .depth = h->depth, .depth_max = DEPTH_MAX };
 	do
-		if (!read_event(&j, &h->b, h->e))
-			return NULL;
+		if (!read_event(&j, &h->b, h->e) ||
+		    (h->feed && atomic_load_explicit(&h->feed->stop, memory_order_relaxed)))
+			return NULL;   /* failed, or not wanted any more */
 	while (cprof_js_lit(&j, ','));
 	cprof_js_ws(&j);
 	if (j.s < j.e && *j.s == ']') {
@@ -365,8 +478,11 @@ static void half_drop(half *h)
 {
 	if (!h)
 		return;
-	if (!h->joined)
+	if (!h->joined) {
 		pthread_join(h->th, NULL);
+		if (h->feed)
+			h->feed->joined = true;
+	}
 	cprof_timeline_free(h->b.tl);
 	bld_free(&h->b);
 	free(h->e);
@@ -492,6 +608,8 @@ static int join_half(bld *b, int depth)
 	b->split = NULL;
 	pthread_join(h->th, NULL);
 	h->joined = true;
+	if (h->feed)
+		h->feed->joined = true;
 	int m = 0;
 	if (h->ok && !h->b.oom && depth == h->depth) {
 		m = merge_half(b, &h->b);
@@ -501,23 +619,22 @@ static int join_half(bld *b, int depth)
 	return m;
 }
 
-/* Start the second half when the trace is at least split_min bytes and
- * has an event line after its middle; NULL otherwise (one pass). */
-static half *half_start(const char *data, size_t len, size_t split_min, bool fast)
+/* Where a second half can start: the first event after mid that starts
+ * a line after a ',' (within 64 KiB), and the events array's depth
+ * there; false when there is none. */
+static bool half_find(const char *data, size_t len, size_t mid, size_t *from, int *depth)
 {
-	if (len < split_min || len < 64)
-		return NULL;
 	size_t i = 0;
 	while (i < len && strchr(" \t\r\n", data[i]))
 		i++;
 	if (i == len || (data[i] != '{' && data[i] != '['))
-		return NULL;
-	int depth = data[i] == '{';
-	size_t from = 0, at = len / 2, lim = at + 65536 < len ? at + 65536 : len;
+		return false;
+	*depth = data[i] == '{';
+	size_t at = mid, lim = at < len && len - at > 65536 ? at + 65536 : len;
 	while (at < lim) {
 		const char *nl = memchr(data + at, '\n', lim - at);
 		if (!nl)
-			return NULL;
+			return false;
 		at = (size_t)(nl - data) + 1;
 		size_t q = (size_t)(nl - data);
 		while (q > 0 && strchr(" \t\r\n", data[q - 1]))
@@ -526,12 +643,16 @@ static half *half_start(const char *data, size_t len, size_t split_min, bool fas
 		while (r < len && strchr(" \t\r", data[r]))
 			r++;
 		if (q > 0 && data[q - 1] == ',' && r < len && data[r] == '{') {
-			from = r;
-			break;
+			*from = r;
+			return true;
 		}
 	}
-	if (!from)
-		return NULL;
+	return false;
+}
+
+/* A half of data from from (not started), or NULL out of memory. */
+static half *half_new(const char *data, size_t len, size_t from, int depth, bool fast)
+{
 	half *h = calloc(1, sizeof *h);
 	if (!h)
 		return NULL;
@@ -542,16 +663,7 @@ static half *half_start(const char *data, size_t len, size_t split_min, bool fas
 	h->b.fast = fast;
 	h->b.tl = calloc(1, sizeof *h->b.tl);
 	h->e = malloc(sizeof *h->e);
-	/* the thread takes no signal: they stay the caller's threads' */
-	sigset_t all, old;
-	sigfillset(&all);
-	int made = -1;
-	if (h->b.tl && h->e) {
-		pthread_sigmask(SIG_BLOCK, &all, &old);
-		made = pthread_create(&h->th, NULL, half_main, h);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-	}
-	if (made != 0) {
+	if (!h->b.tl || !h->e) {
 		h->joined = true;
 		half_drop(h);
 		return NULL;
@@ -559,6 +671,47 @@ static half *half_start(const char *data, size_t len, size_t split_min, bool fas
 	h->b.tl->data = data;
 	h->b.tl->len = len;
 	return h;
+}
+
+/* Start the second half when the trace is at least split_min bytes and
+ * has an event line after its middle; NULL otherwise (one pass). */
+static half *half_start(const char *data, size_t len, size_t split_min, bool fast)
+{
+	size_t from;
+	int depth;
+	if (len < split_min || len < 64 || !half_find(data, len, len / 2, &from, &depth))
+		return NULL;
+	half *h = half_new(data, len, from, depth, fast);
+	if (!h)
+		return NULL;
+	/* the thread takes no signal: they stay the caller's threads' */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int made = pthread_create(&h->th, NULL, half_main, h);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (made != 0) {
+		h->joined = true;
+		half_drop(h);
+		return NULL;
+	}
+	return h;
+}
+
+void cprof_tl_half_run(cprof_tl_feed *f)
+{
+	size_t pos = atomic_load_explicit(&f->pos, memory_order_relaxed), from;
+	int depth;
+	if (atomic_load(&f->stop) || pos >= f->len || f->len - pos < f->split_min ||
+	    !half_find(f->data, f->len, pos + (f->len - pos) / 2, &from, &depth))
+		return;
+	half *h = half_new(f->data, f->len, from, depth, true);
+	if (!h)
+		return;
+	h->th = pthread_self();   /* joined as the half's thread: this returns after */
+	h->feed = f;
+	atomic_store_explicit(&f->half, h, memory_order_release);
+	half_main(h);
 }
 
 typedef struct evsctx {
@@ -729,13 +882,16 @@ void cprof_timeline_free(cprof_timeline *tl)
 	free(tl);
 }
 
-static int build(const char *data, size_t len, bool fast, size_t split_min, cprof_timeline **out,
-		 cprof_error *err)
+/* The index of data[0..len) into *out; fed (feed not NULL), *complete
+ * tells whether the scan ended with every byte in hand (else the result,
+ * success or failure, is not the whole bytes'). */
+static int build(const char *data, size_t len, bool fast, size_t split_min, cprof_tl_feed *feed,
+		 cprof_timeline **out, cprof_error *err, bool *complete)
 {
 	*out = NULL;
 	cprof_timeline *tl = calloc(1, sizeof *tl);
 	ev *e = malloc(sizeof *e);
-	bld b = { .tl = tl, .fast = fast };
+	bld b = { .tl = tl, .fast = fast, .feed = feed };
 	int rc = 0;
 	if (!tl || !e) {
 		rc = cprof_seterr(err, CPROF_ENOMEM, "out of memory indexing the trace");
@@ -743,11 +899,15 @@ static int build(const char *data, size_t len, bool fast, size_t split_min, cpro
 	}
 	tl->data = data;
 	tl->len = len;
-	b.split = half_start(data, len, split_min, fast);
+	b.split = feed ? NULL : half_start(data, len, split_min, fast);
 	b.split_at = b.split ? data + b.split->from : NULL;
 	sc j = { .s = data, .e = data + len, .base = data, .depth_max = DEPTH_MAX };
+	if (feed)
+		j.e = data + cprof_tl_feed_wait(feed, len < feed->margin ? len : feed->margin);
 	evsctx c = { &b, e };
 	bool ok = cprof_js_trace(&j, event_elem, &c);
+	if (complete)
+		*complete = j.e == data + len && !b.uncertain;
 	if (!ok) {
 		rc = b.oom ? cprof_seterr(err, CPROF_ENOMEM, "out of memory indexing the trace")
 			: cprof_seterr(err, CPROF_EFORMAT, "not a Chrome trace: %s at byte %zu",
@@ -757,6 +917,8 @@ static int build(const char *data, size_t len, bool fast, size_t split_min, cpro
 	if (!finish_lanes(tl) || !pair_flows(&b))
 		rc = cprof_seterr(err, CPROF_ENOMEM, "out of memory indexing the trace");
 done:
+	if (feed)
+		atomic_store(&feed->stop, 1);   /* a half not merged: stop it */
 	half_drop(b.split);   /* never reached: the trace failed before, or no event there */
 	free(e);
 	bld_free(&b);
@@ -774,19 +936,49 @@ done:
 int cprof_timeline_build(const char *data, size_t len, cprof_timeline **out, cprof_error *err)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	return build(data, len, true, cpus > 1 ? SPLIT_MIN : SIZE_MAX, out, err);
+	return build(data, len, true, cpus > 1 ? SPLIT_MIN : SIZE_MAX, NULL, out, err, NULL);
 }
 
 int cprof_timeline_build_split(const char *data, size_t len, size_t split_min,
 			       cprof_timeline **out, cprof_error *err)
 {
-	return build(data, len, true, split_min, out, err);
+	return build(data, len, true, split_min, NULL, out, err, NULL);
 }
 
 int cprof_timeline_build_general(const char *data, size_t len, cprof_timeline **out,
 				 cprof_error *err)
 {
-	return build(data, len, false, SIZE_MAX, out, err);
+	return build(data, len, false, SIZE_MAX, NULL, out, err, NULL);
+}
+
+int cprof_tl_build_fed(cprof_tl_feed *f, cprof_timeline **out, cprof_error *err)
+{
+	bool complete = false;
+	cprof_error e1 = { 0 };   /* the first failure wins: kept only when certain */
+	int rc = build(f->data, f->len, true, SIZE_MAX, f, out, &e1, &complete);
+	/* the reader: its second half is of no use any more (merged, or
+	 * passed); when the build is redone, it still reads every byte */
+	atomic_store(&f->stop, 1);
+	(void)cprof_tl_feed_wait(f, SIZE_MAX);   /* a lazy reader reads the rest */
+	if (!f->joined) {
+		pthread_join(f->reader, NULL);
+		f->joined = true;
+	}
+	half *h = atomic_load(&f->half);
+	if (h && !f->taken) {
+		h->joined = true;
+		half_drop(h);
+	}
+	if (complete) {
+		if (rc < 0 && err && !err->code)
+			*err = e1;
+		return rc;
+	}
+	cprof_timeline_free(*out);
+	*out = NULL;
+	if (atomic_load(&f->state) != TL_FEED_DONE)
+		return 1;
+	return cprof_timeline_build(f->data, f->len, out, err);
 }
 
 static bool same_bytes(const void *a, const void *b, size_t n)
