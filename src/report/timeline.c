@@ -822,9 +822,22 @@ static bool pair_flows(bld *b)
 	 * writes a thread's in time order: most often nothing to sort */
 	if (!sorted(b->fs, b->nfs, sizeof *b->fs, cmp_pend))
 		qsort(b->fs, b->nfs, sizeof *b->fs, cmp_pend);
+	size_t prev = 0;
 	for (size_t i = 0; i < b->nff; i++) {
 		const pend_flow *f = &b->ff[i];
+		/* the first "s" of f's id (lower bound); the "f"s mostly come in
+		 * the order of their ids too: then from the last one's, widening
+		 * a step at a time (the same bound, found in O(1) steps) */
 		size_t lo = 0, hi = b->nfs;
+		if (i && f->id >= b->ff[i - 1].id) {
+			lo = prev;
+			size_t step = 1;
+			while (lo + step < b->nfs && b->fs[lo + step].id < f->id) {
+				lo += step;
+				step *= 2;
+			}
+			hi = lo + step < b->nfs ? lo + step + 1 : b->nfs;
+		}
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
 			if (b->fs[mid].id < f->id)
@@ -832,6 +845,7 @@ static bool pair_flows(bld *b)
 			else
 				hi = mid;
 		}
+		prev = lo;
 		if (lo == b->nfs || b->fs[lo].id != f->id)
 			continue;
 		lane *l = &tl->lanes[f->lane];
