@@ -22,7 +22,7 @@
  *   {"ph":"X","pid":N,"tid":N,"name":"..","cat":"..","ts":T,"dur":T[,"args":{..}]}
  *   {"ph":"s","pid":N,"tid":N,"name":"..","cat":"..","ts":T,"id":N}
  *   {"ph":"f","pid":N,"tid":N,"name":"..","cat":"..","bp":"e","ts":T,"id":N}
- * fast_event reads exactly that form into the fields the general path
+ * cprof_tl_fast_event reads exactly that form into the fields the general path
  * would have read, or returns NULL having changed nothing, and the
  * general path reads the event instead (so anything else, every escape
  * or odd number included, is read as before).  Strings are taken only
@@ -35,7 +35,8 @@
  * a second "reason" at its top level falls back (the last one would
  * win).  What that skip does not check (the grammar between tokens,
  * escapes' form) is checked when a click quotes the event
- * (value_end: an invalid event is quoted as null and not searched).
+ * (timeline.c's value_end: an invalid event is quoted as null and not
+ * searched).
  * Pure; thread-safe. */
 
 #define LIT(p, e, s) ((size_t)((e) - (p)) >= sizeof(s) - 1 && memcmp(p, s, sizeof(s) - 1) == 0 \
