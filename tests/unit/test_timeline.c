@@ -354,16 +354,9 @@ static void test_fast_path_malformed_everywhere(void **state)
 	size_t fell = 0, refused = 0, lenient = 0;
 	for (size_t i = wo; i < wo + wl; i++)
 		for (size_t k = 0; k < sizeof subst; k++) {
-			size_t n = tl;
-			memcpy(buf, t, tl);
-			if (subst[k] == 0) {   /* removed */
-				memmove(buf + i, buf + i + 1, tl - i - 1);
-				n--;
-			} else if (buf[i] != subst[k]) {
-				buf[i] = subst[k];
-			} else {
+			size_t n = tl_break(buf, t, tl, i, subst[k]);
+			if (!n)
 				continue;
-			}
 			cprof_timeline *a = NULL, *b = NULL;
 			cprof_error ea = { 0 }, eb = { 0 };
 			int ra = cprof_timeline_build_general(buf, n, &a, &ea);

@@ -132,16 +132,9 @@ static void test_fed_broken_everywhere(void **state)
 	size_t same = 0, refused = 0;
 	for (size_t i = 0; i < tl; i++)
 		for (size_t k = 0; k < sizeof subst; k++) {
-			size_t n = tl;
-			memcpy(buf, t, tl);
-			if (subst[k] == 0) {
-				memmove(buf + i, buf + i + 1, tl - i - 1);
-				n--;
-			} else if (buf[i] != subst[k]) {
-				buf[i] = subst[k];
-			} else {
+			size_t n = tl_break(buf, t, tl, i, subst[k]);
+			if (!n)
 				continue;
-			}
 			cprof_tl_load_opts o = { 1 + i % 5, 1 + k % 3, 1, i % 2 == 0 };
 			void *data = NULL;
 			cprof_timeline *a = NULL, *b = NULL;

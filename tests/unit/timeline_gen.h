@@ -3,15 +3,32 @@
  * test_timeline_load.c), built as text: n events of 3 threads (blocked
  * slices with args spanning lines, thread names, flow pairs, counters,
  * running slices) in the runtime's layout.  kind 0: 4 reasons; 1: 20
- * reasons; 2: as 0 with the last event broken (when n > 4).
+ * reasons; 2: as 0 with the last event broken (when n > 4).  And a
+ * trace broken at one byte.
  */
 #ifndef TIMELINE_GEN_H
 #define TIMELINE_GEN_H
 
 #include <stdio.h>
+#include <string.h>
+
+/* t[0..tl) into buf with byte i replaced by c, or removed when c is 0:
+ * the new length, 0 when c is already there (nothing to try). */
+static inline size_t tl_break(char *buf, const char *t, size_t tl, size_t i, char c)
+{
+	memcpy(buf, t, tl);
+	if (c == 0) {
+		memmove(buf + i, buf + i + 1, tl - i - 1);
+		return tl - 1;
+	}
+	if (buf[i] == c)
+		return 0;
+	buf[i] = c;
+	return tl;
+}
 
 /* The trace into buf (64 KiB is enough for n < 200): its length. */
-static size_t tl_gen(char *buf, int kind, int n)
+static inline size_t tl_gen(char *buf, int kind, int n)
 {
 	static const char *const rs[] = { "mutex", "join", "sleep", "read" };
 	static const char *const many[] = { "a", "b", "c", "d", "e", "f", "g", "h", "i", "j",
