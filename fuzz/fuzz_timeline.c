@@ -18,7 +18,10 @@
  *     input, the default build accepts it with the same index; when the
  *     default build refuses it, so does the scanner;
  *   - the index built in two halves on two threads (split at any input's
- *     middle) is the default build's, or the same refusal.
+ *     middle) is the default build's, or the same refusal;
+ *   - so is the index built while the bytes arrive (cprof_timeline_load_mem:
+ *     chunks of 1..7 bytes, waiting 1..13 bytes ahead, the reader ahead
+ *     or reading only what is waited for, a second half at any size).
  * Seeds: fuzz/seeds/fuzz_timeline (traces of the runtime's test
  * programs, trimmed; edge cases).
  */
@@ -82,6 +85,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		      "two halves differ from one pass (%s)", terr.msg);
 	}
 	cprof_timeline_free(two);
+	cprof_tl_load_opts lo = { 1 + size % 7, 1 + size % 13, 1, size % 2 == 0 };
+	void *fdata = NULL;
+	cprof_timeline *fed = NULL;
+	cprof_error ferr = { 0 };
+	int frc = cprof_timeline_load_mem((const char *)data, size, size, &lo, &fdata, &fed, &ferr);
+	if (frc != CPROF_ENOMEM && rc != CPROF_ENOMEM) {
+		CHECK(frc == rc, "fed: %d, one pass: %d (%s)", frc, rc, ferr.msg);
+		if (rc < 0) {
+			CHECK(!strcmp(err.msg, ferr.msg), "fed refused otherwise (%s)", ferr.msg);
+		} else {
+			/* the same bytes at another address: compared by a build of them */
+			cprof_timeline *again = NULL;
+			cprof_error aerr = { 0 };
+			CHECK(memcmp(fdata, data, size) == 0, "fed bytes differ");
+			if (cprof_timeline_build(fdata, size, &again, &aerr) == 0)
+				CHECK(cprof_timeline_same(again, fed), "fed index differs");
+			cprof_timeline_free(again);
+		}
+	}
+	cprof_timeline_free(fed);
+	free(fdata);
 	if (rc < 0) {
 		CHECK(rc == CPROF_EFORMAT || rc == CPROF_ENOMEM, "unexpected code %d", rc);
 		CHECK(err.code == rc && err.msg[0], "failure %d without a message", rc);

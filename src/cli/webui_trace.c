@@ -1,10 +1,12 @@
 /*
  * webui_trace.c - `cprof -http=: trace.json`: an execution trace served
  * by the web UI (webui_trace.h).  One source that reads as a Chrome trace
- * (cprof_timeline_sniff) is read whole once; from the same bytes come the
- * timeline's index (cprof_timeline.h), built before the UI serves, and
- * the trace's sync, syscall and sched delay profiles (cprof_trace.h),
- * which the existing views show with tp=KIND.
+ * (cprof_timeline_sniff, on its first 68 KiB) is read whole once; from
+ * the same bytes come the timeline's index (cprof_timeline.h), built
+ * while the bytes are read (cprof_timeline_load: on two CPUs the read and
+ * the index overlap) and before the UI serves, and the trace's sync,
+ * syscall and sched delay profiles (cprof_trace.h), which the existing
+ * views show with tp=KIND.
  *
  * Design: the profiles cost several times the index (each is a full parse
  * keeping every wait's stack), so a loader thread builds them after the
@@ -44,6 +46,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* What is read of a file to tell whether it is a trace: the 64 KiB
+ * cprof_timeline_sniff looks at, after up to 4 KiB of white space. */
+#define HEAD_MAX (68u << 10)
+
 /* Free the bytes; once (cli_trace_free after a failed open). */
 static void release(cli_trace *t)
 {
@@ -59,30 +65,48 @@ bool cli_trace_open(const cli_opts *o, cli_trace *t)
 		return false;
 	const char *src = o->sources[0];
 	/* cheap first: only a file that starts like a trace is read whole */
-	char head[4096];
-	FILE *f = fopen(src, "rb");
-	if (!f)
+	char *head = malloc(HEAD_MAX);
+	FILE *f = head ? fopen(src, "rb") : NULL;
+	if (!f) {
+		free(head);
 		return false;   /* cli_load names the problem */
-	size_t n = fread(head, 1, sizeof head, f);
+	}
+	size_t n = fread(head, 1, HEAD_MAX, f), ws = 0;
 	fclose(f);
-	if (!n || !(cprof_timeline_sniff(head, n) || (n == sizeof head && head[0] == '{')))
+	while (ws < n && strchr(" \t\r\n", head[ws]))
+		ws++;
+	/* the head holds what sniffing the whole file looks at */
+	bool exact = n < HEAD_MAX || ws + 65536 <= n;
+	bool maybe = n && (cprof_timeline_sniff(head, n) || (!exact && ws < n && head[ws] == '{'));
+	free(head);
+	if (!maybe)
 		return false;
 	void *data = NULL;
 	size_t len = 0;
 	cprof_error err = { 0 };
-	int rc = cprof_read_file(src, cprof_mem_limit(), &data, &len, &err);
-	if (rc < 0)
-		cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
+	int rc;
 	t->src = src;
-	t->data = data;
-	t->len = len;
-	if (!cprof_timeline_sniff(data, len)) {
-		release(t);
-		return false;
+	if (exact) {
+		/* read and indexed at once */
+		rc = cprof_timeline_load(src, cprof_mem_limit(), &data, &len, &t->tl, &err);
+		if (rc < 0)
+			cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
+		t->data = data;
+		t->len = len;
+	} else {
+		rc = cprof_read_file(src, cprof_mem_limit(), &data, &len, &err);
+		if (rc < 0)
+			cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
+		t->data = data;
+		t->len = len;
+		if (!cprof_timeline_sniff(data, len)) {
+			release(t);
+			return false;
+		}
+		rc = cprof_timeline_build(data, len, &t->tl, &err);
+		if (rc < 0)
+			cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
 	}
-	rc = cprof_timeline_build(data, len, &t->tl, &err);
-	if (rc < 0)
-		cli_die("%s: %s", src, err.code ? err.msg : cprof_strerror(rc));
 	cprof_trace_kind want = CPROF_TRACE_SYNC;
 	if (o->trace_pprof && (cprof_trace_kind_parse(o->trace_pprof, &want) < 0 ||
 			       want == CPROF_TRACE_CPU))

@@ -80,6 +80,28 @@ int cprof_timeline_build_general(const char *data, size_t len, cprof_timeline **
  * machine has two CPUs or more); the same index as one pass. */
 int cprof_timeline_build_split(const char *data, size_t len, size_t split_min,
 			       cprof_timeline **out, cprof_error *err);
+/* Read the trace file path (at most max bytes) and index it, both at
+ * once: a large regular file is read by a thread of its own in chunks
+ * while this one indexes what is in (on two CPUs or more); any other file
+ * is read whole, then indexed.  The same index as cprof_timeline_build of
+ * the same bytes.  *data (malloc'd; free it after the timeline) and *len
+ * are the bytes the timeline borrows.  0, or the errors of
+ * cprof_read_file and cprof_timeline_build, with err (nothing to free).
+ * Thread-safe on distinct calls. */
+int cprof_timeline_load(const char *path, size_t max, void **data, size_t *len,
+			cprof_timeline **out, cprof_error *err);
+/* For tests: the same from memory, mem[0..memlen) read in chunks as a
+ * file whose size was expect (a different memlen is a file that changed
+ * size while read: read again whole).  Each option 0 is the default. */
+typedef struct cprof_tl_load_opts {
+	size_t chunk;                   /* bytes per read (1 MiB) */
+	size_t margin;                  /* bytes ahead of an event waited for (64 KiB) */
+	size_t split_min;               /* no second half when less is left (4 MiB) */
+	bool lazy;                      /* read only the bytes the index waits for */
+} cprof_tl_load_opts;
+int cprof_timeline_load_mem(const char *mem, size_t memlen, size_t expect,
+			    const cprof_tl_load_opts *o, void **data, cprof_timeline **out,
+			    cprof_error *err);
 /* Whether two timelines of the same bytes hold the same index. */
 bool cprof_timeline_same(const cprof_timeline *a, const cprof_timeline *b);
 /* How many events the fast path read (the rest: the scanner). */

@@ -33,7 +33,7 @@
  *
  * Events in the runtime's own key order are read by a fast path instead
  * of the scanner (same fields, args skipped; see "the runtime's own
- * layout" below), and a large trace's second half on a second thread
+ * layout" in timeline_fast.c), and a large trace's second half on a second thread
  * ("the second half" below); both give the one-pass scanner's index.
  *
  * Ownership and threads: the timeline owns its lanes, slices, flows and
@@ -44,6 +44,7 @@
  * async-signal-safe.
  */
 #include "cprof_timeline.h"
+#include "timeline_int.h"
 #include "cprof_jscan.h"
 #include "cprof_trace_event.h"
 #include "cprof_util.h"
@@ -131,12 +132,15 @@ typedef struct bld {
 	size_t nfs, capfs, nff, capff;
 	bool oom;
 	bool fast;                      /* the runtime's layout without the scanner */
+	bool entered, uncertain;        /* fed: an event read; a choice made at the limit */
 	struct half *split;             /* the second half, being read on its thread */
 	const char *split_at;           /* its first byte */
 	const char *split_end;          /* where it ended (the array's ']'), once merged */
+	cprof_tl_feed *feed;            /* the bytes still arriving, or NULL */
 } bld;
 
 static int join_half(bld *b, int depth);
+static size_t half_from(const struct half *h);
 
 static uint32_t id32(double d)
 {
@@ -200,186 +204,115 @@ static bool add_flow(pend_flow **v, size_t *n, size_t *cap, const ev *e, uint32_
 	return true;
 }
 
-/* ---- the runtime's own layout, without the scanner ------------------------
- *
- * The runtime (src/runtime/trace_json.c) writes its slices and flows with
- * their keys in one order and no white space:
- *   {"ph":"X","pid":N,"tid":N,"name":"..","cat":"..","ts":T,"dur":T[,"args":{..}]}
- *   {"ph":"s","pid":N,"tid":N,"name":"..","cat":"..","ts":T,"id":N}
- *   {"ph":"f","pid":N,"tid":N,"name":"..","cat":"..","bp":"e","ts":T,"id":N}
- * fast_event reads exactly that form into the fields the general path
- * would have read, or returns NULL having changed nothing, and the
- * general path reads the event instead (so anything else, every escape
- * or odd number included, is read as before).  Strings are taken only
- * when printable ASCII without escapes and shorter than their field, so
- * they decode to themselves; integers only in JSON's form of at most 10
- * (pid, tid) or 15 (id) digits, exact as doubles.  args is not read but
- * skipped: its first member "reason" when a plain string, then a skip
- * aware of strings and brackets (matched by kind, nesting limited as the
- * scanner's, no control character in a string) up to its closing brace;
- * a second "reason" at its top level falls back (the last one would
- * win).  What that skip does not check (the grammar between tokens,
- * escapes' form) is checked when a click quotes the event
- * (value_end: an invalid event is quoted as null and not searched).
- * Pure; thread-safe. */
-
-#define LIT(p, e, s) ((size_t)((e) - (p)) >= sizeof(s) - 1 && memcmp(p, s, sizeof(s) - 1) == 0 \
-		      ? (p) + sizeof(s) - 1 : NULL)
-
-/* A plain string's bytes (after its opening quote) into out[cap]: the
- * byte after the closing quote, NULL when not plain or too long. */
-static const char *fast_str(const char *p, const char *e, char *out, size_t cap)
+/* The event at j into e, by the fast path (*fast) or the scanner. */
+static bool parse_event(sc *j, const bld *b, ev *e, bool *obj, bool *fast)
 {
-	size_t n = 0;
-	while (p < e && *p != '"') {
-		unsigned char c = (unsigned char)*p;
-		if (c < 0x20 || c > 0x7e || c == '\\' || n + 1 >= cap)
-			return NULL;
-		out[n++] = (char)c;
-		p++;
+	const char *fe = b->fast ? cprof_tl_fast_event(j->s, j->e, j->depth,
+						       j->depth_max ? j->depth_max : DEPTH_MAX, e) : NULL;
+	*fast = fe != NULL;
+	if (fe) {
+		j->s = fe;
+		*obj = true;
+		return true;
 	}
-	if (p >= e)
-		return NULL;
-	out[n] = 0;
-	return p + 1;
+	return cprof_tev_read(j, e, obj);
 }
 
-/* A non-negative integer of 1..max digits, without a leading zero. */
-static const char *fast_uint(const char *p, const char *e, int max, uint64_t *v)
+/* ---- the bytes still arriving (a cprof_tl_feed) ----------------------------
+ *
+ * Fed, the build reads the trace while a reader thread (timeline_load.c)
+ * is still filling it in order.  The scanner's end j->e is never past the
+ * bytes read (the feed's avail, published with release order after each
+ * read), so no byte being written is ever read; it moves forward at each
+ * event: fed_enter waits until the next margin bytes are in (or all).  An
+ * event parsed within such a limit is certain when it ended before the
+ * limit (an object ends at its '}', a number or word at the byte after
+ * it, both in hand); otherwise (it failed, or ended exactly at the limit)
+ * it is parsed again once every byte is in, so a failure and its reason
+ * and offset are those of the whole bytes.  After an event, the byte
+ * after its white space is waited for: a ',' is the array's next element;
+ * anything else (the array's end, an error) waits for all the bytes, as
+ * the scanner then reads the rest of the trace by itself.  A build that
+ * still ended with a limit (the trace's start before its first event
+ * longer than the margin, or the reading failed) is not the whole bytes'
+ * index: cprof_tl_build_fed builds it again, or tells its caller. */
+
+static void fed_all(sc *j, bld *b)
 {
-	const char *d = p;
-	uint64_t x = 0;
-	while (p < e && *p >= '0' && *p <= '9' && p - d < max)
-		x = x * 10 + (uint64_t)(*p++ - '0');
-	if (p == d || (p < e && cprof_tev_numch(*p)) || (*d == '0' && p - d > 1))
-		return NULL;
-	*v = x;
-	return p;
+	j->e = j->base + cprof_tl_feed_wait(b->feed, b->feed->len);
 }
 
-static const char *fast_usec(const char *p, const char *e, int64_t *ns)
+static void fed_enter(sc *j, bld *b)
 {
-	if (p >= e || *p == '-')
-		return NULL;   /* negative: the general path's */
-	return cprof_tev_usec_plain(p, e, ns);
-}
-
-/* The bytes a skip stops at: in a string (1) and out of one (2). */
-static const unsigned char skip_tab[256] = {
-	[0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1,
-	[0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1,
-	[0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1,
-	[0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1,
-	[0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, ['\\'] = 1, ['"'] = 3,
-	['{'] = 2, ['}'] = 2, ['['] = 2, [']'] = 2,
-};
-
-/* The rest of args after p (inside its braces, depth d0 being args'
- * own): the byte after its closing brace, NULL when it is not of the
- * form above. */
-static const char *fast_skip_args(const char *p, const char *e, int d0, int dmax)
-{
-	uint64_t kinds = 0;             /* bit k: level k+1 is an array */
-	int d = 0;                      /* levels open inside args */
-	for (;;) {
-		while (p < e && !(skip_tab[(unsigned char)*p] & 2))
-			p++;
-		if (p >= e)
-			return NULL;
-		char c = *p++;
-		if (c == '"') {
-			const char *s0 = p;
-			for (;;) {
-				while (p < e && !(skip_tab[(unsigned char)*p] & 1))
-					p++;
-				if (p >= e || (unsigned char)*p < 0x20)
-					return NULL;
-				if (*p == '"')
-					break;
-				if (e - p < 2)
-					return NULL;
-				p += 2;   /* an escape and the byte it escapes */
-			}
-			if (d == 0 && p - s0 == 6 && memcmp(s0, "reason", 6) == 0)
-				return NULL;
-			p++;
-		} else if (c == '{' || c == '[') {
-			if (d >= 63 || d0 + d + 1 > dmax)
-				return NULL;
-			kinds = c == '[' ? kinds | UINT64_C(1) << d : kinds & ~(UINT64_C(1) << d);
-			d++;
-		} else if (d == 0) {
-			return c == '}' ? p : NULL;
-		} else {
-			d--;
-			if ((c == ']') != ((kinds >> d & 1) != 0))
-				return NULL;
+	cprof_tl_feed *f = b->feed;
+	size_t at = (size_t)(j->s - j->base);
+	size_t want = f->len - at > f->margin ? at + f->margin : f->len;
+	atomic_store_explicit(&f->pos, at, memory_order_relaxed);
+	/* the scanner looked for the array's ']' before its first element:
+	 * at the limit, it did not see what is there */
+	if (!b->entered && j->s == j->e && f->len != at)
+		b->uncertain = true;
+	b->entered = true;
+	if ((size_t)(j->e - j->base) < want)
+		j->e = j->base + cprof_tl_feed_wait(f, want);
+	if (!f->taken) {
+		struct half *h = atomic_load_explicit(&f->half, memory_order_acquire);
+		if (h) {
+			f->taken = true;
+			b->split = h;
+			b->split_at = j->base + half_from(h);
 		}
 	}
 }
 
-/* One event at p (depth: the scanner's around it) into e: the byte
- * after it, or NULL (e then partly written: the general path clears it). */
-static const char *fast_event(const char *p, const char *end, int depth, int dmax, ev *e)
+static bool fed_parse(sc *j, bld *b, ev *e, bool *obj, bool *fast)
 {
-	const char *q = LIT(p, end, "{\"ph\":\"");
-	if (!q || end - q < 3 || q[1] != '"' || q[2] != ',' ||
-	    (q[0] != 'X' && q[0] != 's' && q[0] != 'f'))
-		return NULL;
-	e->ph = q[0];
-	e->has_ts = e->has_dur = e->has_id = e->has_waker = false;
-	e->reason[0] = e->aname[0] = e->scope[0] = 0;
-	e->nnum = 0;
-	e->ts = e->dur = 0;
-	e->id = 0;
-	e->waker = 0;
-	p = q + 3;
-	uint64_t pid, tid;
-	if (!(p = LIT(p, end, "\"pid\":")) || !(p = fast_uint(p, end, 10, &pid)) ||
-	    !(p = LIT(p, end, ",\"tid\":")) || !(p = fast_uint(p, end, 10, &tid)) ||
-	    !(p = LIT(p, end, ",\"name\":\"")) || !(p = fast_str(p, end, e->name, sizeof e->name)) ||
-	    !(p = LIT(p, end, ",\"cat\":\"")) || !(p = fast_str(p, end, e->cat, sizeof e->cat)))
-		return NULL;
-	e->pid = (double)pid;
-	e->tid = (double)tid;
-	if (e->ph == 'f' && !(p = LIT(p, end, ",\"bp\":\"e\"")))
-		return NULL;
-	if (!(p = LIT(p, end, ",\"ts\":")) || !(p = fast_usec(p, end, &e->ts)))
-		return NULL;
-	e->has_ts = true;
-	if (e->ph != 'X') {
-		if (!(p = LIT(p, end, ",\"id\":")) || !(p = fast_uint(p, end, 15, &e->id)))
-			return NULL;
-		e->has_id = true;
-		return p < end && *p == '}' ? p + 1 : NULL;
-	}
-	if (!(p = LIT(p, end, ",\"dur\":")) || !(p = fast_usec(p, end, &e->dur)))
-		return NULL;
-	e->has_dur = true;
-	if (p < end && *p == '}')
-		return p + 1;
-	if (!(p = LIT(p, end, ",\"args\":{")) || depth + 2 > dmax)
-		return NULL;
-	const char *r = LIT(p, end, "\"reason\":\"");
-	if (r) {
-		if (!(p = fast_str(r, end, e->reason, sizeof e->reason)))
-			return NULL;
-		if (p < end && *p == '}')
+	const char *full = j->base + b->feed->len;
+	sc save = *j;
+	bool ok = parse_event(j, b, e, obj, fast);
+	if (j->e == full || (ok && j->s < j->e))
+		return ok;
+	*j = save;
+	fed_all(j, b);
+	return parse_event(j, b, e, obj, fast);
+}
+
+/* The first byte after the white space at p, waiting for more bytes
+ * while the white space runs to the limit: in hand, or the end (or the
+ * reading failed). */
+static const char *fed_ws(sc *j, bld *b, const char *p)
+{
+	const char *full = j->base + b->feed->len;
+	for (;;) {
+		while (p < j->e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
 			p++;
-		else if (!(p = LIT(p, end, ",")))
-			return NULL;
-		else if (!(p = fast_skip_args(p, end, depth + 2, dmax)))
-			return NULL;
-	} else if (!(p = fast_skip_args(p, end, depth + 2, dmax))) {
-		return NULL;
+		if (p < j->e || j->e == full)
+			return p;
+		size_t at = (size_t)(p - j->base);
+		size_t want = b->feed->len - at > b->feed->margin ? at + b->feed->margin : b->feed->len;
+		const char *ne = j->base + cprof_tl_feed_wait(b->feed, want);
+		if (ne == j->e)
+			return p;   /* the reading failed: built again or refused */
+		j->e = ne;
 	}
-	return p < end && *p == '}' ? p + 1 : NULL;
+}
+
+/* After an event: the array's ',' in hand, or all the bytes (see above). */
+static void fed_next(sc *j, bld *b)
+{
+	const char *p = fed_ws(j, b, j->s);
+	if (p < j->e && *p != ',')
+		fed_all(j, b);
 }
 
 /* One event object at j (its first byte at off). */
 static bool read_event(sc *j, bld *b, ev *e)
 {
 	cprof_timeline *tl = b->tl;
+	if (b->feed) {
+		fed_enter(j, b);
+		j->s = fed_ws(j, b, j->s);   /* the event's first byte in hand: its offset */
+	}
 	cprof_js_ws(j);
 	if (b->split && j->s == b->split_at) {
 		int m = join_half(b, j->depth);
@@ -387,23 +320,21 @@ static bool read_event(sc *j, bld *b, ev *e)
 			goto nomem;
 		if (m > 0) {
 			j->s = b->split_end;
+			if (b->feed)
+				fed_all(j, b);   /* all read before the half was */
 			return true;
 		}
 		/* not mergeable: this thread reads the second half too */
 	}
 	size_t off = (size_t)(j->s - j->base);
-	const char *fe = b->fast ? fast_event(j->s, j->e, j->depth,
-					      j->depth_max ? j->depth_max : DEPTH_MAX, e) : NULL;
-	if (fe) {
-		j->s = fe;
-		tl->fast++;
-	} else {
-		bool obj;
-		if (!cprof_tev_read(j, e, &obj))
-			return false;
-		if (!obj)
-			return true;   /* not an event: skipped */
-	}
+	bool obj, fast;
+	if (!(b->feed ? fed_parse(j, b, e, &obj, &fast) : parse_event(j, b, e, &obj, &fast)))
+		return false;
+	if (b->feed)
+		fed_next(j, b);
+	if (!obj)
+		return true;   /* not an event: skipped */
+	tl->fast += fast;
 	tl->events++;
 	bool oom = false;
 	if (e->ph == 'M' && strcmp(e->name, "thread_name") == 0) {
@@ -508,8 +439,14 @@ typedef struct half {
 	ev *e;
 	const char *end;                /* the events array's ']' */
 	bool ok, joined;
-	pthread_t th;
+	pthread_t th;                   /* its thread (a fed build's: the reader) */
+	cprof_tl_feed *feed;            /* a fed build's, or NULL */
 } half;
+
+static size_t half_from(const half *h)
+{
+	return h->from;
+}
 
 static void *half_main(void *arg)
 {
@@ -517,8 +454,9 @@ static void *half_main(void *arg)
 	sc j = { .s = h->data + h->from, .e = h->data + h->len, .base = h->data,
 		 .depth = h->depth, .depth_max = DEPTH_MAX };
 	do
-		if (!read_event(&j, &h->b, h->e))
-			return NULL;
+		if (!read_event(&j, &h->b, h->e) ||
+		    (h->feed && atomic_load_explicit(&h->feed->stop, memory_order_relaxed)))
+			return NULL;   /* failed, or not wanted any more */
 	while (cprof_js_lit(&j, ','));
 	cprof_js_ws(&j);
 	if (j.s < j.e && *j.s == ']') {
@@ -540,8 +478,11 @@ static void half_drop(half *h)
 {
 	if (!h)
 		return;
-	if (!h->joined)
+	if (!h->joined) {
 		pthread_join(h->th, NULL);
+		if (h->feed)
+			h->feed->joined = true;
+	}
 	cprof_timeline_free(h->b.tl);
 	bld_free(&h->b);
 	free(h->e);
@@ -667,6 +608,8 @@ static int join_half(bld *b, int depth)
 	b->split = NULL;
 	pthread_join(h->th, NULL);
 	h->joined = true;
+	if (h->feed)
+		h->feed->joined = true;
 	int m = 0;
 	if (h->ok && !h->b.oom && depth == h->depth) {
 		m = merge_half(b, &h->b);
@@ -676,23 +619,22 @@ static int join_half(bld *b, int depth)
 	return m;
 }
 
-/* Start the second half when the trace is at least split_min bytes and
- * has an event line after its middle; NULL otherwise (one pass). */
-static half *half_start(const char *data, size_t len, size_t split_min, bool fast)
+/* Where a second half can start: the first event after mid that starts
+ * a line after a ',' (within 64 KiB), and the events array's depth
+ * there; false when there is none. */
+static bool half_find(const char *data, size_t len, size_t mid, size_t *from, int *depth)
 {
-	if (len < split_min || len < 64)
-		return NULL;
 	size_t i = 0;
 	while (i < len && strchr(" \t\r\n", data[i]))
 		i++;
 	if (i == len || (data[i] != '{' && data[i] != '['))
-		return NULL;
-	int depth = data[i] == '{';
-	size_t from = 0, at = len / 2, lim = at + 65536 < len ? at + 65536 : len;
+		return false;
+	*depth = data[i] == '{';
+	size_t at = mid, lim = at < len && len - at > 65536 ? at + 65536 : len;
 	while (at < lim) {
 		const char *nl = memchr(data + at, '\n', lim - at);
 		if (!nl)
-			return NULL;
+			return false;
 		at = (size_t)(nl - data) + 1;
 		size_t q = (size_t)(nl - data);
 		while (q > 0 && strchr(" \t\r\n", data[q - 1]))
@@ -701,12 +643,16 @@ static half *half_start(const char *data, size_t len, size_t split_min, bool fas
 		while (r < len && strchr(" \t\r", data[r]))
 			r++;
 		if (q > 0 && data[q - 1] == ',' && r < len && data[r] == '{') {
-			from = r;
-			break;
+			*from = r;
+			return true;
 		}
 	}
-	if (!from)
-		return NULL;
+	return false;
+}
+
+/* A half of data from from (not started), or NULL out of memory. */
+static half *half_new(const char *data, size_t len, size_t from, int depth, bool fast)
+{
 	half *h = calloc(1, sizeof *h);
 	if (!h)
 		return NULL;
@@ -717,16 +663,7 @@ static half *half_start(const char *data, size_t len, size_t split_min, bool fas
 	h->b.fast = fast;
 	h->b.tl = calloc(1, sizeof *h->b.tl);
 	h->e = malloc(sizeof *h->e);
-	/* the thread takes no signal: they stay the caller's threads' */
-	sigset_t all, old;
-	sigfillset(&all);
-	int made = -1;
-	if (h->b.tl && h->e) {
-		pthread_sigmask(SIG_BLOCK, &all, &old);
-		made = pthread_create(&h->th, NULL, half_main, h);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-	}
-	if (made != 0) {
+	if (!h->b.tl || !h->e) {
 		h->joined = true;
 		half_drop(h);
 		return NULL;
@@ -734,6 +671,47 @@ static half *half_start(const char *data, size_t len, size_t split_min, bool fas
 	h->b.tl->data = data;
 	h->b.tl->len = len;
 	return h;
+}
+
+/* Start the second half when the trace is at least split_min bytes and
+ * has an event line after its middle; NULL otherwise (one pass). */
+static half *half_start(const char *data, size_t len, size_t split_min, bool fast)
+{
+	size_t from;
+	int depth;
+	if (len < split_min || len < 64 || !half_find(data, len, len / 2, &from, &depth))
+		return NULL;
+	half *h = half_new(data, len, from, depth, fast);
+	if (!h)
+		return NULL;
+	/* the thread takes no signal: they stay the caller's threads' */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int made = pthread_create(&h->th, NULL, half_main, h);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (made != 0) {
+		h->joined = true;
+		half_drop(h);
+		return NULL;
+	}
+	return h;
+}
+
+void cprof_tl_half_run(cprof_tl_feed *f)
+{
+	size_t pos = atomic_load_explicit(&f->pos, memory_order_relaxed), from;
+	int depth;
+	if (atomic_load(&f->stop) || pos >= f->len || f->len - pos < f->split_min ||
+	    !half_find(f->data, f->len, pos + (f->len - pos) / 2, &from, &depth))
+		return;
+	half *h = half_new(f->data, f->len, from, depth, true);
+	if (!h)
+		return;
+	h->th = pthread_self();   /* joined as the half's thread: this returns after */
+	h->feed = f;
+	atomic_store_explicit(&f->half, h, memory_order_release);
+	half_main(h);
 }
 
 typedef struct evsctx {
@@ -844,9 +822,22 @@ static bool pair_flows(bld *b)
 	 * writes a thread's in time order: most often nothing to sort */
 	if (!sorted(b->fs, b->nfs, sizeof *b->fs, cmp_pend))
 		qsort(b->fs, b->nfs, sizeof *b->fs, cmp_pend);
+	size_t prev = 0;
 	for (size_t i = 0; i < b->nff; i++) {
 		const pend_flow *f = &b->ff[i];
+		/* the first "s" of f's id (lower bound); the "f"s mostly come in
+		 * the order of their ids too: then from the last one's, widening
+		 * a step at a time (the same bound, found in O(1) steps) */
 		size_t lo = 0, hi = b->nfs;
+		if (i && f->id >= b->ff[i - 1].id) {
+			lo = prev;
+			size_t step = 1;
+			while (lo + step < b->nfs && b->fs[lo + step].id < f->id) {
+				lo += step;
+				step *= 2;
+			}
+			hi = lo + step < b->nfs ? lo + step + 1 : b->nfs;
+		}
 		while (lo < hi) {
 			size_t mid = lo + (hi - lo) / 2;
 			if (b->fs[mid].id < f->id)
@@ -854,6 +845,7 @@ static bool pair_flows(bld *b)
 			else
 				hi = mid;
 		}
+		prev = lo;
 		if (lo == b->nfs || b->fs[lo].id != f->id)
 			continue;
 		lane *l = &tl->lanes[f->lane];
@@ -904,13 +896,16 @@ void cprof_timeline_free(cprof_timeline *tl)
 	free(tl);
 }
 
-static int build(const char *data, size_t len, bool fast, size_t split_min, cprof_timeline **out,
-		 cprof_error *err)
+/* The index of data[0..len) into *out; fed (feed not NULL), *complete
+ * tells whether the scan ended with every byte in hand (else the result,
+ * success or failure, is not the whole bytes'). */
+static int build(const char *data, size_t len, bool fast, size_t split_min, cprof_tl_feed *feed,
+		 cprof_timeline **out, cprof_error *err, bool *complete)
 {
 	*out = NULL;
 	cprof_timeline *tl = calloc(1, sizeof *tl);
 	ev *e = malloc(sizeof *e);
-	bld b = { .tl = tl, .fast = fast };
+	bld b = { .tl = tl, .fast = fast, .feed = feed };
 	int rc = 0;
 	if (!tl || !e) {
 		rc = cprof_seterr(err, CPROF_ENOMEM, "out of memory indexing the trace");
@@ -918,11 +913,15 @@ static int build(const char *data, size_t len, bool fast, size_t split_min, cpro
 	}
 	tl->data = data;
 	tl->len = len;
-	b.split = half_start(data, len, split_min, fast);
+	b.split = feed ? NULL : half_start(data, len, split_min, fast);
 	b.split_at = b.split ? data + b.split->from : NULL;
 	sc j = { .s = data, .e = data + len, .base = data, .depth_max = DEPTH_MAX };
+	if (feed)
+		j.e = data + cprof_tl_feed_wait(feed, len < feed->margin ? len : feed->margin);
 	evsctx c = { &b, e };
 	bool ok = cprof_js_trace(&j, event_elem, &c);
+	if (complete)
+		*complete = j.e == data + len && !b.uncertain;
 	if (!ok) {
 		rc = b.oom ? cprof_seterr(err, CPROF_ENOMEM, "out of memory indexing the trace")
 			: cprof_seterr(err, CPROF_EFORMAT, "not a Chrome trace: %s at byte %zu",
@@ -932,6 +931,8 @@ static int build(const char *data, size_t len, bool fast, size_t split_min, cpro
 	if (!finish_lanes(tl) || !pair_flows(&b))
 		rc = cprof_seterr(err, CPROF_ENOMEM, "out of memory indexing the trace");
 done:
+	if (feed)
+		atomic_store(&feed->stop, 1);   /* a half not merged: stop it */
 	half_drop(b.split);   /* never reached: the trace failed before, or no event there */
 	free(e);
 	bld_free(&b);
@@ -949,19 +950,49 @@ done:
 int cprof_timeline_build(const char *data, size_t len, cprof_timeline **out, cprof_error *err)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	return build(data, len, true, cpus > 1 ? SPLIT_MIN : SIZE_MAX, out, err);
+	return build(data, len, true, cpus > 1 ? SPLIT_MIN : SIZE_MAX, NULL, out, err, NULL);
 }
 
 int cprof_timeline_build_split(const char *data, size_t len, size_t split_min,
 			       cprof_timeline **out, cprof_error *err)
 {
-	return build(data, len, true, split_min, out, err);
+	return build(data, len, true, split_min, NULL, out, err, NULL);
 }
 
 int cprof_timeline_build_general(const char *data, size_t len, cprof_timeline **out,
 				 cprof_error *err)
 {
-	return build(data, len, false, SIZE_MAX, out, err);
+	return build(data, len, false, SIZE_MAX, NULL, out, err, NULL);
+}
+
+int cprof_tl_build_fed(cprof_tl_feed *f, cprof_timeline **out, cprof_error *err)
+{
+	bool complete = false;
+	cprof_error e1 = { 0 };   /* the first failure wins: kept only when certain */
+	int rc = build(f->data, f->len, true, SIZE_MAX, f, out, &e1, &complete);
+	/* the reader: its second half is of no use any more (merged, or
+	 * passed); when the build is redone, it still reads every byte */
+	atomic_store(&f->stop, 1);
+	(void)cprof_tl_feed_wait(f, SIZE_MAX);   /* a lazy reader reads the rest */
+	if (!f->joined) {
+		pthread_join(f->reader, NULL);
+		f->joined = true;
+	}
+	half *h = atomic_load(&f->half);
+	if (h && !f->taken) {
+		h->joined = true;
+		half_drop(h);
+	}
+	if (complete) {
+		if (rc < 0 && err && !err->code)
+			*err = e1;
+		return rc;
+	}
+	cprof_timeline_free(*out);
+	*out = NULL;
+	if (atomic_load(&f->state) != TL_FEED_DONE)
+		return 1;
+	return cprof_timeline_build(f->data, f->len, out, err);
 }
 
 static bool same_bytes(const void *a, const void *b, size_t n)

@@ -155,3 +155,58 @@ def test_many_threads_scroll(server, tmp_path):  # noqa: F811
                         f"many={n}"], capture_output=True, text=True, timeout=300, cwd=BROWSER_DIR)
     sys.stdout.write(r.stdout)
     assert r.returncode == 0 and "ok timeline/many-lanes-scroll" in r.stdout, r.stdout + r.stderr[-2000:]
+
+
+def big_trace(path, n, broken_at=None):
+    """n events of 4 threads in the runtime's layout (with a thread name,
+    a counter and flows): over 8 MiB from ~70,000 on, so `cprof -http`
+    reads it on a reader thread while it indexes.  broken_at: the event
+    whose name gets a control character; returns its string's offset."""
+    parts, off, bad = ['{"displayTimeUnit":"ns","traceEvents":[\n'], 0, None
+    off = len(parts[0])
+    for i in range(n):
+        tid = 1 + i % 4
+        if i % 2:
+            e = ('{"ph":"X","pid":1,"tid":%d,"name":"blocked: mutex","cat":"blocked","ts":%d.125,'
+                 '"dur":3.500,"args":{"reason":"mutex","stack":["lock a.c:1","w b.c:2"]}}' % (tid, i * 10))
+        else:
+            e = ('{"ph":"X","pid":1,"tid":%d,"name":"running","cat":"running","ts":%d,"dur":4}'
+                 % (tid, i * 10))
+        if i == broken_at:
+            bad = off + e.index('"running"')   # the scanner names the string's start
+            e = e.replace('running"', 'run\x01ing"', 1)
+        e += ",\n"
+        parts.append(e)
+        off += len(e)
+    parts.append('{"ph":"M","pid":1,"tid":1,"name":"thread_name","args":{"name":"main"}},\n'
+                 '{"ph":"C","pid":1,"tid":1,"name":"threads","ts":5,"args":{"threads":4}},\n'
+                 '{"ph":"s","pid":1,"tid":2,"name":"wake","cat":"wake","ts":11,"id":1},\n'
+                 '{"ph":"f","pid":1,"tid":1,"name":"wake","cat":"wake","bp":"e","ts":20,"id":1}\n'
+                 '],"otherData":{"producer":"cprof"}}\n')
+    path.write_text("".join(parts))
+    return bad
+
+
+def test_large_trace_read_while_indexed(server, tmp_path):  # noqa: F811
+    """A trace of more than 8 MiB is indexed while it is read
+    (timeline_load.c): the index holds every event, and a fault deep in
+    the file is refused with the offset the scanner finds in the whole
+    bytes."""
+    f = tmp_path / "big.json"
+    n = 80000
+    big_trace(f, n)
+    assert f.stat().st_size > 8 << 20
+    meta = getj(server("-http=127.0.0.1:0", "-no_browser", str(f)), "/ui/data/timeline/meta")
+    assert (meta["events"], meta["slices"], meta["flows"]) == (n + 4, n, 1), \
+        {k: meta[k] for k in ("events", "slices", "flows", "skipped")}
+    assert len(meta["lanes"]) == 4 and meta["lanes"][0]["name"] == "main"
+    assert meta["lanes"][0]["n"] == n // 4
+    assert meta["counters"][0]["name"] == "threads"
+    b = tmp_path / "broken.json"
+    at = big_trace(b, n, broken_at=n - 10)
+    r = subprocess.run([cprof_bin(), "-http=127.0.0.1:0", "-no_browser", str(b)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"control character in a string at byte {at}" in lines[0], \
+        (at, r.stderr)

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "cprof_timeline.h"
+#include "timeline_gen.h"
 
 static cprof_timeline *build(const char *s)
 {
@@ -353,16 +354,9 @@ static void test_fast_path_malformed_everywhere(void **state)
 	size_t fell = 0, refused = 0, lenient = 0;
 	for (size_t i = wo; i < wo + wl; i++)
 		for (size_t k = 0; k < sizeof subst; k++) {
-			size_t n = tl;
-			memcpy(buf, t, tl);
-			if (subst[k] == 0) {   /* removed */
-				memmove(buf + i, buf + i + 1, tl - i - 1);
-				n--;
-			} else if (buf[i] != subst[k]) {
-				buf[i] = subst[k];
-			} else {
+			size_t n = tl_break(buf, t, tl, i, subst[k]);
+			if (!n)
 				continue;
-			}
 			cprof_timeline *a = NULL, *b = NULL;
 			cprof_error ea = { 0 }, eb = { 0 };
 			int ra = cprof_timeline_build_general(buf, n, &a, &ea);
@@ -406,38 +400,11 @@ static void test_fast_path_malformed_everywhere(void **state)
 static void test_split_same_index(void **state)
 {
 	(void)state;
-	static const char *const rs[] = { "mutex", "join", "sleep", "read" };
 	char *buf = malloc(1 << 16);
 	assert_non_null(buf);
 	for (int kind = 0; kind < 3; kind++)
 		for (int n = 1; n < 40; n++) {
-			size_t o = (size_t)sprintf(buf, "{\"traceEvents\":[\n");
-			for (int i = 0; i < n; i++) {
-				int tid = 1 + (i * 7) % 3;
-				const char *r = kind == 1 ? (const char *[]){ "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t" }[i % 20] : rs[i % 4];
-				switch (i % 5) {
-				case 0:
-					o += (size_t)sprintf(buf + o, "{\"ph\":\"X\",\"pid\":1,\"tid\":%d,\"name\":\"blocked: %s\",\"cat\":\"blocked\",\"ts\":%d.5,\"dur\":3,\"args\":{\"reason\":\"%s\",\"stack\":[\n\"a\",\n{\"x\":1}]}}", tid, r, i * 10, r);
-					break;
-				case 1:
-					o += (size_t)sprintf(buf + o, "{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"name\":\"thread_name\",\"args\":{\"name\":\"t%d\"}}", tid, i);
-					break;
-				case 2:
-					o += (size_t)sprintf(buf + o, "{\"ph\":\"s\",\"pid\":1,\"tid\":%d,\"name\":\"wake\",\"cat\":\"wake\",\"ts\":%d,\"id\":%d},\n"
-							     "{\"ph\":\"f\",\"pid\":1,\"tid\":%d,\"name\":\"wake\",\"cat\":\"wake\",\"bp\":\"e\",\"ts\":%d,\"id\":%d}",
-							     tid, i * 10 + 1, i / 3, 3 - tid + 1, i * 10 + 2, i / 3);
-					break;
-				case 3:
-					o += (size_t)sprintf(buf + o, "{\"ph\":\"C\",\"pid\":1,\"tid\":1,\"name\":\"c%d\",\"ts\":%d,\"args\":{\"v\":%d}}", i % 2, i * 10, i);
-					break;
-				default:
-					o += (size_t)sprintf(buf + o, "{\"ph\":\"X\",\"pid\":1,\"tid\":%d,\"name\":\"running\",\"cat\":\"running\",\"ts\":%d,\"dur\":2.25}", tid, i * 10 + 4);
-				}
-				o += (size_t)sprintf(buf + o, "%s\n", i + 1 < n ? "," : "");
-			}
-			if (kind == 2 && n > 4)
-				buf[o - 3] = 'x';   /* the last event broken */
-			o += (size_t)sprintf(buf + o, "],\"otherData\":{}}");
+			size_t o = tl_gen(buf, kind, n);
 			cprof_timeline *a = NULL, *b = NULL;
 			cprof_error ea = { 0 }, eb = { 0 };
 			int ra = cprof_timeline_build_general(buf, o, &a, &ea);

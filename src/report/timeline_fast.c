@@ -1,0 +1,186 @@
+/*
+ * timeline_fast.c - the timeline index's fast path (timeline_int.h): one
+ * event in the runtime's own key order read without the validating
+ * scanner, into the fields the scanner's path (cprof_trace_event.h) would
+ * have read; timeline.c's build tries it first on every event and falls
+ * back to the scanner when it declines.
+ *
+ * Layout read, and why the result is the scanner's: see "the runtime's
+ * own layout" below.  Pure functions over the caller's bytes, allocating
+ * nothing: thread-safe and async-signal-safe.
+ */
+#include "timeline_int.h"
+#include "cprof_jscan.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* ---- the runtime's own layout, without the scanner ------------------------
+ *
+ * The runtime (src/runtime/trace_json.c) writes its slices and flows with
+ * their keys in one order and no white space:
+ *   {"ph":"X","pid":N,"tid":N,"name":"..","cat":"..","ts":T,"dur":T[,"args":{..}]}
+ *   {"ph":"s","pid":N,"tid":N,"name":"..","cat":"..","ts":T,"id":N}
+ *   {"ph":"f","pid":N,"tid":N,"name":"..","cat":"..","bp":"e","ts":T,"id":N}
+ * cprof_tl_fast_event reads exactly that form into the fields the general path
+ * would have read, or returns NULL having changed nothing, and the
+ * general path reads the event instead (so anything else, every escape
+ * or odd number included, is read as before).  Strings are taken only
+ * when printable ASCII without escapes and shorter than their field, so
+ * they decode to themselves; integers only in JSON's form of at most 10
+ * (pid, tid) or 15 (id) digits, exact as doubles.  args is not read but
+ * skipped: its first member "reason" when a plain string, then a skip
+ * aware of strings and brackets (matched by kind, nesting limited as the
+ * scanner's, no control character in a string) up to its closing brace;
+ * a second "reason" at its top level falls back (the last one would
+ * win).  What that skip does not check (the grammar between tokens,
+ * escapes' form) is checked when a click quotes the event
+ * (timeline.c's value_end: an invalid event is quoted as null and not
+ * searched).
+ * Pure; thread-safe. */
+
+#define LIT(p, e, s) ((size_t)((e) - (p)) >= sizeof(s) - 1 && memcmp(p, s, sizeof(s) - 1) == 0 \
+		      ? (p) + sizeof(s) - 1 : NULL)
+
+/* A plain string's bytes (after its opening quote) into out[cap]: the
+ * byte after the closing quote, NULL when not plain or too long. */
+static const char *fast_str(const char *p, const char *e, char *out, size_t cap)
+{
+	size_t n = 0;
+	while (p < e && *p != '"') {
+		unsigned char c = (unsigned char)*p;
+		if (c < 0x20 || c > 0x7e || c == '\\' || n + 1 >= cap)
+			return NULL;
+		out[n++] = (char)c;
+		p++;
+	}
+	if (p >= e)
+		return NULL;
+	out[n] = 0;
+	return p + 1;
+}
+
+/* A non-negative integer of 1..max digits, without a leading zero. */
+static const char *fast_uint(const char *p, const char *e, int max, uint64_t *v)
+{
+	const char *d = p;
+	uint64_t x = 0;
+	while (p < e && *p >= '0' && *p <= '9' && p - d < max)
+		x = x * 10 + (uint64_t)(*p++ - '0');
+	if (p == d || (p < e && cprof_tev_numch(*p)) || (*d == '0' && p - d > 1))
+		return NULL;
+	*v = x;
+	return p;
+}
+
+static const char *fast_usec(const char *p, const char *e, int64_t *ns)
+{
+	if (p >= e || *p == '-')
+		return NULL;   /* negative: the general path's */
+	return cprof_tev_usec_plain(p, e, ns);
+}
+
+/* The bytes a skip stops at out of a string (in one: cprof_js_special). */
+static const unsigned char skip_tab[256] = {
+	['"'] = 1, ['{'] = 1, ['}'] = 1, ['['] = 1, [']'] = 1,
+};
+
+/* The rest of args after p (inside its braces, depth d0 being args'
+ * own): the byte after its closing brace, NULL when it is not of the
+ * form above. */
+static const char *fast_skip_args(const char *p, const char *e, int d0, int dmax)
+{
+	uint64_t kinds = 0;             /* bit k: level k+1 is an array */
+	int d = 0;                      /* levels open inside args */
+	for (;;) {
+		while (p < e && !skip_tab[(unsigned char)*p])
+			p++;
+		if (p >= e)
+			return NULL;
+		char c = *p++;
+		if (c == '"') {
+			const char *s0 = p;
+			for (;;) {
+				p = cprof_js_plain_run(p, e);
+				if (p >= e || (unsigned char)*p < 0x20)
+					return NULL;
+				if (*p == '"')
+					break;
+				if (e - p < 2)
+					return NULL;
+				p += 2;   /* an escape and the byte it escapes */
+			}
+			if (d == 0 && p - s0 == 6 && memcmp(s0, "reason", 6) == 0)
+				return NULL;
+			p++;
+		} else if (c == '{' || c == '[') {
+			if (d >= 63 || d0 + d + 1 > dmax)
+				return NULL;
+			kinds = c == '[' ? kinds | UINT64_C(1) << d : kinds & ~(UINT64_C(1) << d);
+			d++;
+		} else if (d == 0) {
+			return c == '}' ? p : NULL;
+		} else {
+			d--;
+			if ((c == ']') != ((kinds >> d & 1) != 0))
+				return NULL;
+		}
+	}
+}
+
+const char *cprof_tl_fast_event(const char *p, const char *end, int depth, int dmax,
+				cprof_tev_fields *e)
+{
+	const char *q = LIT(p, end, "{\"ph\":\"");
+	if (!q || end - q < 3 || q[1] != '"' || q[2] != ',' ||
+	    (q[0] != 'X' && q[0] != 's' && q[0] != 'f'))
+		return NULL;
+	e->ph = q[0];
+	e->has_ts = e->has_dur = e->has_id = e->has_waker = false;
+	e->reason[0] = e->aname[0] = e->scope[0] = 0;
+	e->nnum = 0;
+	e->ts = e->dur = 0;
+	e->id = 0;
+	e->waker = 0;
+	p = q + 3;
+	uint64_t pid, tid;
+	if (!(p = LIT(p, end, "\"pid\":")) || !(p = fast_uint(p, end, 10, &pid)) ||
+	    !(p = LIT(p, end, ",\"tid\":")) || !(p = fast_uint(p, end, 10, &tid)) ||
+	    !(p = LIT(p, end, ",\"name\":\"")) || !(p = fast_str(p, end, e->name, sizeof e->name)) ||
+	    !(p = LIT(p, end, ",\"cat\":\"")) || !(p = fast_str(p, end, e->cat, sizeof e->cat)))
+		return NULL;
+	e->pid = (double)pid;
+	e->tid = (double)tid;
+	if (e->ph == 'f' && !(p = LIT(p, end, ",\"bp\":\"e\"")))
+		return NULL;
+	if (!(p = LIT(p, end, ",\"ts\":")) || !(p = fast_usec(p, end, &e->ts)))
+		return NULL;
+	e->has_ts = true;
+	if (e->ph != 'X') {
+		if (!(p = LIT(p, end, ",\"id\":")) || !(p = fast_uint(p, end, 15, &e->id)))
+			return NULL;
+		e->has_id = true;
+		return p < end && *p == '}' ? p + 1 : NULL;
+	}
+	if (!(p = LIT(p, end, ",\"dur\":")) || !(p = fast_usec(p, end, &e->dur)))
+		return NULL;
+	e->has_dur = true;
+	if (p < end && *p == '}')
+		return p + 1;
+	if (!(p = LIT(p, end, ",\"args\":{")) || depth + 2 > dmax)
+		return NULL;
+	const char *r = LIT(p, end, "\"reason\":\"");
+	if (r) {
+		if (!(p = fast_str(r, end, e->reason, sizeof e->reason)))
+			return NULL;
+		if (p < end && *p == '}')
+			p++;
+		else if (!(p = LIT(p, end, ",")))
+			return NULL;
+		else if (!(p = fast_skip_args(p, end, depth + 2, dmax)))
+			return NULL;
+	} else if (!(p = fast_skip_args(p, end, depth + 2, dmax))) {
+		return NULL;
+	}
+	return p < end && *p == '}' ? p + 1 : NULL;
+}
