@@ -177,6 +177,63 @@ void acc_div(acc *a, uint64_t d);
 
 /* ---- the store --------------------------------------------------------- */
 
+/* ---- the cache of merged rollup windows (store_wcache.c) ---------------- */
+
+/* One (signature, service) accumulator of a cached window, as acc's rows. */
+typedef struct wc_group {
+	uint8_t *sig;
+	size_t siglen;
+	uint32_t svc;
+	int nv;
+	size_t n;
+	uint64_t *key;                  /* stack << 32 | lset */
+	int64_t *val;                   /* n * nv */
+	uint64_t nprofiles;
+	int64_t duration_sum, tmin, period;
+} wc_group;
+
+/* A window merged over a selector's series: immutable once put. */
+typedef struct wc_entry wc_entry;
+struct wc_entry {
+	wc_group *g;
+	size_t ng;
+	int64_t *series;                /* ids of the series with rows */
+	size_t nseries, capseries;
+	size_t nrows, nprofiles;        /* rollup rows read, profiles they hold */
+	size_t bytes;
+	bool ok;                        /* false: an allocation failed */
+	/* the cache's (under its lock) */
+	char *key;
+	size_t keylen;
+	uint64_t hash, epoch;
+	unsigned refs;
+	bool linked;
+	wc_entry *prev, *next, *hnext;
+};
+
+typedef struct wcache wcache;
+#define WC_DEFAULT_BYTES ((size_t)256 << 20)
+/* A cache of at most max_bytes (NULL when out of memory). */
+wcache *wc_new(size_t max_bytes);
+void wc_free(wcache *c);
+/* The entry of key built at epoch (a reference: wc_release it), or NULL;
+ * an entry of another epoch is dropped.  c may be NULL (no cache). */
+wc_entry *wc_get(wcache *c, const void *key, size_t len, uint64_t epoch);
+void wc_release(wcache *c, wc_entry *e);
+/* Keep e (built by the caller with wc_entry_new and the adds below) under
+ * key and epoch; the cache owns e after the call (freed at once when it is
+ * not kept: an allocation failed, too large, or c NULL). */
+void wc_put(wcache *c, wc_entry *e, const void *key, size_t len, uint64_t epoch);
+void wc_counts(wcache *c, uint64_t *hits, uint64_t *misses, size_t *bytes);
+wc_entry *wc_entry_new(void);
+void wc_entry_free(wc_entry *e);
+/* Copy a's rows and counts as a group of e (e->ok false on failure). */
+void wc_entry_add_group(wc_entry *e, const void *sig, size_t siglen, uint32_t svc, const acc *a);
+/* Note series id as having rows (ids come in order; repeats ignored). */
+void wc_entry_add_series(wc_entry *e, int64_t id);
+/* Add g's rows and counts into a: 0 or CPROF_ENOMEM. */
+int wc_group_into(acc *a, const wc_group *g);
+
 /* One series, as kept in memory. */
 typedef struct sseries {
 	int64_t id;
@@ -244,6 +301,13 @@ struct sq_store {
 	pthread_t roller;
 	bool roller_started, stopping;
 	pthread_cond_t roll_cv;
+
+	/* the cache of merged windows (store_wcache.c; NULL: none) and
+	 * its epoch, bumped when rolled-up rows are deleted (a late
+	 * profile's invalidation once committed, retention) */
+	wcache *wc;
+	uint64_t wc_epoch;
+	bool wc_dirty;                  /* an invalidation awaits its commit */
 
 	srv_store_stats st;
 	bool broken;                    /* a commit failed: refuse appends */

@@ -514,6 +514,12 @@ int srv_flush_locked(sq_store *s, cprof_error *err)
 		}
 		d->in_tx = false;
 	}
+	if (s->wc_dirty) {
+		/* a late profile's deletion of rolled-up rows is committed:
+		 * the cached windows built before are stale (store_wcache.c) */
+		s->wc_epoch++;
+		s->wc_dirty = false;
+	}
 	s->pending = 0;
 	s->st.pending = 0;
 	return 0;
@@ -828,6 +834,11 @@ int srv_sqlite_open(const char *dir, const srv_store_opts *opts, srv_store **out
 	if (!s->o.max_samples)
 		s->o.max_samples = 1000000;
 	int rc = 0;
+	if (!s->o.no_rollups && !s->o.no_query_cache &&
+	    !(s->wc = wc_new(s->o.query_cache_bytes ? s->o.query_cache_bytes : WC_DEFAULT_BYTES))) {
+		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+		goto fail;
+	}
 	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
 		rc = cprof_seterr(err, CPROF_EIO, "store: cannot create %s: %s", dir, strerror(errno));
 		goto fail;
@@ -889,6 +900,7 @@ void sq_close(srv_store *base)
 	u64map_free(&s->gc_touched);
 	u64map_free(&s->rolled);
 	u64map_free(&s->touched);
+	wc_free(s->wc);
 	if (s->lockfd >= 0)
 		close(s->lockfd);       /* releases the flock */
 	pthread_cond_destroy(&s->roll_cv);
@@ -952,6 +964,11 @@ void sq_get_stats(srv_store *base, srv_store_stats *st)
 	pthread_mutex_lock(&s->mu);
 	*st = s->st;
 	pthread_mutex_unlock(&s->mu);
+	if (s->wc) {
+		size_t b;
+		wc_counts(s->wc, &st->cache_hits, &st->cache_misses, &b);
+		st->cache_bytes = b;
+	}
 	st->disk_bytes = 0;
 	DIR *d = opendir(s->dir);
 	if (!d)
