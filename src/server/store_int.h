@@ -234,6 +234,17 @@ void wc_entry_add_series(wc_entry *e, int64_t id);
 /* Add g's rows and counts into a: 0 or CPROF_ENOMEM. */
 int wc_group_into(acc *a, const wc_group *g);
 
+/* ---- the cache of dictionary entries (store_dcache.c) ------------------ */
+typedef struct dcache dcache;
+#define DC_DEFAULT_BYTES ((size_t)64 << 20)
+dcache *dc_new(size_t max_bytes);
+void dc_free(dcache *c);
+/* Copy the data of entry (svc, kind, id) into out: 1 when cached, else 0
+ * (c may be NULL).  Thread-safe. */
+int dc_get(dcache *c, uint32_t svc, int kind, uint32_t id, sbuf *out);
+/* Keep a copy of an entry's data (c may be NULL).  Thread-safe. */
+void dc_put(dcache *c, uint32_t svc, int kind, uint32_t id, const void *data, size_t len);
+
 /* One series, as kept in memory. */
 typedef struct sseries {
 	int64_t id;
@@ -306,6 +317,7 @@ struct sq_store {
 	 * its epoch, bumped when rolled-up rows are deleted (a late
 	 * profile's invalidation once committed, retention) */
 	wcache *wc;
+	dcache *dc;                     /* dictionary entries (store_dcache.c) */
 	uint64_t wc_epoch;
 	bool wc_dirty;                  /* an invalidation awaits its commit */
 
@@ -405,6 +417,8 @@ int srv_sig_find(const void *sig, size_t len, const char *name);
 /* Query side: rebuild a profile from accumulated (stack, lset) rows of a
  * service's dictionary, read through the read connection meta. */
 typedef struct srv_builder srv_builder;
+/* Read dictionary entries through dc (NULL: from meta.db only). */
+void srv_builder_use_cache(srv_builder *b, dcache *dc);
 srv_builder *srv_builder_new(sqlite3 *meta, const void *sig, size_t siglen,
 			     cprof_error *err);
 int srv_builder_add(srv_builder *b, uint32_t svc, const acc *a, cprof_error *err);

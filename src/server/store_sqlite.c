@@ -835,7 +835,8 @@ int srv_sqlite_open(const char *dir, const srv_store_opts *opts, srv_store **out
 		s->o.max_samples = 1000000;
 	int rc = 0;
 	if (!s->o.no_rollups && !s->o.no_query_cache &&
-	    !(s->wc = wc_new(s->o.query_cache_bytes ? s->o.query_cache_bytes : WC_DEFAULT_BYTES))) {
+	    (!(s->wc = wc_new(s->o.query_cache_bytes ? s->o.query_cache_bytes : WC_DEFAULT_BYTES)) ||
+	     !(s->dc = dc_new(DC_DEFAULT_BYTES)))) {
 		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 		goto fail;
 	}
@@ -901,6 +902,7 @@ void sq_close(srv_store *base)
 	u64map_free(&s->rolled);
 	u64map_free(&s->touched);
 	wc_free(s->wc);
+	dc_free(s->dc);
 	if (s->lockfd >= 0)
 		close(s->lockfd);       /* releases the flock */
 	pthread_cond_destroy(&s->roll_cv);
