@@ -37,6 +37,11 @@
 		mutex: ["contentions", "delay"], block: ["contentions", "delay"], goroutine: ["goroutine"],
 		threadcreate: ["threadcreate"], wall: ["samples", "wall"]
 	};
+	/* the sample type a kind's flame graph draws when nothing says
+	 * otherwise (pprof's rule: the last type; heap and allocs differ by
+	 * producer): the chart asks for it at once instead of after the
+	 * flame graph's answer, and again only when the answer differs */
+	var GUESS_ST = { cpu: "cpu", mutex: "delay", block: "delay", wall: "wall" };
 	var GAUGE = { heap: 1, goroutine: 1, threadcreate: 1, threads: 1 };
 	var RANGES = [["now-15m", "15 min"], ["now-1h", "1 hour"], ["now-3h", "3 hours"], ["now-6h", "6 hours"],
 		["now-12h", "12 hours"], ["now-24h", "24 hours"],
@@ -861,6 +866,7 @@
 		 * graph's type rather than sum counts and nanoseconds into one
 		 * line; the title says which type is drawn. */
 		function loadSeries(anyType) {
+			if (!S.st && !chartSt && !anyType && GUESS_ST[S.kind]) chartSt = GUESS_ST[S.kind];
 			var r = range(), my = ++seriesSeq, st = S.st || chartSt;
 			var W = canvas.parentNode.clientWidth || 900;
 			var step = Math.max(1, Math.ceil((r.untilS - r.fromS) / Math.min(240, Math.max(60, Math.floor(W / 4)))));
