@@ -7,6 +7,10 @@
 // time (the browser's resource timing: request sent -> answer read), the
 // rest being the page's parse and draw.
 //
+// "first round" is the first of the rounds: the server's cache of merged
+// windows (src/server/store_wcache.c) is cold for each view's first
+// merge there, and warm for the same windows in the later rounds.
+//
 // The fleet's time: T0 = 2026-12-01T00:00Z, data from T0 - 7 d (copied
 // rollups) to T0 + MINUTES.  Every page load starts a fresh page (no
 // cache of the page's data: the API answers are no-store).
@@ -99,5 +103,5 @@ for (let r = 0; r < ROUNDS; r++) {
 }
 const med = (a) => { const s = [...a].sort((x, y) => x - y); return s[s.length >> 1]; };
 for (const [k, v] of Object.entries(res))
-	console.log(`${k.padEnd(72)} median ${Math.round(med(v))} ms (min ${Math.round(Math.min(...v))}, max ${Math.round(Math.max(...v))}, n=${v.length})`);
+	console.log(`${k.padEnd(72)} median ${Math.round(med(v))} ms (min ${Math.round(Math.min(...v))}, max ${Math.round(Math.max(...v))}, first round ${Math.round(v[0])}, n=${v.length})`);
 await b.close();
