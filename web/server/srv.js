@@ -265,6 +265,7 @@
 		kindSel.addEventListener("change", function () {
 			S.kind = kindSel.value;
 			S.st = chartSt = "";
+			chartGuess = false;
 			fillSt();
 			setParams({ type: S.kind, st: null });
 			loadAll();
@@ -859,14 +860,17 @@
 		 * once known (a store may mix profiles whose default types differ:
 		 * folded pushes count samples, the runtime's CPU profiles
 		 * nanoseconds; the chart then follows the flame graph's type) */
-		var chartSt = "";
+		var chartSt = "", chartGuess = false;   /* chartSt is GUESS_ST's, not confirmed by a flame graph */
 		/* anyType: draw each profile's default type (the flame graph's type
 		 * could not be had).  Without a chosen type, a kind that has
 		 * several (cpu: samples and cpu nanoseconds) waits for the flame
 		 * graph's type rather than sum counts and nanoseconds into one
 		 * line; the title says which type is drawn. */
 		function loadSeries(anyType) {
-			if (!S.st && !chartSt && !anyType && GUESS_ST[S.kind]) chartSt = GUESS_ST[S.kind];
+			if (!S.st && !chartSt && !anyType && GUESS_ST[S.kind]) {
+				chartSt = GUESS_ST[S.kind];
+				chartGuess = true;
+			}
 			var r = range(), my = ++seriesSeq, st = S.st || chartSt;
 			var W = canvas.parentNode.clientWidth || 900;
 			var step = Math.max(1, Math.ceil((r.untilS - r.fromS) / Math.min(240, Math.max(60, Math.floor(W / 4)))));
@@ -1007,7 +1011,12 @@
 			totals.textContent = "";
 			/* the chart waits for this answer's type (loadSeries): when
 			 * there is none, it draws each profile's own */
-			var noType = function () { if (!S.st && !chartSt) loadSeries(true); };
+			var noType = function () {
+				if (S.st || (chartSt && !chartGuess)) return;
+				chartSt = "";
+				chartGuess = false;
+				loadSeries(true);
+			};
 			if (fp.needBase || fp.needBaseQuery) {
 				noType();
 				flame.setAttribute("data-seq", String(my));
@@ -1024,6 +1033,7 @@
 				if (my !== flameSeq) return;
 				unit = d.unit;
 				showFlame(d, fp);
+				if (d.sampleType) chartGuess = false;
 				if (!S.st && d.sampleType && chartSt !== d.sampleType) {
 					chartSt = d.sampleType;
 					loadSeries();
