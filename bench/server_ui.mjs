@@ -47,8 +47,12 @@ async function firstPaint(name, path) {
 	await p.waitForSelector("body[data-ready='1']");
 	const st = await p.getAttribute("#flame", "data-state");
 	if (st !== "ready") throw new Error(`${name}: flame ${st}: ${await p.textContent("#flame")}`);
-	add(`first paint ${name}: chart drawn`, Number(await p.getAttribute("#chart", "data-drawn-ms")));
-	add(`first paint ${name}: chart + flame graph drawn`, Number(await p.getAttribute("body", "data-ready-ms")));
+	// the page's "ready" may come before the chart (a page that asks for
+	// the chart only after the flame graph's answer): wait for both
+	await p.waitForSelector("#chart[data-drawn-ms]");
+	const chart = Number(await p.getAttribute("#chart", "data-drawn-ms"));
+	add(`first paint ${name}: chart drawn`, chart);
+	add(`first paint ${name}: chart + flame graph drawn`, Math.max(chart, Number(await p.getAttribute("body", "data-ready-ms"))));
 	return p;
 }
 
@@ -94,8 +98,10 @@ for (let r = 0; r < ROUNDS; r++) {
 		if (name === "7 d") {
 			await p.goto(base + path + `&wf=${T0 + 5 * 60}&wu=${T0 + 65 * 60}`);
 			await p.waitForSelector("body[data-ready='1']");
+			await p.waitForSelector("#chart[data-drawn-ms]");
 			add("first paint 7 d range with a 1 h window: chart + flame graph drawn",
-				Number(await p.getAttribute("body", "data-ready-ms")));
+				Math.max(Number(await p.getAttribute("#chart", "data-drawn-ms")),
+					Number(await p.getAttribute("body", "data-ready-ms"))));
 			await flameAfter(p, () => p.click("#clear-window"), "window change 1 h -> 7 d (Whole range)");
 		}
 		await p.close();

@@ -245,6 +245,14 @@ int dc_get(dcache *c, uint32_t svc, int kind, uint32_t id, sbuf *out);
 /* Keep a copy of an entry's data (c may be NULL).  Thread-safe. */
 void dc_put(dcache *c, uint32_t svc, int kind, uint32_t id, const void *data, size_t len);
 
+/* ---- pooled read connections to day files (store_pool.c) -------------- */
+#define SRV_POOL_MAX 16
+typedef struct srv_pooled {
+	sqlite3 *db;
+	int32_t day;
+	uint64_t dev, ino;              /* the file it opened */
+} srv_pooled;
+
 /* One series, as kept in memory. */
 typedef struct sseries {
 	int64_t id;
@@ -316,6 +324,9 @@ struct sq_store {
 	/* the cache of merged windows (store_wcache.c; NULL: none) and
 	 * its epoch, bumped when rolled-up rows are deleted (a late
 	 * profile's invalidation once committed, retention) */
+	pthread_mutex_t pool_mu;        /* pool, npool (store_pool.c) */
+	srv_pooled pool[SRV_POOL_MAX];
+	size_t npool;
 	wcache *wc;
 	dcache *dc;                     /* dictionary entries (store_dcache.c) */
 	uint64_t wc_epoch;
@@ -480,13 +491,25 @@ void srv_plan_day(sqlite3 *db, int32_t day, int64_t from, int64_t until, bool ro
  * srv_days_close(days, number of days) frees (NULL accepted). */
 typedef struct srv_qday {
 	sqlite3 *db;
+	int32_t day;
+	uint64_t dev, ino;              /* for srv_pool_give */
 	srv_plan pl;
 	sqlite3_stmt *raw, *roll;
 } srv_qday;
 int srv_days_open(sq_store *s, int64_t from, int64_t until, int64_t bucket_from, int64_t step,
 		  bool rollups, const char *raw_sql, const char *roll_sql, srv_qday **out,
 		  cprof_error *err);
-void srv_days_close(srv_qday *days, size_t nd);
+void srv_days_close(sq_store *s, srv_qday *days, size_t nd);
+/* A read connection to day's file path (pooled, or opened; (dev, ino)
+ * identify the file), and back into the pool after its transaction. */
+int srv_pool_take(sq_store *s, int32_t day, const char *path, sqlite3 **db, uint64_t *dev,
+		  uint64_t *ino, cprof_error *err);
+void srv_pool_give(sq_store *s, int32_t day, const char *path, sqlite3 *db, uint64_t dev,
+		   uint64_t ino);
+/* Close the pooled connections of day (retention dropped it). */
+void srv_pool_forget_day(sq_store *s, int32_t day);
+/* Close every pooled connection (no query may run). */
+void srv_pool_close(sq_store *s);
 
 /* Rollups. */
 int srv_roller_start(sq_store *s, cprof_error *err);

@@ -220,7 +220,7 @@ int sq_series(srv_store *base, const srv_selector *sel, const char *kind, int64_
 		if (!rc)
 			rc = win_emit(&w, from_ns, step_ns, avg, &qs.v[k], cb, ctx);
 	}
-	srv_days_close(days, nd);
+	srv_days_close(s, days, nd);
 out:
 	srv_qset_free(&qs);
 out0:

@@ -211,7 +211,8 @@ int srv_days_open(sq_store *s, int64_t from, int64_t until, int64_t bucket_from,
 		if (access(path, F_OK) != 0)
 			continue;
 		srv_qday *d = &days[i];
-		if ((rc = srv_open_ro(path, &d->db, err)))
+		d->day = d0 + (int32_t)i;
+		if ((rc = srv_pool_take(s, d->day, path, &d->db, &d->dev, &d->ino, err)))
 			break;
 		sqlite3_exec(d->db, "BEGIN", NULL, NULL, NULL);
 		if (sqlite3_prepare_v2(d->db, raw_sql, -1, &d->raw, NULL) != SQLITE_OK ||
@@ -224,21 +225,23 @@ int srv_days_open(sq_store *s, int64_t from, int64_t until, int64_t bucket_from,
 		srv_plan_day(d->db, d0 + (int32_t)i, from, until, rollups, &d->pl);
 	}
 	if (rc) {
-		srv_days_close(days, nd);
+		srv_days_close(s, days, nd);
 		return rc;
 	}
 	*out = days;
 	return 0;
 }
 
-void srv_days_close(srv_qday *days, size_t nd)
+void srv_days_close(sq_store *s, srv_qday *days, size_t nd)
 {
 	for (size_t i = 0; days && i < nd; i++) {
 		sqlite3_finalize(days[i].raw);
 		sqlite3_finalize(days[i].roll);
 		if (days[i].db) {
 			sqlite3_exec(days[i].db, "COMMIT", NULL, NULL, NULL);
-			sqlite3_close(days[i].db);
+			char path[4096];
+			srv_day_path(s, days[i].day, path, sizeof path);
+			srv_pool_give(s, days[i].day, path, days[i].db, days[i].dev, days[i].ino);
 		}
 	}
 	free(days);
@@ -623,7 +626,7 @@ int sq_query(srv_store *base, const srv_selector *sel, const char *kind, int64_t
 		rc = finish(meta, s->dc, &total, out, err);
 	}
 out:
-	srv_days_close(days, nd);
+	srv_days_close(s, days, nd);
 	if (meta) {
 		sqlite3_exec(meta, "COMMIT", NULL, NULL, NULL);
 		sqlite3_close(meta);

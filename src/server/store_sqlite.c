@@ -823,6 +823,7 @@ int srv_sqlite_open(const char *dir, const srv_store_opts *opts, srv_store **out
 	s->lockfd = -1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->roll_cv, NULL);
+	pthread_mutex_init(&s->pool_mu, NULL);
 	if (opts)
 		s->o = *opts;
 	if (!s->o.batch_profiles)
@@ -903,6 +904,8 @@ void sq_close(srv_store *base)
 	u64map_free(&s->touched);
 	wc_free(s->wc);
 	dc_free(s->dc);
+	srv_pool_close(s);
+	pthread_mutex_destroy(&s->pool_mu);
 	if (s->lockfd >= 0)
 		close(s->lockfd);       /* releases the flock */
 	pthread_cond_destroy(&s->roll_cv);
@@ -948,6 +951,7 @@ int sq_retention(srv_store *base, int64_t now_ns, cprof_error *err)
 		snprintf(side, sizeof side, "%s-shm", path);
 		unlink(side);
 		srv_roll_forget_day(s, days[i]);
+		srv_pool_forget_day(s, days[i]);
 		dropped++;
 	}
 	/* the dictionary entries only the dropped days referenced */

@@ -568,6 +568,22 @@ static void test_retention_keeps_pinned(void **state)
 	int64_t id = -1;
 	assert_int_equal(srv_store_snapshots(s, 0, 0, snap_cb, &id, &err), 0);
 	assert_true(id > 0);
+	/* the dropped day written again: queries read the new file, not
+	 * the old one through a connection pooled before the drop (each
+	 * query above left its day's connection in the pool) */
+	got = query(s, "", "cpu", T0 + 4 * DAY, T0 + 5 * DAY, &info);
+	cprof_profile_free(got);
+	assert_int_equal(srv_store_retention(s, T0 + 7 * DAY + HOUR, &err), 1);   /* day 4 */
+	cprof_profile *c = gen(1, 1, 7, 1);
+	append(s, 1, 1, "cpu", T0 + 4 * DAY + 2 * HOUR, c, NULL);
+	assert_int_equal(srv_store_flush(s, &err), 0);
+	got = query(s, "", "cpu", T0 + 4 * DAY, T0 + 5 * DAY, &info);
+	assert_int_equal(info.nprofiles, 1);
+	assert_int_equal(cprof_merge(&c, 1, &want, NULL), 0);
+	assert_same(got, want);
+	cprof_profile_free(got);
+	cprof_profile_free(want);
+	cprof_profile_free(c);
 	srv_store_close(s);
 	s = open_store(dir, 2 * DAY, false);
 	assert_int_equal(srv_store_snapshot_get(s, id, &got, &err), 0);
