@@ -2,7 +2,7 @@
 //
 //   node server_ui.mjs URL ROUNDS [SERVER_PID]
 //
-// With SERVER_PID, each window change also reports the server's CPU time
+// With SERVER_PID, each first paint and window change also reports the server's CPU time
 // (utime + stime from /proc, 10 ms ticks) and the flame request's own
 // time (the browser's resource timing: request sent -> answer read), the
 // rest being the page's parse and draw.
@@ -43,6 +43,7 @@ function add(k, v) { (res[k] = res[k] || []).push(v); }
 
 async function firstPaint(name, path) {
 	const p = await ctx.newPage();
+	const c0 = cpuMs();
 	await p.goto(base + path);
 	await p.waitForSelector("body[data-ready='1']");
 	const st = await p.getAttribute("#flame", "data-state");
@@ -53,6 +54,8 @@ async function firstPaint(name, path) {
 	const chart = Number(await p.getAttribute("#chart", "data-drawn-ms"));
 	add(`first paint ${name}: chart drawn`, chart);
 	add(`first paint ${name}: chart + flame graph drawn`, Math.max(chart, Number(await p.getAttribute("body", "data-ready-ms"))));
+	if (pidArg)
+		add(`first paint ${name}: server CPU`, cpuMs() - c0);
 	return p;
 }
 
