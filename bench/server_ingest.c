@@ -289,7 +289,10 @@ static int replicate(const char *dir)
 {
 	char path[4096], q[8192];
 	sqlite3 *db;
-	const char *cols = "series, sig, nprofiles, duration, tmin, period, samples";
+	/* every column a query reads: without totals the chart's series
+	 * would decode every row's samples, which the store's own rows
+	 * never make it do */
+	const char *cols = "series, sig, nprofiles, duration, tmin, period, samples, totals";
 	for (int d = 1; d <= 7; d++) {
 		time_t tt = (time_t)((T0 - d * DAY) / SEC);
 		struct tm tm;
@@ -306,7 +309,7 @@ static int replicate(const char *dir)
 			 "CREATE TABLE profiles AS SELECT * FROM src.profiles WHERE 0;"
 			 "CREATE TABLE rollups(id INTEGER PRIMARY KEY, level INTEGER NOT NULL,"
 			 " wstart INTEGER NOT NULL, series INTEGER NOT NULL, sig BLOB, nprofiles INTEGER,"
-			 " duration INTEGER, tmin INTEGER, period INTEGER, samples BLOB);"
+			 " duration INTEGER, tmin INTEGER, period INTEGER, samples BLOB, totals BLOB);"
 			 "CREATE TABLE rolled(level INTEGER NOT NULL, wstart INTEGER NOT NULL,"
 			 " PRIMARY KEY(level, wstart)) WITHOUT ROWID;"
 			 "INSERT INTO rollups(level, wstart, %s) SELECT 3, wstart - %lld, %s"

@@ -182,6 +182,10 @@ typedef struct srv_store_opts {
 				     * (CPROF_ELIMIT); 0 = 1,000,000 */
 	bool no_rollups;            /* answer from raw profiles only (tests,
 				     * benchmarks of the rollups themselves) */
+	size_t query_cache_bytes;   /* SQLite: the ceiling of the cache of
+				     * merged rollup windows that range merges
+				     * of counters share; 0 = 256 MiB */
+	bool no_query_cache;        /* SQLite: no such cache */
 } srv_store_opts;
 
 /* Open (creating) the store in directory dir (created with mode 0750 if
@@ -339,6 +343,10 @@ typedef struct srv_store_stats {
 	uint64_t stacks;            /* dictionary stacks known */
 	uint64_t disk_bytes;        /* bytes of the store's files now */
 	uint64_t pending;           /* appends not yet flushed */
+	uint64_t cache_hits;        /* SQLite: merged windows found in the
+				     * cache of range merges (since open) */
+	uint64_t cache_misses;      /* ... and merged from the rows */
+	uint64_t cache_bytes;       /* ... the cache's size now */
 } srv_store_stats;
 void srv_store_get_stats(srv_store *s, srv_store_stats *st);
 

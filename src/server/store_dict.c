@@ -281,6 +281,8 @@ struct srv_builder {
 	uint32_t *locbuf;
 	size_t locbuf_cap;
 	cprof_label *lbuf;
+	dcache *dc;                     /* the store's entries (NULL: none) */
+	sbuf dbuf;                      /* an entry's data copied from dc */
 };
 
 static int fetch(sqlite3 *meta, sqlite3_stmt *get, uint32_t svc, int kind, uint32_t id,
@@ -295,6 +297,27 @@ static int fetch(sqlite3 *meta, sqlite3_stmt *get, uint32_t svc, int kind, uint3
 	*data = sqlite3_column_blob(get, 0);
 	*len = (size_t)sqlite3_column_bytes(get, 0);
 	return 0;
+}
+
+/* fetch() through the store's cache of entries: the data are valid until
+ * the next call, as fetch()'s. */
+static int bfetch(srv_builder *b, uint32_t svc, int kind, uint32_t id, const void **data,
+		  size_t *len)
+{
+	if (dc_get(b->dc, svc, kind, id, &b->dbuf)) {
+		*data = b->dbuf.p;
+		*len = b->dbuf.n;
+		return 0;
+	}
+	int rc = fetch(b->meta, b->get, svc, kind, id, data, len);
+	if (!rc)
+		dc_put(b->dc, svc, kind, id, *data, *len);
+	return rc;
+}
+
+void srv_builder_use_cache(srv_builder *b, dcache *dc)
+{
+	b->dc = dc;
 }
 
 static cprof_str intern_rd(cprof_profile *p, rd *r)
@@ -350,6 +373,7 @@ void srv_builder_free(srv_builder *b)
 	u64map_free(&b->lcache);
 	free(b->locbuf);
 	free(b->lbuf);
+	sb_free(&b->dbuf);
 	free(b);
 }
 
@@ -366,7 +390,7 @@ static int64_t entry(srv_builder *b, uint32_t svc, int kind, uint32_t id)
 		return (int64_t)*slot - 1;
 	const void *data;
 	size_t len;
-	if (fetch(b->meta, b->get, svc, kind, id, &data, &len))
+	if (bfetch(b, svc, kind, id, &data, &len))
 		return CPROF_EFORMAT;
 	cprof_profile *p = b->p;
 	rd r = { data, len, 0, false };
@@ -485,7 +509,7 @@ static int64_t lset_entry(srv_builder *b, uint32_t svc, uint32_t id)
 		return v - 1;
 	const void *data;
 	size_t len;
-	if (fetch(b->meta, b->get, svc, DICT_LSET, id, &data, &len))
+	if (bfetch(b, svc, DICT_LSET, id, &data, &len))
 		return CPROF_EFORMAT;
 	rd r = { data, len, 0, false };
 	uint64_t n = rd_uv(&r);

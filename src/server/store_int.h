@@ -177,6 +177,82 @@ void acc_div(acc *a, uint64_t d);
 
 /* ---- the store --------------------------------------------------------- */
 
+/* ---- the cache of merged rollup windows (store_wcache.c) ---------------- */
+
+/* One (signature, service) accumulator of a cached window, as acc's rows. */
+typedef struct wc_group {
+	uint8_t *sig;
+	size_t siglen;
+	uint32_t svc;
+	int nv;
+	size_t n;
+	uint64_t *key;                  /* stack << 32 | lset */
+	int64_t *val;                   /* n * nv */
+	uint64_t nprofiles;
+	int64_t duration_sum, tmin, period;
+} wc_group;
+
+/* A window merged over a selector's series: immutable once put. */
+typedef struct wc_entry wc_entry;
+struct wc_entry {
+	wc_group *g;
+	size_t ng;
+	int64_t *series;                /* ids of the series with rows */
+	size_t nseries, capseries;
+	size_t nrows, nprofiles;        /* rollup rows read, profiles they hold */
+	size_t bytes;
+	bool ok;                        /* false: an allocation failed */
+	/* the cache's (under its lock) */
+	char *key;
+	size_t keylen;
+	uint64_t hash, epoch;
+	unsigned refs;
+	bool linked;
+	wc_entry *prev, *next, *hnext;
+};
+
+typedef struct wcache wcache;
+#define WC_DEFAULT_BYTES ((size_t)256 << 20)
+/* A cache of at most max_bytes (NULL when out of memory). */
+wcache *wc_new(size_t max_bytes);
+void wc_free(wcache *c);
+/* The entry of key built at epoch (a reference: wc_release it), or NULL;
+ * an entry of another epoch is dropped.  c may be NULL (no cache). */
+wc_entry *wc_get(wcache *c, const void *key, size_t len, uint64_t epoch);
+void wc_release(wcache *c, wc_entry *e);
+/* Keep e (built by the caller with wc_entry_new and the adds below) under
+ * key and epoch; the cache owns e after the call (freed at once when it is
+ * not kept: an allocation failed, too large, or c NULL). */
+void wc_put(wcache *c, wc_entry *e, const void *key, size_t len, uint64_t epoch);
+void wc_counts(wcache *c, uint64_t *hits, uint64_t *misses, size_t *bytes);
+wc_entry *wc_entry_new(void);
+void wc_entry_free(wc_entry *e);
+/* Copy a's rows and counts as a group of e (e->ok false on failure). */
+void wc_entry_add_group(wc_entry *e, const void *sig, size_t siglen, uint32_t svc, const acc *a);
+/* Note series id as having rows (ids come in order; repeats ignored). */
+void wc_entry_add_series(wc_entry *e, int64_t id);
+/* Add g's rows and counts into a: 0 or CPROF_ENOMEM. */
+int wc_group_into(acc *a, const wc_group *g);
+
+/* ---- the cache of dictionary entries (store_dcache.c) ------------------ */
+typedef struct dcache dcache;
+#define DC_DEFAULT_BYTES ((size_t)64 << 20)
+dcache *dc_new(size_t max_bytes);
+void dc_free(dcache *c);
+/* Copy the data of entry (svc, kind, id) into out: 1 when cached, else 0
+ * (c may be NULL).  Thread-safe. */
+int dc_get(dcache *c, uint32_t svc, int kind, uint32_t id, sbuf *out);
+/* Keep a copy of an entry's data (c may be NULL).  Thread-safe. */
+void dc_put(dcache *c, uint32_t svc, int kind, uint32_t id, const void *data, size_t len);
+
+/* ---- pooled read connections to day files (store_pool.c) -------------- */
+#define SRV_POOL_MAX 16
+typedef struct srv_pooled {
+	sqlite3 *db;
+	int32_t day;
+	uint64_t dev, ino;              /* the file it opened */
+} srv_pooled;
+
 /* One series, as kept in memory. */
 typedef struct sseries {
 	int64_t id;
@@ -244,6 +320,17 @@ struct sq_store {
 	pthread_t roller;
 	bool roller_started, stopping;
 	pthread_cond_t roll_cv;
+
+	/* the cache of merged windows (store_wcache.c; NULL: none) and
+	 * its epoch, bumped when rolled-up rows are deleted (a late
+	 * profile's invalidation once committed, retention) */
+	pthread_mutex_t pool_mu;        /* pool, npool (store_pool.c) */
+	srv_pooled pool[SRV_POOL_MAX];
+	size_t npool;
+	wcache *wc;
+	dcache *dc;                     /* dictionary entries (store_dcache.c) */
+	uint64_t wc_epoch;
+	bool wc_dirty;                  /* an invalidation awaits its commit */
 
 	srv_store_stats st;
 	bool broken;                    /* a commit failed: refuse appends */
@@ -341,6 +428,8 @@ int srv_sig_find(const void *sig, size_t len, const char *name);
 /* Query side: rebuild a profile from accumulated (stack, lset) rows of a
  * service's dictionary, read through the read connection meta. */
 typedef struct srv_builder srv_builder;
+/* Read dictionary entries through dc (NULL: from meta.db only). */
+void srv_builder_use_cache(srv_builder *b, dcache *dc);
 srv_builder *srv_builder_new(sqlite3 *meta, const void *sig, size_t siglen,
 			     cprof_error *err);
 int srv_builder_add(srv_builder *b, uint32_t svc, const acc *a, cprof_error *err);
@@ -402,13 +491,25 @@ void srv_plan_day(sqlite3 *db, int32_t day, int64_t from, int64_t until, bool ro
  * srv_days_close(days, number of days) frees (NULL accepted). */
 typedef struct srv_qday {
 	sqlite3 *db;
+	int32_t day;
+	uint64_t dev, ino;              /* for srv_pool_give */
 	srv_plan pl;
 	sqlite3_stmt *raw, *roll;
 } srv_qday;
 int srv_days_open(sq_store *s, int64_t from, int64_t until, int64_t bucket_from, int64_t step,
 		  bool rollups, const char *raw_sql, const char *roll_sql, srv_qday **out,
 		  cprof_error *err);
-void srv_days_close(srv_qday *days, size_t nd);
+void srv_days_close(sq_store *s, srv_qday *days, size_t nd);
+/* A read connection to day's file path (pooled, or opened; (dev, ino)
+ * identify the file), and back into the pool after its transaction. */
+int srv_pool_take(sq_store *s, int32_t day, const char *path, sqlite3 **db, uint64_t *dev,
+		  uint64_t *ino, cprof_error *err);
+void srv_pool_give(sq_store *s, int32_t day, const char *path, sqlite3 *db, uint64_t dev,
+		   uint64_t ino);
+/* Close the pooled connections of day (retention dropped it). */
+void srv_pool_forget_day(sq_store *s, int32_t day);
+/* Close every pooled connection (no query may run). */
+void srv_pool_close(sq_store *s);
 
 /* Rollups. */
 int srv_roller_start(sq_store *s, cprof_error *err);

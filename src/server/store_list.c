@@ -187,10 +187,16 @@ int sq_series(srv_store *base, const srv_selector *sel, const char *kind, int64_
 	int32_t d0 = (int32_t)(from_ns / DAY_NS), d1 = (int32_t)((until_ns - 1) / DAY_NS);
 	size_t nd = (size_t)(d1 - d0) + 1;
 	srv_qday *days = NULL;
+	/* without a focus the samples are read only from rows without
+	 * totals: a profile's samples are most of its row, and a short range
+	 * at a fine step reads every profile */
 	if (qs.n && (rc = srv_days_open(s, from_ns, until_ns, from_ns, step_ns,
 				       !focus && !s->o.no_rollups,
-				       "SELECT time, sig, totals, samples, 1 FROM profiles"
-				       " WHERE series=?1 AND time>=?2 AND time<?3",
+				       focus ? "SELECT time, sig, totals, samples, 1 FROM profiles"
+					       " WHERE series=?1 AND time>=?2 AND time<?3"
+					     : "SELECT time, sig, totals, CASE WHEN totals IS NULL THEN"
+					       " samples END, 1 FROM profiles"
+					       " WHERE series=?1 AND time>=?2 AND time<?3",
 				       "SELECT wstart, sig, totals, samples, nprofiles FROM rollups"
 				       " WHERE level=?4 AND series=?1 AND wstart>=?2 AND wstart<?3",
 				       &days, err)))
@@ -214,7 +220,7 @@ int sq_series(srv_store *base, const srv_selector *sel, const char *kind, int64_
 		if (!rc)
 			rc = win_emit(&w, from_ns, step_ns, avg, &qs.v[k], cb, ctx);
 	}
-	srv_days_close(days, nd);
+	srv_days_close(s, days, nd);
 out:
 	srv_qset_free(&qs);
 out0:

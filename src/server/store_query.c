@@ -103,6 +103,12 @@ int srv_open_ro(const char *path, sqlite3 **db, cprof_error *err)
 		return CPROF_EIO;
 	}
 	sqlite3_busy_timeout(*db, 10000);
+	/* read through a memory map: each query opens its connections anew,
+	 * so without it every page it touches is a pread() into an empty
+	 * page cache (half of a fleet's chart query).  Files are only ever
+	 * appended to or unlinked whole (retention), never truncated under
+	 * a reader. */
+	sqlite3_exec(*db, "PRAGMA mmap_size=4294967296", NULL, NULL, NULL);
 	return 0;
 }
 
@@ -205,7 +211,8 @@ int srv_days_open(sq_store *s, int64_t from, int64_t until, int64_t bucket_from,
 		if (access(path, F_OK) != 0)
 			continue;
 		srv_qday *d = &days[i];
-		if ((rc = srv_open_ro(path, &d->db, err)))
+		d->day = d0 + (int32_t)i;
+		if ((rc = srv_pool_take(s, d->day, path, &d->db, &d->dev, &d->ino, err)))
 			break;
 		sqlite3_exec(d->db, "BEGIN", NULL, NULL, NULL);
 		if (sqlite3_prepare_v2(d->db, raw_sql, -1, &d->raw, NULL) != SQLITE_OK ||
@@ -218,21 +225,23 @@ int srv_days_open(sq_store *s, int64_t from, int64_t until, int64_t bucket_from,
 		srv_plan_day(d->db, d0 + (int32_t)i, from, until, rollups, &d->pl);
 	}
 	if (rc) {
-		srv_days_close(days, nd);
+		srv_days_close(s, days, nd);
 		return rc;
 	}
 	*out = days;
 	return 0;
 }
 
-void srv_days_close(srv_qday *days, size_t nd)
+void srv_days_close(sq_store *s, srv_qday *days, size_t nd)
 {
 	for (size_t i = 0; days && i < nd; i++) {
 		sqlite3_finalize(days[i].raw);
 		sqlite3_finalize(days[i].roll);
 		if (days[i].db) {
 			sqlite3_exec(days[i].db, "COMMIT", NULL, NULL, NULL);
-			sqlite3_close(days[i].db);
+			char path[4096];
+			srv_day_path(s, days[i].day, path, sizeof path);
+			srv_pool_give(s, days[i].day, path, days[i].db, days[i].dev, days[i].ino);
 		}
 	}
 	free(days);
@@ -281,9 +290,19 @@ static void groups_free(qgroups *g)
 	memset(g, 0, sizeof *g);
 }
 
-/* Read one series' rows of one day segment into groups. */
+/* Where the rows of a run of rollup windows go when they are merged for
+ * the cache: window k = (wstart - lo) / len into g[k], counted in e[k]. */
+typedef struct wroute {
+	qgroups *g;
+	wc_entry **e;
+	int64_t lo, len;
+	size_t n;
+} wroute;
+
+/* Read one series' rows of one day segment into groups (wr NULL), or
+ * each row into its window's groups (wr). */
 static int read_seg(sq_store *s, srv_qday *d, const srv_seg *sg, const qseries *q, qgroups *g,
-		    srv_query_info *info, cprof_error *err)
+		    const wroute *wr, srv_query_info *info, cprof_error *err)
 {
 	sqlite3_stmt *st = sg->level ? d->roll : d->raw;
 	sqlite3_reset(st);
@@ -297,6 +316,15 @@ static int read_seg(sq_store *s, srv_qday *d, const srv_seg *sg, const qseries *
 		const void *sig = NULL;
 		size_t siglen = 0;
 		int nv = srv_sig_resolve(s, st, 0, &sig, &siglen) ? srv_sig_nv(sig, siglen) : -1;
+		wc_entry *we = NULL;
+		if (wr) {
+			int64_t k = (sqlite3_column_int64(st, 6) - wr->lo) / wr->len;
+			if (k < 0 || (size_t)k >= wr->n)
+				return cprof_seterr(err, CPROF_EFORMAT, "store: a rollup row outside "
+						    "its window in series %lld", (long long)q->id);
+			g = &wr->g[k];
+			we = wr->e[k];
+		}
 		qgroup *gr = nv < 0 ? NULL : group_for(g, sig, siglen, q->svc, nv);
 		if (!gr)
 			return cprof_seterr(err, nv < 0 ? CPROF_EFORMAT : CPROF_ENOMEM,
@@ -313,6 +341,12 @@ static int read_seg(sq_store *s, srv_qday *d, const srv_seg *sg, const qseries *
 		if (rc)
 			return cprof_seterr(err, rc, "store: broken samples in series %lld",
 					    (long long)q->id);
+		if (we) {
+			wc_entry_add_series(we, q->id);
+			we->nrows++;
+			we->nprofiles += (size_t)sqlite3_column_int64(st, 1);
+			continue;
+		}
 		if (sg->level)
 			info->nrollups++;
 		else
@@ -324,8 +358,161 @@ static int read_seg(sq_store *s, srv_qday *d, const srv_seg *sg, const qseries *
 	return 0;
 }
 
+/* ---- range merges through the cache of windows (store_wcache.c) ------------ */
+
+/* The cache key of (sel, kind): the kind, then each matcher's operator,
+ * name and value (NUL-terminated strings); each window appends its level
+ * and start. */
+static void sel_key(const srv_selector *sel, const char *kind, sbuf *k)
+{
+	sb_put(k, kind, strlen(kind) + 1);
+	for (size_t i = 0; sel && i < sel->n; i++) {
+		char op = (char)('0' + (int)sel->m[i].op);
+		sb_put(k, &op, 1);
+		sb_put(k, sel->m[i].name, strlen(sel->m[i].name) + 1);
+		sb_put(k, sel->m[i].value, strlen(sel->m[i].value) + 1);
+	}
+}
+
+static void win_key(sbuf *k, size_t base, int level, int64_t ws)
+{
+	k->n = base;
+	char lv = (char)level;
+	sb_put(k, &lv, 1);
+	sb_put(k, &ws, sizeof ws);
+}
+
+/* Add a window's entry into the range's groups, counts and series. */
+static int entry_into(const wc_entry *e, qgroups *total, u64map *seen, srv_query_info *info,
+		      cprof_error *err)
+{
+	if (!e->ok)
+		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	for (size_t i = 0; i < e->ng; i++) {
+		const wc_group *g = &e->g[i];
+		qgroup *t = group_for(total, g->sig, g->siglen, g->svc, g->nv);
+		if (!t || wc_group_into(&t->a, g))
+			return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	}
+	for (size_t i = 0; i < e->nseries; i++) {
+		uint32_t *v;
+		bool f;
+		if (u64map_slot(seen, (uint64_t)e->series[i], &v, &f))
+			return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	}
+	info->nrollups += e->nrows;
+	info->nprofiles += e->nprofiles;
+	return 0;
+}
+
+/* Merge the windows [a, b) of rollup segment sg (none of them cached) over
+ * every series of qs in one statement per series, rows routed to their
+ * window; add each window into total and keep it in the cache. */
+static int read_run(sq_store *s, srv_qday *d, const srv_seg *sg, size_t a, size_t b,
+		    const qset *qs, sbuf *key, size_t kbase, uint64_t epoch, qgroups *total,
+		    u64map *seen, srv_query_info *info, cprof_error *err)
+{
+	size_t n = b - a;
+	int64_t len = wlen(sg->level);
+	wroute wr = { calloc(n, sizeof *wr.g), calloc(n, sizeof *wr.e), sg->lo + (int64_t)a * len,
+		      len, n };
+	int rc = wr.g && wr.e ? 0 : cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	for (size_t k = 0; k < n && !rc; k++)
+		if (!(wr.e[k] = wc_entry_new()))
+			rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	srv_seg run = { sg->level, wr.lo, wr.lo + (int64_t)n * len };
+	for (size_t k = 0; k < qs->n && !rc; k++)
+		rc = read_seg(s, d, &run, &qs->v[k], NULL, &wr, info, err);
+	for (size_t k = 0; k < n && !rc; k++) {
+		for (size_t i = 0; i < wr.g[k].n; i++)
+			wc_entry_add_group(wr.e[k], wr.g[k].v[i].sig.p, wr.g[k].v[i].sig.n,
+					   wr.g[k].v[i].svc, &wr.g[k].v[i].a);
+		if (!(rc = entry_into(wr.e[k], total, seen, info, err))) {
+			win_key(key, kbase, sg->level, wr.lo + (int64_t)k * len);
+			if (key->oom)
+				rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+			else
+				wc_put(s->wc, wr.e[k], key->p, key->n, epoch);
+			wr.e[k] = NULL;
+		}
+	}
+	for (size_t k = 0; k < n; k++) {
+		if (wr.g)
+			groups_free(&wr.g[k]);
+		if (wr.e)
+			wc_entry_free(wr.e[k]);
+	}
+	free(wr.g);
+	free(wr.e);
+	return rc;
+}
+
+/* A counter kind's range merge: every whole rolled-up window from the
+ * cache or merged once into it, the raw profiles series by series. */
+static int query_cached(sq_store *s, const srv_selector *sel, const char *kind, const qset *qs,
+			srv_qday *days, size_t nd, uint64_t epoch, qgroups *total,
+			srv_query_info *info, cprof_error *err)
+{
+	sbuf key = { 0 };
+	u64map seen = { 0 };
+	sel_key(sel, kind, &key);
+	size_t kbase = key.n;
+	int rc = key.oom ? cprof_seterr(err, CPROF_ENOMEM, "store: out of memory") : 0;
+	wc_entry *hit[DAY_NS / TEN_NS];
+	for (size_t i = 0; i < nd && !rc; i++) {
+		srv_qday *d = &days[i];
+		for (int j = 0; d->db && j < d->pl.nseg && !rc; j++) {
+			const srv_seg *sg = &d->pl.segs[j];
+			if (!sg->level)
+				continue;
+			int64_t len = wlen(sg->level);
+			size_t nw = (size_t)((sg->hi - sg->lo + len - 1) / len);
+			if (nw > sizeof hit / sizeof *hit) {
+				rc = cprof_seterr(err, CPROF_EFORMAT, "store: a rollup segment over a day");
+				break;
+			}
+			for (size_t w = 0; w < nw; w++) {
+				win_key(&key, kbase, sg->level, sg->lo + (int64_t)w * len);
+				hit[w] = key.oom ? NULL : wc_get(s->wc, key.p, key.n, epoch);
+			}
+			for (size_t w = 0; w < nw;) {
+				if (hit[w]) {
+					if (!rc)
+						rc = entry_into(hit[w], total, &seen, info, err);
+					wc_release(s->wc, hit[w++]);
+					continue;
+				}
+				size_t b = w + 1;
+				while (b < nw && !hit[b])
+					b++;
+				if (!rc)
+					rc = read_run(s, d, sg, w, b, qs, &key, kbase, epoch, total, &seen,
+						      info, err);
+				w = b;
+			}
+		}
+	}
+	/* the raw profiles: partial windows and windows not rolled up */
+	for (size_t k = 0; k < qs->n && !rc; k++) {
+		size_t before = info->nraw;
+		for (size_t i = 0; i < nd && !rc; i++)
+			for (int j = 0; days[i].db && j < days[i].pl.nseg && !rc; j++)
+				if (!days[i].pl.segs[j].level)
+					rc = read_seg(s, &days[i], &days[i].pl.segs[j], &qs->v[k], total,
+						      NULL, info, err);
+		uint32_t *v;
+		bool f;
+		if (!rc && info->nraw > before && u64map_slot(&seen, (uint64_t)qs->v[k].id, &v, &f))
+			rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	}
+	info->nseries = seen.n;
+	u64map_free(&seen);
+	sb_free(&key);
+	return rc;
+}
+
 /* Turn the groups into one profile. */
-static int finish(sqlite3 *meta, qgroups *g, cprof_profile **out, cprof_error *err)
+static int finish(sqlite3 *meta, dcache *dc, qgroups *g, cprof_profile **out, cprof_error *err)
 {
 	cprof_profile **parts = calloc(g->n + 1, sizeof *parts);
 	size_t np = 0;
@@ -342,6 +529,7 @@ static int finish(sqlite3 *meta, qgroups *g, cprof_profile **out, cprof_error *e
 			rc = err && err->code ? err->code : CPROF_ENOMEM;
 			break;
 		}
+		srv_builder_use_cache(b, dc);
 		int64_t tmin = INT64_MAX, dur = 0, per = 0;
 		for (size_t j = i; j < g->n && !rc; j++) {
 			if (done[j] || g->v[j].sig.n != g->v[i].sig.n ||
@@ -389,6 +577,10 @@ int sq_query(srv_store *base, const srv_selector *sel, const char *kind, int64_t
 	int rc = srv_select_series(s, sel, kind, from_ns, until_ns, false, &qs, err);
 	if (rc)
 		return rc;
+	/* the cache's epoch: after the flush, before the read snapshots */
+	pthread_mutex_lock(&s->mu);
+	uint64_t epoch = s->wc_epoch;
+	pthread_mutex_unlock(&s->mu);
 	int32_t d0 = (int32_t)(from_ns / DAY_NS), d1 = (int32_t)((until_ns - 1) / DAY_NS);
 	size_t nd = (size_t)(d1 - d0) + 1;
 	srv_qday *days = NULL;
@@ -397,17 +589,21 @@ int sq_query(srv_store *base, const srv_selector *sel, const char *kind, int64_t
 	if (qs.n && (rc = srv_days_open(s, from_ns, until_ns, 0, 0, !s->o.no_rollups,
 				       "SELECT sig, 1, duration, time, period, samples"
 				       " FROM profiles WHERE series=?1 AND time>=?2 AND time<?3",
-				       "SELECT sig, nprofiles, duration, tmin, period, samples"
+				       "SELECT sig, nprofiles, duration, tmin, period, samples, wstart"
 				       " FROM rollups WHERE level=?4 AND series=?1 AND wstart>=?2"
 				       " AND wstart<?3", &days, err)))
 		goto out;
 	bool avg = info->agg == SRV_AGG_AVG;
-	for (size_t k = 0; k < qs.n && !rc; k++) {
+	bool cached = !avg && s->wc && qs.n;
+	if (cached)
+		rc = query_cached(s, sel, kind, &qs, days, nd, epoch, &total, info, err);
+	for (size_t k = 0; k < qs.n && !rc && !cached; k++) {
 		qgroups *g = avg ? &one : &total;
 		size_t before = info->nprofiles;
 		for (size_t i = 0; i < nd && !rc; i++)
 			for (int j = 0; j < days[i].pl.nseg && !rc && days[i].db; j++)
-				rc = read_seg(s, &days[i], &days[i].pl.segs[j], &qs.v[k], g, info, err);
+				rc = read_seg(s, &days[i], &days[i].pl.segs[j], &qs.v[k], g, NULL,
+						      info, err);
 		if (info->nprofiles > before)
 			info->nseries++;
 		if (!avg || rc)
@@ -427,10 +623,10 @@ int sq_query(srv_store *base, const srv_selector *sel, const char *kind, int64_t
 	 * before the day files) */
 	if (!rc && !(rc = srv_open_meta(s, &meta, err))) {
 		sqlite3_exec(meta, "BEGIN", NULL, NULL, NULL);
-		rc = finish(meta, &total, out, err);
+		rc = finish(meta, s->dc, &total, out, err);
 	}
 out:
-	srv_days_close(days, nd);
+	srv_days_close(s, days, nd);
 	if (meta) {
 		sqlite3_exec(meta, "COMMIT", NULL, NULL, NULL);
 		sqlite3_close(meta);

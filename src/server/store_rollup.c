@@ -64,6 +64,7 @@ int srv_roll_touch(sq_store *s, int64_t t, cprof_error *err)
 		u64map_del(&s->rolled, tk);
 		u64map_del(&s->rolled, wkey(ROLL_HOUR, hs));
 		u64map_del(&s->rolled, wkey(ROLL_DAY, ds));
+		s->wc_dirty = true;   /* the epoch moves once this commits */
 	}
 	uint32_t *gen;
 	bool found;
@@ -83,6 +84,7 @@ void srv_roll_forget_day(sq_store *s, int32_t day)
 			u64map_del(&s->rolled, wkey(ROLL_HOUR, t));
 	}
 	u64map_del(&s->rolled, wkey(ROLL_DAY, ds));
+	s->wc_epoch++;                  /* cached windows of the day are gone */
 }
 
 int srv_roll_load(sq_store *s, cprof_error *err)

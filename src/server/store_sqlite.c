@@ -514,6 +514,12 @@ int srv_flush_locked(sq_store *s, cprof_error *err)
 		}
 		d->in_tx = false;
 	}
+	if (s->wc_dirty) {
+		/* a late profile's deletion of rolled-up rows is committed:
+		 * the cached windows built before are stale (store_wcache.c) */
+		s->wc_epoch++;
+		s->wc_dirty = false;
+	}
 	s->pending = 0;
 	s->st.pending = 0;
 	return 0;
@@ -817,6 +823,7 @@ int srv_sqlite_open(const char *dir, const srv_store_opts *opts, srv_store **out
 	s->lockfd = -1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->roll_cv, NULL);
+	pthread_mutex_init(&s->pool_mu, NULL);
 	if (opts)
 		s->o = *opts;
 	if (!s->o.batch_profiles)
@@ -828,6 +835,12 @@ int srv_sqlite_open(const char *dir, const srv_store_opts *opts, srv_store **out
 	if (!s->o.max_samples)
 		s->o.max_samples = 1000000;
 	int rc = 0;
+	if (!s->o.no_rollups && !s->o.no_query_cache &&
+	    (!(s->wc = wc_new(s->o.query_cache_bytes ? s->o.query_cache_bytes : WC_DEFAULT_BYTES)) ||
+	     !(s->dc = dc_new(DC_DEFAULT_BYTES)))) {
+		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+		goto fail;
+	}
 	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
 		rc = cprof_seterr(err, CPROF_EIO, "store: cannot create %s: %s", dir, strerror(errno));
 		goto fail;
@@ -889,6 +902,10 @@ void sq_close(srv_store *base)
 	u64map_free(&s->gc_touched);
 	u64map_free(&s->rolled);
 	u64map_free(&s->touched);
+	wc_free(s->wc);
+	dc_free(s->dc);
+	srv_pool_close(s);
+	pthread_mutex_destroy(&s->pool_mu);
 	if (s->lockfd >= 0)
 		close(s->lockfd);       /* releases the flock */
 	pthread_cond_destroy(&s->roll_cv);
@@ -934,6 +951,7 @@ int sq_retention(srv_store *base, int64_t now_ns, cprof_error *err)
 		snprintf(side, sizeof side, "%s-shm", path);
 		unlink(side);
 		srv_roll_forget_day(s, days[i]);
+		srv_pool_forget_day(s, days[i]);
 		dropped++;
 	}
 	/* the dictionary entries only the dropped days referenced */
@@ -952,6 +970,11 @@ void sq_get_stats(srv_store *base, srv_store_stats *st)
 	pthread_mutex_lock(&s->mu);
 	*st = s->st;
 	pthread_mutex_unlock(&s->mu);
+	if (s->wc) {
+		size_t b;
+		wc_counts(s->wc, &st->cache_hits, &st->cache_misses, &b);
+		st->cache_bytes = b;
+	}
 	st->disk_bytes = 0;
 	DIR *d = opendir(s->dir);
 	if (!d)

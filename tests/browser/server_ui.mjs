@@ -515,8 +515,11 @@ if (suite === "fleet") {
 	});
 } else if (suite === "mixed") {
 	// one kind holding folded pushes (samples) and the runtime's CPU
-	// profiles (cpu nanoseconds): every series asked for names one type,
-	// the flame graph's, and the chart's title says which
+	// profiles (cpu nanoseconds): every series asked for names one type
+	// (never counts and nanoseconds summed into one line), the last one
+	// the flame graph's (the page asks for cpu's usual type at once, in
+	// parallel with the flame graph, and again when its answer differs),
+	// and the chart's title says which
 	const series = [];
 	page.on("request", (r) => { if (/\/api\/v1\/series\?.*type=cpu/.test(r.url())) series.push(new URL(r.url())); });
 	await check("one-sample-type", async () => {
@@ -527,8 +530,10 @@ if (suite === "fleet") {
 		const title = await page.textContent("#chart-title");
 		const flameTitle = await page.textContent("#flame .cpfg-title");
 		assert(st && title.includes(st) && flameTitle.includes(st), `chart "${title}" (${st}), flame "${flameTitle}"`);
-		assert(series.length && series.every((u) => u.searchParams.get("sample_type") === st),
-			`series asked without the type: ${series.map((u) => u.searchParams.get("sample_type")).join(",")}`);
+		await page.waitForFunction((t) => document.getElementById("chart-title").getAttribute("data-sample-type") === t, st);
+		assert(series.length && series.every((u) => u.searchParams.get("sample_type")) &&
+			series[series.length - 1].searchParams.get("sample_type") === st,
+			`series asked without the type, or not last with the flame graph's: ${series.map((u) => u.searchParams.get("sample_type")).join(",")}`);
 		assert((await page.textContent("#stype option:first-child")).includes(st), "the selector does not say the default");
 		await shot("mixed");
 		// the other type, picked in the selector bar: the chart draws the

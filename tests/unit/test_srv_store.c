@@ -302,6 +302,102 @@ static void test_rollups_exact(void **state)
 	free(dir);
 }
 
+/* The cache of merged windows (store_wcache.c): a store with it answers
+ * as one without it, the repeated ranges from the cache, and never with
+ * a window that a late profile changed (before and after the window is
+ * rolled up again), nor beyond its memory ceiling. */
+static void test_window_cache(void **state)
+{
+	(void)state;
+	char *d1 = mkdtemp_dir(), *d2 = mkdtemp_dir(), *d3 = mkdtemp_dir();
+	srv_store_opts oc = { 0 }, on = { .no_query_cache = true },
+		       tiny = { .query_cache_bytes = 200000 };
+	srv_store *c = NULL, *n = NULL, *t = NULL;
+	cprof_error err = { 0 };
+	assert_int_equal(srv_store_open(d1, &oc, &c, &err), 0);
+	assert_int_equal(srv_store_open(d2, &on, &n, &err), 0);
+	assert_int_equal(srv_store_open(d3, &tiny, &t, &err), 0);
+	srv_store *all[] = { c, n, t };
+	for (int i = 0; i < 3; i++) {
+		fill(all[i]);
+		assert_true(srv_store_rollup_sync(all[i], &err) >= 0);
+	}
+	static const char *const sels[] = { "", "{job=\"db\"}", "{instance=~\".*1:.*\"}" };
+	/* each range twice: from the rows, then from the cache */
+	int64_t ranges[][2] = { { T0, T0 + 6 * HOUR }, { T0 + 10 * 60 * SEC, T0 + 4 * HOUR },
+				{ T0 - DAY, T0 + 2 * DAY }, { T0 + HOUR, T0 + 2 * HOUR } };
+	int extra = -1;
+	for (int round = 0; round < 4; round++) {
+		if (round == 2) {
+			/* a late profile for the rolled hour 1, flushed */
+			for (int i = 0; i < 3; i++) {
+				cprof_profile *late = gen(0, 0, 999, 1);
+				append(all[i], 0, 0, "cpu", T0 + HOUR + 5 * SEC, late, NULL);
+				cprof_profile_free(late);
+				assert_int_equal(srv_store_flush(all[i], &err), 0);
+			}
+			extra = 999;
+		}
+		if (round == 3)         /* hour 1 and its windows rolled up again */
+			for (int i = 0; i < 3; i++)
+				assert_true(srv_store_rollup_sync(all[i], &err) >= 0);
+		for (size_t r = 0; r < sizeof ranges / sizeof *ranges; r++)
+			for (size_t k = 0; k < 3; k++) {
+				srv_query_info ic, in, it;
+				cprof_profile *pc = query(c, sels[k], "cpu", ranges[r][0], ranges[r][1], &ic);
+				cprof_profile *pn = query(n, sels[k], "cpu", ranges[r][0], ranges[r][1], &in);
+				cprof_profile *pt = query(t, sels[k], "cpu", ranges[r][0], ranges[r][1], &it);
+				assert_same(pc, pn);
+				assert_same(pt, pn);
+				if (k == 0) {
+					cprof_profile *want = expect(3, ranges[r][0], ranges[r][1],
+								     ranges[r][0] <= T0 + HOUR &&
+								     ranges[r][1] > T0 + HOUR ? extra : -1);
+					assert_same(pc, want);
+					cprof_profile_free(want);
+				}
+				assert_int_equal(ic.nseries, in.nseries);
+				assert_int_equal(ic.nprofiles, in.nprofiles);
+				/* (after the late profile each store's rollup
+				 * thread may roll hour 1 up again at its own time) */
+				if (round != 2) {
+					assert_int_equal(ic.nrollups, in.nrollups);
+					assert_int_equal(ic.nraw, in.nraw);
+				}
+				assert_int_equal(it.nseries, in.nseries);
+				assert_int_equal(it.nprofiles, in.nprofiles);
+				cprof_profile_free(pc);
+				cprof_profile_free(pn);
+				cprof_profile_free(pt);
+			}
+	}
+	srv_store_stats sc, sn, st;
+	srv_store_get_stats(c, &sc);
+	srv_store_get_stats(n, &sn);
+	srv_store_get_stats(t, &st);
+	assert_true(sc.cache_hits > 0 && sc.cache_misses > 0);
+	assert_true(sn.cache_hits == 0 && sn.cache_misses == 0);
+	assert_true(st.cache_bytes <= 200000);
+	/* gauges are not cached: averaged per series over the whole range */
+	uint64_t before = sc.cache_hits + sc.cache_misses;
+	for (int i = 0; i < 2; i++) {
+		srv_query_info ih;
+		cprof_profile *h = query(c, "", "heap", T0, T0 + 6 * HOUR, &ih);
+		cprof_profile_free(h);
+	}
+	srv_store_get_stats(c, &sc);
+	assert_int_equal(sc.cache_hits + sc.cache_misses, before);
+	srv_store_close(c);
+	srv_store_close(n);
+	srv_store_close(t);
+	rmrf(d1);
+	rmrf(d2);
+	rmrf(d3);
+	free(d1);
+	free(d2);
+	free(d3);
+}
+
 /* Gauges: averaged per series over its profiles, then summed. */
 static void test_gauge_average(void **state)
 {
@@ -472,6 +568,22 @@ static void test_retention_keeps_pinned(void **state)
 	int64_t id = -1;
 	assert_int_equal(srv_store_snapshots(s, 0, 0, snap_cb, &id, &err), 0);
 	assert_true(id > 0);
+	/* the dropped day written again: queries read the new file, not
+	 * the old one through a connection pooled before the drop (each
+	 * query above left its day's connection in the pool) */
+	got = query(s, "", "cpu", T0 + 4 * DAY, T0 + 5 * DAY, &info);
+	cprof_profile_free(got);
+	assert_int_equal(srv_store_retention(s, T0 + 7 * DAY + HOUR, &err), 1);   /* day 4 */
+	cprof_profile *c = gen(1, 1, 7, 1);
+	append(s, 1, 1, "cpu", T0 + 4 * DAY + 2 * HOUR, c, NULL);
+	assert_int_equal(srv_store_flush(s, &err), 0);
+	got = query(s, "", "cpu", T0 + 4 * DAY, T0 + 5 * DAY, &info);
+	assert_int_equal(info.nprofiles, 1);
+	assert_int_equal(cprof_merge(&c, 1, &want, NULL), 0);
+	assert_same(got, want);
+	cprof_profile_free(got);
+	cprof_profile_free(want);
+	cprof_profile_free(c);
 	srv_store_close(s);
 	s = open_store(dir, 2 * DAY, false);
 	assert_int_equal(srv_store_snapshot_get(s, id, &got, &err), 0);
@@ -837,6 +949,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_merge_equals_cprof_merge),
 		cmocka_unit_test(test_rollups_exact),
+		cmocka_unit_test(test_window_cache),
 		cmocka_unit_test(test_gauge_average),
 		cmocka_unit_test(test_series_labels_metrics),
 		cmocka_unit_test(test_retention_keeps_pinned),

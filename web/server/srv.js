@@ -37,6 +37,11 @@
 		mutex: ["contentions", "delay"], block: ["contentions", "delay"], goroutine: ["goroutine"],
 		threadcreate: ["threadcreate"], wall: ["samples", "wall"]
 	};
+	/* the sample type a kind's flame graph draws when nothing says
+	 * otherwise (pprof's rule: the last type; heap and allocs differ by
+	 * producer): the chart asks for it at once instead of after the
+	 * flame graph's answer, and again only when the answer differs */
+	var GUESS_ST = { cpu: "cpu", mutex: "delay", block: "delay", wall: "wall" };
 	var GAUGE = { heap: 1, goroutine: 1, threadcreate: 1, threads: 1 };
 	var RANGES = [["now-15m", "15 min"], ["now-1h", "1 hour"], ["now-3h", "3 hours"], ["now-6h", "6 hours"],
 		["now-12h", "12 hours"], ["now-24h", "24 hours"],
@@ -260,6 +265,7 @@
 		kindSel.addEventListener("change", function () {
 			S.kind = kindSel.value;
 			S.st = chartSt = "";
+			chartGuess = false;
 			fillSt();
 			setParams({ type: S.kind, st: null });
 			loadAll();
@@ -854,13 +860,17 @@
 		 * once known (a store may mix profiles whose default types differ:
 		 * folded pushes count samples, the runtime's CPU profiles
 		 * nanoseconds; the chart then follows the flame graph's type) */
-		var chartSt = "";
+		var chartSt = "", chartGuess = false;   /* chartSt is GUESS_ST's, not confirmed by a flame graph */
 		/* anyType: draw each profile's default type (the flame graph's type
 		 * could not be had).  Without a chosen type, a kind that has
 		 * several (cpu: samples and cpu nanoseconds) waits for the flame
 		 * graph's type rather than sum counts and nanoseconds into one
 		 * line; the title says which type is drawn. */
 		function loadSeries(anyType) {
+			if (!S.st && !chartSt && !anyType && GUESS_ST[S.kind]) {
+				chartSt = GUESS_ST[S.kind];
+				chartGuess = true;
+			}
 			var r = range(), my = ++seriesSeq, st = S.st || chartSt;
 			var W = canvas.parentNode.clientWidth || 900;
 			var step = Math.max(1, Math.ceil((r.untilS - r.fromS) / Math.min(240, Math.max(60, Math.floor(W / 4)))));
@@ -1001,7 +1011,12 @@
 			totals.textContent = "";
 			/* the chart waits for this answer's type (loadSeries): when
 			 * there is none, it draws each profile's own */
-			var noType = function () { if (!S.st && !chartSt) loadSeries(true); };
+			var noType = function () {
+				if (S.st || (chartSt && !chartGuess)) return;
+				chartSt = "";
+				chartGuess = false;
+				loadSeries(true);
+			};
 			if (fp.needBase || fp.needBaseQuery) {
 				noType();
 				flame.setAttribute("data-seq", String(my));
@@ -1018,6 +1033,7 @@
 				if (my !== flameSeq) return;
 				unit = d.unit;
 				showFlame(d, fp);
+				if (d.sampleType) chartGuess = false;
 				if (!S.st && d.sampleType && chartSt !== d.sampleType) {
 					chartSt = d.sampleType;
 					loadSeries();
