@@ -16,9 +16,10 @@
  *      (samples_svc_hour: one row per stack and hour, not per series,
  *      stack and hour) when no series left out by the selector has
  *      profiles of the answer's signatures there (svc_blocked), else from
- *      the per-series one (samples_hour); gauges group by series, and
- *      each series' sums are divided by its profile count here (rounded
- *      half away from zero, as the SQLite store), then summed.
+ *      the per-series one (samples_hour); gauges read the per-series
+ *      one, and each series' sums are divided by its profile count in
+ *      the same SELECT (rounded half away from zero, as the SQLite
+ *      store) and summed per service and stack there too.
  * The stack ids are then resolved (store_ch_dict.c, fetching ids this
  * process has not seen) and the profile built: ClickHouse 18.16 has one
  * JOIN per SELECT and no named CTEs, so no flame-graph SQL.
@@ -163,7 +164,7 @@ typedef struct pcount {            /* profiles per (series, signature) */
 } pcount;
 
 typedef struct grp {
-	uint64_t key, sig;              /* svc hash (counters) or series id (gauges) */
+	uint64_t key, sig;              /* service hash, signature hash */
 	ch_svc *svc;
 	acc a;
 } grp;
@@ -310,67 +311,69 @@ static int read_profiles(srv_ch *c, const ch_series *v, size_t n, int64_t from, 
 /* Where step 2 reads. */
 enum { SRC_RAW, SRC_HOUR, SRC_SVC_HOUR };
 
-/* "svc IN (a,b,...)" into q. */
-static void in_svcs(sbuf *q, const uint64_t *svcs, size_t n)
+/* "COL IN (a,b,...)" into q. */
+static void in_ids(sbuf *q, const char *col, const uint64_t *ids, size_t n)
 {
-	sb_put(q, "svc IN (", 8);
-	for (size_t i = 0; i < n; i++) {
-		char x[32];
-		snprintf(x, sizeof x, "%s%llu", i ? "," : "", (unsigned long long)svcs[i]);
-		sb_put(q, x, strlen(x));
-	}
+	sqlf(q, "%s IN (", col);
+	for (size_t i = 0; i < n; i++)
+		sqlf(q, "%s%llu", i ? "," : "", (unsigned long long)ids[i]);
 	sb_put(q, ")", 1);
 }
 
-/* Step 2: one SELECT of summed samples into the groups, grouped in
- * ClickHouse by (service or series, signature, stack) so one row per
- * stack comes back.  SRC_RAW: samples in [from, h0) and [h1, until) (the
- * partial hours at the range's ends; h0 == h1: all of [from, until));
- * SRC_HOUR: the per-series hourly rollup, hours [h0, h1); SRC_SVC_HOUR:
- * the per-service one (counters only; v unused).  svcs: the services'
- * hashes (the tables' first sorting column, so ClickHouse skips the
- * others' granules).  vx: some signature has more than four values. */
-static int read_samples(srv_ch *c, const ch_series *v, size_t n, const uint64_t *svcs,
-			size_t nsvcs, bool gauge, int src, bool vx, int64_t from, int64_t until,
-			int64_t h0, int64_t h1, mq *m, srv_query_info *info, cprof_error *err)
+/* "day >= D0 AND day <= D1 AND <times> AND svc IN (...) AND sig IN (the
+ * answer's signatures; or only sig1 if not 0)" into q, for a SELECT
+ * from samples (rollup false: t in [from, h0) or [h1, until), the
+ * partial hours at the range's ends; h0 == h1: all of [from, until)) or
+ * from an hourly rollup (hours [h0, h1)).  svcs: the services' hashes
+ * (the tables' first sorting column, so ClickHouse skips the others'
+ * granules); the services' other kinds share the tables, hence sig. */
+static void samples_where(sbuf *q, bool rollup, int64_t from, int64_t until, int64_t h0,
+			  int64_t h1, const uint64_t *svcs, size_t nsvcs, const mq *m,
+			  uint64_t sig1)
 {
-	sbuf q = { 0 }, r = { 0 };
 	char d0[16], d1[16];
-	bool rollup = src != SRC_RAW;
 	ch_utc_str(rollup ? h0 : from, false, d0, sizeof d0);
 	ch_utc_str((rollup ? h1 : until) - 1, false, d1, sizeof d1);
-	const char *key = gauge ? "series" : "svc";
+	sqlf(q, " WHERE day >= '%s' AND day <= '%s' AND ", d0, d1);
 	if (rollup)
-		sqlf(&q, "SELECT %s, sig, stack, sumMerge(v0), sumMerge(v1), sumMerge(v2),"
-		     " sumMerge(v3), %s FROM %s WHERE"
-		     " day >= '%s' AND day <= '%s' AND hour >= %lld AND hour < %lld AND ", key,
-		     vx ? "sumForEachMerge(vx)" : "0",
-		     src == SRC_SVC_HOUR ? "samples_svc_hour" : "samples_hour", d0, d1,
-		     (long long)(h0 / HOUR_NS), (long long)(h1 / HOUR_NS));
+		sqlf(q, "hour >= %lld AND hour < %lld AND ", (long long)(h0 / HOUR_NS),
+		     (long long)(h1 / HOUR_NS));
 	else if (h1 > h0)
-		sqlf(&q, "SELECT %s, sig, stack, sum(" CH_V(0) "), sum(" CH_V(1) "), sum(" CH_V(2)
-		     "), sum(" CH_V(3) "), %s FROM samples WHERE day >= '%s' AND day <= '%s' AND"
-		     " ((t >= %lld AND t < %lld) OR (t >= %lld AND t < %lld)) AND ", key,
-		     vx ? "sumForEach(vx)" : "0", d0, d1, (long long)from, (long long)h0,
-		     (long long)h1, (long long)until);
+		sqlf(q, "((t >= %lld AND t < %lld) OR (t >= %lld AND t < %lld)) AND ",
+		     (long long)from, (long long)h0, (long long)h1, (long long)until);
 	else
-		sqlf(&q, "SELECT %s, sig, stack, sum(" CH_V(0) "), sum(" CH_V(1) "), sum(" CH_V(2)
-		     "), sum(" CH_V(3) "), %s FROM samples WHERE day >= '%s' AND day <= '%s' AND"
-		     " t >= %lld AND t < %lld AND ", key, vx ? "sumForEach(vx)" : "0", d0, d1,
-		     (long long)from, (long long)until);
-	in_svcs(&q, svcs, nsvcs);
-	/* the answer's signatures only (the services' other kinds share
-	 * the tables) */
-	sb_put(&q, " AND sig IN (", 13);
-	for (size_t i = 0; i < m->nsigs; i++)
-		sqlf(&q, "%s%llu", i ? "," : "", (unsigned long long)m->sigs[i].hash);
-	sb_put(&q, ")", 1);
-	if (src != SRC_SVC_HOUR) {
-		sb_put(&q, " AND ", 5);
-		in_list(&q, "series", v, n);
-	}
-	sqlf(&q, " GROUP BY %s, sig, stack", key);
-	int rc = select_q(c, &q, &r, err);
+		sqlf(q, "t >= %lld AND t < %lld AND ", (long long)from, (long long)until);
+	in_ids(q, "svc", svcs, nsvcs);
+	sb_put(q, " AND sig IN (", 13);
+	for (size_t i = 0, k = 0; i < m->nsigs; i++)
+		if (!sig1 || m->sigs[i].hash == sig1)
+			sqlf(q, "%s%llu", k++ ? "," : "", (unsigned long long)m->sigs[i].hash);
+	sb_put(q, ")", 1);
+}
+
+/* The summed value columns of a SELECT from samples (rollup false) or an
+ * hourly rollup, named PFX0..PFX3 and PFXx (vx: some signature has more
+ * than four values; else no PFXx). */
+static void sum_cols(sbuf *q, bool rollup, bool vx, const char *pfx)
+{
+	static const char *const raw[4] = { CH_V(0), CH_V(1), CH_V(2), CH_V(3) };
+	for (int k = 0; k < 4; k++)
+		if (rollup)
+			sqlf(q, ", sumMerge(v%d) AS %s%d", k, pfx, k);
+		else
+			sqlf(q, ", sum(%s) AS %s%d", raw[k], pfx, k);
+	if (vx)
+		sqlf(q, ", %s AS %sx", rollup ? "sumForEachMerge(vx)" : "sumForEach(vx)", pfx);
+}
+
+/* Run q and add its rows (service hash, signature, stack id, v0..v3, and
+ * the values past four as an array or 0) into m's groups: one row per
+ * service, signature and stack. */
+static int take_rows(srv_ch *c, sbuf *q, bool rollup, mq *m, srv_query_info *info,
+		     cprof_error *err)
+{
+	sbuf r = { 0 };
+	int rc = select_q(c, q, &r, err);
 	size_t pos = 0;
 	char *f[8];
 	size_t fl[8];
@@ -382,14 +385,7 @@ static int read_samples(srv_ch *c, const ch_series *v, size_t n, const uint64_t 
 		if (!s)
 			continue;       /* a profile newer than step 1, or another kind's */
 		if (!last || last->key != k || last->sig != sg) {
-			ch_svc *svc = NULL;
-			if (gauge) {
-				for (size_t i = 0; i < n && !svc; i++)
-					if (v[i].id == k)
-						svc = v[i].svc;
-			} else {
-				svc = svc_by_hash(c, k);
-			}
+			ch_svc *svc = svc_by_hash(c, k);
 			if (!svc)
 				continue;
 			last = grp_for(m, k, sg, svc, s->nv);
@@ -411,8 +407,113 @@ static int read_samples(srv_ch *c, const ch_series *v, size_t n, const uint64_t 
 		else
 			info->nraw++;
 	}
-	sb_free(&q);
 	sb_free(&r);
+	return rc;
+}
+
+/* Step 2 for counters: one SELECT of summed samples into the groups,
+ * grouped in ClickHouse by (service, signature, stack) so one row per
+ * stack comes back.  SRC_RAW: samples at the range's partial hours (see
+ * samples_where); SRC_HOUR: the per-series hourly rollup, hours [h0, h1),
+ * of the series v; SRC_SVC_HOUR: the per-service one (v unused). */
+static int read_samples(srv_ch *c, const ch_series *v, size_t n, const uint64_t *svcs,
+			size_t nsvcs, int src, bool vx, int64_t from, int64_t until, int64_t h0,
+			int64_t h1, mq *m, srv_query_info *info, cprof_error *err)
+{
+	sbuf q = { 0 };
+	bool rollup = src != SRC_RAW;
+	sqlf(&q, "SELECT svc, sig, stack");
+	sum_cols(&q, rollup, vx, "v");
+	if (!vx)
+		sqlf(&q, ", 0");
+	sqlf(&q, " FROM %s", src == SRC_SVC_HOUR ? "samples_svc_hour" :
+	     src == SRC_HOUR ? "samples_hour" : "samples");
+	samples_where(&q, rollup, from, until, h0, h1, svcs, nsvcs, m, 0);
+	if (src != SRC_SVC_HOUR) {
+		sb_put(&q, " AND ", 5);
+		in_list(&q, "series", v, n);
+	}
+	sqlf(&q, " GROUP BY svc, sig, stack");
+	int rc = take_rows(c, &q, rollup, m, info, err);
+	sb_free(&q);
+	return rc;
+}
+
+/* Round half away from zero of X / n (Int64), as acc_div. */
+#define GAUGE_DIV(x) "if(" x " < 0, -intDiv(-" x " + intDiv(n, 2), n), intDiv(" x " + intDiv(n, 2), n))"
+
+/* Step 2 for gauges, one SELECT per signature: each series' sums per
+ * stack over the range (the partial hours' samples if step 1 counted
+ * profiles there, plus the per-series hourly rollup's whole hours) are
+ * divided by that series' profile count (step 1's, written into the
+ * SELECT as a transform() table), rounded half away from zero as the
+ * SQLite store does, and summed per service and stack in ClickHouse, so
+ * one row per stack comes back instead of one per series and stack.
+ * Only series with profiles of the signature in step 1 are read. */
+static int read_gauge(srv_ch *c, const uint64_t *svcs, size_t nsvcs, bool vx, int64_t from,
+		      int64_t until, int64_t h0, int64_t h1, mq *m, srv_query_info *info,
+		      cprof_error *err)
+{
+	int rc = 0;
+	uint64_t *ids = NULL, *cnt = NULL;
+	size_t cap = 0;
+	for (size_t i = 0; i < m->nsigs && !rc; i++) {
+		uint64_t sg = m->sigs[i].hash;
+		size_t k = 0;
+		for (size_t j = 0; j < m->npc && !rc; j++) {
+			if (m->pc[j].sig != sg || !m->pc[j].n)
+				continue;
+			size_t c2 = cap;
+			if (cprof_reserve((void **)&ids, &cap, k + 1, sizeof *ids) ||
+			    cprof_reserve((void **)&cnt, &c2, k + 1, sizeof *cnt))
+				rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+			else {
+				ids[k] = m->pc[j].series;
+				cnt[k++] = m->pc[j].n;
+			}
+		}
+		if (rc || !k)
+			continue;
+		/* the parts: whole hours, partial hours, or both (summed) */
+		bool parts[2] = { h1 > h0, m->nedge > 0 };
+		bool both = parts[0] && parts[1];
+		sbuf q = { 0 };
+		sqlf(&q, "SELECT svc, sig, stack, sum(" GAUGE_DIV("b0") "), sum(" GAUGE_DIV("b1")
+		     "), sum(" GAUGE_DIV("b2") "), sum(" GAUGE_DIV("b3") "), %s FROM (SELECT svc,"
+		     " sig, stack, b0, b1, b2, b3%s, toInt64(transform(series, [", vx ?
+		     "sumForEach(arrayMap(x -> " GAUGE_DIV("x") ", bx))" : "0", vx ? ", bx" : "");
+		for (size_t j = 0; j < k; j++)
+			sqlf(&q, "%s%llu", j ? "," : "", (unsigned long long)ids[j]);
+		sb_put(&q, "], [", 4);
+		for (size_t j = 0; j < k; j++)
+			sqlf(&q, "%s%llu", j ? "," : "", (unsigned long long)cnt[j]);
+		sb_put(&q, "], 1)) AS n FROM (", 18);
+		if (both) {
+			sqlf(&q, "SELECT svc, series, sig, stack, sum(a0) AS b0, sum(a1) AS b1,"
+			     " sum(a2) AS b2, sum(a3) AS b3%s FROM (",
+			     vx ? ", sumForEach(ax) AS bx" : "");
+		}
+		for (int p = 0, np = 0; p < 2; p++) {
+			if (!parts[p])
+				continue;
+			if (np++)
+				sqlf(&q, " UNION ALL ");
+			sqlf(&q, "SELECT svc, series, sig, stack");
+			sum_cols(&q, p == 0, vx, both ? "a" : "b");
+			sqlf(&q, " FROM %s", p == 0 ? "samples_hour" : "samples");
+			samples_where(&q, p == 0, from, until, h0, h1, svcs, nsvcs, m, sg);
+			sb_put(&q, " AND ", 5);
+			in_ids(&q, "series", ids, k);
+			sqlf(&q, " GROUP BY svc, series, sig, stack");
+		}
+		if (both)
+			sqlf(&q, ") GROUP BY svc, series, sig, stack");
+		sqlf(&q, ")) GROUP BY svc, sig, stack");
+		rc = take_rows(c, &q, parts[0], m, info, err);
+		sb_free(&q);
+	}
+	free(ids);
+	free(cnt);
 	return rc;
 }
 
@@ -493,7 +594,7 @@ static int read_hours(srv_ch *c, const ch_series *v, size_t n, const uint64_t *s
 {
 	int64_t hs = h0 > c->svc_roll_from ? h0 : c->svc_roll_from;
 	if (hs >= h1)
-		return read_samples(c, v, n, svcs, nsvcs, false, SRC_HOUR, vx, 0, 0, h0, h1, m,
+		return read_samples(c, v, n, svcs, nsvcs, SRC_HOUR, vx, 0, 0, h0, h1, m,
 				    info, err);
 	uint64_t *bl = NULL;
 	size_t nb = 0;
@@ -520,44 +621,17 @@ static int read_hours(srv_ch *c, const ch_series *v, size_t n, const uint64_t *s
 			bv[nbv++] = v[i];
 	}
 	if (!rc && nok)
-		rc = read_samples(c, NULL, 0, ok, nok, false, SRC_SVC_HOUR, vx, 0, 0, hs, h1, m,
+		rc = read_samples(c, NULL, 0, ok, nok, SRC_SVC_HOUR, vx, 0, 0, hs, h1, m,
 				  info, err);
 	if (!rc && nbv)
-		rc = read_samples(c, bv, nbv, all ? svcs : bl, all ? nsvcs : nb, false, SRC_HOUR,
+		rc = read_samples(c, bv, nbv, all ? svcs : bl, all ? nsvcs : nb, SRC_HOUR,
 				  vx, 0, 0, hs, h1, m, info, err);
 	if (!rc && hs > h0)
-		rc = read_samples(c, v, n, svcs, nsvcs, false, SRC_HOUR, vx, 0, 0, h0, hs, m, info,
+		rc = read_samples(c, v, n, svcs, nsvcs, SRC_HOUR, vx, 0, 0, h0, hs, m, info,
 				  err);
 	free(bl);
 	free(ok);
 	free(bv);
-	return rc;
-}
-
-/* Gauges: divide each series' sums by its profile count and regroup by
- * service. */
-static int gauge_fold(mq *m, cprof_error *err)
-{
-	mq t = { 0 };
-	int rc = 0;
-	for (size_t i = 0; i < m->ng && !rc; i++) {
-		grp *g = &m->g[i];
-		uint64_t cnt = 0;
-		for (size_t k = 0; k < m->npc; k++)
-			if (m->pc[k].series == g->key && m->pc[k].sig == g->sig)
-				cnt += m->pc[k].n;
-		if (cnt)
-			acc_div(&g->a, cnt);
-		grp *d = grp_for(&t, g->svc->hash, g->sig, g->svc, g->a.nv);
-		if (!d || acc_add_acc(&d->a, &g->a))
-			rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
-	}
-	for (size_t i = 0; i < m->ng; i++)
-		acc_free(&m->g[i].a);
-	free(m->g);
-	m->g = t.g;
-	m->ng = t.ng;
-	m->capg = t.capg;
 	return rc;
 }
 
@@ -667,15 +741,14 @@ int ch_query(srv_store *base, const srv_selector *sel, const char *kind, int64_t
 			vx |= m.sigs[i].nv > 4;
 		/* samples only where step 1 saw profiles (a sample row's
 		 * time is its profile's) */
-		if (m.nedge)
-			rc = read_samples(c, v, n, svcs, nsvcs, gauge, SRC_RAW, vx, from_ns, until_ns,
-					  h0, h1, &m, info, err);
-		if (!rc && h1 > h0)
-			rc = gauge ? read_samples(c, v, n, svcs, nsvcs, true, SRC_HOUR, vx, 0, 0, h0,
-						  h1, &m, info, err)
-				   : read_hours(c, v, n, svcs, nsvcs, vx, h0, h1, &m, info, err);
-		if (!rc && gauge)
-			rc = gauge_fold(&m, err);
+		if (gauge)
+			rc = read_gauge(c, svcs, nsvcs, vx, from_ns, until_ns, h0, h1, &m, info,
+					err);
+		if (!gauge && m.nedge)
+			rc = read_samples(c, v, n, svcs, nsvcs, SRC_RAW, vx, from_ns, until_ns, h0,
+					  h1, &m, info, err);
+		if (!gauge && !rc && h1 > h0)
+			rc = read_hours(c, v, n, svcs, nsvcs, vx, h0, h1, &m, info, err);
 	}
 	free(svcs);
 	cprof_profile **parts = calloc(m.nsigs + 1, sizeof *parts);
