@@ -777,6 +777,67 @@ int ch_query(srv_store *base, const srv_selector *sel, const char *kind, int64_t
 	return rc;
 }
 
+/* ---- rows keyed by series ---------------------------------------------------------------- */
+
+/* The rows of SELECTs in which one column is a series id, each mapped to
+ * the matching series of pick() (rows of other series skipped).  One
+ * reader per call, on the caller's stack; not shared between threads. */
+typedef struct srows {
+	ch_series *v;                   /* pick()'s series */
+	size_t n;
+	u64map idx;                     /* series id -> index + 1 */
+	sbuf q, r;                      /* the next SELECT, the last answer */
+	size_t pos;
+} srows;
+
+/* pick() the series of kind matching sel into s (zeroed first); 0 or an
+ * error (s is then still for srows_close). */
+static int srows_open(srv_ch *c, const srv_selector *sel, const char *kind, srows *s,
+		      cprof_error *err)
+{
+	memset(s, 0, sizeof *s);
+	int rc = pick(c, sel, kind, &s->v, &s->n, err);
+	for (size_t i = 0; i < s->n && !rc; i++) {
+		uint32_t *slot;
+		bool found;
+		if (u64map_slot(&s->idx, s->v[i].id, &slot, &found))
+			rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+		else
+			*slot = (uint32_t)i + 1;
+	}
+	return rc;
+}
+
+/* Run the SELECT in s->q (emptied after) for srows_next. */
+static int srows_run(srv_ch *c, srows *s, cprof_error *err)
+{
+	sb_reset(&s->r);
+	s->pos = 0;
+	int rc = select_q(c, &s->q, &s->r, err);
+	sb_reset(&s->q);
+	return rc;
+}
+
+/* The next row of nf fields (into f, fl) whose column scol is a series of
+ * s: that series' index; s->n at the end of the answer. */
+static size_t srows_next(srows *s, size_t scol, char **f, size_t *fl, size_t nf)
+{
+	while (tsv_row((char *)s->r.p, s->r.n, &s->pos, f, fl, nf) == nf) {
+		uint32_t i;
+		if (u64map_get(&s->idx, strtoull(f[scol], NULL, 10), &i))
+			return i - 1;
+	}
+	return s->n;
+}
+
+static void srows_close(srows *s)
+{
+	sb_free(&s->q);
+	sb_free(&s->r);
+	u64map_free(&s->idx);
+	free(s->v);
+}
+
 /* ---- totals over time ---------------------------------------------------------------------- */
 
 static int wins_emit(srv_wins *w, const ch_series *v, size_t n, int64_t from, int64_t step,
@@ -800,27 +861,6 @@ static int wins_emit(srv_wins *w, const ch_series *v, size_t n, int64_t from, in
 	return rc;
 }
 
-static size_t series_index(const ch_series *v, size_t n, uint64_t id, u64map *idx)
-{
-	uint32_t i;
-	if (u64map_get(idx, id, &i))
-		return i - 1;
-	(void)v;
-	return n;
-}
-
-static int index_series(const ch_series *v, size_t n, u64map *idx)
-{
-	for (size_t i = 0; i < n; i++) {
-		uint32_t *slot;
-		bool found;
-		if (u64map_slot(idx, v[i].id, &slot, &found))
-			return CPROF_ENOMEM;
-		*slot = (uint32_t)i + 1;
-	}
-	return 0;
-}
-
 /* "SELECT COLS FROM TABLE WHERE <days and times of [from, until)> AND
  * series IN (...)" into q. */
 static void range_select(sbuf *q, const char *cols, const char *table, int64_t from,
@@ -834,21 +874,19 @@ static void range_select(sbuf *q, const char *cols, const char *table, int64_t f
 	in_list(q, "series", v, n);
 }
 
-/* The common start of the totals-over-time reads: the matching series,
- * their windows, an id -> index map, and "SELECT COLS FROM TABLE WHERE
- * <days and times of the range> AND series IN (...)" in q.  0 with *n ==
- * 0: nothing matches. */
+/* The common start of the totals-over-time reads: the matching series
+ * (in s), their windows, and "SELECT COLS FROM TABLE WHERE <days and
+ * times of the range> AND series IN (...)" in s->q.  0 with s->n == 0:
+ * nothing matches. */
 static int ts_begin(srv_ch *c, const srv_selector *sel, const char *kind, int64_t from,
-		    int64_t until, int64_t step, const char *cols, const char *table,
-		    ch_series **v, size_t *n, srv_wins *w, u64map *idx, sbuf *q, cprof_error *err)
+		    int64_t until, int64_t step, const char *cols, const char *table, srows *s,
+		    srv_wins *w, cprof_error *err)
 {
-	int rc = pick(c, sel, kind, v, n, err);
+	int rc = srows_open(c, sel, kind, s, err);
 	if (!rc)
-		rc = srv_wins_init(w, *n, from, until, step, err);
-	if (!rc && index_series(*v, *n, idx))
-		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
-	if (!rc && *n)
-		range_select(q, cols, table, from, until, *v, *n);
+		rc = srv_wins_init(w, s->n, from, until, step, err);
+	if (!rc && s->n)
+		range_select(&s->q, cols, table, from, until, s->v, s->n);
 	return rc;
 }
 
@@ -861,24 +899,19 @@ int ch_series_points(srv_store *base, const srv_selector *sel, const char *kind,
 	int rc = srv_focus_re(focus, &re, err);
 	if (rc)
 		return rc;
-	ch_series *v = NULL;
-	size_t n = 0;
+	srows s;
 	srv_wins w = { 0 };
-	u64map idx = { 0 };
-	sbuf q = { 0 }, r = { 0 };
-	rc = ts_begin(c, sel, kind, from_ns, until_ns, step_ns, "series, t, sig, totals",
-			  "profiles", &v, &n, &w, &idx, &q, err);
-	if (rc || !n || (rc = select_q(c, &q, &r, err)))
-		goto out;
 	/* signature hash -> value index + 1 (0: no such type) */
 	u64map vis = { 0 };
-	size_t pos = 0;
-	char *f[4];
-	size_t fl[4];
-	while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 4) == 4) {
-		size_t s = series_index(v, n, strtoull(f[0], NULL, 10), &idx);
+	char *f[5];
+	size_t fl[5];
+	rc = ts_begin(c, sel, kind, from_ns, until_ns, step_ns, "series, t, sig, totals",
+		      "profiles", &s, &w, err);
+	if (rc || !s.n || (rc = srows_run(c, &s, err)))
+		goto out;
+	for (size_t i; !rc && (i = srows_next(&s, 0, f, fl, 4)) < s.n;) {
 		int vi = srv_sig_find(f[2], fl[2], sample_type);
-		if (s == n || vi < 0 || srv_sig_nv(f[2], fl[2]) < 0)
+		if (vi < 0 || srv_sig_nv(f[2], fl[2]) < 0)
 			continue;
 		uint32_t *slot;
 		bool found;
@@ -888,39 +921,34 @@ int ch_series_points(srv_store *base, const srv_selector *sel, const char *kind,
 		}
 		*slot = (uint32_t)vi + 1;
 		size_t wi = (size_t)((strtoll(f[1], NULL, 10) - from_ns) / step_ns);
-		w.cnt[s * w.n + wi]++;
+		w.cnt[i * w.n + wi]++;
 		if (!re) {
 			int64_t tot[MAX_VTYPES] = { 0 };
 			parse_arr(f[3], tot, MAX_VTYPES);
-			w.sum[s * w.n + wi] += (double)tot[vi];
+			w.sum[i * w.n + wi] += (double)tot[vi];
 		}
 	}
 	if (!rc && re) {
 		/* the samples, each distinct stack tested once per service */
-		sb_reset(&q);
-		sb_reset(&r);
-		range_select(&q, "series, t, sig, stack,"
+		range_select(&s.q, "series, t, sig, stack,"
 			     " arrayConcat([" CH_V(0) ", " CH_V(1) ", " CH_V(2) ", " CH_V(3) "], vx)",
-			     "samples", from_ns, until_ns, v, n);
-		rc = select_q(c, &q, &r, err);
+			     "samples", from_ns, until_ns, s.v, s.n);
+		rc = srows_run(c, &s, err);
 		u64map hits = { 0 };
-		char *g[5];
-		size_t gl[5];
-		pos = 0;
-		while (!rc && tsv_row((char *)r.p, r.n, &pos, g, gl, 5) == 5) {
-			size_t s = series_index(v, n, strtoull(g[0], NULL, 10), &idx);
+		for (size_t i; !rc && (i = srows_next(&s, 0, f, fl, 5)) < s.n;) {
 			uint32_t vi1;
-			uint64_t sg = strtoull(g[2], NULL, 10);
-			if (s == n || !u64map_get(&vis, sg | 1, &vi1) || !vi1)
+			uint64_t sg = strtoull(f[2], NULL, 10);
+			if (!u64map_get(&vis, sg | 1, &vi1) || !vi1)
 				continue;
-			uint64_t stack = strtoull(g[3], NULL, 10);
-			uint64_t hk = srv_hash_bytes(&stack, sizeof stack, v[s].svc->hash) | 1;
+			const ch_series *se = &s.v[i];
+			uint64_t stack = strtoull(f[3], NULL, 10);
+			uint64_t hk = srv_hash_bytes(&stack, sizeof stack, se->svc->hash) | 1;
 			uint32_t hit;
 			if (!u64map_get(&hits, hk, &hit)) {
 				uint32_t local = 0;
 				pthread_mutex_lock(&c->mu);
-				rc = ch_stacks_resolve(c, v[s].svc, &stack, 1, &local, err);
-				int h = rc ? 0 : ch_stack_focus(v[s].svc, local, re);
+				rc = ch_stacks_resolve(c, se->svc, &stack, 1, &local, err);
+				int h = rc ? 0 : ch_stack_focus(se->svc, local, re);
 				pthread_mutex_unlock(&c->mu);
 				if (rc)
 					break;
@@ -936,24 +964,21 @@ int ch_series_points(srv_store *base, const srv_selector *sel, const char *kind,
 			if (hit != 2)
 				continue;
 			int64_t vals[MAX_VTYPES] = { 0 };
-			parse_arr(g[4], vals, MAX_VTYPES);
-			size_t wi = (size_t)((strtoll(g[1], NULL, 10) - from_ns) / step_ns);
-			w.sum[s * w.n + wi] += (double)vals[vi1 - 1];
+			parse_arr(f[4], vals, MAX_VTYPES);
+			size_t wi = (size_t)((strtoll(f[1], NULL, 10) - from_ns) / step_ns);
+			w.sum[i * w.n + wi] += (double)vals[vi1 - 1];
 		}
 		u64map_free(&hits);
 	}
-	u64map_free(&vis);
 	if (!rc)
-		rc = wins_emit(&w, v, n, from_ns, step_ns, srv_kind_agg(kind) == SRV_AGG_AVG, cb,
-			       ctx);
+		rc = wins_emit(&w, s.v, s.n, from_ns, step_ns, srv_kind_agg(kind) == SRV_AGG_AVG,
+			       cb, ctx);
 out:
 	if (re)
 		pcre2_code_free(re);
-	sb_free(&q);
-	sb_free(&r);
-	u64map_free(&idx);
+	u64map_free(&vis);
+	srows_close(&s);
 	srv_wins_free(&w);
-	free(v);
 	return rc;
 }
 
@@ -964,41 +989,33 @@ int ch_metric_series(srv_store *base, const srv_selector *sel, const char *name,
 	srv_ch *c = (srv_ch *)base;
 	char kind[208];
 	snprintf(kind, sizeof kind, "#%s", name);
-	ch_series *v = NULL;
-	size_t n = 0;
+	srows s;
 	srv_wins w = { 0 };
-	u64map idx = { 0 };
-	sbuf q = { 0 }, r = { 0 };
 	int rc = srv_wins_init(&w, 0, from_ns, until_ns, step_ns, err);
 	srv_wins_free(&w);
 	if (rc)
 		return rc;
-	rc = ts_begin(c, sel, kind, from_ns, until_ns, step_ns, "series, t, value", "metrics", &v,
-		      &n, &w, &idx, &q, err);
-	if (rc || !n)
+	rc = ts_begin(c, sel, kind, from_ns, until_ns, step_ns, "series, t, value", "metrics", &s,
+		      &w, err);
+	if (rc || !s.n)
 		goto out;
-	sqlf(&q, " ORDER BY series, t");
-	rc = select_q(c, &q, &r, err);
-	size_t pos = 0;
+	sqlf(&s.q, " ORDER BY series, t");
+	rc = srows_run(c, &s, err);
 	char *f[3];
 	size_t fl[3];
-	while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 3) == 3) {
-		size_t s = series_index(v, n, strtoull(f[0], NULL, 10), &idx);
+	for (size_t i; !rc && (i = srows_next(&s, 0, f, fl, 3)) < s.n;) {
 		double x = strtod(f[2], NULL);
-		if (s == n || !isfinite(x))
+		if (!isfinite(x))
 			continue;
 		size_t wi = (size_t)((strtoll(f[1], NULL, 10) - from_ns) / step_ns);
-		w.sum[s * w.n + wi] += x;
-		w.cnt[s * w.n + wi]++;
+		w.sum[i * w.n + wi] += x;
+		w.cnt[i * w.n + wi]++;
 	}
 	if (!rc)
-		rc = wins_emit(&w, v, n, from_ns, step_ns, true, cb, ctx);
+		rc = wins_emit(&w, s.v, s.n, from_ns, step_ns, true, cb, ctx);
 out:
-	sb_free(&q);
-	sb_free(&r);
-	u64map_free(&idx);
+	srows_close(&s);
 	srv_wins_free(&w);
-	free(v);
 	return rc;
 }
 
@@ -1021,55 +1038,44 @@ int ch_labels(srv_store *base, int which, const char *name, int64_t from_ns, int
 		  srv_strlist *out, cprof_error *err)
 {
 	srv_ch *c = (srv_ch *)base;
-	ch_series *v;
-	size_t n;
-	int rc = pick(c, NULL, NULL, &v, &n, err);
-	if (rc)
-		return rc;
-	u64map live = { 0 };
+	srows s;
+	int rc = srows_open(c, NULL, NULL, &s, err);
 	bool ranged = from_ns || until_ns;
-	if (ranged) {
+	bool *live = rc ? NULL : calloc(s.n + 1, sizeof *live);
+	if (!rc && !live)
+		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	if (!rc && ranged) {
 		/* series whose data spans overlap [from, until) */
-		sbuf q = { 0 }, r = { 0 };
-		sqlf(&q, "SELECT series FROM profiles GROUP BY series HAVING min(t) < %lld AND"
+		sqlf(&s.q, "SELECT series FROM profiles GROUP BY series HAVING min(t) < %lld AND"
 		     " max(t) >= %lld UNION ALL SELECT series FROM metrics GROUP BY series HAVING"
 		     " min(t) < %lld AND max(t) >= %lld", (long long)until_ns, (long long)from_ns,
 		     (long long)until_ns, (long long)from_ns);
-		rc = select_q(c, &q, &r, err);
-		size_t pos = 0;
+		rc = srows_run(c, &s, err);
 		char *f[1];
 		size_t fl[1];
-		while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 1) == 1) {
-			uint32_t *slot;
-			bool found;
-			if (u64map_slot(&live, strtoull(f[0], NULL, 10), &slot, &found))
-				rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
-			else
-				*slot = 1;
-		}
-		sb_free(&q);
-		sb_free(&r);
+		for (size_t i; !rc && (i = srows_next(&s, 0, f, fl, 1)) < s.n;)
+			live[i] = true;
 	}
 	size_t cap = 0;
 	bool oom = false;
-	for (size_t i = 0; i < n && !rc && !oom; i++) {
-		uint32_t x;
-		if (ranged && !u64map_get(&live, v[i].id, &x))
+	for (size_t i = 0; i < s.n && !rc && !oom; i++) {
+		const ch_series *v = &s.v[i];
+		if (ranged && !live[i])
 			continue;
 		if (which == 2) {
-			if (v[i].kind[0] != '#')
-				oom = !add_str(out, &cap, v[i].kind);
+			if (v->kind[0] != '#')
+				oom = !add_str(out, &cap, v->kind);
 			continue;
 		}
-		for (size_t k = 0; k < v[i].nl && !oom; k++) {
+		for (size_t k = 0; k < v->nl && !oom; k++) {
 			if (which == 0)
-				oom = !add_str(out, &cap, v[i].lv[k].name);
-			else if (strcmp(v[i].lv[k].name, name) == 0)
-				oom = !add_str(out, &cap, v[i].lv[k].value);
+				oom = !add_str(out, &cap, v->lv[k].name);
+			else if (strcmp(v->lv[k].name, name) == 0)
+				oom = !add_str(out, &cap, v->lv[k].value);
 		}
 	}
-	u64map_free(&live);
-	free(v);
+	free(live);
+	srows_close(&s);
 	if (oom && !rc)
 		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 	if (rc) {
@@ -1087,42 +1093,28 @@ int ch_snapshots(srv_store *base, int64_t from_ns, int64_t until_ns,
 		     int (*cb)(void *ctx, const srv_snapshot *snap), void *ctx, cprof_error *err)
 {
 	srv_ch *c = (srv_ch *)base;
-	ch_series *v;
-	size_t n;
-	int rc = pick(c, NULL, NULL, &v, &n, err);
-	if (rc)
-		return rc;
-	u64map idx = { 0 };
-	sbuf q = { 0 }, r = { 0 };
-	if (index_series(v, n, &idx))
-		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
-	sqlf(&q, "SELECT id, rule, series, t, duration FROM pinned");
+	srows s;
+	int rc = srows_open(c, NULL, NULL, &s, err);
+	sqlf(&s.q, "SELECT id, rule, series, t, duration FROM pinned");
 	if (from_ns || until_ns)
-		sqlf(&q, " WHERE t >= %lld AND t < %lld", (long long)from_ns, (long long)until_ns);
-	sqlf(&q, " ORDER BY t DESC, id DESC");
+		sqlf(&s.q, " WHERE t >= %lld AND t < %lld", (long long)from_ns, (long long)until_ns);
+	sqlf(&s.q, " ORDER BY t DESC, id DESC");
 	if (!rc)
-		rc = select_q(c, &q, &r, err);
-	size_t pos = 0;
+		rc = srows_run(c, &s, err);
 	char *f[5];
 	size_t fl[5];
-	while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 5) == 5) {
-		size_t s = series_index(v, n, strtoull(f[2], NULL, 10), &idx);
-		if (s == n)
-			continue;
+	for (size_t i; !rc && (i = srows_next(&s, 2, f, fl, 5)) < s.n;) {
 		srv_snapshot sn = {
 			.id = strtoll(f[0], NULL, 10),
 			.rule = f[1],
-			.kind = v[s].kind,
-			.labels = { v[s].lv, v[s].nl },
+			.kind = s.v[i].kind,
+			.labels = { s.v[i].lv, s.v[i].nl },
 			.time_ns = strtoll(f[3], NULL, 10),
 			.duration_ns = strtoll(f[4], NULL, 10),
 		};
 		rc = cb(ctx, &sn);
 	}
-	sb_free(&q);
-	sb_free(&r);
-	u64map_free(&idx);
-	free(v);
+	srows_close(&s);
 	return rc;
 }
 
@@ -1130,28 +1122,21 @@ int ch_snapshot_get(srv_store *base, int64_t id, cprof_profile **out, cprof_erro
 {
 	srv_ch *c = (srv_ch *)base;
 	*out = NULL;
-	ch_series *v;
-	size_t n;
-	int rc = pick(c, NULL, NULL, &v, &n, err);
-	if (rc)
-		return rc;
-	sbuf q = { 0 }, r = { 0 };
-	sqlf(&q, "SELECT series, t, duration, period, sig, stacks, vals FROM pinned WHERE id = %lld"
+	srows s;
+	int rc = srows_open(c, NULL, NULL, &s, err);
+	sqlf(&s.q, "SELECT series, t, duration, period, sig, stacks, vals FROM pinned WHERE id = %lld"
 	     " LIMIT 1", (long long)id);
-	rc = select_q(c, &q, &r, err);
-	size_t pos = 0;
+	if (!rc)
+		rc = srows_run(c, &s, err);
 	char *f[7];
 	size_t fl[7];
-	if (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 7) != 7)
+	if (!rc && tsv_row((char *)s.r.p, s.r.n, &s.pos, f, fl, 7) != 7)
 		rc = cprof_seterr(err, CPROF_EINVAL, "no snapshot %lld", (long long)id);
-	ch_svc *svc = NULL;
-	uint64_t sid = rc ? 0 : strtoull(f[0], NULL, 10);
-	for (size_t i = 0; i < n && !rc && !svc; i++)
-		if (v[i].id == sid)
-			svc = v[i].svc;
-	if (!rc && !svc)
+	uint32_t si = 0;
+	if (!rc && !u64map_get(&s.idx, strtoull(f[0], NULL, 10), &si))
 		rc = cprof_seterr(err, CPROF_EFORMAT, "snapshot %lld: its series is missing",
 				  (long long)id);
+	ch_svc *svc = rc ? NULL : s.v[si - 1].svc;
 	sbuf sig = { 0 };
 	int nv = -1;
 	if (!rc) {
@@ -1203,9 +1188,7 @@ int ch_snapshot_get(srv_store *base, int64_t id, cprof_profile **out, cprof_erro
 	free(ids);
 	free(vals);
 	sb_free(&sig);
-	sb_free(&q);
-	sb_free(&r);
-	free(v);
+	srows_close(&s);
 	return rc;
 }
 
@@ -1223,42 +1206,26 @@ int ch_times(srv_store *base, int64_t from_ns, int64_t until_ns, srv_stored_cb c
 	srv_ch *c = (srv_ch *)base;
 	if (from_ns < 0 || until_ns <= from_ns)
 		return 0;
-	ch_series *v;
-	size_t n;
-	int rc = pick(c, NULL, NULL, &v, &n, err);
-	if (rc)
-		return rc;
-	u64map idx = { 0 };
-	sbuf q = { 0 }, r = { 0 };
+	srows s;
+	int rc = srows_open(c, NULL, NULL, &s, err);
 	char d0[16], d1[16];
 	ch_utc_str(from_ns, false, d0, sizeof d0);
 	ch_utc_str(until_ns - 1, false, d1, sizeof d1);
-	if (index_series(v, n, &idx))
-		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 	static const char *const tables[2] = { "profiles", "metrics" };
 	for (int k = 0; k < 2 && !rc; k++) {
-		sb_reset(&q);
-		sb_reset(&r);
-		sqlf(&q, "SELECT series, t FROM %s WHERE day >= '%s' AND day <= '%s' AND t >= %lld"
+		sqlf(&s.q, "SELECT series, t FROM %s WHERE day >= '%s' AND day <= '%s' AND t >= %lld"
 		     " AND t < %lld", tables[k], d0, d1, (long long)from_ns, (long long)until_ns);
-		rc = select_q(c, &q, &r, err);
-		size_t pos = 0;
+		rc = srows_run(c, &s, err);
 		char *f[2];
 		size_t fl[2];
-		while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 2) == 2) {
-			size_t s = series_index(v, n, strtoull(f[0], NULL, 10), &idx);
-			if (s == n)
-				continue;
-			srv_labels l = { v[s].lv, v[s].nl };
-			srv_stored it = { .kind = v[s].kind, .labels = &l,
+		for (size_t i; !rc && (i = srows_next(&s, 0, f, fl, 2)) < s.n;) {
+			srv_labels l = { s.v[i].lv, s.v[i].nl };
+			srv_stored it = { .kind = s.v[i].kind, .labels = &l,
 					  .time_ns = strtoll(f[1], NULL, 10) };
 			rc = cb(ctx, &it);
 		}
 	}
-	sb_free(&q);
-	sb_free(&r);
-	u64map_free(&idx);
-	free(v);
+	srows_close(&s);
 	return rc;
 }
 
