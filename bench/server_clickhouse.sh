@@ -94,6 +94,6 @@ awk -v r="$rows" -v c="$cb" -v u="$ub" -v a="$allb" 'BEGIN {
 [ "$CLUSTER" = 1 ] || echo "  per column (bytes/row compressed):"
 [ "$CLUSTER" = 1 ] || q "SELECT concat('    ', name, ' ', toString(round(data_compressed_bytes / (SELECT sum(rows) FROM system.parts WHERE database = 'bench' AND table = '$T' AND active), 2))) FROM system.columns WHERE database = 'bench' AND table = '$T'"
 c0=$(chcpu)
-"$B/bench/server_ingest" query "$URL" "$ROUNDS"
+STORE_PIDS=$(cat "$OUT"/ch/node*/pid | tr '\n' ' ') "$B/bench/server_ingest" query "$URL" "$ROUNDS"
 c1=$(chcpu)
 echo "  ClickHouse server CPU during the queries: $(echo "$c1 - $c0" | bc) s"
