@@ -24,9 +24,9 @@
  * Printed (ingest): profiles and samples appended, wall time, the rate
  * reached against the rate the fleet sends (TARGETS x 6 / 15 s), CPU
  * seconds of the appends alone (thread CPU time around srv_store_append),
- * of the whole
- * process (appends, the rollup thread, SQLite) and of making the profiles
- * (subtracted), the peak RSS, disk bytes and bytes per stored sample.
+ * of the whole process (appends, the rollup thread, SQLite) and of making
+ * the profiles (subtracted), the peak RSS, disk bytes and bytes per stored
+ * sample.
  * (query): for each range, the median and spread of ROUNDS runs, wall and
  * CPU, with the number of rows read.  Nothing asserts.
  */
