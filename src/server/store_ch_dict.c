@@ -309,6 +309,31 @@ static int memo(u64map *m, uint64_t h, uint32_t **slot)
 	return found ? (int)1 : 0;
 }
 
+/* Advance r over one encoded location (its mapping, address, folded flag
+ * and lines); r->bad if the blob ends first. */
+static void loc_skip(rd *r)
+{
+	size_t n;
+	if (rd_uv(r)) {
+		rd_uv(r);
+		rd_uv(r);
+		rd_str(r, &n);
+		rd_str(r, &n);
+		rd_uv(r);
+	}
+	rd_uv(r);
+	rd_uv(r);
+	uint64_t nl = rd_uv(r);
+	for (uint64_t j = 0; j < nl && !r->bad; j++) {
+		rd_str(r, &n);
+		rd_str(r, &n);
+		rd_str(r, &n);
+		rd_sv(r);
+		rd_sv(r);
+		rd_sv(r);
+	}
+}
+
 int ch_build_add(ch_build *b, const ch_svc *v, uint32_t id, const int64_t *vals,
 		 cprof_error *err)
 {
@@ -326,7 +351,24 @@ int ch_build_add(ch_build *b, const ch_svc *v, uint32_t id, const int64_t *vals,
 	size_t capl = 0;
 	int rc = locs ? 0 : CPROF_ENOMEM;
 	for (uint64_t k = 0; k < nloc && !rc; k++) {
+		/* a location already in the profile (by its encoded bytes) is
+		 * skipped over, not decoded: most frames of a merge are */
 		size_t l0 = r.i;
+		rd sk = r;
+		loc_skip(&sk);
+		if (sk.bad)
+			break;
+		uint32_t *lslot;
+		int lhad = memo(&b->locs, srv_hash_bytes(blob + l0, sk.i - l0, 6), &lslot);
+		if (lhad < 0) {
+			rc = CPROF_ENOMEM;
+			break;
+		}
+		if (lhad) {
+			locs[k] = *lslot - 1;
+			r = sk;
+			continue;
+		}
 		uint32_t mi = CPROF_NONE;
 		cprof_mapping m = { 0 };
 		if (rd_uv(&r)) {
@@ -404,22 +446,14 @@ int ch_build_add(ch_build *b, const ch_svc *v, uint32_t id, const int64_t *vals,
 		}
 		if (rc || r.bad)
 			break;
-		uint32_t *slot;
-		int had = memo(&b->locs, srv_hash_bytes(blob + l0, r.i - l0, 6), &slot);
-		if (had < 0) {
-			rc = CPROF_ENOMEM;
+		loc.id = p->locations.n + 1;
+		int64_t x = cprof_add_location(p, &loc, lines, (size_t)nl);
+		if (x < 0) {
+			rc = (int)x;
 			break;
 		}
-		if (!had) {
-			loc.id = p->locations.n + 1;
-			int64_t x = cprof_add_location(p, &loc, lines, (size_t)nl);
-			if (x < 0) {
-				rc = (int)x;
-				break;
-			}
-			*slot = (uint32_t)x + 1;
-		}
-		locs[k] = *slot - 1;
+		*lslot = (uint32_t)x + 1;
+		locs[k] = (uint32_t)x;
 	}
 	uint64_t nlab = rc ? 0 : rd_uv(&r);
 	cprof_label *labs = NULL;

@@ -16,9 +16,10 @@
  *      (samples_svc_hour: one row per stack and hour, not per series,
  *      stack and hour) when no series left out by the selector has
  *      profiles of the answer's signatures there (svc_blocked), else from
- *      the per-series one (samples_hour); gauges group by series, and
- *      each series' sums are divided by its profile count here (rounded
- *      half away from zero, as the SQLite store), then summed.
+ *      the per-series one (samples_hour); gauges read the per-series
+ *      one, and each series' sums are divided by its profile count in
+ *      the same SELECT (rounded half away from zero, as the SQLite
+ *      store) and summed per service and stack there too.
  * The stack ids are then resolved (store_ch_dict.c, fetching ids this
  * process has not seen) and the profile built: ClickHouse 18.16 has one
  * JOIN per SELECT and no named CTEs, so no flame-graph SQL.
@@ -163,7 +164,7 @@ typedef struct pcount {            /* profiles per (series, signature) */
 } pcount;
 
 typedef struct grp {
-	uint64_t key, sig;              /* svc hash (counters) or series id (gauges) */
+	uint64_t key, sig;              /* service hash, signature hash */
 	ch_svc *svc;
 	acc a;
 } grp;
@@ -310,67 +311,69 @@ static int read_profiles(srv_ch *c, const ch_series *v, size_t n, int64_t from, 
 /* Where step 2 reads. */
 enum { SRC_RAW, SRC_HOUR, SRC_SVC_HOUR };
 
-/* "svc IN (a,b,...)" into q. */
-static void in_svcs(sbuf *q, const uint64_t *svcs, size_t n)
+/* "COL IN (a,b,...)" into q. */
+static void in_ids(sbuf *q, const char *col, const uint64_t *ids, size_t n)
 {
-	sb_put(q, "svc IN (", 8);
-	for (size_t i = 0; i < n; i++) {
-		char x[32];
-		snprintf(x, sizeof x, "%s%llu", i ? "," : "", (unsigned long long)svcs[i]);
-		sb_put(q, x, strlen(x));
-	}
+	sqlf(q, "%s IN (", col);
+	for (size_t i = 0; i < n; i++)
+		sqlf(q, "%s%llu", i ? "," : "", (unsigned long long)ids[i]);
 	sb_put(q, ")", 1);
 }
 
-/* Step 2: one SELECT of summed samples into the groups, grouped in
- * ClickHouse by (service or series, signature, stack) so one row per
- * stack comes back.  SRC_RAW: samples in [from, h0) and [h1, until) (the
- * partial hours at the range's ends; h0 == h1: all of [from, until));
- * SRC_HOUR: the per-series hourly rollup, hours [h0, h1); SRC_SVC_HOUR:
- * the per-service one (counters only; v unused).  svcs: the services'
- * hashes (the tables' first sorting column, so ClickHouse skips the
- * others' granules).  vx: some signature has more than four values. */
-static int read_samples(srv_ch *c, const ch_series *v, size_t n, const uint64_t *svcs,
-			size_t nsvcs, bool gauge, int src, bool vx, int64_t from, int64_t until,
-			int64_t h0, int64_t h1, mq *m, srv_query_info *info, cprof_error *err)
+/* "day >= D0 AND day <= D1 AND <times> AND svc IN (...) AND sig IN (the
+ * answer's signatures; or only sig1 if not 0)" into q, for a SELECT
+ * from samples (rollup false: t in [from, h0) or [h1, until), the
+ * partial hours at the range's ends; h0 == h1: all of [from, until)) or
+ * from an hourly rollup (hours [h0, h1)).  svcs: the services' hashes
+ * (the tables' first sorting column, so ClickHouse skips the others'
+ * granules); the services' other kinds share the tables, hence sig. */
+static void samples_where(sbuf *q, bool rollup, int64_t from, int64_t until, int64_t h0,
+			  int64_t h1, const uint64_t *svcs, size_t nsvcs, const mq *m,
+			  uint64_t sig1)
 {
-	sbuf q = { 0 }, r = { 0 };
 	char d0[16], d1[16];
-	bool rollup = src != SRC_RAW;
 	ch_utc_str(rollup ? h0 : from, false, d0, sizeof d0);
 	ch_utc_str((rollup ? h1 : until) - 1, false, d1, sizeof d1);
-	const char *key = gauge ? "series" : "svc";
+	sqlf(q, " WHERE day >= '%s' AND day <= '%s' AND ", d0, d1);
 	if (rollup)
-		sqlf(&q, "SELECT %s, sig, stack, sumMerge(v0), sumMerge(v1), sumMerge(v2),"
-		     " sumMerge(v3), %s FROM %s WHERE"
-		     " day >= '%s' AND day <= '%s' AND hour >= %lld AND hour < %lld AND ", key,
-		     vx ? "sumForEachMerge(vx)" : "0",
-		     src == SRC_SVC_HOUR ? "samples_svc_hour" : "samples_hour", d0, d1,
-		     (long long)(h0 / HOUR_NS), (long long)(h1 / HOUR_NS));
+		sqlf(q, "hour >= %lld AND hour < %lld AND ", (long long)(h0 / HOUR_NS),
+		     (long long)(h1 / HOUR_NS));
 	else if (h1 > h0)
-		sqlf(&q, "SELECT %s, sig, stack, sum(" CH_V(0) "), sum(" CH_V(1) "), sum(" CH_V(2)
-		     "), sum(" CH_V(3) "), %s FROM samples WHERE day >= '%s' AND day <= '%s' AND"
-		     " ((t >= %lld AND t < %lld) OR (t >= %lld AND t < %lld)) AND ", key,
-		     vx ? "sumForEach(vx)" : "0", d0, d1, (long long)from, (long long)h0,
-		     (long long)h1, (long long)until);
+		sqlf(q, "((t >= %lld AND t < %lld) OR (t >= %lld AND t < %lld)) AND ",
+		     (long long)from, (long long)h0, (long long)h1, (long long)until);
 	else
-		sqlf(&q, "SELECT %s, sig, stack, sum(" CH_V(0) "), sum(" CH_V(1) "), sum(" CH_V(2)
-		     "), sum(" CH_V(3) "), %s FROM samples WHERE day >= '%s' AND day <= '%s' AND"
-		     " t >= %lld AND t < %lld AND ", key, vx ? "sumForEach(vx)" : "0", d0, d1,
-		     (long long)from, (long long)until);
-	in_svcs(&q, svcs, nsvcs);
-	/* the answer's signatures only (the services' other kinds share
-	 * the tables) */
-	sb_put(&q, " AND sig IN (", 13);
-	for (size_t i = 0; i < m->nsigs; i++)
-		sqlf(&q, "%s%llu", i ? "," : "", (unsigned long long)m->sigs[i].hash);
-	sb_put(&q, ")", 1);
-	if (src != SRC_SVC_HOUR) {
-		sb_put(&q, " AND ", 5);
-		in_list(&q, "series", v, n);
-	}
-	sqlf(&q, " GROUP BY %s, sig, stack", key);
-	int rc = select_q(c, &q, &r, err);
+		sqlf(q, "t >= %lld AND t < %lld AND ", (long long)from, (long long)until);
+	in_ids(q, "svc", svcs, nsvcs);
+	sb_put(q, " AND sig IN (", 13);
+	for (size_t i = 0, k = 0; i < m->nsigs; i++)
+		if (!sig1 || m->sigs[i].hash == sig1)
+			sqlf(q, "%s%llu", k++ ? "," : "", (unsigned long long)m->sigs[i].hash);
+	sb_put(q, ")", 1);
+}
+
+/* The summed value columns of a SELECT from samples (rollup false) or an
+ * hourly rollup, named PFX0..PFX3 and PFXx (vx: some signature has more
+ * than four values; else no PFXx). */
+static void sum_cols(sbuf *q, bool rollup, bool vx, const char *pfx)
+{
+	static const char *const raw[4] = { CH_V(0), CH_V(1), CH_V(2), CH_V(3) };
+	for (int k = 0; k < 4; k++)
+		if (rollup)
+			sqlf(q, ", sumMerge(v%d) AS %s%d", k, pfx, k);
+		else
+			sqlf(q, ", sum(%s) AS %s%d", raw[k], pfx, k);
+	if (vx)
+		sqlf(q, ", %s AS %sx", rollup ? "sumForEachMerge(vx)" : "sumForEach(vx)", pfx);
+}
+
+/* Run q and add its rows (service hash, signature, stack id, v0..v3, and
+ * the values past four as an array or 0) into m's groups: one row per
+ * service, signature and stack. */
+static int take_rows(srv_ch *c, sbuf *q, bool rollup, mq *m, srv_query_info *info,
+		     cprof_error *err)
+{
+	sbuf r = { 0 };
+	int rc = select_q(c, q, &r, err);
 	size_t pos = 0;
 	char *f[8];
 	size_t fl[8];
@@ -382,14 +385,7 @@ static int read_samples(srv_ch *c, const ch_series *v, size_t n, const uint64_t 
 		if (!s)
 			continue;       /* a profile newer than step 1, or another kind's */
 		if (!last || last->key != k || last->sig != sg) {
-			ch_svc *svc = NULL;
-			if (gauge) {
-				for (size_t i = 0; i < n && !svc; i++)
-					if (v[i].id == k)
-						svc = v[i].svc;
-			} else {
-				svc = svc_by_hash(c, k);
-			}
+			ch_svc *svc = svc_by_hash(c, k);
 			if (!svc)
 				continue;
 			last = grp_for(m, k, sg, svc, s->nv);
@@ -411,8 +407,113 @@ static int read_samples(srv_ch *c, const ch_series *v, size_t n, const uint64_t 
 		else
 			info->nraw++;
 	}
-	sb_free(&q);
 	sb_free(&r);
+	return rc;
+}
+
+/* Step 2 for counters: one SELECT of summed samples into the groups,
+ * grouped in ClickHouse by (service, signature, stack) so one row per
+ * stack comes back.  SRC_RAW: samples at the range's partial hours (see
+ * samples_where); SRC_HOUR: the per-series hourly rollup, hours [h0, h1),
+ * of the series v; SRC_SVC_HOUR: the per-service one (v unused). */
+static int read_samples(srv_ch *c, const ch_series *v, size_t n, const uint64_t *svcs,
+			size_t nsvcs, int src, bool vx, int64_t from, int64_t until, int64_t h0,
+			int64_t h1, mq *m, srv_query_info *info, cprof_error *err)
+{
+	sbuf q = { 0 };
+	bool rollup = src != SRC_RAW;
+	sqlf(&q, "SELECT svc, sig, stack");
+	sum_cols(&q, rollup, vx, "v");
+	if (!vx)
+		sqlf(&q, ", 0");
+	sqlf(&q, " FROM %s", src == SRC_SVC_HOUR ? "samples_svc_hour" :
+	     src == SRC_HOUR ? "samples_hour" : "samples");
+	samples_where(&q, rollup, from, until, h0, h1, svcs, nsvcs, m, 0);
+	if (src != SRC_SVC_HOUR) {
+		sb_put(&q, " AND ", 5);
+		in_list(&q, "series", v, n);
+	}
+	sqlf(&q, " GROUP BY svc, sig, stack");
+	int rc = take_rows(c, &q, rollup, m, info, err);
+	sb_free(&q);
+	return rc;
+}
+
+/* Round half away from zero of X / n (Int64), as acc_div. */
+#define GAUGE_DIV(x) "if(" x " < 0, -intDiv(-" x " + intDiv(n, 2), n), intDiv(" x " + intDiv(n, 2), n))"
+
+/* Step 2 for gauges, one SELECT per signature: each series' sums per
+ * stack over the range (the partial hours' samples if step 1 counted
+ * profiles there, plus the per-series hourly rollup's whole hours) are
+ * divided by that series' profile count (step 1's, written into the
+ * SELECT as a transform() table), rounded half away from zero as the
+ * SQLite store does, and summed per service and stack in ClickHouse, so
+ * one row per stack comes back instead of one per series and stack.
+ * Only series with profiles of the signature in step 1 are read. */
+static int read_gauge(srv_ch *c, const uint64_t *svcs, size_t nsvcs, bool vx, int64_t from,
+		      int64_t until, int64_t h0, int64_t h1, mq *m, srv_query_info *info,
+		      cprof_error *err)
+{
+	int rc = 0;
+	uint64_t *ids = NULL, *cnt = NULL;
+	size_t cap = 0;
+	for (size_t i = 0; i < m->nsigs && !rc; i++) {
+		uint64_t sg = m->sigs[i].hash;
+		size_t k = 0;
+		for (size_t j = 0; j < m->npc && !rc; j++) {
+			if (m->pc[j].sig != sg || !m->pc[j].n)
+				continue;
+			size_t c2 = cap;
+			if (cprof_reserve((void **)&ids, &cap, k + 1, sizeof *ids) ||
+			    cprof_reserve((void **)&cnt, &c2, k + 1, sizeof *cnt))
+				rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+			else {
+				ids[k] = m->pc[j].series;
+				cnt[k++] = m->pc[j].n;
+			}
+		}
+		if (rc || !k)
+			continue;
+		/* the parts: whole hours, partial hours, or both (summed) */
+		bool parts[2] = { h1 > h0, m->nedge > 0 };
+		bool both = parts[0] && parts[1];
+		sbuf q = { 0 };
+		sqlf(&q, "SELECT svc, sig, stack, sum(" GAUGE_DIV("b0") "), sum(" GAUGE_DIV("b1")
+		     "), sum(" GAUGE_DIV("b2") "), sum(" GAUGE_DIV("b3") "), %s FROM (SELECT svc,"
+		     " sig, stack, b0, b1, b2, b3%s, toInt64(transform(series, [", vx ?
+		     "sumForEach(arrayMap(x -> " GAUGE_DIV("x") ", bx))" : "0", vx ? ", bx" : "");
+		for (size_t j = 0; j < k; j++)
+			sqlf(&q, "%s%llu", j ? "," : "", (unsigned long long)ids[j]);
+		sb_put(&q, "], [", 4);
+		for (size_t j = 0; j < k; j++)
+			sqlf(&q, "%s%llu", j ? "," : "", (unsigned long long)cnt[j]);
+		sb_put(&q, "], 1)) AS n FROM (", 18);
+		if (both) {
+			sqlf(&q, "SELECT svc, series, sig, stack, sum(a0) AS b0, sum(a1) AS b1,"
+			     " sum(a2) AS b2, sum(a3) AS b3%s FROM (",
+			     vx ? ", sumForEach(ax) AS bx" : "");
+		}
+		for (int p = 0, np = 0; p < 2; p++) {
+			if (!parts[p])
+				continue;
+			if (np++)
+				sqlf(&q, " UNION ALL ");
+			sqlf(&q, "SELECT svc, series, sig, stack");
+			sum_cols(&q, p == 0, vx, both ? "a" : "b");
+			sqlf(&q, " FROM %s", p == 0 ? "samples_hour" : "samples");
+			samples_where(&q, p == 0, from, until, h0, h1, svcs, nsvcs, m, sg);
+			sb_put(&q, " AND ", 5);
+			in_ids(&q, "series", ids, k);
+			sqlf(&q, " GROUP BY svc, series, sig, stack");
+		}
+		if (both)
+			sqlf(&q, ") GROUP BY svc, series, sig, stack");
+		sqlf(&q, ")) GROUP BY svc, sig, stack");
+		rc = take_rows(c, &q, parts[0], m, info, err);
+		sb_free(&q);
+	}
+	free(ids);
+	free(cnt);
 	return rc;
 }
 
@@ -493,7 +594,7 @@ static int read_hours(srv_ch *c, const ch_series *v, size_t n, const uint64_t *s
 {
 	int64_t hs = h0 > c->svc_roll_from ? h0 : c->svc_roll_from;
 	if (hs >= h1)
-		return read_samples(c, v, n, svcs, nsvcs, false, SRC_HOUR, vx, 0, 0, h0, h1, m,
+		return read_samples(c, v, n, svcs, nsvcs, SRC_HOUR, vx, 0, 0, h0, h1, m,
 				    info, err);
 	uint64_t *bl = NULL;
 	size_t nb = 0;
@@ -520,44 +621,17 @@ static int read_hours(srv_ch *c, const ch_series *v, size_t n, const uint64_t *s
 			bv[nbv++] = v[i];
 	}
 	if (!rc && nok)
-		rc = read_samples(c, NULL, 0, ok, nok, false, SRC_SVC_HOUR, vx, 0, 0, hs, h1, m,
+		rc = read_samples(c, NULL, 0, ok, nok, SRC_SVC_HOUR, vx, 0, 0, hs, h1, m,
 				  info, err);
 	if (!rc && nbv)
-		rc = read_samples(c, bv, nbv, all ? svcs : bl, all ? nsvcs : nb, false, SRC_HOUR,
+		rc = read_samples(c, bv, nbv, all ? svcs : bl, all ? nsvcs : nb, SRC_HOUR,
 				  vx, 0, 0, hs, h1, m, info, err);
 	if (!rc && hs > h0)
-		rc = read_samples(c, v, n, svcs, nsvcs, false, SRC_HOUR, vx, 0, 0, h0, hs, m, info,
+		rc = read_samples(c, v, n, svcs, nsvcs, SRC_HOUR, vx, 0, 0, h0, hs, m, info,
 				  err);
 	free(bl);
 	free(ok);
 	free(bv);
-	return rc;
-}
-
-/* Gauges: divide each series' sums by its profile count and regroup by
- * service. */
-static int gauge_fold(mq *m, cprof_error *err)
-{
-	mq t = { 0 };
-	int rc = 0;
-	for (size_t i = 0; i < m->ng && !rc; i++) {
-		grp *g = &m->g[i];
-		uint64_t cnt = 0;
-		for (size_t k = 0; k < m->npc; k++)
-			if (m->pc[k].series == g->key && m->pc[k].sig == g->sig)
-				cnt += m->pc[k].n;
-		if (cnt)
-			acc_div(&g->a, cnt);
-		grp *d = grp_for(&t, g->svc->hash, g->sig, g->svc, g->a.nv);
-		if (!d || acc_add_acc(&d->a, &g->a))
-			rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
-	}
-	for (size_t i = 0; i < m->ng; i++)
-		acc_free(&m->g[i].a);
-	free(m->g);
-	m->g = t.g;
-	m->ng = t.ng;
-	m->capg = t.capg;
 	return rc;
 }
 
@@ -667,15 +741,14 @@ int ch_query(srv_store *base, const srv_selector *sel, const char *kind, int64_t
 			vx |= m.sigs[i].nv > 4;
 		/* samples only where step 1 saw profiles (a sample row's
 		 * time is its profile's) */
-		if (m.nedge)
-			rc = read_samples(c, v, n, svcs, nsvcs, gauge, SRC_RAW, vx, from_ns, until_ns,
-					  h0, h1, &m, info, err);
-		if (!rc && h1 > h0)
-			rc = gauge ? read_samples(c, v, n, svcs, nsvcs, true, SRC_HOUR, vx, 0, 0, h0,
-						  h1, &m, info, err)
-				   : read_hours(c, v, n, svcs, nsvcs, vx, h0, h1, &m, info, err);
-		if (!rc && gauge)
-			rc = gauge_fold(&m, err);
+		if (gauge)
+			rc = read_gauge(c, svcs, nsvcs, vx, from_ns, until_ns, h0, h1, &m, info,
+					err);
+		if (!gauge && m.nedge)
+			rc = read_samples(c, v, n, svcs, nsvcs, SRC_RAW, vx, from_ns, until_ns, h0,
+					  h1, &m, info, err);
+		if (!gauge && !rc && h1 > h0)
+			rc = read_hours(c, v, n, svcs, nsvcs, vx, h0, h1, &m, info, err);
 	}
 	free(svcs);
 	cprof_profile **parts = calloc(m.nsigs + 1, sizeof *parts);
@@ -704,6 +777,67 @@ int ch_query(srv_store *base, const srv_selector *sel, const char *kind, int64_t
 	return rc;
 }
 
+/* ---- rows keyed by series ---------------------------------------------------------------- */
+
+/* The rows of SELECTs in which one column is a series id, each mapped to
+ * the matching series of pick() (rows of other series skipped).  One
+ * reader per call, on the caller's stack; not shared between threads. */
+typedef struct srows {
+	ch_series *v;                   /* pick()'s series */
+	size_t n;
+	u64map idx;                     /* series id -> index + 1 */
+	sbuf q, r;                      /* the next SELECT, the last answer */
+	size_t pos;
+} srows;
+
+/* pick() the series of kind matching sel into s (zeroed first); 0 or an
+ * error (s is then still for srows_close). */
+static int srows_open(srv_ch *c, const srv_selector *sel, const char *kind, srows *s,
+		      cprof_error *err)
+{
+	memset(s, 0, sizeof *s);
+	int rc = pick(c, sel, kind, &s->v, &s->n, err);
+	for (size_t i = 0; i < s->n && !rc; i++) {
+		uint32_t *slot;
+		bool found;
+		if (u64map_slot(&s->idx, s->v[i].id, &slot, &found))
+			rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+		else
+			*slot = (uint32_t)i + 1;
+	}
+	return rc;
+}
+
+/* Run the SELECT in s->q (emptied after) for srows_next. */
+static int srows_run(srv_ch *c, srows *s, cprof_error *err)
+{
+	sb_reset(&s->r);
+	s->pos = 0;
+	int rc = select_q(c, &s->q, &s->r, err);
+	sb_reset(&s->q);
+	return rc;
+}
+
+/* The next row of nf fields (into f, fl) whose column scol is a series of
+ * s: that series' index; s->n at the end of the answer. */
+static size_t srows_next(srows *s, size_t scol, char **f, size_t *fl, size_t nf)
+{
+	while (tsv_row((char *)s->r.p, s->r.n, &s->pos, f, fl, nf) == nf) {
+		uint32_t i;
+		if (u64map_get(&s->idx, strtoull(f[scol], NULL, 10), &i))
+			return i - 1;
+	}
+	return s->n;
+}
+
+static void srows_close(srows *s)
+{
+	sb_free(&s->q);
+	sb_free(&s->r);
+	u64map_free(&s->idx);
+	free(s->v);
+}
+
 /* ---- totals over time ---------------------------------------------------------------------- */
 
 static int wins_emit(srv_wins *w, const ch_series *v, size_t n, int64_t from, int64_t step,
@@ -727,27 +861,6 @@ static int wins_emit(srv_wins *w, const ch_series *v, size_t n, int64_t from, in
 	return rc;
 }
 
-static size_t series_index(const ch_series *v, size_t n, uint64_t id, u64map *idx)
-{
-	uint32_t i;
-	if (u64map_get(idx, id, &i))
-		return i - 1;
-	(void)v;
-	return n;
-}
-
-static int index_series(const ch_series *v, size_t n, u64map *idx)
-{
-	for (size_t i = 0; i < n; i++) {
-		uint32_t *slot;
-		bool found;
-		if (u64map_slot(idx, v[i].id, &slot, &found))
-			return CPROF_ENOMEM;
-		*slot = (uint32_t)i + 1;
-	}
-	return 0;
-}
-
 /* "SELECT COLS FROM TABLE WHERE <days and times of [from, until)> AND
  * series IN (...)" into q. */
 static void range_select(sbuf *q, const char *cols, const char *table, int64_t from,
@@ -761,21 +874,19 @@ static void range_select(sbuf *q, const char *cols, const char *table, int64_t f
 	in_list(q, "series", v, n);
 }
 
-/* The common start of the totals-over-time reads: the matching series,
- * their windows, an id -> index map, and "SELECT COLS FROM TABLE WHERE
- * <days and times of the range> AND series IN (...)" in q.  0 with *n ==
- * 0: nothing matches. */
+/* The common start of the totals-over-time reads: the matching series
+ * (in s), their windows, and "SELECT COLS FROM TABLE WHERE <days and
+ * times of the range> AND series IN (...)" in s->q.  0 with s->n == 0:
+ * nothing matches. */
 static int ts_begin(srv_ch *c, const srv_selector *sel, const char *kind, int64_t from,
-		    int64_t until, int64_t step, const char *cols, const char *table,
-		    ch_series **v, size_t *n, srv_wins *w, u64map *idx, sbuf *q, cprof_error *err)
+		    int64_t until, int64_t step, const char *cols, const char *table, srows *s,
+		    srv_wins *w, cprof_error *err)
 {
-	int rc = pick(c, sel, kind, v, n, err);
+	int rc = srows_open(c, sel, kind, s, err);
 	if (!rc)
-		rc = srv_wins_init(w, *n, from, until, step, err);
-	if (!rc && index_series(*v, *n, idx))
-		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
-	if (!rc && *n)
-		range_select(q, cols, table, from, until, *v, *n);
+		rc = srv_wins_init(w, s->n, from, until, step, err);
+	if (!rc && s->n)
+		range_select(&s->q, cols, table, from, until, s->v, s->n);
 	return rc;
 }
 
@@ -788,24 +899,19 @@ int ch_series_points(srv_store *base, const srv_selector *sel, const char *kind,
 	int rc = srv_focus_re(focus, &re, err);
 	if (rc)
 		return rc;
-	ch_series *v = NULL;
-	size_t n = 0;
+	srows s;
 	srv_wins w = { 0 };
-	u64map idx = { 0 };
-	sbuf q = { 0 }, r = { 0 };
-	rc = ts_begin(c, sel, kind, from_ns, until_ns, step_ns, "series, t, sig, totals",
-			  "profiles", &v, &n, &w, &idx, &q, err);
-	if (rc || !n || (rc = select_q(c, &q, &r, err)))
-		goto out;
 	/* signature hash -> value index + 1 (0: no such type) */
 	u64map vis = { 0 };
-	size_t pos = 0;
-	char *f[4];
-	size_t fl[4];
-	while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 4) == 4) {
-		size_t s = series_index(v, n, strtoull(f[0], NULL, 10), &idx);
+	char *f[5];
+	size_t fl[5];
+	rc = ts_begin(c, sel, kind, from_ns, until_ns, step_ns, "series, t, sig, totals",
+		      "profiles", &s, &w, err);
+	if (rc || !s.n || (rc = srows_run(c, &s, err)))
+		goto out;
+	for (size_t i; !rc && (i = srows_next(&s, 0, f, fl, 4)) < s.n;) {
 		int vi = srv_sig_find(f[2], fl[2], sample_type);
-		if (s == n || vi < 0 || srv_sig_nv(f[2], fl[2]) < 0)
+		if (vi < 0 || srv_sig_nv(f[2], fl[2]) < 0)
 			continue;
 		uint32_t *slot;
 		bool found;
@@ -815,39 +921,34 @@ int ch_series_points(srv_store *base, const srv_selector *sel, const char *kind,
 		}
 		*slot = (uint32_t)vi + 1;
 		size_t wi = (size_t)((strtoll(f[1], NULL, 10) - from_ns) / step_ns);
-		w.cnt[s * w.n + wi]++;
+		w.cnt[i * w.n + wi]++;
 		if (!re) {
 			int64_t tot[MAX_VTYPES] = { 0 };
 			parse_arr(f[3], tot, MAX_VTYPES);
-			w.sum[s * w.n + wi] += (double)tot[vi];
+			w.sum[i * w.n + wi] += (double)tot[vi];
 		}
 	}
 	if (!rc && re) {
 		/* the samples, each distinct stack tested once per service */
-		sb_reset(&q);
-		sb_reset(&r);
-		range_select(&q, "series, t, sig, stack,"
+		range_select(&s.q, "series, t, sig, stack,"
 			     " arrayConcat([" CH_V(0) ", " CH_V(1) ", " CH_V(2) ", " CH_V(3) "], vx)",
-			     "samples", from_ns, until_ns, v, n);
-		rc = select_q(c, &q, &r, err);
+			     "samples", from_ns, until_ns, s.v, s.n);
+		rc = srows_run(c, &s, err);
 		u64map hits = { 0 };
-		char *g[5];
-		size_t gl[5];
-		pos = 0;
-		while (!rc && tsv_row((char *)r.p, r.n, &pos, g, gl, 5) == 5) {
-			size_t s = series_index(v, n, strtoull(g[0], NULL, 10), &idx);
+		for (size_t i; !rc && (i = srows_next(&s, 0, f, fl, 5)) < s.n;) {
 			uint32_t vi1;
-			uint64_t sg = strtoull(g[2], NULL, 10);
-			if (s == n || !u64map_get(&vis, sg | 1, &vi1) || !vi1)
+			uint64_t sg = strtoull(f[2], NULL, 10);
+			if (!u64map_get(&vis, sg | 1, &vi1) || !vi1)
 				continue;
-			uint64_t stack = strtoull(g[3], NULL, 10);
-			uint64_t hk = srv_hash_bytes(&stack, sizeof stack, v[s].svc->hash) | 1;
+			const ch_series *se = &s.v[i];
+			uint64_t stack = strtoull(f[3], NULL, 10);
+			uint64_t hk = srv_hash_bytes(&stack, sizeof stack, se->svc->hash) | 1;
 			uint32_t hit;
 			if (!u64map_get(&hits, hk, &hit)) {
 				uint32_t local = 0;
 				pthread_mutex_lock(&c->mu);
-				rc = ch_stacks_resolve(c, v[s].svc, &stack, 1, &local, err);
-				int h = rc ? 0 : ch_stack_focus(v[s].svc, local, re);
+				rc = ch_stacks_resolve(c, se->svc, &stack, 1, &local, err);
+				int h = rc ? 0 : ch_stack_focus(se->svc, local, re);
 				pthread_mutex_unlock(&c->mu);
 				if (rc)
 					break;
@@ -863,24 +964,21 @@ int ch_series_points(srv_store *base, const srv_selector *sel, const char *kind,
 			if (hit != 2)
 				continue;
 			int64_t vals[MAX_VTYPES] = { 0 };
-			parse_arr(g[4], vals, MAX_VTYPES);
-			size_t wi = (size_t)((strtoll(g[1], NULL, 10) - from_ns) / step_ns);
-			w.sum[s * w.n + wi] += (double)vals[vi1 - 1];
+			parse_arr(f[4], vals, MAX_VTYPES);
+			size_t wi = (size_t)((strtoll(f[1], NULL, 10) - from_ns) / step_ns);
+			w.sum[i * w.n + wi] += (double)vals[vi1 - 1];
 		}
 		u64map_free(&hits);
 	}
-	u64map_free(&vis);
 	if (!rc)
-		rc = wins_emit(&w, v, n, from_ns, step_ns, srv_kind_agg(kind) == SRV_AGG_AVG, cb,
-			       ctx);
+		rc = wins_emit(&w, s.v, s.n, from_ns, step_ns, srv_kind_agg(kind) == SRV_AGG_AVG,
+			       cb, ctx);
 out:
 	if (re)
 		pcre2_code_free(re);
-	sb_free(&q);
-	sb_free(&r);
-	u64map_free(&idx);
+	u64map_free(&vis);
+	srows_close(&s);
 	srv_wins_free(&w);
-	free(v);
 	return rc;
 }
 
@@ -891,41 +989,33 @@ int ch_metric_series(srv_store *base, const srv_selector *sel, const char *name,
 	srv_ch *c = (srv_ch *)base;
 	char kind[208];
 	snprintf(kind, sizeof kind, "#%s", name);
-	ch_series *v = NULL;
-	size_t n = 0;
+	srows s;
 	srv_wins w = { 0 };
-	u64map idx = { 0 };
-	sbuf q = { 0 }, r = { 0 };
 	int rc = srv_wins_init(&w, 0, from_ns, until_ns, step_ns, err);
 	srv_wins_free(&w);
 	if (rc)
 		return rc;
-	rc = ts_begin(c, sel, kind, from_ns, until_ns, step_ns, "series, t, value", "metrics", &v,
-		      &n, &w, &idx, &q, err);
-	if (rc || !n)
+	rc = ts_begin(c, sel, kind, from_ns, until_ns, step_ns, "series, t, value", "metrics", &s,
+		      &w, err);
+	if (rc || !s.n)
 		goto out;
-	sqlf(&q, " ORDER BY series, t");
-	rc = select_q(c, &q, &r, err);
-	size_t pos = 0;
+	sqlf(&s.q, " ORDER BY series, t");
+	rc = srows_run(c, &s, err);
 	char *f[3];
 	size_t fl[3];
-	while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 3) == 3) {
-		size_t s = series_index(v, n, strtoull(f[0], NULL, 10), &idx);
+	for (size_t i; !rc && (i = srows_next(&s, 0, f, fl, 3)) < s.n;) {
 		double x = strtod(f[2], NULL);
-		if (s == n || !isfinite(x))
+		if (!isfinite(x))
 			continue;
 		size_t wi = (size_t)((strtoll(f[1], NULL, 10) - from_ns) / step_ns);
-		w.sum[s * w.n + wi] += x;
-		w.cnt[s * w.n + wi]++;
+		w.sum[i * w.n + wi] += x;
+		w.cnt[i * w.n + wi]++;
 	}
 	if (!rc)
-		rc = wins_emit(&w, v, n, from_ns, step_ns, true, cb, ctx);
+		rc = wins_emit(&w, s.v, s.n, from_ns, step_ns, true, cb, ctx);
 out:
-	sb_free(&q);
-	sb_free(&r);
-	u64map_free(&idx);
+	srows_close(&s);
 	srv_wins_free(&w);
-	free(v);
 	return rc;
 }
 
@@ -948,55 +1038,44 @@ int ch_labels(srv_store *base, int which, const char *name, int64_t from_ns, int
 		  srv_strlist *out, cprof_error *err)
 {
 	srv_ch *c = (srv_ch *)base;
-	ch_series *v;
-	size_t n;
-	int rc = pick(c, NULL, NULL, &v, &n, err);
-	if (rc)
-		return rc;
-	u64map live = { 0 };
+	srows s;
+	int rc = srows_open(c, NULL, NULL, &s, err);
 	bool ranged = from_ns || until_ns;
-	if (ranged) {
+	bool *live = rc ? NULL : calloc(s.n + 1, sizeof *live);
+	if (!rc && !live)
+		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
+	if (!rc && ranged) {
 		/* series whose data spans overlap [from, until) */
-		sbuf q = { 0 }, r = { 0 };
-		sqlf(&q, "SELECT series FROM profiles GROUP BY series HAVING min(t) < %lld AND"
+		sqlf(&s.q, "SELECT series FROM profiles GROUP BY series HAVING min(t) < %lld AND"
 		     " max(t) >= %lld UNION ALL SELECT series FROM metrics GROUP BY series HAVING"
 		     " min(t) < %lld AND max(t) >= %lld", (long long)until_ns, (long long)from_ns,
 		     (long long)until_ns, (long long)from_ns);
-		rc = select_q(c, &q, &r, err);
-		size_t pos = 0;
+		rc = srows_run(c, &s, err);
 		char *f[1];
 		size_t fl[1];
-		while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 1) == 1) {
-			uint32_t *slot;
-			bool found;
-			if (u64map_slot(&live, strtoull(f[0], NULL, 10), &slot, &found))
-				rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
-			else
-				*slot = 1;
-		}
-		sb_free(&q);
-		sb_free(&r);
+		for (size_t i; !rc && (i = srows_next(&s, 0, f, fl, 1)) < s.n;)
+			live[i] = true;
 	}
 	size_t cap = 0;
 	bool oom = false;
-	for (size_t i = 0; i < n && !rc && !oom; i++) {
-		uint32_t x;
-		if (ranged && !u64map_get(&live, v[i].id, &x))
+	for (size_t i = 0; i < s.n && !rc && !oom; i++) {
+		const ch_series *v = &s.v[i];
+		if (ranged && !live[i])
 			continue;
 		if (which == 2) {
-			if (v[i].kind[0] != '#')
-				oom = !add_str(out, &cap, v[i].kind);
+			if (v->kind[0] != '#')
+				oom = !add_str(out, &cap, v->kind);
 			continue;
 		}
-		for (size_t k = 0; k < v[i].nl && !oom; k++) {
+		for (size_t k = 0; k < v->nl && !oom; k++) {
 			if (which == 0)
-				oom = !add_str(out, &cap, v[i].lv[k].name);
-			else if (strcmp(v[i].lv[k].name, name) == 0)
-				oom = !add_str(out, &cap, v[i].lv[k].value);
+				oom = !add_str(out, &cap, v->lv[k].name);
+			else if (strcmp(v->lv[k].name, name) == 0)
+				oom = !add_str(out, &cap, v->lv[k].value);
 		}
 	}
-	u64map_free(&live);
-	free(v);
+	free(live);
+	srows_close(&s);
 	if (oom && !rc)
 		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 	if (rc) {
@@ -1014,42 +1093,28 @@ int ch_snapshots(srv_store *base, int64_t from_ns, int64_t until_ns,
 		     int (*cb)(void *ctx, const srv_snapshot *snap), void *ctx, cprof_error *err)
 {
 	srv_ch *c = (srv_ch *)base;
-	ch_series *v;
-	size_t n;
-	int rc = pick(c, NULL, NULL, &v, &n, err);
-	if (rc)
-		return rc;
-	u64map idx = { 0 };
-	sbuf q = { 0 }, r = { 0 };
-	if (index_series(v, n, &idx))
-		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
-	sqlf(&q, "SELECT id, rule, series, t, duration FROM pinned");
+	srows s;
+	int rc = srows_open(c, NULL, NULL, &s, err);
+	sqlf(&s.q, "SELECT id, rule, series, t, duration FROM pinned");
 	if (from_ns || until_ns)
-		sqlf(&q, " WHERE t >= %lld AND t < %lld", (long long)from_ns, (long long)until_ns);
-	sqlf(&q, " ORDER BY t DESC, id DESC");
+		sqlf(&s.q, " WHERE t >= %lld AND t < %lld", (long long)from_ns, (long long)until_ns);
+	sqlf(&s.q, " ORDER BY t DESC, id DESC");
 	if (!rc)
-		rc = select_q(c, &q, &r, err);
-	size_t pos = 0;
+		rc = srows_run(c, &s, err);
 	char *f[5];
 	size_t fl[5];
-	while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 5) == 5) {
-		size_t s = series_index(v, n, strtoull(f[2], NULL, 10), &idx);
-		if (s == n)
-			continue;
+	for (size_t i; !rc && (i = srows_next(&s, 2, f, fl, 5)) < s.n;) {
 		srv_snapshot sn = {
 			.id = strtoll(f[0], NULL, 10),
 			.rule = f[1],
-			.kind = v[s].kind,
-			.labels = { v[s].lv, v[s].nl },
+			.kind = s.v[i].kind,
+			.labels = { s.v[i].lv, s.v[i].nl },
 			.time_ns = strtoll(f[3], NULL, 10),
 			.duration_ns = strtoll(f[4], NULL, 10),
 		};
 		rc = cb(ctx, &sn);
 	}
-	sb_free(&q);
-	sb_free(&r);
-	u64map_free(&idx);
-	free(v);
+	srows_close(&s);
 	return rc;
 }
 
@@ -1057,28 +1122,21 @@ int ch_snapshot_get(srv_store *base, int64_t id, cprof_profile **out, cprof_erro
 {
 	srv_ch *c = (srv_ch *)base;
 	*out = NULL;
-	ch_series *v;
-	size_t n;
-	int rc = pick(c, NULL, NULL, &v, &n, err);
-	if (rc)
-		return rc;
-	sbuf q = { 0 }, r = { 0 };
-	sqlf(&q, "SELECT series, t, duration, period, sig, stacks, vals FROM pinned WHERE id = %lld"
+	srows s;
+	int rc = srows_open(c, NULL, NULL, &s, err);
+	sqlf(&s.q, "SELECT series, t, duration, period, sig, stacks, vals FROM pinned WHERE id = %lld"
 	     " LIMIT 1", (long long)id);
-	rc = select_q(c, &q, &r, err);
-	size_t pos = 0;
+	if (!rc)
+		rc = srows_run(c, &s, err);
 	char *f[7];
 	size_t fl[7];
-	if (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 7) != 7)
+	if (!rc && tsv_row((char *)s.r.p, s.r.n, &s.pos, f, fl, 7) != 7)
 		rc = cprof_seterr(err, CPROF_EINVAL, "no snapshot %lld", (long long)id);
-	ch_svc *svc = NULL;
-	uint64_t sid = rc ? 0 : strtoull(f[0], NULL, 10);
-	for (size_t i = 0; i < n && !rc && !svc; i++)
-		if (v[i].id == sid)
-			svc = v[i].svc;
-	if (!rc && !svc)
+	uint32_t si = 0;
+	if (!rc && !u64map_get(&s.idx, strtoull(f[0], NULL, 10), &si))
 		rc = cprof_seterr(err, CPROF_EFORMAT, "snapshot %lld: its series is missing",
 				  (long long)id);
+	ch_svc *svc = rc ? NULL : s.v[si - 1].svc;
 	sbuf sig = { 0 };
 	int nv = -1;
 	if (!rc) {
@@ -1130,9 +1188,7 @@ int ch_snapshot_get(srv_store *base, int64_t id, cprof_profile **out, cprof_erro
 	free(ids);
 	free(vals);
 	sb_free(&sig);
-	sb_free(&q);
-	sb_free(&r);
-	free(v);
+	srows_close(&s);
 	return rc;
 }
 
@@ -1150,42 +1206,26 @@ int ch_times(srv_store *base, int64_t from_ns, int64_t until_ns, srv_stored_cb c
 	srv_ch *c = (srv_ch *)base;
 	if (from_ns < 0 || until_ns <= from_ns)
 		return 0;
-	ch_series *v;
-	size_t n;
-	int rc = pick(c, NULL, NULL, &v, &n, err);
-	if (rc)
-		return rc;
-	u64map idx = { 0 };
-	sbuf q = { 0 }, r = { 0 };
+	srows s;
+	int rc = srows_open(c, NULL, NULL, &s, err);
 	char d0[16], d1[16];
 	ch_utc_str(from_ns, false, d0, sizeof d0);
 	ch_utc_str(until_ns - 1, false, d1, sizeof d1);
-	if (index_series(v, n, &idx))
-		rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 	static const char *const tables[2] = { "profiles", "metrics" };
 	for (int k = 0; k < 2 && !rc; k++) {
-		sb_reset(&q);
-		sb_reset(&r);
-		sqlf(&q, "SELECT series, t FROM %s WHERE day >= '%s' AND day <= '%s' AND t >= %lld"
+		sqlf(&s.q, "SELECT series, t FROM %s WHERE day >= '%s' AND day <= '%s' AND t >= %lld"
 		     " AND t < %lld", tables[k], d0, d1, (long long)from_ns, (long long)until_ns);
-		rc = select_q(c, &q, &r, err);
-		size_t pos = 0;
+		rc = srows_run(c, &s, err);
 		char *f[2];
 		size_t fl[2];
-		while (!rc && tsv_row((char *)r.p, r.n, &pos, f, fl, 2) == 2) {
-			size_t s = series_index(v, n, strtoull(f[0], NULL, 10), &idx);
-			if (s == n)
-				continue;
-			srv_labels l = { v[s].lv, v[s].nl };
-			srv_stored it = { .kind = v[s].kind, .labels = &l,
+		for (size_t i; !rc && (i = srows_next(&s, 0, f, fl, 2)) < s.n;) {
+			srv_labels l = { s.v[i].lv, s.v[i].nl };
+			srv_stored it = { .kind = s.v[i].kind, .labels = &l,
 					  .time_ns = strtoll(f[1], NULL, 10) };
 			rc = cb(ctx, &it);
 		}
 	}
-	sb_free(&q);
-	sb_free(&r);
-	u64map_free(&idx);
-	free(v);
+	srows_close(&s);
 	return rc;
 }
 

@@ -108,7 +108,7 @@ def test_one_node_same_answers_as_sqlite(clickhouse):
     r = run_unit(clickhouse.url, clickhouse.ctl())
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
-    assert "[  PASSED  ] 12 test(s)" in out, out  # all but the cluster-only one
+    assert "[  PASSED  ] 13 test(s)" in out, out  # all but the cluster-only one
     # the restart test ran (not skipped) and the queue said what it dropped
     assert "restart:" in out, out
     assert "dropped" in out and "ingest buffer over 1 MB" in out, out
@@ -147,6 +147,7 @@ def test_cluster_same_answers_as_sqlite(tmp_path):
         assert r.returncode == 0, out
         assert "[       OK ] test_replica_down" in out, out
         assert "[       OK ] test_same_merges" in out, out
+        assert "[       OK ] test_gauge_uneven_counts" in out, out
     finally:
         srv.stop()
     assert_nothing_left(srv)

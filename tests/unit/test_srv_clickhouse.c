@@ -356,6 +356,85 @@ static void test_same_merges(void **state)
 	}
 }
 
+/* A gauge profile of six sample types (the values past four take the
+ * array path), with negative values and odd sums so that each series'
+ * average is rounded: every stack of the service's 6, values varying
+ * with instance and number. */
+static cprof_profile *gen6(int svc, int inst, int seq)
+{
+	cprof_profile *p = cprof_profile_new();
+	assert_non_null(p);
+	static const char *const types[6] = { "a", "b", "c", "d", "e", "f" };
+	for (int j = 0; j < 6; j++)
+		cprof_add_vtype(p, S(p, types[j]), S(p, "count"));
+	p->period_type.type = S(p, "a");
+	p->period_type.unit = S(p, "count");
+	p->period = 1;
+	cprof_mapping m = { .id = 1, .start = 0x400000, .limit = 0x800000,
+			    .file = S(p, svc ? "/usr/bin/db" : "/usr/bin/api"), .has_functions = true };
+	cprof_add_mapping(p, &m);
+	for (int f = 0; f < 4; f++) {
+		char name[32];
+		snprintf(name, sizeof name, "g%d_fn%d", svc, f);
+		cprof_function fn = { .id = (uint64_t)f + 1, .name = S(p, name),
+				      .system_name = S(p, name), .filename = S(p, "g.c") };
+		cprof_add_function(p, &fn);
+		cprof_location l = { .id = (uint64_t)f + 1, .address = 0x401000 + (uint64_t)f * 16 };
+		cprof_line ln = { (uint32_t)f, f + 1, 0 };
+		cprof_add_location(p, &l, &ln, 1);
+	}
+	for (int i = 0; i < 6; i++) {
+		uint32_t locs[3] = { (uint32_t)(i % 4), (uint32_t)((i + 1) % 4), (uint32_t)(i / 4) };
+		int64_t st = cprof_intern_stack(p, locs, (size_t)(1 + i % 3));
+		int64_t v[6];
+		for (int j = 0; j < 6; j++)
+			v[j] = (int64_t)((seq * 7 + inst * 3 + j * 5 + i * 2) % 11) - 4 +
+			       (j == 5 ? (int64_t)1 << 40 : 0);
+		cprof_add_sample(p, (uint32_t)st, 0, v);
+	}
+	return p;
+}
+
+/* Averages of a gauge whose series hold different numbers of profiles
+ * (api's instance 1 every 10 minutes, instance 2 every 20, db's every
+ * 30, over 5 hours from T0 - 4 h + 7 min): each series' sums are divided
+ * by its own count in ClickHouse, over raw edges, whole hours and both,
+ * with and without rollups. */
+static void test_gauge_uneven_counts(void **state)
+{
+	(void)state;
+	if (!need_ch())
+		skip();
+	for (int roll = 0; roll < 2; roll++) {
+		pair pp;
+		pair_open(&pp, 0, roll == 0, NULL);
+		for (int k = 0; k < NPROF; k++) {
+			static const int every[3][3] = { { 0, 1, 1 }, { 0, 2, 2 }, { 1, 1, 3 } };
+			for (int s = 0; s < 3; s++) {
+				if (k % every[s][2])
+					continue;
+				cprof_profile *p = gen6(every[s][0], every[s][1], k);
+				append2(&pp, every[s][0], every[s][1], "heap", ptime(k), p, NULL);
+				cprof_profile_free(p);
+			}
+		}
+		cprof_error err = { 0 };
+		assert_int_equal(srv_store_flush(pp.lite, &err), 0);
+		if (srv_store_flush(pp.ch, &err))
+			fail_msg("flush: %s", err.msg);
+		assert_true(srv_store_rollup_sync(pp.lite, &err) >= 0);
+		static const char *const sels[] = { "", "{job=\"api\"}",
+						    "{instance=\"10.0.0.2:8080\"}" };
+		for (size_t i = 0; i < 3; i++) {
+			same_query(&pp, sels[i], "heap", T0 - 5 * HOUR, T0 + 2 * HOUR);
+			same_query(&pp, sels[i], "heap", T0 - 3 * HOUR - 25 * 60 * SEC,
+				   T0 + 17 * 60 * SEC);
+			same_query(&pp, sels[i], "heap", T0 - HOUR + 60 * SEC, T0 - 30 * 60 * SEC);
+		}
+		pair_close(&pp);
+	}
+}
+
 /* Two kinds of one service with the same sample types (cpu, and a
  * "block" series holding cpu-shaped profiles): the per-service hourly
  * rollup holds both kinds' rows under one signature, so a merge of one
@@ -927,6 +1006,7 @@ int main(void)
 		ch_opts = NULL;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_same_merges),
+		cmocka_unit_test(test_gauge_uneven_counts),
 		cmocka_unit_test(test_svc_rollup_shared_signature),
 		cmocka_unit_test(test_svc_rollup_after_migration),
 		cmocka_unit_test(test_same_series_labels_metrics),
