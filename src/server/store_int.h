@@ -331,6 +331,8 @@ struct sq_store {
 	dcache *dc;                     /* dictionary entries (store_dcache.c) */
 	uint64_t wc_epoch;
 	bool wc_dirty;                  /* an invalidation awaits its commit */
+	uint64_t days_dropped;          /* retention's count: a rollup built
+					 * across a drop is not written */
 
 	srv_store_stats st;
 	bool broken;                    /* a commit failed: refuse appends */

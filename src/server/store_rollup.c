@@ -85,6 +85,7 @@ void srv_roll_forget_day(sq_store *s, int32_t day)
 	}
 	u64map_del(&s->rolled, wkey(ROLL_DAY, ds));
 	s->wc_epoch++;                  /* cached windows of the day are gone */
+	s->days_dropped++;
 }
 
 int srv_roll_load(sq_store *s, cprof_error *err)
@@ -403,6 +404,7 @@ static int roll_one(sq_store *s, cprof_error *err)
 	if (!level)
 		return 0;
 	int rc = srv_flush_locked(s, err);
+	uint64_t drops = s->days_dropped;
 	pthread_mutex_unlock(&s->mu);
 	rrows rows = { 0 };
 	sqlite3 *db = NULL;
@@ -422,6 +424,11 @@ static int roll_one(sq_store *s, cprof_error *err)
 	else
 		same = !u64map_get(&s->rolled, wkey(level, ws), NULL) &&
 		       !any_touched(s, ws, wlen(level));
+	/* retention may have dropped this window's day meanwhile (and forgot
+	 * its windows, so `same` holds): writing now would make the day's file
+	 * again; the window is picked again if its day is still there */
+	if (s->days_dropped != drops)
+		same = false;
 	if (!rc && same) {
 		rc = write_rows(s, level, ws, &rows, err);
 		if (!rc && level == ROLL_TEN)
