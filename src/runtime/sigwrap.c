@@ -30,7 +30,20 @@
  * handler on the real-time one) first moves the clock to another signal
  * (cpu.c; if none is free the CPU profile stops).  SIG_IGN and the
  * program's handlers stand as set.  The runtime's own installs and
- * queries use rt_real_sigaction.
+ * queries use rt_real_sigaction.  What is not hidden: the kernel's own
+ * reports (/proc/PID/status SigCgt) and a raw rt_sigaction system call
+ * (Go without cgo) see the runtime's handlers.
+ *
+ * Chained.  When the program puts a handler on the clocks' real-time
+ * signal and no other is free (Go's runtime takes every signal), the clock
+ * stays and the program's handler is run from the clock's (rt_sig_forward)
+ * for each signal there sent by a process, raise or the kernel, with the
+ * mask the kernel would have set and on the stack its SA_ONSTACK asks for;
+ * a POSIX timer's or a descriptor's signal (maybe a stale one of ours) is
+ * never passed on.  The wrapper of a one-shot handler and this chaining
+ * emulate the kernel in one thing they cannot make atomic: a second
+ * signal that arrives between the delivery and the emulated reset finds
+ * the handler once more instead of the default.
  *
  * Concurrency.  A set or query of a signal the runtime may hold (the
  * `managed` bits) runs with every signal blocked and under one spin lock,
