@@ -288,8 +288,20 @@ static inline void tio_begin(tio *t, bool split)
  * than sleep: a long call there was the kernel's work (a loopback send
  * delivers to the receiver in the sender's call), not a wait.  A regular
  * file's read still sleeps on the disk whatever its flags.  Only asked of
- * calls that lasted RT_TRACE_IO_MIN (two system calls then).  errno is
- * the caller's to keep. */
+ * calls that lasted RT_TRACE_IO_MIN: fcntl, and fstat only for a file
+ * opened by path (a socket call, or a descriptor without the kernel's
+ * O_LARGEFILE, is no regular file).  errno is the caller's to keep. */
+/* The kernel's O_LARGEFILE (glibc's is 0 on 64-bit): a 64-bit kernel
+ * sets it on every file opened by path (open, openat, memfd, handles),
+ * never on a socket, pipe or eventfd, and F_SETFL cannot change it. */
+#if defined(__x86_64__)
+#define K_O_LARGEFILE 0100000
+#elif defined(__aarch64__)
+#define K_O_LARGEFILE 0400000
+#else
+#define K_O_LARGEFILE 0
+#endif
+
 static bool cannot_block(int fd, int msgflags, bool sock)
 {
 	if (msgflags & MSG_DONTWAIT)
@@ -301,6 +313,8 @@ static bool cannot_block(int fd, int msgflags, bool sock)
 		return false;
 	if (sock)
 		return true;   /* recv, send, accept, connect: a socket, no fstat */
+	if (K_O_LARGEFILE && !(fl & K_O_LARGEFILE))
+		return true;   /* not opened by path: no regular file, no fstat */
 	struct stat st;
 	if (syscall(SYS_fstat, fd, &st) != 0)
 		return false;
