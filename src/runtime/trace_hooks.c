@@ -288,9 +288,21 @@ static inline void tio_begin(tio *t, bool split)
  * than sleep: a long call there was the kernel's work (a loopback send
  * delivers to the receiver in the sender's call), not a wait.  A regular
  * file's read still sleeps on the disk whatever its flags.  Only asked of
- * calls that lasted RT_TRACE_IO_MIN (two system calls then).  errno is
- * the caller's to keep. */
-static bool cannot_block(int fd, int msgflags)
+ * calls that lasted RT_TRACE_IO_MIN: fcntl, and fstat only for a file
+ * opened by path (a socket call, or a descriptor without the kernel's
+ * O_LARGEFILE, is no regular file).  errno is the caller's to keep. */
+/* The kernel's O_LARGEFILE (glibc's is 0 on 64-bit): a 64-bit kernel
+ * sets it on every file opened by path (open, openat, memfd, handles),
+ * never on a socket, pipe or eventfd, and F_SETFL cannot change it. */
+#if defined(__x86_64__)
+#define K_O_LARGEFILE 0100000
+#elif defined(__aarch64__)
+#define K_O_LARGEFILE 0400000
+#else
+#define K_O_LARGEFILE 0
+#endif
+
+static bool cannot_block(int fd, int msgflags, bool sock)
 {
 	if (msgflags & MSG_DONTWAIT)
 		return true;
@@ -299,6 +311,10 @@ static bool cannot_block(int fd, int msgflags)
 	long fl = syscall(SYS_fcntl, fd, F_GETFL);
 	if (fl < 0 || !(fl & O_NONBLOCK))
 		return false;
+	if (sock)
+		return true;   /* recv, send, accept, connect: a socket, no fstat */
+	if (K_O_LARGEFILE && !(fl & K_O_LARGEFILE))
+		return true;   /* not opened by path: no regular file, no fstat */
 	struct stat st;
 	if (syscall(SYS_fstat, fd, &st) != 0)
 		return false;
@@ -307,13 +323,14 @@ static bool cannot_block(int fd, int msgflags)
 
 /* Called by the slow function the wrapper called: the stack starts at
  * the wrapper's call site.  fd, msgflags: the call's descriptor and
- * send/recv flags (-1, 0: not a descriptor's call). */
+ * send/recv flags (-1, 0: not a descriptor's call); sock: fd is a socket
+ * (the socket calls). */
 static inline __attribute__((always_inline)) void tio_end(tio *t, int kind, const void *obj,
-							 int fd, int msgflags)
+							 int fd, int msgflags, bool sock)
 {
 	int e = errno;
 	int64_t t1 = rt_sync_now();
-	if (t1 - t->t0 >= RT_TRACE_IO_MIN && !cannot_block(fd, msgflags)) {
+	if (t1 - t->t0 >= RT_TRACE_IO_MIN && !cannot_block(fd, msgflags, sock)) {
 		int64_t rd = -1;
 		if (t->rd0 >= 0) {
 			int64_t r1 = rt_trace_run_delay();
@@ -336,7 +353,7 @@ static __attribute__((noinline)) ssize_t read_slow(int fd, void *b, size_t n)
 	tio t;
 	tio_begin(&t, false);
 	ssize_t rc = R.read ? R.read(fd, b, n) : (ssize_t)syscall(SYS_read, fd, b, n);
-	tio_end(&t, RT_TWAIT_READ, (const void *)(intptr_t)fd, fd, 0);
+	tio_end(&t, RT_TWAIT_READ, (const void *)(intptr_t)fd, fd, 0, false);
 	return rc;
 }
 
@@ -357,7 +374,7 @@ static __attribute__((noinline)) ssize_t write_slow(int fd, const void *b, size_
 	tio t;
 	tio_begin(&t, false);
 	ssize_t rc = R.write ? R.write(fd, b, n) : (ssize_t)syscall(SYS_write, fd, b, n);
-	tio_end(&t, RT_TWAIT_WRITE, (const void *)(intptr_t)fd, fd, 0);
+	tio_end(&t, RT_TWAIT_WRITE, (const void *)(intptr_t)fd, fd, 0, false);
 	return rc;
 }
 
@@ -376,7 +393,7 @@ static __attribute__((noinline)) int poll_slow(struct pollfd *f, nfds_t n, int m
 	tio t;
 	tio_begin(&t, ms != 0);
 	int rc = R.poll ? R.poll(f, n, ms) : (int)syscall(SYS_poll, f, n, ms);
-	tio_end(&t, RT_TWAIT_POLL, f, -1, 0);
+	tio_end(&t, RT_TWAIT_POLL, f, -1, 0, false);
 	return rc;
 }
 
@@ -397,7 +414,7 @@ static __attribute__((noinline)) int epoll_slow(int ep, struct epoll_event *ev, 
 	tio_begin(&t, ms != 0);
 	int rc = R.epoll_wait ? R.epoll_wait(ep, ev, max, ms)
 			      : (int)syscall(SYS_epoll_wait, ep, ev, max, ms);
-	tio_end(&t, RT_TWAIT_EPOLL, (const void *)(intptr_t)ep, -1, 0);
+	tio_end(&t, RT_TWAIT_EPOLL, (const void *)(intptr_t)ep, -1, 0, false);
 	return rc;
 }
 
@@ -422,7 +439,7 @@ static __attribute__((noinline)) int nanosleep_slow(const struct timespec *q, st
 	tio t;
 	tio_begin(&t, true);
 	int rc = nanosleep_raw(q, r);
-	tio_end(&t, RT_TWAIT_SLEEP, NULL, -1, 0);
+	tio_end(&t, RT_TWAIT_SLEEP, NULL, -1, 0, false);
 	return rc;
 }
 
@@ -450,7 +467,7 @@ static __attribute__((noinline)) int cns_slow(clockid_t c, int fl, const struct 
 	tio t;
 	tio_begin(&t, true);
 	int rc = cns_raw(c, fl, q, r);
-	tio_end(&t, RT_TWAIT_SLEEP, NULL, -1, 0);
+	tio_end(&t, RT_TWAIT_SLEEP, NULL, -1, 0, false);
 	return rc;
 }
 
@@ -477,7 +494,7 @@ static __attribute__((noinline)) int usleep_slow(useconds_t us)
 	tio t;
 	tio_begin(&t, true);
 	int rc = usleep_raw(us);
-	tio_end(&t, RT_TWAIT_SLEEP, NULL, -1, 0);
+	tio_end(&t, RT_TWAIT_SLEEP, NULL, -1, 0, false);
 	return rc;
 }
 
@@ -506,7 +523,7 @@ static __attribute__((noinline)) unsigned sleep_slow(unsigned s)
 	tio t;
 	tio_begin(&t, true);
 	unsigned rc = sleep_raw(s);
-	tio_end(&t, RT_TWAIT_SLEEP, NULL, -1, 0);
+	tio_end(&t, RT_TWAIT_SLEEP, NULL, -1, 0, false);
 	return rc;
 }
 
@@ -523,13 +540,13 @@ EXPORT unsigned sleep(unsigned s)
 /* The other blocking calls, one pattern: the wrapper forwards at once
  * when no trace runs; else the slow function times the call (resolving
  * libc's function first if a call came before the constructor). */
-#define TRACED(ret, name, kind, obj, fdv, flv, split, params, args) \
+#define TRACED(ret, name, kind, obj, fdv, flv, sockv, split, params, args) \
 	static __attribute__((noinline)) ret name##_slow params \
 	{ \
 		tio t; \
 		tio_begin(&t, split); \
 		ret rc = R.name args; \
-		tio_end(&t, kind, obj, fdv, flv); \
+		tio_end(&t, kind, obj, fdv, flv, sockv); \
 		return rc; \
 	} \
 	EXPORT ret name params \
@@ -545,31 +562,31 @@ EXPORT unsigned sleep(unsigned s)
 	}
 
 #define FDOBJ(fd) ((const void *)(intptr_t)(fd))
-TRACED(ssize_t, recv, RT_TWAIT_RECV, FDOBJ(fd), fd, fl, false, (int fd, void *b, size_t n, int fl),
+TRACED(ssize_t, recv, RT_TWAIT_RECV, FDOBJ(fd), fd, fl, true, false, (int fd, void *b, size_t n, int fl),
        (fd, b, n, fl))
-TRACED(ssize_t, recvfrom, RT_TWAIT_RECV, FDOBJ(fd), fd, fl, false,
+TRACED(ssize_t, recvfrom, RT_TWAIT_RECV, FDOBJ(fd), fd, fl, true, false,
        (int fd, void *b, size_t n, int fl, struct sockaddr *a, socklen_t *al),
        (fd, b, n, fl, a, al))
-TRACED(ssize_t, recvmsg, RT_TWAIT_RECV, FDOBJ(fd), fd, fl, false, (int fd, struct msghdr *m, int fl),
+TRACED(ssize_t, recvmsg, RT_TWAIT_RECV, FDOBJ(fd), fd, fl, true, false, (int fd, struct msghdr *m, int fl),
        (fd, m, fl))
-TRACED(ssize_t, writev, RT_TWAIT_WRITE, FDOBJ(fd), fd, 0, false,
+TRACED(ssize_t, writev, RT_TWAIT_WRITE, FDOBJ(fd), fd, 0, false, false,
        (int fd, const struct iovec *v, int n), (fd, v, n))
-TRACED(ssize_t, send, RT_TWAIT_SEND, FDOBJ(fd), fd, fl, false,
+TRACED(ssize_t, send, RT_TWAIT_SEND, FDOBJ(fd), fd, fl, true, false,
        (int fd, const void *b, size_t n, int fl), (fd, b, n, fl))
-TRACED(ssize_t, sendto, RT_TWAIT_SEND, FDOBJ(fd), fd, fl, false,
+TRACED(ssize_t, sendto, RT_TWAIT_SEND, FDOBJ(fd), fd, fl, true, false,
        (int fd, const void *b, size_t n, int fl, const struct sockaddr *a, socklen_t al),
        (fd, b, n, fl, a, al))
-TRACED(ssize_t, sendmsg, RT_TWAIT_SEND, FDOBJ(fd), fd, fl, false,
+TRACED(ssize_t, sendmsg, RT_TWAIT_SEND, FDOBJ(fd), fd, fl, true, false,
        (int fd, const struct msghdr *m, int fl), (fd, m, fl))
-TRACED(int, accept, RT_TWAIT_ACCEPT, FDOBJ(fd), fd, 0, true, (int fd, struct sockaddr *a, socklen_t *al),
+TRACED(int, accept, RT_TWAIT_ACCEPT, FDOBJ(fd), fd, 0, true, true, (int fd, struct sockaddr *a, socklen_t *al),
        (fd, a, al))
-TRACED(int, accept4, RT_TWAIT_ACCEPT, FDOBJ(fd), fd, 0, true,
+TRACED(int, accept4, RT_TWAIT_ACCEPT, FDOBJ(fd), fd, 0, true, true,
        (int fd, struct sockaddr *a, socklen_t *al, int fl), (fd, a, al, fl))
-TRACED(int, connect, RT_TWAIT_CONNECT, FDOBJ(fd), fd, 0, false,
+TRACED(int, connect, RT_TWAIT_CONNECT, FDOBJ(fd), fd, 0, true, false,
        (int fd, const struct sockaddr *a, socklen_t al), (fd, a, al))
-TRACED(int, select, RT_TWAIT_SELECT, NULL, -1, 0, true,
+TRACED(int, select, RT_TWAIT_SELECT, NULL, -1, 0, false, true,
        (int n, fd_set *r, fd_set *w, fd_set *x, struct timeval *tv), (n, r, w, x, tv))
-TRACED(pid_t, waitpid, RT_TWAIT_WAITPID, NULL, -1, 0, true, (pid_t pid, int *st, int opt),
+TRACED(pid_t, waitpid, RT_TWAIT_WAITPID, NULL, -1, 0, false, true, (pid_t pid, int *st, int opt),
        (pid, st, opt))
 
 /* ---- wakers ------------------------------------------------------------------------ */

@@ -21,6 +21,7 @@ import pytest
 from conftest import ROOT
 from test_trace import waits, run, measured, blocked, TOL_US  # noqa: F401 (fixture)
 from test_http import progs  # noqa: F401 (fixture)
+from test_webui import server  # noqa: F401 (fixture)
 
 NOPERF_SRC = os.path.join(ROOT, "tests", "runtime", "trace", "noperf.c")
 
@@ -221,3 +222,28 @@ def test_catapult_and_cprof_read_a_switch_trace(waits, tmp_path):
     model = json.loads(r.stdout)
     assert model["warnings"] == [] and model["page_errors"] == [], model
     assert "runnable" in model["threads"]["hog"]["names"], model["threads"]["hog"]
+
+
+def test_cprof_timeline_serves_the_switch_slices(waits, server, tmp_path):  # noqa: F811
+    """cprof's own timeline indexes the slices the switch records add: a
+    hog's lane holds runnable stretches, and each of its slices answers a
+    click (the untraced and preempted ones have no stack)."""
+    trace, p = switch_trace(waits, "runnable", tmp_path)
+    need_switch(trace)
+    srv = server("-http=127.0.0.1:0", "-no_browser", str(tmp_path / "runnable.json"))
+    meta = json.loads(srv.get("/ui/data/timeline/meta"))
+    (_, tid, *_), _ = lines(p.stdout, "hog")
+    (lane,) = [ln["lane"] for ln in meta["lanes"] if ln["tid"] == int(tid)]
+    win = json.loads(srv.get(f"/ui/data/timeline?t0={meta['t0']}&t1={meta['t1']}&w=4000&lanes={lane}"))
+    it = win["lanes"][0]["items"]
+    states = {meta["states"][it[i + 2]] for i in range(0, len(it), 5)
+              if it[i + 2] < len(meta["states"])}
+    assert "runnable" in states, states
+    clicked = 0
+    for i in range(0, len(it), 5):
+        if it[i + 3] == 1 and it[i + 4] >= 0:
+            ev = json.loads(srv.get(f"/ui/data/timeline/event?lane={lane}&idx={it[i + 4]}"))
+            assert ev["event"]["name"] in ("running", "runnable", "blocked: untraced") or \
+                ev["event"]["name"].startswith(("blocked", "sleeping")), ev
+            clicked += 1
+    assert clicked > 0
