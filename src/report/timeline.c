@@ -205,7 +205,7 @@ static bool add_flow(pend_flow **v, size_t *n, size_t *cap, const ev *e, uint32_
 }
 
 /* The event at j into e, by the fast path (*fast) or the scanner. */
-static bool parse_event(sc *j, const bld *b, ev *e, bool *obj, bool *fast)
+static inline bool parse_event(sc *j, const bld *b, ev *e, bool *obj, bool *fast)
 {
 	const char *fe = b->fast ? cprof_tl_fast_event(j->s, j->e, j->depth,
 						       j->depth_max ? j->depth_max : DEPTH_MAX, e) : NULL;
