@@ -33,15 +33,17 @@
  *
  * Events in the runtime's own key order are read by a fast path instead
  * of the scanner (same fields, args skipped; see "the runtime's own
- * layout" in timeline_fast.c), and a large trace's second half on a second thread
- * ("the second half" below); both give the one-pass scanner's index.
+ * layout" in timeline_fast.c), a large trace's second half on a second
+ * thread ("the second half" below), and a trace still being read as its
+ * bytes arrive ("the bytes still arriving" below, fed by
+ * timeline_load.c); all give the one-pass scanner's index.
  *
  * Ownership and threads: the timeline owns its lanes, slices, flows and
  * names (malloc), and borrows the trace's bytes.  The build may run a
- * second thread, joined before it returns; it is thread-safe on distinct
- * timelines.  Immutable after cprof_timeline_build: every query is
- * thread-safe.  Nothing here is
- * async-signal-safe.
+ * second thread (fed: the reader's, which indexes the second half once
+ * it has read every byte), joined before it returns; it is thread-safe
+ * on distinct timelines.  Immutable after cprof_timeline_build: every
+ * query is thread-safe.  Nothing here is async-signal-safe.
  */
 #include "cprof_timeline.h"
 #include "timeline_int.h"
