@@ -18,8 +18,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
-#include <string.h>
 
 typedef struct cprof_jscan {
 	const char *s, *e;          /* the next byte, the end */
@@ -37,37 +35,6 @@ static inline void cprof_js_ws(cprof_jscan *j)
 {
 	while (j->s < j->e && (*j->s == ' ' || *j->s == '\n' || *j->s == '\r' || *j->s == '\t'))
 		j->s++;
-}
-
-/* The bytes a string's scan stops at (1): the quote, the backslash, and
- * control characters. */
-extern const unsigned char cprof_js_special[256];
-
-/* The first of those bytes in [p, e), or e: after the first 16 bytes,
- * eight bytes at a time (a word has one when a byte is below 0x20 or
- * equals '"' or '\\'; the lowest flagged byte is exact, borrows only run
- * upwards), then byte by byte from the word that has one.  Pure. */
-static inline const char *cprof_js_plain_run(const char *p, const char *e)
-{
-	/* most strings are short (keys, names): their first bytes one by one */
-	const char *first = e - p > 16 ? p + 16 : e;
-	while (p < first && !cprof_js_special[(unsigned char)*p])
-		p++;
-	if (p < first || p == e)
-		return p;
-	const uint64_t ones = UINT64_C(0x0101010101010101), high = ones * 0x80;
-	while (e - p >= 8) {
-		uint64_t w;
-		memcpy(&w, p, 8);
-		uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-		uint64_t hit = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b);
-		if (hit & high)
-			break;
-		p += 8;
-	}
-	while (p < e && !cprof_js_special[(unsigned char)*p])
-		p++;
-	return p;
 }
 
 /* After white space: consume c when it is next. */

@@ -23,13 +23,48 @@ bool cprof_js_fail(cprof_jscan *j, const char *why)
 	return false;
 }
 
-const unsigned char cprof_js_special[256] = {
+/* The bytes a string's scan stops at: the quote, the backslash, and
+ * control characters. */
+static const unsigned char special_tab[256] = {
 	[0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1,
 	[0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1,
 	[0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1,
 	[0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1,
 	[0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, ['"'] = 1, ['\\'] = 1,
 };
+
+static inline bool special(unsigned char c)
+{
+	return special_tab[c];   /* one load: the scan's inner loop */
+}
+
+/* The first special byte in [p, e), or e: after the first 16 bytes,
+ * eight bytes at a time (a
+ * word has one when a byte is below 0x20 or equals '"' or '\\'; the
+ * lowest flagged byte is exact, borrows only run upwards), then byte by
+ * byte from the word that has one. */
+static inline const char *plain_run(const char *p, const char *e)
+{
+	/* most strings are short (keys, names): their first bytes one by one */
+	const char *first = e - p > 16 ? p + 16 : e;
+	while (p < first && !special((unsigned char)*p))
+		p++;
+	if (p < first || p == e)
+		return p;
+	const uint64_t ones = UINT64_C(0x0101010101010101), high = ones * 0x80;
+	while (e - p >= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+		uint64_t hit = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b);
+		if (hit & high)
+			break;
+		p += 8;
+	}
+	while (p < e && !special((unsigned char)*p))
+		p++;
+	return p;
+}
 
 bool cprof_js_rawstr(cprof_jscan *j, const char **a, const char **b, bool *esc)
 {
@@ -41,7 +76,7 @@ bool cprof_js_rawstr(cprof_jscan *j, const char **a, const char **b, bool *esc)
 	size_t chars = 0;
 	while (p < j->e && *p != '"') {
 		/* a run of plain bytes at once: most of a trace is in strings */
-		const char *r = cprof_js_plain_run(p, j->e);
+		const char *r = plain_run(p, j->e);
 		chars += (size_t)(r - p);
 		p = r;
 		if (j->str_max && chars > j->str_max)

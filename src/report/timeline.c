@@ -33,15 +33,17 @@
  *
  * Events in the runtime's own key order are read by a fast path instead
  * of the scanner (same fields, args skipped; see "the runtime's own
- * layout" in timeline_fast.c), and a large trace's second half on a second thread
- * ("the second half" below); both give the one-pass scanner's index.
+ * layout" in timeline_fast.c), a large trace's second half on a second
+ * thread ("the second half" below), and a trace still being read as its
+ * bytes arrive ("the bytes still arriving" below, fed by
+ * timeline_load.c); all give the one-pass scanner's index.
  *
  * Ownership and threads: the timeline owns its lanes, slices, flows and
  * names (malloc), and borrows the trace's bytes.  The build may run a
- * second thread, joined before it returns; it is thread-safe on distinct
- * timelines.  Immutable after cprof_timeline_build: every query is
- * thread-safe.  Nothing here is
- * async-signal-safe.
+ * second thread (fed: the reader's, which indexes the second half once
+ * it has read every byte), joined before it returns; it is thread-safe
+ * on distinct timelines.  Immutable after cprof_timeline_build: every
+ * query is thread-safe.  Nothing here is async-signal-safe.
  */
 #include "cprof_timeline.h"
 #include "timeline_int.h"
@@ -205,7 +207,7 @@ static bool add_flow(pend_flow **v, size_t *n, size_t *cap, const ev *e, uint32_
 }
 
 /* The event at j into e, by the fast path (*fast) or the scanner. */
-static bool parse_event(sc *j, const bld *b, ev *e, bool *obj, bool *fast)
+static inline bool parse_event(sc *j, const bld *b, ev *e, bool *obj, bool *fast)
 {
 	const char *fe = b->fast ? cprof_tl_fast_event(j->s, j->e, j->depth,
 						       j->depth_max ? j->depth_max : DEPTH_MAX, e) : NULL;
