@@ -5,7 +5,8 @@ symbolized and the program gets no SIGCHLD for the helper (it is not the
 program's child); and whatever happens to the helper (missing, killed,
 too slow, failing on its own), the program keeps its output and status,
 the profile is still written, whole and unsymbolized (cprof names it when
-reading), with one line on stderr saying why."""
+reading), with one line on stderr saying why.  The bounded exit paths
+(_exit, SIGTERM) are symbolized too."""
 import os
 import re
 import subprocess
@@ -33,6 +34,11 @@ int main(int argc, char **argv) {
     signal(SIGCHLD, on_chld);
     burn_here(argc > 1 ? strtoul(argv[1], 0, 10) : 150000000UL);
     puts("done");
+    fflush(stdout);
+    if (argc > 2 && argv[2][0] == 'x')     /* the bounded exit path */
+        _exit(7);
+    if (argc > 2 && argv[2][0] == 't')     /* a fatal signal's */
+        raise(SIGTERM);
     return 7;
 }
 """
@@ -96,6 +102,19 @@ def test_file_symbolized_by_the_helper_no_sigchld(prog, tmp_path, cprof):
     assert r.stderr == "", r.stderr
     assert "burn_here" in names_in_file(cprof, prof)
     assert [f for f in os.listdir(tmp_path) if f != "cpu.pb.gz"] == []
+
+
+@pytest.mark.parametrize("how", ["x", "t"])
+def test_bounded_exit_paths_symbolized(prog, tmp_path, cprof, how):
+    # _exit (dash ends so) and SIGTERM: the collector writes within its
+    # bound, the helper named the file within its share of it
+    prof = tmp_path / "cpu.pb.gz"
+    env = dict(os.environ, LD_PRELOAD=LIB, CPROF_CPU_PROFILE=str(prof))
+    r = subprocess.run([prog, "150000000", how], env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == (7 if how == "x" else -15), r.stderr
+    assert r.stdout == "done\n" and "SIGCHLD" not in r.stderr, r.stderr
+    assert "burn_here" in names_in_file(cprof, prof)
 
 
 def test_helper_missing(prog, tmp_path, cprof):
