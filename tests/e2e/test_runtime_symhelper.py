@@ -39,6 +39,10 @@ int main(int argc, char **argv) {
         _exit(7);
     if (argc > 2 && argv[2][0] == 't')     /* a fatal signal's */
         raise(SIGTERM);
+    if (argc > 2 && argv[2][0] == 'c') {   /* a daemon's: no stdin, stdout */
+        close(0);
+        close(1);
+    }
     return 7;
 }
 """
@@ -102,6 +106,17 @@ def test_file_symbolized_by_the_helper_no_sigchld(prog, tmp_path, cprof):
     assert r.stderr == "", r.stderr
     assert "burn_here" in names_in_file(cprof, prof)
     assert [f for f in os.listdir(tmp_path) if f != "cpu.pb.gz"] == []
+
+
+def test_program_without_standard_descriptors(prog, tmp_path, cprof):
+    # the answer pipe then gets descriptors 0 and 1: still the helper's 3
+    prof = tmp_path / "cpu.pb.gz"
+    env = dict(os.environ, LD_PRELOAD=LIB, CPROF_CPU_PROFILE=str(prof))
+    r = subprocess.run([prog, "150000000", "c"], env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 7 and r.stdout == "done\n", r.stderr
+    assert r.stderr == "", r.stderr   # its answer came back
+    assert "burn_here" in names_in_file(cprof, prof)
 
 
 @pytest.mark.parametrize("how", ["x", "t"])
