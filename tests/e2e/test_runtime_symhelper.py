@@ -132,6 +132,28 @@ def test_bounded_exit_paths_symbolized(prog, tmp_path, cprof, how):
     assert "burn_here" in names_in_file(cprof, prof)
 
 
+def test_every_profile_file_without_libdw_in_the_program(prog, tmp_path, cprof):
+    # CPU, heap, mutex, block and threads files at exit: none loads the
+    # symbolizer plugin (or libdw) into the program; the threads profile
+    # (always stacks) is named in the file
+    files = {k: tmp_path / f"{k.lower()}.pb.gz" for k in ("CPU", "HEAP", "MUTEX", "BLOCK",
+                                                          "THREADS")}
+    env = dict(os.environ, LD_PRELOAD=LIB, LD_DEBUG="files", CPROF_HEAP_RATE="1",
+               **{f"CPROF_{k}_PROFILE": str(v) for k, v in files.items()})
+    r = subprocess.run([prog], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 7 and r.stdout == "done\n", r.stderr[-2000:]
+    by_pid = {}
+    for pid, f in re.findall(r"^\s*(\d+):\s+file=(\S+)\s+\[\d+\];\s+(?:needed|dynamically loaded)",
+                             r.stderr, re.M):
+        by_pid.setdefault(int(pid), set()).add(f)
+    mine = by_pid[min(by_pid)]
+    assert not any("libcprof-sym" in f or "libdw" in f for f in mine), mine
+    assert "burn_here" in names_in_file(cprof, files["CPU"])
+    assert "main" in names_in_file(cprof, files["THREADS"])
+    for f in files.values():
+        assert f.stat().st_size > 0, f
+
+
 def test_helper_missing(prog, tmp_path, cprof):
     empty = tmp_path / "empty"
     empty.mkdir()
