@@ -242,6 +242,13 @@ bool rt_sym_helper_run(const char *tmp, const char *name, const char *what, int 
 		say(what, name, why);
 	}
 	/* 'n': the helper said why itself, in one line */
+	if (!ok) {
+		/* a helper stopped or killed while writing leaves its own
+		 * temporary (sym_helper.c: TMP.sym.PID) */
+		char stale[PATH_MAX + 32];
+		if (snprintf(stale, sizeof stale, "%s.sym.%ld", tmp, (long)leaf) < (int)sizeof stale)
+			unlink(stale);
+	}
 	close(pfd[0]);
 	errno = saved;
 	return ok;

@@ -182,6 +182,17 @@ def test_helper_too_slow_is_stopped(prog, tmp_path, cprof):
         pytest.fail(f"the slow helper {pid} still runs")
 
 
+def test_helper_stopped_while_writing_leaves_nothing(prog, tmp_path, cprof):
+    # the real helper, then a hang: its temporary (TMP.sym.PID) is removed
+    d = fake_helper(tmp_path, f"{HELPER} \"$@\" 3>/dev/null; "
+                              "echo partial > \"$2.sym.$$\"; exec sleep 60")
+    r, prof, _ = run(prog, tmp_path, d, CPROF_SYMBOLIZE_TIMEOUT="1")
+    assert r.returncode == 7 and r.stdout == "done\n", r.stderr
+    assert "took more than 1000 ms" in r.stderr, r.stderr
+    leftovers = [f for f in os.listdir(tmp_path) if ".sym." in f or ".cprof-tmp." in f]
+    assert leftovers == [], leftovers
+
+
 def test_helper_fails_on_its_own(prog, tmp_path, cprof):
     # its own one line (here: it cannot read the file), the file unchanged
     d = fake_helper(tmp_path, f"exec {HELPER} \"$1\" /nonexistent/x \"$3\"")
