@@ -22,7 +22,7 @@ OUT=bench/out/trace
 mkdir -p "$OUT"
 [ -f "$LIB" ] || { echo "bench: build libcprof.so first (make)" >&2; exit 2; }
 cp "$LIB" "$OUT/libcprof.so"
-for p in libcprof-sym.so libcprof-http.so; do cp "$(dirname "$LIB")/$p" "$OUT/"; done
+for p in libcprof-sym.so libcprof-http.so cprof-symbolize; do cp "$(dirname "$LIB")/$p" "$OUT/"; done
 LIBP=$(realpath "$OUT/libcprof.so")
 cc -O2 -g -Iinclude bench/trace_bench.c "$LIBP" -Wl,-rpath,"$(dirname "$LIBP")" -o "$OUT/tb"
 cc -O2 -g -pthread bench/mutex_bench.c -o "$OUT/mb"

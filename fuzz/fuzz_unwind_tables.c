@@ -8,7 +8,9 @@
  * row starts are strictly increasing and inside the range, rule indexes
  * inside the palette, and rt_utable_find returns, for each row start and
  * for addresses from the input, the rule of the last row starting at or
- * before it (found again by a linear search).
+ * before it (found again by a linear search); one row on demand
+ * (rt_ehf_row_at) at addresses from the input never reads out of bounds,
+ * and equals the table's row where the image has a table.
  * Seeds: fuzz/seeds/fuzz_unwind_tables (small shared libraries built -O2
  * with and without frame pointers, the C++ test library, a vdso image).
  */
@@ -63,6 +65,44 @@ static void exec_range(const uint8_t *data, size_t size, uint64_t *lo, uint64_t 
 	free(copy);
 }
 
+/* Rows on demand (rt_ehf_row_at, what the signal handler reads before a
+ * table exists) at addresses from the input: never out of bounds, whatever
+ * the image; and, where the whole CFI was good enough for a table, the
+ * table's own row. */
+static void rows_on_demand(const uint8_t *data, size_t size, uint64_t lo, uint64_t hi,
+			   const rt_utable *t, uintptr_t bias)
+{
+	rt_ehf e;
+	if (!rt_ehf_open(&e, data, size))
+		return;
+	/* the table sorts a search table that is not sorted (a corrupt entry
+	 * goes elsewhere and its FDE is dropped); the lookup binary-searches
+	 * it as it is and may find that FDE through its own range: the same
+	 * rows are promised for sorted search tables only */
+	const uint8_t *tp;
+	uint64_t cnt;
+	bool sorted = hdr_table(&e, &tp, &cnt);
+	for (uint64_t i = 1; sorted && i < cnt; i++) {
+		int32_t a, b;
+		memcpy(&a, tp + 8 * (i - 1), 4);
+		memcpy(&b, tp + 8 * i, 4);
+		sorted = a <= b;
+	}
+	for (size_t i = 0; i + 4 <= size && i < 1024; i += 4) {
+		uint32_t off;
+		memcpy(&off, data + i, 4);
+		off %= (uint32_t)(hi - lo);
+		rt_urow r;
+		bool ok = rt_ehf_row_at(&e, lo + off, &r);
+		if (!t || !sorted)
+			continue;
+		const rt_urow *want = rt_utable_find(t, t->lo + off);
+		if (ok && want)
+			CHECK(memcmp(&r, want, sizeof r) == 0, "row on demand at %#x differs", off);
+	}
+	(void)bias;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint64_t lo, hi;
@@ -71,6 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (lo > UINTPTR_MAX - bias - hi)
 		return 0;
 	rt_utable *t = rt_utable_from_image(data, size, bias, lo + bias, hi + bias);
+	rows_on_demand(data, size, lo, hi, t, bias);
 	if (!t)
 		return 0;
 	CHECK(t->lo == lo + bias && t->hi == hi + bias, "range");

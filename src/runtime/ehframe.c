@@ -1110,10 +1110,20 @@ bool rt_ehf_from_memory(rt_ehf *e, uintptr_t bias, const void *phdr, size_t phnu
 static machine row_slot[ROW_SLOTS];
 static int row_busy[ROW_SLOTS];   /* __atomic */
 
+/* The last row starting at or before the wanted offset. */
+typedef struct want_row {
+	uint32_t at;
+	bool found;
+	rt_urow *out;
+} want_row;
+
 static void keep_row(void *ctx, uint32_t start, const rt_urow *r)
 {
-	(void)start;
-	*(rt_urow *)ctx = *r;
+	want_row *w = ctx;
+	if (start <= w->at) {
+		*w->out = *r;
+		w->found = true;
+	}
 }
 
 bool rt_ehf_row_at(const rt_ehf *e, uint64_t lpc, rt_urow *out)
@@ -1142,7 +1152,14 @@ bool rt_ehf_row_at(const rt_ehf *e, uint64_t lpc, rt_urow *out)
 		return false;
 	machine *m = &row_slot[k];
 	m->cie_off = UINT64_MAX;   /* its cached CIE may be another module's */
-	fde_rows(e, e->hdr_addr + (uint64_t)(int64_t)tab[lo].fde, lpc, lpc + 1, lpc, m, keep_row, out);
+	/* the rows of that entry from its start, as the whole-module pass
+	 * makes them (an entry whose FDE does not start there is one gap),
+	 * up to lpc: the last is lpc's */
+	uint64_t a = e->hdr_addr + (uint64_t)(int64_t)tab[lo].loc;
+	want_row w = { (uint32_t)(lpc - a), false, out };
+	bool ok = lpc - a <= UINT32_MAX;
+	if (ok)
+		fde_rows(e, e->hdr_addr + (uint64_t)(int64_t)tab[lo].fde, a, lpc + 1, a, m, keep_row, &w);
 	__atomic_store_n(&row_busy[k], 0, __ATOMIC_RELEASE);
-	return true;
+	return ok && w.found;
 }

@@ -53,7 +53,9 @@ bool rt_ehf_from_memory(rt_ehf *e, uintptr_t bias, const void *phdr, size_t phnu
 
 /* The one row covering link-time address lpc, as rt_ehf_rows would give
  * it for that address (found through .eh_frame_hdr's search table, then
- * the CIE's and that FDE's programs run up to lpc): true with *out set
+ * the CIE's and that FDE's programs run from the entry's start up to lpc;
+ * the same row whenever the search table is sorted, as linkers write it;
+ * an unsorted, corrupt one is searched as it is): true with *out set
  * (RT_ROW_UNKNOWN where the CFI cannot describe lpc), false when no FDE
  * starts at or before lpc, or the search table is unusable (unsorted,
  * another encoding), or all the interpreters' slots are busy.  Only the

@@ -1,19 +1,21 @@
 /*
  * sym_spawn.c - running the symbolizer process (cprof-symbolize,
  * sym_helper.c) on a profile file the runtime has just written, so that
- * the profiled program never maps libdw and its thirty-odd libraries and
- * never spends its own time inflating debug information.  In libcprof.so
+ * the profiled program never maps libdw and its dependencies (their
+ * constructors would run in it) and never spends its own time inflating
+ * debug information.  In libcprof.so
  * only (libcprof.a symbolizes in the process, as it links libdw anyway).
  *
  * How: rt_out_write (outfile.c) calls rt_sym_helper_run on its temporary
  * file FILE.cprof-tmp.PID when the profile was built inside a
  * rt_sym_defer_begin bracket and left addresses unnamed.  The helper is
  * found next to the plugins (CPROF_PLUGIN, else libcprof.so's directory),
- * started with `cprof-symbolize --answer=3 TMP NAME`, and replaces TMP atomically
- * with the symbolized, compressed profile; rt_out_write then renames TMP
- * into place as before.  The process waits for it, at most
- * CPROF_SYMBOLIZE_TIMEOUT seconds (default 60) at exit, 3 s on the
- * bounded exit paths (_exit, a fatal signal); then kills it.  Whatever
+ * started with `cprof-symbolize --answer=3 TMP NAME`, and replaces TMP
+ * atomically with the symbolized, compressed profile; rt_out_write then
+ * renames TMP into place as before.  The process waits for it, at most
+ * CPROF_SYMBOLIZE_TIMEOUT seconds (default 60) at exit, 3 s (CPU) or 2 s
+ * (each heap file) on the bounded exit paths (_exit, a fatal signal);
+ * then kills it.  Whatever
  * happens, the profile is written: unsymbolized (addresses, mappings and
  * build IDs, which cprof and pprof name when reading) with one line on
  * stderr when the helper is missing, cannot start, is killed or is too
@@ -26,8 +28,8 @@
  * at once, so the helper is reparented (to init, or to a subreaper above
  * the program).  The runtime reaps the intermediate by pid and learns the
  * helper's pid through their shared memory.  The end is seen on a pipe:
- * the helper holds its write end as descriptor 3 (--answer=3) and writes one byte
- * there, 'y' when it symbolized the file, 'n' when it failed (and said
+ * the helper holds its write end as descriptor 3 (--answer=3) and
+ * writes one byte there, 'y' when it symbolized the file, 'n' when it failed (and said
  * why); end of file with no byte means it died.  The children run on
  * stacks of their own with every signal blocked (they share the
  * program's memory: none of its handlers may run there) and make system
@@ -48,20 +50,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <poll.h>
-#include <stdint.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
 
 extern char **environ;
 
@@ -86,18 +87,20 @@ static int leaf_main(void *arg)
 static int mid_main(void *arg)
 {
 	child_args *a = arg;
+	/* the status pipe as descriptor 3 first (dup2 clears close-on-exec;
+	 * the pipe may have got 0 or 1 in a program that closed them), then
+	 * stdin and stdout to /dev/null, and every descriptor above 3 closed:
+	 * this table is the children's own copy (no CLONE_FILES), the
+	 * program's descriptors stay open */
+	if (a->wfd != 3)
+		syscall(SYS_dup2, a->wfd, 3);
+	else
+		syscall(SYS_fcntl, 3, F_SETFD, 0);
 	int nul = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR, 0);
 	if (nul >= 0) {
 		syscall(SYS_dup2, nul, 0);
 		syscall(SYS_dup2, nul, 1);
 	}
-	/* the status pipe as descriptor 3 (dup2 clears close-on-exec), and
-	 * every descriptor above it closed: this table is the children's own
-	 * copy (no CLONE_FILES), the program's descriptors stay open */
-	if (a->wfd != 3)
-		syscall(SYS_dup2, a->wfd, 3);
-	else
-		syscall(SYS_fcntl, 3, F_SETFD, 0);
 	syscall(SYS_close_range, 4, ~0U, 0);
 	pid_t pid = clone(leaf_main, a->leaf_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, a);
 	a->leaf = pid;
@@ -239,6 +242,13 @@ bool rt_sym_helper_run(const char *tmp, const char *name, const char *what, int 
 		say(what, name, why);
 	}
 	/* 'n': the helper said why itself, in one line */
+	if (!ok) {
+		/* a helper stopped or killed while writing leaves its own
+		 * temporary (sym_helper.c: TMP.sym.PID) */
+		char stale[PATH_MAX + 32];
+		if (snprintf(stale, sizeof stale, "%s.sym.%ld", tmp, (long)leaf) < (int)sizeof stale)
+			unlink(stale);
+	}
 	close(pfd[0]);
 	errno = saved;
 	return ok;

@@ -65,7 +65,13 @@ void rt_sync_exit_write(bool at_exec)
 		if (!asked[i])
 			continue;
 		outs[i].at_exec = at_exec;
+		/* profile.proto (not .txt): named by the symbolizer process */
+		size_t l = strlen(outs[i].pattern);
+		bool proto = !(l > 4 && strcmp(outs[i].pattern + l - 4, ".txt") == 0);
+		if (proto)
+			rt_sym_defer_begin(rt_sym_timeout_ms());
 		int rc = rt_out_write(&outs[i], has_fn, write_fn, &outs[i]);
+		rt_sym_defer_end();
 		outs[i].at_exec = false;
 		if (rc < 0)
 			fprintf(stderr, "cprof: %s\n", *cprof_last_error() ? cprof_last_error()

@@ -78,7 +78,11 @@ void rt_tprof_exit_write(bool at_exec)
 		if (!outs[i].asked)
 			continue;
 		outs[i].out.at_exec = at_exec;
+		/* profile.proto (debug 0): named by the symbolizer process */
+		if (outs[i].debug == 0)
+			rt_sym_defer_begin(rt_sym_timeout_ms());
 		int rc = rt_out_write(&outs[i].out, has_fn, write_fn, &outs[i]);
+		rt_sym_defer_end();
 		outs[i].out.at_exec = false;
 		if (rc < 0)
 			fprintf(stderr, "cprof: %s\n",

@@ -5,7 +5,8 @@ symbolized and the program gets no SIGCHLD for the helper (it is not the
 program's child); and whatever happens to the helper (missing, killed,
 too slow, failing on its own), the program keeps its output and status,
 the profile is still written, whole and unsymbolized (cprof names it when
-reading), with one line on stderr saying why."""
+reading), with one line on stderr saying why.  The bounded exit paths
+(_exit, SIGTERM) are symbolized too."""
 import os
 import re
 import subprocess
@@ -33,6 +34,15 @@ int main(int argc, char **argv) {
     signal(SIGCHLD, on_chld);
     burn_here(argc > 1 ? strtoul(argv[1], 0, 10) : 150000000UL);
     puts("done");
+    fflush(stdout);
+    if (argc > 2 && argv[2][0] == 'x')     /* the bounded exit path */
+        _exit(7);
+    if (argc > 2 && argv[2][0] == 't')     /* a fatal signal's */
+        raise(SIGTERM);
+    if (argc > 2 && argv[2][0] == 'c') {   /* a daemon's: no stdin, stdout */
+        close(0);
+        close(1);
+    }
     return 7;
 }
 """
@@ -98,6 +108,52 @@ def test_file_symbolized_by_the_helper_no_sigchld(prog, tmp_path, cprof):
     assert [f for f in os.listdir(tmp_path) if f != "cpu.pb.gz"] == []
 
 
+def test_program_without_standard_descriptors(prog, tmp_path, cprof):
+    # the answer pipe then gets descriptors 0 and 1: still the helper's 3
+    prof = tmp_path / "cpu.pb.gz"
+    env = dict(os.environ, LD_PRELOAD=LIB, CPROF_CPU_PROFILE=str(prof))
+    r = subprocess.run([prog, "150000000", "c"], env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 7 and r.stdout == "done\n", r.stderr
+    assert r.stderr == "", r.stderr   # its answer came back
+    assert "burn_here" in names_in_file(cprof, prof)
+
+
+@pytest.mark.parametrize("how", ["x", "t"])
+def test_bounded_exit_paths_symbolized(prog, tmp_path, cprof, how):
+    # _exit (dash ends so) and SIGTERM: the collector writes within its
+    # bound, the helper named the file within its share of it
+    prof = tmp_path / "cpu.pb.gz"
+    env = dict(os.environ, LD_PRELOAD=LIB, CPROF_CPU_PROFILE=str(prof))
+    r = subprocess.run([prog, "150000000", how], env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == (7 if how == "x" else -15), r.stderr
+    assert r.stdout == "done\n" and "SIGCHLD" not in r.stderr, r.stderr
+    assert "burn_here" in names_in_file(cprof, prof)
+
+
+def test_every_profile_file_without_libdw_in_the_program(prog, tmp_path, cprof):
+    # CPU, heap, mutex, block and threads files at exit: none loads the
+    # symbolizer plugin (or libdw) into the program; the threads profile
+    # (always stacks) is named in the file
+    files = {k: tmp_path / f"{k.lower()}.pb.gz" for k in ("CPU", "HEAP", "MUTEX", "BLOCK",
+                                                          "THREADS")}
+    env = dict(os.environ, LD_PRELOAD=LIB, LD_DEBUG="files", CPROF_HEAP_RATE="1",
+               **{f"CPROF_{k}_PROFILE": str(v) for k, v in files.items()})
+    r = subprocess.run([prog], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 7 and r.stdout == "done\n", r.stderr[-2000:]
+    by_pid = {}
+    for pid, f in re.findall(r"^\s*(\d+):\s+file=(\S+)\s+\[\d+\];\s+(?:needed|dynamically loaded)",
+                             r.stderr, re.M):
+        by_pid.setdefault(int(pid), set()).add(f)
+    mine = by_pid[min(by_pid)]
+    assert not any("libcprof-sym" in f or "libdw" in f for f in mine), mine
+    assert "burn_here" in names_in_file(cprof, files["CPU"])
+    assert "main" in names_in_file(cprof, files["THREADS"])
+    for f in files.values():
+        assert f.stat().st_size > 0, f
+
+
 def test_helper_missing(prog, tmp_path, cprof):
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -124,6 +180,17 @@ def test_helper_too_slow_is_stopped(prog, tmp_path, cprof):
         time.sleep(0.05)
     else:
         pytest.fail(f"the slow helper {pid} still runs")
+
+
+def test_helper_stopped_while_writing_leaves_nothing(prog, tmp_path, cprof):
+    # the real helper, then a hang: its temporary (TMP.sym.PID) is removed
+    d = fake_helper(tmp_path, f"{HELPER} \"$@\" 3>/dev/null; "
+                              "echo partial > \"$2.sym.$$\"; exec sleep 60")
+    r, prof, _ = run(prog, tmp_path, d, CPROF_SYMBOLIZE_TIMEOUT="1")
+    assert r.returncode == 7 and r.stdout == "done\n", r.stderr
+    assert "took more than 1000 ms" in r.stderr, r.stderr
+    leftovers = [f for f in os.listdir(tmp_path) if ".sym." in f or ".cprof-tmp." in f]
+    assert leftovers == [], leftovers
 
 
 def test_helper_fails_on_its_own(prog, tmp_path, cprof):

@@ -42,8 +42,9 @@ def runtime_lib():
         atexit.register(shutil.rmtree, d, True)
         _COPIES[src] = os.path.join(d, "libcprof.so")
         shutil.copy2(src, _COPIES[src])
-        # its plugins (symbolization, the endpoint) are found next to it
-        for plugin in ("libcprof-sym.so", "libcprof-http.so"):
+        # its plugins (symbolization, the endpoint) and its symbolizer
+        # process (profile files) are found next to it
+        for plugin in ("libcprof-sym.so", "libcprof-http.so", "cprof-symbolize"):
             shutil.copy2(os.path.join(os.path.dirname(src), plugin), os.path.join(d, plugin))
     return _COPIES[src]
 
