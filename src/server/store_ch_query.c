@@ -456,18 +456,17 @@ static int read_gauge(srv_ch *c, const uint64_t *svcs, size_t nsvcs, bool vx, in
 {
 	int rc = 0;
 	uint64_t *ids = NULL, *cnt = NULL;
-	size_t cap = 0;
+	size_t capi = 0, capc = 0;
 	for (size_t i = 0; i < m->nsigs && !rc; i++) {
 		uint64_t sg = m->sigs[i].hash;
 		size_t k = 0;
 		for (size_t j = 0; j < m->npc && !rc; j++) {
 			if (m->pc[j].sig != sg || !m->pc[j].n)
 				continue;
-			size_t c2 = cap;
-			if (cprof_reserve((void **)&ids, &cap, k + 1, sizeof *ids) ||
-			    cprof_reserve((void **)&cnt, &c2, k + 1, sizeof *cnt))
+			if (cprof_reserve((void **)&ids, &capi, k + 1, sizeof *ids) ||
+			    cprof_reserve((void **)&cnt, &capc, k + 1, sizeof *cnt)) {
 				rc = cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
-			else {
+			} else {
 				ids[k] = m->pc[j].series;
 				cnt[k++] = m->pc[j].n;
 			}

@@ -185,6 +185,16 @@ static int64_t ptime(int k)
 	return T0 - 4 * HOUR + 7 * 60 * SEC + (int64_t)k * 600 * SEC;
 }
 
+/* Both stores' queued rows written, SQLite's rollups made. */
+static void flush_both(pair *pp)
+{
+	cprof_error err = { 0 };
+	assert_int_equal(srv_store_flush(pp->lite, &err), 0);
+	if (srv_store_flush(pp->ch, &err))
+		fail_msg("flush: %s", err.msg);
+	assert_true(srv_store_rollup_sync(pp->lite, &err) >= 0);
+}
+
 static void fill(pair *pp)
 {
 	for (int k = 0; k < NPROF; k++)
@@ -199,11 +209,7 @@ static void fill(pair *pp)
 					cprof_profile_free(p);
 				}
 			}
-	cprof_error err = { 0 };
-	assert_int_equal(srv_store_flush(pp->lite, &err), 0);
-	if (srv_store_flush(pp->ch, &err))
-		fail_msg("flush: %s", err.msg);
-	assert_true(srv_store_rollup_sync(pp->lite, &err) >= 0);
+	flush_both(pp);
 }
 
 static cprof_profile *query(srv_store *s, const char *sel, const char *kind, int64_t from,
@@ -342,18 +348,24 @@ static void same_merges(pair *pp)
 	same_query(pp, "", "mutex", T0 - 5 * HOUR, T0 + 2 * HOUR);
 }
 
-static void test_same_merges(void **state)
+/* fill then check on a fresh pair of stores, without rollups and with. */
+static void both_rollup_modes(void (*fill_fn)(pair *), void (*check)(pair *))
 {
-	(void)state;
 	if (!need_ch())
 		skip();
 	for (int roll = 0; roll < 2; roll++) {
 		pair pp;
 		pair_open(&pp, 0, roll == 0, NULL);
-		fill(&pp);
-		same_merges(&pp);
+		fill_fn(&pp);
+		check(&pp);
 		pair_close(&pp);
 	}
+}
+
+static void test_same_merges(void **state)
+{
+	(void)state;
+	both_rollup_modes(fill, same_merges);
 }
 
 /* A gauge profile of six sample types (the values past four take the
@@ -395,44 +407,40 @@ static cprof_profile *gen6(int svc, int inst, int seq)
 	return p;
 }
 
-/* Averages of a gauge whose series hold different numbers of profiles
- * (api's instance 1 every 10 minutes, instance 2 every 20, db's every
- * 30, over 5 hours from T0 - 4 h + 7 min): each series' sums are divided
- * by its own count in ClickHouse, over raw edges, whole hours and both,
- * with and without rollups. */
+/* Gauge profiles whose series hold different numbers of profiles: api's
+ * instance 1 every 10 minutes, instance 2 every 20, db's every 30, over 5
+ * hours from T0 - 4 h + 7 min (30, 15 and 10 profiles). */
+static void fill_uneven(pair *pp)
+{
+	static const int every[3][3] = { { 0, 1, 1 }, { 0, 2, 2 }, { 1, 1, 3 } };
+	for (int k = 0; k < NPROF; k++)
+		for (int s = 0; s < 3; s++) {
+			if (k % every[s][2])
+				continue;
+			cprof_profile *p = gen6(every[s][0], every[s][1], k);
+			append2(pp, every[s][0], every[s][1], "heap", ptime(k), p, NULL);
+			cprof_profile_free(p);
+		}
+	flush_both(pp);
+}
+
+static void same_uneven(pair *pp)
+{
+	static const char *const sels[] = { "", "{job=\"api\"}", "{instance=\"10.0.0.2:8080\"}" };
+	for (size_t i = 0; i < 3; i++) {
+		same_query(pp, sels[i], "heap", T0 - 5 * HOUR, T0 + 2 * HOUR);
+		same_query(pp, sels[i], "heap", T0 - 3 * HOUR - 25 * 60 * SEC, T0 + 17 * 60 * SEC);
+		same_query(pp, sels[i], "heap", T0 - HOUR + 60 * SEC, T0 - 30 * 60 * SEC);
+	}
+}
+
+/* Averages of a gauge over series with uneven profile counts: each
+ * series' sums are divided by its own count in ClickHouse, over raw
+ * edges, whole hours and both, with and without rollups. */
 static void test_gauge_uneven_counts(void **state)
 {
 	(void)state;
-	if (!need_ch())
-		skip();
-	for (int roll = 0; roll < 2; roll++) {
-		pair pp;
-		pair_open(&pp, 0, roll == 0, NULL);
-		for (int k = 0; k < NPROF; k++) {
-			static const int every[3][3] = { { 0, 1, 1 }, { 0, 2, 2 }, { 1, 1, 3 } };
-			for (int s = 0; s < 3; s++) {
-				if (k % every[s][2])
-					continue;
-				cprof_profile *p = gen6(every[s][0], every[s][1], k);
-				append2(&pp, every[s][0], every[s][1], "heap", ptime(k), p, NULL);
-				cprof_profile_free(p);
-			}
-		}
-		cprof_error err = { 0 };
-		assert_int_equal(srv_store_flush(pp.lite, &err), 0);
-		if (srv_store_flush(pp.ch, &err))
-			fail_msg("flush: %s", err.msg);
-		assert_true(srv_store_rollup_sync(pp.lite, &err) >= 0);
-		static const char *const sels[] = { "", "{job=\"api\"}",
-						    "{instance=\"10.0.0.2:8080\"}" };
-		for (size_t i = 0; i < 3; i++) {
-			same_query(&pp, sels[i], "heap", T0 - 5 * HOUR, T0 + 2 * HOUR);
-			same_query(&pp, sels[i], "heap", T0 - 3 * HOUR - 25 * 60 * SEC,
-				   T0 + 17 * 60 * SEC);
-			same_query(&pp, sels[i], "heap", T0 - HOUR + 60 * SEC, T0 - 30 * 60 * SEC);
-		}
-		pair_close(&pp);
-	}
+	both_rollup_modes(fill_uneven, same_uneven);
 }
 
 /* Two kinds of one service with the same sample types (cpu, and a
