@@ -378,6 +378,42 @@ def test_endpoint_full_server_reads_a_new_request_before_it_evicts(progs):  # no
     assert rc == 0, err
 
 
+def test_endpoint_newcomers_do_not_push_out_a_client_that_just_connected(progs):  # noqa: F811
+    """The same order, but the good client sends its request half a second
+    after connecting (its process was not scheduled): the 32 slow ones
+    right behind it fill the server, and it must not be the one evicted
+    to make room, though it is the oldest and its request is not in."""
+    prog = Program(progs["worker"])
+    slow = []
+    good = None
+    try:
+        host, port = prog.addr.rsplit(":", 1)
+        prog.p.send_signal(signal.SIGSTOP)
+        try:
+            good = socket.create_connection((host, int(port)), timeout=60)
+            for _ in range(32):
+                k = socket.create_connection((host, int(port)), timeout=60)
+                k.sendall(b"POST /debug/pprof/symbol HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                          b"Content-Length: 1000\r\n\r\n")
+                slow.append(k)
+        finally:
+            prog.p.send_signal(signal.SIGCONT)
+        time.sleep(0.5)
+        try:
+            good.sendall(b"GET /debug/pprof/cmdline HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         b"Connection: close\r\n\r\n")
+            got = good.recv(12)
+        except OSError as e:
+            got = repr(e)
+        assert got == b"HTTP/1.1 200", got
+    finally:
+        for k in slow + [good]:
+            if k is not None:
+                k.close()
+        rc, _, err = prog.stop()
+    assert rc == 0, err
+
+
 def test_endpoint_body_limits(progs):  # noqa: F811
     """A declared body over the symbol limit is refused at once (413) without
     being read; a body on any other path likewise."""
