@@ -85,12 +85,17 @@
  * more once RT_HTTP_GRACE_NS have passed; a connection that breaks a rule
  * is shut down.  RT_HTTP_RESERVE slots above the connection limit let a
  * new client in while the one evicted for it closes; a full server lets
- * MHD read and close what it can before it judges anyone (accept_all). */
+ * MHD read and close what it can before it judges anyone (accept_all),
+ * and evicts for room only a connection RT_HTTP_ROOM_NS into its request:
+ * a client that has just connected may not have sent its request yet
+ * (its process not scheduled), and a burst of newcomers behind it must
+ * not push it out; they take the reserve, and MHD refuses the rest. */
 #define RT_HTTP_HEAD_NS  (10 * 1000000000LL)
 #define RT_HTTP_BODY_NS  (30 * 1000000000LL)
 #define RT_HTTP_GRACE_NS (2 * 1000000000LL)
 #define RT_HTTP_MIN_RATE 1024
 #define RT_HTTP_RESERVE 4
+#define RT_HTTP_ROOM_NS  (1 * 1000000000LL)
 
 typedef struct srv {
 	struct MHD_Daemon *d;
@@ -294,7 +299,8 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
  * break the time and rate rules is shut down; when the server is three
  * quarters full, so is every connection that has spent 2 s on a request;
  * and when it is full and `room` is asked, the connection that has spent
- * longest on its request goes, so a new client always finds a slot.
+ * longest on its request goes (if that is RT_HTTP_ROOM_NS or more), so a
+ * new client finds a slot.
  * Connections whose request is being answered are never touched. */
 static void evict_slow(srv *s, bool room)
 {
@@ -315,7 +321,8 @@ static void evict_slow(srv *s, bool room)
 		/* by the start of its request, not of its body: a slow body
 		 * whose headers came late has spent longer than a client
 		 * accepted since */
-		if (!oldest || k->start_ns < oldest->start_ns)
+		if (now - k->start_ns >= RT_HTTP_ROOM_NS &&
+		    (!oldest || k->start_ns < oldest->start_ns))
 			oldest = k;
 	}
 	if (room && oldest && cprof_connset_live(&s->conns) >= s->max_conn)

@@ -341,23 +341,26 @@ def test_endpoint_good_clients_in_the_round_that_drops_slow_ones(progs):  # noqa
     assert rc == 0, err
 
 
-def test_endpoint_full_server_reads_a_new_request_before_it_evicts(progs):  # noqa: F811
+@pytest.mark.parametrize("late", [False, True], ids=["request_in", "request_late"])
+def test_endpoint_full_server_keeps_a_new_client(progs, late):  # noqa: F811
     """While the server's thread is not scheduled (SIGSTOP), a good client
-    connects and sends its request, then 32 slow ones send headers of a
-    body they never send.  When it runs again the server accepts them in
-    that order, is full at the 33rd and must evict one: not the good
-    client, whose request is already there (it was the oldest by its
-    accept, and its request was not read yet)."""
+    connects, then 32 slow ones send headers of a body they never send.
+    When it runs again the server accepts them in that order, is full at
+    the 33rd and must make room: not by evicting the good client, the
+    oldest, whether its request is already there but not read yet
+    (request_in) or comes half a second later, its process not scheduled
+    meanwhile (request_late: the newcomers behind it must not push it out)."""
     prog = Program(progs["worker"])
     slow = []
     good = None
+    req = b"GET /debug/pprof/cmdline HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     try:
         host, port = prog.addr.rsplit(":", 1)
         prog.p.send_signal(signal.SIGSTOP)
         try:
             good = socket.create_connection((host, int(port)), timeout=60)
-            good.sendall(b"GET /debug/pprof/cmdline HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                         b"Connection: close\r\n\r\n")
+            if not late:
+                good.sendall(req)
             for _ in range(32):
                 k = socket.create_connection((host, int(port)), timeout=60)
                 k.sendall(b"POST /debug/pprof/symbol HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -366,6 +369,9 @@ def test_endpoint_full_server_reads_a_new_request_before_it_evicts(progs):  # no
         finally:
             prog.p.send_signal(signal.SIGCONT)
         try:
+            if late:
+                time.sleep(0.5)
+                good.sendall(req)
             got = good.recv(12)
         except OSError as e:
             got = repr(e)
