@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <sys/syscall.h>
 
+#include "pingpong.h"
+
 static atomic_long probes;
 
 long syscall(long n, ...)
@@ -49,40 +51,12 @@ long syscall(long n, ...)
 	return ret;
 }
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int turn, rounds;
-
-static void *partner(void *arg)
-{
-	(void)arg;
-	for (int i = 0; i < rounds; i++) {
-		pthread_mutex_lock(&mu);
-		while (turn != 1)
-			pthread_cond_wait(&cv, &mu);
-		turn = 0;
-		pthread_cond_broadcast(&cv);
-		pthread_mutex_unlock(&mu);
-	}
-	return NULL;
-}
-
 int main(int argc, char **argv)
 {
-	rounds = argc > 1 ? atoi(argv[1]) : 1000;
-	pthread_t t;
-	pthread_create(&t, NULL, partner, NULL);
+	int rounds = argc > 1 ? atoi(argv[1]) : 1000;
 	long p0 = atomic_load(&probes);
-	for (int i = 0; i < rounds; i++) {
-		pthread_mutex_lock(&mu);
-		turn = 1;
-		pthread_cond_broadcast(&cv);
-		while (turn != 0)
-			pthread_cond_wait(&cv, &mu);
-		pthread_mutex_unlock(&mu);
-	}
+	pingpong(rounds);
 	long p1 = atomic_load(&probes);
-	pthread_join(t, NULL);
 	printf("probes=%ld rounds=%d\n", p1 - p0, rounds);
 	return 0;
 }

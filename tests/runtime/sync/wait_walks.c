@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "tprof.h"
+#include "pingpong.h"
 
 int __real_rt_unwind_here(uintptr_t *pcs, int max, int skip);
 static atomic_long walks;
@@ -37,35 +38,19 @@ int __wrap_rt_unwind_here(uintptr_t *pcs, int max, int skip)
 	return __real_rt_unwind_here(pcs, max, skip);
 }
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static int turn, rounds, ready, release_it, deep_tid;
-
-static void *partner(void *arg)
-{
-	(void)arg;
-	for (int i = 0; i < rounds; i++) {
-		pthread_mutex_lock(&mu);
-		while (turn != 1)
-			pthread_cond_wait(&cv, &mu);
-		turn = 0;
-		pthread_cond_broadcast(&cv);
-		pthread_mutex_unlock(&mu);
-	}
-	return NULL;
-}
+static int rounds, ready, release_it, deep_tid;
 
 __attribute__((noinline)) int deep_wait(int n)
 {
 	volatile char buf[n];   /* a frame whose CFA needs rbp */
 	buf[0] = 1;
-	pthread_mutex_lock(&mu);
+	pthread_mutex_lock(&pingpong_mu);
 	deep_tid = gettid();
 	ready = 1;
-	pthread_cond_broadcast(&cv);
+	pthread_cond_broadcast(&pingpong_cv);
 	while (!release_it)
-		pthread_cond_wait(&cv, &mu);
-	pthread_mutex_unlock(&mu);
+		pthread_cond_wait(&pingpong_cv, &pingpong_mu);
+	pthread_mutex_unlock(&pingpong_mu);
 	return buf[0];
 }
 
@@ -78,26 +63,17 @@ static void *deep(void *arg)
 int main(int argc, char **argv)
 {
 	rounds = argc > 1 ? atoi(argv[1]) : 2000;
-	pthread_t t;
-	pthread_create(&t, NULL, partner, NULL);
 	long w0 = atomic_load(&walks);
-	for (int i = 0; i < rounds; i++) {
-		pthread_mutex_lock(&mu);
-		turn = 1;
-		pthread_cond_broadcast(&cv);
-		while (turn != 0)
-			pthread_cond_wait(&cv, &mu);
-		pthread_mutex_unlock(&mu);
-	}
+	pingpong(rounds);
 	long w1 = atomic_load(&walks);
-	pthread_join(t, NULL);
 	printf("walks=%ld rounds=%d\n", w1 - w0, rounds);
 
+	pthread_t t;
 	pthread_create(&t, NULL, deep, NULL);
-	pthread_mutex_lock(&mu);
+	pthread_mutex_lock(&pingpong_mu);
 	while (!ready)
-		pthread_cond_wait(&cv, &mu);
-	pthread_mutex_unlock(&mu);
+		pthread_cond_wait(&pingpong_cv, &pingpong_mu);
+	pthread_mutex_unlock(&pingpong_mu);
 	struct timespec ts = { 0, 50000000 };   /* into the futex wait */
 	nanosleep(&ts, NULL);
 	rt_snapshot s;
@@ -117,10 +93,10 @@ int main(int argc, char **argv)
 		}
 		rt_snapshot_free(&s);
 	}
-	pthread_mutex_lock(&mu);
+	pthread_mutex_lock(&pingpong_mu);
 	release_it = 1;
-	pthread_cond_broadcast(&cv);
-	pthread_mutex_unlock(&mu);
+	pthread_cond_broadcast(&pingpong_cv);
+	pthread_mutex_unlock(&pingpong_mu);
 	pthread_join(t, NULL);
 	printf("deep=%d how=%d npcs=%d\n", found, how, npcs);
 	return 0;
