@@ -7,12 +7,15 @@
  * (__wrap_rt_unwind_here).  Phase 1: two threads hand a token over a
  * condition variable ROUNDS times (every wait blocks, the primitives' slow
  * path each time), with the mutex and block profiles off and no trace:
- * prints walks=N, the walks made meanwhile (none expected: the wait
- * records keep the waiter's registers, not its stack).  Phase 2: a thread
- * waits on a condition variable inside deep_wait(), whose variable-length
- * array makes its frame need rbp (which /proc does not give); a snapshot
- * (rt_snapshot_take) must still show deep_wait in that thread's stack,
- * walked from the registers of its wait record: prints deep=1.
+ * prints walks=N, the walks made meanwhile (a handful: thread starts, an
+ * early wait sampled before the environment is read; not one per wait:
+ * the wait records keep the waiter's registers, not its stack).  Phase 2:
+ * a thread waits on a condition variable inside deep_wait(), whose
+ * variable-length array makes its frame need rbp (which /proc does not
+ * give); a snapshot (rt_snapshot_take) must still show deep_wait in that
+ * thread's stack (from /proc's sp with rbp found saved on the way, else
+ * walked from the registers of its wait record): prints deep=1 and how
+ * (RT_SNAP_*).
  *
  *   wait_walks ROUNDS
  */
