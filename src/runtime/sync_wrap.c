@@ -30,8 +30,10 @@
  * only when libc marked it contended (2, or FUTEX_WAITERS for robust and
  * PI mutexes) and some waiter is registered does it look further.
  *
- * Slow path.  The waiter reads the clock, unwinds its own stack, publishes
- * its wait record (kind, object, since, stack) in a slot of a fixed table,
+ * Slow path.  The waiter reads the clock, publishes its wait record (kind,
+ * object, since, its registers; its stack only while a trace runs: a walk
+ * per wait is what a program full of blocking waits would pay for
+ * nothing) in a slot of a fixed table,
  * registers in the per-mutex waiter table (mutexes and rwlocks), blocks in
  * libc, then unregisters, clears the record and reports the delay to the
  * block profile (Go's blockevent, sampled in sync.c).
