@@ -6,7 +6,7 @@
 #      stable on a loaded machine): bare vs LD_PRELOAD=libcprof.so, from
 #      the difference between N=1 and N=1000000 runs (start-up cancels);
 #      and per blocking condition wait (the slow path: clock, the
-#      waiter's stack for its wait record, the block event)
+#      wait record, the block event)
 #   2. wall ns per operation, RUNS times each in rotating order, medians:
 #        uncontended   one thread, lock+unlock
 #        contended     4 threads, one mutex, ~100 ns critical sections

@@ -22,8 +22,12 @@ typedef struct rt_wait {
 	const void *obj;          /* the mutex, rwlock, condvar, semaphore... */
 	const void *obj2;         /* pthread_cond_wait: its mutex; join: the thread */
 	int64_t since_ns;         /* CLOCK_MONOTONIC when it started waiting */
-	int nframes;              /* where it waits (may be 0 when not recorded) */
+	int nframes;              /* where it waits: recorded only while a trace runs (else 0) */
 	uintptr_t pcs[RT_WAIT_FRAMES];
+	/* The waiter's registers in the interposed function's slow path before
+	 * it blocks (pc, rsp, rbp), for a reader that wants its stack: the
+	 * snapshot walks from them while the wait lasts.  0: none. */
+	uintptr_t ctx_pc, ctx_sp, ctx_fp;
 } rt_wait;
 /* Copy the records of the threads blocked now into out (at most max);
  * returns how many.  Thread-safe, lock-free for the waiters. */

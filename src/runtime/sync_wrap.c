@@ -30,8 +30,10 @@
  * only when libc marked it contended (2, or FUTEX_WAITERS for robust and
  * PI mutexes) and some waiter is registered does it look further.
  *
- * Slow path.  The waiter reads the clock, unwinds its own stack, publishes
- * its wait record (kind, object, since, stack) in a slot of a fixed table,
+ * Slow path.  The waiter reads the clock, publishes its wait record (kind,
+ * object, since, its registers; its stack only while a trace runs: a walk
+ * per wait is what a program full of blocking waits would pay for
+ * nothing) in a slot of a fixed table,
  * registers in the per-mutex waiter table (mutexes and rwlocks), blocks in
  * libc, then unregisters, clears the record and reports the delay to the
  * block profile (Go's blockevent, sampled in sync.c).
@@ -294,7 +296,7 @@ static inline bool slot_live(uint64_t owner)
 }
 
 static int slot_publish(rt_wait_kind k, const void *obj, const void *obj2, int64_t since,
-			const uintptr_t *pcs, int n)
+			const uintptr_t *pcs, int n, const uintptr_t ctx[3])
 {
 	int tid = tid_cached();
 	uint64_t me = (uint64_t)cur_epoch() << 32 | (uint32_t)tid;
@@ -317,6 +319,9 @@ static int slot_publish(rt_wait_kind k, const void *obj, const void *obj2, int64
 		s->w.nframes = n;
 		if (n > 0)
 			memcpy(s->w.pcs, pcs, (size_t)n * sizeof *pcs);
+		s->w.ctx_pc = ctx[0];
+		s->w.ctx_sp = ctx[1];
+		s->w.ctx_fp = ctx[2];
 		atomic_store_explicit(&s->seq, q + 2, memory_order_release);
 		return (int)((h + i) & (WSLOTS - 1));
 	}
@@ -524,8 +529,6 @@ static int64_t side_charge(const void *m)
 
 /* ---- events -------------------------------------------------------------------------- */
 
-static bool wait_stacks = true;   /* unwind the waiter before it blocks */
-
 /* Go's mutexevent: 1 in rt_mutex_fraction charges, the unlocker's stack. */
 static __attribute__((noinline)) void mutex_event(int64_t delay, int skip)
 {
@@ -561,8 +564,21 @@ typedef struct waitctx {
 	uintptr_t pcs[RT_WAIT_FRAMES];
 } waitctx;
 
+/* The context of the slow-path function this is expanded in, at one
+ * instant: its pc, stack and frame pointers (the registers a walk starts
+ * from; the function's unwind rows say where its caller's rbp is, as in
+ * rt_unwind_here).  A few instructions, no frame pointer forced.  x86-64. */
+#define WAIT_CTX(ctx)                                                         \
+	__asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2"     \
+			 : "=r"((ctx)[0]), "=r"((ctx)[1]), "=r"((ctx)[2]))
+
 /* Called directly by the slow-path functions (themselves called by the
- * wrappers): skip 1 makes the stack start at the wrapper's call site. */
+ * wrappers): skip 1 makes the stack start at the wrapper's call site.
+ * The waiter's stack is not walked here: nothing but a trace wants it at
+ * every wait.  The wait record gets the waiter's context instead (three
+ * words), from which a snapshot walks the stack of a thread still blocked
+ * when it asks (tprof.c); the block profile walks only the waits it
+ * samples (rt_block_event, after the wait, from the same frame). */
 static inline __attribute__((always_inline)) void wait_begin(waitctx *c, rt_wait_kind k,
 							       const void *obj, const void *obj2,
 							       bool lock)
@@ -574,8 +590,11 @@ static inline __attribute__((always_inline)) void wait_begin(waitctx *c, rt_wait
 	c->rd0 = rt_trace_active() && !rt_self_depth() ? rt_trace_run_delay() : -1;
 	c->t0 = rt_sync_now();
 	c->obj = obj;
-	c->n = wait_stacks ? rt_unwind_here(c->pcs, RT_WAIT_FRAMES, SKIP_WAIT) : 0;
-	c->slot = slot_publish(k, obj, obj2, c->t0, c->pcs, c->n);
+	/* the trace's wait events and ongoing waits carry the stack */
+	c->n = UNLIKELY(rt_trace_active()) ? rt_unwind_here(c->pcs, RT_WAIT_FRAMES, SKIP_WAIT) : 0;
+	uintptr_t ctx[3];
+	WAIT_CTX(ctx);
+	c->slot = slot_publish(k, obj, obj2, c->t0, c->pcs, c->n, ctx);
 	c->se = lock ? side_enter(obj, c->t0) : NULL;
 	errno = c->err;
 }
@@ -590,6 +609,8 @@ static inline __attribute__((always_inline)) void wait_end(waitctx *c)
 	if (!rt_self_depth())   /* the runtime's own waits are not the program's */
 		rt_block_event(t1 - c->t0, c->pcs, c->n);
 	if (UNLIKELY(rt_trace_active()) && !rt_self_depth()) {
+		if (c->n == 0)   /* the trace started during the wait */
+			c->n = rt_unwind_here(c->pcs, RT_WAIT_FRAMES, SKIP_WAIT);
 		int64_t r1 = c->rd0 >= 0 ? rt_trace_run_delay() : -1;
 		rt_trace_wait(c->kind, c->obj, c->t0, t1, r1 >= c->rd0 && c->rd0 >= 0 ? r1 - c->rd0 : -1,
 			      c->pcs, c->n);

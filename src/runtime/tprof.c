@@ -527,6 +527,39 @@ static int unwind_blocked(fstack *fs, uintptr_t pc, uintptr_t sp, uintptr_t *pcs
 	return bestn;
 }
 
+/* A blocked thread's stack from the context its wait record saved (pc,
+ * stack and frame pointers in the interposed primitive's slow path: every
+ * register the walk needs, rbp included), with the stack copied now.  The
+ * thread may have woken since: the words are read without faulting, and
+ * the caller keeps the walk only while the record is unchanged.  The
+ * stack from the interposed function's frame up (the slow path's own
+ * frame dropped), as rt_unwind_here gave it to the records. */
+static int unwind_waiter(fstack *fs, const rt_wait *w, uintptr_t *pcs, int max, bool *trunc)
+{
+	if (!w->ctx_pc || !w->ctx_sp)
+		return 0;
+	fs_load(fs, w->ctx_sp);
+	uintptr_t tmp[RT_MAX_FRAMES];
+	int n = walk_from(fs, w->ctx_pc, w->ctx_sp, w->ctx_fp, tmp, trunc) - 1;
+	if (n <= 0)
+		return 0;
+	if (n > max)
+		n = max;
+	memcpy(pcs, tmp + 1, (size_t)n * sizeof *pcs);
+	return n;
+}
+
+/* The record of thread tid's wait, if it still waits on the same call. */
+static bool wait_unchanged(const rt_wait *w, rt_wait *scratch, size_t cap)
+{
+	size_t n = rt_sync_waits(scratch, cap);
+	for (size_t i = 0; i < n; i++)
+		if (scratch[i].tid == w->tid)
+			return scratch[i].since_ns == w->since_ns && scratch[i].ctx_sp == w->ctx_sp &&
+			       scratch[i].ctx_pc == w->ctx_pc;
+	return false;
+}
+
 /* ---- the snapshot -------------------------------------------------------------------------- */
 
 static int cmp_snap(const void *a, const void *b)
@@ -778,7 +811,7 @@ int rt_snapshot_take_all(rt_snapshot *s, bool with_runtime)
 
 	/* what the interposed primitives know */
 	size_t wcap = s->n + 64;
-	waits = malloc(wcap * sizeof *waits);
+	waits = malloc(2 * wcap * sizeof *waits);   /* the records, then a re-read */
 	size_t nw = waits ? rt_sync_waits(waits, wcap) : 0;
 	s->taken_ns = rt_now_ns();
 	for (size_t k = 0; k < nw; k++) {
@@ -789,13 +822,28 @@ int rt_snapshot_take_all(rt_snapshot *s, bool with_runtime)
 		t->has_wait = true;
 		t->wait = waits[k];
 		t->wait_ns = waits[k].since_ns > 0 ? s->taken_ns - waits[k].since_ns : -1;
+		if (t->npcs > 1 && !t->truncated)
+			continue;
 		int wn = waits[k].nframes;
 		if (wn > RT_WAIT_FRAMES)
 			wn = RT_WAIT_FRAMES;
-		if (wn > 0 && (t->npcs <= 1 || (t->truncated && wn > t->npcs))) {
+		if (wn > 0 && (t->npcs <= 1 || wn > t->npcs)) {
 			memcpy(t->pcs, waits[k].pcs, (size_t)wn * sizeof *t->pcs);
 			t->npcs = wn;
 			t->truncated = false;
+			t->how = RT_SNAP_WAITREC;
+			continue;
+		}
+		/* the walk from /proc's sp stopped (a frame needs rbp): walk
+		 * from the record's context, kept while the wait is the same */
+		uintptr_t tmp[RT_MAX_FRAMES];
+		bool tr = false;
+		int n = unwind_waiter(fs, &waits[k], tmp, RT_MAX_FRAMES, &tr);
+		if (n > 0 && (t->npcs <= 1 || n > t->npcs) &&
+		    wait_unchanged(&waits[k], waits + wcap, wcap)) {
+			memcpy(t->pcs, tmp, (size_t)n * sizeof *t->pcs);
+			t->npcs = n;
+			t->truncated = tr;
 			t->how = RT_SNAP_WAITREC;
 		}
 	}

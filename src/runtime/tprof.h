@@ -56,7 +56,7 @@ enum {
 	RT_SNAP_SELF,        /* the snapshotting thread itself */
 	RT_SNAP_SIGNAL,      /* running: unwound by its own signal handler */
 	RT_SNAP_PROC,        /* blocked: unwound from /proc/.../syscall's sp and pc */
-	RT_SNAP_WAITREC,     /* blocked: the stack its wait record kept */
+	RT_SNAP_WAITREC,     /* blocked: walked from the registers its wait record kept */
 	RT_SNAP_NONE         /* no stack (exited, no answer, unreadable) */
 };
 

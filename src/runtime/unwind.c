@@ -40,7 +40,11 @@
  * starts with rsp outside the cache (another stack: coroutines,
  * sigaltstack) drops it and proves rsp's page first.  Code bytes (the
  * __restore_rt check for pcs without a table) are always read with the
- * probe.  If process_vm_readv is not allowed (seccomp), the probe is
+ * probe, except the runtime's own code: its executable segment, found once
+ * at load, stays mapped and readable while the runtime runs (a library
+ * preloaded is never unloaded; linked in, it is the executable's), so a
+ * walk starting in the runtime (rt_unwind_here's first frame) reads its
+ * code bytes with plain loads.  If process_vm_readv is not allowed (seccomp), the probe is
  * rt_sigprocmask with an invalid "how" and the address as the new set: the
  * kernel copies the 8 bytes first (EFAULT when unreadable), then refuses
  * the call (EINVAL) without changing the mask; the word is then loaded.
@@ -52,6 +56,7 @@
 #include "unwind_step.h"
 
 #include <errno.h>
+#include <link.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -65,6 +70,35 @@ static __thread TLS uintptr_t ok_lo, ok_hi;   /* proven-readable stack pages */
 
 static atomic_int probe_mode;   /* 0 unknown, 1 process_vm_readv, 2 sigprocmask, 3 none */
 static pid_t self_pid;
+
+/* The runtime's own executable segment, set once by a constructor (0, 0
+ * until then: every code read is probed).  Read-only afterwards. */
+static uintptr_t self_text_lo, self_text_hi;
+
+static int find_self_text(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	uintptr_t me = (uintptr_t)arg;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && (ph->p_flags & PF_R) &&
+		    me >= lo && me - lo < ph->p_memsz) {
+			self_text_lo = lo;
+			self_text_hi = lo + ph->p_memsz;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* At load (ordinary context): dl_iterate_phdr takes the loader's lock,
+ * never from a walk. */
+__attribute__((constructor))
+static void self_text_init(void)
+{
+	dl_iterate_phdr(find_self_text, (void *)(uintptr_t)&find_self_text);
+}
 
 static bool probe_vm(uintptr_t addr, void *out, size_t n)
 {
@@ -158,7 +192,8 @@ static bool read_word(uintptr_t addr, uintptr_t *out, int what)
 	bool stack = what != RD_ANY;
 	if (addr & 7 || addr > UINTPTR_MAX - 16)
 		return false;
-	if ((addr >= ok_lo && addr + 8 <= ok_hi) || (addr >= walk_lo && addr + 8 <= walk_hi)) {
+	if ((addr >= ok_lo && addr + 8 <= ok_hi) || (addr >= walk_lo && addr + 8 <= walk_hi) ||
+	    (!stack && addr >= self_text_lo && addr + 8 <= self_text_hi)) {
 		*out = *(const volatile uintptr_t *)addr;
 		return true;
 	}

@@ -268,3 +268,53 @@ def test_cxx_std_mutex_and_condition_variable(tmp_path):
     b = cum_ns(bp)
     assert b.get("taker", 0) > 0 and b.get("pthread_mutex_lock", 0) > 0, b
     assert b.get("cond_waiter", 0) > 0 and b.get("pthread_cond_wait", 0) > 0, b
+
+
+def test_waits_walk_no_stack_when_nothing_asks(tmp_path):
+    """A blocking wait with no profile and no trace asked walks no stack
+    (the wait record keeps the waiter's registers, not its stack): the
+    runtime's unwinder, counted by wait_walks.c through
+    -Wl,--wrap=rt_unwind_here, ran a handful of times (thread starts, a
+    sampled early wait) in 2000 ping-pong rounds, not once or twice per
+    wait as before.  A count, not a timing.  The same program checks that
+    a snapshot still shows a blocked waiter's whole stack (deep_wait)."""
+    bdir = os.path.dirname(os.path.abspath(cprof_bin()))
+    libs = subprocess.run(["pkg-config", "--libs", "libdw", "libelf", "zlib", "libpcre2-8",
+                           "libmicrohttpd"], capture_output=True, text=True,
+                          check=True).stdout.split()
+    san = ["-fsanitize=address,undefined"] if "build-san" in bdir else []
+    exe = str(tmp_path / "wait_walks")
+    r = subprocess.run(["gcc", "-O1", "-g", "-pthread", "-rdynamic", *san,
+                        "-Wl,--wrap=rt_unwind_here",
+                        "-I", os.path.join(ROOT, "include"),
+                        "-I", os.path.join(ROOT, "src", "runtime"),
+                        "-I", os.path.join(ROOT, "src", "core"), "-o", exe,
+                        os.path.join(SRC, "wait_walks.c"), os.path.join(bdir, "libcprof.a"),
+                        os.path.join(bdir, "libcprofcore.a"), *libs, "-lstdc++", "-ldl", "-lm"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CPROF_") and k != "LD_PRELOAD"}
+    env.update(CPROF_MUTEX_FRACTION="0", CPROF_BLOCK_RATE="0", ASAN_OPTIONS="detect_leaks=0")
+    p = subprocess.run([exe, "2000"], capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    t = truth(p.stdout)
+    assert t["rounds"] == 2000 and t["walks"] < 50, p.stdout
+    assert t["deep"] == 1, p.stdout
+
+
+def test_walks_read_the_runtimes_own_code_directly(tmp_path):
+    """Every wait sampled (CPROF_BLOCK_RATE=1) and no profile written, so
+    the walks have no unwind tables and start at an unknown row in the
+    runtime's own rt_unwind_here: its code bytes (the sigreturn and
+    system-call checks) are read with plain loads, the runtime's code being
+    always mapped, not with a process_vm_readv per word as before (5 per
+    walk).  code_probes.c counts the runtime's probes through its own
+    syscall().  A count, not a timing: 12.7-20 per round before, 3-6
+    after (the stack pages of walks that end truncated are still probed)."""
+    exe = str(tmp_path / "code_probes")
+    r = subprocess.run(["gcc", "-O2", "-g", "-pthread", "-o", exe,
+                        os.path.join(SRC, "code_probes.c")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    p = run([exe, "1000"], {"CPROF_BLOCK_RATE": "1"})
+    t = truth(p.stdout)
+    assert t["rounds"] == 1000 and t["probes"] < 9 * 1000, p.stdout
