@@ -417,8 +417,13 @@ int rt_unwind_here(uintptr_t *pcs, int max, int skip)
 	/* a lazy registry: a walk that reached a module without its table
 	 * keeps what it has and asks the runtime's builder thread for it
 	 * (never built here: this runs inside the program's malloc, locks
-	 * and thread starts) */
+	 * and thread starts).  The walk is the runtime's own work: a CPU
+	 * sample landing in it is counted apart, never charged to the
+	 * program's stack (on-demand unwind rows make it longer than a
+	 * table lookup) */
+	rt_self_enter();
 	int n = rt_unwind(&uc, tmp, want, &trunc);
+	rt_self_leave();
 	uintptr_t at = rt_unwind_unbuilt();
 	if (at)
 		rt_modules_ask(at);
