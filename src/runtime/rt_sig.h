@@ -6,6 +6,8 @@
 #ifndef CPROF_RT_SIG_H
 #define CPROF_RT_SIG_H
 
+#include "rt_base.h"
+
 #include <signal.h>
 #include <stdbool.h>
 
@@ -22,6 +24,10 @@ void rt_sig_fatal_handler_set(void (*fn)(int), const sigset_t *mask);
 void rt_sig_fatal_manage(int sig);
 /* A followed fork child: the view is this process's now. */
 void rt_sig_view_owner_here(void);
+/* A fork child (threads.c's atfork handler; never a vfork child, which
+ * shares the parent's memory): the lock another thread of the parent
+ * held at fork is nobody's here.  Writes only when it was held. */
+RT_FORK_TEXT void rt_sig_fork_child(void);
 
 /* cpu.c: take sig for the sampling clock with handler sa (the program's
  * action there becomes its view, reported to its queries); with

@@ -85,7 +85,7 @@ static _Atomic pid_t view_pid;
 static void (*fatal_fn)(int);
 static sigset_t fatal_mask;
 static void (*clock_fn)(int, siginfo_t *, void *);
-static atomic_flag lock = ATOMIC_FLAG_INIT;
+static atomic_bool lock;
 
 static uint64_t bit(int sig)
 {
@@ -117,14 +117,14 @@ static void enter(sigset_t *saved)
 	pthread_sigmask(SIG_SETMASK, &all, saved);
 	/* held for a few system calls; a holder preempted is waited for
 	 * with sched_yield (a system call: async-signal-safe) */
-	for (unsigned n = 0; atomic_flag_test_and_set_explicit(&lock, memory_order_acquire); n++)
+	for (unsigned n = 0; atomic_exchange_explicit(&lock, true, memory_order_acquire); n++)
 		if (n >= 64)
 			sched_yield();
 }
 
 static void leave(const sigset_t *saved)
 {
-	atomic_flag_clear_explicit(&lock, memory_order_release);
+	atomic_store_explicit(&lock, false, memory_order_release);
 	pthread_sigmask(SIG_SETMASK, saved, NULL);
 }
 
@@ -397,6 +397,14 @@ void rt_sig_fatal_manage(int sig)
 			view[sig] = cur;
 	}
 	leave(&saved);
+}
+
+RT_FORK_TEXT void rt_sig_fork_child(void)
+{
+	/* another thread of the parent was between enter and leave: it does
+	 * not exist here, and its lock would stop every later set for good */
+	if (atomic_load_explicit(&lock, memory_order_relaxed))
+		atomic_store_explicit(&lock, false, memory_order_relaxed);
 }
 
 void rt_sig_view_owner_here(void)

@@ -37,6 +37,7 @@
 #include "rt_cpu.h"
 #include "rt_labels.h"
 #include "rt_lifecycle.h"
+#include "rt_sig.h"
 #include "cprof_util.h"
 #include "cprof.h"
 #include "tprof.h"
@@ -394,6 +395,7 @@ RT_FORK_TEXT static void fork_child(void)
 		reg_active = false;
 	rt_ring_reset();
 	rt_self_fork_child();
+	rt_sig_fork_child();
 	rt_collector_forget();
 	if (rt_fork_child_hook)
 		rt_fork_child_hook();

@@ -27,7 +27,7 @@ def progs(tmp_path_factory):
     d = tmp_path_factory.mktemp("rtcpu")
     out = {}
     for name in ("shares", "own_sigprof", "forker", "blocked_sigprof", "clone_loop", "vfork_reset",
-                 "fatal_reset", "all_signals", "sig_storm"):
+                 "fatal_reset", "all_signals", "sig_storm", "fork_storm"):
         exe = str(d / name)
         subprocess.run(["gcc", "-O2", "-g", "-o", exe, os.path.join(SRC, name + ".c"),
                         "-lpthread"], check=True)
@@ -211,6 +211,15 @@ def test_actions_set_from_threads_and_handlers(cprof, progs, tmp_path):
     assert p.returncode == -signal.SIGTERM and "storm ok" in p.stdout, \
         (p.returncode, p.stdout + p.stderr)
     assert cprof("-top", str(prof)).returncode == 0
+
+
+def test_fork_while_threads_set_actions(progs, tmp_path):
+    """A child forked while another thread is inside the interposed
+    sigaction (holding its lock) can still set its own actions: none of
+    400 children gets stuck."""
+    prof = tmp_path / "cpu.pb.gz"
+    p, _ = run_preloaded([progs["fork_storm"], "400"], prof, timeout=600)
+    assert p.returncode == 0 and "stuck 0" in p.stdout, (p.returncode, p.stdout + p.stderr)
 
 
 def test_program_handler_for_sigterm_is_kept(progs, tmp_path):
