@@ -422,7 +422,7 @@ int rt_unwind_here(uintptr_t *pcs, int max, int skip)
 	 * program's stack (on-demand unwind rows make it longer than a
 	 * table lookup) */
 	rt_self_enter();
-	int n = rt_unwind(&uc, tmp, want, &trunc);
+	int n = rt_unwind_cached(&uc, tmp, want, &trunc);
 	rt_self_leave();
 	uintptr_t at = rt_unwind_unbuilt();
 	if (at)

@@ -84,6 +84,16 @@ void rt_modules_shutdown(void);
  * the walk stopped for another reason than reaching the outermost frame
  * (unknown code, a bad read, max frames).  [AS-safe] */
 int rt_unwind(const ucontext_t *uc, uintptr_t *pcs, int max, bool *truncated);
+/* rt_unwind for the calling thread's own repeated walks (rt_unwind_here):
+ * the same frames, from a remembered walk when its starting registers,
+ * max, the registry's generation and every word it read are unchanged
+ * (unwind.c, "walks remembered"); else a full walk, remembered when clean.
+ * [AS-safe]; not reentrant with itself on one thread (its callers run
+ * inside rt_self_enter, where the signal handlers do not walk). */
+int rt_unwind_cached(const ucontext_t *uc, uintptr_t *pcs, int max, bool *truncated);
+/* The calling thread's rt_unwind_cached answers: remembered, walked.
+ * For tests.  [AS-safe] */
+void rt_unwind_memo_counts(uint64_t *hits, uint64_t *walks);
 /* Forget the calling thread's cached rows (and, with pages, its proven
  * stack pages): the next walk is a cold one.  For benchmarks.  [AS-safe] */
 void rt_unwind_forget(bool pages);

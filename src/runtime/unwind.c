@@ -187,7 +187,7 @@ enum { RD_ANY = RT_RD_ANY, RD_STACK = RT_RD_STACK, RD_CFI = RT_RD_CFI };  /* wha
 /* Reads other frames' stack words on purpose (ASan's redzones included):
  * not instrumented. */
 __attribute__((no_sanitize_address))
-static bool read_word(uintptr_t addr, uintptr_t *out, int what)
+static bool read_word_raw(uintptr_t addr, uintptr_t *out, int what)
 {
 	bool stack = what != RD_ANY;
 	if (addr & 7 || addr > UINTPTR_MAX - 16)
@@ -232,6 +232,61 @@ static bool read_word(uintptr_t addr, uintptr_t *out, int what)
 		walk_hi = page + PAGE;
 	}
 	return true;
+}
+
+/* ---- walks remembered ------------------------------------------------------
+ *
+ * A program that waits in a loop (an event loop's epoll_wait, a worker's
+ * condition variable) has its stack walked from the same place again and
+ * again (rt_unwind_here, for a trace's waits and sampled block events).
+ * A walk is a function of its starting registers (pc, sp, fp), of the
+ * words it read (stack slots, code bytes) and of the rows it applied (the
+ * registry's generation) and of its max.  rt_unwind_cached remembers, per
+ * thread, its last walk that ended cleanly: those inputs, every word read
+ * with its address and kind, and the frames found.  The next walk with the
+ * same inputs reads those words again (read_word: never a fault) and, when
+ * every one is unchanged, returns the remembered frames: the full walk
+ * would have read the same words at the same addresses, applied the same
+ * rows and found the same frames.  A word that changed (another caller at
+ * the same depth), a read that fails, or another start walks in full and
+ * remembers that walk instead.  Only walks with no failed read, no module
+ * without its table (rt_unwind_unbuilt), at most MEMO_READS words and
+ * MEMO_FRAMES frames are remembered.
+ *
+ * Recording is the calling thread's (TLS) and happens only during
+ * rt_unwind_cached's own walk; rt_unwind (the signal handlers' walker)
+ * clears the recorder for its own walk and restores it after, so a signal
+ * landing inside a recorded walk adds nothing to it.  The memo costs each
+ * thread ~1 KiB of static TLS. */
+#define MEMO_FRAMES 36                  /* rt_unwind_here's RT_WAIT_FRAMES + skips */
+#define MEMO_READS 40
+typedef struct umemo {
+	uint64_t gen;                   /* the registry's generation of the walk */
+	uintptr_t pc, sp, fp;
+	int max, n, nrd;                /* n 0: nothing remembered */
+	bool trunc;
+	uintptr_t at[MEMO_READS];       /* address | kind (addresses are 8-aligned) */
+	uintptr_t val[MEMO_READS];
+	uintptr_t pcs[MEMO_FRAMES];
+} umemo;
+static __thread TLS umemo memo;
+static __thread TLS int memo_rec;       /* 1 recording, -1 not rememberable, 0 off */
+static __thread TLS uint64_t memo_hits, memo_walks;
+
+static bool read_word(uintptr_t addr, uintptr_t *out, int what)
+{
+	bool ok = read_word_raw(addr, out, what);
+	if (__builtin_expect(memo_rec > 0, 0) &&
+	    !(ok && what == RD_ANY && addr >= self_text_lo && addr + 8 <= self_text_hi)) {
+		/* (the runtime's own code never changes: not worth checking) */
+		if (!ok || memo.nrd >= MEMO_READS) {
+			memo_rec = -1;
+		} else {
+			memo.at[memo.nrd] = addr | (uintptr_t)what;
+			memo.val[memo.nrd++] = *out;
+		}
+	}
+	return ok;
 }
 
 /* The step's reader: this thread's own stack and code. */
@@ -326,7 +381,7 @@ static bool first_in_register(const ucontext_t *uc, rt_uregs *r)
 	return true;
 }
 
-int rt_unwind(const ucontext_t *uc, uintptr_t *pcs, int max, bool *truncated)
+static int walk(const ucontext_t *uc, uintptr_t *pcs, int max, bool *truncated)
 {
 	unbuilt_at = 0;
 	*truncated = false;
@@ -388,8 +443,85 @@ int rt_unwind(const ucontext_t *uc, uintptr_t *pcs, int max, bool *truncated)
 	return n;
 }
 
+int rt_unwind(const ucontext_t *uc, uintptr_t *pcs, int max, bool *truncated)
+{
+	int rec = memo_rec;   /* a signal inside rt_unwind_cached's walk: not its */
+	memo_rec = 0;
+	int n = walk(uc, pcs, max, truncated);
+	memo_rec = rec;
+	return n;
+}
+
+/* Every word of the remembered walk still what it read.  Reads other
+ * frames' stack words: not instrumented. */
+__attribute__((no_sanitize_address))
+static bool memo_still(void)
+{
+	for (int i = 0; i < memo.nrd; i++) {
+		uintptr_t a = memo.at[i] & ~(uintptr_t)7, v;
+		if (a >= ok_lo && a + 8 <= ok_hi)
+			v = *(const volatile uintptr_t *)a;   /* read_word_raw's first case */
+		else if (!read_word_raw(a, &v, (int)(memo.at[i] & 7)))
+			return false;
+		if (v != memo.val[i])
+			return false;
+	}
+	return true;
+}
+
+int rt_unwind_cached(const ucontext_t *uc, uintptr_t *pcs, int max, bool *truncated)
+{
+	*truncated = false;
+	if (!uc || max <= 0)
+		return 0;
+	uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+	uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+	uintptr_t fp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
+	uint64_t gen = rt_modules_enter();
+	rt_modules_leave();
+	if (memo.n > 0 && memo.gen == gen && memo.pc == pc && memo.sp == sp && memo.fp == fp &&
+	    memo.max == max) {
+		int saved = errno;
+		bool same = memo_still();
+		errno = saved;
+		if (same) {
+			unbuilt_at = 0;
+			*truncated = memo.trunc;
+			memcpy(pcs, memo.pcs, (size_t)memo.n * sizeof *pcs);
+			memo_hits++;
+			return memo.n;
+		}
+	}
+	memo_walks++;
+	memo.n = memo.nrd = 0;
+	memo_rec = 1;
+	int n = walk(uc, pcs, max, truncated);
+	bool keep = memo_rec > 0 && !unbuilt_at && n > 0 && n <= MEMO_FRAMES;
+	memo_rec = 0;
+	if (keep) {
+		memo.gen = cache_gen;   /* the generation the walk's rows came from */
+		memo.pc = pc;
+		memo.sp = sp;
+		memo.fp = fp;
+		memo.max = max;
+		memo.trunc = *truncated;
+		memcpy(memo.pcs, pcs, (size_t)n * sizeof *pcs);
+		memo.n = n;
+	} else {
+		memo.nrd = 0;
+	}
+	return n;
+}
+
+void rt_unwind_memo_counts(uint64_t *hits, uint64_t *walks)
+{
+	*hits = memo_hits;
+	*walks = memo_walks;
+}
+
 void rt_unwind_forget(bool pages)
 {
+	memo.n = 0;
 	memset(row_cache, 0, sizeof row_cache);
 	if (pages)
 		ok_lo = ok_hi = 0;

@@ -318,3 +318,37 @@ def test_walks_read_the_runtimes_own_code_directly(tmp_path):
     p = run([exe, "1000"], {"CPROF_BLOCK_RATE": "1"})
     t = truth(p.stdout)
     assert t["rounds"] == 1000 and t["probes"] < 9 * 1000, p.stdout
+
+
+def test_remembered_walks_are_the_callers_own(tmp_path):
+    """A wait's stack walk is remembered per thread and reused only when
+    every word it read is unchanged (unwind.c, rt_unwind_cached):
+    wait_memo.c walks from g1() and g2(), identical frames at the same
+    depth (the same registers at the walk's start), in a random order.
+    Each walk must name its own caller (0 wrong, which a memo keyed on
+    the registers alone fails), repeats must be remembered and
+    alternations walked in full (a count, not a timing)."""
+    bdir = os.path.dirname(os.path.abspath(cprof_bin()))
+    libs = subprocess.run(["pkg-config", "--libs", "libdw", "libelf", "zlib", "libpcre2-8",
+                           "libmicrohttpd"], capture_output=True, text=True,
+                          check=True).stdout.split()
+    san = ["-fsanitize=address,undefined"] if "build-san" in bdir else []
+    exe = str(tmp_path / "wait_memo")
+    r = subprocess.run(["gcc", "-O1", "-g", "-fno-omit-frame-pointer", "-pthread", "-rdynamic",
+                        *san, "-I", os.path.join(ROOT, "include"),
+                        "-I", os.path.join(ROOT, "src", "runtime"),
+                        "-I", os.path.join(ROOT, "src", "core"), "-o", exe,
+                        os.path.join(SRC, "wait_memo.c"), os.path.join(bdir, "libcprof.a"),
+                        os.path.join(bdir, "libcprofcore.a"), *libs, "-lstdc++", "-ldl", "-lm"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CPROF_") and k != "LD_PRELOAD"}
+    env.update(ASAN_OPTIONS="detect_leaks=0")
+    p = subprocess.run([exe, "4000"], capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    t = truth(p.stdout)
+    assert t["named"] == 4000 and t["wrong"] == 0, p.stdout
+    # about half the calls repeat the previous caller (remembered), the
+    # other half alternate (walked); the first walks read rows on demand
+    assert t["hits"] + t["walks"] == 4000, p.stdout
+    assert 1000 < t["hits"] < 3000 and 1000 < t["walks"] < 3000, p.stdout
