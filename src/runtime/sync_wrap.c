@@ -560,7 +560,7 @@ typedef struct waitctx {
 	side *se;
 	const void *obj;
 	int kind;
-	int64_t rd0;        /* tracing: run_delay at the start, else -1 */
+	int64_t rd0;        /* tracing: rt_trace_rd_begin's token, else -1 */
 	uintptr_t pcs[RT_WAIT_FRAMES];
 } waitctx;
 
@@ -587,7 +587,7 @@ static inline __attribute__((always_inline)) void wait_begin(waitctx *c, rt_wait
 	if (UNLIKELY(!atomic_load_explicit(&epoch_used, memory_order_relaxed)))
 		atomic_store_explicit(&epoch_used, true, memory_order_relaxed);
 	c->kind = k;
-	c->rd0 = rt_trace_active() && !rt_self_depth() ? rt_trace_run_delay() : -1;
+	c->rd0 = rt_trace_active() && !rt_self_depth() ? rt_trace_rd_begin() : -1;
 	c->t0 = rt_sync_now();
 	c->obj = obj;
 	/* the trace's wait events and ongoing waits carry the stack */
@@ -611,8 +611,7 @@ static inline __attribute__((always_inline)) void wait_end(waitctx *c)
 	if (UNLIKELY(rt_trace_active()) && !rt_self_depth()) {
 		if (c->n == 0)   /* the trace started during the wait */
 			c->n = rt_unwind_here(c->pcs, RT_WAIT_FRAMES, SKIP_WAIT);
-		int64_t r1 = c->rd0 >= 0 ? rt_trace_run_delay() : -1;
-		rt_trace_wait(c->kind, c->obj, c->t0, t1, r1 >= c->rd0 && c->rd0 >= 0 ? r1 - c->rd0 : -1,
+		rt_trace_wait(c->kind, c->obj, c->t0, t1, rt_trace_rd_end(c->rd0, t1 - c->t0),
 			      c->pcs, c->n);
 	}
 	errno = c->err;     /* the sem_* wrappers put libc's errno back after */

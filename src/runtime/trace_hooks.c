@@ -26,16 +26,17 @@
  *
  * Runnable time.  /proc/self/task/TID/schedstat's second field is the
  * time the thread spent runnable but not running (run_delay, no privilege
- * needed).  rt_trace_run_delay reads it with pread on a descriptor kept
+ * needed).  read_schedstat reads it with pread on a descriptor kept
  * per thread (moved above half the descriptor limit, at most 2048, in a
  * table grown at the session's start; close-on-exec; closed when the
  * thread ends).  The program may close that number and
  * reuse it: pread never moves a file offset, a read that does not parse
  * as schedstat (three numbers) is refused and the descriptor forgotten,
- * so the program's file is never changed.  The sync waits read it before
- * and after each wait (the slow path only; blocking by nature), the
- * sleeps and polls too; a read() is not split (reads that return at once
- * are the common case and must stay cheap).
+ * so the program's file is never changed.  The sync waits (the slow path
+ * only; blocking by nature), the sleeps and polls are split: read after
+ * the wait, and before it only when the thread's last read cannot stand
+ * in for that (see "one read per wait" below); a read() is not split
+ * (reads that return at once are the common case and must stay cheap).
  */
 #include "trace_int.h"
 #include "rt_base.h"
@@ -202,58 +203,153 @@ static int open_schedstat(void)
 _Atomic int rt_trace_runnable = 1;
 
 
-/* "RUN DELAY SLICES\n" (three decimal numbers, nothing else): the second,
- * or -1.  One pass, a few instructions a byte. */
-static int64_t parse_schedstat(const char *b, ssize_t n)
+/* "RUN DELAY SLICES\n" (three decimal numbers, nothing else): the second
+ * and third into *rd, *pc; false when it is not that.  One pass, a few
+ * instructions a byte. */
+bool rt_trace_parse_schedstat(const char *b, ssize_t n, int64_t *rd, uint64_t *pc)
 {
 	if (n < 6 || b[n - 1] != '\n')
-		return -1;
-	uint64_t v = 0;
-	int field = 0, digits = 0;
-	for (ssize_t i = 0; i < n - 1; i++) {
-		unsigned d = (unsigned)(unsigned char)b[i] - '0';
-		if (d <= 9) {
-			if (++digits > 19)
-				return -1;
-			if (field == 1)
-				v = v * 10 + d;
-		} else if (b[i] == ' ' && digits && field < 2) {
-			field++;
-			digits = 0;
-		} else {
-			return -1;
-		}
+		return false;
+	const char *p = b, *e = b + n - 1;
+	uint64_t v[3];
+	for (int f = 0; f < 3; f++) {
+		const char *d = p;
+		uint64_t x = 0;
+		while (p < e && (unsigned)(*p - '0') <= 9)
+			x = x * 10 + (uint64_t)(*p++ - '0');
+		if (p == d || p - d > 19 || (f < 2 ? p >= e || *p != ' ' : p != e))
+			return false;
+		v[f] = x;
+		p++;
 	}
-	return field == 2 && digits ? (int64_t)v : -1;
+	*rd = (int64_t)v[1];
+	*pc = v[2];
+	return true;
 }
 
-int64_t rt_trace_run_delay(void)
+/* The calling thread's run_delay and run count (schedstat's second and
+ * third fields); false when off, refused or not schedstat. */
+static bool read_schedstat(int64_t *rd, uint64_t *pc)
 {
 	if (!atomic_load_explicit(&rt_trace_runnable, memory_order_relaxed))
-		return -1;
+		return false;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (sched_fd < 0 || sched_gen != fork_gen) {
 			sched_fd = open_schedstat();
 			sched_gen = fork_gen;
 		}
 		if (sched_fd < 0)
-			return -1;
+			return false;
 		char b[96];
 		ssize_t n = (ssize_t)syscall(SYS_pread64, sched_fd, b, sizeof b - 1, 0L);
-		int64_t rd = n > 0 ? parse_schedstat(b, n) : -1;
-		if (rd >= 0)
-			return rd;
+		if (n > 0 && rt_trace_parse_schedstat(b, n, rd, pc))
+			return true;
 		/* not ours any more (closed, or the number reused): forget it,
 		 * never close it (it may be the program's now) */
 		sched_fd = -1;
 	}
-	return -1;
+	return false;
+}
+
+/* ---- one read per wait ------------------------------------------------------
+ *
+ * run_delay grows only when the thread gets a CPU after waiting for one,
+ * and each such arrival adds one to the run count.  The last read of a
+ * thread (at the end of its last split wait) therefore stands in for a
+ * read at the start of the next wait when no arrival happened between
+ * them: the running thread was not preempted.  After the wait, one read:
+ * if the run count grew by exactly one, that arrival was the wait's own
+ * (the thread ran without a break before it, then slept and was woken),
+ * and the run_delay it added is the wait's runnable time, exact.  Any
+ * other count (preempted before the wait, or several sleeps inside it),
+ * or more runnable time than the wait lasted, cannot be told apart: the
+ * wait is left unsplit (-1) and the thread reads at the start of its next
+ * waits again (exact), until RD_CLEAN waits in a row show it was not
+ * preempted between waits.  The one case not told apart: a wait that did
+ * not sleep (its call took RT_TRACE_IO_MIN of kernel work, or a lock's
+ * slow path took the lock without sleeping) after a single preemption
+ * whose delay was no longer than the wait; then up to the wait's own
+ * length is drawn runnable that was the preemption's.  The state is per
+ * thread (TLS), no lock; the decisions are rt_rd_begin_with and
+ * rt_rd_end_with, pure functions of it and of the reads. */
+#define RD_CLEAN 8
+static __thread __attribute__((tls_model("initial-exec"))) rt_rdstate rds;
+
+int64_t rt_rd_begin_with(rt_rdstate *s, bool ok, int64_t rd, uint64_t pc)
+{
+	if (!ok) {
+		s->ok = s->single = false;
+		s->clean = 0;
+		return -1;
+	}
+	if (s->ok && pc == s->pc) {
+		if (s->clean < RD_CLEAN)
+			s->clean++;
+		if (s->clean >= RD_CLEAN)
+			s->single = true;
+	} else {
+		s->clean = 0;
+	}
+	s->rd = rd;
+	s->pc = pc;
+	s->ok = true;
+	return rd;
+}
+
+int64_t rt_rd_end_with(rt_rdstate *s, int64_t token, bool ok, int64_t rd, uint64_t pc, int64_t dur)
+{
+	if (token == -1)
+		return -1;
+	if (!ok) {
+		s->ok = s->single = false;
+		s->clean = 0;
+		return -1;
+	}
+	int64_t res;
+	if (token == RT_RD_CACHED) {
+		uint64_t dpc = pc - s->pc;
+		int64_t drd = rd - s->rd;
+		if ((dpc == 1 && drd >= 0 && drd <= dur) || (dpc == 0 && drd == 0)) {
+			res = drd;
+		} else {
+			res = -1;
+			s->single = false;
+			s->clean = 0;
+		}
+	} else {
+		res = rd >= token ? rd - token : -1;
+	}
+	s->rd = rd;
+	s->pc = pc;
+	s->ok = true;
+	return res;
+}
+
+int64_t rt_trace_rd_begin(void)
+{
+	if (rds.single && rds.ok && sched_gen == fork_gen)
+		return RT_RD_CACHED;
+	int64_t rd = 0;
+	uint64_t pc = 0;
+	bool ok = read_schedstat(&rd, &pc);
+	return rt_rd_begin_with(&rds, ok, rd, pc);
+}
+
+int64_t rt_trace_rd_end(int64_t token, int64_t dur)
+{
+	if (token == -1)
+		return -1;
+	int64_t rd = 0;
+	uint64_t pc = 0;
+	bool ok = read_schedstat(&rd, &pc);
+	return rt_rd_end_with(&rds, token, ok, rd, pc, dur);
 }
 
 RT_FORK_TEXT void rt_trace_hooks_forked(void)
 {
 	/* the child's only thread: its descriptor reads the parent thread's
-	 * schedstat; the next read opens its own */
+	 * schedstat; the next read opens its own (and the last read, the
+	 * parent thread's, stands in for nothing: sched_gen differs) */
 	if (sched_used)
 		fork_gen++;
 }
@@ -279,7 +375,7 @@ typedef struct tio {
 
 static inline void tio_begin(tio *t, bool split)
 {
-	t->rd0 = split ? rt_trace_run_delay() : -1;
+	t->rd0 = split ? rt_trace_rd_begin() : -1;
 	t->t0 = rt_sync_now();
 }
 
@@ -331,11 +427,7 @@ static inline __attribute__((always_inline)) void tio_end(tio *t, int kind, cons
 	int e = errno;
 	int64_t t1 = rt_sync_now();
 	if (t1 - t->t0 >= RT_TRACE_IO_MIN && !cannot_block(fd, msgflags, sock)) {
-		int64_t rd = -1;
-		if (t->rd0 >= 0) {
-			int64_t r1 = rt_trace_run_delay();
-			rd = r1 >= t->rd0 ? r1 - t->rd0 : -1;
-		}
+		int64_t rd = rt_trace_rd_end(t->rd0, t1 - t->t0);
 		uintptr_t pcs[RT_WAIT_FRAMES];
 		int n = rt_unwind_here(pcs, RT_WAIT_FRAMES, 1);
 		rt_trace_wait(kind, obj, t->t0, t1, rd, pcs, n);

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "rt_base.h"
 
@@ -108,10 +109,31 @@ void rt_trace_counter(uint64_t threads, int heap_kind, int64_t heap_bytes);
 /* A text event (region begin/end, log). [AS-safe] */
 void rt_trace_text(int type, const char *a, const char *b, int64_t aux);
 
-/* The calling thread's run_delay (schedstat's second field, ns), or -1
- * (no procfs, or refused).  Keeps one descriptor per thread, placed high,
- * checked by what it reads.  Not from a signal handler. */
-int64_t rt_trace_run_delay(void);
+/* Runnable time around one wait of the calling thread, one schedstat read
+ * per wait where the thread's last read stands in for the start's
+ * (trace_hooks.c, "one read per wait"): rt_trace_rd_begin before the wait
+ * gives a token (a run_delay, RT_RD_CACHED, or -1: not split), and
+ * rt_trace_rd_end(token, the wait's ns) after it the wait's runnable ns,
+ * or -1 when unknown.  Per thread, lock-free; not from a signal handler. */
+#define RT_RD_CACHED (-2)
+int64_t rt_trace_rd_begin(void);
+int64_t rt_trace_rd_end(int64_t token, int64_t dur_ns);
+/* What those two decide, on a thread's state and a read (ok false: the
+ * read failed) taken before the wait (begin, only when the state cannot
+ * stand in for it) or after it (end).  Pure; for tests.  [AS-safe] */
+typedef struct rt_rdstate {
+	int64_t rd;             /* the last read's run_delay */
+	uint64_t pc;            /* and run count */
+	bool ok;                /* rd, pc hold a read */
+	bool single;            /* the last read stands in for the start's */
+	uint8_t clean;          /* reads in a row with no arrival since the last */
+} rt_rdstate;
+int64_t rt_rd_begin_with(rt_rdstate *s, bool ok, int64_t rd, uint64_t pc);
+int64_t rt_rd_end_with(rt_rdstate *s, int64_t token, bool ok, int64_t rd, uint64_t pc,
+		       int64_t dur_ns);
+/* schedstat's "CPU DELAY COUNT\n": the second and third numbers; false
+ * when the bytes are not exactly that.  Pure.  [AS-safe] */
+bool rt_trace_parse_schedstat(const char *b, ssize_t n, int64_t *rd, uint64_t *pc);
 /* In a fork child: the threads' schedstat descriptors are the parent's. */
 RT_FORK_TEXT void rt_trace_hooks_forked(void);
 /* CPROF_TRACE_RUNNABLE=0 turns those reads off (waits are not split). */

@@ -5,8 +5,11 @@
  * ns, between the clock reads around them; and a thread that turns rdtsc
  * off (PR_SET_TSC) in the middle of a session: its later events are
  * stamped without the counter (no SIGSEGV in the hook) and the earlier
- * ones still convert.  The last test leaves rdtsc off for the process, so
- * it runs last.
+ * ones still convert.  Runnable time with one schedstat read per wait:
+ * the parser, and when the thread's last read stands in for the read
+ * before a wait (exact) and when it cannot (left unknown, and the next
+ * waits read before again).  The last test leaves rdtsc off for the
+ * process, so it runs last.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -157,9 +160,95 @@ static void test_rdtsc_turned_off_mid_session(void **st)
 	}
 }
 
+static void test_schedstat_parsed_exactly(void **st)
+{
+	(void)st;
+	int64_t rd = 0;
+	uint64_t pc = 0;
+	const char ok[] = "123456789012 3456 78\n";
+	assert_true(rt_trace_parse_schedstat(ok, (ssize_t)strlen(ok), &rd, &pc));
+	assert_int_equal(rd, 3456);
+	assert_int_equal(pc, 78);
+	static const char *bad[] = { "1 2\n", "1 2 3", "1 2 3 4\n", "1  2 3\n", "1 x 3\n",
+				     " 1 2 3\n", "1 2 3 \n", "1 99999999999999999999 3\n", "" };
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		assert_false(rt_trace_parse_schedstat(bad[i], (ssize_t)strlen(bad[i]), &rd, &pc));
+}
+
+/* RD_CLEAN (8) waits whose read before shows no arrival since the read
+ * after the last one: from then on the last read stands in */
+static void settle(rt_rdstate *s, int64_t *rd, uint64_t *pc)
+{
+	for (int i = 0; i < 9; i++) {
+		int64_t tok = rt_rd_begin_with(s, true, *rd, *pc);   /* nothing since */
+		assert_int_equal(tok, *rd);
+		*rd += 500;
+		*pc += 1;
+		assert_int_equal(rt_rd_end_with(s, tok, true, *rd, *pc, 10000), 500);
+	}
+	assert_true(s->single);
+}
+
+static void test_one_read_per_wait(void **st)
+{
+	(void)st;
+	rt_rdstate s = { 0 };
+	int64_t rd = 1000;
+	uint64_t pc = 10;
+	/* a first wait always reads before: exact */
+	int64_t tok = rt_rd_begin_with(&s, true, rd, pc);
+	assert_int_equal(tok, rd);
+	assert_int_equal(rt_rd_end_with(&s, tok, true, rd + 700, pc + 1, 5000), 700);
+	rd += 700;
+	pc += 1;
+	/* preempted between waits (run count moved before the next read):
+	 * still reading before each wait */
+	pc += 1;
+	rd += 3000;
+	tok = rt_rd_begin_with(&s, true, rd, pc);
+	assert_false(s.single);
+	assert_int_equal(rt_rd_end_with(&s, tok, true, rd + 40, pc + 1, 5000), 40);
+	rd += 40;
+	pc += 1;
+	settle(&s, &rd, &pc);
+	/* now one read per wait: one arrival, the wait's own */
+	assert_int_equal(rt_rd_end_with(&s, RT_RD_CACHED, true, rd + 250, pc + 1, 1000), 250);
+	rd += 250;
+	pc += 1;
+	/* a wait that neither slept nor was preempted: 0 */
+	assert_int_equal(rt_rd_end_with(&s, RT_RD_CACHED, true, rd, pc, 1000), 0);
+	assert_true(s.single);
+	/* two arrivals since the last read (a preemption before the wait, or
+	 * two sleeps in it): unknown, and the next waits read before */
+	assert_int_equal(rt_rd_end_with(&s, RT_RD_CACHED, true, rd + 900, pc + 2, 100000), -1);
+	rd += 900;
+	pc += 2;
+	assert_false(s.single);
+	tok = rt_rd_begin_with(&s, true, rd, pc);
+	assert_int_equal(tok, rd);
+	assert_int_equal(rt_rd_end_with(&s, tok, true, rd + 60, pc + 2, 1000), 60);   /* exact */
+	rd += 60;
+	pc += 2;
+	settle(&s, &rd, &pc);
+	/* more runnable time than the wait lasted: a preemption before it */
+	assert_int_equal(rt_rd_end_with(&s, RT_RD_CACHED, true, rd + 5000, pc + 1, 1000), -1);
+	assert_false(s.single);
+	rd += 5000;
+	pc += 1;
+	settle(&s, &rd, &pc);
+	/* a read that fails forgets everything */
+	assert_int_equal(rt_rd_end_with(&s, RT_RD_CACHED, false, 0, 0, 1000), -1);
+	assert_false(s.ok);
+	assert_false(s.single);
+	assert_int_equal(rt_rd_begin_with(&s, false, 0, 0), -1);
+	assert_int_equal(rt_rd_end_with(&s, -1, true, rd, pc, 1000), -1);   /* not split */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_schedstat_parsed_exactly),
+		cmocka_unit_test(test_one_read_per_wait),
 		cmocka_unit_test(test_drops_counted_once),
 		cmocka_unit_test(test_stamps_are_monotonic_ns),
 		cmocka_unit_test(test_rdtsc_turned_off_mid_session),   /* last */
