@@ -113,6 +113,7 @@ typedef struct gen {
 	double ns_per_tick;
 } gen;
 static gen gens[2];
+_Atomic uint64_t rt_trace_tick_ns_bits;
 static _Atomic int acquiring;         /* threads taking a chunk */
 static bool membarrier_ok;
 static double last_ns_per_tick;       /* of the last generation that had one */
@@ -568,6 +569,25 @@ static size_t round_budget(size_t budget)
 	return budget < CHUNK ? CHUNK : budget;
 }
 
+void rt_trace_tick_rate_update(void)
+{
+	uint32_t s = atomic_load(&rt_trace_on);
+	if (!s || !atomic_load(&tsc_stamps) || atomic_load(&rt_clock_tsc_off))
+		return;
+	const gen *g = &gens[s & 1];
+	if (!g->tsc)
+		return;
+	uint64_t t1;
+	int64_t n1;
+	rt_tsc_pair(&t1, &n1);
+	if (t1 <= g->tsc0 || n1 - g->ns0 < 10000000)   /* 10 ms at least */
+		return;
+	double r = (double)(n1 - g->ns0) / (double)(t1 - g->tsc0);
+	uint64_t bits;
+	memcpy(&bits, &r, sizeof bits);
+	atomic_store_explicit(&rt_trace_tick_ns_bits, bits, memory_order_relaxed);
+}
+
 int rt_trace_session_begin(size_t budget)
 {
 	if (atomic_load(&rt_trace_on))
@@ -581,6 +601,11 @@ int rt_trace_session_begin(size_t budget)
 	 * when it finds it unstable (no generation is live here, so none can
 	 * hold stamps of the other kind than its own) */
 	atomic_store(&tsc_stamps, tsc_trusted());
+	double known = atomic_load(&tsc_stamps) ? last_ns_per_tick : 0;
+	uint64_t bits = 0;
+	if (known > 0)
+		memcpy(&bits, &known, sizeof bits);
+	atomic_store(&rt_trace_tick_ns_bits, bits);
 	uint32_t s = take_session();
 	int rc = gen_reset(s, round_budget(budget), false);
 	if (rc < 0)

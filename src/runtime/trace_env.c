@@ -339,6 +339,7 @@ static void *tick_main(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&mu);
+		rt_trace_tick_rate_update();
 		rt_tsw_info(&sw);
 		if (sw.working)
 			rt_tsw_drain(false);

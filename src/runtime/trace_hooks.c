@@ -368,15 +368,30 @@ void rt_trace_thread_gone(void)
 
 /* ---- blocking calls ---------------------------------------------------------------- */
 
+/* A blocking call's clock: the time-stamp counter while its rate is
+ * known (rt_trace_tick_ns_bits), converted to ns only for a call long
+ * enough to record (t1 read from the clock then, t0 = t1 - its length);
+ * else CLOCK_MONOTONIC ns.  Most calls return at once, so most pay two
+ * rdtsc and no clock read. */
 typedef struct tio {
 	int64_t t0, rd0;
-	int err;
+	uint64_t c0;
+	double ns_per_tick;   /* 0: t0 is ns */
 } tio;
 
 static inline void tio_begin(tio *t, bool split)
 {
 	t->rd0 = split ? rt_trace_rd_begin() : -1;
-	t->t0 = rt_sync_now();
+	t->t0 = 0;
+	t->c0 = 0;
+	uint64_t bits = atomic_load_explicit(&rt_trace_tick_ns_bits, memory_order_relaxed);
+	if (bits && !atomic_load_explicit(&rt_clock_tsc_off, memory_order_relaxed)) {
+		memcpy(&t->ns_per_tick, &bits, sizeof t->ns_per_tick);
+		t->c0 = rt_tsc_read();
+	} else {
+		t->ns_per_tick = 0;
+		t->t0 = rt_sync_now();
+	}
 }
 
 /* Could this call on fd (with these send/recv flags) not have waited?
@@ -425,7 +440,20 @@ static inline __attribute__((always_inline)) void tio_end(tio *t, int kind, cons
 							 int fd, int msgflags, bool sock)
 {
 	int e = errno;
-	int64_t t1 = rt_sync_now();
+	int64_t t1;
+	if (t->ns_per_tick > 0) {
+		/* the counter was readable at the start, so it is now: only
+		 * this thread could have turned it off, inside the call */
+		double len = (double)(rt_tsc_read() - t->c0) * t->ns_per_tick;
+		if (len < RT_TRACE_IO_MIN) {
+			errno = e;
+			return;
+		}
+		t1 = rt_sync_now();
+		t->t0 = t1 - (int64_t)len;
+	} else {
+		t1 = rt_sync_now();
+	}
 	if (t1 - t->t0 >= RT_TRACE_IO_MIN && !cannot_block(fd, msgflags, sock)) {
 		int64_t rd = rt_trace_rd_end(t->rd0, t1 - t->t0);
 		uintptr_t pcs[RT_WAIT_FRAMES];

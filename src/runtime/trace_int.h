@@ -138,6 +138,15 @@ bool rt_trace_parse_schedstat(const char *b, ssize_t n, int64_t *rd, uint64_t *p
 RT_FORK_TEXT void rt_trace_hooks_forked(void);
 /* CPROF_TRACE_RUNNABLE=0 turns those reads off (waits are not split). */
 extern _Atomic int rt_trace_runnable;
+/* Nanoseconds per time-stamp counter tick, a double's bits; 0 while not
+ * known or not usable (the kernel's clock is not the counter).  The
+ * blocking-call hooks time their calls with the counter when it is set
+ * (two rdtsc, ~10 ns each here, against two clock reads of ~24).  Set at
+ * a session's start from the last session's rate, and by
+ * rt_trace_tick_rate_update (the trace's tick thread, every tick: the
+ * live generation's start pair and one taken now, 10 ms apart at least). */
+extern _Atomic uint64_t rt_trace_tick_ns_bits;
+void rt_trace_tick_rate_update(void);
 
 /* Sessions (trace.c).  Not AS-safe; serialised by the caller (trace_env.c
  * holds its mutex).  begin: 0 or a negative CPROF_ERR_* code. */

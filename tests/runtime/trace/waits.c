@@ -13,8 +13,9 @@
  *          its unlock): that thread is its waker.
  *   cond   "waiter" waits on a condition variable that "signaller"
  *          signals after 150 ms.
- *   pipe   two "readerN" threads block in read() on pipes that "writer"
- *          writes 100 ms and 200 ms later.
+ *   pipe   two "readerN" threads, 120 ms in (the hooks then time calls
+ *          with the time-stamp counter), block in read() on pipes that
+ *          "writer" writes 220 ms and 320 ms in.
  *   sem    "waiter" waits on a semaphore that "poster" posts after 120 ms.
  *   sock   "receiver" blocks in recv() on a socketpair written 100 ms
  *          later; then the main thread waits in waitpid() for a child that
@@ -191,6 +192,9 @@ static void *reader(void *a)
 	snprintf(name, sizeof name, "reader%d", i);
 	pthread_setname_np(pthread_self(), name);
 	char c;
+	/* past the trace's first ticks: by then the hooks time calls with
+	 * the time-stamp counter (its rate learnt), the path to check */
+	usleep(120000);
 	long long t0 = now();
 	ssize_t n = read(pfd[i][0], &c, 1);
 	long long t1 = now();
@@ -203,7 +207,7 @@ static void *writer(void *a)
 {
 	(void)a;
 	pthread_setname_np(pthread_self(), "writer");
-	usleep(100000);
+	usleep(220000);
 	if (write(pfd[0][1], "x", 1) != 1)
 		abort();
 	usleep(100000);
