@@ -208,22 +208,25 @@ _Atomic int rt_trace_runnable = 1;
  * instructions a byte. */
 bool rt_trace_parse_schedstat(const char *b, ssize_t n, int64_t *rd, uint64_t *pc)
 {
-	if (n < 6 || b[n - 1] != '\n')
+	if (n < 6 || n > 64 || b[n - 1] != '\n')
 		return false;
-	const char *p = b, *e = b + n - 1;
-	uint64_t v[3];
-	for (int f = 0; f < 3; f++) {
-		const char *d = p;
+	const char *p = b, *e = b + n - 1, *d = p;
+	while (p < e && (unsigned)(*p - '0') <= 9)   /* the CPU time: not kept */
+		p++;
+	if (p == d || p - d > 19 || p >= e || *p != ' ')
+		return false;
+	uint64_t v[2];
+	for (int f = 0; f < 2; f++) {
+		d = ++p;
 		uint64_t x = 0;
 		while (p < e && (unsigned)(*p - '0') <= 9)
 			x = x * 10 + (uint64_t)(*p++ - '0');
-		if (p == d || p - d > 19 || (f < 2 ? p >= e || *p != ' ' : p != e))
+		if (p == d || p - d > 19 || (f == 0 ? p >= e || *p != ' ' : p != e))
 			return false;
 		v[f] = x;
-		p++;
 	}
-	*rd = (int64_t)v[1];
-	*pc = v[2];
+	*rd = (int64_t)v[0];
+	*pc = v[1];
 	return true;
 }
 
