@@ -13,9 +13,9 @@
  *          its unlock): that thread is its waker.
  *   cond   "waiter" waits on a condition variable that "signaller"
  *          signals after 150 ms.
- *   pipe   two "readerN" threads, 120 ms in (the hooks then time calls
- *          with the time-stamp counter), block in read() on pipes that
- *          "writer" writes 220 ms and 320 ms in.
+ *   pipe   120 ms in (the hooks then time calls with the time-stamp
+ *          counter), two "readerN" threads block in read() on pipes that
+ *          "writer" writes 100 ms and 200 ms later.
  *   sem    "waiter" waits on a semaphore that "poster" posts after 120 ms.
  *   sock   "receiver" blocks in recv() on a socketpair written 100 ms
  *          later; then the main thread waits in waitpid() for a child that
@@ -192,9 +192,6 @@ static void *reader(void *a)
 	snprintf(name, sizeof name, "reader%d", i);
 	pthread_setname_np(pthread_self(), name);
 	char c;
-	/* past the trace's first ticks: by then the hooks time calls with
-	 * the time-stamp counter (its rate learnt), the path to check */
-	usleep(120000);
 	long long t0 = now();
 	ssize_t n = read(pfd[i][0], &c, 1);
 	long long t1 = now();
@@ -207,7 +204,7 @@ static void *writer(void *a)
 {
 	(void)a;
 	pthread_setname_np(pthread_self(), "writer");
-	usleep(220000);
+	usleep(100000);
 	if (write(pfd[0][1], "x", 1) != 1)
 		abort();
 	usleep(100000);
@@ -220,6 +217,9 @@ static void run_pipe(void)
 {
 	if (pipe(pfd[0]) || pipe(pfd[1]))
 		abort();
+	/* past the trace's first ticks: by then the hooks time calls with
+	 * the time-stamp counter (its rate learnt), the path to check */
+	usleep(120000);
 	pthread_t r[2], w;
 	for (long i = 0; i < 2; i++)
 		pthread_create(&r[i], NULL, reader, (void *)i);
