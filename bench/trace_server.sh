@@ -55,13 +55,19 @@ CONFIGS=${CONFIGS:-"off trace ring"}
 # stopped): CPU ns of its threads, or (INSTR) its instructions from
 # callgrind's output once it exited; SYSCALLS: perf counts the load's
 # system calls into $OUT/sc.txt
-m_start() {
+sc_start() {  # PID (not in a command substitution: perf runs on)
 	if [ "$SYSCALLS" = 1 ]; then
 		perf stat -x, -e raw_syscalls:sys_enter -e syscalls:sys_enter_pread64 \
 			-e syscalls:sys_enter_fcntl -e syscalls:sys_enter_newfstat \
-			-o "$OUT/sc.txt" -p "$1" & SC_PID=$!
+			-o "$OUT/sc.txt" -p "$1" > /dev/null 2>&1 &
+		SC_PID=$!
 		sleep 0.3
 	fi
+}
+sc_stop() {
+	if [ "$SYSCALLS" = 1 ]; then kill -INT "$SC_PID"; wait "$SC_PID" 2>/dev/null || true; fi
+}
+m_start() {
 	if [ "$INSTR" = 1 ]; then
 		rm -f "$OUT"/cg.out*
 		callgrind_control -z "$1" > /dev/null 2>&1
@@ -77,7 +83,6 @@ m_load_done() {  # PID
 	else
 		cpu_ns "$1"
 	fi
-	if [ "$SYSCALLS" = 1 ]; then kill -INT "$SC_PID"; wait "$SC_PID" 2>/dev/null || true; fi
 }
 m_value() {  # START END -> seconds of CPU, or instructions / 1e9
 	if [ "$INSTR" = 1 ]; then
@@ -124,9 +129,11 @@ run_redis() {
 		--appendonly no --dir "$OUT" --logfile "$OUT/redis.log" &
 	local pid=$!
 	wait_port "$port"
+	sc_start $pid
 	local c0; c0=$(m_start $pid)
 	redis-benchmark -p "$port" -n "$REQS" -c 16 -t set,get -q > "$OUT/rb.txt" 2>&1
 	local c1; c1=$(m_load_done $pid)
+	sc_stop
 	kill -TERM $pid; wait $pid || true
 	echo "$((2 * REQS)) $(m_value "$c0" "$c1")"
 }
@@ -156,9 +163,11 @@ EOF
 	env $(cfg_env "$1") "${WRAP[@]}" nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" &
 	local pid=$!
 	wait_port "$port"
+	sc_start $pid
 	local c0; c0=$(m_start $pid)
 	wrk -t1 -c16 -d"${DUR}s" "http://127.0.0.1:$port/index.html" > "$OUT/wrk.txt" 2>&1
 	local c1; c1=$(m_load_done $pid)
+	sc_stop
 	kill -QUIT $pid; wait $pid || true
 	local n; n=$(grep -oP '\d+(?= requests in)' "$OUT/wrk.txt")
 	echo "$n $(m_value "$c0" "$c1")"
