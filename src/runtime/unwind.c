@@ -256,7 +256,9 @@ static bool read_word_raw(uintptr_t addr, uintptr_t *out, int what)
  * Recording is the calling thread's (TLS) and happens only during
  * rt_unwind_cached's own walk; rt_unwind (the signal handlers' walker)
  * clears the recorder for its own walk and restores it after, so a signal
- * landing inside a recorded walk adds nothing to it.  The memo costs each
+ * landing inside a recorded walk adds nothing to it, and a hook run by a
+ * signal handler inside rt_unwind_cached (the program locking a mutex in
+ * its handler) walks in full without reading or changing the memo.  The memo costs each
  * thread ~1 KiB of static TLS. */
 #define MEMO_FRAMES 36                  /* rt_unwind_here's RT_WAIT_FRAMES + skips */
 #define MEMO_READS 40
@@ -271,6 +273,7 @@ typedef struct umemo {
 } umemo;
 static __thread TLS umemo memo;
 static __thread TLS int memo_rec;       /* 1 recording, -1 not rememberable, 0 off */
+static __thread TLS int memo_busy;      /* inside rt_unwind_cached */
 static __thread TLS uint64_t memo_hits, memo_walks;
 
 static bool read_word(uintptr_t addr, uintptr_t *out, int what)
@@ -477,6 +480,9 @@ int rt_unwind_cached(const ucontext_t *uc, uintptr_t *pcs, int max, bool *trunca
 	uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
 	uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
 	uintptr_t fp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
+	if (memo_busy)   /* a signal handler's hook inside our own: walk, touch nothing */
+		return rt_unwind(uc, pcs, max, truncated);
+	memo_busy = 1;
 	uint64_t gen = rt_modules_enter();
 	rt_modules_leave();
 	if (memo.n > 0 && memo.gen == gen && memo.pc == pc && memo.sp == sp && memo.fp == fp &&
@@ -489,6 +495,7 @@ int rt_unwind_cached(const ucontext_t *uc, uintptr_t *pcs, int max, bool *trunca
 			*truncated = memo.trunc;
 			memcpy(pcs, memo.pcs, (size_t)memo.n * sizeof *pcs);
 			memo_hits++;
+			memo_busy = 0;
 			return memo.n;
 		}
 	}
@@ -510,6 +517,7 @@ int rt_unwind_cached(const ucontext_t *uc, uintptr_t *pcs, int max, bool *trunca
 	} else {
 		memo.nrd = 0;
 	}
+	memo_busy = 0;
 	return n;
 }
 
