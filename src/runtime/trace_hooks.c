@@ -272,7 +272,13 @@ static bool read_schedstat(int64_t *rd, uint64_t *pc)
  * not sleep (its call took RT_TRACE_IO_MIN of kernel work, or a lock's
  * slow path took the lock without sleeping) after a single preemption
  * whose delay was no longer than the wait; then up to the wait's own
- * length is drawn runnable that was the preemption's.  The state is per
+ * length is drawn runnable that was the preemption's.  A split wait too
+ * short to record (RT_TRACE_IO_MIN) reads after it too when it lasted
+ * RT_RD_SLEPT_MIN, long enough to have slept (a sleep and a wake-up take
+ * microseconds; an epoll_wait with events ready returns in one or two):
+ * otherwise its arrival would make the next long wait unknown.  One
+ * that slept in less is seen as two arrivals at the next read: that wait
+ * is left unsplit, as above.  The state is per
  * thread (TLS), no lock; the decisions are rt_rd_begin_with and
  * rt_rd_end_with, pure functions of it and of the reads. */
 #define RD_CLEAN 8
@@ -443,22 +449,28 @@ static inline __attribute__((always_inline)) void tio_end(tio *t, int kind, cons
 							 int fd, int msgflags, bool sock)
 {
 	int e = errno;
-	int64_t t1;
+	int64_t t1, len;
 	if (t->ns_per_tick > 0) {
 		/* the counter was readable at the start, so it is now: only
 		 * this thread could have turned it off, inside the call */
-		double len = (double)(rt_tsc_read() - t->c0) * t->ns_per_tick;
-		if (len < RT_TRACE_IO_MIN) {
-			errno = e;
-			return;
-		}
-		t1 = rt_sync_now();
-		t->t0 = t1 - (int64_t)len;
+		len = (int64_t)((double)(rt_tsc_read() - t->c0) * t->ns_per_tick);
+		t1 = len >= RT_TRACE_IO_MIN ? rt_sync_now() : 0;
+		t->t0 = t1 - len;
 	} else {
 		t1 = rt_sync_now();
+		len = t1 - t->t0;
 	}
-	if (t1 - t->t0 >= RT_TRACE_IO_MIN && !cannot_block(fd, msgflags, sock)) {
-		int64_t rd = rt_trace_rd_end(t->rd0, t1 - t->t0);
+	if (len < RT_TRACE_IO_MIN) {
+		/* too short to record, but a split wait this long may have
+		 * slept: a read keeps the thread's last one current, so its
+		 * next wait needs no read before ("one read per wait") */
+		if (t->rd0 != -1 && len >= RT_RD_SLEPT_MIN)
+			(void)rt_trace_rd_end(t->rd0, len);
+		errno = e;
+		return;
+	}
+	if (!cannot_block(fd, msgflags, sock)) {
+		int64_t rd = rt_trace_rd_end(t->rd0, len);
 		uintptr_t pcs[RT_WAIT_FRAMES];
 		int n = rt_unwind_here(pcs, RT_WAIT_FRAMES, 1);
 		rt_trace_wait(kind, obj, t->t0, t1, rd, pcs, n);

@@ -116,6 +116,7 @@ void rt_trace_text(int type, const char *a, const char *b, int64_t aux);
  * rt_trace_rd_end(token, the wait's ns) after it the wait's runnable ns,
  * or -1 when unknown.  Per thread, lock-free; not from a signal handler. */
 #define RT_RD_CACHED (-2)
+#define RT_RD_SLEPT_MIN 4000   /* ns: a wait this long may have slept */
 int64_t rt_trace_rd_begin(void);
 int64_t rt_trace_rd_end(int64_t token, int64_t dur_ns);
 /* What those two decide, on a thread's state and a read (ok false: the
