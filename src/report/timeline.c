@@ -1105,6 +1105,31 @@ static size_t first_end_after(const lane *l, size_t lo, int64_t t)
 	return lo;
 }
 
+/* first_end_after from lo, galloping: the first slice in [lo, n) whose
+ * end is after t, found in O(log distance) steps near lo instead of a
+ * search of the whole rest of the lane (an aggregate's end is a pixel
+ * away, not millions of slices). */
+static size_t first_end_near(const lane *l, size_t lo, int64_t t)
+{
+	if (lo >= l->n || l->s[lo].t1 > t)
+		return lo;
+	size_t step = 1;   /* s[lo].t1 <= t: the answer is after lo */
+	while (lo + step < l->n && l->s[lo + step].t1 <= t) {
+		lo += step;
+		step *= 2;
+	}
+	size_t hi = lo + step < l->n ? lo + step : l->n;
+	lo++;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (l->s[mid].t1 <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* Blocked and runnable ns of slices [0, x). */
 static void sums(const lane *l, size_t x, int64_t *b, int64_t *r)
 {
@@ -1205,7 +1230,7 @@ size_t cprof_timeline_query(const cprof_timeline *tl, size_t ln, int64_t t0, int
 		if ((double)s->t1 > pend)
 			pend += pw;
 		int64_t pe = pend >= (double)NS_MAX ? NS_MAX : (int64_t)pend;
-		size_t jn = first_end_after(l, i + 1, pe);
+		size_t jn = first_end_near(l, i + 1, pe);
 		if (jn == i + 1) {
 			cprof_tl_item it = { s->t0, s->t1, st_of(s), 1, (uint32_t)i };
 			put(&q, &it);
