@@ -1091,10 +1091,10 @@ size_t cprof_timeline_nslices(const cprof_timeline *tl, size_t ln)
 
 /* ---- queries ------------------------------------------------------------------ */
 
-/* The first slice in [lo, n) whose end is after t (ends are monotonic). */
-static size_t first_end_after(const lane *l, size_t lo, int64_t t)
+/* The first slice in [lo, hi) whose end is after t, hi when none (ends
+ * are monotonic). */
+static size_t first_end_in(const lane *l, size_t lo, size_t hi, int64_t t)
 {
-	size_t hi = l->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		if (l->s[mid].t1 <= t)
@@ -1105,7 +1105,7 @@ static size_t first_end_after(const lane *l, size_t lo, int64_t t)
 	return lo;
 }
 
-/* first_end_after from lo, galloping: the first slice in [lo, n) whose
+/* first_end_in [lo, n), galloping: the first slice in [lo, n) whose
  * end is after t, found in O(log distance) steps near lo instead of a
  * search of the whole rest of the lane (an aggregate's end is a pixel
  * away, not millions of slices). */
@@ -1118,16 +1118,7 @@ static size_t first_end_near(const lane *l, size_t lo, int64_t t)
 		lo += step;
 		step *= 2;
 	}
-	size_t hi = lo + step < l->n ? lo + step : l->n;
-	lo++;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (l->s[mid].t1 <= t)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return first_end_in(l, lo + 1, lo + step < l->n ? lo + step : l->n, t);
 }
 
 /* Blocked and runnable ns of slices [0, x). */
@@ -1215,7 +1206,7 @@ size_t cprof_timeline_query(const cprof_timeline *tl, size_t ln, int64_t t0, int
 	const lane *l = &tl->lanes[ln];
 	double pw = ((double)t1 - (double)t0) / width;
 	qout q = { .emit = emit, .ctx = ctx };
-	size_t i = first_end_after(l, 0, t0);
+	size_t i = first_end_in(l, 0, l->n, t0);
 	while (i < l->n && l->s[i].t0 < t1 && !q.stop) {
 		const slice *s = &l->s[i];
 		if ((double)(s->t1 - s->t0) >= pw) {
