@@ -88,6 +88,7 @@ typedef struct ui {
 	int nqueued;
 	_Atomic int threads;            /* job threads alive */
 	cprof_connset conns;            /* polling thread only */
+	cli_trace *trace;               /* a trace's, or NULL: told what is asked */
 } ui;
 
 enum { Q_NEW, Q_READ, Q_RUNNING, Q_DONE };
@@ -376,10 +377,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return send_text(c, MHD_HTTP_NOT_FOUND, "not found");
 	const char *v = url + 4;
 	if (cprof_webapi_kind(v) == CPROF_WEB_JOB) {
+		cli_trace_seen(u->trace, v);
 		rq->path = strdup(v);
 		return rq->path ? start_job(c, u, rq) : MHD_NO;
 	}
 	cprof_webapi_serve(u->api, v, conn_get, c, &rq->resp);
+	cli_trace_seen(u->trace, v);   /* answered: the loader may start */
 	return send_resp(c, &rq->resp);
 }
 
@@ -569,8 +572,10 @@ int cli_webui(cli_opts *o)
 	}
 	if (cprof_webapi_new(&wc, &u.api) < 0)
 		cli_die("out of memory");
-	if (tr.tl)
+	if (tr.tl) {
 		cli_trace_start(&tr, u.api);
+		u.trace = &tr;
+	}
 
 	unsigned bound = 0;
 	int fd = listen_on(host, port, o->http, &bound);

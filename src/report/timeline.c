@@ -130,6 +130,9 @@ typedef cprof_tev_fields ev;
 typedef struct bld {
 	cprof_timeline *tl;
 	cprof_u64map lane_of;           /* pid << 32 | tid -> lane */
+	uint64_t last_key;              /* lane_for's last answer: a thread's */
+	uint32_t last_lane;             /* events mostly follow each other; */
+	bool has_last;                  /* lanes never move */
 	pend_flow *fs, *ff;             /* "s" and "f" */
 	size_t nfs, capfs, nff, capff;
 	bool oom;
@@ -154,12 +157,18 @@ static uint32_t lane_for(bld *b, double pid, double tid)
 {
 	cprof_timeline *tl = b->tl;
 	uint64_t key = (uint64_t)id32(pid) << 32 | id32(tid);
+	if (b->has_last && key == b->last_key)
+		return b->last_lane;
 	bool fresh = false;
 	uint64_t *v = cprof_u64map_slot(&b->lane_of, key, tl->nlanes, &fresh);
 	if (!v)
 		return UINT32_MAX;
-	if (!fresh)
+	if (!fresh) {
+		b->last_key = key;
+		b->last_lane = (uint32_t)*v;
+		b->has_last = true;
 		return (uint32_t)*v;
+	}
 	if (tl->nlanes >= UINT32_MAX - 1 ||
 	    cprof_reserve((void **)&tl->lanes, &tl->caplanes, tl->nlanes + 1, sizeof *tl->lanes) < 0)
 		return UINT32_MAX;
@@ -171,13 +180,31 @@ static uint32_t lane_for(bld *b, double pid, double tid)
 	return (uint32_t)tl->nlanes++;
 }
 
-/* The state of a slice: its category, and for a wait its reason (from
- * args.reason, else the name after "blocked: "). */
-static uint32_t state_of(cprof_timeline *tl, const ev *e, bool *oom)
+/* A category by its bytes, as strcmp against each name would say (once
+ * an event, instead of a strcmp per name and use). */
+enum { CAT_OTHER, CAT_RUNNING, CAT_RUNNABLE, CAT_BLOCKED };
+static inline int cat_of(const char *c)
 {
-	if (strcmp(e->cat, "running") == 0)
+	if (c[0] == 'r' && c[1] == 'u' && c[2] == 'n' && c[3] == 'n') {
+		if (c[4] == 'i' && c[5] == 'n' && c[6] == 'g' && c[7] == 0)
+			return CAT_RUNNING;
+		if (c[4] == 'a' && c[5] == 'b' && c[6] == 'l' && c[7] == 'e' && c[8] == 0)
+			return CAT_RUNNABLE;
+	} else if (c[0] == 'b' && c[1] == 'l' && c[2] == 'o' && c[3] == 'c' && c[4] == 'k' &&
+		   c[5] == 'e' && c[6] == 'd' && c[7] == 0) {
+		return CAT_BLOCKED;
+	}
+	return CAT_OTHER;
+}
+
+/* The state of a slice of category cat (one of the three): for a wait,
+ * its reason (from args.reason, else the name after "blocked: "), found
+ * first among the reasons by its first byte. */
+static uint32_t state_of(cprof_timeline *tl, const ev *e, int cat, bool *oom)
+{
+	if (cat == CAT_RUNNING)
 		return CPROF_TL_RUNNING;
-	if (strcmp(e->cat, "runnable") == 0)
+	if (cat == CAT_RUNNABLE)
 		return CPROF_TL_RUNNABLE;
 	const char *r = e->reason;
 	if (!*r) {
@@ -185,7 +212,7 @@ static uint32_t state_of(cprof_timeline *tl, const ev *e, bool *oom)
 		r = c ? c + 1 + (c[1] == ' ') : "blocked";
 	}
 	for (size_t i = 0; i < tl->nreasons; i++)
-		if (strcmp(tl->reasons[i], r) == 0)
+		if (tl->reasons[i][0] == r[0] && strcmp(tl->reasons[i], r) == 0)
 			return CPROF_TL_BLOCKED + (uint32_t)i;
 	if (tl->nreasons == CPROF_TL_REASONS_MAX)
 		return CPROF_TL_BLOCKED + CPROF_TL_REASONS_MAX - 1;   /* the last one: "other" */
@@ -348,16 +375,16 @@ static bool read_event(sc *j, bld *b, ev *e)
 			goto nomem;
 		return true;
 	}
-	bool known = !strcmp(e->cat, "running") || !strcmp(e->cat, "runnable") ||
-		!strcmp(e->cat, "blocked");
-	if (e->ph == 'X' && known && e->has_ts && e->has_dur && e->dur >= 0 &&
+	int cat = e->ph == 'X' ? cat_of(e->cat) : CAT_OTHER;
+	if (cat != CAT_OTHER && e->has_ts && e->has_dur && e->dur >= 0 &&
 	    e->ts + e->dur <= NS_MAX && off <= OFF_MAX) {
-		uint32_t st = state_of(tl, e, &oom);
+		uint32_t st = state_of(tl, e, cat, &oom);
 		uint32_t ln = oom ? UINT32_MAX : lane_for(b, e->pid, e->tid);
 		if (ln == UINT32_MAX)
 			goto nomem;
 		lane *l = &tl->lanes[ln];
-		if (cprof_reserve((void **)&l->s, &l->cap, l->n + 1, sizeof *l->s) < 0)
+		if (l->n == l->cap &&
+		    cprof_reserve((void **)&l->s, &l->cap, l->n + 1, sizeof *l->s) < 0)
 			goto nomem;
 		l->s[l->n++] = (slice){ e->ts, e->ts + e->dur, (uint64_t)off << 16 | st };
 		tl->slices++;
@@ -1064,10 +1091,10 @@ size_t cprof_timeline_nslices(const cprof_timeline *tl, size_t ln)
 
 /* ---- queries ------------------------------------------------------------------ */
 
-/* The first slice in [lo, n) whose end is after t (ends are monotonic). */
-static size_t first_end_after(const lane *l, size_t lo, int64_t t)
+/* The first slice in [lo, hi) whose end is after t, hi when none (ends
+ * are monotonic). */
+static size_t first_end_in(const lane *l, size_t lo, size_t hi, int64_t t)
 {
-	size_t hi = l->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		if (l->s[mid].t1 <= t)
@@ -1076,6 +1103,22 @@ static size_t first_end_after(const lane *l, size_t lo, int64_t t)
 			hi = mid;
 	}
 	return lo;
+}
+
+/* first_end_in [lo, n), galloping: the first slice in [lo, n) whose
+ * end is after t, found in O(log distance) steps near lo instead of a
+ * search of the whole rest of the lane (an aggregate's end is a pixel
+ * away, not millions of slices). */
+static size_t first_end_near(const lane *l, size_t lo, int64_t t)
+{
+	if (lo >= l->n || l->s[lo].t1 > t)
+		return lo;
+	size_t step = 1;   /* s[lo].t1 <= t: the answer is after lo */
+	while (lo + step < l->n && l->s[lo + step].t1 <= t) {
+		lo += step;
+		step *= 2;
+	}
+	return first_end_in(l, lo + 1, lo + step < l->n ? lo + step : l->n, t);
 }
 
 /* Blocked and runnable ns of slices [0, x). */
@@ -1163,7 +1206,7 @@ size_t cprof_timeline_query(const cprof_timeline *tl, size_t ln, int64_t t0, int
 	const lane *l = &tl->lanes[ln];
 	double pw = ((double)t1 - (double)t0) / width;
 	qout q = { .emit = emit, .ctx = ctx };
-	size_t i = first_end_after(l, 0, t0);
+	size_t i = first_end_in(l, 0, l->n, t0);
 	while (i < l->n && l->s[i].t0 < t1 && !q.stop) {
 		const slice *s = &l->s[i];
 		if ((double)(s->t1 - s->t0) >= pw) {
@@ -1178,7 +1221,7 @@ size_t cprof_timeline_query(const cprof_timeline *tl, size_t ln, int64_t t0, int
 		if ((double)s->t1 > pend)
 			pend += pw;
 		int64_t pe = pend >= (double)NS_MAX ? NS_MAX : (int64_t)pend;
-		size_t jn = first_end_after(l, i + 1, pe);
+		size_t jn = first_end_near(l, i + 1, pe);
 		if (jn == i + 1) {
 			cprof_tl_item it = { s->t0, s->t1, st_of(s), 1, (uint32_t)i };
 			put(&q, &it);

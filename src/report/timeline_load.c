@@ -37,6 +37,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -92,6 +94,30 @@ static ssize_t src_read(src *s, char *to, size_t n)
 	return (ssize_t)k;
 }
 
+/* The pages of to[0..n) made present and writable in one call
+ * (MADV_POPULATE_WRITE, Linux 5.14) before read() copies into them,
+ * instead of a page fault each inside its copy.  Best effort: refused
+ * (an older kernel), read() faults them in as before.  The range is
+ * widened to whole pages, which are the buffer's mapping's (a large
+ * malloc is a mapping of its own) or, for a buffer in the heap, pages
+ * of the heap: populating changes no byte. */
+static void prefault(char *to, size_t n)
+{
+#ifdef MADV_POPULATE_WRITE
+	static _Atomic int refused;
+	long pg = sysconf(_SC_PAGESIZE);
+	if (n == 0 || pg <= 0 || atomic_load_explicit(&refused, memory_order_relaxed))
+		return;
+	uintptr_t m = (uintptr_t)pg - 1, a = (uintptr_t)to & ~m;
+	uintptr_t z = ((uintptr_t)to + n + m) & ~m;
+	if (madvise((void *)a, z - a, MADV_POPULATE_WRITE) != 0 && errno == EINVAL)
+		atomic_store_explicit(&refused, 1, memory_order_relaxed);   /* not this kernel */
+#else
+	(void)to;
+	(void)n;
+#endif
+}
+
 /* The reader thread: every byte in order, then the second half. */
 static void *reader_main(void *arg)
 {
@@ -107,6 +133,7 @@ static void *reader_main(void *arg)
 			pthread_mutex_unlock(&f->mu);
 		}
 		size_t want = cap - n < s->chunk ? cap - n : s->chunk;
+		prefault(f->data + n, want);
 		ssize_t r = src_read(s, f->data + n, want);
 		if (r < 0 && errno == EINTR)
 			continue;

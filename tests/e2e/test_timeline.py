@@ -210,3 +210,50 @@ def test_large_trace_read_while_indexed(server, tmp_path):  # noqa: F811
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and f"control character in a string at byte {at}" in lines[0], \
         (at, r.stderr)
+
+
+def other_threads(srv):
+    """The names of the server's threads but its main one and the web
+    server's: the delay profiles' loader while it lives."""
+    pid, names = srv.proc.pid, []
+    for t in os.listdir(f"/proc/{pid}/task"):
+        if int(t) != pid:
+            try:
+                with open(f"/proc/{pid}/task/{t}/comm") as fh:
+                    names.append(fh.read().strip())
+            except FileNotFoundError:
+                pass   # ended meanwhile
+    return [n for n in names if not n.startswith("MHD")]
+
+
+def wait_gone(srv, limit=60):
+    deadline = time.monotonic() + limit
+    while other_threads(srv) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return other_threads(srv)
+
+
+def test_profiles_wait_for_the_first_window(server, tmp_path):  # noqa: F811
+    """The delay profiles' loader (webui_trace.c) parses the whole trace
+    again; at SCHED_IDLE it yields the CPU but not the caches, and made
+    the first window's query of a large trace slower.  It waits: the
+    timeline page's own requests before its first window leave it
+    waiting; the first window starts it; with no page, another view or
+    3 s does."""
+    f = tmp_path / "small.json"
+    big_trace(f, 2000)
+    srv = server("-http=127.0.0.1:0", "-no_browser", str(f))
+    srv.get("/ui/timeline")
+    srv.get("/ui/static/timeline.js")
+    meta = getj(srv, "/ui/data/timeline/meta")
+    time.sleep(1)   # a parse of 2,000 events takes milliseconds: held, it waits
+    assert other_threads(srv) == ["cprof"], other_threads(srv)
+    getj(srv, f"/ui/data/timeline?t0={meta['t0']}&t1={meta['t1']}&w=100&lanes=0")
+    assert wait_gone(srv) == []
+    assert b"lock" in get_built(srv, "/ui/data/top?tp=sync")
+    # nothing asked: it starts by itself
+    srv2 = server("-http=127.0.0.1:0", "-no_browser", str(f))
+    assert wait_gone(srv2) == []
+    # another view asked for first: it starts for it
+    srv3 = server("-http=127.0.0.1:0", "-no_browser", str(f))
+    assert b"lock" in get_built(srv3, "/ui/data/top?tp=sync")

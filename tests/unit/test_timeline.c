@@ -31,6 +31,15 @@ static cprof_timeline *build(const char *s)
 	return tl;
 }
 
+static cprof_timeline *build_n(const char *s, size_t n)
+{
+	cprof_timeline *tl = NULL;
+	cprof_error err = { 0 };
+	if (cprof_timeline_build(s, n, &tl, &err) < 0)
+		fail_msg("build: %s", err.msg);
+	return tl;
+}
+
 typedef struct items {
 	cprof_tl_item v[4096];
 	size_t n;
@@ -391,6 +400,131 @@ static void test_fast_path_malformed_everywhere(void **state)
 	assert_true(fell > 0 && refused > 0 && lenient > 0);
 }
 
+/* Whether the fast path and the scanner agree on buf[0..n): the same
+ * index, or the same refusal; lenient: a refusal of the scanner may be
+ * an index of the fast path (a fault inside args, which it skips).
+ * Counts the events the fast path read.  Built from a copy of exactly n
+ * bytes, so that a sanitizer sees a read past the end. */
+static void agree(const char *text, size_t n, bool lenient, const char *what, size_t *fast)
+{
+	char *buf = malloc(n ? n : 1);   /* exactly n: a sanitizer sees a byte read past */
+	assert_non_null(buf);
+	memcpy(buf, text, n);
+	cprof_timeline *a = NULL, *b = NULL;
+	cprof_error ea = { 0 }, eb = { 0 };
+	int ra = cprof_timeline_build_general(buf, n, &a, &ea);
+	int rb = cprof_timeline_build_split(buf, n, SIZE_MAX, &b, &eb);
+	bool ok = ra == 0 ? rb == 0 && cprof_timeline_same(a, b)
+		: (rb == ra && strcmp(ea.msg, eb.msg) == 0) || (lenient && rb == 0);
+	if (!ok)
+		fail_msg("%s: the fast path differs (%d, %d: %s | %s)", what, ra, rb, ea.msg, eb.msg);
+	if (rb == 0)
+		*fast += cprof_timeline_fast_events(b);
+	cprof_timeline_free(a);
+	cprof_timeline_free(b);
+	free(buf);
+}
+
+/* The runtime's wait event, a flow pair and a slice after them, with the
+ * given fields, into buf: its length. */
+static size_t rt_event(char *buf, size_t cap, const char *pid, const char *name, const char *cat,
+		       const char *ts, const char *dur, const char *reason, const char *frame,
+		       const char *id)
+{
+	int n = snprintf(buf, cap,
+		"{\"traceEvents\":[\n"
+		"{\"ph\":\"X\",\"pid\":%s,\"tid\":2,\"name\":\"%s\",\"cat\":\"%s\",\"ts\":%s,\"dur\":%s,"
+		"\"args\":{\"reason\":\"%s\",\"object\":\"0x55\",\"stack\":[\"%s\",\"w a.c:2\"]}},\n"
+		"{\"ph\":\"s\",\"pid\":1,\"tid\":3,\"name\":\"wake\",\"cat\":\"wake\",\"ts\":%s,\"id\":%s},\n"
+		"{\"ph\":\"f\",\"pid\":1,\"tid\":2,\"name\":\"wake\",\"cat\":\"wake\",\"bp\":\"e\",\"ts\":%s,\"id\":%s},\n"
+		"{\"ph\":\"X\",\"pid\":1,\"tid\":2,\"name\":\"running\",\"cat\":\"running\",\"ts\":900.000,\"dur\":1.000}\n"
+		"]}", pid, name, cat, ts, dur, reason, frame, ts, id, ts, id);
+	assert_true(n > 0 && (size_t)n < cap);
+	return (size_t)n;
+}
+
+/* The fast path's strings and numbers at every length and with an odd
+ * byte at every place (control bytes, a quote, a backslash, DEL, bytes
+ * above 0x7e; strings up to and past their fields: cat 32, reason 64,
+ * name 256 bytes; past the sixteen bytes read at once), categories near
+ * the three, times and integers of every length and form, and the trace
+ * cut at every byte: the index is the scanner's, or the refusal is. */
+static void test_fast_path_fields_every_length(void **state)
+{
+	(void)state;
+	static const char odd[] = { 1, 0x1f, ' ', '"', '\\', '~', 0x7f, (char)0x80, (char)0xc3, (char)0xff };
+	size_t cap = 4096, fast = 0;
+	char *buf = malloc(cap), s[400], what[64];
+	assert_non_null(buf);
+	for (int field = 0; field < 4; field++)
+		for (size_t len = 0; len < 300; len++) {
+			if (field != 0 && len > 80)
+				break;
+			if (len > 40 && len < 250 && len % 16 != 0 && len % 16 != 15)
+				continue;
+			for (size_t at = 0; at <= len; at++)
+				for (size_t k = 0; k < sizeof odd; k++) {
+					if (at == len && k > 0)
+						break;   /* at == len: no odd byte */
+					if (len > 40 && at != 0 && at != len - 1 && at != len && at % 15 != 0)
+						continue;
+					memset(s, field == 1 ? 'r' : 'a', len);
+					s[len] = 0;
+					if (at < len)
+						s[at] = odd[k];
+					const char *name = field == 0 ? s : "blocked: mutex";
+					const char *cat = field == 1 ? s : "blocked";
+					const char *reason = field == 2 ? s : "mutex";
+					const char *frame = field == 3 ? s : "lock a.c:1";
+					size_t n = rt_event(buf, cap, "1", name, cat, "10.250", "50.000", reason,
+							    frame, "7");
+					snprintf(what, sizeof what, "field %d, %zu bytes, byte %zu = %d", field,
+						 len, at, at < len ? (unsigned char)odd[k] : -1);
+					agree(buf, n, field == 3, what, &fast);
+				}
+		}
+	static const char *cats[] = { "running", "runnable", "blocked", "runnin", "runningg",
+		"runnabl", "runnablee", "blocke", "blockedd", "Running", "runNing", "blocked ",
+		"run", "", "b", "r", "wake", "runnable\\u0000" };
+	for (size_t i = 0; i < sizeof cats / sizeof *cats; i++) {
+		size_t n = rt_event(buf, cap, "1", "blocked: join", cats[i], "10.250", "50.000", "",
+				    "lock a.c:1", "7");
+		agree(buf, n, false, cats[i], &fast);
+		/* a slice of exactly the three categories */
+		cprof_timeline *tl = build_n(buf, n);
+		size_t all = 0;
+		for (size_t ln = 0; ln < cprof_timeline_nlanes(tl); ln++)
+			all += cprof_timeline_nslices(tl, ln);
+		assert_int_equal(all, i < 3 ? 2 : 1);
+		cprof_timeline_free(tl);
+		n = rt_event(buf, cap, "1", cats[i], cats[i], "10.250", "50.000", "x", "f", "7");
+		agree(buf, n, false, cats[i], &fast);
+	}
+	static const char *nums[] = { "0", "00", "01", "1", "1.5", "1.50", "1.500", "1.5000",
+		"1.0004", "1.0005", "1.9995", "1.", ".5", "1.e3", "1.000e3", "1.000E3", "1.000-",
+		"1.000+", "1.000.", "-1.000", "-0", "12.345", "999999999999999.999",
+		"1000000000000000.000", "123456789012345", "1234567890123456", "4611686018427387.904",
+		"4611686018427387.903", "4294967295", "4294967296", "12345678901", "999999999999999",
+		"9999999999999999", "0.000", "00.000", "1.000 ", "1.000\n", "1.0001e", "7e1" };
+	for (size_t i = 0; i < sizeof nums / sizeof *nums; i++)
+		for (int field = 0; field < 4; field++) {
+			const char *v = nums[i];
+			size_t n = rt_event(buf, cap, field == 0 ? v : "1", "blocked: mutex", "blocked",
+					    field == 1 ? v : "10.250", field == 2 ? v : "50.000", "mutex",
+					    "lock a.c:1", field == 3 ? v : "7");
+			snprintf(what, sizeof what, "number %s as field %d", v, field);
+			agree(buf, n, false, what, &fast);
+		}
+	size_t n = rt_event(buf, cap, "1", "blocked: mutex", "blocked", "10.250", "50.000", "mutex",
+			    "lock a.c:1", "7");
+	for (size_t cut = 0; cut < n; cut++) {
+		snprintf(what, sizeof what, "cut at byte %zu", cut);
+		agree(buf, cut, false, what, &fast);
+	}
+	assert_true(fast > 10000);   /* the fast path did read most of them */
+	free(buf);
+}
+
 /* The second half on its own thread: for every place of the middle
  * (traces of 1..n events of 3 lanes, 4 reasons, a counter, flows and
  * thread names first seen in either half, an args array spanning lines)
@@ -434,6 +568,7 @@ int main(void)
 		cmocka_unit_test(test_long_strings_and_skipped_numbers),
 		cmocka_unit_test(test_fast_path_same_index),
 		cmocka_unit_test(test_fast_path_malformed_everywhere),
+		cmocka_unit_test(test_fast_path_fields_every_length),
 		cmocka_unit_test(test_split_same_index),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
