@@ -30,11 +30,14 @@
 #   RUNS=9 SERVERS="redis" SWITCH=1 bench/trace_server.sh
 #   INSTR=1 RUNS=3 CONFIGS="off trace ring norunnable" bench/trace_server.sh
 #   SYSCALLS=1 RUNS=3 bench/trace_server.sh
+#   PIN=1 RUNS=9 bench/trace_server.sh   # server and client on their own CPUs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-7}
 SERVERS=${SERVERS:-"redis nginx"}
 INSTR=${INSTR:-0}
+PIN=${PIN:-0}             # 1: the server on CPU 1, its client on CPU 0
+if [ "$PIN" = 1 ]; then SRV_PIN=(taskset -c 1); CLI_PIN=(taskset -c 0); else SRV_PIN=(); CLI_PIN=(); fi
 SYSCALLS=${SYSCALLS:-0}
 if [ "$INSTR" = 1 ]; then
 	REQS=${REQS:-20000}
@@ -125,13 +128,13 @@ wait_port() {
 run_redis() {
 	local port; port=$(free_port)
 	# shellcheck disable=SC2046
-	env $(cfg_env "$1") "${WRAP[@]}" redis-server --port "$port" --bind 127.0.0.1 --save "" \
+	env $(cfg_env "$1") "${SRV_PIN[@]}" "${WRAP[@]}" redis-server --port "$port" --bind 127.0.0.1 --save "" \
 		--appendonly no --dir "$OUT" --logfile "$OUT/redis.log" &
 	local pid=$!
 	wait_port "$port"
 	sc_start $pid
 	local c0; c0=$(m_start $pid)
-	redis-benchmark -p "$port" -n "$REQS" -c 16 -t set,get -q > "$OUT/rb.txt" 2>&1
+	"${CLI_PIN[@]}" redis-benchmark -p "$port" -n "$REQS" -c 16 -t set,get -q > "$OUT/rb.txt" 2>&1
 	local c1; c1=$(m_load_done $pid)
 	sc_stop
 	kill -TERM $pid; wait $pid || true
@@ -160,12 +163,12 @@ http {
 EOF
 	mkdir -p "$d/tmp"
 	# shellcheck disable=SC2046
-	env $(cfg_env "$1") "${WRAP[@]}" nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" &
+	env $(cfg_env "$1") "${SRV_PIN[@]}" "${WRAP[@]}" nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" &
 	local pid=$!
 	wait_port "$port"
 	sc_start $pid
 	local c0; c0=$(m_start $pid)
-	wrk -t1 -c16 -d"${DUR}s" "http://127.0.0.1:$port/index.html" > "$OUT/wrk.txt" 2>&1
+	"${CLI_PIN[@]}" wrk -t1 -c16 -d"${DUR}s" "http://127.0.0.1:$port/index.html" > "$OUT/wrk.txt" 2>&1
 	local c1; c1=$(m_load_done $pid)
 	sc_stop
 	kill -QUIT $pid; wait $pid || true
