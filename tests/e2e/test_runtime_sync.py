@@ -270,6 +270,26 @@ def test_cxx_std_mutex_and_condition_variable(tmp_path):
     assert b.get("cond_waiter", 0) > 0 and b.get("pthread_cond_wait", 0) > 0, b
 
 
+def link_with_libcprof(tmp_path, name, flags):
+    """tests/runtime/sync/NAME.c linked with this build's libcprof.a (and
+    the sanitizers of a sanitizer build): the program's path."""
+    bdir = os.path.dirname(os.path.abspath(cprof_bin()))
+    libs = subprocess.run(["pkg-config", "--libs", "libdw", "libelf", "zlib", "libpcre2-8",
+                           "libmicrohttpd"], capture_output=True, text=True,
+                          check=True).stdout.split()
+    san = ["-fsanitize=address,undefined"] if "build-san" in bdir else []
+    exe = str(tmp_path / name)
+    r = subprocess.run(["gcc", "-O1", "-g", *flags, "-pthread", "-rdynamic", *san,
+                        "-I", os.path.join(ROOT, "include"),
+                        "-I", os.path.join(ROOT, "src", "runtime"),
+                        "-I", os.path.join(ROOT, "src", "core"), "-o", exe,
+                        os.path.join(SRC, name + ".c"), os.path.join(bdir, "libcprof.a"),
+                        os.path.join(bdir, "libcprofcore.a"), *libs, "-lstdc++", "-ldl", "-lm"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return exe
+
+
 def test_waits_walk_no_stack_when_nothing_asks(tmp_path):
     """A blocking wait with no profile and no trace asked walks no stack
     (the wait record keeps the waiter's registers, not its stack): the
@@ -278,21 +298,7 @@ def test_waits_walk_no_stack_when_nothing_asks(tmp_path):
     sampled early wait) in 2000 ping-pong rounds, not once or twice per
     wait as before.  A count, not a timing.  The same program checks that
     a snapshot still shows a blocked waiter's whole stack (deep_wait)."""
-    bdir = os.path.dirname(os.path.abspath(cprof_bin()))
-    libs = subprocess.run(["pkg-config", "--libs", "libdw", "libelf", "zlib", "libpcre2-8",
-                           "libmicrohttpd"], capture_output=True, text=True,
-                          check=True).stdout.split()
-    san = ["-fsanitize=address,undefined"] if "build-san" in bdir else []
-    exe = str(tmp_path / "wait_walks")
-    r = subprocess.run(["gcc", "-O1", "-g", "-pthread", "-rdynamic", *san,
-                        "-Wl,--wrap=rt_unwind_here",
-                        "-I", os.path.join(ROOT, "include"),
-                        "-I", os.path.join(ROOT, "src", "runtime"),
-                        "-I", os.path.join(ROOT, "src", "core"), "-o", exe,
-                        os.path.join(SRC, "wait_walks.c"), os.path.join(bdir, "libcprof.a"),
-                        os.path.join(bdir, "libcprofcore.a"), *libs, "-lstdc++", "-ldl", "-lm"],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    exe = link_with_libcprof(tmp_path, "wait_walks", ["-Wl,--wrap=rt_unwind_here"])
     env = {k: v for k, v in os.environ.items() if not k.startswith("CPROF_") and k != "LD_PRELOAD"}
     env.update(CPROF_MUTEX_FRACTION="0", CPROF_BLOCK_RATE="0", ASAN_OPTIONS="detect_leaks=0")
     p = subprocess.run([exe, "2000"], capture_output=True, text=True, timeout=120, env=env)
@@ -330,20 +336,7 @@ def test_remembered_walks_are_the_callers_own(tmp_path):
     alternations walked in full (a count, not a timing).  A profiling
     timer's handler walks as well, anywhere inside those walks: its own
     walks name it and the others stay right."""
-    bdir = os.path.dirname(os.path.abspath(cprof_bin()))
-    libs = subprocess.run(["pkg-config", "--libs", "libdw", "libelf", "zlib", "libpcre2-8",
-                           "libmicrohttpd"], capture_output=True, text=True,
-                          check=True).stdout.split()
-    san = ["-fsanitize=address,undefined"] if "build-san" in bdir else []
-    exe = str(tmp_path / "wait_memo")
-    r = subprocess.run(["gcc", "-O1", "-g", "-fno-omit-frame-pointer", "-pthread", "-rdynamic",
-                        *san, "-I", os.path.join(ROOT, "include"),
-                        "-I", os.path.join(ROOT, "src", "runtime"),
-                        "-I", os.path.join(ROOT, "src", "core"), "-o", exe,
-                        os.path.join(SRC, "wait_memo.c"), os.path.join(bdir, "libcprof.a"),
-                        os.path.join(bdir, "libcprofcore.a"), *libs, "-lstdc++", "-ldl", "-lm"],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
+    exe = link_with_libcprof(tmp_path, "wait_memo", ["-fno-omit-frame-pointer"])
     env = {k: v for k, v in os.environ.items() if not k.startswith("CPROF_") and k != "LD_PRELOAD"}
     env.update(ASAN_OPTIONS="detect_leaks=0")
     rounds = 200000
