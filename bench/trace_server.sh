@@ -108,10 +108,10 @@ free_port() {
 cfg_env() {  # CONFIG -> the environment words
 	case $1 in
 	off) echo "LD_PRELOAD=$LIB" ;;
-	trace) echo "LD_PRELOAD=$LIB CPROF_TRACE=$OUT/t.json" ;;
+	trace) echo "LD_PRELOAD=$LIB CPROF_TRACE=$OUT/t-trace.json" ;;
 	ring) echo "LD_PRELOAD=$LIB CPROF_TRACE_RING=2" ;;
-	switch) echo "LD_PRELOAD=$LIB CPROF_TRACE=$OUT/t.json CPROF_TRACE_SWITCH=1" ;;
-	norunnable) echo "LD_PRELOAD=$LIB CPROF_TRACE=$OUT/t.json CPROF_TRACE_RUNNABLE=0" ;;
+	switch) echo "LD_PRELOAD=$LIB CPROF_TRACE=$OUT/t-switch.json CPROF_TRACE_SWITCH=1" ;;
+	norunnable) echo "LD_PRELOAD=$LIB CPROF_TRACE=$OUT/t-norunnable.json CPROF_TRACE_RUNNABLE=0" ;;
 	esac
 }
 
@@ -127,6 +127,7 @@ wait_port() {
 # run_redis CONFIG -> "requests cpu_seconds"
 run_redis() {
 	local port; port=$(free_port)
+	rm -f "$OUT/t-$1.json"*
 	# shellcheck disable=SC2046
 	env $(cfg_env "$1") "${SRV_PIN[@]}" "${WRAP[@]}" redis-server --port "$port" --bind 127.0.0.1 --save "" \
 		--appendonly no --dir "$OUT" --logfile "$OUT/redis.log" &
@@ -144,6 +145,7 @@ run_redis() {
 # run_nginx CONFIG -> "requests cpu_seconds"
 run_nginx() {
 	local port; port=$(free_port)
+	rm -f "$OUT/t-$1.json"*
 	local d=$OUT/nginx
 	mkdir -p "$d/www"
 	[ -f "$d/www/index.html" ] || for i in $(seq 400); do echo "line $i of the page"; done > "$d/www/index.html"
@@ -218,5 +220,13 @@ for srv in $SERVERS; do
 			done
 		done
 	fi
-	[ -f "$OUT/t.json" ] && python3 -c "import json; d=json.load(open('$OUT/t.json'))['otherData']; print('  last trace: events', d['events'], 'dropped', d['dropped_events'])" || true
+	# the last traced run's events, and how many of its waits got a
+	# runnable split (the traces are written at exit, one file per
+	# configuration, removed before each run)
+	[ -f "$OUT/t-trace.json" ] && python3 -c "
+import json
+t = json.load(open('$OUT/t-trace.json'))
+w = [e for e in t['traceEvents'] if e.get('cat') == 'blocked']
+s = sum(1 for e in w if 'runnable_us' in (e.get('args') or {}))
+print('  last trace: events', t['otherData']['events'], 'dropped', t['otherData']['dropped_events'], 'waits', len(w), 'split', s)" || true
 done
