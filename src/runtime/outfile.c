@@ -33,7 +33,11 @@
  *    one line says so); if it has none, it leaves FILE to the descendant
  *    and removes the extra name.  Otherwise (FILE written by another
  *    process of the run that is not so linked) this one's profile goes to
- *    FILE.PID, with one line on stderr.  So FILE is the root's profile
+ *    FILE.PID.  Only the root speaks on stderr, at its end: where its own
+ *    profile went, and one line naming the FILE.PID files of the run's
+ *    other processes written since the tree started.  A descendant says
+ *    nothing: its parent may read its stderr (Tcl's exec fails on any
+ *    byte there).  So FILE is the root's profile
  *    when the root ran anything, else the first descendant's to finish
  *    with samples: the program behind any chain of wrappers.
  *    The check and the rename are done under an exclusive flock of FILE's
@@ -286,6 +290,60 @@ static bool alias_of(const char *path, int dfd, char *out, size_t n)
 	return found;
 }
 
+/* The root's line about its run's other files: FILE.PID names in FILE's
+ * directory, written since the tree started (since), other than skip1
+ * and skip2 (named already), on one line of stderr: at most 8 named, then
+ * how many more.  A descendant says nothing on stderr: the program that
+ * started it may read that stream (Tcl's exec fails on any byte there,
+ * test harnesses compare it). */
+static void name_others(const char *path, const char *what, long long since,
+			const char *skip1, const char *skip2)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	size_t bl = strlen(base);
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%.*s", base == path ? 1 : (int)(base - path), base == path ? "." : path);
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	char line[1024];
+	size_t used = 0;
+	int named = 0, more = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		const char *p = e->d_name + bl + 1;
+		struct stat st;
+		if (strncmp(e->d_name, base, bl) != 0 || e->d_name[bl] != '.' || !*p ||
+		    strspn(p, "0123456789") != strlen(p) ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode) || (long long)st.st_mtime < since)
+			continue;
+		char full[PATH_MAX + 24];
+		snprintf(full, sizeof full, "%.*s%s", (int)(base - path), path, e->d_name);
+		if ((skip1 && strcmp(full, skip1) == 0) || (skip2 && strcmp(full, skip2) == 0))
+			continue;
+		int k = named < 8 ? snprintf(line + used, sizeof line - used, "%s%s",
+					      named ? ", " : "", full) : -1;
+		if (k > 0 && (size_t)k < sizeof line - used) {
+			used += (size_t)k;
+			named++;
+		} else {
+			line[used] = 0;
+			more++;
+		}
+	}
+	closedir(d);
+	if (!named)
+		return;
+	if (more)
+		fprintf(stderr, "cprof: other processes of this run wrote their %s profiles beside %s: "
+			"%s and %d more\n", what, path, line, more);
+	else
+		fprintf(stderr, "cprof: other processes of this run wrote their %s profiles beside %s: %s\n",
+			what, path, line);
+}
+
 /* Did the programs this process started and waited for use more CPU than
  * it did itself?  Then it was a wrapper (make, timeout, a shell running a
  * command): whatever it sampled of its own, FILE stays the program's. */
@@ -377,8 +435,10 @@ int rt_out_write(rt_out *o, bool (*has)(void *ctx), int (*write_fn)(int fd, void
 			 * FILE.PID: the root's own profile takes FILE */
 		} else if (!unchanged) {
 			if (!has_samples) {
-				if (o->root)   /* FILE stays the descendant's: drop its alias */
+				if (o->root) {   /* FILE stays the descendant's: drop its alias */
 					drop_alias(path, dfd);
+					name_others(path, o->what, o->start_time, NULL, NULL);
+				}
 				unlink(tmp);
 				if (dfd >= 0)
 					close(dfd);   /* releases the lock */
@@ -403,11 +463,14 @@ int rt_out_write(rt_out *o, bool (*has)(void *ctx), int (*write_fn)(int fd, void
 			fprintf(stderr, "cprof: the %s profile of process %ld (%s) is in %s; %s is in %s\n",
 				o->what, me, program_invocation_short_name, path,
 				"another process's of this run", other);
-	} else if (dest != o->exec_to) {
+	} else if (dest != o->exec_to && o->root) {
 		fprintf(stderr, "cprof: %s was written by another process of this run; the %s profile "
 			"of process %ld (%s) is in %s\n", path, o->what, me,
 			program_invocation_short_name, dest);
 	}
+	if (rc == 0 && o->root && o->tree && !o->per_process && !o->exec_to[0])
+		name_others(path, o->what, o->start_time, dest == path ? NULL : dest,
+			    other[0] ? other : NULL);
 	if (dfd >= 0)
 		close(dfd);
 	return rc;

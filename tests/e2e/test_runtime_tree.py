@@ -130,6 +130,24 @@ def test_two_programs_with_samples_lose_nothing(prog, tmp_path):
             assert str(f) in r.stderr, r.stderr
 
 
+def test_descendants_say_nothing_on_their_stderr(prog, tmp_path):
+    """A descendant whose profile goes beside FILE (FILE.PID) writes
+    nothing on its own stderr, which its parent may read: Tcl's exec fails
+    on any byte there (Debian's tclsh ran `exec sh -c ...` under
+    CPROF_TRACE and died of the runtime's note).  The root names those
+    files, once, at its end."""
+    out = tmp_path / "cpu.pb.gz"
+    e1, e2 = tmp_path / "err1", tmp_path / "err2"
+    r = run(["sh", "-c", f"{prog} 200 2>{e1}; {prog} 200 2>{e2}"], env_for(out))
+    assert r.returncode == 0, r.stderr
+    files = sorted(tmp_path.glob("cpu.pb.gz*"))
+    assert out in files and len(files) == 2, (files, r.stderr)
+    assert e1.read_text() == "" and e2.read_text() == "", (e1.read_text(), e2.read_text())
+    beside = [f for f in files if f != out][0]
+    assert str(beside) in r.stderr and r.stderr.count("cprof:") == 1, r.stderr
+    assert sum("burn_loop" in functions(f) for f in files) == 2, files
+
+
 def test_root_that_samples_keeps_the_file(prog, tmp_path):
     """A program that samples and starts a short one: FILE is the
     program's (the root's), the child's is FILE.PID."""
