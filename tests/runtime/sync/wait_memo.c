@@ -15,7 +15,9 @@
  * handler (on_prof) walks too, landing anywhere in those walks, the
  * remembered ones included (as a program's handler that locks a mutex
  * would): its walks must name on_prof (hwrong=N) and leave the others'
- * right.  Linked with libcprof.a, -rdynamic (dladdr names the
+ * right.  The handler only keeps its walks' first frames; they are named
+ * after the loop (dladdr takes the loader's lock: a handler calling it
+ * while the loop was inside it hung the program).  Linked with libcprof.a, -rdynamic (dladdr names the
  * functions), frame pointers on.
  *
  *   wait_memo ROUNDS
@@ -32,11 +34,12 @@
 #include "rt_unwind.h"
 
 static int wrong, named;
-static volatile sig_atomic_t hwalks, hwrong;
+#define HKEEP 4096
+static uintptr_t hpc[HKEEP];   /* the handler's walks' first frames */
+static volatile sig_atomic_t hwalks, hbad;
 
 /* pcs[i]'s symbol is want: 1 if not, -1 unnamed (dladdr: not
- * async-signal-safe in general, but this program's handler only
- * interrupts its own loop) */
+ * async-signal-safe, so never from the handler) */
 static int check(const uintptr_t *pcs, int n, int i, const char *want)
 {
 	Dl_info di;
@@ -63,9 +66,11 @@ __attribute__((noinline)) void on_prof(int sig)
 	(void)sig;
 	uintptr_t pcs[8];
 	int n = rt_unwind_here(pcs, 8, 0);   /* on_prof, the signal frame, ... */
+	if (n < 1)
+		hbad++;
+	else if (hwalks < HKEEP)
+		hpc[hwalks] = pcs[0];
 	hwalks++;
-	if (check(pcs, n, 0, "on_prof") != 0)
-		hwrong++;
 	__asm__ volatile("" ::: "memory");
 }
 
@@ -97,6 +102,10 @@ int main(int argc, char **argv)
 	}
 	struct itimerval off = { { 0, 0 }, { 0, 0 } };
 	setitimer(ITIMER_PROF, &off, NULL);
+	int hwrong = hbad;
+	for (int i = 0; i < hwalks && i < HKEEP; i++)
+		if (check(&hpc[i], 1, 0, "on_prof") != 0)
+			hwrong++;
 	uint64_t hits, walks;
 	rt_unwind_memo_counts(&hits, &walks);
 	printf("rounds=%d named=%d wrong=%d hits=%llu walks=%llu frames=%d hwalks=%d hwrong=%d\n",
