@@ -28,7 +28,8 @@ URL=$(sed -n 's/.*listening on \(http:[^ ]*\)\/ .*/\1/p' "$LOG" | head -1)
 [ -n "$URL" ] || { cat "$LOG" >&2; exit 1; }
 echo "== $BIN on $DATA, $N rounds ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
 T0=1796083200 D=86400
-cpu() { awk '{print ($14+$15)*10}' /proc/$pid/stat; }
+TCK=$(getconf CLK_TCK)
+cpu() { awk -v t="$TCK" '{print ($14+$15)*1000/t}' /proc/$pid/stat; }   # ms
 req() {
 	local cs=() ws=()
 	for _ in $(seq "$N"); do

@@ -999,9 +999,8 @@ int cprof_tl_build_fed(cprof_tl_feed *f, cprof_timeline **out, cprof_error *err)
 	bool complete = false;
 	cprof_error e1 = { 0 };   /* the first failure wins: kept only when certain */
 	int rc = build(f->data, f->len, true, SIZE_MAX, f, out, &e1, &complete);
-	/* the reader: its second half is of no use any more (merged, or
+	/* the reader: build() told its second half to stop (merged, or
 	 * passed); when the build is redone, it still reads every byte */
-	atomic_store(&f->stop, 1);
 	(void)cprof_tl_feed_wait(f, SIZE_MAX);   /* a lazy reader reads the rest */
 	if (!f->joined) {
 		pthread_join(f->reader, NULL);

@@ -255,93 +255,116 @@ static int lock_dir(const char *path, bool *busy)
 	return fd;
 }
 
-/* FILE (path) holds a descendant's profile that is also linked as
- * FILE.PID (outfile.c's rule): true, with that name in out.  dfd: FILE's
- * directory, open. */
-static bool alias_of(const char *path, int dfd, char *out, size_t n)
+/* The FILE.PID names of FILE (path) in its open directory dfd, one by one:
+ * each, as a path beside FILE, into out and fn(ctx, name in dfd, out);
+ * the walk stops when fn returns true.  false when the directory cannot
+ * be listed. */
+static bool each_numbered(const char *path, int dfd, bool (*fn)(void *ctx, int dfd,
+								  const char *name, const char *full),
+			  void *ctx)
 {
-	struct stat st, a;
-	if (dfd < 0 || stat(path, &st) != 0 || st.st_nlink < 2)
-		return false;
 	const char *base = strrchr(path, '/');
 	base = base ? base + 1 : path;
 	size_t bl = strlen(base);
-	int d2 = dup(dfd);
+	int d2 = dfd >= 0 ? dup(dfd) : -1;
 	DIR *d = d2 >= 0 ? fdopendir(d2) : NULL;
 	if (!d) {
 		if (d2 >= 0)
 			close(d2);
 		return false;
 	}
-	bool found = false;
+	rewinddir(d);   /* the dup shares dfd's offset: an earlier walk left it at the end */
 	struct dirent *e;
-	while (!found && (e = readdir(d))) {
+	while ((e = readdir(d))) {
 		const char *p = e->d_name + bl + 1;
 		if (strncmp(e->d_name, base, bl) != 0 || e->d_name[bl] != '.' || !*p ||
 		    strspn(p, "0123456789") != strlen(p))
 			continue;
-		if (fstatat(dfd, e->d_name, &a, 0) == 0 && a.st_ino == st.st_ino &&
-		    a.st_dev == st.st_dev) {
-			snprintf(out, n, "%.*s%s", (int)(base - path), path, e->d_name);
-			found = true;
-		}
+		char full[PATH_MAX + 24];
+		snprintf(full, sizeof full, "%.*s%s", (int)(base - path), path, e->d_name);
+		if (fn(ctx, dfd, e->d_name, full))
+			break;
 	}
 	closedir(d);
-	return found;
+	return true;
+}
+
+typedef struct alias_ctx {
+	struct stat st;
+	char *out;
+	size_t n;
+	bool found;
+} alias_ctx;
+
+static bool alias_fn(void *ctx, int dfd, const char *name, const char *full)
+{
+	alias_ctx *a = ctx;
+	struct stat s;
+	if (fstatat(dfd, name, &s, 0) == 0 && s.st_ino == a->st.st_ino && s.st_dev == a->st.st_dev) {
+		snprintf(a->out, a->n, "%s", full);
+		a->found = true;
+	}
+	return a->found;
+}
+
+/* FILE (path) holds a descendant's profile that is also linked as
+ * FILE.PID (outfile.c's rule): true, with that name in out.  dfd: FILE's
+ * directory, open. */
+static bool alias_of(const char *path, int dfd, char *out, size_t n)
+{
+	alias_ctx a = { .out = out, .n = n };
+	if (dfd < 0 || stat(path, &a.st) != 0 || a.st.st_nlink < 2)
+		return false;
+	(void)each_numbered(path, dfd, alias_fn, &a);
+	return a.found;
+}
+
+typedef struct others_ctx {
+	long long since;
+	const char *skip1, *skip2;
+	char line[1024];
+	size_t used;
+	int named, more;
+} others_ctx;
+
+static bool others_fn(void *ctx, int dfd, const char *name, const char *full)
+{
+	others_ctx *o = ctx;
+	struct stat st;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+	    (long long)st.st_mtime < o->since || (o->skip1 && strcmp(full, o->skip1) == 0) ||
+	    (o->skip2 && strcmp(full, o->skip2) == 0))
+		return false;
+	int k = o->named < 8 ? snprintf(o->line + o->used, sizeof o->line - o->used, "%s%s",
+					 o->named ? ", " : "", full) : -1;
+	if (k > 0 && (size_t)k < sizeof o->line - o->used) {
+		o->used += (size_t)k;
+		o->named++;
+	} else {
+		o->line[o->used] = 0;
+		o->more++;
+	}
+	return false;
 }
 
 /* The root's line about its run's other files: FILE.PID names in FILE's
- * directory, written since the tree started (since), other than skip1
- * and skip2 (named already), on one line of stderr: at most 8 named, then
- * how many more.  A descendant says nothing on stderr: the program that
- * started it may read that stream (Tcl's exec fails on any byte there,
- * test harnesses compare it). */
-static void name_others(const char *path, const char *what, long long since,
+ * directory dfd, written since the tree started (since), other than
+ * skip1 and skip2 (named already), on one line of stderr: at most 8
+ * named, then how many more.  A descendant says nothing on stderr: the
+ * program that started it may read that stream (Tcl's exec fails on any
+ * byte there, test harnesses compare it). */
+static void name_others(const char *path, int dfd, const char *what, long long since,
 			const char *skip1, const char *skip2)
 {
-	const char *base = strrchr(path, '/');
-	base = base ? base + 1 : path;
-	size_t bl = strlen(base);
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof dir, "%.*s", base == path ? 1 : (int)(base - path), base == path ? "." : path);
-	DIR *d = opendir(dir);
-	if (!d)
+	others_ctx o = { .since = since, .skip1 = skip1, .skip2 = skip2 };
+	if (!each_numbered(path, dfd, others_fn, &o) || !o.named)
 		return;
-	char line[1024];
-	size_t used = 0;
-	int named = 0, more = 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		const char *p = e->d_name + bl + 1;
-		struct stat st;
-		if (strncmp(e->d_name, base, bl) != 0 || e->d_name[bl] != '.' || !*p ||
-		    strspn(p, "0123456789") != strlen(p) ||
-		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-		    !S_ISREG(st.st_mode) || (long long)st.st_mtime < since)
-			continue;
-		char full[PATH_MAX + 24];
-		snprintf(full, sizeof full, "%.*s%s", (int)(base - path), path, e->d_name);
-		if ((skip1 && strcmp(full, skip1) == 0) || (skip2 && strcmp(full, skip2) == 0))
-			continue;
-		int k = named < 8 ? snprintf(line + used, sizeof line - used, "%s%s",
-					      named ? ", " : "", full) : -1;
-		if (k > 0 && (size_t)k < sizeof line - used) {
-			used += (size_t)k;
-			named++;
-		} else {
-			line[used] = 0;
-			more++;
-		}
-	}
-	closedir(d);
-	if (!named)
-		return;
-	if (more)
+	if (o.more)
 		fprintf(stderr, "cprof: other processes of this run wrote their %s profiles beside %s: "
-			"%s and %d more\n", what, path, line, more);
+			"%s and %d more\n", what, path, o.line, o.more);
 	else
 		fprintf(stderr, "cprof: other processes of this run wrote their %s profiles beside %s: %s\n",
-			what, path, line);
+			what, path, o.line);
 }
 
 /* Did the programs this process started and waited for use more CPU than
@@ -437,7 +460,7 @@ int rt_out_write(rt_out *o, bool (*has)(void *ctx), int (*write_fn)(int fd, void
 			if (!has_samples) {
 				if (o->root) {   /* FILE stays the descendant's: drop its alias */
 					drop_alias(path, dfd);
-					name_others(path, o->what, o->start_time, NULL, NULL);
+					name_others(path, dfd, o->what, o->start_time, NULL, NULL);
 				}
 				unlink(tmp);
 				if (dfd >= 0)
@@ -469,7 +492,7 @@ int rt_out_write(rt_out *o, bool (*has)(void *ctx), int (*write_fn)(int fd, void
 			program_invocation_short_name, dest);
 	}
 	if (rc == 0 && o->root && o->tree && !o->per_process && !o->exec_to[0])
-		name_others(path, o->what, o->start_time, dest == path ? NULL : dest,
+		name_others(path, dfd, o->what, o->start_time, dest == path ? NULL : dest,
 			    other[0] ? other : NULL);
 	if (dfd >= 0)
 		close(dfd);

@@ -284,24 +284,34 @@ static bool read_schedstat(int64_t *rd, uint64_t *pc)
 #define RD_CLEAN 8
 static __thread __attribute__((tls_model("initial-exec"))) rt_rdstate rds;
 
+/* A read failed: nothing stands in for anything. */
+static void rd_forget(rt_rdstate *s)
+{
+	s->ok = s->single = false;
+	s->clean = 0;
+}
+
+static void rd_keep(rt_rdstate *s, int64_t rd, uint64_t pc)
+{
+	s->rd = rd;
+	s->pc = pc;
+	s->ok = true;
+}
+
 int64_t rt_rd_begin_with(rt_rdstate *s, bool ok, int64_t rd, uint64_t pc)
 {
 	if (!ok) {
-		s->ok = s->single = false;
-		s->clean = 0;
+		rd_forget(s);
 		return -1;
 	}
 	if (s->ok && pc == s->pc) {
 		if (s->clean < RD_CLEAN)
 			s->clean++;
-		if (s->clean >= RD_CLEAN)
-			s->single = true;
+		s->single = s->clean >= RD_CLEAN;
 	} else {
 		s->clean = 0;
 	}
-	s->rd = rd;
-	s->pc = pc;
-	s->ok = true;
+	rd_keep(s, rd, pc);
 	return rd;
 }
 
@@ -310,8 +320,7 @@ int64_t rt_rd_end_with(rt_rdstate *s, int64_t token, bool ok, int64_t rd, uint64
 	if (token == -1)
 		return -1;
 	if (!ok) {
-		s->ok = s->single = false;
-		s->clean = 0;
+		rd_forget(s);
 		return -1;
 	}
 	int64_t res;
@@ -328,9 +337,7 @@ int64_t rt_rd_end_with(rt_rdstate *s, int64_t token, bool ok, int64_t rd, uint64
 	} else {
 		res = rd >= token ? rd - token : -1;
 	}
-	s->rd = rd;
-	s->pc = pc;
-	s->ok = true;
+	rd_keep(s, rd, pc);
 	return res;
 }
 

@@ -455,18 +455,14 @@ int rt_unwind(const ucontext_t *uc, uintptr_t *pcs, int max, bool *truncated)
 	return n;
 }
 
-/* Every word of the remembered walk still what it read.  Reads other
- * frames' stack words: not instrumented. */
-__attribute__((no_sanitize_address))
+/* Every word of the remembered walk still what it read (read_word_raw:
+ * a plain load in the proven pages, never a fault). */
 static bool memo_still(void)
 {
 	for (int i = 0; i < memo.nrd; i++) {
-		uintptr_t a = memo.at[i] & ~(uintptr_t)7, v;
-		if (a >= ok_lo && a + 8 <= ok_hi)
-			v = *(const volatile uintptr_t *)a;   /* read_word_raw's first case */
-		else if (!read_word_raw(a, &v, (int)(memo.at[i] & 7)))
-			return false;
-		if (v != memo.val[i])
+		uintptr_t v;
+		if (!read_word_raw(memo.at[i] & ~(uintptr_t)7, &v, (int)(memo.at[i] & 7)) ||
+		    v != memo.val[i])
 			return false;
 	}
 	return true;

@@ -40,6 +40,7 @@
  * start and read-only afterwards.
  */
 #include "server_int.h"
+#include "cprof_connset.h"   /* cprof_mono_ns */
 #include "cprof_guard.h"
 
 #include <arpa/inet.h>
@@ -498,16 +499,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	const union MHD_ConnectionInfo *ci =
 		attempt ? MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS) : NULL;
 	const struct sockaddr *peer = ci ? ci->client_addr : NULL;
-	unsigned wait = attempt ? cprof_guard_refused(peer, now) : 0;
-	bool authed = !wait && token_ok(s, authz);
+	/* the guard's minute on the monotonic clock: a wall-clock step must
+	 * neither lift nor stretch a refusal */
+	int64_t mono = cprof_mono_ns();
+	unsigned wait = attempt ? cprof_guard_refused(peer, mono) : 0;
 	if (wait) {
 		srv_resp_error(&rs, 429, "too many wrong tokens from this address: no token is "
 			       "checked from it for %u s (Retry-After)", wait);
 		rs.retry_after_s = wait;
 		return send_resp(c, &rs, cookie, location);
 	}
+	bool authed = token_ok(s, authz);
 	if (s->token && authz && !authed)
-		cprof_guard_failed(peer, now);
+		cprof_guard_failed(peer, mono);
 	if (s->token && !strcmp(url, "/login")) {
 		/* the login form's target (no token needed to reach it) */
 		if (!strcmp(method, "POST") && cr->too_large) {
@@ -519,7 +523,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 				session_cookie(s, sess, cookie, sizeof cookie);
 				rs.status = 303;
 			} else if (rs.status == 401) {
-				cprof_guard_failed(peer, now);
+				cprof_guard_failed(peer, mono);
 			}
 		} else if (get) {
 			srv_login_page(&rs, 200, NULL, req_arg(&rq, "next"));
@@ -530,7 +534,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		/* a page opened as /?token=TOKEN: a session, then the same page
 		 * without the token in its address */
 		if (!srv_token_equal(s->token, s->token_len, login_token, strlen(login_token))) {
-			cprof_guard_failed(peer, now);
+			cprof_guard_failed(peer, mono);
 			srv_login_page(&rs, 401, "wrong token", url);
 		} else if (srv_session_new(now, sess)) {
 			srv_resp_error(&rs, 500, "no random bytes for a session");

@@ -321,12 +321,12 @@ struct sq_store {
 	bool roller_started, stopping;
 	pthread_cond_t roll_cv;
 
-	/* the cache of merged windows (store_wcache.c; NULL: none) and
-	 * its epoch, bumped when rolled-up rows are deleted (a late
-	 * profile's invalidation once committed, retention) */
 	pthread_mutex_t pool_mu;        /* pool, npool (store_pool.c) */
 	srv_pooled pool[SRV_POOL_MAX];
 	size_t npool;
+	/* the cache of merged windows (store_wcache.c; NULL: none) and
+	 * its epoch, bumped when rolled-up rows are deleted (a late
+	 * profile's invalidation once committed, retention) */
 	wcache *wc;
 	dcache *dc;                     /* dictionary entries (store_dcache.c) */
 	uint64_t wc_epoch;

@@ -103,9 +103,10 @@ int srv_open_ro(const char *path, sqlite3 **db, cprof_error *err)
 		return CPROF_EIO;
 	}
 	sqlite3_busy_timeout(*db, 10000);
-	/* read through a memory map: each query opens its connections anew,
-	 * so without it every page it touches is a pread() into an empty
-	 * page cache (half of a fleet's chart query).  Files are only ever
+	/* read through a memory map: a connection opened for a query (or
+	 * taken from the pool, store_pool.c, after its file changed) starts
+	 * with nothing cached, so without it every page it touches is a
+	 * pread() into an empty page cache (half of a fleet's chart query).  Files are only ever
 	 * appended to or unlinked whole (retention), never truncated under
 	 * a reader. */
 	sqlite3_exec(*db, "PRAGMA mmap_size=4294967296", NULL, NULL, NULL);

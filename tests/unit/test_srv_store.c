@@ -377,7 +377,9 @@ static void test_window_cache(void **state)
 	srv_store_get_stats(t, &st);
 	assert_true(sc.cache_hits > 0 && sc.cache_misses > 0);
 	assert_true(sn.cache_hits == 0 && sn.cache_misses == 0);
-	assert_true(st.cache_bytes <= 200000);
+	/* the tiny cache was looked up (its answers were compared above) and
+	 * kept under its ceiling */
+	assert_true(st.cache_misses > 0 && st.cache_bytes <= 200000);
 	/* gauges are not cached: averaged per series over the whole range */
 	uint64_t before = sc.cache_hits + sc.cache_misses;
 	for (int i = 0; i < 2; i++) {
