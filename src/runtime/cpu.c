@@ -224,7 +224,12 @@ static void on_sigprof(int sig, siginfo_t *si, void *ucv)
 		goto out;
 	bool trunc = false;
 	int n = rt_unwind((const ucontext_t *)ucv, s->rec.pcs, RT_MAX_FRAMES, &trunc);
-	if (n <= 0) {
+	if (rt_threads_starting(s->rec.pcs, n)) {
+		/* the few instructions of a new thread's start-up outside its
+		 * depth window: the runtime's work as well */
+		__atomic_fetch_add(&rt_stats_g.runtime, count, __ATOMIC_RELAXED);
+		n = 0;  /* published empty: the collector skips it */
+	} else if (n <= 0) {
 		__atomic_fetch_add(&rt_stats_g.lost_unwind, count, __ATOMIC_RELAXED);
 		__atomic_fetch_add(&rt_stats_g.lost_ns, cpu_ns, __ATOMIC_RELAXED);
 		n = 0;  /* published empty: the collector skips it */

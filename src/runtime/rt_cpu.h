@@ -105,6 +105,9 @@ void rt_threads_clocks_resignal(int sig);
 /* lifecycle.c: before an exec, every clock is deleted (true if they ran);
  * after an exec that failed, they are made again. */
 bool rt_threads_clocks_suspend(void);
+/* [AS-safe] the stack pcs[0..n) (leaf first) is a new thread's start-up,
+ * the runtime's work (threads.c) */
+bool rt_threads_starting(const uintptr_t *pcs, int n);
 void rt_threads_clocks_resume(void);
 
 /* collector.c: drains the ring, aggregates, writes the profile at stop */

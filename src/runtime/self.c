@@ -48,6 +48,7 @@
 #define RT_SELF_MAX 128
 
 static _Atomic int self_tids[RT_SELF_MAX];
+static _Atomic int self_box_busy[RT_SELF_MAX];   /* self_boxes[i] is taken (below) */
 
 /* [AS-safe], lock-free; a tid of this process */
 bool rt_self_tid(int tid)
@@ -66,6 +67,10 @@ void rt_self_fork_child(void)
 	for (size_t i = 0; i < RT_SELF_MAX; i++)   /* written only where set */
 		if (atomic_load_explicit(&self_tids[i], memory_order_relaxed))
 			atomic_store_explicit(&self_tids[i], 0, memory_order_relaxed);
+	/* the boxes of threads the parent had not started yet: none here */
+	for (size_t i = 0; i < RT_SELF_MAX; i++)
+		if (atomic_load_explicit(&self_box_busy[i], memory_order_relaxed))
+			atomic_store_explicit(&self_box_busy[i], 0, memory_order_relaxed);
 }
 
 /* This thread was started by rt_runtime_thread_create; never cleared. */
@@ -77,12 +82,35 @@ bool rt_self_thread(void)
 	return self_thread;
 }
 
-/* The creator's, handed to the new thread, which frees it. */
+/* What the creator hands the new thread: one of RT_SELF_MAX static boxes,
+ * claimed with a compare-and-swap on its busy flag and released by the
+ * new thread once it has copied it.  Static rather than malloc'd: a box
+ * held only by a thread that has not run yet (the process exits or forks
+ * first) is then never an allocation the program, its leak checker or a
+ * forked child sees. */
 typedef struct self_box {
 	void *(*fn)(void *);
 	void *arg;
 	char name[RT_NAME_MAX];
 } self_box;
+
+static self_box self_boxes[RT_SELF_MAX];
+
+/* [AS-safe] A free box, or NULL when every box waits for its thread. */
+static self_box *box_claim(void)
+{
+	for (size_t i = 0; i < RT_SELF_MAX; i++) {
+		int want = 0;
+		if (atomic_compare_exchange_strong(&self_box_busy[i], &want, 1))
+			return &self_boxes[i];
+	}
+	return NULL;
+}
+
+static void box_release(self_box *b)
+{
+	atomic_store_explicit(&self_box_busy[b - self_boxes], 0, memory_order_release);
+}
 
 static void self_unlist(void *p)
 {
@@ -100,7 +128,7 @@ static void *self_tramp(void *p)
 	rt_setxid_thread_started();
 	rt_self_enter();   /* a new thread is at depth 0: 1 for its whole life */
 	self_box b = *(self_box *)p;
-	free(p);
+	box_release(p);
 	int tid = (int)syscall(SYS_gettid);
 	for (size_t i = 0; i < RT_SELF_MAX; i++) {
 		int want = 0;
@@ -118,11 +146,9 @@ static void *self_tramp(void *p)
 int rt_runtime_thread_create(pthread_t *th, const pthread_attr_t *attr, const char *name,
 			     void *(*fn)(void *), void *arg)
 {
-	rt_self_enter();
-	self_box *b = malloc(sizeof *b);
-	rt_self_leave();
+	self_box *b = box_claim();
 	if (!b)
-		return ENOMEM;
+		return EAGAIN;
 	b->fn = fn;
 	b->arg = arg;
 	/* "cprof-" and at most 9 more: the kernel keeps 15 bytes */
@@ -138,9 +164,7 @@ int rt_runtime_thread_create(pthread_t *th, const pthread_attr_t *attr, const ch
 	int rc = rt_pthread_create_real(th, attr, self_tramp, b);
 	if (rc != 0) {
 		rt_setxid_thread_started();
-		rt_self_enter();
-		free(b);
-		rt_self_leave();
+		box_release(b);
 	} else
 		rt_setxid_chain();   /* glibc's SIGSETXID handler exists now */
 	return rc;

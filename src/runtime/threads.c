@@ -514,11 +514,42 @@ struct tramp {
 	uintptr_t creator[RT_CREATE_FRAMES];
 };
 
+/* The two functions every new thread runs before the program's routine
+ * sit in sections of their own, so the sampling handler can tell their
+ * instructions from the program's: a clock armed inside tramp_begin may
+ * fire in the few instructions outside its rt_self_enter/leave window
+ * (its prologue and epilogue, rt_self_enter's and rt_self_leave's own,
+ * tramp_start's), and that is the runtime's work too (rt_threads_starting). */
+#define TRAMP_BEGIN_TEXT __attribute__((section("cprof_tramp_begin"), noinline))
+#define TRAMP_START_TEXT __attribute__((section("cprof_tramp_start"), noinline))
+extern const char __start_cprof_tramp_begin[], __stop_cprof_tramp_begin[];
+extern const char __start_cprof_tramp_start[], __stop_cprof_tramp_start[];
+
+static bool in_text(uintptr_t pc, const char *lo, const char *hi)
+{
+	return pc >= (uintptr_t)lo && pc < (uintptr_t)hi;
+}
+
+/* [AS-safe] A stack (leaf first, as rt_unwind gives it) caught in a new
+ * thread's start-up: its leaf is in either function, or its leaf's caller
+ * is tramp_begin.  Only tramp_begin's callees are checked one frame down:
+ * tramp_start calls the program's routine last, which a compiler that
+ * does not make it a tail call would leave above tramp_start. */
+bool rt_threads_starting(const uintptr_t *pcs, int n)
+{
+	if (n <= 0)
+		return false;
+	if (in_text(pcs[0], __start_cprof_tramp_begin, __stop_cprof_tramp_begin) ||
+	    in_text(pcs[0], __start_cprof_tramp_start, __stop_cprof_tramp_start))
+		return true;
+	return n > 1 && in_text(pcs[1], __start_cprof_tramp_begin, __stop_cprof_tramp_begin);
+}
+
 /* Everything a new thread does before the program's routine: kept out of
  * tramp_start so that its call of the routine stays a tail call (no local
  * of tramp_start has its address taken) and no runtime frame sits under
  * the program's in any stack. */
-static __attribute__((noinline)) void tramp_begin(struct tramp *t, void *(*fn)(void *))
+static TRAMP_BEGIN_TEXT void tramp_begin(struct tramp *t, void *(*fn)(void *))
 {
 	rt_self_enter();   /* the thread's setup is the runtime's work */
 	rt_labels_set_current(t->labels);
@@ -557,7 +588,7 @@ static __attribute__((noinline)) void tramp_begin(struct tramp *t, void *(*fn)(v
 	rt_self_leave();
 }
 
-static void *tramp_start(void *p)
+static TRAMP_START_TEXT void *tramp_start(void *p)
 {
 	struct tramp *t = p;
 	void *(*fn)(void *) = t->fn;

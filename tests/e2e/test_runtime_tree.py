@@ -141,10 +141,13 @@ def test_descendants_say_nothing_on_their_stderr(prog, tmp_path):
     r = run(["sh", "-c", f"{prog} 200 2>{e1}; {prog} 200 2>{e2}"], env_for(out))
     assert r.returncode == 0, r.stderr
     files = sorted(tmp_path.glob("cpu.pb.gz*"))
-    assert out in files and len(files) == 2, (files, r.stderr)
+    # sh itself may be sampled too (a slow build, a loaded machine): its
+    # own profile is then a third file, which it names in a line of its own
+    assert out in files and 2 <= len(files) <= 3, (files, r.stderr)
     assert e1.read_text() == "" and e2.read_text() == "", (e1.read_text(), e2.read_text())
-    beside = [f for f in files if f != out][0]
-    assert str(beside) in r.stderr and r.stderr.count("cprof:") == 1, r.stderr
+    beside = [str(f) for f in files if f != out]
+    assert all(r.stderr.count(b) == 1 for b in beside), r.stderr
+    assert r.stderr.count("cprof:") == len(files) - 1, r.stderr
     assert sum("burn_loop" in functions(f) for f in files) == 2, files
 
 

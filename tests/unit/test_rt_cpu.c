@@ -191,6 +191,46 @@ static void test_ring_empty_and_stats_reset(void **state)
 	assert_false(rt_ring_pop(&r));
 }
 
+/* A new thread's start-up: the handler counts a sample whose leaf is in
+ * the trampoline's two functions, or whose leaf's caller is tramp_begin,
+ * as the runtime's; one whose caller is tramp_start stays the program's,
+ * and the routine itself is entered by a tail call, with no runtime frame
+ * under it. */
+extern const char __start_cprof_tramp_begin[], __stop_cprof_tramp_begin[];
+extern const char __start_cprof_tramp_start[], __stop_cprof_tramp_start[];
+
+static void *routine_ret(void *arg)
+{
+	*(uintptr_t *)arg = (uintptr_t)__builtin_extract_return_addr(__builtin_return_address(0));
+	return NULL;
+}
+
+static void test_thread_start_up_is_the_runtimes(void **state)
+{
+	(void)state;
+	uintptr_t b0 = (uintptr_t)__start_cprof_tramp_begin, b1 = (uintptr_t)__stop_cprof_tramp_begin;
+	uintptr_t s0 = (uintptr_t)__start_cprof_tramp_start, s1 = (uintptr_t)__stop_cprof_tramp_start;
+	uintptr_t prog = (uintptr_t)&rt_test_busy;
+	assert_true(b1 > b0 && s1 > s0);
+	uintptr_t st[2];
+	st[0] = b0; assert_true(rt_threads_starting(st, 1));
+	st[0] = b1 - 1; assert_true(rt_threads_starting(st, 1));
+	st[0] = s0 + 4; assert_true(rt_threads_starting(st, 1));
+	st[0] = prog; st[1] = b0 + 8; assert_true(rt_threads_starting(st, 2));
+	st[0] = prog; st[1] = s0 + 8; assert_false(rt_threads_starting(st, 2));
+	st[0] = prog; st[1] = prog; assert_false(rt_threads_starting(st, 2));
+	st[0] = b1; assert_false(rt_threads_starting(st, 1));
+	assert_false(rt_threads_starting(st, 0));
+	/* through the interposed pthread_create: the routine returns to libc */
+	pthread_t th;
+	uintptr_t ret = 0;
+	assert_int_equal(pthread_create(&th, NULL, routine_ret, &ret), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_true(ret != 0);
+	assert_false(ret >= s0 && ret < s1);
+	assert_false(ret >= b0 && ret < b1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +238,7 @@ int main(void)
 		cmocka_unit_test(test_profile_in_process),
 		cmocka_unit_test(test_start_fd_and_restart),
 		cmocka_unit_test(test_ring_empty_and_stats_reset),
+		cmocka_unit_test(test_thread_start_up_is_the_runtimes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
