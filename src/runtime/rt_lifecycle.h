@@ -96,6 +96,6 @@ void rt_setxid_chain(void);
  * the fork child's reset.  starting: not AS-safe; started: [AS-safe]. */
 void rt_setxid_thread_starting(void);
 void rt_setxid_thread_started(void);
-void rt_setxid_fork_child(void);
+RT_FORK_TEXT void rt_setxid_fork_child(void);
 
 #endif

@@ -162,11 +162,17 @@ void rt_setxid_thread_started(void)
 }
 
 /* A fork child has one thread: a holder in the parent is not in it. */
-void rt_setxid_fork_child(void)
+RT_FORK_TEXT void rt_setxid_fork_child(void)
 {
-	pthread_mutex_init(&call_mu, NULL);
-	atomic_store(&snap_on, false);
-	atomic_store(&starting, 0);
+	/* only what differs is written: each page written is a copy-on-write
+	 * fault in every child of a fork-heavy program */
+	static const pthread_mutex_t mu0 = PTHREAD_MUTEX_INITIALIZER;
+	if (memcmp(&call_mu, &mu0, sizeof mu0) != 0)
+		pthread_mutex_init(&call_mu, NULL);
+	if (atomic_load(&snap_on))
+		atomic_store(&snap_on, false);
+	if (atomic_load(&starting))
+		atomic_store(&starting, 0);
 }
 
 /* ---- the wrappers ------------------------------------------------------------------ */

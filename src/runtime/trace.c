@@ -677,9 +677,12 @@ void rt_trace_chunks(void (*fn)(void *ctx, int tid, const char *data, size_t use
 	}
 }
 
-void rt_trace_forked(void)
+RT_FORK_TEXT void rt_trace_forked(void)
 {
-	T = (tstate){ 0 };
+	/* written only when set (a page written is a fault in every child) */
+	static const tstate zero;
+	if (memcmp(&T, &zero, sizeof zero) != 0)
+		T = (tstate){ 0 };
 }
 
 void rt_trace_get_info(rt_trace_info *out)
