@@ -202,8 +202,10 @@ typedef enum srv_relabel_action {
 	SRV_RL_KEEPEQUAL, SRV_RL_DROPEQUAL, SRV_RL_NACTIONS
 } srv_relabel_action;
 
-/* What an action reads and needs, for the config's checks: one row per
- * action, indexed by srv_relabel_action. */
+/* What an action reads and needs, for the config's checks (every one of
+ * them reads this table, so a new action is its enum value, its row and
+ * its case in srv_relabel_apply): one row per action, indexed by
+ * srv_relabel_action. */
 typedef struct srv_relabel_action_info {
 	const char *name;           /* as written in the config (any case) */
 	bool needs_source;          /* source_labels required */
@@ -213,6 +215,10 @@ typedef struct srv_relabel_action_info {
 	bool replacement;           /* takes replacement */
 	bool regex;                 /* takes regex */
 	bool modulus;               /* needs modulus */
+	bool separator;             /* takes separator */
+	bool target_expands;        /* target_label may hold $-references
+				     * (checked after expansion; else it must
+				     * be a label name as written) */
 } srv_relabel_action_info;
 
 extern const srv_relabel_action_info srv_relabel_actions[SRV_RL_NACTIONS];

@@ -209,7 +209,8 @@ static void test_bad_keys(void **state)
 	load_bad(JOB("      - {source_labels: [a], regex: '(', target_label: x}\n", ""),
 		 "t.yaml:4: regex: bad regex \"(\" at offset 1");
 	load_bad(JOB("      - {action: hashmap, source_labels: [a]}\n", ""),
-		 "t.yaml:4: action: \"hashmap\" is not one of replace");
+		 "t.yaml:4: action: \"hashmap\" is not one of replace, keep, drop, labelmap, "
+		 "labeldrop, labelkeep, hashmod, lowercase, uppercase, keepequal, dropequal");
 	load_bad(JOB("      - {action: hashmod, source_labels: [a], target_label: h}\n", ""),
 		 "t.yaml:4: modulus: missing (action hashmod needs it)");
 	load_bad(JOB("      - {action: hashmod, source_labels: [a], target_label: h, modulus: 0}\n", ""),
