@@ -675,10 +675,15 @@ static int parse_relabel(walk *w, srv_job_cfg *j, yaml_node_t *n)
 				size_t k = 0;
 				while (!rc && k < SRV_RL_NACTIONS && strcasecmp(a, srv_relabel_actions[k].name))
 					k++;
-				if (!rc && k == SRV_RL_NACTIONS)
-					rc = fail(w, vn, key, "\"%.40s\" is not one of replace, keep, drop, "
-						  "labelmap, labeldrop, labelkeep, hashmod, lowercase, "
-						  "uppercase, keepequal, dropequal", a);
+				if (!rc && k == SRV_RL_NACTIONS) {
+					char names[256];
+					size_t o = 0;
+					names[0] = '\0';
+					for (size_t x = 0; x < SRV_RL_NACTIONS && o < sizeof names; x++)
+						o += (size_t)snprintf(names + o, sizeof names - o, "%s%s",
+								      x ? ", " : "", srv_relabel_actions[x].name);
+					rc = fail(w, vn, key, "\"%.40s\" is not one of %s", a, names);
+				}
 				r->action = (srv_relabel_action)k;
 			} else {
 				rc = fail(w, kn, key, "unknown key in relabel_configs (source_labels, separator, "
@@ -706,10 +711,9 @@ static int parse_relabel(walk *w, srv_job_cfg *j, yaml_node_t *n)
 			return fail(w, regex_n, "regex", "not used by action %s", ai->name);
 		if (!ai->modulus && have_mod)
 			return fail(w, rn, "modulus", "not used by action %s", ai->name);
-		if ((r->action == SRV_RL_KEEPEQUAL || r->action == SRV_RL_DROPEQUAL) && have_sep)
+		if (!ai->separator && have_sep)
 			return fail(w, rn, "separator", "not used by action %s", ai->name);
-		/* only replace expands $-references in target_label */
-		if (have_target && r->action != SRV_RL_REPLACE && !label_name_ok(r->target))
+		if (have_target && !ai->target_expands && !label_name_ok(r->target))
 			return fail(w, rn, "target_label", "\"%.60s\" is not a label name "
 				    "([a-zA-Z_][a-zA-Z0-9_]*)", r->target);
 	}

@@ -53,19 +53,22 @@
 #define RL_MATCH_LIMIT 200000
 #define RL_DEPTH_LIMIT 2000
 
-/*                                  name       source target on_names repl  regex  modulus */
+/* What each action takes (srv_relabel_action_info's columns; $target is
+ * target_expands).  labelmap, labeldrop and labelkeep accept a separator
+ * and ignore it, as they always have here. */
+/*                                  name       source target on_names repl  regex  modulus sep   $target */
 const srv_relabel_action_info srv_relabel_actions[SRV_RL_NACTIONS] = {
-	[SRV_RL_REPLACE]   = { "replace",   false, true,  false, true,  true,  false },
-	[SRV_RL_KEEP]      = { "keep",      true,  false, false, false, true,  false },
-	[SRV_RL_DROP]      = { "drop",      true,  false, false, false, true,  false },
-	[SRV_RL_LABELMAP]  = { "labelmap",  false, false, true,  true,  true,  false },
-	[SRV_RL_LABELDROP] = { "labeldrop", false, false, true,  false, true,  false },
-	[SRV_RL_LABELKEEP] = { "labelkeep", false, false, true,  false, true,  false },
-	[SRV_RL_HASHMOD]   = { "hashmod",   false, true,  false, false, false, true  },
-	[SRV_RL_LOWERCASE] = { "lowercase", false, true,  false, false, false, false },
-	[SRV_RL_UPPERCASE] = { "uppercase", false, true,  false, false, false, false },
-	[SRV_RL_KEEPEQUAL] = { "keepequal", false, true,  false, false, false, false },
-	[SRV_RL_DROPEQUAL] = { "dropequal", false, true,  false, false, false, false },
+	[SRV_RL_REPLACE]   = { "replace",   false, true,  false, true,  true,  false, true,  true  },
+	[SRV_RL_KEEP]      = { "keep",      true,  false, false, false, true,  false, true,  false },
+	[SRV_RL_DROP]      = { "drop",      true,  false, false, false, true,  false, true,  false },
+	[SRV_RL_LABELMAP]  = { "labelmap",  false, false, true,  true,  true,  false, true,  false },
+	[SRV_RL_LABELDROP] = { "labeldrop", false, false, true,  false, true,  false, true,  false },
+	[SRV_RL_LABELKEEP] = { "labelkeep", false, false, true,  false, true,  false, true,  false },
+	[SRV_RL_HASHMOD]   = { "hashmod",   false, true,  false, false, false, true,  true,  false },
+	[SRV_RL_LOWERCASE] = { "lowercase", false, true,  false, false, false, false, true,  false },
+	[SRV_RL_UPPERCASE] = { "uppercase", false, true,  false, false, false, false, true,  false },
+	[SRV_RL_KEEPEQUAL] = { "keepequal", false, true,  false, false, false, false, false, false },
+	[SRV_RL_DROPEQUAL] = { "dropequal", false, true,  false, false, false, false, false, false },
 };
 
 void srv_relabel_init(srv_relabel *r)

@@ -349,14 +349,20 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, srv_resp *rs, const c
 
 static int64_t now_ns(void);
 
-/* Constant-time comparison of the Authorization header with "Bearer TOKEN". */
-static bool token_ok(const server *s, const char *hdr)
+/* One token presented by peer (the Authorization header's, the login
+ * form's or a /?token= page's; NULL for one presented malformed, e.g. a
+ * header that is not "Bearer ..."), compared with the server's in
+ * constant time (s->token set).  A wrong one is counted against peer's
+ * address (src/core/guard.c) at mono, the request's time on the monotonic
+ * clock: every way of presenting a token goes through here, so none
+ * escapes the count.  Thread-safe. */
+static bool token_attempt(const server *s, const char *given, const struct sockaddr *peer,
+			  int64_t mono)
 {
-	if (!s->token)
+	if (given && srv_token_equal(s->token, s->token_len, given, strlen(given)))
 		return true;
-	if (!hdr || strncmp(hdr, "Bearer ", 7) != 0)
-		return false;
-	return srv_token_equal(s->token, s->token_len, hdr + 7, strlen(hdr + 7));
+	cprof_guard_failed(peer, mono);
+	return false;
 }
 
 /* Rebuilding a request's URL without its token= argument, for the
@@ -509,21 +515,25 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		rs.retry_after_s = wait;
 		return send_resp(c, &rs, cookie, location);
 	}
-	bool authed = token_ok(s, authz);
-	if (s->token && authz && !authed)
-		cprof_guard_failed(peer, mono);
+	bool authed = !s->token ||
+		(authz && token_attempt(s, strncmp(authz, "Bearer ", 7) ? NULL : authz + 7, peer, mono));
 	if (s->token && !strcmp(url, "/login")) {
 		/* the login form's target (no token needed to reach it) */
+		char given[1024];
 		if (!strcmp(method, "POST") && cr->too_large) {
 			srv_resp_error(&rs, 413, "body larger than %zu bytes (limits.max_body)",
 				       s->ctx.cfg->limits.max_body);
 		} else if (!strcmp(method, "POST")) {
-			if (!srv_login_post(&rq, s->token, s->token_len, now, &rs, sess,
-					    location, sizeof location)) {
+			bool has = srv_login_form(&rq, given, sizeof given, location, sizeof location);
+			if (!token_attempt(s, has ? given : NULL, peer, mono)) {
+				srv_login_page(&rs, 401, "wrong token", location);
+				location[0] = '\0';
+			} else if (srv_session_new(now, sess)) {
+				srv_resp_error(&rs, 500, "no random bytes for a session");
+				location[0] = '\0';
+			} else {
 				session_cookie(s, sess, cookie, sizeof cookie);
 				rs.status = 303;
-			} else if (rs.status == 401) {
-				cprof_guard_failed(peer, mono);
 			}
 		} else if (get) {
 			srv_login_page(&rs, 200, NULL, req_arg(&rq, "next"));
@@ -533,8 +543,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	} else if (login_token) {
 		/* a page opened as /?token=TOKEN: a session, then the same page
 		 * without the token in its address */
-		if (!srv_token_equal(s->token, s->token_len, login_token, strlen(login_token))) {
-			cprof_guard_failed(peer, mono);
+		if (!token_attempt(s, login_token, peer, mono)) {
 			srv_login_page(&rs, 401, "wrong token", url);
 		} else if (srv_session_new(now, sess)) {
 			srv_resp_error(&rs, 500, "no random bytes for a session");

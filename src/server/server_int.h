@@ -202,8 +202,10 @@ typedef enum srv_relabel_action {
 	SRV_RL_KEEPEQUAL, SRV_RL_DROPEQUAL, SRV_RL_NACTIONS
 } srv_relabel_action;
 
-/* What an action reads and needs, for the config's checks: one row per
- * action, indexed by srv_relabel_action. */
+/* What an action reads and needs, for the config's checks (every one of
+ * them reads this table, so a new action is its enum value, its row and
+ * its case in srv_relabel_apply): one row per action, indexed by
+ * srv_relabel_action. */
 typedef struct srv_relabel_action_info {
 	const char *name;           /* as written in the config (any case) */
 	bool needs_source;          /* source_labels required */
@@ -213,6 +215,10 @@ typedef struct srv_relabel_action_info {
 	bool replacement;           /* takes replacement */
 	bool regex;                 /* takes regex */
 	bool modulus;               /* needs modulus */
+	bool separator;             /* takes separator */
+	bool target_expands;        /* target_label may hold $-references
+				     * (checked after expansion; else it must
+				     * be a label name as written) */
 } srv_relabel_action_info;
 
 extern const srv_relabel_action_info srv_relabel_actions[SRV_RL_NACTIONS];
@@ -443,11 +449,11 @@ bool srv_token_equal(const char *token, size_t token_len, const char *given, siz
 /* The login page (HTML, a form posting the token to /login, then back to
  * next) into rs with status and a reason line (or NULL). */
 void srv_login_page(srv_resp *rs, unsigned status, const char *why, const char *next);
-/* POST /login (form: token=, next=): 0 with a new session's value in
- * cookie_val and where to go in next; -1 with the answer set (401 and the
- * login page for a wrong token). */
-int srv_login_post(const srv_req *rq, const char *token, size_t token_len, int64_t now_ns,
-		   srv_resp *rs, char cookie_val[SRV_SESSION_BYTES * 2 + 1], char *next, size_t nextsz);
+/* POST /login's form (token=, next=): where to go after the login into
+ * next (a path on this server, else "/"); true with the token into token
+ * (tokensz bytes with the NUL), false when it is absent, too long or
+ * badly escaped.  The caller (server.c) checks the token. */
+bool srv_login_form(const srv_req *rq, char *token, size_t tokensz, char *next, size_t nextsz);
 
 /* ---- the server ---------------------------------------------------------------- */
 

@@ -80,16 +80,34 @@ static int pick(srv_ch *c, const srv_selector *sel, const char *kind, ch_series 
 	return 0;
 }
 
-/* "series IN (a,b,...)" into q. */
-static void in_list(sbuf *q, const char *col, const ch_series *v, size_t n)
+/* n numbers comma-joined ("a,b,c") into q: the first at first, each next
+ * one stride bytes after it (an array of uint64_t, stride sizeof
+ * (uint64_t), or one field of an array of structs, stride the struct's
+ * size).  Each number takes at most 21 bytes of a local buffer; q grows
+ * overflow-checked (sb_put: q->oom, which select_q reports). */
+static void id_list(sbuf *q, const uint64_t *first, size_t n, size_t stride)
+{
+	const char *base = (const char *)first;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v;
+		memcpy(&v, base + i * stride, sizeof v);
+		char x[24];
+		size_t k = sizeof x;
+		do
+			x[--k] = (char)('0' + v % 10);
+		while (v /= 10);
+		if (i)
+			x[--k] = ',';
+		sb_put(q, x + k, sizeof x - k);
+	}
+}
+
+/* "COL IN (a,b,...)" into q, the numbers as id_list takes them. */
+static void in_ids(sbuf *q, const char *col, const uint64_t *first, size_t n, size_t stride)
 {
 	sb_put(q, col, strlen(col));
 	sb_put(q, " IN (", 5);
-	for (size_t i = 0; i < n; i++) {
-		char x[32];
-		snprintf(x, sizeof x, "%s%llu", i ? "," : "", (unsigned long long)v[i].id);
-		sb_put(q, x, strlen(x));
-	}
+	id_list(q, first, n, stride);
 	sb_put(q, ")", 1);
 }
 
@@ -256,7 +274,7 @@ static int read_profiles(srv_ch *c, const ch_series *v, size_t n, int64_t from, 
 	     " countIf(t < %lld OR t >= %lld) FROM profiles"
 	     " WHERE day >= '%s' AND day <= '%s' AND t >= %lld AND t < %lld AND ", (long long)h0,
 	     (long long)h1, d0, d1, (long long)from, (long long)until);
-	in_list(&q, "series", v, n);
+	in_ids(&q, "series", &v->id, n, sizeof *v);
 	sqlf(&q, " GROUP BY series, sig");
 	int rc = select_q(c, &q, &r, err);
 	size_t pos = 0, cap = 0;
@@ -311,15 +329,6 @@ static int read_profiles(srv_ch *c, const ch_series *v, size_t n, int64_t from, 
 /* Where step 2 reads. */
 enum { SRC_RAW, SRC_HOUR, SRC_SVC_HOUR };
 
-/* "COL IN (a,b,...)" into q. */
-static void in_ids(sbuf *q, const char *col, const uint64_t *ids, size_t n)
-{
-	sqlf(q, "%s IN (", col);
-	for (size_t i = 0; i < n; i++)
-		sqlf(q, "%s%llu", i ? "," : "", (unsigned long long)ids[i]);
-	sb_put(q, ")", 1);
-}
-
 /* "day >= D0 AND day <= D1 AND <times> AND svc IN (...) AND sig IN (the
  * answer's signatures; or only sig1 if not 0)" into q, for a SELECT
  * from samples (rollup false: t in [from, h0) or [h1, until), the
@@ -343,12 +352,13 @@ static void samples_where(sbuf *q, bool rollup, int64_t from, int64_t until, int
 		     (long long)from, (long long)h0, (long long)h1, (long long)until);
 	else
 		sqlf(q, "t >= %lld AND t < %lld AND ", (long long)from, (long long)until);
-	in_ids(q, "svc", svcs, nsvcs);
-	sb_put(q, " AND sig IN (", 13);
-	for (size_t i = 0, k = 0; i < m->nsigs; i++)
-		if (!sig1 || m->sigs[i].hash == sig1)
-			sqlf(q, "%s%llu", k++ ? "," : "", (unsigned long long)m->sigs[i].hash);
-	sb_put(q, ")", 1);
+	in_ids(q, "svc", svcs, nsvcs, sizeof *svcs);
+	sb_put(q, " AND ", 5);
+	/* (sig1 is one of the answer's signatures, which are distinct) */
+	if (sig1)
+		in_ids(q, "sig", &sig1, 1, sizeof sig1);
+	else
+		in_ids(q, "sig", m->nsigs ? &m->sigs->hash : NULL, m->nsigs, sizeof *m->sigs);
 }
 
 /* The summed value columns of a SELECT from samples (rollup false) or an
@@ -431,7 +441,7 @@ static int read_samples(srv_ch *c, const ch_series *v, size_t n, const uint64_t 
 	samples_where(&q, rollup, from, until, h0, h1, svcs, nsvcs, m, 0);
 	if (src != SRC_SVC_HOUR) {
 		sb_put(&q, " AND ", 5);
-		in_list(&q, "series", v, n);
+		in_ids(&q, "series", &v->id, n, sizeof *v);
 	}
 	sqlf(&q, " GROUP BY svc, sig, stack");
 	int rc = take_rows(c, &q, rollup, m, info, err);
@@ -481,11 +491,9 @@ static int read_gauge(srv_ch *c, const uint64_t *svcs, size_t nsvcs, bool vx, in
 		     "), sum(" GAUGE_DIV("b2") "), sum(" GAUGE_DIV("b3") "), %s FROM (SELECT svc,"
 		     " sig, stack, b0, b1, b2, b3%s, toInt64(transform(series, [", vx ?
 		     "sumForEach(arrayMap(x -> " GAUGE_DIV("x") ", bx))" : "0", vx ? ", bx" : "");
-		for (size_t j = 0; j < k; j++)
-			sqlf(&q, "%s%llu", j ? "," : "", (unsigned long long)ids[j]);
+		id_list(&q, ids, k, sizeof *ids);
 		sb_put(&q, "], [", 4);
-		for (size_t j = 0; j < k; j++)
-			sqlf(&q, "%s%llu", j ? "," : "", (unsigned long long)cnt[j]);
+		id_list(&q, cnt, k, sizeof *cnt);
 		sb_put(&q, "], 1)) AS n FROM (", 18);
 		if (both) {
 			sqlf(&q, "SELECT svc, series, sig, stack, sum(a0) AS b0, sum(a1) AS b1,"
@@ -502,7 +510,7 @@ static int read_gauge(srv_ch *c, const uint64_t *svcs, size_t nsvcs, bool vx, in
 			sqlf(&q, " FROM %s", p == 0 ? "samples_hour" : "samples");
 			samples_where(&q, p == 0, from, until, h0, h1, svcs, nsvcs, m, sg);
 			sb_put(&q, " AND ", 5);
-			in_ids(&q, "series", ids, k);
+			in_ids(&q, "series", ids, k, sizeof *ids);
 			sqlf(&q, " GROUP BY svc, series, sig, stack");
 		}
 		if (both)
@@ -557,7 +565,7 @@ static int svc_blocked(srv_ch *c, const ch_series *v, size_t n, int64_t h0, int6
 	*all = false;
 	sqlf(&q, "SELECT DISTINCT series, sig FROM profiles WHERE day >= '%s' AND day <= '%s'"
 	     " AND t >= %lld AND t < %lld AND NOT ", d0, d1, (long long)h0, (long long)h1);
-	in_list(&q, "series", v, n);
+	in_ids(&q, "series", &v->id, n, sizeof *v);
 	int rc = select_q(c, &q, &r, err);
 	size_t pos = 0, cap = 0;
 	char *f[2];
@@ -870,7 +878,7 @@ static void range_select(sbuf *q, const char *cols, const char *table, int64_t f
 	ch_utc_str(until - 1, false, d1, sizeof d1);
 	sqlf(q, "SELECT %s FROM %s WHERE day >= '%s' AND day <= '%s' AND t >= %lld AND t < %lld"
 	     " AND ", cols, table, d0, d1, (long long)from, (long long)until);
-	in_list(q, "series", v, n);
+	in_ids(q, "series", &v->id, n, sizeof *v);
 }
 
 /* The common start of the totals-over-time reads: the matching series

@@ -179,17 +179,15 @@ void acc_div(acc *a, uint64_t d);
 
 /* ---- the cache of merged rollup windows (store_wcache.c) ---------------- */
 
-/* One (signature, service) accumulator of a cached window, as acc's rows. */
+/* One (signature, service) accumulator of a cached window: a copy of the
+ * acc's rows (key, val, n, nv) and counts, without its index (idx and
+ * dense empty), so it is read only, added into another acc with
+ * acc_add_acc. */
 typedef struct wc_group {
 	uint8_t *sig;
 	size_t siglen;
 	uint32_t svc;
-	int nv;
-	size_t n;
-	uint64_t *key;                  /* stack << 32 | lset */
-	int64_t *val;                   /* n * nv */
-	uint64_t nprofiles;
-	int64_t duration_sum, tmin, period;
+	acc rows;
 } wc_group;
 
 /* A window merged over a selector's series: immutable once put. */
@@ -231,8 +229,6 @@ void wc_entry_free(wc_entry *e);
 void wc_entry_add_group(wc_entry *e, const void *sig, size_t siglen, uint32_t svc, const acc *a);
 /* Note series id as having rows (ids come in order; repeats ignored). */
 void wc_entry_add_series(wc_entry *e, int64_t id);
-/* Add g's rows and counts into a: 0 or CPROF_ENOMEM. */
-int wc_group_into(acc *a, const wc_group *g);
 
 /* ---- the cache of dictionary entries (store_dcache.c) ------------------ */
 typedef struct dcache dcache;

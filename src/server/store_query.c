@@ -391,8 +391,8 @@ static int entry_into(const wc_entry *e, qgroups *total, u64map *seen, srv_query
 		return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 	for (size_t i = 0; i < e->ng; i++) {
 		const wc_group *g = &e->g[i];
-		qgroup *t = group_for(total, g->sig, g->siglen, g->svc, g->nv);
-		if (!t || wc_group_into(&t->a, g))
+		qgroup *t = group_for(total, g->sig, g->siglen, g->svc, g->rows.nv);
+		if (!t || acc_add_acc(&t->a, &g->rows))
 			return cprof_seterr(err, CPROF_ENOMEM, "store: out of memory");
 	}
 	for (size_t i = 0; i < e->nseries; i++) {

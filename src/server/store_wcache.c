@@ -71,8 +71,7 @@ void wc_entry_free(wc_entry *e)
 		return;
 	for (size_t i = 0; i < e->ng; i++) {
 		free(e->g[i].sig);
-		free(e->g[i].key);
-		free(e->g[i].val);
+		acc_free(&e->g[i].rows);
 	}
 	free(e->g);
 	free(e->series);
@@ -231,28 +230,29 @@ void wc_entry_add_group(wc_entry *e, const void *sig, size_t siglen, uint32_t sv
 	e->g = ng;
 	wc_group *g = &e->g[e->ng++];
 	memset(g, 0, sizeof *g);
-	size_t per = (size_t)(a->nv ? a->nv : 1) * sizeof *g->val;
+	acc *r = &g->rows;
+	acc_init(r, a->nv);
+	size_t per = (size_t)(a->nv ? a->nv : 1) * sizeof *r->val;
 	g->sig = malloc(siglen ? siglen : 1);
-	g->key = malloc((a->n ? a->n : 1) * sizeof *g->key);
-	g->val = malloc(cprof_mul_size(a->n ? a->n : 1, per));
-	if (!g->sig || !g->key || !g->val) {
+	r->key = malloc((a->n ? a->n : 1) * sizeof *r->key);
+	r->val = malloc(cprof_mul_size(a->n ? a->n : 1, per));
+	if (!g->sig || !r->key || !r->val) {
 		e->ok = false;
 		return;
 	}
 	memcpy(g->sig, sig, siglen);
 	g->siglen = siglen;
 	g->svc = svc;
-	g->nv = a->nv;
-	g->n = a->n;
+	r->n = r->cap = a->n;
 	if (a->n) {
-		memcpy(g->key, a->key, a->n * sizeof *g->key);
-		memcpy(g->val, a->val, a->n * (size_t)a->nv * sizeof *g->val);
+		memcpy(r->key, a->key, a->n * sizeof *r->key);
+		memcpy(r->val, a->val, a->n * (size_t)a->nv * sizeof *r->val);
 	}
-	g->nprofiles = a->nprofiles;
-	g->duration_sum = a->duration_sum;
-	g->tmin = a->tmin;
-	g->period = a->period;
-	e->bytes += sizeof *g + siglen + a->n * (sizeof *g->key + (size_t)a->nv * sizeof *g->val);
+	r->nprofiles = a->nprofiles;
+	r->duration_sum = a->duration_sum;
+	r->tmin = a->tmin;
+	r->period = a->period;
+	e->bytes += sizeof *g + siglen + a->n * (sizeof *r->key + (size_t)a->nv * sizeof *r->val);
 }
 
 void wc_entry_add_series(wc_entry *e, int64_t id)
@@ -267,18 +267,4 @@ void wc_entry_add_series(wc_entry *e, int64_t id)
 	}
 	e->series[e->nseries++] = id;
 	e->bytes += sizeof *e->series;
-}
-
-int wc_group_into(acc *a, const wc_group *g)
-{
-	for (size_t i = 0; i < g->n; i++)
-		if (acc_add(a, (uint32_t)(g->key[i] >> 32), (uint32_t)g->key[i], g->val + i * (size_t)g->nv))
-			return CPROF_ENOMEM;
-	a->nprofiles += g->nprofiles;
-	a->duration_sum += g->duration_sum;
-	if (g->tmin < a->tmin)
-		a->tmin = g->tmin;
-	if (g->period > a->period)
-		a->period = g->period;
-	return 0;
 }

@@ -14,9 +14,10 @@ from srvtools import Server
 TOKEN = "s3cret-tok"
 
 
-def raw(s, path, method="GET", headers=None, body=None):
+def raw(s, path, method="GET", headers=None, body=None, source=None):
     u = urllib.parse.urlparse(s.url)
-    c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=60,
+                                   source_address=(source, 0) if source else None)
     try:
         c.request(method, path, body=body, headers=headers or {})
         r = c.getresponse()
@@ -130,5 +131,32 @@ def test_wrong_tokens_are_limited_per_address(tmp_path):
         assert st == 200, b
         st, _, _ = raw(s, "/api/v1/types")
         assert st == 401
+    finally:
+        assert s.stop()[0] == 0
+
+
+def test_every_way_of_presenting_a_token_counts(tmp_path):
+    """A wrong token counts against its address whichever way it comes:
+    ten by the header alone, ten by the login form alone, or ten by
+    /?token= alone (each from its own loopback address) get that address
+    refused; an address that sent nothing wrong is not."""
+    s = Server(str(tmp_path / "d"), f"-token={TOKEN}")
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    ways = {
+        "127.0.0.2": lambda src, i: raw(s, "/api/v1/types", headers={"Authorization": f"Bearer guess{i}"},
+                                        source=src),
+        "127.0.0.3": lambda src, i: raw(s, "/login", "POST", form, f"token=guess{i}", source=src),
+        "127.0.0.4": lambda src, i: raw(s, f"/?token=guess{i}", source=src),
+    }
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    try:
+        for src, wrong in ways.items():
+            for i in range(10):
+                st, _, b = wrong(src, i)
+                assert st == 401, (src, i, b)
+            st, h, b = raw(s, "/api/v1/types", headers=auth, source=src)
+            assert st == 429 and b"too many wrong tokens" in b, (src, st, b)
+        st, _, b = raw(s, "/api/v1/types", headers=auth, source="127.0.0.5")
+        assert st == 200, b
     finally:
         assert s.stop()[0] == 0

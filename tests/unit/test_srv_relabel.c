@@ -171,12 +171,20 @@ static void test_hashmod_case_equal(void **state)
 		 "      - targets: ['a:1', 'b:1', 'c:1', 'd:1', 'e:1', 'f:1']\n"
 		 "        labels: {c: baz, Team: 'Core-Ü', port: '1', want: '1', no: baz}\n"
 		 "      - targets: ['g:1', 'h:1', 'i:1', 'j:1', 'k:1', 'l:1']\n"
-		 "        labels: {c: baz, port: '1', want: '2'}\n"));
+		 "        labels: {c: baz, port: '1', want: '2'}\n"
+		 "      - targets: ['m:1', 'n:1', 'o:1', 'p:1', 'q:1', 'r:1']\n"
+		 "        labels: {c: baz, port: '1', want: '1', no: other}\n"));
 	/* MD5's last 8 bytes mod 2 (computed independently with Python's
-	 * hashlib) keep c:1 and f:1 of the first group, g:1 and others of the
-	 * second; then the dropequal drops the first group's (c == no), the
-	 * keepequal the second's (port != want): none are left */
-	assert_int_equal(cfg.jobs[0].ntargets, 0);
+	 * hashlib) keep c:1 and f:1 of the first group, g, h, i and k of the
+	 * second, n, q and r of the third; then the dropequal drops the first
+	 * group's (c == no), the keepequal the second's (port != want): the
+	 * third's shard-1 targets are left, exactly (a keep that kept all,
+	 * none or the other shard, or a hashmod off Prometheus', leaves
+	 * others) */
+	static const char *const left[] = { "n:1", "q:1", "r:1" };
+	assert_int_equal(cfg.jobs[0].ntargets, 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_string_equal(cfg.jobs[0].targets[i].instance, left[i]);
 	load(JOB("      - {action: hashmod, source_labels: [c], target_label: d, modulus: 1000}\n"
 		 "      - {action: hashmod, source_labels: [__address__], target_label: shard,"
 		 " modulus: 2}\n"
@@ -201,7 +209,8 @@ static void test_bad_keys(void **state)
 	load_bad(JOB("      - {source_labels: [a], regex: '(', target_label: x}\n", ""),
 		 "t.yaml:4: regex: bad regex \"(\" at offset 1");
 	load_bad(JOB("      - {action: hashmap, source_labels: [a]}\n", ""),
-		 "t.yaml:4: action: \"hashmap\" is not one of replace");
+		 "t.yaml:4: action: \"hashmap\" is not one of replace, keep, drop, labelmap, "
+		 "labeldrop, labelkeep, hashmod, lowercase, uppercase, keepequal, dropequal");
 	load_bad(JOB("      - {action: hashmod, source_labels: [a], target_label: h}\n", ""),
 		 "t.yaml:4: modulus: missing (action hashmod needs it)");
 	load_bad(JOB("      - {action: hashmod, source_labels: [a], target_label: h, modulus: 0}\n", ""),
