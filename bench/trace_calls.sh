@@ -4,7 +4,7 @@
 # finds the socket readable, read, per round), in CPU ns per round of the
 # program's thread, preloaded with libcprof.so:
 #   off    no trace (the baseline)
-#   trace  CPROF_TRACE=FILE (runnable split of every wait: all)
+#   trace  CPROF_TRACE=FILE (the runnable split's default, auto)
 #   ring   CPROF_TRACE_RING=2, nobody reading (split: long)
 #   norun  CPROF_TRACE=FILE CPROF_TRACE_RUNNABLE=0
 # RUNS rounds, the configurations' order rotating each round; per round
@@ -29,14 +29,7 @@ OUT=$(realpath -m bench/out/trace_calls)
 mkdir -p "$OUT"
 cc -O2 -g bench/trace_calls.c -o "$OUT/tc"
 CONFIGS="off trace ring norun"
-cfg_env() {
-	case $1 in
-	off) echo "LD_PRELOAD=$LIB" ;;
-	trace) echo "LD_PRELOAD=$LIB CPROF_TRACE=$OUT/t.json" ;;
-	ring) echo "LD_PRELOAD=$LIB CPROF_TRACE_RING=2" ;;
-	norun) echo "LD_PRELOAD=$LIB CPROF_TRACE=$OUT/t.json CPROF_TRACE_RUNNABLE=0" ;;
-	esac
-}
+. bench/trace_configs.sh
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg); N=$N rounds per run, RUNS=$RUNS, EBADF=$EBADF"
 : > "$OUT/runs.txt"
 set -- $CONFIGS
