@@ -26,14 +26,7 @@ OUT=$(realpath -m bench/out/trace_instr)
 mkdir -p "$OUT"
 cc -O2 -g -pthread bench/mutex_bench.c -o "$OUT/mb"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg); $(valgrind --version)"
-cfg_env() {
-	case $1 in
-	off) echo "LD_PRELOAD=$LIB" ;;
-	trace) echo "LD_PRELOAD=$LIB CPROF_TRACE=$OUT/t.json" ;;
-	ring) echo "LD_PRELOAD=$LIB CPROF_TRACE_RING=2" ;;
-	norun) echo "LD_PRELOAD=$LIB CPROF_TRACE=$OUT/t.json CPROF_TRACE_RUNNABLE=0" ;;
-	esac
-}
+. bench/trace_configs.sh
 for spec in "contended contender 4 $OPS_C $((4 * OPS_C))" "pingpong pinger $OPS_P - $((2 * OPS_P))"; do
 	read -r mode fn a b ops <<< "$spec"
 	args=("$mode" "$a")

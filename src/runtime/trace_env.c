@@ -8,8 +8,16 @@
  *                          process tree rule of outfile.c: %p for one file
  *                          per process)
  *   CPROF_TRACE_BUF=SIZE   the session's buffer (64M default; 1M..16G)
- *   CPROF_TRACE_RUNNABLE=0 no schedstat reads around waits (no runnable
- *                          part; two procfs reads less per traced wait)
+ *   CPROF_TRACE_RUNNABLE=auto|all|long|0  how waits are split into
+ *                          blocked and runnable: all, every wait (one
+ *                          schedstat read after each that may have
+ *                          slept, trace_hooks.c); long, the flight
+ *                          recorder's default, the waits "cprof-trace"
+ *                          finds in progress every 10 ms (trace_visit.c:
+ *                          no read in a short wait); auto, a trace's
+ *                          default (1 means it), all while a thread's
+ *                          reads stay within 10 per 10 ms, long beyond;
+ *                          0 none
  *   CPROF_TRACE_SWITCH=1   exact switch times (trace_switch.c): a
  *                          PERF_RECORD_SWITCH ring per program thread,
  *                          drained every 10 ms by "cprof-trace"; refused
@@ -340,6 +348,10 @@ static void *tick_main(void *arg)
 		}
 		pthread_mutex_unlock(&mu);
 		rt_trace_tick_rate_update();
+		int split = atomic_load(&rt_trace_runnable);
+		bool visiting = split == RT_RUNNABLE_LONG || split == RT_RUNNABLE_AUTO;
+		if (visiting)
+			(void)rt_trace_visit_waits();
 		rt_tsw_info(&sw);
 		if (sw.working)
 			rt_tsw_drain(false);
@@ -354,7 +366,8 @@ static void *tick_main(void *arg)
 			break;
 		struct timespec at;
 		clock_gettime(CLOCK_REALTIME, &at);
-		at.tv_nsec += (sw.working ? SWITCH_TICK_MS : TICK_MS) * 1000000L;
+		at.tv_nsec += (sw.working ? SWITCH_TICK_MS : visiting ? RT_VISIT_MS : TICK_MS) *
+			      1000000L;
 		if (at.tv_nsec >= 1000000000L) {
 			at.tv_sec++;
 			at.tv_nsec -= 1000000000L;
@@ -481,15 +494,23 @@ static void trace_env_init_body(void)
 	default: break;
 	}
 	pthread_atfork(NULL, NULL, fork_child);
-	bool runnable = true;
-	if (rt_env_bool("CPROF_TRACE_RUNNABLE", "waits split into blocked and runnable", &runnable) ==
-	    RT_ENV_OK)
-		atomic_store(&rt_trace_runnable, runnable);
 	bool sw = false;
 	if (rt_env_bool("CPROF_TRACE_SWITCH", "runnable time from schedstat", &sw) == RT_ENV_OK)
 		rt_tsw_want(sw);
 	long ring = 0;
 	rt_env_rc rr = rt_env_long("CPROF_TRACE_RING", 1, 3600, "no flight recorder", &ring);
+	/* the split: every wait for a trace, the waits its thread visits for
+	 * the flight recorder (always on: no read in a short wait) */
+	static const char *const splits[] = { "0", "1", "auto", "all", "long" };
+	static const int split_mode[] = { RT_RUNNABLE_OFF, RT_RUNNABLE_AUTO, RT_RUNNABLE_AUTO,
+					  RT_RUNNABLE_ALL, RT_RUNNABLE_LONG };
+	int split = -1;
+	if (rt_env_word("CPROF_TRACE_RUNNABLE", splits, 5,
+			rr == RT_ENV_OK ? "the waits visited in progress split (long)"
+					: "waits split within a read budget (auto)",
+			&split) != RT_ENV_OK)
+		split = rr == RT_ENV_OK ? 4 : 2;
+	atomic_store(&rt_trace_runnable, split_mode[split]);
 	env_asked = rt_out_init(&env_out, "CPROF_TRACE", "trace", true);
 	if (rr == RT_ENV_OK && env_asked) {
 		rt_env_complain("CPROF_TRACE_RING", getenv("CPROF_TRACE_RING"),

@@ -26,7 +26,7 @@
  *
  * Runnable time.  /proc/self/task/TID/schedstat's second field is the
  * time the thread spent runnable but not running (run_delay, no privilege
- * needed).  read_schedstat reads it with pread on a descriptor kept
+ * needed).  rt_trace_read_own_schedstat reads it with pread on a descriptor kept
  * per thread (moved above half the descriptor limit, at most 2048, in a
  * table grown at the session's start; close-on-exec; closed when the
  * thread ends).  The program may close that number and
@@ -67,8 +67,6 @@
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define BARRIER() __asm__ volatile("" ::: "memory")
 
-/* blocking calls shorter than this are not recorded (ns) */
-#define RT_TRACE_IO_MIN 20000
 
 static struct {
 	ssize_t (*read)(int, void *, size_t);
@@ -173,11 +171,14 @@ void rt_trace_fd_reserve(void)
 static unsigned fork_gen;
 static bool sched_used;   /* a descriptor was ever opened (the fork handler writes only then) */
 static __thread __attribute__((tls_model("initial-exec"))) unsigned sched_gen;
+/* auto's read budget (rt_trace_rd_begin): reads left in the visit tick
+ * rd_epoch */
+static __thread __attribute__((tls_model("initial-exec"))) unsigned rd_epoch;
+static __thread __attribute__((tls_model("initial-exec"))) int rd_left;
 
-static int open_schedstat(void)
+int rt_trace_open_schedstat(int tid)
 {
 	char path[64] = "/proc/self/task/";
-	int tid = (int)syscall(SYS_gettid);
 	char digits[12];
 	int nd = 0;
 	for (unsigned v = (unsigned)tid; nd == 0 || v; v /= 10)
@@ -194,13 +195,34 @@ static int open_schedstat(void)
 		syscall(SYS_close, fd);
 		fd = hi;
 	}
+	return fd;
+}
+
+bool rt_trace_schedstat_close(int fd)
+{
+	char b[8];
+	/* still ours: it reads as schedstat ("N N N\n", digits first) */
+	if (syscall(SYS_pread64, fd, b, 1, 0L) == 1 && b[0] >= '0' && b[0] <= '9') {
+		syscall(SYS_close, fd);
+		return true;
+	}
+	return false;
+}
+
+static int open_schedstat(void)
+{
+	int tid = (int)syscall(SYS_gettid);
+	int fd = rt_trace_open_schedstat(tid);
+	if (fd < 0)
+		return -1;
 	sched_tid = tid;
 	if (!sched_used)
 		sched_used = true;
 	return fd;
 }
 
-_Atomic int rt_trace_runnable = 1;
+_Atomic int rt_trace_runnable = RT_RUNNABLE_AUTO;
+_Atomic uint64_t rt_trace_schedstat_reads;
 
 
 /* "RUN DELAY SLICES\n" (three decimal numbers, nothing else): the second
@@ -232,7 +254,7 @@ bool rt_trace_parse_schedstat(const char *b, ssize_t n, int64_t *rd, uint64_t *p
 
 /* The calling thread's run_delay and run count (schedstat's second and
  * third fields); false when off, refused or not schedstat. */
-static bool read_schedstat(int64_t *rd, uint64_t *pc)
+bool rt_trace_read_own_schedstat(int64_t *rd, uint64_t *pc)
 {
 	if (!atomic_load_explicit(&rt_trace_runnable, memory_order_relaxed))
 		return false;
@@ -244,6 +266,8 @@ static bool read_schedstat(int64_t *rd, uint64_t *pc)
 		if (sched_fd < 0)
 			return false;
 		char b[96];
+		atomic_fetch_add_explicit(&rt_trace_schedstat_reads, 1, memory_order_relaxed);
+		rd_left--;
 		ssize_t n = (ssize_t)syscall(SYS_pread64, sched_fd, b, sizeof b - 1, 0L);
 		if (n > 0 && rt_trace_parse_schedstat(b, n, rd, pc))
 			return true;
@@ -341,13 +365,36 @@ int64_t rt_rd_end_with(rt_rdstate *s, int64_t token, bool ok, int64_t rd, uint64
 	return res;
 }
 
+/* auto's budget: RT_RD_BUDGET reads per visit tick, counted per thread
+ * (rd_left, renewed when the tick it was counted in, rd_epoch, is past).
+ * A thread past it splits its waits as long does until the next tick;
+ * its last read then stands in for nothing (it did not read after the
+ * visited waits), so its next counted wait reads before. */
+
 int64_t rt_trace_rd_begin(void)
 {
+	int mode = atomic_load_explicit(&rt_trace_runnable, memory_order_relaxed);
+	if (mode == RT_RUNNABLE_AUTO) {
+		unsigned ep = atomic_load_explicit(&rt_trace_visit_epoch, memory_order_relaxed);
+		if (ep != rd_epoch) {
+			rd_epoch = ep;
+			rd_left = RT_RD_BUDGET;
+		}
+		if (rd_left <= 0) {
+			if (rds.single || rds.clean)
+				rds.single = false, rds.clean = 0;
+			return rt_trace_visit_begin();
+		}
+	} else if (mode == RT_RUNNABLE_LONG) {
+		return rt_trace_visit_begin();
+	} else if (mode == RT_RUNNABLE_OFF) {
+		return -1;
+	}
 	if (rds.single && rds.ok && sched_gen == fork_gen)
 		return RT_RD_CACHED;
 	int64_t rd = 0;
 	uint64_t pc = 0;
-	bool ok = read_schedstat(&rd, &pc);
+	bool ok = rt_trace_read_own_schedstat(&rd, &pc);
 	return rt_rd_begin_with(&rds, ok, rd, pc);
 }
 
@@ -355,9 +402,11 @@ int64_t rt_trace_rd_end(int64_t token, int64_t dur)
 {
 	if (token == -1)
 		return -1;
+	if (token == RT_RD_VISIT)
+		return rt_trace_visit_end(dur);
 	int64_t rd = 0;
 	uint64_t pc = 0;
-	bool ok = read_schedstat(&rd, &pc);
+	bool ok = rt_trace_read_own_schedstat(&rd, &pc);
 	return rt_rd_end_with(&rds, token, ok, rd, pc, dur);
 }
 
@@ -368,17 +417,15 @@ RT_FORK_TEXT void rt_trace_hooks_forked(void)
 	 * parent thread's, stands in for nothing: sched_gen differs) */
 	if (sched_used)
 		fork_gen++;
+	rt_trace_visit_forked();
 }
 
 void rt_trace_thread_gone(void)
 {
 	rt_tsw_thread_end();
-	if (sched_fd >= 0 && sched_tid == (int)syscall(SYS_gettid)) {
-		char b[8];
-		/* still ours: it reads as schedstat ("N N N\n", digits first) */
-		if (syscall(SYS_pread64, sched_fd, b, 1, 0L) == 1 && b[0] >= '0' && b[0] <= '9')
-			syscall(SYS_close, sched_fd);
-	}
+	rt_trace_visit_thread_gone();
+	if (sched_fd >= 0 && sched_tid == (int)syscall(SYS_gettid))
+		(void)rt_trace_schedstat_close(sched_fd);
 	sched_fd = -1;
 }
 
@@ -471,7 +518,9 @@ static inline __attribute__((always_inline)) void tio_end(tio *t, int kind, cons
 		/* too short to record, but a split wait this long may have
 		 * slept: a read keeps the thread's last one current, so its
 		 * next wait needs no read before ("one read per wait") */
-		if (t->rd0 != -1 && len >= RT_RD_SLEPT_MIN)
+		if (t->rd0 == RT_RD_VISIT)
+			(void)rt_trace_rd_end(t->rd0, -1);   /* not recorded: no read */
+		else if (t->rd0 != -1 && len >= RT_RD_SLEPT_MIN)
 			(void)rt_trace_rd_end(t->rd0, len);
 		errno = e;
 		return;

@@ -137,8 +137,50 @@ int64_t rt_rd_end_with(rt_rdstate *s, int64_t token, bool ok, int64_t rd, uint64
 bool rt_trace_parse_schedstat(const char *b, ssize_t n, int64_t *rd, uint64_t *pc);
 /* In a fork child: the threads' schedstat descriptors are the parent's. */
 RT_FORK_TEXT void rt_trace_hooks_forked(void);
-/* CPROF_TRACE_RUNNABLE=0 turns those reads off (waits are not split). */
+/* How waits are split (CPROF_TRACE_RUNNABLE): not at all (0); every wait
+ * ("one read per wait"); only the waits the trace's thread visits in
+ * progress (trace_visit.c, the flight recorder's default); every wait
+ * while the thread's reads stay within RT_RD_BUDGET per visit tick, the
+ * visited ones beyond (auto, a trace's default). */
+enum { RT_RUNNABLE_OFF = 0, RT_RUNNABLE_ALL = 1, RT_RUNNABLE_LONG = 2, RT_RUNNABLE_AUTO = 3 };
+#define RT_RD_BUDGET 10   /* schedstat reads per thread per RT_VISIT_MS in auto */
 extern _Atomic int rt_trace_runnable;
+/* The calling thread's run_delay and run count (schedstat's second and
+ * third fields), on its own descriptor; false when splitting is off, the
+ * read is refused or is not schedstat.  Not from a signal handler. */
+bool rt_trace_read_own_schedstat(int64_t *rd, uint64_t *pc);
+/* /proc/self/task/TID/schedstat opened close-on-exec, moved above the
+ * numbers programs use; -1 when refused.  rt_trace_schedstat_close
+ * closes such a descriptor only while it still reads as schedstat (the
+ * program may have closed the number and put its own file there). */
+int rt_trace_open_schedstat(int tid);
+bool rt_trace_schedstat_close(int fd);
+/* Schedstat reads for the split since the process started (the waiters'
+ * and the visits'): written in the trace, the split's cost in calls. */
+extern _Atomic uint64_t rt_trace_schedstat_reads;
+
+/* Blocking calls shorter than this are not recorded (ns). */
+#define RT_TRACE_IO_MIN 20000
+
+/* trace_visit.c: the split of RT_RUNNABLE_LONG.  rt_trace_visit_begin
+ * before a wait announces it (RT_RD_VISIT, or -1 for a thread without a
+ * slot); rt_trace_visit_end(the wait's ns, or -1 when it is not recorded)
+ * after it gives its runnable ns when the trace's thread visited it, else
+ * -1.  Per thread, lock-free; not from a signal handler. */
+#define RT_RD_VISIT (-3)
+int64_t rt_trace_visit_begin(void);
+int64_t rt_trace_visit_end(int64_t dur_ns);
+/* The trace's thread, every RT_VISIT_MS while the mode is on: reads the
+ * schedstat of each wait in progress it has not read; how many it read. */
+#define RT_VISIT_MS 10
+int rt_trace_visit_waits(void);
+/* Bumped at each visit: the ticks auto's budget is counted in. */
+extern _Atomic unsigned rt_trace_visit_epoch;
+/* Pure, for tests: a wait visited at (rd_v, pc_v) ended at (rd, pc) after
+ * dur ns: its runnable ns, or -1.  [AS-safe] */
+int64_t rt_trace_visit_split(int64_t rd_v, uint64_t pc_v, int64_t rd, uint64_t pc, int64_t dur);
+void rt_trace_visit_thread_gone(void);     /* the calling thread ends */
+RT_FORK_TEXT void rt_trace_visit_forked(void);   /* in a fork child */
 /* Nanoseconds per time-stamp counter tick, a double's bits; 0 while not
  * known or not usable (the kernel's clock is not the counter).  The
  * blocking-call hooks time their calls with the counter when it is set

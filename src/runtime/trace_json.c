@@ -97,6 +97,28 @@ static void flush(out *o, bool force)
 		o->b.p[0] = 0;
 }
 
+/* otherData's "runnable": where a wait's runnable part comes from. */
+static const char *runnable_how(bool switch_records)
+{
+	switch (atomic_load_explicit(&rt_trace_runnable, memory_order_relaxed)) {
+	case RT_RUNNABLE_OFF:
+		return switch_records ? "perf switch records" : "none";
+	case RT_RUNNABLE_AUTO:
+		return switch_records ? "perf switch records; schedstat run_delay where none, "
+					"of every wait while a thread reads it at most 1000 times a second, "
+					"else of the waits visited in progress every 10 ms"
+				      : "schedstat run_delay of every wait while a thread reads it at most "
+					"1000 times a second, else of the waits visited in progress every 10 ms";
+	case RT_RUNNABLE_LONG:
+		return switch_records ? "perf switch records; schedstat run_delay where none, "
+					"of the waits visited in progress every 10 ms"
+				      : "schedstat run_delay of the waits visited in progress every 10 ms";
+	default:
+		return switch_records ? "perf switch records; schedstat run_delay where none"
+				      : "schedstat run_delay";
+	}
+}
+
 static void put(out *o, const char *s)
 {
 	rt_buf_add(&o->b, s, strlen(s));
@@ -960,9 +982,9 @@ int rt_trace_write_json(int fd)
 		      ",\"quiesce\":\"%s\"",
 		      c.pid, in.start_ns, in.end_ns - in.start_ns, in.recorded, in.dropped, g.bad,
 		      in.budget,
-		      sw.working ? "perf switch records; schedstat run_delay where none"
-				 : "schedstat run_delay",
-		      in.membarrier ? "membarrier" : "grace period");
+		      runnable_how(sw.working), in.membarrier ? "membarrier" : "grace period");
+	rt_buf_printf(&o->b, ",\"schedstat_reads\":%" PRIu64,
+		      atomic_load_explicit(&rt_trace_schedstat_reads, memory_order_relaxed));
 	if (sw.working)
 		rt_buf_printf(&o->b, ",\"switch_records\":{\"threads\":%d,\"threads_without\":%" PRIu64
 			      ",\"lost\":%" PRIu64 "}", sw.threads, sw.threads_without, sw.lost);

@@ -341,11 +341,16 @@ def test_cpu_samples_at_their_times(waits, tmp_path):
     assert r.returncode == 0 and "samples/count cpu/nanoseconds" in r.stdout, r.stdout[:500]
 
 
-def test_runnable_time_matches_schedstat(waits, tmp_path):
+@pytest.mark.parametrize("split", ["auto", "all", "long"])
+def test_runnable_time_matches_schedstat(waits, tmp_path, split):
     """A SCHED_IDLE waiter behind CPU hogs on its CPU: the trace splits its
     wait into blocked and runnable, the runnable part within 10% (+1 ms)
-    of the run_delay the program read itself around the wait."""
-    trace, truth, p = trace_of(waits, "runnable", tmp_path)
+    of the run_delay the program read itself around the wait; with every
+    wait split (all), with the waits the trace's thread visits in
+    progress (long, the flight recorder's default) and with a trace's
+    default (auto: every wait within a read budget)."""
+    trace, truth, p = trace_of(waits, "runnable", tmp_path, CPROF_TRACE_RUNNABLE=split)
+    assert ("visited" in trace["otherData"]["runnable"]) == (split != "all"), trace["otherData"]
     mine = {}
     for line in p.stdout.splitlines():
         w = line.split()
@@ -363,6 +368,34 @@ def test_runnable_time_matches_schedstat(waits, tmp_path):
         r = [x for x in trace["traceEvents"] if x["tid"] == w["tid"] and x["name"] == "runnable"]
         assert any(abs(x["ts"] - (e["ts"] + e["dur"])) < 0.01 and abs(x["dur"] - got) < 0.01
                    for x in r), r
+
+
+def test_long_split_reads_schedstat_only_for_visited_waits(waits, tmp_path):
+    """5,000 round trips over pipes: every short wait may have slept, so
+    splitting every wait (all) reads schedstat after most of them;
+    splitting the waits visited in progress (long) reads only at the
+    visits (every 10 ms) and at the end of the visited waits; a trace's
+    default (auto) splits every wait within 10 reads per thread per 10 ms
+    and the visited ones beyond.  The flight recorder splits as long
+    unless told otherwise."""
+    reads = {}
+    for split in ("all", "long", "auto", "0"):
+        trace, _, p = trace_of(waits, "pingpong", tmp_path, CPROF_TRACE_RUNNABLE=split)
+        assert "pingpong 5000" in p.stdout
+        reads[split] = (trace["otherData"]["schedstat_reads"],
+                        trace["otherData"]["duration_ns"] / 1e6)
+    assert reads["0"][0] == 0, reads
+    assert reads["all"][0] >= 1000, reads
+    n, ms = reads["long"]
+    # two threads, a visit and the waiter's own read per visited wait
+    assert n <= 4 * (ms / 10 + 2), reads
+    n, ms = reads["auto"]
+    # and, per tick, each thread's budget
+    assert 20 <= n <= (4 + 2 * 10) * (ms / 10 + 2), reads
+    assert "visited" in trace_of(waits, "pingpong", tmp_path)[0]["otherData"]["runnable"]
+    f = tmp_path / "flight.json"
+    p = run(waits, "flight", str(f), env={"CPROF_TRACE_RING": "1"})
+    assert "visited" in json.load(open(f))["otherData"]["runnable"]
 
 
 def test_program_that_closes_every_descriptor(waits, tmp_path):

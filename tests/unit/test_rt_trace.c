@@ -244,12 +244,34 @@ static void test_one_read_per_wait(void **st)
 	assert_int_equal(rt_rd_end_with(&s, -1, true, rd, pc, 1000), -1);   /* not split */
 }
 
+/* CPROF_TRACE_RUNNABLE=long: a wait visited in progress (its run_delay
+ * and run count then are its start's) is split only when its wake-up is
+ * the one arrival since the visit. */
+static void test_visited_wait_split(void **st)
+{
+	(void)st;
+	/* one arrival, the wake-up: exact, 0 included */
+	assert_int_equal(rt_trace_visit_split(5000, 7, 5800, 8, 100000), 800);
+	assert_int_equal(rt_trace_visit_split(5000, 7, 5000, 8, 100000), 0);
+	/* no arrival since the visit: it came after the wake-up, whose
+	 * delay is not known */
+	assert_int_equal(rt_trace_visit_split(5000, 7, 5000, 7, 100000), -1);
+	/* two: preempted between announcing the wait and sleeping */
+	assert_int_equal(rt_trace_visit_split(5000, 7, 9000, 9, 100000), -1);
+	/* more runnable time than the wait, or run_delay going back */
+	assert_int_equal(rt_trace_visit_split(5000, 7, 9000, 8, 3000), -1);
+	assert_int_equal(rt_trace_visit_split(5000, 7, 4000, 8, 100000), -1);
+	/* the run count wraps as unsigned arithmetic does */
+	assert_int_equal(rt_trace_visit_split(5000, UINT64_MAX, 5100, 0, 100000), 100);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_schedstat_parsed_exactly),
 		cmocka_unit_test(test_one_read_per_wait),
 		cmocka_unit_test(test_drops_counted_once),
+		cmocka_unit_test(test_visited_wait_split),
 		cmocka_unit_test(test_stamps_are_monotonic_ns),
 		cmocka_unit_test(test_rdtsc_turned_off_mid_session),   /* last */
 	};

@@ -21,6 +21,8 @@
  *          later; then the main thread waits in waitpid() for a child that
  *          sleeps 100 ms.
  *   region a thread runs two nested regions and a log line (API).
+ *   pingpong  main and "ponger" pass a byte back and forth over two
+ *          pipes 5,000 times, each waiting in poll(): many short waits.
  *   flood  200,000 log events (drops with a small CPROF_TRACE_BUF).
  *   flight FILE  under CPROF_TRACE_RING=1: mutex, 2.5 s, sem, then the
  *          flight recorder's contents written to FILE.
@@ -45,6 +47,7 @@
 #define _GNU_SOURCE
 #include <cprof.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdbool.h>
@@ -572,6 +575,42 @@ static void run_closefds(void)
 		snprintf(lines[i], sizeof lines[i], "closefds %s", ok ? "ok" : "broken");
 }
 
+/* ---- pingpong: many short waits ---- */
+#define PINGPONG_ROUNDS 5000
+static int pp[2][2];
+
+/* poll, as an event loop waits (a read alone is not split) */
+static bool poll_in(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	return poll(&p, 1, -1) == 1;
+}
+
+static void *ponger(void *a)
+{
+	(void)a;
+	pthread_setname_np(pthread_self(), "ponger");
+	char c;
+	for (int i = 0; i < PINGPONG_ROUNDS; i++)
+		if (!poll_in(pp[0][0]) || read(pp[0][0], &c, 1) != 1 || write(pp[1][1], &c, 1) != 1)
+			abort();
+	return NULL;
+}
+
+static void run_pingpong(void)
+{
+	if (pipe(pp[0]) || pipe(pp[1]))
+		abort();
+	pthread_t t;
+	pthread_create(&t, NULL, ponger, NULL);
+	char c = 'p';
+	for (int i = 0; i < PINGPONG_ROUNDS; i++)
+		if (write(pp[0][1], &c, 1) != 1 || !poll_in(pp[1][0]) || read(pp[1][0], &c, 1) != 1)
+			abort();
+	pthread_join(t, NULL);
+	printf("pingpong %d\n", PINGPONG_ROUNDS);
+}
+
 /* ---- flood: more events than a small buffer holds ---- */
 static void run_flood(void)
 {
@@ -597,6 +636,8 @@ int main(int argc, char **argv)
 		run_pipe();
 	else if (!strcmp(what, "sem"))
 		run_sem();
+	else if (!strcmp(what, "pingpong"))
+		run_pingpong();
 	else if (!strcmp(what, "sock"))
 		run_sock();
 	else if (!strcmp(what, "wfull"))
