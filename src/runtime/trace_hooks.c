@@ -37,6 +37,10 @@
  * the wait, and before it only when the thread's last read cannot stand
  * in for that (see "one read per wait" below); a read() is not split
  * (reads that return at once are the common case and must stay cheap).
+ * Which waits pay that read is CPROF_TRACE_RUNNABLE's: every one (all);
+ * every one while the thread stays within its read budget, then the
+ * visited ones (auto, the default: rt_trace_rd_begin); only the visited
+ * ones (long: trace_visit.c, where a wait nobody visited costs no read).
  */
 #include "trace_int.h"
 #include "rt_base.h"
