@@ -117,6 +117,7 @@ struct cprof_timeline {
 	int64_t tmin, tmax;
 	size_t events, slices, flows, skipped;
 	size_t fast;                    /* events read by the fast path */
+	int built;                      /* how: CPROF_TL_BUILT_* (timeline_int.h) */
 };
 
 /* ---- the scanner (cprof_jscan.h) and times ------------------------------- */
@@ -1014,13 +1015,28 @@ int cprof_tl_build_fed(cprof_tl_feed *f, cprof_timeline **out, cprof_error *err)
 	if (complete) {
 		if (rc < 0 && err && !err->code)
 			*err = e1;
+		if (rc == 0)
+			(*out)->built = CPROF_TL_BUILT_FED;
 		return rc;
 	}
 	cprof_timeline_free(*out);
 	*out = NULL;
 	if (atomic_load(&f->state) != TL_FEED_DONE)
 		return 1;
-	return cprof_timeline_build(f->data, f->len, out, err);
+	rc = cprof_timeline_build(f->data, f->len, out, err);
+	if (rc == 0)
+		(*out)->built = CPROF_TL_BUILT_FED_AGAIN;
+	return rc;
+}
+
+int cprof_tl_built(const cprof_timeline *tl)
+{
+	return tl->built;
+}
+
+void cprof_tl_set_built(cprof_timeline *tl, int how)
+{
+	tl->built = how;
 }
 
 static bool same_bytes(const void *a, const void *b, size_t n)

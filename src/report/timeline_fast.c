@@ -112,17 +112,6 @@ static inline bool digit(char c)
 	return (unsigned char)(c - '0') < 10;
 }
 
-/* cprof_tev_numch by a table: the bytes that may continue a number. */
-static const bool numch_tab[256] = {
-	[0] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
-	['7'] = 1, ['8'] = 1, ['9'] = 1, ['.'] = 1, ['e'] = 1, ['E'] = 1, ['+'] = 1, ['-'] = 1,
-};
-
-static inline bool numch(char c)
-{
-	return numch_tab[(unsigned char)c];
-}
-
 /* A non-negative integer of 1..max digits, without a leading zero.  With
  * more than max bytes in hand, without checking the end at every byte. */
 static const char *fast_uint(const char *p, const char *e, int max, uint64_t *v)
@@ -132,7 +121,7 @@ static const char *fast_uint(const char *p, const char *e, int max, uint64_t *v)
 		uint64_t x = 0;
 		while (n < max && digit(p[n]))
 			x = x * 10 + (uint64_t)(p[n++] - '0');
-		if (n == 0 || numch(p[n]) || (p[0] == '0' && n > 1))
+		if (n == 0 || cprof_tev_numch(p[n]) || (p[0] == '0' && n > 1))
 			return NULL;
 		*v = x;
 		return p + n;
@@ -162,7 +151,7 @@ static const char *fast_usec(const char *p, const char *e, int64_t *ns)
 			ip = ip * 10 + (p[n++] - '0');
 		const char *q = p + n;   /* q[0..4] are in hand */
 		if (n && q[0] == '.' && digit(q[1]) && digit(q[2]) && digit(q[3]) &&
-		    !numch(q[4])) {
+		    !cprof_tev_numch(q[4])) {
 			*ns = ip * 1000 + (q[1] - '0') * 100 + (q[2] - '0') * 10 + (q[3] - '0');
 			return q + 4;
 		}

@@ -67,4 +67,27 @@ void cprof_tl_half_run(cprof_tl_feed *f);
  * the caller reads the file again its usual way.  timeline.c. */
 int cprof_tl_build_fed(cprof_tl_feed *f, cprof_timeline **out, cprof_error *err);
 
+/* How an index was built (cprof_tl_built), for tests: that the fed
+ * build did not fall back, since every fallback gives the same index. */
+enum {
+	CPROF_TL_BUILT_WHOLE,           /* from bytes in hand (cprof_timeline_build*,
+					 * or a file read whole: small, not regular, one CPU) */
+	CPROF_TL_BUILT_FED,             /* as the bytes arrived (cprof_tl_build_fed) */
+	CPROF_TL_BUILT_FED_AGAIN,       /* fed, but the scan ended at a limit (the
+					 * trace's start longer than the margin): built
+					 * again from the bytes read */
+	CPROF_TL_BUILT_READ_AGAIN,      /* the reading failed (the size changed, a read
+					 * error): read whole again, then built */
+};
+/* How tl was built (CPROF_TL_BUILT_*).  Thread-safe. */
+int cprof_tl_built(const cprof_timeline *tl);
+/* Set it (timeline_load.c, on the timeline it just built). */
+void cprof_tl_set_built(cprof_timeline *tl, int how);
+
+/* cprof_timeline_load with options o (NULL: the defaults); fed true reads
+ * a regular file of any size by the reader thread whatever the number of
+ * CPUs (for tests: the fed build even on one CPU).  timeline_load.c. */
+int cprof_tl_load(const char *path, size_t max, const cprof_tl_load_opts *o, bool fed,
+		  void **data, size_t *len, cprof_timeline **out, cprof_error *err);
+
 #endif

@@ -22,7 +22,9 @@
  * changes size while it is read, or a read fails, what was built is
  * dropped and the file is read whole again, then indexed
  * (cprof_read_file: its errors are the ones reported).  A file that is not
- * regular, small, or one CPU: read whole, then indexed.
+ * regular, small, or one CPU: read whole, then indexed (tests can force
+ * the fed build: cprof_tl_load).  The timeline records which of these
+ * built it (cprof_tl_built), since all give the same index.
  *
  * Threads: the reader blocks every signal (they stay the caller's
  * threads'), shares only the feed and the buffer, and is joined before
@@ -183,19 +185,20 @@ static void opts_or_default(const cprof_tl_load_opts *o, src *s)
 	s->f.lazy = o && o->lazy;
 }
 
-int cprof_timeline_load(const char *path, size_t max, void **data, size_t *len,
-			cprof_timeline **out, cprof_error *err)
+int cprof_tl_load(const char *path, size_t max, const cprof_tl_load_opts *o, bool fed,
+		  void **data, size_t *len, cprof_timeline **out, cprof_error *err)
 {
 	*data = NULL;
 	*len = 0;
 	*out = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
-	if (fd >= 0 && sysconf(_SC_NPROCESSORS_ONLN) > 1 && fstat(fd, &st) == 0 &&
-	    S_ISREG(st.st_mode) && st.st_size >= (off_t)STREAM_MIN && (uint64_t)st.st_size <= max &&
-	    (uint64_t)st.st_size < SIZE_MAX) {
+	bool tried = false;   /* the fed build, which failed reading */
+	if (fd >= 0 && (fed || sysconf(_SC_NPROCESSORS_ONLN) > 1) && fstat(fd, &st) == 0 &&
+	    S_ISREG(st.st_mode) && (fed || st.st_size >= (off_t)STREAM_MIN) &&
+	    (uint64_t)st.st_size <= max && (uint64_t)st.st_size < SIZE_MAX) {
 		src s = { .fd = fd };
-		opts_or_default(NULL, &s);
+		opts_or_default(o, &s);
 		s.f.len = (size_t)st.st_size;
 		s.f.data = malloc(s.f.len + 1);
 		int rc = s.f.data ? load_fed(&s, out, err) : 1;
@@ -211,6 +214,7 @@ int cprof_timeline_load(const char *path, size_t max, void **data, size_t *len,
 		}
 		free(s.f.data);
 		fd = -1;
+		tried = true;
 	}
 	if (fd >= 0)
 		close(fd);
@@ -225,9 +229,17 @@ int cprof_timeline_load(const char *path, size_t max, void **data, size_t *len,
 		free(d);
 		return rc;
 	}
+	if (tried)
+		cprof_tl_set_built(*out, CPROF_TL_BUILT_READ_AGAIN);
 	*data = d;
 	*len = n;
 	return 0;
+}
+
+int cprof_timeline_load(const char *path, size_t max, void **data, size_t *len,
+			cprof_timeline **out, cprof_error *err)
+{
+	return cprof_tl_load(path, max, NULL, false, data, len, out, err);
 }
 
 int cprof_timeline_load_mem(const char *mem, size_t memlen, size_t expect,
@@ -260,6 +272,7 @@ int cprof_timeline_load_mem(const char *mem, size_t memlen, size_t expect,
 		free(d);
 		return rc;
 	}
+	cprof_tl_set_built(*out, CPROF_TL_BUILT_READ_AGAIN);
 	*data = d;
 	return 0;
 }

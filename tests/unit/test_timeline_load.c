@@ -6,7 +6,11 @@
  * index is the one the validating scanner makes of the whole bytes, byte
  * for byte, and a refusal is the same refusal (reason and offset); a
  * file that changes size while read is read again; a real file gives the
- * index of its bytes.
+ * index of its bytes.  Since every fallback (built again from the bytes
+ * read, or read again whole) gives that same index, each load also says
+ * which built it (cprof_tl_built): the fed build whenever the trace's
+ * start is within the margin, and for files forced fed (cprof_tl_load)
+ * whatever the number of CPUs.
  *
  * The traces are text: timeline_gen.h's (events of 3 threads in the
  * runtime's layout and others: thread names, counters, flows, args
@@ -25,11 +29,16 @@
 #include <unistd.h>
 
 #include "cprof_timeline.h"
+#include "timeline_int.h"
 #include "timeline_gen.h"
 
 /* Loaded through the feed with these options: the scanner's index of
- * the same bytes, or its refusal.  Returns the load's code. */
-static int check(const char *t, size_t n, const cprof_tl_load_opts *o, const char *what)
+ * the same bytes, or its refusal.  Returns the load's code, and in
+ * *built how the index was built (CPROF_TL_BUILT_*; -1 when refused):
+ * every fallback gives the same index, so only that tells whether the
+ * fed build made it. */
+static int check(const char *t, size_t n, const cprof_tl_load_opts *o, const char *what,
+		 int *built)
 {
 	void *data = NULL;
 	cprof_timeline *a = NULL, *b = NULL;
@@ -43,8 +52,11 @@ static int check(const char *t, size_t n, const cprof_tl_load_opts *o, const cha
 		fail_msg("%s (chunk %zu, margin %zu): the fed index differs", what, o->chunk, o->margin);
 	if (ra < 0 && strcmp(ea.msg, eb.msg) != 0)
 		fail_msg("%s: refused as '%s', fed as '%s'", what, ea.msg, eb.msg);
+	if (rb == 0 && memcmp(data, t, n) != 0)
+		fail_msg("%s (chunk %zu, margin %zu): the bytes read differ", what, o->chunk, o->margin);
 	if (rb < 0)
 		assert_null(data);
+	*built = rb == 0 ? cprof_tl_built(b) : -1;
 	cprof_timeline_free(a);
 	cprof_timeline_free(b);
 	free(data);
@@ -53,6 +65,18 @@ static int check(const char *t, size_t n, const cprof_tl_load_opts *o, const cha
 
 static const size_t chunks[] = { 1, 2, 3, 7, 64, 1000, 1 << 20 };
 static const size_t margins[] = { 1, 5, 200, 65536 };
+
+/* The fed build must have made an index when the trace's start (the
+ * bytes before its first event: at most 87 in these traces) was within
+ * the margin, the bytes waited for first.  Within a smaller one, the
+ * fallback may (the reader not yet ahead: built again from the bytes
+ * read), so either is right. */
+#define START_MAX 100
+static void fed_required(int built, size_t margin, const char *what)
+{
+	if (built >= 0 && margin > START_MAX && built != CPROF_TL_BUILT_FED)
+		fail_msg("%s, margin %zu: built by the fallback (%d), not fed", what, margin, built);
+}
 
 /* Generated traces of 0..40 events, each in chunks of 1 byte to all
  * at once, waiting 1 byte to 64 KiB ahead, a second half allowed at
@@ -72,7 +96,9 @@ static void test_fed_same_index(void **state)
 						cprof_tl_load_opts o = { chunks[c], margins[m], 1, lazy };
 						char what[64];
 						snprintf(what, sizeof what, "kind %d, %d events, lazy %d", kind, n, lazy);
-						assert_int_equal(check(buf, len, &o, what), kind == 2 && n > 4 ? CPROF_EFORMAT : 0);
+						int built;
+						assert_int_equal(check(buf, len, &o, what, &built), kind == 2 && n > 4 ? CPROF_EFORMAT : 0);
+						fed_required(built, margins[m], what);
 					}
 				}
 		}
@@ -113,7 +139,9 @@ static void test_fed_odd_traces(void **state)
 					cprof_tl_load_opts o = { chunks[c], margins[m], 1, lazy };
 					char what[32];
 					snprintf(what, sizeof what, "odd trace %zu, lazy %d", i, lazy);
-					check(odd[i], strlen(odd[i]), &o, what);
+					int built;
+					check(odd[i], strlen(odd[i]), &o, what, &built);
+					fed_required(built, margins[m], what);
 				}
 			}
 }
@@ -129,13 +157,15 @@ static void test_fed_broken_everywhere(void **state)
 	assert_non_null(buf);
 	size_t tl = tl_gen(t, 0, 8);
 	static const char subst[] = { 0, '"', '\\', '{', '}', '[', ']', ',', ':', '\x01', '0', ' ' };
-	size_t same = 0, refused = 0;
+	size_t same = 0, refused = 0, fed = 0;
 	for (size_t i = 0; i < tl; i++)
 		for (size_t k = 0; k < sizeof subst; k++) {
 			size_t n = tl_break(buf, t, tl, i, subst[k]);
 			if (!n)
 				continue;
-			cprof_tl_load_opts o = { 1 + i % 5, 1 + k % 3, 1, i % 2 == 0 };
+			/* every other margin holds the trace's start (17 bytes): fed */
+			size_t margin = k % 2 ? 1 + k % 3 : 20 + k;
+			cprof_tl_load_opts o = { 1 + i % 5, margin, 1, i % 2 == 0 };
 			void *data = NULL;
 			cprof_timeline *a = NULL, *b = NULL;
 			cprof_error ea = { 0 }, eb = { 0 };
@@ -145,13 +175,19 @@ static void test_fed_broken_everywhere(void **state)
 			    (ra < 0 && strcmp(ea.msg, eb.msg) != 0))
 				fail_msg("byte %zu -> %d: built %d (%s), fed %d (%s)", i, subst[k], ra,
 					 ea.msg, rb, eb.msg);
+			if (rb == 0 && memcmp(data, buf, n) != 0)
+				fail_msg("byte %zu -> %d: the bytes read differ", i, subst[k]);
+			if (rb == 0 && margin >= 20 && cprof_tl_built(b) != CPROF_TL_BUILT_FED)
+				fail_msg("byte %zu -> %d, margin %zu: built by the fallback (%d), not fed",
+					 i, subst[k], margin, cprof_tl_built(b));
+			fed += rb == 0 && cprof_tl_built(b) == CPROF_TL_BUILT_FED;
 			same += ra == 0;
 			refused += ra < 0;
 			cprof_timeline_free(a);
 			cprof_timeline_free(b);
 			free(data);
 		}
-	assert_true(same > 0 && refused > 0);
+	assert_true(same > 0 && refused > 0 && fed > 0);
 	free(t);
 	free(buf);
 }
@@ -171,6 +207,7 @@ static void test_fed_size_changed(void **state)
 		cprof_timeline *a = NULL, *b = NULL;
 		cprof_error err = { 0 };
 		assert_int_equal(cprof_timeline_load_mem(buf, len, expect[i], &o, &data, &b, &err), 0);
+		assert_int_equal(cprof_tl_built(b), CPROF_TL_BUILT_READ_AGAIN);
 		assert_int_equal(cprof_timeline_build_general(data, len, &a, &err), 0);
 		assert_true(cprof_timeline_same(a, b));
 		assert_memory_equal(data, buf, len);
@@ -181,8 +218,35 @@ static void test_fed_size_changed(void **state)
 	free(buf);
 }
 
+/* The file at path loaded fed (whatever the CPUs and its size, when
+ * forced) or by default: the scanner's index of its bytes, built as
+ * expected (built: CPROF_TL_BUILT_*). */
+static void check_file(const char *path, bool force, int built, size_t nlanes)
+{
+	void *data = NULL;
+	size_t len = 0;
+	cprof_timeline *a = NULL, *b = NULL;
+	cprof_error err = { 0 };
+	assert_int_equal(cprof_tl_load(path, SIZE_MAX, NULL, force, &data, &len, &b, &err), 0);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	char *want = malloc(len + 1);
+	assert_non_null(want);
+	assert_int_equal(fread(want, 1, len + 1, f), len);   /* all its bytes, no more */
+	fclose(f);
+	assert_memory_equal(data, want, len);
+	free(want);
+	assert_int_equal(cprof_tl_built(b), built);
+	assert_int_equal(cprof_timeline_build_general(data, len, &a, &err), 0);
+	assert_true(cprof_timeline_same(a, b));
+	assert_int_equal(cprof_timeline_nlanes(b), nlanes);
+	cprof_timeline_free(a);
+	cprof_timeline_free(b);
+	free(data);
+}
+
 /* Real files: one large enough to be read by the reader thread (9 MiB),
- * one small (read whole), one missing. */
+ * one small (read whole, or fed when forced), one missing. */
 static void test_load_files(void **state)
 {
 	(void)state;
@@ -204,20 +268,15 @@ static void test_load_files(void **state)
 	}
 	fputs("{\"ph\":\"M\",\"pid\":1,\"tid\":1,\"name\":\"thread_name\",\"args\":{\"name\":\"t\"}}]}\n", f);
 	assert_int_equal(fclose(f), 0);
+	/* by default fed on two CPUs or more, else read whole; forced fed */
+	check_file(path, false,
+		   sysconf(_SC_NPROCESSORS_ONLN) > 1 ? CPROF_TL_BUILT_FED : CPROF_TL_BUILT_WHOLE, 4);
+	check_file(path, true, CPROF_TL_BUILT_FED, 4);
 	void *data = NULL;
 	size_t len = 0;
 	cprof_timeline *a = NULL, *b = NULL;
 	cprof_error err = { 0 };
-	assert_int_equal(cprof_timeline_load(path, SIZE_MAX, &data, &len, &b, &err), 0);
-	assert_true(len > total);
-	assert_int_equal(cprof_timeline_build_general(data, len, &a, &err), 0);
-	assert_true(cprof_timeline_same(a, b));
-	assert_int_equal(cprof_timeline_nlanes(b), 4);
-	cprof_timeline_free(a);
-	cprof_timeline_free(b);
-	free(data);
 	/* over the size limit: refused as the whole read refuses it */
-	memset(&err, 0, sizeof err);
 	assert_true(cprof_timeline_load(path, 1 << 20, &data, &len, &b, &err) < 0);
 	assert_non_null(strstr(err.msg, "larger than the limit"));
 	assert_null(data);
@@ -229,11 +288,13 @@ static void test_load_files(void **state)
 	assert_int_equal(fclose(f), 0);
 	assert_int_equal(cprof_timeline_load(path, SIZE_MAX, &data, &len, &b, &err), 0);
 	assert_int_equal(len, n);
+	assert_int_equal(cprof_tl_built(b), CPROF_TL_BUILT_WHOLE);
 	assert_int_equal(cprof_timeline_build_general(data, len, &a, &err), 0);
 	assert_true(cprof_timeline_same(a, b));
 	cprof_timeline_free(a);
 	cprof_timeline_free(b);
 	free(data);
+	check_file(path, true, CPROF_TL_BUILT_FED, 3);
 	unlink(path);
 	memset(&err, 0, sizeof err);
 	assert_true(cprof_timeline_load(path, SIZE_MAX, &data, &len, &b, &err) < 0);
