@@ -29,7 +29,7 @@ URL=$(sed -n 's/.*listening on \(http:[^ ]*\)\/ .*/\1/p' "$LOG" | head -1)
 echo "== $BIN on $DATA, $N rounds ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg))"
 T0=1796083200 D=86400
 TCK=$(getconf CLK_TCK)
-cpu() { awk -v t="$TCK" '{print ($14+$15)*1000/t}' /proc/$pid/stat; }   # ms
+cpu() { awk -v t="$TCK" '{printf "%d\n", ($14+$15)*1000/t}' /proc/$pid/stat; }   # ms, whole
 req() {
 	local cs=() ws=()
 	for _ in $(seq "$N"); do

@@ -12,7 +12,7 @@
 # printed: medians with min..max.  Extra ns per call times a server's
 # calls per request over its CPU per request is the trace's share of it
 # (docs/PERFORMANCE.md).  EBADF=1: the calls on descriptor -1, answered
-# at once by the kernel (the hooks' own cost against ~100 ns per call
+# at once by the kernel (the hooks' own cost against ~150 ns per call
 # rather than a socket's microseconds, whose spread hides it).  Nothing
 # asserts.
 #
@@ -43,14 +43,14 @@ for r in $(seq "$RUNS"); do
 	echo "$line"
 	set -- "${@:2}" "$1"   # rotate the order
 done
-python3 - "$OUT/runs.txt" <<'PY'
+python3 - "$OUT/runs.txt" $CONFIGS <<'PY'
 import sys, statistics as st
 runs = {}
 for line in open(sys.argv[1]):
     r, c, v = line.split()
     runs.setdefault(int(r), {})[c] = float(v)
 print("config   ns/round (median)  extra ns/round vs off: median (min..max)  ratio median")
-for c in ["off", "trace", "ring", "norun"]:
+for c in sys.argv[2:]:
     vals = [x[c] for x in runs.values()]
     ex = [x[c] - x["off"] for x in runs.values()]
     ra = [x[c] / x["off"] for x in runs.values()]

@@ -1,15 +1,19 @@
 # bench/trace_configs.sh - sourced by the trace benches (trace_instr.sh,
-# trace_calls.sh): the environment of each configuration they compare,
-# with LIB (libcprof.so) and OUT (where a trace may go) set by the caller.
+# trace_calls.sh, trace_server.sh): the environment of each configuration
+# they compare, with LIB (libcprof.so) and OUT (where its trace goes, as
+# t-CONFIG.json) set by the caller.
 #   off    preloaded, no trace (the baseline)
 #   trace  CPROF_TRACE=FILE (the split's default, auto)
 #   ring   CPROF_TRACE_RING=2, the flight recorder, nobody reading (long)
-#   norun  CPROF_TRACE=FILE CPROF_TRACE_RUNNABLE=0 (no schedstat reads)
+#   norun  CPROF_TRACE=FILE CPROF_TRACE_RUNNABLE=0 (no schedstat reads;
+#          also called norunnable)
+#   switch CPROF_TRACE=FILE CPROF_TRACE_SWITCH=1 (switch records)
 cfg_env() {
 	case $1 in
 	off) echo "LD_PRELOAD=$LIB" ;;
-	trace) echo "LD_PRELOAD=$LIB CPROF_TRACE=$OUT/t.json" ;;
+	trace) echo "LD_PRELOAD=$LIB CPROF_TRACE=$OUT/t-$1.json" ;;
 	ring) echo "LD_PRELOAD=$LIB CPROF_TRACE_RING=2" ;;
-	norun) echo "LD_PRELOAD=$LIB CPROF_TRACE=$OUT/t.json CPROF_TRACE_RUNNABLE=0" ;;
+	norun | norunnable) echo "LD_PRELOAD=$LIB CPROF_TRACE=$OUT/t-$1.json CPROF_TRACE_RUNNABLE=0" ;;
+	switch) echo "LD_PRELOAD=$LIB CPROF_TRACE=$OUT/t-$1.json CPROF_TRACE_SWITCH=1" ;;
 	esac
 }

@@ -105,15 +105,7 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-cfg_env() {  # CONFIG -> the environment words
-	case $1 in
-	off) echo "LD_PRELOAD=$LIB" ;;
-	trace) echo "LD_PRELOAD=$LIB CPROF_TRACE=$OUT/t-trace.json" ;;
-	ring) echo "LD_PRELOAD=$LIB CPROF_TRACE_RING=2" ;;
-	switch) echo "LD_PRELOAD=$LIB CPROF_TRACE=$OUT/t-switch.json CPROF_TRACE_SWITCH=1" ;;
-	norunnable) echo "LD_PRELOAD=$LIB CPROF_TRACE=$OUT/t-norunnable.json CPROF_TRACE_RUNNABLE=0" ;;
-	esac
-}
+. bench/trace_configs.sh   # cfg_env CONFIG -> the environment words
 
 wait_port() {
 	for _ in $(seq 200); do

@@ -76,18 +76,19 @@ enum {
 	CPROF_TL_BUILT_FED_AGAIN,       /* fed, but the scan ended at a limit (the
 					 * trace's start longer than the margin): built
 					 * again from the bytes read */
-	CPROF_TL_BUILT_READ_AGAIN,      /* the reading failed (the size changed, a read
-					 * error): read whole again, then built */
+	CPROF_TL_BUILT_READ_AGAIN,      /* the fed build could not run to its end (the
+					 * size changed, a read error, no memory or no
+					 * thread for it): read whole again, then built */
 };
 /* How tl was built (CPROF_TL_BUILT_*).  Thread-safe. */
 int cprof_tl_built(const cprof_timeline *tl);
 /* Set it (timeline_load.c, on the timeline it just built). */
 void cprof_tl_set_built(cprof_timeline *tl, int how);
 
-/* cprof_timeline_load with options o (NULL: the defaults); fed true reads
- * a regular file of any size by the reader thread whatever the number of
- * CPUs (for tests: the fed build even on one CPU).  timeline_load.c. */
-int cprof_tl_load(const char *path, size_t max, const cprof_tl_load_opts *o, bool fed,
+/* cprof_timeline_load; fed true reads a regular file of any size by the
+ * reader thread whatever the number of CPUs (for tests: the fed build
+ * even on one CPU).  timeline_load.c. */
+int cprof_tl_load(const char *path, size_t max, bool fed,
 		  void **data, size_t *len, cprof_timeline **out, cprof_error *err);
 
 #endif

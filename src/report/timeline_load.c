@@ -185,7 +185,7 @@ static void opts_or_default(const cprof_tl_load_opts *o, src *s)
 	s->f.lazy = o && o->lazy;
 }
 
-int cprof_tl_load(const char *path, size_t max, const cprof_tl_load_opts *o, bool fed,
+int cprof_tl_load(const char *path, size_t max, bool fed,
 		  void **data, size_t *len, cprof_timeline **out, cprof_error *err)
 {
 	*data = NULL;
@@ -198,7 +198,7 @@ int cprof_tl_load(const char *path, size_t max, const cprof_tl_load_opts *o, boo
 	    S_ISREG(st.st_mode) && (fed || st.st_size >= (off_t)STREAM_MIN) &&
 	    (uint64_t)st.st_size <= max && (uint64_t)st.st_size < SIZE_MAX) {
 		src s = { .fd = fd };
-		opts_or_default(o, &s);
+		opts_or_default(NULL, &s);
 		s.f.len = (size_t)st.st_size;
 		s.f.data = malloc(s.f.len + 1);
 		int rc = s.f.data ? load_fed(&s, out, err) : 1;
@@ -239,7 +239,7 @@ int cprof_tl_load(const char *path, size_t max, const cprof_tl_load_opts *o, boo
 int cprof_timeline_load(const char *path, size_t max, void **data, size_t *len,
 			cprof_timeline **out, cprof_error *err)
 {
-	return cprof_tl_load(path, max, NULL, false, data, len, out, err);
+	return cprof_tl_load(path, max, false, data, len, out, err);
 }
 
 int cprof_timeline_load_mem(const char *mem, size_t memlen, size_t expect,

@@ -49,7 +49,7 @@
 
 static _Atomic int self_tids[RT_SELF_MAX];
 static _Atomic int self_box_busy[RT_SELF_MAX];   /* self_boxes[i] is taken (below) */
-static bool boxes_used;                           /* a box was ever taken */
+static atomic_bool boxes_used;                    /* a box was ever taken */
 
 /* [AS-safe], lock-free; a tid of this process */
 bool rt_self_tid(int tid)
@@ -70,7 +70,9 @@ void rt_self_fork_child(void)
 			atomic_store_explicit(&self_tids[i], 0, memory_order_relaxed);
 	/* the boxes of threads the parent had not started yet: none here
 	 * (read only when used: a page never touched faults when read) */
-	for (size_t i = 0; boxes_used && i < RT_SELF_MAX; i++)
+	if (!atomic_load_explicit(&boxes_used, memory_order_relaxed))
+		return;
+	for (size_t i = 0; i < RT_SELF_MAX; i++)
 		if (atomic_load_explicit(&self_box_busy[i], memory_order_relaxed))
 			atomic_store_explicit(&self_box_busy[i], 0, memory_order_relaxed);
 }
@@ -101,8 +103,8 @@ static self_box self_boxes[RT_SELF_MAX];
 /* [AS-safe] A free box, or NULL when every box waits for its thread. */
 static self_box *box_claim(void)
 {
-	if (!boxes_used)
-		boxes_used = true;
+	if (!atomic_load_explicit(&boxes_used, memory_order_relaxed))
+		atomic_store_explicit(&boxes_used, true, memory_order_relaxed);
 	for (size_t i = 0; i < RT_SELF_MAX; i++) {
 		int want = 0;
 		if (atomic_compare_exchange_strong(&self_box_busy[i], &want, 1))

@@ -96,6 +96,10 @@ static int start_locked(int fd, bool owned)
 		tick_made = rt_quiet_thread_start("cprof-trace", tick_main, NULL) == 0;
 	else
 		pthread_cond_broadcast(&ring_cv);   /* counters from the start */
+	/* auto's budget is renewed, and long's waits visited, by that thread:
+	 * without it, every wait is split (the trace's metadata says all) */
+	if (!tick_made && rt_trace_visiting(atomic_load(&rt_trace_runnable)))
+		atomic_store(&rt_trace_runnable, RT_RUNNABLE_ALL);
 	return 0;
 }
 
@@ -348,8 +352,7 @@ static void *tick_main(void *arg)
 		}
 		pthread_mutex_unlock(&mu);
 		rt_trace_tick_rate_update();
-		int split = atomic_load(&rt_trace_runnable);
-		bool visiting = split == RT_RUNNABLE_LONG || split == RT_RUNNABLE_AUTO;
+		bool visiting = rt_trace_visiting(atomic_load(&rt_trace_runnable));
 		if (visiting)
 			(void)rt_trace_visit_waits();
 		rt_tsw_info(&sw);
@@ -499,18 +502,19 @@ static void trace_env_init_body(void)
 		rt_tsw_want(sw);
 	long ring = 0;
 	rt_env_rc rr = rt_env_long("CPROF_TRACE_RING", 1, 3600, "no flight recorder", &ring);
-	/* the split: every wait for a trace, the waits its thread visits for
-	 * the flight recorder (always on: no read in a short wait) */
+	/* the split: within a read budget for a trace (auto), the waits its
+	 * thread visits for the flight recorder (long: always on, no read in
+	 * a short wait) */
 	static const char *const splits[] = { "0", "1", "auto", "all", "long" };
 	static const int split_mode[] = { RT_RUNNABLE_OFF, RT_RUNNABLE_AUTO, RT_RUNNABLE_AUTO,
 					  RT_RUNNABLE_ALL, RT_RUNNABLE_LONG };
-	int split = -1;
+	int mode = rr == RT_ENV_OK ? RT_RUNNABLE_LONG : RT_RUNNABLE_AUTO, split;
 	if (rt_env_word("CPROF_TRACE_RUNNABLE", splits, 5,
-			rr == RT_ENV_OK ? "the waits visited in progress split (long)"
-					: "waits split within a read budget (auto)",
-			&split) != RT_ENV_OK)
-		split = rr == RT_ENV_OK ? 4 : 2;
-	atomic_store(&rt_trace_runnable, split_mode[split]);
+			mode == RT_RUNNABLE_LONG ? "the waits visited in progress split (long)"
+						 : "waits split within a read budget (auto)",
+			&split) == RT_ENV_OK)
+		mode = split_mode[split];
+	atomic_store(&rt_trace_runnable, mode);
 	env_asked = rt_out_init(&env_out, "CPROF_TRACE", "trace", true);
 	if (rr == RT_ENV_OK && env_asked) {
 		rt_env_complain("CPROF_TRACE_RING", getenv("CPROF_TRACE_RING"),

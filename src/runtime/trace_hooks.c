@@ -385,8 +385,8 @@ int64_t rt_trace_rd_begin(void)
 			rd_left = RT_RD_BUDGET;
 		}
 		if (rd_left <= 0) {
-			if (rds.single || rds.clean)
-				rds.single = false, rds.clean = 0;
+			if (rds.ok)
+				rd_forget(&rds);
 			return rt_trace_visit_begin();
 		}
 	} else if (mode == RT_RUNNABLE_LONG) {

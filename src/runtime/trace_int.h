@@ -144,6 +144,11 @@ RT_FORK_TEXT void rt_trace_hooks_forked(void);
  * visited ones beyond (auto, a trace's default). */
 enum { RT_RUNNABLE_OFF = 0, RT_RUNNABLE_ALL = 1, RT_RUNNABLE_LONG = 2, RT_RUNNABLE_AUTO = 3 };
 #define RT_RD_BUDGET 10   /* schedstat reads per thread per RT_VISIT_MS in auto */
+/* The modes that need the trace's thread to visit waits in progress. */
+static inline bool rt_trace_visiting(int mode)
+{
+	return mode == RT_RUNNABLE_AUTO || mode == RT_RUNNABLE_LONG;
+}
 extern _Atomic int rt_trace_runnable;
 /* The calling thread's run_delay and run count (schedstat's second and
  * third fields), on its own descriptor; false when splitting is off, the

@@ -97,28 +97,6 @@ static void flush(out *o, bool force)
 		o->b.p[0] = 0;
 }
 
-/* otherData's "runnable": where a wait's runnable part comes from. */
-static const char *runnable_how(bool switch_records)
-{
-	switch (atomic_load_explicit(&rt_trace_runnable, memory_order_relaxed)) {
-	case RT_RUNNABLE_OFF:
-		return switch_records ? "perf switch records" : "none";
-	case RT_RUNNABLE_AUTO:
-		return switch_records ? "perf switch records; schedstat run_delay where none, "
-					"of every wait while a thread reads it at most 1000 times a second, "
-					"else of the waits visited in progress every 10 ms"
-				      : "schedstat run_delay of every wait while a thread reads it at most "
-					"1000 times a second, else of the waits visited in progress every 10 ms";
-	case RT_RUNNABLE_LONG:
-		return switch_records ? "perf switch records; schedstat run_delay where none, "
-					"of the waits visited in progress every 10 ms"
-				      : "schedstat run_delay of the waits visited in progress every 10 ms";
-	default:
-		return switch_records ? "perf switch records; schedstat run_delay where none"
-				      : "schedstat run_delay";
-	}
-}
-
 static void put(out *o, const char *s)
 {
 	rt_buf_add(&o->b, s, strlen(s));
@@ -126,6 +104,28 @@ static void put(out *o, const char *s)
 
 /* a JSON string (quotes included), bytes below 0x20 escaped; invalid
  * UTF-8 is not repaired (names come from the program) */
+/* otherData's "runnable": where a wait's runnable part comes from (the
+ * switch records, where they run, then schedstat in the split's mode). */
+static void put_runnable_how(out *o, bool switch_records)
+{
+	int mode = atomic_load_explicit(&rt_trace_runnable, memory_order_relaxed);
+	rt_buf_printf(&o->b, ",\"runnable\":\"%s", switch_records ? "perf switch records" : "");
+	if (mode == RT_RUNNABLE_OFF) {
+		rt_buf_printf(&o->b, "%s\"", switch_records ? "" : "none");
+		return;
+	}
+	rt_buf_printf(&o->b, "%sschedstat run_delay", switch_records ? "; " : "");
+	if (switch_records)
+		put(o, " where none");
+	if (mode == RT_RUNNABLE_AUTO)
+		rt_buf_printf(&o->b, ", of every wait while a thread reads it at most %d times a "
+			      "second, else", RT_RD_BUDGET * (1000 / RT_VISIT_MS));
+	if (rt_trace_visiting(mode))
+		rt_buf_printf(&o->b, "%s of the waits visited in progress every %d ms",
+			      mode == RT_RUNNABLE_LONG ? "," : "", RT_VISIT_MS);
+	put(o, "\"");
+}
+
 static void put_str(out *o, const char *s)
 {
 	rt_buf_add(&o->b, "\"", 1);
@@ -978,11 +978,10 @@ int rt_trace_write_json(int fd)
 	rt_buf_printf(&o->b, ",\"pid\":%d,\"start_monotonic_ns\":%" PRId64
 		      ",\"duration_ns\":%" PRId64 ",\"events\":%" PRIu64
 		      ",\"dropped_events\":%" PRIu64 ",\"malformed_records\":%zu"
-		      ",\"buffer_bytes\":%" PRIu64 ",\"runnable\":\"%s\""
-		      ",\"quiesce\":\"%s\"",
+		      ",\"buffer_bytes\":%" PRIu64 ",\"quiesce\":\"%s\"",
 		      c.pid, in.start_ns, in.end_ns - in.start_ns, in.recorded, in.dropped, g.bad,
-		      in.budget,
-		      runnable_how(sw.working), in.membarrier ? "membarrier" : "grace period");
+		      in.budget, in.membarrier ? "membarrier" : "grace period");
+	put_runnable_how(o, sw.working);
 	rt_buf_printf(&o->b, ",\"schedstat_reads\":%" PRIu64,
 		      atomic_load_explicit(&rt_trace_schedstat_reads, memory_order_relaxed));
 	if (sw.working)

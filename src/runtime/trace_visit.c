@@ -56,7 +56,7 @@ typedef struct wslot {
 } wslot;
 
 static wslot wslots[RT_WSLOT_MAX];
-static bool wslots_used;   /* a slot was ever claimed */
+static atomic_bool wslots_used;   /* a slot was ever claimed */
 
 static __thread __attribute__((tls_model("initial-exec"))) wslot *my_slot;
 static __thread __attribute__((tls_model("initial-exec"))) uint64_t my_seq;
@@ -74,8 +74,8 @@ int64_t rt_trace_visit_split(int64_t rd_v, uint64_t pc_v, int64_t rd, uint64_t p
 static wslot *slot_claim(void)
 {
 	my_slot_tried = true;
-	if (!wslots_used)
-		wslots_used = true;
+	if (!atomic_load_explicit(&wslots_used, memory_order_relaxed))
+		atomic_store_explicit(&wslots_used, true, memory_order_relaxed);
 	int tid = (int)syscall(SYS_gettid);
 	for (size_t i = 0; i < RT_WSLOT_MAX; i++) {
 		int want = 0;
@@ -83,9 +83,12 @@ static wslot *slot_claim(void)
 			wslot *s = &wslots[i];
 			/* numbers go on from every earlier owner's: a visit of
 			 * theirs never passes for one of ours */
-			uint64_t b = atomic_load(&s->seq_base), v = atomic_load(&s->visit_seq),
-				 w = atomic_load(&s->waiting);
-			my_seq = (b > v ? b : v) > w ? (b > v ? b : v) : w;
+			my_seq = atomic_load(&s->seq_base);
+			uint64_t v = atomic_load(&s->visit_seq), w = atomic_load(&s->waiting);
+			if (v > my_seq)
+				my_seq = v;
+			if (w > my_seq)
+				my_seq = w;
 			atomic_store_explicit(&s->waiting, 0, memory_order_relaxed);
 			return s;
 		}
@@ -208,7 +211,7 @@ RT_FORK_TEXT void rt_trace_visit_forked(void)
 	 * slot is a parent thread's.  Only what is set is written, and the
 	 * table read only once used: a page written, or never touched and
 	 * read, is a fault in every child of a fork-heavy program */
-	if (!wslots_used)
+	if (!atomic_load_explicit(&wslots_used, memory_order_relaxed))
 		return;
 	if (my_slot)
 		my_slot = NULL;

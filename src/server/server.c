@@ -507,7 +507,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	const struct sockaddr *peer = ci ? ci->client_addr : NULL;
 	/* the guard's minute on the monotonic clock: a wall-clock step must
 	 * neither lift nor stretch a refusal */
-	int64_t mono = cprof_mono_ns();
+	int64_t mono = attempt ? cprof_mono_ns() : 0;
 	unsigned wait = attempt ? cprof_guard_refused(peer, mono) : 0;
 	if (wait) {
 		srv_resp_error(&rs, 429, "too many wrong tokens from this address: no token is "

@@ -80,25 +80,30 @@ static int pick(srv_ch *c, const srv_selector *sel, const char *kind, ch_series 
 	return 0;
 }
 
+static void sqlf(sbuf *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sqlf(sbuf *q, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		sb_put(q, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
 /* n numbers comma-joined ("a,b,c") into q: the first at first, each next
  * one stride bytes after it (an array of uint64_t, stride sizeof
  * (uint64_t), or one field of an array of structs, stride the struct's
- * size).  Each number takes at most 21 bytes of a local buffer; q grows
- * overflow-checked (sb_put: q->oom, which select_q reports). */
+ * size).  q grows overflow-checked (sqlf: q->oom, which select_q
+ * reports). */
 static void id_list(sbuf *q, const uint64_t *first, size_t n, size_t stride)
 {
 	const char *base = (const char *)first;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t v;
 		memcpy(&v, base + i * stride, sizeof v);
-		char x[24];
-		size_t k = sizeof x;
-		do
-			x[--k] = (char)('0' + v % 10);
-		while (v /= 10);
-		if (i)
-			x[--k] = ',';
-		sb_put(q, x + k, sizeof x - k);
+		sqlf(q, "%s%llu", i ? "," : "", (unsigned long long)v);
 	}
 }
 
@@ -111,17 +116,6 @@ static void in_ids(sbuf *q, const char *col, const uint64_t *first, size_t n, si
 	sb_put(q, ")", 1);
 }
 
-static void sqlf(sbuf *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sqlf(sbuf *q, const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		sb_put(q, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
-}
 
 /* Run q (NUL-terminated here) and leave the answer in r (NUL after it). */
 static int select_q(srv_ch *c, sbuf *q, sbuf *r, cprof_error *err)

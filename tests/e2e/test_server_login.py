@@ -145,15 +145,17 @@ def test_every_way_of_presenting_a_token_counts(tmp_path):
     ways = {
         "127.0.0.2": lambda src, i: raw(s, "/api/v1/types", headers={"Authorization": f"Bearer guess{i}"},
                                         source=src),
-        "127.0.0.3": lambda src, i: raw(s, "/login", "POST", form, f"token=guess{i}", source=src),
+        "127.0.0.3": lambda src, i: raw(s, "/login", "POST", form, f"token=guess{i}&next=%2Fx", source=src),
         "127.0.0.4": lambda src, i: raw(s, f"/?token=guess{i}", source=src),
     }
     auth = {"Authorization": f"Bearer {TOKEN}"}
     try:
         for src, wrong in ways.items():
             for i in range(10):
-                st, _, b = wrong(src, i)
+                st, h, b = wrong(src, i)
                 assert st == 401, (src, i, b)
+                # a failed login stays on its page, whatever next it carried
+                assert "location" not in h, (src, h)
             st, h, b = raw(s, "/api/v1/types", headers=auth, source=src)
             assert st == 429 and b"too many wrong tokens" in b, (src, st, b)
         st, _, b = raw(s, "/api/v1/types", headers=auth, source="127.0.0.5")
