@@ -224,9 +224,10 @@ static void on_sigprof(int sig, siginfo_t *si, void *ucv)
 		goto out;
 	bool trunc = false;
 	int n = rt_unwind((const ucontext_t *)ucv, s->rec.pcs, RT_MAX_FRAMES, &trunc);
-	if (rt_threads_starting(s->rec.pcs, n)) {
-		/* the few instructions of a new thread's start-up outside its
-		 * depth window: the runtime's work as well */
+	if (rt_threads_starting(s->rec.pcs, n) || (n > 0 && rt_edge_text(s->rec.pcs[0]))) {
+		/* the few instructions of a new thread's start-up, or of an
+		 * exit handler or rt_self_enter/leave, outside the depth
+		 * window: the runtime's work as well */
 		__atomic_fetch_add(&rt_stats_g.runtime, count, __ATOMIC_RELAXED);
 		n = 0;  /* published empty: the collector skips it */
 	} else if (n <= 0) {

@@ -158,7 +158,7 @@ bool rt_cpu_exit_quick(int timeout_ms)
 
 /* the runtime's work from its first instruction: a sample here is not the
  * program's exit */
-static void at_exit(void)
+static RT_EDGE_TEXT void at_exit(void)
 {
 	rt_self_enter();
 	rt_cpu_exit_write(false);

@@ -180,7 +180,7 @@ void rt_heap_exec_failed(void)
 }
 
 /* the runtime's work from its first instruction */
-static void at_exit(void)
+static RT_EDGE_TEXT void at_exit(void)
 {
 	rt_self_enter();
 	rt_heap_exit_write(false);

@@ -121,6 +121,7 @@ typedef struct rt_modset {
 } rt_modset;
 
 static _Atomic(rt_modset *) cur_set;
+static _Atomic uint64_t cur_gen;   /* cur_set's gen, stored after each change of it */
 static atomic_int readers;
 static uint64_t next_gen = 1;   /* under refresh_mu */
 static pthread_mutex_t refresh_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -138,6 +139,11 @@ uint64_t rt_modules_enter(void)
 	atomic_fetch_add(&readers, 1);
 	const rt_modset *s = atomic_load(&cur_set);
 	return s ? __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE) : 0;
+}
+
+uint64_t rt_modules_gen(void)
+{
+	return atomic_load_explicit(&cur_gen, memory_order_acquire);
 }
 
 void rt_modules_leave(void)
@@ -476,6 +482,7 @@ static int refresh_locked(void)
 	}
 	free(L.v);
 	atomic_store(&cur_set, s);
+	atomic_store(&cur_gen, s->gen);
 	if (old && grace())
 		free_set(old, s);
 	if (wake)
@@ -526,7 +533,10 @@ static void build_locked(rt_modset *s, size_t i)
 	__atomic_store_n(&m->tab, t, __ATOMIC_RELEASE);
 	__atomic_store_n(&m->built, 1, __ATOMIC_RELEASE);
 	/* a new generation: row caches drop the misses they cached */
-	__atomic_store_n(&s->gen, next_gen++, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->gen, next_gen, __ATOMIC_RELEASE);
+	if (atomic_load(&cur_set) == s)
+		atomic_store(&cur_gen, next_gen);
+	next_gen++;
 }
 
 /* ---- the builder ---------------------------------------------------------- */
@@ -740,6 +750,7 @@ void rt_modules_shutdown(void)
 {
 	pthread_mutex_lock(&refresh_mu);
 	rt_modset *old = atomic_exchange(&cur_set, NULL);
+	atomic_store(&cur_gen, 0);
 	if (old && grace())
 		free_set(old, NULL);
 	pthread_mutex_unlock(&refresh_mu);

@@ -34,12 +34,18 @@
 
 /* ---- inside the runtime ----------------------------------------------------------- */
 
-static __thread __attribute__((tls_model("initial-exec"))) int self_depth;
+__thread __attribute__((tls_model("initial-exec"))) int rt_self_depth_v;
 
 /* [AS-safe]; each thread its own depth */
-void rt_self_enter(void) { self_depth++; }
-void rt_self_leave(void) { self_depth--; }
-int rt_self_depth(void) { return self_depth; }
+RT_EDGE_TEXT void rt_self_enter(void) { rt_self_depth_v++; }
+RT_EDGE_TEXT void rt_self_leave(void) { rt_self_depth_v--; }
+
+extern const char __start_cprof_edge[], __stop_cprof_edge[];
+
+bool rt_edge_text(uintptr_t pc)
+{
+	return pc >= (uintptr_t)__start_cprof_edge && pc < (uintptr_t)__stop_cprof_edge;
+}
 
 /* ---- the last error ----------------------------------------------------------------- */
 

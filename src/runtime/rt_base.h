@@ -33,12 +33,26 @@
 /* A thread name, NUL included (the kernel's TASK_COMM_LEN). */
 #define RT_NAME_MAX 16
 
+/* The runtime's functions entered other than from a call of the program
+ * (its exit handlers), and rt_self_enter/leave: one section, so the CPU
+ * sampling handler can tell their few instructions outside the depth
+ * window (a prologue, the call of rt_self_enter before its increment)
+ * from the program's (rt_edge_text). */
+#define RT_EDGE_TEXT __attribute__((section("cprof_edge"), noinline))
+/* pc lies in that section.  [AS-safe] */
+bool rt_edge_text(uintptr_t pc);
+
 /* rt_base.c: the calling thread is doing the runtime's own work: its
  * allocations are not the program's (the heap profiler skips them).
  * Nesting counts.  [AS-safe] */
-void rt_self_enter(void);
-void rt_self_leave(void);
-int rt_self_depth(void);
+RT_EDGE_TEXT void rt_self_enter(void);
+RT_EDGE_TEXT void rt_self_leave(void);
+/* the depth itself, read inline by the hooks (one TLS load) */
+extern __thread __attribute__((tls_model("initial-exec"))) int rt_self_depth_v;
+static inline int rt_self_depth(void)
+{
+	return rt_self_depth_v;
+}
 
 /* rt_base.c: the calling thread's last error (cprof_last_error reads it) */
 void rt_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -149,6 +149,9 @@ const rt_utable *rt_modules_find(uintptr_t addr, bool *known_module);
  * the caller can cache what it found under it.  [AS-safe] */
 uint64_t rt_modules_enter(void);
 void rt_modules_leave(void);
+/* The generation rt_modules_enter would return, read without entering
+ * (one load): to compare with a kept one, not to look anything up. */
+uint64_t rt_modules_gen(void);
 
 /* sysrestart.c: the number of the system call made by the `syscall`
  * instruction ending code[0..n) (its last two bytes), from the code before

@@ -87,7 +87,7 @@ void rt_sync_exec_failed(void)
 }
 
 /* the runtime's work from its first instruction */
-static void at_exit(void)
+static RT_EDGE_TEXT void at_exit(void)
 {
 	rt_self_enter();
 	rt_sync_exit_write(false);

@@ -98,7 +98,7 @@ void rt_tprof_exec_failed(void)
 }
 
 /* the runtime's work from its first instruction */
-static void tprof_at_exit(void)
+static RT_EDGE_TEXT void tprof_at_exit(void)
 {
 	rt_self_enter();
 	rt_tprof_exit_write(false);

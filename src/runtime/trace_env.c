@@ -86,6 +86,7 @@ static int start_locked(int fd, bool owned)
 	}
 	rt_modules_init_lazy();   /* waiters' stacks: tables built as walks reach modules */
 	rt_trace_fd_reserve();
+	rt_trace_fds_session(true);   /* nothing an earlier session learnt */
 	int rc = rt_trace_session_begin(budget);
 	if (rc < 0)
 		return rc;
@@ -96,6 +97,8 @@ static int start_locked(int fd, bool owned)
 		tick_made = rt_quiet_thread_start("cprof-trace", tick_main, NULL) == 0;
 	else
 		pthread_cond_broadcast(&ring_cv);   /* counters from the start */
+	if (!tick_made)
+		rt_trace_fds_session(false);   /* its ticks age what is learnt */
 	/* auto's budget is renewed, and long's waits visited, by that thread:
 	 * without it, every wait is split (the trace's metadata says all) */
 	if (!tick_made && rt_trace_visiting(atomic_load(&rt_trace_runnable)))
@@ -352,6 +355,7 @@ static void *tick_main(void *arg)
 		}
 		pthread_mutex_unlock(&mu);
 		rt_trace_tick_rate_update();
+		rt_trace_fds_tick(mono_ns());
 		bool visiting = rt_trace_visiting(atomic_load(&rt_trace_runnable));
 		if (visiting)
 			(void)rt_trace_visit_waits();
@@ -423,7 +427,7 @@ static void env_write_locked(bool at_exec)
 								  : cprof_error_string(rc));
 }
 
-static void at_exit(void)
+static RT_EDGE_TEXT void at_exit(void)
 {
 	if (getpid() != env_owner)
 		return;

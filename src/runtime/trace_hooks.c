@@ -20,9 +20,10 @@
  * call on a non-blocking socket, pipe or device (or with MSG_DONTWAIT)
  * answers EAGAIN rather than sleep, so a long one was the kernel's work
  * (a loopback send runs the receiver's side in the sender's call), and
- * poll/epoll_wait with a zero timeout are not timed at all.  The
- * runtime's own threads (and its own work on the program's threads) are
- * never recorded.
+ * poll/epoll_wait with a zero timeout are not timed at all, nor is a
+ * call on a descriptor known non-blocking (trace_fds.c learns which) or
+ * with MSG_DONTWAIT.  The runtime's own threads (and its own work on the
+ * program's threads) are never recorded.
  *
  * Runnable time.  /proc/self/task/TID/schedstat's second field is the
  * time the thread spent runnable but not running (run_delay, no privilege
@@ -461,44 +462,6 @@ static inline void tio_begin(tio *t, bool split)
 	}
 }
 
-/* Could this call on fd (with these send/recv flags) not have waited?
- * A socket, pipe or device in non-blocking mode answers EAGAIN rather
- * than sleep: a long call there was the kernel's work (a loopback send
- * delivers to the receiver in the sender's call), not a wait.  A regular
- * file's read still sleeps on the disk whatever its flags.  Only asked of
- * calls that lasted RT_TRACE_IO_MIN: fcntl, and fstat only for a file
- * opened by path (a socket call, or a descriptor without the kernel's
- * O_LARGEFILE, is no regular file).  errno is the caller's to keep. */
-/* The kernel's O_LARGEFILE (glibc's is 0 on 64-bit): a 64-bit kernel
- * sets it on every file opened by path (open, openat, memfd, handles),
- * never on a socket, pipe or eventfd, and F_SETFL cannot change it. */
-#if defined(__x86_64__)
-#define K_O_LARGEFILE 0100000
-#elif defined(__aarch64__)
-#define K_O_LARGEFILE 0400000
-#else
-#define K_O_LARGEFILE 0
-#endif
-
-static bool cannot_block(int fd, int msgflags, bool sock)
-{
-	if (msgflags & MSG_DONTWAIT)
-		return true;
-	if (fd < 0)
-		return false;
-	long fl = syscall(SYS_fcntl, fd, F_GETFL);
-	if (fl < 0 || !(fl & O_NONBLOCK))
-		return false;
-	if (sock)
-		return true;   /* recv, send, accept, connect: a socket, no fstat */
-	if (K_O_LARGEFILE && !(fl & K_O_LARGEFILE))
-		return true;   /* not opened by path: no regular file, no fstat */
-	struct stat st;
-	if (syscall(SYS_fstat, fd, &st) != 0)
-		return false;
-	return !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode);
-}
-
 /* Called by the slow function the wrapper called: the stack starts at
  * the wrapper's call site.  fd, msgflags: the call's descriptor and
  * send/recv flags (-1, 0: not a descriptor's call); sock: fd is a socket
@@ -526,10 +489,12 @@ static inline __attribute__((always_inline)) void tio_end(tio *t, int kind, cons
 			(void)rt_trace_rd_end(t->rd0, -1);   /* not recorded: no read */
 		else if (t->rd0 != -1 && len >= RT_RD_SLEPT_MIN)
 			(void)rt_trace_rd_end(t->rd0, len);
+		if (fd >= 0)
+			rt_trace_fd_short(fd, sock);   /* non-blocking? then untimed */
 		errno = e;
 		return;
 	}
-	if (!cannot_block(fd, msgflags, sock)) {
+	if (!rt_trace_fd_cannot_block(fd, msgflags, sock)) {
 		int64_t rd = rt_trace_rd_end(t->rd0, len);
 		uintptr_t pcs[RT_WAIT_FRAMES];
 		int n = rt_unwind_here(pcs, RT_WAIT_FRAMES, 1);
@@ -554,7 +519,7 @@ static __attribute__((noinline)) ssize_t read_slow(int fd, void *b, size_t n)
 
 EXPORT ssize_t read(int fd, void *b, size_t n)
 {
-	if (UNLIKELY(rt_trace_active()) && traced()) {
+	if (UNLIKELY(rt_trace_active()) && !rt_trace_fd_nonblocking(fd) && traced()) {
 		ssize_t rc = read_slow(fd, b, n);
 		BARRIER();
 		return rc;
@@ -575,7 +540,7 @@ static __attribute__((noinline)) ssize_t write_slow(int fd, const void *b, size_
 
 EXPORT ssize_t write(int fd, const void *b, size_t n)
 {
-	if (UNLIKELY(rt_trace_active()) && traced()) {
+	if (UNLIKELY(rt_trace_active()) && !rt_trace_fd_nonblocking(fd) && traced()) {
 		ssize_t rc = write_slow(fd, b, n);
 		BARRIER();
 		return rc;
@@ -735,7 +700,7 @@ EXPORT unsigned sleep(unsigned s)
 /* The other blocking calls, one pattern: the wrapper forwards at once
  * when no trace runs; else the slow function times the call (resolving
  * libc's function first if a call came before the constructor). */
-#define TRACED(ret, name, kind, obj, fdv, flv, sockv, split, params, args) \
+#define TRACED(ret, name, kind, obj, fdv, flv, sockv, split, skip, params, args) \
 	static __attribute__((noinline)) ret name##_slow params \
 	{ \
 		tio t; \
@@ -748,7 +713,7 @@ EXPORT unsigned sleep(unsigned s)
 	{ \
 		if (UNLIKELY(!R.name)) \
 			resolve(); \
-		if (UNLIKELY(rt_trace_active()) && traced()) { \
+		if (UNLIKELY(rt_trace_active()) && !(skip) && traced()) { \
 			ret rc = name##_slow args; \
 			BARRIER(); \
 			return rc; \
@@ -757,32 +722,35 @@ EXPORT unsigned sleep(unsigned s)
 	}
 
 #define FDOBJ(fd) ((const void *)(intptr_t)(fd))
-TRACED(ssize_t, recv, RT_TWAIT_RECV, FDOBJ(fd), fd, fl, true, false, (int fd, void *b, size_t n, int fl),
-       (fd, b, n, fl))
-TRACED(ssize_t, recvfrom, RT_TWAIT_RECV, FDOBJ(fd), fd, fl, true, false,
+/* a call that cannot wait is not timed: on a descriptor known
+ * non-blocking (trace_fds.c), or asked not to (MSG_DONTWAIT) */
+#define NOWAIT(fd, fl) (rt_trace_fd_nonblocking(fd) || ((fl) & MSG_DONTWAIT))
+TRACED(ssize_t, recv, RT_TWAIT_RECV, FDOBJ(fd), fd, fl, true, false, NOWAIT(fd, fl),
+       (int fd, void *b, size_t n, int fl), (fd, b, n, fl))
+TRACED(ssize_t, recvfrom, RT_TWAIT_RECV, FDOBJ(fd), fd, fl, true, false, NOWAIT(fd, fl),
        (int fd, void *b, size_t n, int fl, struct sockaddr *a, socklen_t *al),
        (fd, b, n, fl, a, al))
-TRACED(ssize_t, recvmsg, RT_TWAIT_RECV, FDOBJ(fd), fd, fl, true, false, (int fd, struct msghdr *m, int fl),
-       (fd, m, fl))
-TRACED(ssize_t, writev, RT_TWAIT_WRITE, FDOBJ(fd), fd, 0, false, false,
+TRACED(ssize_t, recvmsg, RT_TWAIT_RECV, FDOBJ(fd), fd, fl, true, false, NOWAIT(fd, fl),
+       (int fd, struct msghdr *m, int fl), (fd, m, fl))
+TRACED(ssize_t, writev, RT_TWAIT_WRITE, FDOBJ(fd), fd, 0, false, false, NOWAIT(fd, 0),
        (int fd, const struct iovec *v, int n), (fd, v, n))
-TRACED(ssize_t, send, RT_TWAIT_SEND, FDOBJ(fd), fd, fl, true, false,
+TRACED(ssize_t, send, RT_TWAIT_SEND, FDOBJ(fd), fd, fl, true, false, NOWAIT(fd, fl),
        (int fd, const void *b, size_t n, int fl), (fd, b, n, fl))
-TRACED(ssize_t, sendto, RT_TWAIT_SEND, FDOBJ(fd), fd, fl, true, false,
+TRACED(ssize_t, sendto, RT_TWAIT_SEND, FDOBJ(fd), fd, fl, true, false, NOWAIT(fd, fl),
        (int fd, const void *b, size_t n, int fl, const struct sockaddr *a, socklen_t al),
        (fd, b, n, fl, a, al))
-TRACED(ssize_t, sendmsg, RT_TWAIT_SEND, FDOBJ(fd), fd, fl, true, false,
+TRACED(ssize_t, sendmsg, RT_TWAIT_SEND, FDOBJ(fd), fd, fl, true, false, NOWAIT(fd, fl),
        (int fd, const struct msghdr *m, int fl), (fd, m, fl))
-TRACED(int, accept, RT_TWAIT_ACCEPT, FDOBJ(fd), fd, 0, true, true, (int fd, struct sockaddr *a, socklen_t *al),
-       (fd, a, al))
-TRACED(int, accept4, RT_TWAIT_ACCEPT, FDOBJ(fd), fd, 0, true, true,
+TRACED(int, accept, RT_TWAIT_ACCEPT, FDOBJ(fd), fd, 0, true, true, NOWAIT(fd, 0),
+       (int fd, struct sockaddr *a, socklen_t *al), (fd, a, al))
+TRACED(int, accept4, RT_TWAIT_ACCEPT, FDOBJ(fd), fd, 0, true, true, NOWAIT(fd, 0),
        (int fd, struct sockaddr *a, socklen_t *al, int fl), (fd, a, al, fl))
-TRACED(int, connect, RT_TWAIT_CONNECT, FDOBJ(fd), fd, 0, true, false,
+TRACED(int, connect, RT_TWAIT_CONNECT, FDOBJ(fd), fd, 0, true, false, NOWAIT(fd, 0),
        (int fd, const struct sockaddr *a, socklen_t al), (fd, a, al))
-TRACED(int, select, RT_TWAIT_SELECT, NULL, -1, 0, false, true,
+TRACED(int, select, RT_TWAIT_SELECT, NULL, -1, 0, false, true, false,
        (int n, fd_set *r, fd_set *w, fd_set *x, struct timeval *tv), (n, r, w, x, tv))
-TRACED(pid_t, waitpid, RT_TWAIT_WAITPID, NULL, -1, 0, false, true, (pid_t pid, int *st, int opt),
-       (pid, st, opt))
+TRACED(pid_t, waitpid, RT_TWAIT_WAITPID, NULL, -1, 0, false, true, false,
+       (pid_t pid, int *st, int opt), (pid, st, opt))
 
 /* ---- wakers ------------------------------------------------------------------------ */
 

@@ -167,6 +167,43 @@ extern _Atomic uint64_t rt_trace_schedstat_reads;
 /* Blocking calls shorter than this are not recorded (ns). */
 #define RT_TRACE_IO_MIN 20000
 
+/* trace_fds.c: the descriptors known non-blocking, whose calls the hooks
+ * do not time (they cannot wait).  What is learnt lasts one epoch
+ * (RT_NBFD_EPOCH_MS, moved by the trace's thread); the program's close,
+ * dup2, dup3, close_range, closefrom, fcntl(F_SETFL) and ioctl(FIONBIO)
+ * are interposed there and forget the numbers they touch.  All
+ * lock-free.  [AS-safe] */
+#define RT_NBFD_MAX 65536       /* numbers above are always timed */
+#define RT_NBFD_LEARN 4         /* short calls on a number before asking the kernel */
+#define RT_NBFD_EPOCH_MS 2000
+extern _Atomic uint64_t rt_nbfd_tab[RT_NBFD_MAX];
+extern _Atomic uint32_t rt_nbfd_epoch;
+/* fd is non-blocking, by what was learnt this epoch: its calls cannot
+ * wait.  Two relaxed loads. */
+static inline bool rt_trace_fd_nonblocking(int fd)
+{
+	if ((unsigned)fd >= RT_NBFD_MAX)
+		return false;
+	uint64_t w = atomic_load_explicit(&rt_nbfd_tab[fd], memory_order_relaxed);
+	return (w & 3) == 1 &&
+	       (uint32_t)(w >> 32) == atomic_load_explicit(&rt_nbfd_epoch, memory_order_relaxed);
+}
+/* A call on fd lasted less than RT_TRACE_IO_MIN (sock: a socket's call):
+ * counted, and the RT_NBFD_LEARN-th asks the kernel.  errno kept. */
+void rt_trace_fd_short(int fd, bool sock);
+/* fd (fd < 0: any) with these send/recv flags answers EAGAIN rather than
+ * sleep: MSG_DONTWAIT, or a non-blocking socket, pipe or device (not a
+ * regular file: its reads sleep on the disk whatever its flags).  Sets
+ * errno on failure: the caller keeps its own. */
+bool rt_trace_fd_cannot_block(int fd, int msgflags, bool sock);
+/* What is known of fd, or of every number in [lo, hi], is forgotten. */
+void rt_trace_fd_forget(int fd);
+void rt_trace_fd_forget_from(unsigned lo, unsigned hi);
+/* A session starts (ticking: the trace's thread runs; else nothing is
+ * learnt), and that thread's tick (CLOCK_MONOTONIC ns). */
+void rt_trace_fds_session(bool ticking);
+void rt_trace_fds_tick(int64_t now_ns);
+
 /* trace_visit.c: the split of RT_RUNNABLE_LONG.  rt_trace_visit_begin
  * before a wait announces it (RT_RD_VISIT, or -1 for a thread without a
  * slot); rt_trace_visit_end(the wait's ns, or -1 when it is not recorded)

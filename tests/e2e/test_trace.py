@@ -67,9 +67,27 @@ def blocked(trace, tid, reason):
             and e["args"]["reason"] == reason]
 
 
-@pytest.mark.parametrize("scenario", ["mutex", "cond", "pipe", "sem", "sock", "wfull"])
+@pytest.mark.parametrize("scenario", ["mutex", "cond", "pipe", "sem", "sock", "wfull", "nbflip"])
 def test_every_wait_as_the_program_measured_it(waits, tmp_path, scenario):
+    # nbflip: a descriptor the trace knew non-blocking (its calls untimed)
+    # made blocking five ways; each blocking read must be there
     trace, truth, _ = trace_of(waits, scenario, tmp_path)
+    check_waits(trace, truth)
+
+
+def test_flight_recorder_sees_a_descriptor_made_blocking(waits, tmp_path):
+    # the flight recorder's default split and its own session, with the
+    # descriptor known non-blocking before each change
+    f = tmp_path / "nbflight.json"
+    p = run(waits, "nbflight", str(f), env={"CPROF_TRACE_RING": "2"})
+    with open(f) as fh:
+        trace = json.load(fh)
+    truth = measured(p.stdout)
+    assert len(truth) == 5, p.stdout
+    check_waits(trace, truth)
+
+
+def check_waits(trace, truth):
     assert truth, "the program measured no wait"
     start = trace["otherData"]["start_monotonic_ns"]
     assert trace["otherData"]["dropped_events"] == 0

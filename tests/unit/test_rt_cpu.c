@@ -231,6 +231,18 @@ static void test_thread_start_up_is_the_runtimes(void **state)
 	assert_false(ret >= b0 && ret < b1);
 }
 
+/* rt_self_enter/leave and the exit handlers: their instructions outside
+ * the depth window are the runtime's too (the CPU handler's rule) */
+static void test_edges_of_the_depth_window(void **state)
+{
+	(void)state;
+	assert_true(rt_edge_text((uintptr_t)&rt_self_enter));
+	assert_true(rt_edge_text((uintptr_t)&rt_self_leave + 1));
+	assert_false(rt_edge_text((uintptr_t)&rt_test_busy));
+	assert_false(rt_edge_text((uintptr_t)&rt_threads_starting));
+	assert_false(rt_edge_text(0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +251,7 @@ int main(void)
 		cmocka_unit_test(test_start_fd_and_restart),
 		cmocka_unit_test(test_ring_empty_and_stats_reset),
 		cmocka_unit_test(test_thread_start_up_is_the_runtimes),
+		cmocka_unit_test(test_edges_of_the_depth_window),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,6 +43,14 @@
  *   nbwrite  the main thread writes 1 MiB into an empty non-blocking pipe
  *          five times (long calls that cannot wait): "nbwrite TID T0 T1 N"
  *          each.
+ *   nbflip  a non-blocking pipe's read end, read until the trace knows
+ *          it cannot wait (its calls are then untimed), then made a
+ *          blocking one, each way in turn: fcntl(F_SETFL), ioctl(FIONBIO),
+ *          dup2 of a blocking pipe onto its number, close and a new pipe
+ *          on the number, close_range and a new pipe; each time the main
+ *          thread then blocks in read() until "writer" writes 80 ms later.
+ *   nbflight FILE  under CPROF_TRACE_RING: nbflip, then the flight
+ *          recorder's contents written to FILE.
  */
 #define _GNU_SOURCE
 #include <cprof.h>
@@ -54,6 +62,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -292,6 +301,89 @@ static void run_nbwrite(void)
 		snprintf(line, sizeof line, "nbwrite %d %lld %lld %zd", gettid_(), t0, t1, n);
 		add_line(line);
 		drain(p[0], n > 0 ? (size_t)n : 0);
+	}
+}
+
+/* ---- nbflip: a descriptor known non-blocking made blocking ---- */
+static int flip_wr;
+
+static void *late_writer(void *a)
+{
+	(void)a;
+	pthread_setname_np(pthread_self(), "writer");
+	usleep(80000);
+	if (write(flip_wr, "x", 1) != 1)
+		abort();
+	return NULL;
+}
+
+/* a new pipe whose read end takes the number fd, just freed */
+static int pipe_on(int fd)
+{
+	int q[2];
+	if (pipe(q) || q[0] != fd) {
+		fprintf(stderr, "nbflip: the new pipe is not on %d\n", fd);
+		abort();
+	}
+	return q[1];
+}
+
+static void run_nbflip(void)
+{
+	for (int way = 0; way < 5; way++) {
+		int p[2], b[2];
+		char c;
+		if (pipe2(p, O_NONBLOCK) || pipe(b))
+			abort();
+		for (int i = 0; i < 20; i++)   /* short calls: known non-blocking */
+			if (read(p[0], &c, 1) != -1)
+				abort();
+		int off = 0, r = p[0];
+		flip_wr = p[1];
+		switch (way) {
+		case 0:
+			if (fcntl(r, F_SETFL, fcntl(r, F_GETFL) & ~O_NONBLOCK))
+				abort();
+			break;
+		case 1:
+			if (ioctl(r, FIONBIO, &off))
+				abort();
+			break;
+		case 2:
+			if (dup2(b[0], r) != r)
+				abort();
+			flip_wr = b[1];
+			break;
+		case 3:
+			close(r);
+			close(b[0]);
+			close(b[1]);
+			flip_wr = b[1] = pipe_on(r);
+			b[0] = -1;
+			break;
+		case 4:
+			if (close_range((unsigned)r, (unsigned)r, 0))
+				abort();
+			close(b[0]);
+			close(b[1]);
+			flip_wr = b[1] = pipe_on(r);
+			b[0] = -1;
+			break;
+		}
+		pthread_t w;
+		pthread_create(&w, NULL, late_writer, NULL);
+		long long t0 = now();
+		ssize_t n = read(r, &c, 1);
+		long long t1 = now();
+		if (n == 1)
+			report(gettid_(), "read", t0, t1, 0);
+		pthread_join(w, NULL);
+		close(r);
+		close(p[1]);
+		if (b[0] >= 0)
+			close(b[0]);
+		if (b[1] != p[1])
+			close(b[1]);
 	}
 }
 
@@ -624,7 +716,8 @@ int main(int argc, char **argv)
 	const char *api = argc > 2 ? argv[2] : NULL;   /* trace with the API to this file */
 	if (!strcmp(what, "exec"))
 		api = NULL;   /* argv[2...]: the program to become */
-	if (api && strcmp(what, "flight") != 0 && cprof_trace_start(api) != 0) {
+	if (api && strcmp(what, "flight") != 0 && strcmp(what, "nbflight") != 0 &&
+	    cprof_trace_start(api) != 0) {
 		fprintf(stderr, "cprof_trace_start: %s\n", cprof_last_error());
 		return 1;
 	}
@@ -654,6 +747,17 @@ int main(int argc, char **argv)
 		run_closefds();
 	else if (!strcmp(what, "runnable"))
 		run_runnable();
+	else if (!strcmp(what, "nbflip"))
+		run_nbflip();
+	else if (!strcmp(what, "nbflight")) {
+		run_nbflip();
+		int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || cprof_trace_flight_write(fd) != 0 || close(fd) != 0) {
+			fprintf(stderr, "cprof_trace_flight_write: %s\n", cprof_last_error());
+			return 1;
+		}
+		api = NULL;
+	}
 	else if (!strcmp(what, "flight")) {
 		/* CPROF_TRACE_RING=1: the mutex waits, then 2.5 s later the
 		 * semaphore wait; the recorder must hold the latter only */
