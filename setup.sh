@@ -35,7 +35,9 @@ set -eu
 #        redis-server (jemalloc-linked) and redis-tools (redis-benchmark,
 #        redis-cli), memcached, nginx (master and forked workers; wrk is
 #        above), stress-ng (fork, vfork, clone, exec, signal, sigsegv, mutex,
-#        futex... stressors), xz-utils, sqlite3, python3, gcc/g++ (above)
+#        futex... stressors), xz-utils, sqlite3, python3, gcc/g++ (above),
+#        ninja-build (a build tool that relays its commands' stderr:
+#        tests/e2e/test_runtime_tree.py)
 # golang-1.19-src: the Catapult trace viewer go tool trace embeds
 #        (cmd/trace/static/trace_viewer_full.html), which imports the
 #        runtime's execution traces in tests/e2e/test_trace.py
@@ -50,7 +52,7 @@ PKGS="gcc make pkg-config zlib1g-dev libpcre2-dev
       chromium python3-pil g++
       libmicrohttpd-dev libgnutls28-dev libjemalloc2 libjemalloc-dev
       libtcmalloc-minimal4 heaptrack prometheus wrk sqlite3 libsqlite3-dev
-      nodejs redis-server redis-tools memcached nginx stress-ng xz-utils
+      nodejs redis-server redis-tools memcached nginx stress-ng xz-utils ninja-build
       libyaml-dev golang-1.19-src clickhouse-server clickhouse-client zookeeper"
 
 missing=""

@@ -61,6 +61,19 @@
  * port actually bound, so CPROF_HTTP=127.0.0.1:0 tells which port it got).
  * On failure one line "cprof: not serving: WHY" and the program runs on
  * without the endpoint.
+ *
+ * One port per tree.  The first process of a tree (the one that finds no
+ * CPROF_HTTP_TREE for its CPROF_HTTP) notes itself there for its
+ * descendants: "PID:HASH:DEV:INO", the hash of CPROF_HTTP and its
+ * stderr's identity.  A port 0 is given a number first, free at that
+ * moment (bound and closed), and CPROF_HTTP rewritten with it: every
+ * process of the tree then competes for that one port, as for a fixed
+ * one, rather than each binding a port of its own (a build's every
+ * compiler serving).  A descendant says nothing when the port is taken
+ * (another process of the tree has it), and its lines go only to the
+ * root's stderr: where its own stderr is another file (a pipe its parent
+ * reads, as ninja and make -O read their commands'), a line there would
+ * change the program's output, so it says nothing at all.
  */
 #include "http_int.h"
 #include "rt_base.h"
@@ -74,7 +87,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -117,9 +135,122 @@ void rt_http_program_started_by_child(void)
 	}
 }
 
+/* ---- one port per tree ---------------------------------------------------- */
+
+static bool descendant;             /* a tree's root started this process's tree */
+static unsigned long long root_dev, root_ino;   /* the root's stderr; 0 0: none */
+
+static unsigned long long fnv1a(const char *s)
+{
+	unsigned long long h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* stderr's identity, or false when it has none */
+static bool stderr_id(unsigned long long *dev, unsigned long long *ino)
+{
+	struct stat st;
+	if (fstat(2, &st) != 0)
+		return false;
+	*dev = (unsigned long long)st.st_dev;
+	*ino = (unsigned long long)st.st_ino;
+	return true;
+}
+
+/* A descendant's line would land in a file the root does not write to
+ * (a pipe its parent reads): it says nothing. */
+static bool quiet(void)
+{
+	unsigned long long d, i;
+	if (!descendant)
+		return false;
+	return !(root_dev | root_ino) || !stderr_id(&d, &i) || d != root_dev || i != root_ino;
+}
+
+/* HOST:0 with a numeric HOST (or none): a port of that address free now,
+ * or 0.  Never a name lookup (NSS would dlopen its modules here). */
+static int free_port_of(const char *listen_at)
+{
+	const char *colon = strrchr(listen_at, ':');
+	if (!colon || strcmp(colon + 1, "0") != 0 || colon - listen_at >= 128)
+		return 0;
+	char host[128];
+	memcpy(host, listen_at, (size_t)(colon - listen_at));
+	host[colon - listen_at] = 0;
+	char *h = host;
+	size_t hl = strlen(h);
+	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+		h[hl - 1] = 0;
+		h++;
+	}
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST },
+			*res = NULL;
+	if (getaddrinfo(*h ? h : NULL, "0", &hints, &res) != 0 || !res)
+		return 0;
+	int port = 0;
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	if (fd >= 0 && bind(fd, res->ai_addr, res->ai_addrlen) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+						     : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(res);
+	return port;
+}
+
+/* The tree's role of this process (the file's comment, "One port per
+ * tree"); a root gives a port 0 its number, in CPROF_HTTP (the value
+ * listen_at points to, rewritten) and in listen_buf.  In the constructor,
+ * before the program's threads (setenv). */
+static void tree_init(const char *listen_at)
+{
+	long me = (long)getpid();
+	const char *t = getenv("CPROF_HTTP_TREE");
+	char *end;
+	long rp = t ? strtol(t, &end, 10) : 0;
+	unsigned long long th = 0;
+	if (t && rp > 0 && *end == ':') {
+		th = strtoull(end + 1, &end, 16);
+		if (*end == ':')
+			root_dev = strtoull(end + 1, &end, 10);
+		if (*end == ':')
+			root_ino = strtoull(end + 1, &end, 10);
+		if (*end)
+			rp = 0;
+	}
+	if (t && rp > 0 && th == fnv1a(listen_at)) {
+		descendant = rp != me;   /* the root's own exec in place: still the root */
+		return;
+	}
+	root_dev = root_ino = 0;
+	char val[160];
+	int port = strncmp(listen_at, "unix:", 5) ? free_port_of(listen_at) : 0;
+	if (port > 0) {
+		const char *colon = strrchr(listen_at, ':');
+		snprintf(val, sizeof val, "%.*s:%d", (int)(colon - listen_at), listen_at, port);
+		setenv("CPROF_HTTP", val, 1);
+		snprintf(listen_buf, sizeof listen_buf, "%s", val);
+		listen_at = getenv("CPROF_HTTP");
+	}
+	unsigned long long d = 0, i = 0;
+	(void)stderr_id(&d, &i);
+	snprintf(val, sizeof val, "%ld:%llx:%llu:%llu", me, fnv1a(listen_at ? listen_at : ""), d, i);
+	setenv("CPROF_HTTP_TREE", val, 1);
+}
+
 /* One line on stderr for a start's result rc. */
 static void say_served(int rc)
 {
+	if (quiet())
+		return;
+	if (rc < 0 && descendant && rt_http_port_taken())
+		return;   /* another process of the tree serves */
 	if (rc < 0)
 		fprintf(stderr, "cprof: not serving: %s\n",
 			*cprof_last_error() ? cprof_last_error() : cprof_error_string(rc));
@@ -329,6 +460,7 @@ static void http_env_init_body(void)
 		errno = e;
 		return;
 	}
+	tree_init(listen_at);
 	if (grace_ns == 0) {
 		serve_now();
 		errno = e;

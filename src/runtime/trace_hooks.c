@@ -449,7 +449,12 @@ typedef struct tio {
 
 static inline void tio_begin(tio *t, bool split)
 {
-	t->rd0 = split ? rt_trace_rd_begin() : -1;
+	t->rd0 = -1;
+	if (split)   /* the flight recorder's mode inline: two stores */
+		t->rd0 = atomic_load_explicit(&rt_trace_runnable, memory_order_relaxed) ==
+					 RT_RUNNABLE_LONG
+				 ? rt_trace_visit_begin_fast()
+				 : rt_trace_rd_begin();
 	t->t0 = 0;
 	t->c0 = 0;
 	uint64_t bits = atomic_load_explicit(&rt_trace_tick_ns_bits, memory_order_relaxed);
@@ -486,7 +491,7 @@ static inline __attribute__((always_inline)) void tio_end(tio *t, int kind, cons
 		 * slept: a read keeps the thread's last one current, so its
 		 * next wait needs no read before ("one read per wait") */
 		if (t->rd0 == RT_RD_VISIT)
-			(void)rt_trace_rd_end(t->rd0, -1);   /* not recorded: no read */
+			rt_trace_visit_unrecorded();   /* not recorded: no read */
 		else if (t->rd0 != -1 && len >= RT_RD_SLEPT_MIN)
 			(void)rt_trace_rd_end(t->rd0, len);
 		if (fd >= 0)

@@ -6,6 +6,8 @@
  *   trace_hooks.c what feeds it beyond the sync wrappers: blocking reads,
  *                 sleeps, poll/epoll_wait, condvar signal/broadcast and
  *                 sem_post (the wakers), /proc/self/task/TID/schedstat
+ *   trace_fds.c   the descriptors known non-blocking (their calls are not
+ *                 timed), and the interposed calls that forget them
  *   trace_json.c  a stopped session's events into Chrome Trace Event JSON
  *   trace_env.c   CPROF_TRACE=FILE, CPROF_TRACE_BUF, the public API
  *                 (cprof_trace_start/stop, regions, logs)
@@ -212,6 +214,24 @@ void rt_trace_fds_tick(int64_t now_ns);
 #define RT_RD_VISIT (-3)
 int64_t rt_trace_visit_begin(void);
 int64_t rt_trace_visit_end(int64_t dur_ns);
+/* The same inline for a thread that has its slot: the two stores of a
+ * wait's announcement, and the store that ends a wait not recorded. */
+extern __thread __attribute__((tls_model("initial-exec"))) _Atomic uint64_t *rt_visit_mine;
+extern __thread __attribute__((tls_model("initial-exec"))) uint64_t rt_visit_seq;
+static inline int64_t rt_trace_visit_begin_fast(void)
+{
+	_Atomic uint64_t *w = rt_visit_mine;
+	if (__builtin_expect(w == NULL, 0))
+		return rt_trace_visit_begin();
+	atomic_store_explicit(w, ++rt_visit_seq, memory_order_release);
+	return RT_RD_VISIT;
+}
+static inline void rt_trace_visit_unrecorded(void)
+{
+	_Atomic uint64_t *w = rt_visit_mine;
+	if (w)
+		atomic_store_explicit(w, 0, memory_order_relaxed);
+}
 /* The trace's thread, every RT_VISIT_MS while the mode is on: reads the
  * schedstat of each wait in progress it has not read; how many it read. */
 #define RT_VISIT_MS 10

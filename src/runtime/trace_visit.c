@@ -59,7 +59,10 @@ static wslot wslots[RT_WSLOT_MAX];
 static atomic_bool wslots_used;   /* a slot was ever claimed */
 
 static __thread __attribute__((tls_model("initial-exec"))) wslot *my_slot;
-static __thread __attribute__((tls_model("initial-exec"))) uint64_t my_seq;
+/* my_slot's `waiting`, and the thread's wait numbers: read inline by the
+ * hooks (rt_trace_visit_begin_fast) */
+__thread __attribute__((tls_model("initial-exec"))) _Atomic uint64_t *rt_visit_mine;
+__thread __attribute__((tls_model("initial-exec"))) uint64_t rt_visit_seq;
 static __thread __attribute__((tls_model("initial-exec"))) bool my_slot_tried;
 
 /* Pure: the runnable ns of a wait visited at (rd_v, pc_v) that ended at
@@ -83,12 +86,12 @@ static wslot *slot_claim(void)
 			wslot *s = &wslots[i];
 			/* numbers go on from every earlier owner's: a visit of
 			 * theirs never passes for one of ours */
-			my_seq = atomic_load(&s->seq_base);
+			rt_visit_seq = atomic_load(&s->seq_base);
 			uint64_t v = atomic_load(&s->visit_seq), w = atomic_load(&s->waiting);
-			if (v > my_seq)
-				my_seq = v;
-			if (w > my_seq)
-				my_seq = w;
+			if (v > rt_visit_seq)
+				rt_visit_seq = v;
+			if (w > rt_visit_seq)
+				rt_visit_seq = w;
 			atomic_store_explicit(&s->waiting, 0, memory_order_relaxed);
 			return s;
 		}
@@ -100,7 +103,8 @@ int64_t rt_trace_visit_begin(void)
 {
 	if (!my_slot && (my_slot_tried || !(my_slot = slot_claim())))
 		return -1;
-	atomic_store_explicit(&my_slot->waiting, ++my_seq, memory_order_release);
+	rt_visit_mine = &my_slot->waiting;
+	atomic_store_explicit(&my_slot->waiting, ++rt_visit_seq, memory_order_release);
 	return RT_RD_VISIT;
 }
 
@@ -110,7 +114,7 @@ int64_t rt_trace_visit_end(int64_t dur)
 	if (!s)
 		return -1;
 	atomic_store_explicit(&s->waiting, 0, memory_order_relaxed);
-	if (dur < 0 || atomic_load_explicit(&s->visit_seq, memory_order_acquire) != my_seq)
+	if (dur < 0 || atomic_load_explicit(&s->visit_seq, memory_order_acquire) != rt_visit_seq)
 		return -1;
 	int64_t rd_v = atomic_load_explicit(&s->visit_rd, memory_order_relaxed);
 	uint64_t pc_v = atomic_load_explicit(&s->visit_pc, memory_order_relaxed);
@@ -198,8 +202,9 @@ void rt_trace_visit_thread_gone(void)
 {
 	wslot *s = my_slot;
 	my_slot = NULL;
+	rt_visit_mine = NULL;
 	if (s) {
-		atomic_store_explicit(&s->seq_base, my_seq, memory_order_relaxed);
+		atomic_store_explicit(&s->seq_base, rt_visit_seq, memory_order_relaxed);
 		atomic_store_explicit(&s->waiting, 0, memory_order_relaxed);
 		atomic_store_explicit(&s->tid, 0, memory_order_release);
 	}
@@ -215,6 +220,8 @@ RT_FORK_TEXT void rt_trace_visit_forked(void)
 		return;
 	if (my_slot)
 		my_slot = NULL;
+	if (rt_visit_mine)
+		rt_visit_mine = NULL;
 	if (my_slot_tried)
 		my_slot_tried = false;
 	for (size_t i = 0; i < RT_WSLOT_MAX; i++) {

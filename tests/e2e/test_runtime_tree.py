@@ -348,6 +348,73 @@ def test_node_that_runs_a_child_at_start_serves(tmp_path):
     assert err.count("serving on") == 1, err
 
 
+TREE_SCRIPT = """
+import os, subprocess, sys, time, urllib.request
+port = os.environ["CPROF_HTTP"].rsplit(":", 1)[1]
+ps = [subprocess.Popen(["sleep", "1.5"], stderr=subprocess.PIPE) for _ in range(2)]
+served = ""
+for _ in range(100):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/debug/pprof/cmdline",
+                                    timeout=5) as r:
+            served = r.read().decode().split("\\0")[0]
+            break
+    except OSError:
+        time.sleep(0.05)
+print("port", port)
+print("served", served)
+for p in ps:
+    _, err = p.communicate()
+    print("child", repr(err.decode()))
+"""
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1:0", "fixed"])
+def test_descendants_behind_a_pipe_say_nothing(listen):
+    """Children whose stderr is a pipe their parent reads (as ninja and
+    make -O read their commands') print nothing there: a line would change
+    the program's output.  With port 0 the root gives the tree one port
+    (in CPROF_HTTP), which one child serves; the other finds it taken,
+    silently, as with a fixed port."""
+    if listen == "fixed":
+        listen = f"127.0.0.1:{free_port()}"
+    env = env_for(None, {"CPROF_HTTP": listen})
+    r = run(["python3", "-c", TREE_SCRIPT], env)
+    assert r.returncode == 0, r.stderr
+    lines = dict(ln.split(" ", 1) for ln in r.stdout.splitlines())
+    assert lines["port"] != "0", r.stdout
+    if not listen.endswith(":0"):
+        assert lines["port"] == listen.rsplit(":", 1)[1], r.stdout
+    assert lines["served"] == "sleep", r.stdout + r.stderr
+    children = [ln for ln in r.stdout.splitlines() if ln.startswith("child ")]
+    assert children == ["child ''", "child ''"], r.stdout
+    assert "serving on" not in r.stderr and "in use" not in r.stderr, r.stderr
+
+
+@pytest.mark.skipif(not shutil.which("ninja"), reason="ninja not installed")
+def test_ninja_output_is_its_own(tmp_path):
+    """Debian's ninja, two jobs that outlive the endpoint's grace: its
+    output is what it is without the runtime (no line of a command's
+    endpoint among the commands' output it relays), and the build runs."""
+    (tmp_path / "build.ninja").write_text(
+        "rule slow\n  command = sleep 0.8 && echo built $out && touch $out\n"
+        "build a: slow\nbuild b: slow\nbuild c: slow\n")
+    bare = run(["ninja", "-j2"], {k: v for k, v in os.environ.items()
+                                   if not k.startswith("CPROF_") and k != "LD_PRELOAD"},
+               cwd=tmp_path)
+    assert bare.returncode == 0, bare.stdout + bare.stderr
+    for f in "abc":
+        (tmp_path / f).unlink()
+    for listen in ["127.0.0.1:0", f"127.0.0.1:{free_port()}"]:
+        r = run(["ninja", "-j2"], env_for(None, {"CPROF_HTTP": listen}), cwd=tmp_path)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "cprof" not in r.stdout and "cprof" not in r.stderr, r.stdout + r.stderr
+        assert sorted(r.stdout.splitlines()) == sorted(bare.stdout.splitlines()), \
+            (r.stdout, bare.stdout)
+        for f in "abc":
+            (tmp_path / f).unlink()
+
+
 # ---- cprof record --------------------------------------------------------------------------
 
 def record_env():
