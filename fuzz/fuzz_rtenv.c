@@ -61,6 +61,17 @@ static void values(const char *s)
 		const char *colon = strrchr(s, ':');
 		CHECK(colon && atol(colon + 1) <= 65535 && strlen(colon + 1) > 0, "port in %s", s);
 	}
+	long tp;
+	unsigned long long th, td, ti;
+	if (rt_parse_http_tree(s, &tp, &th, &td, &ti) == 0) {
+		char again[96];
+		long tp2;
+		unsigned long long th2, td2, ti2;
+		CHECK(tp > 0 && tp <= INT_MAX, "tree pid %ld", tp);
+		snprintf(again, sizeof again, "%ld:%llx:%llu:%llu", tp, th, td, ti);
+		CHECK(rt_parse_http_tree(again, &tp2, &th2, &td2, &ti2) == 0 && tp2 == tp &&
+		      th2 == th && td2 == td && ti2 == ti, "tree %s does not read back", s);
+	}
 	if (rt_parse_path(s, &why) == 0)
 		CHECK(strcmp(s, "-") != 0, "- accepted as a path");
 	bool pp;

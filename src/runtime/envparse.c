@@ -277,6 +277,40 @@ int rt_parse_signal(const char *v, bool rt_only, int *out, const char **why)
 
 /* ---- addresses, paths, patterns ------------------------------------------------------------ */
 
+/* digits of base 10 or 16 (at most max of them) at *s, into *out; moves *s */
+static bool tree_num(const char **s, int base, int max, unsigned long long *out)
+{
+	unsigned long long v = 0;
+	int n = 0;
+	for (const char *p = *s;; p++, n++) {
+		int d = *p >= '0' && *p <= '9' ? *p - '0'
+		      : base == 16 && *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+		if (d < 0)
+			break;
+		if (n == max || v > (ULLONG_MAX - (unsigned)d) / (unsigned)base)
+			return false;
+		v = v * (unsigned)base + (unsigned)d;
+	}
+	if (n == 0)
+		return false;
+	*s += n;
+	*out = v;
+	return true;
+}
+
+int rt_parse_http_tree(const char *v, long *pid, unsigned long long *hash,
+		       unsigned long long *dev, unsigned long long *ino)
+{
+	unsigned long long p;
+	const char *s = v;
+	if (!tree_num(&s, 10, 10, &p) || p == 0 || p > INT_MAX || *s++ != ':' ||
+	    !tree_num(&s, 16, 16, hash) || *s++ != ':' || !tree_num(&s, 10, 20, dev) ||
+	    *s++ != ':' || !tree_num(&s, 10, 20, ino) || *s)
+		return -1;
+	*pid = (long)p;
+	return 0;
+}
+
 int rt_parse_listen(const char *v, const char **why)
 {
 	if (strncmp(v, "unix:", 5) == 0) {

@@ -65,7 +65,7 @@
  * One port per tree.  The first process of a tree (the one that finds no
  * CPROF_HTTP_TREE for its CPROF_HTTP) notes itself there for its
  * descendants: "PID:HASH:DEV:INO", the hash of CPROF_HTTP and its
- * stderr's identity.  A port 0 is given a number first, free at that
+ * stderr's identity.  A port 0 of a loopback address is given a number first, free at that
  * moment (bound and closed), and CPROF_HTTP rewritten with it: every
  * process of the tree then competes for that one port, as for a fixed
  * one, rather than each binding a port of its own (a build's every
@@ -169,8 +169,10 @@ static bool quiet(void)
 	return !(root_dev | root_ino) || !stderr_id(&d, &i) || d != root_dev || i != root_ino;
 }
 
-/* HOST:0 with a numeric HOST (or none): a port of that address free now,
- * or 0.  Never a name lookup (NSS would dlopen its modules here). */
+/* HOST:0 with a numeric loopback HOST: a port of that address free now,
+ * or 0.  Never a name lookup (NSS would dlopen its modules here), and
+ * nothing bound on another address (the endpoint refuses those without a
+ * token; an address the user wrote stays as written in its messages). */
 static int free_port_of(const char *listen_at)
 {
 	const char *colon = strrchr(listen_at, ':');
@@ -188,8 +190,17 @@ static int free_port_of(const char *listen_at)
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST },
 			*res = NULL;
-	if (getaddrinfo(*h ? h : NULL, "0", &hints, &res) != 0 || !res)
+	if (!*h || getaddrinfo(h, "0", &hints, &res) != 0 || !res)
 		return 0;
+	bool loop = false;
+	if (res->ai_family == AF_INET)
+		loop = ntohl(((struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr) >> 24 == 127;
+	else if (res->ai_family == AF_INET6)
+		loop = IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr);
+	if (!loop) {
+		freeaddrinfo(res);
+		return 0;
+	}
 	int port = 0;
 	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_storage ss;
@@ -205,26 +216,17 @@ static int free_port_of(const char *listen_at)
 }
 
 /* The tree's role of this process (the file's comment, "One port per
- * tree"); a root gives a port 0 its number, in CPROF_HTTP (the value
+ * tree"); a root gives a loopback port 0 its number, in CPROF_HTTP (the value
  * listen_at points to, rewritten) and in listen_buf.  In the constructor,
  * before the program's threads (setenv). */
 static void tree_init(const char *listen_at)
 {
 	long me = (long)getpid();
 	const char *t = getenv("CPROF_HTTP_TREE");
-	char *end;
-	long rp = t ? strtol(t, &end, 10) : 0;
+	long rp = 0;
 	unsigned long long th = 0;
-	if (t && rp > 0 && *end == ':') {
-		th = strtoull(end + 1, &end, 16);
-		if (*end == ':')
-			root_dev = strtoull(end + 1, &end, 10);
-		if (*end == ':')
-			root_ino = strtoull(end + 1, &end, 10);
-		if (*end)
-			rp = 0;
-	}
-	if (t && rp > 0 && th == fnv1a(listen_at)) {
+	if (t && rt_parse_http_tree(t, &rp, &th, &root_dev, &root_ino) == 0 &&
+	    th == fnv1a(listen_at)) {
 		descendant = rp != me;   /* the root's own exec in place: still the root */
 		return;
 	}

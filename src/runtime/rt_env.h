@@ -52,6 +52,11 @@ const char *rt_signal_name(int sig, char *buf, size_t n);
  * "HOST:PORT", HOST empty, a name, an IPv4 address or [IPv6], PORT 0..65535
  * in decimal.  Checks the form only (a name is resolved when binding). */
 int rt_parse_listen(const char *v, const char **why);
+/* CPROF_HTTP_TREE, the endpoint's process tree (http_env.c):
+ * "PID:HASH:DEV:INO", PID 1..INT_MAX and DEV, INO in decimal, HASH in hex
+ * (at most 16 digits); nothing else.  0 or -1. */
+int rt_parse_http_tree(const char *v, long *pid, unsigned long long *hash,
+		       unsigned long long *dev, unsigned long long *ino);
 /* A file path: not "-" (which would mean stdin or stdout to many tools),
  * shorter than PATH_MAX, no newline. */
 int rt_parse_path(const char *v, const char **why);

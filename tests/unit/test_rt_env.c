@@ -123,6 +123,22 @@ static void test_listen_and_paths(void **state)
 	assert_int_equal(rt_expand_pattern("%p%p%p", 1234567, "x", "", 0, out, 8), -1);
 }
 
+static void test_http_tree(void **state)
+{
+	(void)state;
+	long pid;
+	unsigned long long h, d, i;
+	assert_int_equal(rt_parse_http_tree("19527:a0b2f85851c48402:65024:10962013", &pid, &h, &d, &i), 0);
+	assert_int_equal(pid, 19527);
+	assert_true(h == 0xa0b2f85851c48402ULL && d == 65024 && i == 10962013);
+	assert_int_equal(rt_parse_http_tree("1:0:0:0", &pid, &h, &d, &i), 0);
+	const char *bad[] = { "", "0:1:2:3", "2147483648:1:2:3", "-1:1:2:3", "1:1:2", "1:1:2:3:",
+			      "1:g:2:3", "1:A:2:3", "1:10000000000000000:2:3", "1::2:3",
+			      "1:1:18446744073709551616:3", " 1:1:2:3", "1:1:2:3 " };
+	for (size_t k = 0; k < sizeof bad / sizeof *bad; k++)
+		assert_int_equal(rt_parse_http_tree(bad[k], &pid, &h, &d, &i), -1);
+}
+
 static void test_proc(void **state)
 {
 	(void)state;
@@ -171,6 +187,7 @@ int main(void)
 		cmocka_unit_test(test_numbers),
 		cmocka_unit_test(test_signals),
 		cmocka_unit_test(test_listen_and_paths),
+		cmocka_unit_test(test_http_tree),
 		cmocka_unit_test(test_proc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
