@@ -101,20 +101,7 @@ cpu_ns() {  # PID -> CPU ns of its threads (schedstat's first field: ns, not tic
 	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%.0f", s }'
 }
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-. bench/trace_configs.sh   # cfg_env CONFIG -> the environment words
-
-wait_port() {
-	for _ in $(seq 200); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "bench: server on port $1 did not start" >&2
-	return 1
-}
+. bench/trace_configs.sh   # cfg_env CONFIG -> the environment words; free_port, wait_port
 
 # run_redis CONFIG -> "requests cpu_seconds"
 run_redis() {

@@ -36,19 +36,6 @@ ALL=()
 for c in $CONFIGS; do ALL+=("$c"); done
 if [ -n "$LIB2" ]; then for c in $CONFIGS; do ALL+=("${c}2"); done; fi
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_port() {
-	for _ in $(seq 200); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "bench: server on port $1 did not start" >&2
-	return 1
-}
-
 # one run: CONFIG (a trailing 2: with LIB2) -> libcprof.so's share, in %
 run_one() {
 	local cfg=$1 lib=$LIB1
