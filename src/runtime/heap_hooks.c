@@ -184,25 +184,38 @@ NOSAN static void *sym(const char *name, bool front_ok)
 	return g;
 }
 
-NOSAN static int find_self(struct dl_phdr_info *info, size_t size, void *ctx)
+/* The executable segment holding me, read from this module's own ELF
+ * header (the linker's __ehdr_start), not from dl_iterate_phdr: the first
+ * malloc can come while a sanitizer's runtime, preloaded behind this one,
+ * is still setting up its interceptors (dl_iterate_phdr's among them, not
+ * callable yet).  Linked into the program (libcprof.a; the module has an
+ * interpreter): no range of our own. */
+extern const ElfW(Ehdr) __ehdr_start __attribute__((visibility("hidden")));
+
+NOSAN static void find_self(uintptr_t me)
 {
-	(void)size;
-	uintptr_t me = (uintptr_t)ctx;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-			continue;
-		uintptr_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-		if (me >= lo && me < hi) {
-			/* linked into the program (libcprof.a): no range of our own */
-			if (info->dlpi_name && info->dlpi_name[0]) {
-				self_lo = lo;
-				self_hi = hi;
-			}
-			return 1;
+	const ElfW(Ehdr) *eh = &__ehdr_start;
+	const ElfW(Phdr) *ph = (const ElfW(Phdr) *)((const char *)eh + eh->e_phoff);
+	uintptr_t bias = 0;
+	bool first = true;
+	for (int i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type == PT_INTERP)
+			return;
+		if (ph[i].p_type == PT_LOAD && first) {
+			bias = (uintptr_t)eh - (ph[i].p_vaddr - ph[i].p_offset);
+			first = false;
 		}
 	}
-	return 0;
+	for (int i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X))
+			continue;
+		uintptr_t lo = bias + ph[i].p_vaddr, hi = lo + ph[i].p_memsz;
+		if (me >= lo && me < hi) {
+			self_lo = lo;
+			self_hi = hi;
+			return;
+		}
+	}
 }
 
 NOSAN static void fill(next_fns *n, bool front_ok)
@@ -234,7 +247,7 @@ NOSAN static void resolve(void)
 	int z = 0;
 	if (atomic_compare_exchange_strong(&resolve_state, &z, 1)) {
 		resolving = true;
-		dl_iterate_phdr(find_self, (void *)(uintptr_t)&resolve);
+		find_self((uintptr_t)&resolve);
 		next_fns n;
 		fill(&n, true);
 		bool front = self_hi && rt_front_definition("malloc", self_lo, false);

@@ -152,11 +152,15 @@ def test_plugins_missing_program_runs_and_profile_is_written(burn, tmp_path, cpr
     r = subprocess.run([burn], env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 7 and r.stdout == "done\n"
     # one line for the CPU profile: its symbolizer process is not there
-    # (the heap profile, no allocation sampled, has nothing to name)
+    # (the heap profile says the same only when an allocation happened to
+    # be sampled: burn allocates little, but the sampling is random)
     lines = [l for l in r.stderr.splitlines() if l.startswith("cprof:")]
-    assert len(lines) == 1, r.stderr
-    assert "cpu.pb.gz" in lines[0] and "without symbols" in lines[0], lines[0]
-    assert "cprof-symbolize: No such file" in lines[0], lines[0]
+    cpu = [l for l in lines if "cpu.pb.gz" in l]
+    assert len(cpu) == 1, r.stderr
+    assert all("heap.pb.gz" in l and "without symbols" in l for l in lines if l not in cpu), \
+        r.stderr
+    assert "without symbols" in cpu[0], cpu[0]
+    assert "cprof-symbolize: No such file" in cpu[0], cpu[0]
     raw = gzip.decompress(prof.read_bytes())   # a valid gzip stream
     assert len(raw) > 0
     # addresses only in the file; cprof names them from the binary afterwards
