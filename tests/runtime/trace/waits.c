@@ -710,6 +710,17 @@ static void run_flood(void)
 		cprof_trace_log("flood", "an event");
 }
 
+/* the flight recorder's contents into path */
+static bool write_flight(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || cprof_trace_flight_write(fd) != 0 || close(fd) != 0) {
+		fprintf(stderr, "cprof_trace_flight_write: %s\n", cprof_last_error());
+		return false;
+	}
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	const char *what = argc > 1 ? argv[1] : "mutex";
@@ -751,11 +762,8 @@ int main(int argc, char **argv)
 		run_nbflip();
 	else if (!strcmp(what, "nbflight")) {
 		run_nbflip();
-		int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd < 0 || cprof_trace_flight_write(fd) != 0 || close(fd) != 0) {
-			fprintf(stderr, "cprof_trace_flight_write: %s\n", cprof_last_error());
+		if (!write_flight(argv[2]))
 			return 1;
-		}
 		api = NULL;
 	}
 	else if (!strcmp(what, "flight")) {
@@ -764,11 +772,8 @@ int main(int argc, char **argv)
 		run_mutex();
 		usleep(2500000);
 		run_sem();
-		int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd < 0 || cprof_trace_flight_write(fd) != 0 || close(fd) != 0) {
-			fprintf(stderr, "cprof_trace_flight_write: %s\n", cprof_last_error());
+		if (!write_flight(argv[2]))
 			return 1;
-		}
 		api = NULL;
 	}
 	else if (!strcmp(what, "exit")) {
