@@ -347,6 +347,7 @@ typedef struct srv_store_stats {
 				     * cache of range merges (since open) */
 	uint64_t cache_misses;      /* ... and merged from the rows */
 	uint64_t cache_bytes;       /* ... the cache's size now */
+	uint64_t cache_evictions;   /* ... windows dropped for its ceiling */
 } srv_store_stats;
 void srv_store_get_stats(srv_store *s, srv_store_stats *st);
 

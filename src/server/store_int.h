@@ -222,7 +222,7 @@ void wc_release(wcache *c, wc_entry *e);
  * key and epoch; the cache owns e after the call (freed at once when it is
  * not kept: an allocation failed, too large, or c NULL). */
 void wc_put(wcache *c, wc_entry *e, const void *key, size_t len, uint64_t epoch);
-void wc_counts(wcache *c, uint64_t *hits, uint64_t *misses, size_t *bytes);
+void wc_counts(wcache *c, uint64_t *hits, uint64_t *misses, uint64_t *evicted, size_t *bytes);
 wc_entry *wc_entry_new(void);
 void wc_entry_free(wc_entry *e);
 /* Copy a's rows and counts as a group of e (e->ok false on failure). */

@@ -972,7 +972,7 @@ void sq_get_stats(srv_store *base, srv_store_stats *st)
 	pthread_mutex_unlock(&s->mu);
 	if (s->wc) {
 		size_t b;
-		wc_counts(s->wc, &st->cache_hits, &st->cache_misses, &b);
+		wc_counts(s->wc, &st->cache_hits, &st->cache_misses, &st->cache_evictions, &b);
 		st->cache_bytes = b;
 	}
 	st->disk_bytes = 0;

@@ -53,6 +53,7 @@ struct wcache {
 	wc_entry *head, *tail;          /* LRU list: head most recent */
 	wc_entry *bucket[WC_BUCKETS];   /* by hash, chained on hnext */
 	uint64_t hits, misses;
+	uint64_t evicted;               /* entries dropped for the ceiling */
 };
 
 wcache *wc_new(size_t max_bytes)
@@ -194,16 +195,19 @@ void wc_put(wcache *c, wc_entry *e, const void *key, size_t len, uint64_t epoch)
 		c->tail = e;
 	e->linked = true;
 	c->bytes += e->bytes;
-	while (c->bytes > c->max && c->tail && c->tail != e)
+	while (c->bytes > c->max && c->tail && c->tail != e) {
 		drop_entry(c, c->tail);
+		c->evicted++;
+	}
 	pthread_mutex_unlock(&c->mu);
 }
 
-void wc_counts(wcache *c, uint64_t *hits, uint64_t *misses, size_t *bytes)
+void wc_counts(wcache *c, uint64_t *hits, uint64_t *misses, uint64_t *evicted, size_t *bytes)
 {
 	pthread_mutex_lock(&c->mu);
 	*hits = c->hits;
 	*misses = c->misses;
+	*evicted = c->evicted;
 	*bytes = c->bytes;
 	pthread_mutex_unlock(&c->mu);
 }
