@@ -23,7 +23,10 @@
  * by path: a regular file's read sleeps on the disk whatever its flags)
  * and stores the answer with a compare-and-swap from the word it read
  * before asking, so a reset meanwhile wins.  A descriptor used once or
- * twice never costs that question.
+ * twice never costs that question.  A call long enough to record asks at
+ * once (it asked before this file existed, to drop a non-blocking
+ * descriptor's long calls) and keeps the answer the same way
+ * (rt_trace_fd_long_cannot_block).
  *
  * Forgetting.  The program changes what a number is, or its mode, through
  * close, close_range, closefrom, dup2, dup3, fcntl(F_SETFL) and
@@ -146,6 +149,25 @@ void rt_trace_fd_short(int fd, bool sock)
 	 * dropped */
 	(void)atomic_compare_exchange_strong_explicit(slot, &w, W_MAKE(ep, w, 0, kind),
 						      memory_order_release, memory_order_relaxed);
+}
+
+bool rt_trace_fd_long_cannot_block(int fd, int msgflags, bool sock)
+{
+	uint32_t ep = atomic_load_explicit(&rt_nbfd_epoch, memory_order_relaxed);
+	if ((msgflags & MSG_DONTWAIT) || (unsigned)fd >= RT_NBFD_MAX || !ep)
+		return rt_trace_fd_cannot_block(fd, msgflags, sock);
+	_Atomic uint64_t *slot = &rt_nbfd_tab[fd];
+	uint64_t w = atomic_load_explicit(slot, memory_order_relaxed);
+	if (W_EPOCH(w) == ep && W_KIND(w) != NB_NONE)
+		return W_KIND(w) == NB_YES;
+	bool nb = rt_trace_fd_cannot_block(fd, 0, sock);
+	if (!w)
+		note_top(fd);
+	/* kept as a short call's answer is: a server whose every write is
+	 * long (nginx's 8 KB writev) asks once, not at each write */
+	(void)atomic_compare_exchange_strong_explicit(slot, &w, W_MAKE(ep, w, 0, nb ? NB_YES : NB_NO),
+						      memory_order_release, memory_order_relaxed);
+	return nb;
 }
 
 static void reset(int fd)

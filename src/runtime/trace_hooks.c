@@ -499,7 +499,7 @@ static inline __attribute__((always_inline)) void tio_end(tio *t, int kind, cons
 		errno = e;
 		return;
 	}
-	if (!rt_trace_fd_cannot_block(fd, msgflags, sock)) {
+	if (fd < 0 || !rt_trace_fd_long_cannot_block(fd, msgflags, sock)) {
 		int64_t rd = rt_trace_rd_end(t->rd0, len);
 		uintptr_t pcs[RT_WAIT_FRAMES];
 		int n = rt_unwind_here(pcs, RT_WAIT_FRAMES, 1);

@@ -198,6 +198,9 @@ void rt_trace_fd_short(int fd, bool sock);
  * regular file: its reads sleep on the disk whatever its flags).  Sets
  * errno on failure: the caller keeps its own. */
 bool rt_trace_fd_cannot_block(int fd, int msgflags, bool sock);
+/* The same for a call that lasted RT_TRACE_IO_MIN or longer: answered
+ * from what was learnt this epoch, else asked and the answer kept. */
+bool rt_trace_fd_long_cannot_block(int fd, int msgflags, bool sock);
 /* What is known of fd, or of every number in [lo, hi], is forgotten. */
 void rt_trace_fd_forget(int fd);
 void rt_trace_fd_forget_from(unsigned lo, unsigned hi);

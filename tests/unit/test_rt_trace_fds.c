@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -72,6 +73,30 @@ static void test_learnt_after_the_short_calls(void **st)
 	close(p[1]);
 	close(s[0]);
 	close(s[1]);
+}
+
+/* a long call asks at once and keeps the answer: the next long call on
+ * the number is answered from the table (the descriptor closed behind
+ * the interposed close's back would answer "blocking" if asked) */
+static void test_a_long_call_learns_at_once(void **st)
+{
+	(void)st;
+	int p[2], b[2];
+	assert_int_equal(pipe2(p, O_NONBLOCK), 0);
+	assert_int_equal(pipe(b), 0);
+	assert_true(rt_trace_fd_long_cannot_block(p[0], 0, false));
+	assert_true(rt_trace_fd_nonblocking(p[0]));
+	assert_false(rt_trace_fd_long_cannot_block(b[0], 0, false));
+	assert_false(rt_trace_fd_nonblocking(b[0]));
+	assert_true(rt_trace_fd_long_cannot_block(-1, MSG_DONTWAIT, true));
+	assert_false(rt_trace_fd_long_cannot_block(-1, 0, false));
+	syscall(SYS_close, p[0]);
+	assert_true(rt_trace_fd_long_cannot_block(p[0], 0, false));
+	rt_trace_fd_forget(p[0]);
+	assert_false(rt_trace_fd_long_cannot_block(p[0], 0, false));   /* asked: EBADF */
+	close(p[1]);
+	close(b[0]);
+	close(b[1]);
 }
 
 static void test_blocking_ones_never(void **st)
@@ -224,6 +249,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_learnt_after_the_short_calls, setup),
+		cmocka_unit_test_setup(test_a_long_call_learns_at_once, setup),
 		cmocka_unit_test_setup(test_blocking_ones_never, setup),
 		cmocka_unit_test_setup(test_each_change_forgets, setup),
 		cmocka_unit_test_setup(test_learnt_for_one_epoch, setup),
