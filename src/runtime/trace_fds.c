@@ -5,10 +5,11 @@
  *
  * A read, write, send or recv on a non-blocking socket, pipe or device
  * answers EAGAIN rather than sleep: it is never a wait, and the trace
- * drops it however long it took (rt_trace_fd_cannot_block, asked after a
- * long call).  A server's calls are mostly of that kind, and timing each
+ * drops it however long it took (rt_trace_fd_long_cannot_block, asked
+ * after a long call).  A server's calls are mostly of that kind, and timing each
  * costs two counter reads and the code around them (~30 ns a call here,
- * most of the flight recorder's cost on redis, docs/PERFORMANCE.md).  So
+ * by a throwaway program; most of the flight recorder's cost on redis,
+ * docs/PERFORMANCE.md).  So
  * the hooks skip the timing of a call on a descriptor known non-blocking
  * (rt_trace_fd_nonblocking: two loads and a compare).
  *
@@ -89,7 +90,8 @@ static _Atomic int tab_top;     /* 1 + the highest number ever written */
 #define K_O_LARGEFILE 0
 #endif
 
-bool rt_trace_fd_cannot_block(int fd, int msgflags, bool sock)
+/* The kernel's answer (fd < 0: none).  Sets errno on failure. */
+static bool cannot_block(int fd, int msgflags, bool sock)
 {
 	if (msgflags & MSG_DONTWAIT)
 		return true;
@@ -121,6 +123,21 @@ static void note_top(int fd)
 		;
 }
 
+/* Ask the kernel about fd, whose word read w before asking, and keep the
+ * answer: from w by compare-and-swap, so a reset since then (the number
+ * closed or its mode changed) makes it fail and the answer is dropped. */
+static bool learn(_Atomic uint64_t *slot, uint64_t w, uint32_t ep, int fd, bool sock)
+{
+	int e = errno;
+	bool nb = cannot_block(fd, 0, sock);
+	errno = e;
+	if (!w)
+		note_top(fd);
+	(void)atomic_compare_exchange_strong_explicit(slot, &w, W_MAKE(ep, w, 0, nb ? NB_YES : NB_NO),
+						      memory_order_release, memory_order_relaxed);
+	return nb;
+}
+
 void rt_trace_fd_short(int fd, bool sock)
 {
 	uint32_t ep = atomic_load_explicit(&rt_nbfd_epoch, memory_order_relaxed);
@@ -139,35 +156,25 @@ void rt_trace_fd_short(int fd, bool sock)
 			memory_order_relaxed);
 		return;   /* lost to another thread or a reset: either is right */
 	}
-	int e = errno;
-	unsigned kind = rt_trace_fd_cannot_block(fd, 0, sock) ? NB_YES : NB_NO;
-	errno = e;
-	if (!w)
-		note_top(fd);
-	/* from the word read before asking: a reset since then (the number
-	 * closed or its mode changed) makes this fail, and the answer is
-	 * dropped */
-	(void)atomic_compare_exchange_strong_explicit(slot, &w, W_MAKE(ep, w, 0, kind),
-						      memory_order_release, memory_order_relaxed);
+	(void)learn(slot, w, ep, fd, sock);
 }
 
 bool rt_trace_fd_long_cannot_block(int fd, int msgflags, bool sock)
 {
 	uint32_t ep = atomic_load_explicit(&rt_nbfd_epoch, memory_order_relaxed);
-	if ((msgflags & MSG_DONTWAIT) || (unsigned)fd >= RT_NBFD_MAX || !ep)
-		return rt_trace_fd_cannot_block(fd, msgflags, sock);
+	if ((msgflags & MSG_DONTWAIT) || (unsigned)fd >= RT_NBFD_MAX || !ep) {
+		int e = errno;
+		bool nb = cannot_block(fd, msgflags, sock);
+		errno = e;
+		return nb;
+	}
 	_Atomic uint64_t *slot = &rt_nbfd_tab[fd];
 	uint64_t w = atomic_load_explicit(slot, memory_order_relaxed);
 	if (W_EPOCH(w) == ep && W_KIND(w) != NB_NONE)
 		return W_KIND(w) == NB_YES;
-	bool nb = rt_trace_fd_cannot_block(fd, 0, sock);
-	if (!w)
-		note_top(fd);
 	/* kept as a short call's answer is: a server whose every write is
 	 * long (nginx's 8 KB writev) asks once, not at each write */
-	(void)atomic_compare_exchange_strong_explicit(slot, &w, W_MAKE(ep, w, 0, nb ? NB_YES : NB_NO),
-						      memory_order_release, memory_order_relaxed);
-	return nb;
+	return learn(slot, w, ep, fd, sock);
 }
 
 static void reset(int fd)

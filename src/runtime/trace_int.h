@@ -193,13 +193,11 @@ static inline bool rt_trace_fd_nonblocking(int fd)
 /* A call on fd lasted less than RT_TRACE_IO_MIN (sock: a socket's call):
  * counted, and the RT_NBFD_LEARN-th asks the kernel.  errno kept. */
 void rt_trace_fd_short(int fd, bool sock);
-/* fd (fd < 0: any) with these send/recv flags answers EAGAIN rather than
- * sleep: MSG_DONTWAIT, or a non-blocking socket, pipe or device (not a
- * regular file: its reads sleep on the disk whatever its flags).  Sets
- * errno on failure: the caller keeps its own. */
-bool rt_trace_fd_cannot_block(int fd, int msgflags, bool sock);
-/* The same for a call that lasted RT_TRACE_IO_MIN or longer: answered
- * from what was learnt this epoch, else asked and the answer kept. */
+/* A call on fd with these send/recv flags that lasted RT_TRACE_IO_MIN
+ * or longer cannot have waited: MSG_DONTWAIT, or a non-blocking socket,
+ * pipe or device (not a regular file: its reads sleep on the disk
+ * whatever its flags).  Answered from what was learnt this epoch, else
+ * asked and the answer kept.  errno kept. */
 bool rt_trace_fd_long_cannot_block(int fd, int msgflags, bool sock);
 /* What is known of fd, or of every number in [lo, hi], is forgotten. */
 void rt_trace_fd_forget(int fd);

@@ -102,8 +102,6 @@ static void put(out *o, const char *s)
 	rt_buf_add(&o->b, s, strlen(s));
 }
 
-/* a JSON string (quotes included), bytes below 0x20 escaped; invalid
- * UTF-8 is not repaired (names come from the program) */
 /* otherData's "runnable": where a wait's runnable part comes from (the
  * switch records, where they run, then schedstat in the split's mode). */
 static void put_runnable_how(out *o, bool switch_records)
@@ -126,6 +124,8 @@ static void put_runnable_how(out *o, bool switch_records)
 	put(o, "\"");
 }
 
+/* a JSON string (quotes included), bytes below 0x20 escaped; invalid
+ * UTF-8 is not repaired (names come from the program) */
 static void put_str(out *o, const char *s)
 {
 	rt_buf_add(&o->b, "\"", 1);
